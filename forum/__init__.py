@@ -1,0 +1,224 @@
+"""Dialogforum: real-time dialogue and early consultation between a city and civil society."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, has_request_context, jsonify, render_template, request, session
+from flask_babel import get_locale
+from flask_login import current_user
+from flask_wtf.csrf import CSRFError
+
+from .config import load_config
+from .errors import DomainError
+from .extensions import babel, csrf, db, login_manager, migrate, socketio
+
+ROOT = Path(__file__).resolve().parent.parent
+LOCALES = ("sv", "en")
+
+CONTENT_SECURITY_POLICY = "; ".join(
+    [
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "img-src 'self' data:",
+        "connect-src 'self'",
+        "font-src 'self'",
+        "object-src 'none'",
+        "base-uri 'self'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+    ]
+)
+
+
+def create_app(config: dict[str, Any] | None = None) -> Flask:
+    """Build the app: settings from FORUM_* variables, overridden by `config` (tests)."""
+    app = Flask(
+        __name__,
+        template_folder=str(ROOT / "templates"),
+        static_folder=str(ROOT / "static"),
+        instance_relative_config=True,
+    )
+    app.config.from_mapping(load_config(Path(app.instance_path)))
+    if config:
+        app.config.update(config)
+    register_extensions(app)
+    register_blueprints(app)
+    register_error_handlers(app)
+    register_security_headers(app)
+    register_template_helpers(app)
+    register_commands(app)
+    register_realtime(app)
+    return app
+
+
+def select_locale() -> str:
+    """The user's setting wins, then a visitor's choice, then Accept-Language, then Swedish."""
+    if not has_request_context():
+        return "sv"
+    if current_user.is_authenticated and current_user.locale in LOCALES:
+        return current_user.locale
+    chosen = session.get("lang")
+    if chosen in LOCALES:
+        return chosen
+    return request.accept_languages.best_match(LOCALES) or "sv"
+
+
+def register_extensions(app: Flask) -> None:
+    """Bind the unbound extensions to this app."""
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True)
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.session_protection = "basic"
+    csrf.init_app(app)
+    babel.init_app(
+        app,
+        locale_selector=select_locale,
+        default_translation_directories=str(Path(__file__).parent / "translations"),
+    )
+    from .services.accounts import load_user_from_session_id
+
+    login_manager.user_loader(load_user_from_session_id)
+    from flask_babel import lazy_gettext
+
+    login_manager.login_message = lazy_gettext("Please log in to see this page.")
+    with app.app_context():
+        if db.engine.dialect.name == "sqlite":
+            _configure_sqlite(db.engine)
+
+
+def _configure_sqlite(engine: Any) -> None:
+    """WAL and a busy timeout, so concurrent writers wait instead of failing."""
+    from sqlalchemy import event
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+
+def register_blueprints(app: Flask) -> None:
+    """Attach the HTML areas."""
+    from .web import admin, auth, forums, main, organisations
+
+    for module in (main, auth, organisations, admin, forums):
+        app.register_blueprint(module.bp)
+
+
+def wants_json() -> bool:
+    return request.path.startswith("/api/") or (
+        request.accept_mimetypes.best_match(["application/json", "text/html"]) == "application/json"
+    )
+
+
+def register_error_handlers(app: Flask) -> None:
+    """Domain errors and HTTP errors become a page or a JSON body, never a stack trace."""
+
+    def error_response(status: int, code: str, message: str, details: dict | None = None):
+        if wants_json():
+            body = {"ok": False, "error": {"code": code, "message": message, **(details or {})}}
+            return jsonify(body), status
+        return render_template("error.html", status=status, message=message), status
+
+    @app.errorhandler(DomainError)
+    def on_domain_error(err: DomainError):
+        db.session.rollback()
+        return error_response(err.status, err.code, err.message)
+
+    @app.errorhandler(CSRFError)
+    def on_csrf_error(err: CSRFError):
+        db.session.rollback()
+        from flask_babel import gettext
+
+        return error_response(
+            400, "invalid", gettext("The form had expired or was not sent from this site. Try again.")
+        )
+
+    from werkzeug.exceptions import HTTPException
+
+    @app.errorhandler(HTTPException)
+    def on_http_error(err: HTTPException):
+        code = {401: "auth_required", 403: "forbidden", 404: "not_found", 429: "rate_limited"}
+        return error_response(err.code or 500, code.get(err.code or 500, "invalid"), err.description)
+
+    @app.errorhandler(Exception)
+    def on_unexpected(err: Exception):
+        db.session.rollback()
+        app.logger.exception("unhandled error")
+        from flask_babel import gettext
+
+        return error_response(500, "internal", gettext("Something went wrong on our side."))
+
+
+def register_security_headers(app: Flask) -> None:
+    """CSP without inline script, nosniff, no framing, a strict referrer policy."""
+
+    @app.after_request
+    def add_headers(response):
+        response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
+        if app.config["SESSION_COOKIE_SECURE"]:
+            response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
+        return response
+
+
+def register_template_helpers(app: Flask) -> None:
+    """Filters for dates in Europe/Stockholm and the current locale in templates."""
+    from . import formatting
+
+    from .services.notifications import describe, unread_count
+
+    app.jinja_env.add_extension("jinja2.ext.do")
+    app.jinja_env.filters["localtime"] = formatting.local_datetime
+    app.jinja_env.filters["localiso"] = formatting.local_from_iso
+    app.jinja_env.filters["isotime"] = formatting.iso_utc
+    app.jinja_env.globals["locales"] = LOCALES
+    app.jinja_env.globals["describe"] = describe
+
+    @app.context_processor
+    def inject() -> dict[str, Any]:
+        from . import policy
+
+        def notification_count() -> int:
+            return unread_count(current_user.id) if current_user.is_authenticated else 0
+
+        return {
+            "policy": policy,
+            "lang": str(get_locale() or "sv"),
+            "notification_count": notification_count,
+        }
+
+
+def register_commands(app: Flask) -> None:
+    """The `flask --app forum ...` commands."""
+    from .cli import register
+
+    register(app)
+
+
+def register_realtime(app: Flask) -> None:
+    """Socket.IO in threading mode, Redis as message queue when configured."""
+    from .realtime import handlers, publish
+
+    origins: Any = app.config["FORUM_ALLOWED_ORIGINS"] or None
+    socketio.init_app(
+        app,
+        async_mode="threading",
+        message_queue=app.config["FORUM_REDIS_URL"],
+        cors_allowed_origins=origins,
+        logger=False,
+        engineio_logger=False,
+    )
+    publish.register_publishing()
+    handlers.register()
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)

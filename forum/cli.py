@@ -1,0 +1,112 @@
+"""Command-line: seed, users, setup and serve (`flask --app forum ...`)."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+from flask import Flask, current_app
+from flask.cli import AppGroup
+from flask_migrate import upgrade
+from sqlalchemy import inspect
+
+from .errors import DomainError
+from .extensions import db, socketio
+
+users_cli = AppGroup("users", help="Manage accounts.")
+mail_cli = AppGroup("mail", help="The mail outbox.")
+
+
+def in_request(fn):
+    """Run a command inside a request context, so services can build URLs."""
+    import functools
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        with current_app.test_request_context("/", base_url=current_app.config["FORUM_BASE_URL"]):
+            return fn(*args, **kwargs)
+
+    return wrapper
+
+
+def _print_demo_accounts(made) -> None:
+    if not made:
+        click.echo("Demo already present; passwords were shown when it was created.")
+        return
+    click.echo("Demo accounts (the passwords are shown only this once):")
+    for account in made:
+        click.echo(f"  {account.role:<20} {account.email:<40} {account.password}")
+
+
+@click.command("seed")
+@click.option("--demo", is_flag=True, help="Also create the demo (accounts, organisation, forums).")
+@in_request
+def seed_command(demo: bool) -> None:
+    """Seed the agreement (idempotent); with --demo also the demo data."""
+    from .services import seed
+
+    added = seed.seed_agreement()
+    click.echo(f"Agreement seeded ({added} rows added).")
+    if demo:
+        if current_app.config["FORUM_ENV"] == "production":
+            raise click.ClickException("The demo is never created when FORUM_ENV=production.")
+        _print_demo_accounts(seed.seed_demo())
+
+
+@click.command("setup")
+@in_request
+def setup_command() -> None:
+    """Migrate the database to head, seed the agreement, and on a new database the demo."""
+    from .services import seed
+
+    new_database = "alembic_version" not in inspect(db.engine).get_table_names()
+    upgrade()
+    seed.seed_agreement()
+    if new_database and current_app.config["FORUM_DEMO"]:
+        _print_demo_accounts(seed.seed_demo())
+
+
+@click.command("serve")
+@click.option("--host", default="127.0.0.1")
+@click.option("--port", default=5000, type=int)
+def serve_command(host: str, port: int) -> None:
+    """Serve HTTP and Socket.IO (threading mode) on one process."""
+    click.echo(f"Dialogforum on http://{host}:{port}")
+    socketio.run(current_app._get_current_object(), host=host, port=port, allow_unsafe_werkzeug=True)  # type: ignore[attr-defined]
+
+
+@users_cli.command("create")
+@click.argument("email")
+@click.option("--name", required=True)
+@click.option("--role", type=click.Choice(["member", "official", "moderator", "admin"]), default="member")
+@click.option("--department", default=None)
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+@in_request
+def create_user(email: str, name: str, role: str, department: str | None, password_stdin: bool) -> None:
+    """Create an account with a role (the first admin comes this way)."""
+    from .services import accounts
+
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    try:
+        user = accounts.create_user_with_role(email, name, password, role, department)
+    except DomainError as err:
+        raise click.ClickException(err.message) from None
+    click.echo(f"Created {role} {user.email} (id {user.id}).")
+
+
+@mail_cli.command("send")
+@in_request
+def send_mail() -> None:
+    """Send waiting mail from the outbox (for cron)."""
+    from .services.mail import deliver_pending
+
+    click.echo(f"Sent {deliver_pending()} mail(s).")
+
+
+def register(app: Flask) -> None:
+    """Attach the commands to the app's CLI."""
+    for command in (seed_command, setup_command, serve_command, users_cli, mail_cli):
+        app.cli.add_command(command)

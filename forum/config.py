@@ -1,0 +1,107 @@
+"""Settings, read from FORUM_* environment variables."""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+
+
+class ConfigError(RuntimeError):
+    """The configuration cannot work; the message says what to set."""
+
+
+@dataclass(frozen=True)
+class RateLimit:
+    """At most `count` events per `seconds`; `count == 0` means unlimited."""
+
+    count: int
+    seconds: int
+
+    @property
+    def enabled(self) -> bool:
+        return self.count > 0
+
+
+def parse_rate_limit(text: str) -> RateLimit:
+    """Parse `10/10s` (or `off`) into a RateLimit."""
+    text = text.strip().lower()
+    if text in {"off", "0", "none"}:
+        return RateLimit(0, 0)
+    match = re.fullmatch(r"(\d+)\s*/\s*(\d+)\s*s?", text)
+    if not match or int(match.group(2)) == 0:
+        raise ConfigError(f"FORUM_MESSAGE_RATE_LIMIT must look like '10/10s' or 'off', not {text!r}")
+    return RateLimit(int(match.group(1)), int(match.group(2)))
+
+
+def _flag(value: str | None, default: bool) -> bool:
+    if value is None or value == "":
+        return default
+    return value.strip().lower() not in {"0", "false", "no", "off"}
+
+
+def _secret_key(env: dict[str, str], instance_path: Path, production: bool) -> str:
+    key = env.get("FORUM_SECRET_KEY")
+    if key:
+        return key
+    if production:
+        raise ConfigError(
+            "FORUM_SECRET_KEY is not set. In production the secret key must come from the "
+            "environment, e.g. FORUM_SECRET_KEY=$(python -c 'import secrets; print(secrets.token_hex(32))')"
+        )
+    path = instance_path / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    instance_path.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_hex(32)
+    path.write_text(key)
+    path.chmod(0o600)
+    return key
+
+
+def load_config(instance_path: Path, env: dict[str, str] | None = None) -> dict[str, object]:
+    """Build the Flask config from the environment (FORUM_* variables)."""
+    env = dict(os.environ if env is None else env)
+    environment = env.get("FORUM_ENV", "development").lower()
+    production = environment == "production"
+    database_url = env.get("FORUM_DATABASE_URL") or f"sqlite:///{instance_path / 'forum.sqlite3'}"
+    if database_url.startswith("postgresql://"):
+        database_url = "postgresql+psycopg://" + database_url.removeprefix("postgresql://")
+    https = _flag(env.get("FORUM_HTTPS"), production)
+    origins = [o.strip() for o in env.get("FORUM_ALLOWED_ORIGINS", "").split(",") if o.strip()]
+    engine_options: dict[str, object] = {"pool_pre_ping": True}
+    if database_url.startswith("sqlite"):
+        engine_options = {"connect_args": {"timeout": 30, "check_same_thread": False}}
+    return {
+        "FORUM_ENV": environment,
+        "SECRET_KEY": _secret_key(env, instance_path, production),
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "SQLALCHEMY_ENGINE_OPTIONS": engine_options,
+        "FORUM_REDIS_URL": env.get("FORUM_REDIS_URL") or None,
+        "FORUM_ALLOWED_ORIGINS": origins,
+        "FORUM_DEMO": _flag(env.get("FORUM_DEMO"), True) and not production,
+        "FORUM_BASE_URL": env.get("FORUM_BASE_URL", "http://127.0.0.1:5000").rstrip("/"),
+        "FORUM_MESSAGE_RATE_LIMIT": parse_rate_limit(env.get("FORUM_MESSAGE_RATE_LIMIT", "10/10s")),
+        "FORUM_LOGIN_MAX_FAILURES": int(env.get("FORUM_LOGIN_MAX_FAILURES", "5")),
+        "FORUM_LOGIN_WINDOW_MINUTES": int(env.get("FORUM_LOGIN_WINDOW_MINUTES", "15")),
+        "FORUM_RESET_TOKEN_MINUTES": int(env.get("FORUM_RESET_TOKEN_MINUTES", "60")),
+        "FORUM_MAIL_FROM": env.get("FORUM_MAIL_FROM", "dialogforum@localhost"),
+        "FORUM_SMTP_HOST": env.get("FORUM_SMTP_HOST") or None,
+        "FORUM_SMTP_PORT": int(env.get("FORUM_SMTP_PORT", "587")),
+        "FORUM_SMTP_USER": env.get("FORUM_SMTP_USER") or None,
+        "FORUM_SMTP_PASSWORD": env.get("FORUM_SMTP_PASSWORD") or None,
+        "FORUM_SMTP_STARTTLS": _flag(env.get("FORUM_SMTP_STARTTLS"), True),
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_SECURE": https,
+        "REMEMBER_COOKIE_HTTPONLY": True,
+        "REMEMBER_COOKIE_SAMESITE": "Lax",
+        "REMEMBER_COOKIE_SECURE": https,
+        "PREFERRED_URL_SCHEME": "https" if https else "http",
+        "BABEL_DEFAULT_LOCALE": "sv",
+        "BABEL_DEFAULT_TIMEZONE": "Europe/Stockholm",
+        "WTF_CSRF_TIME_LIMIT": None,
+        "MAX_CONTENT_LENGTH": 2 * 1024 * 1024,
+    }

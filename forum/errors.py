@@ -1,0 +1,80 @@
+"""Domain errors raised by services and translated at each edge (HTTP, socket)."""
+
+from __future__ import annotations
+
+
+class DomainError(Exception):
+    """Base class: `code` is the socket error code, `status` the HTTP status."""
+
+    code = "invalid"
+    status = 400
+
+    def __init__(self, message: str = "", *, field: str | None = None, **details: object):
+        super().__init__(message)
+        self.message = message
+        self.field = field
+        self.details = details
+
+    def as_dict(self) -> dict[str, object]:
+        """The error as the `error` object of a socket acknowledgement or JSON body."""
+        out: dict[str, object] = {"code": self.code, "message": self.message}
+        if self.field:
+            out["field"] = self.field
+        out.update(self.details)
+        return out
+
+
+class Invalid(DomainError):
+    """The input is not acceptable."""
+
+    code = "invalid"
+    status = 400
+
+
+class AuthRequired(DomainError):
+    """The action needs a logged-in user."""
+
+    code = "auth_required"
+    status = 401
+
+
+class Forbidden(DomainError):
+    """The user may not do this."""
+
+    code = "forbidden"
+    status = 403
+
+
+class NotFound(DomainError):
+    """The object does not exist or is not visible to the user."""
+
+    code = "not_found"
+    status = 404
+
+
+class Conflict(DomainError):
+    """The request conflicts with the current state (e.g. duplicate)."""
+
+    code = "conflict"
+    status = 409
+
+
+class Locked(DomainError):
+    """The thread is locked or archived."""
+
+    code = "locked"
+    status = 423
+
+
+class Muted(DomainError):
+    """The user is muted here."""
+
+    code = "muted"
+    status = 403
+
+
+class RateLimited(DomainError):
+    """Too many attempts in a short time."""
+
+    code = "rate_limited"
+    status = 429

@@ -1,0 +1,169 @@
+"""Forums, threads, messages, their edit history and read markers."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+from sqlalchemy import (
+    Column,
+    Enum,
+    ForeignKey,
+    Index,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from ..extensions import db
+from .accounts import User
+from .agreement import Commitment
+from .base import UTCDateTime, utcnow
+
+forum_commitments = Table(
+    "forum_commitments",
+    db.metadata,
+    Column("forum_id", ForeignKey("forums.id"), primary_key=True),
+    Column("commitment_id", ForeignKey("commitments.id"), primary_key=True),
+)
+
+thread_commitments = Table(
+    "thread_commitments",
+    db.metadata,
+    Column("thread_id", ForeignKey("threads.id"), primary_key=True),
+    Column("commitment_id", ForeignKey("commitments.id"), primary_key=True),
+)
+
+forum_moderators = Table(
+    "forum_moderators",
+    db.metadata,
+    Column("forum_id", ForeignKey("forums.id"), primary_key=True),
+    Column("user_id", ForeignKey("users.id"), primary_key=True),
+)
+
+forum_members = Table(
+    "forum_members",
+    db.metadata,
+    Column("forum_id", ForeignKey("forums.id"), primary_key=True),
+    Column("user_id", ForeignKey("users.id"), primary_key=True),
+)
+
+
+class Visibility(enum.StrEnum):
+    """Who can read a forum: anyone, logged-in people, or invited members."""
+
+    public = "public"
+    members = "members"
+    invite = "invite"
+
+
+class MessageState(enum.StrEnum):
+    visible = "visible"
+    hidden = "hidden"
+    deleted = "deleted"
+
+
+class Forum(db.Model):
+    """A standing dialogue space for a theme."""
+
+    __tablename__ = "forums"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(120), unique=True)
+    title: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text, default="")
+    description_html: Mapped[str] = mapped_column(Text, default="")
+    visibility: Mapped[Visibility] = mapped_column(
+        Enum(Visibility, native_enum=False, length=20), default=Visibility.public
+    )
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    commitments: Mapped[list[Commitment]] = relationship(
+        secondary=forum_commitments, order_by=Commitment.position
+    )
+    moderators: Mapped[list[User]] = relationship(secondary=forum_moderators)
+    members: Mapped[list[User]] = relationship(secondary=forum_members)
+
+
+class Thread(db.Model):
+    """A chat-style conversation in a forum; one Socket.IO room."""
+
+    __tablename__ = "threads"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    forum_id: Mapped[int] = mapped_column(ForeignKey("forums.id"), index=True)
+    title: Mapped[str] = mapped_column(String(200))
+    author_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    locked: Mapped[bool] = mapped_column(default=False)
+    pinned: Mapped[bool] = mapped_column(default=False)
+    archived: Mapped[bool] = mapped_column(default=False)
+    slow_mode_seconds: Mapped[int] = mapped_column(default=0)
+    last_message_id: Mapped[int | None] = mapped_column()
+    message_count: Mapped[int] = mapped_column(default=0)
+
+    forum: Mapped[Forum] = relationship()
+    author: Mapped[User | None] = relationship()
+    commitments: Mapped[list[Commitment]] = relationship(
+        secondary=thread_commitments, order_by=Commitment.position
+    )
+
+    @property
+    def is_open(self) -> bool:
+        return not (self.locked or self.archived)
+
+
+class Message(db.Model):
+    """A chat message: markdown source plus HTML sanitised once at write time."""
+
+    __tablename__ = "messages"
+    __table_args__ = (
+        UniqueConstraint("author_id", "client_id"),
+        Index("ix_messages_thread_id_id", "thread_id", "id"),
+        Index("ix_messages_thread_author_created", "thread_id", "author_id", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    thread_id: Mapped[int] = mapped_column(ForeignKey("threads.id"))
+    author_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    body: Mapped[str] = mapped_column(Text)
+    html: Mapped[str] = mapped_column(Text)
+    reply_to_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id"))
+    client_id: Mapped[str] = mapped_column(String(64))
+    state: Mapped[MessageState] = mapped_column(
+        Enum(MessageState, native_enum=False, length=20), default=MessageState.visible
+    )
+    hidden_reason: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    edited_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    thread: Mapped[Thread] = relationship()
+    author: Mapped[User] = relationship()
+    reply_to: Mapped[Message | None] = relationship(remote_side=[id])
+
+
+class MessageRevision(db.Model):
+    """An earlier version of an edited message; never changed, never removed."""
+
+    __tablename__ = "message_revisions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    message_id: Mapped[int] = mapped_column(ForeignKey("messages.id"), index=True)
+    body: Mapped[str] = mapped_column(Text)
+    html: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    replaced_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ReadMarker(db.Model):
+    """The last message id a user has read in a thread."""
+
+    __tablename__ = "read_markers"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    thread_id: Mapped[int] = mapped_column(ForeignKey("threads.id"), primary_key=True)
+    last_read_id: Mapped[int] = mapped_column(default=0)

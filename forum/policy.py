@@ -1,0 +1,182 @@
+"""Who may do what: the one place for permission rules.
+
+Every rule is a pure-ish predicate `can_<action>(user, obj) -> bool`. `user` is
+None for a visitor. Services call `require(...)` which raises the right domain
+error; views and templates call the predicates to decide what to show.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from sqlalchemy import select
+
+from .errors import AuthRequired, Forbidden, Locked, NotFound
+from .extensions import db
+
+if TYPE_CHECKING:
+    from .models import Forum, Message, Organisation, Thread, User
+
+
+def _logged_in(user: User | None) -> bool:
+    return user is not None and getattr(user, "is_authenticated", False)
+
+
+def is_admin(user: User | None) -> bool:
+    return _logged_in(user) and bool(user.is_admin)  # type: ignore[union-attr]
+
+
+def is_site_moderator(user: User | None) -> bool:
+    return _logged_in(user) and bool(user.is_moderator or user.is_admin)  # type: ignore[union-attr]
+
+
+def is_official(user: User | None) -> bool:
+    return _logged_in(user) and user.department_id is not None  # type: ignore[union-attr]
+
+
+# --- administration ----------------------------------------------------------
+
+
+def can_administer(user: User | None) -> bool:
+    """Appoint roles, verify organisations, see the admin page."""
+    return is_admin(user)
+
+
+# --- organisations -----------------------------------------------------------
+
+
+def organisation_role(user: User | None, org: Organisation) -> str | None:
+    """'admin' or 'member' for an approved membership, 'pending', or None."""
+    if not _logged_in(user):
+        return None
+    from .models import Membership, MembershipStatus
+
+    membership = db.session.scalar(
+        select(Membership).where(
+            Membership.organisation_id == org.id, Membership.user_id == user.id  # type: ignore[union-attr]
+        )
+    )
+    if membership is None:
+        return None
+    if membership.status != MembershipStatus.approved:
+        return "pending"
+    return membership.role.value
+
+
+def can_register_organisation(user: User | None) -> bool:
+    return _logged_in(user)
+
+
+def can_join_organisation(user: User | None, org: Organisation) -> bool:
+    return _logged_in(user) and organisation_role(user, org) is None
+
+
+def can_manage_organisation(user: User | None, org: Organisation) -> bool:
+    """Approve and remove members, edit the organisation's page."""
+    return is_admin(user) or organisation_role(user, org) == "admin"
+
+
+def can_act_for_organisation(user: User | None, org: Organisation) -> bool:
+    """Speak for the organisation (needs a verified organisation and approved membership)."""
+    return org.is_verified and organisation_role(user, org) in {"member", "admin"}
+
+
+# --- forums and threads ------------------------------------------------------
+
+
+def can_create_forum(user: User | None) -> bool:
+    return is_admin(user) or is_official(user)
+
+
+def is_forum_moderator(user: User | None, forum: Forum) -> bool:
+    if not _logged_in(user):
+        return False
+    if is_site_moderator(user):
+        return True
+    return any(m.id == user.id for m in forum.moderators)  # type: ignore[union-attr]
+
+
+def can_view_forum(user: User | None, forum: Forum) -> bool:
+    from .models import Visibility
+
+    if forum.visibility == Visibility.public:
+        return True
+    if not _logged_in(user):
+        return False
+    if forum.visibility == Visibility.members:
+        return True
+    return is_forum_moderator(user, forum) or any(
+        m.id == user.id for m in forum.members  # type: ignore[union-attr]
+    )
+
+
+def can_post_in_forum(user: User | None, forum: Forum) -> bool:
+    return _logged_in(user) and can_view_forum(user, forum)
+
+
+def can_start_thread(user: User | None, forum: Forum) -> bool:
+    return can_post_in_forum(user, forum)
+
+
+def can_view_thread(user: User | None, thread: Thread) -> bool:
+    return can_view_forum(user, thread.forum)
+
+
+def can_send_message(user: User | None, thread: Thread) -> bool:
+    return thread.is_open and can_post_in_forum(user, thread.forum)
+
+
+def can_edit_message(user: User | None, message: Message) -> bool:
+    from .models import MessageState
+
+    return (
+        _logged_in(user)
+        and message.author_id == user.id  # type: ignore[union-attr]
+        and message.state == MessageState.visible
+        and message.thread.is_open
+        and can_view_thread(user, message.thread)
+    )
+
+
+can_delete_message = can_edit_message
+
+
+def can_view_revisions(user: User | None, message: Message) -> bool:
+    if not _logged_in(user):
+        return False
+    return message.author_id == user.id or is_forum_moderator(user, message.thread.forum)  # type: ignore[union-attr]
+
+
+# --- enforcement -------------------------------------------------------------
+
+
+def require_login(user: User | None) -> User:
+    """Raise AuthRequired for a visitor."""
+    if not _logged_in(user):
+        raise AuthRequired("You need to log in first.")
+    return user  # type: ignore[return-value]
+
+
+def require_thread_visible(user: User | None, thread: Thread | None) -> Thread:
+    """A thread the user may not see is reported as missing, not as forbidden."""
+    if thread is None or not can_view_thread(user, thread):
+        if thread is not None and not _logged_in(user):
+            raise AuthRequired("You need to log in to read this thread.")
+        raise NotFound("No such thread.")
+    return thread
+
+
+def require_can_send(user: User | None, thread: Thread) -> None:
+    """Raise the precise reason why `user` cannot post in `thread`."""
+    require_login(user)
+    require_thread_visible(user, thread)
+    if not thread.is_open:
+        raise Locked("This thread is locked.")
+    if not can_post_in_forum(user, thread.forum):
+        raise Forbidden("You may not post here.")
+
+
+def require(allowed: bool, message: str = "You may not do that.") -> None:
+    """Raise Forbidden unless `allowed`."""
+    if not allowed:
+        raise Forbidden(message)

@@ -1,0 +1,200 @@
+"""Socket.IO event handlers: parse the payload, call a service, acknowledge.
+
+Every client event is acknowledged with `{"ok": true, ...}` or
+`{"ok": false, "error": {"code", "message"}}`. Domain errors become error
+acknowledgements here and only here.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from flask import current_app, request, session
+from flask_babel import gettext as _
+from flask_login import current_user
+from flask_socketio import join_room, leave_room
+
+from .. import policy, queries
+from ..errors import DomainError, Invalid
+from ..extensions import db, socketio
+from ..services import forums as forum_service
+from ..services.validation import int_field, require_mapping, str_field
+from . import presence
+from .publish import thread_room, user_room
+from .sessions import session_room, start_listener
+
+log = logging.getLogger(__name__)
+Handler = Callable[[dict[str, Any]], dict[str, Any]]
+
+
+def _user():
+    return current_user if current_user.is_authenticated else None
+
+
+def acknowledged(fn: Handler) -> Callable[..., dict[str, Any]]:
+    """Wrap a handler: validate the payload is an object, turn errors into error acks."""
+
+    @functools.wraps(fn)
+    def wrapper(data: Any = None, *_extra: Any) -> dict[str, Any]:
+        try:
+            result = fn(require_mapping(data))
+        except DomainError as err:
+            db.session.rollback()
+            return {"ok": False, "error": err.as_dict()}
+        except Exception:
+            db.session.rollback()
+            log.exception("socket handler %s failed", fn.__name__)
+            return {"ok": False, "error": {"code": "internal", "message": _("Something went wrong on our side.")}}
+        return {"ok": True, **result}
+
+    return wrapper
+
+
+def on_connect(auth: Any = None) -> bool:
+    """Sent by every client when it connects; visitors may connect to read public threads."""
+    if current_app.config["FORUM_REDIS_URL"]:
+        start_listener(current_app.config["FORUM_REDIS_URL"])
+    if current_user.is_authenticated:
+        join_room(user_room(current_user.id))
+        nonce = session.get("nonce")
+        if nonce:
+            join_room(session_room(nonce))
+    return True
+
+
+def on_disconnect(*_args: Any) -> None:
+    """Sent when a client goes away: update presence in the threads it was in."""
+    for thread_id in presence.leave_all(request.sid):  # type: ignore[attr-defined]
+        socketio.emit("presence", presence.snapshot(thread_id), to=thread_room(thread_id))
+
+
+def _person() -> dict[str, Any] | None:
+    user = _user()
+    if user is None:
+        return None
+    return {"id": user.id, "display_name": user.display_name}
+
+
+@acknowledged
+def on_join(data: dict[str, Any]) -> dict[str, Any]:
+    """Sent by clients entering a thread (or rejoining after a reconnect with `since`)."""
+    thread_id = int_field(data, "thread_id")
+    since = int_field(data, "since", required=False, minimum=0)
+    thread = policy.require_thread_visible(_user(), queries.get_thread(thread_id))  # type: ignore[arg-type]
+    page = queries.messages_after(thread.id, since) if since is not None else queries.latest_page(thread.id)
+    join_room(thread_room(thread.id))
+    presence.enter(thread.id, request.sid, _person())  # type: ignore[attr-defined]
+    socketio.emit("presence", presence.snapshot(thread.id), to=thread_room(thread.id))
+    return {
+        "thread": queries.thread_dict(thread),
+        "messages": queries.messages_dicts(page.messages),
+        "has_more": page.has_more,
+        "read_marker": queries.read_marker(_user(), thread.id),
+    }
+
+
+@acknowledged
+def on_leave(data: dict[str, Any]) -> dict[str, Any]:
+    """Sent by clients leaving a thread."""
+    thread_id = int_field(data, "thread_id")
+    assert thread_id is not None
+    leave_room(thread_room(thread_id))
+    presence.leave(thread_id, request.sid)  # type: ignore[attr-defined]
+    socketio.emit("presence", presence.snapshot(thread_id), to=thread_room(thread_id))
+    return {}
+
+
+@acknowledged
+def on_send(data: dict[str, Any]) -> dict[str, Any]:
+    """Sent by clients posting a message; a retry with the same client_id is answered, not repeated."""
+    thread_id = int_field(data, "thread_id")
+    body = str_field(data, "body", max_length=forum_service.MAX_BODY)
+    client_id = str_field(data, "client_id", max_length=forum_service.MAX_CLIENT_ID)
+    reply_to = int_field(data, "reply_to", required=False)
+    message, created = forum_service.send_message(_user(), thread_id, body, client_id, reply_to)  # type: ignore[arg-type]
+    return {"message": queries.messages_dicts([message])[0], "duplicate": not created}
+
+
+@acknowledged
+def on_edit(data: dict[str, Any]) -> dict[str, Any]:
+    """Sent by an author changing their message."""
+    message_id = int_field(data, "message_id")
+    body = str_field(data, "body", max_length=forum_service.MAX_BODY)
+    message = forum_service.edit_message(_user(), message_id, body)  # type: ignore[arg-type]
+    return {"message": queries.messages_dicts([message])[0]}
+
+
+@acknowledged
+def on_delete(data: dict[str, Any]) -> dict[str, Any]:
+    """Sent by an author withdrawing their message."""
+    message_id = int_field(data, "message_id")
+    message = forum_service.delete_message(_user(), message_id)  # type: ignore[arg-type]
+    return {"message": queries.messages_dicts([message])[0]}
+
+
+@acknowledged
+def on_history(data: dict[str, Any]) -> dict[str, Any]:
+    """Sent by clients scrolling up: messages before an id, newest page last."""
+    thread_id = int_field(data, "thread_id")
+    before = int_field(data, "before")
+    limit = int_field(data, "limit", required=False) or queries.PAGE_SIZE
+    if limit > queries.MAX_PAGE_SIZE:
+        raise Invalid(_("limit can be at most %(n)d.", n=queries.MAX_PAGE_SIZE), field="limit")
+    thread = policy.require_thread_visible(_user(), queries.get_thread(thread_id))  # type: ignore[arg-type]
+    page = queries.messages_before(thread.id, before, limit)
+    return {"messages": queries.messages_dicts(page.messages), "has_more": page.has_more}
+
+
+@acknowledged
+def on_typing(data: dict[str, Any]) -> dict[str, Any]:
+    """Sent by clients while their person types; the others in the room are told."""
+    thread_id = int_field(data, "thread_id")
+    thread = queries.get_thread(thread_id)  # type: ignore[arg-type]
+    policy.require_thread_visible(_user(), thread)
+    assert thread is not None
+    policy.require_can_send(_user(), thread)
+    socketio.emit(
+        "typing",
+        {"thread_id": thread.id, "user": _person()},
+        to=thread_room(thread.id),
+        skip_sid=request.sid,  # type: ignore[attr-defined]
+    )
+    return {}
+
+
+@acknowledged
+def on_read(data: dict[str, Any]) -> dict[str, Any]:
+    """Sent by clients when their person has seen messages up to an id."""
+    thread_id = int_field(data, "thread_id")
+    message_id = int_field(data, "message_id")
+    marker = forum_service.mark_read(_user(), thread_id, message_id)  # type: ignore[arg-type]
+    return {"read_marker": marker}
+
+
+def on_unknown(event: str, *_args: Any) -> dict[str, Any]:
+    """Any event name the protocol does not define."""
+    return {"ok": False, "error": {"code": "invalid", "message": _("Unknown event: %(e)s", e=str(event)[:64])}}
+
+
+EVENTS: dict[str, Callable[..., Any]] = {
+    "join": on_join,
+    "leave": on_leave,
+    "message:send": on_send,
+    "message:edit": on_edit,
+    "message:delete": on_delete,
+    "history": on_history,
+    "typing": on_typing,
+    "read": on_read,
+}
+
+
+def register() -> None:
+    """Attach the handlers to the server that init_app just made."""
+    socketio.on_event("connect", on_connect)
+    socketio.on_event("disconnect", on_disconnect)
+    for name, handler in EVENTS.items():
+        socketio.on_event(name, handler)
+    socketio.on_event("*", on_unknown)

@@ -1,0 +1,19 @@
+"""The audit log: append-only record of who did what, to what, and why."""
+
+from __future__ import annotations
+
+from ..extensions import db
+from ..models import AuditEntry, User
+
+
+def record(actor: User | None, action: str, target_type: str, target_id: int | None, reason: str = "") -> None:
+    """Add an audit entry in the caller's transaction."""
+    db.session.add(
+        AuditEntry(
+            actor_id=actor.id if actor is not None else None,
+            action=action,
+            target_type=target_type,
+            target_id=target_id,
+            reason=reason,
+        )
+    )

@@ -1,0 +1,63 @@
+"""The mail outbox: mail is queued in the database and sent by SMTP or to the log."""
+
+from __future__ import annotations
+
+import logging
+import smtplib
+from email.message import EmailMessage
+
+from flask import current_app
+from sqlalchemy import select
+
+from ..extensions import db
+from ..models import OutboxMail
+from ..models.base import utcnow
+
+log = logging.getLogger("forum.mail")
+
+
+def queue_mail(to_address: str, subject: str, body: str) -> OutboxMail:
+    """Add a mail to the outbox in the caller's transaction."""
+    mail = OutboxMail(to_address=to_address, subject=subject[:300], body=body)
+    db.session.add(mail)
+    return mail
+
+
+def deliver_pending(limit: int = 100) -> int:
+    """Send waiting mail: by SMTP when configured, else written to the log. Returns sent count."""
+    pending = db.session.scalars(
+        select(OutboxMail).where(OutboxMail.sent_at.is_(None)).order_by(OutboxMail.id).limit(limit)
+    ).all()
+    sent = 0
+    for mail in pending:
+        mail.attempts += 1
+        try:
+            _send(mail)
+        except (OSError, smtplib.SMTPException) as exc:
+            mail.last_error = f"{type(exc).__name__}: {exc}"[:2000]
+            log.warning("mail %s to %s not sent: %s", mail.id, mail.to_address, exc)
+        else:
+            mail.sent_at = utcnow()
+            mail.last_error = None
+            sent += 1
+    db.session.commit()
+    return sent
+
+
+def _send(mail: OutboxMail) -> None:
+    config = current_app.config
+    host = config["FORUM_SMTP_HOST"]
+    if not host:
+        log.info("mail (no SMTP configured) to=%s subject=%s\n%s", mail.to_address, mail.subject, mail.body)
+        return
+    message = EmailMessage()
+    message["From"] = config["FORUM_MAIL_FROM"]
+    message["To"] = mail.to_address
+    message["Subject"] = mail.subject
+    message.set_content(mail.body)
+    with smtplib.SMTP(host, config["FORUM_SMTP_PORT"], timeout=15) as smtp:
+        if config["FORUM_SMTP_STARTTLS"]:
+            smtp.starttls()
+        if config["FORUM_SMTP_USER"]:
+            smtp.login(config["FORUM_SMTP_USER"], config["FORUM_SMTP_PASSWORD"] or "")
+        smtp.send_message(message)

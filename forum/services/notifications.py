@@ -1,0 +1,104 @@
+"""Notifications: stored, pushed live to the person's own room, optionally mailed."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import current_app, url_for
+from flask_babel import force_locale
+from flask_babel import gettext as _
+from sqlalchemy import func, select, update
+
+from .. import policy
+from ..extensions import db
+from ..formatting import iso_utc
+from ..models import Message, Notification, Thread, User
+from ..models.base import utcnow
+from ..realtime.publish import emit_after_commit, user_room
+from ..text import excerpt
+from .mail import queue_mail
+
+def describe(kind: str, actor: str, thread: str) -> str:
+    """The sentence shown for a notification, in the current language."""
+    if kind == "mention":
+        return _("%(actor)s mentioned you in “%(thread)s”", actor=actor, thread=thread)
+    if kind == "reply":
+        return _("%(actor)s replied to you in “%(thread)s”", actor=actor, thread=thread)
+    return _("New activity in “%(thread)s”", thread=thread)
+
+
+def unread_count(user_id: int) -> int:
+    return db.session.scalar(
+        select(func.count()).where(Notification.user_id == user_id, Notification.read_at.is_(None))
+    ) or 0
+
+
+def notification_dict(n: Notification, actor_name: str, thread_title: str) -> dict[str, Any]:
+    return {
+        "id": n.id,
+        "kind": n.kind,
+        "url": n.url,
+        "excerpt": n.excerpt,
+        "actor": actor_name,
+        "thread": thread_title,
+        "created_at": iso_utc(n.created_at),
+        "read": n.read_at is not None,
+    }
+
+
+def notify_message(message: Message, thread: Thread, mentioned: set[int], reply_to: Message | None) -> None:
+    """Tell mentioned people and the author of the message replied to (not the sender)."""
+    kinds: dict[int, str] = {uid: "mention" for uid in mentioned}
+    if reply_to is not None and reply_to.author_id not in kinds:
+        kinds[reply_to.author_id] = "reply"
+    kinds.pop(message.author_id, None)
+    if not kinds:
+        return
+    recipients = db.session.scalars(select(User).where(User.id.in_(kinds))).all()
+    url = url_for("forums.thread", thread_id=thread.id, _anchor=f"m{message.id}")
+    text = excerpt(message.body)
+    for user in recipients:
+        if not policy.can_view_thread(user, thread):
+            continue
+        kind = kinds[user.id]
+        note = Notification(
+            user_id=user.id,
+            kind=kind,
+            actor_id=message.author_id,
+            thread_id=thread.id,
+            message_id=message.id,
+            url=url,
+            excerpt=text,
+        )
+        db.session.add(note)
+        db.session.flush()
+        emit_after_commit(
+            "notification",
+            {
+                "notification": notification_dict(note, message.author.display_name, thread.title),
+                "unread": unread_count(user.id),
+            },
+            user_room(user.id),
+        )
+        if user.email_notifications:
+            with force_locale(user.locale or "sv"):
+                subject = describe(kind, message.author.display_name, thread.title)
+                body = "%s\n\n%s\n\n%s" % (
+                    subject,
+                    text,
+                    current_app.config["FORUM_BASE_URL"] + url,
+                )
+                body += "\n\n" + _("You can turn these mails off in your settings.")
+            queue_mail(user.email, subject, body)
+
+
+def mark_read(user: User, notification_ids: list[int] | None = None) -> int:
+    """Mark some (or all) of the user's notifications read; returns the unread count."""
+    query = update(Notification).where(Notification.user_id == user.id, Notification.read_at.is_(None))
+    if notification_ids is not None:
+        query = query.where(Notification.id.in_(notification_ids))
+    db.session.execute(query.values(read_at=utcnow()))
+    count = unread_count(user.id)
+    emit_after_commit("notification:count", {"unread": count}, user_room(user.id))
+    db.session.commit()
+    return count

@@ -1,0 +1,152 @@
+"""Seed data: the agreement (always) and a small demo (on request)."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+
+from sqlalchemy import select
+
+from ..agreement_content import COMMITMENTS, DEPARTMENTS, PRINCIPLES
+from ..extensions import db
+from ..models import (
+    Commitment,
+    Department,
+    Forum,
+    Membership,
+    MembershipStatus,
+    MemberRole,
+    Organisation,
+    OrganisationForm,
+    OrganisationStatus,
+    Principle,
+    User,
+)
+from . import accounts, forums
+
+DEMO_DOMAIN = "demo.dialogforum.se"
+
+
+@dataclass
+class DemoAccount:
+    email: str
+    role: str
+    password: str
+
+
+def seed_agreement() -> int:
+    """Insert the principles, commitments and departments that are missing. Returns rows added."""
+    added = 0
+    have = set(db.session.scalars(select(Principle.slug)))
+    for position, (slug, sv, en, dsv, den) in enumerate(PRINCIPLES, start=1):
+        if slug not in have:
+            db.session.add(
+                Principle(slug=slug, position=position, name_sv=sv, name_en=en, description_sv=dsv, description_en=den)
+            )
+            added += 1
+    have = set(db.session.scalars(select(Commitment.slug)))
+    for position, (slug, sv, en, dsv, den) in enumerate(COMMITMENTS, start=1):
+        if slug not in have:
+            db.session.add(
+                Commitment(slug=slug, position=position, title_sv=sv, title_en=en, description_sv=dsv, description_en=den)
+            )
+            added += 1
+    have = set(db.session.scalars(select(Department.name)))
+    for name in DEPARTMENTS:
+        if name not in have:
+            db.session.add(Department(name=name))
+            added += 1
+    db.session.commit()
+    return added
+
+
+def _commitment(slug: str) -> Commitment:
+    item = db.session.scalar(select(Commitment).where(Commitment.slug == slug))
+    assert item is not None, "seed the agreement first"
+    return item
+
+
+def seed_demo() -> list[DemoAccount]:
+    """Create the demo (one account per role, an organisation, forums, a conversation) once."""
+    if db.session.scalar(select(User.id).where(User.email == f"admin@{DEMO_DOMAIN}")) is not None:
+        return []
+    people = [
+        ("admin", "Alva Admin", "admin", None),
+        ("tjansteperson", "Omar Official", "official", "Social resursnämnd"),
+        ("moderator", "Maja Moderator", "moderator", None),
+        ("ordforande", "Olle Ordförande", "member", None),
+        ("medlem", "Mira Medlem", "member", None),
+    ]
+    accounts_made: list[DemoAccount] = []
+    users: dict[str, User] = {}
+    for local, name, role, department in people:
+        password = secrets.token_urlsafe(12)
+        email = f"{local}@{DEMO_DOMAIN}"
+        users[local] = accounts.create_user_with_role(email, name, password, role, department)
+        label = {"ordforande": "organisation admin"}.get(local, role)
+        accounts_made.append(DemoAccount(email, label, password))
+
+    org = Organisation(
+        slug="foreningen-gemenskap",
+        name="Föreningen Gemenskap",
+        form=OrganisationForm.forening,
+        org_number="802456-1233",
+        description="En ideell förening i Hisingen som driver läxhjälp, språkcafé och mötesplatser.",
+        website="https://example.org/gemenskap",
+        status=OrganisationStatus.verified,
+        created_by_id=users["ordforande"].id,
+    )
+    db.session.add(org)
+    db.session.flush()
+    db.session.add_all(
+        [
+            Membership(organisation_id=org.id, user_id=users["ordforande"].id, role=MemberRole.admin, status=MembershipStatus.approved),
+            Membership(organisation_id=org.id, user_id=users["medlem"].id, role=MemberRole.member, status=MembershipStatus.approved),
+        ]
+    )
+    db.session.commit()
+
+    official = users["tjansteperson"]
+    forum = forums.create_forum(
+        official,
+        "Tidigt samråd om mötesplatser",
+        "Hur ska stadens mötesplatser för unga utvecklas? Vi vill höra föreningarna **innan** "
+        "problemet är formulerat.",
+        "public",
+        [_commitment("forstarkt-samspel-och-tidigt-samrad").id, _commitment("dialogforum-och-dialogformer").id],
+        moderator_ids=[users["moderator"].id],
+    )
+    forums.create_forum(
+        official,
+        "Finansiering och IOP",
+        "Idéburet offentligt partnerskap: erfarenheter, frågor och nästa steg. För inloggade.",
+        "members",
+        [_commitment("finansieringsformer-for-den-sociala-ekonomin").id],
+    )
+    thread = forums.start_thread(
+        official,
+        forum,
+        "Vad saknas på mötesplatserna i dag?",
+        [_commitment("forstarkt-samspel-och-tidigt-samrad").id, _commitment("delaktighet").id],
+        "Välkomna! Berätta vad unga i era verksamheter saknar. Inget är bestämt ännu.",
+    )
+    conversation = [
+        ("ordforande", "Kvällsöppet! Många av våra ungdomar jobbar eller pluggar på dagen.", None),
+        ("medlem", "Håller med @olle.ordforande. Och en plats där man kan *laga mat* tillsammans.", 0),
+        ("tjansteperson", "Tack, det tar vi med. Finns det lokaler ni redan använder som kunde delas?", 1),
+    ]
+    made = []
+    for local, body, reply_index in conversation:
+        reply_id = made[reply_index].id if reply_index is not None else None
+        message, _created = forums.send_message(users[local], thread.id, body, f"demo-{len(made)}", reply_id)
+        made.append(message)
+    forum_iop = db.session.scalar(select(Forum).where(Forum.slug == "finansiering-och-iop"))
+    if forum_iop is not None:
+        forums.start_thread(
+            users["ordforande"],
+            forum_iop,
+            "Erfarenheter av IOP i stadsdelarna",
+            [_commitment("finansieringsformer-for-den-sociala-ekonomin").id],
+            "Vi har drivit ett IOP i två år. Fråga gärna!",
+        )
+    return accounts_made

@@ -1,0 +1,55 @@
+"""Small validators shared by services: typed fields from untrusted payloads."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask_babel import gettext as _
+
+from ..errors import Invalid
+
+
+def require_mapping(data: Any) -> dict[str, Any]:
+    if not isinstance(data, dict):
+        raise Invalid(_("The payload must be a JSON object."))
+    return data
+
+
+def int_field(data: dict[str, Any], name: str, *, required: bool = True, minimum: int = 1) -> int | None:
+    """An integer field (not a bool, not a string), at least `minimum`."""
+    value = data.get(name)
+    if value is None:
+        if required:
+            raise Invalid(_("%(field)s is required.", field=name), field=name)
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise Invalid(_("%(field)s must be a whole number.", field=name), field=name)
+    if value < minimum:
+        raise Invalid(_("%(field)s is out of range.", field=name), field=name)
+    return value
+
+
+def str_field(data: dict[str, Any], name: str, *, required: bool = True, max_length: int = 10_000) -> str | None:
+    """A string field of at most `max_length` characters."""
+    value = data.get(name)
+    if value is None:
+        if required:
+            raise Invalid(_("%(field)s is required.", field=name), field=name)
+        return None
+    if not isinstance(value, str):
+        raise Invalid(_("%(field)s must be text.", field=name), field=name)
+    if len(value) > max_length:
+        raise Invalid(
+            _("%(field)s can be at most %(n)d characters.", field=name, n=max_length), field=name
+        )
+    return value
+
+
+def clean_text(value: str | None, name: str, *, max_length: int, required: bool = True) -> str:
+    """Trim a form text; refuse empty (when required) and overlong, never truncate."""
+    value = (value or "").strip()
+    if required and not value:
+        raise Invalid(_("This field is required."), field=name)
+    if len(value) > max_length:
+        raise Invalid(_("At most %(n)d characters.", n=max_length), field=name)
+    return value

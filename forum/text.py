@@ -1,0 +1,121 @@
+"""User text to HTML: markdown -> HTML -> Bleach. The one sanitiser chokepoint.
+
+Nothing user-written becomes HTML anywhere else. The markdown parser runs with
+raw HTML disabled and without images; Bleach then enforces an explicit
+allow-list, so even a parser bug cannot let a tag or attribute through.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from functools import partial
+
+import bleach
+from bleach.linkifier import LinkifyFilter
+from markdown_it import MarkdownIt
+from markdown_it.rules_inline import StateInline
+
+ALLOWED_TAGS = frozenset(
+    {"p", "br", "em", "strong", "a", "ul", "ol", "li", "blockquote", "code", "pre", "hr", "del"}
+)
+ALLOWED_ATTRIBUTES: Mapping[str, list[str]] = {
+    "a": ["href", "rel", "class", "title"],
+    "ol": ["start"],
+}
+ALLOWED_PROTOCOLS = frozenset({"http", "https", "mailto"})
+LINK_REL = "nofollow noopener ugc"
+MENTION_RE = re.compile(r"@([A-Za-z0-9ÅÄÖåäöÉéÜü][A-Za-z0-9ÅÄÖåäöÉéÜü._-]{0,39})")
+HANDLE_CHARS = re.compile(r"[A-Za-z0-9ÅÄÖåäöÉéÜü._-]")
+
+MentionResolver = Callable[[set[str]], Mapping[str, tuple[int, str]]]
+"""Given candidate handles, returns {handle_lower: (user_id, url)} for those that exist."""
+
+
+@dataclass
+class Rendered:
+    """The result of rendering: sanitised HTML and the ids of the people mentioned."""
+
+    html: str
+    mentioned_user_ids: set[int] = field(default_factory=set)
+
+
+def _mention_rule(state: StateInline, silent: bool) -> bool:
+    """Inline rule: `@handle` becomes a mention link when the handle is known."""
+    pos = state.pos
+    if state.src[pos] != "@":
+        return False
+    if pos > 0 and HANDLE_CHARS.match(state.src[pos - 1]):
+        return False  # part of an email address or a word
+    match = MENTION_RE.match(state.src, pos)
+    if not match:
+        return False
+    handle = match.group(1).rstrip("._-")
+    known = state.env.get("mentions", {})
+    target = known.get(handle.lower())
+    if target is None:
+        return False
+    if not silent:
+        user_id, url = target
+        token = state.push("link_open", "a", 1)
+        token.attrs = {"href": url, "class": "mention"}
+        state.env.setdefault("mentioned", set()).add(user_id)
+        text = state.push("text", "", 0)
+        text.content = "@" + handle
+        state.push("link_close", "a", -1)
+    state.pos += 1 + len(handle)
+    return True
+
+
+def _build_parser() -> MarkdownIt:
+    md = MarkdownIt("commonmark", {"html": False, "linkify": False, "breaks": True})
+    md.disable(["image", "html_inline", "html_block", "heading", "lheading"])
+    md.inline.ruler.before("emphasis", "mention", _mention_rule)
+    return md
+
+
+_parser = _build_parser()
+
+
+def _set_link_attributes(attrs: dict, new: bool = False) -> dict | None:
+    """Every link gets rel=nofollow noopener ugc; mentions keep their class."""
+    href = attrs.get((None, "href"), "")
+    if not href:
+        return None
+    attrs[(None, "rel")] = LINK_REL
+    return attrs
+
+
+_cleaner = bleach.Cleaner(
+    tags=ALLOWED_TAGS,
+    attributes=ALLOWED_ATTRIBUTES,
+    protocols=ALLOWED_PROTOCOLS,
+    strip=True,
+    strip_comments=True,
+    filters=[partial(LinkifyFilter, callbacks=[_set_link_attributes], skip_tags={"pre", "code"})],
+)
+
+
+def candidate_handles(source: str) -> set[str]:
+    """The handles that `source` might mention (lower-cased), to resolve in one query."""
+    return {m.group(1).rstrip("._-").lower() for m in MENTION_RE.finditer(source)}
+
+
+def render_markdown(source: str, resolve_mentions: MentionResolver | None = None) -> Rendered:
+    """Render user markdown to sanitised HTML, resolving @mentions if a resolver is given."""
+    known: Mapping[str, tuple[int, str]] = {}
+    if resolve_mentions is not None:
+        handles = candidate_handles(source)
+        if handles:
+            known = resolve_mentions(handles)
+    env: dict = {"mentions": known}
+    raw = _parser.render(source, env)
+    html = _cleaner.clean(raw).strip()
+    return Rendered(html=html, mentioned_user_ids=set(env.get("mentioned", set())))
+
+
+def excerpt(source: str, length: int = 140) -> str:
+    """A plain-text excerpt for notifications and mail (escaped by whoever shows it)."""
+    text = " ".join(source.split())
+    return text if len(text) <= length else text[: length - 1].rstrip() + "…"

@@ -1,0 +1,1 @@
+"""HTML views, one blueprint per area. Views parse, call a service, render; never commit."""

@@ -1,0 +1,352 @@
+"""Forums, threads, messages (the no-JavaScript path), notifications and people."""
+
+from __future__ import annotations
+
+import uuid
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user, login_required
+from flask_wtf import FlaskForm
+from sqlalchemy import select
+from wtforms import HiddenField, RadioField, StringField, TextAreaField
+from wtforms.validators import InputRequired
+
+from .. import policy, queries
+from ..errors import DomainError, Invalid, NotFound
+from ..extensions import db
+from ..models import Commitment, Message, MessageRevision, Notification, User
+from ..services import forums as forum_service
+from ..services import notifications as notification_service
+from .forms import MultiCheckboxField
+
+bp = Blueprint("forums", __name__)
+
+
+def viewer() -> User | None:
+    return current_user if current_user.is_authenticated else None
+
+
+def commitment_choices() -> list[tuple[str, str]]:
+    from flask_babel import get_locale
+
+    lang = str(get_locale() or "sv")
+    rows = db.session.scalars(select(Commitment).order_by(Commitment.position))
+    return [(str(c.id), c.title(lang)) for c in rows]
+
+
+def form_error(form: FlaskForm, err: DomainError) -> None:
+    """Attach a service error to the form field it names (or the form as a whole)."""
+    field = getattr(form, err.field, None) if err.field else None
+    if field is not None:
+        field.errors = [*field.errors, err.message] if isinstance(field.errors, list) else [err.message]
+    else:
+        flash(err.message, "error")
+
+
+def _ids(values: list[str]) -> list[int]:
+    try:
+        return [int(v) for v in values]
+    except (TypeError, ValueError):
+        raise Invalid(_("Unknown commitment."), field="commitments") from None
+
+
+class ForumForm(FlaskForm):
+    title = StringField(_l("Title"), validators=[InputRequired()])
+    description = TextAreaField(_l("Description (markdown)"))
+    visibility = RadioField(
+        _l("Who can read it"),
+        choices=[
+            ("public", _l("Everyone, also visitors who are not logged in")),
+            ("members", _l("Everyone who is logged in")),
+            ("invite", _l("Only invited members")),
+        ],
+        default="public",
+    )
+    commitments = MultiCheckboxField(_l("Commitments"))
+
+
+class ThreadForm(FlaskForm):
+    title = StringField(_l("Title"), validators=[InputRequired()])
+    commitments = MultiCheckboxField(_l("Commitments"))
+    body = TextAreaField(_l("First message (markdown, optional)"))
+
+
+class MessageForm(FlaskForm):
+    body = TextAreaField(_l("Message"))
+    client_id = HiddenField()
+    reply_to = HiddenField()
+
+
+class EditForm(FlaskForm):
+    body = TextAreaField(_l("Message"))
+
+
+@bp.get("/forums")
+def index():
+    """All forums the visitor may read, with unread counts."""
+    forums = queries.visible_forums(viewer())
+    unread = queries.unread_by_forum(viewer(), [f.id for f in forums])
+    return render_template("forums/index.html", forums=forums, unread=unread)
+
+
+@bp.route("/forums/new", methods=["GET", "POST"])
+@login_required
+def new_forum():
+    """Officials and admins open a forum."""
+    policy.require(policy.can_create_forum(current_user), _("Only officials and admins can create forums."))
+    form = ForumForm()
+    form.commitments.choices = commitment_choices()
+    if form.validate_on_submit():
+        try:
+            forum = forum_service.create_forum(
+                current_user,
+                form.title.data,
+                form.description.data,
+                form.visibility.data,
+                _ids(form.commitments.data or []),
+            )
+        except DomainError as err:
+            form_error(form, err)
+        else:
+            flash(_("The forum is open."), "success")
+            return redirect(url_for("forums.forum", slug=forum.slug))
+    return render_template("forums/new_forum.html", form=form), 400 if form.errors else 200
+
+
+def _forum_or_404(slug: str):
+    forum = queries.get_forum(slug)
+    if forum is None:
+        raise NotFound(_("No such forum."))
+    if not policy.can_view_forum(viewer(), forum):
+        if viewer() is None:
+            return None
+        raise NotFound(_("No such forum."))
+    return forum
+
+
+@bp.route("/forums/<slug>", methods=["GET", "POST"])
+def forum(slug: str):
+    """A forum: description, commitments, moderators, threads, and a form to start one."""
+    item = _forum_or_404(slug)
+    if item is None:
+        return redirect(url_for("auth.login", next=request.path))
+    form = ThreadForm()
+    form.commitments.choices = commitment_choices()
+    status = 200
+    if request.method == "POST":
+        if form.validate_on_submit():
+            try:
+                thread = forum_service.start_thread(
+                    viewer(), item, form.title.data, _ids(form.commitments.data or []), form.body.data
+                )
+            except DomainError as err:
+                if err.status in (401, 403):
+                    raise
+                form_error(form, err)
+            else:
+                return redirect(url_for("forums.thread", thread_id=thread.id))
+        status = 400
+    threads = queries.forum_threads(item)
+    unread = queries.unread_by_thread(viewer(), [t.id for t in threads])
+    return render_template("forums/forum.html", forum=item, threads=threads, unread=unread, form=form), status
+
+
+def _thread_or_login(thread_id: int):
+    thread = queries.get_thread(thread_id)
+    try:
+        return policy.require_thread_visible(viewer(), thread)
+    except DomainError as err:
+        if err.code == "auth_required":
+            return None
+        raise
+
+
+def _thread_page(thread, form: MessageForm, status: int = 200):
+    user = viewer()
+    before = request.args.get("before", type=int)
+    marker = queries.read_marker(user, thread.id)
+    if before is not None:
+        page = queries.messages_before(thread.id, before)
+    else:
+        page = queries.latest_page(thread.id)
+        if user is not None and marker and page.messages and marker < page.messages[0].id - 1:
+            catch_up = queries.messages_after(thread.id, marker, limit=200)
+            if not catch_up.has_more:
+                older = queries.messages_before(thread.id, marker + 1, limit=5)
+                page = queries.MessagePage(older.messages + catch_up.messages, older.has_more)
+    messages = queries.messages_dicts(page.messages)
+    first_unread = next(
+        (m["id"] for m in messages if m["id"] > marker and (user is None or m["author"]["id"] != user.id)),
+        None,
+    ) if user is not None else None
+    reply_to = None
+    reply_id = request.args.get("reply_to", type=int) or (int(form.reply_to.data) if (form.reply_to.data or "").isdigit() else None)
+    if reply_id:
+        reply_to = db.session.get(Message, reply_id)
+        if reply_to is not None and reply_to.thread_id != thread.id:
+            reply_to = None
+    if not form.client_id.data or status == 200:
+        form.client_id.data = uuid.uuid4().hex
+    form.reply_to.data = str(reply_to.id) if reply_to else ""
+    newest_id = messages[-1]["id"] if messages else 0
+    if user is not None and before is None and newest_id > marker:
+        forum_service.mark_read(user, thread.id, newest_id)
+    return render_template(
+        "forums/thread.html",
+        thread=thread,
+        messages=messages,
+        has_more=page.has_more,
+        before=before,
+        first_unread=first_unread,
+        form=form,
+        reply_to=reply_to,
+        can_send=policy.can_send_message(user, thread),
+        can_moderate=policy.is_forum_moderator(user, thread.forum),
+        blank=blank_message(),
+    ), status
+
+
+def blank_message() -> dict:
+    """The empty message the page's <template> is rendered from (filled in by the script)."""
+    return {
+        "id": 0,
+        "thread_id": 0,
+        "author": {"id": 0, "display_name": "", "handle": "", "organisation": None},
+        "html": "",
+        "created_at": None,
+        "edited_at": None,
+        "reply_to": None,
+        "reply_quote": None,
+        "client_id": "",
+        "state": "visible",
+        "hidden_reason": None,
+    }
+
+
+@bp.get("/threads/<int:thread_id>")
+def thread(thread_id: int):
+    """The chat page; works without JavaScript (latest page, link to older ones)."""
+    item = _thread_or_login(thread_id)
+    if item is None:
+        return redirect(url_for("auth.login", next=request.full_path))
+    return _thread_page(item, MessageForm())
+
+
+@bp.post("/threads/<int:thread_id>/messages")
+@login_required
+def post_message(thread_id: int):
+    """Post a message with a plain form (no JavaScript)."""
+    item = _thread_or_login(thread_id)
+    form = MessageForm()
+    if not form.validate_on_submit():
+        return _thread_page(item, form, 400)
+    reply_to = int(form.reply_to.data) if (form.reply_to.data or "").isdigit() else None
+    try:
+        message, _created = forum_service.send_message(
+            current_user, thread_id, form.body.data or "", form.client_id.data or "", reply_to
+        )
+    except DomainError as err:
+        if err.status in (401, 403, 404):
+            raise
+        form_error(form, err)
+        return _thread_page(item, form, err.status)
+    return redirect(url_for("forums.thread", thread_id=thread_id, _anchor=f"m{message.id}"))
+
+
+def _message_or_404(message_id: int) -> Message:
+    message = db.session.get(Message, message_id)
+    if message is None or not policy.can_view_thread(viewer(), message.thread):
+        raise NotFound(_("No such message."))
+    return message
+
+
+@bp.route("/messages/<int:message_id>/edit", methods=["GET", "POST"])
+@login_required
+def edit_message(message_id: int):
+    """Edit one's own message without JavaScript."""
+    message = _message_or_404(message_id)
+    policy.require(policy.can_edit_message(current_user, message), _("You can only change your own messages."))
+    form = EditForm()
+    if request.method == "GET":
+        form.body.data = message.body
+    elif form.validate_on_submit():
+        try:
+            forum_service.edit_message(current_user, message_id, form.body.data or "")
+        except DomainError as err:
+            if err.status in (401, 403, 404):
+                raise
+            form_error(form, err)
+        else:
+            return redirect(url_for("forums.thread", thread_id=message.thread_id, _anchor=f"m{message.id}"))
+    return render_template("forums/edit_message.html", form=form, message=message), 400 if form.errors else 200
+
+
+@bp.post("/messages/<int:message_id>/delete")
+@login_required
+def delete_message(message_id: int):
+    """Withdraw one's own message; a placeholder stays."""
+    message = _message_or_404(message_id)
+    forum_service.delete_message(current_user, message_id)
+    flash(_("Your message was deleted."), "success")
+    return redirect(url_for("forums.thread", thread_id=message.thread_id, _anchor=f"m{message.id}"))
+
+
+@bp.get("/messages/<int:message_id>/revisions")
+@login_required
+def revisions(message_id: int):
+    """Earlier versions of a message: for its author and the forum's moderators."""
+    message = _message_or_404(message_id)
+    policy.require(policy.can_view_revisions(current_user, message), _("Only the author and moderators see earlier versions."))
+    items = db.session.scalars(
+        select(MessageRevision).where(MessageRevision.message_id == message.id).order_by(MessageRevision.id)
+    ).all()
+    return render_template("forums/revisions.html", message=message, revisions=items)
+
+
+@bp.get("/notifications")
+@login_required
+def notifications():
+    """The notification centre."""
+    from sqlalchemy.orm import joinedload
+
+    from ..models import Thread
+
+    items = db.session.scalars(
+        select(Notification)
+        .options(joinedload(Notification.actor))
+        .where(Notification.user_id == current_user.id)
+        .order_by(Notification.id.desc())
+        .limit(100)
+    ).all()
+    titles = dict(
+        db.session.execute(
+            select(Thread.id, Thread.title).where(Thread.id.in_({n.thread_id for n in items if n.thread_id}))
+        ).all()
+    )
+    return render_template("forums/notifications.html", items=items, titles=titles)
+
+
+@bp.post("/notifications/read")
+@login_required
+def notifications_read():
+    """Mark one notification (or all) read."""
+    raw = request.form.get("id")
+    ids = None
+    if raw:
+        if not raw.isdigit():
+            abort(400)
+        ids = [int(raw)]
+    notification_service.mark_read(current_user, ids)
+    return redirect(url_for("forums.notifications"))
+
+
+@bp.get("/people/<handle>")
+def person(handle: str):
+    """A person's public page: name and organisations."""
+    user = db.session.scalar(select(User).where(User.handle == handle))
+    if user is None:
+        raise NotFound(_("No such person."))
+    organisations = queries.author_organisations({user.id})
+    return render_template("forums/person.html", person=user, organisation=organisations.get(user.id))

@@ -1,0 +1,267 @@
+"""Test fixtures: app, db, client, factories, login helper, socket clients.
+
+The database is SQLite by default; set FORUM_TEST_DATABASE_URL (CI does, to
+PostgreSQL) to run the same suite there. The schema is created once per session
+from the models (tests/test_migrations.py checks models and migrations agree)
+and every table is emptied after each test.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import delete, event
+
+os.environ.setdefault("FORUM_SECRET_KEY", "test-secret-key")
+os.environ.setdefault("FORUM_DEMO", "0")
+
+from forum import create_app  # noqa: E402
+from forum.extensions import db as _db  # noqa: E402
+from forum.extensions import socketio  # noqa: E402
+
+IN_CI = os.environ.get("CI", "").lower() == "true"
+PASSWORD = "correct horse battery"
+
+
+def service_missing(what: str) -> None:
+    """Skip a test whose service is missing; under CI that is a failure instead."""
+    if IN_CI:
+        pytest.fail(f"{what} is required under CI but is not available")
+    pytest.skip(f"{what} not available")
+
+
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    url = os.environ.get("FORUM_TEST_DATABASE_URL")
+    if url:
+        return url
+    return f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.sqlite3'}"
+
+
+def test_config(url: str, **extra: object) -> dict[str, object]:
+    config: dict[str, object] = {
+        "TESTING": True,
+        "SECRET_KEY": "test-secret-key",
+        "SQLALCHEMY_DATABASE_URI": url.replace("postgresql://", "postgresql+psycopg://", 1),
+        "WTF_CSRF_ENABLED": False,
+        "FORUM_PASSWORD_HASH": "pbkdf2:sha256:1000",
+        "FORUM_DEMO": False,
+        "FORUM_REDIS_URL": None,
+        "SERVER_NAME": "localhost",
+        "FORUM_BASE_URL": "http://localhost",
+    }
+    if url.startswith("sqlite"):
+        config["SQLALCHEMY_ENGINE_OPTIONS"] = {"connect_args": {"timeout": 30, "check_same_thread": False}}
+    else:
+        config["SQLALCHEMY_ENGINE_OPTIONS"] = {"pool_pre_ping": True}
+    config.update(extra)
+    return config
+
+
+@pytest.fixture(scope="session")
+def db_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    url = database_url(tmp_path_factory)
+    app = create_app(test_config(url))
+    with app.app_context():
+        _db.drop_all()
+        _db.create_all()
+        from forum.services.seed import seed_agreement
+
+        seed_agreement()
+    yield url
+    with app.app_context():
+        _db.drop_all()
+        _db.engine.dispose()
+
+
+def _empty_tables(keep: set[str]) -> None:
+    for table in reversed(_db.metadata.sorted_tables):
+        if table.name not in keep:
+            _db.session.execute(delete(table))
+    _db.session.commit()
+
+
+@pytest.fixture
+def app(db_url: str, request: pytest.FixtureRequest):
+    """A fresh app on the shared test database; tables are emptied afterwards."""
+    extra = getattr(request, "param", None) or {}
+    marker = request.node.get_closest_marker("config")
+    if marker:
+        extra = {**extra, **marker.kwargs}
+    application = create_app(test_config(db_url, **extra))
+    ctx = application.app_context()
+    ctx.push()
+    yield application
+    _db.session.rollback()
+    _empty_tables({"principles", "commitments", "departments"})
+    _db.session.remove()
+    ctx.pop()
+
+
+@pytest.fixture
+def db(app):
+    return _db
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+_counter = itertools.count(1)
+
+
+class Factory:
+    """Build users, organisations, forums, threads and messages through the services."""
+
+    def __init__(self, app) -> None:
+        self.app = app
+
+    def user(self, role: str = "member", name: str | None = None, email: str | None = None, department: str = "Social resursnämnd"):
+        from forum.services import accounts
+
+        n = next(_counter)
+        name = name or f"{role.title()} Person{n}"
+        email = email or f"{role}{n}@example.se"
+        with self.app.test_request_context():
+            user = accounts.create_user_with_role(email, name, PASSWORD, role, department if role == "official" else None)
+        return user
+
+    def organisation(self, admin=None, verified: bool = True, name: str | None = None, members=()):
+        from forum.models import Membership, MembershipStatus, MemberRole, Organisation, OrganisationForm, OrganisationStatus
+
+        n = next(_counter)
+        org = Organisation(
+            slug=f"org-{n}",
+            name=name or f"Förening {n}",
+            form=OrganisationForm.forening,
+            org_number=f"{n:06d}-{n:04d}"[:11],
+            status=OrganisationStatus.verified if verified else OrganisationStatus.pending,
+        )
+        _db.session.add(org)
+        _db.session.flush()
+        if admin is not None:
+            _db.session.add(Membership(organisation_id=org.id, user_id=admin.id, role=MemberRole.admin, status=MembershipStatus.approved))
+        for member in members:
+            _db.session.add(Membership(organisation_id=org.id, user_id=member.id, role=MemberRole.member, status=MembershipStatus.approved))
+        _db.session.commit()
+        return org
+
+    def commitment_ids(self, count: int = 1) -> list[int]:
+        from sqlalchemy import select
+
+        from forum.models import Commitment
+
+        return list(_db.session.scalars(select(Commitment.id).order_by(Commitment.position).limit(count)))
+
+    def forum(self, owner=None, visibility: str = "public", title: str | None = None, moderators=(), members=()):
+        from forum.services import forums
+
+        owner = owner or self.user("official")
+        n = next(_counter)
+        with self.app.test_request_context():
+            forum = forums.create_forum(
+                owner, title or f"Forum {n}", "Om *saken*.", visibility, self.commitment_ids(2),
+                moderator_ids=[m.id for m in moderators],
+            )
+            if members:
+                forum.members = [*forum.members, *members]
+                _db.session.commit()
+        return forum
+
+    def thread(self, forum=None, author=None, title: str | None = None):
+        from forum.services import forums
+
+        forum = forum or self.forum()
+        author = author or self.user()
+        with self.app.test_request_context():
+            thread = forums.start_thread(author, forum, title or f"Tråd {next(_counter)}", self.commitment_ids(1))
+        return thread
+
+    def message(self, thread, author, body: str = "Hej!", reply_to=None):
+        from forum.services import forums
+
+        with self.app.test_request_context():
+            message, _created = forums.send_message(author, thread.id, body, f"f-{next(_counter)}", reply_to)
+        return message
+
+
+@pytest.fixture
+def make(app) -> Factory:
+    return Factory(app)
+
+
+class Auth:
+    """Log a test client in (through the session, like a real login) and out."""
+
+    def __init__(self, client) -> None:
+        self.client = client
+
+    def login(self, user) -> None:
+        with self.client.session_transaction() as session:
+            session["_user_id"] = user.get_id()
+            session["_fresh"] = True
+            session["nonce"] = f"nonce-{user.id}-{next(_counter)}"
+
+    def logout(self) -> None:
+        with self.client.session_transaction() as session:
+            session.clear()
+
+
+@pytest.fixture
+def auth(client) -> Auth:
+    return Auth(client)
+
+
+@pytest.fixture
+def socket_for(app):
+    """socket_for(user_or_None) -> a Socket.IO test client sharing a logged-in HTTP client."""
+    made = []
+
+    def connect(user=None):
+        http = app.test_client()
+        if user is not None:
+            Auth(http).login(user)
+        sock = socketio.test_client(app, flask_test_client=http)
+        made.append(sock)
+        return sock
+
+    yield connect
+    for sock in made:
+        if sock.is_connected():
+            sock.disconnect()
+
+
+class QueryCounter:
+    """Count SQL statements issued while the context is active."""
+
+    def __init__(self, engine) -> None:
+        self.engine = engine
+        self.statements: list[str] = []
+
+    def _count(self, conn, cursor, statement, *args) -> None:
+        self.statements.append(statement)
+
+    def __enter__(self) -> QueryCounter:
+        event.listen(self.engine, "before_cursor_execute", self._count)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        event.remove(self.engine, "before_cursor_execute", self._count)
+
+    @property
+    def count(self) -> int:
+        return len(self.statements)
+
+
+@pytest.fixture
+def count_queries(db):
+    return lambda: QueryCounter(db.engine)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "config(**settings): extra app settings for the test")
+    Path("test-artifacts").mkdir(exist_ok=True)
