@@ -75,7 +75,7 @@ def clean_display_name(raw: str) -> str:
 
 
 def hash_password(password: str) -> str:
-    return generate_password_hash(password, method=current_app.config.get("FORUM_PASSWORD_HASH", "scrypt"))
+    return generate_password_hash(password, method=current_app.config["FORUM_PASSWORD_HASH"])
 
 
 def _handle_base(display_name: str) -> str:

@@ -1,0 +1,103 @@
+"""Real server processes for tests that need a real transport (and a real client).
+
+`ServerProcess(db_url, **env).start()` runs `flask --app forum serve` on a free
+port against the given database and waits until /healthz answers. `login()`
+logs in through the real form and returns the cookie header for a
+python-socketio client.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class ServerProcess:
+    """One `flask --app forum serve` process on 127.0.0.1."""
+
+    def __init__(self, db_url: str, **env: str) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.env = {
+            **os.environ,
+            "FORUM_DATABASE_URL": db_url,
+            "FORUM_SECRET_KEY": "test-secret-key",
+            "FORUM_DEMO": "0",
+            "FORUM_BASE_URL": self.url,
+            "FORUM_PASSWORD_HASH": "pbkdf2:sha256:1000",
+            **env,
+        }
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.log_path = ROOT / "test-artifacts" / f"server-{self.port}.log"
+
+    def start(self, timeout: float = 20) -> ServerProcess:
+        self.log_path.parent.mkdir(exist_ok=True)
+        log = self.log_path.open("wb")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "flask", "--app", "forum", "serve", "--port", str(self.port)],
+            cwd=ROOT,
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"server exited: {self.log_path.read_text()[-2000:]}")
+            try:
+                if requests.get(self.url + "/healthz", timeout=1).status_code == 200:
+                    return self
+            except requests.RequestException:
+                pass
+            time.sleep(0.1)
+        self.stop()
+        raise RuntimeError(f"server did not start: {self.log_path.read_text()[-2000:]}")
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(5)
+
+    def __enter__(self) -> ServerProcess:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def login(self, email: str, password: str) -> requests.Session:
+        """Log in through the real form; the session's cookies authenticate a socket."""
+        http = requests.Session()
+        page = http.get(self.url + "/login", timeout=5).text
+        token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page)
+        data = {"email": email, "password": password}
+        if token:
+            data["csrf_token"] = token.group(1)
+        response = http.post(self.url + "/login", data=data, timeout=5, allow_redirects=False)
+        if response.status_code not in (302, 303):
+            raise RuntimeError(f"login failed with {response.status_code}")
+        return http
+
+
+def cookie_header(http: requests.Session) -> str:
+    return "; ".join(f"{c.name}={c.value}" for c in http.cookies)
