@@ -117,6 +117,7 @@ def message_dict(message: Message, organisations: dict[int, str]) -> dict[str, A
         "thread_id": message.thread_id,
         "author": author_dict(message.author, organisations),
         "html": message.html if visible else "",
+        "body": message.body if visible else "",
         "created_at": iso_utc(message.created_at),
         "edited_at": iso_utc(message.edited_at),
         "reply_to": message.reply_to_id,

@@ -12,7 +12,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from flask import current_app, request, session
+from flask import current_app, g, request, session
 from flask_babel import gettext as _
 from flask_login import current_user
 from flask_socketio import join_room, leave_room
@@ -34,11 +34,17 @@ def _user():
     return current_user if current_user.is_authenticated else None
 
 
+def fresh_user() -> None:
+    """Load the user from this socket's session, never from an outer context's cache."""
+    g.pop("_login_user", None)
+
+
 def acknowledged(fn: Handler) -> Callable[..., dict[str, Any]]:
     """Wrap a handler: validate the payload is an object, turn errors into error acks."""
 
     @functools.wraps(fn)
     def wrapper(data: Any = None, *_extra: Any) -> dict[str, Any]:
+        fresh_user()
         try:
             result = fn(require_mapping(data))
         except DomainError as err:
@@ -55,6 +61,7 @@ def acknowledged(fn: Handler) -> Callable[..., dict[str, Any]]:
 
 def on_connect(auth: Any = None) -> bool:
     """Sent by every client when it connects; visitors may connect to read public threads."""
+    fresh_user()
     if current_app.config["FORUM_REDIS_URL"]:
         start_listener(current_app.config["FORUM_REDIS_URL"])
     if current_user.is_authenticated:

@@ -1,0 +1,21 @@
+// The bell: a live unread count over the user's own Socket.IO room.
+import { socket } from "./live.js";
+
+const counters = document.querySelectorAll("[data-notification-count]");
+const announcer = document.getElementById("notify-announcer");
+
+function setCount(n) {
+  counters.forEach((el) => { el.textContent = String(n); });
+}
+
+socket.on("notification", (payload) => {
+  setCount(payload.unread);
+  if (announcer && payload.notification) {
+    announcer.textContent = "";
+    window.setTimeout(() => {
+      announcer.textContent = `${announcer.dataset.prefix || ""} ${payload.notification.actor}: ${payload.notification.excerpt}`;
+    }, 50);
+  }
+});
+
+socket.on("notification:count", (payload) => setCount(payload.unread));
