@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from flask import g
 from sqlalchemy import delete, event
 
 os.environ.setdefault("FORUM_SECRET_KEY", "test-secret-key")
@@ -92,6 +93,13 @@ def app(db_url: str, request: pytest.FixtureRequest):
     if marker:
         extra = {**extra, **marker.kwargs}
     application = create_app(test_config(db_url, **extra))
+
+    @application.before_request
+    def _forget_cached_user() -> None:
+        # The fixture keeps one app context pushed, so `g` outlives requests here;
+        # a real server starts every request with a fresh `g`.
+        g.pop("_login_user", None)
+
     ctx = application.app_context()
     ctx.push()
     yield application

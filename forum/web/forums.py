@@ -11,6 +11,7 @@ from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
 from sqlalchemy import select
 from wtforms import HiddenField, RadioField, StringField, TextAreaField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired
 
 from .. import policy, queries
@@ -28,12 +29,12 @@ def viewer() -> User | None:
     return current_user if current_user.is_authenticated else None
 
 
-def commitment_choices() -> list[tuple[str, str]]:
+def commitment_choices() -> list[SelectChoice]:
     from flask_babel import get_locale
 
     lang = str(get_locale() or "sv")
     rows = db.session.scalars(select(Commitment).order_by(Commitment.position))
-    return [(str(c.id), c.title(lang)) for c in rows]
+    return [SelectChoice(str(c.id), c.title(lang)) for c in rows]
 
 
 def form_error(form: FlaskForm, err: DomainError) -> None:
@@ -58,9 +59,9 @@ class ForumForm(FlaskForm):
     visibility = RadioField(
         _l("Who can read it"),
         choices=[
-            ("public", _l("Everyone, also visitors who are not logged in")),
-            ("members", _l("Everyone who is logged in")),
-            ("invite", _l("Only invited members")),
+            SelectChoice("public", _l("Everyone, also visitors who are not logged in")),
+            SelectChoice("members", _l("Everyone who is logged in")),
+            SelectChoice("invite", _l("Only invited members")),
         ],
         default="public",
     )

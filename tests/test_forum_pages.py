@@ -1,0 +1,210 @@
+"""Forum and thread pages over HTTP: the no-JavaScript path, unread, notifications."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+
+from forum.models import Forum, Message, Notification, OutboxMail, Thread
+
+
+def text(response):
+    return response.get_data(as_text=True)
+
+
+def test_visitor_sees_public_forums_only(client, make):
+    make.forum(title="Öppet forum")
+    make.forum(title="Medlemsforum", visibility="members")
+    make.forum(title="Inbjudna", visibility="invite")
+    page = text(client.get("/forums"))
+    assert "Öppet forum" in page
+    assert "Medlemsforum" not in page and "Inbjudna" not in page
+
+
+def test_members_forum_needs_login_and_invite_forum_needs_membership(client, make, auth):
+    members = make.forum(visibility="members")
+    invite = make.forum(visibility="invite")
+    response = client.get(f"/forums/{members.slug}")
+    assert response.status_code == 302 and "/login" in response.headers["Location"]
+    outsider = make.user()
+    auth.login(outsider)
+    assert client.get(f"/forums/{members.slug}").status_code == 200
+    assert client.get(f"/forums/{invite.slug}").status_code == 404
+
+
+def test_unknown_ids_are_404(client, make, auth):
+    auth.login(make.user())
+    for url in ["/forums/nope", "/threads/999999", "/messages/999999/edit", "/messages/999999/revisions", "/people/nobody", "/commitments/nope"]:
+        assert client.get(url).status_code == 404, url
+
+
+def test_official_creates_a_forum(client, make, auth, db):
+    official = make.user("official")
+    auth.login(official)
+    ids = [str(i) for i in make.commitment_ids(2)]
+    response = client.post("/forums/new", data={"title": "Lokaler", "description": "Om *lokaler*", "visibility": "members", "commitments": ids})
+    assert response.status_code == 302
+    forum = db.session.scalar(select(Forum).where(Forum.title == "Lokaler"))
+    assert forum.visibility == "members" and forum.description_html == "<p>Om <em>lokaler</em></p>"
+    assert len(forum.commitments) == 2
+
+
+def test_member_cannot_create_a_forum(client, make, auth, db):
+    auth.login(make.user())
+    assert client.get("/forums/new").status_code == 403
+    response = client.post("/forums/new", data={"title": "X", "visibility": "public", "commitments": [str(make.commitment_ids(1)[0])]})
+    assert response.status_code == 403
+    assert db.session.scalar(select(func.count()).select_from(Forum)) == 0
+
+
+def test_bad_forum_input_gets_field_errors_and_writes_nothing(client, make, auth, db):
+    auth.login(make.user("admin"))
+    cid = str(make.commitment_ids(1)[0])
+    cases = [
+        {"title": "", "visibility": "public", "commitments": [cid]},
+        {"title": "T" * 201, "visibility": "public", "commitments": [cid]},
+        {"title": "Ok", "visibility": "public"},
+        {"title": "Ok", "visibility": "public", "commitments": ["99999"]},
+        {"title": "Ok", "visibility": "public", "commitments": ["abc"]},
+        {"title": "Ok", "visibility": "secret", "commitments": [cid]},
+    ]
+    for data in cases:
+        response = client.post("/forums/new", data=data)
+        assert response.status_code == 400, data
+        assert 'class="error' in text(response)
+    assert db.session.scalar(select(func.count()).select_from(Forum)) == 0
+
+
+def test_start_thread_with_first_message(client, make, auth, db):
+    member = make.user()
+    forum = make.forum()
+    auth.login(member)
+    cid = str(make.commitment_ids(1)[0])
+    response = client.post(f"/forums/{forum.slug}", data={"title": "Ny tråd", "commitments": [cid], "body": "Första *inlägget*"})
+    assert response.status_code == 302
+    thread = db.session.scalar(select(Thread).where(Thread.title == "Ny tråd"))
+    assert thread.message_count == 1
+    assert "<em>inlägget</em>" in text(client.get(f"/threads/{thread.id}"))
+    response = client.post(f"/forums/{forum.slug}", data={"title": "Utan åtagande"})
+    assert response.status_code == 400
+
+
+def test_post_message_without_javascript_is_idempotent(client, make, auth, db):
+    member = make.user()
+    thread = make.thread(author=member)
+    auth.login(member)
+    data = {"body": "Via formulär", "client_id": "form-1", "reply_to": ""}
+    first = client.post(f"/threads/{thread.id}/messages", data=data)
+    second = client.post(f"/threads/{thread.id}/messages", data=data)
+    assert first.status_code == 302 and second.status_code == 302
+    assert first.headers["Location"] == second.headers["Location"]
+    assert db.session.scalar(select(func.count()).select_from(Message)) == 1
+
+
+def test_bad_form_posts_show_the_error_and_keep_the_text(client, make, auth, db):
+    member = make.user()
+    thread = make.thread(author=member)
+    auth.login(member)
+    empty = client.post(f"/threads/{thread.id}/messages", data={"body": "   ", "client_id": "e1"})
+    assert empty.status_code == 400 and 'id="body-error"' in text(empty)
+    long = client.post(f"/threads/{thread.id}/messages", data={"body": "y" * 10_001, "client_id": "e2"})
+    assert long.status_code == 400 and "y" * 10_001 in text(long)
+    assert db.session.scalar(select(func.count()).select_from(Message)) == 0
+
+
+def test_locked_thread_refuses_form_posts(client, make, auth, db):
+    member = make.user()
+    thread = make.thread(author=member)
+    thread.locked = True
+    db.session.commit()
+    auth.login(member)
+    response = client.post(f"/threads/{thread.id}/messages", data={"body": "x", "client_id": "l1"})
+    assert response.status_code == 423
+    assert 'id="composer"' not in text(client.get(f"/threads/{thread.id}"))
+
+
+def test_thread_page_links_to_older_messages(client, make, auth, app):
+    from forum.config import parse_rate_limit
+
+    app.config["FORUM_MESSAGE_RATE_LIMIT"] = parse_rate_limit("off")
+    member = make.user()
+    thread = make.thread(author=member)
+    ids = [make.message(thread, member, f"nr {i}").id for i in range(55)]
+    page = text(client.get(f"/threads/{thread.id}"))
+    assert "nr 54" in page and f'id="m{ids[4]}"' not in page and f'id="m{ids[5]}"' in page
+    assert f"before={ids[5]}" in page
+    older = text(client.get(f"/threads/{thread.id}?before={ids[5]}"))
+    assert f'id="m{ids[0]}"' in older and f'id="m{ids[5]}"' not in older
+
+
+def test_unread_counts_and_first_unread(client, make, auth):
+    alice, bob = make.user(), make.user()
+    forum = make.forum()
+    thread = make.thread(forum=forum, author=alice)
+    make.message(thread, alice, "ett")
+    auth.login(bob)
+    client.get(f"/threads/{thread.id}")
+    make.message(thread, alice, "två")
+    new = make.message(thread, alice, "tre")
+    forum_page = text(client.get(f"/forums/{forum.slug}"))
+    assert '<span class="badge">2</span>' in forum_page
+    assert "2 unread" in text(client.get("/forums", headers={"Accept-Language": "en"})) or "2 olästa" in text(client.get("/forums"))
+    thread_page = text(client.get(f"/threads/{thread.id}"))
+    assert 'id="first-unread"' in thread_page
+    assert thread_page.index('id="first-unread"') < thread_page.index(f'id="m{new.id}"')
+    assert '<span class="badge">' not in text(client.get(f"/forums/{forum.slug}"))
+
+
+def test_edit_and_revisions_through_forms(client, make, auth, db):
+    alice, bob = make.user(), make.user()
+    moderator = make.user("moderator")
+    thread = make.thread(author=alice)
+    message = make.message(thread, alice, "före")
+    auth.login(alice)
+    assert client.post(f"/messages/{message.id}/edit", data={"body": "efter"}).status_code == 302
+    assert "(" in text(client.get(f"/threads/{thread.id}"))
+    history = client.get(f"/messages/{message.id}/revisions")
+    assert history.status_code == 200 and "före" in text(history) and "efter" in text(history)
+    auth.login(moderator)
+    assert client.get(f"/messages/{message.id}/revisions").status_code == 200
+    auth.login(bob)
+    assert client.get(f"/messages/{message.id}/revisions").status_code == 403
+    assert client.post(f"/messages/{message.id}/edit", data={"body": "kapad"}).status_code == 403
+    db.session.refresh(message)
+    assert message.body == "efter"
+
+
+def test_delete_through_form_leaves_placeholder(client, make, auth, db):
+    alice = make.user()
+    thread = make.thread(author=alice)
+    message = make.message(thread, alice, "ångrar mig")
+    auth.login(alice)
+    assert client.post(f"/messages/{message.id}/delete").status_code == 302
+    page = text(client.get(f"/threads/{thread.id}"))
+    assert "ångrar mig" not in page
+    assert f'data-id="{message.id}" data-author-id="{alice.id}" data-state="deleted"' in page
+
+
+def test_notifications_page_and_mail(client, make, auth, db):
+    alice, bob = make.user(name="Alice Mail"), make.user(name="Bob Mail")
+    quiet = make.user(name="Quiet Person")
+    quiet.email_notifications = False
+    db.session.commit()
+    thread = make.thread(author=alice)
+    make.message(thread, alice, f"Hej @{bob.handle} och @{quiet.handle}")
+    mails = db.session.scalars(select(OutboxMail)).all()
+    assert [m.to_address for m in mails] == [bob.email]
+    assert f"/threads/{thread.id}" in mails[0].body
+    auth.login(bob)
+    page = text(client.get("/notifications"))
+    assert "Alice Mail" in page
+    assert client.post("/notifications/read").status_code == 302
+    assert db.session.scalar(select(func.count()).select_from(Notification).where(Notification.read_at.is_(None), Notification.user_id == bob.id)) == 0
+    assert client.post("/notifications/read", data={"id": "x"}).status_code == 400
+
+
+def test_mentions_of_people_without_access_do_not_notify(make, db):
+    insider, outsider = make.user(), make.user()
+    forum = make.forum(visibility="invite", members=[insider])
+    thread = make.thread(forum=forum, author=insider)
+    make.message(thread, insider, f"@{outsider.handle} kan inte läsa detta")
+    assert db.session.scalar(select(func.count()).select_from(Notification)) == 0

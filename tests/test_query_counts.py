@@ -1,0 +1,61 @@
+"""The thread page, forum pages and `join` issue a fixed number of queries (no N+1)."""
+
+from __future__ import annotations
+
+import pytest
+
+from forum.config import parse_rate_limit
+
+
+def fill_thread(make, thread, authors, messages):
+    """`messages` messages by rotating authors, every other one a reply."""
+    made = []
+    for i in range(messages):
+        author = authors[i % len(authors)]
+        reply_to = made[-1].id if made and i % 2 else None
+        made.append(make.message(thread, author, f"meddelande {i} @{authors[0].handle}", reply_to=reply_to))
+    return made
+
+
+def build(make, n_authors, n_messages, with_orgs=True):
+    authors = [make.user() for _ in range(n_authors)]
+    if with_orgs:
+        for author in authors:
+            make.organisation(admin=author)
+    reader = make.user()
+    forum = make.forum()
+    threads = [make.thread(forum=forum, author=authors[0]) for _ in range(3)]
+    for thread in threads:
+        fill_thread(make, thread, authors, n_messages)
+    return reader, forum, threads[0]
+
+
+@pytest.mark.config(FORUM_MESSAGE_RATE_LIMIT=parse_rate_limit("off"))
+@pytest.mark.parametrize("page", ["thread", "forum", "forums"])
+def test_page_queries_do_not_grow_with_messages_or_authors(app, make, client, auth, count_queries, db, page):
+    counts = []
+    for n_authors, n_messages in [(2, 4), (12, 60)]:
+        reader, forum, thread = build(make, n_authors, n_messages)
+        auth.login(reader)
+        url = {"thread": f"/threads/{thread.id}", "forum": f"/forums/{forum.slug}", "forums": "/forums"}[page]
+        client.get(url)  # first visit moves the read marker
+        db.session.expire_all()
+        with count_queries() as counter:
+            response = client.get(url)
+        assert response.status_code == 200
+        counts.append(counter.count)
+    assert counts[0] == counts[1], counts
+
+
+@pytest.mark.config(FORUM_MESSAGE_RATE_LIMIT=parse_rate_limit("off"))
+def test_join_queries_do_not_grow(app, make, socket_for, count_queries, db):
+    counts = []
+    for n_authors, n_messages in [(2, 4), (12, 60)]:
+        reader, _forum, thread = build(make, n_authors, n_messages)
+        sock = socket_for(reader)
+        db.session.expire_all()
+        with count_queries() as counter:
+            ack = sock.emit("join", {"thread_id": thread.id}, callback=True)
+        assert ack["ok"] and len(ack["messages"]) == min(n_messages, 50)
+        counts.append(counter.count)
+    assert counts[0] == counts[1], counts
