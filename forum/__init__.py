@@ -139,7 +139,9 @@ def register_error_handlers(app: Flask) -> None:
         from flask_babel import gettext
 
         return error_response(
-            400, "invalid", gettext("The form had expired or was not sent from this site. Try again.")
+            400,
+            "invalid",
+            gettext("The form had expired or was not sent from this site. Try again."),
         )
 
     from werkzeug.exceptions import HTTPException
@@ -147,7 +149,9 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def on_http_error(err: HTTPException):
         code = {401: "auth_required", 403: "forbidden", 404: "not_found", 429: "rate_limited"}
-        return error_response(err.code or 500, code.get(err.code or 500, "invalid"), err.description)
+        return error_response(
+            err.code or 500, code.get(err.code or 500, "invalid"), err.description
+        )
 
     @app.errorhandler(Exception)
     def on_unexpected(err: Exception):
@@ -175,7 +179,6 @@ def register_security_headers(app: Flask) -> None:
 def register_template_helpers(app: Flask) -> None:
     """Filters for dates in Europe/Stockholm and the current locale in templates."""
     from . import formatting
-
     from .services.notifications import describe, unread_count
 
     app.jinja_env.add_extension("jinja2.ext.do")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 
 import click
@@ -72,17 +73,25 @@ def setup_command() -> None:
 def serve_command(host: str, port: int) -> None:
     """Serve HTTP and Socket.IO (threading mode) on one process."""
     click.echo(f"Dialogforum on http://{host}:{port}")
-    socketio.run(current_app._get_current_object(), host=host, port=port, allow_unsafe_werkzeug=True)  # type: ignore[attr-defined]
+    # Flask skips app.run() under the `flask` command unless told otherwise.
+    os.environ.pop("FLASK_RUN_FROM_CLI", None)
+    socketio.run(
+        current_app._get_current_object(), host=host, port=port, allow_unsafe_werkzeug=True
+    )  # type: ignore[attr-defined]
 
 
 @users_cli.command("create")
 @click.argument("email")
 @click.option("--name", required=True)
-@click.option("--role", type=click.Choice(["member", "official", "moderator", "admin"]), default="member")
+@click.option(
+    "--role", type=click.Choice(["member", "official", "moderator", "admin"]), default="member"
+)
 @click.option("--department", default=None)
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
 @in_request
-def create_user(email: str, name: str, role: str, department: str | None, password_stdin: bool) -> None:
+def create_user(
+    email: str, name: str, role: str, department: str | None, password_stdin: bool
+) -> None:
     """Create an account with a role (the first admin comes this way)."""
     from .services import accounts
 

@@ -32,7 +32,9 @@ def parse_rate_limit(text: str) -> RateLimit:
         return RateLimit(0, 0)
     match = re.fullmatch(r"(\d+)\s*/\s*(\d+)\s*s?", text)
     if not match or int(match.group(2)) == 0:
-        raise ConfigError(f"FORUM_MESSAGE_RATE_LIMIT must look like '10/10s' or 'off', not {text!r}")
+        raise ConfigError(
+            f"FORUM_MESSAGE_RATE_LIMIT must look like '10/10s' or 'off', not {text!r}"
+        )
     return RateLimit(int(match.group(1)), int(match.group(2)))
 
 

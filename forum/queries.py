@@ -163,7 +163,11 @@ def get_thread(thread_id: int) -> Thread | None:
 def get_forum(slug: str) -> Forum | None:
     return db.session.scalar(
         select(Forum)
-        .options(selectinload(Forum.moderators), selectinload(Forum.members), selectinload(Forum.commitments))
+        .options(
+            selectinload(Forum.moderators),
+            selectinload(Forum.members),
+            selectinload(Forum.commitments),
+        )
         .where(Forum.slug == slug)
     )
 
@@ -172,7 +176,11 @@ def visible_forums(user: User | None) -> list[Forum]:
     """Forums the user may read, in title order."""
     forums = db.session.scalars(
         select(Forum)
-        .options(selectinload(Forum.moderators), selectinload(Forum.members), selectinload(Forum.commitments))
+        .options(
+            selectinload(Forum.moderators),
+            selectinload(Forum.members),
+            selectinload(Forum.commitments),
+        )
         .order_by(Forum.title)
     ).all()
     return [f for f in forums if policy.can_view_forum(user, f)]

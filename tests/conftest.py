@@ -55,7 +55,9 @@ def test_config(url: str, **extra: object) -> dict[str, object]:
         "FORUM_BASE_URL": "http://localhost",
     }
     if url.startswith("sqlite"):
-        config["SQLALCHEMY_ENGINE_OPTIONS"] = {"connect_args": {"timeout": 30, "check_same_thread": False}}
+        config["SQLALCHEMY_ENGINE_OPTIONS"] = {
+            "connect_args": {"timeout": 30, "check_same_thread": False}
+        }
     else:
         config["SQLALCHEMY_ENGINE_OPTIONS"] = {"pool_pre_ping": True}
     config.update(extra)
@@ -106,6 +108,7 @@ def app(db_url: str, request: pytest.FixtureRequest):
     _db.session.rollback()
     _empty_tables({"principles", "commitments", "departments"})
     _db.session.remove()
+    _db.engine.dispose()
     ctx.pop()
 
 
@@ -128,18 +131,33 @@ class Factory:
     def __init__(self, app) -> None:
         self.app = app
 
-    def user(self, role: str = "member", name: str | None = None, email: str | None = None, department: str = "Social resursnämnd"):
+    def user(
+        self,
+        role: str = "member",
+        name: str | None = None,
+        email: str | None = None,
+        department: str = "Social resursnämnd",
+    ):
         from forum.services import accounts
 
         n = next(_counter)
         name = name or f"{role.title()} Person{n}"
         email = email or f"{role}{n}@example.se"
         with self.app.test_request_context():
-            user = accounts.create_user_with_role(email, name, PASSWORD, role, department if role == "official" else None)
+            user = accounts.create_user_with_role(
+                email, name, PASSWORD, role, department if role == "official" else None
+            )
         return user
 
     def organisation(self, admin=None, verified: bool = True, name: str | None = None, members=()):
-        from forum.models import Membership, MembershipStatus, MemberRole, Organisation, OrganisationForm, OrganisationStatus
+        from forum.models import (
+            MemberRole,
+            Membership,
+            MembershipStatus,
+            Organisation,
+            OrganisationForm,
+            OrganisationStatus,
+        )
 
         n = next(_counter)
         org = Organisation(
@@ -152,9 +170,23 @@ class Factory:
         _db.session.add(org)
         _db.session.flush()
         if admin is not None:
-            _db.session.add(Membership(organisation_id=org.id, user_id=admin.id, role=MemberRole.admin, status=MembershipStatus.approved))
+            _db.session.add(
+                Membership(
+                    organisation_id=org.id,
+                    user_id=admin.id,
+                    role=MemberRole.admin,
+                    status=MembershipStatus.approved,
+                )
+            )
         for member in members:
-            _db.session.add(Membership(organisation_id=org.id, user_id=member.id, role=MemberRole.member, status=MembershipStatus.approved))
+            _db.session.add(
+                Membership(
+                    organisation_id=org.id,
+                    user_id=member.id,
+                    role=MemberRole.member,
+                    status=MembershipStatus.approved,
+                )
+            )
         _db.session.commit()
         return org
 
@@ -163,16 +195,29 @@ class Factory:
 
         from forum.models import Commitment
 
-        return list(_db.session.scalars(select(Commitment.id).order_by(Commitment.position).limit(count)))
+        return list(
+            _db.session.scalars(select(Commitment.id).order_by(Commitment.position).limit(count))
+        )
 
-    def forum(self, owner=None, visibility: str = "public", title: str | None = None, moderators=(), members=()):
+    def forum(
+        self,
+        owner=None,
+        visibility: str = "public",
+        title: str | None = None,
+        moderators=(),
+        members=(),
+    ):
         from forum.services import forums
 
         owner = owner or self.user("official")
         n = next(_counter)
         with self.app.test_request_context():
             forum = forums.create_forum(
-                owner, title or f"Forum {n}", "Om *saken*.", visibility, self.commitment_ids(2),
+                owner,
+                title or f"Forum {n}",
+                "Om *saken*.",
+                visibility,
+                self.commitment_ids(2),
                 moderator_ids=[m.id for m in moderators],
             )
             if members:
@@ -186,14 +231,18 @@ class Factory:
         forum = forum or self.forum()
         author = author or self.user()
         with self.app.test_request_context():
-            thread = forums.start_thread(author, forum, title or f"Tråd {next(_counter)}", self.commitment_ids(1))
+            thread = forums.start_thread(
+                author, forum, title or f"Tråd {next(_counter)}", self.commitment_ids(1)
+            )
         return thread
 
     def message(self, thread, author, body: str = "Hej!", reply_to=None):
         from forum.services import forums
 
         with self.app.test_request_context():
-            message, _created = forums.send_message(author, thread.id, body, f"f-{next(_counter)}", reply_to)
+            message, _created = forums.send_message(
+                author, thread.id, body, f"f-{next(_counter)}", reply_to
+            )
         return message
 
 

@@ -33,7 +33,14 @@ def test_members_forum_needs_login_and_invite_forum_needs_membership(client, mak
 
 def test_unknown_ids_are_404(client, make, auth):
     auth.login(make.user())
-    for url in ["/forums/nope", "/threads/999999", "/messages/999999/edit", "/messages/999999/revisions", "/people/nobody", "/commitments/nope"]:
+    for url in [
+        "/forums/nope",
+        "/threads/999999",
+        "/messages/999999/edit",
+        "/messages/999999/revisions",
+        "/people/nobody",
+        "/commitments/nope",
+    ]:
         assert client.get(url).status_code == 404, url
 
 
@@ -41,7 +48,15 @@ def test_official_creates_a_forum(client, make, auth, db):
     official = make.user("official")
     auth.login(official)
     ids = [str(i) for i in make.commitment_ids(2)]
-    response = client.post("/forums/new", data={"title": "Lokaler", "description": "Om *lokaler*", "visibility": "members", "commitments": ids})
+    response = client.post(
+        "/forums/new",
+        data={
+            "title": "Lokaler",
+            "description": "Om *lokaler*",
+            "visibility": "members",
+            "commitments": ids,
+        },
+    )
     assert response.status_code == 302
     forum = db.session.scalar(select(Forum).where(Forum.title == "Lokaler"))
     assert forum.visibility == "members" and forum.description_html == "<p>Om <em>lokaler</em></p>"
@@ -51,7 +66,14 @@ def test_official_creates_a_forum(client, make, auth, db):
 def test_member_cannot_create_a_forum(client, make, auth, db):
     auth.login(make.user())
     assert client.get("/forums/new").status_code == 403
-    response = client.post("/forums/new", data={"title": "X", "visibility": "public", "commitments": [str(make.commitment_ids(1)[0])]})
+    response = client.post(
+        "/forums/new",
+        data={
+            "title": "X",
+            "visibility": "public",
+            "commitments": [str(make.commitment_ids(1)[0])],
+        },
+    )
     assert response.status_code == 403
     assert db.session.scalar(select(func.count()).select_from(Forum)) == 0
 
@@ -79,7 +101,10 @@ def test_start_thread_with_first_message(client, make, auth, db):
     forum = make.forum()
     auth.login(member)
     cid = str(make.commitment_ids(1)[0])
-    response = client.post(f"/forums/{forum.slug}", data={"title": "Ny tråd", "commitments": [cid], "body": "Första *inlägget*"})
+    response = client.post(
+        f"/forums/{forum.slug}",
+        data={"title": "Ny tråd", "commitments": [cid], "body": "Första *inlägget*"},
+    )
     assert response.status_code == 302
     thread = db.session.scalar(select(Thread).where(Thread.title == "Ny tråd"))
     assert thread.message_count == 1
@@ -106,7 +131,9 @@ def test_bad_form_posts_show_the_error_and_keep_the_text(client, make, auth, db)
     auth.login(member)
     empty = client.post(f"/threads/{thread.id}/messages", data={"body": "   ", "client_id": "e1"})
     assert empty.status_code == 400 and 'id="body-error"' in text(empty)
-    long = client.post(f"/threads/{thread.id}/messages", data={"body": "y" * 10_001, "client_id": "e2"})
+    long = client.post(
+        f"/threads/{thread.id}/messages", data={"body": "y" * 10_001, "client_id": "e2"}
+    )
     assert long.status_code == 400 and "y" * 10_001 in text(long)
     assert db.session.scalar(select(func.count()).select_from(Message)) == 0
 
@@ -147,7 +174,9 @@ def test_unread_counts_and_first_unread(client, make, auth):
     new = make.message(thread, alice, "tre")
     forum_page = text(client.get(f"/forums/{forum.slug}"))
     assert '<span class="badge">2</span>' in forum_page
-    assert "2 unread" in text(client.get("/forums", headers={"Accept-Language": "en"})) or "2 olästa" in text(client.get("/forums"))
+    assert "2 unread" in text(
+        client.get("/forums", headers={"Accept-Language": "en"})
+    ) or "2 olästa" in text(client.get("/forums"))
     thread_page = text(client.get(f"/threads/{thread.id}"))
     assert 'id="first-unread"' in thread_page
     assert thread_page.index('id="first-unread"') < thread_page.index(f'id="m{new.id}"')
@@ -198,7 +227,14 @@ def test_notifications_page_and_mail(client, make, auth, db):
     page = text(client.get("/notifications"))
     assert "Alice Mail" in page
     assert client.post("/notifications/read").status_code == 302
-    assert db.session.scalar(select(func.count()).select_from(Notification).where(Notification.read_at.is_(None), Notification.user_id == bob.id)) == 0
+    assert (
+        db.session.scalar(
+            select(func.count())
+            .select_from(Notification)
+            .where(Notification.read_at.is_(None), Notification.user_id == bob.id)
+        )
+        == 0
+    )
     assert client.post("/notifications/read", data={"id": "x"}).status_code == 400
 
 

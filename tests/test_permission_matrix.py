@@ -37,8 +37,10 @@ def world(make):
     forums, threads, messages = {}, {}, {}
     for visibility in ("public", "members", "invite"):
         forums[visibility] = make.forum(
-            owner=owner, visibility=visibility,
-            moderators=[people["forum_moderator"]], members=[people["invited"]],
+            owner=owner,
+            visibility=visibility,
+            moderators=[people["forum_moderator"]],
+            members=[people["invited"]],
         )
         threads[visibility] = make.thread(forum=forums[visibility], author=owner)
         messages[visibility] = make.message(threads[visibility], owner, "ägarens text")
@@ -75,7 +77,9 @@ def test_view_over_http_and_socket(world, client, auth, socket_for, role, visibi
             assert response.status_code == 302 and "/login" in response.headers["Location"]
         else:
             assert response.status_code == 404
-    ack = socket_for(people.get(role)).emit("join", {"thread_id": threads[visibility].id}, callback=True)
+    ack = socket_for(people.get(role)).emit(
+        "join", {"thread_id": threads[visibility].id}, callback=True
+    )
     assert ack["ok"] is allowed
     listed = forums[visibility].title in client.get("/forums").get_data(as_text=True)
     assert listed is allowed
@@ -87,15 +91,21 @@ def test_post_over_http_and_socket(world, client, auth, socket_for, role, visibi
     thread = threads[visibility]
     login_as(auth, people, role)
     allowed = role in POST[visibility]
-    response = client.post(f"/threads/{thread.id}/messages", data={"body": "http", "client_id": f"h-{role}"})
+    response = client.post(
+        f"/threads/{thread.id}/messages", data={"body": "http", "client_id": f"h-{role}"}
+    )
     if allowed:
-        assert response.status_code == 302 and f"/threads/{thread.id}" in response.headers["Location"]
+        assert (
+            response.status_code == 302 and f"/threads/{thread.id}" in response.headers["Location"]
+        )
     elif role == "visitor":
         assert "/login" in response.headers.get("Location", "")
     else:
         assert response.status_code == 404
     ack = socket_for(people.get(role)).emit(
-        "message:send", {"thread_id": thread.id, "body": "socket", "client_id": f"s-{role}"}, callback=True
+        "message:send",
+        {"thread_id": thread.id, "body": "socket", "client_id": f"s-{role}"},
+        callback=True,
     )
     assert ack["ok"] is allowed
     if not allowed:
@@ -106,7 +116,11 @@ def test_post_over_http_and_socket(world, client, auth, socket_for, role, visibi
 def test_create_forum(world, client, auth, make, role):
     people, *_ = world
     login_as(auth, people, role)
-    data = {"title": f"Nytt av {role}", "visibility": "public", "commitments": [str(make.commitment_ids(1)[0])]}
+    data = {
+        "title": f"Nytt av {role}",
+        "visibility": "public",
+        "commitments": [str(make.commitment_ids(1)[0])],
+    }
     response = client.post("/forums/new", data=data)
     if role in CREATE_FORUM:
         assert response.status_code == 302
@@ -130,7 +144,10 @@ def test_nobody_edits_or_deletes_someone_elses_message(world, client, auth, sock
         else:
             assert response.status_code == 403
     sock = socket_for(people.get(role))
-    assert sock.emit("message:edit", {"message_id": message.id, "body": "x"}, callback=True)["ok"] is False
+    assert (
+        sock.emit("message:edit", {"message_id": message.id, "body": "x"}, callback=True)["ok"]
+        is False
+    )
     assert sock.emit("message:delete", {"message_id": message.id}, callback=True)["ok"] is False
     db.session.refresh(message)
     assert message.body == "ägarens nya text" and message.state == "visible"

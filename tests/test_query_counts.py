@@ -13,7 +13,9 @@ def fill_thread(make, thread, authors, messages):
     for i in range(messages):
         author = authors[i % len(authors)]
         reply_to = made[-1].id if made and i % 2 else None
-        made.append(make.message(thread, author, f"meddelande {i} @{authors[0].handle}", reply_to=reply_to))
+        made.append(
+            make.message(thread, author, f"meddelande {i} @{authors[0].handle}", reply_to=reply_to)
+        )
     return made
 
 
@@ -32,12 +34,18 @@ def build(make, n_authors, n_messages, with_orgs=True):
 
 @pytest.mark.config(FORUM_MESSAGE_RATE_LIMIT=parse_rate_limit("off"))
 @pytest.mark.parametrize("page", ["thread", "forum", "forums"])
-def test_page_queries_do_not_grow_with_messages_or_authors(app, make, client, auth, count_queries, db, page):
+def test_page_queries_do_not_grow_with_messages_or_authors(
+    app, make, client, auth, count_queries, db, page
+):
     counts = []
     for n_authors, n_messages in [(2, 4), (12, 60)]:
         reader, forum, thread = build(make, n_authors, n_messages)
         auth.login(reader)
-        url = {"thread": f"/threads/{thread.id}", "forum": f"/forums/{forum.slug}", "forums": "/forums"}[page]
+        url = {
+            "thread": f"/threads/{thread.id}",
+            "forum": f"/forums/{forum.slug}",
+            "forums": "/forums",
+        }[page]
         client.get(url)  # first visit moves the read marker
         db.session.expire_all()
         with count_queries() as counter:

@@ -8,7 +8,6 @@ import pytest
 from sqlalchemy import func, select
 
 from forum.config import parse_rate_limit
-
 from forum.models import Message, MessageRevision, ReadMarker
 
 
@@ -17,7 +16,11 @@ def received(sock, name):
 
 
 def send(sock, thread, body="Hej", client_id="c1", **extra):
-    return sock.emit("message:send", {"thread_id": thread.id, "body": body, "client_id": client_id, **extra}, callback=True)
+    return sock.emit(
+        "message:send",
+        {"thread_id": thread.id, "body": body, "client_id": client_id, **extra},
+        callback=True,
+    )
 
 
 def count_messages(db):
@@ -44,7 +47,9 @@ def test_send_acknowledges_stored_message_and_broadcasts_it(make, socket_for, db
     assert [n["message"]["id"] for n in news] == [stored.id]
 
 
-def test_retry_with_same_client_id_returns_stored_message_and_broadcasts_nothing(make, socket_for, db):
+def test_retry_with_same_client_id_returns_stored_message_and_broadcasts_nothing(
+    make, socket_for, db
+):
     alice, bob = make.user(), make.user()
     thread = make.thread(author=alice)
     a, b = socket_for(alice), socket_for(bob)
@@ -78,10 +83,14 @@ def test_history_pages_backwards_by_id(make, socket_for):
     ids = [make.message(thread, alice, f"m{i}").id for i in range(7)]
     sock = socket_for(alice)
 
-    page = sock.emit("history", {"thread_id": thread.id, "before": ids[5], "limit": 3}, callback=True)
+    page = sock.emit(
+        "history", {"thread_id": thread.id, "before": ids[5], "limit": 3}, callback=True
+    )
     assert [m["id"] for m in page["messages"]] == ids[2:5]
     assert page["has_more"] is True
-    last = sock.emit("history", {"thread_id": thread.id, "before": ids[2], "limit": 3}, callback=True)
+    last = sock.emit(
+        "history", {"thread_id": thread.id, "before": ids[2], "limit": 3}, callback=True
+    )
     assert [m["id"] for m in last["messages"]] == ids[:2]
     assert last["has_more"] is False
 
@@ -93,10 +102,15 @@ def test_visitor_follows_public_thread_read_only(make, socket_for):
 
     assert visitor.emit("join", {"thread_id": thread.id}, callback=True)["ok"]
     ack = send(visitor, thread)
-    assert ack == {"ok": False, "error": {"code": "auth_required", "message": ack["error"]["message"]}}
+    assert ack == {
+        "ok": False,
+        "error": {"code": "auth_required", "message": ack["error"]["message"]},
+    }
 
     send(socket_for(alice), thread, "for everyone", "v1")
-    assert [n["message"]["html"] for n in received(visitor, "message:new")] == ["<p>for everyone</p>"]
+    assert [n["message"]["html"] for n in received(visitor, "message:new")] == [
+        "<p>for everyone</p>"
+    ]
 
 
 @pytest.mark.parametrize(
@@ -109,7 +123,9 @@ def test_visitor_follows_public_thread_read_only(make, socket_for):
 )
 def test_join_refused_where_the_forum_is_closed(make, socket_for, visibility, who, code):
     forum = make.forum(visibility=visibility)
-    thread = make.thread(forum=forum, author=forum.members[0] if forum.members else make.user("admin"))
+    thread = make.thread(
+        forum=forum, author=forum.members[0] if forum.members else make.user("admin")
+    )
     user = None if who == "visitor" else make.user()
     sock = socket_for(user)
     for event, payload in [
@@ -178,7 +194,11 @@ def test_reply_to_a_message_in_another_thread_is_refused(make, socket_for, db):
     one, two = make.thread(author=alice), make.thread(author=alice)
     elsewhere = make.message(two, alice, "other thread")
     ack = send(socket_for(alice), one, "reply", "r1", reply_to=elsewhere.id)
-    assert ack["ok"] is False and ack["error"]["code"] == "invalid" and ack["error"]["field"] == "reply_to"
+    assert (
+        ack["ok"] is False
+        and ack["error"]["code"] == "invalid"
+        and ack["error"]["field"] == "reply_to"
+    )
     assert count_messages(db) == 1
 
 
@@ -189,7 +209,10 @@ def test_reply_carries_the_quote(make, socket_for):
     ack = send(socket_for(bob), thread, "Bra fråga", "r2", reply_to=question.id)
     assert ack["message"]["reply_to"] == question.id
     assert ack["message"]["reply_quote"] == {
-        "id": question.id, "author_name": "Alice Ask", "excerpt": "Vad tycker *ni*?", "state": "visible",
+        "id": question.id,
+        "author_name": "Alice Ask",
+        "excerpt": "Vad tycker *ni*?",
+        "state": "visible",
     }
 
 
@@ -240,10 +263,14 @@ def test_edit_keeps_the_earlier_version_and_broadcasts(make, socket_for, db):
     b.emit("join", {"thread_id": thread.id}, callback=True)
     b.get_received()
 
-    ack = socket_for(alice).emit("message:edit", {"message_id": message.id, "body": "second text"}, callback=True)
+    ack = socket_for(alice).emit(
+        "message:edit", {"message_id": message.id, "body": "second text"}, callback=True
+    )
 
     assert ack["ok"] and ack["message"]["edited_at"]
-    revisions = db.session.scalars(select(MessageRevision).where(MessageRevision.message_id == message.id)).all()
+    revisions = db.session.scalars(
+        select(MessageRevision).where(MessageRevision.message_id == message.id)
+    ).all()
     assert [r.body for r in revisions] == ["first text"]
     assert [e["message"]["html"] for e in received(b, "message:edited")] == ["<p>second text</p>"]
 
@@ -252,7 +279,9 @@ def test_editing_someone_elses_message_is_forbidden(make, socket_for, db):
     alice, bob = make.user(), make.user()
     thread = make.thread(author=alice)
     message = make.message(thread, alice, "mine")
-    ack = socket_for(bob).emit("message:edit", {"message_id": message.id, "body": "hijacked"}, callback=True)
+    ack = socket_for(bob).emit(
+        "message:edit", {"message_id": message.id, "body": "hijacked"}, callback=True
+    )
     assert ack["ok"] is False and ack["error"]["code"] == "forbidden"
     db.session.refresh(message)
     assert message.body == "mine"
@@ -276,7 +305,9 @@ def test_delete_leaves_a_placeholder_and_keeps_the_record(make, socket_for, db):
     deleted = received(b, "message:deleted")
     assert deleted[0]["message_id"] == message.id
     joined = b.emit("join", {"thread_id": thread.id}, callback=True)
-    assert [(m["id"], m["state"], m["html"]) for m in joined["messages"]] == [(message.id, "deleted", "")]
+    assert [(m["id"], m["state"], m["html"]) for m in joined["messages"]] == [
+        (message.id, "deleted", "")
+    ]
 
 
 def test_locked_thread_refuses_sends_and_edits(make, socket_for, db):
@@ -320,8 +351,18 @@ def test_read_moves_the_marker_forward_only(make, socket_for, db):
     thread = make.thread(author=alice)
     ids = [make.message(thread, alice, f"m{i}").id for i in range(3)]
     sock = socket_for(bob)
-    assert sock.emit("read", {"thread_id": thread.id, "message_id": ids[2]}, callback=True)["read_marker"] == ids[2]
-    assert sock.emit("read", {"thread_id": thread.id, "message_id": ids[0]}, callback=True)["read_marker"] == ids[2]
+    assert (
+        sock.emit("read", {"thread_id": thread.id, "message_id": ids[2]}, callback=True)[
+            "read_marker"
+        ]
+        == ids[2]
+    )
+    assert (
+        sock.emit("read", {"thread_id": thread.id, "message_id": ids[0]}, callback=True)[
+            "read_marker"
+        ]
+        == ids[2]
+    )
     assert db.session.get(ReadMarker, (bob.id, thread.id)).last_read_id == ids[2]
 
 

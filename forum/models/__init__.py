@@ -5,9 +5,9 @@ from .activity import AuditEntry, Notification
 from .agreement import Commitment, Department, Principle
 from .forums import Forum, Message, MessageRevision, MessageState, ReadMarker, Thread, Visibility
 from .organisations import (
+    MemberRole,
     Membership,
     MembershipStatus,
-    MemberRole,
     Organisation,
     OrganisationForm,
     OrganisationStatus,

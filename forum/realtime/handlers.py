@@ -53,7 +53,10 @@ def acknowledged(fn: Handler) -> Callable[..., dict[str, Any]]:
         except Exception:
             db.session.rollback()
             log.exception("socket handler %s failed", fn.__name__)
-            return {"ok": False, "error": {"code": "internal", "message": _("Something went wrong on our side.")}}
+            return {
+                "ok": False,
+                "error": {"code": "internal", "message": _("Something went wrong on our side.")},
+            }
         return {"ok": True, **result}
 
     return wrapper
@@ -91,7 +94,11 @@ def on_join(data: dict[str, Any]) -> dict[str, Any]:
     thread_id = int_field(data, "thread_id")
     since = int_field(data, "since", required=False, minimum=0)
     thread = policy.require_thread_visible(_user(), queries.get_thread(thread_id))  # type: ignore[arg-type]
-    page = queries.messages_after(thread.id, since) if since is not None else queries.latest_page(thread.id)
+    page = (
+        queries.messages_after(thread.id, since)
+        if since is not None
+        else queries.latest_page(thread.id)
+    )
     join_room(thread_room(thread.id))
     presence.enter(thread.id, request.sid, _person())  # type: ignore[attr-defined]
     socketio.emit("presence", presence.snapshot(thread.id), to=thread_room(thread.id))
@@ -183,7 +190,10 @@ def on_read(data: dict[str, Any]) -> dict[str, Any]:
 
 def on_unknown(event: str, *_args: Any) -> dict[str, Any]:
     """Any event name the protocol does not define."""
-    return {"ok": False, "error": {"code": "invalid", "message": _("Unknown event: %(e)s", e=str(event)[:64])}}
+    return {
+        "ok": False,
+        "error": {"code": "invalid", "message": _("Unknown event: %(e)s", e=str(event)[:64])},
+    }
 
 
 EVENTS: dict[str, Callable[..., Any]] = {

@@ -6,7 +6,9 @@ from ..extensions import db
 from ..models import AuditEntry, User
 
 
-def record(actor: User | None, action: str, target_type: str, target_id: int | None, reason: str = "") -> None:
+def record(
+    actor: User | None, action: str, target_type: str, target_id: int | None, reason: str = ""
+) -> None:
     """Add an audit entry in the caller's transaction."""
     db.session.add(
         AuditEntry(

@@ -45,7 +45,9 @@ def slugify(text: str) -> str:
 
 def resolve_mentions(handles: set[str]) -> Mapping[str, tuple[int, str]]:
     """Look up mentioned handles in one query: {handle: (user_id, profile url)}."""
-    rows = db.session.execute(select(User.id, User.handle).where(func.lower(User.handle).in_(handles)))
+    rows = db.session.execute(
+        select(User.id, User.handle).where(func.lower(User.handle).in_(handles))
+    )
     return {handle.lower(): (uid, url_for("forums.person", handle=handle)) for uid, handle in rows}
 
 
@@ -101,7 +103,9 @@ def create_forum(
     return forum
 
 
-def start_thread(user: User | None, forum: Forum, title: str, commitment_ids: list[int], body: str = "") -> Thread:
+def start_thread(
+    user: User | None, forum: Forum, title: str, commitment_ids: list[int], body: str = ""
+) -> Thread:
     """Start a thread in a forum, optionally with its first message."""
     policy.require_login(user)
     if not policy.can_view_forum(user, forum):
@@ -133,7 +137,9 @@ def _check_rate(user: User, thread: Thread) -> None:
         )
     )
     if recent is not None and recent >= limit.count:
-        raise RateLimited(_("You are sending messages too fast. Wait a moment."), retry_after=limit.seconds)
+        raise RateLimited(
+            _("You are sending messages too fast. Wait a moment."), retry_after=limit.seconds
+        )
 
 
 def _validate_body(body: object) -> str:
@@ -150,7 +156,9 @@ def _validate_client_id(client_id: object) -> str:
     if not isinstance(client_id, str) or not client_id.strip():
         raise Invalid(_("client_id is required."), field="client_id")
     if len(client_id) > MAX_CLIENT_ID:
-        raise Invalid(_("client_id can be at most %(n)d characters.", n=MAX_CLIENT_ID), field="client_id")
+        raise Invalid(
+            _("client_id can be at most %(n)d characters.", n=MAX_CLIENT_ID), field="client_id"
+        )
     return client_id
 
 
@@ -160,7 +168,9 @@ def _existing(user: User, client_id: str) -> Message | None:
     )
 
 
-def _insert_message(user: User, thread: Thread, body: str, client_id: str, reply_to: Message | None) -> Message:
+def _insert_message(
+    user: User, thread: Thread, body: str, client_id: str, reply_to: Message | None
+) -> Message:
     rendered = render_body(body)
     message = Message(
         thread_id=thread.id,
@@ -193,7 +203,11 @@ def _insert_message(user: User, thread: Thread, body: str, client_id: str, reply
 
 
 def send_message(
-    user: User | None, thread_id: int, body: object, client_id: object, reply_to_id: int | None = None
+    user: User | None,
+    thread_id: int,
+    body: object,
+    client_id: object,
+    reply_to_id: int | None = None,
 ) -> tuple[Message, bool]:
     """Post a message. Idempotent per (author, client_id): returns (message, created)."""
     policy.require_login(user)
@@ -205,7 +219,9 @@ def send_message(
     existing = _existing(user, client_id)
     if existing is not None:
         if existing.thread_id != thread.id:
-            raise Conflict(_("That client_id was already used in another thread."), field="client_id")
+            raise Conflict(
+                _("That client_id was already used in another thread."), field="client_id"
+            )
         return existing, False
     policy.require_can_send(user, thread)
     text = _validate_body(body)
@@ -213,7 +229,9 @@ def send_message(
     if reply_to_id is not None:
         reply_to = db.session.get(Message, reply_to_id)
         if reply_to is None or reply_to.thread_id != thread.id:
-            raise Invalid(_("You can only reply to a message in the same thread."), field="reply_to")
+            raise Invalid(
+                _("You can only reply to a message in the same thread."), field="reply_to"
+            )
     _check_rate(user, thread)
     try:
         message = _insert_message(user, thread, text, client_id, reply_to)
@@ -258,7 +276,9 @@ def edit_message(user: User | None, message_id: int, body: object) -> Message:
     message.body = text
     message.html = render_body(text).html
     message.edited_at = utcnow()
-    payload = {"message": queries.message_dict(message, queries.author_organisations({message.author_id}))}
+    payload = {
+        "message": queries.message_dict(message, queries.author_organisations({message.author_id}))
+    }
     emit_after_commit("message:edited", payload, thread_room(message.thread_id))
     db.session.commit()
     return message

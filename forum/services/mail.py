@@ -48,7 +48,12 @@ def _send(mail: OutboxMail) -> None:
     config = current_app.config
     host = config["FORUM_SMTP_HOST"]
     if not host:
-        log.info("mail (no SMTP configured) to=%s subject=%s\n%s", mail.to_address, mail.subject, mail.body)
+        log.info(
+            "mail (no SMTP configured) to=%s subject=%s\n%s",
+            mail.to_address,
+            mail.subject,
+            mail.body,
+        )
         return
     message = EmailMessage()
     message["From"] = config["FORUM_MAIL_FROM"]

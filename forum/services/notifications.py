@@ -18,6 +18,7 @@ from ..realtime.publish import emit_after_commit, user_room
 from ..text import excerpt
 from .mail import queue_mail
 
+
 def describe(kind: str, actor: str, thread: str) -> str:
     """The sentence shown for a notification, in the current language."""
     if kind == "mention":
@@ -28,9 +29,14 @@ def describe(kind: str, actor: str, thread: str) -> str:
 
 
 def unread_count(user_id: int) -> int:
-    return db.session.scalar(
-        select(func.count()).where(Notification.user_id == user_id, Notification.read_at.is_(None))
-    ) or 0
+    return (
+        db.session.scalar(
+            select(func.count()).where(
+                Notification.user_id == user_id, Notification.read_at.is_(None)
+            )
+        )
+        or 0
+    )
 
 
 def notification_dict(n: Notification, actor_name: str, thread_title: str) -> dict[str, Any]:
@@ -46,7 +52,9 @@ def notification_dict(n: Notification, actor_name: str, thread_title: str) -> di
     }
 
 
-def notify_message(message: Message, thread: Thread, mentioned: set[int], reply_to: Message | None) -> None:
+def notify_message(
+    message: Message, thread: Thread, mentioned: set[int], reply_to: Message | None
+) -> None:
     """Tell mentioned people and the author of the message replied to (not the sender)."""
     kinds: dict[int, str] = {uid: "mention" for uid in mentioned}
     if reply_to is not None and reply_to.author_id not in kinds:
@@ -83,18 +91,17 @@ def notify_message(message: Message, thread: Thread, mentioned: set[int], reply_
         if user.email_notifications:
             with force_locale(user.locale or "sv"):
                 subject = describe(kind, message.author.display_name, thread.title)
-                body = "%s\n\n%s\n\n%s" % (
-                    subject,
-                    text,
-                    current_app.config["FORUM_BASE_URL"] + url,
-                )
+                link = current_app.config["FORUM_BASE_URL"] + url
+                body = f"{subject}\n\n{text}\n\n{link}"
                 body += "\n\n" + _("You can turn these mails off in your settings.")
             queue_mail(user.email, subject, body)
 
 
 def mark_read(user: User, notification_ids: list[int] | None = None) -> int:
     """Mark some (or all) of the user's notifications read; returns the unread count."""
-    query = update(Notification).where(Notification.user_id == user.id, Notification.read_at.is_(None))
+    query = update(Notification).where(
+        Notification.user_id == user.id, Notification.read_at.is_(None)
+    )
     if notification_ids is not None:
         query = query.where(Notification.id.in_(notification_ids))
     db.session.execute(query.values(read_at=utcnow()))

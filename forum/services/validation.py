@@ -15,7 +15,9 @@ def require_mapping(data: Any) -> dict[str, Any]:
     return data
 
 
-def int_field(data: dict[str, Any], name: str, *, required: bool = True, minimum: int = 1) -> int | None:
+def int_field(
+    data: dict[str, Any], name: str, *, required: bool = True, minimum: int = 1
+) -> int | None:
     """An integer field (not a bool, not a string), at least `minimum`."""
     value = data.get(name)
     if value is None:
@@ -29,7 +31,9 @@ def int_field(data: dict[str, Any], name: str, *, required: bool = True, minimum
     return value
 
 
-def str_field(data: dict[str, Any], name: str, *, required: bool = True, max_length: int = 10_000) -> str | None:
+def str_field(
+    data: dict[str, Any], name: str, *, required: bool = True, max_length: int = 10_000
+) -> str | None:
     """A string field of at most `max_length` characters."""
     value = data.get(name)
     if value is None:

@@ -41,7 +41,9 @@ def form_error(form: FlaskForm, err: DomainError) -> None:
     """Attach a service error to the form field it names (or the form as a whole)."""
     field = getattr(form, err.field, None) if err.field else None
     if field is not None:
-        field.errors = [*field.errors, err.message] if isinstance(field.errors, list) else [err.message]
+        field.errors = (
+            [*field.errors, err.message] if isinstance(field.errors, list) else [err.message]
+        )
     else:
         flash(err.message, "error")
 
@@ -96,7 +98,9 @@ def index():
 @login_required
 def new_forum():
     """Officials and admins open a forum."""
-    policy.require(policy.can_create_forum(current_user), _("Only officials and admins can create forums."))
+    policy.require(
+        policy.can_create_forum(current_user), _("Only officials and admins can create forums.")
+    )
     form = ForumForm()
     form.commitments.choices = commitment_choices()
     if form.validate_on_submit():
@@ -140,7 +144,11 @@ def forum(slug: str):
         if form.validate_on_submit():
             try:
                 thread = forum_service.start_thread(
-                    viewer(), item, form.title.data, _ids(form.commitments.data or []), form.body.data
+                    viewer(),
+                    item,
+                    form.title.data,
+                    _ids(form.commitments.data or []),
+                    form.body.data,
                 )
             except DomainError as err:
                 if err.status in (401, 403):
@@ -151,7 +159,9 @@ def forum(slug: str):
         status = 400
     threads = queries.forum_threads(item)
     unread = queries.unread_by_thread(viewer(), [t.id for t in threads])
-    return render_template("forums/forum.html", forum=item, threads=threads, unread=unread, form=form), status
+    return render_template(
+        "forums/forum.html", forum=item, threads=threads, unread=unread, form=form
+    ), status
 
 
 def _thread_or_login(thread_id: int):
@@ -178,12 +188,22 @@ def _thread_page(thread, form: MessageForm, status: int = 200):
                 older = queries.messages_before(thread.id, marker + 1, limit=5)
                 page = queries.MessagePage(older.messages + catch_up.messages, older.has_more)
     messages = queries.messages_dicts(page.messages)
-    first_unread = next(
-        (m["id"] for m in messages if m["id"] > marker and (user is None or m["author"]["id"] != user.id)),
-        None,
-    ) if user is not None else None
+    first_unread = (
+        next(
+            (
+                m["id"]
+                for m in messages
+                if m["id"] > marker and (user is None or m["author"]["id"] != user.id)
+            ),
+            None,
+        )
+        if user is not None
+        else None
+    )
     reply_to = None
-    reply_id = request.args.get("reply_to", type=int) or (int(form.reply_to.data) if (form.reply_to.data or "").isdigit() else None)
+    reply_id = request.args.get("reply_to", type=int) or (
+        int(form.reply_to.data) if (form.reply_to.data or "").isdigit() else None
+    )
     if reply_id:
         reply_to = db.session.get(Message, reply_id)
         if reply_to is not None and reply_to.thread_id != thread.id:
@@ -268,7 +288,9 @@ def _message_or_404(message_id: int) -> Message:
 def edit_message(message_id: int):
     """Edit one's own message without JavaScript."""
     message = _message_or_404(message_id)
-    policy.require(policy.can_edit_message(current_user, message), _("You can only change your own messages."))
+    policy.require(
+        policy.can_edit_message(current_user, message), _("You can only change your own messages.")
+    )
     form = EditForm()
     if request.method == "GET":
         form.body.data = message.body
@@ -280,8 +302,12 @@ def edit_message(message_id: int):
                 raise
             form_error(form, err)
         else:
-            return redirect(url_for("forums.thread", thread_id=message.thread_id, _anchor=f"m{message.id}"))
-    return render_template("forums/edit_message.html", form=form, message=message), 400 if form.errors else 200
+            return redirect(
+                url_for("forums.thread", thread_id=message.thread_id, _anchor=f"m{message.id}")
+            )
+    return render_template(
+        "forums/edit_message.html", form=form, message=message
+    ), 400 if form.errors else 200
 
 
 @bp.post("/messages/<int:message_id>/delete")
@@ -299,9 +325,14 @@ def delete_message(message_id: int):
 def revisions(message_id: int):
     """Earlier versions of a message: for its author and the forum's moderators."""
     message = _message_or_404(message_id)
-    policy.require(policy.can_view_revisions(current_user, message), _("Only the author and moderators see earlier versions."))
+    policy.require(
+        policy.can_view_revisions(current_user, message),
+        _("Only the author and moderators see earlier versions."),
+    )
     items = db.session.scalars(
-        select(MessageRevision).where(MessageRevision.message_id == message.id).order_by(MessageRevision.id)
+        select(MessageRevision)
+        .where(MessageRevision.message_id == message.id)
+        .order_by(MessageRevision.id)
     ).all()
     return render_template("forums/revisions.html", message=message, revisions=items)
 
@@ -323,7 +354,9 @@ def notifications():
     ).all()
     titles = dict(
         db.session.execute(
-            select(Thread.id, Thread.title).where(Thread.id.in_({n.thread_id for n in items if n.thread_id}))
+            select(Thread.id, Thread.title).where(
+                Thread.id.in_({n.thread_id for n in items if n.thread_id})
+            )
         ).all()
     )
     return render_template("forums/notifications.html", items=items, titles=titles)
@@ -350,4 +383,6 @@ def person(handle: str):
     if user is None:
         raise NotFound(_("No such person."))
     organisations = queries.author_organisations({user.id})
-    return render_template("forums/person.html", person=user, organisation=organisations.get(user.id))
+    return render_template(
+        "forums/person.html", person=user, organisation=organisations.get(user.id)
+    )

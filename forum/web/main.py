@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, jsonify, redirect, render_template, request, session, url_for
+from flask import (
+    Blueprint,
+    current_app,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_babel import get_locale
 from sqlalchemy import select, text
 
-from ..extensions import db
-from ..models import Commitment, Principle, Thread
+from .. import queries
 from ..agreement_content import VISION_EN, VISION_SV
 from ..errors import NotFound
-from .. import queries
+from ..extensions import db
+from ..models import Commitment, Principle, Thread
 
 bp = Blueprint("main", __name__)
 
@@ -23,7 +32,9 @@ def locale() -> str:
 def home():
     """The start page: the vision, active forums and a way in."""
     forums = queries.visible_forums(_current_user())[:6]
-    return render_template("home.html", forums=forums, vision=VISION_EN if locale() == "en" else VISION_SV)
+    return render_template(
+        "home.html", forums=forums, vision=VISION_EN if locale() == "en" else VISION_SV
+    )
 
 
 def _current_user():
@@ -53,12 +64,16 @@ def commitment(slug: str):
     if item is None:
         raise NotFound("No such commitment.")
     user = _current_user()
-    forums = [f for f in queries.visible_forums(user) if any(c.id == item.id for c in f.commitments)]
+    forums = [
+        f for f in queries.visible_forums(user) if any(c.id == item.id for c in f.commitments)
+    ]
     visible_forum_ids = {f.id for f in queries.visible_forums(user)}
     threads = [
         t
         for t in db.session.scalars(
-            select(Thread).where(Thread.commitments.any(Commitment.id == item.id)).order_by(Thread.id.desc())
+            select(Thread)
+            .where(Thread.commitments.any(Commitment.id == item.id))
+            .order_by(Thread.id.desc())
         )
         if t.forum_id in visible_forum_ids
     ]

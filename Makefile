@@ -1,0 +1,40 @@
+# Dialogforum: every target delegates to scripts/ (which also work without make).
+# Extra pytest arguments: make test ARGS='-k healthz -x'
+
+SHELL := /bin/bash
+ARGS ?=
+POSTGRES_URL ?= postgresql://postgres@127.0.0.1:5432/test
+
+.DEFAULT_GOAL := help
+.PHONY: help setup run test test-postgres lint bench clean
+
+help: ## List the targets
+	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-15s %s\n", $$1, $$2}'
+
+setup: ## Install Python and npm dependencies, vendor socket.io-client, compile translations
+	./scripts/setup
+
+run: ## Migrate, seed and serve on http://127.0.0.1:5000 (SQLite in instance/)
+	./scripts/run
+
+test: ## Ruff and the whole test suite on SQLite (ARGS='...' go to pytest)
+	./scripts/test $(ARGS)
+
+test-postgres: ## The test suite on PostgreSQL (POSTGRES_URL=..., ARGS='...')
+	FORUM_TEST_DATABASE_URL='$(POSTGRES_URL)' ./scripts/test $(ARGS)
+
+lint: ## ruff check
+	./scripts/setup
+	.venv/bin/ruff check .
+
+bench: ## Socket.IO fan-out benchmark (bench/fanout.py)
+	@if [ -f bench/fanout.py ]; then \
+		./scripts/setup && .venv/bin/python bench/fanout.py; \
+	else \
+		echo "bench/fanout.py does not exist yet"; \
+	fi
+
+clean: ## Remove caches, node_modules, static/vendor and test artifacts (keeps .venv and instance/)
+	rm -rf node_modules static/vendor test-artifacts .pytest_cache .ruff_cache .mypy_cache
+	find . -path ./.venv -prune -o -type d -name __pycache__ -exec rm -rf {} +
+	find forum -name '*.mo' -delete

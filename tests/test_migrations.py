@@ -1,0 +1,173 @@
+"""The migrations build exactly the schema the models describe, and undo it again.
+
+The rest of the suite creates its schema from the models (create_all), so this is
+where a model change without a migration (or a migration that differs from the
+models) is caught. Each test gets a database of its own: a temporary SQLite file,
+or a fresh, uniquely named PostgreSQL database that is dropped afterwards.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import flask_migrate
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from conftest import service_missing
+from conftest import test_config as app_config
+from sqlalchemy import inspect
+from sqlalchemy.engine import make_url
+
+from forum import create_app
+from forum.extensions import db
+
+# migrations/env.py (Flask-Migrate's template) tries Flask-SQLAlchemy 2's db.get_engine() first,
+# which warns on Flask-SQLAlchemy 3; it falls back to db.engine. Harmless, so not an error here.
+pytestmark = pytest.mark.filterwarnings("ignore:'get_engine' is deprecated:DeprecationWarning")
+
+DEFAULT_POSTGRES = "postgresql://postgres@127.0.0.1:5432/postgres"
+
+
+def postgres_server_url() -> str:
+    """The PostgreSQL server to create the scratch database on (the test server if one is set)."""
+    url = os.environ.get("FORUM_TEST_DATABASE_URL", "")
+    if url.startswith("postgresql"):
+        return (
+            make_url(url)
+            .set(drivername="postgresql", database="postgres")
+            .render_as_string(hide_password=False)
+        )
+    return DEFAULT_POSTGRES
+
+
+@pytest.fixture
+def sqlite_url(tmp_path) -> str:
+    return f"sqlite:///{tmp_path / 'migrations.sqlite3'}"
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A fresh PostgreSQL database for one test, dropped afterwards."""
+    import psycopg
+    from psycopg import sql
+
+    server = postgres_server_url()
+    try:
+        admin = psycopg.connect(server, autocommit=True, connect_timeout=3)
+    except psycopg.OperationalError:
+        service_missing("PostgreSQL")
+    name = f"t_migrations_{uuid.uuid4().hex[:12]}"
+    with admin:
+        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+        try:
+            yield make_url(server).set(database=name).render_as_string(hide_password=False)
+        finally:
+            admin.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+            )
+
+
+@pytest.fixture
+def keep_logging() -> Iterator[None]:
+    """migrations/env.py runs logging.fileConfig, which disables every existing logger:
+    put the logging setup back so later tests (caplog, app.logger) are unaffected."""
+    root = logging.getLogger()
+    saved_root = (root.level, list(root.handlers))
+    saved = {
+        name: (logger.disabled, logger.level, list(logger.handlers), logger.propagate)
+        for name, logger in logging.Logger.manager.loggerDict.items()
+        if isinstance(logger, logging.Logger)
+    }
+    yield
+    root.setLevel(saved_root[0])
+    root.handlers[:] = saved_root[1]
+    for name, logger in logging.Logger.manager.loggerDict.items():
+        if not isinstance(logger, logging.Logger):
+            continue
+        if name in saved:
+            logger.disabled, logger.level, handlers, logger.propagate = saved[name]
+            logger.handlers[:] = handlers
+        else:
+            logger.disabled = False
+
+
+def compare_options(app) -> dict[str, Any]:
+    """The options migrations/env.py configures its autogenerate context with."""
+    from forum.models.base import UTCDateTime
+
+    def render_item(type_, obj, autogen_context):
+        if type_ == "type" and isinstance(obj, UTCDateTime):
+            return "sa.DateTime(timezone=True)"
+        return False
+
+    options = dict(app.extensions["migrate"].configure_args)
+    options.setdefault("render_item", render_item)
+    options["compare_type"] = True
+    options.setdefault("compare_server_default", False)
+    return options
+
+
+def schema_diff(app) -> list[Any]:
+    """Autogenerate's differences between the models and the database's schema."""
+    with db.engine.connect() as connection:
+        context = MigrationContext.configure(connection, opts=compare_options(app))
+        return compare_metadata(context, db.metadata)
+
+
+def table_names() -> set[str]:
+    return set(inspect(db.engine).get_table_names())
+
+
+def check_round_trip(url: str) -> None:
+    app = create_app(app_config(url))
+    with app.app_context():
+        try:
+            assert table_names() == set(), "the scratch database should start empty"
+
+            flask_migrate.upgrade()
+            assert "alembic_version" in table_names()
+            assert set(db.metadata.tables) <= table_names()
+            diff = schema_diff(app)
+            assert diff == [], (
+                "the migrated schema differs from the models; write a migration "
+                "(flask --app forum db migrate -m '...') and review it:\n"
+                + "\n".join(repr(item) for item in diff)
+            )
+
+            flask_migrate.downgrade(revision="base")
+            assert table_names() <= {"alembic_version"}, "downgrade to base left tables behind"
+
+            # Upgrading again works after a full downgrade (nothing left behind, e.g. types).
+            flask_migrate.upgrade()
+            assert schema_diff(app) == []
+            flask_migrate.downgrade(revision="base")
+            assert table_names() <= {"alembic_version"}
+        finally:
+            db.session.remove()
+            db.engine.dispose()
+
+
+def test_migrations_match_models_on_sqlite(sqlite_url, keep_logging):
+    check_round_trip(sqlite_url)
+
+
+@pytest.mark.postgres
+def test_migrations_match_models_on_postgres(postgres_url, keep_logging):
+    check_round_trip(postgres_url)
+
+
+def test_single_migration_head():
+    """Two heads means two branches were merged without a merge migration."""
+    from alembic.script import ScriptDirectory
+
+    app = create_app(app_config("sqlite://"))
+    with app.app_context():
+        state = app.extensions["migrate"]
+        config = state.migrate.get_config(directory=state.directory)
+        heads = ScriptDirectory.from_config(config).get_heads()
+    assert len(heads) == 1, f"more than one migration head: {heads}"
