@@ -42,7 +42,7 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
     return f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.sqlite3'}"
 
 
-def test_config(url: str, **extra: object) -> dict[str, object]:
+def app_settings(url: str, **extra: object) -> dict[str, object]:
     config: dict[str, object] = {
         "TESTING": True,
         "SECRET_KEY": "test-secret-key",
@@ -67,7 +67,7 @@ def test_config(url: str, **extra: object) -> dict[str, object]:
 @pytest.fixture(scope="session")
 def db_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     url = database_url(tmp_path_factory)
-    app = create_app(test_config(url))
+    app = create_app(app_settings(url))
     with app.app_context():
         _db.drop_all()
         _db.create_all()
@@ -94,7 +94,7 @@ def app(db_url: str, request: pytest.FixtureRequest):
     marker = request.node.get_closest_marker("config")
     if marker:
         extra = {**extra, **marker.kwargs}
-    application = create_app(test_config(db_url, **extra))
+    application = create_app(app_settings(db_url, **extra))
 
     @application.before_request
     def _forget_cached_user() -> None:

@@ -11,7 +11,7 @@ import stat
 import pytest
 import redis
 from conftest import service_missing
-from conftest import test_config as app_config
+from conftest import app_settings as app_config
 from sqlalchemy import func, select
 from test_migrations import keep_logging  # noqa: F401  (fixture, used by name)
 

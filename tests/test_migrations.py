@@ -19,7 +19,7 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from conftest import service_missing
-from conftest import test_config as app_config
+from conftest import app_settings as app_config
 from sqlalchemy import inspect
 from sqlalchemy.engine import make_url
 

@@ -1,0 +1,191 @@
+"""Browser tests: Debian's Chromium driven by Playwright, axe-core for WCAG 2.1 A/AA.
+
+A module-scoped real server runs on its own SQLite database, filled through
+the services. Chromium missing (or Playwright unable to start it) skips the
+tests outside CI and fails them under CI.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from conftest import PASSWORD, app_settings, service_missing
+from serverproc import ServerProcess
+
+CHROMIUM = os.environ.get("FORUM_CHROMIUM", "/usr/bin/chromium")
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+WCAG_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
+LOCALES = {"sv": "sv-SE", "en": "en-GB"}
+
+pytestmark = pytest.mark.browser
+
+
+@dataclass
+class World:
+    """The people and places the browser tests use."""
+
+    server: ServerProcess
+    admin_email: str
+    official_email: str
+    alice_email: str
+    bob_email: str
+    org_slug: str
+    forum_slug: str
+    thread_id: int
+    message_id: int
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+
+@pytest.fixture(scope="session")
+def browser():
+    if not Path(CHROMIUM).exists():
+        service_missing(f"Chromium at {CHROMIUM}")
+    from playwright.sync_api import Error, sync_playwright
+
+    with sync_playwright() as p:
+        try:
+            chromium = p.chromium.launch(
+                executable_path=CHROMIUM,
+                args=[
+                    "--no-sandbox",
+                    "--disable-gpu",
+                    "--disable-quic",
+                    "--no-first-run",
+                    "--disable-background-networking",
+                    "--disable-component-update",
+                    "--disable-sync",
+                ],
+            )
+        except Error as exc:
+            service_missing(f"Chromium via Playwright ({exc})")
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    path = tmp_path_factory.mktemp("browser") / "browser.sqlite3"
+    url = f"sqlite:///{path}"
+    from forum import create_app
+    from forum.extensions import db
+    from forum.models import (
+        MemberRole,
+        Membership,
+        MembershipStatus,
+        Organisation,
+        OrganisationForm,
+        OrganisationStatus,
+    )
+    from forum.services import accounts, forums, seed
+
+    app = create_app(app_settings(url))
+    with app.app_context(), app.test_request_context():
+        db.create_all()
+        seed.seed_agreement()
+        admin = accounts.create_user_with_role(
+            "admin@browser.se", "Astrid Admin", PASSWORD, "admin"
+        )
+        official = accounts.create_user_with_role(
+            "official@browser.se", "Otto Official", PASSWORD, "official", "Kulturnämnden"
+        )
+        alice = accounts.create_user_with_role(
+            "alice@browser.se", "Alice Andersson", PASSWORD, "member"
+        )
+        bob = accounts.create_user_with_role("bob@browser.se", "Bob Berg", PASSWORD, "member")
+        org = Organisation(
+            slug="kulturforeningen",
+            name="Kulturföreningen",
+            form=OrganisationForm.forening,
+            org_number="556677-8899",
+            status=OrganisationStatus.verified,
+            description="Kultur för alla.",
+        )
+        db.session.add(org)
+        db.session.flush()
+        db.session.add(
+            Membership(
+                organisation_id=org.id,
+                user_id=alice.id,
+                role=MemberRole.admin,
+                status=MembershipStatus.approved,
+            )
+        )
+        db.session.commit()
+        forum = forums.create_forum(
+            official, "Kultur i stadsdelarna", "Hur når kulturen **alla**?", "public", [3, 5]
+        )
+        thread = forums.start_thread(
+            official, forum, "Lokaler för repetition", [3], "Vilka lokaler behövs?"
+        )
+        message, _ = forums.send_message(alice, thread.id, "Vi behöver *kvällstider*.", "seed-1")
+        forums.edit_message(alice, message.id, "Vi behöver *kvällstider* och helger.")
+        names = (
+            admin.email,
+            official.email,
+            alice.email,
+            bob.email,
+            org.slug,
+            forum.slug,
+            thread.id,
+            message.id,
+        )
+        db.session.remove()
+        db.engine.dispose()
+    with tempfile.TemporaryDirectory():
+        server = ServerProcess(url).start()
+        try:
+            yield World(server, *names)
+        finally:
+            server.stop()
+
+
+@pytest.fixture
+def new_page(browser):
+    """new_page(lang='sv') -> a page in a fresh context (its own cookies)."""
+    contexts = []
+
+    def make(lang: str = "sv"):
+        context = browser.new_context(locale=LOCALES[lang], viewport={"width": 1100, "height": 900})
+        context.set_default_timeout(10_000)
+        contexts.append(context)
+        return context.new_page()
+
+    yield make
+    for context in contexts:
+        context.close()
+
+
+def login(page, world: World, email: str) -> None:
+    page.goto(world.url + "/login")
+    page.fill("input[name=email]", email)
+    page.fill("input[name=password]", PASSWORD)
+    page.locator("form:has(input[name=password]) [type=submit]").click()
+    page.wait_for_url(lambda url: "/login" not in url)
+
+
+def assert_accessible(page, label: str) -> None:
+    """Zero axe violations for WCAG 2.1 A and AA on the current page."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    results = Axe().run(
+        page,
+        options={"runOnly": {"type": "tag", "values": WCAG_TAGS}, "resultTypes": ["violations"]},
+    )
+    violations = results.response["violations"]
+    summary = [
+        f"{v['id']} ({v['impact']}): {v['help']} -> {[n['target'] for n in v['nodes']][:5]}"
+        for v in violations
+    ]
+    assert not violations, f"{label}: " + "\n".join(summary)
+
+
+def screenshot(page, name: str) -> None:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=False)
