@@ -244,3 +244,52 @@ def test_mentions_of_people_without_access_do_not_notify(make, db):
     thread = make.thread(forum=forum, author=insider)
     make.message(thread, insider, f"@{outsider.handle} kan inte läsa detta")
     assert db.session.scalar(select(func.count()).select_from(Notification)) == 0
+
+
+def test_owner_invites_members_and_appoints_moderators(client, make, auth, db):
+    owner = make.user("official")
+    guest, stranger = make.user(), make.user()
+    forum = make.forum(owner=owner, visibility="invite")
+    auth.login(guest)
+    assert client.get(f"/forums/{forum.slug}").status_code == 404
+    auth.login(owner)
+    response = client.post(
+        f"/forums/{forum.slug}/people",
+        data={"email": guest.email.upper(), "role": "member", "action": "add"},
+    )
+    assert response.status_code == 302
+    response = client.post(
+        f"/forums/{forum.slug}/people",
+        data={"email": "nobody@example.se", "role": "member", "action": "add"},
+    )
+    assert response.status_code == 400
+    assert 'id="email-error"' in text(response) or "error-summary" in text(response)
+    assert (
+        client.post(
+            f"/forums/{forum.slug}/people",
+            data={"email": guest.email, "role": "owner", "action": "add"},
+        ).status_code
+        == 400
+    )
+    auth.login(guest)
+    assert client.get(f"/forums/{forum.slug}").status_code == 200
+    assert client.get(f"/forums/{forum.slug}/people").status_code == 403
+    auth.login(stranger)
+    assert (
+        client.post(
+            f"/forums/{forum.slug}/people",
+            data={"email": stranger.email, "role": "member", "action": "add"},
+        ).status_code
+        == 404
+    )
+    auth.login(owner)
+    client.post(
+        f"/forums/{forum.slug}/people",
+        data={"email": guest.email, "role": "member", "action": "remove"},
+    )
+    auth.login(guest)
+    assert client.get(f"/forums/{forum.slug}").status_code == 404
+    from forum.models import AuditEntry
+
+    actions = db.session.scalars(select(AuditEntry.action).order_by(AuditEntry.id)).all()
+    assert actions[-2:] == ["forum.member.added", "forum.member.removed"]

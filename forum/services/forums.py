@@ -29,7 +29,7 @@ from ..models import (
 from ..models.base import utcnow
 from ..realtime.publish import emit_after_commit, thread_room
 from ..text import render_markdown
-from . import notifications
+from . import audit, notifications
 from .validation import clean_text
 
 MAX_BODY = 10_000
@@ -323,3 +323,38 @@ def mark_read(user: User | None, thread_id: int, message_id: int) -> int:
         _advance_marker(user.id, thread_id, target)
         db.session.commit()
     return queries.read_marker(user, thread_id)
+
+
+def _person_by_email(email: str) -> User:
+    from .accounts import normalise_email
+
+    user = db.session.scalar(select(User).where(User.email == normalise_email(email)))
+    if user is None:
+        raise Invalid(_("No account has that email address."), field="email")
+    return user
+
+
+def change_forum_people(actor: User | None, forum: Forum, email: str, role: str, add: bool) -> User:
+    """Add or remove an invited member (`role="member"`) or a forum moderator."""
+    policy.require_login(actor)
+    policy.require(
+        policy.can_manage_forum(actor, forum),
+        _("Only admins and the forum's owner manage its people."),
+    )
+    person = _person_by_email(email)
+    people = (
+        forum.members if role == "member" else forum.moderators if role == "moderator" else None
+    )
+    if people is None:
+        raise Invalid(_("Unknown role."), field="role")
+    present = any(p.id == person.id for p in people)
+    if add and not present:
+        people.append(person)
+    elif not add and present:
+        people.remove(person)
+    else:
+        return person
+    action = f"forum.{role}.{'added' if add else 'removed'}"
+    audit.record(actor, action, "forum", forum.id, person.email)
+    db.session.commit()
+    return person

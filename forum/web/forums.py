@@ -131,6 +131,44 @@ def _forum_or_404(slug: str):
     return forum
 
 
+class PeopleForm(FlaskForm):
+    email = StringField(_l("Email address"), validators=[InputRequired()])
+    role = HiddenField(default="member")
+    action = HiddenField(default="add")
+
+
+@bp.route("/forums/<slug>/people", methods=["GET", "POST"])
+@login_required
+def forum_people(slug: str):
+    """Invite members to and appoint moderators of a forum."""
+    item = _forum_or_404(slug)
+    policy.require(
+        policy.can_manage_forum(current_user, item),
+        _("Only admins and the forum's owner manage its people."),
+    )
+    form = PeopleForm()
+    status = 200
+    if request.method == "POST":
+        if form.validate_on_submit():
+            try:
+                person = forum_service.change_forum_people(
+                    current_user,
+                    item,
+                    form.email.data,
+                    form.role.data,
+                    form.action.data != "remove",
+                )
+            except DomainError as err:
+                if err.status in (401, 403):
+                    raise
+                form_error(form, err)
+            else:
+                flash(_("Saved for %(name)s.", name=person.display_name), "success")
+                return redirect(url_for("forums.forum_people", slug=item.slug))
+        status = 400
+    return render_template("forums/people.html", forum=item, form=form), status
+
+
 @bp.route("/forums/<slug>", methods=["GET", "POST"])
 def forum(slug: str):
     """A forum: description, commitments, moderators, threads, and a form to start one."""
