@@ -214,6 +214,8 @@ def register_realtime(app: Flask) -> None:
     from .realtime import handlers, publish
 
     origins: Any = app.config["FORUM_ALLOWED_ORIGINS"] or None
+    # The SocketIO object is process-wide: forget a queue an earlier app configured.
+    socketio.server_options.pop("client_manager", None)
     socketio.init_app(
         app,
         async_mode="threading",

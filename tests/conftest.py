@@ -20,48 +20,11 @@ from sqlalchemy import delete, event
 os.environ.setdefault("FORUM_SECRET_KEY", "test-secret-key")
 os.environ.setdefault("FORUM_DEMO", "0")
 
+from support import IN_CI, PASSWORD, app_settings, database_url, service_missing  # noqa: E402,F401
+
 from forum import create_app  # noqa: E402
 from forum.extensions import db as _db  # noqa: E402
 from forum.extensions import socketio  # noqa: E402
-
-IN_CI = os.environ.get("CI", "").lower() == "true"
-PASSWORD = "correct horse battery"
-
-
-def service_missing(what: str) -> None:
-    """Skip a test whose service is missing; under CI that is a failure instead."""
-    if IN_CI:
-        pytest.fail(f"{what} is required under CI but is not available")
-    pytest.skip(f"{what} not available")
-
-
-def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
-    url = os.environ.get("FORUM_TEST_DATABASE_URL")
-    if url:
-        return url
-    return f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.sqlite3'}"
-
-
-def app_settings(url: str, **extra: object) -> dict[str, object]:
-    config: dict[str, object] = {
-        "TESTING": True,
-        "SECRET_KEY": "test-secret-key",
-        "SQLALCHEMY_DATABASE_URI": url.replace("postgresql://", "postgresql+psycopg://", 1),
-        "WTF_CSRF_ENABLED": False,
-        "FORUM_PASSWORD_HASH": "pbkdf2:sha256:1000",
-        "FORUM_DEMO": False,
-        "FORUM_REDIS_URL": None,
-        "SERVER_NAME": "localhost",
-        "FORUM_BASE_URL": "http://localhost",
-    }
-    if url.startswith("sqlite"):
-        config["SQLALCHEMY_ENGINE_OPTIONS"] = {
-            "connect_args": {"timeout": 30, "check_same_thread": False}
-        }
-    else:
-        config["SQLALCHEMY_ENGINE_OPTIONS"] = {"pool_pre_ping": True}
-    config.update(extra)
-    return config
 
 
 @pytest.fixture(scope="session")
@@ -99,8 +62,9 @@ def app(db_url: str, request: pytest.FixtureRequest):
     @application.before_request
     def _forget_cached_user() -> None:
         # The fixture keeps one app context pushed, so `g` outlives requests here;
-        # a real server starts every request with a fresh `g`.
-        g.pop("_login_user", None)
+        # a real server starts every request with a fresh `g` (user, locale, CSRF token).
+        for key in list(g):
+            g.pop(key)
 
     ctx = application.app_context()
     ctx.push()

@@ -10,9 +10,9 @@ import stat
 
 import pytest
 import redis
-from conftest import service_missing
-from conftest import app_settings as app_config
 from sqlalchemy import func, select
+from support import app_settings as app_config
+from support import service_missing
 from test_migrations import keep_logging  # noqa: F401  (fixture, used by name)
 
 from forum import create_app

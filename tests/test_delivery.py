@@ -11,9 +11,9 @@ import psycopg
 import pytest
 import redis
 import socketio as sio_client
-from conftest import PASSWORD, app_settings, service_missing
 from serverproc import ServerProcess, cookie_header
 from sqlalchemy import func, select
+from support import PASSWORD, app_settings, service_missing
 
 from forum.models import Message
 

@@ -18,10 +18,10 @@ import flask_migrate
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from conftest import service_missing
-from conftest import app_settings as app_config
 from sqlalchemy import inspect
 from sqlalchemy.engine import make_url
+from support import app_settings as app_config
+from support import service_missing
 
 from forum import create_app
 from forum.extensions import db

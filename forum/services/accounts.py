@@ -12,8 +12,9 @@ from importlib import resources
 
 from email_validator import EmailNotValidError, validate_email
 from flask import current_app, url_for
+from flask_babel import force_locale
 from flask_babel import gettext as _
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -27,15 +28,15 @@ from .mail import queue_mail
 MIN_PASSWORD_LENGTH = 10
 MAX_PASSWORD_LENGTH = 200
 MAX_DISPLAY_NAME = 80
+MAX_RESETS_PER_WINDOW = 3
 
 
 @cache
 def common_passwords() -> frozenset[str]:
     """The list of passwords too common to allow (lower-cased)."""
     text = resources.files("forum").joinpath("data/common-passwords.txt").read_text("utf-8")
-    return frozenset(
-        line.strip().lower() for line in text.splitlines() if line.strip() and not line.startswith("#")
-    )
+    lines = (line.strip() for line in text.splitlines())
+    return frozenset(line.lower() for line in lines if line and not line.startswith("#"))
 
 
 def normalise_email(raw: str) -> str:
@@ -86,9 +87,7 @@ def _handle_base(display_name: str) -> str:
 
 def _unique_handle(display_name: str) -> str:
     base = _handle_base(display_name)
-    taken = set(
-        db.session.scalars(select(User.handle).where(User.handle.like(f"{base}%"))).all()
-    )
+    taken = set(db.session.scalars(select(User.handle).where(User.handle.like(f"{base}%"))).all())
     if base not in taken:
         return base
     n = 2
@@ -116,7 +115,9 @@ def register_user(email: str, display_name: str, password: str, locale: str | No
         db.session.commit()
     except IntegrityError:
         db.session.rollback()
-        raise Conflict(_("An account with that email address already exists."), field="email") from None
+        raise Conflict(
+            _("An account with that email address already exists."), field="email"
+        ) from None
     return user
 
 
@@ -161,10 +162,13 @@ def _throttle_window() -> timedelta:
     return timedelta(minutes=current_app.config["FORUM_LOGIN_WINDOW_MINUTES"])
 
 
-def _check_throttle(email: str, address: str) -> None:
+def _check_throttle(email: str, address: str | None) -> None:
     since = utcnow() - _throttle_window()
     limit = current_app.config["FORUM_LOGIN_MAX_FAILURES"]
-    for column, value in ((LoginAttempt.email, email), (LoginAttempt.address, address)):
+    checks = [(LoginAttempt.email, email)]
+    if address is not None:
+        checks.append((LoginAttempt.address, address))
+    for column, value in checks:
         failures = db.session.scalar(
             select(func.count()).where(column == value, LoginAttempt.at > since)
         )
@@ -179,8 +183,18 @@ def _check_throttle(email: str, address: str) -> None:
             )
 
 
+@cache
+def _dummy_hash(method: str) -> str:
+    """A hash to check against when there is no account, so both cases take as long."""
+    return generate_password_hash(secrets.token_urlsafe(16), method=method)
+
+
 def authenticate(email: str, password: str, address: str) -> User:
-    """Check credentials; throttled per account and per address without revealing accounts."""
+    """Check credentials; throttled per account and per address without revealing accounts.
+
+    A successful login forgets the account's earlier failures (the address's
+    failures for other accounts still count).
+    """
     try:
         email = normalise_email(email)
     except Invalid:
@@ -188,10 +202,13 @@ def authenticate(email: str, password: str, address: str) -> User:
     address = (address or "unknown")[:64]
     _check_throttle(email, address)
     user = db.session.scalar(select(User).where(User.email == email))
-    if user is None or not check_password_hash(user.password_hash, password or ""):
+    stored = user.password_hash if user else _dummy_hash(current_app.config["FORUM_PASSWORD_HASH"])
+    if not check_password_hash(stored, password or "") or user is None:
         db.session.add(LoginAttempt(email=email, address=address))
         db.session.commit()
         raise Invalid(_("Wrong email address or password."), field="password")
+    db.session.execute(delete(LoginAttempt).where(LoginAttempt.email == email))
+    db.session.commit()
     return user
 
 
@@ -207,7 +224,7 @@ def load_user_from_session_id(session_id: str) -> User | None:
 
 
 def end_all_sessions(user: User) -> None:
-    """"Log out everywhere": every cookie and socket of this user stops working."""
+    """ "Log out everywhere": every cookie and socket of this user stops working."""
     user.session_version += 1
     db.session.commit()
     from ..realtime.sessions import disconnect_user
@@ -228,6 +245,14 @@ def request_password_reset(email: str) -> None:
     user = db.session.scalar(select(User).where(User.email == email))
     if user is None:
         return
+    recent = db.session.scalar(
+        select(func.count()).where(
+            PasswordReset.user_id == user.id,
+            PasswordReset.created_at > utcnow() - _throttle_window(),
+        )
+    )
+    if recent and recent >= MAX_RESETS_PER_WINDOW:
+        return  # enough links are on their way; don't let anyone flood a mailbox
     token = secrets.token_urlsafe(32)
     minutes = current_app.config["FORUM_RESET_TOKEN_MINUTES"]
     db.session.add(
@@ -238,22 +263,22 @@ def request_password_reset(email: str) -> None:
         )
     )
     link = current_app.config["FORUM_BASE_URL"] + url_for("auth.reset_password", token=token)
-    queue_mail(
-        user.email,
-        _("Reset your Dialogforum password"),
-        _(
+    with force_locale(user.locale or "sv"):
+        subject = _("Reset your Dialogforum password")
+        body = _(
             "Hello %(name)s,\n\nOpen this link within %(minutes)d minutes to choose a new "
             "password:\n%(link)s\n\nIf you did not ask for this, ignore this mail.",
             name=user.display_name,
             minutes=minutes,
             link=link,
-        ),
-    )
+        )
+    queue_mail(user.email, subject, body)
     db.session.commit()
 
 
 def _valid_reset(token: str) -> PasswordReset:
-    reset = db.session.scalar(select(PasswordReset).where(PasswordReset.token_hash == _token_hash(token or "")))
+    token_hash = _token_hash(token or "")
+    reset = db.session.scalar(select(PasswordReset).where(PasswordReset.token_hash == token_hash))
     if reset is None or reset.used_at is not None or reset.expires_at < utcnow():
         raise NotFound(_("This reset link is invalid, used or expired. Ask for a new one."))
     return reset
@@ -265,7 +290,10 @@ def check_reset_token(token: str) -> None:
 
 
 def reset_password(token: str, new_password: str) -> User:
-    """Use a reset token once: set the password and end every other session."""
+    """Use a reset token once: set the password and end every other session.
+
+    The account's failed logins are forgotten, so a locked-out owner can log in.
+    """
     reset = _valid_reset(token)
     check_password_strength(new_password)
     user = db.session.get(User, reset.user_id)
@@ -273,11 +301,14 @@ def reset_password(token: str, new_password: str) -> User:
     now = utcnow()
     reset.used_at = now
     for other in db.session.scalars(
-        select(PasswordReset).where(PasswordReset.user_id == user.id, PasswordReset.used_at.is_(None))
+        select(PasswordReset).where(
+            PasswordReset.user_id == user.id, PasswordReset.used_at.is_(None)
+        )
     ):
         other.used_at = now
     user.password_hash = hash_password(new_password)
     user.session_version += 1
+    db.session.execute(delete(LoginAttempt).where(LoginAttempt.email == user.email))
     db.session.commit()
     from ..realtime.sessions import disconnect_user
 
@@ -285,19 +316,31 @@ def reset_password(token: str, new_password: str) -> User:
     return user
 
 
-def update_settings(user: User, display_name: str, locale: str | None, email_notifications: bool) -> None:
-    """Change display name, language and mail preference."""
-    user.display_name = clean_display_name(display_name)
+def update_settings(
+    user: User, display_name: str, locale: str | None, email_notifications: bool
+) -> None:
+    """Change display name, language (None: the browser's) and mail preference."""
+    name = clean_display_name(display_name)
     if locale not in (None, "", "sv", "en"):
         raise Invalid(_("Unknown language."), field="locale")
+    user.display_name = name
     user.locale = locale or None
     user.email_notifications = bool(email_notifications)
     db.session.commit()
 
 
-def change_password(user: User, current_password: str, new_password: str) -> None:
-    """Change the password after checking the current one; other sessions end."""
+def change_password(
+    user: User, current_password: str, new_password: str, address: str | None = None
+) -> None:
+    """Change the password after checking the current one; other sessions end.
+
+    Wrong current passwords count as failed logins (per account and, when
+    given, per address), so a borrowed session cannot be used to guess it.
+    """
+    _check_throttle(user.email, (address or "unknown")[:64] if address else None)
     if not check_password_hash(user.password_hash, current_password or ""):
+        db.session.add(LoginAttempt(email=user.email, address=(address or "unknown")[:64]))
+        db.session.commit()
         raise Invalid(_("The current password is wrong."), field="current_password")
     check_password_strength(new_password, field="new_password")
     user.password_hash = hash_password(new_password)

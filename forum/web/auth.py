@@ -1,30 +1,422 @@
-"""Accounts: register, log in and out, password reset, settings. (Being built.)"""
+"""Accounts: register, log in and out, password reset, settings.
 
-from flask import Blueprint
+Views parse a form, call `services.accounts`, and render or redirect; they never
+commit. Every login (and every re-login after a password change) rotates the
+session: the old session is cleared and a fresh random `nonce` names the
+Socket.IO room of this browser session, so logging out can close its sockets.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable
+from urllib.parse import urlsplit
+
+from flask import (
+    Blueprint,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_babel import refresh
+from flask_login import current_user, login_required, login_user, logout_user
+from flask_login.signals import user_loaded_from_cookie
+from flask_wtf import FlaskForm
+from wtforms import (
+    BooleanField,
+    EmailField,
+    HiddenField,
+    PasswordField,
+    RadioField,
+    SelectChoice,
+    StringField,
+)
+from wtforms.validators import InputRequired, ValidationError
+
+from ..errors import DomainError, Invalid, NotFound, RateLimited
+from ..models import User
+from ..realtime.sessions import disconnect_session
+from ..services import accounts
 
 bp = Blueprint("auth", __name__)
+
+# Session keys that survive a rotation: only the visitor's language choice.
+KEPT_ON_ROTATION = ("lang",)
+
+
+# --- helpers -----------------------------------------------------------------
+
+
+def form_error(form: FlaskForm, err: DomainError) -> str | None:
+    """Attach a service error to the field it names; return it if no field fits."""
+    field = getattr(form, err.field, None) if err.field else None
+    if field is None:
+        return err.message
+    field.errors = [*field.errors, err.message] if isinstance(field.errors, list) else [err.message]
+    return None
+
+
+def checked_by(check: Callable[[str], object]) -> Callable[[FlaskForm, object], None]:
+    """A WTForms validator running one of the service's pure checks, so every field's
+    problem shows at once (the service checks again when it is called)."""
+
+    def validator(_form: FlaskForm, field) -> None:  # noqa: ANN001 — WTForms signature
+        try:
+            check(field.data or "")
+        except Invalid as err:
+            raise ValidationError(err.message) from None
+
+    return validator
+
+
+def safe_next(target: str | None) -> str | None:
+    """`target` if it is a path on this site ("/..." but not "//..."), else None."""
+    if not target or not target.startswith("/") or target.startswith("//"):
+        return None
+    if "\\" in target or any(ord(c) < 32 or ord(c) == 127 for c in target):
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc:
+        return None
+    return target
+
+
+def client_address() -> str:
+    return request.remote_addr or "unknown"
+
+
+def start_session(user: User, remember: bool) -> None:
+    """Log `user` in on a fresh session: rotation, only the language choice survives."""
+    kept = {key: session[key] for key in KEPT_ON_ROTATION if key in session}
+    session.clear()
+    session.update(kept)
+    session["nonce"] = secrets.token_urlsafe(16)
+    login_user(user, remember=remember)
+    if not remember and has_remember_cookie():
+        session["_remember"] = "clear"  # an older remember-me cookie must not outlive this login
+
+
+def end_session() -> None:
+    """Log out here: close this browser session's sockets, forget the session."""
+    locale = current_user.locale if current_user.is_authenticated else None
+    nonce = session.get("nonce")
+    if nonce:
+        disconnect_session(nonce)
+    session.clear()
+    logout_user()  # after clear(): it marks the remember-me cookie for deletion
+    if locale:
+        session["lang"] = locale  # the pages after logging out stay in the user's language
+
+
+def has_remember_cookie() -> bool:
+    return current_app.config.get("REMEMBER_COOKIE_NAME", "remember_token") in request.cookies
+
+
+@user_loaded_from_cookie.connect
+def _session_from_cookie(_sender, **_extra) -> None:  # noqa: ANN001 — blinker signature
+    """A session restored from the remember-me cookie gets its own socket room too."""
+    session["nonce"] = secrets.token_urlsafe(16)
+
+
+# --- forms -------------------------------------------------------------------
+
+
+class LoginForm(FlaskForm):
+    email = EmailField(
+        _l("Email address"), validators=[InputRequired(_l("Enter your email address."))]
+    )
+    password = PasswordField(_l("Password"), validators=[InputRequired(_l("Enter your password."))])
+    remember = BooleanField(_l("Remember me on this device"))
+    next = HiddenField()
+
+
+class RegisterForm(FlaskForm):
+    email = EmailField(
+        _l("Email address"),
+        validators=[
+            InputRequired(_l("Enter your email address.")),
+            checked_by(accounts.normalise_email),
+        ],
+    )
+    display_name = StringField(
+        _l("Display name"),
+        validators=[
+            InputRequired(_l("Enter a display name.")),
+            checked_by(accounts.clean_display_name),
+        ],
+    )
+    password = PasswordField(
+        _l("Password"),
+        validators=[
+            InputRequired(_l("Choose a password.")),
+            checked_by(accounts.check_password_strength),
+        ],
+    )
+    next = HiddenField()
+
+
+class ForgotForm(FlaskForm):
+    email = EmailField(
+        _l("Email address"),
+        validators=[
+            InputRequired(_l("Enter your email address.")),
+            checked_by(accounts.normalise_email),
+        ],
+    )
+
+
+class ResetForm(FlaskForm):
+    password = PasswordField(
+        _l("New password"),
+        validators=[
+            InputRequired(_l("Choose a password.")),
+            checked_by(accounts.check_password_strength),
+        ],
+    )
+
+
+class SettingsForm(FlaskForm):
+    display_name = StringField(
+        _l("Display name"),
+        validators=[
+            InputRequired(_l("Enter a display name.")),
+            checked_by(accounts.clean_display_name),
+        ],
+    )
+    locale = RadioField(
+        _l("Language"),
+        choices=[
+            SelectChoice("sv", "Svenska"),
+            SelectChoice("en", "English"),
+            SelectChoice("", _l("The language of my browser")),
+        ],
+        default="",
+    )
+    email_notifications = BooleanField(_l("Send me notifications by email"))
+
+
+class PasswordForm(FlaskForm):
+    current_password = PasswordField(
+        _l("Current password"), validators=[InputRequired(_l("Enter your current password."))]
+    )
+    new_password = PasswordField(
+        _l("New password"),
+        validators=[
+            InputRequired(_l("Choose a new password.")),
+            checked_by(lambda value: accounts.check_password_strength(value, "new_password")),
+        ],
+    )
+
+
+class LogoutEverywhereForm(FlaskForm):
+    """Only the CSRF token."""
+
+
+# --- log in, register, log out -------------------------------------------------
 
 
 @bp.route("/login", methods=["GET", "POST"])
 def login():
-    return "login"
+    """Log in with email and password; throttled per account and per address."""
+    form = LoginForm()
+    target = safe_next(form.next.data or request.args.get("next"))
+    if request.method == "GET":
+        if current_user.is_authenticated:
+            return redirect(target or url_for("main.home"))
+        form.next.data = target or ""
+        return render_template("auth/login.html", form=form, problem=None)
+    status = 400
+    problem = None
+    if form.validate_on_submit():
+        try:
+            user = accounts.authenticate(form.email.data, form.password.data, client_address())
+        except RateLimited as err:
+            problem, status = err.message, err.status
+        except DomainError as err:
+            problem = form_error(form, err)
+        else:
+            start_session(user, remember=bool(form.remember.data))
+            flash(_("You are logged in."), "success")
+            return redirect(target or url_for("main.home"), 303)
+    form.next.data = target or ""
+    return render_template("auth/login.html", form=form, problem=problem), status
 
 
 @bp.route("/register", methods=["GET", "POST"])
 def register():
-    return "register"
+    """Create a member account, then log in."""
+    form = RegisterForm()
+    target = safe_next(form.next.data or request.args.get("next"))
+    if request.method == "GET":
+        if current_user.is_authenticated:
+            return redirect(target or url_for("main.home"))
+        form.next.data = target or ""
+        return render_template("auth/register.html", form=form, problem=None)
+    problem = None
+    if form.validate_on_submit():
+        try:
+            user = accounts.register_user(
+                form.email.data, form.display_name.data, form.password.data
+            )
+        except DomainError as err:
+            problem = form_error(form, err)
+        else:
+            start_session(user, remember=False)
+            flash(_("Welcome to Dialogforum, %(name)s!", name=user.display_name), "success")
+            return redirect(target or url_for("forums.index"), 303)
+    form.next.data = target or ""
+    return render_template("auth/register.html", form=form, problem=problem), 400
 
 
 @bp.post("/logout")
 def logout():
-    return "logout"
+    """Log out in this browser (POST with a CSRF token only)."""
+    was_logged_in = current_user.is_authenticated
+    message = _("You are logged out.")
+    end_session()
+    if was_logged_in:
+        flash(message, "success")
+    return redirect(url_for("main.home"), 303)
+
+
+# --- settings ------------------------------------------------------------------
+
+
+def _settings_form() -> SettingsForm:
+    return SettingsForm(
+        formdata=None,
+        display_name=current_user.display_name,
+        locale=current_user.locale or "",
+        email_notifications=current_user.email_notifications,
+    )
+
+
+def _settings_page(
+    settings_form: SettingsForm | None = None,
+    password_form: PasswordForm | None = None,
+    problem: str | None = None,
+    status: int = 200,
+):
+    return render_template(
+        "auth/settings.html",
+        form=settings_form or _settings_form(),
+        password_form=password_form or PasswordForm(formdata=None),
+        everywhere_form=LogoutEverywhereForm(formdata=None),
+        problem=problem,
+    ), status
 
 
 @bp.route("/settings", methods=["GET", "POST"])
+@login_required
 def settings():
-    return "settings"
+    """Display name, language and email notifications (the password has its own form)."""
+    if request.method == "GET":
+        return _settings_page()
+    form = SettingsForm()
+    problem = None
+    if form.validate_on_submit():
+        try:
+            accounts.update_settings(
+                current_user,
+                form.display_name.data,
+                form.locale.data or None,
+                bool(form.email_notifications.data),
+            )
+        except DomainError as err:
+            problem = form_error(form, err)
+        else:
+            refresh()  # the confirmation in the language just chosen
+            flash(_("Your settings are saved."), "success")
+            return redirect(url_for("auth.settings"), 303)
+    return _settings_page(settings_form=form, problem=problem, status=400)
+
+
+@bp.post("/settings/password")
+@login_required
+def change_password():
+    """Change the password; other sessions end, this one continues on a fresh session."""
+    form = PasswordForm()
+    problem, status = None, 400
+    if form.validate_on_submit():
+        user = current_user._get_current_object()
+        try:
+            accounts.change_password(
+                user, form.current_password.data, form.new_password.data, client_address()
+            )
+        except DomainError as err:
+            problem = form_error(form, err)
+            if isinstance(err, RateLimited):
+                status = err.status
+        else:
+            start_session(user, remember=has_remember_cookie())
+            flash(_("Your password is changed. You were logged out everywhere else."), "success")
+            return redirect(url_for("auth.settings"), 303)
+    return _settings_page(password_form=form, problem=problem, status=status)
+
+
+@bp.post("/settings/logout-everywhere")
+@login_required
+def logout_everywhere():
+    """End every session of this account: all browsers, remember-me cookies and sockets."""
+    form = LogoutEverywhereForm()
+    if not form.validate_on_submit():  # only fails on a bad CSRF token, normally caught earlier
+        return _settings_page(problem=_("The form had expired. Try again."), status=400)
+    message = _("You are logged out on all your devices.")
+    accounts.end_all_sessions(current_user._get_current_object())
+    end_session()
+    flash(message, "success")
+    return redirect(url_for("main.home"), 303)
+
+
+# --- password reset ------------------------------------------------------------
+
+
+@bp.route("/reset", methods=["GET", "POST"])
+def forgot_password():
+    """Ask for a reset link; the answer is the same whether the account exists or not."""
+    form = ForgotForm()
+    if request.method == "GET":
+        return render_template("auth/forgot.html", form=form, sent=False)
+    if not form.validate_on_submit():
+        return render_template("auth/forgot.html", form=form, sent=False), 400
+    accounts.request_password_reset(form.email.data)
+    return render_template("auth/forgot.html", form=form, sent=True, email=form.email.data)
+
+
+def _no_referrer(response):
+    """The token is in the address: don't pass it on in a Referer header."""
+    response.headers["Referrer-Policy"] = "no-referrer"
+    return response
 
 
 @bp.route("/reset/<token>", methods=["GET", "POST"])
-def reset_password(token):
-    return "reset"
+def reset_password(token: str):
+    """Choose a new password with a single-use link from the mail."""
+    form = ResetForm()
+    try:
+        accounts.check_reset_token(token)
+    except NotFound as err:
+        page = render_template("auth/reset_invalid.html", message=err.message)
+        return _no_referrer(current_app.make_response((page, 404)))
+    status = 200
+    if request.method == "POST":
+        status = 400
+        if form.validate_on_submit():
+            try:
+                accounts.reset_password(token, form.password.data)
+            except NotFound as err:
+                page = render_template("auth/reset_invalid.html", message=err.message)
+                return _no_referrer(current_app.make_response((page, 404)))
+            except DomainError as err:
+                form_error(form, err)
+            else:
+                flash(_("Your password is changed. Log in with the new password."), "success")
+                return redirect(url_for("auth.login"), 303)
+    page = render_template("auth/reset.html", form=form)
+    return _no_referrer(current_app.make_response((page, status)))

@@ -1,0 +1,732 @@
+"""Accounts: register, log in (throttling, rotation, remember me), log out, reset, settings."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from forum.extensions import socketio
+from forum.models import LoginAttempt, OutboxMail, PasswordReset, User
+from forum.models.base import utcnow
+
+# The password that the `make` factory (tests/conftest.py) gives every user; not imported,
+# because `conftest` is an ambiguous module name once tests/ has several conftest files.
+PASSWORD = "correct horse battery"
+NEW_PASSWORD = "purple elephant umbrella"
+WRONG = "wrong horse battery"
+REMEMBER = "remember_token"
+
+
+# --- helpers -------------------------------------------------------------------
+
+
+def english(client):
+    """Ask for English pages, so the assertions survive the Swedish translation."""
+    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
+    return client
+
+
+@pytest.fixture(autouse=True)
+def _english(client):
+    """Pages are asked for in English, so the assertions survive the Swedish translation."""
+    english(client)
+
+
+def new_client(app):
+    return english(app.test_client())
+
+
+def fresh(db) -> None:
+    """End the test's own transaction, so the next query sees what the requests wrote."""
+    db.session.rollback()
+
+
+def count(db, model) -> int:
+    fresh(db)
+    return db.session.scalar(select(func.count()).select_from(model))
+
+
+def text(response) -> str:
+    return response.get_data(as_text=True)
+
+
+def login(client, email, password=PASSWORD, remember=False, address=None, **extra):
+    data = {"email": email, "password": password, **extra}
+    if remember:
+        data["remember"] = "y"
+    kwargs = {"environ_base": {"REMOTE_ADDR": address}} if address else {}
+    return client.post("/login", data=data, **kwargs)
+
+
+def register(client, email="new@example.se", display_name="Ny Person", password=PASSWORD, **extra):
+    data = {"email": email, "display_name": display_name, "password": password, **extra}
+    return client.post("/register", data=data)
+
+
+def logged_in(client) -> bool:
+    """Is the client logged in? (/settings answers 200 only then.)"""
+    response = client.get("/settings")
+    assert response.status_code in (200, 302), response.status_code
+    return response.status_code == 200
+
+
+def copy_cookies(source, target, names=("session", REMEMBER)) -> None:
+    for name in names:
+        cookie = source.get_cookie(name)
+        if cookie is not None:
+            target.set_cookie(name, cookie.value, domain=cookie.domain, path=cookie.path)
+
+
+def client_with_only(app, source, name):
+    other = new_client(app)
+    copy_cookies(source, other, names=(name,))
+    return other
+
+
+def reset_link(db, email) -> str:
+    fresh(db)
+    mail = db.session.scalars(
+        select(OutboxMail).where(OutboxMail.to_address == email).order_by(OutboxMail.id.desc())
+    ).first()
+    assert mail is not None, "no reset mail was queued"
+    match = re.search(r"http://localhost(/reset/[A-Za-z0-9_\-]+)", mail.body)
+    assert match, mail.body
+    return match.group(1)
+
+
+def csrf_from(response) -> str:
+    match = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', text(response))
+    assert match, "no CSRF token on the page"
+    return match.group(1)
+
+
+# --- register ------------------------------------------------------------------
+
+
+def test_register_creates_account_logs_in_and_redirects(client, db):
+    response = register(client, email="  Ny.Person@Example.SE ", display_name="  Ny   Person ")
+    assert response.status_code == 303
+    assert response.location == "/forums"
+    fresh(db)
+    user = db.session.scalar(select(User).where(User.email == "ny.person@example.se"))
+    assert user is not None
+    assert user.display_name == "Ny Person"
+    assert PASSWORD not in user.password_hash
+    assert logged_in(client)
+    with client.session_transaction() as session:
+        assert session["_user_id"] == user.get_id()
+        assert len(session["nonce"]) >= 16
+
+
+def test_register_page_is_accessible_markup(client):
+    page = text(client.get("/register"))
+    assert '<label for="email">' in page
+    assert 'autocomplete="email"' in page
+    assert 'autocomplete="name"' in page
+    assert 'autocomplete="new-password"' in page
+    assert "<h1>" in page
+
+
+def test_register_duplicate_email_in_other_case_is_refused(client, db, make):
+    make.user(email="anna@example.se")
+    before = count(db, User)
+    response = register(client, email="ANNA@Example.se")
+    assert response.status_code == 400
+    assert "already exists" in text(response)
+    assert 'id="email-error"' in text(response)
+    assert count(db, User) == before
+    assert not logged_in(client)
+
+
+@pytest.mark.parametrize(
+    ("field", "values", "message"),
+    [
+        ("email", {"email": "not-an-email"}, "valid email address"),
+        ("email", {"email": "anna@"}, "valid email address"),
+        ("email", {"email": ""}, "Enter your email address"),
+        ("password", {"password": "short1"}, "at least 10 characters"),
+        ("password", {"password": "password123"}, "too common"),
+        ("password", {"password": "Qwertyuiop"}, "too common"),
+        ("password", {"password": "aaaaaaaaaaaa"}, "too common"),
+        ("display_name", {"display_name": "   "}, "Enter a display name"),
+        ("display_name", {"display_name": "x" * 81}, "at most 80 characters"),
+    ],
+)
+def test_register_bad_input_shows_field_error_and_writes_nothing(
+    client, db, field, values, message
+):
+    response = register(client, **values)
+    page = text(response)
+    assert response.status_code == 400
+    assert f'id="{field}-error"' in page
+    assert message in page
+    assert 'class="error-summary"' in page
+    assert f'href="#{field}"' in page
+    assert count(db, User) == 0
+    assert not logged_in(client)
+
+
+def test_register_overlong_display_name_is_not_truncated(client, db):
+    response = register(client, display_name="Å" * 200)
+    assert response.status_code == 400
+    assert count(db, User) == 0
+    # the input keeps everything that was typed, so the person can shorten it themselves
+    assert 'value="' + "Å" * 200 + '"' in text(response)
+
+
+def test_register_shows_every_problem_at_once(client, db):
+    response = register(client, email="nope", display_name="", password="short")
+    page = text(response)
+    assert response.status_code == 400
+    for field in ("email", "display_name", "password"):
+        assert f'id="{field}-error"' in page
+    assert count(db, User) == 0
+
+
+# --- log in --------------------------------------------------------------------
+
+
+def test_login_page_has_the_fields_the_server_helper_needs(client):
+    page = text(client.get("/login"))
+    for name in ("email", "password", "remember"):
+        assert f'name="{name}"' in page
+    assert 'autocomplete="current-password"' in page
+    assert 'type="checkbox"' in page
+
+
+def test_login_success_redirects_home(client, make):
+    user = make.user()
+    response = login(client, user.email.upper())
+    assert response.status_code in (302, 303)
+    assert response.location == "/"
+    assert logged_in(client)
+
+
+def test_login_wrong_password_and_unknown_email_look_the_same(client, make, db):
+    user = make.user()
+    wrong = login(client, user.email, WRONG)
+    unknown = login(client, "nobody@example.se", WRONG)
+    assert wrong.status_code == unknown.status_code == 400
+    assert "Wrong email address or password." in text(wrong)
+    assert "Wrong email address or password." in text(unknown)
+    assert not logged_in(client)
+    assert count(db, LoginAttempt) == 2
+
+
+def test_login_with_empty_form_is_a_form_error(client, db):
+    response = client.post("/login", data={})
+    assert response.status_code == 400
+    assert 'id="email-error"' in text(response)
+    assert count(db, LoginAttempt) == 0
+
+
+def test_login_is_throttled_per_account_after_five_failures(client, make):
+    user = make.user()
+    for _ in range(5):
+        assert login(client, user.email, WRONG).status_code == 400
+    response = login(client, user.email)  # even the right password waits now
+    assert response.status_code == 429
+    assert "Too many failed attempts" in text(response)
+    assert not logged_in(client)
+    # another address is throttled too: the account is what is protected
+    assert login(new_client(client.application), user.email, address="10.9.9.9").status_code == 429
+
+
+def test_throttle_for_unknown_email_gives_the_same_answer(client, make):
+    user = make.user()
+    for _ in range(5):
+        login(client, user.email, WRONG, address="10.0.0.1")
+        login(client, "ghost@example.se", WRONG, address="10.0.0.2")
+    known = login(client, user.email, WRONG, address="10.0.0.3")
+    unknown = login(client, "ghost@example.se", WRONG, address="10.0.0.4")
+    assert known.status_code == unknown.status_code == 429
+
+    def message(response):
+        return re.search(
+            r'role="alert"[^>]*>\s*<h2>[^<]*</h2>\s*<p>([^<]*)</p>', text(response)
+        ).group(1)
+
+    assert message(known) == message(unknown)
+
+
+def test_login_is_throttled_per_address_across_emails(client, make):
+    user = make.user()
+    for n in range(5):
+        assert login(client, f"guess{n}@example.se", WRONG, address="10.1.1.1").status_code == 400
+    assert login(client, user.email, address="10.1.1.1").status_code == 429
+    assert not logged_in(client)
+    assert login(client, user.email, address="10.2.2.2").status_code == 303
+
+
+def test_successful_login_forgets_the_accounts_failures(client, make):
+    user = make.user()
+    for _ in range(4):
+        login(client, user.email, WRONG)
+    assert login(client, user.email).status_code == 303
+    other = new_client(client.application)
+    for _ in range(4):
+        assert login(other, user.email, WRONG).status_code == 400
+    assert login(other, user.email).status_code == 303
+
+
+def test_remember_me_sets_a_lasting_cookie_only_when_asked(client, app, make):
+    user = make.user()
+    login(client, user.email, remember=False)
+    assert client.get_cookie(REMEMBER) is None
+
+    other = new_client(app)
+    login(other, user.email, remember=True)
+    cookie = other.get_cookie(REMEMBER)
+    assert cookie is not None
+    assert cookie.http_only
+    assert cookie.expires is not None and cookie.expires > utcnow() + timedelta(days=30)
+    # the cookie alone (browser restarted, session cookie gone) logs in
+    assert logged_in(client_with_only(app, other, REMEMBER))
+
+
+def test_login_rotates_the_session(client, make):
+    user = make.user()
+    with client.session_transaction() as session:
+        session["planted"] = "by an attacker"
+        session["nonce"] = "old-nonce"
+        session["_user_id"] = "999:1"
+    assert login(client, user.email).status_code == 303
+    with client.session_transaction() as session:
+        assert "planted" not in session
+        assert session["nonce"] != "old-nonce"
+        assert len(session["nonce"]) >= 16
+        assert session["_user_id"] == user.get_id()
+
+
+def test_each_login_gets_its_own_nonce(app, make):
+    user = make.user()
+    nonces = set()
+    for _ in range(3):
+        http = new_client(app)
+        login(http, user.email)
+        with http.session_transaction() as session:
+            nonces.add(session["nonce"])
+    assert len(nonces) == 3
+
+
+@pytest.mark.parametrize(
+    ("target", "expected"),
+    [
+        ("/forums", "/forums"),
+        ("/threads/5?before=10", "/threads/5?before=10"),
+        ("//evil.example/", "/"),
+        ("https://evil.example/", "/"),
+        ("/\\evil.example", "/"),
+        ("javascript:alert(1)", "/"),
+        ("evil.example/path", "/"),
+        ("/%0d%0aSet-Cookie:x=y", "/"),
+    ],
+)
+def test_login_honours_only_a_safe_next(client, make, target, expected):
+    user = make.user()
+    response = client.post(
+        f"/login?next={target}", data={"email": user.email, "password": PASSWORD}
+    )
+    assert response.status_code == 303
+    assert response.location == expected
+
+
+def test_next_survives_a_failed_attempt_in_the_form(client, make):
+    user = make.user()
+    page = text(client.get("/login?next=/forums"))
+    assert 'name="next" type="hidden" value="/forums"' in page
+    response = client.post(
+        "/login", data={"email": user.email, "password": PASSWORD, "next": "/forums"}
+    )
+    assert response.location == "/forums"
+
+
+def test_logged_in_user_visiting_login_goes_on(client, auth, make):
+    auth.login(make.user())
+    assert client.get("/login").status_code == 302
+
+
+# --- log out -------------------------------------------------------------------
+
+
+def test_logout_requires_post(client, make):
+    user = make.user()
+    login(client, user.email)
+    assert client.get("/logout").status_code == 405
+    assert logged_in(client)
+    response = client.post("/logout")
+    assert response.status_code == 303
+    assert response.location == "/"
+    assert "You are logged out." in text(client.get("/"))
+    assert not logged_in(client)
+
+
+def test_logout_removes_the_remember_cookie(client, make):
+    user = make.user()
+    login(client, user.email, remember=True)
+    assert client.get_cookie(REMEMBER) is not None
+    client.post("/logout")
+    assert client.get_cookie(REMEMBER) is None
+    assert not logged_in(client)
+
+
+def test_logout_closes_only_this_sessions_sockets(app, make):
+    user = make.user()
+    here, there = new_client(app), new_client(app)
+    login(here, user.email)
+    login(there, user.email)
+    sock_here = socketio.test_client(app, flask_test_client=here)
+    sock_there = socketio.test_client(app, flask_test_client=there)
+    try:
+        assert sock_here.is_connected() and sock_there.is_connected()
+        here.post("/logout")
+        assert not sock_here.is_connected()
+        assert sock_there.is_connected()
+        assert logged_in(there)
+    finally:
+        for sock in (sock_here, sock_there):
+            if sock.is_connected():
+                sock.disconnect()
+
+
+def test_logout_keeps_the_users_language(client, make, db):
+    user = make.user()
+    login(client, user.email)
+    client.post("/settings", data={"display_name": user.display_name, "locale": "sv"})
+    client.environ_base.pop("HTTP_ACCEPT_LANGUAGE")
+    client.post("/logout")
+    assert '<html lang="sv">' in text(client.get("/", headers={"Accept-Language": "en"}))
+
+
+# --- CSRF ----------------------------------------------------------------------
+
+
+@pytest.mark.config(WTF_CSRF_ENABLED=True)
+def test_forms_without_a_valid_csrf_token_are_refused(client, db, make):
+    user = make.user()
+    assert register(client).status_code == 400
+    assert register(client, csrf_token="forged").status_code == 400
+    assert count(db, User) == 1
+    assert login(client, user.email).status_code == 400
+    assert login(client, user.email, csrf_token="forged").status_code == 400
+    assert not logged_in(client)
+
+    token = csrf_from(client.get("/login"))
+    assert login(client, user.email, csrf_token=token).status_code == 303
+    assert logged_in(client)
+
+    assert client.post("/logout").status_code == 400
+    assert client.post("/logout", data={"csrf_token": "forged"}).status_code == 400
+    assert logged_in(client)
+    before = user.session_version
+    assert client.post("/settings/logout-everywhere").status_code == 400
+    assert (
+        client.post("/settings", data={"display_name": "Changed", "locale": "en"}).status_code
+        == 400
+    )
+    fresh(db)
+    again = db.session.get(User, user.id)
+    assert again.session_version == before
+    assert again.display_name == user.display_name
+    assert logged_in(client)
+
+    token = csrf_from(client.get("/settings"))
+    assert client.post("/logout", data={"csrf_token": token}).status_code == 303
+    assert not logged_in(client)
+
+
+@pytest.mark.config(WTF_CSRF_ENABLED=True)
+def test_register_with_token_works_and_login_page_token_matches_helper(client, db):
+    token = csrf_from(client.get("/register"))
+    assert register(client, csrf_token=token).status_code == 303
+    assert count(db, User) == 1
+
+
+# --- password reset ------------------------------------------------------------
+
+
+def test_reset_link_works_once_and_ends_other_sessions(client, app, make, db):
+    user = make.user()
+    elsewhere = new_client(app)
+    login(elsewhere, user.email, remember=True)
+    remembered = client_with_only(app, elsewhere, REMEMBER)
+    assert logged_in(elsewhere)
+
+    response = client.post("/reset", data={"email": user.email.upper()})
+    assert response.status_code == 200
+    assert "If there is an account" in text(response)
+    link = reset_link(db, user.email)
+
+    page = client.get(link)
+    assert page.status_code == 200
+    assert page.headers["Referrer-Policy"] == "no-referrer"
+    assert 'autocomplete="new-password"' in text(page)
+    response = client.post(link, data={"password": NEW_PASSWORD})
+    assert response.status_code == 303
+    assert response.location == "/login"
+
+    assert not logged_in(elsewhere)
+    assert not logged_in(remembered)
+    assert login(new_client(app), user.email, PASSWORD).status_code == 400
+    assert login(new_client(app), user.email, NEW_PASSWORD).status_code == 303
+
+    used = client.get(link)
+    assert used.status_code == 404
+    assert "invalid, used or expired" in text(used)
+    assert client.post(link, data={"password": "another fine passphrase"}).status_code == 404
+    assert login(new_client(app), user.email, NEW_PASSWORD).status_code == 303
+
+
+def test_reset_for_unknown_email_looks_the_same_and_sends_nothing(client, make, db):
+    user = make.user()
+    known = text(client.post("/reset", data={"email": user.email}))
+    unknown = text(client.post("/reset", data={"email": "nobody@example.se"}))
+    assert known.replace(user.email, "X") == unknown.replace("nobody@example.se", "X")
+    fresh(db)
+    assert db.session.scalars(select(OutboxMail.to_address)).all() == [user.email]
+
+
+def test_reset_request_needs_a_valid_address(client, db):
+    response = client.post("/reset", data={"email": "not an address"})
+    assert response.status_code == 400
+    assert 'id="email-error"' in text(response)
+    assert count(db, OutboxMail) == 0
+
+
+def test_reset_mails_are_capped_per_account(client, make, db):
+    user = make.user()
+    for _ in range(6):
+        assert client.post("/reset", data={"email": user.email}).status_code == 200
+    assert count(db, OutboxMail) == 3
+
+
+def test_expired_reset_link_is_refused(client, make, db):
+    user = make.user()
+    client.post("/reset", data={"email": user.email})
+    link = reset_link(db, user.email)
+    reset = db.session.scalars(select(PasswordReset)).one()
+    reset.expires_at = utcnow() - timedelta(minutes=1)
+    db.session.commit()
+    assert client.get(link).status_code == 404
+    assert client.post(link, data={"password": NEW_PASSWORD}).status_code == 404
+    assert login(client, user.email, NEW_PASSWORD).status_code == 400
+
+
+def test_unknown_reset_token_is_a_clear_404(client):
+    response = client.get("/reset/made-up-token")
+    assert response.status_code == 404
+    assert "invalid, used or expired" in text(response)
+    assert 'href="/reset"' in text(response)
+
+
+def test_weak_password_at_reset_keeps_the_link_usable(client, make, db):
+    user = make.user()
+    client.post("/reset", data={"email": user.email})
+    link = reset_link(db, user.email)
+    response = client.post(link, data={"password": "password123"})
+    assert response.status_code == 400
+    assert 'id="password-error"' in text(response)
+    assert client.post(link, data={"password": NEW_PASSWORD}).status_code == 303
+
+
+def test_only_the_newest_links_survive_a_reset(client, make, db):
+    user = make.user()
+    client.post("/reset", data={"email": user.email})
+    first = reset_link(db, user.email)
+    client.post("/reset", data={"email": user.email})
+    second = reset_link(db, user.email)
+    assert first != second
+    assert client.post(second, data={"password": NEW_PASSWORD}).status_code == 303
+    assert client.get(first).status_code == 404
+
+
+def test_reset_lifts_the_login_throttle(client, make, db):
+    user = make.user()
+    for _ in range(5):
+        login(client, user.email, WRONG)
+    assert login(client, user.email).status_code == 429
+    client.post("/reset", data={"email": user.email})
+    client.post(reset_link(db, user.email), data={"password": NEW_PASSWORD})
+    assert login(client, user.email, NEW_PASSWORD).status_code == 303
+
+
+# --- settings ------------------------------------------------------------------
+
+
+def test_visitor_is_sent_to_login_from_settings(client):
+    response = client.get("/settings")
+    assert response.status_code == 302
+    assert response.location.startswith("/login")
+    assert "next=%2Fsettings" in response.location
+    for path in ("/settings/password", "/settings/logout-everywhere"):
+        assert client.post(path).status_code == 302
+
+
+def test_settings_change_language_name_and_notifications(client, make, db):
+    user = make.user()
+    client.environ_base.pop("HTTP_ACCEPT_LANGUAGE")  # a Swedish browser
+    login(client, user.email)
+    assert '<html lang="sv">' in text(client.get("/"))
+    response = client.post(
+        "/settings", data={"display_name": "  Nytt   Namn ", "locale": "en", "save_settings": "1"}
+    )
+    assert response.status_code == 303
+    page = text(client.get("/settings"))
+    assert '<html lang="en">' in page
+    assert "Your settings are saved." in page
+    fresh(db)
+    saved = db.session.get(User, user.id)
+    assert (saved.display_name, saved.locale, saved.email_notifications) == (
+        "Nytt Namn",
+        "en",
+        False,
+    )
+
+    client.post(
+        "/settings", data={"display_name": "Nytt Namn", "locale": "", "email_notifications": "y"}
+    )
+    fresh(db)
+    saved = db.session.get(User, user.id)
+    assert (saved.locale, saved.email_notifications) == (None, True)
+    assert '<html lang="en">' in text(client.get("/", headers={"Accept-Language": "en"}))
+    assert '<html lang="sv">' in text(client.get("/", headers={"Accept-Language": "sv"}))
+
+
+@pytest.mark.parametrize(
+    ("data", "field"),
+    [
+        ({"display_name": "x" * 81, "locale": "en"}, "display_name"),
+        ({"display_name": "", "locale": "en"}, "display_name"),
+        ({"display_name": "Fine Name", "locale": "de"}, "locale"),
+    ],
+)
+def test_settings_bad_input_changes_nothing(client, make, db, data, field):
+    user = make.user()
+    login(client, user.email)
+    response = client.post("/settings", data=data)
+    assert response.status_code == 400
+    assert f'id="{field}-error"' in text(response) or f"{field}-error" in text(response)
+    fresh(db)
+    saved = db.session.get(User, user.id)
+    assert (saved.display_name, saved.locale) == (user.display_name, None)
+    # the page header still shows the stored name, not the rejected one
+    assert user.display_name in text(response)
+
+
+def test_change_password_keeps_this_session_and_ends_the_others(client, app, make, db):
+    user = make.user()
+    login(client, user.email, remember=True)
+    other = new_client(app)
+    login(other, user.email)
+    with client.session_transaction() as session:
+        old_nonce = session["nonce"]
+    old_remember = client.get_cookie(REMEMBER).value
+
+    response = client.post(
+        "/settings/password",
+        data={"current_password": PASSWORD, "new_password": NEW_PASSWORD, "change_password": "1"},
+    )
+    assert response.status_code == 303
+    assert logged_in(client)
+    with client.session_transaction() as session:
+        assert session["nonce"] != old_nonce
+    assert client.get_cookie(REMEMBER).value != old_remember  # re-issued for the new version
+    assert logged_in(client_with_only(app, client, REMEMBER))
+    assert not logged_in(other)
+    assert login(new_client(app), user.email, PASSWORD).status_code == 400
+    assert login(new_client(app), user.email, NEW_PASSWORD).status_code == 303
+
+
+@pytest.mark.parametrize(
+    ("current", "new", "field"),
+    [
+        (WRONG, NEW_PASSWORD, "current_password"),
+        (PASSWORD, "short", "new_password"),
+        (PASSWORD, "password1234", "new_password"),
+        ("", NEW_PASSWORD, "current_password"),
+    ],
+)
+def test_change_password_bad_input(client, make, db, current, new, field):
+    user = make.user()
+    login(client, user.email)
+    response = client.post(
+        "/settings/password", data={"current_password": current, "new_password": new}
+    )
+    assert response.status_code == 400
+    assert f'id="{field}-error"' in text(response)
+    assert logged_in(client)
+    fresh(db)
+    assert db.session.get(User, user.id).session_version == user.session_version
+    assert login(new_client(client.application), user.email, PASSWORD).status_code == 303
+
+
+def test_guessing_the_current_password_is_throttled(client, make):
+    user = make.user()
+    login(client, user.email)
+    for _ in range(5):
+        data = {"current_password": WRONG, "new_password": NEW_PASSWORD}
+        assert client.post("/settings/password", data=data).status_code == 400
+    data = {"current_password": PASSWORD, "new_password": NEW_PASSWORD}
+    response = client.post("/settings/password", data=data)
+    assert response.status_code == 429
+    assert "Too many failed attempts" in text(response)
+
+
+def test_log_out_everywhere_ends_every_cookie(client, app, make):
+    user = make.user()
+    login(client, user.email)
+    copy = new_client(app)
+    copy_cookies(client, copy)  # the same session cookie, e.g. stolen or in another tab
+    second = new_client(app)
+    login(second, user.email)
+    assert logged_in(copy) and logged_in(second)
+
+    response = client.post("/settings/logout-everywhere")
+    assert response.status_code == 303
+    assert response.location == "/"
+    assert not logged_in(client)
+    assert not logged_in(copy)
+    assert not logged_in(second)
+    assert login(new_client(app), user.email).status_code == 303  # the password still works
+
+
+def test_remember_me_cookie_stops_working_after_log_out_everywhere(client, app, make):
+    user = make.user()
+    phone = new_client(app)
+    login(phone, user.email, remember=True)
+    assert logged_in(client_with_only(app, phone, REMEMBER))
+
+    login(client, user.email)
+    client.post("/settings/logout-everywhere")
+    assert not logged_in(client_with_only(app, phone, REMEMBER))
+    assert not logged_in(phone)
+
+
+def test_log_out_everywhere_closes_every_socket(app, make, auth):
+    user = make.user()
+    stranger = make.user()
+    clients = [new_client(app) for _ in range(3)]
+    for http, who in zip(clients, (user, user, stranger), strict=True):
+        type(auth)(http).login(who)
+    socks = [socketio.test_client(app, flask_test_client=http) for http in clients]
+    try:
+        assert all(sock.is_connected() for sock in socks)
+        assert clients[0].post("/settings/logout-everywhere").status_code == 303
+        assert [sock.is_connected() for sock in socks] == [False, False, True]
+    finally:
+        for sock in socks:
+            if sock.is_connected():
+                sock.disconnect()
+
+
+def test_session_from_remember_cookie_gets_a_nonce(app, make):
+    user = make.user()
+    phone = new_client(app)
+    login(phone, user.email, remember=True)
+    restarted = client_with_only(app, phone, REMEMBER)
+    assert logged_in(restarted)
+    with restarted.session_transaction() as session:
+        assert len(session.get("nonce", "")) >= 16
