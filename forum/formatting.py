@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from flask_babel import format_datetime
+from flask_babel import format_date, format_datetime, format_time
 
 
 def local_datetime(value: datetime | None, fmt: str = "medium") -> str:
-    """Format a stored UTC time in the Stockholm time zone and the current locale."""
+    """A stored UTC time in Europe/Stockholm and the reader's language: date and minutes."""
     if value is None:
         return ""
+    if fmt == "medium":
+        return f"{format_date(value, 'medium')} {format_time(value, 'short')}"
     return format_datetime(value, fmt)
 
 

@@ -109,7 +109,7 @@ def message_dict(message: Message, organisations: dict[int, str]) -> dict[str, A
         quote = {
             "id": reply.id,
             "author_name": reply.author.display_name,
-            "excerpt": excerpt(reply.body, 160) if reply.state == MessageState.visible else None,
+            "excerpt": excerpt(reply.html, 160) if reply.state == MessageState.visible else None,
             "state": reply.state.value,
         }
     return {

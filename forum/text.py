@@ -8,6 +8,7 @@ allow-list, so even a parser bug cannot let a tag or attribute through.
 from __future__ import annotations
 
 import re
+from html import unescape
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import partial
@@ -115,7 +116,12 @@ def render_markdown(source: str, resolve_mentions: MentionResolver | None = None
     return Rendered(html=html, mentioned_user_ids=set(env.get("mentioned", set())))
 
 
-def excerpt(source: str, length: int = 140) -> str:
-    """A plain-text excerpt for notifications and mail (escaped by whoever shows it)."""
-    text = " ".join(source.split())
+def plain_text(html: str) -> str:
+    """The words of sanitised HTML, without tags (for excerpts, quotes and mail)."""
+    return unescape(bleach.clean(html, tags=set(), strip=True))
+
+
+def excerpt(html: str, length: int = 140) -> str:
+    """A plain-text excerpt of rendered HTML (escaped again by whoever shows it)."""
+    text = " ".join(plain_text(html).split())
     return text if len(text) <= length else text[: length - 1].rstrip() + "…"

@@ -211,7 +211,7 @@ def test_reply_carries_the_quote(make, socket_for):
     assert ack["message"]["reply_quote"] == {
         "id": question.id,
         "author_name": "Alice Ask",
-        "excerpt": "Vad tycker *ni*?",
+        "excerpt": "Vad tycker ni?",
         "state": "visible",
     }
 

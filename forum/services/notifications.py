@@ -64,7 +64,7 @@ def notify_message(
         return
     recipients = db.session.scalars(select(User).where(User.id.in_(kinds))).all()
     url = url_for("forums.thread", thread_id=thread.id, _anchor=f"m{message.id}")
-    text = excerpt(message.body)
+    text = excerpt(message.html)
     for user in recipients:
         if not policy.can_view_thread(user, thread):
             continue

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from browsing import assert_accessible, login, screenshot
 from playwright.sync_api import expect
-
-from .conftest import assert_accessible, login, screenshot
 
 pytestmark = pytest.mark.browser
 
@@ -21,7 +20,8 @@ def send(page, text):
 
 
 def message(page, text):
-    return page.locator("li.message", has_text=text)
+    """The message whose own text (not a quote of it) contains `text`."""
+    return page.locator("li.message").filter(has=page.locator("[data-slot=body]", has_text=text))
 
 
 def test_two_people_chat_live(world, new_page):
