@@ -42,6 +42,16 @@ def can_administer(user: User | None) -> bool:
     return is_admin(user)
 
 
+def can_change_roles(actor: User | None, target: User) -> bool:
+    """Appoint or remove official, moderator and admin roles; never one's own."""
+    return can_administer(actor) and actor.id != target.id  # type: ignore[union-attr]
+
+
+def can_review_organisation(user: User | None, org: Organisation) -> bool:
+    """Verify or reject an organisation's registration."""
+    return can_administer(user)
+
+
 # --- organisations -----------------------------------------------------------
 
 
@@ -53,7 +63,8 @@ def organisation_role(user: User | None, org: Organisation) -> str | None:
 
     membership = db.session.scalar(
         select(Membership).where(
-            Membership.organisation_id == org.id, Membership.user_id == user.id  # type: ignore[union-attr]
+            Membership.organisation_id == org.id,
+            Membership.user_id == user.id,  # type: ignore[union-attr]
         )
     )
     if membership is None:
@@ -81,6 +92,27 @@ def can_act_for_organisation(user: User | None, org: Organisation) -> bool:
     return org.is_verified and organisation_role(user, org) in {"member", "admin"}
 
 
+def can_view_organisation(user: User | None, org: Organisation) -> bool:
+    """Verified and pending organisations are public; a rejected one only to its people."""
+    from .models import OrganisationStatus
+
+    if org.status != OrganisationStatus.rejected:
+        return True
+    return is_admin(user) or organisation_role(user, org) is not None
+
+
+def can_request_membership(user: User | None, org: Organisation) -> bool:
+    """Ask to join: logged in, not yet related, and the organisation not rejected."""
+    from .models import OrganisationStatus
+
+    return org.status != OrganisationStatus.rejected and can_join_organisation(user, org)
+
+
+def can_see_members(user: User | None, org: Organisation) -> bool:
+    """The member list is for the organisation's approved members and site admins."""
+    return is_admin(user) or organisation_role(user, org) in {"member", "admin"}
+
+
 # --- forums and threads ------------------------------------------------------
 
 
@@ -96,6 +128,13 @@ def is_forum_moderator(user: User | None, forum: Forum) -> bool:
     return any(m.id == user.id for m in forum.moderators)  # type: ignore[union-attr]
 
 
+def can_manage_forum(user: User | None, forum: Forum) -> bool:
+    """Invite members and appoint forum moderators: admins and the official who opened it."""
+    if not _logged_in(user):
+        return False
+    return is_admin(user) or (forum.created_by_id == user.id and is_official(user))  # type: ignore[union-attr]
+
+
 def can_view_forum(user: User | None, forum: Forum) -> bool:
     from .models import Visibility
 
@@ -106,7 +145,8 @@ def can_view_forum(user: User | None, forum: Forum) -> bool:
     if forum.visibility == Visibility.members:
         return True
     return is_forum_moderator(user, forum) or any(
-        m.id == user.id for m in forum.members  # type: ignore[union-attr]
+        m.id == user.id
+        for m in forum.members  # type: ignore[union-attr]
     )
 
 

@@ -8,10 +8,10 @@ allow-list, so even a parser bug cannot let a tag or attribute through.
 from __future__ import annotations
 
 import re
-from html import unescape
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import partial
+from html import unescape
 
 import bleach
 from bleach.linkifier import LinkifyFilter

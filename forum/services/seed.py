@@ -13,9 +13,9 @@ from ..models import (
     Commitment,
     Department,
     Forum,
+    MemberRole,
     Membership,
     MembershipStatus,
-    MemberRole,
     Organisation,
     OrganisationForm,
     OrganisationStatus,
@@ -41,14 +41,28 @@ def seed_agreement() -> int:
     for position, (slug, sv, en, dsv, den) in enumerate(PRINCIPLES, start=1):
         if slug not in have:
             db.session.add(
-                Principle(slug=slug, position=position, name_sv=sv, name_en=en, description_sv=dsv, description_en=den)
+                Principle(
+                    slug=slug,
+                    position=position,
+                    name_sv=sv,
+                    name_en=en,
+                    description_sv=dsv,
+                    description_en=den,
+                )
             )
             added += 1
     have = set(db.session.scalars(select(Commitment.slug)))
     for position, (slug, sv, en, dsv, den) in enumerate(COMMITMENTS, start=1):
         if slug not in have:
             db.session.add(
-                Commitment(slug=slug, position=position, title_sv=sv, title_en=en, description_sv=dsv, description_en=den)
+                Commitment(
+                    slug=slug,
+                    position=position,
+                    title_sv=sv,
+                    title_en=en,
+                    description_sv=dsv,
+                    description_en=den,
+                )
             )
             added += 1
     have = set(db.session.scalars(select(Department.name)))
@@ -90,7 +104,7 @@ def seed_demo() -> list[DemoAccount]:
         slug="foreningen-gemenskap",
         name="Föreningen Gemenskap",
         form=OrganisationForm.forening,
-        org_number="802456-1233",
+        org_number="802456-1238",
         description="En ideell förening i Hisingen som driver läxhjälp, språkcafé och mötesplatser.",
         website="https://example.org/gemenskap",
         status=OrganisationStatus.verified,
@@ -100,8 +114,18 @@ def seed_demo() -> list[DemoAccount]:
     db.session.flush()
     db.session.add_all(
         [
-            Membership(organisation_id=org.id, user_id=users["ordforande"].id, role=MemberRole.admin, status=MembershipStatus.approved),
-            Membership(organisation_id=org.id, user_id=users["medlem"].id, role=MemberRole.member, status=MembershipStatus.approved),
+            Membership(
+                organisation_id=org.id,
+                user_id=users["ordforande"].id,
+                role=MemberRole.admin,
+                status=MembershipStatus.approved,
+            ),
+            Membership(
+                organisation_id=org.id,
+                user_id=users["medlem"].id,
+                role=MemberRole.member,
+                status=MembershipStatus.approved,
+            ),
         ]
     )
     db.session.commit()
@@ -113,7 +137,10 @@ def seed_demo() -> list[DemoAccount]:
         "Hur ska stadens mötesplatser för unga utvecklas? Vi vill höra föreningarna **innan** "
         "problemet är formulerat.",
         "public",
-        [_commitment("forstarkt-samspel-och-tidigt-samrad").id, _commitment("dialogforum-och-dialogformer").id],
+        [
+            _commitment("forstarkt-samspel-och-tidigt-samrad").id,
+            _commitment("dialogforum-och-dialogformer").id,
+        ],
         moderator_ids=[users["moderator"].id],
     )
     forums.create_forum(
@@ -132,13 +159,23 @@ def seed_demo() -> list[DemoAccount]:
     )
     conversation = [
         ("ordforande", "Kvällsöppet! Många av våra ungdomar jobbar eller pluggar på dagen.", None),
-        ("medlem", "Håller med @olle.ordforande. Och en plats där man kan *laga mat* tillsammans.", 0),
-        ("tjansteperson", "Tack, det tar vi med. Finns det lokaler ni redan använder som kunde delas?", 1),
+        (
+            "medlem",
+            "Håller med @olle.ordforande. Och en plats där man kan *laga mat* tillsammans.",
+            0,
+        ),
+        (
+            "tjansteperson",
+            "Tack, det tar vi med. Finns det lokaler ni redan använder som kunde delas?",
+            1,
+        ),
     ]
     made = []
     for local, body, reply_index in conversation:
         reply_id = made[reply_index].id if reply_index is not None else None
-        message, _created = forums.send_message(users[local], thread.id, body, f"demo-{len(made)}", reply_id)
+        message, _created = forums.send_message(
+            users[local], thread.id, body, f"demo-{len(made)}", reply_id
+        )
         made.append(message)
     forum_iop = db.session.scalar(select(Forum).where(Forum.slug == "finansiering-och-iop"))
     if forum_iop is not None:

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from flask import flash
+from flask_wtf import FlaskForm
 from wtforms import SelectMultipleField
 from wtforms.widgets import CheckboxInput, ListWidget
+
+from ..errors import DomainError
 
 
 class MultiCheckboxField(SelectMultipleField):
@@ -14,3 +18,14 @@ class MultiCheckboxField(SelectMultipleField):
 
     def pre_validate(self, form) -> None:  # noqa: ANN001 — WTForms signature
         """Unknown values are reported by the service, with the field's error."""
+
+
+def form_error(form: FlaskForm, err: DomainError) -> None:
+    """Attach a service error to the form field it names (or the form as a whole)."""
+    field = getattr(form, err.field, None) if err.field else None
+    if field is not None:
+        field.errors = (
+            [*field.errors, err.message] if isinstance(field.errors, list) else [err.message]
+        )
+    else:
+        flash(err.message, "error")

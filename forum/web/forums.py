@@ -20,7 +20,7 @@ from ..extensions import db
 from ..models import Commitment, Message, MessageRevision, Notification, User
 from ..services import forums as forum_service
 from ..services import notifications as notification_service
-from .forms import MultiCheckboxField
+from .forms import MultiCheckboxField, form_error
 
 bp = Blueprint("forums", __name__)
 
@@ -35,17 +35,6 @@ def commitment_choices() -> list[SelectChoice]:
     lang = str(get_locale() or "sv")
     rows = db.session.scalars(select(Commitment).order_by(Commitment.position))
     return [SelectChoice(str(c.id), c.title(lang)) for c in rows]
-
-
-def form_error(form: FlaskForm, err: DomainError) -> None:
-    """Attach a service error to the form field it names (or the form as a whole)."""
-    field = getattr(form, err.field, None) if err.field else None
-    if field is not None:
-        field.errors = (
-            [*field.errors, err.message] if isinstance(field.errors, list) else [err.message]
-        )
-    else:
-        flash(err.message, "error")
 
 
 def _ids(values: list[str]) -> list[int]:

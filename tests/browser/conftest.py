@@ -160,5 +160,3 @@ def new_page(browser):
     yield make
     for context in contexts:
         context.close()
-
-

@@ -60,8 +60,21 @@ def test_wrong_organisation_number_shows_the_field_error(world, new_page):
     assert_accessible(page, "organisation form with errors")
 
 
-PUBLIC_PAGES = ["/", "/overenskommelsen", "/commitments/dialogforum-och-dialogformer", "/login", "/register", "/reset", "/organisations"]
-MEMBER_PAGES = ["/settings", "/organisations/new", "/organisations/kulturforeningen", "/notifications"]
+PUBLIC_PAGES = [
+    "/",
+    "/overenskommelsen",
+    "/commitments/dialogforum-och-dialogformer",
+    "/login",
+    "/register",
+    "/reset",
+    "/organisations",
+]
+MEMBER_PAGES = [
+    "/settings",
+    "/organisations/new",
+    "/organisations/kulturforeningen",
+    "/notifications",
+]
 
 
 @pytest.mark.parametrize("lang", ["sv", "en"])

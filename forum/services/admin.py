@@ -1,0 +1,182 @@
+"""Administration: appoint and remove roles, find people, read the audit log."""
+
+from __future__ import annotations
+
+from flask_babel import gettext as _
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import joinedload
+
+from .. import policy
+from ..errors import Conflict, Invalid, NotFound
+from ..extensions import db
+from ..models import AuditEntry, Department, Organisation, OrganisationStatus, User
+from . import audit
+
+ROLES = ("official", "moderator", "admin")
+MAX_DEPARTMENT = 200
+MAX_QUERY = 100
+SEARCH_LIMIT = 50
+AUDIT_LIMIT = 50
+
+
+def _require_admin(actor: User | None) -> User:
+    policy.require_login(actor)
+    policy.require(policy.can_administer(actor), _("Only admins can do that."))
+    return actor  # type: ignore[return-value]
+
+
+def _target(actor: User, user_id: int) -> User:
+    user = db.session.get(User, user_id)
+    if user is None:
+        raise NotFound(_("No such person."))
+    policy.require(policy.can_change_roles(actor, user), _("Nobody can change their own roles."))
+    return user
+
+
+def _role(role: str | None) -> str:
+    if not role:
+        raise Invalid(_("Choose a role."), field="role")
+    if role not in ROLES:
+        raise Invalid(_("Unknown role."), field="role")
+    return role
+
+
+def has_role(user: User, role: str) -> bool:
+    """Whether `user` holds one of the appointed roles."""
+    return {
+        "official": user.department_id is not None,
+        "moderator": bool(user.is_moderator),
+        "admin": bool(user.is_admin),
+    }[role]
+
+
+def resolve_department(department_id: int | None, new_name: str | None) -> Department:
+    """An existing department by id, or one by name (created when it does not exist yet)."""
+    name = " ".join((new_name or "").split())
+    if name:
+        if len(name) > MAX_DEPARTMENT:
+            raise Invalid(_("At most %(n)d characters.", n=MAX_DEPARTMENT), field="department")
+        # Compared in Python: SQLite's lower() folds ASCII only ("Ä" stays "Ä").
+        wanted = name.casefold()
+        dept = next((d for d in departments() if d.name.casefold() == wanted), None)
+        if dept is None:
+            dept = Department(name=name)
+            db.session.add(dept)
+            db.session.flush()
+        return dept
+    if department_id is not None:
+        dept = db.session.get(Department, department_id)
+        if dept is None:
+            raise Invalid(_("Unknown department."), field="department")
+        return dept
+    raise Invalid(_("Choose a department or type the name of a new one."), field="department")
+
+
+def grant_role(
+    actor: User | None,
+    user_id: int,
+    role: str,
+    department_id: int | None = None,
+    department_name: str | None = None,
+) -> User:
+    """Appoint `user_id` official (of a department), site moderator or admin."""
+    admin = _require_admin(actor)
+    user = _target(admin, user_id)
+    role = _role(role)
+    if role == "official":
+        dept = resolve_department(department_id, department_name)
+        if user.department_id == dept.id:
+            raise Conflict(_("That person is already an official of %(d)s.", d=dept.name))
+        user.department = dept
+        user.department_id = dept.id
+        detail = f"official ({dept.name})"
+    else:
+        if has_role(user, role):
+            raise Conflict(_("That person already has that role."))
+        if role == "admin":
+            user.is_admin = True
+        else:
+            user.is_moderator = True
+        detail = role
+    audit.record(admin, "role.granted", "user", user.id, detail)
+    db.session.commit()
+    return user
+
+
+def revoke_role(actor: User | None, user_id: int, role: str) -> User:
+    """Take an appointed role away from `user_id`."""
+    admin = _require_admin(actor)
+    user = _target(admin, user_id)
+    role = _role(role)
+    if not has_role(user, role):
+        raise Conflict(_("That person does not have that role."))
+    detail = role
+    if role == "official":
+        detail = f"official ({user.department.name})" if user.department else role
+        user.department = None
+        user.department_id = None
+    elif role == "admin":
+        user.is_admin = False
+    else:
+        user.is_moderator = False
+    audit.record(admin, "role.revoked", "user", user.id, detail)
+    db.session.commit()
+    return user
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def find_users(actor: User | None, query: str | None) -> list[User]:
+    """People whose email, name or handle contains `query`; without one, those holding roles."""
+    _require_admin(actor)
+    text = " ".join((query or "").split())[:MAX_QUERY]
+    stmt = select(User).order_by(func.lower(User.display_name), User.id).limit(SEARCH_LIMIT)
+    if text:
+        pattern = f"%{_escape_like(text)}%"
+        stmt = stmt.where(
+            or_(
+                User.email.ilike(pattern, escape="\\"),
+                User.display_name.ilike(pattern, escape="\\"),
+                User.handle.ilike(pattern, escape="\\"),
+            )
+        )
+    else:
+        stmt = stmt.where(
+            or_(
+                User.is_admin.is_(True),
+                User.is_moderator.is_(True),
+                User.department_id.isnot(None),
+            )
+        )
+    return list(db.session.scalars(stmt))
+
+
+def pending_organisations(actor: User | None) -> list[Organisation]:
+    """Organisations waiting for verification, oldest first."""
+    _require_admin(actor)
+    return list(
+        db.session.scalars(
+            select(Organisation)
+            .where(Organisation.status == OrganisationStatus.pending)
+            .order_by(Organisation.created_at, Organisation.id)
+        )
+    )
+
+
+def departments() -> list[Department]:
+    return list(db.session.scalars(select(Department).order_by(Department.name)))
+
+
+def recent_audit(actor: User | None, limit: int = AUDIT_LIMIT) -> list[AuditEntry]:
+    """The newest audit entries, with their actors."""
+    _require_admin(actor)
+    return list(
+        db.session.scalars(
+            select(AuditEntry)
+            .options(joinedload(AuditEntry.actor))
+            .order_by(AuditEntry.id.desc())
+            .limit(limit)
+        )
+    )

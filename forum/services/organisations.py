@@ -1,0 +1,487 @@
+"""Organisations: registration, verification by admins, and membership."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Callable
+from urllib.parse import urlsplit
+
+from flask import current_app, url_for
+from flask_babel import force_locale
+from flask_babel import gettext as _
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+
+from .. import policy
+from ..errors import Conflict, Invalid, NotFound
+from ..extensions import db
+from ..models import (
+    MemberRole,
+    Membership,
+    MembershipStatus,
+    Organisation,
+    OrganisationForm,
+    OrganisationStatus,
+    User,
+)
+from ..models.base import utcnow
+from . import audit
+from .mail import queue_mail
+from .validation import clean_text
+
+MAX_NAME = 200
+MAX_DESCRIPTION = 5_000
+MAX_WEBSITE = 300
+MAX_REASON = 2_000
+
+ORG_NUMBER_PATTERN = re.compile(r"([0-9]{6})-?([0-9]{4})", re.ASCII)
+
+
+# --- validation --------------------------------------------------------------
+
+
+def luhn_valid(digits: str) -> bool:
+    """The Luhn (mod 10) check used by Swedish organisation numbers."""
+    if not digits or not digits.isascii() or not digits.isdigit():
+        return False
+    total = 0
+    for position, char in enumerate(reversed(digits)):
+        value = int(char) * (2 if position % 2 else 1)
+        total += value - 9 if value > 9 else value
+    return total % 10 == 0
+
+
+def normalise_org_number(raw: str | None) -> str:
+    """Accept NNNNNN-NNNN or NNNNNNNNNN with a valid check digit; return NNNNNN-NNNN."""
+    value = (raw or "").strip()
+    if not value:
+        raise Invalid(_("Enter the organisation number."), field="org_number")
+    match = ORG_NUMBER_PATTERN.fullmatch(value)
+    if match is None:
+        raise Invalid(
+            _("Write the organisation number as NNNNNN-NNNN (ten digits)."), field="org_number"
+        )
+    if not luhn_valid(match[1] + match[2]):
+        raise Invalid(
+            _("That is not a valid organisation number: check the digits."), field="org_number"
+        )
+    return f"{match[1]}-{match[2]}"
+
+
+def clean_website(raw: str | None) -> str | None:
+    """An optional http or https address; anything else (javascript:, data:, ...) is refused."""
+    value = (raw or "").strip()
+    if not value:
+        return None
+    if len(value) > MAX_WEBSITE:
+        raise Invalid(_("At most %(n)d characters.", n=MAX_WEBSITE), field="website")
+    message = _("Enter a web address that starts with https:// or http://.")
+    if any(ch.isspace() or ord(ch) < 32 or ord(ch) == 127 for ch in value):
+        raise Invalid(message, field="website")
+    try:
+        parts = urlsplit(value)
+        host = parts.hostname
+    except ValueError:
+        raise Invalid(message, field="website") from None
+    if parts.scheme.lower() not in ("http", "https") or not host:
+        raise Invalid(message, field="website")
+    return value
+
+
+def clean_legal_form(raw: str | None) -> OrganisationForm:
+    try:
+        return OrganisationForm(raw or "")
+    except ValueError:
+        raise Invalid(_("Choose the organisation's form."), field="legal_form") from None
+
+
+def slugify(text: str) -> str:
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    return re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")[:80] or "organisation"
+
+
+def _unique_slug(name: str) -> str:
+    base = slugify(name)
+    taken = set(
+        db.session.scalars(select(Organisation.slug).where(Organisation.slug.like(f"{base}%")))
+    )
+    slug, n = base, 2
+    while slug in taken:
+        slug, n = f"{base}-{n}", n + 1
+    return slug
+
+
+def _number_taken(org_number: str) -> bool:
+    found = db.session.scalar(select(Organisation.id).where(Organisation.org_number == org_number))
+    return found is not None
+
+
+# --- lookups -----------------------------------------------------------------
+
+
+def get_organisation(org_id: int) -> Organisation:
+    org = db.session.get(Organisation, org_id)
+    if org is None:
+        raise NotFound(_("No such organisation."))
+    return org
+
+
+def get_by_slug(viewer: User | None, slug: str) -> Organisation:
+    """The organisation behind a slug, if the viewer may see it (else NotFound)."""
+    org = db.session.scalar(select(Organisation).where(Organisation.slug == slug))
+    if org is None or not policy.can_view_organisation(viewer, org):
+        raise NotFound(_("No such organisation."))
+    return org
+
+
+def _locked(org_id: int) -> Organisation:
+    """Load and lock the organisation row, so membership changes happen one at a time."""
+    org = db.session.scalar(select(Organisation).where(Organisation.id == org_id).with_for_update())
+    if org is None:
+        raise NotFound(_("No such organisation."))
+    return org
+
+
+def _membership(org: Organisation, membership_id: int) -> Membership:
+    membership = db.session.get(Membership, membership_id)
+    if membership is None or membership.organisation_id != org.id:
+        raise NotFound(_("No such member."))
+    return membership
+
+
+def _admin_count(org: Organisation) -> int:
+    return (
+        db.session.scalar(
+            select(func.count()).where(
+                Membership.organisation_id == org.id,
+                Membership.role == MemberRole.admin,
+                Membership.status == MembershipStatus.approved,
+            )
+        )
+        or 0
+    )
+
+
+def _is_last_admin(org: Organisation, membership: Membership) -> bool:
+    return (
+        membership.role == MemberRole.admin
+        and membership.status == MembershipStatus.approved
+        and _admin_count(org) <= 1
+    )
+
+
+def _person(user: User) -> str:
+    return f"{user.display_name} (user {user.id})"
+
+
+# --- registration and review -------------------------------------------------
+
+
+def register_organisation(
+    user: User | None,
+    name: str,
+    legal_form: str,
+    org_number: str,
+    description: str = "",
+    website: str | None = None,
+) -> Organisation:
+    """Register an organisation; it waits for verification and its registrant is its admin."""
+    policy.require_login(user)
+    policy.require(policy.can_register_organisation(user))
+    assert user is not None
+    name = " ".join(clean_text(name, "name", max_length=MAX_NAME).split())
+    form = clean_legal_form(legal_form)
+    number = normalise_org_number(org_number)
+    description = clean_text(description, "description", max_length=MAX_DESCRIPTION, required=False)
+    site = clean_website(website)
+    duplicate = _("An organisation with that number is already registered.")
+    if _number_taken(number):
+        raise Conflict(duplicate, field="org_number")
+    org = Organisation(
+        slug=_unique_slug(name),
+        name=name,
+        form=form,
+        org_number=number,
+        description=description,
+        website=site,
+        status=OrganisationStatus.pending,
+        created_by_id=user.id,
+    )
+    db.session.add(org)
+    try:
+        db.session.flush()
+    except IntegrityError:
+        db.session.rollback()
+        if _number_taken(number):
+            raise Conflict(duplicate, field="org_number") from None
+        raise Conflict(
+            _("Someone registered a similar organisation just now. Try again.")
+        ) from None
+    db.session.add(
+        Membership(
+            organisation_id=org.id,
+            user_id=user.id,
+            role=MemberRole.admin,
+            status=MembershipStatus.approved,
+        )
+    )
+    audit.record(user, "organisation.registered", "organisation", org.id, org.name)
+    db.session.commit()
+    return org
+
+
+def _tell_organisation(org: Organisation, compose: Callable[[str], tuple[str, str]]) -> None:
+    """Queue a short mail to the organisation's admins and the person who registered it.
+
+    `compose(link)` returns (subject, body); it runs in each recipient's language.
+    """
+    admins = db.session.scalars(
+        select(User)
+        .join(Membership, Membership.user_id == User.id)
+        .where(
+            Membership.organisation_id == org.id,
+            Membership.role == MemberRole.admin,
+            Membership.status == MembershipStatus.approved,
+        )
+    ).all()
+    people = {u.id: u for u in admins}
+    if org.created_by_id is not None and org.created_by_id not in people:
+        creator = db.session.get(User, org.created_by_id)
+        if creator is not None:
+            people[creator.id] = creator
+    link = current_app.config["FORUM_BASE_URL"] + url_for("organisations.show", slug=org.slug)
+    for person in people.values():
+        with force_locale(person.locale or "sv"):
+            subject, body = compose(link)
+        queue_mail(person.email, subject, body)
+
+
+def verify_organisation(actor: User | None, org_id: int) -> Organisation:
+    """An admin confirms the organisation is real: its members may then act for it."""
+    policy.require_login(actor)
+    org = get_organisation(org_id)
+    policy.require(
+        policy.can_review_organisation(actor, org), _("Only admins can verify organisations.")
+    )
+    if org.status == OrganisationStatus.verified:
+        raise Conflict(_("The organisation is already verified."))
+    org.status = OrganisationStatus.verified
+    org.rejection_reason = None
+    org.reviewed_at = utcnow()
+    audit.record(actor, "organisation.verified", "organisation", org.id, org.name)
+    _tell_organisation(
+        org,
+        lambda link: (
+            _("%(name)s is verified on Dialogforum", name=org.name),
+            _(
+                "%(name)s is now verified. Its members can take part on its behalf.\n\n%(link)s",
+                name=org.name,
+                link=link,
+            ),
+        ),
+    )
+    db.session.commit()
+    return org
+
+
+def reject_organisation(actor: User | None, org_id: int, reason: str) -> Organisation:
+    """An admin turns the registration down, with a reason the organisation is told."""
+    policy.require_login(actor)
+    org = get_organisation(org_id)
+    policy.require(
+        policy.can_review_organisation(actor, org), _("Only admins can reject organisations.")
+    )
+    if not (reason or "").strip():
+        raise Invalid(_("Give a reason: the organisation is told why."), field="reason")
+    reason = clean_text(reason, "reason", max_length=MAX_REASON)
+    if org.status == OrganisationStatus.rejected:
+        raise Conflict(_("The organisation is already rejected."))
+    org.status = OrganisationStatus.rejected
+    org.rejection_reason = reason
+    org.reviewed_at = utcnow()
+    audit.record(actor, "organisation.rejected", "organisation", org.id, reason)
+    _tell_organisation(
+        org,
+        lambda link: (
+            _("%(name)s was not verified on Dialogforum", name=org.name),
+            _(
+                "The registration of %(name)s was not accepted.\n\nReason: %(reason)s\n\n%(link)s",
+                name=org.name,
+                reason=reason,
+                link=link,
+            ),
+        ),
+    )
+    db.session.commit()
+    return org
+
+
+# --- membership --------------------------------------------------------------
+
+
+def request_membership(user: User | None, org_id: int) -> Membership:
+    """Ask to join an organisation; an organisation admin approves or rejects."""
+    policy.require_login(user)
+    assert user is not None
+    org = _locked(org_id)
+    if not policy.can_view_organisation(user, org):
+        raise NotFound(_("No such organisation."))
+    if not policy.can_request_membership(user, org):
+        if policy.organisation_role(user, org) is not None:
+            raise Conflict(_("You are already a member or have asked to join."))
+        raise Conflict(_("This organisation does not take new members."))
+    membership = Membership(
+        organisation_id=org.id,
+        user_id=user.id,
+        role=MemberRole.member,
+        status=MembershipStatus.pending,
+    )
+    db.session.add(membership)
+    try:
+        db.session.flush()
+    except IntegrityError:
+        db.session.rollback()
+        raise Conflict(_("You are already a member or have asked to join.")) from None
+    audit.record(user, "membership.requested", "organisation", org.id, _person(user))
+    db.session.commit()
+    return membership
+
+
+def _require_manager(actor: User | None, org: Organisation) -> None:
+    policy.require_login(actor)
+    policy.require(
+        policy.can_manage_organisation(actor, org),
+        _("Only the organisation's admins can manage its members."),
+    )
+
+
+def approve_member(actor: User | None, org_id: int, membership_id: int) -> Membership:
+    """An organisation admin accepts a request to join."""
+    org = _locked(org_id)
+    membership = _membership(org, membership_id)
+    _require_manager(actor, org)
+    if membership.status != MembershipStatus.pending:
+        raise Conflict(_("That person is already a member."))
+    membership.status = MembershipStatus.approved
+    audit.record(actor, "membership.approved", "organisation", org.id, _person(membership.user))
+    db.session.commit()
+    return membership
+
+
+def reject_member(actor: User | None, org_id: int, membership_id: int) -> None:
+    """An organisation admin declines a request to join."""
+    org = _locked(org_id)
+    membership = _membership(org, membership_id)
+    _require_manager(actor, org)
+    if membership.status != MembershipStatus.pending:
+        raise Conflict(_("That request was already answered."))
+    audit.record(actor, "membership.rejected", "organisation", org.id, _person(membership.user))
+    db.session.delete(membership)
+    db.session.commit()
+
+
+def remove_member(actor: User | None, org_id: int, membership_id: int) -> None:
+    """An organisation admin removes a member; the last admin stays."""
+    org = _locked(org_id)
+    membership = _membership(org, membership_id)
+    _require_manager(actor, org)
+    if membership.status != MembershipStatus.approved:
+        raise Conflict(_("That person is not a member yet."))
+    if _is_last_admin(org, membership):
+        raise Conflict(_("The organisation's last admin cannot be removed. Appoint another first."))
+    audit.record(actor, "membership.removed", "organisation", org.id, _person(membership.user))
+    db.session.delete(membership)
+    db.session.commit()
+
+
+def set_member_role(actor: User | None, org_id: int, membership_id: int, role: str) -> Membership:
+    """An organisation admin makes a member an admin, or an admin a plain member."""
+    org = _locked(org_id)
+    membership = _membership(org, membership_id)
+    _require_manager(actor, org)
+    try:
+        new_role = MemberRole(role or "")
+    except ValueError:
+        raise Invalid(_("Unknown role."), field="role") from None
+    if membership.status != MembershipStatus.approved:
+        raise Conflict(_("Approve the request first."))
+    if membership.role == new_role:
+        raise Conflict(_("That person already has that role."))
+    if new_role == MemberRole.member and _is_last_admin(org, membership):
+        raise Conflict(_("The organisation needs at least one admin. Appoint another first."))
+    membership.role = new_role
+    audit.record(
+        actor,
+        "membership.admin_granted" if new_role == MemberRole.admin else "membership.admin_removed",
+        "organisation",
+        org.id,
+        _person(membership.user),
+    )
+    db.session.commit()
+    return membership
+
+
+def leave_organisation(user: User | None, org_id: int) -> None:
+    """Leave an organisation, or withdraw a request to join; the last admin cannot leave."""
+    policy.require_login(user)
+    assert user is not None
+    org = _locked(org_id)
+    membership = db.session.scalar(
+        select(Membership).where(
+            Membership.organisation_id == org.id, Membership.user_id == user.id
+        )
+    )
+    if membership is None:
+        raise Conflict(_("You are not a member of this organisation."))
+    if _is_last_admin(org, membership):
+        raise Conflict(
+            _("You are the organisation's last admin. Appoint another admin before you leave.")
+        )
+    audit.record(user, "membership.left", "organisation", org.id, _person(user))
+    db.session.delete(membership)
+    db.session.commit()
+
+
+# --- reading -----------------------------------------------------------------
+
+
+def listed_organisations(viewer: User | None) -> tuple[list[Organisation], list[Organisation]]:
+    """Verified organisations, and the viewer's own ones that are not verified (yet)."""
+    verified = list(
+        db.session.scalars(
+            select(Organisation)
+            .where(Organisation.status == OrganisationStatus.verified)
+            .order_by(func.lower(Organisation.name))
+        )
+    )
+    own: list[Organisation] = []
+    if viewer is not None and getattr(viewer, "is_authenticated", False):
+        own = list(
+            db.session.scalars(
+                select(Organisation)
+                .join(Membership, Membership.organisation_id == Organisation.id)
+                .where(
+                    Membership.user_id == viewer.id,
+                    Organisation.status != OrganisationStatus.verified,
+                )
+                .order_by(func.lower(Organisation.name))
+            )
+        )
+    return verified, own
+
+
+def members_of(org: Organisation) -> tuple[list[Membership], list[Membership]]:
+    """Approved memberships (admins first) and pending requests, with their users."""
+    from sqlalchemy.orm import joinedload
+
+    rows = db.session.scalars(
+        select(Membership)
+        .options(joinedload(Membership.user))
+        .where(Membership.organisation_id == org.id)
+        .order_by(Membership.id)
+    ).all()
+    approved = [m for m in rows if m.status == MembershipStatus.approved]
+    approved.sort(key=lambda m: (m.role != MemberRole.admin, m.user.display_name.lower()))
+    pending = [m for m in rows if m.status == MembershipStatus.pending]
+    return approved, pending
