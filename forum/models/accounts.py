@@ -29,6 +29,7 @@ class User(UserMixin, db.Model):
     department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"))
     session_version: Mapped[int] = mapped_column(default=1)
     email_notifications: Mapped[bool] = mapped_column(default=True)
+    suspended_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     department: Mapped[Department | None] = relationship(lazy="joined")
@@ -36,6 +37,10 @@ class User(UserMixin, db.Model):
     @property
     def is_official(self) -> bool:
         return self.department_id is not None
+
+    def is_suspended(self, now: datetime) -> bool:
+        """A suspension is in force until its time is up (lifting clears it)."""
+        return self.suspended_until is not None and self.suspended_until > now
 
     def get_id(self) -> str:
         """Session and remember-cookie id: bumping session_version ends every session."""

@@ -42,6 +42,7 @@ class AuditEntry(db.Model):
     action: Mapped[str] = mapped_column(String(60), index=True)
     target_type: Mapped[str] = mapped_column(String(40))
     target_id: Mapped[int | None]
+    forum_id: Mapped[int | None] = mapped_column(ForeignKey("forums.id"), index=True)
     reason: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
 

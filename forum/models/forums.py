@@ -157,6 +157,7 @@ class MessageRevision(db.Model):
     html: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     replaced_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    admin_only: Mapped[bool] = mapped_column(default=False)
 
 
 class ReadMarker(db.Model):

@@ -20,6 +20,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from ..errors import Conflict, Invalid, NotFound, RateLimited
 from ..extensions import db
+from ..formatting import local_datetime
 from ..models import Department, LoginAttempt, PasswordReset, User
 from ..models.base import utcnow
 from . import audit
@@ -207,6 +208,13 @@ def authenticate(email: str, password: str, address: str) -> User:
         db.session.add(LoginAttempt(email=email, address=address))
         db.session.commit()
         raise Invalid(_("Wrong email address or password."), field="password")
+    if user.is_suspended(utcnow()):
+        raise Invalid(
+            _(
+                "This account is suspended until %(time)s.",
+                time=local_datetime(user.suspended_until),
+            )
+        )
     db.session.execute(delete(LoginAttempt).where(LoginAttempt.email == email))
     db.session.commit()
     return user
@@ -218,7 +226,7 @@ def load_user_from_session_id(session_id: str) -> User | None:
     if not user_id.isdigit() or not version.isdigit():
         return None
     user = db.session.get(User, int(user_id))
-    if user is None or user.session_version != int(version):
+    if user is None or user.session_version != int(version) or user.is_suspended(utcnow()):
         return None
     return user
 

@@ -7,9 +7,14 @@ from ..models import AuditEntry, User
 
 
 def record(
-    actor: User | None, action: str, target_type: str, target_id: int | None, reason: str = ""
+    actor: User | None,
+    action: str,
+    target_type: str,
+    target_id: int | None,
+    reason: str = "",
+    forum_id: int | None = None,
 ) -> None:
-    """Add an audit entry in the caller's transaction."""
+    """Add an audit entry in the caller's transaction (`forum_id` lets the log be filtered)."""
     db.session.add(
         AuditEntry(
             actor_id=actor.id if actor is not None else None,
@@ -17,5 +22,6 @@ def record(
             target_type=target_type,
             target_id=target_id,
             reason=reason,
+            forum_id=forum_id,
         )
     )

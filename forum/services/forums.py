@@ -29,7 +29,7 @@ from ..models import (
 from ..models.base import utcnow
 from ..realtime.publish import emit_after_commit, thread_room
 from ..text import render_markdown
-from . import audit, notifications
+from . import audit, moderation, notifications
 from .validation import clean_text
 
 MAX_BODY = 10_000
@@ -233,6 +233,7 @@ def send_message(
                 _("You can only reply to a message in the same thread."), field="reply_to"
             )
     _check_rate(user, thread)
+    moderation.check_can_post(user, thread)
     try:
         message = _insert_message(user, thread, text, client_id, reply_to)
         db.session.commit()
@@ -254,6 +255,7 @@ def _own_message(user: User | None, message_id: int) -> Message:
     if message.author_id != user.id:  # type: ignore[union-attr]
         policy.require(False, _("You can only change your own messages."))
     policy.require_can_send(user, message.thread)
+    moderation.check_not_muted(user, message.thread)  # type: ignore[arg-type]
     if message.state != MessageState.visible:
         raise Invalid(_("This message can no longer be changed."))
     return message

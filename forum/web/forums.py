@@ -252,8 +252,18 @@ def _thread_page(thread, form: MessageForm, status: int = 200):
         reply_to=reply_to,
         can_send=policy.can_send_message(user, thread),
         can_moderate=policy.is_forum_moderator(user, thread.forum),
+        move_targets=_move_targets(user, thread),
         blank=blank_message(),
     ), status
+
+
+def _move_targets(user, thread) -> list:
+    """Forums a moderator could move this thread to (none for everyone else)."""
+    if not policy.can_moderate_thread(user, thread):
+        return []
+    from ..moderation_queries import moderated_forums
+
+    return [f for f in moderated_forums(user) if f.id != thread.forum_id]
 
 
 def blank_message() -> dict:
@@ -356,11 +366,10 @@ def revisions(message_id: int):
         policy.can_view_revisions(current_user, message),
         _("Only the author and moderators see earlier versions."),
     )
-    items = db.session.scalars(
-        select(MessageRevision)
-        .where(MessageRevision.message_id == message.id)
-        .order_by(MessageRevision.id)
-    ).all()
+    query = select(MessageRevision).where(MessageRevision.message_id == message.id)
+    if not policy.can_see_redacted_original(current_user):
+        query = query.where(MessageRevision.admin_only.is_(False))
+    items = db.session.scalars(query.order_by(MessageRevision.id)).all()
     return render_template("forums/revisions.html", message=message, revisions=items)
 
 

@@ -101,6 +101,10 @@ function start(root) {
     if (edit) { edit.href = `/messages/${m.id}/edit`; edit.hidden = !mine; }
     const del = slot(li, "delete-form");
     if (del) { del.action = `/messages/${m.id}/delete`; del.hidden = !mine; }
+    const flagLink = slot(li, "flag-link");
+    if (flagLink) { flagLink.href = `/messages/${m.id}/flag`; flagLink.hidden = mine; }
+    const moderateLink = slot(li, "moderate-link");
+    if (moderateLink) moderateLink.href = `/moderation/messages/${m.id}`;
     const history = slot(li, "history-link");
     if (history) {
       history.href = `/messages/${m.id}/revisions`;

@@ -1,0 +1,348 @@
+"""The read side of moderation: the review queue, the audit log, restrictions, transparency.
+
+The queue issues a fixed number of queries whatever the number of flags,
+messages or threads in it (tests count them).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from typing import Any
+
+from sqlalchemy import and_, case, func, or_, select, true
+from sqlalchemy.orm import joinedload
+
+from . import policy
+from .extensions import db
+from .models import (
+    ActionKind,
+    Appeal,
+    AuditEntry,
+    Flag,
+    FlagReason,
+    Forum,
+    Message,
+    ModerationAction,
+    Principle,
+    Thread,
+    User,
+)
+from .models.base import utcnow
+
+QUEUE_LIMIT = 50
+AUDIT_PAGE = 100
+CONTEXT_BEFORE = 2
+CONTEXT_AFTER = 1
+MODERATION_PREFIXES = ("message.", "thread.", "flags.", "user.", "appeal.")
+
+
+@dataclass
+class QueueItem:
+    """A flagged (or otherwise reviewed) message, its flags and the messages around it."""
+
+    message: Message
+    flags: list[Flag] = field(default_factory=list)
+    context: list[Message] = field(default_factory=list)
+    personal_data: bool = False
+    decided_hide: bool = False
+
+    @property
+    def flag_count(self) -> int:
+        return len(self.flags)
+
+
+def _forum_filter(column, forum_ids: set[int] | None):
+    return true() if forum_ids is None else column.in_(forum_ids or {-1})
+
+
+def _message_options():
+    return (
+        joinedload(Message.author),
+        joinedload(Message.thread).joinedload(Thread.forum),
+    )
+
+
+def queue(user: User, limit: int = QUEUE_LIMIT) -> list[QueueItem]:
+    """Messages with open flags in the forums `user` moderates: personal data first,
+    then the most flags, then the oldest."""
+    forum_ids = policy.moderated_forum_ids(user)
+    personal = func.max(case((Flag.reason == FlagReason.personal_data, 1), else_=0))
+    ranked = (
+        select(
+            Flag.message_id,
+            personal.label("personal"),
+            func.count(Flag.id).label("flags"),
+            func.min(Flag.created_at).label("first"),
+        )
+        .join(Message, Message.id == Flag.message_id)
+        .join(Thread, Thread.id == Message.thread_id)
+        .where(Flag.resolved_at.is_(None), _forum_filter(Thread.forum_id, forum_ids))
+        .group_by(Flag.message_id)
+        .order_by(personal.desc(), func.count(Flag.id).desc(), func.min(Flag.created_at))
+        .limit(limit)
+    )
+    rows = db.session.execute(ranked).all()
+    ids = [row.message_id for row in rows]
+    return items_for(ids, {row.message_id: bool(row.personal) for row in rows})
+
+
+def items_for(ids: list[int], personal: dict[int, bool] | None = None) -> list[QueueItem]:
+    """Queue items (message, open flags, context) for these message ids, in this order."""
+    if not ids:
+        return []
+    messages = {
+        m.id: m
+        for m in db.session.scalars(
+            select(Message).options(*_message_options()).where(Message.id.in_(ids))
+        ).unique()
+    }
+    flags: dict[int, list[Flag]] = {}
+    for flag in db.session.scalars(
+        select(Flag)
+        .options(joinedload(Flag.user))
+        .where(Flag.message_id.in_(ids), Flag.resolved_at.is_(None))
+        .order_by(Flag.id)
+    ):
+        flags.setdefault(flag.message_id, []).append(flag)
+    decided = set(
+        db.session.scalars(
+            select(ModerationAction.message_id).where(
+                ModerationAction.message_id.in_(ids),
+                ModerationAction.kind == ActionKind.hide,
+                ModerationAction.reversed_at.is_(None),
+            )
+        )
+    )
+    context = _context(ids, {m.thread_id for m in messages.values()})
+    items = []
+    for message_id in ids:
+        message = messages.get(message_id)
+        if message is None:
+            continue
+        own = flags.get(message_id, [])
+        items.append(
+            QueueItem(
+                message=message,
+                flags=own,
+                context=context.get(message_id, []),
+                personal_data=(personal or {}).get(message_id)
+                or any(f.reason == FlagReason.personal_data for f in own),
+                decided_hide=message_id in decided,
+            )
+        )
+    return items
+
+
+def _context(ids: list[int], thread_ids: set[int]) -> dict[int, list[Message]]:
+    """The messages just before and after each target, in two queries."""
+    numbered = (
+        select(
+            Message.id.label("id"),
+            Message.thread_id.label("thread_id"),
+            func.row_number().over(partition_by=Message.thread_id, order_by=Message.id).label("rn"),
+        )
+        .where(Message.thread_id.in_(thread_ids))
+        .subquery()
+    )
+    target = numbered.alias("target")
+    pairs = db.session.execute(
+        select(target.c.id, numbered.c.id)
+        .join(
+            numbered,
+            and_(
+                numbered.c.thread_id == target.c.thread_id,
+                numbered.c.rn.between(target.c.rn - CONTEXT_BEFORE, target.c.rn + CONTEXT_AFTER),
+            ),
+        )
+        .where(target.c.id.in_(ids))
+    ).all()
+    wanted = {other for _target, other in pairs}
+    loaded = {
+        m.id: m
+        for m in db.session.scalars(
+            select(Message).options(joinedload(Message.author)).where(Message.id.in_(wanted))
+        ).unique()
+    }
+    out: dict[int, list[Message]] = {}
+    for target_id, other in sorted(pairs, key=lambda p: (p[0], p[1])):
+        if other in loaded:
+            out.setdefault(target_id, []).append(loaded[other])
+    return out
+
+
+def pending_appeals(user: User) -> list[Appeal]:
+    """Undecided appeals that `user` may decide, oldest first."""
+    forum_ids = policy.moderated_forum_ids(user)
+    scope = (
+        true()
+        if forum_ids is None
+        else and_(
+            ModerationAction.forum_id.is_not(None), ModerationAction.forum_id.in_(forum_ids or {-1})
+        )
+    )
+    return list(
+        db.session.scalars(
+            select(Appeal)
+            .join(ModerationAction, ModerationAction.id == Appeal.action_id)
+            .options(
+                joinedload(Appeal.user),
+                joinedload(Appeal.action).joinedload(ModerationAction.message),
+                joinedload(Appeal.action).joinedload(ModerationAction.forum),
+                joinedload(Appeal.action).joinedload(ModerationAction.actor),
+            )
+            .where(Appeal.decided_at.is_(None), Appeal.user_id != user.id, scope)
+            .order_by(Appeal.created_at)
+            .limit(QUEUE_LIMIT)
+        ).unique()
+    )
+
+
+def active_restrictions(user: User) -> list[ModerationAction]:
+    """Mutes and suspensions in force that `user` can see (site-wide for site moderators)."""
+    forum_ids = policy.moderated_forum_ids(user)
+    now = utcnow()
+    scope = (
+        true()
+        if forum_ids is None
+        else and_(
+            ModerationAction.kind == ActionKind.mute,
+            ModerationAction.forum_id.in_(forum_ids or {-1}),
+        )
+    )
+    return list(
+        db.session.scalars(
+            select(ModerationAction)
+            .options(joinedload(ModerationAction.subject), joinedload(ModerationAction.forum))
+            .where(
+                ModerationAction.kind.in_([ActionKind.mute, ActionKind.suspend]),
+                ModerationAction.reversed_at.is_(None),
+                ModerationAction.until > now,
+                scope,
+            )
+            .order_by(ModerationAction.until)
+        ).unique()
+    )
+
+
+def moderated_forums(user: User) -> list[Forum]:
+    forum_ids = policy.moderated_forum_ids(user)
+    return list(
+        db.session.scalars(
+            select(Forum).where(_forum_filter(Forum.id, forum_ids)).order_by(Forum.title)
+        )
+    )
+
+
+def actions_for(message_id: int) -> list[ModerationAction]:
+    """Every decision taken on a message, newest first."""
+    return list(
+        db.session.scalars(
+            select(ModerationAction)
+            .options(joinedload(ModerationAction.actor))
+            .where(ModerationAction.message_id == message_id)
+            .order_by(ModerationAction.id.desc())
+        )
+    )
+
+
+# --- the audit log -----------------------------------------------------------------
+
+
+@dataclass
+class AuditFilters:
+    actor: str = ""
+    action: str = ""
+    forum_id: int | None = None
+    since: date | None = None
+    until: date | None = None
+    before: int | None = None
+
+
+def audit_actions(user: User) -> list[str]:
+    """The action names the filter offers."""
+    names = db.session.scalars(select(AuditEntry.action).distinct().order_by(AuditEntry.action))
+    return [n for n in names if policy.is_admin(user) or n.startswith(MODERATION_PREFIXES)]
+
+
+def audit_entries(
+    user: User, filters: AuditFilters, limit: int = AUDIT_PAGE
+) -> tuple[list[AuditEntry], bool]:
+    """Audit entries `user` may read, newest first, filtered; returns (entries, more)."""
+    query = select(AuditEntry).options(joinedload(AuditEntry.actor))
+    if not policy.is_admin(user):
+        query = query.where(or_(*(AuditEntry.action.startswith(p) for p in MODERATION_PREFIXES)))
+    forum_ids = policy.moderated_forum_ids(user)
+    if forum_ids is not None:
+        query = query.where(AuditEntry.forum_id.in_(forum_ids or {-1}))
+    if filters.actor:
+        needle = filters.actor.lstrip("@").lower()
+        query = query.join(User, User.id == AuditEntry.actor_id).where(
+            or_(func.lower(User.handle) == needle, func.lower(User.email) == needle)
+        )
+    if filters.action:
+        query = query.where(AuditEntry.action == filters.action)
+    if filters.forum_id is not None:
+        query = query.where(AuditEntry.forum_id == filters.forum_id)
+    if filters.since is not None:
+        query = query.where(AuditEntry.created_at >= _day_start(filters.since))
+    if filters.until is not None:
+        query = query.where(AuditEntry.created_at < _day_start(filters.until) + timedelta(days=1))
+    if filters.before is not None:
+        query = query.where(AuditEntry.id < filters.before)
+    rows = list(db.session.scalars(query.order_by(AuditEntry.id.desc()).limit(limit + 1)).unique())
+    return rows[:limit], len(rows) > limit
+
+
+def _day_start(day: date) -> datetime:
+    from zoneinfo import ZoneInfo
+
+    return datetime.combine(day, time.min, tzinfo=ZoneInfo("Europe/Stockholm"))
+
+
+# --- transparency -------------------------------------------------------------------
+
+
+def _month(column):
+    if db.engine.dialect.name == "sqlite":
+        return func.strftime("%Y-%m", column)
+    return func.to_char(func.timezone("UTC", column), "YYYY-MM")
+
+
+def transparency() -> dict[str, Any]:
+    """Moderation decisions per month and kind, and per reason: counts only, no names."""
+    month = _month(ModerationAction.created_at)
+    by_month: dict[str, dict[str, int]] = {}
+    for row in db.session.execute(
+        select(month.label("month"), ModerationAction.kind, func.count())
+        .group_by(month, ModerationAction.kind)
+        .order_by(month.desc())
+    ):
+        by_month.setdefault(row.month, {})[ActionKind(row.kind).value] = row[2]
+    audit_month = _month(AuditEntry.created_at)
+    for row in db.session.execute(
+        select(audit_month.label("month"), AuditEntry.action, func.count())
+        .where(AuditEntry.action.in_(["message.auto_hidden", "message.restored", "thread.locked"]))
+        .group_by(audit_month, AuditEntry.action)
+    ):
+        by_month.setdefault(row.month, {})[row.action] = row[2]
+    reasons = dict(
+        db.session.execute(
+            select(ModerationAction.reason_code, func.count())
+            .where(ModerationAction.kind.in_([ActionKind.hide, ActionKind.redact]))
+            .group_by(ModerationAction.reason_code)
+        ).all()
+    )
+    principles = list(db.session.scalars(select(Principle).order_by(Principle.position)))
+    appeals: dict[str, int] = {}
+    for outcome, n in db.session.execute(
+        select(Appeal.outcome, func.count()).group_by(Appeal.outcome)
+    ):
+        key = outcome.value if outcome is not None else "pending"
+        appeals[key] = appeals.get(key, 0) + n
+    return {
+        "months": sorted(by_month.items(), reverse=True),
+        "reasons": reasons,
+        "principles": principles,
+        "appeals": appeals,
+    }

@@ -1,0 +1,828 @@
+"""Moderation: flags, decisions on messages, thread controls, mutes, suspensions, appeals.
+
+Nothing is destroyed: hidden text stays in the database, a redaction keeps the
+original as an admin-only revision, and every step is written to the audit log.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime, timedelta
+
+from flask import current_app, url_for
+from flask_babel import force_locale
+from flask_babel import gettext as _
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
+
+from .. import policy, queries
+from ..errors import Conflict, Invalid, Muted, NotFound, RateLimited
+from ..extensions import db
+from ..formatting import iso_utc, local_datetime
+from ..models import (
+    ActionKind,
+    Appeal,
+    AppealOutcome,
+    Flag,
+    FlagReason,
+    Forum,
+    Message,
+    MessageRevision,
+    MessageState,
+    ModerationAction,
+    Notification,
+    Principle,
+    Thread,
+    User,
+)
+from ..models.base import utcnow
+from ..realtime.publish import emit_after_commit, thread_room
+from ..text import excerpt
+from . import audit, notifications
+from .validation import clean_text
+
+MAX_REASON = 1000
+MAX_FLAG_NOTE = 500
+MAX_APPEAL = 2000
+MAX_DURATION_MINUTES = 365 * 24 * 60
+MAX_SLOW_MODE_SECONDS = 3600
+OTHER = "other"
+
+
+# --- reading what is in force --------------------------------------------------
+
+
+def active_mute(
+    user_id: int, forum_id: int, now: datetime | None = None
+) -> ModerationAction | None:
+    """The mute in force for this person in this forum, if any (expired ones don't count)."""
+    now = now or utcnow()
+    return db.session.scalar(
+        select(ModerationAction)
+        .where(
+            ModerationAction.kind == ActionKind.mute,
+            ModerationAction.subject_id == user_id,
+            ModerationAction.forum_id == forum_id,
+            ModerationAction.reversed_at.is_(None),
+            ModerationAction.until > now,
+        )
+        .order_by(ModerationAction.until.desc())
+        .limit(1)
+    )
+
+
+def check_not_muted(user: User, thread: Thread) -> None:
+    """Raise Muted while a mute in the thread's forum is in force."""
+    mute = active_mute(user.id, thread.forum_id)
+    if mute is not None:
+        raise Muted(
+            _(
+                "You are muted in this forum until %(time)s.",
+                time=local_datetime(mute.until),
+            ),
+            until=iso_utc(mute.until),
+        )
+
+
+def check_slow_mode(user: User, thread: Thread) -> None:
+    """Raise RateLimited (with retry_after) while slow mode keeps this person waiting."""
+    seconds = thread.slow_mode_seconds or 0
+    if seconds <= 0 or policy.exempt_from_slow_mode(user, thread):
+        return
+    last = db.session.scalar(
+        select(func.max(Message.created_at)).where(
+            Message.thread_id == thread.id, Message.author_id == user.id
+        )
+    )
+    if last is None:
+        return
+    if last.tzinfo is None:  # SQLite's max() bypasses the column type
+        from datetime import UTC
+
+        last = last.replace(tzinfo=UTC)
+    waited = (utcnow() - last).total_seconds()
+    if waited < seconds:
+        wait = max(1, math.ceil(seconds - waited))
+        raise RateLimited(
+            _("Slow mode: wait %(n)d seconds before your next message.", n=wait),
+            retry_after=wait,
+        )
+
+
+def check_can_post(user: User, thread: Thread) -> None:
+    """Mutes and slow mode, checked when a message is sent."""
+    check_not_muted(user, thread)
+    check_slow_mode(user, thread)
+
+
+# --- helpers -------------------------------------------------------------------
+
+
+def _message(user: User | None, message_id: int) -> Message:
+    policy.require_login(user)
+    message = db.session.get(Message, message_id)
+    if message is None or not policy.can_view_thread(user, message.thread):
+        raise NotFound(_("No such message."))
+    return message
+
+
+def _moderated_message(actor: User | None, message_id: int) -> Message:
+    message = _message(actor, message_id)
+    if message.author_id == actor.id:  # type: ignore[union-attr]
+        policy.require(False, _("Nobody moderates their own messages."))
+    policy.require(
+        policy.can_moderate_message(actor, message),
+        _("Only this forum's moderators can do that."),
+    )
+    return message
+
+
+def _thread(actor: User | None, thread_id: int) -> Thread:
+    policy.require_login(actor)
+    thread = policy.require_thread_visible(actor, queries.get_thread(thread_id))
+    policy.require(
+        policy.can_moderate_thread(actor, thread), _("Only this forum's moderators can do that.")
+    )
+    return thread
+
+
+def _person(user_id: int) -> User:
+    person = db.session.get(User, user_id)
+    if person is None:
+        raise NotFound(_("No such person."))
+    return person
+
+
+def _reason(text: str | None, *, required: bool = True, field: str = "reason") -> str:
+    return clean_text(text, field, max_length=MAX_REASON, required=required)
+
+
+def _principle_or_other(code: str | None, note: str) -> tuple[Principle | None, str]:
+    """A principle of the agreement by slug, or 'other' (which needs a written reason)."""
+    code = (code or "").strip()
+    if code == OTHER:
+        if not note:
+            raise Invalid(_("Write the reason."), field="note")
+        return None, OTHER
+    principle = db.session.scalar(select(Principle).where(Principle.slug == code)) if code else None
+    if principle is None:
+        raise Invalid(_("Choose a principle or “other reason”."), field="reason")
+    return principle, principle.slug
+
+
+def _default_locale() -> str:
+    return current_app.config.get("BABEL_DEFAULT_LOCALE", "sv")
+
+
+def public_reason(principle: Principle | None, note: str) -> str:
+    """The reason shown in a hidden message's placeholder: the principle, and the note."""
+    if principle is None:
+        return note
+    name = f"{principle.name_sv} ({principle.name_en})"
+    return f"{name}: {note}" if note else name
+
+
+def _duration(minutes: object) -> timedelta:
+    if isinstance(minutes, bool) or not isinstance(minutes, int):
+        raise Invalid(_("Choose how long."), field="minutes")
+    if minutes <= 0 or minutes > MAX_DURATION_MINUTES:
+        raise Invalid(_("The time must be between one minute and one year."), field="minutes")
+    return timedelta(minutes=minutes)
+
+
+def _emit_message(event: str, message: Message) -> None:
+    payload = {
+        "message": queries.message_dict(message, queries.author_organisations({message.author_id}))
+    }
+    emit_after_commit(event, payload, thread_room(message.thread_id))
+
+
+def _open_flags(message_id: int) -> list[Flag]:
+    return list(
+        db.session.scalars(
+            select(Flag).where(Flag.message_id == message_id, Flag.resolved_at.is_(None))
+        )
+    )
+
+
+def _resolve_flags(actor: User | None, message_id: int, resolution: str) -> int:
+    result = db.session.execute(
+        update(Flag)
+        .where(Flag.message_id == message_id, Flag.resolved_at.is_(None))
+        .values(
+            resolved_at=utcnow(),
+            resolved_by_id=actor.id if actor is not None else None,
+            resolution=resolution,
+        )
+    )
+    return result.rowcount or 0  # type: ignore[attr-defined]
+
+
+def _active_hide(message_id: int) -> ModerationAction | None:
+    return db.session.scalar(
+        select(ModerationAction).where(
+            ModerationAction.message_id == message_id,
+            ModerationAction.kind == ActionKind.hide,
+            ModerationAction.reversed_at.is_(None),
+        )
+    )
+
+
+def action_url(action: ModerationAction) -> str:
+    return url_for("moderation.action", action_id=action.id)
+
+
+def _record_action(
+    actor: User,
+    kind: ActionKind,
+    subject: User,
+    reason: str,
+    *,
+    reason_code: str = OTHER,
+    principle: Principle | None = None,
+    message: Message | None = None,
+    forum_id: int | None = None,
+    until: datetime | None = None,
+) -> ModerationAction:
+    action = ModerationAction(
+        kind=kind,
+        subject_id=subject.id,
+        actor_id=actor.id,
+        forum_id=forum_id
+        if forum_id is not None
+        else (message.thread.forum_id if message else None),
+        thread_id=message.thread_id if message else None,
+        message_id=message.id if message else None,
+        principle_id=principle.id if principle else None,
+        reason_code=reason_code,
+        reason=reason,
+        until=until,
+    )
+    db.session.add(action)
+    db.session.flush()
+    return action
+
+
+def _tell(subject: User, kind: str, reason: str, action: ModerationAction) -> None:
+    thread = action.message.thread if action.message is not None else None
+    notifications.notify_person(
+        subject, kind, reason, action_url(action), thread, action.message_id
+    )
+
+
+# --- flags ---------------------------------------------------------------------
+
+
+def flag_threshold() -> int:
+    return int(current_app.config.get("FORUM_FLAG_THRESHOLD", 3))
+
+
+def flag_message(
+    user: User | None, message_id: int, reason: str | None, note: str | None = ""
+) -> tuple[Flag, bool]:
+    """Flag a message once; enough distinct flags hide it pending review. Returns (flag, new)."""
+    message = _message(user, message_id)
+    assert user is not None
+    existing = db.session.scalar(
+        select(Flag).where(Flag.message_id == message.id, Flag.user_id == user.id)
+    )
+    if existing is not None:
+        return existing, False
+    if message.author_id == user.id:
+        raise Invalid(_("You cannot flag your own message."))
+    policy.require(policy.can_flag_message(user, message), _("You may not flag this message."))
+    if message.state != MessageState.visible:
+        raise Conflict(_("This message is already hidden or deleted."))
+    try:
+        kind = FlagReason(reason or "")
+    except ValueError:
+        raise Invalid(_("Choose why you flag the message."), field="reason") from None
+    text = clean_text(note, "note", max_length=MAX_FLAG_NOTE, required=kind == FlagReason.other)
+    flag = Flag(message_id=message.id, user_id=user.id, reason=kind, note=text)
+    db.session.add(flag)
+    try:
+        db.session.flush()
+    except IntegrityError:
+        db.session.rollback()  # the same person flagged twice at once: one flag counts
+        again = db.session.scalar(
+            select(Flag).where(Flag.message_id == message_id, Flag.user_id == user.id)
+        )
+        if again is None:
+            raise
+        return again, False
+    count = db.session.scalar(
+        select(func.count(Flag.id)).where(Flag.message_id == message.id, Flag.resolved_at.is_(None))
+    )
+    if (count or 0) >= flag_threshold():
+        message.state = MessageState.hidden
+        with force_locale(_default_locale()):
+            message.hidden_reason = _("Flagged by several people; waiting for a moderator.")
+        audit.record(
+            None,
+            "message.auto_hidden",
+            "message",
+            message.id,
+            f"{count} flags",
+            forum_id=message.thread.forum_id,
+        )
+        _emit_message("message:hidden", message)
+    db.session.commit()
+    return flag, True
+
+
+# --- decisions on messages -----------------------------------------------------
+
+
+def dismiss_flags(actor: User | None, message_id: int) -> int:
+    """The message is fine: close its open flags (and show it again if flags hid it)."""
+    message = _moderated_message(actor, message_id)
+    if not _open_flags(message.id):
+        raise Conflict(_("There are no open flags on this message."))
+    count = _resolve_flags(actor, message.id, "dismissed")
+    audit.record(
+        actor,
+        "flags.dismissed",
+        "message",
+        message.id,
+        f"{count}",
+        forum_id=message.thread.forum_id,
+    )
+    if message.state == MessageState.hidden and _active_hide(message.id) is None:
+        message.state = MessageState.visible
+        message.hidden_reason = None
+        _emit_message("message:restored", message)
+    db.session.commit()
+    return count
+
+
+def hide_message(
+    actor: User | None, message_id: int, reason: str | None, note: str | None = ""
+) -> ModerationAction:
+    """Hide a message under a principle (or another written reason); the author is told."""
+    message = _moderated_message(actor, message_id)
+    assert actor is not None
+    if message.state == MessageState.deleted:
+        raise Conflict(_("The author has already deleted this message."))
+    if _active_hide(message.id) is not None:
+        raise Conflict(_("This message is already hidden."))
+    text = _reason(note, required=False, field="note")
+    principle, code = _principle_or_other(reason, text)
+    message.state = MessageState.hidden
+    message.hidden_reason = public_reason(principle, text)
+    action = _record_action(
+        actor,
+        ActionKind.hide,
+        message.author,
+        message.hidden_reason,
+        reason_code=code,
+        principle=principle,
+        message=message,
+    )
+    _resolve_flags(actor, message.id, "hidden")
+    audit.record(
+        actor,
+        "message.hidden",
+        "message",
+        message.id,
+        message.hidden_reason,
+        forum_id=message.thread.forum_id,
+    )
+    _emit_message("message:hidden", message)
+    _tell(message.author, "moderation_hidden", message.hidden_reason, action)
+    db.session.commit()
+    return action
+
+
+def _show_again(actor: User, message: Message) -> None:
+    message.state = MessageState.visible
+    message.hidden_reason = None
+    for action in db.session.scalars(
+        select(ModerationAction).where(
+            ModerationAction.message_id == message.id,
+            ModerationAction.kind == ActionKind.hide,
+            ModerationAction.reversed_at.is_(None),
+        )
+    ):
+        action.reversed_at = utcnow()
+        action.reversed_by_id = actor.id
+    _emit_message("message:restored", message)
+
+
+def restore_message(actor: User | None, message_id: int) -> Message:
+    """Show a hidden message again, live; its open flags are closed."""
+    message = _moderated_message(actor, message_id)
+    assert actor is not None
+    if message.state != MessageState.hidden:
+        raise Conflict(_("This message is not hidden."))
+    was_decided = _active_hide(message.id)
+    _show_again(actor, message)
+    _resolve_flags(actor, message.id, "restored")
+    audit.record(actor, "message.restored", "message", message.id, forum_id=message.thread.forum_id)
+    if was_decided is not None:
+        _tell(message.author, "moderation_restored", "", was_decided)
+    db.session.commit()
+    return message
+
+
+def redact_message(
+    actor: User | None, message_id: int, replacement: str | None, note: str | None = ""
+) -> ModerationAction:
+    """Replace a message's public text; the original is kept for admins only."""
+    from .forums import MAX_BODY, render_body
+
+    message = _moderated_message(actor, message_id)
+    assert actor is not None
+    if message.state == MessageState.deleted:
+        raise Conflict(_("The author has already deleted this message."))
+    text = clean_text(replacement, "replacement", max_length=MAX_BODY, required=False)
+    if not text:
+        with force_locale(_default_locale()):
+            text = _("[Personal data removed by a moderator]")
+    if text == message.body:
+        raise Invalid(_("Change the text to remove the personal data."), field="replacement")
+    reason = _reason(note, required=False, field="note")
+    db.session.execute(
+        update(MessageRevision)
+        .where(MessageRevision.message_id == message.id)
+        .values(admin_only=True)
+    )
+    db.session.add(
+        MessageRevision(
+            message_id=message.id,
+            body=message.body,
+            html=message.html,
+            created_at=message.edited_at or message.created_at,
+            admin_only=True,
+        )
+    )
+    message.body = text
+    message.html = render_body(text).html
+    db.session.execute(
+        update(Notification)
+        .where(Notification.message_id == message.id)
+        .values(excerpt=excerpt(message.html))
+    )
+    action = _record_action(
+        actor,
+        ActionKind.redact,
+        message.author,
+        reason,
+        reason_code="personal_data",
+        message=message,
+    )
+    _resolve_flags(actor, message.id, "redacted")
+    audit.record(
+        actor, "message.redacted", "message", message.id, reason, forum_id=message.thread.forum_id
+    )
+    if message.state == MessageState.hidden and _active_hide(message.id) is None:
+        message.state = MessageState.visible
+        message.hidden_reason = None
+        _emit_message("message:restored", message)
+    else:
+        _emit_message("message:edited", message)
+    _tell(message.author, "moderation_redacted", reason, action)
+    db.session.commit()
+    return action
+
+
+# --- people --------------------------------------------------------------------
+
+
+def warn_person(
+    actor: User | None,
+    person_id: int,
+    reason: str | None,
+    forum_id: int | None = None,
+    message_id: int | None = None,
+) -> ModerationAction:
+    """Send a person a written warning (about a message, in a forum, or site-wide)."""
+    policy.require_login(actor)
+    assert actor is not None
+    message = _message(actor, message_id) if message_id is not None else None
+    person = _person(message.author_id if message else person_id)
+    forum = _forum(message.thread.forum_id if message else forum_id)
+    policy.require(
+        policy.can_moderate_person(actor, person, forum),
+        _("You may not warn this person here."),
+    )
+    text = _reason(reason)
+    action = _record_action(
+        actor,
+        ActionKind.warn,
+        person,
+        text,
+        message=message,
+        forum_id=forum.id if forum else None,
+    )
+    audit.record(
+        actor, "user.warned", "user", person.id, text, forum_id=forum.id if forum else None
+    )
+    _tell(person, "moderation_warned", text, action)
+    db.session.commit()
+    return action
+
+
+def _forum(forum_id: int | None) -> Forum | None:
+    if forum_id is None:
+        return None
+    forum = db.session.get(Forum, forum_id)
+    if forum is None:
+        raise NotFound(_("No such forum."))
+    return forum
+
+
+def mute_person(
+    actor: User | None, person_id: int, forum_id: int, minutes: object, reason: str | None
+) -> ModerationAction:
+    """Mute a person in one forum for a time: they can read but not post there."""
+    policy.require_login(actor)
+    assert actor is not None
+    forum = _forum(forum_id)
+    assert forum is not None
+    person = _person(person_id)
+    policy.require(
+        policy.can_moderate_person(actor, person, forum),
+        _("You may not mute this person here."),
+    )
+    length = _duration(minutes)
+    text = _reason(reason)
+    current = active_mute(person.id, forum.id)
+    if current is not None:
+        raise Conflict(
+            _(
+                "%(name)s is already muted here until %(time)s.",
+                name=person.display_name,
+                time=local_datetime(current.until),
+            )
+        )
+    until = utcnow() + length
+    action = _record_action(actor, ActionKind.mute, person, text, forum_id=forum.id, until=until)
+    audit.record(
+        actor,
+        "user.muted",
+        "user",
+        person.id,
+        f"{text} (until {iso_utc(until)})",
+        forum_id=forum.id,
+    )
+    _tell(person, "moderation_muted", f"{forum.title}: {text}", action)
+    db.session.commit()
+    return action
+
+
+def suspend_person(
+    actor: User | None, person_id: int, minutes: object, reason: str | None
+) -> ModerationAction:
+    """Suspend an account for a time: no login, and every open socket is closed."""
+    policy.require_login(actor)
+    assert actor is not None
+    person = _person(person_id)
+    policy.require(policy.can_suspend(actor, person), _("You may not suspend this person."))
+    length = _duration(minutes)
+    text = _reason(reason)
+    now = utcnow()
+    if person.is_suspended(now):
+        raise Conflict(_("%(name)s is already suspended.", name=person.display_name))
+    until = now + length
+    person.suspended_until = until
+    person.session_version += 1
+    action = _record_action(actor, ActionKind.suspend, person, text, until=until)
+    audit.record(actor, "user.suspended", "user", person.id, f"{text} (until {iso_utc(until)})")
+    _tell(person, "moderation_suspended", text, action)
+    db.session.commit()
+    from ..realtime.sessions import disconnect_user
+
+    disconnect_user(person.id)
+    return action
+
+
+def _lift(actor: User, action: ModerationAction) -> None:
+    action.reversed_at = utcnow()
+    action.reversed_by_id = actor.id
+    if action.kind == ActionKind.suspend:
+        action.subject.suspended_until = None
+
+
+def lift_restriction(actor: User | None, action_id: int) -> ModerationAction:
+    """End a mute or a suspension before its time is up; the person is told."""
+    policy.require_login(actor)
+    action = db.session.get(ModerationAction, action_id)
+    if action is None or action.kind not in (ActionKind.mute, ActionKind.suspend):
+        raise NotFound(_("No such mute or suspension."))
+    forum = _forum(action.forum_id)
+    allowed = (
+        policy.can_suspend(actor, action.subject)
+        if action.kind == ActionKind.suspend
+        else policy.can_moderate_person(actor, action.subject, forum)
+    )
+    policy.require(allowed, _("You may not lift this."))
+    assert actor is not None
+    if not action.in_force(utcnow()):
+        raise Conflict(_("This has already ended."))
+    _lift(actor, action)
+    name = "user.unsuspended" if action.kind == ActionKind.suspend else "user.unmuted"
+    audit.record(actor, name, "user", action.subject_id, forum_id=action.forum_id)
+    _tell(action.subject, "moderation_lifted", "", action)
+    db.session.commit()
+    return action
+
+
+# --- thread controls -------------------------------------------------------------
+
+
+def _thread_changed(actor: User, thread: Thread, action: str, reason: str = "") -> None:
+    audit.record(actor, action, "thread", thread.id, reason, forum_id=thread.forum_id)
+    emit_after_commit(
+        "thread:updated", {"thread": queries.thread_dict(thread)}, thread_room(thread.id)
+    )
+    db.session.commit()
+
+
+def lock_thread(actor: User | None, thread_id: int, locked: bool = True) -> Thread:
+    """Lock (no new messages or edits) or unlock a thread, live for everyone in it."""
+    thread = _thread(actor, thread_id)
+    if thread.locked == locked:
+        raise Conflict(_("The thread is already locked.") if locked else _("The thread is open."))
+    thread.locked = locked
+    _thread_changed(actor, thread, "thread.locked" if locked else "thread.unlocked")  # type: ignore[arg-type]
+    return thread
+
+
+def pin_thread(actor: User | None, thread_id: int, pinned: bool = True) -> Thread:
+    """Pin a thread to the top of its forum, or unpin it."""
+    thread = _thread(actor, thread_id)
+    if thread.pinned == pinned:
+        raise Conflict(_("No change."))
+    thread.pinned = pinned
+    _thread_changed(actor, thread, "thread.pinned" if pinned else "thread.unpinned")  # type: ignore[arg-type]
+    return thread
+
+
+def archive_thread(actor: User | None, thread_id: int, archived: bool = True) -> Thread:
+    """Archive a thread (read-only, off the forum's list) or bring it back."""
+    thread = _thread(actor, thread_id)
+    if thread.archived == archived:
+        raise Conflict(_("No change."))
+    thread.archived = archived
+    _thread_changed(actor, thread, "thread.archived" if archived else "thread.unarchived")  # type: ignore[arg-type]
+    return thread
+
+
+def rename_thread(actor: User | None, thread_id: int, title: str | None) -> Thread:
+    """Give a thread a new title."""
+    from .forums import MAX_TITLE
+
+    thread = _thread(actor, thread_id)
+    new = clean_text(title, "title", max_length=MAX_TITLE)
+    if new == thread.title:
+        raise Conflict(_("No change."))
+    old, thread.title = thread.title, new
+    _thread_changed(actor, thread, "thread.renamed", f"{old} → {new}")  # type: ignore[arg-type]
+    return thread
+
+
+def move_thread(actor: User | None, thread_id: int, forum_id: int | None) -> Thread:
+    """Move a thread to another forum the moderator also moderates."""
+    thread = _thread(actor, thread_id)
+    if forum_id is None:
+        raise Invalid(_("Choose a forum."), field="forum_id")
+    target = _forum(forum_id)
+    assert target is not None
+    if target.id == thread.forum_id:
+        raise Invalid(_("The thread is already in that forum."), field="forum_id")
+    policy.require(
+        policy.is_forum_moderator(actor, target),
+        _("You can only move threads to forums you moderate."),
+    )
+    old = thread.forum
+    thread.forum_id = target.id
+    thread.forum = target
+    audit.record(actor, "thread.moved", "thread", thread.id, f"from {old.title}", forum_id=old.id)
+    _thread_changed(actor, thread, "thread.moved", f"to {target.title}")  # type: ignore[arg-type]
+    return thread
+
+
+def set_slow_mode(actor: User | None, thread_id: int, seconds: object) -> Thread:
+    """At most one message per `seconds` per person (0 turns it off); moderators are exempt."""
+    thread = _thread(actor, thread_id)
+    if isinstance(seconds, bool) or not isinstance(seconds, int):
+        raise Invalid(_("Give the seconds as a whole number."), field="seconds")
+    if seconds < 0 or seconds > MAX_SLOW_MODE_SECONDS:
+        raise Invalid(
+            _("Slow mode can be 0 to %(n)d seconds.", n=MAX_SLOW_MODE_SECONDS), field="seconds"
+        )
+    if seconds == thread.slow_mode_seconds:
+        raise Conflict(_("No change."))
+    thread.slow_mode_seconds = seconds
+    _thread_changed(actor, thread, "thread.slow_mode", f"{seconds} s")  # type: ignore[arg-type]
+    return thread
+
+
+# --- appeals -------------------------------------------------------------------
+
+
+def get_action(user: User | None, action_id: int) -> ModerationAction:
+    """A moderation action, for the person it concerns or a moderator who may decide on it."""
+    policy.require_login(user)
+    action = db.session.get(ModerationAction, action_id)
+    if action is None:
+        raise NotFound(_("No such decision."))
+    forum = _forum(action.forum_id)
+    if not (
+        policy.can_appeal(user, action.subject_id)
+        or policy.can_decide_appeal(user, action.subject_id, forum)
+        or (forum is None and policy.is_site_moderator(user))
+    ):
+        raise NotFound(_("No such decision."))
+    return action
+
+
+def appeal(user: User | None, action_id: int, body: str | None) -> Appeal:
+    """The person concerned appeals a decision, once; the appeal lands in the queue."""
+    policy.require_login(user)
+    action = db.session.get(ModerationAction, action_id)
+    if action is None:
+        raise NotFound(_("No such decision."))
+    policy.require(
+        policy.can_appeal(user, action.subject_id),
+        _("Only the person a decision concerns can appeal it."),
+    )
+    assert user is not None
+    if db.session.scalar(select(Appeal.id).where(Appeal.action_id == action.id)) is not None:
+        raise Conflict(_("You have already appealed this decision."))
+    if action.reversed_at is not None:
+        raise Invalid(_("This decision has already been reversed."))
+    text = clean_text(body, "body", max_length=MAX_APPEAL)
+    item = Appeal(action_id=action.id, user_id=user.id, body=text)
+    db.session.add(item)
+    try:
+        db.session.flush()
+    except IntegrityError:
+        db.session.rollback()
+        raise Conflict(_("You have already appealed this decision.")) from None
+    audit.record(user, "appeal.submitted", "moderation_action", action.id, forum_id=action.forum_id)
+    db.session.commit()
+    return item
+
+
+def _reverse(actor: User, action: ModerationAction) -> None:
+    """Undo a decision after a successful appeal."""
+    message = action.message
+    if action.kind == ActionKind.hide and message is not None:
+        if message.state == MessageState.hidden:
+            _show_again(actor, message)
+    elif action.kind == ActionKind.redact and message is not None:
+        from .forums import render_body
+
+        original = db.session.scalar(
+            select(MessageRevision)
+            .where(MessageRevision.message_id == message.id, MessageRevision.admin_only.is_(True))
+            .order_by(MessageRevision.id.desc())
+            .limit(1)
+        )
+        if original is not None:
+            message.body = original.body
+            message.html = render_body(original.body).html
+            _emit_message("message:edited", message)
+    if action.reversed_at is None:
+        _lift(actor, action)
+
+
+def decide_appeal(
+    actor: User | None, appeal_id: int, outcome: str | None, note: str | None = ""
+) -> Appeal:
+    """Uphold or reverse the decision an appeal is about; the person is told."""
+    policy.require_login(actor)
+    item = db.session.get(Appeal, appeal_id)
+    if item is None:
+        raise NotFound(_("No such appeal."))
+    action = item.action
+    policy.require(
+        policy.can_decide_appeal(actor, action.subject_id, _forum(action.forum_id)),
+        _("You may not decide on this appeal."),
+    )
+    assert actor is not None
+    if item.decided_at is not None:
+        raise Conflict(_("This appeal has already been decided."))
+    try:
+        result = AppealOutcome(outcome or "")
+    except ValueError:
+        raise Invalid(_("Choose an outcome."), field="outcome") from None
+    text = _reason(note, required=False, field="note")
+    if result == AppealOutcome.reversed:
+        _reverse(actor, action)
+    item.outcome = result
+    item.decided_at = utcnow()
+    item.decided_by_id = actor.id
+    item.decision_note = text
+    audit.record(
+        actor,
+        f"appeal.{result.value}",
+        "moderation_action",
+        action.id,
+        text,
+        forum_id=action.forum_id,
+    )
+    _tell(action.subject, f"appeal_{result.value}", text, action)
+    db.session.commit()
+    return item

@@ -1,0 +1,490 @@
+"""Moderation pages: flagging, the review queue, thread controls, people, appeals, audit log,
+and the public transparency page. Views parse the form, call forum.services.moderation and
+answer; refused actions show their reason on the page they came from."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user, login_required
+from flask_wtf import FlaskForm
+from sqlalchemy import func, or_, select
+
+from .. import moderation_queries as mq
+from .. import policy, queries
+from ..errors import DomainError, Invalid, NotFound
+from ..extensions import db
+from ..models import Appeal, FlagReason, Message, MessageRevision, Principle, User
+from ..services import moderation as service
+
+bp = Blueprint("moderation", __name__)
+
+FLAG_REASONS = {
+    FlagReason.spam.value: _l("Spam or advertising"),
+    FlagReason.offensive.value: _l("Offensive or abusive"),
+    FlagReason.off_topic.value: _l("Off topic"),
+    FlagReason.personal_data.value: _l("Personal data (someone's address, phone, ID number…)"),
+    FlagReason.other.value: _l("Something else (write what)"),
+}
+DURATIONS = [
+    (60, _l("1 hour")),
+    (24 * 60, _l("1 day")),
+    (7 * 24 * 60, _l("1 week")),
+    (30 * 24 * 60, _l("30 days")),
+    (365 * 24 * 60, _l("1 year")),
+]
+ACTION_LABELS = {
+    "hide": _l("Hidden message"),
+    "redact": _l("Redacted personal data"),
+    "warn": _l("Warning"),
+    "mute": _l("Muted in a forum"),
+    "suspend": _l("Suspended account"),
+    "message.auto_hidden": _l("Hidden automatically after flags"),
+    "message.restored": _l("Restored message"),
+    "thread.locked": _l("Locked thread"),
+}
+
+
+class PostForm(FlaskForm):
+    """Carries only the CSRF token; the fields are read from request.form."""
+
+
+def _checked() -> None:
+    """Refuse a post without a valid CSRF token (the forms carry one)."""
+    if not PostForm().validate_on_submit():
+        raise Invalid(_("The form had expired or was not sent from this site. Try again."))
+
+
+def _int(name: str) -> int | None:
+    raw = (request.form.get(name) or "").strip()
+    if not raw:
+        return None
+    try:
+        return int(raw)
+    except ValueError:
+        raise Invalid(_("%(field)s must be a whole number.", field=name), field=name) from None
+
+
+def _safe_next(default: str) -> str:
+    target = request.form.get("next") or ""
+    if target.startswith("/") and not target.startswith("//"):
+        return target
+    return default
+
+
+def _require_moderation() -> None:
+    policy.require(policy.can_use_moderation(current_user), _("Only moderators can see this page."))
+
+
+def _principles() -> list[Principle]:
+    return list(db.session.scalars(select(Principle).order_by(Principle.position)))
+
+
+def _common() -> dict:
+    return {
+        "principles": _principles(),
+        "durations": DURATIONS,
+        "flag_reasons": FLAG_REASONS,
+        "can_suspend_anyone": policy.is_site_moderator(current_user),
+    }
+
+
+# --- flagging --------------------------------------------------------------------
+
+
+@bp.route("/messages/<int:message_id>/flag", methods=["GET", "POST"])
+@login_required
+def flag(message_id: int):
+    """Flag a message for the moderators, once, with a reason."""
+    message = db.session.get(Message, message_id)
+    if message is None or not policy.can_view_thread(current_user, message.thread):
+        raise NotFound(_("No such message."))
+    back = url_for("forums.thread", thread_id=message.thread_id, _anchor=f"m{message.id}")
+    errors: dict[str, str] = {}
+    status = 200
+    if request.method == "POST":
+        try:
+            _checked()
+            _flag, created = service.flag_message(
+                current_user,
+                message_id,
+                request.form.get("reason"),
+                request.form.get("note"),
+            )
+        except DomainError as err:
+            if err.status in (401, 403, 404):
+                raise
+            errors[err.field or "form"] = err.message
+            status = err.status
+        else:
+            if created:
+                flash(_("Thank you. The moderators will look at the message."), "success")
+            else:
+                flash(_("You have already flagged this message."), "success")
+            return redirect(back)
+    return render_template(
+        "moderation/flag.html",
+        message=queries.messages_dicts([message])[0],
+        thread=message.thread,
+        back=back,
+        errors=errors,
+        values=request.form,
+        **_common(),
+    ), status
+
+
+# --- the queue -----------------------------------------------------------------------
+
+
+def _queue_page(status: int = 200):
+    _require_moderation()
+    return render_template(
+        "moderation/queue.html",
+        items=mq.queue(current_user),
+        appeals=mq.pending_appeals(current_user),
+        **_common(),
+    ), status
+
+
+@bp.get("/moderation")
+@login_required
+def queue():
+    """The review queue: flagged messages by priority, and appeals."""
+    return _queue_page()
+
+
+def _message_page(message_id: int, status: int = 200):
+    message = db.session.get(Message, message_id)
+    if message is None or not policy.can_view_thread(current_user, message.thread):
+        raise NotFound(_("No such message."))
+    policy.require(
+        policy.is_forum_moderator(current_user, message.thread.forum),
+        _("Only this forum's moderators can see this page."),
+    )
+    originals = []
+    if policy.can_see_redacted_original(current_user):
+        originals = list(
+            db.session.scalars(
+                select(MessageRevision)
+                .where(
+                    MessageRevision.message_id == message.id,
+                    MessageRevision.admin_only.is_(True),
+                )
+                .order_by(MessageRevision.id.desc())
+            )
+        )
+    return render_template(
+        "moderation/message.html",
+        item=mq.items_for([message.id])[0],
+        actions=mq.actions_for(message.id),
+        originals=originals,
+        **_common(),
+    ), status
+
+
+@bp.get("/moderation/messages/<int:message_id>")
+@login_required
+def message(message_id: int):
+    """One message under review: context, open flags, decisions so far, the actions."""
+    return _message_page(message_id)
+
+
+def _refused(err: DomainError, message_id: int | None = None):
+    """Show why an action was refused on the page it came from, with the error's status."""
+    if err.status in (401, 403, 404):
+        raise err
+    flash(err.message, "error")
+    if message_id is not None and request.form.get("from") == "message":
+        return _message_page(message_id, err.status)
+    return _queue_page(err.status)
+
+
+MESSAGE_ACTIONS = {
+    "dismiss": (
+        lambda mid: service.dismiss_flags(current_user, mid),
+        _l("The flags are dismissed."),
+    ),
+    "hide": (
+        lambda mid: service.hide_message(
+            current_user, mid, request.form.get("reason"), request.form.get("note")
+        ),
+        _l("The message is hidden."),
+    ),
+    "restore": (
+        lambda mid: service.restore_message(current_user, mid),
+        _l("The message is shown again."),
+    ),
+    "redact": (
+        lambda mid: service.redact_message(
+            current_user, mid, request.form.get("replacement"), request.form.get("note")
+        ),
+        _l("The personal data is removed."),
+    ),
+    "warn": (
+        lambda mid: service.warn_person(current_user, 0, request.form.get("note"), message_id=mid),
+        _l("The warning is sent."),
+    ),
+    "mute": (
+        lambda mid: _mute_author(mid),
+        _l("The author is muted in this forum."),
+    ),
+}
+
+
+def _mute_author(message_id: int):
+    message = db.session.get(Message, message_id)
+    if message is None:
+        raise NotFound(_("No such message."))
+    return service.mute_person(
+        current_user,
+        message.author_id,
+        message.thread.forum_id,
+        _int("minutes"),
+        request.form.get("note"),
+    )
+
+
+@bp.post("/moderation/messages/<int:message_id>/<op>")
+@login_required
+def act_on_message(message_id: int, op: str):
+    """Dismiss flags, hide, restore, redact, warn the author, or mute them."""
+    if op not in MESSAGE_ACTIONS:
+        raise NotFound(_("No such action."))
+    run, done = MESSAGE_ACTIONS[op]
+    try:
+        _checked()
+        run(message_id)
+    except DomainError as err:
+        return _refused(err, message_id)
+    flash(str(done), "success")
+    return redirect(_safe_next(url_for("moderation.queue")))
+
+
+# --- thread controls -------------------------------------------------------------------
+
+
+THREAD_ACTIONS = {
+    "lock": lambda tid: service.lock_thread(current_user, tid, True),
+    "unlock": lambda tid: service.lock_thread(current_user, tid, False),
+    "pin": lambda tid: service.pin_thread(current_user, tid, True),
+    "unpin": lambda tid: service.pin_thread(current_user, tid, False),
+    "archive": lambda tid: service.archive_thread(current_user, tid, True),
+    "unarchive": lambda tid: service.archive_thread(current_user, tid, False),
+    "rename": lambda tid: service.rename_thread(current_user, tid, request.form.get("title")),
+    "move": lambda tid: service.move_thread(current_user, tid, _int("forum_id")),
+    "slow_mode": lambda tid: service.set_slow_mode(current_user, tid, _int("seconds") or 0),
+}
+
+
+@bp.post("/threads/<int:thread_id>/moderate")
+@login_required
+def moderate_thread(thread_id: int):
+    """Thread controls: lock, pin, archive (and back), rename, move, slow mode."""
+    op = request.form.get("action", "")
+    if op not in THREAD_ACTIONS:
+        raise Invalid(_("Unknown action."), field="action")
+    try:
+        _checked()
+        THREAD_ACTIONS[op](thread_id)
+    except DomainError as err:
+        if err.status in (401, 403, 404):
+            raise
+        flash(err.message, "error")
+        from .forums import MessageForm, _thread_page
+
+        thread = policy.require_thread_visible(current_user, queries.get_thread(thread_id))
+        return _thread_page(thread, MessageForm(), err.status)
+    flash(_("Saved."), "success")
+    return redirect(url_for("forums.thread", thread_id=thread_id))
+
+
+# --- people ------------------------------------------------------------------------------
+
+
+def _find_person(text: str | None) -> User:
+    needle = (text or "").strip().lstrip("@").lower()
+    person = None
+    if needle:
+        person = db.session.scalar(
+            select(User).where(
+                or_(func.lower(User.handle) == needle, func.lower(User.email) == needle)
+            )
+        )
+    if person is None:
+        raise Invalid(_("No one has that handle or email address."), field="person")
+    return person
+
+
+def _people_page(errors: dict[str, str] | None = None, status: int = 200):
+    _require_moderation()
+    return render_template(
+        "moderation/people.html",
+        restrictions=mq.active_restrictions(current_user),
+        forums=mq.moderated_forums(current_user),
+        errors=errors or {},
+        values=request.form,
+        **_common(),
+    ), status
+
+
+@bp.get("/moderation/people")
+@login_required
+def people():
+    """Mutes and suspensions in force, and forms to add them."""
+    return _people_page()
+
+
+@bp.post("/moderation/people/<kind>")
+@login_required
+def restrict(kind: str):
+    """Mute a person in a forum, or suspend an account, for a time."""
+    if kind not in ("mute", "suspend"):
+        raise NotFound(_("No such action."))
+    try:
+        _checked()
+        person = _find_person(request.form.get("person"))
+        if kind == "mute":
+            service.mute_person(
+                current_user,
+                person.id,
+                _int("forum_id") or 0,
+                _int("minutes"),
+                request.form.get("reason"),
+            )
+        else:
+            service.suspend_person(
+                current_user, person.id, _int("minutes"), request.form.get("reason")
+            )
+    except DomainError as err:
+        if err.status in (401, 403, 404):
+            raise
+        return _people_page({f"{kind}-{err.field or 'form'}": err.message}, err.status)
+    flash(_("Saved for %(name)s.", name=person.display_name), "success")
+    return redirect(url_for("moderation.people"))
+
+
+@bp.post("/moderation/actions/<int:action_id>/lift")
+@login_required
+def lift(action_id: int):
+    """End a mute or suspension early."""
+    try:
+        _checked()
+        service.lift_restriction(current_user, action_id)
+    except DomainError as err:
+        if err.status in (401, 403, 404):
+            raise
+        flash(err.message, "error")
+        return _people_page(status=err.status)
+    flash(_("Lifted."), "success")
+    return redirect(_safe_next(url_for("moderation.people")))
+
+
+# --- decisions and appeals --------------------------------------------------------------
+
+
+def _action_page(action_id: int, errors: dict[str, str] | None = None, status: int = 200):
+    action = service.get_action(current_user, action_id)
+    appeal = db.session.scalar(select(Appeal).where(Appeal.action_id == action.id))
+    return render_template(
+        "moderation/action.html",
+        action=action,
+        appeal=appeal,
+        mine=action.subject_id == current_user.id,
+        labels=ACTION_LABELS,
+        errors=errors or {},
+        values=request.form,
+    ), status
+
+
+@bp.get("/moderation/actions/<int:action_id>")
+@login_required
+def action(action_id: int):
+    """A decision as the person concerned sees it: what, why, and the appeal."""
+    return _action_page(action_id)
+
+
+@bp.post("/moderation/actions/<int:action_id>/appeal")
+@login_required
+def appeal(action_id: int):
+    """Appeal a decision about oneself, once."""
+    try:
+        _checked()
+        service.appeal(current_user, action_id, request.form.get("body"))
+    except DomainError as err:
+        if err.status in (401, 403, 404):
+            raise
+        return _action_page(action_id, {err.field or "form": err.message}, err.status)
+    flash(_("Your appeal is sent. A moderator will look at it."), "success")
+    return redirect(url_for("moderation.action", action_id=action_id))
+
+
+@bp.post("/moderation/appeals/<int:appeal_id>/decide")
+@login_required
+def decide(appeal_id: int):
+    """Uphold or reverse the decision an appeal is about."""
+    try:
+        _checked()
+        service.decide_appeal(
+            current_user, appeal_id, request.form.get("outcome"), request.form.get("note")
+        )
+    except DomainError as err:
+        return _refused(err)
+    flash(_("The appeal is decided and the person is told."), "success")
+    return redirect(url_for("moderation.queue"))
+
+
+# --- audit log and transparency --------------------------------------------------------
+
+
+def _date(name: str) -> date | None:
+    raw = (request.args.get(name) or "").strip()
+    if not raw:
+        return None
+    try:
+        return date.fromisoformat(raw)
+    except ValueError:
+        raise Invalid(_("Give the date as YYYY-MM-DD."), field=name) from None
+
+
+@bp.get("/moderation/audit")
+@login_required
+def audit_log():
+    """Every moderation step, newest first, filtered by who, what, forum and dates. Read-only."""
+    _require_moderation()
+    errors: dict[str, str] = {}
+    filters = mq.AuditFilters(
+        actor=(request.args.get("actor") or "").strip()[:254],
+        action=(request.args.get("action") or "").strip()[:60],
+        forum_id=request.args.get("forum", type=int),
+        before=request.args.get("before", type=int),
+    )
+    for name in ("since", "until"):
+        try:
+            setattr(filters, name, _date(name))
+        except Invalid as err:
+            errors[name] = err.message
+    entries, more = mq.audit_entries(current_user, filters)
+    forums = mq.moderated_forums(current_user)
+    return render_template(
+        "moderation/audit.html",
+        entries=entries,
+        more=more,
+        filters=filters,
+        forums=forums,
+        forum_titles={f.id: f.title for f in forums},
+        actions=mq.audit_actions(current_user),
+        errors=errors,
+        args=request.args,
+        older_args={k: v for k, v in request.args.items() if k != "before"},
+    ), 400 if errors else 200
+
+
+@bp.get("/moderation/transparency")
+def transparency():
+    """Public: moderation decisions per month and per reason, without names."""
+    return render_template(
+        "moderation/transparency.html", stats=mq.transparency(), labels=ACTION_LABELS, **_common()
+    )

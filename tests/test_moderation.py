@@ -1,0 +1,665 @@
+"""Moderation: flags, the queue, hide/restore/redact/warn, mutes, suspensions, appeals,
+thread controls, the audit log and the transparency page (HTTP, socket and services)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from forum.config import parse_rate_limit
+from forum.models import (
+    Appeal,
+    AuditEntry,
+    Flag,
+    Message,
+    MessageRevision,
+    ModerationAction,
+    Notification,
+    OutboxMail,
+    Thread,
+)
+from forum.models.base import utcnow
+from forum.services import moderation
+
+
+def english(client):
+    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
+    return client
+
+
+@pytest.fixture(autouse=True)
+def _english(client):
+    english(client)
+
+
+def received(sock, name):
+    return [item["args"][0] for item in sock.get_received() if item["name"] == name]
+
+
+def text(response):
+    return response.get_data(as_text=True)
+
+
+def count(db, model, *where):
+    return db.session.scalar(select(func.count()).select_from(model).where(*where))
+
+
+@dataclass
+class Scene:
+    author: object
+    flaggers: list
+    watcher: object
+    forum_moderator: object
+    forum: object
+    thread: object
+    message: object
+
+
+@pytest.fixture
+def scene(make):
+    forum_moderator = make.user(name="Fia Forummoderator")
+    forum = make.forum(moderators=[forum_moderator])
+    author = make.user(name="Arne Author")
+    thread = make.thread(forum=forum, author=author)
+    make.message(thread, author, "Före")
+    message = make.message(thread, author, "Ring mig på 070-123 45 67, jag bor på Storgatan 1")
+    make.message(thread, author, "Efter")
+    flaggers = [make.user(name=f"Flagger {i}") for i in range(3)]
+    return Scene(author, flaggers, make.user(), forum_moderator, forum, thread, message)
+
+
+def flag(client, auth, user, message, reason="offensive", note=""):
+    auth.login(user)
+    return client.post(f"/messages/{message.id}/flag", data={"reason": reason, "note": note})
+
+
+# --- flags ---------------------------------------------------------------------------
+
+
+def test_three_flags_hide_the_message_live_pending_review(scene, client, auth, socket_for, db):
+    watcher = socket_for(scene.watcher)
+    watcher.emit("join", {"thread_id": scene.thread.id}, callback=True)
+    watcher.get_received()
+
+    for flagger in scene.flaggers[:2]:
+        assert flag(client, auth, flagger, scene.message).status_code == 302
+    assert received(watcher, "message:hidden") == []
+    db.session.refresh(scene.message)
+    assert scene.message.state == "visible"
+
+    assert flag(client, auth, scene.flaggers[2], scene.message, "spam").status_code == 302
+
+    hidden = received(watcher, "message:hidden")
+    assert len(hidden) == 1
+    payload = hidden[0]["message"]
+    assert payload["id"] == scene.message.id and payload["state"] == "hidden"
+    assert payload["html"] == "" and payload["body"] == ""
+    assert payload["hidden_reason"]
+    db.session.refresh(scene.message)
+    assert scene.message.state == "hidden" and "Storgatan" in scene.message.body  # kept
+    entry = db.session.scalar(select(AuditEntry).where(AuditEntry.action == "message.auto_hidden"))
+    assert entry.actor_id is None and entry.forum_id == scene.forum.id
+
+
+@pytest.mark.config(FORUM_FLAG_THRESHOLD=1)
+def test_the_threshold_is_configurable(scene, client, auth, db):
+    flag(client, auth, scene.flaggers[0], scene.message)
+    db.session.refresh(scene.message)
+    assert scene.message.state == "hidden"
+
+
+def test_flagging_twice_counts_once(scene, client, auth, db):
+    first = flag(client, auth, scene.flaggers[0], scene.message)
+    second = flag(client, auth, scene.flaggers[0], scene.message, "spam")
+    assert first.status_code == second.status_code == 302
+    assert count(db, Flag) == 1
+    page = client.get(second.headers["Location"])
+    assert "already flagged" in text(page)
+
+
+def test_flagging_a_message_you_cannot_see_is_404(make, client, auth, db):
+    insider = make.user()
+    forum = make.forum(visibility="invite", members=[insider])
+    thread = make.thread(forum=forum, author=insider)
+    secret = make.message(thread, insider, "hemligt")
+    assert flag(client, auth, make.user(), secret).status_code == 404
+    assert client.get(f"/messages/{secret.id}/flag").status_code == 404
+    assert client.post("/messages/999999/flag", data={"reason": "spam"}).status_code == 404
+    assert count(db, Flag) == 0
+
+
+@pytest.mark.parametrize(
+    ("reason", "note", "field"),
+    [
+        ("", "", "reason"),
+        ("nonsense", "", "reason"),
+        ("other", "", "note"),
+        ("other", "x" * 501, "note"),
+        ("spam", "x" * 501, "note"),
+    ],
+)
+def test_bad_flags_are_refused(scene, client, auth, db, reason, note, field):
+    response = flag(client, auth, scene.flaggers[0], scene.message, reason, note)
+    assert response.status_code == 400
+    assert f'id="{field}-error"' in text(response)
+    assert count(db, Flag) == 0
+
+
+def test_nobody_flags_their_own_message(scene, client, auth, db):
+    assert flag(client, auth, scene.author, scene.message).status_code == 400
+    assert count(db, Flag) == 0
+
+
+# --- the queue -------------------------------------------------------------------------
+
+
+def test_queue_orders_personal_data_then_flag_count_then_age(make, client, auth, db):
+    moderator = make.user("moderator")
+    thread = make.thread()
+    author = make.user()
+    one, two, three, personal = (make.message(thread, author, f"m{i}") for i in range(4))
+    people = [make.user() for _ in range(2)]
+    for target, reason, who in [
+        (one, "spam", people[:1]),
+        (two, "spam", people[:2]),
+        (three, "spam", people[:1]),
+        (personal, "personal_data", people[:1]),
+    ]:
+        for person in who:
+            moderation.flag_message(person, target.id, reason)
+    from forum.moderation_queries import queue
+
+    ids = [item.message.id for item in queue(moderator)]
+    assert ids == [personal.id, two.id, one.id, three.id]
+    auth.login(moderator)
+    page = text(client.get("/moderation"))
+    assert page.index(f'id="review-{personal.id}"') < page.index(f'id="review-{two.id}"')
+    assert "Personal data" in page
+
+
+def test_forum_moderators_see_only_their_forums_in_the_queue(scene, make, client, auth):
+    elsewhere = make.thread()
+    other = make.message(elsewhere, make.user(), "annat forum")
+    moderation.flag_message(scene.flaggers[0], other.id, "spam")
+    moderation.flag_message(scene.flaggers[0], scene.message.id, "spam")
+    auth.login(scene.forum_moderator)
+    page = text(client.get("/moderation"))
+    assert f'id="review-{scene.message.id}"' in page
+    assert f'id="review-{other.id}"' not in page
+    assert "Före" in page and "Efter" in page  # the context around it
+
+
+# --- decisions on messages -----------------------------------------------------------------
+
+
+def principle_slug(db):
+    from forum.models import Principle
+
+    return db.session.scalar(select(Principle.slug).order_by(Principle.position))
+
+
+def test_hide_with_a_principle_tells_the_author_and_the_room(scene, client, auth, socket_for, db):
+    watcher = socket_for(scene.watcher)
+    watcher.emit("join", {"thread_id": scene.thread.id}, callback=True)
+    author_socket = socket_for(scene.author)
+    watcher.get_received()
+    author_socket.get_received()
+    auth.login(scene.forum_moderator)
+
+    response = client.post(
+        f"/moderation/messages/{scene.message.id}/hide",
+        data={"reason": principle_slug(db), "note": "Personangrepp"},
+    )
+
+    assert response.status_code == 302
+    db.session.refresh(scene.message)
+    assert scene.message.state == "hidden"
+    assert "Integritet" in scene.message.hidden_reason and "Personangrepp" in (
+        scene.message.hidden_reason
+    )
+    hidden = received(watcher, "message:hidden")
+    assert hidden[0]["message"]["hidden_reason"] == scene.message.hidden_reason
+    notes = received(author_socket, "notification")
+    assert notes and notes[0]["notification"]["kind"] == "moderation_hidden"
+    assert "Personangrepp" in notes[0]["notification"]["excerpt"]
+    mail = db.session.scalar(select(OutboxMail).where(OutboxMail.to_address == scene.author.email))
+    assert mail is not None and "Personangrepp" in mail.body
+    page = text(client.get(f"/threads/{scene.thread.id}"))
+    assert "Personangrepp" in page and "Storgatan" not in page
+
+    again = client.post(
+        f"/moderation/messages/{scene.message.id}/hide",
+        data={"reason": principle_slug(db), "note": "igen"},
+    )
+    assert again.status_code == 409
+    assert "already hidden" in text(again)
+    assert count(db, AuditEntry, AuditEntry.action == "message.hidden") == 1
+    assert count(db, ModerationAction) == 1
+
+
+@pytest.mark.parametrize(
+    ("reason", "note"),
+    [("", ""), ("no-such-principle", ""), ("other", ""), ("other", "x" * 1001)],
+)
+def test_hide_needs_a_valid_reason(scene, client, auth, db, reason, note):
+    auth.login(scene.forum_moderator)
+    response = client.post(
+        f"/moderation/messages/{scene.message.id}/hide", data={"reason": reason, "note": note}
+    )
+    assert response.status_code == 400
+    db.session.refresh(scene.message)
+    assert scene.message.state == "visible"
+    assert count(db, AuditEntry, AuditEntry.action == "message.hidden") == 0
+
+
+@pytest.mark.config(FORUM_FLAG_THRESHOLD=1)
+def test_restore_from_the_queue_brings_the_message_back_live(scene, client, auth, socket_for, db):
+    moderation.flag_message(scene.flaggers[0], scene.message.id, "spam")
+    watcher = socket_for(scene.watcher)
+    watcher.emit("join", {"thread_id": scene.thread.id}, callback=True)
+    watcher.get_received()
+    auth.login(scene.forum_moderator)
+
+    response = client.post(f"/moderation/messages/{scene.message.id}/restore")
+
+    assert response.status_code == 302
+    restored = received(watcher, "message:restored")
+    assert restored[0]["message"]["state"] == "visible"
+    assert "Storgatan" in restored[0]["message"]["html"]
+    assert count(db, Flag, Flag.resolved_at.is_(None)) == 0
+    assert client.post(f"/moderation/messages/{scene.message.id}/restore").status_code == 409
+
+
+@pytest.mark.config(FORUM_FLAG_THRESHOLD=1)
+def test_dismissing_flags_shows_an_auto_hidden_message_again(scene, client, auth, db):
+    moderation.flag_message(scene.flaggers[0], scene.message.id, "spam")
+    auth.login(scene.forum_moderator)
+    assert client.post(f"/moderation/messages/{scene.message.id}/dismiss").status_code == 302
+    db.session.refresh(scene.message)
+    assert scene.message.state == "visible"
+    assert client.post(f"/moderation/messages/{scene.message.id}/dismiss").status_code == 409
+    assert f'id="review-{scene.message.id}"' not in text(client.get("/moderation"))
+
+
+def test_redaction_keeps_the_original_for_admins_only(scene, make, client, auth, socket_for, db):
+    moderation.flag_message(scene.flaggers[0], scene.message.id, "personal_data")
+    watcher = socket_for(scene.watcher)
+    watcher.emit("join", {"thread_id": scene.thread.id}, callback=True)
+    watcher.get_received()
+    auth.login(scene.forum_moderator)
+
+    response = client.post(
+        f"/moderation/messages/{scene.message.id}/redact",
+        data={"replacement": "Ring mig, [nummer borttaget]", "note": "Telefonnummer"},
+    )
+
+    assert response.status_code == 302
+    db.session.refresh(scene.message)
+    assert scene.message.body == "Ring mig, [nummer borttaget]"
+    edited = received(watcher, "message:edited")
+    assert "070" not in edited[0]["message"]["html"]
+    original = db.session.scalar(select(MessageRevision))
+    assert original.admin_only and "070-123" in original.body
+    for who, sees in [(scene.forum_moderator, False), (scene.author, False)]:
+        auth.login(who)
+        assert ("070-123" in text(client.get(f"/messages/{scene.message.id}/revisions"))) is sees
+    auth.login(make.user("admin"))
+    assert "070-123" in text(client.get(f"/messages/{scene.message.id}/revisions"))
+    assert "070-123" in text(client.get(f"/moderation/messages/{scene.message.id}"))
+    assert count(db, Notification, Notification.kind == "moderation_redacted") == 1
+
+
+def test_warning_reaches_the_author_with_its_reason(scene, client, auth, db):
+    auth.login(scene.forum_moderator)
+    response = client.post(
+        f"/moderation/messages/{scene.message.id}/warn", data={"note": "Håll god ton."}
+    )
+    assert response.status_code == 302
+    note = db.session.scalar(select(Notification).where(Notification.user_id == scene.author.id))
+    assert note.kind == "moderation_warned" and note.excerpt == "Håll god ton."
+    auth.login(scene.author)
+    page = text(client.get("/notifications"))
+    assert "A moderator sent you a warning" in page
+    assert client.post(f"/moderation/messages/{scene.message.id}/warn", data={}).status_code == 403
+
+
+# --- people ----------------------------------------------------------------------------------
+
+
+def send(sock, thread, body="hej", client_id="c1"):
+    return sock.emit(
+        "message:send",
+        {"thread_id": thread.id, "body": body, "client_id": client_id},
+        callback=True,
+    )
+
+
+def test_a_muted_person_reads_but_cannot_post_until_the_time_is_up(
+    scene, make, client, auth, socket_for, db
+):
+    auth.login(scene.forum_moderator)
+    response = client.post(
+        "/moderation/people/mute",
+        data={
+            "person": scene.author.handle,
+            "forum_id": scene.forum.id,
+            "minutes": 60,
+            "reason": "Upprepade personangrepp",
+        },
+    )
+    assert response.status_code == 302
+    sock = socket_for(scene.author)
+    assert sock.emit("join", {"thread_id": scene.thread.id}, callback=True)["ok"]
+    ack = send(sock, scene.thread)
+    assert ack["ok"] is False and ack["error"]["code"] == "muted" and ack["error"]["until"]
+    edit = sock.emit(
+        "message:edit", {"message_id": scene.message.id, "body": "ändrat"}, callback=True
+    )
+    assert edit["error"]["code"] == "muted"
+    auth.login(scene.author)
+    http = client.post(
+        f"/threads/{scene.thread.id}/messages", data={"body": "via http", "client_id": "h1"}
+    )
+    assert http.status_code == 403
+    # elsewhere the person may post
+    assert send(sock, make.thread(author=make.user()), "annat forum", "c2")["ok"]
+    # the mute ends by itself
+    mute = db.session.scalar(select(ModerationAction))
+    mute.until = utcnow() - timedelta(seconds=1)
+    db.session.commit()
+    assert send(sock, scene.thread, "nu igen", "c3")["ok"]
+
+
+@pytest.mark.parametrize("minutes", ["-5", "0", str(10**9), "abc", ""])
+def test_absurd_mute_durations_are_refused(scene, client, auth, db, minutes):
+    auth.login(scene.forum_moderator)
+    response = client.post(
+        "/moderation/people/mute",
+        data={
+            "person": scene.author.handle,
+            "forum_id": scene.forum.id,
+            "minutes": minutes,
+            "reason": "x",
+        },
+    )
+    assert response.status_code == 400
+    assert count(db, ModerationAction) == 0
+
+
+def test_muting_twice_is_a_conflict_and_lifting_ends_it(scene, client, auth, db, socket_for):
+    auth.login(scene.forum_moderator)
+    data = {
+        "person": scene.author.email,
+        "forum_id": scene.forum.id,
+        "minutes": 60,
+        "reason": "x",
+    }
+    assert client.post("/moderation/people/mute", data=data).status_code == 302
+    assert client.post("/moderation/people/mute", data=data).status_code == 409
+    mute = db.session.scalar(select(ModerationAction))
+    assert client.post(f"/moderation/actions/{mute.id}/lift").status_code == 302
+    assert client.post(f"/moderation/actions/{mute.id}/lift").status_code == 409
+    assert send(socket_for(scene.author), scene.thread)["ok"]
+
+
+def test_suspension_ends_sessions_sockets_and_logins(make, client, auth, socket_for, db, app):
+    member = make.user()
+    thread = make.thread(author=member)
+    sock = socket_for(member)
+    assert sock.is_connected()
+    auth.login(member)
+    assert client.get("/notifications").status_code == 200
+    site_moderator = make.user("moderator")
+    moderator_client = english(app.test_client())
+    from conftest import Auth
+
+    Auth(moderator_client).login(site_moderator)
+
+    response = moderator_client.post(
+        "/moderation/people/suspend",
+        data={"person": member.handle, "minutes": 60 * 24, "reason": "Hot mot andra"},
+    )
+
+    assert response.status_code == 302
+    assert not sock.is_connected()
+    assert client.get("/notifications").status_code == 302  # the session is gone
+    fresh = socket_for(member)
+    assert send(fresh, thread)["error"]["code"] == "auth_required"
+    login = client.post("/login", data={"email": member.email, "password": "correct horse battery"})
+    assert login.status_code == 400 and "suspended" in text(login)
+    mail = db.session.scalar(select(OutboxMail).where(OutboxMail.to_address == member.email))
+    assert mail is not None and "Hot mot andra" in mail.body
+    # the suspension ends by itself
+    db.session.refresh(member)
+    member.suspended_until = utcnow() - timedelta(seconds=1)
+    db.session.commit()
+    login = client.post("/login", data={"email": member.email, "password": "correct horse battery"})
+    assert login.status_code == 303
+
+
+def test_forum_moderators_cannot_suspend(scene, client, auth, db):
+    auth.login(scene.forum_moderator)
+    response = client.post(
+        "/moderation/people/suspend",
+        data={"person": scene.author.handle, "minutes": 60, "reason": "x"},
+    )
+    assert response.status_code == 403
+    db.session.refresh(scene.author)
+    assert scene.author.suspended_until is None
+
+
+# --- appeals -------------------------------------------------------------------------------
+
+
+def test_appeal_once_and_hear_the_outcome(scene, make, client, auth, db):
+    action = moderation.hide_message(scene.forum_moderator, scene.message.id, "other", "Spam")
+    auth.login(scene.author)
+    page = text(client.get(f"/moderation/actions/{action.id}"))
+    assert "Send the appeal" in page
+    assert (
+        client.post(f"/moderation/actions/{action.id}/appeal", data={"body": ""}).status_code == 400
+    )
+    ok = client.post(f"/moderation/actions/{action.id}/appeal", data={"body": "Det var inte spam"})
+    assert ok.status_code == 302
+    again = client.post(f"/moderation/actions/{action.id}/appeal", data={"body": "igen"})
+    assert again.status_code == 409
+    assert count(db, Appeal) == 1
+
+    other_moderator = make.user("moderator")
+    auth.login(other_moderator)
+    assert "Det var inte spam" in text(client.get("/moderation"))
+    appeal = db.session.scalar(select(Appeal))
+    decided = client.post(
+        f"/moderation/appeals/{appeal.id}/decide",
+        data={"outcome": "reversed", "note": "Vi höll inte med oss själva"},
+    )
+    assert decided.status_code == 302
+    db.session.refresh(scene.message)
+    assert scene.message.state == "visible"
+    note = db.session.scalar(
+        select(Notification)
+        .where(Notification.user_id == scene.author.id)
+        .order_by(Notification.id.desc())
+    )
+    assert note.kind == "appeal_reversed" and "höll inte" in note.excerpt
+    again = client.post(f"/moderation/appeals/{appeal.id}/decide", data={"outcome": "upheld"})
+    assert again.status_code == 409
+    auth.login(scene.author)
+    assert "The decision was reversed." in text(client.get(f"/moderation/actions/{action.id}"))
+
+
+def test_appeals_only_by_the_person_concerned_and_only_on_decisions(scene, client, auth, db):
+    action = moderation.warn_person(
+        scene.forum_moderator, 0, "Tänk på tonen", message_id=scene.message.id
+    )
+    auth.login(scene.flaggers[0])
+    assert (
+        client.post(f"/moderation/actions/{action.id}/appeal", data={"body": "för honom"})
+    ).status_code == 403
+    assert client.get(f"/moderation/actions/{action.id}").status_code == 404
+    auth.login(scene.author)
+    assert (
+        client.post("/moderation/actions/999999/appeal", data={"body": "vad?"}).status_code == 404
+    )
+    overlong = client.post(f"/moderation/actions/{action.id}/appeal", data={"body": "x" * 2001})
+    assert overlong.status_code == 400
+    assert count(db, Appeal) == 0
+
+
+# --- thread controls ---------------------------------------------------------------------------
+
+
+def control(client, thread, action, **data):
+    return client.post(f"/threads/{thread.id}/moderate", data={"action": action, **data})
+
+
+def test_lock_takes_effect_live_and_refuses_sends_and_edits(scene, client, auth, socket_for, db):
+    sock = socket_for(scene.author)
+    sock.emit("join", {"thread_id": scene.thread.id}, callback=True)
+    sock.get_received()
+    auth.login(scene.forum_moderator)
+
+    assert control(client, scene.thread, "lock").status_code == 302
+
+    updated = received(sock, "thread:updated")
+    assert updated[0]["thread"]["locked"] is True
+    assert send(sock, scene.thread)["error"]["code"] == "locked"
+    edit = sock.emit("message:edit", {"message_id": scene.message.id, "body": "x"}, callback=True)
+    assert edit["error"]["code"] == "locked"
+    assert control(client, scene.thread, "lock").status_code == 409
+    assert control(client, scene.thread, "unlock").status_code == 302
+    assert send(sock, scene.thread)["ok"]
+
+
+def test_pin_rename_archive_and_move(scene, make, client, auth, socket_for, db):
+    sock = socket_for(scene.author)
+    sock.emit("join", {"thread_id": scene.thread.id}, callback=True)
+    sock.get_received()
+    auth.login(scene.forum_moderator)
+    assert control(client, scene.thread, "pin").status_code == 302
+    assert control(client, scene.thread, "rename", title="Nytt namn").status_code == 302
+    assert control(client, scene.thread, "rename", title="x" * 201).status_code == 400
+    updates = received(sock, "thread:updated")
+    assert updates[0]["thread"]["pinned"] is True
+    assert updates[1]["thread"]["title"] == "Nytt namn"
+
+    foreign = make.forum()
+    assert control(client, scene.thread, "move", forum_id=foreign.id).status_code == 403
+    mine = make.forum(moderators=[scene.forum_moderator])
+    assert control(client, scene.thread, "move", forum_id=mine.id).status_code == 302
+    assert received(sock, "thread:updated")[0]["thread"]["forum"]["id"] == mine.id
+    db.session.expire_all()
+    assert db.session.get(Thread, scene.thread.id).forum_id == mine.id
+    assert control(client, scene.thread, "archive").status_code == 302
+    assert send(sock, scene.thread)["error"]["code"] == "locked"
+    actions = set(db.session.scalars(select(AuditEntry.action)))
+    assert {"thread.pinned", "thread.renamed", "thread.moved", "thread.archived"} <= actions
+
+
+@pytest.mark.config(FORUM_MESSAGE_RATE_LIMIT=parse_rate_limit("off"))
+def test_slow_mode_spaces_messages_but_not_for_moderators(scene, client, auth, socket_for, db):
+    auth.login(scene.forum_moderator)
+    assert control(client, scene.thread, "slow_mode", seconds="30").status_code == 302
+    member = socket_for(scene.flaggers[0])
+    assert send(member, scene.thread, "ett", "s1")["ok"]
+    refused = send(member, scene.thread, "två", "s2")
+    assert refused["error"]["code"] == "rate_limited"
+    assert 0 < refused["error"]["retry_after"] <= 30
+    moderator = socket_for(scene.forum_moderator)
+    assert send(moderator, scene.thread, "m1", "m1")["ok"]
+    assert send(moderator, scene.thread, "m2", "m2")["ok"]
+    entry = db.session.scalar(select(AuditEntry).where(AuditEntry.action == "thread.slow_mode"))
+    assert entry.reason == "30 s"
+
+
+@pytest.mark.parametrize("seconds", ["-1", "3601", "abc"])
+def test_bad_slow_mode_values_are_refused(scene, client, auth, db, seconds):
+    auth.login(scene.forum_moderator)
+    assert control(client, scene.thread, "slow_mode", seconds=seconds).status_code == 400
+    db.session.refresh(scene.thread)
+    assert scene.thread.slow_mode_seconds == 0
+
+
+# --- audit log and transparency -------------------------------------------------------------
+
+
+def test_audit_log_filters_and_cannot_be_changed(scene, make, client, auth, db):
+    moderation.hide_message(scene.forum_moderator, scene.message.id, "other", "Skräp")
+    moderation.lock_thread(scene.forum_moderator, scene.thread.id)
+    elsewhere = make.thread()
+    site_moderator = make.user("moderator")
+    moderation.lock_thread(site_moderator, elsewhere.id)
+
+    auth.login(site_moderator)
+    page = text(client.get("/moderation/audit"))
+    assert page.count("thread.locked") >= 2 and "Skräp" in page
+    only_hides = text(client.get("/moderation/audit?action=message.hidden"))
+    assert "Skräp" in only_hides and "<code>thread.locked</code>" not in only_hides
+    by_actor = text(client.get(f"/moderation/audit?actor={site_moderator.handle}"))
+    assert (
+        "<code>message.hidden</code>" not in by_actor and "<code>thread.locked</code>" in by_actor
+    )
+    by_forum = text(client.get(f"/moderation/audit?forum={scene.forum.id}"))
+    assert "Skräp" in by_forum
+    today = utcnow().date()
+    future = text(client.get(f"/moderation/audit?since={today + timedelta(days=2)}"))
+    assert "Nothing matches." in future
+    assert client.get("/moderation/audit?since=yesterday").status_code == 400
+
+    auth.login(scene.forum_moderator)
+    own = text(client.get("/moderation/audit"))
+    assert "Skräp" in own and f"thread #{elsewhere.id}" not in own
+
+    for method in ("post", "put", "delete"):
+        assert getattr(client, method)("/moderation/audit").status_code == 405
+    auth.login(make.user())
+    assert client.get("/moderation/audit").status_code == 403
+
+
+def test_transparency_counts_without_names(scene, client, auth, db):
+    moderation.hide_message(scene.forum_moderator, scene.message.id, principle_slug(db), "Namn")
+    moderation.warn_person(scene.forum_moderator, 0, "Tonen", message_id=scene.message.id)
+    auth.logout()
+    response = client.get("/moderation/transparency")
+    assert response.status_code == 200
+    page = text(response)
+    month = utcnow().strftime("%Y-%m")
+    assert month in page
+    assert "Integrity and independence" in page
+    for secret in (scene.author.display_name, scene.forum_moderator.display_name, "Tonen"):
+        assert secret not in page
+
+
+# --- query counts ------------------------------------------------------------------------------
+
+
+@pytest.mark.config(FORUM_MESSAGE_RATE_LIMIT=parse_rate_limit("off"))
+def test_queue_queries_do_not_grow_with_flags_and_messages(make, client, auth, count_queries, db):
+    moderator = make.user("moderator")
+    auth.login(moderator)
+    counts = []
+    for n_messages, n_flaggers in [(2, 1), (12, 5)]:
+        thread = make.thread()
+        author = make.user()
+        flaggers = [make.user() for _ in range(n_flaggers)]
+        for i in range(n_messages):
+            message = make.message(thread, author, f"m{i}")
+            for person in flaggers[: 1 + i % n_flaggers]:
+                db.session.add(Flag(message_id=message.id, user_id=person.id, reason="spam"))
+        db.session.commit()
+        client.get("/moderation")
+        db.session.expire_all()
+        with count_queries() as counter:
+            response = client.get("/moderation")
+        assert response.status_code == 200
+        counts.append(counter.count)
+    assert counts[0] == counts[1], counts
+
+
+def test_messages_are_never_deleted_by_moderation(scene, db):
+    moderation.hide_message(scene.forum_moderator, scene.message.id, "other", "x")
+    moderation.redact_message(scene.forum_moderator, scene.message.id, "", "y")
+    assert count(db, Message) == 3
