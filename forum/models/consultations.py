@@ -1,0 +1,256 @@
+"""Early consultation rounds (tidigt samråd): questions, responses, versions, feedback."""
+
+from __future__ import annotations
+
+import enum
+from datetime import date, datetime
+
+from sqlalchemy import (
+    Column,
+    Date,
+    Enum,
+    ForeignKey,
+    Index,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from ..extensions import db
+from .accounts import User
+from .agreement import Commitment, Department
+from .base import UTCDateTime, utcnow
+from .organisations import Organisation
+
+round_commitments = Table(
+    "consultation_round_commitments",
+    db.metadata,
+    Column("round_id", ForeignKey("consultation_rounds.id"), primary_key=True),
+    Column("commitment_id", ForeignKey("commitments.id"), primary_key=True),
+)
+
+round_invitations = Table(
+    "consultation_invitations",
+    db.metadata,
+    Column("round_id", ForeignKey("consultation_rounds.id"), primary_key=True),
+    Column("organisation_id", ForeignKey("organisations.id"), primary_key=True),
+)
+
+feedback_sources = Table(
+    "consultation_feedback_sources",
+    db.metadata,
+    Column("feedback_id", ForeignKey("consultation_feedback.id"), primary_key=True),
+    Column("response_id", ForeignKey("consultation_responses.id"), primary_key=True),
+)
+
+
+class Stage(enum.StrEnum):
+    """The step of the city's own process that a round feeds."""
+
+    problem = "problem"
+    options = "options"
+    draft_decision = "draft_decision"
+
+
+class Audience(enum.StrEnum):
+    """Who may respond: every verified organisation, or only invited ones."""
+
+    all_verified = "all_verified"
+    invited = "invited"
+
+
+class RoundState(enum.StrEnum):
+    """The explicit state; the phase also depends on the opening and closing times."""
+
+    draft = "draft"
+    open = "open"
+    closed = "closed"
+    published = "published"
+
+
+class Phase(enum.StrEnum):
+    """What a round is now: derived from its state and the current time."""
+
+    draft = "draft"
+    scheduled = "scheduled"
+    open = "open"
+    closed = "closed"
+    published = "published"
+
+
+class ResponseStatus(enum.StrEnum):
+    draft = "draft"
+    submitted = "submitted"
+
+
+class ConsultationRound(db.Model):
+    """A round: an official asks organisations while the problem is still being formulated."""
+
+    __tablename__ = "consultation_rounds"
+    __table_args__ = (Index("ix_consultation_rounds_state_closes", "state", "closes_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    department_id: Mapped[int] = mapped_column(ForeignKey("departments.id"), index=True)
+    title: Mapped[str] = mapped_column(String(200))
+    problem: Mapped[str] = mapped_column(Text, default="")
+    problem_html: Mapped[str] = mapped_column(Text, default="")
+    background: Mapped[str] = mapped_column(Text, default="")
+    background_html: Mapped[str] = mapped_column(Text, default="")
+    stage: Mapped[Stage] = mapped_column(
+        Enum(Stage, native_enum=False, length=20), default=Stage.problem
+    )
+    decision_date: Mapped[date | None] = mapped_column(Date)
+    audience: Mapped[Audience] = mapped_column(
+        Enum(Audience, native_enum=False, length=20), default=Audience.all_verified
+    )
+    state: Mapped[RoundState] = mapped_column(
+        Enum(RoundState, native_enum=False, length=20), default=RoundState.draft
+    )
+    opens_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    closes_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    thread_id: Mapped[int | None] = mapped_column(ForeignKey("threads.id"), unique=True)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    opened_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    feedback_published_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    department: Mapped[Department] = relationship()
+    created_by: Mapped[User | None] = relationship()
+    commitments: Mapped[list[Commitment]] = relationship(
+        secondary=round_commitments, order_by=Commitment.position
+    )
+    invited: Mapped[list[Organisation]] = relationship(
+        secondary=round_invitations, order_by=Organisation.name
+    )
+    questions: Mapped[list[ConsultationQuestion]] = relationship(
+        back_populates="round",
+        order_by="ConsultationQuestion.position",
+        cascade="all, delete-orphan",
+    )
+
+    def phase(self, now: datetime) -> Phase:
+        """Draft, scheduled, open, closed or published, at the instant `now` (UTC)."""
+        if self.state == RoundState.draft:
+            return Phase.draft
+        if self.state == RoundState.published:
+            return Phase.published
+        if self.state == RoundState.closed or now >= self.closes_at:
+            return Phase.closed
+        if now < self.opens_at:
+            return Phase.scheduled
+        return Phase.open
+
+
+class ConsultationQuestion(db.Model):
+    """One question of a round, in order, with optional guidance for the answer."""
+
+    __tablename__ = "consultation_questions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    round_id: Mapped[int] = mapped_column(ForeignKey("consultation_rounds.id"), index=True)
+    position: Mapped[int]
+    text: Mapped[str] = mapped_column(Text)
+    guidance: Mapped[str] = mapped_column(Text, default="")
+
+    round: Mapped[ConsultationRound] = relationship(back_populates="questions")
+
+
+class ConsultationResponse(db.Model):
+    """An organisation's one formal response to a round; revisions are versions of it."""
+
+    __tablename__ = "consultation_responses"
+    __table_args__ = (UniqueConstraint("round_id", "organisation_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    round_id: Mapped[int] = mapped_column(ForeignKey("consultation_rounds.id"), index=True)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"), index=True)
+    status: Mapped[ResponseStatus] = mapped_column(
+        Enum(ResponseStatus, native_enum=False, length=20), default=ResponseStatus.draft
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    version_count: Mapped[int] = mapped_column(default=0)
+
+    organisation: Mapped[Organisation] = relationship()
+    answers: Mapped[list[ConsultationAnswer]] = relationship(
+        cascade="all, delete-orphan", order_by="ConsultationAnswer.question_id"
+    )
+
+
+class ConsultationAnswer(db.Model):
+    """The working copy of one answer (what members are drafting now)."""
+
+    __tablename__ = "consultation_answers"
+    __table_args__ = (UniqueConstraint("response_id", "question_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    response_id: Mapped[int] = mapped_column(ForeignKey("consultation_responses.id"))
+    question_id: Mapped[int] = mapped_column(ForeignKey("consultation_questions.id"))
+    body: Mapped[str] = mapped_column(Text, default="")
+
+
+class ResponseVersion(db.Model):
+    """A submitted version of a response; never changed, never removed."""
+
+    __tablename__ = "consultation_response_versions"
+    __table_args__ = (UniqueConstraint("response_id", "number"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    response_id: Mapped[int] = mapped_column(ForeignKey("consultation_responses.id"), index=True)
+    number: Mapped[int]
+    submitted_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    submitted_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+    submitted_by: Mapped[User | None] = relationship()
+    answers: Mapped[list[VersionAnswer]] = relationship(
+        cascade="all, delete-orphan", order_by="VersionAnswer.question_id"
+    )
+
+
+class VersionAnswer(db.Model):
+    """One answer as submitted in a version: markdown and its sanitised HTML."""
+
+    __tablename__ = "consultation_version_answers"
+    __table_args__ = (UniqueConstraint("version_id", "question_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    version_id: Mapped[int] = mapped_column(ForeignKey("consultation_response_versions.id"))
+    question_id: Mapped[int] = mapped_column(ForeignKey("consultation_questions.id"))
+    body: Mapped[str] = mapped_column(Text)
+    html: Mapped[str] = mapped_column(Text)
+
+
+class ConsultationFeedback(db.Model):
+    """The city's feedback on one question: what was heard and what it will do."""
+
+    __tablename__ = "consultation_feedback"
+    __table_args__ = (UniqueConstraint("round_id", "question_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    round_id: Mapped[int] = mapped_column(ForeignKey("consultation_rounds.id"), index=True)
+    question_id: Mapped[int] = mapped_column(ForeignKey("consultation_questions.id"))
+    heard: Mapped[str] = mapped_column(Text, default="")
+    heard_html: Mapped[str] = mapped_column(Text, default="")
+    action: Mapped[str] = mapped_column(Text, default="")
+    action_html: Mapped[str] = mapped_column(Text, default="")
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+    sources: Mapped[list[ConsultationResponse]] = relationship(secondary=feedback_sources)
+
+
+class ConsultationReminder(db.Model):
+    """A reminder sent to an organisation about a round: at most one per pair."""
+
+    __tablename__ = "consultation_reminders"
+    __table_args__ = (UniqueConstraint("round_id", "organisation_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    round_id: Mapped[int] = mapped_column(ForeignKey("consultation_rounds.id"))
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"))
+    sent_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -1,0 +1,162 @@
+"""Demo consultation rounds: one open with a draft response, one with published feedback."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import timedelta
+
+from sqlalchemy import select
+
+from ..extensions import db
+from ..models import (
+    Commitment,
+    ConsultationResponse,
+    MemberRole,
+    Membership,
+    MembershipStatus,
+    Organisation,
+    OrganisationForm,
+    OrganisationStatus,
+    User,
+)
+from ..models.base import utcnow
+from . import accounts, consultations
+
+DEMO_DOMAIN = "demo.dialogforum.se"
+
+
+def _ids(*slugs: str) -> list[int]:
+    return list(db.session.scalars(select(Commitment.id).where(Commitment.slug.in_(slugs))))
+
+
+def _second_organisation() -> tuple[Organisation, User]:
+    """A verified cooperative whose admin has no demo login (it only answers the closed round)."""
+    admin = accounts.create_user_with_role(
+        f"kooperativet@{DEMO_DOMAIN}", "Karin Kooperativ", secrets.token_urlsafe(12), "member"
+    )
+    org = Organisation(
+        slug="kooperativet-gront",
+        name="Kooperativet Grönt",
+        form=OrganisationForm.kooperativ,
+        org_number="802479-1231",
+        description="Ett arbetskooperativ som driver stadsodling och en kafeteria i Angered.",
+        status=OrganisationStatus.verified,
+        created_by_id=admin.id,
+    )
+    db.session.add(org)
+    db.session.flush()
+    db.session.add(
+        Membership(
+            organisation_id=org.id,
+            user_id=admin.id,
+            role=MemberRole.admin,
+            status=MembershipStatus.approved,
+        )
+    )
+    db.session.commit()
+    return org, admin
+
+
+def _local(delta: timedelta) -> str:
+    return consultations.local_input(utcnow() + delta)
+
+
+def seed_demo_rounds(users: dict[str, User], org: Organisation) -> None:
+    """Show the whole loop: a round answered, closed and fed back on; one open for input."""
+    official = users["tjansteperson"]
+    coop, coop_admin = _second_organisation()
+
+    done = consultations.create_round(
+        official,
+        consultations.RoundInput(
+            title="Föreningslokaler i stadsdelarna",
+            problem="Många föreningar saknar lokaler på kvällar, samtidigt som stadens "
+            "lokaler står tomma. **Hur kan vi dela dem bättre?**",
+            background="Social resursnämnd ska föreslå nya regler för lokalbokning under våren.",
+            stage="options",
+            decision_date=(utcnow() + timedelta(days=60)).date().isoformat(),
+            audience="all_verified",
+            commitment_ids=_ids(
+                "forstarkt-samspel-och-tidigt-samrad", "starka-sociala-ekonomins-forutsattningar"
+            ),
+            opens_at=_local(-timedelta(days=30)),
+            closes_at=_local(timedelta(days=1)),
+            questions=[
+                ("Vilka lokaler behöver er förening, och när?", "Ange gärna veckodagar och tider."),
+                ("Vad skulle göra det lättare att dela lokaler med andra?", ""),
+            ],
+        ),
+    )
+    consultations.open_round(official, done.id)
+    first, second = (q.id for q in done.questions)
+    consultations.save_response(
+        users["ordforande"],
+        done.id,
+        org.id,
+        {
+            first: "Läxhjälpen behöver ett klassrum **måndag–torsdag 17–20**.",
+            second: "En gemensam bokningskalender och nycklar som går att låna ut.",
+        },
+        submit=True,
+    )
+    coop_response = consultations.save_response(
+        coop_admin,
+        done.id,
+        coop.id,
+        {
+            first: "Ett kök med plats för 20 personer, helst på helger.",
+            second: "Tydliga regler för städning, så att ingen behöver vara orolig.",
+        },
+        submit=True,
+    )
+    consultations.close_round(official, done.id)
+    gemenskap = db.session.scalar(
+        select(ConsultationResponse.id).where(
+            ConsultationResponse.round_id == done.id,
+            ConsultationResponse.organisation_id == org.id,
+        )
+    )
+    assert gemenskap is not None
+    consultations.save_feedback(
+        official,
+        done.id,
+        {
+            first: consultations.FeedbackInput(
+                heard="Behovet är störst på vardagskvällar och helger, och kök efterfrågas.",
+                action="Från mars bokas skolornas lokaler kvällstid genom föreningsbokningen.",
+                source_ids=[gemenskap, coop_response.id],
+            ),
+            second: consultations.FeedbackInput(
+                heard="En gemensam kalender och enkla regler för nycklar och städning.",
+                action="Vi tar fram en gemensam bokningskalender tillsammans med två föreningar.",
+                source_ids=[gemenskap],
+            ),
+        },
+        publish=True,
+    )
+
+    current = consultations.create_round(
+        official,
+        consultations.RoundInput(
+            title="Mötesplatser för unga på kvällstid",
+            problem="Staden vill veta vad unga saknar på kvällarna **innan** vi skriver "
+            "ett förslag. Inget är bestämt ännu.",
+            stage="problem",
+            audience="all_verified",
+            commitment_ids=_ids("forstarkt-samspel-och-tidigt-samrad", "delaktighet"),
+            opens_at=_local(-timedelta(days=2)),
+            closes_at=_local(timedelta(days=12)),
+            questions=[
+                ("Vad saknar unga i era verksamheter på kvällarna?", ""),
+                ("Vilka platser fungerar redan bra, och varför?", "Exempel är välkomna."),
+                ("Hur vill ni vara med när förslaget tas fram?", ""),
+            ],
+        ),
+    )
+    consultations.open_round(official, current.id)
+    consultations.save_response(
+        users["medlem"],
+        current.id,
+        org.id,
+        {current.questions[0].id: "Ett kök där man kan laga mat tillsammans. (utkast)"},
+    )

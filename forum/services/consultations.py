@@ -1,0 +1,739 @@
+"""Early consultation rounds: the write path (create, open, respond, close, feedback, remind)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from flask import current_app, url_for
+from flask_babel import force_locale
+from flask_babel import gettext as _
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from .. import policy
+from ..errors import Conflict, Invalid, NotFound
+from ..extensions import db
+from ..formatting import local_datetime
+from ..models import (
+    Audience,
+    Commitment,
+    ConsultationAnswer,
+    ConsultationFeedback,
+    ConsultationQuestion,
+    ConsultationReminder,
+    ConsultationResponse,
+    ConsultationRound,
+    Department,
+    Forum,
+    Membership,
+    MembershipStatus,
+    Notification,
+    Organisation,
+    OrganisationStatus,
+    Phase,
+    ResponseStatus,
+    ResponseVersion,
+    RoundState,
+    Stage,
+    Thread,
+    User,
+    VersionAnswer,
+    Visibility,
+)
+from ..models.base import utcnow
+from ..realtime.publish import emit_after_commit, thread_room, user_room
+from . import audit
+from .forums import render_body
+from .mail import queue_mail
+from .notifications import notification_dict, unread_count
+from .validation import clean_text
+
+STOCKHOLM = ZoneInfo("Europe/Stockholm")
+MAX_TITLE = 200
+MAX_TEXT = 20_000
+MAX_QUESTION = 2_000
+MAX_QUESTIONS = 30
+MAX_ANSWER = 8_000
+MAX_FEEDBACK = 10_000
+FORUM_SLUG = policy.CONSULTATION_FORUM_SLUG
+FORUM_COMMITMENT = "forstarkt-samspel-och-tidigt-samrad"
+
+
+# --- time --------------------------------------------------------------------
+
+
+def parse_local(value: str | None, name: str) -> datetime:
+    """A wall-clock time in Europe/Stockholm (as a datetime-local input sends it) -> UTC.
+
+    A time that does not exist (the hour skipped when summer time starts) is refused;
+    an ambiguous one (the hour repeated in October) means its first occurrence.
+    """
+    text = (value or "").strip().replace(" ", "T")
+    if not text:
+        raise Invalid(_("Enter a date and time."), field=name)
+    try:
+        naive = datetime.fromisoformat(text)
+    except ValueError:
+        raise Invalid(_("Write the time as YYYY-MM-DD HH:MM."), field=name) from None
+    if naive.tzinfo is not None:
+        raise Invalid(_("Write the time as YYYY-MM-DD HH:MM."), field=name)
+    local = naive.replace(tzinfo=STOCKHOLM, second=0, microsecond=0)
+    instant = local.astimezone(UTC)
+    if instant.astimezone(STOCKHOLM).replace(tzinfo=None) != local.replace(tzinfo=None):
+        raise Invalid(
+            _("That time does not exist in Stockholm (the clocks skip it). Choose another."),
+            field=name,
+        )
+    return instant
+
+
+def local_input(value: datetime | None) -> str:
+    """A stored UTC time as the value of a datetime-local input in Europe/Stockholm."""
+    if value is None:
+        return ""
+    return value.astimezone(STOCKHOLM).strftime("%Y-%m-%dT%H:%M")
+
+
+def _parse_date(value: str | None) -> date | None:
+    text = (value or "").strip()
+    if not text:
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise Invalid(_("Write the date as YYYY-MM-DD."), field="decision_date") from None
+
+
+# --- input -------------------------------------------------------------------
+
+
+@dataclass
+class RoundInput:
+    """What an official fills in for a round (all strings as the form sends them)."""
+
+    title: str = ""
+    problem: str = ""
+    background: str = ""
+    stage: str = Stage.problem.value
+    decision_date: str = ""
+    audience: str = Audience.all_verified.value
+    invited_ids: list[int] = field(default_factory=list)
+    commitment_ids: list[int] = field(default_factory=list)
+    opens_at: str = ""
+    closes_at: str = ""
+    questions: list[tuple[str, str]] = field(default_factory=list)
+    department_id: int | None = None
+
+
+def _department(user: User, department_id: int | None) -> Department:
+    """Officials open rounds for their own department; admins choose one."""
+    if policy.is_official(user) and not policy.is_admin(user):
+        return user.department  # type: ignore[return-value]
+    wanted = department_id or user.department_id
+    dept = db.session.get(Department, wanted) if wanted else None
+    if dept is None:
+        raise Invalid(_("Choose the department."), field="department_id")
+    return dept
+
+
+def _commitments(ids: Iterable[int]) -> list[Commitment]:
+    wanted = set(ids)
+    if not wanted:
+        raise Invalid(_("Choose at least one commitment."), field="commitments")
+    found = list(db.session.scalars(select(Commitment).where(Commitment.id.in_(wanted))))
+    if len(found) != len(wanted):
+        raise Invalid(_("Unknown commitment."), field="commitments")
+    return found
+
+
+def _invited(ids: Iterable[int]) -> list[Organisation]:
+    wanted = set(ids)
+    if not wanted:
+        return []
+    found = list(
+        db.session.scalars(
+            select(Organisation).where(
+                Organisation.id.in_(wanted), Organisation.status == OrganisationStatus.verified
+            )
+        )
+    )
+    if len(found) != len(wanted):
+        raise Invalid(_("Only verified organisations can be invited."), field="invited")
+    return found
+
+
+def _questions(items: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    cleaned = []
+    for n, (text, guidance) in enumerate(items, start=1):
+        text, guidance = (text or "").strip(), (guidance or "").strip()
+        if not text and not guidance:
+            continue
+        if not text:
+            raise Invalid(_("Question %(n)d has guidance but no question.", n=n), field="questions")
+        if len(text) > MAX_QUESTION or len(guidance) > MAX_QUESTION:
+            raise Invalid(_("At most %(n)d characters.", n=MAX_QUESTION), field="questions")
+        cleaned.append((text, guidance))
+    if not cleaned:
+        raise Invalid(_("Ask at least one question."), field="questions")
+    if len(cleaned) > MAX_QUESTIONS:
+        raise Invalid(_("At most %(n)d questions.", n=MAX_QUESTIONS), field="questions")
+    return cleaned
+
+
+def _apply(round_: ConsultationRound, user: User, data: RoundInput) -> None:
+    """Validate `data` and write it onto the round (all or nothing: errors come first)."""
+    title = clean_text(data.title, "title", max_length=MAX_TITLE)
+    problem = clean_text(data.problem, "problem", max_length=MAX_TEXT)
+    background = clean_text(data.background, "background", max_length=MAX_TEXT, required=False)
+    try:
+        stage = Stage(data.stage)
+    except ValueError:
+        raise Invalid(_("Choose the stage of the city's process."), field="stage") from None
+    decision_date = _parse_date(data.decision_date)
+    try:
+        audience = Audience(data.audience)
+    except ValueError:
+        raise Invalid(_("Choose who is asked."), field="audience") from None
+    invited = _invited(data.invited_ids) if audience == Audience.invited else []
+    commitments = _commitments(data.commitment_ids)
+    opens_at = parse_local(data.opens_at, "opens_at")
+    closes_at = parse_local(data.closes_at, "closes_at")
+    if closes_at <= opens_at:
+        raise Invalid(_("The round must close after it opens."), field="closes_at")
+    questions = _questions(data.questions)
+    department = _department(user, data.department_id)
+
+    round_.title = title
+    round_.problem = problem
+    round_.problem_html = render_body(problem).html
+    round_.background = background
+    round_.background_html = render_body(background).html if background else ""
+    round_.stage = stage
+    round_.decision_date = decision_date
+    round_.audience = audience
+    round_.invited = invited
+    round_.commitments = commitments
+    round_.opens_at = opens_at
+    round_.closes_at = closes_at
+    round_.department_id = department.id
+    round_.department = department
+    existing = list(round_.questions)
+    for position, (text, guidance) in enumerate(questions, start=1):
+        if position <= len(existing):
+            question = existing[position - 1]
+            question.text, question.guidance, question.position = text, guidance, position
+        else:
+            round_.questions.append(
+                ConsultationQuestion(position=position, text=text, guidance=guidance)
+            )
+    for question in existing[len(questions) :]:
+        round_.questions.remove(question)
+
+
+# --- the system forum and the discussion thread ------------------------------
+
+
+def discussion_forum() -> Forum:
+    """The public forum that holds every round's discussion thread (made on first use)."""
+    forum = db.session.scalar(select(Forum).where(Forum.slug == FORUM_SLUG))
+    if forum is not None:
+        return forum
+    description = (
+        "Diskussioner om stadens samrådsrundor. Varje runda har en egen tråd; "
+        "svaren lämnas på samrådets sida."
+    )
+    forum = Forum(
+        slug=FORUM_SLUG,
+        title="Tidigt samråd",
+        description=description,
+        description_html=render_body(description).html,
+        visibility=Visibility.public,
+    )
+    commitment = db.session.scalar(select(Commitment).where(Commitment.slug == FORUM_COMMITMENT))
+    if commitment is not None:
+        forum.commitments = [commitment]
+    db.session.add(forum)
+    try:
+        with db.session.begin_nested():
+            db.session.flush()
+    except IntegrityError:
+        found = db.session.scalar(select(Forum).where(Forum.slug == FORUM_SLUG))
+        assert found is not None
+        return found
+    return forum
+
+
+# --- officials: create, edit, open, close -----------------------------------
+
+
+def _managed(user: User | None, round_id: int) -> ConsultationRound:
+    policy.require_login(user)
+    round_ = db.session.scalar(
+        select(ConsultationRound).where(ConsultationRound.id == round_id).with_for_update()
+    )
+    if round_ is None or not policy.can_view_round(user, round_):
+        raise NotFound(_("No such consultation round."))
+    policy.require(
+        policy.can_manage_round(user, round_),
+        _("Only officials of the round's department can do that."),
+    )
+    return round_
+
+
+def create_round(user: User | None, data: RoundInput) -> ConsultationRound:
+    """An official drafts a round for their department; nobody else sees it until it opens."""
+    policy.require_login(user)
+    policy.require(
+        policy.can_create_round(user), _("Only officials and admins open consultation rounds.")
+    )
+    assert user is not None
+    round_ = ConsultationRound(created_by_id=user.id, state=RoundState.draft)
+    _apply(round_, user, data)
+    forum = discussion_forum()
+    thread = Thread(forum_id=forum.id, title=round_.title, author_id=user.id, archived=True)
+    thread.forum = forum
+    db.session.add_all([round_, thread])
+    db.session.flush()
+    round_.thread_id = thread.id
+    audit.record(user, "consultation.created", "consultation", round_.id, round_.title)
+    db.session.commit()
+    return round_
+
+
+def update_round(user: User | None, round_id: int, data: RoundInput) -> ConsultationRound:
+    """Change a draft round (once open, its questions and audience are fixed)."""
+    round_ = _managed(user, round_id)
+    if round_.state != RoundState.draft:
+        raise Conflict(_("Only a draft can be changed."))
+    _apply(round_, user, data)  # type: ignore[arg-type]
+    thread = db.session.get(Thread, round_.thread_id) if round_.thread_id else None
+    if thread is not None:
+        thread.title = round_.title
+    db.session.commit()
+    return round_
+
+
+def audience_members(round_: ConsultationRound) -> list[tuple[User, int]]:
+    """(user, organisation id) for every approved member of the round's audience."""
+    query = (
+        select(User, Membership.organisation_id)
+        .join(Membership, Membership.user_id == User.id)
+        .join(Organisation, Organisation.id == Membership.organisation_id)
+        .where(
+            Membership.status == MembershipStatus.approved,
+            Organisation.status == OrganisationStatus.verified,
+        )
+        .order_by(User.id)
+    )
+    if round_.audience == Audience.invited:
+        query = query.where(Organisation.id.in_([o.id for o in round_.invited]))
+    return [(user, org_id) for user, org_id in db.session.execute(query)]
+
+
+def _audience_size(round_: ConsultationRound) -> int:
+    if round_.audience == Audience.invited:
+        return sum(1 for o in round_.invited if o.is_verified)
+    return len(
+        db.session.scalars(
+            select(Organisation.id).where(Organisation.status == OrganisationStatus.verified)
+        ).all()
+    )
+
+
+def open_round(user: User | None, round_id: int) -> ConsultationRound:
+    """Open a draft: it becomes public and every member of the audience is told."""
+    round_ = _managed(user, round_id)
+    if round_.state != RoundState.draft:
+        raise Conflict(_("The round is already open."))
+    now = utcnow()
+    if not round_.questions:
+        raise Invalid(_("Ask at least one question."), field="questions")
+    if round_.closes_at <= now:
+        raise Invalid(_("The closing time has already passed."), field="closes_at")
+    if _audience_size(round_) == 0:
+        raise Invalid(
+            _("Nobody would be asked: invite at least one verified organisation."),
+            field="audience",
+        )
+    round_.state = RoundState.open
+    round_.opened_at = now
+    thread = db.session.get(Thread, round_.thread_id) if round_.thread_id else None
+    if thread is not None:
+        thread.archived = False
+        thread.commitments = list(round_.commitments)
+    _notify(
+        round_,
+        audience_members(round_),
+        "consultation_opened",
+        user,
+        lambda: _("Answer by %(date)s.", date=local_datetime(round_.closes_at)),
+    )
+    audit.record(user, "consultation.opened", "consultation", round_.id, round_.title)
+    _announce(round_, "opened", now)
+    db.session.commit()
+    return round_
+
+
+def close_round(user: User | None, round_id: int) -> ConsultationRound:
+    """Close the round now (or confirm a deadline that has passed): responses become public."""
+    round_ = _managed(user, round_id)
+    now = utcnow()
+    phase = round_.phase(now)
+    if phase not in (Phase.open, Phase.scheduled, Phase.closed) or round_.state != RoundState.open:
+        raise Conflict(_("Only an open round can be closed."))
+    round_.state = RoundState.closed
+    round_.closed_at = now
+    if round_.closes_at > now:
+        round_.closes_at = now
+    audit.record(user, "consultation.closed", "consultation", round_.id, round_.title)
+    _announce(round_, "closed", now)
+    db.session.commit()
+    return round_
+
+
+# --- organisations: respond --------------------------------------------------
+
+
+def _visible(user: User | None, round_id: int) -> ConsultationRound:
+    round_ = db.session.get(ConsultationRound, round_id)
+    if round_ is None or not policy.can_view_round(user, round_):
+        raise NotFound(_("No such consultation round."))
+    return round_
+
+
+def _require_open(round_: ConsultationRound, now: datetime) -> None:
+    """The deadline, enforced at the moment of the request (whenever the form was loaded)."""
+    phase = round_.phase(now)
+    if phase == Phase.scheduled:
+        raise Conflict(
+            _(
+                "The round opens %(date)s. Responses are accepted from then.",
+                date=local_datetime(round_.opens_at),
+            )
+        )
+    if phase != Phase.open:
+        raise Conflict(
+            _(
+                "The round closed %(date)s. Responses can no longer be changed.",
+                date=local_datetime(round_.closes_at),
+            )
+        )
+
+
+def _clean_answers(round_: ConsultationRound, answers: Mapping[int, str]) -> dict[int, str]:
+    known = {q.id for q in round_.questions}
+    cleaned: dict[int, str] = {}
+    for question_id, body in answers.items():
+        if question_id not in known:
+            raise Invalid(_("Unknown question."), field="answers")
+        text = (body or "").strip()
+        if len(text) > MAX_ANSWER:
+            raise Invalid(
+                _("An answer can be at most %(n)d characters.", n=MAX_ANSWER),
+                field=f"answer-{question_id}",
+            )
+        cleaned[question_id] = text
+    return cleaned
+
+
+def _response_row(round_: ConsultationRound, org: Organisation) -> ConsultationResponse:
+    """The organisation's one response to the round, made on first save (a unique pair)."""
+    query = select(ConsultationResponse).where(
+        ConsultationResponse.round_id == round_.id,
+        ConsultationResponse.organisation_id == org.id,
+    )
+    response = db.session.scalar(query.with_for_update())
+    if response is not None:
+        return response
+    response = ConsultationResponse(round_id=round_.id, organisation_id=org.id)
+    try:
+        with db.session.begin_nested():
+            db.session.add(response)
+            db.session.flush()
+    except IntegrityError:
+        # Two members saved the first draft at once: the constraint kept one row.
+        response = db.session.scalar(query.with_for_update())
+        assert response is not None
+    return response
+
+
+def save_response(
+    user: User | None,
+    round_id: int,
+    organisation_id: int,
+    answers: Mapping[int, str],
+    submit: bool = False,
+) -> ConsultationResponse:
+    """Save the organisation's draft answers; with `submit`, an admin files them as a version."""
+    policy.require_login(user)
+    assert user is not None
+    round_ = _visible(user, round_id)
+    org = db.session.get(Organisation, organisation_id)
+    if org is None:
+        raise NotFound(_("No such organisation."))
+    policy.require(
+        policy.can_draft_response(user, round_, org),
+        _("Only members of a verified organisation that the round asks can respond for it."),
+    )
+    if submit:
+        policy.require(
+            policy.can_submit_response(user, round_, org),
+            _("Only the organisation's admins can submit its response."),
+        )
+    now = utcnow()
+    _require_open(round_, now)
+    cleaned = _clean_answers(round_, answers)
+    if submit and not any(cleaned.values()):
+        raise Invalid(_("Answer at least one question before you submit."), field="answers")
+    response = _response_row(round_, org)
+    current = {a.question_id: a for a in response.answers}
+    for question_id, text in cleaned.items():
+        if question_id in current:
+            current[question_id].body = text
+        else:
+            response.answers.append(ConsultationAnswer(question_id=question_id, body=text))
+    response.updated_at = now
+    response.updated_by_id = user.id
+    if submit:
+        bodies = {a.question_id: a.body for a in response.answers}
+        response.version_count += 1
+        version = ResponseVersion(
+            response_id=response.id,
+            number=response.version_count,
+            submitted_at=now,
+            submitted_by_id=user.id,
+        )
+        for question in round_.questions:
+            body = bodies.get(question.id, "")
+            version.answers.append(
+                VersionAnswer(
+                    question_id=question.id,
+                    body=body,
+                    html=render_body(body).html if body else "",
+                )
+            )
+        db.session.add(version)
+        response.status = ResponseStatus.submitted
+        response.submitted_at = now
+        audit.record(
+            user,
+            "consultation.response.submitted",
+            "consultation",
+            round_.id,
+            f"{org.name}, version {response.version_count}",
+        )
+        _announce(round_, "submitted", now)
+    db.session.commit()
+    return response
+
+
+# --- feedback ------------------------------------------------------------------
+
+
+@dataclass
+class FeedbackInput:
+    """The official's feedback on one question."""
+
+    heard: str = ""
+    action: str = ""
+    source_ids: list[int] = field(default_factory=list)
+
+
+def save_feedback(
+    user: User | None, round_id: int, items: Mapping[int, FeedbackInput], publish: bool = False
+) -> ConsultationRound:
+    """Write (and with `publish`, publish) the city's feedback per question; after closing only."""
+    round_ = _managed(user, round_id)
+    now = utcnow()
+    if round_.phase(now) not in (Phase.closed, Phase.published):
+        raise Conflict(_("Feedback can be written once the round has closed."))
+    questions = {q.id for q in round_.questions}
+    submitted = {
+        r.id: r
+        for r in db.session.scalars(
+            select(ConsultationResponse).where(
+                ConsultationResponse.round_id == round_.id,
+                ConsultationResponse.version_count > 0,
+            )
+        )
+    }
+    existing = {
+        f.question_id: f
+        for f in db.session.scalars(
+            select(ConsultationFeedback).where(ConsultationFeedback.round_id == round_.id)
+        )
+    }
+    for question_id, item in items.items():
+        if question_id not in questions:
+            raise Invalid(_("Unknown question."), field="feedback")
+        heard = clean_text(
+            item.heard, f"heard-{question_id}", max_length=MAX_FEEDBACK, required=False
+        )
+        action = clean_text(
+            item.action, f"action-{question_id}", max_length=MAX_FEEDBACK, required=False
+        )
+        if any(sid not in submitted for sid in item.source_ids):
+            raise Invalid(
+                _("Link only to responses submitted to this round."), field=f"sources-{question_id}"
+            )
+        feedback = existing.get(question_id)
+        if feedback is None:
+            feedback = ConsultationFeedback(round_id=round_.id, question_id=question_id)
+            db.session.add(feedback)
+            existing[question_id] = feedback
+        feedback.heard, feedback.action = heard, action
+        feedback.heard_html = render_body(heard).html if heard else ""
+        feedback.action_html = render_body(action).html if action else ""
+        feedback.sources = [submitted[sid] for sid in dict.fromkeys(item.source_ids)]
+        feedback.updated_at = now
+        feedback.updated_by_id = user.id  # type: ignore[union-attr]
+    if publish and round_.state != RoundState.published:
+        if not any(f.heard or f.action for f in existing.values()):
+            raise Invalid(_("Write feedback on at least one question first."), field="feedback")
+        round_.state = RoundState.published
+        round_.feedback_published_at = now
+        responders = {r.organisation_id for r in submitted.values()}
+        people = [(u, org_id) for u, org_id in audience_members(round_) if org_id in responders]
+        _notify(
+            round_,
+            people,
+            "consultation_feedback",
+            user,
+            lambda: _("See what was heard and what the city will do."),
+        )
+        audit.record(user, "consultation.feedback.published", "consultation", round_.id, "")
+        _announce(round_, "feedback", now)
+    db.session.commit()
+    return round_
+
+
+# --- reminders ---------------------------------------------------------------
+
+
+def remind(days: int, now: datetime | None = None) -> int:
+    """Remind organisations that have not responded, `days` before the deadline; once each."""
+    if days < 0:
+        raise Invalid(_("The number of days cannot be negative."), field="days")
+    now = now or utcnow()
+    rounds = db.session.scalars(
+        select(ConsultationRound)
+        .where(
+            ConsultationRound.state == RoundState.open,
+            ConsultationRound.opens_at <= now,
+            ConsultationRound.closes_at > now,
+            ConsultationRound.closes_at <= now + timedelta(days=days),
+        )
+        .order_by(ConsultationRound.id)
+    ).all()
+    reminded = 0
+    for round_ in rounds:
+        responded = set(
+            db.session.scalars(
+                select(ConsultationResponse.organisation_id).where(
+                    ConsultationResponse.round_id == round_.id,
+                    ConsultationResponse.version_count > 0,
+                )
+            )
+        )
+        already = set(
+            db.session.scalars(
+                select(ConsultationReminder.organisation_id).where(
+                    ConsultationReminder.round_id == round_.id
+                )
+            )
+        )
+        people: list[tuple[User, int]] = []
+        for user, org_id in audience_members(round_):
+            if org_id not in responded and org_id not in already:
+                people.append((user, org_id))
+        orgs = sorted({org_id for _user, org_id in people})
+        for org_id in orgs:
+            db.session.add(ConsultationReminder(round_id=round_.id, organisation_id=org_id))
+        if not orgs:
+            continue
+        _notify(
+            round_,
+            people,
+            "consultation_reminder",
+            None,
+            lambda r=round_: _("Answer by %(date)s.", date=local_datetime(r.closes_at)),
+        )
+        _announce(round_, "reminder", now)
+        try:
+            db.session.commit()
+        except IntegrityError:
+            db.session.rollback()  # another run reminded them just now
+            continue
+        reminded += len(orgs)
+    return reminded
+
+
+# --- telling people ----------------------------------------------------------
+
+
+def _notify(round_, people, kind, actor, compose_excerpt) -> None:  # noqa: ANN001
+    """One notification (live, stored, mailed) per person, in each person's language."""
+    from .notifications import describe
+
+    url = url_for("consultations.show", round_id=round_.id)
+    sender = round_.department.name
+    seen: set[int] = set()
+    for user, _org_id in people:
+        if user.id in seen:
+            continue
+        seen.add(user.id)
+        with force_locale(user.locale or "sv"):
+            text = compose_excerpt()
+            subject = describe(kind, sender, round_.title)
+        note = Notification(
+            user_id=user.id,
+            kind=kind,
+            actor_id=actor.id if actor is not None else None,
+            thread_id=round_.thread_id,
+            url=url,
+            excerpt=text[:300],
+        )
+        db.session.add(note)
+        db.session.flush()
+        emit_after_commit(
+            "notification",
+            {
+                "notification": notification_dict(note, sender, round_.title),
+                "unread": unread_count(user.id),
+            },
+            user_room(user.id),
+        )
+        if user.email_notifications:
+            link = current_app.config["FORUM_BASE_URL"] + url
+            with force_locale(user.locale or "sv"):
+                body = f"{subject}\n\n{text}\n\n{link}\n\n" + _(
+                    "You can turn these mails off in your settings."
+                )
+            queue_mail(user.email, subject, body)
+
+
+def _announce(round_: ConsultationRound, event: str, now: datetime) -> None:
+    """Tell the people who have the round open (its discussion thread's room), after commit."""
+    if round_.thread_id is None:
+        return
+    responded = len(
+        db.session.scalars(
+            select(ConsultationResponse.id).where(
+                ConsultationResponse.round_id == round_.id,
+                ConsultationResponse.version_count > 0,
+            )
+        ).all()
+    )
+    emit_after_commit(
+        "consultation:updated",
+        {
+            "round_id": round_.id,
+            "event": event,
+            "phase": round_.phase(now).value,
+            "responded": responded,
+        },
+        thread_room(round_.thread_id),
+    )

@@ -1,0 +1,585 @@
+"""Consultation rounds: the list, the round page, the official's forms, responses, exports."""
+
+from __future__ import annotations
+
+import re
+
+from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
+from flask_babel import format_date, get_locale
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user, login_required
+from flask_wtf import FlaskForm
+from sqlalchemy import func, select
+from wtforms import RadioField, SelectChoice, SelectField, StringField, TextAreaField
+from wtforms.validators import InputRequired
+
+from .. import consultation_queries as cq
+from .. import policy, queries
+from ..errors import DomainError, Invalid, NotFound
+from ..extensions import db
+from ..models import (
+    Audience,
+    Commitment,
+    ConsultationRound,
+    Department,
+    Organisation,
+    OrganisationStatus,
+    Phase,
+    RoundState,
+    Stage,
+    User,
+)
+from ..models.base import utcnow
+from ..services import consultations as service
+from .forms import MultiCheckboxField, form_error
+
+bp = Blueprint("consultations", __name__)
+
+PHASE_LABELS = {
+    Phase.draft: _l("Draft"),
+    Phase.scheduled: _l("Opens soon"),
+    Phase.open: _l("Open for responses"),
+    Phase.closed: _l("Closed, awaiting feedback"),
+    Phase.published: _l("Feedback published"),
+}
+STAGE_LABELS = {
+    Stage.problem: _l("Problem formulation"),
+    Stage.options: _l("Options"),
+    Stage.draft_decision: _l("Draft decision"),
+}
+FILTER_LABELS = {
+    "open": _l("Open now"),
+    "closing": _l("Closing within a week"),
+    "awaiting": _l("Closed, awaiting feedback"),
+    "published": _l("Feedback published"),
+}
+EMPTY_QUESTION_SLOTS = 2
+ANSWER_FIELD = re.compile(r"answer-(\d{1,9})")
+
+
+def viewer() -> User | None:
+    return current_user if current_user.is_authenticated else None
+
+
+def lang() -> str:
+    return str(get_locale() or "sv")
+
+
+class ActionForm(FlaskForm):
+    """A button that posts: carries only the CSRF token."""
+
+
+class RoundForm(FlaskForm):
+    title = StringField(_l("Title"), validators=[InputRequired()])
+    problem = TextAreaField(_l("Problem formulation (markdown)"))
+    background = TextAreaField(_l("Background (markdown, optional)"))
+    stage = RadioField(
+        _l("Stage of the city's process that the round feeds"),
+        choices=[SelectChoice(s.value, label) for s, label in STAGE_LABELS.items()],
+        default=Stage.problem.value,
+        validate_choice=False,
+    )
+    decision_date = StringField(_l("Planned decision date (optional)"), render_kw={"type": "date"})
+    department_id = SelectField(_l("Department"), validate_choice=False)
+    audience = RadioField(
+        _l("Who is asked"),
+        choices=[
+            SelectChoice(Audience.all_verified.value, _l("All verified organisations")),
+            SelectChoice(Audience.invited.value, _l("Only the organisations invited below")),
+        ],
+        default=Audience.all_verified.value,
+        validate_choice=False,
+    )
+    invited = MultiCheckboxField(_l("Invited organisations"))
+    commitments = MultiCheckboxField(_l("Commitments"))
+    opens_at = StringField(_l("Opens (Stockholm time)"), render_kw={"type": "datetime-local"})
+    closes_at = StringField(_l("Closes (Stockholm time)"), render_kw={"type": "datetime-local"})
+
+
+def _ids(values: list[str] | None, name: str) -> list[int]:
+    try:
+        return [int(v) for v in values or []]
+    except (TypeError, ValueError):
+        raise Invalid(_("Unknown choice."), field=name) from None
+
+
+def _setup_choices(form: RoundForm) -> None:
+    form.commitments.choices = [
+        SelectChoice(str(c.id), c.title(lang()))
+        for c in db.session.scalars(select(Commitment).order_by(Commitment.position))
+    ]
+    form.invited.choices = [
+        SelectChoice(str(o.id), o.name)
+        for o in db.session.scalars(
+            select(Organisation)
+            .where(Organisation.status == OrganisationStatus.verified)
+            .order_by(func.lower(Organisation.name))
+        )
+    ]
+    form.department_id.choices = [
+        SelectChoice(str(d.id), d.name)
+        for d in db.session.scalars(select(Department).order_by(Department.name))
+    ]
+
+
+def _posted_questions() -> list[tuple[str, str]]:
+    """Questions from the form, in the order of their slots."""
+    out = []
+    n = 1
+    while f"question-{n}" in request.form or f"guidance-{n}" in request.form:
+        out.append((request.form.get(f"question-{n}", ""), request.form.get(f"guidance-{n}", "")))
+        n += 1
+    return out
+
+
+def _round_input(form: RoundForm) -> service.RoundInput:
+    department = form.department_id.data
+    return service.RoundInput(
+        title=form.title.data or "",
+        problem=form.problem.data or "",
+        background=form.background.data or "",
+        stage=form.stage.data or "",
+        decision_date=form.decision_date.data or "",
+        audience=form.audience.data or "",
+        invited_ids=_ids(form.invited.data, "invited"),
+        commitment_ids=_ids(form.commitments.data, "commitments"),
+        opens_at=form.opens_at.data or "",
+        closes_at=form.closes_at.data or "",
+        questions=_posted_questions(),
+        department_id=int(department) if department and str(department).isdigit() else None,
+    )
+
+
+def _show_error(form: FlaskForm, err: DomainError, errors: dict[str, str]) -> None:
+    """A field error goes next to its field; question errors above the questions."""
+    if err.field and hasattr(form, err.field):
+        form_error(form, err)
+    else:
+        errors[err.field or "form"] = err.message
+        flash(err.message, "error")
+
+
+def _round_form_page(form: RoundForm, round_: ConsultationRound | None, status: int, errors):
+    questions = _posted_questions() if request.method == "POST" else []
+    if not questions and round_ is not None:
+        questions = [(q.text, q.guidance) for q in round_.questions]
+    questions = [*questions, *[("", "")] * EMPTY_QUESTION_SLOTS]
+    return render_template(
+        "consultations/edit.html",
+        form=form,
+        round=round_,
+        questions=questions,
+        errors=errors,
+        choose_department=policy.is_admin(current_user),
+    ), status
+
+
+@bp.get("/consultations")
+def index():
+    """All rounds the visitor may see, filtered by phase, department and commitment."""
+    phase = request.args.get("phase") if request.args.get("phase") in cq.FILTERS else None
+    department_id = request.args.get("department", type=int)
+    commitment = request.args.get("commitment") or None
+    rounds = cq.list_rounds(viewer(), phase, department_id, commitment)
+    return render_template(
+        "consultations/index.html",
+        rounds=rounds,
+        counts=cq.response_counts([r.id for r in rounds]),
+        now=utcnow(),
+        phase=phase,
+        department_id=department_id,
+        commitment=commitment,
+        departments=db.session.scalars(select(Department).order_by(Department.name)).all(),
+        commitments=db.session.scalars(select(Commitment).order_by(Commitment.position)).all(),
+        filter_labels=FILTER_LABELS,
+    )
+
+
+@bp.route("/consultations/new", methods=["GET", "POST"])
+@login_required
+def new():
+    """An official drafts a round for their department."""
+    policy.require(
+        policy.can_create_round(current_user),
+        _("Only officials and admins open consultation rounds."),
+    )
+    form = RoundForm()
+    _setup_choices(form)
+    errors: dict[str, str] = {}
+    if request.method == "GET":
+        form.department_id.data = str(current_user.department_id or "")
+    elif form.validate_on_submit():
+        try:
+            round_ = service.create_round(current_user, _round_input(form))
+        except DomainError as err:
+            if err.status in (401, 403):
+                raise
+            _show_error(form, err, errors)
+        else:
+            flash(_("The draft is saved. Preview it, then open it."), "success")
+            return redirect(url_for("consultations.show", round_id=round_.id))
+    status = 400 if request.method == "POST" else 200
+    return _round_form_page(form, None, status, errors)
+
+
+@bp.route("/consultations/<int:round_id>/edit", methods=["GET", "POST"])
+@login_required
+def edit(round_id: int):
+    """Change a draft round."""
+    round_ = cq.get_round(viewer(), round_id)
+    policy.require(
+        policy.can_manage_round(current_user, round_),
+        _("Only officials of the round's department can do that."),
+    )
+    if round_.state != RoundState.draft:
+        flash(_("Only a draft can be changed."), "error")
+        return redirect(url_for("consultations.show", round_id=round_id))
+    form = RoundForm(obj=None if request.method == "POST" else round_)
+    _setup_choices(form)
+    errors: dict[str, str] = {}
+    if request.method == "GET":
+        form.stage.data = round_.stage.value
+        form.audience.data = round_.audience.value
+        form.invited.data = [str(o.id) for o in round_.invited]
+        form.commitments.data = [str(c.id) for c in round_.commitments]
+        form.department_id.data = str(round_.department_id)
+        form.decision_date.data = round_.decision_date.isoformat() if round_.decision_date else ""
+        form.opens_at.data = service.local_input(round_.opens_at)
+        form.closes_at.data = service.local_input(round_.closes_at)
+    elif form.validate_on_submit():
+        try:
+            service.update_round(current_user, round_id, _round_input(form))
+        except DomainError as err:
+            if err.status in (401, 403, 404):
+                raise
+            _show_error(form, err, errors)
+        else:
+            flash(_("The draft is saved."), "success")
+            return redirect(url_for("consultations.show", round_id=round_id))
+    status = 400 if request.method == "POST" else 200
+    return _round_form_page(form, round_, status, errors)
+
+
+def _round_page(round_: ConsultationRound, status: int = 200):
+    user = viewer()
+    now = utcnow()
+    phase = round_.phase(now)
+    can_manage = policy.can_manage_round(user, round_)
+    public = phase in (Phase.closed, Phase.published)
+    responders = cq.responders_of(user, round_)
+    own = {org.id: cq.own_response(round_.id, org.id) for org, _role in responders}
+    recent = []
+    if round_.thread_id is not None and round_.state != RoundState.draft:
+        recent = queries.messages_dicts(queries.latest_page(round_.thread_id, 5).messages)
+    return render_template(
+        "consultations/show.html",
+        round=round_,
+        phase=phase,
+        phase_labels=PHASE_LABELS,
+        stage_labels=STAGE_LABELS,
+        can_manage=can_manage,
+        responses=cq.latest_versions(round_.id) if public or can_manage else [],
+        responses_public=public,
+        responded=cq.response_counts([round_.id]).get(round_.id, 0),
+        feedback=cq.feedback_by_question(round_.id) if phase == Phase.published else {},
+        overview=cq.overview(round_) if can_manage else [],
+        responders=responders,
+        own=own,
+        recent=recent,
+        action_form=ActionForm(),
+    ), status
+
+
+@bp.get("/consultations/<int:round_id>")
+def show(round_id: int):
+    """The round: what is asked, by when, the discussion, and (after closing) the responses."""
+    return _round_page(cq.get_round(viewer(), round_id))
+
+
+def _act(round_id: int, action, success: str):  # noqa: ANN001
+    round_ = cq.get_round(viewer(), round_id)
+    form = ActionForm()
+    if not form.validate_on_submit():
+        flash(_("The form had expired or was not sent from this site. Try again."), "error")
+        return _round_page(round_, 400)
+    try:
+        action(round_)
+    except DomainError as err:
+        if err.status in (401, 403, 404):
+            raise
+        flash(err.message, "error")
+        db.session.expire_all()
+        return _round_page(cq.get_round(viewer(), round_id), err.status)
+    flash(success, "success")
+    return redirect(url_for("consultations.show", round_id=round_id))
+
+
+@bp.post("/consultations/<int:round_id>/open")
+@login_required
+def open_round(round_id: int):
+    """Open a draft round: it becomes public and the audience is told."""
+    return _act(
+        round_id,
+        lambda r: service.open_round(current_user, r.id),
+        _("The round is open and the organisations are told."),
+    )
+
+
+@bp.post("/consultations/<int:round_id>/close")
+@login_required
+def close_round(round_id: int):
+    """Close the round now."""
+    return _act(
+        round_id,
+        lambda r: service.close_round(current_user, r.id),
+        _("The round is closed. The responses are now public."),
+    )
+
+
+# --- responses ---------------------------------------------------------------
+
+
+def _posted_answers() -> dict[int, str]:
+    answers = {}
+    for key, value in request.form.items():
+        match = ANSWER_FIELD.fullmatch(key)
+        if match:
+            answers[int(match[1])] = value
+    return answers
+
+
+def _organisation_arg() -> int:
+    raw = request.form.get("organisation_id") or request.args.get("organisation") or ""
+    if not raw.isdigit():
+        raise NotFound(_("No such organisation."))
+    return int(raw)
+
+
+@bp.route("/consultations/<int:round_id>/response", methods=["GET", "POST"])
+@login_required
+def respond(round_id: int):
+    """An organisation's response: members save drafts, admins submit (a new version each time)."""
+    round_ = cq.get_round(viewer(), round_id)
+    if request.method == "GET" and "organisation" not in request.args:
+        responders = cq.responders_of(current_user, round_)
+        if len(responders) != 1:
+            policy.require(
+                bool(responders),
+                _("Only members of a verified organisation that the round asks can respond."),
+            )
+            flash(_("Choose the organisation you respond for."), "info")
+            return redirect(url_for("consultations.show", round_id=round_id, _anchor="respond"))
+        org_id = responders[0][0].id
+    else:
+        org_id = _organisation_arg()
+    org = db.session.get(Organisation, org_id)
+    if org is None:
+        raise NotFound(_("No such organisation."))
+    policy.require(
+        policy.can_draft_response(current_user, round_, org),
+        _("Only members of a verified organisation that the round asks can respond for it."),
+    )
+    form = ActionForm()
+    status = 200
+    typed: dict[int, str] | None = None
+    error_field = None
+    if request.method == "POST":
+        typed = _posted_answers()
+        submit = request.form.get("action") == "submit"
+        if not form.validate_on_submit():
+            flash(_("The form had expired or was not sent from this site. Try again."), "error")
+            status = 400
+        else:
+            try:
+                service.save_response(current_user, round_id, org.id, typed, submit=submit)
+            except DomainError as err:
+                if err.status in (401, 403, 404):
+                    raise
+                flash(err.message, "error")
+                status = err.status
+                error_field = (err.field, err.message)
+            else:
+                flash(
+                    _("The response is submitted. You can revise it until the deadline.")
+                    if submit
+                    else _("The draft is saved."),
+                    "success",
+                )
+                return redirect(
+                    url_for("consultations.respond", round_id=round_id, organisation=org.id)
+                )
+        db.session.expire_all()
+        round_ = cq.get_round(viewer(), round_id)
+    response = cq.own_response(round_id, org.id)
+    saved = {a.question_id: a.body for a in response.answers} if response else {}
+    versions = cq.versions_of(response.id) if response else []
+    latest = cq.latest_versions(round_id, org.id)
+    unsubmitted = bool(response) and (
+        not latest
+        or any(saved.get(q.id, "") != latest[0].bodies.get(q.id, "") for q in round_.questions)
+    )
+    return render_template(
+        "consultations/respond.html",
+        round=round_,
+        org=org,
+        phase=round_.phase(utcnow()),
+        phase_labels=PHASE_LABELS,
+        answers=typed if typed is not None else saved,
+        response=response,
+        versions=versions,
+        unsubmitted=unsubmitted,
+        can_submit=policy.can_submit_response(current_user, round_, org),
+        max_answer=service.MAX_ANSWER,
+        error_field=error_field,
+        form=form,
+    ), status
+
+
+# --- feedback ----------------------------------------------------------------
+
+
+def _posted_feedback(round_: ConsultationRound) -> dict[int, service.FeedbackInput]:
+    items = {}
+    for question in round_.questions:
+        items[question.id] = service.FeedbackInput(
+            heard=request.form.get(f"heard-{question.id}", ""),
+            action=request.form.get(f"action-{question.id}", ""),
+            source_ids=_ids(request.form.getlist(f"sources-{question.id}"), "feedback"),
+        )
+    return items
+
+
+@bp.route("/consultations/<int:round_id>/feedback", methods=["GET", "POST"])
+@login_required
+def feedback(round_id: int):
+    """The official writes what was heard and what the city will do, per question."""
+    round_ = cq.get_round(viewer(), round_id)
+    policy.require(
+        policy.can_manage_round(current_user, round_),
+        _("Only officials of the round's department can do that."),
+    )
+    form = ActionForm()
+    status = 200
+    typed = None
+    if request.method == "POST":
+        publish = request.form.get("action") == "publish"
+        if not form.validate_on_submit():
+            flash(_("The form had expired or was not sent from this site. Try again."), "error")
+            status = 400
+        else:
+            try:
+                typed = _posted_feedback(round_)
+                service.save_feedback(current_user, round_id, typed, publish=publish)
+            except DomainError as err:
+                if err.status in (401, 403, 404):
+                    raise
+                flash(err.message, "error")
+                status = err.status
+            else:
+                flash(
+                    _("The feedback is published and the organisations are told.")
+                    if publish
+                    else _("The feedback is saved."),
+                    "success",
+                )
+                target = "consultations.show" if publish else "consultations.feedback"
+                return redirect(url_for(target, round_id=round_id))
+        db.session.expire_all()
+        round_ = cq.get_round(viewer(), round_id)
+    stored = cq.feedback_by_question(round_id)
+    return render_template(
+        "consultations/feedback.html",
+        round=round_,
+        phase=round_.phase(utcnow()),
+        phase_labels=PHASE_LABELS,
+        responses=cq.latest_versions(round_id),
+        stored=stored,
+        typed=typed,
+        form=form,
+    ), status
+
+
+# --- exports -----------------------------------------------------------------
+
+
+def _exportable(round_id: int) -> ConsultationRound:
+    round_ = cq.get_round(viewer(), round_id)
+    phase = round_.phase(utcnow())
+    if phase not in (Phase.closed, Phase.published) and not policy.can_manage_round(
+        viewer(), round_
+    ):
+        raise NotFound(_("The responses are published when the round closes."))
+    return round_
+
+
+@bp.get("/consultations/<int:round_id>/export.csv")
+def export_csv(round_id: int):
+    """The responses (and published feedback) as CSV: one row per organisation and question."""
+    round_ = _exportable(round_id)
+    header = [
+        _("Round"),
+        _("Title"),
+        _("Organisation"),
+        _("Organisation number"),
+        _("Question number"),
+        _("Question"),
+        _("Answer"),
+        _("Version"),
+        _("Submitted (UTC)"),
+        _("What we heard"),
+        _("What the city will do"),
+        _("Feedback draws on this response"),
+    ]
+    body = cq.csv_export(round_, header)
+    return Response(
+        body.encode("utf-8"),
+        mimetype="text/csv",
+        headers={
+            "Content-Disposition": f'attachment; filename="samrad-{round_.id}.csv"',
+            "Content-Type": "text/csv; charset=utf-8",
+        },
+    )
+
+
+@bp.get("/consultations/<int:round_id>/compilation")
+def compilation(round_id: int):
+    """A print-friendly compilation of the round, every response and the feedback."""
+    round_ = _exportable(round_id)
+    phase = round_.phase(utcnow())
+    return render_template(
+        "consultations/compilation.html",
+        round=round_,
+        phase=phase,
+        phase_labels=PHASE_LABELS,
+        stage_labels=STAGE_LABELS,
+        responses=cq.latest_versions(round_id),
+        feedback=cq.feedback_by_question(round_id) if phase == Phase.published else {},
+    )
+
+
+# --- pieces other pages include ----------------------------------------------
+
+
+@bp.app_template_global()
+def consultation_outcomes(org: Organisation):
+    """For the organisation page: the rounds it answered and what happened with its input."""
+    return cq.outcomes_for(org)
+
+
+@bp.app_template_global()
+def commitment_rounds(commitment: Commitment):
+    """For a commitment page: the consultation rounds linked to it."""
+    return cq.rounds_for_commitment(viewer(), commitment)
+
+
+@bp.app_template_filter("longdate")
+def long_date(value) -> str:  # noqa: ANN001 — a date or None
+    """A calendar date in the reader's language (e.g. 1 april 2027)."""
+    return format_date(value, "long") if value else ""
+
+
+@bp.app_template_global()
+def consultation_phase(round_: ConsultationRound) -> str:
+    """The round's phase now, as words in the reader's language."""
+    return str(PHASE_LABELS[round_.phase(utcnow())])
