@@ -107,10 +107,13 @@ def _configure_sqlite(engine: Any) -> None:
 
 def register_blueprints(app: Flask) -> None:
     """Attach the HTML areas."""
-    from .web import admin, auth, forums, main, organisations
+    from .web import admin, auth, consultations, forums, main, organisations
 
-    for module in (main, auth, organisations, admin, forums):
+    for module in (main, auth, organisations, admin, forums, consultations):
         app.register_blueprint(module.bp)
+    from .web import moderation
+
+    app.register_blueprint(moderation.bp)
 
 
 def wants_json() -> bool:
@@ -148,10 +151,20 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def on_http_error(err: HTTPException):
+        from flask_babel import gettext
+
+        status = err.code or 500
         code = {401: "auth_required", 403: "forbidden", 404: "not_found", 429: "rate_limited"}
-        return error_response(
-            err.code or 500, code.get(err.code or 500, "invalid"), err.description
-        )
+        explained = {
+            400: gettext("The request could not be understood."),
+            401: gettext("You need to log in first."),
+            403: gettext("You may not do that."),
+            404: gettext("There is no page at this address."),
+            405: gettext("That is not possible at this address."),
+            413: gettext("What you sent is too large."),
+            429: gettext("Too many attempts. Wait a moment and try again."),
+        }
+        return error_response(status, code.get(status, "invalid"), explained.get(status, err.description))
 
     @app.errorhandler(Exception)
     def on_unexpected(err: Exception):

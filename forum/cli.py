@@ -115,7 +115,21 @@ def send_mail() -> None:
     click.echo(f"Sent {deliver_pending()} mail(s).")
 
 
+consultations_cli = AppGroup("consultations", help="Consultation rounds.")
+
+
+@consultations_cli.command("remind")
+@click.option("--days", default=3, show_default=True, type=click.IntRange(min=0))
+@in_request
+def remind_consultations(days: int) -> None:
+    """Remind organisations that have not responded, N days before the deadline (for cron)."""
+    from .services.consultations import remind
+
+    click.echo(f"Reminded {remind(days)} organisation(s).")
+
+
 def register(app: Flask) -> None:
     """Attach the commands to the app's CLI."""
     for command in (seed_command, setup_command, serve_command, users_cli, mail_cli):
         app.cli.add_command(command)
+    app.cli.add_command(consultations_cli)

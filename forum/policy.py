@@ -9,13 +9,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from flask_babel import gettext as _
 from sqlalchemy import select
 
 from .errors import AuthRequired, Forbidden, Locked, NotFound
 from .extensions import db
 
 if TYPE_CHECKING:
-    from .models import Forum, Message, Organisation, Thread, User
+    from .models import ConsultationRound, Forum, Message, Organisation, Thread, User
 
 
 def _logged_in(user: User | None) -> bool:
@@ -155,10 +156,12 @@ def can_post_in_forum(user: User | None, forum: Forum) -> bool:
 
 
 def can_start_thread(user: User | None, forum: Forum) -> bool:
-    return can_post_in_forum(user, forum)
+    return can_post_in_forum(user, forum) and forum.slug != CONSULTATION_FORUM_SLUG
 
 
 def can_view_thread(user: User | None, thread: Thread) -> bool:
+    if thread.forum.slug == CONSULTATION_FORUM_SLUG and not _can_view_round_thread(user, thread):
+        return False
     return can_view_forum(user, thread.forum)
 
 
@@ -187,13 +190,150 @@ def can_view_revisions(user: User | None, message: Message) -> bool:
     return message.author_id == user.id or is_forum_moderator(user, message.thread.forum)  # type: ignore[union-attr]
 
 
+# --- consultation rounds -----------------------------------------------------
+
+CONSULTATION_FORUM_SLUG = "tidigt-samrad"
+
+
+def can_create_round(user: User | None) -> bool:
+    """Officials (for their own department) and admins open consultation rounds."""
+    return is_admin(user) or is_official(user)
+
+
+def can_manage_round(user: User | None, round_: ConsultationRound) -> bool:
+    """Edit, open, close, see the overview and publish feedback: its department's officials."""
+    if is_admin(user):
+        return True
+    return is_official(user) and user.department_id == round_.department_id  # type: ignore[union-attr]
+
+
+def can_view_round(user: User | None, round_: ConsultationRound) -> bool:
+    """A draft is seen only by those who manage it; everything else is public."""
+    from .models import RoundState
+
+    return round_.state != RoundState.draft or can_manage_round(user, round_)
+
+
+def in_round_audience(round_: ConsultationRound, org: Organisation) -> bool:
+    """A verified organisation that the round asks (all verified, or invited)."""
+    from .models import Audience
+
+    if not org.is_verified:
+        return False
+    return round_.audience == Audience.all_verified or any(o.id == org.id for o in round_.invited)
+
+
+def can_draft_response(user: User | None, round_: ConsultationRound, org: Organisation) -> bool:
+    """Approved members of an organisation in the audience write its response."""
+    return in_round_audience(round_, org) and can_act_for_organisation(user, org)
+
+
+def can_submit_response(user: User | None, round_: ConsultationRound, org: Organisation) -> bool:
+    """Only the organisation's admins submit its response."""
+    return in_round_audience(round_, org) and organisation_role(user, org) == "admin"
+
+
+def _can_view_round_thread(user: User | None, thread: Thread) -> bool:
+    from .models import ConsultationRound
+
+    round_ = db.session.scalar(
+        select(ConsultationRound).where(ConsultationRound.thread_id == thread.id)
+    )
+    return round_ is None or can_view_round(user, round_)
+
+
+# --- moderation --------------------------------------------------------------
+
+
+def moderated_forum_ids(user: User | None) -> set[int] | None:
+    """The forums `user` moderates; None means all of them (site moderators, admins)."""
+    if not _logged_in(user):
+        return set()
+    if is_site_moderator(user):
+        return None
+    from .models.forums import forum_moderators
+
+    return set(
+        db.session.scalars(
+            select(forum_moderators.c.forum_id).where(forum_moderators.c.user_id == user.id)  # type: ignore[union-attr,arg-type]
+        )
+    )
+
+
+def can_use_moderation(user: User | None) -> bool:
+    """See the review queue and the audit log: site moderators, admins, forum moderators."""
+    ids = moderated_forum_ids(user)
+    return ids is None or bool(ids)
+
+
+def can_flag_message(user: User | None, message: Message) -> bool:
+    """Anyone logged in who can read the message, except its author."""
+    return (
+        _logged_in(user)
+        and message.author_id != user.id  # type: ignore[union-attr]
+        and can_view_thread(user, message.thread)
+    )
+
+
+def can_moderate_thread(user: User | None, thread: Thread) -> bool:
+    """Lock, pin, rename, move, archive, slow mode: the forum's moderators."""
+    return is_forum_moderator(user, thread.forum)
+
+
+def can_moderate_message(user: User | None, message: Message) -> bool:
+    """Hide, restore, redact, dismiss flags: the forum's moderators, never on their own text."""
+    return is_forum_moderator(user, message.thread.forum) and message.author_id != user.id  # type: ignore[union-attr]
+
+
+def _outranks(person: User, actor: User | None) -> bool:
+    """Admins are moderated only by admins."""
+    return bool(person.is_admin) and not is_admin(actor)
+
+
+def can_moderate_person(actor: User | None, person: User, forum: Forum | None) -> bool:
+    """Warn or mute `person` in `forum` (forum moderators), or site-wide (site moderators)."""
+    if not _logged_in(actor) or actor.id == person.id or _outranks(person, actor):  # type: ignore[union-attr]
+        return False
+    if forum is None:
+        return is_site_moderator(actor)
+    if is_forum_moderator(person, forum) and not is_site_moderator(actor):
+        return False
+    return is_forum_moderator(actor, forum)
+
+
+def can_suspend(actor: User | None, person: User) -> bool:
+    """Suspend an account or lift a suspension: site moderators and admins, never themselves."""
+    return can_moderate_person(actor, person, None)
+
+
+def can_appeal(user: User | None, subject_id: int) -> bool:
+    """Only the person a decision concerns appeals it."""
+    return _logged_in(user) and user.id == subject_id  # type: ignore[union-attr]
+
+
+def can_decide_appeal(user: User | None, subject_id: int, forum: Forum | None) -> bool:
+    """A moderator with the decision's scope, who is not the person appealing."""
+    if not _logged_in(user) or user.id == subject_id:  # type: ignore[union-attr]
+        return False
+    return is_forum_moderator(user, forum) if forum is not None else is_site_moderator(user)
+
+
+def can_see_redacted_original(user: User | None) -> bool:
+    """The text a redaction replaced is kept for admins only."""
+    return is_admin(user)
+
+
+def exempt_from_slow_mode(user: User | None, thread: Thread) -> bool:
+    return is_forum_moderator(user, thread.forum)
+
+
 # --- enforcement -------------------------------------------------------------
 
 
 def require_login(user: User | None) -> User:
     """Raise AuthRequired for a visitor."""
     if not _logged_in(user):
-        raise AuthRequired("You need to log in first.")
+        raise AuthRequired(_("You need to log in first."))
     return user  # type: ignore[return-value]
 
 
@@ -201,8 +341,8 @@ def require_thread_visible(user: User | None, thread: Thread | None) -> Thread:
     """A thread the user may not see is reported as missing, not as forbidden."""
     if thread is None or not can_view_thread(user, thread):
         if thread is not None and not _logged_in(user):
-            raise AuthRequired("You need to log in to read this thread.")
-        raise NotFound("No such thread.")
+            raise AuthRequired(_("You need to log in to read this thread."))
+        raise NotFound(_("No such thread."))
     return thread
 
 
@@ -211,12 +351,12 @@ def require_can_send(user: User | None, thread: Thread) -> None:
     require_login(user)
     require_thread_visible(user, thread)
     if not thread.is_open:
-        raise Locked("This thread is locked.")
+        raise Locked(_("This thread is locked."))
     if not can_post_in_forum(user, thread.forum):
-        raise Forbidden("You may not post here.")
+        raise Forbidden(_("You may not post here."))
 
 
-def require(allowed: bool, message: str = "You may not do that.") -> None:
+def require(allowed: bool, message: str | None = None) -> None:
     """Raise Forbidden unless `allowed`."""
     if not allowed:
-        raise Forbidden(message)
+        raise Forbidden(message or _("You may not do that."))

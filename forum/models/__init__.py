@@ -3,7 +3,23 @@
 from .accounts import LoginAttempt, OutboxMail, PasswordReset, User
 from .activity import AuditEntry, Notification
 from .agreement import Commitment, Department, Principle
+from .consultations import (
+    Audience,
+    ConsultationAnswer,
+    ConsultationFeedback,
+    ConsultationQuestion,
+    ConsultationReminder,
+    ConsultationResponse,
+    ConsultationRound,
+    Phase,
+    ResponseStatus,
+    ResponseVersion,
+    RoundState,
+    Stage,
+    VersionAnswer,
+)
 from .forums import Forum, Message, MessageRevision, MessageState, ReadMarker, Thread, Visibility
+from .moderation import ActionKind, Appeal, AppealOutcome, Flag, FlagReason, ModerationAction
 from .organisations import (
     MemberRole,
     Membership,
@@ -14,7 +30,26 @@ from .organisations import (
 )
 
 __all__ = [
+    "ActionKind",
+    "Appeal",
+    "AppealOutcome",
+    "Flag",
+    "FlagReason",
+    "ModerationAction",
     "AuditEntry",
+    "Audience",
+    "ConsultationAnswer",
+    "ConsultationFeedback",
+    "ConsultationQuestion",
+    "ConsultationReminder",
+    "ConsultationResponse",
+    "ConsultationRound",
+    "Phase",
+    "ResponseStatus",
+    "ResponseVersion",
+    "RoundState",
+    "Stage",
+    "VersionAnswer",
     "Commitment",
     "Department",
     "Forum",

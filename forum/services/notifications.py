@@ -25,6 +25,14 @@ def describe(kind: str, actor: str, thread: str) -> str:
         return _("%(actor)s mentioned you in “%(thread)s”", actor=actor, thread=thread)
     if kind == "reply":
         return _("%(actor)s replied to you in “%(thread)s”", actor=actor, thread=thread)
+    if kind == "consultation_opened":
+        return _("Your organisation is asked for its view: “%(thread)s”", thread=thread)
+    if kind == "consultation_reminder":
+        return _("Reminder: the consultation “%(thread)s” closes soon", thread=thread)
+    if kind == "consultation_feedback":
+        return _("The city has published feedback on “%(thread)s”", thread=thread)
+    if kind in MODERATION_KINDS:
+        return describe_moderation(kind, thread)
     return _("New activity in “%(thread)s”", thread=thread)
 
 
@@ -109,3 +117,82 @@ def mark_read(user: User, notification_ids: list[int] | None = None) -> int:
     emit_after_commit("notification:count", {"unread": count}, user_room(user.id))
     db.session.commit()
     return count
+
+
+# --- moderation: telling the person concerned ----------------------------------
+
+MODERATION_KINDS = frozenset(
+    {
+        "moderation_hidden",
+        "moderation_restored",
+        "moderation_redacted",
+        "moderation_warned",
+        "moderation_muted",
+        "moderation_suspended",
+        "moderation_lifted",
+        "appeal_upheld",
+        "appeal_reversed",
+    }
+)
+
+
+def describe_moderation(kind: str, thread: str) -> str:
+    """The sentence for a moderation notice (no moderator is named)."""
+    sentences = {
+        "moderation_hidden": _("A moderator hid your message in “%(thread)s”", thread=thread),
+        "moderation_restored": _(
+            "A moderator restored your message in “%(thread)s”", thread=thread
+        ),
+        "moderation_redacted": _(
+            "A moderator removed personal data from your message in “%(thread)s”", thread=thread
+        ),
+        "moderation_warned": _("A moderator sent you a warning"),
+        "moderation_muted": _("You can't post in a forum for a while"),
+        "moderation_suspended": _("Your account is suspended for a while"),
+        "moderation_lifted": _("A moderator lifted a restriction on your account"),
+        "appeal_upheld": _("Your appeal was considered: the decision stands"),
+        "appeal_reversed": _("Your appeal was considered: the decision is reversed"),
+    }
+    return sentences[kind]
+
+
+def notify_person(
+    user: User,
+    kind: str,
+    reason: str,
+    url: str,
+    thread: Thread | None = None,
+    message_id: int | None = None,
+) -> None:
+    """Tell a person about a moderation step or an appeal's outcome, with the reason.
+
+    Stored, pushed to the person's own room after commit, and mailed if they want mail.
+    """
+    note = Notification(
+        user_id=user.id,
+        kind=kind,
+        thread_id=thread.id if thread else None,
+        message_id=message_id,
+        url=url,
+        excerpt=reason[:300],
+    )
+    db.session.add(note)
+    db.session.flush()
+    title = thread.title if thread else ""
+    emit_after_commit(
+        "notification",
+        {
+            "notification": notification_dict(note, "", title),
+            "unread": unread_count(user.id),
+        },
+        user_room(user.id),
+    )
+    if user.email_notifications:
+        with force_locale(user.locale or "sv"):
+            subject = describe(kind, "", title)
+            body = subject
+            if reason:
+                body += "\n\n" + _("Reason: %(reason)s", reason=reason)
+            body += "\n\n" + current_app.config["FORUM_BASE_URL"] + url
+            body += "\n\n" + _("You can turn these mails off in your settings.")
+        queue_mail(user.email, subject, body)

@@ -186,4 +186,33 @@ def seed_demo() -> list[DemoAccount]:
             [_commitment("finansieringsformer-for-den-sociala-ekonomin").id],
             "Vi har drivit ett IOP i två år. Fråga gärna!",
         )
+    _seed_moderation(users, thread)
+    from .consultation_seed import seed_demo_rounds
+
+    seed_demo_rounds(users, org)
     return accounts_made
+
+
+def _seed_moderation(users: dict[str, User], thread) -> None:
+    """Demo moderation: flags waiting in the queue, a hidden message, an audit trail."""
+    from . import moderation
+
+    personal, _created = forums.send_message(
+        users["medlem"],
+        thread.id,
+        "Ring mig gärna om lokalerna: 070-123 45 67, jag bor på Exempelgatan 4.",
+        "demo-personal-data",
+    )
+    advert, _created = forums.send_message(
+        users["ordforande"],
+        thread.id,
+        "Köp billiga solglasögon på https://example.com/rea — bara i dag!",
+        "demo-advert",
+    )
+    moderation.flag_message(users["ordforande"], personal.id, "personal_data")
+    moderation.flag_message(users["tjansteperson"], personal.id, "personal_data")
+    moderation.flag_message(users["medlem"], advert.id, "spam")
+    moderation.hide_message(
+        users["moderator"], advert.id, "dialog", "Reklam hör inte hemma i samtalet."
+    )
+    moderation.pin_thread(users["moderator"], thread.id, True)

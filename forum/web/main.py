@@ -13,6 +13,7 @@ from flask import (
     url_for,
 )
 from flask_babel import get_locale
+from flask_babel import gettext as _
 from sqlalchemy import select, text
 
 from .. import queries
@@ -62,7 +63,7 @@ def commitment(slug: str):
     """One commitment and what hangs on it: forums and threads (later: rounds, actions)."""
     item = db.session.scalar(select(Commitment).where(Commitment.slug == slug))
     if item is None:
-        raise NotFound("No such commitment.")
+        raise NotFound(_("No such commitment."))
     user = _current_user()
     forums = [
         f for f in queries.visible_forums(user) if any(c.id == item.id for c in f.commitments)

@@ -37,6 +37,8 @@ class World:
     forum_slug: str
     thread_id: int
     message_id: int
+    moderator_email: str = ""
+    member_emails: tuple[str, ...] = ()
 
     @property
     def url(self) -> str:
@@ -126,6 +128,18 @@ def world(tmp_path_factory):
         )
         message, _ = forums.send_message(alice, thread.id, "Vi behöver *kvällstider*.", "seed-1")
         forums.edit_message(alice, message.id, "Vi behöver *kvällstider* och helger.")
+        moderator = accounts.create_user_with_role(
+            "mona@browser.se", "Mona Moderator", PASSWORD, "moderator"
+        )
+        members = tuple(
+            accounts.create_user_with_role(f"{first.lower()}@browser.se", name, PASSWORD, "member")
+            for first, name in [
+                ("carl", "Carl Carlsson"),
+                ("dora", "Dora Dahl"),
+                ("erik", "Erik Ek"),
+                ("sven", "Sven Svensson"),
+            ]
+        )
         names = (
             admin.email,
             official.email,
@@ -135,6 +149,8 @@ def world(tmp_path_factory):
             forum.slug,
             thread.id,
             message.id,
+            moderator.email,
+            tuple(m.email for m in members),
         )
         db.session.remove()
         db.engine.dispose()
