@@ -23,9 +23,10 @@ test: ## Ruff and the whole test suite on SQLite (ARGS='...' go to pytest)
 test-postgres: ## The test suite on PostgreSQL (POSTGRES_URL=..., ARGS='...')
 	FORUM_TEST_DATABASE_URL='$(POSTGRES_URL)' ./scripts/test $(ARGS)
 
-lint: ## ruff check
+lint: ## ruff check and mypy
 	./scripts/setup
 	.venv/bin/ruff check .
+	.venv/bin/mypy forum
 
 bench: ## Socket.IO fan-out benchmark (bench/fanout.py)
 	@if [ -f bench/fanout.py ]; then \

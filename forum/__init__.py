@@ -164,7 +164,9 @@ def register_error_handlers(app: Flask) -> None:
             413: gettext("What you sent is too large."),
             429: gettext("Too many attempts. Wait a moment and try again."),
         }
-        return error_response(status, code.get(status, "invalid"), explained.get(status, err.description))
+        return error_response(
+            status, code.get(status, "invalid"), explained.get(status, err.description or "")
+        )
 
     @app.errorhandler(Exception)
     def on_unexpected(err: Exception):

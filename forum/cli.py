@@ -75,9 +75,8 @@ def serve_command(host: str, port: int) -> None:
     click.echo(f"Dialogforum on http://{host}:{port}")
     # Flask skips app.run() under the `flask` command unless told otherwise.
     os.environ.pop("FLASK_RUN_FROM_CLI", None)
-    socketio.run(
-        current_app._get_current_object(), host=host, port=port, allow_unsafe_werkzeug=True
-    )  # type: ignore[attr-defined]
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    socketio.run(app, host=host, port=port, allow_unsafe_werkzeug=True)
 
 
 @users_cli.command("create")

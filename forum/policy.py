@@ -58,14 +58,13 @@ def can_review_organisation(user: User | None, org: Organisation) -> bool:
 
 def organisation_role(user: User | None, org: Organisation) -> str | None:
     """'admin' or 'member' for an approved membership, 'pending', or None."""
-    if not _logged_in(user):
+    if user is None or not _logged_in(user):
         return None
     from .models import Membership, MembershipStatus
 
     membership = db.session.scalar(
         select(Membership).where(
-            Membership.organisation_id == org.id,
-            Membership.user_id == user.id,  # type: ignore[union-attr]
+            Membership.organisation_id == org.id, Membership.user_id == user.id
         )
     )
     if membership is None:
@@ -145,10 +144,8 @@ def can_view_forum(user: User | None, forum: Forum) -> bool:
         return False
     if forum.visibility == Visibility.members:
         return True
-    return is_forum_moderator(user, forum) or any(
-        m.id == user.id
-        for m in forum.members  # type: ignore[union-attr]
-    )
+    user_id = user.id  # type: ignore[union-attr]
+    return is_forum_moderator(user, forum) or any(m.id == user_id for m in forum.members)
 
 
 def can_post_in_forum(user: User | None, forum: Forum) -> bool:

@@ -8,12 +8,12 @@ from flask_login import UserMixin
 from sqlalchemy import ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from ..extensions import db
+from ..extensions import Model
 from .agreement import Department
 from .base import UTCDateTime, utcnow
 
 
-class User(UserMixin, db.Model):
+class User(UserMixin, Model):
     """One person: roles are flags and relations, never separate accounts."""
 
     __tablename__ = "users"
@@ -50,7 +50,7 @@ class User(UserMixin, db.Model):
         return f"<User {self.id} {self.handle}>"
 
 
-class LoginAttempt(db.Model):
+class LoginAttempt(Model):
     """A failed login, counted per account and per address for throttling."""
 
     __tablename__ = "login_attempts"
@@ -65,7 +65,7 @@ class LoginAttempt(db.Model):
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
-class PasswordReset(db.Model):
+class PasswordReset(Model):
     """A single-use, time-limited reset token; only its hash is stored."""
 
     __tablename__ = "password_resets"
@@ -78,7 +78,7 @@ class PasswordReset(db.Model):
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
-class OutboxMail(db.Model):
+class OutboxMail(Model):
     """An email waiting to be sent; kept after sending so nothing is lost."""
 
     __tablename__ = "outbox_mail"

@@ -7,12 +7,12 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from ..extensions import db
+from ..extensions import Model
 from .accounts import User
 from .base import UTCDateTime, utcnow
 
 
-class Notification(db.Model):
+class Notification(Model):
     """Something a person should know about: a mention, a reply, later more kinds."""
 
     __tablename__ = "notifications"
@@ -32,7 +32,7 @@ class Notification(db.Model):
     actor: Mapped[User | None] = relationship(foreign_keys=[actor_id])
 
 
-class AuditEntry(db.Model):
+class AuditEntry(Model):
     """Who did what to which object, when and why. Append-only."""
 
     __tablename__ = "audit_log"

@@ -5,10 +5,10 @@ from __future__ import annotations
 from sqlalchemy import String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from ..extensions import db
+from ..extensions import Model
 
 
-class Principle(db.Model):
+class Principle(Model):
     """One of the six shared principles of the agreement."""
 
     __tablename__ = "principles"
@@ -28,7 +28,7 @@ class Principle(db.Model):
         return self.description_en if locale == "en" else self.description_sv
 
 
-class Commitment(db.Model):
+class Commitment(Model):
     """One of the thirteen commitments (åtaganden) that everything links to."""
 
     __tablename__ = "commitments"
@@ -48,7 +48,7 @@ class Commitment(db.Model):
         return self.description_en if locale == "en" else self.description_sv
 
 
-class Department(db.Model):
+class Department(Model):
     """A city body (förvaltning/nämnd) that officials belong to."""
 
     __tablename__ = "departments"

@@ -18,7 +18,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from ..extensions import db
+from ..extensions import Model, db
 from .accounts import User
 from .agreement import Commitment, Department
 from .base import UTCDateTime, utcnow
@@ -85,7 +85,7 @@ class ResponseStatus(enum.StrEnum):
     submitted = "submitted"
 
 
-class ConsultationRound(db.Model):
+class ConsultationRound(Model):
     """A round: an official asks organisations while the problem is still being formulated."""
 
     __tablename__ = "consultation_rounds"
@@ -144,7 +144,7 @@ class ConsultationRound(db.Model):
         return Phase.open
 
 
-class ConsultationQuestion(db.Model):
+class ConsultationQuestion(Model):
     """One question of a round, in order, with optional guidance for the answer."""
 
     __tablename__ = "consultation_questions"
@@ -158,7 +158,7 @@ class ConsultationQuestion(db.Model):
     round: Mapped[ConsultationRound] = relationship(back_populates="questions")
 
 
-class ConsultationResponse(db.Model):
+class ConsultationResponse(Model):
     """An organisation's one formal response to a round; revisions are versions of it."""
 
     __tablename__ = "consultation_responses"
@@ -182,7 +182,7 @@ class ConsultationResponse(db.Model):
     )
 
 
-class ConsultationAnswer(db.Model):
+class ConsultationAnswer(Model):
     """The working copy of one answer (what members are drafting now)."""
 
     __tablename__ = "consultation_answers"
@@ -194,7 +194,7 @@ class ConsultationAnswer(db.Model):
     body: Mapped[str] = mapped_column(Text, default="")
 
 
-class ResponseVersion(db.Model):
+class ResponseVersion(Model):
     """A submitted version of a response; never changed, never removed."""
 
     __tablename__ = "consultation_response_versions"
@@ -212,7 +212,7 @@ class ResponseVersion(db.Model):
     )
 
 
-class VersionAnswer(db.Model):
+class VersionAnswer(Model):
     """One answer as submitted in a version: markdown and its sanitised HTML."""
 
     __tablename__ = "consultation_version_answers"
@@ -225,7 +225,7 @@ class VersionAnswer(db.Model):
     html: Mapped[str] = mapped_column(Text)
 
 
-class ConsultationFeedback(db.Model):
+class ConsultationFeedback(Model):
     """The city's feedback on one question: what was heard and what it will do."""
 
     __tablename__ = "consultation_feedback"
@@ -244,7 +244,7 @@ class ConsultationFeedback(db.Model):
     sources: Mapped[list[ConsultationResponse]] = relationship(secondary=feedback_sources)
 
 
-class ConsultationReminder(db.Model):
+class ConsultationReminder(Model):
     """A reminder sent to an organisation about a round: at most one per pair."""
 
     __tablename__ = "consultation_reminders"

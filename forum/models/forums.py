@@ -17,7 +17,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from ..extensions import db
+from ..extensions import Model, db
 from .accounts import User
 from .agreement import Commitment
 from .base import UTCDateTime, utcnow
@@ -65,7 +65,7 @@ class MessageState(enum.StrEnum):
     deleted = "deleted"
 
 
-class Forum(db.Model):
+class Forum(Model):
     """A standing dialogue space for a theme."""
 
     __tablename__ = "forums"
@@ -88,7 +88,7 @@ class Forum(db.Model):
     members: Mapped[list[User]] = relationship(secondary=forum_members)
 
 
-class Thread(db.Model):
+class Thread(Model):
     """A chat-style conversation in a forum; one Socket.IO room."""
 
     __tablename__ = "threads"
@@ -116,7 +116,7 @@ class Thread(db.Model):
         return not (self.locked or self.archived)
 
 
-class Message(db.Model):
+class Message(Model):
     """A chat message: markdown source plus HTML sanitised once at write time."""
 
     __tablename__ = "messages"
@@ -146,7 +146,7 @@ class Message(db.Model):
     reply_to: Mapped[Message | None] = relationship(remote_side=[id])
 
 
-class MessageRevision(db.Model):
+class MessageRevision(Model):
     """An earlier version of an edited message; never changed, never removed."""
 
     __tablename__ = "message_revisions"
@@ -160,7 +160,7 @@ class MessageRevision(db.Model):
     admin_only: Mapped[bool] = mapped_column(default=False)
 
 
-class ReadMarker(db.Model):
+class ReadMarker(Model):
     """The last message id a user has read in a thread."""
 
     __tablename__ = "read_markers"

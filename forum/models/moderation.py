@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import Enum, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from ..extensions import db
+from ..extensions import Model
 from .accounts import User
 from .agreement import Principle
 from .base import UTCDateTime, utcnow
@@ -40,7 +40,7 @@ class AppealOutcome(enum.StrEnum):
     reversed = "reversed"
 
 
-class Flag(db.Model):
+class Flag(Model):
     """One person's report of a message; open until a moderator resolves it."""
 
     __tablename__ = "flags"
@@ -63,7 +63,7 @@ class Flag(db.Model):
     user: Mapped[User] = relationship(foreign_keys=[user_id])
 
 
-class ModerationAction(db.Model):
+class ModerationAction(Model):
     """A decision about a person or their message, with its reason; appealable once.
 
     Mutes and suspensions are actions with an `until`; they end by themselves
@@ -102,7 +102,7 @@ class ModerationAction(db.Model):
         return self.until is None or self.until > now
 
 
-class Appeal(db.Model):
+class Appeal(Model):
     """The affected person's one appeal against a moderation action, and its outcome."""
 
     __tablename__ = "appeals"

@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import Enum, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from ..extensions import db
+from ..extensions import Model
 from .accounts import User
 from .base import UTCDateTime, utcnow
 
@@ -39,7 +39,7 @@ class MembershipStatus(enum.StrEnum):
     approved = "approved"
 
 
-class Organisation(db.Model):
+class Organisation(Model):
     """An association, cooperative, foundation or social enterprise."""
 
     __tablename__ = "organisations"
@@ -66,7 +66,7 @@ class Organisation(db.Model):
         return self.status == OrganisationStatus.verified
 
 
-class Membership(db.Model):
+class Membership(Model):
     """A person's membership in an organisation: pending until an org admin approves."""
 
     __tablename__ = "memberships"

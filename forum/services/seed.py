@@ -16,6 +16,7 @@ from ..models import (
     MemberRole,
     Membership,
     MembershipStatus,
+    Message,
     Organisation,
     OrganisationForm,
     OrganisationStatus,
@@ -170,7 +171,7 @@ def seed_demo() -> list[DemoAccount]:
             1,
         ),
     ]
-    made = []
+    made: list[Message] = []
     for local, body, reply_index in conversation:
         reply_id = made[reply_index].id if reply_index is not None else None
         message, _created = forums.send_message(
