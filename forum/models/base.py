@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import DateTime, TypeDecorator
+from sqlalchemy import Column, DateTime, ForeignKey, Table, TypeDecorator
 
 
 def utcnow() -> datetime:
@@ -31,3 +31,14 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value.tzinfo is None:
             return value.replace(tzinfo=UTC)
         return value.astimezone(UTC)
+
+
+def link_table(name: str, left: str, right: str) -> Table:
+    """A many-to-many table: `left` and `right` are "column->table.id" pairs."""
+    from ..extensions import db
+
+    columns: list[Column[int]] = []
+    for spec in (left, right):
+        column, target = spec.split("->")
+        columns.append(Column(column, ForeignKey(target), primary_key=True))
+    return Table(name, db.metadata, *columns)

@@ -6,43 +6,38 @@ import enum
 from datetime import date, datetime
 
 from sqlalchemy import (
-    Column,
     Date,
     Enum,
     ForeignKey,
     Index,
     String,
-    Table,
     Text,
     UniqueConstraint,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from ..extensions import Model, db
+from ..extensions import Model
 from .accounts import User
 from .agreement import Commitment, Department
-from .base import UTCDateTime, utcnow
+from .base import UTCDateTime, link_table, utcnow
 from .organisations import Organisation
 
-round_commitments = Table(
+round_commitments = link_table(
     "consultation_round_commitments",
-    db.metadata,
-    Column("round_id", ForeignKey("consultation_rounds.id"), primary_key=True),
-    Column("commitment_id", ForeignKey("commitments.id"), primary_key=True),
+    "round_id->consultation_rounds.id",
+    "commitment_id->commitments.id",
 )
 
-round_invitations = Table(
+round_invitations = link_table(
     "consultation_invitations",
-    db.metadata,
-    Column("round_id", ForeignKey("consultation_rounds.id"), primary_key=True),
-    Column("organisation_id", ForeignKey("organisations.id"), primary_key=True),
+    "round_id->consultation_rounds.id",
+    "organisation_id->organisations.id",
 )
 
-feedback_sources = Table(
+feedback_sources = link_table(
     "consultation_feedback_sources",
-    db.metadata,
-    Column("feedback_id", ForeignKey("consultation_feedback.id"), primary_key=True),
-    Column("response_id", ForeignKey("consultation_responses.id"), primary_key=True),
+    "feedback_id->consultation_feedback.id",
+    "response_id->consultation_responses.id",
 )
 
 

@@ -6,49 +6,31 @@ import enum
 from datetime import datetime
 
 from sqlalchemy import (
-    Column,
     Enum,
     ForeignKey,
     Index,
     String,
-    Table,
     Text,
     UniqueConstraint,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from ..extensions import Model, db
+from ..extensions import Model
 from .accounts import User
 from .agreement import Commitment
-from .base import UTCDateTime, utcnow
+from .base import UTCDateTime, link_table, utcnow
 
-forum_commitments = Table(
-    "forum_commitments",
-    db.metadata,
-    Column("forum_id", ForeignKey("forums.id"), primary_key=True),
-    Column("commitment_id", ForeignKey("commitments.id"), primary_key=True),
+forum_commitments = link_table(
+    "forum_commitments", "forum_id->forums.id", "commitment_id->commitments.id"
 )
 
-thread_commitments = Table(
-    "thread_commitments",
-    db.metadata,
-    Column("thread_id", ForeignKey("threads.id"), primary_key=True),
-    Column("commitment_id", ForeignKey("commitments.id"), primary_key=True),
+thread_commitments = link_table(
+    "thread_commitments", "thread_id->threads.id", "commitment_id->commitments.id"
 )
 
-forum_moderators = Table(
-    "forum_moderators",
-    db.metadata,
-    Column("forum_id", ForeignKey("forums.id"), primary_key=True),
-    Column("user_id", ForeignKey("users.id"), primary_key=True),
-)
+forum_moderators = link_table("forum_moderators", "forum_id->forums.id", "user_id->users.id")
 
-forum_members = Table(
-    "forum_members",
-    db.metadata,
-    Column("forum_id", ForeignKey("forums.id"), primary_key=True),
-    Column("user_id", ForeignKey("users.id"), primary_key=True),
-)
+forum_members = link_table("forum_members", "forum_id->forums.id", "user_id->users.id")
 
 
 class Visibility(enum.StrEnum):
