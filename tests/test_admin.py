@@ -40,6 +40,12 @@ def pending_org(make, db, admin=None, creator=None):
     return org
 
 
+@pytest.fixture(autouse=True)
+def _english(client):
+    """Pages are asked for in English, so the assertions survive the Swedish translation."""
+    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
+
+
 # --- access ------------------------------------------------------------------
 
 
@@ -83,6 +89,8 @@ def test_admin_verifies_and_the_organisation_is_told(client, make, auth, db):
         make.user(email="styrelse@example.se"),
         make.user(email="grundare@example.se"),
     )
+    org_admin.locale = "en"  # mails follow the recipient's language, Swedish if unset
+    db.session.commit()
     org = pending_org(make, db, admin=org_admin, creator=creator)
     admin = make.user("admin")
     auth.login(admin)

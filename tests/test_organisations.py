@@ -56,6 +56,12 @@ def registration(**overrides: str) -> dict[str, str]:
     return data
 
 
+@pytest.fixture(autouse=True)
+def _english(client):
+    """Pages are asked for in English, so the assertions survive the Swedish translation."""
+    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
+
+
 # --- organisation numbers ----------------------------------------------------
 
 

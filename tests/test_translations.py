@@ -19,8 +19,8 @@ def test_every_extracted_string_is_translated_to_swedish(tmp_path):
             sys.executable,
             "-m",
             "babel.messages.frontend",
+            "-q",  # a global option: it goes before the subcommand
             "extract",
-            "-q",
             "-F",
             "babel.cfg",
             "-k",
