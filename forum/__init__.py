@@ -114,6 +114,9 @@ def register_blueprints(app: Flask) -> None:
     from .web import moderation
 
     app.register_blueprint(moderation.bp)
+    from .web import follow_up
+
+    app.register_blueprint(follow_up.bp)
 
 
 def wants_json() -> bool:

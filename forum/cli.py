@@ -127,8 +127,21 @@ def remind_consultations(days: int) -> None:
     click.echo(f"Reminded {remind(days)} organisation(s).")
 
 
+actions_cli = AppGroup("actions", help="Follow-up actions.")
+
+
+@actions_cli.command("remind")
+@in_request
+def remind_actions() -> None:
+    """Remind owners a week before and on an action's due date, once each (for cron)."""
+    from .services.follow_up import remind
+
+    click.echo(f"Sent {remind()} action reminder(s).")
+
+
 def register(app: Flask) -> None:
     """Attach the commands to the app's CLI."""
     for command in (seed_command, setup_command, serve_command, users_cli, mail_cli):
         app.cli.add_command(command)
     app.cli.add_command(consultations_cli)
+    app.cli.add_command(actions_cli)

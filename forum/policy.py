@@ -16,7 +16,7 @@ from .errors import AuthRequired, Forbidden, Locked, NotFound
 from .extensions import db
 
 if TYPE_CHECKING:
-    from .models import ConsultationRound, Forum, Message, Organisation, Thread, User
+    from .models import Action, ConsultationRound, Forum, Message, Organisation, Thread, User
 
 
 def _logged_in(user: User | None) -> bool:
@@ -237,6 +237,50 @@ def _can_view_round_thread(user: User | None, thread: Thread) -> bool:
         select(ConsultationRound).where(ConsultationRound.thread_id == thread.id)
     )
     return round_ is None or can_view_round(user, round_)
+
+
+# --- follow-up actions -------------------------------------------------------
+
+
+def can_view_action(user: User | None, action: Action) -> bool:
+    """Public, unless it came from a thread the user may not read."""
+    if action.source_thread_id is None:
+        return True
+    from .models import Thread
+
+    thread = db.session.get(Thread, action.source_thread_id)
+    return thread is not None and can_view_thread(user, thread)
+
+
+def can_propose_action(user: User | None, thread: Thread | None) -> bool:
+    """From a message: anyone who may post in its thread; without one: officials and admins."""
+    if thread is None:
+        return is_admin(user) or is_official(user)
+    return can_send_message(user, thread)
+
+
+def is_action_owner_side(user: User | None, action: Action) -> bool:
+    """Officials of the owning department, admins of the owning organisation, site admins."""
+    if is_admin(user):
+        return True
+    if action.owner_department_id is not None:
+        return is_official(user) and user.department_id == action.owner_department_id  # type: ignore[union-attr]
+    if action.owner_organisation is not None:
+        return organisation_role(user, action.owner_organisation) == "admin"
+    return False
+
+
+def can_accept_action(user: User | None, action: Action) -> bool:
+    return not action.accepted and is_action_owner_side(user, action)
+
+
+def can_change_action(user: User | None, action: Action) -> bool:
+    """Change status and progress, post updates: the owner's side, once accepted."""
+    return action.accepted and is_action_owner_side(user, action)
+
+
+def can_follow_action(user: User | None, action: Action) -> bool:
+    return _logged_in(user) and can_view_action(user, action)
 
 
 # --- moderation --------------------------------------------------------------

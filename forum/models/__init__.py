@@ -18,6 +18,14 @@ from .consultations import (
     Stage,
     VersionAnswer,
 )
+from .follow_up import (
+    Action,
+    ActionFollower,
+    ActionHistory,
+    ActionReminder,
+    ActionStatus,
+    ActionUpdate,
+)
 from .forums import Forum, Message, MessageRevision, MessageState, ReadMarker, Thread, Visibility
 from .moderation import ActionKind, Appeal, AppealOutcome, Flag, FlagReason, ModerationAction
 from .organisations import (
@@ -30,6 +38,12 @@ from .organisations import (
 )
 
 __all__ = [
+    "Action",
+    "ActionFollower",
+    "ActionHistory",
+    "ActionReminder",
+    "ActionStatus",
+    "ActionUpdate",
     "ActionKind",
     "Appeal",
     "AppealOutcome",

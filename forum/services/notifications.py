@@ -33,6 +33,8 @@ def describe(kind: str, actor: str, thread: str) -> str:
         return _("The city has published feedback on “%(thread)s”", thread=thread)
     if kind in MODERATION_KINDS:
         return describe_moderation(kind, thread)
+    if kind in ACTION_KINDS:
+        return describe_action(kind, actor)
     return _("New activity in “%(thread)s”", thread=thread)
 
 
@@ -196,3 +198,51 @@ def notify_person(
             body += "\n\n" + current_app.config["FORUM_BASE_URL"] + url
             body += "\n\n" + _("You can turn these mails off in your settings.")
         queue_mail(user.email, subject, body)
+
+
+# --- follow-up actions ---------------------------------------------------------
+
+ACTION_KINDS = frozenset({"action_update", "action_accepted", "action_reminder"})
+
+
+def describe_action(kind: str, actor: str) -> str:
+    """The sentence for a follow-up notice (the excerpt names the action)."""
+    sentences = {
+        "action_update": _("%(actor)s posted an update on an action you follow", actor=actor),
+        "action_accepted": _("An action you follow was accepted by its owner"),
+        "action_reminder": _("Reminder: an action your side owns is due soon"),
+    }
+    return sentences[kind]
+
+
+def notify_people(
+    users: list[User], kind: str, url: str, excerpt_text: str, actor: User | None = None
+) -> None:
+    """Tell each person (not the actor): stored, pushed live after commit, mailed if wanted."""
+    actor_name = actor.display_name if actor else ""
+    for user in users:
+        if actor is not None and user.id == actor.id:
+            continue
+        note = Notification(
+            user_id=user.id,
+            kind=kind,
+            actor_id=actor.id if actor else None,
+            url=url,
+            excerpt=excerpt_text[:300],
+        )
+        db.session.add(note)
+        db.session.flush()
+        emit_after_commit(
+            "notification",
+            {
+                "notification": notification_dict(note, actor_name, ""),
+                "unread": unread_count(user.id),
+            },
+            user_room(user.id),
+        )
+        if user.email_notifications:
+            with force_locale(user.locale or "sv"):
+                subject = describe(kind, actor_name, "")
+                body = f"{subject}\n\n{excerpt_text}\n\n{current_app.config['FORUM_BASE_URL']}{url}"
+                body += "\n\n" + _("You can turn these mails off in your settings.")
+            queue_mail(user.email, subject, body)

@@ -191,6 +191,9 @@ def seed_demo() -> list[DemoAccount]:
     from .consultation_seed import seed_demo_rounds
 
     seed_demo_rounds(users, org)
+    from .follow_up_seed import seed_demo_actions
+
+    seed_demo_actions(users, org, made)
     return accounts_made
 
 

@@ -97,6 +97,8 @@ function start(root) {
     if (actions) actions.hidden = m.state !== "visible";
     const replyLink = slot(li, "reply-link");
     if (replyLink) replyLink.href = `?reply_to=${m.id}#composer`;
+    const actionLink = slot(li, "action-link");
+    if (actionLink) actionLink.href = `/actions/new?message=${m.id}`;
     const edit = slot(li, "edit-link");
     if (edit) { edit.href = `/messages/${m.id}/edit`; edit.hidden = !mine; }
     const del = slot(li, "delete-form");

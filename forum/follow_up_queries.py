@@ -1,0 +1,353 @@
+"""The read side of follow-up: action lists and the indicators of the /uppfoljning dashboard.
+
+The indicators are computed with a fixed number of queries, whatever the number of
+threads, messages, rounds or actions (tests count them); medians are taken in Python
+from the rows of one query.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from statistics import median
+
+from sqlalchemy import and_, func, select
+from sqlalchemy.orm import selectinload
+
+from . import policy
+from .consultation_queries import spreadsheet_safe
+from .extensions import db
+from .models import (
+    Action,
+    ActionHistory,
+    ActionStatus,
+    ActionUpdate,
+    Commitment,
+    ConsultationRound,
+    Forum,
+    Membership,
+    MembershipStatus,
+    Message,
+    MessageState,
+    RoundState,
+    Thread,
+    User,
+)
+from .models.consultations import round_commitments
+from .models.follow_up import OPEN_STATUSES, action_commitments
+from .models.forums import thread_commitments
+
+# --- actions -----------------------------------------------------------------
+
+
+def _action_query():
+    return select(Action).options(
+        selectinload(Action.commitments),
+        selectinload(Action.owner_department),
+        selectinload(Action.owner_organisation),
+    )
+
+
+def _visible(user: User | None, actions: list[Action]) -> list[Action]:
+    """Drop actions from threads the user may not read (one query for the threads)."""
+    thread_ids = {a.source_thread_id for a in actions if a.source_thread_id is not None}
+    readable: set[int] = set()
+    if thread_ids:
+        threads = db.session.scalars(
+            select(Thread)
+            .where(Thread.id.in_(thread_ids))
+            .options(
+                selectinload(Thread.forum).selectinload(Forum.moderators),
+                selectinload(Thread.forum).selectinload(Forum.members),
+            )
+        ).all()
+        readable = {t.id for t in threads if policy.can_view_thread(user, t)}
+    return [a for a in actions if a.source_thread_id is None or a.source_thread_id in readable]
+
+
+def list_actions(
+    user: User | None,
+    status: str | None = None,
+    department_id: int | None = None,
+    organisation_id: int | None = None,
+    commitment_slug: str | None = None,
+    overdue_only: bool = False,
+    today: date | None = None,
+) -> list[Action]:
+    """Actions the user may see, soonest due first, with the list page's filters."""
+    query = _action_query().order_by(Action.due_date, Action.id)
+    if status == "proposed":
+        query = query.where(Action.accepted_at.is_(None))
+    elif status is not None and status in ActionStatus.__members__:
+        query = query.where(Action.status == ActionStatus(status), Action.accepted_at.is_not(None))
+    if department_id:
+        query = query.where(Action.owner_department_id == department_id)
+    if organisation_id:
+        query = query.where(Action.owner_organisation_id == organisation_id)
+    if commitment_slug:
+        query = query.where(Action.commitments.any(Commitment.slug == commitment_slug))
+    if overdue_only and today is not None:
+        query = query.where(Action.status.in_(OPEN_STATUSES), Action.due_date < today)
+    return _visible(user, list(db.session.scalars(query)))
+
+
+def actions_for_commitment(user: User | None, commitment: Commitment) -> list[Action]:
+    return list_actions(user, commitment_slug=commitment.slug)
+
+
+def updates_of(action_id: int) -> list[ActionUpdate]:
+    return list(
+        db.session.scalars(
+            select(ActionUpdate)
+            .where(ActionUpdate.action_id == action_id)
+            .options(selectinload(ActionUpdate.author))
+            .order_by(ActionUpdate.created_at.desc(), ActionUpdate.id.desc())
+        )
+    )
+
+
+def history_of(action_id: int) -> list[ActionHistory]:
+    return list(
+        db.session.scalars(
+            select(ActionHistory)
+            .where(ActionHistory.action_id == action_id)
+            .options(selectinload(ActionHistory.actor))
+            .order_by(ActionHistory.id)
+        )
+    )
+
+
+# --- the dashboard -----------------------------------------------------------
+
+
+@dataclass
+class Indicators:
+    """The figures for one commitment (or all of them) in one year."""
+
+    dialogues: int = 0
+    messages: int = 0
+    organisations: int = 0
+    rounds: int = 0
+    closed_rounds: int = 0
+    feedback_published: int = 0
+    feedback_days: list[float] = field(default_factory=list)
+    decision_weeks: list[float] = field(default_factory=list)
+    actions: dict[str, int] = field(default_factory=lambda: {s.value: 0 for s in ActionStatus})
+    overdue: int = 0
+
+    @property
+    def feedback_share(self) -> float | None:
+        """Share (0–1) of the closed rounds whose feedback is published."""
+        return self.feedback_published / self.closed_rounds if self.closed_rounds else None
+
+    @property
+    def median_feedback_days(self) -> float | None:
+        return round(median(self.feedback_days), 1) if self.feedback_days else None
+
+    @property
+    def median_decision_weeks(self) -> float | None:
+        return round(median(self.decision_weeks), 1) if self.decision_weeks else None
+
+    @property
+    def action_total(self) -> int:
+        return sum(self.actions.values())
+
+
+@dataclass
+class Dashboard:
+    year: int
+    rows: list[tuple[Commitment, Indicators]]
+    total: Indicators
+
+
+def _year_bounds(year: int) -> tuple[datetime, datetime]:
+    return datetime(year, 1, 1, tzinfo=UTC), datetime(year + 1, 1, 1, tzinfo=UTC)
+
+
+def dashboard(
+    year: int,
+    today: date,
+    now: datetime,
+    department_id: int | None = None,
+    commitment_id: int | None = None,
+) -> Dashboard:
+    """Per commitment and in total, for one year: six queries, however much data there is.
+
+    Dialogues are threads with visible messages that year (a department filter keeps
+    forums opened by its officials); rounds count by the year they opened and
+    actions by the year they were proposed (accepted ones only).
+    """
+    start, end = _year_bounds(year)
+    commitment_query = select(Commitment).order_by(Commitment.position)
+    if commitment_id:
+        commitment_query = commitment_query.where(Commitment.id == commitment_id)
+    commitments = list(db.session.scalars(commitment_query))
+    wanted = {c.id for c in commitments}
+    per: dict[int, Indicators] = {c.id: Indicators() for c in commitments}
+    total = Indicators()
+
+    in_year = and_(
+        Message.created_at >= start,
+        Message.created_at < end,
+        Message.state == MessageState.visible,
+    )
+    message_base = (
+        select(thread_commitments.c.commitment_id, Message.thread_id, func.count(Message.id))
+        .join(Message, Message.thread_id == thread_commitments.c.thread_id)
+        .where(in_year)
+        .group_by(thread_commitments.c.commitment_id, Message.thread_id)
+    )
+    org_base = (
+        select(thread_commitments.c.commitment_id, Membership.organisation_id)
+        .join(Message, Message.thread_id == thread_commitments.c.thread_id)
+        .join(
+            Membership,
+            and_(
+                Membership.user_id == Message.author_id,
+                Membership.status == MembershipStatus.approved,
+            ),
+        )
+        .where(in_year)
+        .distinct()
+    )
+    if department_id:
+        forum_ids = (
+            select(Forum.id)
+            .join(User, User.id == Forum.created_by_id)
+            .where(User.department_id == department_id)
+        )
+        thread_ids = select(Thread.id).where(Thread.forum_id.in_(forum_ids))
+        message_base = message_base.where(Message.thread_id.in_(thread_ids))
+        org_base = org_base.where(Message.thread_id.in_(thread_ids))
+
+    counted_threads: dict[int, int] = {}
+    for commitment, thread_id, count in db.session.execute(message_base):
+        if commitment in per:
+            per[commitment].dialogues += 1
+            per[commitment].messages += count
+            counted_threads[thread_id] = count
+    total.dialogues = len(counted_threads)
+    total.messages = sum(counted_threads.values())
+
+    all_orgs: set[int] = set()
+    for commitment, organisation_id in db.session.execute(org_base):
+        if commitment in per:
+            per[commitment].organisations += 1
+            all_orgs.add(organisation_id)
+    total.organisations = len(all_orgs)
+
+    round_query = (
+        select(
+            round_commitments.c.commitment_id,
+            ConsultationRound.id,
+            ConsultationRound.state,
+            ConsultationRound.closes_at,
+            ConsultationRound.feedback_published_at,
+            ConsultationRound.decision_date,
+        )
+        .join(ConsultationRound, ConsultationRound.id == round_commitments.c.round_id)
+        .where(
+            ConsultationRound.state != RoundState.draft,
+            ConsultationRound.opens_at >= start,
+            ConsultationRound.opens_at < end,
+        )
+    )
+    if department_id:
+        round_query = round_query.where(ConsultationRound.department_id == department_id)
+    seen_rounds: set[int] = set()
+    for commitment, round_id, state, closes_at, published_at, decision_date in db.session.execute(
+        round_query
+    ):
+        if commitment not in per:
+            continue
+        targets = [per[commitment]]
+        if round_id not in seen_rounds:
+            seen_rounds.add(round_id)
+            targets.append(total)
+        for ind in targets:
+            ind.rounds += 1
+            closed = state in (RoundState.closed, RoundState.published) or closes_at <= now
+            if not closed:
+                continue
+            ind.closed_rounds += 1
+            if state == RoundState.published and published_at is not None:
+                ind.feedback_published += 1
+                ind.feedback_days.append((published_at - closes_at).total_seconds() / 86400)
+            if decision_date is not None:
+                closing_day = closes_at.date()
+                ind.decision_weeks.append((decision_date - closing_day).days / 7)
+
+    action_query = (
+        select(action_commitments.c.commitment_id, Action.id, Action.status, Action.due_date)
+        .join(Action, Action.id == action_commitments.c.action_id)
+        .where(
+            Action.accepted_at.is_not(None),
+            Action.created_at >= start,
+            Action.created_at < end,
+        )
+    )
+    if department_id:
+        action_query = action_query.where(Action.owner_department_id == department_id)
+    seen_actions: set[int] = set()
+    for commitment, action_id, status, due in db.session.execute(action_query):
+        if commitment not in per:
+            continue
+        targets = [per[commitment]]
+        if action_id not in seen_actions:
+            seen_actions.add(action_id)
+            targets.append(total)
+        for ind in targets:
+            ind.actions[ActionStatus(status).value] += 1
+            if status in OPEN_STATUSES and due < today:
+                ind.overdue += 1
+    rows = [(c, per[c.id]) for c in commitments if c.id in wanted]
+    return Dashboard(year=year, rows=rows, total=total)
+
+
+def dashboard_csv(board: Dashboard, header: list[str], locale: str) -> str:
+    """The dashboard's figures, one row per commitment plus a total; UTF-8 with a BOM."""
+    out = io.StringIO()
+    out.write("\ufeff")
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow([spreadsheet_safe(h) for h in header])
+
+    def row(label: str, ind: Indicators) -> list[object]:
+        share = ind.feedback_share
+        return [
+            board.year,
+            label,
+            ind.dialogues,
+            ind.messages,
+            ind.organisations,
+            ind.rounds,
+            ind.closed_rounds,
+            "" if share is None else f"{share * 100:.0f}",
+            "" if ind.median_feedback_days is None else ind.median_feedback_days,
+            "" if ind.median_decision_weeks is None else ind.median_decision_weeks,
+            *(ind.actions[s.value] for s in ActionStatus),
+            ind.overdue,
+        ]
+
+    for commitment, ind in board.rows:
+        writer.writerow([spreadsheet_safe(v) for v in row(commitment.title(locale), ind)])
+    writer.writerow([spreadsheet_safe(v) for v in row("", board.total)])
+    return out.getvalue()
+
+
+def chart(
+    values: list[tuple[str, float]], width: int = 320, bar_height: int = 18
+) -> dict[str, object]:
+    """Bar geometry for a server-rendered SVG: label, value, bar width, y."""
+    top = max((v for _label, v in values), default=0) or 1
+    bars = [
+        {
+            "label": label,
+            "value": value,
+            "width": round(value / top * (width - 40), 1),
+            "y": i * (bar_height + 6),
+        }
+        for i, (label, value) in enumerate(values)
+    ]
+    return {"bars": bars, "height": len(values) * (bar_height + 6), "bar_height": bar_height}

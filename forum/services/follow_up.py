@@ -1,0 +1,395 @@
+"""Follow-up actions: propose, accept, change status and progress, post updates, remind."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from flask import url_for
+from flask_babel import gettext as _
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from .. import policy
+from ..errors import Conflict, Invalid, NotFound
+from ..extensions import db
+from ..models import (
+    Action,
+    ActionFollower,
+    ActionHistory,
+    ActionReminder,
+    ActionStatus,
+    ActionUpdate,
+    Commitment,
+    ConsultationFeedback,
+    Department,
+    MemberRole,
+    Membership,
+    MembershipStatus,
+    Message,
+    MessageState,
+    Organisation,
+    OrganisationStatus,
+    Thread,
+    User,
+)
+from ..models.base import utcnow
+from ..models.follow_up import OPEN_STATUSES
+from ..text import excerpt
+from .forums import render_body
+from .notifications import notify_people
+from .validation import clean_text
+
+STOCKHOLM = ZoneInfo("Europe/Stockholm")
+MAX_TITLE = 200
+MAX_TEXT = 10_000
+MAX_REASON = 2_000
+REMIND_BEFORE = timedelta(days=7)
+
+
+def today(now: datetime | None = None) -> date:
+    """The calendar day in Stockholm (due dates are Stockholm days)."""
+    return (now or utcnow()).astimezone(STOCKHOLM).date()
+
+
+# --- parsing -----------------------------------------------------------------
+
+
+def parse_due_date(value: str | None) -> date:
+    text = (value or "").strip()
+    if not text:
+        raise Invalid(_("Enter the due date."), field="due_date")
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise Invalid(_("Write the date as YYYY-MM-DD."), field="due_date") from None
+
+
+def parse_progress(value: object) -> int:
+    """A whole number 0–100 (from a form string or an int)."""
+    if isinstance(value, bool):
+        raise Invalid(_("Progress is a whole number from 0 to 100."), field="progress")
+    try:
+        number = int(str(value).strip())
+    except (TypeError, ValueError):
+        raise Invalid(_("Progress is a whole number from 0 to 100."), field="progress") from None
+    if not 0 <= number <= 100:
+        raise Invalid(_("Progress is a whole number from 0 to 100."), field="progress")
+    return number
+
+
+def parse_owner(value: str | None) -> tuple[Department | None, Organisation | None]:
+    """'department:<id>' or 'organisation:<id>' -> exactly one existing owner."""
+    kind, _sep, raw = (value or "").partition(":")
+    if not raw.isdigit():
+        raise Invalid(_("Choose who owns the action."), field="owner")
+    if kind == "department":
+        dept = db.session.get(Department, int(raw))
+        if dept is not None:
+            return dept, None
+    elif kind == "organisation":
+        org = db.session.get(Organisation, int(raw))
+        if org is not None and org.status == OrganisationStatus.verified:
+            return None, org
+    raise Invalid(_("There is no such owner."), field="owner")
+
+
+def _commitments(ids: Iterable[int]) -> list[Commitment]:
+    wanted = set(ids)
+    if not wanted:
+        raise Invalid(_("Choose at least one commitment."), field="commitments")
+    found = list(db.session.scalars(select(Commitment).where(Commitment.id.in_(wanted))))
+    if len(found) != len(wanted):
+        raise Invalid(_("Unknown commitment."), field="commitments")
+    return found
+
+
+# --- reading what a service acts on -------------------------------------------
+
+
+def visible_message(user: User | None, message_id: int) -> Message:
+    """The source message, if the user may read it (else NotFound, never Forbidden)."""
+    message = db.session.get(Message, message_id)
+    if (
+        message is None
+        or message.state != MessageState.visible
+        or not policy.can_view_thread(user, message.thread)
+    ):
+        raise NotFound(_("No such message."))
+    return message
+
+
+def get_action(user: User | None, action_id: int) -> Action:
+    action = db.session.get(Action, action_id)
+    if action is None or not policy.can_view_action(user, action):
+        raise NotFound(_("No such action."))
+    return action
+
+
+def _log(action: Action, actor: User | None, name: str, old: object, new: object) -> None:
+    """Append one change to the history (only when the value changes)."""
+    old_text = "" if old is None else str(old)
+    new_text = "" if new is None else str(new)
+    if old_text != new_text:
+        db.session.add(
+            ActionHistory(
+                action_id=action.id,
+                actor_id=actor.id if actor else None,
+                field=name,
+                old_value=old_text,
+                new_value=new_text,
+            )
+        )
+
+
+def _follow(action: Action, user: User) -> None:
+    if db.session.get(ActionFollower, (action.id, user.id)) is None:
+        db.session.add(ActionFollower(action_id=action.id, user_id=user.id))
+
+
+def _followers(action: Action) -> list[User]:
+    return list(
+        db.session.scalars(
+            select(User)
+            .join(ActionFollower, ActionFollower.user_id == User.id)
+            .where(ActionFollower.action_id == action.id)
+        )
+    )
+
+
+def _url(action: Action) -> str:
+    return url_for("follow_up.show", action_id=action.id)
+
+
+# --- write path --------------------------------------------------------------
+
+
+@dataclass
+class ActionInput:
+    """What a proposer fills in (strings as the form sends them)."""
+
+    title: str = ""
+    description: str = ""
+    owner: str = ""
+    due_date: str = ""
+    commitment_ids: list[int] = field(default_factory=list)
+    message_id: int | None = None
+    feedback_id: int | None = None
+
+
+def propose_action(user: User | None, data: ActionInput) -> Action:
+    """Propose an action (from a message, or directly by an official); the owner accepts it.
+
+    When the proposer is on the owner's side, the action is accepted at once.
+    """
+    user = policy.require_login(user)
+    message = visible_message(user, data.message_id) if data.message_id is not None else None
+    thread: Thread | None = message.thread if message else None
+    policy.require(
+        policy.can_propose_action(user, thread),
+        _("You may not propose an action here."),
+    )
+    feedback = None
+    if data.feedback_id is not None:
+        feedback = db.session.get(ConsultationFeedback, data.feedback_id)
+        if feedback is None:
+            raise Invalid(_("No such feedback point."), field="feedback")
+    title = clean_text(data.title, "title", max_length=MAX_TITLE)
+    description = clean_text(data.description, "description", max_length=MAX_TEXT, required=False)
+    department, organisation = parse_owner(data.owner)
+    due = parse_due_date(data.due_date)
+    commitments = _commitments(data.commitment_ids)
+    action = Action(
+        title=title,
+        description=description,
+        description_html=render_body(description).html if description else "",
+        owner_department_id=department.id if department else None,
+        owner_organisation_id=organisation.id if organisation else None,
+        owner_department=department,
+        owner_organisation=organisation,
+        due_date=due,
+        status=ActionStatus.planned,
+        progress=0,
+        source_message_id=message.id if message else None,
+        source_thread_id=thread.id if thread else None,
+        source_feedback_id=feedback.id if feedback else None,
+        proposed_by_id=user.id,
+        commitments=commitments,
+    )
+    db.session.add(action)
+    db.session.flush()
+    _log(action, user, "created", "", title)
+    _follow(action, user)
+    if policy.is_action_owner_side(user, action):
+        _accept(action, user)
+    db.session.commit()
+    return action
+
+
+def _accept(action: Action, user: User) -> None:
+    action.accepted_at = utcnow()
+    action.accepted_by_id = user.id
+    action.updated_at = action.accepted_at
+    _log(action, user, "accepted", "", "yes")
+    _follow(action, user)
+
+
+def accept_action(user: User | None, action_id: int) -> Action:
+    """The owner's side takes the proposal on; the proposer and followers are told."""
+    user = policy.require_login(user)
+    action = get_action(user, action_id)
+    if action.accepted:
+        raise Conflict(_("The action is already accepted."))
+    policy.require(
+        policy.can_accept_action(user, action),
+        _("Only the owner's side accepts an action."),
+    )
+    _accept(action, user)
+    notify_people(_followers(action), "action_accepted", _url(action), action.title, actor=user)
+    db.session.commit()
+    return action
+
+
+def change_action(
+    user: User | None,
+    action_id: int,
+    status: str,
+    progress: object,
+    drop_reason: str = "",
+    due_date: str | None = None,
+) -> Action:
+    """Change status and progress (and the due date): the owner's side and admins only.
+
+    Progress is 100 exactly when the status is done; dropping needs a reason.
+    """
+    user = policy.require_login(user)
+    action = get_action(user, action_id)
+    policy.require(
+        policy.can_change_action(user, action),
+        _("Only the owner's side changes an action's status and progress."),
+    )
+    try:
+        new_status = ActionStatus(status)
+    except ValueError:
+        raise Invalid(_("Choose a status."), field="status") from None
+    if new_status == ActionStatus.done and str(progress).strip() == "":
+        progress = 100
+    new_progress = parse_progress(progress)
+    if (new_status == ActionStatus.done) != (new_progress == 100):
+        raise Invalid(_("Progress is 100 % exactly when the action is done."), field="progress")
+    reason = clean_text(
+        drop_reason,
+        "drop_reason",
+        max_length=MAX_REASON,
+        required=new_status == ActionStatus.dropped,
+    )
+    new_due = parse_due_date(due_date) if due_date is not None else action.due_date
+    _log(action, user, "status", action.status.value, new_status.value)
+    _log(action, user, "progress", action.progress, new_progress)
+    _log(action, user, "due_date", action.due_date.isoformat(), new_due.isoformat())
+    new_reason = reason if new_status == ActionStatus.dropped else None
+    _log(action, user, "drop_reason", action.drop_reason, new_reason)
+    action.status = new_status
+    action.progress = new_progress
+    action.due_date = new_due
+    action.drop_reason = new_reason
+    action.updated_at = utcnow()
+    db.session.commit()
+    return action
+
+
+def post_update(user: User | None, action_id: int, body: str) -> ActionUpdate:
+    """A dated progress update by the owner's side; every follower is told."""
+    user = policy.require_login(user)
+    action = get_action(user, action_id)
+    policy.require(
+        policy.can_change_action(user, action),
+        _("Only the owner's side posts updates."),
+    )
+    text = clean_text(body, "body", max_length=MAX_TEXT)
+    update = ActionUpdate(
+        action_id=action.id, author_id=user.id, body=text, html=render_body(text).html
+    )
+    db.session.add(update)
+    db.session.flush()
+    _log(action, user, "update", "", str(update.id))
+    action.updated_at = utcnow()
+    notify_people(
+        _followers(action),
+        "action_update",
+        _url(action) + f"#update-{update.id}",
+        f"{action.title}: {excerpt(update.html)}",
+        actor=user,
+    )
+    db.session.commit()
+    return update
+
+
+def set_following(user: User | None, action_id: int, follow: bool) -> bool:
+    """Follow or stop following an action; returns whether the user now follows it."""
+    user = policy.require_login(user)
+    action = get_action(user, action_id)
+    policy.require(policy.can_follow_action(user, action))
+    existing = db.session.get(ActionFollower, (action.id, user.id))
+    if follow and existing is None:
+        db.session.add(ActionFollower(action_id=action.id, user_id=user.id))
+    elif not follow and existing is not None:
+        db.session.delete(existing)
+    db.session.commit()
+    return follow
+
+
+# --- reminders ---------------------------------------------------------------
+
+
+def owner_people(action: Action) -> list[User]:
+    """Who acts for the owner: the department's officials, or the organisation's admins."""
+    if action.owner_department_id is not None:
+        query = select(User).where(User.department_id == action.owner_department_id)
+    else:
+        query = (
+            select(User)
+            .join(Membership, Membership.user_id == User.id)
+            .where(
+                Membership.organisation_id == action.owner_organisation_id,
+                Membership.role == MemberRole.admin,
+                Membership.status == MembershipStatus.approved,
+            )
+        )
+    return list(db.session.scalars(query))
+
+
+def remind(now: datetime | None = None) -> int:
+    """Remind owners a week before and on the due date, once each. Returns reminders sent."""
+    day = today(now)
+    candidates = db.session.scalars(
+        select(Action).where(
+            Action.accepted_at.is_not(None),
+            Action.status.in_(OPEN_STATUSES),
+            Action.due_date <= day + REMIND_BEFORE,
+        )
+    ).all()
+    sent = 0
+    for action in candidates:
+        kind = "due" if action.due_date <= day else "week"
+        done = db.session.scalar(
+            select(ActionReminder.id).where(
+                ActionReminder.action_id == action.id,
+                ActionReminder.kind == kind,
+                ActionReminder.due_date == action.due_date,
+            )
+        )
+        if done is not None:
+            continue
+        db.session.add(ActionReminder(action_id=action.id, kind=kind, due_date=action.due_date))
+        text = f"{action.title} ({action.due_date.isoformat()})"
+        notify_people(owner_people(action), "action_reminder", _url(action), text)
+        try:
+            db.session.commit()
+        except IntegrityError:  # another run sent it at the same moment
+            db.session.rollback()
+            continue
+        sent += 1
+    return sent

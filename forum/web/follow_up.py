@@ -1,0 +1,433 @@
+"""Follow-up: actions (list, propose, detail, accept, change, updates) and the dashboard."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
+from flask_babel import get_locale
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user, login_required
+from flask_wtf import FlaskForm
+from sqlalchemy import func, select
+from wtforms import SelectChoice, SelectField, StringField, TextAreaField
+from wtforms.validators import InputRequired
+
+from .. import follow_up_queries as fq
+from .. import policy
+from ..errors import DomainError, Invalid, NotFound
+from ..extensions import db
+from ..models import (
+    ActionFollower,
+    ActionStatus,
+    Commitment,
+    Department,
+    Organisation,
+    OrganisationStatus,
+    Principle,
+    User,
+)
+from ..models.base import utcnow
+from ..services import follow_up as service
+from .forms import MultiCheckboxField, form_error
+
+bp = Blueprint("follow_up", __name__)
+
+STATUS_LABELS = {
+    ActionStatus.planned: _l("Planned"),
+    ActionStatus.in_progress: _l("In progress"),
+    ActionStatus.done: _l("Done"),
+    ActionStatus.dropped: _l("Dropped"),
+}
+FIELD_LABELS = {
+    "created": _l("Proposed"),
+    "accepted": _l("Accepted by the owner"),
+    "status": _l("Status"),
+    "progress": _l("Progress (%)"),
+    "due_date": _l("Due date"),
+    "drop_reason": _l("Reason for dropping"),
+    "update": _l("Update posted"),
+}
+
+
+def viewer() -> User | None:
+    return current_user if current_user.is_authenticated else None
+
+
+def lang() -> str:
+    return str(get_locale() or "sv")
+
+
+class ButtonForm(FlaskForm):
+    """A button that posts: carries only the CSRF token."""
+
+
+class ProposeForm(FlaskForm):
+    title = StringField(_l("What will be done"), validators=[InputRequired()])
+    description = TextAreaField(_l("Description (markdown, optional)"))
+    owner = SelectField(_l("Owner"), validate_choice=False)
+    due_date = StringField(_l("Due date"), render_kw={"type": "date"})
+    commitments = MultiCheckboxField(_l("Commitments"))
+
+
+class ChangeForm(FlaskForm):
+    status = SelectField(
+        _l("Status"),
+        choices=[SelectChoice(s.value, label) for s, label in STATUS_LABELS.items()],
+        validate_choice=False,
+    )
+    progress = StringField(
+        _l("Progress (%)"), render_kw={"type": "number", "min": 0, "max": 100, "step": 1}
+    )
+    due_date = StringField(_l("Due date"), render_kw={"type": "date"})
+    drop_reason = TextAreaField(_l("Reason for dropping (needed when dropped)"))
+
+
+class UpdateForm(FlaskForm):
+    body = TextAreaField(_l("Progress update (markdown)"), validators=[InputRequired()])
+
+
+def _owner_choices() -> list[SelectChoice]:
+    choices = [SelectChoice("", _("Choose…"))]
+    choices += [
+        SelectChoice(f"department:{d.id}", d.name)
+        for d in db.session.scalars(select(Department).order_by(Department.name))
+    ]
+    choices += [
+        SelectChoice(f"organisation:{o.id}", o.name)
+        for o in db.session.scalars(
+            select(Organisation)
+            .where(Organisation.status == OrganisationStatus.verified)
+            .order_by(func.lower(Organisation.name))
+        )
+    ]
+    return choices
+
+
+def _ids(values: list[str] | None) -> list[int]:
+    try:
+        return [int(v) for v in values or []]
+    except (TypeError, ValueError):
+        raise Invalid(_("Unknown choice."), field="commitments") from None
+
+
+# --- actions -----------------------------------------------------------------
+
+
+@bp.get("/actions")
+def index():
+    """All actions the visitor may see, filtered by status, owner, commitment, overdue."""
+    status = request.args.get("status") or None
+    department_id = request.args.get("department", type=int)
+    commitment = request.args.get("commitment") or None
+    overdue = request.args.get("overdue") == "1"
+    today = service.today()
+    actions = fq.list_actions(
+        viewer(), status, department_id, None, commitment, overdue_only=overdue, today=today
+    )
+    return render_template(
+        "follow_up/index.html",
+        actions=actions,
+        today=today,
+        status=status,
+        department_id=department_id,
+        commitment=commitment,
+        overdue=overdue,
+        departments=db.session.scalars(select(Department).order_by(Department.name)).all(),
+        commitments=db.session.scalars(select(Commitment).order_by(Commitment.position)).all(),
+    )
+
+
+@bp.route("/actions/new", methods=["GET", "POST"])
+@login_required
+def new():
+    """Propose an action, usually from a message ("make this an action")."""
+    message_id = request.args.get("message", type=int)
+    if request.args.get("message") and message_id is None:
+        raise NotFound(_("No such message."))
+    message = service.visible_message(current_user, message_id) if message_id else None
+    policy.require(
+        policy.can_propose_action(current_user, message.thread if message else None),
+        _("You may not propose an action here."),
+    )
+    form = ProposeForm()
+    form.owner.choices = _owner_choices()
+    form.commitments.choices = [
+        SelectChoice(str(c.id), c.title(lang()))
+        for c in db.session.scalars(select(Commitment).order_by(Commitment.position))
+    ]
+    if request.method == "GET":
+        if message is not None:
+            form.commitments.data = [str(c.id) for c in message.thread.commitments]
+        if current_user.department_id:
+            form.owner.data = f"department:{current_user.department_id}"
+    elif form.validate_on_submit():
+        try:
+            action = service.propose_action(
+                current_user,
+                service.ActionInput(
+                    title=form.title.data or "",
+                    description=form.description.data or "",
+                    owner=form.owner.data or "",
+                    due_date=form.due_date.data or "",
+                    commitment_ids=_ids(form.commitments.data),
+                    message_id=message.id if message else None,
+                ),
+            )
+        except DomainError as err:
+            if err.status in (401, 403, 404):
+                raise
+            form_error(form, err)
+        else:
+            if action.accepted:
+                flash(_("The action is saved."), "success")
+            else:
+                flash(_("The action is proposed. Its owner is asked to accept it."), "success")
+            return redirect(url_for("follow_up.show", action_id=action.id))
+    status = 400 if request.method == "POST" else 200
+    return render_template("follow_up/new.html", form=form, message=message), status
+
+
+def _action_page(action_id: int, status: int = 200, change=None, update=None):  # noqa: ANN001
+    user = viewer()
+    action = service.get_action(user, action_id)
+    if change is None:
+        change = ChangeForm(
+            formdata=None,
+            status=action.status.value,
+            progress=str(action.progress),
+            due_date=action.due_date.isoformat(),
+            drop_reason=action.drop_reason or "",
+        )
+    following = user is not None and (
+        db.session.get(ActionFollower, (action.id, user.id)) is not None
+    )
+    return render_template(
+        "follow_up/show.html",
+        action=action,
+        today=service.today(),
+        updates=fq.updates_of(action.id),
+        history=fq.history_of(action.id),
+        change=change,
+        update=update or UpdateForm(formdata=None),
+        button=ButtonForm(),
+        following=bool(following),
+        can_change=policy.can_change_action(user, action),
+        can_accept=policy.can_accept_action(user, action),
+        can_follow=policy.can_follow_action(user, action),
+        field_labels=FIELD_LABELS,
+    ), status
+
+
+@bp.get("/actions/<int:action_id>")
+def show(action_id: int):
+    """An action: owner, status, progress, where it came from, updates and full history."""
+    return _action_page(action_id)
+
+
+def _checked(form: FlaskForm, action_id: int):
+    if not form.validate_on_submit():
+        flash(_("The form had expired or was not sent from this site. Try again."), "error")
+        return _action_page(action_id, 400)
+    return None
+
+
+@bp.post("/actions/<int:action_id>/accept")
+@login_required
+def accept(action_id: int):
+    """The owner's side accepts a proposed action."""
+    service.get_action(viewer(), action_id)
+    if (page := _checked(ButtonForm(), action_id)) is not None:
+        return page
+    service.accept_action(current_user, action_id)
+    flash(_("The action is accepted."), "success")
+    return redirect(url_for("follow_up.show", action_id=action_id))
+
+
+@bp.post("/actions/<int:action_id>/change")
+@login_required
+def change(action_id: int):
+    """Change status, progress and due date (the owner's side)."""
+    service.get_action(viewer(), action_id)
+    form = ChangeForm()
+    if not form.validate_on_submit():
+        return _action_page(action_id, 400, change=form)
+    try:
+        service.change_action(
+            current_user,
+            action_id,
+            form.status.data or "",
+            form.progress.data or "",
+            form.drop_reason.data or "",
+            form.due_date.data or "",
+        )
+    except DomainError as err:
+        if err.status in (401, 403, 404):
+            raise
+        db.session.rollback()
+        form_error(form, err)
+        return _action_page(action_id, err.status, change=form)
+    flash(_("The action is changed."), "success")
+    return redirect(url_for("follow_up.show", action_id=action_id))
+
+
+@bp.post("/actions/<int:action_id>/updates")
+@login_required
+def post_update(action_id: int):
+    """Post a dated progress update; followers are told."""
+    service.get_action(viewer(), action_id)
+    form = UpdateForm()
+    if not form.validate_on_submit():
+        return _action_page(action_id, 400, update=form)
+    try:
+        service.post_update(current_user, action_id, form.body.data or "")
+    except DomainError as err:
+        if err.status in (401, 403, 404):
+            raise
+        db.session.rollback()
+        form_error(form, err)
+        return _action_page(action_id, err.status, update=form)
+    flash(_("The update is posted and followers are told."), "success")
+    return redirect(url_for("follow_up.show", action_id=action_id))
+
+
+@bp.post("/actions/<int:action_id>/follow")
+@login_required
+def follow(action_id: int):
+    """Follow (follow=1) or stop following (follow=0) an action."""
+    service.get_action(viewer(), action_id)
+    if (page := _checked(ButtonForm(), action_id)) is not None:
+        return page
+    now_following = service.set_following(
+        current_user, action_id, request.form.get("follow") == "1"
+    )
+    flash(
+        _("You follow this action.") if now_following else _("You no longer follow this action."),
+        "success",
+    )
+    return redirect(url_for("follow_up.show", action_id=action_id))
+
+
+# --- the dashboard -----------------------------------------------------------
+
+
+def _dashboard_args():
+    this_year = utcnow().year
+    year = request.args.get("year", type=int) or this_year
+    if not 2000 <= year <= this_year + 1:
+        raise NotFound(_("There are no figures for that year."))
+    department_id = request.args.get("department", type=int)
+    commitment_slug = request.args.get("commitment") or None
+    commitment_id = None
+    if commitment_slug:
+        commitment_id = db.session.scalar(
+            select(Commitment.id).where(Commitment.slug == commitment_slug)
+        )
+        if commitment_id is None:
+            raise NotFound(_("No such commitment."))
+    board = fq.dashboard(year, service.today(), utcnow(), department_id, commitment_id)
+    return board, department_id, commitment_slug, this_year
+
+
+def _charts(board: fq.Dashboard) -> list[dict[str, object]]:
+    def chart(key: str, title: str, value) -> dict[str, object]:  # noqa: ANN001
+        data = [(c.title(lang()), float(value(ind))) for c, ind in board.rows]
+        return {"id": key, "title": title, **fq.chart(data)}
+
+    return [
+        chart("messages", _("Messages per commitment"), lambda i: i.messages),
+        chart("organisations", _("Participating organisations"), lambda i: i.organisations),
+        chart("rounds", _("Consultation rounds"), lambda i: i.rounds),
+        chart("actions", _("Actions"), lambda i: i.action_total),
+    ]
+
+
+def _dashboard_context():
+    board, department_id, commitment, this_year = _dashboard_args()
+    return {
+        "board": board,
+        "department_id": department_id,
+        "commitment": commitment,
+        "years": list(range(this_year, this_year - 6, -1)),
+        "departments": db.session.scalars(select(Department).order_by(Department.name)).all(),
+        "commitments": db.session.scalars(select(Commitment).order_by(Commitment.position)).all(),
+        "statuses": STATUS_LABELS,
+        "charts": _charts(board),
+    }
+
+
+@bp.get("/uppfoljning")
+def dashboard():
+    """The follow-up dashboard: per commitment and year, with charts and tables."""
+    return render_template("follow_up/dashboard.html", **_dashboard_context())
+
+
+@bp.get("/uppfoljning/rapport")
+def report():
+    """A print-friendly annual follow-up report for the agreement's yearly review."""
+    context = _dashboard_context()
+    context["overdue_actions"] = [
+        a
+        for a in fq.list_actions(viewer(), overdue_only=True, today=service.today())
+        if a.created_at.year == context["board"].year
+    ]
+    return render_template("follow_up/report.html", **context)
+
+
+@bp.get("/uppfoljning/export.csv")
+def export_csv():
+    """The dashboard's figures as CSV (UTF-8 with BOM, formula-safe)."""
+    board, _department_id, _commitment, _this_year = _dashboard_args()
+    header = [
+        _("Year"),
+        _("Commitment"),
+        _("Active dialogues"),
+        _("Messages"),
+        _("Organisations taking part"),
+        _("Consultation rounds"),
+        _("Closed rounds"),
+        _("Closed rounds with feedback published (%)"),
+        _("Median days from closing to feedback"),
+        _("Median weeks from closing to planned decision"),
+        *(str(STATUS_LABELS[s]) for s in ActionStatus),
+        _("Overdue actions"),
+    ]
+    body = fq.dashboard_csv(board, header, lang())
+    return Response(
+        body.encode("utf-8"),
+        mimetype="text/csv",
+        headers={
+            "Content-Disposition": f'attachment; filename="uppfoljning-{board.year}.csv"',
+            "Content-Type": "text/csv; charset=utf-8",
+        },
+    )
+
+
+@bp.get("/principles/<slug>")
+def principle(slug: str):
+    """One of the six principles of the agreement."""
+    item = db.session.scalar(select(Principle).where(Principle.slug == slug))
+    if item is None:
+        raise NotFound(_("No such principle."))
+    return render_template("follow_up/principle.html", principle=item)
+
+
+# --- pieces other pages include ----------------------------------------------
+
+
+@bp.app_template_global()
+def commitment_actions(commitment: Commitment):
+    """For a commitment page: the actions linked to it."""
+    return fq.actions_for_commitment(viewer(), commitment)
+
+
+@bp.app_template_global()
+def action_status(action) -> str:  # noqa: ANN001
+    """The action's status as words in the reader's language ('proposed' before acceptance)."""
+    if not action.accepted:
+        return _("Proposed, awaiting the owner")
+    return str(STATUS_LABELS[action.status])
+
+
+@bp.app_template_global()
+def today_local():
+    return service.today()

@@ -1,0 +1,76 @@
+"""Follow-up in real browsers: propose from a message, accept, update, notify, dashboard."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from browsing import assert_accessible, login, screenshot
+from playwright.sync_api import expect
+
+pytestmark = pytest.mark.browser
+
+
+def test_action_from_a_message_to_the_dashboard(world, new_page):
+    alice, official = new_page("sv"), new_page("en")
+    login(alice, world, world.alice_email)
+    login(official, world, world.official_email)
+
+    # the member proposes an action from her message
+    alice.goto(f"{world.url}/threads/{world.thread_id}")
+    link = alice.locator(f"#m{world.message_id} [data-slot=action-link]")
+    expect(link).to_have_attribute("href", f"/actions/new?message={world.message_id}")
+    link.click()
+    alice.wait_for_url(re.compile(r"/actions/new\?message=\d+$"))
+    assert_accessible(alice, "propose form (sv)")
+    alice.fill("#title", "Repetitionslokal på kvällstid")
+    alice.fill("#description", "Öppna **Kulturhusets** källare för repetitioner.")
+    alice.select_option("#owner", label="Kulturnämnden")
+    alice.fill("#due_date", "2031-06-30")
+    expect(alice.locator("#commitments input:checked")).to_have_count(1)
+    alice.locator("form.stack button[type=submit]").click()
+    alice.wait_for_url(re.compile(r"/actions/\d+$"))
+    action_url = alice.url
+    expect(alice.locator("#follow-action")).to_be_visible()  # she follows it already
+    commitment_href = alice.locator(".facts a.tag").first.get_attribute("href")
+    assert commitment_href and commitment_href.startswith("/commitments/")
+    slug = commitment_href.rsplit("/", 1)[1]
+    alice.goto(f"{world.url}/")
+    expect(alice.locator("[data-notification-count]")).to_have_text("0")
+
+    # the official accepts it and posts an update
+    official.goto(action_url)
+    official.locator("#accept-action").click()
+    expect(official.locator(".flash-success")).to_be_visible()
+    expect(official.locator("#action-status")).to_contain_text("Planned")
+    official.select_option("#status", "in_progress")
+    official.fill("#progress", "30")
+    official.locator("form[action$='/change'] button[type=submit]").click()
+    expect(official.locator("#action-progress-text")).to_have_text("30 %")
+    official.fill("#body", "Källaren är **bokad** tisdagar.")
+    official.locator("#post-update").click()
+    expect(official.locator(".updates")).to_contain_text("bokad")
+    assert_accessible(official, "action page (en)")
+
+    # the member, who follows it, is told live and finds the update
+    expect(alice.locator("[data-notification-count]")).to_have_text("2")
+    alice.goto(f"{world.url}/notifications")
+    alice.locator(f"a[href^='{action_url.removeprefix(world.url)}#update-']").first.click()
+    expect(alice.locator(".updates")).to_contain_text("bokad")
+    assert_accessible(alice, "action page (sv)")
+
+    # the commitment page lists it and the dashboard counts it under its commitment
+    for page, lang in ((alice, "sv"), (official, "en")):
+        page.goto(f"{world.url}{commitment_href}")
+        expect(page.locator("#c-actions")).to_be_visible()
+        expect(page.locator(".action-list")).to_contain_text("Repetitionslokal på kvällstid")
+        assert_accessible(page, f"commitment page ({lang})")
+        page.goto(f"{world.url}/uppfoljning")
+        row = page.locator(f"#row-{slug}")
+        expect(row.locator("td[data-status=in_progress]")).to_have_text("1")
+        expect(page.locator("svg[role=img]").first).to_be_visible()
+        assert_accessible(page, f"dashboard ({lang})")
+    official.goto(f"{world.url}/uppfoljning/rapport")
+    expect(official.locator("h1")).to_contain_text("Annual follow-up report")
+    official.goto(f"{world.url}/uppfoljning")
+    screenshot(official, "follow-up")

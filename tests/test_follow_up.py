@@ -1,0 +1,343 @@
+"""Follow-up actions: proposing, accepting, the rules for status and progress, bad input."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from forum.errors import Conflict, Forbidden, Invalid, NotFound
+from forum.models import (
+    Action,
+    ActionHistory,
+    ActionReminder,
+    Department,
+    Notification,
+    OutboxMail,
+)
+from forum.services import follow_up as service
+
+
+@pytest.fixture(autouse=True)
+def _english(client):
+    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
+
+
+class World:
+    pass
+
+
+@pytest.fixture
+def world(app, make, db):
+    w = World()
+    w.official = make.user("official")  # Social resursnämnd
+    w.other_official = make.user("official", department="Kulturnämnden")
+    w.member = make.user()
+    w.member.locale = "en"
+    w.org_admin = make.user()
+    w.stranger = make.user()
+    w.admin = make.user("admin")
+    w.org = make.organisation(admin=w.org_admin)
+    w.forum = make.forum(owner=w.official)
+    w.thread = make.thread(forum=w.forum, author=w.official)
+    w.message = make.message(w.thread, w.member, "Vi kan **ordna** kvällsöppet.")
+    w.dept = db.session.scalar(select(Department).where(Department.name == "Social resursnämnd"))
+    db.session.commit()
+    return w
+
+
+def propose(app, user, w, **over):
+    data = {
+        "title": "Kvällsöppet på mötesplatsen",
+        "description": "Prova *kvällsöppet* i ett halvår.",
+        "owner": f"department:{w.dept.id}",
+        "due_date": (service.today() + timedelta(days=60)).isoformat(),
+        "commitment_ids": [w.thread.commitments[0].id],
+        "message_id": w.message.id,
+    }
+    data.update(over)
+    with app.test_request_context():
+        return service.propose_action(user, service.ActionInput(**data))
+
+
+def history_fields(db, action_id):
+    return list(
+        db.session.scalars(
+            select(ActionHistory.field)
+            .where(ActionHistory.action_id == action_id)
+            .order_by(ActionHistory.id)
+        )
+    )
+
+
+def test_member_proposes_official_accepts_updates_and_follower_is_told(app, world, db):
+    w = world
+    action = propose(app, w.member, w)
+    assert not action.accepted
+    assert action.source_thread_id == w.thread.id
+    assert action.description_html == "<p>Prova <em>kvällsöppet</em> i ett halvår.</p>"
+    with app.test_request_context(), pytest.raises(Forbidden):
+        service.accept_action(w.member, action.id)
+    with app.test_request_context(), pytest.raises(Forbidden):
+        service.accept_action(w.other_official, action.id)
+    with app.test_request_context():
+        service.accept_action(w.official, action.id)
+        with pytest.raises(Conflict):
+            service.accept_action(w.official, action.id)
+        service.post_update(w.official, action.id, "Lokalen är **bokad**.")
+    notes = db.session.scalars(
+        select(Notification).where(Notification.user_id == w.member.id).order_by(Notification.id)
+    ).all()
+    assert [n.kind for n in notes] == ["action_accepted", "action_update"]
+    assert notes[1].url.startswith(f"/actions/{action.id}#update-")
+    mail = db.session.scalars(
+        select(OutboxMail).where(OutboxMail.to_address == w.member.email)
+    ).all()
+    assert any("posted an update on an action you follow" in m.subject for m in mail)
+    # the official who posted is not told about their own update
+    assert (
+        db.session.scalar(
+            select(func.count())
+            .select_from(Notification)
+            .where(Notification.user_id == w.official.id)
+        )
+        == 0
+    )
+    assert history_fields(db, action.id) == ["created", "accepted", "update"]
+
+
+def test_owner_side_proposing_is_accepted_at_once(app, world):
+    action = propose(app, world.official, world)
+    assert action.accepted
+
+
+def test_organisation_admins_own_organisation_actions(app, world):
+    w = world
+    action = propose(app, w.member, w, owner=f"organisation:{w.org.id}")
+    with app.test_request_context(), pytest.raises(Forbidden):
+        service.accept_action(w.official, action.id)
+    with app.test_request_context():
+        service.accept_action(w.org_admin, action.id)
+        service.change_action(w.org_admin, action.id, "in_progress", "40")
+    assert action.progress == 40
+
+
+@pytest.mark.parametrize("who", ["member", "stranger", "other_official", "org_admin"])
+def test_only_owner_side_changes_status_and_progress(app, world, who):
+    w = world
+    action = propose(app, w.official, w)
+    with app.test_request_context():
+        with pytest.raises(Forbidden):
+            service.change_action(getattr(w, who), action.id, "in_progress", "10")
+        with pytest.raises(Forbidden):
+            service.post_update(getattr(w, who), action.id, "Hej")
+
+
+def test_site_admin_may_change(app, world):
+    action = propose(app, world.official, world)
+    with app.test_request_context():
+        service.change_action(world.admin, action.id, "in_progress", "30")
+    assert action.status.value == "in_progress"
+
+
+@pytest.mark.parametrize(
+    ("status", "progress", "reason", "ok"),
+    [
+        ("done", "100", "", True),
+        ("done", "", "", True),
+        ("done", "90", "", False),
+        ("in_progress", "100", "", False),
+        ("planned", "0", "", True),
+        ("dropped", "20", "", False),
+        ("dropped", "20", "Budget saknas", True),
+        ("in_progress", "-1", "", False),
+        ("in_progress", "101", "", False),
+        ("in_progress", "fifty", "", False),
+        ("in_progress", "4.5", "", False),
+        ("finished", "50", "", False),
+    ],
+)
+def test_status_and_progress_rules(app, world, db, status, progress, reason, ok):
+    action = propose(app, world.official, world)
+    with app.test_request_context():
+        if ok:
+            service.change_action(world.official, action.id, status, progress, reason)
+            assert (action.status.value == "done") == (action.progress == 100)
+            assert (action.drop_reason is not None) == (status == "dropped")
+        else:
+            with pytest.raises(Invalid):
+                service.change_action(world.official, action.id, status, progress, reason)
+
+
+@pytest.mark.parametrize(
+    ("override", "field"),
+    [
+        ({"due_date": "next tuesday"}, "due_date"),
+        ({"due_date": "2027-02-30"}, "due_date"),
+        ({"due_date": ""}, "due_date"),
+        ({"owner": "department:999999"}, "owner"),
+        ({"owner": "organisation:999999"}, "owner"),
+        ({"owner": "person:1"}, "owner"),
+        ({"owner": ""}, "owner"),
+        ({"title": "  "}, "title"),
+        ({"commitment_ids": []}, "commitments"),
+        ({"commitment_ids": [999999]}, "commitments"),
+    ],
+)
+def test_bad_proposals(app, world, db, override, field):
+    with pytest.raises(Invalid) as caught:
+        propose(app, world.member, world, **override)
+    assert caught.value.field == field
+    db.session.rollback()
+    assert db.session.scalar(select(func.count()).select_from(Action)) == 0
+
+
+def test_action_from_a_message_you_cannot_see_is_not_found(app, make, world, client, auth, db):
+    w = world
+    secret_forum = make.forum(owner=w.official, visibility="invite", members=[w.member])
+    secret_thread = make.thread(forum=secret_forum, author=w.official)
+    secret = make.message(secret_thread, w.member, "Hemligt")
+    with pytest.raises(NotFound):
+        propose(app, w.stranger, w, message_id=secret.id)
+    with pytest.raises(NotFound):
+        propose(app, w.stranger, w, message_id=999999)
+    auth.login(w.stranger)
+    assert client.get(f"/actions/new?message={secret.id}").status_code == 404
+    # an action from the invite-only thread is hidden from the stranger too
+    action = propose(app, w.member, w, message_id=secret.id)
+    assert client.get(f"/actions/{action.id}").status_code == 404
+    assert action.title not in client.get("/actions").get_data(as_text=True)
+
+
+def test_visitor_cannot_propose(app, world):
+    with app.test_request_context(), pytest.raises(Exception) as caught:
+        propose(app, None, world)
+    assert caught.value.code == "auth_required"
+
+
+def test_history_is_append_only_and_no_route_edits_it(app, world, db):
+    action = propose(app, world.official, world)
+    with app.test_request_context():
+        service.change_action(world.official, action.id, "in_progress", "50")
+        service.change_action(world.official, action.id, "done", "100")
+    rows = db.session.scalars(
+        select(ActionHistory).where(ActionHistory.action_id == action.id).order_by(ActionHistory.id)
+    ).all()
+    assert [(r.field, r.old_value, r.new_value) for r in rows if r.field != "created"][1:] == [
+        ("status", "planned", "in_progress"),
+        ("progress", "0", "50"),
+        ("status", "in_progress", "done"),
+        ("progress", "50", "100"),
+    ]
+    for rule in app.url_map.iter_rules():
+        if "history" in rule.rule or "updates" in rule.rule:
+            assert rule.methods is not None
+            assert not ({"PUT", "PATCH", "DELETE"} & rule.methods)
+            assert "<int:update_id>" not in rule.rule
+
+
+def test_pages_and_forms(app, world, client, auth, db):
+    w = world
+    auth.login(w.member)
+    page = client.get(f"/threads/{w.thread.id}").get_data(as_text=True)
+    assert f"/actions/new?message={w.message.id}" in page
+    assert "Make this an action" in page
+    form = client.get(f"/actions/new?message={w.message.id}")
+    assert form.status_code == 200
+    response = client.post(
+        f"/actions/new?message={w.message.id}",
+        data={
+            "title": "Öppna kvällstid",
+            "description": "",
+            "owner": f"department:{w.dept.id}",
+            "due_date": "not a date",
+            "commitments": [str(w.thread.commitments[0].id)],
+        },
+    )
+    assert response.status_code == 400
+    assert "Write the date as YYYY-MM-DD." in response.get_data(as_text=True)
+    response = client.post(
+        f"/actions/new?message={w.message.id}",
+        data={
+            "title": "Öppna kvällstid",
+            "owner": f"department:{w.dept.id}",
+            "due_date": "2027-05-01",
+            "commitments": [str(w.thread.commitments[0].id)],
+        },
+    )
+    assert response.status_code == 302
+    action_id = int(response.headers["Location"].rsplit("/", 1)[1])
+    page = client.get(f"/actions/{action_id}").get_data(as_text=True)
+    assert "Proposed, awaiting the owner" in page
+    assert "Accept the action" not in page
+    # the member may not change it
+    assert client.post(f"/actions/{action_id}/change", data={"status": "done"}).status_code == 403
+    auth.login(w.official)
+    assert "Accept the action" in client.get(f"/actions/{action_id}").get_data(as_text=True)
+    assert client.post(f"/actions/{action_id}/accept").status_code == 302
+    bad = client.post(
+        f"/actions/{action_id}/change",
+        data={"status": "in_progress", "progress": "150", "due_date": "2027-05-01"},
+    )
+    assert bad.status_code == 400
+    assert "whole number from 0 to 100" in bad.get_data(as_text=True)
+    ok = client.post(
+        f"/actions/{action_id}/change",
+        data={"status": "in_progress", "progress": "25", "due_date": "2027-05-01"},
+    )
+    assert ok.status_code == 302
+    assert (
+        client.post(f"/actions/{action_id}/updates", data={"body": "Klart snart"}).status_code
+        == 302
+    )
+    page = client.get(f"/actions/{action_id}").get_data(as_text=True)
+    assert "Klart snart" in page and "25 %" in page
+    # the commitment page lists it
+    slug = w.thread.commitments[0].slug
+    assert "Öppna kvällstid" in client.get(f"/commitments/{slug}").get_data(as_text=True)
+    assert "Öppna kvällstid" in client.get(f"/actions?commitment={slug}").get_data(as_text=True)
+    # follow and unfollow
+    auth.login(w.stranger)
+    assert client.post(f"/actions/{action_id}/follow", data={"follow": "1"}).status_code == 302
+    assert "Stop following" in client.get(f"/actions/{action_id}").get_data(as_text=True)
+    assert client.post(f"/actions/{action_id}/follow", data={"follow": "0"}).status_code == 302
+    assert "Follow this action" in client.get(f"/actions/{action_id}").get_data(as_text=True)
+
+
+def test_overdue_is_marked(app, world, client):
+    action = propose(app, world.official, world, due_date="2020-01-01")
+    page = client.get(f"/actions/{action.id}").get_data(as_text=True)
+    assert "Overdue" in page
+    assert action.title in client.get("/actions?overdue=1").get_data(as_text=True)
+
+
+def test_reminders_a_week_before_and_on_the_due_date_once_each(app, world, db):
+    w = world
+    day = service.today()
+    week = propose(
+        app, w.official, w, title="Om en vecka", due_date=(day + timedelta(days=7)).isoformat()
+    )
+    due = propose(app, w.official, w, title="I dag", due_date=day.isoformat())
+    later = propose(
+        app, w.official, w, title="Senare", due_date=(day + timedelta(days=30)).isoformat()
+    )
+    proposed = propose(app, w.member, w, title="Ej accepterad", due_date=day.isoformat())
+    with app.test_request_context():
+        assert service.remind() == 2
+        assert service.remind() == 0
+    kinds = dict(db.session.execute(select(ActionReminder.action_id, ActionReminder.kind)).all())
+    assert kinds == {week.id: "week", due.id: "due"}
+    assert later.id not in kinds and proposed.id not in kinds
+    notes = db.session.scalars(
+        select(Notification).where(Notification.kind == "action_reminder")
+    ).all()
+    # the officials of the owning department are told, one reminder per action
+    assert {n.user_id for n in notes} == {w.official.id}
+    assert len(notes) == 2
+
+
+def test_cli_remind(app, world):
+    result = app.test_cli_runner().invoke(args=["actions", "remind"])
+    assert result.exit_code == 0
+    assert "action reminder" in result.output
