@@ -20,7 +20,7 @@ from sqlalchemy import delete, event
 os.environ.setdefault("FORUM_SECRET_KEY", "test-secret-key")
 os.environ.setdefault("FORUM_DEMO", "0")
 
-from support import IN_CI, PASSWORD, app_settings, database_url, service_missing  # noqa: E402,F401
+from support import IN_CI, PASSWORD, Auth, app_settings, database_url, service_missing  # noqa: E402,F401
 
 from forum import create_app  # noqa: E402
 from forum.extensions import db as _db  # noqa: E402
@@ -213,23 +213,6 @@ class Factory:
 @pytest.fixture
 def make(app) -> Factory:
     return Factory(app)
-
-
-class Auth:
-    """Log a test client in (through the session, like a real login) and out."""
-
-    def __init__(self, client) -> None:
-        self.client = client
-
-    def login(self, user) -> None:
-        with self.client.session_transaction() as session:
-            session["_user_id"] = user.get_id()
-            session["_fresh"] = True
-            session["nonce"] = f"nonce-{user.id}-{next(_counter)}"
-
-    def logout(self) -> None:
-        with self.client.session_transaction() as session:
-            session.clear()
 
 
 @pytest.fixture

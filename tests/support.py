@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 
 import pytest
@@ -44,3 +45,23 @@ def app_settings(url: str, **extra: object) -> dict[str, object]:
         config["SQLALCHEMY_ENGINE_OPTIONS"] = {"pool_pre_ping": True}
     config.update(extra)
     return config
+
+
+_nonce_counter = itertools.count(1)
+
+
+class Auth:
+    """Log a test client in (through the session, like a real login) and out."""
+
+    def __init__(self, client) -> None:
+        self.client = client
+
+    def login(self, user) -> None:
+        with self.client.session_transaction() as session:
+            session["_user_id"] = user.get_id()
+            session["_fresh"] = True
+            session["nonce"] = f"nonce-{user.id}-{next(_nonce_counter)}"
+
+    def logout(self) -> None:
+        with self.client.session_transaction() as session:
+            session.clear()

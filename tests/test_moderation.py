@@ -8,6 +8,7 @@ from datetime import timedelta
 
 import pytest
 from sqlalchemy import func, select
+from support import Auth
 
 from forum.config import parse_rate_limit
 from forum.models import (
@@ -414,8 +415,6 @@ def test_suspension_ends_sessions_sockets_and_logins(make, client, auth, socket_
     assert client.get("/notifications").status_code == 200
     site_moderator = make.user("moderator")
     moderator_client = english(app.test_client())
-    from conftest import Auth
-
     Auth(moderator_client).login(site_moderator)
 
     response = moderator_client.post(
