@@ -293,3 +293,18 @@ def test_owner_invites_members_and_appoints_moderators(client, make, auth, db):
 
     actions = db.session.scalars(select(AuditEntry.action).order_by(AuditEntry.id)).all()
     assert actions[-2:] == ["forum.member.added", "forum.member.removed"]
+
+
+def test_commitment_page_shows_this_years_figures(client, make, db):
+    from forum.models import Commitment
+
+    member = make.user()
+    thread = make.thread(author=member)
+    for i in range(3):
+        make.message(thread, member, f"nr {i}")
+    first = db.session.scalar(select(Commitment).order_by(Commitment.position))
+    page = text(client.get(f"/commitments/{first.slug}", headers={"Accept-Language": "en"}))
+    assert "<dt>Active dialogues</dt><dd>1</dd>" in page
+    assert "<dt>Messages</dt><dd>3</dd>" in page
+    other = db.session.scalars(select(Commitment).order_by(Commitment.position)).all()[-1]
+    assert "<dt>Messages</dt><dd>0</dd>" in text(client.get(f"/commitments/{other.slug}", headers={"Accept-Language": "en"}))

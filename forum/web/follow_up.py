@@ -431,3 +431,10 @@ def action_status(action) -> str:  # noqa: ANN001
 @bp.app_template_global()
 def today_local():
     return service.today()
+
+
+@bp.app_template_global()
+def commitment_indicators(commitment: Commitment) -> fq.Indicators:
+    """This year's figures for one commitment, for its page (the dashboard's own query)."""
+    board = fq.dashboard(utcnow().year, service.today(), utcnow(), None, commitment.id)
+    return board.rows[0][1] if board.rows else board.total
