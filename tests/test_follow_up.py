@@ -341,3 +341,54 @@ def test_cli_remind(app, world):
     result = app.test_cli_runner().invoke(args=["actions", "remind"])
     assert result.exit_code == 0
     assert "action reminder" in result.output
+
+
+def test_an_official_turns_published_feedback_into_an_action(app, client, make, db):
+    """The round page offers 'make this an action' on published feedback; the action links back."""
+    from consultation_support import make_round, respond
+    from support import Auth
+
+    from forum.models import Action, ConsultationFeedback
+    from forum.services import consultations as rounds
+
+    official = make.user("official")
+    chair = make.user()
+    org = make.organisation(admin=chair)
+    round_ = make_round(app, make, official, "open")
+    respond(app, chair, round_, org)
+    with app.test_request_context():
+        rounds.close_round(official, round_.id)
+        items = {
+            round_.questions[0].id: rounds.FeedbackInput(
+                heard="Kvällar", action="Vi provar kvällsöppet"
+            )
+        }
+        rounds.save_feedback(official, round_.id, items, publish=True)
+    feedback = db.session.scalar(
+        select(ConsultationFeedback).where(ConsultationFeedback.round_id == round_.id)
+    )
+    english = {"Accept-Language": "en"}
+    Auth(client).login(official)
+    page = client.get(f"/consultations/{round_.id}", headers=english).get_data(as_text=True)
+    assert f"/actions/new?feedback={feedback.id}" in page
+    form = client.get(f"/actions/new?feedback={feedback.id}", headers=english)
+    assert form.status_code == 200 and "Vi provar kvällsöppet" in form.get_data(as_text=True)
+    response = client.post(
+        f"/actions/new?feedback={feedback.id}",
+        data={
+            "title": "Kvällsöppet på prov",
+            "owner": f"department:{official.department_id}",
+            "due_date": "2027-03-01",
+            "commitments": [str(round_.commitments[0].id)],
+        },
+    )
+    assert response.status_code == 302
+    action = db.session.scalar(select(Action).order_by(Action.id.desc()))
+    assert action.source_feedback_id == feedback.id
+    shown = client.get(response.headers["Location"], headers=english).get_data(as_text=True)
+    assert f"/consultations/{round_.id}#feedback" in shown
+    assert client.get("/actions/new?feedback=999999").status_code == 404
+    assert client.get("/actions/new?feedback=abc").status_code == 404
+    Auth(client).login(chair)
+    page = client.get(f"/consultations/{round_.id}", headers=english).get_data(as_text=True)
+    assert "/actions/new?feedback=" not in page

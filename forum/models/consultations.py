@@ -237,6 +237,7 @@ class ConsultationFeedback(Model):
     updated_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
 
     sources: Mapped[list[ConsultationResponse]] = relationship(secondary=feedback_sources)
+    round: Mapped[ConsultationRound] = relationship()
 
 
 class ConsultationReminder(Model):

@@ -21,6 +21,7 @@ from ..extensions import Model
 from .accounts import User
 from .agreement import Commitment, Department
 from .base import UTCDateTime, link_table, utcnow
+from .consultations import ConsultationFeedback
 from .organisations import Organisation
 
 action_commitments = link_table(
@@ -77,6 +78,7 @@ class Action(Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
+    source_feedback: Mapped[ConsultationFeedback | None] = relationship()
     owner_department: Mapped[Department | None] = relationship()
     owner_organisation: Mapped[Organisation | None] = relationship()
     proposed_by: Mapped[User | None] = relationship(foreign_keys=[proposed_by_id])

@@ -20,6 +20,7 @@ from ..models import (
     ActionFollower,
     ActionStatus,
     Commitment,
+    ConsultationFeedback,
     Department,
     Organisation,
     OrganisationStatus,
@@ -137,6 +138,16 @@ def index():
     )
 
 
+def _published_feedback(raw: str | None) -> ConsultationFeedback | None:
+    """The feedback point an action is proposed from (only published feedback counts)."""
+    if not raw:
+        return None
+    feedback = db.session.get(ConsultationFeedback, int(raw)) if raw.isdigit() else None
+    if feedback is None or feedback.round.feedback_published_at is None:
+        raise NotFound(_("No such feedback point."))
+    return feedback
+
+
 @bp.route("/actions/new", methods=["GET", "POST"])
 @login_required
 def new():
@@ -145,6 +156,7 @@ def new():
     if request.args.get("message") and message_id is None:
         raise NotFound(_("No such message."))
     message = service.visible_message(current_user, message_id) if message_id else None
+    feedback = _published_feedback(request.args.get("feedback"))
     policy.require(
         policy.can_propose_action(current_user, message.thread if message else None),
         _("You may not propose an action here."),
@@ -158,6 +170,8 @@ def new():
     if request.method == "GET":
         if message is not None:
             form.commitments.data = [str(c.id) for c in message.thread.commitments]
+        elif feedback is not None:
+            form.commitments.data = [str(c.id) for c in feedback.round.commitments]
         if current_user.department_id:
             form.owner.data = f"department:{current_user.department_id}"
     elif form.validate_on_submit():
@@ -171,6 +185,7 @@ def new():
                     due_date=form.due_date.data or "",
                     commitment_ids=_ids(form.commitments.data),
                     message_id=message.id if message else None,
+                    feedback_id=feedback.id if feedback else None,
                 ),
             )
         except DomainError as err:
@@ -184,7 +199,9 @@ def new():
                 flash(_("The action is proposed. Its owner is asked to accept it."), "success")
             return redirect(url_for("follow_up.show", action_id=action.id))
     status = 400 if request.method == "POST" else 200
-    return render_template("follow_up/new.html", form=form, message=message), status
+    return render_template(
+        "follow_up/new.html", form=form, message=message, feedback=feedback
+    ), status
 
 
 def _action_page(action_id: int, status: int = 200, change=None, update=None):  # noqa: ANN001
