@@ -62,7 +62,7 @@ def prepare_database(path: Path) -> tuple[str, int]:
     os.environ.setdefault("FORUM_SECRET_KEY", "bench")
     from forum import create_app
     from forum.extensions import db
-    from forum.services import accounts, forums, seed
+    from forum.services import accounts, agreement, forums
 
     url = f"sqlite:///{path}"
     app = create_app(
@@ -74,7 +74,7 @@ def prepare_database(path: Path) -> tuple[str, int]:
     )
     with app.app_context(), app.test_request_context():
         db.create_all()
-        seed.seed_agreement()
+        agreement.seed_agreement()
         sender = accounts.create_user_with_role(
             "sender@bench.se", "Sender", PASSWORD, "official", "Kulturnämnden"
         )

@@ -229,7 +229,8 @@ def register_commands(app: Flask) -> None:
 
 def register_realtime(app: Flask) -> None:
     """Socket.IO in threading mode, Redis as message queue when configured."""
-    from .realtime import handlers, publish
+    from . import events
+    from .realtime import handlers
 
     origins: Any = app.config["FORUM_ALLOWED_ORIGINS"] or None
     # The SocketIO object is process-wide: forget a queue an earlier app configured.
@@ -242,6 +243,6 @@ def register_realtime(app: Flask) -> None:
         logger=False,
         engineio_logger=False,
     )
-    publish.register_publishing()
+    events.register_publishing()
     handlers.register()
     logging.getLogger("werkzeug").setLevel(logging.WARNING)

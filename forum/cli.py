@@ -18,18 +18,6 @@ users_cli = AppGroup("users", help="Manage accounts.")
 mail_cli = AppGroup("mail", help="The mail outbox.")
 
 
-def in_request(fn):
-    """Run a command inside a request context, so services can build URLs."""
-    import functools
-
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        with current_app.test_request_context("/", base_url=current_app.config["FORUM_BASE_URL"]):
-            return fn(*args, **kwargs)
-
-    return wrapper
-
-
 def _print_demo_accounts(made) -> None:
     if not made:
         click.echo("Demo already present; passwords were shown when it was created.")
@@ -41,30 +29,30 @@ def _print_demo_accounts(made) -> None:
 
 @click.command("seed")
 @click.option("--demo", is_flag=True, help="Also create the demo (accounts, organisation, forums).")
-@in_request
 def seed_command(demo: bool) -> None:
     """Seed the agreement (idempotent); with --demo also the demo data."""
-    from .services import seed
+    from .demo import seed_demo
+    from .services.agreement import seed_agreement
 
-    added = seed.seed_agreement()
+    added = seed_agreement()
     click.echo(f"Agreement seeded ({added} rows added).")
     if demo:
         if current_app.config["FORUM_ENV"] == "production":
             raise click.ClickException("The demo is never created when FORUM_ENV=production.")
-        _print_demo_accounts(seed.seed_demo())
+        _print_demo_accounts(seed_demo())
 
 
 @click.command("setup")
-@in_request
 def setup_command() -> None:
     """Migrate the database to head, seed the agreement, and on a new database the demo."""
-    from .services import seed
+    from .demo import seed_demo
+    from .services.agreement import seed_agreement
 
     new_database = "alembic_version" not in inspect(db.engine).get_table_names()
     upgrade()
-    seed.seed_agreement()
+    seed_agreement()
     if new_database and current_app.config["FORUM_DEMO"]:
-        _print_demo_accounts(seed.seed_demo())
+        _print_demo_accounts(seed_demo())
 
 
 @click.command("serve")
@@ -87,7 +75,6 @@ def serve_command(host: str, port: int) -> None:
 )
 @click.option("--department", default=None)
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
-@in_request
 def create_user(
     email: str, name: str, role: str, department: str | None, password_stdin: bool
 ) -> None:
@@ -106,7 +93,6 @@ def create_user(
 
 
 @mail_cli.command("send")
-@in_request
 def send_mail() -> None:
     """Send waiting mail from the outbox (for cron)."""
     from .services.mail import deliver_pending
@@ -119,7 +105,6 @@ consultations_cli = AppGroup("consultations", help="Consultation rounds.")
 
 @consultations_cli.command("remind")
 @click.option("--days", default=3, show_default=True, type=click.IntRange(min=0))
-@in_request
 def remind_consultations(days: int) -> None:
     """Remind organisations that have not responded, N days before the deadline (for cron)."""
     from .services.consultations import remind
@@ -131,7 +116,6 @@ actions_cli = AppGroup("actions", help="Follow-up actions.")
 
 
 @actions_cli.command("remind")
-@in_request
 def remind_actions() -> None:
     """Remind owners a week before and on an action's due date, once each (for cron)."""
     from .services.follow_up import remind

@@ -34,7 +34,7 @@ def db_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     with app.app_context():
         _db.drop_all()
         _db.create_all()
-        from forum.services.seed import seed_agreement
+        from forum.services.agreement import seed_agreement
 
         seed_agreement()
     yield url

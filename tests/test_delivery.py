@@ -273,12 +273,12 @@ def redis_url():
 def test_two_processes_share_rooms_through_redis(postgres_url, redis_url):
     from forum import create_app
     from forum.extensions import db
-    from forum.services import accounts, forums, seed
+    from forum.services import accounts, agreement, forums
 
     app = create_app(app_settings(postgres_url))
     with app.app_context(), app.test_request_context():
         db.create_all()
-        seed.seed_agreement()
+        agreement.seed_agreement()
         alice = accounts.create_user_with_role("alice@mq.se", "Alice MQ", PASSWORD, "member")
         bob = accounts.create_user_with_role("bob@mq.se", "Bob MQ", PASSWORD, "member")
         official = accounts.create_user_with_role(

@@ -8,10 +8,10 @@ import pytest
 from consultation_support import make_round
 from sqlalchemy import select
 
-from forum import follow_up_queries as fq
 from forum.config import parse_rate_limit
 from forum.models import Commitment, Department, RoundState
 from forum.models.base import utcnow
+from forum.queries import follow_up as fq
 from forum.services import follow_up as service
 from forum.services import forums
 

@@ -307,4 +307,6 @@ def test_commitment_page_shows_this_years_figures(client, make, db):
     assert "<dt>Active dialogues</dt><dd>1</dd>" in page
     assert "<dt>Messages</dt><dd>3</dd>" in page
     other = db.session.scalars(select(Commitment).order_by(Commitment.position)).all()[-1]
-    assert "<dt>Messages</dt><dd>0</dd>" in text(client.get(f"/commitments/{other.slug}", headers={"Accept-Language": "en"}))
+    assert "<dt>Messages</dt><dd>0</dd>" in text(
+        client.get(f"/commitments/{other.slug}", headers={"Accept-Language": "en"})
+    )

@@ -171,7 +171,7 @@ def test_queue_orders_personal_data_then_flag_count_then_age(make, client, auth,
     ]:
         for person in who:
             moderation.flag_message(person, target.id, reason)
-    from forum.moderation_queries import queue
+    from forum.queries.moderation import queue
 
     ids = [item.message.id for item in queue(moderator)]
     assert ids == [personal.id, two.id, one.id, three.id]

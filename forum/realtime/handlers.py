@@ -17,14 +17,15 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from flask_socketio import join_room, leave_room
 
-from .. import policy, queries
+from .. import policy
 from ..errors import DomainError, Invalid
+from ..events import session_room, start_listener, thread_room, user_room
 from ..extensions import db, socketio
+from ..queries import forums as forum_queries
+from ..queries import payloads
 from ..services import forums as forum_service
 from ..services.validation import int_field, require_mapping, str_field
 from . import presence
-from .publish import thread_room, user_room
-from .sessions import session_room, start_listener
 
 log = logging.getLogger(__name__)
 Handler = Callable[[dict[str, Any]], dict[str, Any]]
@@ -93,20 +94,20 @@ def on_join(data: dict[str, Any]) -> dict[str, Any]:
     """Sent by clients entering a thread (or rejoining after a reconnect with `since`)."""
     thread_id = int_field(data, "thread_id")
     since = int_field(data, "since", required=False, minimum=0)
-    thread = policy.require_thread_visible(_user(), queries.get_thread(thread_id))  # type: ignore[arg-type]
+    thread = policy.require_thread_visible(_user(), forum_queries.get_thread(thread_id))  # type: ignore[arg-type]
     page = (
-        queries.messages_after(thread.id, since)
+        forum_queries.messages_after(thread.id, since)
         if since is not None
-        else queries.latest_page(thread.id)
+        else forum_queries.latest_page(thread.id)
     )
     join_room(thread_room(thread.id))
     presence.enter(thread.id, request.sid, _person())  # type: ignore[attr-defined]
     socketio.emit("presence", presence.snapshot(thread.id), to=thread_room(thread.id))
     return {
-        "thread": queries.thread_dict(thread),
-        "messages": queries.messages_dicts(page.messages),
+        "thread": payloads.thread_dict(thread),
+        "messages": payloads.messages_dicts(page.messages),
         "has_more": page.has_more,
-        "read_marker": queries.read_marker(_user(), thread.id),
+        "read_marker": forum_queries.read_marker(_user(), thread.id),
     }
 
 
@@ -129,7 +130,7 @@ def on_send(data: dict[str, Any]) -> dict[str, Any]:
     client_id = str_field(data, "client_id", max_length=forum_service.MAX_CLIENT_ID)
     reply_to = int_field(data, "reply_to", required=False)
     message, created = forum_service.send_message(_user(), thread_id, body, client_id, reply_to)  # type: ignore[arg-type]
-    return {"message": queries.messages_dicts([message])[0], "duplicate": not created}
+    return {"message": payloads.messages_dicts([message])[0], "duplicate": not created}
 
 
 @acknowledged
@@ -138,7 +139,7 @@ def on_edit(data: dict[str, Any]) -> dict[str, Any]:
     message_id = int_field(data, "message_id")
     body = str_field(data, "body", max_length=forum_service.MAX_BODY)
     message = forum_service.edit_message(_user(), message_id, body)  # type: ignore[arg-type]
-    return {"message": queries.messages_dicts([message])[0]}
+    return {"message": payloads.messages_dicts([message])[0]}
 
 
 @acknowledged
@@ -146,7 +147,7 @@ def on_delete(data: dict[str, Any]) -> dict[str, Any]:
     """Sent by an author withdrawing their message."""
     message_id = int_field(data, "message_id")
     message = forum_service.delete_message(_user(), message_id)  # type: ignore[arg-type]
-    return {"message": queries.messages_dicts([message])[0]}
+    return {"message": payloads.messages_dicts([message])[0]}
 
 
 @acknowledged
@@ -154,19 +155,21 @@ def on_history(data: dict[str, Any]) -> dict[str, Any]:
     """Sent by clients scrolling up: messages before an id, newest page last."""
     thread_id = int_field(data, "thread_id")
     before = int_field(data, "before")
-    limit = int_field(data, "limit", required=False) or queries.PAGE_SIZE
-    if limit > queries.MAX_PAGE_SIZE:
-        raise Invalid(_("limit can be at most %(n)d.", n=queries.MAX_PAGE_SIZE), field="limit")
-    thread = policy.require_thread_visible(_user(), queries.get_thread(thread_id))  # type: ignore[arg-type]
-    page = queries.messages_before(thread.id, before, limit)
-    return {"messages": queries.messages_dicts(page.messages), "has_more": page.has_more}
+    limit = int_field(data, "limit", required=False) or forum_queries.PAGE_SIZE
+    if limit > forum_queries.MAX_PAGE_SIZE:
+        raise Invalid(
+            _("limit can be at most %(n)d.", n=forum_queries.MAX_PAGE_SIZE), field="limit"
+        )
+    thread = policy.require_thread_visible(_user(), forum_queries.get_thread(thread_id))  # type: ignore[arg-type]
+    page = forum_queries.messages_before(thread.id, before, limit)
+    return {"messages": payloads.messages_dicts(page.messages), "has_more": page.has_more}
 
 
 @acknowledged
 def on_typing(data: dict[str, Any]) -> dict[str, Any]:
     """Sent by clients while their person types; the others in the room are told."""
     thread_id = int_field(data, "thread_id")
-    thread = queries.get_thread(thread_id)  # type: ignore[arg-type]
+    thread = forum_queries.get_thread(thread_id)  # type: ignore[arg-type]
     policy.require_thread_visible(_user(), thread)
     assert thread is not None
     policy.require_can_send(_user(), thread)

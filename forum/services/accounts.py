@@ -11,7 +11,7 @@ from functools import cache
 from importlib import resources
 
 from email_validator import EmailNotValidError, validate_email
-from flask import current_app, url_for
+from flask import current_app
 from flask_babel import force_locale
 from flask_babel import gettext as _
 from sqlalchemy import delete, func, select
@@ -21,6 +21,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from ..errors import Conflict, Invalid, NotFound, RateLimited
 from ..extensions import db
 from ..formatting import local_datetime
+from ..links import url_for_mail
 from ..models import Department, LoginAttempt, PasswordReset, User
 from ..models.base import utcnow
 from . import audit
@@ -235,7 +236,7 @@ def end_all_sessions(user: User) -> None:
     """ "Log out everywhere": every cookie and socket of this user stops working."""
     user.session_version += 1
     db.session.commit()
-    from ..realtime.sessions import disconnect_user
+    from ..events import disconnect_user
 
     disconnect_user(user.id)
 
@@ -270,7 +271,7 @@ def request_password_reset(email: str) -> None:
             expires_at=utcnow() + timedelta(minutes=minutes),
         )
     )
-    link = current_app.config["FORUM_BASE_URL"] + url_for("auth.reset_password", token=token)
+    link = url_for_mail("auth.reset_password", token=token)
     with force_locale(user.locale or "sv"):
         subject = _("Reset your Dialogforum password")
         body = _(
@@ -318,7 +319,7 @@ def reset_password(token: str, new_password: str) -> User:
     user.session_version += 1
     db.session.execute(delete(LoginAttempt).where(LoginAttempt.email == user.email))
     db.session.commit()
-    from ..realtime.sessions import disconnect_user
+    from ..events import disconnect_user
 
     disconnect_user(user.id)
     return user
@@ -354,6 +355,6 @@ def change_password(
     user.password_hash = hash_password(new_password)
     user.session_version += 1
     db.session.commit()
-    from ..realtime.sessions import disconnect_user
+    from ..events import disconnect_user
 
     disconnect_user(user.id)

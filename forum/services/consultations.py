@@ -7,7 +7,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from flask import current_app, url_for
 from flask_babel import force_locale
 from flask_babel import gettext as _
 from sqlalchemy import select
@@ -15,8 +14,10 @@ from sqlalchemy.exc import IntegrityError
 
 from .. import policy
 from ..errors import Conflict, Invalid, NotFound
+from ..events import emit_after_commit, thread_room, user_room
 from ..extensions import db
 from ..formatting import local_datetime
+from ..links import absolute, path_for
 from ..models import (
     Audience,
     Commitment,
@@ -44,11 +45,11 @@ from ..models import (
     Visibility,
 )
 from ..models.base import utcnow
-from ..realtime.publish import emit_after_commit, thread_room, user_room
+from ..queries.payloads import notification_dict
 from . import audit
-from .forums import render_body
 from .mail import queue_mail
-from .notifications import notification_dict, unread_count
+from .notifications import unread_count
+from .rendering import render_body
 from .validation import clean_text
 
 STOCKHOLM = ZoneInfo("Europe/Stockholm")
@@ -678,7 +679,7 @@ def _notify(round_, people, kind, actor, compose_excerpt) -> None:  # noqa: ANN0
     """One notification (live, stored, mailed) per person, in each person's language."""
     from .notifications import describe
 
-    url = url_for("consultations.show", round_id=round_.id)
+    url = path_for("consultations.show", round_id=round_.id)
     sender = round_.department.name
     seen: set[int] = set()
     for user, _org_id in people:
@@ -707,7 +708,7 @@ def _notify(round_, people, kind, actor, compose_excerpt) -> None:  # noqa: ANN0
             user_room(user.id),
         )
         if user.email_notifications:
-            link = current_app.config["FORUM_BASE_URL"] + url
+            link = absolute(url)
             with force_locale(user.locale or "sv"):
                 body = f"{subject}\n\n{text}\n\n{link}\n\n" + _(
                     "You can turn these mails off in your settings."

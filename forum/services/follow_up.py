@@ -7,7 +7,6 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from flask import url_for
 from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -15,6 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from .. import policy
 from ..errors import Conflict, Invalid, NotFound
 from ..extensions import db
+from ..links import path_for
 from ..models import (
     Action,
     ActionFollower,
@@ -38,8 +38,8 @@ from ..models import (
 from ..models.base import utcnow
 from ..models.follow_up import OPEN_STATUSES
 from ..text import excerpt
-from .forums import render_body
 from .notifications import notify_people
+from .rendering import render_body
 from .validation import clean_text
 
 STOCKHOLM = ZoneInfo("Europe/Stockholm")
@@ -160,7 +160,7 @@ def _followers(action: Action) -> list[User]:
 
 
 def _url(action: Action) -> str:
-    return url_for("follow_up.show", action_id=action.id)
+    return path_for("follow_up.show", action_id=action.id)
 
 
 # --- write path --------------------------------------------------------------

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Mapping
 from datetime import timedelta
 
-from flask import current_app, url_for
+from flask import current_app
 from flask_babel import gettext as _
 from sqlalchemy import case, func, select, update
 from sqlalchemy.exc import IntegrityError
 
-from .. import policy, queries
+from .. import policy
 from ..errors import Conflict, Invalid, NotFound, RateLimited
+from ..events import emit_after_commit, thread_room
 from ..extensions import db
 from ..models import (
     Commitment,
@@ -27,32 +27,18 @@ from ..models import (
     Visibility,
 )
 from ..models.base import utcnow
-from ..realtime.publish import emit_after_commit, thread_room
-from ..text import render_markdown
+from ..queries import forums as forum_queries
+from ..queries import payloads
 from . import audit, moderation, notifications
+from .rendering import MAX_BODY, MAX_DESCRIPTION, MAX_TITLE, render_body
 from .validation import clean_text
 
-MAX_BODY = 10_000
 MAX_CLIENT_ID = 64
-MAX_TITLE = 200
-MAX_DESCRIPTION = 5_000
 
 
 def slugify(text: str) -> str:
     ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
     return re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")[:80] or "forum"
-
-
-def resolve_mentions(handles: set[str]) -> Mapping[str, tuple[int, str]]:
-    """Look up mentioned handles in one query: {handle: (user_id, profile url)}."""
-    rows = db.session.execute(
-        select(User.id, User.handle).where(func.lower(User.handle).in_(handles))
-    )
-    return {handle.lower(): (uid, url_for("forums.person", handle=handle)) for uid, handle in rows}
-
-
-def render_body(body: str):
-    return render_markdown(body, resolve_mentions)
 
 
 def _commitments(ids: list[int]) -> list[Commitment]:
@@ -197,7 +183,7 @@ def _insert_message(
     )
     _advance_marker(user.id, thread.id, message.id)
     notifications.notify_message(message, thread, rendered.mentioned_user_ids, reply_to)
-    payload = {"message": queries.message_dict(message, queries.author_organisations({user.id}))}
+    payload = {"message": payloads.message_dict(message, payloads.author_organisations({user.id}))}
     emit_after_commit("message:new", payload, thread_room(thread.id))
     return message
 
@@ -213,7 +199,7 @@ def send_message(
     policy.require_login(user)
     assert user is not None
     client_id = _validate_client_id(client_id)
-    thread = queries.get_thread(thread_id)
+    thread = forum_queries.get_thread(thread_id)
     policy.require_thread_visible(user, thread)
     assert thread is not None
     existing = _existing(user, client_id)
@@ -279,7 +265,9 @@ def edit_message(user: User | None, message_id: int, body: object) -> Message:
     message.html = render_body(text).html
     message.edited_at = utcnow()
     payload = {
-        "message": queries.message_dict(message, queries.author_organisations({message.author_id}))
+        "message": payloads.message_dict(
+            message, payloads.author_organisations({message.author_id})
+        )
     }
     emit_after_commit("message:edited", payload, thread_room(message.thread_id))
     db.session.commit()
@@ -294,7 +282,9 @@ def delete_message(user: User | None, message_id: int) -> Message:
     payload = {
         "message_id": message.id,
         "thread_id": message.thread_id,
-        "message": queries.message_dict(message, queries.author_organisations({message.author_id})),
+        "message": payloads.message_dict(
+            message, payloads.author_organisations({message.author_id})
+        ),
     }
     emit_after_commit("message:deleted", payload, thread_room(message.thread_id))
     db.session.commit()
@@ -313,7 +303,7 @@ def mark_read(user: User | None, thread_id: int, message_id: int) -> int:
     """Move the user's read marker forward (never back); returns the marker."""
     policy.require_login(user)
     assert user is not None
-    thread = queries.get_thread(thread_id)
+    thread = forum_queries.get_thread(thread_id)
     policy.require_thread_visible(user, thread)
     assert thread is not None
     target = min(message_id, thread.last_message_id or 0)
@@ -324,7 +314,7 @@ def mark_read(user: User | None, thread_id: int, message_id: int) -> int:
         db.session.rollback()
         _advance_marker(user.id, thread_id, target)
         db.session.commit()
-    return queries.read_marker(user, thread_id)
+    return forum_queries.read_marker(user, thread_id)
 
 
 def _person_by_email(email: str) -> User:

@@ -9,16 +9,18 @@ from __future__ import annotations
 import math
 from datetime import datetime, timedelta
 
-from flask import current_app, url_for
+from flask import current_app
 from flask_babel import force_locale
 from flask_babel import gettext as _
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
-from .. import policy, queries
+from .. import policy
 from ..errors import Conflict, Invalid, Muted, NotFound, RateLimited
+from ..events import emit_after_commit, thread_room
 from ..extensions import db
 from ..formatting import iso_utc, local_datetime
+from ..links import path_for
 from ..models import (
     ActionKind,
     Appeal,
@@ -36,9 +38,11 @@ from ..models import (
     User,
 )
 from ..models.base import utcnow
-from ..realtime.publish import emit_after_commit, thread_room
+from ..queries import forums as forum_queries
+from ..queries import payloads
 from ..text import excerpt
 from . import audit, notifications
+from .rendering import MAX_BODY, MAX_TITLE, render_body
 from .validation import clean_text
 
 MAX_REASON = 1000
@@ -139,7 +143,7 @@ def _moderated_message(actor: User | None, message_id: int) -> Message:
 
 def _thread(actor: User | None, thread_id: int) -> Thread:
     policy.require_login(actor)
-    thread = policy.require_thread_visible(actor, queries.get_thread(thread_id))
+    thread = policy.require_thread_visible(actor, forum_queries.get_thread(thread_id))
     policy.require(
         policy.can_moderate_thread(actor, thread), _("Only this forum's moderators can do that.")
     )
@@ -192,7 +196,9 @@ def _duration(minutes: object) -> timedelta:
 
 def _emit_message(event: str, message: Message) -> None:
     payload = {
-        "message": queries.message_dict(message, queries.author_organisations({message.author_id}))
+        "message": payloads.message_dict(
+            message, payloads.author_organisations({message.author_id})
+        )
     }
     emit_after_commit(event, payload, thread_room(message.thread_id))
 
@@ -229,7 +235,7 @@ def _active_hide(message_id: int) -> ModerationAction | None:
 
 
 def action_url(action: ModerationAction) -> str:
-    return url_for("moderation.action", action_id=action.id)
+    return path_for("moderation.action", action_id=action.id)
 
 
 def _record_action(
@@ -428,8 +434,6 @@ def redact_message(
     actor: User | None, message_id: int, replacement: str | None, note: str | None = ""
 ) -> ModerationAction:
     """Replace a message's public text; the original is kept for admins only."""
-    from .forums import MAX_BODY, render_body
-
     message = _moderated_message(actor, message_id)
     assert actor is not None
     if message.state == MessageState.deleted:
@@ -590,7 +594,7 @@ def suspend_person(
     audit.record(actor, "user.suspended", "user", person.id, f"{text} (until {iso_utc(until)})")
     _tell(person, "moderation_suspended", text, action)
     db.session.commit()
-    from ..realtime.sessions import disconnect_user
+    from ..events import disconnect_user
 
     disconnect_user(person.id)
     return action
@@ -633,7 +637,7 @@ def lift_restriction(actor: User | None, action_id: int) -> ModerationAction:
 def _thread_changed(actor: User, thread: Thread, action: str, reason: str = "") -> None:
     audit.record(actor, action, "thread", thread.id, reason, forum_id=thread.forum_id)
     emit_after_commit(
-        "thread:updated", {"thread": queries.thread_dict(thread)}, thread_room(thread.id)
+        "thread:updated", {"thread": payloads.thread_dict(thread)}, thread_room(thread.id)
     )
     db.session.commit()
 
@@ -670,8 +674,6 @@ def archive_thread(actor: User | None, thread_id: int, archived: bool = True) ->
 
 def rename_thread(actor: User | None, thread_id: int, title: str | None) -> Thread:
     """Give a thread a new title."""
-    from .forums import MAX_TITLE
-
     thread = _thread(actor, thread_id)
     new = clean_text(title, "title", max_length=MAX_TITLE)
     if new == thread.title:
@@ -772,8 +774,6 @@ def _reverse(actor: User, action: ModerationAction) -> None:
         if message.state == MessageState.hidden:
             _show_again(actor, message)
     elif action.kind == ActionKind.redact and message is not None:
-        from .forums import render_body
-
         original = db.session.scalar(
             select(MessageRevision)
             .where(MessageRevision.message_id == message.id, MessageRevision.admin_only.is_(True))

@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from flask import current_app, url_for
 from flask_babel import force_locale
 from flask_babel import gettext as _
 from sqlalchemy import func, select, update
 
 from .. import policy
+from ..events import emit_after_commit, user_room
 from ..extensions import db
-from ..formatting import iso_utc
+from ..links import absolute, path_for
 from ..models import Message, Notification, Thread, User
 from ..models.base import utcnow
-from ..realtime.publish import emit_after_commit, user_room
+from ..queries.payloads import notification_dict
 from ..text import excerpt
 from .mail import queue_mail
 
@@ -49,19 +47,6 @@ def unread_count(user_id: int) -> int:
     )
 
 
-def notification_dict(n: Notification, actor_name: str, thread_title: str) -> dict[str, Any]:
-    return {
-        "id": n.id,
-        "kind": n.kind,
-        "url": n.url,
-        "excerpt": n.excerpt,
-        "actor": actor_name,
-        "thread": thread_title,
-        "created_at": iso_utc(n.created_at),
-        "read": n.read_at is not None,
-    }
-
-
 def notify_message(
     message: Message, thread: Thread, mentioned: set[int], reply_to: Message | None
 ) -> None:
@@ -73,7 +58,7 @@ def notify_message(
     if not kinds:
         return
     recipients = db.session.scalars(select(User).where(User.id.in_(kinds))).all()
-    url = url_for("forums.thread", thread_id=thread.id, _anchor=f"m{message.id}")
+    url = path_for("forums.thread", thread_id=thread.id, _anchor=f"m{message.id}")
     text = excerpt(message.html)
     for user in recipients:
         if not policy.can_view_thread(user, thread):
@@ -101,7 +86,7 @@ def notify_message(
         if user.email_notifications:
             with force_locale(user.locale or "sv"):
                 subject = describe(kind, message.author.display_name, thread.title)
-                link = current_app.config["FORUM_BASE_URL"] + url
+                link = absolute(url)
                 body = f"{subject}\n\n{text}\n\n{link}"
                 body += "\n\n" + _("You can turn these mails off in your settings.")
             queue_mail(user.email, subject, body)
@@ -195,7 +180,7 @@ def notify_person(
             body = subject
             if reason:
                 body += "\n\n" + _("Reason: %(reason)s", reason=reason)
-            body += "\n\n" + current_app.config["FORUM_BASE_URL"] + url
+            body += "\n\n" + absolute(url)
             body += "\n\n" + _("You can turn these mails off in your settings.")
         queue_mail(user.email, subject, body)
 
@@ -243,6 +228,6 @@ def notify_people(
         if user.email_notifications:
             with force_locale(user.locale or "sv"):
                 subject = describe(kind, actor_name, "")
-                body = f"{subject}\n\n{excerpt_text}\n\n{current_app.config['FORUM_BASE_URL']}{url}"
+                body = f"{subject}\n\n{excerpt_text}\n\n{absolute(url)}"
                 body += "\n\n" + _("You can turn these mails off in your settings.")
             queue_mail(user.email, subject, body)

@@ -7,7 +7,6 @@ import unicodedata
 from collections.abc import Callable
 from urllib.parse import urlsplit
 
-from flask import current_app, url_for
 from flask_babel import force_locale
 from flask_babel import gettext as _
 from sqlalchemy import func, select
@@ -16,6 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from .. import policy
 from ..errors import Conflict, Invalid, NotFound
 from ..extensions import db
+from ..links import url_for_mail
 from ..models import (
     MemberRole,
     Membership,
@@ -250,7 +250,7 @@ def _tell_organisation(org: Organisation, compose: Callable[[str], tuple[str, st
         creator = db.session.get(User, org.created_by_id)
         if creator is not None:
             people[creator.id] = creator
-    link = current_app.config["FORUM_BASE_URL"] + url_for("organisations.show", slug=org.slug)
+    link = url_for_mail("organisations.show", slug=org.slug)
     for person in people.values():
         with force_locale(person.locale or "sv"):
             subject, body = compose(link)

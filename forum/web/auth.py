@@ -40,8 +40,8 @@ from wtforms import (
 from wtforms.validators import InputRequired, ValidationError
 
 from ..errors import DomainError, Invalid, NotFound, RateLimited
+from ..events import disconnect_session
 from ..models import User
-from ..realtime.sessions import disconnect_session
 from ..services import accounts
 
 bp = Blueprint("auth", __name__)

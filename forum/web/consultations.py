@@ -14,8 +14,7 @@ from sqlalchemy import func, select
 from wtforms import RadioField, SelectChoice, SelectField, StringField, TextAreaField
 from wtforms.validators import InputRequired
 
-from .. import consultation_queries as cq
-from .. import policy, queries
+from .. import policy
 from ..errors import DomainError, Invalid, NotFound
 from ..extensions import db
 from ..models import (
@@ -31,6 +30,9 @@ from ..models import (
     User,
 )
 from ..models.base import utcnow
+from ..queries import consultations as cq
+from ..queries import forums as forum_queries
+from ..queries import payloads
 from ..services import consultations as service
 from .forms import MultiCheckboxField, form_error
 
@@ -271,7 +273,7 @@ def _round_page(round_: ConsultationRound, status: int = 200):
     own = {org.id: cq.own_response(round_.id, org.id) for org, _role in responders}
     recent = []
     if round_.thread_id is not None and round_.state != RoundState.draft:
-        recent = queries.messages_dicts(queries.latest_page(round_.thread_id, 5).messages)
+        recent = payloads.messages_dicts(forum_queries.latest_page(round_.thread_id, 5).messages)
     return render_template(
         "consultations/show.html",
         round=round_,

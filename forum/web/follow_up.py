@@ -12,7 +12,6 @@ from sqlalchemy import func, select
 from wtforms import SelectChoice, SelectField, StringField, TextAreaField
 from wtforms.validators import InputRequired
 
-from .. import follow_up_queries as fq
 from .. import policy
 from ..errors import DomainError, Invalid, NotFound
 from ..extensions import db
@@ -28,6 +27,7 @@ from ..models import (
     User,
 )
 from ..models.base import utcnow
+from ..queries import follow_up as fq
 from ..services import follow_up as service
 from .forms import MultiCheckboxField, form_error
 

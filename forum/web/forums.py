@@ -14,10 +14,12 @@ from wtforms import HiddenField, RadioField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired
 
-from .. import policy, queries
+from .. import policy
 from ..errors import DomainError, Invalid, NotFound
 from ..extensions import db
 from ..models import Commitment, Message, MessageRevision, Notification, User
+from ..queries import forums as forum_queries
+from ..queries import payloads
 from ..services import forums as forum_service
 from ..services import notifications as notification_service
 from .forms import MultiCheckboxField, form_error
@@ -78,8 +80,8 @@ class EditForm(FlaskForm):
 @bp.get("/forums")
 def index():
     """All forums the visitor may read, with unread counts."""
-    forums = queries.visible_forums(viewer())
-    unread = queries.unread_by_forum(viewer(), [f.id for f in forums])
+    forums = forum_queries.visible_forums(viewer())
+    unread = forum_queries.unread_by_forum(viewer(), [f.id for f in forums])
     return render_template("forums/index.html", forums=forums, unread=unread)
 
 
@@ -110,7 +112,7 @@ def new_forum():
 
 
 def _forum_or_404(slug: str):
-    forum = queries.get_forum(slug)
+    forum = forum_queries.get_forum(slug)
     if forum is None:
         raise NotFound(_("No such forum."))
     if not policy.can_view_forum(viewer(), forum):
@@ -184,15 +186,15 @@ def forum(slug: str):
             else:
                 return redirect(url_for("forums.thread", thread_id=thread.id))
         status = 400
-    threads = queries.forum_threads(item)
-    unread = queries.unread_by_thread(viewer(), [t.id for t in threads])
+    threads = forum_queries.forum_threads(item)
+    unread = forum_queries.unread_by_thread(viewer(), [t.id for t in threads])
     return render_template(
         "forums/forum.html", forum=item, threads=threads, unread=unread, form=form
     ), status
 
 
 def _thread_or_login(thread_id: int):
-    thread = queries.get_thread(thread_id)
+    thread = forum_queries.get_thread(thread_id)
     try:
         return policy.require_thread_visible(viewer(), thread)
     except DomainError as err:
@@ -204,17 +206,17 @@ def _thread_or_login(thread_id: int):
 def _thread_page(thread, form: MessageForm, status: int = 200):
     user = viewer()
     before = request.args.get("before", type=int)
-    marker = queries.read_marker(user, thread.id)
+    marker = forum_queries.read_marker(user, thread.id)
     if before is not None:
-        page = queries.messages_before(thread.id, before)
+        page = forum_queries.messages_before(thread.id, before)
     else:
-        page = queries.latest_page(thread.id)
+        page = forum_queries.latest_page(thread.id)
         if user is not None and marker and page.messages and marker < page.messages[0].id - 1:
-            catch_up = queries.messages_after(thread.id, marker, limit=200)
+            catch_up = forum_queries.messages_after(thread.id, marker, limit=200)
             if not catch_up.has_more:
-                older = queries.messages_before(thread.id, marker + 1, limit=5)
-                page = queries.MessagePage(older.messages + catch_up.messages, older.has_more)
-    messages = queries.messages_dicts(page.messages)
+                older = forum_queries.messages_before(thread.id, marker + 1, limit=5)
+                page = forum_queries.MessagePage(older.messages + catch_up.messages, older.has_more)
+    messages = payloads.messages_dicts(page.messages)
     first_unread = (
         next(
             (
@@ -261,7 +263,7 @@ def _move_targets(user, thread) -> list:
     """Forums a moderator could move this thread to (none for everyone else)."""
     if not policy.can_moderate_thread(user, thread):
         return []
-    from ..moderation_queries import moderated_forums
+    from ..queries.moderation import moderated_forums
 
     return [f for f in moderated_forums(user) if f.id != thread.forum_id]
 
@@ -418,7 +420,7 @@ def person(handle: str):
     user = db.session.scalar(select(User).where(User.handle == handle))
     if user is None:
         raise NotFound(_("No such person."))
-    organisations = queries.author_organisations({user.id})
+    organisations = payloads.author_organisations({user.id})
     return render_template(
         "forums/person.html", person=user, organisation=organisations.get(user.id)
     )

@@ -16,11 +16,11 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 from sqlalchemy import select, text
 
-from .. import queries
 from ..agreement_content import VISION_EN, VISION_SV
 from ..errors import NotFound
 from ..extensions import db
 from ..models import Commitment, Principle, Thread
+from ..queries import forums as forum_queries
 
 bp = Blueprint("main", __name__)
 
@@ -32,7 +32,7 @@ def locale() -> str:
 @bp.get("/")
 def home():
     """The start page: the vision, active forums and a way in."""
-    forums = queries.visible_forums(_current_user())[:6]
+    forums = forum_queries.visible_forums(_current_user())[:6]
     return render_template(
         "home.html", forums=forums, vision=VISION_EN if locale() == "en" else VISION_SV
     )
@@ -66,9 +66,9 @@ def commitment(slug: str):
         raise NotFound(_("No such commitment."))
     user = _current_user()
     forums = [
-        f for f in queries.visible_forums(user) if any(c.id == item.id for c in f.commitments)
+        f for f in forum_queries.visible_forums(user) if any(c.id == item.id for c in f.commitments)
     ]
-    visible_forum_ids = {f.id for f in queries.visible_forums(user)}
+    visible_forum_ids = {f.id for f in forum_queries.visible_forums(user)}
     threads = [
         t
         for t in db.session.scalars(

@@ -13,11 +13,13 @@ from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
 from sqlalchemy import func, or_, select
 
-from .. import moderation_queries as mq
-from .. import policy, queries
+from .. import policy
 from ..errors import DomainError, Invalid, NotFound
 from ..extensions import db
 from ..models import Appeal, FlagReason, Message, MessageRevision, Principle, User
+from ..queries import forums as forum_queries
+from ..queries import moderation as mq
+from ..queries import payloads
 from ..services import moderation as service
 
 bp = Blueprint("moderation", __name__)
@@ -127,7 +129,7 @@ def flag(message_id: int):
             return redirect(back)
     return render_template(
         "moderation/flag.html",
-        message=queries.messages_dicts([message])[0],
+        message=payloads.messages_dicts([message])[0],
         thread=message.thread,
         back=back,
         errors=errors,
@@ -295,7 +297,7 @@ def moderate_thread(thread_id: int):
         flash(err.message, "error")
         from .forums import MessageForm, _thread_page
 
-        thread = policy.require_thread_visible(current_user, queries.get_thread(thread_id))
+        thread = policy.require_thread_visible(current_user, forum_queries.get_thread(thread_id))
         return _thread_page(thread, MessageForm(), err.status)
     flash(_("Saved."), "success")
     return redirect(url_for("forums.thread", thread_id=thread_id))

@@ -85,12 +85,12 @@ def world(tmp_path_factory):
         OrganisationForm,
         OrganisationStatus,
     )
-    from forum.services import accounts, forums, seed
+    from forum.services import accounts, agreement, forums
 
     app = create_app(app_settings(url))
     with app.app_context(), app.test_request_context():
         db.create_all()
-        seed.seed_agreement()
+        agreement.seed_agreement()
         admin = accounts.create_user_with_role(
             "admin@browser.se", "Astrid Admin", PASSWORD, "admin"
         )

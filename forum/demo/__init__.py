@@ -1,4 +1,6 @@
-"""Seed data: the agreement (always) and a small demo (on request)."""
+"""The demo: one account per role, an organisation, forums, a live conversation,
+moderation, consultation rounds and follow-up actions, built through the services
+like any other caller (`flask --app forum seed --demo`)."""
 
 from __future__ import annotations
 
@@ -7,11 +9,9 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 
-from ..agreement_content import COMMITMENTS, DEPARTMENTS, PRINCIPLES
 from ..extensions import db
 from ..models import (
     Commitment,
-    Department,
     Forum,
     MemberRole,
     Membership,
@@ -20,10 +20,11 @@ from ..models import (
     Organisation,
     OrganisationForm,
     OrganisationStatus,
-    Principle,
     User,
 )
-from . import accounts, forums
+from ..services import accounts, forums, moderation
+from .consultations import seed_demo_rounds
+from .follow_up import seed_demo_actions
 
 DEMO_DOMAIN = "demo.dialogforum.se"
 
@@ -33,46 +34,6 @@ class DemoAccount:
     email: str
     role: str
     password: str
-
-
-def seed_agreement() -> int:
-    """Insert the principles, commitments and departments that are missing. Returns rows added."""
-    added = 0
-    have = set(db.session.scalars(select(Principle.slug)))
-    for position, (slug, sv, en, dsv, den) in enumerate(PRINCIPLES, start=1):
-        if slug not in have:
-            db.session.add(
-                Principle(
-                    slug=slug,
-                    position=position,
-                    name_sv=sv,
-                    name_en=en,
-                    description_sv=dsv,
-                    description_en=den,
-                )
-            )
-            added += 1
-    have = set(db.session.scalars(select(Commitment.slug)))
-    for position, (slug, sv, en, dsv, den) in enumerate(COMMITMENTS, start=1):
-        if slug not in have:
-            db.session.add(
-                Commitment(
-                    slug=slug,
-                    position=position,
-                    title_sv=sv,
-                    title_en=en,
-                    description_sv=dsv,
-                    description_en=den,
-                )
-            )
-            added += 1
-    have = set(db.session.scalars(select(Department.name)))
-    for name in DEPARTMENTS:
-        if name not in have:
-            db.session.add(Department(name=name))
-            added += 1
-    db.session.commit()
-    return added
 
 
 def _commitment(slug: str) -> Commitment:
@@ -188,19 +149,13 @@ def seed_demo() -> list[DemoAccount]:
             "Vi har drivit ett IOP i två år. Fråga gärna!",
         )
     _seed_moderation(users, thread)
-    from .consultation_seed import seed_demo_rounds
-
     seed_demo_rounds(users, org)
-    from .follow_up_seed import seed_demo_actions
-
     seed_demo_actions(users, org, made)
     return accounts_made
 
 
 def _seed_moderation(users: dict[str, User], thread) -> None:
     """Demo moderation: flags waiting in the queue, a hidden message, an audit trail."""
-    from . import moderation
-
     personal, _created = forums.send_message(
         users["medlem"],
         thread.id,

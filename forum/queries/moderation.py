@@ -13,9 +13,9 @@ from typing import Any
 from sqlalchemy import and_, case, func, or_, select, true
 from sqlalchemy.orm import joinedload
 
-from . import policy
-from .extensions import db
-from .models import (
+from .. import policy
+from ..extensions import db
+from ..models import (
     ActionKind,
     Appeal,
     AuditEntry,
@@ -28,7 +28,7 @@ from .models import (
     Thread,
     User,
 )
-from .models.base import utcnow
+from ..models.base import utcnow
 
 QUEUE_LIMIT = 50
 AUDIT_PAGE = 100

@@ -1,4 +1,4 @@
-"""The read side of forums and threads: pages by id, unread counts, serialisation.
+"""The read side of forums and threads: pages by id, visibility, unread counts.
 
 Every function here issues a fixed number of queries, whatever the number of
 messages, authors or replies (tests count them).
@@ -7,29 +7,21 @@ messages, authors or replies (tests count them).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
-from flask import url_for
 from sqlalchemy import and_, func, select
 from sqlalchemy.orm import joinedload, selectinload
 
-from . import policy
-from .extensions import db
-from .formatting import iso_utc
-from .models import (
+from .. import policy
+from ..extensions import db
+from ..models import (
     Forum,
-    Membership,
-    MembershipStatus,
     Message,
     MessageState,
-    Organisation,
-    OrganisationStatus,
     ReadMarker,
     Thread,
     User,
     Visibility,
 )
-from .text import excerpt
 
 PAGE_SIZE = 50
 MAX_PAGE_SIZE = 100
@@ -69,82 +61,6 @@ def messages_after(thread_id: int, since: int, limit: int = MAX_CATCH_UP) -> Mes
     query = _message_query().where(Message.thread_id == thread_id, Message.id > since)
     rows = list(db.session.scalars(query.order_by(Message.id).limit(limit + 1)).unique())
     return MessagePage(rows[:limit], len(rows) > limit)
-
-
-def author_organisations(user_ids: set[int]) -> dict[int, str]:
-    """Each author's first verified organisation's name, in one query."""
-    if not user_ids:
-        return {}
-    rows = db.session.execute(
-        select(Membership.user_id, Organisation.name)
-        .join(Organisation, Organisation.id == Membership.organisation_id)
-        .where(
-            Membership.user_id.in_(user_ids),
-            Membership.status == MembershipStatus.approved,
-            Organisation.status == OrganisationStatus.verified,
-        )
-        .order_by(Membership.id)
-    ).all()
-    out: dict[int, str] = {}
-    for user_id, name in rows:
-        out.setdefault(user_id, name)
-    return out
-
-
-def author_dict(user: User, organisations: dict[int, str]) -> dict[str, Any]:
-    return {
-        "id": user.id,
-        "display_name": user.display_name,
-        "handle": user.handle,
-        "organisation": organisations.get(user.id),
-    }
-
-
-def message_dict(message: Message, organisations: dict[int, str]) -> dict[str, Any]:
-    """A message as the socket protocol carries it; hidden and deleted text is not sent."""
-    visible = message.state == MessageState.visible
-    reply = message.reply_to
-    quote = None
-    if reply is not None:
-        quote = {
-            "id": reply.id,
-            "author_name": reply.author.display_name,
-            "excerpt": excerpt(reply.html, 160) if reply.state == MessageState.visible else None,
-            "state": reply.state.value,
-        }
-    return {
-        "id": message.id,
-        "thread_id": message.thread_id,
-        "author": author_dict(message.author, organisations),
-        "html": message.html if visible else "",
-        "body": message.body if visible else "",
-        "created_at": iso_utc(message.created_at),
-        "edited_at": iso_utc(message.edited_at),
-        "reply_to": message.reply_to_id,
-        "reply_quote": quote,
-        "client_id": message.client_id,
-        "state": message.state.value,
-        "hidden_reason": message.hidden_reason if message.state == MessageState.hidden else None,
-    }
-
-
-def messages_dicts(messages: list[Message]) -> list[dict[str, Any]]:
-    organisations = author_organisations({m.author_id for m in messages})
-    return [message_dict(m, organisations) for m in messages]
-
-
-def thread_dict(thread: Thread) -> dict[str, Any]:
-    return {
-        "id": thread.id,
-        "title": thread.title,
-        "forum": {"id": thread.forum.id, "slug": thread.forum.slug, "title": thread.forum.title},
-        "locked": thread.locked,
-        "archived": thread.archived,
-        "pinned": thread.pinned,
-        "slow_mode_seconds": thread.slow_mode_seconds,
-        "last_message_id": thread.last_message_id,
-        "url": url_for("forums.thread", thread_id=thread.id),
-    }
 
 
 def get_thread(thread_id: int) -> Thread | None:

@@ -15,10 +15,10 @@ from flask_babel import gettext as _
 from sqlalchemy import and_, func, or_, select, true
 from sqlalchemy.orm import joinedload, selectinload
 
-from . import policy
-from .errors import NotFound
-from .extensions import db
-from .models import (
+from .. import policy
+from ..errors import NotFound
+from ..extensions import db
+from ..models import (
     Audience,
     Commitment,
     ConsultationFeedback,
@@ -33,8 +33,8 @@ from .models import (
     RoundState,
     User,
 )
-from .models.base import utcnow
-from .text import plain_text
+from ..models.base import utcnow
+from ..text import plain_text
 
 CLOSING_SOON = timedelta(days=7)
 FILTERS = ("open", "closing", "awaiting", "published")
@@ -350,7 +350,7 @@ def spreadsheet_safe(value: object) -> str:
 
 def csv_export(round_: ConsultationRound, header: list[str]) -> str:
     """One row per organisation and question; UTF-8 with a BOM, so Excel shows å, ä and ö."""
-    from .formatting import iso_utc
+    from ..formatting import iso_utc
 
     out = io.StringIO()
     out.write("\ufeff")

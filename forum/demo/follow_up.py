@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from ..extensions import db
 from ..models import Commitment, Message, Organisation, User
-from . import follow_up
+from ..services import follow_up
 
 
 def _ids(*slugs: str) -> list[int]:

@@ -16,10 +16,9 @@ from statistics import median
 from sqlalchemy import and_, func, select
 from sqlalchemy.orm import selectinload
 
-from . import policy
-from .consultation_queries import spreadsheet_safe
-from .extensions import db
-from .models import (
+from .. import policy
+from ..extensions import db
+from ..models import (
     Action,
     ActionHistory,
     ActionStatus,
@@ -35,9 +34,10 @@ from .models import (
     Thread,
     User,
 )
-from .models.consultations import round_commitments
-from .models.follow_up import OPEN_STATUSES, action_commitments
-from .models.forums import thread_commitments
+from ..models.consultations import round_commitments
+from ..models.follow_up import OPEN_STATUSES, action_commitments
+from ..models.forums import thread_commitments
+from .consultations import spreadsheet_safe
 
 # --- actions -----------------------------------------------------------------
 

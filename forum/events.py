@@ -1,9 +1,12 @@
-"""Ending a user's open sockets on logout, "log out everywhere" and suspension.
+"""What services tell the socket server: rooms, events sent only after commit, closing sockets.
 
-Socket.IO authenticates at connect only, so the server must close sockets
-itself. Every socket joins `user:<id>` and `session:<nonce>`. Locally we
-disconnect the room's participants; with Redis, other processes are told over
-a pub/sub channel and do the same for theirs.
+Services queue events on the database session; they are emitted when (and only
+when) the transaction that caused them commits. Socket.IO authenticates at
+connect only, so the server closes sockets itself on logout, "log out
+everywhere" and suspension: every socket joins `user:<id>` and
+`session:<nonce>`; locally the room's sockets are disconnected, and with Redis
+the other processes are told over a pub/sub channel and do the same for theirs.
+Imports only the extensions: it sits below the services.
 """
 
 from __future__ import annotations
@@ -11,16 +14,52 @@ from __future__ import annotations
 import json
 import logging
 import threading
+from typing import Any
 
 from flask import current_app
+from sqlalchemy import event
+from sqlalchemy.orm import Session
 
-from ..extensions import socketio
-from .publish import user_room
+from .extensions import db, socketio
 
 log = logging.getLogger(__name__)
+_KEY = "forum_pending_events"
 CHANNEL = "forum:disconnect"
 _listener_started = False
 _listener_lock = threading.Lock()
+
+
+def thread_room(thread_id: int) -> str:
+    return f"thread:{thread_id}"
+
+
+def user_room(user_id: int) -> str:
+    return f"user:{user_id}"
+
+
+def emit_after_commit(event_name: str, payload: dict[str, Any], room: str, **kwargs: Any) -> None:
+    """Queue an event on the current session; it is sent when (and only if) it commits."""
+    db.session.info.setdefault(_KEY, []).append((event_name, payload, room, kwargs))
+
+
+def _flush_events(session: Session) -> None:
+    pending = session.info.pop(_KEY, [])
+    for event_name, payload, room, kwargs in pending:
+        try:
+            socketio.emit(event_name, payload, to=room, **kwargs)
+        except Exception:  # a broadcast failure must never undo a committed write
+            log.exception("could not emit %s to %s", event_name, room)
+
+
+def _drop_events(session: Session) -> None:
+    session.info.pop(_KEY, None)
+
+
+def register_publishing() -> None:
+    """Hook the emit-on-commit and drop-on-rollback listeners onto every session."""
+    if not event.contains(Session, "after_commit", _flush_events):
+        event.listen(Session, "after_commit", _flush_events)
+        event.listen(Session, "after_soft_rollback", lambda s, prev: _drop_events(s))
 
 
 def session_room(nonce: str) -> str:

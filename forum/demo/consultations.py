@@ -1,4 +1,4 @@
-"""Demo consultation rounds: one open with a draft response, one with published feedback."""
+"""Demo consultation rounds: an open one with drafts and a closed one with feedback."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from ..models import (
     User,
 )
 from ..models.base import utcnow
-from . import accounts, consultations
+from ..services import accounts, consultations
 
 DEMO_DOMAIN = "demo.dialogforum.se"
 

@@ -1,0 +1,116 @@
+"""The one shape of a message, thread, author and notification.
+
+Socket events, acknowledgements, the JSON API and templates all use these, so a
+client sees the same fields whichever way a thing reached it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+
+from ..extensions import db
+from ..formatting import iso_utc
+from ..links import path_for
+from ..models import (
+    Membership,
+    MembershipStatus,
+    Message,
+    MessageState,
+    Notification,
+    Organisation,
+    OrganisationStatus,
+    Thread,
+    User,
+)
+from ..text import excerpt
+
+
+def author_organisations(user_ids: set[int]) -> dict[int, str]:
+    """Each author's first verified organisation's name, in one query."""
+    if not user_ids:
+        return {}
+    rows = db.session.execute(
+        select(Membership.user_id, Organisation.name)
+        .join(Organisation, Organisation.id == Membership.organisation_id)
+        .where(
+            Membership.user_id.in_(user_ids),
+            Membership.status == MembershipStatus.approved,
+            Organisation.status == OrganisationStatus.verified,
+        )
+        .order_by(Membership.id)
+    ).all()
+    out: dict[int, str] = {}
+    for user_id, name in rows:
+        out.setdefault(user_id, name)
+    return out
+
+
+def author_dict(user: User, organisations: dict[int, str]) -> dict[str, Any]:
+    return {
+        "id": user.id,
+        "display_name": user.display_name,
+        "handle": user.handle,
+        "organisation": organisations.get(user.id),
+    }
+
+
+def message_dict(message: Message, organisations: dict[int, str]) -> dict[str, Any]:
+    """A message as the socket protocol carries it; hidden and deleted text is not sent."""
+    visible = message.state == MessageState.visible
+    reply = message.reply_to
+    quote = None
+    if reply is not None:
+        quote = {
+            "id": reply.id,
+            "author_name": reply.author.display_name,
+            "excerpt": excerpt(reply.html, 160) if reply.state == MessageState.visible else None,
+            "state": reply.state.value,
+        }
+    return {
+        "id": message.id,
+        "thread_id": message.thread_id,
+        "author": author_dict(message.author, organisations),
+        "html": message.html if visible else "",
+        "body": message.body if visible else "",
+        "created_at": iso_utc(message.created_at),
+        "edited_at": iso_utc(message.edited_at),
+        "reply_to": message.reply_to_id,
+        "reply_quote": quote,
+        "client_id": message.client_id,
+        "state": message.state.value,
+        "hidden_reason": message.hidden_reason if message.state == MessageState.hidden else None,
+    }
+
+
+def messages_dicts(messages: list[Message]) -> list[dict[str, Any]]:
+    organisations = author_organisations({m.author_id for m in messages})
+    return [message_dict(m, organisations) for m in messages]
+
+
+def thread_dict(thread: Thread) -> dict[str, Any]:
+    return {
+        "id": thread.id,
+        "title": thread.title,
+        "forum": {"id": thread.forum.id, "slug": thread.forum.slug, "title": thread.forum.title},
+        "locked": thread.locked,
+        "archived": thread.archived,
+        "pinned": thread.pinned,
+        "slow_mode_seconds": thread.slow_mode_seconds,
+        "last_message_id": thread.last_message_id,
+        "url": path_for("forums.thread", thread_id=thread.id),
+    }
+
+
+def notification_dict(n: Notification, actor_name: str, thread_title: str) -> dict[str, Any]:
+    return {
+        "id": n.id,
+        "kind": n.kind,
+        "url": n.url,
+        "excerpt": n.excerpt,
+        "actor": actor_name,
+        "thread": thread_title,
+        "created_at": iso_utc(n.created_at),
+        "read": n.read_at is not None,
+    }
