@@ -146,7 +146,10 @@ def test_locked_thread_refuses_form_posts(client, make, auth, db):
     auth.login(member)
     response = client.post(f"/threads/{thread.id}/messages", data={"body": "x", "client_id": "l1"})
     assert response.status_code == 423
-    assert 'id="composer"' not in text(client.get(f"/threads/{thread.id}"))
+    # The composer is there but hidden, so an unlock can bring it back live (issue 14).
+    page = text(client.get(f"/threads/{thread.id}"))
+    assert 'id="composer" hidden' in page
+    assert page.count('id="composer"') == 1
 
 
 def test_thread_page_links_to_older_messages(client, make, auth, app):

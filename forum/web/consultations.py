@@ -35,6 +35,7 @@ from ..queries import forums as forum_queries
 from ..queries import payloads
 from ..services import consultations as service
 from .forms import MultiCheckboxField, form_error
+from .forums import blank_message
 
 bp = Blueprint("consultations", __name__)
 
@@ -289,6 +290,7 @@ def _round_page(round_: ConsultationRound, status: int = 200):
         responders=responders,
         own=own,
         recent=recent,
+        blank=blank_message(),
         action_form=ActionForm(),
     ), status
 

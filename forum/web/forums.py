@@ -253,6 +253,8 @@ def _thread_page(thread, form: MessageForm, status: int = 200):
         form=form,
         reply_to=reply_to,
         can_send=policy.can_send_message(user, thread),
+        # A member of a locked thread gets the composer hidden, so an unlock can show it live.
+        can_take_part=policy.can_post_in_forum(user, thread.forum),
         can_moderate=policy.is_forum_moderator(user, thread.forum),
         move_targets=_move_targets(user, thread),
         blank=blank_message(),
