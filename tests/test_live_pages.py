@@ -1,0 +1,70 @@
+"""What the live scripts build on: the server-rendered message template and the
+page states the thread script switches between (issue 14, issue 9's JS part)."""
+
+from __future__ import annotations
+
+import re
+
+from consultation_support import make_round
+from sqlalchemy import select
+
+from forum.models import Thread
+
+
+def text(response) -> str:
+    return response.get_data(as_text=True)
+
+
+def test_consultation_page_renders_messages_from_the_thread_partial(app, client, make, db):
+    official = make.user("official")
+    chair = make.user(name="Olle Ordförande")
+    org = make.organisation(admin=chair, name="Föreningen Gemenskap")
+    round_ = make_round(app, make, official)
+    thread = db.session.scalar(select(Thread).where(Thread.id == round_.thread_id))
+    make.message(thread, chair, "Fråga om *kvällar*")
+    page = text(client.get(f"/consultations/{round_.id}"))
+    recent = page.split('id="recent-messages"', 1)[1].split("</ol>", 1)[0]
+    # The same partial as the thread page: slots the script fills, and the organisation
+    assert 'data-slot="organisation">Föreningen Gemenskap<' in recent
+    assert "<em>kvällar</em>" in recent
+    assert re.search(r"<template id=\"message-template\">\s*<li class=\"message\"", page)
+    assert 'data-not-shown="' in page
+    assert org.name in recent
+
+
+def test_thread_page_has_the_outbox_and_states_for_the_script(client, make, auth, db):
+    member = make.user()
+    thread = make.thread(author=member)
+    auth.login(member)
+    page = text(client.get(f"/threads/{thread.id}"))
+    assert '<template id="outgoing-template">' in page
+    assert 'id="thread-revoked" hidden' in page
+    assert 'id="slow-mode" hidden' in page
+    assert 'href="#body">' in page  # skip link to the composer
+    assert 'id="skip-newest"' in page
+
+
+def test_visitors_get_no_outbox_nor_skip_link_to_a_composer(client, make):
+    thread = make.thread()
+    page = text(client.get(f"/threads/{thread.id}"))
+    assert "outgoing-template" not in page
+    assert 'href="#body">' not in page
+    assert 'id="skip-newest"' in page
+
+
+def test_slow_mode_is_stated_before_anyone_is_refused(client, make, auth, db):
+    member = make.user()
+    thread = make.thread(author=member)
+    thread.slow_mode_seconds = 30
+    db.session.commit()
+    auth.login(member)
+    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
+    page = text(client.get(f"/threads/{thread.id}"))
+    assert "one message per person every 30 seconds" in page
+
+
+def test_show_new_uses_plural_forms_in_swedish(client, make):
+    thread = make.thread()
+    page = text(client.get(f"/threads/{thread.id}"))
+    assert 'data-show-new-one="Visa {n} nytt meddelande"' in page
+    assert 'data-show-new="Visa {n} nya meddelanden"' in page
