@@ -73,9 +73,7 @@ def test_offline_sends_wait_in_the_outbox_and_arrive_once(world, new_page):
         for n in (1, 2):
             expect(message(page, f"Skickat utan nät {n}")).to_have_count(1)
     # In the order they were written, and the outbox is empty in storage too
-    ids = [
-        int(message(alice, f"Skickat utan nät {n}").get_attribute("data-id")) for n in (1, 2)
-    ]
+    ids = [int(message(alice, f"Skickat utan nät {n}").get_attribute("data-id")) for n in (1, 2)]
     assert ids[0] < ids[1]
     assert alice.evaluate(f"sessionStorage.getItem('dialogforum:outbox:{world.thread_id}')") is None
     # A reload shows each exactly once (the server has one copy each)
