@@ -68,3 +68,33 @@ def test_show_new_uses_plural_forms_in_swedish(client, make):
     page = text(client.get(f"/threads/{thread.id}"))
     assert 'data-show-new-one="Visa {n} nytt meddelande"' in page
     assert 'data-show-new="Visa {n} nya meddelanden"' in page
+
+
+def test_opening_a_notification_marks_it_read_and_the_bell_agrees(client, make, auth, db):
+    from forum.models import Notification
+
+    alice, bob, carl = make.user(), make.user(), make.user()
+    thread = make.thread(author=alice)
+    make.message(thread, alice, f"Hej @{bob.handle}")
+    make.message(thread, alice, f"Och igen @{bob.handle}")
+    notes = db.session.scalars(
+        select(Notification).where(Notification.user_id == bob.id).order_by(Notification.id)
+    ).all()
+    assert len(notes) == 2
+    auth.login(bob)
+    page = text(client.get("/notifications"))
+    assert f'href="/notifications/{notes[0].id}/open"' in page
+    assert "data-notification-count>2<" in page
+    opened = client.get(f"/notifications/{notes[0].id}/open")
+    assert opened.status_code == 302 and opened.location.startswith(f"/threads/{thread.id}")
+    db.session.expire_all()
+    assert db.session.get(Notification, notes[0].id).read_at is not None
+    assert db.session.get(Notification, notes[1].id).read_at is None
+    page = text(client.get("/notifications"))
+    assert "data-notification-count>1<" in page and page.count('class="unread"') == 1
+    # Someone else's notification, or none at all: not found, nothing marked
+    auth.login(carl)
+    assert client.get(f"/notifications/{notes[1].id}/open").status_code == 404
+    assert client.get("/notifications/999999/open").status_code == 404
+    db.session.expire_all()
+    assert db.session.get(Notification, notes[1].id).read_at is None

@@ -416,6 +416,21 @@ def notifications_read():
     return redirect(url_for("forums.notifications"))
 
 
+@bp.get("/notifications/<int:notification_id>/open")
+@login_required
+def notification_open(notification_id: int):
+    """Follow a notification's link and mark it read, so the bell and the list agree."""
+    note = db.session.get(Notification, notification_id)
+    if note is None or note.user_id != current_user.id:
+        raise NotFound(_("No such notification."))
+    if note.read_at is None:
+        notification_service.mark_read(current_user, [note.id])
+    target = note.url or ""
+    if not target.startswith("/") or target.startswith("//") or "\\" in target:
+        target = url_for("forums.notifications")
+    return redirect(target)
+
+
 @bp.get("/people/<handle>")
 def person(handle: str):
     """A person's public page: name and organisations."""

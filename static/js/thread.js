@@ -58,6 +58,12 @@ function start(root) {
       slowMode.textContent = seconds ? S.slowMode.replace("{n}", String(seconds)) : "";
     }
     if (thread.title) document.getElementById("thread-title").textContent = thread.title;
+    const forumLink = document.getElementById("thread-forum");
+    if (thread.forum && forumLink && forumLink.textContent !== thread.forum.title) {
+      forumLink.textContent = thread.forum.title;
+      forumLink.href = `/forums/${encodeURIComponent(thread.forum.slug)}`;
+      say(S.moved.replace("{forum}", thread.forum.title));
+    }
     if (closed !== wasClosed) say(closed ? status.textContent.trim() : S.unlocked);
   }
 

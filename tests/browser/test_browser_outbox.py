@@ -226,3 +226,38 @@ def test_phone_opens_at_the_newest_with_the_composer_in_view(world, browser):
         assert_accessible(page, "thread on a phone (sv)")
     finally:
         context.close()
+
+
+@pytest.mark.parametrize("lang", ["sv", "en"])
+def test_slow_mode_and_archive_reach_the_open_page(world, new_page, lang):
+    member, moderator = new_page(lang), new_page("sv")
+    login(member, world, world.bob_email)
+    login(moderator, world, world.moderator_email)
+    open_thread(member, world)
+    expect(member.locator("#slow-mode")).to_be_hidden()
+    moderator.goto(f"{world.url}/threads/{world.thread_id}")
+
+    def control(action_label_selector, fill=None):
+        moderator.locator("#thread-controls summary").click()
+        if fill:
+            moderator.fill(*fill)
+        moderator.locator(action_label_selector).click()
+        expect(moderator.locator(".flash")).to_be_visible()
+
+    # Slow mode is stated, with its seconds, before anyone is refused
+    control("form:has(#slow-seconds) [type=submit]", ("#slow-seconds", "45"))
+    expect(member.locator("#slow-mode")).to_be_visible()
+    expect(member.locator("#slow-mode")).to_contain_text("45")
+    # Archive: the composer goes and the banner says why; axe on that state
+    control("form:has(input[value=archive]) [type=submit]")
+    expect(member.locator("#composer")).to_be_hidden()
+    expect(member.locator("#thread-status")).to_contain_text(
+        "arkiverad" if lang == "sv" else "archived"
+    )
+    assert_accessible(member, f"archived thread, live ({lang})")
+    # And back, for the other tests
+    control("form:has(input[value=unarchive]) [type=submit]")
+    expect(member.locator("#composer")).to_be_visible()
+    expect(member.locator("#thread-status")).to_be_hidden()
+    control("form:has(#slow-seconds) [type=submit]", ("#slow-seconds", "0"))
+    expect(member.locator("#slow-mode")).to_be_hidden()
