@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from consultation_support import make_round
 from sqlalchemy import select
 
@@ -98,3 +99,47 @@ def test_opening_a_notification_marks_it_read_and_the_bell_agrees(client, make, 
     assert client.get("/notifications/999999/open").status_code == 404
     db.session.expire_all()
     assert db.session.get(Notification, notes[1].id).read_at is None
+
+
+def received(sock, name):
+    return [item["args"][0] for item in sock.get_received() if item["name"] == name]
+
+
+def test_watching_forums_gets_activity_only_where_one_may_read(make, socket_for):
+    alice, bob, carl = make.user(), make.user(), make.user()
+    open_forum = make.forum()
+    closed = make.forum(visibility="invite", members=[carl])
+    thread = make.thread(forum=open_forum, author=alice)
+    watcher = socket_for(bob)
+    ack = watcher.emit("watch", {"forum_ids": [open_forum.id, closed.id, 999999]}, callback=True)
+    assert ack == {"ok": True, "forums": [open_forum.id]}
+    watcher.get_received()
+    message = make.message(thread, alice, "Något nytt")
+    assert received(watcher, "forum:activity") == [
+        {
+            "forum_id": open_forum.id,
+            "thread_id": thread.id,
+            "message_id": message.id,
+            "author_id": alice.id,
+        }
+    ]
+    # Nothing from a forum one may not see, even when asked for it
+    secret = make.thread(forum=closed, author=carl)
+    make.message(secret, carl, "Hemligt")
+    assert received(watcher, "forum:activity") == []
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        {},
+        {"forum_ids": "1"},
+        {"forum_ids": [1, "2"]},
+        {"forum_ids": [True]},
+        {"forum_ids": [0]},
+        {"forum_ids": list(range(1, 300))},
+    ],
+)
+def test_bad_watch_requests_get_an_error_ack(make, socket_for, payload):
+    ack = socket_for(make.user()).emit("watch", payload, callback=True)
+    assert ack["ok"] is False and ack["error"]["code"] == "invalid"

@@ -261,3 +261,30 @@ def test_slow_mode_and_archive_reach_the_open_page(world, new_page, lang):
     expect(member.locator("#thread-status")).to_be_hidden()
     control("form:has(#slow-seconds) [type=submit]", ("#slow-seconds", "0"))
     expect(member.locator("#slow-mode")).to_be_hidden()
+
+
+def test_unread_counts_move_live_on_the_forum_list_and_page(world, new_page):
+    alice, bob_list, bob_forum = new_page("sv"), new_page("sv"), new_page("en")
+    login(alice, world, world.alice_email)
+    login(bob_list, world, world.bob_email)
+    login(bob_forum, world, world.bob_email)
+    # Bob has read everything so far
+    open_thread(bob_list, world)
+    bob_list.goto(f"{world.url}/forums")
+    bob_forum.goto(f"{world.url}/forums/{world.forum_slug}")
+    badge = bob_list.locator("[data-unread-forum]").first
+    row = bob_forum.locator(f"[data-unread-thread='{world.thread_id}']")
+    expect(badge).to_be_hidden()
+    expect(row).to_be_hidden()
+    expect(bob_list.locator("#watched-forums")).to_have_attribute("data-watching", "true")
+    expect(bob_forum.locator("#threads-heading")).to_have_attribute("data-watching", "true")
+    open_thread(alice, world)
+    alice.fill("#body", "Räknas live")
+    alice.press("#body", "Enter")
+    expect(badge).to_have_text("1 oläst")
+    expect(row).to_have_text("1")
+    alice.fill("#body", "Och en till")
+    alice.press("#body", "Enter")
+    expect(badge).to_have_text("2 olästa")
+    expect(row).to_have_text("2")
+    assert_accessible(bob_forum, "forum page with live counts (en)")
