@@ -143,3 +143,35 @@ def test_watching_forums_gets_activity_only_where_one_may_read(make, socket_for)
 def test_bad_watch_requests_get_an_error_ack(make, socket_for, payload):
     ack = socket_for(make.user()).emit("watch", payload, callback=True)
     assert ack["ok"] is False and ack["error"]["code"] == "invalid"
+
+
+def test_opening_and_closing_a_round_ask_first_without_javascript(app, client, make, auth, db):
+    from consultation_support import english
+
+    from forum.models import ConsultationRound
+
+    official = make.user("official")
+    member = make.user()
+    make.organisation(admin=member)
+    draft = make_round(app, make, official, state="draft")
+    english(client)
+    auth.login(official)
+    page = text(client.get(f"/consultations/{draft.id}"))
+    assert f'href="/consultations/{draft.id}/open" id="open-round"' in page
+    confirm = client.get(f"/consultations/{draft.id}/open")
+    body = text(confirm)
+    assert confirm.status_code == 200 and "<h1>Open the round?</h1>" in body
+    assert f'<form method="post" action="/consultations/{draft.id}/open"' in body
+    assert 'name="csrf_token"' in body
+    db.session.expire_all()
+    assert db.session.get(ConsultationRound, draft.id).state == "draft"  # asking changed nothing
+    assert client.post(f"/consultations/{draft.id}/open").status_code == 302
+    body = text(client.get(f"/consultations/{draft.id}/close"))
+    assert "<h1>Close the round now?</h1>" in body
+    db.session.expire_all()
+    assert db.session.get(ConsultationRound, draft.id).state == "open"
+    # Only the round's officials get the confirmation page
+    auth.login(member)
+    assert client.get(f"/consultations/{draft.id}/close").status_code == 403
+    auth.logout()
+    assert client.get(f"/consultations/{draft.id}/open").status_code == 302  # to the login

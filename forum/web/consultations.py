@@ -319,6 +319,29 @@ def _act(round_id: int, action, success: str):  # noqa: ANN001
     return redirect(url_for("consultations.show", round_id=round_id))
 
 
+def _confirm(round_id: int, kind: str):
+    """The confirmation step (no JavaScript needed) before a step that cannot be undone."""
+    round_ = cq.get_round(viewer(), round_id)
+    policy.require(policy.can_manage_round(viewer(), round_), _("Only the round's officials may."))
+    return render_template(
+        "consultations/confirm.html", round=round_, kind=kind, action_form=ActionForm()
+    )
+
+
+@bp.get("/consultations/<int:round_id>/open")
+@login_required
+def confirm_open(round_id: int):
+    """Ask before opening: the round becomes public and every organisation asked is told."""
+    return _confirm(round_id, "open")
+
+
+@bp.get("/consultations/<int:round_id>/close")
+@login_required
+def confirm_close(round_id: int):
+    """Ask before closing early: the responses become public and no more can be given."""
+    return _confirm(round_id, "close")
+
+
 @bp.post("/consultations/<int:round_id>/open")
 @login_required
 def open_round(round_id: int):
