@@ -13,17 +13,21 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from statistics import median
 
+from flask_babel import gettext as _
 from sqlalchemy import and_, func, select
 from sqlalchemy.orm import selectinload
 
 from .. import policy
+from ..errors import NotFound
 from ..extensions import db
 from ..models import (
     Action,
+    ActionFollower,
     ActionHistory,
     ActionStatus,
     ActionUpdate,
     Commitment,
+    ConsultationFeedback,
     ConsultationRound,
     Forum,
     Membership,
@@ -38,6 +42,44 @@ from ..models.consultations import round_commitments
 from ..models.follow_up import OPEN_STATUSES, action_commitments
 from ..models.forums import thread_commitments
 from .consultations import spreadsheet_safe
+
+# --- loaders: get by id, check visibility, else NotFound --------------------------
+
+
+def get_action(user: User | None, action_id: int) -> Action:
+    """The action if `user` may see it, else NotFound."""
+    action = db.session.get(Action, action_id)
+    if action is None or not policy.can_view_action(user, action):
+        raise NotFound(_("No such action."))
+    return action
+
+
+def source_message(user: User | None, message_id: int) -> Message:
+    """A message an action is proposed from: visible, in a thread the user may read
+    (else NotFound, never Forbidden)."""
+    message = db.session.get(Message, message_id)
+    if (
+        message is None
+        or message.state != MessageState.visible
+        or not policy.can_view_thread(user, message.thread)
+    ):
+        raise NotFound(_("No such message."))
+    return message
+
+
+def published_feedback(feedback_id: int) -> ConsultationFeedback:
+    """A feedback point an action is proposed from: only published feedback counts."""
+    feedback = db.session.get(ConsultationFeedback, feedback_id)
+    if feedback is None or feedback.round.feedback_published_at is None:
+        raise NotFound(_("No such feedback point."))
+    return feedback
+
+
+def is_following(action: Action, user: User | None) -> bool:
+    if user is None:
+        return False
+    return db.session.get(ActionFollower, (action.id, user.id)) is not None
+
 
 # --- actions -----------------------------------------------------------------
 

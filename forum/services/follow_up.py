@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from .. import policy
-from ..errors import Conflict, Invalid, NotFound
+from ..errors import Conflict, Invalid
 from ..extensions import db
 from ..links import path_for
 from ..models import (
@@ -28,8 +28,6 @@ from ..models import (
     MemberRole,
     Membership,
     MembershipStatus,
-    Message,
-    MessageState,
     Organisation,
     OrganisationStatus,
     Thread,
@@ -37,6 +35,7 @@ from ..models import (
 )
 from ..models.base import utcnow
 from ..models.follow_up import OPEN_STATUSES
+from ..queries.follow_up import get_action, source_message
 from ..text import excerpt
 from .notifications import notify_people
 from .rendering import render_body
@@ -106,28 +105,6 @@ def _commitments(ids: Iterable[int]) -> list[Commitment]:
     return found
 
 
-# --- reading what a service acts on -------------------------------------------
-
-
-def visible_message(user: User | None, message_id: int) -> Message:
-    """The source message, if the user may read it (else NotFound, never Forbidden)."""
-    message = db.session.get(Message, message_id)
-    if (
-        message is None
-        or message.state != MessageState.visible
-        or not policy.can_view_thread(user, message.thread)
-    ):
-        raise NotFound(_("No such message."))
-    return message
-
-
-def get_action(user: User | None, action_id: int) -> Action:
-    action = db.session.get(Action, action_id)
-    if action is None or not policy.can_view_action(user, action):
-        raise NotFound(_("No such action."))
-    return action
-
-
 def _log(action: Action, actor: User | None, name: str, old: object, new: object) -> None:
     """Append one change to the history (only when the value changes)."""
     old_text = "" if old is None else str(old)
@@ -185,7 +162,7 @@ def propose_action(user: User | None, data: ActionInput) -> Action:
     When the proposer is on the owner's side, the action is accepted at once.
     """
     user = policy.require_login(user)
-    message = visible_message(user, data.message_id) if data.message_id is not None else None
+    message = source_message(user, data.message_id) if data.message_id is not None else None
     thread: Thread | None = message.thread if message else None
     policy.require(
         policy.can_propose_action(user, thread),

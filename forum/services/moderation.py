@@ -723,22 +723,6 @@ def set_slow_mode(actor: User | None, thread_id: int, seconds: object) -> Thread
 # --- appeals -------------------------------------------------------------------
 
 
-def get_action(user: User | None, action_id: int) -> ModerationAction:
-    """A moderation action, for the person it concerns or a moderator who may decide on it."""
-    policy.require_login(user)
-    action = db.session.get(ModerationAction, action_id)
-    if action is None:
-        raise NotFound(_("No such decision."))
-    forum = _forum(action.forum_id)
-    if not (
-        policy.can_appeal(user, action.subject_id)
-        or policy.can_decide_appeal(user, action.subject_id, forum)
-        or (forum is None and policy.is_site_moderator(user))
-    ):
-        raise NotFound(_("No such decision."))
-    return action
-
-
 def appeal(user: User | None, action_id: int, body: str | None) -> Appeal:
     """The person concerned appeals a decision, once; the appeal lands in the queue."""
     policy.require_login(user)

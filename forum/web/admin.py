@@ -11,6 +11,7 @@ from wtforms import HiddenField, SelectChoice, SelectField, StringField, TextAre
 
 from .. import policy
 from ..errors import DomainError
+from ..queries import admin as admin_queries
 from ..services import admin as admin_service
 from ..services import organisations as org_service
 from .organisations import FORM_LABELS
@@ -56,13 +57,13 @@ def _page(
     query = (request.values.get("q") or "").strip()
     return render_template(
         "admin/index.html",
-        pending=admin_service.pending_organisations(current_user),
-        people=admin_service.find_users(current_user, query),
+        pending=admin_queries.pending_organisations(current_user),
+        people=admin_queries.find_users(current_user, query),
         query=query,
-        departments=admin_service.departments(),
-        entries=admin_service.recent_audit(current_user),
+        departments=admin_queries.departments(),
+        entries=admin_queries.recent_audit(current_user),
         roles=ROLE_LABELS,
-        has_role=admin_service.has_role,
+        has_role=admin_queries.has_role,
         form_labels=FORM_LABELS,
         errors=errors or {},
         values=values or {},

@@ -10,30 +10,28 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
-from sqlalchemy import func, select
 from wtforms import RadioField, SelectChoice, SelectField, StringField, TextAreaField
 from wtforms.validators import InputRequired
 
 from .. import policy
 from ..errors import DomainError, Invalid, NotFound
-from ..extensions import db
 from ..models import (
     Audience,
     Commitment,
     ConsultationRound,
-    Department,
     Organisation,
-    OrganisationStatus,
     Phase,
     RoundState,
     Stage,
     User,
 )
 from ..models.base import utcnow
+from ..queries import agreement, payloads
 from ..queries import consultations as cq
 from ..queries import forums as forum_queries
-from ..queries import payloads
+from ..queries import organisations as org_queries
 from ..services import consultations as service
+from ..services.transaction import discard_changes
 from .forms import MultiCheckboxField, form_error
 
 bp = Blueprint("consultations", __name__)
@@ -108,20 +106,13 @@ def _ids(values: list[str] | None, name: str) -> list[int]:
 
 def _setup_choices(form: RoundForm) -> None:
     form.commitments.choices = [
-        SelectChoice(str(c.id), c.title(lang()))
-        for c in db.session.scalars(select(Commitment).order_by(Commitment.position))
+        SelectChoice(str(c.id), c.title(lang())) for c in agreement.commitments()
     ]
     form.invited.choices = [
-        SelectChoice(str(o.id), o.name)
-        for o in db.session.scalars(
-            select(Organisation)
-            .where(Organisation.status == OrganisationStatus.verified)
-            .order_by(func.lower(Organisation.name))
-        )
+        SelectChoice(str(o.id), o.name) for o in org_queries.verified_organisations()
     ]
     form.department_id.choices = [
-        SelectChoice(str(d.id), d.name)
-        for d in db.session.scalars(select(Department).order_by(Department.name))
+        SelectChoice(str(d.id), d.name) for d in org_queries.departments()
     ]
 
 
@@ -192,8 +183,8 @@ def index():
         phase=phase,
         department_id=department_id,
         commitment=commitment,
-        departments=db.session.scalars(select(Department).order_by(Department.name)).all(),
-        commitments=db.session.scalars(select(Commitment).order_by(Commitment.position)).all(),
+        departments=org_queries.departments(),
+        commitments=agreement.commitments(),
         filter_labels=FILTER_LABELS,
     )
 
@@ -311,7 +302,7 @@ def _act(round_id: int, action, success: str):  # noqa: ANN001
         if err.status in (401, 403, 404):
             raise
         flash(err.message, "error")
-        db.session.expire_all()
+        discard_changes()
         return _round_page(cq.get_round(viewer(), round_id), err.status)
     flash(success, "success")
     return redirect(url_for("consultations.show", round_id=round_id))
@@ -375,9 +366,7 @@ def respond(round_id: int):
         org_id = responders[0][0].id
     else:
         org_id = _organisation_arg()
-    org = db.session.get(Organisation, org_id)
-    if org is None:
-        raise NotFound(_("No such organisation."))
+    org = org_queries.get_organisation(org_id)
     policy.require(
         policy.can_draft_response(current_user, round_, org),
         _("Only members of a verified organisation that the round asks can respond for it."),
@@ -411,7 +400,7 @@ def respond(round_id: int):
                 return redirect(
                     url_for("consultations.respond", round_id=round_id, organisation=org.id)
                 )
-        db.session.expire_all()
+        discard_changes()
         round_ = cq.get_round(viewer(), round_id)
     response = cq.own_response(round_id, org.id)
     saved = {a.question_id: a.body for a in response.answers} if response else {}
@@ -487,7 +476,7 @@ def feedback(round_id: int):
                 )
                 target = "consultations.show" if publish else "consultations.feedback"
                 return redirect(url_for(target, round_id=round_id))
-        db.session.expire_all()
+        discard_changes()
         round_ = cq.get_round(viewer(), round_id)
     stored = cq.feedback_by_question(round_id)
     return render_template(

@@ -22,6 +22,7 @@ from wtforms.validators import InputRequired
 from .. import policy
 from ..errors import DomainError
 from ..models import Organisation, OrganisationForm, OrganisationStatus, User
+from ..queries import organisations as org_queries
 from ..services import organisations as org_service
 from .forms import form_error
 
@@ -70,7 +71,7 @@ class RoleForm(FlaskForm):
 @bp.get("/organisations")
 def index():
     """Verified organisations, and the viewer's own that are still waiting."""
-    verified, own = org_service.listed_organisations(viewer())
+    verified, own = org_queries.listed_organisations(viewer())
     return render_template(
         "organisations/index.html",
         organisations=verified,
@@ -112,7 +113,7 @@ def new():
 
 def _page(org, status: int = 200):
     user = viewer()
-    approved, pending = org_service.members_of(org)
+    approved, pending = org_queries.members_of(org)
     return render_template(
         "organisations/show.html",
         org=org,
@@ -130,12 +131,12 @@ def _page(org, status: int = 200):
 @bp.get("/organisations/<slug>")
 def show(slug: str):
     """The organisation's public page; members and admins see more."""
-    return _page(org_service.get_by_slug(viewer(), slug))
+    return _page(org_queries.get_by_slug(viewer(), slug))
 
 
 def _act(slug: str, action: Callable[[Organisation], object], success: str, form=None):  # noqa: ANN001
     """Run a membership action from a button; a refused one re-renders the page with the reason."""
-    org = org_service.get_by_slug(viewer(), slug)
+    org = org_queries.get_by_slug(viewer(), slug)
     form = form or ActionForm()
     if not form.validate_on_submit():
         for errors in form.errors.values():
