@@ -42,6 +42,7 @@ from ..models.consultations import round_commitments
 from ..models.follow_up import OPEN_STATUSES, action_commitments
 from ..models.forums import thread_commitments
 from .consultations import spreadsheet_safe
+from .forums import visible_message
 
 # --- loaders: get by id, check visibility, else NotFound --------------------------
 
@@ -57,12 +58,8 @@ def get_action(user: User | None, action_id: int) -> Action:
 def source_message(user: User | None, message_id: int) -> Message:
     """A message an action is proposed from: visible, in a thread the user may read
     (else NotFound, never Forbidden)."""
-    message = db.session.get(Message, message_id)
-    if (
-        message is None
-        or message.state != MessageState.visible
-        or not policy.can_view_thread(user, message.thread)
-    ):
+    message = visible_message(user, message_id)
+    if message.state != MessageState.visible:
         raise NotFound(_("No such message."))
     return message
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -22,7 +21,6 @@ from ..models import (
     ActionReminder,
     ActionStatus,
     ActionUpdate,
-    Commitment,
     ConsultationFeedback,
     Department,
     MemberRole,
@@ -39,7 +37,7 @@ from ..queries.follow_up import get_action, source_message
 from ..text import excerpt
 from .notifications import notify_people
 from .rendering import render_body
-from .validation import clean_text
+from .validation import chosen_commitments, clean_text
 
 STOCKHOLM = ZoneInfo("Europe/Stockholm")
 MAX_TITLE = 200
@@ -93,16 +91,6 @@ def parse_owner(value: str | None) -> tuple[Department | None, Organisation | No
         if org is not None and org.status == OrganisationStatus.verified:
             return None, org
     raise Invalid(_("There is no such owner."), field="owner")
-
-
-def _commitments(ids: Iterable[int]) -> list[Commitment]:
-    wanted = set(ids)
-    if not wanted:
-        raise Invalid(_("Choose at least one commitment."), field="commitments")
-    found = list(db.session.scalars(select(Commitment).where(Commitment.id.in_(wanted))))
-    if len(found) != len(wanted):
-        raise Invalid(_("Unknown commitment."), field="commitments")
-    return found
 
 
 def _log(action: Action, actor: User | None, name: str, old: object, new: object) -> None:
@@ -177,7 +165,7 @@ def propose_action(user: User | None, data: ActionInput) -> Action:
     description = clean_text(data.description, "description", max_length=MAX_TEXT, required=False)
     department, organisation = parse_owner(data.owner)
     due = parse_due_date(data.due_date)
-    commitments = _commitments(data.commitment_ids)
+    commitments = chosen_commitments(data.commitment_ids)
     action = Action(
         title=title,
         description=description,

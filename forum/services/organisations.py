@@ -4,7 +4,6 @@ lists and lookups are in `forum.queries.organisations`)."""
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Callable
 from urllib.parse import urlsplit
 
@@ -28,6 +27,7 @@ from ..models import (
 )
 from ..models.base import utcnow
 from ..queries.organisations import get_organisation
+from ..text import slugify
 from . import audit
 from .mail import queue_mail
 from .validation import clean_text
@@ -98,13 +98,8 @@ def clean_legal_form(raw: str | None) -> OrganisationForm:
         raise Invalid(_("Choose the organisation's form."), field="legal_form") from None
 
 
-def slugify(text: str) -> str:
-    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
-    return re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")[:80] or "organisation"
-
-
 def _unique_slug(name: str) -> str:
-    base = slugify(name)
+    base = slugify(name, "organisation")
     taken = set(
         db.session.scalars(select(Organisation.slug).where(Organisation.slug.like(f"{base}%")))
     )

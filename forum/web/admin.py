@@ -6,7 +6,6 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
-from flask_wtf import FlaskForm
 from wtforms import HiddenField, SelectChoice, SelectField, StringField, TextAreaField
 
 from .. import policy
@@ -14,6 +13,7 @@ from ..errors import DomainError
 from ..queries import admin as admin_queries
 from ..services import admin as admin_service
 from ..services import organisations as org_service
+from .forms import ButtonForm
 from .organisations import FORM_LABELS
 
 bp = Blueprint("admin", __name__)
@@ -25,7 +25,7 @@ ROLE_LABELS = {
 }
 
 
-class ActionForm(FlaskForm):
+class ActionForm(ButtonForm):
     """A button that posts: carries only the CSRF token (and the search to return to)."""
 
     q = HiddenField()

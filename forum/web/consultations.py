@@ -32,7 +32,7 @@ from ..queries import forums as forum_queries
 from ..queries import organisations as org_queries
 from ..services import consultations as service
 from ..services.transaction import discard_changes
-from .forms import MultiCheckboxField, form_error
+from .forms import ButtonForm, MultiCheckboxField, act, form_error
 
 bp = Blueprint("consultations", __name__)
 
@@ -64,10 +64,6 @@ def viewer() -> User | None:
 
 def lang() -> str:
     return str(get_locale() or "sv")
-
-
-class ActionForm(FlaskForm):
-    """A button that posts: carries only the CSRF token."""
 
 
 class RoundForm(FlaskForm):
@@ -280,7 +276,7 @@ def _round_page(round_: ConsultationRound, status: int = 200):
         responders=responders,
         own=own,
         recent=recent,
-        action_form=ActionForm(),
+        action_form=ButtonForm(),
     ), status
 
 
@@ -290,29 +286,22 @@ def show(round_id: int):
     return _round_page(cq.get_round(viewer(), round_id))
 
 
-def _act(round_id: int, action, success: str):  # noqa: ANN001
+def _button(round_id: int, run, success: str):  # noqa: ANN001
+    """A button on the round's page (see forms.act); a refusal shows the round as stored."""
     round_ = cq.get_round(viewer(), round_id)
-    form = ActionForm()
-    if not form.validate_on_submit():
-        flash(_("The form had expired or was not sent from this site. Try again."), "error")
-        return _round_page(round_, 400)
-    try:
-        action(round_)
-    except DomainError as err:
-        if err.status in (401, 403, 404):
-            raise
-        flash(err.message, "error")
-        discard_changes()
-        return _round_page(cq.get_round(viewer(), round_id), err.status)
-    flash(success, "success")
-    return redirect(url_for("consultations.show", round_id=round_id))
+    return act(
+        lambda: run(round_),
+        success,
+        url_for("consultations.show", round_id=round_id),
+        lambda status: _round_page(cq.get_round(viewer(), round_id), status),
+    )
 
 
 @bp.post("/consultations/<int:round_id>/open")
 @login_required
 def open_round(round_id: int):
     """Open a draft round: it becomes public and the audience is told."""
-    return _act(
+    return _button(
         round_id,
         lambda r: service.open_round(current_user, r.id),
         _("The round is open and the organisations are told."),
@@ -323,7 +312,7 @@ def open_round(round_id: int):
 @login_required
 def close_round(round_id: int):
     """Close the round now."""
-    return _act(
+    return _button(
         round_id,
         lambda r: service.close_round(current_user, r.id),
         _("The round is closed. The responses are now public."),
@@ -371,7 +360,7 @@ def respond(round_id: int):
         policy.can_draft_response(current_user, round_, org),
         _("Only members of a verified organisation that the round asks can respond for it."),
     )
-    form = ActionForm()
+    form = ButtonForm()
     status = 200
     typed: dict[int, str] | None = None
     error_field = None
@@ -450,7 +439,7 @@ def feedback(round_id: int):
         policy.can_manage_round(current_user, round_),
         _("Only officials of the round's department can do that."),
     )
-    form = ActionForm()
+    form = ButtonForm()
     status = 200
     typed = None
     if request.method == "POST":

@@ -20,7 +20,7 @@ from ..queries import follow_up as fq
 from ..queries import organisations as org_queries
 from ..services import follow_up as service
 from ..services.transaction import discard_changes
-from .forms import MultiCheckboxField, form_error
+from .forms import ButtonForm, MultiCheckboxField, act, form_error
 
 bp = Blueprint("follow_up", __name__)
 
@@ -47,10 +47,6 @@ def viewer() -> User | None:
 
 def lang() -> str:
     return str(get_locale() or "sv")
-
-
-class ButtonForm(FlaskForm):
-    """A button that posts: carries only the CSRF token."""
 
 
 class ProposeForm(FlaskForm):
@@ -220,23 +216,17 @@ def show(action_id: int):
     return _action_page(action_id)
 
 
-def _checked(form: FlaskForm, action_id: int):
-    if not form.validate_on_submit():
-        flash(_("The form had expired or was not sent from this site. Try again."), "error")
-        return _action_page(action_id, 400)
-    return None
-
-
 @bp.post("/actions/<int:action_id>/accept")
 @login_required
 def accept(action_id: int):
     """The owner's side accepts a proposed action."""
     fq.get_action(viewer(), action_id)
-    if (page := _checked(ButtonForm(), action_id)) is not None:
-        return page
-    service.accept_action(current_user, action_id)
-    flash(_("The action is accepted."), "success")
-    return redirect(url_for("follow_up.show", action_id=action_id))
+    return act(
+        lambda: service.accept_action(current_user, action_id),
+        _("The action is accepted."),
+        url_for("follow_up.show", action_id=action_id),
+        lambda status: _action_page(action_id, status),
+    )
 
 
 @bp.post("/actions/<int:action_id>/change")
@@ -291,16 +281,14 @@ def post_update(action_id: int):
 def follow(action_id: int):
     """Follow (follow=1) or stop following (follow=0) an action."""
     fq.get_action(viewer(), action_id)
-    if (page := _checked(ButtonForm(), action_id)) is not None:
-        return page
-    now_following = service.set_following(
-        current_user, action_id, request.form.get("follow") == "1"
+    return act(
+        lambda: service.set_following(current_user, action_id, request.form.get("follow") == "1"),
+        lambda following: (
+            _("You follow this action.") if following else _("You no longer follow this action.")
+        ),
+        url_for("follow_up.show", action_id=action_id),
+        lambda status: _action_page(action_id, status),
     )
-    flash(
-        _("You follow this action.") if now_following else _("You no longer follow this action."),
-        "success",
-    )
-    return redirect(url_for("follow_up.show", action_id=action_id))
 
 
 # --- the dashboard -----------------------------------------------------------

@@ -18,6 +18,7 @@ from ..agreement_content import VISION_EN, VISION_SV
 from ..queries import admin as admin_queries
 from ..queries import agreement as agreement_queries
 from ..queries import forums as forum_queries
+from .navigation import safe_next
 
 bp = Blueprint("main", __name__)
 
@@ -71,10 +72,7 @@ def set_language():
     choice = request.form.get("lang", "")
     if choice in ("sv", "en"):
         session["lang"] = choice
-    target = request.form.get("next") or url_for("main.home")
-    if not target.startswith("/") or target.startswith("//"):
-        target = url_for("main.home")
-    return redirect(target)
+    return redirect(safe_next(request.form.get("next")) or url_for("main.home"))
 
 
 @bp.get("/healthz")

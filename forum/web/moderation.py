@@ -10,7 +10,6 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
-from flask_wtf import FlaskForm
 
 from .. import policy
 from ..errors import DomainError, Invalid, NotFound
@@ -19,6 +18,8 @@ from ..queries import agreement, payloads
 from ..queries import forums as forum_queries
 from ..queries import moderation as mq
 from ..services import moderation as service
+from .forms import ButtonForm
+from .navigation import safe_next
 
 bp = Blueprint("moderation", __name__)
 
@@ -48,13 +49,9 @@ ACTION_LABELS = {
 }
 
 
-class PostForm(FlaskForm):
-    """Carries only the CSRF token; the fields are read from request.form."""
-
-
 def _checked() -> None:
     """Refuse a post without a valid CSRF token (the forms carry one)."""
-    if not PostForm().validate_on_submit():
+    if not ButtonForm().validate_on_submit():
         raise Invalid(_("The form had expired or was not sent from this site. Try again."))
 
 
@@ -66,13 +63,6 @@ def _int(name: str) -> int | None:
         return int(raw)
     except ValueError:
         raise Invalid(_("%(field)s must be a whole number.", field=name), field=name) from None
-
-
-def _safe_next(default: str) -> str:
-    target = request.form.get("next") or ""
-    if target.startswith("/") and not target.startswith("//"):
-        return target
-    return default
 
 
 def _require_moderation() -> None:
@@ -245,7 +235,7 @@ def act_on_message(message_id: int, op: str):
     except DomainError as err:
         return _refused(err, message_id)
     flash(str(done), "success")
-    return redirect(_safe_next(url_for("moderation.queue")))
+    return redirect(safe_next(request.form.get("next")) or url_for("moderation.queue"))
 
 
 # --- thread controls -------------------------------------------------------------------
@@ -280,7 +270,7 @@ def moderate_thread(thread_id: int):
         flash(err.message, "error")
         from .forums import MessageForm, _thread_page
 
-        thread = policy.require_thread_visible(current_user, forum_queries.get_thread(thread_id))
+        thread = forum_queries.visible_thread(current_user, thread_id)
         return _thread_page(thread, MessageForm(), err.status)
     flash(_("Saved."), "success")
     return redirect(url_for("forums.thread", thread_id=thread_id))
@@ -357,7 +347,7 @@ def lift(action_id: int):
         flash(err.message, "error")
         return _people_page(status=err.status)
     flash(_("Lifted."), "success")
-    return redirect(_safe_next(url_for("moderation.people")))
+    return redirect(safe_next(request.form.get("next")) or url_for("moderation.people"))
 
 
 # --- decisions and appeals --------------------------------------------------------------
