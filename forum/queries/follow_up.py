@@ -7,8 +7,6 @@ from the rows of one query.
 
 from __future__ import annotations
 
-import csv
-import io
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from statistics import median
@@ -41,7 +39,6 @@ from ..models import (
 from ..models.consultations import round_commitments
 from ..models.follow_up import OPEN_STATUSES, action_commitments
 from ..models.forums import thread_commitments
-from .consultations import spreadsheet_safe
 from .forums import visible_message
 
 # --- loaders: get by id, check visibility, else NotFound --------------------------
@@ -345,12 +342,11 @@ def dashboard(
     return Dashboard(year=year, rows=rows, total=total)
 
 
-def dashboard_csv(board: Dashboard, header: list[str], locale: str) -> str:
-    """The dashboard's figures, one row per commitment plus a total; UTF-8 with a BOM."""
-    out = io.StringIO()
-    out.write("\ufeff")
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow([spreadsheet_safe(h) for h in header])
+def dashboard_rows(board: Dashboard, locale: str) -> list[list[object]]:
+    """The dashboard's figures as plain values: one row per commitment, then the total (with
+    an empty label). The columns: year, commitment, active dialogues, messages, organisations,
+    rounds, closed rounds, feedback share (%), median days to feedback, median weeks to
+    decision, actions per status, overdue actions."""
 
     def row(label: str, ind: Indicators) -> list[object]:
         share = ind.feedback_share
@@ -369,24 +365,7 @@ def dashboard_csv(board: Dashboard, header: list[str], locale: str) -> str:
             ind.overdue,
         ]
 
-    for commitment, ind in board.rows:
-        writer.writerow([spreadsheet_safe(v) for v in row(commitment.title(locale), ind)])
-    writer.writerow([spreadsheet_safe(v) for v in row("", board.total)])
-    return out.getvalue()
-
-
-def chart(
-    values: list[tuple[str, float]], width: int = 320, bar_height: int = 18
-) -> dict[str, object]:
-    """Bar geometry for a server-rendered SVG: label, value, bar width, y."""
-    top = max((v for _label, v in values), default=0) or 1
-    bars = [
-        {
-            "label": label,
-            "value": value,
-            "width": round(value / top * (width - 40), 1),
-            "y": i * (bar_height + 6),
-        }
-        for i, (label, value) in enumerate(values)
+    return [
+        *(row(commitment.title(locale), ind) for commitment, ind in board.rows),
+        row("", board.total),
     ]
-    return {"bars": bars, "height": len(values) * (bar_height + 6), "bar_height": bar_height}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import format_date, get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -32,6 +32,7 @@ from ..queries import forums as forum_queries
 from ..queries import organisations as org_queries
 from ..services import consultations as service
 from ..services.transaction import discard_changes
+from . import exports
 from .forms import ButtonForm, MultiCheckboxField, act, form_error
 
 bp = Blueprint("consultations", __name__)
@@ -511,15 +512,7 @@ def export_csv(round_id: int):
         _("What the city will do"),
         _("Feedback draws on this response"),
     ]
-    body = cq.csv_export(round_, header)
-    return Response(
-        body.encode("utf-8"),
-        mimetype="text/csv",
-        headers={
-            "Content-Disposition": f'attachment; filename="samrad-{round_.id}.csv"',
-            "Content-Type": "text/csv; charset=utf-8",
-        },
-    )
+    return exports.csv_response(f"samrad-{round_.id}.csv", header, cq.export_rows(round_))
 
 
 @bp.get("/consultations/<int:round_id>/compilation")

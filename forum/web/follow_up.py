@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -20,6 +20,7 @@ from ..queries import follow_up as fq
 from ..queries import organisations as org_queries
 from ..services import follow_up as service
 from ..services.transaction import discard_changes
+from . import exports
 from .forms import ButtonForm, MultiCheckboxField, act, form_error
 
 bp = Blueprint("follow_up", __name__)
@@ -311,7 +312,7 @@ def _dashboard_args():
 def _charts(board: fq.Dashboard) -> list[dict[str, object]]:
     def chart(key: str, title: str, value) -> dict[str, object]:  # noqa: ANN001
         data = [(c.title(lang()), float(value(ind))) for c, ind in board.rows]
-        return {"id": key, "title": title, **fq.chart(data)}
+        return {"id": key, "title": title, **exports.chart(data)}
 
     return [
         chart("messages", _("Messages per commitment"), lambda i: i.messages),
@@ -371,14 +372,8 @@ def export_csv():
         *(str(STATUS_LABELS[s]) for s in ActionStatus),
         _("Overdue actions"),
     ]
-    body = fq.dashboard_csv(board, header, lang())
-    return Response(
-        body.encode("utf-8"),
-        mimetype="text/csv",
-        headers={
-            "Content-Disposition": f'attachment; filename="uppfoljning-{board.year}.csv"',
-            "Content-Type": "text/csv; charset=utf-8",
-        },
+    return exports.csv_response(
+        f"uppfoljning-{board.year}.csv", header, fq.dashboard_rows(board, lang())
     )
 
 
