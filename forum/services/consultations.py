@@ -46,6 +46,7 @@ from ..models import (
 )
 from ..models.base import utcnow
 from ..queries.consultations import get_round
+from ..queries.organisations import get_organisation
 from ..queries.payloads import notification_dict
 from . import audit
 from .mail import queue_mail
@@ -456,9 +457,7 @@ def save_response(
     policy.require_login(user)
     assert user is not None
     round_ = get_round(user, round_id)
-    org = db.session.get(Organisation, organisation_id)
-    if org is None:
-        raise NotFound(_("No such organisation."))
+    org = get_organisation(organisation_id)
     policy.require(
         policy.can_draft_response(user, round_, org),
         _("Only members of a verified organisation that the round asks can respond for it."),
