@@ -288,3 +288,50 @@ def test_unread_counts_move_live_on_the_forum_list_and_page(world, new_page):
     expect(badge).to_have_text("2 olästa")
     expect(row).to_have_text("2")
     assert_accessible(bob_forum, "forum page with live counts (en)")
+
+
+@pytest.mark.parametrize("lang", ["sv", "en"])
+def test_access_that_ends_disables_the_composer_and_keeps_the_text(world, new_page, lang):
+    """Removed from an invite-only forum while the page is open: after the next
+    (re)join the page says access ended, the composer is disabled, nothing is lost."""
+    from sqlalchemy import select
+    from support import app_settings
+
+    from forum import create_app
+    from forum.extensions import db
+    from forum.models import Forum, User
+    from forum.services import forums
+
+    app = create_app(app_settings(world.server.env["FORUM_DATABASE_URL"]))
+    with app.app_context(), app.test_request_context():
+        official = db.session.scalar(select(User).where(User.email == world.official_email))
+        forum = forums.create_forum(official, f"Inbjudna {lang}", "Bara inbjudna.", "invite", [3])
+        forums.change_forum_people(official, forum, world.bob_email, "member", True)
+        thread = forums.start_thread(official, forum, "Stängd krets", [3], "Välkommen")
+        thread_id, slug = thread.id, forum.slug
+        db.session.remove()
+
+    bob = new_page(lang)
+    login(bob, world, world.bob_email)
+    bob.goto(f"{world.url}/threads/{thread_id}")
+    expect(bob.locator("#connection")).to_have_attribute("data-state", "connected")
+    go_offline(bob)
+    bob.fill("#body", "Skrivet precis innan")
+    bob.press("#body", "Enter")
+    expect(bob.locator("li.outgoing")).to_have_count(1)
+
+    with app.app_context(), app.test_request_context():
+        official = db.session.scalar(select(User).where(User.email == world.official_email))
+        forum = db.session.scalar(select(Forum).where(Forum.slug == slug))
+        forums.change_forum_people(official, forum, world.bob_email, "member", False)
+        db.session.remove()
+        db.engine.dispose()
+
+    bob.context.set_offline(False)
+    expect(bob.locator("#connection")).to_have_attribute("data-state", "revoked", timeout=20_000)
+    expect(bob.locator("#thread-revoked")).to_be_visible()
+    expect(bob.locator("#body")).to_be_disabled()
+    failed = bob.locator("li.outgoing")
+    expect(failed).to_have_attribute("data-state", "failed")
+    expect(failed.locator("[data-slot=body]")).to_have_text("Skrivet precis innan")
+    assert_accessible(bob, f"thread after access ended ({lang})")
