@@ -175,3 +175,16 @@ def test_opening_and_closing_a_round_ask_first_without_javascript(app, client, m
     assert client.get(f"/consultations/{draft.id}/close").status_code == 403
     auth.logout()
     assert client.get(f"/consultations/{draft.id}/open").status_code == 302  # to the login
+
+
+def test_closed_rounds_are_not_labelled_closes(app, client, make):
+    official = make.user("official")
+    make.organisation(admin=make.user())
+    closed = make_round(app, make, official, state="closed", title="Stängd omgång")
+    make_round(app, make, official, state="open", title="Öppen omgång")
+    page = text(client.get("/consultations"))
+    closed_item = page.split("Stängd omgång", 1)[1].split("</li>", 1)[0]
+    open_item = page.split("Öppen omgång", 1)[1].split("</li>", 1)[0]
+    assert "Stängde" in closed_item and "Stänger" not in closed_item
+    assert "Stänger" in open_item
+    assert "<dt>Stängde</dt>" in text(client.get(f"/consultations/{closed.id}"))
