@@ -52,6 +52,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     register_template_helpers(app)
     register_commands(app)
     register_realtime(app)
+    register_search(app)
+    register_api(app)
     return app
 
 
@@ -71,7 +73,15 @@ def register_extensions(app: Flask) -> None:
     """Bind the unbound extensions to this app."""
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     db.init_app(app)
-    migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True)
+    from .models.search import include_in_autogenerate
+
+    migrate.init_app(
+        app,
+        db,
+        directory=str(ROOT / "migrations"),
+        render_as_batch=True,
+        include_object=include_in_autogenerate,
+    )
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
     login_manager.session_protection = "basic"
@@ -117,6 +127,9 @@ def register_blueprints(app: Flask) -> None:
     from .web import follow_up
 
     app.register_blueprint(follow_up.bp)
+    from .web import search
+
+    app.register_blueprint(search.bp)
 
 
 def wants_json() -> bool:
@@ -225,6 +238,20 @@ def register_commands(app: Flask) -> None:
     from .cli import register
 
     register(app)
+
+
+def register_search(app: Flask) -> None:
+    """Keep the search index current in every writing transaction."""
+    from .services import search_index
+
+    search_index.register()
+
+
+def register_api(app: Flask) -> None:
+    """The open-data JSON API under /api/v1/ with its OpenAPI description."""
+    from .api import init_api
+
+    init_api(app)
 
 
 def register_realtime(app: Flask) -> None:

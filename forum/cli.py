@@ -123,9 +123,23 @@ def remind_actions() -> None:
     click.echo(f"Sent {remind()} action reminder(s).")
 
 
+search_cli = AppGroup("search", help="The search index.")
+
+
+@search_cli.command("reindex")
+def search_reindex_command() -> None:
+    """Rebuild every search entry from the stored rows (after an upgrade or a restore)."""
+    from .services import search_index
+
+    count = search_index.reindex_all(db.session.connection())
+    db.session.commit()
+    click.echo(f"Search index rebuilt: {count} entries written.")
+
+
 def register(app: Flask) -> None:
     """Attach the commands to the app's CLI."""
     for command in (seed_command, setup_command, serve_command, users_cli, mail_cli):
         app.cli.add_command(command)
     app.cli.add_command(consultations_cli)
     app.cli.add_command(actions_cli)
+    app.cli.add_command(search_cli)

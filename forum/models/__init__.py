@@ -28,6 +28,7 @@ from .follow_up import (
 )
 from .forums import Forum, Message, MessageRevision, MessageState, ReadMarker, Thread, Visibility
 from .moderation import ActionKind, Appeal, AppealOutcome, Flag, FlagReason, ModerationAction
+from .search import SearchEntry
 from .organisations import (
     MemberRole,
     Membership,
@@ -82,6 +83,7 @@ __all__ = [
     "PasswordReset",
     "Principle",
     "ReadMarker",
+    "SearchEntry",
     "Thread",
     "User",
     "Visibility",
