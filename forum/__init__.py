@@ -127,9 +127,10 @@ def register_blueprints(app: Flask) -> None:
     from .web import follow_up
 
     app.register_blueprint(follow_up.bp)
-    from .web import search
+    from .web import search, tokens
 
     app.register_blueprint(search.bp)
+    app.register_blueprint(tokens.bp)
 
 
 def wants_json() -> bool:
@@ -142,6 +143,9 @@ def register_error_handlers(app: Flask) -> None:
     """Domain errors and HTTP errors become a page or a JSON body, never a stack trace."""
 
     def error_response(status: int, code: str, message: str, details: dict | None = None):
+        if request.path.startswith("/api/"):
+            # the open-data API's one error shape (its OpenAPI document says so)
+            return jsonify({"error": {"code": code, "message": message, **(details or {})}}), status
         if wants_json():
             body = {"ok": False, "error": {"code": code, "message": message, **(details or {})}}
             return jsonify(body), status
@@ -150,7 +154,12 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(DomainError)
     def on_domain_error(err: DomainError):
         db.session.rollback()
-        return error_response(err.status, err.code, err.message)
+        details = {"field": err.field} if err.field else None
+        response, status = error_response(err.status, err.code, err.message, details)
+        retry = err.details.get("retry_after")
+        if retry is not None and hasattr(response, "headers"):
+            response.headers["Retry-After"] = str(retry)
+        return response, status
 
     @app.errorhandler(CSRFError)
     def on_csrf_error(err: CSRFError):
@@ -178,10 +187,17 @@ def register_error_handlers(app: Flask) -> None:
             404: gettext("There is no page at this address."),
             405: gettext("That is not possible at this address."),
             413: gettext("What you sent is too large."),
+            422: gettext("The input is not valid."),
             429: gettext("Too many attempts. Wait a moment and try again."),
         }
+        details = None
+        if status == 422:
+            details = _invalid_field(err)
         return error_response(
-            status, code.get(status, "invalid"), explained.get(status, err.description or "")
+            status,
+            code.get(status, "invalid"),
+            explained.get(status, err.description or ""),
+            details,
         )
 
     @app.errorhandler(Exception)
@@ -191,6 +207,19 @@ def register_error_handlers(app: Flask) -> None:
         from flask_babel import gettext
 
         return error_response(500, "internal", gettext("Something went wrong on our side."))
+
+
+def _invalid_field(err: Exception) -> dict[str, str] | None:
+    """The first field a request-parsing error (webargs, status 422) names."""
+    messages = getattr(err, "data", {}).get("messages") if hasattr(err, "data") else None
+    path: list[str] = []
+    node = messages
+    while isinstance(node, dict) and node:
+        key = next(iter(node))
+        if key not in ("json", "query", "view_args", "form", "headers"):
+            path.append(str(key))
+        node = node[key]
+    return {"field": ".".join(path)} if path else None
 
 
 def register_security_headers(app: Flask) -> None:

@@ -1,5 +1,6 @@
 """All models, importable from one place (Alembic needs them registered)."""
 
+from .api_tokens import ApiToken
 from .accounts import LoginAttempt, OutboxMail, PasswordReset, User
 from .activity import AuditEntry, Notification
 from .agreement import Commitment, Department, Principle
@@ -40,6 +41,7 @@ from .organisations import (
 
 __all__ = [
     "Action",
+    "ApiToken",
     "ActionFollower",
     "ActionHistory",
     "ActionReminder",

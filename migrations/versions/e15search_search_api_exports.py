@@ -87,11 +87,31 @@ def upgrade():
     elif dialect == 'sqlite':
         for statement in SQLITE_SETUP:
             op.execute(statement)
+    op.create_table('api_tokens',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('user_id', sa.Integer(), nullable=False),
+    sa.Column('organisation_id', sa.Integer(), nullable=True),
+    sa.Column('name', sa.String(length=80), nullable=False),
+    sa.Column('token_hash', sa.String(length=64), nullable=False),
+    sa.Column('prefix', sa.String(length=12), nullable=False),
+    sa.Column('scopes', sa.String(length=60), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('revoked_at', sa.DateTime(timezone=True), nullable=True),
+    sa.ForeignKeyConstraint(['organisation_id'], ['organisations.id'], name=op.f('fk_api_tokens_organisation_id_organisations')),
+    sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_api_tokens_user_id_users')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_api_tokens')),
+    sa.UniqueConstraint('token_hash', name=op.f('uq_api_tokens_token_hash'))
+    )
+    with op.batch_alter_table('api_tokens', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_api_tokens_user_id'), ['user_id'], unique=False)
     # Existing rows are indexed by `flask --app forum search reindex` (see README).
 
 
 def downgrade():
     dialect = op.get_bind().dialect.name
+    with op.batch_alter_table('api_tokens', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_api_tokens_user_id'))
+    op.drop_table('api_tokens')
     if dialect == 'sqlite':
         op.execute("DROP TRIGGER IF EXISTS search_entries_fts_delete")
         op.execute("DROP TABLE IF EXISTS search_fts")
