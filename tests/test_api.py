@@ -11,9 +11,8 @@ from sqlalchemy import select
 from forum.config import parse_rate_limit
 from forum.extensions import db
 from forum.models import ApiToken
-from forum.services import api_tokens
+from forum.services import api_tokens, moderation
 from forum.services import consultations as consultation_service
-from forum.services import moderation
 
 pytestmark = pytest.mark.config(FORUM_MESSAGE_RATE_LIMIT=parse_rate_limit("off"))
 
@@ -207,7 +206,9 @@ def test_scopes_and_policy_limit_what_a_token_may_answer(app, make, client):
     round_ = make_round(app, make, official)
     url = f"/api/v1/consultations/{round_.id}/responses"
     read_only = token_for(app, admin, ("read",))
-    assert_error(client.post(url, json=_answers(round_), headers=bearer(read_only)), 403, "forbidden")
+    assert_error(
+        client.post(url, json=_answers(round_), headers=bearer(read_only)), 403, "forbidden"
+    )
     assert_error(client.post(url, json=_answers(round_)), 401, "auth_required")
     members_token = token_for(app, member, ("respond",), org)
     assert client.post(url, json=_answers(round_), headers=bearer(members_token)).status_code == 200

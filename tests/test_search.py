@@ -147,9 +147,7 @@ def world(app, make):
     org_admin = make.user()
     org = make.organisation(admin=org_admin, name="Sigmaverifierad förening")
     make.organisation(verified=False, name="Rhoavvisad förening")
-    rejected = db.session.scalar(
-        select(type(org)).where(type(org).name == "Rhoavvisad förening")
-    )
+    rejected = db.session.scalar(select(type(org)).where(type(org).name == "Rhoavvisad förening"))
     rejected.status = OrganisationStatus.rejected
     db.session.commit()
 
@@ -196,9 +194,7 @@ def test_visibility_matrix(world, role):
 
 def test_hidden_and_deleted_messages_stay_indexed_but_are_filtered_in_the_query(world):
     """The rows are there (a restore brings them back); the query itself leaves them out."""
-    assert db.session.scalar(
-        select(SearchEntry.id).where(SearchEntry.body.contains("deltadold"))
-    )
+    assert db.session.scalar(select(SearchEntry.id).where(SearchEntry.body.contains("deltadold")))
     page = search(world["admin"], SearchParams(q="deltadold", limit=1))
     assert page.hits == [] and page.next_cursor is None
 
@@ -335,16 +331,12 @@ def test_search_page_pages_with_a_next_link(app, make, client):
 def test_bad_search_input_is_a_field_error(client, query, field):
     response = client.get(f"/search?{query}")
     assert response.status_code == 400
-    assert f'id="search-{field}-error"' in response.get_data(as_text=True) or field in (
-        "cursor",
-    )
+    assert f'id="search-{field}-error"' in response.get_data(as_text=True) or field in ("cursor",)
 
 
 def test_unknown_filters_match_nothing(app, make, client):
     make.message(make.thread(), make.user(), "ordet")
-    assert "search-hit" not in client.get("/search?q=ordet&forum=finns-inte").get_data(
-        as_text=True
-    )
+    assert "search-hit" not in client.get("/search?q=ordet&forum=finns-inte").get_data(as_text=True)
 
 
 def test_search_page_query_count_does_not_grow_with_hits(app, make, client, count_queries):
@@ -365,7 +357,9 @@ def test_index_follows_the_write_transaction(app, make):
     thread = make.thread()
     author = make.user()
     db.session.add(
-        Message(thread_id=thread.id, author_id=author.id, body="x", html="rullbandet", client_id="r")
+        Message(
+            thread_id=thread.id, author_id=author.id, body="x", html="rullbandet", client_id="r"
+        )
     )
     db.session.flush()
     assert db.session.scalar(select(SearchEntry.id).where(SearchEntry.body == "rullbandet"))

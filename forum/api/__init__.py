@@ -59,9 +59,7 @@ def init_api(app: Flask) -> None:
     app.config.setdefault("OPENAPI_JSON_PATH", "openapi.json")
     app.config.setdefault("FORUM_API_RATE_LIMIT", "120 per minute")
     app.config.setdefault("FORUM_API_TOKEN_RATE_LIMIT", "600 per minute")
-    app.config.setdefault(
-        "RATELIMIT_STORAGE_URI", app.config.get("FORUM_REDIS_URL") or "memory://"
-    )
+    app.config.setdefault("RATELIMIT_STORAGE_URI", app.config.get("FORUM_REDIS_URL") or "memory://")
     app.config.setdefault("RATELIMIT_KEY_PREFIX", "forum-api")
     app.config.setdefault(
         "API_SPEC_OPTIONS",

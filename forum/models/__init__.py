@@ -1,9 +1,9 @@
 """All models, importable from one place (Alembic needs them registered)."""
 
-from .api_tokens import ApiToken
 from .accounts import LoginAttempt, OutboxMail, PasswordReset, User
 from .activity import AuditEntry, Notification
 from .agreement import Commitment, Department, Principle
+from .api_tokens import ApiToken
 from .consultations import (
     Audience,
     ConsultationAnswer,
@@ -29,7 +29,6 @@ from .follow_up import (
 )
 from .forums import Forum, Message, MessageRevision, MessageState, ReadMarker, Thread, Visibility
 from .moderation import ActionKind, Appeal, AppealOutcome, Flag, FlagReason, ModerationAction
-from .search import SearchEntry
 from .organisations import (
     MemberRole,
     Membership,
@@ -38,6 +37,7 @@ from .organisations import (
     OrganisationForm,
     OrganisationStatus,
 )
+from .search import SearchEntry
 
 __all__ = [
     "Action",

@@ -84,9 +84,7 @@ def thread(user: User | None, thread_id: int) -> Thread | None:
 def messages(thread_id: int, after: int | None, limit: int) -> Page:
     """A readable thread's messages (hidden and deleted ones as placeholders, no text)."""
     query = (
-        select(Message)
-        .options(joinedload(Message.author))
-        .where(Message.thread_id == thread_id)
+        select(Message).options(joinedload(Message.author)).where(Message.thread_id == thread_id)
     )
     return keyset(query, Message.id, after, limit)
 
@@ -141,9 +139,7 @@ def actions(user: User | None, after: int | None, limit: int) -> Page:
         .where(
             or_(
                 Action.source_thread_id.is_(None),
-                exists().where(
-                    thread.id == Action.source_thread_id, thread_readable(user, thread)
-                ),
+                exists().where(thread.id == Action.source_thread_id, thread_readable(user, thread)),
             )
         )
     )
@@ -167,5 +163,3 @@ def responses_are_public(round_: ConsultationRound, now: datetime | None = None)
 
 def commitments() -> list[Commitment]:
     return list(db.session.scalars(select(Commitment).order_by(Commitment.position)))
-
-

@@ -21,15 +21,15 @@ from markupsafe import Markup, escape
 from sqlalchemy import (
     ColumnElement,
     Double,
+    Select,
     and_,
+    column,
     exists,
     false,
     func,
     literal_column,
     not_,
     or_,
-    Select,
-    column,
     select,
     table,
     true,
@@ -159,9 +159,7 @@ def thread_readable(user: User | None, thread: Any) -> ColumnElement[bool]:
     round_ = aliased(ConsultationRound)
     return and_(
         exists().where(forum.id == thread.forum_id, forum_readable(user, forum)),
-        not_(
-            exists().where(round_.thread_id == thread.id, not_(round_readable(user, round_)))
-        ),
+        not_(exists().where(round_.thread_id == thread.id, not_(round_readable(user, round_)))),
     )
 
 
@@ -317,7 +315,9 @@ def decode_cursor(cursor: str, order: str) -> tuple[Any, int]:
             raise ValueError
         return key, entry_id
     except (ValueError, TypeError, binascii.Error, json.JSONDecodeError, UnicodeDecodeError):
-        raise Invalid(_("The page link is not valid; start the search again."), field="cursor") from None
+        raise Invalid(
+            _("The page link is not valid; start the search again."), field="cursor"
+        ) from None
 
 
 # --- the two backends ------------------------------------------------------------
@@ -330,7 +330,7 @@ def _postgres_match(query: Select, terms: list[str]) -> tuple[Select, ColumnElem
     tsquery = func.to_tsquery(
         literal_column("'forum_swedish'::regconfig"), " & ".join(f"{t}:*" for t in terms)
     )
-    document = literal_column("search_entries.document")
+    document: ColumnElement[Any] = literal_column("search_entries.document")
     # double precision: the cursor carries the exact value back for the keyset comparison
     score = func.ts_rank_cd(document, tsquery).cast(Double)
     return query.where(document.op("@@")(tsquery)), score
@@ -338,7 +338,7 @@ def _postgres_match(query: Select, terms: list[str]) -> tuple[Select, ColumnElem
 
 def _sqlite_match(query: Select, terms: list[str]) -> tuple[Select, ColumnElement[float]]:
     fts_query = " ".join(f'"{t}"*' for t in terms)
-    fts = literal_column("search_fts")
+    fts: ColumnElement[Any] = literal_column("search_fts")
     joined = query.join(SEARCH_FTS, SEARCH_FTS.c.rowid == SearchEntry.id).where(
         fts.op("MATCH")(fts_query)
     )
@@ -492,7 +492,7 @@ def resolve_filters(
 ) -> dict[str, int | None]:
     """Slugs and handles from a URL to ids, in one query each (unknown -> 0 matches nothing)."""
     out: dict[str, int | None] = {}
-    for key, value, model, column in (
+    for key, value, model, slug_column in (
         ("forum_id", forum, Forum, Forum.slug),
         ("commitment_id", commitment, Commitment, Commitment.slug),
         ("organisation_id", organisation, Organisation, Organisation.slug),
@@ -501,6 +501,6 @@ def resolve_filters(
         if not value:
             out[key] = None
             continue
-        found = db.session.scalar(select(model.id).where(column == value))  # type: ignore[attr-defined]
+        found = db.session.scalar(select(model.id).where(slug_column == value))  # type: ignore[attr-defined]
         out[key] = found if found is not None else -1
     return out

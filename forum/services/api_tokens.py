@@ -17,7 +17,7 @@ from ..models.api_tokens import SCOPES
 from ..models.base import utcnow
 from .audit import record as audit
 
-TOKEN_PREFIX = "dfp_"
+TOKEN_PREFIX = "dfp_"  # noqa: S105 - marks our tokens, not a secret
 MAX_ACTIVE = 20
 
 
@@ -91,9 +91,7 @@ def authenticate(raw: str) -> ApiToken:
     """The active token for a secret, with its user; AuthRequired otherwise."""
     token = None
     if raw.startswith(TOKEN_PREFIX) and len(raw) < 200:
-        token = db.session.scalar(
-            select(ApiToken).where(ApiToken.token_hash == hash_token(raw))
-        )
+        token = db.session.scalar(select(ApiToken).where(ApiToken.token_hash == hash_token(raw)))
     if token is None or not token.active or token.user.is_suspended(utcnow()):
         raise AuthRequired(_("The access token is not valid."))
     return token

@@ -346,9 +346,7 @@ def _after_flush(session: Session, _context: Any) -> None:
         rewrite_entry(conn, kind, object_id)
     for thread_id, forum_id in moved.items():
         conn.execute(
-            update(SearchEntry)
-            .where(SearchEntry.thread_id == thread_id)
-            .values(forum_id=forum_id)
+            update(SearchEntry).where(SearchEntry.thread_id == thread_id).values(forum_id=forum_id)
         )
 
 

@@ -70,7 +70,10 @@ def params_from_args(errors: dict[str, str]) -> search_queries.SearchParams:
         date_to=_date("to", errors),
         order=order,
         cursor=request.args.get("cursor") or None,
-        **ids,
+        forum_id=ids["forum_id"],
+        commitment_id=ids["commitment_id"],
+        organisation_id=ids["organisation_id"],
+        author_id=ids["author_id"],
     )
 
 
@@ -109,5 +112,3 @@ def index():
         ).all(),
         lang=str(get_locale() or "sv"),
     ), status
-
-

@@ -21,7 +21,9 @@ bp = Blueprint("tokens", __name__)
 
 
 class TokenForm(FlaskForm):
-    name = StringField(_l("Name (what the token is for)"), validators=[DataRequired(), Length(max=80)])
+    name = StringField(
+        _l("Name (what the token is for)"), validators=[DataRequired(), Length(max=80)]
+    )
     scopes = MultiCheckboxField(
         _l("Permissions"),
         choices=[
