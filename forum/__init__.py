@@ -127,10 +127,11 @@ def register_blueprints(app: Flask) -> None:
     from .web import follow_up
 
     app.register_blueprint(follow_up.bp)
-    from .web import search, tokens
+    from .web import privacy, search, tokens
 
     app.register_blueprint(search.bp)
     app.register_blueprint(tokens.bp)
+    app.register_blueprint(privacy.bp)
 
 
 def wants_json() -> bool:

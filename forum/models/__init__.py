@@ -19,6 +19,7 @@ from .consultations import (
     Stage,
     VersionAnswer,
 )
+from .exports import PersonalExport
 from .follow_up import (
     Action,
     ActionFollower,
@@ -82,6 +83,7 @@ __all__ = [
     "OrganisationForm",
     "OrganisationStatus",
     "OutboxMail",
+    "PersonalExport",
     "PasswordReset",
     "Principle",
     "ReadMarker",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import format_date, get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -34,7 +34,7 @@ from ..queries import consultations as cq
 from ..queries import forums as forum_queries
 from ..queries import payloads
 from ..services import consultations as service
-from .forms import MultiCheckboxField, form_error
+from .forms import MultiCheckboxField, csv_download, form_error
 
 bp = Blueprint("consultations", __name__)
 
@@ -534,14 +534,7 @@ def export_csv(round_id: int):
         _("Feedback draws on this response"),
     ]
     body = cq.csv_export(round_, header)
-    return Response(
-        body.encode("utf-8"),
-        mimetype="text/csv",
-        headers={
-            "Content-Disposition": f'attachment; filename="samrad-{round_.id}.csv"',
-            "Content-Type": "text/csv; charset=utf-8",
-        },
-    )
+    return csv_download(body, f"samrad-{round_.id}.csv")
 
 
 @bp.get("/consultations/<int:round_id>/compilation")

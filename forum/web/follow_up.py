@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -29,7 +29,7 @@ from ..models import (
 from ..models.base import utcnow
 from ..queries import follow_up as fq
 from ..services import follow_up as service
-from .forms import MultiCheckboxField, form_error
+from .forms import MultiCheckboxField, csv_download, form_error
 
 bp = Blueprint("follow_up", __name__)
 
@@ -409,14 +409,7 @@ def export_csv():
         _("Overdue actions"),
     ]
     body = fq.dashboard_csv(board, header, lang())
-    return Response(
-        body.encode("utf-8"),
-        mimetype="text/csv",
-        headers={
-            "Content-Disposition": f'attachment; filename="uppfoljning-{board.year}.csv"',
-            "Content-Type": "text/csv; charset=utf-8",
-        },
-    )
+    return csv_download(body, f"uppfoljning-{board.year}.csv")
 
 
 @bp.get("/principles/<slug>")

@@ -29,3 +29,23 @@ def form_error(form: FlaskForm, err: DomainError) -> None:
         )
     else:
         flash(err.message, "error")
+
+
+def csv_download(body: str, filename: str):  # noqa: ANN201 - a Flask response
+    """A CSV download; `?format=excel` gives the Swedish Excel dialect (BOM, semicolons)."""
+    from flask import Response, request
+
+    from ..services.exports import excel_csv
+
+    if request.args.get("format") == "excel":
+        data, name = excel_csv(body), filename.replace(".csv", "-excel.csv")
+    else:
+        data, name = body.encode("utf-8"), filename
+    return Response(
+        data,
+        mimetype="text/csv",
+        headers={
+            "Content-Disposition": f'attachment; filename="{name}"',
+            "Content-Type": "text/csv; charset=utf-8",
+        },
+    )

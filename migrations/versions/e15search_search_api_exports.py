@@ -104,11 +104,29 @@ def upgrade():
     )
     with op.batch_alter_table('api_tokens', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_api_tokens_user_id'), ['user_id'], unique=False)
+    op.create_table('personal_exports',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('user_id', sa.Integer(), nullable=False),
+    sa.Column('status', sa.String(length=20), nullable=False),
+    sa.Column('token_hash', sa.String(length=64), nullable=True),
+    sa.Column('file_name', sa.String(length=120), nullable=True),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('ready_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('expires_at', sa.DateTime(timezone=True), nullable=True),
+    sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_personal_exports_user_id_users')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_personal_exports')),
+    sa.UniqueConstraint('token_hash', name=op.f('uq_personal_exports_token_hash'))
+    )
+    with op.batch_alter_table('personal_exports', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_personal_exports_user_id'), ['user_id'], unique=False)
     # Existing rows are indexed by `flask --app forum search reindex` (see README).
 
 
 def downgrade():
     dialect = op.get_bind().dialect.name
+    with op.batch_alter_table('personal_exports', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_personal_exports_user_id'))
+    op.drop_table('personal_exports')
     with op.batch_alter_table('api_tokens', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_api_tokens_user_id'))
     op.drop_table('api_tokens')
