@@ -13,6 +13,7 @@ import binascii
 import json
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
+from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -21,8 +22,10 @@ from markupsafe import Markup, escape
 from sqlalchemy import (
     ColumnElement,
     Double,
+    Integer,
     Select,
     and_,
+    bindparam,
     column,
     exists,
     false,
@@ -58,7 +61,7 @@ from ..models import (
     Visibility,
 )
 from ..models.agreement import Commitment
-from ..models.base import utcnow
+from ..models.base import UTCDateTime, utcnow
 from ..models.consultations import round_commitments
 from ..models.follow_up import action_commitments
 from ..models.forums import forum_commitments, forum_members, forum_moderators, thread_commitments
@@ -117,43 +120,66 @@ class SearchPage:
 # --- who may read what, as SQL -------------------------------------------------
 
 
-def _user_id(user: User | None) -> int | None:
-    if user is None or not getattr(user, "is_authenticated", False):
-        return None
-    return user.id
+@dataclass(frozen=True)
+class Who:
+    """What the readability SQL needs to know about a reader (values or bind parameters)."""
+
+    logged_in: bool
+    admin: bool
+    site_moderator: bool
+    official: bool
+    user_id: Any = None
+    department_id: Any = None
 
 
-def forum_readable(user: User | None, forum: Any) -> ColumnElement[bool]:
+def who(user: User | None) -> Who:
+    logged_in = user is not None and bool(getattr(user, "is_authenticated", False))
+    return Who(
+        logged_in=logged_in,
+        admin=policy.is_admin(user),
+        site_moderator=policy.is_site_moderator(user),
+        official=policy.is_official(user),
+        user_id=user.id if logged_in else None,  # type: ignore[union-attr]
+        department_id=user.department_id if logged_in else None,  # type: ignore[union-attr]
+    )
+
+
+def _as_who(user: User | Who | None) -> Who:
+    return user if isinstance(user, Who) else who(user)
+
+
+def forum_readable(user: User | Who | None, forum: Any) -> ColumnElement[bool]:
     """SQL for policy.can_view_forum on the forums alias `forum`."""
-    if policy.is_site_moderator(user):
+    w = _as_who(user)
+    if w.site_moderator:
         return true()
-    user_id = _user_id(user)
-    if user_id is None:
+    if not w.logged_in:
         return forum.visibility == Visibility.public
     return or_(
         forum.visibility.in_([Visibility.public, Visibility.members]),
-        exists().where(forum_members.c.forum_id == forum.id, forum_members.c.user_id == user_id),
+        exists().where(forum_members.c.forum_id == forum.id, forum_members.c.user_id == w.user_id),
         exists().where(
-            forum_moderators.c.forum_id == forum.id, forum_moderators.c.user_id == user_id
+            forum_moderators.c.forum_id == forum.id, forum_moderators.c.user_id == w.user_id
         ),
     )
 
 
-def manages_round(user: User | None, round_: Any) -> ColumnElement[bool]:
+def manages_round(user: User | Who | None, round_: Any) -> ColumnElement[bool]:
     """SQL for policy.can_manage_round."""
-    if policy.is_admin(user):
+    w = _as_who(user)
+    if w.admin:
         return true()
-    if user is not None and policy.is_official(user):
-        return round_.department_id == user.department_id
+    if w.official:
+        return round_.department_id == w.department_id
     return false()
 
 
-def round_readable(user: User | None, round_: Any) -> ColumnElement[bool]:
+def round_readable(user: User | Who | None, round_: Any) -> ColumnElement[bool]:
     """SQL for policy.can_view_round: drafts only for those who manage them."""
     return or_(round_.state != RoundState.draft, manages_round(user, round_))
 
 
-def thread_readable(user: User | None, thread: Any) -> ColumnElement[bool]:
+def thread_readable(user: User | Who | None, thread: Any) -> ColumnElement[bool]:
     """SQL for policy.can_view_thread: its forum, and its round if it is a round's thread."""
     forum = aliased(Forum)
     round_ = aliased(ConsultationRound)
@@ -163,8 +189,41 @@ def thread_readable(user: User | None, thread: Any) -> ColumnElement[bool]:
     )
 
 
+@lru_cache(maxsize=32)
+def _readable_template(shape: Who) -> ColumnElement[bool]:
+    """readable() for one kind of reader, with the reader and the time as bind parameters.
+
+    Building this expression costs more than running the query on a small index,
+    and a fresh one misses SQLAlchemy's statement cache; one per shape of reader
+    is built once per process.
+    """
+    return _readable(
+        Who(
+            shape.logged_in,
+            shape.admin,
+            shape.site_moderator,
+            shape.official,
+            bindparam("reader_id", type_=Integer),
+            bindparam("reader_department", type_=Integer),
+        ),
+        bindparam("reader_now", type_=UTCDateTime),
+    )
+
+
+def readable_params(user: User | None, now: datetime) -> tuple[ColumnElement[bool], dict]:
+    """The cached readability clause for `user` and the values of its parameters."""
+    w = who(user)
+    shape = Who(w.logged_in, w.admin, w.site_moderator, w.official)
+    values = {"reader_id": w.user_id, "reader_department": w.department_id, "reader_now": now}
+    return _readable_template(shape), values
+
+
 def readable(user: User | None, now: datetime) -> ColumnElement[bool]:
     """The entries `user` may read: one clause per kind, OR-ed."""
+    return _readable(who(user), now)
+
+
+def _readable(user: Who, now: Any) -> ColumnElement[bool]:
     entry = SearchEntry
     message, thread, forum = aliased(Message), aliased(Thread), aliased(Forum)
     round_, response = aliased(ConsultationRound), aliased(ConsultationResponse)
@@ -210,7 +269,7 @@ def readable(user: User | None, now: datetime) -> ColumnElement[bool]:
             entry.kind == "organisation",
             exists().where(
                 org.id == entry.object_id,
-                true() if policy.is_admin(user) else org.status != OrganisationStatus.rejected,
+                true() if user.admin else org.status != OrganisationStatus.rejected,
             ),
         ),
         and_(
@@ -360,10 +419,9 @@ def search(user: User | None, params: SearchParams, now: datetime | None = None)
     dialect = db.engine.dialect.name
     backend = _postgres_match if dialect == "postgresql" else _sqlite_match
     query, score = backend(select(SearchEntry), terms)
+    visible, values = readable_params(user, now)
     query = (
-        query.add_columns(score.label("score"))
-        .where(readable(user, now), *_filters(params))
-        .limit(limit + 1)
+        query.add_columns(score.label("score")).where(visible, *_filters(params)).limit(limit + 1)
     )
     if params.order == "newest":
         query = query.order_by(SearchEntry.created_at.desc(), SearchEntry.id.desc())
@@ -380,7 +438,7 @@ def search(user: User | None, params: SearchParams, now: datetime | None = None)
         if params.cursor:
             best, entry_id = decode_cursor(params.cursor, "relevance")
             query = query.where(or_(score < best, and_(score == best, SearchEntry.id < entry_id)))
-    rows = db.session.execute(query).all()
+    rows = db.session.execute(query, values).all()
     page = SearchPage(terms=terms)
     thread_ids = {e.thread_id for e, _v in rows[:limit] if e.kind == "message" and e.thread_id}
     titles = dict(
