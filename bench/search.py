@@ -182,6 +182,9 @@ def main() -> None:
                         "postgresql://", "postgresql+psycopg://", 1
                     ),
                     "FORUM_DEMO": False,
+                    "SQLALCHEMY_ENGINE_OPTIONS": {}
+                    if args.postgres
+                    else {"connect_args": {"timeout": 30}},
                     "SERVER_NAME": "localhost",
                 }
             )
