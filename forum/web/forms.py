@@ -1,13 +1,20 @@
-"""Shared WTForms pieces."""
+"""Shared pieces of the views: WTForms fields, service errors on forms, and the one
+"post a button, run a service, flash or re-render" helper."""
 
 from __future__ import annotations
 
-from flask import flash
+from collections.abc import Callable
+from typing import Any
+
+from flask import flash, redirect
+from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
 from flask_wtf import FlaskForm
 from wtforms import SelectMultipleField
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from ..errors import DomainError
+from ..services.transaction import discard_changes
 
 
 class MultiCheckboxField(SelectMultipleField):
@@ -18,6 +25,10 @@ class MultiCheckboxField(SelectMultipleField):
 
     def pre_validate(self, form) -> None:  # noqa: ANN001 — WTForms signature
         """Unknown values are reported by the service, with the field's error."""
+
+
+class ButtonForm(FlaskForm):
+    """A button that posts: carries only the CSRF token."""
 
 
 def form_error(form: FlaskForm, err: DomainError) -> None:
@@ -31,21 +42,43 @@ def form_error(form: FlaskForm, err: DomainError) -> None:
         flash(err.message, "error")
 
 
-def csv_download(body: str, filename: str):  # noqa: ANN201 - a Flask response
-    """A CSV download; `?format=excel` gives the Swedish Excel dialect (BOM, semicolons)."""
-    from flask import Response, request
+def flash_form_errors(form: FlaskForm) -> None:
+    """Say why a posted form was not accepted: an expired or foreign form in words a person
+    understands, other fields with their own messages."""
+    for name, errors in form.errors.items():
+        if name == "csrf_token":
+            flash(_("The form had expired or was not sent from this site. Try again."), "error")
+            continue
+        for message in errors:
+            flash(str(message), "error")
 
-    from ..services.exports import excel_csv
 
-    if request.args.get("format") == "excel":
-        data, name = excel_csv(body), filename.replace(".csv", "-excel.csv")
-    else:
-        data, name = body.encode("utf-8"), filename
-    return Response(
-        data,
-        mimetype="text/csv",
-        headers={
-            "Content-Disposition": f'attachment; filename="{name}"',
-            "Content-Type": "text/csv; charset=utf-8",
-        },
-    )
+def act(
+    run: Callable[[], Any],
+    success: str | Callable[[Any], str],
+    done: str,
+    page: Callable[[int], ResponseReturnValue],
+    form: FlaskForm | None = None,
+) -> ResponseReturnValue:
+    """Post a button, run a service, flash or re-render.
+
+    `run` calls the service; on success `success` (or `success(result)`) is flashed and the
+    browser goes to `done`. A form that does not validate re-renders `page(400)`. A refusal
+    (invalid, conflict, locked, ...) discards what the call left in the session, flashes
+    its reason and re-renders `page(status)`; a missing login, right or record goes on to
+    the error pages.
+    """
+    form = form or ButtonForm()
+    if not form.validate_on_submit():
+        flash_form_errors(form)
+        return page(400)
+    try:
+        result = run()
+    except DomainError as err:
+        if err.status in (401, 403, 404):
+            raise
+        discard_changes()
+        flash(err.message, "error")
+        return page(err.status)
+    flash(success(result) if callable(success) else success, "success")
+    return redirect(done)
