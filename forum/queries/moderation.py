@@ -346,3 +346,23 @@ def transparency() -> dict[str, Any]:
         "principles": principles,
         "appeals": appeals,
     }
+
+
+def mute_until_expr(user_id: int, forum_id: Any, now: datetime) -> Any:
+    """When the mute in force for this person in this forum ends (NULL: not muted), as a
+    scalar subquery; the one rule for "muted" (services.moderation.active_mute uses it)."""
+    return (
+        select(func.max(ModerationAction.until))
+        .where(*mute_in_force(user_id, forum_id, now))
+        .scalar_subquery()
+    )
+
+
+def mute_in_force(user_id: int, forum_id: Any, now: datetime) -> tuple[Any, ...]:
+    return (
+        ModerationAction.kind == ActionKind.mute,
+        ModerationAction.subject_id == user_id,
+        ModerationAction.forum_id == forum_id,
+        ModerationAction.reversed_at.is_(None),
+        ModerationAction.until > now,
+    )
