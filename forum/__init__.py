@@ -239,6 +239,7 @@ def register_realtime(app: Flask) -> None:
         app,
         async_mode="threading",
         message_queue=app.config["FORUM_REDIS_URL"],
+        channel=events.socketio_channel(app.config["FORUM_REDIS_PREFIX"]),
         cors_allowed_origins=origins,
         logger=False,
         engineio_logger=False,

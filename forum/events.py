@@ -24,9 +24,23 @@ from .extensions import db, socketio
 
 log = logging.getLogger(__name__)
 _KEY = "forum_pending_events"
-CHANNEL = "forum:disconnect"
 _listener_started = False
 _listener_lock = threading.Lock()
+
+
+def redis_name(name: str, prefix: str | None = None) -> str:
+    """A Redis channel or key of this installation: `<FORUM_REDIS_PREFIX>:<name>`, so that
+    installations sharing one Redis never see each other's broadcasts or disconnects."""
+    return f"{prefix or current_app.config['FORUM_REDIS_PREFIX']}:{name}"
+
+
+def disconnect_channel() -> str:
+    return redis_name("disconnect")
+
+
+def socketio_channel(prefix: str) -> str:
+    """The Socket.IO message queue's pub/sub channel (python-socketio's `channel`)."""
+    return redis_name("socketio", prefix)
 
 
 def thread_room(thread_id: int) -> str:
@@ -87,7 +101,7 @@ def _publish(room: str) -> None:
     import redis
 
     try:
-        redis.Redis.from_url(url).publish(CHANNEL, json.dumps({"room": room}))
+        redis.Redis.from_url(url).publish(disconnect_channel(), json.dumps({"room": room}))
     except redis.RedisError:
         log.exception("could not publish disconnect for %s", room)
 
@@ -113,6 +127,7 @@ def start_listener(redis_url: str) -> None:
         if _listener_started:
             return
         _listener_started = True
+    channel = disconnect_channel()
 
     def listen() -> None:
         import redis
@@ -120,7 +135,7 @@ def start_listener(redis_url: str) -> None:
         while True:
             try:
                 pubsub = redis.Redis.from_url(redis_url).pubsub(ignore_subscribe_messages=True)
-                pubsub.subscribe(CHANNEL)
+                pubsub.subscribe(channel)
                 for item in pubsub.listen():
                     try:
                         room = json.loads(item["data"])["room"]
