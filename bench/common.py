@@ -39,6 +39,11 @@ def bench_app(url: str):
             "SERVER_NAME": "localhost",
             "FORUM_REDIS_URL": None,
             "FORUM_DEMO": False,
+            "SQLALCHEMY_ENGINE_OPTIONS": (
+                {"connect_args": {"timeout": 30, "check_same_thread": False}}
+                if url.startswith("sqlite")
+                else {"pool_pre_ping": True}
+            ),
         }
     )
 
