@@ -22,6 +22,16 @@ from common import bench_app, median, session_cookie
 from sqlalchemy import and_, func, select, text
 
 UNREAD_PER_THREAD = 5
+_COLUMNS = "INSERT INTO messages (thread_id, author_id, body, html, client_id, state, created_at) "
+_VALUES = (
+    "SELECT :first + (i % :count), :author, 'hej ' || i, '<p>hej ' || i || '</p>', "
+    "'bulk-' || i, 'visible', :now FROM "
+)
+INSERT_PG = _COLUMNS + _VALUES + "generate_series(1, :n) AS s(i)"
+_SQLITE_SERIES = (
+    "(WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s LIMIT :n) SELECT i FROM s)"
+)
+INSERT_SQLITE = _COLUMNS + _VALUES + _SQLITE_SERIES
 
 
 def build(url: str, messages: int, threads: int) -> dict:
@@ -38,18 +48,17 @@ def build(url: str, messages: int, threads: int) -> dict:
         official = accounts.create_user_with_role(
             "off@unread.se", "Off", "benchmark password 123", "official", "Kulturnämnden"
         )
-        author = accounts.create_user_with_role("a@unread.se", "A", "benchmark password 123", "member")
-        reader = accounts.create_user_with_role("r@unread.se", "R", "benchmark password 123", "member")
+        author = accounts.create_user_with_role(
+            "a@unread.se", "A", "benchmark password 123", "member"
+        )
+        reader = accounts.create_user_with_role(
+            "r@unread.se", "R", "benchmark password 123", "member"
+        )
         forum = forums.create_forum(official, "Stort forum", "", "public", [1])
         forums.create_forum(official, "Litet forum", "", "public", [1])
         ids = [forums.start_thread(official, forum, f"Tråd {i}", [1]).id for i in range(threads)]
         first, count = ids[0], len(ids)
-        series = (
-            "generate_series(1, :n) AS s(i)"
-            if db.engine.dialect.name == "postgresql"
-            else "(WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s LIMIT :n) "
-            "SELECT i FROM s) AS s"
-        )
+        insert = INSERT_PG if db.engine.dialect.name == "postgresql" else INSERT_SQLITE
         started = time.perf_counter()
         # Bulk load: indexes are built once afterwards; PostgreSQL skips FK triggers.
         connection = db.session.connection()
@@ -59,11 +68,7 @@ def build(url: str, messages: int, threads: int) -> dict:
         if db.engine.dialect.name == "postgresql":
             db.session.execute(text("SET session_replication_role = replica"))
         db.session.execute(
-            text(
-                "INSERT INTO messages (thread_id, author_id, body, html, client_id, state,"
-                " created_at) SELECT :first + (i % :count), :author, 'hej ' || i,"
-                " '<p>hej ' || i || '</p>', 'bulk-' || i, 'visible', :now FROM " + series
-            ),
+            text(insert),
             {"n": messages, "first": first, "count": count, "author": author.id, "now": utcnow()},
         )
         if db.engine.dialect.name == "postgresql":
@@ -140,7 +145,10 @@ def measure(url: str, info: dict, repeat: int, threads: int) -> dict[str, float]
         got = forum_queries.unread_by_forum(reader, [info["forum"]])
         assert got == {info["forum"]: expected}, got
         for _ in range(repeat + 1):  # the first round warms caches and is dropped
-            for path, key in (("/forums", "/forums"), (f"/forums/{info['slug']}", "/forums/<slug>")):
+            for path, key in (
+                ("/forums", "/forums"),
+                (f"/forums/{info['slug']}", "/forums/<slug>"),
+            ):
                 started = time.perf_counter()
                 response = client.get(path)
                 timings[key].append(time.perf_counter() - started)
