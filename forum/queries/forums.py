@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, case, exists, func, literal, select
+from sqlalchemy import Integer, and_, bindparam, case, exists, func, literal, select
 from sqlalchemy.orm import contains_eager, joinedload, selectinload
 
 from .. import policy
@@ -23,6 +23,7 @@ from ..models import (
     User,
     Visibility,
 )
+from ..models.base import UTCDateTime
 from ..models.forums import ROLE_MEMBER, ROLE_MODERATOR, forum_members, forum_moderators
 
 PAGE_SIZE = 50
@@ -88,47 +89,67 @@ class SendContext:
     muted_until: datetime | None  # the mute in force in the thread's forum, if any
 
 
+_SEND_STATEMENTS: dict[bool, Any] = {}
+
+
+def _send_statement(with_rate: bool) -> Any:
+    """Built once per process (building it costs more than running it): parameters
+    `user_id`, `thread_id`, `now` and, with the rate window, `rate_since`."""
+    if with_rate in _SEND_STATEMENTS:
+        return _SEND_STATEMENTS[with_rate]
+    from . import payloads
+    from .moderation import mute_until_expr
+
+    # A default of NULL: when an expired forum is refreshed, SQLAlchemy reruns these
+    # expressions without our parameters; then they load "no viewer" and policy falls
+    # back to the forum's people.
+    user_id = bindparam("user_id", None, type_=Integer)
+    is_moderator = exists().where(
+        forum_moderators.c.forum_id == Forum.id, forum_moderators.c.user_id == user_id
+    )
+    is_member = exists().where(
+        forum_members.c.forum_id == Forum.id, forum_members.c.user_id == user_id
+    )
+    roles = case((is_moderator, ROLE_MODERATOR), else_=0) + case((is_member, ROLE_MEMBER), else_=0)
+    recent: Any = literal(None)
+    if with_rate:
+        recent = (
+            select(func.count())
+            .where(
+                Message.thread_id == Thread.id,
+                Message.author_id == user_id,
+                Message.created_at > bindparam("rate_since", type_=UTCDateTime),
+            )
+            .scalar_subquery()
+        )
+    statement = (
+        select(
+            Thread,
+            payloads.author_organisation_expr(user_id),
+            recent,
+            mute_until_expr(user_id, Thread.forum_id, bindparam("now", type_=UTCDateTime)),
+        )
+        .join(Thread.forum)
+        .options(
+            contains_eager(Thread.forum).with_expression(Forum.viewer_id, user_id),
+            contains_eager(Thread.forum).with_expression(Forum.viewer_roles, roles),
+        )
+        .where(Thread.id == bindparam("thread_id", type_=Integer))
+        .execution_options(populate_existing=True)
+    )
+    _SEND_STATEMENTS[with_rate] = statement
+    return statement
+
+
 def thread_for_sending(
     thread_id: int, user: User, rate_since: datetime | None, now: datetime
 ) -> SendContext | None:
     """The thread and its forum with the sender's roles (not every moderator and member),
     organisation, recent messages and mute, in ONE query."""
-    from . import payloads
-    from .moderation import mute_until_expr
-
-    is_moderator = exists().where(
-        forum_moderators.c.forum_id == Forum.id, forum_moderators.c.user_id == user.id
-    )
-    is_member = exists().where(
-        forum_members.c.forum_id == Forum.id, forum_members.c.user_id == user.id
-    )
-    roles = case((is_moderator, ROLE_MODERATOR), else_=0) + case((is_member, ROLE_MEMBER), else_=0)
-    recent: Any = literal(None)
+    params: dict[str, Any] = {"user_id": user.id, "thread_id": thread_id, "now": now}
     if rate_since is not None:
-        recent = (
-            select(func.count())
-            .where(
-                Message.thread_id == Thread.id,
-                Message.author_id == user.id,
-                Message.created_at > rate_since,
-            )
-            .scalar_subquery()
-        )
-    row = db.session.execute(
-        select(
-            Thread,
-            payloads.author_organisation_expr(user.id),
-            recent,
-            mute_until_expr(user.id, Thread.forum_id, now),
-        )
-        .join(Thread.forum)
-        .options(
-            contains_eager(Thread.forum).with_expression(Forum.viewer_id, literal(user.id)),
-            contains_eager(Thread.forum).with_expression(Forum.viewer_roles, roles),
-        )
-        .where(Thread.id == thread_id)
-        .execution_options(populate_existing=True)
-    ).first()
+        params["rate_since"] = rate_since
+    row = db.session.execute(_send_statement(rate_since is not None), params).first()
     if row is None:
         return None
     thread, organisation, recent_count, muted_until = row

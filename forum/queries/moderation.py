@@ -348,7 +348,7 @@ def transparency() -> dict[str, Any]:
     }
 
 
-def mute_until_expr(user_id: int, forum_id: Any, now: datetime) -> Any:
+def mute_until_expr(user_id: Any, forum_id: Any, now: Any) -> Any:
     """When the mute in force for this person in this forum ends (NULL: not muted), as a
     scalar subquery; the one rule for "muted" (services.moderation.active_mute uses it)."""
     return (
@@ -358,7 +358,7 @@ def mute_until_expr(user_id: int, forum_id: Any, now: datetime) -> Any:
     )
 
 
-def mute_in_force(user_id: int, forum_id: Any, now: datetime) -> tuple[Any, ...]:
+def mute_in_force(user_id: Any, forum_id: Any, now: Any) -> tuple[Any, ...]:
     return (
         ModerationAction.kind == ActionKind.mute,
         ModerationAction.subject_id == user_id,

@@ -39,7 +39,7 @@ def _organisation_names():
     )
 
 
-def author_organisation_expr(user_id: int) -> Any:
+def author_organisation_expr(user_id: Any) -> Any:
     """The same rule as author_organisations, for one person, as a scalar subquery
     (the send path loads it together with the thread)."""
     names = _organisation_names().where(Membership.user_id == user_id).limit(1).subquery()

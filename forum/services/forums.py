@@ -18,7 +18,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from .. import policy
 from ..errors import Conflict, DomainError, Invalid, NotFound, RateLimited
 from ..events import emit_after_commit, thread_room
-from ..extensions import db
+from ..extensions import db, serial_writes
 from ..models import (
     Commitment,
     Forum,
@@ -33,6 +33,7 @@ from ..models import (
 from ..models.base import utcnow
 from ..queries import forums as forum_queries
 from ..queries import payloads
+from ..text import Rendered
 from . import audit, moderation, notifications
 from .rendering import MAX_BODY, MAX_DESCRIPTION, MAX_TITLE, render_body
 from .validation import clean_text
@@ -189,10 +190,11 @@ def _insert_message(
     client_id: str,
     reply_to: Message | None,
     organisation: str | None | object = None,
+    rendered: Rendered | None = None,
 ) -> tuple[Message, dict[str, Any]]:
     """Insert, move the thread's counters and the sender's marker; returns the message and
     the payload that is broadcast after commit (and is the sender's acknowledgement)."""
-    rendered = render_body(body)
+    rendered = rendered or render_body(body)
     message = Message(
         thread_id=thread.id,
         author_id=user.id,
@@ -298,11 +300,13 @@ def send(
         if duplicate is not None:
             return duplicate
         raise
+    rendered = render_body(text)  # before the write transaction, which stays short
     try:
-        message, payload = _insert_message(
-            user, thread, text, client_id, reply_to, context.organisation
-        )
-        db.session.commit()
+        with serial_writes():
+            message, payload = _insert_message(
+                user, thread, text, client_id, reply_to, context.organisation, rendered
+            )
+            db.session.commit()
     except IntegrityError:
         # The same client_id again (a retry, or two sends racing): the constraint decided.
         db.session.rollback()
@@ -415,8 +419,9 @@ def mark_read(user: User | None, thread_id: int, message_id: int) -> int:
             )
             or 0
         )
-    _store_marker(user.id, thread_id, target, count)
-    db.session.commit()
+    with serial_writes():
+        _store_marker(user.id, thread_id, target, count)
+        db.session.commit()
     return forum_queries.read_marker(user, thread_id)
 
 
