@@ -128,8 +128,19 @@ class BareRelay:
 class AppServer(ServerProcess):
     """The real server (`flask --app forum serve`, whatever mode it uses) for benchmarks."""
 
-    def __init__(self, db_url: str, **env: str) -> None:
+    def __init__(self, db_url: str, root: Path | None = None, **env: str) -> None:
         super().__init__(db_url, FORUM_MESSAGE_RATE_LIMIT="off", **env)
+        self.root = root or ROOT  # another checkout's code (e.g. `git archive` of a commit)
+
+    def _spawn(self, log):
+        return subprocess.Popen(
+            [sys.executable, "-m", "flask", "--app", "forum", "serve", "--port", str(self.port)],
+            cwd=self.root,
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
 
     @property
     def pid(self) -> int:

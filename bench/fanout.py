@@ -43,19 +43,28 @@ def run(args: argparse.Namespace) -> list[dict]:
     rows: list[dict] = []
     with tempfile.TemporaryDirectory() as tmp:
         info = prepare_database(Path(tmp) / "fanout.sqlite3", args.subscribers)
-        bare, app, queued = [], [], []
+        bare, app, queued, before = [], [], [], []
         for _ in range(args.rounds):
             with BareRelay(args.mode) as relay:
                 bare.append(one_round(relay.url, info, args, logged_in=False))
             with AppServer(info["url"]) as server:
                 app.append(one_round(server.url, info, args, logged_in=True))
+            if args.before:
+                with AppServer(info["url"], root=Path(args.before)) as server:
+                    before.append(one_round(server.url, info, args, logged_in=True))
             if args.redis:
                 prefix = f"bench-{uuid.uuid4().hex[:8]}"
                 with AppServer(
                     info["url"], FORUM_REDIS_URL=REDIS_URL, FORUM_REDIS_PREFIX=prefix
                 ) as server:
                     queued.append(one_round(server.url, info, args, logged_in=True))
-        for name, runs in (("bare relay", bare), ("forum", app), ("forum + Redis", queued)):
+        named = (
+            ("bare relay", bare),
+            ("forum", app),
+            ("forum + Redis", queued),
+            ("before", before),
+        )
+        for name, runs in named:
             for r in runs:
                 print(
                     f"  {name:<14} {args.subscribers:>4} subs  {r['per_second']:>7.0f}/s  "
@@ -96,6 +105,20 @@ def run(args: argparse.Namespace) -> list[dict]:
                 "met": lost == 0,
             }
         )
+        if before:
+            then = median(
+                [b["per_second"] / r["per_second"] for b, r in zip(before, bare, strict=True)]
+            )
+            rows.append(
+                {
+                    "name": f"{label}: the --before code vs bare relay",
+                    "value": median([r["per_second"] for r in before]),
+                    "baseline": median([r["per_second"] for r in bare]),
+                    "ratio": then,
+                    "goal": "(before)",
+                    "met": True,
+                }
+            )
         if queued:
             redis_ratio = median(
                 [q["per_second"] / a["per_second"] for q, a in zip(queued, app, strict=True)]
@@ -121,6 +144,10 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--redis", action="store_true")
     p.add_argument("--mode", default="threading", help="the bare relay's async mode")
+    p.add_argument(
+        "--before",
+        help="a directory with older code (git archive COMMIT | tar -x -C DIR) to compare",
+    )
     return p
 
 

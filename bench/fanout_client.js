@@ -63,6 +63,13 @@ async function main() {
         }),
     ),
   );
+  // Let the joins' presence broadcasts (N joins x N sockets) drain before measuring.
+  let lastPresence = performance.now();
+  for (const socket of subscribers) socket.on("presence", () => (lastPresence = performance.now()));
+  const settleUntil = performance.now() + 15000;
+  while (performance.now() - lastPresence < 500 && performance.now() < settleUntil) {
+    await new Promise((r) => setTimeout(r, 50));
+  }
   const sender = await connect(opts.senderCookie);
   const expected = opts.subscribers * opts.messages;
   let errors = 0;

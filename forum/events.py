@@ -14,6 +14,8 @@ from __future__ import annotations
 import json
 import logging
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from flask import current_app
@@ -24,6 +26,7 @@ from .extensions import db, socketio
 
 log = logging.getLogger(__name__)
 _KEY = "forum_pending_events"
+_HOLD = "forum_hold_events"
 _listener_started = False
 _listener_lock = threading.Lock()
 
@@ -58,6 +61,32 @@ def emit_after_commit(event_name: str, payload: dict[str, Any], room: str, **kwa
 
 def _flush_events(session: Session) -> None:
     pending = session.info.pop(_KEY, [])
+    held = session.info.get(_HOLD)
+    if held is not None:  # committed; emitted when the emit_held() block ends
+        held.extend(pending)
+        return
+    _emit(pending)
+
+
+@contextmanager
+def emit_held() -> Iterator[None]:
+    """Events committed inside the block are emitted when it ends: a write that holds a
+    lock until its commit (forum.extensions.serial_writes) does not also hold it while
+    the event goes out to every socket in the room."""
+    info = db.session.info
+    if _HOLD in info:  # already held by an outer block
+        yield
+        return
+    held: list[Any] = []
+    info[_HOLD] = held
+    try:
+        yield
+    finally:
+        info.pop(_HOLD, None)
+        _emit(held)
+
+
+def _emit(pending: list[Any]) -> None:
     for event_name, payload, room, kwargs in pending:
         try:
             socketio.emit(event_name, payload, to=room, **kwargs)

@@ -17,7 +17,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from .. import policy
 from ..errors import Conflict, DomainError, Invalid, NotFound, RateLimited
-from ..events import emit_after_commit, thread_room
+from ..events import emit_after_commit, emit_held, thread_room
 from ..extensions import db, serial_writes
 from ..models import (
     Commitment,
@@ -302,7 +302,7 @@ def send(
         raise
     rendered = render_body(text)  # before the write transaction, which stays short
     try:
-        with serial_writes():
+        with emit_held(), serial_writes():
             message, payload = _insert_message(
                 user, thread, text, client_id, reply_to, context.organisation, rendered
             )
