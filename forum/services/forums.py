@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import re
-import unicodedata
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
@@ -20,7 +18,6 @@ from ..errors import Conflict, DomainError, Invalid, NotFound, RateLimited
 from ..events import emit_after_commit, emit_held, thread_room
 from ..extensions import db, serial_writes
 from ..models import (
-    Commitment,
     Forum,
     Message,
     MessageRevision,
@@ -33,26 +30,12 @@ from ..models import (
 from ..models.base import utcnow
 from ..queries import forums as forum_queries
 from ..queries import payloads
-from ..text import Rendered
+from ..text import Rendered, slugify
 from . import audit, moderation, notifications
 from .rendering import MAX_BODY, MAX_DESCRIPTION, MAX_TITLE, render_body
-from .validation import clean_text
+from .validation import chosen_commitments, clean_text
 
 MAX_CLIENT_ID = 64
-
-
-def slugify(text: str) -> str:
-    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
-    return re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")[:80] or "forum"
-
-
-def _commitments(ids: list[int]) -> list[Commitment]:
-    if not ids:
-        raise Invalid(_("Choose at least one commitment."), field="commitments")
-    found = list(db.session.scalars(select(Commitment).where(Commitment.id.in_(set(ids)))))
-    if len(found) != len(set(ids)):
-        raise Invalid(_("Unknown commitment."), field="commitments")
-    return found
 
 
 def create_forum(
@@ -72,7 +55,7 @@ def create_forum(
         vis = Visibility(visibility)
     except ValueError:
         raise Invalid(_("Choose who can read the forum."), field="visibility") from None
-    base = slugify(title)
+    base = slugify(title, "forum")
     slug, n = base, 2
     while db.session.scalar(select(Forum.id).where(Forum.slug == slug)) is not None:
         slug, n = f"{base}-{n}", n + 1
@@ -84,7 +67,7 @@ def create_forum(
         visibility=vis,
         created_by_id=user.id,  # type: ignore[union-attr]
     )
-    forum.commitments = _commitments(commitment_ids)
+    forum.commitments = chosen_commitments(commitment_ids)
     if moderator_ids:
         forum.moderators = list(db.session.scalars(select(User).where(User.id.in_(moderator_ids))))
     if vis == Visibility.invite:
@@ -108,7 +91,7 @@ def start_thread(
         raise Invalid(_("At most %(n)d characters.", n=MAX_BODY), field="body")
     thread = Thread(forum_id=forum.id, title=title, author_id=user.id)  # type: ignore[union-attr]
     thread.forum = forum
-    thread.commitments = _commitments(commitment_ids)
+    thread.commitments = chosen_commitments(commitment_ids)
     db.session.add(thread)
     db.session.flush()
     if body:
@@ -331,9 +314,7 @@ def send_message(
 
 def _own_message(user: User | None, message_id: int) -> Message:
     policy.require_login(user)
-    message = db.session.get(Message, message_id)
-    if message is None or not policy.can_view_thread(user, message.thread):
-        raise NotFound(_("No such message."))
+    message = forum_queries.visible_message(user, message_id)
     if message.author_id != user.id:  # type: ignore[union-attr]
         policy.require(False, _("You can only change your own messages."))
     policy.require_can_send(user, message.thread)
