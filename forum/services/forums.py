@@ -15,7 +15,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from .. import policy
 from ..errors import Conflict, DomainError, Invalid, NotFound, RateLimited
-from ..events import emit_after_commit, emit_held, thread_room
+from ..events import emit_after_commit, emit_held, forum_room, thread_room
 from ..extensions import db, serial_writes
 from ..models import (
     Forum,
@@ -215,6 +215,13 @@ def _insert_message(
     )
     payload = payloads.message_dict(message, organisations)  # type: ignore[arg-type]
     emit_after_commit("message:new", {"message": payload}, thread_room(thread.id))
+    activity = {
+        "forum_id": thread.forum_id,
+        "thread_id": thread.id,
+        "message_id": message.id,
+        "author_id": user.id,
+    }
+    emit_after_commit("forum:activity", activity, forum_room(thread.forum_id))
     return message, payload
 
 
