@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import Connection, delete, event, insert, select, text, update
+from sqlalchemy import Connection, delete, event, insert, literal, select, text, update
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm import Session
 
@@ -329,6 +329,31 @@ def rewrite_entry(conn: Connection, kind: str, object_id: int) -> None:
         _write_fts(conn, entry_id, row["title"] or "", row["body"] or "")
 
 
+def add_message_entry(conn: Connection, message: Message) -> None:
+    """The entry of a message just inserted: one INSERT ... SELECT for the forum id (the send path
+    is counted in statements, so the new message's own attributes are not read back)."""
+    values = {
+        "kind": "message",
+        "object_id": message.id,
+        "title": "",
+        "body": plain_text(message.html),
+        "thread_id": message.thread_id,
+        "author_id": message.author_id,
+        "created_at": message.created_at,
+    }
+    source = select(
+        *(literal(value).label(name) for name, value in values.items()), Thread.forum_id
+    ).where(Thread.id == message.thread_id)
+    entry_id = conn.scalar(
+        insert(SearchEntry).from_select([*values, "forum_id"], source).returning(SearchEntry.id)
+    )
+    if entry_id is not None and conn.dialect.name == "sqlite":
+        conn.execute(
+            text("INSERT INTO search_fts (rowid, title, body) VALUES (:id, '', :body)"),
+            {"id": entry_id, "body": stemming.index_text(values["body"])},
+        )
+
+
 def remove_entry(conn: Connection, kind: str, object_id: int) -> None:
     conn.execute(
         delete(SearchEntry).where(SearchEntry.kind == kind, SearchEntry.object_id == object_id)
@@ -340,6 +365,10 @@ def _after_flush(session: Session, _context: Any) -> None:
     if not (rewrite or remove or moved):
         return
     conn = session.connection()
+    new_messages = [obj for obj in session.new if type(obj) is Message]
+    for message in new_messages:
+        add_message_entry(conn, message)
+        rewrite.discard(("message", message.id))
     for kind, object_id in sorted(remove):
         remove_entry(conn, kind, object_id)
     for kind, object_id in sorted(rewrite):

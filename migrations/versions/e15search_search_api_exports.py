@@ -1,7 +1,7 @@
 """search index, API tokens and personal-data exports
 
 Revision ID: e15search
-Revises: d1followup
+Revises: e13counters
 Create Date: 2026-12-05 05:00:00
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = 'e15search'
-down_revision = 'd1followup'
+down_revision = 'e13counters'
 branch_labels = None
 depends_on = None
 
