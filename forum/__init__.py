@@ -10,6 +10,7 @@ from flask import Flask, has_request_context, jsonify, render_template, request,
 from flask_babel import get_locale
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
+from werkzeug.routing import IntegerConverter
 
 from .config import load_config
 from .errors import DomainError
@@ -34,6 +35,17 @@ CONTENT_SECURITY_POLICY = "; ".join(
 )
 
 
+MAX_ID = 2**31 - 1  # the largest INTEGER on PostgreSQL (SQLite's is larger)
+
+
+class IdConverter(IntegerConverter):
+    """`<int:...>` in every route: a number beyond the id columns' range is a 404, not a 500."""
+
+    def __init__(self, map: Any, *args: Any, **kwargs: Any) -> None:  # noqa: A002
+        kwargs.setdefault("max", MAX_ID)
+        super().__init__(map, *args, **kwargs)
+
+
 def create_app(config: dict[str, Any] | None = None) -> Flask:
     """Build the app: settings from FORUM_* variables, overridden by `config` (tests)."""
     app = Flask(
@@ -42,6 +54,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         static_folder=str(ROOT / "static"),
         instance_relative_config=True,
     )
+    app.url_map.converters["int"] = IdConverter
     app.config.from_mapping(load_config(Path(app.instance_path)))
     if config:
         app.config.update(config)
@@ -81,9 +94,10 @@ def register_extensions(app: Flask) -> None:
         locale_selector=select_locale,
         default_translation_directories=str(Path(__file__).parent / "translations"),
     )
-    from .services.accounts import load_user_from_session_id
+    from .web.auth import load_user, load_user_from_remember_cookie
 
-    login_manager.user_loader(load_user_from_session_id)
+    login_manager.user_loader(load_user)
+    login_manager.request_loader(load_user_from_remember_cookie)
     from flask_babel import lazy_gettext
 
     login_manager.login_message = lazy_gettext("Please log in to see this page.")

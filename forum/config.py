@@ -88,6 +88,8 @@ def load_config(instance_path: Path, env: dict[str, str] | None = None) -> dict[
         "FORUM_MESSAGE_RATE_LIMIT": parse_rate_limit(env.get("FORUM_MESSAGE_RATE_LIMIT", "10/10s")),
         "FORUM_LOGIN_MAX_FAILURES": int(env.get("FORUM_LOGIN_MAX_FAILURES", "5")),
         "FORUM_LOGIN_WINDOW_MINUTES": int(env.get("FORUM_LOGIN_WINDOW_MINUTES", "15")),
+        "FORUM_SESSION_IDLE_MINUTES": max(1, int(env.get("FORUM_SESSION_IDLE_MINUTES", "720"))),
+        "FORUM_SESSION_MAX_DAYS": max(1, int(env.get("FORUM_SESSION_MAX_DAYS", "31"))),
         "FORUM_RESET_TOKEN_MINUTES": int(env.get("FORUM_RESET_TOKEN_MINUTES", "60")),
         "FORUM_FLAG_THRESHOLD": max(1, int(env.get("FORUM_FLAG_THRESHOLD", "3"))),
         "FORUM_PASSWORD_HASH": env.get("FORUM_PASSWORD_HASH", "scrypt"),

@@ -1,6 +1,6 @@
 """All models, importable from one place (Alembic needs them registered)."""
 
-from .accounts import LoginAttempt, OutboxMail, PasswordReset, User
+from .accounts import LoginAttempt, OutboxMail, PasswordReset, User, UserSession
 from .activity import AuditEntry, Notification
 from .agreement import Commitment, Department, Principle
 from .consultations import (
@@ -84,5 +84,6 @@ __all__ = [
     "ReadMarker",
     "Thread",
     "User",
+    "UserSession",
     "Visibility",
 ]

@@ -70,7 +70,7 @@ def on_connect(auth: Any = None) -> bool:
         start_listener(current_app.config["FORUM_REDIS_URL"])
     if current_user.is_authenticated:
         join_room(user_room(current_user.id))
-        nonce = session.get("nonce")
+        nonce = session.get("nonce") or g.get("session_key")
         if nonce:
             join_room(session_room(nonce))
     return True

@@ -6,7 +6,7 @@ import hashlib
 import re
 import secrets
 import unicodedata
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import cache
 from importlib import resources
 
@@ -22,7 +22,7 @@ from ..errors import Conflict, Invalid, NotFound, RateLimited
 from ..extensions import db
 from ..formatting import local_datetime
 from ..links import url_for_mail
-from ..models import Department, LoginAttempt, PasswordReset, User
+from ..models import Department, LoginAttempt, PasswordReset, User, UserSession
 from ..models.base import utcnow
 from . import audit
 from .mail import queue_mail
@@ -221,24 +221,173 @@ def authenticate(email: str, password: str, address: str) -> User:
     return user
 
 
-def load_user_from_session_id(session_id: str) -> User | None:
-    """Flask-Login loader: the id carries the session version, so old sessions stop working."""
-    user_id, _sep, version = session_id.partition(":")
-    if not user_id.isdigit() or not version.isdigit():
+# --- server-side sessions -------------------------------------------------------
+
+TOUCH_EVERY = timedelta(seconds=60)  # last_seen is written at most this often
+
+
+def _idle_limit() -> timedelta:
+    return timedelta(minutes=current_app.config["FORUM_SESSION_IDLE_MINUTES"])
+
+
+def _max_age() -> timedelta:
+    return timedelta(days=current_app.config["FORUM_SESSION_MAX_DAYS"])
+
+
+def session_is_live(row: UserSession, now: datetime) -> bool:
+    """Not revoked, not past its absolute age, and (without remember-me) not idle too long."""
+    if row.revoked_at is not None or row.created_at + _max_age() <= now:
+        return False
+    if row.remember_hash is not None and row.remember_expires_at is not None:
+        return row.remember_expires_at > now
+    return row.last_seen_at + _idle_limit() > now
+
+
+def open_session(
+    user: User, user_agent: str | None, remember: bool
+) -> tuple[UserSession, str | None]:
+    """Record a new login; returns the row and, with remember-me, the token for the cookie."""
+    now = utcnow()
+    row = UserSession(
+        key=secrets.token_urlsafe(24),
+        user_id=user.id,
+        created_at=now,
+        last_seen_at=now,
+        user_agent=(user_agent or "")[:200],
+    )
+    token = None
+    if remember:
+        token = secrets.token_urlsafe(32)
+        row.remember_hash = _token_hash(token)
+        row.remember_expires_at = now + _max_age()
+    db.session.add(row)
+    db.session.commit()
+    return row, token
+
+
+def session_user(key: str | None, user_id: str | None) -> User | None:
+    """The user of a live session (the cookie's user id must match), touching last_seen."""
+    if not key or not user_id or not user_id.isdigit():
         return None
-    user = db.session.get(User, int(user_id))
-    if user is None or user.session_version != int(version) or user.is_suspended(utcnow()):
+    row = db.session.scalar(select(UserSession).where(UserSession.key == key))
+    now = utcnow()
+    if row is None or row.user_id != int(user_id):
         return None
+    if not session_is_live(row, now):
+        if row.revoked_at is None:
+            row.revoked_at = now
+            db.session.commit()
+        return None
+    user = db.session.get(User, row.user_id)
+    if user is None or user.is_suspended(now):
+        return None
+    if now - row.last_seen_at >= TOUCH_EVERY:
+        row.last_seen_at = now
+        db.session.commit()
     return user
 
 
-def end_all_sessions(user: User) -> None:
-    """ "Log out everywhere": every cookie and socket of this user stops working."""
-    user.session_version += 1
+def use_remember_token(
+    value: str | None, rotate: bool
+) -> tuple[User, UserSession, str | None] | None:
+    """Log in from a remember-me cookie `<key>.<token>`; the token is replaced when `rotate`.
+
+    A socket cannot set a cookie, so it checks the token without rotating it.
+    """
+    key, _sep, token = (value or "").partition(".")
+    if not key or not token:
+        return None
+    row = db.session.scalar(select(UserSession).where(UserSession.key == key))
+    now = utcnow()
+    if (
+        row is None
+        or row.remember_hash is None
+        or not secrets.compare_digest(row.remember_hash, _token_hash(token))
+    ):
+        return None
+    if not session_is_live(row, now):
+        return None
+    user = db.session.get(User, row.user_id)
+    if user is None or user.is_suspended(now):
+        return None
+    new_token = None
+    if rotate:
+        new_token = secrets.token_urlsafe(32)
+        row.remember_hash = _token_hash(new_token)
+    row.last_seen_at = now
     db.session.commit()
+    return user, row, new_token
+
+
+def _revoke(rows: list[UserSession]) -> None:
+    now = utcnow()
+    for row in rows:
+        row.revoked_at = now
+        row.remember_hash = None
+    db.session.commit()
+    from ..events import disconnect_session
+
+    for row in rows:
+        disconnect_session(row.key)
+
+
+def _live_rows(user_id: int) -> list[UserSession]:
+    return list(
+        db.session.scalars(
+            select(UserSession)
+            .where(UserSession.user_id == user_id, UserSession.revoked_at.is_(None))
+            .order_by(UserSession.last_seen_at.desc(), UserSession.id.desc())
+        )
+    )
+
+
+def revoke_session(key: str | None) -> None:
+    """Log out one session: its cookie, remember-me token and sockets stop working."""
+    if not key:
+        return
+    row = db.session.scalar(select(UserSession).where(UserSession.key == key))
+    if row is not None and row.revoked_at is None:
+        _revoke([row])
+
+
+def device_label(user_agent: str) -> str:
+    """ "Firefox on Linux" from a User-Agent header (ua-parser's rules); a fallback otherwise."""
+    from ua_parser import parse
+
+    result = parse(user_agent or "")
+    browser = result.user_agent.family if result.user_agent else None
+    system = result.os.family if result.os else None
+    if browser in (None, "Other"):
+        browser = None
+    if system in (None, "Other"):
+        system = None
+    if browser and system:
+        return _("%(browser)s on %(system)s", browser=browser, system=system)
+    return browser or system or _("Unknown device")
+
+
+def active_sessions(user: User) -> list[UserSession]:
+    """The person's sessions that still work, most recently used first."""
+    now = utcnow()
+    return [row for row in _live_rows(user.id) if session_is_live(row, now)]
+
+
+def end_session_by_id(user: User, session_id: int) -> UserSession:
+    """End one of one's own sessions (from the settings page)."""
+    row = db.session.get(UserSession, session_id)
+    if row is None or row.user_id != user.id or row.revoked_at is not None:
+        raise NotFound(_("That session does not exist or has already ended."))
+    _revoke([row])
+    return row
+
+
+def end_all_sessions(user: User, keep: str | None = None) -> None:
+    """ "Log out everywhere": every session, remember-me token and socket (but `keep`) ends."""
+    _revoke([row for row in _live_rows(user.id) if row.key != keep])
     from ..events import disconnect_user
 
-    disconnect_user(user.id)
+    if keep is None:
+        disconnect_user(user.id)
 
 
 def _token_hash(token: str) -> str:
@@ -316,12 +465,9 @@ def reset_password(token: str, new_password: str) -> User:
     ):
         other.used_at = now
     user.password_hash = hash_password(new_password)
-    user.session_version += 1
     db.session.execute(delete(LoginAttempt).where(LoginAttempt.email == user.email))
     db.session.commit()
-    from ..events import disconnect_user
-
-    disconnect_user(user.id)
+    end_all_sessions(user)
     return user
 
 
@@ -353,8 +499,5 @@ def change_password(
         raise Invalid(_("The current password is wrong."), field="current_password")
     check_password_strength(new_password, field="new_password")
     user.password_hash = hash_password(new_password)
-    user.session_version += 1
     db.session.commit()
-    from ..events import disconnect_user
-
-    disconnect_user(user.id)
+    end_all_sessions(user)

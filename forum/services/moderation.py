@@ -589,14 +589,13 @@ def suspend_person(
         raise Conflict(_("%(name)s is already suspended.", name=person.display_name))
     until = now + length
     person.suspended_until = until
-    person.session_version += 1
     action = _record_action(actor, ActionKind.suspend, person, text, until=until)
     audit.record(actor, "user.suspended", "user", person.id, f"{text} (until {iso_utc(until)})")
     _tell(person, "moderation_suspended", text, action)
     db.session.commit()
-    from ..events import disconnect_user
+    from .accounts import end_all_sessions
 
-    disconnect_user(person.id)
+    end_all_sessions(person)  # every session ends; its sockets close on every process
     return action
 
 

@@ -15,10 +15,18 @@ def require_mapping(data: Any) -> dict[str, Any]:
     return data
 
 
+MAX_ID = 2**31 - 1  # the largest INTEGER on PostgreSQL: a larger id cannot exist
+
+
 def int_field(
-    data: dict[str, Any], name: str, *, required: bool = True, minimum: int = 1
+    data: dict[str, Any],
+    name: str,
+    *,
+    required: bool = True,
+    minimum: int = 1,
+    maximum: int = MAX_ID,
 ) -> int | None:
-    """An integer field (not a bool, not a string), at least `minimum`."""
+    """An integer field (not a bool, not a string), between `minimum` and `maximum`."""
     value = data.get(name)
     if value is None:
         if required:
@@ -26,7 +34,7 @@ def int_field(
         return None
     if isinstance(value, bool) or not isinstance(value, int):
         raise Invalid(_("%(field)s must be a whole number.", field=name), field=name)
-    if value < minimum:
+    if value < minimum or value > maximum:
         raise Invalid(_("%(field)s is out of range.", field=name), field=name)
     return value
 

@@ -1,0 +1,218 @@
+"""Access that ends when it should (issue 11): the "after access is lost" columns.
+
+Every test here is a probe that worked on the old code: a copied cookie after
+logout, a remember-me cookie with no server-side limit, a socket that kept
+receiving a thread after its person lost access to it.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select, update
+
+from forum.extensions import socketio
+from forum.models import UserSession
+from forum.models.base import utcnow
+
+PASSWORD = "correct horse battery"
+REMEMBER = "forum_remember"
+
+
+# --- helpers -------------------------------------------------------------------
+
+
+def new_client(app):
+    client = app.test_client()
+    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
+    return client
+
+
+def login(client, email, remember=False, agent="Mozilla/5.0 (X11; Linux x86_64) Firefox/128.0"):
+    data = {"email": email, "password": PASSWORD}
+    if remember:
+        data["remember"] = "y"
+    response = client.post("/login", data=data, headers={"User-Agent": agent})
+    assert response.status_code == 303
+    return response
+
+
+def logged_in(client) -> bool:
+    response = client.get("/settings")
+    assert response.status_code in (200, 302), response.status_code
+    return response.status_code == 200
+
+
+def copy_of(app, source, names=("session", REMEMBER)):
+    """A second browser holding copies of `source`'s cookies (what a thief would have)."""
+    other = new_client(app)
+    for name in names:
+        cookie = source.get_cookie(name)
+        if cookie is not None:
+            other.set_cookie(name, cookie.value, domain=cookie.domain, path=cookie.path)
+    return other
+
+
+def sessions_of(db, user) -> list[UserSession]:
+    db.session.rollback()
+    return list(
+        db.session.scalars(
+            select(UserSession).where(UserSession.user_id == user.id).order_by(UserSession.id)
+        )
+    )
+
+
+def socket_with(app, http):
+    return socketio.test_client(app, flask_test_client=http)
+
+
+def events(sock, name: str) -> list[dict]:
+    return [e["args"][0] for e in sock.get_received() if e["name"] == name]
+
+
+# --- sessions --------------------------------------------------------------------
+
+
+def test_a_copied_session_cookie_stops_working_at_logout(app, make):
+    user = make.user()
+    browser = new_client(app)
+    login(browser, user.email)
+    thief = copy_of(app, browser, names=("session",))
+    assert logged_in(thief)
+    browser.post("/logout")
+    assert not logged_in(thief)
+    # and a new socket with the copied cookie is a visitor's, not the person's
+    sock = socket_with(app, thief)
+    forum = make.forum(visibility="members")
+    thread = make.thread(forum)
+    ack = sock.emit("join", {"thread_id": thread.id}, callback=True)
+    assert ack["ok"] is False and ack["error"]["code"] == "auth_required"
+    sock.disconnect()
+
+
+def test_a_copied_remember_cookie_stops_working_at_logout(app, make, db):
+    user = make.user()
+    browser = new_client(app)
+    login(browser, user.email, remember=True)
+    thief = copy_of(app, browser, names=(REMEMBER,))
+    browser.post("/logout")
+    assert not logged_in(thief)
+    assert all(row.revoked_at is not None for row in sessions_of(db, user))
+
+
+def test_the_remember_token_rotates_on_use_and_the_old_one_is_refused(app, make):
+    user = make.user()
+    browser = new_client(app)
+    login(browser, user.email, remember=True)
+    first = browser.get_cookie(REMEMBER).value
+    restarted = copy_of(app, browser, names=(REMEMBER,))  # browser restart: session cookie gone
+    assert logged_in(restarted)
+    second = restarted.get_cookie(REMEMBER).value
+    assert second != first
+    replay = new_client(app)
+    replay.set_cookie(REMEMBER, first, domain="localhost")
+    assert not logged_in(replay)
+    assert logged_in(copy_of(app, restarted, names=(REMEMBER,)))
+
+
+def test_the_remember_token_expires_after_the_maximum_age(app, make, db):
+    user = make.user()
+    browser = new_client(app)
+    login(browser, user.email, remember=True)
+    stale = utcnow() - timedelta(days=app.config["FORUM_SESSION_MAX_DAYS"], minutes=1)
+    db.session.execute(update(UserSession).values(created_at=stale))
+    db.session.commit()
+    assert not logged_in(copy_of(app, browser, names=(REMEMBER,)))
+    assert not logged_in(browser)
+
+
+@pytest.mark.config(FORUM_SESSION_IDLE_MINUTES=30)
+def test_an_idle_session_expires(app, make, db):
+    user = make.user()
+    browser = new_client(app)
+    login(browser, user.email)
+    assert logged_in(browser)
+    db.session.execute(update(UserSession).values(last_seen_at=utcnow() - timedelta(minutes=29)))
+    db.session.commit()
+    assert logged_in(browser)  # used within the idle time: still live, and touched
+    db.session.execute(update(UserSession).values(last_seen_at=utcnow() - timedelta(minutes=31)))
+    db.session.commit()
+    assert not logged_in(browser)
+    assert sessions_of(db, user)[0].revoked_at is not None
+
+
+def test_a_session_past_the_absolute_age_expires_even_when_used(app, make, db):
+    user = make.user()
+    browser = new_client(app)
+    login(browser, user.email)
+    old = utcnow() - timedelta(days=app.config["FORUM_SESSION_MAX_DAYS"], seconds=1)
+    db.session.execute(update(UserSession).values(created_at=old, last_seen_at=utcnow()))
+    db.session.commit()
+    assert not logged_in(browser)
+
+
+def test_settings_list_the_active_sessions_and_end_one(app, make, db):
+    user = make.user()
+    laptop, phone = new_client(app), new_client(app)
+    login(laptop, user.email, agent="Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko Firefox/128.0")
+    login(
+        phone,
+        user.email,
+        agent="Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 Chrome/126.0 Mobile",
+    )
+    page = laptop.get("/settings").get_data(as_text=True)
+    assert "Firefox on Linux" in page
+    assert "Chrome on Android" in page
+    assert "(this device)" in page
+    phone_socket = socket_with(app, phone)
+    assert phone_socket.is_connected()
+    phone_row = sessions_of(db, user)[1]
+    response = laptop.post(f"/settings/sessions/{phone_row.id}/end")
+    assert response.status_code == 303
+    assert not phone_socket.is_connected()
+    assert not logged_in(phone)
+    assert logged_in(laptop)
+    assert "Android" not in laptop.get("/settings").get_data(as_text=True)
+
+
+def test_nobody_ends_another_persons_session(app, make, db):
+    owner, other = make.user(), make.user()
+    mine, theirs = new_client(app), new_client(app)
+    login(mine, owner.email)
+    login(theirs, other.email)
+    their_row = sessions_of(db, other)[0]
+    assert mine.post(f"/settings/sessions/{their_row.id}/end").status_code == 404
+    assert mine.post("/settings/sessions/99999999999999999999/end").status_code == 404
+    assert logged_in(theirs)
+
+
+def test_log_out_everywhere_revokes_every_session_row(app, make, db):
+    user = make.user()
+    here, there = new_client(app), new_client(app)
+    login(here, user.email)
+    login(there, user.email, remember=True)
+    sock = socket_with(app, there)
+    here.post("/settings/logout-everywhere")
+    assert not sock.is_connected()
+    assert not logged_in(there)
+    assert not logged_in(copy_of(app, there, names=(REMEMBER,)))
+    assert all(row.revoked_at is not None for row in sessions_of(db, user))
+
+
+def test_a_socket_event_after_revocation_is_refused(app, make, db):
+    """Even before the disconnect arrives, every event checks the session again."""
+    user = make.user()
+    forum = make.forum()
+    thread = make.thread(forum)
+    browser = new_client(app)
+    login(browser, user.email)
+    sock = socket_with(app, browser)
+    assert sock.emit("join", {"thread_id": thread.id}, callback=True)["ok"]
+    db.session.execute(update(UserSession).values(revoked_at=utcnow()))
+    db.session.commit()
+    ack = sock.emit(
+        "message:send", {"thread_id": thread.id, "body": "hej", "client_id": "c1"}, callback=True
+    )
+    assert ack["ok"] is False and ack["error"]["code"] == "auth_required"
+    sock.disconnect()
