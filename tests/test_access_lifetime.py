@@ -216,3 +216,166 @@ def test_a_socket_event_after_revocation_is_refused(app, make, db):
     )
     assert ack["ok"] is False and ack["error"]["code"] == "auth_required"
     sock.disconnect()
+
+
+# --- rooms follow access (one process; the Redis test below covers two) -------------
+
+
+def joined(sock, thread) -> None:
+    ack = sock.emit("join", {"thread_id": thread.id}, callback=True)
+    assert ack["ok"], ack
+    sock.get_received()
+
+
+def say(sock, thread, body, client_id):
+    ack = sock.emit(
+        "message:send",
+        {"thread_id": thread.id, "body": body, "client_id": client_id},
+        callback=True,
+    )
+    assert ack["ok"], ack
+
+
+def assert_cut_off(sock, thread, speaker) -> None:
+    """`sock` was told, and no longer gets the thread's messages, typing or presence."""
+    assert events(sock, "thread:revoked") == [{"thread_id": thread.id}]
+    say(speaker, thread, "after the change", f"after-{thread.id}")
+    speaker.emit("typing", {"thread_id": thread.id}, callback=True)
+    names = {e["name"] for e in sock.get_received()}
+    assert not names & {"message:new", "typing", "presence"}
+
+
+def assert_still_in(sock, thread, speaker) -> None:
+    assert events(sock, "thread:revoked") == []
+    say(speaker, thread, "for the ones still here", f"still-{thread.id}")
+    assert [m["message"]["thread_id"] for m in events(sock, "message:new")] == [thread.id]
+
+
+def test_a_member_removed_from_an_invite_only_forum_leaves_its_rooms(app, make, socket_for):
+    owner = make.user("official")
+    guest, stays = make.user(), make.user()
+    forum = make.forum(owner=owner, visibility="invite", members=[guest, stays])
+    thread = make.thread(forum, author=stays)
+    guest_sock, stays_sock, owner_sock = socket_for(guest), socket_for(stays), socket_for(owner)
+    for sock in (guest_sock, stays_sock, owner_sock):
+        joined(sock, thread)
+    from forum.services import forums
+
+    with app.test_request_context():
+        forums.change_forum_people(owner, forum, guest.email, "member", add=False)
+    presence = events(owner_sock, "presence")
+    assert presence and guest.id not in {p["id"] for p in presence[-1]["users"]}
+    assert_cut_off(guest_sock, thread, owner_sock)
+    assert_still_in(stays_sock, thread, owner_sock)
+    # and it cannot simply come back
+    ack = guest_sock.emit("join", {"thread_id": thread.id}, callback=True)
+    assert ack["error"]["code"] == "not_found"
+
+
+def test_a_forum_closed_to_visitors_drops_their_sockets(app, make, socket_for):
+    owner = make.user("official")
+    member = make.user()
+    forum = make.forum(owner=owner, visibility="public")
+    thread = make.thread(forum, author=member)
+    visitor, member_sock = socket_for(None), socket_for(member)
+    joined(visitor, thread)
+    joined(member_sock, thread)
+    from forum.services import forums
+
+    with app.test_request_context():
+        forums.set_forum_visibility(owner, forum, "members")
+    assert_cut_off(visitor, thread, member_sock)
+    assert events(member_sock, "thread:revoked") == []
+
+
+def test_a_thread_moved_into_an_invite_only_forum_drops_visitors(app, make, socket_for):
+    admin = make.user("admin")
+    member = make.user()
+    public = make.forum(visibility="public")
+    closed = make.forum(visibility="invite", members=[member])
+    thread = make.thread(public, author=member)
+    other = make.thread(public, author=member)
+    visitor, member_sock = socket_for(None), socket_for(member)
+    joined(visitor, thread)
+    joined(visitor, other)
+    joined(member_sock, thread)
+    from forum.services import moderation
+
+    with app.test_request_context():
+        moderation.move_thread(admin, thread.id, closed.id)
+    assert_cut_off(visitor, thread, member_sock)
+    assert events(member_sock, "thread:revoked") == []
+    # the visitor's other, still public, thread is untouched
+    say(member_sock, other, "still public", "other-1")
+    assert [m["message"]["thread_id"] for m in events(visitor, "message:new")] == [other.id]
+
+
+def test_a_revoked_moderator_role_drops_the_invite_only_rooms_it_gave(app, make, socket_for):
+    admin = make.user("admin")
+    moderator = make.user("moderator")
+    member = make.user()
+    forum = make.forum(visibility="invite", members=[member])
+    thread = make.thread(forum, author=member)
+    mod_sock, member_sock = socket_for(moderator), socket_for(member)
+    joined(mod_sock, thread)
+    joined(member_sock, thread)
+    from forum.services import admin as admin_service
+
+    with app.test_request_context():
+        admin_service.revoke_role(admin, moderator.id, "moderator")
+    assert_cut_off(mod_sock, thread, member_sock)
+
+
+def test_a_revoked_official_role_drops_a_draft_rounds_thread(app, make, socket_for, db):
+    from consultation_support import make_round
+
+    from forum.models import Thread
+
+    admin = make.user("admin")
+    official = make.user("official")
+    colleague = make.user("official")
+    round_ = make_round(app, make, official, state="draft")
+    thread = db.session.get(Thread, round_.thread_id)
+    sock, colleague_sock = socket_for(official), socket_for(colleague)
+    joined(sock, thread)
+    joined(colleague_sock, thread)
+    from forum.services import admin as admin_service
+
+    with app.test_request_context():
+        admin_service.revoke_role(admin, official.id, "official")
+    assert events(sock, "thread:revoked") == [{"thread_id": thread.id}]
+    assert events(colleague_sock, "thread:revoked") == []
+
+
+def test_a_suspension_closes_every_socket_of_the_person(app, make, socket_for):
+    moderator = make.user("moderator")
+    person = make.user()
+    thread = make.thread(author=person)
+    sock = socket_for(person)
+    joined(sock, thread)
+    from forum.services import moderation
+
+    with app.test_request_context():
+        moderation.suspend_person(moderator, person.id, 60, "Hot mot andra.")
+    assert not sock.is_connected()
+
+
+def test_access_kept_means_nothing_happens(app, make, socket_for):
+    """Removing an organisation member rechecks the person's sockets, and a public thread stays."""
+    admin = make.user()
+    member = make.user()
+    org = make.organisation(admin=admin, members=[member])
+    thread = make.thread(author=admin)
+    sock, admin_sock = socket_for(member), socket_for(admin)
+    joined(sock, thread)
+    from sqlalchemy import select
+
+    from forum.models import Membership
+    from forum.services import organisations
+
+    membership = app.extensions["sqlalchemy"].session.scalar(
+        select(Membership).where(Membership.user_id == member.id)
+    )
+    with app.test_request_context():
+        organisations.remove_member(admin, org.id, membership.id)
+    assert_still_in(sock, thread, admin_sock)

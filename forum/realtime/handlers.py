@@ -19,13 +19,13 @@ from flask_socketio import join_room, leave_room
 
 from .. import policy
 from ..errors import DomainError, Invalid
-from ..events import session_room, start_listener, thread_room, user_room
+from ..events import session_room, set_rechecker, start_listener, thread_room, user_room
 from ..extensions import db, socketio
 from ..queries import forums as forum_queries
 from ..queries import payloads
 from ..services import forums as forum_service
 from ..services.validation import int_field, require_mapping, str_field
-from . import presence
+from . import access, presence
 
 log = logging.getLogger(__name__)
 Handler = Callable[[dict[str, Any]], dict[str, Any]]
@@ -68,6 +68,10 @@ def on_connect(auth: Any = None) -> bool:
     fresh_user()
     if current_app.config["FORUM_REDIS_URL"]:
         start_listener(current_app.config["FORUM_REDIS_URL"])
+    access.remember_socket(
+        request.sid,  # type: ignore[attr-defined]
+        current_user.id if current_user.is_authenticated else None,
+    )
     if current_user.is_authenticated:
         join_room(user_room(current_user.id))
         nonce = session.get("nonce") or g.get("session_key")
@@ -78,6 +82,7 @@ def on_connect(auth: Any = None) -> bool:
 
 def on_disconnect(*_args: Any) -> None:
     """Sent when a client goes away: update presence in the threads it was in."""
+    access.forget_socket(request.sid)  # type: ignore[attr-defined]
     for thread_id in presence.leave_all(request.sid):  # type: ignore[attr-defined]
         socketio.emit("presence", presence.snapshot(thread_id), to=thread_room(thread_id))
 
@@ -213,6 +218,7 @@ EVENTS: dict[str, Callable[..., Any]] = {
 
 def register() -> None:
     """Attach the handlers to the server that init_app just made."""
+    set_rechecker(access.recheck)
     socketio.on_event("connect", on_connect)
     socketio.on_event("disconnect", on_disconnect)
     for name, handler in EVENTS.items():

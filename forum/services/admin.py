@@ -8,6 +8,7 @@ from sqlalchemy.orm import joinedload
 
 from .. import policy
 from ..errors import Conflict, Invalid, NotFound
+from ..events import recheck_access_after_commit
 from ..extensions import db
 from ..models import AuditEntry, Department, Organisation, OrganisationStatus, User
 from . import audit
@@ -120,6 +121,7 @@ def revoke_role(actor: User | None, user_id: int, role: str) -> User:
     else:
         user.is_moderator = False
     audit.record(admin, "role.revoked", "user", user.id, detail)
+    recheck_access_after_commit(user_ids=[user.id])
     db.session.commit()
     return user
 

@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 
 from .. import policy
 from ..errors import Conflict, Invalid, NotFound, RateLimited
-from ..events import emit_after_commit, thread_room
+from ..events import emit_after_commit, recheck_access_after_commit, thread_room
 from ..extensions import db
 from ..models import (
     Commitment,
@@ -348,5 +348,27 @@ def change_forum_people(actor: User | None, forum: Forum, email: str, role: str,
         return person
     action = f"forum.{role}.{'added' if add else 'removed'}"
     audit.record(actor, action, "forum", forum.id, person.email)
+    if not add:
+        recheck_access_after_commit(forum_ids=[forum.id], user_ids=[person.id])
     db.session.commit()
     return person
+
+
+def set_forum_visibility(actor: User | None, forum: Forum, visibility: str) -> Forum:
+    """Change who can read a forum; open sockets that may no longer read its threads leave them."""
+    policy.require_login(actor)
+    policy.require(
+        policy.can_manage_forum(actor, forum),
+        _("Only admins and the forum's owner manage its people."),
+    )
+    try:
+        vis = Visibility(visibility)
+    except ValueError:
+        raise Invalid(_("Choose who can read the forum."), field="visibility") from None
+    if vis == forum.visibility:
+        return forum
+    old, forum.visibility = forum.visibility, vis
+    audit.record(actor, "forum.visibility", "forum", forum.id, f"{old.value} → {vis.value}")
+    recheck_access_after_commit(forum_ids=[forum.id])
+    db.session.commit()
+    return forum

@@ -17,7 +17,7 @@ from sqlalchemy.exc import IntegrityError
 
 from .. import policy
 from ..errors import Conflict, Invalid, Muted, NotFound, RateLimited
-from ..events import emit_after_commit, thread_room
+from ..events import emit_after_commit, recheck_access_after_commit, thread_room
 from ..extensions import db
 from ..formatting import iso_utc, local_datetime
 from ..links import path_for
@@ -698,6 +698,7 @@ def move_thread(actor: User | None, thread_id: int, forum_id: int | None) -> Thr
     old = thread.forum
     thread.forum_id = target.id
     thread.forum = target
+    recheck_access_after_commit(thread_ids=[thread.id])
     audit.record(actor, "thread.moved", "thread", thread.id, f"from {old.title}", forum_id=old.id)
     _thread_changed(actor, thread, "thread.moved", f"to {target.title}")  # type: ignore[arg-type]
     return thread
