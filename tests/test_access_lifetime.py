@@ -7,10 +7,13 @@ receiving a thread after its person lost access to it.
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 
+import psycopg
 import pytest
 from sqlalchemy import select, update
+from test_delivery import postgres_url, redis_url  # noqa: F401 — fixtures
 
 from forum.extensions import socketio
 from forum.models import UserSession
@@ -379,3 +382,109 @@ def test_access_kept_means_nothing_happens(app, make, socket_for):
     with app.test_request_context():
         organisations.remove_member(admin, org.id, membership.id)
     assert_still_in(sock, thread, admin_sock)
+
+
+# --- two real server processes and Redis -----------------------------------------------
+
+
+def _post_form(http, server, page: str, path: str, data: dict) -> None:
+    import re
+
+    html = http.get(server.url + page, timeout=5).text
+    token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', html).group(1)
+    response = http.post(
+        server.url + path, data={**data, "csrf_token": token}, timeout=5, allow_redirects=False
+    )
+    assert response.status_code in (302, 303), response.status_code
+
+
+@pytest.mark.server
+@pytest.mark.redis
+@pytest.mark.postgres
+def test_access_lost_on_one_process_reaches_sockets_on_the_other(postgres_url, redis_url):  # noqa: F811
+    """Removed member, moved thread and ended session, each changed through process two,
+    reach the sockets process one holds."""
+    from serverproc import ServerProcess
+    from support import app_settings
+    from test_delivery import Client
+
+    from forum import create_app
+    from forum.extensions import db
+    from forum.services import accounts, agreement, forums
+
+    app = create_app(app_settings(postgres_url))
+    with app.app_context(), app.test_request_context():
+        db.create_all()
+        agreement.seed_agreement()
+        owner = accounts.create_user_with_role(
+            "owner@lt.se", "Owner LT", PASSWORD, "official", "Kulturnämnden"
+        )
+        admin = accounts.create_user_with_role("admin@lt.se", "Admin LT", PASSWORD, "admin")
+        guest = accounts.create_user_with_role("guest@lt.se", "Guest LT", PASSWORD, "member")
+        closed = forums.create_forum(owner, "Inbjudna", "", "invite", [1], moderator_ids=[owner.id])
+        closed.members = [guest]
+        public = forums.create_forum(owner, "Öppet", "", "public", [1])
+        db.session.commit()
+        secret = forums.start_thread(admin, closed, "Bara inbjudna", [1])
+        open_thread = forums.start_thread(owner, public, "Öppen tråd", [1])
+        ids = {"secret": secret.id, "open": open_thread.id, "closed": closed.id}
+        closed_slug = closed.slug
+        db.session.remove()
+        db.engine.dispose()
+
+    def person(email):
+        return type("U", (), {"email": email})()
+
+    one = ServerProcess(postgres_url, FORUM_REDIS_URL=redis_url)
+    two = ServerProcess(postgres_url, FORUM_REDIS_URL=redis_url)
+    made: list = []
+    with one, two:
+        try:
+            guest_one = Client(one, person("guest@lt.se"))
+            visitor_one = Client(one)
+            owner_two = Client(two, person("owner@lt.se"))
+            admin_two = Client(two, person("admin@lt.se"))
+            made += [guest_one, visitor_one, owner_two, admin_two]
+            assert guest_one.call("join", {"thread_id": ids["secret"]})["ok"]
+            assert visitor_one.call("join", {"thread_id": ids["open"]})["ok"]
+            assert owner_two.call("join", {"thread_id": ids["secret"]})["ok"]
+
+            # 1. the owner, on process two, removes the guest from the invite-only forum
+            _post_form(
+                owner_two.http,
+                two,
+                f"/forums/{closed_slug}/people",
+                f"/forums/{closed_slug}/people",
+                {"email": "guest@lt.se", "role": "member", "action": "remove"},
+            )
+            assert guest_one.wait_for("thread:revoked", 1) == [{"thread_id": ids["secret"]}]
+            ack = owner_two.call(
+                "message:send",
+                {"thread_id": ids["secret"], "body": "efter", "client_id": "lt-1"},
+            )
+            assert ack["ok"]
+            time.sleep(0.5)
+            assert guest_one.received("message:new") == []
+
+            # 2. a moderator, on process two, moves the public thread into the closed forum
+            _post_form(
+                admin_two.http,
+                two,
+                f"/threads/{ids['open']}",
+                f"/threads/{ids['open']}/moderate",
+                {"action": "move", "forum_id": str(ids["closed"])},
+            )
+            assert visitor_one.wait_for("thread:revoked", 1) == [{"thread_id": ids["open"]}]
+
+            # 3. the guest's session, ended from process two's settings page, closes
+            #    the socket process one holds
+            with psycopg.connect(postgres_url) as conn:
+                (session_id,) = conn.execute(
+                    "SELECT s.id FROM user_sessions s JOIN users u ON u.id = s.user_id "
+                    "WHERE u.email = 'guest@lt.se' AND s.revoked_at IS NULL"
+                ).fetchone()
+            _post_form(guest_one.http, two, "/settings", f"/settings/sessions/{session_id}/end", {})
+            assert guest_one.disconnected.wait(1.5)
+        finally:
+            for client in made:
+                client.close()
