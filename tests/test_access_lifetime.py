@@ -488,3 +488,94 @@ def test_access_lost_on_one_process_reaches_sockets_on_the_other(postgres_url, r
         finally:
             for client in made:
                 client.close()
+
+
+# --- moderation leaves nothing behind ----------------------------------------------------
+
+
+PHONE = "070-123 45 67"
+
+
+def _mention_with_phone(app, make):
+    author, mentioned = make.user(), make.user()
+    moderator = make.user("moderator")
+    thread = make.thread(author=author)
+    message = make.message(thread, author, f"Ring @{mentioned.handle} på {PHONE}")
+    return author, mentioned, moderator, message
+
+
+def _traces(db, mentioned):
+    """What the mentioned person can still read of the message: notification and queued mail."""
+    from forum.models import Notification, OutboxMail
+
+    db.session.rollback()
+    notes = db.session.scalars(select(Notification).where(Notification.user_id == mentioned.id))
+    mails = db.session.scalars(
+        select(OutboxMail).where(
+            OutboxMail.to_address == mentioned.email, OutboxMail.sent_at.is_(None)
+        )
+    )
+    return [n.excerpt for n in notes], [m.body for m in mails]
+
+
+def _page(app, user) -> str:
+    from support import Auth
+
+    http = new_client(app)
+    Auth(http).login(user)
+    return http.get("/notifications").get_data(as_text=True)
+
+
+def test_hiding_blanks_the_excerpt_everywhere_and_restoring_brings_it_back(app, make, db):
+    from forum.services import moderation
+
+    _author, mentioned, moderator, message = _mention_with_phone(app, make)
+    excerpts, mails = _traces(db, mentioned)
+    assert PHONE in excerpts[0] and PHONE in mails[0]
+    with app.test_request_context():
+        moderation.hide_message(moderator, message.id, "other", "Telefonnummer")
+    excerpts, mails = _traces(db, mentioned)
+    assert excerpts == [""]
+    assert PHONE not in mails[0] and "/threads/" in mails[0]
+    assert PHONE not in _page(app, mentioned)
+    with app.test_request_context():
+        moderation.restore_message(moderator, message.id)
+    excerpts, mails = _traces(db, mentioned)
+    assert PHONE in excerpts[0] and PHONE in mails[0]
+
+
+def test_the_authors_delete_blanks_the_excerpt(app, make, db):
+    from forum.services import forums
+
+    author, mentioned, _moderator, message = _mention_with_phone(app, make)
+    with app.test_request_context():
+        forums.delete_message(author, message.id)
+    excerpts, mails = _traces(db, mentioned)
+    assert excerpts == [""] and PHONE not in mails[0]
+
+
+def test_redacting_rewrites_the_queued_mail_too(app, make, db):
+    from forum.services import moderation
+
+    _author, mentioned, moderator, message = _mention_with_phone(app, make)
+    with app.test_request_context():
+        moderation.redact_message(moderator, message.id, "Ring mig", "Telefonnummer")
+    excerpts, mails = _traces(db, mentioned)
+    assert excerpts == ["Ring mig"]
+    assert PHONE not in mails[0] and "Ring mig" in mails[0]
+
+
+def test_a_sent_reset_mail_keeps_no_link(app, make, db):
+    from forum.models import OutboxMail
+    from forum.services import accounts, mail
+
+    user = make.user()
+    with app.test_request_context():
+        accounts.request_password_reset(user.email)
+    queued = db.session.scalars(select(OutboxMail).where(OutboxMail.to_address == user.email)).one()
+    assert "/reset/" in queued.body
+    with app.test_request_context():
+        assert mail.deliver_pending() >= 1
+    db.session.rollback()
+    sent = db.session.get(OutboxMail, queued.id)
+    assert sent.sent_at is not None and "/reset/" not in sent.body

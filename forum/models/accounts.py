@@ -107,3 +107,7 @@ class OutboxMail(Model):
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
     attempts: Mapped[int] = mapped_column(default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
+    # The notification it tells of: moderation rewrites the excerpt of a mail not yet sent.
+    notification_id: Mapped[int | None] = mapped_column(ForeignKey("notifications.id"))
+    # It carries a single-use link (a password reset): the body is dropped once sent.
+    secret: Mapped[bool] = mapped_column(default=False)

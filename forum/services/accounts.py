@@ -430,7 +430,7 @@ def request_password_reset(email: str) -> None:
             minutes=minutes,
             link=link,
         )
-    queue_mail(user.email, subject, body)
+    queue_mail(user.email, subject, body, secret=True)
     db.session.commit()
 
 

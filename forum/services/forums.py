@@ -270,6 +270,7 @@ def edit_message(user: User | None, message_id: int, body: object) -> Message:
         )
     }
     emit_after_commit("message:edited", payload, thread_room(message.thread_id))
+    notifications.sync_message_excerpts(message)
     db.session.commit()
     return message
 
@@ -287,6 +288,7 @@ def delete_message(user: User | None, message_id: int) -> Message:
         ),
     }
     emit_after_commit("message:deleted", payload, thread_room(message.thread_id))
+    notifications.sync_message_excerpts(message)
     db.session.commit()
     return message
 

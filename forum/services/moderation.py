@@ -32,7 +32,6 @@ from ..models import (
     MessageRevision,
     MessageState,
     ModerationAction,
-    Notification,
     Principle,
     Thread,
     User,
@@ -40,7 +39,6 @@ from ..models import (
 from ..models.base import utcnow
 from ..queries import forums as forum_queries
 from ..queries import payloads
-from ..text import excerpt
 from . import audit, notifications
 from .rendering import MAX_BODY, MAX_TITLE, render_body
 from .validation import clean_text
@@ -332,6 +330,7 @@ def flag_message(
             forum_id=message.thread.forum_id,
         )
         _emit_message("message:hidden", message)
+        notifications.sync_message_excerpts(message)
     db.session.commit()
     return flag, True
 
@@ -357,6 +356,7 @@ def dismiss_flags(actor: User | None, message_id: int) -> int:
         message.state = MessageState.visible
         message.hidden_reason = None
         _emit_message("message:restored", message)
+        notifications.sync_message_excerpts(message)
     db.session.commit()
     return count
 
@@ -394,6 +394,7 @@ def hide_message(
         forum_id=message.thread.forum_id,
     )
     _emit_message("message:hidden", message)
+    notifications.sync_message_excerpts(message)
     _tell(message.author, "moderation_hidden", message.hidden_reason, action)
     db.session.commit()
     return action
@@ -412,6 +413,7 @@ def _show_again(actor: User, message: Message) -> None:
         action.reversed_at = utcnow()
         action.reversed_by_id = actor.id
     _emit_message("message:restored", message)
+    notifications.sync_message_excerpts(message)
 
 
 def restore_message(actor: User | None, message_id: int) -> Message:
@@ -461,11 +463,6 @@ def redact_message(
     )
     message.body = text
     message.html = render_body(text).html
-    db.session.execute(
-        update(Notification)
-        .where(Notification.message_id == message.id)
-        .values(excerpt=excerpt(message.html))
-    )
     action = _record_action(
         actor,
         ActionKind.redact,
@@ -484,6 +481,7 @@ def redact_message(
         _emit_message("message:restored", message)
     else:
         _emit_message("message:edited", message)
+    notifications.sync_message_excerpts(message)
     _tell(message.author, "moderation_redacted", reason, action)
     db.session.commit()
     return action
@@ -784,6 +782,7 @@ def _reverse(actor: User, action: ModerationAction) -> None:
             message.body = original.body
             message.html = render_body(original.body).html
             _emit_message("message:edited", message)
+            notifications.sync_message_excerpts(message)
     if action.reversed_at is None:
         _lift(actor, action)
 

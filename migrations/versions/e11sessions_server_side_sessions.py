@@ -38,12 +38,29 @@ def upgrade():
     )
     with op.batch_alter_table("user_sessions", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_user_sessions_user_id"), ["user_id"], unique=False)
+    with op.batch_alter_table("outbox_mail", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("notification_id", sa.Integer(), nullable=True))
+        batch_op.add_column(
+            sa.Column("secret", sa.Boolean(), nullable=False, server_default=sa.false())
+        )
+        batch_op.create_foreign_key(
+            batch_op.f("fk_outbox_mail_notification_id_notifications"),
+            "notifications",
+            ["notification_id"],
+            ["id"],
+        )
     # Every session now has its own row; "log out everywhere" revokes the rows.
     with op.batch_alter_table("users", schema=None) as batch_op:
         batch_op.drop_column("session_version")
 
 
 def downgrade():
+    with op.batch_alter_table("outbox_mail", schema=None) as batch_op:
+        batch_op.drop_constraint(
+            batch_op.f("fk_outbox_mail_notification_id_notifications"), type_="foreignkey"
+        )
+        batch_op.drop_column("secret")
+        batch_op.drop_column("notification_id")
     with op.batch_alter_table("users", schema=None) as batch_op:
         batch_op.add_column(
             sa.Column("session_version", sa.Integer(), nullable=False, server_default="1")
