@@ -579,3 +579,144 @@ def test_a_sent_reset_mail_keeps_no_link(app, make, db):
     db.session.rollback()
     sent = db.session.get(OutboxMail, queued.id)
     assert sent.sent_at is not None and "/reset/" not in sent.body
+
+
+# --- a mute covers every way to speak in the forum -------------------------------------
+
+
+@pytest.fixture
+def muted(app, make):
+    """A person muted in a public forum, with a thread and a message there."""
+    from forum.services import moderation
+
+    moderator = make.user("moderator")
+    person = make.user()
+    forum = make.forum()
+    thread = make.thread(forum, author=moderator)
+    message = make.message(thread, moderator, "Vi borde ordna en träff.")
+    with app.test_request_context():
+        moderation.mute_person(moderator, person.id, forum.id, 60, "Upprepade påhopp.")
+    return person, forum, thread, message
+
+
+def test_a_muted_person_cannot_say_they_are_typing(muted, socket_for):
+    person, _forum, thread, _message = muted
+    sock = socket_for(person)
+    joined(sock, thread)
+    ack = sock.emit("typing", {"thread_id": thread.id}, callback=True)
+    assert ack["ok"] is False and ack["error"]["code"] == "muted"
+
+
+def test_a_muted_person_cannot_start_a_thread(app, make, muted):
+    from forum.errors import Muted
+    from forum.services import forums
+
+    person, forum, _thread, _message = muted
+    with app.test_request_context(), pytest.raises(Muted):
+        forums.start_thread(person, forum, "Ny tråd", make.commitment_ids(1))
+
+
+def test_a_muted_person_cannot_turn_a_message_into_an_action(app, make, muted):
+    from forum.errors import Muted
+    from forum.services import follow_up
+
+    person, forum, _thread, message = muted
+    data = follow_up.ActionInput(
+        title="Ordna en träff",
+        owner=f"department:{make.user('official').department_id}",
+        due_date=(utcnow() + timedelta(days=30)).date().isoformat(),
+        commitment_ids=make.commitment_ids(1),
+        message_id=message.id,
+    )
+    with app.test_request_context(), pytest.raises(Muted):
+        follow_up.propose_action(person, data)
+
+
+# --- the moderator who decided does not decide the appeal ------------------------------
+
+
+def test_the_deciding_moderator_cannot_decide_the_appeal(app, make, db):
+    from forum.errors import Forbidden
+    from forum.queries import moderation as moderation_queries
+    from forum.services import moderation
+
+    first, second = make.user("moderator"), make.user("moderator")
+    author = make.user()
+    thread = make.thread(author=author)
+    message = make.message(thread, author, "Något olämpligt")
+    with app.test_request_context():
+        action = moderation.hide_message(first, message.id, "other", "Olämpligt")
+        appeal = moderation.appeal(author, action.id, "Det var inte olämpligt.")
+        assert appeal.id not in [a.id for a in moderation_queries.pending_appeals(first)]
+        assert appeal.id in [a.id for a in moderation_queries.pending_appeals(second)]
+        with pytest.raises(Forbidden):
+            moderation.decide_appeal(first, appeal.id, "reversed", "")
+        decided = moderation.decide_appeal(second, appeal.id, "reversed", "Rimligt.")
+    assert decided.decided_by_id == second.id
+
+
+def test_an_admin_decides_when_the_only_forum_moderator_made_the_decision(app, make):
+    from forum.queries import moderation as moderation_queries
+    from forum.services import moderation
+
+    forum_mod, admin = make.user(), make.user("admin")
+    forum = make.forum(moderators=[forum_mod])
+    author = make.user()
+    thread = make.thread(forum, author=author)
+    message = make.message(thread, author, "Något olämpligt")
+    with app.test_request_context():
+        action = moderation.hide_message(forum_mod, message.id, "other", "Olämpligt")
+        appeal = moderation.appeal(author, action.id, "Snälla.")
+        assert moderation_queries.pending_appeals(forum_mod) == []
+        assert [a.id for a in moderation_queries.pending_appeals(admin)] == [appeal.id]
+
+
+# --- nothing tells a stranger what exists ----------------------------------------------
+
+
+def test_a_visitor_cannot_tell_an_invite_only_thread_from_a_missing_one(app, make, socket_for, db):
+    from consultation_support import make_round
+
+    official = make.user("official")
+    closed = make.forum(visibility="invite")
+    secret = make.thread(closed, author=make.user("admin"))
+    draft = make_round(app, make, official, state="draft")
+    missing = 2_000_000_000
+    visitor = socket_for(None)
+    for thread_id in (secret.id, draft.thread_id, missing):
+        for event, payload in (
+            ("join", {"thread_id": thread_id}),
+            ("history", {"thread_id": thread_id, "before": 10}),
+        ):
+            ack = visitor.emit(event, payload, callback=True)
+            assert ack["error"]["code"] == "not_found", (thread_id, event)
+    http = new_client(app)
+    assert http.get(f"/threads/{secret.id}").status_code == 404
+    assert http.get(f"/threads/{missing}").status_code == 404
+    assert http.get(f"/forums/{closed.slug}").status_code == 404
+    assert http.get("/forums/no-such-forum").status_code == 404
+
+
+# --- bad input ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("big", [2**31, 2**63, 2**64])
+def test_ids_beyond_the_column_range_are_invalid_not_internal(make, socket_for, app, big):
+    user = make.user()
+    thread = make.thread(author=user)
+    sock = socket_for(user)
+    for event, payload in (
+        ("join", {"thread_id": big}),
+        ("history", {"thread_id": thread.id, "before": big}),
+        ("message:send", {"thread_id": big, "body": "x", "client_id": "big"}),
+        ("message:send", {"thread_id": thread.id, "body": "x", "client_id": "b2", "reply_to": big}),
+        ("message:edit", {"message_id": big, "body": "x"}),
+        ("message:delete", {"message_id": big}),
+        ("read", {"thread_id": thread.id, "message_id": big}),
+        ("typing", {"thread_id": big}),
+    ):
+        ack = sock.emit(event, payload, callback=True)
+        assert ack["ok"] is False and ack["error"]["code"] == "invalid", (event, ack)
+    http = new_client(app)
+    for path in (f"/threads/{big}", f"/consultations/{big}"):
+        assert http.get(path).status_code == 404, path

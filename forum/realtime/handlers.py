@@ -174,10 +174,7 @@ def on_history(data: dict[str, Any]) -> dict[str, Any]:
 def on_typing(data: dict[str, Any]) -> dict[str, Any]:
     """Sent by clients while their person types; the others in the room are told."""
     thread_id = int_field(data, "thread_id")
-    thread = forum_queries.get_thread(thread_id)  # type: ignore[arg-type]
-    policy.require_thread_visible(_user(), thread)
-    assert thread is not None
-    policy.require_can_send(_user(), thread)
+    thread = forum_service.check_typing(_user(), thread_id)  # type: ignore[arg-type]
     socketio.emit(
         "typing",
         {"thread_id": thread.id, "user": _person()},

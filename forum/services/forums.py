@@ -97,6 +97,7 @@ def start_thread(
     if not policy.can_view_forum(user, forum):
         raise NotFound(_("No such forum."))
     policy.require(policy.can_start_thread(user, forum), _("You may not start threads here."))
+    moderation.check_not_muted_in(user, forum.id)  # type: ignore[arg-type]
     title = clean_text(title, "title", max_length=MAX_TITLE)
     body = (body or "").strip()
     if len(body) > MAX_BODY:
@@ -109,6 +110,14 @@ def start_thread(
     if body:
         _insert_message(user, thread, body, f"thread-{thread.id}-first", None)  # type: ignore[arg-type]
     db.session.commit()
+    return thread
+
+
+def check_typing(user: User | None, thread_id: int) -> Thread:
+    """May this person say they are typing here? The same rules as sending, mutes included."""
+    thread = policy.require_thread_visible(user, forum_queries.get_thread(thread_id))
+    policy.require_can_send(user, thread)
+    moderation.check_not_muted(user, thread)  # type: ignore[arg-type]
     return thread
 
 

@@ -75,7 +75,12 @@ def active_mute(
 
 def check_not_muted(user: User, thread: Thread) -> None:
     """Raise Muted while a mute in the thread's forum is in force."""
-    mute = active_mute(user.id, thread.forum_id)
+    check_not_muted_in(user, thread.forum_id)
+
+
+def check_not_muted_in(user: User, forum_id: int) -> None:
+    """Raise Muted while a mute in this forum is in force: every way to speak there asks."""
+    mute = active_mute(user.id, forum_id)
     if mute is not None:
         raise Muted(
             _(
@@ -797,7 +802,9 @@ def decide_appeal(
         raise NotFound(_("No such appeal."))
     action = item.action
     policy.require(
-        policy.can_decide_appeal(actor, action.subject_id, _forum(action.forum_id)),
+        policy.can_decide_appeal(
+            actor, action.subject_id, _forum(action.forum_id), decided_by=action.actor_id
+        ),
         _("You may not decide on this appeal."),
     )
     assert actor is not None

@@ -17,7 +17,7 @@ from wtforms.validators import InputRequired
 from .. import policy
 from ..errors import DomainError, Invalid, NotFound
 from ..extensions import db
-from ..models import Commitment, Message, MessageRevision, Notification, User
+from ..models import Commitment, Message, MessageRevision, Notification, User, Visibility
 from ..queries import forums as forum_queries
 from ..queries import payloads
 from ..services import forums as forum_service
@@ -116,9 +116,9 @@ def _forum_or_404(slug: str):
     if forum is None:
         raise NotFound(_("No such forum."))
     if not policy.can_view_forum(viewer(), forum):
-        if viewer() is None:
-            return None
-        raise NotFound(_("No such forum."))
+        if viewer() is None and forum.visibility == Visibility.members:
+            return None  # any member may read it: ask the visitor to log in
+        raise NotFound(_("No such forum."))  # invite-only: the same as no forum at all
     return forum
 
 
