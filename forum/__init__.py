@@ -104,6 +104,13 @@ def register_extensions(app: Flask) -> None:
     with app.app_context():
         if db.engine.dialect.name == "sqlite":
             _configure_sqlite(db.engine)
+    from sqlalchemy import event
+    from sqlalchemy.orm import Session
+
+    from .services.validation import check_model_text
+
+    if not event.contains(Session, "before_flush", check_model_text):
+        event.listen(Session, "before_flush", check_model_text)
 
 
 def _configure_sqlite(engine: Any) -> None:
@@ -188,6 +195,12 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(Exception)
     def on_unexpected(err: Exception):
         db.session.rollback()
+        from flask_babel import gettext
+
+        from .errors import is_out_of_range
+
+        if is_out_of_range(err):  # an id no row can have: the same as a missing one
+            return error_response(404, "not_found", gettext("There is no page at this address."))
         app.logger.exception("unhandled error")
         from flask_babel import gettext
 

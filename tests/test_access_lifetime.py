@@ -720,3 +720,108 @@ def test_ids_beyond_the_column_range_are_invalid_not_internal(make, socket_for, 
     http = new_client(app)
     for path in (f"/threads/{big}", f"/consultations/{big}"):
         assert http.get(path).status_code == 404, path
+
+
+@pytest.mark.parametrize("bad", ["a\x00b", "a\ud800b"], ids=["nul", "surrogate"])
+def test_nul_and_lone_surrogates_are_invalid_with_the_field_named(make, socket_for, bad):
+    user = make.user()
+    thread = make.thread(author=user)
+    message = make.message(thread, user, "Hej")
+    sock = socket_for(user)
+    for event, payload, field in (
+        ("message:send", {"thread_id": thread.id, "body": bad, "client_id": "c1"}, "body"),
+        ("message:send", {"thread_id": thread.id, "body": "x", "client_id": bad}, "client_id"),
+        ("message:edit", {"message_id": message.id, "body": bad}, "body"),
+    ):
+        ack = sock.emit(event, payload, callback=True)
+        assert ack["ok"] is False, (event, field)
+        assert ack["error"]["code"] == "invalid" and ack["error"]["field"] == field, ack
+
+
+def test_nul_in_a_form_field_is_the_fields_error(app, make):
+    from support import Auth
+
+    user = make.user()
+    http = new_client(app)
+    Auth(http).login(user)
+    response = http.post("/settings", data={"display_name": "Ny\x00Namn", "locale": "sv"})
+    assert response.status_code == 400
+    assert 'id="display_name-error"' in response.get_data(as_text=True)
+    response = http.post(
+        "/register", data={"email": "x@example.se", "display_name": "X", "password": "a\x00" * 8}
+    )
+    assert response.status_code == 400
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "Anna\u202eAndersson",  # right-to-left override
+        "Anna\u2066Andersson",  # left-to-right isolate
+        "An\u200bna",  # zero-width space
+        "An\u200dna",  # zero-width joiner
+        "\ufeffAnna",  # byte order mark
+    ],
+)
+def test_display_names_refuse_bidi_controls_and_zero_width_characters(app, make, name):
+    from forum.errors import Invalid
+    from forum.services import accounts
+
+    with app.test_request_context(), pytest.raises(Invalid) as err:
+        accounts.register_user("bidi@example.se", name, PASSWORD)
+    assert err.value.field == "display_name"
+    user = make.user()
+    with app.test_request_context(), pytest.raises(Invalid):
+        accounts.update_settings(user, name, None, True)
+
+
+@pytest.mark.parametrize(
+    "imitation",
+    [
+        "Eva Official",  # the same name
+        "eva  official",  # case and spaces
+        "Еvа Оffiсiаl",  # Cyrillic Е, а, О, с
+        "Eva 0fficia1",  # digits for letters
+        "Évá Official",  # accents
+        "Ｅｖａ Ｏｆｆｉｃｉａｌ",  # fullwidth
+    ],
+)
+def test_names_imitating_an_official_are_refused(app, make, imitation):
+    from forum.errors import Invalid
+    from forum.services import accounts
+
+    make.user("official", name="Eva Official")
+    make.user("admin", name="Ada Admin")
+    with app.test_request_context(), pytest.raises(Invalid) as err:
+        accounts.register_user("imitator@example.se", imitation, PASSWORD)
+    assert err.value.field == "display_name"
+    member = make.user()
+    with app.test_request_context(), pytest.raises(Invalid):
+        accounts.update_settings(member, "Аdа Аdmin", None, True)  # Cyrillic А, а
+
+
+def test_ordinary_and_swedish_names_are_fine(app, make):
+    from forum.services import accounts
+
+    make.user("official", name="Eva Official")
+    with app.test_request_context():
+        for n, name in enumerate(["Eva Officiella", "Åsa Öberg", "Мария Иванова", "Eva"]):
+            accounts.register_user(f"ok{n}@example.se", name, PASSWORD)
+
+
+@pytest.mark.parametrize("path", ["/language", "/login"])
+@pytest.mark.parametrize(
+    "target", ["/\t/evil.example", "//evil.example", "/\\evil.example", "https://evil.example"]
+)
+def test_every_next_uses_the_strict_guard(app, path, target):
+    http = new_client(app)
+    if path == "/language":
+        response = http.post(path, data={"lang": "en", "next": target})
+    else:
+        response = http.post(path, data={"email": "no@example.se", "password": "x", "next": target})
+        page = response.get_data(as_text=True)
+        assert "evil.example" not in page
+        return
+    assert response.status_code in (302, 303)
+    assert "evil.example" not in response.headers["Location"]
+    assert not response.headers["Location"].startswith("//")

@@ -18,7 +18,7 @@ from flask_login import current_user
 from flask_socketio import join_room, leave_room
 
 from .. import policy
-from ..errors import DomainError, Invalid
+from ..errors import DomainError, Invalid, is_out_of_range
 from ..events import session_room, set_rechecker, start_listener, thread_room, user_room
 from ..extensions import db, socketio
 from ..queries import forums as forum_queries
@@ -51,8 +51,13 @@ def acknowledged(fn: Handler) -> Callable[..., dict[str, Any]]:
         except DomainError as err:
             db.session.rollback()
             return {"ok": False, "error": err.as_dict()}
-        except Exception:
+        except Exception as err:
             db.session.rollback()
+            if is_out_of_range(err):
+                return {
+                    "ok": False,
+                    "error": {"code": "invalid", "message": _("A number is out of range.")},
+                }
             log.exception("socket handler %s failed", fn.__name__)
             return {
                 "ok": False,

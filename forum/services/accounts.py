@@ -26,6 +26,8 @@ from ..models import Department, LoginAttempt, PasswordReset, User, UserSession
 from ..models.base import utcnow
 from . import audit
 from .mail import queue_mail
+from .names import check_not_imitating, check_visible
+from .validation import check_characters
 
 MIN_PASSWORD_LENGTH = 10
 MAX_PASSWORD_LENGTH = 200
@@ -55,6 +57,7 @@ def normalise_email(raw: str) -> str:
 
 def check_password_strength(password: str, field: str = "password") -> None:
     """Raise Invalid for a short, overlong or common password."""
+    check_characters(password, field)
     if len(password) < MIN_PASSWORD_LENGTH:
         raise Invalid(
             _("The password must be at least %(n)d characters.", n=MIN_PASSWORD_LENGTH), field=field
@@ -66,6 +69,9 @@ def check_password_strength(password: str, field: str = "password") -> None:
 
 
 def clean_display_name(raw: str) -> str:
+    """Trimmed, not empty, not overlong, and without invisible or control characters."""
+    check_characters(raw or "", "display_name")
+    check_visible(raw or "")
     name = " ".join((raw or "").split())
     if not name:
         raise Invalid(_("Enter a display name."), field="display_name")
@@ -102,6 +108,7 @@ def register_user(email: str, display_name: str, password: str, locale: str | No
     """Create a member account. Email is unique regardless of case."""
     email = normalise_email(email)
     name = clean_display_name(display_name)
+    check_not_imitating(name)
     check_password_strength(password)
     if db.session.scalar(select(User.id).where(func.lower(User.email) == email)) is not None:
         raise Conflict(_("An account with that email address already exists."), field="email")
@@ -476,6 +483,7 @@ def update_settings(
 ) -> None:
     """Change display name, language (None: the browser's) and mail preference."""
     name = clean_display_name(display_name)
+    check_not_imitating(name, user.id)
     if locale not in (None, "", "sv", "en"):
         raise Invalid(_("Unknown language."), field="locale")
     user.display_name = name

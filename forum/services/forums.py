@@ -31,7 +31,7 @@ from ..queries import forums as forum_queries
 from ..queries import payloads
 from . import audit, moderation, notifications
 from .rendering import MAX_BODY, MAX_DESCRIPTION, MAX_TITLE, render_body
-from .validation import clean_text
+from .validation import check_characters, clean_text
 
 MAX_CLIENT_ID = 64
 
@@ -140,6 +140,7 @@ def _check_rate(user: User, thread: Thread) -> None:
 def _validate_body(body: object) -> str:
     if not isinstance(body, str):
         raise Invalid(_("The message must be text."), field="body")
+    check_characters(body, "body")
     if not body.strip():
         raise Invalid(_("Write something first."), field="body")
     if len(body) > MAX_BODY:
@@ -150,6 +151,7 @@ def _validate_body(body: object) -> str:
 def _validate_client_id(client_id: object) -> str:
     if not isinstance(client_id, str) or not client_id.strip():
         raise Invalid(_("client_id is required."), field="client_id")
+    check_characters(client_id, "client_id")
     if len(client_id) > MAX_CLIENT_ID:
         raise Invalid(
             _("client_id can be at most %(n)d characters.", n=MAX_CLIENT_ID), field="client_id"

@@ -21,6 +21,7 @@ from ..errors import NotFound
 from ..extensions import db
 from ..models import Commitment, Principle, Thread
 from ..queries import forums as forum_queries
+from .auth import safe_next
 
 bp = Blueprint("main", __name__)
 
@@ -87,9 +88,7 @@ def set_language():
     choice = request.form.get("lang", "")
     if choice in ("sv", "en"):
         session["lang"] = choice
-    target = request.form.get("next") or url_for("main.home")
-    if not target.startswith("/") or target.startswith("//"):
-        target = url_for("main.home")
+    target = safe_next(request.form.get("next")) or url_for("main.home")
     return redirect(target)
 
 

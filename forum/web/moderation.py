@@ -21,6 +21,7 @@ from ..queries import forums as forum_queries
 from ..queries import moderation as mq
 from ..queries import payloads
 from ..services import moderation as service
+from .auth import safe_next
 
 bp = Blueprint("moderation", __name__)
 
@@ -71,10 +72,7 @@ def _int(name: str) -> int | None:
 
 
 def _safe_next(default: str) -> str:
-    target = request.form.get("next") or ""
-    if target.startswith("/") and not target.startswith("//"):
-        return target
-    return default
+    return safe_next(request.form.get("next")) or default
 
 
 def _require_moderation() -> None:
