@@ -86,6 +86,12 @@ def load_config(instance_path: Path, env: dict[str, str] | None = None) -> dict[
         "FORUM_DEMO": _flag(env.get("FORUM_DEMO"), True) and not production,
         "FORUM_BASE_URL": env.get("FORUM_BASE_URL", "http://127.0.0.1:5000").rstrip("/"),
         "FORUM_MESSAGE_RATE_LIMIT": parse_rate_limit(env.get("FORUM_MESSAGE_RATE_LIMIT", "10/10s")),
+        "FORUM_SOCKET_EVENTS_PER_SECOND": float(env.get("FORUM_SOCKET_EVENTS_PER_SECOND", "10")),
+        "FORUM_SOCKET_BURST": float(env.get("FORUM_SOCKET_BURST", "40")),
+        "FORUM_SOCKET_REFUSALS_BEFORE_DISCONNECT": float(
+            env.get("FORUM_SOCKET_REFUSALS_BEFORE_DISCONNECT", "100")
+        ),
+        "FORUM_TYPING_INTERVAL_SECONDS": float(env.get("FORUM_TYPING_INTERVAL_SECONDS", "2")),
         "FORUM_LOGIN_MAX_FAILURES": int(env.get("FORUM_LOGIN_MAX_FAILURES", "5")),
         "FORUM_LOGIN_WINDOW_MINUTES": int(env.get("FORUM_LOGIN_WINDOW_MINUTES", "15")),
         "FORUM_SESSION_IDLE_MINUTES": max(1, int(env.get("FORUM_SESSION_IDLE_MINUTES", "720"))),

@@ -12,7 +12,7 @@ from datetime import timedelta
 
 import psycopg
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from test_delivery import postgres_url, redis_url  # noqa: F401 — fixtures
 
 from forum.extensions import socketio
@@ -825,3 +825,116 @@ def test_every_next_uses_the_strict_guard(app, path, target):
     assert response.status_code in (302, 303)
     assert "evil.example" not in response.headers["Location"]
     assert not response.headers["Location"].startswith("//")
+
+
+# --- limits that hold under concurrency ----------------------------------------------
+
+
+def test_typing_is_throttled_per_socket(make, socket_for):
+    alice, bob = make.user(), make.user()
+    thread = make.thread(author=alice)
+    a, b = socket_for(alice), socket_for(bob)
+    joined(a, thread)
+    joined(b, thread)
+    for _ in range(5):
+        assert a.emit("typing", {"thread_id": thread.id}, callback=True)["ok"]
+    assert len(events(b, "typing")) == 1
+
+
+@pytest.mark.config(
+    FORUM_SOCKET_EVENTS_PER_SECOND=1,
+    FORUM_SOCKET_BURST=5,
+    FORUM_SOCKET_REFUSALS_BEFORE_DISCONNECT=5,
+)
+def test_a_flooding_socket_is_slowed_then_disconnected(make, socket_for):
+    alice, bob = make.user(), make.user()
+    thread = make.thread(author=alice)
+    flooder, other = socket_for(alice), socket_for(bob)
+    codes = []
+    for _ in range(30):
+        if not flooder.is_connected():
+            break
+        ack = flooder.emit("history", {"thread_id": thread.id, "before": 10}, callback=True)
+        codes.append("ok" if ack and ack["ok"] else (ack or {}).get("error", {}).get("code"))
+    assert codes[:5] == ["ok"] * 5
+    assert "rate_limited" in codes
+    assert not flooder.is_connected()
+    # another person's socket is not affected
+    assert other.emit("history", {"thread_id": thread.id, "before": 10}, callback=True)["ok"]
+
+
+def _parallel(fn, n: int) -> list:
+    import concurrent.futures
+
+    with concurrent.futures.ThreadPoolExecutor(n) as pool:
+        return list(pool.map(fn, range(n)))
+
+
+@pytest.mark.server
+def test_parallel_sockets_of_one_person_store_no_more_than_the_limit(app, db_url, make, db):
+    from serverproc import ServerProcess
+    from test_delivery import Client
+
+    from forum.models import Message
+
+    alice = make.user()
+    thread = make.thread(author=alice)
+    thread_id = thread.id
+    with ServerProcess(db_url, FORUM_MESSAGE_RATE_LIMIT="10/60s") as server:
+        clients = [Client(server, alice) for _ in range(20)]
+        try:
+            import threading
+
+            start = threading.Barrier(20)
+
+            def send(i):
+                start.wait(10)
+                return clients[i].call(
+                    "message:send",
+                    {"thread_id": thread_id, "body": f"m{i}", "client_id": f"par-{i}"},
+                )
+
+            acks = _parallel(send, 20)
+        finally:
+            for client in clients:
+                client.close()
+    db.session.rollback()
+    stored = db.session.scalar(select(func.count()).where(Message.thread_id == thread_id))
+    assert stored == 10
+    assert sum(1 for a in acks if a["ok"]) == 10
+    assert {a["error"]["code"] for a in acks if not a["ok"]} == {"rate_limited"}
+
+
+@pytest.mark.server
+def test_parallel_wrong_passwords_get_no_more_checks_than_the_limit(app, db_url, make):
+    import re
+    import threading
+
+    import requests
+    from serverproc import ServerProcess
+
+    email = make.user().email
+    with ServerProcess(db_url) as server:
+        sessions = []
+        for _ in range(30):
+            http = requests.Session()
+            page = http.get(server.url + "/login", timeout=10).text
+            token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page).group(1)
+            sessions.append((http, token))
+        start = threading.Barrier(30)
+
+        def attempt(i):
+            http, token = sessions[i]
+            start.wait(10)
+            response = http.post(
+                server.url + "/login",
+                data={"email": email, "password": f"wrong {i}", "csrf_token": token},
+                timeout=30,
+                allow_redirects=False,
+            )
+            return response.status_code
+
+        statuses = _parallel(attempt, 30)
+    checked = statuses.count(400)  # a real password check that failed
+    assert checked <= app.config["FORUM_LOGIN_MAX_FAILURES"]
+    assert statuses.count(429) == 30 - checked

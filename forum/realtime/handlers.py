@@ -15,7 +15,7 @@ from typing import Any
 from flask import current_app, g, request, session
 from flask_babel import gettext as _
 from flask_login import current_user
-from flask_socketio import join_room, leave_room
+from flask_socketio import disconnect, join_room, leave_room
 
 from .. import policy
 from ..errors import DomainError, Invalid, is_out_of_range
@@ -25,7 +25,7 @@ from ..queries import forums as forum_queries
 from ..queries import payloads
 from ..services import forums as forum_service
 from ..services.validation import int_field, require_mapping, str_field
-from . import access, presence
+from . import access, budget, presence
 
 log = logging.getLogger(__name__)
 Handler = Callable[[dict[str, Any]], dict[str, Any]]
@@ -46,6 +46,19 @@ def acknowledged(fn: Handler) -> Callable[..., dict[str, Any]]:
     @functools.wraps(fn)
     def wrapper(data: Any = None, *_extra: Any) -> dict[str, Any]:
         fresh_user()
+        verdict = budget.spend(request.sid)  # type: ignore[attr-defined]
+        if verdict != "ok":
+            if verdict == "disconnect":
+                log.warning("socket %s flooded; disconnecting it", request.sid)  # type: ignore[attr-defined]
+                disconnect()
+            return {
+                "ok": False,
+                "error": {
+                    "code": "rate_limited",
+                    "message": _("Too many events. Slow down."),
+                    "retry_after": 1,
+                },
+            }
         try:
             result = fn(require_mapping(data))
         except DomainError as err:
@@ -88,6 +101,7 @@ def on_connect(auth: Any = None) -> bool:
 def on_disconnect(*_args: Any) -> None:
     """Sent when a client goes away: update presence in the threads it was in."""
     access.forget_socket(request.sid)  # type: ignore[attr-defined]
+    budget.forget(request.sid)  # type: ignore[attr-defined]
     for thread_id in presence.leave_all(request.sid):  # type: ignore[attr-defined]
         socketio.emit("presence", presence.snapshot(thread_id), to=thread_room(thread_id))
 
@@ -180,6 +194,8 @@ def on_typing(data: dict[str, Any]) -> dict[str, Any]:
     """Sent by clients while their person types; the others in the room are told."""
     thread_id = int_field(data, "thread_id")
     thread = forum_service.check_typing(_user(), thread_id)  # type: ignore[arg-type]
+    if not budget.may_announce_typing(request.sid):  # type: ignore[attr-defined]
+        return {"throttled": True}  # the room heard it a moment ago
     socketio.emit(
         "typing",
         {"thread_id": thread.id, "user": _person()},

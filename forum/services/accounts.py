@@ -171,17 +171,27 @@ def _throttle_window() -> timedelta:
     return timedelta(minutes=current_app.config["FORUM_LOGIN_WINDOW_MINUTES"])
 
 
-def _check_throttle(email: str, address: str | None) -> None:
+def _reserve_attempt(email: str, address: str | None) -> LoginAttempt:
+    """Record this attempt *before* the password is checked, then count: atomic throttling.
+
+    The attempt is committed first and the count includes it, so of any number of
+    parallel attempts at most FORUM_LOGIN_MAX_FAILURES get a password check (each one
+    counts at least every attempt committed before it). A success forgets the
+    account's attempts; a failure's record stays as the failure.
+    """
+    attempt = LoginAttempt(email=email, address=(address or "unknown")[:64])
+    db.session.add(attempt)
+    db.session.commit()
     since = utcnow() - _throttle_window()
     limit = current_app.config["FORUM_LOGIN_MAX_FAILURES"]
     checks = [(LoginAttempt.email, email)]
     if address is not None:
         checks.append((LoginAttempt.address, address))
     for column, value in checks:
-        failures = db.session.scalar(
+        attempts = db.session.scalar(
             select(func.count()).where(column == value, LoginAttempt.at > since)
         )
-        if failures and failures >= limit:
+        if attempts and attempts > limit:
             minutes = current_app.config["FORUM_LOGIN_WINDOW_MINUTES"]
             raise RateLimited(
                 _(
@@ -190,6 +200,7 @@ def _check_throttle(email: str, address: str | None) -> None:
                     minutes=minutes,
                 )
             )
+    return attempt
 
 
 @cache
@@ -209,12 +220,14 @@ def authenticate(email: str, password: str, address: str) -> User:
     except Invalid:
         email = (email or "").strip().lower()[:254]
     address = (address or "unknown")[:64]
-    _check_throttle(email, address)
+    _reserve_attempt(email, address)
     user = db.session.scalar(select(User).where(User.email == email))
     stored = user.password_hash if user else _dummy_hash(current_app.config["FORUM_PASSWORD_HASH"])
-    if not check_password_hash(stored, password or "") or user is None:
-        db.session.add(LoginAttempt(email=email, address=address))
-        db.session.commit()
+    try:
+        correct = check_password_hash(stored, password or "")
+    except UnicodeEncodeError:  # a lone surrogate cannot be any password
+        correct = False
+    if not correct or user is None:
         raise Invalid(_("Wrong email address or password."), field="password")
     if user.is_suspended(utcnow()):
         raise Invalid(
@@ -500,11 +513,15 @@ def change_password(
     Wrong current passwords count as failed logins (per account and, when
     given, per address), so a borrowed session cannot be used to guess it.
     """
-    _check_throttle(user.email, (address or "unknown")[:64] if address else None)
-    if not check_password_hash(user.password_hash, current_password or ""):
-        db.session.add(LoginAttempt(email=user.email, address=(address or "unknown")[:64]))
-        db.session.commit()
+    attempt = _reserve_attempt(user.email, (address or "unknown")[:64] if address else None)
+    try:
+        correct = check_password_hash(user.password_hash, current_password or "")
+    except UnicodeEncodeError:
+        correct = False
+    if not correct:
         raise Invalid(_("The current password is wrong."), field="current_password")
+    db.session.delete(attempt)  # the right password is not a failure
+    db.session.commit()
     check_password_strength(new_password, field="new_password")
     user.password_hash = hash_password(new_password)
     db.session.commit()

@@ -122,9 +122,21 @@ def check_typing(user: User | None, thread_id: int) -> Thread:
 
 
 def _check_rate(user: User, thread: Thread) -> None:
+    """At most `count` messages per `seconds` per person and thread, enforced atomically.
+
+    The person's row is locked first (an UPDATE: a row lock on PostgreSQL, the write
+    lock on SQLite) and held until this transaction commits the message, so parallel
+    sends of one person are counted one after another, never side by side.
+    """
     limit = current_app.config["FORUM_MESSAGE_RATE_LIMIT"]
     if not limit.enabled:
         return
+    db.session.execute(
+        update(User)
+        .where(User.id == user.id)
+        .values(id=User.id)
+        .execution_options(synchronize_session=False)
+    )
     since = utcnow() - timedelta(seconds=limit.seconds)
     recent = db.session.scalar(
         select(func.count()).where(
