@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 from typing import Any
 
@@ -80,9 +81,26 @@ def select_locale() -> str:
     return request.accept_languages.best_match(LOCALES) or "sv"
 
 
+def private_instance(instance: Path, database_url: str) -> None:
+    """The instance folder (secret key, SQLite database) is the owner's alone: 0700,
+    and a SQLite file is created 0600 before SQLite opens it (its -wal and -shm
+    files take the same mode)."""
+    instance.mkdir(mode=0o700, parents=True, exist_ok=True)
+    try:
+        instance.chmod(0o700)
+    except OSError:  # not ours to change (a shared mount): leave it
+        pass
+    prefix = "sqlite:///"
+    if database_url.startswith(prefix) and ":memory:" not in database_url:
+        path = Path(database_url.removeprefix(prefix).split("?", 1)[0])
+        if not path.exists():
+            path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+
+
 def register_extensions(app: Flask) -> None:
     """Bind the unbound extensions to this app."""
-    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    private_instance(Path(app.instance_path), app.config["SQLALCHEMY_DATABASE_URI"])
     db.init_app(app)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True)
     login_manager.init_app(app)

@@ -56,10 +56,11 @@ def _secret_key(env: dict[str, str], instance_path: Path, production: bool) -> s
     path = instance_path / "secret_key"
     if path.exists():
         return path.read_text().strip()
-    instance_path.mkdir(parents=True, exist_ok=True)
+    instance_path.mkdir(mode=0o700, parents=True, exist_ok=True)
     key = secrets.token_hex(32)
-    path.write_text(key)
-    path.chmod(0o600)
+    fd = os.open(path, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o600)  # never readable by others
+    with os.fdopen(fd, "w") as handle:
+        handle.write(key)
     return key
 
 

@@ -938,3 +938,26 @@ def test_parallel_wrong_passwords_get_no_more_checks_than_the_limit(app, db_url,
     checked = statuses.count(400)  # a real password check that failed
     assert checked <= app.config["FORUM_LOGIN_MAX_FAILURES"]
     assert statuses.count(429) == 30 - checked
+
+
+# --- files only the owner can read -------------------------------------------------------
+
+
+def test_the_instance_folder_and_sqlite_file_are_the_owners_alone(tmp_path):
+    """What create_app does on first start: the folder, the secret key and the database."""
+    import os
+    import stat
+
+    from forum import private_instance
+    from forum.config import load_config
+
+    old = os.umask(0o022)  # the usual umask would leave them readable by everyone
+    try:
+        instance = tmp_path / "instance"
+        config = load_config(instance, {})
+        private_instance(instance, str(config["SQLALCHEMY_DATABASE_URI"]))
+        assert stat.S_IMODE(instance.stat().st_mode) == 0o700
+        assert stat.S_IMODE((instance / "forum.sqlite3").stat().st_mode) == 0o600
+        assert stat.S_IMODE((instance / "secret_key").stat().st_mode) == 0o600
+    finally:
+        os.umask(old)
