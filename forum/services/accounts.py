@@ -130,6 +130,63 @@ def register_user(email: str, display_name: str, password: str, locale: str | No
     return user
 
 
+def register_member(
+    email: str, display_name: str, password: str, locale: str | None = None
+) -> User | None:
+    """Registration from the web: the answer never tells whether the address has an account.
+
+    A new address gets its account and a welcome mail; an address that already has
+    an account gets no second one, and its owner is mailed instead ("someone tried
+    to register with your address"). Returns the new user, or None. Both paths
+    hash the password, so they take as long.
+    """
+    email = normalise_email(email)
+    name = clean_display_name(display_name)
+    check_not_imitating(name)
+    check_password_strength(password)
+    owner = db.session.scalar(select(User).where(func.lower(User.email) == email))
+    if owner is None:
+        try:
+            user = register_user(email, name, password, locale)
+        except Conflict:  # registered a moment ago by a parallel request
+            owner = db.session.scalar(select(User).where(func.lower(User.email) == email))
+        else:
+            _mail_account(user, registered=True)
+            db.session.commit()
+            return user
+    hash_password(password)  # the same work as creating an account
+    if owner is not None:
+        _mail_account(owner, registered=False)
+        db.session.commit()
+    return None
+
+
+def _mail_account(user: User, registered: bool) -> None:
+    login = url_for_mail("auth.login")
+    reset = url_for_mail("auth.forgot_password")
+    with force_locale(user.locale or "sv"):
+        if registered:
+            subject = _("Welcome to Dialogforum")
+            body = _(
+                "Hello %(name)s,\n\nYour account is ready. Log in here with your email "
+                "address and the password you chose:\n%(login)s",
+                name=user.display_name,
+                login=login,
+            )
+        else:
+            subject = _("Someone tried to register with your address")
+            body = _(
+                "Hello %(name)s,\n\nSomeone tried to register a new Dialogforum account with "
+                "this address, which already has one. If it was you, log in here:\n%(login)s"
+                "\n\nForgot your password? Choose a new one here:\n%(reset)s\n\n"
+                "If it was not you, you need not do anything: no account was created.",
+                name=user.display_name,
+                login=login,
+                reset=reset,
+            )
+    queue_mail(user.email, subject, body)
+
+
 def create_user_with_role(
     email: str, name: str, password: str, role: str, department: str | None = None
 ) -> User:

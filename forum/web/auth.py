@@ -306,7 +306,8 @@ def login():
 
 @bp.route("/register", methods=["GET", "POST"])
 def register():
-    """Create a member account, then log in."""
+    """Register; the answer is the same whether the address already has an account
+    (its owner is mailed instead), so the page never tells who is registered."""
     form = RegisterForm()
     target = safe_next(form.next.data or request.args.get("next"))
     if request.method == "GET":
@@ -317,15 +318,19 @@ def register():
     problem = None
     if form.validate_on_submit():
         try:
-            user = accounts.register_user(
-                form.email.data, form.display_name.data, form.password.data
-            )
+            accounts.register_member(form.email.data, form.display_name.data, form.password.data)
         except DomainError as err:
             problem = form_error(form, err)
         else:
-            start_session(user, remember=False)
-            flash(_("Welcome to Dialogforum, %(name)s!", name=user.display_name), "success")
-            return redirect(target or url_for("forums.index"), 303)
+            flash(
+                _(
+                    "Thank you. We have sent a mail to %(email)s. Log in with that address "
+                    "and the password you chose.",
+                    email=form.email.data.strip(),
+                ),
+                "success",
+            )
+            return redirect(url_for("auth.login", next=target or url_for("forums.index")), 303)
     form.next.data = target or ""
     return render_template("auth/register.html", form=form, problem=problem), 400
 
