@@ -83,6 +83,8 @@ def load_config(instance_path: Path, env: dict[str, str] | None = None) -> dict[
         "SQLALCHEMY_DATABASE_URI": database_url,
         "SQLALCHEMY_ENGINE_OPTIONS": engine_options,
         "FORUM_REDIS_URL": env.get("FORUM_REDIS_URL") or None,
+        # names this installation's keys in a Redis shared with others (rate limits)
+        "FORUM_REDIS_PREFIX": env.get("FORUM_REDIS_PREFIX", "forum"),
         "FORUM_ALLOWED_ORIGINS": origins,
         "FORUM_DEMO": _flag(env.get("FORUM_DEMO"), True) and not production,
         "FORUM_BASE_URL": env.get("FORUM_BASE_URL", "http://127.0.0.1:5000").rstrip("/"),

@@ -961,3 +961,59 @@ def test_the_instance_folder_and_sqlite_file_are_the_owners_alone(tmp_path):
         assert stat.S_IMODE((instance / "secret_key").stat().st_mode) == 0o600
     finally:
         os.umask(old)
+
+
+@pytest.mark.server
+@pytest.mark.redis
+@pytest.mark.postgres
+def test_the_message_limit_holds_across_two_processes_through_redis(postgres_url, redis_url):  # noqa: F811
+    """Twenty sockets of one person on two processes, sending at once: ten messages."""
+    import threading
+    import uuid
+
+    import redis
+    from serverproc import ServerProcess
+    from support import app_settings
+    from test_delivery import Client
+
+    from forum import create_app
+    from forum.extensions import db
+    from forum.services import accounts, agreement, forums
+
+    app = create_app(app_settings(postgres_url))
+    with app.app_context(), app.test_request_context():
+        db.create_all()
+        agreement.seed_agreement()
+        official = accounts.create_user_with_role(
+            "off@rl.se", "Off RL", PASSWORD, "official", "Kulturnämnden"
+        )
+        accounts.create_user_with_role("fast@rl.se", "Fast RL", PASSWORD, "member")
+        forum = forums.create_forum(official, "RL", "", "public", [1])
+        thread_id = forums.start_thread(official, forum, "Snabbt", [1]).id
+        db.session.remove()
+        db.engine.dispose()
+    prefix = f"test-{uuid.uuid4().hex[:8]}"
+    env = {"FORUM_REDIS_URL": redis_url, "FORUM_REDIS_PREFIX": prefix}
+    env["FORUM_MESSAGE_RATE_LIMIT"] = "10/60s"
+    person = type("U", (), {"email": "fast@rl.se"})()
+    with ServerProcess(postgres_url, **env) as one, ServerProcess(postgres_url, **env) as two:
+        clients = [Client(one if i % 2 else two, person) for i in range(20)]
+        try:
+            start = threading.Barrier(20)
+
+            def send(i):
+                start.wait(10)
+                return clients[i].call(
+                    "message:send",
+                    {"thread_id": thread_id, "body": f"m{i}", "client_id": f"rl-{i}"},
+                )
+
+            acks = _parallel(send, 20)
+        finally:
+            for client in clients:
+                client.close()
+    assert sum(1 for a in acks if a["ok"]) == 10
+    assert {a["error"]["code"] for a in acks if not a["ok"]} == {"rate_limited"}
+    keys = redis.Redis.from_url(redis_url).keys(f"*{prefix}*")
+    assert keys, "the limit was not kept in Redis"
+    redis.Redis.from_url(redis_url).delete(*keys)

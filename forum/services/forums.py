@@ -29,7 +29,7 @@ from ..models import (
 from ..models.base import utcnow
 from ..queries import forums as forum_queries
 from ..queries import payloads
-from . import audit, moderation, notifications
+from . import audit, moderation, notifications, throttle
 from .rendering import MAX_BODY, MAX_DESCRIPTION, MAX_TITLE, render_body
 from .validation import check_characters, clean_text
 
@@ -124,12 +124,20 @@ def check_typing(user: User | None, thread_id: int) -> Thread:
 def _check_rate(user: User, thread: Thread) -> None:
     """At most `count` messages per `seconds` per person and thread, enforced atomically.
 
-    The person's row is locked first (an UPDATE: a row lock on PostgreSQL, the write
-    lock on SQLite) and held until this transaction commits the message, so parallel
-    sends of one person are counted one after another, never side by side.
+    With Redis, a moving window there (shared by every process, atomic). Without
+    it, the person's row is locked first (an UPDATE: a row lock on PostgreSQL, the
+    write lock on SQLite) and held until this transaction commits the message, so
+    parallel sends of one person are counted one after another, never side by side.
     """
     limit = current_app.config["FORUM_MESSAGE_RATE_LIMIT"]
     if not limit.enabled:
+        return
+    allowed = throttle.redis_hit("message", f"{user.id}:{thread.id}", limit.count, limit.seconds)
+    if allowed is not None:
+        if not allowed:
+            raise RateLimited(
+                _("You are sending messages too fast. Wait a moment."), retry_after=limit.seconds
+            )
         return
     db.session.execute(
         update(User)
