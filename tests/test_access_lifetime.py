@@ -1017,3 +1017,58 @@ def test_the_message_limit_holds_across_two_processes_through_redis(postgres_url
     keys = redis.Redis.from_url(redis_url).keys(f"*{prefix}*")
     assert keys, "the limit was not kept in Redis"
     redis.Redis.from_url(redis_url).delete(*keys)
+
+
+# --- the matrix's "after access is lost" column: every socket event --------------------
+
+LOSSES = ["removed from the forum", "thread moved away", "forum closed", "role revoked"]
+EVENTS_AFTER = [
+    "join",
+    "history",
+    "message:send",
+    "message:edit",
+    "message:delete",
+    "typing",
+    "read",
+]
+
+
+@pytest.mark.parametrize("loss", LOSSES)
+def test_after_access_is_lost_every_socket_event_answers_not_found(app, make, socket_for, loss):
+    from forum.services import admin as admin_service
+    from forum.services import forums, moderation
+
+    admin = make.user("admin")
+    owner = make.user("official")
+    person = make.user("moderator") if loss == "role revoked" else make.user()
+    members = [] if loss in ("role revoked", "forum closed") else [person]
+    visibility = "members" if loss == "forum closed" else "invite"
+    forum = make.forum(owner=owner, visibility=visibility, members=members, moderators=[owner])
+    thread = make.thread(forum, author=admin)
+    own = make.message(thread, person, "Mitt eget")
+    sock = socket_for(person)
+    joined(sock, thread)
+    with app.test_request_context():
+        if loss == "removed from the forum":
+            forums.change_forum_people(owner, forum, person.email, "member", add=False)
+        elif loss == "thread moved away":
+            elsewhere = make.forum(owner=owner, visibility="invite", moderators=[admin])
+            moderation.move_thread(admin, thread.id, elsewhere.id)
+        elif loss == "forum closed":
+            forums.set_forum_visibility(owner, forum, "invite")
+        else:
+            admin_service.revoke_role(admin, person.id, "moderator")
+    assert events(sock, "thread:revoked") == [{"thread_id": thread.id}]
+    payloads = {
+        "join": {"thread_id": thread.id},
+        "history": {"thread_id": thread.id, "before": own.id + 1},
+        "message:send": {"thread_id": thread.id, "body": "x", "client_id": "after"},
+        "message:edit": {"message_id": own.id, "body": "ändrat"},
+        "message:delete": {"message_id": own.id},
+        "typing": {"thread_id": thread.id},
+        "read": {"thread_id": thread.id, "message_id": own.id},
+    }
+    for name in EVENTS_AFTER:
+        ack = sock.emit(name, payloads[name], callback=True)
+        assert ack["ok"] is False, (name, ack)
+        assert ack["error"]["code"] in ("not_found", "forbidden"), (name, ack)
