@@ -17,7 +17,6 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from flask_socketio import disconnect, join_room, leave_room
 
-from .. import policy
 from ..errors import DomainError, Invalid, is_out_of_range
 from ..events import session_room, set_rechecker, start_listener, thread_room, user_room
 from ..extensions import db, socketio
@@ -118,7 +117,7 @@ def on_join(data: dict[str, Any]) -> dict[str, Any]:
     """Sent by clients entering a thread (or rejoining after a reconnect with `since`)."""
     thread_id = int_field(data, "thread_id")
     since = int_field(data, "since", required=False, minimum=0)
-    thread = policy.require_thread_visible(_user(), forum_queries.get_thread(thread_id))  # type: ignore[arg-type]
+    thread = forum_queries.visible_thread(_user(), thread_id)  # type: ignore[arg-type]
     page = (
         forum_queries.messages_after(thread.id, since)
         if since is not None
@@ -184,7 +183,7 @@ def on_history(data: dict[str, Any]) -> dict[str, Any]:
         raise Invalid(
             _("limit can be at most %(n)d.", n=forum_queries.MAX_PAGE_SIZE), field="limit"
         )
-    thread = policy.require_thread_visible(_user(), forum_queries.get_thread(thread_id))  # type: ignore[arg-type]
+    thread = forum_queries.visible_thread(_user(), thread_id)  # type: ignore[arg-type]
     page = forum_queries.messages_before(thread.id, before, limit)
     return {"messages": payloads.messages_dicts(page.messages), "has_more": page.has_more}
 
