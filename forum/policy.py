@@ -369,9 +369,12 @@ def can_appeal(user: User | None, subject_id: int) -> bool:
     return _logged_in(user) and user.id == subject_id  # type: ignore[union-attr]
 
 
-def can_decide_appeal(user: User | None, subject_id: int, forum: Forum | None) -> bool:
-    """A moderator with the decision's scope, who is not the person appealing."""
-    if not _logged_in(user) or user.id == subject_id:  # type: ignore[union-attr]
+def can_decide_appeal(
+    user: User | None, subject_id: int, forum: Forum | None, decided_by: int | None = None
+) -> bool:
+    """A moderator with the decision's scope, who is neither the person appealing nor the
+    one who made the decision (admins are site moderators: they decide when no other can)."""
+    if not _logged_in(user) or user.id in (subject_id, decided_by):  # type: ignore[union-attr]
         return False
     return is_forum_moderator(user, forum) if forum is not None else is_site_moderator(user)
 
@@ -396,12 +399,25 @@ def require_login(user: User | None) -> User:
 
 
 def require_thread_visible(user: User | None, thread: Thread | None) -> Thread:
-    """A thread the user may not see is reported as missing, not as forbidden."""
+    """A thread the user may not see is reported as missing, not as forbidden.
+
+    Only a members-only forum's thread asks a visitor to log in (any member may
+    read it); an invite-only forum's or a draft round's thread is `not_found`
+    for a visitor too, exactly like an id that does not exist.
+    """
     if thread is None or not can_view_thread(user, thread):
-        if thread is not None and not _logged_in(user):
+        if thread is not None and not _logged_in(user) and _login_would_do(thread):
             raise AuthRequired(_("You need to log in to read this thread."))
         raise NotFound(_("No such thread."))
     return thread
+
+
+def _login_would_do(thread: Thread) -> bool:
+    from .models import Visibility
+
+    if thread.forum.visibility != Visibility.members:
+        return False
+    return thread.forum.slug != CONSULTATION_FORUM_SLUG or _can_view_round_thread(None, thread)
 
 
 def require_can_send(user: User | None, thread: Thread) -> None:

@@ -1,6 +1,6 @@
 """SQLAlchemy models, one module per domain, importable from one place (Alembic needs them registered): may import only base modules (extensions, errors, ...)."""
 
-from .accounts import LoginAttempt, OutboxMail, PasswordReset, User
+from .accounts import LoginAttempt, OutboxMail, PasswordReset, User, UserSession
 from .activity import AuditEntry, Notification
 from .agreement import Commitment, Department, Principle
 from .api_tokens import ApiToken
@@ -90,5 +90,6 @@ __all__ = [
     "SearchEntry",
     "Thread",
     "User",
+    "UserSession",
     "Visibility",
 ]

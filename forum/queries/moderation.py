@@ -194,7 +194,12 @@ def pending_appeals(user: User) -> list[Appeal]:
                 joinedload(Appeal.action).joinedload(ModerationAction.forum),
                 joinedload(Appeal.action).joinedload(ModerationAction.actor),
             )
-            .where(Appeal.decided_at.is_(None), Appeal.user_id != user.id, scope)
+            .where(
+                Appeal.decided_at.is_(None),
+                Appeal.user_id != user.id,
+                or_(ModerationAction.actor_id.is_(None), ModerationAction.actor_id != user.id),
+                scope,
+            )
             .order_by(Appeal.created_at)
             .limit(QUEUE_LIMIT)
         ).unique()

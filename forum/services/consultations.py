@@ -14,7 +14,7 @@ from sqlalchemy.exc import IntegrityError
 
 from .. import policy
 from ..errors import Conflict, Invalid, NotFound
-from ..events import emit_after_commit, thread_room, user_room
+from ..events import emit_after_commit, recheck_access_after_commit, thread_room, user_room
 from ..extensions import db
 from ..formatting import local_datetime
 from ..links import absolute, path_for
@@ -305,6 +305,7 @@ def update_round(user: User | None, round_id: int, data: RoundInput) -> Consulta
     thread = db.session.get(Thread, round_.thread_id) if round_.thread_id else None
     if thread is not None:
         thread.title = round_.title
+        recheck_access_after_commit(thread_ids=[thread.id])
     db.session.commit()
     return round_
 

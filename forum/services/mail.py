@@ -16,9 +16,28 @@ from ..models.base import utcnow
 log = logging.getLogger("forum.mail")
 
 
-def queue_mail(to_address: str, subject: str, body: str) -> OutboxMail:
-    """Add a mail to the outbox in the caller's transaction."""
-    mail = OutboxMail(to_address=to_address, subject=subject[:300], body=body)
+SENT_BODY = "[sent; the single-use link it held is not kept]"
+
+
+def queue_mail(
+    to_address: str,
+    subject: str,
+    body: str,
+    *,
+    notification_id: int | None = None,
+    secret: bool = False,
+) -> OutboxMail:
+    """Add a mail to the outbox in the caller's transaction.
+
+    `secret`: the body holds a single-use link and is dropped once the mail is sent.
+    """
+    mail = OutboxMail(
+        to_address=to_address,
+        subject=subject[:300],
+        body=body,
+        notification_id=notification_id,
+        secret=secret,
+    )
     db.session.add(mail)
     return mail
 
@@ -39,6 +58,8 @@ def deliver_pending(limit: int = 100) -> int:
         else:
             mail.sent_at = utcnow()
             mail.last_error = None
+            if mail.secret:
+                mail.body = SENT_BODY
             sent += 1
     db.session.commit()
     return sent

@@ -84,12 +84,53 @@ def notify_message(
             user_room(user.id),
         )
         if user.email_notifications:
-            with force_locale(user.locale or "sv"):
-                subject = describe(kind, message.author.display_name, thread.title)
-                link = absolute(url)
-                body = f"{subject}\n\n{text}\n\n{link}"
-                body += "\n\n" + _("You can turn these mails off in your settings.")
-            queue_mail(user.email, subject, body)
+            subject, body = _message_mail(user, kind, message.author.display_name, thread, note)
+            queue_mail(user.email, subject, body, notification_id=note.id)
+
+
+def _message_mail(
+    user: User, kind: str, actor: str, thread: Thread, note: Notification
+) -> tuple[str, str]:
+    """Subject and body of the mail telling of a mention or reply (the excerpt may be empty)."""
+    with force_locale(user.locale or "sv"):
+        subject = describe(kind, actor, thread.title)
+        parts = [subject, note.excerpt, absolute(note.url)]
+        body = "\n\n".join(part for part in parts if part)
+        body += "\n\n" + _("You can turn these mails off in your settings.")
+    return subject, body
+
+
+def sync_message_excerpts(message: Message) -> None:
+    """Notifications of a message, and their mail not yet sent, quote what the message shows now.
+
+    Hidden or deleted: the excerpt is blank; restored or redacted: the visible text.
+    Runs in the caller's transaction.
+    """
+    from ..models import MessageState, OutboxMail
+
+    text = excerpt(message.html) if message.state == MessageState.visible else ""
+    notes = db.session.scalars(
+        select(Notification).where(Notification.message_id == message.id)
+    ).all()
+    if not notes:
+        return
+    by_id = {note.id: note for note in notes}
+    for note in notes:
+        note.excerpt = text
+    pending = db.session.scalars(
+        select(OutboxMail).where(
+            OutboxMail.notification_id.in_(list(by_id)), OutboxMail.sent_at.is_(None)
+        )
+    ).all()
+    for mail in pending:
+        note = by_id[mail.notification_id]  # type: ignore[index]
+        user = db.session.get(User, note.user_id)
+        thread = db.session.get(Thread, note.thread_id)
+        if user is None or thread is None:
+            continue
+        _subject, mail.body = _message_mail(
+            user, note.kind, message.author.display_name, thread, note
+        )
 
 
 def mark_read(user: User, notification_ids: list[int] | None = None) -> int:
