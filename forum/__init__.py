@@ -117,6 +117,10 @@ def register_blueprints(app: Flask) -> None:
     from .web import follow_up
 
     app.register_blueprint(follow_up.bp)
+    from .web import documents, notification_settings
+
+    app.register_blueprint(documents.bp)
+    app.register_blueprint(notification_settings.bp)
 
 
 def wants_json() -> bool:

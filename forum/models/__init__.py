@@ -1,7 +1,7 @@
 """All models, importable from one place (Alembic needs them registered)."""
 
 from .accounts import LoginAttempt, OutboxMail, PasswordReset, User
-from .activity import AuditEntry, Notification
+from .activity import AuditEntry, Notification, NotificationPreference
 from .agreement import Commitment, Department, Principle
 from .consultations import (
     Audience,
@@ -14,10 +14,13 @@ from .consultations import (
     Phase,
     ResponseStatus,
     ResponseVersion,
+    RoundNotice,
+    RoundRevision,
     RoundState,
     Stage,
     VersionAnswer,
 )
+from .documents import Document, version_documents
 from .follow_up import (
     Action,
     ActionFollower,
@@ -64,6 +67,11 @@ __all__ = [
     "RoundState",
     "Stage",
     "VersionAnswer",
+    "Document",
+    "version_documents",
+    "NotificationPreference",
+    "RoundNotice",
+    "RoundRevision",
     "Commitment",
     "Department",
     "Forum",
