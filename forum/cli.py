@@ -112,6 +112,25 @@ def remind_consultations(days: int) -> None:
     click.echo(f"Reminded {remind(days)} organisation(s).")
 
 
+@consultations_cli.command("notices")
+def consultation_notices() -> None:
+    """Reminders 3 and 1 days before a deadline, and "deadline passed" to officials (for cron)."""
+    from .services.consultations import send_due_notices
+
+    click.echo(f"Sent {send_due_notices()} notice(s).")
+
+
+notifications_cli = AppGroup("notifications", help="Notifications and their mail.")
+
+
+@notifications_cli.command("digest")
+def notifications_digest() -> None:
+    """Mail each person who chose a daily digest their waiting notifications (daily, by cron)."""
+    from .services.notifications import send_digests
+
+    click.echo(f"Queued {send_digests()} digest mail(s).")
+
+
 actions_cli = AppGroup("actions", help="Follow-up actions.")
 
 
@@ -129,3 +148,4 @@ def register(app: Flask) -> None:
         app.cli.add_command(command)
     app.cli.add_command(consultations_cli)
     app.cli.add_command(actions_cli)
+    app.cli.add_command(notifications_cli)
