@@ -217,10 +217,17 @@ def register_template_helpers(app: Flask) -> None:
         def notification_count() -> int:
             return unread_count(current_user.id) if current_user.is_authenticated else 0
 
+        def moderation_waiting() -> int:
+            """Flags and appeals waiting for the current moderator (the header's count)."""
+            from .queries.moderation import waiting_count
+
+            return waiting_count(current_user) if current_user.is_authenticated else 0
+
         return {
             "policy": policy,
             "lang": str(get_locale() or "sv"),
             "notification_count": notification_count,
+            "moderation_waiting": moderation_waiting,
         }
 
 

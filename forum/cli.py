@@ -64,6 +64,9 @@ def serve_command(host: str, port: int) -> None:
     # Flask skips app.run() under the `flask` command unless told otherwise.
     os.environ.pop("FLASK_RUN_FROM_CLI", None)
     app = current_app._get_current_object()  # type: ignore[attr-defined]
+    from . import scheduler
+
+    scheduler.start(app)
     socketio.run(app, host=host, port=port, allow_unsafe_werkzeug=True)
 
 

@@ -39,7 +39,9 @@ def count(model, *where) -> int:
 def kinds_for(user) -> list[str]:
     return list(
         _db.session.scalars(
-            select(Notification.kind).where(Notification.user_id == user.id).order_by(Notification.id)
+            select(Notification.kind)
+            .where(Notification.user_id == user.id)
+            .order_by(Notification.id)
         )
     )
 
@@ -370,7 +372,9 @@ def test_text_correction_keeps_the_history(app, client, auth, make, people):
     round_ = make_round(app, make, official, "open")
     q = round_.questions[0]
     with app.test_request_context():
-        service.revise_text(official, round_.id, f"question-{q.id}", "Vad saknas i dag?!", "Stavfel")
+        service.revise_text(
+            official, round_.id, f"question-{q.id}", "Vad saknas i dag?!", "Stavfel"
+        )
         service.revise_text(official, round_.id, "background", "Ny bakgrund", "Förtydligande")
     revisions = _db.session.scalars(select(RoundRevision).order_by(RoundRevision.id)).all()
     assert [(r.part, r.before, r.after) for r in revisions] == [
@@ -392,9 +396,7 @@ def test_inviting_more_tells_the_new_organisation(app, make, people):
     official, chair, member, org = people
     late_admin = make.user()
     late = make.organisation(admin=late_admin, name="Sena föreningen")
-    round_ = make_round(
-        app, make, official, "open", audience="invited", invited_ids=[org.id]
-    )
+    round_ = make_round(app, make, official, "open", audience="invited", invited_ids=[org.id])
     before = kinds_for(chair)
     with app.test_request_context():
         assert service.invite_more(official, round_.id, [late.id], "Glömd") == 1
@@ -481,7 +483,9 @@ def test_mail_has_text_html_and_one_click_unsubscribe(app, client, make, people)
     assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     assert {p.get_content_type() for p in message.iter_parts()} == {"text/plain", "text/html"}
     path = mail.unsubscribe_url.removeprefix("http://localhost")
-    assert client.get(path).status_code == 200  # a page with a button: following a link changes nothing
+    assert (
+        client.get(path).status_code == 200
+    )  # a page with a button: following a link changes nothing
     assert notifications.preferences(chair)["consultation_opened"] == "immediate"
     assert client.post(path).status_code == 200  # one click, no login, no CSRF token
     assert notifications.preferences(chair)["consultation_opened"] == "in_app"
@@ -583,3 +587,40 @@ def test_decline_with_reason_shows_on_the_remiss_list(app, client, auth, make, p
     ]
     assert "Ej vårt område" in page and f"/documents/{letter.id}/Svar.pdf" in page
     assert quiet.id
+
+
+# --- the in-process clock ----------------------------------------------------------------
+
+
+def test_scheduler_runs_the_digest_once_a_day_after_the_hour(app, make, people):
+    from forum import scheduler
+
+    official, chair, member, org = people
+    notifications.set_preference(chair, "consultation_opened", "digest")
+    _db.session.commit()
+    make_round(app, make, official, "open")
+    early = datetime(2026, 12, 7, 5, 0, tzinfo=UTC)  # 06:00 in Stockholm
+    assert scheduler.run_due_jobs(app, None, early) is None
+    assert mails_to(chair) == []
+    later = early + timedelta(hours=2)
+    assert scheduler.run_due_jobs(app, None, later) == "2026-12-07"
+    assert len(mails_to(chair)) == 1 and mails_to(chair)[0].sent_at is not None
+    assert scheduler.start(app) is None  # never under TESTING
+
+
+def test_the_demo_has_a_round_document_and_a_response_letter(app, client):
+    from forum.demo import seed_demo
+
+    with app.test_request_context():
+        seed_demo()
+    round_doc = _db.session.scalar(select(Document).where(Document.response_id.is_(None)))
+    letter = _db.session.scalar(select(Document).where(Document.response_id.is_not(None)))
+    assert round_doc is not None and letter is not None
+    assert round_doc.content_type == letter.content_type == "application/pdf"
+    version = _db.session.scalar(
+        select(ResponseVersion).where(ResponseVersion.response_id == letter.response_id)
+    )
+    assert [d.id for d in version.documents] == [letter.id]
+    got = client.get(f"/documents/{round_doc.id}/{round_doc.filename}")
+    assert got.status_code == 200 and got.data.startswith(b"%PDF-")
+    assert client.get(f"/documents/{letter.id}/{letter.filename}").status_code == 200

@@ -283,7 +283,9 @@ def versions_of(response_id: int) -> list[ResponseVersion]:
     return list(
         db.session.scalars(
             select(ResponseVersion)
-            .options(joinedload(ResponseVersion.submitted_by), selectinload(ResponseVersion.documents))
+            .options(
+                joinedload(ResponseVersion.submitted_by), selectinload(ResponseVersion.documents)
+            )
             .where(ResponseVersion.response_id == response_id)
             .order_by(ResponseVersion.number.desc())
         )

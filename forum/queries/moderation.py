@@ -346,3 +346,29 @@ def transparency() -> dict[str, Any]:
         "principles": principles,
         "appeals": appeals,
     }
+
+
+def waiting_count(user: User) -> int:
+    """What waits for `user` as a moderator: flagged messages plus undecided appeals (2 queries)."""
+    forum_ids = policy.moderated_forum_ids(user)
+    if forum_ids is not None and not forum_ids:
+        return 0
+    flagged = db.session.scalar(
+        select(func.count(func.distinct(Flag.message_id)))
+        .join(Message, Message.id == Flag.message_id)
+        .join(Thread, Thread.id == Message.thread_id)
+        .where(Flag.resolved_at.is_(None), _forum_filter(Thread.forum_id, forum_ids))
+    )
+    scope = (
+        true()
+        if forum_ids is None
+        else and_(
+            ModerationAction.forum_id.is_not(None), ModerationAction.forum_id.in_(forum_ids or {-1})
+        )
+    )
+    appeals = db.session.scalar(
+        select(func.count(Appeal.id))
+        .join(ModerationAction, ModerationAction.id == Appeal.action_id)
+        .where(Appeal.decided_at.is_(None), Appeal.user_id != user.id, scope)
+    )
+    return (flagged or 0) + (appeals or 0)

@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from flask_babel import gettext as _
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 
 from .. import policy
@@ -366,7 +366,9 @@ def open_round(user: User | None, round_id: int) -> ConsultationRound:
     if thread is not None:
         thread.archived = False
         thread.commitments = list(round_.commitments)
-    _notify(round_, audience_members(round_), "consultation_opened", user, _opened_text(round_, now))
+    _notify(
+        round_, audience_members(round_), "consultation_opened", user, _opened_text(round_, now)
+    )
     audit.record(user, "consultation.opened", "consultation", round_.id, round_.title)
     _announce(round_, "opened", now)
     db.session.commit()
@@ -548,7 +550,10 @@ def save_response(
                 path_for("consultations.respond", round_id=round_.id, organisation=org.id),
             ),
             "consultation_response_drafted",
-            lambda: _("%(name)s saved a draft. Read it and submit it before the deadline.", name=user.display_name),
+            lambda: _(
+                "%(name)s saved a draft. Read it and submit it before the deadline.",
+                name=user.display_name,
+            ),
             path_for("consultations.respond", round_id=round_.id, organisation=org.id),
             actor=user,
             title=round_.title,
@@ -832,7 +837,9 @@ def _pending_orgs(round_: ConsultationRound) -> list[int]:
 def _has_responses(round_: ConsultationRound) -> bool:
     return (
         db.session.scalar(
-            select(ConsultationResponse.id).where(ConsultationResponse.round_id == round_.id).limit(1)
+            select(ConsultationResponse.id)
+            .where(ConsultationResponse.round_id == round_.id)
+            .limit(1)
         )
         is not None
     )
@@ -897,7 +904,7 @@ def change_deadline(user: User | None, round_id: int, closes_at: str, reason: st
     _revision(round_, user, "closes_at", local_datetime(old), local_datetime(new), why)
     # the reminders count from the new deadline
     db.session.execute(
-        RoundNotice.__table__.delete().where(
+        delete(RoundNotice).where(
             RoundNotice.round_id == round_.id, RoundNotice.kind.in_(REMINDER_KINDS)
         )
     )
@@ -1011,7 +1018,9 @@ def invite_more(user: User | None, round_id: int, organisation_ids: list[int], r
     already = {o.id for o in round_.invited}
     new = [o for o in _invited(organisation_ids) if o.id not in already]
     if not new:
-        raise Invalid(_("Choose at least one organisation that is not yet invited."), field="invited")
+        raise Invalid(
+            _("Choose at least one organisation that is not yet invited."), field="invited"
+        )
     round_.invited = [*round_.invited, *new]
     names = ", ".join(o.name for o in new)
     _revision(round_, user, "invited", "", names, why)

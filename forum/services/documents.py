@@ -214,9 +214,7 @@ def _round_for(user: User | None, round_id: int) -> ConsultationRound:
     return round_
 
 
-def add_round_document(
-    user: User | None, round_id: int, filename: str, data: bytes
-) -> Document:
+def add_round_document(user: User | None, round_id: int, filename: str, data: bytes) -> Document:
     """An official attaches a document to the round (its basis: a draft, a memo, a map)."""
     policy.require_login(user)
     assert user is not None

@@ -332,6 +332,15 @@ def flag_message(
             forum_id=message.thread.forum_id,
         )
         _emit_message("message:hidden", message)
+    if (count or 0) == 1:  # the first open flag puts the message in the queue: tell once
+        notifications.tell_moderators(
+            message.thread.forum_id,
+            "moderation_flag",
+            excerpt(message.html),
+            path_for("moderation.queue"),
+            actor=user,
+            thread=message.thread,
+        )
     db.session.commit()
     return flag, True
 
@@ -763,6 +772,9 @@ def appeal(user: User | None, action_id: int, body: str | None) -> Appeal:
         db.session.rollback()
         raise Conflict(_("You have already appealed this decision.")) from None
     audit.record(user, "appeal.submitted", "moderation_action", action.id, forum_id=action.forum_id)
+    notifications.tell_moderators(
+        action.forum_id, "moderation_appeal", text[:300], path_for("moderation.queue"), actor=user
+    )
     db.session.commit()
     return item
 

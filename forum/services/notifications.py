@@ -86,15 +86,23 @@ def describe(kind: str, actor: str, thread: str) -> str:
 
 
 CONSULTATION_SENTENCES: dict[str, Callable[[str], str]] = {
-    "consultation_opened": lambda t: _("Your organisation is asked for its view: “%(thread)s”", thread=t),
-    "consultation_reminder": lambda t: _("Reminder: the consultation “%(thread)s” closes soon", thread=t),
-    "consultation_feedback": lambda t: _("The city has published feedback on “%(thread)s”", thread=t),
+    "consultation_opened": lambda t: _(
+        "Your organisation is asked for its view: “%(thread)s”", thread=t
+    ),
+    "consultation_reminder": lambda t: _(
+        "Reminder: the consultation “%(thread)s” closes soon", thread=t
+    ),
+    "consultation_feedback": lambda t: _(
+        "The city has published feedback on “%(thread)s”", thread=t
+    ),
     "consultation_changed": lambda t: _("The consultation “%(thread)s” was changed", thread=t),
     "consultation_response_drafted": lambda t: _(
         "Your organisation's response to “%(thread)s” was drafted or changed", thread=t
     ),
     "consultation_response_submitted": lambda t: _("A response arrived in “%(thread)s”", thread=t),
-    "consultation_deadline_passed": lambda t: _("The deadline of “%(thread)s” has passed", thread=t),
+    "consultation_deadline_passed": lambda t: _(
+        "The deadline of “%(thread)s” has passed", thread=t
+    ),
 }
 
 
@@ -190,7 +198,9 @@ def unsubscribe(token: str) -> tuple[User, str]:
 def _mail(user: User, kind: str, subject: str, text: str, url: str) -> None:
     """A plain-text and HTML mail with a one-click unsubscribe link for the kind."""
     link = absolute(url)
-    stop = absolute(path_for("notification_settings.unsubscribe", token=unsubscribe_token(user.id, kind)))
+    stop = absolute(
+        path_for("notification_settings.unsubscribe", token=unsubscribe_token(user.id, kind))
+    )
     with force_locale(user.locale or "sv"):
         kind_label = str(KINDS.get(preference_kind(kind), ""))
         footer = _("Stop these mails (%(kind)s): %(link)s", kind=kind_label, link=stop)
@@ -281,9 +291,7 @@ def send_digests(now: datetime | None = None) -> int:
     for user, notes in by_user.values():
         with force_locale(user.locale or "sv"):
             subject = _("Your daily summary: %(n)d notifications", n=len(notes))
-            items = [
-                (describe(n.kind, "", ""), n.excerpt, absolute(n.url or "/")) for n in notes
-            ]
+            items = [(describe(n.kind, "", ""), n.excerpt, absolute(n.url or "/")) for n in notes]
             settings = absolute(path_for("notification_settings.settings"))
             footer = _("Choose what you are told, and how: %(link)s", link=settings)
             body = subject + "\n\n"
@@ -422,3 +430,34 @@ def notify_people(
 ) -> None:
     """Tell each person (not the actor): stored, pushed live after commit, mailed if wanted."""
     deliver(users, kind, excerpt_text, url, actor=actor)
+
+
+# --- moderators: flags and appeals ------------------------------------------------
+
+
+def moderators_of(forum_id: int | None) -> list[User]:
+    """Site moderators and admins, and the forum's own moderators (for `forum_id`)."""
+    from ..models.forums import forum_moderators
+
+    condition = User.is_moderator.is_(True) | User.is_admin.is_(True)
+    if forum_id is not None:
+        in_forum = select(forum_moderators.c.user_id).where(forum_moderators.c.forum_id == forum_id)
+        condition = condition | User.id.in_(in_forum)
+    return list(db.session.scalars(select(User).where(condition).order_by(User.id)))
+
+
+def tell_moderators(
+    forum_id: int | None,
+    kind: str,
+    excerpt_text: str,
+    url: str,
+    actor: User | None = None,
+    thread: Thread | None = None,
+) -> None:
+    """A flag or an appeal arrived: its moderators are told, and their header count moves live."""
+    from ..queries.moderation import waiting_count
+
+    people = [u for u in moderators_of(forum_id) if actor is None or u.id != actor.id]
+    deliver(people, kind, excerpt_text, url, thread=thread)
+    for user in people:
+        emit_after_commit("moderation:count", {"count": waiting_count(user)}, user_room(user.id))

@@ -441,7 +441,10 @@ def change(round_id: int):
                     )
                 elif what == "invite":
                     service.invite_more(
-                        current_user, round_id, _ids(request.form.getlist("invited"), "invited"), reason
+                        current_user,
+                        round_id,
+                        _ids(request.form.getlist("invited"), "invited"),
+                        reason,
                     )
                 elif what == "remove_question":
                     service.remove_question(
