@@ -624,3 +624,34 @@ def test_the_demo_has_a_round_document_and_a_response_letter(app, client):
     got = client.get(f"/documents/{round_doc.id}/{round_doc.filename}")
     assert got.status_code == 200 and got.data.startswith(b"%PDF-")
     assert client.get(f"/documents/{letter.id}/{letter.filename}").status_code == 200
+
+
+def test_compilation_as_pdf(app, client, make, people):
+    pytest.importorskip("weasyprint")
+    official, chair, member, org = people
+    round_ = make_round(app, make, official, "open")
+    respond(app, chair, round_, org)
+    with app.test_request_context():
+        service.close_round(official, round_.id)
+    page = text(client.get(f"/consultations/{round_.id}/compilation"))
+    assert f'href="/consultations/{round_.id}/compilation.pdf"' in page
+    got = client.get(f"/consultations/{round_.id}/compilation.pdf")
+    assert got.status_code == 200 and got.data.startswith(b"%PDF-")
+    assert got.headers["Content-Disposition"].startswith("attachment;")
+    draft = make_round(app, make, official, "draft")
+    assert client.get(f"/consultations/{draft.id}/compilation.pdf").status_code == 404
+
+
+def test_pdf_fetches_only_the_apps_static_files(app):
+    from forum.web import pdf
+
+    css = pdf._static_only("http://localhost/static/css/consultation.css")
+    assert css["mime_type"] == "text/css" and b"@media print" in css["string"]
+    for url in (
+        "http://169.254.169.254/latest/meta-data",
+        "file:///etc/passwd",
+        "http://localhost/static/../forum/config.py",
+        "http://localhost/documents/1/x.pdf",
+    ):
+        with pytest.raises(ValueError):
+            pdf._static_only(url)

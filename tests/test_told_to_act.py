@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 from sqlalchemy import select
@@ -76,3 +77,42 @@ def test_proposal_tells_the_owners_side_it_waits_for_acceptance(app, make, db):
         follow_up.propose_action(member, data)
     assert kinds(db, official) == ["action_awaiting"]
     assert kinds(db, member) == []
+
+
+def test_transparency_counts_agree_and_come_from_the_audit_log(app, make, db, client):
+    from forum.queries import moderation as mq
+
+    moderator = make.user("moderator")
+    author = make.user()
+    forum = make.forum()
+    thread = make.thread(forum=forum, author=author)
+    message = make.message(thread, author, "Hemligt")
+    with app.test_request_context():
+        action = moderation_service.hide_message(moderator, message.id, "other", "Spam")
+        appeal = moderation_service.appeal(author, action.id, "Det var inte spam")
+        moderation_service.decide_appeal(moderator, appeal.id, "reversed", "Fel av oss")
+    stats = mq.transparency()
+    assert stats["appeals"] == {"reversed": 1, "upheld": 0, "pending": 0}
+    assert stats["totals"]["message.restored"] >= stats["appeals"]["reversed"]
+    assert stats["totals"]["message.hidden"] == 1
+    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
+    page = client.get("/moderation/transparency").get_data(as_text=True)
+    row = page[page.index("<tbody>") : page.index("</tbody>")]
+    assert [int(n) for n in re.findall(r"<td>(\d+)</td>", row)][:3] == [1, 0, 1]
+
+
+def test_author_sees_own_hidden_text_on_the_appeal_page(app, make, db, client, auth):
+    moderator = make.user("moderator")
+    author = make.user()
+    forum = make.forum()
+    thread = make.thread(forum=forum, author=author)
+    message = make.message(thread, author, "Mitt **hemliga** inlägg")
+    with app.test_request_context():
+        action = moderation_service.hide_message(moderator, message.id, "other", "Spam")
+    auth.login(author)
+    page = client.get(f"/moderation/actions/{action.id}").get_data(as_text=True)
+    assert 'id="own-hidden-text"' in page and "<strong>hemliga</strong>" in page
+    assert "Spam" in page
+    auth.login(make.user())
+    other = client.get(f"/moderation/actions/{action.id}")
+    assert "hemliga" not in other.get_data(as_text=True)

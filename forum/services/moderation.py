@@ -785,6 +785,15 @@ def _reverse(actor: User, action: ModerationAction) -> None:
     if action.kind == ActionKind.hide and message is not None:
         if message.state == MessageState.hidden:
             _show_again(actor, message)
+            # the message is restored: the transparency counts say so too
+            audit.record(
+                actor,
+                "message.restored",
+                "message",
+                message.id,
+                "appeal",
+                forum_id=message.thread.forum_id,
+            )
     elif action.kind == ActionKind.redact and message is not None:
         original = db.session.scalar(
             select(MessageRevision)

@@ -44,6 +44,7 @@ from ..queries import forums as forum_queries
 from ..queries import payloads
 from ..services import consultations as service
 from ..services import documents as document_service
+from . import pdf
 from .forms import MultiCheckboxField, form_error
 
 bp = Blueprint("consultations", __name__)
@@ -714,9 +715,7 @@ def export_csv(round_id: int):
     )
 
 
-@bp.get("/consultations/<int:round_id>/compilation")
-def compilation(round_id: int):
-    """A print-friendly compilation of the round, every response and the feedback."""
+def _compilation(round_id: int, for_pdf: bool = False) -> str:
     round_ = _exportable(round_id)
     phase = round_.phase(utcnow())
     return render_template(
@@ -729,6 +728,27 @@ def compilation(round_id: int):
         feedback=cq.feedback_by_question(round_id) if phase == Phase.published else {},
         remiss=cq.remiss_list(round_),
         documents=cq.round_documents(round_id),
+        for_pdf=for_pdf,
+        pdf_available=pdf.available(),
+    )
+
+
+@bp.get("/consultations/<int:round_id>/compilation")
+def compilation(round_id: int):
+    """The remiss list and compilation: every organisation asked, responses, documents, feedback."""
+    return _compilation(round_id)
+
+
+@bp.get("/consultations/<int:round_id>/compilation.pdf")
+def compilation_pdf(round_id: int):
+    """The compilation as PDF for the city's records (WeasyPrint)."""
+    body = pdf.render_pdf(_compilation(round_id, for_pdf=True))
+    if body is None:
+        raise NotFound(_("PDF is not available on this server; print the page instead."))
+    return Response(
+        body,
+        mimetype="application/pdf",
+        headers={"Content-Disposition": f'attachment; filename="remisslista-{round_id}.pdf"'},
     )
 
 
