@@ -26,6 +26,7 @@ os.environ.setdefault("FORUM_DEMO", "0")
 _DOCUMENTS = tempfile.mkdtemp(prefix="forum-test-documents-")
 atexit.register(shutil.rmtree, _DOCUMENTS, True)
 os.environ.setdefault("FORUM_DOCUMENT_DIR", _DOCUMENTS)
+os.environ.setdefault("FORUM_DIGEST_SCHEDULER", "0")  # server processes started by tests too
 
 from support import IN_CI, PASSWORD, Auth, app_settings, database_url, service_missing  # noqa: E402,F401
 
