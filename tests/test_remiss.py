@@ -655,3 +655,30 @@ def test_pdf_fetches_only_the_apps_static_files(app):
     ):
         with pytest.raises(ValueError):
             pdf._static_only(url)
+
+
+def test_round_page_and_remiss_list_queries_do_not_grow(app, client, make, count_queries):
+    official = make.user("official")
+    counts: dict[str, list[int]] = {"page": [], "list": []}
+    for n in (1, 4):
+        admins = [make.user() for _ in range(n)]
+        orgs = [make.organisation(admin=a, name=f"Förening {n}-{i}") for i, a in enumerate(admins)]
+        round_ = make_round(app, make, official, "open")
+        documents.add_round_document(official, round_.id, "Underlag.pdf", PDF)
+        for i, (admin, org) in enumerate(zip(admins, orgs, strict=True)):
+            documents.add_response_document(admin, round_.id, org.id, f"Brev {i}.pdf", PDF)
+            respond(app, admin, round_, org)
+        with app.test_request_context():
+            service.revise_text(official, round_.id, "background", f"Ny {n}", "Rättelse")
+            service.close_round(official, round_.id)
+        _db.session.expire_all()
+        for key, path in (
+            ("page", f"/consultations/{round_.id}"),
+            ("list", f"/consultations/{round_.id}/compilation"),
+        ):
+            with count_queries() as counter:
+                assert client.get(path).status_code == 200
+            counts[key].append(counter.count)
+            _db.session.expire_all()
+    assert counts["page"][0] == counts["page"][1], counts
+    assert counts["list"][0] == counts["list"][1], counts
