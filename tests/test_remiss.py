@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import re
 import zipfile
 from datetime import UTC, datetime, timedelta
 
+import flask_babel
 import pytest
 from consultation_support import english, local, make_round, respond
 from sqlalchemy import func, select
@@ -78,11 +80,25 @@ def people(make):
     chair = make.user(name="Olle Ordförande")
     member = make.user(name="Mira Medlem")
     org = make.organisation(admin=chair, members=[member], name="Föreningen Gemenskap")
+    for person in (official, chair, member):
+        person.locale = "en"  # notices and mail in English, so the assertions read plainly
+    _db.session.commit()
     return official, chair, member, org
 
 
 def text(response) -> str:
     return response.get_data(as_text=True)
+
+
+@contextlib.contextmanager
+def in_english(app):
+    """A request context in English, for messages of errors raised by services."""
+    with app.test_request_context(headers={"Accept-Language": "en"}):
+        flask_babel.refresh()  # the fixture's app context may have cached Swedish
+        try:
+            yield
+        finally:
+            flask_babel.refresh()
 
 
 # --- documents: types by content ------------------------------------------------------
@@ -139,13 +155,13 @@ def test_a_zip_bomb_is_refused_by_its_unpacked_size(app):
         {"[Content_Types].xml": DOCX_TYPES, "word/document.xml": b"\0" * (210 * 1024 * 1024)}
     )
     assert len(bomb) < 1024 * 1024
-    with pytest.raises(Invalid, match="unpacks to more"):
+    with in_english(app), pytest.raises(Invalid, match="unpacks to more"):
         documents.sniff(bomb)
 
 
 def test_a_zip_with_too_many_entries_is_refused(app):
     many = zipped({"[Content_Types].xml": DOCX_TYPES, **{f"x/{n}": b"" for n in range(2_100)}})
-    with pytest.raises(Invalid, match="too many parts"):
+    with in_english(app), pytest.raises(Invalid, match="too many parts"):
         documents.sniff(many)
 
 
@@ -195,7 +211,7 @@ def test_official_attaches_a_round_document_that_everyone_can_download(
     assert count(AuditEntry, AuditEntry.action == "consultation.document.added") == 1
     # without poppler-utils there is no preview, and the upload did not wait for one
     if document.page_count is None:
-        assert client.get(f"/documents/{document.id}/preview.png").status_code == 404
+        assert client.get(f"/documents/{document.id}/preview/first-page.png").status_code == 404
 
 
 def test_wrong_type_renamed_executable_and_oversize_are_refused(app, client, auth, make, people):
@@ -207,7 +223,7 @@ def test_wrong_type_renamed_executable_and_oversize_are_refused(app, client, aut
     assert refused.status_code == 400 and "not accepted" in text(refused)
     app.config["FORUM_DOCUMENT_MAX_MB"] = 1
     # (through the service: werkzeug's test client leaks the temporary file of a large body)
-    with pytest.raises(Invalid, match="larger than 1 MB"):
+    with in_english(app), pytest.raises(Invalid, match="larger than 1 MB"):
         documents.add_round_document(official, round_.id, "stor.pdf", PDF + b"\0" * (1024 * 1024))
     empty = client.post(url, data={}, content_type="multipart/form-data")
     assert empty.status_code == 400 and "Choose a file" in text(empty)
@@ -229,7 +245,7 @@ def test_count_limit(app, client, auth, make, people):
     app.config["FORUM_DOCUMENT_MAX_COUNT"] = 2
     for n in range(2):
         documents.add_round_document(official, round_.id, f"d{n}.pdf", PDF)
-    with pytest.raises(Invalid, match="At most 2 documents"):
+    with in_english(app), pytest.raises(Invalid, match="At most 2 documents"):
         documents.add_round_document(official, round_.id, "d3.pdf", PDF)
 
 
@@ -353,7 +369,7 @@ def test_shortening_after_a_response_is_refused_with_the_reason(app, client, aut
     official, chair, member, org = people
     round_ = make_round(app, make, official, "open")
     respond(app, chair, round_, org, submit=False)
-    with app.test_request_context(), pytest.raises(Conflict, match="cannot be brought forward"):
+    with in_english(app), pytest.raises(Conflict, match="cannot be brought forward"):
         service.change_deadline(official, round_.id, local(timedelta(days=2)), "Snabbare")
     auth.login(official)
     page = client.post(
@@ -362,7 +378,7 @@ def test_shortening_after_a_response_is_refused_with_the_reason(app, client, aut
     )
     assert page.status_code == 409 and "cannot be brought forward" in text(page)
     question = round_.questions[0]
-    with app.test_request_context(), pytest.raises(Conflict, match="cannot be removed"):
+    with in_english(app), pytest.raises(Conflict, match="cannot be removed"):
         service.remove_question(official, round_.id, question.id, "Onödig")
     assert count(RoundRevision) == 0
 
@@ -682,3 +698,30 @@ def test_round_page_and_remiss_list_queries_do_not_grow(app, client, make, count
             _db.session.expire_all()
     assert counts["page"][0] == counts["page"][1], counts
     assert counts["list"][0] == counts["list"][1], counts
+
+
+def test_pdf_preview_when_poppler_tools_are_present(
+    app, client, make, people, tmp_path, monkeypatch
+):
+    official, *_ = people
+    png = b"\x89PNG\r\n\x1a\n" + b"\0" * 16
+    tools = tmp_path / "bin"
+    tools.mkdir()
+    (tools / "pdfinfo").write_text("#!/bin/sh\necho 'Title: x'\necho 'Pages:          3'\n")
+    (tools / "page.png").write_bytes(png)
+    # pdftoppm ... -singlefile <in.pdf> <out>: writes <out>.png
+    (tools / "pdftoppm").write_text(
+        f'#!/bin/sh\nfor last; do :; done\ncp "{tools / "page.png"}" "$last.png"\n'
+    )
+    for tool in ("pdfinfo", "pdftoppm"):
+        (tools / tool).chmod(0o755)
+    monkeypatch.setattr(documents.shutil, "which", lambda name: str(tools / name))
+    round_ = make_round(app, make, official, "open")
+    document = documents.add_round_document(official, round_.id, "Karta.pdf", PDF)
+    assert document.page_count == 3 and document.preview_key
+    got = client.get(f"/documents/{document.id}/preview/first-page.png")
+    assert got.status_code == 200 and got.data == png
+    assert got.headers["Content-Type"] == "image/png"
+    assert got.headers["X-Content-Type-Options"] == "nosniff"
+    page = text(client.get(f"/consultations/{round_.id}"))
+    assert "3 pages" in page and f"/documents/{document.id}/preview/first-page.png" in page

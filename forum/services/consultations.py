@@ -1111,11 +1111,17 @@ def _claim(round_id: int, kind: str, scope: int) -> bool:
 def send_due_notices(now: datetime | None = None) -> int:
     """The scheduled job: 3 and 1 days before the deadline, and when it passes. Once each."""
     now = now or utcnow()
+    told = (
+        select(RoundNotice.id)
+        .where(RoundNotice.round_id == ConsultationRound.id, RoundNotice.kind == "deadline_passed")
+        .exists()
+    )
     rounds = db.session.scalars(
         select(ConsultationRound)
         .where(
             ConsultationRound.state == RoundState.open,
             ConsultationRound.closes_at <= now + timedelta(days=3),
+            ~told,
         )
         .order_by(ConsultationRound.id)
     ).all()

@@ -45,7 +45,7 @@ def download(document_id: int, filename: str):
     return response
 
 
-@bp.get("/documents/<int:document_id>/preview.png")
+@bp.get("/documents/<int:document_id>/preview/first-page.png")
 def preview(document_id: int):
     """The first page of a PDF as an image (made at upload when poppler-utils are present)."""
     document = service.readable(_viewer(), document_id)
