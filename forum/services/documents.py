@@ -32,12 +32,13 @@ from ..models import (
     ConsultationResponse,
     ConsultationRound,
     Document,
-    Organisation,
     Phase,
     RoundState,
     User,
 )
 from ..models.base import utcnow
+from ..queries.consultations import get_round
+from ..queries.organisations import get_organisation
 from . import audit
 from .storage import storage
 
@@ -208,10 +209,7 @@ def _store(
 
 
 def _round_for(user: User | None, round_id: int) -> ConsultationRound:
-    round_ = db.session.get(ConsultationRound, round_id)
-    if round_ is None or not policy.can_view_round(user, round_):
-        raise NotFound(_("No such consultation round."))
-    return round_
+    return get_round(user, round_id)
 
 
 def add_round_document(user: User | None, round_id: int, filename: str, data: bytes) -> Document:
@@ -250,9 +248,7 @@ def add_response_document(
     policy.require_login(user)
     assert user is not None
     round_ = _round_for(user, round_id)
-    org = db.session.get(Organisation, organisation_id)
-    if org is None:
-        raise NotFound(_("No such organisation."))
+    org = get_organisation(organisation_id)
     policy.require(
         policy.can_draft_response(user, round_, org),
         _("Only members of a verified organisation that the round asks can respond for it."),
