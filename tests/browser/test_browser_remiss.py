@@ -51,6 +51,7 @@ def test_official_and_org_admin_run_a_remiss_with_documents(world, new_page):
     official.locator(f"form[action='/consultations/{round_id}/documents'] button").click()
     expect(official.locator(".flash-success")).to_be_visible()
     expect(official.locator("a[href$='/Underlag.pdf']").first).to_be_visible()
+    official.locator("#open-round").click()  # opening asks first, on a page of its own
     official.locator(f"form[action='/consultations/{round_id}/open'] button").click()
     expect(official.locator("#round-phase")).to_have_text("Open for responses")
     assert_accessible(official, "open round with a document (en)")
@@ -101,6 +102,7 @@ def test_official_and_org_admin_run_a_remiss_with_documents(world, new_page):
 
     # closed, feedback published: the page opens with the outcome
     official.goto(f"{world.url}/consultations/{round_id}")
+    official.locator("#close-round").click()
     official.locator(f"form[action='/consultations/{round_id}/close'] button").click()
     official.goto(f"{world.url}/consultations/{round_id}/feedback")
     official.locator("textarea[name^=heard-]").first.fill("Kvällar och läsecirklar.")
