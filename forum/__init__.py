@@ -174,6 +174,10 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(search.bp)
     app.register_blueprint(tokens.bp)
     app.register_blueprint(privacy.bp)
+    from .web import documents, notification_settings
+
+    app.register_blueprint(documents.bp)
+    app.register_blueprint(notification_settings.bp)
 
 
 def wants_json() -> bool:
@@ -311,10 +315,17 @@ def register_template_helpers(app: Flask) -> None:
         def notification_count() -> int:
             return unread_count(current_user.id) if current_user.is_authenticated else 0
 
+        def moderation_waiting() -> int:
+            """Flags and appeals waiting for the current moderator (the header's count)."""
+            from .queries.moderation import waiting_count
+
+            return waiting_count(current_user) if current_user.is_authenticated else 0
+
         return {
             "policy": policy,
             "lang": str(get_locale() or "sv"),
             "notification_count": notification_count,
+            "moderation_waiting": moderation_waiting,
         }
 
 

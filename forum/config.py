@@ -91,6 +91,12 @@ def load_config(instance_path: Path, env: dict[str, str] | None = None) -> dict[
     engine_options: dict[str, object] = {"pool_pre_ping": True}
     if database_url.startswith("sqlite"):
         engine_options = {"connect_args": {"timeout": 30, "check_same_thread": False}}
+    document_max_mb = max(1, int(env.get("FORUM_DOCUMENT_MAX_MB", "20")))
+    document_storage = env.get("FORUM_DOCUMENT_STORAGE", "disk").strip().lower()
+    if document_storage not in {"disk", "s3"}:
+        raise ConfigError("FORUM_DOCUMENT_STORAGE must be 'disk' or 's3'")
+    if document_storage == "s3" and not env.get("FORUM_S3_BUCKET"):
+        raise ConfigError("FORUM_DOCUMENT_STORAGE=s3 needs FORUM_S3_BUCKET")
     return {
         "FORUM_ENV": environment,
         "SECRET_KEY": _secret_key(env, instance_path, production),
@@ -135,5 +141,17 @@ def load_config(instance_path: Path, env: dict[str, str] | None = None) -> dict[
         "BABEL_DEFAULT_LOCALE": "sv",
         "BABEL_DEFAULT_TIMEZONE": "Europe/Stockholm",
         "WTF_CSRF_TIME_LIMIT": None,
-        "MAX_CONTENT_LENGTH": 2 * 1024 * 1024,
+        # Uploads: documents are the largest thing a form sends.
+        "MAX_CONTENT_LENGTH": (document_max_mb + 1) * 1024 * 1024,
+        "FORUM_DOCUMENT_MAX_MB": document_max_mb,
+        "FORUM_DOCUMENT_MAX_COUNT": max(1, int(env.get("FORUM_DOCUMENT_MAX_COUNT", "10"))),
+        "FORUM_DOCUMENT_STORAGE": document_storage,
+        "FORUM_DOCUMENT_DIR": env.get("FORUM_DOCUMENT_DIR") or str(instance_path / "documents"),
+        "FORUM_S3_BUCKET": env.get("FORUM_S3_BUCKET") or None,
+        "FORUM_S3_ENDPOINT_URL": env.get("FORUM_S3_ENDPOINT_URL") or None,
+        "FORUM_S3_REGION": env.get("FORUM_S3_REGION") or None,
+        "FORUM_S3_PREFIX": env.get("FORUM_S3_PREFIX", ""),
+        # The daily digest: run in-process in the embedded default, by cron in production.
+        "FORUM_DIGEST_SCHEDULER": _flag(env.get("FORUM_DIGEST_SCHEDULER"), not production),
+        "FORUM_DIGEST_HOUR": min(23, max(0, int(env.get("FORUM_DIGEST_HOUR", "7")))),
     }

@@ -16,7 +16,17 @@ from .errors import AuthRequired, Forbidden, Locked, NotFound
 from .extensions import db
 
 if TYPE_CHECKING:
-    from .models import Action, ConsultationRound, Forum, Message, Organisation, Thread, User
+    from .models import (
+        Action,
+        ConsultationResponse,
+        ConsultationRound,
+        Document,
+        Forum,
+        Message,
+        Organisation,
+        Thread,
+        User,
+    )
 
 
 def _logged_in(user: User | None) -> bool:
@@ -245,6 +255,38 @@ def can_draft_response(user: User | None, round_: ConsultationRound, org: Organi
 def can_submit_response(user: User | None, round_: ConsultationRound, org: Organisation) -> bool:
     """Only the organisation's admins submit its response."""
     return in_round_audience(round_, org) and organisation_role(user, org) == "admin"
+
+
+def can_read_document(
+    user: User | None,
+    round_: ConsultationRound,
+    response: ConsultationResponse | None,
+    document: Document,
+) -> bool:
+    """A round's documents: whoever sees the round (removed ones: its officials only).
+
+    A response's documents: the organisation's members always; once part of a
+    submitted version, the round's officials, and everyone when the round has closed.
+    """
+    from .models import Phase, ResponseVersion, version_documents
+    from .models.base import utcnow
+
+    if not can_view_round(user, round_):
+        return False
+    if response is None:
+        return document.removed_at is None or can_manage_round(user, round_)
+    if can_act_for_organisation(user, response.organisation):
+        return True
+    submitted = db.session.scalar(
+        select(ResponseVersion.id)
+        .join(version_documents, version_documents.c.version_id == ResponseVersion.id)
+        .where(version_documents.c.document_id == document.id)
+        .limit(1)
+    )
+    if submitted is None:
+        return False
+    public = round_.phase(utcnow()) in (Phase.closed, Phase.published)
+    return public or can_manage_round(user, round_)
 
 
 def _can_view_round_thread(user: User | None, thread: Thread) -> bool:

@@ -1,7 +1,7 @@
 """SQLAlchemy models, one module per domain, importable from one place (Alembic needs them registered): may import only base modules (extensions, errors, ...)."""
 
 from .accounts import LoginAttempt, OutboxMail, PasswordReset, User, UserSession
-from .activity import AuditEntry, Notification
+from .activity import AuditEntry, Notification, NotificationPreference
 from .agreement import Commitment, Department, Principle
 from .api_tokens import ApiToken
 from .consultations import (
@@ -15,10 +15,13 @@ from .consultations import (
     Phase,
     ResponseStatus,
     ResponseVersion,
+    RoundNotice,
+    RoundRevision,
     RoundState,
     Stage,
     VersionAnswer,
 )
+from .documents import Document, version_documents
 from .exports import PersonalExport
 from .follow_up import (
     Action,
@@ -68,6 +71,11 @@ __all__ = [
     "RoundState",
     "Stage",
     "VersionAnswer",
+    "Document",
+    "version_documents",
+    "NotificationPreference",
+    "RoundNotice",
+    "RoundRevision",
     "Commitment",
     "Department",
     "Forum",

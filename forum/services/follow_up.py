@@ -193,6 +193,8 @@ def propose_action(user: User | None, data: ActionInput) -> Action:
     _follow(action, user)
     if policy.is_action_owner_side(user, action):
         _accept(action, user)
+    else:  # the owner's side must act: accept it (or not)
+        notify_people(owner_people(action), "action_awaiting", _url(action), title, actor=user)
     db.session.commit()
     return action
 

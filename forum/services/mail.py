@@ -65,6 +65,22 @@ def deliver_pending(limit: int = 100) -> int:
     return sent
 
 
+def build_message(mail: OutboxMail, sender: str) -> EmailMessage:
+    """The MIME message for an outbox row: plain text, HTML alternative, unsubscribe headers."""
+    message = EmailMessage()
+    message["From"] = sender
+    message["To"] = mail.to_address
+    message["Subject"] = mail.subject
+    message.set_content(mail.body)
+    if mail.html_body:
+        message.add_alternative(mail.html_body, subtype="html")
+    if mail.unsubscribe_url:
+        # RFC 8058: mail clients offer a one-click "unsubscribe" that posts to this link.
+        message["List-Unsubscribe"] = f"<{mail.unsubscribe_url}>"
+        message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+    return message
+
+
 def _send(mail: OutboxMail) -> None:
     config = current_app.config
     host = config["FORUM_SMTP_HOST"]
@@ -76,11 +92,7 @@ def _send(mail: OutboxMail) -> None:
             mail.body,
         )
         return
-    message = EmailMessage()
-    message["From"] = config["FORUM_MAIL_FROM"]
-    message["To"] = mail.to_address
-    message["Subject"] = mail.subject
-    message.set_content(mail.body)
+    message = build_message(mail, config["FORUM_MAIL_FROM"])
     with smtplib.SMTP(host, config["FORUM_SMTP_PORT"], timeout=15) as smtp:
         if config["FORUM_SMTP_STARTTLS"]:
             smtp.starttls()

@@ -41,6 +41,7 @@ from ..models.base import utcnow
 from ..queries import forums as forum_queries
 from ..queries import payloads
 from ..queries.moderation import mute_in_force
+from ..text import excerpt
 from . import audit, notifications
 from .rendering import MAX_BODY, MAX_TITLE, render_body
 from .validation import clean_text
@@ -344,6 +345,15 @@ def flag_message(
         )
         _emit_message("message:hidden", message)
         notifications.sync_message_excerpts(message)
+    if (count or 0) == 1:  # the first open flag puts the message in the queue: tell once
+        notifications.tell_moderators(
+            message.thread.forum_id,
+            "moderation_flag",
+            excerpt(message.html),
+            path_for("moderation.queue"),
+            actor=user,
+            thread=message.thread,
+        )
     db.session.commit()
     return flag, True
 
@@ -758,6 +768,9 @@ def appeal(user: User | None, action_id: int, body: str | None) -> Appeal:
         db.session.rollback()
         raise Conflict(_("You have already appealed this decision.")) from None
     audit.record(user, "appeal.submitted", "moderation_action", action.id, forum_id=action.forum_id)
+    notifications.tell_moderators(
+        action.forum_id, "moderation_appeal", text[:300], path_for("moderation.queue"), actor=user
+    )
     db.session.commit()
     return item
 
@@ -768,6 +781,15 @@ def _reverse(actor: User, action: ModerationAction) -> None:
     if action.kind == ActionKind.hide and message is not None:
         if message.state == MessageState.hidden:
             _show_again(actor, message)
+            # the message is restored: the transparency counts say so too
+            audit.record(
+                actor,
+                "message.restored",
+                "message",
+                message.id,
+                "appeal",
+                forum_id=message.thread.forum_id,
+            )
     elif action.kind == ActionKind.redact and message is not None:
         original = db.session.scalar(
             select(MessageRevision)
