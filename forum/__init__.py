@@ -6,7 +6,15 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, has_request_context, jsonify, render_template, request, session
+from flask import (
+    Flask,
+    current_app,
+    has_request_context,
+    jsonify,
+    render_template,
+    request,
+    session,
+)
 from flask_babel import get_locale
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
@@ -52,6 +60,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     register_template_helpers(app)
     register_commands(app)
     register_realtime(app)
+    register_serving(app)
     return app
 
 
@@ -171,6 +180,20 @@ def register_error_handlers(app: Flask) -> None:
             status, code.get(status, "invalid"), explained.get(status, err.description or "")
         )
 
+    from sqlalchemy.exc import DBAPIError
+
+    @app.errorhandler(DBAPIError)
+    def on_database_error(err: DBAPIError):
+        """A database that does not answer is a 503 page, rendered without touching it."""
+        try:
+            db.session.rollback()
+        except DBAPIError:
+            pass
+        if not database_unreachable(err):
+            return on_unexpected(err)
+        app.logger.warning("database unavailable: %s", type(err.orig).__name__)
+        return unavailable_response()
+
     @app.errorhandler(Exception)
     def on_unexpected(err: Exception):
         db.session.rollback()
@@ -180,17 +203,60 @@ def register_error_handlers(app: Flask) -> None:
         return error_response(500, "internal", gettext("Something went wrong on our side."))
 
 
+def security_headers(app: Flask) -> list[tuple[str, str]]:
+    """The headers every response carries, pages and Socket.IO alike."""
+    headers = [
+        ("Content-Security-Policy", CONTENT_SECURITY_POLICY),
+        ("X-Content-Type-Options", "nosniff"),
+        ("X-Frame-Options", "DENY"),
+        ("Referrer-Policy", "strict-origin-when-cross-origin"),
+    ]
+    if app.config["SESSION_COOKIE_SECURE"]:
+        headers.append(("Strict-Transport-Security", "max-age=31536000"))
+    return headers
+
+
+def database_unreachable(err: Exception) -> bool:
+    """True for errors that mean the database is down or unreachable, not a bad query."""
+    from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+
+    if not isinstance(err, DBAPIError):
+        return False
+    if err.connection_invalidated or isinstance(err, InterfaceError):
+        return True
+    if not isinstance(err, OperationalError):
+        return False
+    text = str(err.orig).lower()
+    # SQLite's "database is locked" is an OperationalError too, but the database is there.
+    return "locked" not in text
+
+
+def unavailable_response():
+    """503 without the database: no user, no notification count, the language from the request."""
+    from flask_babel import force_locale, gettext
+
+    locale = request.accept_languages.best_match(LOCALES) or "sv"
+    with force_locale(locale):
+        message = gettext("The database cannot be reached right now. Try again in a minute.")
+        if wants_json():
+            body = {"ok": False, "error": {"code": "unavailable", "message": message}}
+            response = jsonify(body)
+        else:
+            response = current_app.make_response(
+                render_template("unavailable.html", lang=locale, message=message)
+            )
+    response.status_code = 503
+    response.headers["Retry-After"] = "10"
+    return response
+
+
 def register_security_headers(app: Flask) -> None:
     """CSP without inline script, nosniff, no framing, a strict referrer policy."""
 
     @app.after_request
     def add_headers(response):
-        response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("X-Frame-Options", "DENY")
-        response.headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
-        if app.config["SESSION_COOKIE_SECURE"]:
-            response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
+        for name, value in security_headers(app):
+            response.headers.setdefault(name, value)
         return response
 
 
@@ -228,16 +294,16 @@ def register_commands(app: Flask) -> None:
 
 
 def register_realtime(app: Flask) -> None:
-    """Socket.IO in threading mode, Redis as message queue when configured."""
+    """Socket.IO in the configured async mode (never eventlet), Redis as message queue when set."""
     from . import events
-    from .realtime import handlers
+    from .realtime import handlers, presence
 
     origins: Any = app.config["FORUM_ALLOWED_ORIGINS"] or None
     # The SocketIO object is process-wide: forget a queue an earlier app configured.
     socketio.server_options.pop("client_manager", None)
     socketio.init_app(
         app,
-        async_mode="threading",
+        async_mode=app.config["FORUM_ASYNC_MODE"],
         message_queue=app.config["FORUM_REDIS_URL"],
         cors_allowed_origins=origins,
         logger=False,
@@ -245,4 +311,20 @@ def register_realtime(app: Flask) -> None:
     )
     events.register_publishing()
     handlers.register()
+    presence.configure(
+        app.config["FORUM_REDIS_URL"],
+        app.config["FORUM_PRESENCE_TTL"],
+        str(app.config.get("FORUM_REDIS_PREFIX") or "forum"),
+    )
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
+
+
+def register_serving(app: Flask) -> None:
+    """ProxyFix for the configured proxies only, and security headers on Socket.IO responses."""
+    from .serving import wrap_wsgi
+    from .web import health
+
+    app.register_blueprint(health.bp)
+    app.wsgi_app = wrap_wsgi(  # type: ignore[method-assign,assignment]
+        app.wsgi_app, app.config["FORUM_PROXY_COUNT"], lambda: security_headers(app)
+    )

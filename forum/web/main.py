@@ -1,11 +1,9 @@
-"""Home, the agreement, commitments, people, language choice and the health check."""
+"""Home, the agreement, commitments, people and the language choice."""
 
 from __future__ import annotations
 
 from flask import (
     Blueprint,
-    current_app,
-    jsonify,
     redirect,
     render_template,
     request,
@@ -14,7 +12,7 @@ from flask import (
 )
 from flask_babel import get_locale
 from flask_babel import gettext as _
-from sqlalchemy import select, text
+from sqlalchemy import select
 
 from ..agreement_content import VISION_EN, VISION_SV
 from ..errors import NotFound
@@ -91,28 +89,3 @@ def set_language():
     if not target.startswith("/") or target.startswith("//"):
         target = url_for("main.home")
     return redirect(target)
-
-
-@bp.get("/healthz")
-def healthz():
-    """Liveness for the proxy: the database and (if configured) the Redis message queue."""
-    status = {"status": "ok", "database": "ok", "message_queue": "none"}
-    code = 200
-    try:
-        db.session.execute(text("SELECT 1"))
-    except Exception as exc:  # noqa: BLE001 — report, don't crash
-        status["database"] = f"down: {type(exc).__name__}"
-        code = 503
-    url = current_app.config["FORUM_REDIS_URL"]
-    if url:
-        import redis
-
-        try:
-            redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2).ping()
-            status["message_queue"] = "ok"
-        except redis.RedisError as exc:
-            status["message_queue"] = f"down: {type(exc).__name__}"
-            code = 503
-    if code != 200:
-        status["status"] = "down"
-    return jsonify(status), code
