@@ -20,7 +20,7 @@ from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 
 from .config import load_config
-from .errors import DomainError
+from .errors import DomainError, database_unreachable
 from .extensions import babel, csrf, db, login_manager, migrate, socketio
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -214,21 +214,6 @@ def security_headers(app: Flask) -> list[tuple[str, str]]:
     if app.config["SESSION_COOKIE_SECURE"]:
         headers.append(("Strict-Transport-Security", "max-age=31536000"))
     return headers
-
-
-def database_unreachable(err: Exception) -> bool:
-    """True for errors that mean the database is down or unreachable, not a bad query."""
-    from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
-
-    if not isinstance(err, DBAPIError):
-        return False
-    if err.connection_invalidated or isinstance(err, InterfaceError):
-        return True
-    if not isinstance(err, OperationalError):
-        return False
-    text = str(err.orig).lower()
-    # SQLite's "database is locked" is an OperationalError too, but the database is there.
-    return "locked" not in text
 
 
 def unavailable_response():

@@ -78,3 +78,15 @@ class RateLimited(DomainError):
 
     code = "rate_limited"
     status = 429
+
+
+def database_unreachable(err: BaseException) -> bool:
+    """True for errors meaning the database is down or unreachable (not a bad query)."""
+    from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+
+    if not isinstance(err, DBAPIError):
+        return False
+    if err.connection_invalidated or isinstance(err, InterfaceError):
+        return True
+    # SQLite's "database is locked" is an OperationalError too, but the database is there.
+    return isinstance(err, OperationalError) and "locked" not in str(err.orig).lower()

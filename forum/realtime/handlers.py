@@ -18,7 +18,7 @@ from flask_login import current_user
 from flask_socketio import join_room, leave_room
 
 from .. import policy
-from ..errors import DomainError, Invalid
+from ..errors import DomainError, Invalid, database_unreachable
 from ..events import session_room, start_listener, thread_room, user_room
 from ..extensions import db, socketio
 from ..queries import forums as forum_queries
@@ -51,8 +51,15 @@ def acknowledged(fn: Handler) -> Callable[..., dict[str, Any]]:
         except DomainError as err:
             db.session.rollback()
             return {"ok": False, "error": err.as_dict()}
-        except Exception:
-            db.session.rollback()
+        except Exception as err:
+            try:
+                db.session.rollback()
+            except Exception:  # noqa: BLE001 — the connection may be gone with the database
+                log.debug("rollback failed", exc_info=True)
+            if database_unreachable(err):
+                log.warning("socket handler %s: database unavailable", fn.__name__)
+                message = _("The database cannot be reached right now. Try again in a minute.")
+                return {"ok": False, "error": {"code": "unavailable", "message": message}}
             log.exception("socket handler %s failed", fn.__name__)
             return {
                 "ok": False,
