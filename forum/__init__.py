@@ -68,8 +68,13 @@ def select_locale() -> str:
     """The user's setting wins, then a visitor's choice, then Accept-Language, then Swedish."""
     if not has_request_context():
         return "sv"
-    if current_user.is_authenticated and current_user.locale in LOCALES:
-        return current_user.locale
+    from sqlalchemy.exc import DBAPIError
+
+    try:
+        if current_user.is_authenticated and current_user.locale in LOCALES:
+            return current_user.locale
+    except DBAPIError:  # the database is away: the message saying so still needs a language
+        pass
     chosen = session.get("lang")
     if chosen in LOCALES:
         return chosen
