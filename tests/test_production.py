@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from pathlib import Path
 
 import pytest
 import redis
@@ -385,3 +386,93 @@ def test_garbage_in_redis_is_dropped_not_crashed_on(shared_presence):
     client.hset(f"{shared_presence}:presence:10", "sid-bad", b"not json")
     client.close()
     assert presence.snapshot(10) == {"thread_id": 10, "users": [], "visitors": 0}
+
+
+# --- scripts/production and deploy/ without starting servers ---------------------------------
+
+ROOT = GUNICORN_CONFIG.parent.parent
+
+
+def run_production_script(tmp_path, **env):
+    import os
+    import subprocess
+
+    base = {k: v for k, v in os.environ.items() if not k.startswith("FORUM_")}
+    return subprocess.run(
+        [str(ROOT / "scripts" / "production")],
+        env={**base, "FORUM_SKIP_SETUP": "1", "FORUM_RUN_DIR": str(tmp_path / "run"), **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_production_script_says_how_to_get_nginx_when_it_is_missing(tmp_path):
+    result = run_production_script(tmp_path, FORUM_NGINX=str(tmp_path / "no-nginx"))
+    assert result.returncode != 0
+    assert "apt-get install nginx-light" in result.stderr
+    assert not (tmp_path / "run").exists()
+
+
+def test_production_script_needs_a_database_and_redis(tmp_path):
+    result = run_production_script(tmp_path)
+    assert result.returncode != 0 and "FORUM_DATABASE_URL" in result.stderr
+    result = run_production_script(tmp_path, FORUM_DATABASE_URL="postgresql://x@127.0.0.1:1/x")
+    assert result.returncode != 0 and "FORUM_REDIS_URL" in result.stderr
+    result = run_production_script(tmp_path, FORUM_PROCESSES="none")
+    assert result.returncode != 0 and "FORUM_PROCESSES" in result.stderr
+
+
+def test_deploy_site_is_valid_nginx(tmp_path):
+    import shutil
+    import subprocess
+
+    nginx = shutil.which("nginx") or "/usr/sbin/nginx"
+    if not shutil.which("openssl") or not Path(nginx).exists():
+        pytest.skip("needs nginx and openssl")
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj",
+         "/CN=forum.example.se", "-keyout", str(tmp_path / "key.pem"),
+         "-out", str(tmp_path / "cert.pem")],
+        check=True, capture_output=True, timeout=60,
+    )  # fmt: skip
+    site = (ROOT / "deploy" / "nginx" / "dialogforum.conf").read_text()
+    site = site.replace("/etc/nginx/snippets/", f"{ROOT}/deploy/nginx/")
+    site = site.replace(
+        "/etc/letsencrypt/live/forum.example.se/fullchain.pem", str(tmp_path / "cert.pem")
+    )
+    site = site.replace(
+        "/etc/letsencrypt/live/forum.example.se/privkey.pem", str(tmp_path / "key.pem")
+    )
+    site = site.replace("/var/log/nginx/", f"{tmp_path}/")
+    assert "ip_hash;" in site and "server_tokens off;" in site
+    (tmp_path / "site.conf").write_text(site)
+    (tmp_path / "nginx.conf").write_text(
+        f"pid {tmp_path}/nginx.pid;\nerror_log {tmp_path}/error.log;\nevents {{}}\n"
+        f"http {{\n include {tmp_path}/site.conf;\n}}\n"
+    )
+    result = subprocess.run(
+        [nginx, "-t", "-q", "-e", f"{tmp_path}/error.log", "-c", f"{tmp_path}/nginx.conf"],
+        capture_output=True, text=True, timeout=30,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    proxy = (ROOT / "deploy" / "nginx" / "dialogforum-proxy.conf").read_text()
+    for directive in (
+        "proxy_buffering off;",
+        "proxy_set_header Upgrade $http_upgrade;",
+        "proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;",
+        "proxy_read_timeout 75s;",
+    ):
+        assert directive in proxy
+
+
+def test_systemd_unit_is_a_template_with_a_raised_file_limit():
+    unit = (ROOT / "deploy" / "systemd" / "forum@.service").read_text()
+    assert "FORUM_BIND=127.0.0.1:%i" in unit
+    assert "LimitNOFILE=65536" in unit
+    assert "gunicorn.conf.py" in unit and "EnvironmentFile=/etc/dialogforum/forum.env" in unit
+    env = (ROOT / "deploy" / "forum.env.example").read_text()
+    settings = dict(
+        line.split("=", 1) for line in env.splitlines() if line and not line.startswith("#")
+    )
+    assert load_config(ROOT / "instance", settings)["FORUM_ENV"] == "production"
