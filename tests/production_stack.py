@@ -324,7 +324,9 @@ def login(base_url: str, email: str, source: str) -> requests.Session:
 class Client:
     """A logged-in python-socketio client through nginx from 127.0.N.1."""
 
-    def __init__(self, stack: Stack, email: str, n: int, reconnect: bool = False) -> None:
+    def __init__(
+        self, stack: Stack, email: str, n: int, reconnect: bool = False, polling: bool = False
+    ) -> None:
         self.source = f"127.0.{n}.1"
         self.email = email
         self.http = login(stack.url, email, self.source)
@@ -338,6 +340,8 @@ class Client:
             randomization_factor=0,
             request_timeout=5,
             websocket_extra_options=FreshSocketOptions(self.source, ("127.0.0.1", stack.port)),
+            # polling: every request from the same source address, through the login session
+            http_session=self.http,
         )
         self.sio.on("*", self._record)
         self.sio.on("connect", self._connected)
@@ -345,7 +349,7 @@ class Client:
         self.sio.connect(
             stack.url,
             headers=lambda: {"Cookie": cookie},
-            transports=["websocket"],
+            transports=["polling"] if polling else ["websocket"],
             wait_timeout=10,
         )
 

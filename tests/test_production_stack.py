@@ -209,6 +209,25 @@ def wait_until_quiet(check, seconds: float = 3) -> bool:
     return False
 
 
+def test_polling_clients_stick_to_one_process_through_nginx(stack, clients):
+    """Each poll is its own HTTP request: without ip_hash half would reach a process
+    that does not know the session and the client would be dropped."""
+    emails, thread_id = make_forum_data(stack.env["FORUM_DATABASE_URL"], 4)
+    for n, email in enumerate(emails, start=150):
+        clients.append(Client(stack, email, n, polling=True))
+    assert all(c.sio.transport() == "polling" for c in clients)
+    for client in clients:
+        assert client.call("join", {"thread_id": thread_id})["ok"]
+    for i, client in enumerate(clients):
+        for j in range(3):
+            assert send(client, thread_id, f"poll {i}.{j}", f"poll-{i}-{j}")["ok"]
+    wait_until(
+        lambda: all(len(c.message_ids()) >= 12 for c in clients), 20, what="polled deliveries"
+    )
+    assert all(c.sio.connected for c in clients)
+    assert all(c.connects == 1 for c in clients), "a polling client had to reconnect"
+
+
 def test_the_proxy_names_no_versions(stack):
     response = requests.get(stack.url + "/healthz/live", timeout=10)
     assert response.headers["Server"] == "nginx"
@@ -219,14 +238,46 @@ def test_the_proxy_names_no_versions(stack):
 # --- a server process dies while clients send ------------------------------------------------------
 
 
+def connect_tracked(stack: Stack, email: str, n: int, reconnect: bool) -> tuple[Client, int]:
+    """Connect a client and tell which process (1 or 2) took it, from process 1's socket count."""
+    before = health(stack.backend(1))[1]["sockets"]
+    client = Client(stack, email, n, reconnect=reconnect)
+    after = health(stack.backend(1))[1]["sockets"]
+    return client, 1 if after > before else 2
+
+
 def test_sigkill_one_process_while_sending_loses_and_duplicates_nothing(stack, clients):
-    emails, thread_id = make_forum_data(stack.env["FORUM_DATABASE_URL"], 6)
-    for n, email in enumerate(emails, start=60):
-        clients.append(Client(stack, email, n, reconnect=True))
-    for client in clients:
+    emails, thread_id = make_forum_data(stack.env["FORUM_DATABASE_URL"], 7)
+    time.sleep(1)  # let the previous tests' sockets finish closing: counts tell placement
+    placed: dict[int, list[Client]] = {1: [], 2: []}
+    for n, email in enumerate(emails[:6], start=60):
+        client, where = connect_tracked(stack, email, n, reconnect=True)
+        clients.append(client)
+        placed[where].append(client)
+    assert placed[1] and placed[2], "the clients did not spread over both processes"
+    # someone on process 1 who will not come back: presence must forget them
+    gone = None
+    for n in range(100, 140):
+        candidate, where = connect_tracked(stack, emails[6], n, reconnect=False)
+        clients.append(candidate)
+        if where == 1:
+            gone = candidate
+            break
+        candidate.close()
+    assert gone is not None, "no source address reached process 1"
+    for client in [*clients[:6], gone]:
         assert client.call("join", {"thread_id": thread_id})["ok"]
-    on_one = health(stack.backend(1))[1]["sockets"]
-    assert on_one > 0, "no client landed on process 1"
+    survivors = clients[:6]
+
+    def names(client: Client) -> list[str]:
+        latest = client.received("presence")
+        return [u["display_name"] for u in latest[-1]["users"]] if latest else []
+
+    wait_until(
+        lambda: any(name.startswith("Person 06 ") for name in names(survivors[-1])),
+        10,
+        what="the client on process 1 in presence",
+    )
 
     acked: dict[str, int] = {}
     lock = threading.Lock()
@@ -248,9 +299,9 @@ def test_sigkill_one_process_while_sending_loses_and_duplicates_nothing(stack, c
                 time.sleep(0.2)
             time.sleep(0.05)
 
-    senders = [
-        threading.Thread(target=keep_sending, args=(c, n)) for n, c in enumerate(clients[:3])
-    ]
+    # senders on both processes, the killed one included
+    sending = [placed[1][0], placed[2][0], (placed[1] + placed[2])[2]]
+    senders = [threading.Thread(target=keep_sending, args=(c, n)) for n, c in enumerate(sending)]
     for worker in senders:
         worker.start()
     wait_until(lambda: len(acked) >= 6, 20, what="a few acknowledged sends")
@@ -260,17 +311,28 @@ def test_sigkill_one_process_while_sending_loses_and_duplicates_nothing(stack, c
     assert len(acked) == 36, f"only {len(acked)} of 36 sends were acknowledged"
 
     # every client is connected again (through nginx, to the surviving process)
-    wait_until(lambda: all(c.sio.connected for c in clients), 20, what="reconnects")
-    assert health(stack.backend(2))[1]["sockets"] >= len(clients)
+    wait_until(lambda: all(c.sio.connected for c in survivors), 20, what="reconnects")
+    assert health(stack.backend(2))[1]["sockets"] >= len(survivors)
 
     stored = stored_client_ids(stack.env["FORUM_DATABASE_URL"], thread_id)
     assert sorted(stored) == sorted(acked), "each acknowledged send is stored exactly once"
-    for client in clients:
+    for client in survivors:
         caught_up = client.call("join", {"thread_id": thread_id, "since": 0})
         seen = set(client.message_ids()) | {m["id"] for m in caught_up["messages"]}
         assert set(acked.values()) <= seen
     status, body = health(stack.url)
     assert status == 200 and body["pid"] == health(stack.backend(2))[1]["pid"]
+
+    # the dead process's presence entries expire (TTL 6 s here) and the room is told
+    wait_until(
+        lambda: (
+            names(survivors[0])
+            and not any(name.startswith("Person 06 ") for name in names(survivors[0]))
+        ),
+        15,
+        what="the killed process's person to leave presence",
+    )
+    assert len(names(survivors[0])) == 6
 
 
 # --- PostgreSQL goes away and comes back --------------------------------------------------------------
