@@ -217,6 +217,11 @@ def _start_refresher() -> None:
     from ..events import thread_room
     from ..extensions import socketio
 
+    if socketio.server is None:  # no Socket.IO server in this process (a script or a test)
+        with _lock:
+            _refresher_started = False
+        return
+
     def loop() -> None:
         while True:
             socketio.sleep(_settings["ttl"] / 3)
