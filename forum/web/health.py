@@ -10,9 +10,9 @@ from __future__ import annotations
 import os
 
 from flask import Blueprint, current_app, jsonify
-from sqlalchemy import text
 
 from ..extensions import db, socketio
+from ..queries import admin as admin_queries
 
 bp = Blueprint("health", __name__)
 
@@ -25,7 +25,7 @@ def socket_count() -> int:
 
 def database_status() -> str:
     try:
-        db.session.execute(text("SELECT 1"))
+        admin_queries.ping_database()
         db.session.rollback()
     except Exception as exc:  # noqa: BLE001 — report, don't crash
         try:
