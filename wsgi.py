@@ -1,4 +1,4 @@
-"""WSGI entry point: `gunicorn -w 1 --threads 100 wsgi:app` (one worker per process)."""
+"""WSGI entry point for other WSGI servers; production uses `gunicorn -c deploy/gunicorn.conf.py "forum:create_app()"` (one gevent worker per process)."""
 
 from forum import create_app
 

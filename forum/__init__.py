@@ -7,14 +7,22 @@ import os
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, has_request_context, jsonify, render_template, request, session
+from flask import (
+    Flask,
+    current_app,
+    has_request_context,
+    jsonify,
+    render_template,
+    request,
+    session,
+)
 from flask_babel import get_locale
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from werkzeug.routing import IntegerConverter
 
 from .config import load_config
-from .errors import DomainError
+from .errors import DomainError, database_unreachable
 from .extensions import babel, csrf, db, login_manager, migrate, socketio
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -68,6 +76,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     register_realtime(app)
     register_search(app)
     register_api(app)
+    register_serving(app)
     return app
 
 
@@ -75,8 +84,13 @@ def select_locale() -> str:
     """The user's setting wins, then a visitor's choice, then Accept-Language, then Swedish."""
     if not has_request_context():
         return "sv"
-    if current_user.is_authenticated and current_user.locale in LOCALES:
-        return current_user.locale
+    from sqlalchemy.exc import DBAPIError
+
+    try:
+        if current_user.is_authenticated and current_user.locale in LOCALES:
+            return current_user.locale
+    except DBAPIError:  # the database is away: the message saying so still needs a language
+        pass
     chosen = session.get("lang")
     if chosen in LOCALES:
         return chosen
@@ -247,6 +261,20 @@ def register_error_handlers(app: Flask) -> None:
             details,
         )
 
+    from sqlalchemy.exc import DBAPIError
+
+    @app.errorhandler(DBAPIError)
+    def on_database_error(err: DBAPIError):
+        """A database that does not answer is a 503 page, rendered without touching it."""
+        try:
+            db.session.rollback()
+        except DBAPIError:
+            pass
+        if not database_unreachable(err):
+            return on_unexpected(err)
+        app.logger.warning("database unavailable: %s", type(err.orig).__name__)
+        return unavailable_response()
+
     @app.errorhandler(Exception)
     def on_unexpected(err: Exception):
         db.session.rollback()
@@ -260,6 +288,38 @@ def register_error_handlers(app: Flask) -> None:
         from flask_babel import gettext
 
         return error_response(500, "internal", gettext("Something went wrong on our side."))
+
+
+def security_headers(app: Flask) -> list[tuple[str, str]]:
+    """The headers every response carries, pages and Socket.IO alike."""
+    headers = [
+        ("Content-Security-Policy", CONTENT_SECURITY_POLICY),
+        ("X-Content-Type-Options", "nosniff"),
+        ("X-Frame-Options", "DENY"),
+        ("Referrer-Policy", "strict-origin-when-cross-origin"),
+    ]
+    if app.config["SESSION_COOKIE_SECURE"]:
+        headers.append(("Strict-Transport-Security", "max-age=31536000"))
+    return headers
+
+
+def unavailable_response():
+    """503 without the database: no user, no notification count, the language from the request."""
+    from flask_babel import force_locale, gettext
+
+    locale = request.accept_languages.best_match(LOCALES) or "sv"
+    with force_locale(locale):
+        message = gettext("The database cannot be reached right now. Try again in a minute.")
+        if wants_json():
+            body = {"ok": False, "error": {"code": "unavailable", "message": message}}
+            response = jsonify(body)
+        else:
+            response = current_app.make_response(
+                render_template("unavailable.html", lang=locale, message=message)
+            )
+    response.status_code = 503
+    response.headers["Retry-After"] = "10"
+    return response
 
 
 def _invalid_field(err: Exception) -> dict[str, str] | None:
@@ -280,12 +340,8 @@ def register_security_headers(app: Flask) -> None:
 
     @app.after_request
     def add_headers(response):
-        response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("X-Frame-Options", "DENY")
-        response.headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
-        if app.config["SESSION_COOKIE_SECURE"]:
-            response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
+        for name, value in security_headers(app):
+            response.headers.setdefault(name, value)
         return response
 
 
@@ -351,16 +407,16 @@ def register_api(app: Flask) -> None:
 
 
 def register_realtime(app: Flask) -> None:
-    """Socket.IO in threading mode, Redis as message queue when configured."""
+    """Socket.IO in the configured async mode (never eventlet), Redis as message queue when set."""
     from . import events
-    from .realtime import handlers
+    from .realtime import handlers, presence
 
     origins: Any = app.config["FORUM_ALLOWED_ORIGINS"] or None
     # The SocketIO object is process-wide: forget a queue an earlier app configured.
     socketio.server_options.pop("client_manager", None)
     socketio.init_app(
         app,
-        async_mode="threading",
+        async_mode=app.config["FORUM_ASYNC_MODE"],
         message_queue=app.config["FORUM_REDIS_URL"],
         channel=events.socketio_channel(app.config["FORUM_REDIS_PREFIX"]),
         cors_allowed_origins=origins,
@@ -369,4 +425,20 @@ def register_realtime(app: Flask) -> None:
     )
     events.register_publishing()
     handlers.register()
+    presence.configure(
+        app.config["FORUM_REDIS_URL"],
+        app.config["FORUM_PRESENCE_TTL"],
+        str(app.config.get("FORUM_REDIS_PREFIX") or "forum"),
+    )
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
+
+
+def register_serving(app: Flask) -> None:
+    """ProxyFix for the configured proxies only, and security headers on Socket.IO responses."""
+    from .serving import wrap_wsgi
+    from .web import health
+
+    app.register_blueprint(health.bp)
+    app.wsgi_app = wrap_wsgi(  # type: ignore[method-assign,assignment]
+        app.wsgi_app, app.config["FORUM_PROXY_COUNT"], lambda: security_headers(app)
+    )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from pathlib import Path
 
 import click
 from flask import Flask, current_app
@@ -55,19 +56,73 @@ def setup_command() -> None:
         _print_demo_accounts(seed_demo())
 
 
+GUNICORN_CONFIG = Path(__file__).resolve().parent.parent / "deploy" / "gunicorn.conf.py"
+
+
+def gunicorn_available() -> bool:
+    try:
+        import gevent  # noqa: F401
+        import gunicorn  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def gunicorn_command(host: str, port: int) -> list[str]:
+    """One gunicorn process with one gevent worker: the production server, on one address."""
+    return [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "--config",
+        str(GUNICORN_CONFIG),
+        "--bind",
+        f"{host}:{port}",
+        "forum:create_app()",
+    ]
+
+
 @click.command("serve")
 @click.option("--host", default="127.0.0.1")
 @click.option("--port", default=5000, type=int)
 def serve_command(host: str, port: int) -> None:
-    """Serve HTTP and Socket.IO (threading mode) on one process."""
-    click.echo(f"Dialogforum on http://{host}:{port}")
+    """Serve HTTP and Socket.IO in one process: for one machine (see ./scripts/production)."""
+    config = current_app.config
+    production = config["FORUM_ENV"] == "production"
+    explicit = os.environ.get("FORUM_ASYNC_MODE", "").strip().lower()
+    if explicit != "threading" and gunicorn_available() and GUNICORN_CONFIG.exists():
+        click.echo(
+            f"Dialogforum on http://{host}:{port} — one process (gunicorn, gevent), for one "
+            "machine; several processes behind nginx: ./scripts/production and deploy/."
+        )
+        command = gunicorn_command(host, port)
+        sys.stdout.flush()
+        os.execv(command[0], command)  # noqa: S606 — replaces this process with the server
+    if production:
+        raise click.ClickException(
+            "FORUM_ENV=production will not run the development server (Werkzeug). Install "
+            "gunicorn and gevent (pip install gunicorn gevent) and use ./scripts/production or "
+            "the files in deploy/."
+        )
+    click.echo(
+        f"Dialogforum on http://{host}:{port} — one process (Werkzeug development server, "
+        "threads), for one machine; gevent is not installed."
+    )
+    from .serving import NoDelayRequestHandler
+
     # Flask skips app.run() under the `flask` command unless told otherwise.
     os.environ.pop("FLASK_RUN_FROM_CLI", None)
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     from . import scheduler
 
     scheduler.start(app)
-    socketio.run(app, host=host, port=port, allow_unsafe_werkzeug=True)
+    socketio.run(
+        app,
+        host=host,
+        port=port,
+        allow_unsafe_werkzeug=True,
+        request_handler=NoDelayRequestHandler,
+    )
 
 
 @users_cli.command("create")

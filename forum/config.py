@@ -38,10 +38,86 @@ def parse_rate_limit(text: str) -> RateLimit:
     return RateLimit(int(match.group(1)), int(match.group(2)))
 
 
+def _count(env: dict[str, str], name: str, default: int) -> int:
+    text = (env.get(name) or "").strip()
+    if not text:
+        return default
+    if not text.isdigit():
+        raise ConfigError(f"{name} must be a whole number, not {text!r}")
+    return int(text)
+
+
 def _flag(value: str | None, default: bool) -> bool:
     if value is None or value == "":
         return default
     return value.strip().lower() not in {"0", "false", "no", "off"}
+
+
+ENVIRONMENTS = ("development", "production")
+ASYNC_MODES = ("gevent", "threading")
+MIN_SECRET_KEY_BYTES = 32
+
+
+def gevent_installed() -> bool:
+    try:
+        import gevent  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def gevent_patched() -> bool:
+    """True in a process whose socket module gevent has monkey-patched (gunicorn -k gevent)."""
+    import sys
+
+    monkey = sys.modules.get("gevent.monkey")
+    return bool(monkey and monkey.is_module_patched("socket"))
+
+
+def _async_mode(env: dict[str, str]) -> str:
+    """The Socket.IO async mode: FORUM_ASYNC_MODE, else gevent under a gevent server, else threads.
+
+    Never eventlet (Flask-SocketIO would pick it if it happened to be installed).
+    """
+    mode = (env.get("FORUM_ASYNC_MODE") or "").strip().lower()
+    if not mode:
+        return "gevent" if gevent_patched() else "threading"
+    if mode not in ASYNC_MODES:
+        raise ConfigError(f"FORUM_ASYNC_MODE must be one of {', '.join(ASYNC_MODES)}, not {mode!r}")
+    if mode == "gevent" and not gevent_installed():
+        raise ConfigError(
+            "FORUM_ASYNC_MODE=gevent but gevent is not installed (pip install gevent)"
+        )
+    return mode
+
+
+def _environment(env: dict[str, str]) -> str:
+    environment = (env.get("FORUM_ENV") or "development").strip().lower()
+    if environment not in ENVIRONMENTS:
+        raise ConfigError(
+            f"FORUM_ENV must be one of {', '.join(ENVIRONMENTS)}, not {environment!r} "
+            "(an unknown value is refused rather than taken for development)"
+        )
+    return environment
+
+
+def _check_production(env: dict[str, str], database_url: str) -> None:
+    """What production refuses: the debugger, a short secret, SQLite unless allowed."""
+    if _flag(env.get("FLASK_DEBUG"), False):
+        raise ConfigError(
+            "FLASK_DEBUG is set with FORUM_ENV=production: the debugger would let anyone run "
+            "code on the server. Unset FLASK_DEBUG."
+        )
+    if len(env.get("FORUM_SECRET_KEY", "").encode()) < MIN_SECRET_KEY_BYTES:
+        raise ConfigError(
+            f"FORUM_SECRET_KEY must be at least {MIN_SECRET_KEY_BYTES} bytes in production, e.g. "
+            "FORUM_SECRET_KEY=$(python -c 'import secrets; print(secrets.token_hex(32))')"
+        )
+    if database_url.startswith("sqlite") and not _flag(env.get("FORUM_ALLOW_SQLITE"), False):
+        raise ConfigError(
+            "FORUM_ENV=production needs FORUM_DATABASE_URL (PostgreSQL); the SQLite file is "
+            "for one machine. Set FORUM_ALLOW_SQLITE=1 to use SQLite anyway."
+        )
 
 
 def _secret_key(env: dict[str, str], instance_path: Path, production: bool) -> str:
@@ -81,14 +157,22 @@ def parse_redis_prefix(text: str | None) -> str:
 def load_config(instance_path: Path, env: dict[str, str] | None = None) -> dict[str, object]:
     """Build the Flask config from the environment (FORUM_* variables)."""
     env = dict(os.environ if env is None else env)
-    environment = env.get("FORUM_ENV", "development").lower()
+    environment = _environment(env)
     production = environment == "production"
     database_url = env.get("FORUM_DATABASE_URL") or f"sqlite:///{instance_path / 'forum.sqlite3'}"
+    secret_key = _secret_key(env, instance_path, production)
+    if production:
+        _check_production(env, database_url)
     if database_url.startswith("postgresql://"):
         database_url = "postgresql+psycopg://" + database_url.removeprefix("postgresql://")
     https = _flag(env.get("FORUM_HTTPS"), production)
     origins = [o.strip() for o in env.get("FORUM_ALLOWED_ORIGINS", "").split(",") if o.strip()]
-    engine_options: dict[str, object] = {"pool_pre_ping": True}
+    # pool_pre_ping replaces connections a database restart broke; connect_timeout bounds
+    # how long a request waits for a database that does not answer.
+    engine_options: dict[str, object] = {
+        "pool_pre_ping": True,
+        "connect_args": {"connect_timeout": int(env.get("FORUM_DATABASE_CONNECT_TIMEOUT", "3"))},
+    }
     if database_url.startswith("sqlite"):
         engine_options = {"connect_args": {"timeout": 30, "check_same_thread": False}}
     document_max_mb = max(1, int(env.get("FORUM_DOCUMENT_MAX_MB", "20")))
@@ -99,7 +183,10 @@ def load_config(instance_path: Path, env: dict[str, str] | None = None) -> dict[
         raise ConfigError("FORUM_DOCUMENT_STORAGE=s3 needs FORUM_S3_BUCKET")
     return {
         "FORUM_ENV": environment,
-        "SECRET_KEY": _secret_key(env, instance_path, production),
+        "SECRET_KEY": secret_key,
+        "FORUM_ASYNC_MODE": _async_mode(env),
+        "FORUM_PROXY_COUNT": _count(env, "FORUM_PROXY_COUNT", 0),
+        "FORUM_PRESENCE_TTL": max(3, _count(env, "FORUM_PRESENCE_TTL", 30)),
         "SQLALCHEMY_DATABASE_URI": database_url,
         "SQLALCHEMY_ENGINE_OPTIONS": engine_options,
         "FORUM_REDIS_URL": env.get("FORUM_REDIS_URL") or None,

@@ -90,3 +90,15 @@ def is_out_of_range(exc: BaseException) -> bool:
     if isinstance(exc, StatementError) and isinstance(exc.orig, OverflowError):
         return True
     return isinstance(exc, DataError) and getattr(exc.orig, "sqlstate", None) == "22003"
+
+
+def database_unreachable(err: BaseException) -> bool:
+    """True for errors meaning the database is down or unreachable (not a bad query)."""
+    from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+
+    if not isinstance(err, DBAPIError):
+        return False
+    if err.connection_invalidated or isinstance(err, InterfaceError):
+        return True
+    # SQLite's "database is locked" is an OperationalError too, but the database is there.
+    return isinstance(err, OperationalError) and "locked" not in str(err.orig).lower()

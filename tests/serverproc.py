@@ -1,6 +1,7 @@
 """Real server processes for tests that need a real transport (and a real client).
 
-`ServerProcess(db_url, **env).start()` runs `flask --app forum serve` on a free
+`ServerProcess(db_url, **env).start()` runs `flask --app forum serve` (gunicorn
+with one gevent worker; with FORUM_ASYNC_MODE=threading the Werkzeug server) on a free
 port against the given database and waits until /healthz answers. `login()`
 logs in through the real form and returns the cookie header for a
 python-socketio client.
@@ -74,8 +75,9 @@ class ServerProcess:
         )
 
     def stop(self) -> None:
+        # SIGINT is gunicorn's quick shutdown (SIGTERM waits out the graceful timeout).
         if self.proc and self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
+            os.killpg(self.proc.pid, signal.SIGINT)
             try:
                 self.proc.wait(5)
             except subprocess.TimeoutExpired:

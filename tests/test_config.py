@@ -22,6 +22,9 @@ from forum.extensions import db as _db
 from forum.models import Commitment, Principle, User
 
 REAL_REDIS = "redis://127.0.0.1:6379/0"
+LONG_KEY = "k" * 32
+PG = "postgresql://forum@db.example/forum"
+PRODUCTION = {"FORUM_ENV": "production", "FORUM_SECRET_KEY": LONG_KEY, "FORUM_DATABASE_URL": PG}
 CLOSED_REDIS = "redis://127.0.0.1:1/0"
 STRONG_PASSWORD = "a-long-password-123"
 
@@ -116,7 +119,7 @@ def test_cookie_settings_in_development(tmp_path):
     "env",
     [
         {"FORUM_HTTPS": "1"},
-        {"FORUM_ENV": "production", "FORUM_SECRET_KEY": "from-the-environment"},
+        PRODUCTION,
     ],
     ids=["https", "production"],
 )
@@ -137,10 +140,9 @@ def test_production_without_secret_key_is_refused(tmp_path):
 
 
 def test_production_uses_the_secret_key_from_the_environment(tmp_path):
-    config = load_config(
-        tmp_path, {"FORUM_ENV": "production", "FORUM_SECRET_KEY": "s3cret-from-env"}
-    )
-    assert config["SECRET_KEY"] == "s3cret-from-env"
+    key = "s3cret-from-env-" + "x" * 32
+    config = load_config(tmp_path, {**PRODUCTION, "FORUM_SECRET_KEY": key})
+    assert config["SECRET_KEY"] == key
     assert config["FORUM_ENV"] == "production"
 
 
@@ -168,8 +170,8 @@ def test_secret_key_from_environment_writes_no_file(tmp_path):
         ({"FORUM_DEMO": "1"}, True),
         ({"FORUM_DEMO": "0"}, False),
         ({"FORUM_DEMO": "false"}, False),
-        ({"FORUM_ENV": "production", "FORUM_SECRET_KEY": "k"}, False),
-        ({"FORUM_ENV": "production", "FORUM_SECRET_KEY": "k", "FORUM_DEMO": "1"}, False),
+        (PRODUCTION, False),
+        ({**PRODUCTION, "FORUM_DEMO": "1"}, False),
     ],
 )
 def test_demo_setting(tmp_path, env, demo):
@@ -244,7 +246,13 @@ def test_healthz_is_200_with_a_working_message_queue(client):
         service_missing("Redis")
     response = client.get("/healthz")
     assert response.status_code == 200
-    assert response.get_json() == {"status": "ok", "database": "ok", "message_queue": "ok"}
+    body = response.get_json()
+    assert {k: body[k] for k in ("status", "database", "message_queue")} == {
+        "status": "ok",
+        "database": "ok",
+        "message_queue": "ok",
+    }
+    assert body["sockets"] == 0
 
 
 # --- command line ----------------------------------------------------------------------

@@ -17,7 +17,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from flask_socketio import disconnect, join_room, leave_room
 
-from ..errors import DomainError, Invalid, is_out_of_range
+from ..errors import DomainError, Invalid, database_unreachable, is_out_of_range
 from ..events import (
     forum_room,
     session_room,
@@ -71,12 +71,19 @@ def acknowledged(fn: Handler) -> Callable[..., dict[str, Any]]:
             db.session.rollback()
             return {"ok": False, "error": err.as_dict()}
         except Exception as err:
-            db.session.rollback()
+            try:
+                db.session.rollback()
+            except Exception:  # noqa: BLE001 — the connection may be gone with the database
+                log.debug("rollback failed", exc_info=True)
             if is_out_of_range(err):
                 return {
                     "ok": False,
                     "error": {"code": "invalid", "message": _("A number is out of range.")},
                 }
+            if database_unreachable(err):
+                log.warning("socket handler %s: database unavailable", fn.__name__)
+                message = _("The database cannot be reached right now. Try again in a minute.")
+                return {"ok": False, "error": {"code": "unavailable", "message": message}}
             log.exception("socket handler %s failed", fn.__name__)
             return {
                 "ok": False,

@@ -1,20 +1,104 @@
-"""Who is in each thread now (per process; see README for the scale-out note)."""
+"""Who is in each thread now, across every server process.
+
+Each process knows its own sockets (`_rooms`, `_by_sid`). With Redis configured
+(`FORUM_REDIS_URL`) every entry is also written to one hash per thread,
+`<prefix>:presence:<thread_id>`, field = socket id, value = the person and the
+time the entry expires. A background task in each process rewrites its own
+entries every `ttl / 3` seconds; a process that dies stops doing so, and its
+entries are dropped (and the room told) at most `ttl` seconds later by any
+process that still has sockets in that thread. Reads filter expired entries, so
+a dead process's people never show for longer than `ttl`.
+
+Without Redis (one process) the local view is the whole truth. When Redis does
+not answer, presence falls back to the local view rather than failing a join.
+"""
 
 from __future__ import annotations
 
+import json
+import logging
 import threading
+import time
 from collections import defaultdict
 from typing import Any
+
+log = logging.getLogger(__name__)
 
 _lock = threading.Lock()
 _rooms: dict[int, dict[str, dict[str, Any] | None]] = defaultdict(dict)
 _by_sid: dict[str, set[int]] = defaultdict(set)
+
+_settings: dict[str, Any] = {"url": None, "ttl": 30, "prefix": "forum"}
+_client: Any = None
+_refresher_started = False
+
+
+def configure(redis_url: str | None, ttl: int = 30, prefix: str = "forum") -> None:
+    """Use Redis at `redis_url` (or only this process when None); entries live `ttl` seconds."""
+    global _client
+    _settings.update(url=redis_url, ttl=max(3, int(ttl)), prefix=prefix.rstrip(":"))
+    _client = None
+
+
+def _redis() -> Any:
+    global _client
+    if not _settings["url"]:
+        return None
+    if _client is None:
+        import redis
+
+        _client = redis.Redis.from_url(_settings["url"], socket_timeout=2, socket_connect_timeout=2)
+    return _client
+
+
+def key(thread_id: int) -> str:
+    return f"{_settings['prefix']}:presence:{thread_id}"
+
+
+def _entry(person: dict[str, Any] | None) -> str:
+    return json.dumps({"p": person, "x": time.time() + _settings["ttl"]})
+
+
+def _write(entries: dict[int, dict[str, dict[str, Any] | None]]) -> None:
+    """Write (or refresh) this process's entries for the given threads."""
+    client = _redis()
+    if client is None or not entries:
+        return
+    import redis
+
+    try:
+        pipe = client.pipeline(transaction=False)
+        for thread_id, sids in entries.items():
+            if sids:
+                pipe.hset(key(thread_id), mapping={sid: _entry(p) for sid, p in sids.items()})
+                pipe.expire(key(thread_id), _settings["ttl"] * 2)
+        pipe.execute()
+    except redis.RedisError as exc:
+        log.warning("presence: Redis did not take the update (%s)", type(exc).__name__)
+
+
+def _delete(pairs: list[tuple[int, str]]) -> None:
+    client = _redis()
+    if client is None or not pairs:
+        return
+    import redis
+
+    try:
+        pipe = client.pipeline(transaction=False)
+        for thread_id, sid in pairs:
+            pipe.hdel(key(thread_id), sid)
+        pipe.execute()
+    except redis.RedisError as exc:
+        log.warning("presence: Redis did not take the removal (%s)", type(exc).__name__)
 
 
 def enter(thread_id: int, sid: str, person: dict[str, Any] | None) -> None:
     with _lock:
         _rooms[thread_id][sid] = person
         _by_sid[sid].add(thread_id)
+    _write({thread_id: {sid: person}})
+    if _settings["url"]:
+        _start_refresher()
 
 
 def leave(thread_id: int, sid: str) -> None:
@@ -23,6 +107,7 @@ def leave(thread_id: int, sid: str) -> None:
         _by_sid.get(sid, set()).discard(thread_id)
         if not _rooms.get(thread_id):
             _rooms.pop(thread_id, None)
+    _delete([(thread_id, sid)])
 
 
 def leave_all(sid: str) -> list[int]:
@@ -33,13 +118,51 @@ def leave_all(sid: str) -> list[int]:
             _rooms.get(thread_id, {}).pop(sid, None)
             if not _rooms.get(thread_id):
                 _rooms.pop(thread_id, None)
+    _delete([(thread_id, sid) for thread_id in threads])
     return threads
 
 
-def snapshot(thread_id: int) -> dict[str, Any]:
-    """The people present (each once) and the number of visitors."""
+def _local_entries(thread_id: int) -> list[dict[str, Any] | None]:
     with _lock:
-        entries = list(_rooms.get(thread_id, {}).values())
+        return list(_rooms.get(thread_id, {}).values())
+
+
+def _shared_entries(thread_id: int) -> list[dict[str, Any] | None] | None:
+    """Every process's live entries for the thread (expired ones pruned), None if Redis is down."""
+    client = _redis()
+    if client is None:
+        return None
+    import redis
+
+    try:
+        raw = client.hgetall(key(thread_id))
+        now = time.time()
+        alive: list[dict[str, Any] | None] = []
+        expired: list[bytes] = []
+        for sid, value in raw.items():
+            try:
+                entry = json.loads(value)
+                person, expires = entry["p"], float(entry["x"])
+            except (ValueError, KeyError, TypeError):
+                expired.append(sid)
+                continue
+            if expires < now:
+                expired.append(sid)
+            else:
+                alive.append(person)
+        if expired:
+            client.hdel(key(thread_id), *expired)
+        return alive
+    except redis.RedisError as exc:
+        log.warning("presence: Redis did not answer (%s); showing this process only", exc)
+        return None
+
+
+def snapshot(thread_id: int) -> dict[str, Any]:
+    """The people present (each once) and the number of visitors, over all processes."""
+    entries = _shared_entries(thread_id)
+    if entries is None:
+        entries = _local_entries(thread_id)
     people: dict[int, dict[str, Any]] = {}
     visitors = 0
     for person in entries:
@@ -52,3 +175,60 @@ def snapshot(thread_id: int) -> dict[str, Any]:
         "users": sorted(people.values(), key=lambda p: p["display_name"].lower()),
         "visitors": visitors,
     }
+
+
+def prune(thread_id: int) -> int:
+    """Drop expired entries of a thread; returns how many went."""
+    client = _redis()
+    if client is None:
+        return 0
+    import redis
+
+    try:
+        raw = client.hgetall(key(thread_id))
+        now = time.time()
+        stale = []
+        for sid, value in raw.items():
+            try:
+                if float(json.loads(value)["x"]) < now:
+                    stale.append(sid)
+            except (ValueError, KeyError, TypeError):
+                stale.append(sid)
+        # HDEL counts only the fields this call removed: one process announces each removal.
+        return int(client.hdel(key(thread_id), *stale)) if stale else 0
+    except redis.RedisError:
+        return 0
+
+
+def refresh_once() -> list[int]:
+    """Rewrite this process's entries and prune expired ones; returns threads whose list changed."""
+    with _lock:
+        mine = {thread_id: dict(sids) for thread_id, sids in _rooms.items() if sids}
+    _write(mine)
+    return [thread_id for thread_id in mine if prune(thread_id)]
+
+
+def _start_refresher() -> None:
+    global _refresher_started
+    with _lock:
+        if _refresher_started:
+            return
+        _refresher_started = True
+    from ..events import thread_room
+    from ..extensions import socketio
+
+    if socketio.server is None:  # no Socket.IO server in this process (a script or a test)
+        with _lock:
+            _refresher_started = False
+        return
+
+    def loop() -> None:
+        while True:
+            socketio.sleep(_settings["ttl"] / 3)
+            try:
+                for thread_id in refresh_once():
+                    socketio.emit("presence", snapshot(thread_id), to=thread_room(thread_id))
+            except Exception:  # noqa: BLE001 — keep refreshing whatever happens once
+                log.exception("presence refresh failed")
+
+    socketio.start_background_task(loop)

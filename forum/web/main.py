@@ -1,4 +1,4 @@
-"""Home, the agreement, commitments, people, language choice and the health check."""
+"""Home, the agreement, commitments, people and the language choice (health: web/health.py)."""
 
 from __future__ import annotations
 
@@ -18,7 +18,6 @@ from flask_babel import format_date, get_locale
 from flask_babel import gettext as _
 
 from ..agreement_content import VISION_EN, VISION_SV
-from ..queries import admin as admin_queries
 from ..queries import agreement as agreement_queries
 from ..queries import forums as forum_queries
 from .navigation import safe_next
@@ -130,28 +129,3 @@ def set_language():
     if choice in ("sv", "en"):
         session["lang"] = choice
     return redirect(safe_next(request.form.get("next")) or url_for("main.home"))
-
-
-@bp.get("/healthz")
-def healthz():
-    """Liveness for the proxy: the database and (if configured) the Redis message queue."""
-    status = {"status": "ok", "database": "ok", "message_queue": "none"}
-    code = 200
-    try:
-        admin_queries.ping_database()
-    except Exception as exc:  # noqa: BLE001 — report, don't crash
-        status["database"] = f"down: {type(exc).__name__}"
-        code = 503
-    url = current_app.config["FORUM_REDIS_URL"]
-    if url:
-        import redis
-
-        try:
-            redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2).ping()
-            status["message_queue"] = "ok"
-        except redis.RedisError as exc:
-            status["message_queue"] = f"down: {type(exc).__name__}"
-            code = 503
-    if code != 200:
-        status["status"] = "down"
-    return jsonify(status), code
