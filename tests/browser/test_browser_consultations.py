@@ -142,6 +142,7 @@ def test_every_consultation_page_is_accessible(world, new_page, lang):
     official.locator("body").press("Escape")
     official.goto(f"{world.url}/consultations/{round_id}")
     official.locator(f"form[action='/consultations/{round_id}/open'] button").click()
+    expect(official.locator("#round-phase")).not_to_have_class(re.compile("phase-draft"))
     visitor = new_page(lang)
     for path in ("/consultations", f"/consultations/{round_id}"):
         visitor.goto(world.url + path)
