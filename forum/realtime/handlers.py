@@ -24,6 +24,7 @@ from ..extensions import db, socketio
 from ..queries import forums as forum_queries
 from ..queries import payloads
 from ..services import forums as forum_service
+from ..services import moderation
 from ..services.validation import int_field, require_mapping, str_field
 from . import presence
 
@@ -173,6 +174,7 @@ def on_typing(data: dict[str, Any]) -> dict[str, Any]:
     policy.require_thread_visible(_user(), thread)
     assert thread is not None
     policy.require_can_send(_user(), thread)
+    moderation.check_not_muted(_user(), thread)  # nobody is told a muted person is typing
     socketio.emit(
         "typing",
         {"thread_id": thread.id, "user": _person()},

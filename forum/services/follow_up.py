@@ -38,6 +38,7 @@ from ..models import (
 from ..models.base import utcnow
 from ..models.follow_up import OPEN_STATUSES
 from ..text import excerpt
+from . import moderation
 from .notifications import notify_people
 from .rendering import render_body
 from .validation import clean_text
@@ -191,6 +192,8 @@ def propose_action(user: User | None, data: ActionInput) -> Action:
         policy.can_propose_action(user, thread),
         _("You may not propose an action here."),
     )
+    if thread is not None:  # "anyone who may post in the thread": not while muted there
+        moderation.check_not_muted(user, thread)
     feedback = None
     if data.feedback_id is not None:
         feedback = db.session.get(ConsultationFeedback, data.feedback_id)
