@@ -29,6 +29,7 @@ from sqlalchemy import func, select
 from forum.extensions import db
 from forum.models import (
     Action,
+    ActionFollower,
     Appeal,
     ConsultationResponse,
     ConsultationRound,
@@ -508,7 +509,8 @@ EXPECTED: dict[str, Rule] = {
     "follow an action": Rule(
         LOGGED_IN,
         post("/actions/{w.action_for_department}/follow", follow="1"),
-        seen,
+        # the proposer follows it already; the role is the second follower
+        lambda w: count(ActionFollower, ActionFollower.action_id == w.action_for_department) == 2,
     ),
     # moderation
     "open the review queue": Rule(MODERATORS, page("/moderation"), seen),
