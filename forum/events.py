@@ -1,7 +1,10 @@
 """What services tell the socket server: rooms, events sent only after commit, closing sockets.
 
 Services queue events on the database session; they are emitted when (and only
-when) the transaction that caused them commits. Socket.IO authenticates at
+when) the transaction that caused them commits. Each event remembers the savepoint
+it was queued in: rolling a savepoint back drops only the events queued inside it
+(the outer transaction may still commit and send its own); rolling the whole
+transaction back drops them all. Socket.IO authenticates at
 connect only, so the server closes sockets itself on logout, "log out
 everywhere" and suspension: every socket joins `user:<id>` and
 `session:<nonce>`; locally the room's sockets are disconnected, and with Redis
@@ -18,7 +21,7 @@ from typing import Any
 
 from flask import current_app
 from sqlalchemy import event
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, SessionTransaction
 
 from .extensions import db, socketio
 
@@ -38,28 +41,59 @@ def user_room(user_id: int) -> str:
 
 
 def emit_after_commit(event_name: str, payload: dict[str, Any], room: str, **kwargs: Any) -> None:
-    """Queue an event on the current session; it is sent when (and only if) it commits."""
-    db.session.info.setdefault(_KEY, []).append((event_name, payload, room, kwargs))
+    """Queue an event on the current session; it is sent when (and only if) it commits.
+
+    The event is tagged with the innermost savepoint open now (None outside one), so that
+    rolling that savepoint back drops it and nothing else.
+    """
+    session = db.session()
+    savepoint = session.get_nested_transaction()
+    session.info.setdefault(_KEY, []).append((savepoint, event_name, payload, room, kwargs))
 
 
 def _flush_events(session: Session) -> None:
+    """After the outermost commit: send everything queued in it (savepoints that were
+    rolled back have already taken their events with them).
+
+    SQLAlchemy also calls this when a savepoint is released; the transaction around it
+    has not committed yet, so nothing is sent then.
+    """
+    if session.get_nested_transaction() is not None:
+        return
     pending = session.info.pop(_KEY, [])
-    for event_name, payload, room, kwargs in pending:
+    for _savepoint, event_name, payload, room, kwargs in pending:
         try:
             socketio.emit(event_name, payload, to=room, **kwargs)
         except Exception:  # a broadcast failure must never undo a committed write
             log.exception("could not emit %s to %s", event_name, room)
 
 
-def _drop_events(session: Session) -> None:
-    session.info.pop(_KEY, None)
+def _within(savepoint: SessionTransaction | None, ended: SessionTransaction) -> bool:
+    """Whether an event tagged `savepoint` was queued inside the transaction `ended`."""
+    while savepoint is not None:
+        if savepoint is ended:
+            return True
+        savepoint = savepoint.parent
+    return False
+
+
+def _drop_events(session: Session, rolled_back: SessionTransaction) -> None:
+    """After a rollback: a savepoint drops the events queued inside it (or in savepoints
+    within it); the outermost transaction drops them all."""
+    pending = session.info.get(_KEY)
+    if not pending:
+        return
+    if not rolled_back.nested:
+        session.info.pop(_KEY, None)
+        return
+    session.info[_KEY] = [item for item in pending if not _within(item[0], rolled_back)]
 
 
 def register_publishing() -> None:
     """Hook the emit-on-commit and drop-on-rollback listeners onto every session."""
     if not event.contains(Session, "after_commit", _flush_events):
         event.listen(Session, "after_commit", _flush_events)
-        event.listen(Session, "after_soft_rollback", lambda s, prev: _drop_events(s))
+        event.listen(Session, "after_soft_rollback", _drop_events)
 
 
 def session_room(nonce: str) -> str:

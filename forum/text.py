@@ -8,6 +8,7 @@ allow-list, so even a parser bug cannot let a tag or attribute through.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import partial
@@ -125,3 +126,11 @@ def excerpt(html: str, length: int = 140) -> str:
     """A plain-text excerpt of rendered HTML (escaped again by whoever shows it)."""
     text = " ".join(plain_text(html).split())
     return text if len(text) <= length else text[: length - 1].rstrip() + "…"
+
+
+def slugify(text: str, fallback: str, separator: str = "-", max_length: int = 80) -> str:
+    """ASCII lower-case words joined by `separator` ("Förening Ö" -> "forening-o"), at most
+    `max_length` characters; `fallback` when nothing is left. For slugs and handles."""
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    slug = re.sub(r"[^a-z0-9]+", separator, ascii_text.lower()).strip(separator)
+    return slug[:max_length] or fallback

@@ -583,7 +583,7 @@ def closed_round(app, make, people):
 
 @pytest.mark.parametrize("start", ["=", "+", "-", "@", "\t", "\r"])
 def test_spreadsheet_safe_neutralises_formulas(start):
-    from forum.queries.consultations import spreadsheet_safe
+    from forum.web.exports import spreadsheet_safe
 
     assert spreadsheet_safe(f"{start}SUM(A1)") == f"'{start}SUM(A1)"
     assert spreadsheet_safe("Vanlig text") == "Vanlig text"

@@ -1,6 +1,4 @@
-"""The demo: one account per role, an organisation, forums, a live conversation,
-moderation, consultation rounds and follow-up actions, built through the services
-like any other caller (`flask --app forum seed --demo`)."""
+"""The demo data (one account per role, forums, a live conversation, moderation, rounds, actions), built through services like any other caller: may import services, queries, models and base modules, never web code."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""All models, importable from one place (Alembic needs them registered)."""
+"""SQLAlchemy models, one module per domain, importable from one place (Alembic needs them registered): may import only base modules (extensions, errors, ...)."""
 
 from .accounts import LoginAttempt, OutboxMail, PasswordReset, User
 from .activity import AuditEntry, Notification

@@ -1,5 +1,1 @@
-"""The read side: one module per domain, plus `payloads`, the one shape of what is sent.
-
-Modules here only read (no commits, no events). They may import `policy`,
-`models`, `text`, `formatting`, `links` and the extensions; never services or web code.
-"""
+"""The read side, one module per domain plus `payloads` (the one shape of what is sent): only reads, no commits or events; may import policy, models and base modules, never services, events, web or socket code."""

@@ -6,8 +6,6 @@ responses, organisations or questions (tests count them).
 
 from __future__ import annotations
 
-import csv
-import io
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -337,48 +335,34 @@ def rounds_for_commitment(user: User | None, commitment: Commitment) -> list[Con
 
 # --- export ------------------------------------------------------------------
 
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
-
-def spreadsheet_safe(value: object) -> str:
-    """A cell a spreadsheet will not run as a formula: a leading = + - @ tab or CR is quoted."""
-    text = "" if value is None else str(value)
-    if text.startswith(FORMULA_START):
-        return "'" + text
-    return text
-
-
-def csv_export(round_: ConsultationRound, header: list[str]) -> str:
-    """One row per organisation and question; UTF-8 with a BOM, so Excel shows å, ä and ö."""
+def export_rows(round_: ConsultationRound) -> list[list[object]]:
+    """One row per organisation and question: round, title, organisation, its number, question
+    number, question, answer, version, submitted (UTC), what we heard, what the city will do,
+    and whether the feedback draws on this response. Plain values; web.exports writes the CSV."""
     from ..formatting import iso_utc
 
-    out = io.StringIO()
-    out.write("\ufeff")
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow([spreadsheet_safe(h) for h in header])
+    rows: list[list[object]] = []
     feedback = feedback_by_question(round_.id)
     show_feedback = round_.state == RoundState.published
     for item in latest_versions(round_.id):
         for question in round_.questions:
             note = feedback.get(question.id) if show_feedback else None
             linked = note is not None and any(s.id == item.response.id for s in note.sources)
-            writer.writerow(
+            rows.append(
                 [
-                    spreadsheet_safe(v)
-                    for v in (
-                        round_.id,
-                        round_.title,
-                        item.organisation.name,
-                        item.organisation.org_number,
-                        question.position,
-                        question.text,
-                        item.bodies.get(question.id, ""),
-                        item.version.number,
-                        iso_utc(item.version.submitted_at),
-                        plain_text(note.heard_html) if note else "",
-                        plain_text(note.action_html) if note else "",
-                        "x" if linked else "",
-                    )
+                    round_.id,
+                    round_.title,
+                    item.organisation.name,
+                    item.organisation.org_number,
+                    question.position,
+                    question.text,
+                    item.bodies.get(question.id, ""),
+                    item.version.number,
+                    iso_utc(item.version.submitted_at),
+                    plain_text(note.heard_html) if note else "",
+                    plain_text(note.action_html) if note else "",
+                    "x" if linked else "",
                 ]
             )
-    return out.getvalue()
+    return rows

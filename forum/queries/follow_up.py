@@ -7,23 +7,25 @@ from the rows of one query.
 
 from __future__ import annotations
 
-import csv
-import io
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from statistics import median
 
+from flask_babel import gettext as _
 from sqlalchemy import and_, func, select
 from sqlalchemy.orm import selectinload
 
 from .. import policy
+from ..errors import NotFound
 from ..extensions import db
 from ..models import (
     Action,
+    ActionFollower,
     ActionHistory,
     ActionStatus,
     ActionUpdate,
     Commitment,
+    ConsultationFeedback,
     ConsultationRound,
     Forum,
     Membership,
@@ -37,7 +39,41 @@ from ..models import (
 from ..models.consultations import round_commitments
 from ..models.follow_up import OPEN_STATUSES, action_commitments
 from ..models.forums import thread_commitments
-from .consultations import spreadsheet_safe
+from .forums import visible_message
+
+# --- loaders: get by id, check visibility, else NotFound --------------------------
+
+
+def get_action(user: User | None, action_id: int) -> Action:
+    """The action if `user` may see it, else NotFound."""
+    action = db.session.get(Action, action_id)
+    if action is None or not policy.can_view_action(user, action):
+        raise NotFound(_("No such action."))
+    return action
+
+
+def source_message(user: User | None, message_id: int) -> Message:
+    """A message an action is proposed from: visible, in a thread the user may read
+    (else NotFound, never Forbidden)."""
+    message = visible_message(user, message_id)
+    if message.state != MessageState.visible:
+        raise NotFound(_("No such message."))
+    return message
+
+
+def published_feedback(feedback_id: int) -> ConsultationFeedback:
+    """A feedback point an action is proposed from: only published feedback counts."""
+    feedback = db.session.get(ConsultationFeedback, feedback_id)
+    if feedback is None or feedback.round.feedback_published_at is None:
+        raise NotFound(_("No such feedback point."))
+    return feedback
+
+
+def is_following(action: Action, user: User | None) -> bool:
+    if user is None:
+        return False
+    return db.session.get(ActionFollower, (action.id, user.id)) is not None
+
 
 # --- actions -----------------------------------------------------------------
 
@@ -306,12 +342,11 @@ def dashboard(
     return Dashboard(year=year, rows=rows, total=total)
 
 
-def dashboard_csv(board: Dashboard, header: list[str], locale: str) -> str:
-    """The dashboard's figures, one row per commitment plus a total; UTF-8 with a BOM."""
-    out = io.StringIO()
-    out.write("\ufeff")
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow([spreadsheet_safe(h) for h in header])
+def dashboard_rows(board: Dashboard, locale: str) -> list[list[object]]:
+    """The dashboard's figures as plain values: one row per commitment, then the total (with
+    an empty label). The columns: year, commitment, active dialogues, messages, organisations,
+    rounds, closed rounds, feedback share (%), median days to feedback, median weeks to
+    decision, actions per status, overdue actions."""
 
     def row(label: str, ind: Indicators) -> list[object]:
         share = ind.feedback_share
@@ -330,24 +365,7 @@ def dashboard_csv(board: Dashboard, header: list[str], locale: str) -> str:
             ind.overdue,
         ]
 
-    for commitment, ind in board.rows:
-        writer.writerow([spreadsheet_safe(v) for v in row(commitment.title(locale), ind)])
-    writer.writerow([spreadsheet_safe(v) for v in row("", board.total)])
-    return out.getvalue()
-
-
-def chart(
-    values: list[tuple[str, float]], width: int = 320, bar_height: int = 18
-) -> dict[str, object]:
-    """Bar geometry for a server-rendered SVG: label, value, bar width, y."""
-    top = max((v for _label, v in values), default=0) or 1
-    bars = [
-        {
-            "label": label,
-            "value": value,
-            "width": round(value / top * (width - 40), 1),
-            "y": i * (bar_height + 6),
-        }
-        for i, (label, value) in enumerate(values)
+    return [
+        *(row(commitment.title(locale), ind) for commitment, ind in board.rows),
+        row("", board.total),
     ]
-    return {"bars": bars, "height": len(values) * (bar_height + 6), "bar_height": bar_height}

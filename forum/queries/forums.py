@@ -8,15 +8,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from flask_babel import gettext as _
 from sqlalchemy import and_, func, select
 from sqlalchemy.orm import joinedload, selectinload
 
 from .. import policy
+from ..errors import AuthRequired, NotFound
 from ..extensions import db
 from ..models import (
+    Commitment,
     Forum,
     Message,
+    MessageRevision,
     MessageState,
+    Notification,
     ReadMarker,
     Thread,
     User,
@@ -171,3 +176,101 @@ def forum_threads(forum: Forum) -> list[Thread]:
 
 def public_forum_filter():
     return Forum.visibility == Visibility.public
+
+
+# --- loaders: get by id, check visibility, else NotFound --------------------------
+
+
+def visible_forum(user: User | None, slug: str) -> Forum:
+    """The forum behind `slug` if `user` may read it; AuthRequired for a visitor at a
+    members' forum, else NotFound."""
+    forum = get_forum(slug)
+    if forum is None or not policy.can_view_forum(user, forum):
+        if forum is not None and user is None:
+            raise AuthRequired(_("You need to log in first."))
+        raise NotFound(_("No such forum."))
+    return forum
+
+
+def visible_thread(user: User | None, thread_id: int) -> Thread:
+    """The thread if `user` may read it; AuthRequired for a visitor at a members' thread,
+    else NotFound (policy.require_thread_visible decides)."""
+    return policy.require_thread_visible(user, get_thread(thread_id))
+
+
+def visible_message(user: User | None, message_id: int) -> Message:
+    """The message if `user` may read its thread (whatever its state), else NotFound."""
+    message = db.session.get(Message, message_id)
+    if message is None or not policy.can_view_thread(user, message.thread):
+        raise NotFound(_("No such message."))
+    return message
+
+
+def get_message(message_id: int) -> Message:
+    """The message with this id (no visibility check: the service checks the right), else
+    NotFound."""
+    message = db.session.get(Message, message_id)
+    if message is None:
+        raise NotFound(_("No such message."))
+    return message
+
+
+# --- pieces of pages --------------------------------------------------------------
+
+
+def reply_target(thread_id: int, message_id: int) -> Message | None:
+    """The message a reply quotes, if it is in this thread."""
+    message = db.session.get(Message, message_id)
+    if message is None or message.thread_id != thread_id:
+        return None
+    return message
+
+
+def revisions(message: Message, include_admin_only: bool) -> list[MessageRevision]:
+    """Earlier versions of a message, oldest first; redacted originals only when asked."""
+    query = select(MessageRevision).where(MessageRevision.message_id == message.id)
+    if not include_admin_only:
+        query = query.where(MessageRevision.admin_only.is_(False))
+    return list(db.session.scalars(query.order_by(MessageRevision.id)))
+
+
+def notifications_page(user: User, limit: int = 100) -> tuple[list[Notification], dict[int, str]]:
+    """A person's newest notifications (with actors) and the titles of their threads."""
+    items = list(
+        db.session.scalars(
+            select(Notification)
+            .options(joinedload(Notification.actor))
+            .where(Notification.user_id == user.id)
+            .order_by(Notification.id.desc())
+            .limit(limit)
+        )
+    )
+    titles: dict[int, str] = dict(
+        db.session.execute(  # type: ignore[arg-type]
+            select(Thread.id, Thread.title).where(
+                Thread.id.in_({n.thread_id for n in items if n.thread_id})
+            )
+        ).all()
+    )
+    return items, titles
+
+
+def person_by_handle(handle: str) -> User:
+    """The person with this handle, else NotFound."""
+    user = db.session.scalar(select(User).where(User.handle == handle))
+    if user is None:
+        raise NotFound(_("No such person."))
+    return user
+
+
+def commitment_threads(commitment: Commitment, forum_ids: set[int]) -> list[Thread]:
+    """Threads linked to a commitment in the given (visible) forums, newest first."""
+    return [
+        t
+        for t in db.session.scalars(
+            select(Thread)
+            .where(Thread.commitments.any(Commitment.id == commitment.id))
+            .order_by(Thread.id.desc())
+        )
+        if t.forum_id in forum_ids
+    ]

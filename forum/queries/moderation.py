@@ -10,10 +10,12 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
+from flask_babel import gettext as _
 from sqlalchemy import and_, case, func, or_, select, true
 from sqlalchemy.orm import joinedload
 
 from .. import policy
+from ..errors import NotFound
 from ..extensions import db
 from ..models import (
     ActionKind,
@@ -23,6 +25,7 @@ from ..models import (
     FlagReason,
     Forum,
     Message,
+    MessageRevision,
     ModerationAction,
     Principle,
     Thread,
@@ -346,3 +349,56 @@ def transparency() -> dict[str, Any]:
         "principles": principles,
         "appeals": appeals,
     }
+
+
+# --- single records ------------------------------------------------------------------
+
+
+def get_action(user: User | None, action_id: int) -> ModerationAction:
+    """A moderation decision, for the person it concerns or a moderator who may decide on
+    it; else NotFound."""
+    policy.require_login(user)
+    action = db.session.get(ModerationAction, action_id)
+    if action is None:
+        raise NotFound(_("No such decision."))
+    forum = None
+    if action.forum_id is not None:
+        forum = db.session.get(Forum, action.forum_id)
+        if forum is None:
+            raise NotFound(_("No such forum."))
+    if not (
+        policy.can_appeal(user, action.subject_id)
+        or policy.can_decide_appeal(user, action.subject_id, forum)
+        or (forum is None and policy.is_site_moderator(user))
+    ):
+        raise NotFound(_("No such decision."))
+    return action
+
+
+def appeal_of(action: ModerationAction) -> Appeal | None:
+    """The appeal against a decision, if there is one."""
+    return db.session.scalar(select(Appeal).where(Appeal.action_id == action.id))
+
+
+def redacted_originals(message: Message) -> list[MessageRevision]:
+    """The text a redaction removed (admins only see it), newest first."""
+    return list(
+        db.session.scalars(
+            select(MessageRevision)
+            .where(
+                MessageRevision.message_id == message.id,
+                MessageRevision.admin_only.is_(True),
+            )
+            .order_by(MessageRevision.id.desc())
+        )
+    )
+
+
+def find_person(text: str | None) -> User | None:
+    """The person with this handle (with or without @) or email address, any case."""
+    needle = (text or "").strip().lstrip("@").lower()
+    if not needle:
+        return None
+    return db.session.scalar(
+        select(User).where(or_(func.lower(User.handle) == needle, func.lower(User.email) == needle))
+    )

@@ -95,7 +95,7 @@ def on_join(data: dict[str, Any]) -> dict[str, Any]:
     """Sent by clients entering a thread (or rejoining after a reconnect with `since`)."""
     thread_id = int_field(data, "thread_id")
     since = int_field(data, "since", required=False, minimum=0)
-    thread = policy.require_thread_visible(_user(), forum_queries.get_thread(thread_id))  # type: ignore[arg-type]
+    thread = forum_queries.visible_thread(_user(), thread_id)  # type: ignore[arg-type]
     page = (
         forum_queries.messages_after(thread.id, since)
         if since is not None
@@ -161,7 +161,7 @@ def on_history(data: dict[str, Any]) -> dict[str, Any]:
         raise Invalid(
             _("limit can be at most %(n)d.", n=forum_queries.MAX_PAGE_SIZE), field="limit"
         )
-    thread = policy.require_thread_visible(_user(), forum_queries.get_thread(thread_id))  # type: ignore[arg-type]
+    thread = forum_queries.visible_thread(_user(), thread_id)  # type: ignore[arg-type]
     page = forum_queries.messages_before(thread.id, before, limit)
     return {"messages": payloads.messages_dicts(page.messages), "has_more": page.has_more}
 
@@ -170,9 +170,7 @@ def on_history(data: dict[str, Any]) -> dict[str, Any]:
 def on_typing(data: dict[str, Any]) -> dict[str, Any]:
     """Sent by clients while their person types; the others in the room are told."""
     thread_id = int_field(data, "thread_id")
-    thread = forum_queries.get_thread(thread_id)  # type: ignore[arg-type]
-    policy.require_thread_visible(_user(), thread)
-    assert thread is not None
+    thread = forum_queries.visible_thread(_user(), thread_id)  # type: ignore[arg-type]
     policy.require_can_send(_user(), thread)
     moderation.check_not_muted(_user(), thread)  # nobody is told a muted person is typing
     socketio.emit(

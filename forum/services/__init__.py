@@ -1,1 +1,1 @@
-"""The write path: every state change users see goes through a function here."""
+"""The write path, one module per domain: every state change goes through a function here; may import queries, events, policy, models and base modules, never web or socket code."""

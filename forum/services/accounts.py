@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-import re
 import secrets
-import unicodedata
 from datetime import timedelta
 from functools import cache
 from importlib import resources
@@ -24,6 +22,7 @@ from ..formatting import local_datetime
 from ..links import url_for_mail
 from ..models import Department, LoginAttempt, PasswordReset, User
 from ..models.base import utcnow
+from ..text import slugify
 from . import audit
 from .mail import queue_mail
 
@@ -82,9 +81,7 @@ def hash_password(password: str) -> str:
 
 
 def _handle_base(display_name: str) -> str:
-    ascii_name = unicodedata.normalize("NFKD", display_name).encode("ascii", "ignore").decode()
-    base = re.sub(r"[^a-z0-9]+", ".", ascii_name.lower()).strip(".")
-    return (base or "user")[:30]
+    return slugify(display_name, "user", separator=".", max_length=30)
 
 
 def _unique_handle(display_name: str) -> str:

@@ -1,22 +1,20 @@
-"""Administration: appoint and remove roles, find people, read the audit log."""
+"""Administration: appoint and remove roles (the lists the admin page shows are in
+`forum.queries.admin`)."""
 
 from __future__ import annotations
 
 from flask_babel import gettext as _
-from sqlalchemy import func, or_, select
-from sqlalchemy.orm import joinedload
 
 from .. import policy
 from ..errors import Conflict, Invalid, NotFound
 from ..extensions import db
-from ..models import AuditEntry, Department, Organisation, OrganisationStatus, User
+from ..models import Department, User
+from ..queries.admin import has_role
+from ..queries.organisations import departments
 from . import audit
 
 ROLES = ("official", "moderator", "admin")
 MAX_DEPARTMENT = 200
-MAX_QUERY = 100
-SEARCH_LIMIT = 50
-AUDIT_LIMIT = 50
 
 
 def _require_admin(actor: User | None) -> User:
@@ -39,15 +37,6 @@ def _role(role: str | None) -> str:
     if role not in ROLES:
         raise Invalid(_("Unknown role."), field="role")
     return role
-
-
-def has_role(user: User, role: str) -> bool:
-    """Whether `user` holds one of the appointed roles."""
-    return {
-        "official": user.department_id is not None,
-        "moderator": bool(user.is_moderator),
-        "admin": bool(user.is_admin),
-    }[role]
 
 
 def resolve_department(department_id: int | None, new_name: str | None) -> Department:
@@ -122,61 +111,3 @@ def revoke_role(actor: User | None, user_id: int, role: str) -> User:
     audit.record(admin, "role.revoked", "user", user.id, detail)
     db.session.commit()
     return user
-
-
-def _escape_like(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-
-def find_users(actor: User | None, query: str | None) -> list[User]:
-    """People whose email, name or handle contains `query`; without one, those holding roles."""
-    _require_admin(actor)
-    text = " ".join((query or "").split())[:MAX_QUERY]
-    stmt = select(User).order_by(func.lower(User.display_name), User.id).limit(SEARCH_LIMIT)
-    if text:
-        pattern = f"%{_escape_like(text)}%"
-        stmt = stmt.where(
-            or_(
-                User.email.ilike(pattern, escape="\\"),
-                User.display_name.ilike(pattern, escape="\\"),
-                User.handle.ilike(pattern, escape="\\"),
-            )
-        )
-    else:
-        stmt = stmt.where(
-            or_(
-                User.is_admin.is_(True),
-                User.is_moderator.is_(True),
-                User.department_id.isnot(None),
-            )
-        )
-    return list(db.session.scalars(stmt))
-
-
-def pending_organisations(actor: User | None) -> list[Organisation]:
-    """Organisations waiting for verification, oldest first."""
-    _require_admin(actor)
-    return list(
-        db.session.scalars(
-            select(Organisation)
-            .where(Organisation.status == OrganisationStatus.pending)
-            .order_by(Organisation.created_at, Organisation.id)
-        )
-    )
-
-
-def departments() -> list[Department]:
-    return list(db.session.scalars(select(Department).order_by(Department.name)))
-
-
-def recent_audit(actor: User | None, limit: int = AUDIT_LIMIT) -> list[AuditEntry]:
-    """The newest audit entries, with their actors."""
-    _require_admin(actor)
-    return list(
-        db.session.scalars(
-            select(AuditEntry)
-            .options(joinedload(AuditEntry.actor))
-            .order_by(AuditEntry.id.desc())
-            .limit(limit)
-        )
-    )

@@ -45,12 +45,14 @@ from ..models import (
     Visibility,
 )
 from ..models.base import utcnow
+from ..queries.consultations import get_round
+from ..queries.organisations import get_organisation
 from ..queries.payloads import notification_dict
 from . import audit
 from .mail import queue_mail
 from .notifications import unread_count
 from .rendering import render_body
-from .validation import clean_text
+from .validation import chosen_commitments, clean_text
 
 STOCKHOLM = ZoneInfo("Europe/Stockholm")
 MAX_TITLE = 200
@@ -140,16 +142,6 @@ def _department(user: User, department_id: int | None) -> Department:
     return dept
 
 
-def _commitments(ids: Iterable[int]) -> list[Commitment]:
-    wanted = set(ids)
-    if not wanted:
-        raise Invalid(_("Choose at least one commitment."), field="commitments")
-    found = list(db.session.scalars(select(Commitment).where(Commitment.id.in_(wanted))))
-    if len(found) != len(wanted):
-        raise Invalid(_("Unknown commitment."), field="commitments")
-    return found
-
-
 def _invited(ids: Iterable[int]) -> list[Organisation]:
     wanted = set(ids)
     if not wanted:
@@ -199,7 +191,7 @@ def _apply(round_: ConsultationRound, user: User, data: RoundInput) -> None:
     except ValueError:
         raise Invalid(_("Choose who is asked."), field="audience") from None
     invited = _invited(data.invited_ids) if audience == Audience.invited else []
-    commitments = _commitments(data.commitment_ids)
+    commitments = chosen_commitments(data.commitment_ids)
     opens_at = parse_local(data.opens_at, "opens_at")
     closes_at = parse_local(data.closes_at, "closes_at")
     if closes_at <= opens_at:
@@ -398,13 +390,6 @@ def close_round(user: User | None, round_id: int) -> ConsultationRound:
 # --- organisations: respond --------------------------------------------------
 
 
-def _visible(user: User | None, round_id: int) -> ConsultationRound:
-    round_ = db.session.get(ConsultationRound, round_id)
-    if round_ is None or not policy.can_view_round(user, round_):
-        raise NotFound(_("No such consultation round."))
-    return round_
-
-
 def _require_open(round_: ConsultationRound, now: datetime) -> None:
     """The deadline, enforced at the moment of the request (whenever the form was loaded)."""
     phase = round_.phase(now)
@@ -471,10 +456,8 @@ def save_response(
     """Save the organisation's draft answers; with `submit`, an admin files them as a version."""
     policy.require_login(user)
     assert user is not None
-    round_ = _visible(user, round_id)
-    org = db.session.get(Organisation, organisation_id)
-    if org is None:
-        raise NotFound(_("No such organisation."))
+    round_ = get_round(user, round_id)
+    org = get_organisation(organisation_id)
     policy.require(
         policy.can_draft_response(user, round_, org),
         _("Only members of a verified organisation that the round asks can respond for it."),

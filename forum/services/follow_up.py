@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -12,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from .. import policy
-from ..errors import Conflict, Invalid, NotFound
+from ..errors import Conflict, Invalid
 from ..extensions import db
 from ..links import path_for
 from ..models import (
@@ -22,14 +21,11 @@ from ..models import (
     ActionReminder,
     ActionStatus,
     ActionUpdate,
-    Commitment,
     ConsultationFeedback,
     Department,
     MemberRole,
     Membership,
     MembershipStatus,
-    Message,
-    MessageState,
     Organisation,
     OrganisationStatus,
     Thread,
@@ -37,11 +33,12 @@ from ..models import (
 )
 from ..models.base import utcnow
 from ..models.follow_up import OPEN_STATUSES
+from ..queries.follow_up import get_action, source_message
 from ..text import excerpt
 from . import moderation
 from .notifications import notify_people
 from .rendering import render_body
-from .validation import clean_text
+from .validation import chosen_commitments, clean_text
 
 STOCKHOLM = ZoneInfo("Europe/Stockholm")
 MAX_TITLE = 200
@@ -95,38 +92,6 @@ def parse_owner(value: str | None) -> tuple[Department | None, Organisation | No
         if org is not None and org.status == OrganisationStatus.verified:
             return None, org
     raise Invalid(_("There is no such owner."), field="owner")
-
-
-def _commitments(ids: Iterable[int]) -> list[Commitment]:
-    wanted = set(ids)
-    if not wanted:
-        raise Invalid(_("Choose at least one commitment."), field="commitments")
-    found = list(db.session.scalars(select(Commitment).where(Commitment.id.in_(wanted))))
-    if len(found) != len(wanted):
-        raise Invalid(_("Unknown commitment."), field="commitments")
-    return found
-
-
-# --- reading what a service acts on -------------------------------------------
-
-
-def visible_message(user: User | None, message_id: int) -> Message:
-    """The source message, if the user may read it (else NotFound, never Forbidden)."""
-    message = db.session.get(Message, message_id)
-    if (
-        message is None
-        or message.state != MessageState.visible
-        or not policy.can_view_thread(user, message.thread)
-    ):
-        raise NotFound(_("No such message."))
-    return message
-
-
-def get_action(user: User | None, action_id: int) -> Action:
-    action = db.session.get(Action, action_id)
-    if action is None or not policy.can_view_action(user, action):
-        raise NotFound(_("No such action."))
-    return action
 
 
 def _log(action: Action, actor: User | None, name: str, old: object, new: object) -> None:
@@ -186,7 +151,7 @@ def propose_action(user: User | None, data: ActionInput) -> Action:
     When the proposer is on the owner's side, the action is accepted at once.
     """
     user = policy.require_login(user)
-    message = visible_message(user, data.message_id) if data.message_id is not None else None
+    message = source_message(user, data.message_id) if data.message_id is not None else None
     thread: Thread | None = message.thread if message else None
     policy.require(
         policy.can_propose_action(user, thread),
@@ -203,7 +168,7 @@ def propose_action(user: User | None, data: ActionInput) -> Action:
     description = clean_text(data.description, "description", max_length=MAX_TEXT, required=False)
     department, organisation = parse_owner(data.owner)
     due = parse_due_date(data.due_date)
-    commitments = _commitments(data.commitment_ids)
+    commitments = chosen_commitments(data.commitment_ids)
     action = Action(
         title=title,
         description=description,

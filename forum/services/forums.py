@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import re
-import unicodedata
 from datetime import timedelta
 
 from flask import current_app
@@ -16,7 +14,6 @@ from ..errors import Conflict, Invalid, NotFound, RateLimited
 from ..events import emit_after_commit, thread_room
 from ..extensions import db
 from ..models import (
-    Commitment,
     Forum,
     Message,
     MessageRevision,
@@ -29,25 +26,12 @@ from ..models import (
 from ..models.base import utcnow
 from ..queries import forums as forum_queries
 from ..queries import payloads
+from ..text import slugify
 from . import audit, moderation, notifications
 from .rendering import MAX_BODY, MAX_DESCRIPTION, MAX_TITLE, render_body
-from .validation import clean_text
+from .validation import chosen_commitments, clean_text
 
 MAX_CLIENT_ID = 64
-
-
-def slugify(text: str) -> str:
-    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
-    return re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")[:80] or "forum"
-
-
-def _commitments(ids: list[int]) -> list[Commitment]:
-    if not ids:
-        raise Invalid(_("Choose at least one commitment."), field="commitments")
-    found = list(db.session.scalars(select(Commitment).where(Commitment.id.in_(set(ids)))))
-    if len(found) != len(set(ids)):
-        raise Invalid(_("Unknown commitment."), field="commitments")
-    return found
 
 
 def create_forum(
@@ -67,7 +51,7 @@ def create_forum(
         vis = Visibility(visibility)
     except ValueError:
         raise Invalid(_("Choose who can read the forum."), field="visibility") from None
-    base = slugify(title)
+    base = slugify(title, "forum")
     slug, n = base, 2
     while db.session.scalar(select(Forum.id).where(Forum.slug == slug)) is not None:
         slug, n = f"{base}-{n}", n + 1
@@ -79,7 +63,7 @@ def create_forum(
         visibility=vis,
         created_by_id=user.id,  # type: ignore[union-attr]
     )
-    forum.commitments = _commitments(commitment_ids)
+    forum.commitments = chosen_commitments(commitment_ids)
     if moderator_ids:
         forum.moderators = list(db.session.scalars(select(User).where(User.id.in_(moderator_ids))))
     if vis == Visibility.invite:
@@ -104,7 +88,7 @@ def start_thread(
     thread = Thread(forum_id=forum.id, title=title, author_id=user.id)  # type: ignore[union-attr]
     moderation.check_not_muted(user, thread)  # type: ignore[arg-type]  # a thread is a post too
     thread.forum = forum
-    thread.commitments = _commitments(commitment_ids)
+    thread.commitments = chosen_commitments(commitment_ids)
     db.session.add(thread)
     db.session.flush()
     if body:
@@ -200,9 +184,7 @@ def send_message(
     policy.require_login(user)
     assert user is not None
     client_id = _validate_client_id(client_id)
-    thread = forum_queries.get_thread(thread_id)
-    policy.require_thread_visible(user, thread)
-    assert thread is not None
+    thread = forum_queries.visible_thread(user, thread_id)
     existing = _existing(user, client_id)
     if existing is not None:
         if existing.thread_id != thread.id:
@@ -236,9 +218,7 @@ def send_message(
 
 def _own_message(user: User | None, message_id: int) -> Message:
     policy.require_login(user)
-    message = db.session.get(Message, message_id)
-    if message is None or not policy.can_view_thread(user, message.thread):
-        raise NotFound(_("No such message."))
+    message = forum_queries.visible_message(user, message_id)
     if message.author_id != user.id:  # type: ignore[union-attr]
         policy.require(False, _("You can only change your own messages."))
     policy.require_can_send(user, message.thread)
@@ -304,9 +284,7 @@ def mark_read(user: User | None, thread_id: int, message_id: int) -> int:
     """Move the user's read marker forward (never back); returns the marker."""
     policy.require_login(user)
     assert user is not None
-    thread = forum_queries.get_thread(thread_id)
-    policy.require_thread_visible(user, thread)
-    assert thread is not None
+    thread = forum_queries.visible_thread(user, thread_id)
     target = min(message_id, thread.last_message_id or 0)
     try:
         _advance_marker(user.id, thread_id, target)

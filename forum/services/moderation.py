@@ -124,10 +124,7 @@ def check_can_post(user: User, thread: Thread) -> None:
 
 def _message(user: User | None, message_id: int) -> Message:
     policy.require_login(user)
-    message = db.session.get(Message, message_id)
-    if message is None or not policy.can_view_thread(user, message.thread):
-        raise NotFound(_("No such message."))
-    return message
+    return forum_queries.visible_message(user, message_id)
 
 
 def _moderated_message(actor: User | None, message_id: int) -> Message:
@@ -143,7 +140,7 @@ def _moderated_message(actor: User | None, message_id: int) -> Message:
 
 def _thread(actor: User | None, thread_id: int) -> Thread:
     policy.require_login(actor)
-    thread = policy.require_thread_visible(actor, forum_queries.get_thread(thread_id))
+    thread = forum_queries.visible_thread(actor, thread_id)
     policy.require(
         policy.can_moderate_thread(actor, thread), _("Only this forum's moderators can do that.")
     )
@@ -721,22 +718,6 @@ def set_slow_mode(actor: User | None, thread_id: int, seconds: object) -> Thread
 
 
 # --- appeals -------------------------------------------------------------------
-
-
-def get_action(user: User | None, action_id: int) -> ModerationAction:
-    """A moderation action, for the person it concerns or a moderator who may decide on it."""
-    policy.require_login(user)
-    action = db.session.get(ModerationAction, action_id)
-    if action is None:
-        raise NotFound(_("No such decision."))
-    forum = _forum(action.forum_id)
-    if not (
-        policy.can_appeal(user, action.subject_id)
-        or policy.can_decide_appeal(user, action.subject_id, forum)
-        or (forum is None and policy.is_site_moderator(user))
-    ):
-        raise NotFound(_("No such decision."))
-    return action
 
 
 def appeal(user: User | None, action_id: int, body: str | None) -> Appeal:

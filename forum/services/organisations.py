@@ -1,9 +1,9 @@
-"""Organisations: registration, verification by admins, and membership."""
+"""Organisations: registration, verification by admins, and membership (the write path;
+lists and lookups are in `forum.queries.organisations`)."""
 
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Callable
 from urllib.parse import urlsplit
 
@@ -26,6 +26,8 @@ from ..models import (
     User,
 )
 from ..models.base import utcnow
+from ..queries.organisations import get_organisation
+from ..text import slugify
 from . import audit
 from .mail import queue_mail
 from .validation import clean_text
@@ -96,13 +98,8 @@ def clean_legal_form(raw: str | None) -> OrganisationForm:
         raise Invalid(_("Choose the organisation's form."), field="legal_form") from None
 
 
-def slugify(text: str) -> str:
-    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
-    return re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")[:80] or "organisation"
-
-
 def _unique_slug(name: str) -> str:
-    base = slugify(name)
+    base = slugify(name, "organisation")
     taken = set(
         db.session.scalars(select(Organisation.slug).where(Organisation.slug.like(f"{base}%")))
     )
@@ -115,24 +112,6 @@ def _unique_slug(name: str) -> str:
 def _number_taken(org_number: str) -> bool:
     found = db.session.scalar(select(Organisation.id).where(Organisation.org_number == org_number))
     return found is not None
-
-
-# --- lookups -----------------------------------------------------------------
-
-
-def get_organisation(org_id: int) -> Organisation:
-    org = db.session.get(Organisation, org_id)
-    if org is None:
-        raise NotFound(_("No such organisation."))
-    return org
-
-
-def get_by_slug(viewer: User | None, slug: str) -> Organisation:
-    """The organisation behind a slug, if the viewer may see it (else NotFound)."""
-    org = db.session.scalar(select(Organisation).where(Organisation.slug == slug))
-    if org is None or not policy.can_view_organisation(viewer, org):
-        raise NotFound(_("No such organisation."))
-    return org
 
 
 def _locked(org_id: int) -> Organisation:
@@ -441,47 +420,3 @@ def leave_organisation(user: User | None, org_id: int) -> None:
     audit.record(user, "membership.left", "organisation", org.id, _person(user))
     db.session.delete(membership)
     db.session.commit()
-
-
-# --- reading -----------------------------------------------------------------
-
-
-def listed_organisations(viewer: User | None) -> tuple[list[Organisation], list[Organisation]]:
-    """Verified organisations, and the viewer's own ones that are not verified (yet)."""
-    verified = list(
-        db.session.scalars(
-            select(Organisation)
-            .where(Organisation.status == OrganisationStatus.verified)
-            .order_by(func.lower(Organisation.name))
-        )
-    )
-    own: list[Organisation] = []
-    if viewer is not None and getattr(viewer, "is_authenticated", False):
-        own = list(
-            db.session.scalars(
-                select(Organisation)
-                .join(Membership, Membership.organisation_id == Organisation.id)
-                .where(
-                    Membership.user_id == viewer.id,
-                    Organisation.status != OrganisationStatus.verified,
-                )
-                .order_by(func.lower(Organisation.name))
-            )
-        )
-    return verified, own
-
-
-def members_of(org: Organisation) -> tuple[list[Membership], list[Membership]]:
-    """Approved memberships (admins first) and pending requests, with their users."""
-    from sqlalchemy.orm import joinedload
-
-    rows = db.session.scalars(
-        select(Membership)
-        .options(joinedload(Membership.user))
-        .where(Membership.organisation_id == org.id)
-        .order_by(Membership.id)
-    ).all()
-    approved = [m for m in rows if m.status == MembershipStatus.approved]
-    approved.sort(key=lambda m: (m.role != MemberRole.admin, m.user.display_name.lower()))
-    pending = [m for m in rows if m.status == MembershipStatus.pending]
-    return approved, pending

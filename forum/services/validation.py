@@ -1,12 +1,17 @@
-"""Small validators shared by services: typed fields from untrusted payloads."""
+"""Small validators shared by services: typed fields from untrusted payloads, text, and
+the commitments a forum, thread, round or action links to."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from flask_babel import gettext as _
+from sqlalchemy import select
 
 from ..errors import Invalid
+from ..extensions import db
+from ..models import Commitment
 
 
 def require_mapping(data: Any) -> dict[str, Any]:
@@ -57,3 +62,15 @@ def clean_text(value: str | None, name: str, *, max_length: int, required: bool 
     if len(value) > max_length:
         raise Invalid(_("At most %(n)d characters.", n=max_length), field=name)
     return value
+
+
+def chosen_commitments(ids: Iterable[int]) -> list[Commitment]:
+    """The commitments with these ids: at least one, every id known (else Invalid on the
+    `commitments` field)."""
+    wanted = set(ids)
+    if not wanted:
+        raise Invalid(_("Choose at least one commitment."), field="commitments")
+    found = list(db.session.scalars(select(Commitment).where(Commitment.id.in_(wanted))))
+    if len(found) != len(wanted):
+        raise Invalid(_("Unknown commitment."), field="commitments")
+    return found

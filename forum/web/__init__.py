@@ -1,1 +1,1 @@
-"""HTML views, one blueprint per area. Views parse, call a service, render; never commit."""
+"""HTML views, one blueprint per area, plus forms, navigation and exports: views parse, call a service or query, render, never commit; may import services and everything below."""

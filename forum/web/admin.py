@@ -6,13 +6,14 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
-from flask_wtf import FlaskForm
 from wtforms import HiddenField, SelectChoice, SelectField, StringField, TextAreaField
 
 from .. import policy
 from ..errors import DomainError
+from ..queries import admin as admin_queries
 from ..services import admin as admin_service
 from ..services import organisations as org_service
+from .forms import ButtonForm
 from .organisations import FORM_LABELS
 
 bp = Blueprint("admin", __name__)
@@ -24,7 +25,7 @@ ROLE_LABELS = {
 }
 
 
-class ActionForm(FlaskForm):
+class ActionForm(ButtonForm):
     """A button that posts: carries only the CSRF token (and the search to return to)."""
 
     q = HiddenField()
@@ -56,13 +57,13 @@ def _page(
     query = (request.values.get("q") or "").strip()
     return render_template(
         "admin/index.html",
-        pending=admin_service.pending_organisations(current_user),
-        people=admin_service.find_users(current_user, query),
+        pending=admin_queries.pending_organisations(current_user),
+        people=admin_queries.find_users(current_user, query),
         query=query,
-        departments=admin_service.departments(),
-        entries=admin_service.recent_audit(current_user),
+        departments=admin_queries.departments(),
+        entries=admin_queries.recent_audit(current_user),
         roles=ROLE_LABELS,
-        has_role=admin_service.has_role,
+        has_role=admin_queries.has_role,
         form_labels=FORM_LABELS,
         errors=errors or {},
         values=values or {},

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Callable
-from urllib.parse import urlsplit
 
 from flask import (
     Blueprint,
@@ -43,6 +42,7 @@ from ..errors import DomainError, Invalid, NotFound, RateLimited
 from ..events import disconnect_session
 from ..models import User
 from ..services import accounts
+from .navigation import safe_next
 
 bp = Blueprint("auth", __name__)
 
@@ -73,18 +73,6 @@ def checked_by(check: Callable[[str], object]) -> Callable[[FlaskForm, object], 
             raise ValidationError(err.message) from None
 
     return validator
-
-
-def safe_next(target: str | None) -> str | None:
-    """`target` if it is a path on this site ("/..." but not "//..."), else None."""
-    if not target or not target.startswith("/") or target.startswith("//"):
-        return None
-    if "\\" in target or any(ord(c) < 32 or ord(c) == 127 for c in target):
-        return None
-    parts = urlsplit(target)
-    if parts.scheme or parts.netloc:
-        return None
-    return target
 
 
 def client_address() -> str:

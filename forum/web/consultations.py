@@ -4,37 +4,36 @@ from __future__ import annotations
 
 import re
 
-from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import format_date, get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
-from sqlalchemy import func, select
 from wtforms import RadioField, SelectChoice, SelectField, StringField, TextAreaField
 from wtforms.validators import InputRequired
 
 from .. import policy
 from ..errors import DomainError, Invalid, NotFound
-from ..extensions import db
 from ..models import (
     Audience,
     Commitment,
     ConsultationRound,
-    Department,
     Organisation,
-    OrganisationStatus,
     Phase,
     RoundState,
     Stage,
     User,
 )
 from ..models.base import utcnow
+from ..queries import agreement, payloads
 from ..queries import consultations as cq
 from ..queries import forums as forum_queries
-from ..queries import payloads
+from ..queries import organisations as org_queries
 from ..services import consultations as service
-from .forms import MultiCheckboxField, form_error
+from ..services.transaction import discard_changes
+from . import exports
+from .forms import ButtonForm, MultiCheckboxField, act, form_error
 
 bp = Blueprint("consultations", __name__)
 
@@ -66,10 +65,6 @@ def viewer() -> User | None:
 
 def lang() -> str:
     return str(get_locale() or "sv")
-
-
-class ActionForm(FlaskForm):
-    """A button that posts: carries only the CSRF token."""
 
 
 class RoundForm(FlaskForm):
@@ -108,20 +103,13 @@ def _ids(values: list[str] | None, name: str) -> list[int]:
 
 def _setup_choices(form: RoundForm) -> None:
     form.commitments.choices = [
-        SelectChoice(str(c.id), c.title(lang()))
-        for c in db.session.scalars(select(Commitment).order_by(Commitment.position))
+        SelectChoice(str(c.id), c.title(lang())) for c in agreement.commitments()
     ]
     form.invited.choices = [
-        SelectChoice(str(o.id), o.name)
-        for o in db.session.scalars(
-            select(Organisation)
-            .where(Organisation.status == OrganisationStatus.verified)
-            .order_by(func.lower(Organisation.name))
-        )
+        SelectChoice(str(o.id), o.name) for o in org_queries.verified_organisations()
     ]
     form.department_id.choices = [
-        SelectChoice(str(d.id), d.name)
-        for d in db.session.scalars(select(Department).order_by(Department.name))
+        SelectChoice(str(d.id), d.name) for d in org_queries.departments()
     ]
 
 
@@ -192,8 +180,8 @@ def index():
         phase=phase,
         department_id=department_id,
         commitment=commitment,
-        departments=db.session.scalars(select(Department).order_by(Department.name)).all(),
-        commitments=db.session.scalars(select(Commitment).order_by(Commitment.position)).all(),
+        departments=org_queries.departments(),
+        commitments=agreement.commitments(),
         filter_labels=FILTER_LABELS,
     )
 
@@ -289,7 +277,7 @@ def _round_page(round_: ConsultationRound, status: int = 200):
         responders=responders,
         own=own,
         recent=recent,
-        action_form=ActionForm(),
+        action_form=ButtonForm(),
     ), status
 
 
@@ -299,29 +287,22 @@ def show(round_id: int):
     return _round_page(cq.get_round(viewer(), round_id))
 
 
-def _act(round_id: int, action, success: str):  # noqa: ANN001
+def _button(round_id: int, run, success: str):  # noqa: ANN001
+    """A button on the round's page (see forms.act); a refusal shows the round as stored."""
     round_ = cq.get_round(viewer(), round_id)
-    form = ActionForm()
-    if not form.validate_on_submit():
-        flash(_("The form had expired or was not sent from this site. Try again."), "error")
-        return _round_page(round_, 400)
-    try:
-        action(round_)
-    except DomainError as err:
-        if err.status in (401, 403, 404):
-            raise
-        flash(err.message, "error")
-        db.session.expire_all()
-        return _round_page(cq.get_round(viewer(), round_id), err.status)
-    flash(success, "success")
-    return redirect(url_for("consultations.show", round_id=round_id))
+    return act(
+        lambda: run(round_),
+        success,
+        url_for("consultations.show", round_id=round_id),
+        lambda status: _round_page(cq.get_round(viewer(), round_id), status),
+    )
 
 
 @bp.post("/consultations/<int:round_id>/open")
 @login_required
 def open_round(round_id: int):
     """Open a draft round: it becomes public and the audience is told."""
-    return _act(
+    return _button(
         round_id,
         lambda r: service.open_round(current_user, r.id),
         _("The round is open and the organisations are told."),
@@ -332,7 +313,7 @@ def open_round(round_id: int):
 @login_required
 def close_round(round_id: int):
     """Close the round now."""
-    return _act(
+    return _button(
         round_id,
         lambda r: service.close_round(current_user, r.id),
         _("The round is closed. The responses are now public."),
@@ -375,14 +356,12 @@ def respond(round_id: int):
         org_id = responders[0][0].id
     else:
         org_id = _organisation_arg()
-    org = db.session.get(Organisation, org_id)
-    if org is None:
-        raise NotFound(_("No such organisation."))
+    org = org_queries.get_organisation(org_id)
     policy.require(
         policy.can_draft_response(current_user, round_, org),
         _("Only members of a verified organisation that the round asks can respond for it."),
     )
-    form = ActionForm()
+    form = ButtonForm()
     status = 200
     typed: dict[int, str] | None = None
     error_field = None
@@ -411,7 +390,7 @@ def respond(round_id: int):
                 return redirect(
                     url_for("consultations.respond", round_id=round_id, organisation=org.id)
                 )
-        db.session.expire_all()
+        discard_changes()
         round_ = cq.get_round(viewer(), round_id)
     response = cq.own_response(round_id, org.id)
     saved = {a.question_id: a.body for a in response.answers} if response else {}
@@ -461,7 +440,7 @@ def feedback(round_id: int):
         policy.can_manage_round(current_user, round_),
         _("Only officials of the round's department can do that."),
     )
-    form = ActionForm()
+    form = ButtonForm()
     status = 200
     typed = None
     if request.method == "POST":
@@ -487,7 +466,7 @@ def feedback(round_id: int):
                 )
                 target = "consultations.show" if publish else "consultations.feedback"
                 return redirect(url_for(target, round_id=round_id))
-        db.session.expire_all()
+        discard_changes()
         round_ = cq.get_round(viewer(), round_id)
     stored = cq.feedback_by_question(round_id)
     return render_template(
@@ -533,15 +512,7 @@ def export_csv(round_id: int):
         _("What the city will do"),
         _("Feedback draws on this response"),
     ]
-    body = cq.csv_export(round_, header)
-    return Response(
-        body.encode("utf-8"),
-        mimetype="text/csv",
-        headers={
-            "Content-Disposition": f'attachment; filename="samrad-{round_.id}.csv"',
-            "Content-Type": "text/csv; charset=utf-8",
-        },
-    )
+    return exports.csv_response(f"samrad-{round_.id}.csv", header, cq.export_rows(round_))
 
 
 @bp.get("/consultations/<int:round_id>/compilation")

@@ -2,34 +2,26 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
-from sqlalchemy import func, select
 from wtforms import SelectChoice, SelectField, StringField, TextAreaField
 from wtforms.validators import InputRequired
 
 from .. import policy
 from ..errors import DomainError, Invalid, NotFound
-from ..extensions import db
-from ..models import (
-    ActionFollower,
-    ActionStatus,
-    Commitment,
-    ConsultationFeedback,
-    Department,
-    Organisation,
-    OrganisationStatus,
-    Principle,
-    User,
-)
+from ..models import ActionStatus, Commitment, ConsultationFeedback, User
 from ..models.base import utcnow
+from ..queries import agreement
 from ..queries import follow_up as fq
+from ..queries import organisations as org_queries
 from ..services import follow_up as service
-from .forms import MultiCheckboxField, form_error
+from ..services.transaction import discard_changes
+from . import exports
+from .forms import ButtonForm, MultiCheckboxField, act, form_error
 
 bp = Blueprint("follow_up", __name__)
 
@@ -56,10 +48,6 @@ def viewer() -> User | None:
 
 def lang() -> str:
     return str(get_locale() or "sv")
-
-
-class ButtonForm(FlaskForm):
-    """A button that posts: carries only the CSRF token."""
 
 
 class ProposeForm(FlaskForm):
@@ -89,17 +77,9 @@ class UpdateForm(FlaskForm):
 
 def _owner_choices() -> list[SelectChoice]:
     choices = [SelectChoice("", _("Choose…"))]
+    choices += [SelectChoice(f"department:{d.id}", d.name) for d in org_queries.departments()]
     choices += [
-        SelectChoice(f"department:{d.id}", d.name)
-        for d in db.session.scalars(select(Department).order_by(Department.name))
-    ]
-    choices += [
-        SelectChoice(f"organisation:{o.id}", o.name)
-        for o in db.session.scalars(
-            select(Organisation)
-            .where(Organisation.status == OrganisationStatus.verified)
-            .order_by(func.lower(Organisation.name))
-        )
+        SelectChoice(f"organisation:{o.id}", o.name) for o in org_queries.verified_organisations()
     ]
     return choices
 
@@ -133,8 +113,8 @@ def index():
         department_id=department_id,
         commitment=commitment,
         overdue=overdue,
-        departments=db.session.scalars(select(Department).order_by(Department.name)).all(),
-        commitments=db.session.scalars(select(Commitment).order_by(Commitment.position)).all(),
+        departments=org_queries.departments(),
+        commitments=agreement.commitments(),
     )
 
 
@@ -142,10 +122,9 @@ def _published_feedback(raw: str | None) -> ConsultationFeedback | None:
     """The feedback point an action is proposed from (only published feedback counts)."""
     if not raw:
         return None
-    feedback = db.session.get(ConsultationFeedback, int(raw)) if raw.isdigit() else None
-    if feedback is None or feedback.round.feedback_published_at is None:
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 18:
         raise NotFound(_("No such feedback point."))
-    return feedback
+    return fq.published_feedback(int(raw))
 
 
 @bp.route("/actions/new", methods=["GET", "POST"])
@@ -155,7 +134,7 @@ def new():
     message_id = request.args.get("message", type=int)
     if request.args.get("message") and message_id is None:
         raise NotFound(_("No such message."))
-    message = service.visible_message(current_user, message_id) if message_id else None
+    message = fq.source_message(current_user, message_id) if message_id else None
     feedback = _published_feedback(request.args.get("feedback"))
     policy.require(
         policy.can_propose_action(current_user, message.thread if message else None),
@@ -164,8 +143,7 @@ def new():
     form = ProposeForm()
     form.owner.choices = _owner_choices()
     form.commitments.choices = [
-        SelectChoice(str(c.id), c.title(lang()))
-        for c in db.session.scalars(select(Commitment).order_by(Commitment.position))
+        SelectChoice(str(c.id), c.title(lang())) for c in agreement.commitments()
     ]
     if request.method == "GET":
         if message is not None:
@@ -206,7 +184,7 @@ def new():
 
 def _action_page(action_id: int, status: int = 200, change=None, update=None):  # noqa: ANN001
     user = viewer()
-    action = service.get_action(user, action_id)
+    action = fq.get_action(user, action_id)
     if change is None:
         change = ChangeForm(
             formdata=None,
@@ -215,9 +193,7 @@ def _action_page(action_id: int, status: int = 200, change=None, update=None):  
             due_date=action.due_date.isoformat(),
             drop_reason=action.drop_reason or "",
         )
-    following = user is not None and (
-        db.session.get(ActionFollower, (action.id, user.id)) is not None
-    )
+    following = fq.is_following(action, user)
     return render_template(
         "follow_up/show.html",
         action=action,
@@ -241,30 +217,24 @@ def show(action_id: int):
     return _action_page(action_id)
 
 
-def _checked(form: FlaskForm, action_id: int):
-    if not form.validate_on_submit():
-        flash(_("The form had expired or was not sent from this site. Try again."), "error")
-        return _action_page(action_id, 400)
-    return None
-
-
 @bp.post("/actions/<int:action_id>/accept")
 @login_required
 def accept(action_id: int):
     """The owner's side accepts a proposed action."""
-    service.get_action(viewer(), action_id)
-    if (page := _checked(ButtonForm(), action_id)) is not None:
-        return page
-    service.accept_action(current_user, action_id)
-    flash(_("The action is accepted."), "success")
-    return redirect(url_for("follow_up.show", action_id=action_id))
+    fq.get_action(viewer(), action_id)
+    return act(
+        lambda: service.accept_action(current_user, action_id),
+        _("The action is accepted."),
+        url_for("follow_up.show", action_id=action_id),
+        lambda status: _action_page(action_id, status),
+    )
 
 
 @bp.post("/actions/<int:action_id>/change")
 @login_required
 def change(action_id: int):
     """Change status, progress and due date (the owner's side)."""
-    service.get_action(viewer(), action_id)
+    fq.get_action(viewer(), action_id)
     form = ChangeForm()
     if not form.validate_on_submit():
         return _action_page(action_id, 400, change=form)
@@ -280,7 +250,7 @@ def change(action_id: int):
     except DomainError as err:
         if err.status in (401, 403, 404):
             raise
-        db.session.rollback()
+        discard_changes()
         form_error(form, err)
         return _action_page(action_id, err.status, change=form)
     flash(_("The action is changed."), "success")
@@ -291,7 +261,7 @@ def change(action_id: int):
 @login_required
 def post_update(action_id: int):
     """Post a dated progress update; followers are told."""
-    service.get_action(viewer(), action_id)
+    fq.get_action(viewer(), action_id)
     form = UpdateForm()
     if not form.validate_on_submit():
         return _action_page(action_id, 400, update=form)
@@ -300,7 +270,7 @@ def post_update(action_id: int):
     except DomainError as err:
         if err.status in (401, 403, 404):
             raise
-        db.session.rollback()
+        discard_changes()
         form_error(form, err)
         return _action_page(action_id, err.status, update=form)
     flash(_("The update is posted and followers are told."), "success")
@@ -311,17 +281,15 @@ def post_update(action_id: int):
 @login_required
 def follow(action_id: int):
     """Follow (follow=1) or stop following (follow=0) an action."""
-    service.get_action(viewer(), action_id)
-    if (page := _checked(ButtonForm(), action_id)) is not None:
-        return page
-    now_following = service.set_following(
-        current_user, action_id, request.form.get("follow") == "1"
+    fq.get_action(viewer(), action_id)
+    return act(
+        lambda: service.set_following(current_user, action_id, request.form.get("follow") == "1"),
+        lambda following: (
+            _("You follow this action.") if following else _("You no longer follow this action.")
+        ),
+        url_for("follow_up.show", action_id=action_id),
+        lambda status: _action_page(action_id, status),
     )
-    flash(
-        _("You follow this action.") if now_following else _("You no longer follow this action."),
-        "success",
-    )
-    return redirect(url_for("follow_up.show", action_id=action_id))
 
 
 # --- the dashboard -----------------------------------------------------------
@@ -336,11 +304,7 @@ def _dashboard_args():
     commitment_slug = request.args.get("commitment") or None
     commitment_id = None
     if commitment_slug:
-        commitment_id = db.session.scalar(
-            select(Commitment.id).where(Commitment.slug == commitment_slug)
-        )
-        if commitment_id is None:
-            raise NotFound(_("No such commitment."))
+        commitment_id = agreement.commitment_id(commitment_slug)
     board = fq.dashboard(year, service.today(), utcnow(), department_id, commitment_id)
     return board, department_id, commitment_slug, this_year
 
@@ -348,7 +312,7 @@ def _dashboard_args():
 def _charts(board: fq.Dashboard) -> list[dict[str, object]]:
     def chart(key: str, title: str, value) -> dict[str, object]:  # noqa: ANN001
         data = [(c.title(lang()), float(value(ind))) for c, ind in board.rows]
-        return {"id": key, "title": title, **fq.chart(data)}
+        return {"id": key, "title": title, **exports.chart(data)}
 
     return [
         chart("messages", _("Messages per commitment"), lambda i: i.messages),
@@ -365,8 +329,8 @@ def _dashboard_context():
         "department_id": department_id,
         "commitment": commitment,
         "years": list(range(this_year, this_year - 6, -1)),
-        "departments": db.session.scalars(select(Department).order_by(Department.name)).all(),
-        "commitments": db.session.scalars(select(Commitment).order_by(Commitment.position)).all(),
+        "departments": org_queries.departments(),
+        "commitments": agreement.commitments(),
         "statuses": STATUS_LABELS,
         "charts": _charts(board),
     }
@@ -408,23 +372,15 @@ def export_csv():
         *(str(STATUS_LABELS[s]) for s in ActionStatus),
         _("Overdue actions"),
     ]
-    body = fq.dashboard_csv(board, header, lang())
-    return Response(
-        body.encode("utf-8"),
-        mimetype="text/csv",
-        headers={
-            "Content-Disposition": f'attachment; filename="uppfoljning-{board.year}.csv"',
-            "Content-Type": "text/csv; charset=utf-8",
-        },
+    return exports.csv_response(
+        f"uppfoljning-{board.year}.csv", header, fq.dashboard_rows(board, lang())
     )
 
 
 @bp.get("/principles/<slug>")
 def principle(slug: str):
     """One of the six principles of the agreement."""
-    item = db.session.scalar(select(Principle).where(Principle.slug == slug))
-    if item is None:
-        raise NotFound(_("No such principle."))
+    item = agreement.principle_by_slug(slug)
     return render_template("follow_up/principle.html", principle=item)
 
 

@@ -1,13 +1,20 @@
-"""Shared WTForms pieces."""
+"""Shared pieces of the views: WTForms fields, service errors on forms, and the one
+"post a button, run a service, flash or re-render" helper."""
 
 from __future__ import annotations
 
-from flask import flash
+from collections.abc import Callable
+from typing import Any
+
+from flask import flash, redirect
+from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
 from flask_wtf import FlaskForm
 from wtforms import SelectMultipleField
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from ..errors import DomainError
+from ..services.transaction import discard_changes
 
 
 class MultiCheckboxField(SelectMultipleField):
@@ -20,6 +27,10 @@ class MultiCheckboxField(SelectMultipleField):
         """Unknown values are reported by the service, with the field's error."""
 
 
+class ButtonForm(FlaskForm):
+    """A button that posts: carries only the CSRF token."""
+
+
 def form_error(form: FlaskForm, err: DomainError) -> None:
     """Attach a service error to the form field it names (or the form as a whole)."""
     field = getattr(form, err.field, None) if err.field else None
@@ -29,3 +40,45 @@ def form_error(form: FlaskForm, err: DomainError) -> None:
         )
     else:
         flash(err.message, "error")
+
+
+def flash_form_errors(form: FlaskForm) -> None:
+    """Say why a posted form was not accepted: an expired or foreign form in words a person
+    understands, other fields with their own messages."""
+    for name, errors in form.errors.items():
+        if name == "csrf_token":
+            flash(_("The form had expired or was not sent from this site. Try again."), "error")
+            continue
+        for message in errors:
+            flash(str(message), "error")
+
+
+def act(
+    run: Callable[[], Any],
+    success: str | Callable[[Any], str],
+    done: str,
+    page: Callable[[int], ResponseReturnValue],
+    form: FlaskForm | None = None,
+) -> ResponseReturnValue:
+    """Post a button, run a service, flash or re-render.
+
+    `run` calls the service; on success `success` (or `success(result)`) is flashed and the
+    browser goes to `done`. A form that does not validate re-renders `page(400)`. A refusal
+    (invalid, conflict, locked, ...) discards what the call left in the session, flashes
+    its reason and re-renders `page(status)`; a missing login, right or record goes on to
+    the error pages.
+    """
+    form = form or ButtonForm()
+    if not form.validate_on_submit():
+        flash_form_errors(form)
+        return page(400)
+    try:
+        result = run()
+    except DomainError as err:
+        if err.status in (401, 403, 404):
+            raise
+        discard_changes()
+        flash(err.message, "error")
+        return page(err.status)
+    flash(success(result) if callable(success) else success, "success")
+    return redirect(done)

@@ -9,17 +9,15 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
-from sqlalchemy import select
 from wtforms import HiddenField, RadioField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired
 
 from .. import policy
-from ..errors import DomainError, Invalid, NotFound
-from ..extensions import db
-from ..models import Commitment, Message, MessageRevision, Notification, User
+from ..errors import DomainError, Invalid
+from ..models import Message, User
+from ..queries import agreement, payloads
 from ..queries import forums as forum_queries
-from ..queries import payloads
 from ..services import forums as forum_service
 from ..services import notifications as notification_service
 from .forms import MultiCheckboxField, form_error
@@ -35,8 +33,7 @@ def commitment_choices() -> list[SelectChoice]:
     from flask_babel import get_locale
 
     lang = str(get_locale() or "sv")
-    rows = db.session.scalars(select(Commitment).order_by(Commitment.position))
-    return [SelectChoice(str(c.id), c.title(lang)) for c in rows]
+    return [SelectChoice(str(c.id), c.title(lang)) for c in agreement.commitments()]
 
 
 def _ids(values: list[str]) -> list[int]:
@@ -111,15 +108,14 @@ def new_forum():
     return render_template("forums/new_forum.html", form=form), 400 if form.errors else 200
 
 
-def _forum_or_404(slug: str):
-    forum = forum_queries.get_forum(slug)
-    if forum is None:
-        raise NotFound(_("No such forum."))
-    if not policy.can_view_forum(viewer(), forum):
-        if viewer() is None:
+def _forum_or_login(slug: str):
+    """The forum, or None when a visitor must log in to read it."""
+    try:
+        return forum_queries.visible_forum(viewer(), slug)
+    except DomainError as err:
+        if err.code == "auth_required":
             return None
-        raise NotFound(_("No such forum."))
-    return forum
+        raise
 
 
 class PeopleForm(FlaskForm):
@@ -132,7 +128,7 @@ class PeopleForm(FlaskForm):
 @login_required
 def forum_people(slug: str):
     """Invite members to and appoint moderators of a forum."""
-    item = _forum_or_404(slug)
+    item = _forum_or_login(slug)
     policy.require(
         policy.can_manage_forum(current_user, item),
         _("Only admins and the forum's owner manage its people."),
@@ -163,7 +159,7 @@ def forum_people(slug: str):
 @bp.route("/forums/<slug>", methods=["GET", "POST"])
 def forum(slug: str):
     """A forum: description, commitments, moderators, threads, and a form to start one."""
-    item = _forum_or_404(slug)
+    item = _forum_or_login(slug)
     if item is None:
         return redirect(url_for("auth.login", next=request.path))
     form = ThreadForm()
@@ -194,9 +190,9 @@ def forum(slug: str):
 
 
 def _thread_or_login(thread_id: int):
-    thread = forum_queries.get_thread(thread_id)
+    """The thread, or None when a visitor must log in to read it."""
     try:
-        return policy.require_thread_visible(viewer(), thread)
+        return forum_queries.visible_thread(viewer(), thread_id)
     except DomainError as err:
         if err.code == "auth_required":
             return None
@@ -234,9 +230,7 @@ def _thread_page(thread, form: MessageForm, status: int = 200):
         int(form.reply_to.data) if (form.reply_to.data or "").isdigit() else None
     )
     if reply_id:
-        reply_to = db.session.get(Message, reply_id)
-        if reply_to is not None and reply_to.thread_id != thread.id:
-            reply_to = None
+        reply_to = forum_queries.reply_target(thread.id, reply_id)
     if not form.client_id.data or status == 200:
         form.client_id.data = uuid.uuid4().hex
     form.reply_to.data = str(reply_to.id) if reply_to else ""
@@ -316,10 +310,7 @@ def post_message(thread_id: int):
 
 
 def _message_or_404(message_id: int) -> Message:
-    message = db.session.get(Message, message_id)
-    if message is None or not policy.can_view_thread(viewer(), message.thread):
-        raise NotFound(_("No such message."))
-    return message
+    return forum_queries.visible_message(viewer(), message_id)
 
 
 @bp.route("/messages/<int:message_id>/edit", methods=["GET", "POST"])
@@ -368,10 +359,7 @@ def revisions(message_id: int):
         policy.can_view_revisions(current_user, message),
         _("Only the author and moderators see earlier versions."),
     )
-    query = select(MessageRevision).where(MessageRevision.message_id == message.id)
-    if not policy.can_see_redacted_original(current_user):
-        query = query.where(MessageRevision.admin_only.is_(False))
-    items = db.session.scalars(query.order_by(MessageRevision.id)).all()
+    items = forum_queries.revisions(message, policy.can_see_redacted_original(current_user))
     return render_template("forums/revisions.html", message=message, revisions=items)
 
 
@@ -379,24 +367,7 @@ def revisions(message_id: int):
 @login_required
 def notifications():
     """The notification centre."""
-    from sqlalchemy.orm import joinedload
-
-    from ..models import Thread
-
-    items = db.session.scalars(
-        select(Notification)
-        .options(joinedload(Notification.actor))
-        .where(Notification.user_id == current_user.id)
-        .order_by(Notification.id.desc())
-        .limit(100)
-    ).all()
-    titles = dict(
-        db.session.execute(
-            select(Thread.id, Thread.title).where(
-                Thread.id.in_({n.thread_id for n in items if n.thread_id})
-            )
-        ).all()
-    )
+    items, titles = forum_queries.notifications_page(current_user)
     return render_template("forums/notifications.html", items=items, titles=titles)
 
 
@@ -417,9 +388,7 @@ def notifications_read():
 @bp.get("/people/<handle>")
 def person(handle: str):
     """A person's public page: name and organisations."""
-    user = db.session.scalar(select(User).where(User.handle == handle))
-    if user is None:
-        raise NotFound(_("No such person."))
+    user = forum_queries.person_by_handle(handle)
     organisations = payloads.author_organisations({user.id})
     return render_template(
         "forums/person.html", person=user, organisation=organisations.get(user.id)

@@ -13,14 +13,12 @@ from flask import (
     url_for,
 )
 from flask_babel import get_locale
-from flask_babel import gettext as _
-from sqlalchemy import select, text
 
 from ..agreement_content import VISION_EN, VISION_SV
-from ..errors import NotFound
-from ..extensions import db
-from ..models import Commitment, Principle, Thread
+from ..queries import admin as admin_queries
+from ..queries import agreement as agreement_queries
 from ..queries import forums as forum_queries
+from .navigation import safe_next
 
 bp = Blueprint("main", __name__)
 
@@ -47,8 +45,8 @@ def _current_user():
 @bp.get("/overenskommelsen")
 def agreement():
     """The agreement: vision, six principles, thirteen commitments."""
-    principles = db.session.scalars(select(Principle).order_by(Principle.position)).all()
-    commitments = db.session.scalars(select(Commitment).order_by(Commitment.position)).all()
+    principles = agreement_queries.principles()
+    commitments = agreement_queries.commitments()
     return render_template(
         "agreement.html",
         vision_sv=VISION_SV,
@@ -61,23 +59,10 @@ def agreement():
 @bp.get("/commitments/<slug>")
 def commitment(slug: str):
     """One commitment and what hangs on it: forums and threads (later: rounds, actions)."""
-    item = db.session.scalar(select(Commitment).where(Commitment.slug == slug))
-    if item is None:
-        raise NotFound(_("No such commitment."))
-    user = _current_user()
-    forums = [
-        f for f in forum_queries.visible_forums(user) if any(c.id == item.id for c in f.commitments)
-    ]
-    visible_forum_ids = {f.id for f in forum_queries.visible_forums(user)}
-    threads = [
-        t
-        for t in db.session.scalars(
-            select(Thread)
-            .where(Thread.commitments.any(Commitment.id == item.id))
-            .order_by(Thread.id.desc())
-        )
-        if t.forum_id in visible_forum_ids
-    ]
+    item = agreement_queries.commitment_by_slug(slug)
+    visible = forum_queries.visible_forums(_current_user())
+    forums = [f for f in visible if any(c.id == item.id for c in f.commitments)]
+    threads = forum_queries.commitment_threads(item, {f.id for f in visible})
     return render_template("commitment.html", commitment=item, forums=forums, threads=threads)
 
 
@@ -87,10 +72,7 @@ def set_language():
     choice = request.form.get("lang", "")
     if choice in ("sv", "en"):
         session["lang"] = choice
-    target = request.form.get("next") or url_for("main.home")
-    if not target.startswith("/") or target.startswith("//"):
-        target = url_for("main.home")
-    return redirect(target)
+    return redirect(safe_next(request.form.get("next")) or url_for("main.home"))
 
 
 @bp.get("/healthz")
@@ -99,7 +81,7 @@ def healthz():
     status = {"status": "ok", "database": "ok", "message_queue": "none"}
     code = 200
     try:
-        db.session.execute(text("SELECT 1"))
+        admin_queries.ping_database()
     except Exception as exc:  # noqa: BLE001 — report, don't crash
         status["database"] = f"down: {type(exc).__name__}"
         code = 503

@@ -10,17 +10,16 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
-from flask_wtf import FlaskForm
-from sqlalchemy import func, or_, select
 
 from .. import policy
 from ..errors import DomainError, Invalid, NotFound
-from ..extensions import db
-from ..models import Appeal, FlagReason, Message, MessageRevision, Principle, User
+from ..models import FlagReason, Principle, User
+from ..queries import agreement, payloads
 from ..queries import forums as forum_queries
 from ..queries import moderation as mq
-from ..queries import payloads
 from ..services import moderation as service
+from .forms import ButtonForm
+from .navigation import safe_next
 
 bp = Blueprint("moderation", __name__)
 
@@ -50,13 +49,9 @@ ACTION_LABELS = {
 }
 
 
-class PostForm(FlaskForm):
-    """Carries only the CSRF token; the fields are read from request.form."""
-
-
 def _checked() -> None:
     """Refuse a post without a valid CSRF token (the forms carry one)."""
-    if not PostForm().validate_on_submit():
+    if not ButtonForm().validate_on_submit():
         raise Invalid(_("The form had expired or was not sent from this site. Try again."))
 
 
@@ -70,19 +65,12 @@ def _int(name: str) -> int | None:
         raise Invalid(_("%(field)s must be a whole number.", field=name), field=name) from None
 
 
-def _safe_next(default: str) -> str:
-    target = request.form.get("next") or ""
-    if target.startswith("/") and not target.startswith("//"):
-        return target
-    return default
-
-
 def _require_moderation() -> None:
     policy.require(policy.can_use_moderation(current_user), _("Only moderators can see this page."))
 
 
 def _principles() -> list[Principle]:
-    return list(db.session.scalars(select(Principle).order_by(Principle.position)))
+    return agreement.principles()
 
 
 def _common() -> dict:
@@ -101,9 +89,7 @@ def _common() -> dict:
 @login_required
 def flag(message_id: int):
     """Flag a message for the moderators, once, with a reason."""
-    message = db.session.get(Message, message_id)
-    if message is None or not policy.can_view_thread(current_user, message.thread):
-        raise NotFound(_("No such message."))
+    message = forum_queries.visible_message(current_user, message_id)
     back = url_for("forums.thread", thread_id=message.thread_id, _anchor=f"m{message.id}")
     errors: dict[str, str] = {}
     status = 200
@@ -159,25 +145,14 @@ def queue():
 
 
 def _message_page(message_id: int, status: int = 200):
-    message = db.session.get(Message, message_id)
-    if message is None or not policy.can_view_thread(current_user, message.thread):
-        raise NotFound(_("No such message."))
+    message = forum_queries.visible_message(current_user, message_id)
     policy.require(
         policy.is_forum_moderator(current_user, message.thread.forum),
         _("Only this forum's moderators can see this page."),
     )
     originals = []
     if policy.can_see_redacted_original(current_user):
-        originals = list(
-            db.session.scalars(
-                select(MessageRevision)
-                .where(
-                    MessageRevision.message_id == message.id,
-                    MessageRevision.admin_only.is_(True),
-                )
-                .order_by(MessageRevision.id.desc())
-            )
-        )
+        originals = mq.redacted_originals(message)
     return render_template(
         "moderation/message.html",
         item=mq.items_for([message.id])[0],
@@ -237,9 +212,7 @@ MESSAGE_ACTIONS = {
 
 
 def _mute_author(message_id: int):
-    message = db.session.get(Message, message_id)
-    if message is None:
-        raise NotFound(_("No such message."))
+    message = forum_queries.get_message(message_id)
     return service.mute_person(
         current_user,
         message.author_id,
@@ -262,7 +235,7 @@ def act_on_message(message_id: int, op: str):
     except DomainError as err:
         return _refused(err, message_id)
     flash(str(done), "success")
-    return redirect(_safe_next(url_for("moderation.queue")))
+    return redirect(safe_next(request.form.get("next")) or url_for("moderation.queue"))
 
 
 # --- thread controls -------------------------------------------------------------------
@@ -297,7 +270,7 @@ def moderate_thread(thread_id: int):
         flash(err.message, "error")
         from .forums import MessageForm, _thread_page
 
-        thread = policy.require_thread_visible(current_user, forum_queries.get_thread(thread_id))
+        thread = forum_queries.visible_thread(current_user, thread_id)
         return _thread_page(thread, MessageForm(), err.status)
     flash(_("Saved."), "success")
     return redirect(url_for("forums.thread", thread_id=thread_id))
@@ -307,14 +280,7 @@ def moderate_thread(thread_id: int):
 
 
 def _find_person(text: str | None) -> User:
-    needle = (text or "").strip().lstrip("@").lower()
-    person = None
-    if needle:
-        person = db.session.scalar(
-            select(User).where(
-                or_(func.lower(User.handle) == needle, func.lower(User.email) == needle)
-            )
-        )
+    person = mq.find_person(text)
     if person is None:
         raise Invalid(_("No one has that handle or email address."), field="person")
     return person
@@ -381,15 +347,15 @@ def lift(action_id: int):
         flash(err.message, "error")
         return _people_page(status=err.status)
     flash(_("Lifted."), "success")
-    return redirect(_safe_next(url_for("moderation.people")))
+    return redirect(safe_next(request.form.get("next")) or url_for("moderation.people"))
 
 
 # --- decisions and appeals --------------------------------------------------------------
 
 
 def _action_page(action_id: int, errors: dict[str, str] | None = None, status: int = 200):
-    action = service.get_action(current_user, action_id)
-    appeal = db.session.scalar(select(Appeal).where(Appeal.action_id == action.id))
+    action = mq.get_action(current_user, action_id)
+    appeal = mq.appeal_of(action)
     return render_template(
         "moderation/action.html",
         action=action,

@@ -22,8 +22,9 @@ from wtforms.validators import InputRequired
 from .. import policy
 from ..errors import DomainError
 from ..models import Organisation, OrganisationForm, OrganisationStatus, User
+from ..queries import organisations as org_queries
 from ..services import organisations as org_service
-from .forms import form_error
+from .forms import ButtonForm, act, form_error
 
 bp = Blueprint("organisations", __name__)
 
@@ -59,10 +60,6 @@ class OrganisationRegistrationForm(FlaskForm):
     website = URLField(_l("Website (optional)"))
 
 
-class ActionForm(FlaskForm):
-    """A button that posts: carries only the CSRF token."""
-
-
 class RoleForm(FlaskForm):
     role = HiddenField()
 
@@ -70,7 +67,7 @@ class RoleForm(FlaskForm):
 @bp.get("/organisations")
 def index():
     """Verified organisations, and the viewer's own that are still waiting."""
-    verified, own = org_service.listed_organisations(viewer())
+    verified, own = org_queries.listed_organisations(viewer())
     return render_template(
         "organisations/index.html",
         organisations=verified,
@@ -112,7 +109,7 @@ def new():
 
 def _page(org, status: int = 200):
     user = viewer()
-    approved, pending = org_service.members_of(org)
+    approved, pending = org_queries.members_of(org)
     return render_template(
         "organisations/show.html",
         org=org,
@@ -123,41 +120,38 @@ def _page(org, status: int = 200):
         requests=pending,
         form_labels=FORM_LABELS,
         status_labels=STATUS_LABELS,
-        action_form=ActionForm(),
+        action_form=ButtonForm(),
     ), status
 
 
 @bp.get("/organisations/<slug>")
 def show(slug: str):
     """The organisation's public page; members and admins see more."""
-    return _page(org_service.get_by_slug(viewer(), slug))
+    return _page(org_queries.get_by_slug(viewer(), slug))
 
 
-def _act(slug: str, action: Callable[[Organisation], object], success: str, form=None):  # noqa: ANN001
-    """Run a membership action from a button; a refused one re-renders the page with the reason."""
-    org = org_service.get_by_slug(viewer(), slug)
-    form = form or ActionForm()
-    if not form.validate_on_submit():
-        for errors in form.errors.values():
-            for message in errors:
-                flash(message, "error")
-        return _page(org, 400)
-    try:
-        action(org)
-    except DomainError as err:
-        if err.status in (401, 403, 404):
-            raise
-        flash(err.message, "error")
-        return _page(org, err.status)
-    flash(success, "success")
-    return redirect(url_for("organisations.show", slug=org.slug))
+def _button(
+    slug: str,
+    run: Callable[[Organisation], object],
+    success: str,
+    form: FlaskForm | None = None,
+):
+    """A membership button on the organisation's page (see forms.act)."""
+    org = org_queries.get_by_slug(viewer(), slug)
+    return act(
+        lambda: run(org),
+        success,
+        url_for("organisations.show", slug=org.slug),
+        lambda status: _page(org, status),
+        form,
+    )
 
 
 @bp.post("/organisations/<slug>/join")
 @login_required
 def join(slug: str):
     """Ask to become a member."""
-    return _act(
+    return _button(
         slug,
         lambda org: org_service.request_membership(current_user, org.id),
         _("You have asked to join. An admin of the organisation will answer."),
@@ -168,7 +162,7 @@ def join(slug: str):
 @login_required
 def leave(slug: str):
     """Leave the organisation, or withdraw a request to join."""
-    return _act(
+    return _button(
         slug,
         lambda org: org_service.leave_organisation(current_user, org.id),
         _("You are no longer a member."),
@@ -179,7 +173,7 @@ def leave(slug: str):
 @login_required
 def approve(slug: str, membership_id: int):
     """An organisation admin approves a request to join."""
-    return _act(
+    return _button(
         slug,
         lambda org: org_service.approve_member(current_user, org.id, membership_id),
         _("The member is approved."),
@@ -190,7 +184,7 @@ def approve(slug: str, membership_id: int):
 @login_required
 def reject(slug: str, membership_id: int):
     """An organisation admin declines a request to join."""
-    return _act(
+    return _button(
         slug,
         lambda org: org_service.reject_member(current_user, org.id, membership_id),
         _("The request is declined."),
@@ -201,7 +195,7 @@ def reject(slug: str, membership_id: int):
 @login_required
 def remove(slug: str, membership_id: int):
     """An organisation admin removes a member."""
-    return _act(
+    return _button(
         slug,
         lambda org: org_service.remove_member(current_user, org.id, membership_id),
         _("The member is removed."),
@@ -213,7 +207,7 @@ def remove(slug: str, membership_id: int):
 def set_role(slug: str, membership_id: int):
     """An organisation admin makes a member an admin, or an admin a member."""
     form = RoleForm()
-    return _act(
+    return _button(
         slug,
         lambda org: org_service.set_member_role(
             current_user, org.id, membership_id, form.role.data or ""
