@@ -92,6 +92,8 @@ def load_config(instance_path: Path, env: dict[str, str] | None = None) -> dict[
         "FORUM_FLAG_THRESHOLD": max(1, int(env.get("FORUM_FLAG_THRESHOLD", "3"))),
         "FORUM_PASSWORD_HASH": env.get("FORUM_PASSWORD_HASH", "scrypt"),
         "FORUM_MAIL_FROM": env.get("FORUM_MAIL_FROM", "dialogforum@localhost"),
+        # Where the accessibility statement tells people to report problems (default: MAIL_FROM).
+        "FORUM_ACCESSIBILITY_CONTACT": env.get("FORUM_ACCESSIBILITY_CONTACT", ""),
         "FORUM_SMTP_HOST": env.get("FORUM_SMTP_HOST") or None,
         "FORUM_SMTP_PORT": int(env.get("FORUM_SMTP_PORT", "587")),
         "FORUM_SMTP_USER": env.get("FORUM_SMTP_USER") or None,

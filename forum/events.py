@@ -36,6 +36,11 @@ def thread_room(thread_id: int) -> str:
     return f"thread:{thread_id}"
 
 
+def forum_room(forum_id: int) -> str:
+    """Pages that list a forum's threads watch this room for activity (unread counts)."""
+    return f"forum:{forum_id}"
+
+
 def user_room(user_id: int) -> str:
     return f"user:{user_id}"
 

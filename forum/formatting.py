@@ -28,3 +28,22 @@ def local_from_iso(value: str | None, fmt: str = "medium") -> str:
     if not value:
         return ""
     return local_datetime(datetime.fromisoformat(value.replace("Z", "+00:00")), fmt)
+
+
+def decimal(value: object, digits: int = 1) -> str:
+    """A number in the page's locale (Swedish: 8,6), or a dash for none."""
+    from flask_babel import format_decimal
+
+    if value is None:
+        return "–"
+    pattern = "#,##0" + ("." + "#" * digits if digits else "")
+    return str(format_decimal(value, format=pattern))
+
+
+def percent(value: object) -> str:
+    """A share 0..1 as a percentage in the page's locale (Swedish: 50 %), or a dash."""
+    from flask_babel import format_percent
+
+    if value is None:
+        return "–"
+    return str(format_percent(value))

@@ -146,7 +146,10 @@ def test_locked_thread_refuses_form_posts(client, make, auth, db):
     auth.login(member)
     response = client.post(f"/threads/{thread.id}/messages", data={"body": "x", "client_id": "l1"})
     assert response.status_code == 423
-    assert 'id="composer"' not in text(client.get(f"/threads/{thread.id}"))
+    # The composer is there but hidden, so an unlock can bring it back live (issue 14).
+    page = text(client.get(f"/threads/{thread.id}"))
+    assert 'id="composer" hidden' in page
+    assert page.count('id="composer"') == 1
 
 
 def test_thread_page_links_to_older_messages(client, make, auth, app):
@@ -173,14 +176,16 @@ def test_unread_counts_and_first_unread(client, make, auth):
     make.message(thread, alice, "två")
     new = make.message(thread, alice, "tre")
     forum_page = text(client.get(f"/forums/{forum.slug}"))
-    assert '<span class="badge">2</span>' in forum_page
+    assert f'data-unread-thread="{thread.id}" data-count="2">2</span>' in forum_page
     assert "2 unread" in text(
         client.get("/forums", headers={"Accept-Language": "en"})
     ) or "2 olästa" in text(client.get("/forums"))
     thread_page = text(client.get(f"/threads/{thread.id}"))
     assert 'id="first-unread"' in thread_page
     assert thread_page.index('id="first-unread"') < thread_page.index(f'id="m{new.id}"')
-    assert '<span class="badge">' not in text(client.get(f"/forums/{forum.slug}"))
+    read_page = text(client.get(f"/forums/{forum.slug}"))
+    assert f'data-unread-thread="{thread.id}" data-count="0" hidden>' in read_page
+    assert 'data-count="2"' not in read_page
 
 
 def message_item(response, message) -> str:

@@ -255,6 +255,14 @@ def notifications_page(user: User, limit: int = 100) -> tuple[list[Notification]
     return items, titles
 
 
+def own_notification(user: User, notification_id: int) -> Notification:
+    """One of the person's own notifications, else NotFound (someone else's looks the same)."""
+    note = db.session.get(Notification, notification_id)
+    if note is None or note.user_id != user.id:
+        raise NotFound(_("No such notification."))
+    return note
+
+
 def person_by_handle(handle: str) -> User:
     """The person with this handle, else NotFound."""
     user = db.session.scalar(select(User).where(User.handle == handle))

@@ -19,7 +19,7 @@ from flask_socketio import join_room, leave_room
 
 from .. import policy
 from ..errors import DomainError, Invalid
-from ..events import session_room, start_listener, thread_room, user_room
+from ..events import forum_room, session_room, start_listener, thread_room, user_room
 from ..extensions import db, socketio
 from ..queries import forums as forum_queries
 from ..queries import payloads
@@ -199,7 +199,28 @@ def on_unknown(event: str, *_args: Any) -> dict[str, Any]:
     }
 
 
+MAX_WATCHED_FORUMS = 200
+
+
+@acknowledged
+def on_watch(data: dict[str, Any]) -> dict[str, Any]:
+    """Sent by the forum list and a forum page: live `forum:activity` for the forums it may see."""
+    raw = data.get("forum_ids")
+    if (
+        not isinstance(raw, list)
+        or len(raw) > MAX_WATCHED_FORUMS
+        or not all(isinstance(i, int) and not isinstance(i, bool) and i > 0 for i in raw)
+    ):
+        raise Invalid(_("forum_ids must be a list of forum ids."), field="forum_ids")
+    visible = {f.id for f in forum_queries.visible_forums(_user())}
+    watched = sorted(set(raw) & visible)
+    for forum_id in watched:
+        join_room(forum_room(forum_id))
+    return {"forums": watched}
+
+
 EVENTS: dict[str, Callable[..., Any]] = {
+    "watch": on_watch,
     "join": on_join,
     "leave": on_leave,
     "message:send": on_send,

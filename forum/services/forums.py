@@ -11,7 +11,7 @@ from sqlalchemy.exc import IntegrityError
 
 from .. import policy
 from ..errors import Conflict, Invalid, NotFound, RateLimited
-from ..events import emit_after_commit, thread_room
+from ..events import emit_after_commit, forum_room, thread_room
 from ..extensions import db
 from ..models import (
     Forum,
@@ -170,6 +170,13 @@ def _insert_message(
     notifications.notify_message(message, thread, rendered.mentioned_user_ids, reply_to)
     payload = {"message": payloads.message_dict(message, payloads.author_organisations({user.id}))}
     emit_after_commit("message:new", payload, thread_room(thread.id))
+    activity = {
+        "forum_id": thread.forum_id,
+        "thread_id": thread.id,
+        "message_id": message.id,
+        "author_id": user.id,
+    }
+    emit_after_commit("forum:activity", activity, forum_room(thread.forum_id))
     return message
 
 

@@ -34,6 +34,7 @@ from ..services import consultations as service
 from ..services.transaction import discard_changes
 from . import exports
 from .forms import ButtonForm, MultiCheckboxField, act, form_error
+from .forums import blank_message
 
 bp = Blueprint("consultations", __name__)
 
@@ -277,6 +278,7 @@ def _round_page(round_: ConsultationRound, status: int = 200):
         responders=responders,
         own=own,
         recent=recent,
+        blank=blank_message(),
         action_form=ButtonForm(),
     ), status
 
@@ -296,6 +298,29 @@ def _button(round_id: int, run, success: str):  # noqa: ANN001
         url_for("consultations.show", round_id=round_id),
         lambda status: _round_page(cq.get_round(viewer(), round_id), status),
     )
+
+
+def _confirm(round_id: int, kind: str):
+    """The confirmation step (no JavaScript needed) before a step that cannot be undone."""
+    round_ = cq.get_round(viewer(), round_id)
+    policy.require(policy.can_manage_round(viewer(), round_), _("Only the round's officials may."))
+    return render_template(
+        "consultations/confirm.html", round=round_, kind=kind, action_form=ButtonForm()
+    )
+
+
+@bp.get("/consultations/<int:round_id>/open")
+@login_required
+def confirm_open(round_id: int):
+    """Ask before opening: the round becomes public and every organisation asked is told."""
+    return _confirm(round_id, "open")
+
+
+@bp.get("/consultations/<int:round_id>/close")
+@login_required
+def confirm_close(round_id: int):
+    """Ask before closing early: the responses become public and no more can be given."""
+    return _confirm(round_id, "close")
 
 
 @bp.post("/consultations/<int:round_id>/open")

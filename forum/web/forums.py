@@ -21,6 +21,7 @@ from ..queries import forums as forum_queries
 from ..services import forums as forum_service
 from ..services import notifications as notification_service
 from .forms import MultiCheckboxField, form_error
+from .navigation import safe_next
 
 bp = Blueprint("forums", __name__)
 
@@ -247,6 +248,8 @@ def _thread_page(thread, form: MessageForm, status: int = 200):
         form=form,
         reply_to=reply_to,
         can_send=policy.can_send_message(user, thread),
+        # A member of a locked thread gets the composer hidden, so an unlock can show it live.
+        can_take_part=policy.can_post_in_forum(user, thread.forum),
         can_moderate=policy.is_forum_moderator(user, thread.forum),
         move_targets=_move_targets(user, thread),
         blank=blank_message(),
@@ -383,6 +386,16 @@ def notifications_read():
         ids = [int(raw)]
     notification_service.mark_read(current_user, ids)
     return redirect(url_for("forums.notifications"))
+
+
+@bp.get("/notifications/<int:notification_id>/open")
+@login_required
+def notification_open(notification_id: int):
+    """Follow a notification's link and mark it read, so the bell and the list agree."""
+    note = forum_queries.own_notification(current_user, notification_id)
+    if note.read_at is None:
+        notification_service.mark_read(current_user, [note.id])
+    return redirect(safe_next(note.url) or url_for("forums.notifications"))
 
 
 @bp.get("/people/<handle>")

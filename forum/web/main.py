@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 from flask import (
     Blueprint,
     current_app,
@@ -12,7 +14,8 @@ from flask import (
     session,
     url_for,
 )
-from flask_babel import get_locale
+from flask_babel import format_date, get_locale
+from flask_babel import gettext as _
 
 from ..agreement_content import VISION_EN, VISION_SV
 from ..queries import admin as admin_queries
@@ -64,6 +67,60 @@ def commitment(slug: str):
     forums = [f for f in visible if any(c.id == item.id for c in f.commitments)]
     threads = forum_queries.commitment_threads(item, {f.id for f in visible})
     return render_template("commitment.html", commitment=item, forums=forums, threads=threads)
+
+
+# The date the accessibility statement was last reviewed (update it with the text).
+STATEMENT_REVIEWED = date(2026, 12, 5)
+
+
+@bp.get("/tillganglighet")
+def accessibility():
+    """The accessibility statement the law on digital public services (DOS-lagen) requires."""
+    return render_template(
+        "accessibility.html",
+        reviewed=format_date(STATEMENT_REVIEWED, "long"),
+        contact=current_app.config.get("FORUM_ACCESSIBILITY_CONTACT")
+        or current_app.config["FORUM_MAIL_FROM"],
+    )
+
+
+@bp.get("/manifest.webmanifest")
+def manifest():
+    """The web app manifest: the site can be added to a phone's home screen."""
+    icon = lambda size: {  # noqa: E731
+        "src": url_for("static", filename=f"icons/icon-{size}.png"),
+        "sizes": f"{size}x{size}",
+        "type": "image/png",
+    }
+    body = {
+        "name": "Dialogforum",
+        "short_name": "Dialogforum",
+        "description": _("Dialogue and early consultation between the city and civil society."),
+        "lang": locale(),
+        "start_url": url_for("main.home"),
+        "scope": "/",
+        "display": "standalone",
+        "background_color": "#ffffff",
+        "theme_color": "#00507a",
+        "icons": [
+            icon(192),
+            icon(512),
+            {
+                "src": url_for("static", filename="icons/icon.svg"),
+                "sizes": "any",
+                "type": "image/svg+xml",
+            },
+        ],
+    }
+    response = jsonify(body)
+    response.mimetype = "application/manifest+json"
+    return response
+
+
+@bp.get("/favicon.ico")
+def favicon():
+    """Browsers ask for /favicon.ico whatever the page says; answer with the icon."""
+    return current_app.send_static_file("icons/icon-32.png")
 
 
 @bp.post("/language")

@@ -1,7 +1,11 @@
 // Live round page: joins the round's discussion thread room and shows phase changes,
 // submissions, reminders, feedback and new discussion messages as they happen.
+// Messages are filled into the same server-rendered <template> as on the thread
+// page (templates/forums/_message.html), so the author's organisation and every
+// other part of a message look the same in both places.
 // The page is complete without this script; it only adds updates on top.
 import { socket, format } from "./live.js";
+import { fillMessage, renderMessage, timeFormatter } from "./message.js";
 
 const root = document.getElementById("consultation");
 if (root && root.dataset.threadId) {
@@ -18,6 +22,8 @@ function start(root) {
   const changedText = document.getElementById("round-changed-text");
   const live = document.getElementById("round-live");
   const recent = document.getElementById("recent-messages");
+  const template = document.getElementById("message-template");
+  const ctx = { viewerId: 0, canModerate: false, notShown: S.notShown, timeFormat: timeFormatter() };
 
   function say(text) {
     live.textContent = "";
@@ -48,19 +54,19 @@ function start(root) {
   });
 
   socket.on("message:new", ({ message }) => {
-    if (!recent || message.thread_id !== threadId) return;
-    const li = document.createElement("li");
-    const who = document.createElement("strong");
-    who.textContent = message.author.display_name;
-    const body = document.createElement("span");
-    body.className = "prose";
-    // message.html was sanitised once, on the server, by forum/text.py.
-    body.innerHTML = message.html;
-    li.append(who, ": ", body);
-    recent.appendChild(li);
+    if (!recent || !template || message.thread_id !== threadId) return;
+    if (document.getElementById(`m${message.id}`)) return;
+    recent.appendChild(renderMessage(template, message, ctx));
     while (recent.childElementCount > 5) recent.firstElementChild.remove();
     const empty = document.getElementById("no-messages");
     if (empty) empty.remove();
     say(format(S.newMessage, { name: message.author.display_name }));
+  });
+  ["message:edited", "message:deleted", "message:hidden", "message:restored"].forEach((name) => {
+    socket.on(name, (payload) => {
+      const m = payload && payload.message;
+      const li = m && recent && document.getElementById(`m${m.id}`);
+      if (li) fillMessage(li, m, ctx);
+    });
   });
 }

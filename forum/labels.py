@@ -1,0 +1,133 @@
+"""Words for codes: the one place where every audit event, target type and enum
+value gets the label a person reads (templates call `audit_label`,
+`target_label` and `enum_label`). A base module: imports only models.
+
+A code without a label here is shown as a neutral "other event" rather than
+as the raw code, and tests/test_interface_language.py fails on raw codes in
+any demo page.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+
+from flask_babel import lazy_gettext as _l
+
+from .models import (
+    ActionKind,
+    ActionStatus,
+    AppealOutcome,
+    FlagReason,
+    MessageState,
+)
+
+AUDIT_EVENTS = {
+    "appeal.submitted": _l("Appeal submitted"),
+    "appeal.upheld": _l("Appeal decided: the decision stands"),
+    "appeal.reversed": _l("Appeal decided: the decision was reversed"),
+    "consultation.created": _l("Consultation round created"),
+    "consultation.opened": _l("Consultation round opened"),
+    "consultation.closed": _l("Consultation round closed"),
+    "consultation.response.submitted": _l("Consultation response submitted"),
+    "consultation.feedback.published": _l("Consultation feedback published"),
+    "flags.dismissed": _l("Flags dismissed"),
+    "forum.member.added": _l("Forum member added"),
+    "forum.member.removed": _l("Forum member removed"),
+    "forum.moderator.added": _l("Forum moderator appointed"),
+    "forum.moderator.removed": _l("Forum moderator removed"),
+    "membership.requested": _l("Membership requested"),
+    "membership.approved": _l("Membership approved"),
+    "membership.rejected": _l("Membership rejected"),
+    "membership.removed": _l("Member removed"),
+    "membership.left": _l("Member left"),
+    "membership.admin_granted": _l("Made an organisation admin"),
+    "membership.admin_removed": _l("No longer an organisation admin"),
+    "message.hidden": _l("Message hidden"),
+    "message.auto_hidden": _l("Message hidden automatically after flags"),
+    "message.restored": _l("Message restored"),
+    "message.redacted": _l("Personal data redacted"),
+    "organisation.registered": _l("Organisation registered"),
+    "organisation.verified": _l("Organisation verified"),
+    "organisation.rejected": _l("Organisation rejected"),
+    "role.granted": _l("Role granted"),
+    "role.revoked": _l("Role revoked"),
+    "thread.locked": _l("Thread locked"),
+    "thread.unlocked": _l("Thread unlocked"),
+    "thread.pinned": _l("Thread pinned"),
+    "thread.unpinned": _l("Thread unpinned"),
+    "thread.archived": _l("Thread archived"),
+    "thread.unarchived": _l("Thread taken out of the archive"),
+    "thread.renamed": _l("Thread renamed"),
+    "thread.moved": _l("Thread moved"),
+    "thread.slow_mode": _l("Slow mode changed"),
+    "user.warned": _l("Person warned"),
+    "user.muted": _l("Person muted"),
+    "user.unmuted": _l("Mute lifted"),
+    "user.suspended": _l("Account suspended"),
+    "user.unsuspended": _l("Suspension lifted"),
+}
+
+TARGET_TYPES = {
+    "message": _l("message"),
+    "thread": _l("thread"),
+    "forum": _l("forum"),
+    "user": _l("person"),
+    "organisation": _l("organisation"),
+    "consultation": _l("consultation round"),
+    "moderation_action": _l("moderation decision"),
+    "appeal": _l("appeal"),
+    "action": _l("action"),
+}
+
+ENUMS: dict[type[Enum], dict[str, object]] = {
+    ActionKind: {
+        "hide": _l("hide the message"),
+        "redact": _l("redact personal data"),
+        "warn": _l("warning"),
+        "mute": _l("mute in the forum"),
+        "suspend": _l("suspend the account"),
+    },
+    AppealOutcome: {
+        "upheld": _l("the decision stands"),
+        "reversed": _l("the decision was reversed"),
+    },
+    ActionStatus: {
+        "planned": _l("Planned"),
+        "in_progress": _l("In progress"),
+        "done": _l("Done"),
+        "dropped": _l("Dropped"),
+    },
+    FlagReason: {
+        "spam": _l("Spam or advertising"),
+        "offensive": _l("Offensive or abusive"),
+        "off_topic": _l("Off topic"),
+        "personal_data": _l("Personal data"),
+        "other": _l("Other"),
+    },
+    MessageState: {"visible": _l("visible"), "hidden": _l("hidden"), "deleted": _l("deleted")},
+}
+
+
+def audit_label(code: str) -> str:
+    """The words for an audit event code (never the dotted code itself)."""
+    label = AUDIT_EVENTS.get(code)
+    return str(label) if label is not None else str(_l("Other event"))
+
+
+def target_label(kind: str) -> str:
+    label = TARGET_TYPES.get(kind)
+    return str(label) if label is not None else str(_l("item"))
+
+
+def enum_label(value: object, enum: type[Enum] | None = None) -> str:
+    """The words for an enum member (or its value, given the enum it belongs to)."""
+    if isinstance(value, Enum):
+        enum, value = type(value), value.value
+    if enum is not None:
+        label = ENUMS.get(enum, {}).get(str(value))
+        if label is not None:
+            return str(label)
+    for labels in ENUMS.values():
+        if str(value) in labels:
+            return str(labels[str(value)])
+    return "–" if value in (None, "") else str(value)

@@ -1,0 +1,95 @@
+// One message on a page: fills a clone of the server-rendered <template> (the
+// templates/forums/_message.html partial) from the message dict the socket
+// protocol carries. The thread page and the consultation page both use it, so
+// there is no second renderer of message markup in JavaScript.
+
+export function slot(li, name) {
+  return li.querySelector(`[data-slot="${name}"]`);
+}
+
+// ctx: {viewerId, canModerate, notShown, timeFormat}
+export function fillMessage(li, m, ctx) {
+  const mine = ctx.viewerId !== 0 && m.author.id === ctx.viewerId;
+  li.id = `m${m.id}`;
+  li.dataset.id = String(m.id);
+  li.dataset.authorId = String(m.author.id);
+  li.dataset.state = m.state;
+  li.dataset.body = m.body || "";
+  if (mine && m.client_id) li.dataset.clientId = m.client_id;
+  const author = slot(li, "author");
+  author.textContent = m.author.display_name;
+  author.href = `/people/${encodeURIComponent(m.author.handle || "")}`;
+  slot(li, "organisation").textContent = m.author.organisation || "";
+  slot(li, "permalink").href = `#m${m.id}`;
+  const time = slot(li, "time");
+  time.dateTime = m.created_at;
+  time.textContent = ctx.timeFormat.format(new Date(m.created_at));
+  slot(li, "edited").hidden = !m.edited_at;
+  const quote = slot(li, "quote");
+  quote.hidden = !m.reply_quote;
+  if (m.reply_quote) {
+    slot(li, "quote-link").href = `#m${m.reply_quote.id}`;
+    slot(li, "quote-author").textContent = m.reply_quote.author_name;
+    slot(li, "quote-text").textContent = m.reply_quote.excerpt ?? ctx.notShown;
+  }
+  const bodyEl = slot(li, "body");
+  // m.html was sanitised once, on the server, by forum/text.py.
+  bodyEl.innerHTML = m.html;
+  bodyEl.hidden = m.state !== "visible";
+  slot(li, "deleted").hidden = m.state !== "deleted";
+  slot(li, "hidden").hidden = m.state !== "hidden";
+  slot(li, "hidden-reason").textContent = m.hidden_reason || "";
+  const set = (name, fn) => { const el = slot(li, name); if (el) fn(el); };
+  set("actions", (el) => { el.hidden = m.state !== "visible"; });
+  set("reply-link", (el) => { el.href = `?reply_to=${m.id}#composer`; });
+  set("action-link", (el) => { el.href = `/actions/new?message=${m.id}`; });
+  set("edit-link", (el) => { el.href = `/messages/${m.id}/edit`; el.hidden = !mine; });
+  set("delete-form", (el) => { el.action = `/messages/${m.id}/delete`; el.hidden = !mine; });
+  set("flag-link", (el) => { el.href = `/messages/${m.id}/flag`; el.hidden = mine; });
+  set("moderate-link", (el) => { el.href = `/moderation/messages/${m.id}`; });
+  set("history-link", (el) => {
+    el.href = `/messages/${m.id}/revisions`;
+    el.hidden = !(m.edited_at && (mine || ctx.canModerate));
+  });
+}
+
+export function renderMessage(template, m, ctx) {
+  const li = template.content.firstElementChild.cloneNode(true);
+  fillMessage(li, m, ctx);
+  return li;
+}
+
+export function timeFormatter() {
+  const lang = document.documentElement.lang === "en" ? "en-GB" : "sv-SE";
+  return new Intl.DateTimeFormat(lang, {
+    dateStyle: "medium", timeStyle: "short", timeZone: "Europe/Stockholm",
+  });
+}
+
+// A polite live region that waits while the person is typing in `busyEl`, so
+// announcements do not talk over their own keystrokes.
+export function announcer(region, busyEl) {
+  let lastKey = 0;
+  let waiting = [];
+  let timer = null;
+  if (busyEl) busyEl.addEventListener("keydown", () => { lastKey = Date.now(); });
+  const typing = () => busyEl && document.activeElement === busyEl && Date.now() - lastKey < 2000;
+  function put(text) {
+    const p = document.createElement("p");
+    p.textContent = text;
+    region.appendChild(p);
+    while (region.childElementCount > 3) region.firstElementChild.remove();
+  }
+  function drain() {
+    timer = null;
+    if (typing()) { timer = window.setTimeout(drain, 1000); return; }
+    const batch = waiting;
+    waiting = [];
+    batch.slice(-3).forEach(put);
+  }
+  return function say(text, { urgent = false } = {}) {
+    if (urgent || !typing()) { put(text); return; }
+    waiting.push(text);
+    if (!timer) timer = window.setTimeout(drain, 1000);
+  };
+}

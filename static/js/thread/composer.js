@@ -1,0 +1,227 @@
+// The composer and the per-message controls: sending goes through the outbox
+// (never a form post while the script runs), the typed text is kept as a draft
+// per thread across navigation and reload, and reply, inline edit and delete
+// work from the keyboard without losing focus.
+import { format, newClientId } from "../live.js";
+import { slot } from "../message.js";
+
+function draftKey(threadId) {
+  return `dialogforum:draft:${threadId}`;
+}
+
+export function createComposer({ socket, threadId, S, outbox, feedApi, live, typed, say }) {
+  const form = document.getElementById("composer-form");
+  const body = document.getElementById("body");
+  const replyInput = document.getElementById("reply_to");
+  const replying = document.getElementById("replying");
+  const replyingText = document.getElementById("replying-text");
+  const sendError = document.getElementById("send-error");
+  const feed = feedApi.feed;
+  let replyName = "";
+
+  function showError(text) {
+    if (!sendError) return;
+    sendError.textContent = text;
+    sendError.hidden = !text;
+  }
+  function setReply(id, name) {
+    replyInput.value = id ? String(id) : "";
+    replyName = id ? name : "";
+    replying.hidden = !id;
+    replyingText.textContent = id ? format(S.replying, { name }) : "";
+    saveDraft();
+  }
+
+  function saveDraft() {
+    if (!body) return;
+    try {
+      if (body.value || replyInput.value) {
+        window.sessionStorage.setItem(draftKey(threadId), JSON.stringify({
+          body: body.value, reply_to: replyInput.value, reply_name: replyName,
+        }));
+      } else {
+        window.sessionStorage.removeItem(draftKey(threadId));
+      }
+    } catch (_e) { /* storage blocked: the text stays in the box */ }
+  }
+  function restoreDraft() {
+    let draft = null;
+    try {
+      draft = JSON.parse(window.sessionStorage.getItem(draftKey(threadId)) || "null");
+    } catch (_e) {
+      draft = null;
+    }
+    if (!draft) return;
+    if (!body.value && typeof draft.body === "string") body.value = draft.body;
+    if (!replyInput.value && draft.reply_to && /^\d+$/.test(draft.reply_to)) {
+      setReply(Number(draft.reply_to), draft.reply_name || "");
+    }
+  }
+
+  // Put text back into the composer (a refused message the person edits).
+  function takeBack(item) {
+    if (item) {
+      body.value = body.value.trim() ? `${item.body}\n\n${body.value}` : item.body;
+      if (item.reply_to && !replyInput.value) setReply(item.reply_to, item.reply_name);
+      saveDraft();
+    }
+    body.focus();
+  }
+
+  if (form) {
+    restoreDraft();
+    form.addEventListener("submit", (event) => {
+      event.preventDefault(); // the plain form post is for pages without this script
+      if (body.disabled) return;
+      const text = body.value;
+      if (!text.trim()) {
+        showError(S.empty);
+        body.focus();
+        return;
+      }
+      showError("");
+      const replyTo = replyInput.value ? Number(replyInput.value) : null;
+      outbox.add({
+        body: text,
+        reply_to: replyTo,
+        reply_name: replyTo ? replyName : "",
+        reply_label: replyTo ? format(S.replying, { name: replyName }) : "",
+        client_id: newClientId(),
+      });
+      body.value = "";
+      setReply(null);
+      saveDraft();
+      body.focus();
+    });
+    body.addEventListener("keydown", (event) => {
+      if (event.key === "Enter" && !event.shiftKey && !event.isComposing && !event.defaultPrevented) {
+        event.preventDefault();
+        form.requestSubmit();
+      }
+    });
+    body.addEventListener("input", () => {
+      saveDraft();
+      if (body.value) showError("");
+      typed();
+    });
+    document.getElementById("cancel-reply").addEventListener("click", (event) => {
+      event.preventDefault();
+      setReply(null);
+      body.focus();
+    });
+  }
+
+  // Reply, edit and delete without leaving the page (links still work without the script).
+  feed.addEventListener("click", (event) => {
+    const action = event.target.closest("[data-action]");
+    if (!action) return;
+    const li = action.closest("li.message");
+    const id = Number(li.dataset.id);
+    if (action.dataset.action === "reply" && form && !body.disabled) {
+      event.preventDefault();
+      setReply(id, slot(li, "author").textContent);
+      body.focus();
+    } else if (action.dataset.action === "edit" && live()) {
+      event.preventDefault();
+      startEdit(li, id);
+    } else if (action.dataset.action === "delete" && live()) {
+      event.preventDefault();
+      if (window.confirm(S.confirmDelete)) {
+        socket.emit("message:delete", { message_id: id }, (ack) => {
+          if (ack && ack.ok) {
+            feedApi.upsert(ack.message);
+            li.focus();
+            say(S.deleted);
+          } else if (ack) {
+            say(ack.error.message, { urgent: true });
+          }
+        });
+      }
+    }
+  });
+
+  // Inline edit: Enter saves, Shift+Enter is a new line, Escape cancels; the old
+  // text is hidden while the box is open and the box is named by what it edits.
+  function startEdit(li, id) {
+    const existing = li.querySelector("form.edit-form textarea");
+    if (existing) { existing.focus(); return; }
+    const bodyEl = slot(li, "body");
+    const editor = document.createElement("form");
+    editor.className = "edit-form";
+    const label = document.createElement("label");
+    label.htmlFor = `edit-${id}`;
+    label.textContent = format(S.editLabel, { time: slot(li, "time").textContent });
+    const hint = document.createElement("p");
+    hint.className = "hint";
+    hint.id = `edit-${id}-hint`;
+    hint.textContent = S.editHint;
+    const area = document.createElement("textarea");
+    area.id = `edit-${id}`;
+    area.value = li.dataset.body || bodyEl.textContent.trim();
+    area.setAttribute("aria-describedby", hint.id);
+    const error = document.createElement("p");
+    error.className = "error";
+    error.id = `edit-${id}-error`;
+    error.setAttribute("role", "alert");
+    const row = document.createElement("div");
+    row.className = "composer-row";
+    const save = document.createElement("button");
+    save.type = "submit";
+    save.className = "button small";
+    save.textContent = S.save;
+    const cancel = document.createElement("button");
+    cancel.type = "button";
+    cancel.className = "button secondary small";
+    cancel.textContent = S.cancelEdit;
+    row.append(save, cancel);
+    editor.append(label, hint, area, error, row);
+    bodyEl.hidden = true;
+    bodyEl.after(editor);
+    area.focus();
+    area.setSelectionRange(area.value.length, area.value.length);
+
+    const close = () => {
+      editor.remove();
+      bodyEl.hidden = li.dataset.state !== "visible";
+      const back = li.querySelector("[data-action=edit]");
+      if (back && !back.hidden) back.focus();
+      else li.focus();
+    };
+    cancel.addEventListener("click", close);
+    area.addEventListener("keydown", (event) => {
+      if (event.key === "Escape") {
+        event.preventDefault();
+        close();
+      } else if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
+        event.preventDefault();
+        editor.requestSubmit();
+      }
+    });
+    editor.addEventListener("submit", (event) => {
+      event.preventDefault();
+      if (!live()) { error.textContent = S.reconnecting; return; }
+      socket.emit("message:edit", { message_id: id, body: area.value }, (ack) => {
+        if (ack && ack.ok) {
+          feedApi.upsert(ack.message);
+          close();
+        } else {
+          error.textContent = ack ? ack.error.message : S.failed;
+          area.setAttribute("aria-invalid", "true");
+          area.setAttribute("aria-describedby", `${hint.id} ${error.id}`);
+          area.focus();
+        }
+      });
+    });
+  }
+
+  // Locked or access ended: the composer stays visible but cannot send; text is kept.
+  function setEnabled(enabled, reason) {
+    if (!form) return;
+    body.disabled = !enabled;
+    form.querySelectorAll("button").forEach((b) => { b.disabled = !enabled; });
+    if (!enabled && reason) showError(reason);
+    if (enabled) showError("");
+  }
+
+  return { takeBack, setEnabled, body };
+}

@@ -1,0 +1,177 @@
+// The thread's message list: inserts and updates messages from the server
+// (filled from the page's <template>), keeps outgoing ones at the end, loads
+// older pages when scrolled to the top without moving what is on screen,
+// pauses live updates on request and moves the reader's unread marker.
+import { fillMessage, renderMessage } from "../message.js";
+import { format } from "../live.js";
+
+export function createFeed({ socket, threadId, viewerId, ctx, S, say, isJoined }) {
+  const feed = document.getElementById("feed");
+  const template = document.getElementById("message-template");
+  const showNew = document.getElementById("show-new");
+  const pauseButton = document.getElementById("pause");
+  const olderWrap = document.getElementById("older-wrap");
+  const newestLink = document.getElementById("skip-newest");
+  let paused = false;
+  let queued = [];
+  let hasOlder = Boolean(olderWrap);
+  let loadingOlder = false;
+  let readTimer = null;
+
+  document.getElementById("live-controls").hidden = false;
+
+  function ids() {
+    return Array.from(feed.querySelectorAll("li.message[data-id]"), (li) => Number(li.dataset.id));
+  }
+  function lastId() {
+    const all = ids();
+    return all.length ? Math.max(...all) : 0;
+  }
+  function firstId() {
+    const all = ids().filter((id) => id > 0);
+    return all.length ? Math.min(...all) : 0;
+  }
+  // The feed scrolls inside itself on wide screens and with the page on narrow ones.
+  function scroller() {
+    return feed.scrollHeight > feed.clientHeight + 1 && getComputedStyle(feed).overflowY !== "visible"
+      ? feed : document.scrollingElement;
+  }
+  function nearBottom() {
+    const s = scroller();
+    return s.scrollHeight - s.scrollTop - s.clientHeight < 120;
+  }
+  function toBottom() {
+    const s = scroller();
+    s.scrollTop = s.scrollHeight;
+  }
+  function updateNewestLink() {
+    if (!newestLink) return;
+    const id = lastId();
+    newestLink.href = id ? `#m${id}` : "#feed";
+  }
+
+  // Insert or update; returns true when the message was new to this page.
+  function upsert(m, { announce = false } = {}) {
+    if (m.thread_id !== threadId) return false;
+    const existing = document.getElementById(`m${m.id}`);
+    if (existing) {
+      fillMessage(existing, m, ctx);
+      return false;
+    }
+    const stick = nearBottom();
+    const li = renderMessage(template, m, ctx);
+    const after = ids().filter((id) => id > m.id);
+    if (after.length) {
+      feed.insertBefore(li, document.getElementById(`m${Math.min(...after)}`));
+    } else {
+      feed.insertBefore(li, feed.querySelector("li.outgoing"));
+    }
+    const empty = document.getElementById("empty");
+    if (empty) empty.remove();
+    if (stick || m.author.id === viewerId) toBottom();
+    if (announce && m.author.id !== viewerId) {
+      const text = li.querySelector("[data-slot=body]").textContent.trim().slice(0, 140);
+      say(`${format(S.newMessage, { name: m.author.display_name })}: ${text}`);
+    }
+    updateNewestLink();
+    scheduleRead();
+    return true;
+  }
+
+  // A message from the server while paused waits behind the "Show n new" button.
+  function receive(m, { announce = false } = {}) {
+    if (paused && m.author.id !== viewerId && !document.getElementById(`m${m.id}`)) {
+      if (!queued.some((q) => q.id === m.id)) queued.push(m);
+      updateShowNew();
+      return;
+    }
+    upsert(m, { announce });
+  }
+
+  function updateShowNew() {
+    showNew.hidden = queued.length === 0;
+    const n = queued.length;
+    showNew.textContent = format(n === 1 ? S.showNewOne : S.showNew, { n });
+  }
+  function flush() {
+    const batch = queued;
+    queued = [];
+    batch.forEach((m) => upsert(m));
+    updateShowNew();
+  }
+  pauseButton.addEventListener("click", () => {
+    paused = !paused;
+    pauseButton.setAttribute("aria-pressed", String(paused));
+    pauseButton.textContent = paused ? S.resume : S.pause;
+    if (!paused) flush();
+  });
+  showNew.addEventListener("click", () => {
+    const first = queued.length ? queued[0].id : 0;
+    flush();
+    toBottom();
+    const target = first && document.getElementById(`m${first}`);
+    if (target) target.focus({ preventScroll: true });
+    else pauseButton.focus();
+  });
+
+  function scheduleRead() {
+    if (!viewerId || readTimer || document.hidden) return;
+    readTimer = window.setTimeout(() => {
+      readTimer = null;
+      const id = lastId();
+      if (id && socket.connected) socket.emit("read", { thread_id: threadId, message_id: id }, () => {});
+    }, 1000);
+  }
+  document.addEventListener("visibilitychange", scheduleRead);
+
+  // Older messages: prepend, then scroll by the added height so nothing jumps.
+  function loadOlder() {
+    if (!hasOlder || loadingOlder || !isJoined()) return;
+    loadingOlder = true;
+    socket.emit("history", { thread_id: threadId, before: firstId(), limit: 50 }, (ack) => {
+      loadingOlder = false;
+      if (!ack || !ack.ok) return;
+      const s = scroller();
+      const height = s.scrollHeight;
+      const top = s.scrollTop;
+      const first = feed.querySelector("li.message[data-id]") || feed.firstElementChild;
+      ack.messages.forEach((m) => {
+        if (!document.getElementById(`m${m.id}`)) feed.insertBefore(renderMessage(template, m, ctx), first);
+      });
+      s.scrollTop = top + (s.scrollHeight - height);
+      hasOlder = ack.has_more;
+      if (!hasOlder && olderWrap) olderWrap.remove();
+    });
+  }
+  const older = document.getElementById("older");
+  if (older) older.addEventListener("click", (event) => { event.preventDefault(); loadOlder(); });
+  const nearTop = () => {
+    const s = scroller();
+    if (s === feed) return feed.scrollTop < 40;
+    return feed.getBoundingClientRect().top > -40;
+  };
+  feed.addEventListener("scroll", () => { if (nearTop()) loadOlder(); });
+  window.addEventListener("scroll", () => { if (scroller() !== feed && nearTop()) loadOlder(); }, { passive: true });
+
+  // Open at the first unread message, else at the newest.
+  function openAtStart() {
+    const divider = document.getElementById("first-unread");
+    const s = scroller();
+    if (divider) {
+      if (s === feed) feed.scrollTop = divider.offsetTop - feed.offsetTop - 20;
+      else divider.scrollIntoView({ block: "start" });
+    } else {
+      toBottom();
+    }
+  }
+
+  function setLocked(locked) {
+    feed.querySelectorAll("[data-own-only]").forEach((el) => {
+      const li = el.closest("li.message");
+      el.hidden = locked || !li || Number(li.dataset.authorId) !== viewerId;
+    });
+  }
+
+  updateNewestLink();
+  return { feed, upsert, receive, lastId, openAtStart, setLocked, toBottom, updateNewestLink };
+}

@@ -1,0 +1,337 @@
+"""The outbox in the thread page: sending offline, a reload with an unsent
+message, a refused message, drafts, and the keyboard-only journeys."""
+
+from __future__ import annotations
+
+import pytest
+from browsing import assert_accessible, login
+from playwright.sync_api import expect
+
+pytestmark = pytest.mark.browser
+
+# Records every outgoing row the page ever shows (added before the page's own scripts run).
+SEEN_OUTGOING = """
+window.__outgoing = [];
+new MutationObserver((records) => {
+  for (const r of records) for (const n of r.addedNodes) {
+    if (n.nodeType === 1 && n.matches && n.matches("li.outgoing")) window.__outgoing.push(n.textContent);
+  }
+}).observe(document, { childList: true, subtree: true });
+"""
+
+
+def open_thread(page, world):
+    page.goto(f"{world.url}/threads/{world.thread_id}")
+    expect(page.locator("#connection")).to_have_attribute("data-state", "connected")
+
+
+def message(page, text):
+    return page.locator("li.message[data-id]").filter(
+        has=page.locator("[data-slot=body]", has_text=text)
+    )
+
+
+def go_offline(page):
+    page.context.set_offline(True)
+    expect(page.locator("#connection")).to_have_attribute(
+        "data-state", "reconnecting", timeout=15_000
+    )
+
+
+def test_offline_sends_wait_in_the_outbox_and_arrive_once(world, new_page):
+    alice, bob = new_page("sv"), new_page("sv")
+    login(alice, world, world.alice_email)
+    login(bob, world, world.bob_email)
+    open_thread(alice, world)
+    open_thread(bob, world)
+    url = alice.url
+    go_offline(alice)
+
+    alice.fill("#body", "Skickat utan nät 1")
+    alice.press("#body", "Enter")
+    alice.fill("#body", "Skickat utan nät 2")
+    alice.locator("#composer-form [type=submit]").click()
+
+    # Still on the page (no form post to the offline browser), both shown as waiting
+    assert alice.url == url
+    outgoing = alice.locator("li.outgoing")
+    expect(outgoing).to_have_count(2)
+    expect(outgoing.first).to_have_attribute("data-state", "sending")
+    expect(outgoing.first.locator("[data-slot=status]")).to_contain_text("anslutningen")
+    expect(alice.locator("#announcer")).to_contain_text("anslutningen")
+    expect(alice.locator("#body")).to_have_value("")
+    stored = alice.evaluate(f"sessionStorage.getItem('dialogforum:outbox:{world.thread_id}')")
+    assert "Skickat utan nät 1" in stored and "Skickat utan nät 2" in stored
+    assert_accessible(alice, "thread with messages waiting to be sent (sv)")
+
+    alice.context.set_offline(False)
+    expect(alice.locator("#connection")).to_have_attribute(
+        "data-state", "connected", timeout=20_000
+    )
+    expect(alice.locator("li.outgoing")).to_have_count(0, timeout=15_000)
+    for page in (alice, bob):
+        for n in (1, 2):
+            expect(message(page, f"Skickat utan nät {n}")).to_have_count(1)
+    # In the order they were written, and the outbox is empty in storage too
+    ids = [int(message(alice, f"Skickat utan nät {n}").get_attribute("data-id")) for n in (1, 2)]
+    assert ids[0] < ids[1]
+    assert alice.evaluate(f"sessionStorage.getItem('dialogforum:outbox:{world.thread_id}')") is None
+    # A reload shows each exactly once (the server has one copy each)
+    alice.reload()
+    for n in (1, 2):
+        expect(message(alice, f"Skickat utan nät {n}")).to_have_count(1)
+
+
+def test_a_reload_keeps_the_unsent_message_and_sends_it(world, new_page):
+    alice = new_page("sv")
+    alice.context.add_init_script(SEEN_OUTGOING)
+    login(alice, world, world.alice_email)
+    open_thread(alice, world)
+    go_offline(alice)
+    alice.fill("#body", "Överlever omladdning")
+    alice.press("#body", "Enter")
+    expect(alice.locator("li.outgoing")).to_have_count(1)
+    # And a half-written draft next to it
+    alice.fill("#body", "Ett utkast")
+
+    alice.context.set_offline(False)
+    alice.reload()
+    expect(alice.locator("#connection")).to_have_attribute("data-state", "connected")
+    seen = alice.evaluate("window.__outgoing")
+    assert any("Överlever omladdning" in text for text in seen), seen
+    expect(message(alice, "Överlever omladdning")).to_have_count(1)
+    expect(alice.locator("li.outgoing")).to_have_count(0)
+    expect(alice.locator("#body")).to_have_value("Ett utkast")
+    # The draft is per thread and goes once it is sent
+    alice.press("#body", "Enter")
+    expect(message(alice, "Ett utkast")).to_have_count(1)
+    alice.reload()
+    expect(alice.locator("#body")).to_have_value("")
+
+
+def test_a_refused_message_says_why_and_can_be_edited_or_discarded(world, new_page):
+    alice = new_page("en")
+    login(alice, world, world.alice_email)
+    open_thread(alice, world)
+    # A reply to a message that does not exist: the server refuses it
+    alice.evaluate(
+        "document.getElementById('reply_to').value = '99999999';"
+        "document.getElementById('replying').hidden = false;"
+    )
+    alice.fill("#body", "Refused first time")
+    alice.press("#body", "Enter")
+    failed = alice.locator("li.outgoing")
+    expect(failed).to_have_attribute("data-state", "failed")
+    expect(failed.locator("[data-slot=error]")).to_contain_text("same thread")
+    expect(alice.locator("#announcer")).to_contain_text("Not sent")
+    assert_accessible(alice, "thread with a refused message (en)")
+
+    failed.get_by_role("button", name="Edit before sending").click()
+    expect(alice.locator("li.outgoing")).to_have_count(0)
+    expect(alice.locator("#body")).to_have_value("Refused first time")
+    expect(alice.locator("#body")).to_be_focused()
+    alice.locator("#cancel-reply").click()
+    alice.fill("#body", "Accepted second time")
+    alice.press("#body", "Enter")
+    expect(message(alice, "Accepted second time")).to_have_count(1)
+
+    alice.evaluate("document.getElementById('reply_to').value = '99999999'")
+    alice.fill("#body", "Thrown away")
+    alice.press("#body", "Enter")
+    expect(alice.locator("li.outgoing")).to_have_attribute("data-state", "failed")
+    alice.locator("li.outgoing").get_by_role("button", name="Discard").click()
+    expect(alice.locator("li.outgoing")).to_have_count(0)
+    expect(alice.locator("#body")).to_be_focused()
+    alice.reload()
+    expect(message(alice, "Thrown away")).to_have_count(0)
+    expect(alice.locator("li.outgoing")).to_have_count(0)
+
+
+def test_keyboard_only_send_reply_and_edit(world, new_page):
+    page = new_page("en")
+    login(page, world, world.alice_email)
+    open_thread(page, world)
+    # The skip link reaches the composer in a few key presses, not a hundred
+    page.keyboard.press("Tab")
+    page.keyboard.press("Tab")
+    expect(page.locator(":focus")).to_have_text("Skip to the message box")
+    page.keyboard.press("Enter")
+    expect(page.locator("#body")).to_be_focused()
+    page.keyboard.type("Typed with the keyboard")
+    page.keyboard.press("Enter")
+    own = message(page, "Typed with the keyboard")
+    expect(own).to_have_count(1)
+    expect(page.locator("#body")).to_be_focused()
+
+    # Reply: focus the reply link, Enter, type, Enter
+    own.locator("[data-action=reply]").focus()
+    page.keyboard.press("Enter")
+    expect(page.locator("#body")).to_be_focused()
+    expect(page.locator("#replying")).to_be_visible()
+    page.keyboard.type("A reply by keyboard")
+    page.keyboard.press("Enter")
+    reply = message(page, "A reply by keyboard")
+    expect(reply.locator("[data-slot=quote]")).to_be_visible()
+
+    # Edit: the box is named by what it edits, the old text is hidden, Escape cancels
+    own.locator("[data-action=edit]").focus()
+    page.keyboard.press("Enter")
+    box = own.locator("form.edit-form textarea")
+    expect(box).to_be_focused()
+    expect(box).to_have_accessible_name(
+        f"Edit your message from {own.locator('time').text_content()}"
+    )
+    expect(own.locator("[data-slot=body]")).to_be_hidden()
+    assert_accessible(page, "inline edit (en)")
+    page.keyboard.press("Escape")
+    expect(own.locator("form.edit-form")).to_have_count(0)
+    expect(own.locator("[data-slot=body]")).to_be_visible()
+    expect(own.locator("[data-action=edit]")).to_be_focused()
+
+    # Enter saves; Shift+Enter is a new line in the edit box
+    page.keyboard.press("Enter")
+    page.keyboard.press("Control+A")
+    page.keyboard.type("Edited by keyboard")
+    page.keyboard.press("Shift+Enter")
+    page.keyboard.type("second line")
+    page.keyboard.press("Enter")
+    edited = message(page, "Edited by keyboard")
+    expect(edited.locator("[data-slot=edited]")).to_be_visible()
+    expect(edited.locator("[data-slot=body]")).to_contain_text("second line")
+    expect(edited.locator("[data-action=edit]")).to_be_focused()
+
+
+def test_phone_opens_at_the_newest_with_the_composer_in_view(world, browser):
+    context = browser.new_context(
+        locale="sv-SE", viewport={"width": 375, "height": 740}, is_mobile=True, has_touch=True
+    )
+    try:
+        page = context.new_page()
+        login(page, world, world.bob_email)
+        # Enough messages that the thread is much taller than the screen
+        open_thread(page, world)
+        for n in range(8):  # under the rate limit (10 in 10 s)
+            page.fill("#body", f"Mobilrad {n} " + "lite text " * 30)
+            page.press("#body", "Enter")
+        expect(message(page, "Mobilrad 7")).to_have_count(1)
+        page.reload()
+        expect(page.locator("#connection")).to_have_attribute("data-state", "connected")
+        box = page.locator("#body").bounding_box()
+        assert box is not None and 0 <= box["y"] and box["y"] + box["height"] <= 740, box
+        newest = message(page, "Mobilrad 7").bounding_box()
+        assert newest is not None and newest["y"] < 740, newest
+        assert page.evaluate("document.documentElement.scrollHeight") > 2 * 740
+        width = page.evaluate("document.documentElement.scrollWidth")
+        assert width <= 375, width
+        assert_accessible(page, "thread on a phone (sv)")
+    finally:
+        context.close()
+
+
+@pytest.mark.parametrize("lang", ["sv", "en"])
+def test_slow_mode_and_archive_reach_the_open_page(world, new_page, lang):
+    member, moderator = new_page(lang), new_page("sv")
+    login(member, world, world.bob_email)
+    login(moderator, world, world.moderator_email)
+    open_thread(member, world)
+    expect(member.locator("#slow-mode")).to_be_hidden()
+    moderator.goto(f"{world.url}/threads/{world.thread_id}")
+
+    def control(action_label_selector, fill=None):
+        moderator.locator("#thread-controls summary").click()
+        if fill:
+            moderator.fill(*fill)
+        moderator.locator(action_label_selector).click()
+        expect(moderator.locator(".flash")).to_be_visible()
+
+    # Slow mode is stated, with its seconds, before anyone is refused
+    control("form:has(#slow-seconds) [type=submit]", ("#slow-seconds", "45"))
+    expect(member.locator("#slow-mode")).to_be_visible()
+    expect(member.locator("#slow-mode")).to_contain_text("45")
+    # Archive: the composer goes and the banner says why; axe on that state
+    control("form:has(input[value=archive]) [type=submit]")
+    expect(member.locator("#composer")).to_be_hidden()
+    expect(member.locator("#thread-status")).to_contain_text(
+        "arkiverad" if lang == "sv" else "archived"
+    )
+    assert_accessible(member, f"archived thread, live ({lang})")
+    # And back, for the other tests
+    control("form:has(input[value=unarchive]) [type=submit]")
+    expect(member.locator("#composer")).to_be_visible()
+    expect(member.locator("#thread-status")).to_be_hidden()
+    control("form:has(#slow-seconds) [type=submit]", ("#slow-seconds", "0"))
+    expect(member.locator("#slow-mode")).to_be_hidden()
+
+
+def test_unread_counts_move_live_on_the_forum_list_and_page(world, new_page):
+    alice, bob_list, bob_forum = new_page("sv"), new_page("sv"), new_page("en")
+    login(alice, world, world.alice_email)
+    login(bob_list, world, world.bob_email)
+    login(bob_forum, world, world.bob_email)
+    # Bob has read everything so far
+    open_thread(bob_list, world)
+    bob_list.goto(f"{world.url}/forums")
+    bob_forum.goto(f"{world.url}/forums/{world.forum_slug}")
+    badge = bob_list.locator("[data-unread-forum]").first
+    row = bob_forum.locator(f"[data-unread-thread='{world.thread_id}']")
+    expect(badge).to_be_hidden()
+    expect(row).to_be_hidden()
+    expect(bob_list.locator("#watched-forums")).to_have_attribute("data-watching", "true")
+    expect(bob_forum.locator("#threads-heading")).to_have_attribute("data-watching", "true")
+    open_thread(alice, world)
+    alice.fill("#body", "Räknas live")
+    alice.press("#body", "Enter")
+    expect(badge).to_have_text("1 oläst")
+    expect(row).to_have_text("1")
+    alice.fill("#body", "Och en till")
+    alice.press("#body", "Enter")
+    expect(badge).to_have_text("2 olästa")
+    expect(row).to_have_text("2")
+    assert_accessible(bob_forum, "forum page with live counts (en)")
+
+
+@pytest.mark.parametrize("lang", ["sv", "en"])
+def test_access_that_ends_disables_the_composer_and_keeps_the_text(world, new_page, lang):
+    """Removed from an invite-only forum while the page is open: after the next
+    (re)join the page says access ended, the composer is disabled, nothing is lost."""
+    from sqlalchemy import select
+    from support import app_settings
+
+    from forum import create_app
+    from forum.extensions import db
+    from forum.models import Forum, User
+    from forum.services import forums
+
+    app = create_app(app_settings(world.server.env["FORUM_DATABASE_URL"]))
+    with app.app_context(), app.test_request_context():
+        official = db.session.scalar(select(User).where(User.email == world.official_email))
+        forum = forums.create_forum(official, f"Inbjudna {lang}", "Bara inbjudna.", "invite", [3])
+        forums.change_forum_people(official, forum, world.bob_email, "member", True)
+        thread = forums.start_thread(official, forum, "Stängd krets", [3], "Välkommen")
+        thread_id, slug = thread.id, forum.slug
+        db.session.remove()
+
+    bob = new_page(lang)
+    login(bob, world, world.bob_email)
+    bob.goto(f"{world.url}/threads/{thread_id}")
+    expect(bob.locator("#connection")).to_have_attribute("data-state", "connected")
+    go_offline(bob)
+    bob.fill("#body", "Skrivet precis innan")
+    bob.press("#body", "Enter")
+    expect(bob.locator("li.outgoing")).to_have_count(1)
+
+    with app.app_context(), app.test_request_context():
+        official = db.session.scalar(select(User).where(User.email == world.official_email))
+        forum = db.session.scalar(select(Forum).where(Forum.slug == slug))
+        forums.change_forum_people(official, forum, world.bob_email, "member", False)
+        db.session.remove()
+        db.engine.dispose()
+
+    bob.context.set_offline(False)
+    expect(bob.locator("#connection")).to_have_attribute("data-state", "revoked", timeout=20_000)
+    expect(bob.locator("#thread-revoked")).to_be_visible()
+    expect(bob.locator("#body")).to_be_disabled()
+    failed = bob.locator("li.outgoing")
+    expect(failed).to_have_attribute("data-state", "failed")
+    expect(failed.locator("[data-slot=body]")).to_have_text("Skrivet precis innan")
+    assert_accessible(bob, f"thread after access ended ({lang})")

@@ -1,0 +1,179 @@
+"""Every page of the demo, as every demo person, in Swedish and in English: the
+visible text has no untranslated interface strings, no raw enum values and no
+dotted event codes (and the English pages have no Swedish interface strings)."""
+
+from __future__ import annotations
+
+import html
+import re
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+from babel.messages.pofile import read_po
+from sqlalchemy import select
+from support import Auth
+
+from forum import models
+
+CATALOG = Path(__file__).resolve().parent.parent / "forum/translations/sv/LC_MESSAGES/messages.po"
+MAX_PAGES = 160
+SKIP = re.compile(r"(\.csv$|/logout|/language|/static/|/export|/favicon|/manifest|/socket\.io)")
+# Event codes are dotted lower-case words (thread.slow_mode, appeal.reversed)...
+DOTTED = re.compile(r"(?<![\w@/.-])([a-z]+(?:_[a-z]+)*\.[a-z]+(?:_[a-z]+)*)(?![\w@/.-])")
+# ...but not the file names, addresses and units that really are dotted.
+NOT_CODES = re.compile(
+    r"\.(se|org|com|net|nu|csv|pdf|html|txt|png|svg|md|js|css)$|^(t\.ex|bl\.a|m\.m|s\.k|d\.v\.s|e\.g|i\.e|etc\.)"
+)
+# Words an enum value may share with ordinary Swedish or English text.
+COMMON = {"admin", "member", "open", "closed", "draft", "public", "other", "visible", "hidden"}
+# Organisation forms are Swedish words already.
+COMMON |= {"kooperativ", "annan", "stiftelse", "forening"}
+
+
+def visible_text(page: str) -> str:
+    # Text stored at write time in its reader's chosen language (notification excerpts)
+    page = re.sub(r"<(\w+)[^>]*data-stored-text[^>]*>.*?</\1>", " ", page, flags=re.S)
+    for tag in ("script", "style", "template", "head"):
+        page = re.sub(rf"<{tag}\b.*?</{tag}>", " ", page, flags=re.S | re.I)
+    page = re.sub(r"<[^>]+>", " ", page)
+    return re.sub(r"\s+", " ", html.unescape(page))
+
+
+def catalog():
+    with CATALOG.open("rb") as f:
+        entries = [m for m in read_po(f) if m.id and m.string]
+    pairs = []
+    for m in entries:
+        ids = m.id if isinstance(m.id, tuple) else (m.id,)
+        strings = m.string if isinstance(m.string, tuple) else (m.string,)
+        pairs.extend(zip(ids, strings, strict=False))
+    return pairs
+
+
+def phrases(texts):
+    """Whole interface sentences worth looking for: placeholders cut, long enough to be unique."""
+    out = set()
+    for text in texts:
+        for part in re.split(r"%\(\w+\)[sd]|\{\w+\}|\n", text):
+            part = part.strip(" :·,.–-()")
+            if len(part) >= 18 and " " in part:
+                out.add(part)
+    return out
+
+
+def enum_values():
+    values = set()
+    for name in dir(models):
+        item = getattr(models, name)
+        if isinstance(item, type) and issubclass(item, str) and hasattr(item, "__members__"):
+            values |= {v.value for v in item}  # type: ignore[attr-defined]
+    return {v for v in values if v not in COMMON and re.fullmatch(r"[a-z_]+", v)}
+
+
+@pytest.fixture
+def demo(app, db):
+    from forum.demo import seed_demo
+    from forum.services.agreement import seed_agreement
+
+    with app.test_request_context():
+        seed_agreement()
+        seed_demo()
+    return db.session.scalars(select(models.User).order_by(models.User.id)).all()
+
+
+def crawl(client, lang):
+    headers = {"Accept-Language": lang}
+    start = [
+        "/",
+        "/forums",
+        "/consultations",
+        "/overenskommelsen",
+        "/organisations",
+        "/uppfoljning",
+        "/uppfoljning/rapport",
+        "/actions",
+        "/notifications",
+        "/settings",
+        "/moderation",
+        "/moderation/audit",
+        "/moderation/people",
+        "/moderation/transparency",
+        "/admin",
+        "/tillganglighet",
+    ]
+    seen, queue, pages = set(), list(start), {}
+    while queue and len(pages) < MAX_PAGES:
+        path = queue.pop(0)
+        if path in seen or SKIP.search(path):
+            continue
+        seen.add(path)
+        response = client.get(path, headers=headers)
+        if response.status_code != 200 or response.mimetype != "text/html":
+            continue
+        body = response.get_data(as_text=True)
+        pages[path] = body
+        for href in re.findall(r'href="([^"#]+)', body):
+            parts = urlsplit(html.unescape(href))
+            if parts.netloc or not parts.path.startswith("/"):
+                continue
+            link = parts.path + (f"?{parts.query}" if parts.query else "")
+            if link not in seen:
+                queue.append(link)
+    return pages
+
+
+DECIMAL_POINT = re.compile(r"(?<![\d.:/])(?<!WCAG )(?<!WCAG\) )\d+\.\d+(?![\d.:/])")
+
+
+def find_problems(pages, forbidden_phrases, enum_words, dotted=True, decimal_point=False):
+    problems = {}
+    enum_re = re.compile(r"(?<![\w-])(" + "|".join(sorted(enum_words)) + r")(?![\w-])")
+    for path, body in pages.items():
+        text = visible_text(body)
+        found = set()
+        if dotted:
+            found |= {m for m in DOTTED.findall(text) if not NOT_CODES.search(m)}
+        if enum_words:
+            found |= set(enum_re.findall(text))
+        found |= {p for p in forbidden_phrases if p in text}
+        if decimal_point:  # Swedish writes 0,5 not 0.5
+            found |= set(DECIMAL_POINT.findall(text))
+        if found:
+            problems[path] = sorted(found)[:6]
+    return problems
+
+
+@pytest.mark.parametrize("lang", ["sv", "en"])
+def test_every_demo_page_speaks_one_language(app, client, demo, lang):
+    pairs = catalog()
+    english = {i for i, s in pairs if i != s}
+    swedish = {s for i, s in pairs if i != s}
+    forbidden = (
+        phrases(english) - phrases(swedish) if lang == "sv" else phrases(swedish) - phrases(english)
+    )
+    enum_words = enum_values() if lang == "sv" else {v for v in enum_values() if "_" in v}
+    problems = {}
+    for person in demo:
+        Auth(client).login(person)
+        pages = crawl(client, lang)
+        assert len(pages) > 20
+        for path, found in find_problems(
+            pages, forbidden, enum_words, decimal_point=lang == "sv"
+        ).items():
+            problems.setdefault(path, found)
+    assert not problems, f"{len(problems)} pages: " + "\n".join(
+        f"{path}: {found}" for path, found in sorted(problems.items())
+    )
+
+
+def test_the_checker_catches_what_it_looks_for():
+    page = "<p>Beslut: hide</p><td>thread.slow_mode</td><p>Visa 1 nya meddelanden</p>"
+    assert find_problems({"/x": page}, {"Visa 1 nya meddelanden"}, {"hide"}) == {
+        "/x": ["Visa 1 nya meddelanden", "hide", "thread.slow_mode"]
+    }
+    clean = "<p>Skriv till info@stad.se eller ladda ned rapport.csv, t.ex. i dag. WCAG 2.1, 8,6</p>"
+    assert find_problems({"/y": clean}, set(), {"hide"}, decimal_point=True) == {}
+    assert find_problems({"/z": "<td>8.6</td>"}, set(), set(), decimal_point=True) == {
+        "/z": ["8.6"]
+    }
