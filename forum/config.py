@@ -90,6 +90,8 @@ def load_config(instance_path: Path, env: dict[str, str] | None = None) -> dict[
         "FORUM_LOGIN_WINDOW_MINUTES": int(env.get("FORUM_LOGIN_WINDOW_MINUTES", "15")),
         "FORUM_RESET_TOKEN_MINUTES": int(env.get("FORUM_RESET_TOKEN_MINUTES", "60")),
         "FORUM_FLAG_THRESHOLD": max(1, int(env.get("FORUM_FLAG_THRESHOLD", "3"))),
+        "FORUM_API_RATE_LIMIT": env.get("FORUM_API_RATE_LIMIT", "120 per minute"),
+        "FORUM_API_TOKEN_RATE_LIMIT": env.get("FORUM_API_TOKEN_RATE_LIMIT", "600 per minute"),
         "FORUM_PASSWORD_HASH": env.get("FORUM_PASSWORD_HASH", "scrypt"),
         "FORUM_MAIL_FROM": env.get("FORUM_MAIL_FROM", "dialogforum@localhost"),
         # Where the accessibility statement tells people to report problems (default: MAIL_FROM).
