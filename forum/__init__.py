@@ -411,7 +411,9 @@ def register_realtime(app: Flask) -> None:
     from . import events
     from .realtime import handlers, presence
 
-    origins: Any = app.config["FORUM_ALLOWED_ORIGINS"] or None
+    # None: engine.io allows the app's own origin only; extra origins come on top of it
+    extra = app.config["FORUM_ALLOWED_ORIGINS"]
+    origins: Any = [app.config["FORUM_BASE_URL"], *extra] if extra else None
     # The SocketIO object is process-wide: forget a queue an earlier app configured.
     socketio.server_options.pop("client_manager", None)
     socketio.init_app(

@@ -17,7 +17,7 @@ from consultation_support import (
 )
 from sqlalchemy import func, select
 
-from forum.errors import Conflict, Forbidden, Invalid
+from forum.errors import Conflict, Forbidden, Invalid, NotFound
 from forum.models import (
     ConsultationReminder,
     ConsultationResponse,
@@ -394,9 +394,11 @@ def test_response_page_for_someone_in_several_organisations(client, auth, app, m
 def test_responding_to_a_draft_or_closed_round_is_refused(app, make, people, db, state):
     official, chair, _member, org = people
     round_ = make_round(app, make, official, state)
-    error = Conflict if state == "closed" else Exception
-    with app.test_request_context(), pytest.raises(error):
+    # a draft is invisible to the organisation (not found); a closed round refuses (conflict)
+    error = Conflict if state == "closed" else NotFound
+    with app.test_request_context(), pytest.raises(error) as raised:
         respond(app, chair, round_, org)
+    assert type(raised.value) is error
     db.session.rollback()
     assert count(db, ConsultationResponse) == 0
 
@@ -540,7 +542,17 @@ def test_remind_once_per_organisation_and_round(app, make, people, db, socket_fo
     result = runner.invoke(args=["consultations", "remind", "--days", "3"])
     assert "Reminded 0 organisation(s)." in result.output
     assert count(db, ConsultationReminder) == 1
-    assert later.id  # the round closing in 20 days was not in the window
+    # the round closing in 20 days was outside the 3-day window, not skipped for another
+    # reason: a 21-day window reminds both organisations of it (neither has responded)
+    assert not any(r.round_id == later.id for r in reminders)
+    result = runner.invoke(args=["consultations", "remind", "--days", "21"])
+    assert "Reminded 2 organisation(s)." in result.output
+    reminded = db.session.execute(
+        select(ConsultationReminder.round_id, ConsultationReminder.organisation_id)
+    ).all()
+    assert sorted(reminded) == sorted(
+        [(round_.id, quiet.id), (later.id, org.id), (later.id, quiet.id)]
+    )
 
 
 def test_remind_command_refuses_negative_days(app):

@@ -117,22 +117,43 @@ def test_every_client_sees_the_same_messages_in_one_id_order(server, make, clien
         assert w.call("join", {"thread_id": thread.id})["ok"]
     sending = [new_client(clients, server, s) for s in senders]
 
-    def burst(client, n):
-        for i in range(n):
+    acked: dict[int, list[int]] = {}
+
+    def burst(client, author_id, n):
+        acked[author_id] = [
             client.call(
                 "message:send",
                 {"thread_id": thread.id, "body": f"m{i}", "client_id": uuid.uuid4().hex},
-            )
+            )["message"]["id"]
+            for i in range(n)
+        ]
 
-    workers = [threading.Thread(target=burst, args=(c, 5)) for c in sending]
+    workers = [
+        threading.Thread(target=burst, args=(c, s.id, 5))
+        for c, s in zip(sending, senders, strict=True)
+    ]
     for w in workers:
         w.start()
     for w in workers:
         w.join()
-    seen = [sorted(m["message"]["id"] for m in w.wait_for("message:new", 15)) for w in watchers]
-    assert len(seen[0]) == 15 and seen[0] == seen[1]
+    # each sender's messages got increasing ids in the order they were sent
+    for ids in acked.values():
+        assert ids == sorted(ids) and len(set(ids)) == 5
+    everything = sorted(i for ids in acked.values() for i in ids)
+    for w in watchers:
+        arrived = [m["message"] for m in w.wait_for("message:new", 15)]
+        # every watcher got each message exactly once ...
+        assert sorted(m["id"] for m in arrived) == everything
+        # ... and one sender's messages in the order that sender sent them (the broadcast
+        # leaves before the acknowledgement, so nothing can overtake it)
+        for author_id, ids in acked.items():
+            assert [m["id"] for m in arrived if m["author"]["id"] == author_id] == ids
+            assert [m["body"] for m in arrived if m["author"]["id"] == author_id] == [
+                f"m{i}" for i in range(5)
+            ]
+    # the server hands out the one order, by id, without the client sorting anything
     rejoin = watchers[0].call("join", {"thread_id": thread.id})
-    assert [m["id"] for m in rejoin["messages"]] == seen[0]
+    assert [m["id"] for m in rejoin["messages"]] == everything
 
 
 def test_retry_after_lost_ack_returns_the_stored_message_and_broadcasts_once(

@@ -155,14 +155,23 @@ def test_site_admin_may_change(app, world):
 )
 def test_status_and_progress_rules(app, world, db, status, progress, reason, ok):
     action = propose(app, world.official, world)
+    before = (action.status.value, action.progress, action.drop_reason)
     with app.test_request_context():
         if ok:
             service.change_action(world.official, action.id, status, progress, reason)
-            assert (action.status.value == "done") == (action.progress == 100)
-            assert (action.drop_reason is not None) == (status == "dropped")
         else:
             with pytest.raises(Invalid):
                 service.change_action(world.official, action.id, status, progress, reason)
+    db.session.rollback()
+    db.session.expire_all()
+    stored = db.session.get(Action, action.id)
+    if ok:  # what was asked for is what the database holds
+        expected_progress = 100 if status == "done" else int(progress)
+        assert stored.status.value == status
+        assert stored.progress == expected_progress
+        assert stored.drop_reason == (reason if status == "dropped" else None)
+    else:  # a refused change leaves the action as it was
+        assert (stored.status.value, stored.progress, stored.drop_reason) == before
 
 
 @pytest.mark.parametrize(

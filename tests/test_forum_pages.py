@@ -188,14 +188,24 @@ def test_unread_counts_and_first_unread(client, make, auth):
     assert 'data-count="2"' not in read_page
 
 
+def message_item(response, message) -> str:
+    """The <li> of one message on a thread page (not the composer, not the <template>)."""
+    page = text(response)
+    start = page.index(f'<li class="message" id="m{message.id}"')
+    return page[start : page.index("</li>", start)]
+
+
 def test_edit_and_revisions_through_forms(client, make, auth, db):
     alice, bob = make.user(), make.user()
     moderator = make.user("moderator")
     thread = make.thread(author=alice)
     message = make.message(thread, alice, "före")
     auth.login(alice)
+    english = {"Accept-Language": "en"}
+    marker = 'data-slot="edited">(edited)</span>'
+    assert marker not in message_item(client.get(f"/threads/{thread.id}", headers=english), message)
     assert client.post(f"/messages/{message.id}/edit", data={"body": "efter"}).status_code == 302
-    assert "(" in text(client.get(f"/threads/{thread.id}"))
+    assert marker in message_item(client.get(f"/threads/{thread.id}", headers=english), message)
     history = client.get(f"/messages/{message.id}/revisions")
     assert history.status_code == 200 and "före" in text(history) and "efter" in text(history)
     auth.login(moderator)

@@ -35,6 +35,7 @@ from ..models.base import utcnow
 from ..models.follow_up import OPEN_STATUSES
 from ..queries.follow_up import get_action, source_message
 from ..text import excerpt
+from . import moderation
 from .notifications import notify_people
 from .rendering import render_body
 from .validation import chosen_commitments, clean_text
@@ -156,10 +157,8 @@ def propose_action(user: User | None, data: ActionInput) -> Action:
         policy.can_propose_action(user, thread),
         _("You may not propose an action here."),
     )
-    if thread is not None:
-        from .moderation import check_not_muted
-
-        check_not_muted(user, thread)  # turning a message into an action is speaking there
+    if thread is not None:  # turning a message into an action is speaking there
+        moderation.check_not_muted(user, thread)
     feedback = None
     if data.feedback_id is not None:
         feedback = db.session.get(ConsultationFeedback, data.feedback_id)

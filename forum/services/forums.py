@@ -97,6 +97,7 @@ def start_thread(
     if len(body) > MAX_BODY:
         raise Invalid(_("At most %(n)d characters.", n=MAX_BODY), field="body")
     thread = Thread(forum_id=forum.id, title=title, author_id=user.id)  # type: ignore[union-attr]
+    moderation.check_not_muted(user, thread)  # type: ignore[arg-type]  # a thread is a post too
     thread.forum = forum
     thread.commitments = chosen_commitments(commitment_ids)
     db.session.add(thread)

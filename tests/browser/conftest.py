@@ -17,7 +17,10 @@ from serverproc import ServerProcess
 from support import PASSWORD, app_settings, service_missing
 
 CHROMIUM = os.environ.get("FORUM_CHROMIUM", "/usr/bin/chromium")
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+# Every wait is on a condition (expect(...), wait_for_url, a page's load event); this is
+# only how long a condition may take before the test fails. A loaded machine makes pages
+# slow, not wrong, so the ceiling is generous: a passing test never waits it out.
+TIMEOUT_MS = int(os.environ.get("FORUM_BROWSER_TIMEOUT_MS", "60000"))
 WCAG_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
 LOCALES = {"sv": "sv-SE", "en": "en-GB"}
 
@@ -49,7 +52,9 @@ class World:
 def browser():
     if not Path(CHROMIUM).exists():
         service_missing(f"Chromium at {CHROMIUM}")
-    from playwright.sync_api import Error, sync_playwright
+    from playwright.sync_api import Error, expect, sync_playwright
+
+    expect.set_options(timeout=TIMEOUT_MS)  # expect()'s own default is 5 seconds
 
     with sync_playwright() as p:
         try:
@@ -169,7 +174,8 @@ def new_page(browser):
 
     def make(lang: str = "sv"):
         context = browser.new_context(locale=LOCALES[lang], viewport={"width": 1100, "height": 900})
-        context.set_default_timeout(10_000)
+        context.set_default_timeout(TIMEOUT_MS)
+        context.set_default_navigation_timeout(TIMEOUT_MS)
         contexts.append(context)
         return context.new_page()
 

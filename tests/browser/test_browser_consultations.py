@@ -155,6 +155,7 @@ def test_every_consultation_page_is_accessible(world, new_page, lang):
     official.locator("#open-round").click()
     assert_accessible(official, f"confirm opening ({lang})")
     official.locator(f"form[action='/consultations/{round_id}/open'] button").click()
+    expect(official.locator("#round-phase")).not_to_have_class(re.compile("phase-draft"))
     visitor = new_page(lang)
     for path in ("/consultations", f"/consultations/{round_id}"):
         visitor.goto(world.url + path)

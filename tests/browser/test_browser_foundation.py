@@ -93,6 +93,7 @@ def test_every_foundation_page_passes_axe(world, new_page, lang):
     page.fill("input[name=email]", world.alice_email)
     page.fill("input[name=password]", "not the password")
     page.locator("main form [type=submit]").click()
+    expect(page.locator(".error-summary")).to_be_visible()
     assert_accessible(page, f"/login with an error ({lang})")
     login(page, world, world.alice_email)
     for path in MEMBER_PAGES:

@@ -1,0 +1,429 @@
+"""What README.md promises and no other test file checks: each test names its sentence.
+
+Mail by SMTP (to a local aiosmtpd sink) and to the log; the links a message may
+carry; FORUM_ALLOWED_ORIGINS (real server, python-socketio client); the `internal`
+error code; the `history` limit; the consultation list's filters; the demo's contents.
+"""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import logging
+import re
+import threading
+from datetime import timedelta
+
+import pytest
+import socketio as sio_client
+from consultation_support import expire_deadline, local, make_round, respond
+from serverproc import ServerProcess, free_port
+from sqlalchemy import func, select
+from support import PASSWORD
+
+from forum.config import parse_rate_limit
+from forum.models import (
+    Action,
+    ConsultationFeedback,
+    ConsultationResponse,
+    ConsultationRound,
+    Flag,
+    Forum,
+    Message,
+    Organisation,
+    OutboxMail,
+    ResponseStatus,
+    RoundState,
+    User,
+)
+
+
+def text(response) -> str:
+    return response.get_data(as_text=True)
+
+
+def count(db, model, *where) -> int:
+    return db.session.scalar(select(func.count()).select_from(model).where(*where))
+
+
+# --- "Mail goes through an outbox table; it is sent by SMTP when configured, otherwise
+# --- written to the log."  `mail send` sends (and retries) the outbox -----------------
+
+
+class SmtpSink:
+    """aiosmtpd handler that keeps what it receives."""
+
+    def __init__(self) -> None:
+        self.received: list = []
+        self.got_one = threading.Event()
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802  (aiosmtpd's name)
+        self.received.append(envelope)
+        self.got_one.set()
+        return "250 Message accepted"
+
+
+@pytest.fixture
+def smtp_sink():
+    """An SMTP server on a free local port, for this test only."""
+    from aiosmtpd.controller import Controller
+
+    sink = SmtpSink()
+    controller = Controller(sink, hostname="127.0.0.1", port=free_port(), ready_timeout=10)
+    controller.start()
+    try:
+        yield sink, controller.port
+    finally:
+        controller.stop()
+
+
+def ask_for_reset(client, make) -> User:
+    user = make.user(email="glomsk@example.se")
+    response = client.post("/reset", data={"email": "GLOMSK@example.se"})
+    assert response.status_code == 200  # the same answer whether or not the account exists
+    return user
+
+
+def test_mail_is_sent_by_smtp_when_configured_and_retried_when_it_fails(
+    app, client, make, db, smtp_sink
+):
+    sink, port = smtp_sink
+    user = ask_for_reset(client, make)
+    queued = db.session.scalar(select(OutboxMail).where(OutboxMail.to_address == user.email))
+    assert queued is not None and queued.sent_at is None  # queued, not sent in the request
+
+    # the server is down: the mail stays in the outbox with the error, for the next run
+    app.config.update(
+        FORUM_SMTP_HOST="127.0.0.1",
+        FORUM_SMTP_PORT=free_port(),  # nobody listens there
+        FORUM_SMTP_STARTTLS=False,
+        FORUM_MAIL_FROM="dialogforum@example.se",
+    )
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["mail", "send"])
+    assert result.exit_code == 0 and "Sent 0 mail(s)." in result.output
+    db.session.refresh(queued)
+    assert queued.sent_at is None and queued.attempts == 1 and queued.last_error
+    assert not sink.received
+
+    # the server is up: `mail send` delivers it by SMTP, once
+    app.config["FORUM_SMTP_PORT"] = port
+    result = runner.invoke(args=["mail", "send"])
+    assert "Sent 1 mail(s)." in result.output, result.output
+    assert sink.got_one.wait(5)
+    (envelope,) = sink.received
+    assert envelope.mail_from == "dialogforum@example.se"
+    assert envelope.rcpt_tos == [user.email]
+    message = email.message_from_bytes(envelope.content, policy=email.policy.default)
+    assert message["To"] == user.email and message["Subject"] == queued.subject
+    body = message.get_content()
+    assert re.search(r"http://localhost/reset/[A-Za-z0-9_\-]+", body), body
+    db.session.refresh(queued)
+    assert queued.sent_at is not None and queued.last_error is None
+    assert "Sent 0 mail(s)." in runner.invoke(args=["mail", "send"]).output
+    assert len(sink.received) == 1
+
+
+def test_without_smtp_mail_is_written_to_the_log(app, client, make, db, caplog):
+    app.config["FORUM_SMTP_HOST"] = None
+    user = ask_for_reset(client, make)
+    logging.getLogger("forum.mail").disabled = False  # an earlier alembic fileConfig may have
+    with caplog.at_level(logging.INFO, logger="forum.mail"):
+        result = app.test_cli_runner().invoke(args=["mail", "send"])
+    assert "Sent 1 mail(s)." in result.output
+    logged = [r.getMessage() for r in caplog.records if r.name == "forum.mail"]
+    assert len(logged) == 1
+    assert f"to={user.email}" in logged[0] and "/reset/" in logged[0]
+    mail = db.session.scalar(select(OutboxMail))
+    assert mail.sent_at is not None
+
+
+# --- "only http, https and mailto links, all with rel="nofollow noopener ugc", no raw
+# --- HTML, no images, no event attributes; @name mentions become links" ---------------
+
+MARKDOWN = "\n\n".join(
+    [
+        "[webb](https://example.org/a?b=1) och [http](http://example.org)",
+        "[skriv](mailto:kansliet@example.se)",
+        "[skript](javascript:alert(1)) [ftp](ftp://example.org/fil) [data](data:text/html,x)",
+        "![bild](https://example.org/bild.png)",
+        '<a href="https://evil.example" onclick="steal()">rå länk</a> <img src=x onerror=boom()>',
+        "<script>alert(1)</script> **fet**",
+        "Hej @greta.granskare!",
+    ]
+)
+
+
+def test_message_links_are_safe_and_marked_ugc(make, socket_for):
+    author = make.user(name="Ada Author")
+    greta = make.user(name="Greta Granskare")
+    thread = make.thread(author=author)
+    ack = socket_for(author).emit(
+        "message:send",
+        {"thread_id": thread.id, "body": MARKDOWN, "client_id": "links"},
+        callback=True,
+    )
+    assert ack["ok"], ack
+    html = ack["message"]["html"]
+    anchors = re.findall(r"<a [^>]*>", html)
+    hrefs = [re.search(r'href="([^"]*)"', a).group(1) for a in anchors]
+    assert hrefs == [
+        "https://example.org/a?b=1",
+        "http://example.org",
+        "mailto:kansliet@example.se",
+        "https://example.org/bild.png",  # an image is only a link to it
+        f"/people/{greta.handle}",
+    ], html
+    external = [a for a in anchors if "/people/" not in a]
+    assert all('rel="nofollow noopener ugc"' in a for a in external), anchors
+    # every link and source is one of those; the rest stays text, with no tag of its own
+    assert re.findall(r'(?:href|src)="([^"]*)"', html) == hrefs
+    tags = re.findall(r"<([a-z]+)([^>]*)>", html)
+    assert {name for name, _attrs in tags} <= {"p", "a", "strong"}, tags
+    assert not [attrs for _name, attrs in tags if re.search(r"\son\w+=", attrs)]
+    assert "<strong>fet</strong>" in html
+
+
+# --- FORUM_ALLOWED_ORIGINS: "comma-separated extra origins allowed to open a socket";
+# --- the default is "the app's own origin" ------------------------------------------
+
+
+def try_connect(server: ServerProcess, origin: str) -> bool:
+    # polling: the websocket client adds an Origin header of its own next to ours
+    client = sio_client.Client(reconnection=False)
+    try:
+        client.connect(
+            server.url, headers={"Origin": origin}, transports=["polling"], wait_timeout=10
+        )
+    except sio_client.exceptions.ConnectionError:
+        return False
+    client.disconnect()
+    return True
+
+
+@pytest.mark.server
+def test_allowed_origins(db_url, app):
+    with ServerProcess(db_url) as server:
+        assert try_connect(server, server.url)
+        assert not try_connect(server, "https://elsewhere.example")
+    partner = "https://partner.example"
+    with ServerProcess(db_url, FORUM_ALLOWED_ORIGINS=f"{partner}, https://b.example") as server:
+        assert try_connect(server, partner)
+        assert try_connect(server, "https://b.example")
+        assert try_connect(server, server.url), "extra origins come on top of the app's own"
+        assert not try_connect(server, "https://elsewhere.example")
+
+
+# --- "an unexpected server fault answers `internal`" ----------------------------------
+
+
+def test_an_unexpected_fault_answers_internal(make, socket_for, monkeypatch, caplog):
+    from forum.queries import forums as forum_queries
+
+    thread = make.thread()
+
+    def broken(*_args, **_kwargs):
+        raise RuntimeError("the database went away")
+
+    monkeypatch.setattr(forum_queries, "get_thread", broken)
+    with caplog.at_level(logging.ERROR):
+        ack = socket_for(None).emit("join", {"thread_id": thread.id}, callback=True)
+    assert ack["ok"] is False and ack["error"]["code"] == "internal"
+    assert "database went away" not in ack["error"]["message"]  # no internals leak out
+    assert any("RuntimeError" in (r.exc_text or "") or r.exc_info for r in caplog.records)
+
+
+# --- history: "up to `limit` (≤ 100, default 50) messages with id < `before`, oldest
+# --- first" -----------------------------------------------------------------------
+
+
+@pytest.mark.config(FORUM_MESSAGE_RATE_LIMIT=parse_rate_limit("off"))
+def test_history_limit(make, socket_for, db):
+    author = make.user()
+    thread = make.thread(author=author)
+    ids = [make.message(thread, author, f"m{n}").id for n in range(105)]
+    sock = socket_for(None)
+    assert sock.emit("join", {"thread_id": thread.id}, callback=True)["ok"]
+
+    def history(**extra):
+        return sock.emit(
+            "history", {"thread_id": thread.id, "before": ids[-1] + 1, **extra}, callback=True
+        )
+
+    default = history()
+    assert [m["id"] for m in default["messages"]] == ids[-50:] and default["has_more"]
+    hundred = history(limit=100)
+    assert [m["id"] for m in hundred["messages"]] == ids[-100:] and hundred["has_more"]
+    few = history(limit=3, before=ids[3])
+    assert [m["id"] for m in few["messages"]] == ids[:3] and few["has_more"] is False
+    for bad in (101, -1, "many"):
+        ack = history(limit=bad)
+        assert ack["ok"] is False and ack["error"]["code"] == "invalid", (bad, ack)
+        assert ack["error"]["field"] == "limit"
+
+
+# --- "Rounds are listed with filters (open now, closing within a week, closed awaiting
+# --- feedback, feedback published; by department and by commitment)" ------------------
+
+
+def test_round_list_filters(app, make, client, db):
+    from forum.models import Commitment, Department
+    from forum.services import consultations as service
+
+    social = make.user("official", department="Social resursnämnd")
+    culture = make.user("official", department="Kulturnämnden")
+    chair = make.user()
+    org = make.organisation(admin=chair)
+    a, b, c = db.session.scalars(select(Commitment).order_by(Commitment.position).limit(3))
+    rounds = {
+        "open": make_round(app, make, social, "open", commitment_ids=[a.id]),
+        "closing": make_round(
+            app, make, culture, "open", closes_at=local(timedelta(days=3)), commitment_ids=[b.id]
+        ),
+        "closed": make_round(app, make, social, "closed", commitment_ids=[a.id]),
+        "expired": make_round(app, make, social, "open", commitment_ids=[a.id]),
+        "published": make_round(app, make, social, "open", commitment_ids=[c.id]),
+        "draft": make_round(app, make, social, "draft", commitment_ids=[a.id]),
+    }
+    expire_deadline(rounds["expired"])  # its deadline passed; nobody has closed it yet
+    published = rounds["published"]
+    respond(app, chair, published, org)
+    response_id = db.session.scalar(select(ConsultationResponse.id))
+    with app.test_request_context():
+        service.close_round(social, published.id)
+        service.save_feedback(
+            social,
+            published.id,
+            {
+                published.questions[0].id: service.FeedbackInput(
+                    heard="Lokaler", action="Vi delar", source_ids=[response_id]
+                )
+            },
+            publish=True,
+        )
+    assert db.session.get(ConsultationRound, published.id).state == RoundState.published
+
+    def listed(query: str) -> set[str]:
+        page = text(client.get(f"/consultations{query}"))
+        return {key for key, r in rounds.items() if f'href="/consultations/{r.id}"' in page}
+
+    culture_id = db.session.scalar(select(Department.id).where(Department.name == "Kulturnämnden"))
+    assert listed("") == set(rounds) - {"draft"}  # a draft is for its officials only
+    assert listed("?phase=open") == {"open", "closing"}
+    assert listed("?phase=closing") == {"closing"}
+    assert listed("?phase=awaiting") == {"closed", "expired"}
+    assert listed("?phase=published") == {"published"}
+    assert listed(f"?department={culture_id}") == {"closing"}
+    assert listed(f"?commitment={a.slug}") == {"open", "closed", "expired"}
+    assert listed(f"?phase=open&commitment={a.slug}") == {"open"}
+    # unknown values do not break the page
+    assert client.get("/consultations?phase=nonsense&department=x").status_code == 200
+
+
+# --- "The demo has ..." ------------------------------------------------------------------
+
+
+def test_the_demo_has_what_the_readme_says(app, db):
+    from forum.demo import seed_demo
+    from forum.models import (
+        ActionStatus,
+        Membership,
+        ModerationAction,
+        Principle,
+        Thread,
+        Visibility,
+    )
+    from forum.services.follow_up import today
+
+    with app.test_request_context():
+        accounts = seed_demo()
+    # "Demo accounts ... admin, official, moderator, organisation admin, member"
+    assert {(a.email, a.role) for a in accounts} >= {
+        ("admin@demo.dialogforum.se", "admin"),
+        ("tjansteperson@demo.dialogforum.se", "official"),
+        ("moderator@demo.dialogforum.se", "moderator"),
+        ("ordforande@demo.dialogforum.se", "organisation admin"),
+        ("medlem@demo.dialogforum.se", "member"),
+    }
+    by_email = {u.email: u for u in db.session.scalars(select(User))}
+    assert by_email["admin@demo.dialogforum.se"].is_admin
+    assert by_email["tjansteperson@demo.dialogforum.se"].department_id is not None
+    assert by_email["moderator@demo.dialogforum.se"].is_moderator
+    # "a verified organisation (Föreningen Gemenskap)" whose admin is the organisation admin
+    org = db.session.scalar(select(Organisation).where(Organisation.name == "Föreningen Gemenskap"))
+    assert org is not None and org.is_verified
+    chair = by_email["ordforande@demo.dialogforum.se"]
+    assert (
+        db.session.scalar(
+            select(Membership.role).where(
+                Membership.organisation_id == org.id, Membership.user_id == chair.id
+            )
+        ).value
+        == "admin"
+    )
+    # "a public forum about early consultation with a live conversation (a reply, a mention)"
+    public = db.session.scalar(select(Forum).where(Forum.visibility == Visibility.public))
+    assert public is not None and "samråd" in public.title.lower()
+    messages = db.session.scalars(
+        select(Message).join(Thread).where(Thread.forum_id == public.id)
+    ).all()
+    assert any(m.reply_to_id for m in messages)
+    assert any('href="/people/' in m.html for m in messages)
+    # "a members-only forum about IOP"
+    members = db.session.scalars(select(Forum).where(Forum.visibility == Visibility.members)).all()
+    assert [f.title for f in members if "IOP" in f.title]
+    # moderation: "a message flagged for personal data waiting in the queue and one hidden
+    # under the principle of dialogue"
+    waiting = db.session.execute(
+        select(Flag.message_id, Flag.reason).where(Flag.resolved_at.is_(None)).distinct()
+    ).all()
+    assert {reason.value for _id, reason in waiting} == {"personal_data"}
+    assert len({message_id for message_id, _reason in waiting}) == 1
+    hidden = db.session.scalars(select(Message).where(Message.state == "hidden")).all()
+    assert len(hidden) == 1
+    hide = db.session.scalar(
+        select(ModerationAction).where(ModerationAction.message_id == hidden[0].id)
+    )
+    dialogue = db.session.scalar(select(Principle).where(Principle.slug == "dialog"))
+    assert hide.principle_id == dialogue.id
+    # consultations: "an open round with a draft response, a closed round with two
+    # responses and published feedback"
+    rounds = db.session.scalars(select(ConsultationRound)).all()
+    open_rounds = [r for r in rounds if r.state == RoundState.open]
+    published = [r for r in rounds if r.state == RoundState.published]
+    assert len(open_rounds) == 1 and len(published) == 1
+    drafts = db.session.scalars(
+        select(ConsultationResponse).where(ConsultationResponse.round_id == open_rounds[0].id)
+    ).all()
+    assert drafts and all(r.status == ResponseStatus.draft for r in drafts)
+    answered = db.session.scalars(
+        select(ConsultationResponse).where(ConsultationResponse.round_id == published[0].id)
+    ).all()
+    assert len([r for r in answered if r.status == ResponseStatus.submitted]) == 2
+    assert published[0].feedback_published_at is not None
+    assert count(db, ConsultationFeedback, ConsultationFeedback.round_id == published[0].id)
+    # follow-up: "actions proposed, in progress, done, dropped and overdue"
+    actions = db.session.scalars(select(Action)).all()
+    assert any(not a.accepted for a in actions)
+    statuses = {a.status for a in actions if a.accepted}
+    assert {ActionStatus.in_progress, ActionStatus.done, ActionStatus.dropped} <= statuses
+    assert any(
+        a.due_date < today() and a.status in (ActionStatus.planned, ActionStatus.in_progress)
+        for a in actions
+    )
+    # and the demo is created once: a second run adds nothing
+    with app.test_request_context():
+        assert seed_demo() == []
+    assert count(db, User) == len(by_email)
+
+
+def test_demo_passwords_work(app, client, db):
+    """The printed passwords log in (the README shows them being printed once)."""
+    from forum.demo import seed_demo
+
+    with app.test_request_context():
+        accounts = seed_demo()
+    member = next(a for a in accounts if a.role == "member")
+    response = client.post("/login", data={"email": member.email, "password": member.password})
+    assert response.status_code in (302, 303) and "/login" not in response.headers["Location"]
+    assert PASSWORD != member.password
