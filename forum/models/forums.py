@@ -150,3 +150,18 @@ class ReadMarker(Model):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
     thread_id: Mapped[int] = mapped_column(ForeignKey("threads.id"), primary_key=True)
     last_read_id: Mapped[int] = mapped_column(default=0)
+
+
+class MessageReaction(Model):
+    """One person's reaction (one of a fixed set of emoji) to a message; one of each per person."""
+
+    __tablename__ = "message_reactions"
+    __table_args__ = (UniqueConstraint("message_id", "user_id", "emoji"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    message_id: Mapped[int] = mapped_column(ForeignKey("messages.id"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    emoji: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    user: Mapped[User] = relationship()

@@ -24,6 +24,7 @@ from ..extensions import db, socketio
 from ..queries import forums as forum_queries
 from ..queries import payloads
 from ..services import forums as forum_service
+from ..services import reactions as reaction_service
 from ..services.validation import int_field, require_mapping, str_field
 from . import presence
 
@@ -151,6 +152,22 @@ def on_delete(data: dict[str, Any]) -> dict[str, Any]:
 
 
 @acknowledged
+def on_reaction_add(data: dict[str, Any]) -> dict[str, Any]:
+    """Sent by a person reacting to a message with one of the fixed emoji."""
+    message_id = int_field(data, "message_id")
+    reactions = reaction_service.react(_user(), message_id, data.get("emoji"), add=True)  # type: ignore[arg-type]
+    return {"message_id": message_id, "reactions": reactions}
+
+
+@acknowledged
+def on_reaction_remove(data: dict[str, Any]) -> dict[str, Any]:
+    """Sent by a person taking their reaction back."""
+    message_id = int_field(data, "message_id")
+    reactions = reaction_service.react(_user(), message_id, data.get("emoji"), add=False)  # type: ignore[arg-type]
+    return {"message_id": message_id, "reactions": reactions}
+
+
+@acknowledged
 def on_history(data: dict[str, Any]) -> dict[str, Any]:
     """Sent by clients scrolling up: messages before an id, newest page last."""
     thread_id = int_field(data, "thread_id")
@@ -224,6 +241,8 @@ EVENTS: dict[str, Callable[..., Any]] = {
     "message:send": on_send,
     "message:edit": on_edit,
     "message:delete": on_delete,
+    "reaction:add": on_reaction_add,
+    "reaction:remove": on_reaction_remove,
     "history": on_history,
     "typing": on_typing,
     "read": on_read,
