@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
+from forum.config import parse_rate_limit
 from forum.models import MessageReaction
 from forum.queries import reactions as rq
 from forum.services import moderation
@@ -143,3 +144,101 @@ def test_summaries_of_many_messages_take_one_query(make, app, db, count_queries)
     with count_queries() as q:
         assert rq.summaries([]) == {}
     assert q.count == 0
+
+
+# --- on the page, and without JavaScript --------------------------------------------------------
+
+
+def _react(db, message, people, emoji="👍"):
+    for person in people:
+        db.session.add(MessageReaction(message_id=message.id, user_id=person.id, emoji=emoji))
+    db.session.commit()
+
+
+def test_the_page_shows_counts_names_and_pressed_state(make, client, auth, db):
+    alice, bob = make.user(name="Alice A"), make.user(name="Bob B")
+    thread = make.thread(author=alice)
+    message = make.message(thread, alice, "Hej")
+    _react(db, message, [alice, bob])
+    auth.login(bob)
+    page = client.get(f"/threads/{thread.id}").get_data(as_text=True)
+    assert 'aria-label="React with thumbs up, 2 people"' in page or (
+        'aria-label="Reagera med tumme upp, 2 personer"' in page
+    )
+    assert 'aria-pressed="true"' in page and 'title="Alice A, Bob B"' in page
+    # one form per reaction; only counted ones are shown, the picker offers all five
+    assert page.count('data-reaction="') == 5 * 2  # the message and the <template>
+    auth.login(make.user())
+    other = client.get(f"/threads/{thread.id}").get_data(as_text=True)
+    assert 'aria-pressed="true"' not in other
+
+
+def test_reacting_without_javascript(make, client, auth, db):
+    alice, bob = make.user(), make.user()
+    thread = make.thread(author=alice)
+    message = make.message(thread, alice, "Hej")
+    auth.login(bob)
+    url = f"/messages/{message.id}/reactions"
+    done = client.post(url, data={"emoji": "🎉", "action": "add"})
+    assert done.status_code == 302 and done.headers["Location"].endswith(
+        f"/threads/{thread.id}#m{message.id}"
+    )
+    assert stored(db) == 1
+    assert client.post(url, data={"emoji": "🎉", "action": "remove"}).status_code == 302
+    assert stored(db) == 0
+    bad = client.post(url, data={"emoji": "<script>", "action": "add"})
+    assert bad.status_code == 302 and stored(db) == 0
+    assert "<script>" not in client.get(f"/threads/{thread.id}").get_data(as_text=True)
+    assert client.post("/messages/999999/reactions", data={"emoji": "🎉"}).status_code == 404
+    auth.logout()
+    assert client.post(url, data={"emoji": "🎉"}).status_code == 302  # to the login
+    assert stored(db) == 0
+
+
+def test_reactions_are_hidden_with_the_message(make, client, auth, socket_for, db):
+    alice, bob = make.user(), make.user()
+    moderator = make.user("moderator")
+    thread = make.thread(author=alice)
+    message = make.message(thread, alice, "Snart dold")
+    _react(db, message, [alice, bob], "❤️")
+    with make.app.test_request_context():
+        moderation.hide_message(moderator, message.id, "other", "Spam")
+    ack = socket_for(bob).emit("join", {"thread_id": thread.id}, callback=True)
+    assert [m["reactions"] for m in ack["messages"] if m["id"] == message.id] == [[]]
+    auth.login(bob)
+    page = client.get(f"/threads/{thread.id}").get_data(as_text=True)
+    assert 'class="reactions" data-slot="reactions" hidden' in page
+    item = page.split(f'id="m{message.id}"')[1].split("</li>")[0]
+    assert "data-reaction-count>2<" not in item and 'title=""' in item
+
+
+def test_join_carries_mine_only_for_the_one_who_asks(make, socket_for, db):
+    alice, bob = make.user(), make.user()
+    thread = make.thread(author=alice)
+    message = make.message(thread, alice, "Hej")
+    _react(db, message, [alice], "✅")
+    for person, mine in [(alice, True), (bob, False)]:
+        ack = socket_for(person).emit("join", {"thread_id": thread.id}, callback=True)
+        (reactions,) = [m["reactions"] for m in ack["messages"] if m["id"] == message.id]
+        assert reactions[0]["mine"] is mine and reactions[0]["count"] == 1
+        assert "user_ids" not in reactions[0]
+
+
+@pytest.mark.config(FORUM_MESSAGE_RATE_LIMIT=parse_rate_limit("off"))
+def test_thread_page_queries_do_not_grow_with_reactions(make, client, auth, db, count_queries):
+    counts = []
+    for n_people, n_messages in [(1, 2), (8, 20)]:
+        alice = make.user()
+        people = [make.user() for _ in range(n_people)]
+        thread = make.thread(author=alice)
+        for i in range(n_messages):
+            message = make.message(thread, alice, f"m{i}")
+            for emoji in rq.REACTIONS[: 1 + i % 5]:
+                _react(db, message, people, emoji)
+        auth.login(people[0])
+        client.get(f"/threads/{thread.id}")
+        db.session.expire_all()
+        with count_queries() as q:
+            assert client.get(f"/threads/{thread.id}").status_code == 200
+        counts.append(q.count)
+    assert counts[0] == counts[1], counts

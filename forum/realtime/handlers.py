@@ -41,6 +41,12 @@ def fresh_user() -> None:
     g.pop("_login_user", None)
 
 
+def _user_id() -> int | None:
+    """Who asks (for the `mine` of reactions, which only their own ack carries)."""
+    user = _user()
+    return user.id if user is not None else None
+
+
 def acknowledged(fn: Handler) -> Callable[..., dict[str, Any]]:
     """Wrap a handler: validate the payload is an object, turn errors into error acks."""
 
@@ -106,7 +112,7 @@ def on_join(data: dict[str, Any]) -> dict[str, Any]:
     socketio.emit("presence", presence.snapshot(thread.id), to=thread_room(thread.id))
     return {
         "thread": payloads.thread_dict(thread),
-        "messages": payloads.messages_dicts(page.messages),
+        "messages": payloads.messages_dicts(page.messages, _user_id()),
         "has_more": page.has_more,
         "read_marker": forum_queries.read_marker(_user(), thread.id),
     }
@@ -179,7 +185,10 @@ def on_history(data: dict[str, Any]) -> dict[str, Any]:
         )
     thread = forum_queries.visible_thread(_user(), thread_id)  # type: ignore[arg-type]
     page = forum_queries.messages_before(thread.id, before, limit)
-    return {"messages": payloads.messages_dicts(page.messages), "has_more": page.has_more}
+    return {
+        "messages": payloads.messages_dicts(page.messages, _user_id()),
+        "has_more": page.has_more,
+    }
 
 
 @acknowledged
