@@ -28,12 +28,10 @@ lint: ## ruff check and mypy
 	.venv/bin/ruff check .
 	.venv/bin/mypy forum
 
-bench: ## Socket.IO fan-out benchmark (bench/fanout.py)
-	@if [ -f bench/fanout.py ]; then \
-		./scripts/setup && .venv/bin/python bench/fanout.py; \
-	else \
-		echo "bench/fanout.py does not exist yet"; \
-	fi
+bench: ## All benchmarks, one table of ratios (bench/README.md; FULL=1 for 10,000 connections)
+	./scripts/setup
+	@command -v wrk >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get install -y -qq wrk >/dev/null; } || echo "wrk not installed: the pages bench uses a Python loader"
+	cd bench && ../.venv/bin/python run_all.py $(if $(FULL),--full,) $(ARGS)
 
 clean: ## Remove caches, node_modules, static/vendor and test artifacts (keeps .venv and instance/)
 	rm -rf node_modules static/vendor test-artifacts .pytest_cache .ruff_cache .mypy_cache

@@ -1,6 +1,8 @@
 """The baseline: a bare Flask-SocketIO relay of the same protocol (no auth, no storage).
 
-Run as a separate process by bench/fanout.py: `python bench/bare_relay.py PORT`.
+Run as a separate process by the benchmarks: `python bench/bare_relay.py PORT [MODE]`
+(MODE: threading, the default, or gevent when it is installed; the same mode as the
+server it is compared with).
 """
 
 from __future__ import annotations
@@ -9,11 +11,17 @@ import itertools
 import sys
 import threading
 
-from flask import Flask
-from flask_socketio import SocketIO, join_room
+MODE = sys.argv[2] if len(sys.argv) > 2 else "threading"
+if MODE == "gevent":
+    from gevent import monkey
+
+    monkey.patch_all()
+
+from flask import Flask  # noqa: E402
+from flask_socketio import SocketIO, join_room  # noqa: E402
 
 app = Flask(__name__)
-socketio = SocketIO(app, async_mode="threading")
+socketio = SocketIO(app, async_mode=MODE)
 _ids = itertools.count(1)
 _lock = threading.Lock()
 
@@ -43,6 +51,11 @@ def send(data):
 @app.get("/healthz")
 def healthz():
     return {"status": "ok"}
+
+
+@app.get("/hello")
+def hello():
+    return "hello"
 
 
 if __name__ == "__main__":

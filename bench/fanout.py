@@ -1,196 +1,157 @@
-"""Fan-out benchmark: N subscribers in one thread, one sender with messages in flight.
+"""Fan-out: N logged-in subscribers in one thread, one sender with messages in flight.
 
-Runs the real server (auth, storage, sanitising, post-commit broadcast) and a
-bare Flask-SocketIO relay of the same protocol, each as its own process on
-127.0.0.1, with the same python-socketio clients, and prints deliveries per
-second, p50/p99 latency and lost deliveries for both, and their ratio.
+The load generator is the reference socket.io JavaScript client (bench/fanout_client.js;
+a Python client saturates before the servers do). Rounds alternate between the bare
+Flask-SocketIO relay (bench/bare_relay.py) and the real server, each a fresh process,
+and the ratios are medians over the rounds. `--redis` adds the comparison of the real
+server with and without the Redis message queue.
 
-    .venv/bin/python bench/fanout.py [--subscribers 50 200] [--messages 100] [--in-flight 8]
+    .venv/bin/python bench/fanout.py [--subscribers 200] [--messages 100] [--in-flight 8]
+                                     [--rounds 3] [--redis] [--mode threading]
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-import statistics
-import subprocess
-import sys
 import tempfile
-import threading
-import time
+import uuid
 from pathlib import Path
 
-import requests
-import socketio
+from common import AppServer, BareRelay, median, node, prepare_database
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tests"))
-
-from serverproc import ServerProcess, cookie_header, free_port  # noqa: E402
-
-PASSWORD = "benchmark password 123"
+REDIS_URL = os.environ.get("FORUM_BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
 
 
-class BareRelay:
-    """The baseline relay as a process."""
-
-    def __init__(self) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-
-    def __enter__(self) -> BareRelay:
-        self.proc = subprocess.Popen(
-            [sys.executable, str(ROOT / "bench" / "bare_relay.py"), str(self.port)],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        for _ in range(100):
-            try:
-                requests.get(self.url + "/healthz", timeout=1)
-                return self
-            except requests.RequestException:
-                time.sleep(0.1)
-        raise RuntimeError("bare relay did not start")
-
-    def __exit__(self, *exc: object) -> None:
-        self.proc.terminate()
-        self.proc.wait(5)
-
-
-def prepare_database(path: Path) -> tuple[str, int]:
-    """A SQLite database with the agreement, one official and one public thread."""
-    os.environ.setdefault("FORUM_SECRET_KEY", "bench")
-    from forum import create_app
-    from forum.extensions import db
-    from forum.services import accounts, agreement, forums
-
-    url = f"sqlite:///{path}"
-    app = create_app(
+def one_round(url: str, info: dict, args: argparse.Namespace, logged_in: bool) -> dict:
+    return node(
+        "fanout_client.js",
         {
-            "SQLALCHEMY_DATABASE_URI": url,
-            "FORUM_PASSWORD_HASH": "pbkdf2:sha256:1000",
-            "SERVER_NAME": "localhost",
-        }
+            "url": url,
+            "threadId": info["thread_id"],
+            "subscribers": args.subscribers,
+            "messages": args.messages,
+            "inFlight": args.in_flight,
+            "senderCookie": info["sender_cookie"] if logged_in else None,
+            "cookies": info["cookies"] if logged_in else None,
+        },
     )
-    with app.app_context(), app.test_request_context():
-        db.create_all()
-        agreement.seed_agreement()
-        sender = accounts.create_user_with_role(
-            "sender@bench.se", "Sender", PASSWORD, "official", "Kulturnämnden"
-        )
-        forum = forums.create_forum(sender, "Bench", "", "public", [1])
-        thread = forums.start_thread(sender, forum, "Fan-out", [1])
-        thread_id = thread.id
-        db.session.remove()
-        db.engine.dispose()
-    return url, thread_id
 
 
-def run_round(
-    url: str, thread_id: int, subscribers: int, messages: int, in_flight: int, cookie: str | None
-) -> dict:
-    """Connect the subscribers, send, and measure what arrives."""
-    received: list[list[float]] = [[] for _ in range(subscribers)]
-    sent_at: dict[str, float] = {}
-    clients = []
-    for i in range(subscribers):
-        client = socketio.Client(reconnection=False)
-
-        def on_new(payload, box=received[i]):
-            box.append((payload["message"]["client_id"], time.perf_counter()))
-
-        client.on("message:new", on_new)
-        client.connect(url, transports=["websocket"], wait_timeout=20)
-        assert client.call("join", {"thread_id": thread_id}, timeout=20)["ok"]
-        clients.append(client)
-    sender = socketio.Client(reconnection=False)
-    sender.connect(
-        url, transports=["websocket"], headers={"Cookie": cookie} if cookie else {}, wait_timeout=20
-    )
-    window = threading.Semaphore(in_flight)
-    acked = threading.Event()
-    count = {"acks": 0, "errors": 0}
-    lock = threading.Lock()
-
-    def on_ack(ack):
-        with lock:
-            count["acks"] += 1
-            if not ack.get("ok"):
-                count["errors"] += 1
-            if count["acks"] == messages:
-                acked.set()
-        window.release()
-
-    started = time.perf_counter()
-    for n in range(messages):
-        window.acquire()
-        client_id = f"b{n}-{started}"
-        sent_at[client_id] = time.perf_counter()
-        sender.emit(
-            "message:send",
-            {"thread_id": thread_id, "body": f"mätning {n}", "client_id": client_id},
-            callback=on_ack,
-        )
-    acked.wait(120)
-    expected = subscribers * messages
-    deadline = time.perf_counter() + 30
-    while sum(len(r) for r in received) < expected and time.perf_counter() < deadline:
-        time.sleep(0.05)
-    time.sleep(0.2)
-    latencies = [(t - sent_at[cid]) * 1000 for box in received for cid, t in box if cid in sent_at]
-    last = max((t for box in received for _cid, t in box), default=started)
-    # Closing waits for the server's close frame (seconds per client): do it in the
-    # background so the next round does not wait for 200 handshakes.
-    for client in [*clients, sender]:
-        threading.Thread(target=client.eio.disconnect, kwargs={"abort": True}, daemon=True).start()
-    delivered = len(latencies)
-    latencies.sort()
-    return {
-        "delivered": delivered,
-        "lost": expected - delivered,
-        "errors": count["errors"],
-        "per_second": delivered / (last - started) if last > started else 0.0,
-        "p50": statistics.median(latencies) if latencies else float("nan"),
-        "p99": latencies[int(len(latencies) * 0.99) - 1] if latencies else float("nan"),
-    }
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--subscribers", type=int, nargs="+", default=[50, 200])
-    parser.add_argument("--messages", type=int, default=100)
-    parser.add_argument("--in-flight", type=int, default=8)
-    args = parser.parse_args()
-
+def run(args: argparse.Namespace) -> list[dict]:
+    """Returns rows for the summary table: name, value, baseline, ratio, goal."""
+    rows: list[dict] = []
     with tempfile.TemporaryDirectory() as tmp:
-        url, thread_id = prepare_database(Path(tmp) / "bench.sqlite3")
-        print(
-            f"{'server':<8}{'subs':>6}{'deliveries/s':>14}{'p50 ms':>9}{'p99 ms':>9}{'lost':>7}{'errors':>8}"
+        info = prepare_database(Path(tmp) / "fanout.sqlite3", args.subscribers)
+        bare, app, queued, before = [], [], [], []
+        for _ in range(args.rounds):
+            with BareRelay(args.mode) as relay:
+                bare.append(one_round(relay.url, info, args, logged_in=False))
+            with AppServer(info["url"]) as server:
+                app.append(one_round(server.url, info, args, logged_in=True))
+            if args.before:
+                with AppServer(info["url"], root=Path(args.before)) as server:
+                    before.append(one_round(server.url, info, args, logged_in=True))
+            if args.redis:
+                prefix = f"bench-{uuid.uuid4().hex[:8]}"
+                with AppServer(
+                    info["url"], FORUM_REDIS_URL=REDIS_URL, FORUM_REDIS_PREFIX=prefix
+                ) as server:
+                    queued.append(one_round(server.url, info, args, logged_in=True))
+        named = (
+            ("bare relay", bare),
+            ("forum", app),
+            ("forum + Redis", queued),
+            ("before", before),
         )
-        rows = []
-        for subscribers in args.subscribers:
-            with BareRelay() as bare:
-                base = run_round(
-                    bare.url, thread_id, subscribers, args.messages, args.in_flight, None
-                )
-            with ServerProcess(url, FORUM_MESSAGE_RATE_LIMIT="off") as forum:
-                cookie = cookie_header(forum.login("sender@bench.se", PASSWORD))
-                real = run_round(
-                    forum.url, thread_id, subscribers, args.messages, args.in_flight, cookie
-                )
-            for name, r in (("bare", base), ("forum", real)):
+        for name, runs in named:
+            for r in runs:
                 print(
-                    f"{name:<8}{subscribers:>6}{r['per_second']:>14.0f}{r['p50']:>9.1f}{r['p99']:>9.1f}{r['lost']:>7}{r['errors']:>8}"
+                    f"  {name:<14} {args.subscribers:>4} subs  {r['per_second']:>7.0f}/s  "
+                    f"p50 {r['p50'] or 0:>7.1f} ms  p99 {r['p99'] or 0:>7.1f} ms  "
+                    f"lost {r['lost']}  errors {r['errors']}"
                 )
-            rows.append((subscribers, base, real))
-        print()
-        print("ratio forum/bare (same machine, same run):")
-        for subscribers, base, real in rows:
-            print(
-                f"  {subscribers:>4} subscribers: throughput x{real['per_second'] / base['per_second']:.2f}, "
-                f"p50 x{real['p50'] / base['p50']:.2f}, p99 x{real['p99'] / base['p99']:.2f}"
+        ratio = median([a["per_second"] / b["per_second"] for a, b in zip(app, bare, strict=True)])
+        p99 = median([a["p99"] / b["p99"] for a, b in zip(app, bare, strict=True)])
+        lost = sum(r["lost"] + r["errors"] for r in app)
+        label = f"fan-out {args.subscribers} subs ({args.mode})"
+        rows.append(
+            {
+                "name": f"{label}: deliveries/s vs bare relay",
+                "value": median([r["per_second"] for r in app]),
+                "baseline": median([r["per_second"] for r in bare]),
+                "ratio": ratio,
+                "goal": ">= 0.9",
+                "met": ratio >= 0.9,
+            }
+        )
+        rows.append(
+            {
+                "name": f"{label}: p99 latency vs bare relay",
+                "value": median([r["p99"] for r in app]),
+                "baseline": median([r["p99"] for r in bare]),
+                "ratio": p99,
+                "goal": "<= 1.5",
+                "met": p99 <= 1.5,
+            }
+        )
+        rows.append(
+            {
+                "name": f"{label}: lost deliveries + error acks",
+                "value": lost,
+                "baseline": 0,
+                "ratio": None,
+                "goal": "0",
+                "met": lost == 0,
+            }
+        )
+        if before:
+            then = median(
+                [b["per_second"] / r["per_second"] for b, r in zip(before, bare, strict=True)]
             )
+            rows.append(
+                {
+                    "name": f"{label}: the --before code vs bare relay",
+                    "value": median([r["per_second"] for r in before]),
+                    "baseline": median([r["per_second"] for r in bare]),
+                    "ratio": then,
+                    "goal": "(before)",
+                    "met": True,
+                }
+            )
+        if queued:
+            redis_ratio = median(
+                [q["per_second"] / a["per_second"] for q, a in zip(queued, app, strict=True)]
+            )
+            rows.append(
+                {
+                    "name": "Redis queue on vs off (one process): deliveries/s",
+                    "value": median([r["per_second"] for r in queued]),
+                    "baseline": median([r["per_second"] for r in app]),
+                    "ratio": redis_ratio,
+                    "goal": ">= 0.8",
+                    "met": redis_ratio >= 0.8,
+                }
+            )
+    return rows
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--subscribers", type=int, default=200)
+    p.add_argument("--messages", type=int, default=100)
+    p.add_argument("--in-flight", type=int, default=8)
+    p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--redis", action="store_true")
+    p.add_argument("--mode", default="threading", help="the bare relay's async mode")
+    p.add_argument(
+        "--before",
+        help="a directory with older code (git archive COMMIT | tar -x -C DIR) to compare",
+    )
+    return p
 
 
 if __name__ == "__main__":
-    main()
+    from summary import print_table
+
+    print_table(run(parser().parse_args()))

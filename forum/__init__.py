@@ -52,6 +52,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     register_template_helpers(app)
     register_commands(app)
     register_realtime(app)
+    register_search(app)
+    register_api(app)
     return app
 
 
@@ -71,7 +73,15 @@ def register_extensions(app: Flask) -> None:
     """Bind the unbound extensions to this app."""
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     db.init_app(app)
-    migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True)
+    from .models.search import include_in_autogenerate
+
+    migrate.init_app(
+        app,
+        db,
+        directory=str(ROOT / "migrations"),
+        render_as_batch=True,
+        include_object=include_in_autogenerate,
+    )
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
     login_manager.session_protection = "basic"
@@ -93,13 +103,16 @@ def register_extensions(app: Flask) -> None:
 
 
 def _configure_sqlite(engine: Any) -> None:
-    """WAL and a busy timeout, so concurrent writers wait instead of failing."""
+    """WAL, a busy timeout and no fsync per commit, so concurrent writers wait briefly instead of failing."""
     from sqlalchemy import event
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
+        # In WAL mode NORMAL syncs at checkpoints, not at every commit: a commit survives
+        # a crash of the application, the last ones may be lost if the machine loses power.
+        cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA busy_timeout=30000")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
@@ -117,6 +130,11 @@ def register_blueprints(app: Flask) -> None:
     from .web import follow_up
 
     app.register_blueprint(follow_up.bp)
+    from .web import privacy, search, tokens
+
+    app.register_blueprint(search.bp)
+    app.register_blueprint(tokens.bp)
+    app.register_blueprint(privacy.bp)
 
 
 def wants_json() -> bool:
@@ -129,6 +147,9 @@ def register_error_handlers(app: Flask) -> None:
     """Domain errors and HTTP errors become a page or a JSON body, never a stack trace."""
 
     def error_response(status: int, code: str, message: str, details: dict | None = None):
+        if request.path.startswith("/api/"):
+            # the open-data API's one error shape (its OpenAPI document says so)
+            return jsonify({"error": {"code": code, "message": message, **(details or {})}}), status
         if wants_json():
             body = {"ok": False, "error": {"code": code, "message": message, **(details or {})}}
             return jsonify(body), status
@@ -137,7 +158,12 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(DomainError)
     def on_domain_error(err: DomainError):
         db.session.rollback()
-        return error_response(err.status, err.code, err.message)
+        details = {"field": err.field} if err.field else None
+        response, status = error_response(err.status, err.code, err.message, details)
+        retry = err.details.get("retry_after")
+        if retry is not None and hasattr(response, "headers"):
+            response.headers["Retry-After"] = str(retry)
+        return response, status
 
     @app.errorhandler(CSRFError)
     def on_csrf_error(err: CSRFError):
@@ -165,10 +191,17 @@ def register_error_handlers(app: Flask) -> None:
             404: gettext("There is no page at this address."),
             405: gettext("That is not possible at this address."),
             413: gettext("What you sent is too large."),
+            422: gettext("The input is not valid."),
             429: gettext("Too many attempts. Wait a moment and try again."),
         }
+        details = None
+        if status == 422:
+            details = _invalid_field(err)
         return error_response(
-            status, code.get(status, "invalid"), explained.get(status, err.description or "")
+            status,
+            code.get(status, "invalid"),
+            explained.get(status, err.description or ""),
+            details,
         )
 
     @app.errorhandler(Exception)
@@ -178,6 +211,19 @@ def register_error_handlers(app: Flask) -> None:
         from flask_babel import gettext
 
         return error_response(500, "internal", gettext("Something went wrong on our side."))
+
+
+def _invalid_field(err: Exception) -> dict[str, str] | None:
+    """The first field a request-parsing error (webargs, status 422) names."""
+    messages = getattr(err, "data", {}).get("messages") if hasattr(err, "data") else None
+    path: list[str] = []
+    node = messages
+    while isinstance(node, dict) and node:
+        key = next(iter(node))
+        if key not in ("json", "query", "view_args", "form", "headers"):
+            path.append(str(key))
+        node = node[key]
+    return {"field": ".".join(path)} if path else None
 
 
 def register_security_headers(app: Flask) -> None:
@@ -235,6 +281,20 @@ def register_commands(app: Flask) -> None:
     register(app)
 
 
+def register_search(app: Flask) -> None:
+    """Keep the search index current in every writing transaction."""
+    from .services import search_index
+
+    search_index.register()
+
+
+def register_api(app: Flask) -> None:
+    """The open-data JSON API under /api/v1/ with its OpenAPI description."""
+    from .api import init_api
+
+    init_api(app)
+
+
 def register_realtime(app: Flask) -> None:
     """Socket.IO in threading mode, Redis as message queue when configured."""
     from . import events
@@ -247,6 +307,7 @@ def register_realtime(app: Flask) -> None:
         app,
         async_mode="threading",
         message_queue=app.config["FORUM_REDIS_URL"],
+        channel=events.socketio_channel(app.config["FORUM_REDIS_PREFIX"]),
         cors_allowed_origins=origins,
         logger=False,
         engineio_logger=False,

@@ -123,9 +123,63 @@ def remind_actions() -> None:
     click.echo(f"Sent {remind()} action reminder(s).")
 
 
+search_cli = AppGroup("search", help="The search index.")
+
+
+@search_cli.command("reindex")
+def search_reindex_command() -> None:
+    """Rebuild every search entry from the stored rows (after an upgrade or a restore)."""
+    from .services import search_index
+
+    count = search_index.reindex_all(db.session.connection())
+    db.session.commit()
+    click.echo(f"Search index rebuilt: {count} entries written.")
+
+
+export_cli = AppGroup("export", help="Archive exports for the city's archive.")
+exports_cli = AppGroup("exports", help="Personal-data exports.")
+
+
+@export_cli.command("archive")
+@click.argument("kind", type=click.Choice(["forum", "thread", "round"]))
+@click.argument("object_id", type=int)
+@click.option("--out", "out", type=click.Path(dir_okay=False), help="Where to write the zip.")
+@click.option("--admin", "admin_email", required=True, help="The admin on whose behalf (logged).")
+def export_archive_command(kind: str, object_id: int, out: str | None, admin_email: str) -> None:
+    """Export a forum, thread or round as a self-contained zip (JSON, HTML, manifest)."""
+    from sqlalchemy import select
+
+    from .models import User
+    from .services import exports
+
+    admin = db.session.scalar(select(User).where(User.email == admin_email.strip().lower()))
+    try:
+        with current_app.test_request_context():
+            name, data = exports.build_archive(admin, kind, object_id)
+    except DomainError as err:
+        raise click.ClickException(err.message) from None
+    path = out or name
+    with open(path, "wb") as f:
+        f.write(data)
+    click.echo(f"Archive written to {path} ({len(data)} bytes).")
+
+
+@exports_cli.command("run")
+def exports_run_command() -> None:
+    """Prepare waiting "download my data" requests and mail their links."""
+    from .services import exports
+
+    with current_app.test_request_context():
+        count = exports.run_pending_exports()
+    click.echo(f"{count} personal exports prepared.")
+
+
 def register(app: Flask) -> None:
     """Attach the commands to the app's CLI."""
     for command in (seed_command, setup_command, serve_command, users_cli, mail_cli):
         app.cli.add_command(command)
     app.cli.add_command(consultations_cli)
     app.cli.add_command(actions_cli)
+    app.cli.add_command(search_cli)
+    app.cli.add_command(export_cli)
+    app.cli.add_command(exports_cli)

@@ -63,6 +63,20 @@ def _secret_key(env: dict[str, str], instance_path: Path, production: bool) -> s
     return key
 
 
+DEFAULT_REDIS_PREFIX = "dialogforum"
+
+
+def parse_redis_prefix(text: str | None) -> str:
+    """The namespace of this installation's Redis channels and keys (letters, digits, . _ -)."""
+    prefix = (text or "").strip() or DEFAULT_REDIS_PREFIX
+    if not re.fullmatch(r"[A-Za-z0-9._-]{1,64}", prefix):
+        raise ConfigError(
+            "FORUM_REDIS_PREFIX may hold letters, digits, '.', '_' and '-' (at most 64), "
+            f"not {prefix!r}"
+        )
+    return prefix
+
+
 def load_config(instance_path: Path, env: dict[str, str] | None = None) -> dict[str, object]:
     """Build the Flask config from the environment (FORUM_* variables)."""
     env = dict(os.environ if env is None else env)
@@ -82,6 +96,7 @@ def load_config(instance_path: Path, env: dict[str, str] | None = None) -> dict[
         "SQLALCHEMY_DATABASE_URI": database_url,
         "SQLALCHEMY_ENGINE_OPTIONS": engine_options,
         "FORUM_REDIS_URL": env.get("FORUM_REDIS_URL") or None,
+        "FORUM_REDIS_PREFIX": parse_redis_prefix(env.get("FORUM_REDIS_PREFIX")),
         "FORUM_ALLOWED_ORIGINS": origins,
         "FORUM_DEMO": _flag(env.get("FORUM_DEMO"), True) and not production,
         "FORUM_BASE_URL": env.get("FORUM_BASE_URL", "http://127.0.0.1:5000").rstrip("/"),
@@ -90,6 +105,8 @@ def load_config(instance_path: Path, env: dict[str, str] | None = None) -> dict[
         "FORUM_LOGIN_WINDOW_MINUTES": int(env.get("FORUM_LOGIN_WINDOW_MINUTES", "15")),
         "FORUM_RESET_TOKEN_MINUTES": int(env.get("FORUM_RESET_TOKEN_MINUTES", "60")),
         "FORUM_FLAG_THRESHOLD": max(1, int(env.get("FORUM_FLAG_THRESHOLD", "3"))),
+        "FORUM_API_RATE_LIMIT": env.get("FORUM_API_RATE_LIMIT", "120 per minute"),
+        "FORUM_API_TOKEN_RATE_LIMIT": env.get("FORUM_API_TOKEN_RATE_LIMIT", "600 per minute"),
         "FORUM_PASSWORD_HASH": env.get("FORUM_PASSWORD_HASH", "scrypt"),
         "FORUM_MAIL_FROM": env.get("FORUM_MAIL_FROM", "dialogforum@localhost"),
         # Where the accessibility statement tells people to report problems (default: MAIL_FROM).

@@ -17,6 +17,8 @@ from __future__ import annotations
 import json
 import logging
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from flask import current_app
@@ -27,9 +29,24 @@ from .extensions import db, socketio
 
 log = logging.getLogger(__name__)
 _KEY = "forum_pending_events"
-CHANNEL = "forum:disconnect"
+_HOLD = "forum_hold_events"
 _listener_started = False
 _listener_lock = threading.Lock()
+
+
+def redis_name(name: str, prefix: str | None = None) -> str:
+    """A Redis channel or key of this installation: `<FORUM_REDIS_PREFIX>:<name>`, so that
+    installations sharing one Redis never see each other's broadcasts or disconnects."""
+    return f"{prefix or current_app.config['FORUM_REDIS_PREFIX']}:{name}"
+
+
+def disconnect_channel() -> str:
+    return redis_name("disconnect")
+
+
+def socketio_channel(prefix: str) -> str:
+    """The Socket.IO message queue's pub/sub channel (python-socketio's `channel`)."""
+    return redis_name("socketio", prefix)
 
 
 def thread_room(thread_id: int) -> str:
@@ -66,6 +83,32 @@ def _flush_events(session: Session) -> None:
     if session.get_nested_transaction() is not None:
         return
     pending = session.info.pop(_KEY, [])
+    held = session.info.get(_HOLD)
+    if held is not None:  # committed; emitted when the emit_held() block ends
+        held.extend(pending)
+        return
+    _emit(pending)
+
+
+@contextmanager
+def emit_held() -> Iterator[None]:
+    """Events committed inside the block are emitted when it ends: a write that holds a
+    lock until its commit (forum.extensions.serial_writes) does not also hold it while
+    the event goes out to every socket in the room."""
+    info = db.session.info
+    if _HOLD in info:  # already held by an outer block
+        yield
+        return
+    held: list[Any] = []
+    info[_HOLD] = held
+    try:
+        yield
+    finally:
+        info.pop(_HOLD, None)
+        _emit(held)
+
+
+def _emit(pending: list[Any]) -> None:
     for _savepoint, event_name, payload, room, kwargs in pending:
         try:
             socketio.emit(event_name, payload, to=room, **kwargs)
@@ -126,7 +169,7 @@ def _publish(room: str) -> None:
     import redis
 
     try:
-        redis.Redis.from_url(url).publish(CHANNEL, json.dumps({"room": room}))
+        redis.Redis.from_url(url).publish(disconnect_channel(), json.dumps({"room": room}))
     except redis.RedisError:
         log.exception("could not publish disconnect for %s", room)
 
@@ -152,6 +195,7 @@ def start_listener(redis_url: str) -> None:
         if _listener_started:
             return
         _listener_started = True
+    channel = disconnect_channel()
 
     def listen() -> None:
         import redis
@@ -159,7 +203,7 @@ def start_listener(redis_url: str) -> None:
         while True:
             try:
                 pubsub = redis.Redis.from_url(redis_url).pubsub(ignore_subscribe_messages=True)
-                pubsub.subscribe(CHANNEL)
+                pubsub.subscribe(channel)
                 for item in pubsub.listen():
                     try:
                         room = json.loads(item["data"])["room"]

@@ -1,5 +1,8 @@
 """Flask extensions, created unbound and initialised in create_app()."""
 
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 from flask_babel import Babel
@@ -37,3 +40,21 @@ login_manager = LoginManager()
 csrf = CSRFProtect()
 babel = Babel()
 socketio = SocketIO()
+
+_sqlite_writer = threading.Lock()
+
+
+@contextmanager
+def serial_writes() -> Iterator[None]:
+    """Around a short write transaction (first write to commit) on a hot path.
+
+    SQLite lets one writer in at a time; the others poll with a growing sleep (its busy
+    handler), so under 8 concurrent senders a few waited seconds while others went
+    ahead. On SQLite this process's writers queue on a lock instead (first come, first
+    served, no polling); other databases lock rows themselves and skip it.
+    """
+    if db.engine.dialect.name != "sqlite":
+        yield
+        return
+    with _sqlite_writer:
+        yield

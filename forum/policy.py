@@ -120,12 +120,28 @@ def can_create_forum(user: User | None) -> bool:
     return is_admin(user) or is_official(user)
 
 
+def _forum_role(user: User, forum: Forum, role: int) -> bool:
+    """Whether `user` has `role` in `forum`: from the roles a query preloaded for this user
+    (the send path), otherwise from the forum's moderators or members."""
+    from sqlalchemy import inspect
+
+    from .models.forums import ROLE_MODERATOR
+
+    loaded = inspect(forum).dict
+    if loaded.get("viewer_id") == user.id and loaded.get("viewer_roles") is not None:
+        return bool(loaded["viewer_roles"] & role)
+    people = forum.moderators if role == ROLE_MODERATOR else forum.members
+    return any(p.id == user.id for p in people)
+
+
 def is_forum_moderator(user: User | None, forum: Forum) -> bool:
+    from .models.forums import ROLE_MODERATOR
+
     if not _logged_in(user):
         return False
     if is_site_moderator(user):
         return True
-    return any(m.id == user.id for m in forum.moderators)  # type: ignore[union-attr]
+    return _forum_role(user, forum, ROLE_MODERATOR)  # type: ignore[arg-type]
 
 
 def can_manage_forum(user: User | None, forum: Forum) -> bool:
@@ -144,8 +160,9 @@ def can_view_forum(user: User | None, forum: Forum) -> bool:
         return False
     if forum.visibility == Visibility.members:
         return True
-    user_id = user.id  # type: ignore[union-attr]
-    return is_forum_moderator(user, forum) or any(m.id == user_id for m in forum.members)
+    from .models.forums import ROLE_MEMBER
+
+    return is_forum_moderator(user, forum) or _forum_role(user, forum, ROLE_MEMBER)  # type: ignore[arg-type]
 
 
 def can_post_in_forum(user: User | None, forum: Forum) -> bool:

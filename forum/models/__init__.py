@@ -3,6 +3,7 @@
 from .accounts import LoginAttempt, OutboxMail, PasswordReset, User
 from .activity import AuditEntry, Notification
 from .agreement import Commitment, Department, Principle
+from .api_tokens import ApiToken
 from .consultations import (
     Audience,
     ConsultationAnswer,
@@ -18,6 +19,7 @@ from .consultations import (
     Stage,
     VersionAnswer,
 )
+from .exports import PersonalExport
 from .follow_up import (
     Action,
     ActionFollower,
@@ -45,9 +47,11 @@ from .organisations import (
     OrganisationForm,
     OrganisationStatus,
 )
+from .search import SearchEntry
 
 __all__ = [
     "Action",
+    "ApiToken",
     "ActionFollower",
     "ActionHistory",
     "ActionReminder",
@@ -89,9 +93,11 @@ __all__ = [
     "OrganisationForm",
     "OrganisationStatus",
     "OutboxMail",
+    "PersonalExport",
     "PasswordReset",
     "Principle",
     "ReadMarker",
+    "SearchEntry",
     "Thread",
     "User",
     "Visibility",

@@ -4,16 +4,21 @@ from __future__ import annotations
 
 import enum
 from datetime import datetime
+from typing import Any, cast
 
 from sqlalchemy import (
     Enum,
     ForeignKey,
     Index,
     String,
+    Table,
     Text,
     UniqueConstraint,
+    event,
+    inspect,
+    update,
 )
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, Session, mapped_column, query_expression, relationship
 
 from ..extensions import Model
 from .accounts import User
@@ -69,6 +74,16 @@ class Forum(Model):
     moderators: Mapped[list[User]] = relationship(secondary=forum_moderators)
     members: Mapped[list[User]] = relationship(secondary=forum_members)
 
+    # Loaded only by a query that asks for them (with_expression), e.g. the send path:
+    # the roles (ROLE_MODERATOR | ROLE_MEMBER) of the person `viewer_id` in this forum,
+    # so policy can answer without loading every moderator and member. Expired on commit.
+    viewer_id: Mapped[int | None] = query_expression()
+    viewer_roles: Mapped[int | None] = query_expression()
+
+
+ROLE_MODERATOR = 1
+ROLE_MEMBER = 2
+
 
 class Thread(Model):
     """A chat-style conversation in a forum; one Socket.IO room."""
@@ -84,6 +99,8 @@ class Thread(Model):
     pinned: Mapped[bool] = mapped_column(default=False)
     archived: Mapped[bool] = mapped_column(default=False)
     slow_mode_seconds: Mapped[int] = mapped_column(default=0)
+    # The newest message's id (any state) and the number of VISIBLE messages: maintained
+    # by the send path and by `_keep_visible_counts` below; unread counts use them.
     last_message_id: Mapped[int | None] = mapped_column()
     message_count: Mapped[int] = mapped_column(default=0)
 
@@ -143,13 +160,45 @@ class MessageRevision(Model):
 
 
 class ReadMarker(Model):
-    """The last message id a user has read in a thread."""
+    """The last message id a user has read in a thread, and how many visible messages
+    the thread had up to it: unread = thread.message_count - read_count, no scan."""
 
     __tablename__ = "read_markers"
 
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
     thread_id: Mapped[int] = mapped_column(ForeignKey("threads.id"), primary_key=True)
     last_read_id: Mapped[int] = mapped_column(default=0)
+    read_count: Mapped[int] = mapped_column(default=0, server_default="0")
+
+
+@event.listens_for(Session, "after_flush")
+def _keep_visible_counts(session: Session, _context: Any) -> None:
+    """A message shown or hidden (moderation, deletion) moves its thread's count of visible
+    messages and the read counts of the markers at or past it, in the same transaction."""
+    for obj in session.dirty:
+        if not isinstance(obj, Message):
+            continue
+        history = inspect(obj).attrs.state.history
+        if not history.deleted or not history.added:
+            continue
+        was = history.deleted[0] == MessageState.visible
+        now = history.added[0] == MessageState.visible
+        if was == now:
+            continue
+        delta = 1 if now else -1
+        connection = session.connection()
+        threads = cast(Table, Thread.__table__)
+        connection.execute(
+            update(threads)
+            .where(threads.c.id == obj.thread_id)
+            .values(message_count=threads.c.message_count + delta)
+        )
+        markers = cast(Table, ReadMarker.__table__)
+        connection.execute(
+            update(markers)
+            .where(markers.c.thread_id == obj.thread_id, markers.c.last_read_id >= obj.id)
+            .values(read_count=markers.c.read_count + delta)
+        )
 
 
 class MessageReaction(Model):

@@ -7,10 +7,12 @@ messages, authors or replies (tests count them).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
 
 from flask_babel import gettext as _
-from sqlalchemy import and_, func, select
-from sqlalchemy.orm import joinedload, selectinload
+from sqlalchemy import Integer, and_, bindparam, case, exists, func, literal, select
+from sqlalchemy.orm import contains_eager, joinedload, selectinload
 
 from .. import policy
 from ..errors import AuthRequired, NotFound
@@ -20,13 +22,14 @@ from ..models import (
     Forum,
     Message,
     MessageRevision,
-    MessageState,
     Notification,
     ReadMarker,
     Thread,
     User,
     Visibility,
 )
+from ..models.base import UTCDateTime
+from ..models.forums import ROLE_MEMBER, ROLE_MODERATOR, forum_members, forum_moderators
 
 PAGE_SIZE = 50
 MAX_PAGE_SIZE = 100
@@ -81,6 +84,83 @@ def get_thread(thread_id: int) -> Thread | None:
     )
 
 
+@dataclass
+class SendContext:
+    """Everything a send checks, loaded with the thread in one query."""
+
+    thread: Thread
+    organisation: str | None  # the sender's organisation, for the message payload
+    recent_count: int | None  # the sender's messages in the thread since `rate_since`
+    muted_until: datetime | None  # the mute in force in the thread's forum, if any
+
+
+_SEND_STATEMENTS: dict[bool, Any] = {}
+
+
+def _send_statement(with_rate: bool) -> Any:
+    """Built once per process (building it costs more than running it): parameters
+    `user_id`, `thread_id`, `now` and, with the rate window, `rate_since`."""
+    if with_rate in _SEND_STATEMENTS:
+        return _SEND_STATEMENTS[with_rate]
+    from . import payloads
+    from .moderation import mute_until_expr
+
+    # A default of NULL: when an expired forum is refreshed, SQLAlchemy reruns these
+    # expressions without our parameters; then they load "no viewer" and policy falls
+    # back to the forum's people.
+    user_id = bindparam("user_id", None, type_=Integer)
+    is_moderator = exists().where(
+        forum_moderators.c.forum_id == Forum.id, forum_moderators.c.user_id == user_id
+    )
+    is_member = exists().where(
+        forum_members.c.forum_id == Forum.id, forum_members.c.user_id == user_id
+    )
+    roles = case((is_moderator, ROLE_MODERATOR), else_=0) + case((is_member, ROLE_MEMBER), else_=0)
+    recent: Any = literal(None)
+    if with_rate:
+        recent = (
+            select(func.count())
+            .where(
+                Message.thread_id == Thread.id,
+                Message.author_id == user_id,
+                Message.created_at > bindparam("rate_since", type_=UTCDateTime),
+            )
+            .scalar_subquery()
+        )
+    statement = (
+        select(
+            Thread,
+            payloads.author_organisation_expr(user_id),
+            recent,
+            mute_until_expr(user_id, Thread.forum_id, bindparam("now", type_=UTCDateTime)),
+        )
+        .join(Thread.forum)
+        .options(
+            contains_eager(Thread.forum).with_expression(Forum.viewer_id, user_id),
+            contains_eager(Thread.forum).with_expression(Forum.viewer_roles, roles),
+        )
+        .where(Thread.id == bindparam("thread_id", type_=Integer))
+        .execution_options(populate_existing=True)
+    )
+    _SEND_STATEMENTS[with_rate] = statement
+    return statement
+
+
+def thread_for_sending(
+    thread_id: int, user: User, rate_since: datetime | None, now: datetime
+) -> SendContext | None:
+    """The thread and its forum with the sender's roles (not every moderator and member),
+    organisation, recent messages and mute, in ONE query."""
+    params: dict[str, Any] = {"user_id": user.id, "thread_id": thread_id, "now": now}
+    if rate_since is not None:
+        params["rate_since"] = rate_since
+    row = db.session.execute(_send_statement(rate_since is not None), params).first()
+    if row is None:
+        return None
+    thread, organisation, recent_count, muted_until = row
+    return SendContext(thread, organisation, recent_count, muted_until)
+
+
 def get_forum(slug: str) -> Forum | None:
     return db.session.scalar(
         select(Forum)
@@ -114,48 +194,47 @@ def read_marker(user: User | None, thread_id: int) -> int:
     return marker.last_read_id if marker else 0
 
 
+def _unread_expr() -> Any:
+    """Visible messages after the reader's marker: the thread's count minus the count the
+    marker saw, only where the thread moved past the marker. No message is scanned."""
+    return case(
+        (
+            func.coalesce(Thread.last_message_id, 0) > func.coalesce(ReadMarker.last_read_id, 0),
+            Thread.message_count - func.coalesce(ReadMarker.read_count, 0),
+        ),
+        else_=0,
+    )
+
+
+def _marker_join(user: User) -> Any:
+    return and_(ReadMarker.thread_id == Thread.id, ReadMarker.user_id == user.id)
+
+
 def unread_by_thread(user: User | None, thread_ids: list[int]) -> dict[int, int]:
-    """Unread visible messages by others, per thread, in one query."""
+    """Unread visible messages per thread, in one query over the threads (not the messages)."""
     if user is None or not user.is_authenticated or not thread_ids:
         return {}
+    unread = _unread_expr()
     rows = db.session.execute(
-        select(Message.thread_id, func.count())
-        .outerjoin(
-            ReadMarker,
-            and_(ReadMarker.thread_id == Message.thread_id, ReadMarker.user_id == user.id),
-        )
-        .where(
-            Message.thread_id.in_(thread_ids),
-            Message.id > func.coalesce(ReadMarker.last_read_id, 0),
-            Message.author_id != user.id,
-            Message.state == MessageState.visible,
-        )
-        .group_by(Message.thread_id)
+        select(Thread.id, unread)
+        .outerjoin(ReadMarker, _marker_join(user))
+        .where(Thread.id.in_(thread_ids), unread > 0)
     ).all()
     return {thread_id: count for thread_id, count in rows}
 
 
 def unread_by_forum(user: User | None, forum_ids: list[int]) -> dict[int, int]:
-    """Unread visible messages by others, per forum, in one query."""
+    """Unread visible messages per forum, in one query over the threads (not the messages)."""
     if user is None or not user.is_authenticated or not forum_ids:
         return {}
+    unread = _unread_expr()
     rows = db.session.execute(
-        select(Thread.forum_id, func.count())
-        .select_from(Message)
-        .join(Thread, Thread.id == Message.thread_id)
-        .outerjoin(
-            ReadMarker,
-            and_(ReadMarker.thread_id == Message.thread_id, ReadMarker.user_id == user.id),
-        )
-        .where(
-            Thread.forum_id.in_(forum_ids),
-            Message.id > func.coalesce(ReadMarker.last_read_id, 0),
-            Message.author_id != user.id,
-            Message.state == MessageState.visible,
-        )
+        select(Thread.forum_id, func.sum(unread))
+        .outerjoin(ReadMarker, _marker_join(user))
+        .where(Thread.forum_id.in_(forum_ids), unread > 0)
         .group_by(Thread.forum_id)
     ).all()
-    return {forum_id: count for forum_id, count in rows}
+    return {forum_id: int(count) for forum_id, count in rows}
 
 
 def forum_threads(forum: Forum) -> list[Thread]:

@@ -402,3 +402,23 @@ def find_person(text: str | None) -> User | None:
     return db.session.scalar(
         select(User).where(or_(func.lower(User.handle) == needle, func.lower(User.email) == needle))
     )
+
+
+def mute_until_expr(user_id: Any, forum_id: Any, now: Any) -> Any:
+    """When the mute in force for this person in this forum ends (NULL: not muted), as a
+    scalar subquery; the one rule for "muted" (services.moderation.active_mute uses it)."""
+    return (
+        select(func.max(ModerationAction.until))
+        .where(*mute_in_force(user_id, forum_id, now))
+        .scalar_subquery()
+    )
+
+
+def mute_in_force(user_id: Any, forum_id: Any, now: Any) -> tuple[Any, ...]:
+    return (
+        ModerationAction.kind == ActionKind.mute,
+        ModerationAction.subject_id == user_id,
+        ModerationAction.forum_id == forum_id,
+        ModerationAction.reversed_at.is_(None),
+        ModerationAction.until > now,
+    )

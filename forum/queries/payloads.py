@@ -27,20 +27,30 @@ from ..models import (
 from ..text import excerpt
 
 
-def author_organisations(user_ids: set[int]) -> dict[int, str]:
-    """Each author's first verified organisation's name, in one query."""
-    if not user_ids:
-        return {}
-    rows = db.session.execute(
+def _organisation_names():
+    return (
         select(Membership.user_id, Organisation.name)
         .join(Organisation, Organisation.id == Membership.organisation_id)
         .where(
-            Membership.user_id.in_(user_ids),
             Membership.status == MembershipStatus.approved,
             Organisation.status == OrganisationStatus.verified,
         )
         .order_by(Membership.id)
-    ).all()
+    )
+
+
+def author_organisation_expr(user_id: Any) -> Any:
+    """The same rule as author_organisations, for one person, as a scalar subquery
+    (the send path loads it together with the thread)."""
+    names = _organisation_names().where(Membership.user_id == user_id).limit(1).subquery()
+    return select(names.c.name).scalar_subquery()
+
+
+def author_organisations(user_ids: set[int]) -> dict[int, str]:
+    """Each author's first verified organisation's name, in one query."""
+    if not user_ids:
+        return {}
+    rows = db.session.execute(_organisation_names().where(Membership.user_id.in_(user_ids))).all()
     out: dict[int, str] = {}
     for user_id, name in rows:
         out.setdefault(user_id, name)

@@ -136,8 +136,9 @@ def on_send(data: dict[str, Any]) -> dict[str, Any]:
     body = str_field(data, "body", max_length=forum_service.MAX_BODY)
     client_id = str_field(data, "client_id", max_length=forum_service.MAX_CLIENT_ID)
     reply_to = int_field(data, "reply_to", required=False)
-    message, created = forum_service.send_message(_user(), thread_id, body, client_id, reply_to)  # type: ignore[arg-type]
-    return {"message": payloads.messages_dicts([message])[0], "duplicate": not created}
+    sent = forum_service.send(_user(), thread_id, body, client_id, reply_to)  # type: ignore[arg-type]
+    # The acknowledgement is the payload the room got: built once, before commit.
+    return {"message": sent.payload, "duplicate": not sent.created}
 
 
 @acknowledged

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, cast
 
 from flask import current_app
 from flask_babel import gettext as _
-from sqlalchemy import case, func, select, update
+from sqlalchemy import Table, case, func, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import joinedload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from .. import policy
-from ..errors import Conflict, Invalid, NotFound, RateLimited
-from ..events import emit_after_commit, forum_room, thread_room
-from ..extensions import db
+from ..errors import Conflict, DomainError, Invalid, NotFound, RateLimited
+from ..events import emit_after_commit, emit_held, forum_room, thread_room
+from ..extensions import db, serial_writes
 from ..models import (
     Forum,
     Message,
@@ -26,7 +30,7 @@ from ..models import (
 from ..models.base import utcnow
 from ..queries import forums as forum_queries
 from ..queries import payloads
-from ..text import slugify
+from ..text import Rendered, slugify
 from . import audit, moderation, notifications
 from .rendering import MAX_BODY, MAX_DESCRIPTION, MAX_TITLE, render_body
 from .validation import chosen_commitments, clean_text
@@ -91,22 +95,21 @@ def start_thread(
     db.session.add(thread)
     db.session.flush()
     if body:
-        _insert_message(user, thread, body, f"thread-{thread.id}-first", None)  # type: ignore[arg-type]
+        _insert_message(user, thread, body, f"thread-{thread.id}-first", None, _LOOK_UP)  # type: ignore[arg-type]
     db.session.commit()
     return thread
 
 
-def _check_rate(user: User, thread: Thread) -> None:
+def _rate_since(now: datetime) -> datetime | None:
     limit = current_app.config["FORUM_MESSAGE_RATE_LIMIT"]
-    if not limit.enabled:
-        return
-    since = utcnow() - timedelta(seconds=limit.seconds)
-    recent = db.session.scalar(
-        select(func.count()).where(
-            Message.thread_id == thread.id, Message.author_id == user.id, Message.created_at > since
-        )
-    )
-    if recent is not None and recent >= limit.count:
+    return now - timedelta(seconds=limit.seconds) if limit.enabled else None
+
+
+def _check_rate(recent: int | None) -> None:
+    """`recent`: the sender's messages in the thread within the limit's window (loaded
+    with the thread; None when the limit is off)."""
+    limit = current_app.config["FORUM_MESSAGE_RATE_LIMIT"]
+    if limit.enabled and recent is not None and recent >= limit.count:
         raise RateLimited(
             _("You are sending messages too fast. Wait a moment."), retry_after=limit.seconds
         )
@@ -138,10 +141,43 @@ def _existing(user: User, client_id: str) -> Message | None:
     )
 
 
+def _upsert(table: Any) -> Any:
+    """INSERT ... ON CONFLICT for the database in use (SQLite and PostgreSQL both have it)."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        return pg_insert(table)
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    return sqlite_insert(table)
+
+
+def _store_marker(user_id: int, thread_id: int, last_read_id: int, read_count: int) -> None:
+    """Move the read marker forward (never back) in one statement, inserting it if new."""
+    markers = ReadMarker.__table__
+    stmt = _upsert(markers).values(
+        user_id=user_id, thread_id=thread_id, last_read_id=last_read_id, read_count=read_count
+    )
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[markers.c.user_id, markers.c.thread_id],
+        set_={"last_read_id": stmt.excluded.last_read_id, "read_count": stmt.excluded.read_count},
+        where=markers.c.last_read_id < stmt.excluded.last_read_id,
+    )
+    db.session.execute(stmt)
+
+
 def _insert_message(
-    user: User, thread: Thread, body: str, client_id: str, reply_to: Message | None
-) -> Message:
-    rendered = render_body(body)
+    user: User,
+    thread: Thread,
+    body: str,
+    client_id: str,
+    reply_to: Message | None,
+    organisation: str | None | object = None,
+    rendered: Rendered | None = None,
+) -> tuple[Message, dict[str, Any]]:
+    """Insert, move the thread's counters and the sender's marker; returns the message and
+    the payload that is broadcast after commit (and is the sender's acknowledgement)."""
+    rendered = rendered or render_body(body)
     message = Message(
         thread_id=thread.id,
         author_id=user.id,
@@ -154,21 +190,31 @@ def _insert_message(
     message.reply_to = reply_to
     db.session.add(message)
     db.session.flush()
-    db.session.execute(
-        update(Thread)
-        .where(Thread.id == thread.id)
+    threads = cast(Table, Thread.__table__)
+    last_id, count = db.session.execute(
+        update(threads)
+        .where(threads.c.id == thread.id)
         .values(
             last_message_id=case(
-                (func.coalesce(Thread.last_message_id, 0) < message.id, message.id),
-                else_=Thread.last_message_id,
+                (func.coalesce(threads.c.last_message_id, 0) < message.id, message.id),
+                else_=threads.c.last_message_id,
             ),
-            message_count=Thread.message_count + 1,
+            message_count=threads.c.message_count + 1,
         )
-    )
-    _advance_marker(user.id, thread.id, message.id)
+        .returning(threads.c.last_message_id, threads.c.message_count)
+    ).one()
+    set_committed_value(thread, "last_message_id", last_id)
+    set_committed_value(thread, "message_count", count)
+    # The sender has read the thread up to here: everything counted so far is read.
+    _store_marker(user.id, thread.id, last_id, count)
     notifications.notify_message(message, thread, rendered.mentioned_user_ids, reply_to)
-    payload = {"message": payloads.message_dict(message, payloads.author_organisations({user.id}))}
-    emit_after_commit("message:new", payload, thread_room(thread.id))
+    organisations = (
+        payloads.author_organisations({user.id})
+        if organisation is _LOOK_UP
+        else ({user.id: organisation} if organisation else {})
+    )
+    payload = payloads.message_dict(message, organisations)  # type: ignore[arg-type]
+    emit_after_commit("message:new", {"message": payload}, thread_room(thread.id))
     activity = {
         "forum_id": thread.forum_id,
         "thread_id": thread.id,
@@ -176,7 +222,89 @@ def _insert_message(
         "author_id": user.id,
     }
     emit_after_commit("forum:activity", activity, forum_room(thread.forum_id))
-    return message
+    return message, payload
+
+
+_LOOK_UP = object()
+
+
+@dataclass
+class Sent:
+    """A send's outcome: the message, whether it is new, and its payload as broadcast."""
+
+    message: Message
+    created: bool
+    payload: dict[str, Any]
+
+
+def _duplicate(user: User, client_id: str, thread_id: int) -> Sent | None:
+    """A retry of a message already stored with this client_id (None if there is none)."""
+    existing = _existing(user, client_id)
+    if existing is None:
+        return None
+    if existing.thread_id != thread_id:
+        raise Conflict(_("That client_id was already used in another thread."), field="client_id")
+    return Sent(existing, False, payloads.messages_dicts([existing])[0])
+
+
+def send(
+    user: User | None,
+    thread_id: int,
+    body: object,
+    client_id: object,
+    reply_to_id: int | None = None,
+) -> Sent:
+    """Post a message. Idempotent per (author, client_id): a retry returns the stored one.
+
+    One query loads the thread with everything the checks need; the insert, the thread's
+    counters and the sender's read marker follow, then one commit. A retry is found by
+    the unique (author, client_id) constraint, not by a query before every insert.
+    """
+    policy.require_login(user)
+    assert user is not None
+    client_id = _validate_client_id(client_id)
+    now = utcnow()
+    context = forum_queries.thread_for_sending(thread_id, user, _rate_since(now), now)
+    thread = policy.require_thread_visible(user, context.thread if context else None)
+    assert context is not None
+    try:
+        policy.require_can_send(user, thread)
+        text = _validate_body(body)
+        reply_to = None
+        if reply_to_id is not None:
+            reply_to = db.session.scalar(
+                select(Message)
+                .options(joinedload(Message.author))
+                .where(Message.id == reply_to_id, Message.thread_id == thread.id)
+            )
+            if reply_to is None:
+                raise Invalid(
+                    _("You can only reply to a message in the same thread."), field="reply_to"
+                )
+        _check_rate(context.recent_count)
+        moderation.check_can_post(user, thread, context.muted_until)
+    except DomainError:
+        # A retry of a stored message is answered with it, whatever changed since.
+        db.session.rollback()
+        duplicate = _duplicate(user, client_id, thread.id)
+        if duplicate is not None:
+            return duplicate
+        raise
+    rendered = render_body(text)  # before the write transaction, which stays short
+    try:
+        with emit_held(), serial_writes():
+            message, payload = _insert_message(
+                user, thread, text, client_id, reply_to, context.organisation, rendered
+            )
+            db.session.commit()
+    except IntegrityError:
+        # The same client_id again (a retry, or two sends racing): the constraint decided.
+        db.session.rollback()
+        duplicate = _duplicate(user, client_id, thread_id)
+        if duplicate is None:
+            raise
+        return duplicate
+    return Sent(message, True, payload)
 
 
 def send_message(
@@ -187,39 +315,8 @@ def send_message(
     reply_to_id: int | None = None,
 ) -> tuple[Message, bool]:
     """Post a message. Idempotent per (author, client_id): returns (message, created)."""
-    policy.require_login(user)
-    assert user is not None
-    client_id = _validate_client_id(client_id)
-    thread = forum_queries.visible_thread(user, thread_id)
-    existing = _existing(user, client_id)
-    if existing is not None:
-        if existing.thread_id != thread.id:
-            raise Conflict(
-                _("That client_id was already used in another thread."), field="client_id"
-            )
-        return existing, False
-    policy.require_can_send(user, thread)
-    text = _validate_body(body)
-    reply_to = None
-    if reply_to_id is not None:
-        reply_to = db.session.get(Message, reply_to_id)
-        if reply_to is None or reply_to.thread_id != thread.id:
-            raise Invalid(
-                _("You can only reply to a message in the same thread."), field="reply_to"
-            )
-    _check_rate(user, thread)
-    moderation.check_can_post(user, thread)
-    try:
-        message = _insert_message(user, thread, text, client_id, reply_to)
-        db.session.commit()
-    except IntegrityError:
-        # Two sends with one client_id raced; the unique constraint decided.
-        db.session.rollback()
-        existing = _existing(user, client_id)
-        if existing is None:
-            raise
-        return existing, False
-    return message, True
+    sent = send(user, thread_id, body, client_id, reply_to_id)
+    return sent.message, sent.created
 
 
 def _own_message(user: User | None, message_id: int) -> Message:
@@ -278,26 +375,40 @@ def delete_message(user: User | None, message_id: int) -> Message:
     return message
 
 
-def _advance_marker(user_id: int, thread_id: int, message_id: int) -> None:
-    marker = db.session.get(ReadMarker, (user_id, thread_id))
-    if marker is None:
-        db.session.add(ReadMarker(user_id=user_id, thread_id=thread_id, last_read_id=message_id))
-    elif marker.last_read_id < message_id:
-        marker.last_read_id = message_id
-
-
 def mark_read(user: User | None, thread_id: int, message_id: int) -> int:
-    """Move the user's read marker forward (never back); returns the marker."""
+    """Move the user's read marker forward (never back); returns the marker.
+
+    The marker keeps how many visible messages it has seen: at the thread's end that is
+    the thread's count; part-way it is counted from the previous marker (only what was
+    unread is scanned)."""
     policy.require_login(user)
     assert user is not None
-    thread = forum_queries.visible_thread(user, thread_id)
-    target = min(message_id, thread.last_message_id or 0)
-    try:
-        _advance_marker(user.id, thread_id, target)
-        db.session.commit()
-    except IntegrityError:
-        db.session.rollback()
-        _advance_marker(user.id, thread_id, target)
+    context = forum_queries.thread_for_sending(thread_id, user, None, utcnow())
+    thread = policy.require_thread_visible(user, context.thread if context else None)
+    last = thread.last_message_id or 0
+    target = min(message_id, last)
+    if target <= 0:
+        return forum_queries.read_marker(user, thread_id)
+    if target >= last:
+        count = thread.message_count
+    else:
+        old = db.session.get(ReadMarker, (user.id, thread_id))
+        if old is not None and old.last_read_id >= target:
+            return old.last_read_id
+        base_id, base_count = (old.last_read_id, old.read_count) if old else (0, 0)
+        count = base_count + (
+            db.session.scalar(
+                select(func.count()).where(
+                    Message.thread_id == thread_id,
+                    Message.id > base_id,
+                    Message.id <= target,
+                    Message.state == MessageState.visible,
+                )
+            )
+            or 0
+        )
+    with serial_writes():
+        _store_marker(user.id, thread_id, target, count)
         db.session.commit()
     return forum_queries.read_marker(user, thread_id)
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 from datetime import datetime, timedelta
+from typing import Any
 
 from flask import current_app
 from flask_babel import force_locale
@@ -40,6 +41,7 @@ from ..models import (
 from ..models.base import utcnow
 from ..queries import forums as forum_queries
 from ..queries import payloads
+from ..queries.moderation import mute_in_force
 from ..text import excerpt
 from . import audit, notifications
 from .rendering import MAX_BODY, MAX_TITLE, render_body
@@ -63,28 +65,32 @@ def active_mute(
     now = now or utcnow()
     return db.session.scalar(
         select(ModerationAction)
-        .where(
-            ModerationAction.kind == ActionKind.mute,
-            ModerationAction.subject_id == user_id,
-            ModerationAction.forum_id == forum_id,
-            ModerationAction.reversed_at.is_(None),
-            ModerationAction.until > now,
-        )
+        .where(*mute_in_force(user_id, forum_id, now))
         .order_by(ModerationAction.until.desc())
         .limit(1)
     )
 
 
-def check_not_muted(user: User, thread: Thread) -> None:
-    """Raise Muted while a mute in the thread's forum is in force."""
-    mute = active_mute(user.id, thread.forum_id)
-    if mute is not None:
+_LOOK_UP: Any = object()
+
+
+def check_not_muted(user: User, thread: Thread, muted_until: Any = _LOOK_UP) -> None:
+    """Raise Muted while a mute in the thread's forum is in force (`muted_until`: already
+    loaded with the thread by queries.moderation.mute_until_expr, None = not muted)."""
+    if muted_until is _LOOK_UP:
+        mute = active_mute(user.id, thread.forum_id)
+        muted_until = mute.until if mute is not None else None
+    if muted_until is not None:
+        if muted_until.tzinfo is None:  # SQLite's max() bypasses the column type
+            from datetime import UTC
+
+            muted_until = muted_until.replace(tzinfo=UTC)
         raise Muted(
             _(
                 "You are muted in this forum until %(time)s.",
-                time=local_datetime(mute.until),
+                time=local_datetime(muted_until),
             ),
-            until=iso_utc(mute.until),
+            until=iso_utc(muted_until),
         )
 
 
@@ -113,9 +119,9 @@ def check_slow_mode(user: User, thread: Thread) -> None:
         )
 
 
-def check_can_post(user: User, thread: Thread) -> None:
+def check_can_post(user: User, thread: Thread, muted_until: Any = _LOOK_UP) -> None:
     """Mutes and slow mode, checked when a message is sent."""
-    check_not_muted(user, thread)
+    check_not_muted(user, thread, muted_until)
     check_slow_mode(user, thread)
 
 

@@ -1,0 +1,151 @@
+"""Pages vs a hello route on the same server: the thread page and the forum list.
+
+wrk (Debian's `wrk` package) drives each URL for a few seconds with a logged-in cookie;
+without wrk a small Python loader does. The ratio is the page's requests per second
+divided by /bench/hello's (goal >= 0.3).
+
+    .venv/bin/python bench/pages.py [--seconds 5] [--connections 4]
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import requests
+from common import ROOT, median, prepare_database
+from serverproc import ServerProcess
+
+
+class HelloServer(ServerProcess):
+    def _spawn(self, log):
+        return subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "flask",
+                "--app",
+                "bench.app_hello",
+                "serve",
+                "--port",
+                str(self.port),
+            ],
+            cwd=ROOT,
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+
+def with_wrk(url: str, cookie: str, seconds: int, connections: int) -> float:
+    out = subprocess.run(
+        ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "-H", f"Cookie: {cookie}", url],
+        capture_output=True,
+        text=True,
+        timeout=seconds + 30,
+    ).stdout
+    match = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    if not match or non2xx:
+        raise RuntimeError(f"wrk failed on {url}: {out}")
+    return float(match.group(1))
+
+
+def with_python(url: str, cookie: str, seconds: int, connections: int) -> float:
+    count = [0]
+    lock = threading.Lock()
+    deadline = time.monotonic() + seconds
+
+    def loop() -> None:
+        http = requests.Session()
+        while time.monotonic() < deadline:
+            response = http.get(url, headers={"Cookie": cookie}, timeout=10)
+            response.raise_for_status()
+            with lock:
+                count[0] += 1
+
+    pool = [threading.Thread(target=loop) for _ in range(connections)]
+    for t in pool:
+        t.start()
+    for t in pool:
+        t.join()
+    return count[0] / seconds
+
+
+def run(args: argparse.Namespace) -> list[dict]:
+    from common import bench_app  # noqa: PLC0415
+
+    from forum.extensions import db
+    from forum.services import forums
+
+    load = with_wrk if shutil.which("wrk") else with_python
+    print(f"  loader: {'wrk' if load is with_wrk else 'Python (install wrk for better numbers)'}")
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        info = prepare_database(Path(tmp) / "pages.sqlite3", 4)
+        app = bench_app(info["url"])
+        with app.app_context(), app.test_request_context():
+            from forum.models import User
+
+            people = db.session.query(User).order_by(User.id).all()
+            app.config["FORUM_MESSAGE_RATE_LIMIT"] = __import__(
+                "forum.config", fromlist=["x"]
+            ).parse_rate_limit("off")
+            for n in range(60):
+                forums.send(people[1 + n % 4], info["thread_id"], f"**Inlägg** {n}", f"pg-{n}")
+            db.session.remove()
+            db.engine.dispose()
+        cookie = info["cookies"][0]
+        with HelloServer(info["url"], FORUM_MESSAGE_RATE_LIMIT="off") as server:
+            urls = {
+                "hello": "/bench/hello",
+                "thread page": f"/threads/{info['thread_id']}",
+                "forum list": "/forums",
+                "forum page": f"/forums/{info['forum_slug']}",
+            }
+            for path in urls.values():
+                response = requests.get(server.url + path, headers={"Cookie": cookie}, timeout=30)
+                assert response.ok, path
+            rates: dict[str, list[float]] = {k: [] for k in urls}
+            for _ in range(args.rounds):
+                for name, path in urls.items():
+                    rates[name].append(
+                        load(server.url + path, cookie, args.seconds, args.connections)
+                    )
+        hello = median(rates["hello"])
+        print("  " + ", ".join(f"{k} {median(v):.0f}/s" for k, v in rates.items()))
+        for name in ("thread page", "forum list", "forum page"):
+            ratio = median([p / h for p, h in zip(rates[name], rates["hello"], strict=True)])
+            rows.append(
+                {
+                    "name": f"pages: {name} vs hello route, same server (req/s)",
+                    "value": median(rates[name]),
+                    "baseline": hello,
+                    "ratio": ratio,
+                    "goal": ">= 0.3",
+                    "met": ratio >= 0.3,
+                }
+            )
+    return rows
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--seconds", type=int, default=4)
+    p.add_argument("--connections", type=int, default=4)
+    p.add_argument("--rounds", type=int, default=1)
+    return p
+
+
+if __name__ == "__main__":
+    from summary import print_table
+
+    print_table(run(parser().parse_args()))

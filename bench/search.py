@@ -1,0 +1,214 @@
+"""Search benchmark: the same queries at a small and a 100x larger number of messages.
+
+Builds a database per size (a temporary SQLite file, or a scratch PostgreSQL
+database on the server given by --postgres), fills it with Swedish-looking
+messages in a handful of public threads (bulk inserts that write the same
+search_entries rows, and on SQLite the same FTS5 stems, as the app's index
+hook), then times `forum.queries.search.search()` for a visitor and prints
+p50/p95 per size and the ratio large/small.
+
+    .venv/bin/python bench/search.py                       # SQLite, 1,000 vs 100,000 (short)
+    .venv/bin/python bench/search.py --sizes 10000 1000000 # the issue's sizes
+    .venv/bin/python bench/search.py --postgres postgresql://postgres@127.0.0.1:5432/postgres
+
+The goal (issue 15): at most 2x at 100x the data, p95 < 200 ms at 1,000,000 on PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("FORUM_SECRET_KEY", "bench")
+os.environ.setdefault("FORUM_DEMO", "0")
+
+WORDS = (
+    "förening föreningar mötesplats mötesplatserna lokal lokaler kvällsöppet ungdomar "
+    "stadsdel samråd dialog kultur idrott bidrag finansiering barn familjer äldre "
+    "integration språk arbete praktik volontär styrelse årsmöte budget ansökan stöd "
+    "bibliotek fritidsgård simhall park trygghet buss cykel skola läxhjälp musik teater"
+).split()
+RARE = ["kanelbulle", "solrosfrö", "vattenkanna", "dragspel"]
+QUERIES = ["mötesplatserna", "förening lokal", "kvällsöppet", "kanelbulle", "läxhjälp musik"]
+BATCH = 5000
+ENTRY_OFFSET = 100  # the forum and thread entries come first
+
+
+def make_url(postgres: str | None) -> tuple[str, object]:
+    if postgres is None:
+        path = Path(tempfile.mkdtemp(prefix="search-bench-")) / "bench.sqlite3"
+        return f"sqlite:///{path}", None
+    import psycopg
+    from psycopg import sql
+    from sqlalchemy.engine import make_url as parse
+
+    name = f"search_bench_{uuid.uuid4().hex[:8]}"
+    admin = psycopg.connect(postgres, autocommit=True)
+    admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    return parse(postgres).set(database=name).render_as_string(hide_password=False), (admin, name)
+
+
+def drop(handle: object) -> None:
+    if handle is None:
+        return
+    from psycopg import sql
+
+    admin, name = handle  # type: ignore[misc]
+    admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+    admin.close()
+
+
+def fill(app, count: int) -> None:  # noqa: ANN001
+    """Users, a public forum with 20 threads, and `count` messages with their index rows."""
+    from sqlalchemy import insert, text
+
+    from forum import stemming
+    from forum.extensions import db
+    from forum.models import Forum, Message, SearchEntry, Thread, User, Visibility
+
+    rng = random.Random(15)
+    with app.app_context():
+        db.create_all()
+        db.session.add(
+            User(email="b@example.se", handle="bench", display_name="Bench", password_hash="x")
+        )
+        db.session.add(Forum(slug="bench", title="Bänk", visibility=Visibility.public))
+        db.session.flush()
+        db.session.add_all(Thread(forum_id=1, title=f"Tråd {n}") for n in range(20))
+        db.session.commit()
+        sqlite = db.engine.dialect.name == "sqlite"
+        start = datetime(2025, 1, 1, tzinfo=UTC)
+        conn = db.session.connection()
+        for first in range(0, count, BATCH):
+            messages, entries, fts = [], [], []
+            for n in range(first + 1, min(count, first + BATCH) + 1):
+                words = rng.choices(WORDS, k=rng.randint(6, 30))
+                if rng.random() < 0.001:
+                    words.append(rng.choice(RARE))
+                body = " ".join(words).capitalize() + "."
+                at = start + timedelta(seconds=n * 30)
+                thread_id = n % 20 + 1
+                messages.append(
+                    {
+                        "id": n,
+                        "thread_id": thread_id,
+                        "author_id": 1,
+                        "body": body,
+                        "html": f"<p>{body}</p>",
+                        "client_id": f"b{n}",
+                        "state": "visible",
+                        "created_at": at,
+                    }
+                )
+                entries.append(
+                    {
+                        "id": n + ENTRY_OFFSET,
+                        "kind": "message",
+                        "object_id": n,
+                        "title": "",
+                        "body": body,
+                        "forum_id": 1,
+                        "thread_id": thread_id,
+                        "author_id": 1,
+                        "created_at": at,
+                    }
+                )
+                if sqlite:
+                    fts.append(
+                        {"id": n + ENTRY_OFFSET, "title": "", "body": stemming.index_text(body)}
+                    )
+            conn.execute(insert(Message), messages)
+            conn.execute(insert(SearchEntry), entries)
+            if sqlite:
+                conn.execute(
+                    text("INSERT INTO search_fts (rowid, title, body) VALUES (:id, :title, :body)"),
+                    fts,
+                )
+            db.session.commit()
+            conn = db.session.connection()
+        if not sqlite:
+            db.session.execute(text("ANALYZE"))
+            db.session.commit()
+
+
+def measure(app, rounds: int) -> dict[str, list[float]]:  # noqa: ANN001
+    from forum.extensions import db
+    from forum.queries.search import SearchParams, search
+
+    out: dict[str, list[float]] = {"relevance": [], "newest": []}
+    with app.app_context():
+        for order in out:
+            for q in QUERIES:  # warm up
+                search(None, SearchParams(q=q, order=order))
+            for _ in range(rounds):
+                for q in QUERIES:
+                    began = time.perf_counter()
+                    search(None, SearchParams(q=q, order=order))
+                    out[order].append((time.perf_counter() - began) * 1000)
+        db.session.remove()
+    return out
+
+
+def p95(values: list[float]) -> float:
+    return statistics.quantiles(values, n=20)[18] if len(values) >= 20 else max(values)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs=2, default=[1000, 100_000])
+    parser.add_argument("--rounds", type=int, default=10)
+    parser.add_argument("--postgres", help="a PostgreSQL server URL (a scratch database is made)")
+    args = parser.parse_args()
+
+    from forum import create_app
+
+    results = {}
+    for size in args.sizes:
+        url, handle = make_url(args.postgres)
+        try:
+            app = create_app(
+                {
+                    "SQLALCHEMY_DATABASE_URI": url.replace(
+                        "postgresql://", "postgresql+psycopg://", 1
+                    ),
+                    "FORUM_DEMO": False,
+                    "SQLALCHEMY_ENGINE_OPTIONS": {}
+                    if args.postgres
+                    else {"connect_args": {"timeout": 30}},
+                    "SERVER_NAME": "localhost",
+                }
+            )
+            began = time.perf_counter()
+            fill(app, size)
+            print(f"{size:>9} messages loaded in {time.perf_counter() - began:.1f} s", flush=True)
+            results[size] = measure(app, args.rounds)
+            with app.app_context():
+                from forum.extensions import db
+
+                db.engine.dispose()
+        finally:
+            drop(handle)
+    backend = "PostgreSQL" if args.postgres else "SQLite"
+    print(f"\nsearch on {backend}, {len(QUERIES)} queries x {args.rounds} rounds (ms)")
+    small, large = args.sizes
+    for order in ("relevance", "newest"):
+        a, b = results[small][order], results[large][order]
+        print(
+            f"{order:<10} {small:>9}: p50 {statistics.median(a):7.1f}  p95 {p95(a):7.1f} | "
+            f"{large:>9}: p50 {statistics.median(b):7.1f}  p95 {p95(b):7.1f} | "
+            f"ratio p95 {p95(b) / max(p95(a), 0.001):5.1f}x"
+        )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,124 @@
+"""The open-data JSON API under /api/v1/: read-only public data, tokens for more.
+
+Built with flask-smorest: it fits the app factory as an ordinary extension
+(`Api.init_app`) on our plain Flask app, and generates the OpenAPI 3.1 document
+from the marshmallow schemas in `schemas.py` (APIFlask would replace the Flask
+class itself). Its own error handlers are not installed: errors keep the API's
+one shape, `{"error": {"code", "message", "field"?}}`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask, Response, current_app, request
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
+from flask_smorest import Api
+
+from ..extensions import csrf
+from . import schemas
+
+API_PREFIX = "/api/v1"
+
+
+class OpenDataApi(Api):
+    """flask-smorest's Api without its app-wide error handlers (the app has its own)."""
+
+    ERROR_SCHEMA = schemas.Error
+
+    def _register_error_handlers(self) -> None:
+        return None
+
+
+def rate_limit_key() -> str:
+    """Per token when one is sent, else per address."""
+    header = request.headers.get("Authorization", "")
+    if header.startswith("Bearer ") and len(header) < 250:
+        from ..services.api_tokens import hash_token
+
+        return "token:" + hash_token(header.removeprefix("Bearer ").strip())
+    return "addr:" + (get_remote_address() or "unknown")
+
+
+def rate_limit_value() -> str:
+    if request.headers.get("Authorization", "").startswith("Bearer "):
+        return str(current_app.config["FORUM_API_TOKEN_RATE_LIMIT"])
+    return str(current_app.config["FORUM_API_RATE_LIMIT"])
+
+
+limiter = Limiter(key_func=rate_limit_key, default_limits=[], headers_enabled=True)
+
+
+def init_api(app: Flask) -> None:
+    """Attach the API blueprint, its OpenAPI document, the limiter, CORS and ETags."""
+    app.config.setdefault("API_TITLE", "Dialogforum open data")
+    app.config.setdefault("API_VERSION", "1")
+    app.config.setdefault("OPENAPI_VERSION", "3.1.0")
+    app.config.setdefault("OPENAPI_URL_PREFIX", API_PREFIX)
+    app.config.setdefault("OPENAPI_JSON_PATH", "openapi.json")
+    app.config.setdefault("FORUM_API_RATE_LIMIT", "120 per minute")
+    app.config.setdefault("FORUM_API_TOKEN_RATE_LIMIT", "600 per minute")
+    app.config.setdefault("RATELIMIT_STORAGE_URI", app.config.get("FORUM_REDIS_URL") or "memory://")
+    app.config.setdefault("RATELIMIT_KEY_PREFIX", "forum-api")
+    app.config.setdefault(
+        "API_SPEC_OPTIONS",
+        {
+            "info": {
+                "description": (
+                    "Read-only open data from Dialogforum: the agreement's commitments and "
+                    "principles, public forums, threads and messages, consultation rounds "
+                    "with their questions, published responses and feedback, organisations, "
+                    "follow-up actions and the yearly indicators. Lists are paged by id: "
+                    "follow `next`. Times are ISO 8601 in UTC. A personal access token "
+                    "(Authorization: Bearer ...) reads what its owner may read and, with the "
+                    "`respond` scope, saves its organisation's consultation response."
+                ),
+                "license": {"name": "CC0-1.0", "identifier": "CC0-1.0"},
+            },
+            "servers": [{"url": "/"}],
+            "components": {
+                "securitySchemes": {
+                    "token": {"type": "http", "scheme": "bearer", "bearerFormat": "dfp_..."}
+                }
+            },
+        },
+    )
+    api = OpenDataApi()
+    api.init_app(app)
+    from . import views
+
+    csrf.exempt(views.bp)  # no cookies: the API authenticates by bearer token only
+    limiter.init_app(app)
+    limiter.limit(rate_limit_value, key_func=rate_limit_key)(views.bp)
+    api.register_blueprint(views.bp)
+    from . import reference
+
+    app.register_blueprint(reference.bp)
+    app.after_request(_api_headers)
+
+
+def _api_headers(response: Response) -> Response:
+    """CORS for reads, and an ETag with If-None-Match answered by 304."""
+    if not request.path.startswith(API_PREFIX + "/") or request.path.startswith(
+        API_PREFIX + "/reference"
+    ):
+        return response
+    if request.method in ("GET", "HEAD", "OPTIONS"):
+        response.headers["Access-Control-Allow-Origin"] = "*"
+        response.headers["Access-Control-Allow-Headers"] = "Authorization, If-None-Match"
+        response.headers["Access-Control-Expose-Headers"] = (
+            "ETag, Retry-After, X-RateLimit-Limit, X-RateLimit-Remaining, X-RateLimit-Reset"
+        )
+        response.headers["Vary"] = "Authorization"
+    if request.method == "GET" and response.status_code == 200 and response.is_json:
+        response.add_etag()
+        response.make_conditional(request)
+    return response
+
+
+def error_body(code: str, message: str, field: str | None = None) -> dict[str, Any]:
+    body: dict[str, Any] = {"code": code, "message": message}
+    if field:
+        body["field"] = field
+    return {"error": body}

@@ -1,0 +1,283 @@
+"""The shapes of the API's resources (marshmallow): the OpenAPI description is made from these."""
+
+from __future__ import annotations
+
+from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
+
+MAX_ID = 2**31 - 1
+
+
+def no_nul(value: str) -> None:
+    """Text with a NUL character cannot be stored (PostgreSQL refuses it)."""
+    if "\x00" in value:
+        raise ValidationError("The text contains a NUL character.")
+
+
+class Base(Schema):
+    class Meta:
+        unknown = EXCLUDE
+        ordered = True
+
+
+class ErrorBody(Base):
+    code = fields.Str(required=True, metadata={"description": "machine-readable error code"})
+    message = fields.Str(required=True, metadata={"description": "what went wrong, for people"})
+    field = fields.Str(metadata={"description": "the input field at fault, when there is one"})
+
+
+class Error(Base):
+    """Every error: `{"error": {"code", "message", "field"?}}`."""
+
+    error = fields.Nested(ErrorBody, required=True)
+
+
+class PageArgs(Base):
+    after = fields.Int(
+        load_default=None,
+        validate=validate.Range(min=0, max=MAX_ID),
+        metadata={"description": "return items whose id is greater than this (from `next`)"},
+    )
+    limit = fields.Int(load_default=50, validate=validate.Range(min=1, max=100))
+
+
+class YearArgs(Base):
+    year = fields.Int(load_default=None, validate=validate.Range(min=2000, max=2100))
+
+
+class Ref(Base):
+    id = fields.Int(required=True)
+    url = fields.Str(required=True, metadata={"description": "the resource in this API"})
+
+
+class Commitment(Base):
+    id = fields.Int(required=True)
+    slug = fields.Str(required=True)
+    position = fields.Int(required=True)
+    title_sv = fields.Str(required=True)
+    title_en = fields.Str(required=True)
+    description_sv = fields.Str(required=True)
+    description_en = fields.Str(required=True)
+    url = fields.Str(required=True)
+    html_url = fields.Str(required=True)
+
+
+class Principle(Base):
+    id = fields.Int(required=True)
+    slug = fields.Str(required=True)
+    position = fields.Int(required=True)
+    name_sv = fields.Str(required=True)
+    name_en = fields.Str(required=True)
+    description_sv = fields.Str(required=True)
+    description_en = fields.Str(required=True)
+
+
+class CommitmentRef(Base):
+    slug = fields.Str(required=True)
+    url = fields.Str(required=True)
+
+
+class Forum(Base):
+    id = fields.Int(required=True)
+    slug = fields.Str(required=True)
+    title = fields.Str(required=True)
+    description_html = fields.Str(required=True)
+    visibility = fields.Str(required=True)
+    created_at = fields.Str(required=True, metadata={"format": "date-time"})
+    commitments = fields.List(fields.Nested(CommitmentRef), required=True)
+    url = fields.Str(required=True)
+    threads_url = fields.Str(required=True)
+    html_url = fields.Str(required=True)
+
+
+class Thread(Base):
+    id = fields.Int(required=True)
+    title = fields.Str(required=True)
+    forum = fields.Nested(Ref, required=True)
+    created_at = fields.Str(required=True, metadata={"format": "date-time"})
+    locked = fields.Bool(required=True)
+    archived = fields.Bool(required=True)
+    message_count = fields.Int(required=True)
+    commitments = fields.List(fields.Nested(CommitmentRef), required=True)
+    url = fields.Str(required=True)
+    messages_url = fields.Str(required=True)
+    html_url = fields.Str(required=True)
+
+
+class Author(Base):
+    id = fields.Int(required=True)
+    display_name = fields.Str(required=True)
+
+
+class Message(Base):
+    id = fields.Int(required=True)
+    thread_id = fields.Int(required=True)
+    author = fields.Nested(Author, required=True)
+    state = fields.Str(required=True, metadata={"description": "visible, hidden or deleted"})
+    html = fields.Str(
+        required=True, metadata={"description": "sanitised HTML; empty unless visible"}
+    )
+    created_at = fields.Str(required=True, metadata={"format": "date-time"})
+    edited_at = fields.Str(required=True, allow_none=True, metadata={"format": "date-time"})
+    reply_to = fields.Int(required=True, allow_none=True)
+
+
+class Question(Base):
+    id = fields.Int(required=True)
+    position = fields.Int(required=True)
+    text = fields.Str(required=True)
+    guidance = fields.Str(required=True)
+
+
+class Round(Base):
+    id = fields.Int(required=True)
+    title = fields.Str(required=True)
+    department = fields.Str(required=True)
+    phase = fields.Str(required=True)
+    stage = fields.Str(required=True)
+    problem_html = fields.Str(required=True)
+    background_html = fields.Str(required=True)
+    opens_at = fields.Str(required=True, metadata={"format": "date-time"})
+    closes_at = fields.Str(required=True, metadata={"format": "date-time"})
+    decision_date = fields.Str(required=True, allow_none=True, metadata={"format": "date"})
+    questions = fields.List(fields.Nested(Question), required=True)
+    commitments = fields.List(fields.Nested(CommitmentRef), required=True)
+    url = fields.Str(required=True)
+    responses_url = fields.Str(required=True)
+    feedback_url = fields.Str(required=True)
+    html_url = fields.Str(required=True)
+
+
+class Answer(Base):
+    question_id = fields.Int(required=True)
+    html = fields.Str(required=True)
+
+
+class PublishedResponse(Base):
+    id = fields.Int(required=True)
+    organisation = fields.Nested(Ref, required=True)
+    version = fields.Int(required=True)
+    submitted_at = fields.Str(required=True, metadata={"format": "date-time"})
+    answers = fields.List(fields.Nested(Answer), required=True)
+
+
+class Feedback(Base):
+    id = fields.Int(required=True)
+    question_id = fields.Int(required=True)
+    heard_html = fields.Str(required=True)
+    action_html = fields.Str(required=True)
+    updated_at = fields.Str(required=True, metadata={"format": "date-time"})
+    source_response_ids = fields.List(fields.Int(), required=True)
+
+
+class Organisation(Base):
+    id = fields.Int(required=True)
+    slug = fields.Str(required=True)
+    name = fields.Str(required=True)
+    form = fields.Str(required=True)
+    org_number = fields.Str(required=True)
+    description = fields.Str(required=True)
+    website = fields.Str(required=True, allow_none=True)
+    verified = fields.Bool(required=True)
+    url = fields.Str(required=True)
+    html_url = fields.Str(required=True)
+
+
+class Action(Base):
+    id = fields.Int(required=True)
+    title = fields.Str(required=True)
+    description_html = fields.Str(required=True)
+    status = fields.Str(required=True)
+    accepted = fields.Bool(required=True)
+    progress = fields.Int(required=True)
+    due_date = fields.Str(required=True, metadata={"format": "date"})
+    owner_department = fields.Str(required=True, allow_none=True)
+    owner_organisation = fields.Nested(Ref, required=True, allow_none=True)
+    source_thread = fields.Nested(Ref, required=True, allow_none=True)
+    commitments = fields.List(fields.Nested(CommitmentRef), required=True)
+    created_at = fields.Str(required=True, metadata={"format": "date-time"})
+    url = fields.Str(required=True)
+    html_url = fields.Str(required=True)
+
+
+class IndicatorFigures(Base):
+    dialogues = fields.Int(required=True)
+    messages = fields.Int(required=True)
+    organisations = fields.Int(required=True)
+    rounds = fields.Int(required=True)
+    closed_rounds = fields.Int(required=True)
+    feedback_published = fields.Int(required=True)
+    feedback_share = fields.Float(required=True, allow_none=True)
+    median_feedback_days = fields.Float(required=True, allow_none=True)
+    median_decision_weeks = fields.Float(required=True, allow_none=True)
+    actions = fields.Dict(keys=fields.Str(), values=fields.Int(), required=True)
+    overdue = fields.Int(required=True)
+
+
+class CommitmentIndicators(Base):
+    commitment = fields.Nested(CommitmentRef, required=True)
+    figures = fields.Nested(IndicatorFigures, required=True)
+
+
+class Indicators(Base):
+    year = fields.Int(required=True)
+    commitments = fields.List(fields.Nested(CommitmentIndicators), required=True)
+    total = fields.Nested(IndicatorFigures, required=True)
+
+
+def page_of(item: type[Schema], name: str) -> type[Schema]:
+    """A keyset page: `items` and the `next` page's URL (null on the last page)."""
+    return type(
+        name,
+        (Base,),
+        {
+            "items": fields.List(fields.Nested(item), required=True),
+            "next": fields.Str(required=True, allow_none=True),
+        },
+    )
+
+
+ForumPage = page_of(Forum, "ForumPage")
+ThreadPage = page_of(Thread, "ThreadPage")
+MessagePage = page_of(Message, "MessagePage")
+RoundPage = page_of(Round, "RoundPage")
+OrganisationPage = page_of(Organisation, "OrganisationPage")
+ActionPage = page_of(Action, "ActionPage")
+
+
+class Commitments(Base):
+    items = fields.List(fields.Nested(Commitment), required=True)
+
+
+class Principles(Base):
+    items = fields.List(fields.Nested(Principle), required=True)
+
+
+class Responses(Base):
+    items = fields.List(fields.Nested(PublishedResponse), required=True)
+
+
+class FeedbackList(Base):
+    items = fields.List(fields.Nested(Feedback), required=True)
+
+
+class AnswerInput(Base):
+    question_id = fields.Int(required=True, validate=validate.Range(min=1, max=MAX_ID))
+    text = fields.Str(required=True, validate=[validate.Length(max=20_000), no_nul])
+
+
+class ResponseInput(Base):
+    answers = fields.List(
+        fields.Nested(AnswerInput), required=True, validate=validate.Length(min=1, max=50)
+    )
+    submit = fields.Bool(
+        load_default=False,
+        metadata={"description": "file the answers as the organisation's response (admins)"},
+    )
+
+
+class ResponseSaved(Base):
+    id = fields.Int(required=True)
+    round_id = fields.Int(required=True)
+    organisation = fields.Nested(Ref, required=True)
+    status = fields.Str(required=True)
+    version_count = fields.Int(required=True)

@@ -1,0 +1,486 @@
+"""The API's resources: thin views that read through queries/ and write through services/."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from flask import request, url_for
+from flask_babel import gettext as _
+from flask_smorest import Blueprint
+
+from .. import policy
+from ..errors import Forbidden, NotFound
+from ..formatting import iso_utc
+from ..models import (
+    Action,
+    ApiToken,
+    ConsultationRound,
+    Forum,
+    Message,
+    MessageState,
+    Organisation,
+    Thread,
+    User,
+)
+from ..models.base import utcnow
+from ..queries import consultations as consultation_queries
+from ..queries import follow_up as follow_up_queries
+from ..queries import open_data
+from ..services import api_tokens
+from ..services import consultations as consultation_service
+from ..services import follow_up as follow_up_service
+from . import schemas
+
+bp = Blueprint(
+    "api",
+    __name__,
+    url_prefix="/api/v1",
+    description="Open data: read-only unless a token's scope says otherwise.",
+)
+
+SLUG = re.compile(r"[a-z0-9][a-z0-9-]{0,119}")
+
+
+# --- who is asking ---------------------------------------------------------------
+
+
+def current_token() -> ApiToken | None:
+    """The bearer token of this request (AuthRequired if one is sent and is not valid)."""
+    header = request.headers.get("Authorization", "")
+    if not header:
+        return None
+    if not header.startswith("Bearer "):
+        from ..errors import AuthRequired
+
+        raise AuthRequired(_("Send the token as 'Authorization: Bearer <token>'."))
+    return api_tokens.authenticate(header.removeprefix("Bearer ").strip())
+
+
+def reader() -> User | None:
+    """The token's owner (reads what they may read), or None for a visitor. Never the cookie."""
+    token = current_token()
+    return token.user if token is not None else None
+
+
+def _slug(value: str) -> str:
+    if not SLUG.fullmatch(value):
+        raise NotFound(_("Nothing here."))
+    return value
+
+
+def _found(value: Any) -> Any:
+    if value is None:
+        raise NotFound(_("Nothing here."))
+    return value
+
+
+# --- representations -------------------------------------------------------------
+
+
+def _api(endpoint: str, **values: Any) -> str:
+    return url_for(f"api.{endpoint}", _external=True, **values)
+
+
+def _commitment_refs(items: list) -> list[dict[str, Any]]:
+    return [{"slug": c.slug, "url": _api("commitment", slug=c.slug)} for c in items]
+
+
+def _page(page: open_data.Page, items: list[dict[str, Any]], endpoint: str, **values: Any):
+    limit = request.args.get("limit")
+    extra = {"limit": limit} if limit else {}
+    following = (
+        _api(endpoint, after=page.next_after, **values, **extra)
+        if page.next_after is not None
+        else None
+    )
+    return {"items": items, "next": following}
+
+
+def commitment_dict(c) -> dict[str, Any]:  # noqa: ANN001
+    return {
+        "id": c.id,
+        "slug": c.slug,
+        "position": c.position,
+        "title_sv": c.title_sv,
+        "title_en": c.title_en,
+        "description_sv": c.description_sv,
+        "description_en": c.description_en,
+        "url": _api("commitment", slug=c.slug),
+        "html_url": url_for("main.commitment", slug=c.slug, _external=True),
+    }
+
+
+def forum_dict(f: Forum) -> dict[str, Any]:
+    return {
+        "id": f.id,
+        "slug": f.slug,
+        "title": f.title,
+        "description_html": f.description_html,
+        "visibility": f.visibility.value,
+        "created_at": iso_utc(f.created_at),
+        "commitments": _commitment_refs(f.commitments),
+        "url": _api("forum", slug=f.slug),
+        "threads_url": _api("forum_threads", slug=f.slug),
+        "html_url": url_for("forums.forum", slug=f.slug, _external=True),
+    }
+
+
+def thread_dict(t: Thread) -> dict[str, Any]:
+    return {
+        "id": t.id,
+        "title": t.title,
+        "forum": {"id": t.forum_id, "url": _api("forum", slug=t.forum.slug)},
+        "created_at": iso_utc(t.created_at),
+        "locked": t.locked,
+        "archived": t.archived,
+        "message_count": t.message_count,
+        "commitments": _commitment_refs(t.commitments),
+        "url": _api("thread", thread_id=t.id),
+        "messages_url": _api("thread_messages", thread_id=t.id),
+        "html_url": url_for("forums.thread", thread_id=t.id, _external=True),
+    }
+
+
+def message_dict(m: Message) -> dict[str, Any]:
+    visible = m.state == MessageState.visible
+    return {
+        "id": m.id,
+        "thread_id": m.thread_id,
+        "author": {"id": m.author.id, "display_name": m.author.display_name},
+        "state": m.state.value,
+        "html": m.html if visible else "",
+        "created_at": iso_utc(m.created_at),
+        "edited_at": iso_utc(m.edited_at),
+        "reply_to": m.reply_to_id,
+    }
+
+
+def round_dict(r: ConsultationRound) -> dict[str, Any]:
+    return {
+        "id": r.id,
+        "title": r.title,
+        "department": r.department.name,
+        "phase": r.phase(utcnow()).value,
+        "stage": r.stage.value,
+        "problem_html": r.problem_html,
+        "background_html": r.background_html,
+        "opens_at": iso_utc(r.opens_at),
+        "closes_at": iso_utc(r.closes_at),
+        "decision_date": r.decision_date.isoformat() if r.decision_date else None,
+        "questions": [
+            {"id": q.id, "position": q.position, "text": q.text, "guidance": q.guidance}
+            for q in r.questions
+        ],
+        "commitments": _commitment_refs(r.commitments),
+        "url": _api("consultation_round", round_id=r.id),
+        "responses_url": _api("round_responses", round_id=r.id),
+        "feedback_url": _api("round_feedback", round_id=r.id),
+        "html_url": url_for("consultations.show", round_id=r.id, _external=True),
+    }
+
+
+def organisation_dict(o: Organisation) -> dict[str, Any]:
+    return {
+        "id": o.id,
+        "slug": o.slug,
+        "name": o.name,
+        "form": o.form.value,
+        "org_number": o.org_number,
+        "description": o.description,
+        "website": o.website,
+        "verified": o.is_verified,
+        "url": _api("organisation", slug=o.slug),
+        "html_url": url_for("organisations.show", slug=o.slug, _external=True),
+    }
+
+
+def _org_ref(o: Organisation) -> dict[str, Any]:
+    return {"id": o.id, "url": _api("organisation", slug=o.slug)}
+
+
+def action_dict(a: Action) -> dict[str, Any]:
+    return {
+        "id": a.id,
+        "title": a.title,
+        "description_html": a.description_html,
+        "status": a.status.value,
+        "accepted": a.accepted_at is not None,
+        "progress": a.progress,
+        "due_date": a.due_date.isoformat(),
+        "owner_department": a.owner_department.name if a.owner_department else None,
+        "owner_organisation": _org_ref(a.owner_organisation) if a.owner_organisation else None,
+        "source_thread": (
+            {"id": a.source_thread_id, "url": _api("thread", thread_id=a.source_thread_id)}
+            if a.source_thread_id
+            else None
+        ),
+        "commitments": _commitment_refs(a.commitments),
+        "created_at": iso_utc(a.created_at),
+        "url": _api("action", action_id=a.id),
+        "html_url": url_for("follow_up.show", action_id=a.id, _external=True),
+    }
+
+
+# --- the agreement ---------------------------------------------------------------
+
+
+@bp.get("/commitments")
+@bp.response(200, schemas.Commitments)
+def commitments():
+    """The agreement's thirteen commitments."""
+    return {"items": [commitment_dict(c) for c in open_data.commitments()]}
+
+
+@bp.get("/commitments/<slug>")
+@bp.response(200, schemas.Commitment)
+def commitment(slug: str):
+    """One commitment."""
+    _slug(slug)
+    return commitment_dict(
+        _found(next((c for c in open_data.commitments() if c.slug == slug), None))
+    )
+
+
+@bp.get("/principles")
+@bp.response(200, schemas.Principles)
+def principles():
+    """The agreement's six principles."""
+    from sqlalchemy import select
+
+    from ..extensions import db
+    from ..models import Principle
+
+    rows = db.session.scalars(select(Principle).order_by(Principle.position))
+    return {
+        "items": [
+            {
+                "id": p.id,
+                "slug": p.slug,
+                "position": p.position,
+                "name_sv": p.name_sv,
+                "name_en": p.name_en,
+                "description_sv": p.description_sv,
+                "description_en": p.description_en,
+            }
+            for p in rows
+        ]
+    }
+
+
+# --- forums, threads, messages -------------------------------------------------
+
+
+@bp.get("/forums")
+@bp.arguments(schemas.PageArgs, location="query")
+@bp.response(200, schemas.ForumPage)
+def forums(args):
+    """Forums the reader may read, by id."""
+    page = open_data.forums(reader(), args["after"], args["limit"])
+    return _page(page, [forum_dict(f) for f in page.items], "forums")
+
+
+@bp.get("/forums/<slug>")
+@bp.response(200, schemas.Forum)
+def forum(slug: str):
+    """One forum."""
+    return forum_dict(_found(open_data.forum(reader(), _slug(slug))))
+
+
+@bp.get("/forums/<slug>/threads")
+@bp.arguments(schemas.PageArgs, location="query")
+@bp.response(200, schemas.ThreadPage)
+def forum_threads(args, slug: str):
+    """A forum's threads, by id."""
+    user = reader()
+    found = _found(open_data.forum(user, _slug(slug)))
+    page = open_data.threads(user, found.id, args["after"], args["limit"])
+    return _page(page, [thread_dict(t) for t in page.items], "forum_threads", slug=slug)
+
+
+@bp.get("/threads/<int:thread_id>")
+@bp.response(200, schemas.Thread)
+def thread(thread_id: int):
+    """One thread."""
+    return thread_dict(_found(open_data.thread(reader(), thread_id)))
+
+
+@bp.get("/threads/<int:thread_id>/messages")
+@bp.arguments(schemas.PageArgs, location="query")
+@bp.response(200, schemas.MessagePage)
+def thread_messages(args, thread_id: int):
+    """A thread's messages, oldest first, by id; hidden and deleted ones without text."""
+    found = _found(open_data.thread(reader(), thread_id))
+    page = open_data.messages(found.id, args["after"], args["limit"])
+    return _page(
+        page, [message_dict(m) for m in page.items], "thread_messages", thread_id=thread_id
+    )
+
+
+# --- consultations ---------------------------------------------------------------
+
+
+@bp.get("/consultations")
+@bp.arguments(schemas.PageArgs, location="query")
+@bp.response(200, schemas.RoundPage)
+def rounds(args):
+    """Consultation rounds (drafts only for their officials), by id."""
+    page = open_data.rounds(reader(), args["after"], args["limit"])
+    return _page(page, [round_dict(r) for r in page.items], "rounds")
+
+
+@bp.get("/consultations/<int:round_id>")
+@bp.response(200, schemas.Round)
+def consultation_round(round_id: int):
+    """One round with its questions."""
+    return round_dict(_found(open_data.round_(reader(), round_id)))
+
+
+@bp.get("/consultations/<int:round_id>/responses")
+@bp.response(200, schemas.Responses)
+def round_responses(round_id: int):
+    """The organisations' submitted responses, published when the round closes."""
+    user = reader()
+    found = _found(open_data.round_(user, round_id))
+    if not (open_data.responses_are_public(found) or policy.can_manage_round(user, found)):
+        return {"items": []}
+    return {
+        "items": [
+            {
+                "id": p.response.id,
+                "organisation": _org_ref(p.organisation),
+                "version": p.version.number,
+                "submitted_at": iso_utc(p.version.submitted_at),
+                "answers": [
+                    {"question_id": qid, "html": html} for qid, html in sorted(p.answers.items())
+                ],
+            }
+            for p in consultation_queries.latest_versions(found.id)
+        ]
+    }
+
+
+@bp.get("/consultations/<int:round_id>/feedback")
+@bp.response(200, schemas.FeedbackList)
+def round_feedback(round_id: int):
+    """The city's feedback per question, once published."""
+    from ..models import RoundState
+
+    user = reader()
+    found = _found(open_data.round_(user, round_id))
+    if found.state != RoundState.published and not policy.can_manage_round(user, found):
+        return {"items": []}
+    feedback = consultation_queries.feedback_by_question(found.id)
+    return {
+        "items": [
+            {
+                "id": f.id,
+                "question_id": f.question_id,
+                "heard_html": f.heard_html,
+                "action_html": f.action_html,
+                "updated_at": iso_utc(f.updated_at),
+                "source_response_ids": [r.id for r in f.sources],
+            }
+            for _qid, f in sorted(feedback.items())
+        ]
+    }
+
+
+@bp.post("/consultations/<int:round_id>/responses")
+@bp.arguments(schemas.ResponseInput)
+@bp.response(200, schemas.ResponseSaved)
+@bp.doc(security=[{"token": []}])
+def save_response(data, round_id: int):
+    """Save (and with `submit`, file) the token's organisation's response: needs `respond`."""
+    token = current_token()
+    if token is None:
+        from ..errors import AuthRequired
+
+        raise AuthRequired(_("This needs an access token."))
+    if "respond" not in token.scope_set or token.organisation is None:
+        raise Forbidden(_("This token may not answer consultations."))
+    if round_id > open_data.MAX_ID:
+        raise NotFound(_("Nothing here."))
+    answers = {a["question_id"]: a["text"] for a in data["answers"]}
+    response = consultation_service.save_response(
+        token.user, round_id, token.organisation.id, answers, submit=data["submit"]
+    )
+    return {
+        "id": response.id,
+        "round_id": response.round_id,
+        "organisation": _org_ref(token.organisation),
+        "status": response.status.value,
+        "version_count": response.version_count,
+    }
+
+
+# --- organisations, actions, indicators -------------------------------------------
+
+
+@bp.get("/organisations")
+@bp.arguments(schemas.PageArgs, location="query")
+@bp.response(200, schemas.OrganisationPage)
+def organisations(args):
+    """Organisations (their public fields), by id."""
+    page = open_data.organisations(args["after"], args["limit"])
+    return _page(page, [organisation_dict(o) for o in page.items], "organisations")
+
+
+@bp.get("/organisations/<slug>")
+@bp.response(200, schemas.Organisation)
+def organisation(slug: str):
+    """One organisation."""
+    return organisation_dict(_found(open_data.organisation(_slug(slug))))
+
+
+@bp.get("/actions")
+@bp.arguments(schemas.PageArgs, location="query")
+@bp.response(200, schemas.ActionPage)
+def actions(args):
+    """Follow-up actions, by id."""
+    page = open_data.actions(reader(), args["after"], args["limit"])
+    return _page(page, [action_dict(a) for a in page.items], "actions")
+
+
+@bp.get("/actions/<int:action_id>")
+@bp.response(200, schemas.Action)
+def action(action_id: int):
+    """One action."""
+    return action_dict(_found(open_data.action(reader(), action_id)))
+
+
+@bp.get("/indicators")
+@bp.arguments(schemas.YearArgs, location="query")
+@bp.response(200, schemas.Indicators)
+def indicators(args):
+    """The follow-up dashboard's figures for one year (this year by default)."""
+    now = utcnow()
+    year = args["year"] or now.year
+    board = follow_up_queries.dashboard(year, follow_up_service.today(), now)
+    return {
+        "year": board.year,
+        "commitments": [
+            {
+                "commitment": {"slug": c.slug, "url": _api("commitment", slug=c.slug)},
+                "figures": _figures(i),
+            }
+            for c, i in board.rows
+        ],
+        "total": _figures(board.total),
+    }
+
+
+def _figures(i) -> dict[str, Any]:  # noqa: ANN001
+    return {
+        "dialogues": i.dialogues,
+        "messages": i.messages,
+        "organisations": i.organisations,
+        "rounds": i.rounds,
+        "closed_rounds": i.closed_rounds,
+        "feedback_published": i.feedback_published,
+        "feedback_share": i.feedback_share,
+        "median_feedback_days": i.median_feedback_days,
+        "median_decision_weeks": i.median_decision_weeks,
+        "actions": dict(i.actions),
+        "overdue": i.overdue,
+    }

@@ -1,0 +1,564 @@
+"""Search: one interface, two backends (PostgreSQL full text, SQLite FTS5).
+
+`search(user, params)` returns a page of hits the user may read, newest first or
+best match first, paged by a keyset cursor. What the user may read is decided in
+the query itself (joins to the live forums, messages and rounds), never by
+dropping rows afterwards, so a page is always full and counts never leak.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from functools import lru_cache
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from flask_babel import gettext as _
+from markupsafe import Markup, escape
+from sqlalchemy import (
+    ColumnElement,
+    Double,
+    Integer,
+    Select,
+    and_,
+    bindparam,
+    column,
+    exists,
+    false,
+    func,
+    literal_column,
+    not_,
+    or_,
+    select,
+    table,
+    true,
+)
+from sqlalchemy.orm import aliased
+
+from .. import policy, stemming
+from ..errors import Invalid
+from ..extensions import db
+from ..links import path_for
+from ..models import (
+    Action,
+    ConsultationFeedback,
+    ConsultationResponse,
+    ConsultationRound,
+    Forum,
+    Message,
+    MessageState,
+    Organisation,
+    OrganisationStatus,
+    ResponseVersion,
+    RoundState,
+    SearchEntry,
+    Thread,
+    User,
+    Visibility,
+)
+from ..models.agreement import Commitment
+from ..models.base import UTCDateTime, utcnow
+from ..models.consultations import round_commitments
+from ..models.follow_up import action_commitments
+from ..models.forums import forum_commitments, forum_members, forum_moderators, thread_commitments
+from ..models.search import KINDS
+
+STOCKHOLM = ZoneInfo("Europe/Stockholm")
+PAGE_SIZE = 20
+MAX_PAGE_SIZE = 100
+ORDERS = ("relevance", "newest")
+EXCERPT_LENGTH = 240
+
+
+@dataclass
+class SearchParams:
+    """What was asked: words, filters, order and where the page starts."""
+
+    q: str = ""
+    kind: str | None = None
+    forum_id: int | None = None
+    commitment_id: int | None = None
+    department_id: int | None = None
+    organisation_id: int | None = None
+    author_id: int | None = None
+    date_from: date | None = None
+    date_to: date | None = None
+    order: str = "relevance"
+    cursor: str | None = None
+    limit: int = PAGE_SIZE
+
+
+@dataclass
+class Hit:
+    """One result: what it is, where it lives, and a highlighted excerpt."""
+
+    kind: str
+    object_id: int
+    title: str
+    title_html: Markup
+    excerpt_html: Markup
+    created_at: datetime
+    forum_id: int | None
+    thread_id: int | None
+    round_id: int | None
+    organisation_id: int | None
+    score: float
+    url: str = ""
+
+
+@dataclass
+class SearchPage:
+    hits: list[Hit] = field(default_factory=list)
+    next_cursor: str | None = None
+    terms: list[str] = field(default_factory=list)
+
+
+# --- who may read what, as SQL -------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Who:
+    """What the readability SQL needs to know about a reader (values or bind parameters)."""
+
+    logged_in: bool
+    admin: bool
+    site_moderator: bool
+    official: bool
+    user_id: Any = None
+    department_id: Any = None
+
+
+def who(user: User | None) -> Who:
+    logged_in = user is not None and bool(getattr(user, "is_authenticated", False))
+    return Who(
+        logged_in=logged_in,
+        admin=policy.is_admin(user),
+        site_moderator=policy.is_site_moderator(user),
+        official=policy.is_official(user),
+        user_id=user.id if logged_in else None,  # type: ignore[union-attr]
+        department_id=user.department_id if logged_in else None,  # type: ignore[union-attr]
+    )
+
+
+def _as_who(user: User | Who | None) -> Who:
+    return user if isinstance(user, Who) else who(user)
+
+
+def forum_readable(user: User | Who | None, forum: Any) -> ColumnElement[bool]:
+    """SQL for policy.can_view_forum on the forums alias `forum`."""
+    w = _as_who(user)
+    if w.site_moderator:
+        return true()
+    if not w.logged_in:
+        return forum.visibility == Visibility.public
+    return or_(
+        forum.visibility.in_([Visibility.public, Visibility.members]),
+        exists().where(forum_members.c.forum_id == forum.id, forum_members.c.user_id == w.user_id),
+        exists().where(
+            forum_moderators.c.forum_id == forum.id, forum_moderators.c.user_id == w.user_id
+        ),
+    )
+
+
+def manages_round(user: User | Who | None, round_: Any) -> ColumnElement[bool]:
+    """SQL for policy.can_manage_round."""
+    w = _as_who(user)
+    if w.admin:
+        return true()
+    if w.official:
+        return round_.department_id == w.department_id
+    return false()
+
+
+def round_readable(user: User | Who | None, round_: Any) -> ColumnElement[bool]:
+    """SQL for policy.can_view_round: drafts only for those who manage them."""
+    return or_(round_.state != RoundState.draft, manages_round(user, round_))
+
+
+def thread_readable(user: User | Who | None, thread: Any) -> ColumnElement[bool]:
+    """SQL for policy.can_view_thread: its forum, and its round if it is a round's thread."""
+    forum = aliased(Forum)
+    round_ = aliased(ConsultationRound)
+    return and_(
+        exists().where(forum.id == thread.forum_id, forum_readable(user, forum)),
+        not_(exists().where(round_.thread_id == thread.id, not_(round_readable(user, round_)))),
+    )
+
+
+@lru_cache(maxsize=32)
+def _readable_template(shape: Who) -> ColumnElement[bool]:
+    """readable() for one kind of reader, with the reader and the time as bind parameters.
+
+    Building this expression costs more than running the query on a small index,
+    and a fresh one misses SQLAlchemy's statement cache; one per shape of reader
+    is built once per process.
+    """
+    return _readable(
+        Who(
+            shape.logged_in,
+            shape.admin,
+            shape.site_moderator,
+            shape.official,
+            bindparam("reader_id", type_=Integer),
+            bindparam("reader_department", type_=Integer),
+        ),
+        bindparam("reader_now", type_=UTCDateTime),
+    )
+
+
+def readable_params(user: User | None, now: datetime) -> tuple[ColumnElement[bool], dict]:
+    """The cached readability clause for `user` and the values of its parameters."""
+    w = who(user)
+    shape = Who(w.logged_in, w.admin, w.site_moderator, w.official)
+    values = {"reader_id": w.user_id, "reader_department": w.department_id, "reader_now": now}
+    return _readable_template(shape), values
+
+
+def readable(user: User | None, now: datetime) -> ColumnElement[bool]:
+    """The entries `user` may read: one clause per kind, OR-ed."""
+    return _readable(who(user), now)
+
+
+def _readable(user: Who, now: Any) -> ColumnElement[bool]:
+    entry = SearchEntry
+    message, thread, forum = aliased(Message), aliased(Thread), aliased(Forum)
+    round_, response = aliased(ConsultationRound), aliased(ConsultationResponse)
+    feedback, org, action = aliased(ConsultationFeedback), aliased(Organisation), aliased(Action)
+    responses_public = or_(
+        round_.state.in_([RoundState.closed, RoundState.published]),
+        and_(round_.state == RoundState.open, round_.closes_at <= now),
+        manages_round(user, round_),
+    )
+    clauses = [
+        and_(
+            entry.kind == "message",
+            exists()
+            .where(message.id == entry.object_id, message.state == MessageState.visible)
+            .where(thread.id == message.thread_id, thread_readable(user, thread)),
+        ),
+        and_(
+            entry.kind == "thread",
+            exists().where(thread.id == entry.object_id, thread_readable(user, thread)),
+        ),
+        and_(
+            entry.kind == "forum",
+            exists().where(forum.id == entry.object_id, forum_readable(user, forum)),
+        ),
+        and_(
+            entry.kind == "round",
+            exists().where(round_.id == entry.object_id, round_readable(user, round_)),
+        ),
+        and_(
+            entry.kind == "response",
+            exists()
+            .where(response.id == entry.object_id, round_.id == response.round_id)
+            .where(round_readable(user, round_), responses_public)
+            .where(exists().where(ResponseVersion.response_id == response.id)),
+        ),
+        and_(
+            entry.kind == "feedback",
+            exists()
+            .where(feedback.id == entry.object_id, round_.id == feedback.round_id)
+            .where(or_(round_.state == RoundState.published, manages_round(user, round_))),
+        ),
+        and_(
+            entry.kind == "organisation",
+            exists().where(
+                org.id == entry.object_id,
+                true() if user.admin else org.status != OrganisationStatus.rejected,
+            ),
+        ),
+        and_(
+            entry.kind == "action",
+            exists().where(
+                action.id == entry.object_id,
+                or_(
+                    action.source_thread_id.is_(None),
+                    exists().where(
+                        thread.id == action.source_thread_id, thread_readable(user, thread)
+                    ),
+                ),
+            ),
+        ),
+    ]
+    return or_(*clauses)
+
+
+# --- filters -----------------------------------------------------------------
+
+
+def _local_day_start(day: date) -> datetime:
+    return datetime.combine(day, time.min, tzinfo=STOCKHOLM)
+
+
+def _commitment_filter(commitment_id: int) -> ColumnElement[bool]:
+    entry = SearchEntry
+    return or_(
+        and_(
+            entry.kind.in_(["message", "thread"]),
+            exists().where(
+                thread_commitments.c.thread_id == entry.thread_id,
+                thread_commitments.c.commitment_id == commitment_id,
+            ),
+        ),
+        and_(
+            entry.kind == "forum",
+            exists().where(
+                forum_commitments.c.forum_id == entry.object_id,
+                forum_commitments.c.commitment_id == commitment_id,
+            ),
+        ),
+        and_(
+            entry.kind.in_(["round", "response", "feedback"]),
+            exists().where(
+                round_commitments.c.round_id == entry.round_id,
+                round_commitments.c.commitment_id == commitment_id,
+            ),
+        ),
+        and_(
+            entry.kind == "action",
+            exists().where(
+                action_commitments.c.action_id == entry.object_id,
+                action_commitments.c.commitment_id == commitment_id,
+            ),
+        ),
+    )
+
+
+def _filters(params: SearchParams) -> list[ColumnElement[bool]]:
+    entry = SearchEntry
+    out: list[ColumnElement[bool]] = []
+    if params.kind:
+        out.append(entry.kind == params.kind)
+    if params.forum_id:
+        out.append(entry.forum_id == params.forum_id)
+    if params.commitment_id:
+        out.append(_commitment_filter(params.commitment_id))
+    if params.department_id:
+        out.append(entry.department_id == params.department_id)
+    if params.organisation_id:
+        out.append(entry.organisation_id == params.organisation_id)
+    if params.author_id:
+        out.append(entry.author_id == params.author_id)
+    if params.date_from:
+        out.append(entry.created_at >= _local_day_start(params.date_from))
+    if params.date_to:
+        out.append(entry.created_at < _local_day_start(params.date_to + timedelta(days=1)))
+    return out
+
+
+# --- cursors -----------------------------------------------------------------
+
+
+def encode_cursor(order: str, key: float | str, entry_id: int) -> str:
+    raw = json.dumps([order, key, entry_id], separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str, order: str) -> tuple[Any, int]:
+    """(sort key, entry id) from a cursor this module made; Invalid for anything else."""
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        kind, key, entry_id = json.loads(base64.urlsafe_b64decode(padded.encode()))
+        if kind != order or not isinstance(entry_id, int):
+            raise ValueError
+        if order == "newest":
+            key = datetime.fromisoformat(key)
+            if key.tzinfo is None:
+                raise ValueError
+        elif not isinstance(key, int | float):
+            raise ValueError
+        return key, entry_id
+    except (ValueError, TypeError, binascii.Error, json.JSONDecodeError, UnicodeDecodeError):
+        raise Invalid(
+            _("The page link is not valid; start the search again."), field="cursor"
+        ) from None
+
+
+# --- the two backends ------------------------------------------------------------
+
+
+SEARCH_FTS = table("search_fts", column("rowid"), column("title"), column("body"))
+
+
+def _postgres_match(query: Select, terms: list[str]) -> tuple[Select, ColumnElement[float]]:
+    tsquery = func.to_tsquery(
+        literal_column("'forum_swedish'::regconfig"), " & ".join(f"{t}:*" for t in terms)
+    )
+    document: ColumnElement[Any] = literal_column("search_entries.document")
+    # double precision: the cursor carries the exact value back for the keyset comparison
+    score = func.ts_rank_cd(document, tsquery).cast(Double)
+    return query.where(document.op("@@")(tsquery)), score
+
+
+def _sqlite_match(query: Select, terms: list[str]) -> tuple[Select, ColumnElement[float]]:
+    fts_query = " ".join(f'"{t}"*' for t in terms)
+    fts: ColumnElement[Any] = literal_column("search_fts")
+    joined = query.join(SEARCH_FTS, SEARCH_FTS.c.rowid == SearchEntry.id).where(
+        fts.op("MATCH")(fts_query)
+    )
+    # bm25: smaller is better; title words weigh ten times body words.
+    return joined, -func.bm25(fts, 10.0, 1.0)
+
+
+def search(user: User | None, params: SearchParams, now: datetime | None = None) -> SearchPage:
+    """A page of hits for `params` that `user` may read."""
+    terms = stemming.query_terms(params.q)
+    if not terms:
+        return SearchPage()
+    if params.order not in ORDERS:
+        raise Invalid(_("Choose an order from the list."), field="order")
+    if params.kind and params.kind not in KINDS:
+        raise Invalid(_("Choose a kind from the list."), field="kind")
+    limit = max(1, min(params.limit, MAX_PAGE_SIZE))
+    now = now or utcnow()
+    dialect = db.engine.dialect.name
+    backend = _postgres_match if dialect == "postgresql" else _sqlite_match
+    query, score = backend(select(SearchEntry), terms)
+    visible, values = readable_params(user, now)
+    query = (
+        query.add_columns(score.label("score")).where(visible, *_filters(params)).limit(limit + 1)
+    )
+    if params.order == "newest":
+        query = query.order_by(SearchEntry.created_at.desc(), SearchEntry.id.desc())
+        if params.cursor:
+            at, entry_id = decode_cursor(params.cursor, "newest")
+            query = query.where(
+                or_(
+                    SearchEntry.created_at < at,
+                    and_(SearchEntry.created_at == at, SearchEntry.id < entry_id),
+                )
+            )
+    else:
+        query = query.order_by(score.desc(), SearchEntry.id.desc())
+        if params.cursor:
+            best, entry_id = decode_cursor(params.cursor, "relevance")
+            query = query.where(or_(score < best, and_(score == best, SearchEntry.id < entry_id)))
+    rows = db.session.execute(query, values).all()
+    page = SearchPage(terms=terms)
+    thread_ids = {e.thread_id for e, _v in rows[:limit] if e.kind == "message" and e.thread_id}
+    titles = dict(
+        db.session.execute(select(Thread.id, Thread.title).where(Thread.id.in_(thread_ids))).all()
+        if thread_ids
+        else []
+    )
+    slugs = _slugs(
+        {e.object_id for e, _v in rows[:limit] if e.kind == "forum"},
+        {e.object_id for e, _v in rows[:limit] if e.kind == "organisation"},
+    )
+    for entry, value in rows[:limit]:
+        title = titles.get(entry.thread_id, "") if entry.kind == "message" else entry.title
+        hit = _hit(entry, title, float(value or 0.0), terms)
+        hit.url = hit_path(hit, slugs)
+        page.hits.append(hit)
+    if len(rows) > limit:
+        last_entry, last_score = rows[limit - 1]
+        key: float | str = (
+            last_entry.created_at.isoformat() if params.order == "newest" else float(last_score)
+        )
+        page.next_cursor = encode_cursor(params.order, key, last_entry.id)
+    return page
+
+
+# --- excerpts ----------------------------------------------------------------
+
+
+def _matches(word: str, terms: list[str]) -> bool:
+    stem = stemming.stem(word) or stemming.fold(word)
+    return any(stem.startswith(t) or stemming.fold(word).startswith(t) for t in terms)
+
+
+def highlight(text: str, terms: list[str], length: int | None = None) -> Markup:
+    """`text` escaped, with the words that match `terms` in <mark>; cut around the first match."""
+    text = " ".join(text.split())
+    spans = [m.span() for m in stemming.WORD.finditer(text) if _matches(m.group(), terms)]
+    start, end = 0, len(text)
+    if length is not None and len(text) > length:
+        first = spans[0][0] if spans else 0
+        start = max(0, first - length // 3)
+        end = min(len(text), start + length)
+        if start > 0:
+            while start < first and not text[start - 1].isspace():
+                start += 1
+    out = [Markup("…") if start > 0 else Markup("")]
+    cursor = start
+    for s, e in spans:
+        if s < start or e > end:
+            continue
+        out.append(escape(text[cursor:s]))
+        out.append(Markup("<mark>%s</mark>") % text[s:e])
+        cursor = e
+    out.append(escape(text[cursor:end]))
+    if end < len(text):
+        out.append(Markup("…"))
+    return Markup("").join(out)
+
+
+def _hit(entry: SearchEntry, title: str, score: float, terms: list[str]) -> Hit:
+    return Hit(
+        kind=entry.kind,
+        object_id=entry.object_id,
+        title=title,
+        title_html=highlight(title, terms),
+        excerpt_html=highlight(entry.body, terms, EXCERPT_LENGTH),
+        created_at=entry.created_at,
+        forum_id=entry.forum_id,
+        thread_id=entry.thread_id,
+        round_id=entry.round_id,
+        organisation_id=entry.organisation_id,
+        score=score,
+    )
+
+
+def _slugs(forum_ids: set[int], organisation_ids: set[int]) -> dict[tuple[str, int], str]:
+    out: dict[tuple[str, int], str] = {}
+    if forum_ids:
+        for id_, slug in db.session.execute(
+            select(Forum.id, Forum.slug).where(Forum.id.in_(forum_ids))
+        ):
+            out["forum", id_] = slug
+    if organisation_ids:
+        for id_, slug in db.session.execute(
+            select(Organisation.id, Organisation.slug).where(Organisation.id.in_(organisation_ids))
+        ):
+            out["organisation", id_] = slug
+    return out
+
+
+def hit_path(hit: Hit, slugs: dict[tuple[str, int], str]) -> str:
+    """The page a hit links to (site-relative)."""
+    if hit.kind == "message":
+        return path_for("forums.thread", thread_id=hit.thread_id, _anchor=f"m{hit.object_id}")
+    if hit.kind == "thread":
+        return path_for("forums.thread", thread_id=hit.object_id)
+    if hit.kind == "forum":
+        return path_for("forums.forum", slug=slugs.get(("forum", hit.object_id), ""))
+    if hit.kind == "organisation":
+        return path_for("organisations.show", slug=slugs.get(("organisation", hit.object_id), ""))
+    if hit.kind == "action":
+        return path_for("follow_up.show", action_id=hit.object_id)
+    anchor = "feedback" if hit.kind == "feedback" else None
+    return path_for("consultations.show", round_id=hit.round_id, _anchor=anchor)
+
+
+def resolve_filters(
+    forum: str | None, commitment: str | None, organisation: str | None, author: str | None
+) -> dict[str, int | None]:
+    """Slugs and handles from a URL to ids, in one query each (unknown -> 0 matches nothing)."""
+    out: dict[str, int | None] = {}
+    for key, value, model, slug_column in (
+        ("forum_id", forum, Forum, Forum.slug),
+        ("commitment_id", commitment, Commitment, Commitment.slug),
+        ("organisation_id", organisation, Organisation, Organisation.slug),
+        ("author_id", author, User, User.handle),
+    ):
+        if not value:
+            out[key] = None
+            continue
+        found = db.session.scalar(select(model.id).where(slug_column == value))  # type: ignore[attr-defined]
+        out[key] = found if found is not None else -1
+    return out

@@ -1,0 +1,359 @@
+"""Exports: archives of public records, a person's own data, and CSV for Swedish Excel.
+
+An archive (a forum, a thread or a consultation round) is one self-contained zip:
+`data.json` for machines, `index.html` that opens in a browser with no server, and
+`manifest.json` with the SHA-256 of every file. Hidden messages are included and
+marked, with their moderation record: hidden is not destroyed.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import re
+import secrets
+import threading
+import zipfile
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from flask import Flask, current_app, render_template
+from flask_babel import gettext as _
+from sqlalchemy import select
+from sqlalchemy.orm import joinedload
+
+from .. import policy
+from ..errors import NotFound
+from ..extensions import db
+from ..formatting import iso_utc
+from ..links import url_for_mail
+from ..models import (
+    ConsultationRound,
+    Forum,
+    Message,
+    MessageRevision,
+    ModerationAction,
+    PersonalExport,
+    Thread,
+    User,
+)
+from ..models.base import utcnow
+from ..queries import consultations as consultation_queries
+from .audit import record as audit
+from .mail import queue_mail
+
+STOCKHOLM = ZoneInfo("Europe/Stockholm")
+EXPORT_DAYS = 7
+ARCHIVE_KINDS = ("forum", "thread", "round")
+
+
+# --- archives of public records ---------------------------------------------------
+
+
+def _thread_record(thread: Thread) -> dict[str, Any]:
+    messages = db.session.scalars(
+        select(Message)
+        .options(joinedload(Message.author))
+        .where(Message.thread_id == thread.id)
+        .order_by(Message.id)
+    ).all()
+    ids = [m.id for m in messages] or [0]
+    revisions: dict[int, list[dict[str, Any]]] = {}
+    for r in db.session.scalars(
+        select(MessageRevision)
+        .where(MessageRevision.message_id.in_(ids))
+        .order_by(MessageRevision.id)
+    ):
+        revisions.setdefault(r.message_id, []).append(
+            {
+                "html": r.html,
+                "created_at": iso_utc(r.created_at),
+                "replaced_at": iso_utc(r.replaced_at),
+            }
+        )
+    moderation: dict[int, list[dict[str, Any]]] = {}
+    for a in db.session.scalars(
+        select(ModerationAction)
+        .where(ModerationAction.message_id.in_(ids))
+        .order_by(ModerationAction.id)
+    ):
+        moderation.setdefault(a.message_id or 0, []).append(
+            {
+                "kind": str(a.kind.value if hasattr(a.kind, "value") else a.kind),
+                "reason": a.reason,
+                "actor_id": a.actor_id,
+                "created_at": iso_utc(a.created_at),
+                "reversed_at": iso_utc(a.reversed_at),
+            }
+        )
+    return {
+        "id": thread.id,
+        "title": thread.title,
+        "forum_id": thread.forum_id,
+        "created_at": iso_utc(thread.created_at),
+        "locked": thread.locked,
+        "archived": thread.archived,
+        "messages": [
+            {
+                "id": m.id,
+                "author": {"id": m.author_id, "display_name": m.author.display_name},
+                "state": m.state.value,
+                "hidden_reason": m.hidden_reason,
+                "html": m.html,
+                "created_at": iso_utc(m.created_at),
+                "edited_at": iso_utc(m.edited_at),
+                "deleted_at": iso_utc(m.deleted_at),
+                "reply_to": m.reply_to_id,
+                "revisions": revisions.get(m.id, []),
+                "moderation": moderation.get(m.id, []),
+            }
+            for m in messages
+        ],
+    }
+
+
+def _round_record(round_: ConsultationRound) -> dict[str, Any]:
+    feedback = consultation_queries.feedback_by_question(round_.id)
+    return {
+        "id": round_.id,
+        "title": round_.title,
+        "department": round_.department.name,
+        "state": round_.state.value,
+        "problem_html": round_.problem_html,
+        "background_html": round_.background_html,
+        "opens_at": iso_utc(round_.opens_at),
+        "closes_at": iso_utc(round_.closes_at),
+        "feedback_published_at": iso_utc(round_.feedback_published_at),
+        "questions": [
+            {"id": q.id, "position": q.position, "text": q.text} for q in round_.questions
+        ],
+        "responses": [
+            {
+                "organisation": p.organisation.name,
+                "organisation_number": p.organisation.org_number,
+                "version": p.version.number,
+                "submitted_at": iso_utc(p.version.submitted_at),
+                "answers": {str(k): v for k, v in p.answers.items()},
+            }
+            for p in consultation_queries.latest_versions(round_.id)
+        ],
+        "feedback": [
+            {
+                "question_id": qid,
+                "heard_html": f.heard_html,
+                "action_html": f.action_html,
+                "source_response_ids": [r.id for r in f.sources],
+            }
+            for qid, f in sorted(feedback.items())
+        ],
+        "discussion": _discussion(round_.thread_id),
+    }
+
+
+def _discussion(thread_id: int | None) -> dict[str, Any] | None:
+    thread = db.session.get(Thread, thread_id) if thread_id else None
+    return _thread_record(thread) if thread is not None else None
+
+
+def archive_record(kind: str, object_id: int) -> dict[str, Any]:
+    """The archive's data for a forum, a thread or a round."""
+    if kind == "thread":
+        thread = db.session.get(Thread, object_id)
+        if thread is None:
+            raise NotFound(_("No such thread."))
+        return {"thread": _thread_record(thread)}
+    if kind == "forum":
+        forum = db.session.get(Forum, object_id)
+        if forum is None:
+            raise NotFound(_("No such forum."))
+        threads = db.session.scalars(
+            select(Thread).where(Thread.forum_id == forum.id).order_by(Thread.id)
+        ).all()
+        return {
+            "forum": {
+                "id": forum.id,
+                "slug": forum.slug,
+                "title": forum.title,
+                "description_html": forum.description_html,
+                "visibility": forum.visibility.value,
+                "threads": [_thread_record(t) for t in threads],
+            }
+        }
+    if kind == "round":
+        round_ = db.session.get(ConsultationRound, object_id)
+        if round_ is None:
+            raise NotFound(_("No such consultation round."))
+        return {"round": _round_record(round_)}
+    raise NotFound(_("Nothing here."))
+
+
+def _zip(files: dict[str, bytes], meta: dict[str, Any]) -> bytes:
+    manifest = {
+        **meta,
+        "files": {name: hashlib.sha256(data).hexdigest() for name, data in sorted(files.items())},
+    }
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, data in files.items():
+            archive.writestr(name, data)
+        archive.writestr("manifest.json", json.dumps(manifest, indent=2, ensure_ascii=False))
+    return buffer.getvalue()
+
+
+def build_archive(actor: User | None, kind: str, object_id: int) -> tuple[str, bytes]:
+    """(file name, zip bytes) of an archive export; admins only, and it is logged."""
+    policy.require(policy.can_administer(actor))
+    record = archive_record(kind, object_id)
+    created = utcnow()
+    data = json.dumps(record, indent=2, ensure_ascii=False).encode()
+    html = render_template(
+        "exports/archive.html", record=record, kind=kind, created_at=iso_utc(created)
+    ).encode()
+    audit(actor, "archive.export", kind, object_id)
+    db.session.commit()
+    meta = {"kind": kind, "id": object_id, "created_at": iso_utc(created), "format": 1}
+    return f"dialogforum-{kind}-{object_id}.zip", _zip(
+        {"data.json": data, "index.html": html}, meta
+    )
+
+
+# --- a person's own data -----------------------------------------------------------
+
+
+def exports_dir() -> Path:
+    path = Path(current_app.instance_path) / "exports"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def request_personal_export(user: User | None) -> PersonalExport:
+    """Ask for "download my data"; it is prepared in the background and mailed as a link."""
+    user = policy.require_login(user)
+    export = PersonalExport(user_id=user.id)
+    db.session.add(export)
+    db.session.commit()
+    return export
+
+
+def prepare_personal_export(export_id: int) -> str | None:
+    """Build the zip, store it, mail the expiring link; returns the link's secret (tests)."""
+    from .privacy import personal_data
+
+    export = db.session.get(PersonalExport, export_id)
+    if export is None or export.status != "pending":
+        return None
+    user = db.session.get(User, export.user_id)
+    assert user is not None
+    data = personal_data(user)
+    sections = [
+        (name, json.dumps(value, indent=2, ensure_ascii=False)) for name, value in data.items()
+    ]
+    html = render_template("exports/personal.html", sections=sections).encode()
+    payload = _zip(
+        {"data.json": json.dumps(data, indent=2, ensure_ascii=False).encode(), "index.html": html},
+        {"kind": "personal", "user_id": user.id, "created_at": iso_utc(utcnow()), "format": 1},
+    )
+    raw = secrets.token_urlsafe(32)
+    name = f"personal-{export.id}-{secrets.token_hex(8)}.zip"
+    (exports_dir() / name).write_bytes(payload)
+    now = utcnow()
+    export.status = "ready"
+    export.file_name = name
+    export.token_hash = hashlib.sha256(raw.encode()).hexdigest()
+    export.ready_at = now
+    export.expires_at = now + timedelta(days=EXPORT_DAYS)
+    link = url_for_mail("privacy.download_export", token=raw)
+    queue_mail(
+        user.email,
+        _("Your data from Dialogforum"),
+        _(
+            "The copy of your data is ready. Download it within %(days)d days (log in first):\n\n%(link)s",
+            days=EXPORT_DAYS,
+            link=link,
+        ),
+    )
+    db.session.commit()
+    return raw
+
+
+def run_pending_exports() -> int:
+    """Prepare every waiting export (the background job; also `flask exports run`)."""
+    ids = db.session.scalars(
+        select(PersonalExport.id).where(PersonalExport.status == "pending")
+    ).all()
+    for export_id in ids:
+        prepare_personal_export(export_id)
+    remove_expired_exports()
+    return len(ids)
+
+
+def remove_expired_exports() -> int:
+    """Delete the files and rows of copies whose link has expired."""
+    expired = db.session.scalars(
+        select(PersonalExport).where(PersonalExport.expires_at <= utcnow())
+    ).all()
+    for export in expired:
+        if export.file_name:
+            (exports_dir() / export.file_name).unlink(missing_ok=True)
+        db.session.delete(export)
+    db.session.commit()
+    return len(expired)
+
+
+def start_in_background(app: Flask) -> None:
+    """Run the pending exports on a thread of this process (the request returns at once)."""
+
+    def work() -> None:
+        with app.app_context():
+            run_pending_exports()
+            db.session.remove()
+
+    threading.Thread(target=work, name="personal-exports", daemon=True).start()
+
+
+def personal_export_file(user: User | None, raw: str) -> Path:
+    """The file behind a link: the owner's, not expired; NotFound otherwise."""
+    user = policy.require_login(user)
+    digest = hashlib.sha256((raw or "").encode()).hexdigest()
+    export = db.session.scalar(select(PersonalExport).where(PersonalExport.token_hash == digest))
+    if (
+        export is None
+        or export.user_id != user.id
+        or export.expires_at is None
+        or export.expires_at <= utcnow()
+        or not export.file_name
+    ):
+        raise NotFound(_("This link has expired or is not yours. Ask for a new copy."))
+    return exports_dir() / export.file_name
+
+
+# --- CSV for Swedish Excel and LibreOffice ------------------------------------------
+
+_ISO_UTC = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d(:\d\d(\.\d+)?)?(Z|\+00:00)$")
+_DECIMAL = re.compile(r"^-?\d+\.\d+$")
+
+
+def excel_cell(value: str) -> str:
+    """A cell as Swedish Excel reads it: local time, decimal comma."""
+    if _ISO_UTC.match(value):
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        return moment.astimezone(STOCKHOLM).strftime("%Y-%m-%d %H:%M")
+    if _DECIMAL.match(value):
+        return value.replace(".", ",")
+    return value
+
+
+def excel_csv(text: str) -> bytes:
+    """Our comma CSV as UTF-8 with BOM, semicolons, decimal commas and local times."""
+    out = io.StringIO()
+    writer = csv.writer(out, delimiter=";", lineterminator="\r\n")
+    for number, row in enumerate(csv.reader(io.StringIO(text.lstrip("\ufeff")))):
+        if number == 0:
+            writer.writerow([cell.replace("(UTC)", _("(Swedish time)")) for cell in row])
+        else:
+            writer.writerow([excel_cell(cell) for cell in row])
+    return ("\ufeff" + out.getvalue()).encode("utf-8")

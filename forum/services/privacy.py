@@ -1,0 +1,226 @@
+"""Personal data: what the app holds about a person, and closing an account.
+
+Posts to the city's channels are public records (offentlighetsprincipen,
+arkivlagen): a closed account's messages, revisions, responses and moderation
+records stay, under the pseudonym "Före detta användare <id>". Everything else
+that identifies the person (email, name, handle, password, memberships,
+notifications, tokens, sessions, login attempts, resets, mail) is deleted.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask_babel import gettext as _
+from sqlalchemy import delete, or_, select
+from werkzeug.security import check_password_hash
+
+from .. import policy
+from ..errors import Forbidden, Invalid, NotFound
+from ..events import disconnect_user
+from ..extensions import db
+from ..formatting import iso_utc
+from ..models import (
+    ActionFollower,
+    ApiToken,
+    AuditEntry,
+    ConsultationResponse,
+    Flag,
+    LoginAttempt,
+    Membership,
+    Message,
+    MessageRevision,
+    ModerationAction,
+    Notification,
+    OutboxMail,
+    PasswordReset,
+    ReadMarker,
+    User,
+)
+from ..models.forums import forum_members, forum_moderators
+from .audit import record as audit
+
+CLOSED_DOMAIN = "closed.invalid"
+
+
+def pseudonym(user_id: int) -> str:
+    """The name a closed account's public posts keep (Swedish, as the records are)."""
+    return f"Före detta användare {user_id}"
+
+
+def is_closed(user: User) -> bool:
+    return user.email.endswith("@" + CLOSED_DOMAIN)
+
+
+def close_account(actor: User | None, user_id: int, password: str | None = None) -> User:
+    """Close an account: the person themselves (with their password) or an admin on request."""
+    actor = policy.require_login(actor)
+    user = db.session.get(User, user_id)
+    if user is None or is_closed(user):
+        raise NotFound(_("No such account."))
+    if actor.id == user.id:
+        if not check_password_hash(user.password_hash, password or ""):
+            raise Invalid(_("The password is not right."), field="password")
+    elif not policy.is_admin(actor):
+        raise Forbidden(_("You may not do that."))
+    elif user.is_admin:
+        raise Forbidden(_("Remove the admin role before closing an admin's account."))
+    old_email = user.email
+    _delete_personal_rows(user, old_email)
+    user.email = f"closed-{user.id}@{CLOSED_DOMAIN}"
+    user.handle = f"fd-{user.id}"
+    user.display_name = pseudonym(user.id)
+    user.password_hash = "!closed"  # noqa: S105 - matches no password
+    user.locale = None
+    user.email_notifications = False
+    user.is_moderator = False
+    user.department_id = None
+    user.session_version += 1
+    audit(actor, "account.close", "user", user.id, "self" if actor.id == user.id else "admin")
+    db.session.commit()
+    disconnect_user(user.id)
+    return user
+
+
+def _delete_personal_rows(user: User, email: str) -> None:
+    user_id = user.id
+    for statement in (
+        delete(Membership).where(Membership.user_id == user_id),
+        delete(LoginAttempt).where(LoginAttempt.email == email),
+        delete(PasswordReset).where(PasswordReset.user_id == user_id),
+        delete(Notification).where(Notification.user_id == user_id),
+        delete(ReadMarker).where(ReadMarker.user_id == user_id),
+        delete(ApiToken).where(ApiToken.user_id == user_id),
+        delete(ActionFollower).where(ActionFollower.user_id == user_id),
+        delete(OutboxMail).where(OutboxMail.to_address == email),
+        delete(forum_members).where(forum_members.c.user_id == user_id),
+        delete(forum_moderators).where(forum_moderators.c.user_id == user_id),
+    ):
+        db.session.execute(statement)
+    from ..models import PersonalExport
+
+    db.session.execute(delete(PersonalExport).where(PersonalExport.user_id == user_id))
+
+
+# --- what the app holds about a person (GDPR arts. 15 and 20) ------------------------
+
+
+def personal_data(user: User) -> dict[str, Any]:
+    """Everything the app holds about `user`, as plain JSON-ready data."""
+    uid = user.id
+    messages = db.session.scalars(
+        select(Message).where(Message.author_id == uid).order_by(Message.id)
+    ).all()
+    revisions = db.session.scalars(
+        select(MessageRevision)
+        .where(MessageRevision.message_id.in_([m.id for m in messages] or [0]))
+        .order_by(MessageRevision.id)
+    ).all()
+    by_message: dict[int, list[dict[str, Any]]] = {}
+    for r in revisions:
+        by_message.setdefault(r.message_id, []).append(
+            {
+                "body": r.body,
+                "created_at": iso_utc(r.created_at),
+                "replaced_at": iso_utc(r.replaced_at),
+            }
+        )
+    memberships = db.session.scalars(
+        select(Membership).where(Membership.user_id == uid).order_by(Membership.id)
+    ).all()
+    return {
+        "account": {
+            "id": uid,
+            "email": user.email,
+            "handle": user.handle,
+            "display_name": user.display_name,
+            "locale": user.locale,
+            "is_admin": user.is_admin,
+            "is_moderator": user.is_moderator,
+            "department": user.department.name if user.department else None,
+            "email_notifications": user.email_notifications,
+            "suspended_until": iso_utc(user.suspended_until),
+            "created_at": iso_utc(user.created_at),
+        },
+        "memberships": [
+            {
+                "organisation": m.organisation.name,
+                "role": m.role.value,
+                "status": m.status.value,
+                "created_at": iso_utc(m.created_at),
+            }
+            for m in memberships
+        ],
+        "messages": [
+            {
+                "id": m.id,
+                "thread_id": m.thread_id,
+                "state": m.state.value,
+                "body": m.body,
+                "created_at": iso_utc(m.created_at),
+                "edited_at": iso_utc(m.edited_at),
+                "revisions": by_message.get(m.id, []),
+            }
+            for m in messages
+        ],
+        "responses_edited": [
+            {"id": r.id, "round_id": r.round_id, "status": r.status.value}
+            for r in db.session.scalars(
+                select(ConsultationResponse).where(ConsultationResponse.updated_by_id == uid)
+            )
+        ],
+        "flags": [
+            {
+                "message_id": f.message_id,
+                "reason": str(getattr(f, "reason", "")),
+                "note": f.note,
+                "created_at": iso_utc(f.created_at),
+            }
+            for f in db.session.scalars(select(Flag).where(Flag.user_id == uid))
+        ],
+        "notifications": [
+            {
+                "kind": n.kind,
+                "url": n.url,
+                "excerpt": n.excerpt,
+                "created_at": iso_utc(n.created_at),
+            }
+            for n in db.session.scalars(
+                select(Notification).where(Notification.user_id == uid).order_by(Notification.id)
+            )
+        ],
+        "sessions": {
+            "session_version": user.session_version,
+            "note": "Sessions are signed cookies; no session list is stored on the server.",
+        },
+        "api_tokens": [
+            {
+                "name": t.name,
+                "prefix": t.prefix,
+                "scopes": t.scopes,
+                "created_at": iso_utc(t.created_at),
+            }
+            for t in db.session.scalars(select(ApiToken).where(ApiToken.user_id == uid))
+        ],
+        "moderation_about_me": [
+            {
+                "kind": str(a.kind),
+                "reason": a.reason,
+                "created_at": iso_utc(a.created_at),
+            }
+            for a in db.session.scalars(
+                select(ModerationAction).where(ModerationAction.subject_id == uid)
+            )
+        ],
+        "audit_entries_about_me": [
+            {"action": e.action, "reason": e.reason, "created_at": iso_utc(e.created_at)}
+            for e in db.session.scalars(
+                select(AuditEntry).where(
+                    or_(
+                        AuditEntry.actor_id == uid,
+                        (AuditEntry.target_type == "user") & (AuditEntry.target_id == uid),
+                    )
+                )
+            )
+        ],
+    }

@@ -1,0 +1,111 @@
+"""Privacy: the notice (/integritet), "download my data", closing an account, archives."""
+
+from __future__ import annotations
+
+import io
+
+from flask import (
+    Blueprint,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    url_for,
+)
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+from flask_wtf import FlaskForm
+
+from .. import policy
+from ..errors import DomainError, Invalid
+from ..services import exports, privacy
+from .auth import end_session
+
+bp = Blueprint("privacy", __name__)
+
+
+class PostForm(FlaskForm):
+    """CSRF only: these forms have no fields WTForms needs to check."""
+
+
+@bp.get("/integritet")
+def notice():
+    """The privacy notice (GDPR art. 13)."""
+    return render_template("privacy/notice.html", export_days=exports.EXPORT_DAYS)
+
+
+@bp.post("/integritet/export")
+@login_required
+def request_export():
+    """Ask for a copy of one's data; it is prepared in the background and mailed."""
+    if PostForm().validate_on_submit():
+        exports.request_personal_export(current_user)
+        if not current_app.testing:
+            exports.start_in_background(current_app._get_current_object())  # type: ignore[attr-defined]
+        flash(_("We are preparing your data and will email you a link."), "success")
+    return redirect(url_for("auth.settings"), 303)
+
+
+@bp.get("/integritet/export/<token>")
+@login_required
+def download_export(token: str):
+    """The copy of one's data, through the link from the mail, until it expires."""
+    path = exports.personal_export_file(current_user, token)
+    return send_file(
+        path, mimetype="application/zip", as_attachment=True, download_name="mina-data.zip"
+    )
+
+
+@bp.post("/settings/close")
+@login_required
+def close_account():
+    """Close one's own account (the password confirms it)."""
+    form = PostForm()
+    if not form.validate_on_submit():
+        return redirect(url_for("auth.settings"), 303)
+    try:
+        privacy.close_account(current_user, current_user.id, request.form.get("password"))
+    except DomainError as err:
+        return render_template("privacy/close_failed.html", message=err.message), 400
+    end_session()
+    flash(
+        _("Your account is closed. Your posts stay as public records under a pseudonym."), "success"
+    )
+    return redirect(url_for("main.home"), 303)
+
+
+@bp.post("/admin/users/<int:user_id>/close")
+@login_required
+def admin_close(user_id: int):
+    """An admin closes an account on the person's request (logged)."""
+    if PostForm().validate_on_submit():
+        privacy.close_account(current_user, user_id)
+        flash(_("The account is closed."), "success")
+    return redirect(url_for("privacy.archive"), 303)
+
+
+@bp.route("/admin/archive", methods=["GET", "POST"])
+@login_required
+def archive():
+    """Admins export a forum, a thread or a round as a self-contained archive."""
+    policy.require(policy.can_administer(current_user), _("Only admins can see this page."))
+    error = None
+    if request.method == "POST" and PostForm().validate_on_submit():
+        kind = request.form.get("kind", "")
+        raw_id = (request.form.get("object_id") or "").strip()
+        try:
+            if kind not in exports.ARCHIVE_KINDS:
+                raise Invalid(_("Choose what to export."), field="kind")
+            if not raw_id.isdigit() or len(raw_id) > 9:
+                raise Invalid(_("Enter the number (id) of what to export."), field="object_id")
+            name, data = exports.build_archive(current_user, kind, int(raw_id))
+        except DomainError as err:
+            error = err
+        else:
+            return send_file(
+                io.BytesIO(data), mimetype="application/zip", as_attachment=True, download_name=name
+            )
+    status = 400 if error else 200
+    return render_template("exports/admin.html", error=error, form=PostForm()), status

@@ -1,0 +1,272 @@
+"""The open-data API: public reads, pages, ETags, CORS, tokens, scopes, limits, errors."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from consultation_support import make_round, respond
+from sqlalchemy import select
+
+from forum.config import parse_rate_limit
+from forum.extensions import db
+from forum.models import ApiToken
+from forum.services import api_tokens, moderation
+from forum.services import consultations as consultation_service
+
+pytestmark = pytest.mark.config(FORUM_MESSAGE_RATE_LIMIT=parse_rate_limit("off"))
+
+
+def bearer(raw: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {raw}"}
+
+
+def token_for(app, user, scopes=("read",), organisation=None) -> str:
+    with app.test_request_context():
+        _token, raw = api_tokens.create_token(
+            user, "test", scopes, organisation.id if organisation else None
+        )
+    return raw
+
+
+def assert_error(response, status: int, code: str, field: str | None = None) -> None:
+    assert response.status_code == status, response.get_data(as_text=True)
+    body = response.get_json()
+    assert set(body) == {"error"} and body["error"]["code"] == code
+    assert body["error"]["message"]
+    if field:
+        assert body["error"]["field"] == field
+
+
+def test_openapi_document_is_3_1_and_describes_every_route(client):
+    spec = client.get("/api/v1/openapi.json").get_json()
+    assert spec["openapi"] == "3.1.0"
+    for path in ("/api/v1/forums", "/api/v1/threads/{thread_id}/messages", "/api/v1/indicators"):
+        assert path in spec["paths"]
+    assert "token" in spec["components"]["securitySchemes"]
+
+
+def test_reference_page_lists_the_operations(client):
+    page = client.get("/api/v1/reference/").get_data(as_text=True)
+    assert "/api/v1/consultations/{round_id}/responses" in page and "openapi.json" in page
+    explorer = client.get("/api/v1/reference/explorer").get_data(as_text=True)
+    assert "assets/swagger-ui-bundle.js" in explorer and "https://" not in explorer
+    asset = client.get("/api/v1/reference/assets/swagger-ui-bundle.js")
+    asset.close()
+    assert asset.status_code == 200
+
+
+def test_public_reads_with_links_and_utc_times(app, make, client):
+    forum = make.forum()
+    thread = make.thread(forum=forum)
+    make.message(thread, make.user(), "Hej **alla**")
+    forums = client.get("/api/v1/forums").get_json()["items"]
+    assert [f["slug"] for f in forums] == [forum.slug]
+    threads = client.get(forums[0]["threads_url"]).get_json()["items"]
+    assert threads[0]["id"] == thread.id
+    (message,) = client.get(threads[0]["messages_url"]).get_json()["items"]
+    assert message["html"] == "<p>Hej <strong>alla</strong></p>"
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z", message["created_at"])
+    commitments = client.get("/api/v1/commitments").get_json()["items"]
+    assert len(commitments) == 13
+    assert client.get(commitments[0]["url"]).get_json()["slug"] == commitments[0]["slug"]
+    assert len(client.get("/api/v1/principles").get_json()["items"]) == 6
+
+
+def test_messages_page_by_id_with_next_links(app, make, client):
+    thread = make.thread()
+    author = make.user()
+    ids = [make.message(thread, author, f"nr {n}").id for n in range(5)]
+    seen, url = [], f"/api/v1/threads/{thread.id}/messages?limit=2"
+    while url:
+        body = client.get(url).get_json()
+        seen += [m["id"] for m in body["items"]]
+        url = body["next"]
+    assert seen == ids
+
+
+def test_hidden_messages_are_placeholders(app, make, client):
+    thread = make.thread()
+    message = make.message(thread, make.user(), "hemligt")
+    with app.test_request_context():
+        moderation.hide_message(make.user("moderator"), message.id, "other", "Test")
+    (item,) = client.get(f"/api/v1/threads/{thread.id}/messages").get_json()["items"]
+    assert item["state"] == "hidden" and item["html"] == "" and "hemligt" not in str(item)
+
+
+def test_invite_only_forums_need_a_token_of_someone_invited(app, make, client):
+    invited = make.user()
+    forum = make.forum(visibility="invite", members=[invited])
+    thread = make.thread(forum=forum, author=invited)
+    assert client.get("/api/v1/forums").get_json()["items"] == []
+    assert_error(client.get(f"/api/v1/forums/{forum.slug}"), 404, "not_found")
+    assert_error(client.get(f"/api/v1/threads/{thread.id}/messages"), 404, "not_found")
+    raw = token_for(app, invited)
+    assert client.get(f"/api/v1/threads/{thread.id}", headers=bearer(raw)).status_code == 200
+    outsider = token_for(app, make.user())
+    assert client.get(f"/api/v1/threads/{thread.id}", headers=bearer(outsider)).status_code == 404
+
+
+def test_the_session_cookie_is_not_an_api_credential(app, make, client, auth):
+    invited = make.user()
+    forum = make.forum(visibility="invite", members=[invited])
+    auth.login(invited)
+    assert client.get(f"/api/v1/forums/{forum.slug}").status_code == 404
+
+
+def test_rounds_drafts_and_published_responses(app, make, client):
+    official = make.user("official")
+    admin = make.user()
+    org = make.organisation(admin=admin)
+    draft = make_round(app, make, official, state="draft")
+    open_round = make_round(app, make, official)
+    respond(app, admin, open_round, org, text="Vårt svar")
+    assert_error(client.get(f"/api/v1/consultations/{draft.id}"), 404, "not_found")
+    body = client.get(f"/api/v1/consultations/{open_round.id}").get_json()
+    assert body["phase"] == "open" and len(body["questions"]) == 2
+    assert client.get(body["responses_url"]).get_json()["items"] == []
+    with app.test_request_context():
+        consultation_service.close_round(official, open_round.id)
+    (published,) = client.get(body["responses_url"]).get_json()["items"]
+    assert published["organisation"]["id"] == org.id and "Vårt svar" in str(published)
+    assert client.get(body["feedback_url"]).get_json()["items"] == []
+
+
+def test_etag_and_if_none_match(client):
+    first = client.get("/api/v1/commitments")
+    etag = first.headers["ETag"]
+    again = client.get("/api/v1/commitments", headers={"If-None-Match": etag})
+    assert again.status_code == 304 and again.get_data() == b""
+
+
+def test_cors_for_reads(client):
+    response = client.get("/api/v1/commitments", headers={"Origin": "https://example.org"})
+    assert response.headers["Access-Control-Allow-Origin"] == "*"
+    preflight = client.options(
+        "/api/v1/commitments",
+        headers={"Origin": "https://example.org", "Access-Control-Request-Method": "GET"},
+    )
+    assert "Authorization" in preflight.headers["Access-Control-Allow-Headers"]
+
+
+@pytest.mark.parametrize(
+    ("path", "status", "code", "field"),
+    [
+        ("/api/v1/forums?limit=0", 422, "invalid", "limit"),
+        ("/api/v1/forums?limit=abc", 422, "invalid", "limit"),
+        ("/api/v1/forums?after=-1", 422, "invalid", "after"),
+        ("/api/v1/indicators?year=1066", 422, "invalid", "year"),
+        ("/api/v1/forums/%00bad", 404, "not_found", None),
+        ("/api/v1/threads/999999999999999999", 404, "not_found", None),
+        ("/api/v1/no-such-thing", 404, "not_found", None),
+    ],
+)
+def test_bad_requests_get_the_error_shape(client, path, status, code, field):
+    assert_error(client.get(path), status, code, field)
+
+
+def test_bad_tokens_are_refused(app, make, client):
+    assert_error(client.get("/api/v1/forums", headers=bearer("dfp_nope")), 401, "auth_required")
+    assert_error(
+        client.get("/api/v1/forums", headers={"Authorization": "Basic eA=="}), 401, "auth_required"
+    )
+    user = make.user()
+    raw = token_for(app, user)
+    token = db.session.scalar(select(ApiToken).where(ApiToken.user_id == user.id))
+    with app.test_request_context():
+        api_tokens.revoke_token(user, token.id)
+    assert_error(client.get("/api/v1/forums", headers=bearer(raw)), 401, "auth_required")
+
+
+# --- answering a consultation through the API -----------------------------------------
+
+
+def _answers(round_, text="Svar via API"):
+    return {"answers": [{"question_id": q.id, "text": text} for q in round_.questions]}
+
+
+def test_respond_scope_saves_and_submits_through_the_service(app, make, client):
+    official = make.user("official")
+    admin = make.user()
+    org = make.organisation(admin=admin)
+    round_ = make_round(app, make, official)
+    raw = token_for(app, admin, ("read", "respond"), org)
+    url = f"/api/v1/consultations/{round_.id}/responses"
+    saved = client.post(url, json=_answers(round_), headers=bearer(raw))
+    assert saved.status_code == 200, saved.get_data(as_text=True)
+    assert saved.get_json()["status"] == "draft"
+    filed = client.post(url, json={**_answers(round_), "submit": True}, headers=bearer(raw))
+    assert filed.get_json()["status"] == "submitted" and filed.get_json()["version_count"] == 1
+
+
+def test_scopes_and_policy_limit_what_a_token_may_answer(app, make, client):
+    official = make.user("official")
+    admin, member = make.user(), make.user()
+    org = make.organisation(admin=admin, members=[member])
+    round_ = make_round(app, make, official)
+    url = f"/api/v1/consultations/{round_.id}/responses"
+    read_only = token_for(app, admin, ("read",))
+    assert_error(
+        client.post(url, json=_answers(round_), headers=bearer(read_only)), 403, "forbidden"
+    )
+    assert_error(client.post(url, json=_answers(round_)), 401, "auth_required")
+    members_token = token_for(app, member, ("respond",), org)
+    assert client.post(url, json=_answers(round_), headers=bearer(members_token)).status_code == 200
+    assert_error(
+        client.post(url, json={**_answers(round_), "submit": True}, headers=bearer(members_token)),
+        403,
+        "forbidden",
+    )
+    bad = client.post(url, json={"answers": [{"question_id": "x"}]}, headers=bearer(members_token))
+    assert_error(bad, 422, "invalid", "answers.0.question_id")
+
+
+def test_token_needs_an_organisation_the_user_acts_for(app, make):
+    user = make.user()
+    other = make.organisation()
+    with app.test_request_context(), pytest.raises(Exception) as raised:
+        api_tokens.create_token(user, "x", ["respond"], other.id)
+    assert getattr(raised.value, "field", None) == "organisation"
+
+
+# --- tokens on the settings page ------------------------------------------------------
+
+
+def test_settings_page_makes_and_revokes_tokens_hashed_at_rest(app, make, client, auth):
+    user = make.user()
+    auth.login(user)
+    made = client.post("/settings/tokens", data={"name": "Statistik", "scopes": ["read"]})
+    assert made.status_code == 201
+    raw = re.search(r'value="(dfp_[^"]+)"', made.get_data(as_text=True)).group(1)
+    token = db.session.scalar(select(ApiToken).where(ApiToken.user_id == user.id))
+    assert token.token_hash != raw and raw not in token.token_hash and token.prefix == raw[:12]
+    assert raw not in client.get("/settings/tokens").get_data(as_text=True)
+    assert client.get("/api/v1/forums", headers=bearer(raw)).status_code == 200
+    client.post(f"/settings/tokens/{token.id}/revoke")
+    assert client.get("/api/v1/forums", headers=bearer(raw)).status_code == 401
+
+
+def test_settings_page_reports_bad_token_input(app, make, client, auth):
+    auth.login(make.user())
+    response = client.post("/settings/tokens", data={"name": "", "scopes": ["read"]})
+    assert response.status_code == 400 and 'id="name-error"' in response.get_data(as_text=True)
+    response = client.post("/settings/tokens", data={"name": "x", "scopes": ["respond"]})
+    assert response.status_code == 400 and 'id="organisation-error"' in response.get_data(
+        as_text=True
+    )
+
+
+# --- rate limits --------------------------------------------------------------------
+
+
+@pytest.mark.config(FORUM_API_RATE_LIMIT="3 per minute", FORUM_API_TOKEN_RATE_LIMIT="5 per minute")
+def test_rate_limits_per_address_and_per_token(app, make, client):
+    for _ in range(3):
+        assert client.get("/api/v1/commitments").status_code == 200
+    limited = client.get("/api/v1/commitments")
+    assert_error(limited, 429, "rate_limited")
+    assert int(limited.headers["Retry-After"]) > 0
+    raw = token_for(app, make.user())
+    for _ in range(5):
+        assert client.get("/api/v1/commitments", headers=bearer(raw)).status_code == 200
+    assert client.get("/api/v1/commitments", headers=bearer(raw)).status_code == 429

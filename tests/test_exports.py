@@ -1,0 +1,285 @@
+"""Exports: archives checked against the database, a person's data, closing an account,
+the privacy notice, and CSV for Swedish Excel."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import re
+import zipfile
+from datetime import timedelta
+
+import pytest
+from consultation_support import make_round, respond
+from sqlalchemy import inspect, select, text
+from support import PASSWORD
+
+from forum.config import parse_rate_limit
+from forum.extensions import db
+from forum.models import AuditEntry, OutboxMail, PersonalExport
+from forum.models.base import utcnow
+from forum.services import accounts, api_tokens, exports, moderation, privacy
+from forum.services import consultations as consultation_service
+from forum.services import forums as forum_service
+
+pytestmark = pytest.mark.config(FORUM_MESSAGE_RATE_LIMIT=parse_rate_limit("off"))
+
+
+def open_zip(data: bytes) -> dict[str, bytes]:
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        return {name: archive.read(name) for name in archive.namelist()}
+
+
+def check_manifest(files: dict[str, bytes]) -> dict:
+    manifest = json.loads(files["manifest.json"])
+    assert set(manifest["files"]) == set(files) - {"manifest.json"}
+    for name, digest in manifest["files"].items():
+        assert hashlib.sha256(files[name]).hexdigest() == digest
+    return manifest
+
+
+# --- archives ------------------------------------------------------------------------
+
+
+def test_thread_archive_matches_the_database_and_keeps_hidden_messages(app, make, client, auth):
+    admin, author = make.user("admin"), make.user()
+    thread = make.thread(author=author, title="Arkivtråd")
+    kept = make.message(thread, author, "Synligt inlägg")
+    hidden = make.message(thread, author, "Dolt inlägg")
+    edited = make.message(thread, author, "Första versionen")
+    with app.test_request_context():
+        moderation.hide_message(admin, hidden.id, "other", "Personuppgifter")
+        forum_service.edit_message(author, edited.id, "Andra versionen")
+    auth.login(admin)
+    response = client.post("/admin/archive", data={"kind": "thread", "object_id": str(thread.id)})
+    assert response.status_code == 200 and response.mimetype == "application/zip"
+    files = open_zip(response.data)
+    manifest = check_manifest(files)
+    assert manifest["kind"] == "thread" and manifest["id"] == thread.id
+    data = json.loads(files["data.json"])["thread"]
+    rows = db.session.execute(
+        text("SELECT id, state FROM messages WHERE thread_id = :t ORDER BY id"), {"t": thread.id}
+    ).all()
+    assert [(m["id"], m["state"]) for m in data["messages"]] == [(r.id, r.state) for r in rows]
+    by_id = {m["id"]: m for m in data["messages"]}
+    assert "Dolt inlägg" in by_id[hidden.id]["html"]
+    assert by_id[hidden.id]["moderation"][0]["reason"]
+    assert "Första versionen" in by_id[edited.id]["revisions"][0]["html"]
+    page = files["index.html"].decode()
+    assert (
+        "HIDDEN BY MODERATION" in page and "Synligt inlägg" in page and f'id="m{kept.id}"' in page
+    )
+    assert "<script" not in page and "http" not in page.split("<body>")[1][:0]
+    assert db.session.scalar(select(AuditEntry.id).where(AuditEntry.action == "archive.export"))
+
+
+def test_round_archive_has_responses_and_feedback(app, make):
+    admin, official, org_admin = make.user("admin"), make.user("official"), make.user()
+    org = make.organisation(admin=org_admin, name="Arkivföreningen")
+    round_ = make_round(app, make, official)
+    respond(app, org_admin, round_, org, text="Vårt arkiverade svar")
+    with app.test_request_context():
+        consultation_service.close_round(official, round_.id)
+        consultation_service.save_feedback(
+            official,
+            round_.id,
+            {round_.questions[0].id: consultation_service.FeedbackInput(heard="Vi hörde er")},
+            publish=True,
+        )
+        _name, data = exports.build_archive(admin, "round", round_.id)
+    files = open_zip(data)
+    check_manifest(files)
+    record = json.loads(files["data.json"])["round"]
+    assert record["responses"][0]["organisation"] == "Arkivföreningen"
+    assert "Vårt arkiverade svar" in json.dumps(record["responses"], ensure_ascii=False)
+    assert "Vi hörde er" in record["feedback"][0]["heard_html"]
+    assert "Arkivföreningen" in files["index.html"].decode()
+
+
+def test_archive_is_for_admins_and_checks_its_input(app, make, client, auth):
+    auth.login(make.user())
+    assert client.get("/admin/archive").status_code == 403
+    auth.login(make.user("admin"))
+    assert client.get("/admin/archive").status_code == 200
+    bad_kind = client.post("/admin/archive", data={"kind": "users", "object_id": "1"})
+    assert bad_kind.status_code == 400 and 'id="archive-kind-error"' in bad_kind.get_data(True)
+    bad_id = client.post("/admin/archive", data={"kind": "thread", "object_id": "x"})
+    assert bad_id.status_code == 400 and 'id="archive-id-error"' in bad_id.get_data(True)
+    missing = client.post("/admin/archive", data={"kind": "forum", "object_id": "999999"})
+    assert missing.status_code == 400
+
+
+def test_archive_command(app, make, tmp_path):
+    admin = make.user("admin")
+    thread = make.thread()
+    make.message(thread, make.user(), "Från kommandoraden")
+    out = tmp_path / "arkiv.zip"
+    result = app.test_cli_runner().invoke(
+        args=[
+            "export",
+            "archive",
+            "thread",
+            str(thread.id),
+            "--out",
+            str(out),
+            "--admin",
+            admin.email,
+        ]
+    )
+    assert result.exit_code == 0, result.output
+    assert "Från kommandoraden" in open_zip(out.read_bytes())["data.json"].decode()
+    refused = app.test_cli_runner().invoke(
+        args=["export", "archive", "thread", str(thread.id), "--admin", "nobody@example.se"]
+    )
+    assert refused.exit_code != 0
+
+
+# --- a person's own data ----------------------------------------------------------------
+
+
+def test_download_my_data_is_prepared_mailed_and_expires(app, make, client, auth):
+    user = make.user(name="Petra Dataägare")
+    thread = make.thread()
+    message = make.message(thread, user, "Mitt första inlägg")
+    with app.test_request_context():
+        forum_service.edit_message(user, message.id, "Mitt ändrade inlägg")
+    auth.login(user)
+    assert client.post("/integritet/export").status_code == 303
+    export = db.session.scalar(select(PersonalExport).where(PersonalExport.user_id == user.id))
+    assert export.status == "pending"
+    with app.test_request_context():
+        assert exports.run_pending_exports() == 1
+    mail = db.session.scalar(select(OutboxMail).where(OutboxMail.to_address == user.email))
+    link = re.search(r"http://localhost(/integritet/export/\S+)", mail.body).group(1)
+    response = client.get(link)
+    assert response.status_code == 200
+    files = open_zip(response.data)
+    response.close()
+    check_manifest(files)
+    data = json.loads(files["data.json"])
+    assert data["account"]["email"] == user.email
+    (mine,) = data["messages"]
+    assert mine["body"] == "Mitt ändrade inlägg"
+    assert mine["revisions"][0]["body"] == "Mitt första inlägg"
+    assert "Petra Dataägare" in files["index.html"].decode()
+    auth.login(make.user())
+    assert client.get(link).status_code == 404
+    auth.login(user)
+    db.session.refresh(export)
+    export.expires_at = utcnow() - timedelta(minutes=1)
+    db.session.commit()
+    assert client.get(link).status_code == 404
+    assert client.get("/integritet/export/not-a-token").status_code == 404
+
+
+# --- closing an account --------------------------------------------------------------
+
+
+def text_columns() -> list[tuple[str, str]]:
+    inspector = inspect(db.engine)
+    out = []
+    for table in inspector.get_table_names():
+        if table.startswith("search_fts") or table == "alembic_version":
+            continue
+        for column in inspector.get_columns(table):
+            if "CHAR" in str(column["type"]).upper() or "TEXT" in str(column["type"]).upper():
+                out.append((table, column["name"]))
+    return out
+
+
+def database_mentions(needle: str) -> list[str]:
+    found = []
+    for table, column in text_columns():
+        count = db.session.execute(
+            text(f'SELECT count(*) FROM "{table}" WHERE "{column}" LIKE :n'),  # noqa: S608
+            {"n": f"%{needle}%"},
+        ).scalar()
+        if count:
+            found.append(f"{table}.{column}")
+    return found
+
+
+def test_closing_an_account_keeps_posts_under_a_pseudonym_and_nothing_personal(
+    app, make, client, auth
+):
+    email, name = "greta.exempel@example.se", "Greta Exempelsson"
+    user = make.user(name=name, email=email)
+    org = make.organisation(admin=user)
+    other = make.user()
+    thread = make.thread(author=user, title="Min tråd")
+    make.message(thread, user, "Ett inlägg som är en allmän handling")
+    make.message(thread, other, "Ett svar till dig")
+    with app.test_request_context():
+        api_tokens.create_token(user, "min nyckel", ["read"], org.id)
+        accounts.request_password_reset(email)
+        exports.request_personal_export(user)
+    assert database_mentions(email) and database_mentions(name)
+    auth.login(user)
+    wrong = client.post("/settings/close", data={"password": "fel lösenord"})
+    assert wrong.status_code == 400
+    closed = client.post("/settings/close", data={"password": PASSWORD})
+    assert closed.status_code == 303
+    assert database_mentions(email) == []
+    assert database_mentions(name) == []
+    page = client.get(f"/threads/{thread.id}").get_data(as_text=True)
+    assert f"Före detta användare {user.id}" in page
+    assert "Ett inlägg som är en allmän handling" in page
+    assert client.post("/login", data={"email": email, "password": PASSWORD}).status_code != 303
+    assert db.session.scalar(
+        select(AuditEntry.id).where(
+            AuditEntry.action == "account.close", AuditEntry.target_id == user.id
+        )
+    )
+
+
+def test_admins_close_accounts_on_request_and_others_cannot(app, make, client, auth):
+    user, admin = make.user(name="Olle Begäran"), make.user("admin")
+    auth.login(make.user())
+    client.post(f"/admin/users/{user.id}/close")
+    assert database_mentions("Olle Begäran")
+    auth.login(admin)
+    assert client.post(f"/admin/users/{user.id}/close").status_code == 303
+    assert database_mentions("Olle Begäran") == []
+    entry = db.session.scalar(select(AuditEntry).where(AuditEntry.action == "account.close"))
+    assert entry.actor_id == admin.id and entry.reason == "admin"
+    with app.test_request_context(), pytest.raises(Exception):  # noqa: B017
+        privacy.close_account(admin, user.id)
+
+
+# --- the notice and CSV ----------------------------------------------------------------
+
+
+def test_privacy_notice_says_what_is_kept_and_how(client):
+    page = client.get("/integritet", headers={"Accept-Language": "en"}).get_data(as_text=True)
+    for words in ("public record", "arkivlagen", "Download my data", "Före detta användare"):
+        assert words in page
+    assert 'href="/integritet"' in client.get("/").get_data(as_text=True)
+
+
+def test_excel_csv_has_bom_semicolons_local_times_and_decimal_commas():
+    source = "Namn,Tid (UTC),Andel\r\nFörening; AB,2026-01-15T12:00:00Z,0.75\r\n"
+    data = exports.excel_csv(source)
+    assert data.startswith("\ufeff".encode())
+    rows = list(csv.reader(io.StringIO(data.decode("utf-8-sig")), delimiter=";"))
+    assert rows[1] == ["Förening; AB", "2026-01-15 13:00", "0,75"]
+    assert "UTC" not in rows[0][1]
+
+
+def test_consultation_csv_is_offered_for_excel(app, make, client):
+    official, org_admin = make.user("official"), make.user()
+    org = make.organisation(admin=org_admin)
+    round_ = make_round(app, make, official)
+    respond(app, org_admin, round_, org)
+    with app.test_request_context():
+        consultation_service.close_round(official, round_.id)
+    plain = client.get(f"/consultations/{round_.id}/export.csv")
+    excel = client.get(f"/consultations/{round_.id}/export.csv?format=excel")
+    assert plain.data.decode("utf-8-sig").splitlines()[0].count(";") == 0
+    assert excel.data.startswith("\ufeff".encode()) and not excel.data.startswith(
+        b"\xef\xbb\xbf\xef"
+    )
+    assert "excel" in excel.headers["Content-Disposition"]
+    header = excel.data.decode("utf-8-sig").splitlines()[0]
+    assert header.count(";") >= 5

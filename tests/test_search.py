@@ -1,0 +1,379 @@
+"""Search: Swedish word forms, the visibility matrix, excerpts, pages and bad input.
+
+The same cases run on SQLite (FTS5) and, with FORUM_TEST_DATABASE_URL, on
+PostgreSQL (tsvector + GIN): CI runs the suite on both.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from consultation_support import make_round, respond
+from sqlalchemy import select
+
+from forum.config import parse_rate_limit
+from forum.extensions import db
+from forum.models import Message, OrganisationStatus, SearchEntry
+from forum.queries.search import SearchParams, highlight, search
+from forum.services import consultations as consultation_service
+from forum.services import forums as forum_service
+from forum.services import moderation
+
+pytestmark = pytest.mark.config(FORUM_MESSAGE_RATE_LIMIT=parse_rate_limit("off"))
+
+
+def found(user, q: str, **params) -> list:
+    return search(user, SearchParams(q=q, **params)).hits
+
+
+def kinds(user, q: str, **params) -> list[str]:
+    return [h.kind for h in found(user, q, **params)]
+
+
+# --- Swedish as it is written --------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("written", "query"),
+    [
+        ("Vi har bra mötesplatser för unga", "mötesplatserna"),
+        ("En mötesplats i Angered", "mötesplatserna"),
+        ("Mötesplatserna behöver öppet på kvällen", "mötesplats"),
+        ("Stöd till en förening", "föreningar"),
+        ("Många föreningar söker lokaler", "förening"),
+        ("Föreningslivet i Göteborg", "förening"),
+        ("Barnen spelade fotboll", "barn"),
+        ("Kulturhuset öppnar", "KULTURHUSET"),
+        ("Möteslokal för alla", "moteslokal"),
+    ],
+)
+def test_swedish_word_forms_find_each_other(app, make, written, query):
+    thread = make.thread(title="Samtal")
+    make.message(thread, make.user(), written)
+    assert kinds(None, query) == ["message"]
+
+
+def test_all_words_must_match_and_stop_words_are_ignored(app, make):
+    thread = make.thread(title="Samtal")
+    author = make.user()
+    make.message(thread, author, "Lokaler för föreningar")
+    make.message(thread, author, "Lokaler för idrott")
+    assert len(found(None, "lokaler och föreningar")) == 1
+    assert len(found(None, "lokaler")) == 2
+    assert found(None, "och för att") == []
+    assert found(None, "   ") == []
+
+
+# --- the visibility matrix -------------------------------------------------------
+
+ROLES = (
+    "visitor",
+    "member",
+    "invited",
+    "forum_moderator",
+    "official",
+    "other_official",
+    "site_moderator",
+    "admin",
+)
+ALL = set(ROLES)
+LOGGED_IN = ALL - {"visitor"}
+# the official opened the invite-only forum, which makes them its first member
+INVITE = {"invited", "forum_moderator", "official", "site_moderator", "admin"}
+MANAGERS = {"official", "admin"}
+
+# marker word -> (kind, roles that find it)
+EXPECTED = {
+    "alfapublik": ("message", ALL),
+    "betamedlem": ("message", LOGGED_IN),
+    "gammainbjuden": ("message", INVITE),
+    "omikrontrad": ("thread", INVITE),
+    "deltadold": ("message", set()),
+    "epsilonraderad": ("message", set()),
+    "zetagammal": ("message", set()),
+    "etanyversion": ("message", ALL),
+    "thetautkast": ("round", MANAGERS),
+    "iotaoppen": ("round", ALL),
+    "kappautkast": ("response", set()),
+    "lambdainskickat": ("response", MANAGERS),
+    "mypublicerat": ("response", ALL),
+    "nyopublicerad": ("feedback", MANAGERS),
+    "xipublicerad": ("feedback", ALL),
+    "rhoavvisad": ("organisation", {"admin"}),
+    "sigmaverifierad": ("organisation", ALL),
+}
+
+
+@pytest.fixture
+def world(app, make):
+    people = {
+        "visitor": None,
+        "member": make.user(),
+        "invited": make.user(),
+        "forum_moderator": make.user(),
+        "official": make.user("official"),
+        "other_official": make.user("official", department="Kulturnämnden"),
+        "site_moderator": make.user("moderator"),
+        "admin": make.user("admin"),
+    }
+    official = people["official"]
+    public = make.forum(owner=official)
+    members = make.forum(owner=official, visibility="members")
+    invite = make.forum(
+        owner=official,
+        visibility="invite",
+        moderators=[people["forum_moderator"]],
+        members=[people["invited"]],
+    )
+    author = make.user()
+    for forum in (public, members, invite):
+        forum.members = [*forum.members, author]
+    db.session.commit()
+    t_public = make.thread(forum=public, author=author, title="Allmänt")
+    make.message(t_public, author, "alfapublik text")
+    make.message(make.thread(forum=members, author=author, title="Medlemmar"), author, "betamedlem")
+    t_invite = make.thread(forum=invite, author=author, title="omikrontrad")
+    make.message(t_invite, author, "gammainbjuden")
+    hidden = make.message(t_public, author, "deltadold")
+    deleted = make.message(t_public, author, "epsilonraderad")
+    edited = make.message(t_public, author, "zetagammal")
+    with app.test_request_context():
+        moderation.hide_message(people["admin"], hidden.id, "other", "Test")
+        forum_service.delete_message(author, deleted.id)
+        forum_service.edit_message(author, edited.id, "etanyversion")
+
+    org_admin = make.user()
+    org = make.organisation(admin=org_admin, name="Sigmaverifierad förening")
+    make.organisation(verified=False, name="Rhoavvisad förening")
+    rejected = db.session.scalar(select(type(org)).where(type(org).name == "Rhoavvisad förening"))
+    rejected.status = OrganisationStatus.rejected
+    db.session.commit()
+
+    make_round(app, make, official, state="draft", title="thetautkast")
+    open_round = make_round(app, make, official, title="iotaoppen")
+    respond(app, org_admin, open_round, org, submit=False, text="kappautkast")
+    other_org_admin = make.user()
+    other_org = make.organisation(admin=other_org_admin)
+    respond(app, other_org_admin, open_round, other_org, text="lambdainskickat")
+
+    closed = make_round(app, make, official, title="Stängd")
+    respond(app, org_admin, closed, org, text="mypublicerat")
+    with app.test_request_context():
+        consultation_service.close_round(official, closed.id)
+        consultation_service.save_feedback(
+            official,
+            closed.id,
+            {closed.questions[0].id: consultation_service.FeedbackInput(heard="nyopublicerad")},
+        )
+    published = make_round(app, make, official, title="Publicerad")
+    respond(app, org_admin, published, org, text="Svar")
+    with app.test_request_context():
+        consultation_service.close_round(official, published.id)
+        consultation_service.save_feedback(
+            official,
+            published.id,
+            {published.questions[0].id: consultation_service.FeedbackInput(heard="xipublicerad")},
+            publish=True,
+        )
+    return people
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_visibility_matrix(world, role):
+    """Each role finds exactly what it may read, of every kind."""
+    user = world[role]
+    for word, (kind, allowed) in EXPECTED.items():
+        hits = kinds(user, word)
+        if role in allowed:
+            assert kind in hits, f"{role} should find the {kind} {word!r}"
+        else:
+            assert kind not in hits, f"{role} must not find the {kind} {word!r}"
+
+
+def test_hidden_and_deleted_messages_stay_indexed_but_are_filtered_in_the_query(world):
+    """The rows are there (a restore brings them back); the query itself leaves them out."""
+    assert db.session.scalar(select(SearchEntry.id).where(SearchEntry.body.contains("deltadold")))
+    page = search(world["admin"], SearchParams(q="deltadold", limit=1))
+    assert page.hits == [] and page.next_cursor is None
+
+
+def test_restoring_a_hidden_message_makes_it_findable_again(app, make):
+    moderator, author = make.user("moderator"), make.user()
+    thread = make.thread()
+    message = make.message(thread, author, "kanelbullar")
+    with app.test_request_context():
+        moderation.hide_message(moderator, message.id, "other", "Test")
+    assert found(None, "kanelbulle") == []
+    with app.test_request_context():
+        moderation.restore_message(moderator, message.id)
+    assert kinds(None, "kanelbulle") == ["message"]
+
+
+# --- filters, order, pages ---------------------------------------------------------
+
+
+def test_filters_by_kind_forum_author_and_date(app, make):
+    first, second = make.forum(title="Första"), make.forum(title="Andra")
+    alice, bob = make.user(), make.user()
+    make.message(make.thread(forum=first, author=alice, title="Cykelvägar"), alice, "cykelbanor")
+    make.message(make.thread(forum=second, author=bob, title="Två"), bob, "cykelbanor")
+    assert len(found(None, "cykelbanor", forum_id=first.id)) == 1
+    assert [h.forum_id for h in found(None, "cykelbanor", author_id=bob.id)] == [second.id]
+    assert kinds(None, "cykelväg", kind="thread") == ["thread"]
+    today = datetime.now(UTC).date()
+    assert len(found(None, "cykelbanor", date_from=today - timedelta(days=1))) == 2
+    assert found(None, "cykelbanor", date_to=today - timedelta(days=2)) == []
+
+
+def test_moving_a_thread_moves_its_messages_in_the_forum_filter(app, make):
+    moderator = make.user("moderator")
+    first, second = make.forum(), make.forum()
+    thread = make.thread(forum=first)
+    make.message(thread, make.user(), "flyttlasset")
+    with app.test_request_context():
+        moderation.move_thread(moderator, thread.id, second.id)
+    assert found(None, "flyttlasset", forum_id=first.id) == []
+    assert len(found(None, "flyttlasset", forum_id=second.id)) == 1
+
+
+@pytest.mark.parametrize("order", ["relevance", "newest"])
+def test_keyset_pages_cover_every_hit_once(app, make, order):
+    thread = make.thread(title="Sidor")
+    author = make.user()
+    made = {make.message(thread, author, f"sommarlov nummer {n}").id for n in range(7)}
+    seen: list[int] = []
+    cursor = None
+    for _ in range(10):
+        page = search(None, SearchParams(q="sommarlov", order=order, limit=3, cursor=cursor))
+        seen += [h.object_id for h in page.hits]
+        cursor = page.next_cursor
+        if cursor is None:
+            break
+    assert sorted(seen) == sorted(made) and len(seen) == len(set(seen))
+
+
+def test_newest_first_is_in_time_order(app, make):
+    thread = make.thread(title="Ordning")
+    author = make.user()
+    ids = [make.message(thread, author, f"vinterkräksjuka {n}").id for n in range(3)]
+    assert [h.object_id for h in found(None, "vinterkräksjuka", order="newest")] == ids[::-1]
+
+
+def test_title_words_rank_above_body_words(app, make):
+    thread = make.thread(title="Läxhjälp")
+    make.message(thread, make.user(), "Här finns läxhjälp också")
+    assert kinds(None, "läxhjälp")[0] == "thread"
+
+
+# --- excerpts ------------------------------------------------------------------------
+
+
+def test_excerpt_is_escaped_then_marked(app, make):
+    thread = make.thread(title="Säkerhet")
+    make.message(thread, make.user(), "<script>alert(1)</script> `<b>` simhallen & badet")
+    (hit,) = found(None, "simhall")
+    html = str(hit.excerpt_html)
+    assert "<script>" not in html and "<b>" not in html
+    assert "&lt;script&gt;" in html and "&amp;" in html
+    assert "<mark>simhallen</mark>" in html
+
+
+def test_highlight_cuts_around_the_first_match():
+    text = "ord " * 200 + "badhuset " + "ord " * 200
+    html = str(highlight(text, ["badhus"], 100))
+    assert html.startswith("…") and html.endswith("…")
+    assert "<mark>badhuset</mark>" in html and len(html) < 200
+
+
+# --- the page ------------------------------------------------------------------------
+
+
+def test_every_page_has_the_search_field(client):
+    page = client.get("/").get_data(as_text=True)
+    assert 'role="search"' in page and 'name="q"' in page and 'action="/search"' in page
+
+
+def test_search_page_shows_highlighted_hits_with_links(app, make, client):
+    thread = make.thread(title="Lokaler")
+    message = make.message(thread, make.user(), "Föreningar behöver lokaler")
+    response = client.get("/search?q=förening")
+    page = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert f'href="/threads/{thread.id}#m{message.id}"' in page
+    assert "<mark>Föreningar</mark>" in page
+
+
+def test_search_page_pages_with_a_next_link(app, make, client):
+    thread = make.thread(title="Många")
+    author = make.user()
+    for n in range(23):
+        make.message(thread, author, f"höstlov {n}")
+    page = client.get("/search?q=höstlov&order=newest").get_data(as_text=True)
+    assert page.count('class="search-hit"') == 20 and 'rel="next"' in page
+    link = re.search(r'href="([^"]+)" rel="next"', page).group(1).replace("&amp;", "&")
+    second = client.get(link).get_data(as_text=True)
+    assert second.count('class="search-hit"') == 3 and 'rel="next"' not in second
+
+
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [
+        ("q=ord&from=igår", "from"),
+        ("q=ord&to=2026-13-40", "to"),
+        ("q=ord&kind=secret", "kind"),
+        ("q=ord&order=random", "order"),
+        ("q=ord&cursor=not-a-cursor", "cursor"),
+        ("q=ord&cursor=WyJuZXdlc3QiLDEsMl0", "cursor"),
+    ],
+)
+def test_bad_search_input_is_a_field_error(client, query, field):
+    response = client.get(f"/search?{query}")
+    assert response.status_code == 400
+    assert f'id="search-{field}-error"' in response.get_data(as_text=True) or field in ("cursor",)
+
+
+def test_unknown_filters_match_nothing(app, make, client):
+    make.message(make.thread(), make.user(), "ordet")
+    assert "search-hit" not in client.get("/search?q=ordet&forum=finns-inte").get_data(as_text=True)
+
+
+def test_search_page_query_count_does_not_grow_with_hits(app, make, client, count_queries):
+    thread = make.thread(title="Räkna")
+    author = make.user()
+    make.message(thread, author, "räknestickor")
+    with count_queries() as few:
+        client.get("/search?q=räknestickor")
+    for n in range(15):
+        make.message(make.thread(title=f"Tråd {n}"), author, "räknestickor")
+    with count_queries() as many:
+        client.get("/search?q=räknestickor")
+    assert many.count == few.count
+
+
+def test_index_follows_the_write_transaction(app, make):
+    """A rolled-back write leaves no entry behind."""
+    thread = make.thread()
+    author = make.user()
+    db.session.add(
+        Message(
+            thread_id=thread.id, author_id=author.id, body="x", html="rullbandet", client_id="r"
+        )
+    )
+    db.session.flush()
+    assert db.session.scalar(select(SearchEntry.id).where(SearchEntry.body == "rullbandet"))
+    db.session.rollback()
+    assert found(None, "rullbandet") == []
+    assert not db.session.scalar(select(SearchEntry.id).where(SearchEntry.body == "rullbandet"))
+
+
+def test_reindex_command_rebuilds_a_lost_index(app, make):
+    make.message(make.thread(title="Återställd"), make.user(), "snöskottning")
+    db.session.execute(SearchEntry.__table__.delete())
+    db.session.commit()
+    assert found(None, "snöskottning") == []
+    result = app.test_cli_runner().invoke(args=["search", "reindex"])
+    assert result.exit_code == 0, result.output
+    assert kinds(None, "snöskottning") == ["message"]
+    assert kinds(None, "återställd") == ["thread"]
