@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +11,7 @@ from flask import Flask, has_request_context, jsonify, render_template, request,
 from flask_babel import get_locale
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
+from werkzeug.routing import IntegerConverter
 
 from .config import load_config
 from .errors import DomainError
@@ -34,6 +36,17 @@ CONTENT_SECURITY_POLICY = "; ".join(
 )
 
 
+MAX_ID = 2**31 - 1  # the largest INTEGER on PostgreSQL (SQLite's is larger)
+
+
+class IdConverter(IntegerConverter):
+    """`<int:...>` in every route: a number beyond the id columns' range is a 404, not a 500."""
+
+    def __init__(self, map: Any, *args: Any, **kwargs: Any) -> None:  # noqa: A002
+        kwargs.setdefault("max", MAX_ID)
+        super().__init__(map, *args, **kwargs)
+
+
 def create_app(config: dict[str, Any] | None = None) -> Flask:
     """Build the app: settings from FORUM_* variables, overridden by `config` (tests)."""
     app = Flask(
@@ -42,6 +55,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         static_folder=str(ROOT / "static"),
         instance_relative_config=True,
     )
+    app.url_map.converters["int"] = IdConverter
     app.config.from_mapping(load_config(Path(app.instance_path)))
     if config:
         app.config.update(config)
@@ -69,9 +83,26 @@ def select_locale() -> str:
     return request.accept_languages.best_match(LOCALES) or "sv"
 
 
+def private_instance(instance: Path, database_url: str) -> None:
+    """The instance folder (secret key, SQLite database) is the owner's alone: 0700,
+    and a SQLite file is created 0600 before SQLite opens it (its -wal and -shm
+    files take the same mode)."""
+    instance.mkdir(mode=0o700, parents=True, exist_ok=True)
+    try:
+        instance.chmod(0o700)
+    except OSError:  # not ours to change (a shared mount): leave it
+        pass
+    prefix = "sqlite:///"
+    if database_url.startswith(prefix) and ":memory:" not in database_url:
+        path = Path(database_url.removeprefix(prefix).split("?", 1)[0])
+        if not path.exists():
+            path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+
+
 def register_extensions(app: Flask) -> None:
     """Bind the unbound extensions to this app."""
-    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    private_instance(Path(app.instance_path), app.config["SQLALCHEMY_DATABASE_URI"])
     db.init_app(app)
     from .models.search import include_in_autogenerate
 
@@ -91,15 +122,23 @@ def register_extensions(app: Flask) -> None:
         locale_selector=select_locale,
         default_translation_directories=str(Path(__file__).parent / "translations"),
     )
-    from .services.accounts import load_user_from_session_id
+    from .web.auth import load_user, load_user_from_remember_cookie
 
-    login_manager.user_loader(load_user_from_session_id)
+    login_manager.user_loader(load_user)
+    login_manager.request_loader(load_user_from_remember_cookie)
     from flask_babel import lazy_gettext
 
     login_manager.login_message = lazy_gettext("Please log in to see this page.")
     with app.app_context():
         if db.engine.dialect.name == "sqlite":
             _configure_sqlite(db.engine)
+    from sqlalchemy import event
+    from sqlalchemy.orm import Session
+
+    from .services.validation import check_model_text
+
+    if not event.contains(Session, "before_flush", check_model_text):
+        event.listen(Session, "before_flush", check_model_text)
 
 
 def _configure_sqlite(engine: Any) -> None:
@@ -135,6 +174,10 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(search.bp)
     app.register_blueprint(tokens.bp)
     app.register_blueprint(privacy.bp)
+    from .web import documents, notification_settings
+
+    app.register_blueprint(documents.bp)
+    app.register_blueprint(notification_settings.bp)
 
 
 def wants_json() -> bool:
@@ -207,6 +250,12 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(Exception)
     def on_unexpected(err: Exception):
         db.session.rollback()
+        from flask_babel import gettext
+
+        from .errors import is_out_of_range
+
+        if is_out_of_range(err):  # an id no row can have: the same as a missing one
+            return error_response(404, "not_found", gettext("There is no page at this address."))
         app.logger.exception("unhandled error")
         from flask_babel import gettext
 
@@ -267,10 +316,17 @@ def register_template_helpers(app: Flask) -> None:
         def notification_count() -> int:
             return unread_count(current_user.id) if current_user.is_authenticated else 0
 
+        def moderation_waiting() -> int:
+            """Flags and appeals waiting for the current moderator (the header's count)."""
+            from .queries.moderation import waiting_count
+
+            return waiting_count(current_user) if current_user.is_authenticated else 0
+
         return {
             "policy": policy,
             "lang": str(get_locale() or "sv"),
             "notification_count": notification_count,
+            "moderation_waiting": moderation_waiting,
         }
 
 

@@ -64,6 +64,9 @@ def serve_command(host: str, port: int) -> None:
     # Flask skips app.run() under the `flask` command unless told otherwise.
     os.environ.pop("FLASK_RUN_FROM_CLI", None)
     app = current_app._get_current_object()  # type: ignore[attr-defined]
+    from . import scheduler
+
+    scheduler.start(app)
     socketio.run(app, host=host, port=port, allow_unsafe_werkzeug=True)
 
 
@@ -110,6 +113,25 @@ def remind_consultations(days: int) -> None:
     from .services.consultations import remind
 
     click.echo(f"Reminded {remind(days)} organisation(s).")
+
+
+@consultations_cli.command("notices")
+def consultation_notices() -> None:
+    """Reminders 3 and 1 days before a deadline, and "deadline passed" to officials (for cron)."""
+    from .services.consultations import send_due_notices
+
+    click.echo(f"Sent {send_due_notices()} notice(s).")
+
+
+notifications_cli = AppGroup("notifications", help="Notifications and their mail.")
+
+
+@notifications_cli.command("digest")
+def notifications_digest() -> None:
+    """Mail each person who chose a daily digest their waiting notifications (daily, by cron)."""
+    from .services.notifications import send_digests
+
+    click.echo(f"Queued {send_digests()} digest mail(s).")
 
 
 actions_cli = AppGroup("actions", help="Follow-up actions.")
@@ -183,3 +205,4 @@ def register(app: Flask) -> None:
     app.cli.add_command(search_cli)
     app.cli.add_command(export_cli)
     app.cli.add_command(exports_cli)
+    app.cli.add_command(notifications_cli)

@@ -56,10 +56,11 @@ def _secret_key(env: dict[str, str], instance_path: Path, production: bool) -> s
     path = instance_path / "secret_key"
     if path.exists():
         return path.read_text().strip()
-    instance_path.mkdir(parents=True, exist_ok=True)
+    instance_path.mkdir(mode=0o700, parents=True, exist_ok=True)
     key = secrets.token_hex(32)
-    path.write_text(key)
-    path.chmod(0o600)
+    fd = os.open(path, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o600)  # never readable by others
+    with os.fdopen(fd, "w") as handle:
+        handle.write(key)
     return key
 
 
@@ -90,6 +91,12 @@ def load_config(instance_path: Path, env: dict[str, str] | None = None) -> dict[
     engine_options: dict[str, object] = {"pool_pre_ping": True}
     if database_url.startswith("sqlite"):
         engine_options = {"connect_args": {"timeout": 30, "check_same_thread": False}}
+    document_max_mb = max(1, int(env.get("FORUM_DOCUMENT_MAX_MB", "20")))
+    document_storage = env.get("FORUM_DOCUMENT_STORAGE", "disk").strip().lower()
+    if document_storage not in {"disk", "s3"}:
+        raise ConfigError("FORUM_DOCUMENT_STORAGE must be 'disk' or 's3'")
+    if document_storage == "s3" and not env.get("FORUM_S3_BUCKET"):
+        raise ConfigError("FORUM_DOCUMENT_STORAGE=s3 needs FORUM_S3_BUCKET")
     return {
         "FORUM_ENV": environment,
         "SECRET_KEY": _secret_key(env, instance_path, production),
@@ -101,8 +108,16 @@ def load_config(instance_path: Path, env: dict[str, str] | None = None) -> dict[
         "FORUM_DEMO": _flag(env.get("FORUM_DEMO"), True) and not production,
         "FORUM_BASE_URL": env.get("FORUM_BASE_URL", "http://127.0.0.1:5000").rstrip("/"),
         "FORUM_MESSAGE_RATE_LIMIT": parse_rate_limit(env.get("FORUM_MESSAGE_RATE_LIMIT", "10/10s")),
+        "FORUM_SOCKET_EVENTS_PER_SECOND": float(env.get("FORUM_SOCKET_EVENTS_PER_SECOND", "10")),
+        "FORUM_SOCKET_BURST": float(env.get("FORUM_SOCKET_BURST", "40")),
+        "FORUM_SOCKET_REFUSALS_BEFORE_DISCONNECT": float(
+            env.get("FORUM_SOCKET_REFUSALS_BEFORE_DISCONNECT", "100")
+        ),
+        "FORUM_TYPING_INTERVAL_SECONDS": float(env.get("FORUM_TYPING_INTERVAL_SECONDS", "2")),
         "FORUM_LOGIN_MAX_FAILURES": int(env.get("FORUM_LOGIN_MAX_FAILURES", "5")),
         "FORUM_LOGIN_WINDOW_MINUTES": int(env.get("FORUM_LOGIN_WINDOW_MINUTES", "15")),
+        "FORUM_SESSION_IDLE_MINUTES": max(1, int(env.get("FORUM_SESSION_IDLE_MINUTES", "720"))),
+        "FORUM_SESSION_MAX_DAYS": max(1, int(env.get("FORUM_SESSION_MAX_DAYS", "31"))),
         "FORUM_RESET_TOKEN_MINUTES": int(env.get("FORUM_RESET_TOKEN_MINUTES", "60")),
         "FORUM_FLAG_THRESHOLD": max(1, int(env.get("FORUM_FLAG_THRESHOLD", "3"))),
         "FORUM_API_RATE_LIMIT": env.get("FORUM_API_RATE_LIMIT", "120 per minute"),
@@ -126,5 +141,17 @@ def load_config(instance_path: Path, env: dict[str, str] | None = None) -> dict[
         "BABEL_DEFAULT_LOCALE": "sv",
         "BABEL_DEFAULT_TIMEZONE": "Europe/Stockholm",
         "WTF_CSRF_TIME_LIMIT": None,
-        "MAX_CONTENT_LENGTH": 2 * 1024 * 1024,
+        # Uploads: documents are the largest thing a form sends.
+        "MAX_CONTENT_LENGTH": (document_max_mb + 1) * 1024 * 1024,
+        "FORUM_DOCUMENT_MAX_MB": document_max_mb,
+        "FORUM_DOCUMENT_MAX_COUNT": max(1, int(env.get("FORUM_DOCUMENT_MAX_COUNT", "10"))),
+        "FORUM_DOCUMENT_STORAGE": document_storage,
+        "FORUM_DOCUMENT_DIR": env.get("FORUM_DOCUMENT_DIR") or str(instance_path / "documents"),
+        "FORUM_S3_BUCKET": env.get("FORUM_S3_BUCKET") or None,
+        "FORUM_S3_ENDPOINT_URL": env.get("FORUM_S3_ENDPOINT_URL") or None,
+        "FORUM_S3_REGION": env.get("FORUM_S3_REGION") or None,
+        "FORUM_S3_PREFIX": env.get("FORUM_S3_PREFIX", ""),
+        # The daily digest: run in-process in the embedded default, by cron in production.
+        "FORUM_DIGEST_SCHEDULER": _flag(env.get("FORUM_DIGEST_SCHEDULER"), not production),
+        "FORUM_DIGEST_HOUR": min(23, max(0, int(env.get("FORUM_DIGEST_HOUR", "7")))),
     }

@@ -78,3 +78,15 @@ class RateLimited(DomainError):
 
     code = "rate_limited"
     status = 429
+
+
+def is_out_of_range(exc: BaseException) -> bool:
+    """A number too large for its database column (an id beyond 2^31 on PostgreSQL, 2^63 on
+    SQLite): the edges answer `invalid` / 404 for it, never `internal` / 500."""
+    if isinstance(exc, OverflowError):
+        return True
+    from sqlalchemy.exc import DataError, StatementError
+
+    if isinstance(exc, StatementError) and isinstance(exc.orig, OverflowError):
+        return True
+    return isinstance(exc, DataError) and getattr(exc.orig, "sqlstate", None) == "22003"

@@ -9,6 +9,15 @@ connect only, so the server closes sockets itself on logout, "log out
 everywhere" and suspension: every socket joins `user:<id>` and
 `session:<nonce>`; locally the room's sockets are disconnected, and with Redis
 the other processes are told over a pub/sub channel and do the same for theirs.
+
+Access is checked at `join`, so when access changes the server takes sockets
+out of rooms itself: a service calls `recheck_access_after_commit(...)` naming
+the threads, forums and/or people whose access changed; after commit every
+process (this one directly, the others over the same pub/sub channel) checks
+each of its sockets in the rooms concerned with the checker the realtime layer
+registered, and a socket that may no longer read a thread leaves its room and
+gets `thread:revoked {thread_id}`. Everything sent to a thread's room (messages,
+edits, presence, typing, consultation events) follows.
 Imports only the extensions: it sits below the services.
 """
 
@@ -17,11 +26,12 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from collections.abc import Iterator
+import uuid
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from flask import current_app
+from flask import Flask, current_app
 from sqlalchemy import event
 from sqlalchemy.orm import Session, SessionTransaction
 
@@ -30,8 +40,14 @@ from .extensions import db, socketio
 log = logging.getLogger(__name__)
 _KEY = "forum_pending_events"
 _HOLD = "forum_hold_events"
+_RECHECK = "__recheck_access__"
 _listener_started = False
 _listener_lock = threading.Lock()
+PROCESS = uuid.uuid4().hex  # tells this process's own pub/sub messages from the others'
+
+# The realtime layer registers how to recheck this process's sockets (it knows presence).
+Rechecker = Callable[[dict[str, list[int]]], int]
+_rechecker: Rechecker | None = None
 
 
 def redis_name(name: str, prefix: str | None = None) -> str:
@@ -73,6 +89,49 @@ def emit_after_commit(event_name: str, payload: dict[str, Any], room: str, **kwa
     session.info.setdefault(_KEY, []).append((savepoint, event_name, payload, room, kwargs))
 
 
+def recheck_access_after_commit(
+    *,
+    thread_ids: Iterable[int] = (),
+    forum_ids: Iterable[int] = (),
+    user_ids: Iterable[int] = (),
+) -> None:
+    """After commit, sockets that may no longer read a thread leave its room, on every process.
+
+    The threads concerned are `thread_ids` and the threads of `forum_ids` (every
+    thread when both are empty); the sockets concerned are those of `user_ids`
+    (every socket, visitors' too, when empty).
+    """
+    spec = {
+        "threads": sorted(set(thread_ids)),
+        "forums": sorted(set(forum_ids)),
+        "users": sorted(set(user_ids)),
+    }
+    session = db.session()
+    savepoint = session.get_nested_transaction()  # dropped with it if it is rolled back
+    session.info.setdefault(_KEY, []).append((savepoint, _RECHECK, spec, "", {}))
+
+
+def set_rechecker(fn: Rechecker) -> None:
+    global _rechecker
+    _rechecker = fn
+
+
+def recheck_local(spec: dict[str, list[int]], app: Flask | None = None) -> int:
+    """Run the registered checker for this process's sockets in a fresh app context
+    (its own database session, which sees what was just committed)."""
+    if _rechecker is None or socketio.server is None:
+        return 0
+    app = app or current_app._get_current_object()  # type: ignore[attr-defined]
+    with app.app_context():
+        try:
+            return _rechecker(spec)
+        except Exception:  # noqa: BLE001 — a failed recheck must never undo the commit
+            log.exception("could not recheck socket access for %s", spec)
+            return 0
+        finally:
+            db.session.remove()
+
+
 def _flush_events(session: Session) -> None:
     """After the outermost commit: send everything queued in it (savepoints that were
     rolled back have already taken their events with them).
@@ -110,6 +169,10 @@ def emit_held() -> Iterator[None]:
 
 def _emit(pending: list[Any]) -> None:
     for _savepoint, event_name, payload, room, kwargs in pending:
+        if event_name == _RECHECK:
+            recheck_local(payload)
+            _publish_message({"recheck": payload})
+            continue
         try:
             socketio.emit(event_name, payload, to=room, **kwargs)
         except Exception:  # a broadcast failure must never undo a committed write
@@ -163,15 +226,21 @@ def _disconnect_local(room: str) -> int:
 
 
 def _publish(room: str) -> None:
+    _publish_message({"room": room})
+
+
+def _publish_message(message: dict[str, Any]) -> None:
     url = current_app.config.get("FORUM_REDIS_URL")
     if not url:
         return
     import redis
 
     try:
-        redis.Redis.from_url(url).publish(disconnect_channel(), json.dumps({"room": room}))
+        redis.Redis.from_url(url).publish(
+            disconnect_channel(), json.dumps({**message, "origin": PROCESS})
+        )
     except redis.RedisError:
-        log.exception("could not publish disconnect for %s", room)
+        log.exception("could not publish %s", message)
 
 
 def disconnect_room(room: str) -> None:
@@ -188,9 +257,10 @@ def disconnect_session(nonce: str) -> None:
     disconnect_room(session_room(nonce))
 
 
-def start_listener(redis_url: str) -> None:
-    """Listen for disconnect requests from other processes (once per process)."""
+def start_listener(redis_url: str, app: Flask | None = None) -> None:
+    """Listen for disconnect and recheck requests from other processes (once per process)."""
     global _listener_started
+    app = app or current_app._get_current_object()  # type: ignore[attr-defined]
     with _listener_lock:
         if _listener_started:
             return
@@ -206,10 +276,16 @@ def start_listener(redis_url: str) -> None:
                 pubsub.subscribe(channel)
                 for item in pubsub.listen():
                     try:
-                        room = json.loads(item["data"])["room"]
-                    except (ValueError, KeyError, TypeError):
+                        message = json.loads(item["data"])
+                    except (ValueError, TypeError):
                         continue
-                    _disconnect_local(room)
+                    if not isinstance(message, dict):
+                        continue
+                    if isinstance(message.get("room"), str):
+                        _disconnect_local(message["room"])
+                    elif isinstance(message.get("recheck"), dict):
+                        if message.get("origin") != PROCESS:  # this process did its own
+                            recheck_local(message["recheck"], app)
             except Exception:  # noqa: BLE001 — keep listening across Redis restarts
                 log.exception("disconnect listener lost Redis; retrying")
                 socketio.sleep(1)

@@ -16,7 +16,17 @@ from .errors import AuthRequired, Forbidden, Locked, NotFound
 from .extensions import db
 
 if TYPE_CHECKING:
-    from .models import Action, ConsultationRound, Forum, Message, Organisation, Thread, User
+    from .models import (
+        Action,
+        ConsultationResponse,
+        ConsultationRound,
+        Document,
+        Forum,
+        Message,
+        Organisation,
+        Thread,
+        User,
+    )
 
 
 def _logged_in(user: User | None) -> bool:
@@ -247,6 +257,38 @@ def can_submit_response(user: User | None, round_: ConsultationRound, org: Organ
     return in_round_audience(round_, org) and organisation_role(user, org) == "admin"
 
 
+def can_read_document(
+    user: User | None,
+    round_: ConsultationRound,
+    response: ConsultationResponse | None,
+    document: Document,
+) -> bool:
+    """A round's documents: whoever sees the round (removed ones: its officials only).
+
+    A response's documents: the organisation's members always; once part of a
+    submitted version, the round's officials, and everyone when the round has closed.
+    """
+    from .models import Phase, ResponseVersion, version_documents
+    from .models.base import utcnow
+
+    if not can_view_round(user, round_):
+        return False
+    if response is None:
+        return document.removed_at is None or can_manage_round(user, round_)
+    if can_act_for_organisation(user, response.organisation):
+        return True
+    submitted = db.session.scalar(
+        select(ResponseVersion.id)
+        .join(version_documents, version_documents.c.version_id == ResponseVersion.id)
+        .where(version_documents.c.document_id == document.id)
+        .limit(1)
+    )
+    if submitted is None:
+        return False
+    public = round_.phase(utcnow()) in (Phase.closed, Phase.published)
+    return public or can_manage_round(user, round_)
+
+
 def _can_view_round_thread(user: User | None, thread: Thread) -> bool:
     from .models import ConsultationRound
 
@@ -369,9 +411,12 @@ def can_appeal(user: User | None, subject_id: int) -> bool:
     return _logged_in(user) and user.id == subject_id  # type: ignore[union-attr]
 
 
-def can_decide_appeal(user: User | None, subject_id: int, forum: Forum | None) -> bool:
-    """A moderator with the decision's scope, who is not the person appealing."""
-    if not _logged_in(user) or user.id == subject_id:  # type: ignore[union-attr]
+def can_decide_appeal(
+    user: User | None, subject_id: int, forum: Forum | None, decided_by: int | None = None
+) -> bool:
+    """A moderator with the decision's scope, who is neither the person appealing nor the
+    one who made the decision (admins are site moderators: they decide when no other can)."""
+    if not _logged_in(user) or user.id in (subject_id, decided_by):  # type: ignore[union-attr]
         return False
     return is_forum_moderator(user, forum) if forum is not None else is_site_moderator(user)
 
@@ -396,12 +441,25 @@ def require_login(user: User | None) -> User:
 
 
 def require_thread_visible(user: User | None, thread: Thread | None) -> Thread:
-    """A thread the user may not see is reported as missing, not as forbidden."""
+    """A thread the user may not see is reported as missing, not as forbidden.
+
+    Only a members-only forum's thread asks a visitor to log in (any member may
+    read it); an invite-only forum's or a draft round's thread is `not_found`
+    for a visitor too, exactly like an id that does not exist.
+    """
     if thread is None or not can_view_thread(user, thread):
-        if thread is not None and not _logged_in(user):
+        if thread is not None and not _logged_in(user) and _login_would_do(thread):
             raise AuthRequired(_("You need to log in to read this thread."))
         raise NotFound(_("No such thread."))
     return thread
+
+
+def _login_would_do(thread: Thread) -> bool:
+    from .models import Visibility
+
+    if thread.forum.visibility != Visibility.members:
+        return False
+    return thread.forum.slug != CONSULTATION_FORUM_SLUG or _can_view_round_thread(None, thread)
 
 
 def require_can_send(user: User | None, thread: Thread) -> None:

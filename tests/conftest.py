@@ -8,8 +8,11 @@ and every table is emptied after each test.
 
 from __future__ import annotations
 
+import atexit
 import itertools
 import os
+import shutil
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,6 +22,11 @@ from sqlalchemy import delete, event
 
 os.environ.setdefault("FORUM_SECRET_KEY", "test-secret-key")
 os.environ.setdefault("FORUM_DEMO", "0")
+# Uploaded documents of every test app go to a throwaway folder, never the instance folder.
+_DOCUMENTS = tempfile.mkdtemp(prefix="forum-test-documents-")
+atexit.register(shutil.rmtree, _DOCUMENTS, True)
+os.environ.setdefault("FORUM_DOCUMENT_DIR", _DOCUMENTS)
+os.environ.setdefault("FORUM_DIGEST_SCHEDULER", "0")  # server processes started by tests too
 
 from support import IN_CI, PASSWORD, Auth, app_settings, database_url, service_missing  # noqa: E402,F401
 

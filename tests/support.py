@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 import os
 
 import pytest
@@ -47,9 +46,6 @@ def app_settings(url: str, **extra: object) -> dict[str, object]:
     return config
 
 
-_nonce_counter = itertools.count(1)
-
-
 class Auth:
     """Log a test client in (through the session, like a real login) and out."""
 
@@ -57,10 +53,16 @@ class Auth:
         self.client = client
 
     def login(self, user) -> None:
+        """A server-side session row, and the signed cookie naming it (like a real login)."""
+        from forum.services.accounts import open_session
+
+        with self.client.application.test_request_context():
+            row, _token = open_session(user, "pytest", remember=False)
+            key = row.key
         with self.client.session_transaction() as session:
             session["_user_id"] = user.get_id()
             session["_fresh"] = True
-            session["nonce"] = f"nonce-{user.id}-{next(_nonce_counter)}"
+            session["nonce"] = key
 
     def logout(self) -> None:
         with self.client.session_transaction() as session:

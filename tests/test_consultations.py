@@ -519,7 +519,8 @@ def test_draft_thread_is_hidden_from_forum_listing_until_opened(
     official, chair, *_ = people
     round_ = make_round(app, make, official, "draft", title="Hemlig runda")
     assert "Hemlig runda" not in text(client.get("/forums/tidigt-samrad"))
-    assert "/login" in client.get(f"/threads/{round_.thread_id}").headers["Location"]
+    # a visitor gets a 404, as for a thread that does not exist (no login page telling it does)
+    assert client.get(f"/threads/{round_.thread_id}").status_code == 404
     auth.login(chair)
     assert client.get(f"/threads/{round_.thread_id}").status_code == 404
     assert client.get(f"/consultations/{round_.id}").status_code == 404

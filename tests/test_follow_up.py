@@ -95,15 +95,10 @@ def test_member_proposes_official_accepts_updates_and_follower_is_told(app, worl
         select(OutboxMail).where(OutboxMail.to_address == w.member.email)
     ).all()
     assert any("posted an update on an action you follow" in m.subject for m in mail)
-    # the official who posted is not told about their own update
-    assert (
-        db.session.scalar(
-            select(func.count())
-            .select_from(Notification)
-            .where(Notification.user_id == w.official.id)
-        )
-        == 0
-    )
+    # the official was told the proposal waited for acceptance, not about their own update
+    assert list(
+        db.session.scalars(select(Notification.kind).where(Notification.user_id == w.official.id))
+    ) == ["action_awaiting"]
     assert history_fields(db, action.id) == ["created", "accepted", "update"]
 
 

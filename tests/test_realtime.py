@@ -117,7 +117,7 @@ def test_visitor_follows_public_thread_read_only(make, socket_for):
     ("visibility", "who", "code"),
     [
         ("members", "visitor", "auth_required"),
-        ("invite", "visitor", "auth_required"),
+        ("invite", "visitor", "not_found"),  # the same as a thread that does not exist
         ("invite", "member", "not_found"),
     ],
 )

@@ -20,7 +20,8 @@ from ..models import (
     User,
 )
 from ..models.base import utcnow
-from ..services import accounts, consultations
+from ..services import accounts, consultations, documents
+from .pdf import simple_pdf
 
 DEMO_DOMAIN = "demo.dialogforum.se"
 
@@ -87,8 +88,36 @@ def seed_demo_rounds(users: dict[str, User], org: Organisation) -> None:
             ],
         ),
     )
+    documents.add_round_document(
+        official,
+        done.id,
+        "Underlag lokalbokning.pdf",
+        simple_pdf(
+            [
+                "Underlag: Föreningslokaler i stadsdelarna",
+                "Social resursnämnd",
+                "",
+                "Stadens lokaler används i dag mest dagtid.",
+                "Förslaget: boka skolornas lokaler kvällstid genom föreningsbokningen.",
+            ]
+        ),
+    )
     consultations.open_round(official, done.id)
     first, second = (q.id for q in done.questions)
+    documents.add_response_document(
+        users["ordforande"],
+        done.id,
+        org.id,
+        "Remissvar Föreningen.pdf",
+        simple_pdf(
+            [
+                f"Remissvar från {org.name}",
+                "",
+                "Vi välkomnar förslaget och bifogar våra önskemål om tider.",
+                "Undertecknat av ordföranden.",
+            ]
+        ),
+    )
     consultations.save_response(
         users["ordforande"],
         done.id,

@@ -1,7 +1,7 @@
 """SQLAlchemy models, one module per domain, importable from one place (Alembic needs them registered): may import only base modules (extensions, errors, ...)."""
 
-from .accounts import LoginAttempt, OutboxMail, PasswordReset, User
-from .activity import AuditEntry, Notification
+from .accounts import LoginAttempt, OutboxMail, PasswordReset, User, UserSession
+from .activity import AuditEntry, Notification, NotificationPreference
 from .agreement import Commitment, Department, Principle
 from .api_tokens import ApiToken
 from .consultations import (
@@ -15,10 +15,13 @@ from .consultations import (
     Phase,
     ResponseStatus,
     ResponseVersion,
+    RoundNotice,
+    RoundRevision,
     RoundState,
     Stage,
     VersionAnswer,
 )
+from .documents import Document, version_documents
 from .exports import PersonalExport
 from .follow_up import (
     Action,
@@ -77,6 +80,11 @@ __all__ = [
     "RoundState",
     "Stage",
     "VersionAnswer",
+    "Document",
+    "version_documents",
+    "NotificationPreference",
+    "RoundNotice",
+    "RoundRevision",
     "Commitment",
     "Department",
     "Forum",
@@ -100,5 +108,6 @@ __all__ = [
     "SearchEntry",
     "Thread",
     "User",
+    "UserSession",
     "Visibility",
 ]

@@ -27,7 +27,6 @@ class User(UserMixin, Model):
     is_admin: Mapped[bool] = mapped_column(default=False)
     is_moderator: Mapped[bool] = mapped_column(default=False)
     department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"))
-    session_version: Mapped[int] = mapped_column(default=1)
     email_notifications: Mapped[bool] = mapped_column(default=True)
     suspended_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -42,12 +41,29 @@ class User(UserMixin, Model):
         """A suspension is in force until its time is up (lifting clears it)."""
         return self.suspended_until is not None and self.suspended_until > now
 
-    def get_id(self) -> str:
-        """Session and remember-cookie id: bumping session_version ends every session."""
-        return f"{self.id}:{self.session_version}"
-
     def __repr__(self) -> str:
         return f"<User {self.id} {self.handle}>"
+
+
+class UserSession(Model):
+    """One login on one device: checked on every request and socket event, revoked at logout.
+
+    `key` is the random name the signed session cookie carries (and the socket
+    room `session:<key>`); `remember_hash` is the hash of the current remember-me
+    token, which is replaced every time it is used.
+    """
+
+    __tablename__ = "user_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    user_agent: Mapped[str] = mapped_column(String(200), default="")
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    remember_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    remember_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class LoginAttempt(Model):
@@ -87,7 +103,13 @@ class OutboxMail(Model):
     to_address: Mapped[str] = mapped_column(String(254))
     subject: Mapped[str] = mapped_column(String(300))
     body: Mapped[str] = mapped_column(Text)
+    html_body: Mapped[str | None] = mapped_column(Text)
+    unsubscribe_url: Mapped[str | None] = mapped_column(String(500))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
     attempts: Mapped[int] = mapped_column(default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
+    # The notification it tells of: moderation rewrites the excerpt of a mail not yet sent.
+    notification_id: Mapped[int | None] = mapped_column(ForeignKey("notifications.id"))
+    # It carries a single-use link (a password reset): the body is dropped once sent.
+    secret: Mapped[bool] = mapped_column(default=False)

@@ -28,8 +28,20 @@ class Notification(Model):
     excerpt: Mapped[str] = mapped_column(String(300), default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     read_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # "digest" while waiting for the person's daily digest, then "sent"; else empty.
+    mail_state: Mapped[str | None] = mapped_column(String(10), index=True)
 
     actor: Mapped[User | None] = relationship(foreign_keys=[actor_id])
+
+
+class NotificationPreference(Model):
+    """How a person wants one kind of notification: in the app only, mail at once, or a digest."""
+
+    __tablename__ = "notification_preferences"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(40), primary_key=True)
+    mode: Mapped[str] = mapped_column(String(10))
 
 
 class AuditEntry(Model):

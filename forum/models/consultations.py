@@ -20,6 +20,7 @@ from ..extensions import Model
 from .accounts import User
 from .agreement import Commitment, Department
 from .base import UTCDateTime, link_table, utcnow
+from .documents import Document
 from .organisations import Organisation
 
 round_commitments = link_table(
@@ -78,6 +79,7 @@ class Phase(enum.StrEnum):
 class ResponseStatus(enum.StrEnum):
     draft = "draft"
     submitted = "submitted"
+    declined = "declined"
 
 
 class ConsultationRound(Model):
@@ -111,6 +113,8 @@ class ConsultationRound(Model):
     opened_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     feedback_published_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revised_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    manual_reminder_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     department: Mapped[Department] = relationship()
     created_by: Mapped[User | None] = relationship()
@@ -170,6 +174,8 @@ class ConsultationResponse(Model):
     updated_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     version_count: Mapped[int] = mapped_column(default=0)
+    declined_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    decline_reason: Mapped[str] = mapped_column(Text, default="", server_default="")
 
     organisation: Mapped[Organisation] = relationship()
     answers: Mapped[list[ConsultationAnswer]] = relationship(
@@ -204,6 +210,9 @@ class ResponseVersion(Model):
     submitted_by: Mapped[User | None] = relationship()
     answers: Mapped[list[VersionAnswer]] = relationship(
         cascade="all, delete-orphan", order_by="VersionAnswer.question_id"
+    )
+    documents: Mapped[list[Document]] = relationship(
+        secondary="consultation_version_documents", order_by="Document.id"
     )
 
 
@@ -249,4 +258,34 @@ class ConsultationReminder(Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     round_id: Mapped[int] = mapped_column(ForeignKey("consultation_rounds.id"))
     organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"))
+    sent_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class RoundRevision(Model):
+    """A change to an open round, on the record: which part, before, after, who, when, why."""
+
+    __tablename__ = "consultation_round_revisions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    round_id: Mapped[int] = mapped_column(ForeignKey("consultation_rounds.id"), index=True)
+    part: Mapped[str] = mapped_column(String(40))
+    before: Mapped[str] = mapped_column(Text, default="")
+    after: Mapped[str] = mapped_column(Text, default="")
+    reason: Mapped[str] = mapped_column(Text, default="")
+    changed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    changed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    changed_by: Mapped[User | None] = relationship()
+
+
+class RoundNotice(Model):
+    """A notice that must go out once: (round, kind, organisation or 0 for the round's officials)."""
+
+    __tablename__ = "consultation_round_notices"
+    __table_args__ = (UniqueConstraint("round_id", "kind", "scope"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    round_id: Mapped[int] = mapped_column(ForeignKey("consultation_rounds.id"))
+    kind: Mapped[str] = mapped_column(String(40))
+    scope: Mapped[int] = mapped_column(default=0)
     sent_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -23,11 +23,14 @@ from ..models import (
     ConsultationReminder,
     ConsultationResponse,
     ConsultationRound,
+    Document,
     Membership,
     MembershipStatus,
     Organisation,
     OrganisationStatus,
+    ResponseStatus,
     ResponseVersion,
+    RoundRevision,
     RoundState,
     User,
 )
@@ -205,7 +208,7 @@ def latest_versions(round_id: int, organisation_id: int | None = None) -> list[P
                 newest.c.number == ResponseVersion.number,
             ),
         )
-        .options(selectinload(ResponseVersion.answers))
+        .options(selectinload(ResponseVersion.answers), selectinload(ResponseVersion.documents))
     )
     versions = list(db.session.scalars(query))
     if not versions:
@@ -278,7 +281,9 @@ def versions_of(response_id: int) -> list[ResponseVersion]:
     return list(
         db.session.scalars(
             select(ResponseVersion)
-            .options(joinedload(ResponseVersion.submitted_by))
+            .options(
+                joinedload(ResponseVersion.submitted_by), selectinload(ResponseVersion.documents)
+            )
             .where(ResponseVersion.response_id == response_id)
             .order_by(ResponseVersion.number.desc())
         )
@@ -366,3 +371,89 @@ def export_rows(round_: ConsultationRound) -> list[list[object]]:
                 ]
             )
     return rows
+
+
+# --- documents, changes, the remiss list ---------------------------------------------
+
+
+def round_documents(round_id: int) -> list[Document]:
+    """The round's own documents (its basis), oldest first, removed ones left out."""
+    return list(
+        db.session.scalars(
+            select(Document)
+            .where(
+                Document.round_id == round_id,
+                Document.response_id.is_(None),
+                Document.removed_at.is_(None),
+            )
+            .order_by(Document.id)
+        )
+    )
+
+
+def response_documents(response_id: int) -> list[Document]:
+    """The documents attached to an organisation's working response."""
+    return list(
+        db.session.scalars(
+            select(Document)
+            .where(Document.response_id == response_id, Document.removed_at.is_(None))
+            .order_by(Document.id)
+        )
+    )
+
+
+def revisions_of(round_id: int) -> list[RoundRevision]:
+    """Every change made to the round after it opened, newest first, with who made it."""
+    return list(
+        db.session.scalars(
+            select(RoundRevision)
+            .options(joinedload(RoundRevision.changed_by))
+            .where(RoundRevision.round_id == round_id)
+            .order_by(RoundRevision.id.desc())
+        )
+    )
+
+
+@dataclass
+class RemissRow:
+    """One organisation asked: answered, declined (with the reason) or not answered."""
+
+    organisation: Organisation
+    status: str
+    response: ConsultationResponse | None
+
+
+def remiss_list(round_: ConsultationRound) -> list[RemissRow]:
+    """Every organisation the round asks, with what it did, in two queries."""
+    orgs = audience_orgs(round_)
+    responses = {
+        r.organisation_id: r
+        for r in db.session.scalars(
+            select(ConsultationResponse).where(ConsultationResponse.round_id == round_.id)
+        )
+    }
+    rows = []
+    for org in orgs:
+        response = responses.get(org.id)
+        if response is not None and response.version_count > 0:
+            status = "answered"
+        elif response is not None and response.status == ResponseStatus.declined:
+            status = "declined"
+        else:
+            status = "not_answered"
+        rows.append(RemissRow(org, status, response))
+    return rows
+
+
+def not_yet_invited(round_: ConsultationRound) -> list[Organisation]:
+    """Verified organisations the round does not ask yet (to invite more), by name."""
+    invited = {o.id for o in round_.invited}
+    return [
+        o
+        for o in db.session.scalars(
+            select(Organisation)
+            .where(Organisation.status == OrganisationStatus.verified)
+            .order_by(func.lower(Organisation.name))
+        )
+        if o.id not in invited
+    ]

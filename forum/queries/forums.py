@@ -262,10 +262,11 @@ def public_forum_filter():
 
 def visible_forum(user: User | None, slug: str) -> Forum:
     """The forum behind `slug` if `user` may read it; AuthRequired for a visitor at a
-    members' forum, else NotFound."""
+    members' forum, else NotFound (an invite-only forum is, to a visitor, the same as
+    no forum at all)."""
     forum = get_forum(slug)
     if forum is None or not policy.can_view_forum(user, forum):
-        if forum is not None and user is None:
+        if forum is not None and user is None and forum.visibility == Visibility.members:
             raise AuthRequired(_("You need to log in first."))
         raise NotFound(_("No such forum."))
     return forum

@@ -194,7 +194,12 @@ def pending_appeals(user: User) -> list[Appeal]:
                 joinedload(Appeal.action).joinedload(ModerationAction.forum),
                 joinedload(Appeal.action).joinedload(ModerationAction.actor),
             )
-            .where(Appeal.decided_at.is_(None), Appeal.user_id != user.id, scope)
+            .where(
+                Appeal.decided_at.is_(None),
+                Appeal.user_id != user.id,
+                or_(ModerationAction.actor_id.is_(None), ModerationAction.actor_id != user.id),
+                scope,
+            )
             .order_by(Appeal.created_at)
             .limit(QUEUE_LIMIT)
         ).unique()
@@ -312,23 +317,38 @@ def _month(column):
     return func.to_char(func.timezone("UTC", column), "YYYY-MM")
 
 
+# The audit actions the transparency page counts, per month; appeals from the same rows.
+TRANSPARENCY_ACTIONS = (
+    "message.hidden",
+    "message.auto_hidden",
+    "message.restored",
+    "message.redacted",
+    "user.warned",
+    "user.muted",
+    "user.suspended",
+    "thread.locked",
+    "appeal.submitted",
+    "appeal.upheld",
+    "appeal.reversed",
+)
+
+
 def transparency() -> dict[str, Any]:
-    """Moderation decisions per month and kind, and per reason: counts only, no names."""
-    month = _month(ModerationAction.created_at)
+    """Moderation per month and appeals, from ONE query over the audit log; reasons per kind.
+
+    Every count on the page is a count of audit entries, so they agree: a decision
+    reversed on appeal is also a restored message (the reversal logs both).
+    """
+    month = _month(AuditEntry.created_at)
     by_month: dict[str, dict[str, int]] = {}
+    totals: dict[str, int] = {}
     for row in db.session.execute(
-        select(month.label("month"), ModerationAction.kind, func.count())
-        .group_by(month, ModerationAction.kind)
-        .order_by(month.desc())
-    ):
-        by_month.setdefault(row.month, {})[ActionKind(row.kind).value] = row[2]
-    audit_month = _month(AuditEntry.created_at)
-    for row in db.session.execute(
-        select(audit_month.label("month"), AuditEntry.action, func.count())
-        .where(AuditEntry.action.in_(["message.auto_hidden", "message.restored", "thread.locked"]))
-        .group_by(audit_month, AuditEntry.action)
+        select(month.label("month"), AuditEntry.action, func.count())
+        .where(AuditEntry.action.in_(TRANSPARENCY_ACTIONS))
+        .group_by(month, AuditEntry.action)
     ):
         by_month.setdefault(row.month, {})[row.action] = row[2]
+        totals[row.action] = totals.get(row.action, 0) + row[2]
     reasons = dict(
         db.session.execute(
             select(ModerationAction.reason_code, func.count())
@@ -337,18 +357,45 @@ def transparency() -> dict[str, Any]:
         ).all()
     )
     principles = list(db.session.scalars(select(Principle).order_by(Principle.position)))
-    appeals: dict[str, int] = {}
-    for outcome, n in db.session.execute(
-        select(Appeal.outcome, func.count()).group_by(Appeal.outcome)
-    ):
-        key = outcome.value if outcome is not None else "pending"
-        appeals[key] = appeals.get(key, 0) + n
+    decided = totals.get("appeal.upheld", 0) + totals.get("appeal.reversed", 0)
+    appeals = {
+        "reversed": totals.get("appeal.reversed", 0),
+        "upheld": totals.get("appeal.upheld", 0),
+        "pending": max(0, totals.get("appeal.submitted", 0) - decided),
+    }
     return {
         "months": sorted(by_month.items(), reverse=True),
+        "totals": totals,
         "reasons": reasons,
         "principles": principles,
         "appeals": appeals,
     }
+
+
+def waiting_count(user: User) -> int:
+    """What waits for `user` as a moderator: flagged messages plus undecided appeals (2 queries)."""
+    forum_ids = policy.moderated_forum_ids(user)
+    if forum_ids is not None and not forum_ids:
+        return 0
+    flagged = db.session.scalar(
+        select(func.count(func.distinct(Flag.message_id)))
+        .join(Message, Message.id == Flag.message_id)
+        .join(Thread, Thread.id == Message.thread_id)
+        .where(Flag.resolved_at.is_(None), _forum_filter(Thread.forum_id, forum_ids))
+    )
+    scope = (
+        true()
+        if forum_ids is None
+        else and_(
+            ModerationAction.forum_id.is_not(None), ModerationAction.forum_id.in_(forum_ids or {-1})
+        )
+    )
+    appeals = db.session.scalar(
+        select(func.count(Appeal.id))
+        .join(ModerationAction, ModerationAction.id == Appeal.action_id)
+        .where(Appeal.decided_at.is_(None), Appeal.user_id != user.id, scope)
+    )
+    return (flagged or 0) + (appeals or 0)
 
 
 # --- single records ------------------------------------------------------------------

@@ -15,18 +15,24 @@ from typing import Any
 from flask import current_app, g, request, session
 from flask_babel import gettext as _
 from flask_login import current_user
-from flask_socketio import join_room, leave_room
+from flask_socketio import disconnect, join_room, leave_room
 
-from .. import policy
-from ..errors import DomainError, Invalid
-from ..events import forum_room, session_room, start_listener, thread_room, user_room
+from ..errors import DomainError, Invalid, is_out_of_range
+from ..events import (
+    forum_room,
+    session_room,
+    set_rechecker,
+    start_listener,
+    thread_room,
+    user_room,
+)
 from ..extensions import db, socketio
 from ..queries import forums as forum_queries
 from ..queries import payloads
 from ..services import forums as forum_service
 from ..services import reactions as reaction_service
 from ..services.validation import int_field, require_mapping, str_field
-from . import presence
+from . import access, budget, presence
 
 log = logging.getLogger(__name__)
 Handler = Callable[[dict[str, Any]], dict[str, Any]]
@@ -53,13 +59,31 @@ def acknowledged(fn: Handler) -> Callable[..., dict[str, Any]]:
     @functools.wraps(fn)
     def wrapper(data: Any = None, *_extra: Any) -> dict[str, Any]:
         fresh_user()
+        verdict = budget.spend(request.sid)  # type: ignore[attr-defined]
+        if verdict != "ok":
+            if verdict == "disconnect":
+                log.warning("socket %s flooded; disconnecting it", request.sid)  # type: ignore[attr-defined]
+                disconnect()
+            return {
+                "ok": False,
+                "error": {
+                    "code": "rate_limited",
+                    "message": _("Too many events. Slow down."),
+                    "retry_after": 1,
+                },
+            }
         try:
             result = fn(require_mapping(data))
         except DomainError as err:
             db.session.rollback()
             return {"ok": False, "error": err.as_dict()}
-        except Exception:
+        except Exception as err:
             db.session.rollback()
+            if is_out_of_range(err):
+                return {
+                    "ok": False,
+                    "error": {"code": "invalid", "message": _("A number is out of range.")},
+                }
             log.exception("socket handler %s failed", fn.__name__)
             return {
                 "ok": False,
@@ -75,9 +99,13 @@ def on_connect(auth: Any = None) -> bool:
     fresh_user()
     if current_app.config["FORUM_REDIS_URL"]:
         start_listener(current_app.config["FORUM_REDIS_URL"])
+    access.remember_socket(
+        request.sid,  # type: ignore[attr-defined]
+        current_user.id if current_user.is_authenticated else None,
+    )
     if current_user.is_authenticated:
         join_room(user_room(current_user.id))
-        nonce = session.get("nonce")
+        nonce = session.get("nonce") or g.get("session_key")
         if nonce:
             join_room(session_room(nonce))
     return True
@@ -85,6 +113,8 @@ def on_connect(auth: Any = None) -> bool:
 
 def on_disconnect(*_args: Any) -> None:
     """Sent when a client goes away: update presence in the threads it was in."""
+    access.forget_socket(request.sid)  # type: ignore[attr-defined]
+    budget.forget(request.sid)  # type: ignore[attr-defined]
     for thread_id in presence.leave_all(request.sid):  # type: ignore[attr-defined]
         socketio.emit("presence", presence.snapshot(thread_id), to=thread_room(thread_id))
 
@@ -196,8 +226,9 @@ def on_history(data: dict[str, Any]) -> dict[str, Any]:
 def on_typing(data: dict[str, Any]) -> dict[str, Any]:
     """Sent by clients while their person types; the others in the room are told."""
     thread_id = int_field(data, "thread_id")
-    thread = forum_queries.visible_thread(_user(), thread_id)  # type: ignore[arg-type]
-    policy.require_can_send(_user(), thread)
+    thread = forum_service.check_typing(_user(), thread_id)  # type: ignore[arg-type]
+    if not budget.may_announce_typing(request.sid):  # type: ignore[attr-defined]
+        return {"throttled": True}  # the room heard it a moment ago
     socketio.emit(
         "typing",
         {"thread_id": thread.id, "user": _person()},
@@ -261,6 +292,7 @@ EVENTS: dict[str, Callable[..., Any]] = {
 
 def register() -> None:
     """Attach the handlers to the server that init_app just made."""
+    set_rechecker(access.recheck)
     socketio.on_event("connect", on_connect)
     socketio.on_event("disconnect", on_disconnect)
     for name, handler in EVENTS.items():

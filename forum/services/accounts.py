@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import cache
 from importlib import resources
 
@@ -20,11 +20,13 @@ from ..errors import Conflict, Invalid, NotFound, RateLimited
 from ..extensions import db
 from ..formatting import local_datetime
 from ..links import url_for_mail
-from ..models import Department, LoginAttempt, PasswordReset, User
+from ..models import Department, LoginAttempt, PasswordReset, User, UserSession
 from ..models.base import utcnow
 from ..text import slugify
 from . import audit
 from .mail import queue_mail
+from .names import check_not_imitating, check_visible
+from .validation import check_characters
 
 MIN_PASSWORD_LENGTH = 10
 MAX_PASSWORD_LENGTH = 200
@@ -54,6 +56,7 @@ def normalise_email(raw: str) -> str:
 
 def check_password_strength(password: str, field: str = "password") -> None:
     """Raise Invalid for a short, overlong or common password."""
+    check_characters(password, field)
     if len(password) < MIN_PASSWORD_LENGTH:
         raise Invalid(
             _("The password must be at least %(n)d characters.", n=MIN_PASSWORD_LENGTH), field=field
@@ -65,6 +68,9 @@ def check_password_strength(password: str, field: str = "password") -> None:
 
 
 def clean_display_name(raw: str) -> str:
+    """Trimmed, not empty, not overlong, and without invisible or control characters."""
+    check_characters(raw or "", "display_name")
+    check_visible(raw or "")
     name = " ".join((raw or "").split())
     if not name:
         raise Invalid(_("Enter a display name."), field="display_name")
@@ -99,6 +105,7 @@ def register_user(email: str, display_name: str, password: str, locale: str | No
     """Create a member account. Email is unique regardless of case."""
     email = normalise_email(email)
     name = clean_display_name(display_name)
+    check_not_imitating(name)
     check_password_strength(password)
     if db.session.scalar(select(User.id).where(func.lower(User.email) == email)) is not None:
         raise Conflict(_("An account with that email address already exists."), field="email")
@@ -118,6 +125,63 @@ def register_user(email: str, display_name: str, password: str, locale: str | No
             _("An account with that email address already exists."), field="email"
         ) from None
     return user
+
+
+def register_member(
+    email: str, display_name: str, password: str, locale: str | None = None
+) -> User | None:
+    """Registration from the web: the answer never tells whether the address has an account.
+
+    A new address gets its account and a welcome mail; an address that already has
+    an account gets no second one, and its owner is mailed instead ("someone tried
+    to register with your address"). Returns the new user, or None. Both paths
+    hash the password, so they take as long.
+    """
+    email = normalise_email(email)
+    name = clean_display_name(display_name)
+    check_not_imitating(name)
+    check_password_strength(password)
+    owner = db.session.scalar(select(User).where(func.lower(User.email) == email))
+    if owner is None:
+        try:
+            user = register_user(email, name, password, locale)
+        except Conflict:  # registered a moment ago by a parallel request
+            owner = db.session.scalar(select(User).where(func.lower(User.email) == email))
+        else:
+            _mail_account(user, registered=True)
+            db.session.commit()
+            return user
+    hash_password(password)  # the same work as creating an account
+    if owner is not None:
+        _mail_account(owner, registered=False)
+        db.session.commit()
+    return None
+
+
+def _mail_account(user: User, registered: bool) -> None:
+    login = url_for_mail("auth.login")
+    reset = url_for_mail("auth.forgot_password")
+    with force_locale(user.locale or "sv"):
+        if registered:
+            subject = _("Welcome to Dialogforum")
+            body = _(
+                "Hello %(name)s,\n\nYour account is ready. Log in here with your email "
+                "address and the password you chose:\n%(login)s",
+                name=user.display_name,
+                login=login,
+            )
+        else:
+            subject = _("Someone tried to register with your address")
+            body = _(
+                "Hello %(name)s,\n\nSomeone tried to register a new Dialogforum account with "
+                "this address, which already has one. If it was you, log in here:\n%(login)s"
+                "\n\nForgot your password? Choose a new one here:\n%(reset)s\n\n"
+                "If it was not you, you need not do anything: no account was created.",
+                name=user.display_name,
+                login=login,
+                reset=reset,
+            )
+    queue_mail(user.email, subject, body)
 
 
 def create_user_with_role(
@@ -161,17 +225,27 @@ def _throttle_window() -> timedelta:
     return timedelta(minutes=current_app.config["FORUM_LOGIN_WINDOW_MINUTES"])
 
 
-def _check_throttle(email: str, address: str | None) -> None:
+def _reserve_attempt(email: str, address: str | None) -> LoginAttempt:
+    """Record this attempt *before* the password is checked, then count: atomic throttling.
+
+    The attempt is committed first and the count includes it, so of any number of
+    parallel attempts at most FORUM_LOGIN_MAX_FAILURES get a password check (each one
+    counts at least every attempt committed before it). A success forgets the
+    account's attempts; a failure's record stays as the failure.
+    """
+    attempt = LoginAttempt(email=email, address=(address or "unknown")[:64])
+    db.session.add(attempt)
+    db.session.commit()
     since = utcnow() - _throttle_window()
     limit = current_app.config["FORUM_LOGIN_MAX_FAILURES"]
     checks = [(LoginAttempt.email, email)]
     if address is not None:
         checks.append((LoginAttempt.address, address))
     for column, value in checks:
-        failures = db.session.scalar(
+        attempts = db.session.scalar(
             select(func.count()).where(column == value, LoginAttempt.at > since)
         )
-        if failures and failures >= limit:
+        if attempts and attempts > limit:
             minutes = current_app.config["FORUM_LOGIN_WINDOW_MINUTES"]
             raise RateLimited(
                 _(
@@ -180,6 +254,7 @@ def _check_throttle(email: str, address: str | None) -> None:
                     minutes=minutes,
                 )
             )
+    return attempt
 
 
 @cache
@@ -199,12 +274,14 @@ def authenticate(email: str, password: str, address: str) -> User:
     except Invalid:
         email = (email or "").strip().lower()[:254]
     address = (address or "unknown")[:64]
-    _check_throttle(email, address)
+    _reserve_attempt(email, address)
     user = db.session.scalar(select(User).where(User.email == email))
     stored = user.password_hash if user else _dummy_hash(current_app.config["FORUM_PASSWORD_HASH"])
-    if not check_password_hash(stored, password or "") or user is None:
-        db.session.add(LoginAttempt(email=email, address=address))
-        db.session.commit()
+    try:
+        correct = check_password_hash(stored, password or "")
+    except UnicodeEncodeError:  # a lone surrogate cannot be any password
+        correct = False
+    if not correct or user is None:
         raise Invalid(_("Wrong email address or password."), field="password")
     if user.is_suspended(utcnow()):
         raise Invalid(
@@ -218,24 +295,178 @@ def authenticate(email: str, password: str, address: str) -> User:
     return user
 
 
-def load_user_from_session_id(session_id: str) -> User | None:
-    """Flask-Login loader: the id carries the session version, so old sessions stop working."""
-    user_id, _sep, version = session_id.partition(":")
-    if not user_id.isdigit() or not version.isdigit():
+# --- server-side sessions -------------------------------------------------------
+
+TOUCH_EVERY = timedelta(seconds=60)  # last_seen is written at most this often
+
+
+def _idle_limit() -> timedelta:
+    return timedelta(minutes=current_app.config["FORUM_SESSION_IDLE_MINUTES"])
+
+
+def _max_age() -> timedelta:
+    return timedelta(days=current_app.config["FORUM_SESSION_MAX_DAYS"])
+
+
+def session_is_live(row: UserSession, now: datetime) -> bool:
+    """Not revoked, not past its absolute age, and (without remember-me) not idle too long."""
+    if row.revoked_at is not None or row.created_at + _max_age() <= now:
+        return False
+    if row.remember_hash is not None and row.remember_expires_at is not None:
+        return row.remember_expires_at > now
+    return row.last_seen_at + _idle_limit() > now
+
+
+def open_session(
+    user: User, user_agent: str | None, remember: bool
+) -> tuple[UserSession, str | None]:
+    """Record a new login; returns the row and, with remember-me, the token for the cookie."""
+    now = utcnow()
+    row = UserSession(
+        key=secrets.token_urlsafe(24),
+        user_id=user.id,
+        created_at=now,
+        last_seen_at=now,
+        user_agent=(user_agent or "")[:200],
+    )
+    token = None
+    if remember:
+        token = secrets.token_urlsafe(32)
+        row.remember_hash = _token_hash(token)
+        row.remember_expires_at = now + _max_age()
+    db.session.add(row)
+    db.session.commit()
+    return row, token
+
+
+def session_user(key: str | None, user_id: str | None) -> User | None:
+    """The user of a live session (the cookie's user id must match), touching last_seen."""
+    if not key or not user_id or not user_id.isdigit():
         return None
-    user = db.session.get(User, int(user_id))
-    if user is None or user.session_version != int(version) or user.is_suspended(utcnow()):
+    # The session and its person in one query: this runs on every request and socket event.
+    found = db.session.execute(
+        select(UserSession, User)
+        .join(User, User.id == UserSession.user_id)
+        .where(UserSession.key == key)
+    ).first()
+    now = utcnow()
+    if found is None or found[0].user_id != int(user_id):
         return None
+    row, user = found
+    if not session_is_live(row, now):
+        if row.revoked_at is None:
+            row.revoked_at = now
+            db.session.commit()
+        return None
+    if user.is_suspended(now):
+        return None
+    if now - row.last_seen_at >= TOUCH_EVERY:
+        row.last_seen_at = now
+        db.session.commit()
     return user
 
 
-def end_all_sessions(user: User) -> None:
-    """ "Log out everywhere": every cookie and socket of this user stops working."""
-    user.session_version += 1
+def use_remember_token(
+    value: str | None, rotate: bool
+) -> tuple[User, UserSession, str | None] | None:
+    """Log in from a remember-me cookie `<key>.<token>`; the token is replaced when `rotate`.
+
+    A socket cannot set a cookie, so it checks the token without rotating it.
+    """
+    key, _sep, token = (value or "").partition(".")
+    if not key or not token:
+        return None
+    row = db.session.scalar(select(UserSession).where(UserSession.key == key))
+    now = utcnow()
+    if (
+        row is None
+        or row.remember_hash is None
+        or not secrets.compare_digest(row.remember_hash, _token_hash(token))
+    ):
+        return None
+    if not session_is_live(row, now):
+        return None
+    user = db.session.get(User, row.user_id)
+    if user is None or user.is_suspended(now):
+        return None
+    new_token = None
+    if rotate:
+        new_token = secrets.token_urlsafe(32)
+        row.remember_hash = _token_hash(new_token)
+    row.last_seen_at = now
     db.session.commit()
+    return user, row, new_token
+
+
+def _revoke(rows: list[UserSession]) -> None:
+    now = utcnow()
+    for row in rows:
+        row.revoked_at = now
+        row.remember_hash = None
+    db.session.commit()
+    from ..events import disconnect_session
+
+    for row in rows:
+        disconnect_session(row.key)
+
+
+def _live_rows(user_id: int) -> list[UserSession]:
+    return list(
+        db.session.scalars(
+            select(UserSession)
+            .where(UserSession.user_id == user_id, UserSession.revoked_at.is_(None))
+            .order_by(UserSession.last_seen_at.desc(), UserSession.id.desc())
+        )
+    )
+
+
+def revoke_session(key: str | None) -> None:
+    """Log out one session: its cookie, remember-me token and sockets stop working."""
+    if not key:
+        return
+    row = db.session.scalar(select(UserSession).where(UserSession.key == key))
+    if row is not None and row.revoked_at is None:
+        _revoke([row])
+
+
+def device_label(user_agent: str) -> str:
+    """ "Firefox on Linux" from a User-Agent header (ua-parser's rules); a fallback otherwise."""
+    from ua_parser import parse
+
+    result = parse(user_agent or "")
+    browser = result.user_agent.family if result.user_agent else None
+    system = result.os.family if result.os else None
+    if browser in (None, "Other"):
+        browser = None
+    if system in (None, "Other"):
+        system = None
+    if browser and system:
+        return _("%(browser)s on %(system)s", browser=browser, system=system)
+    return browser or system or _("Unknown device")
+
+
+def active_sessions(user: User) -> list[UserSession]:
+    """The person's sessions that still work, most recently used first."""
+    now = utcnow()
+    return [row for row in _live_rows(user.id) if session_is_live(row, now)]
+
+
+def end_session_by_id(user: User, session_id: int) -> UserSession:
+    """End one of one's own sessions (from the settings page)."""
+    row = db.session.get(UserSession, session_id)
+    if row is None or row.user_id != user.id or row.revoked_at is not None:
+        raise NotFound(_("That session does not exist or has already ended."))
+    _revoke([row])
+    return row
+
+
+def end_all_sessions(user: User, keep: str | None = None) -> None:
+    """ "Log out everywhere": every session, remember-me token and socket (but `keep`) ends."""
+    _revoke([row for row in _live_rows(user.id) if row.key != keep])
     from ..events import disconnect_user
 
-    disconnect_user(user.id)
+    if keep is None:
+        disconnect_user(user.id)
 
 
 def _token_hash(token: str) -> str:
@@ -278,7 +509,7 @@ def request_password_reset(email: str) -> None:
             minutes=minutes,
             link=link,
         )
-    queue_mail(user.email, subject, body)
+    queue_mail(user.email, subject, body, secret=True)
     db.session.commit()
 
 
@@ -313,12 +544,9 @@ def reset_password(token: str, new_password: str) -> User:
     ):
         other.used_at = now
     user.password_hash = hash_password(new_password)
-    user.session_version += 1
     db.session.execute(delete(LoginAttempt).where(LoginAttempt.email == user.email))
     db.session.commit()
-    from ..events import disconnect_user
-
-    disconnect_user(user.id)
+    end_all_sessions(user)
     return user
 
 
@@ -327,6 +555,7 @@ def update_settings(
 ) -> None:
     """Change display name, language (None: the browser's) and mail preference."""
     name = clean_display_name(display_name)
+    check_not_imitating(name, user.id)
     if locale not in (None, "", "sv", "en"):
         raise Invalid(_("Unknown language."), field="locale")
     user.display_name = name
@@ -343,15 +572,16 @@ def change_password(
     Wrong current passwords count as failed logins (per account and, when
     given, per address), so a borrowed session cannot be used to guess it.
     """
-    _check_throttle(user.email, (address or "unknown")[:64] if address else None)
-    if not check_password_hash(user.password_hash, current_password or ""):
-        db.session.add(LoginAttempt(email=user.email, address=(address or "unknown")[:64]))
-        db.session.commit()
+    attempt = _reserve_attempt(user.email, (address or "unknown")[:64] if address else None)
+    try:
+        correct = check_password_hash(user.password_hash, current_password or "")
+    except UnicodeEncodeError:
+        correct = False
+    if not correct:
         raise Invalid(_("The current password is wrong."), field="current_password")
+    db.session.delete(attempt)  # the right password is not a failure
+    db.session.commit()
     check_password_strength(new_password, field="new_password")
     user.password_hash = hash_password(new_password)
-    user.session_version += 1
     db.session.commit()
-    from ..events import disconnect_user
-
-    disconnect_user(user.id)
+    end_all_sessions(user)

@@ -7,6 +7,7 @@ from flask_babel import gettext as _
 
 from .. import policy
 from ..errors import Conflict, Invalid, NotFound
+from ..events import recheck_access_after_commit
 from ..extensions import db
 from ..models import Department, User
 from ..queries.admin import has_role
@@ -109,5 +110,6 @@ def revoke_role(actor: User | None, user_id: int, role: str) -> User:
     else:
         user.is_moderator = False
     audit.record(admin, "role.revoked", "user", user.id, detail)
+    recheck_access_after_commit(user_ids=[user.id])
     db.session.commit()
     return user

@@ -7,17 +7,16 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from flask_babel import force_locale
 from flask_babel import gettext as _
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 
 from .. import policy
 from ..errors import Conflict, Invalid, NotFound
-from ..events import emit_after_commit, thread_room, user_room
+from ..events import emit_after_commit, recheck_access_after_commit, thread_room
 from ..extensions import db
 from ..formatting import local_datetime
-from ..links import absolute, path_for
+from ..links import path_for
 from ..models import (
     Audience,
     Commitment,
@@ -28,7 +27,9 @@ from ..models import (
     ConsultationResponse,
     ConsultationRound,
     Department,
+    Document,
     Forum,
+    MemberRole,
     Membership,
     MembershipStatus,
     Notification,
@@ -37,6 +38,8 @@ from ..models import (
     Phase,
     ResponseStatus,
     ResponseVersion,
+    RoundNotice,
+    RoundRevision,
     RoundState,
     Stage,
     Thread,
@@ -47,10 +50,8 @@ from ..models import (
 from ..models.base import utcnow
 from ..queries.consultations import get_round
 from ..queries.organisations import get_organisation
-from ..queries.payloads import notification_dict
 from . import audit
-from .mail import queue_mail
-from .notifications import unread_count
+from .notifications import deliver
 from .rendering import render_body
 from .validation import chosen_commitments, clean_text
 
@@ -305,6 +306,7 @@ def update_round(user: User | None, round_id: int, data: RoundInput) -> Consulta
     thread = db.session.get(Thread, round_.thread_id) if round_.thread_id else None
     if thread is not None:
         thread.title = round_.title
+        recheck_access_after_commit(thread_ids=[thread.id])
     db.session.commit()
     return round_
 
@@ -358,11 +360,7 @@ def open_round(user: User | None, round_id: int) -> ConsultationRound:
         thread.archived = False
         thread.commitments = list(round_.commitments)
     _notify(
-        round_,
-        audience_members(round_),
-        "consultation_opened",
-        user,
-        lambda: _("Answer by %(date)s.", date=local_datetime(round_.closes_at)),
+        round_, audience_members(round_), "consultation_opened", user, _opened_text(round_, now)
     )
     audit.record(user, "consultation.opened", "consultation", round_.id, round_.title)
     _announce(round_, "opened", now)
@@ -499,9 +497,18 @@ def save_response(
                     html=render_body(body).html if body else "",
                 )
             )
+        version.documents = list(
+            db.session.scalars(
+                select(Document).where(
+                    Document.response_id == response.id, Document.removed_at.is_(None)
+                )
+            )
+        )
         db.session.add(version)
         response.status = ResponseStatus.submitted
         response.submitted_at = now
+        response.declined_at = None
+        response.decline_reason = ""
         audit.record(
             user,
             "consultation.response.submitted",
@@ -510,6 +517,31 @@ def save_response(
             f"{org.name}, version {response.version_count}",
         )
         _announce(round_, "submitted", now)
+        deliver(
+            officials_of(round_),
+            "consultation_response_submitted",
+            _version_text(org.name, response.version_count),
+            path_for("consultations.show", round_id=round_.id),
+            actor=user,
+            actor_name=org.name,
+            title=round_.title,
+        )
+    else:
+        deliver(
+            _unless_unread(
+                org_admins([org.id]),
+                "consultation_response_drafted",
+                path_for("consultations.respond", round_id=round_.id, organisation=org.id),
+            ),
+            "consultation_response_drafted",
+            lambda: _(
+                "%(name)s saved a draft. Read it and submit it before the deadline.",
+                name=user.display_name,
+            ),
+            path_for("consultations.respond", round_id=round_.id, organisation=org.id),
+            actor=user,
+            title=round_.title,
+        )
     db.session.commit()
     return response
 
@@ -659,44 +691,21 @@ def remind(days: int, now: datetime | None = None) -> int:
 
 
 def _notify(round_, people, kind, actor, compose_excerpt) -> None:  # noqa: ANN001
-    """One notification (live, stored, mailed) per person, in each person's language."""
-    from .notifications import describe
+    """One notification per person (live, stored, mailed per preference), in their language."""
+    deliver(
+        [user for user, _org_id in people],
+        kind,
+        compose_excerpt,
+        path_for("consultations.show", round_id=round_.id),
+        actor=actor,
+        actor_name=round_.department.name,
+        thread=_thread(round_),
+        title=round_.title,
+    )
 
-    url = path_for("consultations.show", round_id=round_.id)
-    sender = round_.department.name
-    seen: set[int] = set()
-    for user, _org_id in people:
-        if user.id in seen:
-            continue
-        seen.add(user.id)
-        with force_locale(user.locale or "sv"):
-            text = compose_excerpt()
-            subject = describe(kind, sender, round_.title)
-        note = Notification(
-            user_id=user.id,
-            kind=kind,
-            actor_id=actor.id if actor is not None else None,
-            thread_id=round_.thread_id,
-            url=url,
-            excerpt=text[:300],
-        )
-        db.session.add(note)
-        db.session.flush()
-        emit_after_commit(
-            "notification",
-            {
-                "notification": notification_dict(note, sender, round_.title),
-                "unread": unread_count(user.id),
-            },
-            user_room(user.id),
-        )
-        if user.email_notifications:
-            link = absolute(url)
-            with force_locale(user.locale or "sv"):
-                body = f"{subject}\n\n{text}\n\n{link}\n\n" + _(
-                    "You can turn these mails off in your settings."
-                )
-            queue_mail(user.email, subject, body)
+
+def _thread(round_: ConsultationRound) -> Thread | None:
+    return db.session.get(Thread, round_.thread_id) if round_.thread_id else None
 
 
 def _announce(round_: ConsultationRound, event: str, now: datetime) -> None:
@@ -721,3 +730,414 @@ def _announce(round_: ConsultationRound, event: str, now: datetime) -> None:
         },
         thread_room(round_.thread_id),
     )
+
+
+# --- who must act --------------------------------------------------------------
+
+
+def officials_of(round_: ConsultationRound) -> list[User]:
+    """The officials of the round's department (they manage it)."""
+    return list(
+        db.session.scalars(
+            select(User).where(User.department_id == round_.department_id).order_by(User.id)
+        )
+    )
+
+
+def org_admins(org_ids: Iterable[int]) -> list[User]:
+    """The approved admins of these organisations (who submit their responses)."""
+    wanted = list(set(org_ids))
+    if not wanted:
+        return []
+    return list(
+        db.session.scalars(
+            select(User)
+            .join(Membership, Membership.user_id == User.id)
+            .where(
+                Membership.organisation_id.in_(wanted),
+                Membership.status == MembershipStatus.approved,
+                Membership.role == MemberRole.admin,
+            )
+            .order_by(User.id)
+            .distinct()
+        )
+    )
+
+
+def _unless_unread(users: list[User], kind: str, url: str) -> list[User]:
+    """Those who have not still got an unread notice of this kind about the same page."""
+    if not users:
+        return []
+    waiting = set(
+        db.session.scalars(
+            select(Notification.user_id).where(
+                Notification.user_id.in_([u.id for u in users]),
+                Notification.kind == kind,
+                Notification.url == url,
+                Notification.read_at.is_(None),
+            )
+        )
+    )
+    return [u for u in users if u.id not in waiting]
+
+
+def _opened_text(round_: ConsultationRound, now: datetime):  # noqa: ANN202
+    """The excerpt of the "asked for its view" notice: says so when the round opens later."""
+
+    def text() -> str:
+        if round_.opens_at > now:
+            return _(
+                "Opens %(opens)s. Answer by %(date)s.",
+                opens=local_datetime(round_.opens_at),
+                date=local_datetime(round_.closes_at),
+            )
+        return _("Answer by %(date)s.", date=local_datetime(round_.closes_at))
+
+    return text
+
+
+def _version_text(name: str, number: int):  # noqa: ANN202
+    return lambda: _("%(name)s, version %(n)d", name=name, n=number)
+
+
+def _responded_or_declined(round_: ConsultationRound) -> set[int]:
+    return set(
+        db.session.scalars(
+            select(ConsultationResponse.organisation_id).where(
+                ConsultationResponse.round_id == round_.id,
+                (ConsultationResponse.version_count > 0)
+                | (ConsultationResponse.status == ResponseStatus.declined),
+            )
+        )
+    )
+
+
+def _pending_orgs(round_: ConsultationRound) -> list[int]:
+    """The organisations asked that have neither responded nor declined."""
+    done = _responded_or_declined(round_)
+    return sorted({org_id for _u, org_id in audience_members(round_)} - done)
+
+
+def _has_responses(round_: ConsultationRound) -> bool:
+    return (
+        db.session.scalar(
+            select(ConsultationResponse.id)
+            .where(ConsultationResponse.round_id == round_.id)
+            .limit(1)
+        )
+        is not None
+    )
+
+
+def _revision(
+    round_: ConsultationRound, user: User, part: str, before: str, after: str, reason: str
+) -> RoundRevision:
+    revision = RoundRevision(
+        round_id=round_.id,
+        part=part,
+        before=before,
+        after=after,
+        reason=reason,
+        changed_by_id=user.id,
+        changed_at=utcnow(),
+    )
+    db.session.add(revision)
+    round_.revised_at = revision.changed_at
+    return revision
+
+
+def _changeable(user: User | None, round_id: int) -> ConsultationRound:
+    round_ = _managed(user, round_id)
+    if round_.state != RoundState.open or round_.phase(utcnow()) not in (
+        Phase.open,
+        Phase.scheduled,
+    ):
+        raise Conflict(_("Only an open round can be changed this way."))
+    return round_
+
+
+def _reason(reason: str) -> str:
+    return clean_text(reason, "reason", max_length=1_000)
+
+
+# --- changing an open round, on the record ----------------------------------------
+
+
+def change_deadline(user: User | None, round_id: int, closes_at: str, reason: str) -> None:
+    """Move the deadline of an open round; organisations that have not responded are told.
+
+    Shortening it is refused once any organisation has started or sent a response.
+    """
+    round_ = _changeable(user, round_id)
+    assert user is not None
+    why = _reason(reason)
+    new = parse_local(closes_at, "closes_at")
+    old = round_.closes_at
+    if new == old:
+        raise Invalid(_("That is the deadline already."), field="closes_at")
+    if new < old and _has_responses(round_):
+        raise Conflict(
+            _(
+                "The deadline cannot be brought forward: organisations have already "
+                "started or sent their responses, counting on the deadline they were given."
+            )
+        )
+    if new <= max(utcnow(), round_.opens_at):
+        raise Invalid(_("The round must close after it opens."), field="closes_at")
+    round_.closes_at = new
+    _revision(round_, user, "closes_at", local_datetime(old), local_datetime(new), why)
+    # the reminders count from the new deadline
+    db.session.execute(
+        delete(RoundNotice).where(
+            RoundNotice.round_id == round_.id, RoundNotice.kind.in_(REMINDER_KINDS)
+        )
+    )
+    audit.record(user, "consultation.deadline.changed", "consultation", round_.id, why)
+    deliver(
+        org_admins(_pending_orgs(round_)),
+        "consultation_changed",
+        lambda: _("New deadline: %(date)s. %(reason)s", date=local_datetime(new), reason=why),
+        path_for("consultations.show", round_id=round_.id),
+        actor=user,
+        actor_name=round_.department.name,
+        thread=_thread(round_),
+        title=round_.title,
+    )
+    _announce(round_, "changed", utcnow())
+    db.session.commit()
+
+
+TEXT_PARTS = ("title", "problem", "background")
+
+
+def revise_text(user: User | None, round_id: int, part: str, text: str, reason: str) -> None:
+    """Correct the text of an open round (title, problem, background, a question or its note).
+
+    Each change is kept as a revision (before, after, who, when, why) and the page
+    shows the round as changed, with the history.
+    """
+    round_ = _changeable(user, round_id)
+    assert user is not None
+    why = _reason(reason)
+    question = None
+    if part not in TEXT_PARTS:
+        kind, _sep, raw = part.partition("-")
+        question = next((q for q in round_.questions if str(q.id) == raw), None)
+        if kind not in ("question", "guidance") or question is None:
+            raise Invalid(_("Choose what to correct."), field="part")
+    if part == "title":
+        new = clean_text(text, "text", max_length=MAX_TITLE)
+    elif part in ("problem", "background"):
+        new = clean_text(text, "text", max_length=MAX_TEXT, required=part == "problem")
+    else:
+        new = (text or "").strip()
+        if len(new) > MAX_QUESTION:
+            raise Invalid(_("At most %(n)d characters.", n=MAX_QUESTION), field="text")
+        if part.startswith("question") and not new:
+            raise Invalid(_("A question cannot be empty."), field="text")
+    if question is not None:
+        attribute = "text" if part.startswith("question") else "guidance"
+        old = getattr(question, attribute)
+        setattr(question, attribute, new)
+    else:
+        old = getattr(round_, part)
+        setattr(round_, part, new)
+        if part in ("problem", "background"):
+            setattr(round_, f"{part}_html", render_body(new).html if new else "")
+        else:
+            thread = _thread(round_)
+            if thread is not None:
+                thread.title = new
+    if old == new:
+        raise Invalid(_("Nothing was changed."), field="text")
+    _revision(round_, user, part, old, new, why)
+    audit.record(user, "consultation.revised", "consultation", round_.id, f"{part}: {why}")
+    deliver(
+        org_admins({org_id for _u, org_id in audience_members(round_)}),
+        "consultation_changed",
+        lambda: _("The text was corrected. %(reason)s", reason=why),
+        path_for("consultations.show", round_id=round_.id, _anchor="changes"),
+        actor=user,
+        actor_name=round_.department.name,
+        thread=_thread(round_),
+        title=round_.title,
+    )
+    _announce(round_, "changed", utcnow())
+    db.session.commit()
+
+
+def remove_question(user: User | None, round_id: int, question_id: int, reason: str) -> None:
+    """Take a question off an open round: refused once any response exists."""
+    round_ = _changeable(user, round_id)
+    assert user is not None
+    why = _reason(reason)
+    question = next((q for q in round_.questions if q.id == question_id), None)
+    if question is None:
+        raise NotFound(_("No such question."))
+    if _has_responses(round_):
+        raise Conflict(
+            _(
+                "The question cannot be removed: organisations have already started or "
+                "sent responses to it. Correct its text instead and say why."
+            )
+        )
+    if len(round_.questions) == 1:
+        raise Invalid(_("Ask at least one question."), field="questions")
+    round_.questions.remove(question)
+    for position, item in enumerate(round_.questions, start=1):
+        item.position = position
+    _revision(round_, user, "question-removed", question.text, "", why)
+    audit.record(user, "consultation.question.removed", "consultation", round_.id, why)
+    _announce(round_, "changed", utcnow())
+    db.session.commit()
+
+
+def invite_more(user: User | None, round_id: int, organisation_ids: list[int], reason: str) -> int:
+    """Invite more organisations to an open round; their members are told. Returns how many."""
+    round_ = _changeable(user, round_id)
+    assert user is not None
+    why = _reason(reason) if reason.strip() else ""
+    if round_.audience != Audience.invited:
+        raise Conflict(_("Every verified organisation is already asked."))
+    already = {o.id for o in round_.invited}
+    new = [o for o in _invited(organisation_ids) if o.id not in already]
+    if not new:
+        raise Invalid(
+            _("Choose at least one organisation that is not yet invited."), field="invited"
+        )
+    round_.invited = [*round_.invited, *new]
+    names = ", ".join(o.name for o in new)
+    _revision(round_, user, "invited", "", names, why)
+    audit.record(user, "consultation.invited", "consultation", round_.id, names)
+    db.session.flush()
+    new_ids = {o.id for o in new}
+    people = [(u, org_id) for u, org_id in audience_members(round_) if org_id in new_ids]
+    _notify(round_, people, "consultation_opened", user, _opened_text(round_, utcnow()))
+    db.session.commit()
+    return len(new)
+
+
+def decline(user: User | None, round_id: int, organisation_id: int, reason: str) -> None:
+    """An organisation's admin declines to answer, with a reason (shown on the remiss list)."""
+    policy.require_login(user)
+    assert user is not None
+    round_ = get_round(user, round_id)
+    org = get_organisation(organisation_id)
+    policy.require(
+        policy.can_submit_response(user, round_, org),
+        _("Only the organisation's admins can submit its response."),
+    )
+    now = utcnow()
+    _require_open(round_, now)
+    why = clean_text(reason, "decline_reason", max_length=1_000)
+    response = _response_row(round_, org)
+    if response.version_count > 0:
+        raise Conflict(_("Your organisation has already responded; revise the response instead."))
+    response.status = ResponseStatus.declined
+    response.declined_at = now
+    response.decline_reason = why
+    response.updated_by_id = user.id
+    audit.record(user, "consultation.response.declined", "consultation", round_.id, org.name)
+    db.session.commit()
+
+
+# --- reminders the official sends, and the scheduled notices ----------------------
+
+REMINDER_KINDS = ("reminder_3d", "reminder_1d")
+MANUAL_REMINDER_GAP = timedelta(days=1)
+
+
+def send_reminder(user: User | None, round_id: int) -> int:
+    """The official reminds the organisations that have not answered: at most once a day."""
+    round_ = _managed(user, round_id)
+    now = utcnow()
+    if round_.phase(now) != Phase.open:
+        raise Conflict(_("Reminders can be sent while the round is open."))
+    last = round_.manual_reminder_at
+    if last is not None and now - last < MANUAL_REMINDER_GAP:
+        raise Conflict(
+            _(
+                "A reminder was sent %(date)s. The next one can be sent from %(next)s.",
+                date=local_datetime(last),
+                next=local_datetime(last + MANUAL_REMINDER_GAP),
+            )
+        )
+    pending = _pending_orgs(round_)
+    if not pending:
+        raise Conflict(_("Every organisation asked has responded or declined."))
+    round_.manual_reminder_at = now
+    _notify(
+        round_,
+        [(u, 0) for u in org_admins(pending)],
+        "consultation_reminder",
+        user,
+        lambda: _("Answer by %(date)s.", date=local_datetime(round_.closes_at)),
+    )
+    audit.record(user, "consultation.reminded", "consultation", round_.id, str(len(pending)))
+    _announce(round_, "reminder", now)
+    db.session.commit()
+    return len(pending)
+
+
+def _claim(round_id: int, kind: str, scope: int) -> bool:
+    """Record that a notice went out; False if it already had (also under a race)."""
+    try:
+        with db.session.begin_nested():
+            db.session.add(RoundNotice(round_id=round_id, kind=kind, scope=scope))
+            db.session.flush()
+    except IntegrityError:
+        return False
+    return True
+
+
+def send_due_notices(now: datetime | None = None) -> int:
+    """The scheduled job: 3 and 1 days before the deadline, and when it passes. Once each."""
+    now = now or utcnow()
+    told = (
+        select(RoundNotice.id)
+        .where(RoundNotice.round_id == ConsultationRound.id, RoundNotice.kind == "deadline_passed")
+        .exists()
+    )
+    rounds = db.session.scalars(
+        select(ConsultationRound)
+        .where(
+            ConsultationRound.state == RoundState.open,
+            ConsultationRound.closes_at <= now + timedelta(days=3),
+            ~told,
+        )
+        .order_by(ConsultationRound.id)
+    ).all()
+    sent = 0
+    for round_ in rounds:
+        if round_.closes_at <= now:
+            if _claim(round_.id, "deadline_passed", 0):
+                deliver(
+                    officials_of(round_),
+                    "consultation_deadline_passed",
+                    lambda: _("Close the round and write the feedback."),
+                    path_for("consultations.show", round_id=round_.id),
+                    actor_name=round_.department.name,
+                    thread=_thread(round_),
+                    title=round_.title,
+                )
+                sent += 1
+            db.session.commit()
+            continue
+        if round_.opens_at > now:
+            continue
+        kind = "reminder_1d" if round_.closes_at - now <= timedelta(days=1) else "reminder_3d"
+        due = [o for o in _pending_orgs(round_) if _claim(round_.id, kind, o)]
+        if kind == "reminder_1d":
+            for org_id in due:
+                _claim(round_.id, "reminder_3d", org_id)
+        if due:
+            _notify(
+                round_,
+                [(u, 0) for u in org_admins(due)],
+                "consultation_reminder",
+                None,
+                lambda r=round_: _("Answer by %(date)s.", date=local_datetime(r.closes_at)),
+            )
+            sent += len(due)
+        db.session.commit()
+    return sent

@@ -156,6 +156,10 @@ def propose_action(user: User | None, data: ActionInput) -> Action:
         policy.can_propose_action(user, thread),
         _("You may not propose an action here."),
     )
+    if thread is not None:
+        from .moderation import check_not_muted
+
+        check_not_muted(user, thread)  # turning a message into an action is speaking there
     feedback = None
     if data.feedback_id is not None:
         feedback = db.session.get(ConsultationFeedback, data.feedback_id)
@@ -189,6 +193,8 @@ def propose_action(user: User | None, data: ActionInput) -> Action:
     _follow(action, user)
     if policy.is_action_owner_side(user, action):
         _accept(action, user)
+    else:  # the owner's side must act: accept it (or not)
+        notify_people(owner_people(action), "action_awaiting", _url(action), title, actor=user)
     db.session.commit()
     return action
 

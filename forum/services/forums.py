@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any, cast
 
 from flask import current_app
@@ -15,7 +15,13 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from .. import policy
 from ..errors import Conflict, DomainError, Invalid, NotFound, RateLimited
-from ..events import emit_after_commit, emit_held, forum_room, thread_room
+from ..events import (
+    emit_after_commit,
+    emit_held,
+    forum_room,
+    recheck_access_after_commit,
+    thread_room,
+)
 from ..extensions import db, serial_writes
 from ..models import (
     Forum,
@@ -31,9 +37,9 @@ from ..models.base import utcnow
 from ..queries import forums as forum_queries
 from ..queries import payloads
 from ..text import Rendered, slugify
-from . import audit, moderation, notifications
+from . import audit, moderation, notifications, throttle
 from .rendering import MAX_BODY, MAX_DESCRIPTION, MAX_TITLE, render_body
-from .validation import chosen_commitments, clean_text
+from .validation import check_characters, chosen_commitments, clean_text
 
 MAX_CLIENT_ID = 64
 
@@ -85,6 +91,7 @@ def start_thread(
     if not policy.can_view_forum(user, forum):
         raise NotFound(_("No such forum."))
     policy.require(policy.can_start_thread(user, forum), _("You may not start threads here."))
+    moderation.check_not_muted_in(user, forum.id)  # type: ignore[arg-type]
     title = clean_text(title, "title", max_length=MAX_TITLE)
     body = (body or "").strip()
     if len(body) > MAX_BODY:
@@ -100,16 +107,45 @@ def start_thread(
     return thread
 
 
-def _rate_since(now: datetime) -> datetime | None:
-    limit = current_app.config["FORUM_MESSAGE_RATE_LIMIT"]
-    return now - timedelta(seconds=limit.seconds) if limit.enabled else None
+def check_typing(user: User | None, thread_id: int) -> Thread:
+    """May this person say they are typing here? The same rules as sending, mutes included."""
+    thread = policy.require_thread_visible(user, forum_queries.get_thread(thread_id))
+    policy.require_can_send(user, thread)
+    moderation.check_not_muted(user, thread)  # type: ignore[arg-type]
+    return thread
 
 
-def _check_rate(recent: int | None) -> None:
-    """`recent`: the sender's messages in the thread within the limit's window (loaded
-    with the thread; None when the limit is off)."""
+def _check_rate(user: User, thread: Thread) -> None:
+    """At most `count` messages per `seconds` per person and thread, enforced atomically.
+
+    With Redis, a moving window there (shared by every process, atomic). Without
+    it, the person's row is locked first (an UPDATE: a row lock on PostgreSQL, the
+    write lock on SQLite) and held until this transaction commits the message, so
+    parallel sends of one person are counted one after another, never side by side.
+    """
     limit = current_app.config["FORUM_MESSAGE_RATE_LIMIT"]
-    if limit.enabled and recent is not None and recent >= limit.count:
+    if not limit.enabled:
+        return
+    allowed = throttle.redis_hit("message", f"{user.id}:{thread.id}", limit.count, limit.seconds)
+    if allowed is not None:
+        if not allowed:
+            raise RateLimited(
+                _("You are sending messages too fast. Wait a moment."), retry_after=limit.seconds
+            )
+        return
+    db.session.execute(
+        update(User)
+        .where(User.id == user.id)
+        .values(id=User.id)
+        .execution_options(synchronize_session=False)
+    )
+    since = utcnow() - timedelta(seconds=limit.seconds)
+    recent = db.session.scalar(
+        select(func.count()).where(
+            Message.thread_id == thread.id, Message.author_id == user.id, Message.created_at > since
+        )
+    )
+    if recent is not None and recent >= limit.count:
         raise RateLimited(
             _("You are sending messages too fast. Wait a moment."), retry_after=limit.seconds
         )
@@ -118,6 +154,7 @@ def _check_rate(recent: int | None) -> None:
 def _validate_body(body: object) -> str:
     if not isinstance(body, str):
         raise Invalid(_("The message must be text."), field="body")
+    check_characters(body, "body")
     if not body.strip():
         raise Invalid(_("Write something first."), field="body")
     if len(body) > MAX_BODY:
@@ -128,6 +165,7 @@ def _validate_body(body: object) -> str:
 def _validate_client_id(client_id: object) -> str:
     if not isinstance(client_id, str) or not client_id.strip():
         raise Invalid(_("client_id is required."), field="client_id")
+    check_characters(client_id, "client_id")
     if len(client_id) > MAX_CLIENT_ID:
         raise Invalid(
             _("client_id can be at most %(n)d characters.", n=MAX_CLIENT_ID), field="client_id"
@@ -264,7 +302,7 @@ def send(
     assert user is not None
     client_id = _validate_client_id(client_id)
     now = utcnow()
-    context = forum_queries.thread_for_sending(thread_id, user, _rate_since(now), now)
+    context = forum_queries.thread_for_sending(thread_id, user, None, now)
     thread = policy.require_thread_visible(user, context.thread if context else None)
     assert context is not None
     try:
@@ -281,7 +319,6 @@ def send(
                 raise Invalid(
                     _("You can only reply to a message in the same thread."), field="reply_to"
                 )
-        _check_rate(context.recent_count)
         moderation.check_can_post(user, thread, context.muted_until)
     except DomainError:
         # A retry of a stored message is answered with it, whatever changed since.
@@ -293,10 +330,17 @@ def send(
     rendered = render_body(text)  # before the write transaction, which stays short
     try:
         with emit_held(), serial_writes():
+            _check_rate(user, thread)  # counted inside the write, so parallel sends queue
             message, payload = _insert_message(
                 user, thread, text, client_id, reply_to, context.organisation, rendered
             )
             db.session.commit()
+    except RateLimited:
+        db.session.rollback()
+        duplicate = _duplicate(user, client_id, thread.id)
+        if duplicate is not None:
+            return duplicate
+        raise
     except IntegrityError:
         # The same client_id again (a retry, or two sends racing): the constraint decided.
         db.session.rollback()
@@ -354,6 +398,7 @@ def edit_message(user: User | None, message_id: int, body: object) -> Message:
         )
     }
     emit_after_commit("message:edited", payload, thread_room(message.thread_id))
+    notifications.sync_message_excerpts(message)
     db.session.commit()
     return message
 
@@ -371,6 +416,7 @@ def delete_message(user: User | None, message_id: int) -> Message:
         ),
     }
     emit_after_commit("message:deleted", payload, thread_room(message.thread_id))
+    notifications.sync_message_excerpts(message)
     db.session.commit()
     return message
 
@@ -444,5 +490,27 @@ def change_forum_people(actor: User | None, forum: Forum, email: str, role: str,
         return person
     action = f"forum.{role}.{'added' if add else 'removed'}"
     audit.record(actor, action, "forum", forum.id, person.email)
+    if not add:
+        recheck_access_after_commit(forum_ids=[forum.id], user_ids=[person.id])
     db.session.commit()
     return person
+
+
+def set_forum_visibility(actor: User | None, forum: Forum, visibility: str) -> Forum:
+    """Change who can read a forum; open sockets that may no longer read its threads leave them."""
+    policy.require_login(actor)
+    policy.require(
+        policy.can_manage_forum(actor, forum),
+        _("Only admins and the forum's owner manage its people."),
+    )
+    try:
+        vis = Visibility(visibility)
+    except ValueError:
+        raise Invalid(_("Choose who can read the forum."), field="visibility") from None
+    if vis == forum.visibility:
+        return forum
+    old, forum.visibility = forum.visibility, vis
+    audit.record(actor, "forum.visibility", "forum", forum.id, f"{old.value} → {vis.value}")
+    recheck_access_after_commit(forum_ids=[forum.id])
+    db.session.commit()
+    return forum

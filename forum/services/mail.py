@@ -16,9 +16,28 @@ from ..models.base import utcnow
 log = logging.getLogger("forum.mail")
 
 
-def queue_mail(to_address: str, subject: str, body: str) -> OutboxMail:
-    """Add a mail to the outbox in the caller's transaction."""
-    mail = OutboxMail(to_address=to_address, subject=subject[:300], body=body)
+SENT_BODY = "[sent; the single-use link it held is not kept]"
+
+
+def queue_mail(
+    to_address: str,
+    subject: str,
+    body: str,
+    *,
+    notification_id: int | None = None,
+    secret: bool = False,
+) -> OutboxMail:
+    """Add a mail to the outbox in the caller's transaction.
+
+    `secret`: the body holds a single-use link and is dropped once the mail is sent.
+    """
+    mail = OutboxMail(
+        to_address=to_address,
+        subject=subject[:300],
+        body=body,
+        notification_id=notification_id,
+        secret=secret,
+    )
     db.session.add(mail)
     return mail
 
@@ -39,9 +58,27 @@ def deliver_pending(limit: int = 100) -> int:
         else:
             mail.sent_at = utcnow()
             mail.last_error = None
+            if mail.secret:
+                mail.body = SENT_BODY
             sent += 1
     db.session.commit()
     return sent
+
+
+def build_message(mail: OutboxMail, sender: str) -> EmailMessage:
+    """The MIME message for an outbox row: plain text, HTML alternative, unsubscribe headers."""
+    message = EmailMessage()
+    message["From"] = sender
+    message["To"] = mail.to_address
+    message["Subject"] = mail.subject
+    message.set_content(mail.body)
+    if mail.html_body:
+        message.add_alternative(mail.html_body, subtype="html")
+    if mail.unsubscribe_url:
+        # RFC 8058: mail clients offer a one-click "unsubscribe" that posts to this link.
+        message["List-Unsubscribe"] = f"<{mail.unsubscribe_url}>"
+        message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+    return message
 
 
 def _send(mail: OutboxMail) -> None:
@@ -55,11 +92,7 @@ def _send(mail: OutboxMail) -> None:
             mail.body,
         )
         return
-    message = EmailMessage()
-    message["From"] = config["FORUM_MAIL_FROM"]
-    message["To"] = mail.to_address
-    message["Subject"] = mail.subject
-    message.set_content(mail.body)
+    message = build_message(mail, config["FORUM_MAIL_FROM"])
     with smtplib.SMTP(host, config["FORUM_SMTP_PORT"], timeout=15) as smtp:
         if config["FORUM_SMTP_STARTTLS"]:
             smtp.starttls()

@@ -18,7 +18,7 @@ from sqlalchemy.exc import IntegrityError
 
 from .. import policy
 from ..errors import Conflict, Invalid, Muted, NotFound, RateLimited
-from ..events import emit_after_commit, thread_room
+from ..events import emit_after_commit, recheck_access_after_commit, thread_room
 from ..extensions import db
 from ..formatting import iso_utc, local_datetime
 from ..links import path_for
@@ -33,7 +33,6 @@ from ..models import (
     MessageRevision,
     MessageState,
     ModerationAction,
-    Notification,
     Principle,
     Thread,
     User,
@@ -78,8 +77,18 @@ def check_not_muted(user: User, thread: Thread, muted_until: Any = _LOOK_UP) -> 
     """Raise Muted while a mute in the thread's forum is in force (`muted_until`: already
     loaded with the thread by queries.moderation.mute_until_expr, None = not muted)."""
     if muted_until is _LOOK_UP:
-        mute = active_mute(user.id, thread.forum_id)
-        muted_until = mute.until if mute is not None else None
+        check_not_muted_in(user, thread.forum_id)
+        return
+    _refuse_while_muted(muted_until)
+
+
+def check_not_muted_in(user: User, forum_id: int) -> None:
+    """Raise Muted while a mute in this forum is in force: every way to speak there asks."""
+    mute = active_mute(user.id, forum_id)
+    _refuse_while_muted(mute.until if mute is not None else None)
+
+
+def _refuse_while_muted(muted_until: Any) -> None:
     if muted_until is not None:
         if muted_until.tzinfo is None:  # SQLite's max() bypasses the column type
             from datetime import UTC
@@ -335,6 +344,16 @@ def flag_message(
             forum_id=message.thread.forum_id,
         )
         _emit_message("message:hidden", message)
+        notifications.sync_message_excerpts(message)
+    if (count or 0) == 1:  # the first open flag puts the message in the queue: tell once
+        notifications.tell_moderators(
+            message.thread.forum_id,
+            "moderation_flag",
+            excerpt(message.html),
+            path_for("moderation.queue"),
+            actor=user,
+            thread=message.thread,
+        )
     db.session.commit()
     return flag, True
 
@@ -360,6 +379,7 @@ def dismiss_flags(actor: User | None, message_id: int) -> int:
         message.state = MessageState.visible
         message.hidden_reason = None
         _emit_message("message:restored", message)
+        notifications.sync_message_excerpts(message)
     db.session.commit()
     return count
 
@@ -397,6 +417,7 @@ def hide_message(
         forum_id=message.thread.forum_id,
     )
     _emit_message("message:hidden", message)
+    notifications.sync_message_excerpts(message)
     _tell(message.author, "moderation_hidden", message.hidden_reason, action)
     db.session.commit()
     return action
@@ -415,6 +436,7 @@ def _show_again(actor: User, message: Message) -> None:
         action.reversed_at = utcnow()
         action.reversed_by_id = actor.id
     _emit_message("message:restored", message)
+    notifications.sync_message_excerpts(message)
 
 
 def restore_message(actor: User | None, message_id: int) -> Message:
@@ -464,11 +486,6 @@ def redact_message(
     )
     message.body = text
     message.html = render_body(text).html
-    db.session.execute(
-        update(Notification)
-        .where(Notification.message_id == message.id)
-        .values(excerpt=excerpt(message.html))
-    )
     action = _record_action(
         actor,
         ActionKind.redact,
@@ -487,6 +504,7 @@ def redact_message(
         _emit_message("message:restored", message)
     else:
         _emit_message("message:edited", message)
+    notifications.sync_message_excerpts(message)
     _tell(message.author, "moderation_redacted", reason, action)
     db.session.commit()
     return action
@@ -601,14 +619,13 @@ def suspend_person(
     now = utcnow()
     until = now + length
     person.suspended_until = until
-    person.session_version += 1
     action = _record_action(actor, ActionKind.suspend, person, text, until=until)
     audit.record(actor, "user.suspended", "user", person.id, f"{text} (until {iso_utc(until)})")
     _tell(person, "moderation_suspended", text, action)
     db.session.commit()
-    from ..events import disconnect_user
+    from .accounts import end_all_sessions
 
-    disconnect_user(person.id)
+    end_all_sessions(person)  # every session ends; its sockets close on every process
     return action
 
 
@@ -711,6 +728,7 @@ def move_thread(actor: User | None, thread_id: int, forum_id: int | None) -> Thr
     old = thread.forum
     thread.forum_id = target.id
     thread.forum = target
+    recheck_access_after_commit(thread_ids=[thread.id])
     audit.record(actor, "thread.moved", "thread", thread.id, f"from {old.title}", forum_id=old.id)
     _thread_changed(actor, thread, "thread.moved", f"to {target.title}")  # type: ignore[arg-type]
     return thread
@@ -759,6 +777,9 @@ def appeal(user: User | None, action_id: int, body: str | None) -> Appeal:
         db.session.rollback()
         raise Conflict(_("You have already appealed this decision.")) from None
     audit.record(user, "appeal.submitted", "moderation_action", action.id, forum_id=action.forum_id)
+    notifications.tell_moderators(
+        action.forum_id, "moderation_appeal", text[:300], path_for("moderation.queue"), actor=user
+    )
     db.session.commit()
     return item
 
@@ -769,6 +790,15 @@ def _reverse(actor: User, action: ModerationAction) -> None:
     if action.kind == ActionKind.hide and message is not None:
         if message.state == MessageState.hidden:
             _show_again(actor, message)
+            # the message is restored: the transparency counts say so too
+            audit.record(
+                actor,
+                "message.restored",
+                "message",
+                message.id,
+                "appeal",
+                forum_id=message.thread.forum_id,
+            )
     elif action.kind == ActionKind.redact and message is not None:
         original = db.session.scalar(
             select(MessageRevision)
@@ -780,6 +810,7 @@ def _reverse(actor: User, action: ModerationAction) -> None:
             message.body = original.body
             message.html = render_body(original.body).html
             _emit_message("message:edited", message)
+            notifications.sync_message_excerpts(message)
     if action.reversed_at is None:
         _lift(actor, action)
 
@@ -794,7 +825,9 @@ def decide_appeal(
         raise NotFound(_("No such appeal."))
     action = item.action
     policy.require(
-        policy.can_decide_appeal(actor, action.subject_id, _forum(action.forum_id)),
+        policy.can_decide_appeal(
+            actor, action.subject_id, _forum(action.forum_id), decided_by=action.actor_id
+        ),
         _("You may not decide on this appeal."),
     )
     assert actor is not None

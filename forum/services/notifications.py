@@ -1,20 +1,69 @@
-"""Notifications: stored, pushed live to the person's own room, optionally mailed."""
+"""Notifications: one delivery function stores, pushes live after commit and mails per preference.
+
+`deliver()` is the only place a notification is made. Everyone who must act is
+told once: the caller names the recipients, the kind, an excerpt and a link;
+each person's preference for that kind decides whether mail goes out at once,
+waits for the daily digest (`send_digests`, run by
+`flask --app forum notifications digest` or the in-process scheduler), or
+stays in the app. Every mail has a plain-text and an HTML part and a one-click
+unsubscribe link for its kind (also as List-Unsubscribe headers).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
+from datetime import datetime
+
+from flask import current_app, render_template
 from flask_babel import force_locale
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy import func, select, update
 
 from .. import policy
+from ..errors import Invalid
 from ..events import emit_after_commit, user_room
 from ..extensions import db
 from ..links import absolute, path_for
-from ..models import Message, Notification, Thread, User
+from ..models import Message, Notification, NotificationPreference, Thread, User
 from ..models.base import utcnow
 from ..queries.payloads import notification_dict
 from ..text import excerpt
 from .mail import queue_mail
+
+IN_APP, IMMEDIATE, DIGEST = "in_app", "immediate", "digest"
+MODES = (IN_APP, IMMEDIATE, DIGEST)
+MODE_LABELS = {
+    IN_APP: _l("In the app only"),
+    IMMEDIATE: _l("Mail at once"),
+    DIGEST: _l("Daily digest"),
+}
+
+# Every kind a person can choose for, with what it is about (the preferences page).
+KINDS = {
+    "mention": _l("Someone mentions you"),
+    "reply": _l("Someone replies to you"),
+    "consultation_opened": _l("A consultation round asks your organisation"),
+    "consultation_changed": _l("A round your organisation is asked in is changed"),
+    "consultation_response_drafted": _l("A member drafts or changes your organisation's response"),
+    "consultation_reminder": _l("A round closes soon and your organisation has not answered"),
+    "consultation_response_submitted": _l("A response arrives in a round you manage"),
+    "consultation_deadline_passed": _l("The deadline passes in a round you manage"),
+    "consultation_feedback": _l("The city publishes feedback on your input"),
+    "action_awaiting": _l("An action waits for your side's acceptance"),
+    "action_update": _l("An update on an action you follow"),
+    "action_accepted": _l("An action you follow is accepted"),
+    "action_reminder": _l("An action your side owns is due"),
+    "moderation_flag": _l("A message is flagged in a forum you moderate"),
+    "moderation_appeal": _l("An appeal arrives in a forum you moderate"),
+    "moderation": _l("A moderator acts on your message or account"),
+}
+
+
+def preference_kind(kind: str) -> str:
+    """The kind a preference is stored under (the moderation notices share one)."""
+    return "moderation" if kind in MODERATION_KINDS else kind
 
 
 def describe(kind: str, actor: str, thread: str) -> str:
@@ -23,17 +72,38 @@ def describe(kind: str, actor: str, thread: str) -> str:
         return _("%(actor)s mentioned you in “%(thread)s”", actor=actor, thread=thread)
     if kind == "reply":
         return _("%(actor)s replied to you in “%(thread)s”", actor=actor, thread=thread)
-    if kind == "consultation_opened":
-        return _("Your organisation is asked for its view: “%(thread)s”", thread=thread)
-    if kind == "consultation_reminder":
-        return _("Reminder: the consultation “%(thread)s” closes soon", thread=thread)
-    if kind == "consultation_feedback":
-        return _("The city has published feedback on “%(thread)s”", thread=thread)
+    if kind in CONSULTATION_SENTENCES:
+        return CONSULTATION_SENTENCES[kind](thread)
     if kind in MODERATION_KINDS:
         return describe_moderation(kind, thread)
     if kind in ACTION_KINDS:
         return describe_action(kind, actor)
+    if kind == "moderation_flag":
+        return _("A message was flagged in “%(thread)s”", thread=thread)
+    if kind == "moderation_appeal":
+        return _("An appeal waits for a decision")
     return _("New activity in “%(thread)s”", thread=thread)
+
+
+CONSULTATION_SENTENCES: dict[str, Callable[[str], str]] = {
+    "consultation_opened": lambda t: _(
+        "Your organisation is asked for its view: “%(thread)s”", thread=t
+    ),
+    "consultation_reminder": lambda t: _(
+        "Reminder: the consultation “%(thread)s” closes soon", thread=t
+    ),
+    "consultation_feedback": lambda t: _(
+        "The city has published feedback on “%(thread)s”", thread=t
+    ),
+    "consultation_changed": lambda t: _("The consultation “%(thread)s” was changed", thread=t),
+    "consultation_response_drafted": lambda t: _(
+        "Your organisation's response to “%(thread)s” was drafted or changed", thread=t
+    ),
+    "consultation_response_submitted": lambda t: _("A response arrived in “%(thread)s”", thread=t),
+    "consultation_deadline_passed": lambda t: _(
+        "The deadline of “%(thread)s” has passed", thread=t
+    ),
+}
 
 
 def unread_count(user_id: int) -> int:
@@ -45,6 +115,210 @@ def unread_count(user_id: int) -> int:
         )
         or 0
     )
+
+
+# --- preferences -----------------------------------------------------------------
+
+
+def default_mode(user: User) -> str:
+    return IMMEDIATE if user.email_notifications else IN_APP
+
+
+def preferences(user: User) -> dict[str, str]:
+    """The person's mode for every kind (their stored choice, else the default)."""
+    stored = dict(
+        db.session.execute(
+            select(NotificationPreference.kind, NotificationPreference.mode).where(
+                NotificationPreference.user_id == user.id
+            )
+        ).all()
+    )
+    return {kind: stored.get(kind, default_mode(user)) for kind in KINDS}
+
+
+def _modes(users: list[User], kind: str) -> dict[int, str]:
+    stored = dict(
+        db.session.execute(
+            select(NotificationPreference.user_id, NotificationPreference.mode).where(
+                NotificationPreference.user_id.in_([u.id for u in users]),
+                NotificationPreference.kind == preference_kind(kind),
+            )
+        ).all()
+    )
+    return {u.id: stored.get(u.id, default_mode(u)) for u in users}
+
+
+def set_preference(user: User, kind: str, mode: str) -> None:
+    """Choose how one kind reaches the person (in the caller's transaction)."""
+    if kind not in KINDS:
+        raise Invalid(_("Unknown kind of notification."), field="kind")
+    if mode not in MODES:
+        raise Invalid(_("Choose how you want to be told."), field=kind)
+    row = db.session.get(NotificationPreference, (user.id, kind))
+    if row is None:
+        db.session.add(NotificationPreference(user_id=user.id, kind=kind, mode=mode))
+    else:
+        row.mode = mode
+
+
+def save_preferences(user: User | None, choices: dict[str, str]) -> None:
+    """The preferences form: one mode per kind."""
+    policy.require_login(user)
+    assert user is not None
+    for kind, mode in choices.items():
+        set_preference(user, kind, mode)
+    db.session.commit()
+
+
+def _serializer() -> URLSafeSerializer:
+    return URLSafeSerializer(current_app.config["SECRET_KEY"], salt="unsubscribe")
+
+
+def unsubscribe_token(user_id: int, kind: str) -> str:
+    return str(_serializer().dumps([user_id, preference_kind(kind)]))
+
+
+def unsubscribe(token: str) -> tuple[User, str]:
+    """One click from a mail: that kind stays in the app from now on."""
+    try:
+        user_id, kind = _serializer().loads(token)
+    except (BadSignature, ValueError, TypeError):
+        raise Invalid(_("This unsubscribe link is not valid.")) from None
+    user = db.session.get(User, user_id)
+    if user is None or kind not in KINDS:
+        raise Invalid(_("This unsubscribe link is not valid."))
+    set_preference(user, kind, IN_APP)
+    db.session.commit()
+    return user, kind
+
+
+# --- delivery --------------------------------------------------------------------
+
+
+def _mail_parts(user: User, kind: str, subject: str, text: str, url: str) -> tuple[str, str, str]:
+    """(plain text, HTML, unsubscribe link) of a notification mail in the person's language."""
+    link = absolute(url)
+    stop = absolute(
+        path_for("notification_settings.unsubscribe", token=unsubscribe_token(user.id, kind))
+    )
+    with force_locale(user.locale or "sv"):
+        kind_label = str(KINDS.get(preference_kind(kind), ""))
+        footer = _("Stop these mails (%(kind)s): %(link)s", kind=kind_label, link=stop)
+        parts = [subject, text, link]
+        body = "\n\n".join(part for part in parts if part) + f"\n\n-- \n{footer}\n"
+        html = render_template(
+            "mail/notification.html",
+            subject=subject,
+            items=[(subject, text, link)],
+            unsubscribe=stop,
+            kind_label=kind_label,
+        )
+    return body, html, stop
+
+
+def _mail(user: User, kind: str, subject: str, text: str, url: str, note: Notification) -> None:
+    """A plain-text and HTML mail with a one-click unsubscribe link for the kind; it is tied
+    to its notification, so a moderator's hiding can still blank it before it is sent."""
+    body, html, stop = _mail_parts(user, kind, subject, text, url)
+    mail = queue_mail(user.email, subject, body, notification_id=note.id)
+    mail.html_body = html
+    mail.unsubscribe_url = stop
+
+
+def deliver(
+    recipients: Iterable[User],
+    kind: str,
+    excerpt_text: str | Callable[[], str],
+    url: str,
+    *,
+    actor: User | None = None,
+    actor_name: str | None = None,
+    thread: Thread | None = None,
+    title: str = "",
+    message_id: int | None = None,
+) -> list[Notification]:
+    """Tell each person once (never the actor): stored, pushed live after commit, mailed.
+
+    `excerpt_text` may be a function: it is then called in each person's language.
+    Mail goes out at once or waits for the digest, as the person chose for `kind`.
+    """
+    people: dict[int, User] = {}
+    for user in recipients:
+        if actor is not None and user.id == actor.id:
+            continue
+        people.setdefault(user.id, user)
+    if not people:
+        return []
+    modes = _modes(list(people.values()), kind)
+    name = actor_name if actor_name is not None else (actor.display_name if actor else "")
+    title = title or (thread.title if thread is not None else "")
+    made = []
+    for user in people.values():
+        with force_locale(user.locale or "sv"):
+            text = excerpt_text() if callable(excerpt_text) else excerpt_text
+            subject = describe(kind, name, title)
+        mode = modes[user.id]
+        note = Notification(
+            user_id=user.id,
+            kind=kind,
+            actor_id=actor.id if actor is not None else None,
+            thread_id=thread.id if thread is not None else None,
+            message_id=message_id,
+            url=url,
+            excerpt=text[:300],
+            mail_state=DIGEST if mode == DIGEST else None,
+        )
+        db.session.add(note)
+        db.session.flush()
+        emit_after_commit(
+            "notification",
+            {
+                "notification": notification_dict(note, name, title),
+                "unread": unread_count(user.id),
+            },
+            user_room(user.id),
+        )
+        if mode == IMMEDIATE:
+            _mail(user, kind, subject, text, url, note)
+        made.append(note)
+    return made
+
+
+def send_digests(now: datetime | None = None) -> int:
+    """Mail each person one digest of their waiting notifications; returns the mails queued."""
+    now = now or utcnow()
+    waiting = db.session.execute(
+        select(Notification, User)
+        .join(User, User.id == Notification.user_id)
+        .where(Notification.mail_state == DIGEST)
+        .order_by(Notification.user_id, Notification.id)
+    ).all()
+    by_user: dict[int, tuple[User, list[Notification]]] = {}
+    for note, user in waiting:
+        by_user.setdefault(user.id, (user, []))[1].append(note)
+    for user, notes in by_user.values():
+        with force_locale(user.locale or "sv"):
+            subject = _("Your daily summary: %(n)d notifications", n=len(notes))
+            items = [(describe(n.kind, "", ""), n.excerpt, absolute(n.url or "/")) for n in notes]
+            settings = absolute(path_for("notification_settings.settings"))
+            footer = _("Choose what you are told, and how: %(link)s", link=settings)
+            body = subject + "\n\n"
+            body += "\n\n".join(f"- {s}\n  {t}\n  {link}" for s, t, link in items)
+            body += f"\n\n-- \n{footer}\n"
+            html = render_template(
+                "mail/notification.html",
+                subject=subject,
+                items=items,
+                unsubscribe=settings,
+                kind_label="",
+            )
+        mail = queue_mail(user.email, subject, body)
+        mail.html_body = html
+        mail.unsubscribe_url = settings
+        for note in notes:
+            note.mail_state = "sent"
+    db.session.commit()
+    return len(by_user)
 
 
 def notify_message(
@@ -60,36 +334,51 @@ def notify_message(
     recipients = db.session.scalars(select(User).where(User.id.in_(kinds))).all()
     url = path_for("forums.thread", thread_id=thread.id, _anchor=f"m{message.id}")
     text = excerpt(message.html)
-    for user in recipients:
-        if not policy.can_view_thread(user, thread):
-            continue
-        kind = kinds[user.id]
-        note = Notification(
-            user_id=user.id,
-            kind=kind,
-            actor_id=message.author_id,
-            thread_id=thread.id,
+    allowed = [u for u in recipients if policy.can_view_thread(u, thread)]
+    for kind in ("mention", "reply"):
+        deliver(
+            [u for u in allowed if kinds[u.id] == kind],
+            kind,
+            text,
+            url,
+            actor=message.author,
+            thread=thread,
             message_id=message.id,
-            url=url,
-            excerpt=text,
         )
-        db.session.add(note)
-        db.session.flush()
-        emit_after_commit(
-            "notification",
-            {
-                "notification": notification_dict(note, message.author.display_name, thread.title),
-                "unread": unread_count(user.id),
-            },
-            user_room(user.id),
+
+
+def sync_message_excerpts(message: Message) -> None:
+    """Notifications of a message, and their mail not yet sent, quote what the message shows now.
+
+    Hidden or deleted: the excerpt is blank; restored or redacted: the visible text.
+    Digests are written from the stored excerpt when they go out. Runs in the caller's
+    transaction.
+    """
+    from ..models import MessageState, OutboxMail
+
+    text = excerpt(message.html) if message.state == MessageState.visible else ""
+    notes = db.session.scalars(
+        select(Notification).where(Notification.message_id == message.id)
+    ).all()
+    if not notes:
+        return
+    by_id = {note.id: note for note in notes}
+    for note in notes:
+        note.excerpt = text
+    pending = db.session.scalars(
+        select(OutboxMail).where(
+            OutboxMail.notification_id.in_(list(by_id)), OutboxMail.sent_at.is_(None)
         )
-        if user.email_notifications:
-            with force_locale(user.locale or "sv"):
-                subject = describe(kind, message.author.display_name, thread.title)
-                link = absolute(url)
-                body = f"{subject}\n\n{text}\n\n{link}"
-                body += "\n\n" + _("You can turn these mails off in your settings.")
-            queue_mail(user.email, subject, body)
+    ).all()
+    for mail in pending:
+        note = by_id[mail.notification_id]  # type: ignore[index]
+        user = db.session.get(User, note.user_id)
+        thread = db.session.get(Thread, note.thread_id)
+        if user is None or thread is None:
+            continue
+        with force_locale(user.locale or "sv"):
+            subject = describe(note.kind, message.author.display_name, thread.title)
+        mail.body, mail.html_body, _stop = _mail_parts(user, note.kind, subject, text, note.url)
 
 
 def mark_read(user: User, notification_ids: list[int] | None = None) -> int:
@@ -151,43 +440,20 @@ def notify_person(
     thread: Thread | None = None,
     message_id: int | None = None,
 ) -> None:
-    """Tell a person about a moderation step or an appeal's outcome, with the reason.
-
-    Stored, pushed to the person's own room after commit, and mailed if they want mail.
-    """
-    note = Notification(
-        user_id=user.id,
-        kind=kind,
-        thread_id=thread.id if thread else None,
+    """Tell a person about a moderation step or an appeal's outcome, with the reason."""
+    deliver(
+        [user],
+        kind,
+        reason,
+        url,
+        thread=thread,
         message_id=message_id,
-        url=url,
-        excerpt=reason[:300],
     )
-    db.session.add(note)
-    db.session.flush()
-    title = thread.title if thread else ""
-    emit_after_commit(
-        "notification",
-        {
-            "notification": notification_dict(note, "", title),
-            "unread": unread_count(user.id),
-        },
-        user_room(user.id),
-    )
-    if user.email_notifications:
-        with force_locale(user.locale or "sv"):
-            subject = describe(kind, "", title)
-            body = subject
-            if reason:
-                body += "\n\n" + _("Reason: %(reason)s", reason=reason)
-            body += "\n\n" + absolute(url)
-            body += "\n\n" + _("You can turn these mails off in your settings.")
-        queue_mail(user.email, subject, body)
 
 
 # --- follow-up actions ---------------------------------------------------------
 
-ACTION_KINDS = frozenset({"action_update", "action_accepted", "action_reminder"})
+ACTION_KINDS = frozenset({"action_update", "action_accepted", "action_reminder", "action_awaiting"})
 
 
 def describe_action(kind: str, actor: str) -> str:
@@ -196,6 +462,7 @@ def describe_action(kind: str, actor: str) -> str:
         "action_update": _("%(actor)s posted an update on an action you follow", actor=actor),
         "action_accepted": _("An action you follow was accepted by its owner"),
         "action_reminder": _("Reminder: an action your side owns is due soon"),
+        "action_awaiting": _("An action waits for your side to accept it"),
     }
     return sentences[kind]
 
@@ -204,30 +471,35 @@ def notify_people(
     users: list[User], kind: str, url: str, excerpt_text: str, actor: User | None = None
 ) -> None:
     """Tell each person (not the actor): stored, pushed live after commit, mailed if wanted."""
-    actor_name = actor.display_name if actor else ""
-    for user in users:
-        if actor is not None and user.id == actor.id:
-            continue
-        note = Notification(
-            user_id=user.id,
-            kind=kind,
-            actor_id=actor.id if actor else None,
-            url=url,
-            excerpt=excerpt_text[:300],
-        )
-        db.session.add(note)
-        db.session.flush()
-        emit_after_commit(
-            "notification",
-            {
-                "notification": notification_dict(note, actor_name, ""),
-                "unread": unread_count(user.id),
-            },
-            user_room(user.id),
-        )
-        if user.email_notifications:
-            with force_locale(user.locale or "sv"):
-                subject = describe(kind, actor_name, "")
-                body = f"{subject}\n\n{excerpt_text}\n\n{absolute(url)}"
-                body += "\n\n" + _("You can turn these mails off in your settings.")
-            queue_mail(user.email, subject, body)
+    deliver(users, kind, excerpt_text, url, actor=actor)
+
+
+# --- moderators: flags and appeals ------------------------------------------------
+
+
+def moderators_of(forum_id: int | None) -> list[User]:
+    """Site moderators and admins, and the forum's own moderators (for `forum_id`)."""
+    from ..models.forums import forum_moderators
+
+    condition = User.is_moderator.is_(True) | User.is_admin.is_(True)
+    if forum_id is not None:
+        in_forum = select(forum_moderators.c.user_id).where(forum_moderators.c.forum_id == forum_id)
+        condition = condition | User.id.in_(in_forum)
+    return list(db.session.scalars(select(User).where(condition).order_by(User.id)))
+
+
+def tell_moderators(
+    forum_id: int | None,
+    kind: str,
+    excerpt_text: str,
+    url: str,
+    actor: User | None = None,
+    thread: Thread | None = None,
+) -> None:
+    """A flag or an appeal arrived: its moderators are told, and their header count moves live."""
+    from ..queries.moderation import waiting_count
+
+    people = [u for u in moderators_of(forum_id) if actor is None or u.id != actor.id]
+    deliver(people, kind, excerpt_text, url, thread=thread)
+    for user in people:
+        emit_after_commit("moderation:count", {"count": waiting_count(user)}, user_room(user.id))

@@ -14,6 +14,7 @@ from sqlalchemy.exc import IntegrityError
 
 from .. import policy
 from ..errors import Conflict, Invalid, NotFound
+from ..events import recheck_access_after_commit
 from ..extensions import db
 from ..links import url_for_mail
 from ..models import (
@@ -357,6 +358,7 @@ def reject_member(actor: User | None, org_id: int, membership_id: int) -> None:
         raise Conflict(_("That request was already answered."))
     audit.record(actor, "membership.rejected", "organisation", org.id, _person(membership.user))
     db.session.delete(membership)
+    recheck_access_after_commit(user_ids=[membership.user_id])
     db.session.commit()
 
 
@@ -371,6 +373,7 @@ def remove_member(actor: User | None, org_id: int, membership_id: int) -> None:
         raise Conflict(_("The organisation's last admin cannot be removed. Appoint another first."))
     audit.record(actor, "membership.removed", "organisation", org.id, _person(membership.user))
     db.session.delete(membership)
+    recheck_access_after_commit(user_ids=[membership.user_id])
     db.session.commit()
 
 
@@ -397,6 +400,7 @@ def set_member_role(actor: User | None, org_id: int, membership_id: int, role: s
         org.id,
         _person(membership.user),
     )
+    recheck_access_after_commit(user_ids=[membership.user_id])
     db.session.commit()
     return membership
 
@@ -419,4 +423,5 @@ def leave_organisation(user: User | None, org_id: int) -> None:
         )
     audit.record(user, "membership.left", "organisation", org.id, _person(user))
     db.session.delete(membership)
+    recheck_access_after_commit(user_ids=[user.id])
     db.session.commit()

@@ -332,11 +332,12 @@ def rewrite_entry(conn: Connection, kind: str, object_id: int) -> None:
 def add_message_entry(conn: Connection, message: Message) -> None:
     """The entry of a message just inserted: one INSERT ... SELECT for the forum id (the send path
     is counted in statements, so the new message's own attributes are not read back)."""
-    values = {
+    body = plain_text(message.html)
+    values: dict[str, Any] = {
         "kind": "message",
         "object_id": message.id,
         "title": "",
-        "body": plain_text(message.html),
+        "body": body,
         "thread_id": message.thread_id,
         "author_id": message.author_id,
         "created_at": message.created_at,
@@ -350,7 +351,7 @@ def add_message_entry(conn: Connection, message: Message) -> None:
     if entry_id is not None and conn.dialect.name == "sqlite":
         conn.execute(
             text("INSERT INTO search_fts (rowid, title, body) VALUES (:id, '', :body)"),
-            {"id": entry_id, "body": stemming.index_text(values["body"])},
+            {"id": entry_id, "body": stemming.index_text(body)},
         )
 
 

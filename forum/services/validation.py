@@ -14,16 +14,51 @@ from ..extensions import db
 from ..models import Commitment
 
 
+def check_characters(value: str, name: str) -> str:
+    """Refuse NUL and lone surrogates (no database stores them): `invalid`, naming the field."""
+    if "\x00" in value:
+        raise Invalid(_("%(field)s contains a NUL character.", field=name), field=name)
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise Invalid(
+            _("%(field)s contains a character that is not valid Unicode.", field=name), field=name
+        ) from None
+    return value
+
+
+def check_model_text(session: Any, _context: Any, _instances: Any) -> None:
+    """Before every flush: no text column of a new or changed row holds NUL or a lone
+    surrogate. The safety net behind the field checks: a field that slipped past them
+    still answers `invalid` (naming the column), never `internal`."""
+    from sqlalchemy import inspect
+
+    for obj in list(session.new) + list(session.dirty):
+        mapper = inspect(obj).mapper
+        for attr in mapper.column_attrs:
+            value = getattr(obj, attr.key, None)
+            if isinstance(value, str):
+                check_characters(value, attr.key)
+
+
 def require_mapping(data: Any) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise Invalid(_("The payload must be a JSON object."))
     return data
 
 
+MAX_ID = 2**31 - 1  # the largest INTEGER on PostgreSQL: a larger id cannot exist
+
+
 def int_field(
-    data: dict[str, Any], name: str, *, required: bool = True, minimum: int = 1
+    data: dict[str, Any],
+    name: str,
+    *,
+    required: bool = True,
+    minimum: int = 1,
+    maximum: int = MAX_ID,
 ) -> int | None:
-    """An integer field (not a bool, not a string), at least `minimum`."""
+    """An integer field (not a bool, not a string), between `minimum` and `maximum`."""
     value = data.get(name)
     if value is None:
         if required:
@@ -31,7 +66,7 @@ def int_field(
         return None
     if isinstance(value, bool) or not isinstance(value, int):
         raise Invalid(_("%(field)s must be a whole number.", field=name), field=name)
-    if value < minimum:
+    if value < minimum or value > maximum:
         raise Invalid(_("%(field)s is out of range.", field=name), field=name)
     return value
 
@@ -47,6 +82,7 @@ def str_field(
         return None
     if not isinstance(value, str):
         raise Invalid(_("%(field)s must be text.", field=name), field=name)
+    check_characters(value, name)
     if len(value) > max_length:
         raise Invalid(
             _("%(field)s can be at most %(n)d characters.", field=name, n=max_length), field=name
@@ -56,7 +92,7 @@ def str_field(
 
 def clean_text(value: str | None, name: str, *, max_length: int, required: bool = True) -> str:
     """Trim a form text; refuse empty (when required) and overlong, never truncate."""
-    value = (value or "").strip()
+    value = check_characters((value or "").strip(), name)
     if required and not value:
         raise Invalid(_("This field is required."), field=name)
     if len(value) > max_length:

@@ -8,13 +8,15 @@ Socket.IO room of this browser session, so logging out can close its sockets.
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Callable
+from datetime import timedelta
 
 from flask import (
     Blueprint,
+    abort,
     current_app,
     flash,
+    g,
     redirect,
     render_template,
     request,
@@ -25,7 +27,6 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_babel import refresh
 from flask_login import current_user, login_required, login_user, logout_user
-from flask_login.signals import user_loaded_from_cookie
 from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
@@ -39,7 +40,6 @@ from wtforms import (
 from wtforms.validators import InputRequired, ValidationError
 
 from ..errors import DomainError, Invalid, NotFound, RateLimited
-from ..events import disconnect_session
 from ..models import User
 from ..services import accounts
 from .navigation import safe_next
@@ -79,37 +79,93 @@ def client_address() -> str:
     return request.remote_addr or "unknown"
 
 
+REMEMBER_COOKIE = "forum_remember"
+
+
+def _remember_cookie(value: str | None) -> None:
+    """Set (or, with None, delete) the remember-me cookie on this request's response."""
+    g.remember_cookie = value if value is not None else ""
+
+
+def load_user(user_id: str) -> User | None:
+    """Flask-Login's loader: the signed cookie names a server-side session that must be live."""
+    return accounts.session_user(session.get("nonce"), user_id)
+
+
+def load_user_from_remember_cookie(req) -> User | None:  # noqa: ANN001 — Flask-Login signature
+    """No live session: a remember-me token restores one (rotated; a socket only checks it)."""
+    value = req.cookies.get(REMEMBER_COOKIE)
+    if not value:
+        return None
+    is_socket = getattr(req, "sid", None) is not None or req.path.startswith("/socket.io")
+    found = accounts.use_remember_token(value, rotate=not is_socket)
+    if found is None:
+        if not is_socket:
+            _remember_cookie(None)
+        return None
+    user, row, token = found
+    g.session_key = row.key  # a socket restored this way joins its session's room
+    if not is_socket:
+        kept = {key: session[key] for key in KEPT_ON_ROTATION if key in session}
+        session.clear()
+        session.update(kept)
+        session["nonce"] = row.key
+        session["_user_id"] = user.get_id()
+        session["_fresh"] = False
+        _remember_cookie(f"{row.key}.{token}")
+    return user
+
+
+@bp.after_app_request
+def _write_remember_cookie(response):  # noqa: ANN001, ANN202
+    value = g.pop("remember_cookie", None)
+    if value is None:
+        return response
+    config = current_app.config
+    if value:
+        response.set_cookie(
+            REMEMBER_COOKIE,
+            value,
+            max_age=int(timedelta(days=config["FORUM_SESSION_MAX_DAYS"]).total_seconds()),
+            httponly=True,
+            secure=bool(config.get("REMEMBER_COOKIE_SECURE")),
+            samesite="Lax",
+        )
+    else:
+        response.delete_cookie(REMEMBER_COOKIE, httponly=True, samesite="Lax")
+    return response
+
+
 def start_session(user: User, remember: bool) -> None:
-    """Log `user` in on a fresh session: rotation, only the language choice survives."""
+    """Log `user` in on a fresh server-side session: rotation, only the language choice survives."""
     kept = {key: session[key] for key in KEPT_ON_ROTATION if key in session}
     session.clear()
     session.update(kept)
-    session["nonce"] = secrets.token_urlsafe(16)
-    login_user(user, remember=remember)
-    if not remember and has_remember_cookie():
-        session["_remember"] = "clear"  # an older remember-me cookie must not outlive this login
+    row, token = accounts.open_session(user, request.headers.get("User-Agent"), remember)
+    session["nonce"] = row.key
+    login_user(user, remember=False)
+    if token is not None:
+        _remember_cookie(f"{row.key}.{token}")
+    elif has_remember_cookie():
+        _remember_cookie(None)  # an older remember-me cookie must not outlive this login
 
 
 def end_session() -> None:
-    """Log out here: close this browser session's sockets, forget the session."""
+    """Log out here: revoke the server-side session (its sockets close), forget the cookie."""
     locale = current_user.locale if current_user.is_authenticated else None
-    nonce = session.get("nonce")
-    if nonce:
-        disconnect_session(nonce)
+    accounts.revoke_session(session.get("nonce"))
     session.clear()
-    logout_user()  # after clear(): it marks the remember-me cookie for deletion
+    logout_user()
+    if has_remember_cookie():
+        value = request.cookies.get(REMEMBER_COOKIE, "")
+        accounts.revoke_session(value.partition(".")[0])
+        _remember_cookie(None)
     if locale:
         session["lang"] = locale  # the pages after logging out stay in the user's language
 
 
 def has_remember_cookie() -> bool:
-    return current_app.config.get("REMEMBER_COOKIE_NAME", "remember_token") in request.cookies
-
-
-@user_loaded_from_cookie.connect
-def _session_from_cookie(_sender, **_extra) -> None:  # noqa: ANN001 — blinker signature
-    """A session restored from the remember-me cookie gets its own socket room too."""
-    session["nonce"] = secrets.token_urlsafe(16)
+    return REMEMBER_COOKIE in request.cookies
 
 
 # --- forms -------------------------------------------------------------------
@@ -238,7 +294,8 @@ def login():
 
 @bp.route("/register", methods=["GET", "POST"])
 def register():
-    """Create a member account, then log in."""
+    """Register; the answer is the same whether the address already has an account
+    (its owner is mailed instead), so the page never tells who is registered."""
     form = RegisterForm()
     target = safe_next(form.next.data or request.args.get("next"))
     if request.method == "GET":
@@ -249,15 +306,19 @@ def register():
     problem = None
     if form.validate_on_submit():
         try:
-            user = accounts.register_user(
-                form.email.data, form.display_name.data, form.password.data
-            )
+            accounts.register_member(form.email.data, form.display_name.data, form.password.data)
         except DomainError as err:
             problem = form_error(form, err)
         else:
-            start_session(user, remember=False)
-            flash(_("Welcome to Dialogforum, %(name)s!", name=user.display_name), "success")
-            return redirect(target or url_for("forums.index"), 303)
+            flash(
+                _(
+                    "Thank you. We have sent a mail to %(email)s. Log in with that address "
+                    "and the password you chose.",
+                    email=form.email.data.strip(),
+                ),
+                "success",
+            )
+            return redirect(url_for("auth.login", next=target or url_for("forums.index")), 303)
     form.next.data = target or ""
     return render_template("auth/register.html", form=form, problem=problem), 400
 
@@ -296,6 +357,9 @@ def _settings_page(
         form=settings_form or _settings_form(),
         password_form=password_form or PasswordForm(formdata=None),
         everywhere_form=LogoutEverywhereForm(formdata=None),
+        sessions=accounts.active_sessions(current_user),
+        current_session=session.get("nonce"),
+        device_label=accounts.device_label,
         problem=problem,
     ), status
 
@@ -360,6 +424,25 @@ def logout_everywhere():
     end_session()
     flash(message, "success")
     return redirect(url_for("main.home"), 303)
+
+
+@bp.post("/settings/sessions/<int:session_id>/end")
+@login_required
+def end_one_session(session_id: int):
+    """End one of the person's sessions (a lost phone, a shared computer); its sockets close."""
+    form = LogoutEverywhereForm()
+    if not form.validate_on_submit():
+        return _settings_page(problem=_("The form had expired. Try again."), status=400)
+    try:
+        row = accounts.end_session_by_id(current_user._get_current_object(), session_id)
+    except NotFound:
+        abort(404)
+    if row.key == session.get("nonce"):
+        end_session()
+        flash(_("You are logged out."), "success")
+        return redirect(url_for("main.home"), 303)
+    flash(_("The session is ended."), "success")
+    return redirect(url_for("auth.settings"), 303)
 
 
 # --- password reset ------------------------------------------------------------

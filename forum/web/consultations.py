@@ -5,7 +5,16 @@ from __future__ import annotations
 import hashlib
 import re
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Response,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_babel import format_date, get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -32,8 +41,9 @@ from ..queries import consultations as cq
 from ..queries import forums as forum_queries
 from ..queries import organisations as org_queries
 from ..services import consultations as service
+from ..services import documents as document_service
 from ..services.transaction import discard_changes
-from . import exports
+from . import exports, pdf
 from .forms import ButtonForm, MultiCheckboxField, act, form_error
 from .forums import blank_message
 
@@ -56,6 +66,16 @@ FILTER_LABELS = {
     "closing": _l("Closing within a week"),
     "awaiting": _l("Closed, awaiting feedback"),
     "published": _l("Feedback published"),
+}
+CHANGE_LABELS = {
+    "closes_at": _l("Deadline"),
+    "title": _l("Title"),
+    "problem": _l("The problem"),
+    "background": _l("Background"),
+    "question": _l("Question"),
+    "guidance": _l("Guidance for a question"),
+    "invited": _l("Invited organisations"),
+    "question-removed": _l("Question removed"),
 }
 EMPTY_QUESTION_SLOTS = 2
 ANSWER_FIELD = re.compile(r"answer-(\d{1,9})")
@@ -276,6 +296,11 @@ def _round_page(round_: ConsultationRound, status: int = 200):
         responded=cq.response_counts([round_.id]).get(round_.id, 0),
         feedback=cq.feedback_by_question(round_.id) if phase == Phase.published else {},
         overview=cq.overview(round_) if can_manage else [],
+        documents=cq.round_documents(round_.id),
+        revisions=cq.revisions_of(round_.id),
+        change_labels=CHANGE_LABELS,
+        accept=document_service.ACCEPT,
+        max_mb=current_app.config["FORUM_DOCUMENT_MAX_MB"],
         responders=responders,
         own=own,
         recent=recent,
@@ -346,6 +371,121 @@ def close_round(round_id: int):
     )
 
 
+def _uploaded() -> tuple[str, bytes]:
+    upload = request.files.get("file")
+    if upload is None or not upload.filename:
+        raise Invalid(_("Choose a file to upload."), field="file")
+    try:
+        return upload.filename, upload.read()
+    finally:
+        upload.close()  # a large upload is a temporary file: let it go now
+
+
+@bp.post("/consultations/<int:round_id>/documents")
+@login_required
+def add_document(round_id: int):
+    """An official attaches a document to the round."""
+    return _button(
+        round_id,
+        lambda r: document_service.add_round_document(current_user, r.id, *_uploaded()),
+        _("The document is attached."),
+    )
+
+
+@bp.post("/consultations/<int:round_id>/documents/<int:document_id>/remove")
+@login_required
+def remove_document(round_id: int, document_id: int):
+    """Take a document off the round (it stays in the audit log)."""
+    return _button(
+        round_id,
+        lambda r: document_service.remove_document(current_user, document_id),
+        _("The document is removed."),
+    )
+
+
+@bp.post("/consultations/<int:round_id>/remind")
+@login_required
+def remind(round_id: int):
+    """The official reminds the organisations that have not answered (once a day at most)."""
+    return _button(
+        round_id,
+        lambda r: service.send_reminder(current_user, r.id),
+        _("The organisations that have not answered are reminded."),
+    )
+
+
+@bp.route("/consultations/<int:round_id>/change", methods=["GET", "POST"])
+@login_required
+def change(round_id: int):
+    """Change an open round on the record: deadline, text, more organisations, a question."""
+    round_ = cq.get_round(viewer(), round_id)
+    policy.require(
+        policy.can_manage_round(current_user, round_),
+        _("Only officials of the round's department can do that."),
+    )
+    form = ButtonForm()
+    status = 200
+    error: tuple[str | None, str] | None = None
+    if request.method == "POST":
+        what = request.form.get("change", "")
+        reason = request.form.get("reason", "")
+        if not form.validate_on_submit():
+            flash(_("The form had expired or was not sent from this site. Try again."), "error")
+            status = 400
+        else:
+            try:
+                if what == "deadline":
+                    service.change_deadline(
+                        current_user, round_id, request.form.get("closes_at", ""), reason
+                    )
+                elif what == "text":
+                    service.revise_text(
+                        current_user,
+                        round_id,
+                        request.form.get("part", ""),
+                        request.form.get("text", ""),
+                        reason,
+                    )
+                elif what == "invite":
+                    service.invite_more(
+                        current_user,
+                        round_id,
+                        _ids(request.form.getlist("invited"), "invited"),
+                        reason,
+                    )
+                elif what == "remove_question":
+                    service.remove_question(
+                        current_user,
+                        round_id,
+                        _ids([request.form.get("question_id", "")], "question_id")[0],
+                        reason,
+                    )
+                else:
+                    raise Invalid(_("Choose what to change."), field="change")
+            except DomainError as err:
+                if err.status in (401, 403, 404):
+                    raise
+                flash(err.message, "error")
+                status = err.status
+                error = (err.field, err.message)
+            else:
+                flash(_("The change is saved and shown on the round's page."), "success")
+                return redirect(url_for("consultations.show", round_id=round_id, _anchor="changes"))
+        discard_changes()
+        round_ = cq.get_round(viewer(), round_id)
+    return render_template(
+        "consultations/change.html",
+        round=round_,
+        phase=round_.phase(utcnow()),
+        phase_labels=PHASE_LABELS,
+        form=form,
+        error=error,
+        closes_at=request.form.get("closes_at") or service.local_input(round_.closes_at),
+        candidates=cq.not_yet_invited(round_),
+        revisions=cq.revisions_of(round_id),
+    ), status
+
+
 # --- responses ---------------------------------------------------------------
 
 
@@ -393,7 +533,8 @@ def respond(round_id: int):
     error_field = None
     if request.method == "POST":
         typed = _posted_answers()
-        submit = request.form.get("action") == "submit"
+        action = request.form.get("action", "")
+        submit = action == "submit"
         if not form.validate_on_submit():
             flash(_("The form had expired or was not sent from this site. Try again."), "error")
             status = 400
@@ -404,8 +545,24 @@ def respond(round_id: int):
                     _("Only the organisation's admins can submit its response."),
                 )
             try:
-                # submitting is asked for first: the typed text is kept as the draft
-                service.save_response(current_user, round_id, org.id, typed)
+                if action == "upload":
+                    typed = None
+                    document_service.add_response_document(
+                        current_user, round_id, org.id, *_uploaded()
+                    )
+                elif action == "remove_document":
+                    typed = None
+                    document_service.remove_document(
+                        current_user, _ids([request.form.get("document_id", "")], "document")[0]
+                    )
+                elif action == "decline":
+                    typed = None
+                    service.decline(
+                        current_user, round_id, org.id, request.form.get("decline_reason", "")
+                    )
+                else:
+                    # submitting is asked for first: the typed text is kept as the draft
+                    service.save_response(current_user, round_id, org.id, typed)
             except DomainError as err:
                 if err.status in (401, 403, 404):
                     raise
@@ -419,7 +576,12 @@ def respond(round_id: int):
                             "consultations.confirm_submit", round_id=round_id, organisation=org.id
                         )
                     )
-                flash(_("The draft is saved."), "success")
+                done = {
+                    "upload": _("The document is attached to the draft."),
+                    "remove_document": _("The document is removed from the draft."),
+                    "decline": _("Your organisation has declined to answer. The reason is shown."),
+                }
+                flash(done.get(action, _("The draft is saved.")), "success")
                 return redirect(
                     url_for("consultations.respond", round_id=round_id, organisation=org.id)
                 )
@@ -444,6 +606,9 @@ def respond(round_id: int):
         versions=versions,
         unsubmitted=unsubmitted,
         can_submit=policy.can_submit_response(current_user, round_, org),
+        documents=cq.response_documents(response.id) if response else [],
+        accept=document_service.ACCEPT,
+        max_mb=current_app.config["FORUM_DOCUMENT_MAX_MB"],
         max_answer=service.MAX_ANSWER,
         error_field=error_field,
         form=form,
@@ -640,9 +805,7 @@ def export_csv(round_id: int):
     return exports.csv_response(f"samrad-{round_.id}.csv", header, cq.export_rows(round_))
 
 
-@bp.get("/consultations/<int:round_id>/compilation")
-def compilation(round_id: int):
-    """A print-friendly compilation of the round, every response and the feedback."""
+def _compilation(round_id: int, for_pdf: bool = False) -> str:
     round_ = _exportable(round_id)
     phase = round_.phase(utcnow())
     return render_template(
@@ -653,6 +816,29 @@ def compilation(round_id: int):
         stage_labels=STAGE_LABELS,
         responses=cq.latest_versions(round_id),
         feedback=cq.feedback_by_question(round_id) if phase == Phase.published else {},
+        remiss=cq.remiss_list(round_),
+        documents=cq.round_documents(round_id),
+        for_pdf=for_pdf,
+        pdf_available=pdf.available(),
+    )
+
+
+@bp.get("/consultations/<int:round_id>/compilation")
+def compilation(round_id: int):
+    """The remiss list and compilation: every organisation asked, responses, documents, feedback."""
+    return _compilation(round_id)
+
+
+@bp.get("/consultations/<int:round_id>/compilation.pdf")
+def compilation_pdf(round_id: int):
+    """The compilation as PDF for the city's records (WeasyPrint)."""
+    body = pdf.render_pdf(_compilation(round_id, for_pdf=True))
+    if body is None:
+        raise NotFound(_("PDF is not available on this server; print the page instead."))
+    return Response(
+        body,
+        mimetype="application/pdf",
+        headers={"Content-Disposition": f'attachment; filename="remisslista-{round_id}.pdf"'},
     )
 
 

@@ -1,7 +1,7 @@
 """message reactions
 
 Revision ID: e14reactions
-Revises: e15search
+Revises: e12remiss
 Create Date: 2026-12-05 06:20:00
 
 """
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = "e14reactions"
-down_revision = "e15search"
+down_revision = "e12remiss"
 branch_labels = None
 depends_on = None
 

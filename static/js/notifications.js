@@ -19,3 +19,12 @@ socket.on("notification", (payload) => {
 });
 
 socket.on("notification:count", (payload) => setCount(payload.unread));
+
+// Moderators: flags and appeals waiting in their forums, counted live in the header.
+const waiting = document.querySelectorAll("[data-moderation-count]");
+socket.on("moderation:count", (payload) => {
+  waiting.forEach((el) => {
+    el.textContent = String(payload.count);
+    el.hidden = !payload.count;
+  });
+});

@@ -1,0 +1,64 @@
+"""The embedded default's clock: scheduled jobs in a thread of the serving process.
+
+Production runs the same jobs from cron or systemd timers instead
+(`flask --app forum mail send`, `consultations notices`, `notifications digest`)
+and leaves `FORUM_DIGEST_SCHEDULER` off; tests never start it.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from flask import Flask
+
+log = logging.getLogger("forum.scheduler")
+STOCKHOLM = ZoneInfo("Europe/Stockholm")
+TICK_SECONDS = 300
+
+
+def run_due_jobs(app: Flask, last_digest: str | None, now: datetime) -> str | None:
+    """One tick: send mail, due consultation notices, and the day's digest once the hour comes.
+
+    Returns the local date of the last digest run (so it runs once a day).
+    """
+    from .extensions import db
+    from .services.consultations import send_due_notices
+    from .services.mail import deliver_pending
+    from .services.notifications import send_digests
+
+    local = now.astimezone(STOCKHOLM)
+    today = local.date().isoformat()
+    with app.app_context():
+        try:
+            send_due_notices(now)
+            if local.hour >= app.config["FORUM_DIGEST_HOUR"] and last_digest != today:
+                send_digests(now)
+                last_digest = today
+            deliver_pending()
+        except Exception:  # a failed tick must not stop the clock
+            db.session.rollback()
+            log.exception("scheduled jobs failed")
+        finally:
+            db.session.remove()
+    return last_digest
+
+
+def start(app: Flask, stop: threading.Event | None = None) -> threading.Thread | None:
+    """Start the daemon thread when the config asks for it (never under TESTING)."""
+    if not app.config.get("FORUM_DIGEST_SCHEDULER") or app.testing:
+        return None
+    stop = stop or threading.Event()
+
+    def loop() -> None:
+        from .models.base import utcnow
+
+        last: str | None = None
+        while not stop.wait(0 if last is None else TICK_SECONDS):
+            last = run_due_jobs(app, last, utcnow()) or ""
+
+    thread = threading.Thread(target=loop, name="forum-scheduler", daemon=True)
+    thread.start()
+    return thread

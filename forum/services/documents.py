@@ -1,0 +1,328 @@
+"""Documents on rounds and responses: checked by content, stored under random names.
+
+A file is accepted only if its bytes say it is one of the allowed kinds (PDF,
+ODT, DOCX, XLSX, PNG, JPEG); the name the uploader gave decides nothing. The
+zip-based formats are opened and checked for their declared type (ODF's
+`mimetype` entry, OOXML's `[Content_Types].xml`) with limits on the number of
+entries and their total uncompressed size, so a zip bomb is refused unread.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import re
+import secrets
+import shutil
+import subprocess  # noqa: S404 - poppler's tools, fixed arguments, no shell
+import tempfile
+import unicodedata
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from flask import current_app
+from flask_babel import gettext as _
+from sqlalchemy import func, select
+
+from .. import policy
+from ..errors import Conflict, Invalid, NotFound
+from ..extensions import db
+from ..models import (
+    ConsultationResponse,
+    ConsultationRound,
+    Document,
+    Phase,
+    RoundState,
+    User,
+)
+from ..models.base import utcnow
+from ..queries.consultations import get_round
+from ..queries.organisations import get_organisation
+from . import audit
+from .storage import storage
+
+MAX_ZIP_ENTRIES = 2_000
+MAX_ZIP_UNCOMPRESSED = 200 * 1024 * 1024
+MAX_NAME = 150
+PREVIEW_TIMEOUT = 20
+
+
+@dataclass(frozen=True)
+class Kind:
+    """An accepted type: its MIME type and the extension the download gets."""
+
+    mimetype: str
+    extension: str
+    label: str
+
+
+PDF = Kind("application/pdf", "pdf", "PDF")
+PNG = Kind("image/png", "png", "PNG")
+JPEG = Kind("image/jpeg", "jpg", "JPEG")
+ODT = Kind("application/vnd.oasis.opendocument.text", "odt", "ODT")
+DOCX = Kind(
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document", "docx", "DOCX"
+)
+XLSX = Kind("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "xlsx", "XLSX")
+OOXML_MAIN = {
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document.main+xml": DOCX,
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml": XLSX,
+}
+ACCEPT = ".pdf,.odt,.docx,.xlsx,.png,.jpg,.jpeg"
+
+
+def _refuse() -> Invalid:
+    return Invalid(
+        _("That file type is not accepted. Upload a PDF, ODT, DOCX, XLSX, PNG or JPEG file."),
+        field="file",
+    )
+
+
+def _zip_kind(data: bytes) -> Kind:
+    """ODT, DOCX or XLSX by what the archive declares inside; bombs and others refused."""
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+        entries = archive.infolist()
+    except (zipfile.BadZipFile, ValueError, OSError):
+        raise _refuse() from None
+    if len(entries) > MAX_ZIP_ENTRIES:
+        raise Invalid(_("The file has too many parts to be checked."), field="file")
+    if sum(e.file_size for e in entries) > MAX_ZIP_UNCOMPRESSED:
+        raise Invalid(_("The file unpacks to more than can be checked."), field="file")
+    names = {e.filename: e for e in entries}
+    try:
+        if entries and entries[0].filename == "mimetype":
+            declared = archive.read(entries[0]).decode("ascii", "replace").strip()
+            if declared == ODT.mimetype:
+                return ODT
+            raise _refuse()
+        if "[Content_Types].xml" in names and names["[Content_Types].xml"].file_size < 1_000_000:
+            types = archive.read("[Content_Types].xml").decode("utf-8", "replace")
+            for main in re.findall(r'ContentType="([^"]+)"', types):
+                if main in OOXML_MAIN:
+                    return OOXML_MAIN[main]
+    except (zipfile.BadZipFile, RuntimeError, OSError, NotImplementedError):
+        raise _refuse() from None
+    raise _refuse()
+
+
+def sniff(data: bytes) -> Kind:
+    """The accepted kind the bytes are, by their content; else Invalid."""
+    if data.startswith(b"%PDF-"):
+        return PDF
+    if data.startswith(b"\x89PNG\r\n\x1a\n"):
+        return PNG
+    if data.startswith(b"\xff\xd8\xff"):
+        return JPEG
+    if data.startswith(b"PK\x03\x04"):
+        return _zip_kind(data)
+    raise _refuse()
+
+
+def clean_filename(name: str, kind: Kind) -> str:
+    """A safe download name: letters (å ä ö too), digits, space, . - _; the kind's extension."""
+    text = unicodedata.normalize("NFC", (name or "").replace("\\", "/").rsplit("/", 1)[-1])
+    stem = text.rsplit(".", 1)[0] if "." in text else text
+    stem = re.sub(r"[^\w .-]", "_", stem, flags=re.UNICODE)
+    stem = re.sub(r"\s+", " ", stem).strip(" ._-")[:MAX_NAME] or _("document")
+    return f"{stem}.{kind.extension}"
+
+
+# --- preview (poppler-utils, when present) ------------------------------------
+
+
+def pdf_preview(data: bytes) -> tuple[int | None, bytes | None]:
+    """(page count, first page as PNG) with pdfinfo/pdftoppm; (None, None) without them."""
+    pdfinfo, pdftoppm = shutil.which("pdfinfo"), shutil.which("pdftoppm")
+    if not pdfinfo or not pdftoppm:
+        return None, None
+    with tempfile.TemporaryDirectory() as folder:
+        source = Path(folder) / "in.pdf"
+        source.write_bytes(data)
+        try:
+            info = subprocess.run(  # noqa: S603
+                [pdfinfo, str(source)],
+                capture_output=True,
+                timeout=PREVIEW_TIMEOUT,
+                check=False,
+            )
+            match = re.search(rb"^Pages:\s+(\d+)", info.stdout, re.MULTILINE)
+            pages = int(match[1]) if match else None
+            subprocess.run(  # noqa: S603
+                [pdftoppm, "-png", "-f", "1", "-l", "1", "-scale-to", "800", "-singlefile"]
+                + [str(source), str(Path(folder) / "page")],
+                capture_output=True,
+                timeout=PREVIEW_TIMEOUT,
+                check=False,
+            )
+        except (OSError, subprocess.TimeoutExpired):
+            return None, None
+        image = Path(folder) / "page.png"
+        return pages, image.read_bytes() if image.exists() else None
+
+
+# --- upload and removal ---------------------------------------------------------
+
+
+def _limits(data: bytes) -> None:
+    max_mb = current_app.config["FORUM_DOCUMENT_MAX_MB"]
+    if len(data) > max_mb * 1024 * 1024:
+        raise Invalid(_("The file is larger than %(n)d MB.", n=max_mb), field="file")
+    if not data:
+        raise Invalid(_("Choose a file to upload."), field="file")
+
+
+def _count_check(query) -> None:  # noqa: ANN001
+    most = current_app.config["FORUM_DOCUMENT_MAX_COUNT"]
+    count = db.session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    if count >= most:
+        raise Invalid(_("At most %(n)d documents. Remove one first.", n=most), field="file")
+
+
+def _store(
+    user: User, round_: ConsultationRound, filename: str, data: bytes, response_id: int | None
+) -> Document:
+    kind = sniff(data)
+    key = secrets.token_urlsafe(24)
+    pages, image = pdf_preview(data) if kind is PDF and response_id is None else (None, None)
+    storage().put(key, data, kind.mimetype)
+    preview_key = None
+    if image is not None:
+        preview_key = secrets.token_urlsafe(24)
+        storage().put(preview_key, image, "image/png")
+    document = Document(
+        round_id=round_.id,
+        response_id=response_id,
+        filename=clean_filename(filename, kind),
+        content_type=kind.mimetype,
+        size=len(data),
+        sha256=hashlib.sha256(data).hexdigest(),
+        storage_key=key,
+        preview_key=preview_key,
+        page_count=pages,
+        uploaded_by_id=user.id,
+    )
+    db.session.add(document)
+    db.session.flush()
+    return document
+
+
+def _round_for(user: User | None, round_id: int) -> ConsultationRound:
+    return get_round(user, round_id)
+
+
+def add_round_document(user: User | None, round_id: int, filename: str, data: bytes) -> Document:
+    """An official attaches a document to the round (its basis: a draft, a memo, a map)."""
+    policy.require_login(user)
+    assert user is not None
+    round_ = _round_for(user, round_id)
+    policy.require(
+        policy.can_manage_round(user, round_),
+        _("Only officials of the round's department can do that."),
+    )
+    if round_.state == RoundState.published:
+        raise Conflict(_("The feedback is published; the round's documents are final."))
+    _limits(data)
+    _count_check(
+        select(Document.id).where(
+            Document.round_id == round_.id,
+            Document.response_id.is_(None),
+            Document.removed_at.is_(None),
+        )
+    )
+    document = _store(user, round_, filename, data, None)
+    audit.record(user, "consultation.document.added", "consultation", round_.id, document.filename)
+    if round_.state != RoundState.draft:
+        round_.revised_at = utcnow()
+    db.session.commit()
+    return document
+
+
+def add_response_document(
+    user: User | None, round_id: int, organisation_id: int, filename: str, data: bytes
+) -> Document:
+    """A member attaches a document (a signed letter) to the organisation's working response."""
+    from .consultations import _require_open, _response_row
+
+    policy.require_login(user)
+    assert user is not None
+    round_ = _round_for(user, round_id)
+    org = get_organisation(organisation_id)
+    policy.require(
+        policy.can_draft_response(user, round_, org),
+        _("Only members of a verified organisation that the round asks can respond for it."),
+    )
+    _require_open(round_, utcnow())
+    _limits(data)
+    response = _response_row(round_, org)
+    _count_check(
+        select(Document.id).where(
+            Document.response_id == response.id, Document.removed_at.is_(None)
+        )
+    )
+    document = _store(user, round_, filename, data, response.id)
+    response.updated_at = utcnow()
+    response.updated_by_id = user.id
+    db.session.commit()
+    return document
+
+
+def remove_document(user: User | None, document_id: int) -> Document:
+    """Take a document off the round or the working response (submitted versions keep it)."""
+    policy.require_login(user)
+    document = db.session.get(Document, document_id)
+    if document is None or document.removed_at is not None:
+        raise NotFound(_("No such document."))
+    round_ = _round_for(user, document.round_id)
+    if document.response_id is None:
+        policy.require(
+            policy.can_manage_round(user, round_),
+            _("Only officials of the round's department can do that."),
+        )
+        audit.record(
+            user, "consultation.document.removed", "consultation", round_.id, document.filename
+        )
+    else:
+        response = db.session.get(ConsultationResponse, document.response_id)
+        assert response is not None
+        policy.require(
+            policy.can_draft_response(user, round_, response.organisation),
+            _("Only members of a verified organisation that the round asks can respond for it."),
+        )
+        from .consultations import _require_open
+
+        _require_open(round_, utcnow())
+    document.removed_at = utcnow()
+    db.session.commit()
+    return document
+
+
+# --- reading ------------------------------------------------------------------
+
+
+def readable(user: User | None, document_id: int) -> Document:
+    """The document if the user may read it (policy.can_read_document), else NotFound."""
+    document = db.session.get(Document, document_id)
+    if document is None:
+        raise NotFound(_("No such document."))
+    round_ = db.session.get(ConsultationRound, document.round_id)
+    response = (
+        db.session.get(ConsultationResponse, document.response_id)
+        if document.response_id is not None
+        else None
+    )
+    if round_ is None or not policy.can_read_document(user, round_, response, document):
+        raise NotFound(_("No such document."))
+    return document
+
+
+def content(document: Document, preview: bool = False) -> bytes:
+    key = document.preview_key if preview else document.storage_key
+    if key is None:
+        raise NotFound(_("No such document."))
+    return storage().get(key)
+
+
+def is_public_phase(round_: ConsultationRound) -> bool:
+    return round_.phase(utcnow()) in (Phase.closed, Phase.published)

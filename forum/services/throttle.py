@@ -1,0 +1,38 @@
+"""Atomic rate limits shared by every process: a moving window in Redis (the `limits`
+library, which Flask-Limiter uses; its Redis strategy is one Lua script, so parallel
+hits cannot pass together). Without Redis the callers lock a database row instead.
+"""
+
+from __future__ import annotations
+
+import logging
+from functools import cache
+from typing import Any
+
+from flask import current_app
+
+log = logging.getLogger(__name__)
+
+
+@cache
+def _limiter(url: str) -> Any:
+    from limits.storage import storage_from_string
+    from limits.strategies import MovingWindowRateLimiter
+
+    return MovingWindowRateLimiter(storage_from_string(url))
+
+
+def redis_hit(name: str, key: str, count: int, seconds: int) -> bool | None:
+    """Take one from `name:key`'s budget of `count` per `seconds`: True if allowed, False if
+    not, None when Redis is not configured or cannot be reached (use the database then)."""
+    url = current_app.config.get("FORUM_REDIS_URL")
+    if not url:
+        return None
+    from limits import RateLimitItemPerSecond
+
+    try:
+        prefix = current_app.config.get("FORUM_REDIS_PREFIX", "forum")
+        return bool(_limiter(url).hit(RateLimitItemPerSecond(count, seconds), prefix, name, key))
+    except Exception:  # noqa: BLE001 — Redis down: fall back to the database lock
+        log.exception("Redis rate limit unavailable; using the database")
+        return None

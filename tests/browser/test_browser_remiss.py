@@ -1,0 +1,138 @@
+"""A remiss in real browsers: documents, a change on the record, declines, the outcome first."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from browsing import assert_accessible, login
+from playwright.sync_api import expect
+
+from forum.demo.pdf import simple_pdf
+
+pytestmark = pytest.mark.browser
+
+STOCKHOLM = ZoneInfo("Europe/Stockholm")
+
+
+def local(delta: timedelta) -> str:
+    return (datetime.now(UTC) + delta).astimezone(STOCKHOLM).strftime("%Y-%m-%dT%H:%M")
+
+
+def pdf_file(name: str, line: str) -> dict:
+    return {"name": name, "mimeType": "application/pdf", "buffer": simple_pdf([line])}
+
+
+def draft_round(page, world, title: str) -> int:
+    page.goto(f"{world.url}/consultations/new")
+    page.fill("#title", title)
+    page.fill("#problem", "Hur ska **biblioteken** användas på kvällar?")
+    page.fill("#opens_at", local(-timedelta(hours=1)))
+    page.fill("#closes_at", local(timedelta(days=7)))
+    page.fill("#question-1", "Vad behöver ni?")
+    page.check("input[name=audience][value=invited]")
+    page.locator("#invited input[type=checkbox]").first.check()
+    page.locator("#commitments input[type=checkbox]").nth(2).check()
+    page.locator("form.stack button[type=submit]").click()
+    page.wait_for_url(re.compile(r"/consultations/\d+$"))
+    return int(page.url.rsplit("/", 1)[1])
+
+
+def test_official_and_org_admin_run_a_remiss_with_documents(world, new_page):
+    official, alice = new_page("en"), new_page("sv")
+    login(official, world, world.official_email)
+    login(alice, world, world.alice_email)
+
+    # the official attaches the basis to the draft, then opens the round
+    round_id = draft_round(official, world, "Biblioteken på kvällstid")
+    official.set_input_files("#round-file", pdf_file("Underlag.pdf", "Underlag"))
+    official.locator(f"form[action='/consultations/{round_id}/documents'] button").click()
+    expect(official.locator(".flash-success")).to_be_visible()
+    expect(official.locator("a[href$='/Underlag.pdf']").first).to_be_visible()
+    official.locator("#open-round").click()  # opening asks first, on a page of its own
+    official.locator(f"form[action='/consultations/{round_id}/open'] button").click()
+    expect(official.locator("#round-phase")).to_have_text("Open for responses")
+    assert_accessible(official, "open round with a document (en)")
+
+    # a wrong file is refused with the reason, nothing is stored
+    official.set_input_files(
+        "#round-file",
+        {"name": "program.pdf", "mimeType": "application/pdf", "buffer": b"MZ\x90\x00" * 16},
+    )
+    official.locator(f"form[action='/consultations/{round_id}/documents'] button").click()
+    expect(official.locator(".flash-error")).to_contain_text("not accepted")
+
+    # the org admin is told, downloads the basis, drafts, attaches a letter and submits
+    expect(alice.locator("[data-notification-count]")).to_have_text("1")
+    alice.goto(f"{world.url}/consultations/{round_id}")
+    link = alice.locator("a[href$='/Underlag.pdf']").first
+    with alice.expect_download() as download:
+        link.click()
+    assert download.value.suggested_filename == "Underlag.pdf"
+    alice.goto(f"{world.url}/consultations/{round_id}/response")
+    alice.locator("textarea[name^=answer-]").first.fill("Läsecirklar på tisdagar.")
+    alice.locator("button[name=action][value=save]").click()
+    expect(alice.locator(".flash-success")).to_be_visible()
+    alice.set_input_files("#response-file", pdf_file("Remissvar.pdf", "Remissvar"))
+    alice.locator("button[name=action][value=upload]").click()
+    expect(alice.locator("#attachments a[href$='/Remissvar.pdf']")).to_be_visible()
+    assert_accessible(alice, "response with a letter (sv)")
+    alice.locator("button[name=action][value=submit]").click()
+    expect(alice.locator("#versions-heading")).to_be_visible()
+    expect(alice.locator("#versions-heading ~ ul a[href$='/Remissvar.pdf']")).to_be_visible()
+
+    # the official is told, extends the deadline on the record
+    expect(official.locator("[data-notification-count]")).not_to_have_text("0")
+    official.goto(f"{world.url}/consultations/{round_id}/change")
+    assert_accessible(official, "change an open round (en)")
+    official.fill("#closes_at", local(timedelta(days=14)))
+    official.fill("#deadline-reason", "Fler behöver tid över sommaren.")
+    official.locator("form:has(input[value=deadline]) button").click()
+    official.wait_for_url(re.compile(rf"/consultations/{round_id}#changes$"))
+    expect(official.locator("#changes")).to_contain_text("Fler behöver tid")
+    # shortening is now refused with the reason
+    official.goto(f"{world.url}/consultations/{round_id}/change")
+    official.fill("#closes_at", local(timedelta(days=2)))
+    official.fill("#deadline-reason", "Snabbare")
+    official.locator("form:has(input[value=deadline]) button").click()
+    expect(official.locator(".error-summary")).to_contain_text("cannot be brought forward")
+    assert_accessible(official, "change refused (en)")
+
+    # closed, feedback published: the page opens with the outcome
+    official.goto(f"{world.url}/consultations/{round_id}")
+    official.locator("#close-round").click()
+    official.locator(f"form[action='/consultations/{round_id}/close'] button").click()
+    official.goto(f"{world.url}/consultations/{round_id}/feedback")
+    official.locator("textarea[name^=heard-]").first.fill("Kvällar och läsecirklar.")
+    official.locator("textarea[name^=action-]").first.fill("Två bibliotek öppnar till 21.")
+    official.locator("input[name^=sources-]").first.check()
+    official.locator("button[name=action][value=publish]").click()
+    official.wait_for_url(re.compile(rf"/consultations/{round_id}$"))
+    for page, lang in ((official, "en"), (alice, "sv")):
+        page.goto(f"{world.url}/consultations/{round_id}")
+        first = page.evaluate(
+            "() => !!(document.getElementById('feedback').compareDocumentPosition("
+            "document.getElementById('responses')) & Node.DOCUMENT_POSITION_FOLLOWING)"
+        )
+        assert first, "the feedback comes before the responses"
+        expect(page.locator("#responses a[href$='/Remissvar.pdf']")).to_be_visible()
+        assert_accessible(page, f"published round, feedback first ({lang})")
+        page.goto(f"{world.url}/consultations/{round_id}/compilation")
+        expect(page.locator("#remiss-list")).to_contain_text("Kulturföreningen")
+        assert_accessible(page, f"remiss list ({lang})")
+
+
+@pytest.mark.parametrize("lang", ["sv", "en"])
+def test_notification_settings_and_unsubscribe_pages_are_accessible(world, new_page, lang):
+    page = new_page(lang)
+    login(page, world, world.bob_email)
+    page.goto(f"{world.url}/notifications/settings")
+    assert_accessible(page, f"notification settings ({lang})")
+    page.check("#consultation_reminder-digest")
+    page.locator("form.stack button[type=submit]").click()
+    expect(page.locator(".flash-success")).to_be_visible()
+    expect(page.locator("#consultation_reminder-digest")).to_be_checked()
+    page.goto(f"{world.url}/notifications/unsubscribe/not-a-token")
+    assert_accessible(page, f"unsubscribe ({lang})")

@@ -1,0 +1,1074 @@
+"""Access that ends when it should (issue 11): the "after access is lost" columns.
+
+Every test here is a probe that worked on the old code: a copied cookie after
+logout, a remember-me cookie with no server-side limit, a socket that kept
+receiving a thread after its person lost access to it.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import timedelta
+
+import psycopg
+import pytest
+from sqlalchemy import func, select, update
+from test_delivery import postgres_url, redis_url  # noqa: F401 — fixtures
+
+from forum.extensions import socketio
+from forum.models import UserSession
+from forum.models.base import utcnow
+
+PASSWORD = "correct horse battery"
+REMEMBER = "forum_remember"
+
+
+# --- helpers -------------------------------------------------------------------
+
+
+def new_client(app):
+    client = app.test_client()
+    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
+    return client
+
+
+def login(client, email, remember=False, agent="Mozilla/5.0 (X11; Linux x86_64) Firefox/128.0"):
+    data = {"email": email, "password": PASSWORD}
+    if remember:
+        data["remember"] = "y"
+    response = client.post("/login", data=data, headers={"User-Agent": agent})
+    assert response.status_code == 303
+    return response
+
+
+def logged_in(client) -> bool:
+    response = client.get("/settings")
+    assert response.status_code in (200, 302), response.status_code
+    return response.status_code == 200
+
+
+def copy_of(app, source, names=("session", REMEMBER)):
+    """A second browser holding copies of `source`'s cookies (what a thief would have)."""
+    other = new_client(app)
+    for name in names:
+        cookie = source.get_cookie(name)
+        if cookie is not None:
+            other.set_cookie(name, cookie.value, domain=cookie.domain, path=cookie.path)
+    return other
+
+
+def sessions_of(db, user) -> list[UserSession]:
+    db.session.rollback()
+    return list(
+        db.session.scalars(
+            select(UserSession).where(UserSession.user_id == user.id).order_by(UserSession.id)
+        )
+    )
+
+
+def socket_with(app, http):
+    return socketio.test_client(app, flask_test_client=http)
+
+
+def events(sock, name: str) -> list[dict]:
+    return [e["args"][0] for e in sock.get_received() if e["name"] == name]
+
+
+# --- sessions --------------------------------------------------------------------
+
+
+def test_a_copied_session_cookie_stops_working_at_logout(app, make):
+    user = make.user()
+    browser = new_client(app)
+    login(browser, user.email)
+    thief = copy_of(app, browser, names=("session",))
+    assert logged_in(thief)
+    browser.post("/logout")
+    assert not logged_in(thief)
+    # and a new socket with the copied cookie is a visitor's, not the person's
+    sock = socket_with(app, thief)
+    forum = make.forum(visibility="members")
+    thread = make.thread(forum)
+    ack = sock.emit("join", {"thread_id": thread.id}, callback=True)
+    assert ack["ok"] is False and ack["error"]["code"] == "auth_required"
+    sock.disconnect()
+
+
+def test_a_copied_remember_cookie_stops_working_at_logout(app, make, db):
+    user = make.user()
+    browser = new_client(app)
+    login(browser, user.email, remember=True)
+    thief = copy_of(app, browser, names=(REMEMBER,))
+    browser.post("/logout")
+    assert not logged_in(thief)
+    assert all(row.revoked_at is not None for row in sessions_of(db, user))
+
+
+def test_the_remember_token_rotates_on_use_and_the_old_one_is_refused(app, make):
+    user = make.user()
+    browser = new_client(app)
+    login(browser, user.email, remember=True)
+    first = browser.get_cookie(REMEMBER).value
+    restarted = copy_of(app, browser, names=(REMEMBER,))  # browser restart: session cookie gone
+    assert logged_in(restarted)
+    second = restarted.get_cookie(REMEMBER).value
+    assert second != first
+    replay = new_client(app)
+    replay.set_cookie(REMEMBER, first, domain="localhost")
+    assert not logged_in(replay)
+    assert logged_in(copy_of(app, restarted, names=(REMEMBER,)))
+
+
+def test_the_remember_token_expires_after_the_maximum_age(app, make, db):
+    user = make.user()
+    browser = new_client(app)
+    login(browser, user.email, remember=True)
+    stale = utcnow() - timedelta(days=app.config["FORUM_SESSION_MAX_DAYS"], minutes=1)
+    db.session.execute(update(UserSession).values(created_at=stale))
+    db.session.commit()
+    assert not logged_in(copy_of(app, browser, names=(REMEMBER,)))
+    assert not logged_in(browser)
+
+
+@pytest.mark.config(FORUM_SESSION_IDLE_MINUTES=30)
+def test_an_idle_session_expires(app, make, db):
+    user = make.user()
+    browser = new_client(app)
+    login(browser, user.email)
+    assert logged_in(browser)
+    db.session.execute(update(UserSession).values(last_seen_at=utcnow() - timedelta(minutes=29)))
+    db.session.commit()
+    assert logged_in(browser)  # used within the idle time: still live, and touched
+    db.session.execute(update(UserSession).values(last_seen_at=utcnow() - timedelta(minutes=31)))
+    db.session.commit()
+    assert not logged_in(browser)
+    assert sessions_of(db, user)[0].revoked_at is not None
+
+
+def test_a_session_past_the_absolute_age_expires_even_when_used(app, make, db):
+    user = make.user()
+    browser = new_client(app)
+    login(browser, user.email)
+    old = utcnow() - timedelta(days=app.config["FORUM_SESSION_MAX_DAYS"], seconds=1)
+    db.session.execute(update(UserSession).values(created_at=old, last_seen_at=utcnow()))
+    db.session.commit()
+    assert not logged_in(browser)
+
+
+def test_settings_list_the_active_sessions_and_end_one(app, make, db):
+    user = make.user()
+    laptop, phone = new_client(app), new_client(app)
+    login(laptop, user.email, agent="Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko Firefox/128.0")
+    login(
+        phone,
+        user.email,
+        agent="Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 Chrome/126.0 Mobile",
+    )
+    page = laptop.get("/settings").get_data(as_text=True)
+    assert "Firefox on Linux" in page
+    assert "Chrome on Android" in page
+    assert "(this device)" in page
+    phone_socket = socket_with(app, phone)
+    assert phone_socket.is_connected()
+    phone_row = sessions_of(db, user)[1]
+    response = laptop.post(f"/settings/sessions/{phone_row.id}/end")
+    assert response.status_code == 303
+    assert not phone_socket.is_connected()
+    assert not logged_in(phone)
+    assert logged_in(laptop)
+    assert "Android" not in laptop.get("/settings").get_data(as_text=True)
+
+
+def test_nobody_ends_another_persons_session(app, make, db):
+    owner, other = make.user(), make.user()
+    mine, theirs = new_client(app), new_client(app)
+    login(mine, owner.email)
+    login(theirs, other.email)
+    their_row = sessions_of(db, other)[0]
+    assert mine.post(f"/settings/sessions/{their_row.id}/end").status_code == 404
+    assert mine.post("/settings/sessions/99999999999999999999/end").status_code == 404
+    assert logged_in(theirs)
+
+
+def test_log_out_everywhere_revokes_every_session_row(app, make, db):
+    user = make.user()
+    here, there = new_client(app), new_client(app)
+    login(here, user.email)
+    login(there, user.email, remember=True)
+    sock = socket_with(app, there)
+    here.post("/settings/logout-everywhere")
+    assert not sock.is_connected()
+    assert not logged_in(there)
+    assert not logged_in(copy_of(app, there, names=(REMEMBER,)))
+    assert all(row.revoked_at is not None for row in sessions_of(db, user))
+
+
+def test_a_socket_event_after_revocation_is_refused(app, make, db):
+    """Even before the disconnect arrives, every event checks the session again."""
+    user = make.user()
+    forum = make.forum()
+    thread = make.thread(forum)
+    browser = new_client(app)
+    login(browser, user.email)
+    sock = socket_with(app, browser)
+    assert sock.emit("join", {"thread_id": thread.id}, callback=True)["ok"]
+    db.session.execute(update(UserSession).values(revoked_at=utcnow()))
+    db.session.commit()
+    ack = sock.emit(
+        "message:send", {"thread_id": thread.id, "body": "hej", "client_id": "c1"}, callback=True
+    )
+    assert ack["ok"] is False and ack["error"]["code"] == "auth_required"
+    sock.disconnect()
+
+
+# --- rooms follow access (one process; the Redis test below covers two) -------------
+
+
+def joined(sock, thread) -> None:
+    ack = sock.emit("join", {"thread_id": thread.id}, callback=True)
+    assert ack["ok"], ack
+    sock.get_received()
+
+
+def say(sock, thread, body, client_id):
+    ack = sock.emit(
+        "message:send",
+        {"thread_id": thread.id, "body": body, "client_id": client_id},
+        callback=True,
+    )
+    assert ack["ok"], ack
+
+
+def assert_cut_off(sock, thread, speaker) -> None:
+    """`sock` was told, and no longer gets the thread's messages, typing or presence."""
+    assert events(sock, "thread:revoked") == [{"thread_id": thread.id}]
+    say(speaker, thread, "after the change", f"after-{thread.id}")
+    speaker.emit("typing", {"thread_id": thread.id}, callback=True)
+    names = {e["name"] for e in sock.get_received()}
+    assert not names & {"message:new", "typing", "presence"}
+
+
+def assert_still_in(sock, thread, speaker) -> None:
+    assert events(sock, "thread:revoked") == []
+    say(speaker, thread, "for the ones still here", f"still-{thread.id}")
+    assert [m["message"]["thread_id"] for m in events(sock, "message:new")] == [thread.id]
+
+
+def test_a_member_removed_from_an_invite_only_forum_leaves_its_rooms(app, make, socket_for):
+    owner = make.user("official")
+    guest, stays = make.user(), make.user()
+    forum = make.forum(owner=owner, visibility="invite", members=[guest, stays])
+    thread = make.thread(forum, author=stays)
+    guest_sock, stays_sock, owner_sock = socket_for(guest), socket_for(stays), socket_for(owner)
+    for sock in (guest_sock, stays_sock, owner_sock):
+        joined(sock, thread)
+    from forum.services import forums
+
+    with app.test_request_context():
+        forums.change_forum_people(owner, forum, guest.email, "member", add=False)
+    presence = events(owner_sock, "presence")
+    assert presence and guest.id not in {p["id"] for p in presence[-1]["users"]}
+    assert_cut_off(guest_sock, thread, owner_sock)
+    assert_still_in(stays_sock, thread, owner_sock)
+    # and it cannot simply come back
+    ack = guest_sock.emit("join", {"thread_id": thread.id}, callback=True)
+    assert ack["error"]["code"] == "not_found"
+
+
+def test_a_forum_closed_to_visitors_drops_their_sockets(app, make, socket_for):
+    owner = make.user("official")
+    member = make.user()
+    forum = make.forum(owner=owner, visibility="public")
+    thread = make.thread(forum, author=member)
+    visitor, member_sock = socket_for(None), socket_for(member)
+    joined(visitor, thread)
+    joined(member_sock, thread)
+    from forum.services import forums
+
+    with app.test_request_context():
+        forums.set_forum_visibility(owner, forum, "members")
+    assert_cut_off(visitor, thread, member_sock)
+    assert events(member_sock, "thread:revoked") == []
+
+
+def test_a_thread_moved_into_an_invite_only_forum_drops_visitors(app, make, socket_for):
+    admin = make.user("admin")
+    member = make.user()
+    public = make.forum(visibility="public")
+    closed = make.forum(visibility="invite", members=[member])
+    thread = make.thread(public, author=member)
+    other = make.thread(public, author=member)
+    visitor, member_sock = socket_for(None), socket_for(member)
+    joined(visitor, thread)
+    joined(visitor, other)
+    joined(member_sock, thread)
+    from forum.services import moderation
+
+    with app.test_request_context():
+        moderation.move_thread(admin, thread.id, closed.id)
+    assert_cut_off(visitor, thread, member_sock)
+    assert events(member_sock, "thread:revoked") == []
+    # the visitor's other, still public, thread is untouched
+    say(member_sock, other, "still public", "other-1")
+    assert [m["message"]["thread_id"] for m in events(visitor, "message:new")] == [other.id]
+
+
+def test_a_revoked_moderator_role_drops_the_invite_only_rooms_it_gave(app, make, socket_for):
+    admin = make.user("admin")
+    moderator = make.user("moderator")
+    member = make.user()
+    forum = make.forum(visibility="invite", members=[member])
+    thread = make.thread(forum, author=member)
+    mod_sock, member_sock = socket_for(moderator), socket_for(member)
+    joined(mod_sock, thread)
+    joined(member_sock, thread)
+    from forum.services import admin as admin_service
+
+    with app.test_request_context():
+        admin_service.revoke_role(admin, moderator.id, "moderator")
+    assert_cut_off(mod_sock, thread, member_sock)
+
+
+def test_a_revoked_official_role_drops_a_draft_rounds_thread(app, make, socket_for, db):
+    from consultation_support import make_round
+
+    from forum.models import Thread
+
+    admin = make.user("admin")
+    official = make.user("official")
+    colleague = make.user("official")
+    round_ = make_round(app, make, official, state="draft")
+    thread = db.session.get(Thread, round_.thread_id)
+    sock, colleague_sock = socket_for(official), socket_for(colleague)
+    joined(sock, thread)
+    joined(colleague_sock, thread)
+    from forum.services import admin as admin_service
+
+    with app.test_request_context():
+        admin_service.revoke_role(admin, official.id, "official")
+    assert events(sock, "thread:revoked") == [{"thread_id": thread.id}]
+    assert events(colleague_sock, "thread:revoked") == []
+
+
+def test_a_suspension_closes_every_socket_of_the_person(app, make, socket_for):
+    moderator = make.user("moderator")
+    person = make.user()
+    thread = make.thread(author=person)
+    sock = socket_for(person)
+    joined(sock, thread)
+    from forum.services import moderation
+
+    with app.test_request_context():
+        moderation.suspend_person(moderator, person.id, 60, "Hot mot andra.")
+    assert not sock.is_connected()
+
+
+def test_access_kept_means_nothing_happens(app, make, socket_for):
+    """Removing an organisation member rechecks the person's sockets, and a public thread stays."""
+    admin = make.user()
+    member = make.user()
+    org = make.organisation(admin=admin, members=[member])
+    thread = make.thread(author=admin)
+    sock, admin_sock = socket_for(member), socket_for(admin)
+    joined(sock, thread)
+    from sqlalchemy import select
+
+    from forum.models import Membership
+    from forum.services import organisations
+
+    membership = app.extensions["sqlalchemy"].session.scalar(
+        select(Membership).where(Membership.user_id == member.id)
+    )
+    with app.test_request_context():
+        organisations.remove_member(admin, org.id, membership.id)
+    assert_still_in(sock, thread, admin_sock)
+
+
+# --- two real server processes and Redis -----------------------------------------------
+
+
+def _post_form(http, server, page: str, path: str, data: dict) -> None:
+    import re
+
+    html = http.get(server.url + page, timeout=5).text
+    token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', html).group(1)
+    response = http.post(
+        server.url + path, data={**data, "csrf_token": token}, timeout=5, allow_redirects=False
+    )
+    assert response.status_code in (302, 303), response.status_code
+
+
+@pytest.mark.server
+@pytest.mark.redis
+@pytest.mark.postgres
+def test_access_lost_on_one_process_reaches_sockets_on_the_other(postgres_url, redis_url):  # noqa: F811
+    """Removed member, moved thread and ended session, each changed through process two,
+    reach the sockets process one holds."""
+    from serverproc import ServerProcess
+    from support import app_settings
+    from test_delivery import Client
+
+    from forum import create_app
+    from forum.extensions import db
+    from forum.services import accounts, agreement, forums
+
+    app = create_app(app_settings(postgres_url))
+    with app.app_context(), app.test_request_context():
+        db.create_all()
+        agreement.seed_agreement()
+        owner = accounts.create_user_with_role(
+            "owner@lt.se", "Owner LT", PASSWORD, "official", "Kulturnämnden"
+        )
+        admin = accounts.create_user_with_role("admin@lt.se", "Admin LT", PASSWORD, "admin")
+        guest = accounts.create_user_with_role("guest@lt.se", "Guest LT", PASSWORD, "member")
+        closed = forums.create_forum(owner, "Inbjudna", "", "invite", [1], moderator_ids=[owner.id])
+        closed.members = [guest]
+        public = forums.create_forum(owner, "Öppet", "", "public", [1])
+        db.session.commit()
+        secret = forums.start_thread(admin, closed, "Bara inbjudna", [1])
+        open_thread = forums.start_thread(owner, public, "Öppen tråd", [1])
+        ids = {"secret": secret.id, "open": open_thread.id, "closed": closed.id}
+        closed_slug = closed.slug
+        db.session.remove()
+        db.engine.dispose()
+
+    def person(email):
+        return type("U", (), {"email": email})()
+
+    one = ServerProcess(postgres_url, FORUM_REDIS_URL=redis_url)
+    two = ServerProcess(postgres_url, FORUM_REDIS_URL=redis_url)
+    made: list = []
+    with one, two:
+        try:
+            guest_one = Client(one, person("guest@lt.se"))
+            visitor_one = Client(one)
+            owner_two = Client(two, person("owner@lt.se"))
+            admin_two = Client(two, person("admin@lt.se"))
+            made += [guest_one, visitor_one, owner_two, admin_two]
+            assert guest_one.call("join", {"thread_id": ids["secret"]})["ok"]
+            assert visitor_one.call("join", {"thread_id": ids["open"]})["ok"]
+            assert owner_two.call("join", {"thread_id": ids["secret"]})["ok"]
+
+            # 1. the owner, on process two, removes the guest from the invite-only forum
+            _post_form(
+                owner_two.http,
+                two,
+                f"/forums/{closed_slug}/people",
+                f"/forums/{closed_slug}/people",
+                {"email": "guest@lt.se", "role": "member", "action": "remove"},
+            )
+            assert guest_one.wait_for("thread:revoked", 1) == [{"thread_id": ids["secret"]}]
+            ack = owner_two.call(
+                "message:send",
+                {"thread_id": ids["secret"], "body": "efter", "client_id": "lt-1"},
+            )
+            assert ack["ok"]
+            time.sleep(0.5)
+            assert guest_one.received("message:new") == []
+
+            # 2. a moderator, on process two, moves the public thread into the closed forum
+            _post_form(
+                admin_two.http,
+                two,
+                f"/threads/{ids['open']}",
+                f"/threads/{ids['open']}/moderate",
+                {"action": "move", "forum_id": str(ids["closed"])},
+            )
+            assert visitor_one.wait_for("thread:revoked", 1) == [{"thread_id": ids["open"]}]
+
+            # 3. the guest's session, ended from process two's settings page, closes
+            #    the socket process one holds
+            with psycopg.connect(postgres_url) as conn:
+                (session_id,) = conn.execute(
+                    "SELECT s.id FROM user_sessions s JOIN users u ON u.id = s.user_id "
+                    "WHERE u.email = 'guest@lt.se' AND s.revoked_at IS NULL"
+                ).fetchone()
+            _post_form(guest_one.http, two, "/settings", f"/settings/sessions/{session_id}/end", {})
+            assert guest_one.disconnected.wait(1.5)
+        finally:
+            for client in made:
+                client.close()
+
+
+# --- moderation leaves nothing behind ----------------------------------------------------
+
+
+PHONE = "070-123 45 67"
+
+
+def _mention_with_phone(app, make):
+    author, mentioned = make.user(), make.user()
+    moderator = make.user("moderator")
+    thread = make.thread(author=author)
+    message = make.message(thread, author, f"Ring @{mentioned.handle} på {PHONE}")
+    return author, mentioned, moderator, message
+
+
+def _traces(db, mentioned):
+    """What the mentioned person can still read of the message: notification and queued mail."""
+    from forum.models import Notification, OutboxMail
+
+    db.session.rollback()
+    notes = db.session.scalars(select(Notification).where(Notification.user_id == mentioned.id))
+    mails = db.session.scalars(
+        select(OutboxMail).where(
+            OutboxMail.to_address == mentioned.email, OutboxMail.sent_at.is_(None)
+        )
+    )
+    return [n.excerpt for n in notes], [m.body for m in mails]
+
+
+def _page(app, user) -> str:
+    from support import Auth
+
+    http = new_client(app)
+    Auth(http).login(user)
+    return http.get("/notifications").get_data(as_text=True)
+
+
+def test_hiding_blanks_the_excerpt_everywhere_and_restoring_brings_it_back(app, make, db):
+    from forum.services import moderation
+
+    _author, mentioned, moderator, message = _mention_with_phone(app, make)
+    excerpts, mails = _traces(db, mentioned)
+    assert PHONE in excerpts[0] and PHONE in mails[0]
+    with app.test_request_context():
+        moderation.hide_message(moderator, message.id, "other", "Telefonnummer")
+    excerpts, mails = _traces(db, mentioned)
+    assert excerpts == [""]
+    assert PHONE not in mails[0] and "/threads/" in mails[0]
+    assert PHONE not in _page(app, mentioned)
+    with app.test_request_context():
+        moderation.restore_message(moderator, message.id)
+    excerpts, mails = _traces(db, mentioned)
+    assert PHONE in excerpts[0] and PHONE in mails[0]
+
+
+def test_the_authors_delete_blanks_the_excerpt(app, make, db):
+    from forum.services import forums
+
+    author, mentioned, _moderator, message = _mention_with_phone(app, make)
+    with app.test_request_context():
+        forums.delete_message(author, message.id)
+    excerpts, mails = _traces(db, mentioned)
+    assert excerpts == [""] and PHONE not in mails[0]
+
+
+def test_redacting_rewrites_the_queued_mail_too(app, make, db):
+    from forum.services import moderation
+
+    _author, mentioned, moderator, message = _mention_with_phone(app, make)
+    with app.test_request_context():
+        moderation.redact_message(moderator, message.id, "Ring mig", "Telefonnummer")
+    excerpts, mails = _traces(db, mentioned)
+    assert excerpts == ["Ring mig"]
+    assert PHONE not in mails[0] and "Ring mig" in mails[0]
+
+
+def test_a_sent_reset_mail_keeps_no_link(app, make, db):
+    from forum.models import OutboxMail
+    from forum.services import accounts, mail
+
+    user = make.user()
+    with app.test_request_context():
+        accounts.request_password_reset(user.email)
+    queued = db.session.scalars(select(OutboxMail).where(OutboxMail.to_address == user.email)).one()
+    assert "/reset/" in queued.body
+    with app.test_request_context():
+        assert mail.deliver_pending() >= 1
+    db.session.rollback()
+    sent = db.session.get(OutboxMail, queued.id)
+    assert sent.sent_at is not None and "/reset/" not in sent.body
+
+
+# --- a mute covers every way to speak in the forum -------------------------------------
+
+
+@pytest.fixture
+def muted(app, make):
+    """A person muted in a public forum, with a thread and a message there."""
+    from forum.services import moderation
+
+    moderator = make.user("moderator")
+    person = make.user()
+    forum = make.forum()
+    thread = make.thread(forum, author=moderator)
+    message = make.message(thread, moderator, "Vi borde ordna en träff.")
+    with app.test_request_context():
+        moderation.mute_person(moderator, person.id, forum.id, 60, "Upprepade påhopp.")
+    return person, forum, thread, message
+
+
+def test_a_muted_person_cannot_say_they_are_typing(muted, socket_for):
+    person, _forum, thread, _message = muted
+    sock = socket_for(person)
+    joined(sock, thread)
+    ack = sock.emit("typing", {"thread_id": thread.id}, callback=True)
+    assert ack["ok"] is False and ack["error"]["code"] == "muted"
+
+
+def test_a_muted_person_cannot_start_a_thread(app, make, muted):
+    from forum.errors import Muted
+    from forum.services import forums
+
+    person, forum, _thread, _message = muted
+    with app.test_request_context(), pytest.raises(Muted):
+        forums.start_thread(person, forum, "Ny tråd", make.commitment_ids(1))
+
+
+def test_a_muted_person_cannot_turn_a_message_into_an_action(app, make, muted):
+    from forum.errors import Muted
+    from forum.services import follow_up
+
+    person, forum, _thread, message = muted
+    data = follow_up.ActionInput(
+        title="Ordna en träff",
+        owner=f"department:{make.user('official').department_id}",
+        due_date=(utcnow() + timedelta(days=30)).date().isoformat(),
+        commitment_ids=make.commitment_ids(1),
+        message_id=message.id,
+    )
+    with app.test_request_context(), pytest.raises(Muted):
+        follow_up.propose_action(person, data)
+
+
+# --- the moderator who decided does not decide the appeal ------------------------------
+
+
+def test_the_deciding_moderator_cannot_decide_the_appeal(app, make, db):
+    from forum.errors import Forbidden
+    from forum.queries import moderation as moderation_queries
+    from forum.services import moderation
+
+    first, second = make.user("moderator"), make.user("moderator")
+    author = make.user()
+    thread = make.thread(author=author)
+    message = make.message(thread, author, "Något olämpligt")
+    with app.test_request_context():
+        action = moderation.hide_message(first, message.id, "other", "Olämpligt")
+        appeal = moderation.appeal(author, action.id, "Det var inte olämpligt.")
+        assert appeal.id not in [a.id for a in moderation_queries.pending_appeals(first)]
+        assert appeal.id in [a.id for a in moderation_queries.pending_appeals(second)]
+        with pytest.raises(Forbidden):
+            moderation.decide_appeal(first, appeal.id, "reversed", "")
+        decided = moderation.decide_appeal(second, appeal.id, "reversed", "Rimligt.")
+    assert decided.decided_by_id == second.id
+
+
+def test_an_admin_decides_when_the_only_forum_moderator_made_the_decision(app, make):
+    from forum.queries import moderation as moderation_queries
+    from forum.services import moderation
+
+    forum_mod, admin = make.user(), make.user("admin")
+    forum = make.forum(moderators=[forum_mod])
+    author = make.user()
+    thread = make.thread(forum, author=author)
+    message = make.message(thread, author, "Något olämpligt")
+    with app.test_request_context():
+        action = moderation.hide_message(forum_mod, message.id, "other", "Olämpligt")
+        appeal = moderation.appeal(author, action.id, "Snälla.")
+        assert moderation_queries.pending_appeals(forum_mod) == []
+        assert [a.id for a in moderation_queries.pending_appeals(admin)] == [appeal.id]
+
+
+# --- nothing tells a stranger what exists ----------------------------------------------
+
+
+def test_a_visitor_cannot_tell_an_invite_only_thread_from_a_missing_one(app, make, socket_for, db):
+    from consultation_support import make_round
+
+    official = make.user("official")
+    closed = make.forum(visibility="invite")
+    secret = make.thread(closed, author=make.user("admin"))
+    draft = make_round(app, make, official, state="draft")
+    missing = 2_000_000_000
+    visitor = socket_for(None)
+    for thread_id in (secret.id, draft.thread_id, missing):
+        for event, payload in (
+            ("join", {"thread_id": thread_id}),
+            ("history", {"thread_id": thread_id, "before": 10}),
+        ):
+            ack = visitor.emit(event, payload, callback=True)
+            assert ack["error"]["code"] == "not_found", (thread_id, event)
+    http = new_client(app)
+    assert http.get(f"/threads/{secret.id}").status_code == 404
+    assert http.get(f"/threads/{missing}").status_code == 404
+    assert http.get(f"/forums/{closed.slug}").status_code == 404
+    assert http.get("/forums/no-such-forum").status_code == 404
+
+
+# --- bad input ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("big", [2**31, 2**63, 2**64])
+def test_ids_beyond_the_column_range_are_invalid_not_internal(make, socket_for, app, big):
+    user = make.user()
+    thread = make.thread(author=user)
+    sock = socket_for(user)
+    for event, payload in (
+        ("join", {"thread_id": big}),
+        ("history", {"thread_id": thread.id, "before": big}),
+        ("message:send", {"thread_id": big, "body": "x", "client_id": "big"}),
+        ("message:send", {"thread_id": thread.id, "body": "x", "client_id": "b2", "reply_to": big}),
+        ("message:edit", {"message_id": big, "body": "x"}),
+        ("message:delete", {"message_id": big}),
+        ("read", {"thread_id": thread.id, "message_id": big}),
+        ("typing", {"thread_id": big}),
+    ):
+        ack = sock.emit(event, payload, callback=True)
+        assert ack["ok"] is False and ack["error"]["code"] == "invalid", (event, ack)
+    http = new_client(app)
+    for path in (f"/threads/{big}", f"/consultations/{big}"):
+        assert http.get(path).status_code == 404, path
+
+
+@pytest.mark.parametrize("bad", ["a\x00b", "a\ud800b"], ids=["nul", "surrogate"])
+def test_nul_and_lone_surrogates_are_invalid_with_the_field_named(make, socket_for, bad):
+    user = make.user()
+    thread = make.thread(author=user)
+    message = make.message(thread, user, "Hej")
+    sock = socket_for(user)
+    for event, payload, field in (
+        ("message:send", {"thread_id": thread.id, "body": bad, "client_id": "c1"}, "body"),
+        ("message:send", {"thread_id": thread.id, "body": "x", "client_id": bad}, "client_id"),
+        ("message:edit", {"message_id": message.id, "body": bad}, "body"),
+    ):
+        ack = sock.emit(event, payload, callback=True)
+        assert ack["ok"] is False, (event, field)
+        assert ack["error"]["code"] == "invalid" and ack["error"]["field"] == field, ack
+
+
+def test_nul_in_a_form_field_is_the_fields_error(app, make):
+    from support import Auth
+
+    user = make.user()
+    http = new_client(app)
+    Auth(http).login(user)
+    response = http.post("/settings", data={"display_name": "Ny\x00Namn", "locale": "sv"})
+    assert response.status_code == 400
+    assert 'id="display_name-error"' in response.get_data(as_text=True)
+    response = http.post(
+        "/register", data={"email": "x@example.se", "display_name": "X", "password": "a\x00" * 8}
+    )
+    assert response.status_code == 400
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "Anna\u202eAndersson",  # right-to-left override
+        "Anna\u2066Andersson",  # left-to-right isolate
+        "An\u200bna",  # zero-width space
+        "An\u200dna",  # zero-width joiner
+        "\ufeffAnna",  # byte order mark
+    ],
+)
+def test_display_names_refuse_bidi_controls_and_zero_width_characters(app, make, name):
+    from forum.errors import Invalid
+    from forum.services import accounts
+
+    with app.test_request_context(), pytest.raises(Invalid) as err:
+        accounts.register_user("bidi@example.se", name, PASSWORD)
+    assert err.value.field == "display_name"
+    user = make.user()
+    with app.test_request_context(), pytest.raises(Invalid):
+        accounts.update_settings(user, name, None, True)
+
+
+@pytest.mark.parametrize(
+    "imitation",
+    [
+        "Eva Official",  # the same name
+        "eva  official",  # case and spaces
+        "Еvа Оffiсiаl",  # Cyrillic Е, а, О, с
+        "Eva 0fficia1",  # digits for letters
+        "Évá Official",  # accents
+        "Ｅｖａ Ｏｆｆｉｃｉａｌ",  # fullwidth
+    ],
+)
+def test_names_imitating_an_official_are_refused(app, make, imitation):
+    from forum.errors import Invalid
+    from forum.services import accounts
+
+    make.user("official", name="Eva Official")
+    make.user("admin", name="Ada Admin")
+    with app.test_request_context(), pytest.raises(Invalid) as err:
+        accounts.register_user("imitator@example.se", imitation, PASSWORD)
+    assert err.value.field == "display_name"
+    member = make.user()
+    with app.test_request_context(), pytest.raises(Invalid):
+        accounts.update_settings(member, "Аdа Аdmin", None, True)  # Cyrillic А, а
+
+
+def test_ordinary_and_swedish_names_are_fine(app, make):
+    from forum.services import accounts
+
+    make.user("official", name="Eva Official")
+    with app.test_request_context():
+        for n, name in enumerate(["Eva Officiella", "Åsa Öberg", "Мария Иванова", "Eva"]):
+            accounts.register_user(f"ok{n}@example.se", name, PASSWORD)
+
+
+@pytest.mark.parametrize("path", ["/language", "/login"])
+@pytest.mark.parametrize(
+    "target", ["/\t/evil.example", "//evil.example", "/\\evil.example", "https://evil.example"]
+)
+def test_every_next_uses_the_strict_guard(app, path, target):
+    http = new_client(app)
+    if path == "/language":
+        response = http.post(path, data={"lang": "en", "next": target})
+    else:
+        response = http.post(path, data={"email": "no@example.se", "password": "x", "next": target})
+        page = response.get_data(as_text=True)
+        assert "evil.example" not in page
+        return
+    assert response.status_code in (302, 303)
+    assert "evil.example" not in response.headers["Location"]
+    assert not response.headers["Location"].startswith("//")
+
+
+# --- limits that hold under concurrency ----------------------------------------------
+
+
+def test_typing_is_throttled_per_socket(make, socket_for):
+    alice, bob = make.user(), make.user()
+    thread = make.thread(author=alice)
+    a, b = socket_for(alice), socket_for(bob)
+    joined(a, thread)
+    joined(b, thread)
+    for _ in range(5):
+        assert a.emit("typing", {"thread_id": thread.id}, callback=True)["ok"]
+    assert len(events(b, "typing")) == 1
+
+
+@pytest.mark.config(
+    FORUM_SOCKET_EVENTS_PER_SECOND=1,
+    FORUM_SOCKET_BURST=5,
+    FORUM_SOCKET_REFUSALS_BEFORE_DISCONNECT=5,
+)
+def test_a_flooding_socket_is_slowed_then_disconnected(make, socket_for):
+    alice, bob = make.user(), make.user()
+    thread = make.thread(author=alice)
+    flooder, other = socket_for(alice), socket_for(bob)
+    codes = []
+    for _ in range(30):
+        if not flooder.is_connected():
+            break
+        ack = flooder.emit("history", {"thread_id": thread.id, "before": 10}, callback=True)
+        codes.append("ok" if ack and ack["ok"] else (ack or {}).get("error", {}).get("code"))
+    assert codes[:5] == ["ok"] * 5
+    assert "rate_limited" in codes
+    assert not flooder.is_connected()
+    # another person's socket is not affected
+    assert other.emit("history", {"thread_id": thread.id, "before": 10}, callback=True)["ok"]
+
+
+def _parallel(fn, n: int) -> list:
+    import concurrent.futures
+
+    with concurrent.futures.ThreadPoolExecutor(n) as pool:
+        return list(pool.map(fn, range(n)))
+
+
+@pytest.mark.server
+def test_parallel_sockets_of_one_person_store_no_more_than_the_limit(app, db_url, make, db):
+    from serverproc import ServerProcess
+    from test_delivery import Client
+
+    from forum.models import Message
+
+    alice = make.user()
+    thread = make.thread(author=alice)
+    thread_id = thread.id
+    with ServerProcess(db_url, FORUM_MESSAGE_RATE_LIMIT="10/60s") as server:
+        clients = [Client(server, alice) for _ in range(20)]
+        try:
+            import threading
+
+            start = threading.Barrier(20)
+
+            def send(i):
+                start.wait(10)
+                return clients[i].call(
+                    "message:send",
+                    {"thread_id": thread_id, "body": f"m{i}", "client_id": f"par-{i}"},
+                )
+
+            acks = _parallel(send, 20)
+        finally:
+            for client in clients:
+                client.close()
+    db.session.rollback()
+    stored = db.session.scalar(select(func.count()).where(Message.thread_id == thread_id))
+    assert stored == 10
+    assert sum(1 for a in acks if a["ok"]) == 10
+    assert {a["error"]["code"] for a in acks if not a["ok"]} == {"rate_limited"}
+
+
+@pytest.mark.server
+def test_parallel_wrong_passwords_get_no_more_checks_than_the_limit(app, db_url, make):
+    import re
+    import threading
+
+    import requests
+    from serverproc import ServerProcess
+
+    email = make.user().email
+    with ServerProcess(db_url) as server:
+        sessions = []
+        for _ in range(30):
+            http = requests.Session()
+            page = http.get(server.url + "/login", timeout=10).text
+            token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page).group(1)
+            sessions.append((http, token))
+        start = threading.Barrier(30)
+
+        def attempt(i):
+            http, token = sessions[i]
+            start.wait(10)
+            response = http.post(
+                server.url + "/login",
+                data={"email": email, "password": f"wrong {i}", "csrf_token": token},
+                timeout=30,
+                allow_redirects=False,
+            )
+            return response.status_code
+
+        statuses = _parallel(attempt, 30)
+    checked = statuses.count(400)  # a real password check that failed
+    assert checked <= app.config["FORUM_LOGIN_MAX_FAILURES"]
+    assert statuses.count(429) == 30 - checked
+
+
+# --- files only the owner can read -------------------------------------------------------
+
+
+def test_the_instance_folder_and_sqlite_file_are_the_owners_alone(tmp_path):
+    """What create_app does on first start: the folder, the secret key and the database."""
+    import os
+    import stat
+
+    from forum import private_instance
+    from forum.config import load_config
+
+    old = os.umask(0o022)  # the usual umask would leave them readable by everyone
+    try:
+        instance = tmp_path / "instance"
+        config = load_config(instance, {})
+        private_instance(instance, str(config["SQLALCHEMY_DATABASE_URI"]))
+        assert stat.S_IMODE(instance.stat().st_mode) == 0o700
+        assert stat.S_IMODE((instance / "forum.sqlite3").stat().st_mode) == 0o600
+        assert stat.S_IMODE((instance / "secret_key").stat().st_mode) == 0o600
+    finally:
+        os.umask(old)
+
+
+@pytest.mark.server
+@pytest.mark.redis
+@pytest.mark.postgres
+def test_the_message_limit_holds_across_two_processes_through_redis(postgres_url, redis_url):  # noqa: F811
+    """Twenty sockets of one person on two processes, sending at once: ten messages."""
+    import threading
+    import uuid
+
+    import redis
+    from serverproc import ServerProcess
+    from support import app_settings
+    from test_delivery import Client
+
+    from forum import create_app
+    from forum.extensions import db
+    from forum.services import accounts, agreement, forums
+
+    app = create_app(app_settings(postgres_url))
+    with app.app_context(), app.test_request_context():
+        db.create_all()
+        agreement.seed_agreement()
+        official = accounts.create_user_with_role(
+            "off@rl.se", "Off RL", PASSWORD, "official", "Kulturnämnden"
+        )
+        accounts.create_user_with_role("fast@rl.se", "Fast RL", PASSWORD, "member")
+        forum = forums.create_forum(official, "RL", "", "public", [1])
+        thread_id = forums.start_thread(official, forum, "Snabbt", [1]).id
+        db.session.remove()
+        db.engine.dispose()
+    prefix = f"test-{uuid.uuid4().hex[:8]}"
+    env = {"FORUM_REDIS_URL": redis_url, "FORUM_REDIS_PREFIX": prefix}
+    env["FORUM_MESSAGE_RATE_LIMIT"] = "10/60s"
+    person = type("U", (), {"email": "fast@rl.se"})()
+    with ServerProcess(postgres_url, **env) as one, ServerProcess(postgres_url, **env) as two:
+        clients = [Client(one if i % 2 else two, person) for i in range(20)]
+        try:
+            start = threading.Barrier(20)
+
+            def send(i):
+                start.wait(10)
+                return clients[i].call(
+                    "message:send",
+                    {"thread_id": thread_id, "body": f"m{i}", "client_id": f"rl-{i}"},
+                )
+
+            acks = _parallel(send, 20)
+        finally:
+            for client in clients:
+                client.close()
+    assert sum(1 for a in acks if a["ok"]) == 10
+    assert {a["error"]["code"] for a in acks if not a["ok"]} == {"rate_limited"}
+    keys = redis.Redis.from_url(redis_url).keys(f"*{prefix}*")
+    assert keys, "the limit was not kept in Redis"
+    redis.Redis.from_url(redis_url).delete(*keys)
+
+
+# --- the matrix's "after access is lost" column: every socket event --------------------
+
+LOSSES = ["removed from the forum", "thread moved away", "forum closed", "role revoked"]
+EVENTS_AFTER = [
+    "join",
+    "history",
+    "message:send",
+    "message:edit",
+    "message:delete",
+    "typing",
+    "read",
+]
+
+
+@pytest.mark.parametrize("loss", LOSSES)
+def test_after_access_is_lost_every_socket_event_answers_not_found(app, make, socket_for, loss):
+    from forum.services import admin as admin_service
+    from forum.services import forums, moderation
+
+    admin = make.user("admin")
+    owner = make.user("official")
+    person = make.user("moderator") if loss == "role revoked" else make.user()
+    members = [] if loss in ("role revoked", "forum closed") else [person]
+    visibility = "members" if loss == "forum closed" else "invite"
+    forum = make.forum(owner=owner, visibility=visibility, members=members, moderators=[owner])
+    thread = make.thread(forum, author=admin)
+    own = make.message(thread, person, "Mitt eget")
+    sock = socket_for(person)
+    joined(sock, thread)
+    with app.test_request_context():
+        if loss == "removed from the forum":
+            forums.change_forum_people(owner, forum, person.email, "member", add=False)
+        elif loss == "thread moved away":
+            elsewhere = make.forum(owner=owner, visibility="invite", moderators=[admin])
+            moderation.move_thread(admin, thread.id, elsewhere.id)
+        elif loss == "forum closed":
+            forums.set_forum_visibility(owner, forum, "invite")
+        else:
+            admin_service.revoke_role(admin, person.id, "moderator")
+    assert events(sock, "thread:revoked") == [{"thread_id": thread.id}]
+    payloads = {
+        "join": {"thread_id": thread.id},
+        "history": {"thread_id": thread.id, "before": own.id + 1},
+        "message:send": {"thread_id": thread.id, "body": "x", "client_id": "after"},
+        "message:edit": {"message_id": own.id, "body": "ändrat"},
+        "message:delete": {"message_id": own.id},
+        "typing": {"thread_id": thread.id},
+        "read": {"thread_id": thread.id, "message_id": own.id},
+    }
+    for name in EVENTS_AFTER:
+        ack = sock.emit(name, payloads[name], callback=True)
+        assert ack["ok"] is False, (name, ack)
+        assert ack["error"]["code"] in ("not_found", "forbidden"), (name, ack)
