@@ -131,3 +131,14 @@ def enum_label(value: object, enum: type[Enum] | None = None) -> str:
         if str(value) in labels:
             return str(labels[str(value)])
     return "–" if value in (None, "") else str(value)
+
+
+# The reactions a message can get (forum/queries/reactions.py keeps the same order), named
+# for screen readers: "Reagera med tumme upp, 3 personer".
+REACTION_NAMES = {
+    "👍": _l("thumbs up"),
+    "❤️": _l("heart"),
+    "🎉": _l("celebration"),
+    "❓": _l("question"),
+    "✅": _l("done"),
+}

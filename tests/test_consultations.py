@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -50,6 +51,24 @@ def people(make):
 
 def text(response) -> str:
     return response.get_data(as_text=True)
+
+
+def confirm_submit(client, round_id: int, org_id: int) -> None:
+    """Say yes on the confirmation page, as a person would: its form carries what was shown."""
+    page = text(client.get(f"/consultations/{round_id}/response/submit?organisation={org_id}"))
+    fingerprint = re.search(r'name="fingerprint" value="([0-9a-f]+)"', page)
+    assert fingerprint, page
+    done = client.post(
+        f"/consultations/{round_id}/response/submit?organisation={org_id}",
+        data={"organisation_id": org_id, "fingerprint": fingerprint[1]},
+    )
+    assert done.status_code == 302
+
+
+def confirm_publish(client, round_id: int) -> None:
+    page = client.get(f"/consultations/{round_id}/feedback/publish")
+    assert page.status_code == 200 and 'id="confirm"' in text(page)
+    assert client.post(f"/consultations/{round_id}/feedback/publish").status_code == 302
 
 
 # --- time --------------------------------------------------------------------
@@ -158,12 +177,11 @@ def test_whole_loop_over_http(app, client, auth, make, people, db):
     auth.login(chair)
     saved = text(client.get(f"/consultations/{round_id}/response?organisation={org.id}"))
     assert "Vi använder *Blå huset*." in saved
-    assert (
-        client.post(
-            f"/consultations/{round_id}/response", data={**data, "action": "submit"}
-        ).status_code
-        == 302
-    )
+    asked = client.post(f"/consultations/{round_id}/response", data={**data, "action": "submit"})
+    assert asked.status_code == 302 and "/response/submit" in asked.headers["Location"]
+    assert count(db, ResponseVersion) == 0  # nothing is submitted before the confirmation
+    confirm_submit(client, round_id, org.id)
+    assert count(db, ResponseVersion) == 1
     # before closing, the public does not see the response
     auth.logout()
     assert "Blå huset" not in text(client.get(f"/consultations/{round_id}"))
@@ -183,6 +201,8 @@ def test_whole_loop_over_http(app, client, auth, make, people, db):
         "action": "publish",
     }
     assert client.post(f"/consultations/{round_id}/feedback", data=feedback).status_code == 302
+    assert count(db, Notification, Notification.kind == "consultation_feedback") == 0
+    confirm_publish(client, round_id)
     assert count(db, Notification, Notification.kind == "consultation_feedback") == 2
     auth.logout()
     page = text(client.get(f"/consultations/{round_id}"))

@@ -6,6 +6,7 @@ specification for rounds.
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -188,6 +189,16 @@ def test_respond_for_the_invited_organisation(world, client, auth, db, role, act
         },
     )
     allowed = role in (SUBMIT_RESPONSE if action == "submit" else DRAFT_RESPONSE)
+    if action == "submit":  # submitting is confirmed on a page of its own, for admins only
+        url = f"/consultations/{round_.id}/response/submit?organisation={orgs['invited'].id}"
+        asked = client.get(url)
+        if allowed:
+            fingerprint = re.search(r'name="fingerprint" value="([0-9a-f]+)"', asked.text)
+            done = client.post(url, data={"fingerprint": fingerprint[1] if fingerprint else ""})
+            assert done.status_code == 302
+        else:
+            assert refused(asked, role)
+            assert refused(client.post(url, data={"fingerprint": "x"}), role)
     stored = db.session.scalar(
         select(ConsultationResponse).where(ConsultationResponse.round_id == round_.id)
     )

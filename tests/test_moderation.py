@@ -419,7 +419,12 @@ def test_suspension_ends_sessions_sockets_and_logins(make, client, auth, socket_
 
     response = moderator_client.post(
         "/moderation/people/suspend",
-        data={"person": member.handle, "minutes": 60 * 24, "reason": "Hot mot andra"},
+        data={
+            "person": member.handle,
+            "minutes": 60 * 24,
+            "reason": "Hot mot andra",
+            "confirmed": "1",
+        },
     )
 
     assert response.status_code == 302

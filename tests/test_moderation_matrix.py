@@ -133,7 +133,7 @@ def test_suspend_an_account(world, client, auth, db, role):
     login_as(auth, people, role)
     response = client.post(
         "/moderation/people/suspend",
-        data={"person": people["member"].handle, "minutes": 60, "reason": "x"},
+        data={"person": people["member"].handle, "minutes": 60, "reason": "x", "confirmed": "1"},
     )
     expect(response, role, role in SUSPEND)
     db.session.refresh(people["member"])

@@ -20,7 +20,7 @@ from ..models import (
     OrganisationStatus,
     User,
 )
-from ..services import accounts, forums, moderation
+from ..services import accounts, forums, moderation, reactions
 from .consultations import seed_demo_rounds
 from .follow_up import seed_demo_actions
 
@@ -137,6 +137,13 @@ def seed_demo() -> list[DemoAccount]:
             users[local], thread.id, body, f"demo-{len(made)}", reply_id
         )
         made.append(message)
+    # reactions, as people would leave them (forum/services/reactions.py)
+    for local, index, emoji in [
+        ("medlem", 0, "👍"),
+        ("tjansteperson", 0, "👍"),
+        ("ordforande", 2, "❤️"),
+    ]:
+        reactions.react(users[local], made[index].id, emoji, add=True)
     forum_iop = db.session.scalar(select(Forum).where(Forum.slug == "finansiering-och-iop"))
     if forum_iop is not None:
         forums.start_thread(

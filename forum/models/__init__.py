@@ -31,7 +31,16 @@ from .follow_up import (
     ActionStatus,
     ActionUpdate,
 )
-from .forums import Forum, Message, MessageRevision, MessageState, ReadMarker, Thread, Visibility
+from .forums import (
+    Forum,
+    Message,
+    MessageReaction,
+    MessageRevision,
+    MessageState,
+    ReadMarker,
+    Thread,
+    Visibility,
+)
 from .moderation import ActionKind, Appeal, AppealOutcome, Flag, FlagReason, ModerationAction
 from .organisations import (
     MemberRole,
@@ -84,6 +93,7 @@ __all__ = [
     "MembershipStatus",
     "MemberRole",
     "Message",
+    "MessageReaction",
     "MessageRevision",
     "MessageState",
     "Notification",

@@ -199,3 +199,18 @@ def _keep_visible_counts(session: Session, _context: Any) -> None:
             .where(markers.c.thread_id == obj.thread_id, markers.c.last_read_id >= obj.id)
             .values(read_count=markers.c.read_count + delta)
         )
+
+
+class MessageReaction(Model):
+    """One person's reaction (one of a fixed set of emoji) to a message; one of each per person."""
+
+    __tablename__ = "message_reactions"
+    __table_args__ = (UniqueConstraint("message_id", "user_id", "emoji"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    message_id: Mapped[int] = mapped_column(ForeignKey("messages.id"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    emoji: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    user: Mapped[User] = relationship()

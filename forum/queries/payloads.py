@@ -94,9 +94,23 @@ def message_dict(message: Message, organisations: dict[int, str]) -> dict[str, A
     }
 
 
-def messages_dicts(messages: list[Message]) -> list[dict[str, Any]]:
+def messages_dicts(messages: list[Message], viewer_id: int | None = None) -> list[dict[str, Any]]:
+    """Messages with their authors' organisations and reactions (one query each, any number).
+
+    Reactions are hidden with the message; `mine` is set only for the one viewer asking.
+    """
+    from . import reactions as rq
+
     organisations = author_organisations({m.author_id for m in messages})
-    return [message_dict(m, organisations) for m in messages]
+    reactions = rq.summaries(m.id for m in messages if m.state == MessageState.visible)
+    result = []
+    for m in messages:
+        item = message_dict(m, organisations)
+        item["reactions"] = rq.for_viewer(reactions.get(m.id, []), viewer_id)
+        if viewer_id is None:
+            item["reactions"] = rq.public(reactions.get(m.id, []))
+        result.append(item)
+    return result
 
 
 def thread_dict(thread: Thread) -> dict[str, Any]:

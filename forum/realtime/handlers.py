@@ -30,6 +30,7 @@ from ..extensions import db, socketio
 from ..queries import forums as forum_queries
 from ..queries import payloads
 from ..services import forums as forum_service
+from ..services import reactions as reaction_service
 from ..services.validation import int_field, require_mapping, str_field
 from . import access, budget, presence
 
@@ -44,6 +45,12 @@ def _user():
 def fresh_user() -> None:
     """Load the user from this socket's session, never from an outer context's cache."""
     g.pop("_login_user", None)
+
+
+def _user_id() -> int | None:
+    """Who asks (for the `mine` of reactions, which only their own ack carries)."""
+    user = _user()
+    return user.id if user is not None else None
 
 
 def acknowledged(fn: Handler) -> Callable[..., dict[str, Any]]:
@@ -142,7 +149,7 @@ def on_join(data: dict[str, Any]) -> dict[str, Any]:
     socketio.emit("presence", presence.snapshot(thread.id), to=thread_room(thread.id))
     return {
         "thread": payloads.thread_dict(thread),
-        "messages": payloads.messages_dicts(page.messages),
+        "messages": payloads.messages_dicts(page.messages, _user_id()),
         "has_more": page.has_more,
         "read_marker": forum_queries.read_marker(_user(), thread.id),
     }
@@ -189,6 +196,22 @@ def on_delete(data: dict[str, Any]) -> dict[str, Any]:
 
 
 @acknowledged
+def on_reaction_add(data: dict[str, Any]) -> dict[str, Any]:
+    """Sent by a person reacting to a message with one of the fixed emoji."""
+    message_id = int_field(data, "message_id")
+    reactions = reaction_service.react(_user(), message_id, data.get("emoji"), add=True)  # type: ignore[arg-type]
+    return {"message_id": message_id, "reactions": reactions}
+
+
+@acknowledged
+def on_reaction_remove(data: dict[str, Any]) -> dict[str, Any]:
+    """Sent by a person taking their reaction back."""
+    message_id = int_field(data, "message_id")
+    reactions = reaction_service.react(_user(), message_id, data.get("emoji"), add=False)  # type: ignore[arg-type]
+    return {"message_id": message_id, "reactions": reactions}
+
+
+@acknowledged
 def on_history(data: dict[str, Any]) -> dict[str, Any]:
     """Sent by clients scrolling up: messages before an id, newest page last."""
     thread_id = int_field(data, "thread_id")
@@ -200,7 +223,10 @@ def on_history(data: dict[str, Any]) -> dict[str, Any]:
         )
     thread = forum_queries.visible_thread(_user(), thread_id)  # type: ignore[arg-type]
     page = forum_queries.messages_before(thread.id, before, limit)
-    return {"messages": payloads.messages_dicts(page.messages), "has_more": page.has_more}
+    return {
+        "messages": payloads.messages_dicts(page.messages, _user_id()),
+        "has_more": page.has_more,
+    }
 
 
 @acknowledged
@@ -263,6 +289,8 @@ EVENTS: dict[str, Callable[..., Any]] = {
     "message:send": on_send,
     "message:edit": on_edit,
     "message:delete": on_delete,
+    "reaction:add": on_reaction_add,
+    "reaction:remove": on_reaction_remove,
     "history": on_history,
     "typing": on_typing,
     "read": on_read,

@@ -595,19 +595,28 @@ def mute_person(
     return action
 
 
-def suspend_person(
+def check_suspension(
     actor: User | None, person_id: int, minutes: object, reason: str | None
-) -> ModerationAction:
-    """Suspend an account for a time: no login, and every open socket is closed."""
+) -> tuple[User, timedelta, str]:
+    """Everything suspend_person refuses, checked without changing anything (for the confirmation)."""
     policy.require_login(actor)
     assert actor is not None
     person = _person(person_id)
     policy.require(policy.can_suspend(actor, person), _("You may not suspend this person."))
     length = _duration(minutes)
     text = _reason(reason)
-    now = utcnow()
-    if person.is_suspended(now):
+    if person.is_suspended(utcnow()):
         raise Conflict(_("%(name)s is already suspended.", name=person.display_name))
+    return person, length, text
+
+
+def suspend_person(
+    actor: User | None, person_id: int, minutes: object, reason: str | None
+) -> ModerationAction:
+    """Suspend an account for a time: no login, and every open socket is closed."""
+    person, length, text = check_suspension(actor, person_id, minutes, reason)
+    assert actor is not None
+    now = utcnow()
     until = now + length
     person.suspended_until = until
     action = _record_action(actor, ActionKind.suspend, person, text, until=until)

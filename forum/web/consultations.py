@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 
 from flask import (
@@ -538,6 +539,11 @@ def respond(round_id: int):
             flash(_("The form had expired or was not sent from this site. Try again."), "error")
             status = 400
         else:
+            if submit:  # only admins get as far as the confirmation
+                policy.require(
+                    policy.can_submit_response(current_user, round_, org),
+                    _("Only the organisation's admins can submit its response."),
+                )
             try:
                 if action == "upload":
                     typed = None
@@ -555,7 +561,8 @@ def respond(round_id: int):
                         current_user, round_id, org.id, request.form.get("decline_reason", "")
                     )
                 else:
-                    service.save_response(current_user, round_id, org.id, typed, submit=submit)
+                    # submitting is asked for first: the typed text is kept as the draft
+                    service.save_response(current_user, round_id, org.id, typed)
             except DomainError as err:
                 if err.status in (401, 403, 404):
                     raise
@@ -563,8 +570,13 @@ def respond(round_id: int):
                 status = err.status
                 error_field = (err.field, err.message)
             else:
+                if submit:
+                    return redirect(
+                        url_for(
+                            "consultations.confirm_submit", round_id=round_id, organisation=org.id
+                        )
+                    )
                 done = {
-                    "submit": _("The response is submitted. You can revise it until the deadline."),
                     "upload": _("The document is attached to the draft."),
                     "remove_document": _("The document is removed from the draft."),
                     "decline": _("Your organisation has declined to answer. The reason is shown."),
@@ -603,6 +615,61 @@ def respond(round_id: int):
     ), status
 
 
+def _draft_fingerprint(answers: dict[int, str]) -> str:
+    """What the confirmation showed: submitting refuses a draft changed since then."""
+    text = "\x1f".join(f"{qid}\x1e{body}" for qid, body in sorted(answers.items()))
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+@bp.route("/consultations/<int:round_id>/response/submit", methods=["GET", "POST"])
+@login_required
+def confirm_submit(round_id: int):
+    """Ask before submitting: the saved draft becomes a version, public when the round closes."""
+    round_ = cq.get_round(viewer(), round_id)
+    org = org_queries.get_organisation(_organisation_arg())
+    policy.require(
+        policy.can_submit_response(current_user, round_, org),
+        _("Only the organisation's admins can submit its response."),
+    )
+    back = url_for("consultations.respond", round_id=round_id, organisation=org.id)
+    response = cq.own_response(round_id, org.id)
+    saved = {a.question_id: a.body for a in response.answers} if response else {}
+    form = ButtonForm()
+    if request.method == "POST":
+        if not form.validate_on_submit():
+            flash(_("The form had expired or was not sent from this site. Try again."), "error")
+            return redirect(back)
+        if request.form.get("fingerprint") != _draft_fingerprint(saved):
+            flash(_("The draft changed after you were asked. Check it and confirm again."), "error")
+            return redirect(
+                url_for("consultations.confirm_submit", round_id=round_id, organisation=org.id)
+            )
+        try:
+            service.save_response(current_user, round_id, org.id, saved, submit=True)
+        except DomainError as err:
+            if err.status in (401, 403, 404):
+                raise
+            flash(err.message, "error")
+            return redirect(back)
+        flash(_("The response is submitted. You can revise it until the deadline."), "success")
+        return redirect(back)
+    if round_.phase(utcnow()) != "open":
+        flash(_("The round is not open, so nothing can be submitted."), "error")
+        return redirect(back)
+    if not any(body.strip() for body in saved.values()):
+        flash(_("Answer at least one question before you submit."), "error")
+        return redirect(back)
+    return render_template(
+        "consultations/confirm_submit.html",
+        round=round_,
+        org=org,
+        answers=saved,
+        fingerprint=_draft_fingerprint(saved),
+        revision=bool(response and response.version_count),
+        form=form,
+    )
+
+
 # --- feedback ----------------------------------------------------------------
 
 
@@ -637,21 +704,18 @@ def feedback(round_id: int):
         else:
             try:
                 typed = _posted_feedback(round_)
-                service.save_feedback(current_user, round_id, typed, publish=publish)
+                # publishing is asked for first: what was typed is saved
+                service.save_feedback(current_user, round_id, typed)
             except DomainError as err:
                 if err.status in (401, 403, 404):
                     raise
                 flash(err.message, "error")
                 status = err.status
             else:
-                flash(
-                    _("The feedback is published and the organisations are told.")
-                    if publish
-                    else _("The feedback is saved."),
-                    "success",
-                )
-                target = "consultations.show" if publish else "consultations.feedback"
-                return redirect(url_for(target, round_id=round_id))
+                if publish and round_.state != RoundState.published:
+                    return redirect(url_for("consultations.confirm_publish", round_id=round_id))
+                flash(_("The feedback is saved."), "success")
+                return redirect(url_for("consultations.feedback", round_id=round_id))
         discard_changes()
         round_ = cq.get_round(viewer(), round_id)
     stored = cq.feedback_by_question(round_id)
@@ -665,6 +729,46 @@ def feedback(round_id: int):
         typed=typed,
         form=form,
     ), status
+
+
+@bp.route("/consultations/<int:round_id>/feedback/publish", methods=["GET", "POST"])
+@login_required
+def confirm_publish(round_id: int):
+    """Ask before publishing feedback: it is public and every responding organisation is told."""
+    round_ = cq.get_round(viewer(), round_id)
+    policy.require(
+        policy.can_manage_round(current_user, round_),
+        _("Only officials of the round's department can do that."),
+    )
+    back = url_for("consultations.feedback", round_id=round_id)
+    form = ButtonForm()
+    if request.method == "POST":
+        if not form.validate_on_submit():
+            flash(_("The form had expired or was not sent from this site. Try again."), "error")
+            return redirect(back)
+        try:
+            service.save_feedback(current_user, round_id, {}, publish=True)
+        except DomainError as err:
+            if err.status in (401, 403, 404):
+                raise
+            flash(err.message, "error")
+            return redirect(back)
+        flash(_("The feedback is published and the organisations are told."), "success")
+        return redirect(url_for("consultations.show", round_id=round_id))
+    if round_.state == RoundState.published:
+        flash(_("The feedback is already published."), "info")
+        return redirect(url_for("consultations.show", round_id=round_id))
+    stored = cq.feedback_by_question(round_id)
+    if not any(f.heard or f.action for f in stored.values()):
+        flash(_("Write feedback on at least one question first."), "error")
+        return redirect(back)
+    return render_template(
+        "consultations/confirm_publish.html",
+        round=round_,
+        stored=stored,
+        responders=len(cq.latest_versions(round_id)),
+        form=form,
+    )
 
 
 # --- exports -----------------------------------------------------------------

@@ -20,7 +20,8 @@ from ..queries import agreement, payloads
 from ..queries import forums as forum_queries
 from ..services import forums as forum_service
 from ..services import notifications as notification_service
-from .forms import MultiCheckboxField, form_error
+from ..services import reactions as reaction_service
+from .forms import ButtonForm, MultiCheckboxField, form_error
 from .navigation import safe_next
 
 bp = Blueprint("forums", __name__)
@@ -213,7 +214,7 @@ def _thread_page(thread, form: MessageForm, status: int = 200):
             if not catch_up.has_more:
                 older = forum_queries.messages_before(thread.id, marker + 1, limit=5)
                 page = forum_queries.MessagePage(older.messages + catch_up.messages, older.has_more)
-    messages = payloads.messages_dicts(page.messages)
+    messages = payloads.messages_dicts(page.messages, user.id if user is not None else None)
     first_unread = (
         next(
             (
@@ -350,6 +351,28 @@ def delete_message(message_id: int):
     message = _message_or_404(message_id)
     forum_service.delete_message(current_user, message_id)
     flash(_("Your message was deleted."), "success")
+    return redirect(url_for("forums.thread", thread_id=message.thread_id, _anchor=f"m{message.id}"))
+
+
+@bp.post("/messages/<int:message_id>/reactions")
+@login_required
+def react(message_id: int):
+    """Add or take back a reaction (the path without JavaScript; the page uses the socket)."""
+    message = _message_or_404(message_id)
+    if not ButtonForm().validate_on_submit():
+        flash(_("The form had expired or was not sent from this site. Try again."), "error")
+    else:
+        try:
+            reaction_service.react(
+                current_user,
+                message_id,
+                request.form.get("emoji"),
+                add=request.form.get("action") != "remove",
+            )
+        except DomainError as err:
+            if err.status in (401, 403, 404):
+                raise
+            flash(err.message, "error")
     return redirect(url_for("forums.thread", thread_id=message.thread_id, _anchor=f"m{message.id}"))
 
 

@@ -9,6 +9,7 @@ from datetime import date
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 from flask_login import current_user, login_required
 
 from .. import policy
@@ -71,6 +72,14 @@ def _require_moderation() -> None:
 
 def _principles() -> list[Principle]:
     return agreement.principles()
+
+
+def _duration_label(minutes: int | None) -> str:
+    """The words for a length of time the form offers (the service checks the number)."""
+    for value, label in DURATIONS:
+        if value == minutes:
+            return str(label)
+    return ngettext("%(num)d minute", "%(num)d minutes", minutes or 0)
 
 
 def _common() -> dict:
@@ -321,6 +330,19 @@ def restrict(kind: str):
                 _int("forum_id") or 0,
                 _int("minutes"),
                 request.form.get("reason"),
+            )
+        elif request.form.get("confirmed") != "1":
+            # suspending logs the person out at once: ask first (works without JavaScript)
+            _who, _length, reason = service.check_suspension(
+                current_user, person.id, _int("minutes"), request.form.get("reason")
+            )
+            return render_template(
+                "moderation/confirm_suspend.html",
+                person=person,
+                minutes=_int("minutes"),
+                duration=_duration_label(_int("minutes")),
+                reason=reason,
+                action_form=ButtonForm(),
             )
         else:
             service.suspend_person(

@@ -47,9 +47,40 @@ export function fillMessage(li, m, ctx) {
   set("delete-form", (el) => { el.action = `/messages/${m.id}/delete`; el.hidden = !mine; });
   set("flag-link", (el) => { el.href = `/messages/${m.id}/flag`; el.hidden = mine; });
   set("moderate-link", (el) => { el.href = `/moderation/messages/${m.id}`; });
+  set("reactions", (el) => {
+    el.hidden = m.state !== "visible";
+    el.querySelectorAll("form").forEach((form) => { form.action = `/messages/${m.id}/reactions`; });
+    if (m.reactions) applyReactions(li, m.reactions, ctx.mine);
+  });
   set("history-link", (el) => {
     el.href = `/messages/${m.id}/revisions`;
     el.hidden = !(m.edited_at && (mine || ctx.canModerate));
+  });
+}
+
+// Show a message's reactions: [{emoji, count, people, mine?}]. `mine` comes only in this
+// person's own acks and page; a broadcast has none, so `mineOf(messageId, emoji)` (the page's
+// memory of its own reactions) decides then.
+export function applyReactions(li, reactions, mineOf) {
+  const bar = slot(li, "reactions");
+  if (!bar) return;
+  const id = Number(li.dataset.id);
+  const byEmoji = new Map(reactions.map((r) => [r.emoji, r]));
+  bar.querySelectorAll("form[data-reaction]").forEach((form) => {
+    const emoji = form.dataset.reaction;
+    const r = byEmoji.get(emoji);
+    const n = r ? r.count : 0;
+    const mine = r ? (r.mine ?? (mineOf ? mineOf(id, emoji) : false)) : false;
+    const button = form.querySelector("button");
+    form.hidden = n === 0 && document.activeElement !== button;
+    button.setAttribute("aria-pressed", mine ? "true" : "false");
+    button.setAttribute(
+      "aria-label",
+      n === 1 ? button.dataset.labelOne : button.dataset.labelTwo.replace("2", String(n)),
+    );
+    button.title = r ? r.people.join(", ") : "";
+    form.querySelector("[data-reaction-count]").textContent = String(n);
+    form.querySelector("[data-reaction-action]").value = mine ? "remove" : "add";
   });
 }
 

@@ -12,6 +12,7 @@ import { createFeed } from "./thread/feed.js";
 import { createOutbox } from "./thread/outbox.js";
 import { createComposer } from "./thread/composer.js";
 import { showPresence } from "./thread/presence.js";
+import { wireReactions } from "./thread/reactions.js";
 
 const root = document.getElementById("thread");
 if (root && root.dataset.live === "true") {
@@ -44,6 +45,7 @@ function start(root) {
   });
   const typed = showPresence({ socket, threadId, S });
   composer = createComposer({ socket, threadId, S, outbox, feedApi, live, typed, say });
+  ctx.mine = wireReactions({ socket, list: document.getElementById("feed"), say, live });
 
   function applyThread(thread) {
     const closed = Boolean(thread.locked || thread.archived);

@@ -92,6 +92,12 @@ def test_suspension_ends_the_open_page(world, new_page):
     moderator.fill("#suspend-person", sven_email)
     moderator.fill("#suspend-reason", "Threats against other members")
     moderator.locator("form:has(#suspend-person) [type=submit]").click()
+    # suspending asks first (a page of its own: works without JavaScript); nothing happens yet
+    expect(moderator.locator("h1")).to_have_text("Suspend Sven Svensson?")
+    expect(moderator.locator("main")).to_contain_text("Threats against other members")
+    assert_accessible(moderator, "confirm suspending (en)")
+    expect(suspended.locator("#connection")).not_to_have_attribute("data-state", "ended")
+    moderator.locator("#confirm").click()
     expect(moderator.locator(".flash-success")).to_be_visible()
     expect(suspended.locator("#connection")).to_have_attribute("data-state", "ended")
     expect(moderator.locator("table")).to_contain_text("Sven Svensson")
@@ -126,6 +132,13 @@ def test_moderation_pages_are_accessible(world, new_page, lang):
         page.goto(world.url + path)
         assert page.locator("html").get_attribute("lang") == lang
         assert_accessible(page, f"{path} ({lang})")
+    # the question before a suspension (answered "no": nobody is suspended here)
+    page.goto(world.url + "/moderation/people")
+    page.fill("#suspend-person", members(world)[2])
+    page.fill("#suspend-reason", "Hot")
+    page.locator("form:has(#suspend-person) [type=submit]").click()
+    expect(page.locator("#confirm")).to_be_visible()
+    assert_accessible(page, f"confirm suspending ({lang})")
     page.goto(world.url + "/moderation")
     for details in page.locator("details").all():
         details.locator("summary").click()

@@ -80,6 +80,7 @@ def test_official_and_org_admin_run_a_remiss_with_documents(world, new_page):
     expect(alice.locator("#attachments a[href$='/Remissvar.pdf']")).to_be_visible()
     assert_accessible(alice, "response with a letter (sv)")
     alice.locator("button[name=action][value=submit]").click()
+    alice.locator("#confirm").click()  # submitting asks first (tests/test_confirmations.py)
     expect(alice.locator("#versions-heading")).to_be_visible()
     expect(alice.locator("#versions-heading ~ ul a[href$='/Remissvar.pdf']")).to_be_visible()
 
@@ -109,6 +110,7 @@ def test_official_and_org_admin_run_a_remiss_with_documents(world, new_page):
     official.locator("textarea[name^=action-]").first.fill("Två bibliotek öppnar till 21.")
     official.locator("input[name^=sources-]").first.check()
     official.locator("button[name=action][value=publish]").click()
+    official.locator("#confirm").click()  # publishing asks first
     official.wait_for_url(re.compile(rf"/consultations/{round_id}$"))
     for page, lang in ((official, "en"), (alice, "sv")):
         page.goto(f"{world.url}/consultations/{round_id}")
