@@ -23,7 +23,7 @@ def test_register_then_log_in_with_the_keyboard_only_then_register_an_organisati
     page.fill("input[name=password]", "en lång lösenfras 2026")
     page.locator("main form [type=submit]").click()
     expect(page.locator("header")).to_contain_text("Nora Ny")
-    page.locator("header form [type=submit]").click()  # log out
+    page.locator('.site-header form[action$="/logout"] [type=submit]').click()  # log out
     expect(page.locator("header")).not_to_contain_text("Nora Ny")
 
     # keyboard only: Tab to each field, type, Enter submits
