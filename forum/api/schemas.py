@@ -260,9 +260,19 @@ class FeedbackList(Base):
     items = fields.List(fields.Nested(Feedback), required=True)
 
 
+# No NUL (the services refuse it; PostgreSQL cannot store it). Lone surrogates are refused
+# too, but a pattern cannot say so portably (Rust's regex, which schemathesis validates
+# with, has no surrogate escapes), so the 422 for them is documented in words.
+TEXT_PATTERN = r"^[^\u0000]*$"
+
+
 class AnswerInput(Base):
     question_id = fields.Int(required=True, validate=validate.Range(min=1, max=MAX_ID))
-    text = fields.Str(required=True, validate=[validate.Length(max=20_000), no_nul])
+    text = fields.Str(
+        required=True,
+        validate=[validate.Length(max=20_000), validate.Regexp(TEXT_PATTERN), no_nul],
+        metadata={"description": "markdown; no NUL characters and no lone surrogates"},
+    )
 
 
 class ResponseInput(Base):
