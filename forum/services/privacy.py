@@ -36,6 +36,7 @@ from ..models import (
     PasswordReset,
     ReadMarker,
     User,
+    UserSession,
 )
 from ..models.forums import forum_members, forum_moderators
 from .audit import record as audit
@@ -75,7 +76,6 @@ def close_account(actor: User | None, user_id: int, password: str | None = None)
     user.email_notifications = False
     user.is_moderator = False
     user.department_id = None
-    user.session_version += 1
     audit(actor, "account.close", "user", user.id, "self" if actor.id == user.id else "admin")
     db.session.commit()
     disconnect_user(user.id)
@@ -91,6 +91,7 @@ def _delete_personal_rows(user: User, email: str) -> None:
         delete(Notification).where(Notification.user_id == user_id),
         delete(ReadMarker).where(ReadMarker.user_id == user_id),
         delete(ApiToken).where(ApiToken.user_id == user_id),
+        delete(UserSession).where(UserSession.user_id == user_id),  # ends every login too
         delete(ActionFollower).where(ActionFollower.user_id == user_id),
         delete(OutboxMail).where(OutboxMail.to_address == email),
         delete(forum_members).where(forum_members.c.user_id == user_id),
@@ -189,10 +190,17 @@ def personal_data(user: User) -> dict[str, Any]:
                 select(Notification).where(Notification.user_id == uid).order_by(Notification.id)
             )
         ],
-        "sessions": {
-            "session_version": user.session_version,
-            "note": "Sessions are signed cookies; no session list is stored on the server.",
-        },
+        "sessions": [
+            {
+                "device": row.user_agent,
+                "created_at": iso_utc(row.created_at),
+                "last_seen_at": iso_utc(row.last_seen_at),
+                "ended_at": iso_utc(row.revoked_at),
+            }
+            for row in db.session.scalars(
+                select(UserSession).where(UserSession.user_id == uid).order_by(UserSession.id)
+            )
+        ],
         "api_tokens": [
             {
                 "name": t.name,
