@@ -47,7 +47,8 @@ from forum.models import (
     User,
 )
 from forum.models.base import utcnow
-from forum.services import documents, follow_up, moderation, organisations
+from forum.services import consultations, documents, follow_up, moderation, organisations
+from forum.web.consultations import draft_fingerprint
 
 ROLES = (
     "visitor",
@@ -168,6 +169,15 @@ def build_world(app, make, needs: frozenset[str]) -> World:
                 official, w.draft_round.id, "Underlag.pdf", simple_pdf(["Underlag"])
             ).id
         w.open_round = make_round(app, make, official, "open")
+        if "draft" in needs:  # the organisation's saved draft, waiting to be submitted
+            with app.test_request_context():
+                consultations.save_response(
+                    w.people["org_admin"],
+                    w.open_round.id,
+                    w.org.id,
+                    {w.open_round.questions[0].id: "Vårt svar"},
+                    submit=False,
+                )
 
     if "actions" in needs:
         # proposed to the department, proposed to the organisation, accepted (the
@@ -477,10 +487,11 @@ EXPECTED: dict[str, Rule] = {
     ),
     "submit the organisation's response": Rule(
         frozenset({"org_admin"}),
+        # the confirmation step's POST, for the draft the world saved (and the page showed)
         lambda w: (
             "POST",
-            f"/consultations/{w.open_round.id}/response?organisation={w.org.id}",
-            {f"answer-{w.open_round.questions[0].id}": "Vårt svar", "action": "submit"},
+            f"/consultations/{w.open_round.id}/response/submit?organisation={w.org.id}",
+            {"fingerprint": draft_fingerprint({w.open_round.questions[0].id: "Vårt svar"})},
         ),
         lambda w: count(ResponseVersion) == 1,
     ),
@@ -573,7 +584,13 @@ EXPECTED: dict[str, Rule] = {
     ),
     "suspend an account": Rule(
         frozenset({"moderator", "admin"}),
-        post("/moderation/people/suspend", person="{w.author.handle}", minutes="60", reason="x"),
+        post(
+            "/moderation/people/suspend",
+            person="{w.author.handle}",
+            minutes="60",
+            reason="x",
+            confirmed="1",  # the confirmation step's answer
+        ),
         lambda w: fresh(User, w.author.id).suspended_until is not None,
     ),
     "appeal a decision": Rule(
@@ -610,7 +627,7 @@ NEEDS = {
     "download a round's document": {"rounds"},
     "open a round": {"rounds"},
     "draft the organisation's response": {"rounds"},
-    "submit the organisation's response": {"rounds"},
+    "submit the organisation's response": {"rounds", "draft"},
     "see an action from the invite-only thread": {"actions"},
     "accept an action for the department": {"actions"},
     "accept an action for the organisation": {"actions"},

@@ -615,7 +615,7 @@ def respond(round_id: int):
     ), status
 
 
-def _draft_fingerprint(answers: dict[int, str]) -> str:
+def draft_fingerprint(answers: dict[int, str]) -> str:
     """What the confirmation showed: submitting refuses a draft changed since then."""
     text = "\x1f".join(f"{qid}\x1e{body}" for qid, body in sorted(answers.items()))
     return hashlib.sha256(text.encode()).hexdigest()
@@ -639,7 +639,7 @@ def confirm_submit(round_id: int):
         if not form.validate_on_submit():
             flash(_("The form had expired or was not sent from this site. Try again."), "error")
             return redirect(back)
-        if request.form.get("fingerprint") != _draft_fingerprint(saved):
+        if request.form.get("fingerprint") != draft_fingerprint(saved):
             flash(_("The draft changed after you were asked. Check it and confirm again."), "error")
             return redirect(
                 url_for("consultations.confirm_submit", round_id=round_id, organisation=org.id)
@@ -664,7 +664,7 @@ def confirm_submit(round_id: int):
         round=round_,
         org=org,
         answers=saved,
-        fingerprint=_draft_fingerprint(saved),
+        fingerprint=draft_fingerprint(saved),
         revision=bool(response and response.version_count),
         form=form,
     )
