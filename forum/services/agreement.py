@@ -9,37 +9,29 @@ from ..extensions import db
 from ..models import Commitment, Department, Principle
 
 
+def _add_missing(model: type[Principle] | type[Commitment], title: str, rows) -> int:
+    """Add the rows of `rows` (slug, sv, en, description sv, description en) not yet stored."""
+    have = set(db.session.scalars(select(model.slug)))
+    added = 0
+    for position, (slug, sv, en, dsv, den) in enumerate(rows, start=1):
+        if slug not in have:
+            db.session.add(
+                model(
+                    slug=slug,
+                    position=position,
+                    description_sv=dsv,
+                    description_en=den,
+                    **{f"{title}_sv": sv, f"{title}_en": en},
+                )
+            )
+            added += 1
+    return added
+
+
 def seed_agreement() -> int:
     """Insert the principles, commitments and departments that are missing. Returns rows added."""
-    added = 0
-    have = set(db.session.scalars(select(Principle.slug)))
-    for position, (slug, sv, en, dsv, den) in enumerate(PRINCIPLES, start=1):
-        if slug not in have:
-            db.session.add(
-                Principle(
-                    slug=slug,
-                    position=position,
-                    name_sv=sv,
-                    name_en=en,
-                    description_sv=dsv,
-                    description_en=den,
-                )
-            )
-            added += 1
-    have = set(db.session.scalars(select(Commitment.slug)))
-    for position, (slug, sv, en, dsv, den) in enumerate(COMMITMENTS, start=1):
-        if slug not in have:
-            db.session.add(
-                Commitment(
-                    slug=slug,
-                    position=position,
-                    title_sv=sv,
-                    title_en=en,
-                    description_sv=dsv,
-                    description_en=den,
-                )
-            )
-            added += 1
+    added = _add_missing(Principle, "name", PRINCIPLES)
+    added += _add_missing(Commitment, "title", COMMITMENTS)
     have = set(db.session.scalars(select(Department.name)))
     for name in DEPARTMENTS:
         if name not in have:
