@@ -18,6 +18,7 @@ from .extensions import db
 if TYPE_CHECKING:
     from .models import (
         Action,
+        ApiToken,
         ConsultationResponse,
         ConsultationRound,
         Document,
@@ -428,6 +429,24 @@ def can_see_redacted_original(user: User | None) -> bool:
 
 def exempt_from_slow_mode(user: User | None, thread: Thread) -> bool:
     return is_forum_moderator(user, thread.forum)
+
+
+# --- personal access tokens (the API) ------------------------------------------
+
+
+def can_read_with_token(token: ApiToken | None) -> bool:
+    """A token reads as its owner only with the `read` scope (else as a visitor)."""
+    return token is not None and "read" in token.scope_set and _logged_in(token.user)
+
+
+def can_respond_with_token(token: ApiToken | None) -> bool:
+    """A token answers consultations for its organisation only with the `respond` scope."""
+    return (
+        token is not None
+        and "respond" in token.scope_set
+        and token.organisation is not None
+        and _logged_in(token.user)
+    )
 
 
 # --- enforcement -------------------------------------------------------------

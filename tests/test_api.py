@@ -107,6 +107,21 @@ def test_invite_only_forums_need_a_token_of_someone_invited(app, make, client):
     assert client.get(f"/api/v1/threads/{thread.id}", headers=bearer(outsider)).status_code == 404
 
 
+def test_a_token_without_the_read_scope_reads_as_a_visitor(app, make, client):
+    """A token made only to answer consultations (given to a script) reads nothing private."""
+    invited = make.user()
+    org = make.organisation(admin=invited)
+    forum = make.forum(visibility="invite", members=[invited])
+    thread = make.thread(forum=forum, author=invited)
+    respond_only = token_for(app, invited, ("respond",), org)
+    for path in (f"/api/v1/forums/{forum.slug}", f"/api/v1/threads/{thread.id}/messages"):
+        assert_error(client.get(path, headers=bearer(respond_only)), 404, "not_found")
+    listed = client.get("/api/v1/forums", headers=bearer(respond_only)).get_json()["items"]
+    assert forum.slug not in {item["slug"] for item in listed}
+    both = token_for(app, invited, ("read", "respond"), org)
+    assert client.get(f"/api/v1/forums/{forum.slug}", headers=bearer(both)).status_code == 200
+
+
 def test_the_session_cookie_is_not_an_api_credential(app, make, client, auth):
     invited = make.user()
     forum = make.forum(visibility="invite", members=[invited])

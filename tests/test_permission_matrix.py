@@ -21,6 +21,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from consultation_support import make_round
@@ -793,5 +794,14 @@ def test_the_table_covers_every_role_and_every_policy_rule():
         "is_site_moderator": "suspend an account",
         "is_official": "open a forum",
     }
+    # rules of another dimension than the roles, with their own tests
+    tested_in = {
+        "can_read_with_token": "test_api.py::test_a_token_without_the_read_scope_reads_as_a_visitor",
+        "can_respond_with_token": "test_api.py::test_scopes_and_policy_limit_what_a_token_may_answer",
+    }
+    for where in tested_in.values():
+        module, test = where.split("::")
+        assert f"def {test}(" in (Path(__file__).parent / module).read_text(encoding="utf-8")
+    rules -= set(tested_in)
     assert rules <= set(covered_by), f"rules without a row: {sorted(rules - set(covered_by))}"
     assert set(covered_by.values()) <= set(EXPECTED)

@@ -58,9 +58,12 @@ def current_token() -> ApiToken | None:
 
 
 def reader() -> User | None:
-    """The token's owner (reads what they may read), or None for a visitor. Never the cookie."""
+    """The token's owner (reads what they may read), or None for a visitor. Never the cookie.
+
+    A token without the `read` scope (one made only to answer consultations) reads what a
+    visitor reads: a script given such a token learns nothing private."""
     token = current_token()
-    return token.user if token is not None else None
+    return token.user if policy.can_read_with_token(token) else None
 
 
 def _slug(value: str) -> str:
@@ -397,7 +400,7 @@ def save_response(data, round_id: int):
         from ..errors import AuthRequired
 
         raise AuthRequired(_("This needs an access token."))
-    if "respond" not in token.scope_set or token.organisation is None:
+    if not policy.can_respond_with_token(token):
         raise Forbidden(_("This token may not answer consultations."))
     if round_id > open_data.MAX_ID:
         raise NotFound(_("Nothing here."))
