@@ -63,7 +63,7 @@ def reader() -> User | None:
     A token without the `read` scope (one made only to answer consultations) reads what a
     visitor reads: a script given such a token learns nothing private."""
     token = current_token()
-    return token.user if policy.can_read_with_token(token) else None
+    return token.user if token is not None and policy.can_read_with_token(token) else None
 
 
 def _slug(value: str) -> str:
@@ -400,18 +400,19 @@ def save_response(data, round_id: int):
         from ..errors import AuthRequired
 
         raise AuthRequired(_("This needs an access token."))
-    if not policy.can_respond_with_token(token):
+    organisation = token.organisation
+    if organisation is None or not policy.can_respond_with_token(token):
         raise Forbidden(_("This token may not answer consultations."))
     if round_id > open_data.MAX_ID:
         raise NotFound(_("Nothing here."))
     answers = {a["question_id"]: a["text"] for a in data["answers"]}
     response = consultation_service.save_response(
-        token.user, round_id, token.organisation.id, answers, submit=data["submit"]
+        token.user, round_id, organisation.id, answers, submit=data["submit"]
     )
     return {
         "id": response.id,
         "round_id": response.round_id,
-        "organisation": _org_ref(token.organisation),
+        "organisation": _org_ref(organisation),
         "status": response.status.value,
         "version_count": response.version_count,
     }
