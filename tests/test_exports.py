@@ -18,9 +18,9 @@ from support import PASSWORD
 
 from forum.config import parse_rate_limit
 from forum.extensions import db
-from forum.models import AuditEntry, OutboxMail, PersonalExport
+from forum.models import AuditEntry, Membership, OutboxMail, PersonalExport
 from forum.models.base import utcnow
-from forum.services import accounts, api_tokens, exports, moderation, privacy
+from forum.services import accounts, api_tokens, exports, moderation, organisations, privacy
 from forum.services import consultations as consultation_service
 from forum.services import forums as forum_service
 
@@ -206,8 +206,8 @@ def test_closing_an_account_keeps_posts_under_a_pseudonym_and_nothing_personal(
 ):
     email, name = "greta.exempel@example.se", "Greta Exempelsson"
     user = make.user(name=name, email=email)
-    org = make.organisation(admin=user)
     other = make.user()
+    org = make.organisation(admin=other, members=[user])
     thread = make.thread(author=user, title="Min tråd")
     make.message(thread, user, "Ett inlägg som är en allmän handling")
     make.message(thread, other, "Ett svar till dig")
@@ -232,6 +232,37 @@ def test_closing_an_account_keeps_posts_under_a_pseudonym_and_nothing_personal(
             AuditEntry.action == "account.close", AuditEntry.target_id == user.id
         )
     )
+
+
+def test_the_last_admin_of_an_organisation_appoints_another_before_closing(app, make, client, auth):
+    admin, member = make.user(name="Ensam Admin"), make.user()
+    org = make.organisation(admin=admin, members=[member], name="Föreningen Kvar")
+    auth.login(admin)
+    refused = client.post("/settings/close", data={"password": PASSWORD})
+    assert refused.status_code == 400
+    assert "Föreningen Kvar" in refused.get_data(as_text=True)
+    assert database_mentions("Ensam Admin")  # nothing was deleted
+    membership = db.session.scalar(
+        select(Membership).where(
+            Membership.user_id == member.id, Membership.organisation_id == org.id
+        )
+    )
+    with app.test_request_context():
+        organisations.set_member_role(admin, org.id, membership.id, "admin")
+    assert client.post("/settings/close", data={"password": PASSWORD}).status_code == 303
+    assert database_mentions("Ensam Admin") == []
+
+
+@pytest.mark.config(FORUM_LOGIN_MAX_FAILURES=3)
+def test_closing_an_account_throttles_password_guesses(app, make, client, auth):
+    """A borrowed session cannot be used to guess the password (and destroy the account)."""
+    user = make.user(name="Gissad Person")
+    auth.login(user)
+    for _ in range(3):
+        assert client.post("/settings/close", data={"password": "gissning"}).status_code == 400
+    throttled = client.post("/settings/close", data={"password": PASSWORD})
+    assert throttled.status_code == 400
+    assert database_mentions("Gissad Person")  # the right password after the limit is refused
 
 
 def test_admins_close_accounts_on_request_and_others_cannot(app, make, client, auth):

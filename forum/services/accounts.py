@@ -564,23 +564,30 @@ def update_settings(
     db.session.commit()
 
 
-def change_password(
-    user: User, current_password: str, new_password: str, address: str | None = None
+def confirm_password(
+    user: User, password: str | None, address: str | None, field: str = "password"
 ) -> None:
-    """Change the password after checking the current one; other sessions end.
+    """Check a logged-in person's password before a grave step (Invalid on `field` if wrong).
 
-    Wrong current passwords count as failed logins (per account and, when
-    given, per address), so a borrowed session cannot be used to guess it.
+    A wrong password counts as a failed login (per account and, when given, per address),
+    so a borrowed session cannot be used to guess it; a right one is not a failure.
     """
     attempt = _reserve_attempt(user.email, (address or "unknown")[:64] if address else None)
     try:
-        correct = check_password_hash(user.password_hash, current_password or "")
+        correct = check_password_hash(user.password_hash, password or "")
     except UnicodeEncodeError:
         correct = False
     if not correct:
-        raise Invalid(_("The current password is wrong."), field="current_password")
-    db.session.delete(attempt)  # the right password is not a failure
+        raise Invalid(_("The current password is wrong."), field=field)
+    db.session.delete(attempt)
     db.session.commit()
+
+
+def change_password(
+    user: User, current_password: str, new_password: str, address: str | None = None
+) -> None:
+    """Change the password after checking the current one; other sessions end."""
+    confirm_password(user, current_password, address, field="current_password")
     check_password_strength(new_password, field="new_password")
     user.password_hash = hash_password(new_password)
     db.session.commit()

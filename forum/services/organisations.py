@@ -151,6 +151,18 @@ def _is_last_admin(org: Organisation, membership: Membership) -> bool:
     )
 
 
+def organisations_led_alone(user: User) -> list[str]:
+    """Names of the organisations whose only approved admin is `user`."""
+    led = db.session.scalars(
+        select(Membership).where(
+            Membership.user_id == user.id,
+            Membership.role == MemberRole.admin,
+            Membership.status == MembershipStatus.approved,
+        )
+    ).all()
+    return sorted(m.organisation.name for m in led if _is_last_admin(m.organisation, m))
+
+
 def _person(user: User) -> str:
     return f"{user.display_name} (user {user.id})"
 

@@ -13,10 +13,9 @@ from typing import Any
 
 from flask_babel import gettext as _
 from sqlalchemy import delete, or_, select
-from werkzeug.security import check_password_hash
 
 from .. import policy
-from ..errors import Forbidden, Invalid, NotFound
+from ..errors import Conflict, Forbidden, NotFound
 from ..events import disconnect_user
 from ..extensions import db
 from ..formatting import iso_utc
@@ -39,7 +38,9 @@ from ..models import (
     UserSession,
 )
 from ..models.forums import forum_members, forum_moderators
+from .accounts import confirm_password
 from .audit import record as audit
+from .organisations import organisations_led_alone
 
 CLOSED_DOMAIN = "closed.invalid"
 
@@ -53,19 +54,33 @@ def is_closed(user: User) -> bool:
     return user.email.endswith("@" + CLOSED_DOMAIN)
 
 
-def close_account(actor: User | None, user_id: int, password: str | None = None) -> User:
-    """Close an account: the person themselves (with their password) or an admin on request."""
+def close_account(
+    actor: User | None, user_id: int, password: str | None = None, address: str | None = None
+) -> User:
+    """Close an account: the person themselves (with their password) or an admin on request.
+
+    The password check is throttled like a login. An organisation's last admin hands the
+    role over first, so no organisation is left that nobody can manage or answer for.
+    """
     actor = policy.require_login(actor)
     user = db.session.get(User, user_id)
     if user is None or is_closed(user):
         raise NotFound(_("No such account."))
     if actor.id == user.id:
-        if not check_password_hash(user.password_hash, password or ""):
-            raise Invalid(_("The password is not right."), field="password")
+        confirm_password(user, password, address, field="password")
     elif not policy.is_admin(actor):
         raise Forbidden(_("You may not do that."))
     elif user.is_admin:
         raise Forbidden(_("Remove the admin role before closing an admin's account."))
+    led = organisations_led_alone(user)
+    if led:
+        raise Conflict(
+            _(
+                "%(person)s is the last admin of %(names)s. Appoint another admin first.",
+                person=user.display_name,
+                names=", ".join(led),
+            )
+        )
     old_email = user.email
     _delete_personal_rows(user, old_email)
     user.email = f"closed-{user.id}@{CLOSED_DOMAIN}"

@@ -21,7 +21,7 @@ from flask_wtf import FlaskForm
 from .. import policy
 from ..errors import DomainError, Invalid
 from ..services import exports, privacy
-from .auth import end_session
+from .auth import client_address, end_session
 
 bp = Blueprint("privacy", __name__)
 
@@ -66,7 +66,9 @@ def close_account():
     if not form.validate_on_submit():
         return redirect(url_for("auth.settings"), 303)
     try:
-        privacy.close_account(current_user, current_user.id, request.form.get("password"))
+        privacy.close_account(
+            current_user, current_user.id, request.form.get("password"), client_address()
+        )
     except DomainError as err:
         return render_template("privacy/close_failed.html", message=err.message), 400
     end_session()
