@@ -28,3 +28,15 @@ socket.on("moderation:count", (payload) => {
     el.hidden = !payload.count;
   });
 });
+
+// Logging out forgets what this tab kept for the person (unsent messages, drafts), so
+// the next person to use the browser neither sees nor sends it.
+document.querySelectorAll('form[action$="/logout"]').forEach((form) => {
+  form.addEventListener("submit", () => {
+    try {
+      Object.keys(window.sessionStorage)
+        .filter((key) => key.startsWith("dialogforum:"))
+        .forEach((key) => window.sessionStorage.removeItem(key));
+    } catch (_e) { /* storage blocked: nothing was kept */ }
+  });
+});

@@ -40,7 +40,7 @@ function start(root) {
   const feedApi = createFeed({ socket, threadId, viewerId, ctx, S, say, isJoined: live });
   let composer = null;
   const outbox = createOutbox({
-    socket, threadId, feedApi, S, say, canSend: live,
+    socket, threadId, viewerId, feedApi, S, say, canSend: live,
     onEdit: (item) => composer && composer.takeBack(item),
   });
   const typed = showPresence({ socket, threadId, S });

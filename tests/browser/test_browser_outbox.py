@@ -31,6 +31,14 @@ def message(page, text):
     )
 
 
+def outbox_storage(page) -> dict[str, str]:
+    return page.evaluate(
+        """Object.fromEntries(Object.keys(sessionStorage)
+            .filter((k) => k.startsWith('dialogforum:outbox:'))
+            .map((k) => [k, sessionStorage.getItem(k)]))"""
+    )
+
+
 def go_offline(page):
     page.context.set_offline(True)
     expect(page.locator("#connection")).to_have_attribute(
@@ -60,7 +68,11 @@ def test_offline_sends_wait_in_the_outbox_and_arrive_once(world, new_page):
     expect(outgoing.first.locator("[data-slot=status]")).to_contain_text("anslutningen")
     expect(alice.locator("#announcer")).to_contain_text("anslutningen")
     expect(alice.locator("#body")).to_have_value("")
-    stored = alice.evaluate(f"sessionStorage.getItem('dialogforum:outbox:{world.thread_id}')")
+    kept = outbox_storage(alice)
+    (key,) = kept  # kept per person and thread: dialogforum:outbox:<viewer>:<thread>
+    viewer = alice.locator("#thread").get_attribute("data-viewer-id")
+    assert key == f"dialogforum:outbox:{viewer}:{world.thread_id}"
+    stored = kept[key]
     assert "Skickat utan nät 1" in stored and "Skickat utan nät 2" in stored
     assert_accessible(alice, "thread with messages waiting to be sent (sv)")
 
@@ -75,7 +87,7 @@ def test_offline_sends_wait_in_the_outbox_and_arrive_once(world, new_page):
     # In the order they were written, and the outbox is empty in storage too
     ids = [int(message(alice, f"Skickat utan nät {n}").get_attribute("data-id")) for n in (1, 2)]
     assert ids[0] < ids[1]
-    assert alice.evaluate(f"sessionStorage.getItem('dialogforum:outbox:{world.thread_id}')") is None
+    assert outbox_storage(alice) == {}
     # A reload shows each exactly once (the server has one copy each)
     alice.reload()
     for n in (1, 2):
@@ -106,6 +118,24 @@ def test_a_reload_keeps_the_unsent_message_and_sends_it(world, new_page):
     alice.press("#body", "Enter")
     expect(message(alice, "Ett utkast")).to_have_count(1)
     alice.reload()
+    expect(alice.locator("#body")).to_have_value("")
+
+
+def test_logging_out_forgets_drafts_and_unsent_messages(world, new_page):
+    """On a shared computer the next person in this tab finds nothing of the last one's."""
+    alice = new_page("sv")
+    login(alice, world, world.alice_email)
+    open_thread(alice, world)
+    alice.fill("#body", "Ett hemligt utkast")
+    alice.wait_for_function("Object.keys(sessionStorage).some((k) => k.startsWith('dialogforum:'))")
+    alice.get_by_role("button", name="Logga ut").click()
+    alice.wait_for_load_state()
+    assert (
+        alice.evaluate("Object.keys(sessionStorage).filter((k) => k.startsWith('dialogforum:'))")
+        == []
+    )
+    login(alice, world, world.bob_email)
+    open_thread(alice, world)
     expect(alice.locator("#body")).to_have_value("")
 
 

@@ -8,11 +8,13 @@ import { slot } from "../message.js";
 
 const SEND_TIMEOUT = 10000;
 
-function storageKey(threadId) {
-  return `dialogforum:outbox:${threadId}`;
+// Per person and thread: on a shared computer the next person to log in in this tab
+// never sees, let alone sends, what the previous one left unsent (logout also clears it).
+function storageKey(viewerId, threadId) {
+  return `dialogforum:outbox:${viewerId}:${threadId}`;
 }
 
-export function createOutbox({ socket, threadId, feedApi, S, say, canSend, onEdit }) {
+export function createOutbox({ socket, threadId, viewerId, feedApi, S, say, canSend, onEdit }) {
   const feed = feedApi.feed;
   const template = document.getElementById("outgoing-template");
   const items = new Map(); // client_id -> {client_id, body, reply_to, reply_name, state, error}
@@ -22,13 +24,13 @@ export function createOutbox({ socket, threadId, feedApi, S, say, canSend, onEdi
   function save() {
     try {
       const list = Array.from(items.values());
-      if (list.length) window.sessionStorage.setItem(storageKey(threadId), JSON.stringify(list));
-      else window.sessionStorage.removeItem(storageKey(threadId));
+      if (list.length) window.sessionStorage.setItem(storageKey(viewerId, threadId), JSON.stringify(list));
+      else window.sessionStorage.removeItem(storageKey(viewerId, threadId));
     } catch (_e) { /* storage full or blocked: the page still has them */ }
   }
   function load() {
     try {
-      const list = JSON.parse(window.sessionStorage.getItem(storageKey(threadId)) || "[]");
+      const list = JSON.parse(window.sessionStorage.getItem(storageKey(viewerId, threadId)) || "[]");
       return Array.isArray(list) ? list.filter((i) => i && i.client_id && typeof i.body === "string") : [];
     } catch (_e) {
       return [];
