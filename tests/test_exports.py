@@ -213,6 +213,9 @@ def test_closing_an_account_keeps_posts_under_a_pseudonym_and_nothing_personal(
     make.message(thread, other, "Ett svar till dig")
     with app.test_request_context():
         api_tokens.create_token(user, "min nyckel", ["read"], org.id)
+        # the audit log names the person: it stays, under the pseudonym
+        invite_only = make.forum(visibility="invite")
+        forum_service.change_forum_people(make.user("admin"), invite_only, email, "member", True)
         accounts.request_password_reset(email)
         exports.request_personal_export(user)
     assert database_mentions(email) and database_mentions(name)

@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask_babel import gettext as _
-from sqlalchemy import delete, or_, select
+from sqlalchemy import delete, func, or_, select, update
 
 from .. import policy
 from ..errors import Conflict, Forbidden, NotFound
@@ -116,6 +116,14 @@ def _delete_personal_rows(user: User, email: str) -> None:
     from ..models import PersonalExport
 
     db.session.execute(delete(PersonalExport).where(PersonalExport.user_id == user_id))
+    # The audit log stays (it is the record of what was done), but not who the person was:
+    # their name and address in its free text become the pseudonym.
+    for old in {email, user.display_name}:
+        db.session.execute(
+            update(AuditEntry)
+            .where(AuditEntry.reason.contains(old, autoescape=True))
+            .values(reason=func.replace(AuditEntry.reason, old, pseudonym(user_id)))
+        )
 
 
 # --- what the app holds about a person (GDPR arts. 15 and 20) ------------------------
