@@ -275,6 +275,28 @@ def test_a_member_removed_from_an_invite_only_forum_leaves_its_rooms(app, make, 
     assert ack["error"]["code"] == "not_found"
 
 
+def test_the_forum_list_stops_hearing_of_a_forum_the_person_left(app, make, socket_for):
+    """The forum list's live counts (which thread is active, who wrote) follow access too."""
+    owner = make.user("official")
+    guest, stays = make.user(), make.user()
+    forum = make.forum(owner=owner, visibility="invite", members=[guest, stays])
+    thread = make.thread(forum, author=stays)
+    guest_list, stays_list, speaker = socket_for(guest), socket_for(stays), socket_for(stays)
+    for sock in (guest_list, stays_list):
+        ack = sock.emit("watch", {"forum_ids": [forum.id]}, callback=True)
+        assert ack["ok"] and ack["forums"] == [forum.id]
+    joined(speaker, thread)
+    from forum.services import forums
+
+    with app.test_request_context():
+        forums.change_forum_people(owner, forum, guest.email, "member", add=False)
+    guest_list.get_received()
+    stays_list.get_received()
+    say(speaker, thread, "only for the members now", "forum-room-1")
+    assert events(guest_list, "forum:activity") == []
+    assert [e["thread_id"] for e in events(stays_list, "forum:activity")] == [thread.id]
+
+
 def test_a_forum_closed_to_visitors_drops_their_sockets(app, make, socket_for):
     owner = make.user("official")
     member = make.user()
