@@ -315,6 +315,11 @@ def test_search_page_pages_with_a_next_link(app, make, client):
     link = re.search(r'href="([^"]+)" rel="next"', page).group(1).replace("&amp;", "&")
     second = client.get(link).get_data(as_text=True)
     assert second.count('class="search-hit"') == 3 and 'rel="next"' not in second
+    # Stray parameters are not carried on (url_for would take `_method` as its own)
+    stray = client.get("/search?q=höstlov&order=newest&_method=POST&_anchor=x&extra=1")
+    assert stray.status_code == 200
+    link = re.search(r'href="([^"]+)" rel="next"', stray.get_data(as_text=True)).group(1)
+    assert "_method" not in link and "_anchor" not in link and "extra" not in link
 
 
 @pytest.mark.parametrize(

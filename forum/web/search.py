@@ -77,6 +77,14 @@ def params_from_args(errors: dict[str, str]) -> search_queries.SearchParams:
     )
 
 
+# What the search form sends (and "More results" carries on); anything else is dropped, so
+# a stray `_method` or `_anchor` cannot reach url_for.
+SEARCH_ARGS = frozenset(
+    ("q", "kind", "forum", "commitment", "department", "organisation", "author", "from", "to")
+    + ("order",)
+)
+
+
 @bp.get("/search")
 def index():
     """Search everything the reader may read."""
@@ -91,7 +99,7 @@ def index():
             errors[err.field or "q"] = err.message
     next_args = None
     if page.next_cursor:
-        next_args = {k: v for k, v in request.args.items() if v and k != "cursor"}
+        next_args = {k: v for k, v in request.args.items() if v and k in SEARCH_ARGS}
         next_args["cursor"] = page.next_cursor
     status = 400 if errors else 200
     return render_template(
