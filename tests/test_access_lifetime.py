@@ -104,6 +104,19 @@ def test_a_copied_remember_cookie_stops_working_at_logout(app, make, db):
     assert all(row.revoked_at is not None for row in sessions_of(db, user))
 
 
+def test_a_session_key_without_its_token_cannot_end_the_session(app, make, db):
+    """Logout ends the session a remember-me cookie names only when the token is its own."""
+    user = make.user()
+    browser = new_client(app)
+    login(browser, user.email, remember=True)
+    key = browser.get_cookie(REMEMBER).value.partition(".")[0]
+    prankster = new_client(app)
+    prankster.set_cookie(REMEMBER, f"{key}.not-the-token", domain="localhost")
+    prankster.post("/logout")
+    assert logged_in(browser)
+    assert all(row.revoked_at is None for row in sessions_of(db, user))
+
+
 def test_the_remember_token_rotates_on_use_and_the_old_one_is_refused(app, make):
     user = make.user()
     browser = new_client(app)

@@ -429,6 +429,24 @@ def revoke_session(key: str | None) -> None:
         _revoke([row])
 
 
+def revoke_remembered(value: str | None) -> None:
+    """Log out the session a remember-me cookie `<key>.<token>` names, if the token is its own.
+
+    Knowing a session's key is not enough to end it: only its token holder may.
+    """
+    key, _sep, token = (value or "").partition(".")
+    if not key or not token:
+        return
+    row = db.session.scalar(select(UserSession).where(UserSession.key == key))
+    if (
+        row is not None
+        and row.revoked_at is None
+        and row.remember_hash is not None
+        and secrets.compare_digest(row.remember_hash, _token_hash(token))
+    ):
+        _revoke([row])
+
+
 def device_label(user_agent: str) -> str:
     """ "Firefox on Linux" from a User-Agent header (ua-parser's rules); a fallback otherwise."""
     from ua_parser import parse

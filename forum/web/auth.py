@@ -157,8 +157,7 @@ def end_session() -> None:
     session.clear()
     logout_user()
     if has_remember_cookie():
-        value = request.cookies.get(REMEMBER_COOKIE, "")
-        accounts.revoke_session(value.partition(".")[0])
+        accounts.revoke_remembered(request.cookies.get(REMEMBER_COOKIE))
         _remember_cookie(None)
     if locale:
         session["lang"] = locale  # the pages after logging out stay in the user's language
