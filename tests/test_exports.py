@@ -13,7 +13,7 @@ from datetime import timedelta
 
 import pytest
 from consultation_support import make_round, respond
-from sqlalchemy import inspect, select, text
+from sqlalchemy import inspect, select, text, update
 from support import PASSWORD
 
 from forum.config import parse_rate_limit
@@ -172,6 +172,34 @@ def test_download_my_data_is_prepared_mailed_and_expires(app, make, client, auth
     db.session.commit()
     assert client.get(link).status_code == 404
     assert client.get("/integritet/export/not-a-token").status_code == 404
+
+
+def test_asking_twice_prepares_one_copy_and_one_worker_builds_it(app, make, client, auth):
+    """Double clicks and racing background workers make one file and send one mail."""
+    user = make.user()
+    auth.login(user)
+    for _ in range(3):
+        assert client.post("/integritet/export").status_code == 303
+    before = set(exports.exports_dir().iterdir())
+    (export,) = db.session.scalars(
+        select(PersonalExport).where(PersonalExport.user_id == user.id)
+    ).all()
+    with app.test_request_context():
+        assert exports._claim(export.id) is True
+        assert exports._claim(export.id) is False  # the second worker finds it taken
+        assert exports.prepare_personal_export(export.id) is None
+        db.session.execute(
+            update(PersonalExport).where(PersonalExport.id == export.id).values(status="pending")
+        )
+        db.session.commit()
+        assert exports.prepare_personal_export(export.id)
+        assert exports.prepare_personal_export(export.id) is None
+    mails = db.session.scalars(select(OutboxMail).where(OutboxMail.to_address == user.email))
+    assert len(mails.all()) == 1
+    db.session.refresh(export)
+    assert export.status == "ready"
+    made = set(exports.exports_dir().iterdir()) - before
+    assert made == {exports.exports_dir() / export.file_name}
 
 
 # --- closing an account --------------------------------------------------------------

@@ -23,7 +23,7 @@ from zoneinfo import ZoneInfo
 
 from flask import Flask, current_app, render_template
 from flask_babel import gettext as _
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import joinedload
 
 from .. import policy
@@ -233,19 +233,51 @@ def exports_dir() -> Path:
 def request_personal_export(user: User | None) -> PersonalExport:
     """Ask for "download my data"; it is prepared in the background and mailed as a link."""
     user = policy.require_login(user)
+    waiting = db.session.scalar(
+        select(PersonalExport).where(
+            PersonalExport.user_id == user.id,
+            PersonalExport.status.in_(("pending", "running")),
+        )
+    )
+    if waiting is not None:  # asking again while one is prepared gets that one
+        return waiting
     export = PersonalExport(user_id=user.id)
     db.session.add(export)
     db.session.commit()
     return export
 
 
+def _claim(export_id: int) -> bool:
+    """Take a pending export for this worker; of workers racing for it, exactly one wins."""
+    claimed = db.session.execute(
+        update(PersonalExport)
+        .where(PersonalExport.id == export_id, PersonalExport.status == "pending")
+        .values(status="running")
+    )
+    db.session.commit()
+    return bool(getattr(claimed, "rowcount", 0))
+
+
 def prepare_personal_export(export_id: int) -> str | None:
     """Build the zip, store it, mail the expiring link; returns the link's secret (tests)."""
+    if not _claim(export_id):
+        return None
+    try:
+        return _build_personal_export(export_id)
+    except BaseException:
+        db.session.rollback()  # let the next run try again
+        db.session.execute(
+            update(PersonalExport).where(PersonalExport.id == export_id).values(status="pending")
+        )
+        db.session.commit()
+        raise
+
+
+def _build_personal_export(export_id: int) -> str:
     from .privacy import personal_data
 
     export = db.session.get(PersonalExport, export_id)
-    if export is None or export.status != "pending":
-        return None
+    assert export is not None
     user = db.session.get(User, export.user_id)
     assert user is not None
     data = personal_data(user)
