@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 from support import Auth
 
 from forum.config import parse_rate_limit
+from forum.errors import Invalid
 from forum.models import (
     Appeal,
     AuditEntry,
@@ -561,6 +562,26 @@ def test_pin_rename_archive_and_move(scene, make, client, auth, socket_for, db):
     assert send(sock, scene.thread)["error"]["code"] == "locked"
     actions = set(db.session.scalars(select(AuditEntry.action)))
     assert {"thread.pinned", "thread.renamed", "thread.moved", "thread.archived"} <= actions
+
+
+def test_a_rounds_discussion_cannot_be_moved_out_or_another_thread_in(app, make, db):
+    """The round's rules read its discussion by its forum: moving would break who may read."""
+    from consultation_support import make_round
+
+
+    official, admin = make.user("official"), make.user("admin")
+    make.organisation(admin=make.user())  # someone to ask
+    round_ = make_round(app, make, official)
+    thread = db.session.get(Thread, round_.thread_id)
+    elsewhere = make.forum(visibility="members")
+    other = make.thread(forum=elsewhere)
+    with app.test_request_context():
+        for thread_id, forum_id in ((thread.id, elsewhere.id), (other.id, thread.forum_id)):
+            with pytest.raises(Invalid) as refused:
+                moderation.move_thread(admin, thread_id, forum_id)
+            assert refused.value.field == "forum_id"
+    db.session.expire_all()
+    assert db.session.get(Thread, thread.id).forum_id != elsewhere.id
 
 
 @pytest.mark.config(FORUM_MESSAGE_RATE_LIMIT=parse_rate_limit("off"))

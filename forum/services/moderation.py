@@ -721,6 +721,11 @@ def move_thread(actor: User | None, thread_id: int, forum_id: int | None) -> Thr
     assert target is not None
     if target.id == thread.forum_id:
         raise Invalid(_("The thread is already in that forum."), field="forum_id")
+    if policy.CONSULTATION_FORUM_SLUG in (thread.forum.slug, target.slug):
+        # a round's discussion is read by the round's rules, which follow its forum
+        raise Invalid(
+            _("A consultation round's discussion stays with its round."), field="forum_id"
+        )
     policy.require(
         policy.is_forum_moderator(actor, target),
         _("You can only move threads to forums you moderate."),
