@@ -67,3 +67,21 @@ def test_join_queries_do_not_grow(app, make, socket_for, count_queries, db):
         assert ack["ok"] and len(ack["messages"]) == min(n_messages, 50)
         counts.append(counter.count)
     assert counts[0] == counts[1], counts
+
+
+def test_telling_many_people_takes_the_same_queries_as_telling_a_few(app, make, count_queries, db):
+    """A round opened to every verified organisation notifies hundreds: no read per person."""
+    from forum.services import notifications
+
+    counts = []
+    for n in (3, 30):
+        people = [make.user() for _ in range(n)]
+        db.session.expire_all()
+        people = [db.session.get(type(p), p.id) for p in people]
+        with app.test_request_context(), count_queries() as counter:
+            made = notifications.deliver(people, "mention", "Hej!", "/forums")
+        assert len(made) == n
+        # the rows themselves are written one INSERT each (the driver's executemany); what
+        # must not grow is everything else: reads, counts, flushes
+        counts.append(sum(not s.lstrip().upper().startswith("INSERT") for s in counter.statements))
+    assert counts[0] == counts[1], counts

@@ -117,6 +117,18 @@ def unread_count(user_id: int) -> int:
     )
 
 
+def unread_counts(user_ids: list[int]) -> dict[int, int]:
+    """Unread notifications of each of `user_ids` (0 for none), in one query."""
+    rows = db.session.execute(
+        select(Notification.user_id, func.count())
+        .where(Notification.user_id.in_(user_ids), Notification.read_at.is_(None))
+        .group_by(Notification.user_id)
+    ).all()
+    counts = dict.fromkeys(user_ids, 0)
+    counts.update({user_id: count for user_id, count in rows})
+    return counts
+
+
 # --- preferences -----------------------------------------------------------------
 
 
@@ -252,12 +264,11 @@ def deliver(
     modes = _modes(list(people.values()), kind)
     name = actor_name if actor_name is not None else (actor.display_name if actor else "")
     title = title or (thread.title if thread is not None else "")
-    made = []
+    made: list[tuple[User, Notification, str, str]] = []
     for user in people.values():
         with force_locale(user.locale or "sv"):
             text = excerpt_text() if callable(excerpt_text) else excerpt_text
             subject = describe(kind, name, title)
-        mode = modes[user.id]
         note = Notification(
             user_id=user.id,
             kind=kind,
@@ -266,22 +277,21 @@ def deliver(
             message_id=message_id,
             url=url,
             excerpt=text[:300],
-            mail_state=DIGEST if mode == DIGEST else None,
+            mail_state=DIGEST if modes[user.id] == DIGEST else None,
         )
         db.session.add(note)
-        db.session.flush()
+        made.append((user, note, subject, text))
+    db.session.flush()  # one flush and one count for everyone told, however many they are
+    unread = unread_counts(list(people))
+    for user, note, subject, text in made:
         emit_after_commit(
             "notification",
-            {
-                "notification": notification_dict(note, name, title),
-                "unread": unread_count(user.id),
-            },
+            {"notification": notification_dict(note, name, title), "unread": unread[user.id]},
             user_room(user.id),
         )
-        if mode == IMMEDIATE:
+        if modes[user.id] == IMMEDIATE:
             _mail(user, kind, subject, text, url, note)
-        made.append(note)
-    return made
+    return [note for _user, note, _subject, _text in made]
 
 
 def send_digests(now: datetime | None = None) -> int:
