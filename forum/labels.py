@@ -21,6 +21,11 @@ from .models import (
     MessageState,
 )
 
+TOKEN_SCOPES = {  # an API token's permissions (models.api_tokens.SCOPES)
+    "read": _l("Read what I may read"),
+    "respond": _l("Save my organisation's consultation responses"),
+}
+
 AUDIT_EVENTS = {
     "appeal.submitted": _l("Appeal submitted"),
     "appeal.upheld": _l("Appeal decided: the decision stands"),

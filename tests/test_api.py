@@ -255,7 +255,9 @@ def test_settings_page_makes_and_revokes_tokens_hashed_at_rest(app, make, client
     raw = re.search(r'value="(dfp_[^"]+)"', made.get_data(as_text=True)).group(1)
     token = db.session.scalar(select(ApiToken).where(ApiToken.user_id == user.id))
     assert token.token_hash != raw and raw not in token.token_hash and token.prefix == raw[:12]
-    assert raw not in client.get("/settings/tokens").get_data(as_text=True)
+    listing = client.get("/settings/tokens").get_data(as_text=True)
+    assert raw not in listing
+    assert "<td>Läsa det jag får läsa</td>" in listing  # the permission's words, not its code
     assert client.get("/api/v1/forums", headers=bearer(raw)).status_code == 200
     client.post(f"/settings/tokens/{token.id}/revoke")
     assert client.get("/api/v1/forums", headers=bearer(raw)).status_code == 401

@@ -13,6 +13,7 @@ from wtforms.validators import DataRequired, Length
 
 from ..errors import DomainError
 from ..extensions import db
+from ..labels import TOKEN_SCOPES
 from ..models import Membership, MembershipStatus, Organisation, OrganisationStatus
 from ..services import api_tokens
 from .forms import MultiCheckboxField, form_error
@@ -26,10 +27,7 @@ class TokenForm(FlaskForm):
     )
     scopes = MultiCheckboxField(
         _l("Permissions"),
-        choices=[
-            SelectChoice("read", _l("Read what I may read")),
-            SelectChoice("respond", _l("Save my organisation's consultation responses")),
-        ],
+        choices=[SelectChoice(code, label) for code, label in TOKEN_SCOPES.items()],
     )
     organisation = SelectField(
         _l("Organisation the token acts for"), choices=[], validate_choice=False
@@ -62,6 +60,7 @@ def _page(form: TokenForm, created: str | None = None, status: int = 200):
         revoke_form=RevokeForm(),
         tokens=api_tokens.tokens_of(current_user),
         created=created,
+        scope_labels=TOKEN_SCOPES,
     ), status
 
 

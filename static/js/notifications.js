@@ -24,8 +24,9 @@ socket.on("notification:count", (payload) => setCount(payload.unread));
 const waiting = document.querySelectorAll("[data-moderation-count]");
 socket.on("moderation:count", (payload) => {
   waiting.forEach((el) => {
-    el.textContent = String(payload.count);
-    el.hidden = !payload.count;
+    const number = el.querySelector("[data-moderation-number]");
+    if (number) number.textContent = String(payload.count);
+    el.hidden = !payload.count; // the number and its "waiting" come and go together
   });
 });
 
