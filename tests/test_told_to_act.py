@@ -44,6 +44,11 @@ def test_first_flag_tells_the_forums_moderators_once_with_a_live_count(app, make
     assert kinds(db, flaggers[0]) == [] and kinds(db, author) == []
     counts = [e["args"][0]["count"] for e in live.get_received() if e["name"] == "moderation:count"]
     assert counts == [1]
+    # and down again, live, when a moderator decides
+    with app.test_request_context():
+        moderation_service.dismiss_flags(site_moderator, message.id)
+    counts = [e["args"][0]["count"] for e in live.get_received() if e["name"] == "moderation:count"]
+    assert counts == [0]
 
 
 def test_header_shows_the_waiting_count_to_moderators(app, make, db, client, auth):

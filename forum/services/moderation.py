@@ -233,7 +233,12 @@ def _resolve_flags(actor: User | None, message_id: int, resolution: str) -> int:
             resolution=resolution,
         )
     )
-    return result.rowcount or 0  # type: ignore[attr-defined]
+    resolved: int = result.rowcount or 0  # type: ignore[attr-defined]
+    if resolved:
+        message = db.session.get(Message, message_id)
+        forum_id = message.thread.forum_id if message is not None else None
+        notifications.recount_for_moderators(notifications.moderators_of(forum_id))
+    return resolved
 
 
 def _active_hide(message_id: int) -> ModerationAction | None:
@@ -858,5 +863,6 @@ def decide_appeal(
         forum_id=action.forum_id,
     )
     _tell(action.subject, f"appeal_{result.value}", text, action)
+    notifications.recount_for_moderators(notifications.moderators_of(action.forum_id))
     db.session.commit()
     return item

@@ -507,9 +507,15 @@ def tell_moderators(
     thread: Thread | None = None,
 ) -> None:
     """A flag or an appeal arrived: its moderators are told, and their header count moves live."""
-    from ..queries.moderation import waiting_count
-
     people = [u for u in moderators_of(forum_id) if actor is None or u.id != actor.id]
     deliver(people, kind, excerpt_text, url, thread=thread)
+    recount_for_moderators(people)
+
+
+def recount_for_moderators(people: list[User]) -> None:
+    """Each of `people`'s header count of what waits, as it is after this transaction's
+    changes (sent after commit): it goes up with a flag or appeal and down with a decision."""
+    from ..queries.moderation import waiting_count
+
     for user in people:
         emit_after_commit("moderation:count", {"count": waiting_count(user)}, user_room(user.id))
