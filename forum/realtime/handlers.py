@@ -28,7 +28,7 @@ from ..events import (
 )
 from ..extensions import db, socketio
 from ..queries import forums as forum_queries
-from ..queries import payloads
+from ..queries import mentions, payloads
 from ..services import forums as forum_service
 from ..services import reactions as reaction_service
 from ..services.validation import int_field, require_mapping, str_field
@@ -212,6 +212,14 @@ def on_reaction_remove(data: dict[str, Any]) -> dict[str, Any]:
 
 
 @acknowledged
+def on_mention_suggest(data: dict[str, Any]) -> dict[str, Any]:
+    """Sent by the composer as its person types `@` and letters: whom they could mention."""
+    thread_id = int_field(data, "thread_id")
+    prefix = str_field(data, "q", required=False, max_length=mentions.MAX_QUERY) or ""
+    return {"people": mentions.suggest(_user(), thread_id, prefix)}  # type: ignore[arg-type]
+
+
+@acknowledged
 def on_history(data: dict[str, Any]) -> dict[str, Any]:
     """Sent by clients scrolling up: messages before an id, newest page last."""
     thread_id = int_field(data, "thread_id")
@@ -291,6 +299,7 @@ EVENTS: dict[str, Callable[..., Any]] = {
     "message:delete": on_delete,
     "reaction:add": on_reaction_add,
     "reaction:remove": on_reaction_remove,
+    "mention:suggest": on_mention_suggest,
     "history": on_history,
     "typing": on_typing,
     "read": on_read,

@@ -38,10 +38,9 @@ from ..models import (
     User,
     UserSession,
 )
+from ..models.accounts import CLOSED_DOMAIN
 from ..models.forums import forum_members, forum_moderators
 from .audit import record as audit
-
-CLOSED_DOMAIN = "closed.invalid"
 
 
 def pseudonym(user_id: int) -> str:
