@@ -254,6 +254,8 @@ def test_phone_opens_at_the_newest_with_the_composer_in_view(world, browser):
         box = page.locator("#body").bounding_box()
         assert box is not None and 0 <= box["y"] and box["y"] + box["height"] <= 640, box
         assert page.evaluate("document.documentElement.scrollWidth") <= 320
+        page.evaluate("window.scrollTo(0, 0)")
+        assert header.bounding_box()["height"] <= 0.2 * 640  # the bell still fits beside it
         page.get_by_role("button", name="Meny").click()
         assert page.evaluate("document.documentElement.scrollWidth") <= 320
     finally:
