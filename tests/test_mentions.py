@@ -75,6 +75,19 @@ def test_an_invite_only_forum_suggests_only_those_who_can_read_it(make, socket_f
     assert site_moderator.id in {p["id"] for p in suggest(socket_for(member), thread, "")["people"]}
 
 
+def test_someone_removed_from_the_forum_is_no_longer_suggested(make, app, socket_for, db):
+    from forum.services import forums
+
+    owner = make.user("official", name="Olga Tjänsteperson")
+    member, leaver = make.user(name="Lo Kvar"), make.user(name="Lina Lämnar")
+    private = make.forum(owner=owner, visibility="invite", members=[member, leaver])
+    thread = make.thread(forum=private, author=member)
+    assert names(suggest(socket_for(member), thread, "l")) == ["Lina Lämnar"]
+    with app.test_request_context():
+        forums.change_forum_people(owner, private, leaver.email, "member", add=False)
+    assert names(suggest(socket_for(member), thread, "l")) == []
+
+
 def test_a_draft_rounds_thread_suggests_only_those_who_manage_the_round(make, app, socket_for, db):
     official = make.user("official", name="Olga Tjänsteperson")
     colleague = make.user("official", name="Oskar Tjänsteperson")
