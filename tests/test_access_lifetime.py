@@ -1065,6 +1065,7 @@ EVENTS_AFTER = [
     "message:delete",
     "typing",
     "read",
+    "mention:suggest",
 ]
 
 
@@ -1102,6 +1103,7 @@ def test_after_access_is_lost_every_socket_event_answers_not_found(app, make, so
         "message:delete": {"message_id": own.id},
         "typing": {"thread_id": thread.id},
         "read": {"thread_id": thread.id, "message_id": own.id},
+        "mention:suggest": {"thread_id": thread.id, "q": ""},
     }
     for name in EVENTS_AFTER:
         ack = sock.emit(name, payloads[name], callback=True)

@@ -21,6 +21,12 @@ def joined(sock, thread):
     return sock
 
 
+def joined_ack(sock, thread):
+    ack = sock.emit("join", {"thread_id": thread.id}, callback=True)
+    assert ack["ok"]
+    return ack
+
+
 def stored(db) -> int:
     return db.session.scalar(select(func.count()).select_from(MessageReaction))
 
@@ -222,6 +228,53 @@ def test_join_carries_mine_only_for_the_one_who_asks(make, socket_for, db):
         (reactions,) = [m["reactions"] for m in ack["messages"] if m["id"] == message.id]
         assert reactions[0]["mine"] is mine and reactions[0]["count"] == 1
         assert "user_ids" not in reactions[0]
+
+
+def test_room_events_carry_reactions_like_join_and_hide_them_with_the_message(make, socket_for, db):
+    alice, bob, carl = make.user(name="Alice A"), make.user(name="Bob B"), make.user()
+    moderator = make.user("moderator")
+    thread = make.thread(author=alice)
+    message = make.message(thread, alice, "Hej")
+    other = make.message(thread, alice, "Hej igen")
+    _react(db, message, [alice, bob], "👍")
+    _react(db, other, [bob], "🎉")
+    watcher = joined(socket_for(carl), thread)
+    author = socket_for(alice)
+    (in_join,) = [
+        m["reactions"]
+        for m in joined_ack(socket_for(carl), thread)["messages"]
+        if m["id"] == message.id
+    ]
+    counted = [{"emoji": "👍", "count": 2, "people": ["Alice A", "Bob B"], "mine": False}]
+    assert in_join == counted
+
+    fresh = author.emit(
+        "message:send", {"thread_id": thread.id, "body": "Ny", "client_id": "c-new"}, callback=True
+    )
+    assert fresh["message"]["reactions"] == []
+    assert received(watcher, "message:new")[0]["message"]["reactions"] == []
+
+    ack = author.emit("message:edit", {"message_id": message.id, "body": "Hej!"}, callback=True)
+    assert ack["ok"] and ack["message"]["reactions"][0]["mine"] is True  # the editor's own
+    (edited,) = received(watcher, "message:edited")
+    assert edited["message"]["body"] == "Hej!"
+    public = [{k: v for k, v in r.items() if k != "mine"} for r in counted]
+    assert edited["message"]["reactions"] == public  # the room never gets `mine`
+
+    with make.app.test_request_context():
+        moderation.hide_message(moderator, message.id, "other", "Spam")
+    (hidden,) = received(watcher, "message:hidden")
+    assert hidden["message"]["state"] == "hidden" and hidden["message"]["reactions"] == []
+    with make.app.test_request_context():
+        moderation.restore_message(moderator, message.id)
+    (restored,) = received(watcher, "message:restored")
+    assert restored["message"]["reactions"] == public  # back with the message
+
+    ack = author.emit("message:delete", {"message_id": other.id}, callback=True)
+    assert ack["ok"] and ack["message"]["reactions"] == []
+    (deleted,) = received(watcher, "message:deleted")
+    assert deleted["message_id"] == other.id and deleted["message"]["state"] == "deleted"
+    assert deleted["message"]["reactions"] == []  # hidden with the deleted message
 
 
 @pytest.mark.config(FORUM_MESSAGE_RATE_LIMIT=parse_rate_limit("off"))

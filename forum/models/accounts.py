@@ -12,6 +12,10 @@ from ..extensions import Model
 from .agreement import Department
 from .base import UTCDateTime, utcnow
 
+# A closed account keeps its row, so its public posts keep a pseudonym; its address is
+# replaced by one in this domain (services.privacy.close_account).
+CLOSED_DOMAIN = "closed.invalid"
+
 
 class User(UserMixin, Model):
     """One person: roles are flags and relations, never separate accounts."""

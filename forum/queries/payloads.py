@@ -106,11 +106,21 @@ def messages_dicts(messages: list[Message], viewer_id: int | None = None) -> lis
     result = []
     for m in messages:
         item = message_dict(m, organisations)
-        item["reactions"] = rq.for_viewer(reactions.get(m.id, []), viewer_id)
-        if viewer_id is None:
-            item["reactions"] = rq.public(reactions.get(m.id, []))
+        summary = reactions.get(m.id, [])
+        item["reactions"] = (
+            rq.public(summary) if viewer_id is None else rq.for_viewer(summary, viewer_id)
+        )
         result.append(item)
     return result
+
+
+def room_message(message: Message) -> dict[str, Any]:
+    """A message as a room event carries it (edited, deleted, hidden, restored).
+
+    The same shape as `join` and `history`: its reactions, without `mine` (a room is many
+    people), and none at all while it is hidden or deleted.
+    """
+    return messages_dicts([message])[0]
 
 
 def thread_dict(thread: Thread) -> dict[str, Any]:

@@ -28,7 +28,7 @@ from ..events import (
 )
 from ..extensions import db, socketio
 from ..queries import forums as forum_queries
-from ..queries import payloads
+from ..queries import mentions, payloads
 from ..services import forums as forum_service
 from ..services import reactions as reaction_service
 from ..services.validation import int_field, require_mapping, str_field
@@ -184,7 +184,7 @@ def on_edit(data: dict[str, Any]) -> dict[str, Any]:
     message_id = int_field(data, "message_id")
     body = str_field(data, "body", max_length=forum_service.MAX_BODY)
     message = forum_service.edit_message(_user(), message_id, body)  # type: ignore[arg-type]
-    return {"message": payloads.messages_dicts([message])[0]}
+    return {"message": payloads.messages_dicts([message], _user_id())[0]}
 
 
 @acknowledged
@@ -192,7 +192,7 @@ def on_delete(data: dict[str, Any]) -> dict[str, Any]:
     """Sent by an author withdrawing their message."""
     message_id = int_field(data, "message_id")
     message = forum_service.delete_message(_user(), message_id)  # type: ignore[arg-type]
-    return {"message": payloads.messages_dicts([message])[0]}
+    return {"message": payloads.messages_dicts([message], _user_id())[0]}
 
 
 @acknowledged
@@ -209,6 +209,14 @@ def on_reaction_remove(data: dict[str, Any]) -> dict[str, Any]:
     message_id = int_field(data, "message_id")
     reactions = reaction_service.react(_user(), message_id, data.get("emoji"), add=False)  # type: ignore[arg-type]
     return {"message_id": message_id, "reactions": reactions}
+
+
+@acknowledged
+def on_mention_suggest(data: dict[str, Any]) -> dict[str, Any]:
+    """Sent by the composer as its person types `@` and letters: whom they could mention."""
+    thread_id = int_field(data, "thread_id")
+    prefix = str_field(data, "q", required=False, max_length=mentions.MAX_QUERY) or ""
+    return {"people": mentions.suggest(_user(), thread_id, prefix)}  # type: ignore[arg-type]
 
 
 @acknowledged
@@ -291,6 +299,7 @@ EVENTS: dict[str, Callable[..., Any]] = {
     "message:delete": on_delete,
     "reaction:add": on_reaction_add,
     "reaction:remove": on_reaction_remove,
+    "mention:suggest": on_mention_suggest,
     "history": on_history,
     "typing": on_typing,
     "read": on_read,

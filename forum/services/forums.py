@@ -252,7 +252,8 @@ def _insert_message(
         if organisation is _LOOK_UP
         else ({user.id: organisation} if organisation else {})
     )
-    payload = payloads.message_dict(message, organisations)  # type: ignore[arg-type]
+    # A new message has no reactions yet: the same shape as join and history, without a query.
+    payload = {**payloads.message_dict(message, organisations), "reactions": []}  # type: ignore[arg-type]
     emit_after_commit("message:new", {"message": payload}, thread_room(thread.id))
     activity = {
         "forum_id": thread.forum_id,
@@ -393,11 +394,7 @@ def edit_message(user: User | None, message_id: int, body: object) -> Message:
     message.body = text
     message.html = render_body(text).html
     message.edited_at = utcnow()
-    payload = {
-        "message": payloads.message_dict(
-            message, payloads.author_organisations({message.author_id})
-        )
-    }
+    payload = {"message": payloads.room_message(message)}
     emit_after_commit("message:edited", payload, thread_room(message.thread_id))
     notifications.sync_message_excerpts(message)
     db.session.commit()
@@ -412,9 +409,7 @@ def delete_message(user: User | None, message_id: int) -> Message:
     payload = {
         "message_id": message.id,
         "thread_id": message.thread_id,
-        "message": payloads.message_dict(
-            message, payloads.author_organisations({message.author_id})
-        ),
+        "message": payloads.room_message(message),
     }
     emit_after_commit("message:deleted", payload, thread_room(message.thread_id))
     notifications.sync_message_excerpts(message)

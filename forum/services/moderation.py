@@ -207,11 +207,7 @@ def _duration(minutes: object) -> timedelta:
 
 
 def _emit_message(event: str, message: Message) -> None:
-    payload = {
-        "message": payloads.message_dict(
-            message, payloads.author_organisations({message.author_id})
-        )
-    }
+    payload = {"message": payloads.room_message(message)}
     emit_after_commit(event, payload, thread_room(message.thread_id))
 
 

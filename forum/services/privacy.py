@@ -37,12 +37,11 @@ from ..models import (
     User,
     UserSession,
 )
+from ..models.accounts import CLOSED_DOMAIN
 from ..models.forums import forum_members, forum_moderators
 from .accounts import confirm_password
 from .audit import record as audit
 from .organisations import organisations_led_alone
-
-CLOSED_DOMAIN = "closed.invalid"
 
 
 def pseudonym(user_id: int) -> str:

@@ -3,6 +3,7 @@
 //   outbox.js      messages waiting for the server's acknowledgement (resend queue)
 //   feed.js        the message list filled from the server-rendered <template>
 //   composer.js    sending, drafts, reply, inline edit and delete
+//   mentions.js    the composer's @ autocomplete (an ARIA combobox), wired by composer.js
 //   presence.js    who is here and who is typing
 // The page works without any of this (form posts, links, reloads).
 import { socket } from "./live.js";

@@ -4,6 +4,7 @@
 // work from the keyboard without losing focus.
 import { format, newClientId } from "../live.js";
 import { slot } from "../message.js";
+import { wireMentions } from "./mentions.js";
 
 function draftKey(threadId) {
   return `dialogforum:draft:${threadId}`;
@@ -70,6 +71,8 @@ export function createComposer({ socket, threadId, S, outbox, feedApi, live, typ
 
   if (form) {
     restoreDraft();
+    // before the Enter handler below: a suggestion taken with Enter is not a send
+    wireMentions({ socket, threadId, body, S, live });
     form.addEventListener("submit", (event) => {
       event.preventDefault(); // the plain form post is for pages without this script
       if (body.disabled) return;

@@ -1,0 +1,28 @@
+// The site header on a phone: the menu (links, search, account) folds behind a
+// disclosure button so the page's own content, a thread's composer above all,
+// keeps the screen. Without this script the button stays hidden and the menu is
+// a plain list of links; on a wide screen the CSS shows everything and hides the
+// button whatever its state.
+const header = document.querySelector(".site-header");
+const button = document.getElementById("menu-button");
+const menu = document.getElementById("site-menu");
+
+if (header && button && menu) {
+  const setOpen = (open) => {
+    button.setAttribute("aria-expanded", String(open));
+    menu.classList.toggle("open", open);
+  };
+  setOpen(false);
+  button.hidden = false;
+  header.classList.add("menu-ready");
+  button.addEventListener("click", () => {
+    setOpen(button.getAttribute("aria-expanded") !== "true");
+  });
+  // Escape from inside the open menu closes it and gives focus back to the button.
+  menu.addEventListener("keydown", (event) => {
+    if (event.key === "Escape" && menu.classList.contains("open") && button.offsetParent) {
+      setOpen(false);
+      button.focus();
+    }
+  });
+}
