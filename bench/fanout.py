@@ -44,18 +44,21 @@ def run(args: argparse.Namespace) -> list[dict]:
     with tempfile.TemporaryDirectory() as tmp:
         info = prepare_database(Path(tmp) / "fanout.sqlite3", args.subscribers)
         bare, app, queued, before = [], [], [], []
+        # The same async mode on both sides: `flask serve` runs gunicorn + gevent when it is
+        # installed and the Werkzeug server with threads when told FORUM_ASYNC_MODE=threading.
+        mode_env = {"FORUM_ASYNC_MODE": args.mode}
         for _ in range(args.rounds):
             with BareRelay(args.mode) as relay:
                 bare.append(one_round(relay.url, info, args, logged_in=False))
-            with AppServer(info["url"]) as server:
+            with AppServer(info["url"], **mode_env) as server:
                 app.append(one_round(server.url, info, args, logged_in=True))
             if args.before:
-                with AppServer(info["url"], root=Path(args.before)) as server:
+                with AppServer(info["url"], root=Path(args.before), **mode_env) as server:
                     before.append(one_round(server.url, info, args, logged_in=True))
             if args.redis:
                 prefix = f"bench-{uuid.uuid4().hex[:8]}"
                 with AppServer(
-                    info["url"], FORUM_REDIS_URL=REDIS_URL, FORUM_REDIS_PREFIX=prefix
+                    info["url"], FORUM_REDIS_URL=REDIS_URL, FORUM_REDIS_PREFIX=prefix, **mode_env
                 ) as server:
                     queued.append(one_round(server.url, info, args, logged_in=True))
         named = (
@@ -143,7 +146,12 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--in-flight", type=int, default=8)
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--redis", action="store_true")
-    p.add_argument("--mode", default="threading", help="the bare relay's async mode")
+    p.add_argument(
+        "--mode",
+        default="threading",
+        choices=["threading", "gevent"],
+        help="the async mode of both servers (gevent: the production server, gunicorn)",
+    )
     p.add_argument(
         "--before",
         help="a directory with older code (git archive COMMIT | tar -x -C DIR) to compare",
