@@ -175,11 +175,14 @@ def node(script: str, options: dict, timeout: float = 180) -> dict:
 
 
 def rss_kb(pid: int) -> int:
-    """Resident memory of a process and its children, in KiB."""
+    """Resident memory of a process and its children (gunicorn's worker), in KiB."""
     total = 0
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
             total += int(line.split()[1])
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        for child in (task / "children").read_text().split():
+            total += rss_kb(int(child))
     return total
 
 
