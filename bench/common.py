@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import secrets
 import statistics
 import subprocess
 import sys
@@ -92,10 +91,12 @@ def prepare_database(path: Path, people: int) -> dict:
 
 def session_cookie(app, user) -> str:
     """The `session` cookie a real login would set (signed with the servers' key)."""
+    from forum.services.accounts import open_session
+
+    # The nonce names a live server-side session (issue 11): a made-up one is logged out.
+    row, _token = open_session(user, "bench", remember=False)
     serializer = app.session_interface.get_signing_serializer(app)
-    value = serializer.dumps(
-        {"_user_id": user.get_id(), "_fresh": True, "nonce": secrets.token_urlsafe(8)}
-    )
+    value = serializer.dumps({"_user_id": user.get_id(), "_fresh": True, "nonce": row.key})
     return f"{app.config['SESSION_COOKIE_NAME']}={value}"
 
 
@@ -174,11 +175,14 @@ def node(script: str, options: dict, timeout: float = 180) -> dict:
 
 
 def rss_kb(pid: int) -> int:
-    """Resident memory of a process and its children, in KiB."""
+    """Resident memory of a process and its children (gunicorn's worker), in KiB."""
     total = 0
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
             total += int(line.split()[1])
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        for child in (task / "children").read_text().split():
+            total += rss_kb(int(child))
     return total
 
 

@@ -16,6 +16,7 @@ import argparse
 import os
 import tempfile
 import uuid
+from contextlib import ExitStack
 from pathlib import Path
 
 from common import AppServer, BareRelay, median, node, prepare_database
@@ -23,11 +24,14 @@ from common import AppServer, BareRelay, median, node, prepare_database
 REDIS_URL = os.environ.get("FORUM_BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
 
 
-def one_round(url: str, info: dict, args: argparse.Namespace, logged_in: bool) -> dict:
+def one_round(
+    url: str, info: dict, args: argparse.Namespace, logged_in: bool, urls: list[str] | None = None
+) -> dict:
     return node(
         "fanout_client.js",
         {
             "url": url,
+            "urls": urls or [url],
             "threadId": info["thread_id"],
             "subscribers": args.subscribers,
             "messages": args.messages,
@@ -43,25 +47,48 @@ def run(args: argparse.Namespace) -> list[dict]:
     rows: list[dict] = []
     with tempfile.TemporaryDirectory() as tmp:
         info = prepare_database(Path(tmp) / "fanout.sqlite3", args.subscribers)
-        bare, app, queued, before = [], [], [], []
+        bare, app, queued, before, spread = [], [], [], [], []
+        # The same async mode on both sides: `flask serve` runs gunicorn + gevent when it is
+        # installed and the Werkzeug server with threads when told FORUM_ASYNC_MODE=threading.
+        mode_env = {"FORUM_ASYNC_MODE": args.mode}
         for _ in range(args.rounds):
             with BareRelay(args.mode) as relay:
                 bare.append(one_round(relay.url, info, args, logged_in=False))
-            with AppServer(info["url"]) as server:
+            with AppServer(info["url"], **mode_env) as server:
                 app.append(one_round(server.url, info, args, logged_in=True))
             if args.before:
-                with AppServer(info["url"], root=Path(args.before)) as server:
+                with AppServer(info["url"], root=Path(args.before), **mode_env) as server:
                     before.append(one_round(server.url, info, args, logged_in=True))
             if args.redis:
                 prefix = f"bench-{uuid.uuid4().hex[:8]}"
                 with AppServer(
-                    info["url"], FORUM_REDIS_URL=REDIS_URL, FORUM_REDIS_PREFIX=prefix
+                    info["url"], FORUM_REDIS_URL=REDIS_URL, FORUM_REDIS_PREFIX=prefix, **mode_env
                 ) as server:
                     queued.append(one_round(server.url, info, args, logged_in=True))
+            if args.processes > 1:
+                # N processes on one Redis (one prefix), subscribers spread over them, the
+                # sender on the first: what nginx's ip_hash would do with N client addresses.
+                prefix = f"bench-{uuid.uuid4().hex[:8]}"
+                with ExitStack() as stack:
+                    servers = [
+                        stack.enter_context(
+                            AppServer(
+                                info["url"],
+                                FORUM_REDIS_URL=REDIS_URL,
+                                FORUM_REDIS_PREFIX=prefix,
+                                **mode_env,
+                            )
+                        )
+                        for _ in range(args.processes)
+                    ]
+                    spread.append(
+                        one_round(servers[0].url, info, args, True, [srv.url for srv in servers])
+                    )
         named = (
             ("bare relay", bare),
             ("forum", app),
             ("forum + Redis", queued),
+            (f"{args.processes} processes", spread),
             ("before", before),
         )
         for name, runs in named:
@@ -133,6 +160,23 @@ def run(args: argparse.Namespace) -> list[dict]:
                     "met": redis_ratio >= 0.8,
                 }
             )
+        if spread:
+            base = queued or app
+            scale = median(
+                [m["per_second"] / a["per_second"] for m, a in zip(spread, base, strict=True)]
+            )
+            rows.append(
+                {
+                    "name": f"{args.processes} processes over Redis vs one"
+                    + (" with Redis" if queued else "")
+                    + ": deliveries/s",
+                    "value": median([r["per_second"] for r in spread]),
+                    "baseline": median([r["per_second"] for r in base]),
+                    "ratio": scale,
+                    "goal": "(measured)",
+                    "met": sum(r["lost"] + r["errors"] for r in spread) == 0,
+                }
+            )
     return rows
 
 
@@ -143,7 +187,18 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--in-flight", type=int, default=8)
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--redis", action="store_true")
-    p.add_argument("--mode", default="threading", help="the bare relay's async mode")
+    p.add_argument(
+        "--processes",
+        type=int,
+        default=1,
+        help="also N server processes over Redis, subscribers spread over them",
+    )
+    p.add_argument(
+        "--mode",
+        default="threading",
+        choices=["threading", "gevent"],
+        help="the async mode of both servers (gevent: the production server, gunicorn)",
+    )
     p.add_argument(
         "--before",
         help="a directory with older code (git archive COMMIT | tar -x -C DIR) to compare",

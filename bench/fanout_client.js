@@ -13,9 +13,13 @@ const { io } = require("socket.io-client");
 const opts = JSON.parse(process.argv[2]);
 const timeoutMs = opts.timeoutMs || 120000;
 
-function connect(cookie) {
+// Several processes (over Redis): `urls` spreads the subscribers over them round-robin;
+// the sender uses the first.
+const urls = opts.urls || [opts.url];
+
+function connect(cookie, url = urls[0]) {
   return new Promise((resolve, reject) => {
-    const socket = io(opts.url, {
+    const socket = io(url, {
       transports: ["websocket"],
       reconnection: false,
       forceNew: true,
@@ -41,7 +45,9 @@ async function main() {
   for (let i = 0; i < opts.subscribers; i += 20) {
     const batch = [];
     for (let j = i; j < Math.min(opts.subscribers, i + 20); j++) {
-      batch.push(connect(opts.cookies ? opts.cookies[j % opts.cookies.length] : null));
+      batch.push(
+        connect(opts.cookies ? opts.cookies[j % opts.cookies.length] : null, urls[j % urls.length]),
+      );
     }
     subscribers.push(...(await Promise.all(batch)));
   }

@@ -55,7 +55,7 @@ def run(args: argparse.Namespace) -> list[dict]:
         info = prepare_database(Path(tmp) / "idle.sqlite3", 1)
         with BareRelay(args.mode) as relay:
             bare_n, bare_kb = hold(relay.url, relay.pid, args.connections)
-        with AppServer(info["url"]) as server:
+        with AppServer(info["url"], FORUM_ASYNC_MODE=args.mode) as server:
             app_n, app_kb = hold(server.url, server.pid, args.connections)
     print(
         f"  idle: bare relay {bare_n}/{args.connections} held, {bare_kb:.0f} KiB each; "
@@ -77,7 +77,12 @@ def run(args: argparse.Namespace) -> list[dict]:
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--connections", type=int, default=300)
-    p.add_argument("--mode", default="threading", help="the bare relay's async mode")
+    p.add_argument(
+        "--mode",
+        default="threading",
+        choices=["threading", "gevent"],
+        help="the async mode of both servers (gevent: the production server, gunicorn)",
+    )
     return p
 
 

@@ -25,9 +25,18 @@ from serverproc import ServerProcess
 
 
 class HelloServer(ServerProcess):
+    """The real server with /bench/hello added: `flask serve`'s own command (gunicorn with one
+    gevent worker, or the Werkzeug server with FORUM_ASYNC_MODE=threading) on bench.app_hello."""
+
     def _spawn(self, log):
-        return subprocess.Popen(
-            [
+        from forum.cli import GUNICORN_CONFIG, gunicorn_available, gunicorn_command
+
+        threading_mode = self.env.get("FORUM_ASYNC_MODE", "").strip().lower() == "threading"
+        if not threading_mode and gunicorn_available() and GUNICORN_CONFIG.exists():
+            command = gunicorn_command("127.0.0.1", self.port)
+            command[-1] = "bench.app_hello:app"
+        else:
+            command = [
                 sys.executable,
                 "-m",
                 "flask",
@@ -36,7 +45,9 @@ class HelloServer(ServerProcess):
                 "serve",
                 "--port",
                 str(self.port),
-            ],
+            ]
+        return subprocess.Popen(
+            command,
             cwd=ROOT,
             env=self.env,
             stdout=log,

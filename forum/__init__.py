@@ -351,6 +351,7 @@ def register_template_helpers(app: Flask) -> None:
     from .services.notifications import describe, unread_count
 
     app.jinja_env.add_extension("jinja2.ext.do")
+    formatting.install_template_gettext(app.jinja_env)
     app.jinja_env.filters["localtime"] = formatting.local_datetime
     app.jinja_env.filters["localiso"] = formatting.local_from_iso
     app.jinja_env.filters["isotime"] = formatting.iso_utc
@@ -362,6 +363,10 @@ def register_template_helpers(app: Flask) -> None:
     app.jinja_env.globals["enum_label"] = enum_label
     app.jinja_env.globals["target_label"] = target_label
     app.jinja_env.globals["reaction_names"] = REACTION_NAMES
+    from .web.message_view import message_html, message_shared
+
+    app.jinja_env.globals["message_shared"] = message_shared
+    app.jinja_env.globals["message_html"] = message_html
     app.jinja_env.filters["decimal"] = formatting.decimal
     app.jinja_env.filters["percent"] = formatting.percent
 

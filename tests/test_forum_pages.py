@@ -325,3 +325,91 @@ def test_commitment_page_shows_this_years_figures(client, make, db):
     assert "<dt>Messages</dt><dd>0</dd>" in text(
         client.get(f"/commitments/{other.slug}", headers={"Accept-Language": "en"})
     )
+
+
+def csrf_tokens(page: str) -> set[str]:
+    import re
+
+    return set(re.findall(r'name="csrf_token" value="([^"]*)"', page))
+
+
+def test_thread_page_remembers_each_message_and_fills_in_the_viewer(client, make, auth, app):
+    """A thread page renders each message once (forum/web/message_view.py); the next viewer
+    gets the same HTML with their own CSRF token, own-message controls and reactions."""
+    from forum.services import reactions
+
+    alice, bob = make.user(), make.user()
+    thread = make.thread(author=alice)
+    mine = make.message(thread, alice, "Alices **inlägg**")
+    make.message(thread, bob, "Bobs inlägg")
+    reactions.react(bob, mine.id, "👍", True)
+    remembered = app.extensions.get("forum_message_html")
+    before = len(remembered.items) if remembered else 0
+
+    auth.login(alice)
+    alice_page = text(client.get(f"/threads/{thread.id}"))
+    remembered = app.extensions["forum_message_html"]
+    after_first = len(remembered.items)
+    assert after_first > before  # rendered and remembered
+    again = text(client.get(f"/threads/{thread.id}"))
+    assert len(remembered.items) == after_first  # the second view rendered nothing new
+    assert message_item_text(again, mine) == message_item_text(alice_page, mine)
+
+    from support import Auth
+
+    other = app.test_client()  # another browser: its own session and CSRF token
+    Auth(other).login(bob)
+    bob_page = text(other.get(f"/threads/{thread.id}"))
+    # One token per page, the viewer's own, in every form of every message.
+    assert len(csrf_tokens(alice_page)) == 1 and len(csrf_tokens(bob_page)) == 1
+    assert csrf_tokens(alice_page) != csrf_tokens(bob_page)
+    assert "\x00" not in bob_page
+    alice_item, bob_item = message_item_text(alice_page, mine), message_item_text(bob_page, mine)
+    # Alice's own message: she may edit it; Bob may flag it and has reacted to it.
+    assert 'data-slot="edit-link" data-own-only>' in alice_item
+    assert 'data-slot="edit-link" data-own-only hidden>' in bob_item
+    assert 'aria-pressed="true"' in bob_item and 'aria-pressed="true"' not in alice_item
+    assert "<strong>inlägg</strong>" in bob_item
+
+
+def test_thread_page_shows_an_edit_after_remembering_the_message(client, make, auth):
+    alice = make.user()
+    thread = make.thread(author=alice)
+    message = make.message(thread, alice, "första versionen")
+    auth.login(alice)
+    assert "första versionen" in text(client.get(f"/threads/{thread.id}"))
+    assert client.post(f"/messages/{message.id}/edit", data={"body": "andra"}).status_code == 302
+    item = message_item_text(text(client.get(f"/threads/{thread.id}")), message)
+    assert "andra" in item and "första versionen" not in item
+
+
+def test_thread_page_in_each_language_with_its_reaction_labels(client, make, auth):
+    alice = make.user()
+    thread = make.thread(author=alice)
+    message = make.message(thread, alice)
+    auth.login(alice)
+    swedish = message_item_text(text(client.get(f"/threads/{thread.id}")), message)
+    english = message_item_text(
+        text(client.get(f"/threads/{thread.id}", headers={"Accept-Language": "en"})), message
+    )
+    assert 'aria-label="React with thumbs up, 0 people"' in english
+    assert 'data-label-one="React with thumbs up, 1 person"' in english
+    assert "React with" not in swedish and "thumbs up" not in swedish
+
+
+def message_item_text(page: str, message) -> str:
+    start = page.index(f'<li class="message" id="m{message.id}"')
+    return page[start : page.index("</li>", start)]
+
+
+def test_template_translations_follow_force_locale_within_a_request(app):
+    """Templates look the catalogue up once per locale (forum.formatting.translations), yet a
+    mail rendered in its recipient's language inside a Swedish request still switches."""
+    from flask import render_template_string
+    from flask_babel import force_locale
+
+    with app.test_request_context(headers={"Accept-Language": "sv"}):
+        assert render_template_string("{{ _('Forums') }}") == "Forum"
+        with force_locale("en"):
+            assert render_template_string("{{ _('Forums') }}") == "Forums"
+        assert render_template_string("{{ _('Forums') }}") == "Forum"

@@ -8,7 +8,7 @@ from typing import Any, cast
 
 from flask import current_app
 from flask_babel import gettext as _
-from sqlalchemy import Table, case, func, select, update
+from sqlalchemy import Table, bindparam, case, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
 from sqlalchemy.orm.attributes import set_committed_value
@@ -191,18 +191,39 @@ def _upsert(table: Any) -> Any:
     return sqlite_insert(table)
 
 
+_MARKER_UPSERTS: dict[str, Any] = {}
+
+
+def _marker_upsert() -> Any:
+    """The read marker's upsert, built once per dialect (building it cost more than running
+    it on the send path): parameters `m_user`, `m_thread`, `m_last` and `m_count`."""
+    dialect = db.session.get_bind().dialect.name
+    found = _MARKER_UPSERTS.get(dialect)
+    if found is None:
+        markers = ReadMarker.__table__
+        stmt = _upsert(markers).values(
+            user_id=bindparam("m_user"),
+            thread_id=bindparam("m_thread"),
+            last_read_id=bindparam("m_last"),
+            read_count=bindparam("m_count"),
+        )
+        found = _MARKER_UPSERTS[dialect] = stmt.on_conflict_do_update(
+            index_elements=[markers.c.user_id, markers.c.thread_id],
+            set_={
+                "last_read_id": stmt.excluded.last_read_id,
+                "read_count": stmt.excluded.read_count,
+            },
+            where=markers.c.last_read_id < stmt.excluded.last_read_id,
+        )
+    return found
+
+
 def _store_marker(user_id: int, thread_id: int, last_read_id: int, read_count: int) -> None:
     """Move the read marker forward (never back) in one statement, inserting it if new."""
-    markers = ReadMarker.__table__
-    stmt = _upsert(markers).values(
-        user_id=user_id, thread_id=thread_id, last_read_id=last_read_id, read_count=read_count
+    db.session.execute(
+        _marker_upsert(),
+        {"m_user": user_id, "m_thread": thread_id, "m_last": last_read_id, "m_count": read_count},
     )
-    stmt = stmt.on_conflict_do_update(
-        index_elements=[markers.c.user_id, markers.c.thread_id],
-        set_={"last_read_id": stmt.excluded.last_read_id, "read_count": stmt.excluded.read_count},
-        where=markers.c.last_read_id < stmt.excluded.last_read_id,
-    )
-    db.session.execute(stmt)
 
 
 def _insert_message(
