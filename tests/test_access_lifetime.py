@@ -291,6 +291,35 @@ def test_a_forum_closed_to_visitors_drops_their_sockets(app, make, socket_for):
     assert events(member_sock, "thread:revoked") == []
 
 
+def test_narrowing_a_forum_on_its_page_cuts_off_the_sockets_that_lost_it(app, make, socket_for):
+    """The owner makes a members-only forum invite-only through the page and confirms:
+    a logged-in reader who was not invited is told and stops receiving messages."""
+    owner = make.user("official")
+    reader, invited = make.user(), make.user()
+    forum = make.forum(owner=owner, visibility="members", members=[invited], moderators=[owner])
+    thread = make.thread(forum, author=invited)
+    reader_sock, invited_sock, owner_sock = (
+        socket_for(reader),
+        socket_for(invited),
+        socket_for(owner),
+    )
+    for sock in (reader_sock, invited_sock, owner_sock):
+        joined(sock, thread)
+    browser = new_client(app)
+    login(browser, owner.email)
+    asked = browser.post(f"/forums/{forum.slug}/visibility", data={"visibility": "invite"})
+    assert asked.status_code == 200  # the confirmation step: nobody is cut off yet
+    assert events(reader_sock, "thread:revoked") == []
+    done = browser.post(
+        f"/forums/{forum.slug}/visibility", data={"visibility": "invite", "confirmed": "1"}
+    )
+    assert done.status_code == 302
+    assert_cut_off(reader_sock, thread, owner_sock)
+    assert_still_in(invited_sock, thread, owner_sock)
+    ack = reader_sock.emit("join", {"thread_id": thread.id}, callback=True)
+    assert ack["error"]["code"] == "not_found"
+
+
 def test_a_thread_moved_into_an_invite_only_forum_drops_visitors(app, make, socket_for):
     admin = make.user("admin")
     member = make.user()
