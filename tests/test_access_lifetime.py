@@ -275,6 +275,24 @@ def test_a_member_removed_from_an_invite_only_forum_leaves_its_rooms(app, make, 
     assert ack["error"]["code"] == "not_found"
 
 
+def test_a_member_removed_from_a_forum_stops_getting_its_activity(app, make, socket_for):
+    """The forum list's `watch` room follows access too: no activity of a forum one lost."""
+    owner = make.user("official")
+    guest, stays = make.user(), make.user()
+    forum = make.forum(owner=owner, visibility="invite", members=[guest, stays])
+    thread = make.thread(forum, author=stays)
+    guest_sock, stays_sock = socket_for(guest), socket_for(stays)
+    for sock in (guest_sock, stays_sock):
+        assert sock.emit("watch", {"forum_ids": [forum.id]}, callback=True)["forums"] == [forum.id]
+    from forum.services import forums
+
+    with app.test_request_context():
+        forums.change_forum_people(owner, forum, guest.email, "member", add=False)
+    say(stays_sock, thread, "efteråt", "activity-1")
+    assert events(guest_sock, "forum:activity") == []
+    assert [a["thread_id"] for a in events(stays_sock, "forum:activity")] == [thread.id]
+
+
 def test_a_forum_closed_to_visitors_drops_their_sockets(app, make, socket_for):
     owner = make.user("official")
     member = make.user()
@@ -375,6 +393,69 @@ def test_a_revoked_official_role_drops_a_draft_rounds_thread(app, make, socket_f
 
     with app.test_request_context():
         admin_service.revoke_role(admin, official.id, "official")
+    assert events(sock, "thread:revoked") == [{"thread_id": thread.id}]
+    assert events(colleague_sock, "thread:revoked") == []
+
+
+def test_a_draft_round_given_to_another_department_drops_the_old_departments_sockets(
+    app, make, socket_for, db
+):
+    """Who may read a draft round's thread is its department's officials: changing the
+    round's audience keeps them, handing it to another department cuts them off."""
+    from consultation_support import make_round, round_input
+
+    from forum.models import Thread
+    from forum.services import consultations
+
+    admin = make.user("admin")
+    official = make.user("official")
+    other = make.user("official", department="Kulturnämnden")
+    org = make.organisation(admin=make.user())
+    round_ = make_round(app, make, official, state="draft")
+    thread = db.session.get(Thread, round_.thread_id)
+    sock, admin_sock = socket_for(official), socket_for(admin)
+    joined(sock, thread)
+    joined(admin_sock, thread)
+    with app.test_request_context():
+        consultations.update_round(
+            admin,
+            round_.id,
+            round_input(
+                make,
+                audience="invited",
+                invited_ids=[org.id],
+                department_id=official.department_id,
+            ),
+        )
+    assert events(sock, "thread:revoked") == []
+    with app.test_request_context():
+        consultations.update_round(
+            admin, round_.id, round_input(make, department_id=other.department_id)
+        )
+    assert events(sock, "thread:revoked") == [{"thread_id": thread.id}]
+    assert events(admin_sock, "thread:revoked") == []
+    assert socket_for(other).emit("join", {"thread_id": thread.id}, callback=True)["ok"]
+
+
+def test_an_official_moved_to_another_department_leaves_the_old_ones_draft(
+    app, make, socket_for, db
+):
+    """Appointing an official to another department takes the old department's drafts away."""
+    from consultation_support import make_round
+
+    from forum.models import Thread
+    from forum.services import admin as admin_service
+
+    admin = make.user("admin")
+    official = make.user("official")
+    colleague = make.user("official")
+    round_ = make_round(app, make, official, state="draft")
+    thread = db.session.get(Thread, round_.thread_id)
+    sock, colleague_sock = socket_for(official), socket_for(colleague)
+    joined(sock, thread)
+    joined(colleague_sock, thread)
+    with app.test_request_context():
+        admin_service.grant_role(admin, official.id, "official", department_name="Kulturnämnden")
     assert events(sock, "thread:revoked") == [{"thread_id": thread.id}]
     assert events(colleague_sock, "thread:revoked") == []
 
@@ -514,6 +595,113 @@ def test_access_lost_on_one_process_reaches_sockets_on_the_other(postgres_url, r
                 ).fetchone()
             _post_form(guest_one.http, two, "/settings", f"/settings/sessions/{session_id}/end", {})
             assert guest_one.disconnected.wait(1.5)
+        finally:
+            for client in made:
+                client.close()
+
+
+@pytest.mark.server
+@pytest.mark.redis
+@pytest.mark.postgres
+def test_narrowed_forum_revoked_role_and_suspension_on_one_process_reach_the_other(
+    postgres_url,  # noqa: F811
+    redis_url,  # noqa: F811
+):
+    """A forum made invite-only on its page, a moderator role revoked on the admin page and
+    a suspension on the moderation page, each through process two, reach process one."""
+    from serverproc import ServerProcess
+    from support import app_settings
+    from test_delivery import Client
+
+    from forum import create_app
+    from forum.extensions import db
+    from forum.services import accounts, agreement, forums
+
+    app = create_app(app_settings(postgres_url))
+    with app.app_context(), app.test_request_context():
+        db.create_all()
+        agreement.seed_agreement()
+        owner = accounts.create_user_with_role(
+            "owner@lt2.se", "Owner LT", PASSWORD, "official", "Kulturnämnden"
+        )
+        accounts.create_user_with_role("admin@lt2.se", "Admin LT", PASSWORD, "admin")
+        accounts.create_user_with_role("mod@lt2.se", "Mod LT", PASSWORD, "moderator")
+        reader = accounts.create_user_with_role("reader@lt2.se", "Reader LT", PASSWORD, "member")
+        accounts.create_user_with_role("rude@lt2.se", "Rude LT", PASSWORD, "member")
+        members = forums.create_forum(owner, "Medlemmar", "", "members", [1], [owner.id])
+        closed = forums.create_forum(owner, "Inbjudna", "", "invite", [1], [owner.id])
+        closed.members = [reader]
+        db.session.commit()
+        ids = {
+            "members": forums.start_thread(owner, members, "För inloggade", [1]).id,
+            "secret": forums.start_thread(owner, closed, "Bara inbjudna", [1]).id,
+        }
+        from forum.models import User
+
+        ids["mod"] = db.session.scalar(select(User.id).where(User.email == "mod@lt2.se"))
+        members_slug = members.slug
+        db.session.remove()
+        db.engine.dispose()
+
+    def person(email):
+        return type("U", (), {"email": email})()
+
+    one = ServerProcess(postgres_url, FORUM_REDIS_URL=redis_url)
+    two = ServerProcess(postgres_url, FORUM_REDIS_URL=redis_url)
+    made: list = []
+    with one, two:
+        try:
+            reader_one = Client(one, person("reader@lt2.se"))
+            mod_one = Client(one, person("mod@lt2.se"))
+            rude_one = Client(one, person("rude@lt2.se"))
+            owner_two = Client(two, person("owner@lt2.se"))
+            admin_two = Client(two, person("admin@lt2.se"))
+            made += [reader_one, mod_one, rude_one, owner_two, admin_two]
+            assert reader_one.call("join", {"thread_id": ids["members"]})["ok"]
+            assert mod_one.call("join", {"thread_id": ids["secret"]})["ok"]
+            assert rude_one.call("join", {"thread_id": ids["members"]})["ok"]
+            assert owner_two.call("join", {"thread_id": ids["members"]})["ok"]
+
+            # 1. the owner, on process two, makes the members-only forum invite-only
+            _post_form(
+                owner_two.http,
+                two,
+                f"/forums/{members_slug}/visibility",
+                f"/forums/{members_slug}/visibility",
+                {"visibility": "invite", "confirmed": "1"},
+            )
+            assert reader_one.wait_for("thread:revoked", 1) == [{"thread_id": ids["members"]}]
+            assert rude_one.wait_for("thread:revoked", 1) == [{"thread_id": ids["members"]}]
+            ack = owner_two.call(
+                "message:send",
+                {"thread_id": ids["members"], "body": "nu inbjudna", "client_id": "lt2-1"},
+            )
+            assert ack["ok"]
+            time.sleep(0.5)
+            assert reader_one.received("message:new") == []
+            assert rude_one.received("message:new") == []
+
+            # 2. an admin, on process two, takes the moderator role away
+            _post_form(
+                admin_two.http,
+                two,
+                "/admin",
+                f"/admin/users/{ids['mod']}/roles/revoke",
+                {"role": "moderator"},
+            )
+            assert mod_one.wait_for("thread:revoked", 1) == [{"thread_id": ids["secret"]}]
+
+            # 3. a site moderator (the admin), on process two, suspends a person whose
+            #    socket is on process one: it is closed
+            _post_form(
+                admin_two.http,
+                two,
+                "/moderation/people",
+                "/moderation/people/suspend",
+                {"person": "rude@lt2.se", "minutes": "60", "reason": "Hot.", "confirmed": "1"},
+            )
+            assert rude_one.disconnected.wait(1.5)
+            assert not reader_one.disconnected.is_set()
         finally:
             for client in made:
                 client.close()
