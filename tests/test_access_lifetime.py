@@ -849,6 +849,42 @@ def test_a_muted_person_cannot_turn_a_message_into_an_action(app, make, muted):
         follow_up.propose_action(person, data)
 
 
+def test_a_muted_persons_appeal_and_flag_notes_reach_moderators_not_the_forum(app, make, muted, db):
+    """Appeals and flag notes are the only text a muted person can still write about the
+    forum, and neither is public: the appeal is read by the person and the moderators who
+    may decide it, a flag note by the forum's moderators. A mute must not take away the
+    right to appeal it (the permission matrix's "appeal a decision" row), so both stay open."""
+    from forum.models import Appeal, Flag, ModerationAction
+
+    person, forum, thread, message = muted
+    mute = db.session.scalar(
+        select(ModerationAction).where(ModerationAction.subject_id == person.id)
+    )
+    appeal_text = "Överklagan: jag citerade bara 070-765 43 21."
+    flag_note = "Anmälan: 070-765 43 21 står här."
+    browser = new_client(app)
+    login(browser, person.email)
+    response = browser.post(f"/moderation/actions/{mute.id}/appeal", data={"body": appeal_text})
+    assert response.status_code in (302, 303)
+    response = browser.post(
+        f"/messages/{message.id}/flag", data={"reason": "other", "note": flag_note}
+    )
+    assert response.status_code in (302, 303)
+    db.session.expire_all()
+    assert db.session.scalar(select(Appeal.body).where(Appeal.user_id == person.id)) == appeal_text
+    assert db.session.scalar(select(Flag.note).where(Flag.user_id == person.id)) == flag_note
+    reader = new_client(app)
+    login(reader, make.user().email)
+    for path in (f"/threads/{thread.id}", f"/forums/{forum.slug}", "/moderation/transparency"):
+        page = reader.get(path).get_data(as_text=True)
+        assert "070-765 43 21" not in page, path
+    assert reader.get(f"/moderation/actions/{mute.id}").status_code == 404
+    moderator = new_client(app)
+    login(moderator, make.user("moderator").email)
+    queue = moderator.get("/moderation").get_data(as_text=True)
+    assert appeal_text in queue and flag_note in queue
+
+
 # --- the moderator who decided does not decide the appeal ------------------------------
 
 
