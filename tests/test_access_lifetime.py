@@ -1116,6 +1116,34 @@ def test_a_flooding_socket_is_slowed_then_disconnected(make, socket_for):
     assert other.emit("history", {"thread_id": thread.id, "before": 10}, callback=True)["ok"]
 
 
+@pytest.mark.config(
+    FORUM_SOCKET_EVENTS_PER_SECOND=1,
+    FORUM_SOCKET_BURST=5,
+    FORUM_SOCKET_REFUSALS_BEFORE_DISCONNECT=5,
+    FORUM_SOCKET_FLOOD_COOLDOWN_SECONDS=0.5,
+)
+def test_a_disconnected_flooder_cannot_come_straight_back(app, make, socket_for):
+    """Reconnecting at once would buy a fresh budget: the session waits out a cool-off."""
+    alice, bob = make.user(), make.user()
+    thread = make.thread(author=alice)
+    http = new_client(app)
+    login(http, alice.email)
+    flooder = socket_with(app, http)
+    for _ in range(30):
+        if not flooder.is_connected():
+            break
+        flooder.emit("typing", {"thread_id": thread.id}, callback=True)
+    assert not flooder.is_connected()
+    again = socket_with(app, http)
+    assert not again.is_connected()
+    assert socket_for(bob).is_connected()  # nobody else is held to it
+    time.sleep(0.6)
+    later = socket_with(app, http)
+    assert later.is_connected()
+    assert later.emit("join", {"thread_id": thread.id}, callback=True)["ok"]
+    later.disconnect()
+
+
 def _parallel(fn, n: int) -> list:
     import concurrent.futures
 
