@@ -13,6 +13,7 @@ is a new login (a session that has flooded waits out its cool-off).
 
     .venv/bin/python bench/flood.py [--listeners 20] [--messages 30] [--interval-ms 100]
                                     [--rounds 3] [--warmup 1.0]
+                                    [--no-cooldown]
 """
 
 from __future__ import annotations
@@ -84,6 +85,8 @@ def run(args: argparse.Namespace) -> list[dict]:
         pool = info["cookies"][args.listeners :]
         server = AppServer(info["url"])
         server.env["FORUM_MESSAGE_RATE_LIMIT"] = "10/10s"  # the real limits, all of them
+        if args.no_cooldown:  # how it was before the cool-off
+            server.env["FORUM_SOCKET_FLOOD_COOLDOWN_SECONDS"] = "0"
         with server:
             for r in range(args.rounds):
                 for phase in ("quiet", "flood") if r % 2 == 0 else ("flood", "quiet"):
@@ -143,6 +146,11 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--warmup", type=float, default=1.0, help="seconds of flood before measuring")
     p.add_argument("--window", type=int, default=200, help="the flooder's unacknowledged events")
+    p.add_argument(
+        "--no-cooldown",
+        action="store_true",
+        help="let a disconnected flooder reconnect at once (the code before the cool-off)",
+    )
     return p
 
 
