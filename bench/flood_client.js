@@ -16,23 +16,12 @@
 // and reconnects at once whenever the server disconnects it. Runs `seconds`, then
 // prints one JSON line: events sent, accepted, refused, and disconnects.
 "use strict";
-const { io } = require("socket.io-client");
+const socketClient = require("./socket_client");
 
 const opts = JSON.parse(process.argv[2]);
 
-function connect(cookie) {
-  return new Promise((resolve, reject) => {
-    const socket = io(opts.url, {
-      transports: ["websocket"],
-      reconnection: false,
-      forceNew: true,
-      timeout: 30000,
-      extraHeaders: cookie ? { Cookie: cookie } : {},
-    });
-    socket.once("connect", () => resolve(socket));
-    socket.once("connect_error", reject);
-  });
-}
+const connect = (cookie) => socketClient.connect(opts.url, cookie, 30000);
+const { percentile } = socketClient;
 
 function join(socket) {
   return new Promise((resolve, reject) =>
@@ -40,11 +29,6 @@ function join(socket) {
       err || !ack.ok ? reject(err || new Error(JSON.stringify(ack))) : resolve(),
     ),
   );
-}
-
-function percentile(sorted, p) {
-  if (!sorted.length) return null;
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(sorted.length * p) - 1))];
 }
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
