@@ -90,10 +90,10 @@ def prepare_database(path: Path, people: int) -> dict:
 
 
 def session_cookie(app, user) -> str:
-    """The `session` cookie a real login would set (signed with the servers' key)."""
+    """The `session` cookie a real login would set (signed with the servers' key), naming
+    a server-side session row as a login does (a cookie without one is a visitor's)."""
     from forum.services.accounts import open_session
 
-    # The nonce names a live server-side session (issue 11): a made-up one is logged out.
     row, _token = open_session(user, "bench", remember=False)
     serializer = app.session_interface.get_signing_serializer(app)
     value = serializer.dumps({"_user_id": user.get_id(), "_fresh": True, "nonce": row.key})

@@ -8,7 +8,7 @@
 // `inFlight` unacknowledged. Prints one JSON line: deliveries, lost, deliveries per
 // second, p50/p99 latency (send -> message:new at a subscriber) and error acks.
 "use strict";
-const { io } = require("socket.io-client");
+const socketClient = require("./socket_client");
 
 const opts = JSON.parse(process.argv[2]);
 const timeoutMs = opts.timeoutMs || 120000;
@@ -16,25 +16,8 @@ const timeoutMs = opts.timeoutMs || 120000;
 // Several processes (over Redis): `urls` spreads the subscribers over them round-robin;
 // the sender uses the first.
 const urls = opts.urls || [opts.url];
-
-function connect(cookie, url = urls[0]) {
-  return new Promise((resolve, reject) => {
-    const socket = io(url, {
-      transports: ["websocket"],
-      reconnection: false,
-      forceNew: true,
-      timeout: 60000,
-      extraHeaders: cookie ? { Cookie: cookie } : {},
-    });
-    socket.once("connect", () => resolve(socket));
-    socket.once("connect_error", reject);
-  });
-}
-
-function percentile(sorted, p) {
-  if (!sorted.length) return null;
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(sorted.length * p) - 1))];
-}
+const connect = (cookie, url = urls[0]) => socketClient.connect(url, cookie);
+const { percentile } = socketClient;
 
 async function main() {
   const sentAt = new Map();

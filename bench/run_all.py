@@ -1,6 +1,6 @@
 """`make bench`: every benchmark, one table of ratios against baselines from the same run.
 
-    .venv/bin/python bench/run_all.py [--only fanout,unread,send,pages,idle] [--full]
+    .venv/bin/python bench/run_all.py [--only fanout,unread,send,pages,idle,flood] [--full]
 
 --full: 3 fan-out rounds and 10,000 idle connections (raise `ulimit -n` first).
 PostgreSQL for the unread bench: FORUM_BENCH_POSTGRES_URL (e.g. .../test_13); without
@@ -13,6 +13,7 @@ import argparse
 import time
 
 import fanout
+import flood
 import idle
 import pages
 import send_path
@@ -25,6 +26,7 @@ BENCHES = {
     "fanout": (fanout, ["--redis", "--rounds", "2"]),
     "pages": (pages, []),
     "idle": (idle, []),
+    "flood": (flood, []),
 }
 
 

@@ -200,6 +200,9 @@ def load_config(instance_path: Path, env: dict[str, str] | None = None) -> dict[
         "FORUM_SOCKET_REFUSALS_BEFORE_DISCONNECT": float(
             env.get("FORUM_SOCKET_REFUSALS_BEFORE_DISCONNECT", "100")
         ),
+        "FORUM_SOCKET_FLOOD_COOLDOWN_SECONDS": float(
+            env.get("FORUM_SOCKET_FLOOD_COOLDOWN_SECONDS", "30")
+        ),
         "FORUM_TYPING_INTERVAL_SECONDS": float(env.get("FORUM_TYPING_INTERVAL_SECONDS", "2")),
         "FORUM_LOGIN_MAX_FAILURES": int(env.get("FORUM_LOGIN_MAX_FAILURES", "5")),
         "FORUM_LOGIN_WINDOW_MINUTES": int(env.get("FORUM_LOGIN_WINDOW_MINUTES", "15")),

@@ -162,6 +162,11 @@ def can_manage_forum(user: User | None, forum: Forum) -> bool:
     return is_admin(user) or (forum.created_by_id == user.id and is_official(user))  # type: ignore[union-attr]
 
 
+def can_set_forum_visibility(user: User | None, forum: Forum) -> bool:
+    """Make a forum public, members-only or invite-only: whoever manages the forum."""
+    return can_manage_forum(user, forum)
+
+
 def can_view_forum(user: User | None, forum: Forum) -> bool:
     from .models import Visibility
 

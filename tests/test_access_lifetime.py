@@ -8,6 +8,7 @@ receiving a thread after its person lost access to it.
 from __future__ import annotations
 
 import time
+from contextlib import contextmanager
 from datetime import timedelta
 
 import psycopg
@@ -326,6 +327,35 @@ def test_a_forum_closed_to_visitors_drops_their_sockets(app, make, socket_for):
     assert events(member_sock, "thread:revoked") == []
 
 
+def test_narrowing_a_forum_on_its_page_cuts_off_the_sockets_that_lost_it(app, make, socket_for):
+    """The owner makes a members-only forum invite-only through the page and confirms:
+    a logged-in reader who was not invited is told and stops receiving messages."""
+    owner = make.user("official")
+    reader, invited = make.user(), make.user()
+    forum = make.forum(owner=owner, visibility="members", members=[invited], moderators=[owner])
+    thread = make.thread(forum, author=invited)
+    reader_sock, invited_sock, owner_sock = (
+        socket_for(reader),
+        socket_for(invited),
+        socket_for(owner),
+    )
+    for sock in (reader_sock, invited_sock, owner_sock):
+        joined(sock, thread)
+    browser = new_client(app)
+    login(browser, owner.email)
+    asked = browser.post(f"/forums/{forum.slug}/visibility", data={"visibility": "invite"})
+    assert asked.status_code == 200  # the confirmation step: nobody is cut off yet
+    assert events(reader_sock, "thread:revoked") == []
+    done = browser.post(
+        f"/forums/{forum.slug}/visibility", data={"visibility": "invite", "confirmed": "1"}
+    )
+    assert done.status_code == 302
+    assert_cut_off(reader_sock, thread, owner_sock)
+    assert_still_in(invited_sock, thread, owner_sock)
+    ack = reader_sock.emit("join", {"thread_id": thread.id}, callback=True)
+    assert ack["error"]["code"] == "not_found"
+
+
 def test_a_thread_moved_into_an_invite_only_forum_drops_visitors(app, make, socket_for):
     admin = make.user("admin")
     member = make.user()
@@ -364,10 +394,56 @@ def test_a_revoked_moderator_role_drops_the_invite_only_rooms_it_gave(app, make,
     assert_cut_off(mod_sock, thread, member_sock)
 
 
-def test_a_revoked_official_role_drops_a_draft_rounds_thread(app, make, socket_for, db):
+def test_a_draft_round_given_to_another_department_drops_the_old_departments_sockets(
+    app, make, socket_for, db
+):
+    """Who may read a draft round's thread is its department's officials: changing the
+    round's audience keeps them, handing it to another department cuts them off."""
+    from consultation_support import make_round, round_input
+
+    from forum.models import Thread
+    from forum.services import consultations
+
+    admin = make.user("admin")
+    official = make.user("official")
+    other = make.user("official", department="Kulturnämnden")
+    org = make.organisation(admin=make.user())
+    round_ = make_round(app, make, official, state="draft")
+    thread = db.session.get(Thread, round_.thread_id)
+    sock, admin_sock = socket_for(official), socket_for(admin)
+    joined(sock, thread)
+    joined(admin_sock, thread)
+    with app.test_request_context():
+        consultations.update_round(
+            admin,
+            round_.id,
+            round_input(
+                make,
+                audience="invited",
+                invited_ids=[org.id],
+                department_id=official.department_id,
+            ),
+        )
+    assert events(sock, "thread:revoked") == []
+    with app.test_request_context():
+        consultations.update_round(
+            admin, round_.id, round_input(make, department_id=other.department_id)
+        )
+    assert events(sock, "thread:revoked") == [{"thread_id": thread.id}]
+    assert events(admin_sock, "thread:revoked") == []
+    assert socket_for(other).emit("join", {"thread_id": thread.id}, callback=True)["ok"]
+
+
+@pytest.mark.parametrize("change", ["role revoked", "moved to another department"])
+def test_an_official_leaving_the_department_drops_its_draft_rounds_thread(
+    app, make, socket_for, db, change
+):
+    """A draft round's thread is its department's officials': an official whose role is
+    revoked, or who is appointed to another department, loses it."""
     from consultation_support import make_round
 
     from forum.models import Thread
+    from forum.services import admin as admin_service
 
     admin = make.user("admin")
     official = make.user("official")
@@ -377,10 +453,13 @@ def test_a_revoked_official_role_drops_a_draft_rounds_thread(app, make, socket_f
     sock, colleague_sock = socket_for(official), socket_for(colleague)
     joined(sock, thread)
     joined(colleague_sock, thread)
-    from forum.services import admin as admin_service
-
     with app.test_request_context():
-        admin_service.revoke_role(admin, official.id, "official")
+        if change == "role revoked":
+            admin_service.revoke_role(admin, official.id, "official")
+        else:
+            admin_service.grant_role(
+                admin, official.id, "official", department_name="Kulturnämnden"
+            )
     assert events(sock, "thread:revoked") == [{"thread_id": thread.id}]
     assert events(colleague_sock, "thread:revoked") == []
 
@@ -433,24 +512,59 @@ def _post_form(http, server, page: str, path: str, data: dict) -> None:
     assert response.status_code in (302, 303), response.status_code
 
 
+@contextmanager
+def _fresh_database(url: str):
+    """An app context on a new database with the schema and the agreement; the setup
+    inside runs with a request context, and the connections are closed afterwards."""
+    from support import app_settings
+
+    from forum import create_app
+    from forum.extensions import db
+    from forum.services import agreement
+
+    app = create_app(app_settings(url))
+    with app.app_context(), app.test_request_context():
+        db.create_all()
+        agreement.seed_agreement()
+        yield
+        db.session.remove()
+        db.engine.dispose()
+
+
+@contextmanager
+def _two_processes(url: str, queue: str):
+    """Two server processes sharing the database and Redis, and a `connect(server, email)`
+    that opens a logged-in (email None: a visitor's) socket closed at the end."""
+    from serverproc import ServerProcess
+    from test_delivery import Client
+
+    one = ServerProcess(url, FORUM_REDIS_URL=queue)
+    two = ServerProcess(url, FORUM_REDIS_URL=queue)
+    made: list = []
+
+    def connect(server, email=None):
+        client = Client(server, type("U", (), {"email": email})() if email else None)
+        made.append(client)
+        return client
+
+    with one, two:
+        try:
+            yield one, two, connect
+        finally:
+            for client in made:
+                client.close()
+
+
 @pytest.mark.server
 @pytest.mark.redis
 @pytest.mark.postgres
 def test_access_lost_on_one_process_reaches_sockets_on_the_other(postgres_url, redis_url):  # noqa: F811
     """Removed member, moved thread and ended session, each changed through process two,
     reach the sockets process one holds."""
-    from serverproc import ServerProcess
-    from support import app_settings
-    from test_delivery import Client
-
-    from forum import create_app
     from forum.extensions import db
-    from forum.services import accounts, agreement, forums
+    from forum.services import accounts, forums
 
-    app = create_app(app_settings(postgres_url))
-    with app.app_context(), app.test_request_context():
-        db.create_all()
-        agreement.seed_agreement()
+    with _fresh_database(postgres_url):
         owner = accounts.create_user_with_role(
             "owner@lt.se", "Owner LT", PASSWORD, "official", "Kulturnämnden"
         )
@@ -464,65 +578,136 @@ def test_access_lost_on_one_process_reaches_sockets_on_the_other(postgres_url, r
         open_thread = forums.start_thread(owner, public, "Öppen tråd", [1])
         ids = {"secret": secret.id, "open": open_thread.id, "closed": closed.id}
         closed_slug = closed.slug
-        db.session.remove()
-        db.engine.dispose()
 
-    def person(email):
-        return type("U", (), {"email": email})()
+    with _two_processes(postgres_url, redis_url) as (one, two, connect):
+        guest_one = connect(one, "guest@lt.se")
+        visitor_one = connect(one)
+        owner_two = connect(two, "owner@lt.se")
+        admin_two = connect(two, "admin@lt.se")
+        assert guest_one.call("join", {"thread_id": ids["secret"]})["ok"]
+        assert visitor_one.call("join", {"thread_id": ids["open"]})["ok"]
+        assert owner_two.call("join", {"thread_id": ids["secret"]})["ok"]
 
-    one = ServerProcess(postgres_url, FORUM_REDIS_URL=redis_url)
-    two = ServerProcess(postgres_url, FORUM_REDIS_URL=redis_url)
-    made: list = []
-    with one, two:
-        try:
-            guest_one = Client(one, person("guest@lt.se"))
-            visitor_one = Client(one)
-            owner_two = Client(two, person("owner@lt.se"))
-            admin_two = Client(two, person("admin@lt.se"))
-            made += [guest_one, visitor_one, owner_two, admin_two]
-            assert guest_one.call("join", {"thread_id": ids["secret"]})["ok"]
-            assert visitor_one.call("join", {"thread_id": ids["open"]})["ok"]
-            assert owner_two.call("join", {"thread_id": ids["secret"]})["ok"]
+        # 1. the owner, on process two, removes the guest from the invite-only forum
+        _post_form(
+            owner_two.http,
+            two,
+            f"/forums/{closed_slug}/people",
+            f"/forums/{closed_slug}/people",
+            {"email": "guest@lt.se", "role": "member", "action": "remove"},
+        )
+        assert guest_one.wait_for("thread:revoked", 1) == [{"thread_id": ids["secret"]}]
+        ack = owner_two.call(
+            "message:send",
+            {"thread_id": ids["secret"], "body": "efter", "client_id": "lt-1"},
+        )
+        assert ack["ok"]
+        time.sleep(0.5)
+        assert guest_one.received("message:new") == []
 
-            # 1. the owner, on process two, removes the guest from the invite-only forum
-            _post_form(
-                owner_two.http,
-                two,
-                f"/forums/{closed_slug}/people",
-                f"/forums/{closed_slug}/people",
-                {"email": "guest@lt.se", "role": "member", "action": "remove"},
-            )
-            assert guest_one.wait_for("thread:revoked", 1) == [{"thread_id": ids["secret"]}]
-            ack = owner_two.call(
-                "message:send",
-                {"thread_id": ids["secret"], "body": "efter", "client_id": "lt-1"},
-            )
-            assert ack["ok"]
-            time.sleep(0.5)
-            assert guest_one.received("message:new") == []
+        # 2. a moderator, on process two, moves the public thread into the closed forum
+        _post_form(
+            admin_two.http,
+            two,
+            f"/threads/{ids['open']}",
+            f"/threads/{ids['open']}/moderate",
+            {"action": "move", "forum_id": str(ids["closed"])},
+        )
+        assert visitor_one.wait_for("thread:revoked", 1) == [{"thread_id": ids["open"]}]
 
-            # 2. a moderator, on process two, moves the public thread into the closed forum
-            _post_form(
-                admin_two.http,
-                two,
-                f"/threads/{ids['open']}",
-                f"/threads/{ids['open']}/moderate",
-                {"action": "move", "forum_id": str(ids["closed"])},
-            )
-            assert visitor_one.wait_for("thread:revoked", 1) == [{"thread_id": ids["open"]}]
+        # 3. the guest's session, ended from process two's settings page, closes
+        #    the socket process one holds
+        with psycopg.connect(postgres_url) as conn:
+            (session_id,) = conn.execute(
+                "SELECT s.id FROM user_sessions s JOIN users u ON u.id = s.user_id "
+                "WHERE u.email = 'guest@lt.se' AND s.revoked_at IS NULL"
+            ).fetchone()
+        _post_form(guest_one.http, two, "/settings", f"/settings/sessions/{session_id}/end", {})
+        assert guest_one.disconnected.wait(1.5)
 
-            # 3. the guest's session, ended from process two's settings page, closes
-            #    the socket process one holds
-            with psycopg.connect(postgres_url) as conn:
-                (session_id,) = conn.execute(
-                    "SELECT s.id FROM user_sessions s JOIN users u ON u.id = s.user_id "
-                    "WHERE u.email = 'guest@lt.se' AND s.revoked_at IS NULL"
-                ).fetchone()
-            _post_form(guest_one.http, two, "/settings", f"/settings/sessions/{session_id}/end", {})
-            assert guest_one.disconnected.wait(1.5)
-        finally:
-            for client in made:
-                client.close()
+
+@pytest.mark.server
+@pytest.mark.redis
+@pytest.mark.postgres
+def test_narrowed_forum_revoked_role_and_suspension_on_one_process_reach_the_other(
+    postgres_url,  # noqa: F811
+    redis_url,  # noqa: F811
+):
+    """A forum made invite-only on its page, a moderator role revoked on the admin page and
+    a suspension on the moderation page, each through process two, reach process one."""
+    from forum.extensions import db
+    from forum.services import accounts, forums
+
+    with _fresh_database(postgres_url):
+        owner = accounts.create_user_with_role(
+            "owner@lt2.se", "Owner LT", PASSWORD, "official", "Kulturnämnden"
+        )
+        accounts.create_user_with_role("admin@lt2.se", "Admin LT", PASSWORD, "admin")
+        moderator = accounts.create_user_with_role("mod@lt2.se", "Mod LT", PASSWORD, "moderator")
+        reader = accounts.create_user_with_role("reader@lt2.se", "Reader LT", PASSWORD, "member")
+        accounts.create_user_with_role("rude@lt2.se", "Rude LT", PASSWORD, "member")
+        members = forums.create_forum(owner, "Medlemmar", "", "members", [1], [owner.id])
+        closed = forums.create_forum(owner, "Inbjudna", "", "invite", [1], [owner.id])
+        closed.members = [reader]
+        db.session.commit()
+        ids = {
+            "members": forums.start_thread(owner, members, "För inloggade", [1]).id,
+            "secret": forums.start_thread(owner, closed, "Bara inbjudna", [1]).id,
+            "mod": moderator.id,
+        }
+        members_slug = members.slug
+
+    with _two_processes(postgres_url, redis_url) as (one, two, connect):
+        reader_one = connect(one, "reader@lt2.se")
+        mod_one = connect(one, "mod@lt2.se")
+        rude_one = connect(one, "rude@lt2.se")
+        owner_two = connect(two, "owner@lt2.se")
+        admin_two = connect(two, "admin@lt2.se")
+        assert reader_one.call("join", {"thread_id": ids["members"]})["ok"]
+        assert mod_one.call("join", {"thread_id": ids["secret"]})["ok"]
+        assert rude_one.call("join", {"thread_id": ids["members"]})["ok"]
+        assert owner_two.call("join", {"thread_id": ids["members"]})["ok"]
+
+        # 1. the owner, on process two, makes the members-only forum invite-only
+        _post_form(
+            owner_two.http,
+            two,
+            f"/forums/{members_slug}/visibility",
+            f"/forums/{members_slug}/visibility",
+            {"visibility": "invite", "confirmed": "1"},
+        )
+        assert reader_one.wait_for("thread:revoked", 1) == [{"thread_id": ids["members"]}]
+        assert rude_one.wait_for("thread:revoked", 1) == [{"thread_id": ids["members"]}]
+        ack = owner_two.call(
+            "message:send",
+            {"thread_id": ids["members"], "body": "nu inbjudna", "client_id": "lt2-1"},
+        )
+        assert ack["ok"]
+        time.sleep(0.5)
+        assert reader_one.received("message:new") == []
+        assert rude_one.received("message:new") == []
+
+        # 2. an admin, on process two, takes the moderator role away
+        _post_form(
+            admin_two.http,
+            two,
+            "/admin",
+            f"/admin/users/{ids['mod']}/roles/revoke",
+            {"role": "moderator"},
+        )
+        assert mod_one.wait_for("thread:revoked", 1) == [{"thread_id": ids["secret"]}]
+
+        # 3. a site moderator (the admin), on process two, suspends a person whose
+        #    socket is on process one: it is closed
+        _post_form(
+            admin_two.http,
+            two,
+            "/moderation/people",
+            "/moderation/people/suspend",
+            {"person": "rude@lt2.se", "minutes": "60", "reason": "Hot.", "confirmed": "1"},
+        )
+        assert rude_one.disconnected.wait(1.5)
+        assert not reader_one.disconnected.is_set()
 
 
 # --- moderation leaves nothing behind ----------------------------------------------------
@@ -665,6 +850,42 @@ def test_a_muted_person_cannot_turn_a_message_into_an_action(app, make, muted):
     )
     with app.test_request_context(), pytest.raises(Muted):
         follow_up.propose_action(person, data)
+
+
+def test_a_muted_persons_appeal_and_flag_notes_reach_moderators_not_the_forum(app, make, muted, db):
+    """Appeals and flag notes are the only text a muted person can still write about the
+    forum, and neither is public: the appeal is read by the person and the moderators who
+    may decide it, a flag note by the forum's moderators. A mute must not take away the
+    right to appeal it (the permission matrix's "appeal a decision" row), so both stay open."""
+    from forum.models import Appeal, Flag, ModerationAction
+
+    person, forum, thread, message = muted
+    mute = db.session.scalar(
+        select(ModerationAction).where(ModerationAction.subject_id == person.id)
+    )
+    appeal_text = "Överklagan: jag citerade bara 070-765 43 21."
+    flag_note = "Anmälan: 070-765 43 21 står här."
+    browser = new_client(app)
+    login(browser, person.email)
+    response = browser.post(f"/moderation/actions/{mute.id}/appeal", data={"body": appeal_text})
+    assert response.status_code in (302, 303)
+    response = browser.post(
+        f"/messages/{message.id}/flag", data={"reason": "other", "note": flag_note}
+    )
+    assert response.status_code in (302, 303)
+    db.session.expire_all()
+    assert db.session.scalar(select(Appeal.body).where(Appeal.user_id == person.id)) == appeal_text
+    assert db.session.scalar(select(Flag.note).where(Flag.user_id == person.id)) == flag_note
+    reader = new_client(app)
+    login(reader, make.user().email)
+    for path in (f"/threads/{thread.id}", f"/forums/{forum.slug}", "/moderation/transparency"):
+        page = reader.get(path).get_data(as_text=True)
+        assert "070-765 43 21" not in page, path
+    assert reader.get(f"/moderation/actions/{mute.id}").status_code == 404
+    moderator = new_client(app)
+    login(moderator, make.user("moderator").email)
+    queue = moderator.get("/moderation").get_data(as_text=True)
+    assert appeal_text in queue and flag_note in queue
 
 
 # --- the moderator who decided does not decide the appeal ------------------------------
@@ -896,6 +1117,34 @@ def test_a_flooding_socket_is_slowed_then_disconnected(make, socket_for):
     assert not flooder.is_connected()
     # another person's socket is not affected
     assert other.emit("history", {"thread_id": thread.id, "before": 10}, callback=True)["ok"]
+
+
+@pytest.mark.config(
+    FORUM_SOCKET_EVENTS_PER_SECOND=1,
+    FORUM_SOCKET_BURST=5,
+    FORUM_SOCKET_REFUSALS_BEFORE_DISCONNECT=5,
+    FORUM_SOCKET_FLOOD_COOLDOWN_SECONDS=0.5,
+)
+def test_a_disconnected_flooder_cannot_come_straight_back(app, make, socket_for):
+    """Reconnecting at once would buy a fresh budget: the session waits out a cool-off."""
+    alice, bob = make.user(), make.user()
+    thread = make.thread(author=alice)
+    http = new_client(app)
+    login(http, alice.email)
+    flooder = socket_with(app, http)
+    for _ in range(30):
+        if not flooder.is_connected():
+            break
+        flooder.emit("typing", {"thread_id": thread.id}, callback=True)
+    assert not flooder.is_connected()
+    again = socket_with(app, http)
+    assert not again.is_connected()
+    assert socket_for(bob).is_connected()  # nobody else is held to it
+    time.sleep(0.6)
+    later = socket_with(app, http)
+    assert later.is_connected()
+    assert later.emit("join", {"thread_id": thread.id}, callback=True)["ok"]
+    later.disconnect()
 
 
 def _parallel(fn, n: int) -> list:

@@ -413,3 +413,70 @@ def test_template_translations_follow_force_locale_within_a_request(app):
         with force_locale("en"):
             assert render_template_string("{{ _('Forums') }}") == "Forums"
         assert render_template_string("{{ _('Forums') }}") == "Forum"
+
+
+def test_the_owner_changes_who_can_read_the_forum_and_narrowing_asks_first(client, make, auth, db):
+    owner = make.user("official")
+    forum = make.forum(owner=owner, visibility="members")
+    auth.login(owner)
+    page = text(client.get(f"/forums/{forum.slug}"))
+    assert f"/forums/{forum.slug}/visibility" in page
+    form = text(client.get(f"/forums/{forum.slug}/visibility"))
+    assert 'checked id="visibility-1" name="visibility" type="radio" value="members"' in form
+    # widening needs no confirmation
+    response = client.post(f"/forums/{forum.slug}/visibility", data={"visibility": "public"})
+    assert response.status_code == 302
+    db.session.expire_all()
+    assert db.session.get(Forum, forum.id).visibility == "public"
+    # narrowing shows what it does and changes nothing until confirmed
+    response = client.post(f"/forums/{forum.slug}/visibility", data={"visibility": "invite"})
+    assert response.status_code == 200 and 'name="confirmed" value="1"' in text(response)
+    db.session.expire_all()
+    assert db.session.get(Forum, forum.id).visibility == "public"
+    response = client.post(
+        f"/forums/{forum.slug}/visibility", data={"visibility": "invite", "confirmed": "1"}
+    )
+    assert response.status_code == 302
+    db.session.expire_all()
+    assert db.session.get(Forum, forum.id).visibility == "invite"
+    from forum.models import AuditEntry
+
+    reasons = db.session.scalars(
+        select(AuditEntry.reason)
+        .where(AuditEntry.action == "forum.visibility")
+        .order_by(AuditEntry.id)
+    ).all()
+    assert reasons == ["members → public", "public → invite"]
+
+
+def test_a_bad_visibility_is_the_fields_error(client, make, auth, db):
+    owner = make.user("official")
+    forum = make.forum(owner=owner, visibility="public")
+    auth.login(owner)
+    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "sv"
+    for data in ({"visibility": "everyone"}, {}, {"visibility": "invite\x00", "confirmed": "1"}):
+        response = client.post(f"/forums/{forum.slug}/visibility", data=data)
+        assert response.status_code == 400, data
+        page = text(response)
+        assert 'id="visibility-error"' in page and "Välj vilka som kan läsa forumet." in page
+    db.session.expire_all()
+    assert db.session.get(Forum, forum.id).visibility == "public"
+
+
+def test_only_the_owner_and_admins_change_who_can_read_a_forum(client, make, auth, db):
+    owner = make.user("official")
+    forum = make.forum(owner=owner, visibility="public", moderators=[make.user()])
+    for person in (make.user(), make.user("official"), forum.moderators[0], make.user("moderator")):
+        auth.login(person)
+        assert client.get(f"/forums/{forum.slug}/visibility").status_code == 403
+        response = client.post(
+            f"/forums/{forum.slug}/visibility", data={"visibility": "invite", "confirmed": "1"}
+        )
+        assert response.status_code == 403
+    auth.logout()
+    response = client.get(f"/forums/{forum.slug}/visibility")
+    assert response.status_code == 302 and "/login" in response.headers["Location"]
+    db.session.expire_all()
+    assert db.session.get(Forum, forum.id).visibility == "public"
+    auth.login(make.user("admin"))
+    assert client.get(f"/forums/{forum.slug}/visibility").status_code == 200

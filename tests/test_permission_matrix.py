@@ -397,6 +397,11 @@ EXPECTED: dict[str, Rule] = {
         post("/forums/{w.forum[members].slug}/people", email="{w.author.email}", role="moderator"),
         lambda w: any(m.id == w.author.id for m in fresh(Forum, w.forum["members"].id).moderators),
     ),
+    "change who can read a forum": Rule(
+        frozenset({"official", "admin"}),
+        post("/forums/{w.forum[members].slug}/visibility", visibility="public"),
+        lambda w: fresh(Forum, w.forum["members"].id).visibility == "public",
+    ),
     "start a thread in the public forum": Rule(
         POSTERS,
         post("/forums/{w.forum[public].slug}", title="Ny tråd", commitments="{w.commitment}"),
@@ -759,6 +764,7 @@ def test_the_table_covers_every_role_and_every_policy_rule():
         "can_create_forum": "open a forum",
         "is_forum_moderator": "lock a thread",
         "can_manage_forum": "invite people to a forum",
+        "can_set_forum_visibility": "change who can read a forum",
         "can_view_forum": "read the members thread",
         "can_post_in_forum": "post in the invite-only thread",
         "can_start_thread": "start a thread in the public forum",

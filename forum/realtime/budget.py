@@ -3,9 +3,11 @@
 A socket may send FORUM_SOCKET_BURST events at once and FORUM_SOCKET_EVENTS_PER_SECOND
 after that. Past the budget its events are refused with `rate_limited` (the
 client is slowed); a socket that keeps sending while refused, more than
-FORUM_SOCKET_REFUSALS_BEFORE_DISCONNECT times, is disconnected. `typing` reaches
-the room at most once per FORUM_TYPING_INTERVAL_SECONDS per socket. Sockets live
-on one process, so the state is per process.
+FORUM_SOCKET_REFUSALS_BEFORE_DISCONNECT times, is disconnected, and its session
+(a visitor: its address) may not connect again for FORUM_SOCKET_FLOOD_COOLDOWN_SECONDS:
+reconnecting at once would otherwise buy a fresh budget every time (bench/flood.py).
+`typing` reaches the room at most once per FORUM_TYPING_INTERVAL_SECONDS per socket.
+Sockets live on one process, so the state is per process.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ class _Bucket:
 
 _lock = threading.Lock()
 _buckets: dict[str, _Bucket] = {}
+_cooling: dict[str, float] = {}  # flooder (session key or address) -> end of its cool-off
 
 
 def _settings() -> tuple[float, float, float]:
@@ -70,6 +73,23 @@ def may_announce_typing(sid: str) -> bool:
             return False
         bucket.last_typing = now
         return True
+
+
+def cool_off(who: str) -> None:
+    """`who` flooded: refuse its new sockets for the cool-off time."""
+    seconds = float(current_app.config["FORUM_SOCKET_FLOOD_COOLDOWN_SECONDS"])
+    now = time.monotonic()
+    with _lock:
+        for key in [k for k, until in _cooling.items() if until <= now]:
+            del _cooling[key]
+        _cooling[who] = now + seconds
+
+
+def cooling_off(who: str) -> bool:
+    """Whether `who` was disconnected for flooding and its cool-off has not ended."""
+    with _lock:
+        until = _cooling.get(who)
+    return until is not None and until > time.monotonic()
 
 
 def forget(sid: str) -> None:

@@ -63,6 +63,7 @@ def acknowledged(fn: Handler) -> Callable[..., dict[str, Any]]:
         if verdict != "ok":
             if verdict == "disconnect":
                 log.warning("socket %s flooded; disconnecting it", request.sid)  # type: ignore[attr-defined]
+                budget.cool_off(_flooder())
                 disconnect()
             return {
                 "ok": False,
@@ -101,8 +102,17 @@ def acknowledged(fn: Handler) -> Callable[..., dict[str, Any]]:
     return wrapper
 
 
+def _flooder() -> str:
+    """Who a flood is held against: the login session, or a visitor's address."""
+    key = session.get("nonce")
+    return f"session:{key}" if key else f"address:{request.remote_addr}"
+
+
 def on_connect(auth: Any = None) -> bool:
-    """Sent by every client when it connects; visitors may connect to read public threads."""
+    """Sent by every client when it connects; visitors may connect to read public threads.
+    A session disconnected for flooding is refused until its cool-off ends."""
+    if budget.cooling_off(_flooder()):
+        return False
     fresh_user()
     if current_app.config["FORUM_REDIS_URL"]:
         start_listener(current_app.config["FORUM_REDIS_URL"])

@@ -77,6 +77,8 @@ def grant_role(
         dept = resolve_department(department_id, department_name)
         if user.department_id == dept.id:
             raise Conflict(_("That person is already an official of %(d)s.", d=dept.name))
+        if user.department_id is not None:  # moved: the old department's drafts are gone
+            recheck_access_after_commit(user_ids=[user.id])
         user.department = dept
         user.department_id = dept.id
         detail = f"official ({dept.name})"

@@ -44,6 +44,17 @@ from .validation import check_characters, chosen_commitments, clean_text
 MAX_CLIENT_ID = 64
 
 
+# From the widest readership to the narrowest.
+_READERSHIP = (Visibility.public, Visibility.members, Visibility.invite)
+
+
+def _visibility(value: str | None) -> Visibility:
+    try:
+        return Visibility(value or "")
+    except ValueError:
+        raise Invalid(_("Choose who can read the forum."), field="visibility") from None
+
+
 def create_forum(
     user: User | None,
     title: str,
@@ -57,10 +68,7 @@ def create_forum(
     policy.require(policy.can_create_forum(user), _("Only officials and admins can create forums."))
     title = clean_text(title, "title", max_length=MAX_TITLE)
     description = clean_text(description, "description", max_length=MAX_DESCRIPTION, required=False)
-    try:
-        vis = Visibility(visibility)
-    except ValueError:
-        raise Invalid(_("Choose who can read the forum."), field="visibility") from None
+    vis = _visibility(visibility)
     base = slugify(title, "forum")
     slug, n = base, 2
     while db.session.scalar(select(Forum.id).where(Forum.slug == slug)) is not None:
@@ -513,17 +521,20 @@ def change_forum_people(actor: User | None, forum: Forum, email: str, role: str,
     return person
 
 
-def set_forum_visibility(actor: User | None, forum: Forum, visibility: str) -> Forum:
+def narrows_visibility(forum: Forum, visibility: str | None) -> bool:
+    """Whether changing `forum` to `visibility` takes reading away from someone
+    (raises Invalid, on the field, for an unknown value)."""
+    return _READERSHIP.index(_visibility(visibility)) > _READERSHIP.index(forum.visibility)
+
+
+def set_forum_visibility(actor: User | None, forum: Forum, visibility: str | None) -> Forum:
     """Change who can read a forum; open sockets that may no longer read its threads leave them."""
     policy.require_login(actor)
     policy.require(
-        policy.can_manage_forum(actor, forum),
-        _("Only admins and the forum's owner manage its people."),
+        policy.can_set_forum_visibility(actor, forum),
+        _("Only admins and the forum's owner change who can read it."),
     )
-    try:
-        vis = Visibility(visibility)
-    except ValueError:
-        raise Invalid(_("Choose who can read the forum."), field="visibility") from None
+    vis = _visibility(visibility)
     if vis == forum.visibility:
         return forum
     old, forum.visibility = forum.visibility, vis

@@ -45,18 +45,17 @@ def _ids(values: list[str]) -> list[int]:
         raise Invalid(_("Unknown commitment."), field="commitments") from None
 
 
+VISIBILITY_CHOICES = [
+    SelectChoice("public", _l("Everyone, also visitors who are not logged in")),
+    SelectChoice("members", _l("Everyone who is logged in")),
+    SelectChoice("invite", _l("Only invited members")),
+]
+
+
 class ForumForm(FlaskForm):
     title = StringField(_l("Title"), validators=[InputRequired()])
     description = TextAreaField(_l("Description (markdown)"))
-    visibility = RadioField(
-        _l("Who can read it"),
-        choices=[
-            SelectChoice("public", _l("Everyone, also visitors who are not logged in")),
-            SelectChoice("members", _l("Everyone who is logged in")),
-            SelectChoice("invite", _l("Only invited members")),
-        ],
-        default="public",
-    )
+    visibility = RadioField(_l("Who can read it"), choices=VISIBILITY_CHOICES, default="public")
     commitments = MultiCheckboxField(_l("Commitments"))
 
 
@@ -156,6 +155,47 @@ def forum_people(slug: str):
                 return redirect(url_for("forums.forum_people", slug=item.slug))
         status = 400
     return render_template("forums/people.html", forum=item, form=form), status
+
+
+class VisibilityForm(FlaskForm):
+    # unknown values reach the service, which names the field in its error
+    visibility = RadioField(
+        _l("Who can read it"), choices=VISIBILITY_CHOICES, validate_choice=False
+    )
+    confirmed = HiddenField()
+
+
+@bp.route("/forums/<slug>/visibility", methods=["GET", "POST"])
+@login_required
+def forum_visibility(slug: str):
+    """Make a forum public, members-only or invite-only; taking reading away asks first,
+    and whoever has its threads open and may no longer read them is cut off at once."""
+    item = _forum_or_login(slug)
+    policy.require(
+        policy.can_set_forum_visibility(current_user, item),
+        _("Only admins and the forum's owner change who can read it."),
+    )
+    if request.method == "GET":
+        form = VisibilityForm(visibility=item.visibility.value)
+        return render_template("forums/visibility.html", forum=item, form=form)
+    form = VisibilityForm()
+    if form.validate_on_submit():
+        choice = form.visibility.data
+        try:
+            if form.confirmed.data != "1" and forum_service.narrows_visibility(item, choice):
+                label = dict((c.value, c.label) for c in VISIBILITY_CHOICES)[choice]
+                return render_template(
+                    "forums/confirm_visibility.html", forum=item, form=form, label=label
+                )
+            forum_service.set_forum_visibility(current_user, item, choice)
+        except DomainError as err:
+            if err.status in (401, 403):
+                raise
+            form_error(form, err)
+        else:
+            flash(_("Saved: who can read the forum has changed."), "success")
+            return redirect(url_for("forums.forum_visibility", slug=item.slug))
+    return render_template("forums/visibility.html", forum=item, form=form), 400
 
 
 @bp.route("/forums/<slug>", methods=["GET", "POST"])

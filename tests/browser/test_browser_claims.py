@@ -220,6 +220,18 @@ def test_the_remaining_pages_pass_axe(world, new_page, pages, lang):
     login(official, world, world.official_email)
     official.goto(f"{world.url}/forums/{world.forum_slug}/people")
     assert_accessible(official, f"forum people ({lang})")
+    official.goto(f"{world.url}/forums/{world.forum_slug}/visibility")
+    assert_accessible(official, f"who can read a forum ({lang})")
+    official.check("#visibility-2")  # invite-only: narrows, so it asks first
+    official.locator("main form [type=submit]").click()
+    expect(official.locator("#confirm")).to_be_visible()
+    assert_accessible(official, f"narrow who can read a forum? ({lang})")
+    official.goto(f"{world.url}/forums/{world.forum_slug}/visibility")
+    official.evaluate("document.querySelector('#visibility-0').value = 'everyone'")
+    official.check("#visibility-0")
+    official.locator("main form [type=submit]").click()
+    expect(official.locator(".error-summary")).to_be_visible()
+    assert_accessible(official, f"who can read a forum, with errors ({lang})")
 
     moderator = new_page(lang)
     login(moderator, world, world.moderator_email)
