@@ -17,12 +17,14 @@ from sqlalchemy import inspect, select, text
 from support import PASSWORD
 
 from forum.config import parse_rate_limit
+from forum.demo.pdf import simple_pdf
 from forum.extensions import db
-from forum.models import AuditEntry, OutboxMail, PersonalExport
+from forum.models import AuditEntry, Document, OutboxMail, PersonalExport
 from forum.models.base import utcnow
-from forum.services import accounts, api_tokens, exports, moderation, privacy
+from forum.services import accounts, api_tokens, documents, exports, moderation, privacy
 from forum.services import consultations as consultation_service
 from forum.services import forums as forum_service
+from forum.services.storage import DiskStorage
 
 pytestmark = pytest.mark.config(FORUM_MESSAGE_RATE_LIMIT=parse_rate_limit("off"))
 
@@ -96,6 +98,37 @@ def test_round_archive_has_responses_and_feedback(app, make):
     assert "Vårt arkiverade svar" in json.dumps(record["responses"], ensure_ascii=False)
     assert "Vi hörde er" in record["feedback"][0]["heard_html"]
     assert "Arkivföreningen" in files["index.html"].decode()
+
+
+def test_round_archive_holds_its_documents_with_checksums_and_links(app, make, tmp_path):
+    app.extensions["forum_storage"] = DiskStorage(tmp_path / "documents")
+    admin, official, org_admin = make.user("admin"), make.user("official"), make.user()
+    org = make.organisation(admin=org_admin, name="Dokumentföreningen")
+    round_ = make_round(app, make, official)
+    basis, letter = simple_pdf(["Underlag"]), simple_pdf(["Vårt brev"])
+    with app.test_request_context():
+        documents.add_round_document(official, round_.id, "Underlag 2027.pdf", basis)
+        removed = documents.add_round_document(official, round_.id, "Gammalt.pdf", basis + b" ")
+        documents.remove_document(official, removed.id)
+        documents.add_response_document(org_admin, round_.id, org.id, "Brev.pdf", letter)
+    respond(app, org_admin, round_, org)
+    with app.test_request_context():
+        _name, data = exports.build_archive(admin, "round", round_.id)
+    files = open_zip(data)
+    manifest = check_manifest(files)
+    record = json.loads(files["data.json"])["round"]
+    listed = [*record["documents"], *record["responses"][0]["documents"]]
+    assert [d["filename"] for d in listed] == ["Underlag 2027.pdf", "Brev.pdf"]
+    assert [files[d["path"]] for d in listed] == [basis, letter]
+    for d in listed:
+        stored = db.session.get(Document, d["id"])
+        # the checksum taken at upload, the manifest's and the bytes' own agree
+        assert d["sha256"] == stored.sha256 == manifest["files"][d["path"]]
+    page = files["index.html"].decode()
+    for d in listed:
+        href = d["path"].replace(" ", "%20")
+        assert f'href="{href}"' in page and d["sha256"] in page
+    assert not any("Gammalt" in name for name in files)
 
 
 def test_archive_is_for_admins_and_checks_its_input(app, make, client, auth):
