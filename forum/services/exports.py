@@ -146,9 +146,7 @@ def _round_record(round_: ConsultationRound) -> dict[str, Any]:
         "questions": [
             {"id": q.id, "position": q.position, "text": q.text} for q in round_.questions
         ],
-        "documents": [
-            _document_record(d) for d in consultation_queries.round_documents(round_.id)
-        ],
+        "documents": [_document_record(d) for d in consultation_queries.round_documents(round_.id)],
         "responses": [
             {
                 "organisation": p.organisation.name,
