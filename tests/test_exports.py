@@ -19,7 +19,14 @@ from support import PASSWORD
 from forum.config import parse_rate_limit
 from forum.demo.pdf import simple_pdf
 from forum.extensions import db
-from forum.models import AuditEntry, Document, OutboxMail, PersonalExport
+from forum.models import (
+    AuditEntry,
+    Document,
+    Message,
+    MessageRevision,
+    OutboxMail,
+    PersonalExport,
+)
 from forum.models.base import utcnow
 from forum.services import accounts, api_tokens, documents, exports, moderation, privacy
 from forum.services import consultations as consultation_service
@@ -265,6 +272,50 @@ def test_closing_an_account_keeps_posts_under_a_pseudonym_and_nothing_personal(
             AuditEntry.action == "account.close", AuditEntry.target_id == user.id
         )
     )
+
+
+def test_mentions_of_a_closed_account_show_the_pseudonym_and_link_nowhere(app, make, client, auth):
+    closing, other, admin = make.user(name="Greta Nämnd"), make.user(), make.user("admin")
+    handle = closing.handle
+    thread = make.thread(author=other, title="Om lokalerna")
+    with app.test_request_context():
+        mention, _created = forum_service.send_message(
+            other, thread.id, f"Tack @{handle}! Och @{handle}s idé, mejla {handle}@example.se", "c1"
+        )
+        edited, _created = forum_service.send_message(other, thread.id, f"Fråga @{handle}", "c2")
+        forum_service.edit_message(other, edited.id, f"Fråga @{handle} igen")
+        neighbour = make.user()
+        neighbour.handle = f"{handle}x"
+        db.session.commit()
+        untouched, _created = forum_service.send_message(
+            other, thread.id, f"Hej @{neighbour.handle}", "c3"
+        )
+    assert f'href="/people/{handle}"' in mention.html
+    with app.test_request_context():
+        privacy.close_account(admin, closing.id)
+    name = f"Före detta användare {closing.id}"
+    page = client.get(f"/threads/{thread.id}").get_data(as_text=True)
+    # the words stay (a public record); the mention names the pseudonym and links nowhere
+    assert f'<span class="mention mention-closed">@{name}</span>' in page
+    assert f'/people/{handle}"' not in page and f"@{handle}!" not in page
+    assert f"/people/fd-{closing.id}" not in page
+    db.session.expire_all()
+    stored = db.session.get(Message, mention.id)
+    assert stored.body.startswith(f"Tack {name}! Och @{handle}s idé")  # not a mention: kept
+    assert f"{handle}@example.se" in stored.body
+    revision = db.session.scalar(
+        select(MessageRevision).where(MessageRevision.message_id == edited.id)
+    )
+    assert handle not in revision.html and name in revision.html
+    assert f"@{handle}" not in revision.body
+    assert f'href="/people/{neighbour.handle}"' in db.session.get(Message, untouched.id).html
+    # a new message cannot mention the closed account either
+    with app.test_request_context():
+        later, _created = forum_service.send_message(other, thread.id, f"@fd-{closing.id}", "c4")
+    assert "href=" not in later.html
+    # the search index follows the rewritten text
+    found = client.get("/search", query_string={"q": "Tack"}).get_data(as_text=True)
+    assert name in found and f"@{handle}!" not in found
 
 
 def test_admins_close_accounts_on_request_and_others_cannot(app, make, client, auth):
