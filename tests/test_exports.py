@@ -339,6 +339,9 @@ def test_privacy_notice_says_what_is_kept_and_how(client):
     page = client.get("/integritet", headers={"Accept-Language": "en"}).get_data(as_text=True)
     for words in ("public record", "arkivlagen", "Download my data", "Före detta användare"):
         assert words in page
+    assert "no longer links to a profile" in page  # mentions of a closed account
+    page = client.get("/integritet", headers={"Accept-Language": "sv"}).get_data(as_text=True)
+    assert "länkar inte längre till någon profil" in page
     assert 'href="/integritet"' in client.get("/").get_data(as_text=True)
 
 
