@@ -26,6 +26,7 @@ from sqlalchemy import (
     Select,
     and_,
     bindparam,
+    case,
     column,
     exists,
     false,
@@ -530,9 +531,21 @@ FEW = 5_000
 
 
 def _few_matches(terms: list[str]) -> list[ColumnElement[bool]]:
-    """[entry id in the matches] when a word is rare, else [] (PostgreSQL)."""
-    ids = db.session.scalars(_postgres_match(select(SearchEntry.id), terms).limit(FEW + 1)).all()
-    return [SearchEntry.id.in_(ids)] if len(ids) <= FEW else []
+    """[entry id in the matches] when a word is rare, else [] (PostgreSQL).
+
+    An aggregate, not a LIMIT: with a LIMIT and no estimate PostgreSQL would scan
+    the table hoping to stop early; an aggregate makes it read the GIN index.
+    """
+    count, ids = db.session.execute(
+        _postgres_match(
+            select(
+                func.count(),
+                case((func.count() <= FEW, func.array_agg(SearchEntry.id)), else_=None),
+            ),
+            terms,
+        )
+    ).one()
+    return [SearchEntry.id.in_(ids or [])] if count <= FEW else []
 
 
 def _rows(
