@@ -430,7 +430,7 @@ def test_demo_passwords_work(app, client, db):
 
 
 def test_demo_search_example_and_api_token(app, client, db):
-    """"In the demo, /search?q=mötesplatserna finds ... the message about a
+    """ "In the demo, /search?q=mötesplatserna finds ... the message about a
     "mötesplatsträff"; /search?q=föreningar finds ... "föreningsledare"", and the printed
     API token lists the members-only forum that an anonymous request does not see."""
     from forum.demo import API_TOKEN_LABEL, seed_demo
