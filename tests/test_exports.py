@@ -280,7 +280,10 @@ def test_mentions_of_a_closed_account_show_the_pseudonym_and_link_nowhere(app, m
     thread = make.thread(author=other, title="Om lokalerna")
     with app.test_request_context():
         mention, _created = forum_service.send_message(
-            other, thread.id, f"Tack @{handle}! Och @{handle}s idé, mejla {handle}@example.se", "c1"
+            other,
+            thread.id,
+            f"Tack @{handle}! Och @{handle}s idé, @{handle}.x, mejla {handle}@example.se",
+            "c1",
         )
         edited, _created = forum_service.send_message(other, thread.id, f"Fråga @{handle}", "c2")
         forum_service.edit_message(other, edited.id, f"Fråga @{handle} igen")
@@ -301,7 +304,8 @@ def test_mentions_of_a_closed_account_show_the_pseudonym_and_link_nowhere(app, m
     assert f"/people/fd-{closing.id}" not in page
     db.session.expire_all()
     stored = db.session.get(Message, mention.id)
-    assert stored.body.startswith(f"Tack {name}! Och @{handle}s idé")  # not a mention: kept
+    # not mentions of the person (another handle, an email address): kept as written
+    assert stored.body.startswith(f"Tack {name}! Och @{handle}s idé, @{handle}.x, mejla")
     assert f"{handle}@example.se" in stored.body
     revision = db.session.scalar(
         select(MessageRevision).where(MessageRevision.message_id == edited.id)

@@ -46,6 +46,7 @@ from ..models import (
     UserSession,
 )
 from ..models.forums import forum_members, forum_moderators
+from ..text import HANDLE_CHARS, MENTION_RE
 from .audit import record as audit
 
 CLOSED_DOMAIN = "closed.invalid"
@@ -116,15 +117,24 @@ def _pseudonymise_mentions(handle: str, name: str) -> None:
         r'<a href="' + re.escape(path) + r'" class="mention"[^>]*>@[^<]*</a>', re.IGNORECASE
     )
     shown = Markup('<span class="mention mention-closed">@%s</span>') % name
-    written = re.compile(
-        r"(?<![A-Za-z0-9ÅÄÖåäöÉéÜü._-])@" + re.escape(handle) + r"(?![A-Za-z0-9ÅÄÖåäöÉéÜü_-])",
-        re.IGNORECASE,
-    )
     for model, source, html in MENTIONING:
         column = getattr(model, html)
         for row in db.session.scalars(select(model).where(column.contains(f'href="{path}"'))):
             setattr(row, html, link.sub(lambda _m: str(shown), getattr(row, html)))
-            setattr(row, source, written.sub(lambda _m: name, getattr(row, source) or ""))
+            setattr(row, source, _unmention(getattr(row, source) or "", handle, name))
+
+
+def _unmention(source: str, handle: str, name: str) -> str:
+    """`source` with each @mention of `handle` (by forum.text's rule) replaced by `name`."""
+
+    def swap(match: re.Match[str]) -> str:
+        start, written = match.start(), match.group(1)
+        found = written.rstrip("._-")
+        if (start > 0 and HANDLE_CHARS.match(source[start - 1])) or found.lower() != handle.lower():
+            return match.group(0)
+        return name + written[len(found) :]
+
+    return MENTION_RE.sub(swap, source)
 
 
 def _delete_personal_rows(user: User, email: str) -> None:
