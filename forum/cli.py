@@ -23,7 +23,7 @@ def _print_demo_accounts(made) -> None:
     if not made:
         click.echo("Demo already present; passwords were shown when it was created.")
         return
-    click.echo("Demo accounts (the passwords are shown only this once):")
+    click.echo("Demo accounts (the passwords and the API token are shown only this once):")
     for account in made:
         click.echo(f"  {account.role:<20} {account.email:<40} {account.password}")
 

@@ -6,6 +6,7 @@ explicit environment, so the machine's FORUM_* variables never leak in.
 
 from __future__ import annotations
 
+import re
 import stat
 
 import pytest
@@ -316,6 +317,8 @@ def test_setup_command_migrates_seeds_and_creates_the_demo_once(tmp_path):
             first = runner.invoke(args=["setup"])
             assert first.exit_code == 0, first.output
             assert "Demo accounts" in first.output
+            # the demo organisation's API token is printed once with the passwords
+            assert re.search(r"API token\s+ordforande@demo\.dialogforum\.se\s+dfp_", first.output)
             assert agreement_counts() == (len(PRINCIPLES), len(COMMITMENTS))
             users = _db.session.scalar(select(func.count()).select_from(User))
             assert users and users > 0
@@ -323,6 +326,7 @@ def test_setup_command_migrates_seeds_and_creates_the_demo_once(tmp_path):
             second = runner.invoke(args=["setup"])
             assert second.exit_code == 0, second.output
             assert "Demo accounts" not in second.output, "demo passwords are shown only once"
+            assert "dfp_" not in second.output
             assert _db.session.scalar(select(func.count()).select_from(User)) == users
         finally:
             _db.session.remove()

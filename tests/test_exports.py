@@ -17,12 +17,30 @@ from sqlalchemy import inspect, select, text, update
 from support import PASSWORD
 
 from forum.config import parse_rate_limit
+from forum.demo.pdf import simple_pdf
 from forum.extensions import db
-from forum.models import AuditEntry, Membership, OutboxMail, PersonalExport
+from forum.models import (
+    AuditEntry,
+    Document,
+    Membership,
+    Message,
+    MessageRevision,
+    OutboxMail,
+    PersonalExport,
+)
 from forum.models.base import utcnow
-from forum.services import accounts, api_tokens, exports, moderation, organisations, privacy
+from forum.services import (
+    accounts,
+    api_tokens,
+    documents,
+    exports,
+    moderation,
+    organisations,
+    privacy,
+)
 from forum.services import consultations as consultation_service
 from forum.services import forums as forum_service
+from forum.services.storage import DiskStorage
 
 pytestmark = pytest.mark.config(FORUM_MESSAGE_RATE_LIMIT=parse_rate_limit("off"))
 
@@ -96,6 +114,37 @@ def test_round_archive_has_responses_and_feedback(app, make):
     assert "Vårt arkiverade svar" in json.dumps(record["responses"], ensure_ascii=False)
     assert "Vi hörde er" in record["feedback"][0]["heard_html"]
     assert "Arkivföreningen" in files["index.html"].decode()
+
+
+def test_round_archive_holds_its_documents_with_checksums_and_links(app, make, tmp_path):
+    app.extensions["forum_storage"] = DiskStorage(tmp_path / "documents")
+    admin, official, org_admin = make.user("admin"), make.user("official"), make.user()
+    org = make.organisation(admin=org_admin, name="Dokumentföreningen")
+    round_ = make_round(app, make, official)
+    basis, letter = simple_pdf(["Underlag"]), simple_pdf(["Vårt brev"])
+    with app.test_request_context():
+        documents.add_round_document(official, round_.id, "Underlag 2027.pdf", basis)
+        removed = documents.add_round_document(official, round_.id, "Gammalt.pdf", basis + b" ")
+        documents.remove_document(official, removed.id)
+        documents.add_response_document(org_admin, round_.id, org.id, "Brev.pdf", letter)
+    respond(app, org_admin, round_, org)
+    with app.test_request_context():
+        _name, data = exports.build_archive(admin, "round", round_.id)
+    files = open_zip(data)
+    manifest = check_manifest(files)
+    record = json.loads(files["data.json"])["round"]
+    listed = [*record["documents"], *record["responses"][0]["documents"]]
+    assert [d["filename"] for d in listed] == ["Underlag 2027.pdf", "Brev.pdf"]
+    assert [files[d["path"]] for d in listed] == [basis, letter]
+    for d in listed:
+        stored = db.session.get(Document, d["id"])
+        # the checksum taken at upload, the manifest's and the bytes' own agree
+        assert d["sha256"] == stored.sha256 == manifest["files"][d["path"]]
+    page = files["index.html"].decode()
+    for d in listed:
+        href = d["path"].replace(" ", "%20")
+        assert f'href="{href}"' in page and d["sha256"] in page
+    assert not any("Gammalt" in name for name in files)
 
 
 def test_archive_is_for_admins_and_checks_its_input(app, make, client, auth):
@@ -296,6 +345,54 @@ def test_closing_an_account_throttles_password_guesses(app, make, client, auth):
     assert database_mentions("Gissad Person")  # the right password after the limit is refused
 
 
+def test_mentions_of_a_closed_account_show_the_pseudonym_and_link_nowhere(app, make, client, auth):
+    closing, other, admin = make.user(name="Greta Nämnd"), make.user(), make.user("admin")
+    handle = closing.handle
+    thread = make.thread(author=other, title="Om lokalerna")
+    with app.test_request_context():
+        mention, _created = forum_service.send_message(
+            other,
+            thread.id,
+            f"Tack @{handle}! Och @{handle}s idé, @{handle}.x, mejla {handle}@example.se",
+            "c1",
+        )
+        edited, _created = forum_service.send_message(other, thread.id, f"Fråga @{handle}", "c2")
+        forum_service.edit_message(other, edited.id, f"Fråga @{handle} igen")
+        neighbour = make.user()
+        neighbour.handle = f"{handle}x"
+        db.session.commit()
+        untouched, _created = forum_service.send_message(
+            other, thread.id, f"Hej @{neighbour.handle}", "c3"
+        )
+    assert f'href="/people/{handle}"' in mention.html
+    with app.test_request_context():
+        privacy.close_account(admin, closing.id)
+    name = f"Före detta användare {closing.id}"
+    page = client.get(f"/threads/{thread.id}").get_data(as_text=True)
+    # the words stay (a public record); the mention names the pseudonym and links nowhere
+    assert f'<span class="mention mention-closed">@{name}</span>' in page
+    assert f'/people/{handle}"' not in page and f"@{handle}!" not in page
+    assert f"/people/fd-{closing.id}" not in page
+    db.session.expire_all()
+    stored = db.session.get(Message, mention.id)
+    # not mentions of the person (another handle, an email address): kept as written
+    assert stored.body.startswith(f"Tack {name}! Och @{handle}s idé, @{handle}.x, mejla")
+    assert f"{handle}@example.se" in stored.body
+    revision = db.session.scalar(
+        select(MessageRevision).where(MessageRevision.message_id == edited.id)
+    )
+    assert handle not in revision.html and name in revision.html
+    assert f"@{handle}" not in revision.body
+    assert f'href="/people/{neighbour.handle}"' in db.session.get(Message, untouched.id).html
+    # a new message cannot mention the closed account either
+    with app.test_request_context():
+        later, _created = forum_service.send_message(other, thread.id, f"@fd-{closing.id}", "c4")
+    assert "href=" not in later.html
+    # the search index follows the rewritten text
+    found = client.get("/search", query_string={"q": "Tack"}).get_data(as_text=True)
+    assert name in found and f"@{handle}!" not in found
+
+
 def test_admins_close_accounts_on_request_and_others_cannot(app, make, client, auth):
     user, admin = make.user(name="Olle Begäran"), make.user("admin")
     auth.login(make.user())
@@ -317,6 +414,9 @@ def test_privacy_notice_says_what_is_kept_and_how(client):
     page = client.get("/integritet", headers={"Accept-Language": "en"}).get_data(as_text=True)
     for words in ("public record", "arkivlagen", "Download my data", "Före detta användare"):
         assert words in page
+    assert "no longer links to a profile" in page  # mentions of a closed account
+    page = client.get("/integritet", headers={"Accept-Language": "sv"}).get_data(as_text=True)
+    assert "länkar inte längre till någon profil" in page
     assert 'href="/integritet"' in client.get("/").get_data(as_text=True)
 
 

@@ -427,3 +427,28 @@ def test_demo_passwords_work(app, client, db):
     response = client.post("/login", data={"email": member.email, "password": member.password})
     assert response.status_code in (302, 303) and "/login" not in response.headers["Location"]
     assert PASSWORD != member.password
+
+
+def test_demo_search_example_and_api_token(app, client, db):
+    """ "In the demo, /search?q=mötesplatserna finds ... the message about a
+    "mötesplatsträff"; /search?q=föreningar finds ... "föreningsledare"", and the printed
+    API token lists the members-only forum that an anonymous request does not see."""
+    from forum.demo import API_TOKEN_LABEL, seed_demo
+
+    with app.test_request_context():
+        accounts = seed_demo()
+    found = text(client.get("/search", query_string={"q": "mötesplatserna"}))
+    assert "Vad saknas på" in found and "mötesplatsträff" in found
+    assert "Tidigt samråd om mötesplatser" in found
+    found = text(client.get("/search", query_string={"q": "föreningar"}))
+    assert "föreningsledare" in found
+    token = next(a for a in accounts if a.role == API_TOKEN_LABEL)
+    assert token.email == "ordforande@demo.dialogforum.se" and token.password.startswith("dfp_")
+
+    def forum_titles(headers: dict[str, str]) -> set[str]:
+        response = client.get("/api/v1/forums", headers=headers)
+        assert response.status_code == 200
+        return {f["title"] for f in response.get_json()["items"]}
+
+    assert "Finansiering och IOP" not in forum_titles({})
+    assert "Finansiering och IOP" in forum_titles({"Authorization": f"Bearer {token.password}"})

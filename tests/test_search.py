@@ -254,6 +254,67 @@ def test_keyset_pages_cover_every_hit_once(app, make, order):
     assert sorted(seen) == sorted(made) and len(seen) == len(set(seen))
 
 
+def all_pages(q: str, order: str, user=None) -> list[int]:
+    seen: list[int] = []
+    cursor = None
+    for _ in range(20):
+        page = search(user, SearchParams(q=q, order=order, limit=2, cursor=cursor))
+        seen += [h.object_id for h in page.hits]
+        cursor = page.next_cursor
+        if cursor is None:
+            return seen
+    raise AssertionError("the pages never ended")
+
+
+def test_best_match_ranks_only_the_newest_candidates(app, make, monkeypatch):
+    from forum.queries import search as search_module
+
+    thread, author = make.thread(title="Kandidater"), make.user()
+    made = [make.message(thread, author, f"höstmarknad nummer {n}").id for n in range(6)]
+    monkeypatch.setattr(search_module, "CANDIDATES", 4)
+    # only the four newest matches are ranked: the work stays bounded for a common word
+    assert sorted(all_pages("höstmarknad", "relevance")) == sorted(made[-4:])
+    # newest first is not bounded: it walks the time order and stops after each page
+    assert all_pages("höstmarknad", "newest") == made[::-1]
+
+
+@pytest.mark.parametrize("order", ["relevance", "newest"])
+def test_narrow_windows_and_rare_word_lookups_give_the_same_pages(app, make, monkeypatch, order):
+    """The shortcuts (a window of the newest entries, a rare word looked up by ids, the
+    SQLite time-index walk) return exactly what the plain query returns."""
+    from forum.queries import search as search_module
+
+    thread, author, member = make.thread(title="Fönster"), make.user(), make.user()
+    hidden_forum = make.forum(visibility="invite", members=[author])
+    secret = make.thread(forum=hidden_forum, author=author, title="Hemligt")
+    made = []
+    for n in range(9):
+        made.append(make.message(thread, author, f"julmarknad nummer {n}").id)
+        make.message(thread, author, f"annat ämne {n}")
+        make.message(secret, author, f"julmarknad i hemlighet {n}")
+    monkeypatch.setattr(search_module, "WINDOWS", (None,))
+    monkeypatch.setattr(search_module, "FEW", -1)
+    monkeypatch.setattr(search_module, "CANDIDATES", 10_000)
+    plain = all_pages("julmarknad", order, member)
+    assert sorted(plain) == sorted(made)
+    configurations = [
+        ((4, None), 100, 10_000),  # window too small, then the rare word by its ids
+        ((4, None), 1, 10_000),  # window too small, then the plain query
+        ((30, None), -1, 10_000),
+        ((30, None), -1, 3),  # the window holds enough candidates
+        ((None,), 100, 3),
+    ]
+    for windows, few, candidates in configurations:
+        monkeypatch.setattr(search_module, "WINDOWS", windows)
+        monkeypatch.setattr(search_module, "FEW", few)
+        monkeypatch.setattr(search_module, "CANDIDATES", candidates)
+        pages = all_pages("julmarknad", order, member)
+        if order == "newest" or candidates > len(made):
+            assert pages == plain, (windows, few, candidates)
+        else:
+            assert sorted(pages) == sorted(made[-candidates:]), (windows, few, candidates)
+
+
 def test_newest_first_is_in_time_order(app, make):
     thread = make.thread(title="Ordning")
     author = make.user()

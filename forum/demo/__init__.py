@@ -20,11 +20,13 @@ from ..models import (
     OrganisationStatus,
     User,
 )
-from ..services import accounts, forums, moderation, reactions
+from ..services import accounts, api_tokens, forums, moderation, reactions
 from .consultations import seed_demo_rounds
 from .follow_up import seed_demo_actions
 
 DEMO_DOMAIN = "demo.dialogforum.se"
+# printed with the passwords: an access token of the organisation admin (read, respond)
+API_TOKEN_LABEL = "API token"  # noqa: S105 - a label, not a secret
 
 
 @dataclass
@@ -144,6 +146,19 @@ def seed_demo() -> list[DemoAccount]:
         ("ordforande", 2, "❤️"),
     ]:
         reactions.react(users[local], made[index].id, emoji, add=True)
+    # Swedish compounds for the README's search example: "mötesplatserna" finds
+    # "mötesplatsträff", "föreningar" finds "föreningsledare".
+    forums.send_message(
+        users["ordforande"],
+        thread.id,
+        "Vi bjuder in till en mötesplatsträff för föreningsledare i stadsdelen i mars.",
+        "demo-compounds",
+    )
+    # the organisation's system reads and answers through the API with this token
+    _token, raw_token = api_tokens.create_token(
+        users["ordforande"], "Föreningens ärendesystem (demo)", ["read", "respond"], org.id
+    )
+    accounts_made.append(DemoAccount(f"ordforande@{DEMO_DOMAIN}", API_TOKEN_LABEL, raw_token))
     forum_iop = db.session.scalar(select(Forum).where(Forum.slug == "finansiering-och-iop"))
     if forum_iop is not None:
         forums.start_thread(

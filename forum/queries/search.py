@@ -26,6 +26,7 @@ from sqlalchemy import (
     Select,
     and_,
     bindparam,
+    case,
     column,
     exists,
     false,
@@ -37,6 +38,7 @@ from sqlalchemy import (
     table,
     true,
 )
+from sqlalchemy.dialects.sqlite.base import SQLiteCompiler
 from sqlalchemy.orm import aliased
 
 from .. import policy, stemming
@@ -384,25 +386,205 @@ def decode_cursor(cursor: str, order: str) -> tuple[Any, int]:
 
 SEARCH_FTS = table("search_fts", column("rowid"), column("title"), column("body"))
 
+# "Best match" ranks at most this many matches: the newest ones, found by walking the
+# index in entry-id order with the match and visibility filters, so the work per query
+# does not grow with the number of messages that contain a common word.
+CANDIDATES = 1000
 
-def _postgres_match(query: Select, terms: list[str]) -> tuple[Select, ColumnElement[float]]:
-    tsquery = func.to_tsquery(
+
+def _postgres_tsquery(terms: list[str]) -> ColumnElement[Any]:
+    return func.to_tsquery(
         literal_column("'forum_swedish'::regconfig"), " & ".join(f"{t}:*" for t in terms)
     )
+
+
+def _postgres_match(query: Select, terms: list[str]) -> Select:
     document: ColumnElement[Any] = literal_column("search_entries.document")
-    # double precision: the cursor carries the exact value back for the keyset comparison
-    score = func.ts_rank_cd(document, tsquery).cast(Double)
-    return query.where(document.op("@@")(tsquery)), score
+    return query.where(document.op("@@")(_postgres_tsquery(terms)))
 
 
-def _sqlite_match(query: Select, terms: list[str]) -> tuple[Select, ColumnElement[float]]:
-    fts_query = " ".join(f'"{t}"*' for t in terms)
-    fts: ColumnElement[Any] = literal_column("search_fts")
-    joined = query.join(SEARCH_FTS, SEARCH_FTS.c.rowid == SearchEntry.id).where(
-        fts.op("MATCH")(fts_query)
+def _sqlite_fts_query(terms: list[str]) -> str:
+    return " ".join(f'"{t}"*' for t in terms)
+
+
+def _window(
+    order: list[ColumnElement[Any]], where: list[ColumnElement[bool]], size: int, terms: list[str]
+) -> Any:
+    """PostgreSQL: the newest `size` entries in `order`, each with whether it matches.
+
+    The GIN index cannot return entries in order and PostgreSQL cannot estimate a
+    prefix query, so left alone it reads every match of a common word. Walking a
+    window of the (created_at, id) or primary-key index instead, and testing the
+    match on each row as it comes, stops as soon as a page or the candidates are found.
+    """
+    document: ColumnElement[Any] = literal_column("search_entries.document")
+    hit = document.op("@@")(_postgres_tsquery(terms))
+    return (
+        select(SearchEntry.id, SearchEntry.created_at, hit.label("hit"))
+        .where(*where)
+        .order_by(*order)
+        .limit(size)
+        .subquery()
     )
-    # bm25: smaller is better; title words weigh ten times body words.
-    return joined, -func.bm25(fts, 10.0, 1.0)
+
+
+def _newest(
+    terms: list[str], dialect: str, after: ColumnElement[bool] | None, window: int | None
+) -> Select:
+    """Matches newest first, after the cursor position `after`."""
+    query: Select = select(SearchEntry, literal_column("0.0").label("score"))
+    if after is not None:
+        query = query.where(after)
+    if dialect == "postgresql":
+        if window is None:
+            return _postgres_match(query, terms).order_by(
+                SearchEntry.created_at.desc(), SearchEntry.id.desc()
+            )
+        order: list[ColumnElement[Any]] = [SearchEntry.created_at.desc(), SearchEntry.id.desc()]
+        recent = _window(order, [after] if after is not None else [], window, terms)
+        return (
+            select(SearchEntry, literal_column("0.0").label("score"))
+            .join(recent, recent.c.id == SearchEntry.id)
+            .where(recent.c.hit)
+            .order_by(recent.c.created_at.desc(), recent.c.id.desc())
+        )
+    # The rowids of the matches come from the FTS doclists alone (no row is read).
+    # A word in many entries: walk the time index and stop after a page; a rare
+    # word: read its few entries and sort them (walking would visit everything).
+    fts: ColumnElement[Any] = literal_column("search_fts")
+    matches = select(SEARCH_FTS.c.rowid).where(fts.op("MATCH")(_sqlite_fts_query(terms)))
+    query = query.where(SearchEntry.id.in_(matches))
+    if _at_least(matches, CANDIDATES):
+        query = query.with_hint(SearchEntry, "INDEXED BY ix_search_entries_created_id", "sqlite")
+    return query.order_by(SearchEntry.created_at.desc(), SearchEntry.id.desc())
+
+
+def _sqlite_from_hint(self: SQLiteCompiler, table: Any, text: str | None) -> str | None:
+    return text
+
+
+# SQLAlchemy's SQLite compiler drops table hints; SQLite's one table hint is INDEXED BY.
+SQLiteCompiler.get_from_hint_text = _sqlite_from_hint  # type: ignore[method-assign,assignment]
+
+
+def _at_least(matches: Select, count: int) -> bool:
+    """Whether `matches` has `count` rows, reading no more than that many."""
+    found = db.session.scalar(select(func.count()).select_from(matches.limit(count).subquery()))
+    return (found or 0) >= count
+
+
+def _best(
+    terms: list[str], dialect: str, conditions: list[ColumnElement[bool]], window: int | None
+) -> tuple[Select, ColumnElement[float]]:
+    """Best match first among the CANDIDATES newest readable matches.
+
+    Ranking reads every ranked row's words, so only a bounded set is ranked: the
+    candidates come from walking the index by entry id (a window of the primary key
+    on PostgreSQL, the FTS5 rowid order on SQLite) with the visibility and the
+    filters applied, and only they are scored. The query also returns how many
+    candidates there were, so a window that held too few can be widened.
+    """
+    if dialect == "postgresql":
+        document: ColumnElement[Any] = literal_column("search_entries.document")
+        inner: Select = select(SearchEntry.id, document.label("document"))
+        order: ColumnElement[Any]
+        if window is None:
+            inner = _postgres_match(inner, terms)
+            order = SearchEntry.id  # type: ignore[assignment]
+        else:
+            recent = _window([SearchEntry.id.desc()], [], window, terms)
+            inner = inner.join(recent, recent.c.id == SearchEntry.id).where(recent.c.hit)
+            order = recent.c.id
+    else:
+        fts: ColumnElement[Any] = literal_column("search_fts")
+        # bm25 only works inside the FTS query; smaller is better, titles weigh 10x.
+        inner = (
+            select(SearchEntry.id, (-func.bm25(fts, 10.0, 1.0)).label("score"))
+            .select_from(SEARCH_FTS)
+            .join(SearchEntry, SearchEntry.id == SEARCH_FTS.c.rowid)
+            .where(fts.op("MATCH")(_sqlite_fts_query(terms)))
+        )
+        order = SEARCH_FTS.c.rowid
+    limited = inner.where(*conditions).order_by(order.desc()).limit(CANDIDATES).subquery()
+    candidates = select(limited, func.count().over().label("candidates")).subquery()
+    if dialect == "postgresql":
+        # double precision: the cursor carries the exact value back for the keyset comparison
+        score: ColumnElement[float] = func.ts_rank_cd(
+            candidates.c.document, _postgres_tsquery(terms)
+        ).cast(Double)
+    else:
+        score = candidates.c.score
+    query = (
+        select(SearchEntry, score.label("score"), candidates.c.candidates)
+        .join(candidates, candidates.c.id == SearchEntry.id)
+        .order_by(score.desc(), SearchEntry.id.desc())
+    )
+    return query, score
+
+
+# PostgreSQL looks for matches in the newest 20,000 entries first, then in all of them.
+WINDOWS: tuple[int | None, ...] = (20_000, None)
+# A word with at most this many entries is looked up by their ids: PostgreSQL cannot
+# estimate a prefix query, and a list of ids is what keeps it from preparing the
+# visibility checks for every message (a hashed subplan) to test a handful of rows.
+FEW = 5_000
+
+
+def _few_matches(terms: list[str]) -> list[ColumnElement[bool]]:
+    """[entry id in the matches] when a word is rare, else [] (PostgreSQL).
+
+    An aggregate, not a LIMIT: with a LIMIT and no estimate PostgreSQL would scan
+    the table hoping to stop early; an aggregate makes it read the GIN index.
+    """
+    count, ids = db.session.execute(
+        _postgres_match(
+            select(
+                func.count(),
+                case((func.count() <= FEW, func.array_agg(SearchEntry.id)), else_=None),
+            ),
+            terms,
+        )
+    ).one()
+    return [SearchEntry.id.in_(ids or [])] if count <= FEW else []
+
+
+def _rows(
+    terms: list[str],
+    params: SearchParams,
+    conditions: list[ColumnElement[bool]],
+    values: dict[str, Any],
+    limit: int,
+) -> list[Any]:
+    """The page's (entry, score) rows, plus one to tell whether there is a next page."""
+    dialect = db.engine.dialect.name
+    windows = WINDOWS if dialect == "postgresql" else (None,)
+    rows: Any = []
+    for window in windows:
+        if window is None and dialect == "postgresql":
+            conditions = [*conditions, *_few_matches(terms)]
+        if params.order == "newest":
+            after = None
+            if params.cursor:
+                at, entry_id = decode_cursor(params.cursor, "newest")
+                after = or_(
+                    SearchEntry.created_at < at,
+                    and_(SearchEntry.created_at == at, SearchEntry.id < entry_id),
+                )
+            query = _newest(terms, dialect, after, window).where(*conditions)
+            rows = db.session.execute(query.limit(limit + 1), values).all()
+            if len(rows) > limit:
+                break
+        else:
+            query, score = _best(terms, dialect, conditions, window)
+            if params.cursor:
+                best, entry_id = decode_cursor(params.cursor, "relevance")
+                query = query.where(
+                    or_(score < best, and_(score == best, SearchEntry.id < entry_id))
+                )
+            rows = db.session.execute(query.limit(limit + 1), values).all()
+            if rows and rows[0].candidates >= CANDIDATES:
+                break
+    return [(row[0], row[1]) for row in rows]
 
 
 def search(user: User | None, params: SearchParams, now: datetime | None = None) -> SearchPage:
@@ -415,30 +597,8 @@ def search(user: User | None, params: SearchParams, now: datetime | None = None)
     if params.kind and params.kind not in KINDS:
         raise Invalid(_("Choose a kind from the list."), field="kind")
     limit = max(1, min(params.limit, MAX_PAGE_SIZE))
-    now = now or utcnow()
-    dialect = db.engine.dialect.name
-    backend = _postgres_match if dialect == "postgresql" else _sqlite_match
-    query, score = backend(select(SearchEntry), terms)
-    visible, values = readable_params(user, now)
-    query = (
-        query.add_columns(score.label("score")).where(visible, *_filters(params)).limit(limit + 1)
-    )
-    if params.order == "newest":
-        query = query.order_by(SearchEntry.created_at.desc(), SearchEntry.id.desc())
-        if params.cursor:
-            at, entry_id = decode_cursor(params.cursor, "newest")
-            query = query.where(
-                or_(
-                    SearchEntry.created_at < at,
-                    and_(SearchEntry.created_at == at, SearchEntry.id < entry_id),
-                )
-            )
-    else:
-        query = query.order_by(score.desc(), SearchEntry.id.desc())
-        if params.cursor:
-            best, entry_id = decode_cursor(params.cursor, "relevance")
-            query = query.where(or_(score < best, and_(score == best, SearchEntry.id < entry_id)))
-    rows = db.session.execute(query, values).all()
+    visible, values = readable_params(user, now or utcnow())
+    rows = _rows(terms, params, [visible, *_filters(params)], values, limit)
     page = SearchPage(terms=terms)
     thread_ids = {e.thread_id for e, _v in rows[:limit] if e.kind == "message" and e.thread_id}
     titles = dict(

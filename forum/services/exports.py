@@ -33,6 +33,7 @@ from ..formatting import iso_utc
 from ..links import url_for_mail
 from ..models import (
     ConsultationRound,
+    Document,
     Forum,
     Message,
     MessageRevision,
@@ -43,6 +44,7 @@ from ..models import (
 )
 from ..models.base import utcnow
 from ..queries import consultations as consultation_queries
+from . import documents
 from .audit import record as audit
 from .mail import queue_mail
 
@@ -116,6 +118,19 @@ def _thread_record(thread: Thread) -> dict[str, Any]:
     }
 
 
+def _document_record(document: Document) -> dict[str, Any]:
+    """A document as the archive lists it; `path` is where its bytes are in the zip."""
+    return {
+        "id": document.id,
+        "filename": document.filename,
+        "content_type": document.content_type,
+        "size": document.size,
+        "sha256": document.sha256,
+        "uploaded_at": iso_utc(document.created_at),
+        "path": f"documents/{document.id}/{document.filename}",
+    }
+
+
 def _round_record(round_: ConsultationRound) -> dict[str, Any]:
     feedback = consultation_queries.feedback_by_question(round_.id)
     return {
@@ -131,6 +146,7 @@ def _round_record(round_: ConsultationRound) -> dict[str, Any]:
         "questions": [
             {"id": q.id, "position": q.position, "text": q.text} for q in round_.questions
         ],
+        "documents": [_document_record(d) for d in consultation_queries.round_documents(round_.id)],
         "responses": [
             {
                 "organisation": p.organisation.name,
@@ -138,6 +154,7 @@ def _round_record(round_: ConsultationRound) -> dict[str, Any]:
                 "version": p.version.number,
                 "submitted_at": iso_utc(p.version.submitted_at),
                 "answers": {str(k): v for k, v in p.answers.items()},
+                "documents": [_document_record(d) for d in p.version.documents],
             }
             for p in consultation_queries.latest_versions(round_.id)
         ],
@@ -191,6 +208,21 @@ def archive_record(kind: str, object_id: int) -> dict[str, Any]:
     raise NotFound(_("Nothing here."))
 
 
+def _document_files(record: dict[str, Any]) -> dict[str, bytes]:
+    """The bytes of every document a round's archive lists, under their `path`."""
+    round_ = record.get("round")
+    if round_ is None:
+        return {}
+    listed = [*round_["documents"], *(d for r in round_["responses"] for d in r["documents"])]
+    found = {
+        d.id: d
+        for d in db.session.scalars(
+            select(Document).where(Document.id.in_([d["id"] for d in listed]))
+        )
+    }
+    return {d["path"]: documents.content(found[d["id"]]) for d in listed}
+
+
 def _zip(files: dict[str, bytes], meta: dict[str, Any]) -> bytes:
     manifest = {
         **meta,
@@ -216,9 +248,8 @@ def build_archive(actor: User | None, kind: str, object_id: int) -> tuple[str, b
     audit(actor, "archive.export", kind, object_id)
     db.session.commit()
     meta = {"kind": kind, "id": object_id, "created_at": iso_utc(created), "format": 1}
-    return f"dialogforum-{kind}-{object_id}.zip", _zip(
-        {"data.json": data, "index.html": html}, meta
-    )
+    files = {"data.json": data, "index.html": html, **_document_files(record)}
+    return f"dialogforum-{kind}-{object_id}.zip", _zip(files, meta)
 
 
 # --- a person's own data -----------------------------------------------------------

@@ -9,9 +9,11 @@ notifications, tokens, sessions, login attempts, resets, mail) is deleted.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from flask_babel import gettext as _
+from markupsafe import Markup
 from sqlalchemy import delete, func, or_, select, update
 
 from .. import policy
@@ -19,12 +21,17 @@ from ..errors import Conflict, Forbidden, NotFound
 from ..events import disconnect_user
 from ..extensions import db
 from ..formatting import iso_utc
+from ..links import path_for
 from ..models import (
+    Action,
     ActionFollower,
+    ActionUpdate,
     ApiToken,
     AuditEntry,
     ConsultationResponse,
+    ConsultationRound,
     Flag,
+    Forum,
     LoginAttempt,
     Membership,
     Message,
@@ -39,6 +46,7 @@ from ..models import (
 )
 from ..models.accounts import CLOSED_DOMAIN
 from ..models.forums import forum_members, forum_moderators
+from ..text import HANDLE_CHARS, MENTION_RE
 from .accounts import confirm_password
 from .audit import record as audit
 from .organisations import organisations_led_alone
@@ -82,6 +90,7 @@ def close_account(
         )
     old_email = user.email
     _delete_personal_rows(user, old_email)
+    _pseudonymise_mentions(user.handle, pseudonym(user.id))
     user.email = f"closed-{user.id}@{CLOSED_DOMAIN}"
     user.handle = f"fd-{user.id}"
     user.display_name = pseudonym(user.id)
@@ -96,9 +105,60 @@ def close_account(
     return user
 
 
+# Stored text that can @mention someone: (model, markdown column, HTML column).
+MENTIONING = (
+    (Message, "body", "html"),
+    (MessageRevision, "body", "html"),
+    (ActionUpdate, "body", "html"),
+    (Action, "description", "description_html"),
+    (Forum, "description", "description_html"),
+    (ConsultationRound, "problem", "problem_html"),
+    (ConsultationRound, "background", "background_html"),
+)
+
+
+def _pseudonymise_mentions(handle: str, name: str) -> None:
+    """Others' text keeps its words (a public record) but no longer points at the person.
+
+    A mention was a link to the person's profile under their handle, which often
+    carries their name. In the stored HTML it becomes the pseudonym, unlinked; in
+    the markdown it becomes the pseudonym as plain text, so a later edit or
+    re-render cannot link it again (to the closed account, or to whoever takes
+    the handle next). The search index follows the rewritten rows.
+    """
+    path = path_for("forums.person", handle=handle)
+    link = re.compile(
+        r'<a href="' + re.escape(path) + r'" class="mention"[^>]*>@[^<]*</a>', re.IGNORECASE
+    )
+    shown = Markup('<span class="mention mention-closed">@%s</span>') % name
+    for model, source, html in MENTIONING:
+        column = getattr(model, html)
+        for row in db.session.scalars(select(model).where(column.contains(f'href="{path}"'))):
+            setattr(row, html, link.sub(lambda _m: str(shown), getattr(row, html)))
+            setattr(row, source, _unmention(getattr(row, source) or "", handle, name))
+
+
+def _unmention(source: str, handle: str, name: str) -> str:
+    """`source` with each @mention of `handle` (by forum.text's rule) replaced by `name`."""
+
+    def swap(match: re.Match[str]) -> str:
+        start, written = match.start(), match.group(1)
+        found = written.rstrip("._-")
+        if (start > 0 and HANDLE_CHARS.match(source[start - 1])) or found.lower() != handle.lower():
+            return match.group(0)
+        return name + written[len(found) :]
+
+    return MENTION_RE.sub(swap, source)
+
+
 def _delete_personal_rows(user: User, email: str) -> None:
     user_id = user.id
+    notifications = select(Notification.id).where(Notification.user_id == user_id)
     for statement in (
+        # mail first: a mail telling of a notification refers to it
+        delete(OutboxMail).where(
+            or_(OutboxMail.to_address == email, OutboxMail.notification_id.in_(notifications))
+        ),
         delete(Membership).where(Membership.user_id == user_id),
         delete(LoginAttempt).where(LoginAttempt.email == email),
         delete(PasswordReset).where(PasswordReset.user_id == user_id),
@@ -107,7 +167,6 @@ def _delete_personal_rows(user: User, email: str) -> None:
         delete(ApiToken).where(ApiToken.user_id == user_id),
         delete(UserSession).where(UserSession.user_id == user_id),  # ends every login too
         delete(ActionFollower).where(ActionFollower.user_id == user_id),
-        delete(OutboxMail).where(OutboxMail.to_address == email),
         delete(forum_members).where(forum_members.c.user_id == user_id),
         delete(forum_moderators).where(forum_moderators.c.user_id == user_id),
     ):

@@ -14,6 +14,7 @@ from ..extensions import db
 from ..links import path_for
 from ..models import User
 from ..text import Rendered, render_markdown
+from .privacy import CLOSED_DOMAIN
 
 MAX_BODY = 10_000
 MAX_TITLE = 200
@@ -23,7 +24,10 @@ MAX_DESCRIPTION = 5_000
 def resolve_mentions(handles: set[str]) -> Mapping[str, tuple[int, str]]:
     """Look up mentioned handles in one query: {handle: (user_id, profile path)}."""
     rows = db.session.execute(
-        select(User.id, User.handle).where(func.lower(User.handle).in_(handles))
+        select(User.id, User.handle).where(
+            func.lower(User.handle).in_(handles),
+            User.email.not_like(f"%@{CLOSED_DOMAIN}"),  # a closed account is mentioned no more
+        )
     )
     return {handle.lower(): (uid, path_for("forums.person", handle=handle)) for uid, handle in rows}
 
