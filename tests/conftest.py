@@ -27,6 +27,10 @@ _DOCUMENTS = tempfile.mkdtemp(prefix="forum-test-documents-")
 atexit.register(shutil.rmtree, _DOCUMENTS, True)
 os.environ.setdefault("FORUM_DOCUMENT_DIR", _DOCUMENTS)
 os.environ.setdefault("FORUM_DIGEST_SCHEDULER", "0")  # server processes started by tests too
+# Each test run has a Redis namespace of its own (server processes inherit it), so two runs
+# on one Redis (CI's SQLite and PostgreSQL stages, two engineers) never hear each other's
+# broadcasts, disconnects or presence. Tests that are about the prefix set their own.
+os.environ.setdefault("FORUM_REDIS_PREFIX", f"pytest-{os.getpid()}-{os.urandom(3).hex()}")
 
 from support import IN_CI, PASSWORD, Auth, app_settings, database_url, service_missing  # noqa: E402,F401
 
