@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from flask_babel import format_date, format_datetime, format_time
+from flask_babel import format_date, format_datetime, format_time, to_user_timezone
 
 
 def local_datetime(value: datetime | None, fmt: str = "medium") -> str:
@@ -14,6 +14,11 @@ def local_datetime(value: datetime | None, fmt: str = "medium") -> str:
     if fmt == "medium":
         return f"{format_date(value, 'medium')} {format_time(value, 'short')}"
     return format_datetime(value, fmt)
+
+
+def days_until(value: datetime, now: datetime) -> int:
+    """Calendar days from `now` to `value` in Europe/Stockholm (0: today, 1: tomorrow)."""
+    return (to_user_timezone(value).date() - to_user_timezone(now).date()).days
 
 
 def iso_utc(value: datetime | None) -> str | None:
