@@ -39,7 +39,7 @@ from ..models import (
 from ..models.consultations import round_commitments
 from ..models.follow_up import OPEN_STATUSES, action_commitments
 from ..models.forums import thread_commitments
-from .forums import visible_message
+from .forums import readable_threads, visible_message
 
 # --- loaders: get by id, check visibility, else NotFound --------------------------
 
@@ -89,24 +89,7 @@ def _action_query():
 def _visible(user: User | None, actions: list[Action]) -> list[Action]:
     """Drop actions from threads the user may not read (one query for the threads)."""
     thread_ids = {a.source_thread_id for a in actions if a.source_thread_id is not None}
-    readable: set[int] = set()
-    if thread_ids:
-        threads = db.session.scalars(
-            select(Thread)
-            .where(Thread.id.in_(thread_ids))
-            .options(
-                selectinload(Thread.forum).selectinload(Forum.moderators),
-                selectinload(Thread.forum).selectinload(Forum.members),
-            )
-        ).all()
-        rounds = {
-            r.thread_id: r
-            for r in db.session.scalars(
-                select(ConsultationRound).where(ConsultationRound.thread_id.in_(thread_ids))
-            )
-            if r.thread_id is not None
-        }
-        readable = {t.id for t in threads if policy.can_view_thread(user, t, rounds)}
+    readable = {t.id for t in readable_threads(user, thread_ids)}
     return [a for a in actions if a.source_thread_id is None or a.source_thread_id in readable]
 
 

@@ -262,27 +262,33 @@ def unread_threads(user: User, limit: int = 8) -> tuple[list[UnreadThread], int]
     counts = unread_by_thread(user, list(moved_on))
     if not counts:
         return [], 0
+    readable = sorted(
+        readable_threads(user, set(counts)), key=lambda t: t.last_message_id or 0, reverse=True
+    )
+    return [UnreadThread(t, counts[t.id]) for t in readable[:limit]], len(readable)
+
+
+def readable_threads(user: User | None, thread_ids: set[int]) -> list[Thread]:
+    """Those of the threads the user may read, in a fixed number of queries (a round's
+    thread is checked against its round, loaded for all of them at once)."""
+    if not thread_ids:
+        return []
     threads = db.session.scalars(
         select(Thread)
         .options(
             joinedload(Thread.forum).selectinload(Forum.moderators),
             joinedload(Thread.forum).selectinload(Forum.members),
         )
-        .where(Thread.id.in_(counts))
+        .where(Thread.id.in_(thread_ids))
     ).all()
     rounds = {
         r.thread_id: r
         for r in db.session.scalars(
-            select(ConsultationRound).where(ConsultationRound.thread_id.in_(counts))
+            select(ConsultationRound).where(ConsultationRound.thread_id.in_(thread_ids))
         )
         if r.thread_id is not None
     }
-    readable = sorted(
-        (t for t in threads if policy.can_view_thread(user, t, rounds)),
-        key=lambda t: t.last_message_id or 0,
-        reverse=True,
-    )
-    return [UnreadThread(t, counts[t.id]) for t in readable[:limit]], len(readable)
+    return [t for t in threads if policy.can_view_thread(user, t, rounds)]
 
 
 def forum_threads(forum: Forum) -> list[Thread]:
