@@ -232,3 +232,32 @@ def test_the_demo_member_has_something_on_every_part_of_the_start_page(app, clie
     assert "Du följer den" in actions and "Matlagningskvällar" in actions
     notes = _section(body, "start-notifications")
     assert "Ny" in notes and 'class=""' in notes  # unread and read ones
+
+
+def test_days_left_count_stockholm_calendar_days(app):
+    from datetime import UTC, datetime
+
+    from forum.formatting import days_until
+
+    evening = datetime(2027, 3, 1, 21, 0, tzinfo=UTC)  # 22:00 in Stockholm
+    with app.test_request_context():
+        assert days_until(datetime(2027, 3, 1, 22, 30, tzinfo=UTC), evening) == 0  # 23:30
+        assert days_until(datetime(2027, 3, 1, 23, 30, tzinfo=UTC), evening) == 1  # 00:30
+        assert days_until(datetime(2027, 3, 4, 8, 0, tzinfo=UTC), evening) == 3
+
+
+def test_a_round_closing_later_today_says_so(app, client, auth, make, world, db):
+    from datetime import UTC, datetime
+    from zoneinfo import ZoneInfo
+
+    from forum.models import ConsultationRound
+
+    now = datetime.now(UTC)
+    if (now + timedelta(minutes=5)).astimezone(ZoneInfo("Europe/Stockholm")).hour == 0:
+        pytest.skip("five minutes from now is tomorrow in Stockholm")
+    round_ = db.session.get(ConsultationRound, world.round1.id)
+    round_.closes_at = now + timedelta(minutes=5)
+    db.session.commit()
+    auth.login(world.member)
+    rounds = _section(_page(client, "sv"), "start-rounds")
+    assert "Stänger i dag" in rounds and "0 dagar" not in rounds
