@@ -14,6 +14,7 @@ from flask_babel import (
     get_locale,
     get_timezone,
     get_translations,
+    to_user_timezone,
 )
 
 
@@ -61,6 +62,11 @@ def local_datetime(value: datetime | None, fmt: str = "medium") -> str:
     if value is None:
         return ""
     return _format_local(value, fmt, str(get_locale()), get_timezone())
+
+
+def days_until(value: datetime, now: datetime) -> int:
+    """Calendar days from `now` to `value` in Europe/Stockholm (0: today, 1: tomorrow)."""
+    return (to_user_timezone(value).date() - to_user_timezone(now).date()).days
 
 
 def iso_utc(value: datetime | None) -> str | None:

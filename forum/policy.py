@@ -189,8 +189,13 @@ def can_start_thread(user: User | None, forum: Forum) -> bool:
     return can_post_in_forum(user, forum) and forum.slug != CONSULTATION_FORUM_SLUG
 
 
-def can_view_thread(user: User | None, thread: Thread) -> bool:
-    if thread.forum.slug == CONSULTATION_FORUM_SLUG and not _can_view_round_thread(user, thread):
+def can_view_thread(
+    user: User | None, thread: Thread, rounds: dict[int, ConsultationRound] | None = None
+) -> bool:
+    """`rounds` (thread id -> its round), when given, saves a query per round thread."""
+    if thread.forum.slug == CONSULTATION_FORUM_SLUG and not _can_view_round_thread(
+        user, thread, rounds
+    ):
         return False
     return can_view_forum(user, thread.forum)
 
@@ -295,12 +300,17 @@ def can_read_document(
     return public or can_manage_round(user, round_)
 
 
-def _can_view_round_thread(user: User | None, thread: Thread) -> bool:
+def _can_view_round_thread(
+    user: User | None, thread: Thread, rounds: dict[int, ConsultationRound] | None = None
+) -> bool:
     from .models import ConsultationRound
 
-    round_ = db.session.scalar(
-        select(ConsultationRound).where(ConsultationRound.thread_id == thread.id)
-    )
+    if rounds is not None:
+        round_ = rounds.get(thread.id)
+    else:
+        round_ = db.session.scalar(
+            select(ConsultationRound).where(ConsultationRound.thread_id == thread.id)
+        )
     return round_ is None or can_view_round(user, round_)
 
 

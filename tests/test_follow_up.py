@@ -396,3 +396,16 @@ def test_an_official_turns_published_feedback_into_an_action(app, client, make, 
     Auth(client).login(chair)
     page = client.get(f"/consultations/{round_.id}", headers=english).get_data(as_text=True)
     assert "/actions/new?feedback=" not in page
+
+
+def test_a_changed_due_date_is_shown_as_a_date_in_the_readers_language(app, world, client, auth):
+    w = world
+    action = propose(app, w.official, w, due_date="2027-05-01")
+    with app.test_request_context():  # an official's own proposal is accepted at once
+        service.change_action(w.official, action.id, "in_progress", 10, due_date="2027-06-01")
+    auth.login(w.member)
+    page = client.get(f"/actions/{action.id}").get_data(as_text=True)
+    assert "May 1, 2027 → June 1, 2027" in page and "2027-06-01" not in page
+    auth.login(w.stranger)
+    swedish = client.get(f"/actions/{action.id}", headers={"Accept-Language": "sv"})
+    assert "1 maj 2027 → 1 juni 2027" in swedish.get_data(as_text=True)

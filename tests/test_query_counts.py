@@ -85,3 +85,71 @@ def test_telling_many_people_takes_the_same_queries_as_telling_a_few(app, make, 
         # must not grow is everything else: reads, counts, flushes
         counts.append(sum(not s.lstrip().upper().startswith("INSERT") for s in counter.statements))
     assert counts[0] == counts[1], counts
+
+
+def build_start(app, make, n):
+    """A member with `n` unread threads, open rounds, followed actions and notifications."""
+    from datetime import timedelta
+
+    from consultation_support import make_round
+
+    from forum.services import follow_up
+
+    official = make.user("official")
+    reader = make.user()
+    make.organisation(admin=reader)
+    forum = make.forum(owner=official)
+    for _ in range(n):
+        thread = make.thread(forum=forum, author=official)
+        mine = make.message(thread, reader, f"hej @{official.handle}")
+        make.message(thread, official, f"svar till @{reader.handle}", reply_to=mine.id)
+        make_round(app, make, official)
+        with app.test_request_context():
+            action = follow_up.propose_action(
+                official,
+                follow_up.ActionInput(
+                    title="Kvällsöppet",
+                    description="",
+                    owner=f"department:{official.department_id}",
+                    due_date=(follow_up.today() + timedelta(days=30)).isoformat(),
+                    commitment_ids=make.commitment_ids(1),
+                    message_id=mine.id,
+                ),
+            )
+            follow_up.set_following(reader, action.id, True)
+    return reader
+
+
+@pytest.mark.config(FORUM_MESSAGE_RATE_LIMIT=parse_rate_limit("off"))
+def test_start_page_queries_do_not_grow(app, make, client, auth, count_queries, db):
+    counts = []
+    for n in (2, 12):
+        reader = build_start(app, make, n)
+        auth.login(reader)
+        client.get("/")
+        db.session.expire_all()
+        with count_queries() as counter:
+            response = client.get("/")
+        assert response.status_code == 200
+        body = response.get_data(as_text=True)
+        assert body.count('#first-unread"') == min(n, 8)
+        counts.append(counter.count)
+    assert counts[0] == counts[1], counts
+
+
+def test_public_start_page_queries_do_not_grow(app, make, client, count_queries, db):
+    from consultation_support import make_round
+
+    counts = []
+    make.organisation(admin=make.user())  # someone to ask
+    for n in (1, 8):
+        official = make.user("official")
+        for _ in range(n):
+            make_round(app, make, official)
+            make.forum(owner=official)
+        db.session.expire_all()
+        with count_queries() as counter:
+            response = client.get("/")
+        assert response.status_code == 200
+        counts.append(counter.count)
+    assert counts[0] == counts[1], counts

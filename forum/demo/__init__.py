@@ -15,12 +15,15 @@ from ..models import (
     Membership,
     MembershipStatus,
     Message,
+    Notification,
     Organisation,
     OrganisationForm,
     OrganisationStatus,
+    Thread,
     User,
 )
-from ..services import accounts, api_tokens, forums, moderation, reactions
+from ..queries.start import LATEST_NOTIFICATIONS
+from ..services import accounts, api_tokens, forums, moderation, notifications, reactions
 from .consultations import seed_demo_rounds
 from .follow_up import seed_demo_actions
 
@@ -171,7 +174,40 @@ def seed_demo() -> list[DemoAccount]:
     _seed_moderation(users, thread)
     seed_demo_rounds(users, org)
     seed_demo_actions(users, org, made)
+    _seed_news_for_the_member(users, thread, forum_iop)
     return accounts_made
+
+
+def _seed_news_for_the_member(users: dict[str, User], thread, forum_iop: Forum | None) -> None:
+    """What the member has not seen yet (their start page): new messages in the threads
+    they took part in, a mention, a reply, and one notification already read."""
+    member = users["medlem"]
+    if forum_iop is not None:
+        iop = db.session.scalar(select(Thread).where(Thread.forum_id == forum_iop.id))
+        if iop is not None:
+            question, _created = forums.send_message(
+                member, iop.id, "Hur lång tid tog det att komma igång med ert IOP?", "demo-iop-1"
+            )
+            forums.send_message(
+                users["ordforande"],
+                iop.id,
+                "Ungefär ett halvår, mest för att enas om vad som skulle mätas.",
+                "demo-iop-2",
+                question.id,
+            )
+    for local, body in [
+        ("tjansteperson", "Vi har hittat en lokal med kök. @mira.medlem, vill ni testa den?"),
+        ("ordforande", "Gärna! Vi kan ta med läxhjälpsgruppen en tisdag."),
+    ]:
+        forums.send_message(users[local], thread.id, body, f"demo-news-{local}")
+    shown = db.session.scalars(
+        select(Notification.id)
+        .where(Notification.user_id == member.id)
+        .order_by(Notification.id.desc())
+        .limit(LATEST_NOTIFICATIONS)
+    ).all()
+    if shown:  # the oldest the start page shows was already read
+        notifications.mark_read(member, [shown[-1]])
 
 
 def _seed_moderation(users: dict[str, User], thread) -> None:

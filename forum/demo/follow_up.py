@@ -44,6 +44,7 @@ def seed_demo_actions(users: dict[str, User], org: Organisation, messages: list[
         "Prova kvällsöppet tisdagar och torsdagar under en termin och utvärdera med de unga.",
     )
     follow_up.accept_action(official, evenings.id)
+    follow_up.set_following(users["medlem"], evenings.id, True)  # the member's start page
     follow_up.change_action(official, evenings.id, "in_progress", 40)
     follow_up.post_update(
         official,

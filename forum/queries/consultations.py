@@ -70,6 +70,15 @@ def _visible_filter(user: User | None):
     return ConsultationRound.state != RoundState.draft
 
 
+def _still_open(now: datetime):
+    """Open and taking responses at `now`."""
+    return and_(
+        ConsultationRound.state == RoundState.open,
+        ConsultationRound.opens_at <= now,
+        ConsultationRound.closes_at > now,
+    )
+
+
 def list_rounds(
     user: User | None,
     phase: str | None = None,
@@ -87,11 +96,7 @@ def list_rounds(
         )
         .where(_visible_filter(user))
     )
-    still_open = and_(
-        ConsultationRound.state == RoundState.open,
-        ConsultationRound.opens_at <= now,
-        ConsultationRound.closes_at > now,
-    )
+    still_open = _still_open(now)
     if phase == "open":
         query = query.where(still_open)
     elif phase == "closing":
@@ -114,6 +119,64 @@ def list_rounds(
         query = query.where(ConsultationRound.commitments.any(Commitment.slug == commitment_slug))
     order = (ConsultationRound.closes_at.desc(), ConsultationRound.id.desc())
     return list(db.session.scalars(query.order_by(*order)))
+
+
+def open_rounds_for(user: User, now: datetime, limit: int = 8) -> list[ConsultationRound]:
+    """Open rounds that ask one of the person's verified organisations (or that their
+    department runs), closing soonest first; one query whatever the number of rounds."""
+    own_orgs = (
+        select(Membership.organisation_id)
+        .join(Organisation, Organisation.id == Membership.organisation_id)
+        .where(
+            Membership.user_id == user.id,
+            Membership.status == MembershipStatus.approved,
+            Organisation.status == OrganisationStatus.verified,
+        )
+    )
+    asked = or_(
+        and_(ConsultationRound.audience == Audience.all_verified, own_orgs.exists()),
+        ConsultationRound.invited.any(Organisation.id.in_(own_orgs)),
+    )
+    if user.department_id is not None:
+        asked = or_(asked, ConsultationRound.department_id == user.department_id)
+    return list(
+        db.session.scalars(
+            select(ConsultationRound)
+            .options(joinedload(ConsultationRound.department))
+            .where(_still_open(now), asked)
+            .order_by(ConsultationRound.closes_at, ConsultationRound.id)
+            .limit(limit)
+        )
+    )
+
+
+def open_rounds(now: datetime, limit: int = 5) -> list[ConsultationRound]:
+    """Rounds taking responses now, closing soonest first (open rounds are public)."""
+    return list(
+        db.session.scalars(
+            select(ConsultationRound)
+            .options(joinedload(ConsultationRound.department))
+            .where(_still_open(now))
+            .order_by(ConsultationRound.closes_at, ConsultationRound.id)
+            .limit(limit)
+        )
+    )
+
+
+def latest_feedback(limit: int = 3) -> list[ConsultationRound]:
+    """Rounds whose feedback the city published, newest publication first."""
+    return list(
+        db.session.scalars(
+            select(ConsultationRound)
+            .options(joinedload(ConsultationRound.department))
+            .where(
+                ConsultationRound.state == RoundState.published,
+                ConsultationRound.feedback_published_at.is_not(None),
+            )
+            .order_by(ConsultationRound.feedback_published_at.desc(), ConsultationRound.id.desc())
+            .limit(limit)
+        )
+    )
 
 
 def response_counts(round_ids: list[int]) -> dict[int, int]:

@@ -12,7 +12,7 @@ from datetime import UTC, date, datetime
 from statistics import median
 
 from flask_babel import gettext as _
-from sqlalchemy import and_, func, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import selectinload
 
 from .. import policy
@@ -39,7 +39,7 @@ from ..models import (
 from ..models.consultations import round_commitments
 from ..models.follow_up import OPEN_STATUSES, action_commitments
 from ..models.forums import thread_commitments
-from .forums import visible_message
+from .forums import readable_threads, visible_message
 
 # --- loaders: get by id, check visibility, else NotFound --------------------------
 
@@ -89,17 +89,7 @@ def _action_query():
 def _visible(user: User | None, actions: list[Action]) -> list[Action]:
     """Drop actions from threads the user may not read (one query for the threads)."""
     thread_ids = {a.source_thread_id for a in actions if a.source_thread_id is not None}
-    readable: set[int] = set()
-    if thread_ids:
-        threads = db.session.scalars(
-            select(Thread)
-            .where(Thread.id.in_(thread_ids))
-            .options(
-                selectinload(Thread.forum).selectinload(Forum.moderators),
-                selectinload(Thread.forum).selectinload(Forum.members),
-            )
-        ).all()
-        readable = {t.id for t in threads if policy.can_view_thread(user, t)}
+    readable = {t.id for t in readable_threads(user, thread_ids)}
     return [a for a in actions if a.source_thread_id is None or a.source_thread_id in readable]
 
 
@@ -127,6 +117,33 @@ def list_actions(
     if overdue_only and today is not None:
         query = query.where(Action.status.in_(OPEN_STATUSES), Action.due_date < today)
     return _visible(user, list(db.session.scalars(query)))
+
+
+def actions_of(user: User, limit: int = 8) -> tuple[list[Action], set[int]]:
+    """Open actions the person owns (their department's, their organisations') or follows,
+    soonest due first, and the ids of those they follow; a fixed number of queries."""
+    followed = select(ActionFollower.action_id).where(ActionFollower.user_id == user.id)
+    own_orgs = select(Membership.organisation_id).where(
+        Membership.user_id == user.id, Membership.status == MembershipStatus.approved
+    )
+    mine = or_(Action.id.in_(followed), Action.owner_organisation_id.in_(own_orgs))
+    if user.department_id is not None:
+        mine = or_(mine, Action.owner_department_id == user.department_id)
+    actions = _visible(
+        user,
+        list(
+            db.session.scalars(
+                _action_query()
+                .where(mine, Action.status.in_(OPEN_STATUSES))
+                .order_by(Action.due_date, Action.id)
+                .limit(limit)
+            )
+        ),
+    )
+    following = set(
+        db.session.scalars(followed.where(ActionFollower.action_id.in_([a.id for a in actions])))
+    )
+    return actions, following
 
 
 def actions_for_commitment(user: User | None, commitment: Commitment) -> list[Action]:

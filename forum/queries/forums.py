@@ -19,6 +19,7 @@ from ..errors import AuthRequired, NotFound
 from ..extensions import db
 from ..models import (
     Commitment,
+    ConsultationRound,
     Forum,
     Message,
     MessageRevision,
@@ -235,6 +236,59 @@ def unread_by_forum(user: User | None, forum_ids: list[int]) -> dict[int, int]:
         .group_by(Thread.forum_id)
     ).all()
     return {forum_id: int(count) for forum_id, count in rows}
+
+
+@dataclass
+class UnreadThread:
+    """A thread the person has read before, with what is new since."""
+
+    thread: Thread
+    unread: int
+
+
+def unread_threads(user: User, limit: int = 8) -> tuple[list[UnreadThread], int]:
+    """The person's threads (those with a read marker) that moved on since their last visit,
+    most recently active first, and how many there are; a fixed number of queries."""
+    moved_on = db.session.scalars(
+        select(ReadMarker.thread_id)
+        .join(Thread, Thread.id == ReadMarker.thread_id)
+        .where(
+            ReadMarker.user_id == user.id,
+            func.coalesce(Thread.last_message_id, 0) > ReadMarker.last_read_id,
+        )
+        .order_by(Thread.last_message_id.desc())
+        .limit(MAX_PAGE_SIZE)
+    ).all()
+    counts = unread_by_thread(user, list(moved_on))
+    if not counts:
+        return [], 0
+    readable = sorted(
+        readable_threads(user, set(counts)), key=lambda t: t.last_message_id or 0, reverse=True
+    )
+    return [UnreadThread(t, counts[t.id]) for t in readable[:limit]], len(readable)
+
+
+def readable_threads(user: User | None, thread_ids: set[int]) -> list[Thread]:
+    """Those of the threads the user may read, in a fixed number of queries (a round's
+    thread is checked against its round, loaded for all of them at once)."""
+    if not thread_ids:
+        return []
+    threads = db.session.scalars(
+        select(Thread)
+        .options(
+            joinedload(Thread.forum).selectinload(Forum.moderators),
+            joinedload(Thread.forum).selectinload(Forum.members),
+        )
+        .where(Thread.id.in_(thread_ids))
+    ).all()
+    rounds = {
+        r.thread_id: r
+        for r in db.session.scalars(
+            select(ConsultationRound).where(ConsultationRound.thread_id.in_(thread_ids))
+        )
+        if r.thread_id is not None
+    }
+    return [t for t in threads if policy.can_view_thread(user, t, rounds)]
 
 
 def forum_threads(forum: Forum) -> list[Thread]:

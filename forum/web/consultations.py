@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from datetime import date
 
 from flask import (
     Blueprint,
@@ -858,8 +859,13 @@ def commitment_rounds(commitment: Commitment):
 
 
 @bp.app_template_filter("longdate")
-def long_date(value) -> str:  # noqa: ANN001 — a date or None
+def long_date(value) -> str:  # noqa: ANN001 — a date, an ISO date string (as history keeps it) or None
     """A calendar date in the reader's language (e.g. 1 april 2027)."""
+    if isinstance(value, str):
+        try:
+            value = date.fromisoformat(value)
+        except ValueError:
+            return value
     return format_date(value, "long") if value else ""
 
 

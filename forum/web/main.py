@@ -18,11 +18,16 @@ from flask_babel import format_date, get_locale
 from flask_babel import gettext as _
 
 from ..agreement_content import VISION_EN, VISION_SV
+from ..formatting import days_until
+from ..models.base import utcnow
 from ..queries import agreement as agreement_queries
 from ..queries import forums as forum_queries
+from ..queries import start as start_queries
+from ..services.follow_up import today
 from .navigation import safe_next
 
 bp = Blueprint("main", __name__)
+bp.add_app_template_global(days_until, "days_until")
 
 
 def locale() -> str:
@@ -31,10 +36,20 @@ def locale() -> str:
 
 @bp.get("/")
 def home():
-    """The start page: the vision, active forums and a way in."""
-    forums = forum_queries.visible_forums(_current_user())[:6]
+    """The start page: a logged-in person's own overview; for everyone else the vision,
+    active forums, the consultation rounds open now and the latest feedback."""
+    user = _current_user()
+    now = utcnow()
+    if user is not None:
+        return render_template(
+            "start.html", start=start_queries.personal(user, now), now=now, today=today()
+        )
     return render_template(
-        "home.html", forums=forums, vision=VISION_EN if locale() == "en" else VISION_SV
+        "home.html",
+        forums=forum_queries.visible_forums(None)[:6],
+        start=start_queries.public(now),
+        now=now,
+        vision=VISION_EN if locale() == "en" else VISION_SV,
     )
 
 
