@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from browsing import assert_accessible, login
+from browsing import assert_accessible, login, screenshot
 from playwright.sync_api import expect
 from support import PASSWORD
 
@@ -116,6 +116,7 @@ def test_a_name_is_shown_as_text_and_touch_picks_an_option(world, browser):
         page.keyboard.type("@sv")
         option = page.get_by_role("listbox").get_by_role("option", name=re.compile("Sven"))
         expect(option).to_be_visible()
+        screenshot(page, "thread-phone")  # the README: a thread on a phone, suggesting a name
         box = option.bounding_box()
         assert box["height"] >= 44 and box["x"] >= 0 and box["x"] + box["width"] <= 375, box
         body_box = page.locator("#body").bounding_box()
