@@ -25,8 +25,10 @@ from forum.models import (
     Membership,
     Message,
     MessageRevision,
+    Notification,
     OutboxMail,
     PersonalExport,
+    VersionAnswer,
 )
 from forum.models.base import utcnow
 from forum.services import (
@@ -343,6 +345,46 @@ def test_closing_an_account_throttles_password_guesses(app, make, client, auth):
     throttled = client.post("/settings/close", data={"password": PASSWORD})
     assert throttled.status_code == 400
     assert database_mentions("Gissad Person")  # the right password after the limit is refused
+
+
+def test_closing_leaves_others_audit_entries_and_unlinks_mentions_in_responses(app, make, client):
+    """Only the person's own name form in the audit log changes ("Anna" stays in "Annamaria"),
+    and a consultation response that mentioned them no longer links to them."""
+    anna, annika, admin = (
+        make.user(name="Anna"),
+        make.user(name="Annamaria Berg"),
+        make.user("admin"),
+    )
+    official, org_admin = make.user("official"), make.user()
+    org = make.organisation(admin=org_admin, members=[anna, annika])
+    round_ = make_round(app, make, official)
+    respond(app, org_admin, round_, org, text=f"Fråga @{anna.handle} om siffrorna")
+    from forum.services import audit
+
+    for person in (anna, annika):  # as the organisation's membership events write them
+        audit.record(
+            org_admin,
+            "membership.approved",
+            "organisation",
+            org.id,
+            f"{person.display_name} (user {person.id})",
+        )
+    db.session.commit()
+    with app.test_request_context():
+        notifications = [
+            n for n in db.session.scalars(select(Notification)) if anna.handle in n.excerpt
+        ]
+        privacy.close_account(admin, anna.id)
+    db.session.expire_all()
+    reasons = list(db.session.scalars(select(AuditEntry.reason)))
+    assert f"Annamaria Berg (user {annika.id})" in reasons
+    assert not any(f"Anna (user {anna.id})" in r for r in reasons)
+    answers = db.session.scalars(select(VersionAnswer)).all()
+    assert answers and all(f"/people/{anna.handle}" not in a.html for a in answers)
+    assert all(f"@{anna.handle}" not in a.body for a in answers)
+    assert f"Före detta användare {anna.id}" in answers[0].html
+    for note in notifications:
+        assert f"@{anna.handle}" not in db.session.get(Notification, note.id).excerpt
 
 
 def test_mentions_of_a_closed_account_show_the_pseudonym_and_link_nowhere(app, make, client, auth):

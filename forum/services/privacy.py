@@ -28,6 +28,7 @@ from ..models import (
     ActionUpdate,
     ApiToken,
     AuditEntry,
+    ConsultationFeedback,
     ConsultationResponse,
     ConsultationRound,
     Flag,
@@ -43,6 +44,7 @@ from ..models import (
     ReadMarker,
     User,
     UserSession,
+    VersionAnswer,
 )
 from ..models.accounts import CLOSED_DOMAIN
 from ..models.forums import forum_members, forum_moderators
@@ -114,6 +116,9 @@ MENTIONING = (
     (Forum, "description", "description_html"),
     (ConsultationRound, "problem", "problem_html"),
     (ConsultationRound, "background", "background_html"),
+    (VersionAnswer, "body", "html"),
+    (ConsultationFeedback, "heard", "heard_html"),
+    (ConsultationFeedback, "action", "action_html"),
 )
 
 
@@ -136,6 +141,11 @@ def _pseudonymise_mentions(handle: str, name: str) -> None:
         for row in db.session.scalars(select(model).where(column.contains(f'href="{path}"'))):
             setattr(row, html, link.sub(lambda _m: str(shown), getattr(row, html)))
             setattr(row, source, _unmention(getattr(row, source) or "", handle, name))
+    # others' notifications quote the text that mentioned the person (plain text)
+    for note in db.session.scalars(
+        select(Notification).where(Notification.excerpt.contains("@" + handle, autoescape=True))
+    ):
+        note.excerpt = _unmention(note.excerpt, handle, name)
 
 
 def _unmention(source: str, handle: str, name: str) -> str:
@@ -175,12 +185,17 @@ def _delete_personal_rows(user: User, email: str) -> None:
 
     db.session.execute(delete(PersonalExport).where(PersonalExport.user_id == user_id))
     # The audit log stays (it is the record of what was done), but not who the person was:
-    # their name and address in its free text become the pseudonym.
-    for old in {email, user.display_name}:
+    # their address, and their name in the form the log writes it ("Name (user 12)"),
+    # become the pseudonym. Only those exact forms: someone else's entry that merely
+    # contains the same letters ("Anna" in "Annika") is left as it is.
+    for old, new in (
+        (email, pseudonym(user_id)),
+        (f"{user.display_name} (user {user_id})", f"{pseudonym(user_id)} (user {user_id})"),
+    ):
         db.session.execute(
             update(AuditEntry)
             .where(AuditEntry.reason.contains(old, autoescape=True))
-            .values(reason=func.replace(AuditEntry.reason, old, pseudonym(user_id)))
+            .values(reason=func.replace(AuditEntry.reason, old, new))
         )
 
 
