@@ -1154,6 +1154,26 @@ def _parallel(fn, n: int) -> list:
         return list(pool.map(fn, range(n)))
 
 
+def _send_all_at_once(clients: list, thread_id: int, tag: str) -> list:
+    """Every client sends one message at the same moment; their acks (the clients close)."""
+    import threading
+
+    start = threading.Barrier(len(clients))
+
+    def send(i):
+        start.wait(10)
+        return clients[i].call(
+            "message:send",
+            {"thread_id": thread_id, "body": f"m{i}", "client_id": f"{tag}-{i}"},
+        )
+
+    try:
+        return _parallel(send, len(clients))
+    finally:
+        for client in clients:
+            client.close()
+
+
 @pytest.mark.server
 def test_parallel_sockets_of_one_person_store_no_more_than_the_limit(app, db_url, make, db):
     from serverproc import ServerProcess
@@ -1165,23 +1185,7 @@ def test_parallel_sockets_of_one_person_store_no_more_than_the_limit(app, db_url
     thread = make.thread(author=alice)
     thread_id = thread.id
     with ServerProcess(db_url, FORUM_MESSAGE_RATE_LIMIT="10/60s") as server:
-        clients = [Client(server, alice) for _ in range(20)]
-        try:
-            import threading
-
-            start = threading.Barrier(20)
-
-            def send(i):
-                start.wait(10)
-                return clients[i].call(
-                    "message:send",
-                    {"thread_id": thread_id, "body": f"m{i}", "client_id": f"par-{i}"},
-                )
-
-            acks = _parallel(send, 20)
-        finally:
-            for client in clients:
-                client.close()
+        acks = _send_all_at_once([Client(server, alice) for _ in range(20)], thread_id, "par")
     db.session.rollback()
     stored = db.session.scalar(select(func.count()).where(Message.thread_id == thread_id))
     assert stored == 10
@@ -1252,7 +1256,6 @@ def test_the_instance_folder_and_sqlite_file_are_the_owners_alone(tmp_path):
 @pytest.mark.postgres
 def test_the_message_limit_holds_across_two_processes_through_redis(postgres_url, redis_url):  # noqa: F811
     """Twenty sockets of one person on two processes, sending at once: ten messages."""
-    import threading
     import uuid
 
     import redis
@@ -1282,20 +1285,7 @@ def test_the_message_limit_holds_across_two_processes_through_redis(postgres_url
     person = type("U", (), {"email": "fast@rl.se"})()
     with ServerProcess(postgres_url, **env) as one, ServerProcess(postgres_url, **env) as two:
         clients = [Client(one if i % 2 else two, person) for i in range(20)]
-        try:
-            start = threading.Barrier(20)
-
-            def send(i):
-                start.wait(10)
-                return clients[i].call(
-                    "message:send",
-                    {"thread_id": thread_id, "body": f"m{i}", "client_id": f"rl-{i}"},
-                )
-
-            acks = _parallel(send, 20)
-        finally:
-            for client in clients:
-                client.close()
+        acks = _send_all_at_once(clients, thread_id, "rl")
     assert sum(1 for a in acks if a["ok"]) == 10
     assert {a["error"]["code"] for a in acks if not a["ok"]} == {"rate_limited"}
     keys = redis.Redis.from_url(redis_url).keys(f"*{prefix}*")
