@@ -127,6 +127,7 @@ def fill_sqlite(count: int) -> None:
     from forum import stemming
     from forum.extensions import db
     from forum.models import Message, SearchEntry
+    from forum.services.search_index import write_terms
 
     rng = random.Random(15)
     for first in range(0, count, BATCH):
@@ -170,6 +171,7 @@ def fill_sqlite(count: int) -> None:
         conn.execute(
             text("INSERT INTO search_fts (rowid, title, body) VALUES (:id, :title, :body)"), fts
         )
+        write_terms(conn, *(row["body"] for row in fts))
         db.session.commit()
 
 

@@ -17,6 +17,8 @@ from pathlib import Path
 import snowballstemmer
 
 WORD = re.compile(r"\w+", re.UNICODE)
+# What FTS5's unicode61 tokenizer keeps as one token: letters and digits, not "_".
+FTS_TOKEN = re.compile(r"[^\W_]+", re.UNICODE)
 MAX_QUERY_TERMS = 8
 
 _stemmer = snowballstemmer.stemmer("swedish")
@@ -61,6 +63,11 @@ def query_prefix(word: str) -> str:
 def index_text(text: str) -> str:
     """The stems of a text, space-separated, for the SQLite FTS5 table."""
     return " ".join(s for s in (stem(w) for w in WORD.findall(text)) if s)
+
+
+def fts_tokens(stemmed: str) -> list[str]:
+    """The tokens FTS5 makes of an `index_text` (SQLite search reads them back to rank and match)."""
+    return FTS_TOKEN.findall(stemmed) if "_" in stemmed else stemmed.split()
 
 
 def query_terms(query: str) -> list[str]:

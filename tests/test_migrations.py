@@ -171,3 +171,27 @@ def test_single_migration_head():
         config = state.migrate.get_config(directory=state.directory)
         heads = ScriptDirectory.from_config(config).get_heads()
     assert len(heads) == 1, f"more than one migration head: {heads}"
+
+
+def test_search_terms_are_filled_from_an_existing_sqlite_index(sqlite_url, keep_logging):
+    """e16searchterms: a database indexed before it finds its prefixes without a reindex."""
+    from sqlalchemy import text
+
+    app = create_app(app_config(sqlite_url))
+    with app.app_context():
+        try:
+            flask_migrate.upgrade(revision="e14reactions")
+            with db.engine.begin() as connection:
+                connection.execute(
+                    text("INSERT INTO search_fts (rowid, title, body) VALUES (7, :t, :b)"),
+                    {"t": "motesplat", "b": "foren lokal foren"},
+                )
+            flask_migrate.upgrade()
+            with db.engine.connect() as connection:
+                terms = connection.scalars(text("SELECT term FROM search_terms")).all()
+            assert sorted(terms) == ["foren", "lokal", "motesplat"]
+            flask_migrate.downgrade(revision="e14reactions")
+            assert "search_terms" not in table_names()
+        finally:
+            db.session.remove()
+            db.engine.dispose()

@@ -11,12 +11,13 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from consultation_support import make_round, respond
-from sqlalchemy import select
+from sqlalchemy import func, select, text
 
+from forum import stemming
 from forum.config import parse_rate_limit
 from forum.extensions import db
 from forum.models import Message, OrganisationStatus, SearchEntry
-from forum.queries.search import SearchParams, highlight, search
+from forum.queries.search import SearchParams, bm25_scores, highlight, search
 from forum.services import consultations as consultation_service
 from forum.services import forums as forum_service
 from forum.services import moderation
@@ -326,6 +327,103 @@ def test_title_words_rank_above_body_words(app, make):
     thread = make.thread(title="Läxhjälp")
     make.message(thread, make.user(), "Här finns läxhjälp också")
     assert kinds(None, "läxhjälp")[0] == "thread"
+
+
+# --- SQLite: prefixes as whole stems, a bounded walk, ranking in Python ------------------
+
+
+def sqlite_only() -> None:
+    if db.engine.dialect.name != "sqlite":
+        pytest.skip("SQLite's FTS5 index; PostgreSQL's GIN index answers prefix queries itself")
+
+
+def test_indexed_stems_are_remembered_for_prefix_lookups(app, make):
+    sqlite_only()
+    make.message(make.thread(title="Fika"), make.user(), "Kanelbullar på mötesplatsträffen")
+    terms = set(db.session.scalars(text("SELECT term FROM search_terms")))
+    assert {stemming.stem("kanelbullar"), stemming.stem("mötesplatsträffen")} <= terms
+    assert {stemming.stem("fika")} <= terms  # titles too
+
+
+def test_a_prefix_is_matched_as_its_stems_or_left_to_fts5_when_it_has_too_many(
+    app, make, monkeypatch
+):
+    sqlite_only()
+    from forum.queries import search as search_module
+
+    thread, author = make.thread(title="Ord"), make.user()
+    texts = ("En mötesplats", "Mötesplatserna", "Mötesplatsträff i parken", "Något annat")
+    made = [make.message(thread, author, t).id for t in texts][:3]
+    terms = stemming.query_terms("mötesplats")
+    groups = search_module._sqlite_groups(terms)
+    assert groups is not None and groups[0].count(" OR ") == 2, groups
+    expanded = {order: all_pages("mötesplats", order) for order in ("relevance", "newest")}
+    assert sorted(expanded["relevance"]) == sorted(made) and expanded["newest"] == made[::-1]
+
+    monkeypatch.setattr(search_module, "MAX_STEMS_PER_TERM", 2)
+    assert search_module._sqlite_groups(terms) == [f'"{terms[0]}"*']
+    assert {order: all_pages("mötesplats", order) for order in expanded} == expanded
+    assert search_module._sqlite_groups(stemming.query_terms("blåbärssoppa")) is None
+
+
+@pytest.mark.parametrize("walk_cost", [0, 10**9])
+def test_newest_first_walk_and_sort_give_the_same_pages(app, make, monkeypatch, walk_cost):
+    """Walking the time index (stems tested in Python) and sorting the matches (FTS5) agree,
+    with the visibility applied, page by page."""
+    sqlite_only()
+    from forum.queries import search as search_module
+
+    thread, author, member = make.thread(title="Vandring"), make.user(), make.user()
+    hidden = make.thread(forum=make.forum(visibility="invite", members=[author]), author=author)
+    made = []
+    for n in range(7):
+        made.append(make.message(thread, author, f"Höstvandring nummer {n}").id)
+        make.message(thread, author, f"vandrarhem {n}")
+        make.message(hidden, author, f"höstvandring i hemlighet {n}")
+    walks = []
+    walk = search_module._sqlite_walk
+    monkeypatch.setattr(search_module, "_sqlite_walk", lambda *a: walks.append(1) or walk(*a))
+    monkeypatch.setattr(search_module, "CANDIDATES", 2)
+    monkeypatch.setattr(search_module, "WALK_COST", walk_cost)
+    assert all_pages("höstvandring", "newest", member) == made[::-1]
+    assert bool(walks) == (walk_cost == 0)
+
+
+def test_the_number_of_matches_is_estimated_from_the_newest_ones(app, make, monkeypatch):
+    sqlite_only()
+    from forum.queries import search as search_module
+
+    thread, author = make.thread(title="Pingis"), make.user()
+    for n in range(40):
+        make.message(thread, author, "bordtennis" if n % 2 else "fotboll")
+    (group,) = search_module._sqlite_groups(stemming.query_terms("bordtennis")) or []
+    newest_id = db.session.scalar(select(func.max(SearchEntry.id)))
+    assert search_module._estimated_matches(group, newest_id)[0] == 20  # fewer: counted
+    monkeypatch.setattr(search_module, "CANDIDATES", 6)
+    matches, share = search_module._estimated_matches(group, newest_id)
+    assert 10 <= matches <= 30 and 0.3 <= share <= 0.7, (matches, share)
+
+
+def test_bm25_ranks_title_hits_frequent_hits_and_short_texts_first():
+    documents = [
+        ("", "lokal park"),
+        ("lokal", "park"),
+        ("", "lokal lokal park"),
+        ("", "lokal park buss buss buss buss"),
+        ("", "park buss"),
+    ]
+    scores = bm25_scores(["lokal"], [1.0], documents)
+    assert scores[1] > scores[2] > scores[0] > scores[3] > scores[4] == 0.0
+    # a term matches the stems it starts, not the middle of a word
+    starts, middle = bm25_scores(["park"], [1.0], [("", "parkering"), ("", "sparka")])
+    assert starts > 0.0 and middle == 0.0
+
+
+def test_bm25_weighs_each_word_by_how_rare_it_is():
+    documents = [("", "lokal park park"), ("", "lokal lokal park")]
+    rare_park = bm25_scores(["lokal", "park"], [1.0, 5.0], documents)
+    rare_lokal = bm25_scores(["lokal", "park"], [5.0, 1.0], documents)
+    assert rare_park[0] > rare_park[1] and rare_lokal[1] > rare_lokal[0]
 
 
 # --- excerpts ------------------------------------------------------------------------

@@ -17,8 +17,8 @@ from forum.config import parse_rate_limit
 # rate limit on); the goal is at most 6.
 MAX_STATEMENTS_PER_SEND = 5
 # The message's search entry, written in the same transaction: one INSERT ... SELECT, and on
-# SQLite the stemmed FTS5 row (forum/services/search_index.py).
-SEARCH_INDEX_STATEMENTS = {"postgresql": 1, "sqlite": 2}
+# SQLite the stemmed FTS5 row and its new stems (forum/services/search_index.py).
+SEARCH_INDEX_STATEMENTS = {"postgresql": 1, "sqlite": 3}
 
 
 # The message rate limit without Redis is counted inside the write, after locking the sender's

@@ -3,8 +3,11 @@
 The words live in `search_entries` on both databases. PostgreSQL adds a stored,
 generated `tsvector` column (`document`, the `forum_swedish` text search
 configuration: unaccent + Swedish Snowball stemmer) with a GIN index; SQLite adds
-an FTS5 table `search_fts` holding the Snowball stems of the same text. Both are
-created by the migration and, for `create_all`, by the DDL listeners below.
+an FTS5 table `search_fts` holding the Snowball stems of the same text, and
+`search_terms`, every stem ever indexed: a query's prefix ("motesplat") is looked
+up there and matched as the few whole stems it stands for, because FTS5 answers a
+prefix query by merging every matching doclist first, which grows with the data.
+Both are created by the migration and, for `create_all`, by the DDL listeners below.
 Visibility is never stored here: queries join the live rows (forums, messages,
 rounds) so a hidden message or an invite-only forum disappears at once.
 """
@@ -96,9 +99,11 @@ SQLITE_SETUP = [
     "title, body, tokenize = 'unicode61 remove_diacritics 2')",
     "CREATE TRIGGER IF NOT EXISTS search_entries_fts_delete AFTER DELETE ON search_entries "
     "BEGIN DELETE FROM search_fts WHERE rowid = old.id; END",
+    "CREATE TABLE IF NOT EXISTS search_terms (term TEXT PRIMARY KEY) WITHOUT ROWID",
 ]
 
 SQLITE_TEARDOWN = [
+    "DROP TABLE IF EXISTS search_terms",
     "DROP TRIGGER IF EXISTS search_entries_fts_delete",
     "DROP TABLE IF EXISTS search_fts",
 ]
@@ -118,7 +123,7 @@ def include_in_autogenerate(obj, name, type_, reflected, compare_to) -> bool:  #
     """Alembic: the search parts no model describes (FTS5 tables, tsvector column) are ours."""
     if not reflected or compare_to is not None:
         return True
-    if type_ == "table" and name is not None and name.startswith("search_fts"):
+    if type_ == "table" and name is not None and name.startswith(("search_fts", "search_terms")):
         return False
     if type_ == "column" and name == "document" and obj.table.name == "search_entries":
         return False

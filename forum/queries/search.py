@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import math
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from functools import lru_cache
@@ -36,6 +37,7 @@ from sqlalchemy import (
     or_,
     select,
     table,
+    text,
     true,
 )
 from sqlalchemy.dialects.sqlite.base import SQLiteCompiler
@@ -403,10 +405,6 @@ def _postgres_match(query: Select, terms: list[str]) -> Select:
     return query.where(document.op("@@")(_postgres_tsquery(terms)))
 
 
-def _sqlite_fts_query(terms: list[str]) -> str:
-    return " ".join(f'"{t}"*' for t in terms)
-
-
 def _window(
     order: list[ColumnElement[Any]], where: list[ColumnElement[bool]], size: int, terms: list[str]
 ) -> Any:
@@ -428,35 +426,22 @@ def _window(
     )
 
 
-def _newest(
-    terms: list[str], dialect: str, after: ColumnElement[bool] | None, window: int | None
-) -> Select:
-    """Matches newest first, after the cursor position `after`."""
+def _newest(after: ColumnElement[bool] | None, window: int | None, terms: list[str]) -> Select:
+    """PostgreSQL: matches newest first, after the cursor position `after`."""
     query: Select = select(SearchEntry, literal_column("0.0").label("score"))
-    if after is not None:
-        query = query.where(after)
-    if dialect == "postgresql":
-        if window is None:
-            return _postgres_match(query, terms).order_by(
-                SearchEntry.created_at.desc(), SearchEntry.id.desc()
-            )
-        order: list[ColumnElement[Any]] = [SearchEntry.created_at.desc(), SearchEntry.id.desc()]
-        recent = _window(order, [after] if after is not None else [], window, terms)
-        return (
-            select(SearchEntry, literal_column("0.0").label("score"))
-            .join(recent, recent.c.id == SearchEntry.id)
-            .where(recent.c.hit)
-            .order_by(recent.c.created_at.desc(), recent.c.id.desc())
+    if window is None:
+        if after is not None:
+            query = query.where(after)
+        return _postgres_match(query, terms).order_by(
+            SearchEntry.created_at.desc(), SearchEntry.id.desc()
         )
-    # The rowids of the matches come from the FTS doclists alone (no row is read).
-    # A word in many entries: walk the time index and stop after a page; a rare
-    # word: read its few entries and sort them (walking would visit everything).
-    fts: ColumnElement[Any] = literal_column("search_fts")
-    matches = select(SEARCH_FTS.c.rowid).where(fts.op("MATCH")(_sqlite_fts_query(terms)))
-    query = query.where(SearchEntry.id.in_(matches))
-    if _at_least(matches, CANDIDATES):
-        query = query.with_hint(SearchEntry, "INDEXED BY ix_search_entries_created_id", "sqlite")
-    return query.order_by(SearchEntry.created_at.desc(), SearchEntry.id.desc())
+    order: list[ColumnElement[Any]] = [SearchEntry.created_at.desc(), SearchEntry.id.desc()]
+    recent = _window(order, [after] if after is not None else [], window, terms)
+    return (
+        query.join(recent, recent.c.id == SearchEntry.id)
+        .where(recent.c.hit)
+        .order_by(recent.c.created_at.desc(), recent.c.id.desc())
+    )
 
 
 def _sqlite_from_hint(self: SQLiteCompiler, table: Any, text: str | None) -> str | None:
@@ -467,53 +452,33 @@ def _sqlite_from_hint(self: SQLiteCompiler, table: Any, text: str | None) -> str
 SQLiteCompiler.get_from_hint_text = _sqlite_from_hint  # type: ignore[method-assign,assignment]
 
 
-def _at_least(matches: Select, count: int) -> bool:
-    """Whether `matches` has `count` rows, reading no more than that many."""
-    found = db.session.scalar(select(func.count()).select_from(matches.limit(count).subquery()))
-    return (found or 0) >= count
-
-
 def _best(
-    terms: list[str], dialect: str, conditions: list[ColumnElement[bool]], window: int | None
+    terms: list[str], conditions: list[ColumnElement[bool]], window: int | None
 ) -> tuple[Select, ColumnElement[float]]:
-    """Best match first among the CANDIDATES newest readable matches.
+    """PostgreSQL: best match first among the CANDIDATES newest readable matches.
 
     Ranking reads every ranked row's words, so only a bounded set is ranked: the
-    candidates come from walking the index by entry id (a window of the primary key
-    on PostgreSQL, the FTS5 rowid order on SQLite) with the visibility and the
-    filters applied, and only they are scored. The query also returns how many
-    candidates there were, so a window that held too few can be widened.
+    candidates come from walking a window of the primary key (or the GIN index's
+    matches) with the visibility and the filters applied, and only they are scored.
+    The query also returns how many candidates there were, so a window that held
+    too few can be widened.
     """
-    if dialect == "postgresql":
-        document: ColumnElement[Any] = literal_column("search_entries.document")
-        inner: Select = select(SearchEntry.id, document.label("document"))
-        order: ColumnElement[Any]
-        if window is None:
-            inner = _postgres_match(inner, terms)
-            order = SearchEntry.id  # type: ignore[assignment]
-        else:
-            recent = _window([SearchEntry.id.desc()], [], window, terms)
-            inner = inner.join(recent, recent.c.id == SearchEntry.id).where(recent.c.hit)
-            order = recent.c.id
+    document: ColumnElement[Any] = literal_column("search_entries.document")
+    inner: Select = select(SearchEntry.id, document.label("document"))
+    order: ColumnElement[Any]
+    if window is None:
+        inner = _postgres_match(inner, terms)
+        order = SearchEntry.id  # type: ignore[assignment]
     else:
-        fts: ColumnElement[Any] = literal_column("search_fts")
-        # bm25 only works inside the FTS query; smaller is better, titles weigh 10x.
-        inner = (
-            select(SearchEntry.id, (-func.bm25(fts, 10.0, 1.0)).label("score"))
-            .select_from(SEARCH_FTS)
-            .join(SearchEntry, SearchEntry.id == SEARCH_FTS.c.rowid)
-            .where(fts.op("MATCH")(_sqlite_fts_query(terms)))
-        )
-        order = SEARCH_FTS.c.rowid
+        recent = _window([SearchEntry.id.desc()], [], window, terms)
+        inner = inner.join(recent, recent.c.id == SearchEntry.id).where(recent.c.hit)
+        order = recent.c.id
     limited = inner.where(*conditions).order_by(order.desc()).limit(CANDIDATES).subquery()
     candidates = select(limited, func.count().over().label("candidates")).subquery()
-    if dialect == "postgresql":
-        # double precision: the cursor carries the exact value back for the keyset comparison
-        score: ColumnElement[float] = func.ts_rank_cd(
-            candidates.c.document, _postgres_tsquery(terms)
-        ).cast(Double)
-    else:
-        score = candidates.c.score
+    # double precision: the cursor carries the exact value back for the keyset comparison
+    score: ColumnElement[float] = func.ts_rank_cd(
+        candidates.c.document, _postgres_tsquery(terms)
+    ).cast(Double)
     query = (
         select(SearchEntry, score.label("score"), candidates.c.candidates)
         .join(candidates, candidates.c.id == SearchEntry.id)
@@ -548,6 +513,15 @@ def _few_matches(terms: list[str]) -> list[ColumnElement[bool]]:
     return [SearchEntry.id.in_(ids or [])] if count <= FEW else []
 
 
+def _after_newest(cursor: str) -> ColumnElement[bool]:
+    """The entries after a "newest" cursor, with a bound the time index can seek to."""
+    at, entry_id = decode_cursor(cursor, "newest")
+    return and_(
+        SearchEntry.created_at <= at,
+        or_(SearchEntry.created_at < at, SearchEntry.id < entry_id),
+    )
+
+
 def _rows(
     terms: list[str],
     params: SearchParams,
@@ -556,26 +530,20 @@ def _rows(
     limit: int,
 ) -> list[Any]:
     """The page's (entry, score) rows, plus one to tell whether there is a next page."""
-    dialect = db.engine.dialect.name
-    windows = WINDOWS if dialect == "postgresql" else (None,)
+    if db.engine.dialect.name == "sqlite":
+        return _sqlite_rows(terms, params, conditions, values, limit)
     rows: Any = []
-    for window in windows:
-        if window is None and dialect == "postgresql":
+    for window in WINDOWS:
+        if window is None:
             conditions = [*conditions, *_few_matches(terms)]
         if params.order == "newest":
-            after = None
-            if params.cursor:
-                at, entry_id = decode_cursor(params.cursor, "newest")
-                after = or_(
-                    SearchEntry.created_at < at,
-                    and_(SearchEntry.created_at == at, SearchEntry.id < entry_id),
-                )
-            query = _newest(terms, dialect, after, window).where(*conditions)
+            after = _after_newest(params.cursor) if params.cursor else None
+            query = _newest(after, window, terms).where(*conditions)
             rows = db.session.execute(query.limit(limit + 1), values).all()
             if len(rows) > limit:
                 break
         else:
-            query, score = _best(terms, dialect, conditions, window)
+            query, score = _best(terms, conditions, window)
             if params.cursor:
                 best, entry_id = decode_cursor(params.cursor, "relevance")
                 query = query.where(
@@ -585,6 +553,228 @@ def _rows(
             if rows and rows[0].candidates >= CANDIDATES:
                 break
     return [(row[0], row[1]) for row in rows]
+
+
+# --- SQLite: FTS5 without its two costs that grow with the data ---------------------
+#
+# FTS5 answers a prefix query ("motesplat"*) by merging the doclists of every stem with
+# that prefix before returning the first row, and its bm25() counts each phrase's rows
+# over the whole doclist: both read every match of a common word. So a query's prefixes
+# are looked up in `search_terms` and matched as the whole stems they stand for (FTS5
+# streams those in rowid order and stops at a LIMIT), and the candidates are ranked here.
+
+# A prefix that stands for more stems than this (a very short word) is left to FTS5.
+MAX_STEMS_PER_TERM = 64
+_STEMS = text(
+    "SELECT term FROM search_terms WHERE term >= :low AND term < :high ORDER BY term LIMIT :n"
+)
+# Okapi BM25 as FTS5's bm25() computes it, titles weighing 10 times the body.
+BM25_K1, BM25_B, TITLE_WEIGHT = 1.2, 0.75, 10.0
+# Walking the time index reads an entry and its stems per entry visited: about WALK_COST
+# times what sorting the matches costs per match.
+WALK_COST = 3
+
+
+def _quoted(word: str) -> str:
+    return '"' + word.replace('"', '""') + '"'
+
+
+def _sqlite_groups(terms: list[str]) -> list[str] | None:
+    """Each term as an FTS5 query of the stems it stands for; None when one matches nothing."""
+    groups = []
+    for term in terms:
+        stems = db.session.scalars(
+            _STEMS, {"low": term, "high": term + "\U0010ffff", "n": MAX_STEMS_PER_TERM + 1}
+        ).all()
+        if not stems:
+            return None
+        if len(stems) > MAX_STEMS_PER_TERM:
+            groups.append(_quoted(term) + "*")
+        else:
+            groups.append("(" + " OR ".join(_quoted(stem) for stem in stems) + ")")
+    return groups
+
+
+def _fts_match(expression: str) -> ColumnElement[bool]:
+    fts: ColumnElement[Any] = literal_column("search_fts")
+    return fts.op("MATCH")(expression)
+
+
+def _newest_matches(expression: str) -> tuple[int, int]:
+    """How many of the newest CANDIDATES matches there are, and the oldest one's entry id
+    (reading at most that many rowids from the doclists)."""
+    newest = (
+        select(SEARCH_FTS.c.rowid)
+        .where(_fts_match(expression))
+        .order_by(SEARCH_FTS.c.rowid.desc())
+        .limit(CANDIDATES)
+        .subquery()
+    )
+    count, oldest = db.session.execute(select(func.count(), func.min(newest.c.rowid))).one()
+    return count, oldest or 0
+
+
+def _estimated_matches(expression: str, newest_id: int) -> tuple[int, float]:
+    """(estimated number of matches, share of entries that match), from how far back the
+    newest CANDIDATES matches reach; exact when there are fewer."""
+    count, oldest = _newest_matches(expression)
+    if count < CANDIDATES:
+        return count, count / max(newest_id, 1)
+    share = count / max(newest_id - oldest + 1, 1)
+    return round(share * newest_id), share
+
+
+def _contains(stems: list[str], terms: list[str]) -> bool:
+    """Whether FTS5 would match: every term is the start of one of the stems."""
+    return all(any(stem.startswith(term) for stem in stems) for term in terms)
+
+
+def _sqlite_walk(
+    terms: list[str],
+    after: ColumnElement[bool] | None,
+    conditions: list[ColumnElement[bool]],
+    values: dict[str, Any],
+    limit: int,
+) -> list[int]:
+    """Entry ids newest first: the time index walked with the visibility and the filters
+    applied, each entry's stems read from the FTS table by rowid and tested here, stopping
+    after a page (a probe of the FTS index per entry would parse the query each time)."""
+    query: Select = (
+        select(SearchEntry.id, SEARCH_FTS.c.title, SEARCH_FTS.c.body)
+        .select_from(SearchEntry)
+        .with_hint(SearchEntry, "INDEXED BY ix_search_entries_created_id", "sqlite")
+        .join(SEARCH_FTS, SEARCH_FTS.c.rowid == SearchEntry.id)
+        .where(*([after] if after is not None else []), *conditions)
+        .order_by(SearchEntry.created_at.desc(), SearchEntry.id.desc())
+    )
+    found: list[int] = []
+    result = db.session.connection().execute(query, values)
+    try:
+        for entry_id, title, body in result:
+            if _contains(stemming.fts_tokens(title) + stemming.fts_tokens(body), terms):
+                found.append(entry_id)
+                if len(found) > limit:
+                    break
+    finally:
+        result.close()
+    return found
+
+
+def _sqlite_newest(
+    terms: list[str],
+    groups: list[str],
+    after: ColumnElement[bool] | None,
+    conditions: list[ColumnElement[bool]],
+    values: dict[str, Any],
+    limit: int,
+) -> list[Any]:
+    """(entry, 0.0) rows newest first: the matches read from the doclists and sorted, or
+    the time index walked until a page is found, whichever is estimated to read less."""
+    expression = " AND ".join(groups)
+    newest_id = db.session.scalar(select(func.max(SearchEntry.id))) or 0
+    matches, share = _estimated_matches(expression, newest_id)
+    walked = (limit + 1) / share * WALK_COST if share else float("inf")
+    if matches >= CANDIDATES and walked < matches:
+        ids = _sqlite_walk(terms, after, conditions, values, limit)
+        entries = {
+            entry.id: entry
+            for entry in db.session.scalars(select(SearchEntry).where(SearchEntry.id.in_(ids)))
+        }
+        return [(entries[entry_id], 0.0) for entry_id in ids]
+    query: Select = (
+        select(SearchEntry, literal_column("0.0").label("score"))
+        .where(SearchEntry.id.in_(select(SEARCH_FTS.c.rowid).where(_fts_match(expression))))
+        .where(*([after] if after is not None else []), *conditions)
+        .order_by(SearchEntry.created_at.desc(), SearchEntry.id.desc())
+    )
+    return [(row[0], row[1]) for row in db.session.execute(query.limit(limit + 1), values)]
+
+
+def _idf(expression: str, newest_id: int) -> float:
+    """Okapi's inverse document frequency of one term, from its estimated number of matches."""
+    matches, _share = _estimated_matches(expression, newest_id)
+    value = math.log((newest_id - matches + 0.5) / (matches + 0.5))
+    return value if value > 0 else 1e-6
+
+
+def bm25_scores(
+    terms: list[str], weights: list[float], documents: list[tuple[str, str]]
+) -> list[float]:
+    """Okapi BM25 of each (title stems, body stems) document for the query prefixes `terms`,
+    each weighted by its inverse document frequency; the average length is the documents'."""
+    starts = [" " + term for term in terms]
+    counted = []
+    for title, body in documents:
+        title_stems, body_stems = stemming.fts_tokens(title), stemming.fts_tokens(body)
+        # counting " term" in " stem stem ..." counts the stems that start with the term
+        title, body = " " + " ".join(title_stems), " " + " ".join(body_stems)
+        hits = [TITLE_WEIGHT * title.count(start) + body.count(start) for start in starts]
+        counted.append((hits, len(title_stems) + len(body_stems)))
+    average = max(sum(n for _h, n in counted) / len(counted), 1.0) if counted else 1.0
+    scores = []
+    for hits, length in counted:
+        norm = BM25_K1 * (1 - BM25_B + BM25_B * length / average)
+        scores.append(
+            sum(w * h * (BM25_K1 + 1) / (h + norm) for w, h in zip(weights, hits, strict=True))
+        )
+    return scores
+
+
+def _sqlite_best(
+    terms: list[str],
+    groups: list[str],
+    cursor: str | None,
+    conditions: list[ColumnElement[bool]],
+    values: dict[str, Any],
+    limit: int,
+) -> list[tuple[int, float]]:
+    """(entry id, score) of a page, best match first among the CANDIDATES newest readable
+    matches (FTS5 walked in descending rowid order, streamed, with the visibility and the
+    filters applied), ranked by `bm25_scores`."""
+    candidates = db.session.execute(
+        select(SearchEntry.id, SEARCH_FTS.c.title, SEARCH_FTS.c.body)
+        .select_from(SEARCH_FTS)
+        .join(SearchEntry, SearchEntry.id == SEARCH_FTS.c.rowid)
+        .where(_fts_match(" AND ".join(groups)), *conditions)
+        .order_by(SEARCH_FTS.c.rowid.desc())
+        .limit(CANDIDATES),
+        values,
+    ).all()
+    weights = [1.0] * len(terms)
+    if len(terms) > 1 and candidates:  # one word: its weight changes no order
+        newest_id = db.session.scalar(select(func.max(SearchEntry.id))) or 0
+        weights = [_idf(group, newest_id) for group in groups]
+    scores = bm25_scores(terms, weights, [(row.title, row.body) for row in candidates])
+    ranked = sorted(zip(scores, (row.id for row in candidates), strict=True), reverse=True)
+    if cursor:
+        best, entry_id = decode_cursor(cursor, "relevance")
+        ranked = [(s, i) for s, i in ranked if s < best or (s == best and i < entry_id)]
+    return [(entry_id, score) for score, entry_id in ranked[: limit + 1]]
+
+
+def _sqlite_rows(
+    terms: list[str],
+    params: SearchParams,
+    conditions: list[ColumnElement[bool]],
+    values: dict[str, Any],
+    limit: int,
+) -> list[Any]:
+    groups = _sqlite_groups(terms)
+    if groups is None:
+        return []
+    if params.order == "newest":
+        after = _after_newest(params.cursor) if params.cursor else None
+        return _sqlite_newest(terms, groups, after, conditions, values, limit)
+    page = _sqlite_best(terms, groups, params.cursor, conditions, values, limit)
+    if not page:
+        return []
+    entries = {
+        entry.id: entry
+        for entry in db.session.scalars(
+            select(SearchEntry).where(SearchEntry.id.in_([entry_id for entry_id, _s in page]))
+        )
+    }
+    return [(entries[entry_id], score) for entry_id, score in page]
 
 
 def search(user: User | None, params: SearchParams, now: datetime | None = None) -> SearchPage:

@@ -9,6 +9,7 @@ the write. The text indexed is always taken from the stored, sanitised HTML.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from typing import Any
 
@@ -300,12 +301,28 @@ COLUMNS = (
 # --- writing the index -------------------------------------------------------
 
 
+_TERMS_INSERT = text(
+    "INSERT OR IGNORE INTO search_terms (term) SELECT value FROM json_each(:terms)"
+)
+
+
+def write_terms(conn: Connection, *stemmed: str) -> None:
+    """Remember the stems of FTS5 texts in `search_terms` (SQLite), where a query's prefix is
+    looked up (forum/queries/search.py). Never removed: a stem nothing contains any more
+    costs a query one empty lookup."""
+    terms = sorted({term for text_ in stemmed for term in stemming.fts_tokens(text_)})
+    if terms:
+        conn.execute(_TERMS_INSERT, {"terms": json.dumps(terms, ensure_ascii=False)})
+
+
 def _write_fts(conn: Connection, entry_id: int, title: str, body: str) -> None:
     conn.execute(text("DELETE FROM search_fts WHERE rowid = :id"), {"id": entry_id})
+    stemmed = {"title": stemming.index_text(title), "body": stemming.index_text(body)}
     conn.execute(
         text("INSERT INTO search_fts (rowid, title, body) VALUES (:id, :title, :body)"),
-        {"id": entry_id, "title": stemming.index_text(title), "body": stemming.index_text(body)},
+        {"id": entry_id, **stemmed},
     )
+    write_terms(conn, stemmed["title"], stemmed["body"])
 
 
 def rewrite_entry(conn: Connection, kind: str, object_id: int) -> None:
@@ -377,10 +394,12 @@ def add_message_entry(conn: Connection, message: Message) -> None:
     }
     entry_id = conn.scalar(_message_entry_statement(), values)
     if entry_id is not None and conn.dialect.name == "sqlite":
+        stemmed = stemming.index_text(body)
         conn.execute(
             text("INSERT INTO search_fts (rowid, title, body) VALUES (:id, '', :body)"),
-            {"id": entry_id, "body": stemming.index_text(body)},
+            {"id": entry_id, "body": stemmed},
         )
+        write_terms(conn, stemmed)
 
 
 def remove_entry(conn: Connection, kind: str, object_id: int) -> None:
