@@ -387,6 +387,35 @@ def test_closing_leaves_others_audit_entries_and_unlinks_mentions_in_responses(a
         assert f"@{anna.handle}" not in db.session.get(Notification, note.id).excerpt
 
 
+def test_closing_an_account_drops_its_stems_from_the_search_terms_unless_still_written(app, make):
+    """SQLite keeps every indexed stem for prefix lookups: the closed person's handle, name
+    and address go with the last text that held them; a stem a public record still holds
+    stays findable."""
+    if db.engine.dialect.name != "sqlite":
+        pytest.skip("search_terms is SQLite's")
+    from forum import stemming
+
+    closing = make.user(name="Greta Sällsyntsson", email="greta.sallsynt@example.se")
+    other, admin = make.user(), make.user("admin")
+    closing.handle = "gretaovanlig"
+    db.session.commit()
+    thread = make.thread(author=other, title="Om lokalerna")
+    with app.test_request_context():
+        forum_service.send_message(other, thread.id, "Tack @gretaovanlig och Greta!", "c1")
+        forum_service.send_message(other, thread.id, "Skriv till greta.sallsynt@example.se", "c2")
+
+    def terms() -> set[str]:
+        return set(db.session.scalars(text("SELECT term FROM search_terms")))
+
+    handle, greta = stemming.stem("gretaovanlig"), stemming.stem("Greta")
+    assert {handle, greta, stemming.stem("sallsynt")} <= terms()
+    with app.test_request_context():
+        privacy.close_account(admin, closing.id)
+    assert handle not in terms()  # the mention now names the pseudonym
+    # still written in public records (not mentions, kept as written): still findable
+    assert {greta, stemming.stem("sallsynt")} <= terms()
+
+
 def test_mentions_of_a_closed_account_show_the_pseudonym_and_link_nowhere(app, make, client, auth):
     closing, other, admin = make.user(name="Greta Nämnd"), make.user(), make.user("admin")
     handle = closing.handle

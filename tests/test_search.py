@@ -304,6 +304,8 @@ def test_narrow_windows_and_rare_word_lookups_give_the_same_pages(app, make, mon
         ((30, None), -1, 10_000),
         ((30, None), -1, 3),  # the window holds enough candidates
         ((None,), 100, 3),
+        ((4, None), 5, 2),  # best match: the newest 5 matches' ids hold 2 readable candidates
+        ((4, None), 5, 3),  # ... but not 3: the plain query
     ]
     for windows, few, candidates in configurations:
         monkeypatch.setattr(search_module, "WINDOWS", windows)
@@ -381,8 +383,8 @@ def test_newest_first_walk_and_sort_give_the_same_pages(app, make, monkeypatch, 
         make.message(thread, author, f"vandrarhem {n}")
         make.message(hidden, author, f"höstvandring i hemlighet {n}")
     walks = []
-    walk = search_module._sqlite_walk
-    monkeypatch.setattr(search_module, "_sqlite_walk", lambda *a: walks.append(1) or walk(*a))
+    walk = search_module._walked_matches
+    monkeypatch.setattr(search_module, "_walked_matches", lambda *a: walks.append(1) or walk(*a))
     monkeypatch.setattr(search_module, "CANDIDATES", 2)
     monkeypatch.setattr(search_module, "WALK_COST", walk_cost)
     assert all_pages("höstvandring", "newest", member) == made[::-1]

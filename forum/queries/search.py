@@ -12,6 +12,8 @@ import base64
 import binascii
 import json
 import math
+from collections.abc import Generator, Sequence
+from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from functools import lru_cache
@@ -27,7 +29,6 @@ from sqlalchemy import (
     Select,
     and_,
     bindparam,
-    case,
     column,
     exists,
     false,
@@ -40,6 +41,7 @@ from sqlalchemy import (
     text,
     true,
 )
+from sqlalchemy.dialects.postgresql import ARRAY, aggregate_order_by
 from sqlalchemy.dialects.sqlite.base import SQLiteCompiler
 from sqlalchemy.orm import aliased
 
@@ -489,28 +491,27 @@ def _best(
 
 # PostgreSQL looks for matches in the newest 20,000 entries first, then in all of them.
 WINDOWS: tuple[int | None, ...] = (20_000, None)
-# A word with at most this many entries is looked up by their ids: PostgreSQL cannot
-# estimate a prefix query, and a list of ids is what keeps it from preparing the
-# visibility checks for every message (a hashed subplan) to test a handful of rows.
+# A word with at most this many entries is looked up by their ids, and for best match a
+# more common one by the ids of its newest this many: PostgreSQL cannot estimate a prefix
+# query, and a list of ids is what keeps it from preparing the visibility checks for
+# every message (a hashed subplan) and reading every match to rank the newest.
 FEW = 5_000
 
 
-def _few_matches(terms: list[str]) -> list[ColumnElement[bool]]:
-    """[entry id in the matches] when a word is rare, else [] (PostgreSQL).
+def _newest_match_ids(terms: list[str]) -> tuple[list[int], bool]:
+    """The ids of the newest FEW entries that match, and whether they are all (PostgreSQL).
 
     An aggregate, not a LIMIT: with a LIMIT and no estimate PostgreSQL would scan
     the table hoping to stop early; an aggregate makes it read the GIN index.
     """
+    newest_first = aggregate_order_by(SearchEntry.id, SearchEntry.id.desc())
     count, ids = db.session.execute(
         _postgres_match(
-            select(
-                func.count(),
-                case((func.count() <= FEW, func.array_agg(SearchEntry.id)), else_=None),
-            ),
+            select(func.count(), func.array_agg(newest_first, type_=ARRAY(Integer))[1:FEW]),
             terms,
         )
     ).one()
-    return [SearchEntry.id.in_(ids or [])] if count <= FEW else []
+    return list(ids or []), count <= FEW
 
 
 def _after_newest(cursor: str) -> ColumnElement[bool]:
@@ -532,26 +533,36 @@ def _rows(
     """The page's (entry, score) rows, plus one to tell whether there is a next page."""
     if db.engine.dialect.name == "sqlite":
         return _sqlite_rows(terms, params, conditions, values, limit)
-    rows: Any = []
-    for window in WINDOWS:
-        if window is None:
-            conditions = [*conditions, *_few_matches(terms)]
+
+    def run(window: int | None, where: list[ColumnElement[bool]]) -> tuple[Sequence[Any], bool]:
+        """The rows, and whether they are enough (a page, or all the candidates)."""
         if params.order == "newest":
             after = _after_newest(params.cursor) if params.cursor else None
-            query = _newest(after, window, terms).where(*conditions)
+            query = _newest(after, window, terms).where(*where)
             rows = db.session.execute(query.limit(limit + 1), values).all()
-            if len(rows) > limit:
+            return rows, len(rows) > limit
+        query, score = _best(terms, where, window)
+        if params.cursor:
+            best, entry_id = decode_cursor(params.cursor, "relevance")
+            query = query.where(or_(score < best, and_(score == best, SearchEntry.id < entry_id)))
+        rows = db.session.execute(query.limit(limit + 1), values).all()
+        return rows, bool(rows) and rows[0].candidates >= CANDIDATES
+
+    rows: Sequence[Any] = []
+    for window in WINDOWS:
+        if window is not None:
+            rows, enough = run(window, conditions)
+            if enough:
                 break
-        else:
-            query, score = _best(terms, conditions, window)
-            if params.cursor:
-                best, entry_id = decode_cursor(params.cursor, "relevance")
-                query = query.where(
-                    or_(score < best, and_(score == best, SearchEntry.id < entry_id))
-                )
-            rows = db.session.execute(query.limit(limit + 1), values).all()
-            if rows and rows[0].candidates >= CANDIDATES:
+            continue
+        # A rare word by its ids; best match ranks the newest matches, so the newest FEW
+        # ids hold them unless too few of those are readable.
+        ids, complete = _newest_match_ids(terms)
+        if complete or params.order == "relevance":
+            rows, enough = run(None, [*conditions, SearchEntry.id.in_(ids)])
+            if complete or enough:
                 break
+        rows, _enough = run(None, conditions)
     return [(row[0], row[1]) for row in rows]
 
 
@@ -624,40 +635,92 @@ def _estimated_matches(expression: str, newest_id: int) -> tuple[int, float]:
     return round(share * newest_id), share
 
 
-def _contains(stems: list[str], terms: list[str]) -> bool:
-    """Whether FTS5 would match: every term is the start of one of the stems."""
-    return all(any(stem.startswith(term) for stem in stems) for term in terms)
+def _contains(title: str, body: str, starts: list[str]) -> bool:
+    """Whether FTS5 would match the stems: each of `starts` (" " + a term) starts one."""
+    stems = " " + " ".join(stemming.fts_tokens(title) + stemming.fts_tokens(body))
+    return all(start in stems for start in starts)
 
 
-def _sqlite_walk(
-    terms: list[str],
-    after: ColumnElement[bool] | None,
-    conditions: list[ColumnElement[bool]],
-    values: dict[str, Any],
-    limit: int,
-) -> list[int]:
-    """Entry ids newest first: the time index walked with the visibility and the filters
-    applied, each entry's stems read from the FTS table by rowid and tested here, stopping
-    after a page (a probe of the FTS index per entry would parse the query each time)."""
+def _walked_matches(
+    terms: list[str], after: ColumnElement[bool] | None
+) -> Generator[int, None, None]:
+    """Entry ids newest first that match `terms`: the time index walked, each entry's stems
+    read from the FTS table by rowid and tested here (a probe of the FTS index per entry
+    would parse the query each time)."""
     query: Select = (
         select(SearchEntry.id, SEARCH_FTS.c.title, SEARCH_FTS.c.body)
         .select_from(SearchEntry)
         .with_hint(SearchEntry, "INDEXED BY ix_search_entries_created_id", "sqlite")
         .join(SEARCH_FTS, SEARCH_FTS.c.rowid == SearchEntry.id)
-        .where(*([after] if after is not None else []), *conditions)
+        .where(*([after] if after is not None else []))
         .order_by(SearchEntry.created_at.desc(), SearchEntry.id.desc())
     )
-    found: list[int] = []
-    result = db.session.connection().execute(query, values)
+    starts = [" " + term for term in terms]
+    result = db.session.connection().execute(query)
     try:
         for entry_id, title, body in result:
-            if _contains(stemming.fts_tokens(title) + stemming.fts_tokens(body), terms):
-                found.append(entry_id)
-                if len(found) > limit:
-                    break
+            if _contains(title, body, starts):
+                yield entry_id
     finally:
         result.close()
-    return found
+
+
+def _sorted_matches(
+    expression: str, after: ColumnElement[bool] | None
+) -> Generator[int, None, None]:
+    """Entry ids newest first that match `expression`: every match read from the doclists
+    and sorted by time."""
+    query: Select = (
+        select(SearchEntry.id)
+        .where(SearchEntry.id.in_(select(SEARCH_FTS.c.rowid).where(_fts_match(expression))))
+        .where(*([after] if after is not None else []))
+        .order_by(SearchEntry.created_at.desc(), SearchEntry.id.desc())
+    )
+    result = db.session.connection().execute(query)
+    try:
+        yield from result.scalars()
+    finally:
+        result.close()
+
+
+def _first_passing(
+    ids: Generator[int, None, None],
+    conditions: list[ColumnElement[bool]],
+    values: dict[str, Any],
+    count: int,
+) -> list[int]:
+    """The first `count` of `ids` that pass `conditions` (the visibility and the filters), in
+    order, checked a batch at a time: only the matches are checked, not every entry walked."""
+    found: list[int] = []
+    batch: list[int] = []
+    size = count
+    with closing(ids):
+        for entry_id in ids:
+            batch.append(entry_id)
+            if len(batch) < size:
+                continue
+            found += _passing(batch, conditions, values)
+            if len(found) >= count:
+                return found[:count]
+            batch, size = [], min(size * 2, 512)
+    return (found + _passing(batch, conditions, values))[:count]
+
+
+def _passing(
+    batch: list[int], conditions: list[ColumnElement[bool]], values: dict[str, Any]
+) -> list[int]:
+    if not batch:
+        return []
+    # NOT INDEXED: by the ids (the rowid), never the kind index the visibility's ORs suggest
+    passed = set(
+        db.session.scalars(
+            select(SearchEntry.id)
+            .with_hint(SearchEntry, "NOT INDEXED", "sqlite")
+            .where(SearchEntry.id.in_(batch), *conditions),
+            values,
+        )
+    )
+    return [entry_id for entry_id in batch if entry_id in passed]
 
 
 def _sqlite_newest(
@@ -668,26 +731,22 @@ def _sqlite_newest(
     values: dict[str, Any],
     limit: int,
 ) -> list[Any]:
-    """(entry, 0.0) rows newest first: the matches read from the doclists and sorted, or
-    the time index walked until a page is found, whichever is estimated to read less."""
+    """(entry, 0.0) rows newest first: the matches sorted by time, or the time index walked
+    until a page is found, whichever is estimated to read less."""
     expression = " AND ".join(groups)
     newest_id = db.session.scalar(select(func.max(SearchEntry.id))) or 0
     matches, share = _estimated_matches(expression, newest_id)
     walked = (limit + 1) / share * WALK_COST if share else float("inf")
     if matches >= CANDIDATES and walked < matches:
-        ids = _sqlite_walk(terms, after, conditions, values, limit)
-        entries = {
-            entry.id: entry
-            for entry in db.session.scalars(select(SearchEntry).where(SearchEntry.id.in_(ids)))
-        }
-        return [(entries[entry_id], 0.0) for entry_id in ids]
-    query: Select = (
-        select(SearchEntry, literal_column("0.0").label("score"))
-        .where(SearchEntry.id.in_(select(SEARCH_FTS.c.rowid).where(_fts_match(expression))))
-        .where(*([after] if after is not None else []), *conditions)
-        .order_by(SearchEntry.created_at.desc(), SearchEntry.id.desc())
-    )
-    return [(row[0], row[1]) for row in db.session.execute(query.limit(limit + 1), values)]
+        ids = _walked_matches(terms, after)
+    else:
+        ids = _sorted_matches(expression, after)
+    page = _first_passing(ids, conditions, values, limit + 1)
+    entries = {
+        entry.id: entry
+        for entry in db.session.scalars(select(SearchEntry).where(SearchEntry.id.in_(page)))
+    }
+    return [(entries[entry_id], 0.0) for entry_id in page]
 
 
 def _idf(expression: str, newest_id: int) -> float:

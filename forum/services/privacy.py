@@ -49,6 +49,7 @@ from ..models import (
 from ..models.accounts import CLOSED_DOMAIN
 from ..models.forums import forum_members, forum_moderators
 from ..text import HANDLE_CHARS, MENTION_RE
+from . import search_index
 from .accounts import confirm_password
 from .audit import record as audit
 from .organisations import organisations_led_alone
@@ -90,7 +91,7 @@ def close_account(
                 names=", ".join(led),
             )
         )
-    old_email = user.email
+    old_email, old_handle, old_name = user.email, user.handle, user.display_name
     _delete_personal_rows(user, old_email)
     _pseudonymise_mentions(user.handle, pseudonym(user.id))
     user.email = f"closed-{user.id}@{CLOSED_DOMAIN}"
@@ -102,6 +103,8 @@ def close_account(
     user.is_moderator = False
     user.department_id = None
     audit(actor, "account.close", "user", user.id, "self" if actor.id == user.id else "admin")
+    db.session.flush()  # the index follows the rewritten rows first
+    search_index.forget_terms(db.session.connection(), old_email, old_handle, old_name)
     db.session.commit()
     disconnect_user(user.id)
     return user

@@ -315,6 +315,22 @@ def write_terms(conn: Connection, *stemmed: str) -> None:
         conn.execute(_TERMS_INSERT, {"terms": json.dumps(terms, ensure_ascii=False)})
 
 
+_TERM_FORGET = text(
+    "DELETE FROM search_terms WHERE term = :term "
+    "AND NOT EXISTS (SELECT 1 FROM search_fts WHERE search_fts MATCH :quoted)"
+)
+
+
+def forget_terms(conn: Connection, *texts: str) -> None:
+    """Drop the stems of `texts` that no indexed text contains any more (SQLite), so that a
+    closed account's name, handle and address leave no trace in `search_terms`."""
+    if conn.dialect.name != "sqlite":
+        return
+    stems = {stem for text_ in texts for stem in stemming.fts_tokens(stemming.index_text(text_))}
+    for stem in sorted(stems):
+        conn.execute(_TERM_FORGET, {"term": stem, "quoted": f'"{stem}"'})
+
+
 def _write_fts(conn: Connection, entry_id: int, title: str, body: str) -> None:
     conn.execute(text("DELETE FROM search_fts WHERE rowid = :id"), {"id": entry_id})
     stemmed = {"title": stemming.index_text(title), "body": stemming.index_text(body)}
