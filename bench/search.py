@@ -13,6 +13,7 @@ size and the ratio large/small.
     .venv/bin/python bench/search.py --sizes 10000 1000000 \
         --postgres postgresql://postgres@127.0.0.1:5432/test_i15
 
+Both sizes are loaded, then measured in alternating rounds (each round warms up first).
 The goal (issue 15): at most 2x at 100x the data, p95 < 200 ms at 1,000,000 on PostgreSQL.
 """
 
@@ -27,6 +28,8 @@ import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+
+from sqlalchemy.engine import make_url as make_sqlalchemy_url
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -50,11 +53,27 @@ ENTRY_OFFSET = 100  # the forum and thread entries come first
 START = datetime(2025, 1, 1, tzinfo=UTC)
 
 
-def make_url(postgres: str | None) -> str:
+def make_url(postgres: str | None, suffix: str = "") -> str:
+    """A temporary SQLite file, or the PostgreSQL database given (+ `suffix`, created here)."""
     if postgres is None:
         path = Path(tempfile.mkdtemp(prefix="search-bench-")) / "bench.sqlite3"
         return f"sqlite:///{path}"
-    return postgres.replace("postgresql://", "postgresql+psycopg://", 1)
+    url = make_sqlalchemy_url(postgres.replace("postgresql://", "postgresql+psycopg://", 1))
+    if suffix:
+        url = url.set(database=f"{url.database}{suffix}")
+        _postgres_admin(postgres, f'CREATE DATABASE "{url.database}"', exists_ok=True)
+    return url.render_as_string(hide_password=False)
+
+
+def _postgres_admin(postgres: str, statement: str, exists_ok: bool = False) -> None:
+    import psycopg
+
+    with psycopg.connect(postgres, autocommit=True) as conn:
+        try:
+            conn.execute(statement)  # type: ignore[arg-type]
+        except psycopg.errors.DuplicateDatabase:
+            if not exists_ok:
+                raise
 
 
 # PostgreSQL: the same shape of text as the Python generator below, made by the server.
@@ -216,11 +235,14 @@ def main() -> None:
 
     from forum import create_app
 
-    results = {}
-    for size in args.sizes:
-        app = create_app(
+    # Both sizes are loaded first, then measured in alternating rounds, so that the other
+    # work on a shared machine falls on both alike. On PostgreSQL the larger size goes
+    # into a second database, "<your database>_large", dropped at the end.
+    apps = {}
+    for size, suffix in zip(args.sizes, ("", "_large"), strict=True):
+        apps[size] = create_app(
             {
-                "SQLALCHEMY_DATABASE_URI": make_url(args.postgres),
+                "SQLALCHEMY_DATABASE_URI": make_url(args.postgres, suffix),
                 "FORUM_DEMO": False,
                 "SQLALCHEMY_ENGINE_OPTIONS": {}
                 if args.postgres
@@ -229,15 +251,23 @@ def main() -> None:
             }
         )
         began = time.perf_counter()
-        fill(app, size)
+        fill(apps[size], size)
         print(f"{size:>9} messages loaded in {time.perf_counter() - began:.1f} s", flush=True)
-        results[size] = measure(app, args.rounds)
+    results: dict[int, dict[str, list[float]]] = {size: {} for size in args.sizes}
+    for n in range(args.rounds):
+        for size in args.sizes if n % 2 == 0 else args.sizes[::-1]:
+            for key, times in measure(apps[size], 1).items():
+                results[size].setdefault(key, []).extend(times)
+    for size, app in apps.items():
         with app.app_context():
             from forum.extensions import db
 
+            large = db.engine.url.database if size == args.sizes[1] else None
             if args.postgres:
                 db.drop_all()
             db.engine.dispose()
+        if args.postgres and large:
+            _postgres_admin(args.postgres, f'DROP DATABASE "{large}"')
     backend = "PostgreSQL" if args.postgres else "SQLite"
     print(f"\nsearch on {backend}, {len(QUERIES)} queries x {args.rounds} rounds (ms)")
     small, large = args.sizes

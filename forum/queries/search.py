@@ -28,6 +28,7 @@ from sqlalchemy import (
     Integer,
     Select,
     and_,
+    any_,
     bindparam,
     column,
     exists,
@@ -428,13 +429,26 @@ def _window(
     )
 
 
-def _newest(after: ColumnElement[bool] | None, window: int | None, terms: list[str]) -> Select:
+def _matching(query: Select, terms: list[str], ids: list[int] | None) -> Select:
+    """PostgreSQL: `query` limited to the matches, or to `ids` when they are known to match."""
+    if ids is None:
+        return _postgres_match(query, terms)
+    # one array parameter: an IN list of thousands costs more to build and plan than to run
+    return query.where(SearchEntry.id == any_(bindparam("match_ids", ids, type_=ARRAY(Integer))))
+
+
+def _newest(
+    after: ColumnElement[bool] | None,
+    window: int | None,
+    terms: list[str],
+    ids: list[int] | None = None,
+) -> Select:
     """PostgreSQL: matches newest first, after the cursor position `after`."""
     query: Select = select(SearchEntry, literal_column("0.0").label("score"))
     if window is None:
         if after is not None:
             query = query.where(after)
-        return _postgres_match(query, terms).order_by(
+        return _matching(query, terms, ids).order_by(
             SearchEntry.created_at.desc(), SearchEntry.id.desc()
         )
     order: list[ColumnElement[Any]] = [SearchEntry.created_at.desc(), SearchEntry.id.desc()]
@@ -455,7 +469,10 @@ SQLiteCompiler.get_from_hint_text = _sqlite_from_hint  # type: ignore[method-ass
 
 
 def _best(
-    terms: list[str], conditions: list[ColumnElement[bool]], window: int | None
+    terms: list[str],
+    conditions: list[ColumnElement[bool]],
+    window: int | None,
+    ids: list[int] | None = None,
 ) -> tuple[Select, ColumnElement[float]]:
     """PostgreSQL: best match first among the CANDIDATES newest readable matches.
 
@@ -469,7 +486,7 @@ def _best(
     inner: Select = select(SearchEntry.id, document.label("document"))
     order: ColumnElement[Any]
     if window is None:
-        inner = _postgres_match(inner, terms)
+        inner = _matching(inner, terms, ids)
         order = SearchEntry.id  # type: ignore[assignment]
     else:
         recent = _window([SearchEntry.id.desc()], [], window, terms)
@@ -534,14 +551,14 @@ def _rows(
     if db.engine.dialect.name == "sqlite":
         return _sqlite_rows(terms, params, conditions, values, limit)
 
-    def run(window: int | None, where: list[ColumnElement[bool]]) -> tuple[Sequence[Any], bool]:
+    def run(window: int | None, ids: list[int] | None = None) -> tuple[Sequence[Any], bool]:
         """The rows, and whether they are enough (a page, or all the candidates)."""
         if params.order == "newest":
             after = _after_newest(params.cursor) if params.cursor else None
-            query = _newest(after, window, terms).where(*where)
+            query = _newest(after, window, terms, ids).where(*conditions)
             rows = db.session.execute(query.limit(limit + 1), values).all()
             return rows, len(rows) > limit
-        query, score = _best(terms, where, window)
+        query, score = _best(terms, conditions, window, ids)
         if params.cursor:
             best, entry_id = decode_cursor(params.cursor, "relevance")
             query = query.where(or_(score < best, and_(score == best, SearchEntry.id < entry_id)))
@@ -551,7 +568,7 @@ def _rows(
     rows: Sequence[Any] = []
     for window in WINDOWS:
         if window is not None:
-            rows, enough = run(window, conditions)
+            rows, enough = run(window)
             if enough:
                 break
             continue
@@ -559,10 +576,10 @@ def _rows(
         # ids hold them unless too few of those are readable.
         ids, complete = _newest_match_ids(terms)
         if complete or params.order == "relevance":
-            rows, enough = run(None, [*conditions, SearchEntry.id.in_(ids)])
+            rows, enough = run(None, ids)
             if complete or enough:
                 break
-        rows, _enough = run(None, conditions)
+        rows, _enough = run(None)
     return [(row[0], row[1]) for row in rows]
 
 
@@ -730,7 +747,7 @@ def _sqlite_newest(
     conditions: list[ColumnElement[bool]],
     values: dict[str, Any],
     limit: int,
-) -> list[Any]:
+) -> list[tuple[SearchEntry, float]]:
     """(entry, 0.0) rows newest first: the matches sorted by time, or the time index walked
     until a page is found, whichever is estimated to read less."""
     expression = " AND ".join(groups)
@@ -741,12 +758,20 @@ def _sqlite_newest(
         ids = _walked_matches(terms, after)
     else:
         ids = _sorted_matches(expression, after)
-    page = _first_passing(ids, conditions, values, limit + 1)
+    return _with_entries(
+        [(entry_id, 0.0) for entry_id in _first_passing(ids, conditions, values, limit + 1)]
+    )
+
+
+def _with_entries(page: list[tuple[int, float]]) -> list[tuple[SearchEntry, float]]:
+    """(entry, score) for each (entry id, score), in order, in one query."""
+    if not page:
+        return []
+    ids = [entry_id for entry_id, _score in page]
     entries = {
-        entry.id: entry
-        for entry in db.session.scalars(select(SearchEntry).where(SearchEntry.id.in_(page)))
+        e.id: e for e in db.session.scalars(select(SearchEntry).where(SearchEntry.id.in_(ids)))
     }
-    return [(entries[entry_id], 0.0) for entry_id in page]
+    return [(entries[entry_id], score) for entry_id, score in page]
 
 
 def _idf(expression: str, newest_id: int) -> float:
@@ -824,16 +849,7 @@ def _sqlite_rows(
     if params.order == "newest":
         after = _after_newest(params.cursor) if params.cursor else None
         return _sqlite_newest(terms, groups, after, conditions, values, limit)
-    page = _sqlite_best(terms, groups, params.cursor, conditions, values, limit)
-    if not page:
-        return []
-    entries = {
-        entry.id: entry
-        for entry in db.session.scalars(
-            select(SearchEntry).where(SearchEntry.id.in_([entry_id for entry_id, _s in page]))
-        )
-    }
-    return [(entries[entry_id], score) for entry_id, score in page]
+    return _with_entries(_sqlite_best(terms, groups, params.cursor, conditions, values, limit))
 
 
 def search(user: User | None, params: SearchParams, now: datetime | None = None) -> SearchPage:
