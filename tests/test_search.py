@@ -368,10 +368,17 @@ def test_a_prefix_is_matched_as_its_stems_or_left_to_fts5_when_it_has_too_many(
     assert search_module._sqlite_groups(stemming.query_terms("blåbärssoppa")) is None
 
 
-@pytest.mark.parametrize("walk_cost", [0, 10**9])
-def test_newest_first_walk_and_sort_give_the_same_pages(app, make, monkeypatch, walk_cost):
-    """Walking the time index (stems tested in Python) and sorting the matches (FTS5) agree,
-    with the visibility applied, page by page."""
+WAYS = {  # how newest-first reads the matches: the function, and its cost per unit
+    "sorted": ("_sorted_matches", "SORT_COST"),
+    "set": ("_set_walked_matches", "COLLECT_COST"),
+    "stems": ("_walked_matches", "STEMS_COST"),
+}
+
+
+@pytest.mark.parametrize("way", list(WAYS))
+def test_newest_first_is_the_same_whichever_way_it_is_read(app, make, monkeypatch, way):
+    """Sorting the matches (FTS5), walking the time index for a set of them, and walking it
+    testing each entry's stems in Python agree, with the visibility applied, page by page."""
     sqlite_only()
     from forum.queries import search as search_module
 
@@ -382,13 +389,16 @@ def test_newest_first_walk_and_sort_give_the_same_pages(app, make, monkeypatch, 
         made.append(make.message(thread, author, f"Höstvandring nummer {n}").id)
         make.message(thread, author, f"vandrarhem {n}")
         make.message(hidden, author, f"höstvandring i hemlighet {n}")
-    walks = []
-    walk = search_module._walked_matches
-    monkeypatch.setattr(search_module, "_walked_matches", lambda *a: walks.append(1) or walk(*a))
+    used = []
+    for name, (function, cost) in WAYS.items():
+        real = getattr(search_module, function)
+        spy = lambda *a, real=real, name=name: used.append(name) or real(*a)  # noqa: E731
+        monkeypatch.setattr(search_module, function, spy)
+        monkeypatch.setattr(search_module, cost, 0.0 if name == way else 1e9)
+    monkeypatch.setattr(search_module, "STEP_COST", 0.0 if way == "set" else 1e9)
     monkeypatch.setattr(search_module, "CANDIDATES", 2)
-    monkeypatch.setattr(search_module, "WALK_COST", walk_cost)
     assert all_pages("höstvandring", "newest", member) == made[::-1]
-    assert bool(walks) == (walk_cost == 0)
+    assert set(used) == {way}
 
 
 def test_the_number_of_matches_is_estimated_from_the_newest_ones(app, make, monkeypatch):

@@ -598,9 +598,11 @@ _STEMS = text(
 )
 # Okapi BM25 as FTS5's bm25() computes it, titles weighing 10 times the body.
 BM25_K1, BM25_B, TITLE_WEIGHT = 1.2, 0.75, 10.0
-# Walking the time index reads an entry and its stems per entry visited: about WALK_COST
-# times what sorting the matches costs per match.
-WALK_COST = 3
+# What reading newest-first costs, in microseconds on this machine (bench/search.py):
+# per match when all matches are read and sorted by time, per match collected into a
+# set, and per entry walked on the time index, testing membership in that set or
+# reading and testing the entry's stems.
+SORT_COST, COLLECT_COST, STEP_COST, STEMS_COST = 3.0, 0.5, 1.5, 8.0
 
 
 def _quoted(word: str) -> str:
@@ -700,6 +702,35 @@ def _sorted_matches(
         result.close()
 
 
+_MATCHING_ROWIDS = "SELECT rowid FROM search_fts WHERE search_fts MATCH ?"
+
+
+def _set_walked_matches(
+    expression: str, after: ColumnElement[bool] | None
+) -> Generator[int, None, None]:
+    """Entry ids newest first that match `expression`: the matches' rowids collected from
+    the doclists into a set, then the time index (covering) walked until they turn up."""
+    conn = db.session.connection()
+    # Straight from the driver, in the same transaction: tens of thousands of rowids cost
+    # more to pass through SQLAlchemy's result rows than to read.
+    sqlite = conn.connection.driver_connection
+    assert sqlite is not None, "a live connection has its driver's"
+    found = sqlite.execute(_MATCHING_ROWIDS, (expression,)).fetchall()
+    matching = {rowid for (rowid,) in found}
+    query: Select = (
+        select(SearchEntry.id)
+        .with_hint(SearchEntry, "INDEXED BY ix_search_entries_created_id", "sqlite")
+        .where(*([after] if after is not None else []))
+        .order_by(SearchEntry.created_at.desc(), SearchEntry.id.desc())
+    )
+    result = conn.execute(query)
+    try:
+        for part in result.scalars().partitions(256):  # fetchmany: not a call per row
+            yield from (entry_id for entry_id in part if entry_id in matching)
+    finally:
+        result.close()
+
+
 def _first_passing(
     ids: Generator[int, None, None],
     conditions: list[ColumnElement[bool]],
@@ -748,16 +779,30 @@ def _sqlite_newest(
     values: dict[str, Any],
     limit: int,
 ) -> list[tuple[SearchEntry, float]]:
-    """(entry, 0.0) rows newest first: the matches sorted by time, or the time index walked
-    until a page is found, whichever is estimated to read less."""
+    """(entry, 0.0) rows newest first, read whichever way is estimated to cost least: every
+    match sorted by time (a rare word), the matches collected and the time index walked
+    until they turn up (a middling one), or the time index walked testing each entry's
+    stems (a common one: a page is near)."""
     expression = " AND ".join(groups)
     newest_id = db.session.scalar(select(func.max(SearchEntry.id))) or 0
     matches, share = _estimated_matches(expression, newest_id)
-    walked = (limit + 1) / share * WALK_COST if share else float("inf")
-    if matches >= CANDIDATES and walked < matches:
-        ids = _walked_matches(terms, after)
-    else:
+    ids: Generator[int, None, None]
+    if matches < CANDIDATES:
         ids = _sorted_matches(expression, after)
+    else:
+        walked = (limit + 1) / share
+        costs = {
+            "sorted": matches * SORT_COST,
+            "set": matches * COLLECT_COST + walked * STEP_COST,
+            "stems": walked * STEMS_COST,
+        }
+        cheapest = min(costs, key=costs.__getitem__)
+        if cheapest == "stems":
+            ids = _walked_matches(terms, after)
+        elif cheapest == "set":
+            ids = _set_walked_matches(expression, after)
+        else:
+            ids = _sorted_matches(expression, after)
     return _with_entries(
         [(entry_id, 0.0) for entry_id in _first_passing(ids, conditions, values, limit + 1)]
     )
