@@ -16,9 +16,9 @@ from pathlib import Path
 
 import snowballstemmer
 
-WORD = re.compile(r"\w+", re.UNICODE)
-# What FTS5's unicode61 tokenizer keeps as one token: letters and digits, not "_".
-FTS_TOKEN = re.compile(r"[^\W_]+", re.UNICODE)
+# A word: letters and digits, not "_" (what FTS5's unicode61 tokenizer and PostgreSQL's
+# parser keep together).
+WORD = re.compile(r"[^\W_]+", re.UNICODE)
 MAX_QUERY_TERMS = 8
 
 _stemmer = snowballstemmer.stemmer("swedish")
@@ -33,7 +33,8 @@ def stopwords() -> frozenset[str]:
 
 def fold(word: str) -> str:
     """Lower case without diacritics: what PostgreSQL's unaccent does to Swedish letters."""
-    decomposed = unicodedata.normalize("NFKD", word.lower())
+    # decomposed first: "𝐏" and "ℌ" become letters with a lower case only then
+    decomposed = unicodedata.normalize("NFKD", word).lower()
     return "".join(c for c in decomposed if not unicodedata.combining(c))
 
 
@@ -61,20 +62,27 @@ def query_prefix(word: str) -> str:
 
 
 def index_text(text: str) -> str:
-    """The stems of a text, space-separated, for the SQLite FTS5 table."""
-    return " ".join(s for s in (stem(w) for w in WORD.findall(text)) if s)
+    """The stems of a text, space-separated, for the SQLite FTS5 table (a folded word can
+    fall apart: "½" is "1⁄2", two tokens)."""
+    return " ".join(token for w in WORD.findall(text) for token in WORD.findall(stem(w)))
 
 
 def fts_tokens(stemmed: str) -> list[str]:
     """The tokens FTS5 makes of an `index_text` (SQLite search reads them back to rank and match)."""
-    return FTS_TOKEN.findall(stemmed) if "_" in stemmed else stemmed.split()
+    plain = stemmed.isascii() and "_" not in stemmed  # as written since "_" splits words
+    return stemmed.split() if plain else WORD.findall(stemmed)
+
+
+def fts_quoted(word: str) -> str:
+    """`word` as an FTS5 string: matched as written, whatever characters it holds."""
+    return '"' + word.replace('"', '""') + '"'
 
 
 def query_terms(query: str) -> list[str]:
     """The distinct prefixes of a user's query, in order, stop words dropped."""
     out: list[str] = []
     for word in WORD.findall(query):
-        prefix = query_prefix(word)
-        if prefix and prefix not in out:
-            out.append(prefix)
+        for prefix in WORD.findall(query_prefix(word)):
+            if prefix not in out:
+                out.append(prefix)
     return out[:MAX_QUERY_TERMS]

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 from flask import g
-from sqlalchemy import delete, event
+from sqlalchemy import delete, event, text
 
 os.environ.setdefault("FORUM_SECRET_KEY", "test-secret-key")
 os.environ.setdefault("FORUM_DEMO", "0")
@@ -59,6 +59,8 @@ def _empty_tables(keep: set[str]) -> None:
     for table in reversed(_db.metadata.sorted_tables):
         if table.name not in keep:
             _db.session.execute(delete(table))
+    if _db.engine.dialect.name == "sqlite":  # no model: the stems the FTS5 index has seen
+        _db.session.execute(text("DELETE FROM search_terms"))
     _db.session.commit()
 
 

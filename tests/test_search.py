@@ -401,6 +401,104 @@ def test_newest_first_is_the_same_whichever_way_it_is_read(app, make, monkeypatc
     assert set(used) == {way}
 
 
+@pytest.mark.parametrize("way", list(WAYS))
+def test_newest_first_applies_the_filters_and_dates_whichever_way_it_is_read(
+    app, make, monkeypatch, way
+):
+    sqlite_only()
+    from forum.queries import search as search_module
+
+    alice, bob = make.user(), make.user()
+    thread = make.thread(author=alice, title="Filter")
+    by_bob = []
+    for n in range(6):
+        make.message(thread, alice, f"Skridskoåkning {n}")
+        by_bob.append(make.message(thread, bob, f"skridskoåkning med Bob {n}").id)
+    old = make.message(thread, bob, "skridskoåkning förr")
+    db.session.execute(
+        SearchEntry.__table__.update()
+        .where(SearchEntry.kind == "message", SearchEntry.object_id == old.id)
+        .values(created_at=datetime.now(UTC) - timedelta(days=30))
+    )
+    db.session.commit()
+    for name, (_function, cost) in WAYS.items():
+        monkeypatch.setattr(search_module, cost, 0.0 if name == way else 1e9)
+    monkeypatch.setattr(search_module, "STEP_COST", 0.0 if way == "set" else 1e9)
+    monkeypatch.setattr(search_module, "CANDIDATES", 2)
+    today = datetime.now(UTC).date()
+
+    def newest(**filters) -> list[int]:
+        return [h.object_id for h in found(None, "skridskoåkning", order="newest", **filters)]
+
+    assert newest(author_id=bob.id, date_from=today - timedelta(days=1)) == by_bob[::-1]
+    assert newest(author_id=bob.id, date_to=today - timedelta(days=2)) == [old.id]
+    assert newest(kind="thread") == []
+    assert newest(date_to=today - timedelta(days=40)) == []
+
+
+def test_best_match_with_filters_ranks_the_same_candidates_from_either_walk(app, make, monkeypatch):
+    """With a date range or filters the candidates may come from the time index (tested in
+    Python) instead of FTS5's rowid order: the same pages either way."""
+    sqlite_only()
+    from forum.queries import search as search_module
+
+    alice, bob = make.user(), make.user()
+    thread = make.thread(author=alice, title="Rankning")
+    hidden = make.thread(forum=make.forum(visibility="invite", members=[bob]), author=bob)
+    for n in range(6):
+        make.message(thread, bob, "vinterbad " * (n % 3 + 1) + f"nummer {n}")
+        make.message(thread, alice, f"vinterbad hos Alice {n}")
+        make.message(hidden, bob, f"vinterbad i hemlighet {n}")
+    monkeypatch.setattr(search_module, "CANDIDATES", 2)
+    today = datetime.now(UTC).date()
+    for filters in ({"author_id": bob.id}, {"date_from": today - timedelta(days=1)}):
+        pages = {}
+        for stems_cost in (0.0, 1e9):
+            monkeypatch.setattr(search_module, "STEMS_COST", stems_cost)
+            pages[stems_cost] = [
+                (h.object_id, round(h.score, 9))
+                for h in found(alice, "vinterbad", limit=50, **filters)
+            ]
+        assert pages[0.0] == pages[1e9] and len(pages[0.0]) == 2, (filters, pages)
+
+
+def test_a_walk_is_estimated_from_a_sample_of_its_range(app, make, monkeypatch):
+    sqlite_only()
+    from forum.queries import search as search_module
+
+    alice, bob = make.user(), make.user()
+    thread = make.thread(author=alice, title="Prov")
+    for n in range(10):
+        make.message(thread, alice if n % 2 else bob, f"prov {n}")
+    today = datetime.now(UTC).date()
+    since = search_module._dates(SearchParams(date_from=today - timedelta(days=1)))
+    nobody = search_module._filters(SearchParams(author_id=-1))
+    bob_only = search_module._filters(SearchParams(author_id=bob.id))
+    walk, share = search_module._walk_length, search_module._filter_share
+    assert share([], []) == (1.0, None) and walk(0.5, share([], []), 4) == 8
+    # a range smaller than the sample is walked whole (all entries are from today)
+    entries = db.session.scalar(select(func.count()).select_from(SearchEntry))
+    assert entries >= 10
+    assert share(since, nobody) == (0.0, entries) and walk(0.5, share(since, nobody), 4) == entries
+    monkeypatch.setattr(search_module, "SAMPLE", 4)
+    assert walk(0.5, share(since, nobody), 4) == float("inf")
+    bob_share, whole = share(since, bob_only)
+    assert whole is None and 0 < bob_share < 1
+    assert walk(0.5, (bob_share, None), 4) > 8
+
+
+def test_words_joined_by_underscores_and_styled_letters_are_found(app, make):
+    thread = make.thread(title="Tecken")
+    code = make.message(thread, make.user(), "Variabeln heter fika_paus_langd")
+    styled = make.message(thread, make.user(), "𝐏𝐚𝐫𝐤𝐞𝐫𝐢𝐧𝐠 idag")
+    for order in ("relevance", "newest"):
+        assert [h.object_id for h in found(None, "fika_paus", order=order)] == [code.id]
+        assert [h.object_id for h in found(None, "paus", order=order)] == [code.id]
+    assert stemming.fold("𝐏𝐚𝐫𝐤") == "park"
+    if db.engine.dialect.name == "sqlite":  # PostgreSQL's parser has its own view of these
+        assert [h.object_id for h in found(None, "parkering", order="newest")] == [styled.id]
+
+
 def test_the_number_of_matches_is_estimated_from_the_newest_ones(app, make, monkeypatch):
     sqlite_only()
     from forum.queries import search as search_module

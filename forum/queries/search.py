@@ -30,6 +30,7 @@ from sqlalchemy import (
     and_,
     any_,
     bindparam,
+    case,
     column,
     exists,
     false,
@@ -351,10 +352,16 @@ def _filters(params: SearchParams) -> list[ColumnElement[bool]]:
         out.append(entry.organisation_id == params.organisation_id)
     if params.author_id:
         out.append(entry.author_id == params.author_id)
+    return out
+
+
+def _dates(params: SearchParams) -> list[ColumnElement[bool]]:
+    """The date range, a range of the (created_at, id) index."""
+    out: list[ColumnElement[bool]] = []
     if params.date_from:
-        out.append(entry.created_at >= _local_day_start(params.date_from))
+        out.append(SearchEntry.created_at >= _local_day_start(params.date_from))
     if params.date_to:
-        out.append(entry.created_at < _local_day_start(params.date_to + timedelta(days=1)))
+        out.append(SearchEntry.created_at < _local_day_start(params.date_to + timedelta(days=1)))
     return out
 
 
@@ -437,7 +444,7 @@ def _matching(query: Select, terms: list[str], ids: list[int] | None) -> Select:
     return query.where(SearchEntry.id == any_(bindparam("match_ids", ids, type_=ARRAY(Integer))))
 
 
-def _newest(
+def _postgres_newest(
     after: ColumnElement[bool] | None,
     window: int | None,
     terms: list[str],
@@ -468,7 +475,7 @@ def _sqlite_from_hint(self: SQLiteCompiler, table: Any, text: str | None) -> str
 SQLiteCompiler.get_from_hint_text = _sqlite_from_hint  # type: ignore[method-assign,assignment]
 
 
-def _best(
+def _postgres_best(
     terms: list[str],
     conditions: list[ColumnElement[bool]],
     window: int | None,
@@ -515,20 +522,23 @@ WINDOWS: tuple[int | None, ...] = (20_000, None)
 FEW = 5_000
 
 
-def _newest_match_ids(terms: list[str]) -> tuple[list[int], bool]:
-    """The ids of the newest FEW entries that match, and whether they are all (PostgreSQL).
+def _postgres_match_ids(terms: list[str], ranked: bool) -> tuple[list[int], bool]:
+    """The ids of the matches when there are at most FEW, else (to rank the newest) the
+    newest FEW or (newest first, which orders by time) none; and whether they are all
+    (PostgreSQL).
 
     An aggregate, not a LIMIT: with a LIMIT and no estimate PostgreSQL would scan
-    the table hoping to stop early; an aggregate makes it read the GIN index.
+    the table hoping to stop early; an aggregate makes it read the GIN index. Only
+    ranking sorts the ids.
     """
-    newest_first = aggregate_order_by(SearchEntry.id, SearchEntry.id.desc())
-    count, ids = db.session.execute(
-        _postgres_match(
-            select(func.count(), func.array_agg(newest_first, type_=ARRAY(Integer))[1:FEW]),
-            terms,
-        )
-    ).one()
-    return list(ids or []), count <= FEW
+    ids: Any
+    if ranked:
+        newest_first = aggregate_order_by(SearchEntry.id, SearchEntry.id.desc())
+        ids = func.array_agg(newest_first, type_=ARRAY(Integer))[1:FEW]
+    else:
+        ids = case((func.count() <= FEW, func.array_agg(SearchEntry.id)), else_=None)
+    count, found = db.session.execute(_postgres_match(select(func.count(), ids), terms)).one()
+    return list(found or []), count <= FEW
 
 
 def _after_newest(cursor: str) -> ColumnElement[bool]:
@@ -543,22 +553,23 @@ def _after_newest(cursor: str) -> ColumnElement[bool]:
 def _rows(
     terms: list[str],
     params: SearchParams,
-    conditions: list[ColumnElement[bool]],
+    visible: ColumnElement[bool],
     values: dict[str, Any],
     limit: int,
 ) -> list[Any]:
     """The page's (entry, score) rows, plus one to tell whether there is a next page."""
     if db.engine.dialect.name == "sqlite":
-        return _sqlite_rows(terms, params, conditions, values, limit)
+        return _sqlite_rows(terms, params, visible, values, limit)
+    conditions = [visible, *_dates(params), *_filters(params)]
 
     def run(window: int | None, ids: list[int] | None = None) -> tuple[Sequence[Any], bool]:
         """The rows, and whether they are enough (a page, or all the candidates)."""
         if params.order == "newest":
             after = _after_newest(params.cursor) if params.cursor else None
-            query = _newest(after, window, terms, ids).where(*conditions)
+            query = _postgres_newest(after, window, terms, ids).where(*conditions)
             rows = db.session.execute(query.limit(limit + 1), values).all()
             return rows, len(rows) > limit
-        query, score = _best(terms, conditions, window, ids)
+        query, score = _postgres_best(terms, conditions, window, ids)
         if params.cursor:
             best, entry_id = decode_cursor(params.cursor, "relevance")
             query = query.where(or_(score < best, and_(score == best, SearchEntry.id < entry_id)))
@@ -574,7 +585,7 @@ def _rows(
             continue
         # A rare word by its ids; best match ranks the newest matches, so the newest FEW
         # ids hold them unless too few of those are readable.
-        ids, complete = _newest_match_ids(terms)
+        ids, complete = _postgres_match_ids(terms, ranked=params.order == "relevance")
         if complete or params.order == "relevance":
             rows, enough = run(None, ids)
             if complete or enough:
@@ -605,10 +616,6 @@ BM25_K1, BM25_B, TITLE_WEIGHT = 1.2, 0.75, 10.0
 SORT_COST, COLLECT_COST, STEP_COST, STEMS_COST = 3.0, 0.5, 1.5, 8.0
 
 
-def _quoted(word: str) -> str:
-    return '"' + word.replace('"', '""') + '"'
-
-
 def _sqlite_groups(terms: list[str]) -> list[str] | None:
     """Each term as an FTS5 query of the stems it stands for; None when one matches nothing."""
     groups = []
@@ -619,9 +626,9 @@ def _sqlite_groups(terms: list[str]) -> list[str] | None:
         if not stems:
             return None
         if len(stems) > MAX_STEMS_PER_TERM:
-            groups.append(_quoted(term) + "*")
+            groups.append(stemming.fts_quoted(term) + "*")
         else:
-            groups.append("(" + " OR ".join(_quoted(stem) for stem in stems) + ")")
+            groups.append("(" + " OR ".join(stemming.fts_quoted(stem) for stem in stems) + ")")
     return groups
 
 
@@ -644,6 +651,10 @@ def _newest_matches(expression: str) -> tuple[int, int]:
     return count, oldest or 0
 
 
+def _newest_entry_id() -> int:
+    return db.session.scalar(select(func.max(SearchEntry.id))) or 0
+
+
 def _estimated_matches(expression: str, newest_id: int) -> tuple[int, float]:
     """(estimated number of matches, share of entries that match), from how far back the
     newest CANDIDATES matches reach; exact when there are fewer."""
@@ -661,7 +672,7 @@ def _contains(title: str, body: str, starts: list[str]) -> bool:
 
 
 def _walked_matches(
-    terms: list[str], after: ColumnElement[bool] | None
+    terms: list[str], where: list[ColumnElement[bool]]
 ) -> Generator[int, None, None]:
     """Entry ids newest first that match `terms`: the time index walked, each entry's stems
     read from the FTS table by rowid and tested here (a probe of the FTS index per entry
@@ -671,7 +682,7 @@ def _walked_matches(
         .select_from(SearchEntry)
         .with_hint(SearchEntry, "INDEXED BY ix_search_entries_created_id", "sqlite")
         .join(SEARCH_FTS, SEARCH_FTS.c.rowid == SearchEntry.id)
-        .where(*([after] if after is not None else []))
+        .where(*where)
         .order_by(SearchEntry.created_at.desc(), SearchEntry.id.desc())
     )
     starts = [" " + term for term in terms]
@@ -685,14 +696,14 @@ def _walked_matches(
 
 
 def _sorted_matches(
-    expression: str, after: ColumnElement[bool] | None
+    expression: str, where: list[ColumnElement[bool]]
 ) -> Generator[int, None, None]:
     """Entry ids newest first that match `expression`: every match read from the doclists
     and sorted by time."""
     query: Select = (
         select(SearchEntry.id)
         .where(SearchEntry.id.in_(select(SEARCH_FTS.c.rowid).where(_fts_match(expression))))
-        .where(*([after] if after is not None else []))
+        .where(*where)
         .order_by(SearchEntry.created_at.desc(), SearchEntry.id.desc())
     )
     result = db.session.connection().execute(query)
@@ -706,7 +717,7 @@ _MATCHING_ROWIDS = "SELECT rowid FROM search_fts WHERE search_fts MATCH ?"
 
 
 def _set_walked_matches(
-    expression: str, after: ColumnElement[bool] | None
+    expression: str, where: list[ColumnElement[bool]]
 ) -> Generator[int, None, None]:
     """Entry ids newest first that match `expression`: the matches' rowids collected from
     the doclists into a set, then the time index (covering) walked until they turn up."""
@@ -720,7 +731,7 @@ def _set_walked_matches(
     query: Select = (
         select(SearchEntry.id)
         .with_hint(SearchEntry, "INDEXED BY ix_search_entries_created_id", "sqlite")
-        .where(*([after] if after is not None else []))
+        .where(*where)
         .order_by(SearchEntry.created_at.desc(), SearchEntry.id.desc())
     )
     result = conn.execute(query)
@@ -774,23 +785,27 @@ def _passing(
 def _sqlite_newest(
     terms: list[str],
     groups: list[str],
-    after: ColumnElement[bool] | None,
-    conditions: list[ColumnElement[bool]],
+    bounds: list[ColumnElement[bool]],
+    filters: list[ColumnElement[bool]],
+    visible: ColumnElement[bool],
     values: dict[str, Any],
     limit: int,
-) -> list[tuple[SearchEntry, float]]:
-    """(entry, 0.0) rows newest first, read whichever way is estimated to cost least: every
-    match sorted by time (a rare word), the matches collected and the time index walked
-    until they turn up (a middling one), or the time index walked testing each entry's
-    stems (a common one: a page is near)."""
+) -> list[tuple[int, float]]:
+    """(entry id, 0.0) newest first, read whichever way is estimated to cost least: every
+    match sorted by time (a rare word, or filters that leave little to walk), the matches
+    collected and the time index walked until they turn up (a middling word), or the time
+    index walked testing each entry's stems (a common one: a page is near). The date range
+    and the cursor bound the walk on the index, the filters are tested on the way, and
+    only the matches that pass are checked for visibility, a batch at a time."""
     expression = " AND ".join(groups)
-    newest_id = db.session.scalar(select(func.max(SearchEntry.id))) or 0
+    where = [*bounds, *filters]
+    newest_id = _newest_entry_id()
     matches, share = _estimated_matches(expression, newest_id)
     ids: Generator[int, None, None]
     if matches < CANDIDATES:
-        ids = _sorted_matches(expression, after)
+        ids = _sorted_matches(expression, where)
     else:
-        walked = (limit + 1) / share
+        walked = _walk_length(share, _filter_share(bounds, filters), limit + 1)
         costs = {
             "sorted": matches * SORT_COST,
             "set": matches * COLLECT_COST + walked * STEP_COST,
@@ -798,14 +813,45 @@ def _sqlite_newest(
         }
         cheapest = min(costs, key=costs.__getitem__)
         if cheapest == "stems":
-            ids = _walked_matches(terms, after)
+            ids = _walked_matches(terms, where)
         elif cheapest == "set":
-            ids = _set_walked_matches(expression, after)
+            ids = _set_walked_matches(expression, where)
         else:
-            ids = _sorted_matches(expression, after)
-    return _with_entries(
-        [(entry_id, 0.0) for entry_id in _first_passing(ids, conditions, values, limit + 1)]
+            ids = _sorted_matches(expression, where)
+    return [(entry_id, 0.0) for entry_id in _first_passing(ids, [visible], values, limit + 1)]
+
+
+# How many entries of a walk are read to estimate the share that passes the filters.
+SAMPLE = 1000
+
+
+def _filter_share(
+    bounds: list[ColumnElement[bool]], filters: list[ColumnElement[bool]]
+) -> tuple[float, int | None]:
+    """The share of a time-index walk's entries that pass `filters`, from its first SAMPLE
+    entries, and how many entries the walk has when it has fewer (else None)."""
+    if not (bounds or filters):
+        return 1.0, None
+    first = (
+        select(SearchEntry.id)
+        .with_hint(SearchEntry, "INDEXED BY ix_search_entries_created_id", "sqlite")
+        .where(*bounds)
+        .order_by(SearchEntry.created_at.desc(), SearchEntry.id.desc())
+        .limit(SAMPLE)
     )
+    walked = select(func.count()).select_from(first.subquery()).scalar_subquery()
+    passed = select(func.count()).where(SearchEntry.id.in_(first), *filters).scalar_subquery()
+    sampled, passing = db.session.execute(select(walked, passed)).one()
+    return (passing / sampled if sampled else 0.0), (sampled if sampled < SAMPLE else None)
+
+
+def _walk_length(share: float, passing: tuple[float, int | None], wanted: int) -> float:
+    """How many entries a walk of the time index reads to find `wanted` matches, when
+    `share` of all entries match the words and `passing` is `_filter_share`'s answer."""
+    filtered, whole = passing
+    if whole is not None:
+        return whole
+    return wanted / (share * filtered) if share * filtered else float("inf")
 
 
 def _with_entries(page: list[tuple[int, float]]) -> list[tuple[SearchEntry, float]]:
@@ -853,25 +899,45 @@ def _sqlite_best(
     terms: list[str],
     groups: list[str],
     cursor: str | None,
-    conditions: list[ColumnElement[bool]],
+    dates: list[ColumnElement[bool]],
+    filters: list[ColumnElement[bool]],
+    visible: ColumnElement[bool],
     values: dict[str, Any],
     limit: int,
 ) -> list[tuple[int, float]]:
     """(entry id, score) of a page, best match first among the CANDIDATES newest readable
-    matches (FTS5 walked in descending rowid order, streamed, with the visibility and the
-    filters applied), ranked by `bm25_scores`."""
-    candidates = db.session.execute(
-        select(SearchEntry.id, SEARCH_FTS.c.title, SEARCH_FTS.c.body)
-        .select_from(SEARCH_FTS)
-        .join(SearchEntry, SearchEntry.id == SEARCH_FTS.c.rowid)
-        .where(_fts_match(" AND ".join(groups)), *conditions)
-        .order_by(SEARCH_FTS.c.rowid.desc())
-        .limit(CANDIDATES),
-        values,
-    ).all()
+    matches, ranked by `bm25_scores`. The candidates come from FTS5 walked in descending
+    rowid order (streamed, the visibility, dates and filters applied), or, when filters
+    would leave few of those, from the time index walked like newest first."""
+    expression = " AND ".join(groups)
+    fts_columns = select(SearchEntry.id, SEARCH_FTS.c.title, SEARCH_FTS.c.body).join(
+        SEARCH_FTS, SEARCH_FTS.c.rowid == SearchEntry.id
+    )
+    candidates: Sequence[Any] | None = None
+    if dates or filters:
+        matches, share = _estimated_matches(expression, _newest_entry_id())
+        passing = _filter_share(dates, filters)
+        # FTS5's walk goes from the newest match down: a date range may leave it all to read
+        fts_reads = min(CANDIDATES / passing[0], matches) if passing[0] and not dates else matches
+        walked = _walk_length(share, passing, CANDIDATES)
+        if matches >= CANDIDATES and walked * STEMS_COST < fts_reads * SORT_COST:
+            found = _walked_matches(terms, [*dates, *filters])
+            ids = _first_passing(found, [visible], values, CANDIDATES)
+            rows = {
+                row.id: row
+                for row in db.session.execute(fts_columns.where(SearchEntry.id.in_(ids)))
+            }
+            candidates = [rows[entry_id] for entry_id in ids]
+    if candidates is None:
+        candidates = db.session.execute(
+            fts_columns.where(_fts_match(expression), visible, *dates, *filters)
+            .order_by(SEARCH_FTS.c.rowid.desc())
+            .limit(CANDIDATES),
+            values,
+        ).all()
     weights = [1.0] * len(terms)
     if len(terms) > 1 and candidates:  # one word: its weight changes no order
-        newest_id = db.session.scalar(select(func.max(SearchEntry.id))) or 0
+        newest_id = _newest_entry_id()
         weights = [_idf(group, newest_id) for group in groups]
     scores = bm25_scores(terms, weights, [(row.title, row.body) for row in candidates])
     ranked = sorted(zip(scores, (row.id for row in candidates), strict=True), reverse=True)
@@ -884,17 +950,21 @@ def _sqlite_best(
 def _sqlite_rows(
     terms: list[str],
     params: SearchParams,
-    conditions: list[ColumnElement[bool]],
+    visible: ColumnElement[bool],
     values: dict[str, Any],
     limit: int,
 ) -> list[Any]:
     groups = _sqlite_groups(terms)
     if groups is None:
         return []
+    filters = _filters(params)
     if params.order == "newest":
-        after = _after_newest(params.cursor) if params.cursor else None
-        return _sqlite_newest(terms, groups, after, conditions, values, limit)
-    return _with_entries(_sqlite_best(terms, groups, params.cursor, conditions, values, limit))
+        bounds = [*_dates(params), *([_after_newest(params.cursor)] if params.cursor else [])]
+        page = _sqlite_newest(terms, groups, bounds, filters, visible, values, limit)
+    else:
+        dates = _dates(params)
+        page = _sqlite_best(terms, groups, params.cursor, dates, filters, visible, values, limit)
+    return _with_entries(page)
 
 
 def search(user: User | None, params: SearchParams, now: datetime | None = None) -> SearchPage:
@@ -906,9 +976,11 @@ def search(user: User | None, params: SearchParams, now: datetime | None = None)
         raise Invalid(_("Choose an order from the list."), field="order")
     if params.kind and params.kind not in KINDS:
         raise Invalid(_("Choose a kind from the list."), field="kind")
+    if params.cursor:
+        decode_cursor(params.cursor, params.order)  # a bad one is the field's error, found or not
     limit = max(1, min(params.limit, MAX_PAGE_SIZE))
     visible, values = readable_params(user, now or utcnow())
-    rows = _rows(terms, params, [visible, *_filters(params)], values, limit)
+    rows = _rows(terms, params, visible, values, limit)
     page = SearchPage(terms=terms)
     thread_ids = {e.thread_id for e, _v in rows[:limit] if e.kind == "message" and e.thread_id}
     titles = dict(

@@ -308,8 +308,8 @@ _TERMS_INSERT = text(
 
 def write_terms(conn: Connection, *stemmed: str) -> None:
     """Remember the stems of FTS5 texts in `search_terms` (SQLite), where a query's prefix is
-    looked up (forum/queries/search.py). Never removed: a stem nothing contains any more
-    costs a query one empty lookup."""
+    looked up (forum/queries/search.py). Kept when a text changes (a stem nothing contains
+    any more costs a query one empty lookup); `forget_terms` drops a closed account's."""
     terms = sorted({term for text_ in stemmed for term in stemming.fts_tokens(text_)})
     if terms:
         conn.execute(_TERMS_INSERT, {"terms": json.dumps(terms, ensure_ascii=False)})
@@ -328,7 +328,7 @@ def forget_terms(conn: Connection, *texts: str) -> None:
         return
     stems = {stem for text_ in texts for stem in stemming.fts_tokens(stemming.index_text(text_))}
     for stem in sorted(stems):
-        conn.execute(_TERM_FORGET, {"term": stem, "quoted": f'"{stem}"'})
+        conn.execute(_TERM_FORGET, {"term": stem, "quoted": stemming.fts_quoted(stem)})
 
 
 def _write_fts(conn: Connection, entry_id: int, title: str, body: str) -> None:
