@@ -62,6 +62,7 @@ async function main() {
   const sender = await connect(opts.senderCookie);
   const expected = opts.subscribers * opts.messages;
   let errors = 0;
+  const errorSamples = []; // the first few refusals, to tell what went wrong
   let acked = 0;
   const started = performance.now();
   await new Promise((resolve) => {
@@ -81,7 +82,10 @@ async function main() {
             (err, ack) => {
               inFlight -= 1;
               acked += 1;
-              if (err || !ack.ok) errors += 1;
+              if (err || !ack.ok) {
+                errors += 1;
+                if (errorSamples.length < 3) errorSamples.push(err ? String(err) : ack.error);
+              }
               if (acked === opts.messages) resolve();
               else pump();
             },
@@ -101,6 +105,7 @@ async function main() {
       delivered: latencies.length,
       lost: expected - latencies.length,
       errors,
+      error_samples: errorSamples,
       per_second: elapsed > 0 ? latencies.length / elapsed : 0,
       p50: percentile(latencies, 0.5),
       p99: percentile(latencies, 0.99),
