@@ -367,6 +367,9 @@ def register_template_helpers(app: Flask) -> None:
 
     app.jinja_env.globals["message_shared"] = message_shared
     app.jinja_env.globals["message_html"] = message_html
+    from .web.fragments import fragment
+
+    app.jinja_env.globals["fragment"] = fragment
     app.jinja_env.filters["decimal"] = formatting.decimal
     app.jinja_env.filters["percent"] = formatting.percent
 
