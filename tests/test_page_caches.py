@@ -160,3 +160,18 @@ def csrf_tokens(page: str) -> set[str]:
     return set(re.findall(r'name="csrf_token" value="([^"]*)"', page)) | set(
         re.findall(r'name="csrf-token" content="([^"]*)"', page)
     )
+
+
+def test_the_cache_keys_language_follows_force_locale(app):
+    """formatting.locale_zone() is remembered next to Flask-Babel's locale object: a mail
+    rendered in its recipient's language inside a Swedish request keys its own HTML."""
+    from flask_babel import force_locale
+
+    from forum.formatting import locale_zone
+
+    with app.test_request_context(headers={"Accept-Language": "sv"}):
+        assert locale_zone() == ("sv", "Europe/Stockholm")
+        assert locale_zone() == ("sv", "Europe/Stockholm")  # the remembered one
+        with force_locale("en"):
+            assert locale_zone() == ("en", "Europe/Stockholm")
+        assert locale_zone() == ("sv", "Europe/Stockholm")

@@ -23,8 +23,9 @@ from collections import OrderedDict
 from collections.abc import Callable, Hashable
 
 from flask import current_app, request
-from flask_babel import get_locale, get_timezone
 from markupsafe import Markup, escape
+
+from ..formatting import locale_zone
 
 # What a fragment's body may read besides its arguments (the test holds templates to it).
 ALLOWED_NAMES = frozenset({"_", "gettext", "ngettext", "url_for", "lang"})
@@ -78,7 +79,7 @@ def fragment(
     a value of this request goes (a count, a name, a token); it is rendered with a marker
     there, and each request's values are escaped into the remembered HTML in one pass."""
     site = caller._func.__code__  # type: ignore[attr-defined]  # one per block and template
-    full = (site, key, str(get_locale()), str(get_timezone()), request.script_root)
+    full = (site, key, *locale_zone(), request.script_root)
     cache = remembered()
     html = cache.get(full)
     if html is None:
