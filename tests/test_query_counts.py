@@ -53,6 +53,10 @@ def test_page_queries_do_not_grow_with_messages_or_authors(
         assert response.status_code == 200
         counts.append(counter.count)
     assert counts[0] == counts[1], counts
+    # and how many (issue 13): the session, the thread with the viewer's roles in its forum
+    # (not every moderator and member), commitments, read marker, messages, organisations,
+    # reactions, the header's moderation check and notification count
+    assert counts[0] == {"thread": 9, "forum": 11, "forums": 8}[page], counts
 
 
 @pytest.mark.config(FORUM_MESSAGE_RATE_LIMIT=parse_rate_limit("off"))
@@ -153,3 +157,31 @@ def test_public_start_page_queries_do_not_grow(app, make, client, count_queries,
         assert response.status_code == 200
         counts.append(counter.count)
     assert counts[0] == counts[1], counts
+
+
+def test_thread_page_asks_for_the_viewers_roles_not_the_forums_people(
+    make, client, auth, count_queries, db
+):
+    """The thread page loads the viewer's roles with the thread (queries.forums.thread_for_page):
+    however many people a forum has, none is loaded, and policy still tells them apart."""
+    moderator, member, outsider = make.user(), make.user(), make.user()
+    forum = make.forum(visibility="invite", moderators=[moderator], members=[member])
+    thread = make.thread(forum=forum, author=member)
+    make.message(thread, member, "Hej")
+    url = f"/threads/{thread.id}"
+    for person, status, controls in [(member, 200, False), (moderator, 200, True)]:
+        auth.login(person)
+        client.get(url)  # the first visit moves the read marker
+        db.session.expire_all()
+        with count_queries() as counter:
+            response = client.get(url)
+        assert response.status_code == status
+        assert ('id="thread-controls"' in response.get_data(as_text=True)) is controls
+        loads_people = [
+            s
+            for s in counter.statements
+            if "forum_members.forum_id, users.id" in s or "forum_moderators.forum_id, users.id" in s
+        ]
+        assert not loads_people
+    auth.login(outsider)
+    assert client.get(url).status_code == 404

@@ -85,6 +85,37 @@ def get_thread(thread_id: int) -> Thread | None:
     )
 
 
+_PAGE_THREAD: list[Any] = []
+
+
+def _page_thread_statement() -> Any:
+    """Built once per process: parameters `user_id` (None for a visitor) and `thread_id`."""
+    if not _PAGE_THREAD:
+        user_id = _viewer_param()
+        _PAGE_THREAD.append(
+            select(Thread)
+            .join(Thread.forum)
+            .options(
+                contains_eager(Thread.forum).with_expression(Forum.viewer_id, user_id),
+                contains_eager(Thread.forum).with_expression(
+                    Forum.viewer_roles, _viewer_roles_expr(user_id)
+                ),
+                selectinload(Thread.commitments),
+            )
+            .where(Thread.id == bindparam("thread_id", type_=Integer))
+            .execution_options(populate_existing=True)
+        )
+    return _PAGE_THREAD[0]
+
+
+def thread_for_page(user: User | None, thread_id: int) -> Thread | None:
+    """A thread with its forum, its commitments and the viewer's roles in the forum (what
+    policy asks on the thread page) instead of every moderator and member, which the page
+    does not show: two queries, however many people the forum has."""
+    params = {"user_id": user.id if user is not None else None, "thread_id": thread_id}
+    return db.session.scalar(_page_thread_statement(), params)
+
+
 @dataclass
 class SendContext:
     """Everything a send checks, loaded with the thread in one query."""
@@ -98,6 +129,24 @@ class SendContext:
 _SEND_STATEMENTS: dict[bool, Any] = {}
 
 
+def _viewer_param() -> Any:
+    # A default of NULL: when an expired forum is refreshed, SQLAlchemy reruns these
+    # expressions without our parameters; then they load "no viewer" and policy falls
+    # back to the forum's people.
+    return bindparam("user_id", None, type_=Integer)
+
+
+def _viewer_roles_expr(user_id: Any) -> Any:
+    """ROLE_MODERATOR | ROLE_MEMBER of the person `user_id` in the forum being selected."""
+    is_moderator = exists().where(
+        forum_moderators.c.forum_id == Forum.id, forum_moderators.c.user_id == user_id
+    )
+    is_member = exists().where(
+        forum_members.c.forum_id == Forum.id, forum_members.c.user_id == user_id
+    )
+    return case((is_moderator, ROLE_MODERATOR), else_=0) + case((is_member, ROLE_MEMBER), else_=0)
+
+
 def _send_statement(with_rate: bool) -> Any:
     """Built once per process (building it costs more than running it): parameters
     `user_id`, `thread_id`, `now` and, with the rate window, `rate_since`."""
@@ -106,17 +155,8 @@ def _send_statement(with_rate: bool) -> Any:
     from . import payloads
     from .moderation import mute_until_expr
 
-    # A default of NULL: when an expired forum is refreshed, SQLAlchemy reruns these
-    # expressions without our parameters; then they load "no viewer" and policy falls
-    # back to the forum's people.
-    user_id = bindparam("user_id", None, type_=Integer)
-    is_moderator = exists().where(
-        forum_moderators.c.forum_id == Forum.id, forum_moderators.c.user_id == user_id
-    )
-    is_member = exists().where(
-        forum_members.c.forum_id == Forum.id, forum_members.c.user_id == user_id
-    )
-    roles = case((is_moderator, ROLE_MODERATOR), else_=0) + case((is_member, ROLE_MEMBER), else_=0)
+    user_id = _viewer_param()
+    roles = _viewer_roles_expr(user_id)
     recent: Any = literal(None)
     if with_rate:
         recent = (
@@ -330,6 +370,11 @@ def visible_thread(user: User | None, thread_id: int) -> Thread:
     """The thread if `user` may read it; AuthRequired for a visitor at a members' thread,
     else NotFound (policy.require_thread_visible decides)."""
     return policy.require_thread_visible(user, get_thread(thread_id))
+
+
+def visible_page_thread(user: User | None, thread_id: int) -> Thread:
+    """`visible_thread` for the thread page: loaded by `thread_for_page`."""
+    return policy.require_thread_visible(user, thread_for_page(user, thread_id))
 
 
 def visible_message(user: User | None, message_id: int) -> Message:
