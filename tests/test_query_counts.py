@@ -53,10 +53,11 @@ def test_page_queries_do_not_grow_with_messages_or_authors(
         assert response.status_code == 200
         counts.append(counter.count)
     assert counts[0] == counts[1], counts
-    # and how many (issue 13): the session, the thread with the viewer's roles in its forum
-    # (not every moderator and member), commitments, read marker, messages, organisations,
-    # reactions, the header's moderation check and notification count
-    assert counts[0] == {"thread": 9, "forum": 11, "forums": 8}[page], counts
+    # and how many (issue 13): forums and threads come with the viewer's roles in the forum,
+    # not with every member (nor, but on a forum's own page, every moderator). The thread:
+    # the session, the thread, commitments, read marker, messages, organisations, reactions,
+    # the header's moderation check and notification count.
+    assert counts[0] == {"thread": 9, "forum": 10, "forums": 6}[page], counts
 
 
 @pytest.mark.config(FORUM_MESSAGE_RATE_LIMIT=parse_rate_limit("off"))
@@ -185,3 +186,23 @@ def test_thread_page_asks_for_the_viewers_roles_not_the_forums_people(
         assert not loads_people
     auth.login(outsider)
     assert client.get(url).status_code == 404
+
+
+def test_forum_list_and_page_ask_for_the_viewers_roles_not_the_members(
+    make, client, auth, count_queries, db
+):
+    """visible_forums and a forum's page (queries.forums._forums_statement) load the viewer's
+    roles in each forum, never its members; an invited member and a moderator still read an
+    invite-only forum, and an outsider does not."""
+    moderator, member, outsider = make.user(), make.user(), make.user()
+    forum = make.forum(
+        visibility="invite", title="Slutet rum", moderators=[moderator], members=[member]
+    )
+    for person, readable in [(member, True), (moderator, True), (outsider, False)]:
+        auth.login(person)
+        db.session.expire_all()
+        with count_queries() as counter:
+            listed = "Slutet rum" in client.get("/forums").get_data(as_text=True)
+            status = client.get(f"/forums/{forum.slug}").status_code
+        assert (listed, status) == ((True, 200) if readable else (False, 404))
+        assert not [s for s in counter.statements if "forum_members.forum_id, users.id" in s]

@@ -11,8 +11,8 @@ from datetime import datetime
 from typing import Any
 
 from flask_babel import gettext as _
-from sqlalchemy import Integer, and_, bindparam, case, exists, func, literal, select
-from sqlalchemy.orm import contains_eager, joinedload, selectinload
+from sqlalchemy import Integer, String, and_, bindparam, case, exists, func, literal, select
+from sqlalchemy.orm import contains_eager, joinedload, selectinload, with_expression
 
 from .. import policy
 from ..errors import AuthRequired, NotFound
@@ -202,29 +202,44 @@ def thread_for_sending(
     return SendContext(thread, organisation, recent_count, muted_until)
 
 
-def get_forum(slug: str) -> Forum | None:
-    return db.session.scalar(
-        select(Forum)
-        .options(
-            selectinload(Forum.moderators),
-            selectinload(Forum.members),
+_FORUM_STATEMENTS: dict[str, Any] = {}
+
+
+def _forums_statement(kind: str) -> Any:
+    """Forums with their commitments and the roles of the viewer (parameter `user_id`, None
+    for a visitor) that policy asks about, instead of every member: built once per process.
+    `one` (parameter `slug`) also loads the moderators, which a forum's page shows."""
+    if kind not in _FORUM_STATEMENTS:
+        user_id = _viewer_param()
+        statement = select(Forum).options(
+            with_expression(Forum.viewer_id, user_id),
+            with_expression(Forum.viewer_roles, _viewer_roles_expr(user_id)),
             selectinload(Forum.commitments),
         )
-        .where(Forum.slug == slug)
-    )
+        if kind == "one":
+            statement = statement.options(selectinload(Forum.moderators)).where(
+                Forum.slug == bindparam("slug", type_=String)
+            )
+        else:
+            statement = statement.order_by(Forum.title)
+        _FORUM_STATEMENTS[kind] = statement.execution_options(populate_existing=True)
+    return _FORUM_STATEMENTS[kind]
+
+
+def _viewer_id(user: User | None) -> int | None:
+    return user.id if user is not None and user.is_authenticated else None
+
+
+def get_forum(slug: str, user: User | None = None) -> Forum | None:
+    """The forum behind `slug`, with its moderators, commitments and `user`'s roles in it."""
+    params = {"slug": slug, "user_id": _viewer_id(user)}
+    return db.session.scalar(_forums_statement("one"), params)
 
 
 def visible_forums(user: User | None) -> list[Forum]:
-    """Forums the user may read, in title order."""
-    forums = db.session.scalars(
-        select(Forum)
-        .options(
-            selectinload(Forum.moderators),
-            selectinload(Forum.members),
-            selectinload(Forum.commitments),
-        )
-        .order_by(Forum.title)
-    ).all()
+    """Forums the user may read, in title order (three queries: forums with the user's roles,
+    commitments; no moderator or member is loaded)."""
+    forums = db.session.scalars(_forums_statement("all"), {"user_id": _viewer_id(user)}).all()
     return [f for f in forums if policy.can_view_forum(user, f)]
 
 
@@ -332,11 +347,12 @@ def readable_threads(user: User | None, thread_ids: set[int]) -> list[Thread]:
 
 
 def forum_threads(forum: Forum) -> list[Thread]:
-    """A forum's threads: pinned first, then most recently active."""
+    """A forum's threads: pinned first, then most recently active (without their authors,
+    which the forum page does not show)."""
     return list(
         db.session.scalars(
             select(Thread)
-            .options(joinedload(Thread.author), selectinload(Thread.commitments))
+            .options(selectinload(Thread.commitments))
             .where(Thread.forum_id == forum.id, Thread.archived.is_(False))
             .order_by(
                 Thread.pinned.desc(),
@@ -358,7 +374,7 @@ def visible_forum(user: User | None, slug: str) -> Forum:
     """The forum behind `slug` if `user` may read it; AuthRequired for a visitor at a
     members' forum, else NotFound (an invite-only forum is, to a visitor, the same as
     no forum at all)."""
-    forum = get_forum(slug)
+    forum = get_forum(slug, user)
     if forum is None or not policy.can_view_forum(user, forum):
         if forum is not None and user is None and forum.visibility == Visibility.members:
             raise AuthRequired(_("You need to log in first."))
