@@ -44,10 +44,16 @@ class MessagePage:
 
 
 def _message_query():
+    """Messages with what their payload shows of the author and of the message replied to:
+    the authors' id, name and handle only, without the department every User load joins."""
     return select(Message).options(
-        joinedload(Message.author),
-        joinedload(Message.reply_to).joinedload(Message.author),
+        _payload_author(joinedload(Message.author)),
+        _payload_author(joinedload(Message.reply_to).joinedload(Message.author)),
     )
+
+
+def _payload_author(load: Any) -> Any:
+    return load.load_only(User.id, User.display_name, User.handle).lazyload(User.department)
 
 
 def latest_page(thread_id: int, limit: int = PAGE_SIZE) -> MessagePage:
