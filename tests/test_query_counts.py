@@ -56,8 +56,8 @@ def test_page_queries_do_not_grow_with_messages_or_authors(
     # and how many (issue 13): forums and threads come with the viewer's roles in the forum,
     # not with every member (nor, but on a forum's own page, every moderator). The thread:
     # the session, the thread, commitments, read marker, messages, organisations, reactions,
-    # the header's moderation check and notification count.
-    assert counts[0] == {"thread": 9, "forum": 10, "forums": 6}[page], counts
+    # and the header's unread notifications with whether the reader moderates (one query).
+    assert counts[0] == {"thread": 8, "forum": 9, "forums": 5}[page], counts
 
 
 @pytest.mark.config(FORUM_MESSAGE_RATE_LIMIT=parse_rate_limit("off"))
@@ -206,3 +206,25 @@ def test_forum_list_and_page_ask_for_the_viewers_roles_not_the_members(
             status = client.get(f"/forums/{forum.slug}").status_code
         assert (listed, status) == ((True, 200) if readable else (False, 404))
         assert not [s for s in counter.statements if "forum_members.forum_id, users.id" in s]
+
+
+def test_the_header_asks_one_query_for_the_unread_count_and_whether_one_moderates(
+    app, make, client, auth, count_queries, db
+):
+    """queries.moderation.header_facts: a member's page header costs one query; a forum
+    moderator and a site moderator see the moderation link, a member does not."""
+    from forum.services import notifications
+
+    member, forum_moderator, site_moderator = make.user(), make.user(), make.user("moderator")
+    make.forum(moderators=[forum_moderator])
+    with app.test_request_context():
+        notifications.deliver([member], "mention", "Hej!", "/forums")
+    for person, moderates in [(member, False), (forum_moderator, True), (site_moderator, True)]:
+        auth.login(person)
+        db.session.expire_all()
+        with count_queries() as counter:
+            page = client.get("/overenskommelsen").get_data(as_text=True)
+        assert ('href="/moderation"' in page) is moderates
+        if person is member:
+            assert "data-notification-count>1</span>" in page
+            assert not [s for s in counter.statements if s.startswith("SELECT forum_moderators")]
