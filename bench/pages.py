@@ -5,11 +5,17 @@ without wrk a small Python loader does. The ratio is the page's requests per sec
 divided by /bench/hello's (goal >= 0.3).
 
     .venv/bin/python bench/pages.py [--seconds 5] [--connections 4]
+
+With `--against DIR` (another checkout, e.g. `git archive main | tar -x -C DIR`, with its
+compiled catalogue copied in) it serves that code too, from a copy of the same database,
+and alternates the rounds between the two servers: a before/after on a shared machine
+that is busy differently from one minute to the next.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import re
 import shutil
 import subprocess
@@ -26,7 +32,14 @@ from serverproc import ServerProcess
 
 class HelloServer(ServerProcess):
     """The real server with /bench/hello added: `flask serve`'s own command (gunicorn with one
-    gevent worker, or the Werkzeug server with FORUM_ASYNC_MODE=threading) on bench.app_hello."""
+    gevent worker, or the Werkzeug server with FORUM_ASYNC_MODE=threading) on bench.app_hello,
+    from this checkout or `root` (whose package then comes first on PYTHONPATH)."""
+
+    def __init__(self, db_url: str, root: Path = ROOT, **env: str) -> None:
+        if root != ROOT:
+            env["PYTHONPATH"] = str(root)
+        super().__init__(db_url, **env)
+        self.root = root
 
     def _spawn(self, log):
         from forum.cli import GUNICORN_CONFIG, gunicorn_available, gunicorn_command
@@ -48,7 +61,7 @@ class HelloServer(ServerProcess):
             ]
         return subprocess.Popen(
             command,
-            cwd=ROOT,
+            cwd=self.root,
             env=self.env,
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -115,36 +128,61 @@ def run(args: argparse.Namespace) -> list[dict]:
             db.session.remove()
             db.engine.dispose()
         cookie = info["cookies"][0]
-        with HelloServer(info["url"], FORUM_MESSAGE_RATE_LIMIT="off") as server:
-            urls = {
-                "hello": "/bench/hello",
-                "thread page": f"/threads/{info['thread_id']}",
-                "forum list": "/forums",
-                "forum page": f"/forums/{info['forum_slug']}",
-            }
-            for path in urls.values():
-                response = requests.get(server.url + path, headers={"Cookie": cookie}, timeout=30)
-                assert response.ok, path
-            rates: dict[str, list[float]] = {k: [] for k in urls}
-            for _ in range(args.rounds):
-                for name, path in urls.items():
-                    rates[name].append(
-                        load(server.url + path, cookie, args.seconds, args.connections)
+        urls = {
+            "hello": "/bench/hello",
+            "thread page": f"/threads/{info['thread_id']}",
+            "forum list": "/forums",
+            "forum page": f"/forums/{info['forum_slug']}",
+        }
+        roots = {"": ROOT}
+        if args.against:
+            roots = {"against: ": Path(args.against).resolve(), "this checkout: ": ROOT}
+        with contextlib.ExitStack() as stack:
+            servers = {}
+            for label, root in roots.items():
+                database = info["url"]
+                if root != ROOT:  # its own copy: sessions and read markers are written
+                    copy = Path(tmp) / "against.sqlite3"
+                    shutil.copy(Path(tmp) / "pages.sqlite3", copy)
+                    database = f"sqlite:///{copy}"
+                servers[label] = stack.enter_context(
+                    HelloServer(database, root, FORUM_MESSAGE_RATE_LIMIT="off")
+                )
+            for server in servers.values():
+                for path in urls.values():
+                    response = requests.get(
+                        server.url + path, headers={"Cookie": cookie}, timeout=30
                     )
-        hello = median(rates["hello"])
-        print("  " + ", ".join(f"{k} {median(v):.0f}/s" for k, v in rates.items()))
-        for name in ("thread page", "forum list", "forum page"):
-            ratio = median([p / h for p, h in zip(rates[name], rates["hello"], strict=True)])
-            rows.append(
-                {
-                    "name": f"pages: {name} vs hello route, same server (req/s)",
-                    "value": median(rates[name]),
-                    "baseline": hello,
-                    "ratio": ratio,
-                    "goal": ">= 0.3",
-                    "met": ratio >= 0.3,
-                }
-            )
+                    assert response.ok, path
+            rates = {label: {k: [] for k in urls} for label in servers}
+            for n in range(args.rounds):
+                for name, path in urls.items():
+                    order = list(servers.items())
+                    for label, server in order if n % 2 == 0 else reversed(order):
+                        rates[label][name].append(
+                            load(server.url + path, cookie, args.seconds, args.connections)
+                        )
+        for label, found in rates.items():
+            rows += _rows(label, found)
+    return rows
+
+
+def _rows(label: str, rates: dict[str, list[float]]) -> list[dict]:
+    hello = median(rates["hello"])
+    print(f"  {label}" + ", ".join(f"{k} {median(v):.0f}/s" for k, v in rates.items()))
+    rows = []
+    for name in ("thread page", "forum list", "forum page"):
+        ratio = median([p / h for p, h in zip(rates[name], rates["hello"], strict=True)])
+        rows.append(
+            {
+                "name": f"pages: {label}{name} vs hello route, same server (req/s)",
+                "value": median(rates[name]),
+                "baseline": hello,
+                "ratio": ratio,
+                "goal": ">= 0.3",
+                "met": ratio >= 0.3,
+            }
+        )
     return rows
 
 
@@ -153,6 +191,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--seconds", type=int, default=4)
     p.add_argument("--connections", type=int, default=4)
     p.add_argument("--rounds", type=int, default=1)
+    p.add_argument("--against", help="another checkout to serve too, rounds alternating")
     return p
 
 

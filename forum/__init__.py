@@ -348,7 +348,7 @@ def register_security_headers(app: Flask) -> None:
 def register_template_helpers(app: Flask) -> None:
     """Filters for dates in Europe/Stockholm and the current locale in templates."""
     from . import formatting
-    from .services.notifications import describe, unread_count
+    from .services.notifications import describe
 
     app.jinja_env.add_extension("jinja2.ext.do")
     formatting.install_template_gettext(app.jinja_env)
@@ -367,6 +367,9 @@ def register_template_helpers(app: Flask) -> None:
 
     app.jinja_env.globals["message_shared"] = message_shared
     app.jinja_env.globals["message_html"] = message_html
+    from .web.fragments import fragment
+
+    app.jinja_env.globals["fragment"] = fragment
     app.jinja_env.filters["decimal"] = formatting.decimal
     app.jinja_env.filters["percent"] = formatting.percent
 
@@ -374,20 +377,23 @@ def register_template_helpers(app: Flask) -> None:
     def inject() -> dict[str, Any]:
         from . import policy
 
-        def notification_count() -> int:
-            return unread_count(current_user.id) if current_user.is_authenticated else 0
-
         def moderation_waiting() -> int:
             """Flags and appeals waiting for the current moderator (the header's count)."""
             from .queries.moderation import waiting_count
 
             return waiting_count(current_user) if current_user.is_authenticated else 0
 
+        def header_facts() -> Any:
+            """The header's unread count and whether the reader moderates a forum (1 query)."""
+            from .queries.moderation import header_facts
+
+            return header_facts(current_user)
+
         return {
             "policy": policy,
             "lang": str(get_locale() or "sv"),
-            "notification_count": notification_count,
             "moderation_waiting": moderation_waiting,
+            "header_facts": header_facts,
         }
 
 

@@ -36,6 +36,23 @@ def translations() -> Any:
     return found
 
 
+def locale_zone() -> tuple[str, str]:
+    """`str(get_locale())` and `str(get_timezone())`, remembered next to the objects they are
+    for (as `translations()` does): the caches of message and page HTML key on both, once per
+    message or fragment. `force_locale` sets a new locale object, so it still switches."""
+    try:
+        ctx = g._flask_babel
+        locale, zone = ctx.babel_locale, ctx.babel_tzinfo
+    except (AttributeError, RuntimeError):  # not looked up yet in this request, or no request
+        return str(get_locale()), str(get_timezone())
+    cached = getattr(ctx, "forum_locale_zone", None)
+    if cached is not None and cached[0] is locale and cached[1] is zone:
+        return cached[2]
+    found = (str(locale), str(zone))
+    ctx.forum_locale_zone = (locale, zone, found)
+    return found
+
+
 def install_template_gettext(jinja_env: Any) -> None:
     """Jinja's `_`, `gettext` and `ngettext` through `translations()` (same catalogue, same
     newstyle escaping and %-formatting as Flask-Babel's)."""

@@ -376,8 +376,13 @@ def moderated_forum_ids(user: User | None) -> set[int] | None:
     )
 
 
-def can_use_moderation(user: User | None) -> bool:
-    """See the review queue and the audit log: site moderators, admins, forum moderators."""
+def can_use_moderation(user: User | None, moderates_a_forum: bool | None = None) -> bool:
+    """See the review queue and the audit log: site moderators, admins, forum moderators.
+
+    `moderates_a_forum`, when the caller loaded it for this user with other things (the
+    page header), saves the query for their forums."""
+    if moderates_a_forum is not None and _logged_in(user) and not is_site_moderator(user):
+        return moderates_a_forum
     ids = moderated_forum_ids(user)
     return ids is None or bool(ids)
 

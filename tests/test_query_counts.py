@@ -53,6 +53,11 @@ def test_page_queries_do_not_grow_with_messages_or_authors(
         assert response.status_code == 200
         counts.append(counter.count)
     assert counts[0] == counts[1], counts
+    # and how many (issue 13): forums and threads come with the viewer's roles in the forum,
+    # not with every member (nor, but on a forum's own page, every moderator). The thread:
+    # the session, the thread, commitments, read marker, messages, organisations, reactions,
+    # and the header's unread notifications with whether the reader moderates (one query).
+    assert counts[0] == {"thread": 8, "forum": 9, "forums": 5}[page], counts
 
 
 @pytest.mark.config(FORUM_MESSAGE_RATE_LIMIT=parse_rate_limit("off"))
@@ -153,3 +158,73 @@ def test_public_start_page_queries_do_not_grow(app, make, client, count_queries,
         assert response.status_code == 200
         counts.append(counter.count)
     assert counts[0] == counts[1], counts
+
+
+def test_thread_page_asks_for_the_viewers_roles_not_the_forums_people(
+    make, client, auth, count_queries, db
+):
+    """The thread page loads the viewer's roles with the thread (queries.forums.thread_for_page):
+    however many people a forum has, none is loaded, and policy still tells them apart."""
+    moderator, member, outsider = make.user(), make.user(), make.user()
+    forum = make.forum(visibility="invite", moderators=[moderator], members=[member])
+    thread = make.thread(forum=forum, author=member)
+    make.message(thread, member, "Hej")
+    url = f"/threads/{thread.id}"
+    for person, status, controls in [(member, 200, False), (moderator, 200, True)]:
+        auth.login(person)
+        client.get(url)  # the first visit moves the read marker
+        db.session.expire_all()
+        with count_queries() as counter:
+            response = client.get(url)
+        assert response.status_code == status
+        assert ('id="thread-controls"' in response.get_data(as_text=True)) is controls
+        loads_people = [
+            s
+            for s in counter.statements
+            if "forum_members.forum_id, users.id" in s or "forum_moderators.forum_id, users.id" in s
+        ]
+        assert not loads_people
+    auth.login(outsider)
+    assert client.get(url).status_code == 404
+
+
+def test_forum_list_and_page_ask_for_the_viewers_roles_not_the_members(
+    make, client, auth, count_queries, db
+):
+    """visible_forums and a forum's page (queries.forums._forums_statement) load the viewer's
+    roles in each forum, never its members; an invited member and a moderator still read an
+    invite-only forum, and an outsider does not."""
+    moderator, member, outsider = make.user(), make.user(), make.user()
+    forum = make.forum(
+        visibility="invite", title="Slutet rum", moderators=[moderator], members=[member]
+    )
+    for person, readable in [(member, True), (moderator, True), (outsider, False)]:
+        auth.login(person)
+        db.session.expire_all()
+        with count_queries() as counter:
+            listed = "Slutet rum" in client.get("/forums").get_data(as_text=True)
+            status = client.get(f"/forums/{forum.slug}").status_code
+        assert (listed, status) == ((True, 200) if readable else (False, 404))
+        assert not [s for s in counter.statements if "forum_members.forum_id, users.id" in s]
+
+
+def test_the_header_asks_one_query_for_the_unread_count_and_whether_one_moderates(
+    app, make, client, auth, count_queries, db
+):
+    """queries.moderation.header_facts: a member's page header costs one query; a forum
+    moderator and a site moderator see the moderation link, a member does not."""
+    from forum.services import notifications
+
+    member, forum_moderator, site_moderator = make.user(), make.user(), make.user("moderator")
+    make.forum(moderators=[forum_moderator])
+    with app.test_request_context():
+        notifications.deliver([member], "mention", "Hej!", "/forums")
+    for person, moderates in [(member, False), (forum_moderator, True), (site_moderator, True)]:
+        auth.login(person)
+        db.session.expire_all()
+        with count_queries() as counter:
+            page = client.get("/overenskommelsen").get_data(as_text=True)
+        assert ('href="/moderation"' in page) is moderates
+        if person is member:
+            assert "data-notification-count>1</span>" in page
+            assert not [s for s in counter.statements if s.startswith("SELECT forum_moderators")]

@@ -11,8 +11,8 @@ from datetime import datetime
 from typing import Any
 
 from flask_babel import gettext as _
-from sqlalchemy import Integer, and_, bindparam, case, exists, func, literal, select
-from sqlalchemy.orm import contains_eager, joinedload, selectinload
+from sqlalchemy import Integer, String, and_, bindparam, case, exists, func, literal, select
+from sqlalchemy.orm import contains_eager, joinedload, selectinload, with_expression
 
 from .. import policy
 from ..errors import AuthRequired, NotFound
@@ -44,10 +44,16 @@ class MessagePage:
 
 
 def _message_query():
+    """Messages with what their payload shows of the author and of the message replied to:
+    the authors' id, name and handle only, without the department every User load joins."""
     return select(Message).options(
-        joinedload(Message.author),
-        joinedload(Message.reply_to).joinedload(Message.author),
+        _payload_author(joinedload(Message.author)),
+        _payload_author(joinedload(Message.reply_to).joinedload(Message.author)),
     )
+
+
+def _payload_author(load: Any) -> Any:
+    return load.load_only(User.id, User.display_name, User.handle).lazyload(User.department)
 
 
 def latest_page(thread_id: int, limit: int = PAGE_SIZE) -> MessagePage:
@@ -85,6 +91,37 @@ def get_thread(thread_id: int) -> Thread | None:
     )
 
 
+_PAGE_THREAD: list[Any] = []
+
+
+def _page_thread_statement() -> Any:
+    """Built once per process: parameters `user_id` (None for a visitor) and `thread_id`."""
+    if not _PAGE_THREAD:
+        user_id = _viewer_param()
+        _PAGE_THREAD.append(
+            select(Thread)
+            .join(Thread.forum)
+            .options(
+                contains_eager(Thread.forum).with_expression(Forum.viewer_id, user_id),
+                contains_eager(Thread.forum).with_expression(
+                    Forum.viewer_roles, _viewer_roles_expr(user_id)
+                ),
+                selectinload(Thread.commitments),
+            )
+            .where(Thread.id == bindparam("thread_id", type_=Integer))
+            .execution_options(populate_existing=True)
+        )
+    return _PAGE_THREAD[0]
+
+
+def thread_for_page(user: User | None, thread_id: int) -> Thread | None:
+    """A thread with its forum, its commitments and the viewer's roles in the forum (what
+    policy asks on the thread page) instead of every moderator and member, which the page
+    does not show: two queries, however many people the forum has."""
+    params = {"user_id": user.id if user is not None else None, "thread_id": thread_id}
+    return db.session.scalar(_page_thread_statement(), params)
+
+
 @dataclass
 class SendContext:
     """Everything a send checks, loaded with the thread in one query."""
@@ -98,6 +135,24 @@ class SendContext:
 _SEND_STATEMENTS: dict[bool, Any] = {}
 
 
+def _viewer_param() -> Any:
+    # A default of NULL: when an expired forum is refreshed, SQLAlchemy reruns these
+    # expressions without our parameters; then they load "no viewer" and policy falls
+    # back to the forum's people.
+    return bindparam("user_id", None, type_=Integer)
+
+
+def _viewer_roles_expr(user_id: Any) -> Any:
+    """ROLE_MODERATOR | ROLE_MEMBER of the person `user_id` in the forum being selected."""
+    is_moderator = exists().where(
+        forum_moderators.c.forum_id == Forum.id, forum_moderators.c.user_id == user_id
+    )
+    is_member = exists().where(
+        forum_members.c.forum_id == Forum.id, forum_members.c.user_id == user_id
+    )
+    return case((is_moderator, ROLE_MODERATOR), else_=0) + case((is_member, ROLE_MEMBER), else_=0)
+
+
 def _send_statement(with_rate: bool) -> Any:
     """Built once per process (building it costs more than running it): parameters
     `user_id`, `thread_id`, `now` and, with the rate window, `rate_since`."""
@@ -106,17 +161,8 @@ def _send_statement(with_rate: bool) -> Any:
     from . import payloads
     from .moderation import mute_until_expr
 
-    # A default of NULL: when an expired forum is refreshed, SQLAlchemy reruns these
-    # expressions without our parameters; then they load "no viewer" and policy falls
-    # back to the forum's people.
-    user_id = bindparam("user_id", None, type_=Integer)
-    is_moderator = exists().where(
-        forum_moderators.c.forum_id == Forum.id, forum_moderators.c.user_id == user_id
-    )
-    is_member = exists().where(
-        forum_members.c.forum_id == Forum.id, forum_members.c.user_id == user_id
-    )
-    roles = case((is_moderator, ROLE_MODERATOR), else_=0) + case((is_member, ROLE_MEMBER), else_=0)
+    user_id = _viewer_param()
+    roles = _viewer_roles_expr(user_id)
     recent: Any = literal(None)
     if with_rate:
         recent = (
@@ -162,29 +208,44 @@ def thread_for_sending(
     return SendContext(thread, organisation, recent_count, muted_until)
 
 
-def get_forum(slug: str) -> Forum | None:
-    return db.session.scalar(
-        select(Forum)
-        .options(
-            selectinload(Forum.moderators),
-            selectinload(Forum.members),
+_FORUM_STATEMENTS: dict[str, Any] = {}
+
+
+def _forums_statement(kind: str) -> Any:
+    """Forums with their commitments and the roles of the viewer (parameter `user_id`, None
+    for a visitor) that policy asks about, instead of every member: built once per process.
+    `one` (parameter `slug`) also loads the moderators, which a forum's page shows."""
+    if kind not in _FORUM_STATEMENTS:
+        user_id = _viewer_param()
+        statement = select(Forum).options(
+            with_expression(Forum.viewer_id, user_id),
+            with_expression(Forum.viewer_roles, _viewer_roles_expr(user_id)),
             selectinload(Forum.commitments),
         )
-        .where(Forum.slug == slug)
-    )
+        if kind == "one":
+            statement = statement.options(selectinload(Forum.moderators)).where(
+                Forum.slug == bindparam("slug", type_=String)
+            )
+        else:
+            statement = statement.order_by(Forum.title)
+        _FORUM_STATEMENTS[kind] = statement.execution_options(populate_existing=True)
+    return _FORUM_STATEMENTS[kind]
+
+
+def _viewer_id(user: User | None) -> int | None:
+    return user.id if user is not None and user.is_authenticated else None
+
+
+def get_forum(slug: str, user: User | None = None) -> Forum | None:
+    """The forum behind `slug`, with its moderators, commitments and `user`'s roles in it."""
+    params = {"slug": slug, "user_id": _viewer_id(user)}
+    return db.session.scalar(_forums_statement("one"), params)
 
 
 def visible_forums(user: User | None) -> list[Forum]:
-    """Forums the user may read, in title order."""
-    forums = db.session.scalars(
-        select(Forum)
-        .options(
-            selectinload(Forum.moderators),
-            selectinload(Forum.members),
-            selectinload(Forum.commitments),
-        )
-        .order_by(Forum.title)
-    ).all()
+    """Forums the user may read, in title order (three queries: forums with the user's roles,
+    commitments; no moderator or member is loaded)."""
+    forums = db.session.scalars(_forums_statement("all"), {"user_id": _viewer_id(user)}).all()
     return [f for f in forums if policy.can_view_forum(user, f)]
 
 
@@ -292,11 +353,12 @@ def readable_threads(user: User | None, thread_ids: set[int]) -> list[Thread]:
 
 
 def forum_threads(forum: Forum) -> list[Thread]:
-    """A forum's threads: pinned first, then most recently active."""
+    """A forum's threads: pinned first, then most recently active (without their authors,
+    which the forum page does not show)."""
     return list(
         db.session.scalars(
             select(Thread)
-            .options(joinedload(Thread.author), selectinload(Thread.commitments))
+            .options(selectinload(Thread.commitments))
             .where(Thread.forum_id == forum.id, Thread.archived.is_(False))
             .order_by(
                 Thread.pinned.desc(),
@@ -318,7 +380,7 @@ def visible_forum(user: User | None, slug: str) -> Forum:
     """The forum behind `slug` if `user` may read it; AuthRequired for a visitor at a
     members' forum, else NotFound (an invite-only forum is, to a visitor, the same as
     no forum at all)."""
-    forum = get_forum(slug)
+    forum = get_forum(slug, user)
     if forum is None or not policy.can_view_forum(user, forum):
         if forum is not None and user is None and forum.visibility == Visibility.members:
             raise AuthRequired(_("You need to log in first."))
@@ -330,6 +392,11 @@ def visible_thread(user: User | None, thread_id: int) -> Thread:
     """The thread if `user` may read it; AuthRequired for a visitor at a members' thread,
     else NotFound (policy.require_thread_visible decides)."""
     return policy.require_thread_visible(user, get_thread(thread_id))
+
+
+def visible_page_thread(user: User | None, thread_id: int) -> Thread:
+    """`visible_thread` for the thread page: loaded by `thread_for_page`."""
+    return policy.require_thread_visible(user, thread_for_page(user, thread_id))
 
 
 def visible_message(user: User | None, message_id: int) -> Message:

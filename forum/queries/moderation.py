@@ -372,6 +372,29 @@ def transparency() -> dict[str, Any]:
     }
 
 
+@dataclass
+class HeaderFacts:
+    """What every page's header asks about its logged-in reader, loaded in one query."""
+
+    unread_notifications: int
+    moderates_a_forum: bool
+
+
+def header_facts(user: User) -> HeaderFacts:
+    """The reader's unread notifications and whether they moderate any forum (one query)."""
+    from ..models import Notification
+    from ..models.forums import forum_moderators
+
+    unread = (
+        select(func.count())
+        .where(Notification.user_id == user.id, Notification.read_at.is_(None))
+        .scalar_subquery()
+    )
+    moderates = select(forum_moderators.c.forum_id).where(forum_moderators.c.user_id == user.id)
+    row = db.session.execute(select(unread, moderates.exists())).one()
+    return HeaderFacts(int(row[0] or 0), bool(row[1]))
+
+
 def waiting_count(user: User) -> int:
     """What waits for `user` as a moderator: flagged messages plus undecided appeals (2 queries)."""
     forum_ids = policy.moderated_forum_ids(user)

@@ -7,12 +7,13 @@ import secrets
 from datetime import datetime, timedelta
 from functools import cache
 from importlib import resources
+from typing import Any
 
 from email_validator import EmailNotValidError, validate_email
 from flask import current_app
 from flask_babel import force_locale
 from flask_babel import gettext as _
-from sqlalchemy import delete, func, select
+from sqlalchemy import String, bindparam, delete, func, select
 from sqlalchemy.exc import IntegrityError
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -339,16 +340,27 @@ def open_session(
     return row, token
 
 
+_SESSION_USER: list[Any] = []
+
+
+def _session_user_statement() -> Any:
+    """Built once per process (parameter `key`): building and keying the statement cost
+    more than running it, on every request."""
+    if not _SESSION_USER:
+        _SESSION_USER.append(
+            select(UserSession, User)
+            .join(User, User.id == UserSession.user_id)
+            .where(UserSession.key == bindparam("key", type_=String))
+        )
+    return _SESSION_USER[0]
+
+
 def session_user(key: str | None, user_id: str | None) -> User | None:
     """The user of a live session (the cookie's user id must match), touching last_seen."""
     if not key or not user_id or not user_id.isdigit():
         return None
     # The session and its person in one query: this runs on every request and socket event.
-    found = db.session.execute(
-        select(UserSession, User)
-        .join(User, User.id == UserSession.user_id)
-        .where(UserSession.key == key)
-    ).first()
+    found = db.session.execute(_session_user_statement(), {"key": key}).first()
     now = utcnow()
     if found is None or found[0].user_id != int(user_id):
         return None

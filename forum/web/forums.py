@@ -234,7 +234,7 @@ def forum(slug: str):
 def _thread_or_login(thread_id: int):
     """The thread, or None when a visitor must log in to read it."""
     try:
-        return forum_queries.visible_thread(viewer(), thread_id)
+        return forum_queries.visible_page_thread(viewer(), thread_id)
     except DomainError as err:
         if err.code == "auth_required":
             return None
@@ -276,6 +276,14 @@ def _thread_page(thread, form: MessageForm, status: int = 200):
     if not form.client_id.data or status == 200:
         form.client_id.data = uuid.uuid4().hex
     form.reply_to.data = str(reply_to.id) if reply_to else ""
+    # Decided before marking read: its commit expires the forum with the viewer's roles.
+    allowed = {
+        "can_send": policy.can_send_message(user, thread),
+        # A member of a locked thread gets the composer hidden, so an unlock can show it live.
+        "can_take_part": policy.can_post_in_forum(user, thread.forum),
+        "can_moderate": policy.is_forum_moderator(user, thread.forum),
+        "move_targets": _move_targets(user, thread),
+    }
     newest_id = messages[-1]["id"] if messages else 0
     if user is not None and before is None and newest_id > marker:
         forum_service.mark_read(user, thread.id, newest_id)
@@ -288,12 +296,8 @@ def _thread_page(thread, form: MessageForm, status: int = 200):
         first_unread=first_unread,
         form=form,
         reply_to=reply_to,
-        can_send=policy.can_send_message(user, thread),
-        # A member of a locked thread gets the composer hidden, so an unlock can show it live.
-        can_take_part=policy.can_post_in_forum(user, thread.forum),
-        can_moderate=policy.is_forum_moderator(user, thread.forum),
-        move_targets=_move_targets(user, thread),
         blank=blank_message(),
+        **allowed,
     ), status
 
 

@@ -15,11 +15,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from flask import current_app, g, request, url_for
-from flask_babel import get_locale, get_timezone
 from flask_wtf.csrf import generate_csrf
 from markupsafe import Markup
 
-from ..formatting import translations
+from ..formatting import locale_zone, translations
 from ..labels import REACTION_NAMES
 
 # An id no message has, replaced by the real one: url_for once per page instead of per message.
@@ -70,7 +69,7 @@ _REACTIONS: dict[str, list[Reaction]] = {}
 
 def reactions() -> list[Reaction]:
     """The reactions with their labels in the request's language (cached per language)."""
-    key = str(get_locale())
+    key = locale_zone()[0]
     found = _REACTIONS.get(key)
     if found is None:
         found = []
@@ -166,6 +165,7 @@ def message_html(
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     rendered: _Rendered = app.extensions.setdefault("forum_message_html", _Rendered())
     mine = bool(viewer_id) and m["author"]["id"] == viewer_id
+    locale, zone = locale_zone()
     key = (
         repr(m),
         bool(viewer_id),
@@ -173,13 +173,13 @@ def message_html(
         bool(can_send),
         bool(can_moderate),
         bool(thread_open),
-        str(get_locale()),
-        str(get_timezone()),
+        locale,
+        zone,
         request.script_root,
     )
     html = rendered.get(key)
+    shared = message_shared()
     if html is None:
-        shared = message_shared()
         real_csrf, shared.csrf = shared.csrf, _CSRF_SLOT
         try:
             macro = app.jinja_env.get_template("forums/_message.html").module.message_item
@@ -188,4 +188,4 @@ def message_html(
             shared.csrf = real_csrf
         rendered.put(key, html)
     # The macro's output (autoescaped); the token is URL-safe base64 and dots.
-    return Markup(html.replace(_CSRF_SLOT, message_shared().csrf))  # noqa: S704
+    return Markup(html.replace(_CSRF_SLOT, shared.csrf))  # noqa: S704
