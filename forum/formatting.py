@@ -45,6 +45,8 @@ def locale_zone() -> tuple[str, str]:
         locale, zone = ctx.babel_locale, ctx.babel_tzinfo
     except (AttributeError, RuntimeError):  # not looked up yet in this request, or no request
         return str(get_locale()), str(get_timezone())
+    if locale is None or zone is None:  # force_locale() ended, or one not looked up yet
+        return str(get_locale()), str(get_timezone())
     cached = getattr(ctx, "forum_locale_zone", None)
     if cached is not None and cached[0] is locale and cached[1] is zone:
         return cached[2]

@@ -122,15 +122,28 @@ def plain_text(html: str) -> str:
     return unescape(bleach.clean(html, tags=set(), strip=True))
 
 
-@lru_cache(maxsize=2048)
+# Excerpts of HTML up to this long are remembered (2,048 of them: at most ~16 MB).
+EXCERPT_REMEMBERED_UP_TO = 8192
+
+
 def excerpt(html: str, length: int = 140) -> str:
     """A plain-text excerpt of rendered HTML (escaped again by whoever shows it).
 
-    Remembered by its arguments (it depends on nothing else): a thread page quotes the
-    messages replied to on every view, and each quote ran Bleach's parser (a tenth of the page).
+    Remembered by its arguments (it depends on nothing else) unless the HTML is long: a
+    thread page quotes the messages replied to on every view, and each quote ran Bleach's
+    parser (a tenth of the page); a long message kept as a key would hold its whole HTML.
     """
+    if len(html) > EXCERPT_REMEMBERED_UP_TO:
+        return _excerpt(html, length)
+    return _remembered_excerpt(html, length)
+
+
+def _excerpt(html: str, length: int) -> str:
     text = " ".join(plain_text(html).split())
     return text if len(text) <= length else text[: length - 1].rstrip() + "…"
+
+
+_remembered_excerpt = lru_cache(maxsize=2048)(_excerpt)
 
 
 def slugify(text: str, fallback: str, separator: str = "-", max_length: int = 80) -> str:

@@ -21,7 +21,7 @@ def quote_of(page: str) -> str:
 
 @pytest.mark.config(FORUM_MESSAGE_RATE_LIMIT=parse_rate_limit("off"))
 def test_a_quoted_message_is_excerpted_once_and_an_edit_shows_in_the_quote(client, make, auth):
-    from forum.text import excerpt
+    from forum.text import _remembered_excerpt as excerpt
 
     alice, bob = make.user(), make.user()
     thread = make.thread(author=alice)
@@ -38,6 +38,40 @@ def test_a_quoted_message_is_excerpted_once_and_an_edit_shows_in_the_quote(clien
     auth.login(bob)
     quote = quote_of(text(client.get(f"/threads/{thread.id}")))
     assert "andra" in quote and "första" not in quote
+
+
+def test_long_html_is_excerpted_without_being_remembered():
+    from forum.text import EXCERPT_REMEMBERED_UP_TO, _remembered_excerpt, excerpt
+
+    long_html = "<p>" + "ord " * EXCERPT_REMEMBERED_UP_TO + "</p>"
+    before = _remembered_excerpt.cache_info()
+    assert excerpt(long_html, 20) == "ord ord ord ord ord…"
+    assert _remembered_excerpt.cache_info().currsize == before.currsize
+    assert excerpt("<p>kort <b>text</b></p>") == "kort text"
+    assert _remembered_excerpt.cache_info().currsize == before.currsize + 1
+
+
+def test_remembered_html_is_bounded_by_entries_and_by_characters():
+    from forum.web.remembered import Remembered
+
+    store = Remembered(limit=3, max_chars=100)
+    for n in range(5):
+        store.put(n, "x" * 10)
+    assert list(store.items) == [2, 3, 4] and store.chars == 30
+    assert store.get(2) == "x" * 10  # used: now the newest
+    store.put("big", "y" * 80)  # 110 characters: the least recently used go first
+    assert list(store.items) == [4, 2, "big"] and store.chars == 100
+    store.put("big", "z" * 5)  # replacing counts the new size only
+    assert store.chars == 25 and store.get("big") == "z" * 5
+    store.put("huge", "w" * 200)  # larger than the whole budget: not kept at all
+    assert "huge" not in store.items and store.chars <= 100
+
+
+def test_a_fill_name_the_slots_cannot_hold_is_refused(app):
+    from forum.web.fragments import fragment
+
+    with app.test_request_context(), pytest.raises(AssertionError):
+        fragment("k", fill={"userName": "x"}, caller=lambda fill=None: "")
 
 
 def _fragment_problems(block, keys: list, params: set[str], fill_names: set[str]) -> list[str]:

@@ -18,42 +18,17 @@ those stay outside, between fragments.
 from __future__ import annotations
 
 import re
-import threading
-from collections import OrderedDict
 from collections.abc import Callable, Hashable
 
 from flask import current_app, request
 from markupsafe import Markup, escape
 
 from ..formatting import locale_zone
+from .remembered import Remembered
 
 # What a fragment's body may read besides its arguments (the test holds templates to it).
 ALLOWED_NAMES = frozenset({"_", "gettext", "ngettext", "url_for", "lang"})
 _LIMIT = 1024
-
-
-class Remembered:
-    """Rendered fragments by key (bounded, least recently used out first)."""
-
-    def __init__(self, limit: int = _LIMIT) -> None:
-        self.items: OrderedDict[tuple, str] = OrderedDict()
-        self.limit = limit
-        self.lock = threading.Lock()
-        self.renders = 0  # how many bodies were rendered (tests)
-
-    def get(self, key: tuple) -> str | None:
-        with self.lock:
-            html = self.items.get(key)
-            if html is not None:
-                self.items.move_to_end(key)
-            return html
-
-    def put(self, key: tuple, html: str) -> None:
-        with self.lock:
-            self.renders += 1
-            self.items[key] = html
-            if len(self.items) > self.limit:
-                self.items.popitem(last=False)
 
 
 def remembered() -> Remembered:
@@ -61,12 +36,13 @@ def remembered() -> Remembered:
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     found: Remembered | None = app.extensions.get("forum_fragments")
     if found is None:
-        found = app.extensions.setdefault("forum_fragments", Remembered())
+        found = app.extensions.setdefault("forum_fragments", Remembered(_LIMIT))
     return found
 
 
 # A fill-in's place in a remembered fragment: NUL never comes from a translation or a link.
 _FILL = re.compile("\x00([a-z_]+)\x00")
+_FILL_NAME = re.compile("[a-z_]+")
 
 
 def fragment(
@@ -78,6 +54,7 @@ def fragment(
     With `{% call(fill) fragment(*key, fill={...}) %}` the body writes `{{ fill.name }}` where
     a value of this request goes (a count, a name, a token); it is rendered with a marker
     there, and each request's values are escaped into the remembered HTML in one pass."""
+    assert fill is None or all(_FILL_NAME.fullmatch(name) for name in fill), fill
     site = caller._func.__code__  # type: ignore[attr-defined]  # one per block and template
     full = (site, key, *locale_zone(), request.script_root)
     cache = remembered()

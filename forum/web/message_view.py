@@ -9,8 +9,7 @@ token) or once per language (the reaction labels, which never change while the p
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
+import hashlib
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,6 +19,7 @@ from markupsafe import Markup
 
 from ..formatting import locale_zone, translations
 from ..labels import REACTION_NAMES
+from .remembered import Remembered
 
 # An id no message has, replaced by the real one: url_for once per page instead of per message.
 _SLOT = 987654321987
@@ -132,27 +132,6 @@ _CSRF_SLOT = Markup("\x00csrf\x00")
 _RENDERED_LIMIT = 4096
 
 
-class _Rendered:
-    """The HTML of messages already rendered, by everything the macro reads (bounded, LRU)."""
-
-    def __init__(self) -> None:
-        self.items: OrderedDict[tuple, str] = OrderedDict()
-        self.lock = threading.Lock()
-
-    def get(self, key: tuple) -> str | None:
-        with self.lock:
-            html = self.items.get(key)
-            if html is not None:
-                self.items.move_to_end(key)
-            return html
-
-    def put(self, key: tuple, html: str) -> None:
-        with self.lock:
-            self.items[key] = html
-            if len(self.items) > _RENDERED_LIMIT:
-                self.items.popitem(last=False)
-
-
 def message_html(
     m: dict, viewer_id: int, can_send: bool, can_moderate: bool, thread_open: bool
 ) -> Markup:
@@ -163,11 +142,14 @@ def message_html(
     quote and reactions with this viewer's own), what this viewer may do with it, the language,
     the time zone and where the app is mounted. The page's CSRF token goes in afterwards."""
     app = current_app._get_current_object()  # type: ignore[attr-defined]
-    rendered: _Rendered = app.extensions.setdefault("forum_message_html", _Rendered())
+    rendered: Remembered = app.extensions.setdefault(
+        "forum_message_html", Remembered(_RENDERED_LIMIT)
+    )
     mine = bool(viewer_id) and m["author"]["id"] == viewer_id
     locale, zone = locale_zone()
     key = (
-        repr(m),
+        # a digest, not the text: a long message's dict would otherwise be held twice
+        hashlib.blake2b(repr(m).encode(), digest_size=20).digest(),
         bool(viewer_id),
         mine,
         bool(can_send),
