@@ -671,28 +671,35 @@ def _contains(title: str, body: str, starts: list[str]) -> bool:
     return all(start in stems for start in starts)
 
 
+def _newest_first(query: Select, where: list[ColumnElement[bool]], walk: bool = False) -> Select:
+    """`query` over the entries in `where`, newest first; `walk`: along the time index."""
+    if walk:
+        query = query.with_hint(SearchEntry, "INDEXED BY ix_search_entries_created_id", "sqlite")
+    return query.where(*where).order_by(SearchEntry.created_at.desc(), SearchEntry.id.desc())
+
+
+def _streamed(query: Select) -> Generator[Sequence[Any], None, None]:
+    """The rows of `query` a few hundred at a time (fetchmany, not a call per row), the
+    statement closed when the reader stops early."""
+    result = db.session.connection().execute(query)
+    try:
+        yield from result.partitions(256)
+    finally:
+        result.close()
+
+
 def _walked_matches(
     terms: list[str], where: list[ColumnElement[bool]]
 ) -> Generator[int, None, None]:
     """Entry ids newest first that match `terms`: the time index walked, each entry's stems
     read from the FTS table by rowid and tested here (a probe of the FTS index per entry
     would parse the query each time)."""
-    query: Select = (
-        select(SearchEntry.id, SEARCH_FTS.c.title, SEARCH_FTS.c.body)
-        .select_from(SearchEntry)
-        .with_hint(SearchEntry, "INDEXED BY ix_search_entries_created_id", "sqlite")
-        .join(SEARCH_FTS, SEARCH_FTS.c.rowid == SearchEntry.id)
-        .where(*where)
-        .order_by(SearchEntry.created_at.desc(), SearchEntry.id.desc())
+    entries = select(SearchEntry.id, SEARCH_FTS.c.title, SEARCH_FTS.c.body).join(
+        SEARCH_FTS, SEARCH_FTS.c.rowid == SearchEntry.id
     )
     starts = [" " + term for term in terms]
-    result = db.session.connection().execute(query)
-    try:
-        for entry_id, title, body in result:
-            if _contains(title, body, starts):
-                yield entry_id
-    finally:
-        result.close()
+    for part in _streamed(_newest_first(entries, where, walk=True)):
+        yield from (entry_id for entry_id, title, body in part if _contains(title, body, starts))
 
 
 def _sorted_matches(
@@ -700,17 +707,11 @@ def _sorted_matches(
 ) -> Generator[int, None, None]:
     """Entry ids newest first that match `expression`: every match read from the doclists
     and sorted by time."""
-    query: Select = (
-        select(SearchEntry.id)
-        .where(SearchEntry.id.in_(select(SEARCH_FTS.c.rowid).where(_fts_match(expression))))
-        .where(*where)
-        .order_by(SearchEntry.created_at.desc(), SearchEntry.id.desc())
+    matches = select(SearchEntry.id).where(
+        SearchEntry.id.in_(select(SEARCH_FTS.c.rowid).where(_fts_match(expression)))
     )
-    result = db.session.connection().execute(query)
-    try:
-        yield from result.scalars()
-    finally:
-        result.close()
+    for part in _streamed(_newest_first(matches, where)):
+        yield from (entry_id for (entry_id,) in part)
 
 
 _MATCHING_ROWIDS = "SELECT rowid FROM search_fts WHERE search_fts MATCH ?"
@@ -721,25 +722,13 @@ def _set_walked_matches(
 ) -> Generator[int, None, None]:
     """Entry ids newest first that match `expression`: the matches' rowids collected from
     the doclists into a set, then the time index (covering) walked until they turn up."""
-    conn = db.session.connection()
     # Straight from the driver, in the same transaction: tens of thousands of rowids cost
     # more to pass through SQLAlchemy's result rows than to read.
-    sqlite = conn.connection.driver_connection
+    sqlite = db.session.connection().connection.driver_connection
     assert sqlite is not None, "a live connection has its driver's"
-    found = sqlite.execute(_MATCHING_ROWIDS, (expression,)).fetchall()
-    matching = {rowid for (rowid,) in found}
-    query: Select = (
-        select(SearchEntry.id)
-        .with_hint(SearchEntry, "INDEXED BY ix_search_entries_created_id", "sqlite")
-        .where(*where)
-        .order_by(SearchEntry.created_at.desc(), SearchEntry.id.desc())
-    )
-    result = conn.execute(query)
-    try:
-        for part in result.scalars().partitions(256):  # fetchmany: not a call per row
-            yield from (entry_id for entry_id in part if entry_id in matching)
-    finally:
-        result.close()
+    matching = {rowid for (rowid,) in sqlite.execute(_MATCHING_ROWIDS, (expression,))}
+    for part in _streamed(_newest_first(select(SearchEntry.id), where, walk=True)):
+        yield from (entry_id for (entry_id,) in part if entry_id in matching)
 
 
 def _first_passing(
@@ -832,13 +821,7 @@ def _filter_share(
     entries, and how many entries the walk has when it has fewer (else None)."""
     if not (bounds or filters):
         return 1.0, None
-    first = (
-        select(SearchEntry.id)
-        .with_hint(SearchEntry, "INDEXED BY ix_search_entries_created_id", "sqlite")
-        .where(*bounds)
-        .order_by(SearchEntry.created_at.desc(), SearchEntry.id.desc())
-        .limit(SAMPLE)
-    )
+    first = _newest_first(select(SearchEntry.id), bounds, walk=True).limit(SAMPLE)
     walked = select(func.count()).select_from(first.subquery()).scalar_subquery()
     passed = select(func.count()).where(SearchEntry.id.in_(first), *filters).scalar_subquery()
     sampled, passing = db.session.execute(select(walked, passed)).one()
