@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 
 import pytest
 
@@ -67,3 +68,17 @@ class Auth:
     def logout(self) -> None:
         with self.client.session_transaction() as session:
             session.clear()
+
+
+CSRF_TOKEN = re.compile(r'(name="csrf_token" value="|name="csrf-token" content=")([^"]*)"')
+
+
+def csrf_tokens(page: str) -> set[str]:
+    """The CSRF tokens a page carries, in its forms and its meta tag."""
+    return {token for _, token in CSRF_TOKEN.findall(page)}
+
+
+def without_csrf_tokens(page: str) -> str:
+    """The page with its CSRF tokens blanked. Flask-WTF signs each token with the second it
+    was made, so two renderings of the same page differ across a second boundary."""
+    return CSRF_TOKEN.sub(r'\1"', page)

@@ -7,6 +7,7 @@ from datetime import timedelta
 
 import pytest
 from sqlalchemy import func, select
+from support import without_csrf_tokens
 
 from forum.extensions import socketio
 from forum.models import LoginAttempt, OutboxMail, PasswordReset, User
@@ -505,7 +506,9 @@ def test_reset_for_unknown_email_looks_the_same_and_sends_nothing(client, make, 
     user = make.user()
     known = text(client.post("/reset", data={"email": user.email}))
     unknown = text(client.post("/reset", data={"email": "nobody@example.se"}))
-    assert known.replace(user.email, "X") == unknown.replace("nobody@example.se", "X")
+    assert without_csrf_tokens(known.replace(user.email, "X")) == without_csrf_tokens(
+        unknown.replace("nobody@example.se", "X")
+    )
     fresh(db)
     assert db.session.scalars(select(OutboxMail.to_address)).all() == [user.email]
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from support import csrf_tokens
 
 from forum.config import parse_rate_limit
 
@@ -188,12 +189,6 @@ def test_the_header_is_rendered_once_per_language_and_kind_of_viewer(app, make, 
     assert clients[bob].post("/settings", data=settings).status_code == 303
     renamed = header_of(text(clients[bob].get("/forums")))
     assert ">Robert</a>" in renamed and ">Log out<" in renamed
-
-
-def csrf_tokens(page: str) -> set[str]:
-    return set(re.findall(r'name="csrf_token" value="([^"]*)"', page)) | set(
-        re.findall(r'name="csrf-token" content="([^"]*)"', page)
-    )
 
 
 def test_the_cache_keys_language_follows_force_locale(app):
