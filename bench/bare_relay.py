@@ -1,8 +1,13 @@
 """The baseline: a bare Flask-SocketIO relay of the same protocol (no auth, no storage).
 
-Run as a separate process by the benchmarks: `python bench/bare_relay.py PORT [MODE]`
-(MODE: threading, the default, or gevent when it is installed; the same mode as the
-server it is compared with).
+Run as a separate process by the benchmarks, in the same async mode and server as the app
+it is compared with (`common.BareRelay`):
+
+- threading: `python bench/bare_relay.py PORT threading` (Werkzeug, like `flask serve`
+  with FORUM_ASYNC_MODE=threading);
+- gevent: `BARE_RELAY_MODE=gevent gunicorn -k gevent -w 1 bare_relay:app`, the worker
+  class, worker connections and TCP_NODELAY of deploy/gunicorn.conf.py (gunicorn's worker
+  monkey-patches before it imports this module).
 """
 
 from __future__ import annotations
@@ -11,8 +16,10 @@ import itertools
 import sys
 import threading
 
-MODE = sys.argv[2] if len(sys.argv) > 2 else "threading"
-if MODE == "gevent":
+import os
+
+MODE = os.environ.get("BARE_RELAY_MODE") or (sys.argv[2] if len(sys.argv) > 2 else "threading")
+if MODE == "gevent" and __name__ == "__main__":
     from gevent import monkey
 
     monkey.patch_all()

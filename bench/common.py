@@ -109,10 +109,22 @@ class BareRelay:
         self.mode = mode
 
     def __enter__(self) -> BareRelay:
+        if self.mode == "gevent":
+            # The app's server: gunicorn, one gevent worker (deploy/gunicorn.conf.py's
+            # settings that matter here), so both sides have its TCP_NODELAY and event loop.
+            command = [
+                sys.executable, "-m", "gunicorn", "--worker-class", "gevent", "--workers", "1",
+                "--worker-connections", "10000", "--bind", f"127.0.0.1:{self.port}",
+                "--chdir", str(ROOT / "bench"), "bare_relay:app",
+            ]  # fmt: skip
+        else:
+            command = [sys.executable, str(ROOT / "bench" / "bare_relay.py"), str(self.port)]
         self.proc = subprocess.Popen(
-            [sys.executable, str(ROOT / "bench" / "bare_relay.py"), str(self.port), self.mode],
+            command,
+            env={**os.environ, "BARE_RELAY_MODE": self.mode},
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
+            start_new_session=True,
         )
         wait_http(self.url + "/healthz")
         return self
