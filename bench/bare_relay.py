@@ -13,10 +13,9 @@ it is compared with (`common.BareRelay`):
 from __future__ import annotations
 
 import itertools
+import os
 import sys
 import threading
-
-import os
 
 MODE = os.environ.get("BARE_RELAY_MODE") or (sys.argv[2] if len(sys.argv) > 2 else "threading")
 if MODE == "gevent" and __name__ == "__main__":
