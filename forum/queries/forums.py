@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 from typing import Any
 
 from flask_babel import gettext as _
@@ -268,35 +269,44 @@ def _unread_expr() -> Any:
     )
 
 
-def _marker_join(user: User) -> Any:
-    return and_(ReadMarker.thread_id == Thread.id, ReadMarker.user_id == user.id)
+@cache
+def _unread_statement(by: str) -> Any:
+    """Unread counts per thread (`by="thread"`) or summed per forum (`by="forum"`) for the
+    reader `user_id` over the threads or forums `ids`: built once per process (building the
+    statement cost more than running it, on every forum list and forum page)."""
+    unread = _unread_expr()
+    marker = and_(
+        ReadMarker.thread_id == Thread.id,
+        ReadMarker.user_id == bindparam("user_id", type_=Integer),
+    )
+    ids = bindparam("ids", expanding=True, type_=Integer)
+    if by == "thread":
+        return (
+            select(Thread.id, unread).outerjoin(ReadMarker, marker).where(Thread.id.in_(ids))
+        ).where(unread > 0)
+    return (
+        select(Thread.forum_id, func.sum(unread))
+        .outerjoin(ReadMarker, marker)
+        .where(Thread.forum_id.in_(ids), unread > 0)
+        .group_by(Thread.forum_id)
+    )
+
+
+def _unread_counts(by: str, user: User | None, ids: list[int]) -> dict[int, int]:
+    if user is None or not user.is_authenticated or not ids:
+        return {}
+    rows = db.session.execute(_unread_statement(by), {"user_id": user.id, "ids": ids}).all()
+    return {key: int(count) for key, count in rows}
 
 
 def unread_by_thread(user: User | None, thread_ids: list[int]) -> dict[int, int]:
     """Unread visible messages per thread, in one query over the threads (not the messages)."""
-    if user is None or not user.is_authenticated or not thread_ids:
-        return {}
-    unread = _unread_expr()
-    rows = db.session.execute(
-        select(Thread.id, unread)
-        .outerjoin(ReadMarker, _marker_join(user))
-        .where(Thread.id.in_(thread_ids), unread > 0)
-    ).all()
-    return {thread_id: count for thread_id, count in rows}
+    return _unread_counts("thread", user, thread_ids)
 
 
 def unread_by_forum(user: User | None, forum_ids: list[int]) -> dict[int, int]:
     """Unread visible messages per forum, in one query over the threads (not the messages)."""
-    if user is None or not user.is_authenticated or not forum_ids:
-        return {}
-    unread = _unread_expr()
-    rows = db.session.execute(
-        select(Thread.forum_id, func.sum(unread))
-        .outerjoin(ReadMarker, _marker_join(user))
-        .where(Thread.forum_id.in_(forum_ids), unread > 0)
-        .group_by(Thread.forum_id)
-    ).all()
-    return {forum_id: int(count) for forum_id, count in rows}
+    return _unread_counts("forum", user, forum_ids)
 
 
 @dataclass

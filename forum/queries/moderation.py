@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
+from functools import cache
 from typing import Any
 
 from flask_babel import gettext as _
-from sqlalchemy import and_, case, func, or_, select, true
+from sqlalchemy import Integer, and_, bindparam, case, func, or_, select, true
 from sqlalchemy.orm import joinedload
 
 from .. import policy
@@ -380,18 +381,25 @@ class HeaderFacts:
     moderates_a_forum: bool
 
 
-def header_facts(user: User) -> HeaderFacts:
-    """The reader's unread notifications and whether they moderate any forum (one query)."""
+@cache
+def _header_facts_statement() -> Any:
+    """Built once per process (parameter `user_id`): it runs on every logged-in page."""
     from ..models import Notification
     from ..models.forums import forum_moderators
 
+    user_id = bindparam("user_id", type_=Integer)
     unread = (
         select(func.count())
-        .where(Notification.user_id == user.id, Notification.read_at.is_(None))
+        .where(Notification.user_id == user_id, Notification.read_at.is_(None))
         .scalar_subquery()
     )
-    moderates = select(forum_moderators.c.forum_id).where(forum_moderators.c.user_id == user.id)
-    row = db.session.execute(select(unread, moderates.exists())).one()
+    moderates = select(forum_moderators.c.forum_id).where(forum_moderators.c.user_id == user_id)
+    return select(unread, moderates.exists())
+
+
+def header_facts(user: User) -> HeaderFacts:
+    """The reader's unread notifications and whether they moderate any forum (one query)."""
+    row = db.session.execute(_header_facts_statement(), {"user_id": user.id}).one()
     return HeaderFacts(int(row[0] or 0), bool(row[1]))
 
 
