@@ -221,7 +221,8 @@ def _forums_statement(kind: str) -> Any:
         statement = select(Forum).options(
             with_expression(Forum.viewer_id, user_id),
             with_expression(Forum.viewer_roles, _viewer_roles_expr(user_id)),
-            selectinload(Forum.commitments),
+            # Joined, not a second query: a forum has a few of the thirteen commitments.
+            joinedload(Forum.commitments),
         )
         if kind == "one":
             statement = statement.options(selectinload(Forum.moderators)).where(
@@ -240,13 +241,15 @@ def _viewer_id(user: User | None) -> int | None:
 def get_forum(slug: str, user: User | None = None) -> Forum | None:
     """The forum behind `slug`, with its moderators, commitments and `user`'s roles in it."""
     params = {"slug": slug, "user_id": _viewer_id(user)}
-    return db.session.scalar(_forums_statement("one"), params)
+    return db.session.scalars(_forums_statement("one"), params).unique().one_or_none()
 
 
 def visible_forums(user: User | None) -> list[Forum]:
     """Forums the user may read, in title order (three queries: forums with the user's roles,
     commitments; no moderator or member is loaded)."""
-    forums = db.session.scalars(_forums_statement("all"), {"user_id": _viewer_id(user)}).all()
+    forums = (
+        db.session.scalars(_forums_statement("all"), {"user_id": _viewer_id(user)}).unique().all()
+    )
     return [f for f in forums if policy.can_view_forum(user, f)]
 
 
