@@ -17,7 +17,7 @@ def print_table(rows: list[dict]) -> None:
     print(f"|{'-' * 60}|{'-' * 11}|{'-' * 11}|{'-' * 8}|---------|-----|")
     for r in rows:
         ratio = "-" if r.get("ratio") is None else f"x{r['ratio']:.2f}"
-        met = "yes" if r.get("met") else "NO"
+        met = "-" if r.get("met") is None else ("yes" if r["met"] else "NO")
         print(
             f"| {r['name']:<58} | {_fmt(r['value']):>9} | {_fmt(r['baseline']):>9} | "
             f"{ratio:>6} | {r['goal']:<7} | {met:<3} |"
