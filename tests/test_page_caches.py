@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from support import csrf_tokens
+from support import csrf_tokens, without_csrf_tokens
 
 from forum.config import parse_rate_limit
 
@@ -204,3 +204,38 @@ def test_the_cache_keys_language_follows_force_locale(app):
         with force_locale("en"):
             assert locale_zone() == ("en", "Europe/Stockholm")
         assert locale_zone() == ("sv", "Europe/Stockholm")
+
+
+def test_a_checkbox_list_is_rendered_once_and_keeps_what_was_checked(app, make, auth, client):
+    """forms.MultiCheckboxField remembers its HTML by everything it shows: a second blank form
+    renders nothing new; a form sent back with an error keeps the boxes that were checked; the
+    other language gets its own labels."""
+    from forum.web.fragments import remembered
+
+    member = make.user()
+    forum = make.forum()
+    first, second = (str(i) for i in make.commitment_ids(2))
+    auth.login(member)
+    blank = text(client.get(f"/forums/{forum.slug}"))
+    with app.app_context():
+        renders = remembered().renders
+    assert without_csrf_tokens(text(client.get(f"/forums/{forum.slug}"))) == without_csrf_tokens(
+        blank
+    )
+    with app.app_context():
+        assert remembered().renders == renders
+    assert blank.count('type="checkbox"') == 13 and " checked" not in blank
+
+    sent = client.post(
+        f"/forums/{forum.slug}", data={"title": "", "commitments": [first, second], "body": "x"}
+    )
+    assert sent.status_code == 400
+    checked = re.findall(r'<input checked[^>]*value="(\d+)"', text(sent))
+    assert sorted(checked) == sorted([first, second])
+    again = client.post(f"/forums/{forum.slug}", data={"title": "", "commitments": [second]})
+    assert re.findall(r'<input checked[^>]*value="(\d+)"', text(again)) == [second]
+
+    english = text(client.get(f"/forums/{forum.slug}", headers={"Accept-Language": "en"}))
+    swedish_labels = re.findall(r'<label for="commitments-\d+">([^<]*)<', blank)
+    english_labels = re.findall(r'<label for="commitments-\d+">([^<]*)<', english)
+    assert len(english_labels) == 13 and english_labels != swedish_labels
