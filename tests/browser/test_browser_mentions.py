@@ -127,3 +127,49 @@ def test_a_name_is_shown_as_text_and_touch_picks_an_option(world, browser):
         expect(page.locator("#body")).to_be_focused()
     finally:
         context.close()
+
+
+def test_the_inline_edit_suggests_names_as_the_composer_does(world, new_page):
+    page = new_page("sv")
+    login(page, world, world.bob_email)
+    open_thread(page, world)
+    page.locator("#body").fill("Redigeras strax")
+    page.keyboard.press("Enter")
+    own = page.locator("li.message[data-id]").filter(has_text="Redigeras strax")
+    expect(own).to_have_count(1)
+
+    own.locator("[data-action=edit]").click()
+    box = own.locator("form.edit-form textarea")
+    expect(box).to_be_focused()
+    expect(box).to_have_attribute("role", "combobox")
+    listbox = own.get_by_role("listbox", name=LIST_NAME["sv"])
+    own_list = own.locator("form.edit-form .mention-list")  # hidden until there is a name
+    expect(own_list).to_have_attribute("id", re.compile(r"^edit-\d+-mentions$"))
+    expect(box).to_have_attribute("aria-controls", own_list.get_attribute("id") or "?")
+    page.keyboard.press("End")
+    page.keyboard.type(" av @a")
+    options = listbox.get_by_role("option")
+    expect(options).to_have_count(2)  # Alice Andersson and Astrid Admin
+    expect(box).to_have_attribute("aria-expanded", "true")
+    expect(page.locator("#mention-list")).to_be_hidden()  # the composer's list stays shut
+    assert_accessible(page, "inline edit suggesting names (sv)")
+    page.keyboard.press("ArrowDown")
+    chosen = options.nth(1).locator(".mention-handle").text_content()
+    page.keyboard.press("Enter")  # takes the suggestion: the edit stays open, unsaved
+    expect(listbox).to_be_hidden()
+    expect(box).to_have_value(f"Redigeras strax av {chosen} ")
+
+    page.keyboard.type("@ast")
+    expect(options).to_have_count(1)
+    page.keyboard.press("Escape")  # closes the list, not the edit
+    expect(listbox).to_be_hidden()
+    expect(box).to_be_focused()
+    page.keyboard.type("rid")
+    expect(listbox.get_by_role("option", name=re.compile("Astrid Admin"))).to_be_visible()
+    page.keyboard.press("Tab")
+    expect(box).to_be_focused()
+    expect(box).to_have_value(f"Redigeras strax av {chosen} @astrid.admin ")
+    page.keyboard.press("Enter")  # now it saves
+    expect(own.locator("form.edit-form")).to_have_count(0)
+    expect(own.locator("[data-slot=body] a.mention")).to_have_count(2)
+    expect(own.locator("[data-slot=edited]")).to_be_visible()

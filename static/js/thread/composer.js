@@ -177,13 +177,27 @@ export function createComposer({ socket, threadId, S, outbox, feedApi, live, typ
     cancel.className = "button secondary small";
     cancel.textContent = S.cancelEdit;
     row.append(save, cancel);
-    editor.append(label, hint, area, error, row);
+    // @-suggestions as in the composer: copies of its list and status with their own ids
+    const mentionList = document.getElementById("mention-list")?.cloneNode(false);
+    const mentionStatus = document.getElementById("mention-status")?.cloneNode(false);
+    if (mentionList && mentionStatus) {
+      mentionList.id = `edit-${id}-mentions`;
+      mentionStatus.id = `edit-${id}-mention-status`;
+      editor.append(label, hint, area, mentionList, mentionStatus, error, row);
+    } else {
+      editor.append(label, hint, area, error, row);
+    }
     bodyEl.hidden = true;
     bodyEl.after(editor);
+    // before the box's own keydown, which leaves the keys a suggestion took
+    const mentions = wireMentions({
+      socket, threadId, body: area, S, live, list: mentionList, status: mentionStatus,
+    });
     area.focus();
     area.setSelectionRange(area.value.length, area.value.length);
 
     const close = () => {
+      mentions.close();
       editor.remove();
       bodyEl.hidden = li.dataset.state !== "visible";
       const back = li.querySelector("[data-action=edit]");
@@ -192,6 +206,7 @@ export function createComposer({ socket, threadId, S, outbox, feedApi, live, typ
     };
     cancel.addEventListener("click", close);
     area.addEventListener("keydown", (event) => {
+      if (event.defaultPrevented) return; // a suggestion was chosen or its list closed
       if (event.key === "Escape") {
         event.preventDefault();
         close();

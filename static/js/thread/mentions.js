@@ -4,16 +4,20 @@
 // move the active option (aria-activedescendant, focus stays in the text), Enter or Tab
 // inserts `@handle `, Escape closes, and a polite status says how many there are.
 // Pointer and touch pick an option too. Without the socket nothing is suggested.
+// The composer's box uses the page's #mention-list and #mention-status; an inline edit
+// passes its own pair (copies of those, with their own ids).
 import { format } from "../live.js";
 
 // What follows an `@` at the caret: the characters a handle may have (forum/text.py).
 const TRIGGER = /(?:^|[^\p{L}\p{N}._@-])@([A-Za-z0-9ÅÄÖåäöÉéÜü._-]{0,40})$/u;
 const DELAY_MS = 120;
 
-export function wireMentions({ socket, threadId, body, S, live }) {
-  const list = document.getElementById("mention-list");
-  const status = document.getElementById("mention-status");
-  if (!body || !list || !status) return { open: () => false };
+export function wireMentions({
+  socket, threadId, body, S, live,
+  list = document.getElementById("mention-list"),
+  status = document.getElementById("mention-status"),
+}) {
+  if (!body || !list || !status) return { open: () => false, close: () => {} };
 
   body.setAttribute("role", "combobox");
   body.setAttribute("aria-autocomplete", "list");
@@ -60,7 +64,7 @@ export function wireMentions({ socket, threadId, body, S, live }) {
     list.replaceChildren(
       ...found.map((person, i) => {
         const option = document.createElement("li");
-        option.id = `mention-option-${person.id}`;
+        option.id = `${list.id}-option-${person.id}`;
         option.setAttribute("role", "option");
         option.dataset.index = String(i);
         const name = document.createElement("span");
