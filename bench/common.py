@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import statistics
 import subprocess
 import sys
@@ -112,10 +113,15 @@ class BareRelay:
         if self.mode == "gevent":
             # The app's server: gunicorn, one gevent worker (deploy/gunicorn.conf.py's
             # settings that matter here), so both sides have its TCP_NODELAY and event loop.
+            from forum.cli import gunicorn_available  # noqa: PLC0415
+
+            if not gunicorn_available():
+                raise RuntimeError("gevent mode needs gunicorn and gevent (pip install .)")
             command = [
                 sys.executable, "-m", "gunicorn", "--worker-class", "gevent", "--workers", "1",
-                "--worker-connections", "10000", "--bind", f"127.0.0.1:{self.port}",
-                "--chdir", str(ROOT / "bench"), "bare_relay:app",
+                "--worker-connections", "10000", "--graceful-timeout", "2", "--keep-alive", "5",
+                "--bind", f"127.0.0.1:{self.port}", "--chdir", str(ROOT / "bench"),
+                "bare_relay:app",
             ]  # fmt: skip
         else:
             command = [sys.executable, str(ROOT / "bench" / "bare_relay.py"), str(self.port)]
@@ -135,7 +141,11 @@ class BareRelay:
 
     def __exit__(self, *exc: object) -> None:
         self.proc.terminate()
-        self.proc.wait(10)
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:  # its own process group: take the worker too
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(10)
 
 
 class AppServer(ServerProcess):

@@ -245,8 +245,8 @@ def get_forum(slug: str, user: User | None = None) -> Forum | None:
 
 
 def visible_forums(user: User | None) -> list[Forum]:
-    """Forums the user may read, in title order (three queries: forums with the user's roles,
-    commitments; no moderator or member is loaded)."""
+    """Forums the user may read, in title order (one query: forums with the user's roles and
+    their commitments joined; no moderator or member is loaded)."""
     forums = (
         db.session.scalars(_forums_statement("all"), {"user_id": _viewer_id(user)}).unique().all()
     )

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -29,24 +30,25 @@ class MultiCheckboxField(SelectMultipleField):
         """Unknown values are reported by the service, with the field's error."""
 
     def __call__(self, **kwargs: Any) -> Markup:
-        """The list, rendered once per everything it shows: WTForms builds every checkbox's
-        attributes through `str.format` and escaping, a third of a forum's page for the
-        thirteen commitments. The key holds the field's name, id, flags and attributes, and
-        each choice's value, label (in this request's language), checked state and
-        attributes."""
-        choices = tuple(
-            (str(c.value), str(c.label), c.selected, _attributes(c.render_kw))
-            for c in self.iter_choices()
-        )
-        key = (
-            "checkboxes",
+        """A blank list is rendered once per everything it shows: WTForms builds every
+        checkbox's attributes through `str.format` and escaping, a third of a forum's page
+        for the thirteen commitments. The key (a digest, however long the list) holds the
+        field's name, id, flags and attributes, and each choice's value, label (in this
+        request's language) and attributes. A list with boxes checked (a form sent back with
+        an error) is rendered each time: its combinations would crowd the other fragments out
+        of the store."""
+        choices = list(self.iter_choices())
+        if any(c.selected for c in choices):
+            return Markup(super().__call__(**kwargs))  # noqa: S704 — WTForms' own escaped output
+        shown = (
             self.name,
             self.id,
             _attributes(vars(self.flags)),
             _attributes(self.render_kw),
             _attributes(kwargs),
-            choices,
+            tuple((str(c.value), str(c.label), _attributes(c.render_kw)) for c in choices),
         )
+        key = ("checkboxes", hashlib.sha256(repr(shown).encode()).hexdigest())
         store = remembered()
         html = store.get(key)
         if html is None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import mimetypes
 import warnings
+from functools import cache
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -16,7 +17,9 @@ from urllib.parse import urlsplit
 from flask import current_app, request
 
 
+@cache
 def _weasyprint() -> Any:
+    """WeasyPrint, or None; looked up once per process (every consultation page asks)."""
     try:
         with warnings.catch_warnings():
             # Without the system's HarfBuzz-Subset it warns at import and works: a notice to

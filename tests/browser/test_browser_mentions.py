@@ -152,6 +152,9 @@ def test_the_inline_edit_suggests_names_as_the_composer_does(world, new_page):
     expect(options).to_have_count(2)  # Alice Andersson and Astrid Admin
     expect(box).to_have_attribute("aria-expanded", "true")
     expect(page.locator("#mention-list")).to_be_hidden()  # the composer's list stays shut
+    # below the box: above it, the feed (which scrolls) would cut the first options off
+    box_at, list_at = box.bounding_box(), listbox.bounding_box()
+    assert list_at["y"] >= box_at["y"] + box_at["height"], (box_at, list_at)
     assert_accessible(page, "inline edit suggesting names (sv)")
     page.keyboard.press("ArrowDown")
     chosen = options.nth(1).locator(".mention-handle").text_content()

@@ -191,7 +191,7 @@ export function createComposer({ socket, threadId, S, outbox, feedApi, live, typ
     bodyEl.after(editor);
     // before the box's own keydown, which leaves the keys a suggestion took
     const mentions = wireMentions({
-      socket, threadId, body: area, S, live, list: mentionList, status: mentionStatus,
+      socket, threadId, body: area, S, live, list: mentionList, status: mentionStatus, below: true,
     });
     area.focus();
     area.setSelectionRange(area.value.length, area.value.length);

@@ -4,8 +4,10 @@
 // move the active option (aria-activedescendant, focus stays in the text), Enter or Tab
 // inserts `@handle `, Escape closes, and a polite status says how many there are.
 // Pointer and touch pick an option too. Without the socket nothing is suggested.
-// The composer's box uses the page's #mention-list and #mention-status; an inline edit
-// passes its own pair (copies of those, with their own ids).
+// The composer's box uses the page's #mention-list and #mention-status and opens the list
+// above the box (the composer sits at the bottom of a phone's screen); an inline edit passes
+// its own pair (copies of those, with their own ids) and opens it below, inside the feed
+// that scrolls, where nothing above the feed's top edge could be reached.
 import { format } from "../live.js";
 
 // What follows an `@` at the caret: the characters a handle may have (forum/text.py).
@@ -16,6 +18,7 @@ export function wireMentions({
   socket, threadId, body, S, live,
   list = document.getElementById("mention-list"),
   status = document.getElementById("mention-status"),
+  below = false,
 }) {
   if (!body || !list || !status) return { open: () => false, close: () => {} };
 
@@ -78,8 +81,11 @@ export function wireMentions({
       }),
     );
     list.hidden = false;
-    // above the text box: the composer sits at the bottom of the screen on a phone
-    list.style.bottom = `${list.offsetParent ? list.offsetParent.offsetHeight - body.offsetTop + 4 : 0}px`;
+    if (below) {
+      list.style.top = `${body.offsetTop + body.offsetHeight + 4}px`;
+    } else {
+      list.style.bottom = `${list.offsetParent ? list.offsetParent.offsetHeight - body.offsetTop + 4 : 0}px`;
+    }
     body.setAttribute("aria-expanded", "true");
     setActive(0);
     const n = found.length;
