@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, NamedTuple, cast
 
-from sqlalchemy import Table, select
+from sqlalchemy import Table, bindparam, select
 
 from ..extensions import db
 from ..formatting import iso_utc
@@ -29,30 +29,44 @@ from ..models import (
 from ..text import excerpt
 
 
-def _organisation_names():
+def _organisation_names() -> Any:
+    memberships = cast(Table, Membership.__table__)
+    organisations = cast(Table, Organisation.__table__)
     return (
-        select(Membership.user_id, Organisation.name)
-        .join(Organisation, Organisation.id == Membership.organisation_id)
+        select(memberships.c.user_id, organisations.c.name)
+        .join(organisations, organisations.c.id == memberships.c.organisation_id)
         .where(
-            Membership.status == MembershipStatus.approved,
-            Organisation.status == OrganisationStatus.verified,
+            memberships.c.status == MembershipStatus.approved,
+            organisations.c.status == OrganisationStatus.verified,
         )
-        .order_by(Membership.id)
+        .order_by(memberships.c.id)
     )
 
 
 def author_organisation_expr(user_id: Any) -> Any:
     """The same rule as author_organisations, for one person, as a scalar subquery
     (the send path loads it together with the thread)."""
-    names = _organisation_names().where(Membership.user_id == user_id).limit(1).subquery()
+    memberships = cast(Table, Membership.__table__)
+    names = _organisation_names().where(memberships.c.user_id == user_id).limit(1).subquery()
     return select(names.c.name).scalar_subquery()
 
 
+_ORGANISATIONS: list[Any] = []
+
+
 def author_organisations(user_ids: set[int]) -> dict[int, str]:
-    """Each author's first verified organisation's name, in one query."""
+    """Each author's first verified organisation's name, in one query (a Core statement
+    built once per process, parameter `user_ids`)."""
     if not user_ids:
         return {}
-    rows = db.session.execute(_organisation_names().where(Membership.user_id.in_(user_ids))).all()
+    if not _ORGANISATIONS:
+        memberships = cast(Table, Membership.__table__)
+        _ORGANISATIONS.append(
+            _organisation_names().where(
+                memberships.c.user_id.in_(bindparam("user_ids", expanding=True))
+            )
+        )
+    rows = db.session.execute(_ORGANISATIONS[0], {"user_ids": list(user_ids)}).all()
     out: dict[int, str] = {}
     for user_id, name in rows:
         out.setdefault(user_id, name)
