@@ -121,7 +121,8 @@ def _page_thread_statement() -> Any:
                 contains_eager(Thread.forum).with_expression(
                     Forum.viewer_roles, _viewer_roles_expr(user_id)
                 ),
-                selectinload(Thread.commitments),
+                # Joined, not a second query: a thread has one or a few commitments.
+                joinedload(Thread.commitments),
             )
             .where(Thread.id == bindparam("thread_id", type_=Integer))
             .execution_options(populate_existing=True)
@@ -132,9 +133,9 @@ def _page_thread_statement() -> Any:
 def thread_for_page(user: User | None, thread_id: int) -> Thread | None:
     """A thread with its forum, its commitments and the viewer's roles in the forum (what
     policy asks on the thread page) instead of every moderator and member, which the page
-    does not show: two queries, however many people the forum has."""
+    does not show: one query, however many people the forum has."""
     params = {"user_id": user.id if user is not None else None, "thread_id": thread_id}
-    return db.session.scalar(_page_thread_statement(), params)
+    return db.session.scalars(_page_thread_statement(), params).unique().one_or_none()
 
 
 @dataclass
