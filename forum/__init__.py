@@ -363,10 +363,10 @@ def register_template_helpers(app: Flask) -> None:
     app.jinja_env.globals["enum_label"] = enum_label
     app.jinja_env.globals["target_label"] = target_label
     app.jinja_env.globals["reaction_names"] = REACTION_NAMES
-    from .web.message_view import message_html, message_shared
+    from .web.message_view import MessageRenderer, message_shared
 
     app.jinja_env.globals["message_shared"] = message_shared
-    app.jinja_env.globals["message_html"] = message_html
+    app.jinja_env.globals["message_renderer"] = MessageRenderer
     from .web.fragments import fragment
 
     app.jinja_env.globals["fragment"] = fragment

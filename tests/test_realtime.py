@@ -216,6 +216,41 @@ def test_reply_carries_the_quote(make, socket_for):
     }
 
 
+def test_a_page_of_rows_and_a_loaded_message_make_the_same_payload(make, app, db):
+    """Pages come as rows from one statement, single messages (send, edit, moderation) as
+    loaded objects: both through one builder, so the payloads agree field for field."""
+    from forum.queries import forums as forum_queries
+    from forum.queries import payloads
+    from forum.services import forums as forum_service
+    from forum.services import moderation, reactions
+
+    alice, bob, moderator = make.user(), make.user(), make.user()
+    make.organisation(admin=alice)
+    thread = make.thread(forum=make.forum(moderators=[moderator]), author=alice)
+    first = make.message(thread, alice, "Första *inlägget*")
+    hidden = make.message(thread, bob, "Ska döljas", reply_to=first.id)
+    deleted = make.message(thread, alice, "Ska tas bort")
+    make.message(thread, bob, "Svar på det dolda", reply_to=hidden.id)
+    make.message(thread, bob, "Svar på det borttagna", reply_to=deleted.id)
+    with app.test_request_context():
+        reactions.react(bob, first.id, "👍", True)
+        reactions.react(alice, hidden.id, "🎉", True)
+        forum_service.edit_message(alice, first.id, "Första, ändrat")
+        moderation.hide_message(moderator, hidden.id, "other", "Otrevligt")
+        forum_service.delete_message(alice, deleted.id)
+    db.session.expire_all()
+    for viewer_id in (None, bob.id):
+        page = forum_queries.latest_page(thread.id)
+        from_rows = payloads.messages_dicts(page.messages, viewer_id)
+        loaded = [db.session.get(Message, row.id) for row in page.messages]
+        assert from_rows == [payloads.message_payload(m, viewer_id) for m in loaded]
+    quotes = {m["id"]: m["reply_quote"] for m in from_rows}
+    assert quotes[hidden.id]["excerpt"] == "Första, ändrat"
+    assert [m["html"] for m in from_rows if m["state"] != "visible"] == ["", ""]
+    assert any(m["reactions"] for m in from_rows)
+    assert not [m for m in from_rows if m["id"] == hidden.id][0]["reactions"]
+
+
 @pytest.mark.parametrize(
     "payload",
     [

@@ -9,10 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
-from typing import Any
+from typing import Any, cast
 
 from flask_babel import gettext as _
-from sqlalchemy import Integer, String, and_, bindparam, case, exists, func, literal, select
+from sqlalchemy import Integer, String, Table, and_, bindparam, case, exists, func, literal, select
 from sqlalchemy.orm import contains_eager, joinedload, selectinload, with_expression
 
 from .. import policy
@@ -32,6 +32,7 @@ from ..models import (
 )
 from ..models.base import UTCDateTime
 from ..models.forums import ROLE_MEMBER, ROLE_MODERATOR, forum_members, forum_moderators
+from .payloads import MessageRow, message_rows_select
 
 PAGE_SIZE = 50
 MAX_PAGE_SIZE = 100
@@ -40,21 +41,38 @@ MAX_CATCH_UP = 1000
 
 @dataclass
 class MessagePage:
-    messages: list[Message]
+    messages: list[MessageRow]
     has_more: bool
 
 
-def _message_query():
-    """Messages with what their payload shows of the author and of the message replied to:
-    the authors' id, name and handle only, without the department every User load joins."""
-    return select(Message).options(
-        _payload_author(joinedload(Message.author)),
-        _payload_author(joinedload(Message.reply_to).joinedload(Message.author)),
-    )
+_MESSAGE_PAGES: dict[str, Any] = {}
 
 
-def _payload_author(load: Any) -> Any:
-    return load.load_only(User.id, User.display_name, User.handle).lazyload(User.department)
+def _message_page_statement(kind: str) -> Any:
+    """Built once per process: a thread's messages as `MessageRow`s, parameters `thread_id`,
+    `limit` and, but for the latest page, `edge` ('before': ids below it, newest first;
+    'after': ids above it, oldest first)."""
+    if kind not in _MESSAGE_PAGES:
+        messages = cast(Table, Message.__table__)
+        statement = message_rows_select().where(
+            messages.c.thread_id == bindparam("thread_id", type_=Integer)
+        )
+        edge = bindparam("edge", type_=Integer)
+        if kind == "after":
+            statement = statement.where(messages.c.id > edge).order_by(messages.c.id)
+        else:
+            if kind == "before":
+                statement = statement.where(messages.c.id < edge)
+            statement = statement.order_by(messages.c.id.desc())
+        _MESSAGE_PAGES[kind] = statement.limit(bindparam("limit", type_=Integer))
+    return _MESSAGE_PAGES[kind]
+
+
+def _message_rows(kind: str, thread_id: int, edge: int | None, limit: int) -> list[MessageRow]:
+    # A Core statement does not autoflush as an ORM query would: every caller reads pages
+    # before changing anything in the request.
+    params = {"thread_id": thread_id, "edge": edge, "limit": limit + 1}
+    return cast(list[MessageRow], db.session.execute(_message_page_statement(kind), params).all())
 
 
 def latest_page(thread_id: int, limit: int = PAGE_SIZE) -> MessagePage:
@@ -64,18 +82,14 @@ def latest_page(thread_id: int, limit: int = PAGE_SIZE) -> MessagePage:
 
 def messages_before(thread_id: int, before: int | None, limit: int = PAGE_SIZE) -> MessagePage:
     """Up to `limit` messages with id < before (keyset, never OFFSET), oldest first."""
-    query = _message_query().where(Message.thread_id == thread_id)
-    if before is not None:
-        query = query.where(Message.id < before)
-    rows = list(db.session.scalars(query.order_by(Message.id.desc()).limit(limit + 1)).unique())
+    rows = _message_rows("latest" if before is None else "before", thread_id, before, limit)
     has_more = len(rows) > limit
-    return MessagePage(list(reversed(rows[:limit])), has_more)
+    return MessagePage(rows[:limit][::-1], has_more)
 
 
 def messages_after(thread_id: int, since: int, limit: int = MAX_CATCH_UP) -> MessagePage:
     """Messages with id > since, oldest first: what a reconnecting client missed."""
-    query = _message_query().where(Message.thread_id == thread_id, Message.id > since)
-    rows = list(db.session.scalars(query.order_by(Message.id).limit(limit + 1)).unique())
+    rows = _message_rows("after", thread_id, since, limit)
     return MessagePage(rows[:limit], len(rows) > limit)
 
 
@@ -107,7 +121,8 @@ def _page_thread_statement() -> Any:
                 contains_eager(Thread.forum).with_expression(
                     Forum.viewer_roles, _viewer_roles_expr(user_id)
                 ),
-                selectinload(Thread.commitments),
+                # Joined, not a second query: a thread has one or a few commitments.
+                joinedload(Thread.commitments),
             )
             .where(Thread.id == bindparam("thread_id", type_=Integer))
             .execution_options(populate_existing=True)
@@ -118,9 +133,9 @@ def _page_thread_statement() -> Any:
 def thread_for_page(user: User | None, thread_id: int) -> Thread | None:
     """A thread with its forum, its commitments and the viewer's roles in the forum (what
     policy asks on the thread page) instead of every moderator and member, which the page
-    does not show: two queries, however many people the forum has."""
+    does not show: one query, however many people the forum has."""
     params = {"user_id": user.id if user is not None else None, "thread_id": thread_id}
-    return db.session.scalar(_page_thread_statement(), params)
+    return db.session.scalars(_page_thread_statement(), params).unique().one_or_none()
 
 
 @dataclass

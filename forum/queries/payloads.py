@@ -6,9 +6,11 @@ client sees the same fields whichever way a thing reached it.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any, NamedTuple, cast
 
-from sqlalchemy import select
+from sqlalchemy import Table, bindparam, select
 
 from ..extensions import db
 from ..formatting import iso_utc
@@ -27,30 +29,44 @@ from ..models import (
 from ..text import excerpt
 
 
-def _organisation_names():
+def _organisation_names() -> Any:
+    memberships = cast(Table, Membership.__table__)
+    organisations = cast(Table, Organisation.__table__)
     return (
-        select(Membership.user_id, Organisation.name)
-        .join(Organisation, Organisation.id == Membership.organisation_id)
+        select(memberships.c.user_id, organisations.c.name)
+        .join(organisations, organisations.c.id == memberships.c.organisation_id)
         .where(
-            Membership.status == MembershipStatus.approved,
-            Organisation.status == OrganisationStatus.verified,
+            memberships.c.status == MembershipStatus.approved,
+            organisations.c.status == OrganisationStatus.verified,
         )
-        .order_by(Membership.id)
+        .order_by(memberships.c.id)
     )
 
 
 def author_organisation_expr(user_id: Any) -> Any:
     """The same rule as author_organisations, for one person, as a scalar subquery
     (the send path loads it together with the thread)."""
-    names = _organisation_names().where(Membership.user_id == user_id).limit(1).subquery()
+    memberships = cast(Table, Membership.__table__)
+    names = _organisation_names().where(memberships.c.user_id == user_id).limit(1).subquery()
     return select(names.c.name).scalar_subquery()
 
 
+_ORGANISATIONS: list[Any] = []
+
+
 def author_organisations(user_ids: set[int]) -> dict[int, str]:
-    """Each author's first verified organisation's name, in one query."""
+    """Each author's first verified organisation's name, in one query (a Core statement
+    built once per process, parameter `user_ids`)."""
     if not user_ids:
         return {}
-    rows = db.session.execute(_organisation_names().where(Membership.user_id.in_(user_ids))).all()
+    if not _ORGANISATIONS:
+        memberships = cast(Table, Membership.__table__)
+        _ORGANISATIONS.append(
+            _organisation_names().where(
+                memberships.c.user_id.in_(bindparam("user_ids", expanding=True))
+            )
+        )
+    rows = db.session.execute(_ORGANISATIONS[0], {"user_ids": list(user_ids)}).all()
     out: dict[int, str] = {}
     for user_id, name in rows:
         out.setdefault(user_id, name)
@@ -66,52 +82,165 @@ def author_dict(user: User, organisations: dict[int, str]) -> dict[str, Any]:
     }
 
 
-def message_dict(message: Message, organisations: dict[int, str]) -> dict[str, Any]:
-    """A message as the socket protocol carries it; hidden and deleted text is not sent."""
-    visible = message.state == MessageState.visible
+class MessageRow(NamedTuple):
+    """What a message's payload shows, in the order `message_rows_select` selects it: the
+    message, its author's name and handle, and the message it replies to (None for each
+    when it replies to none)."""
+
+    id: int
+    thread_id: int
+    author_id: int
+    author_name: str
+    author_handle: str
+    html: str
+    body: str
+    created_at: datetime
+    edited_at: datetime | None
+    reply_to_id: int | None
+    client_id: str
+    state: MessageState
+    hidden_reason: str | None
+    reply_id: int | None
+    reply_author_name: str | None
+    reply_html: str | None
+    reply_state: MessageState | None
+
+
+def message_rows_select() -> Any:
+    """A Core SELECT of `MessageRow`s (the caller adds WHERE, ORDER BY and LIMIT): no ORM
+    object is built for a message, its author or the message it replies to."""
+    messages = cast(Table, Message.__table__)
+    users = cast(Table, User.__table__)
+    reply = messages.alias("reply")
+    reply_author = users.alias("reply_author")
+    return (
+        select(
+            messages.c.id,
+            messages.c.thread_id,
+            messages.c.author_id,
+            users.c.display_name.label("author_name"),
+            users.c.handle.label("author_handle"),
+            messages.c.html,
+            messages.c.body,
+            messages.c.created_at,
+            messages.c.edited_at,
+            messages.c.reply_to_id,
+            messages.c.client_id,
+            messages.c.state,
+            messages.c.hidden_reason,
+            reply.c.id.label("reply_id"),
+            reply_author.c.display_name.label("reply_author_name"),
+            reply.c.html.label("reply_html"),
+            reply.c.state.label("reply_state"),
+        )
+        .select_from(messages)
+        .join(users, users.c.id == messages.c.author_id)
+        .outerjoin(reply, reply.c.id == messages.c.reply_to_id)
+        .outerjoin(reply_author, reply_author.c.id == reply.c.author_id)
+    )
+
+
+def payload_row(message: Message) -> MessageRow:
+    """The `MessageRow` of a message already loaded (a send, an edit, a moderation)."""
     reply = message.reply_to
+    return MessageRow(
+        message.id,
+        message.thread_id,
+        message.author_id,
+        message.author.display_name,
+        message.author.handle,
+        message.html,
+        message.body,
+        message.created_at,
+        message.edited_at,
+        message.reply_to_id,
+        message.client_id,
+        message.state,
+        message.hidden_reason,
+        reply.id if reply is not None else None,
+        reply.author.display_name if reply is not None else None,
+        reply.html if reply is not None else None,
+        reply.state if reply is not None else None,
+    )
+
+
+def message_dict(row: MessageRow, organisations: dict[int, str]) -> dict[str, Any]:
+    """A message as the socket protocol carries it; hidden and deleted text is not sent."""
+    (
+        message_id,
+        thread_id,
+        author_id,
+        author_name,
+        author_handle,
+        html,
+        body,
+        created_at,
+        edited_at,
+        reply_to_id,
+        client_id,
+        state,
+        hidden_reason,
+        reply_id,
+        reply_author_name,
+        reply_html,
+        reply_state,
+    ) = row
+    visible = state == MessageState.visible
     quote = None
-    if reply is not None:
+    if reply_id is not None:
+        assert reply_html is not None and reply_state is not None
         quote = {
-            "id": reply.id,
-            "author_name": reply.author.display_name,
-            "excerpt": excerpt(reply.html, 160) if reply.state == MessageState.visible else None,
-            "state": reply.state.value,
+            "id": reply_id,
+            "author_name": reply_author_name,
+            "excerpt": excerpt(reply_html, 160) if reply_state == MessageState.visible else None,
+            "state": reply_state.value,
         }
     return {
-        "id": message.id,
-        "thread_id": message.thread_id,
-        "author": author_dict(message.author, organisations),
-        "html": message.html if visible else "",
-        "body": message.body if visible else "",
-        "created_at": iso_utc(message.created_at),
-        "edited_at": iso_utc(message.edited_at),
-        "reply_to": message.reply_to_id,
+        "id": message_id,
+        "thread_id": thread_id,
+        "author": {
+            "id": author_id,
+            "display_name": author_name,
+            "handle": author_handle,
+            "organisation": organisations.get(author_id),
+        },
+        "html": html if visible else "",
+        "body": body if visible else "",
+        "created_at": iso_utc(created_at),
+        "edited_at": iso_utc(edited_at),
+        "reply_to": reply_to_id,
         "reply_quote": quote,
-        "client_id": message.client_id,
-        "state": message.state.value,
-        "hidden_reason": message.hidden_reason if message.state == MessageState.hidden else None,
+        "client_id": client_id,
+        "state": state.value,
+        "hidden_reason": hidden_reason if state == MessageState.hidden else None,
     }
 
 
-def messages_dicts(messages: list[Message], viewer_id: int | None = None) -> list[dict[str, Any]]:
+def messages_dicts(
+    rows: Sequence[MessageRow], viewer_id: int | None = None
+) -> list[dict[str, Any]]:
     """Messages with their authors' organisations and reactions (one query each, any number).
 
     Reactions are hidden with the message; `mine` is set only for the one viewer asking.
     """
     from . import reactions as rq
 
-    organisations = author_organisations({m.author_id for m in messages})
-    reactions = rq.summaries(m.id for m in messages if m.state == MessageState.visible)
+    organisations = author_organisations({r.author_id for r in rows})
+    reactions = rq.summaries(r.id for r in rows if r.state == MessageState.visible)
     result = []
-    for m in messages:
-        item = message_dict(m, organisations)
-        summary = reactions.get(m.id, [])
+    for row in rows:
+        item = message_dict(row, organisations)
+        summary = reactions.get(row.id, [])
         item["reactions"] = (
             rq.public(summary) if viewer_id is None else rq.for_viewer(summary, viewer_id)
         )
         result.append(item)
     return result
+
+
+def message_payload(message: Message, viewer_id: int | None = None) -> dict[str, Any]:
+    """One loaded message as `join` and `history` carry it, reactions included."""
+    return messages_dicts([payload_row(message)], viewer_id)[0]
 
 
 def room_message(message: Message) -> dict[str, Any]:
@@ -120,7 +249,7 @@ def room_message(message: Message) -> dict[str, Any]:
     The same shape as `join` and `history`: its reactions, without `mine` (a room is many
     people), and none at all while it is hidden or deleted.
     """
-    return messages_dicts([message])[0]
+    return message_payload(message)
 
 
 def thread_dict(thread: Thread) -> dict[str, Any]:

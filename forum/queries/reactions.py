@@ -3,15 +3,32 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select
+from sqlalchemy import Table, bindparam, select
 
 from ..extensions import db
 from ..models import MessageReaction, User
 
 # The fixed set, in the order it is shown.
 REACTIONS = ("👍", "❤️", "🎉", "❓", "✅")
+
+
+_SUMMARIES: list[Any] = []
+
+
+def _summaries_statement() -> Any:
+    """Built once per process (a Core statement): parameter `message_ids`."""
+    if not _SUMMARIES:
+        reactions = cast(Table, MessageReaction.__table__)
+        users = cast(Table, User.__table__)
+        _SUMMARIES.append(
+            select(reactions.c.message_id, reactions.c.emoji, users.c.id, users.c.display_name)
+            .join(users, users.c.id == reactions.c.user_id)
+            .where(reactions.c.message_id.in_(bindparam("message_ids", expanding=True)))
+            .order_by(reactions.c.id)
+        )
+    return _SUMMARIES[0]
 
 
 def summaries(message_ids: Iterable[int]) -> dict[int, list[dict[str, Any]]]:
@@ -23,12 +40,7 @@ def summaries(message_ids: Iterable[int]) -> dict[int, list[dict[str, Any]]]:
     result: dict[int, list[dict[str, Any]]] = {i: [] for i in ids}
     if not ids:
         return result
-    rows = db.session.execute(
-        select(MessageReaction.message_id, MessageReaction.emoji, User.id, User.display_name)
-        .join(User, User.id == MessageReaction.user_id)
-        .where(MessageReaction.message_id.in_(ids))
-        .order_by(MessageReaction.id)
-    )
+    rows = db.session.execute(_summaries_statement(), {"message_ids": ids})
     grouped: dict[int, dict[str, dict[str, Any]]] = {i: {} for i in ids}
     for message_id, emoji, user_id, name in rows:
         entry = grouped[message_id].setdefault(

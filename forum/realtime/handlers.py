@@ -194,7 +194,7 @@ def on_edit(data: dict[str, Any]) -> dict[str, Any]:
     message_id = int_field(data, "message_id")
     body = str_field(data, "body", max_length=forum_service.MAX_BODY)
     message = forum_service.edit_message(_user(), message_id, body)  # type: ignore[arg-type]
-    return {"message": payloads.messages_dicts([message], _user_id())[0]}
+    return {"message": payloads.message_payload(message, _user_id())}
 
 
 @acknowledged
@@ -202,7 +202,7 @@ def on_delete(data: dict[str, Any]) -> dict[str, Any]:
     """Sent by an author withdrawing their message."""
     message_id = int_field(data, "message_id")
     message = forum_service.delete_message(_user(), message_id)  # type: ignore[arg-type]
-    return {"message": payloads.messages_dicts([message], _user_id())[0]}
+    return {"message": payloads.message_payload(message, _user_id())}
 
 
 @acknowledged

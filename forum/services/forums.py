@@ -282,7 +282,10 @@ def _insert_message(
         else ({user.id: organisation} if organisation else {})
     )
     # A new message has no reactions yet: the same shape as join and history, without a query.
-    payload = {**payloads.message_dict(message, organisations), "reactions": []}  # type: ignore[arg-type]
+    payload = {
+        **payloads.message_dict(payloads.payload_row(message), organisations),  # type: ignore[arg-type]
+        "reactions": [],
+    }
     emit_after_commit("message:new", {"message": payload}, thread_room(thread.id))
     activity = {
         "forum_id": thread.forum_id,
@@ -313,7 +316,7 @@ def _duplicate(user: User, client_id: str, thread_id: int) -> Sent | None:
         return None
     if existing.thread_id != thread_id:
         raise Conflict(_("That client_id was already used in another thread."), field="client_id")
-    return Sent(existing, False, payloads.messages_dicts([existing])[0])
+    return Sent(existing, False, payloads.message_payload(existing))
 
 
 def send(

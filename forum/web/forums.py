@@ -67,8 +67,11 @@ class ThreadForm(FlaskForm):
 
 class MessageForm(FlaskForm):
     body = TextAreaField(_l("Message"))
-    client_id = HiddenField()
-    reply_to = HiddenField()
+    # The labels WTForms would make of the names (shown only in an error summary), given:
+    # making them looks them up in WTForms' catalogue, which Flask-WTF reads from disk on
+    # each request, and the thread page builds this form on every view.
+    client_id = HiddenField("Client Id")
+    reply_to = HiddenField("Reply To")
 
 
 class EditForm(FlaskForm):

@@ -132,42 +132,56 @@ _CSRF_SLOT = Markup("\x00csrf\x00")
 _RENDERED_LIMIT = 4096
 
 
-def message_html(
-    m: dict, viewer_id: int, can_send: bool, can_moderate: bool, thread_open: bool
-) -> Markup:
-    """`message_item(...)` from _message.html, remembered: a thread page shows the same 50
-    messages to everyone who opens it, and rendering the macro was most of the page's time.
+class MessageRenderer:
+    """`message_item(m, ...)` from _message.html for each message of one page, remembered: a
+    thread page shows the same 50 messages to everyone who opens it, and rendering the macro
+    was most of the page's time.
 
     The key is everything the macro reads: the message's dict (its text, state, edits, author,
     quote and reactions with this viewer's own), what this viewer may do with it, the language,
-    the time zone and where the app is mounted. The page's CSRF token goes in afterwards."""
-    app = current_app._get_current_object()  # type: ignore[attr-defined]
-    rendered: Remembered = app.extensions.setdefault(
-        "forum_message_html", Remembered(_RENDERED_LIMIT)
-    )
-    mine = bool(viewer_id) and m["author"]["id"] == viewer_id
-    locale, zone = locale_zone()
-    key = (
+    the time zone and where the app is mounted; all but the dict are the same for the whole
+    page and worked out once. A rendering is kept split at its CSRF slots, and the page's token
+    is joined in (no search through the HTML per message)."""
+
+    def __init__(self, viewer_id: int, can_send: bool, can_moderate: bool, thread_open: bool):
+        self.app = current_app._get_current_object()  # type: ignore[attr-defined]
+        found = self.app.extensions.get("forum_message_html")
+        if found is None:
+            found = self.app.extensions.setdefault(
+                "forum_message_html", Remembered(_RENDERED_LIMIT)
+            )
+        self.rendered: Remembered = found
+        self.args = (viewer_id, can_send, can_moderate, thread_open)
+        locale, zone = locale_zone()
+        self.page_key = (
+            bool(viewer_id),
+            bool(can_send),
+            bool(can_moderate),
+            bool(thread_open),
+            locale,
+            zone,
+            request.script_root,
+        )
+        self.shared = message_shared()
+
+    def __call__(self, m: dict) -> Markup:
+        viewer_id = self.args[0]
+        mine = bool(viewer_id) and m["author"]["id"] == viewer_id
         # a digest, not the text: a long message's dict would otherwise be held twice
-        hashlib.blake2b(repr(m).encode(), digest_size=20).digest(),
-        bool(viewer_id),
-        mine,
-        bool(can_send),
-        bool(can_moderate),
-        bool(thread_open),
-        locale,
-        zone,
-        request.script_root,
-    )
-    html = rendered.get(key)
-    shared = message_shared()
-    if html is None:
+        key = (hashlib.blake2b(repr(m).encode(), digest_size=20).digest(), mine, self.page_key)
+        parts = self.rendered.get(key)
+        if parts is None:
+            parts = self._render(m)
+            self.rendered.put(key, parts)
+        # The macro's output (autoescaped); the token is URL-safe base64 and dots.
+        return Markup(self.shared.csrf.join(parts))  # noqa: S704
+
+    def _render(self, m: dict) -> tuple[str, ...]:
+        shared = self.shared
         real_csrf, shared.csrf = shared.csrf, _CSRF_SLOT
         try:
-            macro = app.jinja_env.get_template("forums/_message.html").module.message_item
-            html = str(macro(m, viewer_id, can_send, can_moderate, thread_open))
+            macro = self.app.jinja_env.get_template("forums/_message.html").module.message_item
+            html = str(macro(m, *self.args))
         finally:
             shared.csrf = real_csrf
-        rendered.put(key, html)
-    # The macro's output (autoescaped); the token is URL-safe base64 and dots.
-    return Markup(html.replace(_CSRF_SLOT, shared.csrf))  # noqa: S704
+        return tuple(html.split(_CSRF_SLOT))

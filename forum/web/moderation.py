@@ -124,7 +124,7 @@ def flag(message_id: int):
             return redirect(back)
     return render_template(
         "moderation/flag.html",
-        message=payloads.messages_dicts([message])[0],
+        message=payloads.message_payload(message),
         thread=message.thread,
         back=back,
         errors=errors,

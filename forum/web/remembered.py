@@ -9,32 +9,40 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Hashable
+from typing import Any
+
+# HTML, or HTML in pieces (to be joined by something that differs per page)
+Rendered = str | tuple[str, ...]
+
+
+def _chars(html: Rendered) -> int:
+    return len(html) if isinstance(html, str) else sum(map(len, html))
 
 
 class Remembered:
     """Rendered HTML by key (least recently used out first)."""
 
     def __init__(self, limit: int, max_chars: int = 16 * 1024 * 1024) -> None:
-        self.items: OrderedDict[Hashable, str] = OrderedDict()
+        self.items: OrderedDict[Hashable, Any] = OrderedDict()
         self.limit = limit
         self.max_chars = max_chars
         self.chars = 0
         self.lock = threading.Lock()
         self.renders = 0  # how many were stored (tests)
 
-    def get(self, key: Hashable) -> str | None:
+    def get(self, key: Hashable) -> Any:
         with self.lock:
             html = self.items.get(key)
             if html is not None:
                 self.items.move_to_end(key)
             return html
 
-    def put(self, key: Hashable, html: str) -> None:
+    def put(self, key: Hashable, html: Rendered) -> None:
         with self.lock:
             self.renders += 1
             old = self.items.pop(key, None)
-            self.chars += len(html) - (len(old) if old is not None else 0)
+            self.chars += _chars(html) - (_chars(old) if old is not None else 0)
             self.items[key] = html
             while self.items and (len(self.items) > self.limit or self.chars > self.max_chars):
                 _key, dropped = self.items.popitem(last=False)
-                self.chars -= len(dropped)
+                self.chars -= _chars(dropped)
