@@ -568,7 +568,6 @@ def test_a_rounds_discussion_cannot_be_moved_out_or_another_thread_in(app, make,
     """The round's rules read its discussion by its forum: moving would break who may read."""
     from consultation_support import make_round
 
-
     official, admin = make.user("official"), make.user("admin")
     make.organisation(admin=make.user())  # someone to ask
     round_ = make_round(app, make, official)

@@ -60,11 +60,11 @@ def test_header_shows_the_waiting_count_to_moderators(app, make, db, client, aut
     auth.login(forum_moderator)
     quiet = client.get("/").get_data(as_text=True)
     # nothing waiting: the number and its screen-reader "waiting" are hidden together
-    assert "data-moderation-count hidden><span class=\"count\" data-moderation-number>0<" in quiet
+    assert 'data-moderation-count hidden><span class="count" data-moderation-number>0<' in quiet
     with app.test_request_context():
         moderation_service.flag_message(make.user(), message.id, "offensive", "")
     page = client.get("/").get_data(as_text=True)
-    assert "data-moderation-count><span class=\"count\" data-moderation-number>1<" in page
+    assert 'data-moderation-count><span class="count" data-moderation-number>1<' in page
 
 
 def test_proposal_tells_the_owners_side_it_waits_for_acceptance(app, make, db):
