@@ -74,11 +74,16 @@ def author_organisations(user_ids: set[int]) -> dict[int, str]:
 
 
 def author_dict(user: User, organisations: dict[int, str]) -> dict[str, Any]:
+    return _author(user.id, user.display_name, user.handle, organisations)
+
+
+def _author(user_id: int, name: str, handle: str, organisations: dict[int, str]) -> dict[str, Any]:
+    """A person as payloads show them: a message's author, a mention suggestion."""
     return {
-        "id": user.id,
-        "display_name": user.display_name,
-        "handle": user.handle,
-        "organisation": organisations.get(user.id),
+        "id": user_id,
+        "display_name": name,
+        "handle": handle,
+        "organisation": organisations.get(user_id),
     }
 
 
@@ -113,7 +118,7 @@ def message_rows_select() -> Any:
     users = cast(Table, User.__table__)
     reply = messages.alias("reply")
     reply_author = users.alias("reply_author")
-    return (
+    statement = (
         select(
             messages.c.id,
             messages.c.thread_id,
@@ -138,6 +143,10 @@ def message_rows_select() -> Any:
         .outerjoin(reply, reply.c.id == messages.c.reply_to_id)
         .outerjoin(reply_author, reply_author.c.id == reply.c.author_id)
     )
+    # message_dict unpacks a row by position: a column out of place would put, say, the
+    # hidden reason where the text goes. Checked where the statement is built (once).
+    assert tuple(statement.selected_columns.keys()) == MessageRow._fields, "MessageRow order"
+    return statement
 
 
 def payload_row(message: Message) -> MessageRow:
@@ -198,12 +207,7 @@ def message_dict(row: MessageRow, organisations: dict[int, str]) -> dict[str, An
     return {
         "id": message_id,
         "thread_id": thread_id,
-        "author": {
-            "id": author_id,
-            "display_name": author_name,
-            "handle": author_handle,
-            "organisation": organisations.get(author_id),
-        },
+        "author": _author(author_id, author_name, author_handle, organisations),
         "html": html if visible else "",
         "body": body if visible else "",
         "created_at": iso_utc(created_at),
@@ -222,6 +226,9 @@ def messages_dicts(
     """Messages with their authors' organisations and reactions (one query each, any number).
 
     Reactions are hidden with the message; `mine` is set only for the one viewer asking.
+    Both are read with Core statements, which do not autoflush: a caller that has changed
+    reactions or memberships in this session flushes first (pages of messages likewise,
+    see `forums._message_rows`).
     """
     from . import reactions as rq
 
