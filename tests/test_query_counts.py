@@ -189,6 +189,38 @@ def test_thread_page_asks_for_the_viewers_roles_not_the_forums_people(
     assert client.get(url).status_code == 404
 
 
+def test_join_and_history_ask_for_the_viewers_roles_not_the_forums_people(
+    make, socket_for, count_queries, db
+):
+    """A socket's `join` and `history` load the thread as the page does (with the viewer's
+    roles): a forum's members and moderators are never loaded, and an invite-only forum
+    still opens to its member and moderator and not to an outsider."""
+    moderator, member, outsider = make.user(), make.user(), make.user()
+    forum = make.forum(visibility="invite", moderators=[moderator], members=[member])
+    thread = make.thread(forum=forum, author=member)
+    first = make.message(thread, member, "Hej")
+    make.message(thread, member, "Hej igen")
+    for person, readable in [(member, True), (moderator, True), (outsider, False)]:
+        sock = socket_for(person)
+        db.session.expire_all()
+        with count_queries() as counter:
+            joined = sock.emit("join", {"thread_id": thread.id}, callback=True)
+            older = sock.emit(
+                "history", {"thread_id": thread.id, "before": first.id + 1}, callback=True
+            )
+        if readable:
+            assert joined["ok"] and len(joined["messages"]) == 2, joined
+            assert older["ok"] and [m["id"] for m in older["messages"]] == [first.id], older
+        else:
+            assert joined["error"]["code"] == older["error"]["code"] == "not_found"
+        loads_people = [
+            s
+            for s in counter.statements
+            if "forum_members.forum_id, users.id" in s or "forum_moderators.forum_id, users.id" in s
+        ]
+        assert not loads_people, loads_people
+
+
 def test_forum_list_and_page_ask_for_the_viewers_roles_not_the_members(
     make, client, auth, count_queries, db
 ):

@@ -423,7 +423,8 @@ def visible_thread(user: User | None, thread_id: int) -> Thread:
 
 
 def visible_page_thread(user: User | None, thread_id: int) -> Thread:
-    """`visible_thread` for the thread page: loaded by `thread_for_page`."""
+    """`visible_thread` with the viewer's roles instead of the forum's people
+    (`thread_for_page`): for the thread page and the socket's `join` and `history`."""
     return policy.require_thread_visible(user, thread_for_page(user, thread_id))
 
 

@@ -148,7 +148,9 @@ def on_join(data: dict[str, Any]) -> dict[str, Any]:
     """Sent by clients entering a thread (or rejoining after a reconnect with `since`)."""
     thread_id = int_field(data, "thread_id")
     since = int_field(data, "since", required=False, minimum=0)
-    thread = forum_queries.visible_thread(_user(), thread_id)  # type: ignore[arg-type]
+    # with the joiner's roles in the forum, not its every member: a phone on a patchy
+    # network joins again on every reconnect
+    thread = forum_queries.visible_page_thread(_user(), thread_id)  # type: ignore[arg-type]
     page = (
         forum_queries.messages_after(thread.id, since)
         if since is not None
@@ -239,7 +241,7 @@ def on_history(data: dict[str, Any]) -> dict[str, Any]:
         raise Invalid(
             _("limit can be at most %(n)d.", n=forum_queries.MAX_PAGE_SIZE), field="limit"
         )
-    thread = forum_queries.visible_thread(_user(), thread_id)  # type: ignore[arg-type]
+    thread = forum_queries.visible_page_thread(_user(), thread_id)  # type: ignore[arg-type]
     page = forum_queries.messages_before(thread.id, before, limit)
     return {
         "messages": payloads.messages_dicts(page.messages, _user_id()),
