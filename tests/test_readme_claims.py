@@ -225,7 +225,7 @@ def test_an_unexpected_fault_answers_internal(make, socket_for, monkeypatch, cap
     def broken(*_args, **_kwargs):
         raise RuntimeError("the database went away")
 
-    monkeypatch.setattr(forum_queries, "get_thread", broken)
+    monkeypatch.setattr(forum_queries, "thread_for_page", broken)  # what `join` loads with
     with caplog.at_level(logging.ERROR):
         ack = socket_for(None).emit("join", {"thread_id": thread.id}, callback=True)
     assert ack["ok"] is False and ack["error"]["code"] == "internal"
