@@ -45,27 +45,23 @@ class MessagePage:
     has_more: bool
 
 
-_MESSAGE_PAGES: dict[str, Any] = {}
-
-
+@cache
 def _message_page_statement(kind: str) -> Any:
     """Built once per process: a thread's messages as `MessageRow`s, parameters `thread_id`,
     `limit` and, but for the latest page, `edge` ('before': ids below it, newest first;
     'after': ids above it, oldest first)."""
-    if kind not in _MESSAGE_PAGES:
-        messages = cast(Table, Message.__table__)
-        statement = message_rows_select().where(
-            messages.c.thread_id == bindparam("thread_id", type_=Integer)
-        )
-        edge = bindparam("edge", type_=Integer)
-        if kind == "after":
-            statement = statement.where(messages.c.id > edge).order_by(messages.c.id)
-        else:
-            if kind == "before":
-                statement = statement.where(messages.c.id < edge)
-            statement = statement.order_by(messages.c.id.desc())
-        _MESSAGE_PAGES[kind] = statement.limit(bindparam("limit", type_=Integer))
-    return _MESSAGE_PAGES[kind]
+    messages = cast(Table, Message.__table__)
+    statement = message_rows_select().where(
+        messages.c.thread_id == bindparam("thread_id", type_=Integer)
+    )
+    edge = bindparam("edge", type_=Integer)
+    if kind == "after":
+        statement = statement.where(messages.c.id > edge).order_by(messages.c.id)
+    else:
+        if kind == "before":
+            statement = statement.where(messages.c.id < edge)
+        statement = statement.order_by(messages.c.id.desc())
+    return statement.limit(bindparam("limit", type_=Integer))
 
 
 def _message_rows(kind: str, thread_id: int, edge: int | None, limit: int) -> list[MessageRow]:
@@ -106,28 +102,24 @@ def get_thread(thread_id: int) -> Thread | None:
     )
 
 
-_PAGE_THREAD: list[Any] = []
-
-
+@cache
 def _page_thread_statement() -> Any:
     """Built once per process: parameters `user_id` (None for a visitor) and `thread_id`."""
-    if not _PAGE_THREAD:
-        user_id = _viewer_param()
-        _PAGE_THREAD.append(
-            select(Thread)
-            .join(Thread.forum)
-            .options(
-                contains_eager(Thread.forum).with_expression(Forum.viewer_id, user_id),
-                contains_eager(Thread.forum).with_expression(
-                    Forum.viewer_roles, _viewer_roles_expr(user_id)
-                ),
-                # Joined, not a second query: a thread has one or a few commitments.
-                joinedload(Thread.commitments),
-            )
-            .where(Thread.id == bindparam("thread_id", type_=Integer))
-            .execution_options(populate_existing=True)
+    user_id = _viewer_param()
+    return (
+        select(Thread)
+        .join(Thread.forum)
+        .options(
+            contains_eager(Thread.forum).with_expression(Forum.viewer_id, user_id),
+            contains_eager(Thread.forum).with_expression(
+                Forum.viewer_roles, _viewer_roles_expr(user_id)
+            ),
+            # Joined, not a second query: a thread has one or a few commitments.
+            joinedload(Thread.commitments),
         )
-    return _PAGE_THREAD[0]
+        .where(Thread.id == bindparam("thread_id", type_=Integer))
+        .execution_options(populate_existing=True)
+    )
 
 
 def thread_for_page(user: User | None, thread_id: int) -> Thread | None:
@@ -224,29 +216,25 @@ def thread_for_sending(
     return SendContext(thread, organisation, recent_count, muted_until)
 
 
-_FORUM_STATEMENTS: dict[str, Any] = {}
-
-
+@cache
 def _forums_statement(kind: str) -> Any:
     """Forums with their commitments and the roles of the viewer (parameter `user_id`, None
     for a visitor) that policy asks about, instead of every member: built once per process.
     `one` (parameter `slug`) also loads the moderators, which a forum's page shows."""
-    if kind not in _FORUM_STATEMENTS:
-        user_id = _viewer_param()
-        statement = select(Forum).options(
-            with_expression(Forum.viewer_id, user_id),
-            with_expression(Forum.viewer_roles, _viewer_roles_expr(user_id)),
-            # Joined, not a second query: a forum has a few of the thirteen commitments.
-            joinedload(Forum.commitments),
+    user_id = _viewer_param()
+    statement = select(Forum).options(
+        with_expression(Forum.viewer_id, user_id),
+        with_expression(Forum.viewer_roles, _viewer_roles_expr(user_id)),
+        # Joined, not a second query: a forum has a few of the thirteen commitments.
+        joinedload(Forum.commitments),
+    )
+    if kind == "one":
+        statement = statement.options(selectinload(Forum.moderators)).where(
+            Forum.slug == bindparam("slug", type_=String)
         )
-        if kind == "one":
-            statement = statement.options(selectinload(Forum.moderators)).where(
-                Forum.slug == bindparam("slug", type_=String)
-            )
-        else:
-            statement = statement.order_by(Forum.title)
-        _FORUM_STATEMENTS[kind] = statement.execution_options(populate_existing=True)
-    return _FORUM_STATEMENTS[kind]
+    else:
+        statement = statement.order_by(Forum.title)
+    return statement.execution_options(populate_existing=True)
 
 
 def _viewer_id(user: User | None) -> int | None:

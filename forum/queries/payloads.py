@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from functools import cache
 from typing import Any, NamedTuple, cast
 
 from sqlalchemy import Table, bindparam, select
@@ -51,7 +52,13 @@ def author_organisation_expr(user_id: Any) -> Any:
     return select(names.c.name).scalar_subquery()
 
 
-_ORGANISATIONS: list[Any] = []
+@cache
+def _organisations_statement() -> Any:
+    """Built once per process (a Core statement): parameter `user_ids`."""
+    memberships = cast(Table, Membership.__table__)
+    return _organisation_names().where(
+        memberships.c.user_id.in_(bindparam("user_ids", expanding=True))
+    )
 
 
 def author_organisations(user_ids: set[int]) -> dict[int, str]:
@@ -59,14 +66,7 @@ def author_organisations(user_ids: set[int]) -> dict[int, str]:
     built once per process, parameter `user_ids`)."""
     if not user_ids:
         return {}
-    if not _ORGANISATIONS:
-        memberships = cast(Table, Membership.__table__)
-        _ORGANISATIONS.append(
-            _organisation_names().where(
-                memberships.c.user_id.in_(bindparam("user_ids", expanding=True))
-            )
-        )
-    rows = db.session.execute(_ORGANISATIONS[0], {"user_ids": list(user_ids)}).all()
+    rows = db.session.execute(_organisations_statement(), {"user_ids": list(user_ids)}).all()
     out: dict[int, str] = {}
     for user_id, name in rows:
         out.setdefault(user_id, name)

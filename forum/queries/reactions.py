@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from functools import cache
 from typing import Any, cast
 
 from sqlalchemy import Table, bindparam, select
@@ -14,21 +15,17 @@ from ..models import MessageReaction, User
 REACTIONS = ("👍", "❤️", "🎉", "❓", "✅")
 
 
-_SUMMARIES: list[Any] = []
-
-
+@cache
 def _summaries_statement() -> Any:
     """Built once per process (a Core statement): parameter `message_ids`."""
-    if not _SUMMARIES:
-        reactions = cast(Table, MessageReaction.__table__)
-        users = cast(Table, User.__table__)
-        _SUMMARIES.append(
-            select(reactions.c.message_id, reactions.c.emoji, users.c.id, users.c.display_name)
-            .join(users, users.c.id == reactions.c.user_id)
-            .where(reactions.c.message_id.in_(bindparam("message_ids", expanding=True)))
-            .order_by(reactions.c.id)
-        )
-    return _SUMMARIES[0]
+    reactions = cast(Table, MessageReaction.__table__)
+    users = cast(Table, User.__table__)
+    return (
+        select(reactions.c.message_id, reactions.c.emoji, users.c.id, users.c.display_name)
+        .join(users, users.c.id == reactions.c.user_id)
+        .where(reactions.c.message_id.in_(bindparam("message_ids", expanding=True)))
+        .order_by(reactions.c.id)
+    )
 
 
 def summaries(message_ids: Iterable[int]) -> dict[int, list[dict[str, Any]]]:

@@ -340,19 +340,15 @@ def open_session(
     return row, token
 
 
-_SESSION_USER: list[Any] = []
-
-
+@cache
 def _session_user_statement() -> Any:
     """Built once per process (parameter `key`): building and keying the statement cost
     more than running it, on every request."""
-    if not _SESSION_USER:
-        _SESSION_USER.append(
-            select(UserSession, User)
-            .join(User, User.id == UserSession.user_id)
-            .where(UserSession.key == bindparam("key", type_=String))
-        )
-    return _SESSION_USER[0]
+    return (
+        select(UserSession, User)
+        .join(User, User.id == UserSession.user_id)
+        .where(UserSession.key == bindparam("key", type_=String))
+    )
 
 
 def session_user(key: str | None, user_id: str | None) -> User | None:

@@ -20,11 +20,11 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Hashable
 
-from flask import current_app, request
+from flask import request
 from markupsafe import Markup, escape
 
 from ..formatting import locale_zone
-from .remembered import Remembered
+from .remembered import Remembered, app_store
 
 # What a fragment's body may read besides its arguments (the test holds templates to it).
 ALLOWED_NAMES = frozenset({"_", "gettext", "ngettext", "url_for", "lang"})
@@ -32,12 +32,8 @@ _LIMIT = 1024
 
 
 def remembered() -> Remembered:
-    """This app's fragments (each app its own: tests build many apps in one process)."""
-    app = current_app._get_current_object()  # type: ignore[attr-defined]
-    found: Remembered | None = app.extensions.get("forum_fragments")
-    if found is None:
-        found = app.extensions.setdefault("forum_fragments", Remembered(_LIMIT))
-    return found
+    """This app's fragments."""
+    return app_store("forum_fragments", _LIMIT)
 
 
 # A fill-in's place in a remembered fragment: NUL never comes from a translation or a link.

@@ -19,7 +19,7 @@ from markupsafe import Markup
 
 from ..formatting import locale_zone, translations
 from ..labels import REACTION_NAMES
-from .remembered import Remembered
+from .remembered import Remembered, app_store
 
 # An id no message has, replaced by the real one: url_for once per page instead of per message.
 _SLOT = 987654321987
@@ -145,12 +145,7 @@ class MessageRenderer:
 
     def __init__(self, viewer_id: int, can_send: bool, can_moderate: bool, thread_open: bool):
         self.app = current_app._get_current_object()  # type: ignore[attr-defined]
-        found = self.app.extensions.get("forum_message_html")
-        if found is None:
-            found = self.app.extensions.setdefault(
-                "forum_message_html", Remembered(_RENDERED_LIMIT)
-            )
-        self.rendered: Remembered = found
+        self.rendered: Remembered = app_store("forum_message_html", _RENDERED_LIMIT)
         self.args = (viewer_id, can_send, can_moderate, thread_open)
         locale, zone = locale_zone()
         self.page_key = (

@@ -11,6 +11,8 @@ from collections import OrderedDict
 from collections.abc import Hashable
 from typing import Any
 
+from flask import current_app
+
 # HTML, or HTML in pieces (to be joined by something that differs per page)
 Rendered = str | tuple[str, ...]
 
@@ -46,3 +48,13 @@ class Remembered:
             while self.items and (len(self.items) > self.limit or self.chars > self.max_chars):
                 _key, dropped = self.items.popitem(last=False)
                 self.chars -= _chars(dropped)
+
+
+def app_store(name: str, limit: int) -> Remembered:
+    """The app's store called `name` (each app its own: tests build many apps in one
+    process), made on first use."""
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    found: Remembered | None = app.extensions.get(name)
+    if found is None:
+        found = app.extensions.setdefault(name, Remembered(limit))
+    return found
