@@ -56,6 +56,7 @@ AUDIT_EVENTS = {
     "organisation.rejected": _l("Organisation rejected"),
     "role.granted": _l("Role granted"),
     "role.revoked": _l("Role revoked"),
+    "session.token_reused": _l("Login ended: a replaced remember-me token was used again"),
     "thread.locked": _l("Thread locked"),
     "thread.unlocked": _l("Thread unlocked"),
     "thread.pinned": _l("Thread pinned"),

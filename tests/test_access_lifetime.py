@@ -118,7 +118,21 @@ def test_a_session_key_without_its_token_cannot_end_the_session(app, make, db):
     assert all(row.revoked_at is None for row in sessions_of(db, user))
 
 
-def test_the_remember_token_rotates_on_use_and_the_old_one_is_refused(app, make):
+def remembered(app, value: str):
+    """A browser that was closed: only its remember-me cookie is left."""
+    browser = new_client(app)
+    browser.set_cookie(REMEMBER, value, domain="localhost")
+    return browser
+
+
+def rotated_minutes_ago(db, minutes: float) -> None:
+    db.session.execute(
+        update(UserSession).values(remember_rotated_at=utcnow() - timedelta(minutes=minutes))
+    )
+    db.session.commit()
+
+
+def test_the_remember_token_rotates_on_use(app, make):
     user = make.user()
     browser = new_client(app)
     login(browser, user.email, remember=True)
@@ -127,10 +141,121 @@ def test_the_remember_token_rotates_on_use_and_the_old_one_is_refused(app, make)
     assert logged_in(restarted)
     second = restarted.get_cookie(REMEMBER).value
     assert second != first
-    replay = new_client(app)
-    replay.set_cookie(REMEMBER, first, domain="localhost")
-    assert not logged_in(replay)
     assert logged_in(copy_of(app, restarted, names=(REMEMBER,)))
+    assert copy_of(app, restarted, names=(REMEMBER,)).get_cookie(REMEMBER).value == second
+
+
+def test_tabs_restored_at_once_all_stay_logged_in_and_agree_on_the_token(app, make, db):
+    """A browser restoring three tabs sends the same remember-me token three times; the
+    first request replaces it. The others must not log the person out (or delete the
+    cookie), and every answer must leave the browser holding the current token."""
+    user = make.user()
+    browser = new_client(app)
+    login(browser, user.email, remember=True)
+    old = browser.get_cookie(REMEMBER).value
+    tabs = [remembered(app, old) for _ in range(3)]
+    assert all(logged_in(tab) for tab in tabs)
+    tokens = {tab.get_cookie(REMEMBER).value for tab in tabs}
+    assert len(tokens) == 1 and old not in tokens
+    assert logged_in(remembered(app, tokens.pop()))
+    assert len(sessions_of(db, user)) == 1
+    assert sessions_of(db, user)[0].revoked_at is None
+
+
+def test_a_request_whose_answer_was_lost_is_answered_again_with_the_current_token(app, make, db):
+    """On a patchy network the answer carrying the new token can be lost: the retry still
+    carries the old one, within the grace time, and gets the current token."""
+    user = make.user()
+    browser = new_client(app)
+    login(browser, user.email, remember=True)
+    old = browser.get_cookie(REMEMBER).value
+    lost = remembered(app, old)
+    assert logged_in(lost)
+    current = lost.get_cookie(REMEMBER).value
+    rotated_minutes_ago(db, 4)
+    retry = remembered(app, old)
+    assert logged_in(retry)
+    assert retry.get_cookie(REMEMBER).value == current
+    assert sessions_of(db, user)[0].remember_generation == 1  # answered, not replaced again
+
+
+def test_a_replaced_token_used_after_the_grace_time_ends_the_session(app, make, db):
+    """A replaced token used later means someone else holds the current one (a copied
+    cookie): the session ends for whoever holds either, and the ending is logged."""
+    from forum.models import AuditEntry
+
+    user = make.user()
+    owner = new_client(app)
+    login(owner, user.email, remember=True)
+    copied = owner.get_cookie(REMEMBER).value
+    thief = remembered(app, copied)
+    assert logged_in(thief)  # the thief used it first and holds the current token
+    stolen = thief.get_cookie(REMEMBER).value
+    sock = socket_with(app, thief)
+    assert sock.is_connected()
+    rotated_minutes_ago(db, 6)
+    owner_later = remembered(app, copied)
+    assert not logged_in(owner_later)
+    assert owner_later.get_cookie(REMEMBER) is None  # the dead cookie is deleted
+    assert not logged_in(thief)
+    assert not logged_in(remembered(app, stolen))
+    assert not sock.is_connected()
+    assert all(row.revoked_at is not None for row in sessions_of(db, user))
+    logged = db.session.scalars(
+        select(AuditEntry).where(AuditEntry.action == "session.token_reused")
+    ).all()
+    assert [(e.target_type, e.target_id, e.actor_id) for e in logged] == [("user", user.id, None)]
+
+
+def test_a_token_two_replacements_old_ends_the_session_even_within_the_grace(app, make, db):
+    user = make.user()
+    browser = new_client(app)
+    login(browser, user.email, remember=True)
+    first = browser.get_cookie(REMEMBER).value
+    second_browser = remembered(app, first)
+    assert logged_in(second_browser)
+    third_browser = remembered(app, second_browser.get_cookie(REMEMBER).value)
+    assert logged_in(third_browser)
+    assert not logged_in(remembered(app, first))
+    assert sessions_of(db, user)[0].revoked_at is not None
+
+
+@pytest.mark.parametrize(
+    "token",
+    ["0.not-the-mac", "1.x", "99999999999999999999.x", "\u00b2.x", "-1.x", "0", "", ".", "0."],
+)
+def test_a_made_up_token_is_refused_and_ends_nothing(app, make, db, token):
+    """Only a token this session really had can end it: a session's key with anything
+    else (in the shape of a replaced token or not) is refused and changes nothing."""
+    user = make.user()
+    browser = new_client(app)
+    login(browser, user.email, remember=True)
+    key, _dot, current = browser.get_cookie(REMEMBER).value.partition(".")
+    assert logged_in(remembered(app, f"{key}.{current}"))  # now at generation 1
+    rotated_minutes_ago(db, 60)
+    prankster = remembered(app, f"{key}.{token}")
+    assert not logged_in(prankster)
+    assert sessions_of(db, user)[0].revoked_at is None
+    assert logged_in(browser)
+
+
+def test_a_socket_takes_the_replaced_token_within_the_grace_time_only(app, make, db):
+    """A page's socket may connect with the token its page just replaced; after the grace
+    time that token is a visitor's on an invite-only forum, and ends the session."""
+    user = make.user()
+    thread = make.thread(make.forum(visibility="invite", members=[user]), author=user)
+    browser = new_client(app)
+    login(browser, user.email, remember=True)
+    old = browser.get_cookie(REMEMBER).value
+    assert logged_in(remembered(app, old))
+    sock = socket_with(app, remembered(app, old))
+    assert sock.emit("join", {"thread_id": thread.id}, callback=True)["ok"]
+    sock.disconnect()
+    rotated_minutes_ago(db, 6)
+    late = socket_with(app, remembered(app, old))
+    ack = late.emit("join", {"thread_id": thread.id}, callback=True)
+    assert ack["ok"] is False
+    assert sessions_of(db, user)[0].revoked_at is not None
 
 
 def test_the_remember_token_expires_after_the_maximum_age(app, make, db):

@@ -54,7 +54,9 @@ class UserSession(Model):
 
     `key` is the random name the signed session cookie carries (and the socket
     room `session:<key>`); `remember_hash` is the hash of the current remember-me
-    token, which is replaced every time it is used.
+    token, which is replaced every time it is used: `remember_generation` counts the
+    replacements and `remember_rotated_at` is the last one (the token it replaced is
+    still taken for a short while, see `services.accounts.use_remember_token`).
     """
 
     __tablename__ = "user_sessions"
@@ -68,6 +70,8 @@ class UserSession(Model):
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     remember_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
     remember_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    remember_generation: Mapped[int] = mapped_column(default=0, server_default="0")
+    remember_rotated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class LoginAttempt(Model):

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import hmac
 import secrets
 from datetime import datetime, timedelta
 from functools import cache
@@ -299,6 +301,9 @@ def authenticate(email: str, password: str, address: str) -> User:
 # --- server-side sessions -------------------------------------------------------
 
 TOUCH_EVERY = timedelta(seconds=60)  # last_seen is written at most this often
+# A remember-me token just replaced is still taken this long: another tab of the same
+# browser, or a request whose answer a patchy network lost, may carry it.
+ROTATION_GRACE = timedelta(minutes=5)
 
 
 def _idle_limit() -> timedelta:
@@ -332,7 +337,7 @@ def open_session(
     )
     token = None
     if remember:
-        token = secrets.token_urlsafe(32)
+        token = _remember_token(row.key, 0)
         row.remember_hash = _token_hash(token)
         row.remember_expires_at = now + _max_age()
     db.session.add(row)
@@ -377,20 +382,27 @@ def session_user(key: str | None, user_id: str | None) -> User | None:
 def use_remember_token(
     value: str | None, rotate: bool
 ) -> tuple[User, UserSession, str | None] | None:
-    """Log in from a remember-me cookie `<key>.<token>`; the token is replaced when `rotate`.
+    """Log in from a remember-me cookie `<key>.<token>`; with `rotate`, the token to set.
 
-    A socket cannot set a cookie, so it checks the token without rotating it.
+    The token is replaced on every use. The one it replaced is still taken for
+    `ROTATION_GRACE` and answered with the current one, so a browser restoring several
+    tabs at once, or retrying a request whose answer was lost, keeps its login and ends up
+    holding the current token. A replaced token used after that means someone else holds
+    the current one (a copied cookie): the session ends, for both of them. Tokens are
+    derived from the session and its generation (`_remember_token`), so two requests
+    replacing the same token at once give the same new one.
+
+    A socket cannot set a cookie, so it checks the token without replacing it.
     """
     key, _sep, token = (value or "").partition(".")
     if not key or not token:
         return None
     row = db.session.scalar(select(UserSession).where(UserSession.key == key))
     now = utcnow()
-    if (
-        row is None
-        or row.remember_hash is None
-        or not secrets.compare_digest(row.remember_hash, _token_hash(token))
-    ):
+    if row is None or row.remember_hash is None:
+        return None
+    current = secrets.compare_digest(row.remember_hash, _token_hash(token))
+    if not current and not _just_replaced(row, token, now):
         return None
     if not session_is_live(row, now):
         return None
@@ -398,12 +410,46 @@ def use_remember_token(
     if user is None or user.is_suspended(now):
         return None
     new_token = None
-    if rotate:
-        new_token = secrets.token_urlsafe(32)
+    if rotate and current:
+        row.remember_generation += 1
+        row.remember_rotated_at = now
+        new_token = _remember_token(row.key, row.remember_generation)
         row.remember_hash = _token_hash(new_token)
+    elif rotate:  # the current token again, unless the secret key changed since it was made
+        again = _remember_token(row.key, row.remember_generation)
+        new_token = again if secrets.compare_digest(row.remember_hash, _token_hash(again)) else None
     row.last_seen_at = now
     db.session.commit()
     return user, row, new_token
+
+
+def _remember_token(key: str, generation: int) -> str:
+    """Session `key`'s remember-me token at `generation`: `<generation>.<MAC>`, keyed by
+    the app's secret (only its hash is stored), so a replaced token is recognised."""
+    secret = str(current_app.config["SECRET_KEY"]).encode()
+    mac = hmac.new(secret, f"forum-remember:{key}:{generation}".encode(), hashlib.sha256)
+    return f"{generation}.{base64.urlsafe_b64encode(mac.digest()).rstrip(b'=').decode()}"
+
+
+def _just_replaced(row: UserSession, token: str, now: datetime) -> bool:
+    """Whether `token` is the one this session's current token replaced, within the grace
+    time. An earlier token of this session otherwise ends it (logged); anything else is
+    refused without touching it (knowing a session's key is not enough to end it)."""
+    generation, sep, _mac = token.partition(".")
+    if not (sep and generation.isascii() and generation.isdigit() and len(generation) < 10):
+        return False
+    earlier = int(generation)
+    if earlier >= row.remember_generation or not secrets.compare_digest(
+        token, _remember_token(row.key, earlier)
+    ):
+        return False
+    rotated = row.remember_rotated_at
+    if earlier == row.remember_generation - 1 and rotated and now - rotated <= ROTATION_GRACE:
+        return True
+    if row.revoked_at is None:
+        audit.record(None, "session.token_reused", "user", row.user_id)
+        _revoke([row])
+    return False
 
 
 def _revoke(rows: list[UserSession]) -> None:
