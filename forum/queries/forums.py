@@ -140,9 +140,6 @@ class SendContext:
     muted_until: datetime | None  # the mute in force in the thread's forum, if any
 
 
-_SEND_STATEMENTS: dict[bool, Any] = {}
-
-
 def _viewer_param() -> Any:
     # A default of NULL: when an expired forum is refreshed, SQLAlchemy reruns these
     # expressions without our parameters; then they load "no viewer" and policy falls
@@ -161,11 +158,10 @@ def _viewer_roles_expr(user_id: Any) -> Any:
     return case((is_moderator, ROLE_MODERATOR), else_=0) + case((is_member, ROLE_MEMBER), else_=0)
 
 
+@cache
 def _send_statement(with_rate: bool) -> Any:
     """Built once per process (building it costs more than running it): parameters
     `user_id`, `thread_id`, `now` and, with the rate window, `rate_since`."""
-    if with_rate in _SEND_STATEMENTS:
-        return _SEND_STATEMENTS[with_rate]
     from . import payloads
     from .moderation import mute_until_expr
 
@@ -182,7 +178,7 @@ def _send_statement(with_rate: bool) -> Any:
             )
             .scalar_subquery()
         )
-    statement = (
+    return (
         select(
             Thread,
             payloads.author_organisation_expr(user_id),
@@ -197,8 +193,6 @@ def _send_statement(with_rate: bool) -> Any:
         .where(Thread.id == bindparam("thread_id", type_=Integer))
         .execution_options(populate_existing=True)
     )
-    _SEND_STATEMENTS[with_rate] = statement
-    return statement
 
 
 def thread_for_sending(

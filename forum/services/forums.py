@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import cache
 from typing import Any, cast
 
 from flask import current_app
@@ -188,9 +189,9 @@ def _existing(user: User, client_id: str) -> Message | None:
     )
 
 
-def _upsert(table: Any) -> Any:
-    """INSERT ... ON CONFLICT for the database in use (SQLite and PostgreSQL both have it)."""
-    if db.session.get_bind().dialect.name == "postgresql":
+def _upsert(table: Any, dialect: str) -> Any:
+    """INSERT ... ON CONFLICT for `dialect` (SQLite and PostgreSQL both have it)."""
+    if dialect == "postgresql":
         from sqlalchemy.dialects.postgresql import insert as pg_insert
 
         return pg_insert(table)
@@ -199,31 +200,30 @@ def _upsert(table: Any) -> Any:
     return sqlite_insert(table)
 
 
-_MARKER_UPSERTS: dict[str, Any] = {}
-
-
 def _marker_upsert() -> Any:
-    """The read marker's upsert, built once per dialect (building it cost more than running
-    it on the send path): parameters `m_user`, `m_thread`, `m_last` and `m_count`."""
-    dialect = db.session.get_bind().dialect.name
-    found = _MARKER_UPSERTS.get(dialect)
-    if found is None:
-        markers = ReadMarker.__table__
-        stmt = _upsert(markers).values(
-            user_id=bindparam("m_user"),
-            thread_id=bindparam("m_thread"),
-            last_read_id=bindparam("m_last"),
-            read_count=bindparam("m_count"),
-        )
-        found = _MARKER_UPSERTS[dialect] = stmt.on_conflict_do_update(
-            index_elements=[markers.c.user_id, markers.c.thread_id],
-            set_={
-                "last_read_id": stmt.excluded.last_read_id,
-                "read_count": stmt.excluded.read_count,
-            },
-            where=markers.c.last_read_id < stmt.excluded.last_read_id,
-        )
-    return found
+    """The read marker's upsert for this session's database: parameters `m_user`,
+    `m_thread`, `m_last` and `m_count`."""
+    return _marker_upsert_for(db.session.get_bind().dialect.name)
+
+
+@cache
+def _marker_upsert_for(dialect: str) -> Any:
+    """Built once per dialect (building it cost more than running it on the send path)."""
+    markers = ReadMarker.__table__
+    stmt = _upsert(markers, dialect).values(
+        user_id=bindparam("m_user"),
+        thread_id=bindparam("m_thread"),
+        last_read_id=bindparam("m_last"),
+        read_count=bindparam("m_count"),
+    )
+    return stmt.on_conflict_do_update(
+        index_elements=[markers.c.user_id, markers.c.thread_id],
+        set_={
+            "last_read_id": stmt.excluded.last_read_id,
+            "read_count": stmt.excluded.read_count,
+        },
+        where=markers.c.last_read_id < stmt.excluded.last_read_id,
+    )
 
 
 def _store_marker(user_id: int, thread_id: int, last_read_id: int, read_count: int) -> None:
