@@ -402,8 +402,17 @@ def use_remember_token(
     if row is None or row.remember_hash is None:
         return None
     current = secrets.compare_digest(row.remember_hash, _token_hash(token))
-    if not current and not _just_replaced(row, token, now):
-        return None
+    if not current:
+        earlier = _earlier_generation(row, token)
+        if earlier is None:  # not a token this session had: knowing its key ends nothing
+            return None
+        rotated = row.remember_rotated_at
+        just_replaced = earlier == row.remember_generation - 1
+        if not (just_replaced and rotated is not None and now - rotated <= ROTATION_GRACE):
+            if row.revoked_at is None:
+                audit.record(None, "session.token_reused", "user", row.user_id)
+                _revoke([row])
+            return None
     if not session_is_live(row, now):
         return None
     user = db.session.get(User, row.user_id)
@@ -431,25 +440,17 @@ def _remember_token(key: str, generation: int) -> str:
     return f"{generation}.{base64.urlsafe_b64encode(mac.digest()).rstrip(b'=').decode()}"
 
 
-def _just_replaced(row: UserSession, token: str, now: datetime) -> bool:
-    """Whether `token` is the one this session's current token replaced, within the grace
-    time. An earlier token of this session otherwise ends it (logged); anything else is
-    refused without touching it (knowing a session's key is not enough to end it)."""
+def _earlier_generation(row: UserSession, token: str) -> int | None:
+    """The generation of `token` if it is one this session had before its current one."""
     generation, sep, _mac = token.partition(".")
     if not (sep and generation.isascii() and generation.isdigit() and len(generation) < 10):
-        return False
+        return None
     earlier = int(generation)
     if earlier >= row.remember_generation or not secrets.compare_digest(
         token, _remember_token(row.key, earlier)
     ):
-        return False
-    rotated = row.remember_rotated_at
-    if earlier == row.remember_generation - 1 and rotated and now - rotated <= ROTATION_GRACE:
-        return True
-    if row.revoked_at is None:
-        audit.record(None, "session.token_reused", "user", row.user_id)
-        _revoke([row])
-    return False
+        return None
+    return earlier
 
 
 def _revoke(rows: list[UserSession]) -> None:
