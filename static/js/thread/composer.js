@@ -45,6 +45,12 @@ export function createComposer({ socket, threadId, S, outbox, feedApi, live, typ
       }
     } catch (_e) { /* storage blocked: the text stays in the box */ }
   }
+  // On a phone the box grows once it holds text, never on focus alone: growing on focus
+  // shrank it again when a tap elsewhere took the focus, moving the page under the
+  // finger, and the tap missed what it was meant for (an Edit or Reply link).
+  function fit() {
+    body.classList.toggle("filled", body.value !== "");
+  }
   function restoreDraft() {
     let draft = null;
     try {
@@ -54,6 +60,7 @@ export function createComposer({ socket, threadId, S, outbox, feedApi, live, typ
     }
     if (!draft) return;
     if (!body.value && typeof draft.body === "string") body.value = draft.body;
+    fit();
     if (!replyInput.value && draft.reply_to && /^\d+$/.test(draft.reply_to)) {
       setReply(Number(draft.reply_to), draft.reply_name || "");
     }
@@ -63,6 +70,7 @@ export function createComposer({ socket, threadId, S, outbox, feedApi, live, typ
   function takeBack(item) {
     if (item) {
       body.value = body.value.trim() ? `${item.body}\n\n${body.value}` : item.body;
+      fit();
       if (item.reply_to && !replyInput.value) setReply(item.reply_to, item.reply_name);
       saveDraft();
     }
@@ -92,6 +100,7 @@ export function createComposer({ socket, threadId, S, outbox, feedApi, live, typ
         client_id: newClientId(),
       });
       body.value = "";
+      fit();
       setReply(null);
       saveDraft();
       body.focus();
@@ -103,6 +112,7 @@ export function createComposer({ socket, threadId, S, outbox, feedApi, live, typ
       }
     });
     body.addEventListener("input", () => {
+      fit();
       saveDraft();
       if (body.value) showError("");
       typed();
