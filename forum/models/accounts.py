@@ -55,8 +55,8 @@ class UserSession(Model):
     `key` is the random name the signed session cookie carries (and the socket
     room `session:<key>`); `remember_hash` is the hash of the current remember-me
     token, which is replaced every time it is used: `remember_generation` counts the
-    replacements and `remember_rotated_at` is the last one (the token it replaced is
-    still taken for a short while, see `services.accounts.use_remember_token`).
+    replacements, `remember_rotated_at` is the last one and `remember_previous_hash` the
+    token it replaced, still taken for a short while (`services.accounts.use_remember_token`).
     """
 
     __tablename__ = "user_sessions"
@@ -72,6 +72,7 @@ class UserSession(Model):
     remember_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     remember_generation: Mapped[int] = mapped_column(default=0, server_default="0")
     remember_rotated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    remember_previous_hash: Mapped[str | None] = mapped_column(String(64))
 
 
 class LoginAttempt(Model):

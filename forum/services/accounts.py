@@ -15,7 +15,7 @@ from email_validator import EmailNotValidError, validate_email
 from flask import current_app
 from flask_babel import force_locale
 from flask_babel import gettext as _
-from sqlalchemy import String, bindparam, delete, func, select
+from sqlalchemy import String, bindparam, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -387,70 +387,90 @@ def use_remember_token(
     The token is replaced on every use. The one it replaced is still taken for
     `ROTATION_GRACE` and answered with the current one, so a browser restoring several
     tabs at once, or retrying a request whose answer was lost, keeps its login and ends up
-    holding the current token. A replaced token used after that means someone else holds
-    the current one (a copied cookie): the session ends, for both of them. Tokens are
-    derived from the session and its generation (`_remember_token`), so two requests
-    replacing the same token at once give the same new one.
+    holding the current token. A replaced token used after that means a copy may be in
+    someone else's hands (or an answer was lost and retried much later): the session ends
+    for whoever holds either, and the ending is logged. Tokens are derived from the
+    session and its generation (`_remember_token`), so two requests replacing the same
+    token at once make the same new one.
 
     A socket cannot set a cookie, so it checks the token without replacing it.
     """
     key, _sep, token = (value or "").partition(".")
-    if not key or not token:
+    if not key or not token or not token.isascii():
         return None
     row = db.session.scalar(select(UserSession).where(UserSession.key == key))
     now = utcnow()
     if row is None or row.remember_hash is None:
         return None
-    current = secrets.compare_digest(row.remember_hash, _token_hash(token))
+    hashed = _token_hash(token)
+    current = secrets.compare_digest(row.remember_hash, hashed)
     if not current:
-        earlier = _earlier_generation(row, token)
-        if earlier is None:  # not a token this session had: knowing its key ends nothing
-            return None
+        previous = row.remember_previous_hash
+        was_previous = previous is not None and secrets.compare_digest(previous, hashed)
         rotated = row.remember_rotated_at
-        just_replaced = earlier == row.remember_generation - 1
-        if not (just_replaced and rotated is not None and now - rotated <= ROTATION_GRACE):
-            if row.revoked_at is None:
+        if not (was_previous and rotated is not None and now - rotated <= ROTATION_GRACE):
+            if (was_previous or _is_earlier_token(row, token)) and row.revoked_at is None:
                 audit.record(None, "session.token_reused", "user", row.user_id)
                 _revoke([row])
-            return None
+            return None  # anything else: knowing a session's key ends nothing
     if not session_is_live(row, now):
         return None
     user = db.session.get(User, row.user_id)
     if user is None or user.is_suspended(now):
         return None
     new_token = None
-    if rotate and current:
-        row.remember_generation += 1
-        row.remember_rotated_at = now
-        new_token = _remember_token(row.key, row.remember_generation)
-        row.remember_hash = _token_hash(new_token)
-    elif rotate:  # the current token again, unless the secret key changed since it was made
+    if rotate and not current:  # answered with the current token, made again
         again = _remember_token(row.key, row.remember_generation)
-        new_token = again if secrets.compare_digest(row.remember_hash, _token_hash(again)) else None
+        if secrets.compare_digest(row.remember_hash, _token_hash(again)):
+            new_token = again
+    if rotate and new_token is None:  # or replaced (also when the secret key changed since)
+        new_token = _replace_token(row, now)
     row.last_seen_at = now
     db.session.commit()
     return user, row, new_token
 
 
+def _replace_token(row: UserSession, now: datetime) -> str:
+    """The session's next token, stored only if nobody replaced the one read meanwhile
+    (another process may have): either way the caller gets the next generation's token,
+    which is the one the other request made, or the one just before the current."""
+    generation = row.remember_generation + 1
+    token = _remember_token(row.key, generation)
+    db.session.execute(
+        update(UserSession)
+        .where(
+            UserSession.id == row.id,
+            UserSession.remember_generation == row.remember_generation,
+            UserSession.revoked_at.is_(None),
+        )
+        .values(
+            remember_generation=generation,
+            remember_hash=_token_hash(token),
+            remember_previous_hash=row.remember_hash,
+            remember_rotated_at=now,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    return token
+
+
 def _remember_token(key: str, generation: int) -> str:
     """Session `key`'s remember-me token at `generation`: `<generation>.<MAC>`, keyed by
-    the app's secret (only its hash is stored), so a replaced token is recognised."""
+    the app's secret (only its hash is stored), so an earlier token is recognised."""
     secret = str(current_app.config["SECRET_KEY"]).encode()
     mac = hmac.new(secret, f"forum-remember:{key}:{generation}".encode(), hashlib.sha256)
     return f"{generation}.{base64.urlsafe_b64encode(mac.digest()).rstrip(b'=').decode()}"
 
 
-def _earlier_generation(row: UserSession, token: str) -> int | None:
-    """The generation of `token` if it is one this session had before its current one."""
+def _is_earlier_token(row: UserSession, token: str) -> bool:
+    """Whether `token` (ASCII) is one this session had before its current one."""
     generation, sep, _mac = token.partition(".")
     if not (sep and generation.isascii() and generation.isdigit() and len(generation) < 10):
-        return None
+        return False
     earlier = int(generation)
-    if earlier >= row.remember_generation or not secrets.compare_digest(
-        token, _remember_token(row.key, earlier)
-    ):
-        return None
-    return earlier
+    return earlier < row.remember_generation and hmac.compare_digest(
+        token.encode(), _remember_token(row.key, earlier).encode()
+    )
 
 
 def _revoke(rows: list[UserSession]) -> None:

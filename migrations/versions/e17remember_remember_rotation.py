@@ -1,4 +1,4 @@
-"""remember-me rotation: a generation counter and the time of the last replacement
+"""remember-me rotation: a generation counter, the last replacement and the token it replaced
 
 Revision ID: e17remember
 Revises: e16searchterms
@@ -26,9 +26,11 @@ def upgrade():
             sa.Column("remember_generation", sa.Integer(), server_default="0", nullable=False)
         )
         batch_op.add_column(sa.Column("remember_rotated_at", sa.DateTime(timezone=True), nullable=True))
+        batch_op.add_column(sa.Column("remember_previous_hash", sa.String(length=64), nullable=True))
 
 
 def downgrade():
     with op.batch_alter_table("user_sessions", schema=None) as batch_op:
+        batch_op.drop_column("remember_previous_hash")
         batch_op.drop_column("remember_rotated_at")
         batch_op.drop_column("remember_generation")

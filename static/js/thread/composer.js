@@ -60,7 +60,6 @@ export function createComposer({ socket, threadId, S, outbox, feedApi, live, typ
     }
     if (!draft) return;
     if (!body.value && typeof draft.body === "string") body.value = draft.body;
-    fit();
     if (!replyInput.value && draft.reply_to && /^\d+$/.test(draft.reply_to)) {
       setReply(Number(draft.reply_to), draft.reply_name || "");
     }
@@ -79,6 +78,7 @@ export function createComposer({ socket, threadId, S, outbox, feedApi, live, typ
 
   if (form) {
     restoreDraft();
+    fit(); // also text the browser itself put back into the box
     // before the Enter handler below: a suggestion taken with Enter is not a send
     wireMentions({ socket, threadId, body, S, live });
     form.addEventListener("submit", (event) => {
