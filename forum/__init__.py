@@ -278,6 +278,10 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(Exception)
     def on_unexpected(err: Exception):
         db.session.rollback()
+        try:  # the error page's language and header ask who is reading
+            _ = current_user.is_authenticated
+        except Exception:  # noqa: BLE001 — finding that out was the fault: answer as to a visitor
+            login_manager._update_request_context_with_user()  # noqa: SLF001 — Flask-Login's own
         from flask_babel import gettext
 
         from .errors import is_out_of_range

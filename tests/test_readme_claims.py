@@ -233,6 +233,30 @@ def test_an_unexpected_fault_answers_internal(make, socket_for, monkeypatch, cap
     assert any("RuntimeError" in (r.exc_text or "") or r.exc_info for r in caplog.records)
 
 
+@pytest.mark.parametrize("lang, words", [("sv", "Något gick fel"), ("en", "Something went wrong")])
+def test_a_fault_in_finding_out_who_asks_still_gets_the_error_page(
+    app, make, auth, client, monkeypatch, caplog, lang, words
+):
+    """The error page's header and language ask who is reading: when that question was
+    the fault, the page answers as to a visitor instead of failing a second time."""
+    from forum.services import accounts
+
+    auth.login(make.user())
+
+    def broken(*_args, **_kwargs):
+        raise RuntimeError("the session table is broken")
+
+    monkeypatch.setattr(accounts, "session_user", broken)
+    with caplog.at_level(logging.ERROR):
+        page = client.get("/forums", headers={"Accept-Language": lang})
+        data = client.get("/forums", headers={"Accept": "application/json"})
+    assert page.status_code == 500
+    text = page.get_data(as_text=True)
+    assert words in text and f'lang="{lang}"' in text and "session table" not in text
+    assert data.status_code == 500 and data.get_json()["error"]["code"] == "internal"
+    assert any(r.exc_info for r in caplog.records)
+
+
 # --- history: "up to `limit` (≤ 100, default 50) messages with id < `before`, oldest
 # --- first" -----------------------------------------------------------------------
 
