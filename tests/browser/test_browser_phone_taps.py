@@ -49,7 +49,7 @@ def assert_tappable(page, locator, least: int) -> None:
     """On screen, at least `least` px each way, and what is drawn at its middle is it."""
     at = locator.bounding_box()
     assert at is not None
-    assert at["height"] >= least and at["width"] >= least, at
+    assert at["height"] >= least - 0.5 and at["width"] >= least - 0.5, at  # 2rem: 31.98 px
     assert at["x"] >= 0 and at["x"] + at["width"] <= WIDTH, at
     hit = locator.evaluate(
         "(el, [x, y]) => el.contains(document.elementFromPoint(x, y))",
@@ -115,8 +115,26 @@ def test_reply_reaction_and_delete_take_the_first_tap(world, browser):
             expect(page.locator("#reply_to")).to_have_value(last.get_attribute("data-id"))
             expect(composer).to_be_focused()
             expect(composer).to_have_value(draft)
-            page.locator("#cancel-reply").tap()
+            cancel = page.locator("#cancel-reply")
+            assert_tappable(page, cancel, ROW_FINGER)
+            cancel.tap()
             expect(page.locator("#replying")).to_be_hidden()
+            expect(page.locator("#reply_to")).to_have_value("")
+            expect(composer).to_have_value(draft)
+
+            # Edit: the first tap opens the edit, and a tap on Save saves it.
+            ready_composer(page, draft)
+            last.locator("[data-action=edit]").tap()
+            box = last.locator("form.edit-form textarea")
+            expect(box).to_be_focused()
+            page.keyboard.press("End")
+            page.keyboard.type(" (ändrad)")
+            save = last.get_by_role("button", name="Spara")
+            assert_tappable(page, save, ROW_FINGER)
+            save.tap()
+            expect(last.locator("form.edit-form")).to_have_count(0)
+            expect(last.locator("[data-slot=body]")).to_contain_text("(ändrad)")
+            expect(composer).to_have_value(draft)
 
             # React: open the picker, take a reaction; tap it again to take it back.
             ready_composer(page, draft)
@@ -175,9 +193,9 @@ def tap_menu_open(page) -> None:
     button.tap()
     expect(button).to_have_attribute("aria-expanded", "true")
     expect(nav).to_be_visible()
-    for link in nav.get_by_role("link").all():
-        at = link.bounding_box()
-        assert at["x"] >= 0 and at["x"] + at["width"] <= WIDTH, at
+    menu = page.locator("#site-menu")
+    for control in menu.locator("a, button, input:not([type=hidden])").all():
+        assert_tappable(page, control, ROW_FINGER)
     assert page.evaluate("document.documentElement.scrollWidth") <= WIDTH
     # and the second tap closes it
     button.tap()
