@@ -10,6 +10,7 @@ enough and drawn where the finger lands.
 
 from __future__ import annotations
 
+import os
 import re
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -17,11 +18,12 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from browsing import login
-from conftest import TIMEOUT_MS
 from playwright.sync_api import expect
 
 pytestmark = pytest.mark.browser
 
+# as in conftest.py (not imported: tests/ has a conftest.py of its own by that name)
+TIMEOUT_MS = int(os.environ.get("FORUM_BROWSER_TIMEOUT_MS", "60000"))
 WIDTH = 375
 FINGER = 44  # px: the size the site gives its own phone controls (2.75rem)
 # The controls in a message's rows: the reaction buttons' own 2rem, more than WCAG 2.2's
@@ -94,7 +96,7 @@ def ready_composer(page, draft: str) -> None:
 DRAFTS = ["", "Ett utkast"]
 
 
-def test_reply_reaction_and_delete_take_the_first_tap(world, browser):
+def test_reply_edit_react_and_delete_take_the_first_tap(world, browser):
     with phone(browser) as page:
         login(page, world, world.bob_email)
         open_thread(page, world)
