@@ -281,6 +281,7 @@ def register_error_handlers(app: Flask) -> None:
         try:  # the error page's language and header ask who is reading
             _ = current_user.is_authenticated
         except Exception:  # noqa: BLE001 — finding that out was the fault: answer as to a visitor
+            db.session.rollback()
             login_manager._update_request_context_with_user()  # noqa: SLF001 — Flask-Login's own
         from flask_babel import gettext
 

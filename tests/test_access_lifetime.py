@@ -294,9 +294,10 @@ def test_a_new_secret_key_between_the_two_tabs_replaces_the_token_again(app, mak
     assert logged_in(remembered(app, newest))
 
 
-def test_a_replacement_that_lost_a_race_keeps_the_newer_token(app, make, db):
-    """Two processes replacing the same token: the slower one stores nothing (the
-    generation never goes back) and answers with the token the faster one made."""
+def test_a_replacement_that_lost_a_race_stores_nothing(app, make, db):
+    """A process that read the row before others replaced its token twice stores nothing
+    (the generation never goes back) and answers with the next generation's token, which
+    is still taken: the one just before the current."""
     from forum.services import accounts
 
     user = make.user()
@@ -305,16 +306,38 @@ def test_a_replacement_that_lost_a_race_keeps_the_newer_token(app, make, db):
     token = browser.get_cookie(REMEMBER).value
     stale = sessions_of(db, user)[0]  # read at generation 0, as the slower process did
     db.session.expunge(stale)
-    faster = remembered(app, token)
-    assert logged_in(faster)
-    made = faster.get_cookie(REMEMBER).value
+    first = remembered(app, token)
+    assert logged_in(first)
+    second = remembered(app, first.get_cookie(REMEMBER).value)
+    assert logged_in(second)
+    before = sessions_of(db, user)[0]
+    assert before.remember_generation == 2
+    stored = (before.remember_hash, before.remember_previous_hash, before.remember_rotated_at)
     with app.test_request_context():
         slower = accounts._replace_token(stale, utcnow())
         db.session.commit()
-    assert f"{stale.key}.{slower}" == made
+    after = sessions_of(db, user)[0]
+    assert after.remember_generation == 2
+    assert (after.remember_hash, after.remember_previous_hash, after.remember_rotated_at) == stored
+    assert f"{stale.key}.{slower}" == first.get_cookie(REMEMBER).value
+    assert logged_in(remembered(app, f"{stale.key}.{slower}"))  # within the grace time
+
+
+def test_a_replacement_after_the_session_ended_stores_nothing(app, make, db):
+    from forum.services import accounts
+
+    user = make.user()
+    browser = new_client(app)
+    login(browser, user.email, remember=True)
+    stale = sessions_of(db, user)[0]
+    db.session.expunge(stale)
+    browser.post("/logout")
+    with app.test_request_context():
+        accounts._replace_token(stale, utcnow())
+        db.session.commit()
     row = sessions_of(db, user)[0]
-    assert row.remember_generation == 1 and row.revoked_at is None
-    assert logged_in(remembered(app, made))
+    assert row.revoked_at is not None
+    assert row.remember_hash is None and row.remember_generation == 0
 
 
 def test_a_socket_takes_the_replaced_token_within_the_grace_time_only(app, make, db):
