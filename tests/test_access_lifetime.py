@@ -118,6 +118,14 @@ def test_a_session_key_without_its_token_cannot_end_the_session(app, make, db):
     assert all(row.revoked_at is None for row in sessions_of(db, user))
 
 
+def remembering(app, make):
+    """A new person logged in with "remember me": (person, browser, remember-me cookie)."""
+    user = make.user()
+    browser = new_client(app)
+    login(browser, user.email, remember=True)
+    return user, browser, browser.get_cookie(REMEMBER).value
+
+
 def remembered(app, value: str):
     """A browser that was closed: only its remember-me cookie is left."""
     browser = new_client(app)
@@ -133,10 +141,7 @@ def rotated_minutes_ago(db, minutes: float) -> None:
 
 
 def test_the_remember_token_rotates_on_use(app, make):
-    user = make.user()
-    browser = new_client(app)
-    login(browser, user.email, remember=True)
-    first = browser.get_cookie(REMEMBER).value
+    user, browser, first = remembering(app, make)
     restarted = copy_of(app, browser, names=(REMEMBER,))  # browser restart: session cookie gone
     assert logged_in(restarted)
     second = restarted.get_cookie(REMEMBER).value
@@ -150,10 +155,7 @@ def test_tabs_restored_at_once_all_stay_logged_in_and_agree_on_the_token(app, ma
     """A browser restoring three tabs sends the same remember-me token three times; the
     first request replaces it. The others must not log the person out (or delete the
     cookie), and every answer must leave the browser holding the current token."""
-    user = make.user()
-    browser = new_client(app)
-    login(browser, user.email, remember=True)
-    old = browser.get_cookie(REMEMBER).value
+    user, browser, old = remembering(app, make)
     tabs = [remembered(app, old) for _ in range(3)]
     assert all(logged_in(tab) for tab in tabs)
     tokens = {tab.get_cookie(REMEMBER).value for tab in tabs}
@@ -166,10 +168,7 @@ def test_tabs_restored_at_once_all_stay_logged_in_and_agree_on_the_token(app, ma
 def test_a_request_whose_answer_was_lost_is_answered_again_with_the_current_token(app, make, db):
     """On a patchy network the answer carrying the new token can be lost: the retry still
     carries the old one, within the grace time, and gets the current token."""
-    user = make.user()
-    browser = new_client(app)
-    login(browser, user.email, remember=True)
-    old = browser.get_cookie(REMEMBER).value
+    user, browser, old = remembering(app, make)
     lost = remembered(app, old)
     assert logged_in(lost)
     current = lost.get_cookie(REMEMBER).value
@@ -185,10 +184,7 @@ def test_a_replaced_token_used_after_the_grace_time_ends_the_session(app, make, 
     cookie): the session ends for whoever holds either, and the ending is logged."""
     from forum.models import AuditEntry
 
-    user = make.user()
-    owner = new_client(app)
-    login(owner, user.email, remember=True)
-    copied = owner.get_cookie(REMEMBER).value
+    user, owner, copied = remembering(app, make)
     thief = remembered(app, copied)
     assert logged_in(thief)  # the thief used it first and holds the current token
     stolen = thief.get_cookie(REMEMBER).value
@@ -209,10 +205,7 @@ def test_a_replaced_token_used_after_the_grace_time_ends_the_session(app, make, 
 
 
 def test_a_token_two_replacements_old_ends_the_session_even_within_the_grace(app, make, db):
-    user = make.user()
-    browser = new_client(app)
-    login(browser, user.email, remember=True)
-    first = browser.get_cookie(REMEMBER).value
+    user, browser, first = remembering(app, make)
     second_browser = remembered(app, first)
     assert logged_in(second_browser)
     third_browser = remembered(app, second_browser.get_cookie(REMEMBER).value)
@@ -280,10 +273,7 @@ def test_a_token_from_before_tokens_had_generations_gets_the_same_grace(app, mak
 def test_a_new_secret_key_between_the_two_tabs_replaces_the_token_again(app, make, db):
     """The current token cannot be made again under a new secret key: the late tab gets
     a newly made one instead, and a later restart still works."""
-    user = make.user()
-    browser = new_client(app)
-    login(browser, user.email, remember=True)
-    old = browser.get_cookie(REMEMBER).value
+    user, browser, old = remembering(app, make)
     assert logged_in(remembered(app, old))
     app.config["SECRET_KEY"] = "another secret key for this test"
     late = remembered(app, old)
@@ -300,10 +290,7 @@ def test_a_replacement_that_lost_a_race_stores_nothing(app, make, db):
     is still taken: the one just before the current."""
     from forum.services import accounts
 
-    user = make.user()
-    browser = new_client(app)
-    login(browser, user.email, remember=True)
-    token = browser.get_cookie(REMEMBER).value
+    user, browser, token = remembering(app, make)
     stale = sessions_of(db, user)[0]  # read at generation 0, as the slower process did
     db.session.expunge(stale)
     first = remembered(app, token)

@@ -465,7 +465,7 @@ def _remember_token(key: str, generation: int) -> str:
 def _is_earlier_token(row: UserSession, token: str) -> bool:
     """Whether `token` (ASCII) is one this session had before its current one."""
     generation, sep, _mac = token.partition(".")
-    if not (sep and generation.isascii() and generation.isdigit() and len(generation) < 10):
+    if not (sep and generation.isdigit() and len(generation) < 10):
         return False
     earlier = int(generation)
     return earlier < row.remember_generation and hmac.compare_digest(

@@ -112,8 +112,7 @@ def load_user_from_remember_cookie(req) -> User | None:  # noqa: ANN001 — Flas
         session["nonce"] = row.key
         session["_user_id"] = user.get_id()
         session["_fresh"] = False
-        if token is not None:
-            _remember_cookie(f"{row.key}.{token}")
+        _remember_cookie(f"{row.key}.{token}")
     return user
 
 

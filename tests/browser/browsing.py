@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import os
+import re
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from support import PASSWORD
 
@@ -15,6 +18,7 @@ SCREENSHOTS = (
     ROOT / "docs" / "screenshots" if README_SCREENSHOTS else ROOT / "test-artifacts" / "screenshots"
 )
 WCAG_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
+STOCKHOLM = ZoneInfo("Europe/Stockholm")
 
 
 def login(page, world, email: str) -> None:
@@ -23,6 +27,33 @@ def login(page, world, email: str) -> None:
     page.fill("input[name=password]", PASSWORD)
     page.locator("form:has(input[name=password]) [type=submit]").click()
     page.wait_for_url(lambda url: "/login" not in url)
+
+
+def local(delta: timedelta) -> str:
+    """Now plus `delta` as a datetime-local field takes it, in Stockholm's time."""
+    return (datetime.now(UTC) + delta).astimezone(STOCKHOLM).strftime("%Y-%m-%dT%H:%M")
+
+
+def draft_consultation(page, world, title: str, problem: str) -> int:
+    """The official fills in a new round (open from an hour ago for a week, two questions,
+    inviting Kulturföreningen) and saves the draft; returns its id."""
+    page.goto(f"{world.url}/consultations/new")
+    page.fill("#title", title)
+    page.fill("#problem", problem)
+    page.fill("#background", "Kulturnämnden ser över sina lokaler.")
+    page.check("input[name=stage][value=options]")
+    page.fill("#decision_date", "2027-04-01")
+    page.fill("#opens_at", local(-timedelta(hours=1)))
+    page.fill("#closes_at", local(timedelta(days=7)))
+    page.fill("#question-1", "Vilka lokaler saknas?")
+    page.fill("#guidance-1", "Tänk på kvällar och helger.")
+    page.fill("#question-2", "Vem kan dela sina lokaler?")
+    page.check("input[name=audience][value=invited]")
+    page.locator("#invited input[type=checkbox]").first.check()
+    page.locator("#commitments input[type=checkbox]").nth(2).check()
+    page.locator("form.stack button[type=submit]").click()
+    page.wait_for_url(re.compile(r"/consultations/\d+$"))
+    return int(page.url.rsplit("/", 1)[1])
 
 
 def assert_accessible(page, label: str) -> None:

@@ -23,6 +23,7 @@ CHROMIUM = os.environ.get("FORUM_CHROMIUM", "/usr/bin/chromium")
 TIMEOUT_MS = int(os.environ.get("FORUM_BROWSER_TIMEOUT_MS", "60000"))
 WCAG_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
 LOCALES = {"sv": "sv-SE", "en": "en-GB"}
+PHONE = {"width": 375, "height": 740}
 
 pytestmark = pytest.mark.browser
 
@@ -169,11 +170,16 @@ def world(tmp_path_factory):
 
 @pytest.fixture
 def new_page(browser):
-    """new_page(lang='sv') -> a page in a fresh context (its own cookies)."""
+    """new_page(lang='sv', phone=False) -> a page in a fresh context (its own cookies): a
+    desktop window, or with `phone` a 375 x 740 touch screen."""
     contexts = []
 
-    def make(lang: str = "sv"):
-        context = browser.new_context(locale=LOCALES[lang], viewport={"width": 1100, "height": 900})
+    def make(lang: str = "sv", phone: bool = False):
+        if phone:
+            screen = {"viewport": PHONE, "is_mobile": True, "has_touch": True}
+        else:
+            screen = {"viewport": {"width": 1100, "height": 900}}
+        context = browser.new_context(locale=LOCALES[lang], **screen)
         context.set_default_timeout(TIMEOUT_MS)
         context.set_default_navigation_timeout(TIMEOUT_MS)
         contexts.append(context)

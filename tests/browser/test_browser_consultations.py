@@ -3,41 +3,14 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, timedelta
-from zoneinfo import ZoneInfo
 
 import pytest
-from browsing import assert_accessible, login, screenshot
+from browsing import assert_accessible, draft_consultation, login, screenshot
 from playwright.sync_api import expect
 
 pytestmark = pytest.mark.browser
 
-STOCKHOLM = ZoneInfo("Europe/Stockholm")
-
-
-def local(delta: timedelta) -> str:
-    return (datetime.now(UTC) + delta).astimezone(STOCKHOLM).strftime("%Y-%m-%dT%H:%M")
-
-
-def create_round(page, world, title: str) -> int:
-    """The official fills in the form (invites Kulturföreningen) and saves the draft."""
-    page.goto(f"{world.url}/consultations/new")
-    page.fill("#title", title)
-    page.fill("#problem", "Hur kan kulturen nå **alla** stadsdelar?")
-    page.fill("#background", "Kulturnämnden ser över sina lokaler.")
-    page.check("input[name=stage][value=options]")
-    page.fill("#decision_date", "2027-04-01")
-    page.fill("#opens_at", local(-timedelta(hours=1)))
-    page.fill("#closes_at", local(timedelta(days=7)))
-    page.fill("#question-1", "Vilka lokaler saknas?")
-    page.fill("#guidance-1", "Tänk på kvällar och helger.")
-    page.fill("#question-2", "Vem kan dela sina lokaler?")
-    page.check("input[name=audience][value=invited]")
-    page.locator("#invited input[type=checkbox]").first.check()
-    page.locator("#commitments input[type=checkbox]").nth(2).check()
-    page.locator("form.stack button[type=submit]").click()
-    page.wait_for_url(re.compile(r"/consultations/\d+$"))
-    return int(page.url.rsplit("/", 1)[1])
+PROBLEM = "Hur kan kulturen nå **alla** stadsdelar?"
 
 
 def test_the_whole_consultation_loop(world, new_page):
@@ -48,7 +21,7 @@ def test_the_whole_consultation_loop(world, new_page):
     # the official drafts, previews and opens a round
     official.goto(f"{world.url}/consultations/new")
     assert_accessible(official, "new round (en)")
-    round_id = create_round(official, world, "Kultur i alla stadsdelar")
+    round_id = draft_consultation(official, world, "Kultur i alla stadsdelar", PROBLEM)
     expect(official.locator("#round-phase")).to_have_text("Draft")
     assert_accessible(official, "draft preview (en)")
     alice.goto(f"{world.url}/")
@@ -141,7 +114,7 @@ def test_the_whole_consultation_loop(world, new_page):
 def test_every_consultation_page_is_accessible(world, new_page, lang):
     official = new_page(lang)
     login(official, world, world.official_email)
-    round_id = create_round(official, world, f"Tillgänglighet {lang}")
+    round_id = draft_consultation(official, world, f"Tillgänglighet {lang}", PROBLEM)
     pages = [
         "/consultations",
         "/consultations?phase=open",

@@ -86,47 +86,39 @@ def test_type_at_choose_with_the_arrows_and_send(world, new_page, lang):
     expect(body).to_be_focused()
 
 
-def test_a_name_is_shown_as_text_and_touch_picks_an_option(world, browser):
-    context = browser.new_context(
-        locale="sv-SE", viewport={"width": 375, "height": 740}, is_mobile=True, has_touch=True
-    )
-    try:
-        page = context.new_page()
-        # someone whose display name is markup: it must show as text and run nothing
-        page.goto(f"{world.url}/register")
-        page.fill("input[name=email]", "sly@browser.se")
-        page.fill("input[name=display_name]", 'Sly <img src=x onerror="window.pwned=1">')
-        page.fill("input[name=password]", PASSWORD)
-        page.locator("form:has(input[name=display_name]) [type=submit]").click()
-        page.wait_for_url(lambda url: "/register" not in url)
-        page.context.clear_cookies()
-        login(page, world, world.alice_email)
-        open_thread(page, world)
-        page.locator("#body").tap()
-        page.keyboard.type("@sly")
-        sly = page.get_by_role("listbox").get_by_role("option")
-        expect(sly).to_have_count(1)
-        expect(sly.locator(".mention-name")).to_have_text(
-            'Sly <img src=x onerror="window.pwned=1">'
-        )
-        expect(page.locator("#mention-list img")).to_have_count(0)
-        assert page.evaluate("window.pwned") is None
-        page.keyboard.press("Escape")
-        page.locator("#body").fill("")
-        page.keyboard.type("@sv")
-        option = page.get_by_role("listbox").get_by_role("option", name=re.compile("Sven"))
-        expect(option).to_be_visible()
-        screenshot(page, "thread-phone")  # the README: a thread on a phone, suggesting a name
-        box = option.bounding_box()
-        assert box["height"] >= 44 and box["x"] >= 0 and box["x"] + box["width"] <= 375, box
-        body_box = page.locator("#body").bounding_box()
-        assert box["y"] + box["height"] <= body_box["y"] + 1  # above the text box, not on it
-        assert page.evaluate("document.documentElement.scrollWidth") <= 375
-        option.tap()
-        expect(page.locator("#body")).to_have_value(re.compile(r"^@sven\.svensson $"))
-        expect(page.locator("#body")).to_be_focused()
-    finally:
-        context.close()
+def test_a_name_is_shown_as_text_and_touch_picks_an_option(world, new_page):
+    page = new_page("sv", phone=True)
+    # someone whose display name is markup: it must show as text and run nothing
+    page.goto(f"{world.url}/register")
+    page.fill("input[name=email]", "sly@browser.se")
+    page.fill("input[name=display_name]", 'Sly <img src=x onerror="window.pwned=1">')
+    page.fill("input[name=password]", PASSWORD)
+    page.locator("form:has(input[name=display_name]) [type=submit]").click()
+    page.wait_for_url(lambda url: "/register" not in url)
+    page.context.clear_cookies()
+    login(page, world, world.alice_email)
+    open_thread(page, world)
+    page.locator("#body").tap()
+    page.keyboard.type("@sly")
+    sly = page.get_by_role("listbox").get_by_role("option")
+    expect(sly).to_have_count(1)
+    expect(sly.locator(".mention-name")).to_have_text('Sly <img src=x onerror="window.pwned=1">')
+    expect(page.locator("#mention-list img")).to_have_count(0)
+    assert page.evaluate("window.pwned") is None
+    page.keyboard.press("Escape")
+    page.locator("#body").fill("")
+    page.keyboard.type("@sv")
+    option = page.get_by_role("listbox").get_by_role("option", name=re.compile("Sven"))
+    expect(option).to_be_visible()
+    screenshot(page, "thread-phone")  # the README: a thread on a phone, suggesting a name
+    box = option.bounding_box()
+    assert box["height"] >= 44 and box["x"] >= 0 and box["x"] + box["width"] <= 375, box
+    body_box = page.locator("#body").bounding_box()
+    assert box["y"] + box["height"] <= body_box["y"] + 1  # above the text box, not on it
+    assert page.evaluate("document.documentElement.scrollWidth") <= 375
+    option.tap()
+    expect(page.locator("#body")).to_have_value(re.compile(r"^@sven\.svensson $"))
+    expect(page.locator("#body")).to_be_focused()
 
 
 def test_the_inline_edit_suggests_names_as_the_composer_does(world, new_page):
@@ -178,56 +170,50 @@ def test_the_inline_edit_suggests_names_as_the_composer_does(world, new_page):
     expect(own.locator("[data-slot=edited]")).to_be_visible()
 
 
-def test_the_inline_edit_suggests_names_on_a_phone(world, browser):
+def test_the_inline_edit_suggests_names_on_a_phone(world, new_page):
     """At 375 px with touch: the edit's list fits the screen, is not cut off by the feed
     that scrolls, and a tap takes a name without saving or closing the edit."""
-    context = browser.new_context(
-        locale="sv-SE", viewport={"width": 375, "height": 740}, is_mobile=True, has_touch=True
-    )
-    try:
-        page = context.new_page()
-        login(page, world, world.bob_email)
-        open_thread(page, world)
-        composer = page.locator("#body")
-        composer.tap()
-        empty = composer.bounding_box()["height"]
-        page.keyboard.type("Ändras på telefonen")
-        assert composer.bounding_box()["height"] > empty  # room to write once there is text
-        page.keyboard.press("Enter")
-        own = page.locator("li.message[data-id]").filter(has_text="Ändras på telefonen")
-        expect(own).to_have_count(1)
-        expect(composer).to_be_focused()
-        assert composer.bounding_box()["height"] == empty
-        # The tap takes the focus from the empty box: if the box shrank then, the page
-        # would move under the finger and the tap would land on nothing (it used to).
-        own.locator("[data-action=edit]").tap()
-        box = own.locator("form.edit-form textarea")
-        expect(box).to_be_focused()
-        page.keyboard.press("End")
-        page.keyboard.type(" @a")
-        listbox = own.get_by_role("listbox", name=LIST_NAME["sv"])
-        options = listbox.get_by_role("option")
-        expect(options).to_have_count(2)
-        assert_accessible(page, "inline edit suggesting names on a phone (sv)")
-        feed = page.locator("#feed").bounding_box()
-        for n in range(2):
-            option = options.nth(n)
-            option.scroll_into_view_if_needed()
-            at = option.bounding_box()
-            assert at["height"] >= 44, at  # a finger's size
-            assert at["x"] >= 0 and at["x"] + at["width"] <= 375, at
-            # reachable: what is drawn at the option's middle is the option itself
-            hit = page.evaluate(
-                "([x, y]) => document.elementFromPoint(x, y)?.closest('[role=option]')?.id",
-                [at["x"] + at["width"] / 2, at["y"] + at["height"] / 2],
-            )
-            assert hit == option.get_attribute("id"), (n, hit, at, feed)
-        assert page.evaluate("document.documentElement.scrollWidth") <= 375
-        chosen = options.nth(1).locator(".mention-handle").text_content()
-        options.nth(1).tap()
-        expect(listbox).to_be_hidden()
-        expect(own.locator("form.edit-form")).to_have_count(1)  # still editing, unsaved
-        expect(box).to_be_focused()
-        expect(box).to_have_value(f"Ändras på telefonen {chosen} ")
-    finally:
-        context.close()
+    page = new_page("sv", phone=True)
+    login(page, world, world.bob_email)
+    open_thread(page, world)
+    composer = page.locator("#body")
+    composer.tap()
+    empty = composer.bounding_box()["height"]
+    page.keyboard.type("Ändras på telefonen")
+    assert composer.bounding_box()["height"] > empty  # room to write once there is text
+    page.keyboard.press("Enter")
+    own = page.locator("li.message[data-id]").filter(has_text="Ändras på telefonen")
+    expect(own).to_have_count(1)
+    expect(composer).to_be_focused()
+    assert composer.bounding_box()["height"] == empty
+    # The tap takes the focus from the empty box: if the box shrank then, the page
+    # would move under the finger and the tap would land on nothing (it used to).
+    own.locator("[data-action=edit]").tap()
+    box = own.locator("form.edit-form textarea")
+    expect(box).to_be_focused()
+    page.keyboard.press("End")
+    page.keyboard.type(" @a")
+    listbox = own.get_by_role("listbox", name=LIST_NAME["sv"])
+    options = listbox.get_by_role("option")
+    expect(options).to_have_count(2)
+    assert_accessible(page, "inline edit suggesting names on a phone (sv)")
+    feed = page.locator("#feed").bounding_box()
+    for n in range(2):
+        option = options.nth(n)
+        option.scroll_into_view_if_needed()
+        at = option.bounding_box()
+        assert at["height"] >= 44, at  # a finger's size
+        assert at["x"] >= 0 and at["x"] + at["width"] <= 375, at
+        # reachable: what is drawn at the option's middle is the option itself
+        hit = page.evaluate(
+            "([x, y]) => document.elementFromPoint(x, y)?.closest('[role=option]')?.id",
+            [at["x"] + at["width"] / 2, at["y"] + at["height"] / 2],
+        )
+        assert hit == option.get_attribute("id"), (n, hit, at, feed)
+    assert page.evaluate("document.documentElement.scrollWidth") <= 375
+    chosen = options.nth(1).locator(".mention-handle").text_content()
+    options.nth(1).tap()
+    expect(listbox).to_be_hidden()
+    expect(own.locator("form.edit-form")).to_have_count(1)  # still editing, unsaved
+    expect(box).to_be_focused()
+    expect(box).to_have_value(f"Ändras på telefonen {chosen} ")

@@ -231,65 +231,59 @@ def test_keyboard_only_send_reply_and_edit(world, new_page):
     expect(edited.locator("[data-action=edit]")).to_be_focused()
 
 
-def test_phone_opens_at_the_newest_with_the_composer_in_view(world, browser):
-    context = browser.new_context(
-        locale="sv-SE", viewport={"width": 375, "height": 740}, is_mobile=True, has_touch=True
-    )
-    try:
-        page = context.new_page()
-        login(page, world, world.bob_email)
-        # Enough messages that the thread is much taller than the screen
-        open_thread(page, world)
-        for n in range(8):  # under the rate limit (10 in 10 s)
-            page.fill("#body", f"Mobilrad {n} " + "lite text " * 30)
-            page.press("#body", "Enter")
-        expect(message(page, "Mobilrad 7")).to_have_count(1)
-        page.reload()
-        expect(page.locator("#connection")).to_have_attribute("data-state", "connected")
-        box = page.locator("#body").bounding_box()
-        assert box is not None and 0 <= box["y"] and box["y"] + box["height"] <= 740, box
-        newest = message(page, "Mobilrad 7").bounding_box()
-        assert newest is not None and newest["y"] < 740, newest
-        assert page.evaluate("document.documentElement.scrollHeight") > 2 * 740
-        width = page.evaluate("document.documentElement.scrollWidth")
-        assert width <= 375, width
-        assert_accessible(page, "thread on a phone (sv)")
+def test_phone_opens_at_the_newest_with_the_composer_in_view(world, new_page):
+    page = new_page("sv", phone=True)
+    login(page, world, world.bob_email)
+    # Enough messages that the thread is much taller than the screen
+    open_thread(page, world)
+    for n in range(8):  # under the rate limit (10 in 10 s)
+        page.fill("#body", f"Mobilrad {n} " + "lite text " * 30)
+        page.press("#body", "Enter")
+    expect(message(page, "Mobilrad 7")).to_have_count(1)
+    page.reload()
+    expect(page.locator("#connection")).to_have_attribute("data-state", "connected")
+    box = page.locator("#body").bounding_box()
+    assert box is not None and 0 <= box["y"] and box["y"] + box["height"] <= 740, box
+    newest = message(page, "Mobilrad 7").bounding_box()
+    assert newest is not None and newest["y"] < 740, newest
+    assert page.evaluate("document.documentElement.scrollHeight") > 2 * 740
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= 375, width
+    assert_accessible(page, "thread on a phone (sv)")
 
-        # The header is compact: the menu folds behind a disclosure button (the bell stays)
-        page.evaluate("window.scrollTo(0, 0)")
-        header = page.locator(".site-header")
-        menu = page.get_by_role("button", name="Meny")
-        expect(menu).to_have_attribute("aria-expanded", "false")
-        expect(page.locator("#bell")).to_be_visible()
-        expect(header.get_by_role("link", name="Forum", exact=True)).to_be_hidden()
-        height = header.bounding_box()["height"]
-        assert height <= 0.2 * 740, height  # it took 40 % of the screen
-        box = page.locator("#body").bounding_box()
-        assert box is not None and box["y"] + box["height"] <= 740, box  # still in view
-        menu.click()
-        expect(menu).to_have_attribute("aria-expanded", "true")
-        expect(header.get_by_role("link", name="Forum", exact=True)).to_be_visible()
-        expect(header.get_by_role("searchbox")).to_be_visible()
-        assert_accessible(page, "thread on a phone, menu open (sv)")
-        page.keyboard.press("Tab")  # into the menu, then Escape closes it and focus goes back
-        page.keyboard.press("Escape")
-        expect(menu).to_be_focused()
-        expect(menu).to_have_attribute("aria-expanded", "false")
-        expect(header.get_by_role("link", name="Forum", exact=True)).to_be_hidden()
+    # The header is compact: the menu folds behind a disclosure button (the bell stays)
+    page.evaluate("window.scrollTo(0, 0)")
+    header = page.locator(".site-header")
+    menu = page.get_by_role("button", name="Meny")
+    expect(menu).to_have_attribute("aria-expanded", "false")
+    expect(page.locator("#bell")).to_be_visible()
+    expect(header.get_by_role("link", name="Forum", exact=True)).to_be_hidden()
+    height = header.bounding_box()["height"]
+    assert height <= 0.2 * 740, height  # it took 40 % of the screen
+    box = page.locator("#body").bounding_box()
+    assert box is not None and box["y"] + box["height"] <= 740, box  # still in view
+    menu.click()
+    expect(menu).to_have_attribute("aria-expanded", "true")
+    expect(header.get_by_role("link", name="Forum", exact=True)).to_be_visible()
+    expect(header.get_by_role("searchbox")).to_be_visible()
+    assert_accessible(page, "thread on a phone, menu open (sv)")
+    page.keyboard.press("Tab")  # into the menu, then Escape closes it and focus goes back
+    page.keyboard.press("Escape")
+    expect(menu).to_be_focused()
+    expect(menu).to_have_attribute("aria-expanded", "false")
+    expect(header.get_by_role("link", name="Forum", exact=True)).to_be_hidden()
 
-        # No sideways scrolling at 320 px, closed or open, and the composer still in view
-        page.set_viewport_size({"width": 320, "height": 640})
-        page.reload()
-        expect(page.locator("#connection")).to_have_attribute("data-state", "connected")
-        box = page.locator("#body").bounding_box()
-        assert box is not None and 0 <= box["y"] and box["y"] + box["height"] <= 640, box
-        assert page.evaluate("document.documentElement.scrollWidth") <= 320
-        page.evaluate("window.scrollTo(0, 0)")
-        assert header.bounding_box()["height"] <= 0.2 * 640  # the bell still fits beside it
-        page.get_by_role("button", name="Meny").click()
-        assert page.evaluate("document.documentElement.scrollWidth") <= 320
-    finally:
-        context.close()
+    # No sideways scrolling at 320 px, closed or open, and the composer still in view
+    page.set_viewport_size({"width": 320, "height": 640})
+    page.reload()
+    expect(page.locator("#connection")).to_have_attribute("data-state", "connected")
+    box = page.locator("#body").bounding_box()
+    assert box is not None and 0 <= box["y"] and box["y"] + box["height"] <= 640, box
+    assert page.evaluate("document.documentElement.scrollWidth") <= 320
+    page.evaluate("window.scrollTo(0, 0)")
+    assert header.bounding_box()["height"] <= 0.2 * 640  # the bell still fits beside it
+    page.get_by_role("button", name="Meny").click()
+    assert page.evaluate("document.documentElement.scrollWidth") <= 320
 
 
 def test_the_header_is_a_plain_list_of_links_without_javascript(world, browser):

@@ -10,41 +10,18 @@ enough and drawn where the finger lands.
 
 from __future__ import annotations
 
-import os
 import re
-from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
-from zoneinfo import ZoneInfo
 
 import pytest
-from browsing import login
+from browsing import draft_consultation, login
 from playwright.sync_api import expect
 
 pytestmark = pytest.mark.browser
 
-# as in conftest.py (not imported: tests/ has a conftest.py of its own by that name)
-TIMEOUT_MS = int(os.environ.get("FORUM_BROWSER_TIMEOUT_MS", "60000"))
-WIDTH = 375
 FINGER = 44  # px: the size the site gives its own phone controls (2.75rem)
 # The controls in a message's rows: the reaction buttons' own 2rem, more than WCAG 2.2's
 # 24 px minimum (2.5.8); a full 44 px would make every message a row taller.
 ROW_FINGER = 32
-
-
-@contextmanager
-def phone(browser):
-    context = browser.new_context(
-        locale="sv-SE",
-        viewport={"width": WIDTH, "height": 740},
-        is_mobile=True,
-        has_touch=True,
-    )
-    context.set_default_timeout(TIMEOUT_MS)
-    context.set_default_navigation_timeout(TIMEOUT_MS)
-    try:
-        yield context.new_page()
-    finally:
-        context.close()
 
 
 def assert_tappable(page, locator, least: int) -> None:
@@ -52,7 +29,7 @@ def assert_tappable(page, locator, least: int) -> None:
     at = locator.bounding_box()
     assert at is not None
     assert at["height"] >= least - 0.5 and at["width"] >= least - 0.5, at  # 2rem: 31.98 px
-    assert at["x"] >= 0 and at["x"] + at["width"] <= WIDTH, at
+    assert at["x"] >= 0 and at["x"] + at["width"] <= page.viewport_size["width"], at
     hit = locator.evaluate(
         "(el, [x, y]) => el.contains(document.elementFromPoint(x, y))",
         [at["x"] + at["width"] / 2, at["y"] + at["height"] / 2],
@@ -96,93 +73,93 @@ def ready_composer(page, draft: str) -> None:
 DRAFTS = ["", "Ett utkast"]
 
 
-def test_reply_edit_react_and_delete_take_the_first_tap(world, browser):
-    with phone(browser) as page:
-        login(page, world, world.bob_email)
-        open_thread(page, world)
-        # enough messages that the page scrolls and the composer sticks to the bottom
-        for n in range(5):
-            last = send(page, f"Rad {n} från telefonen")
-        assert page.evaluate("document.scrollingElement.scrollHeight") > 740
-        composer = page.locator("#body")
+def test_reply_edit_react_and_delete_take_the_first_tap(world, new_page):
+    page = new_page("sv", phone=True)
+    login(page, world, world.bob_email)
+    open_thread(page, world)
+    # enough messages that the page scrolls and the composer sticks to the bottom
+    for n in range(5):
+        last = send(page, f"Rad {n} från telefonen")
+    assert page.evaluate("document.scrollingElement.scrollHeight") > 740
+    composer = page.locator("#body")
 
-        for draft in DRAFTS:
-            # Reply: the composer says whom, and keeps what was typed.
-            ready_composer(page, draft)
-            reply = last.locator("[data-action=reply]")
-            assert_tappable(page, reply, ROW_FINGER)
-            reply.tap()
-            expect(page.locator("#replying")).to_be_visible()
-            expect(page.locator("#replying-text")).to_have_text("Svarar Bob Berg")
-            expect(page.locator("#reply_to")).to_have_value(last.get_attribute("data-id"))
-            expect(composer).to_be_focused()
-            expect(composer).to_have_value(draft)
-            cancel = page.locator("#cancel-reply")
-            assert_tappable(page, cancel, ROW_FINGER)
-            cancel.tap()
-            expect(page.locator("#replying")).to_be_hidden()
-            expect(page.locator("#reply_to")).to_have_value("")
-            expect(composer).to_have_value(draft)
+    for draft in DRAFTS:
+        # Reply: the composer says whom, and keeps what was typed.
+        ready_composer(page, draft)
+        reply = last.locator("[data-action=reply]")
+        assert_tappable(page, reply, ROW_FINGER)
+        reply.tap()
+        expect(page.locator("#replying")).to_be_visible()
+        expect(page.locator("#replying-text")).to_have_text("Svarar Bob Berg")
+        expect(page.locator("#reply_to")).to_have_value(last.get_attribute("data-id"))
+        expect(composer).to_be_focused()
+        expect(composer).to_have_value(draft)
+        cancel = page.locator("#cancel-reply")
+        assert_tappable(page, cancel, ROW_FINGER)
+        cancel.tap()
+        expect(page.locator("#replying")).to_be_hidden()
+        expect(page.locator("#reply_to")).to_have_value("")
+        expect(composer).to_have_value(draft)
 
-            # Edit: the first tap opens the edit, and a tap on Save saves it.
-            ready_composer(page, draft)
-            last.locator("[data-action=edit]").tap()
-            box = last.locator("form.edit-form textarea")
-            expect(box).to_be_focused()
-            page.keyboard.press("End")
-            page.keyboard.type(" (ändrad)")
-            save = last.get_by_role("button", name="Spara")
-            assert_tappable(page, save, ROW_FINGER)
-            save.tap()
-            expect(last.locator("form.edit-form")).to_have_count(0)
-            expect(last.locator("[data-slot=body]")).to_contain_text("(ändrad)")
-            expect(composer).to_have_value(draft)
+        # Edit: the first tap opens the edit, and a tap on Save saves it.
+        ready_composer(page, draft)
+        last.locator("[data-action=edit]").tap()
+        box = last.locator("form.edit-form textarea")
+        expect(box).to_be_focused()
+        page.keyboard.press("End")
+        page.keyboard.type(" (ändrad)")
+        save = last.get_by_role("button", name="Spara")
+        assert_tappable(page, save, ROW_FINGER)
+        save.tap()
+        expect(last.locator("form.edit-form")).to_have_count(0)
+        expect(last.locator("[data-slot=body]")).to_contain_text("(ändrad)")
+        expect(composer).to_have_value(draft)
 
-            # React: open the picker, take a reaction; tap it again to take it back.
-            ready_composer(page, draft)
-            picker = last.locator("details.reaction-picker")
-            summary = picker.locator("summary")
-            assert_tappable(page, summary, ROW_FINGER)
-            summary.tap()
-            expect(picker).to_have_attribute("open", "")
-            pick = picker.locator("form[data-reaction-pick]").first
-            emoji = pick.get_attribute("data-reaction-pick")
-            counted = last.locator(f'form[data-reaction="{emoji}"] button')
-            ready_composer(page, draft)
-            assert_tappable(page, pick.locator("button"), ROW_FINGER)
-            pick.locator("button").tap()
-            expect(counted).to_have_attribute("aria-pressed", "true")
-            expect(counted.locator("[data-reaction-count]")).to_have_text("1")
-            expect(composer).to_have_value(draft)
-            ready_composer(page, draft)
-            assert_tappable(page, counted, ROW_FINGER)
-            counted.tap()
-            expect(counted).to_have_attribute("aria-pressed", "false")
-            expect(counted.locator("[data-reaction-count]")).to_have_text("0")
-            expect(composer).to_have_value(draft)
-            composer.fill("")
+        # React: open the picker, take a reaction; tap it again to take it back.
+        ready_composer(page, draft)
+        picker = last.locator("details.reaction-picker")
+        summary = picker.locator("summary")
+        assert_tappable(page, summary, ROW_FINGER)
+        summary.tap()
+        expect(picker).to_have_attribute("open", "")
+        pick = picker.locator("form[data-reaction-pick]").first
+        emoji = pick.get_attribute("data-reaction-pick")
+        counted = last.locator(f'form[data-reaction="{emoji}"] button')
+        ready_composer(page, draft)
+        assert_tappable(page, pick.locator("button"), ROW_FINGER)
+        pick.locator("button").tap()
+        expect(counted).to_have_attribute("aria-pressed", "true")
+        expect(counted.locator("[data-reaction-count]")).to_have_text("1")
+        expect(composer).to_have_value(draft)
+        ready_composer(page, draft)
+        assert_tappable(page, counted, ROW_FINGER)
+        counted.tap()
+        expect(counted).to_have_attribute("aria-pressed", "false")
+        expect(counted.locator("[data-reaction-count]")).to_have_text("0")
+        expect(composer).to_have_value(draft)
+        composer.fill("")
 
-        for draft in DRAFTS:
-            # Delete: the first tap asks, and yes deletes.
-            ready_composer(page, draft)
-            asked = []
+    for draft in DRAFTS:
+        # Delete: the first tap asks, and yes deletes.
+        ready_composer(page, draft)
+        asked = []
 
-            def accept(dialog, asked=asked):
-                asked.append(dialog.message)
-                dialog.accept()
+        def accept(dialog, asked=asked):
+            asked.append(dialog.message)
+            dialog.accept()
 
-            page.once("dialog", accept)
-            delete = last.locator("[data-action=delete]")
-            assert_tappable(page, delete, ROW_FINGER)
-            delete.tap()
-            expect(last).to_have_attribute("data-state", "deleted")
-            assert asked == ["Vill du ta bort meddelandet?"]
-            expect(composer).to_have_value(draft)
-            composer.fill("")
-            last = page.locator(
-                f"#m{page.locator('li.message[data-state=visible]').last.get_attribute('data-id')}"
-            )
-            expect(last.locator("[data-action=delete]")).to_be_visible()
+        page.once("dialog", accept)
+        delete = last.locator("[data-action=delete]")
+        assert_tappable(page, delete, ROW_FINGER)
+        delete.tap()
+        expect(last).to_have_attribute("data-state", "deleted")
+        assert asked == ["Vill du ta bort meddelandet?"]
+        expect(composer).to_have_value(draft)
+        composer.fill("")
+        last = page.locator(
+            f"#m{page.locator('li.message[data-state=visible]').last.get_attribute('data-id')}"
+        )
+        expect(last.locator("[data-action=delete]")).to_be_visible()
 
 
 def tap_menu_open(page) -> None:
@@ -198,24 +175,24 @@ def tap_menu_open(page) -> None:
     menu = page.locator("#site-menu")
     for control in menu.locator("a, button, input:not([type=hidden])").all():
         assert_tappable(page, control, ROW_FINGER)
-    assert page.evaluate("document.documentElement.scrollWidth") <= WIDTH
+    assert page.evaluate("document.documentElement.scrollWidth") <= page.viewport_size["width"]
     # and the second tap closes it
     button.tap()
     expect(button).to_have_attribute("aria-expanded", "false")
     expect(nav).to_be_hidden()
 
 
-def test_the_menu_opens_on_the_first_tap(world, browser):
-    with phone(browser) as page:
-        login(page, world, world.bob_email)
-        page.goto(f"{world.url}/forums")
+def test_the_menu_opens_on_the_first_tap(world, new_page):
+    page = new_page("sv", phone=True)
+    login(page, world, world.bob_email)
+    page.goto(f"{world.url}/forums")
+    tap_menu_open(page)
+    open_thread(page, world)
+    for draft in DRAFTS:
+        # from the composer at the bottom of the thread, the page scrolled down
+        ready_composer(page, draft)
         tap_menu_open(page)
-        open_thread(page, world)
-        for draft in DRAFTS:
-            # from the composer at the bottom of the thread, the page scrolled down
-            ready_composer(page, draft)
-            tap_menu_open(page)
-            page.locator("#body").fill("")
+        page.locator("#body").fill("")
 
 
 def positions(page, selector: str):
@@ -245,83 +222,62 @@ def assert_still_on_focus(page, form: str) -> None:
     assert positions(page, controls) == before, "after leaving the fields"
 
 
-def test_a_thread_is_started_with_taps(world, browser):
-    with phone(browser) as page:
-        login(page, world, world.official_email)
-        page.goto(f"{world.url}/forums/{world.forum_slug}")
-        form = "form.stack:has(#title)"
-        assert_still_on_focus(page, form)
-        page.locator("#title").tap()
-        page.keyboard.type("Startad på telefonen")
-        box = page.locator(f"{form} input[type=checkbox]").first
-        box.tap()
-        expect(box).to_be_checked()
-        page.locator(f"{form} textarea").tap()
-        page.keyboard.type("Första raden, skriven med tummen.")
-        start = page.get_by_role("button", name="Starta tråden")
-        # the keyboard is still up on a real phone: the tap leaves the text box first
-        expect(page.locator(f"{form} textarea")).to_be_focused()
-        assert_tappable(page, start, ROW_FINGER)
-        start.tap()
-        page.wait_for_url(re.compile(r"/threads/\d+"))
-        expect(page.locator("#thread-title")).to_have_text("Startad på telefonen")
-        expect(page.locator("li.message").first).to_contain_text("skriven med tummen")
-
-
-def local(delta: timedelta) -> str:
-    when = datetime.now(UTC) + delta
-    return when.astimezone(ZoneInfo("Europe/Stockholm")).strftime("%Y-%m-%dT%H:%M")
+def test_a_thread_is_started_with_taps(world, new_page):
+    page = new_page("sv", phone=True)
+    login(page, world, world.official_email)
+    page.goto(f"{world.url}/forums/{world.forum_slug}")
+    form = "form.stack:has(#title)"
+    assert_still_on_focus(page, form)
+    page.locator("#title").tap()
+    page.keyboard.type("Startad på telefonen")
+    box = page.locator(f"{form} input[type=checkbox]").first
+    box.tap()
+    expect(box).to_be_checked()
+    page.locator(f"{form} textarea").tap()
+    page.keyboard.type("Första raden, skriven med tummen.")
+    start = page.get_by_role("button", name="Starta tråden")
+    # the keyboard is still up on a real phone: the tap leaves the text box first
+    expect(page.locator(f"{form} textarea")).to_be_focused()
+    assert_tappable(page, start, ROW_FINGER)
+    start.tap()
+    page.wait_for_url(re.compile(r"/threads/\d+"))
+    expect(page.locator("#thread-title")).to_have_text("Startad på telefonen")
+    expect(page.locator("li.message").first).to_contain_text("skriven med tummen")
 
 
 def open_round(page, world, title: str) -> int:
     """The official drafts a round that invites Kulturföreningen, and opens it."""
-    page.goto(f"{world.url}/consultations/new")
-    page.fill("#title", title)
-    page.fill("#problem", "Hur når kulturen alla?")
-    page.fill("#background", "Kulturnämnden ser över sina lokaler.")
-    page.check("input[name=stage][value=options]")
-    page.fill("#decision_date", "2027-04-01")
-    page.fill("#opens_at", local(-timedelta(hours=1)))
-    page.fill("#closes_at", local(timedelta(days=7)))
-    page.fill("#question-1", "Vilka lokaler saknas?")
-    page.fill("#guidance-1", "Tänk på kvällar och helger.")
-    page.fill("#question-2", "Vem kan dela sina lokaler?")
-    page.check("input[name=audience][value=invited]")
-    page.locator("#invited input[type=checkbox]").first.check()
-    page.locator("#commitments input[type=checkbox]").nth(2).check()
-    page.locator("form.stack button[type=submit]").click()
-    page.wait_for_url(re.compile(r"/consultations/\d+$"))
-    round_id = int(page.url.rsplit("/", 1)[1])
+    round_id = draft_consultation(page, world, title, "Hur når kulturen alla?")
     page.locator("#open-round").click()
     page.locator(f"form[action='/consultations/{round_id}/open'] button").click()
     expect(page.locator("#round-phase")).to_have_text("Öppen för svar")
     return round_id
 
 
-def test_a_consultation_response_is_written_with_taps(world, browser, new_page):
+def test_a_consultation_response_is_written_with_taps(world, new_page):
     official = new_page("sv")
     login(official, world, world.official_email)
     round_id = open_round(official, world, "Lokaler på telefonen")
-    with phone(browser) as page:
-        login(page, world, world.alice_email)
-        page.goto(f"{world.url}/consultations/{round_id}")
-        respond = page.locator(f"main a[href*='/consultations/{round_id}/response']").first
-        respond.scroll_into_view_if_needed()
-        assert_tappable(page, respond, 0)  # a link in running text: its line is its size
-        respond.tap()
-        form = "form.stack.wide"
-        answers = page.locator(f"{form} textarea[name^=answer-]")
-        expect(answers).to_have_count(2)
-        assert_still_on_focus(page, form)
-        answers.nth(0).tap()
-        page.keyboard.type("Repetitionslokaler på kvällar.")
-        answers.nth(1).tap()
-        page.keyboard.type("Vi delar vår scen på söndagar.")
-        save = page.get_by_role("button", name="Spara utkastet")
-        expect(answers.nth(1)).to_be_focused()
-        save.scroll_into_view_if_needed()
-        assert_tappable(page, save, ROW_FINGER)
-        save.tap()
-        expect(page.locator(".flash-success")).to_be_visible()
-        expect(answers.nth(0)).to_have_value("Repetitionslokaler på kvällar.")
-        expect(answers.nth(1)).to_have_value("Vi delar vår scen på söndagar.")
+    page = new_page("sv", phone=True)
+    login(page, world, world.alice_email)
+    page.goto(f"{world.url}/consultations/{round_id}")
+    respond = page.locator(f"main a[href*='/consultations/{round_id}/response']").first
+    respond.scroll_into_view_if_needed()
+    assert_tappable(page, respond, 0)  # a link in running text: its line is its size
+    respond.tap()
+    form = "form.stack.wide"
+    answers = page.locator(f"{form} textarea[name^=answer-]")
+    expect(answers).to_have_count(2)
+    assert_still_on_focus(page, form)
+    answers.nth(0).tap()
+    page.keyboard.type("Repetitionslokaler på kvällar.")
+    answers.nth(1).tap()
+    page.keyboard.type("Vi delar vår scen på söndagar.")
+    save = page.get_by_role("button", name="Spara utkastet")
+    expect(answers.nth(1)).to_be_focused()
+    save.scroll_into_view_if_needed()
+    assert_tappable(page, save, ROW_FINGER)
+    save.tap()
+    expect(page.locator(".flash-success")).to_be_visible()
+    expect(answers.nth(0)).to_have_value("Repetitionslokaler på kvällar.")
+    expect(answers.nth(1)).to_have_value("Vi delar vår scen på söndagar.")

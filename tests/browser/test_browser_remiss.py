@@ -3,22 +3,15 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, timedelta
-from zoneinfo import ZoneInfo
+from datetime import timedelta
 
 import pytest
-from browsing import assert_accessible, login
+from browsing import assert_accessible, local, login
 from playwright.sync_api import expect
 
 from forum.demo.pdf import simple_pdf
 
 pytestmark = pytest.mark.browser
-
-STOCKHOLM = ZoneInfo("Europe/Stockholm")
-
-
-def local(delta: timedelta) -> str:
-    return (datetime.now(UTC) + delta).astimezone(STOCKHOLM).strftime("%Y-%m-%dT%H:%M")
 
 
 def pdf_file(name: str, line: str) -> dict:
