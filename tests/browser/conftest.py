@@ -21,7 +21,6 @@ CHROMIUM = os.environ.get("FORUM_CHROMIUM", "/usr/bin/chromium")
 # only how long a condition may take before the test fails. A loaded machine makes pages
 # slow, not wrong, so the ceiling is generous: a passing test never waits it out.
 TIMEOUT_MS = int(os.environ.get("FORUM_BROWSER_TIMEOUT_MS", "60000"))
-WCAG_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
 LOCALES = {"sv": "sv-SE", "en": "en-GB"}
 PHONE = {"width": 375, "height": 740}
 
