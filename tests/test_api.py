@@ -180,6 +180,34 @@ def test_bad_requests_get_the_error_shape(client, path, status, code, field):
     assert_error(client.get(path), status, code, field)
 
 
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"[" * 5000 + b"]" * 5000,  # deeper than json.loads can go: RecursionError
+        b'{"a":' * 3000 + b"1" + b"}" * 3000,
+        b'{"answers": 1' + b"0" * 5000 + b"}",  # longer than int's digit limit: ValueError
+        b'{"answers": [{"question_id": 1' + b"0" * 5000 + b', "text": "x"}]}',
+    ],
+)
+def test_bodies_json_cannot_read_are_a_400(client, body):
+    response = client.post(
+        "/api/v1/consultations/1/responses", data=body, content_type="application/json"
+    )
+    assert_error(response, 400, "invalid")
+
+
+def test_a_wrong_method_names_the_allowed_ones_and_an_id_out_of_range_is_404(client):
+    response = client.put("/api/v1/forums", json={})
+    assert_error(response, 405, "invalid")
+    assert set(response.headers["Allow"].split(", ")) == {"GET", "HEAD", "OPTIONS"}
+    # Werkzeug alone says 405 here: the GET rule's pattern matches, its converter refuses
+    for method in ("get", "post"):
+        response = getattr(client, method)("/api/v1/consultations/2147483648/responses", json={})
+        assert_error(response, 404, "not_found")
+    response = client.post("/api/v1/consultations/2147483647/responses", json={})
+    assert response.status_code in (401, 422)  # the body is read first: the rule took it
+
+
 def test_bad_tokens_are_refused(app, make, client):
     assert_error(client.get("/api/v1/forums", headers=bearer("dfp_nope")), 401, "auth_required")
     assert_error(
@@ -190,7 +218,10 @@ def test_bad_tokens_are_refused(app, make, client):
     token = db.session.scalar(select(ApiToken).where(ApiToken.user_id == user.id))
     with app.test_request_context():
         api_tokens.revoke_token(user, token.id)
-    assert_error(client.get("/api/v1/forums", headers=bearer(raw)), 401, "auth_required")
+    # refused everywhere, also where only public data is read
+    for path in ("/api/v1/forums", "/api/v1/organisations", "/api/v1/indicators"):
+        assert_error(client.get(path, headers=bearer(raw)), 401, "auth_required")
+        assert_error(client.get(path, headers=bearer("dfp_nope")), 401, "auth_required")
 
 
 # --- answering a consultation through the API -----------------------------------------
@@ -287,3 +318,21 @@ def test_rate_limits_per_address_and_per_token(app, make, client):
     for _ in range(5):
         assert client.get("/api/v1/commitments", headers=bearer(raw)).status_code == 200
     assert client.get("/api/v1/commitments", headers=bearer(raw)).status_code == 429
+
+
+@pytest.mark.config(FORUM_API_RATE_LIMIT="3 per minute", FORUM_API_TOKEN_RATE_LIMIT="5 per minute")
+def test_made_up_tokens_count_against_the_address(app, make, client):
+    """A bearer that is not a valid token gets no bucket of its own: else every made-up
+    value would start a fresh count, and an address would never be limited."""
+    for n in range(3):
+        assert_error(
+            client.get("/api/v1/indicators", headers=bearer(f"dfp_made-up-{n}")),
+            401,
+            "auth_required",
+        )
+    assert_error(client.get("/api/v1/indicators"), 429, "rate_limited")
+    for n in range(20):
+        response = client.get("/api/v1/indicators", headers=bearer(f"dfp_other-{n}"))
+        assert_error(response, 429, "rate_limited")
+    raw = token_for(app, make.user())  # a real token still has its own
+    assert client.get("/api/v1/indicators", headers=bearer(raw)).status_code == 200

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import re
-from typing import Any
+from typing import Any, NoReturn
 
-from flask import request, url_for
+from flask import Request, request, url_for
 from flask_babel import gettext as _
 from flask_smorest import Blueprint
+from webargs.flaskparser import FlaskParser
 
 from .. import policy
-from ..errors import Forbidden, NotFound
+from ..errors import AuthRequired, Forbidden, NotFound
 from ..formatting import iso_utc
 from ..models import (
     Action,
@@ -32,7 +34,32 @@ from ..services import consultations as consultation_service
 from ..services import follow_up as follow_up_service
 from . import schemas
 
-bp = Blueprint(
+
+class ArgumentsParser(FlaskParser):
+    """webargs' parser, with a 400 for every JSON body `json.loads` cannot take: webargs
+    answers only its JSONDecodeError, while nesting deeper than the recursion limit raises
+    RecursionError and a number longer than Python's digit limit a plain ValueError."""
+
+    def _raw_load_json(self, req: Request) -> Any:
+        try:
+            return super()._raw_load_json(req)
+        except json.JSONDecodeError:
+            raise  # webargs' own handling
+        except (RecursionError, ValueError) as err:
+            self._handle_invalid_json_error(err, req)
+
+    def _handle_invalid_json_error(
+        self, error: Exception, req: Request, *args: Any, **kwargs: Any
+    ) -> NoReturn:
+        super()._handle_invalid_json_error(error, req, *args, **kwargs)  # type: ignore[arg-type]
+        raise AssertionError("unreachable")  # webargs aborts with a 400
+
+
+class ApiBlueprint(Blueprint):
+    ARGUMENTS_PARSER = ArgumentsParser()
+
+
+bp = ApiBlueprint(
     "api",
     __name__,
     url_prefix="/api/v1",
@@ -46,15 +73,47 @@ SLUG = re.compile(r"[a-z0-9][a-z0-9-]{0,119}")
 
 
 def current_token() -> ApiToken | None:
-    """The bearer token of this request (AuthRequired if one is sent and is not valid)."""
+    """The bearer token of this request (AuthRequired if one is sent and is not valid).
+
+    Looked up once per request: the rate limiter asks first (`valid_token`), and every
+    endpoint refuses a token that is not valid (`_refuse_invalid_tokens`), those that read
+    only public data too."""
+    found = request.environ.get(_ENVIRON_KEY, _UNASKED)  # this request's, not the app context's
+    if found is _UNASKED:
+        try:
+            found = _bearer_token()
+        except AuthRequired as refused:
+            found = refused
+        request.environ[_ENVIRON_KEY] = found
+    if isinstance(found, AuthRequired):
+        raise AuthRequired(found.message)
+    return found
+
+
+_UNASKED = object()
+_ENVIRON_KEY = "forum.api_token"
+
+
+def _bearer_token() -> ApiToken | None:
     header = request.headers.get("Authorization", "")
     if not header:
         return None
     if not header.startswith("Bearer "):
-        from ..errors import AuthRequired
-
         raise AuthRequired(_("Send the token as 'Authorization: Bearer <token>'."))
     return api_tokens.authenticate(header.removeprefix("Bearer ").strip())
+
+
+def valid_token() -> ApiToken | None:
+    """The request's token if it is a valid one, else None (for the rate limiter's key)."""
+    try:
+        return current_token()
+    except AuthRequired:
+        return None
+
+
+@bp.before_request
+def _refuse_invalid_tokens() -> None:
+    current_token()
 
 
 def reader() -> User | None:
