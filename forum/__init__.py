@@ -9,6 +9,7 @@ from typing import Any
 
 from flask import (
     Flask,
+    Response,
     current_app,
     has_request_context,
     jsonify,
@@ -200,16 +201,21 @@ def wants_json() -> bool:
     )
 
 
+def json_error(code: str, message: str, details: dict | None = None) -> Response:
+    """An error as JSON: the open-data API's one shape (its OpenAPI document says so),
+    elsewhere the Socket.IO acknowledgement's shape with `ok: false`."""
+    body: dict[str, Any] = {"error": {"code": code, "message": message, **(details or {})}}
+    if not request.path.startswith("/api/"):
+        body = {"ok": False, **body}
+    return jsonify(body)
+
+
 def register_error_handlers(app: Flask) -> None:
     """Domain errors and HTTP errors become a page or a JSON body, never a stack trace."""
 
     def error_response(status: int, code: str, message: str, details: dict | None = None):
-        if request.path.startswith("/api/"):
-            # the open-data API's one error shape (its OpenAPI document says so)
-            return jsonify({"error": {"code": code, "message": message, **(details or {})}}), status
         if wants_json():
-            body = {"ok": False, "error": {"code": code, "message": message, **(details or {})}}
-            return jsonify(body), status
+            return json_error(code, message, details), status
         return render_template("error.html", status=status, message=message), status
 
     @app.errorhandler(DomainError)
@@ -251,15 +257,23 @@ def register_error_handlers(app: Flask) -> None:
             422: gettext("The input is not valid."),
             429: gettext("Too many attempts. Wait a moment and try again."),
         }
+        allowed = getattr(err, "valid_methods", None)
+        if status == 405 and not _path_exists(allowed or ()):
+            status = 404  # no rule takes this path by any method (an id out of range)
         details = None
         if status == 422:
             details = _invalid_field(err)
-        return error_response(
-            status,
-            code.get(status, "invalid"),
-            explained.get(status, err.description or ""),
-            details,
+        response = app.make_response(
+            error_response(
+                status,
+                code.get(status, "invalid"),
+                explained.get(status, err.description or ""),
+                details,
+            )
         )
+        if status == 405 and allowed:
+            response.headers["Allow"] = ", ".join(sorted(allowed))
+        return response
 
     from sqlalchemy.exc import DBAPIError
 
@@ -295,6 +309,25 @@ def register_error_handlers(app: Flask) -> None:
         return error_response(500, "internal", gettext("Something went wrong on our side."))
 
 
+def _path_exists(methods: Any) -> bool:
+    """Whether a rule takes this request's path by one of `methods`. Werkzeug answers 405
+    when a rule's pattern matches for another method even if its converter then refuses
+    the value (an id beyond the columns' range): that path is a 404 by every method."""
+    from werkzeug.exceptions import HTTPException
+    from werkzeug.routing import RequestRedirect
+
+    adapter = current_app.url_map.bind_to_environ(request.environ)
+    for method in methods:
+        try:
+            adapter.match(method=method)
+        except RequestRedirect:
+            return True  # the path with a slash added, say
+        except HTTPException:
+            continue
+        return True
+    return False
+
+
 def security_headers(app: Flask) -> list[tuple[str, str]]:
     """The headers every response carries, pages and Socket.IO alike."""
     headers = [
@@ -316,8 +349,7 @@ def unavailable_response():
     with force_locale(locale):
         message = gettext("The database cannot be reached right now. Try again in a minute.")
         if wants_json():
-            body = {"ok": False, "error": {"code": "unavailable", "message": message}}
-            response = jsonify(body)
+            response = json_error("unavailable", message)
         else:
             response = current_app.make_response(
                 render_template("unavailable.html", lang=locale, message=message)

@@ -288,7 +288,14 @@ def test_api_clients_get_a_json_503(dead_database_app):
     client = dead_database_app.test_client()
     response = client.get("/forums", headers={"Accept": "application/json"})
     assert response.status_code == 503
-    assert response.get_json()["error"]["code"] == "unavailable"
+    body = response.get_json()
+    assert body["ok"] is False and body["error"]["code"] == "unavailable"
+    # the open-data API keeps its one error shape, as its OpenAPI document says
+    response = client.get("/api/v1/forums")
+    assert response.status_code == 503 and response.headers["Retry-After"]
+    body = response.get_json()
+    assert set(body) == {"error"} and body["error"]["code"] == "unavailable"
+    assert body["error"]["message"]
 
 
 def test_socket_events_get_an_unavailable_ack_without_the_database(dead_database_app):
