@@ -1,0 +1,124 @@
+"""Mail that cannot go out hurts no other mail: titles are one line, header values never
+carry a line break, and the outbox sends (and commits) one mail at a time."""
+
+from __future__ import annotations
+
+import pytest
+from consultation_support import english, make_round
+from sqlalchemy import select
+from support import Auth
+
+from forum.extensions import db
+from forum.models import ConsultationRound, OutboxMail
+from forum.services import mail as mail_service
+from forum.services.mail import deliver_pending, queue_mail
+from forum.services.validation import clean_text
+
+BREAKS = ["\r\n", "\n", "\r", "\u2028", "\x85", "\x0b", "\x0c", "\x1c"]
+
+
+class Crash(BaseException):
+    """The process dying mid-run (a kill, an out-of-memory): nothing after it runs."""
+
+
+class FakeSMTP:
+    """Stands in for smtplib.SMTP: records what was sent, fails for the chosen addresses."""
+
+    sent: list[tuple[str, str]]
+    failing: dict[str, BaseException]
+
+    def __init__(self, *_args, **_kwargs) -> None:
+        pass
+
+    def __enter__(self) -> FakeSMTP:
+        return self
+
+    def __exit__(self, *_exc) -> bool:
+        return False
+
+    def starttls(self) -> None:
+        pass
+
+    def login(self, *_args) -> None:
+        pass
+
+    def send_message(self, message) -> None:
+        to = message["To"]
+        if to in self.failing:
+            raise self.failing[to]
+        self.sent.append((to, message["Subject"]))
+
+
+@pytest.fixture
+def smtp(app, monkeypatch) -> type[FakeSMTP]:
+    app.config["FORUM_SMTP_HOST"] = "smtp.invalid"
+    monkeypatch.setattr(FakeSMTP, "sent", [], raising=False)
+    monkeypatch.setattr(FakeSMTP, "failing", {}, raising=False)
+    monkeypatch.setattr(mail_service.smtplib, "SMTP", FakeSMTP)
+    return FakeSMTP
+
+
+def queue(*addresses: str) -> list[OutboxMail]:
+    mails = [queue_mail(address, f"Till {address}", "Hej") for address in addresses]
+    db.session.commit()
+    return mails
+
+
+def unsent() -> list[str]:
+    return list(
+        db.session.scalars(
+            select(OutboxMail.to_address)
+            .where(OutboxMail.sent_at.is_(None))
+            .order_by(OutboxMail.id)
+        )
+    )
+
+
+# --- a title is one line ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("brk", BREAKS)
+def test_a_title_folds_line_breaks_and_runs_of_space(brk):
+    assert (
+        clean_text(f"  Ny titel{brk}andra \t raden  ", "title", max_length=200, single_line=True)
+        == "Ny titel andra raden"
+    )
+    assert clean_text(f"Första{brk}andra", "problem", max_length=200) == f"Första{brk}andra"
+
+
+def test_a_title_of_only_line_breaks_is_empty():
+    from forum.errors import Invalid
+
+    with pytest.raises(Invalid):
+        clean_text("\r\n \n", "title", max_length=200, single_line=True)
+
+
+def test_the_corrected_round_title_is_one_line_and_its_mail_goes(app, client, make, smtp):
+    english(client)
+    official = make.user("official")
+    chair = make.user(name="Olle")
+    make.organisation(admin=chair)
+    round_ = make_round(app, make, official, state="open")
+    chair.email_notifications = True
+    db.session.commit()
+    Auth(client).login(official)
+    response = client.post(
+        f"/consultations/{round_.id}/change",
+        data={"change": "text", "part": "title", "text": "Ny titel\r\nandra raden", "reason": "x"},
+    )
+    assert response.status_code == 302
+    assert db.session.get(ConsultationRound, round_.id).title == "Ny titel andra raden"
+    with app.app_context():
+        deliver_pending()
+    assert unsent() == []
+    assert any("Ny titel andra raden" in subject for _to, subject in smtp.sent)
+
+
+def test_new_rounds_threads_and_forums_get_one_line_titles(app, make):
+    official = make.user("official")
+    round_ = make_round(app, make, official, state="draft", title="Samråd\nBcc: x@example.se")
+    forum = make.forum(title="Forum\r\nom saker")
+    thread = make.thread(forum=forum, title="Rad ett\nRad två")
+    assert round_.title == "Samråd Bcc: x@example.se"
+    assert forum.title == "Forum om saker"
+    assert thread.title == "Rad ett Rad två"
