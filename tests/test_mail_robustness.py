@@ -9,9 +9,9 @@ from sqlalchemy import select
 from support import Auth
 
 from forum.extensions import db
-from forum.models import ConsultationRound, OutboxMail
+from forum.models import ConsultationRound, OutboxMail, Thread
 from forum.services import mail as mail_service
-from forum.services.mail import deliver_pending, queue_mail
+from forum.services.mail import build_message, deliver_pending, queue_mail
 from forum.services.validation import clean_text
 
 BREAKS = ["\r\n", "\n", "\r", "\u2028", "\x85", "\x0b", "\x0c", "\x1c"]
@@ -122,3 +122,40 @@ def test_new_rounds_threads_and_forums_get_one_line_titles(app, make):
     assert round_.title == "Samråd Bcc: x@example.se"
     assert forum.title == "Forum om saker"
     assert thread.title == "Rad ett Rad två"
+
+
+# --- a header value is one line --------------------------------------------------------
+
+
+@pytest.mark.parametrize("brk", BREAKS)
+def test_header_values_are_folded_to_one_line(app, brk):
+    row = OutboxMail(to_address="anna@example.se", subject=f"Rad ett{brk}Bcc: x@evil", body="Hej")
+    message = build_message(row, f"Forum{brk}<forum@example.se>")
+    assert message["Subject"] == "Rad ett Bcc: x@evil"
+    assert message["From"] == "Forum <forum@example.se>"
+    assert message["Bcc"] is None
+    assert "\n" not in message["Subject"] and "\r" not in message["Subject"]
+
+
+def test_queued_subjects_are_one_line(app):
+    assert queue_mail("anna@example.se", "Rad ett\r\nRad två", "Hej").subject == "Rad ett Rad två"
+
+
+def test_a_stored_thread_title_with_a_line_break_still_mails(app, make, smtp):
+    """Titles stored before they were folded: the notification mail still goes."""
+    author, reader = make.user(), make.user()
+    reader.email_notifications = True
+    db.session.commit()
+    thread = make.thread(author=author)
+    db.session.get(Thread, thread.id).title = "Rad ett\nRad två"
+    db.session.commit()
+    first = make.message(thread, reader, "Hej")
+    make.message(thread, author, "Svar", reply_to=first.id)
+    [notice] = db.session.scalars(select(OutboxMail).where(OutboxMail.to_address == reader.email))
+    row = OutboxMail(to_address=reader.email, subject="Gammal\r\nrad", body="Hej")
+    db.session.add(row)
+    db.session.commit()
+    deliver_pending()
+    assert unsent() == []
+    assert smtp.sent == [(reader.email, notice.subject), (reader.email, "Gammal rad")]
+    assert "Rad ett Rad två" in notice.subject

@@ -12,6 +12,7 @@ from sqlalchemy import select
 from ..extensions import db
 from ..models import OutboxMail
 from ..models.base import utcnow
+from .validation import one_line
 
 log = logging.getLogger("forum.mail")
 
@@ -33,7 +34,7 @@ def queue_mail(
     """
     mail = OutboxMail(
         to_address=to_address,
-        subject=subject[:300],
+        subject=one_line(subject)[:300],
         body=body,
         notification_id=notification_id,
         secret=secret,
@@ -68,9 +69,10 @@ def deliver_pending(limit: int = 100) -> int:
 def build_message(mail: OutboxMail, sender: str) -> EmailMessage:
     """The MIME message for an outbox row: plain text, HTML alternative, unsubscribe headers."""
     message = EmailMessage()
-    message["From"] = sender
-    message["To"] = mail.to_address
-    message["Subject"] = mail.subject
+    # A header value is one line: a line break would end it (and start another header).
+    message["From"] = one_line(sender)
+    message["To"] = one_line(mail.to_address)
+    message["Subject"] = one_line(mail.subject)
     message.set_content(mail.body)
     if mail.html_body:
         message.add_alternative(mail.html_body, subtype="html")
@@ -87,8 +89,8 @@ def _send(mail: OutboxMail) -> None:
     if not host:
         log.info(
             "mail (no SMTP configured) to=%s subject=%s\n%s",
-            mail.to_address,
-            mail.subject,
+            one_line(mail.to_address),
+            one_line(mail.subject),
             mail.body,
         )
         return
