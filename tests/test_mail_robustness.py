@@ -3,6 +3,8 @@ carry a line break, and the outbox sends (and commits) one mail at a time."""
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 from consultation_support import english, make_round
 from sqlalchemy import select
@@ -159,3 +161,49 @@ def test_a_stored_thread_title_with_a_line_break_still_mails(app, make, smtp):
     assert unsent() == []
     assert smtp.sent == [(reader.email, notice.subject), (reader.email, "Gammal rad")]
     assert "Rad ett Rad två" in notice.subject
+
+
+# --- one mail at a time ----------------------------------------------------------------
+
+
+def test_a_failing_mail_is_recorded_and_blocks_no_other(app, smtp, caplog):
+    bad = "bad@example.se"
+    queue(bad, "anna@example.se", "bo@example.se")
+    smtp.failing[bad] = ValueError("Header values may not contain linefeed")
+    with caplog.at_level(logging.WARNING, logger="forum.mail"):
+        assert deliver_pending() == 2
+    db.session.rollback()  # what was sent stays sent: it was committed as it went
+    assert [to for to, _subject in smtp.sent] == ["anna@example.se", "bo@example.se"]
+    assert unsent() == [bad]
+    row = db.session.scalars(select(OutboxMail).where(OutboxMail.to_address == bad)).one()
+    assert row.attempts == 1 and row.last_error.startswith("ValueError: Header values")
+    assert any(str(row.id) in r.getMessage() and bad in r.getMessage() for r in caplog.records)
+
+    assert deliver_pending() == 0  # the next run tries only the bad one again
+    assert [to for to, _subject in smtp.sent] == ["anna@example.se", "bo@example.se"]
+    assert db.session.get(OutboxMail, row.id).attempts == 2
+
+
+def test_a_crash_mid_run_never_sends_a_mail_twice(app, smtp):
+    queue("anna@example.se", "crash@example.se", "bo@example.se")
+    smtp.failing["crash@example.se"] = Crash()
+    with pytest.raises(Crash):
+        deliver_pending()
+    db.session.rollback()
+    assert unsent() == ["crash@example.se", "bo@example.se"]
+    del smtp.failing["crash@example.se"]
+    assert deliver_pending() == 2
+    assert [to for to, _subject in smtp.sent] == [
+        "anna@example.se",
+        "crash@example.se",
+        "bo@example.se",
+    ]
+
+
+def test_mail_that_keeps_failing_goes_after_new_mail(app, smtp):
+    queue("bad@example.se", "anna@example.se", "bo@example.se")
+    smtp.failing["bad@example.se"] = OSError("connection refused")
+    for _run in range(3):
+        deliver_pending(limit=1)
+    assert unsent() == ["bad@example.se"]
+    assert [to for to, _subject in smtp.sent] == ["anna@example.se", "bo@example.se"]
