@@ -4,6 +4,7 @@ carry a line break, and the outbox sends (and commits) one mail at a time."""
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime
 
 import pytest
 from consultation_support import english, make_round
@@ -207,3 +208,19 @@ def test_mail_that_keeps_failing_goes_after_new_mail(app, smtp):
         deliver_pending(limit=1)
     assert unsent() == ["bad@example.se"]
     assert [to for to, _subject in smtp.sent] == ["anna@example.se", "bo@example.se"]
+
+
+def test_the_clock_sends_mail_even_when_the_notices_fail(app, smtp, monkeypatch, caplog):
+    from forum import scheduler
+    from forum.services import consultations
+
+    def broken(_now):
+        raise RuntimeError("notices broke")
+
+    monkeypatch.setattr(consultations, "send_due_notices", broken)
+    queue("anna@example.se")
+    with caplog.at_level(logging.ERROR, logger="forum.scheduler"):
+        scheduler.run_due_jobs(app, "2026-12-07", datetime(2026, 12, 7, 5, 0, tzinfo=UTC))
+    assert [to for to, _subject in smtp.sent] == ["anna@example.se"]
+    assert unsent() == []
+    assert any("notices" in r.getMessage() for r in caplog.records)
