@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import lzma
 import re
 import secrets
 import shutil
@@ -18,6 +19,7 @@ import subprocess  # noqa: S404 - poppler's tools, fixed arguments, no shell
 import tempfile
 import unicodedata
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -72,6 +74,19 @@ OOXML_MAIN = {
 ACCEPT = ".pdf,.odt,.docx,.xlsx,.png,.jpg,.jpeg"
 
 
+# What zipfile raises on a damaged or unusual archive, opening it or reading an entry.
+DAMAGED_ZIP = (
+    zipfile.BadZipFile,  # a bad header, directory or CRC
+    zlib.error,  # a damaged deflate stream
+    lzma.LZMAError,  # a damaged LZMA stream (bzip2's is an OSError)
+    EOFError,  # a compressed stream cut short
+    RuntimeError,  # encrypted
+    NotImplementedError,  # an unknown compression method or zip version
+    ValueError,
+    OSError,
+)
+
+
 def _refuse() -> Invalid:
     return Invalid(
         _("That file type is not accepted. Upload a PDF, ODT, DOCX, XLSX, PNG or JPEG file."),
@@ -84,7 +99,7 @@ def _zip_kind(data: bytes) -> Kind:
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
         entries = archive.infolist()
-    except (zipfile.BadZipFile, ValueError, OSError):
+    except DAMAGED_ZIP:
         raise _refuse() from None
     if len(entries) > MAX_ZIP_ENTRIES:
         raise Invalid(_("The file has too many parts to be checked."), field="file")
@@ -102,7 +117,7 @@ def _zip_kind(data: bytes) -> Kind:
             for main in re.findall(r'ContentType="([^"]+)"', types):
                 if main in OOXML_MAIN:
                     return OOXML_MAIN[main]
-    except (zipfile.BadZipFile, RuntimeError, OSError, NotImplementedError):
+    except DAMAGED_ZIP:
         raise _refuse() from None
     raise _refuse()
 
