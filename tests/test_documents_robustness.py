@@ -8,12 +8,14 @@ import struct
 import zipfile
 
 import pytest
-from consultation_support import english, make_round
+from consultation_support import english, make_round, respond
 from support import Auth
 
-from forum.errors import Invalid
+from forum.demo.pdf import simple_pdf
+from forum.errors import Conflict, Invalid
 from forum.extensions import db
 from forum.models import Document
+from forum.services import consultations as service
 from forum.services import documents
 from forum.services.storage import DiskStorage
 
@@ -105,3 +107,63 @@ def test_uploading_a_damaged_archive_answers_400(app, client, make, damage):
     assert response.status_code == 400
     assert NOT_ACCEPTED in response.get_data(as_text=True)
     assert db.session.query(Document).count() == 0
+
+
+# --- a published round's documents are final -------------------------------------------
+
+
+@pytest.fixture
+def published(app, make):
+    """A published round with one document of its own; (official, round, document)."""
+    official = make.user("official")
+    chair = make.user(name="Olle")
+    org = make.organisation(admin=chair, name="Föreningen")
+    round_ = make_round(app, make, official, state="open")
+    with app.test_request_context():
+        document = documents.add_round_document(
+            official, round_.id, "underlag.pdf", simple_pdf(["x"])
+        )
+    respond(app, chair, round_, org)
+    with app.test_request_context():
+        service.close_round(official, round_.id)
+        question = round_.questions[0]
+        service.save_feedback(
+            official, round_.id, {question.id: service.FeedbackInput(heard="h")}, publish=True
+        )
+    return official, round_, document
+
+
+def test_a_published_rounds_document_cannot_be_removed(app, published):
+    official, _round, document = published
+    with app.test_request_context(headers={"Accept-Language": "en"}), pytest.raises(Conflict):
+        documents.remove_document(official, document.id)
+    db.session.rollback()
+    assert db.session.get(Document, document.id).removed_at is None
+
+
+def test_removing_from_a_published_round_answers_409_like_adding(app, client, published):
+    official, round_, document = published
+    Auth(client).login(official)
+    removed = client.post(f"/consultations/{round_.id}/documents/{document.id}/remove")
+    added = client.post(
+        f"/consultations/{round_.id}/documents",
+        data={"file": (io.BytesIO(simple_pdf(["y"])), "ny.pdf")},
+    )
+    assert removed.status_code == added.status_code == 409
+    assert "documents are final" in removed.get_data(as_text=True)
+    db.session.rollback()
+    assert db.session.get(Document, document.id).removed_at is None
+
+
+def test_an_open_rounds_document_can_still_be_removed(app, client, make):
+    official = make.user("official")
+    make.organisation(admin=make.user())
+    round_ = make_round(app, make, official, state="open")
+    with app.test_request_context():
+        document = documents.add_round_document(
+            official, round_.id, "underlag.pdf", simple_pdf(["x"])
+        )
+    Auth(client).login(official)
+    response = client.post(f"/consultations/{round_.id}/documents/{document.id}/remove")
+    assert response.status_code == 302
+    assert db.session.get(Document, document.id).removed_at is not None

@@ -227,6 +227,13 @@ def _round_for(user: User | None, round_id: int) -> ConsultationRound:
     return get_round(user, round_id)
 
 
+def _require_round_documents_open(round_: ConsultationRound) -> None:
+    """The round's own documents change until its feedback is published; then they are
+    the record the feedback answers (adding and removing alike: Conflict)."""
+    if round_.state == RoundState.published:
+        raise Conflict(_("The feedback is published; the round's documents are final."))
+
+
 def add_round_document(user: User | None, round_id: int, filename: str, data: bytes) -> Document:
     """An official attaches a document to the round (its basis: a draft, a memo, a map)."""
     policy.require_login(user)
@@ -236,8 +243,7 @@ def add_round_document(user: User | None, round_id: int, filename: str, data: by
         policy.can_manage_round(user, round_),
         _("Only officials of the round's department can do that."),
     )
-    if round_.state == RoundState.published:
-        raise Conflict(_("The feedback is published; the round's documents are final."))
+    _require_round_documents_open(round_)
     _limits(data)
     _count_check(
         select(Document.id).where(
@@ -295,6 +301,7 @@ def remove_document(user: User | None, document_id: int) -> Document:
             policy.can_manage_round(user, round_),
             _("Only officials of the round's department can do that."),
         )
+        _require_round_documents_open(round_)
         audit.record(
             user, "consultation.document.removed", "consultation", round_.id, document.filename
         )
