@@ -33,14 +33,19 @@ def run_due_jobs(app: Flask, last_digest: str | None, now: datetime) -> str | No
     today = local.date().isoformat()
     with app.app_context():
         try:
-            send_due_notices(now)
-            if local.hour >= app.config["FORUM_DIGEST_HOUR"] and last_digest != today:
-                send_digests(now)
-                last_digest = today
-            deliver_pending()
-        except Exception:  # a failed tick must not stop the clock
-            db.session.rollback()
-            log.exception("scheduled jobs failed")
+            try:
+                send_due_notices(now)
+                if local.hour >= app.config["FORUM_DIGEST_HOUR"] and last_digest != today:
+                    send_digests(now)
+                    last_digest = today
+            except Exception:  # a failed tick must not stop the clock
+                db.session.rollback()
+                log.exception("scheduled notices or digest failed")
+            try:
+                deliver_pending()  # waiting mail (a password reset) goes even so
+            except Exception:
+                db.session.rollback()
+                log.exception("scheduled mail delivery failed")
         finally:
             db.session.remove()
     return last_digest

@@ -179,7 +179,7 @@ def _questions(items: list[tuple[str, str]]) -> list[tuple[str, str]]:
 
 def _apply(round_: ConsultationRound, user: User, data: RoundInput) -> None:
     """Validate `data` and write it onto the round (all or nothing: errors come first)."""
-    title = clean_text(data.title, "title", max_length=MAX_TITLE)
+    title = clean_text(data.title, "title", max_length=MAX_TITLE, single_line=True)
     problem = clean_text(data.problem, "problem", max_length=MAX_TEXT)
     background = clean_text(data.background, "background", max_length=MAX_TEXT, required=False)
     try:
@@ -926,7 +926,7 @@ def revise_text(user: User | None, round_id: int, part: str, text: str, reason: 
         if kind not in ("question", "guidance") or question is None:
             raise Invalid(_("Choose what to correct."), field="part")
     if part == "title":
-        new = clean_text(text, "text", max_length=MAX_TITLE)
+        new = clean_text(text, "text", max_length=MAX_TITLE, single_line=True)
     elif part in ("problem", "background"):
         new = clean_text(text, "text", max_length=MAX_TEXT, required=part == "problem")
     else:

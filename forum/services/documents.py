@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import lzma
 import re
 import secrets
 import shutil
@@ -18,6 +19,7 @@ import subprocess  # noqa: S404 - poppler's tools, fixed arguments, no shell
 import tempfile
 import unicodedata
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -72,6 +74,19 @@ OOXML_MAIN = {
 ACCEPT = ".pdf,.odt,.docx,.xlsx,.png,.jpg,.jpeg"
 
 
+# What zipfile raises on a damaged or unusual archive, opening it or reading an entry.
+DAMAGED_ZIP = (
+    zipfile.BadZipFile,  # a bad header, directory or CRC
+    zlib.error,  # a damaged deflate stream
+    lzma.LZMAError,  # a damaged LZMA stream (bzip2's is an OSError)
+    EOFError,  # a compressed stream cut short
+    RuntimeError,  # encrypted
+    NotImplementedError,  # an unknown compression method or zip version
+    ValueError,
+    OSError,
+)
+
+
 def _refuse() -> Invalid:
     return Invalid(
         _("That file type is not accepted. Upload a PDF, ODT, DOCX, XLSX, PNG or JPEG file."),
@@ -84,7 +99,7 @@ def _zip_kind(data: bytes) -> Kind:
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
         entries = archive.infolist()
-    except (zipfile.BadZipFile, ValueError, OSError):
+    except DAMAGED_ZIP:
         raise _refuse() from None
     if len(entries) > MAX_ZIP_ENTRIES:
         raise Invalid(_("The file has too many parts to be checked."), field="file")
@@ -102,7 +117,7 @@ def _zip_kind(data: bytes) -> Kind:
             for main in re.findall(r'ContentType="([^"]+)"', types):
                 if main in OOXML_MAIN:
                     return OOXML_MAIN[main]
-    except (zipfile.BadZipFile, RuntimeError, OSError, NotImplementedError):
+    except DAMAGED_ZIP:
         raise _refuse() from None
     raise _refuse()
 
@@ -212,6 +227,13 @@ def _round_for(user: User | None, round_id: int) -> ConsultationRound:
     return get_round(user, round_id)
 
 
+def _require_round_documents_open(round_: ConsultationRound) -> None:
+    """The round's own documents change until its feedback is published; then they are
+    the record the feedback answers (adding and removing alike: Conflict)."""
+    if round_.state == RoundState.published:
+        raise Conflict(_("The feedback is published; the round's documents are final."))
+
+
 def add_round_document(user: User | None, round_id: int, filename: str, data: bytes) -> Document:
     """An official attaches a document to the round (its basis: a draft, a memo, a map)."""
     policy.require_login(user)
@@ -221,8 +243,7 @@ def add_round_document(user: User | None, round_id: int, filename: str, data: by
         policy.can_manage_round(user, round_),
         _("Only officials of the round's department can do that."),
     )
-    if round_.state == RoundState.published:
-        raise Conflict(_("The feedback is published; the round's documents are final."))
+    _require_round_documents_open(round_)
     _limits(data)
     _count_check(
         select(Document.id).where(
@@ -280,6 +301,7 @@ def remove_document(user: User | None, document_id: int) -> Document:
             policy.can_manage_round(user, round_),
             _("Only officials of the round's department can do that."),
         )
+        _require_round_documents_open(round_)
         audit.record(
             user, "consultation.document.removed", "consultation", round_.id, document.filename
         )

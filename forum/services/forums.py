@@ -67,7 +67,7 @@ def create_forum(
     """Open a new forum (officials and admins)."""
     policy.require_login(user)
     policy.require(policy.can_create_forum(user), _("Only officials and admins can create forums."))
-    title = clean_text(title, "title", max_length=MAX_TITLE)
+    title = clean_text(title, "title", max_length=MAX_TITLE, single_line=True)
     description = clean_text(description, "description", max_length=MAX_DESCRIPTION, required=False)
     vis = _visibility(visibility)
     base = slugify(title, "forum")
@@ -101,7 +101,7 @@ def start_thread(
         raise NotFound(_("No such forum."))
     policy.require(policy.can_start_thread(user, forum), _("You may not start threads here."))
     moderation.check_not_muted_in(user, forum.id)  # type: ignore[arg-type]
-    title = clean_text(title, "title", max_length=MAX_TITLE)
+    title = clean_text(title, "title", max_length=MAX_TITLE, single_line=True)
     body = (body or "").strip()
     if len(body) > MAX_BODY:
         raise Invalid(_("At most %(n)d characters.", n=MAX_BODY), field="body")

@@ -12,6 +12,7 @@ from sqlalchemy import select
 from ..extensions import db
 from ..models import OutboxMail
 from ..models.base import utcnow
+from .validation import one_line
 
 log = logging.getLogger("forum.mail")
 
@@ -33,7 +34,7 @@ def queue_mail(
     """
     mail = OutboxMail(
         to_address=to_address,
-        subject=subject[:300],
+        subject=one_line(subject)[:300],
         body=body,
         notification_id=notification_id,
         secret=secret,
@@ -43,34 +44,56 @@ def queue_mail(
 
 
 def deliver_pending(limit: int = 100) -> int:
-    """Send waiting mail: by SMTP when configured, else written to the log. Returns sent count."""
+    """Send waiting mail: by SMTP when configured, else written to the log. Returns sent count.
+
+    Each mail is committed as it goes: a sent one is never sent again because a later
+    one (or the process) failed. A mail that fails, for whatever reason, keeps its own
+    count of attempts and its last error, is logged, and is tried again next run; mail
+    tried fewer times goes first, so a mail that keeps failing holds up no other.
+    """
     pending = db.session.scalars(
-        select(OutboxMail).where(OutboxMail.sent_at.is_(None)).order_by(OutboxMail.id).limit(limit)
+        select(OutboxMail.id)
+        .where(OutboxMail.sent_at.is_(None))
+        .order_by(OutboxMail.attempts, OutboxMail.id)
+        .limit(limit)
     ).all()
     sent = 0
-    for mail in pending:
+    for mail_id in pending:
+        mail = db.session.get(OutboxMail, mail_id)
+        if mail is None or mail.sent_at is not None:
+            continue  # deleted or sent meanwhile (an account erased, another sender)
         mail.attempts += 1
         try:
             _send(mail)
-        except (OSError, smtplib.SMTPException) as exc:
-            mail.last_error = f"{type(exc).__name__}: {exc}"[:2000]
-            log.warning("mail %s to %s not sent: %s", mail.id, mail.to_address, exc)
+        except Exception as exc:  # one bad mail must not stop the others
+            mail.last_error = one_line(f"{type(exc).__name__}: {exc}").replace("\x00", "")[:2000]
+            expected = isinstance(exc, OSError)  # the server or network (SMTPException too)
+            log.log(
+                logging.WARNING if expected else logging.ERROR,
+                "mail %s to %s not sent (attempt %s): %s",
+                mail.id,
+                one_line(mail.to_address),
+                mail.attempts,
+                mail.last_error,
+                exc_info=not expected,
+            )
         else:
             mail.sent_at = utcnow()
             mail.last_error = None
             if mail.secret:
                 mail.body = SENT_BODY
             sent += 1
-    db.session.commit()
+        db.session.commit()
     return sent
 
 
 def build_message(mail: OutboxMail, sender: str) -> EmailMessage:
     """The MIME message for an outbox row: plain text, HTML alternative, unsubscribe headers."""
     message = EmailMessage()
-    message["From"] = sender
-    message["To"] = mail.to_address
-    message["Subject"] = mail.subject
+    # A header value is one line: a line break would end it (and start another header).
+    message["From"] = one_line(sender)
+    message["To"] = one_line(mail.to_address)
+    message["Subject"] = one_line(mail.subject)
     message.set_content(mail.body)
     if mail.html_body:
         message.add_alternative(mail.html_body, subtype="html")
@@ -87,8 +110,8 @@ def _send(mail: OutboxMail) -> None:
     if not host:
         log.info(
             "mail (no SMTP configured) to=%s subject=%s\n%s",
-            mail.to_address,
-            mail.subject,
+            one_line(mail.to_address),
+            one_line(mail.subject),
             mail.body,
         )
         return

@@ -90,9 +90,28 @@ def str_field(
     return value
 
 
-def clean_text(value: str | None, name: str, *, max_length: int, required: bool = True) -> str:
-    """Trim a form text; refuse empty (when required) and overlong, never truncate."""
-    value = check_characters((value or "").strip(), name)
+def one_line(value: str) -> str:
+    """Every run of whitespace, line breaks included, folded to one space; ends trimmed.
+
+    A title is one line wherever it goes: a page heading, a mail subject (where a line
+    break is a new header), a log line."""
+    return " ".join(value.split())
+
+
+def clean_text(
+    value: str | None,
+    name: str,
+    *,
+    max_length: int,
+    required: bool = True,
+    single_line: bool = False,
+) -> str:
+    """Trim a form text; refuse empty (when required) and overlong, never truncate.
+
+    `single_line` (titles): whitespace runs and line breaks fold to one space first.
+    """
+    value = one_line(value or "") if single_line else (value or "").strip()
+    value = check_characters(value, name)
     if required and not value:
         raise Invalid(_("This field is required."), field=name)
     if len(value) > max_length:
