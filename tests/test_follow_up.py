@@ -102,6 +102,11 @@ def test_member_proposes_official_accepts_updates_and_follower_is_told(app, worl
     assert history_fields(db, action.id) == ["created", "accepted", "update"]
 
 
+def test_an_action_title_is_one_line(app, world):
+    action = propose(app, world.official, world, title="Kvällsöppet\r\npå  mötesplatsen")
+    assert action.title == "Kvällsöppet på mötesplatsen"
+
+
 def test_owner_side_proposing_is_accepted_at_once(app, world):
     action = propose(app, world.official, world)
     assert action.accepted

@@ -547,6 +547,8 @@ def test_pin_rename_archive_and_move(scene, make, client, auth, socket_for, db):
     assert control(client, scene.thread, "pin").status_code == 302
     assert control(client, scene.thread, "rename", title="Nytt namn").status_code == 302
     assert control(client, scene.thread, "rename", title="x" * 201).status_code == 400
+    # a title is one line (it goes into mail subjects): line breaks fold, no change is none
+    assert control(client, scene.thread, "rename", title="Nytt\r\nnamn").status_code == 409
     updates = received(sock, "thread:updated")
     assert updates[0]["thread"]["pinned"] is True
     assert updates[1]["thread"]["title"] == "Nytt namn"

@@ -164,7 +164,7 @@ def propose_action(user: User | None, data: ActionInput) -> Action:
         feedback = db.session.get(ConsultationFeedback, data.feedback_id)
         if feedback is None:
             raise Invalid(_("No such feedback point."), field="feedback")
-    title = clean_text(data.title, "title", max_length=MAX_TITLE)
+    title = clean_text(data.title, "title", max_length=MAX_TITLE, single_line=True)
     description = clean_text(data.description, "description", max_length=MAX_TEXT, required=False)
     department, organisation = parse_owner(data.owner)
     due = parse_due_date(data.due_date)

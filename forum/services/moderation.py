@@ -705,7 +705,7 @@ def archive_thread(actor: User | None, thread_id: int, archived: bool = True) ->
 def rename_thread(actor: User | None, thread_id: int, title: str | None) -> Thread:
     """Give a thread a new title."""
     thread = _thread(actor, thread_id)
-    new = clean_text(title, "title", max_length=MAX_TITLE)
+    new = clean_text(title, "title", max_length=MAX_TITLE, single_line=True)
     if new == thread.title:
         raise Conflict(_("No change."))
     old, thread.title = thread.title, new
