@@ -8,11 +8,12 @@ from datetime import UTC, datetime
 
 import pytest
 from consultation_support import english, make_round
-from sqlalchemy import select
+from sqlalchemy import select, update
 from support import Auth
 
 from forum.extensions import db
 from forum.models import ConsultationRound, OutboxMail, Thread
+from forum.models.base import utcnow
 from forum.services import mail as mail_service
 from forum.services.mail import build_message, deliver_pending, queue_mail
 from forum.services.validation import clean_text
@@ -193,12 +194,63 @@ def test_a_crash_mid_run_never_sends_a_mail_twice(app, smtp):
     db.session.rollback()
     assert unsent() == ["crash@example.se", "bo@example.se"]
     del smtp.failing["crash@example.se"]
-    assert deliver_pending() == 2
+    # the dead sender's claim holds its mail (it may have gone out) until the claim lapses
+    assert deliver_pending() == 1
+    assert unsent() == ["crash@example.se"]
+    lapse_claims()
+    assert deliver_pending() == 1
     assert [to for to, _subject in smtp.sent] == [
         "anna@example.se",
-        "crash@example.se",
         "bo@example.se",
+        "crash@example.se",
     ]
+
+
+def lapse_claims() -> None:
+    db.session.execute(update(OutboxMail).values(claimed_until=utcnow() - mail_service.CLAIM))
+    db.session.commit()
+
+
+def test_two_senders_at_once_send_each_mail_once(app, smtp, monkeypatch):
+    """A second sender (another cron run, the embedded clock beside cron) starts while the
+    first is sending: it skips the mail the first has taken and sends the rest."""
+    queue("anna@example.se", "bo@example.se", "cilla@example.se")
+    send = FakeSMTP.send_message
+    second_run: list[int] = []
+    started = []
+
+    def send_and_start_another_sender(self, message):
+        if not started:
+            started.append(message["To"])
+            with app.app_context():  # its own session, as another process would have
+                second_run.append(deliver_pending())
+        send(self, message)
+
+    monkeypatch.setattr(FakeSMTP, "send_message", send_and_start_another_sender)
+    first_run = deliver_pending()
+    assert started == ["anna@example.se"]
+    assert second_run == [2] and first_run == 1
+    assert sorted(to for to, _subject in smtp.sent) == [
+        "anna@example.se",
+        "bo@example.se",
+        "cilla@example.se",
+    ]
+    assert unsent() == []
+
+
+def test_a_claim_taken_by_another_sender_is_left_until_it_lapses(app, smtp):
+    mine, theirs = queue("anna@example.se", "bo@example.se")
+    db.session.execute(
+        update(OutboxMail)
+        .where(OutboxMail.id == theirs.id)
+        .values(claimed_until=utcnow() + mail_service.CLAIM)
+    )
+    db.session.commit()
+    assert deliver_pending() == 1
+    assert unsent() == ["bo@example.se"]
+    lapse_claims()
+    assert deliver_pending() == 1
+    assert unsent() == []
 
 
 def test_mail_that_keeps_failing_goes_after_new_mail(app, smtp):

@@ -118,6 +118,8 @@ class OutboxMail(Model):
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
     attempts: Mapped[int] = mapped_column(default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
+    # A sender has taken it until then (services.mail): two senders never send it both.
+    claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # The notification it tells of: moderation rewrites the excerpt of a mail not yet sent.
     notification_id: Mapped[int | None] = mapped_column(ForeignKey("notifications.id"))
     # It carries a single-use link (a password reset): the body is dropped once sent.

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import logging
 import smtplib
+from datetime import datetime, timedelta
 from email.message import EmailMessage
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import or_, select, update
 
 from ..extensions import db
 from ..models import OutboxMail
@@ -18,6 +19,9 @@ log = logging.getLogger("forum.mail")
 
 
 SENT_BODY = "[sent; the single-use link it held is not kept]"
+# How long a sender holds a mail it took: a sender that dies mid-send leaves the claim
+# to lapse, and the mail goes in a later run.
+CLAIM = timedelta(minutes=10)
 
 
 def queue_mail(
@@ -49,7 +53,9 @@ def deliver_pending(limit: int = 100) -> int:
     Each mail is committed as it goes: a sent one is never sent again because a later
     one (or the process) failed. A mail that fails, for whatever reason, keeps its own
     count of attempts and its last error, is logged, and is tried again next run; mail
-    tried fewer times goes first, so a mail that keeps failing holds up no other.
+    tried fewer times goes first, so a mail that keeps failing holds up no other. Each
+    mail is claimed before it is sent (`_claim`), so of two senders running at once only
+    one sends it.
     """
     pending = db.session.scalars(
         select(OutboxMail.id)
@@ -59,9 +65,11 @@ def deliver_pending(limit: int = 100) -> int:
     ).all()
     sent = 0
     for mail_id in pending:
+        if not _claim(mail_id, utcnow()):
+            continue  # sent, taken by another sender, or deleted (an account erased) meanwhile
         mail = db.session.get(OutboxMail, mail_id)
-        if mail is None or mail.sent_at is not None:
-            continue  # deleted or sent meanwhile (an account erased, another sender)
+        if mail is None:
+            continue
         mail.attempts += 1
         try:
             _send(mail)
@@ -77,6 +85,7 @@ def deliver_pending(limit: int = 100) -> int:
                 mail.last_error,
                 exc_info=not expected,
             )
+            mail.claimed_until = None  # free for the next run
         else:
             mail.sent_at = utcnow()
             mail.last_error = None
@@ -85,6 +94,23 @@ def deliver_pending(limit: int = 100) -> int:
             sent += 1
         db.session.commit()
     return sent
+
+
+def _claim(mail_id: int, now: datetime) -> bool:
+    """Take a waiting mail for this sender until `now + CLAIM`: a conditional UPDATE,
+    committed before sending, so a second sender reading the same row takes nothing."""
+    taken = db.session.execute(
+        update(OutboxMail)
+        .where(
+            OutboxMail.id == mail_id,
+            OutboxMail.sent_at.is_(None),
+            or_(OutboxMail.claimed_until.is_(None), OutboxMail.claimed_until <= now),
+        )
+        .values(claimed_until=now + CLAIM)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    db.session.commit()
+    return taken == 1
 
 
 def build_message(mail: OutboxMail, sender: str) -> EmailMessage:
