@@ -21,6 +21,7 @@ from forum.demo.pdf import simple_pdf
 from forum.extensions import db
 from forum.models import (
     AuditEntry,
+    ConsultationAnswer,
     Document,
     Membership,
     Message,
@@ -28,6 +29,7 @@ from forum.models import (
     Notification,
     OutboxMail,
     PersonalExport,
+    RoundRevision,
     VersionAnswer,
 )
 from forum.models.base import utcnow
@@ -385,6 +387,39 @@ def test_closing_leaves_others_audit_entries_and_unlinks_mentions_in_responses(a
     assert f"Före detta användare {anna.id}" in answers[0].html
     for note in notifications:
         assert f"@{anna.handle}" not in db.session.get(Notification, note.id).excerpt
+
+
+def test_closing_unmentions_a_working_copy_and_the_rounds_changes_after_opening(app, make, client):
+    """A response's unsent working copy and the round's public "changes after opening" name the
+    pseudonym too: resubmitting the working copy cannot link whoever takes the handle next."""
+    anna, admin = make.user(name="Anna Stängd"), make.user("admin")
+    official, org_admin = make.user("official"), make.user()
+    org = make.organisation(admin=org_admin, members=[anna])
+    handle = anna.handle
+    round_ = make_round(app, make, official, problem=f"Fråga @{handle} om mötesplatserna")
+    respond(app, org_admin, round_, org, text=f"Fråga @{handle} om siffrorna")
+    with app.test_request_context():
+        consultation_service.revise_text(
+            official, round_.id, "problem", "Hur ska mötesplatserna utvecklas?", "Rättelse"
+        )
+        privacy.close_account(admin, anna.id)
+    newcomer = make.user(name="Anna Ny")
+    newcomer.handle = handle
+    db.session.commit()
+    db.session.expire_all()
+    name = privacy.pseudonym(anna.id)
+    working = db.session.scalars(select(ConsultationAnswer)).all()
+    assert working and all(f"@{handle}" not in a.body and name in a.body for a in working)
+    with app.test_request_context():
+        consultation_service.save_response(
+            org_admin, round_.id, org.id, {a.question_id: a.body for a in working}, submit=True
+        )
+    latest = db.session.scalars(select(VersionAnswer).order_by(VersionAnswer.id.desc())).first()
+    assert name in latest.html and f"/people/{handle}" not in latest.html
+    (revision,) = db.session.scalars(select(RoundRevision)).all()
+    assert f"@{handle}" not in revision.before and name in revision.before
+    page = client.get(f"/consultations/{round_.id}").get_data(as_text=True)
+    assert f"@{handle}" not in page and f"/people/{handle}" not in page
 
 
 def test_closing_an_account_drops_its_stems_from_the_search_terms_unless_still_written(app, make):

@@ -28,6 +28,7 @@ from ..models import (
     ActionUpdate,
     ApiToken,
     AuditEntry,
+    ConsultationAnswer,
     ConsultationFeedback,
     ConsultationResponse,
     ConsultationRound,
@@ -42,6 +43,7 @@ from ..models import (
     OutboxMail,
     PasswordReset,
     ReadMarker,
+    RoundRevision,
     User,
     UserSession,
     VersionAnswer,
@@ -124,6 +126,15 @@ MENTIONING = (
     (ConsultationFeedback, "action", "action_html"),
 )
 
+# Stored text that can @mention someone but has no HTML of its own: a response's working
+# copy (rendered, and its mentions linked, when it is submitted again) and the round's
+# public "changes after opening" (shown as written).
+MENTIONING_TEXT = (
+    (ConsultationAnswer, "body"),
+    (RoundRevision, "before"),
+    (RoundRevision, "after"),
+)
+
 
 def _pseudonymise_mentions(handle: str, name: str) -> None:
     """Others' text keeps its words (a public record) but no longer points at the person.
@@ -144,6 +155,12 @@ def _pseudonymise_mentions(handle: str, name: str) -> None:
         for row in db.session.scalars(select(model).where(column.contains(f'href="{path}"'))):
             setattr(row, html, link.sub(lambda _m: str(shown), getattr(row, html)))
             setattr(row, source, _unmention(getattr(row, source) or "", handle, name))
+    for text_model, text_column in MENTIONING_TEXT:
+        column = getattr(text_model, text_column)
+        for row in db.session.scalars(
+            select(text_model).where(column.icontains("@" + handle, autoescape=True))
+        ):
+            setattr(row, text_column, _unmention(getattr(row, text_column), handle, name))
     # others' notifications quote the text that mentioned the person (plain text)
     for note in db.session.scalars(
         select(Notification).where(Notification.excerpt.contains("@" + handle, autoescape=True))
