@@ -318,6 +318,32 @@ def test_closing_an_account_keeps_posts_under_a_pseudonym_and_nothing_personal(
     )
 
 
+def test_closing_an_account_deletes_its_copies_of_download_my_data(app, make, client, auth):
+    """The zip holds everything the account held: it goes with the account, and a copy whose
+    row is gone (an older closing, a crash) goes with the next sweep of expired ones."""
+    user = make.user(name="Filip Kvarfil", email="filip.kvarfil@example.se")
+    auth.login(user)
+    assert client.post("/integritet/export").status_code == 303
+    with app.test_request_context():
+        assert exports.run_pending_exports() == 1
+    export = db.session.scalar(select(PersonalExport).where(PersonalExport.user_id == user.id))
+    copy = exports.exports_dir() / export.file_name
+    assert b"filip.kvarfil@example.se" in open_zip(copy.read_bytes())["data.json"]
+    assert client.post("/settings/close", data={"password": PASSWORD}).status_code == 303
+    assert not copy.exists()
+    stray = exports.exports_dir() / "personal-999999-0123abcd.zip"
+    stray.write_bytes(b"left behind")
+    kept = make.user()
+    with app.test_request_context():
+        exports.request_personal_export(kept)
+        exports.run_pending_exports()
+    assert not stray.exists()
+    (current,) = db.session.scalars(
+        select(PersonalExport.file_name).where(PersonalExport.user_id == kept.id)
+    )
+    assert (exports.exports_dir() / current).exists()
+
+
 def test_the_last_admin_of_an_organisation_appoints_another_before_closing(app, make, client, auth):
     admin, member = make.user(name="Ensam Admin"), make.user()
     org = make.organisation(admin=admin, members=[member], name="Föreningen Kvar")

@@ -322,7 +322,17 @@ def _build_personal_export(export_id: int) -> str:
     )
     raw = secrets.token_urlsafe(32)
     name = f"personal-{export.id}-{secrets.token_hex(8)}.zip"
-    (exports_dir() / name).write_bytes(payload)
+    path = exports_dir() / name
+    path.write_bytes(payload)
+    try:
+        _record_ready(export, user, name, raw)
+    except BaseException:
+        path.unlink(missing_ok=True)  # e.g. the account was closed meanwhile: no copy outlives it
+        raise
+    return raw
+
+
+def _record_ready(export: PersonalExport, user: User, name: str, raw: str) -> None:
     now = utcnow()
     export.status = "ready"
     export.file_name = name
@@ -340,7 +350,6 @@ def _build_personal_export(export_id: int) -> str:
         ),
     )
     db.session.commit()
-    return raw
 
 
 def run_pending_exports() -> int:
@@ -355,7 +364,8 @@ def run_pending_exports() -> int:
 
 
 def remove_expired_exports() -> int:
-    """Delete the files and rows of copies whose link has expired."""
+    """Delete the files and rows of copies whose link has expired, and any file whose row is
+    gone (a closed account's, or one a crash left behind)."""
     expired = db.session.scalars(
         select(PersonalExport).where(PersonalExport.expires_at <= utcnow())
     ).all()
@@ -364,7 +374,26 @@ def remove_expired_exports() -> int:
             (exports_dir() / export.file_name).unlink(missing_ok=True)
         db.session.delete(export)
     db.session.commit()
+    known = set(db.session.scalars(select(PersonalExport.id)))
+    for path in exports_dir().glob("personal-*.zip"):
+        export_id = _export_id(path)
+        if export_id is not None and export_id not in known:
+            path.unlink(missing_ok=True)
     return len(expired)
+
+
+def _export_id(path: Path) -> int | None:
+    """The PersonalExport id in a copy's file name (personal-<id>-<random>.zip)."""
+    match = re.fullmatch(r"personal-(\d+)-[0-9a-f]+\.zip", path.name)
+    return int(match.group(1)) if match else None
+
+
+def remove_export_files(export_ids: list[int]) -> None:
+    """Delete the files of these copies (after their rows went, when an account is closed)."""
+    wanted = set(export_ids)
+    for path in exports_dir().glob("personal-*.zip"):
+        if _export_id(path) in wanted:
+            path.unlink(missing_ok=True)
 
 
 def start_in_background(app: Flask) -> None:

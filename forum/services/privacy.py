@@ -42,6 +42,7 @@ from ..models import (
     Notification,
     OutboxMail,
     PasswordReset,
+    PersonalExport,
     ReadMarker,
     RoundRevision,
     User,
@@ -51,7 +52,7 @@ from ..models import (
 from ..models.accounts import CLOSED_DOMAIN
 from ..models.forums import forum_members, forum_moderators
 from ..text import HANDLE_CHARS, MENTION_RE
-from . import search_index
+from . import exports, search_index
 from .accounts import confirm_password
 from .audit import record as audit
 from .organisations import organisations_led_alone
@@ -94,6 +95,9 @@ def close_account(
             )
         )
     old_email, old_handle, old_name = user.email, user.handle, user.display_name
+    copies = db.session.scalars(
+        select(PersonalExport.id).where(PersonalExport.user_id == user.id)
+    ).all()
     _delete_personal_rows(user, old_email)
     _pseudonymise_mentions(user.handle, pseudonym(user.id))
     user.email = f"closed-{user.id}@{CLOSED_DOMAIN}"
@@ -108,6 +112,8 @@ def close_account(
     db.session.flush()  # the index follows the rewritten rows first
     search_index.forget_terms(db.session.connection(), old_email, old_handle, old_name)
     db.session.commit()
+    # the zips of "download my data" hold everything above: they go once the closing is kept
+    exports.remove_export_files(list(copies))
     disconnect_user(user.id)
     return user
 
@@ -201,8 +207,6 @@ def _delete_personal_rows(user: User, email: str) -> None:
         delete(forum_moderators).where(forum_moderators.c.user_id == user_id),
     ):
         db.session.execute(statement)
-    from ..models import PersonalExport
-
     db.session.execute(delete(PersonalExport).where(PersonalExport.user_id == user_id))
     # The audit log stays (it is the record of what was done), but not who the person was:
     # their address, and their name in the form the log writes it ("Name (user 12)"),
