@@ -448,6 +448,29 @@ def test_closing_unmentions_a_working_copy_and_the_rounds_changes_after_opening(
     assert f"@{handle}" not in page and f"/people/{handle}" not in page
 
 
+def test_closing_after_a_rename_pseudonymises_every_name_the_audit_log_wrote(
+    app, make, client, auth
+):
+    """The log wrote "Name (user 12)" with the name of the day: a name used before a rename
+    becomes the pseudonym as well, and others' entries stay as written."""
+    user, other = make.user(name="Vendela Gammalnamn"), make.user(name="Vendela Annan")
+    org = make.organisation(admin=make.user())
+    with app.test_request_context():
+        organisations.request_membership(user, org.id)
+        organisations.request_membership(other, org.id)
+        accounts.update_settings(user, "Vendela Nyttnamn", None, True)
+        organisations.leave_organisation(user, org.id)
+    reasons = set(db.session.scalars(select(AuditEntry.reason)))
+    assert {f"Vendela Gammalnamn (user {user.id})", f"Vendela Nyttnamn (user {user.id})"} <= reasons
+    auth.login(user)
+    assert client.post("/settings/close", data={"password": PASSWORD}).status_code == 303
+    db.session.expire_all()
+    reasons = list(db.session.scalars(select(AuditEntry.reason)))
+    assert not any("Gammalnamn" in r or "Nyttnamn" in r for r in reasons)
+    assert reasons.count(f"{privacy.pseudonym(user.id)} (user {user.id})") == 2
+    assert f"Vendela Annan (user {other.id})" in reasons
+
+
 def test_closing_an_account_drops_its_stems_from_the_search_terms_unless_still_written(app, make):
     """SQLite keeps every indexed stem for prefix lookups: the closed person's handle, name
     and address go with the last text that held them; a stem a public record still holds

@@ -209,18 +209,37 @@ def _delete_personal_rows(user: User, email: str) -> None:
         db.session.execute(statement)
     db.session.execute(delete(PersonalExport).where(PersonalExport.user_id == user_id))
     # The audit log stays (it is the record of what was done), but not who the person was:
-    # their address, and their name in the form the log writes it ("Name (user 12)"),
-    # become the pseudonym. Only those exact forms: someone else's entry that merely
-    # contains the same letters ("Anna" in "Annika") is left as it is.
-    for old, new in (
-        (email, pseudonym(user_id)),
-        (f"{user.display_name} (user {user_id})", f"{pseudonym(user_id)} (user {user_id})"),
-    ):
+    # their address, and each name they went by in the form the log writes it
+    # ("Name (user 12)"), become the pseudonym. Only those exact forms: someone else's entry
+    # that merely contains the same letters ("Anna" in "Annika") is left as it is.
+    replacements = [(email, pseudonym(user_id))]
+    replacements += [
+        (f"{name} (user {user_id})", f"{pseudonym(user_id)} (user {user_id})")
+        for name in names_used(user)
+    ]
+    for old, new in replacements:
         db.session.execute(
             update(AuditEntry)
             .where(AuditEntry.reason.contains(old, autoescape=True))
             .values(reason=func.replace(AuditEntry.reason, old, new))
         )
+
+
+# Audit actions whose reason is the person's name form, "Name (user 12)", as it was then.
+NAMING_ACTIONS = ("membership.%", "forum.%")
+
+
+def names_used(user: User) -> set[str]:
+    """Every name the person went by that the app wrote down: the current one, and earlier ones
+    (before a rename) as the audit log wrote them at the time."""
+    suffix = f" (user {user.id})"
+    reasons = db.session.scalars(
+        select(AuditEntry.reason).where(
+            AuditEntry.reason.endswith(suffix, autoescape=True),
+            or_(*(AuditEntry.action.like(pattern) for pattern in NAMING_ACTIONS)),
+        )
+    )
+    return {user.display_name} | {r[: -len(suffix)] for r in reasons if len(r) > len(suffix)}
 
 
 # --- what the app holds about a person (GDPR arts. 15 and 20) ------------------------
