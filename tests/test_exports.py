@@ -471,6 +471,36 @@ def test_closing_after_a_rename_pseudonymises_every_name_the_audit_log_wrote(
     assert f"Vendela Annan (user {other.id})" in reasons
 
 
+def test_closing_an_account_unnames_it_in_others_mail_sent_or_waiting(app, make, client, auth):
+    """Mail to others that named the person keeps its news under the pseudonym: a waiting
+    mail still goes out, saying what the site now says; a sent one's copy forgets the name."""
+    user = make.user(name="Ture Brevsson", email="ture.brev@example.se")
+    reader, namesake = make.user(), make.user(name="Ture Brevssonsdotter")
+    thread = make.thread(author=reader, title="Tråd om brev")
+    make.message(thread, user, f"Hej @{reader.handle}, fråga @{user.handle} igen")
+    sent = db.session.scalar(select(OutboxMail).where(OutboxMail.to_address == reader.email))
+    sent.sent_at = utcnow()
+    db.session.commit()
+    make.message(thread, user, f"Och @{reader.handle} igen")
+    make.message(thread, namesake, f"Hej @{reader.handle}")
+    mails = db.session.scalars(select(OutboxMail).where(OutboxMail.to_address == reader.email))
+    ids = [m.id for m in mails]
+    assert len(ids) == 3 and database_mentions("Brevsson ")
+    auth.login(user)
+    assert client.post("/settings/close", data={"password": PASSWORD}).status_code == 303
+    db.session.expire_all()
+    name = privacy.pseudonym(user.id)
+    first, second, third = (db.session.get(OutboxMail, i) for i in ids)
+    for mail in (first, second):
+        assert mail.subject.startswith(name)
+        for part in (mail.subject, mail.body, mail.html_body):
+            assert "Ture Brevsson " not in part and "ture.brev" not in part and name in part
+    assert f"@{user.handle}" not in first.body and f"fråga {name} igen" in first.body
+    assert second.sent_at is None  # still goes out
+    assert third.subject.startswith("Ture Brevssonsdotter")  # another person, kept
+    assert database_mentions("Ture Brevsson ") == []
+
+
 def test_closing_an_account_drops_its_stems_from_the_search_terms_unless_still_written(app, make):
     """SQLite keeps every indexed stem for prefix lookups: the closed person's handle, name
     and address go with the last text that held them; a stem a public record still holds

@@ -13,7 +13,7 @@ import re
 from typing import Any
 
 from flask_babel import gettext as _
-from markupsafe import Markup
+from markupsafe import Markup, escape
 from sqlalchemy import delete, func, or_, select, update
 
 from .. import policy
@@ -98,7 +98,9 @@ def close_account(
     copies = db.session.scalars(
         select(PersonalExport.id).where(PersonalExport.user_id == user.id)
     ).all()
-    _delete_personal_rows(user, old_email)
+    names = names_used(user)
+    _delete_personal_rows(user, old_email, names)
+    _unname_others_mail(names, old_handle, old_email, pseudonym(user.id))
     _pseudonymise_mentions(user.handle, pseudonym(user.id))
     user.email = f"closed-{user.id}@{CLOSED_DOMAIN}"
     user.handle = f"fd-{user.id}"
@@ -187,7 +189,36 @@ def _unmention(source: str, handle: str, name: str) -> str:
     return MENTION_RE.sub(swap, source)
 
 
-def _delete_personal_rows(user: User, email: str) -> None:
+def _unname_others_mail(names: set[str], handle: str, email: str, name: str) -> None:
+    """Others' mail, sent or still to go, tells its news under the pseudonym.
+
+    A mail that names the person ("Ture Brevsson nämnde dig i …") tells of a post that stays
+    a public record under the pseudonym, and its reader keeps the notification, so a waiting
+    mail still goes out, saying what the site now says; a sent mail's copy in the outbox
+    keeps what it told, not who the person was. Their names, address and @mentions become
+    the pseudonym, as whole words only ("Anna" in "Annika" stays).
+    """
+    forms = {*names, email, "@" + handle}
+    forms |= {str(escape(form)) for form in forms}
+    columns = (OutboxMail.subject, OutboxMail.body, OutboxMail.html_body)
+    found = or_(*(c.contains(form, autoescape=True) for c in columns for form in sorted(forms)))
+    words = sorted({*names, email}, key=len, reverse=True)
+    plain = re.compile(r"(?<!\w)(?:" + "|".join(map(re.escape, words)) + r")(?!\w)")
+    marked = re.compile(
+        r"(?<!\w)(?:" + "|".join(re.escape(str(escape(w))) for w in words) + r")(?!\w)"
+    )
+
+    def unname(text: str, pattern: re.Pattern[str]) -> str:
+        return _unmention(pattern.sub(name, text), handle, name)
+
+    for mail in db.session.scalars(select(OutboxMail).where(found)):
+        mail.subject = unname(mail.subject, plain)[:300]
+        mail.body = unname(mail.body, plain)
+        if mail.html_body:
+            mail.html_body = unname(mail.html_body, marked)
+
+
+def _delete_personal_rows(user: User, email: str, names: set[str]) -> None:
     user_id = user.id
     notifications = select(Notification.id).where(Notification.user_id == user_id)
     for statement in (
@@ -214,8 +245,7 @@ def _delete_personal_rows(user: User, email: str) -> None:
     # that merely contains the same letters ("Anna" in "Annika") is left as it is.
     replacements = [(email, pseudonym(user_id))]
     replacements += [
-        (f"{name} (user {user_id})", f"{pseudonym(user_id)} (user {user_id})")
-        for name in names_used(user)
+        (f"{name} (user {user_id})", f"{pseudonym(user_id)} (user {user_id})") for name in names
     ]
     for old, new in replacements:
         db.session.execute(
