@@ -227,6 +227,34 @@ def test_download_my_data_is_prepared_mailed_and_expires(app, make, client, auth
     assert client.get("/integritet/export/not-a-token").status_code == 404
 
 
+def my_data(app, client, auth, user) -> dict:
+    """The data.json of a "download my data" copy, asked for and fetched as `user`."""
+    auth.login(user)
+    assert client.post("/integritet/export").status_code == 303
+    with app.test_request_context():
+        exports.run_pending_exports()
+    mail = db.session.scalars(select(OutboxMail).where(OutboxMail.to_address == user.email))
+    link = re.search(r"http://localhost(/integritet/export/\S+)", mail.all()[-1].body).group(1)
+    response = client.get(link)
+    assert response.status_code == 200
+    files = open_zip(response.data)
+    response.close()
+    return json.loads(files["data.json"])
+
+
+def test_my_data_leaves_out_what_a_moderator_redacted(app, make, client, auth):
+    """The original of a redacted message is for admins only (as on the thread page)."""
+    user, moderator = make.user(name="Rut Redigerad"), make.user("moderator")
+    message = make.message(make.thread(), user, "Ring grannen Kalle på 070-1234567")
+    with app.test_request_context():
+        forum_service.edit_message(user, message.id, "Ring grannen Kalle på 070-1234567 i dag")
+        moderation.redact_message(moderator, message.id, "Ring grannen [borttaget]", "nummer")
+    data = my_data(app, client, auth, user)
+    assert "070-1234567" not in json.dumps(data)
+    (mine,) = data["messages"]
+    assert mine["body"] == "Ring grannen [borttaget]" and mine["revisions"] == []
+
+
 def test_asking_twice_prepares_one_copy_and_one_worker_builds_it(app, make, client, auth):
     """Double clicks and racing background workers make one file and send one mail."""
     user = make.user()

@@ -283,7 +283,11 @@ def personal_data(user: User) -> dict[str, Any]:
     ).all()
     revisions = db.session.scalars(
         select(MessageRevision)
-        .where(MessageRevision.message_id.in_([m.id for m in messages] or [0]))
+        .where(
+            MessageRevision.message_id.in_([m.id for m in messages] or [0]),
+            # a text a moderator redacted (personal data, often someone else's) is for admins
+            MessageRevision.admin_only.is_(False),
+        )
         .order_by(MessageRevision.id)
     ).all()
     by_message: dict[int, list[dict[str, Any]]] = {}
