@@ -255,6 +255,26 @@ def test_my_data_leaves_out_what_a_moderator_redacted(app, make, client, auth):
     assert mine["body"] == "Ring grannen [borttaget]" and mine["revisions"] == []
 
 
+def test_my_data_has_what_i_did_to_others_but_not_who_they_are(app, make, client, auth):
+    """An organisation admin's copy says they approved a member, not the member's name; the
+    member's copy has the entries about them."""
+    admin = make.user(name="Ordf Person")
+    other = make.user(name="Utomstående Främling", email="framling@example.se")
+    org = make.organisation(admin=admin)
+    with app.test_request_context():
+        membership = organisations.request_membership(other, org.id)
+        organisations.approve_member(admin, org.id, membership.id)
+    data = my_data(app, client, auth, admin)
+    assert "Främling" not in json.dumps(data, ensure_ascii=False)
+    assert {"action": "membership.approved", "target_type": "organisation"}.items() <= (
+        data["audit_entries_by_me"][-1].items()
+    )
+    about = my_data(app, client, auth, other)["audit_entries_about_me"]
+    actions = [e["action"] for e in about if e["action"].startswith("membership.")]
+    assert actions == ["membership.requested", "membership.approved"]
+    assert about[-1]["reason"] == f"Utomstående Främling (user {other.id})"
+
+
 def test_asking_twice_prepares_one_copy_and_one_worker_builds_it(app, make, client, auth):
     """Double clicks and racing background workers make one file and send one mail."""
     user = make.user()

@@ -393,15 +393,51 @@ def personal_data(user: User) -> dict[str, Any]:
                 select(ModerationAction).where(ModerationAction.subject_id == uid)
             )
         ],
+        **_audit_entries(uid),
+    }
+
+
+def _audit_entries(uid: int) -> dict[str, list[dict[str, Any]]]:
+    """The audit log's entries about the person, and those they wrote about anything else.
+
+    An entry about the person is theirs in full. An entry they wrote (as an organisation's
+    admin, a moderator) keeps what they did and when, but not the other person it was about:
+    that person's name form ("Name (user 12)") and what was written about them are that
+    person's data, not this one's.
+    """
+    suffix = f" (user {uid})"
+    about_me = or_(
+        (AuditEntry.target_type == "user") & (AuditEntry.target_id == uid),
+        AuditEntry.reason.endswith(suffix, autoescape=True)
+        & or_(*(AuditEntry.action.like(pattern) for pattern in NAMING_ACTIONS)),
+    )
+    about = db.session.scalars(select(AuditEntry).where(about_me).order_by(AuditEntry.id)).all()
+    seen = {e.id for e in about}
+    written = db.session.scalars(
+        select(AuditEntry).where(AuditEntry.actor_id == uid).order_by(AuditEntry.id)
+    )
+    return {
         "audit_entries_about_me": [
             {"action": e.action, "reason": e.reason, "created_at": iso_utc(e.created_at)}
-            for e in db.session.scalars(
-                select(AuditEntry).where(
-                    or_(
-                        AuditEntry.actor_id == uid,
-                        (AuditEntry.target_type == "user") & (AuditEntry.target_id == uid),
-                    )
-                )
-            )
+            for e in about
+        ],
+        "audit_entries_by_me": [
+            {
+                "action": e.action,
+                "target_type": e.target_type,
+                "target_id": None if e.target_type == "user" else e.target_id,
+                "reason": None if _about_someone(e) else e.reason,
+                "created_at": iso_utc(e.created_at),
+            }
+            for e in written
+            if e.id not in seen
         ],
     }
+
+
+_NAME_FORM = re.compile(r".* \(user \d+\)")
+
+
+def _about_someone(entry: AuditEntry) -> bool:
+    """Whether an entry's reason is about another person (their account, or their name)."""
+    return entry.target_type == "user" or bool(_NAME_FORM.fullmatch(entry.reason or ""))
