@@ -97,6 +97,35 @@ def test_thread_archive_matches_the_database_and_keeps_hidden_messages(app, make
     assert db.session.scalar(select(AuditEntry.id).where(AuditEntry.action == "archive.export"))
 
 
+def test_a_message_hidden_by_flags_keeps_its_moderation_record_in_the_archive(app, make):
+    """Flags hide a message with no moderator's action: the archive has the hiding, the
+    dismissal and the flags' reasons (not who flagged, nor their notes)."""
+    admin, moderator, author = make.user("admin"), make.user("moderator"), make.user()
+    thread = make.thread(author=author)
+    message = make.message(thread, author, "Något som flaggas")
+    flaggers = [make.user() for _ in range(3)]
+    with app.test_request_context():
+        for flagger in flaggers:
+            moderation.flag_message(flagger, message.id, "other", "Min granne Kalle")
+        _name, hidden = exports.build_archive(admin, "thread", thread.id)
+        moderation.dismiss_flags(moderator, message.id)
+        _name, dismissed = exports.build_archive(admin, "thread", thread.id)
+    files = open_zip(hidden)
+    check_manifest(files)
+    (record,) = json.loads(files["data.json"])["thread"]["messages"]
+    assert record["state"] == "hidden"
+    assert [(a["kind"], a["reason"]) for a in record["moderation"]] == [
+        ("message.auto_hidden", "3 flags")
+    ]
+    assert [f["reason"] for f in record["flags"]] == ["other"] * 3
+    assert "Min granne Kalle" not in files["data.json"].decode()
+    assert "message.auto_hidden" in files["index.html"].decode()
+    (record,) = json.loads(open_zip(dismissed)["data.json"])["thread"]["messages"]
+    assert [a["kind"] for a in record["moderation"]] == ["message.auto_hidden", "flags.dismissed"]
+    assert record["moderation"][1]["actor_id"] == moderator.id
+    assert {f["resolution"] for f in record["flags"]} == {"dismissed"}
+
+
 def test_round_archive_has_responses_and_feedback(app, make):
     admin, official, org_admin = make.user("admin"), make.user("official"), make.user()
     org = make.organisation(admin=org_admin, name="Arkivföreningen")

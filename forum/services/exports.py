@@ -32,8 +32,10 @@ from ..extensions import db
 from ..formatting import iso_utc
 from ..links import url_for_mail
 from ..models import (
+    AuditEntry,
     ConsultationRound,
     Document,
+    Flag,
     Forum,
     Message,
     MessageRevision,
@@ -51,6 +53,8 @@ from .mail import queue_mail
 STOCKHOLM = ZoneInfo("Europe/Stockholm")
 EXPORT_DAYS = 7
 ARCHIVE_KINDS = ("forum", "thread", "round")
+# What the audit log records of flags hiding a message and a moderator dismissing them.
+FLAG_ACTIONS = ("message.auto_hidden", "flags.dismissed")
 
 
 # --- archives of public records ---------------------------------------------------
@@ -92,6 +96,39 @@ def _thread_record(thread: Thread) -> dict[str, Any]:
                 "reversed_at": iso_utc(a.reversed_at),
             }
         )
+    # Flags hide a message with no moderator's action: the log holds that step (and a
+    # moderator's dismissing of the flags), and the flags say why, as reason codes only
+    # (who flagged and their notes are not part of the public record).
+    for e in db.session.scalars(
+        select(AuditEntry)
+        .where(
+            AuditEntry.target_type == "message",
+            AuditEntry.target_id.in_(ids),
+            AuditEntry.action.in_(FLAG_ACTIONS),
+        )
+        .order_by(AuditEntry.id)
+    ):
+        moderation.setdefault(e.target_id or 0, []).append(
+            {
+                "kind": e.action,
+                "reason": e.reason,
+                "actor_id": e.actor_id,
+                "created_at": iso_utc(e.created_at),
+                "reversed_at": None,
+            }
+        )
+    for entries in moderation.values():
+        entries.sort(key=lambda entry: entry["created_at"] or "")
+    flags: dict[int, list[dict[str, Any]]] = {}
+    for f in db.session.scalars(select(Flag).where(Flag.message_id.in_(ids)).order_by(Flag.id)):
+        flags.setdefault(f.message_id, []).append(
+            {
+                "reason": f.reason.value,
+                "created_at": iso_utc(f.created_at),
+                "resolved_at": iso_utc(f.resolved_at),
+                "resolution": f.resolution,
+            }
+        )
     return {
         "id": thread.id,
         "title": thread.title,
@@ -112,6 +149,7 @@ def _thread_record(thread: Thread) -> dict[str, Any]:
                 "reply_to": m.reply_to_id,
                 "revisions": revisions.get(m.id, []),
                 "moderation": moderation.get(m.id, []),
+                "flags": flags.get(m.id, []),
             }
             for m in messages
         ],
