@@ -608,6 +608,27 @@ def test_bad_search_input_is_a_field_error(client, query, field):
     assert f'id="search-{field}-error"' in response.get_data(as_text=True) or field in ("cursor",)
 
 
+@pytest.mark.parametrize(
+    ("dates", "hits"),
+    [
+        ("to=9999-12-31", 1),
+        ("from=0001-01-01", 1),
+        ("from=0001-01-01&to=9999-12-31", 1),
+        ("to=0001-01-01", 0),
+        ("from=9999-12-31", 0),
+    ],
+)
+def test_dates_at_the_ends_of_the_calendar_are_ranges_like_any_other(
+    app, make, client, dates, hits
+):
+    """The day after 9999-12-31 (and 0001-01-01 in UTC) is past what a datetime holds: the
+    range is then open at that end, not an error page."""
+    make.thread(title="Mötesplatser")
+    response = client.get(f"/search?q=mötesplatser&{dates}")
+    assert response.status_code == 200
+    assert response.get_data(as_text=True).count('class="search-hit') == hits
+
+
 def test_unknown_filters_match_nothing(app, make, client):
     make.message(make.thread(), make.user(), "ordet")
     assert "search-hit" not in client.get("/search?q=ordet&forum=finns-inte").get_data(as_text=True)
