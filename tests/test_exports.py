@@ -560,8 +560,9 @@ def test_closing_an_account_unnames_it_in_others_mail_sent_or_waiting(app, make,
     db.session.commit()
     make.message(thread, user, f"Och @{reader.handle} igen")
     make.message(thread, namesake, f"Hej @{reader.handle}")
-    mails = db.session.scalars(select(OutboxMail).where(OutboxMail.to_address == reader.email))
-    ids = [m.id for m in mails]
+    ids = db.session.scalars(
+        select(OutboxMail.id).where(OutboxMail.to_address == reader.email).order_by(OutboxMail.id)
+    ).all()
     assert len(ids) == 3 and database_mentions("Brevsson ")
     auth.login(user)
     assert client.post("/settings/close", data={"password": PASSWORD}).status_code == 303
