@@ -284,6 +284,16 @@ def test_my_data_leaves_out_what_a_moderator_redacted(app, make, client, auth):
     assert mine["body"] == "Ring grannen [borttaget]" and mine["revisions"] == []
 
 
+def test_my_data_has_my_appeals(app, make, client, auth):
+    user, moderator = make.user(name="Alva Överklagar"), make.user("moderator")
+    message = make.message(make.thread(), user, "Ett inlägg")
+    with app.test_request_context():
+        action = moderation.warn_person(moderator, user.id, "Håll tonen", message_id=message.id)
+        moderation.appeal(user, action.id, "Jag håller inte med om varningen")
+    (appeal,) = my_data(app, client, auth, user)["appeals"]
+    assert appeal["body"] == "Jag håller inte med om varningen" and appeal["outcome"] is None
+
+
 def test_my_data_has_what_i_did_to_others_but_not_who_they_are(app, make, client, auth):
     """An organisation admin's copy says they approved a member, not the member's name; the
     member's copy has the entries about them."""

@@ -27,6 +27,7 @@ from ..models import (
     ActionFollower,
     ActionUpdate,
     ApiToken,
+    Appeal,
     AuditEntry,
     ConsultationAnswer,
     ConsultationFeedback,
@@ -391,6 +392,18 @@ def personal_data(user: User) -> dict[str, Any]:
             }
             for a in db.session.scalars(
                 select(ModerationAction).where(ModerationAction.subject_id == uid)
+            )
+        ],
+        "appeals": [
+            {
+                "body": a.body,
+                "created_at": iso_utc(a.created_at),
+                "decided_at": iso_utc(a.decided_at),
+                "outcome": a.outcome.value if a.outcome else None,
+                "decision_note": a.decision_note,
+            }
+            for a in db.session.scalars(
+                select(Appeal).where(Appeal.user_id == uid).order_by(Appeal.id)
             )
         ],
         **_audit_entries(uid),
