@@ -95,7 +95,7 @@ def close_account(
                 names=", ".join(led),
             )
         )
-    old_email, old_handle, old_name = user.email, user.handle, user.display_name
+    old_email, old_handle = user.email, user.handle
     copies = db.session.scalars(
         select(PersonalExport.id).where(PersonalExport.user_id == user.id)
     ).all()
@@ -113,7 +113,7 @@ def close_account(
     user.department_id = None
     audit(actor, "account.close", "user", user.id, "self" if actor.id == user.id else "admin")
     db.session.flush()  # the index follows the rewritten rows first
-    search_index.forget_terms(db.session.connection(), old_email, old_handle, old_name)
+    search_index.forget_terms(db.session.connection(), old_email, old_handle, *names)
     db.session.commit()
     # the zips of "download my data" hold everything above: they go once the closing is kept
     exports.remove_export_files(list(copies))
