@@ -21,6 +21,7 @@ from forum.demo.pdf import simple_pdf
 from forum.extensions import db
 from forum.models import (
     AuditEntry,
+    ConsultationAnswer,
     Document,
     Membership,
     Message,
@@ -28,6 +29,7 @@ from forum.models import (
     Notification,
     OutboxMail,
     PersonalExport,
+    RoundRevision,
     VersionAnswer,
 )
 from forum.models.base import utcnow
@@ -93,6 +95,35 @@ def test_thread_archive_matches_the_database_and_keeps_hidden_messages(app, make
     )
     assert "<script" not in page and "http" not in page.split("<body>")[1][:0]
     assert db.session.scalar(select(AuditEntry.id).where(AuditEntry.action == "archive.export"))
+
+
+def test_a_message_hidden_by_flags_keeps_its_moderation_record_in_the_archive(app, make):
+    """Flags hide a message with no moderator's action: the archive has the hiding, the
+    dismissal and the flags' reasons (not who flagged, nor their notes)."""
+    admin, moderator, author = make.user("admin"), make.user("moderator"), make.user()
+    thread = make.thread(author=author)
+    message = make.message(thread, author, "Något som flaggas")
+    flaggers = [make.user() for _ in range(3)]
+    with app.test_request_context():
+        for flagger in flaggers:
+            moderation.flag_message(flagger, message.id, "other", "Min granne Kalle")
+        _name, hidden = exports.build_archive(admin, "thread", thread.id)
+        moderation.dismiss_flags(moderator, message.id)
+        _name, dismissed = exports.build_archive(admin, "thread", thread.id)
+    files = open_zip(hidden)
+    check_manifest(files)
+    (record,) = json.loads(files["data.json"])["thread"]["messages"]
+    assert record["state"] == "hidden"
+    assert [(a["kind"], a["reason"]) for a in record["moderation"]] == [
+        ("message.auto_hidden", "3 flags")
+    ]
+    assert [f["reason"] for f in record["flags"]] == ["other"] * 3
+    assert "Min granne Kalle" not in files["data.json"].decode()
+    assert "message.auto_hidden" in files["index.html"].decode()
+    (record,) = json.loads(open_zip(dismissed)["data.json"])["thread"]["messages"]
+    assert [a["kind"] for a in record["moderation"]] == ["message.auto_hidden", "flags.dismissed"]
+    assert record["moderation"][1]["actor_id"] == moderator.id
+    assert {f["resolution"] for f in record["flags"]} == {"dismissed"}
 
 
 def test_round_archive_has_responses_and_feedback(app, make):
@@ -225,6 +256,64 @@ def test_download_my_data_is_prepared_mailed_and_expires(app, make, client, auth
     assert client.get("/integritet/export/not-a-token").status_code == 404
 
 
+def my_data(app, client, auth, user) -> dict:
+    """The data.json of a "download my data" copy, asked for and fetched as `user`."""
+    auth.login(user)
+    assert client.post("/integritet/export").status_code == 303
+    with app.test_request_context():
+        exports.run_pending_exports()
+    mail = db.session.scalars(select(OutboxMail).where(OutboxMail.to_address == user.email))
+    link = re.search(r"http://localhost(/integritet/export/\S+)", mail.all()[-1].body).group(1)
+    response = client.get(link)
+    assert response.status_code == 200
+    files = open_zip(response.data)
+    response.close()
+    return json.loads(files["data.json"])
+
+
+def test_my_data_leaves_out_what_a_moderator_redacted(app, make, client, auth):
+    """The original of a redacted message is for admins only (as on the thread page)."""
+    user, moderator = make.user(name="Rut Redigerad"), make.user("moderator")
+    message = make.message(make.thread(), user, "Ring grannen Kalle på 070-1234567")
+    with app.test_request_context():
+        forum_service.edit_message(user, message.id, "Ring grannen Kalle på 070-1234567 i dag")
+        moderation.redact_message(moderator, message.id, "Ring grannen [borttaget]", "nummer")
+    data = my_data(app, client, auth, user)
+    assert "070-1234567" not in json.dumps(data)
+    (mine,) = data["messages"]
+    assert mine["body"] == "Ring grannen [borttaget]" and mine["revisions"] == []
+
+
+def test_my_data_has_my_appeals(app, make, client, auth):
+    user, moderator = make.user(name="Alva Överklagar"), make.user("moderator")
+    message = make.message(make.thread(), user, "Ett inlägg")
+    with app.test_request_context():
+        action = moderation.warn_person(moderator, user.id, "Håll tonen", message_id=message.id)
+        moderation.appeal(user, action.id, "Jag håller inte med om varningen")
+    (appeal,) = my_data(app, client, auth, user)["appeals"]
+    assert appeal["body"] == "Jag håller inte med om varningen" and appeal["outcome"] is None
+
+
+def test_my_data_has_what_i_did_to_others_but_not_who_they_are(app, make, client, auth):
+    """An organisation admin's copy says they approved a member, not the member's name; the
+    member's copy has the entries about them."""
+    admin = make.user(name="Ordf Person")
+    other = make.user(name="Utomstående Främling", email="framling@example.se")
+    org = make.organisation(admin=admin)
+    with app.test_request_context():
+        membership = organisations.request_membership(other, org.id)
+        organisations.approve_member(admin, org.id, membership.id)
+    data = my_data(app, client, auth, admin)
+    assert "Främling" not in json.dumps(data, ensure_ascii=False)
+    assert {"action": "membership.approved", "target_type": "organisation"}.items() <= (
+        data["audit_entries_by_me"][-1].items()
+    )
+    about = my_data(app, client, auth, other)["audit_entries_about_me"]
+    actions = [e["action"] for e in about if e["action"].startswith("membership.")]
+    assert actions == ["membership.requested", "membership.approved"]
+    assert about[-1]["reason"] == f"Utomstående Främling (user {other.id})"
+
+
 def test_asking_twice_prepares_one_copy_and_one_worker_builds_it(app, make, client, auth):
     """Double clicks and racing background workers make one file and send one mail."""
     user = make.user()
@@ -316,6 +405,32 @@ def test_closing_an_account_keeps_posts_under_a_pseudonym_and_nothing_personal(
     )
 
 
+def test_closing_an_account_deletes_its_copies_of_download_my_data(app, make, client, auth):
+    """The zip holds everything the account held: it goes with the account, and a copy whose
+    row is gone (an older closing, a crash) goes with the next sweep of expired ones."""
+    user = make.user(name="Filip Kvarfil", email="filip.kvarfil@example.se")
+    auth.login(user)
+    assert client.post("/integritet/export").status_code == 303
+    with app.test_request_context():
+        assert exports.run_pending_exports() == 1
+    export = db.session.scalar(select(PersonalExport).where(PersonalExport.user_id == user.id))
+    copy = exports.exports_dir() / export.file_name
+    assert b"filip.kvarfil@example.se" in open_zip(copy.read_bytes())["data.json"]
+    assert client.post("/settings/close", data={"password": PASSWORD}).status_code == 303
+    assert not copy.exists()
+    stray = exports.exports_dir() / "personal-999999-0123abcd.zip"
+    stray.write_bytes(b"left behind")
+    kept = make.user()
+    with app.test_request_context():
+        exports.request_personal_export(kept)
+        exports.run_pending_exports()
+    assert not stray.exists()
+    (current,) = db.session.scalars(
+        select(PersonalExport.file_name).where(PersonalExport.user_id == kept.id)
+    )
+    assert (exports.exports_dir() / current).exists()
+
+
 def test_the_last_admin_of_an_organisation_appoints_another_before_closing(app, make, client, auth):
     admin, member = make.user(name="Ensam Admin"), make.user()
     org = make.organisation(admin=admin, members=[member], name="Föreningen Kvar")
@@ -385,6 +500,93 @@ def test_closing_leaves_others_audit_entries_and_unlinks_mentions_in_responses(a
     assert f"Före detta användare {anna.id}" in answers[0].html
     for note in notifications:
         assert f"@{anna.handle}" not in db.session.get(Notification, note.id).excerpt
+
+
+def test_closing_unmentions_a_working_copy_and_the_rounds_changes_after_opening(app, make, client):
+    """A response's unsent working copy and the round's public "changes after opening" name the
+    pseudonym too: resubmitting the working copy cannot link whoever takes the handle next."""
+    anna, admin = make.user(name="Anna Stängd"), make.user("admin")
+    official, org_admin = make.user("official"), make.user()
+    org = make.organisation(admin=org_admin, members=[anna])
+    handle = anna.handle
+    round_ = make_round(app, make, official, problem=f"Fråga @{handle} om mötesplatserna")
+    respond(app, org_admin, round_, org, text=f"Fråga @{handle} om siffrorna")
+    with app.test_request_context():
+        consultation_service.revise_text(
+            official, round_.id, "problem", "Hur ska mötesplatserna utvecklas?", "Rättelse"
+        )
+        privacy.close_account(admin, anna.id)
+    newcomer = make.user(name="Anna Ny")
+    newcomer.handle = handle
+    db.session.commit()
+    db.session.expire_all()
+    name = privacy.pseudonym(anna.id)
+    working = db.session.scalars(select(ConsultationAnswer)).all()
+    assert working and all(f"@{handle}" not in a.body and name in a.body for a in working)
+    with app.test_request_context():
+        consultation_service.save_response(
+            org_admin, round_.id, org.id, {a.question_id: a.body for a in working}, submit=True
+        )
+    latest = db.session.scalars(select(VersionAnswer).order_by(VersionAnswer.id.desc())).first()
+    assert name in latest.html and f"/people/{handle}" not in latest.html
+    (revision,) = db.session.scalars(select(RoundRevision)).all()
+    assert f"@{handle}" not in revision.before and name in revision.before
+    page = client.get(f"/consultations/{round_.id}").get_data(as_text=True)
+    assert f"@{handle}" not in page and f"/people/{handle}" not in page
+
+
+def test_closing_after_a_rename_pseudonymises_every_name_the_audit_log_wrote(
+    app, make, client, auth
+):
+    """The log wrote "Name (user 12)" with the name of the day: a name used before a rename
+    becomes the pseudonym as well, and others' entries stay as written."""
+    user, other = make.user(name="Vendela Gammalnamn"), make.user(name="Vendela Annan")
+    org = make.organisation(admin=make.user())
+    with app.test_request_context():
+        organisations.request_membership(user, org.id)
+        organisations.request_membership(other, org.id)
+        accounts.update_settings(user, "Vendela Nyttnamn", None, True)
+        organisations.leave_organisation(user, org.id)
+    reasons = set(db.session.scalars(select(AuditEntry.reason)))
+    assert {f"Vendela Gammalnamn (user {user.id})", f"Vendela Nyttnamn (user {user.id})"} <= reasons
+    auth.login(user)
+    assert client.post("/settings/close", data={"password": PASSWORD}).status_code == 303
+    db.session.expire_all()
+    reasons = list(db.session.scalars(select(AuditEntry.reason)))
+    assert not any("Gammalnamn" in r or "Nyttnamn" in r for r in reasons)
+    assert reasons.count(f"{privacy.pseudonym(user.id)} (user {user.id})") == 2
+    assert f"Vendela Annan (user {other.id})" in reasons
+
+
+def test_closing_an_account_unnames_it_in_others_mail_sent_or_waiting(app, make, client, auth):
+    """Mail to others that named the person keeps its news under the pseudonym: a waiting
+    mail still goes out, saying what the site now says; a sent one's copy forgets the name."""
+    user = make.user(name="Ture Brevsson", email="ture.brev@example.se")
+    reader, namesake = make.user(), make.user(name="Ture Brevssonsdotter")
+    thread = make.thread(author=reader, title="Tråd om brev")
+    make.message(thread, user, f"Hej @{reader.handle}, fråga @{user.handle} igen")
+    sent = db.session.scalar(select(OutboxMail).where(OutboxMail.to_address == reader.email))
+    sent.sent_at = utcnow()
+    db.session.commit()
+    make.message(thread, user, f"Och @{reader.handle} igen")
+    make.message(thread, namesake, f"Hej @{reader.handle}")
+    ids = db.session.scalars(
+        select(OutboxMail.id).where(OutboxMail.to_address == reader.email).order_by(OutboxMail.id)
+    ).all()
+    assert len(ids) == 3 and database_mentions("Brevsson ")
+    auth.login(user)
+    assert client.post("/settings/close", data={"password": PASSWORD}).status_code == 303
+    db.session.expire_all()
+    name = privacy.pseudonym(user.id)
+    first, second, third = (db.session.get(OutboxMail, i) for i in ids)
+    for mail in (first, second):
+        assert mail.subject.startswith(name)
+        for part in (mail.subject, mail.body, mail.html_body):
+            assert "Ture Brevsson " not in part and "ture.brev" not in part and name in part
+    assert f"@{user.handle}" not in first.body and f"fråga {name} igen" in first.body
+    assert second.sent_at is None  # still goes out
+    assert third.subject.startswith("Ture Brevssonsdotter")  # another person, kept
+    assert database_mentions("Ture Brevsson ") == []
 
 
 def test_closing_an_account_drops_its_stems_from_the_search_terms_unless_still_written(app, make):

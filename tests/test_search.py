@@ -20,7 +20,7 @@ from forum.models import Message, OrganisationStatus, SearchEntry
 from forum.queries.search import SearchParams, bm25_scores, highlight, search
 from forum.services import consultations as consultation_service
 from forum.services import forums as forum_service
-from forum.services import moderation
+from forum.services import moderation, privacy
 
 pytestmark = pytest.mark.config(FORUM_MESSAGE_RATE_LIMIT=parse_rate_limit("off"))
 
@@ -608,6 +608,27 @@ def test_bad_search_input_is_a_field_error(client, query, field):
     assert f'id="search-{field}-error"' in response.get_data(as_text=True) or field in ("cursor",)
 
 
+@pytest.mark.parametrize(
+    ("dates", "hits"),
+    [
+        ("to=9999-12-31", 1),
+        ("from=0001-01-01", 1),
+        ("from=0001-01-01&to=9999-12-31", 1),
+        ("to=0001-01-01", 0),
+        ("from=9999-12-31", 0),
+    ],
+)
+def test_dates_at_the_ends_of_the_calendar_are_ranges_like_any_other(
+    app, make, client, dates, hits
+):
+    """The day after 9999-12-31 (and 0001-01-01 in UTC) is past what a datetime holds: the
+    range is then open at that end, not an error page."""
+    make.thread(title="Mötesplatser")
+    response = client.get(f"/search?q=mötesplatser&{dates}")
+    assert response.status_code == 200
+    assert response.get_data(as_text=True).count('class="search-hit') == hits
+
+
 def test_unknown_filters_match_nothing(app, make, client):
     make.message(make.thread(), make.user(), "ordet")
     assert "search-hit" not in client.get("/search?q=ordet&forum=finns-inte").get_data(as_text=True)
@@ -640,6 +661,31 @@ def test_index_follows_the_write_transaction(app, make):
     db.session.rollback()
     assert found(None, "rullbandet") == []
     assert not db.session.scalar(select(SearchEntry.id).where(SearchEntry.body == "rullbandet"))
+
+
+def test_a_closed_accounts_handle_leaves_the_responses_that_mentioned_it(app, make, client):
+    """Closing an account rewrites the submitted answers that mentioned it, and the response's
+    entry follows: its handle is neither found nor shown in an excerpt."""
+    anna, admin = make.user(name="Anna Sökbar"), make.user("admin")
+    anna.handle = "annasokbarhandle"
+    db.session.commit()
+    official, org_admin = make.user("official"), make.user()
+    org = make.organisation(admin=org_admin, members=[anna])
+    round_ = make_round(app, make, official)
+    respond(app, org_admin, round_, org, text="Fråga @annasokbarhandle om siffrorna")
+    with app.test_request_context():
+        consultation_service.close_round(official, round_.id)
+    assert kinds(None, "annasokbarhandle") == ["response"]
+    with app.test_request_context():
+        privacy.close_account(admin, anna.id)
+    assert found(None, "annasokbarhandle") == []
+    (body,) = db.session.scalars(select(SearchEntry.body).where(SearchEntry.kind == "response"))
+    assert "annasokbarhandle" not in body and privacy.pseudonym(anna.id) in body
+    page = client.get("/search", query_string={"q": "siffrorna"}).get_data(as_text=True)
+    assert "annasokbarhandle" not in page
+    if db.engine.dialect.name == "sqlite":  # its stem is no longer kept for prefix lookups
+        terms = set(db.session.scalars(text("SELECT term FROM search_terms")))
+        assert stemming.stem("annasokbarhandle") not in terms
 
 
 def test_reindex_command_rebuilds_a_lost_index(app, make):

@@ -15,7 +15,7 @@ import math
 from collections.abc import Generator, Sequence
 from contextlib import closing
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -299,8 +299,15 @@ def _readable(user: Who, now: Any) -> ColumnElement[bool]:
 # --- filters -----------------------------------------------------------------
 
 
-def _local_day_start(day: date) -> datetime:
-    return datetime.combine(day, time.min, tzinfo=STOCKHOLM)
+def _local_day_start(day: date, later: int = 0) -> datetime | None:
+    """When the Stockholm day `later` days after `day` starts, in UTC; None when that is
+    outside what a datetime holds (the day after 9999-12-31, or 0001-01-01 in UTC), where
+    the range has no bound: every stored time is inside it."""
+    try:
+        start = datetime.combine(day + timedelta(days=later), time.min, tzinfo=STOCKHOLM)
+        return start.astimezone(UTC)
+    except OverflowError:
+        return None
 
 
 def _commitment_filter(commitment_id: int) -> ColumnElement[bool]:
@@ -358,10 +365,12 @@ def _filters(params: SearchParams) -> list[ColumnElement[bool]]:
 def _dates(params: SearchParams) -> list[ColumnElement[bool]]:
     """The date range, a range of the (created_at, id) index."""
     out: list[ColumnElement[bool]] = []
-    if params.date_from:
-        out.append(SearchEntry.created_at >= _local_day_start(params.date_from))
-    if params.date_to:
-        out.append(SearchEntry.created_at < _local_day_start(params.date_to + timedelta(days=1)))
+    start = _local_day_start(params.date_from) if params.date_from else None
+    if start is not None:
+        out.append(SearchEntry.created_at >= start)
+    end = _local_day_start(params.date_to, later=1) if params.date_to else None
+    if end is not None:
+        out.append(SearchEntry.created_at < end)
     return out
 
 

@@ -32,8 +32,10 @@ from ..extensions import db
 from ..formatting import iso_utc
 from ..links import url_for_mail
 from ..models import (
+    AuditEntry,
     ConsultationRound,
     Document,
+    Flag,
     Forum,
     Message,
     MessageRevision,
@@ -51,6 +53,8 @@ from .mail import queue_mail
 STOCKHOLM = ZoneInfo("Europe/Stockholm")
 EXPORT_DAYS = 7
 ARCHIVE_KINDS = ("forum", "thread", "round")
+# What the audit log records of flags hiding a message and a moderator dismissing them.
+FLAG_ACTIONS = ("message.auto_hidden", "flags.dismissed")
 
 
 # --- archives of public records ---------------------------------------------------
@@ -92,6 +96,39 @@ def _thread_record(thread: Thread) -> dict[str, Any]:
                 "reversed_at": iso_utc(a.reversed_at),
             }
         )
+    # Flags hide a message with no moderator's action: the log holds that step (and a
+    # moderator's dismissing of the flags), and the flags say why, as reason codes only
+    # (who flagged and their notes are not part of the public record).
+    for e in db.session.scalars(
+        select(AuditEntry)
+        .where(
+            AuditEntry.target_type == "message",
+            AuditEntry.target_id.in_(ids),
+            AuditEntry.action.in_(FLAG_ACTIONS),
+        )
+        .order_by(AuditEntry.id)
+    ):
+        moderation.setdefault(e.target_id or 0, []).append(
+            {
+                "kind": e.action,
+                "reason": e.reason,
+                "actor_id": e.actor_id,
+                "created_at": iso_utc(e.created_at),
+                "reversed_at": None,
+            }
+        )
+    for entries in moderation.values():
+        entries.sort(key=lambda entry: entry["created_at"] or "")
+    flags: dict[int, list[dict[str, Any]]] = {}
+    for f in db.session.scalars(select(Flag).where(Flag.message_id.in_(ids)).order_by(Flag.id)):
+        flags.setdefault(f.message_id, []).append(
+            {
+                "reason": f.reason.value,
+                "created_at": iso_utc(f.created_at),
+                "resolved_at": iso_utc(f.resolved_at),
+                "resolution": f.resolution,
+            }
+        )
     return {
         "id": thread.id,
         "title": thread.title,
@@ -112,6 +149,7 @@ def _thread_record(thread: Thread) -> dict[str, Any]:
                 "reply_to": m.reply_to_id,
                 "revisions": revisions.get(m.id, []),
                 "moderation": moderation.get(m.id, []),
+                "flags": flags.get(m.id, []),
             }
             for m in messages
         ],
@@ -322,7 +360,17 @@ def _build_personal_export(export_id: int) -> str:
     )
     raw = secrets.token_urlsafe(32)
     name = f"personal-{export.id}-{secrets.token_hex(8)}.zip"
-    (exports_dir() / name).write_bytes(payload)
+    path = exports_dir() / name
+    path.write_bytes(payload)
+    try:
+        _record_ready(export, user, name, raw)
+    except BaseException:
+        path.unlink(missing_ok=True)  # e.g. the account was closed meanwhile: no copy outlives it
+        raise
+    return raw
+
+
+def _record_ready(export: PersonalExport, user: User, name: str, raw: str) -> None:
     now = utcnow()
     export.status = "ready"
     export.file_name = name
@@ -340,7 +388,6 @@ def _build_personal_export(export_id: int) -> str:
         ),
     )
     db.session.commit()
-    return raw
 
 
 def run_pending_exports() -> int:
@@ -355,7 +402,8 @@ def run_pending_exports() -> int:
 
 
 def remove_expired_exports() -> int:
-    """Delete the files and rows of copies whose link has expired."""
+    """Delete the files and rows of copies whose link has expired, and any file whose row is
+    gone (a closed account's, or one a crash left behind)."""
     expired = db.session.scalars(
         select(PersonalExport).where(PersonalExport.expires_at <= utcnow())
     ).all()
@@ -364,7 +412,26 @@ def remove_expired_exports() -> int:
             (exports_dir() / export.file_name).unlink(missing_ok=True)
         db.session.delete(export)
     db.session.commit()
+    known = set(db.session.scalars(select(PersonalExport.id)))
+    for path in exports_dir().glob("personal-*.zip"):
+        export_id = _export_id(path)
+        if export_id is not None and export_id not in known:
+            path.unlink(missing_ok=True)
     return len(expired)
+
+
+def _export_id(path: Path) -> int | None:
+    """The PersonalExport id in a copy's file name (personal-<id>-<random>.zip)."""
+    match = re.fullmatch(r"personal-(\d+)-[0-9a-f]+\.zip", path.name)
+    return int(match.group(1)) if match else None
+
+
+def remove_export_files(export_ids: list[int]) -> None:
+    """Delete the files of these copies (after their rows went, when an account is closed)."""
+    wanted = set(export_ids)
+    for path in exports_dir().glob("personal-*.zip"):
+        if _export_id(path) in wanted:
+            path.unlink(missing_ok=True)
 
 
 def start_in_background(app: Flask) -> None:

@@ -13,7 +13,7 @@ import re
 from typing import Any
 
 from flask_babel import gettext as _
-from markupsafe import Markup
+from markupsafe import Markup, escape
 from sqlalchemy import delete, func, or_, select, update
 
 from .. import policy
@@ -27,7 +27,9 @@ from ..models import (
     ActionFollower,
     ActionUpdate,
     ApiToken,
+    Appeal,
     AuditEntry,
+    ConsultationAnswer,
     ConsultationFeedback,
     ConsultationResponse,
     ConsultationRound,
@@ -41,7 +43,9 @@ from ..models import (
     Notification,
     OutboxMail,
     PasswordReset,
+    PersonalExport,
     ReadMarker,
+    RoundRevision,
     User,
     UserSession,
     VersionAnswer,
@@ -49,7 +53,7 @@ from ..models import (
 from ..models.accounts import CLOSED_DOMAIN
 from ..models.forums import forum_members, forum_moderators
 from ..text import HANDLE_CHARS, MENTION_RE
-from . import search_index
+from . import exports, search_index
 from .accounts import confirm_password
 from .audit import record as audit
 from .organisations import organisations_led_alone
@@ -91,8 +95,13 @@ def close_account(
                 names=", ".join(led),
             )
         )
-    old_email, old_handle, old_name = user.email, user.handle, user.display_name
-    _delete_personal_rows(user, old_email)
+    old_email, old_handle = user.email, user.handle
+    copies = db.session.scalars(
+        select(PersonalExport.id).where(PersonalExport.user_id == user.id)
+    ).all()
+    names = names_used(user)
+    _delete_personal_rows(user, old_email, names)
+    _unname_others_mail(names, old_handle, old_email, pseudonym(user.id))
     _pseudonymise_mentions(user.handle, pseudonym(user.id))
     user.email = f"closed-{user.id}@{CLOSED_DOMAIN}"
     user.handle = f"fd-{user.id}"
@@ -104,8 +113,10 @@ def close_account(
     user.department_id = None
     audit(actor, "account.close", "user", user.id, "self" if actor.id == user.id else "admin")
     db.session.flush()  # the index follows the rewritten rows first
-    search_index.forget_terms(db.session.connection(), old_email, old_handle, old_name)
+    search_index.forget_terms(db.session.connection(), old_email, old_handle, *names)
     db.session.commit()
+    # the zips of "download my data" hold everything above: they go once the closing is kept
+    exports.remove_export_files(list(copies))
     disconnect_user(user.id)
     return user
 
@@ -122,6 +133,15 @@ MENTIONING = (
     (VersionAnswer, "body", "html"),
     (ConsultationFeedback, "heard", "heard_html"),
     (ConsultationFeedback, "action", "action_html"),
+)
+
+# Stored text that can @mention someone but has no HTML of its own: a response's working
+# copy (rendered, and its mentions linked, when it is submitted again) and the round's
+# public "changes after opening" (shown as written).
+MENTIONING_TEXT = (
+    (ConsultationAnswer, "body"),
+    (RoundRevision, "before"),
+    (RoundRevision, "after"),
 )
 
 
@@ -144,6 +164,12 @@ def _pseudonymise_mentions(handle: str, name: str) -> None:
         for row in db.session.scalars(select(model).where(column.contains(f'href="{path}"'))):
             setattr(row, html, link.sub(lambda _m: str(shown), getattr(row, html)))
             setattr(row, source, _unmention(getattr(row, source) or "", handle, name))
+    for text_model, text_column in MENTIONING_TEXT:
+        column = getattr(text_model, text_column)
+        for row in db.session.scalars(
+            select(text_model).where(column.icontains("@" + handle, autoescape=True))
+        ):
+            setattr(row, text_column, _unmention(getattr(row, text_column), handle, name))
     # others' notifications quote the text that mentioned the person (plain text)
     for note in db.session.scalars(
         select(Notification).where(Notification.excerpt.contains("@" + handle, autoescape=True))
@@ -164,7 +190,36 @@ def _unmention(source: str, handle: str, name: str) -> str:
     return MENTION_RE.sub(swap, source)
 
 
-def _delete_personal_rows(user: User, email: str) -> None:
+def _unname_others_mail(names: set[str], handle: str, email: str, name: str) -> None:
+    """Others' mail, sent or still to go, tells its news under the pseudonym.
+
+    A mail that names the person ("Ture Brevsson nämnde dig i …") tells of a post that stays
+    a public record under the pseudonym, and its reader keeps the notification, so a waiting
+    mail still goes out, saying what the site now says; a sent mail's copy in the outbox
+    keeps what it told, not who the person was. Their names, address and @mentions become
+    the pseudonym, as whole words only ("Anna" in "Annika" stays).
+    """
+    forms = {*names, email, "@" + handle}
+    forms |= {str(escape(form)) for form in forms}
+    columns = (OutboxMail.subject, OutboxMail.body, OutboxMail.html_body)
+    found = or_(*(c.contains(form, autoescape=True) for c in columns for form in sorted(forms)))
+    words = sorted({*names, email}, key=len, reverse=True)
+    plain = re.compile(r"(?<!\w)(?:" + "|".join(map(re.escape, words)) + r")(?!\w)")
+    marked = re.compile(
+        r"(?<!\w)(?:" + "|".join(re.escape(str(escape(w))) for w in words) + r")(?!\w)"
+    )
+
+    def unname(text: str, pattern: re.Pattern[str]) -> str:
+        return _unmention(pattern.sub(name, text), handle, name)
+
+    for mail in db.session.scalars(select(OutboxMail).where(found)):
+        mail.subject = unname(mail.subject, plain)[:300]
+        mail.body = unname(mail.body, plain)
+        if mail.html_body:
+            mail.html_body = unname(mail.html_body, marked)
+
+
+def _delete_personal_rows(user: User, email: str, names: set[str]) -> None:
     user_id = user.id
     notifications = select(Notification.id).where(Notification.user_id == user_id)
     for statement in (
@@ -184,22 +239,38 @@ def _delete_personal_rows(user: User, email: str) -> None:
         delete(forum_moderators).where(forum_moderators.c.user_id == user_id),
     ):
         db.session.execute(statement)
-    from ..models import PersonalExport
-
     db.session.execute(delete(PersonalExport).where(PersonalExport.user_id == user_id))
     # The audit log stays (it is the record of what was done), but not who the person was:
-    # their address, and their name in the form the log writes it ("Name (user 12)"),
-    # become the pseudonym. Only those exact forms: someone else's entry that merely
-    # contains the same letters ("Anna" in "Annika") is left as it is.
-    for old, new in (
-        (email, pseudonym(user_id)),
-        (f"{user.display_name} (user {user_id})", f"{pseudonym(user_id)} (user {user_id})"),
-    ):
+    # their address, and each name they went by in the form the log writes it
+    # ("Name (user 12)"), become the pseudonym. Only those exact forms: someone else's entry
+    # that merely contains the same letters ("Anna" in "Annika") is left as it is.
+    replacements = [(email, pseudonym(user_id))]
+    replacements += [
+        (f"{name} (user {user_id})", f"{pseudonym(user_id)} (user {user_id})") for name in names
+    ]
+    for old, new in replacements:
         db.session.execute(
             update(AuditEntry)
             .where(AuditEntry.reason.contains(old, autoescape=True))
             .values(reason=func.replace(AuditEntry.reason, old, new))
         )
+
+
+# Audit actions whose reason is the person's name form, "Name (user 12)", as it was then.
+NAMING_ACTIONS = ("membership.%", "forum.%")
+
+
+def names_used(user: User) -> set[str]:
+    """Every name the person went by that the app wrote down: the current one, and earlier ones
+    (before a rename) as the audit log wrote them at the time."""
+    suffix = f" (user {user.id})"
+    reasons = db.session.scalars(
+        select(AuditEntry.reason).where(
+            AuditEntry.reason.endswith(suffix, autoescape=True),
+            or_(*(AuditEntry.action.like(pattern) for pattern in NAMING_ACTIONS)),
+        )
+    )
+    return {user.display_name} | {r[: -len(suffix)] for r in reasons if len(r) > len(suffix)}
 
 
 # --- what the app holds about a person (GDPR arts. 15 and 20) ------------------------
@@ -213,7 +284,11 @@ def personal_data(user: User) -> dict[str, Any]:
     ).all()
     revisions = db.session.scalars(
         select(MessageRevision)
-        .where(MessageRevision.message_id.in_([m.id for m in messages] or [0]))
+        .where(
+            MessageRevision.message_id.in_([m.id for m in messages] or [0]),
+            # a text a moderator redacted (personal data, often someone else's) is for admins
+            MessageRevision.admin_only.is_(False),
+        )
         .order_by(MessageRevision.id)
     ).all()
     by_message: dict[int, list[dict[str, Any]]] = {}
@@ -319,15 +394,63 @@ def personal_data(user: User) -> dict[str, Any]:
                 select(ModerationAction).where(ModerationAction.subject_id == uid)
             )
         ],
-        "audit_entries_about_me": [
-            {"action": e.action, "reason": e.reason, "created_at": iso_utc(e.created_at)}
-            for e in db.session.scalars(
-                select(AuditEntry).where(
-                    or_(
-                        AuditEntry.actor_id == uid,
-                        (AuditEntry.target_type == "user") & (AuditEntry.target_id == uid),
-                    )
-                )
+        "appeals": [
+            {
+                "body": a.body,
+                "created_at": iso_utc(a.created_at),
+                "decided_at": iso_utc(a.decided_at),
+                "outcome": a.outcome.value if a.outcome else None,
+                "decision_note": a.decision_note,
+            }
+            for a in db.session.scalars(
+                select(Appeal).where(Appeal.user_id == uid).order_by(Appeal.id)
             )
         ],
+        **_audit_entries(uid),
     }
+
+
+def _audit_entries(uid: int) -> dict[str, list[dict[str, Any]]]:
+    """The audit log's entries about the person, and those they wrote about anything else.
+
+    An entry about the person is theirs in full. An entry they wrote (as an organisation's
+    admin, a moderator) keeps what they did and when, but not the other person it was about:
+    that person's name form ("Name (user 12)") and what was written about them are that
+    person's data, not this one's.
+    """
+    suffix = f" (user {uid})"
+    about_me = or_(
+        (AuditEntry.target_type == "user") & (AuditEntry.target_id == uid),
+        AuditEntry.reason.endswith(suffix, autoescape=True)
+        & or_(*(AuditEntry.action.like(pattern) for pattern in NAMING_ACTIONS)),
+    )
+    about = db.session.scalars(select(AuditEntry).where(about_me).order_by(AuditEntry.id)).all()
+    seen = {e.id for e in about}
+    written = db.session.scalars(
+        select(AuditEntry).where(AuditEntry.actor_id == uid).order_by(AuditEntry.id)
+    )
+    return {
+        "audit_entries_about_me": [
+            {"action": e.action, "reason": e.reason, "created_at": iso_utc(e.created_at)}
+            for e in about
+        ],
+        "audit_entries_by_me": [
+            {
+                "action": e.action,
+                "target_type": e.target_type,
+                "target_id": None if e.target_type == "user" else e.target_id,
+                "reason": None if _about_someone(e) else e.reason,
+                "created_at": iso_utc(e.created_at),
+            }
+            for e in written
+            if e.id not in seen
+        ],
+    }
+
+
+_NAME_FORM = re.compile(r".* \(user \d+\)")
+
+
+def _about_someone(entry: AuditEntry) -> bool:
+    """Whether an entry's reason is about another person (their account, or their name)."""
+    return entry.target_type == "user" or bool(_NAME_FORM.fullmatch(entry.reason or ""))

@@ -1,8 +1,8 @@
 """Keeps the search index current in the same transaction as every write.
 
 An ORM `after_flush` hook sees each new, changed or deleted message, thread,
-forum, round, response version, feedback, organisation and action, whichever
-service wrote it, and rewrites its `search_entries` row (and, on SQLite, its
+forum, round, response version (or a changed answer in one), feedback,
+organisation and action, whichever service wrote it, and rewrites its `search_entries` row (and, on SQLite, its
 FTS5 row) on the flush's own connection: the index commits or rolls back with
 the write. The text indexed is always taken from the stored, sanitised HTML.
 """
@@ -61,6 +61,7 @@ def affected_keys(session: Session) -> tuple[set[Key], set[Key], dict[int, int]]
     rewrite: set[Key] = set()
     remove: set[Key] = set()
     moved: dict[int, int] = {}
+    changed_versions: set[int] = set()
     for obj in session.new:
         kind = WATCHED.get(type(obj))
         if kind is not None:
@@ -77,6 +78,14 @@ def affected_keys(session: Session) -> tuple[set[Key], set[Key], dict[int, int]]
                 moved[obj.id] = obj.forum_id
         elif isinstance(obj, ConsultationQuestion) and _changed(obj, ("text",)):
             rewrite.add(("round", obj.round_id))
+        elif isinstance(obj, VersionAnswer) and _changed(obj, ("html",)):
+            # a submitted answer rewritten in place (a closed account's mention pseudonymised)
+            changed_versions.add(obj.version_id)
+    if changed_versions:
+        responses = session.connection().scalars(
+            select(ResponseVersion.response_id).where(ResponseVersion.id.in_(changed_versions))
+        )
+        rewrite.update(("response", response_id) for response_id in responses)
     for obj in session.deleted:
         kind = WATCHED.get(type(obj))
         if kind is not None:
