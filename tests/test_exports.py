@@ -119,7 +119,10 @@ def test_a_message_hidden_by_flags_keeps_its_moderation_record_in_the_archive(ap
     ]
     assert [f["reason"] for f in record["flags"]] == ["other"] * 3
     assert "Min granne Kalle" not in files["data.json"].decode()
-    assert "message.auto_hidden" in files["index.html"].decode()
+    page = files["index.html"].decode()
+    assert "message.auto_hidden" in page
+    assert page.count("Flaggning / flag: other") == 3  # the page a person opens says it too
+    assert "Min granne Kalle" not in page
     (record,) = json.loads(open_zip(dismissed)["data.json"])["thread"]["messages"]
     assert [a["kind"] for a in record["moderation"]] == ["message.auto_hidden", "flags.dismissed"]
     assert record["moderation"][1]["actor_id"] == moderator.id
