@@ -37,6 +37,7 @@ AUDIT_EVENTS = {
     "consultation.feedback.published": _l("Consultation feedback published"),
     "flags.dismissed": _l("Flags dismissed"),
     "forum.member.added": _l("Forum member added"),
+    "account.renamed": _l("Display name changed"),
     "forum.member.removed": _l("Forum member removed"),
     "forum.moderator.added": _l("Forum moderator appointed"),
     "forum.moderator.removed": _l("Forum moderator removed"),

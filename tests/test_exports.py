@@ -557,8 +557,31 @@ def test_closing_after_a_rename_pseudonymises_every_name_the_audit_log_wrote(
     db.session.expire_all()
     reasons = list(db.session.scalars(select(AuditEntry.reason)))
     assert not any("Gammalnamn" in r or "Nyttnamn" in r for r in reasons)
-    assert reasons.count(f"{privacy.pseudonym(user.id)} (user {user.id})") == 2
+    # asked to join and renamed under the old name, left under the new one
+    assert reasons.count(f"{privacy.pseudonym(user.id)} (user {user.id})") == 3
     assert f"Vendela Annan (user {other.id})" in reasons
+
+
+def test_a_name_used_only_before_a_rename_leaves_with_the_account(app, make, client, auth):
+    """A rename is logged with the name it replaces, so closing finds every name the person
+    went by, also one that no membership or forum event wrote down (a mail named it)."""
+    user = make.user(name="Olle Förstanamn")
+    reader = make.user()
+    thread = make.thread(author=reader, title="Tråd före namnbytet")
+    make.message(thread, user, f"Hej @{reader.handle}")
+    with app.test_request_context():
+        accounts.update_settings(user, "Olle Andranamn", None, True)
+        accounts.update_settings(user, "Olle Andranamn", "en", True)  # no rename: not logged
+    renamed = db.session.scalars(
+        select(AuditEntry.reason).where(AuditEntry.action == "account.renamed")
+    ).all()
+    assert renamed == [f"Olle Förstanamn (user {user.id})"]
+    assert database_mentions("Förstanamn")
+    auth.login(user)
+    assert client.post("/settings/close", data={"password": PASSWORD}).status_code == 303
+    db.session.expire_all()
+    assert database_mentions("Förstanamn") == []
+    assert database_mentions("Andranamn") == []
 
 
 def test_closing_an_account_unnames_it_in_others_mail_sent_or_waiting(app, make, client, auth):

@@ -651,6 +651,10 @@ def update_settings(
     check_not_imitating(name, user.id)
     if locale not in (None, "", "sv", "en"):
         raise Invalid(_("Unknown language."), field="locale")
+    if name != user.display_name:
+        # the name it replaces, in the audit log's "Name (user N)" form: closing the
+        # account finds every name the person went by there (privacy.names_used)
+        audit.record(user, "account.renamed", "user", user.id, audit.person(user))
     user.display_name = name
     user.locale = locale or None
     user.email_notifications = bool(email_notifications)

@@ -6,6 +6,12 @@ from ..extensions import db
 from ..models import AuditEntry, User
 
 
+def person(user: User) -> str:
+    """A person as an audit reason names them: "Name (user 12)", the name as it was then
+    (closing the account replaces each such name with the pseudonym)."""
+    return f"{user.display_name} (user {user.id})"
+
+
 def record(
     actor: User | None,
     action: str,

@@ -517,7 +517,7 @@ def change_forum_people(actor: User | None, forum: Forum, email: str, role: str,
     else:
         return person
     action = f"forum.{role}.{'added' if add else 'removed'}"
-    audit.record(actor, action, "forum", forum.id, f"{person.display_name} (user {person.id})")
+    audit.record(actor, action, "forum", forum.id, audit.person(person))
     if not add:
         recheck_access_after_commit(forum_ids=[forum.id], user_ids=[person.id])
     db.session.commit()

@@ -163,10 +163,6 @@ def organisations_led_alone(user: User) -> list[str]:
     return sorted(m.organisation.name for m in led if _is_last_admin(m.organisation, m))
 
 
-def _person(user: User) -> str:
-    return f"{user.display_name} (user {user.id})"
-
-
 # --- registration and review -------------------------------------------------
 
 
@@ -335,7 +331,7 @@ def request_membership(user: User | None, org_id: int) -> Membership:
     except IntegrityError:
         db.session.rollback()
         raise Conflict(_("You are already a member or have asked to join.")) from None
-    audit.record(user, "membership.requested", "organisation", org.id, _person(user))
+    audit.record(user, "membership.requested", "organisation", org.id, audit.person(user))
     db.session.commit()
     return membership
 
@@ -356,7 +352,9 @@ def approve_member(actor: User | None, org_id: int, membership_id: int) -> Membe
     if membership.status != MembershipStatus.pending:
         raise Conflict(_("That person is already a member."))
     membership.status = MembershipStatus.approved
-    audit.record(actor, "membership.approved", "organisation", org.id, _person(membership.user))
+    audit.record(
+        actor, "membership.approved", "organisation", org.id, audit.person(membership.user)
+    )
     db.session.commit()
     return membership
 
@@ -368,7 +366,9 @@ def reject_member(actor: User | None, org_id: int, membership_id: int) -> None:
     _require_manager(actor, org)
     if membership.status != MembershipStatus.pending:
         raise Conflict(_("That request was already answered."))
-    audit.record(actor, "membership.rejected", "organisation", org.id, _person(membership.user))
+    audit.record(
+        actor, "membership.rejected", "organisation", org.id, audit.person(membership.user)
+    )
     db.session.delete(membership)
     recheck_access_after_commit(user_ids=[membership.user_id])
     db.session.commit()
@@ -383,7 +383,7 @@ def remove_member(actor: User | None, org_id: int, membership_id: int) -> None:
         raise Conflict(_("That person is not a member yet."))
     if _is_last_admin(org, membership):
         raise Conflict(_("The organisation's last admin cannot be removed. Appoint another first."))
-    audit.record(actor, "membership.removed", "organisation", org.id, _person(membership.user))
+    audit.record(actor, "membership.removed", "organisation", org.id, audit.person(membership.user))
     db.session.delete(membership)
     recheck_access_after_commit(user_ids=[membership.user_id])
     db.session.commit()
@@ -410,7 +410,7 @@ def set_member_role(actor: User | None, org_id: int, membership_id: int, role: s
         "membership.admin_granted" if new_role == MemberRole.admin else "membership.admin_removed",
         "organisation",
         org.id,
-        _person(membership.user),
+        audit.person(membership.user),
     )
     recheck_access_after_commit(user_ids=[membership.user_id])
     db.session.commit()
@@ -433,7 +433,7 @@ def leave_organisation(user: User | None, org_id: int) -> None:
         raise Conflict(
             _("You are the organisation's last admin. Appoint another admin before you leave.")
         )
-    audit.record(user, "membership.left", "organisation", org.id, _person(user))
+    audit.record(user, "membership.left", "organisation", org.id, audit.person(user))
     db.session.delete(membership)
     recheck_access_after_commit(user_ids=[user.id])
     db.session.commit()

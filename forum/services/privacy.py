@@ -257,7 +257,7 @@ def _delete_personal_rows(user: User, email: str, names: set[str]) -> None:
 
 
 # Audit actions whose reason is the person's name form, "Name (user 12)", as it was then.
-NAMING_ACTIONS = ("membership.%", "forum.%")
+NAMING_ACTIONS = ("membership.%", "forum.%", "account.renamed")
 
 
 def names_used(user: User) -> set[str]:
