@@ -99,7 +99,7 @@ def deliver_pending(limit: int = 100) -> int:
 def _claim(mail_id: int, now: datetime) -> bool:
     """Take a waiting mail for this sender until `now + CLAIM`: a conditional UPDATE,
     committed before sending, so a second sender reading the same row takes nothing."""
-    taken = db.session.execute(
+    result = db.session.execute(
         update(OutboxMail)
         .where(
             OutboxMail.id == mail_id,
@@ -108,7 +108,8 @@ def _claim(mail_id: int, now: datetime) -> bool:
         )
         .values(claimed_until=now + CLAIM)
         .execution_options(synchronize_session=False)
-    ).rowcount
+    )
+    taken: int = result.rowcount or 0  # type: ignore[attr-defined]  # an UPDATE's CursorResult
     db.session.commit()
     return taken == 1
 
