@@ -456,6 +456,58 @@ def test_forged_organisation_ids_are_refused(client, auth, app, make, people, db
     assert count(db, ConsultationResponse) == 0
 
 
+@pytest.mark.parametrize(
+    "spelled",
+    [
+        lambda org_id: "²",  # "²".isdigit() is true, int("²") fails
+        lambda org_id: "".join(chr(0x660 + int(d)) for d in str(org_id)),  # Arabic-Indic digits
+        lambda org_id: f"+{org_id}",
+        lambda org_id: f" {org_id}",
+        lambda org_id: str(2**31),  # beyond PostgreSQL's INTEGER
+    ],
+    ids=["superscript", "arabic", "plus", "space", "too-large"],
+)
+def test_an_organisation_id_that_is_not_plain_digits_is_not_found(
+    client, auth, app, make, people, db, spelled
+):
+    """Only ASCII digits name an organisation; anything int() also reads is a 404, not a 500."""
+    official, chair, _member, org = people
+    raw = spelled(org.id)
+    round_ = make_round(app, make, official, "open")
+    respond(app, chair, round_, org, submit=False)
+    auth.login(chair)
+    for url in (
+        f"/consultations/{round_.id}/response?organisation={raw}",
+        f"/consultations/{round_.id}/response/submit?organisation={raw}",
+    ):
+        assert client.get(url).status_code == 404, url
+        assert client.post(url, data={"action": "save"}).status_code == 404, url
+
+
+def test_a_department_id_that_is_not_plain_digits_is_a_field_error(client, auth, make, db):
+    admin = make.user("admin")
+    auth.login(admin)
+    response = client.post(
+        "/consultations/new",
+        data={
+            "title": "Siffror",
+            "problem": "Något",
+            "stage": "problem",
+            "audience": "all_verified",
+            "commitments": [str(make.commitment_ids(1)[0])],
+            "department_id": "²",
+            "opens_at": local(timedelta(hours=1)),
+            "closes_at": local(timedelta(days=3)),
+            "question-1": "Fråga?",
+        },
+    )
+    assert response.status_code == 400
+    assert "Choose the department." in text(response)
+    from forum.models import ConsultationRound
+
+    assert count(db, ConsultationRound) == 0
+
+
 def test_forged_question_ids_are_refused(app, make, people, db):
     official, chair, _member, org = people
     first = make_round(app, make, official, "open")

@@ -44,6 +44,7 @@ from ..queries import organisations as org_queries
 from ..services import consultations as service
 from ..services import documents as document_service
 from ..services.transaction import discard_changes
+from ..services.validation import MAX_ID
 from . import exports, pdf
 from .forms import ButtonForm, MultiCheckboxField, act, form_error
 from .forums import blank_message
@@ -117,11 +118,24 @@ class RoundForm(FlaskForm):
     closes_at = StringField(_l("Closes (Stockholm time)"), render_kw={"type": "datetime-local"})
 
 
+def whole_id(raw: str | None) -> int | None:
+    """An id as a form or query string sends it: ASCII digits within the id columns' range.
+
+    `"²".isdigit()` is true but `int("²")` fails, and `int()` takes "+1", " 1" and other
+    scripts' digits; anything but plain digits naming a possible row is no id (None).
+    """
+    text = raw or ""
+    if not (text.isascii() and text.isdigit()) or len(text) > len(str(MAX_ID)):
+        return None
+    value = int(text)
+    return value if 0 < value <= MAX_ID else None
+
+
 def _ids(values: list[str] | None, name: str) -> list[int]:
-    try:
-        return [int(v) for v in values or []]
-    except (TypeError, ValueError):
-        raise Invalid(_("Unknown choice."), field=name) from None
+    ids = [whole_id(v) for v in values or []]
+    if None in ids:
+        raise Invalid(_("Unknown choice."), field=name)
+    return [i for i in ids if i is not None]
 
 
 def _setup_choices(form: RoundForm) -> None:
@@ -148,6 +162,9 @@ def _posted_questions() -> list[tuple[str, str]]:
 
 def _round_input(form: RoundForm) -> service.RoundInput:
     department = form.department_id.data
+    department_id = whole_id(department) if department else None
+    if department and department_id is None:
+        raise Invalid(_("Choose the department."), field="department_id")
     return service.RoundInput(
         title=form.title.data or "",
         problem=form.problem.data or "",
@@ -160,7 +177,7 @@ def _round_input(form: RoundForm) -> service.RoundInput:
         opens_at=form.opens_at.data or "",
         closes_at=form.closes_at.data or "",
         questions=_posted_questions(),
-        department_id=int(department) if department and str(department).isdigit() else None,
+        department_id=department_id,
     )
 
 
@@ -500,10 +517,10 @@ def _posted_answers() -> dict[int, str]:
 
 
 def _organisation_arg() -> int:
-    raw = request.form.get("organisation_id") or request.args.get("organisation") or ""
-    if not raw.isdigit():
+    org_id = whole_id(request.form.get("organisation_id") or request.args.get("organisation"))
+    if org_id is None:
         raise NotFound(_("No such organisation."))
-    return int(raw)
+    return org_id
 
 
 @bp.route("/consultations/<int:round_id>/response", methods=["GET", "POST"])
