@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import io
 import re
+import threading
 import zipfile
 from datetime import UTC, datetime, timedelta
 
@@ -24,7 +25,9 @@ from forum.models import (
     OutboxMail,
     ResponseVersion,
     RoundRevision,
+    User,
 )
+from forum.queries import consultations as cq
 from forum.services import consultations as service
 from forum.services import documents as documents
 from forum.services import notifications
@@ -314,6 +317,68 @@ def test_removed_letter_stays_in_the_submitted_version(app, make, people):
     first, second = _db.session.scalars(select(ResponseVersion).order_by(ResponseVersion.number))
     assert [d.id for d in first.documents] == [letter.id]
     assert second.documents == []
+
+
+def test_submitting_the_same_draft_twice_makes_one_version_and_tells_once(
+    app, client, auth, make, people
+):
+    """A double click or a resent form: the second answers as the first and changes nothing."""
+    official, chair, member, org = people
+    round_ = make_round(app, make, official, "open")
+    respond(app, member, round_, org, submit=False)
+    auth.login(chair)
+    url = f"/consultations/{round_.id}/response/submit?organisation={org.id}"
+    fingerprint = re.search(r'name="fingerprint" value="([0-9a-f]+)"', text(client.get(url)))
+    for _attempt in range(2):
+        done = client.post(url, data={"organisation_id": org.id, "fingerprint": fingerprint[1]})
+        assert done.status_code == 302
+        assert "The response is submitted." in text(client.get(done.headers["Location"]))
+    assert count(ResponseVersion) == 1
+    assert kinds_for(official).count("consultation_response_submitted") == 1
+    assert len([m for m in mails_to(official) if "response arrived" in m.subject]) == 1
+    # a real revision is still a new version, and so is a changed set of letters
+    respond(app, chair, round_, org, text="Ändrat")
+    respond(app, chair, round_, org, text="Ändrat")
+    assert count(ResponseVersion) == 2
+    documents.add_response_document(member, round_.id, org.id, "Brev.pdf", PDF)
+    respond(app, chair, round_, org, text="Ändrat")
+    assert count(ResponseVersion) == 3
+    assert kinds_for(official).count("consultation_response_submitted") == 3
+
+
+def test_two_submits_at_once_make_one_version(app, make, people, db_url):
+    """Two requests with the same draft at the same moment: the row lock orders them."""
+    if not db_url.startswith("postgresql"):
+        pytest.skip("SQLite has no row locks (FOR UPDATE); its unique version number holds")
+    official, chair, member, org = people
+    round_ = make_round(app, make, official, "open")
+    respond(app, member, round_, org, submit=False)
+    round_id, org_id, chair_id = round_.id, org.id, chair.id  # not the test's session in threads
+    both_read = threading.Barrier(2, timeout=10)
+    failures: list[BaseException] = []
+
+    def submit() -> None:
+        with app.test_request_context():
+            try:
+                draft = cq.own_response(round_id, org_id)  # as the confirmation view reads it
+                assert draft is not None
+                saved = {a.question_id: a.body for a in draft.answers}
+                both_read.wait()
+                user = _db.session.get(User, chair_id)
+                service.save_response(user, round_id, org_id, saved, submit=True)
+            except BaseException as err:  # noqa: BLE001 — reported by the main thread
+                failures.append(err)
+            finally:
+                _db.session.remove()
+
+    threads = [threading.Thread(target=submit) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert failures == []
+    assert count(ResponseVersion) == 1
+    assert kinds_for(official).count("consultation_response_submitted") == 1
 
 
 def test_s3_backend_round_trip(app):

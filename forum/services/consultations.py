@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 from flask_babel import gettext as _
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import selectinload
 
 from .. import policy
 from ..errors import Conflict, Invalid, NotFound
@@ -425,9 +426,15 @@ def _clean_answers(round_: ConsultationRound, answers: Mapping[int, str]) -> dic
 
 def _response_row(round_: ConsultationRound, org: Organisation) -> ConsultationResponse:
     """The organisation's one response to the round, made on first save (a unique pair)."""
-    query = select(ConsultationResponse).where(
-        ConsultationResponse.round_id == round_.id,
-        ConsultationResponse.organisation_id == org.id,
+    query = (
+        select(ConsultationResponse)
+        .where(
+            ConsultationResponse.round_id == round_.id,
+            ConsultationResponse.organisation_id == org.id,
+        )
+        # what the lock waited for: another request's version, not what this one read earlier
+        .options(selectinload(ConsultationResponse.answers))
+        .execution_options(populate_existing=True)
     )
     response = db.session.scalar(query.with_for_update())
     if response is not None:
@@ -442,6 +449,39 @@ def _response_row(round_: ConsultationRound, org: Organisation) -> ConsultationR
         response = db.session.scalar(query.with_for_update())
         assert response is not None
     return response
+
+
+def _current_documents(response: ConsultationResponse) -> list[Document]:
+    return list(
+        db.session.scalars(
+            select(Document)
+            .where(Document.response_id == response.id, Document.removed_at.is_(None))
+            .order_by(Document.id)
+        )
+    )
+
+
+def _same_as_latest_version(round_: ConsultationRound, response: ConsultationResponse) -> bool:
+    """The draft (answers and documents) is what the latest submitted version holds."""
+    if response.version_count == 0 or response.status != ResponseStatus.submitted:
+        return False
+    latest = db.session.scalar(
+        select(ResponseVersion)
+        .where(
+            ResponseVersion.response_id == response.id,
+            ResponseVersion.number == response.version_count,
+        )
+        .options(selectinload(ResponseVersion.answers), selectinload(ResponseVersion.documents))
+    )
+    if latest is None:
+        return False
+    drafted = {a.question_id: a.body for a in response.answers}
+    submitted = {a.question_id: a.body for a in latest.answers}
+    same_answers = all(drafted.get(q.id, "") == submitted.get(q.id, "") for q in round_.questions)
+    same_documents = [d.id for d in latest.documents] == [
+        d.id for d in _current_documents(response)
+    ]
+    return same_answers and same_documents
 
 
 def save_response(
@@ -477,6 +517,11 @@ def save_response(
             current[question_id].body = text
         else:
             response.answers.append(ConsultationAnswer(question_id=question_id, body=text))
+    if submit and _same_as_latest_version(round_, response):
+        # sent twice (a double click, a resent form): the first made the version and told
+        # the officials; this one answers the same and changes nothing
+        db.session.commit()
+        return response
     response.updated_at = now
     response.updated_by_id = user.id
     if submit:
@@ -497,13 +542,7 @@ def save_response(
                     html=render_body(body).html if body else "",
                 )
             )
-        version.documents = list(
-            db.session.scalars(
-                select(Document).where(
-                    Document.response_id == response.id, Document.removed_at.is_(None)
-                )
-            )
-        )
+        version.documents = _current_documents(response)
         db.session.add(version)
         response.status = ResponseStatus.submitted
         response.submitted_at = now
