@@ -20,12 +20,12 @@ from sqlalchemy import func, select
 
 from forum.errors import Conflict, Forbidden, Invalid, NotFound
 from forum.models import (
-    ConsultationReminder,
     ConsultationResponse,
     Notification,
     OutboxMail,
     Phase,
     ResponseVersion,
+    RoundNotice,
     Thread,
 )
 from forum.services import consultations as service
@@ -588,6 +588,16 @@ def test_draft_thread_is_hidden_from_forum_listing_until_opened(
 # --- reminders ---------------------------------------------------------------
 
 
+def reminded(db) -> list[tuple[int, int]]:
+    """(round, organisation) for every organisation reminded of a round."""
+    rows = db.session.execute(
+        select(RoundNotice.round_id, RoundNotice.scope).where(
+            RoundNotice.kind == RoundNotice.REMINDED
+        )
+    )
+    return sorted(tuple(row) for row in rows)
+
+
 def test_remind_once_per_organisation_and_round(app, make, people, db, socket_for):
     official, chair, member, org = people
     quiet_admin = make.user()
@@ -602,8 +612,7 @@ def test_remind_once_per_organisation_and_round(app, make, people, db, socket_fo
     result = runner.invoke(args=["consultations", "remind", "--days", "3"])
     assert result.exit_code == 0, result.output
     assert "Reminded 1 organisation(s)." in result.output
-    reminders = db.session.scalars(select(ConsultationReminder)).all()
-    assert [(r.round_id, r.organisation_id) for r in reminders] == [(round_.id, quiet.id)]
+    assert reminded(db) == [(round_.id, quiet.id)]
     assert count(db, Notification, Notification.kind == "consultation_reminder") == 1
     assert (
         count(db, Notification, Notification.user_id == quiet_admin.id) == 3
@@ -613,18 +622,12 @@ def test_remind_once_per_organisation_and_round(app, make, people, db, socket_fo
     # again: nobody is reminded twice
     result = runner.invoke(args=["consultations", "remind", "--days", "3"])
     assert "Reminded 0 organisation(s)." in result.output
-    assert count(db, ConsultationReminder) == 1
+    assert reminded(db) == [(round_.id, quiet.id)]
     # the round closing in 20 days was outside the 3-day window, not skipped for another
     # reason: a 21-day window reminds both organisations of it (neither has responded)
-    assert not any(r.round_id == later.id for r in reminders)
     result = runner.invoke(args=["consultations", "remind", "--days", "21"])
     assert "Reminded 2 organisation(s)." in result.output
-    reminded = db.session.execute(
-        select(ConsultationReminder.round_id, ConsultationReminder.organisation_id)
-    ).all()
-    assert sorted(reminded) == sorted(
-        [(round_.id, quiet.id), (later.id, org.id), (later.id, quiet.id)]
-    )
+    assert reminded(db) == sorted([(round_.id, quiet.id), (later.id, org.id), (later.id, quiet.id)])
 
 
 def test_remind_command_refuses_negative_days(app):

@@ -531,6 +531,56 @@ def test_scheduled_notices_three_days_one_day_and_deadline_once_each(app, make, 
     assert "consultation_deadline_passed" not in kinds_for(chair)
 
 
+def reminded_at(round_) -> dict[str, datetime | None]:
+    """The official's overview: each organisation's last reminder."""
+    stored = _db.session.get(ConsultationRound, round_.id)
+    return {row.organisation.name: row.reminded_at for row in cq.overview(stored)}
+
+
+@pytest.mark.parametrize("first", ["notices", "command"])
+def test_remind_command_and_scheduled_notices_tell_each_admin_once(app, make, people, first):
+    """Both jobs from cron: one reminder per step, to the admins who submit, none to decliners."""
+    official, chair, member, org = people
+    decliner = make.user()
+    declined = make.organisation(admin=decliner, name="Avböjarna")
+    round_ = make_round(app, make, official, "open", closes_at=local(timedelta(days=2)))
+    with app.test_request_context():
+        service.decline(decliner, round_.id, declined.id, "Vi har inte resurser")
+        jobs = [service.send_due_notices, lambda: service.remind(3)]
+        if first == "command":
+            jobs.reverse()
+        assert [job() for job in jobs] == [1, 0]
+        assert service.remind(3) == 0 and service.send_due_notices() == 0
+    assert kinds_for(chair).count("consultation_reminder") == 1
+    assert "consultation_reminder" not in kinds_for(member)  # the admins submit
+    assert "consultation_reminder" not in kinds_for(decliner)
+    shown = reminded_at(round_)
+    assert shown["Föreningen Gemenskap"] is not None and shown["Avböjarna"] is None
+    # the 1-day step is the next reminder, whichever job runs then
+    closes = _db.session.get(ConsultationRound, round_.id).closes_at
+    with app.test_request_context():
+        assert service.remind(3, closes - timedelta(hours=20)) == 1
+        assert service.send_due_notices(closes - timedelta(hours=19)) == 0
+    assert kinds_for(chair).count("consultation_reminder") == 2
+
+
+def test_overview_shows_the_officials_reminder(app, make, people):
+    official, chair, member, org = people
+    round_ = make_round(app, make, official, "open")
+    assert reminded_at(round_) == {"Föreningen Gemenskap": None}
+    with app.test_request_context():
+        service.send_reminder(official, round_.id)
+    sent = _db.session.get(ConsultationRound, round_.id).manual_reminder_at
+    assert sent is not None and reminded_at(round_) == {"Föreningen Gemenskap": sent}
+    # a later reminder is the one shown
+    with app.test_request_context():
+        _db.session.get(ConsultationRound, round_.id).manual_reminder_at -= timedelta(days=2)
+        _db.session.commit()
+        service.send_reminder(official, round_.id)
+    later = _db.session.get(ConsultationRound, round_.id).manual_reminder_at
+    assert later > sent and reminded_at(round_) == {"Föreningen Gemenskap": later}
+
+
 # --- who is told when responses move -------------------------------------------------------
 
 
