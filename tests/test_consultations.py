@@ -17,6 +17,7 @@ from consultation_support import (
     round_input,
 )
 from sqlalchemy import func, select
+from support import PASSWORD, csrf_tokens
 
 from forum.errors import Conflict, Forbidden, Invalid, NotFound
 from forum.models import (
@@ -765,3 +766,74 @@ def test_socket_join_of_a_draft_rounds_thread(app, make, people, socket_for):
     assert socket_for(official).emit("join", {"thread_id": round_.thread_id}, callback=True)["ok"]
     ack = socket_for(chair).emit("join", {"thread_id": round_.thread_id}, callback=True)
     assert ack["ok"] is False and ack["error"]["code"] == "not_found"
+
+
+# --- a form that expired keeps what was typed -----------------------------------
+
+
+def form_login(client, user) -> None:
+    token = sorted(csrf_tokens(text(client.get("/login"))))[0]
+    done = client.post(
+        "/login", data={"csrf_token": token, "email": user.email, "password": PASSWORD}
+    )
+    assert done.status_code in (302, 303)
+
+
+@pytest.mark.config(WTF_CSRF_ENABLED=True)
+def test_an_answer_sent_from_an_expired_form_is_shown_again_not_lost(client, app, make, people, db):
+    """Logged out and in again in another tab: the old tab's token no longer holds."""
+    official, chair, _member, org = people
+    round_ = make_round(app, make, official, "open")
+    form_login(client, chair)
+    url = f"/consultations/{round_.id}/response?organisation={org.id}"
+    [old_token] = csrf_tokens(text(client.get(url)))
+    home = text(client.get("/"))
+    client.post("/logout", data={"csrf_token": sorted(csrf_tokens(home))[0]})
+    form_login(client, chair)
+    answer = f"answer-{round_.questions[0].id}"
+    typed = "Ett långt svar som tog en timme att skriva"
+    for token in (old_token, "forged", None):
+        data = {"action": "save", answer: typed} | ({"csrf_token": token} if token else {})
+        again = client.post(url, data=data)
+        assert again.status_code == 400
+        page = text(again)
+        assert typed in page and "What you wrote is kept below" in page
+        assert count(db, ConsultationResponse) == 0  # nothing done without a valid token
+    [fresh] = csrf_tokens(page) - {old_token}
+    sent = client.post(url, data={"action": "save", answer: typed, "csrf_token": fresh})
+    assert sent.status_code == 302
+    assert count(db, ConsultationResponse) == 1
+
+
+@pytest.mark.config(WTF_CSRF_ENABLED=True)
+def test_an_expired_change_or_feedback_form_keeps_the_text(client, auth, app, make, people, db):
+    from forum.models import ConsultationFeedback, RoundRevision
+
+    official, *_ = people
+    open_round = make_round(app, make, official, "open")
+    closed_round = make_round(app, make, official, "closed")
+    auth.login(official)
+    changed = client.post(
+        f"/consultations/{open_round.id}/change",
+        data={
+            "csrf_token": "expired",
+            "change": "text",
+            "part": "background",
+            "text": "Den rättade bakgrunden",
+            "reason": "Ett stavfel",
+        },
+    )
+    assert changed.status_code == 400
+    page = text(changed)
+    assert "Den rättade bakgrunden" in page and "Ett stavfel" in page
+    assert '<option value="background" selected>' in page
+    assert "What you wrote is kept below" in page
+    assert count(db, RoundRevision) == 0
+    question = closed_round.questions[0].id
+    written = client.post(
+        f"/consultations/{closed_round.id}/feedback",
+        data={"csrf_token": "expired", f"heard-{question}": "Vi hörde mycket", "action": "save"},
+    )
+    assert written.status_code == 400
+    assert "Vi hörde mycket" in text(written)
+    assert count(db, ConsultationFeedback) == 0

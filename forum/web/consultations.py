@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import re
 from datetime import date
@@ -26,6 +27,7 @@ from wtforms.validators import InputRequired
 
 from .. import policy
 from ..errors import DomainError, Invalid, NotFound
+from ..extensions import csrf
 from ..models import (
     Audience,
     Commitment,
@@ -178,6 +180,18 @@ def _round_input(form: RoundForm) -> service.RoundInput:
         closes_at=form.closes_at.data or "",
         questions=_posted_questions(),
         department_id=department_id,
+    )
+
+
+def _expired_form_kept() -> None:
+    """Say that nothing was saved from a form whose token no longer holds, and that the text is
+    kept: the page is shown again with what was typed and a fresh token."""
+    flash(
+        _(
+            "The form had expired (perhaps you logged in again in another tab), so nothing "
+            "was saved. What you wrote is kept below: check it and send it again."
+        ),
+        "error",
     )
 
 
@@ -432,7 +446,13 @@ def remind(round_id: int):
     )
 
 
+# The long forms below check their CSRF token themselves (ButtonForm.validate_on_submit, before
+# anything is done), so that a form that expired is shown again with what was typed instead of
+# the global check's bare error page.
+
+
 @bp.route("/consultations/<int:round_id>/change", methods=["GET", "POST"])
+@csrf.exempt
 @login_required
 def change(round_id: int):
     """Change an open round on the record: deadline, text, more organisations, a question."""
@@ -448,7 +468,7 @@ def change(round_id: int):
         what = request.form.get("change", "")
         reason = request.form.get("reason", "")
         if not form.validate_on_submit():
-            flash(_("The form had expired or was not sent from this site. Try again."), "error")
+            _expired_form_kept()
             status = 400
         else:
             try:
@@ -501,6 +521,7 @@ def change(round_id: int):
         closes_at=request.form.get("closes_at") or service.local_input(round_.closes_at),
         candidates=cq.not_yet_invited(round_),
         revisions=cq.revisions_of(round_id),
+        sent=request.form if request.method == "POST" else None,
     ), status
 
 
@@ -524,6 +545,7 @@ def _organisation_arg() -> int:
 
 
 @bp.route("/consultations/<int:round_id>/response", methods=["GET", "POST"])
+@csrf.exempt  # checked below, the answers kept
 @login_required
 def respond(round_id: int):
     """An organisation's response: members save drafts, admins submit (a new version each time)."""
@@ -554,7 +576,7 @@ def respond(round_id: int):
         action = request.form.get("action", "")
         submit = action == "submit"
         if not form.validate_on_submit():
-            flash(_("The form had expired or was not sent from this site. Try again."), "error")
+            _expired_form_kept()
             status = 400
         else:
             if submit:  # only admins get as far as the confirmation
@@ -703,6 +725,7 @@ def _posted_feedback(round_: ConsultationRound) -> dict[int, service.FeedbackInp
 
 
 @bp.route("/consultations/<int:round_id>/feedback", methods=["GET", "POST"])
+@csrf.exempt  # checked below, the feedback kept
 @login_required
 def feedback(round_id: int):
     """The official writes what was heard and what the city will do, per question."""
@@ -717,8 +740,10 @@ def feedback(round_id: int):
     if request.method == "POST":
         publish = request.form.get("action") == "publish"
         if not form.validate_on_submit():
-            flash(_("The form had expired or was not sent from this site. Try again."), "error")
+            _expired_form_kept()
             status = 400
+            with contextlib.suppress(Invalid):  # a forged link to a response: the text is kept
+                typed = _posted_feedback(round_)
         else:
             try:
                 typed = _posted_feedback(round_)
