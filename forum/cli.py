@@ -164,7 +164,7 @@ consultations_cli = AppGroup("consultations", help="Consultation rounds.")
 @consultations_cli.command("remind")
 @click.option("--days", default=3, show_default=True, type=click.IntRange(min=0))
 def remind_consultations(days: int) -> None:
-    """Remind organisations that have not responded, N days before the deadline (for cron)."""
+    """Remind organisations that have not answered a round closing within N days (for cron)."""
     from .services.consultations import remind
 
     click.echo(f"Reminded {remind(days)} organisation(s).")

@@ -17,15 +17,16 @@ from consultation_support import (
     round_input,
 )
 from sqlalchemy import func, select
+from support import PASSWORD, csrf_tokens
 
 from forum.errors import Conflict, Forbidden, Invalid, NotFound
 from forum.models import (
-    ConsultationReminder,
     ConsultationResponse,
     Notification,
     OutboxMail,
     Phase,
     ResponseVersion,
+    RoundNotice,
     Thread,
 )
 from forum.services import consultations as service
@@ -456,6 +457,58 @@ def test_forged_organisation_ids_are_refused(client, auth, app, make, people, db
     assert count(db, ConsultationResponse) == 0
 
 
+@pytest.mark.parametrize(
+    "spelled",
+    [
+        lambda org_id: "²",  # "²".isdigit() is true, int("²") fails
+        lambda org_id: "".join(chr(0x660 + int(d)) for d in str(org_id)),  # Arabic-Indic digits
+        lambda org_id: f"+{org_id}",
+        lambda org_id: f" {org_id}",
+        lambda org_id: str(2**31),  # beyond PostgreSQL's INTEGER
+    ],
+    ids=["superscript", "arabic", "plus", "space", "too-large"],
+)
+def test_an_organisation_id_that_is_not_plain_digits_is_not_found(
+    client, auth, app, make, people, db, spelled
+):
+    """Only ASCII digits name an organisation; anything int() also reads is a 404, not a 500."""
+    official, chair, _member, org = people
+    raw = spelled(org.id)
+    round_ = make_round(app, make, official, "open")
+    respond(app, chair, round_, org, submit=False)
+    auth.login(chair)
+    for url in (
+        f"/consultations/{round_.id}/response?organisation={raw}",
+        f"/consultations/{round_.id}/response/submit?organisation={raw}",
+    ):
+        assert client.get(url).status_code == 404, url
+        assert client.post(url, data={"action": "save"}).status_code == 404, url
+
+
+def test_a_department_id_that_is_not_plain_digits_is_a_field_error(client, auth, make, db):
+    admin = make.user("admin")
+    auth.login(admin)
+    response = client.post(
+        "/consultations/new",
+        data={
+            "title": "Siffror",
+            "problem": "Något",
+            "stage": "problem",
+            "audience": "all_verified",
+            "commitments": [str(make.commitment_ids(1)[0])],
+            "department_id": "²",
+            "opens_at": local(timedelta(hours=1)),
+            "closes_at": local(timedelta(days=3)),
+            "question-1": "Fråga?",
+        },
+    )
+    assert response.status_code == 400
+    assert "Choose the department." in text(response)
+    from forum.models import ConsultationRound
+
+    assert count(db, ConsultationRound) == 0
+
+
 def test_forged_question_ids_are_refused(app, make, people, db):
     official, chair, _member, org = people
     first = make_round(app, make, official, "open")
@@ -536,6 +589,16 @@ def test_draft_thread_is_hidden_from_forum_listing_until_opened(
 # --- reminders ---------------------------------------------------------------
 
 
+def reminded(db) -> list[tuple[int, int]]:
+    """(round, organisation) for every organisation reminded of a round."""
+    rows = db.session.execute(
+        select(RoundNotice.round_id, RoundNotice.scope).where(
+            RoundNotice.kind == RoundNotice.REMINDED
+        )
+    )
+    return sorted(tuple(row) for row in rows)
+
+
 def test_remind_once_per_organisation_and_round(app, make, people, db, socket_for):
     official, chair, member, org = people
     quiet_admin = make.user()
@@ -550,8 +613,7 @@ def test_remind_once_per_organisation_and_round(app, make, people, db, socket_fo
     result = runner.invoke(args=["consultations", "remind", "--days", "3"])
     assert result.exit_code == 0, result.output
     assert "Reminded 1 organisation(s)." in result.output
-    reminders = db.session.scalars(select(ConsultationReminder)).all()
-    assert [(r.round_id, r.organisation_id) for r in reminders] == [(round_.id, quiet.id)]
+    assert reminded(db) == [(round_.id, quiet.id)]
     assert count(db, Notification, Notification.kind == "consultation_reminder") == 1
     assert (
         count(db, Notification, Notification.user_id == quiet_admin.id) == 3
@@ -561,18 +623,12 @@ def test_remind_once_per_organisation_and_round(app, make, people, db, socket_fo
     # again: nobody is reminded twice
     result = runner.invoke(args=["consultations", "remind", "--days", "3"])
     assert "Reminded 0 organisation(s)." in result.output
-    assert count(db, ConsultationReminder) == 1
+    assert reminded(db) == [(round_.id, quiet.id)]
     # the round closing in 20 days was outside the 3-day window, not skipped for another
     # reason: a 21-day window reminds both organisations of it (neither has responded)
-    assert not any(r.round_id == later.id for r in reminders)
     result = runner.invoke(args=["consultations", "remind", "--days", "21"])
     assert "Reminded 2 organisation(s)." in result.output
-    reminded = db.session.execute(
-        select(ConsultationReminder.round_id, ConsultationReminder.organisation_id)
-    ).all()
-    assert sorted(reminded) == sorted(
-        [(round_.id, quiet.id), (later.id, org.id), (later.id, quiet.id)]
-    )
+    assert reminded(db) == sorted([(round_.id, quiet.id), (later.id, org.id), (later.id, quiet.id)])
 
 
 def test_remind_command_refuses_negative_days(app):
@@ -710,3 +766,74 @@ def test_socket_join_of_a_draft_rounds_thread(app, make, people, socket_for):
     assert socket_for(official).emit("join", {"thread_id": round_.thread_id}, callback=True)["ok"]
     ack = socket_for(chair).emit("join", {"thread_id": round_.thread_id}, callback=True)
     assert ack["ok"] is False and ack["error"]["code"] == "not_found"
+
+
+# --- a form that expired keeps what was typed -----------------------------------
+
+
+def form_login(client, user) -> None:
+    token = sorted(csrf_tokens(text(client.get("/login"))))[0]
+    done = client.post(
+        "/login", data={"csrf_token": token, "email": user.email, "password": PASSWORD}
+    )
+    assert done.status_code in (302, 303)
+
+
+@pytest.mark.config(WTF_CSRF_ENABLED=True)
+def test_an_answer_sent_from_an_expired_form_is_shown_again_not_lost(client, app, make, people, db):
+    """Logged out and in again in another tab: the old tab's token no longer holds."""
+    official, chair, _member, org = people
+    round_ = make_round(app, make, official, "open")
+    form_login(client, chair)
+    url = f"/consultations/{round_.id}/response?organisation={org.id}"
+    [old_token] = csrf_tokens(text(client.get(url)))
+    home = text(client.get("/"))
+    client.post("/logout", data={"csrf_token": sorted(csrf_tokens(home))[0]})
+    form_login(client, chair)
+    answer = f"answer-{round_.questions[0].id}"
+    typed = "Ett långt svar som tog en timme att skriva"
+    for token in (old_token, "forged", None):
+        data = {"action": "save", answer: typed} | ({"csrf_token": token} if token else {})
+        again = client.post(url, data=data)
+        assert again.status_code == 400
+        page = text(again)
+        assert typed in page and "What you wrote is kept below" in page
+        assert count(db, ConsultationResponse) == 0  # nothing done without a valid token
+    [fresh] = csrf_tokens(page) - {old_token}
+    sent = client.post(url, data={"action": "save", answer: typed, "csrf_token": fresh})
+    assert sent.status_code == 302
+    assert count(db, ConsultationResponse) == 1
+
+
+@pytest.mark.config(WTF_CSRF_ENABLED=True)
+def test_an_expired_change_or_feedback_form_keeps_the_text(client, auth, app, make, people, db):
+    from forum.models import ConsultationFeedback, RoundRevision
+
+    official, *_ = people
+    open_round = make_round(app, make, official, "open")
+    closed_round = make_round(app, make, official, "closed")
+    auth.login(official)
+    changed = client.post(
+        f"/consultations/{open_round.id}/change",
+        data={
+            "csrf_token": "expired",
+            "change": "text",
+            "part": "background",
+            "text": "Den rättade bakgrunden",
+            "reason": "Ett stavfel",
+        },
+    )
+    assert changed.status_code == 400
+    page = text(changed)
+    assert "Den rättade bakgrunden" in page and "Ett stavfel" in page
+    assert '<option value="background" selected>' in page
+    assert "What you wrote is kept below" in page
+    assert count(db, RoundRevision) == 0
+    question = closed_round.questions[0].id
+    written = client.post(
+        f"/consultations/{closed_round.id}/feedback",
+        data={"csrf_token": "expired", f"heard-{question}": "Vi hörde mycket", "action": "save"},
+    )
+    assert written.status_code == 400
+    assert "Vi hörde mycket" in text(written)
+    assert count(db, ConsultationFeedback) == 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import io
 import re
+import threading
 import zipfile
 from datetime import UTC, datetime, timedelta
 
@@ -24,7 +25,9 @@ from forum.models import (
     OutboxMail,
     ResponseVersion,
     RoundRevision,
+    User,
 )
+from forum.queries import consultations as cq
 from forum.services import consultations as service
 from forum.services import documents as documents
 from forum.services import notifications
@@ -316,6 +319,68 @@ def test_removed_letter_stays_in_the_submitted_version(app, make, people):
     assert second.documents == []
 
 
+def test_submitting_the_same_draft_twice_makes_one_version_and_tells_once(
+    app, client, auth, make, people
+):
+    """A double click or a resent form: the second answers as the first and changes nothing."""
+    official, chair, member, org = people
+    round_ = make_round(app, make, official, "open")
+    respond(app, member, round_, org, submit=False)
+    auth.login(chair)
+    url = f"/consultations/{round_.id}/response/submit?organisation={org.id}"
+    fingerprint = re.search(r'name="fingerprint" value="([0-9a-f]+)"', text(client.get(url)))
+    for _attempt in range(2):
+        done = client.post(url, data={"organisation_id": org.id, "fingerprint": fingerprint[1]})
+        assert done.status_code == 302
+        assert "The response is submitted." in text(client.get(done.headers["Location"]))
+    assert count(ResponseVersion) == 1
+    assert kinds_for(official).count("consultation_response_submitted") == 1
+    assert len([m for m in mails_to(official) if "response arrived" in m.subject]) == 1
+    # a real revision is still a new version, and so is a changed set of letters
+    respond(app, chair, round_, org, text="Ändrat")
+    respond(app, chair, round_, org, text="Ändrat")
+    assert count(ResponseVersion) == 2
+    documents.add_response_document(member, round_.id, org.id, "Brev.pdf", PDF)
+    respond(app, chair, round_, org, text="Ändrat")
+    assert count(ResponseVersion) == 3
+    assert kinds_for(official).count("consultation_response_submitted") == 3
+
+
+def test_two_submits_at_once_make_one_version(app, make, people, db_url):
+    """Two requests with the same draft at the same moment: the row lock orders them."""
+    if not db_url.startswith("postgresql"):
+        pytest.skip("SQLite has no row locks (FOR UPDATE); its unique version number holds")
+    official, chair, member, org = people
+    round_ = make_round(app, make, official, "open")
+    respond(app, member, round_, org, submit=False)
+    round_id, org_id, chair_id = round_.id, org.id, chair.id  # not the test's session in threads
+    both_read = threading.Barrier(2, timeout=10)
+    failures: list[BaseException] = []
+
+    def submit() -> None:
+        with app.test_request_context():
+            try:
+                draft = cq.own_response(round_id, org_id)  # as the confirmation view reads it
+                assert draft is not None
+                saved = {a.question_id: a.body for a in draft.answers}
+                both_read.wait()
+                user = _db.session.get(User, chair_id)
+                service.save_response(user, round_id, org_id, saved, submit=True)
+            except BaseException as err:  # noqa: BLE001 — reported by the main thread
+                failures.append(err)
+            finally:
+                _db.session.remove()
+
+    threads = [threading.Thread(target=submit) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert failures == []
+    assert count(ResponseVersion) == 1
+    assert kinds_for(official).count("consultation_response_submitted") == 1
+
+
 def test_s3_backend_round_trip(app):
     moto = pytest.importorskip("moto")
     import boto3
@@ -464,6 +529,56 @@ def test_scheduled_notices_three_days_one_day_and_deadline_once_each(app, make, 
     assert "consultation_reminder" not in kinds_for(member)
     assert kinds_for(official).count("consultation_deadline_passed") == 1
     assert "consultation_deadline_passed" not in kinds_for(chair)
+
+
+def reminded_at(round_) -> dict[str, datetime | None]:
+    """The official's overview: each organisation's last reminder."""
+    stored = _db.session.get(ConsultationRound, round_.id)
+    return {row.organisation.name: row.reminded_at for row in cq.overview(stored)}
+
+
+@pytest.mark.parametrize("first", ["notices", "command"])
+def test_remind_command_and_scheduled_notices_tell_each_admin_once(app, make, people, first):
+    """Both jobs from cron: one reminder per step, to the admins who submit, none to decliners."""
+    official, chair, member, org = people
+    decliner = make.user()
+    declined = make.organisation(admin=decliner, name="Avböjarna")
+    round_ = make_round(app, make, official, "open", closes_at=local(timedelta(days=2)))
+    with app.test_request_context():
+        service.decline(decliner, round_.id, declined.id, "Vi har inte resurser")
+        jobs = [service.send_due_notices, lambda: service.remind(3)]
+        if first == "command":
+            jobs.reverse()
+        assert [job() for job in jobs] == [1, 0]
+        assert service.remind(3) == 0 and service.send_due_notices() == 0
+    assert kinds_for(chair).count("consultation_reminder") == 1
+    assert "consultation_reminder" not in kinds_for(member)  # the admins submit
+    assert "consultation_reminder" not in kinds_for(decliner)
+    shown = reminded_at(round_)
+    assert shown["Föreningen Gemenskap"] is not None and shown["Avböjarna"] is None
+    # the 1-day step is the next reminder, whichever job runs then
+    closes = _db.session.get(ConsultationRound, round_.id).closes_at
+    with app.test_request_context():
+        assert service.remind(3, closes - timedelta(hours=20)) == 1
+        assert service.send_due_notices(closes - timedelta(hours=19)) == 0
+    assert kinds_for(chair).count("consultation_reminder") == 2
+
+
+def test_overview_shows_the_officials_reminder(app, make, people):
+    official, chair, member, org = people
+    round_ = make_round(app, make, official, "open")
+    assert reminded_at(round_) == {"Föreningen Gemenskap": None}
+    with app.test_request_context():
+        service.send_reminder(official, round_.id)
+    sent = _db.session.get(ConsultationRound, round_.id).manual_reminder_at
+    assert sent is not None and reminded_at(round_) == {"Föreningen Gemenskap": sent}
+    # a later reminder is the one shown
+    with app.test_request_context():
+        _db.session.get(ConsultationRound, round_.id).manual_reminder_at -= timedelta(days=2)
+        _db.session.commit()
+        service.send_reminder(official, round_.id)
+    later = _db.session.get(ConsultationRound, round_.id).manual_reminder_at
+    assert later > sent and reminded_at(round_) == {"Föreningen Gemenskap": later}
 
 
 # --- who is told when responses move -------------------------------------------------------

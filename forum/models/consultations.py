@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 from datetime import date, datetime
+from typing import ClassVar
 
 from sqlalchemy import (
     Date,
@@ -249,18 +250,6 @@ class ConsultationFeedback(Model):
     round: Mapped[ConsultationRound] = relationship()
 
 
-class ConsultationReminder(Model):
-    """A reminder sent to an organisation about a round: at most one per pair."""
-
-    __tablename__ = "consultation_reminders"
-    __table_args__ = (UniqueConstraint("round_id", "organisation_id"),)
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    round_id: Mapped[int] = mapped_column(ForeignKey("consultation_rounds.id"))
-    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"))
-    sent_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-
-
 class RoundRevision(Model):
     """A change to an open round, on the record: which part, before, after, who, when, why."""
 
@@ -279,10 +268,16 @@ class RoundRevision(Model):
 
 
 class RoundNotice(Model):
-    """A notice that must go out once: (round, kind, organisation or 0 for the round's officials)."""
+    """A notice that must go out once: (round, kind, organisation or 0 for the round's officials).
+
+    Each reminder step is claimed per organisation; `REMINDED` holds when an organisation was
+    last reminded by any of them (the scheduled steps or the official's button).
+    """
 
     __tablename__ = "consultation_round_notices"
     __table_args__ = (UniqueConstraint("round_id", "kind", "scope"),)
+
+    REMINDED: ClassVar[str] = "reminded"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     round_id: Mapped[int] = mapped_column(ForeignKey("consultation_rounds.id"))

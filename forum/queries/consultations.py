@@ -20,7 +20,6 @@ from ..models import (
     Audience,
     Commitment,
     ConsultationFeedback,
-    ConsultationReminder,
     ConsultationResponse,
     ConsultationRound,
     Document,
@@ -30,6 +29,7 @@ from ..models import (
     OrganisationStatus,
     ResponseStatus,
     ResponseVersion,
+    RoundNotice,
     RoundRevision,
     RoundState,
     User,
@@ -231,8 +231,8 @@ def overview(round_: ConsultationRound) -> list[AudienceRow]:
     }
     reminders = dict(
         db.session.execute(
-            select(ConsultationReminder.organisation_id, ConsultationReminder.sent_at).where(
-                ConsultationReminder.round_id == round_.id
+            select(RoundNotice.scope, RoundNotice.sent_at).where(
+                RoundNotice.round_id == round_.id, RoundNotice.kind == RoundNotice.REMINDED
             )
         ).all()
     )

@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 from flask_babel import gettext as _
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import selectinload
 
 from .. import policy
 from ..errors import Conflict, Invalid, NotFound
@@ -23,7 +24,6 @@ from ..models import (
     ConsultationAnswer,
     ConsultationFeedback,
     ConsultationQuestion,
-    ConsultationReminder,
     ConsultationResponse,
     ConsultationRound,
     Department,
@@ -425,9 +425,15 @@ def _clean_answers(round_: ConsultationRound, answers: Mapping[int, str]) -> dic
 
 def _response_row(round_: ConsultationRound, org: Organisation) -> ConsultationResponse:
     """The organisation's one response to the round, made on first save (a unique pair)."""
-    query = select(ConsultationResponse).where(
-        ConsultationResponse.round_id == round_.id,
-        ConsultationResponse.organisation_id == org.id,
+    query = (
+        select(ConsultationResponse)
+        .where(
+            ConsultationResponse.round_id == round_.id,
+            ConsultationResponse.organisation_id == org.id,
+        )
+        # what the lock waited for: another request's version, not what this one read earlier
+        .options(selectinload(ConsultationResponse.answers))
+        .execution_options(populate_existing=True)
     )
     response = db.session.scalar(query.with_for_update())
     if response is not None:
@@ -442,6 +448,39 @@ def _response_row(round_: ConsultationRound, org: Organisation) -> ConsultationR
         response = db.session.scalar(query.with_for_update())
         assert response is not None
     return response
+
+
+def _current_documents(response: ConsultationResponse) -> list[Document]:
+    return list(
+        db.session.scalars(
+            select(Document)
+            .where(Document.response_id == response.id, Document.removed_at.is_(None))
+            .order_by(Document.id)
+        )
+    )
+
+
+def _same_as_latest_version(round_: ConsultationRound, response: ConsultationResponse) -> bool:
+    """The draft (answers and documents) is what the latest submitted version holds."""
+    if response.version_count == 0 or response.status != ResponseStatus.submitted:
+        return False
+    latest = db.session.scalar(
+        select(ResponseVersion)
+        .where(
+            ResponseVersion.response_id == response.id,
+            ResponseVersion.number == response.version_count,
+        )
+        .options(selectinload(ResponseVersion.answers), selectinload(ResponseVersion.documents))
+    )
+    if latest is None:
+        return False
+    drafted = {a.question_id: a.body for a in response.answers}
+    submitted = {a.question_id: a.body for a in latest.answers}
+    same_answers = all(drafted.get(q.id, "") == submitted.get(q.id, "") for q in round_.questions)
+    same_documents = [d.id for d in latest.documents] == [
+        d.id for d in _current_documents(response)
+    ]
+    return same_answers and same_documents
 
 
 def save_response(
@@ -477,6 +516,11 @@ def save_response(
             current[question_id].body = text
         else:
             response.answers.append(ConsultationAnswer(question_id=question_id, body=text))
+    if submit and _same_as_latest_version(round_, response):
+        # sent twice (a double click, a resent form): the first made the version and told
+        # the officials; this one answers the same and changes nothing
+        db.session.commit()
+        return response
     response.updated_at = now
     response.updated_by_id = user.id
     if submit:
@@ -497,13 +541,7 @@ def save_response(
                     html=render_body(body).html if body else "",
                 )
             )
-        version.documents = list(
-            db.session.scalars(
-                select(Document).where(
-                    Document.response_id == response.id, Document.removed_at.is_(None)
-                )
-            )
-        )
+        version.documents = _current_documents(response)
         db.session.add(version)
         response.status = ResponseStatus.submitted
         response.submitted_at = now
@@ -630,7 +668,11 @@ def save_feedback(
 
 
 def remind(days: int, now: datetime | None = None) -> int:
-    """Remind organisations that have not responded, `days` before the deadline; once each."""
+    """Remind the organisations that have not answered rounds closing within `days`.
+
+    The same reminder steps as the scheduled notices, claimed alike, so running both never
+    tells anyone twice. Returns how many organisations were reminded.
+    """
     if days < 0:
         raise Invalid(_("The number of days cannot be negative."), field="days")
     now = now or utcnow()
@@ -646,44 +688,8 @@ def remind(days: int, now: datetime | None = None) -> int:
     ).all()
     reminded = 0
     for round_ in rounds:
-        responded = set(
-            db.session.scalars(
-                select(ConsultationResponse.organisation_id).where(
-                    ConsultationResponse.round_id == round_.id,
-                    ConsultationResponse.version_count > 0,
-                )
-            )
-        )
-        already = set(
-            db.session.scalars(
-                select(ConsultationReminder.organisation_id).where(
-                    ConsultationReminder.round_id == round_.id
-                )
-            )
-        )
-        people: list[tuple[User, int]] = []
-        for user, org_id in audience_members(round_):
-            if org_id not in responded and org_id not in already:
-                people.append((user, org_id))
-        orgs = sorted({org_id for _user, org_id in people})
-        for org_id in orgs:
-            db.session.add(ConsultationReminder(round_id=round_.id, organisation_id=org_id))
-        if not orgs:
-            continue
-        _notify(
-            round_,
-            people,
-            "consultation_reminder",
-            None,
-            lambda r=round_: _("Answer by %(date)s.", date=local_datetime(r.closes_at)),
-        )
-        _announce(round_, "reminder", now)
-        try:
-            db.session.commit()
-        except IntegrityError:
-            db.session.rollback()  # another run reminded them just now
-            continue
-        reminded += len(orgs)
+        reminded += len(_remind_pending(round_, now))
+        db.session.commit()
     return reminded
 
 
@@ -1043,7 +1049,8 @@ def decline(user: User | None, round_id: int, organisation_id: int, reason: str)
 
 # --- reminders the official sends, and the scheduled notices ----------------------
 
-REMINDER_KINDS = ("reminder_3d", "reminder_1d")
+# the reminder steps, claimed per organisation (and cleared when the deadline moves)
+REMINDER_KINDS = ("reminder_early", "reminder_3d", "reminder_1d")
 MANUAL_REMINDER_GAP = timedelta(days=1)
 
 
@@ -1066,17 +1073,69 @@ def send_reminder(user: User | None, round_id: int) -> int:
     if not pending:
         raise Conflict(_("Every organisation asked has responded or declined."))
     round_.manual_reminder_at = now
-    _notify(
-        round_,
-        [(u, 0) for u in org_admins(pending)],
-        "consultation_reminder",
-        user,
-        lambda: _("Answer by %(date)s.", date=local_datetime(round_.closes_at)),
-    )
+    _tell_reminded(round_, pending, user, now)
     audit.record(user, "consultation.reminded", "consultation", round_.id, str(len(pending)))
-    _announce(round_, "reminder", now)
     db.session.commit()
     return len(pending)
+
+
+def _reminder_kind(round_: ConsultationRound, now: datetime) -> str:
+    left = round_.closes_at - now
+    if left <= timedelta(days=1):
+        return "reminder_1d"
+    if left <= timedelta(days=3):
+        return "reminder_3d"
+    return "reminder_early"
+
+
+def _remind_pending(round_: ConsultationRound, now: datetime) -> list[int]:
+    """Remind the organisations that have neither answered nor declined, once per step.
+
+    The step is the time left (more than 3 days, 3 days, 1 day); each organisation's claim
+    of it is a round notice, shared by the scheduled notices and the `remind` command.
+    """
+    kind = _reminder_kind(round_, now)
+    due = [o for o in _pending_orgs(round_) if _claim(round_.id, kind, o)]
+    if kind == "reminder_1d":  # the 3-day step, had it not been sent, is not sent after this
+        for org_id in due:
+            _claim(round_.id, "reminder_3d", org_id)
+    if due:
+        _tell_reminded(round_, due, None, now)
+    return due
+
+
+def _tell_reminded(
+    round_: ConsultationRound, org_ids: list[int], actor: User | None, now: datetime
+) -> None:
+    """Tell the admins of these organisations (they submit) and note when each was reminded."""
+    _note_reminded(round_.id, org_ids, now)
+    _notify(
+        round_,
+        [(u, 0) for u in org_admins(org_ids)],
+        "consultation_reminder",
+        actor,
+        lambda: _("Answer by %(date)s.", date=local_datetime(round_.closes_at)),
+    )
+    _announce(round_, "reminder", now)
+
+
+def _note_reminded(round_id: int, org_ids: list[int], now: datetime) -> None:
+    """The official's overview shows each organisation's last reminder, whoever sent it."""
+    last = RoundNotice.REMINDED
+    query = select(RoundNotice).where(RoundNotice.round_id == round_id, RoundNotice.kind == last)
+    noted = {n.scope: n for n in db.session.scalars(query.where(RoundNotice.scope.in_(org_ids)))}
+    for org_id in org_ids:
+        if org_id not in noted:
+            try:
+                with db.session.begin_nested():
+                    db.session.add(
+                        RoundNotice(round_id=round_id, kind=last, scope=org_id, sent_at=now)
+                    )
+                    db.session.flush()
+                continue
+            except IntegrityError:  # another reminder noted it just now
+                noted[org_id] = db.session.scalars(query.where(RoundNotice.scope == org_id)).one()
+        noted[org_id].sent_at = now
 
 
 def _claim(round_id: int, kind: str, scope: int) -> bool:
@@ -1125,19 +1184,6 @@ def send_due_notices(now: datetime | None = None) -> int:
             continue
         if round_.opens_at > now:
             continue
-        kind = "reminder_1d" if round_.closes_at - now <= timedelta(days=1) else "reminder_3d"
-        due = [o for o in _pending_orgs(round_) if _claim(round_.id, kind, o)]
-        if kind == "reminder_1d":
-            for org_id in due:
-                _claim(round_.id, "reminder_3d", org_id)
-        if due:
-            _notify(
-                round_,
-                [(u, 0) for u in org_admins(due)],
-                "consultation_reminder",
-                None,
-                lambda r=round_: _("Answer by %(date)s.", date=local_datetime(r.closes_at)),
-            )
-            sent += len(due)
+        sent += len(_remind_pending(round_, now))
         db.session.commit()
     return sent

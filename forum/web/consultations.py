@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import re
 from datetime import date
@@ -26,6 +27,7 @@ from wtforms.validators import InputRequired
 
 from .. import policy
 from ..errors import DomainError, Invalid, NotFound
+from ..extensions import csrf
 from ..models import (
     Audience,
     Commitment,
@@ -44,6 +46,7 @@ from ..queries import organisations as org_queries
 from ..services import consultations as service
 from ..services import documents as document_service
 from ..services.transaction import discard_changes
+from ..services.validation import MAX_ID
 from . import exports, pdf
 from .forms import ButtonForm, MultiCheckboxField, act, form_error
 from .forums import blank_message
@@ -117,11 +120,24 @@ class RoundForm(FlaskForm):
     closes_at = StringField(_l("Closes (Stockholm time)"), render_kw={"type": "datetime-local"})
 
 
+def whole_id(raw: str | None) -> int | None:
+    """An id as a form or query string sends it: ASCII digits within the id columns' range.
+
+    `"²".isdigit()` is true but `int("²")` fails, and `int()` takes "+1", " 1" and other
+    scripts' digits; anything but plain digits naming a possible row is no id (None).
+    """
+    text = raw or ""
+    if not (text.isascii() and text.isdigit()) or len(text) > len(str(MAX_ID)):
+        return None
+    value = int(text)
+    return value if 0 < value <= MAX_ID else None
+
+
 def _ids(values: list[str] | None, name: str) -> list[int]:
-    try:
-        return [int(v) for v in values or []]
-    except (TypeError, ValueError):
-        raise Invalid(_("Unknown choice."), field=name) from None
+    ids = [whole_id(v) for v in values or []]
+    if None in ids:
+        raise Invalid(_("Unknown choice."), field=name)
+    return [i for i in ids if i is not None]
 
 
 def _setup_choices(form: RoundForm) -> None:
@@ -148,6 +164,9 @@ def _posted_questions() -> list[tuple[str, str]]:
 
 def _round_input(form: RoundForm) -> service.RoundInput:
     department = form.department_id.data
+    department_id = whole_id(department) if department else None
+    if department and department_id is None:
+        raise Invalid(_("Choose the department."), field="department_id")
     return service.RoundInput(
         title=form.title.data or "",
         problem=form.problem.data or "",
@@ -160,7 +179,19 @@ def _round_input(form: RoundForm) -> service.RoundInput:
         opens_at=form.opens_at.data or "",
         closes_at=form.closes_at.data or "",
         questions=_posted_questions(),
-        department_id=int(department) if department and str(department).isdigit() else None,
+        department_id=department_id,
+    )
+
+
+def _expired_form_kept() -> None:
+    """Say that nothing was saved from a form whose token no longer holds, and that the text is
+    kept: the page is shown again with what was typed and a fresh token."""
+    flash(
+        _(
+            "The form had expired (perhaps you logged in again in another tab), so nothing "
+            "was saved. What you wrote is kept below: check it and send it again."
+        ),
+        "error",
     )
 
 
@@ -415,7 +446,13 @@ def remind(round_id: int):
     )
 
 
+# The long forms below check their CSRF token themselves (ButtonForm.validate_on_submit, before
+# anything is done), so that a form that expired is shown again with what was typed instead of
+# the global check's bare error page.
+
+
 @bp.route("/consultations/<int:round_id>/change", methods=["GET", "POST"])
+@csrf.exempt
 @login_required
 def change(round_id: int):
     """Change an open round on the record: deadline, text, more organisations, a question."""
@@ -431,7 +468,7 @@ def change(round_id: int):
         what = request.form.get("change", "")
         reason = request.form.get("reason", "")
         if not form.validate_on_submit():
-            flash(_("The form had expired or was not sent from this site. Try again."), "error")
+            _expired_form_kept()
             status = 400
         else:
             try:
@@ -484,6 +521,7 @@ def change(round_id: int):
         closes_at=request.form.get("closes_at") or service.local_input(round_.closes_at),
         candidates=cq.not_yet_invited(round_),
         revisions=cq.revisions_of(round_id),
+        sent=request.form if request.method == "POST" else None,
     ), status
 
 
@@ -500,13 +538,14 @@ def _posted_answers() -> dict[int, str]:
 
 
 def _organisation_arg() -> int:
-    raw = request.form.get("organisation_id") or request.args.get("organisation") or ""
-    if not raw.isdigit():
+    org_id = whole_id(request.form.get("organisation_id") or request.args.get("organisation"))
+    if org_id is None:
         raise NotFound(_("No such organisation."))
-    return int(raw)
+    return org_id
 
 
 @bp.route("/consultations/<int:round_id>/response", methods=["GET", "POST"])
+@csrf.exempt  # checked below, the answers kept
 @login_required
 def respond(round_id: int):
     """An organisation's response: members save drafts, admins submit (a new version each time)."""
@@ -537,7 +576,7 @@ def respond(round_id: int):
         action = request.form.get("action", "")
         submit = action == "submit"
         if not form.validate_on_submit():
-            flash(_("The form had expired or was not sent from this site. Try again."), "error")
+            _expired_form_kept()
             status = 400
         else:
             if submit:  # only admins get as far as the confirmation
@@ -686,6 +725,7 @@ def _posted_feedback(round_: ConsultationRound) -> dict[int, service.FeedbackInp
 
 
 @bp.route("/consultations/<int:round_id>/feedback", methods=["GET", "POST"])
+@csrf.exempt  # checked below, the feedback kept
 @login_required
 def feedback(round_id: int):
     """The official writes what was heard and what the city will do, per question."""
@@ -700,8 +740,10 @@ def feedback(round_id: int):
     if request.method == "POST":
         publish = request.form.get("action") == "publish"
         if not form.validate_on_submit():
-            flash(_("The form had expired or was not sent from this site. Try again."), "error")
+            _expired_form_kept()
             status = 400
+            with contextlib.suppress(Invalid):  # a forged link to a response: the text is kept
+                typed = _posted_feedback(round_)
         else:
             try:
                 typed = _posted_feedback(round_)
