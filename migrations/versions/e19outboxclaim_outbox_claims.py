@@ -1,7 +1,7 @@
 """outbox claims: a sender takes a mail before sending it
 
-Revision ID: e18outboxclaim
-Revises: e17remember
+Revision ID: e19outboxclaim
+Revises: e18reminders
 Create Date: 2026-12-05 21:00:00
 
 Two senders running at once (a cron run overlapping the one before, or the embedded clock
@@ -14,8 +14,8 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = "e18outboxclaim"
-down_revision = "e17remember"
+revision = "e19outboxclaim"
+down_revision = "e18reminders"
 branch_labels = None
 depends_on = None
 
