@@ -25,6 +25,7 @@ from werkzeug.routing import IntegerConverter
 from .config import load_config
 from .errors import DomainError, database_unreachable
 from .extensions import babel, csrf, db, login_manager, migrate, socketio
+from .ids import MAX_ID
 
 ROOT = Path(__file__).resolve().parent.parent
 LOCALES = ("sv", "en")
@@ -43,9 +44,6 @@ CONTENT_SECURITY_POLICY = "; ".join(
         "frame-ancestors 'none'",
     ]
 )
-
-
-MAX_ID = 2**31 - 1  # the largest INTEGER on PostgreSQL (SQLite's is larger)
 
 
 class IdConverter(IntegerConverter):

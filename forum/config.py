@@ -42,7 +42,7 @@ def _count(env: dict[str, str], name: str, default: int) -> int:
     text = (env.get(name) or "").strip()
     if not text:
         return default
-    if not text.isdigit():
+    if not (text.isascii() and text.isdigit()):
         raise ConfigError(f"{name} must be a whole number, not {text!r}")
     return int(text)
 

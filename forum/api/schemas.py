@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
 
-MAX_ID = 2**31 - 1
+from ..ids import MAX_ID
 
 
 def no_nul(value: str) -> None:

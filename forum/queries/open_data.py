@@ -15,6 +15,7 @@ from sqlalchemy import Select, exists, or_, select
 from sqlalchemy.orm import aliased, joinedload, selectinload
 
 from ..extensions import db
+from ..ids import MAX_ID
 from ..models import (
     Action,
     Commitment,
@@ -29,8 +30,6 @@ from ..models import (
 )
 from ..models.base import utcnow
 from .search import forum_readable, round_readable, thread_readable
-
-MAX_ID = 2**31 - 1
 
 
 @dataclass

@@ -22,6 +22,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from ..errors import Conflict, Invalid, NotFound, RateLimited
 from ..extensions import db
 from ..formatting import local_datetime
+from ..ids import whole_id
 from ..links import url_for_mail
 from ..models import Department, LoginAttempt, PasswordReset, User, UserSession
 from ..models.base import utcnow
@@ -358,12 +359,13 @@ def _session_user_statement() -> Any:
 
 def session_user(key: str | None, user_id: str | None) -> User | None:
     """The user of a live session (the cookie's user id must match), touching last_seen."""
-    if not key or not user_id or not user_id.isdigit():
+    uid = whole_id(user_id)
+    if not key or uid is None:
         return None
     # The session and its person in one query: this runs on every request and socket event.
     found = db.session.execute(_session_user_statement(), {"key": key}).first()
     now = utcnow()
-    if found is None or found[0].user_id != int(user_id):
+    if found is None or found[0].user_id != uid:
         return None
     row, user = found
     if not session_is_live(row, now):

@@ -13,6 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from .. import policy
 from ..errors import Conflict, Invalid
 from ..extensions import db
+from ..ids import whole_id
 from ..links import path_for
 from ..models import (
     Action,
@@ -81,14 +82,15 @@ def parse_progress(value: object) -> int:
 def parse_owner(value: str | None) -> tuple[Department | None, Organisation | None]:
     """'department:<id>' or 'organisation:<id>' -> exactly one existing owner."""
     kind, _sep, raw = (value or "").partition(":")
-    if not raw.isdigit():
+    owner_id = whole_id(raw)
+    if owner_id is None:
         raise Invalid(_("Choose who owns the action."), field="owner")
     if kind == "department":
-        dept = db.session.get(Department, int(raw))
+        dept = db.session.get(Department, owner_id)
         if dept is not None:
             return dept, None
     elif kind == "organisation":
-        org = db.session.get(Organisation, int(raw))
+        org = db.session.get(Organisation, owner_id)
         if org is not None and org.status == OrganisationStatus.verified:
             return None, org
     raise Invalid(_("There is no such owner."), field="owner")

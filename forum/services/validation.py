@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from ..errors import Invalid
 from ..extensions import db
+from ..ids import MAX_ID
 from ..models import Commitment
 
 
@@ -45,9 +46,6 @@ def require_mapping(data: Any) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise Invalid(_("The payload must be a JSON object."))
     return data
-
-
-MAX_ID = 2**31 - 1  # the largest INTEGER on PostgreSQL: a larger id cannot exist
 
 
 def int_field(

@@ -10,6 +10,7 @@ from wtforms import HiddenField, SelectChoice, SelectField, StringField, TextAre
 
 from .. import policy
 from ..errors import DomainError
+from ..ids import whole_id
 from ..queries import admin as admin_queries
 from ..services import admin as admin_service
 from ..services import organisations as org_service
@@ -131,7 +132,7 @@ def _department_id(raw: str | None) -> int | None:
     raw = (raw or "").strip()
     if not raw:
         return None
-    return int(raw) if raw.isdigit() and len(raw) < 10 else 0
+    return whole_id(raw) or 0
 
 
 @bp.post("/admin/users/<int:user_id>/roles/grant")

@@ -28,6 +28,7 @@ from wtforms.validators import InputRequired
 from .. import policy
 from ..errors import DomainError, Invalid, NotFound
 from ..extensions import csrf
+from ..ids import whole_id
 from ..models import (
     Audience,
     Commitment,
@@ -46,7 +47,6 @@ from ..queries import organisations as org_queries
 from ..services import consultations as service
 from ..services import documents as document_service
 from ..services.transaction import discard_changes
-from ..services.validation import MAX_ID
 from . import exports, pdf
 from .forms import ButtonForm, MultiCheckboxField, act, form_error
 from .forums import blank_message
@@ -118,19 +118,6 @@ class RoundForm(FlaskForm):
     commitments = MultiCheckboxField(_l("Commitments"))
     opens_at = StringField(_l("Opens (Stockholm time)"), render_kw={"type": "datetime-local"})
     closes_at = StringField(_l("Closes (Stockholm time)"), render_kw={"type": "datetime-local"})
-
-
-def whole_id(raw: str | None) -> int | None:
-    """An id as a form or query string sends it: ASCII digits within the id columns' range.
-
-    `"²".isdigit()` is true but `int("²")` fails, and `int()` takes "+1", " 1" and other
-    scripts' digits; anything but plain digits naming a possible row is no id (None).
-    """
-    text = raw or ""
-    if not (text.isascii() and text.isdigit()) or len(text) > len(str(MAX_ID)):
-        return None
-    value = int(text)
-    return value if 0 < value <= MAX_ID else None
 
 
 def _ids(values: list[str] | None, name: str) -> list[int]:

@@ -15,6 +15,7 @@ from wtforms.validators import InputRequired
 
 from .. import policy
 from ..errors import DomainError, Invalid
+from ..ids import whole_id
 from ..models import Message, User
 from ..queries import agreement, payloads
 from ..queries import forums as forum_queries
@@ -271,9 +272,7 @@ def _thread_page(thread, form: MessageForm, status: int = 200):
         else None
     )
     reply_to = None
-    reply_id = request.args.get("reply_to", type=int) or (
-        int(form.reply_to.data) if (form.reply_to.data or "").isdigit() else None
-    )
+    reply_id = request.args.get("reply_to", type=int) or (whole_id(form.reply_to.data))
     if reply_id:
         reply_to = forum_queries.reply_target(thread.id, reply_id)
     if not form.client_id.data or status == 200:
@@ -347,7 +346,7 @@ def post_message(thread_id: int):
     form = MessageForm()
     if not form.validate_on_submit():
         return _thread_page(item, form, 400)
-    reply_to = int(form.reply_to.data) if (form.reply_to.data or "").isdigit() else None
+    reply_to = whole_id(form.reply_to.data)
     try:
         message, _created = forum_service.send_message(
             current_user, thread_id, form.body.data or "", form.client_id.data or "", reply_to
@@ -451,9 +450,10 @@ def notifications_read():
     raw = request.form.get("id")
     ids = None
     if raw:
-        if not raw.isdigit():
+        one = whole_id(raw)
+        if one is None:
             abort(400)
-        ids = [int(raw)]
+        ids = [one]
     notification_service.mark_read(current_user, ids)
     return redirect(url_for("forums.notifications"))
 

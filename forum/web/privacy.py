@@ -20,6 +20,7 @@ from flask_wtf import FlaskForm
 
 from .. import policy
 from ..errors import DomainError, Invalid
+from ..ids import whole_id
 from ..services import exports, privacy
 from .auth import client_address, end_session
 
@@ -100,9 +101,10 @@ def archive():
         try:
             if kind not in exports.ARCHIVE_KINDS:
                 raise Invalid(_("Choose what to export."), field="kind")
-            if not raw_id.isdigit() or len(raw_id) > 9:
+            object_id = whole_id(raw_id)
+            if object_id is None:
                 raise Invalid(_("Enter the number (id) of what to export."), field="object_id")
-            name, data = exports.build_archive(current_user, kind, int(raw_id))
+            name, data = exports.build_archive(current_user, kind, object_id)
         except DomainError as err:
             error = err
         else:

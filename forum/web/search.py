@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from ..errors import Invalid
 from ..extensions import db
+from ..ids import whole_id
 from ..models import Commitment, Department, Organisation, OrganisationStatus
 from ..queries import forums as forum_queries
 from ..queries import search as search_queries
@@ -43,7 +44,7 @@ def _date(name: str, errors: dict[str, str]) -> date | None:
 
 def _int(name: str) -> int | None:
     raw = (request.args.get(name) or "").strip()
-    return int(raw) if raw.isdigit() and len(raw) < 10 else None
+    return whole_id(raw)
 
 
 def params_from_args(errors: dict[str, str]) -> search_queries.SearchParams:

@@ -13,6 +13,7 @@ from wtforms.validators import DataRequired, Length
 
 from ..errors import DomainError
 from ..extensions import db
+from ..ids import whole_id
 from ..labels import TOKEN_SCOPES
 from ..models import Membership, MembershipStatus, Organisation, OrganisationStatus
 from ..services import api_tokens
@@ -93,7 +94,7 @@ def create():
                 current_user,
                 form.name.data or "",
                 form.scopes.data or [],
-                int(organisation) if organisation and organisation.isdigit() else None,
+                whole_id(organisation),
             )
         except DomainError as err:
             form_error(form, err)
