@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -228,14 +229,20 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(CSRFError)
     def on_csrf_error(err: CSRFError):
+        """A form that expired (logged out and in again in another tab, a page left open
+        for days) did nothing; its page shows again what was typed, to copy and send anew.
+        (The consultation forms check their token themselves and show the form again.)"""
         db.session.rollback()
         from flask_babel import gettext
 
-        return error_response(
-            400,
-            "invalid",
-            gettext("The form had expired or was not sent from this site. Try again."),
+        message = gettext("The form had expired or was not sent from this site. Try again.")
+        typed = typed_texts(request.form) if request.method == "POST" else []
+        if wants_json() or not typed:
+            return error_response(400, "invalid", message)
+        page = render_template(
+            "form_expired.html", message=message, typed=typed, back=same_site_referrer()
         )
+        return page, 400
 
     from werkzeug.exceptions import HTTPException
 
@@ -305,6 +312,31 @@ def register_error_handlers(app: Flask) -> None:
         from flask_babel import gettext
 
         return error_response(500, "internal", gettext("Something went wrong on our side."))
+
+
+# Form fields that are not what a person wrote: tokens, ids, choices; and never a password.
+_TECHNICAL_VALUE = re.compile(r"[\w.:/-]*")
+_SECRET_FIELD = re.compile(r"password|token|secret", re.IGNORECASE)
+
+
+def typed_texts(form: Any) -> list[str]:
+    """The texts a refused form carried that someone wrote (more than one word, or not a
+    token, id or choice), in the form's order, each once."""
+    found: list[str] = []
+    for name, value in form.items(multi=True):
+        text = value.strip()
+        if _SECRET_FIELD.search(name) or not text or _TECHNICAL_VALUE.fullmatch(text):
+            continue
+        if text not in found:
+            found.append(text)
+    return found[:20]
+
+
+def same_site_referrer() -> str | None:
+    """The page the form was on, when it is on this site (else None)."""
+    referrer = request.referrer or ""
+    root = request.host_url
+    return referrer if referrer.startswith(root) else None
 
 
 def _path_exists(methods: Any) -> bool:

@@ -78,6 +78,16 @@ def csrf_tokens(page: str) -> set[str]:
     return {token for _, token in CSRF_TOKEN.findall(page)}
 
 
+def form_login(client, user) -> None:
+    """Log in through the login form with its CSRF token (tests with WTF_CSRF_ENABLED)."""
+    page = client.get("/login").get_data(as_text=True)
+    token = sorted(csrf_tokens(page))[0]
+    done = client.post(
+        "/login", data={"csrf_token": token, "email": user.email, "password": PASSWORD}
+    )
+    assert done.status_code in (302, 303)
+
+
 def without_csrf_tokens(page: str) -> str:
     """The page with its CSRF tokens blanked. Flask-WTF signs each token with the second it
     was made, so two renderings of the same page differ across a second boundary."""

@@ -17,7 +17,7 @@ from consultation_support import (
     round_input,
 )
 from sqlalchemy import func, select
-from support import PASSWORD, csrf_tokens
+from support import csrf_tokens, form_login
 
 from forum.errors import Conflict, Forbidden, Invalid, NotFound
 from forum.models import (
@@ -769,14 +769,6 @@ def test_socket_join_of_a_draft_rounds_thread(app, make, people, socket_for):
 
 
 # --- a form that expired keeps what was typed -----------------------------------
-
-
-def form_login(client, user) -> None:
-    token = sorted(csrf_tokens(text(client.get("/login"))))[0]
-    done = client.post(
-        "/login", data={"csrf_token": token, "email": user.email, "password": PASSWORD}
-    )
-    assert done.status_code in (302, 303)
 
 
 @pytest.mark.config(WTF_CSRF_ENABLED=True)

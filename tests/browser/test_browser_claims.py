@@ -238,3 +238,27 @@ def test_the_remaining_pages_pass_axe(world, new_page, pages, lang):
     moderator.goto(f"{world.url}/moderation/actions/{pages['decision']}")
     expect(moderator.locator("h1")).to_be_visible()
     assert_accessible(moderator, f"moderation decision ({lang})")
+
+
+@pytest.mark.parametrize("lang", ["sv", "en"])
+def test_an_expired_form_gives_the_text_back_accessibly(world, new_page, lang):
+    """The new-thread form sent with a token that no longer holds: nothing is started, the
+    page gives back the title and text to copy, and leads back to the form."""
+    page = new_page(lang)
+    login(page, world, world.bob_email)
+    forum_url = f"{world.url}/forums/{world.forum_slug}"
+    page.goto(forum_url)
+    form = page.locator("main form").filter(has=page.locator("[name=title]"))
+    form.locator("[name=title]").fill("Kvällsöppet i höst")
+    form.locator("[name=body]").fill("Två kvällar i veckan,\nmed fika.")
+    form.locator("[name=csrf_token]").evaluate("field => { field.value = 'expired'; }")
+    form.locator("[type=submit]").click()
+    expect(page.locator("main [role=alert]")).to_be_visible()
+    typed = page.locator("main textarea[readonly]")
+    expect(typed).to_have_count(2)
+    expect(typed.nth(1)).to_have_value("Två kvällar i veckan,\nmed fika.")
+    assert_accessible(page, f"expired form ({lang})")
+    page.set_viewport_size({"width": 375, "height": 740})
+    assert_accessible(page, f"expired form on a phone ({lang})")
+    page.locator("main a", has_text=re.compile("formuläret|the form")).click()
+    page.wait_for_url(forum_url)
