@@ -21,7 +21,7 @@ from flask import (
 from flask_babel import get_locale
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
-from werkzeug.routing import IntegerConverter
+from werkzeug.routing import IntegerConverter, UnicodeConverter
 
 from .config import load_config
 from .errors import DomainError, database_unreachable
@@ -55,6 +55,23 @@ class IdConverter(IntegerConverter):
         super().__init__(map, *args, **kwargs)
 
 
+class TextConverter(UnicodeConverter):
+    """`<slug>` (the default converter) in every route: no NUL, which PostgreSQL can neither
+    hold nor compare. A path with one names no row, so it matches no route: a 404."""
+
+    def __init__(self, map: Any, *args: Any, **kwargs: Any) -> None:  # noqa: A002
+        super().__init__(map, *args, **kwargs)
+        self.regex = self.regex.replace("[^/]", "[^/\\x00]")
+
+
+def refuse_nul_in_query() -> None:
+    """A query string with a NUL is no question any page can ask the database: 400."""
+    if any("\x00" in value for value in request.args.values()):
+        from werkzeug.exceptions import BadRequest
+
+        raise BadRequest()
+
+
 def create_app(config: dict[str, Any] | None = None) -> Flask:
     """Build the app: settings from FORUM_* variables, overridden by `config` (tests)."""
     app = Flask(
@@ -64,6 +81,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         instance_relative_config=True,
     )
     app.url_map.converters["int"] = IdConverter
+    app.url_map.converters["default"] = app.url_map.converters["string"] = TextConverter
+    app.before_request(refuse_nul_in_query)
     app.config.from_mapping(load_config(Path(app.instance_path)))
     if config:
         app.config.update(config)

@@ -61,3 +61,25 @@ def test_odd_digits_in_forms_and_query_strings_are_refused_not_a_500(app, make, 
 def test_a_count_in_the_environment_is_plain_digits(tmp_path):
     with pytest.raises(ConfigError, match="whole number"):
         load_config(tmp_path, {"FORUM_PROXY_COUNT": "²"})
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "status"),
+    [
+        ("get", "/organisations/%00", 404),
+        ("post", "/organisations/a%00b/join", 404),
+        ("get", "/forums/%00", 404),
+        ("get", "/people/%00", 404),
+        ("get", "/api/v1/forums/a%00", 404),
+        ("get", "/admin?q=%00", 400),
+        ("get", "/search?q=a%00b", 400),
+        ("get", "/api/v1/forums?after=%00", 400),
+    ],
+)
+def test_a_nul_in_a_path_or_query_never_reaches_the_database(
+    make, client, auth, method, path, status
+):
+    """PostgreSQL can neither hold nor compare a NUL: such a lookup was a 500 there."""
+    make.organisation(admin=make.user())
+    auth.login(make.user("admin"))
+    assert getattr(client, method)(path).status_code == status
