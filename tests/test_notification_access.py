@@ -1,0 +1,90 @@
+"""Nobody is told, or mailed, what they may no longer read: removed members, outsiders, closed
+accounts; and a digest goes out once a day per person."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+
+from forum.errors import Invalid
+from forum.models import Notification, OutboxMail
+from forum.services import follow_up
+from forum.services import forums as forum_service
+
+
+def notes_of(db, user) -> list[Notification]:
+    return list(
+        db.session.scalars(
+            select(Notification).where(Notification.user_id == user.id).order_by(Notification.id)
+        )
+    )
+
+
+def mails_to(db, user) -> list[OutboxMail]:
+    return list(
+        db.session.scalars(
+            select(OutboxMail).where(OutboxMail.to_address == user.email).order_by(OutboxMail.id)
+        )
+    )
+
+
+def action_input(thread, message, owner: str) -> follow_up.ActionInput:
+    return follow_up.ActionInput(
+        title="Hemlig åtgärd",
+        owner=owner,
+        due_date=(follow_up.today() + timedelta(days=30)).isoformat(),
+        commitment_ids=[thread.commitments[0].id],
+        message_id=message.id,
+    )
+
+
+def test_a_follower_removed_from_the_forum_hears_no_more_of_the_action(app, make, db):
+    official = make.user("official")
+    member = make.user()
+    forum = make.forum(owner=official, visibility="invite", members=[member])
+    thread = make.thread(forum=forum, author=official)
+    message = make.message(thread, member, "Idé")
+    owner = f"department:{official.department_id}"
+    with app.test_request_context():
+        action = follow_up.propose_action(member, action_input(thread, message, owner))
+        forum_service.change_forum_people(official, forum, member.email, "member", False)
+        follow_up.accept_action(official, action.id)
+        follow_up.post_update(official, action.id, "KONFIDENTIELL uppdatering")
+    assert [n.kind for n in notes_of(db, member)] == []
+    assert not any("KONFIDENTIELL" in mail.body for mail in mails_to(db, member))
+
+
+def test_only_owners_who_may_open_the_action_are_asked_to_accept_it(app, make, db, client, auth):
+    invited = make.user("official")
+    outsider = make.user("official")  # same department, not in the forum
+    forum_owner = make.user("official", department="Kulturnämnden")
+    member = make.user()
+    forum = make.forum(owner=forum_owner, visibility="invite", members=[member, invited])
+    thread = make.thread(forum=forum, author=forum_owner)
+    message = make.message(thread, member, "Idé")
+    owner = f"department:{invited.department_id}"
+    with app.test_request_context():
+        action = follow_up.propose_action(member, action_input(thread, message, owner))
+    assert [n.kind for n in notes_of(db, invited)] == ["action_awaiting"]
+    assert notes_of(db, outsider) == []
+    auth.login(invited)
+    assert client.get(f"/actions/{action.id}").status_code == 200
+
+
+def test_an_action_nobody_on_the_owners_side_may_open_is_refused(app, make, db):
+    make.user("official")  # Social resursnämnd, not in the forum
+    forum_owner = make.user("official", department="Kulturnämnden")
+    member = make.user()
+    forum = make.forum(owner=forum_owner, visibility="invite", members=[member])
+    thread = make.thread(forum=forum, author=forum_owner)
+    message = make.message(thread, member, "Idé")
+    other = make.user("official")
+    with app.test_request_context(), pytest.raises(Invalid) as refused:
+        follow_up.propose_action(
+            member, action_input(thread, message, f"department:{other.department_id}")
+        )
+    assert refused.value.field == "owner"
+    db.session.rollback()
+    assert notes_of(db, other) == []
