@@ -88,3 +88,55 @@ def test_an_action_nobody_on_the_owners_side_may_open_is_refused(app, make, db):
     assert refused.value.field == "owner"
     db.session.rollback()
     assert notes_of(db, other) == []
+
+
+def test_a_closed_account_is_told_and_mailed_nothing_more(app, make, db):
+    from forum.models import NotificationPreference
+    from forum.services import notifications, privacy
+
+    person = make.user()
+    other = make.user()
+    thread = make.thread()
+    with app.test_request_context():
+        notifications.save_preferences(person, {"reply": "immediate", "mention": "digest"})
+    message = make.message(thread, person, "Hej")
+    with app.test_request_context():
+        privacy.close_account(make.user("admin"), person.id)
+    assert (
+        db.session.scalars(
+            select(NotificationPreference).where(NotificationPreference.user_id == person.id)
+        ).all()
+        == []
+    )
+    make.message(thread, other, "Svar till ett stängt konto", reply_to=message.id)
+    with app.test_request_context():
+        notifications.deliver([person], "action_update", "text", "/actions/1", actor=other)
+        db.session.commit()
+        notifications.send_digests()
+    assert notes_of(db, person) == []
+    assert mails_to(db, person) == []
+
+
+def test_a_suspended_persons_mail_waits_but_moderation_notices_reach_them(app, make, db):
+    from forum.models.base import utcnow
+    from forum.services import notifications
+
+    person = make.user()
+    other = make.user()
+    with app.test_request_context():
+        notifications.save_preferences(person, {"action_update": "immediate"})
+    person.suspended_until = utcnow() + timedelta(days=3)
+    db.session.commit()
+    with app.test_request_context():
+        notifications.deliver([person], "action_update", "Uppdatering", "/actions/1", actor=other)
+        notifications.notify_person(person, "moderation_suspended", "Skäl", "/appeals")
+        db.session.commit()
+        notifications.send_digests()
+    assert len(notes_of(db, person)) == 2  # both wait in the app
+    assert [m.body.count("Skäl") > 0 for m in mails_to(db, person)] == [True]
+    person.suspended_until = None
+    db.session.commit()
+    with app.test_request_context():
+        notifications.send_digests()
+    mails = mails_to(db, person)
+    assert len(mails) == 2 and "Uppdatering" in mails[1].body

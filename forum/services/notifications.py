@@ -19,7 +19,7 @@ from flask_babel import force_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from itsdangerous import BadSignature, URLSafeSerializer
-from sqlalchemy import func, select, update
+from sqlalchemy import func, or_, select, update
 
 from .. import policy
 from ..errors import Invalid
@@ -27,6 +27,7 @@ from ..events import emit_after_commit, user_room
 from ..extensions import db
 from ..links import absolute, path_for
 from ..models import Message, Notification, NotificationPreference, Thread, User
+from ..models.accounts import CLOSED_DOMAIN
 from ..models.base import utcnow
 from ..queries.payloads import notification_dict
 from ..text import excerpt
@@ -237,6 +238,18 @@ def _mail(user: User, kind: str, subject: str, text: str, url: str, note: Notifi
     mail.unsubscribe_url = stop
 
 
+def is_closed(user: User) -> bool:
+    """A closed account (services.privacy.close_account) is told nothing more."""
+    return user.email.endswith("@" + CLOSED_DOMAIN)
+
+
+def _mail_held(user: User, kind: str, now: datetime) -> bool:
+    """A suspended person's mail waits for the suspension to end, except the moderation
+    notices (why they are suspended, an appeal's outcome): they cannot log in to act on the
+    rest, and mail is the only way those notices reach them now."""
+    return user.is_suspended(now) and kind not in MODERATION_KINDS
+
+
 def deliver(
     recipients: Iterable[User],
     kind: str,
@@ -256,7 +269,7 @@ def deliver(
     """
     people: dict[int, User] = {}
     for user in recipients:
-        if actor is not None and user.id == actor.id:
+        if (actor is not None and user.id == actor.id) or is_closed(user):
             continue
         people.setdefault(user.id, user)
     if not people:
@@ -265,7 +278,11 @@ def deliver(
     name = actor_name if actor_name is not None else (actor.display_name if actor else "")
     title = title or (thread.title if thread is not None else "")
     made: list[tuple[User, Notification, str, str]] = []
+    now = utcnow()
     for user in people.values():
+        mode = modes[user.id]
+        if mode == IMMEDIATE and _mail_held(user, kind, now):
+            mode = DIGEST  # held for the first digest after the suspension
         with force_locale(user.locale or "sv"):
             text = excerpt_text() if callable(excerpt_text) else excerpt_text
             subject = describe(kind, name, title)
@@ -277,9 +294,10 @@ def deliver(
             message_id=message_id,
             url=url,
             excerpt=text[:300],
-            mail_state=DIGEST if modes[user.id] == DIGEST else None,
+            mail_state=DIGEST if mode == DIGEST else None,
         )
         db.session.add(note)
+        modes[user.id] = mode
         made.append((user, note, subject, text))
     db.session.flush()  # one flush and one count for everyone told, however many they are
     unread = unread_counts(list(people))
@@ -300,7 +318,12 @@ def send_digests(now: datetime | None = None) -> int:
     waiting = db.session.execute(
         select(Notification, User)
         .join(User, User.id == Notification.user_id)
-        .where(Notification.mail_state == DIGEST)
+        .where(
+            Notification.mail_state == DIGEST,
+            ~User.email.endswith("@" + CLOSED_DOMAIN),
+            # a suspended person's digest waits until the suspension ends (_mail_held)
+            or_(User.suspended_until.is_(None), User.suspended_until <= now),
+        )
         .order_by(Notification.user_id, Notification.id)
     ).all()
     by_user: dict[int, tuple[User, list[Notification]]] = {}
