@@ -140,3 +140,30 @@ def test_a_suspended_persons_mail_waits_but_moderation_notices_reach_them(app, m
         notifications.send_digests()
     mails = mails_to(db, person)
     assert len(mails) == 2 and "Uppdatering" in mails[1].body
+
+
+def invite_thread_with_mention(app, make, db, mode: str):
+    """An official's invite-only forum, a member in it told (per `mode`) of a mention."""
+    from forum.services import notifications
+
+    owner = make.user("official")
+    member = make.user(name="Mia Medlem")
+    forum = make.forum(owner=owner, visibility="invite", members=[member])
+    thread = make.thread(forum=forum, author=owner, title="Hemlig plan")
+    with app.test_request_context():
+        notifications.save_preferences(member, {"mention": mode})
+    message = make.message(thread, owner, f"Hej @{member.handle} första texten")
+    return owner, member, forum, thread, message
+
+
+def test_edits_after_removal_do_not_reach_the_removed_member(app, make, db):
+    owner, member, forum, thread, message = invite_thread_with_mention(app, make, db, "immediate")
+    [mail] = mails_to(db, member)
+    with app.test_request_context():
+        forum_service.change_forum_people(owner, forum, member.email, "member", False)
+        forum_service.edit_message(owner, message.id, "KONFIDENTIELL budget")
+    [note] = notes_of(db, member)
+    assert "första texten" in note.excerpt
+    # the mail not yet sent is dropped rather than rewritten with the new text
+    assert db.session.get(OutboxMail, mail.id) is None
+    assert not any("KONFIDENTIELL" in m.body for m in mails_to(db, member))

@@ -383,35 +383,46 @@ def notify_message(
 def sync_message_excerpts(message: Message) -> None:
     """Notifications of a message, and their mail not yet sent, quote what the message shows now.
 
-    Hidden or deleted: the excerpt is blank; restored or redacted: the visible text.
-    Digests are written from the stored excerpt when they go out. Runs in the caller's
-    transaction.
+    Hidden or deleted: the excerpt is blank; restored or redacted: the visible text. Someone
+    who may no longer read the thread (removed from an invite-only forum) gets no new text:
+    their excerpt stays as it was (blank if the message is hidden or deleted) and their mail
+    not yet sent is dropped. Digests are written from the stored excerpt when they go out.
+    Runs in the caller's transaction.
     """
     from ..models import MessageState, OutboxMail
 
-    text = excerpt(message.html) if message.state == MessageState.visible else ""
+    visible = message.state == MessageState.visible
+    text = excerpt(message.html) if visible else ""
     notes = db.session.scalars(
         select(Notification).where(Notification.message_id == message.id)
     ).all()
     if not notes:
         return
-    by_id = {note.id: note for note in notes}
+    thread = message.thread
+    readers: dict[int, User] = {}
     for note in notes:
-        note.excerpt = text
+        user = db.session.get(User, note.user_id)
+        if user is not None and policy.can_view_thread(user, thread):
+            readers[note.id] = user
+            note.excerpt = text
+        elif not visible:
+            note.excerpt = ""
     pending = db.session.scalars(
         select(OutboxMail).where(
-            OutboxMail.notification_id.in_(list(by_id)), OutboxMail.sent_at.is_(None)
+            OutboxMail.notification_id.in_([note.id for note in notes]),
+            OutboxMail.sent_at.is_(None),
         )
     ).all()
+    by_id = {note.id: note for note in notes}
     for mail in pending:
         note = by_id[mail.notification_id]  # type: ignore[index]
-        user = db.session.get(User, note.user_id)
-        thread = db.session.get(Thread, note.thread_id)
-        if user is None or thread is None:
+        reader = readers.get(note.id)
+        if reader is None:
+            db.session.delete(mail)  # what they may no longer read is not mailed to them
             continue
-        with force_locale(user.locale or "sv"):
+        with force_locale(reader.locale or "sv"):
             subject = describe(note.kind, message.author.display_name, thread.title)
-        mail.body, mail.html_body, _stop = _mail_parts(user, note.kind, subject, text, note.url)
+        mail.body, mail.html_body, _stop = _mail_parts(reader, note.kind, subject, text, note.url)
 
 
 def mark_read(user: User, notification_ids: list[int] | None = None) -> int:
