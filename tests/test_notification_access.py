@@ -167,3 +167,77 @@ def test_edits_after_removal_do_not_reach_the_removed_member(app, make, db):
     # the mail not yet sent is dropped rather than rewritten with the new text
     assert db.session.get(OutboxMail, mail.id) is None
     assert not any("KONFIDENTIELL" in m.body for m in mails_to(db, member))
+
+
+def test_the_digest_leaves_out_threads_the_person_may_no_longer_read(app, make, db):
+    from forum.services import notifications
+
+    owner, member, forum, thread, message = invite_thread_with_mention(app, make, db, "digest")
+    with app.test_request_context():
+        forum_service.change_forum_people(owner, forum, member.email, "member", False)
+        forum_service.edit_message(owner, message.id, "KONFIDENTIELL efter borttagningen")
+        notifications.save_preferences(member, {"action_update": "digest"})
+        notifications.deliver([member], "action_update", "Annat", "/actions/1", actor=owner)
+        db.session.commit()
+        assert notifications.send_digests() == 1
+    [mail] = mails_to(db, member)
+    assert "KONFIDENTIELL" not in mail.body and "Hemlig plan" not in mail.body
+    assert "Annat" in mail.body
+
+
+def test_a_digest_line_names_who_acted_and_where(app, make, db):
+    from forum.services import notifications
+
+    owner, member, forum, thread, message = invite_thread_with_mention(app, make, db, "digest")
+    member.locale = "en"
+    db.session.commit()
+    with app.test_request_context():
+        notifications.send_digests()
+    [mail] = mails_to(db, member)
+    assert f"{owner.display_name} mentioned you in “Hemlig plan”" in mail.body
+    assert "“”" not in mail.body
+
+
+def test_a_digest_goes_out_once_a_day_across_restarts_and_the_cli(app, make, db):
+    from datetime import UTC, datetime
+
+    from forum import scheduler
+    from forum.services import notifications
+
+    person = make.user()
+    actor = make.user()
+
+    def tell(text: str) -> None:
+        with app.test_request_context():
+            notifications.deliver([person], "action_update", text, "/actions/1", actor=actor)
+            db.session.commit()
+
+    with app.test_request_context():
+        notifications.save_preferences(person, {"action_update": "digest"})
+    tell("första")
+    morning = datetime(2026, 12, 7, 7, 0, tzinfo=UTC)  # 08:00 in Stockholm
+    assert scheduler.run_due_jobs(app, None, morning) == "2026-12-07"
+    tell("andra")
+    scheduler.run_due_jobs(app, None, morning + timedelta(hours=2))  # restarted: no memory
+    with app.test_request_context():
+        assert notifications.send_digests(morning + timedelta(hours=3)) == 0  # as the CLI runs
+    assert app.test_cli_runner().invoke(args=["notifications", "digest"]).exit_code == 0
+    assert len(mails_to(db, person)) == 1
+    next_day = morning + timedelta(days=1)
+    with app.test_request_context():
+        assert notifications.send_digests(next_day) == 1
+    mails = mails_to(db, person)
+    assert len(mails) == 2 and "andra" in mails[1].body and "första" not in mails[1].body
+
+
+def test_of_two_runs_at_once_only_one_claims_the_day(app, make, db):
+    from datetime import date
+
+    from forum.services import notifications
+
+    person = make.user()
+    day = date(2026, 12, 7)
+    assert notifications._claim_digest_day(person, day) is True
+    assert notifications._claim_digest_day(person, day) is False
+    assert notifications._claim_digest_day(person, date(2026, 12, 8)) is True
+    db.session.rollback()

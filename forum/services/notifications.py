@@ -12,7 +12,8 @@ unsubscribe link for its kind (also as List-Unsubscribe headers).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from datetime import datetime
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
 
 from flask import current_app, render_template
 from flask_babel import force_locale
@@ -33,6 +34,7 @@ from ..queries.payloads import notification_dict
 from ..text import excerpt
 from .mail import queue_mail
 
+STOCKHOLM = ZoneInfo("Europe/Stockholm")
 IN_APP, IMMEDIATE, DIGEST = "in_app", "immediate", "digest"
 MODES = (IN_APP, IMMEDIATE, DIGEST)
 MODE_LABELS = {
@@ -313,8 +315,16 @@ def deliver(
 
 
 def send_digests(now: datetime | None = None) -> int:
-    """Mail each person one digest of their waiting notifications; returns the mails queued."""
+    """Mail each person one digest of their waiting notifications, once per Stockholm day;
+    returns the mails queued.
+
+    The day is claimed per person with a conditional UPDATE of `last_digest_on` before the
+    mail is queued, so a second run the same day (a restart, cron beside the embedded clock,
+    two at once) sends nothing more. A notification about a thread the person may no longer
+    read is left out (it is not mailed later either).
+    """
     now = now or utcnow()
+    day = now.astimezone(STOCKHOLM).date()
     waiting = db.session.execute(
         select(Notification, User)
         .join(User, User.id == Notification.user_id)
@@ -323,35 +333,77 @@ def send_digests(now: datetime | None = None) -> int:
             ~User.email.endswith("@" + CLOSED_DOMAIN),
             # a suspended person's digest waits until the suspension ends (_mail_held)
             or_(User.suspended_until.is_(None), User.suspended_until <= now),
+            or_(User.last_digest_on.is_(None), User.last_digest_on < day),
         )
         .order_by(Notification.user_id, Notification.id)
     ).all()
     by_user: dict[int, tuple[User, list[Notification]]] = {}
     for note, user in waiting:
         by_user.setdefault(user.id, (user, []))[1].append(note)
+    sent = 0
     for user, notes in by_user.values():
-        with force_locale(user.locale or "sv"):
-            subject = _("Your daily summary: %(n)d notifications", n=len(notes))
-            items = [(describe(n.kind, "", ""), n.excerpt, absolute(n.url or "/")) for n in notes]
-            settings = absolute(path_for("notification_settings.settings"))
-            footer = _("Choose what you are told, and how: %(link)s", link=settings)
-            body = subject + "\n\n"
-            body += "\n\n".join(f"- {s}\n  {t}\n  {link}" for s, t, link in items)
-            body += f"\n\n-- \n{footer}\n"
-            html = render_template(
-                "mail/notification.html",
-                subject=subject,
-                items=items,
-                unsubscribe=settings,
-                kind_label="",
-            )
-        mail = queue_mail(user.email, subject, body)
-        mail.html_body = html
-        mail.unsubscribe_url = settings
+        readable = [note for note in notes if _still_readable(user, note)]
+        if readable and not _claim_digest_day(user, day):
+            continue  # another run sent today's digest
         for note in notes:
-            note.mail_state = "sent"
+            note.mail_state = "sent" if note in readable else WITHHELD
+        if readable:
+            _queue_digest(user, readable)
+            sent += 1
     db.session.commit()
-    return len(by_user)
+    return sent
+
+
+WITHHELD = "withheld"  # a digest line left out: its thread is no longer the person's to read
+
+
+def _still_readable(user: User, note: Notification) -> bool:
+    thread = db.session.get(Thread, note.thread_id) if note.thread_id is not None else None
+    return thread is None or policy.can_view_thread(user, thread)
+
+
+def _claim_digest_day(user: User, day: date) -> bool:
+    """Take `day`'s digest for the person: true for exactly one of several runs."""
+    claimed = db.session.execute(
+        update(User)
+        .where(
+            User.id == user.id,
+            or_(User.last_digest_on.is_(None), User.last_digest_on < day),
+        )
+        .values(last_digest_on=day)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(getattr(claimed, "rowcount", 0))
+
+
+def _queue_digest(user: User, notes: list[Notification]) -> None:
+    """One mail listing the notifications, each line named as the notifications page names it."""
+    with force_locale(user.locale or "sv"):
+        subject = _("Your daily summary: %(n)d notifications", n=len(notes))
+        items = [(_digest_line(note), note.excerpt, absolute(note.url or "/")) for note in notes]
+        settings = absolute(path_for("notification_settings.settings"))
+        footer = _("Choose what you are told, and how: %(link)s", link=settings)
+        body = subject + "\n\n"
+        body += "\n\n".join(f"- {s}\n  {t}\n  {link}" for s, t, link in items)
+        body += f"\n\n-- \n{footer}\n"
+        html = render_template(
+            "mail/notification.html",
+            subject=subject,
+            items=items,
+            unsubscribe=settings,
+            kind_label="",
+        )
+    mail = queue_mail(user.email, subject, body)
+    mail.html_body = html
+    mail.unsubscribe_url = settings
+
+
+def _digest_line(note: Notification) -> str:
+    """The sentence for one digest line, with who acted and the thread's title (checked
+    readable by the caller)."""
+    actor = note.actor.display_name if note.actor is not None else ""
+    thread = db.session.get(Thread, note.thread_id) if note.thread_id is not None else None
+    return describe(note.kind, actor, thread.title if thread is not None else "")
 
 
 def notify_message(
