@@ -241,3 +241,50 @@ def test_of_two_runs_at_once_only_one_claims_the_day(app, make, db):
     assert notifications._claim_digest_day(person, day) is False
     assert notifications._claim_digest_day(person, date(2026, 12, 8)) is True
     db.session.rollback()
+
+
+def test_a_waiting_action_notice_is_left_out_of_the_digest_after_removal(app, make, db):
+    from forum.services import notifications
+
+    official = make.user("official")
+    member = make.user()
+    forum = make.forum(owner=official, visibility="invite", members=[member])
+    thread = make.thread(forum=forum, author=official)
+    message = make.message(thread, member, "Idé")
+    owner = f"department:{official.department_id}"
+    with app.test_request_context():
+        notifications.save_preferences(member, {"action_update": "digest"})
+        action = follow_up.propose_action(member, action_input(thread, message, owner))
+        follow_up.accept_action(official, action.id)
+        follow_up.post_update(official, action.id, "KONFIDENTIELL uppdatering")
+        forum_service.change_forum_people(official, forum, member.email, "member", False)
+        notifications.send_digests()
+    assert not any("KONFIDENTIELL" in mail.body for mail in mails_to(db, member))
+
+
+def test_the_proposal_form_names_the_owner_nobody_there_may_read_for(app, make, db, client, auth):
+    from forum.models import Action
+
+    make.user("official")
+    forum_owner = make.user("official", department="Kulturnämnden")
+    member = make.user()
+    forum = make.forum(owner=forum_owner, visibility="invite", members=[member])
+    thread = make.thread(forum=forum, author=forum_owner)
+    message = make.message(thread, member, "Idé")
+    other = make.user("official")
+    auth.login(member)
+    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
+    response = client.post(
+        f"/actions/new?message={message.id}",
+        data={
+            "title": "Hemlig åtgärd",
+            "owner": f"department:{other.department_id}",
+            "due_date": (follow_up.today() + timedelta(days=30)).isoformat(),
+            "commitments": [str(thread.commitments[0].id)],
+        },
+    )
+    assert response.status_code == 400
+    assert "Nobody on that side may read where the action comes from" in response.get_data(
+        as_text=True
+    )
+    assert db.session.scalars(select(Action)).all() == []

@@ -128,6 +128,14 @@ def _followers(action: Action) -> list[User]:
     return [person for person in people if policy.can_view_action(person, action)]
 
 
+def _tell(
+    people: list[User], kind: str, url: str, text: str, action: Action, actor: User | None = None
+) -> None:
+    """Notify about an action, tied to the thread it came from (so a digest can check it)."""
+    source = db.session.get(Thread, action.source_thread_id) if action.source_thread_id else None
+    notify_people(people, kind, url, text, actor=actor, thread=source)
+
+
 def _url(action: Action) -> str:
     return path_for("follow_up.show", action_id=action.id)
 
@@ -204,7 +212,7 @@ def propose_action(user: User | None, data: ActionInput) -> Action:
     if owner_side:
         _accept(action, user)
     else:  # the owner's side must act: accept it (or not)
-        notify_people(deciders, "action_awaiting", _url(action), title, actor=user)
+        _tell(deciders, "action_awaiting", _url(action), title, action, actor=user)
     db.session.commit()
     return action
 
@@ -228,7 +236,7 @@ def accept_action(user: User | None, action_id: int) -> Action:
         _("Only the owner's side accepts an action."),
     )
     _accept(action, user)
-    notify_people(_followers(action), "action_accepted", _url(action), action.title, actor=user)
+    _tell(_followers(action), "action_accepted", _url(action), action.title, action, actor=user)
     db.session.commit()
     return action
 
@@ -297,11 +305,12 @@ def post_update(user: User | None, action_id: int, body: str) -> ActionUpdate:
     db.session.flush()
     _log(action, user, "update", "", str(update.id))
     action.updated_at = utcnow()
-    notify_people(
+    _tell(
         _followers(action),
         "action_update",
         _url(action) + f"#update-{update.id}",
         f"{action.title}: {excerpt(update.html)}",
+        action,
         actor=user,
     )
     db.session.commit()
@@ -369,7 +378,7 @@ def remind(now: datetime | None = None) -> int:
             continue
         db.session.add(ActionReminder(action_id=action.id, kind=kind, due_date=action.due_date))
         text = f"{action.title} ({action.due_date.isoformat()})"
-        notify_people(owner_people(action), "action_reminder", _url(action), text)
+        _tell(owner_people(action), "action_reminder", _url(action), text, action)
         try:
             db.session.commit()
         except IntegrityError:  # another run sent it at the same moment

@@ -564,10 +564,19 @@ def describe_action(kind: str, actor: str) -> str:
 
 
 def notify_people(
-    users: list[User], kind: str, url: str, excerpt_text: str, actor: User | None = None
+    users: list[User],
+    kind: str,
+    url: str,
+    excerpt_text: str,
+    actor: User | None = None,
+    thread: Thread | None = None,
 ) -> None:
-    """Tell each person (not the actor): stored, pushed live after commit, mailed if wanted."""
-    deliver(users, kind, excerpt_text, url, actor=actor)
+    """Tell each person (not the actor): stored, pushed live after commit, mailed if wanted.
+
+    `thread` is where an action came from: a digest leaves the notice out for someone who
+    may no longer read it.
+    """
+    deliver(users, kind, excerpt_text, url, actor=actor, thread=thread)
 
 
 # --- moderators: flags and appeals ------------------------------------------------
