@@ -183,7 +183,10 @@ notifications_cli = AppGroup("notifications", help="Notifications and their mail
 
 @notifications_cli.command("digest")
 def notifications_digest() -> None:
-    """Mail each person who chose a daily digest their waiting notifications (daily, by cron)."""
+    """Mail each person who chose a daily digest their waiting notifications (daily, by cron).
+
+    Once per person per Stockholm day, however often it runs (beside the embedded clock too).
+    """
     from .services.notifications import send_digests
 
     click.echo(f"Queued {send_digests()} digest mail(s).")

@@ -22,7 +22,9 @@ TICK_SECONDS = 300
 def run_due_jobs(app: Flask, last_digest: str | None, now: datetime) -> str | None:
     """One tick: send mail, due consultation notices, and the day's digest once the hour comes.
 
-    Returns the local date of the last digest run (so it runs once a day).
+    Returns the local date of the last digest run; that only spares a query each tick: the
+    once-a-day guard that survives a restart is each person's claimed digest day
+    (`send_digests`).
     """
     from .extensions import db
     from .services.consultations import send_due_notices

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 from flask_login import UserMixin
-from sqlalchemy import ForeignKey, Index, String, Text
+from sqlalchemy import Date, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..extensions import Model
@@ -33,6 +33,9 @@ class User(UserMixin, Model):
     department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"))
     email_notifications: Mapped[bool] = mapped_column(default=True)
     suspended_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The Stockholm day of the person's last daily digest, claimed by a conditional UPDATE
+    # (services.notifications.send_digests), so a restart or a second run sends no second one.
+    last_digest_on: Mapped[date | None] = mapped_column(Date)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     department: Mapped[Department | None] = relationship(lazy="joined")

@@ -118,13 +118,22 @@ def _follow(action: Action, user: User) -> None:
 
 
 def _followers(action: Action) -> list[User]:
-    return list(
-        db.session.scalars(
-            select(User)
-            .join(ActionFollower, ActionFollower.user_id == User.id)
-            .where(ActionFollower.action_id == action.id)
-        )
+    """Followers who may still open the action: one removed from the invite-only forum it
+    came from keeps the follow row but is told nothing more (its page is a 404 to them)."""
+    people = db.session.scalars(
+        select(User)
+        .join(ActionFollower, ActionFollower.user_id == User.id)
+        .where(ActionFollower.action_id == action.id)
     )
+    return [person for person in people if policy.can_view_action(person, action)]
+
+
+def _tell(
+    people: list[User], kind: str, url: str, text: str, action: Action, actor: User | None = None
+) -> None:
+    """Notify about an action, tied to the thread it came from (so a digest can check it)."""
+    source = db.session.get(Thread, action.source_thread_id) if action.source_thread_id else None
+    notify_people(people, kind, url, text, actor=actor, thread=source)
 
 
 def _url(action: Action) -> str:
@@ -188,14 +197,22 @@ def propose_action(user: User | None, data: ActionInput) -> Action:
         proposed_by_id=user.id,
         commitments=commitments,
     )
+    owner_side = policy.is_action_owner_side(user, action)
+    deciders = [] if owner_side else owner_people(action)
+    if not owner_side and not deciders:
+        # nobody who could accept it may open it: it would wait for ever
+        raise Invalid(
+            _("Nobody on that side may read where the action comes from. Choose another owner."),
+            field="owner",
+        )
     db.session.add(action)
     db.session.flush()
     _log(action, user, "created", "", title)
     _follow(action, user)
-    if policy.is_action_owner_side(user, action):
+    if owner_side:
         _accept(action, user)
     else:  # the owner's side must act: accept it (or not)
-        notify_people(owner_people(action), "action_awaiting", _url(action), title, actor=user)
+        _tell(deciders, "action_awaiting", _url(action), title, action, actor=user)
     db.session.commit()
     return action
 
@@ -219,7 +236,7 @@ def accept_action(user: User | None, action_id: int) -> Action:
         _("Only the owner's side accepts an action."),
     )
     _accept(action, user)
-    notify_people(_followers(action), "action_accepted", _url(action), action.title, actor=user)
+    _tell(_followers(action), "action_accepted", _url(action), action.title, action, actor=user)
     db.session.commit()
     return action
 
@@ -288,11 +305,12 @@ def post_update(user: User | None, action_id: int, body: str) -> ActionUpdate:
     db.session.flush()
     _log(action, user, "update", "", str(update.id))
     action.updated_at = utcnow()
-    notify_people(
+    _tell(
         _followers(action),
         "action_update",
         _url(action) + f"#update-{update.id}",
         f"{action.title}: {excerpt(update.html)}",
+        action,
         actor=user,
     )
     db.session.commit()
@@ -317,7 +335,8 @@ def set_following(user: User | None, action_id: int, follow: bool) -> bool:
 
 
 def owner_people(action: Action) -> list[User]:
-    """Who acts for the owner: the department's officials, or the organisation's admins."""
+    """Who acts for the owner and may open the action: the department's officials, or the
+    organisation's admins, less those who may not read the thread it came from."""
     if action.owner_department_id is not None:
         query = select(User).where(User.department_id == action.owner_department_id)
     else:
@@ -330,7 +349,9 @@ def owner_people(action: Action) -> list[User]:
                 Membership.status == MembershipStatus.approved,
             )
         )
-    return list(db.session.scalars(query))
+    return [
+        person for person in db.session.scalars(query) if policy.can_view_action(person, action)
+    ]
 
 
 def remind(now: datetime | None = None) -> int:
@@ -357,7 +378,7 @@ def remind(now: datetime | None = None) -> int:
             continue
         db.session.add(ActionReminder(action_id=action.id, kind=kind, due_date=action.due_date))
         text = f"{action.title} ({action.due_date.isoformat()})"
-        notify_people(owner_people(action), "action_reminder", _url(action), text)
+        _tell(owner_people(action), "action_reminder", _url(action), text, action)
         try:
             db.session.commit()
         except IntegrityError:  # another run sent it at the same moment

@@ -12,14 +12,15 @@ unsubscribe link for its kind (also as List-Unsubscribe headers).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from datetime import datetime
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
 
 from flask import current_app, render_template
 from flask_babel import force_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from itsdangerous import BadSignature, URLSafeSerializer
-from sqlalchemy import func, select, update
+from sqlalchemy import func, or_, select, update
 
 from .. import policy
 from ..errors import Invalid
@@ -27,11 +28,13 @@ from ..events import emit_after_commit, user_room
 from ..extensions import db
 from ..links import absolute, path_for
 from ..models import Message, Notification, NotificationPreference, Thread, User
+from ..models.accounts import CLOSED_DOMAIN
 from ..models.base import utcnow
 from ..queries.payloads import notification_dict
 from ..text import excerpt
 from .mail import queue_mail
 
+STOCKHOLM = ZoneInfo("Europe/Stockholm")
 IN_APP, IMMEDIATE, DIGEST = "in_app", "immediate", "digest"
 MODES = (IN_APP, IMMEDIATE, DIGEST)
 MODE_LABELS = {
@@ -237,6 +240,18 @@ def _mail(user: User, kind: str, subject: str, text: str, url: str, note: Notifi
     mail.unsubscribe_url = stop
 
 
+def is_closed(user: User) -> bool:
+    """A closed account (services.privacy.close_account) is told nothing more."""
+    return user.email.endswith("@" + CLOSED_DOMAIN)
+
+
+def _mail_held(user: User, kind: str, now: datetime) -> bool:
+    """A suspended person's mail waits for the suspension to end, except the moderation
+    notices (why they are suspended, an appeal's outcome): they cannot log in to act on the
+    rest, and mail is the only way those notices reach them now."""
+    return user.is_suspended(now) and kind not in MODERATION_KINDS
+
+
 def deliver(
     recipients: Iterable[User],
     kind: str,
@@ -256,7 +271,7 @@ def deliver(
     """
     people: dict[int, User] = {}
     for user in recipients:
-        if actor is not None and user.id == actor.id:
+        if (actor is not None and user.id == actor.id) or is_closed(user):
             continue
         people.setdefault(user.id, user)
     if not people:
@@ -265,7 +280,11 @@ def deliver(
     name = actor_name if actor_name is not None else (actor.display_name if actor else "")
     title = title or (thread.title if thread is not None else "")
     made: list[tuple[User, Notification, str, str]] = []
+    now = utcnow()
     for user in people.values():
+        mode = modes[user.id]
+        if mode == IMMEDIATE and _mail_held(user, kind, now):
+            mode = DIGEST  # held for the first digest after the suspension
         with force_locale(user.locale or "sv"):
             text = excerpt_text() if callable(excerpt_text) else excerpt_text
             subject = describe(kind, name, title)
@@ -277,9 +296,10 @@ def deliver(
             message_id=message_id,
             url=url,
             excerpt=text[:300],
-            mail_state=DIGEST if modes[user.id] == DIGEST else None,
+            mail_state=DIGEST if mode == DIGEST else None,
         )
         db.session.add(note)
+        modes[user.id] = mode
         made.append((user, note, subject, text))
     db.session.flush()  # one flush and one count for everyone told, however many they are
     unread = unread_counts(list(people))
@@ -295,40 +315,95 @@ def deliver(
 
 
 def send_digests(now: datetime | None = None) -> int:
-    """Mail each person one digest of their waiting notifications; returns the mails queued."""
+    """Mail each person one digest of their waiting notifications, once per Stockholm day;
+    returns the mails queued.
+
+    The day is claimed per person with a conditional UPDATE of `last_digest_on` before the
+    mail is queued, so a second run the same day (a restart, cron beside the embedded clock,
+    two at once) sends nothing more. A notification about a thread the person may no longer
+    read is left out (it is not mailed later either).
+    """
     now = now or utcnow()
+    day = now.astimezone(STOCKHOLM).date()
     waiting = db.session.execute(
         select(Notification, User)
         .join(User, User.id == Notification.user_id)
-        .where(Notification.mail_state == DIGEST)
+        .where(
+            Notification.mail_state == DIGEST,
+            ~User.email.endswith("@" + CLOSED_DOMAIN),
+            # a suspended person's digest waits until the suspension ends (_mail_held)
+            or_(User.suspended_until.is_(None), User.suspended_until <= now),
+            or_(User.last_digest_on.is_(None), User.last_digest_on < day),
+        )
         .order_by(Notification.user_id, Notification.id)
     ).all()
     by_user: dict[int, tuple[User, list[Notification]]] = {}
     for note, user in waiting:
         by_user.setdefault(user.id, (user, []))[1].append(note)
+    sent = 0
     for user, notes in by_user.values():
-        with force_locale(user.locale or "sv"):
-            subject = _("Your daily summary: %(n)d notifications", n=len(notes))
-            items = [(describe(n.kind, "", ""), n.excerpt, absolute(n.url or "/")) for n in notes]
-            settings = absolute(path_for("notification_settings.settings"))
-            footer = _("Choose what you are told, and how: %(link)s", link=settings)
-            body = subject + "\n\n"
-            body += "\n\n".join(f"- {s}\n  {t}\n  {link}" for s, t, link in items)
-            body += f"\n\n-- \n{footer}\n"
-            html = render_template(
-                "mail/notification.html",
-                subject=subject,
-                items=items,
-                unsubscribe=settings,
-                kind_label="",
-            )
-        mail = queue_mail(user.email, subject, body)
-        mail.html_body = html
-        mail.unsubscribe_url = settings
+        readable = [note for note in notes if _still_readable(user, note)]
+        if readable and not _claim_digest_day(user, day):
+            continue  # another run sent today's digest
         for note in notes:
-            note.mail_state = "sent"
+            note.mail_state = "sent" if note in readable else WITHHELD
+        if readable:
+            _queue_digest(user, readable)
+            sent += 1
     db.session.commit()
-    return len(by_user)
+    return sent
+
+
+WITHHELD = "withheld"  # a digest line left out: its thread is no longer the person's to read
+
+
+def _still_readable(user: User, note: Notification) -> bool:
+    thread = db.session.get(Thread, note.thread_id) if note.thread_id is not None else None
+    return thread is None or policy.can_view_thread(user, thread)
+
+
+def _claim_digest_day(user: User, day: date) -> bool:
+    """Take `day`'s digest for the person: true for exactly one of several runs."""
+    claimed = db.session.execute(
+        update(User)
+        .where(
+            User.id == user.id,
+            or_(User.last_digest_on.is_(None), User.last_digest_on < day),
+        )
+        .values(last_digest_on=day)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(getattr(claimed, "rowcount", 0))
+
+
+def _queue_digest(user: User, notes: list[Notification]) -> None:
+    """One mail listing the notifications, each line named as the notifications page names it."""
+    with force_locale(user.locale or "sv"):
+        subject = _("Your daily summary: %(n)d notifications", n=len(notes))
+        items = [(_digest_line(note), note.excerpt, absolute(note.url or "/")) for note in notes]
+        settings = absolute(path_for("notification_settings.settings"))
+        footer = _("Choose what you are told, and how: %(link)s", link=settings)
+        body = subject + "\n\n"
+        body += "\n\n".join(f"- {s}\n  {t}\n  {link}" for s, t, link in items)
+        body += f"\n\n-- \n{footer}\n"
+        html = render_template(
+            "mail/notification.html",
+            subject=subject,
+            items=items,
+            unsubscribe=settings,
+            kind_label="",
+        )
+    mail = queue_mail(user.email, subject, body)
+    mail.html_body = html
+    mail.unsubscribe_url = settings
+
+
+def _digest_line(note: Notification) -> str:
+    """The sentence for one digest line, with who acted and the thread's title (checked
+    readable by the caller)."""
+    actor = note.actor.display_name if note.actor is not None else ""
+    thread = db.session.get(Thread, note.thread_id) if note.thread_id is not None else None
+    return describe(note.kind, actor, thread.title if thread is not None else "")
 
 
 def notify_message(
@@ -360,35 +435,46 @@ def notify_message(
 def sync_message_excerpts(message: Message) -> None:
     """Notifications of a message, and their mail not yet sent, quote what the message shows now.
 
-    Hidden or deleted: the excerpt is blank; restored or redacted: the visible text.
-    Digests are written from the stored excerpt when they go out. Runs in the caller's
-    transaction.
+    Hidden or deleted: the excerpt is blank; restored or redacted: the visible text. Someone
+    who may no longer read the thread (removed from an invite-only forum) gets no new text:
+    their excerpt stays as it was (blank if the message is hidden or deleted) and their mail
+    not yet sent is dropped. Digests are written from the stored excerpt when they go out.
+    Runs in the caller's transaction.
     """
     from ..models import MessageState, OutboxMail
 
-    text = excerpt(message.html) if message.state == MessageState.visible else ""
+    visible = message.state == MessageState.visible
+    text = excerpt(message.html) if visible else ""
     notes = db.session.scalars(
         select(Notification).where(Notification.message_id == message.id)
     ).all()
     if not notes:
         return
-    by_id = {note.id: note for note in notes}
+    thread = message.thread
+    readers: dict[int, User] = {}
     for note in notes:
-        note.excerpt = text
+        user = db.session.get(User, note.user_id)
+        if user is not None and policy.can_view_thread(user, thread):
+            readers[note.id] = user
+            note.excerpt = text
+        elif not visible:
+            note.excerpt = ""
     pending = db.session.scalars(
         select(OutboxMail).where(
-            OutboxMail.notification_id.in_(list(by_id)), OutboxMail.sent_at.is_(None)
+            OutboxMail.notification_id.in_([note.id for note in notes]),
+            OutboxMail.sent_at.is_(None),
         )
     ).all()
+    by_id = {note.id: note for note in notes}
     for mail in pending:
         note = by_id[mail.notification_id]  # type: ignore[index]
-        user = db.session.get(User, note.user_id)
-        thread = db.session.get(Thread, note.thread_id)
-        if user is None or thread is None:
+        reader = readers.get(note.id)
+        if reader is None:
+            db.session.delete(mail)  # what they may no longer read is not mailed to them
             continue
-        with force_locale(user.locale or "sv"):
+        with force_locale(reader.locale or "sv"):
             subject = describe(note.kind, message.author.display_name, thread.title)
-        mail.body, mail.html_body, _stop = _mail_parts(user, note.kind, subject, text, note.url)
+        mail.body, mail.html_body, _stop = _mail_parts(reader, note.kind, subject, text, note.url)
 
 
 def mark_read(user: User, notification_ids: list[int] | None = None) -> int:
@@ -478,10 +564,19 @@ def describe_action(kind: str, actor: str) -> str:
 
 
 def notify_people(
-    users: list[User], kind: str, url: str, excerpt_text: str, actor: User | None = None
+    users: list[User],
+    kind: str,
+    url: str,
+    excerpt_text: str,
+    actor: User | None = None,
+    thread: Thread | None = None,
 ) -> None:
-    """Tell each person (not the actor): stored, pushed live after commit, mailed if wanted."""
-    deliver(users, kind, excerpt_text, url, actor=actor)
+    """Tell each person (not the actor): stored, pushed live after commit, mailed if wanted.
+
+    `thread` is where an action came from: a digest leaves the notice out for someone who
+    may no longer read it.
+    """
+    deliver(users, kind, excerpt_text, url, actor=actor, thread=thread)
 
 
 # --- moderators: flags and appeals ------------------------------------------------

@@ -41,6 +41,7 @@ from ..models import (
     MessageRevision,
     ModerationAction,
     Notification,
+    NotificationPreference,
     OutboxMail,
     PasswordReset,
     PersonalExport,
@@ -231,6 +232,7 @@ def _delete_personal_rows(user: User, email: str, names: set[str]) -> None:
         delete(LoginAttempt).where(LoginAttempt.email == email),
         delete(PasswordReset).where(PasswordReset.user_id == user_id),
         delete(Notification).where(Notification.user_id == user_id),
+        delete(NotificationPreference).where(NotificationPreference.user_id == user_id),
         delete(ReadMarker).where(ReadMarker.user_id == user_id),
         delete(ApiToken).where(ApiToken.user_id == user_id),
         delete(UserSession).where(UserSession.user_id == user_id),  # ends every login too

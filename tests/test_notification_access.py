@@ -1,0 +1,290 @@
+"""Nobody is told, or mailed, what they may no longer read: removed members, outsiders, closed
+accounts; and a digest goes out once a day per person."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+
+from forum.errors import Invalid
+from forum.models import Notification, OutboxMail
+from forum.services import follow_up
+from forum.services import forums as forum_service
+
+
+def notes_of(db, user) -> list[Notification]:
+    return list(
+        db.session.scalars(
+            select(Notification).where(Notification.user_id == user.id).order_by(Notification.id)
+        )
+    )
+
+
+def mails_to(db, user) -> list[OutboxMail]:
+    return list(
+        db.session.scalars(
+            select(OutboxMail).where(OutboxMail.to_address == user.email).order_by(OutboxMail.id)
+        )
+    )
+
+
+def action_input(thread, message, owner: str) -> follow_up.ActionInput:
+    return follow_up.ActionInput(
+        title="Hemlig åtgärd",
+        owner=owner,
+        due_date=(follow_up.today() + timedelta(days=30)).isoformat(),
+        commitment_ids=[thread.commitments[0].id],
+        message_id=message.id,
+    )
+
+
+def test_a_follower_removed_from_the_forum_hears_no_more_of_the_action(app, make, db):
+    official = make.user("official")
+    member = make.user()
+    forum = make.forum(owner=official, visibility="invite", members=[member])
+    thread = make.thread(forum=forum, author=official)
+    message = make.message(thread, member, "Idé")
+    owner = f"department:{official.department_id}"
+    with app.test_request_context():
+        action = follow_up.propose_action(member, action_input(thread, message, owner))
+        forum_service.change_forum_people(official, forum, member.email, "member", False)
+        follow_up.accept_action(official, action.id)
+        follow_up.post_update(official, action.id, "KONFIDENTIELL uppdatering")
+    assert [n.kind for n in notes_of(db, member)] == []
+    assert not any("KONFIDENTIELL" in mail.body for mail in mails_to(db, member))
+
+
+def test_only_owners_who_may_open_the_action_are_asked_to_accept_it(app, make, db, client, auth):
+    invited = make.user("official")
+    outsider = make.user("official")  # same department, not in the forum
+    forum_owner = make.user("official", department="Kulturnämnden")
+    member = make.user()
+    forum = make.forum(owner=forum_owner, visibility="invite", members=[member, invited])
+    thread = make.thread(forum=forum, author=forum_owner)
+    message = make.message(thread, member, "Idé")
+    owner = f"department:{invited.department_id}"
+    with app.test_request_context():
+        action = follow_up.propose_action(member, action_input(thread, message, owner))
+    assert [n.kind for n in notes_of(db, invited)] == ["action_awaiting"]
+    assert notes_of(db, outsider) == []
+    auth.login(invited)
+    assert client.get(f"/actions/{action.id}").status_code == 200
+
+
+def test_an_action_nobody_on_the_owners_side_may_open_is_refused(app, make, db):
+    make.user("official")  # Social resursnämnd, not in the forum
+    forum_owner = make.user("official", department="Kulturnämnden")
+    member = make.user()
+    forum = make.forum(owner=forum_owner, visibility="invite", members=[member])
+    thread = make.thread(forum=forum, author=forum_owner)
+    message = make.message(thread, member, "Idé")
+    other = make.user("official")
+    with app.test_request_context(), pytest.raises(Invalid) as refused:
+        follow_up.propose_action(
+            member, action_input(thread, message, f"department:{other.department_id}")
+        )
+    assert refused.value.field == "owner"
+    db.session.rollback()
+    assert notes_of(db, other) == []
+
+
+def test_a_closed_account_is_told_and_mailed_nothing_more(app, make, db):
+    from forum.models import NotificationPreference
+    from forum.services import notifications, privacy
+
+    person = make.user()
+    other = make.user()
+    thread = make.thread()
+    with app.test_request_context():
+        notifications.save_preferences(person, {"reply": "immediate", "mention": "digest"})
+    message = make.message(thread, person, "Hej")
+    with app.test_request_context():
+        privacy.close_account(make.user("admin"), person.id)
+    assert (
+        db.session.scalars(
+            select(NotificationPreference).where(NotificationPreference.user_id == person.id)
+        ).all()
+        == []
+    )
+    make.message(thread, other, "Svar till ett stängt konto", reply_to=message.id)
+    with app.test_request_context():
+        notifications.deliver([person], "action_update", "text", "/actions/1", actor=other)
+        db.session.commit()
+        notifications.send_digests()
+    assert notes_of(db, person) == []
+    assert mails_to(db, person) == []
+
+
+def test_a_suspended_persons_mail_waits_but_moderation_notices_reach_them(app, make, db):
+    from forum.models.base import utcnow
+    from forum.services import notifications
+
+    person = make.user()
+    other = make.user()
+    with app.test_request_context():
+        notifications.save_preferences(person, {"action_update": "immediate"})
+    person.suspended_until = utcnow() + timedelta(days=3)
+    db.session.commit()
+    with app.test_request_context():
+        notifications.deliver([person], "action_update", "Uppdatering", "/actions/1", actor=other)
+        notifications.notify_person(person, "moderation_suspended", "Skäl", "/appeals")
+        db.session.commit()
+        notifications.send_digests()
+    assert len(notes_of(db, person)) == 2  # both wait in the app
+    assert [m.body.count("Skäl") > 0 for m in mails_to(db, person)] == [True]
+    person.suspended_until = None
+    db.session.commit()
+    with app.test_request_context():
+        notifications.send_digests()
+    mails = mails_to(db, person)
+    assert len(mails) == 2 and "Uppdatering" in mails[1].body
+
+
+def invite_thread_with_mention(app, make, db, mode: str):
+    """An official's invite-only forum, a member in it told (per `mode`) of a mention."""
+    from forum.services import notifications
+
+    owner = make.user("official")
+    member = make.user(name="Mia Medlem")
+    forum = make.forum(owner=owner, visibility="invite", members=[member])
+    thread = make.thread(forum=forum, author=owner, title="Hemlig plan")
+    with app.test_request_context():
+        notifications.save_preferences(member, {"mention": mode})
+    message = make.message(thread, owner, f"Hej @{member.handle} första texten")
+    return owner, member, forum, thread, message
+
+
+def test_edits_after_removal_do_not_reach_the_removed_member(app, make, db):
+    owner, member, forum, thread, message = invite_thread_with_mention(app, make, db, "immediate")
+    [mail] = mails_to(db, member)
+    with app.test_request_context():
+        forum_service.change_forum_people(owner, forum, member.email, "member", False)
+        forum_service.edit_message(owner, message.id, "KONFIDENTIELL budget")
+    [note] = notes_of(db, member)
+    assert "första texten" in note.excerpt
+    # the mail not yet sent is dropped rather than rewritten with the new text
+    assert db.session.get(OutboxMail, mail.id) is None
+    assert not any("KONFIDENTIELL" in m.body for m in mails_to(db, member))
+
+
+def test_the_digest_leaves_out_threads_the_person_may_no_longer_read(app, make, db):
+    from forum.services import notifications
+
+    owner, member, forum, thread, message = invite_thread_with_mention(app, make, db, "digest")
+    with app.test_request_context():
+        forum_service.change_forum_people(owner, forum, member.email, "member", False)
+        forum_service.edit_message(owner, message.id, "KONFIDENTIELL efter borttagningen")
+        notifications.save_preferences(member, {"action_update": "digest"})
+        notifications.deliver([member], "action_update", "Annat", "/actions/1", actor=owner)
+        db.session.commit()
+        assert notifications.send_digests() == 1
+    [mail] = mails_to(db, member)
+    assert "KONFIDENTIELL" not in mail.body and "Hemlig plan" not in mail.body
+    assert "Annat" in mail.body
+
+
+def test_a_digest_line_names_who_acted_and_where(app, make, db):
+    from forum.services import notifications
+
+    owner, member, forum, thread, message = invite_thread_with_mention(app, make, db, "digest")
+    member.locale = "en"
+    db.session.commit()
+    with app.test_request_context():
+        notifications.send_digests()
+    [mail] = mails_to(db, member)
+    assert f"{owner.display_name} mentioned you in “Hemlig plan”" in mail.body
+    assert "“”" not in mail.body
+
+
+def test_a_digest_goes_out_once_a_day_across_restarts_and_the_cli(app, make, db):
+    from datetime import UTC, datetime
+
+    from forum import scheduler
+    from forum.services import notifications
+
+    person = make.user()
+    actor = make.user()
+
+    def tell(text: str) -> None:
+        with app.test_request_context():
+            notifications.deliver([person], "action_update", text, "/actions/1", actor=actor)
+            db.session.commit()
+
+    with app.test_request_context():
+        notifications.save_preferences(person, {"action_update": "digest"})
+    tell("första")
+    morning = datetime(2026, 12, 7, 7, 0, tzinfo=UTC)  # 08:00 in Stockholm
+    assert scheduler.run_due_jobs(app, None, morning) == "2026-12-07"
+    tell("andra")
+    scheduler.run_due_jobs(app, None, morning + timedelta(hours=2))  # restarted: no memory
+    with app.test_request_context():
+        assert notifications.send_digests(morning + timedelta(hours=3)) == 0  # as the CLI runs
+    assert app.test_cli_runner().invoke(args=["notifications", "digest"]).exit_code == 0
+    assert len(mails_to(db, person)) == 1
+    next_day = morning + timedelta(days=1)
+    with app.test_request_context():
+        assert notifications.send_digests(next_day) == 1
+    mails = mails_to(db, person)
+    assert len(mails) == 2 and "andra" in mails[1].body and "första" not in mails[1].body
+
+
+def test_of_two_runs_at_once_only_one_claims_the_day(app, make, db):
+    from datetime import date
+
+    from forum.services import notifications
+
+    person = make.user()
+    day = date(2026, 12, 7)
+    assert notifications._claim_digest_day(person, day) is True
+    assert notifications._claim_digest_day(person, day) is False
+    assert notifications._claim_digest_day(person, date(2026, 12, 8)) is True
+    db.session.rollback()
+
+
+def test_a_waiting_action_notice_is_left_out_of_the_digest_after_removal(app, make, db):
+    from forum.services import notifications
+
+    official = make.user("official")
+    member = make.user()
+    forum = make.forum(owner=official, visibility="invite", members=[member])
+    thread = make.thread(forum=forum, author=official)
+    message = make.message(thread, member, "Idé")
+    owner = f"department:{official.department_id}"
+    with app.test_request_context():
+        notifications.save_preferences(member, {"action_update": "digest"})
+        action = follow_up.propose_action(member, action_input(thread, message, owner))
+        follow_up.accept_action(official, action.id)
+        follow_up.post_update(official, action.id, "KONFIDENTIELL uppdatering")
+        forum_service.change_forum_people(official, forum, member.email, "member", False)
+        notifications.send_digests()
+    assert not any("KONFIDENTIELL" in mail.body for mail in mails_to(db, member))
+
+
+def test_the_proposal_form_names_the_owner_nobody_there_may_read_for(app, make, db, client, auth):
+    from forum.models import Action
+
+    make.user("official")
+    forum_owner = make.user("official", department="Kulturnämnden")
+    member = make.user()
+    forum = make.forum(owner=forum_owner, visibility="invite", members=[member])
+    thread = make.thread(forum=forum, author=forum_owner)
+    message = make.message(thread, member, "Idé")
+    other = make.user("official")
+    auth.login(member)
+    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
+    response = client.post(
+        f"/actions/new?message={message.id}",
+        data={
+            "title": "Hemlig åtgärd",
+            "owner": f"department:{other.department_id}",
+            "due_date": (follow_up.today() + timedelta(days=30)).isoformat(),
+            "commitments": [str(thread.commitments[0].id)],
+        },
+    )
+    assert response.status_code == 400
+    assert "Nobody on that side may read where the action comes from" in response.get_data(
+        as_text=True
+    )
+    assert db.session.scalars(select(Action)).all() == []
