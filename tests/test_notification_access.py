@@ -288,3 +288,34 @@ def test_the_proposal_form_names_the_owner_nobody_there_may_read_for(app, make, 
         as_text=True
     )
     assert db.session.scalars(select(Action)).all() == []
+
+
+def test_turning_mail_off_in_the_settings_stops_every_mail(app, make, db, client, auth):
+    """The settings page's one switch, "Send me notifications by email", holds over the
+    choices per kind: saved unchanged, they all said "at once" and still sent mail."""
+    from forum.services import notifications
+
+    member, writer = make.user(), make.user()
+    thread = make.thread(author=writer)
+    with app.test_request_context():
+        notifications.save_preferences(
+            member, dict.fromkeys(notifications.KINDS, notifications.IMMEDIATE)
+        )
+        notifications.save_preferences(member, {"action_update": "digest"})
+        notifications.deliver([member], "action_update", "Väntar", "/actions/1", actor=writer)
+        db.session.commit()
+    auth.login(member)
+    response = client.post(
+        "/settings",
+        data={"display_name": member.display_name, "locale": "sv", "save_settings": "1"},
+    )
+    assert response.status_code in (302, 303)
+    db.session.refresh(member)
+    assert member.email_notifications is False
+    make.message(thread, writer, f"Hej @{member.handle}")
+    with app.test_request_context():
+        assert notifications.send_digests() == 0  # what waited for the digest stays in the app
+    assert mails_to(db, member) == []
+    assert [n.kind for n in notes_of(db, member)] == ["action_update", "mention"]
+    page = client.get("/notifications/settings").get_data(as_text=True)
+    assert "Mail is turned off in your settings" in page or "E-post är avstängd" in page

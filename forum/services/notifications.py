@@ -152,6 +152,8 @@ def preferences(user: User) -> dict[str, str]:
 
 
 def _modes(users: list[User], kind: str) -> dict[int, str]:
+    """How `kind` reaches each person now: their choice for it, else the default; and no
+    mail at all for someone who turned mail off in the settings (the one switch there)."""
     stored = dict(
         db.session.execute(
             select(NotificationPreference.user_id, NotificationPreference.mode).where(
@@ -160,7 +162,10 @@ def _modes(users: list[User], kind: str) -> dict[int, str]:
             )
         ).all()
     )
-    return {u.id: stored.get(u.id, default_mode(u)) for u in users}
+    return {
+        u.id: stored.get(u.id, default_mode(u)) if u.email_notifications else IN_APP
+        for u in users
+    }
 
 
 def set_preference(user: User, kind: str, mode: str) -> None:
@@ -342,7 +347,8 @@ def send_digests(now: datetime | None = None) -> int:
         by_user.setdefault(user.id, (user, []))[1].append(note)
     sent = 0
     for user, notes in by_user.values():
-        readable = [note for note in notes if _still_readable(user, note)]
+        # mail turned off since these waited: they stay in the app, not mailed later
+        readable = [n for n in notes if user.email_notifications and _still_readable(user, n)]
         if readable and not _claim_digest_day(user, day):
             continue  # another run sent today's digest
         for note in notes:
