@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
@@ -235,3 +236,88 @@ def test_query_count_does_not_grow_with_data(app, make, db, client, count_querie
         counts.append((counter.count, page_counter.count, csv_counter.count))
     assert counts[0] == counts[1], counts
     assert counts[0][0] <= 6
+
+
+def _summary(page: str) -> str:
+    """The report's line "Actions: n (overdue: m)"."""
+    match = re.search(r"Actions: \d+ \(overdue: \d+\)", page)
+    assert match, page
+    return match.group(0)
+
+
+def test_actions_from_an_invite_only_thread_count_only_for_those_who_may_read_it(
+    app, make, db, client, auth
+):
+    """The figures, the CSV and the report agree with /actions for the same reader."""
+    official = make.user("official")
+    dept = db.session.scalar(select(Department).where(Department.name == "Social resursnämnd"))
+    forum = make.forum(owner=official, visibility="invite")
+    thread = make.thread(forum=forum, author=official)
+    message = make.message(thread, official, "En hemlig idé")
+    with app.test_request_context():
+        action = service.propose_action(
+            official,
+            service.ActionInput(
+                title="Hemlig åtgärd",
+                owner=f"department:{dept.id}",
+                due_date=date(YEAR, 6, 1).isoformat(),
+                commitment_ids=[thread.commitments[0].id],
+                message_id=message.id,
+            ),
+        )
+    action.created_at = at(2, 1)
+    db.session.commit()
+    assert action.accepted
+
+    def seen() -> tuple[bool, list[str], str, bool]:
+        listed = "Hemlig åtgärd" in client.get("/actions").get_data(as_text=True)
+        body = client.get(f"/uppfoljning/export.csv?year={YEAR}").get_data(as_text=True)
+        total = body.strip().split("\r\n")[-1].split(",")[-5:]  # per status, then overdue
+        report = client.get(f"/uppfoljning/rapport?year={YEAR}").get_data(as_text=True)
+        return listed, total, _summary(report), "Hemlig åtgärd" in report
+
+    assert seen() == (False, ["0", "0", "0", "0", "0"], "Actions: 0 (overdue: 0)", False)
+    assert fq.dashboard(YEAR, service.today(), utcnow()).total.action_total == 0
+    outsider = make.user("official")
+    auth.login(outsider)
+    assert seen() == (False, ["0", "0", "0", "0", "0"], "Actions: 0 (overdue: 0)", False)
+    auth.login(official)
+    assert seen() == (True, ["1", "0", "0", "0", "1"], "Actions: 1 (overdue: 1)", True)
+
+
+def test_the_reports_overdue_list_is_what_its_count_counts(app, make, db, client):
+    """Same department, commitment and year as the figures; proposals are nobody's promise yet."""
+    a, b = commitments(db)
+    official = make.user("official")
+    social = db.session.scalar(select(Department).where(Department.name == "Social resursnämnd"))
+    culture = db.session.scalar(select(Department).where(Department.name == "Kulturnämnden"))
+    past = date(YEAR, 6, 1)
+    action_at(app, db, official, social, [a.id], at(2, 1), past, "Sociala försenad")
+    action_at(app, db, official, social, [b.id], at(2, 1), past, "Andra åtagandet")
+    culture_late = action_at(app, db, official, culture, [a.id], at(2, 1), past, "Kulturens")
+    culture_late.accepted_at = culture_late.created_at  # Kulturnämnden took it on
+    proposal = action_at(app, db, official, culture, [a.id], at(2, 1), past, "Bara förslag")
+    assert proposal.accepted_at is None
+    db.session.commit()
+
+    def report(query: str) -> tuple[str, list[str]]:
+        page = client.get(f"/uppfoljning/rapport?year={YEAR}{query}").get_data(as_text=True)
+        overdue = page.split('id="r-overdue"', 1)[1]
+        titles = ["Sociala försenad", "Andra åtagandet", "Kulturens", "Bara förslag"]
+        return _summary(page), [t for t in titles if t in overdue]
+
+    assert report("") == (
+        "Actions: 3 (overdue: 3)",
+        ["Sociala försenad", "Andra åtagandet", "Kulturens"],
+    )
+    assert report(f"&department={social.id}") == (
+        "Actions: 2 (overdue: 2)",
+        ["Sociala försenad", "Andra åtagandet"],
+    )
+    assert report(f"&department={social.id}&commitment={a.slug}") == (
+        "Actions: 1 (overdue: 1)",
+        ["Sociala försenad"],
+    )
+    assert report(f"&department={culture.id}") == ("Actions: 1 (overdue: 1)", ["Kulturens"])
+    overdue_list = client.get("/actions?overdue=1").get_data(as_text=True)
+    assert "Kulturens" in overdue_list and "Bara förslag" not in overdue_list

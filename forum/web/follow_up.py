@@ -305,8 +305,10 @@ def _dashboard_args():
     commitment_id = None
     if commitment_slug:
         commitment_id = agreement.commitment_id(commitment_slug)
-    board = fq.dashboard(year, service.today(), utcnow(), department_id, commitment_id)
-    return board, department_id, commitment_slug, this_year
+    board = fq.dashboard(
+        year, service.today(), utcnow(), department_id, commitment_id, user=viewer()
+    )
+    return board, department_id, commitment_slug, commitment_id, this_year
 
 
 def _charts(board: fq.Dashboard) -> list[dict[str, object]]:
@@ -323,8 +325,9 @@ def _charts(board: fq.Dashboard) -> list[dict[str, object]]:
 
 
 def _dashboard_context():
-    board, department_id, commitment, this_year = _dashboard_args()
+    board, department_id, commitment, commitment_id, this_year = _dashboard_args()
     return {
+        "commitment_id": commitment_id,
         "board": board,
         "department_id": department_id,
         "commitment": commitment,
@@ -346,18 +349,20 @@ def dashboard():
 def report():
     """A print-friendly annual follow-up report for the agreement's yearly review."""
     context = _dashboard_context()
-    context["overdue_actions"] = [
-        a
-        for a in fq.list_actions(viewer(), overdue_only=True, today=service.today())
-        if a.created_at.year == context["board"].year
-    ]
+    context["overdue_actions"] = fq.overdue_actions(
+        viewer(),
+        context["board"].year,
+        service.today(),
+        context["department_id"],
+        context["commitment_id"],
+    )
     return render_template("follow_up/report.html", **context)
 
 
 @bp.get("/uppfoljning/export.csv")
 def export_csv():
     """The dashboard's figures as CSV (UTF-8 with BOM, formula-safe)."""
-    board, _department_id, _commitment, _this_year = _dashboard_args()
+    board, *_filters = _dashboard_args()
     header = [
         _("Year"),
         _("Commitment"),
@@ -409,5 +414,7 @@ def today_local():
 @bp.app_template_global()
 def commitment_indicators(commitment: Commitment) -> fq.Indicators:
     """This year's figures for one commitment, for its page (the dashboard's own query)."""
-    board = fq.dashboard(utcnow().year, service.today(), utcnow(), None, commitment.id)
+    board = fq.dashboard(
+        utcnow().year, service.today(), utcnow(), None, commitment.id, user=viewer()
+    )
     return board.rows[0][1] if board.rows else board.total
