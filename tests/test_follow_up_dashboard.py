@@ -321,3 +321,34 @@ def test_the_reports_overdue_list_is_what_its_count_counts(app, make, db, client
     assert report(f"&department={culture.id}") == ("Actions: 1 (overdue: 1)", ["Kulturens"])
     overdue_list = client.get("/actions?overdue=1").get_data(as_text=True)
     assert "Kulturens" in overdue_list and "Bara förslag" not in overdue_list
+
+
+@pytest.mark.parametrize(
+    ("field", "owner", "ticked", "error"),
+    [
+        ("owner", "department:99999999999999999999", None, "Choose who owns the action."),
+        ("owner", "department:²", None, "Choose who owns the action."),
+        ("commitments", None, "99999999999999999999", "Unknown choice."),
+        ("commitments", None, "²", "Unknown choice."),
+    ],
+)
+def test_an_id_beyond_the_range_is_the_fields_error_and_keeps_the_form(
+    app, make, db, client, auth, field, owner, ticked, error
+):
+    """(It reached the database and ended in a 404 page, losing what was typed.)"""
+    official = make.user("official")
+    dept = db.session.scalar(select(Department).where(Department.name == "Social resursnämnd"))
+    auth.login(official)
+    response = client.post(
+        "/actions/new",
+        data={
+            "title": "Det jag skrev",
+            "owner": owner or f"department:{dept.id}",
+            "due_date": "2030-01-01",
+            "commitments": [ticked or str(make.commitment_ids(1)[0])],
+        },
+    )
+    page = response.get_data(as_text=True)
+    assert response.status_code == 400
+    assert 'value="Det jag skrev"' in page
+    assert re.search(rf'<a href="#{field}">[^<]*: {re.escape(error)}</a>', page), page

@@ -13,6 +13,7 @@ from wtforms.validators import InputRequired
 
 from .. import policy
 from ..errors import DomainError, Invalid, NotFound
+from ..ids import whole_id
 from ..models import ActionStatus, Commitment, ConsultationFeedback, User
 from ..models.base import utcnow
 from ..queries import agreement
@@ -85,10 +86,12 @@ def _owner_choices() -> list[SelectChoice]:
 
 
 def _ids(values: list[str] | None) -> list[int]:
-    try:
-        return [int(v) for v in values or []]
-    except (TypeError, ValueError):
-        raise Invalid(_("Unknown choice."), field="commitments") from None
+    """The ticked commitments' ids; anything but an id a row may have is the field's error
+    (a number beyond the id range used to reach the database and end in a 404 page)."""
+    ids = [whole_id(v) for v in values or []]
+    if None in ids:
+        raise Invalid(_("Unknown choice."), field="commitments")
+    return [i for i in ids if i is not None]
 
 
 # --- actions -----------------------------------------------------------------
@@ -122,16 +125,17 @@ def _published_feedback(raw: str | None) -> ConsultationFeedback | None:
     """The feedback point an action is proposed from (only published feedback counts)."""
     if not raw:
         return None
-    if not (raw.isascii() and raw.isdigit()) or len(raw) > 18:
+    feedback_id = whole_id(raw)
+    if feedback_id is None:
         raise NotFound(_("No such feedback point."))
-    return fq.published_feedback(int(raw))
+    return fq.published_feedback(feedback_id)
 
 
 @bp.route("/actions/new", methods=["GET", "POST"])
 @login_required
 def new():
     """Propose an action, usually from a message ("make this an action")."""
-    message_id = request.args.get("message", type=int)
+    message_id = whole_id(request.args.get("message"))
     if request.args.get("message") and message_id is None:
         raise NotFound(_("No such message."))
     message = fq.source_message(current_user, message_id) if message_id else None
