@@ -352,3 +352,26 @@ def test_an_id_beyond_the_range_is_the_fields_error_and_keeps_the_form(
     assert response.status_code == 400
     assert 'value="Det jag skrev"' in page
     assert re.search(rf'<a href="#{field}">[^<]*: {re.escape(error)}</a>', page), page
+
+
+def test_messages_in_an_invite_only_forum_count_only_for_those_who_may_read_them(
+    app, make, db, client, auth
+):
+    official = make.user("official")
+    member = make.user()
+    make.organisation(admin=member)
+    forum = make.forum(owner=official, visibility="invite", members=[member])
+    a, _b = commitments(db)
+    thread = thread_on(app, forum, official, [a.id])
+    message_at(make, db, thread, member, at(2, 1))
+
+    def figures(user) -> tuple[int, int, int]:  # noqa: ANN001
+        total = fq.dashboard(YEAR, service.today(), utcnow(), user=user).total
+        return total.dialogues, total.messages, total.organisations
+
+    assert figures(None) == (0, 0, 0)
+    assert figures(make.user()) == (0, 0, 0)
+    assert figures(member) == (1, 1, 1)
+    auth.login(member)
+    body = client.get(f"/uppfoljning/export.csv?year={YEAR}").get_data(as_text=True)
+    assert body.strip().split("\r\n")[-1].startswith(f"{YEAR},,1,1,1,")

@@ -288,8 +288,8 @@ def dashboard(
 
     Dialogues are threads with visible messages that year (a department filter keeps
     forums opened by its officials); rounds count by the year they opened and
-    actions by the year they were proposed (accepted ones only, and only those `user`
-    may see: the action list and the figures agree; without a user, a visitor's).
+    actions by the year they were proposed (accepted ones only). Only what `user` may read
+    is counted (without a user, what a visitor may): the figures agree with the lists.
     """
     start, end = _year_bounds(year)
     commitment_query = select(Commitment).order_by(Commitment.position)
@@ -300,10 +300,14 @@ def dashboard(
     per: dict[int, Indicators] = {c.id: Indicators() for c in commitments}
     total = Indicators()
 
+    readable = aliased(Thread)
     in_year = and_(
         Message.created_at >= start,
         Message.created_at < end,
         Message.state == MessageState.visible,
+        # only threads `user` may read, as with the actions: an invite-only forum is, to
+        # a visitor, the same as no forum at all, and so are its messages in the figures
+        Message.thread_id.in_(select(readable.id).where(thread_readable(user, readable))),
     )
     message_base = (
         select(thread_commitments.c.commitment_id, Message.thread_id, func.count(Message.id))
