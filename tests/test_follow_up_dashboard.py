@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
@@ -235,3 +236,142 @@ def test_query_count_does_not_grow_with_data(app, make, db, client, count_querie
         counts.append((counter.count, page_counter.count, csv_counter.count))
     assert counts[0] == counts[1], counts
     assert counts[0][0] <= 6
+
+
+def _summary(page: str) -> str:
+    """The report's line "Actions: n (overdue: m)"."""
+    match = re.search(r"Actions: \d+ \(overdue: \d+\)", page)
+    assert match, page
+    return match.group(0)
+
+
+def test_actions_from_an_invite_only_thread_count_only_for_those_who_may_read_it(
+    app, make, db, client, auth
+):
+    """The figures, the CSV and the report agree with /actions for the same reader."""
+    official = make.user("official")
+    dept = db.session.scalar(select(Department).where(Department.name == "Social resursnämnd"))
+    forum = make.forum(owner=official, visibility="invite")
+    thread = make.thread(forum=forum, author=official)
+    message = make.message(thread, official, "En hemlig idé")
+    with app.test_request_context():
+        action = service.propose_action(
+            official,
+            service.ActionInput(
+                title="Hemlig åtgärd",
+                owner=f"department:{dept.id}",
+                due_date=date(YEAR, 6, 1).isoformat(),
+                commitment_ids=[thread.commitments[0].id],
+                message_id=message.id,
+            ),
+        )
+    action.created_at = at(2, 1)
+    db.session.commit()
+    assert action.accepted
+
+    def seen() -> tuple[bool, list[str], str, bool]:
+        listed = "Hemlig åtgärd" in client.get("/actions").get_data(as_text=True)
+        body = client.get(f"/uppfoljning/export.csv?year={YEAR}").get_data(as_text=True)
+        total = body.strip().split("\r\n")[-1].split(",")[-5:]  # per status, then overdue
+        report = client.get(f"/uppfoljning/rapport?year={YEAR}").get_data(as_text=True)
+        return listed, total, _summary(report), "Hemlig åtgärd" in report
+
+    assert seen() == (False, ["0", "0", "0", "0", "0"], "Actions: 0 (overdue: 0)", False)
+    assert fq.dashboard(YEAR, service.today(), utcnow()).total.action_total == 0
+    outsider = make.user("official")
+    auth.login(outsider)
+    assert seen() == (False, ["0", "0", "0", "0", "0"], "Actions: 0 (overdue: 0)", False)
+    auth.login(official)
+    assert seen() == (True, ["1", "0", "0", "0", "1"], "Actions: 1 (overdue: 1)", True)
+
+
+def test_the_reports_overdue_list_is_what_its_count_counts(app, make, db, client):
+    """Same department, commitment and year as the figures; proposals are nobody's promise yet."""
+    a, b = commitments(db)
+    official = make.user("official")
+    social = db.session.scalar(select(Department).where(Department.name == "Social resursnämnd"))
+    culture = db.session.scalar(select(Department).where(Department.name == "Kulturnämnden"))
+    past = date(YEAR, 6, 1)
+    action_at(app, db, official, social, [a.id], at(2, 1), past, "Sociala försenad")
+    action_at(app, db, official, social, [b.id], at(2, 1), past, "Andra åtagandet")
+    culture_late = action_at(app, db, official, culture, [a.id], at(2, 1), past, "Kulturens")
+    culture_late.accepted_at = culture_late.created_at  # Kulturnämnden took it on
+    proposal = action_at(app, db, official, culture, [a.id], at(2, 1), past, "Bara förslag")
+    assert proposal.accepted_at is None
+    db.session.commit()
+
+    def report(query: str) -> tuple[str, list[str]]:
+        page = client.get(f"/uppfoljning/rapport?year={YEAR}{query}").get_data(as_text=True)
+        overdue = page.split('id="r-overdue"', 1)[1]
+        titles = ["Sociala försenad", "Andra åtagandet", "Kulturens", "Bara förslag"]
+        return _summary(page), [t for t in titles if t in overdue]
+
+    assert report("") == (
+        "Actions: 3 (overdue: 3)",
+        ["Sociala försenad", "Andra åtagandet", "Kulturens"],
+    )
+    assert report(f"&department={social.id}") == (
+        "Actions: 2 (overdue: 2)",
+        ["Sociala försenad", "Andra åtagandet"],
+    )
+    assert report(f"&department={social.id}&commitment={a.slug}") == (
+        "Actions: 1 (overdue: 1)",
+        ["Sociala försenad"],
+    )
+    assert report(f"&department={culture.id}") == ("Actions: 1 (overdue: 1)", ["Kulturens"])
+    overdue_list = client.get("/actions?overdue=1").get_data(as_text=True)
+    assert "Kulturens" in overdue_list and "Bara förslag" not in overdue_list
+
+
+@pytest.mark.parametrize(
+    ("field", "owner", "ticked", "error"),
+    [
+        ("owner", "department:99999999999999999999", None, "Choose who owns the action."),
+        ("owner", "department:²", None, "Choose who owns the action."),
+        ("commitments", None, "99999999999999999999", "Unknown choice."),
+        ("commitments", None, "²", "Unknown choice."),
+    ],
+)
+def test_an_id_beyond_the_range_is_the_fields_error_and_keeps_the_form(
+    app, make, db, client, auth, field, owner, ticked, error
+):
+    """(It reached the database and ended in a 404 page, losing what was typed.)"""
+    official = make.user("official")
+    dept = db.session.scalar(select(Department).where(Department.name == "Social resursnämnd"))
+    auth.login(official)
+    response = client.post(
+        "/actions/new",
+        data={
+            "title": "Det jag skrev",
+            "owner": owner or f"department:{dept.id}",
+            "due_date": "2030-01-01",
+            "commitments": [ticked or str(make.commitment_ids(1)[0])],
+        },
+    )
+    page = response.get_data(as_text=True)
+    assert response.status_code == 400
+    assert 'value="Det jag skrev"' in page
+    assert re.search(rf'<a href="#{field}">[^<]*: {re.escape(error)}</a>', page), page
+
+
+def test_messages_in_an_invite_only_forum_count_only_for_those_who_may_read_them(
+    app, make, db, client, auth
+):
+    official = make.user("official")
+    member = make.user()
+    make.organisation(admin=member)
+    forum = make.forum(owner=official, visibility="invite", members=[member])
+    a, _b = commitments(db)
+    thread = thread_on(app, forum, official, [a.id])
+    message_at(make, db, thread, member, at(2, 1))
+
+    def figures(user) -> tuple[int, int, int]:  # noqa: ANN001
+        total = fq.dashboard(YEAR, service.today(), utcnow(), user=user).total
+        return total.dialogues, total.messages, total.organisations
+
+    assert figures(None) == (0, 0, 0)
+    assert figures(make.user()) == (0, 0, 0)
+    assert figures(member) == (1, 1, 1)
+    auth.login(member)
+    body = client.get(f"/uppfoljning/export.csv?year={YEAR}").get_data(as_text=True)
+    assert body.strip().split("\r\n")[-1].startswith(f"{YEAR},,1,1,1,")

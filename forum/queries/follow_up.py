@@ -12,8 +12,8 @@ from datetime import UTC, date, datetime
 from statistics import median
 
 from flask_babel import gettext as _
-from sqlalchemy import and_, func, or_, select
-from sqlalchemy.orm import selectinload
+from sqlalchemy import ColumnElement, and_, exists, func, or_, select
+from sqlalchemy.orm import aliased, selectinload
 
 from .. import policy
 from ..errors import NotFound
@@ -40,6 +40,7 @@ from ..models.consultations import round_commitments
 from ..models.follow_up import OPEN_STATUSES, action_commitments
 from ..models.forums import thread_commitments
 from .forums import readable_threads, visible_message
+from .search import thread_readable
 
 # --- loaders: get by id, check visibility, else NotFound --------------------------
 
@@ -86,6 +87,40 @@ def _action_query():
     )
 
 
+def _source_readable(user: User | None) -> ColumnElement[bool]:
+    """SQL for policy.can_view_action: no source thread, or one the user may read."""
+    thread = aliased(Thread)
+    return or_(
+        Action.source_thread_id.is_(None),
+        exists().where(thread.id == Action.source_thread_id, thread_readable(user, thread)),
+    )
+
+
+def _counted(user: User | None, year: int, department_id: int | None) -> list[ColumnElement[bool]]:
+    """The actions the dashboard counts for `user`: accepted, proposed in `year`, from a
+    source the user may read, owned by the department when one is chosen. The report's
+    list of overdue actions uses the same conditions, so the count and the list agree."""
+    start, end = _year_bounds(year)
+    conditions = [
+        Action.accepted_at.is_not(None),
+        Action.created_at >= start,
+        Action.created_at < end,
+        _source_readable(user),
+    ]
+    if department_id:
+        conditions.append(Action.owner_department_id == department_id)
+    return conditions
+
+
+def _overdue(today: date) -> list[ColumnElement[bool]]:
+    """Accepted, still open and past its due date (a proposal is not yet anyone's promise)."""
+    return [
+        Action.accepted_at.is_not(None),
+        Action.status.in_(OPEN_STATUSES),
+        Action.due_date < today,
+    ]
+
+
 def _visible(user: User | None, actions: list[Action]) -> list[Action]:
     """Drop actions from threads the user may not read (one query for the threads)."""
     thread_ids = {a.source_thread_id for a in actions if a.source_thread_id is not None}
@@ -115,8 +150,30 @@ def list_actions(
     if commitment_slug:
         query = query.where(Action.commitments.any(Commitment.slug == commitment_slug))
     if overdue_only and today is not None:
-        query = query.where(Action.status.in_(OPEN_STATUSES), Action.due_date < today)
+        query = query.where(*_overdue(today))
     return _visible(user, list(db.session.scalars(query)))
+
+
+def overdue_actions(
+    user: User | None,
+    year: int,
+    today: date,
+    department_id: int | None = None,
+    commitment_id: int | None = None,
+) -> list[Action]:
+    """The overdue actions behind the dashboard's overdue count for `user`, with the same
+    year, department and commitment: soonest due first."""
+    linked = (
+        Action.commitments.any(Commitment.id == commitment_id)
+        if commitment_id
+        else Action.commitments.any()
+    )
+    query = (
+        _action_query()
+        .where(*_counted(user, year, department_id), *_overdue(today), linked)
+        .order_by(Action.due_date, Action.id)
+    )
+    return list(db.session.scalars(query))
 
 
 def actions_of(user: User, limit: int = 8) -> tuple[list[Action], set[int]]:
@@ -225,12 +282,14 @@ def dashboard(
     now: datetime,
     department_id: int | None = None,
     commitment_id: int | None = None,
+    user: User | None = None,
 ) -> Dashboard:
     """Per commitment and in total, for one year: six queries, however much data there is.
 
     Dialogues are threads with visible messages that year (a department filter keeps
     forums opened by its officials); rounds count by the year they opened and
-    actions by the year they were proposed (accepted ones only).
+    actions by the year they were proposed (accepted ones only). Only what `user` may read
+    is counted (without a user, what a visitor may): the figures agree with the lists.
     """
     start, end = _year_bounds(year)
     commitment_query = select(Commitment).order_by(Commitment.position)
@@ -241,10 +300,14 @@ def dashboard(
     per: dict[int, Indicators] = {c.id: Indicators() for c in commitments}
     total = Indicators()
 
+    readable = aliased(Thread)
     in_year = and_(
         Message.created_at >= start,
         Message.created_at < end,
         Message.state == MessageState.visible,
+        # only threads `user` may read, as with the actions: an invite-only forum is, to
+        # a visitor, the same as no forum at all, and so are its messages in the figures
+        Message.thread_id.in_(select(readable.id).where(thread_readable(user, readable))),
     )
     message_base = (
         select(thread_commitments.c.commitment_id, Message.thread_id, func.count(Message.id))
@@ -335,14 +398,8 @@ def dashboard(
     action_query = (
         select(action_commitments.c.commitment_id, Action.id, Action.status, Action.due_date)
         .join(Action, Action.id == action_commitments.c.action_id)
-        .where(
-            Action.accepted_at.is_not(None),
-            Action.created_at >= start,
-            Action.created_at < end,
-        )
+        .where(*_counted(user, year, department_id))
     )
-    if department_id:
-        action_query = action_query.where(Action.owner_department_id == department_id)
     seen_actions: set[int] = set()
     for commitment, action_id, status, due in db.session.execute(action_query):
         if commitment not in per:

@@ -33,6 +33,7 @@ from ..models import (
 from ..models.base import UTCDateTime
 from ..models.forums import ROLE_MEMBER, ROLE_MODERATOR, forum_members, forum_moderators
 from .payloads import MessageRow, message_rows_select
+from .search import thread_readable
 
 PAGE_SIZE = 50
 MAX_PAGE_SIZE = 100
@@ -446,6 +447,25 @@ def revisions(message: Message, include_admin_only: bool) -> list[MessageRevisio
     return list(db.session.scalars(query.order_by(MessageRevision.id)))
 
 
+NOTIFICATIONS_PAGE = 50
+
+
+def notification_titles(user: User, items: list[Notification]) -> dict[int, str]:
+    """The titles of the notifications' threads, in one query: a thread the person may no
+    longer read (removed from its invite-only forum, say) is named by a neutral label, never
+    by its current title, which may have been renamed since."""
+    thread_ids = {n.thread_id for n in items if n.thread_id}
+    titles: dict[int, str] = dict(
+        db.session.execute(  # type: ignore[arg-type]
+            select(Thread.id, Thread.title).where(
+                Thread.id.in_(thread_ids), thread_readable(user, Thread)
+            )
+        ).all()
+    )
+    hidden = _("a thread you can no longer read")
+    return {thread_id: titles.get(thread_id, hidden) for thread_id in thread_ids}
+
+
 def notifications_page(user: User, limit: int = 100) -> tuple[list[Notification], dict[int, str]]:
     """A person's newest notifications (with actors) and the titles of their threads."""
     items = list(
@@ -457,14 +477,42 @@ def notifications_page(user: User, limit: int = 100) -> tuple[list[Notification]
             .limit(limit)
         )
     )
-    titles: dict[int, str] = dict(
-        db.session.execute(  # type: ignore[arg-type]
-            select(Thread.id, Thread.title).where(
-                Thread.id.in_({n.thread_id for n in items if n.thread_id})
-            )
-        ).all()
+    return items, notification_titles(user, items)
+
+
+@dataclass
+class NotificationList:
+    """One page of the notification centre, newest first."""
+
+    items: list[Notification]
+    titles: dict[int, str]
+    older: int | None  # the `before` of the next, older page; None on the last page
+    unread: int  # the person's unread notifications, on every page (the header's count)
+
+
+def notification_list(
+    user: User, before: int | None = None, unread_only: bool = False
+) -> NotificationList:
+    """A page of the person's notifications (all, or only the unread ones) older than the
+    id `before`, paged by id (keyset); three queries on every page."""
+    query = (
+        select(Notification)
+        .options(joinedload(Notification.actor))
+        .where(Notification.user_id == user.id)
     )
-    return items, titles
+    if unread_only:
+        query = query.where(Notification.read_at.is_(None))
+    if before is not None:
+        query = query.where(Notification.id < before)
+    rows = list(
+        db.session.scalars(query.order_by(Notification.id.desc()).limit(NOTIFICATIONS_PAGE + 1))
+    )
+    items = rows[:NOTIFICATIONS_PAGE]
+    older = items[-1].id if len(rows) > NOTIFICATIONS_PAGE else None
+    unread = db.session.scalar(
+        select(func.count()).where(Notification.user_id == user.id, Notification.read_at.is_(None))
+    )
+    return NotificationList(items, notification_titles(user, items), older, unread or 0)
 
 
 def own_notification(user: User, notification_id: int) -> Notification:

@@ -13,6 +13,7 @@ from wtforms.validators import InputRequired
 
 from .. import policy
 from ..errors import DomainError, Invalid, NotFound
+from ..ids import whole_id
 from ..models import ActionStatus, Commitment, ConsultationFeedback, User
 from ..models.base import utcnow
 from ..queries import agreement
@@ -85,10 +86,12 @@ def _owner_choices() -> list[SelectChoice]:
 
 
 def _ids(values: list[str] | None) -> list[int]:
-    try:
-        return [int(v) for v in values or []]
-    except (TypeError, ValueError):
-        raise Invalid(_("Unknown choice."), field="commitments") from None
+    """The ticked commitments' ids; anything but an id a row may have is the field's error
+    (a number beyond the id range used to reach the database and end in a 404 page)."""
+    ids = [whole_id(v) for v in values or []]
+    if None in ids:
+        raise Invalid(_("Unknown choice."), field="commitments")
+    return [i for i in ids if i is not None]
 
 
 # --- actions -----------------------------------------------------------------
@@ -122,16 +125,17 @@ def _published_feedback(raw: str | None) -> ConsultationFeedback | None:
     """The feedback point an action is proposed from (only published feedback counts)."""
     if not raw:
         return None
-    if not (raw.isascii() and raw.isdigit()) or len(raw) > 18:
+    feedback_id = whole_id(raw)
+    if feedback_id is None:
         raise NotFound(_("No such feedback point."))
-    return fq.published_feedback(int(raw))
+    return fq.published_feedback(feedback_id)
 
 
 @bp.route("/actions/new", methods=["GET", "POST"])
 @login_required
 def new():
     """Propose an action, usually from a message ("make this an action")."""
-    message_id = request.args.get("message", type=int)
+    message_id = whole_id(request.args.get("message"))
     if request.args.get("message") and message_id is None:
         raise NotFound(_("No such message."))
     message = fq.source_message(current_user, message_id) if message_id else None
@@ -305,8 +309,10 @@ def _dashboard_args():
     commitment_id = None
     if commitment_slug:
         commitment_id = agreement.commitment_id(commitment_slug)
-    board = fq.dashboard(year, service.today(), utcnow(), department_id, commitment_id)
-    return board, department_id, commitment_slug, this_year
+    board = fq.dashboard(
+        year, service.today(), utcnow(), department_id, commitment_id, user=viewer()
+    )
+    return board, department_id, commitment_slug, commitment_id, this_year
 
 
 def _charts(board: fq.Dashboard) -> list[dict[str, object]]:
@@ -323,8 +329,9 @@ def _charts(board: fq.Dashboard) -> list[dict[str, object]]:
 
 
 def _dashboard_context():
-    board, department_id, commitment, this_year = _dashboard_args()
+    board, department_id, commitment, commitment_id, this_year = _dashboard_args()
     return {
+        "commitment_id": commitment_id,
         "board": board,
         "department_id": department_id,
         "commitment": commitment,
@@ -346,18 +353,20 @@ def dashboard():
 def report():
     """A print-friendly annual follow-up report for the agreement's yearly review."""
     context = _dashboard_context()
-    context["overdue_actions"] = [
-        a
-        for a in fq.list_actions(viewer(), overdue_only=True, today=service.today())
-        if a.created_at.year == context["board"].year
-    ]
+    context["overdue_actions"] = fq.overdue_actions(
+        viewer(),
+        context["board"].year,
+        service.today(),
+        context["department_id"],
+        context["commitment_id"],
+    )
     return render_template("follow_up/report.html", **context)
 
 
 @bp.get("/uppfoljning/export.csv")
 def export_csv():
     """The dashboard's figures as CSV (UTF-8 with BOM, formula-safe)."""
-    board, _department_id, _commitment, _this_year = _dashboard_args()
+    board, *_filters = _dashboard_args()
     header = [
         _("Year"),
         _("Commitment"),
@@ -409,5 +418,7 @@ def today_local():
 @bp.app_template_global()
 def commitment_indicators(commitment: Commitment) -> fq.Indicators:
     """This year's figures for one commitment, for its page (the dashboard's own query)."""
-    board = fq.dashboard(utcnow().year, service.today(), utcnow(), None, commitment.id)
+    board = fq.dashboard(
+        utcnow().year, service.today(), utcnow(), None, commitment.id, user=viewer()
+    )
     return board.rows[0][1] if board.rows else board.total

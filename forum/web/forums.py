@@ -438,9 +438,18 @@ def revisions(message_id: int):
 @bp.get("/notifications")
 @login_required
 def notifications():
-    """The notification centre."""
-    items, titles = forum_queries.notifications_page(current_user)
-    return render_template("forums/notifications.html", items=items, titles=titles)
+    """The notification centre: newest first, a page at a time (`before` an id), all of
+    them or only the unread ones (`show=unread`), so every one the header counts is
+    reachable."""
+    raw = request.args.get("before")
+    before = whole_id(raw)
+    if raw and before is None:
+        abort(400)
+    unread_only = request.args.get("show") == "unread"
+    page = forum_queries.notification_list(current_user, before, unread_only)
+    return render_template(
+        "forums/notifications.html", page=page, unread_only=unread_only, first_page=not raw
+    )
 
 
 @bp.post("/notifications/read")
@@ -455,7 +464,10 @@ def notifications_read():
             abort(400)
         ids = [one]
     notification_service.mark_read(current_user, ids)
-    return redirect(url_for("forums.notifications"))
+    # back to the page the button was on (whatever is not a page is the first page)
+    show = "unread" if request.form.get("show") == "unread" else None
+    before = whole_id(request.form.get("before"))
+    return redirect(url_for("forums.notifications", show=show, before=before))
 
 
 @bp.get("/notifications/<int:notification_id>/open")
