@@ -6,6 +6,7 @@ from datetime import date, datetime
 
 from flask_login import UserMixin
 from sqlalchemy import Date, ForeignKey, Index, String, Text
+from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..extensions import Model
@@ -43,6 +44,12 @@ class User(UserMixin, Model):
     @property
     def is_official(self) -> bool:
         return self.department_id is not None
+
+    @hybrid_property
+    def is_closed(self) -> bool:
+        """The account was closed (services.privacy): its address is on the closed domain.
+        Also a SQL expression: `select(User).where(~User.is_closed)`."""
+        return self.email.endswith("@" + CLOSED_DOMAIN)
 
     def is_suspended(self, now: datetime) -> bool:
         """A suspension is in force until its time is up (lifting clears it)."""

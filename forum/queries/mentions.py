@@ -18,7 +18,6 @@ from .. import policy
 from ..errors import Invalid
 from ..extensions import db
 from ..models import Message, Thread, User, Visibility
-from ..models.accounts import CLOSED_DOMAIN
 from ..models.base import utcnow
 from ..models.forums import forum_members, forum_moderators
 from ..text import MENTION_RE
@@ -59,7 +58,7 @@ def suggestions(asker: User, thread: Thread, prefix: str, now: datetime) -> list
                 name.contains(" " + text, autoescape=True),
             ),
             User.id != asker.id,
-            ~User.email.endswith("@" + CLOSED_DOMAIN),
+            ~User.is_closed,
             or_(User.suspended_until.is_(None), User.suspended_until <= now),
         )
         .order_by(case((took_part, 0), else_=1), User.display_name, User.id)

@@ -28,7 +28,6 @@ from ..events import emit_after_commit, user_room
 from ..extensions import db
 from ..links import absolute, path_for
 from ..models import Message, Notification, NotificationPreference, Thread, User
-from ..models.accounts import CLOSED_DOMAIN
 from ..models.base import utcnow
 from ..queries.payloads import notification_dict
 from ..text import excerpt
@@ -245,11 +244,6 @@ def _mail(user: User, kind: str, subject: str, text: str, url: str, note: Notifi
     mail.unsubscribe_url = stop
 
 
-def is_closed(user: User) -> bool:
-    """A closed account (services.privacy.close_account) is told nothing more."""
-    return user.email.endswith("@" + CLOSED_DOMAIN)
-
-
 def _mail_held(user: User, kind: str, now: datetime) -> bool:
     """A suspended person's mail waits for the suspension to end, except the moderation
     notices (why they are suspended, an appeal's outcome): they cannot log in to act on the
@@ -276,7 +270,7 @@ def deliver(
     """
     people: dict[int, User] = {}
     for user in recipients:
-        if (actor is not None and user.id == actor.id) or is_closed(user):
+        if (actor is not None and user.id == actor.id) or user.is_closed:
             continue
         people.setdefault(user.id, user)
     if not people:
@@ -335,7 +329,7 @@ def send_digests(now: datetime | None = None) -> int:
         .join(User, User.id == Notification.user_id)
         .where(
             Notification.mail_state == DIGEST,
-            ~User.email.endswith("@" + CLOSED_DOMAIN),
+            ~User.is_closed,
             # a suspended person's digest waits until the suspension ends (_mail_held)
             or_(User.suspended_until.is_(None), User.suspended_until <= now),
             or_(User.last_digest_on.is_(None), User.last_digest_on < day),

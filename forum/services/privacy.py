@@ -65,10 +65,6 @@ def pseudonym(user_id: int) -> str:
     return f"Före detta användare {user_id}"
 
 
-def is_closed(user: User) -> bool:
-    return user.email.endswith("@" + CLOSED_DOMAIN)
-
-
 def close_account(
     actor: User | None, user_id: int, password: str | None = None, address: str | None = None
 ) -> User:
@@ -79,7 +75,7 @@ def close_account(
     """
     actor = policy.require_login(actor)
     user = db.session.get(User, user_id)
-    if user is None or is_closed(user):
+    if user is None or user.is_closed:
         raise NotFound(_("No such account."))
     if actor.id == user.id:
         confirm_password(user, password, address, field="password")

@@ -14,7 +14,6 @@ from ..extensions import db
 from ..links import path_for
 from ..models import User
 from ..text import Rendered, render_markdown
-from .privacy import CLOSED_DOMAIN
 
 MAX_BODY = 10_000
 MAX_TITLE = 200
@@ -26,7 +25,7 @@ def resolve_mentions(handles: set[str]) -> Mapping[str, tuple[int, str]]:
     rows = db.session.execute(
         select(User.id, User.handle).where(
             func.lower(User.handle).in_(handles),
-            User.email.not_like(f"%@{CLOSED_DOMAIN}"),  # a closed account is mentioned no more
+            ~User.is_closed,  # a closed account is mentioned no more
         )
     )
     return {handle.lower(): (uid, path_for("forums.person", handle=handle)) for uid, handle in rows}
