@@ -13,8 +13,8 @@ from forum.config import parse_rate_limit
 from forum.models import Commitment, Department, RoundState
 from forum.models.base import utcnow
 from forum.queries import follow_up as fq
+from forum.services import api_tokens, forums
 from forum.services import follow_up as service
-from forum.services import forums
 
 YEAR = utcnow().year - 1  # a whole year in the past: every date in it has passed
 
@@ -283,6 +283,16 @@ def test_actions_from_an_invite_only_thread_count_only_for_those_who_may_read_it
     assert seen() == (False, ["0", "0", "0", "0", "0"], "Actions: 0 (overdue: 0)", False)
     auth.login(official)
     assert seen() == (True, ["1", "0", "0", "0", "1"], "Actions: 1 (overdue: 1)", True)
+
+    # the open-data API's figures are the same: a visitor's, or a token owner's
+    def api_total(headers: dict[str, str]) -> int:
+        body = client.get(f"/api/v1/indicators?year={YEAR}", headers=headers).get_json()
+        return sum(body["total"]["actions"].values())
+
+    with app.test_request_context():
+        _token, raw = api_tokens.create_token(official, "figures", ["read"])
+    assert api_total({}) == 0
+    assert api_total({"Authorization": f"Bearer {raw}"}) == 1
 
 
 def test_the_reports_overdue_list_is_what_its_count_counts(app, make, db, client):

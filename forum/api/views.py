@@ -519,7 +519,8 @@ def indicators(args):
     """The follow-up dashboard's figures for one year (this year by default)."""
     now = utcnow()
     year = args["year"] or now.year
-    board = follow_up_queries.dashboard(year, follow_up_service.today(), now)
+    # the figures of what the token's owner may read, as the pages and the action list
+    board = follow_up_queries.dashboard(year, follow_up_service.today(), now, user=reader())
     return {
         "year": board.year,
         "commitments": [
