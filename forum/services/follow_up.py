@@ -199,8 +199,9 @@ def propose_action(user: User | None, data: ActionInput) -> Action:
     )
     owner_side = policy.is_action_owner_side(user, action)
     deciders = [] if owner_side else owner_people(action)
-    if not owner_side and not deciders:
-        # nobody who could accept it may open it: it would wait for ever
+    if not owner_side and not deciders and _owner_side(action):
+        # the owner's people are there, but none may open it: it would wait for ever (a side
+        # with nobody yet waits for its first official or admin, as before)
         raise Invalid(
             _("Nobody on that side may read where the action comes from. Choose another owner."),
             field="owner",
@@ -337,6 +338,11 @@ def set_following(user: User | None, action_id: int, follow: bool) -> bool:
 def owner_people(action: Action) -> list[User]:
     """Who acts for the owner and may open the action: the department's officials, or the
     organisation's admins, less those who may not read the thread it came from."""
+    return [person for person in _owner_side(action) if policy.can_view_action(person, action)]
+
+
+def _owner_side(action: Action) -> list[User]:
+    """The department's officials, or the organisation's admins."""
     if action.owner_department_id is not None:
         query = select(User).where(User.department_id == action.owner_department_id)
     else:
@@ -349,9 +355,7 @@ def owner_people(action: Action) -> list[User]:
                 Membership.status == MembershipStatus.approved,
             )
         )
-    return [
-        person for person in db.session.scalars(query) if policy.can_view_action(person, action)
-    ]
+    return list(db.session.scalars(query))
 
 
 def remind(now: datetime | None = None) -> int:
