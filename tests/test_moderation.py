@@ -314,6 +314,31 @@ def test_redaction_keeps_the_original_for_admins_only(scene, make, client, auth,
     assert count(db, Notification, Notification.kind == "moderation_redacted") == 1
 
 
+def test_redaction_rewrites_the_flag_notifications_and_their_unsent_mail(scene, db):
+    """The moderators told of the flag quoted the personal data: the redaction removes it."""
+    moderation.flag_message(scene.flaggers[0], scene.message.id, "personal_data", "nummer")
+    notes = db.session.scalars(
+        select(Notification).where(Notification.kind == "moderation_flag")
+    ).all()
+    assert notes and all("070-123" in note.excerpt for note in notes)
+    mails = db.session.scalars(
+        select(OutboxMail).where(OutboxMail.notification_id.in_([n.id for n in notes]))
+    ).all()
+    assert mails and all("070-123" in mail.body for mail in mails)
+
+    moderation.redact_message(scene.forum_moderator, scene.message.id, "Ring mig, [borttaget]")
+
+    db.session.expire_all()
+    notes = db.session.scalars(
+        select(Notification).where(Notification.kind == "moderation_flag")
+    ).all()
+    assert notes and not any("070-123" in note.excerpt for note in notes)
+    assert all("borttaget" in note.excerpt for note in notes)
+    for mail in mails:
+        db.session.refresh(mail)
+        assert "070-123" not in mail.body and "070-123" not in (mail.html_body or "")
+
+
 def test_warning_reaches_the_author_with_its_reason(scene, client, auth, db):
     auth.login(scene.forum_moderator)
     response = client.post(
