@@ -103,11 +103,24 @@ def _refuse_while_muted(muted_until: Any) -> None:
         )
 
 
-def check_slow_mode(user: User, thread: Thread) -> None:
-    """Raise RateLimited (with retry_after) while slow mode keeps this person waiting."""
+def check_slow_mode(user: User, thread: Thread, *, serialised: bool = False) -> None:
+    """Raise RateLimited (with retry_after) while slow mode keeps this person waiting.
+
+    `serialised`: called inside the write transaction that stores the message. The
+    person's row is locked first (a row lock on PostgreSQL, the write lock on SQLite,
+    held until commit), so parallel sends of one person are checked one after another,
+    each seeing the message the one before it committed.
+    """
     seconds = thread.slow_mode_seconds or 0
     if seconds <= 0 or policy.exempt_from_slow_mode(user, thread):
         return
+    if serialised:
+        db.session.execute(
+            update(User)
+            .where(User.id == user.id)
+            .values(id=User.id)
+            .execution_options(synchronize_session=False)
+        )
     last = db.session.scalar(
         select(func.max(Message.created_at)).where(
             Message.thread_id == thread.id, Message.author_id == user.id
