@@ -40,7 +40,7 @@ from ..models import (
 from ..models.base import utcnow
 from ..queries import forums as forum_queries
 from ..queries import payloads
-from ..queries.moderation import mute_in_force
+from ..queries.moderation import appeal_forum_id, mute_in_force
 from ..text import excerpt
 from . import audit, notifications
 from .rendering import MAX_BODY, MAX_TITLE, render_body
@@ -802,9 +802,10 @@ def appeal(user: User | None, action_id: int, body: str | None) -> Appeal:
     except IntegrityError:
         db.session.rollback()
         raise Conflict(_("You have already appealed this decision.")) from None
-    audit.record(user, "appeal.submitted", "moderation_action", action.id, forum_id=action.forum_id)
+    forum_id = appeal_forum_id(action)  # its thread's forum now: the thread may have moved
+    audit.record(user, "appeal.submitted", "moderation_action", action.id, forum_id=forum_id)
     notifications.tell_moderators(
-        action.forum_id, "moderation_appeal", text[:300], path_for("moderation.queue"), actor=user
+        forum_id, "moderation_appeal", text[:300], path_for("moderation.queue"), actor=user
     )
     db.session.commit()
     return item
@@ -850,9 +851,11 @@ def decide_appeal(
     if item is None:
         raise NotFound(_("No such appeal."))
     action = item.action
+    # the moderators of the forum the thread is in now decide, not those of where it was
+    forum_id = appeal_forum_id(action)
     policy.require(
         policy.can_decide_appeal(
-            actor, action.subject_id, _forum(action.forum_id), decided_by=action.actor_id
+            actor, action.subject_id, _forum(forum_id), decided_by=action.actor_id
         ),
         _("You may not decide on this appeal."),
     )
@@ -876,9 +879,9 @@ def decide_appeal(
         "moderation_action",
         action.id,
         text,
-        forum_id=action.forum_id,
+        forum_id=forum_id,
     )
     _tell(action.subject, f"appeal_{result.value}", text, action)
-    notifications.recount_for_moderators(notifications.moderators_of(action.forum_id))
+    notifications.recount_for_moderators(notifications.moderators_of(forum_id))
     db.session.commit()
     return item
