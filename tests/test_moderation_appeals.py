@@ -6,8 +6,10 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from forum.models import Appeal, AuditEntry, Message, Notification
+from forum.labels import audit_label
+from forum.models import Appeal, AuditEntry, Message, MessageRevision, Notification
 from forum.queries.moderation import pending_appeals, waiting_count
+from forum.services import forums as forum_service
 from forum.services import moderation
 
 
@@ -82,3 +84,116 @@ def test_the_old_forums_moderators_cannot_see_or_decide_a_moved_appeal(moved, db
     assert db.session.get(Message, message.id).state == "visible"
     entry = db.session.scalar(select(AuditEntry).where(AuditEntry.action == "appeal.reversed"))
     assert entry.forum_id == thread.forum_id
+
+
+# --- reversing a redaction ------------------------------------------------------------
+
+
+@pytest.fixture
+def people(make):
+    moderators = [make.user("moderator") for _ in range(3)]
+    author = make.user(name="Arne Author")
+    thread = make.thread(forum=make.forum(), author=author)
+    return moderators, author, thread
+
+
+def reverse(db, moderator, author, action, note="Ok"):
+    moderation.appeal(author, action.id, "Det var mitt jobbnummer")
+    appeal = db.session.scalar(select(Appeal).where(Appeal.action_id == action.id))
+    moderation.decide_appeal(moderator, appeal.id, "reversed", note)
+    db.session.expire_all()
+
+
+def body(db, message):
+    return db.session.get(Message, message.id).body
+
+
+def logged(db, action):
+    return db.session.scalars(select(AuditEntry.reason).where(AuditEntry.action == action)).all()
+
+
+def test_reversing_an_earlier_redaction_keeps_a_later_one(people, make, db):
+    (first, second, judge), author, thread = people
+    message = make.message(thread, author, "Ring 070-1234567, bor Storgatan 1")
+    phone = moderation.redact_message(first, message.id, "Ring [tel borttaget], bor Storgatan 1")
+    moderation.redact_message(second, message.id, "Ring [tel borttaget], bor [adress borttagen]")
+
+    reverse(db, judge, author, phone)
+
+    assert body(db, message) == "Ring 070-1234567, bor [adress borttagen]"
+    assert logged(db, "message.redaction_kept") == []
+
+
+def test_reversing_the_only_redaction_gives_the_text_back_exactly(people, make, db):
+    (first, _second, judge), author, thread = people
+    original = "Ring mig på 070-123 45 67\n\nHälsningar, Arne"
+    message = make.message(thread, author, original)
+    action = moderation.redact_message(first, message.id, "")
+
+    reverse(db, judge, author, action)
+
+    assert body(db, message) == original
+
+
+def test_reversing_a_redaction_keeps_the_authors_later_edit(people, make, db):
+    (first, _second, judge), author, thread = people
+    message = make.message(thread, author, "Ring 070-1234567 om mötet")
+    action = moderation.redact_message(first, message.id, "Ring [borttaget] om mötet")
+    forum_service.edit_message(author, message.id, "Ring [borttaget] om mötet på tisdag")
+
+    reverse(db, judge, author, action)
+
+    assert body(db, message) == "Ring 070-1234567 om mötet på tisdag"
+    kept = db.session.scalars(
+        select(MessageRevision.body).where(MessageRevision.message_id == message.id)
+    ).all()
+    # nothing is dropped: the edited text as it stood before the reversal is a revision
+    assert "Ring [borttaget] om mötet på tisdag" in kept
+
+
+def test_a_reversal_that_cannot_be_done_exactly_keeps_the_later_redaction_and_says_so(
+    people, make, db
+):
+    (first, second, judge), author, thread = people
+    message = make.message(thread, author, "Ring 070-1234567, bor Storgatan 1")
+    phone = moderation.redact_message(first, message.id, "Ring [tel borttaget], bor Storgatan 1")
+    # a later redaction took out the same words (and more)
+    moderation.redact_message(second, message.id, "[Allt borttaget]")
+
+    reverse(db, judge, author, phone)
+
+    assert body(db, message) == "[Allt borttaget]"
+    assert logged(db, "message.redaction_kept") == [
+        f"decision {phone.id}: a later edit or redaction changed the same text"
+    ]
+    assert audit_label("message.redaction_kept") != audit_label("no.such.event")  # has words
+
+
+def test_a_reversal_gives_back_nothing_a_standing_redaction_removed(people, make, db):
+    """The first redaction took out a stretch that also held the address; the second took
+    the address out where it was repeated: giving the first stretch back would show it."""
+    (first, second, judge), author, thread = people
+    message = make.message(thread, author, "Jag, Storgatan 1, ringer. Adress: Storgatan 1")
+    wide = moderation.redact_message(
+        first, message.id, "Jag, [borttaget], ringer. Adress: Storgatan 1"
+    )
+    moderation.redact_message(second, message.id, "Jag, [borttaget], ringer. Adress: [borttagen]")
+
+    reverse(db, judge, author, wide)
+
+    assert "Storgatan" not in body(db, message)
+    assert len(logged(db, "message.redaction_kept")) == 1
+
+
+def test_a_reversal_rewrites_the_excerpts_and_tells_the_room(people, make, db, socket_for):
+    (first, _second, judge), author, thread = people
+    message = make.message(thread, author, "Ring 070-1234567")
+    action = moderation.redact_message(first, message.id, "Ring [borttaget]")
+    watcher = socket_for(make.user())
+    watcher.emit("join", {"thread_id": thread.id}, callback=True)
+    watcher.get_received()
+
+    reverse(db, judge, author, action)
+
+    edited = [e["args"][0] for e in watcher.get_received() if e["name"] == "message:edited"]
+    assert edited and "070-1234567" in edited[-1]["message"]["html"]

@@ -7,7 +7,9 @@ original as an admin-only revision, and every step is written to the audit log.
 from __future__ import annotations
 
 import math
+import re
 from datetime import datetime, timedelta
+from difflib import SequenceMatcher
 from typing import Any
 
 from flask import current_app
@@ -496,15 +498,14 @@ def redact_message(
         .where(MessageRevision.message_id == message.id)
         .values(admin_only=True)
     )
-    db.session.add(
-        MessageRevision(
-            message_id=message.id,
-            body=message.body,
-            html=message.html,
-            created_at=message.edited_at or message.created_at,
-            admin_only=True,
-        )
+    original = MessageRevision(
+        message_id=message.id,
+        body=message.body,
+        html=message.html,
+        created_at=message.edited_at or message.created_at,
+        admin_only=True,
     )
+    db.session.add(original)
     message.body = text
     message.html = render_body(text).html
     action = _record_action(
@@ -515,6 +516,9 @@ def redact_message(
         reason_code="personal_data",
         message=message,
     )
+    # The revision this decision made is the one replaced at the moment it was made: a
+    # reversal on appeal gives back what this decision removed, nothing else.
+    original.replaced_at = action.created_at
     _resolve_flags(actor, message.id, "redacted")
     audit.record(
         actor, "message.redacted", "message", message.id, reason, forum_id=message.thread.forum_id
@@ -811,6 +815,138 @@ def appeal(user: User | None, action_id: int, body: str | None) -> Appeal:
     return item
 
 
+_TOKENS = re.compile(r"\w+|\s+|[^\w\s]")
+
+
+def _tokens(text: str) -> list[str]:
+    return _TOKENS.findall(text)
+
+
+def _redaction_texts(action: ModerationAction) -> tuple[str, str] | None:
+    """(before, after): the message's text just before and just after the redaction
+    `action`, from the revision it made; None if that cannot be known for sure."""
+    revisions = list(
+        db.session.scalars(
+            select(MessageRevision)
+            .where(MessageRevision.message_id == action.message_id)
+            .order_by(MessageRevision.id)
+        )
+    )
+    made = [r for r in revisions if r.admin_only and r.replaced_at == action.created_at]
+    if len(made) != 1:
+        return None
+    later = [r for r in revisions if r.id > made[0].id]
+    after = later[0].body if later else action.message.body  # type: ignore[union-attr]
+    return made[0].body, after
+
+
+def _words(tokens: list[str]) -> tuple[str, ...]:
+    return tuple(t.casefold() for t in tokens if not t.isspace())
+
+
+def _removed_by(before: str, after: str) -> list[tuple[str, ...]]:
+    """The stretches of words a change took out (what a redaction removed); the parts of
+    one stretch may be apart by spaces the change left where they were."""
+    old = _tokens(before)
+    out: list[tuple[str, ...]] = []
+    run: list[str] = []
+    for tag, i1, i2, _j1, _j2 in SequenceMatcher(None, old, _tokens(after), False).get_opcodes():
+        if tag in ("replace", "delete"):
+            run += old[i1:i2]
+        elif tag == "equal" and not all(t.isspace() for t in old[i1:i2]) and run:
+            out.append(_words(run))
+            run = []
+    if run:
+        out.append(_words(run))
+    return [words for words in out if any(re.search(r"\w", w) for w in words)]
+
+
+def _contains(words: tuple[str, ...], part: tuple[str, ...]) -> bool:
+    n = len(part)
+    return any(words[i : i + n] == part for i in range(len(words) - n + 1))
+
+
+def undo_change(
+    before: str, after: str, now: str, keep_out: list[tuple[str, ...]]
+) -> tuple[str, bool]:
+    """`now` with the change from `before` to `after` undone wherever the text it touched
+    has not changed since, and where what it gives back contains none of `keep_out`.
+
+    A three-way merge by words: each stretch the change replaced is given back only if
+    that stretch is still in `now` as the change left it. Returns (text, whole): `whole`
+    is False when some of the change had to stay (a later edit or redaction touched it).
+    """
+    base, old, new = _tokens(after), _tokens(before), _tokens(now)
+    since = SequenceMatcher(None, base, new, False).get_opcodes()
+    changed = [(i1, i2) for tag, i1, i2, _j1, _j2 in since if tag != "equal"]
+    same = [(i1, i2, j1) for tag, i1, i2, j1, _j2 in since if tag == "equal"]
+    if not base and not new:
+        same = [(0, 0, 0)]
+    edits: list[tuple[int, int, list[str]]] = []
+    whole = True
+    for tag, i1, i2, j1, j2 in SequenceMatcher(None, base, old, False).get_opcodes():
+        if tag == "equal":
+            continue
+        back = old[j1:j2]
+        touched = any(a1 <= i2 and i1 <= a2 for a1, a2 in changed)
+        spot = next((j + i1 - e1 for e1, e2, j in same if e1 <= i1 and i2 <= e2), None)
+        again = _words(back)
+        if touched or spot is None or any(_contains(again, gone) for gone in keep_out):
+            whole = False
+            continue
+        edits.append((spot, spot + i2 - i1, back))
+    for start, end, back in sorted(edits, reverse=True):
+        new[start:end] = back
+    return "".join(new), whole
+
+
+def _reverse_redaction(actor: User, action: ModerationAction, message: Message) -> None:
+    """Give back what the redaction `action` removed, and only that: the text removed by
+    redactions still in force stays out and later edits stay in. Where that cannot be
+    done exactly, that part stays redacted and the moderation log says so."""
+    texts = _redaction_texts(action)
+    keep_out: list[tuple[str, ...]] = []
+    for other in db.session.scalars(
+        select(ModerationAction).where(
+            ModerationAction.message_id == message.id,
+            ModerationAction.kind == ActionKind.redact,
+            ModerationAction.reversed_at.is_(None),
+            ModerationAction.id != action.id,
+        )
+    ):
+        other_texts = _redaction_texts(other)
+        if other_texts is not None:
+            keep_out += _removed_by(*other_texts)
+    if texts is None:
+        body, whole = message.body, False
+    else:
+        body, whole = undo_change(texts[0], texts[1], message.body, keep_out)
+    forum_id = message.thread.forum_id
+    if body != message.body:
+        # the text as it stands (perhaps the author's later edit) is kept, never dropped
+        db.session.add(
+            MessageRevision(
+                message_id=message.id,
+                body=message.body,
+                html=message.html,
+                created_at=message.edited_at or message.created_at,
+            )
+        )
+        message.body = body
+        message.html = render_body(body).html
+        _emit_message("message:edited", message)
+        notifications.sync_message_excerpts(message)
+    if not whole:
+        audit.record(
+            actor,
+            "message.redaction_kept",
+            "message",
+            message.id,
+            f"decision {action.id}: a later edit or redaction changed the same text",
+            forum_id=forum_id,
+        )
+
+
 def _reverse(actor: User, action: ModerationAction) -> None:
     """Undo a decision after a successful appeal."""
     message = action.message
@@ -827,17 +963,7 @@ def _reverse(actor: User, action: ModerationAction) -> None:
                 forum_id=message.thread.forum_id,
             )
     elif action.kind == ActionKind.redact and message is not None:
-        original = db.session.scalar(
-            select(MessageRevision)
-            .where(MessageRevision.message_id == message.id, MessageRevision.admin_only.is_(True))
-            .order_by(MessageRevision.id.desc())
-            .limit(1)
-        )
-        if original is not None:
-            message.body = original.body
-            message.html = render_body(original.body).html
-            _emit_message("message:edited", message)
-            notifications.sync_message_excerpts(message)
+        _reverse_redaction(actor, action, message)
     if action.reversed_at is None:
         _lift(actor, action)
 
