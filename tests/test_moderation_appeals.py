@@ -3,6 +3,8 @@ gives back (only what that decision removed; later removals and edits stay)."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from sqlalchemy import select
 
@@ -197,3 +199,19 @@ def test_a_reversal_rewrites_the_excerpts_and_tells_the_room(people, make, db, s
 
     edited = [e["args"][0] for e in watcher.get_received() if e["name"] == "message:edited"]
     assert edited and "070-1234567" in edited[-1]["message"]["html"]
+
+
+def test_a_redaction_from_before_the_revision_was_tied_to_it_is_still_found(people, make, db):
+    """Older redactions wrote their revision in the same flush as the decision, a few
+    microseconds apart: that one revision is taken."""
+    (first, second, judge), author, thread = people
+    message = make.message(thread, author, "Ring 070-1234567, bor Storgatan 1")
+    phone = moderation.redact_message(first, message.id, "Ring [tel borttaget], bor Storgatan 1")
+    moderation.redact_message(second, message.id, "Ring [tel borttaget], bor [adress borttagen]")
+    for revision in db.session.scalars(select(MessageRevision)):
+        revision.replaced_at += timedelta(microseconds=150)
+    db.session.commit()
+
+    reverse(db, judge, author, phone)
+
+    assert body(db, message) == "Ring 070-1234567, bor [adress borttagen]"

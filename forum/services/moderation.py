@@ -815,6 +815,7 @@ def appeal(user: User | None, action_id: int, body: str | None) -> Appeal:
     return item
 
 
+_SAME_FLUSH = timedelta(seconds=1)
 _TOKENS = re.compile(r"\w+|\s+|[^\w\s]")
 
 
@@ -833,6 +834,11 @@ def _redaction_texts(action: ModerationAction) -> tuple[str, str] | None:
         )
     )
     made = [r for r in revisions if r.admin_only and r.replaced_at == action.created_at]
+    if not made:  # made before the two were tied: the one written in the same flush
+        apart = {r.id: abs(r.replaced_at - action.created_at) for r in revisions if r.admin_only}
+        near = sorted((gap, rid) for rid, gap in apart.items() if gap < _SAME_FLUSH)
+        if near and (len(near) == 1 or near[0][0] < near[1][0]):
+            made = [r for r in revisions if r.id == near[0][1]]
     if len(made) != 1:
         return None
     later = [r for r in revisions if r.id > made[0].id]
