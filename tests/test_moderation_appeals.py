@@ -215,3 +215,21 @@ def test_a_redaction_from_before_the_revision_was_tied_to_it_is_still_found(peop
     reverse(db, judge, author, phone)
 
     assert body(db, message) == "Ring 070-1234567, bor [adress borttagen]"
+
+
+def test_when_a_later_redactions_removal_is_unknown_nothing_is_given_back(people, make, db):
+    (first, second, judge), author, thread = people
+    message = make.message(thread, author, "Ring 070-1234567, bor Storgatan 1")
+    phone = moderation.redact_message(first, message.id, "Ring [tel borttaget], bor Storgatan 1")
+    address = moderation.redact_message(
+        second, message.id, "Ring [tel borttaget], bor [adress borttagen]"
+    )
+    for revision in db.session.scalars(select(MessageRevision)):
+        if revision.replaced_at == address.created_at:
+            revision.replaced_at -= timedelta(hours=1)  # no longer tied to its decision
+    db.session.commit()
+
+    reverse(db, judge, author, phone)
+
+    assert body(db, message) == "Ring [tel borttaget], bor [adress borttagen]"
+    assert len(logged(db, "message.redaction_kept")) == 1

@@ -923,6 +923,8 @@ def _reverse_redaction(actor: User, action: ModerationAction, message: Message) 
         other_texts = _redaction_texts(other)
         if other_texts is not None:
             keep_out += _removed_by(*other_texts)
+        elif other.id > action.id:
+            texts = None  # what a later redaction removed is not known: it all stays
     if texts is None:
         body, whole = message.body, False
     else:
