@@ -52,6 +52,7 @@ AUDIT_EVENTS = {
     "message.auto_hidden": _l("Message hidden automatically after flags"),
     "message.restored": _l("Message restored"),
     "message.redacted": _l("Personal data redacted"),
+    "message.redaction_kept": _l("Redaction partly kept on appeal: later changes to the same text"),
     "organisation.registered": _l("Organisation registered"),
     "organisation.verified": _l("Organisation verified"),
     "organisation.rejected": _l("Organisation rejected"),

@@ -3,6 +3,8 @@ thread controls, the audit log and the transparency page (HTTP, socket and servi
 
 from __future__ import annotations
 
+import threading
+import time
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -11,7 +13,7 @@ from sqlalchemy import func, select
 from support import Auth
 
 from forum.config import parse_rate_limit
-from forum.errors import Invalid
+from forum.errors import Invalid, RateLimited
 from forum.models import (
     Appeal,
     AuditEntry,
@@ -314,6 +316,31 @@ def test_redaction_keeps_the_original_for_admins_only(scene, make, client, auth,
     assert count(db, Notification, Notification.kind == "moderation_redacted") == 1
 
 
+def test_redaction_rewrites_the_flag_notifications_and_their_unsent_mail(scene, db):
+    """The moderators told of the flag quoted the personal data: the redaction removes it."""
+    moderation.flag_message(scene.flaggers[0], scene.message.id, "personal_data", "nummer")
+    notes = db.session.scalars(
+        select(Notification).where(Notification.kind == "moderation_flag")
+    ).all()
+    assert notes and all("070-123" in note.excerpt for note in notes)
+    mails = db.session.scalars(
+        select(OutboxMail).where(OutboxMail.notification_id.in_([n.id for n in notes]))
+    ).all()
+    assert mails and all("070-123" in mail.body for mail in mails)
+
+    moderation.redact_message(scene.forum_moderator, scene.message.id, "Ring mig, [borttaget]")
+
+    db.session.expire_all()
+    notes = db.session.scalars(
+        select(Notification).where(Notification.kind == "moderation_flag")
+    ).all()
+    assert notes and not any("070-123" in note.excerpt for note in notes)
+    assert all("borttaget" in note.excerpt for note in notes)
+    for mail in mails:
+        db.session.refresh(mail)
+        assert "070-123" not in mail.body and "070-123" not in (mail.html_body or "")
+
+
 def test_warning_reaches_the_author_with_its_reason(scene, client, auth, db):
     auth.login(scene.forum_moderator)
     response = client.post(
@@ -599,6 +626,53 @@ def test_slow_mode_spaces_messages_but_not_for_moderators(scene, client, auth, s
     assert send(moderator, scene.thread, "m2", "m2")["ok"]
     entry = db.session.scalar(select(AuditEntry).where(AuditEntry.action == "thread.slow_mode"))
     assert entry.reason == "30 s"
+
+
+def test_slow_mode_holds_for_sends_at_the_same_moment(app, scene, db, monkeypatch):
+    """Parallel sends of one person: slow mode is checked inside the serialised write,
+    so the second sees the first one's message and waits (only one of them is stored)."""
+
+    from forum.extensions import db as _db
+    from forum.models import User
+    from forum.services import forums as forum_service
+
+    # slow mode holds by itself: without the rate limit's lock (off, or kept in Redis)
+    app.config["FORUM_MESSAGE_RATE_LIMIT"] = parse_rate_limit("off")
+    moderation.set_slow_mode(scene.forum_moderator, scene.thread.id, 600)
+    thread_id, author_id = scene.thread.id, scene.flaggers[0].id  # no ORM objects in threads
+    before = count(db, Message, Message.thread_id == thread_id)
+    render = forum_service.render_body
+
+    def slow_render(text):
+        time.sleep(0.2)  # a long message's rendering, before the write: all are past the checks
+        return render(text)
+
+    monkeypatch.setattr(forum_service, "render_body", slow_render)
+    start = threading.Barrier(5, timeout=10)
+    outcomes: list[str] = []
+
+    def send_one(n: int) -> None:
+        with app.app_context():
+            try:
+                user = _db.session.get(User, author_id)
+                start.wait()
+                forum_service.send(user, thread_id, f"samtidigt {n}", f"par-{n}")
+                outcomes.append("ok")
+            except RateLimited:
+                outcomes.append("rate_limited")
+            except BaseException as err:  # noqa: BLE001 — reported by the main thread
+                outcomes.append(repr(err))
+            finally:
+                _db.session.remove()
+
+    workers = [threading.Thread(target=send_one, args=(n,)) for n in range(5)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(30)
+    assert sorted(outcomes) == ["ok"] + ["rate_limited"] * 4
+    db.session.expire_all()
+    assert count(db, Message, Message.thread_id == thread_id) == before + 1
 
 
 @pytest.mark.parametrize("seconds", ["-1", "3601", "abc"])

@@ -406,6 +406,26 @@ def test_unknown_event_gets_an_error_ack(make, socket_for):
     assert ack["ok"] is False and ack["error"]["code"] == "invalid"
 
 
+@pytest.mark.config(
+    FORUM_SOCKET_EVENTS_PER_SECOND=1,
+    FORUM_SOCKET_BURST=5,
+    FORUM_SOCKET_REFUSALS_BEFORE_DISCONNECT=5,
+)
+def test_unknown_events_spend_the_flood_budget(make, socket_for):
+    """Made-up event names are events too: a stream of them is slowed, then disconnected."""
+    flooder, other = socket_for(make.user()), socket_for(make.user())
+    codes = []
+    for i in range(30):
+        if not flooder.is_connected():
+            break
+        ack = flooder.emit("no:such:event", {"x": i}, callback=True)
+        codes.append((ack or {}).get("error", {}).get("code"))
+    assert codes[:5] == ["invalid"] * 5
+    assert "rate_limited" in codes
+    assert not flooder.is_connected()
+    assert other.emit("no:such:event", {}, callback=True)["error"]["code"] == "invalid"
+
+
 def test_mention_and_reply_notify_live_in_the_user_room(make, socket_for, db):
     alice, bob = make.user(name="Alice Notify"), make.user(name="Bob Notify")
     thread = make.thread(author=alice)

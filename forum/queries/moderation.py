@@ -175,20 +175,39 @@ def _context(ids: list[int], thread_ids: set[int]) -> dict[int, list[Message]]:
     return out
 
 
+def _appeal_forum_column():
+    """The forum an appeal belongs to now, in SQL: its message's thread's forum (threads
+    move, and the appeal goes with them, as flags do), else the action's own (a mute).
+    Needs Thread outer-joined on ModerationAction.thread_id."""
+    return func.coalesce(Thread.forum_id, ModerationAction.forum_id)
+
+
+def _appeal_scope(forum_ids: set[int] | None):
+    if forum_ids is None:
+        return true()
+    column = _appeal_forum_column()
+    return and_(column.is_not(None), column.in_(forum_ids or {-1}))
+
+
+def appeal_forum_id(action: ModerationAction) -> int | None:
+    """The forum whose moderators decide an appeal against `action`: the forum its thread
+    is in now (it may have been moved since the decision), else the action's own."""
+    if action.thread_id is not None:
+        thread = db.session.get(Thread, action.thread_id)
+        if thread is not None:
+            return thread.forum_id
+    return action.forum_id
+
+
 def pending_appeals(user: User) -> list[Appeal]:
     """Undecided appeals that `user` may decide, oldest first."""
     forum_ids = policy.moderated_forum_ids(user)
-    scope = (
-        true()
-        if forum_ids is None
-        else and_(
-            ModerationAction.forum_id.is_not(None), ModerationAction.forum_id.in_(forum_ids or {-1})
-        )
-    )
+    scope = _appeal_scope(forum_ids)
     return list(
         db.session.scalars(
             select(Appeal)
             .join(ModerationAction, ModerationAction.id == Appeal.action_id)
+            .outerjoin(Thread, Thread.id == ModerationAction.thread_id)
             .options(
                 joinedload(Appeal.user),
                 joinedload(Appeal.action).joinedload(ModerationAction.message),
@@ -414,16 +433,11 @@ def waiting_count(user: User) -> int:
         .join(Thread, Thread.id == Message.thread_id)
         .where(Flag.resolved_at.is_(None), _forum_filter(Thread.forum_id, forum_ids))
     )
-    scope = (
-        true()
-        if forum_ids is None
-        else and_(
-            ModerationAction.forum_id.is_not(None), ModerationAction.forum_id.in_(forum_ids or {-1})
-        )
-    )
+    scope = _appeal_scope(forum_ids)
     appeals = db.session.scalar(
         select(func.count(Appeal.id))
         .join(ModerationAction, ModerationAction.id == Appeal.action_id)
+        .outerjoin(Thread, Thread.id == ModerationAction.thread_id)
         .where(Appeal.decided_at.is_(None), Appeal.user_id != user.id, scope)
     )
     return (flagged or 0) + (appeals or 0)
@@ -440,8 +454,9 @@ def get_action(user: User | None, action_id: int) -> ModerationAction:
     if action is None:
         raise NotFound(_("No such decision."))
     forum = None
-    if action.forum_id is not None:
-        forum = db.session.get(Forum, action.forum_id)
+    forum_id = appeal_forum_id(action)  # where its thread is now, not where it was decided
+    if forum_id is not None:
+        forum = db.session.get(Forum, forum_id)
         if forum is None:
             raise NotFound(_("No such forum."))
     if not (

@@ -59,20 +59,9 @@ def acknowledged(fn: Handler) -> Callable[..., dict[str, Any]]:
     @functools.wraps(fn)
     def wrapper(data: Any = None, *_extra: Any) -> dict[str, Any]:
         fresh_user()
-        verdict = budget.spend(request.sid)  # type: ignore[attr-defined]
-        if verdict != "ok":
-            if verdict == "disconnect":
-                log.warning("socket %s flooded; disconnecting it", request.sid)  # type: ignore[attr-defined]
-                budget.cool_off(_flooder())
-                disconnect()
-            return {
-                "ok": False,
-                "error": {
-                    "code": "rate_limited",
-                    "message": _("Too many events. Slow down."),
-                    "retry_after": 1,
-                },
-            }
+        refused = _spend_budget()
+        if refused is not None:
+            return refused
         try:
             result = fn(require_mapping(data))
         except DomainError as err:
@@ -100,6 +89,26 @@ def acknowledged(fn: Handler) -> Callable[..., dict[str, Any]]:
         return {"ok": True, **result}
 
     return wrapper
+
+
+def _spend_budget() -> dict[str, Any] | None:
+    """Count one event against the socket's flood budget: None while it may go on, else
+    the refusal to answer with (the socket is disconnected when it keeps flooding)."""
+    verdict = budget.spend(request.sid)  # type: ignore[attr-defined]
+    if verdict == "ok":
+        return None
+    if verdict == "disconnect":
+        log.warning("socket %s flooded; disconnecting it", request.sid)  # type: ignore[attr-defined]
+        budget.cool_off(_flooder())
+        disconnect()
+    return {
+        "ok": False,
+        "error": {
+            "code": "rate_limited",
+            "message": _("Too many events. Slow down."),
+            "retry_after": 1,
+        },
+    }
 
 
 def _flooder() -> str:
@@ -275,7 +284,11 @@ def on_read(data: dict[str, Any]) -> dict[str, Any]:
 
 
 def on_unknown(event: str, *_args: Any) -> dict[str, Any]:
-    """Any event name the protocol does not define."""
+    """Any event name the protocol does not define; it spends the flood budget like any
+    other event, so a stream of made-up names is refused and disconnected too."""
+    refused = _spend_budget()
+    if refused is not None:
+        return refused
     return {
         "ok": False,
         "error": {"code": "invalid", "message": _("Unknown event: %(e)s", e=str(event)[:64])},

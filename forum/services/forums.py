@@ -353,7 +353,8 @@ def send(
                 raise Invalid(
                     _("You can only reply to a message in the same thread."), field="reply_to"
                 )
-        moderation.check_can_post(user, thread, context.muted_until)
+        # slow mode is checked inside the serialised write below, not here
+        moderation.check_not_muted(user, thread, context.muted_until)
     except DomainError:
         # A retry of a stored message is answered with it, whatever changed since.
         db.session.rollback()
@@ -365,6 +366,7 @@ def send(
     try:
         with emit_held(), serial_writes():
             _check_rate(user, thread)  # counted inside the write, so parallel sends queue
+            moderation.check_slow_mode(user, thread, serialised=True)  # so do slow mode's
             message, payload = _insert_message(
                 user, thread, text, client_id, reply_to, context.organisation, rendered
             )

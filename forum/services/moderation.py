@@ -7,7 +7,9 @@ original as an admin-only revision, and every step is written to the audit log.
 from __future__ import annotations
 
 import math
+import re
 from datetime import datetime, timedelta
+from difflib import SequenceMatcher
 from typing import Any
 
 from flask import current_app
@@ -40,7 +42,7 @@ from ..models import (
 from ..models.base import utcnow
 from ..queries import forums as forum_queries
 from ..queries import payloads
-from ..queries.moderation import mute_in_force
+from ..queries.moderation import appeal_forum_id, mute_in_force
 from ..text import excerpt
 from . import audit, notifications
 from .rendering import MAX_BODY, MAX_TITLE, render_body
@@ -103,11 +105,24 @@ def _refuse_while_muted(muted_until: Any) -> None:
         )
 
 
-def check_slow_mode(user: User, thread: Thread) -> None:
-    """Raise RateLimited (with retry_after) while slow mode keeps this person waiting."""
+def check_slow_mode(user: User, thread: Thread, *, serialised: bool = False) -> None:
+    """Raise RateLimited (with retry_after) while slow mode keeps this person waiting.
+
+    `serialised`: called inside the write transaction that stores the message. The
+    person's row is locked first (a row lock on PostgreSQL, the write lock on SQLite,
+    held until commit), so parallel sends of one person are checked one after another,
+    each seeing the message the one before it committed.
+    """
     seconds = thread.slow_mode_seconds or 0
     if seconds <= 0 or policy.exempt_from_slow_mode(user, thread):
         return
+    if serialised:
+        db.session.execute(
+            update(User)
+            .where(User.id == user.id)
+            .values(id=User.id)
+            .execution_options(synchronize_session=False)
+        )
     last = db.session.scalar(
         select(func.max(Message.created_at)).where(
             Message.thread_id == thread.id, Message.author_id == user.id
@@ -347,14 +362,21 @@ def flag_message(
         _emit_message("message:hidden", message)
         notifications.sync_message_excerpts(message)
     if (count or 0) == 1:  # the first open flag puts the message in the queue: tell once
-        notifications.tell_moderators(
-            message.thread.forum_id,
+        # As tell_moderators does, but tied to the message (it takes no message id), so a
+        # later redaction or hide rewrites this excerpt and its unsent mail too.
+        people = [
+            u for u in notifications.moderators_of(message.thread.forum_id) if u.id != user.id
+        ]
+        notifications.deliver(
+            people,
             "moderation_flag",
             excerpt(message.html),
             path_for("moderation.queue"),
             actor=user,
             thread=message.thread,
+            message_id=message.id,
         )
+        notifications.recount_for_moderators(people)
     db.session.commit()
     return flag, True
 
@@ -476,15 +498,14 @@ def redact_message(
         .where(MessageRevision.message_id == message.id)
         .values(admin_only=True)
     )
-    db.session.add(
-        MessageRevision(
-            message_id=message.id,
-            body=message.body,
-            html=message.html,
-            created_at=message.edited_at or message.created_at,
-            admin_only=True,
-        )
+    original = MessageRevision(
+        message_id=message.id,
+        body=message.body,
+        html=message.html,
+        created_at=message.edited_at or message.created_at,
+        admin_only=True,
     )
+    db.session.add(original)
     message.body = text
     message.html = render_body(text).html
     action = _record_action(
@@ -495,6 +516,9 @@ def redact_message(
         reason_code="personal_data",
         message=message,
     )
+    # The revision this decision made is the one replaced at the moment it was made: a
+    # reversal on appeal gives back what this decision removed, nothing else.
+    original.replaced_at = action.created_at
     _resolve_flags(actor, message.id, "redacted")
     audit.record(
         actor, "message.redacted", "message", message.id, reason, forum_id=message.thread.forum_id
@@ -782,12 +806,153 @@ def appeal(user: User | None, action_id: int, body: str | None) -> Appeal:
     except IntegrityError:
         db.session.rollback()
         raise Conflict(_("You have already appealed this decision.")) from None
-    audit.record(user, "appeal.submitted", "moderation_action", action.id, forum_id=action.forum_id)
+    forum_id = appeal_forum_id(action)  # its thread's forum now: the thread may have moved
+    audit.record(user, "appeal.submitted", "moderation_action", action.id, forum_id=forum_id)
     notifications.tell_moderators(
-        action.forum_id, "moderation_appeal", text[:300], path_for("moderation.queue"), actor=user
+        forum_id, "moderation_appeal", text[:300], path_for("moderation.queue"), actor=user
     )
     db.session.commit()
     return item
+
+
+_SAME_FLUSH = timedelta(seconds=1)
+_TOKENS = re.compile(r"\w+|\s+|[^\w\s]")
+
+
+def _tokens(text: str) -> list[str]:
+    return _TOKENS.findall(text)
+
+
+def _redaction_texts(action: ModerationAction) -> tuple[str, str] | None:
+    """(before, after): the message's text just before and just after the redaction
+    `action`, from the revision it made; None if that cannot be known for sure."""
+    revisions = list(
+        db.session.scalars(
+            select(MessageRevision)
+            .where(MessageRevision.message_id == action.message_id)
+            .order_by(MessageRevision.id)
+        )
+    )
+    made = [r for r in revisions if r.admin_only and r.replaced_at == action.created_at]
+    if not made:  # made before the two were tied: the one written in the same flush
+        apart = {r.id: abs(r.replaced_at - action.created_at) for r in revisions if r.admin_only}
+        near = sorted((gap, rid) for rid, gap in apart.items() if gap < _SAME_FLUSH)
+        if near and (len(near) == 1 or near[0][0] < near[1][0]):
+            made = [r for r in revisions if r.id == near[0][1]]
+    if len(made) != 1:
+        return None
+    later = [r for r in revisions if r.id > made[0].id]
+    after = later[0].body if later else action.message.body  # type: ignore[union-attr]
+    return made[0].body, after
+
+
+def _words(tokens: list[str]) -> tuple[str, ...]:
+    return tuple(t.casefold() for t in tokens if not t.isspace())
+
+
+def _removed_by(before: str, after: str) -> list[tuple[str, ...]]:
+    """The stretches of words a change took out (what a redaction removed); the parts of
+    one stretch may be apart by spaces the change left where they were."""
+    old = _tokens(before)
+    out: list[tuple[str, ...]] = []
+    run: list[str] = []
+    for tag, i1, i2, _j1, _j2 in SequenceMatcher(None, old, _tokens(after), False).get_opcodes():
+        if tag in ("replace", "delete"):
+            run += old[i1:i2]
+        elif tag == "equal" and not all(t.isspace() for t in old[i1:i2]) and run:
+            out.append(_words(run))
+            run = []
+    if run:
+        out.append(_words(run))
+    return [words for words in out if any(re.search(r"\w", w) for w in words)]
+
+
+def _contains(words: tuple[str, ...], part: tuple[str, ...]) -> bool:
+    n = len(part)
+    return any(words[i : i + n] == part for i in range(len(words) - n + 1))
+
+
+def undo_change(
+    before: str, after: str, now: str, keep_out: list[tuple[str, ...]]
+) -> tuple[str, bool]:
+    """`now` with the change from `before` to `after` undone wherever the text it touched
+    has not changed since, and where what it gives back contains none of `keep_out`.
+
+    A three-way merge by words: each stretch the change replaced is given back only if
+    that stretch is still in `now` as the change left it. Returns (text, whole): `whole`
+    is False when some of the change had to stay (a later edit or redaction touched it).
+    """
+    base, old, new = _tokens(after), _tokens(before), _tokens(now)
+    since = SequenceMatcher(None, base, new, False).get_opcodes()
+    changed = [(i1, i2) for tag, i1, i2, _j1, _j2 in since if tag != "equal"]
+    same = [(i1, i2, j1) for tag, i1, i2, j1, _j2 in since if tag == "equal"]
+    if not base and not new:
+        same = [(0, 0, 0)]
+    edits: list[tuple[int, int, list[str]]] = []
+    whole = True
+    for tag, i1, i2, j1, j2 in SequenceMatcher(None, base, old, False).get_opcodes():
+        if tag == "equal":
+            continue
+        back = old[j1:j2]
+        touched = any(a1 <= i2 and i1 <= a2 for a1, a2 in changed)
+        spot = next((j + i1 - e1 for e1, e2, j in same if e1 <= i1 and i2 <= e2), None)
+        again = _words(back)
+        if touched or spot is None or any(_contains(again, gone) for gone in keep_out):
+            whole = False
+            continue
+        edits.append((spot, spot + i2 - i1, back))
+    for start, end, back in sorted(edits, reverse=True):
+        new[start:end] = back
+    return "".join(new), whole
+
+
+def _reverse_redaction(actor: User, action: ModerationAction, message: Message) -> None:
+    """Give back what the redaction `action` removed, and only that: the text removed by
+    redactions still in force stays out and later edits stay in. Where that cannot be
+    done exactly, that part stays redacted and the moderation log says so."""
+    texts = _redaction_texts(action)
+    keep_out: list[tuple[str, ...]] = []
+    for other in db.session.scalars(
+        select(ModerationAction).where(
+            ModerationAction.message_id == message.id,
+            ModerationAction.kind == ActionKind.redact,
+            ModerationAction.reversed_at.is_(None),
+            ModerationAction.id != action.id,
+        )
+    ):
+        other_texts = _redaction_texts(other)
+        if other_texts is not None:
+            keep_out += _removed_by(*other_texts)
+        elif other.id > action.id:
+            texts = None  # what a later redaction removed is not known: it all stays
+    if texts is None:
+        body, whole = message.body, False
+    else:
+        body, whole = undo_change(texts[0], texts[1], message.body, keep_out)
+    forum_id = message.thread.forum_id
+    if body != message.body:
+        # the text as it stands (perhaps the author's later edit) is kept, never dropped
+        db.session.add(
+            MessageRevision(
+                message_id=message.id,
+                body=message.body,
+                html=message.html,
+                created_at=message.edited_at or message.created_at,
+            )
+        )
+        message.body = body
+        message.html = render_body(body).html
+        _emit_message("message:edited", message)
+        notifications.sync_message_excerpts(message)
+    if not whole:
+        audit.record(
+            actor,
+            "message.redaction_kept",
+            "message",
+            message.id,
+            f"decision {action.id}: a later edit or redaction changed the same text",
+            forum_id=forum_id,
+        )
 
 
 def _reverse(actor: User, action: ModerationAction) -> None:
@@ -806,17 +971,7 @@ def _reverse(actor: User, action: ModerationAction) -> None:
                 forum_id=message.thread.forum_id,
             )
     elif action.kind == ActionKind.redact and message is not None:
-        original = db.session.scalar(
-            select(MessageRevision)
-            .where(MessageRevision.message_id == message.id, MessageRevision.admin_only.is_(True))
-            .order_by(MessageRevision.id.desc())
-            .limit(1)
-        )
-        if original is not None:
-            message.body = original.body
-            message.html = render_body(original.body).html
-            _emit_message("message:edited", message)
-            notifications.sync_message_excerpts(message)
+        _reverse_redaction(actor, action, message)
     if action.reversed_at is None:
         _lift(actor, action)
 
@@ -830,9 +985,11 @@ def decide_appeal(
     if item is None:
         raise NotFound(_("No such appeal."))
     action = item.action
+    # the moderators of the forum the thread is in now decide, not those of where it was
+    forum_id = appeal_forum_id(action)
     policy.require(
         policy.can_decide_appeal(
-            actor, action.subject_id, _forum(action.forum_id), decided_by=action.actor_id
+            actor, action.subject_id, _forum(forum_id), decided_by=action.actor_id
         ),
         _("You may not decide on this appeal."),
     )
@@ -856,9 +1013,9 @@ def decide_appeal(
         "moderation_action",
         action.id,
         text,
-        forum_id=action.forum_id,
+        forum_id=forum_id,
     )
     _tell(action.subject, f"appeal_{result.value}", text, action)
-    notifications.recount_for_moderators(notifications.moderators_of(action.forum_id))
+    notifications.recount_for_moderators(notifications.moderators_of(forum_id))
     db.session.commit()
     return item
