@@ -664,6 +664,20 @@ def test_change_password_keeps_this_session_and_ends_the_others(client, app, mak
     assert login(new_client(app), user.email, NEW_PASSWORD).status_code == 303
 
 
+def test_change_password_ends_the_reset_links_asked_for_before(client, app, make, db):
+    user = make.user()
+    client.post("/reset", data={"email": user.email})
+    link = reset_link(db, user.email)
+    login(client, user.email)
+    data = {"current_password": PASSWORD, "new_password": NEW_PASSWORD}
+    assert client.post("/settings/password", data=data).status_code == 303
+
+    visitor = new_client(app)
+    assert visitor.get(link).status_code == 404
+    assert visitor.post(link, data={"password": "another fine passphrase"}).status_code == 404
+    assert login(new_client(app), user.email, NEW_PASSWORD).status_code == 303
+
+
 @pytest.mark.parametrize(
     ("current", "new", "field"),
     [

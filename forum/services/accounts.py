@@ -621,6 +621,17 @@ def check_reset_token(token: str) -> None:
     _valid_reset(token)
 
 
+def _use_up_resets(user: User) -> None:
+    """Mark every open reset link of `user` used: a new password, however it was chosen,
+    ends the links asked for before it (one may sit in a mailbox someone else reads)."""
+    db.session.execute(
+        update(PasswordReset)
+        .where(PasswordReset.user_id == user.id, PasswordReset.used_at.is_(None))
+        .values(used_at=utcnow())
+        .execution_options(synchronize_session="fetch")
+    )
+
+
 def reset_password(token: str, new_password: str) -> User:
     """Use a reset token once: set the password and end every other session.
 
@@ -630,14 +641,7 @@ def reset_password(token: str, new_password: str) -> User:
     check_password_strength(new_password)
     user = db.session.get(User, reset.user_id)
     assert user is not None
-    now = utcnow()
-    reset.used_at = now
-    for other in db.session.scalars(
-        select(PasswordReset).where(
-            PasswordReset.user_id == user.id, PasswordReset.used_at.is_(None)
-        )
-    ):
-        other.used_at = now
+    _use_up_resets(user)
     user.password_hash = hash_password(new_password)
     db.session.execute(delete(LoginAttempt).where(LoginAttempt.email == user.email))
     db.session.commit()
@@ -685,9 +689,11 @@ def confirm_password(
 def change_password(
     user: User, current_password: str, new_password: str, address: str | None = None
 ) -> None:
-    """Change the password after checking the current one; other sessions end."""
+    """Change the password after checking the current one; other sessions and every
+    reset link asked for before end."""
     confirm_password(user, current_password, address, field="current_password")
     check_password_strength(new_password, field="new_password")
     user.password_hash = hash_password(new_password)
+    _use_up_resets(user)
     db.session.commit()
     end_all_sessions(user)
