@@ -190,6 +190,20 @@ def test_register_organisation(client, make, auth, db):
     assert "<p>Varje tisdag.</p>" in page
 
 
+@pytest.mark.parametrize("newline", ["\r\n", "\r"])
+def test_description_from_a_browser_keeps_its_paragraphs(client, make, auth, db, newline):
+    """A textarea is sent with CR LF line breaks: stored as LF, the page shows two paragraphs."""
+    auth.login(make.user())
+    description = f"Läxhjälp.{newline}{newline}Varje tisdag.{newline}"
+    response = client.post("/organisations/new", data=registration(description=description))
+    assert response.status_code == 302
+    org = db.session.scalar(select(Organisation))
+    assert org.description == "Läxhjälp.\n\nVarje tisdag."
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "<p>Läxhjälp.</p>" in page
+    assert "<p>Varje tisdag.</p>" in page
+
+
 @pytest.mark.parametrize(
     ("overrides", "field", "message"),
     [
