@@ -234,6 +234,27 @@ def test_register_refuses_bad_input_and_writes_nothing(
     assert org_audit(db) == []
 
 
+@pytest.mark.parametrize(
+    ("name", "code"),
+    [
+        ("\u202eGothenburg City\u202c", "U+202E"),  # right-to-left override: reads backwards
+        ("\u200b", "U+200B"),  # a zero-width space alone: a name nobody sees
+        ("Läx\u200dhjälp", "U+200D"),
+        ("Förening\u2066 Hisingen", "U+2066"),
+    ],
+)
+def test_name_with_an_invisible_character_is_refused(client, make, auth, db, name, code):
+    """An organisation's name is shown beside its members' messages: it follows the rule
+    for display names (no bidi controls, zero-width or other invisible characters)."""
+    auth.login(make.user())
+    response = client.post("/organisations/new", data=registration(name=name))
+    assert response.status_code == 400
+    page = response.get_data(as_text=True)
+    assert 'id="name-error"' in page
+    assert f"invisible or control character ({code})" in page
+    assert count(db, Organisation) == 0
+
+
 def test_duplicate_number_is_a_field_error(client, make, auth, db):
     auth.login(make.user())
     assert client.post("/organisations/new", data=registration()).status_code == 302

@@ -31,6 +31,7 @@ from ..queries.organisations import get_organisation
 from ..text import slugify
 from . import audit
 from .mail import queue_mail
+from .names import check_visible
 from .validation import clean_text
 
 MAX_NAME = 200
@@ -178,7 +179,8 @@ def register_organisation(
     policy.require_login(user)
     policy.require(policy.can_register_organisation(user))
     assert user is not None
-    name = " ".join(clean_text(name, "name", max_length=MAX_NAME).split())
+    name = clean_text(name, "name", max_length=MAX_NAME, single_line=True)
+    check_visible(name, field="name")  # shown beside its members' messages, as their names
     form = clean_legal_form(legal_form)
     number = normalise_org_number(org_number)
     description = clean_text(description, "description", max_length=MAX_DESCRIPTION, required=False)
