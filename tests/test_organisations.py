@@ -276,6 +276,20 @@ def test_slugs_stay_unique(client, make, auth, db):
     assert slugs == {"gemenskap", "gemenskap-2"}
 
 
+@pytest.mark.parametrize("name", ["New", "NEW", "Nëw", "new!"])
+def test_a_name_that_makes_a_route_word_gets_a_page_of_its_own(client, make, auth, db, name):
+    """/organisations/new is the registration form: an organisation called "New" would
+    have a page nobody could reach."""
+    auth.login(make.user())
+    response = client.post("/organisations/new", data=registration(name=name))
+    assert response.status_code == 302
+    org = db.session.scalar(select(Organisation))
+    assert org.slug == "new-2"
+    page = client.get(response.headers["Location"])
+    assert page.status_code == 200
+    assert f"<h1>{name}</h1>" in page.get_data(as_text=True)
+
+
 # --- pages -------------------------------------------------------------------
 
 

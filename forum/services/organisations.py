@@ -32,6 +32,7 @@ from ..text import slugify
 from . import audit
 from .mail import queue_mail
 from .names import check_visible
+from .slugs import free_slug
 from .validation import clean_text
 
 MAX_NAME = 200
@@ -101,14 +102,12 @@ def clean_legal_form(raw: str | None) -> OrganisationForm:
 
 
 def _unique_slug(name: str) -> str:
+    """A slug no organisation has, whose page is the organisation's ("New" is not "new")."""
     base = slugify(name, "organisation")
     taken = set(
         db.session.scalars(select(Organisation.slug).where(Organisation.slug.like(f"{base}%")))
     )
-    slug, n = base, 2
-    while slug in taken:
-        slug, n = f"{base}-{n}", n + 1
-    return slug
+    return free_slug(base, "organisations.show", taken.__contains__)
 
 
 def _number_taken(org_number: str) -> bool:
