@@ -290,6 +290,50 @@ def test_a_name_that_makes_a_route_word_gets_a_page_of_its_own(client, make, aut
     assert f"<h1>{name}</h1>" in page.get_data(as_text=True)
 
 
+@pytest.mark.parametrize("verdict", ["verify", "reject"])
+def test_a_removed_founder_is_not_told_the_verdict(client, make, auth, db, verdict):
+    """The review's mail (with a rejection's reason) goes to the organisation's admins, and
+    to the person who registered it only while they are still a member."""
+    from forum.models import OutboxMail
+
+    founder, successor, member = make.user(), make.user(), make.user()
+    auth.login(founder)
+    client.post("/organisations/new", data=registration())
+    org = db.session.scalar(select(Organisation))
+    for person in (successor, member):
+        org_service.request_membership(person, org.id)
+        org_service.approve_member(founder, org.id, membership(db, org, person).id)
+    org_service.set_member_role(founder, org.id, membership(db, org, successor).id, "admin")
+    org_service.remove_member(successor, org.id, membership(db, org, founder).id)
+
+    admin = make.user("admin")
+    if verdict == "verify":
+        org_service.verify_organisation(admin, org.id)
+    else:
+        org_service.reject_organisation(admin, org.id, "Styrelsetvist med grundaren.")
+
+    told = {m.to_address for m in db.session.scalars(select(OutboxMail))}
+    assert told == {successor.email}
+
+
+def test_a_founder_still_a_member_is_told_the_verdict(client, make, auth, db):
+    from forum.models import OutboxMail
+
+    founder, successor = make.user(), make.user()
+    auth.login(founder)
+    client.post("/organisations/new", data=registration())
+    org = db.session.scalar(select(Organisation))
+    org_service.request_membership(successor, org.id)
+    org_service.approve_member(founder, org.id, membership(db, org, successor).id)
+    org_service.set_member_role(founder, org.id, membership(db, org, successor).id, "admin")
+    org_service.set_member_role(successor, org.id, membership(db, org, founder).id, "member")
+
+    org_service.reject_organisation(make.user("admin"), org.id, "Okänt nummer.")
+
+    told = {m.to_address for m in db.session.scalars(select(OutboxMail))}
+    assert told == {founder.email, successor.email}
+
+
 # --- pages -------------------------------------------------------------------
 
 

@@ -221,26 +221,23 @@ def register_organisation(
 
 
 def _tell_organisation(org: Organisation, compose: Callable[[str], tuple[str, str]]) -> None:
-    """Queue a short mail to the organisation's admins and the person who registered it.
+    """Queue a short mail to the organisation's admins, and to the person who registered
+    it while they are still a member (one removed or gone is told nothing more about it).
 
     `compose(link)` returns (subject, body); it runs in each recipient's language.
     """
-    admins = db.session.scalars(
+    people = db.session.scalars(
         select(User)
         .join(Membership, Membership.user_id == User.id)
         .where(
             Membership.organisation_id == org.id,
-            Membership.role == MemberRole.admin,
             Membership.status == MembershipStatus.approved,
+            (Membership.role == MemberRole.admin) | (Membership.user_id == org.created_by_id),
         )
+        .order_by(User.id)
     ).all()
-    people = {u.id: u for u in admins}
-    if org.created_by_id is not None and org.created_by_id not in people:
-        creator = db.session.get(User, org.created_by_id)
-        if creator is not None:
-            people[creator.id] = creator
     link = url_for_mail("organisations.show", slug=org.slug)
-    for person in people.values():
+    for person in people:
         with force_locale(person.locale or "sv"):
             subject, body = compose(link)
         queue_mail(person.email, subject, body)
