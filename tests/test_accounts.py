@@ -163,6 +163,32 @@ def test_register_with_a_taken_address_answers_the_same_and_mails_the_owner(clie
     assert "/reset" in mails[0].body and "/login" in mails[0].body
 
 
+def subjects(db, email) -> list[str]:
+    fresh(db)
+    return list(
+        db.session.scalars(
+            select(OutboxMail.subject).where(OutboxMail.to_address == email).order_by(OutboxMail.id)
+        )
+    )
+
+
+def test_registration_mails_are_in_the_pages_language(client, db):
+    """The page was English (the visitor's choice or the browser's): so are the mails and
+    the account's language."""
+    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "sv"
+    with client.session_transaction() as session:
+        session["lang"] = "en"
+    assert 'lang="en"' in text(client.get("/register"))
+    register(client)
+    fresh(db)
+    assert db.session.scalar(select(User.locale)) == "en"
+    client.post("/reset", data={"email": "new@example.se"})
+    assert subjects(db, "new@example.se") == [
+        "Welcome to Dialogforum",
+        "Reset your Dialogforum password",
+    ]
+
+
 @pytest.mark.parametrize(
     ("field", "values", "message"),
     [

@@ -23,9 +23,9 @@ from flask import (
     session,
     url_for,
 )
+from flask_babel import get_locale, refresh
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_babel import refresh
 from flask_login import current_user, login_required, login_user, logout_user
 from flask_wtf import FlaskForm
 from wtforms import (
@@ -305,7 +305,12 @@ def register():
     problem = None
     if form.validate_on_submit():
         try:
-            accounts.register_member(form.email.data, form.display_name.data, form.password.data)
+            accounts.register_member(
+                form.email.data,
+                form.display_name.data,
+                form.password.data,
+                locale=str(get_locale() or "sv"),  # the page's language: the mails' too
+            )
         except DomainError as err:
             problem = form_error(form, err)
         else:
