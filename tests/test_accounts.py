@@ -189,6 +189,80 @@ def test_registration_mails_are_in_the_pages_language(client, db):
     ]
 
 
+def test_two_people_with_one_name_registering_at_once_both_get_accounts(app, monkeypatch):
+    """Both choose the handle before either has inserted: the one who inserts second
+    takes the next handle, and is not told that their address is taken."""
+    import threading
+
+    from forum.extensions import db
+    from forum.services import accounts
+
+    both_hashing = threading.Barrier(2, timeout=5)
+    hash_password = accounts.hash_password
+
+    def slow_hash(password):
+        try:
+            both_hashing.wait()
+        except threading.BrokenBarrierError:
+            pass
+        return hash_password(password)
+
+    monkeypatch.setattr(accounts, "hash_password", slow_hash)
+    results = {}
+
+    def register_anna(i):
+        with app.test_request_context():
+            try:
+                user = accounts.register_member(f"anna{i}@example.se", "Anna Andersson", PASSWORD)
+                results[i] = user.handle if user else None
+            except Exception as err:  # reported by the assertion below
+                results[i] = err
+            finally:
+                db.session.remove()
+
+    threads = [threading.Thread(target=register_anna, args=(i,)) for i in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert sorted(results.values()) == ["anna.andersson", "anna.andersson2"], results
+    fresh(db)
+    assert sorted(db.session.scalars(select(OutboxMail.to_address))) == [
+        "anna0@example.se",
+        "anna1@example.se",
+    ]
+
+
+def test_a_handle_taken_meanwhile_is_chosen_again_not_called_a_taken_address(
+    app, make, monkeypatch
+):
+    from forum.services import accounts
+
+    make.user(name="Anna Andersson")  # has the handle anna.andersson
+    stale = iter(["anna.andersson"])  # what a read before that insert would have chosen
+    choose = accounts._unique_handle
+    monkeypatch.setattr(accounts, "_unique_handle", lambda name: next(stale, None) or choose(name))
+    with app.test_request_context():
+        user = accounts.register_member("anna@example.se", "Anna Andersson", PASSWORD)
+    assert user is not None
+    assert user.handle == "anna.andersson2"
+
+
+def test_a_handle_that_stays_taken_asks_to_try_again(client, make, monkeypatch, db):
+    """Never "thank you, we have sent a mail" with no account made and no mail sent."""
+    from forum.services import accounts
+
+    make.user(name="Anna Andersson")
+    monkeypatch.setattr(accounts, "_unique_handle", lambda name: "anna.andersson")
+    response = register(client, email="anna@example.se", display_name="Anna Andersson")
+    assert response.status_code == 400
+    assert "Many people are registering at this moment. Try again." in text(response)
+    fresh(db)
+    assert db.session.scalar(select(User.id).where(User.email == "anna@example.se")) is None
+    assert subjects(db, "anna@example.se") == []
+
+
 @pytest.mark.parametrize(
     ("field", "values", "message"),
     [

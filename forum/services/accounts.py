@@ -105,30 +105,46 @@ def _unique_handle(display_name: str) -> str:
     return f"{base}{n}"
 
 
+HANDLE_ATTEMPTS = 5  # people registering the same name at the same moment, one after another
+
+
+def _email_taken(email: str) -> bool:
+    return db.session.scalar(select(User.id).where(func.lower(User.email) == email)) is not None
+
+
 def register_user(email: str, display_name: str, password: str, locale: str | None = None) -> User:
-    """Create a member account. Email is unique regardless of case."""
+    """Create a member account. Email is unique regardless of case.
+
+    The password is hashed (the slow part) before the handle is chosen, right before
+    the insert; if someone took that handle meanwhile (the same display name at the
+    same moment), the next one is tried. Only a taken address is a Conflict on `email`.
+    """
     email = normalise_email(email)
     name = clean_display_name(display_name)
     check_not_imitating(name)
     check_password_strength(password)
-    if db.session.scalar(select(User.id).where(func.lower(User.email) == email)) is not None:
-        raise Conflict(_("An account with that email address already exists."), field="email")
-    user = User(
-        email=email,
-        display_name=name,
-        handle=_unique_handle(name),
-        password_hash=hash_password(password),
-        locale=locale if locale in ("sv", "en") else None,
-    )
-    db.session.add(user)
-    try:
+    password_hash = hash_password(password)
+    email_taken = Conflict(_("An account with that email address already exists."), field="email")
+    if _email_taken(email):
+        raise email_taken
+    for _attempt in range(HANDLE_ATTEMPTS):
+        user = User(
+            email=email,
+            display_name=name,
+            handle=_unique_handle(name),
+            password_hash=password_hash,
+            locale=locale if locale in ("sv", "en") else None,
+        )
+        try:
+            with db.session.begin_nested():
+                db.session.add(user)
+        except IntegrityError:
+            if _email_taken(email):
+                raise email_taken from None
+            continue  # the handle was taken a moment ago: choose again
         db.session.commit()
-    except IntegrityError:
-        db.session.rollback()
-        raise Conflict(
-            _("An account with that email address already exists."), field="email"
-        ) from None
-    return user
+        return user
+    raise Conflict(_("Many people are registering at this moment. Try again."))
 
 
 def register_member(
@@ -149,7 +165,10 @@ def register_member(
     if owner is None:
         try:
             user = register_user(email, name, password, locale)
-        except Conflict:  # registered a moment ago by a parallel request
+        except Conflict as err:
+            if err.field != "email":
+                raise
+            # registered a moment ago by a parallel request
             owner = db.session.scalar(select(User).where(func.lower(User.email) == email))
         else:
             _mail_account(user, registered=True)
