@@ -150,7 +150,7 @@ def test_register_page_is_accessible_markup(client):
 def test_register_with_a_taken_address_answers_the_same_and_mails_the_owner(client, db, make):
     make.user(email="anna@example.se")
     before = count(db, User)
-    taken = register(client, email="ANNA@Example.se")
+    taken = register(client, email="ANNA@Example.se", password=NEW_PASSWORD)
     fresh_one = register(new_client(client.application), email="nyanna@example.se")
     assert (taken.status_code, taken.location) == (fresh_one.status_code, fresh_one.location)
     assert count(db, User) == before + 1
@@ -170,6 +170,27 @@ def subjects(db, email) -> list[str]:
             select(OutboxMail.subject).where(OutboxMail.to_address == email).order_by(OutboxMail.id)
         )
     )
+
+
+def test_a_form_sent_twice_makes_one_account_and_one_mail(client, db):
+    """A double click (or a reload) sends the registration again: the account it made a
+    moment ago with this password is its own, not someone else's attempt to mail about."""
+    first, again = register(client), register(client)
+    assert (first.status_code, first.location) == (again.status_code, again.location)
+    assert count(db, User) == 1
+    assert subjects(db, "new@example.se") == ["Welcome to Dialogforum"]
+
+
+def test_registering_again_later_or_with_another_password_mails_the_owner(client, db):
+    register(client)
+    register(client, password=NEW_PASSWORD)  # not the one who chose the account's password
+    fresh(db)
+    user = db.session.scalar(select(User))
+    user.created_at = utcnow() - timedelta(hours=1)
+    db.session.commit()
+    register(client)  # the owner, long after: reminded how to log in or reset
+    tried = "Someone tried to register with your address"
+    assert subjects(db, "new@example.se") == ["Welcome to Dialogforum", tried, tried]
 
 
 def test_registration_mails_are_in_the_pages_language(client, db):

@@ -154,8 +154,10 @@ def register_member(
 
     A new address gets its account and a welcome mail; an address that already has
     an account gets no second one, and its owner is mailed instead ("someone tried
-    to register with your address"). Returns the new user, or None. Both paths
-    hash the password, so they take as long.
+    to register with your address"), unless the account was made moments ago with this
+    same password: a double-clicked or resent form, whose welcome is on its way.
+    Returns the new user, or None. Both paths hash the password (or check it, the same
+    work), so they take as long.
     """
     email = normalise_email(email)
     name = clean_display_name(display_name)
@@ -174,11 +176,26 @@ def register_member(
             _mail_account(user, registered=True)
             db.session.commit()
             return user
-    hash_password(password)  # the same work as creating an account
-    if owner is not None:
+    if owner is None:
+        hash_password(password)  # the same work as creating an account
+    elif not _sent_again(owner, password):
         _mail_account(owner, registered=False)
         db.session.commit()
     return None
+
+
+REGISTRATION_GRACE = timedelta(minutes=10)
+
+
+def _sent_again(owner: User, password: str) -> bool:
+    """Whether `owner`'s account was made within REGISTRATION_GRACE with `password`: the
+    same form sent twice (a double click, a reload), not someone else trying the address.
+    Checking the password takes as long as hashing it for a new account."""
+    try:
+        same = check_password_hash(owner.password_hash, password)
+    except UnicodeEncodeError:
+        same = False
+    return same and owner.created_at > utcnow() - REGISTRATION_GRACE
 
 
 def _mail_account(user: User, registered: bool) -> None:
