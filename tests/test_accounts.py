@@ -477,6 +477,48 @@ def test_login_honours_only_a_safe_next(client, make, target, expected):
     assert response.location == expected
 
 
+def test_after_an_expired_session_a_button_leads_back_to_its_page(client, make):
+    """The session ended before "Join" was pressed: login must not end in a GET of the
+    POST-only action (405), but on the page the button was on."""
+    user = make.user()
+    org = make.organisation(admin=make.user())
+    pressed = client.post(f"/organisations/{org.slug}/join")
+    assert pressed.status_code in (302, 303)
+    assert f"next=%2Forganisations%2F{org.slug}%2Fjoin" in pressed.location
+    page = client.get(
+        pressed.location, headers={"Referer": f"http://localhost/organisations/{org.slug}"}
+    )
+    assert f'name="next" type="hidden" value="/organisations/{org.slug}"' in text(page)
+    response = login(client, user.email, next=f"/organisations/{org.slug}")
+    assert response.location == f"/organisations/{org.slug}"
+    assert client.get(response.location).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("target", "referrer"),
+    [
+        ("/settings/password", None),
+        ("/settings/password", "http://evil.example/settings"),
+        ("/settings/password", "http://localhost/login"),
+        ("/logout", "http://localhost/settings/password"),  # no GET either
+    ],
+)
+def test_a_post_only_next_without_its_page_goes_home(client, make, target, referrer):
+    user = make.user()
+    headers = {"Referer": referrer} if referrer else {}
+    page = text(client.get(f"/login?next={target}", headers=headers))
+    assert 'name="next" type="hidden" value=""' in page
+    assert login(client, user.email, next=target).location == "/"
+
+
+def test_a_post_only_next_goes_back_to_the_settings_page(client, make):
+    user = make.user()
+    referrer = {"Referer": "http://localhost/settings"}
+    page = text(client.get("/login?next=/settings/password", headers=referrer))
+    assert 'name="next" type="hidden" value="/settings"' in page
+    assert login(client, user.email, next="/settings").location == "/settings"
+
+
 def test_next_survives_a_failed_attempt_in_the_form(client, make):
     user = make.user()
     page = text(client.get("/login?next=/forums"))
