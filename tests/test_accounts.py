@@ -150,7 +150,7 @@ def test_register_page_is_accessible_markup(client):
 def test_register_with_a_taken_address_answers_the_same_and_mails_the_owner(client, db, make):
     make.user(email="anna@example.se")
     before = count(db, User)
-    taken = register(client, email="ANNA@Example.se")
+    taken = register(client, email="ANNA@Example.se", password=NEW_PASSWORD)
     fresh_one = register(new_client(client.application), email="nyanna@example.se")
     assert (taken.status_code, taken.location) == (fresh_one.status_code, fresh_one.location)
     assert count(db, User) == before + 1
@@ -161,6 +161,127 @@ def test_register_with_a_taken_address_answers_the_same_and_mails_the_owner(clie
     ).all()
     assert len(mails) == 1  # "someone tried to register with your address"
     assert "/reset" in mails[0].body and "/login" in mails[0].body
+
+
+def subjects(db, email) -> list[str]:
+    fresh(db)
+    return list(
+        db.session.scalars(
+            select(OutboxMail.subject).where(OutboxMail.to_address == email).order_by(OutboxMail.id)
+        )
+    )
+
+
+def test_a_form_sent_twice_makes_one_account_and_one_mail(client, db):
+    """A double click (or a reload) sends the registration again: the account it made a
+    moment ago with this password is its own, not someone else's attempt to mail about."""
+    first, again = register(client), register(client)
+    assert (first.status_code, first.location) == (again.status_code, again.location)
+    assert count(db, User) == 1
+    assert subjects(db, "new@example.se") == ["Welcome to Dialogforum"]
+
+
+def test_registering_again_later_or_with_another_password_mails_the_owner(client, db):
+    register(client)
+    register(client, password=NEW_PASSWORD)  # not the one who chose the account's password
+    fresh(db)
+    user = db.session.scalar(select(User))
+    user.created_at = utcnow() - timedelta(hours=1)
+    db.session.commit()
+    register(client)  # the owner, long after: reminded how to log in or reset
+    tried = "Someone tried to register with your address"
+    assert subjects(db, "new@example.se") == ["Welcome to Dialogforum", tried, tried]
+
+
+def test_registration_mails_are_in_the_pages_language(client, db):
+    """The page was English (the visitor's choice or the browser's): so are the mails and
+    the account's language."""
+    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "sv"
+    with client.session_transaction() as session:
+        session["lang"] = "en"
+    assert 'lang="en"' in text(client.get("/register"))
+    register(client)
+    fresh(db)
+    assert db.session.scalar(select(User.locale)) == "en"
+    client.post("/reset", data={"email": "new@example.se"})
+    assert subjects(db, "new@example.se") == [
+        "Welcome to Dialogforum",
+        "Reset your Dialogforum password",
+    ]
+
+
+def test_two_people_with_one_name_registering_at_once_both_get_accounts(app, monkeypatch):
+    """Both choose the handle before either has inserted: the one who inserts second
+    takes the next handle, and is not told that their address is taken."""
+    import threading
+
+    from forum.extensions import db
+    from forum.services import accounts
+
+    both_hashing = threading.Barrier(2, timeout=5)
+    hash_password = accounts.hash_password
+
+    def slow_hash(password):
+        try:
+            both_hashing.wait()
+        except threading.BrokenBarrierError:
+            pass
+        return hash_password(password)
+
+    monkeypatch.setattr(accounts, "hash_password", slow_hash)
+    results = {}
+
+    def register_anna(i):
+        with app.test_request_context():
+            try:
+                user = accounts.register_member(f"anna{i}@example.se", "Anna Andersson", PASSWORD)
+                results[i] = user.handle if user else None
+            except Exception as err:  # reported by the assertion below
+                results[i] = err
+            finally:
+                db.session.remove()
+
+    threads = [threading.Thread(target=register_anna, args=(i,)) for i in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert sorted(results.values()) == ["anna.andersson", "anna.andersson2"], results
+    fresh(db)
+    assert sorted(db.session.scalars(select(OutboxMail.to_address))) == [
+        "anna0@example.se",
+        "anna1@example.se",
+    ]
+
+
+def test_a_handle_taken_meanwhile_is_chosen_again_not_called_a_taken_address(
+    app, make, monkeypatch
+):
+    from forum.services import accounts
+
+    make.user(name="Anna Andersson")  # has the handle anna.andersson
+    stale = iter(["anna.andersson"])  # what a read before that insert would have chosen
+    choose = accounts._unique_handle
+    monkeypatch.setattr(accounts, "_unique_handle", lambda name: next(stale, None) or choose(name))
+    with app.test_request_context():
+        user = accounts.register_member("anna@example.se", "Anna Andersson", PASSWORD)
+    assert user is not None
+    assert user.handle == "anna.andersson2"
+
+
+def test_a_handle_that_stays_taken_asks_to_try_again(client, make, monkeypatch, db):
+    """Never "thank you, we have sent a mail" with no account made and no mail sent."""
+    from forum.services import accounts
+
+    make.user(name="Anna Andersson")
+    monkeypatch.setattr(accounts, "_unique_handle", lambda name: "anna.andersson")
+    response = register(client, email="anna@example.se", display_name="Anna Andersson")
+    assert response.status_code == 400
+    assert "Many people are registering at this moment. Try again." in text(response)
+    fresh(db)
+    assert db.session.scalar(select(User.id).where(User.email == "anna@example.se")) is None
+    assert subjects(db, "anna@example.se") == []
 
 
 @pytest.mark.parametrize(
@@ -354,6 +475,48 @@ def test_login_honours_only_a_safe_next(client, make, target, expected):
     )
     assert response.status_code == 303
     assert response.location == expected
+
+
+def test_after_an_expired_session_a_button_leads_back_to_its_page(client, make):
+    """The session ended before "Join" was pressed: login must not end in a GET of the
+    POST-only action (405), but on the page the button was on."""
+    user = make.user()
+    org = make.organisation(admin=make.user())
+    pressed = client.post(f"/organisations/{org.slug}/join")
+    assert pressed.status_code in (302, 303)
+    assert f"next=%2Forganisations%2F{org.slug}%2Fjoin" in pressed.location
+    page = client.get(
+        pressed.location, headers={"Referer": f"http://localhost/organisations/{org.slug}"}
+    )
+    assert f'name="next" type="hidden" value="/organisations/{org.slug}"' in text(page)
+    response = login(client, user.email, next=f"/organisations/{org.slug}")
+    assert response.location == f"/organisations/{org.slug}"
+    assert client.get(response.location).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("target", "referrer"),
+    [
+        ("/settings/password", None),
+        ("/settings/password", "http://evil.example/settings"),
+        ("/settings/password", "http://localhost/login"),
+        ("/logout", "http://localhost/settings/password"),  # no GET either
+    ],
+)
+def test_a_post_only_next_without_its_page_goes_home(client, make, target, referrer):
+    user = make.user()
+    headers = {"Referer": referrer} if referrer else {}
+    page = text(client.get(f"/login?next={target}", headers=headers))
+    assert 'name="next" type="hidden" value=""' in page
+    assert login(client, user.email, next=target).location == "/"
+
+
+def test_a_post_only_next_goes_back_to_the_settings_page(client, make):
+    user = make.user()
+    referrer = {"Referer": "http://localhost/settings"}
+    page = text(client.get("/login?next=/settings/password", headers=referrer))
+    assert 'name="next" type="hidden" value="/settings"' in page
+    assert login(client, user.email, next="/settings").location == "/settings"
 
 
 def test_next_survives_a_failed_attempt_in_the_form(client, make):
@@ -661,6 +824,20 @@ def test_change_password_keeps_this_session_and_ends_the_others(client, app, mak
     assert logged_in(client_with_only(app, client, REMEMBER))
     assert not logged_in(other)
     assert login(new_client(app), user.email, PASSWORD).status_code == 400
+    assert login(new_client(app), user.email, NEW_PASSWORD).status_code == 303
+
+
+def test_change_password_ends_the_reset_links_asked_for_before(client, app, make, db):
+    user = make.user()
+    client.post("/reset", data={"email": user.email})
+    link = reset_link(db, user.email)
+    login(client, user.email)
+    data = {"current_password": PASSWORD, "new_password": NEW_PASSWORD}
+    assert client.post("/settings/password", data=data).status_code == 303
+
+    visitor = new_client(app)
+    assert visitor.get(link).status_code == 404
+    assert visitor.post(link, data={"password": "another fine passphrase"}).status_code == 404
     assert login(new_client(app), user.email, NEW_PASSWORD).status_code == 303
 
 

@@ -33,7 +33,10 @@ def reload(db, obj):
 
 
 def pending_org(make, db, admin=None, creator=None):
-    org = make.organisation(admin=admin, verified=False, name="Kooperativet Väntan")
+    members = [creator] if creator is not None else []  # who registered it, still a member
+    org = make.organisation(
+        admin=admin, verified=False, name="Kooperativet Väntan", members=members
+    )
     if creator is not None:
         org.created_by_id = creator.id
         db.session.commit()

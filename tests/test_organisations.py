@@ -190,6 +190,20 @@ def test_register_organisation(client, make, auth, db):
     assert "<p>Varje tisdag.</p>" in page
 
 
+@pytest.mark.parametrize("newline", ["\r\n", "\r"])
+def test_description_from_a_browser_keeps_its_paragraphs(client, make, auth, db, newline):
+    """A textarea is sent with CR LF line breaks: stored as LF, the page shows two paragraphs."""
+    auth.login(make.user())
+    description = f"Läxhjälp.{newline}{newline}Varje tisdag.{newline}"
+    response = client.post("/organisations/new", data=registration(description=description))
+    assert response.status_code == 302
+    org = db.session.scalar(select(Organisation))
+    assert org.description == "Läxhjälp.\n\nVarje tisdag."
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "<p>Läxhjälp.</p>" in page
+    assert "<p>Varje tisdag.</p>" in page
+
+
 @pytest.mark.parametrize(
     ("overrides", "field", "message"),
     [
@@ -220,6 +234,27 @@ def test_register_refuses_bad_input_and_writes_nothing(
     assert org_audit(db) == []
 
 
+@pytest.mark.parametrize(
+    ("name", "code"),
+    [
+        ("\u202eGothenburg City\u202c", "U+202E"),  # right-to-left override: reads backwards
+        ("\u200b", "U+200B"),  # a zero-width space alone: a name nobody sees
+        ("Läx\u200dhjälp", "U+200D"),
+        ("Förening\u2066 Hisingen", "U+2066"),
+    ],
+)
+def test_name_with_an_invisible_character_is_refused(client, make, auth, db, name, code):
+    """An organisation's name is shown beside its members' messages: it follows the rule
+    for display names (no bidi controls, zero-width or other invisible characters)."""
+    auth.login(make.user())
+    response = client.post("/organisations/new", data=registration(name=name))
+    assert response.status_code == 400
+    page = response.get_data(as_text=True)
+    assert 'id="name-error"' in page
+    assert f"invisible or control character ({code})" in page
+    assert count(db, Organisation) == 0
+
+
 def test_duplicate_number_is_a_field_error(client, make, auth, db):
     auth.login(make.user())
     assert client.post("/organisations/new", data=registration()).status_code == 302
@@ -239,6 +274,64 @@ def test_slugs_stay_unique(client, make, auth, db):
     client.post("/organisations/new", data=registration(name="Gemenskap", org_number="5560125790"))
     slugs = set(db.session.scalars(select(Organisation.slug)))
     assert slugs == {"gemenskap", "gemenskap-2"}
+
+
+@pytest.mark.parametrize("name", ["New", "NEW", "Nëw", "new!"])
+def test_a_name_that_makes_a_route_word_gets_a_page_of_its_own(client, make, auth, db, name):
+    """/organisations/new is the registration form: an organisation called "New" would
+    have a page nobody could reach."""
+    auth.login(make.user())
+    response = client.post("/organisations/new", data=registration(name=name))
+    assert response.status_code == 302
+    org = db.session.scalar(select(Organisation))
+    assert org.slug == "new-2"
+    page = client.get(response.headers["Location"])
+    assert page.status_code == 200
+    assert f"<h1>{name}</h1>" in page.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("verdict", ["verify", "reject"])
+def test_a_removed_founder_is_not_told_the_verdict(client, make, auth, db, verdict):
+    """The review's mail (with a rejection's reason) goes to the organisation's admins, and
+    to the person who registered it only while they are still a member."""
+    from forum.models import OutboxMail
+
+    founder, successor, member = make.user(), make.user(), make.user()
+    auth.login(founder)
+    client.post("/organisations/new", data=registration())
+    org = db.session.scalar(select(Organisation))
+    for person in (successor, member):
+        org_service.request_membership(person, org.id)
+        org_service.approve_member(founder, org.id, membership(db, org, person).id)
+    org_service.set_member_role(founder, org.id, membership(db, org, successor).id, "admin")
+    org_service.remove_member(successor, org.id, membership(db, org, founder).id)
+
+    admin = make.user("admin")
+    if verdict == "verify":
+        org_service.verify_organisation(admin, org.id)
+    else:
+        org_service.reject_organisation(admin, org.id, "Styrelsetvist med grundaren.")
+
+    told = {m.to_address for m in db.session.scalars(select(OutboxMail))}
+    assert told == {successor.email}
+
+
+def test_a_founder_still_a_member_is_told_the_verdict(client, make, auth, db):
+    from forum.models import OutboxMail
+
+    founder, successor = make.user(), make.user()
+    auth.login(founder)
+    client.post("/organisations/new", data=registration())
+    org = db.session.scalar(select(Organisation))
+    org_service.request_membership(successor, org.id)
+    org_service.approve_member(founder, org.id, membership(db, org, successor).id)
+    org_service.set_member_role(founder, org.id, membership(db, org, successor).id, "admin")
+    org_service.set_member_role(successor, org.id, membership(db, org, founder).id, "member")
+
+    org_service.reject_organisation(make.user("admin"), org.id, "Okänt nummer.")
+
+    told = {m.to_address for m in db.session.scalars(select(OutboxMail))}
+    assert told == {founder.email, successor.email}
 
 
 # --- pages -------------------------------------------------------------------

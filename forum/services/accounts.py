@@ -105,30 +105,46 @@ def _unique_handle(display_name: str) -> str:
     return f"{base}{n}"
 
 
+HANDLE_ATTEMPTS = 5  # people registering the same name at the same moment, one after another
+
+
+def _email_taken(email: str) -> bool:
+    return db.session.scalar(select(User.id).where(func.lower(User.email) == email)) is not None
+
+
 def register_user(email: str, display_name: str, password: str, locale: str | None = None) -> User:
-    """Create a member account. Email is unique regardless of case."""
+    """Create a member account. Email is unique regardless of case.
+
+    The password is hashed (the slow part) before the handle is chosen, right before
+    the insert; if someone took that handle meanwhile (the same display name at the
+    same moment), the next one is tried. Only a taken address is a Conflict on `email`.
+    """
     email = normalise_email(email)
     name = clean_display_name(display_name)
     check_not_imitating(name)
     check_password_strength(password)
-    if db.session.scalar(select(User.id).where(func.lower(User.email) == email)) is not None:
-        raise Conflict(_("An account with that email address already exists."), field="email")
-    user = User(
-        email=email,
-        display_name=name,
-        handle=_unique_handle(name),
-        password_hash=hash_password(password),
-        locale=locale if locale in ("sv", "en") else None,
-    )
-    db.session.add(user)
-    try:
+    password_hash = hash_password(password)
+    email_taken = Conflict(_("An account with that email address already exists."), field="email")
+    if _email_taken(email):
+        raise email_taken
+    for _attempt in range(HANDLE_ATTEMPTS):
+        user = User(
+            email=email,
+            display_name=name,
+            handle=_unique_handle(name),
+            password_hash=password_hash,
+            locale=locale if locale in ("sv", "en") else None,
+        )
+        try:
+            with db.session.begin_nested():
+                db.session.add(user)
+        except IntegrityError:
+            if _email_taken(email):
+                raise email_taken from None
+            continue  # the handle was taken a moment ago: choose again
         db.session.commit()
-    except IntegrityError:
-        db.session.rollback()
-        raise Conflict(
-            _("An account with that email address already exists."), field="email"
-        ) from None
-    return user
+        return user
+    raise Conflict(_("Many people are registering at this moment. Try again."))
 
 
 def register_member(
@@ -138,8 +154,10 @@ def register_member(
 
     A new address gets its account and a welcome mail; an address that already has
     an account gets no second one, and its owner is mailed instead ("someone tried
-    to register with your address"). Returns the new user, or None. Both paths
-    hash the password, so they take as long.
+    to register with your address"), unless the account was made moments ago with this
+    same password: a double-clicked or resent form, whose welcome is on its way.
+    Returns the new user, or None. Both paths hash the password (or check it, the same
+    work), so they take as long.
     """
     email = normalise_email(email)
     name = clean_display_name(display_name)
@@ -149,17 +167,35 @@ def register_member(
     if owner is None:
         try:
             user = register_user(email, name, password, locale)
-        except Conflict:  # registered a moment ago by a parallel request
+        except Conflict as err:
+            if err.field != "email":
+                raise
+            # registered a moment ago by a parallel request
             owner = db.session.scalar(select(User).where(func.lower(User.email) == email))
         else:
             _mail_account(user, registered=True)
             db.session.commit()
             return user
-    hash_password(password)  # the same work as creating an account
-    if owner is not None:
+    if owner is None:
+        hash_password(password)  # the same work as creating an account
+    elif not _sent_again(owner, password):
         _mail_account(owner, registered=False)
         db.session.commit()
     return None
+
+
+REGISTRATION_GRACE = timedelta(minutes=10)
+
+
+def _sent_again(owner: User, password: str) -> bool:
+    """Whether `owner`'s account was made within REGISTRATION_GRACE with `password`: the
+    same form sent twice (a double click, a reload), not someone else trying the address.
+    Checking the password takes as long as hashing it for a new account."""
+    try:
+        same = check_password_hash(owner.password_hash, password)
+    except UnicodeEncodeError:
+        same = False
+    return same and owner.created_at > utcnow() - REGISTRATION_GRACE
 
 
 def _mail_account(user: User, registered: bool) -> None:
@@ -621,6 +657,17 @@ def check_reset_token(token: str) -> None:
     _valid_reset(token)
 
 
+def _use_up_resets(user: User) -> None:
+    """Mark every open reset link of `user` used: a new password, however it was chosen,
+    ends the links asked for before it (one may sit in a mailbox someone else reads)."""
+    db.session.execute(
+        update(PasswordReset)
+        .where(PasswordReset.user_id == user.id, PasswordReset.used_at.is_(None))
+        .values(used_at=utcnow())
+        .execution_options(synchronize_session="fetch")
+    )
+
+
 def reset_password(token: str, new_password: str) -> User:
     """Use a reset token once: set the password and end every other session.
 
@@ -630,14 +677,7 @@ def reset_password(token: str, new_password: str) -> User:
     check_password_strength(new_password)
     user = db.session.get(User, reset.user_id)
     assert user is not None
-    now = utcnow()
-    reset.used_at = now
-    for other in db.session.scalars(
-        select(PasswordReset).where(
-            PasswordReset.user_id == user.id, PasswordReset.used_at.is_(None)
-        )
-    ):
-        other.used_at = now
+    _use_up_resets(user)
     user.password_hash = hash_password(new_password)
     db.session.execute(delete(LoginAttempt).where(LoginAttempt.email == user.email))
     db.session.commit()
@@ -685,9 +725,11 @@ def confirm_password(
 def change_password(
     user: User, current_password: str, new_password: str, address: str | None = None
 ) -> None:
-    """Change the password after checking the current one; other sessions end."""
+    """Change the password after checking the current one; other sessions and every
+    reset link asked for before end."""
     confirm_password(user, current_password, address, field="current_password")
     check_password_strength(new_password, field="new_password")
     user.password_hash = hash_password(new_password)
+    _use_up_resets(user)
     db.session.commit()
     end_all_sessions(user)

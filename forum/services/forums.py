@@ -40,6 +40,7 @@ from ..queries import payloads
 from ..text import Rendered, slugify
 from . import audit, moderation, notifications, throttle
 from .rendering import MAX_BODY, MAX_DESCRIPTION, MAX_TITLE, render_body
+from .slugs import free_slug
 from .validation import check_characters, chosen_commitments, clean_text
 
 MAX_CLIENT_ID = 64
@@ -70,10 +71,11 @@ def create_forum(
     title = clean_text(title, "title", max_length=MAX_TITLE, single_line=True)
     description = clean_text(description, "description", max_length=MAX_DESCRIPTION, required=False)
     vis = _visibility(visibility)
-    base = slugify(title, "forum")
-    slug, n = base, 2
-    while db.session.scalar(select(Forum.id).where(Forum.slug == slug)) is not None:
-        slug, n = f"{base}-{n}", n + 1
+    slug = free_slug(  # a slug whose page is the forum's ("New" is not /forums/new)
+        slugify(title, "forum"),
+        "forums.forum",
+        lambda taken: db.session.scalar(select(Forum.id).where(Forum.slug == taken)) is not None,
+    )
     forum = Forum(
         slug=slug,
         title=title,

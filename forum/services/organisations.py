@@ -31,6 +31,8 @@ from ..queries.organisations import get_organisation
 from ..text import slugify
 from . import audit
 from .mail import queue_mail
+from .names import check_visible
+from .slugs import free_slug
 from .validation import clean_text
 
 MAX_NAME = 200
@@ -100,14 +102,12 @@ def clean_legal_form(raw: str | None) -> OrganisationForm:
 
 
 def _unique_slug(name: str) -> str:
+    """A slug no organisation has, whose page is the organisation's ("New" is not "new")."""
     base = slugify(name, "organisation")
     taken = set(
         db.session.scalars(select(Organisation.slug).where(Organisation.slug.like(f"{base}%")))
     )
-    slug, n = base, 2
-    while slug in taken:
-        slug, n = f"{base}-{n}", n + 1
-    return slug
+    return free_slug(base, "organisations.show", taken.__contains__)
 
 
 def _number_taken(org_number: str) -> bool:
@@ -178,7 +178,8 @@ def register_organisation(
     policy.require_login(user)
     policy.require(policy.can_register_organisation(user))
     assert user is not None
-    name = " ".join(clean_text(name, "name", max_length=MAX_NAME).split())
+    name = clean_text(name, "name", max_length=MAX_NAME, single_line=True)
+    check_visible(name, field="name")  # shown beside its members' messages, as their names
     form = clean_legal_form(legal_form)
     number = normalise_org_number(org_number)
     description = clean_text(description, "description", max_length=MAX_DESCRIPTION, required=False)
@@ -220,26 +221,23 @@ def register_organisation(
 
 
 def _tell_organisation(org: Organisation, compose: Callable[[str], tuple[str, str]]) -> None:
-    """Queue a short mail to the organisation's admins and the person who registered it.
+    """Queue a short mail to the organisation's admins, and to the person who registered
+    it while they are still a member (one removed or gone is told nothing more about it).
 
     `compose(link)` returns (subject, body); it runs in each recipient's language.
     """
-    admins = db.session.scalars(
+    people = db.session.scalars(
         select(User)
         .join(Membership, Membership.user_id == User.id)
         .where(
             Membership.organisation_id == org.id,
-            Membership.role == MemberRole.admin,
             Membership.status == MembershipStatus.approved,
+            (Membership.role == MemberRole.admin) | (Membership.user_id == org.created_by_id),
         )
+        .order_by(User.id)
     ).all()
-    people = {u.id: u for u in admins}
-    if org.created_by_id is not None and org.created_by_id not in people:
-        creator = db.session.get(User, org.created_by_id)
-        if creator is not None:
-            people[creator.id] = creator
     link = url_for_mail("organisations.show", slug=org.slug)
-    for person in people.values():
+    for person in people:
         with force_locale(person.locale or "sv"):
             subject, body = compose(link)
         queue_mail(person.email, subject, body)

@@ -96,6 +96,11 @@ def one_line(value: str) -> str:
     return " ".join(value.split())
 
 
+def normalise_line_breaks(value: str) -> str:
+    """Every CR LF pair and lone CR as one LF."""
+    return value.replace("\r\n", "\n").replace("\r", "\n")
+
+
 def clean_text(
     value: str | None,
     name: str,
@@ -106,9 +111,12 @@ def clean_text(
 ) -> str:
     """Trim a form text; refuse empty (when required) and overlong, never truncate.
 
-    `single_line` (titles): whitespace runs and line breaks fold to one space first.
+    Every line break is stored as LF: browsers send a textarea's as CR LF (an old client
+    may send a lone CR), and whatever splits a text into paragraphs or lines looks for
+    LF. `single_line` (titles): whitespace runs and line breaks fold to one space first.
     """
-    value = one_line(value or "") if single_line else (value or "").strip()
+    value = normalise_line_breaks(value or "")
+    value = one_line(value) if single_line else value.strip()
     value = check_characters(value, name)
     if required and not value:
         raise Invalid(_("This field is required."), field=name)

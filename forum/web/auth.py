@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import timedelta
+from urllib.parse import unquote, urlsplit
 
 from flask import (
     Blueprint,
@@ -23,11 +24,13 @@ from flask import (
     session,
     url_for,
 )
+from flask_babel import get_locale, refresh
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_babel import refresh
 from flask_login import current_user, login_required, login_user, logout_user
 from flask_wtf import FlaskForm
+from werkzeug.exceptions import HTTPException
+from werkzeug.routing import RequestRedirect
 from wtforms import (
     BooleanField,
     EmailField,
@@ -77,6 +80,41 @@ def checked_by(check: Callable[[str], object]) -> Callable[[FlaskForm, object], 
 
 def client_address() -> str:
     return request.remote_addr or "unknown"
+
+
+def answers_get(path: str) -> bool:
+    """Whether a GET of `path`, on this site, reaches a page: an action that takes only
+    POST (joining, leaving, changing the password) would answer 405."""
+    path = unquote(urlsplit(path).path)
+    root = request.script_root
+    if root and (path == root or path.startswith(f"{root}/")):
+        path = path[len(root) :] or "/"
+    adapter = current_app.url_map.bind_to_environ(request.environ)
+    try:
+        adapter.match(path, method="GET")
+    except RequestRedirect:
+        return True  # the path with a slash added, say
+    except HTTPException:
+        return False
+    return True
+
+
+def return_target(raw_next: str | None) -> str | None:
+    """Where to go after logging in (or registering): `next` if it is a page on this site;
+    if it is a POST-only action (a session expired before the button was pressed), the
+    page the button was on, known from the Referer of the login page; else None (home)."""
+    target = safe_next(raw_next)
+    if target and answers_get(target):
+        return target
+    if request.method == "GET" and target:
+        referrer = request.referrer or ""
+        if referrer.startswith(request.host_url):
+            parts = urlsplit(referrer)
+            back = safe_next(f"{parts.path}?{parts.query}" if parts.query else parts.path)
+            own = (url_for("auth.login"), url_for("auth.register"))
+            if back and parts.path not in own and answers_get(back):
+                return back
+    return None
 
 
 REMEMBER_COOKIE = "forum_remember"
@@ -268,7 +306,7 @@ class LogoutEverywhereForm(FlaskForm):
 def login():
     """Log in with email and password; throttled per account and per address."""
     form = LoginForm()
-    target = safe_next(form.next.data or request.args.get("next"))
+    target = return_target(form.next.data or request.args.get("next"))
     if request.method == "GET":
         if current_user.is_authenticated:
             return redirect(target or url_for("main.home"))
@@ -296,7 +334,7 @@ def register():
     """Register; the answer is the same whether the address already has an account
     (its owner is mailed instead), so the page never tells who is registered."""
     form = RegisterForm()
-    target = safe_next(form.next.data or request.args.get("next"))
+    target = return_target(form.next.data or request.args.get("next"))
     if request.method == "GET":
         if current_user.is_authenticated:
             return redirect(target or url_for("main.home"))
@@ -305,7 +343,12 @@ def register():
     problem = None
     if form.validate_on_submit():
         try:
-            accounts.register_member(form.email.data, form.display_name.data, form.password.data)
+            accounts.register_member(
+                form.email.data,
+                form.display_name.data,
+                form.password.data,
+                locale=str(get_locale() or "sv"),  # the page's language: the mails' too
+            )
         except DomainError as err:
             problem = form_error(form, err)
         else:
