@@ -143,12 +143,6 @@ def check_slow_mode(user: User, thread: Thread, *, serialised: bool = False) -> 
         )
 
 
-def check_can_post(user: User, thread: Thread, muted_until: Any = _LOOK_UP) -> None:
-    """Mutes and slow mode, checked when a message is sent."""
-    check_not_muted(user, thread, muted_until)
-    check_slow_mode(user, thread)
-
-
 # --- helpers -------------------------------------------------------------------
 
 

@@ -162,8 +162,7 @@ def _modes(users: list[User], kind: str) -> dict[int, str]:
         ).all()
     )
     return {
-        u.id: stored.get(u.id, default_mode(u)) if u.email_notifications else IN_APP
-        for u in users
+        u.id: stored.get(u.id, default_mode(u)) if u.email_notifications else IN_APP for u in users
     }
 
 
