@@ -27,7 +27,6 @@ from ..extensions import db, serial_writes
 from ..models import (
     Forum,
     Message,
-    MessageRevision,
     MessageState,
     ReadMarker,
     Thread,
@@ -39,7 +38,7 @@ from ..queries import forums as forum_queries
 from ..queries import payloads
 from ..text import Rendered, slugify
 from . import audit, moderation, notifications, throttle
-from .rendering import MAX_BODY, MAX_DESCRIPTION, MAX_TITLE, render_body
+from .rendering import MAX_BODY, MAX_DESCRIPTION, MAX_TITLE, render_body, replace_text
 from .slugs import free_slug
 from .validation import check_characters, chosen_commitments, clean_text
 
@@ -419,16 +418,7 @@ def edit_message(user: User | None, message_id: int, body: object) -> Message:
     text = _validate_body(body)
     if text == message.body:
         return message
-    db.session.add(
-        MessageRevision(
-            message_id=message.id,
-            body=message.body,
-            html=message.html,
-            created_at=message.edited_at or message.created_at,
-        )
-    )
-    message.body = text
-    message.html = render_body(text).html
+    replace_text(message, text)
     message.edited_at = utcnow()
     payload = {"message": payloads.room_message(message)}
     emit_after_commit("message:edited", payload, thread_room(message.thread_id))

@@ -45,7 +45,7 @@ from ..queries import payloads
 from ..queries.moderation import appeal_forum_id, mute_in_force
 from ..text import excerpt
 from . import audit, notifications
-from .rendering import MAX_BODY, MAX_TITLE, render_body
+from .rendering import MAX_BODY, MAX_TITLE, replace_text
 from .validation import clean_text
 
 MAX_REASON = 1000
@@ -492,16 +492,7 @@ def redact_message(
         .where(MessageRevision.message_id == message.id)
         .values(admin_only=True)
     )
-    original = MessageRevision(
-        message_id=message.id,
-        body=message.body,
-        html=message.html,
-        created_at=message.edited_at or message.created_at,
-        admin_only=True,
-    )
-    db.session.add(original)
-    message.body = text
-    message.html = render_body(text).html
+    original = replace_text(message, text, admin_only=True)
     action = _record_action(
         actor,
         ActionKind.redact,
@@ -925,17 +916,7 @@ def _reverse_redaction(actor: User, action: ModerationAction, message: Message) 
         body, whole = undo_change(texts[0], texts[1], message.body, keep_out)
     forum_id = message.thread.forum_id
     if body != message.body:
-        # the text as it stands (perhaps the author's later edit) is kept, never dropped
-        db.session.add(
-            MessageRevision(
-                message_id=message.id,
-                body=message.body,
-                html=message.html,
-                created_at=message.edited_at or message.created_at,
-            )
-        )
-        message.body = body
-        message.html = render_body(body).html
+        replace_text(message, body)  # the text as it stands (perhaps the author's later edit)
         _emit_message("message:edited", message)
         notifications.sync_message_excerpts(message)
     if not whole:

@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 
 from ..extensions import db
 from ..links import path_for
-from ..models import User
+from ..models import Message, MessageRevision, User
 from ..text import Rendered, render_markdown
 
 MAX_BODY = 10_000
@@ -34,3 +34,19 @@ def resolve_mentions(handles: set[str]) -> Mapping[str, tuple[int, str]]:
 def render_body(body: str) -> Rendered:
     """Markdown source to sanitised HTML, with @mentions linked."""
     return render_markdown(body, resolve_mentions)
+
+
+def replace_text(message: Message, body: str, *, admin_only: bool = False) -> MessageRevision:
+    """Give a message new text; the text it had is kept as a revision, never dropped
+    (`admin_only`: a moderator's redaction keeps the original for admins alone)."""
+    kept = MessageRevision(
+        message_id=message.id,
+        body=message.body,
+        html=message.html,
+        created_at=message.edited_at or message.created_at,
+        admin_only=admin_only,
+    )
+    db.session.add(kept)
+    message.body = body
+    message.html = render_body(body).html
+    return kept
