@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import pytest
 
@@ -76,6 +79,24 @@ CSRF_TOKEN = re.compile(r'(name="csrf_token" value="|name="csrf-token" content="
 def csrf_tokens(page: str) -> set[str]:
     """The CSRF tokens a page carries, in its forms and its meta tag."""
     return {token for _, token in CSRF_TOKEN.findall(page)}
+
+
+def at_once(app, work: Callable[[int], Any], n: int, timeout: float = 30) -> list[Any]:
+    """Run `work(0)` … `work(n - 1)` in n threads, each in a request context of its own (so a
+    session of its own, removed after); each one's result, or the exception it raised."""
+    from forum.extensions import db
+
+    def run(i: int) -> Any:
+        with app.test_request_context():
+            try:
+                return work(i)
+            except BaseException as err:  # noqa: BLE001 — returned for the test to report
+                return err
+            finally:
+                db.session.remove()
+
+    with ThreadPoolExecutor(n) as pool:
+        return list(pool.map(run, range(n), timeout=timeout))
 
 
 def form_login(client, user) -> None:

@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 from sqlalchemy import func, select
-from support import without_csrf_tokens
+from support import at_once, without_csrf_tokens
 
 from forum.extensions import socketio
 from forum.models import LoginAttempt, OutboxMail, PasswordReset, User
@@ -229,25 +229,13 @@ def test_two_people_with_one_name_registering_at_once_both_get_accounts(app, mon
         return hash_password(password)
 
     monkeypatch.setattr(accounts, "hash_password", slow_hash)
-    results = {}
 
     def register_anna(i):
-        with app.test_request_context():
-            try:
-                user = accounts.register_member(f"anna{i}@example.se", "Anna Andersson", PASSWORD)
-                results[i] = user.handle if user else None
-            except Exception as err:  # reported by the assertion below
-                results[i] = err
-            finally:
-                db.session.remove()
+        user = accounts.register_member(f"anna{i}@example.se", "Anna Andersson", PASSWORD)
+        return user.handle if user else None
 
-    threads = [threading.Thread(target=register_anna, args=(i,)) for i in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-
-    assert sorted(results.values()) == ["anna.andersson", "anna.andersson2"], results
+    results = at_once(app, register_anna, 2)
+    assert sorted(results, key=str) == ["anna.andersson", "anna.andersson2"], results
     fresh(db)
     assert sorted(db.session.scalars(select(OutboxMail.to_address))) == [
         "anna0@example.se",

@@ -10,7 +10,7 @@ from datetime import timedelta
 
 import pytest
 from sqlalchemy import func, select
-from support import Auth
+from support import Auth, at_once
 
 from forum.config import parse_rate_limit
 from forum.errors import Invalid, RateLimited
@@ -649,27 +649,17 @@ def test_slow_mode_holds_for_sends_at_the_same_moment(app, scene, db, monkeypatc
 
     monkeypatch.setattr(forum_service, "render_body", slow_render)
     start = threading.Barrier(5, timeout=10)
-    outcomes: list[str] = []
 
-    def send_one(n: int) -> None:
-        with app.app_context():
-            try:
-                user = _db.session.get(User, author_id)
-                start.wait()
-                forum_service.send(user, thread_id, f"samtidigt {n}", f"par-{n}")
-                outcomes.append("ok")
-            except RateLimited:
-                outcomes.append("rate_limited")
-            except BaseException as err:  # noqa: BLE001 — reported by the main thread
-                outcomes.append(repr(err))
-            finally:
-                _db.session.remove()
+    def send_one(n: int) -> str:
+        user = _db.session.get(User, author_id)
+        start.wait()
+        forum_service.send(user, thread_id, f"samtidigt {n}", f"par-{n}")
+        return "ok"
 
-    workers = [threading.Thread(target=send_one, args=(n,)) for n in range(5)]
-    for worker in workers:
-        worker.start()
-    for worker in workers:
-        worker.join(30)
+    outcomes = [
+        "rate_limited" if isinstance(out, RateLimited) else out if out == "ok" else repr(out)
+        for out in at_once(app, send_one, 5)
+    ]
     assert sorted(outcomes) == ["ok"] + ["rate_limited"] * 4
     db.session.expire_all()
     assert count(db, Message, Message.thread_id == thread_id) == before + 1

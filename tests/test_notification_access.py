@@ -40,15 +40,22 @@ def action_input(thread, message, owner: str) -> follow_up.ActionInput:
     )
 
 
-def test_a_follower_removed_from_the_forum_hears_no_more_of_the_action(app, make, db):
+def idea_in_an_invite_only_forum(make):
+    """An official's invite-only forum, and a member's idea there to propose as an action
+    owned by the official's department."""
     official = make.user("official")
     member = make.user()
     forum = make.forum(owner=official, visibility="invite", members=[member])
     thread = make.thread(forum=forum, author=official)
     message = make.message(thread, member, "Idé")
-    owner = f"department:{official.department_id}"
+    idea = action_input(thread, message, f"department:{official.department_id}")
+    return official, member, forum, idea
+
+
+def test_a_follower_removed_from_the_forum_hears_no_more_of_the_action(app, make, db):
+    official, member, forum, idea = idea_in_an_invite_only_forum(make)
     with app.test_request_context():
-        action = follow_up.propose_action(member, action_input(thread, message, owner))
+        action = follow_up.propose_action(member, idea)
         forum_service.change_forum_people(official, forum, member.email, "member", False)
         follow_up.accept_action(official, action.id)
         follow_up.post_update(official, action.id, "KONFIDENTIELL uppdatering")
@@ -246,15 +253,10 @@ def test_of_two_runs_at_once_only_one_claims_the_day(app, make, db):
 def test_a_waiting_action_notice_is_left_out_of_the_digest_after_removal(app, make, db):
     from forum.services import notifications
 
-    official = make.user("official")
-    member = make.user()
-    forum = make.forum(owner=official, visibility="invite", members=[member])
-    thread = make.thread(forum=forum, author=official)
-    message = make.message(thread, member, "Idé")
-    owner = f"department:{official.department_id}"
+    official, member, forum, idea = idea_in_an_invite_only_forum(make)
     with app.test_request_context():
         notifications.save_preferences(member, {"action_update": "digest"})
-        action = follow_up.propose_action(member, action_input(thread, message, owner))
+        action = follow_up.propose_action(member, idea)
         follow_up.accept_action(official, action.id)
         follow_up.post_update(official, action.id, "KONFIDENTIELL uppdatering")
         forum_service.change_forum_people(official, forum, member.email, "member", False)

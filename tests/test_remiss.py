@@ -13,6 +13,7 @@ import flask_babel
 import pytest
 from consultation_support import english, local, make_round, respond
 from sqlalchemy import func, select
+from support import at_once
 
 from forum.demo.pdf import simple_pdf
 from forum.errors import Conflict, Forbidden, Invalid
@@ -355,27 +356,16 @@ def test_two_submits_at_once_make_one_version(app, make, people, db_url):
     respond(app, member, round_, org, submit=False)
     round_id, org_id, chair_id = round_.id, org.id, chair.id  # not the test's session in threads
     both_read = threading.Barrier(2, timeout=10)
-    failures: list[BaseException] = []
 
-    def submit() -> None:
-        with app.test_request_context():
-            try:
-                draft = cq.own_response(round_id, org_id)  # as the confirmation view reads it
-                assert draft is not None
-                saved = {a.question_id: a.body for a in draft.answers}
-                both_read.wait()
-                user = _db.session.get(User, chair_id)
-                service.save_response(user, round_id, org_id, saved, submit=True)
-            except BaseException as err:  # noqa: BLE001 — reported by the main thread
-                failures.append(err)
-            finally:
-                _db.session.remove()
+    def submit(_i: int) -> None:
+        draft = cq.own_response(round_id, org_id)  # as the confirmation view reads it
+        assert draft is not None
+        saved = {a.question_id: a.body for a in draft.answers}
+        both_read.wait()
+        user = _db.session.get(User, chair_id)
+        service.save_response(user, round_id, org_id, saved, submit=True)
 
-    threads = [threading.Thread(target=submit) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(30)
+    failures = [out for out in at_once(app, submit, 2) if out is not None]
     assert failures == []
     assert count(ResponseVersion) == 1
     assert kinds_for(official).count("consultation_response_submitted") == 1
