@@ -356,13 +356,8 @@ def flag_message(
         _emit_message("message:hidden", message)
         notifications.sync_message_excerpts(message)
     if (count or 0) == 1:  # the first open flag puts the message in the queue: tell once
-        # As tell_moderators does, but tied to the message (it takes no message id), so a
-        # later redaction or hide rewrites this excerpt and its unsent mail too.
-        people = [
-            u for u in notifications.moderators_of(message.thread.forum_id) if u.id != user.id
-        ]
-        notifications.deliver(
-            people,
+        notifications.tell_moderators(
+            message.thread.forum_id,
             "moderation_flag",
             excerpt(message.html),
             path_for("moderation.queue"),
@@ -370,7 +365,6 @@ def flag_message(
             thread=message.thread,
             message_id=message.id,
         )
-        notifications.recount_for_moderators(people)
     db.session.commit()
     return flag, True
 

@@ -599,10 +599,13 @@ def tell_moderators(
     url: str,
     actor: User | None = None,
     thread: Thread | None = None,
+    message_id: int | None = None,
 ) -> None:
-    """A flag or an appeal arrived: its moderators are told, and their header count moves live."""
+    """A flag or an appeal arrived: its moderators are told, and their header count moves live.
+    With `message_id` the notice is tied to the message, so a later redaction or hiding
+    rewrites its excerpt and its unsent mail as for every other notice of it."""
     people = [u for u in moderators_of(forum_id) if actor is None or u.id != actor.id]
-    deliver(people, kind, excerpt_text, url, thread=thread)
+    deliver(people, kind, excerpt_text, url, thread=thread, message_id=message_id)
     recount_for_moderators(people)
 
 
