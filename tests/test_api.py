@@ -222,6 +222,8 @@ def test_bad_tokens_are_refused(app, make, client):
     for path in ("/api/v1/forums", "/api/v1/organisations", "/api/v1/indicators"):
         assert_error(client.get(path, headers=bearer(raw)), 401, "auth_required")
         assert_error(client.get(path, headers=bearer("dfp_nope")), 401, "auth_required")
+        for odd in ("dfp_" + "x" * 5000, "dfp_åäö", "", "dfp_\t"):
+            assert_error(client.get(path, headers=bearer(odd)), 401, "auth_required")
 
 
 # --- answering a consultation through the API -----------------------------------------

@@ -101,3 +101,12 @@ def test_json_clients_get_the_error_body(client, make):
     assert response.status_code == 400
     body = response.get_json()
     assert body["ok"] is False and body["error"]["code"] == "invalid"
+
+
+def test_a_huge_expired_form_gives_back_at_most_twenty_texts(client, make):
+    response = client.post(
+        "/login",
+        data={f"field-{n}": f"Text nummer {n}" for n in range(500)} | {"csrf_token": "old"},
+    )
+    assert response.status_code == 400
+    assert textareas(response.get_data(as_text=True)) == [f"Text nummer {n}" for n in range(20)]

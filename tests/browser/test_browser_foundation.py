@@ -79,6 +79,8 @@ MEMBER_PAGES = [
     "/organisations/new",
     "/organisations/kulturforeningen",
     "/notifications",
+    "/notifications?show=unread",
+    "/notifications/settings",
 ]
 
 

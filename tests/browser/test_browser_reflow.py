@@ -30,6 +30,7 @@ PAGES = [
     "/actions",
     "/actions/new",
     "/notifications",
+    "/notifications?show=unread",
     "/settings",
     "/moderation",
     "/moderation/audit",
