@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 
 import pytest
@@ -9,9 +10,10 @@ from consultation_support import make_round, respond
 from sqlalchemy import select
 
 from forum.config import parse_rate_limit
+from forum.demo.pdf import simple_pdf
 from forum.extensions import db
 from forum.models import ApiToken
-from forum.services import api_tokens, moderation
+from forum.services import api_tokens, documents, moderation
 from forum.services import consultations as consultation_service
 
 pytestmark = pytest.mark.config(FORUM_MESSAGE_RATE_LIMIT=parse_rate_limit("off"))
@@ -44,6 +46,14 @@ def test_openapi_document_is_3_1_and_describes_every_route(client):
     for path in ("/api/v1/forums", "/api/v1/threads/{thread_id}/messages", "/api/v1/indicators"):
         assert path in spec["paths"]
     assert "token" in spec["components"]["securitySchemes"]
+    schemas = spec["components"]["schemas"]
+    for holder in ("Round", "PublishedResponse"):
+        assert schemas[holder]["properties"]["documents"]["items"] == {
+            "$ref": "#/components/schemas/Document"
+        }
+    assert {"filename", "content_type", "size", "sha256", "created_at", "url"} <= set(
+        schemas["Document"]["required"]
+    )
 
 
 def test_reference_page_lists_the_operations(client):
@@ -145,6 +155,70 @@ def test_rounds_drafts_and_published_responses(app, make, client):
     (published,) = client.get(body["responses_url"]).get_json()["items"]
     assert published["organisation"]["id"] == org.id and "Vårt svar" in str(published)
     assert client.get(body["feedback_url"]).get_json()["items"] == []
+
+
+def _download(client, document: dict) -> bytes:
+    response = client.get(document["url"])
+    assert response.status_code == 200, document
+    assert response.mimetype == document["content_type"]
+    return response.data
+
+
+def test_round_and_response_documents_with_their_downloads(app, make, client):
+    official, org_admin = make.user("official"), make.user()
+    org = make.organisation(admin=org_admin)
+    round_ = make_round(app, make, official)
+    basis, letter = simple_pdf(["Underlag"]), simple_pdf(["Brev"])
+    with app.test_request_context():
+        documents.add_round_document(official, round_.id, "Underlag 2027.pdf", basis)
+        gone = documents.add_round_document(official, round_.id, "Gammalt.pdf", basis + b" ")
+        documents.remove_document(official, gone.id)
+        documents.add_response_document(org_admin, round_.id, org.id, "Brev.pdf", letter)
+    respond(app, org_admin, round_, org)
+    body = client.get(f"/api/v1/consultations/{round_.id}").get_json()
+    (doc,) = body["documents"]  # the removed one is not listed, as on the page
+    assert doc["filename"] == "Underlag 2027.pdf" and doc["content_type"] == "application/pdf"
+    assert doc["size"] == len(basis) and doc["sha256"] == hashlib.sha256(basis).hexdigest()
+    assert doc["created_at"].endswith("Z") and doc["url"].startswith("http://localhost/")
+    assert _download(client, doc) == basis
+    listed = client.get("/api/v1/consultations").get_json()["items"]
+    assert [d["id"] for d in listed[0]["documents"]] == [doc["id"]]
+    with app.test_request_context():
+        consultation_service.close_round(official, round_.id)
+    (published,) = client.get(body["responses_url"]).get_json()["items"]
+    (attached,) = published["documents"]
+    assert attached["filename"] == "Brev.pdf" and _download(client, attached) == letter
+
+
+def test_documents_of_drafts_and_unpublished_responses_stay_hidden(app, make, client):
+    official, submitter, drafter = make.user("official"), make.user(), make.user()
+    org = make.organisation(admin=submitter)
+    other = make.organisation(admin=drafter)
+    draft = make_round(app, make, official, state="draft")
+    round_ = make_round(app, make, official)
+    with app.test_request_context():
+        secret = documents.add_round_document(official, draft.id, "Utkast.pdf", simple_pdf(["x"]))
+        documents.add_response_document(submitter, round_.id, org.id, "Brev.pdf", simple_pdf(["b"]))
+    respond(app, submitter, round_, org)
+    respond(app, drafter, round_, other, submit=False)  # never submitted
+    with app.test_request_context():
+        documents.add_response_document(
+            drafter, round_.id, other.id, "Osänt.pdf", simple_pdf(["o"])
+        )
+        documents.add_response_document(  # after the submission: only in the working copy
+            submitter, round_.id, org.id, "Senare.pdf", simple_pdf(["s"])
+        )
+    for url in ("/api/v1/consultations", f"/api/v1/consultations/{round_.id}/responses"):
+        text = client.get(url).get_data(as_text=True)
+        assert "Utkast.pdf" not in text and "Brev.pdf" not in text  # still open: unpublished
+    assert client.get(f"/documents/{secret.id}/Utkast.pdf").status_code == 404
+    official_token = bearer(token_for(app, official))
+    body = client.get(f"/api/v1/consultations/{draft.id}", headers=official_token).get_json()
+    assert [d["filename"] for d in body["documents"]] == ["Utkast.pdf"]  # its official reads it
+    with app.test_request_context():
+        consultation_service.close_round(official, round_.id)
+    responses = client.get(f"/api/v1/consultations/{round_.id}/responses").get_json()["items"]
+    assert [[d["filename"] for d in r["documents"]] for r in responses] == [["Brev.pdf"]]
 
 
 def test_etag_and_if_none_match(client):

@@ -1,16 +1,19 @@
 """schemathesis against the generated OpenAPI document: no 5xx, every response as described.
 
 A bounded number of generated requests per operation keeps CI time small; the data
-is a public forum with a thread and messages, an organisation and an open round.
+is a public forum with a thread and messages, an organisation, an open round with a
+document and a closed one whose published response has one.
 """
 
 from __future__ import annotations
 
 import schemathesis
-from consultation_support import make_round
+from consultation_support import make_round, respond
 from hypothesis import HealthCheck, given, settings
 
 from forum.config import parse_rate_limit
+from forum.demo.pdf import simple_pdf
+from forum.services import consultations, documents
 
 EXAMPLES_PER_OPERATION = 12
 
@@ -22,8 +25,18 @@ def test_api_matches_its_openapi_document(app, make):
     author = make.user()
     for n in range(3):
         make.message(thread, author, f"Meddelande {n}")
-    make.organisation(admin=make.user())
-    make_round(app, make, make.user("official"))
+    org_admin, official = make.user(), make.user("official")
+    org = make.organisation(admin=org_admin)
+    open_round = make_round(app, make, official)
+    closing = make_round(app, make, official)
+    with app.test_request_context():
+        documents.add_round_document(official, open_round.id, "Underlag.pdf", simple_pdf(["U"]))
+        documents.add_response_document(
+            org_admin, closing.id, org.id, "Brev.pdf", simple_pdf(["B"])
+        )
+    respond(app, org_admin, closing, org)
+    with app.test_request_context():
+        consultations.close_round(official, closing.id)
     schema = schemathesis.openapi.from_wsgi("/api/v1/openapi.json", app)
     operations = [result.ok() for result in schema.get_all_operations()]
     assert len(operations) >= 17

@@ -128,6 +128,22 @@ class Question(Base):
     guidance = fields.Str(required=True)
 
 
+class Document(Base):
+    """A file on a round (its basis) or on a published response, as its page lists it."""
+
+    id = fields.Int(required=True)
+    filename = fields.Str(required=True, metadata={"description": "the name it downloads as"})
+    content_type = fields.Str(
+        required=True, metadata={"description": "the type its content was checked to be"}
+    )
+    size = fields.Int(required=True, metadata={"description": "bytes"})
+    sha256 = fields.Str(
+        required=True, allow_none=True, metadata={"description": "hex digest of the bytes"}
+    )
+    created_at = fields.Str(required=True, metadata={"format": "date-time"})
+    url = fields.Str(required=True, metadata={"description": "the download (a web address)"})
+
+
 class Round(Base):
     id = fields.Int(required=True)
     title = fields.Str(required=True)
@@ -140,6 +156,7 @@ class Round(Base):
     closes_at = fields.Str(required=True, metadata={"format": "date-time"})
     decision_date = fields.Str(required=True, allow_none=True, metadata={"format": "date"})
     questions = fields.List(fields.Nested(Question), required=True)
+    documents = fields.List(fields.Nested(Document), required=True)
     commitments = fields.List(fields.Nested(CommitmentRef), required=True)
     url = fields.Str(required=True)
     responses_url = fields.Str(required=True)
@@ -158,6 +175,7 @@ class PublishedResponse(Base):
     version = fields.Int(required=True)
     submitted_at = fields.Str(required=True, metadata={"format": "date-time"})
     answers = fields.List(fields.Nested(Answer), required=True)
+    documents = fields.List(fields.Nested(Document), required=True)
 
 
 class Feedback(Base):

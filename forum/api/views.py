@@ -17,7 +17,9 @@ from ..formatting import iso_utc
 from ..models import (
     Action,
     ApiToken,
+    ConsultationResponse,
     ConsultationRound,
+    Document,
     Forum,
     Message,
     MessageState,
@@ -218,7 +220,54 @@ def message_dict(m: Message) -> dict[str, Any]:
     }
 
 
-def round_dict(r: ConsultationRound) -> dict[str, Any]:
+def document_dict(d: Document) -> dict[str, Any]:
+    return {
+        "id": d.id,
+        "filename": d.filename,
+        "content_type": d.content_type,
+        "size": d.size,
+        "sha256": d.sha256 or None,
+        "created_at": iso_utc(d.created_at),
+        "url": url_for("documents.download", document_id=d.id, filename=d.filename, _external=True),
+    }
+
+
+def readable_documents(
+    user: User | None,
+    round_: ConsultationRound,
+    response: ConsultationResponse | None,
+    documents: list[Document],
+) -> list[dict[str, Any]]:
+    """The documents the download route would give this reader (policy.can_read_document)."""
+    return [
+        document_dict(d) for d in documents if policy.can_read_document(user, round_, response, d)
+    ]
+
+
+def round_documents(rounds: list[ConsultationRound]) -> dict[int, list[Document]]:
+    """The rounds' own documents (their basis, as their pages list it), in one query."""
+    from sqlalchemy import select
+
+    from ..extensions import db
+
+    found: dict[int, list[Document]] = {r.id: [] for r in rounds}
+    if found:
+        for d in db.session.scalars(
+            select(Document)
+            .where(
+                Document.round_id.in_(found),
+                Document.response_id.is_(None),
+                Document.removed_at.is_(None),
+            )
+            .order_by(Document.id)
+        ):
+            found[d.round_id].append(d)
+    return found
+
+
+def round_dict(
+    r: ConsultationRound, user: User | None, documents: list[Document]
+) -> dict[str, Any]:
     return {
         "id": r.id,
         "title": r.title,
@@ -234,6 +283,7 @@ def round_dict(r: ConsultationRound) -> dict[str, Any]:
             {"id": q.id, "position": q.position, "text": q.text, "guidance": q.guidance}
             for q in r.questions
         ],
+        "documents": readable_documents(user, r, None, documents),
         "commitments": _commitment_refs(r.commitments),
         "url": _api("consultation_round", round_id=r.id),
         "responses_url": _api("round_responses", round_id=r.id),
@@ -387,21 +437,26 @@ def thread_messages(args, thread_id: int):
 @bp.response(200, schemas.RoundPage)
 def rounds(args):
     """Consultation rounds (drafts only for their officials), by id."""
-    page = open_data.rounds(reader(), args["after"], args["limit"])
-    return _page(page, [round_dict(r) for r in page.items], "rounds")
+    user = reader()
+    page = open_data.rounds(user, args["after"], args["limit"])
+    documents = round_documents(page.items)
+    return _page(page, [round_dict(r, user, documents[r.id]) for r in page.items], "rounds")
 
 
 @bp.get("/consultations/<int:round_id>")
 @bp.response(200, schemas.Round)
 def consultation_round(round_id: int):
-    """One round with its questions."""
-    return round_dict(_found(open_data.round_(reader(), round_id)))
+    """One round with its questions and documents."""
+    user = reader()
+    found = _found(open_data.round_(user, round_id))
+    return round_dict(found, user, round_documents([found])[found.id])
 
 
 @bp.get("/consultations/<int:round_id>/responses")
 @bp.response(200, schemas.Responses)
 def round_responses(round_id: int):
-    """The organisations' submitted responses, published when the round closes."""
+    """The organisations' submitted responses with their documents, published when the
+    round closes."""
     user = reader()
     found = _found(open_data.round_(user, round_id))
     if not (open_data.responses_are_public(found) or policy.can_manage_round(user, found)):
@@ -416,6 +471,7 @@ def round_responses(round_id: int):
                 "answers": [
                     {"question_id": qid, "html": html} for qid, html in sorted(p.answers.items())
                 ],
+                "documents": readable_documents(user, found, p.response, p.version.documents),
             }
             for p in consultation_queries.latest_versions(found.id)
         ]
