@@ -396,6 +396,23 @@ def test_rate_limits_per_address_and_per_token(app, make, client):
     assert client.get("/api/v1/commitments", headers=bearer(raw)).status_code == 429
 
 
+@pytest.mark.config(FORUM_API_RATE_LIMIT="3 per minute", FORUM_API_TOKEN_RATE_LIMIT="4 per minute")
+def test_one_budget_over_the_whole_api(app, make, client):
+    """Spreading requests over endpoints buys nothing: the budget is the address's (or the
+    token's), not each endpoint's."""
+    thread = make.thread()
+    for path in ("/api/v1/principles", "/api/v1/forums", f"/api/v1/threads/{thread.id}"):
+        assert client.get(path).status_code == 200
+    for path in ("/api/v1/consultations", "/api/v1/organisations", "/api/v1/actions"):
+        assert_error(client.get(path), 429, "rate_limited")
+    raw = token_for(app, make.user())
+    for path in ("/api/v1/commitments", "/api/v1/forums", "/api/v1/indicators", "/api/v1/actions"):
+        assert client.get(path, headers=bearer(raw)).status_code == 200
+    limited = client.get("/api/v1/organisations", headers=bearer(raw))
+    assert_error(limited, 429, "rate_limited")
+    assert int(limited.headers["Retry-After"]) > 0
+
+
 @pytest.mark.config(FORUM_API_RATE_LIMIT="3 per minute", FORUM_API_TOKEN_RATE_LIMIT="5 per minute")
 def test_made_up_tokens_count_against_the_address(app, make, client):
     """A bearer that is not a valid token gets no bucket of its own: else every made-up

@@ -50,6 +50,8 @@ def rate_limit_value() -> str:
     return str(current_app.config["FORUM_API_RATE_LIMIT"])
 
 
+RATE_LIMIT_SCOPE = "api-v1"
+
 limiter = Limiter(key_func=rate_limit_key, default_limits=[], headers_enabled=True)
 
 
@@ -93,7 +95,10 @@ def init_api(app: Flask) -> None:
 
     csrf.exempt(views.bp)  # no cookies: the API authenticates by bearer token only
     limiter.init_app(app)
-    limiter.limit(rate_limit_value, key_func=rate_limit_key)(views.bp)
+    # One budget per address (or valid token) over the whole API, not one per endpoint.
+    limiter.shared_limit(rate_limit_value, scope=RATE_LIMIT_SCOPE, key_func=rate_limit_key)(
+        views.bp
+    )
     api.register_blueprint(views.bp)
     from . import reference
 
