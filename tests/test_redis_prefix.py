@@ -50,6 +50,41 @@ def test_channels_carry_the_prefix(app, db_url):
         create_app(app_settings(db_url))  # the process-wide server forgets the queue again
 
 
+def test_api_rate_limits_are_counted_per_installation(app, db_url):
+    """Two installations on one Redis, the same address: each has its own API budget, kept
+    under its own prefix."""
+    from forum import create_app
+
+    redis_url = os.environ.get("FORUM_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+    try:
+        server = redis.Redis.from_url(redis_url, socket_connect_timeout=2)
+        server.ping()
+    except redis.RedisError:
+        service_missing("Redis")
+    run = f"{os.environ['FORUM_REDIS_PREFIX']}-api-{uuid.uuid4().hex[:6]}"
+    common = {"FORUM_REDIS_URL": redis_url, "FORUM_API_RATE_LIMIT": "2 per minute"}
+    apps = {
+        name: create_app(app_settings(db_url, FORUM_REDIS_PREFIX=f"{run}-{name}", **common))
+        for name in ("a", "b")
+    }
+    address = {"REMOTE_ADDR": "192.0.2.15"}
+    try:
+        codes = {
+            name: [
+                other.test_client().get("/api/v1/principles", environ_base=address).status_code
+                for _ in range(3)
+            ]
+            for name, other in apps.items()
+        }
+        assert codes == {"a": [200, 200, 429], "b": [200, 200, 429]}
+        for name in ("a", "b"):
+            assert list(server.scan_iter(f"*/{run}-{name}:api/addr:192.0.2.15/*"))
+    finally:
+        for key in server.scan_iter(f"*/{run}-*"):
+            server.delete(key)
+        create_app(app_settings(db_url))  # the process-wide server forgets the queue again
+
+
 def _installation(path: Path) -> tuple[str, int, str, str]:
     """A SQLite installation with two members and one public thread."""
     from forum import create_app

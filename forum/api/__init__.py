@@ -52,8 +52,6 @@ def rate_limit_value() -> str:
 
 RATE_LIMIT_SCOPE = "api-v1"
 
-limiter = Limiter(key_func=rate_limit_key, default_limits=[], headers_enabled=True)
-
 
 def init_api(app: Flask) -> None:
     """Attach the API blueprint, its OpenAPI document, the limiter, CORS and ETags."""
@@ -65,7 +63,11 @@ def init_api(app: Flask) -> None:
     app.config.setdefault("FORUM_API_RATE_LIMIT", "120 per minute")
     app.config.setdefault("FORUM_API_TOKEN_RATE_LIMIT", "600 per minute")
     app.config.setdefault("RATELIMIT_STORAGE_URI", app.config.get("FORUM_REDIS_URL") or "memory://")
-    app.config.setdefault("RATELIMIT_KEY_PREFIX", "forum-api")
+    # The installation's Redis namespace, as everything else it keeps there: two sites on
+    # one Redis count their API requests apart.
+    app.config.setdefault(
+        "RATELIMIT_KEY_PREFIX", f"{app.config.get('FORUM_REDIS_PREFIX', 'forum')}:api"
+    )
     app.config.setdefault(
         "API_SPEC_OPTIONS",
         {
@@ -94,6 +96,9 @@ def init_api(app: Flask) -> None:
     from . import views
 
     csrf.exempt(views.bp)  # no cookies: the API authenticates by bearer token only
+    # One limiter per app: Flask-Limiter keeps its storage and key prefix on the limiter,
+    # so a module-wide one would count every app in the process with the last one's.
+    limiter = Limiter(key_func=rate_limit_key, default_limits=[], headers_enabled=True)
     limiter.init_app(app)
     # One budget per address (or valid token) over the whole API, not one per endpoint.
     limiter.shared_limit(rate_limit_value, scope=RATE_LIMIT_SCOPE, key_func=rate_limit_key)(
