@@ -6,6 +6,7 @@ The real-process tests (nginx, two servers, faults) are in test_production_stack
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from pathlib import Path
 
@@ -15,14 +16,19 @@ from support import app_settings, service_missing
 
 from forum import create_app
 from forum.cli import GUNICORN_CONFIG, gunicorn_command
-from forum.config import ConfigError, load_config
+from forum.config import EXAMPLE_SECRET_KEY, ConfigError, load_config
 from forum.extensions import db as _db
 from forum.realtime import presence
 from forum.serving import NoDelayRequestHandler
 
 LONG_KEY = "k" * 32
 PG = "postgresql://forum@db.example/forum"
-PRODUCTION = {"FORUM_ENV": "production", "FORUM_SECRET_KEY": LONG_KEY, "FORUM_DATABASE_URL": PG}
+PRODUCTION = {
+    "FORUM_ENV": "production",
+    "FORUM_SECRET_KEY": LONG_KEY,
+    "FORUM_DATABASE_URL": PG,
+    "FORUM_BASE_URL": "https://forum.example.se",
+}
 REAL_REDIS = "redis://127.0.0.1:6379/0"
 
 
@@ -64,7 +70,8 @@ def test_secret_key_length_counts_bytes(tmp_path):
 
 
 def test_production_refuses_sqlite_unless_allowed(tmp_path):
-    env = {"FORUM_ENV": "production", "FORUM_SECRET_KEY": LONG_KEY}
+    env = {**PRODUCTION}
+    del env["FORUM_DATABASE_URL"]
     with pytest.raises(ConfigError, match="FORUM_ALLOW_SQLITE"):
         load_config(tmp_path, env)
     with pytest.raises(ConfigError, match="FORUM_ALLOW_SQLITE"):
@@ -482,4 +489,69 @@ def test_systemd_unit_is_a_template_with_a_raised_file_limit():
     settings = dict(
         line.split("=", 1) for line in env.splitlines() if line and not line.startswith("#")
     )
+    # the example leaves the secret key to be filled in, and production refuses it empty
+    assert settings["FORUM_SECRET_KEY"] == ""
+    with pytest.raises(ConfigError, match="FORUM_SECRET_KEY"):
+        load_config(ROOT / "instance", settings)
+    settings["FORUM_SECRET_KEY"] = "0123456789abcdef" * 4
     assert load_config(ROOT / "instance", settings)["FORUM_ENV"] == "production"
+
+
+def test_production_refuses_the_example_placeholder_secret_key(tmp_path):
+    for key in (EXAMPLE_SECRET_KEY, "change-me-" + "0" * 40, "Please-CHANGE-ME-" + "x" * 32):
+        with pytest.raises(ConfigError, match="placeholder"):
+            load_config(tmp_path, {**PRODUCTION, "FORUM_SECRET_KEY": key})
+
+
+@pytest.mark.parametrize(
+    "base_url", [None, "", "forum.example.se", "ftp://forum.example.se", "https://"]
+)
+def test_production_needs_an_absolute_http_base_url(tmp_path, base_url):
+    env = {**PRODUCTION, "FORUM_BASE_URL": base_url}
+    if base_url is None:
+        del env["FORUM_BASE_URL"]
+    with pytest.raises(ConfigError, match="FORUM_BASE_URL"):
+        load_config(tmp_path, env)
+
+
+@pytest.mark.parametrize(
+    "base_url",
+    ["http://127.0.0.1:5000", "https://localhost", "http://[::1]:8080", "http://127.1.2.3"],
+)
+def test_production_refuses_a_loopback_base_url_unless_allowed(tmp_path, base_url):
+    env = {**PRODUCTION, "FORUM_BASE_URL": base_url}
+    with pytest.raises(ConfigError, match="FORUM_ALLOW_LOOPBACK_BASE_URL"):
+        load_config(tmp_path, env)
+    config = load_config(tmp_path, {**env, "FORUM_ALLOW_LOOPBACK_BASE_URL": "1"})
+    assert config["FORUM_BASE_URL"] == base_url
+
+
+def test_production_takes_a_public_base_url(tmp_path):
+    config = load_config(tmp_path, {**PRODUCTION, "FORUM_BASE_URL": "http://forum.kommun.se/"})
+    assert config["FORUM_BASE_URL"] == "http://forum.kommun.se"
+
+
+def test_development_keeps_the_local_base_url(tmp_path):
+    assert load_config(tmp_path, {})["FORUM_BASE_URL"] == "http://127.0.0.1:5000"
+
+
+def _site() -> str:
+    return (ROOT / "deploy" / "nginx" / "dialogforum.conf").read_text()
+
+
+def test_the_nginx_site_takes_the_largest_upload_the_app_takes(tmp_path):
+    """nginx's client_max_body_size must not refuse a document the app accepts."""
+    sizes = re.findall(r"^\s*client_max_body_size\s+(\d+)m;", _site(), re.MULTILINE)
+    assert len(sizes) == 1
+    config = load_config(tmp_path, {})
+    assert int(sizes[0]) * 1024 * 1024 == config["MAX_CONTENT_LENGTH"]
+    assert config["MAX_CONTENT_LENGTH"] > config["FORUM_DOCUMENT_MAX_MB"] * 1024 * 1024
+
+
+def test_the_nginx_site_compresses_static_css_and_javascript():
+    static = re.search(r"location /static/ \{(.*?)\n    \}", _site(), re.DOTALL)
+    assert static is not None
+    assert "gzip on;" in static.group(1)
+    types = re.search(r"gzip_types ([^;]+);", static.group(1))
+    assert types is not None
+    assert {"text/css", "application/javascript"} <= set(types.group(1).split())
