@@ -14,7 +14,7 @@ import pytest
 import redis
 from support import app_settings, service_missing
 
-from forum import create_app
+from forum import create_app, events
 from forum.cli import GUNICORN_CONFIG, gunicorn_command
 from forum.config import EXAMPLE_SECRET_KEY, ConfigError, load_config
 from forum.extensions import db as _db
@@ -555,3 +555,134 @@ def test_the_nginx_site_compresses_static_css_and_javascript():
     types = re.search(r"gzip_types ([^;]+);", static.group(1))
     assert types is not None
     assert {"text/css", "application/javascript"} <= set(types.group(1).split())
+
+
+# --- Redis and PostgreSQL that hang (our own servers, stopped with SIGSTOP) -----------------
+
+
+def _bounded(work, seconds: float):
+    """Run `work()` in a thread; (result, elapsed), or (None, elapsed) when it did not end."""
+    import threading
+    import time
+
+    result: list[object] = []
+    worker = threading.Thread(target=lambda: result.append(work()), daemon=True)
+    started = time.monotonic()
+    worker.start()
+    worker.join(seconds)
+    return (result[0] if result else None), time.monotonic() - started
+
+
+@pytest.fixture
+def own_redis(tmp_path, request, monkeypatch):
+    """A redis-server of our own for the test's app (marker `config`); SIGCONT and killed after."""
+    import os
+    import shutil
+    import signal
+
+    from production_stack import RedisServer
+
+    if not shutil.which("redis-server"):
+        service_missing("redis-server")
+    server = RedisServer(tmp_path / "redis").start()
+    request.node.add_marker(pytest.mark.config(FORUM_REDIS_URL=server.url))
+    # the disconnect listener is once per process: don't leave it on a server we kill
+    monkeypatch.setattr(events, "_listener_started", True)
+    yield server
+    if server.proc is not None and server.proc.poll() is None:
+        os.kill(server.proc.pid, signal.SIGCONT)
+    server.stop()
+
+
+def test_what_a_send_asks_of_redis_gives_up_in_seconds_while_redis_hangs(own_redis, app):
+    """A send's Redis work: its rate limit, the Socket.IO broadcast, a disconnect notice.
+    (The Socket.IO test client refuses a message queue; test_production_stack.py sends
+    through the real processes.)"""
+    import os
+    import signal
+
+    from forum.extensions import socketio
+    from forum.message_queue import BoundedRedisManager
+    from forum.services import throttle
+
+    timeout = app.config["FORUM_REDIS_TIMEOUT"]
+    assert isinstance(socketio.server.manager, BoundedRedisManager)
+    assert throttle.redis_hit("send", "u1", 10, 10) is True
+    assert own_redis.proc is not None
+    os.kill(own_redis.proc.pid, signal.SIGSTOP)  # hung: connects, never answers
+
+    def hit():
+        with app.app_context():
+            return throttle.redis_hit("send", "u1", 10, 10)
+
+    hit, seconds = _bounded(hit, 20)
+    assert hit is None and seconds < timeout + 1.5, seconds  # None: the database decides
+
+    def broadcast():
+        with app.test_request_context():
+            socketio.emit("message:new", {"n": 1}, to="thread:1")
+        return True
+
+    done, seconds = _bounded(broadcast, 20)
+    assert done and seconds < timeout + 1.5, seconds
+    done, seconds = _bounded(broadcast, 20)  # paused: does not wait on Redis again
+    assert done and seconds < 0.5, seconds
+
+    def notice():
+        with app.test_request_context():
+            events.disconnect_room("session:x")
+        return True
+
+    done, seconds = _bounded(notice, 20)
+    assert done and seconds < timeout + 1.5, seconds
+
+
+def test_the_open_data_api_answers_while_redis_is_down(own_redis, app, make):
+    make.forum(title="Öppet forum")
+    client = app.test_client()
+    assert client.get("/api/v1/forums").status_code == 200
+    own_redis.stop()
+    response = client.get("/api/v1/forums")
+    assert response.status_code == 200
+    assert any(f["title"] == "Öppet forum" for f in response.get_json()["items"])
+
+
+def test_healthz_reports_a_hung_database_down_in_seconds(tmp_path):
+    import os
+    import signal
+    import subprocess
+
+    from production_stack import PostgresCluster
+
+    try:
+        cluster = PostgresCluster().init()
+    except (RuntimeError, subprocess.CalledProcessError) as exc:
+        service_missing(f"initdb ({exc})")
+    stopped: list[int] = []
+    try:
+        cluster.start()
+        application = create_app(app_settings(cluster.url))
+        client = application.test_client()
+        assert client.get("/healthz").status_code == 200  # a pooled connection now
+        postmaster = int((cluster.data / "db" / "postmaster.pid").read_text().split()[0])
+        backends = subprocess.run(
+            ["pgrep", "-P", str(postmaster)], capture_output=True, text=True, timeout=5
+        ).stdout.split()
+        for pid in [postmaster, *map(int, backends)]:
+            os.kill(pid, signal.SIGSTOP)
+            stopped.append(pid)
+
+        response, seconds = _bounded(lambda: client.get("/healthz"), 15)
+        assert response is not None, "/healthz waited on the hung database"
+        assert response.status_code == 503 and seconds < 4
+        assert response.get_json()["database"] == "down: Timeout"
+        # a second check does not pile up another waiting ping
+        response, seconds = _bounded(lambda: client.get("/healthz"), 15)
+        assert response is not None and response.status_code == 503 and seconds < 1
+    finally:
+        for pid in stopped:
+            try:
+                os.kill(pid, signal.SIGCONT)
+            except ProcessLookupError:
+                pass
+        cluster.remove()
