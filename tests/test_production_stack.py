@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
+import subprocess
 import threading
 import time
 import uuid
@@ -369,6 +371,22 @@ def test_postgres_outage_errors_fast_answers_503_and_recovers(tmp_path, redis_se
         assert send(clients[0], thread_id, "före", "pg-before")["ok"]
         assert health(stack.url)[0] == 200
 
+        # hung (SIGSTOP), with pooled connections open: /healthz still answers in seconds
+        for i in (1, 2):
+            assert health(stack.backend(i))[0] == 200
+        hung = _stop_postgres(cluster)
+        try:
+            for i in (1, 2):
+                started = time.monotonic()
+                status, body = health(stack.backend(i))
+                assert status == 503 and body["database"].startswith("down"), body
+                assert time.monotonic() - started < 5, "/healthz waited on the hung database"
+        finally:
+            for pid in hung:
+                os.kill(pid, signal.SIGCONT)
+        for i in (1, 2):
+            wait_until(lambda i=i: health(stack.backend(i))[0] == 200, 20, what=f"process {i}")
+
         cluster.stop()
         started = time.monotonic()
         ack = send(clients[0], thread_id, "under avbrottet", "pg-during", timeout=10)
@@ -401,6 +419,19 @@ def test_postgres_outage_errors_fast_answers_503_and_recovers(tmp_path, redis_se
         if stack is not None:
             stack.stop()
         cluster.remove()
+
+
+def _stop_postgres(cluster: PostgresCluster) -> list[int]:
+    """SIGSTOP the cluster's postmaster and its backends; the pids, for SIGCONT."""
+    postmaster = int((cluster.data / "db" / "postmaster.pid").read_text().split()[0])
+    children = subprocess.run(
+        ["pgrep", "-P", str(postmaster)], capture_output=True, text=True, timeout=5
+    ).stdout.split()
+    stopped = []
+    for pid in [postmaster, *map(int, children)]:
+        os.kill(pid, signal.SIGSTOP)
+        stopped.append(pid)
+    return stopped
 
 
 def _alive(pid: int) -> bool:
