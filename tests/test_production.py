@@ -20,6 +20,7 @@ from forum.config import EXAMPLE_SECRET_KEY, ConfigError, load_config
 from forum.extensions import db as _db
 from forum.realtime import presence
 from forum.serving import NoDelayRequestHandler
+from forum.web import health
 
 LONG_KEY = "k" * 32
 PG = "postgresql://forum@db.example/forum"
@@ -659,6 +660,7 @@ def test_healthz_reports_a_hung_database_down_in_seconds(tmp_path):
     except (RuntimeError, subprocess.CalledProcessError) as exc:
         service_missing(f"initdb ({exc})")
     stopped: list[int] = []
+    application = None
     try:
         cluster.start()
         application = create_app(app_settings(cluster.url))
@@ -685,4 +687,11 @@ def test_healthz_reports_a_hung_database_down_in_seconds(tmp_path):
                 os.kill(pid, signal.SIGCONT)
             except ProcessLookupError:
                 pass
+        if application is not None:  # close every connection before the cluster goes
+            with application.app_context():
+                waiting = health._pending.get(_db.engine)
+                if waiting is not None:
+                    waiting.join(15)
+                _db.session.remove()
+                _db.engine.dispose()
         cluster.remove()
