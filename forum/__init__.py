@@ -507,6 +507,7 @@ def register_api(app: Flask) -> None:
 def register_realtime(app: Flask) -> None:
     """Socket.IO in the configured async mode (never eventlet), Redis as message queue when set."""
     from . import events
+    from .message_queue import BoundedRedisManager
     from .realtime import handlers, presence
 
     # None: engine.io allows the app's own origin only; extra origins come on top of it
@@ -514,11 +515,18 @@ def register_realtime(app: Flask) -> None:
     origins: Any = [app.config["FORUM_BASE_URL"], *extra] if extra else None
     # The SocketIO object is process-wide: forget a queue an earlier app configured.
     socketio.server_options.pop("client_manager", None)
+    socketio.server_options.pop("channel", None)
+    url = app.config["FORUM_REDIS_URL"]
+    channel = events.socketio_channel(app.config["FORUM_REDIS_PREFIX"])
+    queue: dict[str, Any] = {"message_queue": url, "channel": channel}
+    if url and url.startswith(("redis://", "rediss://")):
+        # publishing bounded by FORUM_REDIS_TIMEOUT, listening blocking (forum/message_queue.py)
+        manager = BoundedRedisManager(url, channel, app.config["FORUM_REDIS_TIMEOUT"])
+        queue = {"message_queue": url, "client_manager": manager}
     socketio.init_app(
         app,
         async_mode=app.config["FORUM_ASYNC_MODE"],
-        message_queue=app.config["FORUM_REDIS_URL"],
-        channel=events.socketio_channel(app.config["FORUM_REDIS_PREFIX"]),
+        **queue,
         cors_allowed_origins=origins,
         logger=False,
         engineio_logger=False,

@@ -5,8 +5,10 @@ from __future__ import annotations
 import os
 import re
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 
 class ConfigError(RuntimeError):
@@ -54,6 +56,8 @@ def _flag(value: str | None, default: bool) -> bool:
 
 
 ENVIRONMENTS = ("development", "production")
+# deploy/forum.env.example's old placeholder (64 characters, so the length check passed it)
+EXAMPLE_SECRET_KEY = "change-me-to-64-hex-characters-from-the-command-above-0000000000"  # noqa: S105
 ASYNC_MODES = ("gevent", "threading")
 MIN_SECRET_KEY_BYTES = 32
 
@@ -102,7 +106,8 @@ def _environment(env: dict[str, str]) -> str:
 
 
 def _check_production(env: dict[str, str], database_url: str) -> None:
-    """What production refuses: the debugger, a short secret, SQLite unless allowed."""
+    """What production refuses: the debugger, a short or placeholder secret, SQLite unless
+    allowed, a missing or loopback FORUM_BASE_URL unless allowed."""
     if _flag(env.get("FLASK_DEBUG"), False):
         raise ConfigError(
             "FLASK_DEBUG is set with FORUM_ENV=production: the debugger would let anyone run "
@@ -113,10 +118,46 @@ def _check_production(env: dict[str, str], database_url: str) -> None:
             f"FORUM_SECRET_KEY must be at least {MIN_SECRET_KEY_BYTES} bytes in production, e.g. "
             "FORUM_SECRET_KEY=$(python -c 'import secrets; print(secrets.token_hex(32))')"
         )
+    key = env.get("FORUM_SECRET_KEY", "")
+    if "change-me" in key.lower() or key == EXAMPLE_SECRET_KEY:
+        raise ConfigError(
+            "FORUM_SECRET_KEY is the example's placeholder: anyone who read the example could "
+            "sign sessions. Set FORUM_SECRET_KEY=$(python -c 'import secrets; "
+            "print(secrets.token_hex(32))')"
+        )
     if database_url.startswith("sqlite") and not _flag(env.get("FORUM_ALLOW_SQLITE"), False):
         raise ConfigError(
             "FORUM_ENV=production needs FORUM_DATABASE_URL (PostgreSQL); the SQLite file is "
             "for one machine. Set FORUM_ALLOW_SQLITE=1 to use SQLite anyway."
+        )
+    _check_base_url(env)
+
+
+LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1", "0.0.0.0"}  # noqa: S104 — names, not a bind
+
+
+def _check_base_url(env: dict[str, str]) -> None:
+    """Production's public address: mail links and the socket origin check are built from it."""
+    from urllib.parse import urlsplit
+
+    text = (env.get("FORUM_BASE_URL") or "").strip()
+    if not text:
+        raise ConfigError(
+            "FORUM_BASE_URL is not set: in production it is the public address that links in "
+            "mail point to, e.g. FORUM_BASE_URL=https://forum.example.se"
+        )
+    parts = urlsplit(text)
+    if parts.scheme not in {"http", "https"} or not parts.hostname:
+        raise ConfigError(
+            f"FORUM_BASE_URL must be an absolute http(s) address such as "
+            f"https://forum.example.se, not {text!r}"
+        )
+    host = parts.hostname.lower()
+    loopback = host in LOOPBACK_HOSTS or host.startswith("127.") or host.endswith(".localhost")
+    if loopback and not _flag(env.get("FORUM_ALLOW_LOOPBACK_BASE_URL"), False):
+        raise ConfigError(
+            f"FORUM_BASE_URL={text} is this machine only: links in mail would not reach anyone. "
+            "Set the public address, or FORUM_ALLOW_LOOPBACK_BASE_URL=1 to rehearse locally."
         )
 
 
@@ -154,6 +195,38 @@ def parse_redis_prefix(text: str | None) -> str:
     return prefix
 
 
+DEFAULT_REDIS_TIMEOUT = 2.0
+
+
+def parse_redis_timeout(text: str | None) -> float:
+    """Seconds a Redis command or connect may take before it fails (FORUM_REDIS_TIMEOUT)."""
+    text = (text or "").strip()
+    if not text:
+        return DEFAULT_REDIS_TIMEOUT
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = 0.0
+    if not 0 < seconds <= 60:
+        raise ConfigError(f"FORUM_REDIS_TIMEOUT must be seconds between 0 and 60, not {text!r}")
+    return seconds
+
+
+def redis_client_options(config: Mapping[str, Any]) -> dict[str, Any]:
+    """Keyword arguments for a Redis client that sends commands: a hung Redis fails a
+    command within FORUM_REDIS_TIMEOUT, once (redis-py would retry a timeout three times
+    with backoff). Pub/sub listeners keep blocking reads."""
+    from redis.backoff import NoBackoff
+    from redis.retry import Retry
+
+    seconds = float(config.get("FORUM_REDIS_TIMEOUT") or DEFAULT_REDIS_TIMEOUT)
+    return {
+        "socket_timeout": seconds,
+        "socket_connect_timeout": seconds,
+        "retry": Retry(NoBackoff(), 0),
+    }
+
+
 def load_config(instance_path: Path, env: dict[str, str] | None = None) -> dict[str, object]:
     """Build the Flask config from the environment (FORUM_* variables)."""
     env = dict(os.environ if env is None else env)
@@ -175,6 +248,7 @@ def load_config(instance_path: Path, env: dict[str, str] | None = None) -> dict[
     }
     if database_url.startswith("sqlite"):
         engine_options = {"connect_args": {"timeout": 30, "check_same_thread": False}}
+    redis_timeout = parse_redis_timeout(env.get("FORUM_REDIS_TIMEOUT"))
     document_max_mb = max(1, int(env.get("FORUM_DOCUMENT_MAX_MB", "20")))
     document_storage = env.get("FORUM_DOCUMENT_STORAGE", "disk").strip().lower()
     if document_storage not in {"disk", "s3"}:
@@ -191,6 +265,15 @@ def load_config(instance_path: Path, env: dict[str, str] | None = None) -> dict[
         "SQLALCHEMY_ENGINE_OPTIONS": engine_options,
         "FORUM_REDIS_URL": env.get("FORUM_REDIS_URL") or None,
         "FORUM_REDIS_PREFIX": parse_redis_prefix(env.get("FORUM_REDIS_PREFIX")),
+        "FORUM_REDIS_TIMEOUT": redis_timeout,
+        # /healthz reports the database down when a round trip takes longer than this
+        "FORUM_HEALTH_TIMEOUT": float(env.get("FORUM_HEALTH_TIMEOUT", "2")),
+        # The open-data API's limiter (Flask-Limiter): a hung Redis fails its check within
+        # the timeout, and a Redis that is down lets requests through on an in-memory count
+        # instead of answering 500 (forum/api only sets these when they are missing).
+        "RATELIMIT_STORAGE_OPTIONS": redis_client_options({"FORUM_REDIS_TIMEOUT": redis_timeout}),
+        "RATELIMIT_SWALLOW_ERRORS": True,
+        "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,
         "FORUM_ALLOWED_ORIGINS": origins,
         "FORUM_DEMO": _flag(env.get("FORUM_DEMO"), True) and not production,
         "FORUM_BASE_URL": env.get("FORUM_BASE_URL", "http://127.0.0.1:5000").rstrip("/"),

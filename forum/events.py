@@ -35,6 +35,7 @@ from flask import Flask, current_app
 from sqlalchemy import event
 from sqlalchemy.orm import Session, SessionTransaction
 
+from .config import redis_client_options
 from .extensions import db, socketio
 
 log = logging.getLogger(__name__)
@@ -236,7 +237,7 @@ def _publish_message(message: dict[str, Any]) -> None:
     import redis
 
     try:
-        redis.Redis.from_url(url).publish(
+        redis.Redis.from_url(url, **redis_client_options(current_app.config)).publish(
             disconnect_channel(), json.dumps({**message, "origin": PROCESS})
         )
     except redis.RedisError:
@@ -266,13 +267,18 @@ def start_listener(redis_url: str, app: Flask | None = None) -> None:
             return
         _listener_started = True
     channel = disconnect_channel()
+    connect_timeout = redis_client_options(app.config)["socket_connect_timeout"]
 
     def listen() -> None:
         import redis
 
         while True:
             try:
-                pubsub = redis.Redis.from_url(redis_url).pubsub(ignore_subscribe_messages=True)
+                # blocking reads (it waits for messages), but a bounded connect
+                client = redis.Redis.from_url(
+                    redis_url, socket_connect_timeout=connect_timeout, socket_keepalive=True
+                )
+                pubsub = client.pubsub(ignore_subscribe_messages=True)
                 pubsub.subscribe(channel)
                 for item in pubsub.listen():
                     try:

@@ -200,6 +200,7 @@ class Stack:
             "FORUM_MESSAGE_RATE_LIMIT": "off",
             "FORUM_PASSWORD_HASH": "pbkdf2:sha256:1000",
             "FORUM_PRESENCE_TTL": "6",
+            "FORUM_DOCUMENT_DIR": str(run_dir / "documents"),
         }
         for name in ("FORUM_ENV", "FLASK_DEBUG", "FORUM_HTTPS", "FORUM_ASYNC_MODE"):
             self.env.pop(name, None)
@@ -405,6 +406,46 @@ def make_forum_data(database_url: str, people: int) -> tuple[list[str], int]:
             forum = forums.create_forum(official, f"Prod {tag}", "", "public", [1])
             thread = forums.start_thread(official, forum, f"Tråd {tag}", [1])
             return emails, thread.id
+        finally:
+            db.session.remove()
+            db.engine.dispose()
+
+
+def make_open_round(database_url: str) -> tuple[str, int]:
+    """An official (email) and an open consultation round of theirs (id), through the services."""
+    from datetime import UTC, datetime, timedelta
+
+    from sqlalchemy import select
+    from support import app_settings
+
+    from forum import create_app
+    from forum.extensions import db
+    from forum.models import Commitment
+    from forum.services import accounts
+    from forum.services import consultations as service
+
+    app = create_app(app_settings(database_url))
+    tag = os.urandom(3).hex()
+    with app.app_context(), app.test_request_context():
+        try:
+            official = accounts.create_user_with_role(
+                f"round-{tag}@prod.se", f"Official {tag}", PASSWORD, "official", "Kulturnämnden"
+            )
+            now = datetime.now(UTC)
+            round_ = service.create_round(
+                official,
+                service.RoundInput(
+                    title=f"Runda {tag}",
+                    problem="Hur?",
+                    background="Bakgrund",
+                    decision_date=(now + timedelta(days=90)).strftime("%Y-%m-%d"),
+                    commitment_ids=list(db.session.scalars(select(Commitment.id).limit(2))),
+                    opens_at=service.local_input(now - timedelta(hours=1)),
+                    closes_at=service.local_input(now + timedelta(days=10)),
+                    questions=[("Vad tycker ni?", "")],
+                ),
+            )
+            return official.email, round_.id
         finally:
             db.session.remove()
             db.engine.dispose()

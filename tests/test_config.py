@@ -25,7 +25,12 @@ from forum.models import Commitment, Principle, User
 REAL_REDIS = "redis://127.0.0.1:6379/0"
 LONG_KEY = "k" * 32
 PG = "postgresql://forum@db.example/forum"
-PRODUCTION = {"FORUM_ENV": "production", "FORUM_SECRET_KEY": LONG_KEY, "FORUM_DATABASE_URL": PG}
+PRODUCTION = {
+    "FORUM_ENV": "production",
+    "FORUM_SECRET_KEY": LONG_KEY,
+    "FORUM_DATABASE_URL": PG,
+    "FORUM_BASE_URL": "https://forum.example.se",
+}
 CLOSED_REDIS = "redis://127.0.0.1:1/0"
 STRONG_PASSWORD = "a-long-password-123"
 

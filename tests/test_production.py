@@ -6,6 +6,7 @@ The real-process tests (nginx, two servers, faults) are in test_production_stack
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from pathlib import Path
 
@@ -13,16 +14,22 @@ import pytest
 import redis
 from support import app_settings, service_missing
 
-from forum import create_app
+from forum import create_app, events
 from forum.cli import GUNICORN_CONFIG, gunicorn_command
-from forum.config import ConfigError, load_config
+from forum.config import EXAMPLE_SECRET_KEY, ConfigError, load_config
 from forum.extensions import db as _db
 from forum.realtime import presence
 from forum.serving import NoDelayRequestHandler
+from forum.web import health
 
 LONG_KEY = "k" * 32
 PG = "postgresql://forum@db.example/forum"
-PRODUCTION = {"FORUM_ENV": "production", "FORUM_SECRET_KEY": LONG_KEY, "FORUM_DATABASE_URL": PG}
+PRODUCTION = {
+    "FORUM_ENV": "production",
+    "FORUM_SECRET_KEY": LONG_KEY,
+    "FORUM_DATABASE_URL": PG,
+    "FORUM_BASE_URL": "https://forum.example.se",
+}
 REAL_REDIS = "redis://127.0.0.1:6379/0"
 
 
@@ -64,7 +71,8 @@ def test_secret_key_length_counts_bytes(tmp_path):
 
 
 def test_production_refuses_sqlite_unless_allowed(tmp_path):
-    env = {"FORUM_ENV": "production", "FORUM_SECRET_KEY": LONG_KEY}
+    env = {**PRODUCTION}
+    del env["FORUM_DATABASE_URL"]
     with pytest.raises(ConfigError, match="FORUM_ALLOW_SQLITE"):
         load_config(tmp_path, env)
     with pytest.raises(ConfigError, match="FORUM_ALLOW_SQLITE"):
@@ -482,4 +490,208 @@ def test_systemd_unit_is_a_template_with_a_raised_file_limit():
     settings = dict(
         line.split("=", 1) for line in env.splitlines() if line and not line.startswith("#")
     )
+    # the example leaves the secret key to be filled in, and production refuses it empty
+    assert settings["FORUM_SECRET_KEY"] == ""
+    with pytest.raises(ConfigError, match="FORUM_SECRET_KEY"):
+        load_config(ROOT / "instance", settings)
+    settings["FORUM_SECRET_KEY"] = "0123456789abcdef" * 4
     assert load_config(ROOT / "instance", settings)["FORUM_ENV"] == "production"
+
+
+def test_production_refuses_the_example_placeholder_secret_key(tmp_path):
+    for key in (EXAMPLE_SECRET_KEY, "change-me-" + "0" * 40, "Please-CHANGE-ME-" + "x" * 32):
+        with pytest.raises(ConfigError, match="placeholder"):
+            load_config(tmp_path, {**PRODUCTION, "FORUM_SECRET_KEY": key})
+
+
+@pytest.mark.parametrize(
+    "base_url", [None, "", "forum.example.se", "ftp://forum.example.se", "https://"]
+)
+def test_production_needs_an_absolute_http_base_url(tmp_path, base_url):
+    env = {**PRODUCTION, "FORUM_BASE_URL": base_url}
+    if base_url is None:
+        del env["FORUM_BASE_URL"]
+    with pytest.raises(ConfigError, match="FORUM_BASE_URL"):
+        load_config(tmp_path, env)
+
+
+@pytest.mark.parametrize(
+    "base_url",
+    ["http://127.0.0.1:5000", "https://localhost", "http://[::1]:8080", "http://127.1.2.3"],
+)
+def test_production_refuses_a_loopback_base_url_unless_allowed(tmp_path, base_url):
+    env = {**PRODUCTION, "FORUM_BASE_URL": base_url}
+    with pytest.raises(ConfigError, match="FORUM_ALLOW_LOOPBACK_BASE_URL"):
+        load_config(tmp_path, env)
+    config = load_config(tmp_path, {**env, "FORUM_ALLOW_LOOPBACK_BASE_URL": "1"})
+    assert config["FORUM_BASE_URL"] == base_url
+
+
+def test_production_takes_a_public_base_url(tmp_path):
+    config = load_config(tmp_path, {**PRODUCTION, "FORUM_BASE_URL": "http://forum.kommun.se/"})
+    assert config["FORUM_BASE_URL"] == "http://forum.kommun.se"
+
+
+def test_development_keeps_the_local_base_url(tmp_path):
+    assert load_config(tmp_path, {})["FORUM_BASE_URL"] == "http://127.0.0.1:5000"
+
+
+def _site() -> str:
+    return (ROOT / "deploy" / "nginx" / "dialogforum.conf").read_text()
+
+
+def test_the_nginx_site_takes_the_largest_upload_the_app_takes(tmp_path):
+    """nginx's client_max_body_size must not refuse a document the app accepts."""
+    sizes = re.findall(r"^\s*client_max_body_size\s+(\d+)m;", _site(), re.MULTILINE)
+    assert len(sizes) == 1
+    config = load_config(tmp_path, {})
+    assert int(sizes[0]) * 1024 * 1024 == config["MAX_CONTENT_LENGTH"]
+    assert config["MAX_CONTENT_LENGTH"] > config["FORUM_DOCUMENT_MAX_MB"] * 1024 * 1024
+
+
+def test_the_nginx_site_compresses_static_css_and_javascript():
+    static = re.search(r"location /static/ \{(.*?)\n    \}", _site(), re.DOTALL)
+    assert static is not None
+    assert "gzip on;" in static.group(1)
+    types = re.search(r"gzip_types ([^;]+);", static.group(1))
+    assert types is not None
+    assert {"text/css", "application/javascript"} <= set(types.group(1).split())
+
+
+# --- Redis and PostgreSQL that hang (our own servers, stopped with SIGSTOP) -----------------
+
+
+def _bounded(work, seconds: float):
+    """Run `work()` in a thread; (result, elapsed), or (None, elapsed) when it did not end."""
+    import threading
+    import time
+
+    result: list[object] = []
+    worker = threading.Thread(target=lambda: result.append(work()), daemon=True)
+    started = time.monotonic()
+    worker.start()
+    worker.join(seconds)
+    return (result[0] if result else None), time.monotonic() - started
+
+
+@pytest.fixture
+def own_redis(tmp_path, request, monkeypatch):
+    """A redis-server of our own for the test's app (marker `config`); SIGCONT and killed after."""
+    import os
+    import shutil
+    import signal
+
+    from production_stack import RedisServer
+
+    if not shutil.which("redis-server"):
+        service_missing("redis-server")
+    server = RedisServer(tmp_path / "redis").start()
+    request.node.add_marker(pytest.mark.config(FORUM_REDIS_URL=server.url))
+    # the disconnect listener is once per process: don't leave it on a server we kill
+    monkeypatch.setattr(events, "_listener_started", True)
+    yield server
+    if server.proc is not None and server.proc.poll() is None:
+        os.kill(server.proc.pid, signal.SIGCONT)
+    server.stop()
+
+
+def test_what_a_send_asks_of_redis_gives_up_in_seconds_while_redis_hangs(own_redis, app):
+    """A send's Redis work: its rate limit, the Socket.IO broadcast, a disconnect notice.
+    (The Socket.IO test client refuses a message queue; test_production_stack.py sends
+    through the real processes.)"""
+    import os
+    import signal
+
+    from forum.extensions import socketio
+    from forum.message_queue import BoundedRedisManager
+    from forum.services import throttle
+
+    timeout = app.config["FORUM_REDIS_TIMEOUT"]
+    assert isinstance(socketio.server.manager, BoundedRedisManager)
+    assert throttle.redis_hit("send", "u1", 10, 10) is True
+    assert own_redis.proc is not None
+    os.kill(own_redis.proc.pid, signal.SIGSTOP)  # hung: connects, never answers
+
+    def hit():
+        with app.app_context():
+            return throttle.redis_hit("send", "u1", 10, 10)
+
+    hit, seconds = _bounded(hit, 20)
+    assert hit is None and seconds < timeout + 1.5, seconds  # None: the database decides
+
+    def broadcast():
+        with app.test_request_context():
+            socketio.emit("message:new", {"n": 1}, to="thread:1")
+        return True
+
+    done, seconds = _bounded(broadcast, 20)
+    assert done and seconds < timeout + 1.5, seconds
+    done, seconds = _bounded(broadcast, 20)  # paused: does not wait on Redis again
+    assert done and seconds < 0.5, seconds
+
+    def notice():
+        with app.test_request_context():
+            events.disconnect_room("session:x")
+        return True
+
+    done, seconds = _bounded(notice, 20)
+    assert done and seconds < timeout + 1.5, seconds
+
+
+def test_the_open_data_api_answers_while_redis_is_down(own_redis, app, make):
+    make.forum(title="Öppet forum")
+    client = app.test_client()
+    assert client.get("/api/v1/forums").status_code == 200
+    own_redis.stop()
+    response = client.get("/api/v1/forums")
+    assert response.status_code == 200
+    assert any(f["title"] == "Öppet forum" for f in response.get_json()["items"])
+
+
+def test_healthz_reports_a_hung_database_down_in_seconds(tmp_path):
+    import os
+    import signal
+    import subprocess
+
+    from production_stack import PostgresCluster
+
+    try:
+        cluster = PostgresCluster().init()
+    except (RuntimeError, subprocess.CalledProcessError) as exc:
+        service_missing(f"initdb ({exc})")
+    stopped: list[int] = []
+    application = None
+    try:
+        cluster.start()
+        application = create_app(app_settings(cluster.url))
+        client = application.test_client()
+        assert client.get("/healthz").status_code == 200  # a pooled connection now
+        postmaster = int((cluster.data / "db" / "postmaster.pid").read_text().split()[0])
+        backends = subprocess.run(
+            ["pgrep", "-P", str(postmaster)], capture_output=True, text=True, timeout=5
+        ).stdout.split()
+        for pid in [postmaster, *map(int, backends)]:
+            os.kill(pid, signal.SIGSTOP)
+            stopped.append(pid)
+
+        response, seconds = _bounded(lambda: client.get("/healthz"), 15)
+        assert response is not None, "/healthz waited on the hung database"
+        assert response.status_code == 503 and seconds < 4
+        assert response.get_json()["database"] == "down: Timeout"
+        # a second check does not pile up another waiting ping
+        response, seconds = _bounded(lambda: client.get("/healthz"), 15)
+        assert response is not None and response.status_code == 503 and seconds < 1
+    finally:
+        for pid in stopped:
+            try:
+                os.kill(pid, signal.SIGCONT)
+            except ProcessLookupError:
+                pass
+        if application is not None:  # close every connection before the cluster goes
+            with application.app_context():
+                waiting = health._pending.get(_db.engine)
+                if waiting is not None:
+                    waiting.join(15)
+                _db.session.remove()
+                _db.engine.dispose()
+        cluster.remove()

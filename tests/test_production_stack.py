@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
+import subprocess
 import threading
 import time
 import uuid
@@ -24,7 +26,9 @@ from production_stack import (
     PostgresCluster,
     RedisServer,
     Stack,
+    login,
     make_forum_data,
+    make_open_round,
     stored_client_ids,
     wait_until,
 )
@@ -367,6 +371,22 @@ def test_postgres_outage_errors_fast_answers_503_and_recovers(tmp_path, redis_se
         assert send(clients[0], thread_id, "före", "pg-before")["ok"]
         assert health(stack.url)[0] == 200
 
+        # hung (SIGSTOP), with pooled connections open: /healthz still answers in seconds
+        for i in (1, 2):
+            assert health(stack.backend(i))[0] == 200
+        hung = _stop_postgres(cluster)
+        try:
+            for i in (1, 2):
+                started = time.monotonic()
+                status, body = health(stack.backend(i))
+                assert status == 503 and body["database"].startswith("down"), body
+                assert time.monotonic() - started < 5, "/healthz waited on the hung database"
+        finally:
+            for pid in hung:
+                os.kill(pid, signal.SIGCONT)
+        for i in (1, 2):
+            wait_until(lambda i=i: health(stack.backend(i))[0] == 200, 20, what=f"process {i}")
+
         cluster.stop()
         started = time.monotonic()
         ack = send(clients[0], thread_id, "under avbrottet", "pg-during", timeout=10)
@@ -401,6 +421,19 @@ def test_postgres_outage_errors_fast_answers_503_and_recovers(tmp_path, redis_se
         cluster.remove()
 
 
+def _stop_postgres(cluster: PostgresCluster) -> list[int]:
+    """SIGSTOP the cluster's postmaster and its backends; the pids, for SIGCONT."""
+    postmaster = int((cluster.data / "db" / "postmaster.pid").read_text().split()[0])
+    children = subprocess.run(
+        ["pgrep", "-P", str(postmaster)], capture_output=True, text=True, timeout=5
+    ).stdout.split()
+    stopped = []
+    for pid in [postmaster, *map(int, children)]:
+        os.kill(pid, signal.SIGSTOP)
+        stopped.append(pid)
+    return stopped
+
+
 def _alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -412,3 +445,72 @@ def _alive(pid: int) -> bool:
             return stat.read().split()[2] != "Z"
     except OSError:
         return False
+
+
+# --- what nginx lets through --------------------------------------------------------------------
+
+
+def test_a_5_mb_document_goes_through_nginx(stack):
+    """nginx's client_max_body_size follows the app's MAX_CONTENT_LENGTH (20 MB documents)."""
+    import re
+
+    email, round_id = make_open_round(stack.env["FORUM_DATABASE_URL"])
+    http = login(stack.url, email, "127.0.70.1")
+    page = http.get(f"{stack.url}/consultations/{round_id}", timeout=10).text
+    token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page)
+    pdf = b"%PDF-1.4\n%" + b"x" * (5 * 1024 * 1024) + b"\n%%EOF\n"
+    response = http.post(
+        f"{stack.url}/consultations/{round_id}/documents",
+        data={"csrf_token": token.group(1)} if token else {},
+        files={"file": ("plan.pdf", pdf, "application/pdf")},
+        timeout=60,
+        allow_redirects=False,
+    )
+    assert response.status_code in (302, 303), (response.status_code, response.text[:200])
+    page = http.get(f"{stack.url}/consultations/{round_id}", timeout=10).text
+    assert "plan.pdf" in page
+    http.close()
+
+
+def test_nginx_gzips_static_css_and_javascript(stack):
+    for path in ("/static/css/site.css", "/static/js/" + _a_script()):
+        response = requests.get(stack.url + path, headers={"Accept-Encoding": "gzip"}, timeout=10)
+        assert response.status_code == 200
+        assert response.headers.get("Content-Encoding") == "gzip", path
+
+
+def _a_script() -> str:
+    from production_stack import ROOT
+
+    return sorted(p.name for p in (ROOT / "static" / "js").glob("*.js"))[0]
+
+
+# --- Redis hangs (SIGSTOP) ----------------------------------------------------------------------
+
+
+def test_a_hung_redis_leaves_sends_api_and_healthz_answering_in_seconds(
+    stack, redis_server, clients
+):
+    import signal
+
+    emails, thread_id = make_forum_data(stack.env["FORUM_DATABASE_URL"], 1)
+    clients.append(Client(stack, emails[0], 71))
+    assert clients[0].call("join", {"thread_id": thread_id})["ok"]
+    assert redis_server.proc is not None
+    os.kill(redis_server.proc.pid, signal.SIGSTOP)  # connects, never answers
+    try:
+        started = time.monotonic()
+        ack = send(clients[0], thread_id, "under hängd redis", "hung-1", timeout=20)
+        assert ack["ok"], ack  # stored meanwhile, as after a Redis restart
+        assert time.monotonic() - started < 8, "the send waited on the hung Redis"
+        started = time.monotonic()
+        assert requests.get(stack.url + "/api/v1/forums", timeout=20).status_code == 200
+        assert time.monotonic() - started < 8, "the API waited on the hung Redis"
+        started = time.monotonic()
+        status, body = health(stack.url)
+        assert status == 503 and body["message_queue"].startswith("down")
+        assert time.monotonic() - started < 8
+    finally:
+        os.kill(redis_server.proc.pid, signal.SIGCONT)
+    wait_until(lambda: health(stack.url)[0] == 200, 20, what="/healthz after SIGCONT")
+    assert stored_client_ids(stack.env["FORUM_DATABASE_URL"], thread_id) == ["hung-1"]

@@ -11,15 +11,19 @@ from typing import Any
 
 from flask import current_app
 
+from ..config import DEFAULT_REDIS_TIMEOUT, redis_client_options
+
 log = logging.getLogger(__name__)
 
 
 @cache
-def _limiter(url: str) -> Any:
+def _limiter(url: str, timeout: float) -> Any:
+    """The moving-window limiter on `url`; a hung Redis fails a hit within `timeout` s."""
     from limits.storage import storage_from_string
     from limits.strategies import MovingWindowRateLimiter
 
-    return MovingWindowRateLimiter(storage_from_string(url))
+    options = redis_client_options({"FORUM_REDIS_TIMEOUT": timeout})
+    return MovingWindowRateLimiter(storage_from_string(url, **options))
 
 
 def redis_hit(name: str, key: str, count: int, seconds: int) -> bool | None:
@@ -32,7 +36,10 @@ def redis_hit(name: str, key: str, count: int, seconds: int) -> bool | None:
 
     try:
         prefix = current_app.config.get("FORUM_REDIS_PREFIX", "forum")
-        return bool(_limiter(url).hit(RateLimitItemPerSecond(count, seconds), prefix, name, key))
+        timeout = float(current_app.config.get("FORUM_REDIS_TIMEOUT") or DEFAULT_REDIS_TIMEOUT)
+        return bool(
+            _limiter(url, timeout).hit(RateLimitItemPerSecond(count, seconds), prefix, name, key)
+        )
     except Exception:  # noqa: BLE001 — Redis down: fall back to the database lock
         log.exception("Redis rate limit unavailable; using the database")
         return None
