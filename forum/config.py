@@ -198,17 +198,17 @@ def parse_redis_prefix(text: str | None) -> str:
 DEFAULT_REDIS_TIMEOUT = 2.0
 
 
-def parse_redis_timeout(text: str | None) -> float:
-    """Seconds a Redis command or connect may take before it fails (FORUM_REDIS_TIMEOUT)."""
+def parse_seconds(name: str, text: str | None, default: float) -> float:
+    """A timeout setting in seconds, more than 0 and at most 60 (`default` when unset)."""
     text = (text or "").strip()
     if not text:
-        return DEFAULT_REDIS_TIMEOUT
+        return default
     try:
         seconds = float(text)
     except ValueError:
         seconds = 0.0
     if not 0 < seconds <= 60:
-        raise ConfigError(f"FORUM_REDIS_TIMEOUT must be seconds between 0 and 60, not {text!r}")
+        raise ConfigError(f"{name} must be seconds between 0 and 60, not {text!r}")
     return seconds
 
 
@@ -248,7 +248,9 @@ def load_config(instance_path: Path, env: dict[str, str] | None = None) -> dict[
     }
     if database_url.startswith("sqlite"):
         engine_options = {"connect_args": {"timeout": 30, "check_same_thread": False}}
-    redis_timeout = parse_redis_timeout(env.get("FORUM_REDIS_TIMEOUT"))
+    redis_timeout = parse_seconds(
+        "FORUM_REDIS_TIMEOUT", env.get("FORUM_REDIS_TIMEOUT"), DEFAULT_REDIS_TIMEOUT
+    )
     document_max_mb = max(1, int(env.get("FORUM_DOCUMENT_MAX_MB", "20")))
     document_storage = env.get("FORUM_DOCUMENT_STORAGE", "disk").strip().lower()
     if document_storage not in {"disk", "s3"}:
@@ -267,7 +269,9 @@ def load_config(instance_path: Path, env: dict[str, str] | None = None) -> dict[
         "FORUM_REDIS_PREFIX": parse_redis_prefix(env.get("FORUM_REDIS_PREFIX")),
         "FORUM_REDIS_TIMEOUT": redis_timeout,
         # /healthz reports the database down when a round trip takes longer than this
-        "FORUM_HEALTH_TIMEOUT": float(env.get("FORUM_HEALTH_TIMEOUT", "2")),
+        "FORUM_HEALTH_TIMEOUT": parse_seconds(
+            "FORUM_HEALTH_TIMEOUT", env.get("FORUM_HEALTH_TIMEOUT"), 2.0
+        ),
         # The open-data API's limiter (Flask-Limiter): a hung Redis fails its check within
         # the timeout, and a Redis that is down lets requests through on an in-memory count
         # instead of answering 500 (forum/api only sets these when they are missing).

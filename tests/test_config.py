@@ -230,6 +230,19 @@ def test_bad_rate_limit_in_the_environment_is_refused(tmp_path):
         load_config(tmp_path, {"FORUM_MESSAGE_RATE_LIMIT": "lots"})
 
 
+@pytest.mark.parametrize("name", ["FORUM_REDIS_TIMEOUT", "FORUM_HEALTH_TIMEOUT"])
+@pytest.mark.parametrize("text", ["soon", "0", "-1", "61", "nan", "inf"])
+def test_a_bad_timeout_is_refused_by_name(tmp_path, name, text):
+    with pytest.raises(ConfigError, match=name):
+        load_config(tmp_path, {name: text})
+
+
+def test_timeouts_are_read_in_seconds(tmp_path):
+    config = load_config(tmp_path, {"FORUM_REDIS_TIMEOUT": "0.5", "FORUM_HEALTH_TIMEOUT": "7"})
+    assert (config["FORUM_REDIS_TIMEOUT"], config["FORUM_HEALTH_TIMEOUT"]) == (0.5, 7.0)
+    assert load_config(tmp_path, {})["FORUM_HEALTH_TIMEOUT"] == 2.0
+
+
 # --- health check ----------------------------------------------------------------------
 
 

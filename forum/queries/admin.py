@@ -4,7 +4,7 @@ log, and the health check's database ping. Each list is for admins only."""
 from __future__ import annotations
 
 from flask_babel import gettext as _
-from sqlalchemy import func, or_, select, text
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import joinedload
 
 from .. import policy
@@ -87,8 +87,3 @@ def recent_audit(actor: User | None, limit: int = AUDIT_LIMIT) -> list[AuditEntr
             .limit(limit)
         )
     )
-
-
-def ping_database() -> None:
-    """One round trip to the database (raises if it is down): the health check."""
-    db.session.execute(text("SELECT 1"))
