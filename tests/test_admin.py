@@ -309,6 +309,24 @@ def test_own_row_has_no_role_buttons(client, make, auth):
     assert f"/admin/users/{admin.id}/roles" not in page
 
 
+def test_each_person_but_an_admin_can_be_closed_on_request(client, make, auth):
+    """Closing goes through a confirmation; an admin's own row and other admins' have no
+    button (the role is removed first)."""
+    admin = make.user("admin", email="jag@example.se")
+    person = make.user(email="jagna@example.se")
+    other_admin = make.user("admin", email="jagadmin@example.se")
+    auth.login(admin)
+    page = client.get("/admin?q=jag").get_data(as_text=True)
+    assert f"/admin/users/{person.id}/close" in page
+    assert f"/admin/users/{admin.id}/close" not in page
+    assert f"/admin/users/{other_admin.id}/close" not in page
+
+
+def test_admin_page_links_the_archives(client, make, auth):
+    auth.login(make.user("admin"))
+    assert 'href="/admin/archive"' in client.get("/admin").get_data(as_text=True)
+
+
 @pytest.mark.parametrize("role", ["member", "official", "moderator"])
 @pytest.mark.parametrize("endpoint", ["grant", "revoke"])
 def test_non_admins_cannot_change_roles(client, make, auth, db, role, endpoint):

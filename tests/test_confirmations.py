@@ -1,5 +1,6 @@
 """Confirm before what cannot be undone, without JavaScript: submitting a formal response,
-publishing feedback, suspending a person. Nothing happens until the confirmation's form posts."""
+publishing feedback, suspending a person, closing an account on request. Nothing happens
+until the confirmation's form posts."""
 
 from __future__ import annotations
 
@@ -249,3 +250,53 @@ def test_an_already_suspended_person_is_not_asked_about_again(make, client, auth
     again = client.post("/moderation/people/suspend", data={**data, "confirmed": ""})
     assert again.status_code == 409 and 'name="confirmed"' not in text(again)
     assert count(User, User.suspended_until.is_not(None)) == 1
+
+
+# --- closing an account on request --------------------------------------------------------
+
+
+def test_closing_an_account_on_request_asks_first_and_says_what_happens(make, client, auth):
+    admin = make.user("admin")
+    person = make.user(name="Ture Tillstängning", email="ture@example.se")
+    auth.login(admin)
+    listed = text(client.get("/admin", query_string={"q": "Ture"}))
+    assert f'action="/admin/users/{person.id}/close"' in listed
+    assert "Close account on request" in listed
+    asked = client.post(f"/admin/users/{person.id}/close")
+    assert asked.status_code == 200
+    page = text(asked)
+    assert re.search(r"<h1>Close Ture Tillstängning(&#39;|')s account\?</h1>", page)
+    assert f"Före detta användare {person.id}" in page and "personal data is deleted" in page
+    assert 'name="confirmed" value="1"' in page
+    db.session.refresh(person)
+    assert not person.is_closed and count(AuditEntry, AuditEntry.action == "account.close") == 0
+    done = client.post(f"/admin/users/{person.id}/close", data={"confirmed": "1"})
+    assert done.status_code == 303 and done.headers["Location"].endswith("/admin")
+    db.session.refresh(person)
+    assert person.is_closed and person.display_name == f"Före detta användare {person.id}"
+    assert count(AuditEntry, AuditEntry.action == "account.close") == 1
+    assert client.post(f"/admin/users/{person.id}/close").status_code == 404  # closed already
+
+
+def test_closing_an_organisations_last_admin_is_refused_on_the_confirmation(make, client, auth):
+    admin = make.user("admin")
+    chair = make.user(name="Olle Ordförande")
+    make.organisation(admin=chair, name="Föreningen Gemenskap")
+    auth.login(admin)
+    refused = client.post(f"/admin/users/{chair.id}/close", data={"confirmed": "1"})
+    assert refused.status_code == 400
+    assert "last admin of Föreningen Gemenskap" in text(refused)
+    db.session.refresh(chair)
+    assert not chair.is_closed
+
+
+@pytest.mark.parametrize("role", ["member", "official", "moderator"])
+def test_only_admins_may_close_an_account_on_request(make, client, auth, role):
+    person = make.user(name="Ture Tillstängning")
+    auth.login(make.user(role))
+    assert client.post(f"/admin/users/{person.id}/close").status_code == 403
+    assert (
+        client.post(f"/admin/users/{person.id}/close", data={"confirmed": "1"}).status_code == 403
+    )
+    db.session.refresh(person)
+    assert not person.is_closed

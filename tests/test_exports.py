@@ -38,12 +38,14 @@ from forum.services import (
     api_tokens,
     documents,
     exports,
+    follow_up,
     moderation,
     organisations,
     privacy,
 )
 from forum.services import consultations as consultation_service
 from forum.services import forums as forum_service
+from forum.services.reactions import react
 from forum.services.storage import DiskStorage
 
 pytestmark = pytest.mark.config(FORUM_MESSAGE_RATE_LIMIT=parse_rate_limit("off"))
@@ -261,6 +263,11 @@ def test_download_my_data_is_prepared_mailed_and_expires(app, make, client, auth
 
 def my_data(app, client, auth, user) -> dict:
     """The data.json of a "download my data" copy, asked for and fetched as `user`."""
+    return json.loads(my_copy(app, client, auth, user)["data.json"])
+
+
+def my_copy(app, client, auth, user) -> dict[str, bytes]:
+    """The files of a "download my data" copy, asked for and fetched as `user`."""
     auth.login(user)
     assert client.post("/integritet/export").status_code == 303
     with app.test_request_context():
@@ -271,7 +278,82 @@ def my_data(app, client, auth, user) -> dict:
     assert response.status_code == 200
     files = open_zip(response.data)
     response.close()
-    return json.loads(files["data.json"])
+    return files
+
+
+def test_my_data_has_my_threads_reactions_followed_actions_and_response_texts(
+    app, make, client, auth
+):
+    """Each part of the person's own doings is in the copy, in data.json and on the readable
+    page under a Swedish and English heading; another person's doings are not."""
+    user, other, official = make.user(name="Pia Personsson"), make.user(), make.user("official")
+    org, other_org = make.organisation(admin=user), make.organisation(admin=other)
+    mine = make.thread(author=user, title="Pias unika trådtitel")
+    theirs = make.thread(author=other, title="Någon annans tråd")
+    message = make.message(theirs, other, "Hej")
+    round_ = make_round(app, make, official)
+    respond(app, user, round_, org, submit=True, text="Pias inskickade text")
+    respond(app, user, round_, org, submit=False, text="Pias utkasttext")
+    respond(app, other, round_, other_org, submit=True, text="Annans svarstext")
+    with app.test_request_context():
+        react(user, message.id, "👍", True)
+        react(other, message.id, "❤️", True)
+        followed, not_followed = (
+            follow_up.propose_action(
+                official,
+                follow_up.ActionInput(
+                    title=title,
+                    owner=f"department:{official.department_id}",
+                    due_date="2027-01-01",
+                    commitment_ids=make.commitment_ids(1),
+                ),
+            )
+            for title in ("Pias åtgärd", "Annans åtgärd")
+        )
+        follow_up.set_following(user, followed.id, True)
+        follow_up.set_following(other, not_followed.id, True)
+    files = my_copy(app, client, auth, user)
+    data = json.loads(files["data.json"])
+    (started,) = data["threads_started"]
+    assert started["title"] == "Pias unika trådtitel" and started["forum_id"] == mine.forum_id
+    assert started["forum"] == mine.forum.title and started["created_at"]
+    (reaction,) = data["reactions"]
+    assert reaction["message_id"] == message.id and reaction["emoji"] == "👍"
+    assert [a["action_id"] for a in data["actions_followed"]] == [followed.id]
+    (edited,) = data["responses_edited"]
+    assert [a["answer"] for a in edited["answers"]] == ["Pias utkasttext 1", "Pias utkasttext 2"]
+    assert edited["answers"][0]["question"] == round_.questions[0].text
+    (version,) = data["response_versions_submitted"]
+    assert version["version"] == 1 and version["round_id"] == round_.id
+    assert [a["answer"] for a in version["answers"]][0] == "Pias inskickade text 1"
+    blob = json.dumps(data, ensure_ascii=False)
+    for others in ("Någon annans tråd", "❤️", "Annans åtgärd", "Annans svarstext"):
+        assert others not in blob
+    page = files["index.html"].decode()
+    for heading in (
+        "Trådar du startat",
+        "Threads you started",
+        "Dina reaktioner",
+        "Your reactions",
+    ):
+        assert heading in page
+    for heading in ("Åtgärder du följer", "Actions you follow", "Response versions you submitted"):
+        assert heading in page
+    assert "Pias unika trådtitel" in page and "Pias utkasttext 1" in page
+    for section in data:  # every section has a heading of its own, not just its key
+        assert f'<h2 id="{section}">{section} /' not in page
+
+
+def test_every_reference_to_a_person_is_in_my_data_or_said_why_not():
+    """A table that points at users is either exported or deliberately left out, with the
+    reason written next to `personal_data`."""
+    import inspect as python_inspect
+
+    listed = python_inspect.getsource(privacy).split("def personal_data")[0]
+    for table in db.metadata.sorted_tables:
+        for column in table.columns:
+            if any(fk.column.table.name == "users" for fk in column.foreign_keys):
+                assert table.name in listed, f"{table.name}.{column.name} is not accounted for"
 
 
 def test_my_data_leaves_out_what_a_moderator_redacted(app, make, client, auth):
@@ -695,10 +777,11 @@ def test_mentions_of_a_closed_account_show_the_pseudonym_and_link_nowhere(app, m
 def test_admins_close_accounts_on_request_and_others_cannot(app, make, client, auth):
     user, admin = make.user(name="Olle Begäran"), make.user("admin")
     auth.login(make.user())
-    client.post(f"/admin/users/{user.id}/close")
+    assert client.post(f"/admin/users/{user.id}/close", data={"confirmed": "1"}).status_code == 403
     assert database_mentions("Olle Begäran")
     auth.login(admin)
-    assert client.post(f"/admin/users/{user.id}/close").status_code == 303
+    done = client.post(f"/admin/users/{user.id}/close", data={"confirmed": "1"})
+    assert done.status_code == 303
     assert database_mentions("Olle Begäran") == []
     entry = db.session.scalar(select(AuditEntry).where(AuditEntry.action == "account.close"))
     assert entry.actor_id == admin.id and entry.reason == "admin"

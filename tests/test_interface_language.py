@@ -23,7 +23,7 @@ SKIP = re.compile(r"(\.csv$|/logout|/language|/static/|/export|/favicon|/manifes
 DOTTED = re.compile(r"(?<![\w@/.-])([a-z]+(?:_[a-z]+)*\.[a-z]+(?:_[a-z]+)*)(?![\w@/.-])")
 # ...but not the file names, addresses and units that really are dotted.
 NOT_CODES = re.compile(
-    r"\.(se|org|com|net|nu|csv|pdf|html|txt|png|svg|md|js|json|css)$|^(t\.ex|bl\.a|m\.m|s\.k|d\.v\.s|e\.g|i\.e|etc\.)"
+    r"\.(se|org|com|net|nu|csv|pdf|html|txt|png|svg|md|js|json|css|zip)$|^(t\.ex|bl\.a|m\.m|s\.k|d\.v\.s|e\.g|i\.e|etc\.)"
 )
 # Words an enum value may share with ordinary Swedish or English text.
 COMMON = {"admin", "member", "open", "closed", "draft", "public", "other", "visible", "hidden"}

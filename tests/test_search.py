@@ -19,8 +19,8 @@ from forum.extensions import db
 from forum.models import Message, OrganisationStatus, SearchEntry
 from forum.queries.search import SearchParams, bm25_scores, highlight, search
 from forum.services import consultations as consultation_service
+from forum.services import follow_up, moderation, privacy
 from forum.services import forums as forum_service
-from forum.services import moderation, privacy
 
 pytestmark = pytest.mark.config(FORUM_MESSAGE_RATE_LIMIT=parse_rate_limit("off"))
 
@@ -104,6 +104,11 @@ EXPECTED = {
     "xipublicerad": ("feedback", ALL),
     "rhoavvisad": ("organisation", {"admin"}),
     "sigmaverifierad": ("organisation", ALL),
+    "pipubliktforum": ("forum", ALL),
+    "taumedlemsforum": ("forum", LOGGED_IN),
+    "upsiloninbjudna": ("forum", INVITE),
+    "phiinbjudenatgard": ("action", INVITE),
+    "chiallmanatgard": ("action", ALL),
 }
 
 
@@ -120,11 +125,12 @@ def world(app, make):
         "admin": make.user("admin"),
     }
     official = people["official"]
-    public = make.forum(owner=official)
-    members = make.forum(owner=official, visibility="members")
+    public = make.forum(owner=official, title="Pipubliktforum")
+    members = make.forum(owner=official, visibility="members", title="Taumedlemsforum")
     invite = make.forum(
         owner=official,
         visibility="invite",
+        title="Upsiloninbjudna",
         moderators=[people["forum_moderator"]],
         members=[people["invited"]],
     )
@@ -136,7 +142,7 @@ def world(app, make):
     make.message(t_public, author, "alfapublik text")
     make.message(make.thread(forum=members, author=author, title="Medlemmar"), author, "betamedlem")
     t_invite = make.thread(forum=invite, author=author, title="omikrontrad")
-    make.message(t_invite, author, "gammainbjuden")
+    invited_message = make.message(t_invite, author, "gammainbjuden")
     hidden = make.message(t_public, author, "deltadold")
     deleted = make.message(t_public, author, "epsilonraderad")
     edited = make.message(t_public, author, "zetagammal")
@@ -144,6 +150,20 @@ def world(app, make):
         moderation.hide_message(people["admin"], hidden.id, "other", "Test")
         forum_service.delete_message(author, deleted.id)
         forum_service.edit_message(author, edited.id, "etanyversion")
+        for title, message_id in (
+            ("Phiinbjudenatgard", invited_message.id),  # from the invite-only thread
+            ("Chiallmanatgard", None),  # proposed directly: everyone may follow it
+        ):
+            follow_up.propose_action(
+                official,
+                follow_up.ActionInput(
+                    title=title,
+                    owner=f"department:{official.department_id}",
+                    due_date="2027-01-01",
+                    commitment_ids=make.commitment_ids(1),
+                    message_id=message_id,
+                ),
+            )
 
     org_admin = make.user()
     org = make.organisation(admin=org_admin, name="Sigmaverifierad förening")

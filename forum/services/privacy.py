@@ -25,28 +25,35 @@ from ..links import path_for
 from ..models import (
     Action,
     ActionFollower,
+    ActionHistory,
     ActionUpdate,
     ApiToken,
     Appeal,
     AuditEntry,
     ConsultationAnswer,
     ConsultationFeedback,
+    ConsultationQuestion,
     ConsultationResponse,
     ConsultationRound,
+    Document,
     Flag,
     Forum,
     LoginAttempt,
     Membership,
     Message,
+    MessageReaction,
     MessageRevision,
     ModerationAction,
     Notification,
     NotificationPreference,
+    Organisation,
     OutboxMail,
     PasswordReset,
     PersonalExport,
     ReadMarker,
+    ResponseVersion,
     RoundRevision,
+    Thread,
     User,
     UserSession,
     VersionAnswer,
@@ -273,6 +280,50 @@ def names_used(user: User) -> set[str]:
 
 # --- what the app holds about a person (GDPR arts. 15 and 20) ------------------------
 
+# Every table with a reference to a person, and where it is in `personal_data` or why not:
+#   users                              -> account
+#   user_sessions                      -> sessions
+#   password_resets.user_id            -> password_resets (when asked and used; the token is
+#                                         a hash of a secret, useless to anyone, left out)
+#   api_tokens                         -> api_tokens (name, prefix; never the secret)
+#   notifications.user_id              -> notifications
+#   notifications.actor_id             -> out: the notification is the recipient's data
+#   notification_preferences           -> notification_preferences
+#   audit_log.actor_id                 -> audit_entries_by_me (without the other person)
+#   organisations.created_by_id        -> organisations_registered
+#   memberships                        -> memberships
+#   forums.created_by_id               -> forums_created
+#   forum_members, forum_moderators    -> forums_member_of, forums_moderated
+#   threads.author_id                  -> threads_started
+#   messages.author_id                 -> messages (with their revisions, except the original
+#                                         of a text a moderator redacted: often someone
+#                                         else's personal data, for admins only)
+#   read_markers                       -> read_markers
+#   message_reactions                  -> reactions
+#   flags.user_id                      -> flags
+#   flags.resolved_by_id               -> out: who flagged is the flagger's data; what the
+#                                         moderator did is in audit_entries_by_me
+#   moderation_actions.subject_id      -> moderation_about_me
+#   moderation_actions.actor_id,
+#     .reversed_by_id                  -> out: about another person (audit_entries_by_me)
+#   appeals.user_id                    -> appeals
+#   appeals.decided_by_id              -> out: another person's appeal (audit_entries_by_me)
+#   consultation_rounds.created_by_id  -> rounds_created
+#   consultation_responses.updated_by_id -> responses_edited (with the working copy's text;
+#                                         earlier drafters' text was overwritten, not kept)
+#   consultation_response_versions.submitted_by_id -> response_versions_submitted (the text)
+#   consultation_feedback.updated_by_id -> feedback_edited
+#   consultation_round_revisions.changed_by_id -> round_changes
+#   documents.uploaded_by_id           -> documents_uploaded (name and size; the file itself
+#                                         is the organisation's or the city's record)
+#   actions.proposed_by_id, .accepted_by_id -> actions_proposed, actions_accepted
+#   action_updates.author_id           -> action_updates
+#   action_history.actor_id            -> action_changes
+#   action_followers                   -> actions_followed
+#   personal_exports                   -> out: the copies of this very export
+#   login_attempts, outbox (by address, no reference) -> out: throttling counters and the
+#                                         mail already sent to the person
+
 
 def personal_data(user: User) -> dict[str, Any]:
     """Everything the app holds about `user`, as plain JSON-ready data."""
@@ -324,6 +375,7 @@ def personal_data(user: User) -> dict[str, Any]:
             }
             for m in memberships
         ],
+        **_forum_data(uid),
         "messages": [
             {
                 "id": m.id,
@@ -336,12 +388,8 @@ def personal_data(user: User) -> dict[str, Any]:
             }
             for m in messages
         ],
-        "responses_edited": [
-            {"id": r.id, "round_id": r.round_id, "status": r.status.value}
-            for r in db.session.scalars(
-                select(ConsultationResponse).where(ConsultationResponse.updated_by_id == uid)
-            )
-        ],
+        **_consultation_data(uid),
+        **_follow_up_data(uid),
         "flags": [
             {
                 "message_id": f.message_id,
@@ -362,6 +410,14 @@ def personal_data(user: User) -> dict[str, Any]:
                 select(Notification).where(Notification.user_id == uid).order_by(Notification.id)
             )
         ],
+        "notification_preferences": [
+            {"kind": p.kind, "mode": p.mode}
+            for p in db.session.scalars(
+                select(NotificationPreference)
+                .where(NotificationPreference.user_id == uid)
+                .order_by(NotificationPreference.kind)
+            )
+        ],
         "sessions": [
             {
                 "device": row.user_agent,
@@ -371,6 +427,16 @@ def personal_data(user: User) -> dict[str, Any]:
             }
             for row in db.session.scalars(
                 select(UserSession).where(UserSession.user_id == uid).order_by(UserSession.id)
+            )
+        ],
+        "password_resets": [
+            {
+                "created_at": iso_utc(r.created_at),
+                "expires_at": iso_utc(r.expires_at),
+                "used_at": iso_utc(r.used_at),
+            }
+            for r in db.session.scalars(
+                select(PasswordReset).where(PasswordReset.user_id == uid).order_by(PasswordReset.id)
             )
         ],
         "api_tokens": [
@@ -405,6 +471,179 @@ def personal_data(user: User) -> dict[str, Any]:
             )
         ],
         **_audit_entries(uid),
+    }
+
+
+def _forum_data(uid: int) -> dict[str, list[dict[str, Any]]]:
+    """The person's forums, threads, reactions and reading places (not their messages)."""
+
+    def forums(table: Any) -> list[dict[str, Any]]:
+        rows = db.session.scalars(
+            select(Forum)
+            .join(table, table.c.forum_id == Forum.id)
+            .where(table.c.user_id == uid)
+            .order_by(Forum.id)
+        )
+        return [{"forum_id": f.id, "forum": f.title} for f in rows]
+
+    threads = select(Thread).where(Thread.author_id == uid).order_by(Thread.id)
+    reactions = (
+        select(MessageReaction).where(MessageReaction.user_id == uid).order_by(MessageReaction.id)
+    )
+    markers = select(ReadMarker).where(ReadMarker.user_id == uid).order_by(ReadMarker.thread_id)
+    created = select(Forum).where(Forum.created_by_id == uid).order_by(Forum.id)
+    organisations = (
+        select(Organisation).where(Organisation.created_by_id == uid).order_by(Organisation.id)
+    )
+    return {
+        "organisations_registered": [
+            {"organisation": o.name, "created_at": iso_utc(o.created_at)}
+            for o in db.session.scalars(organisations)
+        ],
+        "forums_created": [
+            {"forum_id": f.id, "forum": f.title, "created_at": iso_utc(f.created_at)}
+            for f in db.session.scalars(created)
+        ],
+        "forums_member_of": forums(forum_members),
+        "forums_moderated": forums(forum_moderators),
+        "threads_started": [
+            {
+                "id": t.id,
+                "title": t.title,
+                "forum_id": t.forum_id,
+                "forum": t.forum.title,
+                "created_at": iso_utc(t.created_at),
+            }
+            for t in db.session.scalars(threads)
+        ],
+        "reactions": [
+            {"message_id": r.message_id, "emoji": r.emoji, "created_at": iso_utc(r.created_at)}
+            for r in db.session.scalars(reactions)
+        ],
+        "read_markers": [
+            {"thread_id": m.thread_id, "last_read_message_id": m.last_read_id}
+            for m in db.session.scalars(markers)
+        ],
+    }
+
+
+def _consultation_data(uid: int) -> dict[str, list[dict[str, Any]]]:
+    """Rounds the person set up, and the text of the responses they drafted and submitted."""
+    questions = dict(
+        db.session.execute(select(ConsultationQuestion.id, ConsultationQuestion.text)).all()
+    )
+
+    def answers(rows: list[ConsultationAnswer] | list[VersionAnswer]) -> list[dict[str, Any]]:
+        return [{"question": questions.get(a.question_id), "answer": a.body} for a in rows]
+
+    edited = select(ConsultationResponse).where(ConsultationResponse.updated_by_id == uid)
+    versions = (
+        select(ResponseVersion, ConsultationResponse.round_id)
+        .join(ConsultationResponse, ConsultationResponse.id == ResponseVersion.response_id)
+        .where(ResponseVersion.submitted_by_id == uid)
+        .order_by(ResponseVersion.id)
+    )
+    rounds = select(ConsultationRound).where(ConsultationRound.created_by_id == uid)
+    feedback = select(ConsultationFeedback).where(ConsultationFeedback.updated_by_id == uid)
+    changes = select(RoundRevision).where(RoundRevision.changed_by_id == uid)
+    documents = select(Document).where(Document.uploaded_by_id == uid).order_by(Document.id)
+    return {
+        "rounds_created": [
+            {"id": r.id, "title": r.title, "created_at": iso_utc(r.created_at)}
+            for r in db.session.scalars(rounds.order_by(ConsultationRound.id))
+        ],
+        # the working copy they saved last (the text as it stands, submitted or not)
+        "responses_edited": [
+            {
+                "id": r.id,
+                "round_id": r.round_id,
+                "organisation": r.organisation.name,
+                "status": r.status.value,
+                "updated_at": iso_utc(r.updated_at),
+                "answers": answers(r.answers),
+            }
+            for r in db.session.scalars(edited.order_by(ConsultationResponse.id))
+        ],
+        "response_versions_submitted": [
+            {
+                "response_id": v.response_id,
+                "round_id": round_id,
+                "version": v.number,
+                "submitted_at": iso_utc(v.submitted_at),
+                "answers": answers(v.answers),
+            }
+            for v, round_id in db.session.execute(versions)
+        ],
+        "feedback_edited": [
+            {
+                "round_id": f.round_id,
+                "question": questions.get(f.question_id),
+                "heard": f.heard,
+                "action": f.action,
+                "updated_at": iso_utc(f.updated_at),
+            }
+            for f in db.session.scalars(feedback.order_by(ConsultationFeedback.id))
+        ],
+        "round_changes": [
+            {
+                "round_id": c.round_id,
+                "part": c.part,
+                "reason": c.reason,
+                "changed_at": iso_utc(c.changed_at),
+            }
+            for c in db.session.scalars(changes.order_by(RoundRevision.id))
+        ],
+        "documents_uploaded": [
+            {
+                "filename": d.filename,
+                "size": d.size,
+                "sha256": d.sha256,
+                "created_at": iso_utc(d.created_at),
+                "removed_at": iso_utc(d.removed_at),
+            }
+            for d in db.session.scalars(documents)
+        ],
+    }
+
+
+def _follow_up_data(uid: int) -> dict[str, list[dict[str, Any]]]:
+    """The actions the person proposed, accepted, updated, changed and follows."""
+
+    def actions(column: Any) -> list[dict[str, Any]]:
+        rows = db.session.scalars(select(Action).where(column == uid).order_by(Action.id))
+        return [
+            {"action_id": a.id, "title": a.title, "created_at": iso_utc(a.created_at)} for a in rows
+        ]
+
+    followed = (
+        select(ActionFollower, Action.title)
+        .join(Action, Action.id == ActionFollower.action_id)
+        .where(ActionFollower.user_id == uid)
+        .order_by(ActionFollower.action_id)
+    )
+    updates = select(ActionUpdate).where(ActionUpdate.author_id == uid).order_by(ActionUpdate.id)
+    history = select(ActionHistory).where(ActionHistory.actor_id == uid).order_by(ActionHistory.id)
+    return {
+        "actions_followed": [
+            {"action_id": f.action_id, "title": title, "since": iso_utc(f.created_at)}
+            for f, title in db.session.execute(followed)
+        ],
+        "actions_proposed": actions(Action.proposed_by_id),
+        "actions_accepted": actions(Action.accepted_by_id),
+        "action_updates": [
+            {"action_id": u.action_id, "body": u.body, "created_at": iso_utc(u.created_at)}
+            for u in db.session.scalars(updates)
+        ],
+        "action_changes": [
+            {
+                "action_id": h.action_id,
+                "field": h.field,
+                "old_value": h.old_value,
+                "new_value": h.new_value,
+                "created_at": iso_utc(h.created_at),
+            }
+            for h in db.session.scalars(history)
+        ],
     }
 
 

@@ -19,8 +19,10 @@ from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
 
 from .. import policy
-from ..errors import DomainError, Invalid
+from ..errors import DomainError, Invalid, NotFound
+from ..extensions import db
 from ..ids import whole_id
+from ..models import User
 from ..services import exports, privacy
 from .auth import client_address, end_session
 
@@ -82,11 +84,36 @@ def close_account():
 @bp.post("/admin/users/<int:user_id>/close")
 @login_required
 def admin_close(user_id: int):
-    """An admin closes an account on the person's request (logged)."""
-    if PostForm().validate_on_submit():
-        privacy.close_account(current_user, user_id)
-        flash(_("The account is closed."), "success")
-    return redirect(url_for("privacy.archive"), 303)
+    """An admin closes an account on the person's request (logged), after a confirmation page.
+
+    The button on the admin page posts here without `confirmed`: that shows what closing
+    does and asks again; nothing changes until the confirmation's own form posts.
+    """
+    policy.require(policy.can_administer(current_user), _("Only admins can see this page."))
+    person = db.session.get(User, user_id)
+    if person is None or person.is_closed:
+        raise NotFound(_("No such account."))
+    form = PostForm()
+    if not form.validate_on_submit():
+        return redirect(url_for("admin.index"), 303)
+    error = None
+    if request.form.get("confirmed") == "1":
+        try:
+            privacy.close_account(current_user, user_id)
+        except DomainError as err:
+            db.session.rollback()
+            error = err.message
+        else:
+            flash(_("The account is closed."), "success")
+            return redirect(url_for("admin.index"), 303)
+    page = render_template(
+        "admin/confirm_close.html",
+        person=person,
+        pseudonym=privacy.pseudonym(person.id),
+        form=form,
+        error=error,
+    )
+    return page, 400 if error else 200
 
 
 @bp.route("/admin/archive", methods=["GET", "POST"])

@@ -55,3 +55,11 @@ def test_tokens_settings_and_archive_pages(world, new_page, lang):
     login(admin, world, world.admin_email)
     admin.goto(world.url + "/admin/archive")
     assert_accessible(admin, f"archive export ({lang})")
+    # the question before closing an account on request (answered "no": nobody is closed)
+    for phone in (False, True):
+        admin = new_page(lang, phone=phone)
+        login(admin, world, world.admin_email)
+        admin.goto(world.url + "/admin?q=" + world.bob_email)
+        admin.locator("form[action$='/close'] [type=submit]").first.click()
+        expect(admin.locator("#confirm")).to_be_visible()
+        assert_accessible(admin, f"confirm closing an account ({lang}, phone={phone})")
