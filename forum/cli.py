@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from sqlalchemy import inspect
 
 from .errors import DomainError
 from .extensions import db, socketio
+from .ids import MAX_ID
 
 users_cli = AppGroup("users", help="Manage accounts.")
 mail_cli = AppGroup("mail", help="The mail outbox.")
@@ -222,7 +224,7 @@ exports_cli = AppGroup("exports", help="Personal-data exports.")
 
 @export_cli.command("archive")
 @click.argument("kind", type=click.Choice(["forum", "thread", "round"]))
-@click.argument("object_id", type=int)
+@click.argument("object_id", type=click.IntRange(1, MAX_ID))
 @click.option("--out", "out", type=click.Path(dir_okay=False), help="Where to write the zip.")
 @click.option("--admin", "admin_email", required=True, help="The admin on whose behalf (logged).")
 def export_archive_command(kind: str, object_id: int, out: str | None, admin_email: str) -> None:
@@ -235,13 +237,14 @@ def export_archive_command(kind: str, object_id: int, out: str | None, admin_ema
     admin = db.session.scalar(select(User).where(User.email == admin_email.strip().lower()))
     try:
         with current_app.test_request_context():
-            name, data = exports.build_archive(admin, kind, object_id)
+            name, archive_file = exports.build_archive(admin, kind, object_id)
     except DomainError as err:
         raise click.ClickException(err.message) from None
     path = out or name
-    with open(path, "wb") as f:
-        f.write(data)
-    click.echo(f"Archive written to {path} ({len(data)} bytes).")
+    with archive_file, open(path, "wb") as f:
+        shutil.copyfileobj(archive_file, f)
+        size = f.tell()
+    click.echo(f"Archive written to {path} ({size} bytes).")
 
 
 @exports_cli.command("run")

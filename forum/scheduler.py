@@ -1,7 +1,8 @@
 """The embedded default's clock: scheduled jobs in a thread of the serving process.
 
 Production runs the same jobs from cron or systemd timers instead
-(`flask --app forum mail send`, `consultations notices`, `notifications digest`)
+(`flask --app forum mail send`, `consultations notices`, `notifications digest`,
+`exports run`)
 and leaves `FORUM_DIGEST_SCHEDULER` off; tests never start it.
 """
 
@@ -20,7 +21,9 @@ TICK_SECONDS = 300
 
 
 def run_due_jobs(app: Flask, last_digest: str | None, now: datetime) -> str | None:
-    """One tick: send mail, due consultation notices, and the day's digest once the hour comes.
+    """One tick: send mail, due consultation notices, the day's digest once the hour comes,
+    and "download my data": copies left waiting (a worker that died) are prepared, and
+    expired copies deleted as the privacy notice promises.
 
     Returns the local date of the last digest run; that only spares a query each tick: the
     once-a-day guard that survives a restart is each person's claimed digest day
@@ -28,6 +31,7 @@ def run_due_jobs(app: Flask, last_digest: str | None, now: datetime) -> str | No
     """
     from .extensions import db
     from .services.consultations import send_due_notices
+    from .services.exports import run_pending_exports
     from .services.mail import deliver_pending
     from .services.notifications import send_digests
 
@@ -43,6 +47,11 @@ def run_due_jobs(app: Flask, last_digest: str | None, now: datetime) -> str | No
             except Exception:  # a failed tick must not stop the clock
                 db.session.rollback()
                 log.exception("scheduled notices or digest failed")
+            try:
+                run_pending_exports()  # and removes the expired copies
+            except Exception:
+                db.session.rollback()
+                log.exception("scheduled personal exports failed")
             try:
                 deliver_pending()  # waiting mail (a password reset) goes even so
             except Exception:

@@ -65,13 +65,15 @@ def _empty_tables(keep: set[str]) -> None:
 
 
 @pytest.fixture
-def app(db_url: str, request: pytest.FixtureRequest):
-    """A fresh app on the shared test database; tables are emptied afterwards."""
+def app(db_url: str, request: pytest.FixtureRequest, tmp_path: Path):
+    """A fresh app on the shared test database; tables are emptied afterwards. Its instance
+    folder (where "download my data" copies go) is the test's own, not the repository's."""
     extra = getattr(request, "param", None) or {}
     marker = request.node.get_closest_marker("config")
     if marker:
         extra = {**extra, **marker.kwargs}
     application = create_app(app_settings(db_url, **extra))
+    application.instance_path = str(tmp_path / "instance")
 
     @application.before_request
     def _forget_cached_user() -> None:

@@ -10,6 +10,7 @@ import json
 import re
 import zipfile
 from datetime import timedelta
+from typing import IO
 
 import pytest
 from consultation_support import make_round, respond
@@ -51,8 +52,10 @@ from forum.services.storage import DiskStorage
 pytestmark = pytest.mark.config(FORUM_MESSAGE_RATE_LIMIT=parse_rate_limit("off"))
 
 
-def open_zip(data: bytes) -> dict[str, bytes]:
-    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+def open_zip(data: bytes | IO[bytes]) -> dict[str, bytes]:
+    """The files of a zip: a response's bytes, or the file an archive is built in (closed)."""
+    source = io.BytesIO(data) if isinstance(data, bytes) else data
+    with source, zipfile.ZipFile(source) as archive:
         return {name: archive.read(name) for name in archive.namelist()}
 
 
@@ -80,6 +83,7 @@ def test_thread_archive_matches_the_database_and_keeps_hidden_messages(app, make
     response = client.post("/admin/archive", data={"kind": "thread", "object_id": str(thread.id)})
     assert response.status_code == 200 and response.mimetype == "application/zip"
     files = open_zip(response.data)
+    response.close()  # the archive's temporary file goes with it
     manifest = check_manifest(files)
     assert manifest["kind"] == "thread" and manifest["id"] == thread.id
     data = json.loads(files["data.json"])["thread"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, String
+from sqlalchemy import ForeignKey, Index, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..extensions import Model
@@ -15,6 +15,16 @@ class PersonalExport(Model):
     """One "download my data" request; only the link token's hash is stored."""
 
     __tablename__ = "personal_exports"
+    __table_args__ = (
+        # one copy in preparation per person, whatever the timing of their requests
+        Index(
+            "ux_personal_exports_waiting",
+            "user_id",
+            unique=True,
+            postgresql_where=text("status IN ('pending', 'running')"),
+            sqlite_where=text("status IN ('pending', 'running')"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
@@ -24,3 +34,6 @@ class PersonalExport(Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     ready_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # While `running`: until when the worker that took it holds it; a worker that died
+    # (killed mid-build) leaves a claim that runs out, and the copy is taken up again.
+    claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -14,16 +14,20 @@ import io
 import json
 import re
 import secrets
+import tempfile
 import threading
 import zipfile
+from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 from zoneinfo import ZoneInfo
 
 from flask import Flask, current_app, render_template
 from flask_babel import gettext as _
-from sqlalchemy import select, update
+from sqlalchemy import ColumnElement, and_, or_, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
 
 from .. import policy
@@ -32,6 +36,7 @@ from ..extensions import db
 from ..formatting import iso_utc
 from ..links import url_for_mail
 from ..models import (
+    ActionKind,
     AuditEntry,
     ConsultationRound,
     Document,
@@ -52,9 +57,16 @@ from .mail import queue_mail
 
 STOCKHOLM = ZoneInfo("Europe/Stockholm")
 EXPORT_DAYS = 7
+# How long a worker holds a copy it prepares; a claim that runs out (the worker died) frees it.
+CLAIM = timedelta(minutes=15)
 ARCHIVE_KINDS = ("forum", "thread", "round")
+CHUNK = 1024 * 1024  # how much of a file goes into the zip (and its hash) at a time
 # What the audit log records of flags hiding a message and a moderator dismissing them.
 FLAG_ACTIONS = ("message.auto_hidden", "flags.dismissed")
+# The moderation actions that are decisions about a message (a restore is a hide's reversal).
+MESSAGE_ACTIONS = (ActionKind.hide, ActionKind.redact)
+# What the audit log records of moderators changing a thread itself.
+THREAD_ACTIONS = ("thread.renamed", "thread.locked", "thread.unlocked", "thread.moved")
 
 
 # --- archives of public records ---------------------------------------------------
@@ -71,7 +83,11 @@ def _thread_record(thread: Thread) -> dict[str, Any]:
     revisions: dict[int, list[dict[str, Any]]] = {}
     for r in db.session.scalars(
         select(MessageRevision)
-        .where(MessageRevision.message_id.in_(ids))
+        .where(
+            MessageRevision.message_id.in_(ids),
+            # a moderator's redaction keeps the original for admins only, not for the record
+            MessageRevision.admin_only.is_(False),
+        )
         .order_by(MessageRevision.id)
     ):
         revisions.setdefault(r.message_id, []).append(
@@ -84,7 +100,12 @@ def _thread_record(thread: Thread) -> dict[str, Any]:
     moderation: dict[int, list[dict[str, Any]]] = {}
     for a in db.session.scalars(
         select(ModerationAction)
-        .where(ModerationAction.message_id.in_(ids))
+        .where(
+            ModerationAction.message_id.in_(ids),
+            # decisions about the message itself; a warning, mute or suspension naming it
+            # is addressed to the person, privately, and is no part of the public record
+            ModerationAction.kind.in_(MESSAGE_ACTIONS),
+        )
         .order_by(ModerationAction.id)
     ):
         moderation.setdefault(a.message_id or 0, []).append(
@@ -136,6 +157,7 @@ def _thread_record(thread: Thread) -> dict[str, Any]:
         "created_at": iso_utc(thread.created_at),
         "locked": thread.locked,
         "archived": thread.archived,
+        "moderation": _thread_moderation(thread.id),
         "messages": [
             {
                 "id": m.id,
@@ -154,6 +176,74 @@ def _thread_record(thread: Thread) -> dict[str, Any]:
             for m in messages
         ],
     }
+
+
+def _thread_moderation(thread_id: int) -> list[dict[str, Any]]:
+    """Moderators' changes to the thread itself (a rename's reason holds the old and the new
+    title, a move's where from and where to), as the audit log recorded them."""
+    return [
+        {
+            "action": e.action,
+            "reason": e.reason,
+            "actor_id": e.actor_id,
+            "created_at": iso_utc(e.created_at),
+        }
+        for e in db.session.scalars(
+            select(AuditEntry)
+            .where(
+                AuditEntry.target_type == "thread",
+                AuditEntry.target_id == thread_id,
+                AuditEntry.action.in_(THREAD_ACTIONS),
+            )
+            .order_by(AuditEntry.id)
+        )
+    ]
+
+
+def _moved_out(forum: Forum, present: set[int]) -> list[dict[str, Any]]:
+    """Threads moved out of the forum (and not back): where to and when, not their messages.
+
+    A move is logged as two entries in a row: under the old forum ("from …"), then under the
+    new one ("to …"); the latest move out of this forum of each thread is listed.
+    """
+    moves = db.session.scalars(
+        select(AuditEntry)
+        .where(
+            AuditEntry.target_type == "thread",
+            AuditEntry.action == "thread.moved",
+            AuditEntry.target_id.in_(
+                select(AuditEntry.target_id).where(
+                    AuditEntry.action == "thread.moved", AuditEntry.forum_id == forum.id
+                )
+            ),
+        )
+        .order_by(AuditEntry.id)
+    ).all()
+    by_thread: dict[int, list[AuditEntry]] = {}
+    for entry in moves:
+        if entry.target_id is not None and entry.target_id not in present:
+            by_thread.setdefault(entry.target_id, []).append(entry)
+    out: list[dict[str, Any]] = []
+    for thread_id, entries in sorted(by_thread.items()):
+        pairs = list(zip(entries[::2], entries[1::2], strict=False))
+        last = next((p for p in reversed(pairs) if p[0].forum_id == forum.id), None)
+        if last is None:
+            continue
+        moved, to = last
+        thread = db.session.get(Thread, thread_id)
+        destination = db.session.get(Forum, to.forum_id) if to.forum_id else None
+        out.append(
+            {
+                "id": thread_id,
+                "title": thread.title if thread is not None else "",
+                "moved_at": iso_utc(moved.created_at),
+                "to_forum": {
+                    "id": to.forum_id,
+                    "title": destination.title if destination is not None else "",
+                },
+            }
+        )
+    return out
 
 
 def _document_record(document: Document) -> dict[str, Any]:
@@ -236,6 +326,7 @@ def archive_record(kind: str, object_id: int) -> dict[str, Any]:
                 "description_html": forum.description_html,
                 "visibility": forum.visibility.value,
                 "threads": [_thread_record(t) for t in threads],
+                "moved_out": _moved_out(forum, {t.id for t in threads}),
             }
         }
     if kind == "round":
@@ -246,11 +337,11 @@ def archive_record(kind: str, object_id: int) -> dict[str, Any]:
     raise NotFound(_("Nothing here."))
 
 
-def _document_files(record: dict[str, Any]) -> dict[str, bytes]:
-    """The bytes of every document a round's archive lists, under their `path`."""
+def _document_files(record: dict[str, Any]) -> list[tuple[str, Callable[[], bytes]]]:
+    """Every document a round's archive lists, under its `path`, read when it is written."""
     round_ = record.get("round")
     if round_ is None:
-        return {}
+        return []
     listed = [*round_["documents"], *(d for r in round_["responses"] for d in r["documents"])]
     found = {
         d.id: d
@@ -258,24 +349,40 @@ def _document_files(record: dict[str, Any]) -> dict[str, bytes]:
             select(Document).where(Document.id.in_([d["id"] for d in listed]))
         )
     }
-    return {d["path"]: documents.content(found[d["id"]]) for d in listed}
+    return [(d["path"], partial(documents.content, found[d["id"]])) for d in listed]
 
 
-def _zip(files: dict[str, bytes], meta: dict[str, Any]) -> bytes:
-    manifest = {
-        **meta,
-        "files": {name: hashlib.sha256(data).hexdigest() for name, data in sorted(files.items())},
-    }
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        for name, data in files.items():
-            archive.writestr(name, data)
+def _write_zip(
+    target: IO[bytes], files: Iterable[tuple[str, Callable[[], bytes]]], meta: dict[str, Any]
+) -> None:
+    """Write the zip into `target` one file at a time (only one document is ever in memory),
+    hashing each while it is written, and the manifest of those hashes last."""
+    hashes: dict[str, str] = {}
+    with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, load in files:
+            data = memoryview(load())
+            digest = hashlib.sha256()
+            with archive.open(name, "w", force_zip64=len(data) >= zipfile.ZIP64_LIMIT) as out:
+                for start in range(0, len(data), CHUNK):
+                    piece = data[start : start + CHUNK]
+                    digest.update(piece)
+                    out.write(piece)
+            hashes[name] = digest.hexdigest()
+            del data
+        manifest = {**meta, "files": dict(sorted(hashes.items()))}
         archive.writestr("manifest.json", json.dumps(manifest, indent=2, ensure_ascii=False))
-    return buffer.getvalue()
 
 
-def build_archive(actor: User | None, kind: str, object_id: int) -> tuple[str, bytes]:
-    """(file name, zip bytes) of an archive export; admins only, and it is logged."""
+def _given(data: bytes) -> Callable[[], bytes]:
+    return lambda: data
+
+
+def build_archive(actor: User | None, kind: str, object_id: int) -> tuple[str, IO[bytes]]:
+    """(file name, the zip) of an archive export; admins only, and it is logged.
+
+    The zip is an anonymous temporary file, rewound: the system removes it when it is closed
+    (sending it as the response closes it), so no archive is ever held in memory whole.
+    """
     policy.require(policy.can_administer(actor))
     record = archive_record(kind, object_id)
     created = utcnow()
@@ -286,8 +393,16 @@ def build_archive(actor: User | None, kind: str, object_id: int) -> tuple[str, b
     audit(actor, "archive.export", kind, object_id)
     db.session.commit()
     meta = {"kind": kind, "id": object_id, "created_at": iso_utc(created), "format": 1}
-    files = {"data.json": data, "index.html": html, **_document_files(record)}
-    return f"dialogforum-{kind}-{object_id}.zip", _zip(files, meta)
+    files = [("data.json", _given(data)), ("index.html", _given(html)), *_document_files(record)]
+    del record
+    target = tempfile.TemporaryFile()  # noqa: SIM115 — the caller closes it (sending it)
+    try:
+        _write_zip(target, files, meta)
+        target.seek(0)
+    except BaseException:
+        target.close()
+        raise
+    return f"dialogforum-{kind}-{object_id}.zip", target
 
 
 # --- a person's own data -----------------------------------------------------------
@@ -299,29 +414,73 @@ def exports_dir() -> Path:
     return path
 
 
-def request_personal_export(user: User | None) -> PersonalExport:
-    """Ask for "download my data"; it is prepared in the background and mailed as a link."""
-    user = policy.require_login(user)
-    waiting = db.session.scalar(
-        select(PersonalExport).where(
-            PersonalExport.user_id == user.id,
-            PersonalExport.status.in_(("pending", "running")),
-        )
+def _waiting(now: datetime) -> ColumnElement[bool]:
+    """A copy to prepare: pending, or running under a claim that has run out (its worker
+    died: killed, or the server restarted) or that predates claims."""
+    return or_(
+        PersonalExport.status == "pending",
+        and_(
+            PersonalExport.status == "running",
+            or_(PersonalExport.claimed_until.is_(None), PersonalExport.claimed_until <= now),
+        ),
     )
-    if waiting is not None:  # asking again while one is prepared gets that one
-        return waiting
-    export = PersonalExport(user_id=user.id)
-    db.session.add(export)
-    db.session.commit()
-    return export
+
+
+def request_personal_export(user: User | None) -> PersonalExport:
+    """Ask for "download my data"; it is prepared in the background and mailed as a link.
+
+    Asking again while a copy is prepared gets that one: the database holds one pending or
+    running copy a person (a partial unique index), so requests at once (a double click)
+    make one copy and one mail. A copy whose worker died is pending again.
+    """
+    user = policy.require_login(user)
+    user_id = user.id
+    for _attempt in range(3):
+        waiting = db.session.scalar(
+            select(PersonalExport).where(
+                PersonalExport.user_id == user_id,
+                PersonalExport.status.in_(("pending", "running")),
+            )
+        )
+        if waiting is not None:
+            db.session.execute(
+                update(PersonalExport)
+                .where(
+                    PersonalExport.id == waiting.id,
+                    PersonalExport.status == "running",
+                    _waiting(utcnow()),
+                )
+                .values(status="pending", claimed_until=None)
+            )
+            db.session.commit()
+            return waiting
+        export = PersonalExport(user_id=user_id)
+        db.session.add(export)
+        try:
+            db.session.commit()
+        except IntegrityError:  # another request made it meanwhile: that one it is
+            db.session.rollback()
+            continue
+        return export
+    # Each time, the copy that stood in the way was finished (and mailed) in between: that one.
+    latest = db.session.scalar(
+        select(PersonalExport)
+        .where(PersonalExport.user_id == user_id)
+        .order_by(PersonalExport.id.desc())
+        .limit(1)
+    )
+    assert latest is not None
+    return latest
 
 
 def _claim(export_id: int) -> bool:
-    """Take a pending export for this worker; of workers racing for it, exactly one wins."""
+    """Take a waiting export for this worker until `now + CLAIM`; of workers racing for it,
+    exactly one wins."""
+    now = utcnow()
     claimed = db.session.execute(
         update(PersonalExport)
-        .where(PersonalExport.id == export_id, PersonalExport.status == "pending")
-        .values(status="running")
+        .where(PersonalExport.id == export_id, _waiting(now))
+        .values(status="running", claimed_until=now + CLAIM)
     )
     db.session.commit()
     return bool(getattr(claimed, "rowcount", 0))
@@ -336,7 +495,9 @@ def prepare_personal_export(export_id: int) -> str | None:
     except BaseException:
         db.session.rollback()  # let the next run try again
         db.session.execute(
-            update(PersonalExport).where(PersonalExport.id == export_id).values(status="pending")
+            update(PersonalExport)
+            .where(PersonalExport.id == export_id)
+            .values(status="pending", claimed_until=None)
         )
         db.session.commit()
         raise
@@ -354,15 +515,24 @@ def _build_personal_export(export_id: int) -> str:
         (name, json.dumps(value, indent=2, ensure_ascii=False)) for name, value in data.items()
     ]
     html = render_template("exports/personal.html", sections=sections).encode()
-    payload = _zip(
-        {"data.json": json.dumps(data, indent=2, ensure_ascii=False).encode(), "index.html": html},
-        {"kind": "personal", "user_id": user.id, "created_at": iso_utc(utcnow()), "format": 1},
-    )
     raw = secrets.token_urlsafe(32)
     name = f"personal-{export.id}-{secrets.token_hex(8)}.zip"
     path = exports_dir() / name
-    path.write_bytes(payload)
     try:
+        with path.open("wb") as target:
+            _write_zip(
+                target,
+                [
+                    ("data.json", _given(json.dumps(data, indent=2, ensure_ascii=False).encode())),
+                    ("index.html", _given(html)),
+                ],
+                {
+                    "kind": "personal",
+                    "user_id": user.id,
+                    "created_at": iso_utc(utcnow()),
+                    "format": 1,
+                },
+            )
         _record_ready(export, user, name, raw)
     except BaseException:
         path.unlink(missing_ok=True)  # e.g. the account was closed meanwhile: no copy outlives it
@@ -373,6 +543,7 @@ def _build_personal_export(export_id: int) -> str:
 def _record_ready(export: PersonalExport, user: User, name: str, raw: str) -> None:
     now = utcnow()
     export.status = "ready"
+    export.claimed_until = None
     export.file_name = name
     export.token_hash = hashlib.sha256(raw.encode()).hexdigest()
     export.ready_at = now
@@ -392,12 +563,10 @@ def _record_ready(export: PersonalExport, user: User, name: str, raw: str) -> No
 
 def run_pending_exports() -> int:
     """Prepare every waiting export (the background job; also `flask exports run`)."""
-    ids = db.session.scalars(
-        select(PersonalExport.id).where(PersonalExport.status == "pending")
-    ).all()
+    remove_expired_exports()  # first: a copy that fails to build must not keep these
+    ids = db.session.scalars(select(PersonalExport.id).where(_waiting(utcnow()))).all()
     for export_id in ids:
         prepare_personal_export(export_id)
-    remove_expired_exports()
     return len(ids)
 
 

@@ -5,16 +5,22 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Iterable, Sequence
 
 from flask import Response
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+# Where a spreadsheet may start a new cell inside ours: a CSV opened with the other list
+# separator (our comma file where Swedish Excel splits at ";", the Excel file where "," is
+# the separator) splits at it, and a quoted line break ends the row once the quote is lost.
+_SPLIT_THEN_FORMULA = re.compile(r"([,;\r\n])(?=[=+\-@\t\r])")
 
 
 def spreadsheet_safe(value: object) -> str:
-    """A cell a spreadsheet will not run as a formula: a leading = + - @ tab or CR is quoted."""
-    text = "" if value is None else str(value)
+    """A cell a spreadsheet will not run as a formula, however it splits the file: a leading
+    = + - @ tab or CR is quoted, and so is one right after a , ; or line break."""
+    text = _SPLIT_THEN_FORMULA.sub(r"\1'", "" if value is None else str(value))
     if text.startswith(FORMULA_START):
         return "'" + text
     return text

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import io
-
 from flask import (
     Blueprint,
     current_app,
@@ -131,12 +129,13 @@ def archive():
             object_id = whole_id(raw_id)
             if object_id is None:
                 raise Invalid(_("Enter the number (id) of what to export."), field="object_id")
-            name, data = exports.build_archive(current_user, kind, object_id)
+            name, archive_file = exports.build_archive(current_user, kind, object_id)
         except DomainError as err:
             error = err
         else:
+            # an anonymous temporary file: closed once sent, and then the system drops it
             return send_file(
-                io.BytesIO(data), mimetype="application/zip", as_attachment=True, download_name=name
+                archive_file, mimetype="application/zip", as_attachment=True, download_name=name
             )
     status = 400 if error else 200
     return render_template("exports/admin.html", error=error, form=PostForm()), status

@@ -1,0 +1,327 @@
+"""Exports under review: what an archive must leave out (a redacted original, a private
+warning) and must keep (thread moderation, moved threads), archives built without holding
+them in memory, "download my data" that survives a dying worker and a double click and
+whose expired copies the embedded clock deletes, CSV cells no spreadsheet runs, the audit
+log's "who" filter, and the archive command's ids."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import tracemalloc
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from consultation_support import make_round, respond
+from sqlalchemy import select, update
+from support import at_once
+from test_exports import check_manifest, open_zip
+
+from forum import scheduler
+from forum.config import parse_rate_limit
+from forum.demo.pdf import simple_pdf
+from forum.extensions import db
+from forum.ids import MAX_ID
+from forum.models import OutboxMail, PersonalExport, User
+from forum.models.base import utcnow
+from forum.services import consultations as consultation_service
+from forum.services import documents, exports, moderation
+from forum.services.storage import DiskStorage
+from forum.web.exports import spreadsheet_safe
+
+pytestmark = pytest.mark.config(FORUM_MESSAGE_RATE_LIMIT=parse_rate_limit("off"))
+
+
+def thread_archive(app, admin, thread_id: int) -> tuple[dict, str]:
+    """(data.json's thread, index.html) of a thread's archive."""
+    with app.test_request_context():
+        _name, built = exports.build_archive(admin, "thread", thread_id)
+    files = open_zip(built)
+    return json.loads(files["data.json"])["thread"], files["index.html"].decode()
+
+
+# --- what an archive holds ---------------------------------------------------------
+
+
+def test_archive_leaves_out_a_redacted_original_but_keeps_the_redaction(app, make):
+    admin, moderator, author = make.user("admin"), make.user("moderator"), make.user()
+    thread = make.thread(author=author)
+    message = make.message(thread, author, "Ring grannen Kalle på 070-1234567")
+    with app.test_request_context():
+        moderation.redact_message(moderator, message.id, "Ring grannen [borttaget]", "telefon")
+
+    record, page = thread_archive(app, admin, thread.id)
+
+    assert "070-1234567" not in json.dumps(record) and "070-1234567" not in page
+    (entry,) = record["messages"]
+    assert entry["revisions"] == []
+    assert [a["kind"] for a in entry["moderation"]] == ["redact"]
+    assert "[borttaget]" in entry["html"] and "telefon" in page
+
+
+def test_archive_leaves_out_a_private_warning_but_keeps_a_hide(app, make):
+    admin, moderator, author = make.user("admin"), make.user("moderator"), make.user()
+    thread = make.thread(author=author)
+    message = make.message(thread, author, "Ett vanligt inlägg")
+    with app.test_request_context():
+        moderation.warn_person(moderator, author.id, "Tredje varningen i år", message_id=message.id)
+        moderation.hide_message(moderator, message.id, "other", "Utanför ämnet")
+
+    record, page = thread_archive(app, admin, thread.id)
+
+    assert "Tredje varningen" not in json.dumps(record) and "Tredje varningen" not in page
+    (entry,) = record["messages"]
+    assert [a["kind"] for a in entry["moderation"]] == ["hide"]
+
+
+def test_thread_archive_holds_renames_locks_and_moves(app, make):
+    admin, author = make.user("admin"), make.user()
+    first, second = make.forum(title="Första forumet"), make.forum(title="Andra forumet")
+    thread = make.thread(forum=first, author=author, title="Kalle i Bergsjön bråkar")
+    make.message(thread, author, "Hej")
+    with app.test_request_context():
+        moderation.rename_thread(admin, thread.id, "Bråk i Bergsjön")
+        moderation.lock_thread(admin, thread.id)
+        moderation.move_thread(admin, thread.id, second.id)
+
+    record, page = thread_archive(app, admin, thread.id)
+
+    actions = [(a["action"], a["reason"]) for a in record["moderation"]]
+    assert actions == [
+        ("thread.renamed", "Kalle i Bergsjön bråkar → Bråk i Bergsjön"),
+        ("thread.locked", ""),
+        ("thread.moved", "from Första forumet"),
+        ("thread.moved", "to Andra forumet"),
+    ]
+    assert "Kalle i Bergsjön bråkar → Bråk i Bergsjön" in page
+    assert "thread.locked" in page and "to Andra forumet" in page
+
+
+def test_forum_archive_lists_threads_moved_out_without_their_messages(app, make):
+    admin, author = make.user("admin"), make.user()
+    first, second = make.forum(title="Första forumet"), make.forum(title="Andra forumet")
+    moved = make.thread(forum=first, author=author, title="Flyttad tråd")
+    make.message(moved, author, "Meddelande i den flyttade tråden")
+    came = make.thread(forum=second, author=author, title="Inflyttad tråd")
+    stayed = make.thread(forum=first, author=author, title="Kvar")
+    with app.test_request_context():
+        moderation.move_thread(admin, moved.id, second.id)
+        moderation.move_thread(admin, came.id, first.id)
+        _name, built = exports.build_archive(admin, "forum", first.id)
+    files = open_zip(built)
+    record = json.loads(files["data.json"])["forum"]
+    page = files["index.html"].decode()
+
+    assert [t["id"] for t in record["threads"]] == [came.id, stayed.id]
+    (out,) = record["moved_out"]
+    assert (out["id"], out["title"], out["to_forum"]) == (
+        moved.id,
+        "Flyttad tråd",
+        {"id": second.id, "title": "Andra forumet"},
+    )
+    assert out["moved_at"]
+    assert "Flyttad tråd" in page and "Andra forumet" in page
+    assert "Meddelande i den flyttade tråden" not in json.dumps(record) + page
+
+
+# --- archives are written to a file, not held in memory ----------------------------
+
+
+def test_round_archive_is_built_without_holding_its_documents_in_memory(
+    app, make, client, auth, tmp_path
+):
+    app.extensions["forum_storage"] = DiskStorage(tmp_path / "documents")
+    admin, official = make.user("admin"), make.user("official")
+    make.organisation(admin=make.user())
+    round_ = make_round(app, make, official)
+    size, count = 4 * 1024 * 1024, 5
+    with app.test_request_context():
+        for i in range(count):
+            pdf = simple_pdf([f"Underlag {i}"]) + os.urandom(size)
+            documents.add_round_document(official, round_.id, f"Underlag {i}.pdf", pdf)
+
+    tracemalloc.start()
+    try:
+        with app.test_request_context():
+            _name, built = exports.build_archive(admin, "round", round_.id)
+        _current, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+
+    assert peak < count * size  # it was about 2.3 times the documents' total
+    files = open_zip(built)
+    check_manifest(files)
+    assert sum(1 for name in files if name.startswith("documents/")) == count
+    # the admin page sends that file as the download
+    auth.login(admin)
+    response = client.post("/admin/archive", data={"kind": "round", "object_id": str(round_.id)})
+    assert response.status_code == 200
+    check_manifest(open_zip(response.data))
+    response.close()  # the archive's temporary file goes with it
+
+
+# --- "download my data" ------------------------------------------------------------
+
+
+def test_a_copy_whose_worker_died_is_prepared_again(app, make):
+    owner = make.user()
+    first = exports.request_personal_export(owner)
+    assert exports._claim(first.id)  # a worker takes it, and is killed while building it
+    assert not exports._claim(first.id)  # held: a second worker leaves it alone
+    with app.test_request_context():
+        assert exports.run_pending_exports() == 0
+
+    db.session.execute(
+        update(PersonalExport).values(claimed_until=utcnow() - timedelta(seconds=1))
+    )  # the claim has run out
+    db.session.commit()
+    again = exports.request_personal_export(owner)
+    assert again.id == first.id and again.status == "pending"
+    with app.test_request_context():
+        assert exports.run_pending_exports() == 1
+    db.session.refresh(again)
+    assert again.status == "ready" and again.claimed_until is None
+    assert (exports.exports_dir() / again.file_name).exists()
+
+
+def test_a_running_copy_from_before_claims_is_taken_up(app, make):
+    owner = make.user()
+    export = exports.request_personal_export(owner)
+    db.session.execute(update(PersonalExport).values(status="running", claimed_until=None))
+    db.session.commit()
+    with app.test_request_context():
+        assert exports.run_pending_exports() == 1
+    db.session.refresh(export)
+    assert export.status == "ready"
+
+
+def test_requests_at_once_make_one_copy_and_one_mail(app, make):
+    owner = make.user()
+    owner_id, address = owner.id, owner.email
+
+    def ask(_i: int) -> int:
+        person = db.session.get(User, owner_id)
+        return exports.request_personal_export(person).id
+
+    results = at_once(app, ask, 6)
+
+    rows = db.session.scalars(
+        select(PersonalExport).where(PersonalExport.user_id == owner_id)
+    ).all()
+    assert len(rows) == 1
+    assert results == [rows[0].id] * 6, results
+    with app.test_request_context():
+        exports.run_pending_exports()
+    mails = db.session.scalars(select(OutboxMail).where(OutboxMail.to_address == address)).all()
+    assert len(mails) == 1
+    # once it is ready, asking again makes a new copy
+    assert exports.request_personal_export(db.session.get(User, owner_id)).id != rows[0].id
+
+
+def test_the_embedded_clock_deletes_expired_copies(app, make, monkeypatch):
+    owner = make.user()
+    export = exports.request_personal_export(owner)
+    with app.test_request_context():
+        exports.prepare_personal_export(export.id)
+    db.session.refresh(export)
+    path = exports.exports_dir() / export.file_name
+    assert path.exists()
+    waiting_id = exports.request_personal_export(make.user()).id  # and one left waiting
+    export_id = export.id
+    db.session.execute(
+        update(PersonalExport)
+        .where(PersonalExport.id == export_id)
+        .values(expires_at=utcnow() - timedelta(days=1))
+    )
+    db.session.commit()
+    monkeypatch.setattr("forum.services.mail.deliver_pending", lambda *a, **k: 0)
+
+    scheduler.run_due_jobs(app, None, datetime.now(UTC))
+
+    assert not path.exists()
+    db.session.expire_all()
+    assert db.session.get(PersonalExport, export_id) is None
+    assert db.session.get(PersonalExport, waiting_id).status == "ready"
+
+
+def test_the_test_apps_instance_folder_is_the_tests_own(app, tmp_path):
+    assert exports.exports_dir().is_relative_to(tmp_path)
+    assert Path(app.instance_path).is_relative_to(tmp_path)
+
+
+# --- CSV ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "safe"),
+    [
+        ("Vi håller med;=2+3;", "Vi håller med;'=2+3;"),
+        ("a,+1", "a,'+1"),
+        ("rad ett\n-2+3", "rad ett\n'-2+3"),
+        ("=1", "'=1"),
+        ("a; b, c - d", "a; b, c - d"),
+    ],
+)
+def test_a_formula_after_a_separator_is_quoted(text, safe):
+    assert spreadsheet_safe(text) == safe
+
+
+@pytest.mark.parametrize(("suffix", "separator"), [("", ";"), ("?format=excel", ",")])
+def test_no_spreadsheet_split_of_a_csv_starts_a_formula(app, make, client, suffix, separator):
+    official, org_admin = make.user("official"), make.user()
+    org = make.organisation(admin=org_admin)
+    round_ = make_round(app, make, official)
+    respond(app, org_admin, round_, org, text="Vi håller med;=2+3;,@SUM(1)")
+    with app.test_request_context():
+        consultation_service.close_round(official, round_.id)
+
+    response = client.get(f"/consultations/{round_.id}/export.csv{suffix}")
+
+    assert response.status_code == 200
+    text = response.get_data(as_text=True).lstrip("\ufeff")
+    assert "=2+3" in text
+    for line in text.splitlines():  # split at the other separator, and at every line end
+        for cell in next(csv.reader(io.StringIO(line), delimiter=separator), []):
+            assert not cell.startswith(("=", "+", "-", "@")), cell
+
+
+# --- the audit log's "who" filter ----------------------------------------------------
+
+
+def test_only_admins_find_people_in_the_audit_log_by_email(app, make, client, auth):
+    reader = make.user(name="Mona Moderator")
+    other = make.user(name="Nils Moderator", email="nils.privat@example.se")
+    forum = make.forum(moderators=[reader, other])
+    author = make.user()
+    message = make.message(make.thread(forum=forum, author=author), author, "Hej")
+    with app.test_request_context():
+        moderation.hide_message(other, message.id, "other", "Skräp")
+
+    auth.login(reader)
+    by_email = client.get("/moderation/audit?actor=nils.privat@example.se").get_data(True)
+    by_handle = client.get(f"/moderation/audit?actor=@{other.handle}").get_data(True)
+    assert "Nils Moderator" not in by_email
+    assert "Nils Moderator" in by_handle
+
+    auth.login(make.user("admin"))
+    assert "Nils Moderator" in client.get(
+        "/moderation/audit?actor=nils.privat@example.se"
+    ).get_data(True)
+
+
+# --- the archive command -------------------------------------------------------------
+
+
+@pytest.mark.parametrize("raw", ["99999999999999999999999", str(MAX_ID + 1), "0", "-3"])
+def test_archive_command_refuses_an_impossible_id_with_a_usage_error(app, make, tmp_path, raw):
+    admin = make.user("admin")
+    out = tmp_path / "arkiv.zip"
+    result = app.test_cli_runner().invoke(
+        args=["export", "archive", "--out", str(out), "--admin", admin.email, "--", "thread", raw]
+    )
+    assert result.exit_code == 2, result.output
+    assert "Invalid value" in result.output
+    assert not out.exists()
