@@ -1,5 +1,6 @@
 // The bell: a live unread count over the user's own Socket.IO room.
 import { socket } from "./live.js";
+import { forgetAll } from "./tab-storage.js";
 
 const counters = document.querySelectorAll("[data-notification-count]");
 const announcer = document.getElementById("notify-announcer");
@@ -31,13 +32,9 @@ socket.on("moderation:count", (payload) => {
 });
 
 // Logging out forgets what this tab kept for the person (unsent messages, drafts), so
-// the next person to use the browser neither sees nor sends it.
-document.querySelectorAll('form[action$="/logout"]').forEach((form) => {
-  form.addEventListener("submit", () => {
-    try {
-      Object.keys(window.sessionStorage)
-        .filter((key) => key.startsWith("dialogforum:"))
-        .forEach((key) => window.sessionStorage.removeItem(key));
-    } catch (_e) { /* storage blocked: nothing was kept */ }
-  });
+// the next person to use the browser neither sees nor sends it: the header's Log out,
+// Log out everywhere in the settings, and a session the server ended (from another device).
+document.querySelectorAll('form[action$="/logout"], form[action$="/logout-everywhere"]').forEach((form) => {
+  form.addEventListener("submit", forgetAll);
 });
+socket.on("session:ended", forgetAll);

@@ -1,16 +1,19 @@
 // The composer and the per-message controls: sending goes through the outbox
 // (never a form post while the script runs), the typed text is kept as a draft
-// per thread across navigation and reload, and reply, inline edit and delete
+// per person and thread across navigation and reload, and reply, inline edit and delete
 // work from the keyboard without losing focus.
 import { format, newClientId } from "../live.js";
 import { slot } from "../message.js";
+import { forgetOthers, keptKey } from "../tab-storage.js";
 import { wireMentions } from "./mentions.js";
 
-function draftKey(threadId) {
-  return `dialogforum:draft:${threadId}`;
-}
-
 export function createComposer({ socket, threadId, S, outbox, feedApi, live, typed, say }) {
+  // Per person, like the outbox: on a shared computer whoever logs in next in this tab
+  // never finds the last person's draft, even when that session ended without the Log out
+  // button, and what another person left here is forgotten.
+  const viewerId = Number(document.getElementById("thread").dataset.viewerId || 0);
+  const draftKey = keptKey("draft", viewerId, threadId);
+  forgetOthers(viewerId);
   const form = document.getElementById("composer-form");
   const body = document.getElementById("body");
   const replyInput = document.getElementById("reply_to");
@@ -37,11 +40,11 @@ export function createComposer({ socket, threadId, S, outbox, feedApi, live, typ
     if (!body) return;
     try {
       if (body.value || replyInput.value) {
-        window.sessionStorage.setItem(draftKey(threadId), JSON.stringify({
+        window.sessionStorage.setItem(draftKey, JSON.stringify({
           body: body.value, reply_to: replyInput.value, reply_name: replyName,
         }));
       } else {
-        window.sessionStorage.removeItem(draftKey(threadId));
+        window.sessionStorage.removeItem(draftKey);
       }
     } catch (_e) { /* storage blocked: the text stays in the box */ }
   }
@@ -54,7 +57,7 @@ export function createComposer({ socket, threadId, S, outbox, feedApi, live, typ
   function restoreDraft() {
     let draft = null;
     try {
-      draft = JSON.parse(window.sessionStorage.getItem(draftKey(threadId)) || "null");
+      draft = JSON.parse(window.sessionStorage.getItem(draftKey) || "null");
     } catch (_e) {
       draft = null;
     }

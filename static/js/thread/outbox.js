@@ -5,13 +5,14 @@
 // nothing is doubled). A refused message shows why and can be edited, retried
 // or discarded.
 import { slot } from "../message.js";
+import { keptKey } from "../tab-storage.js";
 
 const SEND_TIMEOUT = 10000;
 
 // Per person and thread: on a shared computer the next person to log in in this tab
 // never sees, let alone sends, what the previous one left unsent (logout also clears it).
 function storageKey(viewerId, threadId) {
-  return `dialogforum:outbox:${viewerId}:${threadId}`;
+  return keptKey("outbox", viewerId, threadId);
 }
 
 export function createOutbox({ socket, threadId, viewerId, feedApi, S, say, canSend, onEdit }) {

@@ -1,0 +1,98 @@
+"""The composer and the message controls when the socket is not live: a draft that is the
+person's own and goes with their session, a session ended from another device, deleting
+while the socket reconnects, reacting and editing with no network, and a double-clicked
+Send."""
+
+from __future__ import annotations
+
+import pytest
+from browsing import login
+from playwright.sync_api import expect
+
+pytestmark = pytest.mark.browser
+
+KEPT = "Object.keys(sessionStorage).filter((k) => k.startsWith('dialogforum:'))"
+NO_CONNECTION = {"sv": "Ingen anslutning just nu", "en": "No connection right now"}
+
+
+def open_thread(page, world):
+    page.goto(f"{world.url}/threads/{world.thread_id}")
+    expect(page.locator("#connection")).to_have_attribute("data-state", "connected")
+
+
+def message(page, text):
+    return page.locator("li.message[data-id]").filter(
+        has=page.locator("[data-slot=body]", has_text=text)
+    )
+
+
+def log_out_everywhere(page, world):
+    page.goto(world.url + "/settings")
+    page.locator("button[name=logout_everywhere]").click()
+    page.wait_for_url(lambda url: "/settings" not in url)
+
+
+def send(page, text) -> str:
+    """Send `text` from the composer; returns the id of the message it became."""
+    page.fill("#body", text)
+    page.press("#body", "Enter")
+    mine = message(page, text)
+    expect(mine).to_have_count(1)
+    return mine.get_attribute("data-id")
+
+
+def cut_socket(page):
+    """Route the page's socket so that the test can drop it (and keep it down) while plain
+    HTTP still works: returns the function that drops it."""
+    state = {"allow": True, "open": []}
+
+    def on_socket(ws):
+        if state["allow"]:
+            ws.connect_to_server()
+            state["open"].append(ws)
+        else:
+            ws.close()
+
+    page.route_web_socket("**/socket.io/**", on_socket)
+    page.route("**/socket.io/**", lambda r: r.continue_() if state["allow"] else r.abort())
+
+    def drop():
+        state["allow"] = False
+        for ws in state["open"]:
+            ws.close()
+        expect(page.locator("#connection")).to_have_attribute(
+            "data-state", "reconnecting", timeout=30_000
+        )
+
+    return drop
+
+
+def test_a_draft_is_kept_per_person_and_goes_with_log_out_everywhere(world, new_page):
+    """A shared computer: the next person in the tab never finds the last one's draft."""
+    page = new_page("sv")
+    login(page, world, world.alice_email)
+    open_thread(page, world)
+    alice_id = page.locator("#thread").get_attribute("data-viewer-id")
+    page.fill("#body", "Alices utkast: 070-1234567")
+    key = f"dialogforum:draft:{alice_id}:{world.thread_id}"
+    assert page.evaluate("(key) => sessionStorage.getItem(key)", key)  # kept on input
+
+    # Log out everywhere (not the header's Log out) forgets it too
+    log_out_everywhere(page, world)
+    assert page.evaluate(KEPT) == []
+    login(page, world, world.bob_email)
+    open_thread(page, world)
+    expect(page.locator("#body")).to_have_value("")
+
+    # A draft of someone whose session ended while the tab was asleep is never loaded,
+    # and is forgotten
+    page.evaluate(
+        "([key, old]) => { sessionStorage.setItem(key, JSON.stringify({body: 'Alices rester'}));"
+        " sessionStorage.setItem(old, JSON.stringify({body: 'Utan person'})); }",
+        [key, f"dialogforum:draft:{world.thread_id}"],
+    )
+    page.reload()
+    expect(page.locator("#connection")).to_have_attribute("data-state", "connected")
+    expect(page.locator("#body")).to_have_value("")
+    assert page.evaluate(KEPT) == []
+
