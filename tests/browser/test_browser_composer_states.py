@@ -96,3 +96,41 @@ def test_a_draft_is_kept_per_person_and_goes_with_log_out_everywhere(world, new_
     expect(page.locator("#body")).to_have_value("")
     assert page.evaluate(KEPT) == []
 
+
+def test_a_session_ended_elsewhere_disables_the_composer_and_forgets_the_tab(world, new_page):
+    page, phone = new_page("sv"), new_page("sv")
+    login(page, world, world.alice_email)
+
+    # The page's messages to the server are held back, so one stays unsent
+    def on_socket(ws):
+        server = ws.connect_to_server()
+        ws.on_message(lambda m: None if "message:send" in str(m) else server.send(m))
+
+    page.route_web_socket("**/socket.io/**", on_socket)
+    open_thread(page, world)
+    page.fill("#body", "Fastnar på vägen")
+    page.press("#body", "Enter")
+    row = page.locator("li.outgoing")
+    expect(row.locator("[data-slot=status]")).to_have_text("Skickar …")
+    page.fill("#body", "Ett utkast på biblioteksdatorn")
+    assert any(key.startswith("dialogforum:draft:") for key in page.evaluate(KEPT))
+
+    login(phone, world, world.alice_email)
+    log_out_everywhere(phone, world)
+    expect(page.locator("#connection")).to_have_attribute("data-state", "ended")
+    # Nothing can be written that would never be sent, and the row says it was not sent
+    expect(page.locator("#body")).to_be_disabled()
+    expect(page.locator("#composer-form [type=submit]")).to_be_disabled()
+    expect(page.locator("#send-error")).to_have_text(
+        "Anslutningen avslutades. Ladda om sidan eller logga in igen."
+    )
+    expect(row.locator("[data-slot=status]")).to_have_text(
+        "Inte skickat: sessionen avslutades innan det hann skickas."
+    )
+    # The tab keeps nothing of the ended session for whoever comes next
+    assert page.evaluate(KEPT) == []
+    login(page, world, world.bob_email)
+    open_thread(page, world)
+    expect(page.locator("#body")).to_have_value("")
+    expect(page.locator("li.outgoing")).to_have_count(0)
+

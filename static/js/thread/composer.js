@@ -22,6 +22,7 @@ export function createComposer({ socket, threadId, S, outbox, feedApi, live, typ
   const sendError = document.getElementById("send-error");
   const feed = feedApi.feed;
   let replyName = "";
+  let ended = false; // the session ended: nothing more is kept for it
 
   function showError(text) {
     if (!sendError) return;
@@ -37,7 +38,7 @@ export function createComposer({ socket, threadId, S, outbox, feedApi, live, typ
   }
 
   function saveDraft() {
-    if (!body) return;
+    if (!body || ended) return;
     try {
       if (body.value || replyInput.value) {
         window.sessionStorage.setItem(draftKey, JSON.stringify({
@@ -253,6 +254,13 @@ export function createComposer({ socket, threadId, S, outbox, feedApi, live, typ
     if (!enabled && reason) showError(reason);
     if (enabled) showError("");
   }
+
+  // The session ended (logged out everywhere, from another device): the socket never comes
+  // back, so nothing written now could be sent. The text stays in the box to be copied.
+  document.addEventListener("thread:ended", () => {
+    ended = true;
+    setEnabled(false, S.ended);
+  });
 
   return { takeBack, setEnabled, body };
 }
