@@ -134,3 +134,83 @@ def test_a_session_ended_elsewhere_disables_the_composer_and_forgets_the_tab(wor
     expect(page.locator("#body")).to_have_value("")
     expect(page.locator("li.outgoing")).to_have_count(0)
 
+
+def test_while_reconnecting_delete_asks_first_and_the_form_posts_go(world, new_page):
+    page = new_page("sv")
+    login(page, world, world.alice_email)
+    drop = cut_socket(page)
+    open_thread(page, world)
+    first = send(page, "Raderas bara efter en fråga")
+    second = send(page, "Får en reaktion utan socket")
+    drop()
+
+    dialogs = []
+
+    def answer(dialog):
+        dialogs.append(dialog.message)
+        if len(dialogs) == 1:
+            dialog.dismiss()
+        else:
+            dialog.accept()
+
+    page.on("dialog", answer)
+    url = page.url
+    # No: nothing happens
+    page.locator(f"#m{first} [data-action=delete]").click()
+    expect(page.locator("#connection")).to_have_attribute("data-state", "reconnecting")
+    assert dialogs == ["Vill du ta bort meddelandet?"]
+    assert page.url == url
+    expect(page.locator(f"#m{first}")).to_have_attribute("data-state", "visible")
+
+    # Online, only the socket is down: a reaction goes as the plain form post
+    with page.expect_navigation():
+        page.locator(f"#m{second} [data-slot=reaction-picker] summary").click()
+        page.locator(f"#m{second} form[data-reaction-pick] button").first.click()
+    expect(page.locator(f"#m{second} form[data-reaction] button").first).to_have_attribute(
+        "aria-pressed", "true"
+    )
+
+    # Yes: the plain form post deletes it
+    with page.expect_navigation():
+        page.locator(f"#m{first} [data-action=delete]").click()
+    assert len(dialogs) == 2
+    expect(page.locator(f"#m{first}")).to_have_attribute("data-state", "deleted")
+
+
+@pytest.mark.parametrize("lang", ["sv", "en"])
+def test_offline_the_controls_stay_on_the_page_and_say_why(world, new_page, lang):
+    page = new_page(lang)
+    login(page, world, world.alice_email)
+    open_thread(page, world)
+    mine = send(page, f"Min rad offline {lang}")
+    url = page.url
+    page.context.set_offline(True)
+    expect(page.locator("#connection")).to_have_attribute(
+        "data-state", "reconnecting", timeout=30_000
+    )
+    page.fill("#body", f"Köad offline {lang}")
+    page.press("#body", "Enter")
+    expect(page.locator("li.outgoing")).to_have_count(1)
+    page.on("dialog", lambda d: d.accept())
+    page.evaluate("window.stayed = true")  # gone if the page is left
+
+    target = page.locator(f"#m{mine}")
+    target.locator("[data-slot=reaction-picker] summary").click()
+    target.locator("form[data-reaction-pick] button").first.click()
+    expect(page.locator("#announcer")).to_contain_text(NO_CONNECTION[lang])
+    page.evaluate("document.getElementById('announcer').replaceChildren()")
+    target.locator("[data-action=edit]").click()
+    expect(page.locator("#announcer")).to_contain_text(NO_CONNECTION[lang])
+    page.evaluate("document.getElementById('announcer').replaceChildren()")
+    target.locator("[data-action=delete]").click()
+    expect(page.locator("#announcer")).to_contain_text(NO_CONNECTION[lang])
+
+    # Still the same page, with the queued message on it, and it goes when the network is back
+    assert page.evaluate("window.stayed") is True
+    assert page.url == url
+    expect(page.locator("li.outgoing")).to_have_count(1)
+    page.context.set_offline(False)
+    expect(message(page, f"Köad offline {lang}")).to_have_count(1)
+    expect(page.locator("li.outgoing")).to_have_count(0)
+    expect(target).to_have_attribute("data-state", "visible")
+

@@ -5,6 +5,7 @@
 import { format, newClientId } from "../live.js";
 import { slot } from "../message.js";
 import { forgetOthers, keptKey } from "../tab-storage.js";
+import { fallBack } from "./fallback.js";
 import { wireMentions } from "./mentions.js";
 
 export function createComposer({ socket, threadId, S, outbox, feedApi, live, typed, say }) {
@@ -138,12 +139,19 @@ export function createComposer({ socket, threadId, S, outbox, feedApi, live, typ
       event.preventDefault();
       setReply(id, slot(li, "author").textContent);
       body.focus();
-    } else if (action.dataset.action === "edit" && live()) {
-      event.preventDefault();
-      startEdit(li, id);
-    } else if (action.dataset.action === "delete" && live()) {
-      event.preventDefault();
-      if (window.confirm(S.confirmDelete)) {
+    } else if (action.dataset.action === "edit") {
+      if (live()) {
+        event.preventDefault();
+        startEdit(li, id);
+      } else {
+        fallBack(event, () => window.location.assign(action.href), say);
+      }
+    } else if (action.dataset.action === "delete") {
+      event.preventDefault(); // asked first, however the deletion then goes
+      if (!window.confirm(S.confirmDelete)) return;
+      if (!live()) {
+        fallBack(event, () => action.form.submit(), say);
+      } else {
         socket.emit("message:delete", { message_id: id }, (ack) => {
           if (ack && ack.ok) {
             feedApi.upsert(ack.message);
