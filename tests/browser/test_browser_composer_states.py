@@ -214,3 +214,19 @@ def test_offline_the_controls_stay_on_the_page_and_say_why(world, new_page, lang
     expect(page.locator("li.outgoing")).to_have_count(0)
     expect(target).to_have_attribute("data-state", "visible")
 
+
+def test_a_double_clicked_send_sends_once_without_an_error(world, new_page):
+    page = new_page("sv")
+    login(page, world, world.alice_email)
+    open_thread(page, world)
+    page.fill("#body", "Dubbelklickat")
+    page.locator("#composer-form [type=submit]").dblclick()
+    expect(message(page, "Dubbelklickat")).to_have_count(1)
+    expect(page.locator("#send-error")).to_be_hidden()
+    # Once the box was typed in again, a Send on it empty is pointed out
+    page.fill("#body", "x")
+    page.fill("#body", "")
+    page.locator("#composer-form [type=submit]").click()
+    expect(page.locator("#send-error")).to_have_text("Skriv ett meddelande först.")
+    page.reload()
+    expect(message(page, "Dubbelklickat")).to_have_count(1)

@@ -8,6 +8,10 @@ import { forgetOthers, keptKey } from "../tab-storage.js";
 import { fallBack } from "./fallback.js";
 import { wireMentions } from "./mentions.js";
 
+// A double click on Send submits twice: the second, on the box the first just emptied,
+// is not a mistake to point out.
+const REPEAT_SUBMIT_MS = 1000;
+
 export function createComposer({ socket, threadId, S, outbox, feedApi, live, typed, say }) {
   // Per person, like the outbox: on a shared computer whoever logs in next in this tab
   // never finds the last person's draft, even when that session ended without the Log out
@@ -23,6 +27,7 @@ export function createComposer({ socket, threadId, S, outbox, feedApi, live, typ
   const sendError = document.getElementById("send-error");
   const feed = feedApi.feed;
   let replyName = "";
+  let sentAt = 0; // when the last message went to the outbox, until the box is typed in again
   let ended = false; // the session ended: nothing more is kept for it
 
   function showError(text) {
@@ -91,6 +96,7 @@ export function createComposer({ socket, threadId, S, outbox, feedApi, live, typ
       if (body.disabled) return;
       const text = body.value;
       if (!text.trim()) {
+        if (Date.now() - sentAt < REPEAT_SUBMIT_MS) return;
         showError(S.empty);
         body.focus();
         return;
@@ -105,6 +111,7 @@ export function createComposer({ socket, threadId, S, outbox, feedApi, live, typ
         client_id: newClientId(),
       });
       body.value = "";
+      sentAt = Date.now();
       fit();
       setReply(null);
       saveDraft();
@@ -117,6 +124,7 @@ export function createComposer({ socket, threadId, S, outbox, feedApi, live, typ
       }
     });
     body.addEventListener("input", () => {
+      sentAt = 0;
       fit();
       saveDraft();
       if (body.value) showError("");
