@@ -31,13 +31,18 @@ socket.on("moderation:count", (payload) => {
 });
 
 // Logging out forgets what this tab kept for the person (unsent messages, drafts), so
-// the next person to use the browser neither sees nor sends it.
-document.querySelectorAll('form[action$="/logout"]').forEach((form) => {
-  form.addEventListener("submit", () => {
-    try {
-      Object.keys(window.sessionStorage)
-        .filter((key) => key.startsWith("dialogforum:"))
-        .forEach((key) => window.sessionStorage.removeItem(key));
-    } catch (_e) { /* storage blocked: nothing was kept */ }
+// the next person to use the browser neither sees nor sends it: the header's Log out,
+// Log out everywhere in the settings, and a session the server ended (from another device).
+// Imported dynamically: module scripts run in page order, and a static
+// import here would hold back header.js, which folds the phone menu.
+const kept = import("./tab-storage.js");
+let forget = null;
+kept.then((m) => { forget = m.forgetAll; }, () => {});
+document.querySelectorAll('form[action$="/logout"], form[action$="/logout-everywhere"]').forEach((form) => {
+  form.addEventListener("submit", (event) => {
+    if (forget) { forget(); return; }
+    event.preventDefault(); // not loaded yet: forget first, then log out
+    kept.then((m) => m.forgetAll()).finally(() => form.submit());
   });
 });
+socket.on("session:ended", () => { kept.then((m) => m.forgetAll()); });

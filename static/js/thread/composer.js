@@ -1,16 +1,24 @@
 // The composer and the per-message controls: sending goes through the outbox
 // (never a form post while the script runs), the typed text is kept as a draft
-// per thread across navigation and reload, and reply, inline edit and delete
+// per person and thread across navigation and reload, and reply, inline edit and delete
 // work from the keyboard without losing focus.
 import { format, newClientId } from "../live.js";
 import { slot } from "../message.js";
+import { forgetOthers, keptKey } from "../tab-storage.js";
+import { fallBack } from "./fallback.js";
 import { wireMentions } from "./mentions.js";
 
-function draftKey(threadId) {
-  return `dialogforum:draft:${threadId}`;
-}
+// A double click on Send submits twice: the second, on the box the first just emptied,
+// is not a mistake to point out.
+const REPEAT_SUBMIT_MS = 1000;
 
 export function createComposer({ socket, threadId, S, outbox, feedApi, live, typed, say }) {
+  // Per person, like the outbox: on a shared computer whoever logs in next in this tab
+  // never finds the last person's draft, even when that session ended without the Log out
+  // button, and what another person left here is forgotten.
+  const viewerId = Number(document.getElementById("thread").dataset.viewerId || 0);
+  const draftKey = keptKey("draft", viewerId, threadId);
+  forgetOthers(viewerId);
   const form = document.getElementById("composer-form");
   const body = document.getElementById("body");
   const replyInput = document.getElementById("reply_to");
@@ -19,6 +27,8 @@ export function createComposer({ socket, threadId, S, outbox, feedApi, live, typ
   const sendError = document.getElementById("send-error");
   const feed = feedApi.feed;
   let replyName = "";
+  let sentAt = 0; // when the last message went to the outbox, until the box is typed in again
+  let ended = false; // the session ended: nothing more is kept for it
 
   function showError(text) {
     if (!sendError) return;
@@ -34,14 +44,14 @@ export function createComposer({ socket, threadId, S, outbox, feedApi, live, typ
   }
 
   function saveDraft() {
-    if (!body) return;
+    if (!body || ended) return;
     try {
       if (body.value || replyInput.value) {
-        window.sessionStorage.setItem(draftKey(threadId), JSON.stringify({
+        window.sessionStorage.setItem(draftKey, JSON.stringify({
           body: body.value, reply_to: replyInput.value, reply_name: replyName,
         }));
       } else {
-        window.sessionStorage.removeItem(draftKey(threadId));
+        window.sessionStorage.removeItem(draftKey);
       }
     } catch (_e) { /* storage blocked: the text stays in the box */ }
   }
@@ -54,7 +64,7 @@ export function createComposer({ socket, threadId, S, outbox, feedApi, live, typ
   function restoreDraft() {
     let draft = null;
     try {
-      draft = JSON.parse(window.sessionStorage.getItem(draftKey(threadId)) || "null");
+      draft = JSON.parse(window.sessionStorage.getItem(draftKey) || "null");
     } catch (_e) {
       draft = null;
     }
@@ -86,6 +96,7 @@ export function createComposer({ socket, threadId, S, outbox, feedApi, live, typ
       if (body.disabled) return;
       const text = body.value;
       if (!text.trim()) {
+        if (Date.now() - sentAt < REPEAT_SUBMIT_MS) return;
         showError(S.empty);
         body.focus();
         return;
@@ -100,6 +111,7 @@ export function createComposer({ socket, threadId, S, outbox, feedApi, live, typ
         client_id: newClientId(),
       });
       body.value = "";
+      sentAt = Date.now();
       fit();
       setReply(null);
       saveDraft();
@@ -112,6 +124,7 @@ export function createComposer({ socket, threadId, S, outbox, feedApi, live, typ
       }
     });
     body.addEventListener("input", () => {
+      sentAt = 0;
       fit();
       saveDraft();
       if (body.value) showError("");
@@ -134,12 +147,19 @@ export function createComposer({ socket, threadId, S, outbox, feedApi, live, typ
       event.preventDefault();
       setReply(id, slot(li, "author").textContent);
       body.focus();
-    } else if (action.dataset.action === "edit" && live()) {
-      event.preventDefault();
-      startEdit(li, id);
-    } else if (action.dataset.action === "delete" && live()) {
-      event.preventDefault();
-      if (window.confirm(S.confirmDelete)) {
+    } else if (action.dataset.action === "edit") {
+      if (live()) {
+        event.preventDefault();
+        startEdit(li, id);
+      } else {
+        fallBack(event, () => window.location.assign(action.href), say);
+      }
+    } else if (action.dataset.action === "delete") {
+      event.preventDefault(); // asked first, however the deletion then goes
+      if (!window.confirm(S.confirmDelete)) return;
+      if (!live()) {
+        fallBack(event, () => action.form.submit(), say);
+      } else {
         socket.emit("message:delete", { message_id: id }, (ack) => {
           if (ack && ack.ok) {
             feedApi.upsert(ack.message);
@@ -250,6 +270,13 @@ export function createComposer({ socket, threadId, S, outbox, feedApi, live, typ
     if (!enabled && reason) showError(reason);
     if (enabled) showError("");
   }
+
+  // The session ended (logged out everywhere, from another device): the socket never comes
+  // back, so nothing written now could be sent. The text stays in the box to be copied.
+  document.addEventListener("thread:ended", () => {
+    ended = true;
+    setEnabled(false, S.ended);
+  });
 
   return { takeBack, setEnabled, body };
 }

@@ -46,14 +46,21 @@ export function connectThread({ socket, threadId, S, lastId, on }) {
     joined = false;
     if (revoked) return;
     if (reason === "io server disconnect" || ended) {
-      ended = true;
-      show("ended");
+      end();
     } else {
       show("reconnecting");
     }
     on.changed();
   });
-  socket.on("session:ended", () => { ended = true; show("ended"); on.changed(); });
+  // The server ended the session (or this socket): it does not come back, so the composer
+  // and the outbox stop offering to send (they listen for "thread:ended").
+  function end() {
+    const first = !ended;
+    ended = true;
+    show("ended");
+    if (first) document.dispatchEvent(new CustomEvent("thread:ended"));
+  }
+  socket.on("session:ended", () => { end(); on.changed(); });
   socket.io.on("reconnect_attempt", () => { if (!ended && !revoked) show("reconnecting"); });
   socket.on("thread:revoked", (event) => {
     if (event && Number(event.thread_id) === threadId) revoke();

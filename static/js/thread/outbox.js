@@ -5,13 +5,14 @@
 // nothing is doubled). A refused message shows why and can be edited, retried
 // or discarded.
 import { slot } from "../message.js";
+import { keptKey } from "../tab-storage.js";
 
 const SEND_TIMEOUT = 10000;
 
 // Per person and thread: on a shared computer the next person to log in in this tab
 // never sees, let alone sends, what the previous one left unsent (logout also clears it).
 function storageKey(viewerId, threadId) {
-  return `dialogforum:outbox:${viewerId}:${threadId}`;
+  return keptKey("outbox", viewerId, threadId);
 }
 
 export function createOutbox({ socket, threadId, viewerId, feedApi, S, say, canSend, onEdit }) {
@@ -20,8 +21,10 @@ export function createOutbox({ socket, threadId, viewerId, feedApi, S, say, canS
   const items = new Map(); // client_id -> {client_id, body, reply_to, reply_name, state, error}
   const attempts = new Map(); // client_id -> attempt number, so a late answer is ignored
   let inFlight = null; // the client_id being sent now
+  let ended = false; // the session ended: nothing is sent or kept any more
 
   function save() {
+    if (ended) return;
     try {
       const list = Array.from(items.values());
       if (list.length) window.sessionStorage.setItem(storageKey(viewerId, threadId), JSON.stringify(list));
@@ -55,7 +58,8 @@ export function createOutbox({ socket, threadId, viewerId, feedApi, S, say, canS
     quote.hidden = !item.reply_name;
     quote.textContent = item.reply_name ? item.reply_label : "";
     const offline = item.state === "sending" && !canSend();
-    slot(li, "status").textContent = item.state === "failed" ? S.failed : offline ? S.queued : S.sending;
+    slot(li, "status").textContent = item.state === "failed" ? S.failed
+      : offline ? (ended ? S.endedUnsent : S.queued) : S.sending;
     const error = slot(li, "error");
     error.textContent = item.error || "";
     error.hidden = !item.error;
@@ -167,6 +171,13 @@ export function createOutbox({ socket, threadId, viewerId, feedApi, S, say, canS
       say(S.discarded);
       onEdit(null);
     }
+  });
+
+  // No connection comes back after the session ended: "sent when the connection is back"
+  // would never come true.
+  document.addEventListener("thread:ended", () => {
+    ended = true;
+    redrawAll();
   });
 
   load().forEach((item) => {

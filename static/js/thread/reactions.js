@@ -3,6 +3,7 @@
 // in the room redraws on reaction:updated. The page remembers which reactions are its
 // person's, because a broadcast never says whose they are.
 import { applyReactions } from "../message.js";
+import { fallBack } from "./fallback.js";
 
 export function wireReactions({ socket, list, say, live }) {
   const mine = new Set();
@@ -15,7 +16,11 @@ export function wireReactions({ socket, list, say, live }) {
   list.addEventListener("submit", (event) => {
     const form = event.target;
     const emoji = form.dataset.reaction || form.dataset.reactionPick;
-    if (!emoji || !live()) return; // without a live socket the form posts the old way
+    if (!emoji) return;
+    if (!live()) { // without a live socket the form posts the old way, if it can
+      fallBack(event, () => form.submit(), say);
+      return;
+    }
     event.preventDefault();
     const li = form.closest("li.message");
     const messageId = Number(li.dataset.id);
