@@ -7,12 +7,12 @@ import re
 
 import pytest
 from consultation_support import make_round, respond
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from forum.config import parse_rate_limit
 from forum.demo.pdf import simple_pdf
 from forum.extensions import db
-from forum.models import ApiToken
+from forum.models import ApiToken, ConsultationResponse
 from forum.services import api_tokens, documents, moderation
 from forum.services import consultations as consultation_service
 
@@ -341,6 +341,20 @@ def test_scopes_and_policy_limit_what_a_token_may_answer(app, make, client):
     )
     bad = client.post(url, json={"answers": [{"question_id": "x"}]}, headers=bearer(members_token))
     assert_error(bad, 422, "invalid", "answers.0.question_id")
+
+
+def test_two_answers_to_one_question_are_refused_not_merged(app, make, client):
+    official = make.user("official")
+    admin = make.user()
+    org = make.organisation(admin=admin)
+    round_ = make_round(app, make, official)
+    raw = token_for(app, admin, ("read", "respond"), org)
+    url = f"/api/v1/consultations/{round_.id}/responses"
+    question = round_.questions[0].id
+    twice = {"answers": [{"question_id": question, "text": t} for t in ("Långt svar", "Andra")]}
+    assert_error(client.post(url, json=twice, headers=bearer(raw)), 422, "invalid", "answers")
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(ConsultationResponse)) == 0
 
 
 def test_token_needs_an_organisation_the_user_acts_for(app, make):

@@ -293,9 +293,17 @@ class AnswerInput(Base):
     )
 
 
+def one_answer_per_question(answers: list[dict]) -> None:
+    """Two answers to one question would leave only the last: refuse rather than lose one."""
+    if len({a["question_id"] for a in answers}) != len(answers):
+        raise ValidationError("Each question may be answered once.")
+
+
 class ResponseInput(Base):
     answers = fields.List(
-        fields.Nested(AnswerInput), required=True, validate=validate.Length(min=1, max=50)
+        fields.Nested(AnswerInput),
+        required=True,
+        validate=[validate.Length(min=1, max=50), one_answer_per_question],
     )
     submit = fields.Bool(
         load_default=False,
