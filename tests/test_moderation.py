@@ -402,6 +402,18 @@ def test_a_muted_person_reads_but_cannot_post_until_the_time_is_up(
     assert send(sock, scene.thread, "nu igen", "c3")["ok"]
 
 
+@pytest.mark.parametrize("kind", ["mute", "suspend"])
+def test_a_person_field_with_a_nul_is_no_one(scene, make, client, auth, db, kind):
+    # PostgreSQL cannot compare text with a NUL in it: the lookup raised and gave a 500
+    auth.login(make.user("moderator"))
+    data = {"forum_id": scene.forum.id, "minutes": 60, "reason": "Hot", "confirmed": "1"}
+    response = client.post(
+        f"/moderation/people/{kind}", data={**data, "person": scene.author.handle + "\x00"}
+    )
+    assert response.status_code == 400
+    assert count(db, ModerationAction) == 0
+
+
 @pytest.mark.parametrize("minutes", ["-5", "0", str(10**9), "abc", ""])
 def test_absurd_mute_durations_are_refused(scene, client, auth, db, minutes):
     auth.login(scene.forum_moderator)

@@ -491,7 +491,7 @@ def redacted_originals(message: Message) -> list[MessageRevision]:
 def find_person(text: str | None) -> User | None:
     """The person with this handle (with or without @) or email address, any case."""
     needle = (text or "").strip().lstrip("@").lower()
-    if not needle:
+    if not needle or "\x00" in needle:  # no one's name has a NUL, and PostgreSQL refuses it
         return None
     return db.session.scalar(
         select(User).where(or_(func.lower(User.handle) == needle, func.lower(User.email) == needle))
