@@ -210,6 +210,8 @@ def positions(page, selector: str):
 def assert_still_on_focus(page, form: str) -> None:
     """Focusing each field, then leaving it, moves nothing in the form."""
     controls = f"{form} input:not([type=hidden]), {form} textarea, {form} button"
+    # header.js folds the phone menu once the modules have loaded: measure after that
+    expect(page.locator(".site-header.menu-ready")).to_have_count(1)
     before = positions(page, controls)
     fields = page.locator(f"{form} input[type=text], {form} textarea")
     assert fields.count() > 0
