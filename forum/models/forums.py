@@ -123,6 +123,7 @@ class Message(Model):
         UniqueConstraint("author_id", "client_id"),
         Index("ix_messages_thread_id_id", "thread_id", "id"),
         Index("ix_messages_thread_author_created", "thread_id", "author_id", "created_at"),
+        Index("ix_messages_thread_changed", "thread_id", "changed_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -139,6 +140,10 @@ class Message(Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     edited_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # When anything a reader sees last changed after it was sent (edit, deletion, hide,
+    # restore, redaction by any UPDATE of the row; a reaction sets it itself): a
+    # reconnecting page asks for the messages changed since it last heard from the server.
+    changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, onupdate=utcnow)
 
     thread: Mapped[Thread] = relationship()
     author: Mapped[User] = relationship()

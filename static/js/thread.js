@@ -71,12 +71,17 @@ function start(root) {
   }
 
   conn = connectThread({
-    socket, threadId, S, lastId: feedApi.lastId,
+    socket, threadId, S, lastId: feedApi.lastId, cursorAtLoad: root.dataset.cursor,
     on: {
       joined(ack) {
         ack.messages.forEach((m) => { feedApi.receive(m); outbox.confirm(m); });
+        // edited, deleted, hidden, restored, redacted or reacted to while away: the
+        // current state of those this page shows
+        (ack.changed || []).forEach((m) => {
+          if (document.getElementById(`m${m.id}`)) feedApi.upsert(m);
+        });
         applyThread(ack.thread);
-        outbox.resendAll();
+        if (!ack.has_more) outbox.resendAll(); // once caught up (more pages follow)
       },
       changed() {
         outbox.redrawAll();
