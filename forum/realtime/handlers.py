@@ -128,6 +128,7 @@ def on_connect(auth: Any = None) -> bool:
     fresh_user()
     if current_app.config["FORUM_REDIS_URL"]:
         start_listener(current_app.config["FORUM_REDIS_URL"])
+        presence.watch()  # resync and kept disconnects after a Redis outage
     access.remember_socket(
         request.sid,  # type: ignore[attr-defined]
         current_user.id if current_user.is_authenticated else None,

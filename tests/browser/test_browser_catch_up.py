@@ -13,12 +13,12 @@ pytestmark = pytest.mark.browser
 def _write_while_away(world, work) -> None:
     """Run `work(users_by_email)` against the world's database, as another process would."""
     from sqlalchemy import select
+    from support import app_settings
 
     from forum import create_app
     from forum.config import parse_rate_limit
     from forum.extensions import db
     from forum.models import User
-    from support import app_settings
 
     app = create_app(
         app_settings(

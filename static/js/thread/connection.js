@@ -73,6 +73,11 @@ export function connectThread({ socket, threadId, S, lastId, cursorAtLoad, on })
   socket.on("thread:updated", ({ thread }) => {
     if (thread && thread.id === threadId) on.thread(thread);
   });
+  // The server's Redis came back: what went through it meanwhile never reached this
+  // socket, so catch up as after a reconnect (spread out: every page gets it at once).
+  socket.on("resync", () => {
+    window.setTimeout(() => { if (joined && socket.connected) join(); }, Math.random() * 2000);
+  });
 
   return {
     // Sending makes sense only in the room, on a live socket, with access.
