@@ -95,9 +95,7 @@ def test_a_logout_during_an_outage_closes_the_sockets_on_other_processes(
         assert on_two.received("session:ended") == [{}]
 
 
-def test_kept_requests_are_published_again_and_dropped_after_the_final_round(
-    app, own_redis
-):
+def test_kept_requests_are_published_again_and_dropped_after_the_final_round(app, own_redis):
     import json
 
     import redis

@@ -3,6 +3,8 @@ the current state of those it already showed (edited, hidden)."""
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import pytest
 from browsing import login
 from playwright.sync_api import expect
@@ -71,3 +73,63 @@ def test_a_long_absence_comes_back_whole_and_current(world, new_page):
     hidden = bob.locator(f"#m{written[0]}")
     expect(hidden).to_have_attribute("data-state", "hidden")
     expect(hidden).not_to_contain_text("Missat 0")
+
+
+def test_the_round_page_shows_what_was_written_while_it_was_offline(world, new_page):
+    from datetime import UTC, datetime, timedelta
+
+    from test_delivery import Client
+
+    from forum.extensions import db
+    from forum.models import ConsultationRound
+    from forum.services import consultations as service
+
+    made: dict[str, int] = {}
+
+    def open_round(users):
+        official = users[world.official_email]
+        now = datetime.now(UTC)
+        created = service.create_round(
+            official,
+            service.RoundInput(
+                title="Mötesplatser",
+                problem="Hur?",
+                background="Bakgrund",
+                stage="problem",
+                decision_date="2027-03-01",
+                audience="all_verified",
+                commitment_ids=[1, 2],
+                opens_at=service.local_input(now - timedelta(hours=1)),
+                closes_at=service.local_input(now + timedelta(days=10)),
+                questions=[("Vad saknas?", "")],
+            ),
+        )
+        service.open_round(official, created.id)
+        made["round"] = created.id
+        made["thread"] = db.session.get(ConsultationRound, created.id).thread_id
+
+    _write_while_away(world, open_round)
+    alice = Client(world.server, SimpleNamespace(email=world.alice_email))
+    try:
+
+        def write(body):
+            sent = alice.call(
+                "message:send", {"thread_id": made["thread"], "body": body, "client_id": body}
+            )
+            assert sent["ok"], sent
+
+        bob = new_page("sv")
+        login(bob, world, world.bob_email)
+        bob.goto(f"{world.url}/consultations/{made['round']}")
+        recent = bob.locator("#recent-messages")
+        bob.wait_for_timeout(2000)  # its socket joins the round's thread
+        write("Första live")
+        expect(recent).to_contain_text("Första live")
+        bob.context.set_offline(True)
+        bob.wait_for_timeout(3000)  # the socket notices it is cut off
+        write("Skrivet medan Bob var offline")
+        bob.context.set_offline(False)
+        expect(recent).to_contain_text("Skrivet medan Bob var offline", timeout=20_000)
+        expect(recent.locator("li.message")).to_have_count(2)
+    finally:
+        alice.close()
