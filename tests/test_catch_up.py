@@ -12,8 +12,10 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import update
 
 from forum.config import parse_rate_limit
+from forum.models import Message
 from forum.models.base import utcnow
 from forum.queries import forums as forum_queries
 from forum.services import forums, moderation, reactions
@@ -28,13 +30,20 @@ def changed_by_id(ack):
 
 
 @pytest.fixture
-def away(app, make, socket_for):
+def away(app, make, socket_for, db):
     """Bob's page has messages 1..5 and its cursor; then he is away while they change."""
     alice, bob = make.user(name="Alice A"), make.user(name="Bob B")
     mod = make.user("official")
     forum = make.forum(moderators=[mod])
     thread = make.thread(forum=forum, author=alice)
     msgs = [make.message(thread, alice, f"original {i}") for i in range(5)]
+    # sent long before the page was read (else they are "changed" within the margin)
+    db.session.execute(
+        update(Message)
+        .where(Message.thread_id == thread.id)
+        .values(changed_at=utcnow() - 2 * forum_queries.CHANGE_MARGIN)
+    )
+    db.session.commit()
     first = join(socket_for(bob), thread.id)
     assert [m["id"] for m in first["messages"]] == [m.id for m in msgs]
     return alice, bob, mod, thread, msgs, first["cursor"]
@@ -151,3 +160,15 @@ def test_a_catch_up_join_takes_a_fixed_number_of_queries(app, make, socket_for, 
         assert ack["ok"] and len(ack["changed"]) == n // 2 + 1
         counts.append(counter.count)
     assert counts[0] == counts[1], counts
+
+
+def test_a_message_below_since_sent_after_the_cursor_comes_too(app, make, socket_for, away):
+    """Broadcasts can arrive out of commit order: a page that got message n+1 live and
+    lost its connection while n was still on its way rejoins with since = n+1. The
+    messages sent after its cursor come in `changed`, n among them."""
+    alice, bob, _mod, thread, msgs, cursor = away
+    in_flight = make.message(thread, alice, "on its way")
+    arrived = make.message(thread, alice, "arrived first")
+    ack = join(socket_for(bob), thread.id, since=arrived.id, changed_since=cursor)
+    assert in_flight.id in changed_by_id(ack)
+    assert ack["messages"] == []

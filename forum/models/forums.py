@@ -140,10 +140,12 @@ class Message(Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     edited_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    # When anything a reader sees last changed after it was sent (edit, deletion, hide,
-    # restore, redaction by any UPDATE of the row; a reaction sets it itself): a
+    # When anything a reader sees last changed: its sending, then any UPDATE of the row
+    # (edit, deletion, hide, restore, redaction; a reaction sets it itself). A
     # reconnecting page asks for the messages changed since it last heard from the server.
-    changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, onupdate=utcnow)
+    changed_at: Mapped[datetime | None] = mapped_column(
+        UTCDateTime, default=utcnow, onupdate=utcnow
+    )
 
     thread: Mapped[Thread] = relationship()
     author: Mapped[User] = relationship()

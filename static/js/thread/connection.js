@@ -21,6 +21,15 @@ export function connectThread({ socket, threadId, S, lastId, cursorAtLoad, on })
   // that changed meanwhile. A long absence comes in pages: join again until has_more is
   // false, each time above the last message received.
   let cursor = cursorAtLoad || null;
+  // A live message moves the cursor up to its time less the server's margin
+  // (CHANGE_MARGIN, a minute): what the page got live needs no asking again.
+  socket.on("message:new", ({ message }) => {
+    if (!message || message.thread_id !== threadId || !message.created_at) return;
+    const at = Date.parse(message.created_at) - 60_000;
+    if (Number.isFinite(at) && (!cursor || at > Date.parse(cursor))) {
+      cursor = new Date(at).toISOString();
+    }
+  });
   function join(since = lastId()) {
     if (revoked) return;
     const payload = { thread_id: threadId, since };
