@@ -27,6 +27,7 @@ import json
 import logging
 import threading
 import uuid
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -241,7 +242,65 @@ def _publish_message(message: dict[str, Any]) -> None:
             disconnect_channel(), json.dumps({**message, "origin": PROCESS})
         )
     except redis.RedisError:
-        log.exception("could not publish %s", message)
+        log.exception("could not publish %s; kept until Redis answers again", message)
+        _keep_unsent(url, disconnect_channel(), json.dumps({**message, "origin": PROCESS}))
+
+
+# Disconnect and recheck requests Redis did not take (a logout, a suspension, an access
+# change during an outage): kept here, the oldest dropped past the limit, and published
+# again when Redis answers (forum/realtime/presence.py watches it), so the other
+# processes still close or recheck those sockets.
+MAX_UNSENT = 1000
+_unsent: deque[tuple[str, str, str]] = deque(maxlen=MAX_UNSENT)
+_unsent_lock = threading.Lock()
+_redis_failed = threading.Event()  # Redis failed us since the watcher last asked
+
+
+def _keep_unsent(url: str, channel: str, data: str) -> None:
+    with _unsent_lock:
+        _unsent.append((url, channel, data))
+    _redis_failed.set()
+
+
+def note_redis_failure() -> None:
+    """Something here found Redis not answering (its message may be lost)."""
+    _redis_failed.set()
+
+
+def take_redis_failure() -> bool:
+    """Whether Redis failed since the last call (and forget it)."""
+    failed = _redis_failed.is_set()
+    _redis_failed.clear()
+    return failed
+
+
+def republish_unsent(*, final: bool) -> int:
+    """Publish the kept requests, oldest first; stops at the first that Redis refuses.
+    Only a `final` round forgets what it published: a first round may reach a process
+    whose listener has not subscribed again yet (it retries every second), and a request
+    that arrives twice does nothing more. Returns how many went out."""
+    import redis
+
+    with _unsent_lock:
+        batch = list(_unsent)
+    sent = 0
+    for item in batch:
+        url, channel, data = item
+        try:
+            redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2).publish(
+                channel, data
+            )
+        except redis.RedisError:
+            log.warning("Redis still refuses the kept disconnect/recheck requests")
+            _redis_failed.set()
+            break
+        sent += 1
+    if final:
+        with _unsent_lock:
+            for item in batch[:sent]:
+                if _unsent and _unsent[0] == item:
+                    _unsent.popleft()
+    return sent
 
 
 def disconnect_room(room: str) -> None:
@@ -293,6 +352,7 @@ def start_listener(redis_url: str, app: Flask | None = None) -> None:
                         if message.get("origin") != PROCESS:  # this process did its own
                             recheck_local(message["recheck"], app)
             except Exception:  # noqa: BLE001 — keep listening across Redis restarts
+                note_redis_failure()  # what was published meanwhile did not reach us
                 log.exception("disconnect listener lost Redis; retrying")
                 socketio.sleep(1)
 

@@ -123,3 +123,55 @@ def test_a_retry_is_answered_with_the_stored_message_even_after_a_lock(
     assert again["ok"] and again["duplicate"] and again["message"]["id"] == first["message"]["id"]
     fresh = sock.emit("message:send", {**send, "client_id": "new"}, callback=True)
     assert fresh["error"]["code"] == "locked"
+
+
+@pytest.mark.config(FORUM_MESSAGE_RATE_LIMIT=parse_rate_limit("off"))
+def test_ids_follow_commit_order_within_a_thread(app, make, db):
+    """A page catches up with the messages above the largest id it has. On PostgreSQL the
+    id was drawn at the INSERT, before the thread's row was locked: a send that stalled
+    after its INSERT committed after a later send with a larger id, and a page that saw
+    the larger one never got the smaller. Sender 0 stalls right after its INSERT; sender 1
+    sends meanwhile. Whoever commits first must hold the smaller id."""
+    import threading
+    import time
+
+    from sqlalchemy import event
+    from support import at_once
+
+    from forum.models import User
+    from forum.services import forums
+
+    people = [make.user().id, make.user().id]
+    thread_id = make.thread(author=make.user()).id
+    stalled = threading.Event()
+    mine = threading.local()
+    committed: list[tuple[float, int]] = []
+    lock = threading.Lock()
+
+    def stall_after_insert(_conn, _cursor, statement, *_args):
+        if getattr(mine, "stall", False) and statement.lstrip().upper().startswith(
+            "INSERT INTO MESSAGES"
+        ):
+            mine.stall = False
+            stalled.set()
+            time.sleep(1.0)
+
+    def work(i):
+        if i == 0:
+            mine.stall = True
+        else:
+            assert stalled.wait(10)
+        user = db.session.get(User, people[i])
+        message, _ = forums.send_message(user, thread_id, f"sender {i}", f"order-{i}")
+        with lock:
+            committed.append((time.monotonic(), message.id))
+        return message.id
+
+    event.listen(db.engine, "after_cursor_execute", stall_after_insert)
+    try:
+        results = at_once(app, work, 2)
+    finally:
+        event.remove(db.engine, "after_cursor_execute", stall_after_insert)
+    assert all(isinstance(r, int) for r in results), results
+    in_commit_order = [message_id for _, message_id in sorted(committed)]
+    assert in_commit_order == sorted(in_commit_order), committed

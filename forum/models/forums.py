@@ -123,6 +123,7 @@ class Message(Model):
         UniqueConstraint("author_id", "client_id"),
         Index("ix_messages_thread_id_id", "thread_id", "id"),
         Index("ix_messages_thread_author_created", "thread_id", "author_id", "created_at"),
+        Index("ix_messages_thread_changed", "thread_id", "changed_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -139,6 +140,12 @@ class Message(Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     edited_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # When anything a reader sees last changed: its sending, then any UPDATE of the row
+    # (edit, deletion, hide, restore, redaction; a reaction sets it itself). A
+    # reconnecting page asks for the messages changed since it last heard from the server.
+    changed_at: Mapped[datetime | None] = mapped_column(
+        UTCDateTime, default=utcnow, onupdate=utcnow
+    )
 
     thread: Mapped[Thread] = relationship()
     author: Mapped[User] = relationship()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import logging
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 from flask import current_app, g, request, session
@@ -27,6 +28,8 @@ from ..events import (
     user_room,
 )
 from ..extensions import db, socketio
+from ..formatting import iso_utc
+from ..models.base import utcnow
 from ..queries import forums as forum_queries
 from ..queries import mentions, payloads
 from ..services import forums as forum_service
@@ -125,6 +128,7 @@ def on_connect(auth: Any = None) -> bool:
     fresh_user()
     if current_app.config["FORUM_REDIS_URL"]:
         start_listener(current_app.config["FORUM_REDIS_URL"])
+        presence.watch()  # resync and kept disconnects after a Redis outage
     access.remember_socket(
         request.sid,  # type: ignore[attr-defined]
         current_user.id if current_user.is_authenticated else None,
@@ -152,11 +156,33 @@ def _person() -> dict[str, Any] | None:
     return {"id": user.id, "display_name": user.display_name}
 
 
+def _time_field(data: dict[str, Any], name: str) -> datetime | None:
+    """An optional ISO 8601 time with its offset, as the server sent it (a cursor)."""
+    value = data.get(name)
+    if value is None:
+        return None
+    try:
+        if not isinstance(value, str) or len(value) > 40:
+            raise ValueError(value)
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        if parsed.tzinfo is None:
+            raise ValueError(value)
+        return parsed.astimezone(UTC)
+    except (ValueError, OverflowError):
+        raise Invalid(
+            _("%(field)s must be a time as the server sent it.", field=name), field=name
+        ) from None
+
+
 @acknowledged
 def on_join(data: dict[str, Any]) -> dict[str, Any]:
-    """Sent by clients entering a thread (or rejoining after a reconnect with `since`)."""
+    """Sent by clients entering a thread (or rejoining after a reconnect with `since`, and
+    `changed_since`, the `cursor` of its last join: then the ack's `changed` carries the
+    current state of the messages up to `since` that changed meanwhile)."""
     thread_id = int_field(data, "thread_id")
     since = int_field(data, "since", required=False, minimum=0)
+    changed_since = _time_field(data, "changed_since")
+    now = utcnow()
     # with the joiner's roles in the forum, not its every member: a phone on a patchy
     # network joins again on every reconnect
     thread = forum_queries.visible_page_thread(_user(), thread_id)  # type: ignore[arg-type]
@@ -165,13 +191,22 @@ def on_join(data: dict[str, Any]) -> dict[str, Any]:
         if since is not None
         else forum_queries.latest_page(thread.id)
     )
+    changes = (
+        forum_queries.changed_messages(thread.id, since, changed_since, now)
+        if since is not None and changed_since is not None
+        else forum_queries.Changes([], forum_queries.change_cursor(now), False)
+    )
     join_room(thread_room(thread.id))
     presence.enter(thread.id, request.sid, _person())  # type: ignore[attr-defined]
     socketio.emit("presence", presence.snapshot(thread.id), to=thread_room(thread.id))
+    # one look-up of organisations and reactions for both lists
+    both = payloads.messages_dicts([*page.messages, *changes.messages], _user_id())
     return {
         "thread": payloads.thread_dict(thread),
-        "messages": payloads.messages_dicts(page.messages, _user_id()),
-        "has_more": page.has_more,
+        "messages": both[: len(page.messages)],
+        "changed": both[len(page.messages) :],
+        "cursor": iso_utc(changes.cursor),
+        "has_more": page.has_more or changes.has_more,
         "read_marker": forum_queries.read_marker(_user(), thread.id),
     }
 

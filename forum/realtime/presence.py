@@ -51,6 +51,12 @@ def _redis() -> Any:
     return _client
 
 
+def _failed() -> None:
+    from ..events import note_redis_failure
+
+    note_redis_failure()
+
+
 def key(thread_id: int) -> str:
     return f"{_settings['prefix']}:presence:{thread_id}"
 
@@ -74,6 +80,7 @@ def _write(entries: dict[int, dict[str, dict[str, Any] | None]]) -> None:
                 pipe.expire(key(thread_id), _settings["ttl"] * 2)
         pipe.execute()
     except redis.RedisError as exc:
+        _failed()
         log.warning("presence: Redis did not take the update (%s)", type(exc).__name__)
 
 
@@ -89,6 +96,7 @@ def _delete(pairs: list[tuple[int, str]]) -> None:
             pipe.hdel(key(thread_id), sid)
         pipe.execute()
     except redis.RedisError as exc:
+        _failed()
         log.warning("presence: Redis did not take the removal (%s)", type(exc).__name__)
 
 
@@ -154,6 +162,7 @@ def _shared_entries(thread_id: int) -> list[dict[str, Any] | None] | None:
             client.hdel(key(thread_id), *expired)
         return alive
     except redis.RedisError as exc:
+        _failed()
         log.warning("presence: Redis did not answer (%s); showing this process only", exc)
         return None
 
@@ -208,6 +217,74 @@ def refresh_once() -> list[int]:
     return [thread_id for thread_id in mine if prune(thread_id)]
 
 
+# How often each process asks Redis whether it answers (one PING).
+WATCH_SECONDS = 1.0
+_watch: dict[str, float | None] = {"down_since": None, "second_round_at": None}
+
+
+def _redis_answers() -> bool:
+    client = _redis()
+    if client is None:
+        return True
+    import redis
+
+    try:
+        return bool(client.ping())
+    except redis.RedisError:
+        return False
+
+
+def watch_once(now: float | None = None) -> int:
+    """Ask Redis whether it answers. The first time it does after failing (a PING here,
+    or a publish or listener of this process since the last look), publish the disconnect
+    and recheck requests kept meanwhile and send `resync` to this process's own sockets:
+    what went through Redis while it was away (messages, edits, hides) never reached
+    them, and each page answers with its catch-up join.
+
+    Both happen twice: at once, and again when every listener has surely subscribed
+    again (python-socketio's retries back off: 1, 2, 4 … seconds, so about the outage's
+    length later). Returns the round done now (1 or 2), 0 for none."""
+    from ..events import take_redis_failure
+
+    now = time.monotonic() if now is None else now
+    failed = take_redis_failure()
+    if not _redis_answers():
+        if _watch["down_since"] is None:
+            log.warning("Redis does not answer; pages catch up when it does")
+            _watch["down_since"] = now
+        _watch["second_round_at"] = None
+        return 0
+    if _watch["down_since"] is not None or failed:
+        down_since = _watch["down_since"] if _watch["down_since"] is not None else now
+        _watch["down_since"] = None
+        _watch["second_round_at"] = now + min(now - down_since + 2 * WATCH_SECONDS, 65.0)
+        _resync(final=False)
+        return 1
+    second = _watch["second_round_at"]
+    if second is not None and now >= second:
+        _watch["second_round_at"] = None
+        _resync(final=True)
+        return 2
+    return 0
+
+
+def _resync(*, final: bool) -> None:
+    from ..events import republish_unsent
+    from ..extensions import socketio
+
+    republished = republish_unsent(final=final)
+    if socketio.server is not None:
+        # this process's sockets only (every process tells its own)
+        socketio.emit("resync", {}, ignore_queue=True)
+    log.warning("Redis answers: %d kept requests published, sockets told to resync", republished)
+
+
+def watch() -> None:
+    """Start this process's refresher and Redis watcher (once), when Redis is configured."""
+    if _settings["url"]:
+        _start_refresher()
+
+
 def _start_refresher() -> None:
     global _refresher_started
     with _lock:
@@ -223,8 +300,16 @@ def _start_refresher() -> None:
         return
 
     def loop() -> None:
+        refreshed = time.monotonic()
         while True:
-            socketio.sleep(_settings["ttl"] / 3)
+            socketio.sleep(min(WATCH_SECONDS, _settings["ttl"] / 3))
+            try:
+                watch_once()
+            except Exception:  # noqa: BLE001 — keep watching whatever happens once
+                log.exception("Redis watch failed")
+            if time.monotonic() - refreshed < _settings["ttl"] / 3:
+                continue
+            refreshed = time.monotonic()
             try:
                 for thread_id in refresh_once():
                     socketio.emit("presence", snapshot(thread_id), to=thread_room(thread_id))

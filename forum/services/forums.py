@@ -9,7 +9,7 @@ from typing import Any, cast
 
 from flask import current_app
 from flask_babel import gettext as _
-from sqlalchemy import Table, bindparam, case, func, select, update
+from sqlalchemy import Table, bindparam, case, func, literal_column, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
 from sqlalchemy.orm.attributes import set_committed_value
@@ -235,6 +235,11 @@ def _store_marker(user_id: int, thread_id: int, last_read_id: int, read_count: i
     )
 
 
+def _next_message_id() -> Any:
+    """The next value of the messages' id sequence (PostgreSQL), as an SQL expression."""
+    return literal_column("nextval(pg_get_serial_sequence('messages', 'id')::regclass)")
+
+
 def _insert_message(
     user: User,
     thread: Thread,
@@ -257,21 +262,42 @@ def _insert_message(
     )
     message.author = user
     message.reply_to = reply_to
-    db.session.add(message)
-    db.session.flush()
     threads = cast(Table, Thread.__table__)
-    last_id, count = db.session.execute(
-        update(threads)
-        .where(threads.c.id == thread.id)
-        .values(
-            last_message_id=case(
-                (func.coalesce(threads.c.last_message_id, 0) < message.id, message.id),
-                else_=threads.c.last_message_id,
-            ),
-            message_count=threads.c.message_count + 1,
-        )
-        .returning(threads.c.last_message_id, threads.c.message_count)
-    ).one()
+    if db.session.get_bind().dialect.name == "postgresql":
+        # Ids must follow commit order within a thread: a page catches up with the
+        # messages above the largest id it has, so one committed later under a smaller id
+        # would never reach it. The id is drawn from the sequence by the UPDATE that locks
+        # the thread's row (drawn again once the lock is granted), so concurrent senders
+        # in a thread take ids one after another, each after the one before committed.
+        last_id, count = db.session.execute(
+            update(threads)
+            .where(threads.c.id == thread.id)
+            .values(
+                last_message_id=_next_message_id(),
+                message_count=threads.c.message_count + 1,
+            )
+            .returning(threads.c.last_message_id, threads.c.message_count)
+        ).one()
+        message.id = last_id
+        db.session.add(message)
+        db.session.flush()
+    else:
+        # SQLite has one writer at a time (the INSERT takes the database's write lock
+        # until commit): its ids follow commit order already.
+        db.session.add(message)
+        db.session.flush()
+        last_id, count = db.session.execute(
+            update(threads)
+            .where(threads.c.id == thread.id)
+            .values(
+                last_message_id=case(
+                    (func.coalesce(threads.c.last_message_id, 0) < message.id, message.id),
+                    else_=threads.c.last_message_id,
+                ),
+                message_count=threads.c.message_count + 1,
+            )
+            .returning(threads.c.last_message_id, threads.c.message_count)
+        ).one()
     set_committed_value(thread, "last_message_id", last_id)
     set_committed_value(thread, "message_count", count)
     # The sender has read the thread up to here: everything counted so far is read.

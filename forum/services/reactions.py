@@ -13,6 +13,7 @@ from ..errors import Invalid, NotFound
 from ..events import emit_after_commit, thread_room
 from ..extensions import db
 from ..models import MessageReaction, MessageState, User
+from ..models.base import utcnow
 from ..queries import forums as forum_queries
 from ..queries import reactions as rq
 from . import moderation
@@ -44,6 +45,8 @@ def react(user: User | None, message_id: int, emoji: object, add: bool) -> list[
         MessageReaction.emoji == chosen,
     )
     exists = db.session.scalar(mine) is not None
+    if add != exists:
+        message.changed_at = utcnow()  # a reconnecting page catches up on it (join)
     if add and not exists:
         db.session.add(MessageReaction(message_id=message.id, user_id=user.id, emoji=chosen))
     elif not add and exists:

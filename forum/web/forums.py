@@ -15,6 +15,7 @@ from wtforms.validators import InputRequired
 
 from .. import policy
 from ..errors import DomainError, Invalid
+from ..formatting import iso_utc
 from ..ids import whole_id
 from ..models import Message, User
 from ..queries import agreement, payloads
@@ -247,6 +248,8 @@ def _thread_or_login(thread_id: int):
 
 def _thread_page(thread, form: MessageForm, status: int = 200):
     user = viewer()
+    # taken before the page is read: the script's first join asks what changed since
+    cursor = forum_queries.change_cursor()
     before = request.args.get("before", type=int)
     marker = forum_queries.read_marker(user, thread.id)
     if before is not None:
@@ -299,6 +302,7 @@ def _thread_page(thread, form: MessageForm, status: int = 200):
         form=form,
         reply_to=reply_to,
         blank=blank_message(),
+        cursor=iso_utc(cursor),
         **allowed,
     ), status
 

@@ -30,11 +30,34 @@ function start(root) {
     window.setTimeout(() => { live.textContent = text; }, 50);
   }
 
+  // The newest message this page has: a rejoin (reconnect, or `resync` after the
+  // server's Redis came back) asks for those after it and shows them.
+  let lastId = Math.max(0, ...Array.from(
+    recent ? recent.querySelectorAll("li.message[data-id]") : [], (li) => Number(li.dataset.id),
+  ));
   function join() {
-    socket.emit("join", { thread_id: threadId }, () => {});
+    const payload = { thread_id: threadId };
+    if (lastId) payload.since = lastId;
+    socket.emit("join", payload, (ack) => {
+      if (!ack || !ack.ok) return;
+      // without `since` the ack is the latest page: its newest are the ones to show
+      ack.messages.slice(-5).forEach(show);
+    });
   }
   socket.on("connect", join);
   if (socket.connected) join();
+  socket.on("resync", () => window.setTimeout(join, Math.random() * 2000));
+
+  function show(message) {
+    if (!recent || !template || message.thread_id !== threadId) return false;
+    lastId = Math.max(lastId, message.id);
+    if (document.getElementById(`m${message.id}`)) return false;
+    recent.appendChild(renderMessage(template, message, ctx));
+    while (recent.childElementCount > 5) recent.firstElementChild.remove();
+    const empty = document.getElementById("no-messages");
+    if (empty) empty.remove();
+    return true;
+  }
 
   socket.on("consultation:updated", (event) => {
     if (event.round_id !== roundId) return;
@@ -54,13 +77,7 @@ function start(root) {
   });
 
   socket.on("message:new", ({ message }) => {
-    if (!recent || !template || message.thread_id !== threadId) return;
-    if (document.getElementById(`m${message.id}`)) return;
-    recent.appendChild(renderMessage(template, message, ctx));
-    while (recent.childElementCount > 5) recent.firstElementChild.remove();
-    const empty = document.getElementById("no-messages");
-    if (empty) empty.remove();
-    say(format(S.newMessage, { name: message.author.display_name }));
+    if (show(message)) say(format(S.newMessage, { name: message.author.display_name }));
   });
   ["message:edited", "message:deleted", "message:hidden", "message:restored"].forEach((name) => {
     socket.on(name, (payload) => {

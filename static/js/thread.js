@@ -71,12 +71,23 @@ function start(root) {
   }
 
   conn = connectThread({
-    socket, threadId, S, lastId: feedApi.lastId,
+    socket, threadId, S, lastId: feedApi.lastId, cursorAtLoad: root.dataset.cursor,
     on: {
       joined(ack) {
         ack.messages.forEach((m) => { feedApi.receive(m); outbox.confirm(m); });
+        // edited, deleted, hidden, restored, redacted or reacted to while away: the
+        // current state of those this page shows; and one sent just before the page
+        // lost its connection whose broadcast never arrived (below `since`)
+        const oldest = document.querySelector("#feed li.message[data-id]");
+        const from = oldest ? Number(oldest.dataset.id) : 0;
+        (ack.changed || []).forEach((m) => {
+          if (m.id > from || document.getElementById(`m${m.id}`)) {
+            feedApi.receive(m);
+            outbox.confirm(m);
+          }
+        });
         applyThread(ack.thread);
-        outbox.resendAll();
+        if (!ack.has_more) outbox.resendAll(); // once caught up (more pages follow)
       },
       changed() {
         outbox.redrawAll();

@@ -1,7 +1,7 @@
-// The thread's connection: joins the room (catching up by id after a
-// reconnect), shows the connection state, and reports the server's thread
+// The thread's connection: joins the room (catching up by id and change cursor
+// after a reconnect), shows the connection state, and reports the server's thread
 // events (updated, revoked) to whoever listens.
-export function connectThread({ socket, threadId, S, lastId, on }) {
+export function connectThread({ socket, threadId, S, lastId, cursorAtLoad, on }) {
   const el = document.getElementById("connection");
   let ended = false;
   let revoked = false;
@@ -16,9 +16,25 @@ export function connectThread({ socket, threadId, S, lastId, on }) {
       : S.reconnecting;
   }
 
-  function join() {
+  // Catch-up: the messages above the newest this page has, and (from `cursor`, the
+  // server's time of the page or of the last join) the current state of those it has
+  // that changed meanwhile. A long absence comes in pages: join again until has_more is
+  // false, each time above the last message received.
+  let cursor = cursorAtLoad || null;
+  // A live message moves the cursor up to its time less the server's margin
+  // (CHANGE_MARGIN, a minute): what the page got live needs no asking again.
+  socket.on("message:new", ({ message }) => {
+    if (!message || message.thread_id !== threadId || !message.created_at) return;
+    const at = Date.parse(message.created_at) - 60_000;
+    if (Number.isFinite(at) && (!cursor || at > Date.parse(cursor))) {
+      cursor = new Date(at).toISOString();
+    }
+  });
+  function join(since = lastId()) {
     if (revoked) return;
-    socket.emit("join", { thread_id: threadId, since: lastId() }, (ack) => {
+    const payload = { thread_id: threadId, since };
+    if (cursor) payload.changed_since = cursor;
+    socket.emit("join", payload, (ack) => {
       if (!ack) return;
       if (!ack.ok) {
         if (ack.error && (ack.error.code === "forbidden" || ack.error.code === "not_found")) {
@@ -28,7 +44,12 @@ export function connectThread({ socket, threadId, S, lastId, on }) {
       }
       joined = true;
       show("connected");
+      if (ack.cursor) cursor = ack.cursor;
       on.joined(ack);
+      if (ack.has_more && socket.connected) {
+        const got = ack.messages.length ? ack.messages[ack.messages.length - 1].id : since;
+        join(Math.max(got, since));
+      }
     });
   }
 
@@ -67,6 +88,11 @@ export function connectThread({ socket, threadId, S, lastId, on }) {
   });
   socket.on("thread:updated", ({ thread }) => {
     if (thread && thread.id === threadId) on.thread(thread);
+  });
+  // The server's Redis came back: what went through it meanwhile never reached this
+  // socket, so catch up as after a reconnect (spread out: every page gets it at once).
+  socket.on("resync", () => {
+    window.setTimeout(() => { if (joined && socket.connected) join(); }, Math.random() * 2000);
   });
 
   return {

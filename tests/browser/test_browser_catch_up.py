@@ -1,0 +1,135 @@
+"""A page that was offline catches up completely: every missed message, however many, and
+the current state of those it already showed (edited, hidden)."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import pytest
+from browsing import login
+from playwright.sync_api import expect
+
+pytestmark = pytest.mark.browser
+
+
+def _write_while_away(world, work) -> None:
+    """Run `work(users_by_email)` against the world's database, as another process would."""
+    from sqlalchemy import select
+    from support import app_settings
+
+    from forum import create_app
+    from forum.config import parse_rate_limit
+    from forum.extensions import db
+    from forum.models import User
+
+    app = create_app(
+        app_settings(
+            world.server.env["FORUM_DATABASE_URL"],
+            FORUM_MESSAGE_RATE_LIMIT=parse_rate_limit("off"),
+        )
+    )
+    with app.app_context(), app.test_request_context():
+        users = {u.email: u for u in db.session.scalars(select(User))}
+        work(users)
+        db.session.remove()
+        db.engine.dispose()
+
+
+def test_a_long_absence_comes_back_whole_and_current(world, new_page):
+    from forum.queries.forums import MAX_CATCH_UP
+    from forum.services import forums, moderation
+
+    bob = new_page("sv")
+    login(bob, world, world.bob_email)
+    bob.goto(f"{world.url}/threads/{world.thread_id}")
+    expect(bob.locator("#connection")).to_have_attribute("data-state", "connected")
+    seeded = bob.locator(f"#m{world.message_id}")
+    expect(seeded).to_contain_text("kvällstider")
+    bob.context.set_offline(True)
+    expect(bob.locator("#connection")).to_have_attribute("data-state", "reconnecting")
+
+    written: list[int] = []
+
+    def away(users):
+        alice = users[world.alice_email]
+        forums.edit_message(alice, world.message_id, "Ändrat medan Bob var borta")
+        for i in range(MAX_CATCH_UP + 10):
+            message, _ = forums.send_message(alice, world.thread_id, f"Missat {i}", f"gap-{i}")
+            written.append(message.id)
+        moderation.hide_message(
+            users[world.moderator_email], written[0], moderation.OTHER, "Inte här"
+        )
+
+    _write_while_away(world, away)
+    bob.context.set_offline(False)
+    expect(bob.locator("#connection")).to_have_attribute("data-state", "connected")
+    # more than one join's worth: the page joins again while the ack says has_more
+    expect(bob.locator(f"#m{written[-1]}")).to_be_visible(timeout=30_000)
+    shown = set(
+        bob.locator("li.message[data-id]").evaluate_all("els => els.map(e => Number(e.dataset.id))")
+    )
+    assert not [i for i in written if i not in shown]
+    expect(seeded).to_contain_text("Ändrat medan Bob var borta")
+    hidden = bob.locator(f"#m{written[0]}")
+    expect(hidden).to_have_attribute("data-state", "hidden")
+    expect(hidden).not_to_contain_text("Missat 0")
+
+
+def test_the_round_page_shows_what_was_written_while_it_was_offline(world, new_page):
+    from datetime import UTC, datetime, timedelta
+
+    from test_delivery import Client
+
+    from forum.extensions import db
+    from forum.models import ConsultationRound
+    from forum.services import consultations as service
+
+    made: dict[str, int] = {}
+
+    def open_round(users):
+        official = users[world.official_email]
+        now = datetime.now(UTC)
+        created = service.create_round(
+            official,
+            service.RoundInput(
+                title="Mötesplatser",
+                problem="Hur?",
+                background="Bakgrund",
+                stage="problem",
+                decision_date="2027-03-01",
+                audience="all_verified",
+                commitment_ids=[1, 2],
+                opens_at=service.local_input(now - timedelta(hours=1)),
+                closes_at=service.local_input(now + timedelta(days=10)),
+                questions=[("Vad saknas?", "")],
+            ),
+        )
+        service.open_round(official, created.id)
+        made["round"] = created.id
+        made["thread"] = db.session.get(ConsultationRound, created.id).thread_id
+
+    _write_while_away(world, open_round)
+    alice = Client(world.server, SimpleNamespace(email=world.alice_email))
+    try:
+
+        def write(body):
+            sent = alice.call(
+                "message:send", {"thread_id": made["thread"], "body": body, "client_id": body}
+            )
+            assert sent["ok"], sent
+
+        bob = new_page("sv")
+        login(bob, world, world.bob_email)
+        bob.goto(f"{world.url}/consultations/{made['round']}")
+        recent = bob.locator("#recent-messages")
+        bob.wait_for_timeout(2000)  # its socket joins the round's thread
+        write("Första live")
+        expect(recent).to_contain_text("Första live")
+        bob.context.set_offline(True)
+        bob.wait_for_timeout(3000)  # the socket notices it is cut off
+        write("Skrivet medan Bob var offline")
+        bob.context.set_offline(False)
+        expect(recent).to_contain_text("Skrivet medan Bob var offline", timeout=20_000)
+        expect(recent.locator("li.message")).to_have_count(2)
+    finally:
+        alice.close()

@@ -1,0 +1,174 @@
+"""Catch-up after a reconnect brings a page to the current state, not only to the newest id.
+
+`join {since}` used to return only the messages with an id above `since`: an edit, a
+deletion, a moderator's hide or restore, a redaction or a reaction made while a page was
+away never reached it, and a hidden message stayed readable there. The page now also
+sends `changed_since` (the `cursor` of its last join ack) and the ack's `changed` carries
+the current state of the messages it already has that changed since.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import update
+
+from forum.config import parse_rate_limit
+from forum.models import Message
+from forum.models.base import utcnow
+from forum.queries import forums as forum_queries
+from forum.services import forums, moderation, reactions
+
+
+def join(sock, thread_id, **extra):
+    return sock.emit("join", {"thread_id": thread_id, **extra}, callback=True)
+
+
+def changed_by_id(ack):
+    return {m["id"]: m for m in ack["changed"]}
+
+
+@pytest.fixture
+def away(app, make, socket_for, db):
+    """Bob's page has messages 1..5 and its cursor; then he is away while they change."""
+    alice, bob = make.user(name="Alice A"), make.user(name="Bob B")
+    mod = make.user("official")
+    forum = make.forum(moderators=[mod])
+    thread = make.thread(forum=forum, author=alice)
+    msgs = [make.message(thread, alice, f"original {i}") for i in range(5)]
+    # sent long before the page was read (else they are "changed" within the margin)
+    db.session.execute(
+        update(Message)
+        .where(Message.thread_id == thread.id)
+        .values(changed_at=utcnow() - 2 * forum_queries.CHANGE_MARGIN)
+    )
+    db.session.commit()
+    first = join(socket_for(bob), thread.id)
+    assert [m["id"] for m in first["messages"]] == [m.id for m in msgs]
+    return alice, bob, mod, thread, msgs, first["cursor"]
+
+
+def test_a_rejoin_brings_edits_deletions_hides_and_reactions(app, make, socket_for, away):
+    alice, bob, mod, thread, msgs, cursor = away
+    with app.test_request_context():
+        forums.edit_message(alice, msgs[0].id, "EDITED while bob was away")
+        forums.delete_message(alice, msgs[1].id)
+        moderation.hide_message(mod, msgs[2].id, moderation.OTHER, "olämpligt")
+        reactions.react(alice, msgs[3].id, "👍", add=True)
+    new = make.message(thread, alice, "new")
+
+    ack = join(socket_for(bob), thread.id, since=msgs[-1].id, changed_since=cursor)
+
+    assert ack["ok"], ack
+    assert [m["id"] for m in ack["messages"]] == [new.id]
+    changed = changed_by_id(ack)
+    assert set(changed) == {m.id for m in msgs[:4]}
+    assert "EDITED" in changed[msgs[0].id]["html"]
+    assert changed[msgs[1].id]["state"] == "deleted"
+    # hidden to a reader: the state and reason, never the text
+    assert changed[msgs[2].id]["state"] == "hidden"
+    assert "original" not in changed[msgs[2].id]["html"]
+    assert [r["emoji"] for r in changed[msgs[3].id]["reactions"]] == ["👍"]
+    assert ack["cursor"] > cursor
+
+
+def test_restore_and_reaction_taken_back_come_too(app, make, socket_for, away):
+    alice, bob, mod, thread, msgs, _cursor = away
+    with app.test_request_context():
+        moderation.hide_message(mod, msgs[0].id, moderation.OTHER, "olämpligt")
+        reactions.react(alice, msgs[1].id, "🎉", add=True)
+    seen = join(socket_for(bob), thread.id, since=msgs[-1].id)
+    with app.test_request_context():
+        moderation.restore_message(mod, msgs[0].id)
+        reactions.react(alice, msgs[1].id, "🎉", add=False)
+
+    ack = join(socket_for(bob), thread.id, since=msgs[-1].id, changed_since=seen["cursor"])
+
+    changed = changed_by_id(ack)
+    assert changed[msgs[0].id]["state"] == "visible"
+    assert "original 0" in changed[msgs[0].id]["html"]
+    assert changed[msgs[1].id]["reactions"] == []
+
+
+def test_nothing_changed_means_nothing_resent_after_the_margin(app, make, socket_for, away):
+    _alice, bob, _mod, thread, msgs, _cursor = away
+    later = (utcnow() + forum_queries.CHANGE_MARGIN).isoformat()
+    ack = join(socket_for(bob), thread.id, since=msgs[-1].id, changed_since=later)
+    assert ack["ok"] and ack["changed"] == [] and ack["messages"] == []
+
+
+def test_changes_to_messages_after_since_come_once_among_the_new(app, make, socket_for, away):
+    alice, bob, _mod, thread, msgs, cursor = away
+    with app.test_request_context():
+        forums.edit_message(alice, msgs[4].id, "changed and not yet seen")
+    ack = join(socket_for(bob), thread.id, since=msgs[3].id, changed_since=cursor)
+    assert [m["id"] for m in ack["messages"]] == [msgs[4].id]
+    assert ack["changed"] == []
+    assert "changed and not yet seen" in ack["messages"][0]["html"]
+
+
+@pytest.mark.parametrize("bad", ["yesterday", 17, "2026-12-05T10:00:00", "9" * 60, ["x"]])
+def test_a_bad_cursor_is_refused_naming_the_field(make, socket_for, bad):
+    thread = make.thread()
+    ack = join(socket_for(make.user()), thread.id, since=0, changed_since=bad)
+    assert ack["ok"] is False
+    assert ack["error"]["code"] == "invalid" and ack["error"]["field"] == "changed_since"
+
+
+def test_many_changes_page_by_their_cursor(app, make, socket_for, away):
+    alice, bob, _mod, thread, msgs, cursor = away
+    with app.test_request_context():
+        for m in msgs:
+            forums.edit_message(alice, m.id, f"again {m.id}")
+    sock = socket_for(bob)
+    seen, since = {}, cursor
+    for _ in range(5):
+        # a small page through the query itself: the socket pages by MAX_CATCH_UP
+        page = forum_queries.changed_messages(
+            thread.id, msgs[-1].id, _parse(since), utcnow(), limit=2
+        )
+        seen.update({r.id: r for r in page.messages})
+        since = page.cursor.isoformat()
+        if not page.has_more:
+            break
+    assert set(seen) == {m.id for m in msgs}
+    assert join(sock, thread.id, since=msgs[-1].id, changed_since=cursor)["has_more"] is False
+
+
+def _parse(value):
+    from datetime import datetime
+
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+@pytest.mark.config(FORUM_MESSAGE_RATE_LIMIT=parse_rate_limit("off"))
+def test_a_catch_up_join_takes_a_fixed_number_of_queries(app, make, socket_for, count_queries, db):
+    counts = []
+    for n in (3, 30):
+        alice, bob = make.user(), make.user()
+        thread = make.thread(author=alice)
+        msgs = [make.message(thread, make.user(), f"m{i}") for i in range(n)]
+        cursor = (utcnow() - timedelta(minutes=5)).isoformat()
+        with app.test_request_context():
+            for m in msgs:
+                reactions.react(alice, m.id, "👍", add=True)
+        sock = socket_for(bob)
+        db.session.expire_all()
+        with count_queries() as counter:
+            ack = join(sock, thread.id, since=msgs[n // 2].id, changed_since=cursor)
+        assert ack["ok"] and len(ack["changed"]) == n // 2 + 1
+        counts.append(counter.count)
+    assert counts[0] == counts[1], counts
+
+
+def test_a_message_below_since_sent_after_the_cursor_comes_too(app, make, socket_for, away):
+    """Broadcasts can arrive out of commit order: a page that got message n+1 live and
+    lost its connection while n was still on its way rejoins with since = n+1. The
+    messages sent after its cursor come in `changed`, n among them."""
+    alice, bob, _mod, thread, msgs, cursor = away
+    in_flight = make.message(thread, alice, "on its way")
+    arrived = make.message(thread, alice, "arrived first")
+    ack = join(socket_for(bob), thread.id, since=arrived.id, changed_since=cursor)
+    assert in_flight.id in changed_by_id(ack)
+    assert ack["messages"] == []

@@ -1,0 +1,130 @@
+"""A Redis outage loses nothing for good: open pages resync, logouts still close sockets.
+
+With Redis as the message queue a broadcast made while it is down never reaches the
+sockets of any process, and those sockets stay connected (to their process), so no
+reconnect and no catch-up ever ran: a message sent meanwhile never appeared on pages
+already open. Likewise a logout, a log-out-everywhere, a suspension or an access recheck
+published while it was down was dropped, and the session's sockets on other processes
+stayed open. Each process now watches Redis (forum/realtime/presence.py): when it answers
+again, the process publishes the disconnect and recheck requests it kept and sends
+`resync` to its own sockets, which answer with their catch-up join.
+
+Each test runs its own redis-server on a free port, killed and started again.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+
+import pytest
+from production_stack import RedisServer, wait_until
+from serverproc import ServerProcess
+from test_delivery import Client, _logout
+
+pytestmark = pytest.mark.skipif(shutil.which("redis-server") is None, reason="no redis-server")
+
+
+@pytest.fixture
+def own_redis(tmp_path):
+    server = RedisServer(tmp_path / "redis").start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def clients():
+    made: list[Client] = []
+    yield made
+    for client in made:
+        client.close()
+
+
+def _process(db_url, redis):
+    return ServerProcess(db_url, FORUM_REDIS_URL=redis.url, FORUM_MESSAGE_RATE_LIMIT="off")
+
+
+def test_open_pages_resync_and_catch_up_after_redis_returns(db_url, make, own_redis, clients):
+    alice, bob = make.user(), make.user()
+    thread = make.thread(author=alice)
+    with _process(db_url, own_redis) as server:
+        reader, writer = Client(server, bob), Client(server, alice)
+        clients += [reader, writer]
+        assert reader.call("join", {"thread_id": thread.id})["ok"]
+        before = writer.call(
+            "message:send", {"thread_id": thread.id, "body": "före", "client_id": "r0"}
+        )
+        seen = reader.wait_for("message:new", 1)[-1]["message"]["id"]
+        assert seen == before["message"]["id"]
+
+        own_redis.stop()
+        time.sleep(2)  # the watcher's PING notices (it asks every second)
+        during = writer.call(
+            "message:send", {"thread_id": thread.id, "body": "under avbrottet", "client_id": "r1"}
+        )
+        assert during["ok"], during
+        own_redis.start()
+
+        # (whether the broadcast itself got through depends on how long its publish
+        # retried; the page's catch-up join brings the message either way)
+        assert reader.wait_for("resync", 1, timeout=10), reader.events
+        caught = reader.call("join", {"thread_id": thread.id, "since": seen})
+        assert [m["id"] for m in caught["messages"]] == [during["message"]["id"]]
+
+
+def test_a_logout_during_an_outage_closes_the_sockets_on_other_processes(
+    db_url, make, own_redis, clients
+):
+    bob = make.user()
+    thread = make.thread()
+    with _process(db_url, own_redis) as one, _process(db_url, own_redis) as two:
+        on_two = Client(two, bob)
+        on_one = Client(one, bob)
+        clients += [on_two, on_one]
+        assert on_two.call("join", {"thread_id": thread.id})["ok"]
+        own_redis.stop()
+        time.sleep(0.5)
+        _logout(on_one, "/settings/logout-everywhere")  # told over Redis: refused
+        assert on_one.disconnected.wait(2)  # its own process closes its own at once
+        time.sleep(1)
+        assert not on_two.disconnected.is_set()
+        own_redis.start()
+        # kept and published again once Redis answers (twice, the second after the
+        # listeners have surely subscribed again)
+        assert on_two.disconnected.wait(15), on_two.events
+        assert on_two.received("session:ended") == [{}]
+
+
+def test_kept_requests_are_published_again_and_dropped_after_the_final_round(app, own_redis):
+    import json
+
+    import redis
+
+    from forum import events
+    from forum.realtime import presence
+
+    app.config["FORUM_REDIS_URL"] = own_redis.url
+    presence.configure(own_redis.url)
+    try:
+        own_redis.stop()
+        with app.app_context():
+            events.disconnect_room("session:gone")
+        assert presence.watch_once(now=100.0) == 0
+        own_redis.start()
+        listener = redis.Redis.from_url(own_redis.url).pubsub(ignore_subscribe_messages=True)
+        with app.app_context():
+            listener.subscribe(events.disconnect_channel())
+        assert presence.watch_once(now=110.0) == 1
+        assert presence.watch_once(now=111.0) == 0  # not yet
+        assert presence.watch_once(now=200.0) == 2
+        assert presence.watch_once(now=201.0) == 0
+        got = []
+        wait_until(
+            lambda: (m := listener.get_message(timeout=0.2)) and got.append(m) or len(got) >= 2,
+            5,
+        )
+        assert [json.loads(m["data"])["room"] for m in got] == ["session:gone"] * 2
+        assert not events._unsent
+    finally:
+        presence.configure(None)
+        events._unsent.clear()
