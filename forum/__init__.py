@@ -23,7 +23,7 @@ from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from werkzeug.routing import IntegerConverter, UnicodeConverter
 
-from .config import load_config
+from .config import load_config, redis_client_options
 from .errors import DomainError, database_unreachable
 from .extensions import babel, csrf, db, login_manager, migrate, socketio
 from .ids import MAX_ID
@@ -537,6 +537,7 @@ def register_realtime(app: Flask) -> None:
         app.config["FORUM_REDIS_URL"],
         app.config["FORUM_PRESENCE_TTL"],
         str(app.config.get("FORUM_REDIS_PREFIX") or "forum"),
+        redis_client_options(app.config),
     )
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
 

@@ -637,6 +637,14 @@ def test_what_a_send_asks_of_redis_gives_up_in_seconds_while_redis_hangs(own_red
     done, seconds = _bounded(notice, 20)
     assert done and seconds < timeout + 1.5, seconds
 
+    def here():  # a join enters "who is here" and reads it back: this process only
+        presence.enter(1, "sid-1", None)  # a visitor
+        return presence.snapshot(1)
+
+    here_now, seconds = _bounded(here, 20)
+    assert here_now == {"thread_id": 1, "users": [], "visitors": 1}, here_now
+    assert seconds < 2 * timeout + 1.5, seconds  # enter writes, snapshot reads: once each
+
 
 def test_the_open_data_api_answers_while_redis_is_down(own_redis, app, make):
     make.forum(title="Öppet forum")

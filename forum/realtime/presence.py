@@ -28,15 +28,24 @@ _lock = threading.Lock()
 _rooms: dict[int, dict[str, dict[str, Any] | None]] = defaultdict(dict)
 _by_sid: dict[str, set[int]] = defaultdict(set)
 
-_settings: dict[str, Any] = {"url": None, "ttl": 30, "prefix": "forum"}
+_settings: dict[str, Any] = {"url": None, "ttl": 30, "prefix": "forum", "options": {}}
 _client: Any = None
 _refresher_started = False
 
 
-def configure(redis_url: str | None, ttl: int = 30, prefix: str = "forum") -> None:
-    """Use Redis at `redis_url` (or only this process when None); entries live `ttl` seconds."""
+def configure(
+    redis_url: str | None,
+    ttl: int = 30,
+    prefix: str = "forum",
+    options: dict[str, Any] | None = None,
+) -> None:
+    """Use Redis at `redis_url` (or only this process when None), with the client `options`
+    (`config.redis_client_options`: a hung Redis fails a command in seconds, once); entries
+    live `ttl` seconds."""
     global _client
-    _settings.update(url=redis_url, ttl=max(3, int(ttl)), prefix=prefix.rstrip(":"))
+    _settings.update(
+        url=redis_url, ttl=max(3, int(ttl)), prefix=prefix.rstrip(":"), options=options or {}
+    )
     _client = None
 
 
@@ -47,7 +56,7 @@ def _redis() -> Any:
     if _client is None:
         import redis
 
-        _client = redis.Redis.from_url(_settings["url"], socket_timeout=2, socket_connect_timeout=2)
+        _client = redis.Redis.from_url(_settings["url"], **_settings["options"])
     return _client
 
 
