@@ -188,3 +188,14 @@ def test_the_checker_catches_what_it_looks_for():
     assert find_problems({"/z": "<td>8.6</td>"}, set(), set(), decimal_point=True) == {
         "/z": ["8.6"]
     }
+
+
+@pytest.mark.parametrize(
+    ("lang", "wanted"),
+    [("sv", "Logga in för att se den här sidan."), ("en", "Please log in to see this page.")],
+)
+def test_the_login_prompt_speaks_the_visitors_language(client, lang, wanted):
+    page = client.get("/settings", headers={"Accept-Language": lang}, follow_redirects=True)
+    assert page.request.path == "/login"
+    assert wanted in page.get_data(as_text=True)
+
