@@ -199,3 +199,57 @@ def test_the_login_prompt_speaks_the_visitors_language(client, lang, wanted):
     assert page.request.path == "/login"
     assert wanted in page.get_data(as_text=True)
 
+
+def test_english_figures_and_moderation_pages_name_commitments_and_principles_in_english(
+    app, client, auth, make, db
+):
+    english = {"Accept-Language": "en"}
+    commitments = db.session.scalars(select(models.Commitment)).all()
+    principles = db.session.scalars(select(models.Principle)).all()
+    titles = [(c.title("en"), c.title("sv")) for c in commitments]
+    for path in ("/uppfoljning", "/uppfoljning/rapport"):
+        page = html.unescape(client.get(path, headers=english).get_data(as_text=True))
+        for en, sv in titles:
+            assert en in page and f">{sv}<" not in page, (path, sv)
+    moderator = make.user("moderator")
+    author = make.user()
+    message = make.message(make.thread(author=author), author, "Hej")
+    auth.login(make.user())
+    client.post(f"/messages/{message.id}/flag", data={"reason": "spam", "note": ""})
+    auth.login(moderator)
+    for path in ("/moderation", f"/moderation/messages/{message.id}"):
+        page = html.unescape(client.get(path, headers=english).get_data(as_text=True))
+        assert all(f">{p.name('en')}<" in page for p in principles), path
+        assert not any(f">{p.name('sv')}<" in page for p in principles), path
+
+
+def macro_files_imported_without_context(root: Path) -> dict[str, set[str]]:
+    """Each template file whose macros some template imports without context, and the
+    names imported from it (`{% from "x" import a, b %}`)."""
+    found: dict[str, set[str]] = {}
+    pattern = re.compile(r'{%-?\s*from\s+"([^"]+)"\s+import\s+(.*?)\s*-?%}', re.S)
+    for path in root.rglob("*.html"):
+        for source, names in pattern.findall(path.read_text()):
+            if "with context" not in names:
+                found.setdefault(source, set()).update(
+                    n.strip().split(" as ")[0] for n in names.split(",")
+                )
+    return found
+
+
+def test_no_macro_imported_without_context_reads_the_pages_variables(app):
+    """A macro imported without context sees only its arguments and the globals: `lang`
+    was undefined in two of them, so English pages listed commitments and principles in
+    Swedish. Every free name in such a file must be an argument, a global or its own."""
+    from jinja2 import meta
+
+    env = app.jinja_env
+    root = Path(app.root_path).parent / "templates"
+    wrong = {}
+    for source in macro_files_imported_without_context(root):
+        tree = env.parse((root / source).read_text())
+        free = meta.find_undeclared_variables(tree)
+        context_only = free - set(env.globals) - {"caller", "varargs", "kwargs"}
+        if context_only:
+            wrong[source] = sorted(context_only)
+    assert not wrong, wrong
