@@ -257,3 +257,32 @@ def test_no_macro_imported_without_context_reads_the_pages_variables(app):
         if context_only:
             wrong[source] = sorted(context_only)
     assert not wrong, wrong
+
+
+@pytest.mark.parametrize(
+    ("lang", "wanted"),
+    [
+        ("sv", "Sekunder mellan meddelanden måste vara ett heltal."),
+        ("en", "Seconds between messages must be a whole number."),
+    ],
+)
+def test_a_refused_slow_mode_is_told_beside_its_field_in_words(client, auth, make, lang, wanted):
+    """It was a flash naming the form's key: "seconds must be a whole number"."""
+    moderator = make.user()
+    thread = make.thread(forum=make.forum(moderators=[moderator]))
+    auth.login(moderator)
+    response = client.post(
+        f"/threads/{thread.id}/moderate",
+        data={"action": "slow_mode", "seconds": "1e3"},
+        headers={"Accept-Language": lang},
+    )
+    page = html.unescape(response.get_data(as_text=True))
+    assert response.status_code == 400
+    assert re.search(
+        r'<input type="number" id="slow-seconds"[^>]* aria-invalid="true" '
+        r'aria-describedby="slow-seconds-error">',
+        page,
+    )
+    assert f'<p class="error" id="slow-seconds-error">{wanted}</p>' in page
+    assert 'class="thread-controls" id="thread-controls" open' in page
+    assert "seconds must" not in page and "flash-error" not in page
