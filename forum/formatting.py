@@ -6,11 +6,9 @@ from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
 
+from babel import dates
 from flask import g
 from flask_babel import (
-    format_date,
-    format_datetime,
-    format_time,
     get_locale,
     get_timezone,
     get_translations,
@@ -67,13 +65,23 @@ def install_template_gettext(jinja_env: Any) -> None:
     )
 
 
+# The conventions a language's times are written in. English is British here: day before
+# month and a 24-hour clock ("5 Dec 2026 23:50", not "Dec 5, 2026 11:50 PM"), as the
+# thread's script writes a live message's time (timeFormatter() in static/js/message.js).
+TIME_LOCALES = {"en": "en_GB"}
+
+
 @lru_cache(maxsize=8192)
 def _format_local(value: datetime, fmt: str, locale: str, zone: Any) -> str:
-    """Flask-Babel's formatting, remembered by everything it depends on (the time, the format,
-    the request's locale and zone): a thread page formats every message's time on every view."""
+    """Babel's formatting in the zone, remembered by everything it depends on (the time, the
+    format, the request's locale and zone): a thread page formats every message's time on
+    every view. "medium" is the medium date and the short time with a space between, which
+    the script builds the same way from the browser's Intl formats."""
+    where = TIME_LOCALES.get(locale, locale)
     if fmt == "medium":
-        return f"{format_date(value, 'medium')} {format_time(value, 'short')}"
-    return format_datetime(value, fmt)
+        day = dates.format_date(value.astimezone(zone), "medium", locale=where)
+        return f"{day} {dates.format_time(value, 'short', tzinfo=zone, locale=where)}"
+    return dates.format_datetime(value, fmt, tzinfo=zone, locale=where)
 
 
 def local_datetime(value: datetime | None, fmt: str = "medium") -> str:

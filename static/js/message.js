@@ -90,11 +90,14 @@ export function renderMessage(template, m, ctx) {
   return li;
 }
 
+// A time as the server writes it (forum/formatting.py, "medium"): the medium date, a
+// space, the short time, in Stockholm; English is British (day month, 24-hour clock).
 export function timeFormatter() {
   const lang = document.documentElement.lang === "en" ? "en-GB" : "sv-SE";
-  return new Intl.DateTimeFormat(lang, {
-    dateStyle: "medium", timeStyle: "short", timeZone: "Europe/Stockholm",
-  });
+  const zone = "Europe/Stockholm";
+  const day = new Intl.DateTimeFormat(lang, { dateStyle: "medium", timeZone: zone });
+  const time = new Intl.DateTimeFormat(lang, { timeStyle: "short", timeZone: zone });
+  return { format: (date) => `${day.format(date)} ${time.format(date)}` };
 }
 
 // A polite live region. Announcements wait a second, and longer while the person is

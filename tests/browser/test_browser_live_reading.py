@@ -77,3 +77,20 @@ def test_a_refused_slow_mode_moves_focus_to_its_field(world, new_page):
     expect(page.locator("#slow-seconds-error")).to_have_text(
         "Seconds between messages must be a whole number."
     )
+
+
+@pytest.mark.parametrize("lang", ["sv", "en"])
+def test_a_live_message_time_reads_as_the_servers(world, new_page, lang):
+    """English pages said "Dec 5, 2026 11:50 PM" beside live messages' "5 Dec 2026, 23:50"."""
+    page = new_page(lang)
+    open_thread(page, world)
+    time = page.locator(f"#m{world.message_id} time")
+    server = time.text_content()
+    script = page.evaluate(
+        """async (iso) => {
+            const { timeFormatter } = await import("/static/js/message.js");
+            return timeFormatter().format(new Date(iso));
+        }""",
+        time.get_attribute("datetime"),
+    )
+    assert script == server
