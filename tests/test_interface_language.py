@@ -286,3 +286,26 @@ def test_a_refused_slow_mode_is_told_beside_its_field_in_words(client, auth, mak
     assert f'<p class="error" id="slow-seconds-error">{wanted}</p>' in page
     assert 'class="thread-controls" id="thread-controls" open' in page
     assert "seconds must" not in page and "flash-error" not in page
+
+
+@pytest.mark.parametrize(
+    ("lang", "words", "until"),
+    [("sv", "member (kommandoraden)", "(till "), ("en", "member (command line)", "(until ")],
+)
+def test_the_audit_log_shows_the_apps_words_and_times_in_the_readers_language(
+    app, client, auth, make, lang, words, until
+):
+    """It showed "(until 2026-12-05T23:58:36.924176Z)" and "(command line)" on Swedish pages."""
+    from forum.services import moderation as moderation_service
+
+    admin, person = make.user("admin"), make.user()
+    with app.test_request_context():
+        moderation_service.suspend_person(admin, person.id, 60, "Upprepade personangrepp.")
+    auth.login(admin)
+    page = html.unescape(
+        client.get("/moderation/audit", headers={"Accept-Language": lang}).get_data(as_text=True)
+    )
+    assert f"<td>{words}</td>" in page
+    shown = re.search(r"<td>Upprepade personangrepp\. (\([^)]*\))</td>", page)
+    assert shown and shown.group(1).startswith(until), shown
+    assert not re.search(r"\d{4}-\d\d-\d\dT\d\d:\d\d", shown.group(1))

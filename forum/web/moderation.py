@@ -14,6 +14,7 @@ from flask_login import current_user, login_required
 
 from .. import policy
 from ..errors import DomainError, Invalid, NotFound
+from ..formatting import audit_reason
 from ..models import FlagReason, Principle, User
 from ..queries import agreement, payloads
 from ..queries import forums as forum_queries
@@ -55,6 +56,8 @@ def _checked() -> None:
     if not ButtonForm().validate_on_submit():
         raise Invalid(_("The form had expired or was not sent from this site. Try again."))
 
+
+bp.add_app_template_global(audit_reason, "audit_reason")
 
 # What the forms call their number fields, for an error (never the form's own key).
 FIELD_LABELS = {
