@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
 
+from babel import dates
 from flask import g
 from flask_babel import (
-    format_date,
-    format_datetime,
-    format_time,
     get_locale,
     get_timezone,
     get_translations,
+    gettext,
     to_user_timezone,
 )
 
@@ -67,13 +68,23 @@ def install_template_gettext(jinja_env: Any) -> None:
     )
 
 
+# The conventions a language's times are written in. English is British here: day before
+# month and a 24-hour clock ("5 Dec 2026 23:50", not "Dec 5, 2026 11:50 PM"), as the
+# thread's script writes a live message's time (timeFormatter() in static/js/message.js).
+TIME_LOCALES = {"en": "en_GB"}
+
+
 @lru_cache(maxsize=8192)
 def _format_local(value: datetime, fmt: str, locale: str, zone: Any) -> str:
-    """Flask-Babel's formatting, remembered by everything it depends on (the time, the format,
-    the request's locale and zone): a thread page formats every message's time on every view."""
+    """Babel's formatting in the zone, remembered by everything it depends on (the time, the
+    format, the request's locale and zone): a thread page formats every message's time on
+    every view. "medium" is the medium date and the short time with a space between, which
+    the script builds the same way from the browser's Intl formats."""
+    where = TIME_LOCALES.get(locale, locale)
     if fmt == "medium":
-        return f"{format_date(value, 'medium')} {format_time(value, 'short')}"
-    return format_datetime(value, fmt)
+        day = dates.format_date(value.astimezone(zone), "medium", locale=where)
+        return f"{day} {dates.format_time(value, 'short', tzinfo=zone, locale=where)}"
+    return dates.format_datetime(value, fmt, tzinfo=zone, locale=where)
 
 
 def local_datetime(value: datetime | None, fmt: str = "medium") -> str:
@@ -119,3 +130,38 @@ def percent(value: object) -> str:
     if value is None:
         return "–"
     return str(format_percent(value))
+
+
+_ISO = r"\d{4}-\d\d-\d\dT[\d:.]+Z"
+# Audit details the services store as finished English fragments: the fixed words and the
+# time are put in the reader's language when shown, the stored rows stay as they are.
+_AUDIT_DETAILS: dict[str, list[tuple[re.Pattern[str], Callable[[re.Match[str]], str]]]] = {
+    "role.granted": [
+        (
+            re.compile(r"(?P<role>\w+) \(command line\)"),
+            lambda m: gettext("%(role)s (command line)", role=m["role"]),
+        )
+    ],
+    "thread.moved": [
+        (re.compile(r"from (?P<x>.+)", re.S), lambda m: gettext("from %(forum)s", forum=m["x"])),
+        (re.compile(r"to (?P<x>.+)", re.S), lambda m: gettext("to %(forum)s", forum=m["x"])),
+    ],
+}
+_UNTIL = (
+    re.compile(rf"(?P<reason>.*) \(until (?P<until>{_ISO})\)", re.S),
+    lambda m: gettext(
+        "%(reason)s (until %(time)s)", reason=m["reason"], time=local_from_iso(m["until"])
+    ),
+)
+_AUDIT_DETAILS["user.suspended"] = _AUDIT_DETAILS["user.muted"] = [_UNTIL]
+
+
+def audit_reason(action: str, reason: str) -> str:
+    """An audit entry's reason for the reader: a detail the app wrote in English words
+    ("admin (command line)", "… (until 2026-12-05T23:58:36Z)") in the page's language and
+    local time; what a person wrote is shown as written."""
+    for pattern, words in _AUDIT_DETAILS.get(action, []):
+        match = pattern.fullmatch(reason or "")
+        if match:
+            return words(match)
+    return reason or ""

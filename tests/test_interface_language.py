@@ -188,3 +188,124 @@ def test_the_checker_catches_what_it_looks_for():
     assert find_problems({"/z": "<td>8.6</td>"}, set(), set(), decimal_point=True) == {
         "/z": ["8.6"]
     }
+
+
+@pytest.mark.parametrize(
+    ("lang", "wanted"),
+    [("sv", "Logga in för att se den här sidan."), ("en", "Please log in to see this page.")],
+)
+def test_the_login_prompt_speaks_the_visitors_language(client, lang, wanted):
+    page = client.get("/settings", headers={"Accept-Language": lang}, follow_redirects=True)
+    assert page.request.path == "/login"
+    assert wanted in page.get_data(as_text=True)
+
+
+def test_english_figures_and_moderation_pages_name_commitments_and_principles_in_english(
+    app, client, auth, make, db
+):
+    english = {"Accept-Language": "en"}
+    commitments = db.session.scalars(select(models.Commitment)).all()
+    principles = db.session.scalars(select(models.Principle)).all()
+    titles = [(c.title("en"), c.title("sv")) for c in commitments]
+    for path in ("/uppfoljning", "/uppfoljning/rapport"):
+        page = html.unescape(client.get(path, headers=english).get_data(as_text=True))
+        for en, sv in titles:
+            assert en in page and f">{sv}<" not in page, (path, sv)
+    moderator = make.user("moderator")
+    author = make.user()
+    message = make.message(make.thread(author=author), author, "Hej")
+    auth.login(make.user())
+    client.post(f"/messages/{message.id}/flag", data={"reason": "spam", "note": ""})
+    auth.login(moderator)
+    for path in ("/moderation", f"/moderation/messages/{message.id}"):
+        page = html.unescape(client.get(path, headers=english).get_data(as_text=True))
+        assert all(f">{p.name('en')}<" in page for p in principles), path
+        assert not any(f">{p.name('sv')}<" in page for p in principles), path
+
+
+def macro_files_imported_without_context(root: Path) -> dict[str, set[str]]:
+    """Each template file whose macros some template imports without context, and the
+    names imported from it (`{% from "x" import a, b %}`)."""
+    found: dict[str, set[str]] = {}
+    pattern = re.compile(r'{%-?\s*from\s+"([^"]+)"\s+import\s+(.*?)\s*-?%}', re.S)
+    for path in root.rglob("*.html"):
+        for source, names in pattern.findall(path.read_text()):
+            if "with context" not in names:
+                found.setdefault(source, set()).update(
+                    n.strip().split(" as ")[0] for n in names.split(",")
+                )
+    return found
+
+
+def test_no_macro_imported_without_context_reads_the_pages_variables(app):
+    """A macro imported without context sees only its arguments and the globals: `lang`
+    was undefined in two of them, so English pages listed commitments and principles in
+    Swedish. Every name such a file reads must be an argument, a global or set in it."""
+    from jinja2 import nodes
+
+    env = app.jinja_env
+    root = Path(app.root_path).parent / "templates"
+    wrong = {}
+    for source in macro_files_imported_without_context(root):
+        tree = env.parse((root / source).read_text())
+        read = {n.name for n in tree.find_all(nodes.Name) if n.ctx == "load"}
+        own = {n.name for n in tree.find_all(nodes.Name) if n.ctx in ("store", "param")}
+        own |= {m.name for m in tree.find_all(nodes.Macro)}
+        for imported in tree.find_all(nodes.FromImport):
+            own |= {n[1] if isinstance(n, tuple) else n for n in imported.names}
+        context_only = read - own - set(env.globals) - {"caller", "varargs", "kwargs", "loop"}
+        if context_only:
+            wrong[source] = sorted(context_only)
+    assert not wrong, wrong
+
+
+@pytest.mark.parametrize(
+    ("lang", "wanted"),
+    [
+        ("sv", "Sekunder mellan meddelanden måste vara ett heltal."),
+        ("en", "Seconds between messages must be a whole number."),
+    ],
+)
+def test_a_refused_slow_mode_is_told_beside_its_field_in_words(client, auth, make, lang, wanted):
+    """It was a flash naming the form's key: "seconds must be a whole number"."""
+    moderator = make.user()
+    thread = make.thread(forum=make.forum(moderators=[moderator]))
+    auth.login(moderator)
+    response = client.post(
+        f"/threads/{thread.id}/moderate",
+        data={"action": "slow_mode", "seconds": "1e3"},
+        headers={"Accept-Language": lang},
+    )
+    page = html.unescape(response.get_data(as_text=True))
+    assert response.status_code == 400
+    assert re.search(
+        r'<input type="number" id="slow-seconds"[^>]* aria-invalid="true" '
+        r'aria-describedby="slow-seconds-error">',
+        page,
+    )
+    assert f'<p class="error" id="slow-seconds-error">{wanted}</p>' in page
+    assert 'class="thread-controls" id="thread-controls" open' in page
+    assert "seconds must" not in page and "flash-error" not in page
+
+
+@pytest.mark.parametrize(
+    ("lang", "words", "until"),
+    [("sv", "member (kommandoraden)", "(till "), ("en", "member (command line)", "(until ")],
+)
+def test_the_audit_log_shows_the_apps_words_and_times_in_the_readers_language(
+    app, client, auth, make, lang, words, until
+):
+    """It showed "(until 2026-12-05T23:58:36.924176Z)" and "(command line)" on Swedish pages."""
+    from forum.services import moderation as moderation_service
+
+    admin, person = make.user("admin"), make.user()
+    with app.test_request_context():
+        moderation_service.suspend_person(admin, person.id, 60, "Upprepade personangrepp.")
+    auth.login(admin)
+    page = html.unescape(
+        client.get("/moderation/audit", headers={"Accept-Language": lang}).get_data(as_text=True)
+    )
+    assert f"<td>{words}</td>" in page
+    shown = re.search(r"<td>Upprepade personangrepp\. (\([^)]*\))</td>", page)
+    assert shown and shown.group(1).startswith(until), shown
+    assert not re.search(r"\d{4}-\d\d-\d\dT\d\d:\d\d", shown.group(1))

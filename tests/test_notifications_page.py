@@ -129,3 +129,27 @@ def test_a_thread_one_may_no_longer_read_is_not_named_by_its_new_title(app, make
     auth.login(stays)
     for url in ["/notifications", "/"]:
         assert "Nytt hemligt namn" in client.get(url).get_data(as_text=True), url
+
+
+def test_response_notifications_name_their_round_and_mark_the_language_of_their_excerpt(
+    app, make, db, client, auth
+):
+    """A response's notifications had no thread, so the page said 'in “”'; the excerpt the
+    app wrote in the recipient's stored language (Swedish for one who follows the browser)
+    carried no lang on an English page."""
+    from consultation_support import make_round, respond
+
+    official = make.user("official")
+    chair, member = make.user(), make.user(name="Mira Medlem")
+    org = make.organisation(admin=chair, members=[member])
+    round_ = make_round(app, make, official, "open", title="Lokaler för föreningslivet")
+    respond(app, member, round_, org, submit=False)
+    respond(app, chair, round_, org)
+    for person, kind in [(chair, "drafted"), (official, "submitted")]:
+        auth.login(person)
+        page = client.get("/notifications").get_data(as_text=True)
+        links = re.findall(r'<a href="/notifications/\d+/open">([^<]*)</a>', page)
+        assert "Lokaler för föreningslivet" in links[0], (kind, links)  # the newest
+    auth.login(chair)
+    page = client.get("/notifications").get_data(as_text=True)
+    assert re.search(r'<span class="meta" data-stored-text lang="sv">Mira Medlem sparade', page)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 
 def test_accessibility_statement_says_what_the_law_asks(client, app):
     app.config["FORUM_ACCESSIBILITY_CONTACT"] = "tillganglighet@example.org"
@@ -40,3 +42,13 @@ def test_favicon_and_manifest(client):
     for i in body["icons"]:
         with client.get(i["src"]) as response:
             assert response.status_code == 200
+
+
+@pytest.mark.parametrize(("lang", "heading"), [("sv", "Sidan finns inte"), ("en", "Not found")])
+def test_an_error_page_is_titled_by_its_heading(client, lang, heading):
+    """The title was only the status number ("404 – Dialogforum")."""
+    page = client.get("/no-such-page", headers={"Accept-Language": lang})
+    text = page.get_data(as_text=True)
+    assert page.status_code == 404
+    assert f"<title>{heading} – Dialogforum</title>" in text
+    assert f"<h1>{heading}</h1>" in text

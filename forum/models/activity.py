@@ -26,6 +26,9 @@ class Notification(Model):
     message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id"))
     url: Mapped[str] = mapped_column(String(300), default="")
     excerpt: Mapped[str] = mapped_column(String(300), default="")
+    # The language of an excerpt the app wrote ("Mira saved a draft…"), in the recipient's
+    # stored language at delivery; None for a quote of what a person wrote.
+    excerpt_lang: Mapped[str | None] = mapped_column(String(5))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     read_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # "digest" while waiting for the person's daily digest, then "sent"; else empty.

@@ -281,6 +281,7 @@ def notification_dict(n: Notification, actor_name: str, thread_title: str) -> di
         "excerpt": n.excerpt,
         "actor": actor_name,
         "thread": thread_title,
+        "thread_id": n.thread_id,
         "created_at": iso_utc(n.created_at),
         "read": n.read_at is not None,
     }

@@ -562,7 +562,7 @@ def save_response(
             path_for("consultations.show", round_id=round_.id),
             actor=user,
             actor_name=org.name,
-            title=round_.title,
+            thread=_thread(round_),
         )
     else:
         deliver(
@@ -578,7 +578,7 @@ def save_response(
             ),
             path_for("consultations.respond", round_id=round_.id, organisation=org.id),
             actor=user,
-            title=round_.title,
+            thread=_thread(round_),
         )
     db.session.commit()
     return response

@@ -283,7 +283,8 @@ def deliver(
         mode = modes[user.id]
         if mode == IMMEDIATE and _mail_held(user, kind, now):
             mode = DIGEST  # held for the first digest after the suspension
-        with force_locale(user.locale or "sv"):
+        lang = user.locale or "sv"
+        with force_locale(lang):
             text = excerpt_text() if callable(excerpt_text) else excerpt_text
             subject = describe(kind, name, title)
         note = Notification(
@@ -294,6 +295,7 @@ def deliver(
             message_id=message_id,
             url=url,
             excerpt=text[:300],
+            excerpt_lang=lang if callable(excerpt_text) else None,
             mail_state=DIGEST if mode == DIGEST else None,
         )
         db.session.add(note)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
@@ -14,6 +14,7 @@ from flask_login import current_user, login_required
 
 from .. import policy
 from ..errors import DomainError, Invalid, NotFound
+from ..formatting import audit_reason
 from ..models import FlagReason, Principle, User
 from ..queries import agreement, payloads
 from ..queries import forums as forum_queries
@@ -56,6 +57,16 @@ def _checked() -> None:
         raise Invalid(_("The form had expired or was not sent from this site. Try again."))
 
 
+bp.add_app_template_global(audit_reason, "audit_reason")
+
+# What the forms call their number fields, for an error (never the form's own key).
+FIELD_LABELS = {
+    "seconds": _l("Seconds between messages"),
+    "minutes": _l("For how long"),
+    "forum_id": _l("Forum"),
+}
+
+
 def _int(name: str) -> int | None:
     raw = (request.form.get(name) or "").strip()
     if not raw:
@@ -63,7 +74,8 @@ def _int(name: str) -> int | None:
     try:
         return int(raw)
     except ValueError:
-        raise Invalid(_("%(field)s must be a whole number.", field=name), field=name) from None
+        label = str(FIELD_LABELS.get(name, name))
+        raise Invalid(_("%(field)s must be a whole number.", field=label), field=name) from None
 
 
 def _require_moderation() -> None:
@@ -263,6 +275,10 @@ THREAD_ACTIONS = {
 }
 
 
+# A thread control's form field and the id of its input on the thread page.
+THREAD_FIELDS = {"seconds": "slow-seconds", "title": "rename-title", "forum_id": "move-forum"}
+
+
 @bp.post("/threads/<int:thread_id>/moderate")
 @login_required
 def moderate_thread(thread_id: int):
@@ -276,10 +292,14 @@ def moderate_thread(thread_id: int):
     except DomainError as err:
         if err.status in (401, 403, 404):
             raise
-        flash(err.message, "error")
         from .forums import MessageForm, _thread_page
 
         thread = forum_queries.visible_thread(current_user, thread_id)
+        if err.field in THREAD_FIELDS:
+            # shown beside its field in the open thread controls, not as a loose flash
+            g.thread_control_error = (THREAD_FIELDS[err.field], err.message)
+        else:
+            flash(err.message, "error")
         return _thread_page(thread, MessageForm(), err.status)
     flash(_("Saved."), "success")
     return redirect(url_for("forums.thread", thread_id=thread_id))

@@ -26,3 +26,14 @@ if (header && button && menu) {
     }
   });
 }
+
+// After a refused submit the page comes back with an error summary: move focus to it,
+// so a screen reader reads the problems and the keyboard starts from their links. A form
+// with one field and no summary (a thread control) gets focus on the refused field, which
+// names its error through aria-describedby. Not when the reader has moved focus already.
+const refused =
+  document.querySelector(".error-summary[tabindex='-1']") ||
+  document.querySelector("main [aria-invalid='true']");
+if (refused && (document.activeElement === document.body || !document.activeElement)) {
+  refused.focus();
+}

@@ -90,18 +90,26 @@ export function renderMessage(template, m, ctx) {
   return li;
 }
 
+// A time as the server writes it (forum/formatting.py, "medium"): the medium date, a
+// space, the short time, in Stockholm; English is British (day month, 24-hour clock).
 export function timeFormatter() {
   const lang = document.documentElement.lang === "en" ? "en-GB" : "sv-SE";
-  return new Intl.DateTimeFormat(lang, {
-    dateStyle: "medium", timeStyle: "short", timeZone: "Europe/Stockholm",
-  });
+  const zone = "Europe/Stockholm";
+  const day = new Intl.DateTimeFormat(lang, { dateStyle: "medium", timeZone: zone });
+  const time = new Intl.DateTimeFormat(lang, { timeStyle: "short", timeZone: zone });
+  return { format: (date) => `${day.format(date)} ${time.format(date)}` };
 }
 
-// A polite live region that waits while the person is typing in `busyEl`, so
-// announcements do not talk over their own keystrokes.
-export function announcer(region, busyEl) {
+// A polite live region. Announcements wait a second, and longer while the person is
+// typing in `busyEl`, so they neither talk over the keystrokes nor queue one line per
+// message: the new messages of a burst become one line, `burst(messages)` (each message
+// {name, text, line}; one alone is read as its own `line`). Urgent ones go at once.
+const QUIET_MS = 1000;
+
+export function announcer(region, busyEl, { burst } = {}) {
   let lastKey = 0;
   let waiting = [];
+  let messages = [];
   let timer = null;
   if (busyEl) busyEl.addEventListener("keydown", () => { lastKey = Date.now(); });
   const typing = () => busyEl && document.activeElement === busyEl && Date.now() - lastKey < 2000;
@@ -113,14 +121,22 @@ export function announcer(region, busyEl) {
   }
   function drain() {
     timer = null;
-    if (typing()) { timer = window.setTimeout(drain, 1000); return; }
-    const batch = waiting;
+    if (typing()) { timer = window.setTimeout(drain, QUIET_MS); return; }
+    const lines = waiting.slice(-2);
+    if (messages.length) {
+      lines.push(messages.length > 1 && burst ? burst(messages) : messages[messages.length - 1].line);
+    }
     waiting = [];
-    batch.slice(-3).forEach(put);
+    messages = [];
+    lines.forEach(put);
   }
-  return function say(text, { urgent = false } = {}) {
-    if (urgent || !typing()) { put(text); return; }
+  const later = () => { if (!timer) timer = window.setTimeout(drain, QUIET_MS); };
+  function say(text, { urgent = false } = {}) {
+    if (urgent) { put(text); return; }
     waiting.push(text);
-    if (!timer) timer = window.setTimeout(drain, 1000);
-  };
+    later();
+  }
+  // A new message from someone else: {name, text, line}, read with the rest of its burst.
+  say.message = (message) => { messages.push(message); later(); };
+  return say;
 }

@@ -8,9 +8,16 @@ function setCount(n) {
   counters.forEach((el) => { el.textContent = String(n); });
 }
 
+// The thread open on this page, if any: its own live region reads its new messages.
+const threadRoot = document.getElementById("thread");
+const openThread = threadRoot && threadRoot.dataset.live === "true" ? Number(threadRoot.dataset.threadId) : 0;
+
 socket.on("notification", (payload) => {
   setCount(payload.unread);
-  if (announcer && payload.notification) {
+  const note = payload.notification;
+  // A mention or reply in the open thread is read once, as a new message, not twice.
+  const seenHere = Boolean(note && openThread && note.thread_id === openThread);
+  if (announcer && note && !seenHere) {
     announcer.textContent = "";
     window.setTimeout(() => {
       announcer.textContent = `${announcer.dataset.prefix || ""} ${payload.notification.actor}: ${payload.notification.excerpt}`;

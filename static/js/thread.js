@@ -6,7 +6,7 @@
 //   mentions.js    the composer's @ autocomplete (an ARIA combobox), wired by composer.js
 //   presence.js    who is here and who is typing
 // The page works without any of this (form posts, links, reloads).
-import { socket } from "./live.js";
+import { format, socket } from "./live.js";
 import { announcer, timeFormatter } from "./message.js";
 import { connectThread } from "./thread/connection.js";
 import { createFeed } from "./thread/feed.js";
@@ -30,7 +30,13 @@ function start(root) {
     notShown: S.notShown,
     timeFormat: timeFormatter(),
   };
-  const say = announcer(document.getElementById("announcer"), document.getElementById("body"));
+  const say = announcer(document.getElementById("announcer"), document.getElementById("body"), {
+    // a burst of new messages is one line: how many, and the latest one
+    burst: (messages) => {
+      const last = messages[messages.length - 1];
+      return `${format(S.newMessages, { n: messages.length, name: last.name })}: ${last.text}`;
+    },
+  });
   const status = document.getElementById("thread-status");
   const slowMode = document.getElementById("slow-mode");
   const revokedBanner = document.getElementById("thread-revoked");

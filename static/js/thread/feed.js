@@ -71,7 +71,8 @@ export function createFeed({ socket, threadId, viewerId, ctx, S, say, isJoined }
     if (stick || m.author.id === viewerId) toBottom();
     if (announce && m.author.id !== viewerId) {
       const text = li.querySelector("[data-slot=body]").textContent.trim().slice(0, 140);
-      say(`${format(S.newMessage, { name: m.author.display_name })}: ${text}`);
+      const name = m.author.display_name;
+      say.message({ name, text, line: `${format(S.newMessage, { name })}: ${text}` });
     }
     updateNewestLink();
     scheduleRead();

@@ -1,0 +1,96 @@
+"""What a screen reader is told on a live thread, where focus goes after a refused form,
+and that a live message's time reads as the server writes it."""
+
+from __future__ import annotations
+
+import pytest
+from browsing import login
+from playwright.sync_api import expect
+
+pytestmark = pytest.mark.browser
+
+
+def open_thread(page, world):
+    page.goto(f"{world.url}/threads/{world.thread_id}")
+    expect(page.locator("#connection")).to_have_attribute("data-state", "connected")
+
+
+def send(page, text):
+    page.fill("#body", text)
+    page.press("#body", "Enter")
+
+
+def test_a_burst_of_messages_is_one_line_and_a_mention_here_is_read_once(world, new_page):
+    """Five messages queued five announcements; a mention in the open thread was read
+    twice (as a message and as a notification)."""
+    alice, bob = new_page("sv"), new_page("en")
+    login(alice, world, world.alice_email)
+    login(bob, world, world.bob_email)
+    open_thread(alice, world)
+    open_thread(bob, world)
+    words = ["Ett", "Två", "Tre", "Fyra", "Fem"]
+    # Bob types while they arrive (announcements wait for a pause), so however slowly the
+    # server relays them, all five are waiting when he stops.
+    bob.focus("#body")
+    for word in words:
+        bob.keyboard.type("x")
+        send(alice, word)
+        expect(bob.locator("#feed [data-slot=body]", has_text=word)).to_have_count(1)
+        bob.keyboard.type("x")
+    bob.fill("#body", "")
+    bob.evaluate("document.activeElement.blur()")
+    lines = bob.locator("#announcer p")
+    expect(lines).to_have_count(1)
+    expect(lines).to_have_text("5 new messages; the latest from Alice Andersson: Fem")
+
+    send(alice, "Hör du @bob.berg?")
+    expect(bob.locator("#announcer p").last).to_contain_text(
+        "New message from Alice Andersson: Hör du"
+    )
+    expect(bob.locator("[data-notification-count]").first).to_have_text("1")
+    expect(bob.locator("#notify-announcer")).to_have_text("")
+    # elsewhere the notification is what tells him
+    bob.goto(f"{world.url}/forums")
+    send(alice, "Och nu, @bob.berg?")
+    expect(bob.locator("#notify-announcer")).to_contain_text("Alice Andersson")
+
+
+def test_a_refused_login_moves_focus_to_the_error_summary(world, new_page):
+    page = new_page("en")
+    page.goto(world.url + "/login")
+    page.fill("input[name=email]", world.alice_email)
+    page.fill("input[name=password]", "not the password")
+    page.locator("main form [type=submit]").click()
+    expect(page.locator(".error-summary")).to_be_focused()
+
+
+def test_a_refused_slow_mode_moves_focus_to_its_field(world, new_page):
+    page = new_page("en")
+    login(page, world, world.moderator_email)
+    page.goto(f"{world.url}/threads/{world.thread_id}")
+    page.locator("#thread-controls > summary").click()
+    page.fill("#slow-seconds", "1e3")  # a number to the browser, not a whole one to the form
+    page.locator("form:has(#slow-seconds) [type=submit]").click()
+    field = page.locator("#slow-seconds")
+    expect(field).to_be_focused()
+    expect(field).to_have_attribute("aria-describedby", "slow-seconds-error")
+    expect(page.locator("#slow-seconds-error")).to_have_text(
+        "Seconds between messages must be a whole number."
+    )
+
+
+@pytest.mark.parametrize("lang", ["sv", "en"])
+def test_a_live_message_time_reads_as_the_servers(world, new_page, lang):
+    """English pages said "Dec 5, 2026 11:50 PM" beside live messages' "5 Dec 2026, 23:50"."""
+    page = new_page(lang)
+    open_thread(page, world)
+    time = page.locator(f"#m{world.message_id} time")
+    server = time.text_content()
+    script = page.evaluate(
+        """async (iso) => {
+            const { timeFormatter } = await import("/static/js/message.js");
+            return timeFormatter().format(new Date(iso));
+        }""",
+        time.get_attribute("datetime"),
+    )
+    assert script == server
