@@ -1,7 +1,7 @@
 """notification excerpt language: an excerpt the app wrote is marked with its language
 
-Revision ID: e21notelang
-Revises: e20digestday
+Revision ID: e23notelang
+Revises: e22changes
 Create Date: 2026-12-05 23:30:00
 
 An excerpt such as "Mira saved a draft…" is written at delivery in the recipient's stored
@@ -15,8 +15,8 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = "e21notelang"
-down_revision = "e20digestday"
+revision = "e23notelang"
+down_revision = "e22changes"
 branch_labels = None
 depends_on = None
 
