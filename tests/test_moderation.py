@@ -902,6 +902,18 @@ def test_audit_log_filters_and_cannot_be_changed(scene, make, client, auth, db):
     assert client.get("/moderation/audit").status_code == 403
 
 
+def test_only_admins_are_offered_the_who_filter_by_email(scene, make, client, auth):
+    # moderators filter by handle only (an address is private), so the label says so
+    for user, label in [
+        (scene.forum_moderator, "Who (handle)"),
+        (make.user("moderator"), "Who (handle)"),
+        (make.user("admin"), "Who (handle or email)"),
+    ]:
+        auth.login(user)
+        page = text(client.get("/moderation/audit"))
+        assert f'<label for="actor">{label}</label>' in page
+
+
 def test_transparency_counts_without_names(scene, client, auth, db):
     moderation.hide_message(scene.forum_moderator, scene.message.id, principle_slug(db), "Namn")
     moderation.warn_person(scene.forum_moderator, 0, "Tonen", message_id=scene.message.id)

@@ -536,6 +536,7 @@ def audit_log():
         forums=forums,
         forum_titles={f.id: f.title for f in forums},
         actions=mq.audit_actions(current_user),
+        by_email=policy.is_admin(current_user),  # as mq.audit_entries filters
         errors=errors,
         args=request.args,
         older_args={k: v for k, v in request.args.items() if k != "before"},
