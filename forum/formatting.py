@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from functools import lru_cache
 from typing import Any
 
@@ -92,6 +92,13 @@ def local_datetime(value: datetime | None, fmt: str = "medium") -> str:
     if value is None:
         return ""
     return _format_local(value, fmt, str(get_locale()), get_timezone())
+
+
+def long_date(value: date) -> str:
+    """A calendar date in words in the reader's language, in the same conventions as the
+    times: "1 May 2027" in English (British, not "May 1, 2027"), "1 maj 2027" in Swedish."""
+    locale = str(get_locale())
+    return dates.format_date(value, "long", locale=TIME_LOCALES.get(locale, locale))
 
 
 def days_until(value: datetime, now: datetime) -> int:

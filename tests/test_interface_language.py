@@ -292,19 +292,19 @@ def test_a_refused_slow_mode_is_told_beside_its_field_in_words(client, auth, mak
     ("lang", "words", "until"),
     [("sv", "member (kommandoraden)", "(till "), ("en", "member (command line)", "(until ")],
 )
+@pytest.mark.parametrize("path", ["/moderation/audit", "/admin"])
 def test_the_audit_log_shows_the_apps_words_and_times_in_the_readers_language(
-    app, client, auth, make, lang, words, until
+    app, client, auth, make, lang, words, until, path
 ):
-    """It showed "(until 2026-12-05T23:58:36.924176Z)" and "(command line)" on Swedish pages."""
+    """It showed "(until 2026-12-05T23:58:36.924176Z)" and "(command line)" on Swedish pages,
+    on the moderation audit page and on the admin page's latest entries."""
     from forum.services import moderation as moderation_service
 
     admin, person = make.user("admin"), make.user()
     with app.test_request_context():
         moderation_service.suspend_person(admin, person.id, 60, "Upprepade personangrepp.")
     auth.login(admin)
-    page = html.unescape(
-        client.get("/moderation/audit", headers={"Accept-Language": lang}).get_data(as_text=True)
-    )
+    page = html.unescape(client.get(path, headers={"Accept-Language": lang}).get_data(as_text=True))
     assert f"<td>{words}</td>" in page
     shown = re.search(r"<td>Upprepade personangrepp\. (\([^)]*\))</td>", page)
     assert shown and shown.group(1).startswith(until), shown

@@ -7,6 +7,7 @@ import threading
 import time
 from dataclasses import dataclass
 from datetime import timedelta
+from html.parser import HTMLParser
 
 import pytest
 from sqlalchemy import func, select
@@ -45,6 +46,47 @@ def received(sock, name):
 
 def text(response):
     return response.get_data(as_text=True)
+
+
+class _Fields(HTMLParser):
+    """What a page's form fields hold, by id: a textarea's text, an input's value, a select's
+    chosen option ("" when none is marked), whether a checkbox or radio is checked."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fields: dict[str, object] = {}
+        self._textarea: str | None = None
+        self._select: str | None = None
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if tag == "textarea":
+            self._textarea = a["id"]
+            self.fields[a["id"]] = ""
+        elif tag == "select":
+            self._select = a["id"]
+            self.fields[a["id"]] = ""
+        elif tag == "option" and self._select and "selected" in a:
+            self.fields[self._select] = a["value"]
+        elif tag == "input" and "id" in a:
+            checkable = a.get("type") in ("radio", "checkbox")
+            self.fields[a["id"]] = "checked" in a if checkable else a.get("value", "")
+
+    def handle_endtag(self, tag):
+        if tag == "textarea":
+            self._textarea = None
+        elif tag == "select":
+            self._select = None
+
+    def handle_data(self, data):
+        if self._textarea:
+            self.fields[self._textarea] += data
+
+
+def fields(response) -> dict[str, object]:
+    parser = _Fields()
+    parser.feed(text(response))
+    return parser.fields
 
 
 def count(db, model, *where):
@@ -244,6 +286,115 @@ def test_hide_with_a_principle_tells_the_author_and_the_room(scene, client, auth
     assert count(db, ModerationAction) == 1
 
 
+# A refused form comes back as the moderator sent it, and only that form: the message's other
+# forms and the other messages' forms on the queue stay empty. Markup in it stays text.
+TYPED = "Telefonnummer och adress </textarea><script>alert(1)</script>"
+
+
+@pytest.mark.parametrize("page", ["queue", "message"])
+def test_a_hide_refused_by_another_moderators_hide_keeps_the_note(
+    scene, make, client, auth, db, page
+):
+    other = make.message(scene.thread, scene.author, "Ett annat flaggat meddelande")
+    for message in (scene.message, other):
+        moderation.flag_message(scene.flaggers[0], message.id, "personal_data")
+    moderation.hide_message(make.user("moderator"), scene.message.id, "other", "Först")
+    auth.login(scene.forum_moderator)
+    sid = scene.message.id
+    response = client.post(
+        f"/moderation/messages/{sid}/hide",
+        data={"from": page, "reason": "other", "note": TYPED},
+    )
+    assert response.status_code == 409
+    assert "<script>alert(1)" not in text(response)
+    assert "already hidden" in text(response)
+    typed = fields(response)
+    assert typed[f"hide-note-{sid}"] == TYPED and typed[f"hide-reason-{sid}"] == "other"
+    assert typed[f"redact-note-{sid}"] == typed[f"mute-note-{sid}"] == ""
+    if page == "queue":
+        assert typed[f"hide-note-{other.id}"] == ""
+
+
+@pytest.mark.parametrize("page", ["queue", "message"])
+def test_refused_message_forms_keep_what_was_typed(scene, make, client, auth, db, page):
+    other = make.message(scene.thread, scene.author, "Ett annat flaggat meddelande")
+    for message in (scene.message, other):
+        moderation.flag_message(scene.flaggers[0], message.id, "personal_data")
+    sid, oid = scene.message.id, other.id
+    auth.login(scene.forum_moderator)
+
+    def refused(op, status, **data):
+        response = client.post(f"/moderation/messages/{sid}/{op}", data={"from": page, **data})
+        assert response.status_code == status
+        assert "<script>alert(1)" not in text(response)
+        return fields(response)
+
+    # hide: a note longer than allowed
+    typed = refused("hide", 400, reason="other", note=TYPED + "x" * 1000)
+    assert typed[f"hide-note-{sid}"] == TYPED + "x" * 1000
+    assert typed[f"hide-reason-{sid}"] == "other"
+    assert typed[f"redact-note-{sid}"] == typed[f"mute-note-{sid}"] == ""
+    if page == "queue":
+        assert typed[f"hide-note-{oid}"] == "" and typed[f"hide-reason-{oid}"] == ""
+
+    # redact: the edited text and the note, with a note that is too long
+    edited = "Ring mig, [nummer borttaget] <b>"
+    typed = refused("redact", 400, replacement=edited, note=TYPED + "x" * 1000)
+    assert typed[f"redact-text-{sid}"] == edited
+    assert typed[f"redact-note-{sid}"] == TYPED + "x" * 1000
+    assert typed[f"hide-note-{sid}"] == ""
+    if page == "queue":
+        assert typed[f"redact-text-{oid}"] == other.body and typed[f"redact-note-{oid}"] == ""
+
+    # mute: another moderator muted the author a moment earlier
+    moderation.mute_person(make.user("moderator"), scene.author.id, scene.forum.id, 60, "Först")
+    typed = refused("mute", 409, minutes=str(7 * 24 * 60), note=TYPED)
+    assert typed[f"mute-note-{sid}"] == TYPED
+    assert typed[f"mute-minutes-{sid}"] == str(7 * 24 * 60)
+    assert typed[f"warn-note-{sid}"] == typed[f"hide-note-{sid}"] == ""
+    if page == "queue":
+        assert typed[f"mute-note-{oid}"] == "" and typed[f"mute-minutes-{oid}"] == ""
+
+
+def test_a_refused_appeal_decision_keeps_its_note(scene, make, client, auth, db):
+    first = moderation.hide_message(scene.forum_moderator, scene.message.id, "other", "Spam")
+    appeal = moderation.appeal(scene.author, first.id, "Det var inte spam")
+    later = make.message(scene.thread, scene.author, "Annat")
+    second = moderation.hide_message(scene.forum_moderator, later.id, "other", "Spam igen")
+    waiting = moderation.appeal(scene.author, second.id, "Inte heller")
+    moderation.decide_appeal(make.user("moderator"), appeal.id, "upheld", "Först")
+    # another moderator decided it a moment earlier: the appeal stays with what was typed
+    deciding = make.user("moderator")
+    auth.login(deciding)
+    response = client.post(
+        f"/moderation/appeals/{appeal.id}/decide", data={"outcome": "reversed", "note": TYPED}
+    )
+    assert response.status_code == 409
+    assert "already been decided" in text(response)
+    assert "<script>alert(1)" not in text(response)
+    typed = fields(response)
+    assert typed[f"appeal-note-{appeal.id}"] == TYPED
+    assert typed[f"outcome-{appeal.id}-reversed"] is True
+    assert typed[f"outcome-{appeal.id}-upheld"] is False
+    assert typed[f"appeal-note-{waiting.id}"] == ""
+    assert typed[f"outcome-{waiting.id}-upheld"] is True
+    # one who may not decide it is not shown it (the author of the decision)
+    auth.login(scene.forum_moderator)
+    response = client.post(
+        f"/moderation/appeals/{appeal.id}/decide", data={"outcome": "reversed", "note": TYPED}
+    )
+    assert response.status_code == 403
+
+    auth.login(deciding)
+    response = client.post(
+        f"/moderation/appeals/{waiting.id}/decide", data={"outcome": "sideways", "note": TYPED}
+    )
+    assert response.status_code == 400
+    assert "<script>alert(1)" not in text(response)
+    typed = fields(response)
+    assert typed[f"appeal-note-{waiting.id}"] == TYPED
+
+
 @pytest.mark.parametrize(
     ("reason", "note"),
     [("", ""), ("no-such-principle", ""), ("other", ""), ("other", "x" * 1001)],
@@ -428,6 +579,35 @@ def test_absurd_mute_durations_are_refused(scene, client, auth, db, minutes):
     )
     assert response.status_code == 400
     assert count(db, ModerationAction) == 0
+
+
+@pytest.mark.parametrize("kind", ["mute", "suspend"])
+def test_a_refused_person_form_keeps_what_was_typed(scene, make, client, auth, db, kind):
+    moderator = make.user("moderator")
+    elsewhere = make.forum(moderators=[moderator])
+    auth.login(moderator)
+    response = client.post(
+        f"/moderation/people/{kind}",
+        data={
+            "person": scene.author.handle + "m",  # a typo
+            "forum_id": str(scene.forum.id),
+            "minutes": str(7 * 24 * 60),
+            "reason": TYPED,
+        },
+    )
+    assert response.status_code == 400
+    assert "No one has that handle" in text(response)
+    assert "<script>alert(1)" not in text(response)
+    typed = fields(response)
+    assert typed[f"{kind}-person"] == scene.author.handle + "m"
+    assert typed[f"{kind}-minutes"] == str(7 * 24 * 60)
+    assert typed[f"{kind}-reason"] == TYPED
+    if kind == "mute":
+        assert typed["mute-forum_id"] == str(scene.forum.id) != str(elsewhere.id)
+    # the other form stays empty
+    untouched = "suspend" if kind == "mute" else "mute"
+    assert typed[f"{untouched}-person"] == typed[f"{untouched}-reason"] == ""
+    assert typed[f"{untouched}-minutes"] == ""
 
 
 def test_muting_twice_is_a_conflict_and_lifting_ends_it(scene, client, auth, db, socket_for):
@@ -720,6 +900,18 @@ def test_audit_log_filters_and_cannot_be_changed(scene, make, client, auth, db):
         assert getattr(client, method)("/moderation/audit").status_code == 405
     auth.login(make.user())
     assert client.get("/moderation/audit").status_code == 403
+
+
+def test_only_admins_are_offered_the_who_filter_by_email(scene, make, client, auth):
+    # moderators filter by handle only (an address is private), so the label says so
+    for user, label in [
+        (scene.forum_moderator, "Who (handle)"),
+        (make.user("moderator"), "Who (handle)"),
+        (make.user("admin"), "Who (handle or email)"),
+    ]:
+        auth.login(user)
+        page = text(client.get("/moderation/audit"))
+        assert f'<label for="actor">{label}</label>' in page
 
 
 def test_transparency_counts_without_names(scene, client, auth, db):

@@ -20,6 +20,19 @@ def test_accessibility_statement_says_what_the_law_asks(client, app):
     assert "<h1>Accessibility statement</h1>" in english and "Digg" in english
 
 
+def test_the_statements_review_date_is_written_day_month_year(client):
+    # English long dates are British like every other English date: "5 December 2026"
+    from babel.dates import format_date
+
+    from forum.web.main import STATEMENT_REVIEWED as day
+
+    english = client.get("/tillganglighet", headers={"Accept-Language": "en"})
+    assert day.strftime("%-d %B %Y") in english.get_data(as_text=True)
+    assert day.strftime("%B %-d, %Y") not in english.get_data(as_text=True)
+    swedish = client.get("/tillganglighet", headers={"Accept-Language": "sv"})
+    assert format_date(day, "long", locale="sv") in swedish.get_data(as_text=True)  # "5 december"
+
+
 def test_every_page_footer_links_to_the_statement(client, make):
     thread = make.thread()
     for path in ["/", "/forums", f"/threads/{thread.id}", "/login", "/no-such-page"]:

@@ -17,7 +17,7 @@ from flask import (
     request,
     url_for,
 )
-from flask_babel import format_date, get_locale
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
@@ -25,7 +25,7 @@ from flask_wtf import FlaskForm
 from wtforms import RadioField, SelectChoice, SelectField, StringField, TextAreaField
 from wtforms.validators import InputRequired
 
-from .. import policy
+from .. import formatting, policy
 from ..errors import DomainError, Invalid, NotFound
 from ..extensions import csrf
 from ..ids import whole_id
@@ -895,7 +895,7 @@ def long_date(value) -> str:  # noqa: ANN001 — a date, an ISO date string (as 
             value = date.fromisoformat(value)
         except ValueError:
             return value
-    return format_date(value, "long") if value else ""
+    return formatting.long_date(value) if value else ""
 
 
 @bp.app_template_global()

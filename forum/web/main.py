@@ -14,11 +14,11 @@ from flask import (
     session,
     url_for,
 )
-from flask_babel import format_date, get_locale
+from flask_babel import get_locale
 from flask_babel import gettext as _
 
 from ..agreement_content import VISION_EN, VISION_SV
-from ..formatting import days_until
+from ..formatting import days_until, long_date
 from ..models.base import utcnow
 from ..queries import agreement as agreement_queries
 from ..queries import forums as forum_queries
@@ -92,7 +92,7 @@ def accessibility():
     """The accessibility statement the law on digital public services (DOS-lagen) requires."""
     return render_template(
         "accessibility.html",
-        reviewed=format_date(STATEMENT_REVIEWED, "long"),
+        reviewed=long_date(STATEMENT_REVIEWED),
         contact=current_app.config.get("FORUM_ACCESSIBILITY_CONTACT")
         or current_app.config["FORUM_MAIL_FROM"],
     )

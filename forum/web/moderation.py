@@ -4,6 +4,7 @@ answer; refused actions show their reason on the page they came from."""
 
 from __future__ import annotations
 
+import contextlib
 from datetime import date
 
 from flask import Blueprint, flash, g, redirect, render_template, request, url_for
@@ -14,8 +15,9 @@ from flask_login import current_user, login_required
 
 from .. import policy
 from ..errors import DomainError, Invalid, NotFound
+from ..extensions import db
 from ..formatting import audit_reason
-from ..models import FlagReason, Principle, User
+from ..models import Appeal, FlagReason, Forum, Message, Principle, User
 from ..queries import agreement, payloads
 from ..queries import forums as forum_queries
 from ..queries import moderation as mq
@@ -148,12 +150,28 @@ def flag(message_id: int):
 # --- the queue -----------------------------------------------------------------------
 
 
-def _queue_page(status: int = 200):
+def _queue_page(
+    status: int = 200,
+    refused: str = "",
+    message_id: int | None = None,
+    appeal_id: int | None = None,
+):
+    """The queue; after a refused form, the message or appeal it was for stays on the page
+    with what was typed, also when it has just left the queue (another moderator hid the
+    message or decided the appeal a moment earlier)."""
     _require_moderation()
+    items = mq.queue(current_user)
+    if message_id is not None and message_id not in {i.message.id for i in items}:
+        with contextlib.suppress(DomainError):
+            items = mq.items_for([_moderated_message(message_id).id]) + items
+    appeals = mq.pending_appeals(current_user)
+    if appeal_id is not None and appeal_id not in {a.id for a in appeals}:
+        appeals = _decidable_appeals(appeal_id) + appeals
     return render_template(
         "moderation/queue.html",
-        items=mq.queue(current_user),
-        appeals=mq.pending_appeals(current_user),
+        items=items,
+        appeals=appeals,
+        **_typed(refused),
         **_common(),
     ), status
 
@@ -165,12 +183,34 @@ def queue():
     return _queue_page()
 
 
-def _message_page(message_id: int, status: int = 200):
+def _moderated_message(message_id: int) -> Message:
+    """A message the current user moderates (NotFound or Forbidden otherwise)."""
     message = forum_queries.visible_message(current_user, message_id)
     policy.require(
         policy.is_forum_moderator(current_user, message.thread.forum),
         _("Only this forum's moderators can see this page."),
     )
+    return message
+
+
+def _decidable_appeals(appeal_id: int) -> list[Appeal]:
+    """The appeal, if the current user may decide it (as the service checks), else none."""
+    appeal = db.session.get(Appeal, appeal_id)
+    if appeal is None:
+        return []
+    action = appeal.action
+    forum_id = mq.appeal_forum_id(action)
+    forum = db.session.get(Forum, forum_id) if forum_id is not None else None
+    if forum_id is not None and forum is None:
+        return []
+    allowed = policy.can_decide_appeal(
+        current_user, action.subject_id, forum, decided_by=action.actor_id
+    )
+    return [appeal] if allowed else []
+
+
+def _message_page(message_id: int, status: int = 200, refused: str = ""):
+    message = _moderated_message(message_id)
     originals = []
     if policy.can_see_redacted_original(current_user):
         originals = mq.redacted_originals(message)
@@ -179,6 +219,7 @@ def _message_page(message_id: int, status: int = 200):
         item=mq.items_for([message.id])[0],
         actions=mq.actions_for(message.id),
         originals=originals,
+        **_typed(refused),
         **_common(),
     ), status
 
@@ -190,14 +231,23 @@ def message(message_id: int):
     return _message_page(message_id)
 
 
-def _refused(err: DomainError, message_id: int | None = None):
-    """Show why an action was refused on the page it came from, with the error's status."""
+def _typed(refused: str) -> dict:
+    """What a page needs to give a refused form back as it was sent: the values, and which
+    form they belong to ("hide-7", "decide-3", "mute"), so that only that form is filled in."""
+    return {"values": request.form if refused else {}, "refused": refused}
+
+
+def _refused(
+    err: DomainError, refused: str, message_id: int | None = None, appeal_id: int | None = None
+):
+    """Show why an action was refused on the page it came from, with the error's status and
+    the refused form (named as _typed does) filled in with what the moderator typed."""
     if err.status in (401, 403, 404):
         raise err
     flash(err.message, "error")
     if message_id is not None and request.form.get("from") == "message":
-        return _message_page(message_id, err.status)
-    return _queue_page(err.status)
+        return _message_page(message_id, err.status, refused)
+    return _queue_page(err.status, refused, message_id, appeal_id)
 
 
 MESSAGE_ACTIONS = {
@@ -254,7 +304,7 @@ def act_on_message(message_id: int, op: str):
         _checked()
         run(message_id)
     except DomainError as err:
-        return _refused(err, message_id)
+        return _refused(err, f"{op}-{message_id}", message_id)
     flash(str(done), "success")
     return redirect(safe_next(request.form.get("next")) or url_for("moderation.queue"))
 
@@ -315,14 +365,14 @@ def _find_person(text: str | None) -> User:
     return person
 
 
-def _people_page(errors: dict[str, str] | None = None, status: int = 200):
+def _people_page(errors: dict[str, str] | None = None, status: int = 200, refused: str = ""):
     _require_moderation()
     return render_template(
         "moderation/people.html",
         restrictions=mq.active_restrictions(current_user),
         forums=mq.moderated_forums(current_user),
         errors=errors or {},
-        values=request.form,
+        **_typed(refused),
         **_common(),
     ), status
 
@@ -371,7 +421,7 @@ def restrict(kind: str):
     except DomainError as err:
         if err.status in (401, 403, 404):
             raise
-        return _people_page({f"{kind}-{err.field or 'form'}": err.message}, err.status)
+        return _people_page({f"{kind}-{err.field or 'form'}": err.message}, err.status, kind)
     flash(_("Saved for %(name)s.", name=person.display_name), "success")
     return redirect(url_for("moderation.people"))
 
@@ -441,7 +491,7 @@ def decide(appeal_id: int):
             current_user, appeal_id, request.form.get("outcome"), request.form.get("note")
         )
     except DomainError as err:
-        return _refused(err)
+        return _refused(err, f"decide-{appeal_id}", appeal_id=appeal_id)
     flash(_("The appeal is decided and the person is told."), "success")
     return redirect(url_for("moderation.queue"))
 
@@ -486,6 +536,7 @@ def audit_log():
         forums=forums,
         forum_titles={f.id: f.title for f in forums},
         actions=mq.audit_actions(current_user),
+        by_email=policy.is_admin(current_user),  # as mq.audit_entries filters
         errors=errors,
         args=request.args,
         older_args={k: v for k, v in request.args.items() if k != "before"},
