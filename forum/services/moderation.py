@@ -945,6 +945,14 @@ def _reverse(actor: User, action: ModerationAction) -> None:
         _lift(actor, action)
 
 
+def may_decide_appeal(actor: User | None, item: Appeal) -> bool:
+    """Whether `actor` may decide the appeal: the moderators of the forum the thread is in
+    now decide, not those of where it was (NotFound if that forum is gone)."""
+    action = item.action
+    forum = _forum(appeal_forum_id(action))
+    return policy.can_decide_appeal(actor, action.subject_id, forum, decided_by=action.actor_id)
+
+
 def decide_appeal(
     actor: User | None, appeal_id: int, outcome: str | None, note: str | None = ""
 ) -> Appeal:
@@ -954,15 +962,9 @@ def decide_appeal(
     if item is None:
         raise NotFound(_("No such appeal."))
     action = item.action
-    # the moderators of the forum the thread is in now decide, not those of where it was
-    forum_id = appeal_forum_id(action)
-    policy.require(
-        policy.can_decide_appeal(
-            actor, action.subject_id, _forum(forum_id), decided_by=action.actor_id
-        ),
-        _("You may not decide on this appeal."),
-    )
+    policy.require(may_decide_appeal(actor, item), _("You may not decide on this appeal."))
     assert actor is not None
+    forum_id = appeal_forum_id(action)
     if item.decided_at is not None:
         raise Conflict(_("This appeal has already been decided."))
     try:

@@ -17,7 +17,7 @@ from .. import policy
 from ..errors import DomainError, Invalid, NotFound
 from ..extensions import db
 from ..formatting import audit_reason
-from ..models import Appeal, FlagReason, Forum, Message, Principle, User
+from ..models import Appeal, FlagReason, Message, Principle, User
 from ..queries import agreement, payloads
 from ..queries import forums as forum_queries
 from ..queries import moderation as mq
@@ -194,19 +194,12 @@ def _moderated_message(message_id: int) -> Message:
 
 
 def _decidable_appeals(appeal_id: int) -> list[Appeal]:
-    """The appeal, if the current user may decide it (as the service checks), else none."""
+    """The appeal, if the current user may decide it (the service's own rule), else none."""
     appeal = db.session.get(Appeal, appeal_id)
-    if appeal is None:
-        return []
-    action = appeal.action
-    forum_id = mq.appeal_forum_id(action)
-    forum = db.session.get(Forum, forum_id) if forum_id is not None else None
-    if forum_id is not None and forum is None:
-        return []
-    allowed = policy.can_decide_appeal(
-        current_user, action.subject_id, forum, decided_by=action.actor_id
-    )
-    return [appeal] if allowed else []
+    with contextlib.suppress(NotFound):
+        if appeal is not None and service.may_decide_appeal(current_user, appeal):
+            return [appeal]
+    return []
 
 
 def _message_page(message_id: int, status: int = 200, refused: str = ""):
