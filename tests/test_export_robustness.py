@@ -30,6 +30,7 @@ from forum.models.base import utcnow
 from forum.services import consultations as consultation_service
 from forum.services import documents, exports, moderation
 from forum.services.storage import DiskStorage
+from forum.web import exports as exports_web
 from forum.web.exports import spreadsheet_safe
 
 pytestmark = pytest.mark.config(FORUM_MESSAGE_RATE_LIMIT=parse_rate_limit("off"))
@@ -255,37 +256,66 @@ def test_the_test_apps_instance_folder_is_the_tests_own(app, tmp_path):
 # --- CSV ---------------------------------------------------------------------------
 
 
+ORDINARY = [
+    "Vi föreslår:\n- fler bänkar\n+ längre öppettider",
+    "500,-/år",
+    "Mellan -3,-5 grader",
+    "a;b",
+    'Hon sa "ja"; vi, nej',
+]
+FORMULAS = ["Vi håller med;=2+3;", "a,@SUM(1)", "rad ett\r\n-2+3", "=1"]
+
+
 @pytest.mark.parametrize(
-    ("text", "safe"),
-    [
-        ("Vi håller med;=2+3;", "Vi håller med;'=2+3;"),
-        ("a,+1", "a,'+1"),
-        ("rad ett\n-2+3", "rad ett\n'-2+3"),
-        ("=1", "'=1"),
-        ("a; b, c - d", "a; b, c - d"),
-    ],
+    ("text", "safe"), [("=1", "'=1"), ("@A1", "'@A1"), ("-3,-5 grader", "'-3,-5 grader")]
 )
-def test_a_formula_after_a_separator_is_quoted(text, safe):
+def test_a_formula_at_a_cells_start_is_quoted(text, safe):
     assert spreadsheet_safe(text) == safe
 
 
-@pytest.mark.parametrize(("suffix", "separator"), [("", ";"), ("?format=excel", ",")])
-def test_no_spreadsheet_split_of_a_csv_starts_a_formula(app, make, client, suffix, separator):
+@pytest.mark.parametrize("text", [*ORDINARY, "rad ett\n=2"])
+def test_only_a_cells_start_is_changed(text):
+    assert spreadsheet_safe(text) == text
+    assert spreadsheet_safe(-3) == "-3" and spreadsheet_safe(0.5) == "0.5"
+
+
+@pytest.mark.parametrize(("suffix", "separator"), [("", ","), ("?format=excel", ";")])
+@pytest.mark.parametrize("text", ORDINARY)
+def test_ordinary_text_comes_back_unchanged(app, make, client, suffix, separator, text):
     official, org_admin = make.user("official"), make.user()
     org = make.organisation(admin=org_admin)
     round_ = make_round(app, make, official)
-    respond(app, org_admin, round_, org, text="Vi håller med;=2+3;,@SUM(1)")
+    respond(app, org_admin, round_, org, text=text)
     with app.test_request_context():
         consultation_service.close_round(official, round_.id)
 
     response = client.get(f"/consultations/{round_.id}/export.csv{suffix}")
 
-    assert response.status_code == 200
-    text = response.get_data(as_text=True).lstrip("\ufeff")
-    assert "=2+3" in text
-    for line in text.splitlines():  # split at the other separator, and at every line end
-        for cell in next(csv.reader(io.StringIO(line), delimiter=separator), []):
-            assert not cell.startswith(("=", "+", "-", "@")), cell
+    body = response.get_data(as_text=True).lstrip("\ufeff")
+    cells = [c for row in csv.reader(io.StringIO(body), delimiter=separator) for c in row]
+    assert f"{text} 1" in cells
+
+
+@pytest.mark.parametrize(("excel", "separator"), [(False, ";"), (True, ",")])
+def test_a_cell_with_the_other_separator_is_quoted_so_it_stays_whole(app, excel, separator):
+    """Swedish Excel opens the comma file at ";" (and a "," reader the Excel file): a cell
+    holding either separator, a quote or a line break begins with a quote in both files,
+    so that reading keeps it whole instead of starting a cell with "=" inside it."""
+    rows = [[text, 2] for text in ORDINARY + FORMULAS]
+    text = exports_web.csv_text(["Svar", "Antal"], rows)
+    if excel:
+        with app.test_request_context():
+            text = exports.excel_csv(text).decode("utf-8-sig")
+
+    cells = [
+        c
+        for row in csv.reader(io.StringIO(text.lstrip("\ufeff")), delimiter=separator)
+        for c in row
+    ]
+
+    assert not [c for c in cells if c.startswith(("=", "+", "-", "@"))]
+    for typed in ORDINARY + FORMULAS[:-1]:
+        assert any(typed in cell for cell in cells), typed
 
 
 # --- the audit log's "who" filter ----------------------------------------------------

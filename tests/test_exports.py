@@ -812,6 +812,7 @@ def test_excel_csv_has_bom_semicolons_local_times_and_decimal_commas():
     assert data.startswith("\ufeff".encode())
     rows = list(csv.reader(io.StringIO(data.decode("utf-8-sig")), delimiter=";"))
     assert rows[1] == ["Förening; AB", "2026-01-15 13:00", "0,75"]
+    assert '"Förening; AB";2026-01-15 13:00;0,75\r\n' in data.decode("utf-8-sig")
     assert "UTC" not in rows[0][1]
 
 

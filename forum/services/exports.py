@@ -632,8 +632,28 @@ def personal_export_file(user: User | None, raw: str) -> Path:
 
 # --- CSV for Swedish Excel and LibreOffice ------------------------------------------
 
+# A cell holding either list separator, a quote or a line break is written in quotes, in
+# both files: a spreadsheet that splits the file at the other separator (Swedish Excel
+# opening our comma file at ";") keeps a cell whole when it begins with the quote. The text
+# itself is never changed beyond the leading apostrophe on a formula-like cell.
+_NEEDS_QUOTES = re.compile(r'[,;"\r\n]')
+_NUMBER = re.compile(r"^-?\d+([.,]\d+)?$")
 _ISO_UTC = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d(:\d\d(\.\d+)?)?(Z|\+00:00)$")
 _DECIMAL = re.compile(r"^-?\d+\.\d+$")
+
+
+def csv_line(cells: Iterable[str], delimiter: str) -> str:
+    """One CSV row: a cell with a separator of either kind, a quote or a line break in
+    quotes (quotes doubled); numbers, a decimal comma one too, bare."""
+    return (
+        delimiter.join(
+            f'"{cell.replace(chr(34), chr(34) * 2)}"'
+            if _NEEDS_QUOTES.search(cell) and not _NUMBER.match(cell)
+            else cell
+            for cell in cells
+        )
+        + "\r\n"
+    )
 
 
 def excel_cell(value: str) -> str:
@@ -648,11 +668,10 @@ def excel_cell(value: str) -> str:
 
 def excel_csv(text: str) -> bytes:
     """Our comma CSV as UTF-8 with BOM, semicolons, decimal commas and local times."""
-    out = io.StringIO()
-    writer = csv.writer(out, delimiter=";", lineterminator="\r\n")
+    lines = []
     for number, row in enumerate(csv.reader(io.StringIO(text.lstrip("\ufeff")))):
         if number == 0:
-            writer.writerow([cell.replace("(UTC)", _("(Swedish time)")) for cell in row])
+            lines.append(csv_line([c.replace("(UTC)", _("(Swedish time)")) for c in row], ";"))
         else:
-            writer.writerow([excel_cell(cell) for cell in row])
-    return ("\ufeff" + out.getvalue()).encode("utf-8")
+            lines.append(csv_line([excel_cell(cell) for cell in row], ";"))
+    return ("\ufeff" + "".join(lines)).encode("utf-8")
