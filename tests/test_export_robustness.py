@@ -79,26 +79,53 @@ def test_archive_leaves_out_a_private_warning_but_keeps_a_hide(app, make):
 
 
 def test_thread_archive_holds_renames_locks_and_moves(app, make):
+    """A rename is kept with its time and the new title only: renaming is how a moderator
+    takes away a title that names someone, so the old title is nowhere in the archive."""
     admin, author = make.user("admin"), make.user()
     first, second = make.forum(title="Första forumet"), make.forum(title="Andra forumet")
     thread = make.thread(forum=first, author=author, title="Kalle i Bergsjön bråkar")
     make.message(thread, author, "Hej")
     with app.test_request_context():
-        moderation.rename_thread(admin, thread.id, "Bråk i Bergsjön")
+        moderation.rename_thread(admin, thread.id, "Bråk → Bergsjön")
         moderation.lock_thread(admin, thread.id)
         moderation.move_thread(admin, thread.id, second.id)
+        moderation.rename_thread(admin, thread.id, "Bråk i Bergsjön")
+        _name, built = exports.build_archive(admin, "thread", thread.id)
+
+    files = open_zip(built)
+    record = json.loads(files["data.json"])["thread"]
+    page = files["index.html"].decode()
+
+    actions = [(a["action"], a["reason"], a.get("title")) for a in record["moderation"]]
+    assert actions == [
+        ("thread.renamed", "", "Bråk → Bergsjön"),
+        ("thread.locked", "", None),
+        ("thread.moved", "from Första forumet", None),
+        ("thread.moved", "to Andra forumet", None),
+        ("thread.renamed", "", "Bråk i Bergsjön"),
+    ]
+    assert all(a["created_at"] for a in record["moderation"])
+    assert "Bråk → Bergsjön" in page and "thread.locked" in page and "to Andra forumet" in page
+    for name, data in files.items():
+        assert "Kalle i Bergsjön".encode() not in data, name
+
+
+@pytest.mark.parametrize("visibility", ["invite", "members"])
+def test_a_thread_archive_does_not_name_a_forum_its_readers_cannot_read(app, make, visibility):
+    admin, author = make.user("admin"), make.user()
+    public = make.forum(title="Öppet forum")
+    closed = make.forum(title="Stödgrupp i Hisingen", visibility=visibility, members=[author])
+    thread = make.thread(forum=closed, author=author, title="Allmän fråga")
+    make.message(thread, author, "Hej")
+    with app.test_request_context():
+        moderation.move_thread(admin, thread.id, public.id)
 
     record, page = thread_archive(app, admin, thread.id)
 
-    actions = [(a["action"], a["reason"]) for a in record["moderation"]]
-    assert actions == [
-        ("thread.renamed", "Kalle i Bergsjön bråkar → Bråk i Bergsjön"),
-        ("thread.locked", ""),
-        ("thread.moved", "from Första forumet"),
-        ("thread.moved", "to Andra forumet"),
-    ]
-    assert "Kalle i Bergsjön bråkar → Bråk i Bergsjön" in page
-    assert "thread.locked" in page and "to Andra forumet" in page
+    moves = [(a["reason"], a["forum_id"]) for a in record["moderation"]]
+    assert moves == [("", closed.id), ("to Öppet forum", public.id)]
+    assert "Stödgrupp" not in json.dumps(record, ensure_ascii=False) and "Stödgrupp" not in page
+    assert f"forum #{closed.id}" in page
 
 
 def test_forum_archive_lists_threads_moved_out_without_their_messages(app, make):
@@ -126,6 +153,43 @@ def test_forum_archive_lists_threads_moved_out_without_their_messages(app, make)
     assert out["moved_at"]
     assert "Flyttad tråd" in page and "Andra forumet" in page
     assert "Meddelande i den flyttade tråden" not in json.dumps(record) + page
+
+
+def test_a_forum_archive_names_no_thread_moved_where_its_readers_cannot_follow(app, make):
+    """Moved into an invite-only forum: the ids and the time, not the forum's or the
+    thread's title. Between two invite-only forums too; into a public one, both named."""
+    admin, author = make.user("admin"), make.user()
+    public = make.forum(title="Öppet forum")
+    secret = make.forum(
+        title="Stödgrupp våld i nära relationer", visibility="invite", members=[author]
+    )
+    other_secret = make.forum(title="Styrelsens rum", visibility="invite")
+    hidden = make.thread(forum=public, author=author, title="Anna på Hisingen")
+    kept = make.thread(forum=secret, author=author, title="Till det öppna")
+    between = make.thread(forum=secret, author=author, title="Mellan grupperna")
+    with app.test_request_context():
+        moderation.move_thread(admin, hidden.id, secret.id)
+        moderation.move_thread(admin, kept.id, public.id)
+        moderation.move_thread(admin, between.id, other_secret.id)
+        archives = {
+            forum.id: open_zip(exports.build_archive(admin, "forum", forum.id)[1])
+            for forum in (public, secret)
+        }
+
+    out_of_public = json.loads(archives[public.id]["data.json"])["forum"]["moved_out"]
+    out_of_secret = json.loads(archives[secret.id]["data.json"])["forum"]["moved_out"]
+
+    assert [(t["id"], t["title"], t["to_forum"]) for t in out_of_public] == [
+        (hidden.id, "", {"id": secret.id, "title": ""})
+    ]
+    assert out_of_public[0]["moved_at"]
+    page = archives[public.id]["index.html"].decode()
+    assert "Stödgrupp" not in page and "Anna på Hisingen" not in page
+    assert [(t["title"], t["to_forum"]["title"]) for t in out_of_secret] == [
+        ("Till det öppna", "Öppet forum"),
+        ("", ""),
+    ]
+    assert "Styrelsens rum" not in archives[secret.id]["index.html"].decode()
 
 
 # --- archives are written to a file, not held in memory ----------------------------
