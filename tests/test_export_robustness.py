@@ -30,6 +30,7 @@ from forum.models.base import utcnow
 from forum.services import consultations as consultation_service
 from forum.services import documents, exports, moderation
 from forum.services.storage import DiskStorage
+from forum.web import exports as exports_web
 from forum.web.exports import spreadsheet_safe
 
 pytestmark = pytest.mark.config(FORUM_MESSAGE_RATE_LIMIT=parse_rate_limit("off"))
@@ -78,26 +79,53 @@ def test_archive_leaves_out_a_private_warning_but_keeps_a_hide(app, make):
 
 
 def test_thread_archive_holds_renames_locks_and_moves(app, make):
+    """A rename is kept with its time and the new title only: renaming is how a moderator
+    takes away a title that names someone, so the old title is nowhere in the archive."""
     admin, author = make.user("admin"), make.user()
     first, second = make.forum(title="Första forumet"), make.forum(title="Andra forumet")
     thread = make.thread(forum=first, author=author, title="Kalle i Bergsjön bråkar")
     make.message(thread, author, "Hej")
     with app.test_request_context():
-        moderation.rename_thread(admin, thread.id, "Bråk i Bergsjön")
+        moderation.rename_thread(admin, thread.id, "Bråk → Bergsjön")
         moderation.lock_thread(admin, thread.id)
         moderation.move_thread(admin, thread.id, second.id)
+        moderation.rename_thread(admin, thread.id, "Bråk i Bergsjön")
+        _name, built = exports.build_archive(admin, "thread", thread.id)
+
+    files = open_zip(built)
+    record = json.loads(files["data.json"])["thread"]
+    page = files["index.html"].decode()
+
+    actions = [(a["action"], a["reason"], a.get("title")) for a in record["moderation"]]
+    assert actions == [
+        ("thread.renamed", "", "Bråk → Bergsjön"),
+        ("thread.locked", "", None),
+        ("thread.moved", "from Första forumet", None),
+        ("thread.moved", "to Andra forumet", None),
+        ("thread.renamed", "", "Bråk i Bergsjön"),
+    ]
+    assert all(a["created_at"] for a in record["moderation"])
+    assert "Bråk → Bergsjön" in page and "thread.locked" in page and "to Andra forumet" in page
+    for name, data in files.items():
+        assert "Kalle i Bergsjön".encode() not in data, name
+
+
+@pytest.mark.parametrize("visibility", ["invite", "members"])
+def test_a_thread_archive_does_not_name_a_forum_its_readers_cannot_read(app, make, visibility):
+    admin, author = make.user("admin"), make.user()
+    public = make.forum(title="Öppet forum")
+    closed = make.forum(title="Stödgrupp i Hisingen", visibility=visibility, members=[author])
+    thread = make.thread(forum=closed, author=author, title="Allmän fråga")
+    make.message(thread, author, "Hej")
+    with app.test_request_context():
+        moderation.move_thread(admin, thread.id, public.id)
 
     record, page = thread_archive(app, admin, thread.id)
 
-    actions = [(a["action"], a["reason"]) for a in record["moderation"]]
-    assert actions == [
-        ("thread.renamed", "Kalle i Bergsjön bråkar → Bråk i Bergsjön"),
-        ("thread.locked", ""),
-        ("thread.moved", "from Första forumet"),
-        ("thread.moved", "to Andra forumet"),
-    ]
-    assert "Kalle i Bergsjön bråkar → Bråk i Bergsjön" in page
-    assert "thread.locked" in page and "to Andra forumet" in page
+    moves = [(a["reason"], a["forum_id"]) for a in record["moderation"]]
+    assert moves == [("", closed.id), ("to Öppet forum", public.id)]
+    assert "Stödgrupp" not in json.dumps(record, ensure_ascii=False) and "Stödgrupp" not in page
+    assert f"forum #{closed.id}" in page
 
 
 def test_forum_archive_lists_threads_moved_out_without_their_messages(app, make):
@@ -125,6 +153,43 @@ def test_forum_archive_lists_threads_moved_out_without_their_messages(app, make)
     assert out["moved_at"]
     assert "Flyttad tråd" in page and "Andra forumet" in page
     assert "Meddelande i den flyttade tråden" not in json.dumps(record) + page
+
+
+def test_a_forum_archive_names_no_thread_moved_where_its_readers_cannot_follow(app, make):
+    """Moved into an invite-only forum: the ids and the time, not the forum's or the
+    thread's title. Between two invite-only forums too; into a public one, both named."""
+    admin, author = make.user("admin"), make.user()
+    public = make.forum(title="Öppet forum")
+    secret = make.forum(
+        title="Stödgrupp våld i nära relationer", visibility="invite", members=[author]
+    )
+    other_secret = make.forum(title="Styrelsens rum", visibility="invite")
+    hidden = make.thread(forum=public, author=author, title="Anna på Hisingen")
+    kept = make.thread(forum=secret, author=author, title="Till det öppna")
+    between = make.thread(forum=secret, author=author, title="Mellan grupperna")
+    with app.test_request_context():
+        moderation.move_thread(admin, hidden.id, secret.id)
+        moderation.move_thread(admin, kept.id, public.id)
+        moderation.move_thread(admin, between.id, other_secret.id)
+        archives = {
+            forum.id: open_zip(exports.build_archive(admin, "forum", forum.id)[1])
+            for forum in (public, secret)
+        }
+
+    out_of_public = json.loads(archives[public.id]["data.json"])["forum"]["moved_out"]
+    out_of_secret = json.loads(archives[secret.id]["data.json"])["forum"]["moved_out"]
+
+    assert [(t["id"], t["title"], t["to_forum"]) for t in out_of_public] == [
+        (hidden.id, "", {"id": secret.id, "title": ""})
+    ]
+    assert out_of_public[0]["moved_at"]
+    page = archives[public.id]["index.html"].decode()
+    assert "Stödgrupp" not in page and "Anna på Hisingen" not in page
+    assert [(t["title"], t["to_forum"]["title"]) for t in out_of_secret] == [
+        ("Till det öppna", "Öppet forum"),
+        ("", ""),
+    ]
+    assert "Styrelsens rum" not in archives[secret.id]["index.html"].decode()
 
 
 # --- archives are written to a file, not held in memory ----------------------------
@@ -255,37 +320,66 @@ def test_the_test_apps_instance_folder_is_the_tests_own(app, tmp_path):
 # --- CSV ---------------------------------------------------------------------------
 
 
+ORDINARY = [
+    "Vi föreslår:\n- fler bänkar\n+ längre öppettider",
+    "500,-/år",
+    "Mellan -3,-5 grader",
+    "a;b",
+    'Hon sa "ja"; vi, nej',
+]
+FORMULAS = ["Vi håller med;=2+3;", "a,@SUM(1)", "rad ett\r\n-2+3", "=1"]
+
+
 @pytest.mark.parametrize(
-    ("text", "safe"),
-    [
-        ("Vi håller med;=2+3;", "Vi håller med;'=2+3;"),
-        ("a,+1", "a,'+1"),
-        ("rad ett\n-2+3", "rad ett\n'-2+3"),
-        ("=1", "'=1"),
-        ("a; b, c - d", "a; b, c - d"),
-    ],
+    ("text", "safe"), [("=1", "'=1"), ("@A1", "'@A1"), ("-3,-5 grader", "'-3,-5 grader")]
 )
-def test_a_formula_after_a_separator_is_quoted(text, safe):
+def test_a_formula_at_a_cells_start_is_quoted(text, safe):
     assert spreadsheet_safe(text) == safe
 
 
-@pytest.mark.parametrize(("suffix", "separator"), [("", ";"), ("?format=excel", ",")])
-def test_no_spreadsheet_split_of_a_csv_starts_a_formula(app, make, client, suffix, separator):
+@pytest.mark.parametrize("text", [*ORDINARY, "rad ett\n=2"])
+def test_only_a_cells_start_is_changed(text):
+    assert spreadsheet_safe(text) == text
+    assert spreadsheet_safe(-3) == "-3" and spreadsheet_safe(0.5) == "0.5"
+
+
+@pytest.mark.parametrize(("suffix", "separator"), [("", ","), ("?format=excel", ";")])
+@pytest.mark.parametrize("text", ORDINARY)
+def test_ordinary_text_comes_back_unchanged(app, make, client, suffix, separator, text):
     official, org_admin = make.user("official"), make.user()
     org = make.organisation(admin=org_admin)
     round_ = make_round(app, make, official)
-    respond(app, org_admin, round_, org, text="Vi håller med;=2+3;,@SUM(1)")
+    respond(app, org_admin, round_, org, text=text)
     with app.test_request_context():
         consultation_service.close_round(official, round_.id)
 
     response = client.get(f"/consultations/{round_.id}/export.csv{suffix}")
 
-    assert response.status_code == 200
-    text = response.get_data(as_text=True).lstrip("\ufeff")
-    assert "=2+3" in text
-    for line in text.splitlines():  # split at the other separator, and at every line end
-        for cell in next(csv.reader(io.StringIO(line), delimiter=separator), []):
-            assert not cell.startswith(("=", "+", "-", "@")), cell
+    body = response.get_data(as_text=True).lstrip("\ufeff")
+    cells = [c for row in csv.reader(io.StringIO(body), delimiter=separator) for c in row]
+    assert f"{text} 1" in cells
+
+
+@pytest.mark.parametrize(("excel", "separator"), [(False, ";"), (True, ",")])
+def test_a_cell_with_the_other_separator_is_quoted_so_it_stays_whole(app, excel, separator):
+    """Swedish Excel opens the comma file at ";" (and a "," reader the Excel file): a cell
+    holding either separator, a quote or a line break begins with a quote in both files,
+    so that reading keeps it whole instead of starting a cell with "=" inside it."""
+    rows = [[text, 2] for text in ORDINARY + FORMULAS]
+    text = exports_web.csv_text(["Svar", "Antal"], rows)
+    if excel:
+        with app.test_request_context():
+            text = exports.excel_csv(text).decode("utf-8-sig")
+
+    cells = [
+        c
+        for row in csv.reader(io.StringIO(text.lstrip("\ufeff")), delimiter=separator)
+        for c in row
+    ]
+
+    assert not [c for c in cells if c.startswith(("=", "+", "-", "@"))]
+    for typed in ORDINARY + FORMULAS[:-1]:
+        assert any(typed in cell for cell in cells), typed
 
 
 # --- the audit log's "who" filter ----------------------------------------------------

@@ -348,6 +348,38 @@ def test_my_data_has_my_threads_reactions_followed_actions_and_response_texts(
         assert f'<h2 id="{section}">{section} /' not in page
 
 
+def test_my_data_holds_a_working_copy_only_while_i_may_still_write_it(app, make):
+    """The working copy is the organisation's, colleagues' unsubmitted text included: who
+    saved it last and then left the organisation gets the response listed without text.
+    Of the submitted versions only those the person submitted carry text."""
+    official, admin, co_admin, bert = (
+        make.user("official"),
+        make.user(),
+        make.user(),
+        make.user(name="Bert Berg"),
+    )
+    org = make.organisation(admin=admin, members=[bert, co_admin])
+    membership = db.session.scalar(select(Membership).where(Membership.user_id == co_admin.id))
+    with app.test_request_context():
+        organisations.set_member_role(admin, org.id, membership.id, "admin")
+    round_ = make_round(app, make, official)
+    respond(app, admin, round_, org, submit=True, text="Första versionen")
+    respond(app, co_admin, round_, org, submit=True, text="Kollegans version")
+    respond(app, bert, round_, org, submit=False, text="Annas utkast: kassören Lisa har skulder")
+    with app.test_request_context():
+        mine = privacy.personal_data(admin)["response_versions_submitted"]
+        assert [(v["version"], v["answers"][0]["answer"]) for v in mine] == [
+            (1, "Första versionen 1")
+        ]
+        assert privacy.personal_data(bert)["responses_edited"][0]["answers"]  # still a member
+        organisations.leave_organisation(bert, org.id)
+        data = privacy.personal_data(bert)
+    (edited,) = data["responses_edited"]
+    assert "answers" not in edited
+    assert edited["round_id"] == round_.id and edited["status"] and edited["updated_at"]
+    assert "Lisa har skulder" not in json.dumps(data, ensure_ascii=False)
+
+
 def test_every_reference_to_a_person_is_in_my_data_or_said_why_not():
     """A table that points at users is either exported or deliberately left out, with the
     reason written next to `personal_data`."""
@@ -812,6 +844,7 @@ def test_excel_csv_has_bom_semicolons_local_times_and_decimal_commas():
     assert data.startswith("\ufeff".encode())
     rows = list(csv.reader(io.StringIO(data.decode("utf-8-sig")), delimiter=";"))
     assert rows[1] == ["Förening; AB", "2026-01-15 13:00", "0,75"]
+    assert '"Förening; AB";2026-01-15 13:00;0,75\r\n' in data.decode("utf-8-sig")
     assert "UTC" not in rows[0][1]
 
 

@@ -48,6 +48,7 @@ from ..models import (
     PersonalExport,
     Thread,
     User,
+    Visibility,
 )
 from ..models.base import utcnow
 from ..queries import consultations as consultation_queries
@@ -157,7 +158,7 @@ def _thread_record(thread: Thread) -> dict[str, Any]:
         "created_at": iso_utc(thread.created_at),
         "locked": thread.locked,
         "archived": thread.archived,
-        "moderation": _thread_moderation(thread.id),
+        "moderation": _thread_moderation(thread),
         "messages": [
             {
                 "id": m.id,
@@ -178,30 +179,68 @@ def _thread_record(thread: Thread) -> dict[str, Any]:
     }
 
 
-def _thread_moderation(thread_id: int) -> list[dict[str, Any]]:
-    """Moderators' changes to the thread itself (a rename's reason holds the old and the new
-    title, a move's where from and where to), as the audit log recorded them."""
-    return [
-        {
+def _names_other(archived: Forum, other: Forum | None) -> bool:
+    """Whether an archive of `archived` may name `other` (its title, a thread's title there):
+    only when everyone who reads the one reads the other too."""
+    if other is None:
+        return False
+    if other.id == archived.id or other.visibility == Visibility.public:
+        return True
+    return other.visibility == Visibility.members and archived.visibility != Visibility.public
+
+
+def _renamed_to(entries: list[AuditEntry], title: str) -> dict[int, str]:
+    """Each rename's new title, never the old one (a rename is how a moderator takes away a
+    title that names someone). A rename's reason reads "old → new"; walking back from the
+    title the thread has now gives every new title exactly, whatever arrows a title holds."""
+    out: dict[int, str] = {}
+    for entry in reversed(entries):
+        reason = entry.reason or ""
+        if reason.endswith(f" → {title}"):
+            out[entry.id] = title
+            title = reason.removesuffix(f" → {title}")
+        else:  # the title changed some other way since: the part after the last arrow
+            out[entry.id] = reason.rsplit(" → ", 1)[-1] if " → " in reason else ""
+            title = ""
+    return out
+
+
+def _thread_moderation(thread: Thread) -> list[dict[str, Any]]:
+    """Moderators' changes to the thread itself, as the audit log recorded them: a rename with
+    the new title only, a move with the forum's title only when the archive's readers can all
+    read that forum (otherwise its id)."""
+    entries = db.session.scalars(
+        select(AuditEntry)
+        .where(
+            AuditEntry.target_type == "thread",
+            AuditEntry.target_id == thread.id,
+            AuditEntry.action.in_(THREAD_ACTIONS),
+        )
+        .order_by(AuditEntry.id)
+    ).all()
+    new_titles = _renamed_to([e for e in entries if e.action == "thread.renamed"], thread.title)
+    out: list[dict[str, Any]] = []
+    for e in entries:
+        record: dict[str, Any] = {
             "action": e.action,
             "reason": e.reason,
             "actor_id": e.actor_id,
             "created_at": iso_utc(e.created_at),
         }
-        for e in db.session.scalars(
-            select(AuditEntry)
-            .where(
-                AuditEntry.target_type == "thread",
-                AuditEntry.target_id == thread_id,
-                AuditEntry.action.in_(THREAD_ACTIONS),
-            )
-            .order_by(AuditEntry.id)
-        )
-    ]
+        if e.action == "thread.renamed":
+            record["reason"], record["title"] = "", new_titles[e.id]
+        elif e.action == "thread.moved":
+            record["forum_id"] = e.forum_id
+            other = db.session.get(Forum, e.forum_id) if e.forum_id else None
+            if not _names_other(thread.forum, other):
+                record["reason"] = ""
+        out.append(record)
+    return out
 
 
 def _moved_out(forum: Forum, present: set[int]) -> list[dict[str, Any]]:
     """Threads moved out of the forum (and not back): where to and when, not their messages.
+    Into a forum some of this one's readers cannot read: the ids and the time only.
 
     A move is logged as two entries in a row: under the old forum ("from …"), then under the
     new one ("to …"); the latest move out of this forum of each thread is listed.
@@ -232,14 +271,15 @@ def _moved_out(forum: Forum, present: set[int]) -> list[dict[str, Any]]:
         moved, to = last
         thread = db.session.get(Thread, thread_id)
         destination = db.session.get(Forum, to.forum_id) if to.forum_id else None
+        named = _names_other(forum, destination)
         out.append(
             {
                 "id": thread_id,
-                "title": thread.title if thread is not None else "",
+                "title": thread.title if thread is not None and named else "",
                 "moved_at": iso_utc(moved.created_at),
                 "to_forum": {
                     "id": to.forum_id,
-                    "title": destination.title if destination is not None else "",
+                    "title": destination.title if destination is not None and named else "",
                 },
             }
         )
@@ -632,8 +672,28 @@ def personal_export_file(user: User | None, raw: str) -> Path:
 
 # --- CSV for Swedish Excel and LibreOffice ------------------------------------------
 
+# A cell holding either list separator, a quote or a line break is written in quotes, in
+# both files: a spreadsheet that splits the file at the other separator (Swedish Excel
+# opening our comma file at ";") keeps a cell whole when it begins with the quote. The text
+# itself is never changed beyond the leading apostrophe on a formula-like cell.
+_NEEDS_QUOTES = re.compile(r'[,;"\r\n]')
+_NUMBER = re.compile(r"^-?\d+([.,]\d+)?$")
 _ISO_UTC = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d(:\d\d(\.\d+)?)?(Z|\+00:00)$")
 _DECIMAL = re.compile(r"^-?\d+\.\d+$")
+
+
+def csv_line(cells: Iterable[str], delimiter: str) -> str:
+    """One CSV row: a cell with a separator of either kind, a quote or a line break in
+    quotes (quotes doubled); numbers, a decimal comma one too, bare."""
+    return (
+        delimiter.join(
+            f'"{cell.replace(chr(34), chr(34) * 2)}"'
+            if _NEEDS_QUOTES.search(cell) and not _NUMBER.match(cell)
+            else cell
+            for cell in cells
+        )
+        + "\r\n"
+    )
 
 
 def excel_cell(value: str) -> str:
@@ -648,11 +708,10 @@ def excel_cell(value: str) -> str:
 
 def excel_csv(text: str) -> bytes:
     """Our comma CSV as UTF-8 with BOM, semicolons, decimal commas and local times."""
-    out = io.StringIO()
-    writer = csv.writer(out, delimiter=";", lineterminator="\r\n")
+    lines = []
     for number, row in enumerate(csv.reader(io.StringIO(text.lstrip("\ufeff")))):
         if number == 0:
-            writer.writerow([cell.replace("(UTC)", _("(Swedish time)")) for cell in row])
+            lines.append(csv_line([c.replace("(UTC)", _("(Swedish time)")) for c in row], ";"))
         else:
-            writer.writerow([excel_cell(cell) for cell in row])
-    return ("\ufeff" + out.getvalue()).encode("utf-8")
+            lines.append(csv_line([excel_cell(cell) for cell in row], ";"))
+    return ("\ufeff" + "".join(lines)).encode("utf-8")

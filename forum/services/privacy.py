@@ -388,7 +388,7 @@ def personal_data(user: User) -> dict[str, Any]:
             }
             for m in messages
         ],
-        **_consultation_data(uid),
+        **_consultation_data(user),
         **_follow_up_data(uid),
         "flags": [
             {
@@ -527,8 +527,13 @@ def _forum_data(uid: int) -> dict[str, list[dict[str, Any]]]:
     }
 
 
-def _consultation_data(uid: int) -> dict[str, list[dict[str, Any]]]:
-    """Rounds the person set up, and the text of the responses they drafted and submitted."""
+def _consultation_data(user: User) -> dict[str, list[dict[str, Any]]]:
+    """Rounds the person set up, and the text of the responses they drafted and submitted.
+
+    A working copy is the organisation's, written by colleagues too: its text only while
+    the person may still draft it (a member who left gets the response without answers).
+    A submitted version's text only when they submitted it themselves."""
+    uid = user.id
     questions = dict(
         db.session.execute(select(ConsultationQuestion.id, ConsultationQuestion.text)).all()
     )
@@ -536,7 +541,11 @@ def _consultation_data(uid: int) -> dict[str, list[dict[str, Any]]]:
     def answers(rows: list[ConsultationAnswer] | list[VersionAnswer]) -> list[dict[str, Any]]:
         return [{"question": questions.get(a.question_id), "answer": a.body} for a in rows]
 
-    edited = select(ConsultationResponse).where(ConsultationResponse.updated_by_id == uid)
+    edited = (
+        select(ConsultationResponse, ConsultationRound)
+        .join(ConsultationRound, ConsultationRound.id == ConsultationResponse.round_id)
+        .where(ConsultationResponse.updated_by_id == uid)
+    )
     versions = (
         select(ResponseVersion, ConsultationResponse.round_id)
         .join(ConsultationResponse, ConsultationResponse.id == ResponseVersion.response_id)
@@ -552,7 +561,7 @@ def _consultation_data(uid: int) -> dict[str, list[dict[str, Any]]]:
             {"id": r.id, "title": r.title, "created_at": iso_utc(r.created_at)}
             for r in db.session.scalars(rounds.order_by(ConsultationRound.id))
         ],
-        # the working copy they saved last (the text as it stands, submitted or not)
+        # the working copies they saved last (the text as it stands, submitted or not)
         "responses_edited": [
             {
                 "id": r.id,
@@ -560,9 +569,13 @@ def _consultation_data(uid: int) -> dict[str, list[dict[str, Any]]]:
                 "organisation": r.organisation.name,
                 "status": r.status.value,
                 "updated_at": iso_utc(r.updated_at),
-                "answers": answers(r.answers),
+                **(
+                    {"answers": answers(r.answers)}
+                    if policy.can_draft_response(user, round_, r.organisation)
+                    else {}
+                ),
             }
-            for r in db.session.scalars(edited.order_by(ConsultationResponse.id))
+            for r, round_ in db.session.execute(edited.order_by(ConsultationResponse.id))
         ],
         "response_versions_submitted": [
             {

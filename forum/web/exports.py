@@ -3,24 +3,20 @@ bar charts. The queries give plain rows; this module turns them into files and s
 
 from __future__ import annotations
 
-import csv
-import io
-import re
 from collections.abc import Iterable, Sequence
 
 from flask import Response
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-# Where a spreadsheet may start a new cell inside ours: a CSV opened with the other list
-# separator (our comma file where Swedish Excel splits at ";", the Excel file where "," is
-# the separator) splits at it, and a quoted line break ends the row once the quote is lost.
-_SPLIT_THEN_FORMULA = re.compile(r"([,;\r\n])(?=[=+\-@\t\r])")
 
 
 def spreadsheet_safe(value: object) -> str:
-    """A cell a spreadsheet will not run as a formula, however it splits the file: a leading
-    = + - @ tab or CR is quoted, and so is one right after a , ; or line break."""
-    text = _SPLIT_THEN_FORMULA.sub(r"\1'", "" if value is None else str(value))
+    """A cell a spreadsheet will not run as a formula: one starting with = + - @ tab or CR
+    gets a leading apostrophe. Only the start: a "- " list item or "500,-" inside the text
+    is the writer's own. Numbers stay numbers, a negative one too."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return str(value)
+    text = "" if value is None else str(value)
     if text.startswith(FORMULA_START):
         return "'" + text
     return text
@@ -28,14 +24,12 @@ def spreadsheet_safe(value: object) -> str:
 
 def csv_text(header: Sequence[object], rows: Iterable[Sequence[object]]) -> str:
     """The CSV text: a byte-order mark (so Excel reads UTF-8: å, ä, ö), CRLF line ends,
-    every cell made spreadsheet-safe."""
-    out = io.StringIO()
-    out.write("\ufeff")
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow([spreadsheet_safe(h) for h in header])
-    for row in rows:
-        writer.writerow([spreadsheet_safe(v) for v in row])
-    return out.getvalue()
+    every cell made spreadsheet-safe, a cell with "," or ";" in quotes."""
+    from ..services.exports import csv_line
+
+    lines = [csv_line([spreadsheet_safe(h) for h in header], ",")]
+    lines += [csv_line([spreadsheet_safe(v) for v in row], ",") for row in rows]
+    return "\ufeff" + "".join(lines)
 
 
 def csv_response(
