@@ -276,8 +276,12 @@ def my_copy(app, client, auth, user) -> dict[str, bytes]:
     assert client.post("/integritet/export").status_code == 303
     with app.test_request_context():
         exports.run_pending_exports()
-    mail = db.session.scalars(select(OutboxMail).where(OutboxMail.to_address == user.email))
-    link = re.search(r"http://localhost(/integritet/export/\S+)", mail.all()[-1].body).group(1)
+    mails = db.session.scalars(
+        select(OutboxMail.body).where(OutboxMail.to_address == user.email).order_by(OutboxMail.id)
+    )
+    # the newest mail with the link: the person may have other mail (no order without ORDER BY)
+    links = re.findall(r"http://localhost(/integritet/export/\S+)", "\n".join(mails))
+    link = links[-1]
     response = client.get(link)
     assert response.status_code == 200
     files = open_zip(response.data)
