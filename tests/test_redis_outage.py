@@ -128,3 +128,33 @@ def test_kept_requests_are_published_again_and_dropped_after_the_final_round(app
     finally:
         presence.configure(None)
         events._unsent.clear()
+
+
+def test_a_kept_logout_closes_no_socket_opened_after_it(db_url, make, own_redis, clients):
+    """Published again (twice) when Redis answers, a logout made during the outage used
+    to close every socket of the person's room: also those of a login made after it."""
+    bob = make.user()
+    thread = make.thread()
+    with _process(db_url, own_redis) as one, _process(db_url, own_redis) as two:
+        old_two = Client(two, bob)
+        old_one = Client(one, bob)
+        clients += [old_two, old_one]
+        assert old_two.call("join", {"thread_id": thread.id})["ok"]
+        own_redis.stop()
+        time.sleep(0.5)
+        _logout(old_one, "/settings/logout-everywhere")
+        assert old_one.disconnected.wait(2)
+        time.sleep(0.5)
+        during = Client(two, bob)  # a new login, during the outage but after the logout
+        clients.append(during)
+        assert during.call("join", {"thread_id": thread.id})["ok"]
+        time.sleep(1)
+        own_redis.start()
+        assert old_two.disconnected.wait(15), old_two.events  # the first round
+        after = Client(two, bob)  # a new login after the logout reached every process
+        clients.append(after)
+        assert after.call("join", {"thread_id": thread.id})["ok"]
+        # the second round comes about the outage's length (3 s) plus 2 s later
+        assert not after.disconnected.wait(8), after.events
+        assert not during.disconnected.is_set(), during.events
+        assert during.received("session:ended") == []
