@@ -26,6 +26,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import time
 import uuid
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
@@ -50,6 +51,8 @@ PROCESS = uuid.uuid4().hex  # tells this process's own pub/sub messages from the
 # The realtime layer registers how to recheck this process's sockets (it knows presence).
 Rechecker = Callable[[dict[str, list[int]]], int]
 _rechecker: Rechecker | None = None
+# ... and when each of its sockets connected (time.time()), or None for one it does not know.
+_connected_at: Callable[[str], float | None] | None = None
 
 
 def redis_name(name: str, prefix: str | None = None) -> str:
@@ -116,6 +119,11 @@ def recheck_access_after_commit(
 def set_rechecker(fn: Rechecker) -> None:
     global _rechecker
     _rechecker = fn
+
+
+def set_connect_times(fn: Callable[[str], float | None]) -> None:
+    global _connected_at
+    _connected_at = fn
 
 
 def recheck_local(spec: dict[str, list[int]], app: Flask | None = None) -> int:
@@ -213,11 +221,17 @@ def session_room(nonce: str) -> str:
     return f"session:{nonce}"
 
 
-def _disconnect_local(room: str) -> int:
+def _disconnect_local(room: str, made_at: float | None = None) -> int:
+    """Close this process's sockets in `room`; with `made_at` (a request kept during a Redis
+    outage and sent later) only those that connected before it: a socket opened after a
+    logout was checked at connect and belongs to a newer login."""
     server = socketio.server
     if server is None:
         return 0
     sids = [sid for sid, _eio in server.manager.get_participants("/", room)]
+    if made_at is not None and _connected_at is not None:
+        connected_at = _connected_at
+        sids = [sid for sid in sids if (connected_at(sid) or 0.0) <= made_at]
     for sid in sids:
         try:
             socketio.emit("session:ended", {}, to=sid)
@@ -232,6 +246,7 @@ def _publish(room: str) -> None:
 
 
 def _publish_message(message: dict[str, Any]) -> None:
+    made_at = time.time()  # before a hung Redis makes us wait
     url = current_app.config.get("FORUM_REDIS_URL")
     if not url:
         return
@@ -243,7 +258,9 @@ def _publish_message(message: dict[str, Any]) -> None:
         )
     except redis.RedisError:
         log.exception("could not publish %s; kept until Redis answers again", message)
-        _keep_unsent(url, disconnect_channel(), json.dumps({**message, "origin": PROCESS}))
+        # sent later: with the time it was made, so that it closes no newer socket
+        kept = {**message, "origin": PROCESS, "made_at": made_at}
+        _keep_unsent(url, disconnect_channel(), json.dumps(kept))
 
 
 # Disconnect and recheck requests Redis did not take (a logout, a suspension, an access
@@ -347,7 +364,10 @@ def start_listener(redis_url: str, app: Flask | None = None) -> None:
                     if not isinstance(message, dict):
                         continue
                     if isinstance(message.get("room"), str):
-                        _disconnect_local(message["room"])
+                        made_at = message.get("made_at")
+                        if not isinstance(made_at, (int, float)) or isinstance(made_at, bool):
+                            made_at = None
+                        _disconnect_local(message["room"], made_at)
                     elif isinstance(message.get("recheck"), dict):
                         if message.get("origin") != PROCESS:  # this process did its own
                             recheck_local(message["recheck"], app)

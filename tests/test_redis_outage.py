@@ -128,3 +128,90 @@ def test_kept_requests_are_published_again_and_dropped_after_the_final_round(app
     finally:
         presence.configure(None)
         events._unsent.clear()
+
+
+def test_a_kept_logout_closes_no_socket_opened_after_it(db_url, make, own_redis, clients):
+    """Published again (twice) when Redis answers, a logout made during the outage used
+    to close every socket of the person's room: also those of a login made after it."""
+    bob = make.user()
+    thread = make.thread()
+    with _process(db_url, own_redis) as one, _process(db_url, own_redis) as two:
+        old_two = Client(two, bob)
+        old_one = Client(one, bob)
+        clients += [old_two, old_one]
+        assert old_two.call("join", {"thread_id": thread.id})["ok"]
+        own_redis.stop()
+        time.sleep(0.5)
+        _logout(old_one, "/settings/logout-everywhere")
+        assert old_one.disconnected.wait(2)
+        time.sleep(0.5)
+        during = Client(two, bob)  # a new login, during the outage but after the logout
+        clients.append(during)
+        assert during.call("join", {"thread_id": thread.id})["ok"]
+        time.sleep(1)
+        own_redis.start()
+        assert old_two.disconnected.wait(15), old_two.events  # the first round
+        after = Client(two, bob)  # a new login after the logout reached every process
+        clients.append(after)
+        assert after.call("join", {"thread_id": thread.id})["ok"]
+        # the second round comes about the outage's length (3 s) plus 2 s later
+        assert not after.disconnected.wait(8), after.events
+        assert not during.disconnected.is_set(), during.events
+        assert during.received("session:ended") == []
+
+
+def test_a_redis_that_refuses_writes_starts_no_resync_storm(db_url, make, own_redis, clients):
+    """Out of memory (noeviction) Redis still answers PING but refuses every write: each
+    refused presence write counted as an outage, and every page was told to resync (and
+    its catch-up join failed to write again) every second."""
+    import redis
+
+    bob = make.user()
+    thread = make.thread()
+    with _process(db_url, own_redis) as server:
+        page = Client(server, bob)
+        clients.append(page)
+        assert page.call("join", {"thread_id": thread.id})["ok"]
+        time.sleep(1.5)
+        assert page.received("resync") == []
+        admin = redis.Redis.from_url(own_redis.url)
+        admin.config_set("maxmemory-policy", "noeviction")
+        admin.config_set("maxmemory", 1)
+        assert admin.ping()
+        started, answered = time.monotonic(), 0
+        while time.monotonic() - started < 12:
+            if len(page.received("resync")) > answered:  # the page catches up, as it does
+                answered += 1
+                page.call("join", {"thread_id": thread.id, "since": 0})
+            page.call("join", {"thread_id": thread.id})  # and people keep coming
+            time.sleep(0.3)
+        assert len(page.received("resync")) <= 2, page.received("resync")
+
+
+def test_only_connection_failures_count_and_resync_rounds_are_spaced(app, own_redis):
+    import redis
+
+    from forum import events
+    from forum.realtime import presence
+
+    presence.configure(own_redis.url)
+    try:
+        events.take_redis_failure()
+        presence._failed(redis.ResponseError("OOM command not allowed"))
+        presence._failed(redis.exceptions.ReadOnlyError("READONLY"))
+        assert not events.take_redis_failure()
+        presence._failed(redis.ConnectionError("refused"))
+        assert events.take_redis_failure()
+        presence._failed(redis.TimeoutError("timed out"))
+        assert events.take_redis_failure()
+
+        events.note_redis_failure()
+        assert presence.watch_once(now=100.0) == 1
+        events.note_redis_failure()
+        assert presence.watch_once(now=101.0) == 0  # owed, but the last round was just now
+        assert presence.watch_once(now=104.0) == 2  # the pair's second round still comes
+        assert presence.watch_once(now=120.0) == 0
+        assert presence.watch_once(now=100.0 + presence.RESYNC_EVERY_SECONDS) == 1
+    finally:
+        presence.configure(None)
+        events.take_redis_failure()

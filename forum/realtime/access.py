@@ -9,6 +9,7 @@ check `join` makes leaves the thread's room, leaves its presence, and is told
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -22,16 +23,25 @@ from . import presence
 
 _lock = threading.Lock()
 _socket_users: dict[str, int | None] = {}  # this process's sockets -> their person (None: visitor)
+_connected: dict[str, float] = {}  # this process's sockets -> when they connected (time.time())
 
 
 def remember_socket(sid: str, user_id: int | None) -> None:
     with _lock:
         _socket_users[sid] = user_id
+        _connected[sid] = time.time()
 
 
 def forget_socket(sid: str) -> None:
     with _lock:
         _socket_users.pop(sid, None)
+        _connected.pop(sid, None)
+
+
+def connected_at(sid: str) -> float | None:
+    """When this process's socket `sid` connected (None: not one of its sockets)."""
+    with _lock:
+        return _connected.get(sid)
 
 
 def _local_rooms(prefix: str) -> dict[int, list[str]]:

@@ -22,6 +22,7 @@ from ..errors import DomainError, Invalid, database_unreachable, is_out_of_range
 from ..events import (
     forum_room,
     session_room,
+    set_connect_times,
     set_rechecker,
     start_listener,
     thread_room,
@@ -369,6 +370,7 @@ EVENTS: dict[str, Callable[..., Any]] = {
 def register() -> None:
     """Attach the handlers to the server that init_app just made."""
     set_rechecker(access.recheck)
+    set_connect_times(access.connected_at)
     socketio.on_event("connect", on_connect)
     socketio.on_event("disconnect", on_disconnect)
     for name, handler in EVENTS.items():

@@ -47,6 +47,7 @@ def configure(
         url=redis_url, ttl=max(3, int(ttl)), prefix=prefix.rstrip(":"), options=options or {}
     )
     _client = None
+    _reset_watch()
 
 
 def _redis() -> Any:
@@ -60,10 +61,17 @@ def _redis() -> Any:
     return _client
 
 
-def _failed() -> None:
-    from ..events import note_redis_failure
+def _failed(exc: Exception) -> None:
+    """Count `exc` as an outage (messages may have been lost) only when Redis did not
+    answer: a Redis that answers but refuses a write (out of memory with noeviction, a
+    read-only replica after a failover) lost no broadcast, and a resync would only make
+    every page join (and write) again."""
+    import redis
 
-    note_redis_failure()
+    if isinstance(exc, (redis.ConnectionError, redis.TimeoutError)):
+        from ..events import note_redis_failure
+
+        note_redis_failure()
 
 
 def key(thread_id: int) -> str:
@@ -89,7 +97,7 @@ def _write(entries: dict[int, dict[str, dict[str, Any] | None]]) -> None:
                 pipe.expire(key(thread_id), _settings["ttl"] * 2)
         pipe.execute()
     except redis.RedisError as exc:
-        _failed()
+        _failed(exc)
         log.warning("presence: Redis did not take the update (%s)", type(exc).__name__)
 
 
@@ -105,7 +113,7 @@ def _delete(pairs: list[tuple[int, str]]) -> None:
             pipe.hdel(key(thread_id), sid)
         pipe.execute()
     except redis.RedisError as exc:
-        _failed()
+        _failed(exc)
         log.warning("presence: Redis did not take the removal (%s)", type(exc).__name__)
 
 
@@ -171,7 +179,7 @@ def _shared_entries(thread_id: int) -> list[dict[str, Any] | None] | None:
             client.hdel(key(thread_id), *expired)
         return alive
     except redis.RedisError as exc:
-        _failed()
+        _failed(exc)
         log.warning("presence: Redis did not answer (%s); showing this process only", exc)
         return None
 
@@ -228,7 +236,18 @@ def refresh_once() -> list[int]:
 
 # How often each process asks Redis whether it answers (one PING).
 WATCH_SECONDS = 1.0
-_watch: dict[str, float | None] = {"down_since": None, "second_round_at": None}
+# At most one pair of resync rounds this often: each round makes every page join again.
+RESYNC_EVERY_SECONDS = 30.0
+_watch: dict[str, float | None] = {
+    "down_since": None,  # Redis stopped answering PING
+    "owed_since": None,  # Redis failed us since then; a round is owed
+    "last_round_at": None,  # the last first round
+    "second_round_at": None,
+}
+
+
+def _reset_watch() -> None:
+    _watch.update(down_since=None, owed_since=None, last_round_at=None, second_round_at=None)
 
 
 def _redis_answers() -> bool:
@@ -252,7 +271,9 @@ def watch_once(now: float | None = None) -> int:
 
     Both happen twice: at once, and again when every listener has surely subscribed
     again (python-socketio's retries back off: 1, 2, 4 … seconds, so about the outage's
-    length later). Returns the round done now (1 or 2), 0 for none."""
+    length later). A new first round waits until RESYNC_EVERY_SECONDS after the last
+    one (a Redis that keeps failing must not make every page join again and again).
+    Returns the round done now (1 or 2), 0 for none."""
     from ..events import take_redis_failure
 
     now = time.monotonic() if now is None else now
@@ -264,9 +285,16 @@ def watch_once(now: float | None = None) -> int:
         _watch["second_round_at"] = None
         return 0
     if _watch["down_since"] is not None or failed:
-        down_since = _watch["down_since"] if _watch["down_since"] is not None else now
+        since = _watch["down_since"] if _watch["down_since"] is not None else now
+        owed = _watch["owed_since"]
+        _watch["owed_since"] = since if owed is None else min(owed, since)
         _watch["down_since"] = None
-        _watch["second_round_at"] = now + min(now - down_since + 2 * WATCH_SECONDS, 65.0)
+    owed = _watch["owed_since"]
+    last = _watch["last_round_at"]
+    if owed is not None and (last is None or not 0 <= now - last < RESYNC_EVERY_SECONDS):
+        _watch["owed_since"] = None
+        _watch["last_round_at"] = now
+        _watch["second_round_at"] = now + min(now - owed + 2 * WATCH_SECONDS, 65.0)
         _resync(final=False)
         return 1
     second = _watch["second_round_at"]

@@ -28,6 +28,7 @@ from wtforms.validators import InputRequired
 from .. import formatting, policy
 from ..errors import DomainError, Invalid, NotFound
 from ..extensions import csrf
+from ..formatting import iso_utc
 from ..ids import whole_id
 from ..models import (
     Audience,
@@ -300,6 +301,8 @@ def _round_page(round_: ConsultationRound, status: int = 200):
     public = phase in (Phase.closed, Phase.published)
     responders = cq.responders_of(user, round_)
     own = {org.id: cq.own_response(round_.id, org.id) for org, _role in responders}
+    # taken before the messages are read: the script's first join asks what changed since
+    cursor = forum_queries.change_cursor()
     recent = []
     if round_.thread_id is not None and round_.state != RoundState.draft:
         recent = payloads.messages_dicts(forum_queries.latest_page(round_.thread_id, 5).messages)
@@ -323,6 +326,7 @@ def _round_page(round_: ConsultationRound, status: int = 200):
         responders=responders,
         own=own,
         recent=recent,
+        cursor=iso_utc(cursor),
         blank=blank_message(),
         action_form=ButtonForm(),
     ), status

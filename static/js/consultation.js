@@ -30,29 +30,51 @@ function start(root) {
     window.setTimeout(() => { live.textContent = text; }, 50);
   }
 
-  // The newest message this page has: a rejoin (reconnect, or `resync` after the
-  // server's Redis came back) asks for those after it and shows them.
+  // Catch-up as on the thread page (thread/connection.js): a rejoin (reconnect, or
+  // `resync` after the server's Redis came back) asks for the messages after the newest
+  // this page has and, from `cursor` (the server's time of the page or of the last join),
+  // the current state of those it has that changed meanwhile (edited, deleted, hidden).
+  // A long absence comes in pages: join again above the last one until has_more is false.
   let lastId = Math.max(0, ...Array.from(
     recent ? recent.querySelectorAll("li.message[data-id]") : [], (li) => Number(li.dataset.id),
   ));
-  function join() {
+  let cursor = root.dataset.cursor || null;
+  function join(since = lastId) {
     const payload = { thread_id: threadId };
-    if (lastId) payload.since = lastId;
+    if (since) {
+      payload.since = since;
+      if (cursor) payload.changed_since = cursor;
+    }
     socket.emit("join", payload, (ack) => {
       if (!ack || !ack.ok) return;
-      // without `since` the ack is the latest page: its newest are the ones to show
+      if (ack.cursor) cursor = ack.cursor;
+      // the list keeps the newest five: older ones of a page would go at once
       ack.messages.slice(-5).forEach(show);
+      (ack.changed || []).forEach(show);
+      if (ack.has_more && socket.connected) {
+        const got = ack.messages.length ? ack.messages[ack.messages.length - 1].id : since;
+        join(Math.max(got, since));
+      }
     });
   }
-  socket.on("connect", join);
+  socket.on("connect", () => join());
   if (socket.connected) join();
-  socket.on("resync", () => window.setTimeout(join, Math.random() * 2000));
+  socket.on("resync", () => window.setTimeout(() => join(), Math.random() * 2000));
 
+  // Puts `message` in the list in id order (its current state, if the list has it);
+  // true when it is new here.
   function show(message) {
     if (!recent || !template || message.thread_id !== threadId) return false;
+    const shown = document.getElementById(`m${message.id}`);
+    if (shown) {
+      fillMessage(shown, message, ctx);
+      return false;
+    }
+    const items = Array.from(recent.querySelectorAll("li.message[data-id]"));
+    if (items.length >= 5 && message.id < Number(items[0].dataset.id)) return false;
     lastId = Math.max(lastId, message.id);
-    if (document.getElementById(`m${message.id}`)) return false;
-    recent.appendChild(renderMessage(template, message, ctx));
+    const after = items.find((li) => Number(li.dataset.id) > message.id);
+    recent.insertBefore(renderMessage(template, message, ctx), after || null);
     while (recent.childElementCount > 5) recent.firstElementChild.remove();
     const empty = document.getElementById("no-messages");
     if (empty) empty.remove();

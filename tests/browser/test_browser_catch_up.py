@@ -3,6 +3,7 @@ the current state of those it already showed (edited, hidden)."""
 
 from __future__ import annotations
 
+import uuid
 from types import SimpleNamespace
 
 import pytest
@@ -75,10 +76,9 @@ def test_a_long_absence_comes_back_whole_and_current(world, new_page):
     expect(hidden).not_to_contain_text("Missat 0")
 
 
-def test_the_round_page_shows_what_was_written_while_it_was_offline(world, new_page):
+def _open_round(world) -> dict[str, int]:
+    """An open consultation round (with its discussion thread): {"round": id, "thread": id}."""
     from datetime import UTC, datetime, timedelta
-
-    from test_delivery import Client
 
     from forum.extensions import db
     from forum.models import ConsultationRound
@@ -109,27 +109,101 @@ def test_the_round_page_shows_what_was_written_while_it_was_offline(world, new_p
         made["thread"] = db.session.get(ConsultationRound, created.id).thread_id
 
     _write_while_away(world, open_round)
+    return made
+
+
+def _round_page(world, new_page, made):
+    """Bob's round page, its socket in the round's thread; returns (page, the list)."""
+    bob = new_page("sv")
+    login(bob, world, world.bob_email)
+    bob.goto(f"{world.url}/consultations/{made['round']}")
+    bob.wait_for_timeout(2000)  # its socket joins the round's thread
+    return bob, bob.locator("#recent-messages")
+
+
+def _go_offline(page) -> None:
+    page.context.set_offline(True)
+    page.wait_for_timeout(3000)  # the socket notices it is cut off
+
+
+@pytest.fixture
+def alice_socket(world):
+    from test_delivery import Client
+
     alice = Client(world.server, SimpleNamespace(email=world.alice_email))
-    try:
+    yield alice
+    alice.close()
 
-        def write(body):
-            sent = alice.call(
-                "message:send", {"thread_id": made["thread"], "body": body, "client_id": body}
-            )
-            assert sent["ok"], sent
 
-        bob = new_page("sv")
-        login(bob, world, world.bob_email)
-        bob.goto(f"{world.url}/consultations/{made['round']}")
-        recent = bob.locator("#recent-messages")
-        bob.wait_for_timeout(2000)  # its socket joins the round's thread
-        write("Första live")
-        expect(recent).to_contain_text("Första live")
-        bob.context.set_offline(True)
-        bob.wait_for_timeout(3000)  # the socket notices it is cut off
-        write("Skrivet medan Bob var offline")
-        bob.context.set_offline(False)
-        expect(recent).to_contain_text("Skrivet medan Bob var offline", timeout=20_000)
-        expect(recent.locator("li.message")).to_have_count(2)
-    finally:
-        alice.close()
+def _send(client, thread_id: int, body: str) -> int:
+    client_id = uuid.uuid4().hex  # the world (and its client ids) outlive each test
+    sent = client.call(
+        "message:send", {"thread_id": thread_id, "body": body, "client_id": client_id}
+    )
+    assert sent["ok"], sent
+    return sent["message"]["id"]
+
+
+def test_the_round_page_shows_what_was_written_while_it_was_offline(world, new_page, alice_socket):
+    made = _open_round(world)
+    bob, recent = _round_page(world, new_page, made)
+    _send(alice_socket, made["thread"], "Första live")
+    expect(recent).to_contain_text("Första live")
+    _go_offline(bob)
+    _send(alice_socket, made["thread"], "Skrivet medan Bob var offline")
+    bob.context.set_offline(False)
+    expect(recent).to_contain_text("Skrivet medan Bob var offline", timeout=20_000)
+    expect(recent.locator("li.message")).to_have_count(2)
+
+
+def test_the_round_page_shows_edits_and_deletions_made_while_it_was_offline(
+    world, new_page, alice_socket
+):
+    """Its catch-up used to bring only new messages: one deleted (or edited) meanwhile
+    kept its old text in the list."""
+    from forum.services import forums
+
+    made = _open_round(world)
+    bob, recent = _round_page(world, new_page, made)
+    deleted = _send(alice_socket, made["thread"], "Mitt telefonnummer 0701234567")
+    edited = _send(alice_socket, made["thread"], "Andra meddelandet")
+    expect(recent).to_contain_text("0701234567")
+    _go_offline(bob)
+
+    def away(users):
+        alice = users[world.alice_email]
+        forums.delete_message(alice, deleted)
+        forums.edit_message(alice, edited, "Andra meddelandet rättat")
+
+    _write_while_away(world, away)
+    _send(alice_socket, made["thread"], "Skrivet medan Bob var offline")
+    bob.context.set_offline(False)
+    expect(recent).to_contain_text("Skrivet medan Bob var offline", timeout=20_000)
+    expect(recent).to_contain_text("Andra meddelandet rättat")
+    expect(recent).not_to_contain_text("0701234567")
+    expect(recent.locator(f"#m{deleted}")).to_have_attribute("data-state", "deleted")
+
+
+def test_the_round_page_shows_the_newest_after_a_long_absence(world, new_page):
+    """More than one catch-up page missed: it used to show the first page's last five."""
+    from forum.queries.forums import MAX_CATCH_UP
+    from forum.services import forums
+
+    made = _open_round(world)
+    _write_while_away(
+        world,
+        lambda users: forums.send_message(users[world.alice_email], made["thread"], "Första", "f"),
+    )
+    bob, recent = _round_page(world, new_page, made)
+    expect(recent).to_contain_text("Första")
+    _go_offline(bob)
+
+    def away(users):
+        for i in range(MAX_CATCH_UP + 10):
+            forums.send_message(users[world.alice_email], made["thread"], f"Missat {i}.", f"g{i}")
+
+    _write_while_away(world, away)
+    bob.context.set_offline(False)
+    expect(recent).to_contain_text(f"Missat {MAX_CATCH_UP + 9}.", timeout=20_000)
+    expect(recent.locator("li.message")).to_have_count(5)
+    expect(recent).not_to_contain_text("Första")
