@@ -284,6 +284,14 @@ def note_redis_failure() -> None:
     _redis_failed.set()
 
 
+def forget_unsent() -> None:
+    """Drop the kept requests and any noted failure: this process starts on a (new) Redis
+    configuration, and what it kept for the one before is not for this one."""
+    with _unsent_lock:
+        _unsent.clear()
+    _redis_failed.clear()
+
+
 def take_redis_failure() -> bool:
     """Whether Redis failed since the last call (and forget it)."""
     failed = _redis_failed.is_set()

@@ -33,6 +33,18 @@ def own_redis(tmp_path):
 
 
 @pytest.fixture
+def watch_by_hand(monkeypatch):
+    """presence.watch_once, for a test that drives the watcher's clock itself. A process's
+    watcher thread, once an earlier test's socket started it, keeps calling watch_once with
+    the real clock; it gets a no-op meanwhile, so its rounds don't fall into this test's."""
+    from forum.realtime import presence
+
+    watch_once = presence.watch_once
+    monkeypatch.setattr(presence, "watch_once", lambda now=None: 0)
+    return watch_once
+
+
+@pytest.fixture
 def clients():
     made: list[Client] = []
     yield made
@@ -95,7 +107,9 @@ def test_a_logout_during_an_outage_closes_the_sockets_on_other_processes(
         assert on_two.received("session:ended") == [{}]
 
 
-def test_kept_requests_are_published_again_and_dropped_after_the_final_round(app, own_redis):
+def test_kept_requests_are_published_again_and_dropped_after_the_final_round(
+    app, own_redis, watch_by_hand
+):
     import json
 
     import redis
@@ -109,15 +123,15 @@ def test_kept_requests_are_published_again_and_dropped_after_the_final_round(app
         own_redis.stop()
         with app.app_context():
             events.disconnect_room("session:gone")
-        assert presence.watch_once(now=100.0) == 0
+        assert watch_by_hand(now=100.0) == 0
         own_redis.start()
         listener = redis.Redis.from_url(own_redis.url).pubsub(ignore_subscribe_messages=True)
         with app.app_context():
             listener.subscribe(events.disconnect_channel())
-        assert presence.watch_once(now=110.0) == 1
-        assert presence.watch_once(now=111.0) == 0  # not yet
-        assert presence.watch_once(now=200.0) == 2
-        assert presence.watch_once(now=201.0) == 0
+        assert watch_by_hand(now=110.0) == 1
+        assert watch_by_hand(now=111.0) == 0  # not yet
+        assert watch_by_hand(now=200.0) == 2
+        assert watch_by_hand(now=201.0) == 0
         got = []
         wait_until(
             lambda: (m := listener.get_message(timeout=0.2)) and got.append(m) or len(got) >= 2,
@@ -188,7 +202,7 @@ def test_a_redis_that_refuses_writes_starts_no_resync_storm(db_url, make, own_re
         assert len(page.received("resync")) <= 2, page.received("resync")
 
 
-def test_only_connection_failures_count_and_resync_rounds_are_spaced(app, own_redis):
+def test_only_connection_failures_count_and_resync_rounds_are_spaced(app, own_redis, watch_by_hand):
     import redis
 
     from forum import events
@@ -206,12 +220,12 @@ def test_only_connection_failures_count_and_resync_rounds_are_spaced(app, own_re
         assert events.take_redis_failure()
 
         events.note_redis_failure()
-        assert presence.watch_once(now=100.0) == 1
+        assert watch_by_hand(now=100.0) == 1
         events.note_redis_failure()
-        assert presence.watch_once(now=101.0) == 0  # owed, but the last round was just now
-        assert presence.watch_once(now=104.0) == 2  # the pair's second round still comes
-        assert presence.watch_once(now=120.0) == 0
-        assert presence.watch_once(now=100.0 + presence.RESYNC_EVERY_SECONDS) == 1
+        assert watch_by_hand(now=101.0) == 0  # owed, but the last round was just now
+        assert watch_by_hand(now=104.0) == 2  # the pair's second round still comes
+        assert watch_by_hand(now=120.0) == 0
+        assert watch_by_hand(now=100.0 + presence.RESYNC_EVERY_SECONDS) == 1
     finally:
         presence.configure(None)
         events.take_redis_failure()

@@ -247,7 +247,12 @@ _watch: dict[str, float | None] = {
 
 
 def _reset_watch() -> None:
+    """Start watching afresh (a new configuration): no outage seen, none owed; what was
+    kept or noted against the Redis used before is not for this one."""
+    from ..events import forget_unsent
+
     _watch.update(down_since=None, owed_since=None, last_round_at=None, second_round_at=None)
+    forget_unsent()
 
 
 def _redis_answers() -> bool:
