@@ -1,4 +1,5 @@
-"""Helpers for browser tests: log in, check accessibility with axe, take screenshots."""
+"""Helpers for browser tests: log in, open a thread and send, check accessibility with axe,
+take screenshots."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from playwright.sync_api import expect
 from support import PASSWORD
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -27,6 +29,25 @@ def login(page, world, email: str) -> None:
     page.fill("input[name=password]", PASSWORD)
     page.locator("form:has(input[name=password]) [type=submit]").click()
     page.wait_for_url(lambda url: "/login" not in url)
+
+
+def open_thread(page, world, thread_id: int | None = None) -> None:
+    """Open a thread (the world's own unless given) and wait until its socket is connected."""
+    page.goto(f"{world.url}/threads/{thread_id or world.thread_id}")
+    expect(page.locator("#connection")).to_have_attribute("data-state", "connected")
+
+
+def send(page, text: str) -> None:
+    """Type `text` into the composer and send it with Enter."""
+    page.fill("#body", text)
+    page.press("#body", "Enter")
+
+
+def message(page, text: str, stored: bool = False):
+    """The message whose own text (not a quote of it) contains `text`; with `stored`, only
+    once the server has it (it has an id; a row still in the outbox has none)."""
+    rows = page.locator("li.message[data-id]" if stored else "li.message")
+    return rows.filter(has=page.locator("[data-slot=body]", has_text=text))
 
 
 def local(delta: timedelta) -> str:

@@ -3,25 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from browsing import assert_accessible, login, screenshot
+from browsing import assert_accessible, login, message, open_thread, screenshot, send
 from playwright.sync_api import expect
 
 pytestmark = pytest.mark.browser
-
-
-def open_thread(page, world):
-    page.goto(f"{world.url}/threads/{world.thread_id}")
-    expect(page.locator("#connection")).to_have_attribute("data-state", "connected")
-
-
-def send(page, text):
-    page.fill("#body", text)
-    page.press("#body", "Enter")
-
-
-def message(page, text):
-    """The message whose own text (not a quote of it) contains `text`."""
-    return page.locator("li.message").filter(has=page.locator("[data-slot=body]", has_text=text))
 
 
 def test_two_people_chat_live(world, new_page):

@@ -8,7 +8,7 @@ import re
 from contextlib import contextmanager
 
 import pytest
-from browsing import assert_accessible, login
+from browsing import assert_accessible, login, message, open_thread
 from playwright.sync_api import expect
 from support import app_settings
 
@@ -43,15 +43,6 @@ def user(db, email: str):
     from forum.models import User
 
     return db.session.scalar(select(User).where(User.email == email))
-
-
-def message(page, text):
-    return page.locator("li.message").filter(has=page.locator("[data-slot=body]", has_text=text))
-
-
-def open_thread(page, world, thread_id: int) -> None:
-    page.goto(f"{world.url}/threads/{thread_id}")
-    expect(page.locator("#connection")).to_have_attribute("data-state", "connected")
 
 
 # --- "when the connection drops the page ... catches up by id when it is back and

@@ -6,24 +6,13 @@ Send."""
 from __future__ import annotations
 
 import pytest
-from browsing import login
+from browsing import login, message, open_thread
 from playwright.sync_api import expect
 
 pytestmark = pytest.mark.browser
 
 KEPT = "Object.keys(sessionStorage).filter((k) => k.startsWith('dialogforum:'))"
 NO_CONNECTION = {"sv": "Ingen anslutning just nu", "en": "No connection right now"}
-
-
-def open_thread(page, world):
-    page.goto(f"{world.url}/threads/{world.thread_id}")
-    expect(page.locator("#connection")).to_have_attribute("data-state", "connected")
-
-
-def message(page, text):
-    return page.locator("li.message[data-id]").filter(
-        has=page.locator("[data-slot=body]", has_text=text)
-    )
 
 
 def log_out_everywhere(page, world):
@@ -36,7 +25,7 @@ def send(page, text) -> str:
     """Send `text` from the composer; returns the id of the message it became."""
     page.fill("#body", text)
     page.press("#body", "Enter")
-    mine = message(page, text)
+    mine = message(page, text, stored=True)
     expect(mine).to_have_count(1)
     return mine.get_attribute("data-id")
 
@@ -210,7 +199,7 @@ def test_offline_the_controls_stay_on_the_page_and_say_why(world, new_page, lang
     assert page.url == url
     expect(page.locator("li.outgoing")).to_have_count(1)
     page.context.set_offline(False)
-    expect(message(page, f"Köad offline {lang}")).to_have_count(1)
+    expect(message(page, f"Köad offline {lang}", stored=True)).to_have_count(1)
     expect(page.locator("li.outgoing")).to_have_count(0)
     expect(target).to_have_attribute("data-state", "visible")
 
@@ -221,7 +210,7 @@ def test_a_double_clicked_send_sends_once_without_an_error(world, new_page):
     open_thread(page, world)
     page.fill("#body", "Dubbelklickat")
     page.locator("#composer-form [type=submit]").dblclick()
-    expect(message(page, "Dubbelklickat")).to_have_count(1)
+    expect(message(page, "Dubbelklickat", stored=True)).to_have_count(1)
     expect(page.locator("#send-error")).to_be_hidden()
     # Once the box was typed in again, a Send on it empty is pointed out
     page.fill("#body", "x")
@@ -229,4 +218,4 @@ def test_a_double_clicked_send_sends_once_without_an_error(world, new_page):
     page.locator("#composer-form [type=submit]").click()
     expect(page.locator("#send-error")).to_have_text("Skriv ett meddelande först.")
     page.reload()
-    expect(message(page, "Dubbelklickat")).to_have_count(1)
+    expect(message(page, "Dubbelklickat", stored=True)).to_have_count(1)

@@ -4,20 +4,10 @@ and that a live message's time reads as the server writes it."""
 from __future__ import annotations
 
 import pytest
-from browsing import login
+from browsing import login, open_thread, send
 from playwright.sync_api import expect
 
 pytestmark = pytest.mark.browser
-
-
-def open_thread(page, world):
-    page.goto(f"{world.url}/threads/{world.thread_id}")
-    expect(page.locator("#connection")).to_have_attribute("data-state", "connected")
-
-
-def send(page, text):
-    page.fill("#body", text)
-    page.press("#body", "Enter")
 
 
 def test_a_burst_of_messages_is_one_line_and_a_mention_here_is_read_once(world, new_page):

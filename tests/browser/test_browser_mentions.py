@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from browsing import assert_accessible, login, screenshot
+from browsing import assert_accessible, login, open_thread, screenshot
 from playwright.sync_api import expect
 from support import PASSWORD
 
@@ -16,11 +16,6 @@ COUNT = {
     "en": "people to mention. Up and down arrows choose, Enter inserts.",
 }
 LIST_NAME = {"sv": "Personer att nämna", "en": "People to mention"}
-
-
-def open_thread(page, world):
-    page.goto(f"{world.url}/threads/{world.thread_id}")
-    expect(page.locator("#connection")).to_have_attribute("data-state", "connected")
 
 
 @pytest.mark.parametrize("lang", ["sv", "en"])

@@ -4,19 +4,10 @@ a lock removes the composer live, a suspension ends the open page; axe on the pa
 from __future__ import annotations
 
 import pytest
-from browsing import assert_accessible, login, screenshot
+from browsing import assert_accessible, login, message, open_thread, screenshot
 from playwright.sync_api import expect
 
 pytestmark = pytest.mark.browser
-
-
-def open_thread(page, world):
-    page.goto(f"{world.url}/threads/{world.thread_id}")
-    expect(page.locator("#connection")).to_have_attribute("data-state", "connected")
-
-
-def message(page, text):
-    return page.locator("li.message").filter(has=page.locator("[data-slot=body]", has_text=text))
 
 
 def members(world):

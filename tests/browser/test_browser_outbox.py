@@ -4,7 +4,7 @@ message, a refused message, drafts, and the keyboard-only journeys."""
 from __future__ import annotations
 
 import pytest
-from browsing import assert_accessible, login
+from browsing import assert_accessible, login, message, open_thread
 from playwright.sync_api import expect
 
 pytestmark = pytest.mark.browser
@@ -18,17 +18,6 @@ new MutationObserver((records) => {
   }
 }).observe(document, { childList: true, subtree: true });
 """
-
-
-def open_thread(page, world):
-    page.goto(f"{world.url}/threads/{world.thread_id}")
-    expect(page.locator("#connection")).to_have_attribute("data-state", "connected")
-
-
-def message(page, text):
-    return page.locator("li.message[data-id]").filter(
-        has=page.locator("[data-slot=body]", has_text=text)
-    )
 
 
 def outbox_storage(page) -> dict[str, str]:
@@ -83,15 +72,18 @@ def test_offline_sends_wait_in_the_outbox_and_arrive_once(world, new_page):
     expect(alice.locator("li.outgoing")).to_have_count(0, timeout=15_000)
     for page in (alice, bob):
         for n in (1, 2):
-            expect(message(page, f"Skickat utan nät {n}")).to_have_count(1)
+            expect(message(page, f"Skickat utan nät {n}", stored=True)).to_have_count(1)
     # In the order they were written, and the outbox is empty in storage too
-    ids = [int(message(alice, f"Skickat utan nät {n}").get_attribute("data-id")) for n in (1, 2)]
+    ids = [
+        int(message(alice, f"Skickat utan nät {n}", stored=True).get_attribute("data-id"))
+        for n in (1, 2)
+    ]
     assert ids[0] < ids[1]
     assert outbox_storage(alice) == {}
     # A reload shows each exactly once (the server has one copy each)
     alice.reload()
     for n in (1, 2):
-        expect(message(alice, f"Skickat utan nät {n}")).to_have_count(1)
+        expect(message(alice, f"Skickat utan nät {n}", stored=True)).to_have_count(1)
 
 
 def test_a_reload_keeps_the_unsent_message_and_sends_it(world, new_page):
@@ -111,12 +103,12 @@ def test_a_reload_keeps_the_unsent_message_and_sends_it(world, new_page):
     expect(alice.locator("#connection")).to_have_attribute("data-state", "connected")
     seen = alice.evaluate("window.__outgoing")
     assert any("Överlever omladdning" in text for text in seen), seen
-    expect(message(alice, "Överlever omladdning")).to_have_count(1)
+    expect(message(alice, "Överlever omladdning", stored=True)).to_have_count(1)
     expect(alice.locator("li.outgoing")).to_have_count(0)
     expect(alice.locator("#body")).to_have_value("Ett utkast")
     # The draft is per thread and goes once it is sent
     alice.press("#body", "Enter")
-    expect(message(alice, "Ett utkast")).to_have_count(1)
+    expect(message(alice, "Ett utkast", stored=True)).to_have_count(1)
     alice.reload()
     expect(alice.locator("#body")).to_have_value("")
 
@@ -163,7 +155,7 @@ def test_a_refused_message_says_why_and_can_be_edited_or_discarded(world, new_pa
     alice.locator("#cancel-reply").click()
     alice.fill("#body", "Accepted second time")
     alice.press("#body", "Enter")
-    expect(message(alice, "Accepted second time")).to_have_count(1)
+    expect(message(alice, "Accepted second time", stored=True)).to_have_count(1)
 
     alice.evaluate("document.getElementById('reply_to').value = '99999999'")
     alice.fill("#body", "Thrown away")
@@ -173,7 +165,7 @@ def test_a_refused_message_says_why_and_can_be_edited_or_discarded(world, new_pa
     expect(alice.locator("li.outgoing")).to_have_count(0)
     expect(alice.locator("#body")).to_be_focused()
     alice.reload()
-    expect(message(alice, "Thrown away")).to_have_count(0)
+    expect(message(alice, "Thrown away", stored=True)).to_have_count(0)
     expect(alice.locator("li.outgoing")).to_have_count(0)
 
 
@@ -189,7 +181,7 @@ def test_keyboard_only_send_reply_and_edit(world, new_page):
     expect(page.locator("#body")).to_be_focused()
     page.keyboard.type("Typed with the keyboard")
     page.keyboard.press("Enter")
-    own = message(page, "Typed with the keyboard")
+    own = message(page, "Typed with the keyboard", stored=True)
     expect(own).to_have_count(1)
     expect(page.locator("#body")).to_be_focused()
 
@@ -200,7 +192,7 @@ def test_keyboard_only_send_reply_and_edit(world, new_page):
     expect(page.locator("#replying")).to_be_visible()
     page.keyboard.type("A reply by keyboard")
     page.keyboard.press("Enter")
-    reply = message(page, "A reply by keyboard")
+    reply = message(page, "A reply by keyboard", stored=True)
     expect(reply.locator("[data-slot=quote]")).to_be_visible()
 
     # Edit: the box is named by what it edits, the old text is hidden, Escape cancels
@@ -225,7 +217,7 @@ def test_keyboard_only_send_reply_and_edit(world, new_page):
     page.keyboard.press("Shift+Enter")
     page.keyboard.type("second line")
     page.keyboard.press("Enter")
-    edited = message(page, "Edited by keyboard")
+    edited = message(page, "Edited by keyboard", stored=True)
     expect(edited.locator("[data-slot=edited]")).to_be_visible()
     expect(edited.locator("[data-slot=body]")).to_contain_text("second line")
     expect(edited.locator("[data-action=edit]")).to_be_focused()
@@ -239,12 +231,12 @@ def test_phone_opens_at_the_newest_with_the_composer_in_view(world, new_page):
     for n in range(8):  # under the rate limit (10 in 10 s)
         page.fill("#body", f"Mobilrad {n} " + "lite text " * 30)
         page.press("#body", "Enter")
-    expect(message(page, "Mobilrad 7")).to_have_count(1)
+    expect(message(page, "Mobilrad 7", stored=True)).to_have_count(1)
     page.reload()
     expect(page.locator("#connection")).to_have_attribute("data-state", "connected")
     box = page.locator("#body").bounding_box()
     assert box is not None and 0 <= box["y"] and box["y"] + box["height"] <= 740, box
-    newest = message(page, "Mobilrad 7").bounding_box()
+    newest = message(page, "Mobilrad 7", stored=True).bounding_box()
     assert newest is not None and newest["y"] < 740, newest
     assert page.evaluate("document.documentElement.scrollHeight") > 2 * 740
     width = page.evaluate("document.documentElement.scrollWidth")

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from browsing import draft_consultation, login
+from browsing import draft_consultation, login, open_thread
 from playwright.sync_api import expect
 
 pytestmark = pytest.mark.browser
@@ -39,11 +39,6 @@ def assert_tappable(page, locator, least: int) -> None:
 
 def to_bottom(page) -> None:
     page.evaluate("window.scrollTo(0, document.scrollingElement.scrollHeight)")
-
-
-def open_thread(page, world) -> None:
-    page.goto(f"{world.url}/threads/{world.thread_id}")
-    expect(page.locator("#connection")).to_have_attribute("data-state", "connected")
 
 
 def send(page, text: str):

@@ -5,24 +5,10 @@ from __future__ import annotations
 import re
 
 import pytest
-from browsing import assert_accessible, login
+from browsing import assert_accessible, login, message, open_thread, send
 from playwright.sync_api import expect
 
 pytestmark = pytest.mark.browser
-
-
-def open_thread(page, world):
-    page.goto(f"{world.url}/threads/{world.thread_id}")
-    expect(page.locator("#connection")).to_have_attribute("data-state", "connected")
-
-
-def send(page, text):
-    page.fill("#body", text)
-    page.press("#body", "Enter")
-
-
-def message(page, text):
-    return page.locator("li.message").filter(has=page.locator("[data-slot=body]", has_text=text))
 
 
 @pytest.mark.parametrize("lang", ["sv", "en"])
