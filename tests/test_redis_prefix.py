@@ -19,6 +19,7 @@ from support import PASSWORD, app_settings, service_missing
 from test_delivery import Client, _logout
 
 from forum.config import ConfigError, load_config, parse_redis_prefix
+from forum.extensions import db
 
 pytestmark = [pytest.mark.server, pytest.mark.redis]
 
@@ -82,6 +83,9 @@ def test_api_rate_limits_are_counted_per_installation(app, db_url):
     finally:
         for key in server.scan_iter(f"*/{run}-*"):
             server.delete(key)
+        for other in apps.values():  # their pools' connections, or they are left open
+            with other.app_context():
+                db.engine.dispose()
         create_app(app_settings(db_url))  # the process-wide server forgets the queue again
 
 
