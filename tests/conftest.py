@@ -98,6 +98,16 @@ def db(app):
 
 
 @pytest.fixture
+def clients():
+    """Socket.IO clients of a real server process (test_delivery.Client) that a test opens;
+    each is closed after the test, whatever happened."""
+    made: list = []
+    yield made
+    for client in made:
+        client.close()
+
+
+@pytest.fixture
 def client(app):
     return app.test_client()
 

@@ -307,13 +307,18 @@ def _answers(round_, text="Svar via API"):
     return {"answers": [{"question_id": q.id, "text": text} for q in round_.questions]}
 
 
-def test_respond_scope_saves_and_submits_through_the_service(app, make, client):
-    official = make.user("official")
+def answering(app, make):
+    """An open round, a `read`+`respond` token of an organisation's admin, and the round's
+    responses URL."""
     admin = make.user()
     org = make.organisation(admin=admin)
-    round_ = make_round(app, make, official)
+    round_ = make_round(app, make, make.user("official"))
     raw = token_for(app, admin, ("read", "respond"), org)
-    url = f"/api/v1/consultations/{round_.id}/responses"
+    return round_, raw, f"/api/v1/consultations/{round_.id}/responses"
+
+
+def test_respond_scope_saves_and_submits_through_the_service(app, make, client):
+    round_, raw, url = answering(app, make)
     saved = client.post(url, json=_answers(round_), headers=bearer(raw))
     assert saved.status_code == 200, saved.get_data(as_text=True)
     assert saved.get_json()["status"] == "draft"
@@ -344,12 +349,7 @@ def test_scopes_and_policy_limit_what_a_token_may_answer(app, make, client):
 
 
 def test_two_answers_to_one_question_are_refused_not_merged(app, make, client):
-    official = make.user("official")
-    admin = make.user()
-    org = make.organisation(admin=admin)
-    round_ = make_round(app, make, official)
-    raw = token_for(app, admin, ("read", "respond"), org)
-    url = f"/api/v1/consultations/{round_.id}/responses"
+    round_, raw, url = answering(app, make)
     question = round_.questions[0].id
     twice = {"answers": [{"question_id": question, "text": t} for t in ("Långt svar", "Andra")]}
     assert_error(client.post(url, json=twice, headers=bearer(raw)), 422, "invalid", "answers")

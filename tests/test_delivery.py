@@ -79,14 +79,6 @@ def server(app, db_url):
         yield proc
 
 
-@pytest.fixture
-def clients():
-    made: list[Client] = []
-    yield made
-    for client in made:
-        client.close()
-
-
 def new_client(clients, server, user=None) -> Client:
     client = Client(server, user)
     clients.append(client)

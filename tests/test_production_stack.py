@@ -80,14 +80,6 @@ def stack(tmp_path_factory, stack_database, redis_server):
     running.stop()
 
 
-@pytest.fixture
-def clients():
-    made: list[Client] = []
-    yield made
-    for client in made:
-        client.close()
-
-
 def health(url: str) -> tuple[int, dict]:
     response = requests.get(url + "/healthz", timeout=10)
     return response.status_code, response.json()
