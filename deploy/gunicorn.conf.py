@@ -32,6 +32,21 @@ loglevel = os.environ.get("FORUM_LOG_LEVEL", "info")
 proc_name = os.environ.get("FORUM_PROC_NAME", "dialogforum")
 
 
+def post_fork(server, worker):  # noqa: ANN001, ANN201, ARG001 — gunicorn's hook signature
+    """The app's own loggers (`forum.*`: mail written to the log without SMTP, the scheduler)
+    write where gunicorn's error log does, at FORUM_LOG_LEVEL; the app then adds none of its
+    own (forum/__init__.py configure_logging)."""
+    import logging
+
+    forum_log = logging.getLogger("forum")
+    if forum_log.handlers:
+        return
+    for handler in logging.getLogger("gunicorn.error").handlers:
+        forum_log.addHandler(handler)
+    forum_log.setLevel(logging.getLevelNamesMapping().get(loglevel.strip().upper(), logging.INFO))
+    forum_log.propagate = False  # gunicorn's handlers already have the line
+
+
 def post_worker_init(worker):  # noqa: ANN001, ANN201 — gunicorn's hook signature
     """In the embedded default (`flask serve` under gunicorn) the worker also runs the scheduled
     jobs (round notices, digests, the mail outbox) when FORUM_DIGEST_SCHEDULER asks for them;

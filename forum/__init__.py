@@ -86,6 +86,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.config.from_mapping(load_config(Path(app.instance_path)))
     if config:
         app.config.update(config)
+    configure_logging(app.config)
     register_extensions(app)
     register_blueprints(app)
     register_error_handlers(app)
@@ -97,6 +98,25 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     register_api(app)
     register_serving(app)
     return app
+
+
+LOG_FORMAT = "%(asctime)s [%(process)d] [%(levelname)s] %(name)s: %(message)s"
+
+
+def configure_logging(config: Any) -> None:
+    """The app's own log lines (`forum.*`: mail written to the log without SMTP, the
+    scheduler) reach stderr at FORUM_LOG_LEVEL (default INFO) when nobody configured
+    logging: not when the `forum` or root logger already has a handler (gunicorn's
+    config, an operator's dictConfig, pytest), and never a second handler."""
+    forum_log = logging.getLogger("forum")
+    if forum_log.handlers or logging.getLogger().handlers:
+        return
+    name = str(config.get("FORUM_LOG_LEVEL") or os.environ.get("FORUM_LOG_LEVEL") or "info")
+    level = logging.getLevelNamesMapping().get(name.strip().upper(), logging.INFO)
+    handler = logging.StreamHandler()  # stderr
+    handler.setFormatter(logging.Formatter(LOG_FORMAT))
+    forum_log.addHandler(handler)
+    forum_log.setLevel(level)
 
 
 def select_locale() -> str:

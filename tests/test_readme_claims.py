@@ -13,6 +13,7 @@ import logging
 import re
 import threading
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 import socketio as sio_client
@@ -124,18 +125,135 @@ def test_mail_is_sent_by_smtp_when_configured_and_retried_when_it_fails(
     assert len(sink.received) == 1
 
 
-def test_without_smtp_mail_is_written_to_the_log(app, client, make, db, caplog):
-    app.config["FORUM_SMTP_HOST"] = None
-    user = ask_for_reset(client, make)
-    logging.getLogger("forum.mail").disabled = False  # an earlier alembic fileConfig may have
-    with caplog.at_level(logging.INFO, logger="forum.mail"):
-        result = app.test_cli_runner().invoke(args=["mail", "send"])
-    assert "Sent 1 mail(s)." in result.output
-    logged = [r.getMessage() for r in caplog.records if r.name == "forum.mail"]
-    assert len(logged) == 1
-    assert f"to={user.email}" in logged[0] and "/reset/" in logged[0]
-    mail = db.session.scalar(select(OutboxMail))
-    assert mail.sent_at is not None
+def _flask(tmp_path, *args: str, input: str | None = None):  # noqa: A002
+    """`flask --app forum ...` as its own process on a SQLite file of this test, with no
+    logging configured by anyone but the app (as ./scripts/run and cron run it)."""
+    import os
+    import subprocess
+    import sys
+
+    from forum.cli import GUNICORN_CONFIG
+
+    base = {k: v for k, v in os.environ.items() if not k.startswith("FORUM_")}
+    env = {
+        **base,
+        "FORUM_DATABASE_URL": f"sqlite:///{tmp_path}/forum.sqlite3",
+        "FORUM_SECRET_KEY": "s" * 40,
+        "FORUM_DEMO": "0",
+        "FORUM_DIGEST_SCHEDULER": "0",
+        "FORUM_DOCUMENT_DIR": str(tmp_path / "documents"),
+        "FORUM_REDIS_PREFIX": os.environ["FORUM_REDIS_PREFIX"],
+    }
+    flask = str(Path(sys.executable).parent / "flask")
+    return subprocess.run(
+        [flask, "--app", "forum", *args],
+        cwd=GUNICORN_CONFIG.parent.parent,
+        env=env,
+        input=input,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_without_smtp_mail_is_written_to_the_log(tmp_path):
+    """ "Without FORUM_SMTP_HOST, mail is written to the log": `flask mail send` (what cron
+    and the embedded clock run) prints the queued reset mail, link and all, on stderr."""
+    assert _flask(tmp_path, "setup").returncode == 0
+    created = _flask(
+        tmp_path,
+        "users", "create", "glomsk@example.se", "--name", "Glömsk Person", "--password-stdin",
+        input="ett långt lösenord 123\n",
+    )  # fmt: skip
+    assert created.returncode == 0, created.stderr
+    asked = _flask(
+        tmp_path,
+        "shell",
+        input="from forum.services import accounts\n"
+        "accounts.request_password_reset('glomsk@example.se')\n",
+    )
+    assert asked.returncode == 0, asked.stderr
+    sent = _flask(tmp_path, "mail", "send")
+    assert sent.returncode == 0, sent.stderr
+    assert "Sent 1 mail(s)." in sent.stdout
+    assert "to=glomsk@example.se" in sent.stderr
+    assert re.search(r"/reset/[A-Za-z0-9_\-]{20,}", sent.stderr), sent.stderr
+    # logged once, not once per handler
+    assert sent.stderr.count("to=glomsk@example.se") == 1
+
+
+def test_app_logging_leaves_configured_logging_alone():
+    """The app gives the `forum` logger a handler only when nobody configured logging:
+    under pytest (caplog's handler on the root) or an operator's dictConfig it adds none,
+    and a second app in the same process adds no second handler."""
+    from forum import configure_logging
+
+    forum_log = logging.getLogger("forum")
+    root = logging.getLogger()
+    saved = (forum_log.handlers[:], forum_log.level, root.handlers[:])
+    try:
+        forum_log.handlers.clear()
+        assert root.handlers  # pytest's own
+        configure_logging({})
+        assert forum_log.handlers == []
+        root.handlers.clear()
+        configure_logging({"FORUM_LOG_LEVEL": "warning"})
+        configure_logging({"FORUM_LOG_LEVEL": "warning"})
+        assert len(forum_log.handlers) == 1
+        assert forum_log.level == logging.WARNING
+    finally:
+        forum_log.handlers[:], root.handlers[:] = saved[0], saved[2]
+        forum_log.setLevel(saved[1])
+
+
+def test_gunicorn_routes_the_forum_logger_to_its_error_log(monkeypatch):
+    """Under gunicorn the app's own log lines (the mail without SMTP) go where gunicorn's
+    error log goes, at FORUM_LOG_LEVEL."""
+    import runpy
+
+    from forum.cli import GUNICORN_CONFIG
+
+    monkeypatch.setenv("FORUM_LOG_LEVEL", "debug")
+    settings = runpy.run_path(str(GUNICORN_CONFIG))
+    error_log = logging.getLogger("gunicorn.error")
+    forum_log = logging.getLogger("forum")
+    records: list[logging.LogRecord] = []
+    handler = logging.Handler()
+    handler.emit = records.append  # type: ignore[method-assign]
+    saved = (forum_log.handlers[:], forum_log.level, error_log.handlers[:], forum_log.propagate)
+    try:
+        error_log.handlers[:] = [handler]
+        forum_log.handlers.clear()
+        settings["post_fork"](None, None)
+        logging.getLogger("forum.mail").debug("mail to=%s", "x@example.se")
+        assert [r.getMessage() for r in records] == ["mail to=x@example.se"]
+        assert forum_log.level == logging.DEBUG
+    finally:
+        forum_log.handlers[:], error_log.handlers[:] = saved[0], saved[2]
+        forum_log.setLevel(saved[1])
+        forum_log.propagate = saved[3]
+
+
+def test_set_password_from_the_command_line(app, make, db, client):
+    """A demo whose printed passwords were lost: `flask users set-password HANDLE` sets a
+    new one, checked like the registration form's, and ends the person's sessions."""
+    user = make.user(email="borta@example.se", name="Borta Lösen")
+    runner = app.test_cli_runner()
+    weak = runner.invoke(args=["users", "set-password", user.handle], input="kort\nkort\n")
+    assert weak.exit_code != 0 and "minst 10 tecken" in weak.output  # the form's rule
+    unknown = runner.invoke(args=["users", "set-password", "ingen.alls"], input="x\nx\n")
+    assert unknown.exit_code != 0 and "No account" in unknown.output
+    new = "ett nytt långt lösenord 7"
+    result = runner.invoke(args=["users", "set-password", user.handle], input=f"{new}\n{new}\n")
+    assert result.exit_code == 0, result.output
+    assert "Password set" in result.output and new not in result.output
+    response = client.post("/login", data={"email": user.email, "password": new})
+    assert response.status_code in (302, 303) and "/login" not in response.headers["Location"]
+    # by email too
+    result = runner.invoke(
+        args=["users", "set-password", "BORTA@example.se"], input=f"{new}x\n{new}x\n"
+    )
+    assert result.exit_code == 0, result.output
 
 
 # --- "only http, https and mailto links, all with rel="nofollow noopener ugc", no raw
