@@ -42,20 +42,32 @@ def seed_command(demo: bool) -> None:
     if demo:
         if current_app.config["FORUM_ENV"] == "production":
             raise click.ClickException("The demo is never created when FORUM_ENV=production.")
-        _print_demo_accounts(seed_demo())
+        from .demo import DemoIncomplete
+
+        try:
+            made = seed_demo()
+        except DemoIncomplete as err:
+            raise click.ClickException(str(err)) from None
+        _print_demo_accounts(made)
 
 
 @click.command("setup")
 def setup_command() -> None:
-    """Migrate the database to head, seed the agreement, and on a new database the demo."""
-    from .demo import seed_demo
+    """Migrate the database to head, seed the agreement, and on a new database the demo
+    (a demo an earlier run left half-made is reported, with how to start over)."""
+    from .demo import DemoIncomplete, demo_state, seed_demo
     from .services.agreement import seed_agreement
 
     new_database = "alembic_version" not in inspect(db.engine).get_table_names()
     upgrade()
     seed_agreement()
-    if new_database and current_app.config["FORUM_DEMO"]:
+    if not current_app.config["FORUM_DEMO"]:
+        return
+    if new_database:
         _print_demo_accounts(seed_demo())
+    elif demo_state() == "incomplete":
+        # the server still starts (./scripts/run), with the warning in front of it
+        click.echo(f"Warning: {DemoIncomplete()}", err=True)
 
 
 GUNICORN_CONFIG = Path(__file__).resolve().parent.parent / "deploy" / "gunicorn.conf.py"

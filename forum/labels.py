@@ -35,6 +35,7 @@ AUDIT_EVENTS = {
     "consultation.closed": _l("Consultation round closed"),
     "consultation.response.submitted": _l("Consultation response submitted"),
     "consultation.feedback.published": _l("Consultation feedback published"),
+    "demo.completed": _l("Demo created"),
     "flags.dismissed": _l("Flags dismissed"),
     "forum.member.added": _l("Forum member added"),
     "account.renamed": _l("Display name changed"),

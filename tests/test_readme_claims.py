@@ -469,12 +469,19 @@ def test_the_demo_has_what_the_readme_says(app, db):
     from forum.demo import seed_demo
     from forum.models import (
         ActionStatus,
+        Appeal,
+        AppealOutcome,
+        AuditEntry,
         Membership,
+        MessageRevision,
         ModerationAction,
+        Phase,
         Principle,
+        RoundRevision,
         Thread,
         Visibility,
     )
+    from forum.models.base import utcnow
     from forum.services.follow_up import today
 
     with app.test_request_context():
@@ -531,9 +538,36 @@ def test_the_demo_has_what_the_readme_says(app, db):
     # consultations: "an open round with a draft response, a closed round with two
     # responses and published feedback"
     rounds = db.session.scalars(select(ConsultationRound)).all()
-    open_rounds = [r for r in rounds if r.state == RoundState.open]
-    published = [r for r in rounds if r.state == RoundState.published]
-    assert len(open_rounds) == 1 and len(published) == 1
+    now = utcnow()
+    by_phase: dict[Phase, list[ConsultationRound]] = {}
+    for r in rounds:
+        by_phase.setdefault(r.phase(now), []).append(r)
+    # "a round in each phase: a draft, a scheduled one, an open one, a closed one awaiting
+    # feedback and one with published feedback"
+    assert {phase: len(found) for phase, found in by_phase.items()} == {
+        Phase.draft: 1,
+        Phase.scheduled: 1,
+        Phase.open: 1,
+        Phase.closed: 1,
+        Phase.published: 1,
+    }
+    open_rounds, published = by_phase[Phase.open], by_phase[Phase.published]
+    # "the open round's deadline was moved, with a reason (a round revision)"
+    (revision,) = db.session.scalars(
+        select(RoundRevision).where(RoundRevision.round_id == open_rounds[0].id)
+    ).all()
+    assert revision.part == "closes_at" and "vecka" in revision.reason
+    # "the closed round awaits feedback: one response, one organisation declined with a reason"
+    (closed,) = by_phase[Phase.closed]
+    assert closed.state == RoundState.closed and closed.feedback_published_at is None
+    statuses = {
+        r.status: r
+        for r in db.session.scalars(
+            select(ConsultationResponse).where(ConsultationResponse.round_id == closed.id)
+        )
+    }
+    assert set(statuses) == {ResponseStatus.submitted, ResponseStatus.declined}
+    assert statuses[ResponseStatus.declined].decline_reason.startswith("Vi har ingen")
     drafts = db.session.scalars(
         select(ConsultationResponse).where(ConsultationResponse.round_id == open_rounds[0].id)
     ).all()
@@ -553,10 +587,53 @@ def test_the_demo_has_what_the_readme_says(app, db):
         a.due_date < today() and a.status in (ActionStatus.planned, ActionStatus.in_progress)
         for a in actions
     )
+    # "the hidden advert was appealed; an admin (not the moderator who hid it) upheld it"
+    (appeal,) = db.session.scalars(select(Appeal)).all()
+    assert appeal.action_id == hide.id and appeal.outcome == AppealOutcome.upheld
+    assert appeal.decided_by_id == by_email["admin@demo.dialogforum.se"].id != hide.actor_id
+    # "an invite-only working group with members"
+    (group,) = db.session.scalars(select(Forum).where(Forum.visibility == Visibility.invite))
+    assert {u.email for u in group.members} >= {
+        "ordforande@demo.dialogforum.se",
+        "medlem@demo.dialogforum.se",
+    }
+    # "an edited message (its earlier version kept)" and "a person muted for a week"
+    edited = db.session.scalar(select(Message).where(Message.edited_at.is_not(None)))
+    assert edited is not None and count(
+        db, MessageRevision, MessageRevision.message_id == edited.id
+    )
+    mute = db.session.scalar(select(ModerationAction).where(ModerationAction.kind == "mute"))
+    assert mute is not None and mute.forum_id == public.id and mute.until > utcnow()
+    # the last step marks the demo complete
+    assert count(db, AuditEntry, AuditEntry.action == "demo.completed") == 1
     # and the demo is created once: a second run adds nothing
     with app.test_request_context():
         assert seed_demo() == []
     assert count(db, User) == len(by_email)
+
+
+def test_a_demo_seed_that_stopped_half_way_is_reported_not_taken_as_present(app, db, monkeypatch):
+    """A seed that fails part-way (a full disk refusing the round's PDF) left the accounts,
+    and every later run said "Demo already present": now it says the demo is incomplete
+    and how to start over."""
+    from forum.demo import DemoIncomplete, demo_state, seed_demo
+    from forum.services import documents
+
+    def refuse(*args, **kwargs):
+        raise OSError("No space left on device")
+
+    monkeypatch.setattr(documents, "add_round_document", refuse)
+    with app.test_request_context(), pytest.raises(OSError):
+        seed_demo()
+    db.session.rollback()
+    monkeypatch.undo()
+    assert count(db, User) > 0 and demo_state() == "incomplete"
+    with app.test_request_context(), pytest.raises(DemoIncomplete):
+        seed_demo()
+    result = app.test_cli_runner().invoke(args=["seed", "--demo"])
+    assert result.exit_code != 0
+    assert "Demo already present" not in result.output
+    assert "never finished" in result.output and "start over" in result.output
 
 
 def test_demo_passwords_work(app, client, db):

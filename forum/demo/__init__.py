@@ -1,4 +1,7 @@
-"""The demo data (one account per role, forums, a live conversation, moderation, rounds, actions), built through services like any other caller: may import services, queries, models and base modules, never web code."""
+"""The demo data (one account per role, forums, a live conversation, moderation, rounds, actions), built through services like any other caller: may import services, queries, models and base modules, never web code.
+
+Its last step records "demo.completed" in the audit log: a demo whose accounts exist
+without that entry stopped half-way (DemoIncomplete), and is never taken as present."""
 
 from __future__ import annotations
 
@@ -9,6 +12,7 @@ from sqlalchemy import select
 
 from ..extensions import db
 from ..models import (
+    AuditEntry,
     Commitment,
     Forum,
     MemberRole,
@@ -23,13 +27,59 @@ from ..models import (
     User,
 )
 from ..queries.start import LATEST_NOTIFICATIONS
-from ..services import accounts, api_tokens, forums, moderation, notifications, reactions
+from ..services import (
+    accounts,
+    api_tokens,
+    audit,
+    forums,
+    moderation,
+    notifications,
+    reactions,
+)
 from .consultations import seed_demo_rounds
 from .follow_up import seed_demo_actions
 
 DEMO_DOMAIN = "demo.dialogforum.se"
 # printed with the passwords: an access token of the organisation admin (read, respond)
 API_TOKEN_LABEL = "API token"  # noqa: S105 - a label, not a secret
+
+
+# the audit entry written as the demo's last step
+COMPLETED = "demo.completed"
+# the last message of demos made before the marker existed: they finished
+_LEGACY_LAST_MESSAGE = "demo-news-ordforande"
+
+
+class DemoIncomplete(Exception):
+    """The demo's accounts exist but its last step never ran: a seed stopped half-way."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "The demo was started but never finished (an earlier `seed --demo` or `setup` "
+            "stopped half-way), so it is incomplete and its passwords were not all shown. "
+            "To start over, empty the database: stop the server, delete the SQLite file "
+            "(instance/forum.sqlite3 by default) or drop and create the PostgreSQL "
+            "database, then run `flask --app forum setup` (./scripts/run does). To keep it "
+            "as it is, set a password with `flask --app forum users set-password HANDLE`."
+        )
+
+
+def demo_state() -> str:
+    """ "absent", "complete" or "incomplete" (accounts made, last step never reached)."""
+    if db.session.scalar(select(AuditEntry.id).where(AuditEntry.action == COMPLETED)):
+        return "complete"
+    admin = db.session.scalar(select(User.id).where(User.email == f"admin@{DEMO_DOMAIN}"))
+    if admin is None:
+        return "absent"
+    legacy = db.session.scalar(
+        select(Message.id)
+        .join(User, User.id == Message.author_id)
+        .where(
+            User.email == f"ordforande@{DEMO_DOMAIN}",
+            Message.client_id == _LEGACY_LAST_MESSAGE,
+        )
+    )
+    return "complete" if legacy is not None else "incomplete"
 
 
 @dataclass
@@ -46,12 +96,16 @@ def _commitment(slug: str) -> Commitment:
 
 
 def seed_demo() -> list[DemoAccount]:
-    """Create the demo (one account per role, an organisation, forums, a conversation) once."""
-    if db.session.scalar(select(User.id).where(User.email == f"admin@{DEMO_DOMAIN}")) is not None:
+    """Create the demo (one account per role, an organisation, forums, a conversation) once;
+    [] when it is there, DemoIncomplete when an earlier seed stopped half-way."""
+    state = demo_state()
+    if state == "complete":
         return []
+    if state == "incomplete":
+        raise DemoIncomplete()
     people = [
         ("admin", "Alva Admin", "admin", None),
-        ("tjansteperson", "Omar Official", "official", "Social resursnämnd"),
+        ("tjansteperson", "Tove Tjänsteperson", "official", "Social resursnämnd"),
         ("moderator", "Maja Moderator", "moderator", None),
         ("ordforande", "Olle Ordförande", "member", None),
         ("medlem", "Mira Medlem", "member", None),
@@ -70,7 +124,7 @@ def seed_demo() -> list[DemoAccount]:
         name="Föreningen Gemenskap",
         form=OrganisationForm.forening,
         org_number="802456-1238",
-        description="En ideell förening i Hisingen som driver läxhjälp, språkcafé och mötesplatser.",
+        description="En ideell förening på Hisingen som driver läxhjälp, språkcafé och mötesplatser.",
         website="https://example.org/gemenskap",
         status=OrganisationStatus.verified,
         created_by_id=users["ordforande"].id,
@@ -123,7 +177,11 @@ def seed_demo() -> list[DemoAccount]:
         "Välkomna! Berätta vad unga i era verksamheter saknar. Inget är bestämt ännu.",
     )
     conversation = [
-        ("ordforande", "Kvällsöppet! Många av våra ungdomar jobbar eller pluggar på dagen.", None),
+        (
+            "ordforande",
+            "Kvällsöppet! Många av våra ungdomar jobbar eller pluggar på dagarna.",
+            None,
+        ),
         (
             "medlem",
             "Håller med @olle.ordforande. Och en plats där man kan *laga mat* tillsammans.",
@@ -171,11 +229,73 @@ def seed_demo() -> list[DemoAccount]:
             [_commitment("finansieringsformer-for-den-sociala-ekonomin").id],
             "Vi har drivit ett IOP i två år. Fråga gärna!",
         )
+    # an edited message (its earlier version is kept as a revision)
+    forums.edit_message(
+        users["medlem"],
+        made[1].id,
+        "Håller med @olle.ordforande. Och en plats där man kan *laga mat* tillsammans, "
+        "gärna med ett rum bredvid för läxhjälp.",
+    )
+    _seed_working_group(users)
     _seed_moderation(users, thread)
     seed_demo_rounds(users, org)
     seed_demo_actions(users, org, made)
+    _seed_mute(users, thread)
     _seed_news_for_the_member(users, thread, forum_iop)
+    # the last step: from now on the demo is complete
+    audit.record(None, COMPLETED, "demo", None, DEMO_DOMAIN)
+    db.session.commit()
     return accounts_made
+
+
+def _seed_working_group(users: dict[str, User]) -> None:
+    """An invite-only forum: the official's working group with the organisation."""
+    official = users["tjansteperson"]
+    group = forums.create_forum(
+        official,
+        "Arbetsgrupp: kvällsöppen mötesplats",
+        "En sluten arbetsgrupp för staden och Föreningen Gemenskap som planerar försöket "
+        "med kvällsöppet. Bara inbjudna medlemmar kan läsa och skriva här.",
+        "invite",
+        [_commitment("forstarkt-samspel-och-tidigt-samrad").id],
+    )
+    for local in ("ordforande", "medlem"):
+        forums.change_forum_people(official, group, users[local].email, "member", add=True)
+    meeting = forums.start_thread(
+        official,
+        group,
+        "Planering inför första kvällen",
+        [_commitment("forstarkt-samspel-och-tidigt-samrad").id],
+        "Vilka kvällar passar er bäst, och vem kan ta emot ungdomarna första gången?",
+    )
+    forums.send_message(
+        users["ordforande"],
+        meeting.id,
+        "Tisdagar passar oss. Mira och jag kan vara där från klockan fem.",
+        "demo-group-1",
+    )
+
+
+def _seed_mute(users: dict[str, User], thread) -> None:
+    """A person muted in the public forum for a week, with the reason they are told."""
+    karin = db.session.scalar(select(User).where(User.email == f"kooperativet@{DEMO_DOMAIN}"))
+    if karin is None:
+        return
+    for n in range(3):
+        forums.send_message(
+            karin,
+            thread.id,
+            "Kom till vårt kafé i Angered på lördag – alla bjuds på fika!",
+            f"demo-cafe-{n}",
+        )
+    moderation.mute_person(
+        users["moderator"],
+        karin.id,
+        thread.forum_id,
+        7 * 24 * 60,
+        "Samma inbjudan tre gånger i rad hör inte hemma i samtalet. Du kan läsa som vanligt "
+        "och är välkommen att skriva igen om en vecka.",
+    )
 
 
 def _seed_news_for_the_member(users: dict[str, User], thread, forum_iop: Forum | None) -> None:
@@ -227,7 +347,21 @@ def _seed_moderation(users: dict[str, User], thread) -> None:
     moderation.flag_message(users["ordforande"], personal.id, "personal_data")
     moderation.flag_message(users["tjansteperson"], personal.id, "personal_data")
     moderation.flag_message(users["medlem"], advert.id, "spam")
-    moderation.hide_message(
+    hide = moderation.hide_message(
         users["moderator"], advert.id, "dialog", "Reklam hör inte hemma i samtalet."
+    )
+    # the author appeals; an admin, not the moderator who hid it, decides
+    appeal = moderation.appeal(
+        users["ordforande"],
+        hide.id,
+        "Det var inte jag som skrev det. Någon använde min inloggning på föreningens dator, "
+        "och jag har bytt lösenord nu.",
+    )
+    moderation.decide_appeal(
+        users["admin"],
+        appeal.id,
+        "upheld",
+        "Meddelandet förblir dolt eftersom det är reklam, men det räknas inte mot dig. "
+        "Bra att du bytte lösenord.",
     )
     moderation.pin_thread(users["moderator"], thread.id, True)

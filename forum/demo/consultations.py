@@ -1,4 +1,6 @@
-"""Demo consultation rounds: an open one with drafts and a closed one with feedback."""
+"""Demo consultation rounds, one in each phase: a draft, a scheduled one, an open one with a
+draft response and a moved deadline, a closed one awaiting feedback (one organisation
+declined, with a reason) and one with published feedback."""
 
 from __future__ import annotations
 
@@ -71,7 +73,7 @@ def seed_demo_rounds(users: dict[str, User], org: Organisation) -> None:
         official,
         consultations.RoundInput(
             title="Föreningslokaler i stadsdelarna",
-            problem="Många föreningar saknar lokaler på kvällar, samtidigt som stadens "
+            problem="Många föreningar saknar lokaler på kvällarna, samtidigt som stadens "
             "lokaler står tomma. **Hur kan vi dela dem bättre?**",
             background="Social resursnämnd ska föreslå nya regler för lokalbokning under våren.",
             stage="options",
@@ -189,3 +191,92 @@ def seed_demo_rounds(users: dict[str, User], org: Organisation) -> None:
         org.id,
         {current.questions[0].id: "Ett kök där man kan laga mat tillsammans. (utkast)"},
     )
+    # a later deadline, with the reason (a round revision the organisations are told of)
+    consultations.change_deadline(
+        official,
+        current.id,
+        _local(timedelta(days=19)),
+        "Flera föreningar bad om en vecka till, eftersom deras styrelser inte hinner "
+        "träffas före sista dagen.",
+    )
+    _seed_awaiting_feedback(users, org, coop, coop_admin)
+    _seed_draft_and_scheduled(official)
+
+
+def _seed_awaiting_feedback(
+    users: dict[str, User], org: Organisation, coop: Organisation, coop_admin: User
+) -> None:
+    """A closed round the official has not yet fed back on: one response, one declined."""
+    official = users["tjansteperson"]
+    summer = consultations.create_round(
+        official,
+        consultations.RoundInput(
+            title="Sommarlovsaktiviteter för barn och unga",
+            problem="Hur kan föreningarnas sommarlovsaktiviteter nå fler barn, särskilt de "
+            "som inte reser bort?",
+            background="Nämnden fördelar bidragen till sommarlovsaktiviteter på nytt i vår.",
+            stage="options",
+            audience="all_verified",
+            commitment_ids=_ids("delaktighet", "starka-sociala-ekonomins-forutsattningar"),
+            opens_at=_local(-timedelta(days=40)),
+            closes_at=_local(timedelta(days=1)),
+            questions=[
+                ("Vilka barn når era sommaraktiviteter i dag, och vilka saknas?", ""),
+                ("Vad skulle göra det lättare att söka bidrag för sommaren?", ""),
+            ],
+        ),
+    )
+    consultations.open_round(official, summer.id)
+    first, second = (q.id for q in summer.questions)
+    consultations.save_response(
+        coop_admin,
+        summer.id,
+        coop.id,
+        {
+            first: "Vi når barnen i närområdet, men sällan dem som bor längre bort i Angered.",
+            second: "En enklare ansökan och besked före påsk, så att vi hinner planera.",
+        },
+        submit=True,
+    )
+    consultations.decline(
+        users["ordforande"],
+        summer.id,
+        org.id,
+        "Vi har ingen verksamhet på sommaren och kan därför inte svara på frågorna.",
+    )
+    consultations.close_round(official, summer.id)
+
+
+def _seed_draft_and_scheduled(official: User) -> None:
+    """A round still being written (only the department sees it) and one that opens later."""
+    consultations.create_round(
+        official,
+        consultations.RoundInput(
+            title="Föreningslivet i den nya stadsdelsparken",
+            problem="Parken byggs om nästa år. Hur vill föreningarna använda den?",
+            stage="problem",
+            audience="all_verified",
+            commitment_ids=_ids("forstarkt-samspel-och-tidigt-samrad"),
+            opens_at=_local(timedelta(days=20)),
+            closes_at=_local(timedelta(days=50)),
+            questions=[("Vilka aktiviteter skulle er förening vilja ha i parken?", "")],
+        ),
+    )
+    scheduled = consultations.create_round(
+        official,
+        consultations.RoundInput(
+            title="Feriejobb hos föreningar",
+            problem="Staden vill att fler feriejobb finns hos föreningar. Vad behövs för att "
+            "ni ska kunna ta emot ungdomar?",
+            stage="problem",
+            audience="all_verified",
+            commitment_ids=_ids("starka-sociala-ekonomins-forutsattningar", "delaktighet"),
+            opens_at=_local(timedelta(days=5)),
+            closes_at=_local(timedelta(days=35)),
+            questions=[
+                ("Hur många ungdomar skulle ni kunna ta emot, och under vilka veckor?", ""),
+                ("Vilket stöd behöver ni för att handleda dem?", ""),
+            ],
+        ),
+    )
+    consultations.open_round(official, scheduled.id)  # opens by itself on the day
