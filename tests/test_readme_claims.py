@@ -671,3 +671,34 @@ def test_demo_search_example_and_api_token(app, client, db):
 
     assert "Finansiering och IOP" not in forum_titles({})
     assert "Finansiering och IOP" in forum_titles({"Authorization": f"Bearer {token.password}"})
+
+
+def test_the_demo_speaks_swedish(app, client, db):
+    """The Swedish a newcomer meets in the demo: "på Hisingen", a Swedish name for the
+    official, a closed round "Öppnade" (not "Öppnar") beside "Stängde", the board over its
+    name labelled "Nämnd/förvaltning", and the admin page says "samrådsomgång"."""
+    from support import Auth
+
+    from forum.demo import seed_demo
+
+    with app.test_request_context():
+        seed_demo()
+    org = text(client.get("/organisations/foreningen-gemenskap"))
+    assert "på Hisingen" in org and "i Hisingen" not in org
+    official = db.session.scalar(
+        select(User).where(User.email == "tjansteperson@demo.dialogforum.se")
+    )
+    assert official.display_name == "Tove Tjänsteperson"
+    closed = db.session.scalar(
+        select(ConsultationRound).where(ConsultationRound.state == RoundState.published)
+    )
+    page = text(client.get(f"/consultations/{closed.id}", headers={"Accept-Language": "sv"}))
+    assert "<dt>Öppnade</dt>" in page and "<dt>Öppnar</dt>" not in page
+    assert "<dt>Stängde</dt>" in page
+    assert "<dt>Nämnd/förvaltning</dt><dd>Social resursnämnd</dd>" in page
+    page = text(client.get(f"/consultations/{closed.id}", headers={"Accept-Language": "en"}))
+    assert "<dt>Opened</dt>" in page
+    admin = db.session.scalar(select(User).where(User.email == "admin@demo.dialogforum.se"))
+    Auth(client).login(admin)
+    page = text(client.get("/admin", headers={"Accept-Language": "sv"}))
+    assert "remissrunda" not in page and "en samrådsomgång" in page
