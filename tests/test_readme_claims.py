@@ -702,3 +702,30 @@ def test_the_demo_speaks_swedish(app, client, db):
     Auth(client).login(admin)
     page = text(client.get("/admin", headers={"Accept-Language": "sv"}))
     assert "remissrunda" not in page and "en samrådsomgång" in page
+
+
+def test_the_api_root_lists_its_resources(client):
+    """The README introduces the API as /api/v1/: that address answers with links to each
+    collection and to the reference and the OpenAPI document (and is itself described)."""
+    response = client.get("/api/v1/")
+    assert response.status_code == 200 and response.is_json
+    assert response.headers["Access-Control-Allow-Origin"] == "*"
+    index = response.get_json()
+    links = index["resources"]
+    assert set(links) == {
+        "commitments",
+        "principles",
+        "forums",
+        "consultations",
+        "organisations",
+        "actions",
+        "indicators",
+    }
+    for name, url in links.items():
+        assert url == f"http://localhost/api/v1/{name}"
+        assert client.get(url).status_code == 200, name
+    assert client.get(index["openapi"]).get_json()["openapi"] == "3.1.0"
+    assert client.get(index["reference"]).status_code == 200
+    assert client.get("/api/v1").status_code in (301, 308)  # to /api/v1/
+    spec = client.get("/api/v1/openapi.json").get_json()
+    assert "/api/v1/" in spec["paths"]

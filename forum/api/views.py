@@ -9,6 +9,7 @@ from typing import Any, NoReturn
 from flask import Request, request, url_for
 from flask_babel import gettext as _
 from flask_smorest import Blueprint
+from marshmallow import Schema, fields
 from webargs.flaskparser import FlaskParser
 
 from .. import policy
@@ -331,6 +332,58 @@ def action_dict(a: Action) -> dict[str, Any]:
         "created_at": iso_utc(a.created_at),
         "url": _api("action", action_id=a.id),
         "html_url": url_for("follow_up.show", action_id=a.id, _external=True),
+    }
+
+
+# --- the index ------------------------------------------------------------------
+
+COLLECTIONS = (
+    "commitments",
+    "principles",
+    "forums",
+    "consultations",
+    "organisations",
+    "actions",
+    "indicators",
+)
+# the view behind each collection's address
+_COLLECTION_ENDPOINTS = {"consultations": "rounds"}
+
+
+class IndexLinks(Schema):
+    class Meta:
+        ordered = True
+
+    commitments = fields.Url(required=True)
+    principles = fields.Url(required=True)
+    forums = fields.Url(required=True)
+    consultations = fields.Url(required=True)
+    organisations = fields.Url(required=True)
+    actions = fields.Url(required=True)
+    indicators = fields.Url(required=True)
+
+
+class Index(Schema):
+    class Meta:
+        ordered = True
+
+    name = fields.Str(required=True)
+    version = fields.Str(required=True)
+    resources = fields.Nested(IndexLinks, required=True)
+    openapi = fields.Url(required=True, metadata={"description": "the OpenAPI 3.1 document"})
+    reference = fields.Url(required=True, metadata={"description": "the reference for people"})
+
+
+@bp.get("/")
+@bp.response(200, Index)
+def index():
+    """Where to start: a link to each collection, the reference and the OpenAPI document."""
+    return {
+        "name": "Dialogforum open data",
+        "version": "1",
+        "resources": {name: _api(_COLLECTION_ENDPOINTS.get(name, name)) for name in COLLECTIONS},
+        "openapi": url_for("api-docs.openapi_json", _external=True),
+        "reference": url_for("api_reference.index", _external=True),
     }
 
 
