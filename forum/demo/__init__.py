@@ -254,8 +254,8 @@ def _seed_working_group(users: dict[str, User]) -> None:
     group = forums.create_forum(
         official,
         "Arbetsgrupp: kvällsöppen mötesplats",
-        "En sluten arbetsgrupp för staden och Föreningen Gemenskap som planerar försöket "
-        "med kvällsöppet. Bara inbjudna medlemmar kan läsa och skriva här.",
+        "En sluten arbetsgrupp där staden och Föreningen Gemenskap planerar försöket med "
+        "kvällsöppet: vilka kvällar, vem som är på plats och hur vi frågar de unga efteråt.",
         "invite",
         [_commitment("forstarkt-samspel-och-tidigt-samrad").id],
     )
