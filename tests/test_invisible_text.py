@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import func, select
 
 from forum.errors import Invalid
-from forum.models import User
+from forum.models import Forum, Thread, User
 
 # Each shows nothing, and none is a control or format character (categories Cc/Cf),
 # which were the only ones refused before.
@@ -188,3 +188,84 @@ def test_an_organisation_named_with_invisible_characters_is_refused(client, make
     assert response.status_code == 400
     assert 'id="name-error"' in text(response)
     assert db.session.scalar(select(func.count()).select_from(Organisation)) == 0
+
+
+# ---------------------------------------------------------------- titles
+
+
+@pytest.mark.parametrize("char", BIDI, ids=BIDI_IDS)
+def test_a_thread_title_with_a_bidi_control_is_refused(client, make, auth, db, char):
+    forum = make.forum()
+    auth.login(make.user())
+    cid = str(make.commitment_ids(1)[0])
+    response = client.post(
+        f"/forums/{forum.slug}",
+        data={"title": f"Möte {char}TXT.exe", "commitments": [cid], "body": "Hej"},
+    )
+    assert response.status_code == 400
+    page = text(response)
+    assert 'id="title-error"' in page
+    assert f"Contains an invisible or control character (U+{ord(char):04X})." in page
+    assert db.session.scalar(select(func.count()).select_from(Thread)) == 0
+
+
+@pytest.mark.parametrize("char", ["\u202e", "\u2067", "\u200f"], ids=["RLO", "RLI", "RLM"])
+def test_a_forum_title_with_a_bidi_control_is_refused(client, make, auth, db, char):
+    auth.login(make.user("official"))
+    cid = str(make.commitment_ids(1)[0])
+    response = client.post(
+        "/forums/new",
+        data={"title": f"Budget 2027{char}", "visibility": "public", "commitments": [cid]},
+    )
+    assert response.status_code == 400
+    page = text(response)
+    assert 'id="title-error"' in page
+    assert "invisible or control character" in page
+    assert db.session.scalar(select(func.count()).select_from(Forum)) == 0
+
+
+def test_renaming_a_thread_to_a_bidi_title_is_refused(client, make, auth, db):
+    moderator = make.user("moderator")
+    thread = make.thread(title="Budget 2027")
+    auth.login(moderator)
+    response = client.post(
+        f"/threads/{thread.id}/moderate",
+        data={"action": "rename", "title": "Budget \u202eyrammus"},
+    )
+    assert response.status_code == 400
+    assert "invisible or control character (U+202E)" in text(response)
+    db.session.expire_all()
+    assert db.session.get(Thread, thread.id).title == "Budget 2027"
+
+
+@pytest.mark.parametrize("char", BIDI, ids=BIDI_IDS)
+def test_single_line_text_refuses_bidi_controls(app, char):
+    """Every single-line title (threads, forums, rounds, actions, organisations) goes
+    through clean_text(single_line=True)."""
+    from forum.services.validation import clean_text
+
+    with app.test_request_context(), pytest.raises(Invalid) as err:
+        clean_text(f"Budget {char}2027", "title", max_length=200, single_line=True)
+    assert err.value.field == "title"
+
+
+def test_single_line_text_keeps_emoji_sequences_and_multi_line_text_is_unchanged(app):
+    from forum.services.validation import clean_text
+
+    with app.test_request_context():
+        family = "Familjedag \U0001f468\u200d\U0001f469\u200d\U0001f467 \u2764\ufe0f"
+        assert clean_text(family, "title", max_length=200, single_line=True) == family
+        body = "Hebreiska: \u200fשלום\u200f"
+        assert clean_text(body, "body", max_length=200) == body
+
+
+def test_the_title_error_is_in_swedish_on_a_swedish_page(client, make, auth, db):
+    client.environ_base.pop("HTTP_ACCEPT_LANGUAGE", None)  # a Swedish browser
+    forum = make.forum()
+    auth.login(make.user())
+    cid = str(make.commitment_ids(1)[0])
+    response = client.post(
+        f"/forums/{forum.slug}", data={"title": "Möte \u202eTXT.exe", "commitments": [cid]}
+    )
+    assert response.status_code == 400
+    assert "Innehåller ett osynligt tecken eller ett styrtecken (U+202E)." in text(response)
