@@ -1,7 +1,9 @@
 """Display names that cannot hide or impersonate: no invisible characters, no look-alikes.
 
 A display name may not carry bidi controls, zero-width or other format/control
-characters (they reorder or hide text around the name), and may not imitate an
+characters (they reorder or hide text around the name), nor any other character that
+shows nothing (Hangul fillers, variation selectors, tag characters, the blank braille
+pattern); it needs at least one character that shows. It may not imitate an
 official's or admin's name: both are folded to a skeleton (case, accents,
 compatibility forms and Unicode confusables: Cyrillic "А" is Latin "A", "l" is
 "I" is "1", "O" is "0") and a match with someone else's is refused. The confusables come
@@ -26,11 +28,65 @@ from ..models import User
 # (bidi controls, zero-width space/joiners, BOM), surrogates, private use, unassigned.
 FORBIDDEN_CATEGORIES = {"Cc", "Cf", "Cs", "Co", "Cn"}
 
+# Unicode's Default_Ignorable_Code_Point property (DerivedCoreProperties.txt, the same
+# list from Unicode 14 to 16; Python has no lookup for it): characters that show nothing
+# where they are not understood. Most are format characters (refused above anyway); the
+# ones that are letters or marks, and were let through, are the Hangul fillers, the
+# combining grapheme joiner, the Khmer inherent vowels and the variation selectors.
+DEFAULT_IGNORABLE: tuple[tuple[int, int], ...] = (
+    (0x00AD, 0x00AD),  # SOFT HYPHEN (Cf)
+    (0x034F, 0x034F),  # COMBINING GRAPHEME JOINER (Mn)
+    (0x061C, 0x061C),  # ARABIC LETTER MARK (Cf)
+    (0x115F, 0x1160),  # HANGUL CHOSEONG FILLER, HANGUL JUNGSEONG FILLER (Lo)
+    (0x17B4, 0x17B5),  # KHMER VOWEL INHERENT AQ, AA (Mn)
+    (0x180B, 0x180F),  # MONGOLIAN FREE VARIATION SELECTORS, VOWEL SEPARATOR (Mn, Cf)
+    (0x200B, 0x200F),  # ZERO WIDTH SPACE .. RIGHT-TO-LEFT MARK (Cf)
+    (0x202A, 0x202E),  # LEFT-TO-RIGHT EMBEDDING .. RIGHT-TO-LEFT OVERRIDE (Cf)
+    (0x2060, 0x206F),  # WORD JOINER .. NOMINAL DIGIT SHAPES, isolates included (Cf, Cn)
+    (0x3164, 0x3164),  # HANGUL FILLER (Lo)
+    (0xFE00, 0xFE0F),  # VARIATION SELECTOR-1 .. 16 (Mn)
+    (0xFEFF, 0xFEFF),  # ZERO WIDTH NO-BREAK SPACE (Cf)
+    (0xFFA0, 0xFFA0),  # HALFWIDTH HANGUL FILLER (Lo)
+    (0xFFF0, 0xFFF8),  # reserved (Cn)
+    (0x1BCA0, 0x1BCA3),  # SHORTHAND FORMAT LETTER OVERLAP .. UP STEP (Cf)
+    (0x1D173, 0x1D17A),  # MUSICAL SYMBOL BEGIN BEAM .. END PHRASE (Cf)
+    (0xE0000, 0xE0FFF),  # tag characters, VARIATION SELECTOR-17 .. 256, reserved
+)
+# Not default-ignorable, yet drawn as nothing: the blank braille pattern (a symbol, So)
+# and the Khitan small script filler (a mark, Mn).
+BLANK = {0x2800, 0x16FE4}
+# Text (U+FE0E) and emoji (U+FE0F) presentation selectors: allowed right after a symbol
+# ("❤️" is U+2764 U+FE0F as phone keyboards type it), where they choose how it is drawn.
+# After a letter or a space they show nothing. The zero width joiner of emoji sequences
+# ("👨‍👩‍👧") stays refused with every other format character (Cf): it also joins letters
+# invisibly, and telling an emoji sequence apart needs Unicode's emoji data.
+PRESENTATION_SELECTORS = {0xFE0E, 0xFE0F}
+
+
+def is_default_ignorable(char: str) -> bool:
+    """Is `char` a Default_Ignorable_Code_Point (shown as nothing)?"""
+    code = ord(char)
+    return any(low <= code <= high for low, high in DEFAULT_IGNORABLE)
+
+
+def _invisible(name: str, index: int) -> bool:
+    char = name[index]
+    code = ord(char)
+    if code in PRESENTATION_SELECTORS and index > 0:
+        return unicodedata.category(name[index - 1]) != "So"
+    return (
+        unicodedata.category(char) in FORBIDDEN_CATEGORIES
+        or code in BLANK
+        or is_default_ignorable(char)
+    )
+
 
 def check_visible(name: str, field: str = "display_name") -> None:
-    """Refuse bidi controls, zero-width and other invisible characters."""
-    for char in name:
-        if unicodedata.category(char) in FORBIDDEN_CATEGORIES:
+    """Refuse bidi controls, zero-width and other invisible characters, and a name in
+    which nothing shows (only combining marks, say). An empty name passes: whether it
+    may be empty is the caller's to say."""
+    for index, char in enumerate(name):
+        if _invisible(name, index):
             raise Invalid(
                 _(
                     "The name contains an invisible or control character (%(code)s).",
@@ -38,6 +94,8 @@ def check_visible(name: str, field: str = "display_name") -> None:
                 ),
                 field=field,
             )
+    if name.strip() and not any(unicodedata.category(c)[0] in "LNPS" for c in name):
+        raise Invalid(_("The name has no visible character."), field=field)
 
 
 @cache
@@ -76,8 +134,11 @@ def _prototypes() -> dict[str, str]:
 
 
 def skeleton(name: str) -> str:
-    """The name as it looks: folded case, accents, compatibility forms and confusables."""
+    """The name as it looks: without what shows nothing; folded case, accents,
+    compatibility forms and confusables."""
     table = _prototypes()
+    # what shows nothing tells nothing apart ("Tina" + U+FE0F looks like "Tina")
+    name = "".join(c for c in name if not is_default_ignorable(c) and ord(c) not in BLANK)
     text = unicodedata.normalize("NFKD", name)
     text = "".join(c for c in text if not unicodedata.combining(c))
     text = " ".join(text.casefold().split())

@@ -96,6 +96,29 @@ def one_line(value: str) -> str:
     return " ".join(value.split())
 
 
+# Bidi controls: embeddings, overrides and their pop (U+202A-202E), isolates (U+2066-2069),
+# and the marks (LRM, RLM, ALM). In a title they reorder what follows, on the pages, in
+# <title>, in mail subjects and notifications ("Möte <RLO>exe.TXT" reads "Möte TXT.exe");
+# an unclosed one reorders the text after the title too.
+BIDI_CONTROLS = frozenset(
+    "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f\u061c"
+)
+
+
+def check_no_bidi_controls(value: str, name: str) -> str:
+    """Refuse a bidi control character: `invalid`, naming the field and the character."""
+    for char in value:
+        if char in BIDI_CONTROLS:
+            raise Invalid(
+                _(
+                    "Contains an invisible or control character (%(code)s).",
+                    code=f"U+{ord(char):04X}",
+                ),
+                field=name,
+            )
+    return value
+
+
 def normalise_line_breaks(value: str) -> str:
     """Every CR LF pair and lone CR as one LF."""
     return value.replace("\r\n", "\n").replace("\r", "\n")
@@ -113,11 +136,15 @@ def clean_text(
 
     Every line break is stored as LF: browsers send a textarea's as CR LF (an old client
     may send a lone CR), and whatever splits a text into paragraphs or lines looks for
-    LF. `single_line` (titles): whitespace runs and line breaks fold to one space first.
+    LF. `single_line` (titles): whitespace runs and line breaks fold to one space first,
+    and bidi controls are refused (a multi-line text is a markdown body, rendered as
+    paragraphs of its own).
     """
     value = normalise_line_breaks(value or "")
     value = one_line(value) if single_line else value.strip()
     value = check_characters(value, name)
+    if single_line:
+        check_no_bidi_controls(value, name)
     if required and not value:
         raise Invalid(_("This field is required."), field=name)
     if len(value) > max_length:

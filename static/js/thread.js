@@ -64,14 +64,14 @@ function start(root) {
     if (slowMode) {
       const seconds = Number(thread.slow_mode_seconds || 0);
       slowMode.hidden = !seconds;
-      slowMode.textContent = seconds ? S.slowMode.replace("{n}", String(seconds)) : "";
+      slowMode.textContent = seconds ? format(S.slowMode, { n: seconds }) : "";
     }
     if (thread.title) document.getElementById("thread-title").textContent = thread.title;
     const forumLink = document.getElementById("thread-forum");
     if (thread.forum && forumLink && forumLink.textContent !== thread.forum.title) {
       forumLink.textContent = thread.forum.title;
       forumLink.href = `/forums/${encodeURIComponent(thread.forum.slug)}`;
-      say(S.moved.replace("{forum}", thread.forum.title));
+      say(format(S.moved, { forum: thread.forum.title })); // a "$&" in a title stays as written
     }
     if (closed !== wasClosed) say(closed ? status.textContent.trim() : S.unlocked);
   }

@@ -90,3 +90,40 @@ def test_a_live_message_time_reads_as_the_servers(world, new_page, lang):
         time.get_attribute("datetime"),
     )
     assert script == server
+
+
+def test_a_live_move_is_announced_with_the_forum_title_as_written(world, new_page):
+    """The announcement was S.moved.replace("{forum}", title): a "$`" in the title put the
+    text before the placeholder in its place ("moved to Budget The thread was moved to
+    2027"), "$&" put "{forum}" back, "$$" lost a "$"."""
+    from sqlalchemy import select
+    from support import app_settings
+
+    from forum import create_app
+    from forum.extensions import db
+    from forum.models import Forum, User
+    from forum.services import forums
+
+    title = "Budget $` 2027 $& $$ $'"
+    app = create_app(app_settings(world.server.env["FORUM_DATABASE_URL"]))
+    with app.app_context(), app.test_request_context():
+        official = db.session.scalar(select(User).where(User.email == world.official_email))
+        target = forums.create_forum(official, title, "Pengar.", "public", [3])
+        home = db.session.scalar(select(Forum).where(Forum.slug == world.forum_slug))
+        thread = forums.start_thread(official, home, "Flyttas snart", [3], "Hit eller dit?")
+        thread_id, target_id = thread.id, target.id
+        db.session.remove()
+        db.engine.dispose()
+
+    reader, moderator = new_page("en"), new_page("en")
+    login(reader, world, world.alice_email)
+    login(moderator, world, world.moderator_email)
+    open_thread(reader, world, thread_id)
+    moderator.goto(f"{world.url}/threads/{thread_id}")
+    moderator.locator("#thread-controls > summary").click()
+    moderator.select_option("#move-forum", str(target_id))
+    moderator.locator("form:has(#move-forum) [type=submit]").click()
+    expect(moderator.locator(".flash-success")).to_be_visible()
+
+    expect(reader.locator("#thread-forum")).to_have_text(title)
+    expect(reader.locator("#announcer p").last).to_have_text(f"The thread was moved to {title}.")
