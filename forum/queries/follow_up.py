@@ -32,6 +32,8 @@ from ..models import (
     MembershipStatus,
     Message,
     MessageState,
+    Organisation,
+    OrganisationStatus,
     RoundState,
     Thread,
     User,
@@ -323,6 +325,15 @@ def dashboard(
             and_(
                 Membership.user_id == Message.author_id,
                 Membership.status == MembershipStatus.approved,
+            ),
+        )
+        # only verified organisations take part, the rule messages name them by
+        # (payloads._organisation_names): a pending or rejected one is nobody's organisation
+        .join(
+            Organisation,
+            and_(
+                Organisation.id == Membership.organisation_id,
+                Organisation.status == OrganisationStatus.verified,
             ),
         )
         .where(in_year)
