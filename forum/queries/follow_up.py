@@ -47,9 +47,21 @@ from .search import thread_readable
 # --- loaders: get by id, check visibility, else NotFound --------------------------
 
 
-def get_action(user: User | None, action_id: int) -> Action:
-    """The action if `user` may see it, else NotFound."""
-    action = db.session.get(Action, action_id)
+def get_action(user: User | None, action_id: int, lock: bool = False) -> Action:
+    """The action if `user` may see it, else NotFound.
+
+    With `lock`, its row is locked until commit (SELECT ... FOR UPDATE) and read afresh, so
+    changes to one action happen one at a time, each starting from the one before.
+    """
+    if lock:
+        action = db.session.scalar(
+            select(Action)
+            .where(Action.id == action_id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+    else:
+        action = db.session.get(Action, action_id)
     if action is None or not policy.can_view_action(user, action):
         raise NotFound(_("No such action."))
     return action
