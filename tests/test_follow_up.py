@@ -414,3 +414,64 @@ def test_a_changed_due_date_is_shown_as_a_date_in_the_readers_language(app, worl
     auth.login(w.stranger)
     swedish = client.get(f"/actions/{action.id}", headers={"Accept-Language": "sv"})
     assert "1 maj 2027 → 1 juni 2027" in swedish.get_data(as_text=True)
+
+
+def _hidden_token(page: str) -> str:
+    import re
+
+    match = re.search(r'name="form_token"[^>]*value="([^"]+)"', page) or re.search(
+        r'value="([^"]+)"[^>]*name="form_token"', page
+    )
+    assert match, page
+    return match.group(1)
+
+
+def test_a_proposal_form_posted_twice_makes_one_action(app, world, client, auth, db):
+    """A double click (or a resend) posts the same form twice: one action, the owner's
+    side told once, both posts sent to it. A fresh form is a new proposal."""
+    w = world
+    auth.login(w.member)
+    url = f"/actions/new?message={w.message.id}"
+    token = _hidden_token(client.get(url).get_data(as_text=True))
+    data = {
+        "title": "Öppna kvällstid",
+        "owner": f"department:{w.dept.id}",
+        "due_date": "2027-05-01",
+        "commitments": [str(w.thread.commitments[0].id)],
+        "form_token": token,
+    }
+    first, second = client.post(url, data=data), client.post(url, data=data)
+    assert first.status_code == second.status_code == 302
+    assert first.headers["Location"] == second.headers["Location"]
+    assert db.session.scalar(select(func.count(Action.id))) == 1
+    awaiting = select(func.count(Notification.id)).where(
+        Notification.user_id == w.official.id, Notification.kind == "action_awaiting"
+    )
+    assert db.session.scalar(awaiting) == 1
+    again = _hidden_token(client.get(url).get_data(as_text=True))
+    assert again != token
+    assert client.post(url, data={**data, "form_token": again}).status_code == 302
+    assert db.session.scalar(select(func.count(Action.id))) == 2
+
+
+def test_an_update_form_posted_twice_posts_one_update(app, world, client, auth, db):
+    from forum.models import ActionUpdate
+
+    w = world
+    action = propose(app, w.official, w, message_id=None, commitment_ids=[1])
+    with app.test_request_context():
+        service.set_following(w.member, action.id, True)
+    auth.login(w.official)
+    token = _hidden_token(client.get(f"/actions/{action.id}").get_data(as_text=True))
+    data = {"body": "Lokalen är bokad.", "form_token": token}
+    for _ in range(2):
+        assert client.post(f"/actions/{action.id}/updates", data=data).status_code == 302
+    assert db.session.scalar(select(func.count(ActionUpdate.id))) == 1
+    told = select(func.count(Notification.id)).where(
+        Notification.user_id == w.member.id, Notification.kind == "action_update"
+    )
+    assert db.session.scalar(told) == 1
+    # someone else's token is theirs alone: it does not find this update
+    with app.test_request_context():
+        service.post_update(w.admin, action.id, "Från admin.", form_token=token)
+    assert db.session.scalar(select(func.count(ActionUpdate.id))) == 2
