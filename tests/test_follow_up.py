@@ -475,3 +475,52 @@ def test_an_update_form_posted_twice_posts_one_update(app, world, client, auth, 
     with app.test_request_context():
         service.post_update(w.admin, action.id, "Från admin.", form_token=token)
     assert db.session.scalar(select(func.count(ActionUpdate.id))) == 2
+
+
+def test_accepting_an_accepted_action_says_so(app, world, client, auth, db):
+    """A second "Accept" (a double click, or a colleague a moment later) is told it already
+    is, with no second history row or notification."""
+    w = world
+    action = propose(app, w.member, w)
+    auth.login(w.official)
+    assert client.post(f"/actions/{action.id}/accept").status_code == 302
+    again = client.post(f"/actions/{action.id}/accept")
+    assert again.status_code == 409
+    assert "The action is already accepted." in again.get_data(as_text=True)
+    assert history_fields(db, action.id).count("accepted") == 1
+    told = select(func.count(Notification.id)).where(
+        Notification.user_id == w.member.id, Notification.kind == "action_accepted"
+    )
+    assert db.session.scalar(told) == 1
+
+
+def test_start_page_actions_are_cut_after_dropping_the_unreadable(app, make, world, client, auth):
+    """The start page's eight "actions you own or follow" are eight the person may read:
+    those from a forum they were taken out of do not use up the places."""
+    from forum.extensions import db as _db
+
+    w = world
+    person = make.user()
+    secret = make.forum(owner=w.official, visibility="invite", members=[person])
+    hidden_thread = make.thread(forum=secret, author=w.official)
+    hidden_message = make.message(hidden_thread, person, "hemligt")
+    open_message = make.message(w.thread, person, "öppet")
+    soon = service.today() + timedelta(days=5)
+    for i in range(8):  # due first; the person proposed and so follows them
+        propose(
+            app,
+            person,
+            w,
+            title=f"Hemlig {i}",
+            message_id=hidden_message.id,
+            due_date=(soon + timedelta(days=i)).isoformat(),
+            commitment_ids=[hidden_thread.commitments[0].id],
+        )
+    propose(app, person, w, title="Öppen åtgärd", message_id=open_message.id)
+    secret.members = [m for m in secret.members if m.id != person.id]
+    _db.session.commit()
+    auth.login(person)
+    page = client.get("/").get_data(as_text=True)
+    section = page.split('id="start-actions"')[1].split("</section>")[0]
+    assert "Öppen åtgärd" in section
+    assert "Hemlig" not in section

@@ -138,7 +138,10 @@ def test_following_twice_at_once_follows_once(app, make, db):
             return service.set_following(user, action_id, True)
 
         assert at_once(app, follow, 2) == [True, True]
-        assert count(db, ActionFollower.action_id == action_id, ActionFollower.user_id == person_id) == 1
+        assert (
+            count(db, ActionFollower.action_id == action_id, ActionFollower.user_id == person_id)
+            == 1
+        )
 
         # and stopping twice at once is no error either
         def unfollow(_i: int, person_id: int = person_id) -> bool:
@@ -161,7 +164,7 @@ def test_follow_double_click_over_http_never_fails(app, make, db):
             Auth(c).login(person)
         ready = threading.Barrier(2, timeout=10)
 
-        def click(c) -> None:  # noqa: ANN001
+        def click(c, ready=ready) -> None:  # noqa: ANN001
             ready.wait()
             codes.append(c.post(f"/actions/{action_id}/follow", data={"follow": "1"}).status_code)
 

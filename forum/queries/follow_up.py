@@ -191,8 +191,9 @@ def overdue_actions(
 
 
 def actions_of(user: User, limit: int = 8) -> tuple[list[Action], set[int]]:
-    """Open actions the person owns (their department's, their organisations') or follows,
-    soonest due first, and the ids of those they follow; a fixed number of queries."""
+    """Open actions the person owns (their department's, their organisations') or follows
+    and may read, soonest due first, and the ids of those they follow; a fixed number of
+    queries."""
     followed = select(ActionFollower.action_id).where(ActionFollower.user_id == user.id)
     own_orgs = select(Membership.organisation_id).where(
         Membership.user_id == user.id, Membership.status == MembershipStatus.approved
@@ -200,16 +201,15 @@ def actions_of(user: User, limit: int = 8) -> tuple[list[Action], set[int]]:
     mine = or_(Action.id.in_(followed), Action.owner_organisation_id.in_(own_orgs))
     if user.department_id is not None:
         mine = or_(mine, Action.owner_department_id == user.department_id)
-    actions = _visible(
-        user,
-        list(
-            db.session.scalars(
-                _action_query()
-                .where(mine, Action.status.in_(OPEN_STATUSES))
-                .order_by(Action.due_date, Action.id)
-                .limit(limit)
-            )
-        ),
+    # readability is part of the query, so the limit counts only actions the person may
+    # read (one from a forum they were taken out of would otherwise take a place)
+    actions = list(
+        db.session.scalars(
+            _action_query()
+            .where(mine, Action.status.in_(OPEN_STATUSES), _source_readable(user))
+            .order_by(Action.due_date, Action.id)
+            .limit(limit)
+        )
     )
     following = set(
         db.session.scalars(followed.where(ActionFollower.action_id.in_([a.id for a in actions])))
