@@ -524,3 +524,26 @@ def test_start_page_actions_are_cut_after_dropping_the_unreadable(app, make, wor
     section = page.split('id="start-actions"')[1].split("</section>")[0]
     assert "Öppen åtgärd" in section
     assert "Hemlig" not in section
+
+
+def test_a_rejected_owner_organisation_is_named_without_a_link(app, world, client, auth, db):
+    """After its organisation is rejected an action still names its owner, but links to the
+    organisation's page only for those who may open it (for others it is a 404)."""
+    from forum.services import organisations as org_service
+
+    w = world
+    action = propose(app, w.official, w, owner=f"organisation:{w.org.id}", message_id=None)
+    link = f'href="/organisations/{w.org.slug}"'
+    assert link in client.get(f"/actions/{action.id}").get_data(as_text=True)
+    with app.test_request_context():
+        org_service.reject_organisation(w.admin, w.org.id, "Okänt nummer.")
+    for person in (None, w.stranger, w.org_admin):
+        if person is None:
+            auth.logout()
+        else:
+            auth.login(person)
+        page = client.get(f"/actions/{action.id}").get_data(as_text=True)
+        assert w.org.name in page
+        assert (link in page) == (person is w.org_admin)
+        if link in page:
+            assert client.get(f"/organisations/{w.org.slug}").status_code == 200
