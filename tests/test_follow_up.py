@@ -7,7 +7,8 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from forum.errors import Conflict, Forbidden, Invalid, NotFound
+from forum.config import parse_rate_limit
+from forum.errors import Conflict, Forbidden, Invalid, NotFound, RateLimited
 from forum.models import (
     Action,
     ActionHistory,
@@ -547,3 +548,39 @@ def test_a_rejected_owner_organisation_is_named_without_a_link(app, world, clien
         assert (link in page) == (person is w.org_admin)
         if link in page:
             assert client.get(f"/organisations/{w.org.slug}").status_code == 200
+
+
+@pytest.mark.config(FORUM_ACTION_RATE_LIMIT=parse_rate_limit("3/3600s"))
+def test_proposals_to_another_side_are_rate_limited(app, world, client, auth, db):
+    """A person may not flood an owner's side with proposals (each one notifies it): past
+    the limit the form says to wait, nothing is stored and nobody is told. Proposing for
+    one's own side (accepted at once, telling no one) is not counted."""
+    w = world
+    for i in range(3):
+        propose(app, w.member, w, title=f"Förslag {i}")
+    with app.test_request_context(), pytest.raises(RateLimited):
+        propose(app, w.member, w, title="Ett för mycket")
+    auth.login(w.member)
+    url = f"/actions/new?message={w.message.id}"
+    response = client.post(
+        url,
+        data={
+            "title": "Ett till",
+            "owner": f"department:{w.dept.id}",
+            "due_date": "2027-05-01",
+            "commitments": [str(w.thread.commitments[0].id)],
+        },
+    )
+    assert response.status_code == 429
+    page = response.get_data(as_text=True)
+    assert "too many actions" in page and 'value="Ett till"' in page
+    assert db.session.scalar(select(func.count(Action.id))) == 3
+    awaiting = select(func.count(Notification.id)).where(
+        Notification.user_id == w.official.id, Notification.kind == "action_awaiting"
+    )
+    assert db.session.scalar(awaiting) == 3
+    # an official recording their own department's actions is not limited
+    for i in range(4):
+        assert propose(app, w.official, w, title=f"Eget {i}").accepted
+    # someone else may still propose
+    assert not propose(app, w.org_admin, w, title="Från föreningen").accepted

@@ -8,12 +8,13 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from flask import current_app
 from flask_babel import gettext as _
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from .. import policy
-from ..errors import Conflict, Invalid
+from ..errors import Conflict, Invalid, RateLimited
 from ..extensions import db
 from ..ids import whole_id
 from ..links import path_for
@@ -38,7 +39,7 @@ from ..models.base import utcnow
 from ..models.follow_up import OPEN_STATUSES
 from ..queries.follow_up import get_action, source_message
 from ..text import excerpt
-from . import moderation
+from . import moderation, throttle
 from .notifications import notify_people
 from .rendering import render_body
 from .validation import chosen_commitments, clean_text
@@ -189,6 +190,39 @@ def _url(action: Action) -> str:
     return path_for("follow_up.show", action_id=action.id)
 
 
+def _check_rate(user: User) -> None:
+    """At most FORUM_ACTION_RATE_LIMIT proposals awaiting another side's acceptance per
+    person (each one notifies that side), as messages are limited: a moving window in Redis
+    when there is one, else the person's row is locked and their recent proposals counted
+    inside the transaction that stores the new one, so parallel proposals queue."""
+    limit = current_app.config["FORUM_ACTION_RATE_LIMIT"]
+    if not limit.enabled:
+        return
+    refusal = _("You have proposed too many actions in a short time. Try again later.")
+    allowed = throttle.redis_hit("action", str(user.id), limit.count, limit.seconds)
+    if allowed is not None:
+        if not allowed:
+            raise RateLimited(refusal, retry_after=limit.seconds)
+        return
+    db.session.execute(
+        update(User)
+        .where(User.id == user.id)
+        .values(id=User.id)
+        .execution_options(synchronize_session=False)
+    )
+    since = utcnow() - timedelta(seconds=limit.seconds)
+    recent = db.session.scalar(
+        select(func.count()).where(
+            Action.proposed_by_id == user.id,
+            Action.created_at > since,
+            # not those the proposer accepted at once (their own side's): they told no one
+            or_(Action.accepted_by_id.is_(None), Action.accepted_by_id != user.id),
+        )
+    )
+    if recent is not None and recent >= limit.count:
+        raise RateLimited(refusal, retry_after=limit.seconds)
+
+
 # --- write path --------------------------------------------------------------
 
 
@@ -265,6 +299,8 @@ def propose_action(user: User | None, data: ActionInput) -> Action:
             field="owner",
         )
     try:
+        if not owner_side:
+            _check_rate(user)
         db.session.add(action)
         db.session.flush()
         _log(action, user, "created", "", title)
@@ -274,7 +310,7 @@ def propose_action(user: User | None, data: ActionInput) -> Action:
         else:  # the owner's side must act: accept it (or not)
             _tell(deciders, "action_awaiting", _url(action), title, action, actor=user)
         db.session.commit()
-    except IntegrityError:
+    except (IntegrityError, RateLimited):
         # the same form posted twice at once: the other post stored it (and told the owner)
         db.session.rollback()
         existing = _proposed_with(user, token)

@@ -156,6 +156,7 @@ def new():
         _("You may not propose an action here."),
     )
     form = ProposeForm()
+    status = 400 if request.method == "POST" else 200
     form.owner.choices = _owner_choices()
     form.commitments.choices = [
         SelectChoice(str(c.id), c.title(lang())) for c in agreement.commitments()
@@ -186,13 +187,13 @@ def new():
             if err.status in (401, 403, 404):
                 raise
             form_error(form, err)
+            status = err.status  # 400, or 429 past the rate limit
         else:
             if action.accepted:
                 flash(_("The action is saved."), "success")
             else:
                 flash(_("The action is proposed. Its owner is asked to accept it."), "success")
             return redirect(url_for("follow_up.show", action_id=action.id))
-    status = 400 if request.method == "POST" else 200
     _fresh_token(form)
     return render_template(
         "follow_up/new.html", form=form, message=message, feedback=feedback
