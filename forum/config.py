@@ -27,16 +27,14 @@ class RateLimit:
         return self.count > 0
 
 
-def parse_rate_limit(text: str) -> RateLimit:
-    """Parse `10/10s` (or `off`) into a RateLimit."""
+def parse_rate_limit(text: str, name: str = "FORUM_MESSAGE_RATE_LIMIT") -> RateLimit:
+    """Parse `10/10s` (or `off`) into a RateLimit; `name` is the setting, for the error."""
     text = text.strip().lower()
     if text in {"off", "0", "none"}:
         return RateLimit(0, 0)
     match = re.fullmatch(r"(\d+)\s*/\s*(\d+)\s*s?", text)
     if not match or int(match.group(2)) == 0:
-        raise ConfigError(
-            f"FORUM_MESSAGE_RATE_LIMIT must look like '10/10s' or 'off', not {text!r}"
-        )
+        raise ConfigError(f"{name} must look like '10/10s' or 'off', not {text!r}")
     return RateLimit(int(match.group(1)), int(match.group(2)))
 
 
@@ -282,6 +280,10 @@ def load_config(instance_path: Path, env: dict[str, str] | None = None) -> dict[
         "FORUM_DEMO": _flag(env.get("FORUM_DEMO"), True) and not production,
         "FORUM_BASE_URL": env.get("FORUM_BASE_URL", "http://127.0.0.1:5000").rstrip("/"),
         "FORUM_MESSAGE_RATE_LIMIT": parse_rate_limit(env.get("FORUM_MESSAGE_RATE_LIMIT", "10/10s")),
+        # proposals awaiting another side's acceptance, per person (each tells that side)
+        "FORUM_ACTION_RATE_LIMIT": parse_rate_limit(
+            env.get("FORUM_ACTION_RATE_LIMIT", "10/3600s"), "FORUM_ACTION_RATE_LIMIT"
+        ),
         "FORUM_SOCKET_EVENTS_PER_SECOND": float(env.get("FORUM_SOCKET_EVENTS_PER_SECOND", "10")),
         "FORUM_SOCKET_BURST": float(env.get("FORUM_SOCKET_BURST", "40")),
         "FORUM_SOCKET_REFUSALS_BEFORE_DISCONNECT": float(

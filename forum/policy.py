@@ -104,12 +104,14 @@ def can_act_for_organisation(user: User | None, org: Organisation) -> bool:
 
 
 def can_view_organisation(user: User | None, org: Organisation) -> bool:
-    """Verified and pending organisations are public; a rejected one only to its people."""
+    """Verified and pending organisations are public; a rejected one only to its approved
+    members and site admins (asking to join is no membership: it shows neither the page nor
+    the rejection's reason)."""
     from .models import OrganisationStatus
 
     if org.status != OrganisationStatus.rejected:
         return True
-    return is_admin(user) or organisation_role(user, org) is not None
+    return is_admin(user) or organisation_role(user, org) in {"member", "admin"}
 
 
 def can_request_membership(user: User | None, org: Organisation) -> bool:

@@ -7,7 +7,8 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from forum.errors import Conflict, Forbidden, Invalid, NotFound
+from forum.config import parse_rate_limit
+from forum.errors import Conflict, Forbidden, Invalid, NotFound, RateLimited
 from forum.models import (
     Action,
     ActionHistory,
@@ -414,3 +415,172 @@ def test_a_changed_due_date_is_shown_as_a_date_in_the_readers_language(app, worl
     auth.login(w.stranger)
     swedish = client.get(f"/actions/{action.id}", headers={"Accept-Language": "sv"})
     assert "1 maj 2027 → 1 juni 2027" in swedish.get_data(as_text=True)
+
+
+def _hidden_token(page: str) -> str:
+    import re
+
+    match = re.search(r'name="form_token"[^>]*value="([^"]+)"', page) or re.search(
+        r'value="([^"]+)"[^>]*name="form_token"', page
+    )
+    assert match, page
+    return match.group(1)
+
+
+def test_a_proposal_form_posted_twice_makes_one_action(app, world, client, auth, db):
+    """A double click (or a resend) posts the same form twice: one action, the owner's
+    side told once, both posts sent to it. A fresh form is a new proposal."""
+    w = world
+    auth.login(w.member)
+    url = f"/actions/new?message={w.message.id}"
+    token = _hidden_token(client.get(url).get_data(as_text=True))
+    data = {
+        "title": "Öppna kvällstid",
+        "owner": f"department:{w.dept.id}",
+        "due_date": "2027-05-01",
+        "commitments": [str(w.thread.commitments[0].id)],
+        "form_token": token,
+    }
+    first, second = client.post(url, data=data), client.post(url, data=data)
+    assert first.status_code == second.status_code == 302
+    assert first.headers["Location"] == second.headers["Location"]
+    assert db.session.scalar(select(func.count(Action.id))) == 1
+    awaiting = select(func.count(Notification.id)).where(
+        Notification.user_id == w.official.id, Notification.kind == "action_awaiting"
+    )
+    assert db.session.scalar(awaiting) == 1
+    again = _hidden_token(client.get(url).get_data(as_text=True))
+    assert again != token
+    assert client.post(url, data={**data, "form_token": again}).status_code == 302
+    assert db.session.scalar(select(func.count(Action.id))) == 2
+
+
+def test_an_update_form_posted_twice_posts_one_update(app, world, client, auth, db):
+    from forum.models import ActionUpdate
+
+    w = world
+    action = propose(app, w.official, w, message_id=None, commitment_ids=[1])
+    with app.test_request_context():
+        service.set_following(w.member, action.id, True)
+    auth.login(w.official)
+    token = _hidden_token(client.get(f"/actions/{action.id}").get_data(as_text=True))
+    data = {"body": "Lokalen är bokad.", "form_token": token}
+    for _ in range(2):
+        assert client.post(f"/actions/{action.id}/updates", data=data).status_code == 302
+    assert db.session.scalar(select(func.count(ActionUpdate.id))) == 1
+    told = select(func.count(Notification.id)).where(
+        Notification.user_id == w.member.id, Notification.kind == "action_update"
+    )
+    assert db.session.scalar(told) == 1
+    # someone else's token is theirs alone: it does not find this update
+    with app.test_request_context():
+        service.post_update(w.admin, action.id, "Från admin.", form_token=token)
+    assert db.session.scalar(select(func.count(ActionUpdate.id))) == 2
+
+
+def test_accepting_an_accepted_action_says_so(app, world, client, auth, db):
+    """A second "Accept" (a double click, or a colleague a moment later) is told it already
+    is, with no second history row or notification."""
+    w = world
+    action = propose(app, w.member, w)
+    auth.login(w.official)
+    assert client.post(f"/actions/{action.id}/accept").status_code == 302
+    again = client.post(f"/actions/{action.id}/accept")
+    assert again.status_code == 409
+    assert "The action is already accepted." in again.get_data(as_text=True)
+    assert history_fields(db, action.id).count("accepted") == 1
+    told = select(func.count(Notification.id)).where(
+        Notification.user_id == w.member.id, Notification.kind == "action_accepted"
+    )
+    assert db.session.scalar(told) == 1
+
+
+def test_start_page_actions_are_cut_after_dropping_the_unreadable(app, make, world, client, auth):
+    """The start page's eight "actions you own or follow" are eight the person may read:
+    those from a forum they were taken out of do not use up the places."""
+    from forum.extensions import db as _db
+
+    w = world
+    person = make.user()
+    secret = make.forum(owner=w.official, visibility="invite", members=[person])
+    hidden_thread = make.thread(forum=secret, author=w.official)
+    hidden_message = make.message(hidden_thread, person, "hemligt")
+    open_message = make.message(w.thread, person, "öppet")
+    soon = service.today() + timedelta(days=5)
+    for i in range(8):  # due first; the person proposed and so follows them
+        propose(
+            app,
+            person,
+            w,
+            title=f"Hemlig {i}",
+            message_id=hidden_message.id,
+            due_date=(soon + timedelta(days=i)).isoformat(),
+            commitment_ids=[hidden_thread.commitments[0].id],
+        )
+    propose(app, person, w, title="Öppen åtgärd", message_id=open_message.id)
+    secret.members = [m for m in secret.members if m.id != person.id]
+    _db.session.commit()
+    auth.login(person)
+    page = client.get("/").get_data(as_text=True)
+    section = page.split('id="start-actions"')[1].split("</section>")[0]
+    assert "Öppen åtgärd" in section
+    assert "Hemlig" not in section
+
+
+def test_a_rejected_owner_organisation_is_named_without_a_link(app, world, client, auth, db):
+    """After its organisation is rejected an action still names its owner, but links to the
+    organisation's page only for those who may open it (for others it is a 404)."""
+    from forum.services import organisations as org_service
+
+    w = world
+    action = propose(app, w.official, w, owner=f"organisation:{w.org.id}", message_id=None)
+    link = f'href="/organisations/{w.org.slug}"'
+    assert link in client.get(f"/actions/{action.id}").get_data(as_text=True)
+    with app.test_request_context():
+        org_service.reject_organisation(w.admin, w.org.id, "Okänt nummer.")
+    for person in (None, w.stranger, w.org_admin):
+        if person is None:
+            auth.logout()
+        else:
+            auth.login(person)
+        page = client.get(f"/actions/{action.id}").get_data(as_text=True)
+        assert w.org.name in page
+        assert (link in page) == (person is w.org_admin)
+        if link in page:
+            assert client.get(f"/organisations/{w.org.slug}").status_code == 200
+
+
+@pytest.mark.config(FORUM_ACTION_RATE_LIMIT=parse_rate_limit("3/3600s"))
+def test_proposals_to_another_side_are_rate_limited(app, world, client, auth, db):
+    """A person may not flood an owner's side with proposals (each one notifies it): past
+    the limit the form says to wait, nothing is stored and nobody is told. Proposing for
+    one's own side (accepted at once, telling no one) is not counted."""
+    w = world
+    for i in range(3):
+        propose(app, w.member, w, title=f"Förslag {i}")
+    with app.test_request_context(), pytest.raises(RateLimited):
+        propose(app, w.member, w, title="Ett för mycket")
+    auth.login(w.member)
+    url = f"/actions/new?message={w.message.id}"
+    response = client.post(
+        url,
+        data={
+            "title": "Ett till",
+            "owner": f"department:{w.dept.id}",
+            "due_date": "2027-05-01",
+            "commitments": [str(w.thread.commitments[0].id)],
+        },
+    )
+    assert response.status_code == 429
+    page = response.get_data(as_text=True)
+    assert "too many actions" in page and 'value="Ett till"' in page
+    assert db.session.scalar(select(func.count(Action.id))) == 3
+    awaiting = select(func.count(Notification.id)).where(
+        Notification.user_id == w.official.id, Notification.kind == "action_awaiting"
+    )
+    assert db.session.scalar(awaiting) == 3
+    # an official recording their own department's actions is not limited
+    for i in range(4):
+        assert propose(app, w.official, w, title=f"Eget {i}").accepted
+    # someone else may still propose
+    assert not propose(app, w.org_admin, w, title="Från föreningen").accepted

@@ -385,3 +385,29 @@ def test_messages_in_an_invite_only_forum_count_only_for_those_who_may_read_them
     auth.login(member)
     body = client.get(f"/uppfoljning/export.csv?year={YEAR}").get_data(as_text=True)
     assert body.strip().split("\r\n")[-1].startswith(f"{YEAR},,1,1,1,")
+
+
+def test_only_verified_organisations_count_as_taking_part(app, make, db, client):
+    """A pending or rejected organisation is no organisation taking part: the figures, the
+    CSV and the open-data API count only verified ones (as messages name only those)."""
+    from forum.models import OrganisationStatus
+
+    official = make.user("official")
+    member, asker, faker = make.user(), make.user(), make.user()
+    make.organisation(admin=member)
+    make.organisation(admin=asker, verified=False)
+    rejected = make.organisation(admin=faker, verified=False)
+    rejected.status = OrganisationStatus.rejected
+    forum = make.forum(owner=official)
+    a, _b = commitments(db)
+    thread = thread_on(app, forum, official, [a.id])
+    for person in (member, asker, faker):
+        message_at(make, db, thread, person, at(2, 1))
+
+    board = fq.dashboard(YEAR, service.today(), utcnow())
+    assert board.total.organisations == 1
+    assert dict((c.id, i.organisations) for c, i in board.rows)[a.id] == 1
+    body = client.get(f"/uppfoljning/export.csv?year={YEAR}").get_data(as_text=True)
+    assert body.strip().split("\r\n")[-1].startswith(f"{YEAR},,1,3,1,")
+    api = client.get(f"/api/v1/indicators?year={YEAR}").get_json()
+    assert api["total"]["organisations"] == 1

@@ -589,3 +589,26 @@ def test_unverified_organisation_members_cannot_act_for_it(client, make, auth, d
     assert policy.can_act_for_organisation(admin, org)
     assert policy.can_act_for_organisation(member, org)
     assert not policy.can_act_for_organisation(make.user(), org)
+
+
+def test_asking_to_join_is_no_window_on_a_rejected_organisation(app, client, make, auth, db):
+    """Someone who only asked to join sees neither a rejected organisation's page nor the
+    admin's reason; its approved members still do."""
+    founder, asker, member = make.user(), make.user(), make.user()
+    org = make.organisation(admin=founder)
+    with app.test_request_context():
+        org_service.request_membership(asker, org.id)
+        org_service.request_membership(member, org.id)
+    membership(db, org, member).status = MembershipStatus.approved
+    db.session.commit()
+    with app.test_request_context():
+        org_service.reject_organisation(make.user("admin"), org.id, "Protokollet är förfalskat.")
+    auth.login(asker)
+    response = client.get(f"/organisations/{org.slug}")
+    assert response.status_code == 404
+    assert "förfalskat" not in response.get_data(as_text=True)
+    assert not policy.can_view_organisation(asker, org)
+    for person in (founder, member):
+        auth.login(person)
+        page = client.get(f"/organisations/{org.slug}").get_data(as_text=True)
+        assert "förfalskat" in page

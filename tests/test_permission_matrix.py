@@ -119,6 +119,9 @@ def build_world(app, make, needs: frozenset[str]) -> World:
         w.pending_org = make.organisation(admin=make.user(), verified=False, name="Väntande")
         w.rejected_org = make.organisation(admin=make.user(), verified=False, name="Avvisade")
         w.rejected_org.status = OrganisationStatus.rejected
+        # the member had asked to join it: asking is no membership, so its page stays a
+        # 404 to them ("see a rejected organisation")
+        db.session.add(Membership(organisation_id=w.rejected_org.id, user_id=w.people["member"].id))
         applicant = make.user(name="Ansökande Person")
         with app.test_request_context():
             w.pending_membership = organisations.request_membership(applicant, w.org.id).id

@@ -51,6 +51,8 @@ class Action(Model):
         ),
         CheckConstraint("progress >= 0 AND progress <= 100", name="progress_range"),
         Index("ix_actions_status_due", "status", "due_date"),
+        # a form posted twice (a double click, a resend) makes one action: see form_token
+        UniqueConstraint("proposed_by_id", "form_token"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -77,6 +79,9 @@ class Action(Model):
     accepted_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # The one-time token of the form it was proposed with (none from elsewhere): the same
+    # form posted again by the same person finds this row instead of making another.
+    form_token: Mapped[str | None] = mapped_column(String(64))
 
     source_feedback: Mapped[ConsultationFeedback | None] = relationship()
     owner_department: Mapped[Department | None] = relationship()
@@ -105,6 +110,7 @@ class ActionUpdate(Model):
     """A dated progress update posted by the owner's side."""
 
     __tablename__ = "action_updates"
+    __table_args__ = (UniqueConstraint("author_id", "form_token"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     action_id: Mapped[int] = mapped_column(ForeignKey("actions.id"), index=True)
@@ -112,6 +118,8 @@ class ActionUpdate(Model):
     body: Mapped[str] = mapped_column(Text)
     html: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # as Action.form_token: the update form posted twice posts one update
+    form_token: Mapped[str | None] = mapped_column(String(64))
 
     author: Mapped[User | None] = relationship()
 

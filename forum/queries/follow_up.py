@@ -32,6 +32,8 @@ from ..models import (
     MembershipStatus,
     Message,
     MessageState,
+    Organisation,
+    OrganisationStatus,
     RoundState,
     Thread,
     User,
@@ -45,9 +47,21 @@ from .search import thread_readable
 # --- loaders: get by id, check visibility, else NotFound --------------------------
 
 
-def get_action(user: User | None, action_id: int) -> Action:
-    """The action if `user` may see it, else NotFound."""
-    action = db.session.get(Action, action_id)
+def get_action(user: User | None, action_id: int, lock: bool = False) -> Action:
+    """The action if `user` may see it, else NotFound.
+
+    With `lock`, its row is locked until commit (SELECT ... FOR UPDATE) and read afresh, so
+    changes to one action happen one at a time, each starting from the one before.
+    """
+    if lock:
+        action = db.session.scalar(
+            select(Action)
+            .where(Action.id == action_id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+    else:
+        action = db.session.get(Action, action_id)
     if action is None or not policy.can_view_action(user, action):
         raise NotFound(_("No such action."))
     return action
@@ -177,8 +191,9 @@ def overdue_actions(
 
 
 def actions_of(user: User, limit: int = 8) -> tuple[list[Action], set[int]]:
-    """Open actions the person owns (their department's, their organisations') or follows,
-    soonest due first, and the ids of those they follow; a fixed number of queries."""
+    """Open actions the person owns (their department's, their organisations') or follows
+    and may read, soonest due first, and the ids of those they follow; a fixed number of
+    queries."""
     followed = select(ActionFollower.action_id).where(ActionFollower.user_id == user.id)
     own_orgs = select(Membership.organisation_id).where(
         Membership.user_id == user.id, Membership.status == MembershipStatus.approved
@@ -186,16 +201,15 @@ def actions_of(user: User, limit: int = 8) -> tuple[list[Action], set[int]]:
     mine = or_(Action.id.in_(followed), Action.owner_organisation_id.in_(own_orgs))
     if user.department_id is not None:
         mine = or_(mine, Action.owner_department_id == user.department_id)
-    actions = _visible(
-        user,
-        list(
-            db.session.scalars(
-                _action_query()
-                .where(mine, Action.status.in_(OPEN_STATUSES))
-                .order_by(Action.due_date, Action.id)
-                .limit(limit)
-            )
-        ),
+    # readability is part of the query, so the limit counts only actions the person may
+    # read (one from a forum they were taken out of would otherwise take a place)
+    actions = list(
+        db.session.scalars(
+            _action_query()
+            .where(mine, Action.status.in_(OPEN_STATUSES), _source_readable(user))
+            .order_by(Action.due_date, Action.id)
+            .limit(limit)
+        )
     )
     following = set(
         db.session.scalars(followed.where(ActionFollower.action_id.in_([a.id for a in actions])))
@@ -323,6 +337,15 @@ def dashboard(
             and_(
                 Membership.user_id == Message.author_id,
                 Membership.status == MembershipStatus.approved,
+            ),
+        )
+        # only verified organisations take part, the rule messages name them by
+        # (payloads._organisation_names): a pending or rejected one is nobody's organisation
+        .join(
+            Organisation,
+            and_(
+                Organisation.id == Membership.organisation_id,
+                Organisation.status == OrganisationStatus.verified,
             ),
         )
         .where(in_year)

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
+from flask import current_app
 from flask_babel import gettext as _
-from sqlalchemy import select
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from .. import policy
-from ..errors import Conflict, Invalid
+from ..errors import Conflict, Invalid, RateLimited
 from ..extensions import db
 from ..ids import whole_id
 from ..links import path_for
@@ -36,7 +39,7 @@ from ..models.base import utcnow
 from ..models.follow_up import OPEN_STATUSES
 from ..queries.follow_up import get_action, source_message
 from ..text import excerpt
-from . import moderation
+from . import moderation, throttle
 from .notifications import notify_people
 from .rendering import render_body
 from .validation import chosen_commitments, clean_text
@@ -112,9 +115,56 @@ def _log(action: Action, actor: User | None, name: str, old: object, new: object
         )
 
 
+def _insert(table: Any) -> Any:
+    """INSERT ... ON CONFLICT for the session's database (SQLite and PostgreSQL both have it)."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        return pg_insert(table)
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    return sqlite_insert(table)
+
+
 def _follow(action: Action, user: User) -> None:
-    if db.session.get(ActionFollower, (action.id, user.id)) is None:
-        db.session.add(ActionFollower(action_id=action.id, user_id=user.id))
+    """Make `user` a follower; following twice (a double click, two requests at once) is
+    one follower row and no error: the primary key decides, not a read before the insert."""
+    db.session.execute(
+        _insert(ActionFollower.__table__)
+        .values(action_id=action.id, user_id=user.id, created_at=utcnow())
+        .on_conflict_do_nothing()
+    )
+
+
+FORM_TOKEN = re.compile(r"[A-Za-z0-9_-]{1,64}")
+
+
+def clean_form_token(value: object) -> str | None:
+    """A form's one-time token as stored (None when absent or not one the form makes: such
+    a post is simply not recognised when repeated)."""
+    if isinstance(value, str) and FORM_TOKEN.fullmatch(value.strip()):
+        return value.strip()
+    return None
+
+
+def _proposed_with(user: User, token: str | None) -> Action | None:
+    if token is None:
+        return None
+    return db.session.scalar(
+        select(Action).where(Action.proposed_by_id == user.id, Action.form_token == token)
+    )
+
+
+def _posted_with(user: User, action: Action, token: str | None) -> ActionUpdate | None:
+    if token is None:
+        return None
+    return db.session.scalar(
+        select(ActionUpdate).where(
+            ActionUpdate.author_id == user.id,
+            ActionUpdate.form_token == token,
+            ActionUpdate.action_id == action.id,
+        )
+    )
 
 
 def _followers(action: Action) -> list[User]:
@@ -140,6 +190,39 @@ def _url(action: Action) -> str:
     return path_for("follow_up.show", action_id=action.id)
 
 
+def _check_rate(user: User) -> None:
+    """At most FORUM_ACTION_RATE_LIMIT proposals awaiting another side's acceptance per
+    person (each one notifies that side), as messages are limited: a moving window in Redis
+    when there is one, else the person's row is locked and their recent proposals counted
+    inside the transaction that stores the new one, so parallel proposals queue."""
+    limit = current_app.config["FORUM_ACTION_RATE_LIMIT"]
+    if not limit.enabled:
+        return
+    refusal = _("You have proposed too many actions in a short time. Try again later.")
+    allowed = throttle.redis_hit("action", str(user.id), limit.count, limit.seconds)
+    if allowed is not None:
+        if not allowed:
+            raise RateLimited(refusal, retry_after=limit.seconds)
+        return
+    db.session.execute(
+        update(User)
+        .where(User.id == user.id)
+        .values(id=User.id)
+        .execution_options(synchronize_session=False)
+    )
+    since = utcnow() - timedelta(seconds=limit.seconds)
+    recent = db.session.scalar(
+        select(func.count()).where(
+            Action.proposed_by_id == user.id,
+            Action.created_at > since,
+            # not those the proposer accepted at once (their own side's): they told no one
+            or_(Action.accepted_by_id.is_(None), Action.accepted_by_id != user.id),
+        )
+    )
+    if recent is not None and recent >= limit.count:
+        raise RateLimited(refusal, retry_after=limit.seconds)
+
+
 # --- write path --------------------------------------------------------------
 
 
@@ -154,14 +237,22 @@ class ActionInput:
     commitment_ids: list[int] = field(default_factory=list)
     message_id: int | None = None
     feedback_id: int | None = None
+    # the proposal form's one-time token: the same form posted again returns the first action
+    form_token: str | None = None
 
 
 def propose_action(user: User | None, data: ActionInput) -> Action:
     """Propose an action (from a message, or directly by an official); the owner accepts it.
 
-    When the proposer is on the owner's side, the action is accepted at once.
+    When the proposer is on the owner's side, the action is accepted at once. The same
+    form posted again (the same `form_token`) returns the action it made, telling no one
+    again: the unique (proposer, token) constraint decides between two posts at once.
     """
     user = policy.require_login(user)
+    token = clean_form_token(data.form_token)
+    existing = _proposed_with(user, token)
+    if existing is not None:
+        return existing
     message = source_message(user, data.message_id) if data.message_id is not None else None
     thread: Thread | None = message.thread if message else None
     policy.require(
@@ -196,6 +287,7 @@ def propose_action(user: User | None, data: ActionInput) -> Action:
         source_feedback_id=feedback.id if feedback else None,
         proposed_by_id=user.id,
         commitments=commitments,
+        form_token=token,
     )
     owner_side = policy.is_action_owner_side(user, action)
     deciders = [] if owner_side else owner_people(action)
@@ -206,15 +298,25 @@ def propose_action(user: User | None, data: ActionInput) -> Action:
             _("Nobody on that side may read where the action comes from. Choose another owner."),
             field="owner",
         )
-    db.session.add(action)
-    db.session.flush()
-    _log(action, user, "created", "", title)
-    _follow(action, user)
-    if owner_side:
-        _accept(action, user)
-    else:  # the owner's side must act: accept it (or not)
-        _tell(deciders, "action_awaiting", _url(action), title, action, actor=user)
-    db.session.commit()
+    try:
+        if not owner_side:
+            _check_rate(user)
+        db.session.add(action)
+        db.session.flush()
+        _log(action, user, "created", "", title)
+        _follow(action, user)
+        if owner_side:
+            _accept(action, user)
+        else:  # the owner's side must act: accept it (or not)
+            _tell(deciders, "action_awaiting", _url(action), title, action, actor=user)
+        db.session.commit()
+    except (IntegrityError, RateLimited):
+        # the same form posted twice at once: the other post stored it (and told the owner)
+        db.session.rollback()
+        existing = _proposed_with(user, token)
+        if existing is None:
+            raise
+        return existing
     return action
 
 
@@ -229,7 +331,8 @@ def _accept(action: Action, user: User) -> None:
 def accept_action(user: User | None, action_id: int) -> Action:
     """The owner's side takes the proposal on; the proposer and followers are told."""
     user = policy.require_login(user)
-    action = get_action(user, action_id)
+    # locked: of owners accepting at once, one accepts and the others hear it already is
+    action = get_action(user, action_id, lock=True)
     if action.accepted:
         raise Conflict(_("The action is already accepted."))
     policy.require(
@@ -252,10 +355,12 @@ def change_action(
 ) -> Action:
     """Change status and progress (and the due date): the owner's side and admins only.
 
-    Progress is 100 exactly when the status is done; dropping needs a reason.
+    Progress is 100 exactly when the status is done; dropping needs a reason. The action's
+    row is locked first, so of two changes at once the second starts from the first's values
+    (and its history says so).
     """
     user = policy.require_login(user)
-    action = get_action(user, action_id)
+    action = get_action(user, action_id, lock=True)
     policy.require(
         policy.can_change_action(user, action),
         _("Only the owner's side changes an action's status and progress."),
@@ -290,17 +395,31 @@ def change_action(
     return action
 
 
-def post_update(user: User | None, action_id: int, body: str) -> ActionUpdate:
-    """A dated progress update by the owner's side; every follower is told."""
+def post_update(
+    user: User | None, action_id: int, body: str, form_token: str | None = None
+) -> ActionUpdate:
+    """A dated progress update by the owner's side; every follower is told.
+
+    The same form posted again (the same `form_token`) returns the update it posted and
+    tells no one again; the action's row lock puts two posts at once one after the other.
+    """
     user = policy.require_login(user)
-    action = get_action(user, action_id)
+    action = get_action(user, action_id, lock=True)
+    token = clean_form_token(form_token)
+    existing = _posted_with(user, action, token)
+    if existing is not None:
+        return existing
     policy.require(
         policy.can_change_action(user, action),
         _("Only the owner's side posts updates."),
     )
     text = clean_text(body, "body", max_length=MAX_TEXT)
     update = ActionUpdate(
-        action_id=action.id, author_id=user.id, body=text, html=render_body(text).html
+        action_id=action.id,
+        author_id=user.id,
+        body=text,
+        html=render_body(text).html,
+        form_token=token,
     )
     db.session.add(update)
     db.session.flush()
@@ -323,11 +442,15 @@ def set_following(user: User | None, action_id: int, follow: bool) -> bool:
     user = policy.require_login(user)
     action = get_action(user, action_id)
     policy.require(policy.can_follow_action(user, action))
-    existing = db.session.get(ActionFollower, (action.id, user.id))
-    if follow and existing is None:
-        db.session.add(ActionFollower(action_id=action.id, user_id=user.id))
-    elif not follow and existing is not None:
-        db.session.delete(existing)
+    # neither reads first: two clicks at once both succeed (one row, or none)
+    if follow:
+        _follow(action, user)
+    else:
+        db.session.execute(
+            delete(ActionFollower).where(
+                ActionFollower.action_id == action.id, ActionFollower.user_id == user.id
+            )
+        )
     db.session.commit()
     return follow
 

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import uuid
+
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
-from wtforms import SelectChoice, SelectField, StringField, TextAreaField
+from wtforms import HiddenField, SelectChoice, SelectField, StringField, TextAreaField
 from wtforms.validators import InputRequired
 
 from .. import policy
@@ -57,6 +59,8 @@ class ProposeForm(FlaskForm):
     owner = SelectField(_l("Owner"), validate_choice=False)
     due_date = StringField(_l("Due date"), render_kw={"type": "date"})
     commitments = MultiCheckboxField(_l("Commitments"))
+    # one-time: made when the form is shown, so the same form posted twice is one action
+    form_token = HiddenField("Form Token")
 
 
 class ChangeForm(FlaskForm):
@@ -74,6 +78,13 @@ class ChangeForm(FlaskForm):
 
 class UpdateForm(FlaskForm):
     body = TextAreaField(_l("Progress update (markdown)"), validators=[InputRequired()])
+    form_token = HiddenField("Form Token")  # as ProposeForm's: posted twice, posted once
+
+
+def _fresh_token(form: ProposeForm | UpdateForm) -> None:
+    """A token for a form being shown (a refused post keeps its own: nothing was stored)."""
+    if not service.clean_form_token(form.form_token.data):
+        form.form_token.data = uuid.uuid4().hex
 
 
 def _owner_choices() -> list[SelectChoice]:
@@ -145,6 +156,7 @@ def new():
         _("You may not propose an action here."),
     )
     form = ProposeForm()
+    status = 400 if request.method == "POST" else 200
     form.owner.choices = _owner_choices()
     form.commitments.choices = [
         SelectChoice(str(c.id), c.title(lang())) for c in agreement.commitments()
@@ -168,19 +180,21 @@ def new():
                     commitment_ids=_ids(form.commitments.data),
                     message_id=message.id if message else None,
                     feedback_id=feedback.id if feedback else None,
+                    form_token=form.form_token.data,
                 ),
             )
         except DomainError as err:
             if err.status in (401, 403, 404):
                 raise
             form_error(form, err)
+            status = err.status  # 400, or 429 past the rate limit
         else:
             if action.accepted:
                 flash(_("The action is saved."), "success")
             else:
                 flash(_("The action is proposed. Its owner is asked to accept it."), "success")
             return redirect(url_for("follow_up.show", action_id=action.id))
-    status = 400 if request.method == "POST" else 200
+    _fresh_token(form)
     return render_template(
         "follow_up/new.html", form=form, message=message, feedback=feedback
     ), status
@@ -198,6 +212,8 @@ def _action_page(action_id: int, status: int = 200, change=None, update=None):  
             drop_reason=action.drop_reason or "",
         )
     following = fq.is_following(action, user)
+    update = update or UpdateForm(formdata=None)
+    _fresh_token(update)
     return render_template(
         "follow_up/show.html",
         action=action,
@@ -205,7 +221,7 @@ def _action_page(action_id: int, status: int = 200, change=None, update=None):  
         updates=fq.updates_of(action.id),
         history=fq.history_of(action.id),
         change=change,
-        update=update or UpdateForm(formdata=None),
+        update=update,
         button=ButtonForm(),
         following=bool(following),
         can_change=policy.can_change_action(user, action),
@@ -270,7 +286,9 @@ def post_update(action_id: int):
     if not form.validate_on_submit():
         return _action_page(action_id, 400, update=form)
     try:
-        service.post_update(current_user, action_id, form.body.data or "")
+        service.post_update(
+            current_user, action_id, form.body.data or "", form_token=form.form_token.data
+        )
     except DomainError as err:
         if err.status in (401, 403, 404):
             raise
