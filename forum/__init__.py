@@ -194,20 +194,24 @@ def register_extensions(app: Flask) -> None:
         event.listen(Session, "before_flush", check_model_text)
 
 
+def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    # In WAL mode NORMAL syncs at checkpoints, not at every commit: a commit survives
+    # a crash of the application, the last ones may be lost if the machine loses power.
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
 def _configure_sqlite(engine: Any) -> None:
-    """WAL, a busy timeout and no fsync per commit, so concurrent writers wait briefly instead of failing."""
+    """WAL, a busy timeout and no fsync per commit, so concurrent writers wait briefly instead of failing.
+    Once per engine: an engine shared by several apps (the tests share one) is set up once."""
     from sqlalchemy import event
 
-    @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
-        cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
-        # In WAL mode NORMAL syncs at checkpoints, not at every commit: a commit survives
-        # a crash of the application, the last ones may be lost if the machine loses power.
-        cursor.execute("PRAGMA synchronous=NORMAL")
-        cursor.execute("PRAGMA busy_timeout=30000")
-        cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.close()
+    if not event.contains(engine, "connect", _sqlite_on_connect):
+        event.listen(engine, "connect", _sqlite_on_connect)
 
 
 def register_blueprints(app: Flask) -> None:
