@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import re
+from collections.abc import Iterable
 from datetime import date
 
 from flask import (
@@ -528,6 +529,11 @@ def _posted_answers() -> dict[int, str]:
     return answers
 
 
+def _loaded(names: Iterable[str]) -> dict[str, str | None]:
+    """The digests the form carries of each text as it was loaded (`loaded-<field>`)."""
+    return {name: request.form.get(f"loaded-{name}") or None for name in names}
+
+
 def _organisation_arg() -> int:
     org_id = whole_id(request.form.get("organisation_id") or request.args.get("organisation"))
     if org_id is None:
@@ -562,19 +568,20 @@ def respond(round_id: int):
     status = 200
     typed: dict[int, str] | None = None
     error_field = None
+    conflicts: dict[int, str] = {}
+    loaded: dict[str, str | None] = {}
     if request.method == "POST":
         typed = _posted_answers()
+        loaded = _loaded(f"answer-{qid}" for qid in typed)
         action = request.form.get("action", "")
         submit = action == "submit"
         if not form.validate_on_submit():
             _expired_form_kept()
             status = 400
         else:
-            if submit:  # only admins get as far as the confirmation
-                policy.require(
-                    policy.can_submit_response(current_user, round_, org),
-                    _("Only the organisation's admins can submit its response."),
-                )
+            # only admins get as far as the confirmation; one who stopped being an admin
+            # while typing keeps the text: it is saved as the draft, and they are told
+            demoted = submit and not policy.can_submit_response(current_user, round_, org)
             try:
                 if action == "upload":
                     typed = None
@@ -593,7 +600,19 @@ def respond(round_id: int):
                     )
                 else:
                     # submitting is asked for first: the typed text is kept as the draft
-                    service.save_response(current_user, round_id, org.id, typed)
+                    service.save_response(
+                        current_user,
+                        round_id,
+                        org.id,
+                        typed,
+                        loaded={qid: loaded.get(f"answer-{qid}") for qid in typed},
+                    )
+            except service.EditConflict as err:
+                flash(err.message, "error")
+                status = err.status
+                conflicts = {int(name.split("-")[1]): text for name, text in err.current.items()}
+                # saving again is taken as the merge: its base is the text shown now
+                loaded.update(err.digests)
             except DomainError as err:
                 if err.status in (401, 403, 404):
                     raise
@@ -601,7 +620,17 @@ def respond(round_id: int):
                 status = err.status
                 error_field = (err.field, err.message)
             else:
-                if submit:
+                if demoted:  # refused, but the form again (with the saved draft), not a 403 page
+                    flash(
+                        _(
+                            "The draft is saved, but it is not submitted: only the "
+                            "organisation's admins can submit its response."
+                        ),
+                        "error",
+                    )
+                    typed = None
+                    status = 403
+                elif submit:
                     return redirect(
                         url_for(
                             "consultations.confirm_submit", round_id=round_id, organisation=org.id
@@ -612,10 +641,11 @@ def respond(round_id: int):
                     "remove_document": _("The document is removed from the draft."),
                     "decline": _("Your organisation has declined to answer. The reason is shown."),
                 }
-                flash(done.get(action, _("The draft is saved.")), "success")
-                return redirect(
-                    url_for("consultations.respond", round_id=round_id, organisation=org.id)
-                )
+                if not demoted:
+                    flash(done.get(action, _("The draft is saved.")), "success")
+                    return redirect(
+                        url_for("consultations.respond", round_id=round_id, organisation=org.id)
+                    )
         discard_changes()
         round_ = cq.get_round(viewer(), round_id)
     response = cq.own_response(round_id, org.id)
@@ -626,6 +656,10 @@ def respond(round_id: int):
         not latest
         or any(saved.get(q.id, "") != latest[0].bodies.get(q.id, "") for q in round_.questions)
     )
+    digests = {q.id: service.text_digest(saved.get(q.id, "")) for q in round_.questions}
+    if typed is not None:  # the text shown is what was typed: so is the base it was typed on
+        empty = service.text_digest("")
+        digests.update({q.id: loaded.get(f"answer-{q.id}") or empty for q in round_.questions})
     return render_template(
         "consultations/respond.html",
         round=round_,
@@ -633,6 +667,8 @@ def respond(round_id: int):
         phase=round_.phase(utcnow()),
         phase_labels=PHASE_LABELS,
         answers=typed if typed is not None else saved,
+        digests=digests,
+        conflicts=conflicts,
         response=response,
         versions=versions,
         unsubmitted=unsubmitted,
@@ -728,8 +764,12 @@ def feedback(round_id: int):
     form = ButtonForm()
     status = 200
     typed = None
+    names = [f"{part}-{q.id}" for q in round_.questions for part in ("heard", "action", "sources")]
+    loaded: dict[str, str | None] = {}
+    conflicts: dict[str, str] = {}
     if request.method == "POST":
         publish = request.form.get("action") == "publish"
+        loaded = _loaded(names)
         if not form.validate_on_submit():
             _expired_form_kept()
             status = 400
@@ -739,7 +779,12 @@ def feedback(round_id: int):
             try:
                 typed = _posted_feedback(round_)
                 # publishing is asked for first: what was typed is saved
-                service.save_feedback(current_user, round_id, typed)
+                service.save_feedback(current_user, round_id, typed, loaded=loaded)
+            except service.EditConflict as err:
+                flash(err.message, "error")
+                status = err.status
+                conflicts = err.current
+                loaded.update(err.digests)  # saving again is taken as the merge
             except DomainError as err:
                 if err.status in (401, 403, 404):
                     raise
@@ -753,6 +798,16 @@ def feedback(round_id: int):
         discard_changes()
         round_ = cq.get_round(viewer(), round_id)
     stored = cq.feedback_by_question(round_id)
+    digests = {}
+    for q in round_.questions:
+        saved = stored.get(q.id)
+        digests[f"heard-{q.id}"] = service.text_digest(saved.heard if saved else "")
+        digests[f"action-{q.id}"] = service.text_digest(saved.action if saved else "")
+        sources = service.sources_text(r.id for r in saved.sources) if saved else ""
+        digests[f"sources-{q.id}"] = service.text_digest(sources)
+    if typed is not None:  # the text shown is what was typed: so is the base it was typed on
+        empty = service.text_digest("")
+        digests.update({name: loaded.get(name) or empty for name in names})
     return render_template(
         "consultations/feedback.html",
         round=round_,
@@ -761,6 +816,8 @@ def feedback(round_id: int):
         responses=cq.latest_versions(round_id),
         stored=stored,
         typed=typed,
+        digests=digests,
+        conflicts=conflicts,
         form=form,
     ), status
 
