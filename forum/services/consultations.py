@@ -636,23 +636,31 @@ def save_response(
             thread=_thread(round_),
         )
     else:
-        deliver(
-            _unless_unread(
-                org_admins([org.id]),
-                "consultation_response_drafted",
-                path_for("consultations.respond", round_id=round_.id, organisation=org.id),
-            ),
-            "consultation_response_drafted",
+        tell_drafted(
+            round_,
+            org,
+            user,
             lambda: _(
                 "%(name)s saved a draft. Read it and submit it before the deadline.",
                 name=user.display_name,
             ),
-            path_for("consultations.respond", round_id=round_.id, organisation=org.id),
-            actor=user,
-            thread=_thread(round_),
         )
     db.session.commit()
     return response
+
+
+def tell_drafted(round_: ConsultationRound, org: Organisation, user: User, excerpt) -> None:  # noqa: ANN001
+    """Tell the organisation's admins (who submit) that its draft changed, unless they still
+    have an unread notice about it."""
+    url = path_for("consultations.respond", round_id=round_.id, organisation=org.id)
+    deliver(
+        _unless_unread(org_admins([org.id]), "consultation_response_drafted", url),
+        "consultation_response_drafted",
+        excerpt,
+        url,
+        actor=user,
+        thread=_thread(round_),
+    )
 
 
 # --- feedback ------------------------------------------------------------------

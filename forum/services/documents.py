@@ -264,7 +264,7 @@ def add_response_document(
     user: User | None, round_id: int, organisation_id: int, filename: str, data: bytes
 ) -> Document:
     """A member attaches a document (a signed letter) to the organisation's working response."""
-    from .consultations import _require_open, _response_row
+    from .consultations import _require_open, _response_row, tell_drafted
 
     policy.require_login(user)
     assert user is not None
@@ -285,6 +285,18 @@ def add_response_document(
     document = _store(user, round_, filename, data, response.id)
     response.updated_at = utcnow()
     response.updated_by_id = user.id
+    name, filename = user.display_name, document.filename
+    tell_drafted(
+        round_,
+        org,
+        user,
+        lambda: _(
+            "%(name)s attached “%(file)s” to the draft. Read it and submit it before the "
+            "deadline.",
+            name=name,
+            file=filename,
+        ),
+    )
     db.session.commit()
     return document
 
@@ -312,9 +324,23 @@ def remove_document(user: User | None, document_id: int) -> Document:
             policy.can_draft_response(user, round_, response.organisation),
             _("Only members of a verified organisation that the round asks can respond for it."),
         )
-        from .consultations import _require_open
+        from .consultations import _require_open, tell_drafted
 
         _require_open(round_, utcnow())
+        response.updated_at = utcnow()
+        response.updated_by_id = user.id  # type: ignore[union-attr]
+        name, filename = user.display_name, document.filename  # type: ignore[union-attr]
+        tell_drafted(
+            round_,
+            response.organisation,
+            user,  # type: ignore[arg-type]
+            lambda: _(
+                "%(name)s removed “%(file)s” from the draft. Read it and submit it before the "
+                "deadline.",
+                name=name,
+                file=filename,
+            ),
+        )
     document.removed_at = utcnow()
     db.session.commit()
     return document

@@ -652,9 +652,11 @@ def respond(round_id: int):
     saved = {a.question_id: a.body for a in response.answers} if response else {}
     versions = cq.versions_of(response.id) if response else []
     latest = cq.latest_versions(round_id, org.id)
+    documents = cq.response_documents(response.id) if response else []
     unsubmitted = bool(response) and (
         not latest
         or any(saved.get(q.id, "") != latest[0].bodies.get(q.id, "") for q in round_.questions)
+        or [d.id for d in documents] != [d.id for d in latest[0].version.documents]
     )
     digests = {q.id: service.text_digest(saved.get(q.id, "")) for q in round_.questions}
     if typed is not None:  # the text shown is what was typed: so is the base it was typed on
@@ -673,7 +675,7 @@ def respond(round_id: int):
         versions=versions,
         unsubmitted=unsubmitted,
         can_submit=policy.can_submit_response(current_user, round_, org),
-        documents=cq.response_documents(response.id) if response else [],
+        documents=documents,
         accept=document_service.ACCEPT,
         max_mb=current_app.config["FORUM_DOCUMENT_MAX_MB"],
         max_answer=service.MAX_ANSWER,
@@ -682,9 +684,11 @@ def respond(round_id: int):
     ), status
 
 
-def draft_fingerprint(answers: dict[int, str]) -> str:
-    """What the confirmation showed: submitting refuses a draft changed since then."""
+def draft_fingerprint(answers: dict[int, str], document_ids: Iterable[int] = ()) -> str:
+    """What the confirmation showed (answers and documents): submitting refuses a draft
+    changed since then."""
     text = "\x1f".join(f"{qid}\x1e{body}" for qid, body in sorted(answers.items()))
+    text += "\x1d" + ",".join(str(i) for i in sorted(document_ids))
     return hashlib.sha256(text.encode()).hexdigest()
 
 
@@ -701,12 +705,14 @@ def confirm_submit(round_id: int):
     back = url_for("consultations.respond", round_id=round_id, organisation=org.id)
     response = cq.own_response(round_id, org.id)
     saved = {a.question_id: a.body for a in response.answers} if response else {}
+    documents = cq.response_documents(response.id) if response else []
+    fingerprint = draft_fingerprint(saved, [d.id for d in documents])
     form = ButtonForm()
     if request.method == "POST":
         if not form.validate_on_submit():
             flash(_("The form had expired or was not sent from this site. Try again."), "error")
             return redirect(back)
-        if request.form.get("fingerprint") != draft_fingerprint(saved):
+        if request.form.get("fingerprint") != fingerprint:
             flash(_("The draft changed after you were asked. Check it and confirm again."), "error")
             return redirect(
                 url_for("consultations.confirm_submit", round_id=round_id, organisation=org.id)
@@ -731,7 +737,8 @@ def confirm_submit(round_id: int):
         round=round_,
         org=org,
         answers=saved,
-        fingerprint=draft_fingerprint(saved),
+        documents=documents,
+        fingerprint=fingerprint,
         revision=bool(response and response.version_count),
         form=form,
     )

@@ -1,0 +1,100 @@
+"""What a review of the consultation workflow found: documents in the submitted response, who
+is listed and told, a round's basis changed on the record, and the smaller slips."""
+
+from __future__ import annotations
+
+import io
+import re
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from consultation_support import english, make_round, respond
+from sqlalchemy import select
+from support import Auth
+
+from forum.demo.pdf import simple_pdf
+from forum.extensions import db as _db
+from forum.models import Notification, ResponseVersion
+from forum.services.storage import DiskStorage
+
+PDF = simple_pdf(["Underskrivet brev"])
+
+
+@pytest.fixture(autouse=True)
+def _setup(app, client, tmp_path):
+    english(client)
+    app.extensions["forum_storage"] = DiskStorage(tmp_path / "documents")
+
+
+@pytest.fixture
+def people(make):
+    official = make.user("official")
+    chair = make.user(name="Olle Ordförande")
+    member = make.user(name="Mira Medlem")
+    org = make.organisation(admin=chair, members=[member], name="Föreningen Gemenskap")
+    for person in (official, chair, member):
+        person.locale = "en"
+    _db.session.commit()
+    return official, chair, member, org
+
+
+def text(response) -> str:
+    return response.get_data(as_text=True)
+
+
+def kinds_for(user) -> list[str]:
+    return list(
+        _db.session.scalars(
+            select(Notification.kind).where(Notification.user_id == user.id).order_by(Notification.id)
+        )
+    )
+
+
+def upload(client, url, data=PDF, name="Brev.pdf", **extra):
+    return client.post(
+        url, data={"file": (io.BytesIO(data), name), **extra}, content_type="multipart/form-data"
+    )
+
+
+# --- 2. documents are part of what is submitted ------------------------------------------
+
+
+def test_confirmation_lists_the_documents_and_refuses_a_draft_whose_documents_changed(
+    app, client, make, people
+):
+    official, chair, member, org = people
+    round_ = make_round(app, make, official, "open")
+    Auth(client).login(chair)
+    url = f"/consultations/{round_.id}/response"
+    assert upload(client, url, name="Styrelsens brev.pdf", organisation_id=org.id, action="upload").status_code == 302
+    asked = client.post(
+        url,
+        data={"organisation_id": org.id, "action": "submit", **{f"answer-{q.id}": "Svar" for q in round_.questions}},
+    )
+    confirm = text(client.get(asked.headers["Location"]))
+    assert "Styrelsens brev.pdf" in confirm
+    fingerprint = re.search(r'name="fingerprint" value="([^"]+)"', confirm)[1]
+    # meanwhile a member attaches a private draft: the confirmation no longer holds
+    other = english(app.test_client())
+    Auth(other).login(member)
+    assert upload(other, url, name="Privat utkast.pdf", organisation_id=org.id, action="upload").status_code == 302
+    done = client.post(asked.headers["Location"], data={"organisation_id": org.id, "fingerprint": fingerprint})
+    assert done.status_code == 302 and "/response/submit" in done.headers["Location"]
+    assert _db.session.scalar(select(ResponseVersion)) is None
+
+
+def test_an_attached_letter_is_an_unsubmitted_change_and_the_admins_are_told(
+    app, client, make, people
+):
+    official, chair, member, org = people
+    round_ = make_round(app, make, official, "open")
+    respond(app, chair, round_, org)  # version 1
+    before = kinds_for(chair)
+    Auth(client).login(member)
+    url = f"/consultations/{round_.id}/response"
+    assert upload(client, url, name="Underskrivet brev.pdf", organisation_id=org.id, action="upload").status_code == 302
+    assert kinds_for(chair) == [*before, "consultation_response_drafted"]
+    Auth(client).login(chair)
+    page = text(client.get(f"{url}?organisation={org.id}"))
+    assert "The draft below has changes that are not submitted." in page
+    assert "Underskrivet brev.pdf" in page
