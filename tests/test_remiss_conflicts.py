@@ -24,7 +24,9 @@ def form_fields(page: str) -> dict[str, str]:
     """The answer boxes and hidden digests of a form page, as a browser would send them."""
     fields = {
         name: html.unescape(value)
-        for name, value in re.findall(r'<textarea id="[^"]+" name="([^"]+)"[^>]*>([^<]*)</textarea>', page)
+        for name, value in re.findall(
+            r'<textarea id="[^"]+" name="([^"]+)"[^>]*>([^<]*)</textarea>', page
+        )
     }
     fields.update(re.findall(r'<input type="hidden" name="(loaded-[^"]+)" value="([^"]*)">', page))
     return fields
@@ -109,7 +111,9 @@ def test_an_admin_demoted_while_typing_keeps_the_draft(app, client, make):
     round_ = make_round(app, make, official, "open")
     english(client)
     Auth(client).login(second)
-    fields = form_fields(text(client.get(f"/consultations/{round_.id}/response?organisation={org.id}")))
+    fields = form_fields(
+        text(client.get(f"/consultations/{round_.id}/response?organisation={org.id}"))
+    )
     with app.test_request_context():
         organisation_service.set_member_role(chair, org.id, membership.id, "member")
     for q in round_.questions:
@@ -146,7 +150,10 @@ def test_two_officials_writing_feedback_on_different_questions_keep_both(app, ma
     form_b.update({f"heard-{q2.id}": "Föreningar vill driva", f"action-{q2.id}": "Vi utreder"})
     assert a.post(url, data=form_a).status_code == 302
     assert b.post(url, data=form_b).status_code == 302
-    stored = {f.question_id: (f.heard, f.action) for f in _db.session.scalars(select(ConsultationFeedback))}
+    stored = {
+        f.question_id: (f.heard, f.action)
+        for f in _db.session.scalars(select(ConsultationFeedback))
+    }
     assert stored == {
         q1.id: ("Vi hörde om kvällar", "Kvällsöppet"),
         q2.id: ("Föreningar vill driva", "Vi utreder"),
@@ -161,6 +168,9 @@ def test_two_officials_writing_feedback_on_different_questions_keep_both(app, ma
     page = text(clash)
     assert ">Kvällar, enligt alla</textarea>" in page and "Kvällar &amp; helger" in page
     _db.session.expire_all()
-    assert _db.session.scalar(
-        select(ConsultationFeedback.heard).where(ConsultationFeedback.question_id == q1.id)
-    ) == "Kvällar & helger"
+    assert (
+        _db.session.scalar(
+            select(ConsultationFeedback.heard).where(ConsultationFeedback.question_id == q1.id)
+        )
+        == "Kvällar & helger"
+    )

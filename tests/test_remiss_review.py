@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import io
 import re
-from datetime import UTC, datetime, timedelta
 
 import pytest
 from consultation_support import english, make_round, respond
@@ -45,7 +44,9 @@ def text(response) -> str:
 def kinds_for(user) -> list[str]:
     return list(
         _db.session.scalars(
-            select(Notification.kind).where(Notification.user_id == user.id).order_by(Notification.id)
+            select(Notification.kind)
+            .where(Notification.user_id == user.id)
+            .order_by(Notification.id)
         )
     )
 
@@ -66,10 +67,19 @@ def test_confirmation_lists_the_documents_and_refuses_a_draft_whose_documents_ch
     round_ = make_round(app, make, official, "open")
     Auth(client).login(chair)
     url = f"/consultations/{round_.id}/response"
-    assert upload(client, url, name="Styrelsens brev.pdf", organisation_id=org.id, action="upload").status_code == 302
+    assert (
+        upload(
+            client, url, name="Styrelsens brev.pdf", organisation_id=org.id, action="upload"
+        ).status_code
+        == 302
+    )
     asked = client.post(
         url,
-        data={"organisation_id": org.id, "action": "submit", **{f"answer-{q.id}": "Svar" for q in round_.questions}},
+        data={
+            "organisation_id": org.id,
+            "action": "submit",
+            **{f"answer-{q.id}": "Svar" for q in round_.questions},
+        },
     )
     confirm = text(client.get(asked.headers["Location"]))
     assert "Styrelsens brev.pdf" in confirm
@@ -77,8 +87,15 @@ def test_confirmation_lists_the_documents_and_refuses_a_draft_whose_documents_ch
     # meanwhile a member attaches a private draft: the confirmation no longer holds
     other = english(app.test_client())
     Auth(other).login(member)
-    assert upload(other, url, name="Privat utkast.pdf", organisation_id=org.id, action="upload").status_code == 302
-    done = client.post(asked.headers["Location"], data={"organisation_id": org.id, "fingerprint": fingerprint})
+    assert (
+        upload(
+            other, url, name="Privat utkast.pdf", organisation_id=org.id, action="upload"
+        ).status_code
+        == 302
+    )
+    done = client.post(
+        asked.headers["Location"], data={"organisation_id": org.id, "fingerprint": fingerprint}
+    )
     assert done.status_code == 302 and "/response/submit" in done.headers["Location"]
     assert _db.session.scalar(select(ResponseVersion)) is None
 
@@ -92,9 +109,48 @@ def test_an_attached_letter_is_an_unsubmitted_change_and_the_admins_are_told(
     before = kinds_for(chair)
     Auth(client).login(member)
     url = f"/consultations/{round_.id}/response"
-    assert upload(client, url, name="Underskrivet brev.pdf", organisation_id=org.id, action="upload").status_code == 302
+    assert (
+        upload(
+            client, url, name="Underskrivet brev.pdf", organisation_id=org.id, action="upload"
+        ).status_code
+        == 302
+    )
     assert kinds_for(chair) == [*before, "consultation_response_drafted"]
     Auth(client).login(chair)
     page = text(client.get(f"{url}?organisation={org.id}"))
     assert "The draft below has changes that are not submitted." in page
     assert "Underskrivet brev.pdf" in page
+
+
+# --- 3. the remiss list is who was asked ------------------------------------------------------
+
+
+def remiss_rows(page: str) -> list[str]:
+    body = re.search(r'id="remiss-list".*?</table>', page, re.S)[0]
+    return [
+        " ".join(re.sub(r"<[^>]+>", " ", row).split())
+        for row in re.findall(r'<tr class="remiss-.*?</tr>', body, re.S)
+    ]
+
+
+def test_the_remiss_list_is_the_organisations_asked_when_the_round_opened(
+    app, client, make, people
+):
+    from forum.services import consultations as service
+    from forum.services import organisations as organisation_service
+
+    official, chair, _member, org = people
+    admin = make.user("admin")
+    round_ = make_round(app, make, official, "open")
+    respond(app, chair, round_, org)
+    with app.test_request_context():
+        service.close_round(official, round_.id)
+    late = make.organisation(admin=make.user(), verified=False, name="Nybildade Föreningen")
+    with app.test_request_context():
+        organisation_service.verify_organisation(admin, late.id)
+    page = text(client.get(f"/consultations/{round_.id}/compilation"))
+    assert remiss_rows(page) == ["Föreningen Gemenskap Answered (version 1)"]
+    with app.test_request_context():
+        organisation_service.reject_organisation(admin, org.id, "Fel organisationsnummer")
+    page = text(client.get(f"/consultations/{round_.id}/compilation"))
+    assert remiss_rows(page) == ["Föreningen Gemenskap Answered (version 1)"]

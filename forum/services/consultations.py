@@ -49,7 +49,7 @@ from ..models import (
     Visibility,
 )
 from ..models.base import utcnow
-from ..queries.consultations import get_round
+from ..queries.consultations import audience_orgs, get_round
 from ..queries.organisations import get_organisation
 from . import audit
 from .notifications import deliver
@@ -356,6 +356,7 @@ def open_round(user: User | None, round_id: int) -> ConsultationRound:
         )
     round_.state = RoundState.open
     round_.opened_at = now
+    round_.asked = audience_orgs(round_)  # the remiss list: who was asked, as of today
     thread = db.session.get(Thread, round_.thread_id) if round_.thread_id else None
     if thread is not None:
         thread.archived = False
@@ -1135,6 +1136,8 @@ def invite_more(user: User | None, round_id: int, organisation_ids: list[int], r
             _("Choose at least one organisation that is not yet invited."), field="invited"
         )
     round_.invited = [*round_.invited, *new]
+    asked = {o.id for o in round_.asked}
+    round_.asked = [*round_.asked, *(o for o in new if o.id not in asked)]
     names = ", ".join(o.name for o in new)
     _revision(round_, user, "invited", "", names, why)
     audit.record(user, "consultation.invited", "consultation", round_.id, names)

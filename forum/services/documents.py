@@ -291,8 +291,7 @@ def add_response_document(
         org,
         user,
         lambda: _(
-            "%(name)s attached “%(file)s” to the draft. Read it and submit it before the "
-            "deadline.",
+            "%(name)s attached “%(file)s” to the draft. Read it and submit it before the deadline.",
             name=name,
             file=filename,
         ),
