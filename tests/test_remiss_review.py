@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import re
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from consultation_support import english, make_round, respond
@@ -154,3 +155,81 @@ def test_the_remiss_list_is_the_organisations_asked_when_the_round_opened(
         organisation_service.reject_organisation(admin, org.id, "Fel organisationsnummer")
     page = text(client.get(f"/consultations/{round_.id}/compilation"))
     assert remiss_rows(page) == ["Föreningen Gemenskap Answered (version 1)"]
+
+
+# --- 5. and 8. the daily summary -------------------------------------------------------------
+
+
+def test_the_summary_leaves_out_a_draft_of_an_organisation_the_person_has_left(app, make):
+    from forum.models import Membership, OutboxMail
+    from forum.services import notifications
+    from forum.services import organisations as organisation_service
+
+    official = make.user("official")
+    chair = make.user(name="Olle Ordförande")
+    former = make.user(name="Eva Ex")
+    member = make.user(name="Mira Medlem")
+    org = make.organisation(admin=chair, members=[member], name="Föreningen Gemenskap")
+    membership = Membership(
+        organisation_id=org.id, user_id=former.id, role="admin", status="approved"
+    )
+    _db.session.add(membership)
+    former.locale = "en"
+    _db.session.commit()
+    with app.test_request_context():
+        for person in (former, chair):
+            notifications.set_preference(person, "consultation_response_drafted", "digest")
+        _db.session.commit()
+    round_ = make_round(app, make, official, "open")
+    respond(app, member, round_, org, submit=False, text="Känsligt utkast")
+    assert "consultation_response_drafted" in kinds_for(former)
+    with app.test_request_context():
+        organisation_service.remove_member(chair, org.id, membership.id)
+    with app.test_request_context():
+        notifications.send_digests(datetime.now(UTC) + timedelta(days=1))
+    mails = _db.session.scalars(select(OutboxMail).where(OutboxMail.to_address == former.email))
+    assert not [m for m in mails if "drafted" in m.body or "saved a draft" in m.body]
+    # the admin who still is one gets it
+    to_chair = _db.session.scalars(select(OutboxMail).where(OutboxMail.to_address == chair.email))
+    assert any("saved a draft" in m.body or "sparade ett utkast" in m.body for m in to_chair)
+
+
+@pytest.mark.parametrize(
+    ("locale", "one", "two"),
+    [
+        (
+            "sv",
+            "Din dagliga sammanfattning: 1 avisering",
+            "Din dagliga sammanfattning: 2 aviseringar",
+        ),
+        ("en", "Your daily summary: 1 notification", "Your daily summary: 2 notifications"),
+    ],
+)
+def test_the_summary_subject_says_one_notification_in_the_singular(app, make, locale, one, two):
+    from forum.models import OutboxMail
+    from forum.services import notifications
+
+    official = make.user("official")
+    chair = make.user(name="Olle Ordförande")
+    org = make.organisation(admin=chair, name="Föreningen Gemenskap")
+    chair.locale = locale
+    _db.session.commit()
+    with app.test_request_context():
+        notifications.set_preference(chair, "consultation_opened", "digest")
+        _db.session.commit()
+    make_round(app, make, official, "open")
+    with app.test_request_context():
+        notifications.send_digests(datetime.now(UTC) + timedelta(days=1))
+    make_round(app, make, official, "open", title="Andra rundan")
+    make_round(app, make, official, "open", title="Tredje rundan")
+    with app.test_request_context():
+        notifications.send_digests(datetime.now(UTC) + timedelta(days=2))
+    subjects = list(
+        _db.session.scalars(
+            select(OutboxMail.subject)
+            .where(OutboxMail.to_address == chair.email)
+            .order_by(OutboxMail.id)
+        )
+    )
+    assert subjects == [one, two]
+    assert org

@@ -735,10 +735,10 @@ def save_feedback(
     write = set(posted)
     if loaded is not None:
         stored: dict[str, str] = {}
-        for question_id, feedback in existing.items():
-            stored[f"heard-{question_id}"] = feedback.heard
-            stored[f"action-{question_id}"] = feedback.action
-            stored[f"sources-{question_id}"] = sources_text(r.id for r in feedback.sources)
+        for question_id, kept in existing.items():
+            stored[f"heard-{question_id}"] = kept.heard
+            stored[f"action-{question_id}"] = kept.action
+            stored[f"sources-{question_id}"] = sources_text(r.id for r in kept.sources)
         write, conflicts = _changed_fields(posted, stored, loaded)
         if conflicts:
             digests = {name: text_digest(text) for name, text in conflicts.items()}
