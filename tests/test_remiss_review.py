@@ -90,7 +90,12 @@ def test_confirmation_lists_the_documents_and_refuses_a_draft_whose_documents_ch
     Auth(other).login(member)
     assert (
         upload(
-            other, url, name="Privat utkast.pdf", organisation_id=org.id, action="upload"
+            other,
+            url,
+            simple_pdf(["Privat utkast"]),
+            name="Privat utkast.pdf",
+            organisation_id=org.id,
+            action="upload",
         ).status_code
         == 302
     )
@@ -233,3 +238,124 @@ def test_the_summary_subject_says_one_notification_in_the_singular(app, make, lo
     )
     assert subjects == [one, two]
     assert org
+
+
+# --- 6. a basis document added or removed after opening is a change on the record ----------
+
+
+def test_a_basis_document_removed_from_an_open_round_is_on_the_record_and_told(
+    app, client, make, people
+):
+    from forum.models import RoundRevision
+    from forum.services import documents
+
+    official, chair, _member, _org = people
+    round_ = make_round(app, make, official, "open")
+    with app.test_request_context():
+        document = documents.add_round_document(official, round_.id, "Förslag.pdf", PDF)
+    with app.test_request_context():
+        documents.remove_document(official, document.id)
+    parts = list(_db.session.scalars(select(RoundRevision.part).order_by(RoundRevision.id)))
+    assert parts == ["document-added", "document-removed"]
+    assert kinds_for(chair).count("consultation_changed") == 2
+    page = text(client.get(f"/consultations/{round_.id}"))
+    assert "The round was changed after it opened" in page
+    assert "Document removed" in page and "Förslag.pdf" in page
+
+
+def test_a_draft_rounds_documents_are_not_changes(app, make, people):
+    from forum.models import RoundRevision
+    from forum.services import documents
+
+    official, chair, _member, _org = people
+    round_ = make_round(app, make, official, "draft")
+    with app.test_request_context():
+        documents.add_round_document(official, round_.id, "Förslag.pdf", PDF)
+    assert _db.session.scalar(select(RoundRevision.id)) is None
+    assert "consultation_changed" not in kinds_for(chair)
+
+
+# --- 7. a round that has not opened cannot be closed ------------------------------------------
+
+
+def test_closing_a_round_before_it_opens_is_refused(app, client, make, people):
+    from consultation_support import local
+
+    from forum.models import ConsultationRound
+    from forum.services import consultations as service
+
+    official, *_ = people
+    round_ = make_round(
+        app,
+        make,
+        official,
+        "open",
+        opens_at=local(timedelta(days=2)),
+        closes_at=local(timedelta(days=10)),
+    )
+    Auth(client).login(official)
+    page = text(client.get(f"/consultations/{round_.id}"))
+    assert 'id="close-round"' not in page
+    refused = client.post(f"/consultations/{round_.id}/close")
+    assert refused.status_code == 409
+    assert "has not opened yet" in text(refused)
+    _db.session.expire_all()
+    stored = _db.session.get(ConsultationRound, round_.id)
+    assert stored.state == "open" and stored.closes_at > stored.opens_at
+    assert service  # the service refuses too (the page is only the visible half)
+
+
+# --- 9. publishing twice ----------------------------------------------------------------------
+
+
+def test_publishing_the_feedback_again_says_it_already_is(app, client, make, people):
+    from forum.services import consultations as service
+
+    official, chair, _member, org = people
+    round_ = make_round(app, make, official, "open")
+    respond(app, chair, round_, org)
+    with app.test_request_context():
+        service.close_round(official, round_.id)
+        service.save_feedback(
+            official,
+            round_.id,
+            {round_.questions[0].id: service.FeedbackInput(heard="Kvällar", action="Öppnar")},
+        )
+    Auth(client).login(official)
+    url = f"/consultations/{round_.id}/feedback/publish"
+    first = client.post(url, follow_redirects=True)
+    assert "The feedback is published and the organisations are told." in text(first)
+    told = kinds_for(chair).count("consultation_feedback")
+    again = client.post(url, follow_redirects=True)
+    page = text(again)
+    assert "The feedback is already published." in page
+    assert "organisations are told" not in page
+    assert kinds_for(chair).count("consultation_feedback") == told
+
+
+# --- 10. upload names and the same file twice ------------------------------------------------
+
+
+def test_a_long_name_is_cut_before_its_ending_is_tidied(app):
+    from forum.services import documents
+
+    name = documents.clean_filename("a" * 149 + " bb.pdf", documents.PDF)
+    assert name == "a" * 149 + ".pdf"
+
+
+def test_the_same_file_twice_is_refused_naming_the_first(app, client, make, people):
+    official, chair, member, org = people
+    round_ = make_round(app, make, official, "open")
+    Auth(client).login(official)
+    url = f"/consultations/{round_.id}/documents"
+    assert upload(client, url, name="Underlag.pdf").status_code == 302
+    again = upload(client, url, name="Underlag kopia.pdf")
+    assert again.status_code == 400
+    assert "already attached, as “Underlag.pdf”" in text(again)
+    # a response may carry the same file as the round (a different place)
+    Auth(client).login(member)
+    response_url = f"/consultations/{round_.id}/response"
+    assert upload(client, response_url, organisation_id=org.id, action="upload").status_code == 302
+    twice = upload(client, response_url, name="Igen.pdf", organisation_id=org.id, action="upload")
+    assert twice.status_code == 400 and "already attached, as “Underlag.pdf”" not in text(twice)
+    assert "already attached, as “Brev.pdf”" in text(twice)

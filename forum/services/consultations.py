@@ -377,6 +377,14 @@ def close_round(user: User | None, round_id: int) -> ConsultationRound:
     phase = round_.phase(now)
     if phase not in (Phase.open, Phase.scheduled, Phase.closed) or round_.state != RoundState.open:
         raise Conflict(_("Only an open round can be closed."))
+    if phase == Phase.scheduled:  # it would close before it opened
+        raise Conflict(
+            _(
+                "The round has not opened yet (it opens %(date)s), so it cannot be closed. "
+                "Change its deadline or its text instead.",
+                date=local_datetime(round_.opens_at),
+            )
+        )
     round_.state = RoundState.closed
     round_.closed_at = now
     if round_.closes_at > now:
@@ -1094,6 +1102,30 @@ def revise_text(user: User | None, round_id: int, part: str, text: str, reason: 
     )
     _announce(round_, "changed", utcnow())
     db.session.commit()
+
+
+def record_document_change(
+    round_: ConsultationRound, user: User, filename: str, added: bool
+) -> None:
+    """A basis document added to or removed from an opened round: on the record as a revision,
+    and the organisations asked are told, as for a corrected text (the caller commits)."""
+    if round_.state == RoundState.draft:
+        return
+    part = "document-added" if added else "document-removed"
+    _revision(round_, user, part, "" if added else filename, filename if added else "", "")
+    deliver(
+        org_admins({org_id for _u, org_id in audience_members(round_)}),
+        "consultation_changed",
+        (lambda: _("A document was added: %(file)s", file=filename))
+        if added
+        else (lambda: _("A document was removed: %(file)s", file=filename)),
+        path_for("consultations.show", round_id=round_.id, _anchor="changes"),
+        actor=user,
+        actor_name=round_.department.name,
+        thread=_thread(round_),
+        title=round_.title,
+    )
+    _announce(round_, "changed", utcnow())
 
 
 def remove_question(user: User | None, round_id: int, question_id: int, reason: str) -> None:

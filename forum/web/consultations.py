@@ -82,6 +82,8 @@ CHANGE_LABELS = {
     "guidance": _l("Guidance for a question"),
     "invited": _l("Invited organisations"),
     "question-removed": _l("Question removed"),
+    "document-added": _l("Document added"),
+    "document-removed": _l("Document removed"),
 }
 EMPTY_QUESTION_SLOTS = 2
 ANSWER_FIELD = re.compile(r"answer-(\d{1,9})")
@@ -844,6 +846,9 @@ def confirm_publish(round_id: int):
         if not form.validate_on_submit():
             flash(_("The form had expired or was not sent from this site. Try again."), "error")
             return redirect(back)
+        if round_.state == RoundState.published:  # sent twice: nobody is told again
+            flash(_("The feedback is already published."), "info")
+            return redirect(url_for("consultations.show", round_id=round_id))
         try:
             service.save_feedback(current_user, round_id, {}, publish=True)
         except DomainError as err:
