@@ -7,11 +7,16 @@ import re
 
 import pytest
 from consultation_support import english, make_round, respond
-from sqlalchemy import select
+from sqlalchemy import func, select, update
 from support import Auth
 
 from forum.extensions import db as _db
-from forum.models import ConsultationFeedback, ConsultationResponse, Membership
+from forum.models import (
+    ConsultationFeedback,
+    ConsultationResponse,
+    Membership,
+    Notification,
+)
 from forum.services import consultations as service
 from forum.services import organisations as organisation_service
 
@@ -66,9 +71,18 @@ def test_two_members_drafting_different_answers_keep_both(co_drafters):
     assert anna.post(post, data={**base, **anna_form}).status_code == 302
     assert bo.post(post, data={**base, **bo_form}).status_code == 302
     assert stored_answers() == {q1.id: "Annas svar på fråga 1", q2.id: "Bos svar på fråga 2"}
-    # saving again from an old page that did not change an answer leaves it as it is
+    # saving again from an old page that did not change an answer leaves it as it is, and
+    # (nothing having changed) tells nobody
+    (chair,) = service.org_admins([org.id])
+    _db.session.execute(update(Notification).values(read_at=func.now()))
+    _db.session.commit()
+    anna_form = form_fields(text(anna.get(url)))
     assert anna.post(post, data={**base, **anna_form}).status_code == 302
     assert stored_answers() == {q1.id: "Annas svar på fråga 1", q2.id: "Bos svar på fråga 2"}
+    unread = select(Notification.id).where(
+        Notification.user_id == chair.id, Notification.read_at.is_(None)
+    )
+    assert _db.session.scalar(unread) is None
 
 
 def test_both_changing_the_same_answer_is_a_conflict_that_keeps_both_texts(co_drafters):

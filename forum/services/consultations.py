@@ -591,6 +591,9 @@ def save_response(
             digests = {name: text_digest(text) for name, text in conflicts.items()}
             raise EditConflict(_conflict_message(), conflicts, digests)
         cleaned = {q: t for q, t in cleaned.items() if f"answer-{q}" in write}
+        if not cleaned and not submit:  # saved again unchanged: nothing to tell anyone
+            db.session.commit()
+            return response
     for question_id, text in cleaned.items():
         if question_id in current:
             current[question_id].body = text
