@@ -42,7 +42,7 @@ from ..models.base import utcnow
 from ..queries.consultations import get_round
 from ..queries.organisations import get_organisation
 from . import audit
-from .consultations import record_document_change
+from .consultations import _require_open, _response_row, record_document_change, tell_drafted
 from .storage import storage
 
 MAX_ZIP_ENTRIES = 2_000
@@ -290,8 +290,6 @@ def add_response_document(
     user: User | None, round_id: int, organisation_id: int, filename: str, data: bytes
 ) -> Document:
     """A member attaches a document (a signed letter) to the organisation's working response."""
-    from .consultations import _require_open, _response_row, tell_drafted
-
     policy.require_login(user)
     assert user is not None
     round_ = _round_for(user, round_id)
@@ -329,6 +327,7 @@ def add_response_document(
 def remove_document(user: User | None, document_id: int) -> Document:
     """Take a document off the round or the working response (submitted versions keep it)."""
     policy.require_login(user)
+    assert user is not None
     document = db.session.get(Document, document_id)
     if document is None or document.removed_at is not None:
         raise NotFound(_("No such document."))
@@ -342,7 +341,7 @@ def remove_document(user: User | None, document_id: int) -> Document:
         audit.record(
             user, "consultation.document.removed", "consultation", round_.id, document.filename
         )
-        record_document_change(round_, user, document.filename, added=False)  # type: ignore[arg-type]
+        record_document_change(round_, user, document.filename, added=False)
     else:
         response = db.session.get(ConsultationResponse, document.response_id)
         assert response is not None
@@ -350,16 +349,14 @@ def remove_document(user: User | None, document_id: int) -> Document:
             policy.can_draft_response(user, round_, response.organisation),
             _("Only members of a verified organisation that the round asks can respond for it."),
         )
-        from .consultations import _require_open, tell_drafted
-
         _require_open(round_, utcnow())
         response.updated_at = utcnow()
-        response.updated_by_id = user.id  # type: ignore[union-attr]
-        name, filename = user.display_name, document.filename  # type: ignore[union-attr]
+        response.updated_by_id = user.id
+        name, filename = user.display_name, document.filename
         tell_drafted(
             round_,
             response.organisation,
-            user,  # type: ignore[arg-type]
+            user,
             lambda: _(
                 "%(name)s removed “%(file)s” from the draft. Read it and submit it before the "
                 "deadline.",
