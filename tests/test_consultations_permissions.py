@@ -206,6 +206,10 @@ def test_respond_for_the_invited_organisation(world, client, auth, db, role, act
         assert response.status_code == 302
         assert stored is not None
         assert (stored.version_count == 1) is (action == "submit")
+    elif action == "submit" and role in DRAFT_RESPONSE:
+        # a member who may draft but not submit: refused, and what they typed is the draft
+        assert response.status_code == 403
+        assert stored is not None and stored.version_count == 0
     else:
         assert refused(response, role)
         assert stored is None

@@ -247,8 +247,8 @@ def test_count_limit(app, client, auth, make, people):
     official, *_ = people
     round_ = make_round(app, make, official, "open")
     app.config["FORUM_DOCUMENT_MAX_COUNT"] = 2
-    for n in range(2):
-        documents.add_round_document(official, round_.id, f"d{n}.pdf", PDF)
+    for n in range(2):  # two different files (the same one twice is refused as such)
+        documents.add_round_document(official, round_.id, f"d{n}.pdf", simple_pdf([f"d{n}"]))
     with in_english(app), pytest.raises(Invalid, match="At most 2 documents"):
         documents.add_round_document(official, round_.id, "d3.pdf", PDF)
 

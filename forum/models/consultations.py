@@ -36,6 +36,14 @@ round_invitations = link_table(
     "organisation_id->organisations.id",
 )
 
+# the organisations a round asked: fixed when it opens (and added to by inviting more), so the
+# remiss list stays the list of who was asked whatever happens to an organisation later
+round_asked = link_table(
+    "consultation_asked",
+    "round_id->consultation_rounds.id",
+    "organisation_id->organisations.id",
+)
+
 feedback_sources = link_table(
     "consultation_feedback_sources",
     "feedback_id->consultation_feedback.id",
@@ -124,6 +132,9 @@ class ConsultationRound(Model):
     )
     invited: Mapped[list[Organisation]] = relationship(
         secondary=round_invitations, order_by=Organisation.name
+    )
+    asked: Mapped[list[Organisation]] = relationship(
+        secondary=round_asked, order_by=Organisation.name
     )
     questions: Mapped[list[ConsultationQuestion]] = relationship(
         back_populates="round",

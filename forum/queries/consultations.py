@@ -220,15 +220,32 @@ def audience_orgs(round_: ConsultationRound) -> list[Organisation]:
     )
 
 
+def asked_orgs(
+    round_: ConsultationRound, responses: dict[int, ConsultationResponse]
+) -> list[Organisation]:
+    """The organisations the round asked, by name: those stored when it opened (and invited
+    since), and any that has a response to it; a draft's are those it would ask today."""
+    if round_.state == RoundState.draft:
+        return audience_orgs(round_)
+    orgs = {o.id: o for o in round_.asked}
+    missing = [org_id for org_id in responses if org_id not in orgs]
+    if missing:
+        orgs.update(
+            (o.id, o)
+            for o in db.session.scalars(select(Organisation).where(Organisation.id.in_(missing)))
+        )
+    return sorted(orgs.values(), key=lambda o: o.name.lower())
+
+
 def overview(round_: ConsultationRound) -> list[AudienceRow]:
-    """Invited / responded / not yet responded, with reminders, in three queries."""
-    orgs = audience_orgs(round_)
+    """Invited / responded / not yet responded, with reminders, in four queries."""
     responses = {
         r.organisation_id: r
         for r in db.session.scalars(
             select(ConsultationResponse).where(ConsultationResponse.round_id == round_.id)
         )
     }
+    orgs = asked_orgs(round_, responses)
     reminders = dict(
         db.session.execute(
             select(RoundNotice.scope, RoundNotice.sent_at).where(
@@ -487,14 +504,14 @@ class RemissRow:
 
 
 def remiss_list(round_: ConsultationRound) -> list[RemissRow]:
-    """Every organisation the round asks, with what it did, in two queries."""
-    orgs = audience_orgs(round_)
+    """Every organisation the round asked, with what it did, in three queries."""
     responses = {
         r.organisation_id: r
         for r in db.session.scalars(
             select(ConsultationResponse).where(ConsultationResponse.round_id == round_.id)
         )
     }
+    orgs = asked_orgs(round_, responses)
     rows = []
     for org in orgs:
         response = responses.get(org.id)

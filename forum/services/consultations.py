@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -48,7 +49,7 @@ from ..models import (
     Visibility,
 )
 from ..models.base import utcnow
-from ..queries.consultations import get_round
+from ..queries.consultations import audience_orgs, get_round
 from ..queries.organisations import get_organisation
 from . import audit
 from .notifications import deliver
@@ -355,6 +356,7 @@ def open_round(user: User | None, round_id: int) -> ConsultationRound:
         )
     round_.state = RoundState.open
     round_.opened_at = now
+    round_.asked = audience_orgs(round_)  # the remiss list: who was asked, as of today
     thread = db.session.get(Thread, round_.thread_id) if round_.thread_id else None
     if thread is not None:
         thread.archived = False
@@ -375,6 +377,14 @@ def close_round(user: User | None, round_id: int) -> ConsultationRound:
     phase = round_.phase(now)
     if phase not in (Phase.open, Phase.scheduled, Phase.closed) or round_.state != RoundState.open:
         raise Conflict(_("Only an open round can be closed."))
+    if phase == Phase.scheduled:  # it would close before it opened
+        raise Conflict(
+            _(
+                "The round has not opened yet (it opens %(date)s), so it cannot be closed. "
+                "Change its deadline or its text instead.",
+                date=local_datetime(round_.opens_at),
+            )
+        )
     round_.state = RoundState.closed
     round_.closed_at = now
     if round_.closes_at > now:
@@ -421,6 +431,59 @@ def _clean_answers(round_: ConsultationRound, answers: Mapping[int, str]) -> dic
             )
         cleaned[question_id] = text
     return cleaned
+
+
+def text_digest(text: str | None) -> str:
+    """The digest a form carries of a text as it was loaded (line ends as a browser sends them
+    and the outer whitespace that saving strips do not count)."""
+    normal = (text or "").replace("\r\n", "\n").replace("\r", "\n").strip()
+    return hashlib.sha256(normal.encode()).hexdigest()[:32]
+
+
+class EditConflict(Conflict):
+    """Someone else changed a text after this form was loaded, and this form changed it too.
+
+    Nothing is saved; `current` holds the other person's text per field name (to merge),
+    `digests` the digest of what is stored in each (the base of a form that shows it)."""
+
+    def __init__(self, message: str, current: dict[str, str], digests: dict[str, str]):
+        super().__init__(message)
+        self.current = current
+        self.digests = digests
+
+
+def _changed_fields(
+    posted: Mapping[str, str], stored: Mapping[str, str], loaded: Mapping[str, str | None]
+) -> tuple[set[str], dict[str, str]]:
+    """Which posted texts to write, and which conflict (field name -> the stored text).
+
+    A text the person did not change (its digest is the one loaded) is not written, so it
+    cannot overwrite someone else's; one they changed is written if the stored text is still
+    what they loaded, and is a conflict if that too has changed. Without a digest the form
+    is taken to have loaded an empty text.
+    """
+    write: set[str] = set()
+    conflicts: dict[str, str] = {}
+    for name, text in posted.items():
+        current = stored.get(name, "")
+        mine = text_digest(text)
+        if mine == text_digest(current):
+            continue  # the same text (or the same change made twice)
+        base = loaded.get(name) or text_digest("")
+        if mine == base:
+            continue  # not changed here: whatever is stored now stays
+        if base != text_digest(current):
+            conflicts[name] = current
+        else:
+            write.add(name)
+    return write, conflicts
+
+
+def _conflict_message() -> str:
+    return _(
+        "Someone else changed this after you opened the form, so nothing was saved. "
+        "Their text is shown below yours: merge what you need and save again."
+    )
 
 
 def _response_row(round_: ConsultationRound, org: Organisation) -> ConsultationResponse:
@@ -489,8 +552,15 @@ def save_response(
     organisation_id: int,
     answers: Mapping[int, str],
     submit: bool = False,
+    loaded: Mapping[int, str | None] | None = None,
 ) -> ConsultationResponse:
-    """Save the organisation's draft answers; with `submit`, an admin files them as a version."""
+    """Save the organisation's draft answers; with `submit`, an admin files them as a version.
+
+    With `loaded` (the digest of each answer as the form showed it, see text_digest) only the
+    answers the person changed are written, and an answer someone else changed meanwhile is
+    an EditConflict (fields named answer-<question id>): nothing of the post is saved.
+    Without it every answer given is written.
+    """
     policy.require_login(user)
     assert user is not None
     round_ = get_round(user, round_id)
@@ -511,6 +581,19 @@ def save_response(
         raise Invalid(_("Answer at least one question before you submit."), field="answers")
     response = _response_row(round_, org)
     current = {a.question_id: a for a in response.answers}
+    if loaded is not None:
+        write, conflicts = _changed_fields(
+            {f"answer-{q}": t for q, t in cleaned.items()},
+            {f"answer-{q}": a.body for q, a in current.items()},
+            {f"answer-{q}": d for q, d in loaded.items()},
+        )
+        if conflicts:
+            digests = {name: text_digest(text) for name, text in conflicts.items()}
+            raise EditConflict(_conflict_message(), conflicts, digests)
+        cleaned = {q: t for q, t in cleaned.items() if f"answer-{q}" in write}
+        if not cleaned and not submit:  # saved again unchanged: nothing to tell anyone
+            db.session.commit()
+            return response
     for question_id, text in cleaned.items():
         if question_id in current:
             current[question_id].body = text
@@ -565,23 +648,31 @@ def save_response(
             thread=_thread(round_),
         )
     else:
-        deliver(
-            _unless_unread(
-                org_admins([org.id]),
-                "consultation_response_drafted",
-                path_for("consultations.respond", round_id=round_.id, organisation=org.id),
-            ),
-            "consultation_response_drafted",
+        tell_drafted(
+            round_,
+            org,
+            user,
             lambda: _(
                 "%(name)s saved a draft. Read it and submit it before the deadline.",
                 name=user.display_name,
             ),
-            path_for("consultations.respond", round_id=round_.id, organisation=org.id),
-            actor=user,
-            thread=_thread(round_),
         )
     db.session.commit()
     return response
+
+
+def tell_drafted(round_: ConsultationRound, org: Organisation, user: User, excerpt) -> None:  # noqa: ANN001
+    """Tell the organisation's admins (who submit) that its draft changed, unless they still
+    have an unread notice about it."""
+    url = path_for("consultations.respond", round_id=round_.id, organisation=org.id)
+    deliver(
+        _unless_unread(org_admins([org.id]), "consultation_response_drafted", url),
+        "consultation_response_drafted",
+        excerpt,
+        url,
+        actor=user,
+        thread=_thread(round_),
+    )
 
 
 # --- feedback ------------------------------------------------------------------
@@ -596,11 +687,25 @@ class FeedbackInput:
     source_ids: list[int] = field(default_factory=list)
 
 
+def sources_text(ids: Iterable[int]) -> str:
+    """The responses a feedback item draws on, as the text whose digest the form carries."""
+    return ",".join(str(i) for i in sorted(set(ids)))
+
+
 def save_feedback(
-    user: User | None, round_id: int, items: Mapping[int, FeedbackInput], publish: bool = False
+    user: User | None,
+    round_id: int,
+    items: Mapping[int, FeedbackInput],
+    publish: bool = False,
+    loaded: Mapping[str, str | None] | None = None,
 ) -> ConsultationRound:
-    """Write (and with `publish`, publish) the city's feedback per question; after closing only."""
-    round_ = _managed(user, round_id)
+    """Write (and with `publish`, publish) the city's feedback per question; after closing only.
+
+    With `loaded` (the digest of each field as the form showed it, by field name:
+    heard-<id>, action-<id>, sources-<id>) only the fields the official changed are written,
+    and a field another official changed meanwhile is an EditConflict: nothing is saved.
+    """
+    round_ = _managed(user, round_id)  # the round's row lock: one feedback save at a time
     now = utcnow()
     if round_.phase(now) not in (Phase.closed, Phase.published):
         raise Conflict(_("Feedback can be written once the round has closed."))
@@ -617,31 +722,61 @@ def save_feedback(
     existing = {
         f.question_id: f
         for f in db.session.scalars(
-            select(ConsultationFeedback).where(ConsultationFeedback.round_id == round_.id)
+            select(ConsultationFeedback)
+            .where(ConsultationFeedback.round_id == round_.id)
+            .options(selectinload(ConsultationFeedback.sources))
+            .execution_options(populate_existing=True)
         )
     }
+    posted: dict[str, str] = {}
     for question_id, item in items.items():
         if question_id not in questions:
             raise Invalid(_("Unknown question."), field="feedback")
-        heard = clean_text(
+        posted[f"heard-{question_id}"] = clean_text(
             item.heard, f"heard-{question_id}", max_length=MAX_FEEDBACK, required=False
         )
-        action = clean_text(
+        posted[f"action-{question_id}"] = clean_text(
             item.action, f"action-{question_id}", max_length=MAX_FEEDBACK, required=False
         )
         if any(sid not in submitted for sid in item.source_ids):
             raise Invalid(
                 _("Link only to responses submitted to this round."), field=f"sources-{question_id}"
             )
+        posted[f"sources-{question_id}"] = sources_text(item.source_ids)
+    write = set(posted)
+    if loaded is not None:
+        stored: dict[str, str] = {}
+        for question_id, kept in existing.items():
+            stored[f"heard-{question_id}"] = kept.heard
+            stored[f"action-{question_id}"] = kept.action
+            stored[f"sources-{question_id}"] = sources_text(r.id for r in kept.sources)
+        write, conflicts = _changed_fields(posted, stored, loaded)
+        if conflicts:
+            digests = {name: text_digest(text) for name, text in conflicts.items()}
+            names = {r.id: r.organisation.name for r in submitted.values()}
+            for name, text in conflicts.items():
+                if name.startswith("sources-"):
+                    ids = [int(i) for i in text.split(",") if i]
+                    conflicts[name] = ", ".join(names.get(i, "?") for i in ids)
+            raise EditConflict(_conflict_message(), conflicts, digests)
+    for question_id, item in items.items():
+        fields = {f"{part}-{question_id}" for part in ("heard", "action", "sources")}
+        if not fields & write:
+            continue
         feedback = existing.get(question_id)
         if feedback is None:
             feedback = ConsultationFeedback(round_id=round_.id, question_id=question_id)
             db.session.add(feedback)
             existing[question_id] = feedback
-        feedback.heard, feedback.action = heard, action
-        feedback.heard_html = render_body(heard).html if heard else ""
-        feedback.action_html = render_body(action).html if action else ""
-        feedback.sources = [submitted[sid] for sid in dict.fromkeys(item.source_ids)]
+        if f"heard-{question_id}" in write:
+            heard = posted[f"heard-{question_id}"]
+            feedback.heard, feedback.heard_html = heard, render_body(heard).html if heard else ""
+        if f"action-{question_id}" in write:
+            action = posted[f"action-{question_id}"]
+            feedback.action = action
+            feedback.action_html = render_body(action).html if action else ""
+        if f"sources-{question_id}" in write:
+            feedback.sources = [submitted[sid] for sid in dict.fromkeys(item.source_ids)]
         feedback.updated_at = now
         feedback.updated_by_id = user.id  # type: ignore[union-attr]
     if publish and round_.state != RoundState.published:
@@ -972,6 +1107,30 @@ def revise_text(user: User | None, round_id: int, part: str, text: str, reason: 
     db.session.commit()
 
 
+def record_document_change(
+    round_: ConsultationRound, user: User, filename: str, added: bool
+) -> None:
+    """A basis document added to or removed from an opened round: on the record as a revision,
+    and the organisations asked are told, as for a corrected text (the caller commits)."""
+    if round_.state == RoundState.draft:
+        return
+    part = "document-added" if added else "document-removed"
+    _revision(round_, user, part, "" if added else filename, filename if added else "", "")
+    deliver(
+        org_admins({org_id for _u, org_id in audience_members(round_)}),
+        "consultation_changed",
+        (lambda: _("A document was added: %(file)s", file=filename))
+        if added
+        else (lambda: _("A document was removed: %(file)s", file=filename)),
+        path_for("consultations.show", round_id=round_.id, _anchor="changes"),
+        actor=user,
+        actor_name=round_.department.name,
+        thread=_thread(round_),
+        title=round_.title,
+    )
+    _announce(round_, "changed", utcnow())
+
+
 def remove_question(user: User | None, round_id: int, question_id: int, reason: str) -> None:
     """Take a question off an open round: refused once any response exists."""
     round_ = _changeable(user, round_id)
@@ -1012,6 +1171,8 @@ def invite_more(user: User | None, round_id: int, organisation_ids: list[int], r
             _("Choose at least one organisation that is not yet invited."), field="invited"
         )
     round_.invited = [*round_.invited, *new]
+    asked = {o.id for o in round_.asked}
+    round_.asked = [*round_.asked, *(o for o in new if o.id not in asked)]
     names = ", ".join(o.name for o in new)
     _revision(round_, user, "invited", "", names, why)
     audit.record(user, "consultation.invited", "consultation", round_.id, names)

@@ -42,6 +42,7 @@ from ..models.base import utcnow
 from ..queries.consultations import get_round
 from ..queries.organisations import get_organisation
 from . import audit
+from .consultations import _require_open, _response_row, record_document_change, tell_drafted
 from .storage import storage
 
 MAX_ZIP_ENTRIES = 2_000
@@ -140,7 +141,8 @@ def clean_filename(name: str, kind: Kind) -> str:
     text = unicodedata.normalize("NFC", (name or "").replace("\\", "/").rsplit("/", 1)[-1])
     stem = text.rsplit(".", 1)[0] if "." in text else text
     stem = re.sub(r"[^\w .-]", "_", stem, flags=re.UNICODE)
-    stem = re.sub(r"\s+", " ", stem).strip(" ._-")[:MAX_NAME] or _("document")
+    # cut to length first, so the cut never leaves a trailing space, dot or dash
+    stem = re.sub(r"\s+", " ", stem)[:MAX_NAME].strip(" ._-") or _("document")
     return f"{stem}.{kind.extension}"
 
 
@@ -195,10 +197,35 @@ def _count_check(query) -> None:  # noqa: ANN001
         raise Invalid(_("At most %(n)d documents. Remove one first.", n=most), field="file")
 
 
+def _refuse_duplicate(round_: ConsultationRound, response_id: int | None, data: bytes) -> None:
+    """The same file twice on the round (or on one response) is refused, naming the first."""
+    digest = hashlib.sha256(data).hexdigest()
+    owner = (
+        Document.response_id.is_(None)
+        if response_id is None
+        else Document.response_id == response_id
+    )
+    existing = db.session.scalar(
+        select(Document.filename)
+        .where(
+            Document.round_id == round_.id,
+            owner,
+            Document.sha256 == digest,
+            Document.removed_at.is_(None),
+        )
+        .limit(1)
+    )
+    if existing is not None:
+        raise Invalid(
+            _("This file is already attached, as “%(name)s”.", name=existing), field="file"
+        )
+
+
 def _store(
     user: User, round_: ConsultationRound, filename: str, data: bytes, response_id: int | None
 ) -> Document:
     kind = sniff(data)
+    _refuse_duplicate(round_, response_id, data)
     key = secrets.token_urlsafe(24)
     pages, image = pdf_preview(data) if kind is PDF and response_id is None else (None, None)
     storage().put(key, data, kind.mimetype)
@@ -254,8 +281,7 @@ def add_round_document(user: User | None, round_id: int, filename: str, data: by
     )
     document = _store(user, round_, filename, data, None)
     audit.record(user, "consultation.document.added", "consultation", round_.id, document.filename)
-    if round_.state != RoundState.draft:
-        round_.revised_at = utcnow()
+    record_document_change(round_, user, document.filename, added=True)
     db.session.commit()
     return document
 
@@ -264,8 +290,6 @@ def add_response_document(
     user: User | None, round_id: int, organisation_id: int, filename: str, data: bytes
 ) -> Document:
     """A member attaches a document (a signed letter) to the organisation's working response."""
-    from .consultations import _require_open, _response_row
-
     policy.require_login(user)
     assert user is not None
     round_ = _round_for(user, round_id)
@@ -285,6 +309,17 @@ def add_response_document(
     document = _store(user, round_, filename, data, response.id)
     response.updated_at = utcnow()
     response.updated_by_id = user.id
+    name, filename = user.display_name, document.filename
+    tell_drafted(
+        round_,
+        org,
+        user,
+        lambda: _(
+            "%(name)s attached “%(file)s” to the draft. Read it and submit it before the deadline.",
+            name=name,
+            file=filename,
+        ),
+    )
     db.session.commit()
     return document
 
@@ -292,6 +327,7 @@ def add_response_document(
 def remove_document(user: User | None, document_id: int) -> Document:
     """Take a document off the round or the working response (submitted versions keep it)."""
     policy.require_login(user)
+    assert user is not None
     document = db.session.get(Document, document_id)
     if document is None or document.removed_at is not None:
         raise NotFound(_("No such document."))
@@ -305,6 +341,7 @@ def remove_document(user: User | None, document_id: int) -> Document:
         audit.record(
             user, "consultation.document.removed", "consultation", round_.id, document.filename
         )
+        record_document_change(round_, user, document.filename, added=False)
     else:
         response = db.session.get(ConsultationResponse, document.response_id)
         assert response is not None
@@ -312,9 +349,21 @@ def remove_document(user: User | None, document_id: int) -> Document:
             policy.can_draft_response(user, round_, response.organisation),
             _("Only members of a verified organisation that the round asks can respond for it."),
         )
-        from .consultations import _require_open
-
         _require_open(round_, utcnow())
+        response.updated_at = utcnow()
+        response.updated_by_id = user.id
+        name, filename = user.display_name, document.filename
+        tell_drafted(
+            round_,
+            response.organisation,
+            user,
+            lambda: _(
+                "%(name)s removed “%(file)s” from the draft. Read it and submit it before the "
+                "deadline.",
+                name=name,
+                file=filename,
+            ),
+        )
     document.removed_at = utcnow()
     db.session.commit()
     return document

@@ -11,12 +11,13 @@ unsubscribe link for its kind (also as List-Unsubscribe headers).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from flask import current_app, render_template
-from flask_babel import force_locale
+from flask_babel import force_locale, ngettext
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from itsdangerous import BadSignature, URLSafeSerializer
@@ -27,7 +28,15 @@ from ..errors import Invalid
 from ..events import emit_after_commit, user_room
 from ..extensions import db
 from ..links import absolute, path_for
-from ..models import Message, Notification, NotificationPreference, Thread, User
+from ..models import (
+    ConsultationRound,
+    Message,
+    Notification,
+    NotificationPreference,
+    Organisation,
+    Thread,
+    User,
+)
 from ..models.base import utcnow
 from ..queries.payloads import notification_dict
 from ..text import excerpt
@@ -358,9 +367,29 @@ def send_digests(now: datetime | None = None) -> int:
 WITHHELD = "withheld"  # a digest line left out: its thread is no longer the person's to read
 
 
+RESPONSE_URL = re.compile(
+    r"/consultations/(\d{1,9})/response\?(?:.*&)?organisation=(\d{1,9})(?:&|#|$)"
+)
+
+
 def _still_readable(user: User, note: Notification) -> bool:
     thread = db.session.get(Thread, note.thread_id) if note.thread_id is not None else None
-    return thread is None or policy.can_view_thread(user, thread)
+    if thread is not None and not policy.can_view_thread(user, thread):
+        return False
+    if note.kind.startswith("consultation_response_"):
+        return _still_acts_for(user, note.url or "")
+    return True
+
+
+def _still_acts_for(user: User, url: str) -> bool:
+    """A notice about an organisation's draft response is for those who may still draft it
+    (someone removed from the organisation since is not mailed its draft)."""
+    match = RESPONSE_URL.search(url)
+    if match is None:
+        return True  # not about one organisation's response (the officials' notices)
+    round_ = db.session.get(ConsultationRound, int(match[1]))
+    org = db.session.get(Organisation, int(match[2]))
+    return round_ is not None and org is not None and policy.can_draft_response(user, round_, org)
 
 
 def _claim_digest_day(user: User, day: date) -> bool:
@@ -380,7 +409,11 @@ def _claim_digest_day(user: User, day: date) -> bool:
 def _queue_digest(user: User, notes: list[Notification]) -> None:
     """One mail listing the notifications, each line named as the notifications page names it."""
     with force_locale(user.locale or "sv"):
-        subject = _("Your daily summary: %(n)d notifications", n=len(notes))
+        subject = ngettext(
+            "Your daily summary: %(num)d notification",
+            "Your daily summary: %(num)d notifications",
+            len(notes),
+        )
         items = [(_digest_line(note), note.excerpt, absolute(note.url or "/")) for note in notes]
         settings = absolute(path_for("notification_settings.settings"))
         footer = _("Choose what you are told, and how: %(link)s", link=settings)

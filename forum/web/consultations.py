@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import re
+from collections.abc import Iterable
 from datetime import date
 
 from flask import (
@@ -81,6 +82,8 @@ CHANGE_LABELS = {
     "guidance": _l("Guidance for a question"),
     "invited": _l("Invited organisations"),
     "question-removed": _l("Question removed"),
+    "document-added": _l("Document added"),
+    "document-removed": _l("Document removed"),
 }
 EMPTY_QUESTION_SLOTS = 2
 ANSWER_FIELD = re.compile(r"answer-(\d{1,9})")
@@ -528,6 +531,11 @@ def _posted_answers() -> dict[int, str]:
     return answers
 
 
+def _loaded(names: Iterable[str]) -> dict[str, str | None]:
+    """The digests the form carries of each text as it was loaded (`loaded-<field>`)."""
+    return {name: request.form.get(f"loaded-{name}") or None for name in names}
+
+
 def _organisation_arg() -> int:
     org_id = whole_id(request.form.get("organisation_id") or request.args.get("organisation"))
     if org_id is None:
@@ -562,19 +570,20 @@ def respond(round_id: int):
     status = 200
     typed: dict[int, str] | None = None
     error_field = None
+    conflicts: dict[int, str] = {}
+    loaded: dict[str, str | None] = {}
     if request.method == "POST":
         typed = _posted_answers()
+        loaded = _loaded(f"answer-{qid}" for qid in typed)
         action = request.form.get("action", "")
         submit = action == "submit"
         if not form.validate_on_submit():
             _expired_form_kept()
             status = 400
         else:
-            if submit:  # only admins get as far as the confirmation
-                policy.require(
-                    policy.can_submit_response(current_user, round_, org),
-                    _("Only the organisation's admins can submit its response."),
-                )
+            # only admins get as far as the confirmation; one who stopped being an admin
+            # while typing keeps the text: it is saved as the draft, and they are told
+            demoted = submit and not policy.can_submit_response(current_user, round_, org)
             try:
                 if action == "upload":
                     typed = None
@@ -593,7 +602,19 @@ def respond(round_id: int):
                     )
                 else:
                     # submitting is asked for first: the typed text is kept as the draft
-                    service.save_response(current_user, round_id, org.id, typed)
+                    service.save_response(
+                        current_user,
+                        round_id,
+                        org.id,
+                        typed,
+                        loaded={qid: loaded.get(f"answer-{qid}") for qid in typed},
+                    )
+            except service.EditConflict as err:
+                flash(err.message, "error")
+                status = err.status
+                conflicts = {int(name.split("-")[1]): text for name, text in err.current.items()}
+                # saving again is taken as the merge: its base is the text shown now
+                loaded.update(err.digests)
             except DomainError as err:
                 if err.status in (401, 403, 404):
                     raise
@@ -601,7 +622,17 @@ def respond(round_id: int):
                 status = err.status
                 error_field = (err.field, err.message)
             else:
-                if submit:
+                if demoted:  # refused, but the form again (with the saved draft), not a 403 page
+                    flash(
+                        _(
+                            "The draft is saved, but it is not submitted: only the "
+                            "organisation's admins can submit its response."
+                        ),
+                        "error",
+                    )
+                    typed = None
+                    status = 403
+                elif submit:
                     return redirect(
                         url_for(
                             "consultations.confirm_submit", round_id=round_id, organisation=org.id
@@ -612,20 +643,27 @@ def respond(round_id: int):
                     "remove_document": _("The document is removed from the draft."),
                     "decline": _("Your organisation has declined to answer. The reason is shown."),
                 }
-                flash(done.get(action, _("The draft is saved.")), "success")
-                return redirect(
-                    url_for("consultations.respond", round_id=round_id, organisation=org.id)
-                )
+                if not demoted:
+                    flash(done.get(action, _("The draft is saved.")), "success")
+                    return redirect(
+                        url_for("consultations.respond", round_id=round_id, organisation=org.id)
+                    )
         discard_changes()
         round_ = cq.get_round(viewer(), round_id)
     response = cq.own_response(round_id, org.id)
     saved = {a.question_id: a.body for a in response.answers} if response else {}
     versions = cq.versions_of(response.id) if response else []
     latest = cq.latest_versions(round_id, org.id)
+    documents = cq.response_documents(response.id) if response else []
     unsubmitted = bool(response) and (
         not latest
         or any(saved.get(q.id, "") != latest[0].bodies.get(q.id, "") for q in round_.questions)
+        or [d.id for d in documents] != [d.id for d in latest[0].version.documents]
     )
+    digests = {q.id: service.text_digest(saved.get(q.id, "")) for q in round_.questions}
+    if typed is not None:  # the text shown is what was typed: so is the base it was typed on
+        empty = service.text_digest("")
+        digests.update({q.id: loaded.get(f"answer-{q.id}") or empty for q in round_.questions})
     return render_template(
         "consultations/respond.html",
         round=round_,
@@ -633,11 +671,13 @@ def respond(round_id: int):
         phase=round_.phase(utcnow()),
         phase_labels=PHASE_LABELS,
         answers=typed if typed is not None else saved,
+        digests=digests,
+        conflicts=conflicts,
         response=response,
         versions=versions,
         unsubmitted=unsubmitted,
         can_submit=policy.can_submit_response(current_user, round_, org),
-        documents=cq.response_documents(response.id) if response else [],
+        documents=documents,
         accept=document_service.ACCEPT,
         max_mb=current_app.config["FORUM_DOCUMENT_MAX_MB"],
         max_answer=service.MAX_ANSWER,
@@ -646,9 +686,11 @@ def respond(round_id: int):
     ), status
 
 
-def draft_fingerprint(answers: dict[int, str]) -> str:
-    """What the confirmation showed: submitting refuses a draft changed since then."""
+def draft_fingerprint(answers: dict[int, str], document_ids: Iterable[int] = ()) -> str:
+    """What the confirmation showed (answers and documents): submitting refuses a draft
+    changed since then."""
     text = "\x1f".join(f"{qid}\x1e{body}" for qid, body in sorted(answers.items()))
+    text += "\x1d" + ",".join(str(i) for i in sorted(document_ids))
     return hashlib.sha256(text.encode()).hexdigest()
 
 
@@ -665,12 +707,14 @@ def confirm_submit(round_id: int):
     back = url_for("consultations.respond", round_id=round_id, organisation=org.id)
     response = cq.own_response(round_id, org.id)
     saved = {a.question_id: a.body for a in response.answers} if response else {}
+    documents = cq.response_documents(response.id) if response else []
+    fingerprint = draft_fingerprint(saved, [d.id for d in documents])
     form = ButtonForm()
     if request.method == "POST":
         if not form.validate_on_submit():
             flash(_("The form had expired or was not sent from this site. Try again."), "error")
             return redirect(back)
-        if request.form.get("fingerprint") != draft_fingerprint(saved):
+        if request.form.get("fingerprint") != fingerprint:
             flash(_("The draft changed after you were asked. Check it and confirm again."), "error")
             return redirect(
                 url_for("consultations.confirm_submit", round_id=round_id, organisation=org.id)
@@ -695,7 +739,8 @@ def confirm_submit(round_id: int):
         round=round_,
         org=org,
         answers=saved,
-        fingerprint=draft_fingerprint(saved),
+        documents=documents,
+        fingerprint=fingerprint,
         revision=bool(response and response.version_count),
         form=form,
     )
@@ -728,8 +773,12 @@ def feedback(round_id: int):
     form = ButtonForm()
     status = 200
     typed = None
+    names = [f"{part}-{q.id}" for q in round_.questions for part in ("heard", "action", "sources")]
+    loaded: dict[str, str | None] = {}
+    conflicts: dict[str, str] = {}
     if request.method == "POST":
         publish = request.form.get("action") == "publish"
+        loaded = _loaded(names)
         if not form.validate_on_submit():
             _expired_form_kept()
             status = 400
@@ -739,7 +788,12 @@ def feedback(round_id: int):
             try:
                 typed = _posted_feedback(round_)
                 # publishing is asked for first: what was typed is saved
-                service.save_feedback(current_user, round_id, typed)
+                service.save_feedback(current_user, round_id, typed, loaded=loaded)
+            except service.EditConflict as err:
+                flash(err.message, "error")
+                status = err.status
+                conflicts = err.current
+                loaded.update(err.digests)  # saving again is taken as the merge
             except DomainError as err:
                 if err.status in (401, 403, 404):
                     raise
@@ -753,6 +807,16 @@ def feedback(round_id: int):
         discard_changes()
         round_ = cq.get_round(viewer(), round_id)
     stored = cq.feedback_by_question(round_id)
+    digests = {}
+    for q in round_.questions:
+        saved = stored.get(q.id)
+        digests[f"heard-{q.id}"] = service.text_digest(saved.heard if saved else "")
+        digests[f"action-{q.id}"] = service.text_digest(saved.action if saved else "")
+        sources = service.sources_text(r.id for r in saved.sources) if saved else ""
+        digests[f"sources-{q.id}"] = service.text_digest(sources)
+    if typed is not None:  # the text shown is what was typed: so is the base it was typed on
+        empty = service.text_digest("")
+        digests.update({name: loaded.get(name) or empty for name in names})
     return render_template(
         "consultations/feedback.html",
         round=round_,
@@ -761,6 +825,8 @@ def feedback(round_id: int):
         responses=cq.latest_versions(round_id),
         stored=stored,
         typed=typed,
+        digests=digests,
+        conflicts=conflicts,
         form=form,
     ), status
 
@@ -780,6 +846,9 @@ def confirm_publish(round_id: int):
         if not form.validate_on_submit():
             flash(_("The form had expired or was not sent from this site. Try again."), "error")
             return redirect(back)
+        if round_.state == RoundState.published:  # sent twice: nobody is told again
+            flash(_("The feedback is already published."), "info")
+            return redirect(url_for("consultations.show", round_id=round_id))
         try:
             service.save_feedback(current_user, round_id, {}, publish=True)
         except DomainError as err:

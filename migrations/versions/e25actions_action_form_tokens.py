@@ -1,7 +1,7 @@
 """action form tokens: a proposal or an update posted twice is stored once
 
 Revision ID: e25actions
-Revises: e23notelang
+Revises: e24asked
 Create Date: 2026-12-06 02:45:00
 
 A double click on "Propose the action" or "Post the update" made two actions (or two
@@ -17,7 +17,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = "e25actions"
-down_revision = "e23notelang"
+down_revision = "e24asked"
 branch_labels = None
 depends_on = None
 

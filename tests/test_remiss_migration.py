@@ -1,0 +1,106 @@
+"""The e24asked migration: rounds opened before it keep the organisations they asked."""
+
+from __future__ import annotations
+
+import flask_migrate
+import pytest
+from support import app_settings as app_config
+from test_migrations import keep_logging, postgres_url  # noqa: F401 - fixtures, used below
+
+from forum import create_app
+from forum.extensions import db
+
+pytestmark = pytest.mark.filterwarnings("ignore:'get_engine' is deprecated:DeprecationWarning")
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def database_url(request, tmp_path) -> str:
+    if request.param == "postgres":
+        return request.getfixturevalue("postgres_url")
+    return f"sqlite:///{tmp_path / 'migrations.sqlite3'}"
+
+
+@pytest.mark.usefixtures("keep_logging")
+def test_rounds_opened_before_keep_who_they_asked(database_url):
+    """e24asked: an opened round's remiss list is filled from its audience and its responses."""
+    from datetime import UTC, datetime
+
+    from sqlalchemy import text
+
+    from forum.models import (
+        Audience,
+        ConsultationResponse,
+        ConsultationRound,
+        Department,
+        Organisation,
+        OrganisationStatus,
+        RoundState,
+    )
+
+    app = create_app(app_config(database_url))
+    with app.app_context():
+        try:
+            flask_migrate.upgrade(revision="e23notelang")
+            orgs = {
+                name: Organisation(
+                    slug=name,
+                    name=name,
+                    org_number=f"80200{n}-0000",
+                    form="forening",
+                    status=status,
+                )
+                for n, (name, status) in enumerate(
+                    [
+                        ("invited", OrganisationStatus.verified),
+                        ("other", OrganisationStatus.verified),
+                        ("rejected-responder", OrganisationStatus.rejected),
+                    ]
+                )
+            }
+            department = Department(name="Kulturnämnden")
+            db.session.add_all([department, *orgs.values()])
+            db.session.flush()
+            when = datetime(2026, 1, 1, tzinfo=UTC)
+
+            def round_(state, audience, invited=()):
+                made = ConsultationRound(
+                    department_id=department.id,
+                    title=f"{state} {audience}",
+                    opens_at=when,
+                    closes_at=when,
+                    state=state,
+                    audience=audience,
+                    invited=list(invited),
+                )
+                db.session.add(made)
+                db.session.flush()
+                return made.id
+
+            invited = round_(RoundState.closed, Audience.invited, [orgs["invited"]])
+            everyone = round_(RoundState.open, Audience.all_verified)
+            draft = round_(RoundState.draft, Audience.all_verified)
+            db.session.add(
+                ConsultationResponse(
+                    round_id=invited, organisation_id=orgs["rejected-responder"].id
+                )
+            )
+            db.session.commit()
+            flask_migrate.upgrade()
+            with db.engine.connect() as connection:
+                rows = connection.execute(
+                    text(
+                        "SELECT a.round_id, o.name FROM consultation_asked a "
+                        "JOIN organisations o ON o.id = a.organisation_id"
+                    )
+                ).all()
+            asked: dict[int, set[str]] = {}
+            for round_id, name in rows:
+                asked.setdefault(round_id, set()).add(name)
+            assert asked == {
+                invited: {"invited", "rejected-responder"},
+                everyone: {"invited", "other"},
+            }
+            assert draft not in asked
+        finally:
+            db.session.remove()
+            db.engine.dispose()
