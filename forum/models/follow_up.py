@@ -51,8 +51,9 @@ class Action(Model):
         ),
         CheckConstraint("progress >= 0 AND progress <= 100", name="progress_range"),
         Index("ix_actions_status_due", "status", "due_date"),
-        # a form posted twice (a double click, a resend) makes one action: see form_token
-        UniqueConstraint("proposed_by_id", "form_token"),
+        # a form posted twice (a double click, a resend) makes one action: see form_token.
+        # A unique index, not a constraint: adding it did not rebuild the table (e25actions)
+        Index("uq_actions_proposed_by_id_form_token", "proposed_by_id", "form_token", unique=True),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -110,7 +111,9 @@ class ActionUpdate(Model):
     """A dated progress update posted by the owner's side."""
 
     __tablename__ = "action_updates"
-    __table_args__ = (UniqueConstraint("author_id", "form_token"),)
+    __table_args__ = (
+        Index("uq_action_updates_author_id_form_token", "author_id", "form_token", unique=True),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     action_id: Mapped[int] = mapped_column(ForeignKey("actions.id"), index=True)
