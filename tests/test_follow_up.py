@@ -478,6 +478,147 @@ def test_an_update_form_posted_twice_posts_one_update(app, world, client, auth, 
     assert db.session.scalar(select(func.count(ActionUpdate.id))) == 2
 
 
+def test_a_different_proposal_from_a_used_form_is_refused_not_dropped(app, world, client, auth, db):
+    """Propose, go Back (the browser restores the form with its hidden token), change the
+    title and date and propose again: not silently the first action (the second was never
+    stored but said it was), but a 409 that keeps the text, says the form was used for
+    another proposal, and carries a fresh token, so pressing the button again proposes it."""
+    w = world
+    auth.login(w.member)
+    url = f"/actions/new?message={w.message.id}"
+    token = _hidden_token(client.get(url).get_data(as_text=True))
+    data = {
+        "title": "Kvällsöppet",
+        "owner": f"department:{w.dept.id}",
+        "due_date": "2027-05-01",
+        "commitments": [str(w.thread.commitments[0].id)],
+        "form_token": token,
+    }
+    assert client.post(url, data=data).status_code == 302
+    other = {**data, "title": "Helgöppet, ett annat förslag", "due_date": "2027-09-01"}
+    second = client.post(url, data=other)
+    page = second.get_data(as_text=True)
+    assert second.status_code == 409
+    assert "This form was already used to propose a different action." in page
+    assert 'value="Helgöppet, ett annat förslag"' in page
+    assert 'value="2027-09-01"' in page
+    fresh = _hidden_token(page)
+    assert fresh != token
+    assert list(db.session.scalars(select(Action.title))) == ["Kvällsöppet"]
+    awaiting = select(func.count(Notification.id)).where(
+        Notification.user_id == w.official.id, Notification.kind == "action_awaiting"
+    )
+    assert db.session.scalar(awaiting) == 1
+    # the button pressed again sends the re-rendered form: a new proposal
+    assert client.post(url, data={**other, "form_token": fresh}).status_code == 302
+    titles = db.session.scalars(select(Action.title).order_by(Action.id))
+    assert list(titles) == ["Kvällsöppet", "Helgöppet, ett annat förslag"]
+    assert db.session.scalar(awaiting) == 2
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"description": "Och på helgerna."},
+        {"owner": "organisation"},
+        {"due_date": "2027-05-02"},
+        {"commitment_ids": "another"},
+        {"commitment_ids": "both"},
+    ],
+)
+def test_a_used_token_with_other_content_is_a_conflict(app, world, db, change):
+    """Any field the proposer filled in that differs from the stored action makes it another
+    proposal (refused: the form was used), not the same one posted again."""
+    from forum.models import Commitment
+
+    w = world
+    token = "c" * 32
+    first = propose(app, w.member, w, form_token=token, due_date="2027-05-01")
+    commitments = list(db.session.scalars(select(Commitment.id).order_by(Commitment.id)))
+    over = {"due_date": "2027-05-01", **change}
+    if over.get("owner") == "organisation":
+        over["owner"] = f"organisation:{w.org.id}"
+    if over.get("commitment_ids") == "another":
+        over["commitment_ids"] = [c for c in commitments if c != first.commitments[0].id][:1]
+    elif over.get("commitment_ids") == "both":
+        over["commitment_ids"] = [first.commitments[0].id, commitments[-1]]
+    with pytest.raises(Conflict):
+        propose(app, w.member, w, form_token=token, **over)
+    assert db.session.scalar(select(func.count(Action.id))) == 1
+
+
+def test_the_same_proposal_posted_again_is_the_same_action_as_cleaned(app, world, db):
+    """The same text as the form sends it again (spaces around, CR LF line breaks): the
+    same proposal, so the stored action, not a conflict."""
+    w = world
+    token = "d" * 32
+    first = propose(app, w.member, w, form_token=token, description="Rad ett.\nRad två.")
+    again = propose(
+        app,
+        w.member,
+        w,
+        form_token=token,
+        title="  Kvällsöppet   på mötesplatsen ",
+        description="Rad ett.\r\nRad två.\r\n",
+    )
+    assert again.id == first.id
+    assert db.session.scalar(select(func.count(Action.id))) == 1
+
+
+def test_a_different_update_from_a_used_form_is_refused_not_dropped(app, world, client, auth, db):
+    """The update form sent, Back, another text in the same form: a 409 that keeps the text
+    and carries a fresh token (so pressing the button again posts it), not the first update
+    quietly shown as posted."""
+    from forum.models import ActionUpdate
+
+    w = world
+    action = propose(app, w.official, w, message_id=None, commitment_ids=[1])
+    with app.test_request_context():
+        service.set_following(w.member, action.id, True)
+    auth.login(w.official)
+    token = _hidden_token(client.get(f"/actions/{action.id}").get_data(as_text=True))
+    url = f"/actions/{action.id}/updates"
+    assert client.post(url, data={"body": "Lokalen är bokad.", "form_token": token}).status_code
+    other = {"body": "Andra uppdateringen: personal anställd.", "form_token": token}
+    second = client.post(url, data=other)
+    page = second.get_data(as_text=True)
+    assert second.status_code == 409
+    assert "This form was already used to post a different update." in page
+    assert "Andra uppdateringen: personal anställd.</textarea>" in page
+    fresh = _hidden_token(page)
+    assert fresh != token
+    assert list(db.session.scalars(select(ActionUpdate.body))) == ["Lokalen är bokad."]
+    told = select(func.count(Notification.id)).where(
+        Notification.user_id == w.member.id, Notification.kind == "action_update"
+    )
+    assert db.session.scalar(told) == 1
+    assert client.post(url, data={**other, "form_token": fresh}).status_code == 302
+    bodies = db.session.scalars(select(ActionUpdate.body).order_by(ActionUpdate.id))
+    assert list(bodies) == ["Lokalen är bokad.", "Andra uppdateringen: personal anställd."]
+    assert db.session.scalar(told) == 2
+    third = {"body": "En tredje.", "form_token": token}
+    swedish = client.post(url, data=third, headers={"Accept-Language": "sv"})
+    assert swedish.status_code == 409
+    assert "redan använts för att lägga upp en annan lägesrapport" in swedish.get_data(as_text=True)
+
+
+def test_an_update_token_used_on_another_action_is_a_conflict(app, world, db):
+    """A token is one form's: posted to another action (the same text even) it is refused,
+    not a database error from the unique (author, token) index."""
+    from forum.models import ActionUpdate
+
+    w = world
+    first = propose(app, w.official, w, message_id=None, commitment_ids=[1])
+    second = propose(app, w.official, w, message_id=None, commitment_ids=[1], title="Andra")
+    token = "e" * 32
+    with app.test_request_context():
+        service.post_update(w.official, first.id, "Lokalen är bokad.", form_token=token)
+        with pytest.raises(Conflict):
+            service.post_update(w.official, second.id, "Lokalen är bokad.", form_token=token)
+    db.session.rollback()
+    assert db.session.scalar(select(func.count(ActionUpdate.id))) == 1
+
+
 def test_accepting_an_accepted_action_says_so(app, world, client, auth, db):
     """A second "Accept" (a double click, or a colleague a moment later) is told it already
     is, with no second history row or notification."""

@@ -155,14 +155,52 @@ def _proposed_with(user: User, token: str | None) -> Action | None:
     )
 
 
-def _posted_with(user: User, action: Action, token: str | None) -> ActionUpdate | None:
+def _posted_with(user: User, token: str | None) -> ActionUpdate | None:
+    """The update this person posted with this token (to whichever action: the unique index
+    is per author, so a token used on one action is used)."""
     if token is None:
         return None
     return db.session.scalar(
         select(ActionUpdate).where(
-            ActionUpdate.author_id == user.id,
-            ActionUpdate.form_token == token,
-            ActionUpdate.action_id == action.id,
+            ActionUpdate.author_id == user.id, ActionUpdate.form_token == token
+        )
+    )
+
+
+def _same_proposal(action: Action, data: ActionInput) -> bool:
+    """Whether `data` is what `action` was proposed with, read as propose_action reads it
+    (a post that would be refused is not the same: it is another, unfinished proposal)."""
+    try:
+        title = clean_text(data.title, "title", max_length=MAX_TITLE, single_line=True)
+        description = clean_text(
+            data.description, "description", max_length=MAX_TEXT, required=False
+        )
+        department, organisation = parse_owner(data.owner)
+        due = parse_due_date(data.due_date)
+        commitments = {c.id for c in chosen_commitments(data.commitment_ids)}
+    except Invalid:
+        return False
+    return (
+        title == action.title
+        and description == action.description
+        and (department.id if department else None) == action.owner_department_id
+        and (organisation.id if organisation else None) == action.owner_organisation_id
+        and due == action.due_date
+        and commitments == {c.id for c in action.commitments}
+        and data.message_id == action.source_message_id
+        and data.feedback_id == action.source_feedback_id
+    )
+
+
+def _already_proposed(action: Action, data: ActionInput) -> Action:
+    """The action a used proposal form made, when posted again with the same content; with
+    other content (Back in the browser, changed, sent) it is refused, not dropped in silence."""
+    if _same_proposal(action, data):
+        return action
+    raise Conflict(
+        _(
+            "This form was already used to propose a different action. Your text is kept: "
+            "press the button again to propose this one as a new action."
         )
     )
 
@@ -245,14 +283,15 @@ def propose_action(user: User | None, data: ActionInput) -> Action:
     """Propose an action (from a message, or directly by an official); the owner accepts it.
 
     When the proposer is on the owner's side, the action is accepted at once. The same
-    form posted again (the same `form_token`) returns the action it made, telling no one
-    again: the unique (proposer, token) constraint decides between two posts at once.
+    form posted again with the same content (the same `form_token`) returns the action it
+    made, telling no one again; with other content it is a Conflict (the form was used for
+    another proposal). The unique (proposer, token) index decides between two posts at once.
     """
     user = policy.require_login(user)
     token = clean_form_token(data.form_token)
     existing = _proposed_with(user, token)
     if existing is not None:
-        return existing
+        return _already_proposed(existing, data)
     message = source_message(user, data.message_id) if data.message_id is not None else None
     thread: Thread | None = message.thread if message else None
     policy.require(
@@ -316,7 +355,7 @@ def propose_action(user: User | None, data: ActionInput) -> Action:
         existing = _proposed_with(user, token)
         if existing is None:
             raise
-        return existing
+        return _already_proposed(existing, data)
     return action
 
 
@@ -400,15 +439,29 @@ def post_update(
 ) -> ActionUpdate:
     """A dated progress update by the owner's side; every follower is told.
 
-    The same form posted again (the same `form_token`) returns the update it posted and
-    tells no one again; the action's row lock puts two posts at once one after the other.
+    The same form posted again with the same text (the same `form_token`) returns the
+    update it posted and tells no one again; with another text it is a Conflict (the form
+    was used for another update). The action's row lock puts two posts at once one after
+    the other.
     """
     user = policy.require_login(user)
     action = get_action(user, action_id, lock=True)
     token = clean_form_token(form_token)
-    existing = _posted_with(user, action, token)
+    existing = _posted_with(user, token)
     if existing is not None:
-        return existing
+        try:
+            text = clean_text(body, "body", max_length=MAX_TEXT)
+        except Invalid:
+            text = None
+        same = existing.action_id == action.id and text == existing.body
+        if same:
+            return existing
+        raise Conflict(
+            _(
+                "This form was already used to post a different update. Your text is kept: "
+                "press the button again to post this one as a new update."
+            )
+        )
     policy.require(
         policy.can_change_action(user, action),
         _("Only the owner's side posts updates."),

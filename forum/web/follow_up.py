@@ -14,7 +14,7 @@ from wtforms import HiddenField, SelectChoice, SelectField, StringField, TextAre
 from wtforms.validators import InputRequired
 
 from .. import policy
-from ..errors import DomainError, Invalid, NotFound
+from ..errors import Conflict, DomainError, Invalid, NotFound
 from ..ids import whole_id
 from ..models import ActionStatus, Commitment, ConsultationFeedback, User
 from ..models.base import utcnow
@@ -81,9 +81,11 @@ class UpdateForm(FlaskForm):
     form_token = HiddenField("Form Token")  # as ProposeForm's: posted twice, posted once
 
 
-def _fresh_token(form: ProposeForm | UpdateForm) -> None:
-    """A token for a form being shown (a refused post keeps its own: nothing was stored)."""
-    if not service.clean_form_token(form.form_token.data):
+def _fresh_token(form: ProposeForm | UpdateForm, used: bool = False) -> None:
+    """A token for a form being shown. A post refused for its content keeps its own (nothing
+    was stored with it); one refused because its token was `used` for something else gets a
+    new one, so pressing the button again sends the kept text as a new post."""
+    if used or not service.clean_form_token(form.form_token.data):
         form.form_token.data = uuid.uuid4().hex
 
 
@@ -187,7 +189,8 @@ def new():
             if err.status in (401, 403, 404):
                 raise
             form_error(form, err)
-            status = err.status  # 400, or 429 past the rate limit
+            status = err.status  # 400, 429 past the rate limit, 409 a used form
+            _fresh_token(form, used=isinstance(err, Conflict))
         else:
             if action.accepted:
                 flash(_("The action is saved."), "success")
@@ -294,6 +297,7 @@ def post_update(action_id: int):
             raise
         discard_changes()
         form_error(form, err)
+        _fresh_token(form, used=isinstance(err, Conflict))
         return _action_page(action_id, err.status, update=form)
     flash(_("The update is posted and followers are told."), "success")
     return redirect(url_for("follow_up.show", action_id=action_id))
