@@ -791,6 +791,62 @@ def test_settings_bad_input_changes_nothing(client, make, db, data, field):
     assert user.display_name in text(response)
 
 
+@pytest.mark.parametrize(
+    "stored",
+    [
+        "Anna\ufe0f Berg",  # a selector after a letter, refused since it was stored
+        "Anna\u3164Berg",  # a Hangul filler
+    ],
+)
+def test_a_name_stored_before_a_check_does_not_block_the_other_settings(client, make, db, stored):
+    """Someone whose name was accepted when they chose it, and would be refused as a new
+    name now, can still turn off mail without changing the name; a new name is checked."""
+    user = make.user()
+    row = db.session.get(User, user.id)
+    row.display_name = stored  # as saved before the check
+    row.email_notifications = True
+    db.session.commit()
+    login(client, user.email)
+    response = client.post("/settings", data={"display_name": stored, "locale": "en"})
+    assert response.status_code == 303, text(response)
+    fresh(db)
+    saved = db.session.get(User, user.id)
+    assert (saved.display_name, saved.email_notifications, saved.locale) == (stored, False, "en")
+
+    response = client.post(
+        "/settings",
+        data={"display_name": "Anna\u3164Bergh", "locale": "en", "email_notifications": "y"},
+    )
+    assert response.status_code == 400
+    assert 'id="display_name-error"' in text(response)
+    assert "invisible or control character (U+3164)" in text(response)
+    fresh(db)
+    saved = db.session.get(User, user.id)
+    assert (saved.display_name, saved.email_notifications) == (stored, False)
+
+
+def test_a_stored_name_like_an_officials_does_not_block_the_other_settings(client, make, db):
+    """A name stored before the imitation check caught it can be kept while other settings
+    change; taking another name like the official's is still refused."""
+    make.user("official", name="Tina Tjänsteperson")
+    user = make.user()
+    row = db.session.get(User, user.id)
+    row.display_name = "Tina Tjänstepers0n"  # saved before the check caught it
+    row.email_notifications = True
+    db.session.commit()
+    login(client, user.email)
+    response = client.post("/settings", data={"display_name": "Tina Tjänstepers0n", "locale": "en"})
+    assert response.status_code == 303, text(response)
+    fresh(db)
+    assert db.session.get(User, user.id).email_notifications is False
+
+    response = client.post("/settings", data={"display_name": "Tina Tjänsteperson", "locale": "en"})
+    assert response.status_code == 400
+    assert "officials" in text(response)
+    fresh(db)
+    assert db.session.get(User, user.id).display_name == "Tina Tjänstepers0n"
+
+
 def test_change_password_keeps_this_session_and_ends_the_others(client, app, make, db):
     user = make.user()
     login(client, user.email, remember=True)

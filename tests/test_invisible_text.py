@@ -150,6 +150,72 @@ def test_a_variation_selector_only_follows_a_symbol(app):
             assert err.value.field == "display_name"
 
 
+ENGLISH = {"Accept-Language": "en"}
+
+# Emoji as phone keyboards type them: the symbol, then U+FE0F. The symbol before it is
+# not always a So character: "‼" is Po, "ℹ" is Ll, "↔" is Sm, and a keycap is
+# a digit (or # or *), U+FE0F and U+20E3.
+EMOJI_NAMES = [
+    "Anna \u203c\ufe0f",  # ‼️
+    "Info \u2139\ufe0f",  # ℹ️
+    "Team 1\ufe0f\u20e3",  # 1️⃣
+    "Kim \u2194\ufe0f",  # ↔️
+    "Åter \u21a9\ufe0f",  # ↩️
+    "Sara \u2764\ufe0f",  # ❤️
+    "Lisa \u2714\ufe0f",  # ✔️
+    "Kalle \U0001f44d\U0001f3fd",  # 👍🏽
+    "#\ufe0f\u20e3 Gruppen",  # #️⃣
+    "Ola \u2600\ufe0e",  # ☀ in text form
+]
+
+
+@pytest.mark.parametrize("name", EMOJI_NAMES)
+def test_names_with_emoji_as_phones_type_them_are_accepted(client, make, auth, db, name):
+    member = make.user(name="Mallory Member")
+    auth.login(member)
+    response = client.post("/settings", data={"display_name": name, "locale": "en"})
+    assert response.status_code == 303, text(response)
+    assert stored_name(db, member.id) == name
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "Anna\ufe0f",  # after a letter
+        "Anna1\ufe0f",  # after a digit that is no keycap
+        "Team 1\ufe0f",
+        "Team 1\ufe0f\u20e3\ufe0f",  # after the keycap's mark
+        "Anna \ufe0e",  # after a space
+        "\u2764\ufe0f\ufe0f",  # after another selector
+        "\ufe0fAnna",
+    ],
+)
+def test_a_presentation_selector_that_chooses_nothing_is_refused(app, name):
+    from forum.services.names import check_visible
+
+    with app.test_request_context(headers=ENGLISH), pytest.raises(Invalid) as err:
+        check_visible(name)
+    assert "invisible or control character (U+FE0" in err.value.message
+
+
+def test_a_keycap_mark_alone_is_no_visible_name(app):
+    from forum.services.names import check_visible
+
+    with app.test_request_context(headers=ENGLISH):
+        check_visible("1\u20e3")  # a keycap without the selector still shows
+        with pytest.raises(Invalid, match="no visible character"):
+            check_visible("\u20e3")
+
+
+def test_an_emoji_selector_after_an_officials_name_is_still_the_officials_name(app, make):
+    from forum.services.names import check_not_imitating
+
+    make.user("official", name="Tina Tjänsteperson")
+    with app.test_request_context(), pytest.raises(Invalid) as err:
+        check_not_imitating("Tina Tjänsteperson\ufe0f")
+    assert err.value.field == "display_name"
+
+
 def test_skeleton_ignores_default_ignorable_characters():
     from forum.services.names import skeleton
 

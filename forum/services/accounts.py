@@ -71,11 +71,16 @@ def check_password_strength(password: str, field: str = "password") -> None:
         raise Invalid(_("That password is too common. Choose another."), field=field)
 
 
-def clean_display_name(raw: str) -> str:
-    """Trimmed, not empty, not overlong, and without invisible or control characters."""
+def clean_display_name(raw: str, current: str | None = None) -> str:
+    """Trimmed, not empty, not overlong, and without invisible or control characters.
+
+    `current` is the name the person has now: kept unchanged, it is not checked for
+    invisible characters again (a name stored before a check was added or tightened
+    must not stop them saving their other settings)."""
     check_characters(raw or "", "display_name")
-    check_visible(raw or "")
     name = " ".join((raw or "").split())
+    if not _unchanged(name, current):
+        check_visible(raw or "")
     if not name:
         raise Invalid(_("Enter a display name."), field="display_name")
     if len(name) > MAX_DISPLAY_NAME:
@@ -84,6 +89,11 @@ def clean_display_name(raw: str) -> str:
             field="display_name",
         )
     return name
+
+
+def _unchanged(name: str, current: str | None) -> bool:
+    """Is the cleaned `name` the stored name `current` (spaces evened out as they are)?"""
+    return current is not None and name == " ".join(current.split())
 
 
 def hash_password(password: str) -> str:
@@ -689,8 +699,9 @@ def update_settings(
     user: User, display_name: str, locale: str | None, email_notifications: bool
 ) -> None:
     """Change display name, language (None: the browser's) and mail preference."""
-    name = clean_display_name(display_name)
-    check_not_imitating(name, user.id)
+    name = clean_display_name(display_name, user.display_name)
+    if not _unchanged(name, user.display_name):
+        check_not_imitating(name, user.id)
     if locale not in (None, "", "sv", "en"):
         raise Invalid(_("Unknown language."), field="locale")
     if name != user.display_name:

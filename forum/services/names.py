@@ -3,7 +3,8 @@
 A display name may not carry bidi controls, zero-width or other format/control
 characters (they reorder or hide text around the name), nor any other character that
 shows nothing (Hangul fillers, variation selectors, tag characters, the blank braille
-pattern); it needs at least one character that shows. It may not imitate an
+pattern); the emoji and text presentation selectors are allowed only where they choose
+how an emoji is drawn. It needs at least one character that shows. It may not imitate an
 official's or admin's name: both are folded to a skeleton (case, accents,
 compatibility forms and Unicode confusables: Cyrillic "А" is Latin "A", "l" is
 "I" is "1", "O" is "0") and a match with someone else's is refused. The confusables come
@@ -55,12 +56,19 @@ DEFAULT_IGNORABLE: tuple[tuple[int, int], ...] = (
 # Not default-ignorable, yet drawn as nothing: the blank braille pattern (a symbol, So)
 # and the Khitan small script filler (a mark, Mn).
 BLANK = {0x2800, 0x16FE4}
-# Text (U+FE0E) and emoji (U+FE0F) presentation selectors: allowed right after a symbol
-# ("❤️" is U+2764 U+FE0F as phone keyboards type it), where they choose how it is drawn.
-# After a letter or a space they show nothing. The zero width joiner of emoji sequences
-# ("👨‍👩‍👧") stays refused with every other format character (Cf): it also joins letters
-# invisibly, and telling an emoji sequence apart needs Unicode's emoji data.
+# Text (U+FE0E) and emoji (U+FE0F) presentation selectors: allowed where they choose how
+# the character before them is drawn, as phone keyboards type emoji: after a symbol or
+# punctuation ("❤️" U+2764 is So, "‼️" Po, "↔️" Sm), after U+2139 "ℹ️" (a letter, Ll), and
+# in a keycap ("1️⃣" is a digit, U+FE0F and U+20E3 COMBINING ENCLOSING KEYCAP, Me). After
+# an ordinary letter or digit, a space, a mark or another selector they show nothing
+# (skeleton() drops them, so they cannot pass off an official's name, but they are
+# still an invisible extra). The zero width joiner of emoji sequences ("👨‍👩‍👧") stays
+# refused with every other format character (Cf): it also joins letters invisibly, and
+# telling an emoji sequence apart needs Unicode's emoji data.
 PRESENTATION_SELECTORS = {0xFE0E, 0xFE0F}
+INFORMATION_SOURCE = "\u2139"
+KEYCAP_BASES = frozenset("0123456789#*")
+COMBINING_ENCLOSING_KEYCAP = "\u20e3"
 
 
 def is_default_ignorable(char: str) -> bool:
@@ -69,11 +77,23 @@ def is_default_ignorable(char: str) -> bool:
     return any(low <= code <= high for low, high in DEFAULT_IGNORABLE)
 
 
+def _selects_presentation(name: str, index: int) -> bool:
+    """Does the selector at `index` choose how a visible character before it is drawn?"""
+    if index == 0:
+        return False
+    before = name[index - 1]
+    if before in KEYCAP_BASES and name[index + 1 : index + 2] == COMBINING_ENCLOSING_KEYCAP:
+        return True
+    # letters and digits (L*, N*) have no emoji form; spaces (Z*), marks (M*, the
+    # selectors among them) and controls (C*) show nothing for it to choose
+    return before == INFORMATION_SOURCE or unicodedata.category(before)[0] in "PS"
+
+
 def _invisible(name: str, index: int) -> bool:
     char = name[index]
     code = ord(char)
-    if code in PRESENTATION_SELECTORS and index > 0:
-        return unicodedata.category(name[index - 1]) != "So"
+    if code in PRESENTATION_SELECTORS:
+        return not _selects_presentation(name, index)
     return (
         unicodedata.category(char) in FORBIDDEN_CATEGORIES
         or code in BLANK

@@ -262,12 +262,18 @@ class ResetForm(FlaskForm):
     )
 
 
+def _clean_own_display_name(value: str) -> str:
+    """The settings form's name check: the name kept as it is passes, even one that would
+    be refused as a new name (stored before a check was tightened)."""
+    return accounts.clean_display_name(value, current_user.display_name)
+
+
 class SettingsForm(FlaskForm):
     display_name = StringField(
         _l("Display name"),
         validators=[
             InputRequired(_l("Enter a display name.")),
-            checked_by(accounts.clean_display_name),
+            checked_by(_clean_own_display_name),
         ],
     )
     locale = RadioField(
