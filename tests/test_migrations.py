@@ -195,3 +195,41 @@ def test_search_terms_are_filled_from_an_existing_sqlite_index(sqlite_url, keep_
         finally:
             db.session.remove()
             db.engine.dispose()
+
+
+def test_a_populated_sqlite_database_migrates_down_and_up_again(sqlite_url, keep_logging):
+    """SQLite alters a table by copying it, dropping the old one and renaming the copy; with
+    the app's foreign keys on, dropping a table that rows point at failed, so the demo's
+    database could not be migrated down (users, messages and actions are pointed at)."""
+    from sqlalchemy import text
+
+    from forum.demo import seed_demo
+    from forum.services.agreement import seed_agreement
+
+    app = create_app(app_config(sqlite_url))
+    with app.app_context():
+        try:
+            flask_migrate.upgrade()
+            with app.test_request_context():
+                seed_agreement()
+                seed_demo()
+            counted = "SELECT (SELECT count(*) FROM users), (SELECT count(*) FROM messages)"
+            before = tuple(db.session.execute(text(counted)).one())
+            db.session.remove()
+
+            flask_migrate.downgrade(revision="e19outboxclaim")
+            with db.engine.connect() as connection:
+                version = connection.scalar(text("SELECT version_num FROM alembic_version"))
+                assert version == "e19outboxclaim"
+                assert tuple(connection.execute(text(counted)).one()) == before
+                assert connection.scalar(text("PRAGMA foreign_keys")) == 1  # back on
+            assert "changed_at" not in {c["name"] for c in inspect(db.engine).get_columns("messages")}
+            assert not {name for name in table_names() if name.startswith("_alembic")}
+
+            flask_migrate.upgrade()
+            assert schema_diff(app) == []
+            with db.engine.connect() as connection:
+                assert tuple(connection.execute(text(counted)).one()) == before
+        finally:
+            db.session.remove()
+            db.engine.dispose()
