@@ -188,3 +188,124 @@ def test_two_officials_writing_feedback_on_different_questions_keep_both(app, ma
         )
         == "Kvällar & helger"
     )
+
+
+# --- the conflict page names the conflicting boxes, as other refused forms do ---------------
+
+
+def error_summary(page: str) -> tuple[str, list[tuple[str, str]]]:
+    """The summary's opening tag and its links (target, words), or fail if there is none."""
+    found = re.search(r'(<div class="error-summary"[^>]*>)(.*?)</div>', page, re.S)
+    assert found, "no error summary"
+    links = [
+        (href, " ".join(re.sub(r"<[^>]+>", " ", words).split()))
+        for href, words in re.findall(r'<a href="(#[^"]+)">(.*?)</a>', found[2], re.S)
+    ]
+    return found[1], links
+
+
+def title(page: str) -> str:
+    return html.unescape(re.search(r"<title>([^<]*)</title>", page)[1])
+
+
+@pytest.mark.parametrize(
+    ("lang", "error", "changed", "heard", "drawn"),
+    [
+        (
+            "en",
+            "Error: ",
+            "changed by someone else after you opened the form",
+            "What we heard",
+            "Draws on the responses of",
+        ),
+        (
+            "sv",
+            "Fel: ",
+            "ändrad av någon annan efter att du öppnade formuläret",
+            "Vad vi har hört",
+            "Bygger på svaren från",
+        ),
+    ],
+)
+def test_a_conflict_page_has_an_error_summary_linking_to_the_box(
+    app, make, lang, error, changed, heard, drawn
+):
+    official, colleague = make.user("official"), make.user("official")
+    chair = make.user(name="Olle Ordförande")
+    anna, bo = make.user(name="Anna Aktiv"), make.user(name="Bo Bidrag")
+    org = make.organisation(admin=chair, members=[anna, bo], name="Föreningen Gemenskap")
+    other_chair = make.user(name="Stina Styrelse")
+    other = make.organisation(admin=other_chair, name="Andra Föreningen")
+    round_ = make_round(app, make, official, "open")
+    q1, q2 = round_.questions
+    clients = []
+    for person in (anna, bo, official, colleague):
+        client = app.test_client()
+        client.environ_base["HTTP_ACCEPT_LANGUAGE"] = lang
+        Auth(client).login(person)
+        clients.append(client)
+    a, b, o1, o2 = clients
+    url = f"/consultations/{round_.id}/response?organisation={org.id}"
+    post = f"/consultations/{round_.id}/response"
+    base = {"organisation_id": org.id, "action": "save"}
+    form_a, form_b = form_fields(text(a.get(url))), form_fields(text(b.get(url)))
+    assert "error-summary" not in text(a.get(url))
+    form_a[f"answer-{q2.id}"] = "Anna"
+    form_b[f"answer-{q2.id}"] = "Bo"
+    assert a.post(post, data={**base, **form_a}).status_code == 302
+    clash = b.post(post, data={**base, **form_b})
+    assert clash.status_code == 409
+    page = text(clash)
+    opening, links = error_summary(page)
+    assert 'role="alert"' in opening and 'tabindex="-1"' in opening
+    assert links == [(f"#answer-{q2.id}", f"2. {q2.text}: {changed}")]
+    assert f'<textarea id="answer-{q2.id}"' in page
+    assert title(page).startswith(error) and round_.title in title(page)
+    # the message is in the summary, not again in a status message beside it
+    assert '<div class="flashes"' not in page
+    # the feedback form: a text and the responses drawn on, each its own link
+    respond(app, chair, round_, org)
+    respond(app, other_chair, round_, other)
+    with app.test_request_context():
+        service.close_round(official, round_.id)
+    url = f"/consultations/{round_.id}/feedback"
+    first, second = text(o1.get(url)), text(o2.get(url))
+    assert "error-summary" not in first
+    one, two = re.findall(rf'name="sources-{q1.id}" value="(\d+)"', first)
+    form_1, form_2 = form_fields(first), form_fields(second)
+    form_1.update({f"heard-{q1.id}": "Kvällar", f"sources-{q1.id}": [one]})
+    form_2.update({f"heard-{q1.id}": "Helger", f"sources-{q1.id}": [two]})
+    assert o1.post(url, data={"action": "save", **form_1}).status_code == 302
+    clash = o2.post(url, data={"action": "save", **form_2})
+    assert clash.status_code == 409
+    page = text(clash)
+    _opening, links = error_summary(page)
+    assert links == [
+        (f"#heard-{q1.id}", f"1. {q1.text} – {heard}: {changed}"),
+        (f"#sources-{q1.id}", f"1. {q1.text} – {drawn}: {changed}"),
+    ]
+    assert f'<textarea id="heard-{q1.id}"' in page
+    assert f'<fieldset id="sources-{q1.id}"' in page
+    assert title(page).startswith(error)
+
+
+def test_an_answer_refused_as_too_long_is_in_the_error_summary(app, client, make):
+    official = make.user("official")
+    chair = make.user(name="Olle Ordförande")
+    org = make.organisation(admin=chair, name="Föreningen Gemenskap")
+    round_ = make_round(app, make, official, "open")
+    english(client)
+    Auth(client).login(chair)
+    q1, _q2 = round_.questions
+    refused = client.post(
+        f"/consultations/{round_.id}/response",
+        data={"organisation_id": org.id, f"answer-{q1.id}": "x" * 9000, "action": "save"},
+    )
+    assert refused.status_code == 400
+    page = text(refused)
+    _opening, links = error_summary(page)
+    assert links == [
+        (f"#answer-{q1.id}", f"1. {q1.text}: An answer can be at most 8000 characters.")
+    ]
+    assert title(page).startswith("Error: ")
+    assert page.count("An answer can be at most") == 2  # the summary and the box, no flash

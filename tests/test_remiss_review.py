@@ -8,7 +8,7 @@ import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from consultation_support import english, make_round, respond
+from consultation_support import english, local, make_round, respond
 from sqlalchemy import select
 from support import Auth
 
@@ -160,6 +160,85 @@ def test_the_remiss_list_is_the_organisations_asked_when_the_round_opened(
         organisation_service.reject_organisation(admin, org.id, "Fel organisationsnummer")
     page = text(client.get(f"/consultations/{round_.id}/compilation"))
     assert remiss_rows(page) == ["Föreningen Gemenskap Answered (version 1)"]
+
+
+def test_an_organisation_verified_while_a_round_is_open_is_asked_listed_and_reminded(
+    app, client, make, people
+):
+    """Who may answer, who is reminded and who is listed as asked are one list: an
+    organisation verified while an "every verified organisation" round is open may answer it,
+    so it is on its remiss list and the officials' overview, and a reminder counts it once."""
+    from forum.models import Audience
+    from forum.queries import consultations as cq
+    from forum.services import consultations as service
+    from forum.services import organisations as organisation_service
+
+    official, chair, _member, org = people
+    admin = make.user("admin")
+    round_ = make_round(app, make, official, "open")
+    later = make_round(app, make, official, "open", opens_at=local(timedelta(days=1)))
+    invited = make_round(app, make, official, "open", audience="invited", invited_ids=[org.id])
+    late_admin = make.user(name="Lena Sen")
+    late_admin.locale = "en"
+    late = make.organisation(admin=late_admin, verified=False, name="Beta Föreningen")
+    with app.test_request_context():
+        organisation_service.verify_organisation(admin, late.id)
+    _db.session.expire_all()
+    # asked by the open round and the one that opens later, told so; not by an invited one
+    for r in (round_, later):
+        assert [o.name for o in r.asked] == ["Beta Föreningen", "Föreningen Gemenskap"]
+    assert [o.name for o in invited.asked] == ["Föreningen Gemenskap"]
+    assert invited.audience == Audience.invited
+    assert kinds_for(late_admin).count("consultation_opened") == 2
+    with app.test_request_context():
+        overview = [row.organisation.name for row in cq.overview(round_) if not row.responded]
+        listed = [row.organisation.name for row in cq.remiss_list(round_)]
+        reminded = service.send_reminder(official, round_.id)
+    assert overview == listed == ["Beta Föreningen", "Föreningen Gemenskap"]
+    assert reminded == 2
+    assert "consultation_reminder" in kinds_for(late_admin)
+    with app.test_request_context():
+        service.close_round(official, round_.id)
+    page = text(client.get(f"/consultations/{round_.id}/compilation"))
+    assert remiss_rows(page) == [
+        "Beta Föreningen Not answered",
+        "Föreningen Gemenskap Not answered",
+    ]
+
+
+def test_a_round_past_its_deadline_does_not_ask_an_organisation_verified_after_it(
+    app, make, people
+):
+    from consultation_support import expire_deadline
+
+    from forum.services import organisations as organisation_service
+
+    official, _chair, _member, _org = people
+    admin = make.user("admin")
+    round_ = make_round(app, make, official, "open")
+    expire_deadline(round_)  # still open on the record: nobody has closed it yet
+    late = make.organisation(admin=make.user(), verified=False, name="Beta Föreningen")
+    with app.test_request_context():
+        organisation_service.verify_organisation(admin, late.id)
+    _db.session.expire_all()
+    assert [o.name for o in round_.asked] == ["Föreningen Gemenskap"]
+
+
+def test_a_reminder_skips_an_asked_organisation_that_can_no_longer_answer(app, make, people):
+    """The remiss list keeps an organisation asked whose verification was withdrawn; it cannot
+    answer, so it is not reminded to."""
+    from forum.services import consultations as service
+    from forum.services import organisations as organisation_service
+
+    official, chair, _member, org = people
+    other = make.organisation(admin=make.user(), name="Andra Föreningen")
+    admin = make.user("admin")
+    round_ = make_round(app, make, official, "open")
+    with app.test_request_context():
+        organisation_service.reject_organisation(admin, other.id, "Fel organisationsnummer")
+        assert service.send_reminder(official, round_.id) == 1
+    _db.session.expire_all()
+    assert [o.name for o in round_.asked] == ["Andra Föreningen", "Föreningen Gemenskap"]
 
 
 # --- 5. and 8. the daily summary -------------------------------------------------------------

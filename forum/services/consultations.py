@@ -954,9 +954,11 @@ def _responded_or_declined(round_: ConsultationRound) -> set[int]:
 
 
 def _pending_orgs(round_: ConsultationRound) -> list[int]:
-    """The organisations asked that have neither responded nor declined."""
+    """The organisations asked that have neither responded nor declined: those on the remiss
+    list (the overview's), less any that can no longer answer (no longer verified)."""
     done = _responded_or_declined(round_)
-    return sorted({org_id for _u, org_id in audience_members(round_)} - done)
+    asked = audience_orgs(round_) if round_.state == RoundState.draft else round_.asked
+    return sorted(o.id for o in asked if o.id not in done and policy.in_round_audience(round_, o))
 
 
 def _has_responses(round_: ConsultationRound) -> bool:
@@ -1182,6 +1184,39 @@ def invite_more(user: User | None, round_id: int, organisation_ids: list[int], r
     _notify(round_, people, "consultation_opened", user, _opened_text(round_, utcnow()))
     db.session.commit()
     return len(new)
+
+
+def ask_newly_verified(org: Organisation) -> int:
+    """An organisation just verified may answer the open rounds whose audience it is now in
+    (every verified organisation, or it was invited): it is added to their remiss lists, so
+    the list, who may answer and who is reminded agree, and its members are told, as invited
+    ones are. Not a round whose deadline has passed. The caller commits; returns how many."""
+    now = utcnow()
+    rounds = db.session.scalars(
+        select(ConsultationRound)
+        .where(ConsultationRound.state == RoundState.open, ConsultationRound.closes_at > now)
+        .order_by(ConsultationRound.id)
+    ).all()
+    members = [
+        (user, org.id)
+        for user in db.session.scalars(
+            select(User)
+            .join(Membership, Membership.user_id == User.id)
+            .where(
+                Membership.organisation_id == org.id,
+                Membership.status == MembershipStatus.approved,
+            )
+            .order_by(User.id)
+        )
+    ]
+    asked = 0
+    for round_ in rounds:
+        if not policy.in_round_audience(round_, org) or any(o.id == org.id for o in round_.asked):
+            continue
+        round_.asked = [*round_.asked, org]
+        _notify(round_, members, "consultation_opened", None, _opened_text(round_, now))
+        asked += 1
+    return asked
 
 
 def decline(user: User | None, round_id: int, organisation_id: int, reason: str) -> None:

@@ -29,7 +29,7 @@ from ..models import (
 from ..models.base import utcnow
 from ..queries.organisations import get_organisation
 from ..text import slugify
-from . import audit
+from . import audit, consultations
 from .mail import queue_mail
 from .names import check_visible
 from .slugs import free_slug
@@ -256,6 +256,7 @@ def verify_organisation(actor: User | None, org_id: int) -> Organisation:
     org.rejection_reason = None
     org.reviewed_at = utcnow()
     audit.record(actor, "organisation.verified", "organisation", org.id, org.name)
+    consultations.ask_newly_verified(org)  # the open rounds that ask every verified one
     _tell_organisation(
         org,
         lambda link: (

@@ -571,6 +571,7 @@ def respond(round_id: int):
     typed: dict[int, str] | None = None
     error_field = None
     conflicts: dict[int, str] = {}
+    conflict_message = ""
     loaded: dict[str, str | None] = {}
     if request.method == "POST":
         typed = _posted_answers()
@@ -610,7 +611,7 @@ def respond(round_id: int):
                         loaded={qid: loaded.get(f"answer-{qid}") for qid in typed},
                     )
             except service.EditConflict as err:
-                flash(err.message, "error")
+                conflict_message = err.message  # in the error summary, with links to the boxes
                 status = err.status
                 conflicts = {int(name.split("-")[1]): text for name, text in err.current.items()}
                 # saving again is taken as the merge: its base is the text shown now
@@ -618,7 +619,8 @@ def respond(round_id: int):
             except DomainError as err:
                 if err.status in (401, 403, 404):
                     raise
-                flash(err.message, "error")
+                if not (err.field or "").startswith("answer-"):  # a box's is in the summary
+                    flash(err.message, "error")
                 status = err.status
                 error_field = (err.field, err.message)
             else:
@@ -673,6 +675,7 @@ def respond(round_id: int):
         answers=typed if typed is not None else saved,
         digests=digests,
         conflicts=conflicts,
+        conflict_message=conflict_message,
         response=response,
         versions=versions,
         unsubmitted=unsubmitted,
@@ -776,6 +779,7 @@ def feedback(round_id: int):
     names = [f"{part}-{q.id}" for q in round_.questions for part in ("heard", "action", "sources")]
     loaded: dict[str, str | None] = {}
     conflicts: dict[str, str] = {}
+    conflict_message = ""
     if request.method == "POST":
         publish = request.form.get("action") == "publish"
         loaded = _loaded(names)
@@ -790,7 +794,7 @@ def feedback(round_id: int):
                 # publishing is asked for first: what was typed is saved
                 service.save_feedback(current_user, round_id, typed, loaded=loaded)
             except service.EditConflict as err:
-                flash(err.message, "error")
+                conflict_message = err.message  # in the error summary, with links to the boxes
                 status = err.status
                 conflicts = err.current
                 loaded.update(err.digests)  # saving again is taken as the merge
@@ -827,6 +831,7 @@ def feedback(round_id: int):
         typed=typed,
         digests=digests,
         conflicts=conflicts,
+        conflict_message=conflict_message,
         form=form,
     ), status
 
