@@ -116,7 +116,9 @@ def run_migrations_online():
                 if sqlite:
                     broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
                     if broken:
-                        raise RuntimeError(f"the migration left rows that point nowhere: {broken[:5]}")
+                        raise RuntimeError(
+                            f"the migration left rows that point nowhere: {broken[:5]}"
+                        )
         finally:
             if sqlite:
                 connection.rollback()

@@ -223,7 +223,9 @@ def test_a_populated_sqlite_database_migrates_down_and_up_again(sqlite_url, keep
                 assert version == "e19outboxclaim"
                 assert tuple(connection.execute(text(counted)).one()) == before
                 assert connection.scalar(text("PRAGMA foreign_keys")) == 1  # back on
-            assert "changed_at" not in {c["name"] for c in inspect(db.engine).get_columns("messages")}
+            assert "changed_at" not in {
+                c["name"] for c in inspect(db.engine).get_columns("messages")
+            }
             assert not {name for name in table_names() if name.startswith("_alembic")}
 
             flask_migrate.upgrade()
