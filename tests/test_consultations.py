@@ -114,6 +114,37 @@ def test_a_time_the_clocks_skip_is_refused(app):
     assert err.value.field == "opens_at"
 
 
+@pytest.mark.parametrize("entered", ["0001-01-01T00:30", "1899-12-31T12:00", "3000-01-01T00:00"])
+def test_a_time_outside_the_years_a_round_can_have_is_the_fields_error(app, entered):
+    # 0001-01-01 00:30 in Stockholm is in year 0 in UTC: converting it raised OverflowError,
+    # which the round form showed as a "Not found" page
+    with pytest.raises(Invalid) as err:
+        service.parse_local(entered, "closes_at")
+    assert err.value.field == "closes_at"
+
+
+def test_the_round_form_gives_a_year_one_deadline_back_as_a_field_error(
+    app, client, auth, make, people
+):
+    official, *_ = people
+    auth.login(official)
+    response = client.post(
+        "/consultations/new",
+        data={
+            "title": "Lokaler",
+            "problem": "Hur delar vi lokaler?",
+            "stage": "options",
+            "audience": "all_verified",
+            "commitments": [str(make.commitment_ids(1)[0])],
+            "opens_at": "2026-10-01T09:00",
+            "closes_at": "0001-01-01T00:30",
+            "question-1": "Vilka lokaler använder ni?",
+        },
+    )
+    assert response.status_code == 400
+    assert "Choose a time between the years 2000 and 2999." in text(response)
+
+
 # --- the loop ----------------------------------------------------------------
 
 

@@ -85,6 +85,8 @@ def parse_local(value: str | None, name: str) -> datetime:
         raise Invalid(_("Write the time as YYYY-MM-DD HH:MM."), field=name) from None
     if naive.tzinfo is not None:
         raise Invalid(_("Write the time as YYYY-MM-DD HH:MM."), field=name)
+    if not 2000 <= naive.year <= 2999:  # year 1 in Stockholm is year 0 in UTC: no datetime
+        raise Invalid(_("Choose a time between the years 2000 and 2999."), field=name)
     local = naive.replace(tzinfo=STOCKHOLM, second=0, microsecond=0)
     instant = local.astimezone(UTC)
     if instant.astimezone(STOCKHOLM).replace(tzinfo=None) != local.replace(tzinfo=None):
