@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 from flask import current_app
 from flask_babel import gettext as _
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import delete, func, or_, select
 from sqlalchemy.exc import IntegrityError
 
 from .. import policy
@@ -236,29 +236,22 @@ def _check_rate(user: User) -> None:
     limit = current_app.config["FORUM_ACTION_RATE_LIMIT"]
     if not limit.enabled:
         return
-    refusal = _("You have proposed too many actions in a short time. Try again later.")
-    allowed = throttle.redis_hit("action", str(user.id), limit.count, limit.seconds)
-    if allowed is not None:
-        if not allowed:
-            raise RateLimited(refusal, retry_after=limit.seconds)
-        return
-    db.session.execute(
-        update(User)
-        .where(User.id == user.id)
-        .values(id=User.id)
-        .execution_options(synchronize_session=False)
-    )
-    since = utcnow() - timedelta(seconds=limit.seconds)
-    recent = db.session.scalar(
-        select(func.count()).where(
+    if not throttle.take(
+        "action",
+        str(user.id),
+        user.id,
+        limit,
+        lambda since: select(func.count()).where(
             Action.proposed_by_id == user.id,
             Action.created_at > since,
             # not those the proposer accepted at once (their own side's): they told no one
             or_(Action.accepted_by_id.is_(None), Action.accepted_by_id != user.id),
+        ),
+    ):
+        raise RateLimited(
+            _("You have proposed too many actions in a short time. Try again later."),
+            retry_after=limit.seconds,
         )
-    )
-    if recent is not None and recent >= limit.count:
-        raise RateLimited(refusal, retry_after=limit.seconds)
 
 
 # --- write path --------------------------------------------------------------

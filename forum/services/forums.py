@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
 from functools import cache
 from typing import Any, cast
 
@@ -127,36 +126,23 @@ def check_typing(user: User | None, thread_id: int) -> Thread:
 
 
 def _check_rate(user: User, thread: Thread) -> None:
-    """At most `count` messages per `seconds` per person and thread, enforced atomically.
-
-    With Redis, a moving window there (shared by every process, atomic). Without
-    it, the person's row is locked first (an UPDATE: a row lock on PostgreSQL, the
-    write lock on SQLite) and held until this transaction commits the message, so
-    parallel sends of one person are counted one after another, never side by side.
-    """
+    """At most `count` messages per `seconds` per person and thread, enforced atomically
+    (throttle.take: Redis's moving window, or the person's row locked until this
+    transaction commits the message)."""
     limit = current_app.config["FORUM_MESSAGE_RATE_LIMIT"]
     if not limit.enabled:
         return
-    allowed = throttle.redis_hit("message", f"{user.id}:{thread.id}", limit.count, limit.seconds)
-    if allowed is not None:
-        if not allowed:
-            raise RateLimited(
-                _("You are sending messages too fast. Wait a moment."), retry_after=limit.seconds
-            )
-        return
-    db.session.execute(
-        update(User)
-        .where(User.id == user.id)
-        .values(id=User.id)
-        .execution_options(synchronize_session=False)
-    )
-    since = utcnow() - timedelta(seconds=limit.seconds)
-    recent = db.session.scalar(
-        select(func.count()).where(
-            Message.thread_id == thread.id, Message.author_id == user.id, Message.created_at > since
-        )
-    )
-    if recent is not None and recent >= limit.count:
+    if not throttle.take(
+        "message",
+        f"{user.id}:{thread.id}",
+        user.id,
+        limit,
+        lambda since: select(func.count()).where(
+            Message.thread_id == thread.id,
+            Message.author_id == user.id,
+            Message.created_at > since,
+        ),
+    ):
         raise RateLimited(
             _("You are sending messages too fast. Wait a moment."), retry_after=limit.seconds
         )

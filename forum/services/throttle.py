@@ -6,12 +6,18 @@ hits cannot pass together). Without Redis the callers lock a database row instea
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from datetime import datetime, timedelta
 from functools import cache
 from typing import Any
 
 from flask import current_app
+from sqlalchemy import update
 
-from ..config import DEFAULT_REDIS_TIMEOUT, redis_client_options
+from ..config import DEFAULT_REDIS_TIMEOUT, RateLimit, redis_client_options
+from ..extensions import db
+from ..models import User
+from ..models.base import utcnow
 
 log = logging.getLogger(__name__)
 
@@ -43,3 +49,24 @@ def redis_hit(name: str, key: str, count: int, seconds: int) -> bool | None:
     except Exception:  # noqa: BLE001 — Redis down: fall back to the database lock
         log.exception("Redis rate limit unavailable; using the database")
         return None
+
+
+def take(
+    name: str, key: str, person_id: int, limit: RateLimit, recent: Callable[[datetime], Any]
+) -> bool:
+    """Take one from a person's budget `limit` (enabled): Redis's moving window when there is
+    one; else the person's row is locked first (an UPDATE: a row lock on PostgreSQL, the
+    write lock on SQLite), held until the caller's transaction commits what it stores, and
+    `recent(since)`, a count statement of what they stored in the window, is run under it,
+    so parallel requests of one person are counted one after another, never side by side."""
+    allowed = redis_hit(name, key, limit.count, limit.seconds)
+    if allowed is not None:
+        return allowed
+    db.session.execute(
+        update(User)
+        .where(User.id == person_id)
+        .values(id=User.id)
+        .execution_options(synchronize_session=False)
+    )
+    count = db.session.scalar(recent(utcnow() - timedelta(seconds=limit.seconds)))
+    return (count or 0) < limit.count
