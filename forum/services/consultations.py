@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -1038,18 +1038,36 @@ def change_deadline(user: User | None, round_id: int, closes_at: str, reason: st
         )
     )
     audit.record(user, "consultation.deadline.changed", "consultation", round_.id, why)
-    deliver(
-        org_admins(_pending_orgs(round_)),
-        "consultation_changed",
+    _tell_changed(
+        round_,
+        user,
+        _pending_orgs(round_),
         lambda: _("New deadline: %(date)s. %(reason)s", date=local_datetime(new), reason=why),
-        path_for("consultations.show", round_id=round_.id),
+        anchor=None,
+    )
+    db.session.commit()
+
+
+def _tell_changed(
+    round_: ConsultationRound,
+    user: User,
+    org_ids: Iterable[int],
+    text: Callable[[], str],
+    anchor: str | None = "changes",
+) -> None:
+    """The admins of these organisations are told that the round changed (`text`, in each
+    reader's language), and its open pages hear it (the caller commits)."""
+    deliver(
+        org_admins(org_ids),
+        "consultation_changed",
+        text,
+        path_for("consultations.show", round_id=round_.id, _anchor=anchor),
         actor=user,
         actor_name=round_.department.name,
         thread=_thread(round_),
         title=round_.title,
     )
     _announce(round_, "changed", utcnow())
-    db.session.commit()
 
 
 TEXT_PARTS = ("title", "problem", "background")
@@ -1097,17 +1115,12 @@ def revise_text(user: User | None, round_id: int, part: str, text: str, reason: 
         raise Invalid(_("Nothing was changed."), field="text")
     _revision(round_, user, part, old, new, why)
     audit.record(user, "consultation.revised", "consultation", round_.id, f"{part}: {why}")
-    deliver(
-        org_admins({org_id for _u, org_id in audience_members(round_)}),
-        "consultation_changed",
+    _tell_changed(
+        round_,
+        user,
+        {org_id for _u, org_id in audience_members(round_)},
         lambda: _("The text was corrected. %(reason)s", reason=why),
-        path_for("consultations.show", round_id=round_.id, _anchor="changes"),
-        actor=user,
-        actor_name=round_.department.name,
-        thread=_thread(round_),
-        title=round_.title,
     )
-    _announce(round_, "changed", utcnow())
     db.session.commit()
 
 
@@ -1120,19 +1133,14 @@ def record_document_change(
         return
     part = "document-added" if added else "document-removed"
     _revision(round_, user, part, "" if added else filename, filename if added else "", "")
-    deliver(
-        org_admins({org_id for _u, org_id in audience_members(round_)}),
-        "consultation_changed",
+    _tell_changed(
+        round_,
+        user,
+        {org_id for _u, org_id in audience_members(round_)},
         (lambda: _("A document was added: %(file)s", file=filename))
         if added
         else (lambda: _("A document was removed: %(file)s", file=filename)),
-        path_for("consultations.show", round_id=round_.id, _anchor="changes"),
-        actor=user,
-        actor_name=round_.department.name,
-        thread=_thread(round_),
-        title=round_.title,
     )
-    _announce(round_, "changed", utcnow())
 
 
 def remove_question(user: User | None, round_id: int, question_id: int, reason: str) -> None:
