@@ -170,26 +170,17 @@ def set_password(handle: str) -> None:
     """Set a new password for an account, by its handle or email (a demo whose printed
     passwords were lost); checked like the registration form's, and every session of the
     account and every reset link asked for before end."""
-    from sqlalchemy import delete, func, select
-
-    from .models import LoginAttempt, User
+    from .queries.moderation import find_person
     from .services import accounts
 
-    wanted = handle.strip().lstrip("@")
-    column = func.lower(User.email) if "@" in wanted else User.handle
-    user = db.session.scalar(select(User).where(column == wanted.lower()))
+    user = find_person(handle)
     if user is None:
-        raise click.ClickException(f"No account with the handle or email {wanted!r}.")
+        raise click.ClickException(f"No account with the handle or email {handle.strip()!r}.")
     password = click.prompt("New password", hide_input=True, confirmation_prompt=True)
     try:
-        accounts.check_password_strength(password)
+        accounts.set_password(user, password)
     except DomainError as err:
         raise click.ClickException(err.message) from None
-    user.password_hash = accounts.hash_password(password)
-    accounts._use_up_resets(user)  # noqa: SLF001 — as a reset by mail does
-    db.session.execute(delete(LoginAttempt).where(LoginAttempt.email == user.email))
-    db.session.commit()
-    accounts.end_all_sessions(user)
     click.echo(f"Password set for {user.display_name} (@{user.handle}, {user.email}).")
 
 

@@ -684,15 +684,22 @@ def reset_password(token: str, new_password: str) -> User:
     The account's failed logins are forgotten, so a locked-out owner can log in.
     """
     reset = _valid_reset(token)
-    check_password_strength(new_password)
     user = db.session.get(User, reset.user_id)
     assert user is not None
+    set_password(user, new_password)
+    return user
+
+
+def set_password(user: User, new_password: str) -> None:
+    """A new password chosen without the old one (a reset link, or an operator's
+    `flask users set-password`): checked like the registration form's; every open reset link
+    is used up, the failed logins forgotten and every session ends."""
+    check_password_strength(new_password)
     _use_up_resets(user)
     user.password_hash = hash_password(new_password)
     db.session.execute(delete(LoginAttempt).where(LoginAttempt.email == user.email))
     db.session.commit()
     end_all_sessions(user)
-    return user
 
 
 def update_settings(
