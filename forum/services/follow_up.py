@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask import current_app
@@ -42,6 +41,7 @@ from ..text import excerpt
 from . import moderation, throttle
 from .notifications import notify_people
 from .rendering import render_body
+from .transaction import insert_on_conflict
 from .validation import chosen_commitments, clean_text
 
 STOCKHOLM = ZoneInfo("Europe/Stockholm")
@@ -115,22 +115,11 @@ def _log(action: Action, actor: User | None, name: str, old: object, new: object
         )
 
 
-def _insert(table: Any) -> Any:
-    """INSERT ... ON CONFLICT for the session's database (SQLite and PostgreSQL both have it)."""
-    if db.session.get_bind().dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as pg_insert
-
-        return pg_insert(table)
-    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-
-    return sqlite_insert(table)
-
-
 def _follow(action: Action, user: User) -> None:
     """Make `user` a follower; following twice (a double click, two requests at once) is
     one follower row and no error: the primary key decides, not a read before the insert."""
     db.session.execute(
-        _insert(ActionFollower.__table__)
+        insert_on_conflict(ActionFollower.__table__, db.session.get_bind().dialect.name)
         .values(action_id=action.id, user_id=user.id, created_at=utcnow())
         .on_conflict_do_nothing()
     )

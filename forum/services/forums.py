@@ -39,6 +39,7 @@ from ..text import Rendered, slugify
 from . import audit, moderation, notifications, throttle
 from .rendering import MAX_BODY, MAX_DESCRIPTION, MAX_TITLE, render_body, replace_text
 from .slugs import free_slug
+from .transaction import insert_on_conflict
 from .validation import check_characters, chosen_commitments, clean_text
 
 MAX_CLIENT_ID = 64
@@ -176,17 +177,6 @@ def _existing(user: User, client_id: str) -> Message | None:
     )
 
 
-def _upsert(table: Any, dialect: str) -> Any:
-    """INSERT ... ON CONFLICT for `dialect` (SQLite and PostgreSQL both have it)."""
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as pg_insert
-
-        return pg_insert(table)
-    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-
-    return sqlite_insert(table)
-
-
 def _marker_upsert() -> Any:
     """The read marker's upsert for this session's database: parameters `m_user`,
     `m_thread`, `m_last` and `m_count`."""
@@ -197,7 +187,7 @@ def _marker_upsert() -> Any:
 def _marker_upsert_for(dialect: str) -> Any:
     """Built once per dialect (building it cost more than running it on the send path)."""
     markers = ReadMarker.__table__
-    stmt = _upsert(markers, dialect).values(
+    stmt = insert_on_conflict(markers, dialect).values(
         user_id=bindparam("m_user"),
         thread_id=bindparam("m_thread"),
         last_read_id=bindparam("m_last"),
