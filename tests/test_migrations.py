@@ -235,3 +235,82 @@ def test_a_populated_sqlite_database_migrates_down_and_up_again(sqlite_url, keep
         finally:
             db.session.remove()
             db.engine.dispose()
+
+
+def test_hidden_reasons_are_split_into_principle_and_note_and_joined_again(
+    sqlite_url, keep_logging
+):
+    """e26hidden: "Integritet (Privacy): note" becomes the principle and the note, the flags'
+    sentence becomes empty (so each reader gets it in their language), an "other" reason
+    stays the moderator's words; going down writes the old single texts back."""
+    from sqlalchemy import select, text
+
+    from forum.demo import seed_demo
+    from forum.models import Message, MessageState, ModerationAction, Principle, User
+    from forum.services import moderation
+    from forum.services.agreement import seed_agreement
+
+    app = create_app(app_config(sqlite_url))
+    with app.app_context():
+        try:
+            flask_migrate.upgrade()
+            with app.test_request_context():
+                seed_agreement()
+                seed_demo()
+                admin = db.session.scalar(select(User).where(User.is_admin.is_(True)))
+                visible = db.session.scalars(
+                    select(Message)
+                    .where(Message.state == MessageState.visible, Message.author_id != admin.id)
+                    .order_by(Message.id)
+                ).all()
+                principle = db.session.scalar(select(Principle).order_by(Principle.position))
+                by_principle = moderation.hide_message(
+                    admin, visible[0].id, principle.slug, "Adress"
+                )
+                moderation.hide_message(admin, visible[1].id, "other", "Reklam för en firma")
+                flagged = visible[2].id
+                db.session.execute(
+                    text("UPDATE messages SET state = 'hidden' WHERE id = :id"), {"id": flagged}
+                )
+                db.session.commit()
+                action_id = by_principle.id
+                ids = (visible[0].id, visible[1].id, flagged)
+                name = f"{principle.name_sv} ({principle.name_en})"
+            db.session.remove()
+            reasons = "SELECT hidden_reason FROM messages WHERE id IN (:a, :b, :c) ORDER BY id"
+            bound = dict(zip("abc", sorted(ids), strict=True))
+            order = sorted(range(3), key=lambda n: ids[n])
+
+            flask_migrate.downgrade(revision="e25actions")
+            with db.engine.connect() as connection:
+                stored = connection.scalars(text(reasons), bound).all()
+                action = connection.scalar(
+                    text("SELECT reason FROM moderation_actions WHERE id = :id"), {"id": action_id}
+                )
+            old = [
+                f"{name}: Adress",
+                "Reklam för en firma",
+                "Flaggat av flera personer. Väntar på en moderator.",
+            ]
+            assert stored == [old[n] for n in order]
+            assert action == f"{name}: Adress"
+
+            flask_migrate.upgrade()
+            with db.engine.connect() as connection:
+                rows = connection.execute(
+                    text(
+                        "SELECT hidden_principle_id, hidden_reason FROM messages "
+                        "WHERE id IN (:a, :b, :c) ORDER BY id"
+                    ),
+                    bound,
+                ).all()
+                action = connection.scalar(
+                    text("SELECT reason FROM moderation_actions WHERE id = :id"), {"id": action_id}
+                )
+            new = [(principle.id, "Adress"), (None, "Reklam för en firma"), (None, None)]
+            assert [tuple(r) for r in rows] == [new[n] for n in order]
+            assert action == "Adress"
+            assert db.session.get(ModerationAction, action_id).principle_id == principle.id
+        finally:
+            db.session.remove()
+            db.engine.dispose()

@@ -143,7 +143,12 @@ def test_three_flags_hide_the_message_live_pending_review(scene, client, auth, s
     payload = hidden[0]["message"]
     assert payload["id"] == scene.message.id and payload["state"] == "hidden"
     assert payload["html"] == "" and payload["body"] == ""
-    assert payload["hidden_reason"]
+    # hidden by flags, with no moderator's words: the sentence in each reader's language
+    assert payload["hidden_reasons"] == {
+        "sv": "Flaggat av flera personer. Väntar på en moderator.",
+        "en": "Flagged by several people; waiting for a moderator.",
+    }
+    assert payload["hidden_reason"] == payload["hidden_reasons"]["en"]  # the flagger's language
     db.session.refresh(scene.message)
     assert scene.message.state == "hidden" and "Storgatan" in scene.message.body  # kept
     entry = db.session.scalar(select(AuditEntry).where(AuditEntry.action == "message.auto_hidden"))
@@ -253,6 +258,8 @@ def test_hide_with_a_principle_tells_the_author_and_the_room(scene, client, auth
     author_socket = socket_for(scene.author)
     watcher.get_received()
     author_socket.get_received()
+    scene.author.locale = "en"
+    db.session.commit()
     auth.login(scene.forum_moderator)
 
     response = client.post(
@@ -263,18 +270,25 @@ def test_hide_with_a_principle_tells_the_author_and_the_room(scene, client, auth
     assert response.status_code == 302
     db.session.refresh(scene.message)
     assert scene.message.state == "hidden"
-    assert "Integritet" in scene.message.hidden_reason and "Personangrepp" in (
-        scene.message.hidden_reason
-    )
+    # the principle and the moderator's words are kept apart, so each reader gets the
+    # principle's name in their own language (it used to read "Integritet (Privacy): ...")
+    principle = scene.message.hidden_principle
+    assert principle.slug == principle_slug(db) and principle.name_sv != principle.name_en
+    assert scene.message.hidden_reason == "Personangrepp"
+    sv, en = f"{principle.name_sv}: Personangrepp", f"{principle.name_en}: Personangrepp"
     hidden = received(watcher, "message:hidden")
-    assert hidden[0]["message"]["hidden_reason"] == scene.message.hidden_reason
+    assert hidden[0]["message"]["hidden_reasons"] == {"sv": sv, "en": en}
     notes = received(author_socket, "notification")
     assert notes and notes[0]["notification"]["kind"] == "moderation_hidden"
-    assert "Personangrepp" in notes[0]["notification"]["excerpt"]
+    assert notes[0]["notification"]["excerpt"] == en  # the author reads English
     mail = db.session.scalar(select(OutboxMail).where(OutboxMail.to_address == scene.author.email))
-    assert mail is not None and "Personangrepp" in mail.body
+    assert mail is not None and en in mail.body and principle.name_sv not in mail.body
+    page = text(client.get(f"/threads/{scene.thread.id}"))  # the tests' browsers ask for English
+    assert en in page and f"{principle.name_sv}:" not in page and "Storgatan" not in page
+    client.post("/language", data={"lang": "sv"})
     page = text(client.get(f"/threads/{scene.thread.id}"))
-    assert "Personangrepp" in page and "Storgatan" not in page
+    assert sv in page and principle.name_en not in page
+    client.post("/language", data={"lang": "en"})
 
     again = client.post(
         f"/moderation/messages/{scene.message.id}/hide",

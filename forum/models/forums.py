@@ -22,7 +22,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column, query_expression, rel
 
 from ..extensions import Model
 from .accounts import User
-from .agreement import Commitment
+from .agreement import Commitment, Principle
 from .base import UTCDateTime, link_table, utcnow
 
 forum_commitments = link_table(
@@ -136,6 +136,11 @@ class Message(Model):
     state: Mapped[MessageState] = mapped_column(
         Enum(MessageState, native_enum=False, length=20), default=MessageState.visible
     )
+    # Why a hidden message is hidden, kept apart so each reader sees it in their own
+    # language: the principle of the agreement it broke (shown by its name in the reader's
+    # language) and the moderator's own words. Both empty: hidden automatically by flags,
+    # waiting for a moderator. `payloads.hidden_reasons` writes the sentence.
+    hidden_principle_id: Mapped[int | None] = mapped_column(ForeignKey("principles.id"))
     hidden_reason: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     edited_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -150,6 +155,7 @@ class Message(Model):
     thread: Mapped[Thread] = relationship()
     author: Mapped[User] = relationship()
     reply_to: Mapped[Message | None] = relationship(remote_side=[id])
+    hidden_principle: Mapped[Principle | None] = relationship()
 
 
 class MessageRevision(Model):

@@ -11,6 +11,8 @@ from datetime import datetime
 from functools import cache
 from typing import Any, NamedTuple, cast
 
+from flask_babel import force_locale, get_locale
+from flask_babel import gettext as _
 from sqlalchemy import Table, bindparam, select
 
 from ..extensions import db
@@ -24,6 +26,7 @@ from ..models import (
     Notification,
     Organisation,
     OrganisationStatus,
+    Principle,
     Thread,
     User,
 )
@@ -105,6 +108,8 @@ class MessageRow(NamedTuple):
     client_id: str
     state: MessageState
     hidden_reason: str | None
+    hidden_principle_sv: str | None
+    hidden_principle_en: str | None
     reply_id: int | None
     reply_author_name: str | None
     reply_html: str | None
@@ -116,6 +121,7 @@ def message_rows_select() -> Any:
     object is built for a message, its author or the message it replies to."""
     messages = cast(Table, Message.__table__)
     users = cast(Table, User.__table__)
+    principles = cast(Table, Principle.__table__)
     reply = messages.alias("reply")
     reply_author = users.alias("reply_author")
     statement = (
@@ -133,6 +139,8 @@ def message_rows_select() -> Any:
             messages.c.client_id,
             messages.c.state,
             messages.c.hidden_reason,
+            principles.c.name_sv.label("hidden_principle_sv"),
+            principles.c.name_en.label("hidden_principle_en"),
             reply.c.id.label("reply_id"),
             reply_author.c.display_name.label("reply_author_name"),
             reply.c.html.label("reply_html"),
@@ -140,6 +148,7 @@ def message_rows_select() -> Any:
         )
         .select_from(messages)
         .join(users, users.c.id == messages.c.author_id)
+        .outerjoin(principles, principles.c.id == messages.c.hidden_principle_id)
         .outerjoin(reply, reply.c.id == messages.c.reply_to_id)
         .outerjoin(reply_author, reply_author.c.id == reply.c.author_id)
     )
@@ -152,6 +161,7 @@ def message_rows_select() -> Any:
 def payload_row(message: Message) -> MessageRow:
     """The `MessageRow` of a message already loaded (a send, an edit, a moderation)."""
     reply = message.reply_to
+    principle = message.hidden_principle if message.state == MessageState.hidden else None
     return MessageRow(
         message.id,
         message.thread_id,
@@ -166,6 +176,8 @@ def payload_row(message: Message) -> MessageRow:
         message.client_id,
         message.state,
         message.hidden_reason,
+        principle.name_sv if principle is not None else None,
+        principle.name_en if principle is not None else None,
         reply.id if reply is not None else None,
         reply.author.display_name if reply is not None else None,
         reply.html if reply is not None else None,
@@ -189,6 +201,8 @@ def message_dict(row: MessageRow, organisations: dict[int, str]) -> dict[str, An
         client_id,
         state,
         hidden_reason,
+        hidden_principle_sv,
+        hidden_principle_en,
         reply_id,
         reply_author_name,
         reply_html,
@@ -204,7 +218,7 @@ def message_dict(row: MessageRow, organisations: dict[int, str]) -> dict[str, An
             "excerpt": excerpt(reply_html, 160) if reply_state == MessageState.visible else None,
             "state": reply_state.value,
         }
-    return {
+    item: dict[str, Any] = {
         "id": message_id,
         "thread_id": thread_id,
         "author": _author(author_id, author_name, author_handle, organisations),
@@ -216,8 +230,49 @@ def message_dict(row: MessageRow, organisations: dict[int, str]) -> dict[str, An
         "reply_quote": quote,
         "client_id": client_id,
         "state": state.value,
-        "hidden_reason": hidden_reason if state == MessageState.hidden else None,
+        "hidden_reason": None,
+        "hidden_reasons": None,
     }
+    if state == MessageState.hidden:
+        principle = None
+        if hidden_principle_sv is not None and hidden_principle_en is not None:
+            principle = {"sv": hidden_principle_sv, "en": hidden_principle_en}
+        reasons = hidden_reasons(principle, hidden_reason)
+        # the reader's language; a broadcast carries every language and the page picks its own
+        locale = get_locale()
+        item["hidden_reason"] = reasons.get(str(locale) if locale else "sv", reasons["sv"])
+        item["hidden_reasons"] = reasons
+    return item
+
+
+def hidden_reason_in_both(principle: Principle | None, note: str | None) -> str:
+    """Why a message is hidden, for what is read in either language (the audit log, the
+    bilingual archive): the principle's name in both, the note, or that flags hid it."""
+    if principle is not None:
+        name = f"{principle.name_sv} ({principle.name_en})"
+        return f"{name}: {note}" if note else name
+    if note:
+        return note
+    flagged = hidden_reasons(None, None)
+    return " / ".join(dict.fromkeys(flagged.values()))
+
+
+def hidden_reasons(principle: dict[str, str] | None, note: str | None) -> dict[str, str]:
+    """Why a message is hidden, in each language of the interface: the principle's name in
+    that language and the moderator's words (which stay as written), or, with neither, that
+    flags hid it until a moderator looks."""
+    from .. import LOCALES  # noqa: PLC0415 (the package imports this module)
+
+    reasons = {}
+    for lang in LOCALES:
+        if principle is not None:
+            reasons[lang] = f"{principle[lang]}: {note}" if note else principle[lang]
+        elif note:
+            reasons[lang] = note
+        else:
+            with force_locale(lang):
+                reasons[lang] = _("Flagged by several people; waiting for a moderator.")
+    return reasons
 
 
 def messages_dicts(

@@ -44,6 +44,7 @@ from ..models import (
     Forum,
     Message,
     MessageRevision,
+    MessageState,
     ModerationAction,
     PersonalExport,
     Thread,
@@ -52,6 +53,7 @@ from ..models import (
 )
 from ..models.base import utcnow
 from ..queries import consultations as consultation_queries
+from ..queries import payloads
 from . import documents
 from .audit import record as audit
 from .mail import queue_mail
@@ -164,7 +166,9 @@ def _thread_record(thread: Thread) -> dict[str, Any]:
                 "id": m.id,
                 "author": {"id": m.author_id, "display_name": m.author.display_name},
                 "state": m.state.value,
-                "hidden_reason": m.hidden_reason,
+                "hidden_reason": payloads.hidden_reason_in_both(m.hidden_principle, m.hidden_reason)
+                if m.state == MessageState.hidden
+                else None,
                 "html": m.html,
                 "created_at": iso_utc(m.created_at),
                 "edited_at": iso_utc(m.edited_at),

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from difflib import SequenceMatcher
 from typing import Any
@@ -199,12 +200,10 @@ def _default_locale() -> str:
     return current_app.config.get("BABEL_DEFAULT_LOCALE", "sv")
 
 
-def public_reason(principle: Principle | None, note: str) -> str:
-    """The reason shown in a hidden message's placeholder: the principle, and the note."""
-    if principle is None:
-        return note
-    name = f"{principle.name_sv} ({principle.name_en})"
-    return f"{name}: {note}" if note else name
+def hidden_reason_now(message: Message) -> str:
+    """Why this message is hidden, in the language of the request or of the person being
+    told (`notifications.deliver` calls it in each recipient's language)."""
+    return payloads.message_dict(payloads.payload_row(message), {})["hidden_reason"] or ""
 
 
 def _duration(minutes: object) -> timedelta:
@@ -291,7 +290,9 @@ def _record_action(
     return action
 
 
-def _tell(subject: User, kind: str, reason: str, action: ModerationAction) -> None:
+def _tell(
+    subject: User, kind: str, reason: str | Callable[[], str], action: ModerationAction
+) -> None:
     thread = action.message.thread if action.message is not None else None
     notifications.notify_person(
         subject, kind, reason, action_url(action), thread, action.message_id
@@ -343,8 +344,8 @@ def flag_message(
     )
     if (count or 0) >= flag_threshold():
         message.state = MessageState.hidden
-        with force_locale(_default_locale()):
-            message.hidden_reason = _("Flagged by several people; waiting for a moderator.")
+        message.hidden_principle = None  # with no reason: hidden by flags (see the model)
+        message.hidden_reason = None
         audit.record(
             None,
             "message.auto_hidden",
@@ -388,6 +389,7 @@ def dismiss_flags(actor: User | None, message_id: int) -> int:
     )
     if message.state == MessageState.hidden and _active_hide(message.id) is None:
         message.state = MessageState.visible
+        message.hidden_principle = None
         message.hidden_reason = None
         _emit_message("message:restored", message)
         notifications.sync_message_excerpts(message)
@@ -408,12 +410,13 @@ def hide_message(
     text = _reason(note, required=False, field="note")
     principle, code = _principle_or_other(reason, text)
     message.state = MessageState.hidden
-    message.hidden_reason = public_reason(principle, text)
+    message.hidden_principle = principle
+    message.hidden_reason = text or None
     action = _record_action(
         actor,
         ActionKind.hide,
         message.author,
-        message.hidden_reason,
+        text,
         reason_code=code,
         principle=principle,
         message=message,
@@ -424,18 +427,19 @@ def hide_message(
         "message.hidden",
         "message",
         message.id,
-        message.hidden_reason,
+        payloads.hidden_reason_in_both(principle, text),
         forum_id=message.thread.forum_id,
     )
     _emit_message("message:hidden", message)
     notifications.sync_message_excerpts(message)
-    _tell(message.author, "moderation_hidden", message.hidden_reason, action)
+    _tell(message.author, "moderation_hidden", lambda: hidden_reason_now(message), action)
     db.session.commit()
     return action
 
 
 def _show_again(actor: User, message: Message) -> None:
     message.state = MessageState.visible
+    message.hidden_principle = None
     message.hidden_reason = None
     for action in db.session.scalars(
         select(ModerationAction).where(
@@ -504,6 +508,7 @@ def redact_message(
     )
     if message.state == MessageState.hidden and _active_hide(message.id) is None:
         message.state = MessageState.visible
+        message.hidden_principle = None
         message.hidden_reason = None
         _emit_message("message:restored", message)
     else:

@@ -565,12 +565,13 @@ def describe_moderation(kind: str, thread: str) -> str:
 def notify_person(
     user: User,
     kind: str,
-    reason: str,
+    reason: str | Callable[[], str],
     url: str,
     thread: Thread | None = None,
     message_id: int | None = None,
 ) -> None:
-    """Tell a person about a moderation step or an appeal's outcome, with the reason."""
+    """Tell a person about a moderation step or an appeal's outcome, with the reason (a
+    function is called in their language)."""
     deliver(
         [user],
         kind,

@@ -330,6 +330,7 @@ def blank_message() -> dict:
         "client_id": "",
         "state": "visible",
         "hidden_reason": None,
+        "hidden_reasons": None,
     }
 
 

@@ -17,7 +17,7 @@ from .. import policy
 from ..errors import DomainError, Invalid, NotFound
 from ..extensions import db
 from ..formatting import audit_reason
-from ..models import Appeal, FlagReason, Message, Principle, User
+from ..models import Appeal, FlagReason, Message, MessageState, Principle, User
 from ..queries import agreement, payloads
 from ..queries import forums as forum_queries
 from ..queries import moderation as mq
@@ -441,10 +441,13 @@ def lift(action_id: int):
 def _action_page(action_id: int, errors: dict[str, str] | None = None, status: int = 200):
     action = mq.get_action(current_user, action_id)
     appeal = mq.appeal_of(action)
+    message = action.message
+    hidden = message is not None and message.state == MessageState.hidden
     return render_template(
         "moderation/action.html",
         action=action,
         appeal=appeal,
+        hidden_reason=service.hidden_reason_now(message) if message and hidden else "",
         mine=action.subject_id == current_user.id,
         labels=ACTION_LABELS,
         errors=errors or {},

@@ -38,7 +38,10 @@ export function fillMessage(li, m, ctx) {
   bodyEl.hidden = m.state !== "visible";
   slot(li, "deleted").hidden = m.state !== "deleted";
   slot(li, "hidden").hidden = m.state !== "hidden";
-  slot(li, "hidden-reason").textContent = m.hidden_reason || "";
+  // a broadcast carries the reason in every language; the page shows its own
+  const reasons = m.hidden_reasons || {};
+  slot(li, "hidden-reason").textContent =
+    reasons[document.documentElement.lang] || m.hidden_reason || "";
   const set = (name, fn) => { const el = slot(li, name); if (el) fn(el); };
   set("actions", (el) => { el.hidden = m.state !== "visible"; });
   set("reply-link", (el) => { el.href = `?reply_to=${m.id}#composer`; });

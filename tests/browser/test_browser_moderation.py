@@ -16,7 +16,7 @@ def members(world):
 
 
 def test_flags_hide_live_and_the_queue_restores_live(world, new_page):
-    author, watcher = new_page("en"), new_page("en")
+    author, watcher = new_page("en"), new_page("sv")
     login(author, world, world.bob_email)
     login(watcher, world, world.alice_email)
     open_thread(author, world)
@@ -37,9 +37,13 @@ def test_flags_hide_live_and_the_queue_restores_live(world, new_page):
         flagger.locator("form.stack [type=submit]").click()
         expect(flagger.locator(".flash-success")).to_be_visible()
 
-    # the fourth member sees it disappear without a reload, with a placeholder
+    # the fourth member sees it disappear without a reload, with a placeholder in their own
+    # language (the flaggers' pages are English; the broadcast carries both)
     expect(item).to_have_attribute("data-state", "hidden")
     expect(item.locator("[data-slot=hidden]")).to_be_visible()
+    expect(item.locator("[data-slot=hidden-reason]")).to_have_text(
+        "Flaggat av flera personer. Väntar på en moderator."
+    )
     expect(item.locator("[data-slot=body]")).to_be_hidden()
 
     moderator = new_page("en")
