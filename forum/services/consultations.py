@@ -564,7 +564,8 @@ def save_response(
     With `loaded` (the digest of each answer as the form showed it, see text_digest) only the
     answers the person changed are written, and an answer someone else changed meanwhile is
     an EditConflict (fields named answer-<question id>): nothing of the post is saved.
-    Without it every answer given is written.
+    Without it every answer given is written; so is an answer whose question is not a key of
+    `loaded` (an API client that sent no base for it; the web form has a key for each).
     """
     policy.require_login(user)
     assert user is not None
@@ -588,14 +589,14 @@ def save_response(
     current = {a.question_id: a for a in response.answers}
     if loaded is not None:
         write, conflicts = _changed_fields(
-            {f"answer-{q}": t for q, t in cleaned.items()},
+            {f"answer-{q}": t for q, t in cleaned.items() if q in loaded},
             {f"answer-{q}": a.body for q, a in current.items()},
             {f"answer-{q}": d for q, d in loaded.items()},
         )
         if conflicts:
             digests = {name: text_digest(text) for name, text in conflicts.items()}
             raise EditConflict(_conflict_message(), conflicts, digests)
-        cleaned = {q: t for q, t in cleaned.items() if f"answer-{q}" in write}
+        cleaned = {q: t for q, t in cleaned.items() if q not in loaded or f"answer-{q}" in write}
         if not cleaned and not submit:  # saved again unchanged: nothing to tell anyone
             db.session.commit()
             return response
