@@ -236,8 +236,10 @@ def _store(
 ) -> Document:
     """Check, store and record the file. `lock` locks the row the document goes on (and
     makes the checks that must hold at that moment): the duplicate check is made again
-    after it, so of two uploads of one file at once the second is refused. The slow part
-    (the preview, the bytes to storage) comes before the lock, which is held only to commit."""
+    after it, so of two uploads of one file at once the second is refused. A round's
+    document has its slow part (the PDF preview, the bytes to storage) before the lock,
+    which is then held only to commit; a response's row is already locked by
+    `_response_row` (which may have to make it), and its documents get no preview."""
     kind = sniff(data)
     _refuse_duplicate(round_, response_id, data)  # at once, before the slow part
     key = secrets.token_urlsafe(24)
