@@ -5,14 +5,14 @@ The duplicate-upload check (the same file twice on a round, or on one response) 
 (PostgreSQL: SELECT ... FOR UPDATE, read afresh), or, on SQLite, after the transaction has
 taken the one write lock: the second request waits for the first's commit and then sees it.
 Each worker waits at a barrier (bounded by a timeout) so the requests really overlap; the
-whole exchange is bounded by `at_once`'s timeout.
+whole exchange is bounded by `at_once`'s timeout. They run on SQLite and on PostgreSQL
+(FORUM_TEST_DATABASE_URL).
 """
 
 from __future__ import annotations
 
 import threading
 
-import pytest
 from consultation_support import make_round, respond
 from sqlalchemy import func, select
 from support import at_once
@@ -24,8 +24,6 @@ from forum.models import AuditEntry, ConsultationRound, Document, Notification, 
 from forum.queries import consultations as consultation_queries
 from forum.services import consultations as service
 from forum.services import documents
-
-pytestmark = pytest.mark.postgres
 
 WORKERS = 3
 
