@@ -79,7 +79,11 @@ def init_api(app: Flask) -> None:
                     "follow-up actions and the yearly indicators. Lists are paged by id: "
                     "follow `next`. Times are ISO 8601 in UTC. A personal access token "
                     "(Authorization: Bearer ...) reads what its owner may read and, with the "
-                    "`respond` scope, saves its organisation's consultation response."
+                    "`respond` scope, saves its organisation's consultation response. "
+                    "Send each answer's `digest` (from GET .../responses/own) back as its "
+                    "`base`: an answer someone else changed meanwhile is then a 409 "
+                    "`conflict` and nothing is saved; an answer without a base is written "
+                    "whatever is stored, as before bases existed."
                 ),
                 "license": {"name": "CC0-1.0", "identifier": "CC0-1.0"},
             },

@@ -19,14 +19,32 @@ class Base(Schema):
         ordered = True
 
 
+class ConflictingAnswer(Base):
+    """An answer someone else changed after the client read it (and the client changed too)."""
+
+    question_id = fields.Int(required=True)
+    current = fields.Str(required=True, metadata={"description": "the stored text, to merge"})
+    digest = fields.Str(
+        required=True,
+        metadata={"description": "its digest: the `base` to send with the merged text"},
+    )
+
+
 class ErrorBody(Base):
     code = fields.Str(required=True, metadata={"description": "machine-readable error code"})
     message = fields.Str(required=True, metadata={"description": "what went wrong, for people"})
     field = fields.Str(metadata={"description": "the input field at fault, when there is one"})
+    conflicts = fields.List(
+        fields.Nested(ConflictingAnswer),
+        metadata={
+            "description": "with code `conflict` when saving a response: the answers whose "
+            "`base` is no longer the stored text (nothing of the request was saved)"
+        },
+    )
 
 
 class Error(Base):
-    """Every error: `{"error": {"code", "message", "field"?}}`."""
+    """Every error: `{"error": {"code", "message", "field"?, "conflicts"?}}`."""
 
     error = fields.Nested(ErrorBody, required=True)
 
@@ -284,12 +302,30 @@ class FeedbackList(Base):
 TEXT_PATTERN = r"^[^\u0000]*$"
 
 
+DIGEST_PATTERN = r"^[0-9a-f]{32}$"
+
+
 class AnswerInput(Base):
     question_id = fields.Int(required=True, validate=validate.Range(min=1, max=MAX_ID))
     text = fields.Str(
         required=True,
         validate=[validate.Length(max=20_000), validate.Regexp(TEXT_PATTERN), no_nul],
         metadata={"description": "markdown; no NUL characters and no lone surrogates"},
+    )
+    base = fields.Str(
+        validate=validate.Regexp(DIGEST_PATTERN),
+        metadata={
+            "description": (
+                "the `digest` of this answer as the client read it (GET .../responses/own, "
+                "or the last save's answer). With it the answer is saved as the web form "
+                "saves: unchanged from its base it is not written (a colleague's newer text "
+                "stays); changed, it is written if the stored text is still its base, and "
+                "if someone else changed it meanwhile the request is a 409 `conflict` that "
+                "lists the stored text and nothing is saved. Without a base the answer is "
+                "written whatever is stored (as before bases existed): it may overwrite a "
+                "colleague's text unseen, so send one."
+            )
+        },
     )
 
 
@@ -311,9 +347,38 @@ class ResponseInput(Base):
     )
 
 
+class OwnAnswer(Base):
+    """One answer of the organisation's working response (every question of the round)."""
+
+    question_id = fields.Int(required=True)
+    text = fields.Str(required=True, metadata={"description": "markdown; empty if unanswered"})
+    digest = fields.Str(
+        required=True, metadata={"description": "send it back as the answer's `base`"}
+    )
+
+
 class ResponseSaved(Base):
     id = fields.Int(required=True)
     round_id = fields.Int(required=True)
     organisation = fields.Nested(Ref, required=True)
     status = fields.Str(required=True)
     version_count = fields.Int(required=True)
+    answers = fields.List(
+        fields.Nested(OwnAnswer),
+        required=True,
+        metadata={"description": "every answer as now stored, with the digest to send next"},
+    )
+
+
+class OwnResponse(Base):
+    """The token's organisation's working response (its draft): what the next save changes."""
+
+    id = fields.Int(required=True, allow_none=True, metadata={"description": "null: none yet"})
+    round_id = fields.Int(required=True)
+    organisation = fields.Nested(Ref, required=True)
+    status = fields.Str(
+        required=True, allow_none=True, metadata={"description": "draft, submitted or declined"}
+    )
+    version_count = fields.Int(required=True)
+    updated_at = fields.Str(required=True, allow_none=True, metadata={"format": "date-time"})
+    answers = fields.List(fields.Nested(OwnAnswer), required=True)

@@ -6,7 +6,7 @@ import json
 import re
 from typing import Any, NoReturn
 
-from flask import Request, request, url_for
+from flask import Request, jsonify, request, url_for
 from flask_babel import gettext as _
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields
@@ -35,7 +35,8 @@ from ..queries import open_data
 from ..services import api_tokens
 from ..services import consultations as consultation_service
 from ..services import follow_up as follow_up_service
-from . import schemas
+from ..services.transaction import discard_changes
+from . import error_body, schemas
 
 
 class ArgumentsParser(FlaskParser):
@@ -557,32 +558,118 @@ def round_feedback(round_id: int):
     }
 
 
-@bp.post("/consultations/<int:round_id>/responses")
-@bp.arguments(schemas.ResponseInput)
-@bp.response(200, schemas.ResponseSaved)
-@bp.doc(security=[{"token": []}])
-def save_response(data, round_id: int):
-    """Save (and with `submit`, file) the token's organisation's response: needs `respond`."""
+def _responding_token(round_id: int) -> ApiToken:
+    """The request's token if it may answer consultations for its organisation."""
     token = current_token()
     if token is None:
-        from ..errors import AuthRequired
-
         raise AuthRequired(_("This needs an access token."))
-    organisation = token.organisation
-    if organisation is None or not policy.can_respond_with_token(token):
+    if token.organisation is None or not policy.can_respond_with_token(token):
         raise Forbidden(_("This token may not answer consultations."))
     if round_id > open_data.MAX_ID:
         raise NotFound(_("Nothing here."))
-    answers = {a["question_id"]: a["text"] for a in data["answers"]}
-    response = consultation_service.save_response(
-        token.user, round_id, organisation.id, answers, submit=data["submit"]
+    return token
+
+
+def _own_answers(
+    round_: ConsultationRound, response: ConsultationResponse | None
+) -> list[dict[str, Any]]:
+    """Every question's answer as stored, with the digest a save sends back as its base."""
+    stored = {a.question_id: a.body for a in response.answers} if response else {}
+    return [
+        {
+            "question_id": q.id,
+            "text": stored.get(q.id, ""),
+            "digest": consultation_service.text_digest(stored.get(q.id, "")),
+        }
+        for q in round_.questions
+    ]
+
+
+@bp.get("/consultations/<int:round_id>/responses/own")
+@bp.response(200, schemas.OwnResponse)
+@bp.doc(security=[{"token": []}])
+def own_response(round_id: int):
+    """The token's organisation's working response, each answer with its digest: needs
+    `respond`.
+
+    Send each answer's `digest` back as its `base` when saving, so that a colleague's text
+    changed meanwhile (in the browser, or by another token) is not overwritten unseen."""
+    token = _responding_token(round_id)
+    organisation = token.organisation
+    assert organisation is not None
+    round_ = consultation_queries.get_round(token.user, round_id)
+    policy.require(
+        policy.can_draft_response(token.user, round_, organisation),
+        _("Only members of a verified organisation that the round asks can respond for it."),
     )
+    response = consultation_queries.own_response(round_id, organisation.id)
+    return {
+        "id": response.id if response else None,
+        "round_id": round_.id,
+        "organisation": _org_ref(organisation),
+        "status": response.status.value if response else None,
+        "version_count": response.version_count if response else 0,
+        "updated_at": iso_utc(response.updated_at) if response else None,
+        "answers": _own_answers(round_, response),
+    }
+
+
+@bp.post("/consultations/<int:round_id>/responses")
+@bp.arguments(schemas.ResponseInput)
+@bp.response(200, schemas.ResponseSaved)
+@bp.alt_response(
+    409,
+    schema=schemas.Error,
+    description=(
+        "An answer sent with a `base` was changed by someone else since (and is changed "
+        "here too): nothing is saved; `error.conflicts` lists each such answer's stored "
+        "text and its digest. Merge, and send again with that digest as the base. Also: "
+        "the round is not open."
+    ),
+)
+@bp.doc(security=[{"token": []}])
+def save_response(data, round_id: int):
+    """Save (and with `submit`, file) the token's organisation's response: needs `respond`.
+
+    An answer with a `base` (its digest as read from GET .../responses/own) is checked as
+    the web form checks it, and a 409 saves nothing; an answer without one is written
+    whatever is stored (the behaviour before bases), which can overwrite a colleague's
+    text unseen."""
+    token = _responding_token(round_id)
+    organisation = token.organisation
+    assert organisation is not None
+    answers = {a["question_id"]: a["text"] for a in data["answers"]}
+    loaded = {a["question_id"]: a["base"] for a in data["answers"] if "base" in a}
+    try:
+        response = consultation_service.save_response(
+            token.user,
+            round_id,
+            organisation.id,
+            answers,
+            submit=data["submit"],
+            loaded=loaded or None,
+        )
+    except consultation_service.EditConflict as err:
+        discard_changes()
+        conflicts = [
+            {
+                "question_id": int(name.removeprefix("answer-")),
+                "current": text,
+                "digest": err.digests[name],
+            }
+            for name, text in err.current.items()
+        ]
+        body = error_body(err.code, err.message)
+        body["error"]["conflicts"] = conflicts
+        return jsonify(body), err.status
+    round_ = consultation_queries.get_round(token.user, round_id)
     return {
         "id": response.id,
         "round_id": response.round_id,
         "organisation": _org_ref(organisation),
         "status": response.status.value,
         "version_count": response.version_count,
+        "answers": _own_answers(round_, response),
     }
 
 

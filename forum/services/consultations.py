@@ -54,6 +54,7 @@ from ..queries.organisations import get_organisation
 from . import audit
 from .notifications import deliver
 from .rendering import render_body
+from .transaction import lock_for_check
 from .validation import chosen_commitments, clean_text
 
 STOCKHOLM = ZoneInfo("Europe/Stockholm")
@@ -268,8 +269,10 @@ def discussion_forum() -> Forum:
 
 def _managed(user: User | None, round_id: int) -> ConsultationRound:
     policy.require_login(user)
+    # locked and read afresh: a page that read the round before (the confirmation of
+    # publishing) must not decide on its copy; of two requests the second sees the first's
     round_ = db.session.scalar(
-        select(ConsultationRound).where(ConsultationRound.id == round_id).with_for_update()
+        lock_for_check(select(ConsultationRound).where(ConsultationRound.id == round_id))
     )
     if round_ is None or not policy.can_view_round(user, round_):
         raise NotFound(_("No such consultation round."))
@@ -496,11 +499,11 @@ def _response_row(round_: ConsultationRound, org: Organisation) -> ConsultationR
             ConsultationResponse.round_id == round_.id,
             ConsultationResponse.organisation_id == org.id,
         )
-        # what the lock waited for: another request's version, not what this one read earlier
         .options(selectinload(ConsultationResponse.answers))
-        .execution_options(populate_existing=True)
     )
-    response = db.session.scalar(query.with_for_update())
+    # what the lock waited for: another request's version, not what this one read earlier;
+    # the caller's checks (a conflicting answer, the same file twice) come after it
+    response = db.session.scalar(lock_for_check(query))
     if response is not None:
         return response
     response = ConsultationResponse(round_id=round_.id, organisation_id=org.id)
@@ -510,7 +513,7 @@ def _response_row(round_: ConsultationRound, org: Organisation) -> ConsultationR
             db.session.flush()
     except IntegrityError:
         # Two members saved the first draft at once: the constraint kept one row.
-        response = db.session.scalar(query.with_for_update())
+        response = db.session.scalar(lock_for_check(query))
         assert response is not None
     return response
 
@@ -561,7 +564,8 @@ def save_response(
     With `loaded` (the digest of each answer as the form showed it, see text_digest) only the
     answers the person changed are written, and an answer someone else changed meanwhile is
     an EditConflict (fields named answer-<question id>): nothing of the post is saved.
-    Without it every answer given is written.
+    Without it every answer given is written; so is an answer whose question is not a key of
+    `loaded` (an API client that sent no base for it; the web form has a key for each).
     """
     policy.require_login(user)
     assert user is not None
@@ -585,14 +589,14 @@ def save_response(
     current = {a.question_id: a for a in response.answers}
     if loaded is not None:
         write, conflicts = _changed_fields(
-            {f"answer-{q}": t for q, t in cleaned.items()},
+            {f"answer-{q}": t for q, t in cleaned.items() if q in loaded},
             {f"answer-{q}": a.body for q, a in current.items()},
             {f"answer-{q}": d for q, d in loaded.items()},
         )
         if conflicts:
             digests = {name: text_digest(text) for name, text in conflicts.items()}
             raise EditConflict(_conflict_message(), conflicts, digests)
-        cleaned = {q: t for q, t in cleaned.items() if f"answer-{q}" in write}
+        cleaned = {q: t for q, t in cleaned.items() if q not in loaded or f"answer-{q}" in write}
         if not cleaned and not submit:  # saved again unchanged: nothing to tell anyone
             db.session.commit()
             return response

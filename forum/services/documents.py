@@ -20,6 +20,7 @@ import tempfile
 import unicodedata
 import zipfile
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,7 +29,7 @@ from flask_babel import gettext as _
 from sqlalchemy import func, select
 
 from .. import policy
-from ..errors import Conflict, Invalid, NotFound
+from ..errors import Conflict, DomainError, Invalid, NotFound
 from ..extensions import db
 from ..models import (
     ConsultationResponse,
@@ -44,6 +45,7 @@ from ..queries.organisations import get_organisation
 from . import audit
 from .consultations import _require_open, _response_row, record_document_change, tell_drafted
 from .storage import storage
+from .transaction import lock_for_check
 
 MAX_ZIP_ENTRIES = 2_000
 MAX_ZIP_UNCOMPRESSED = 200 * 1024 * 1024
@@ -198,7 +200,10 @@ def _count_check(query) -> None:  # noqa: ANN001
 
 
 def _refuse_duplicate(round_: ConsultationRound, response_id: int | None, data: bytes) -> None:
-    """The same file twice on the round (or on one response) is refused, naming the first."""
+    """The same file twice on the round (or on one response) is refused, naming the first.
+
+    Final only after the parent row is locked (`_store`'s `lock`): two uploads at once
+    would both pass it otherwise."""
     digest = hashlib.sha256(data).hexdigest()
     owner = (
         Document.response_id.is_(None)
@@ -222,10 +227,21 @@ def _refuse_duplicate(round_: ConsultationRound, response_id: int | None, data: 
 
 
 def _store(
-    user: User, round_: ConsultationRound, filename: str, data: bytes, response_id: int | None
+    user: User,
+    round_: ConsultationRound,
+    filename: str,
+    data: bytes,
+    response_id: int | None,
+    lock: Callable[[], None],
 ) -> Document:
+    """Check, store and record the file. `lock` locks the row the document goes on (and
+    makes the checks that must hold at that moment): the duplicate check is made again
+    after it, so of two uploads of one file at once the second is refused. A round's
+    document has its slow part (the PDF preview, the bytes to storage) before the lock,
+    which is then held only to commit; a response's row is already locked by
+    `_response_row` (which may have to make it), and its documents get no preview."""
     kind = sniff(data)
-    _refuse_duplicate(round_, response_id, data)
+    _refuse_duplicate(round_, response_id, data)  # at once, before the slow part
     key = secrets.token_urlsafe(24)
     pages, image = pdf_preview(data) if kind is PDF and response_id is None else (None, None)
     storage().put(key, data, kind.mimetype)
@@ -233,6 +249,14 @@ def _store(
     if image is not None:
         preview_key = secrets.token_urlsafe(24)
         storage().put(preview_key, image, "image/png")
+    try:
+        lock()
+        _refuse_duplicate(round_, response_id, data)
+    except DomainError:
+        for stored in (key, preview_key):
+            if stored is not None:
+                storage().delete(stored)
+        raise
     document = Document(
         round_id=round_.id,
         response_id=response_id,
@@ -272,14 +296,22 @@ def add_round_document(user: User | None, round_id: int, filename: str, data: by
     )
     _require_round_documents_open(round_)
     _limits(data)
-    _count_check(
-        select(Document.id).where(
-            Document.round_id == round_.id,
-            Document.response_id.is_(None),
-            Document.removed_at.is_(None),
-        )
+    count = select(Document.id).where(
+        Document.round_id == round_.id,
+        Document.response_id.is_(None),
+        Document.removed_at.is_(None),
     )
-    document = _store(user, round_, filename, data, None)
+    _count_check(count)
+
+    def lock() -> None:
+        # the round's row: one upload (or publication of the feedback) at a time
+        db.session.scalar(
+            lock_for_check(select(ConsultationRound).where(ConsultationRound.id == round_id))
+        )
+        _require_round_documents_open(round_)
+        _count_check(count)
+
+    document = _store(user, round_, filename, data, None, lock)
     audit.record(user, "consultation.document.added", "consultation", round_.id, document.filename)
     record_document_change(round_, user, document.filename, added=True)
     db.session.commit()
@@ -300,13 +332,12 @@ def add_response_document(
     )
     _require_open(round_, utcnow())
     _limits(data)
-    response = _response_row(round_, org)
-    _count_check(
-        select(Document.id).where(
-            Document.response_id == response.id, Document.removed_at.is_(None)
-        )
+    response = _response_row(round_, org)  # its row locked
+    count = select(Document.id).where(
+        Document.response_id == response.id, Document.removed_at.is_(None)
     )
-    document = _store(user, round_, filename, data, response.id)
+    _count_check(count)
+    document = _store(user, round_, filename, data, response.id, lambda: _count_check(count))
     response.updated_at = utcnow()
     response.updated_by_id = user.id
     name, filename = user.display_name, document.filename

@@ -23,3 +23,21 @@ def insert_on_conflict(table: Any, dialect: str) -> Any:
     from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
     return sqlite_insert(table)
+
+
+def lock_for_check(statement: Any) -> Any:
+    """`statement` (a SELECT of one model's rows) to run when what is read decides a write:
+    the rows are locked until commit and read afresh, so a check made after it ("already
+    attached?", "already published?") cannot be passed by two requests at once.
+
+    PostgreSQL locks the rows (SELECT ... FOR UPDATE): a second request waits here until
+    the first commits, then reads what it committed. SQLite has no row locks but one writer
+    at a time: a write that changes nothing (the same rows' ids set to themselves) takes the
+    database's write lock now, so what is read after it in this transaction cannot change
+    before its commit. Call it before the check, not between the check and the write."""
+    if db.session.get_bind().dialect.name == "sqlite":
+        from sqlalchemy import update
+
+        table = statement.column_descriptions[0]["entity"].__table__
+        db.session.execute(update(table).where(statement.whereclause).values(id=table.c.id))
+    return statement.with_for_update().execution_options(populate_existing=True)
