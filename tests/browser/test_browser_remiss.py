@@ -7,6 +7,7 @@ from datetime import timedelta
 
 import pytest
 from browsing import assert_accessible, local, login
+from form_states import check_summary, check_widths
 from playwright.sync_api import expect
 
 from forum.demo.pdf import simple_pdf
@@ -18,17 +19,21 @@ def pdf_file(name: str, line: str) -> dict:
     return {"name": name, "mimeType": "application/pdf", "buffer": simple_pdf([line])}
 
 
-def draft_round(page, world, title: str) -> int:
+def draft_round(page, world, title: str, closes: str = "") -> int:
+    """The official fills in a round and saves it (`closes` refused: returns 0)."""
     page.goto(f"{world.url}/consultations/new")
     page.fill("#title", title)
     page.fill("#problem", "Hur ska **biblioteken** användas på kvällar?")
     page.fill("#opens_at", local(-timedelta(hours=1)))
-    page.fill("#closes_at", local(timedelta(days=7)))
+    page.fill("#closes_at", closes or local(timedelta(days=7)))
     page.fill("#question-1", "Vad behöver ni?")
     page.check("input[name=audience][value=invited]")
     page.locator("#invited input[type=checkbox]").first.check()
     page.locator("#commitments input[type=checkbox]").nth(2).check()
     page.locator("form.stack button[type=submit]").click()
+    if closes:
+        expect(page.locator(".error-summary")).to_be_visible()
+        return 0
     page.wait_for_url(re.compile(r"/consultations/\d+$"))
     return int(page.url.rsplit("/", 1)[1])
 
@@ -131,3 +136,62 @@ def test_notification_settings_and_unsubscribe_pages_are_accessible(world, new_p
     expect(page.locator("#consultation_reminder-digest")).to_be_checked()
     page.goto(f"{world.url}/notifications/unsubscribe/not-a-token")
     assert_accessible(page, f"unsubscribe ({lang})")
+
+
+# --- refused and confirming states of the round, response and feedback forms ---------------
+
+# A saved text with a web address and no spaces: shown beside a clashing box on a phone.
+LONG = "https://example.org/kultur/lokaler/kvallstider/" + "mycket-lang-adress-" * 4
+
+
+def conflict(pages, url: str, box: str, theirs: str, save: str) -> None:
+    """`pages` (one per language) open the form at `url`; someone else then saves `theirs`
+    in `box`, and each page saves its own text there: each is refused as a conflict."""
+    for page in pages:
+        page.goto(url)
+    other = pages[0].context.new_page()
+    other.goto(url)
+    other.fill(f"#{box}", theirs)
+    other.locator(save).click()
+    expect(other.locator(".flash-success")).to_be_visible()
+    other.close()
+    for page in pages:
+        page.fill(f"#{box}", f"Min text ({page.url[-2:]})")
+        page.locator(save).click()
+        expect(page.locator(".error-summary")).to_be_visible()
+
+
+def test_conflicts_the_submit_confirmation_and_a_year_error_in_both_languages(world, new_page):
+    official = {"sv": new_page("sv"), "en": new_page("en")}
+    alice = {"sv": new_page("sv"), "en": new_page("en")}
+    for lang in ("sv", "en"):
+        login(official[lang], world, world.official_email)
+        login(alice[lang], world, world.alice_email)
+    error = {"sv": "Fel:", "en": "Error:"}
+
+    # (d) the round form: a deadline in the year 3000 is the field's error, the rest is kept
+    for lang, page in official.items():
+        draft_round(page, world, "Årtalet", closes="3000-01-01T00:00")
+        expect(page.locator("#closes_at-error")).to_contain_text("2999")
+        check_summary(page, f"round form ({lang})", {"closes_at": "3000-01-01T00:00"})
+        expect(page.locator("#title")).to_have_value("Årtalet")
+        check_widths(page, f"round form, year 3000 ({lang})")
+
+    round_id = draft_round(official["en"], world, "Lokalförsörjningsprogrammet på kvällstid")
+    official["en"].locator("#open-round").click()
+    official["en"].locator(f"form[action='/consultations/{round_id}/open'] button").click()
+    expect(official["en"].locator("#round-phase")).to_have_text("Open for responses")
+
+    # (a) two drafts of the same answer: the second is refused with both texts on the page
+    url = f"{world.url}/consultations/{round_id}/response"
+    box = alice["sv"].locator("textarea[name^=answer-]").first
+    alice["sv"].goto(url)
+    box_id = box.get_attribute("id")
+    conflict(list(alice.values()), url, box_id, LONG, "button[name=action][value=save]")
+    for lang, page in alice.items():
+        label = f"response conflict ({lang})"
+        assert page.title().startswith(error[lang]), label
+        expect(page.locator(f"#{box_id}-error .conflict-text")).to_have_text(LONG)
+        check_summary(page, label, {box_id: f"Min text ({page.url[-2:]})"})
+        check_widths(page, label)
+    ...
