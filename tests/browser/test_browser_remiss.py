@@ -142,6 +142,7 @@ def test_notification_settings_and_unsubscribe_pages_are_accessible(world, new_p
 
 # A saved text with a web address and no spaces: shown beside a clashing box on a phone.
 LONG = "https://example.org/kultur/lokaler/kvallstider/" + "mycket-lang-adress-" * 4
+LETTER = "Remissvar-fran-Kulturforeningen-med-underskrifter-och-bilagor.pdf"
 
 
 def conflict(pages, url: str, box: str, theirs: str, save: str) -> None:
@@ -194,4 +195,46 @@ def test_conflicts_the_submit_confirmation_and_a_year_error_in_both_languages(wo
         expect(page.locator(f"#{box_id}-error .conflict-text")).to_have_text(LONG)
         check_summary(page, label, {box_id: f"Min text ({page.url[-2:]})"})
         check_widths(page, label)
-    ...
+
+    # offline, saving keeps the page and its text; back online, the merged text is saved
+    page = alice["sv"]
+    page.fill(f"#{box_id}", "Sammanslaget: kvällar och helger")
+    note = page.locator(f"form:has(#{box_id}) .offline-note")
+    page.context.set_offline(True)
+    page.locator("button[name=action][value=save]").click()
+    expect(note).to_be_visible()
+    expect(page.locator(f"#{box_id}")).to_have_value("Sammanslaget: kvällar och helger")
+    assert page.url.startswith(url)
+    page.context.set_offline(False)
+    expect(note).to_be_hidden()
+    page.locator("button[name=action][value=save]").click()
+    expect(page.locator(".flash-success")).to_be_visible()
+
+    # (b) the confirmation lists the attached letter, in both languages
+    page.set_input_files("#response-file", pdf_file(LETTER, "Remissvar"))
+    page.locator("button[name=action][value=upload]").click()
+    expect(page.locator(f"#attachments a[href$='/{LETTER}']")).to_be_visible()
+    for lang, page in alice.items():
+        page.goto(url)
+        page.locator("button[name=action][value=submit]").click()
+        expect(page.locator("#confirm")).to_be_visible()
+        expect(page.locator(f"#confirm-documents + ul a[href$='/{LETTER}']")).to_be_visible()
+        expect(page.locator("main")).to_contain_text("Sammanslaget: kvällar och helger")
+        check_widths(page, f"submit confirmation ({lang})")
+    alice["en"].locator("#confirm").click()
+    expect(alice["en"].locator("#versions-heading")).to_be_visible()
+
+    # (a) the official's feedback: two officials write the same text
+    official["en"].goto(f"{world.url}/consultations/{round_id}")
+    official["en"].locator("#close-round").click()
+    official["en"].locator(f"form[action='/consultations/{round_id}/close'] button").click()
+    url = f"{world.url}/consultations/{round_id}/feedback"
+    official["sv"].goto(url)
+    heard = official["sv"].locator("textarea[name^=heard-]").first.get_attribute("id")
+    conflict(list(official.values()), url, heard, LONG, "button[name=action][value=save]")
+    for lang, page in official.items():
+        label = f"feedback conflict ({lang})"
+        assert page.title().startswith(error[lang]), label
+        expect(page.locator(f"#{heard}-error .conflict-text")).to_have_text(LONG)
+        check_summary(page, label, {heard: f"Min text ({page.url[-2:]})"})
+        check_widths(page, label)
