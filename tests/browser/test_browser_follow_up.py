@@ -115,6 +115,7 @@ def test_used_follow_up_forms_and_offline_keep_the_text(world, new_page):
         refusal = official.locator(".flashes .flash-error")
         expect(refusal).to_be_focused()  # read out at once, as an error summary is
         check_widths(official, label)
+        expect(official.locator("form.stack")).to_have_attribute("data-offline", re.compile(r"\w"))
         official.locator("form.stack button[type=submit]").click()  # now a new action
         official.wait_for_url(re.compile(r"/actions/\d+$"))
 

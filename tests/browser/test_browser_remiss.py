@@ -142,6 +142,7 @@ def test_notification_settings_and_unsubscribe_pages_are_accessible(world, new_p
 
 # A saved text with a web address and no spaces: shown beside a clashing box on a phone.
 LONG = "https://example.org/kultur/lokaler/kvallstider/" + "mycket-lang-adress-" * 4
+WORDS = re.compile(r"\w")  # a form that keeps its text offline says so in words
 LETTER = "Remissvar-fran-Kulturforeningen-med-underskrifter-och-bilagor.pdf"
 
 
@@ -176,6 +177,7 @@ def test_conflicts_the_submit_confirmation_and_a_year_error_in_both_languages(wo
         expect(page.locator("#closes_at-error")).to_contain_text("2999")
         check_summary(page, f"round form ({lang})", {"closes_at": "3000-01-01T00:00"})
         expect(page.locator("#title")).to_have_value("Årtalet")
+        expect(page.locator("form:has(#closes_at)")).to_have_attribute("data-offline", WORDS)
         check_widths(page, f"round form, year 3000 ({lang})")
 
     round_id = draft_round(official["en"], world, "Lokalförsörjningsprogrammet på kvällstid")
@@ -220,6 +222,7 @@ def test_conflicts_the_submit_confirmation_and_a_year_error_in_both_languages(wo
         expect(page.locator("#confirm")).to_be_visible()
         expect(page.locator(f"#confirm-documents + ul a[href$='/{LETTER}']")).to_be_visible()
         expect(page.locator("main")).to_contain_text("Sammanslaget: kvällar och helger")
+        expect(page.locator("form:has(#confirm)")).to_have_attribute("data-offline", WORDS)
         check_widths(page, f"submit confirmation ({lang})")
     alice["en"].locator("#confirm").click()
     expect(alice["en"].locator("#versions-heading")).to_be_visible()
@@ -236,5 +239,6 @@ def test_conflicts_the_submit_confirmation_and_a_year_error_in_both_languages(wo
         label = f"feedback conflict ({lang})"
         assert page.title().startswith(error[lang]), label
         expect(page.locator(f"#{heard}-error .conflict-text")).to_have_text(LONG)
+        expect(page.locator(f"form:has(#{heard})")).to_have_attribute("data-offline", WORDS)
         check_summary(page, label, {heard: f"Min text ({page.url[-2:]})"})
         check_widths(page, label)
