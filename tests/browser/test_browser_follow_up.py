@@ -6,9 +6,11 @@ import re
 
 import pytest
 from browsing import assert_accessible, login, screenshot
+from form_states import check_widths
 from playwright.sync_api import expect
 
 pytestmark = pytest.mark.browser
+LONG = "https://example.org/kultur/lokaler/" + "bokningskalender-for-foreningar-" * 3
 
 
 def test_action_from_a_message_to_the_dashboard(world, new_page):
@@ -77,3 +79,60 @@ def test_action_from_a_message_to_the_dashboard(world, new_page):
     expect(official.locator("h1")).to_contain_text("Annual follow-up report")
     official.goto(f"{world.url}/uppfoljning")
     screenshot(official, "follow-up")
+
+
+def used_form(page, form: str, boxes: dict[str, str], button: str) -> None:
+    """Send `form`, come Back to it with its token (as a browser restoring the page does;
+    Chromium fetches a fresh one), change the text and send it again: a 409."""
+    token = page.locator(f"{form} input[name=form_token]").input_value()
+    page.locator(button).click()
+    expect(page.locator(".flash-success")).to_be_visible()
+    page.go_back()
+    page.locator(f"{form} input[name=form_token]").evaluate("(el, t) => { el.value = t; }", token)
+    for box, text in boxes.items():
+        page.fill(f"#{box}", text)
+    page.locator(button).click()
+    expect(page.locator(".flashes .flash-error")).to_be_visible()
+    assert page.locator(f"{form} input[name=form_token]").input_value() != token
+
+
+def test_used_follow_up_forms_and_offline_keep_the_text(world, new_page):
+    for lang in ("sv", "en"):
+        official = new_page(lang)
+        login(official, world, world.official_email)
+        # the propose form, sent, then sent again from Back with other words
+        official.goto(f"{world.url}/actions/new")
+        official.fill("#title", f"Gemensam bokningskalender ({lang})")
+        official.fill("#description", "En **kalender** för alla lokaler.")
+        official.select_option("#owner", label="Kulturnämnden")
+        official.fill("#due_date", "2031-06-30")
+        official.locator("#commitments input[type=checkbox]").first.check()
+        boxes = {"title": f"Nattöppna bibliotek ({lang})", "description": LONG}
+        used_form(official, "form.stack", boxes, "form.stack button[type=submit]")
+        label = f"propose form used for another action ({lang})"
+        for box, text in boxes.items():
+            expect(official.locator(f"#{box}")).to_have_value(text)
+        refusal = official.locator(".flashes .flash-error")
+        expect(refusal).to_be_focused()  # read out at once, as an error summary is
+        check_widths(official, label)
+        expect(official.locator("form.stack")).to_have_attribute("data-offline", re.compile(r"\w"))
+        official.locator("form.stack button[type=submit]").click()  # now a new action
+        official.wait_for_url(re.compile(r"/actions/\d+$"))
+
+        # the update form of that action, the same way
+        form = "form[action$='/updates']"
+        official.fill("#body", "Kalendern är **beställd**.")
+        boxes = {"body": f"Andra uppdateringen ({lang}): {LONG}"}
+        used_form(official, form, boxes, "#post-update")
+        expect(official.locator("#body")).to_have_value(boxes["body"])
+        expect(refusal).to_be_focused()
+        check_widths(official, f"update form used for another update ({lang})")
+
+        # offline, the update stays in its box; back online it is posted
+        official.context.set_offline(True)
+        official.locator("#post-update").click()
+        expect(official.locator(f"{form} .offline-note")).to_be_visible()
+        expect(official.locator("#body")).to_have_value(boxes["body"])
+        official.context.set_offline(False)
+        official.locator("#post-update").click()
+        expect(official.locator(".updates")).to_contain_text("Andra uppdateringen")
