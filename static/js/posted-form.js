@@ -1,6 +1,7 @@
 // Forms that post and leave the page (no socket, no outbox), on the round, response,
 // feedback and follow-up pages. Such a form sent while the browser is offline gives the
-// browser's own error page, and Back does not bring the text back: Chromium puts the error page in the form page's place in the history. While the browser
+// browser's own error page, and Back does not bring the text back: Chromium puts the
+// error page in the form page's place in the history. While the browser
 // knows it is offline, such a submit stays on the page instead, the typed text in its
 // boxes, and a note (role=alert, so it is read out) says that nothing was sent. When the
 // connection is back the note goes and the same button sends the form. Forms opt in with
