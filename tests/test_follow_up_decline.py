@@ -122,8 +122,11 @@ def test_the_owner_side_declines_with_a_reason_and_the_proposer_is_told(app, wor
 @pytest.mark.parametrize(
     ("reason", "message"),
     # the services speak the default language (Swedish) outside a person's request
-    [("", "Fältet måste fyllas i."), ("   \n ", "Fältet måste fyllas i."),
-     ("x" * (service.MAX_REASON + 1), "Högst 2000 tecken")],
+    [
+        ("", "Fältet måste fyllas i."),
+        ("   \n ", "Fältet måste fyllas i."),
+        ("x" * (service.MAX_REASON + 1), "Högst 2000 tecken"),
+    ],
 )
 def test_a_decline_needs_a_reason_of_sensible_length(app, world, db, reason, message):
     w = world
@@ -309,9 +312,7 @@ def test_hiding_needs_a_moderator_and_a_reason(app, world, db):
         run(app, service.unhide_action, w.moderator, action.id)
 
 
-def test_a_moderator_redacts_the_title_and_admins_keep_the_original(
-    app, world, db, client, auth
-):
+def test_a_moderator_redacts_the_title_and_admins_keep_the_original(app, world, db, client, auth):
     w = world
     action = propose(app, w.member, w)
     with pytest.raises(Forbidden):
@@ -354,3 +355,80 @@ def test_the_hide_form_needs_a_reason_over_http(app, world, client, auth):
     assert client.post(f"/actions/{action.id}/unhide").status_code == 302
     auth.login(w.member)
     assert client.post(f"/actions/{action.id}/hide", data={"reason": "x"}).status_code == 403
+
+
+# --- counts and queries ---------------------------------------------------------------
+
+
+def _many(app, w, n: int, db) -> None:
+    """n accepted actions from the forum's thread, n declined proposals, n hidden actions."""
+    for i in range(n):
+        propose(app, w.official, w, title=f"Öppen {i}")
+        declined = propose(app, w.member, w, title=f"Avböjd {i}")
+        run(app, service.decline_action, w.official, declined.id, "Nej tack.")
+        hidden = propose(app, w.official, w, title=f"Dold {i}")
+        run(app, service.hide_action, w.moderator, hidden.id, "Spam")
+    db.session.expire_all()
+
+
+@pytest.mark.parametrize("who", ["visitor", "member", "forum_moderator", "moderator"])
+def test_action_lists_and_the_dashboard_ask_the_same_queries_however_many_are_hidden(
+    app, world, client, auth, count_queries, db, who
+):
+    w = world
+    if who != "visitor":
+        auth.login(getattr(w, who))
+    counts: dict[str, list[int]] = {"/actions": [], "/uppfoljning": [], "/api/v1/actions": []}
+    for batch in (1, 5):  # 1 of each, then 6 of each
+        _many(app, w, batch, db)
+        for url in counts:
+            client.get(url)
+            db.session.expire_all()
+            with count_queries() as counter:
+                response = client.get(url)
+            assert response.status_code == 200
+            counts[url].append(counter.count)
+        page = client.get("/actions").get_data(as_text=True)
+        shown_hidden = "Dold 0" in page
+        assert shown_hidden is (who in ("forum_moderator", "moderator"))
+        board = client.get("/uppfoljning").get_data(as_text=True)
+        assert "Dold 0" not in board
+    for url, pair in counts.items():
+        assert pair[0] == pair[1], (url, pair)
+    with app.test_request_context():
+        total = fq.dashboard(utcnow().year, service.today(), utcnow()).total
+    # only the accepted, visible ones count: 6 of them, none of the declined or hidden
+    assert total.action_total == 6
+
+
+def test_a_hidden_action_is_not_found_by_search_and_found_again_when_shown(
+    app, world, client, auth
+):
+    w = world
+    action = propose(app, w.official, w, title="Sommarläger för hela familjen")
+    found = client.get("/search?q=sommarläger").get_data(as_text=True)
+    assert f"/actions/{action.id}" in found
+    run(app, service.hide_action, w.moderator, action.id, "Dubblett")
+    for who in (None, w.moderator):
+        if who is not None:
+            auth.login(who)
+        page = client.get("/search?q=sommarläger").get_data(as_text=True)
+        assert f"/actions/{action.id}" not in page
+    run(app, service.unhide_action, w.moderator, action.id)
+    assert f"/actions/{action.id}" in client.get("/search?q=sommarläger").get_data(as_text=True)
+
+
+def test_an_org_admin_who_lost_the_role_is_refused_over_http(app, world, db, client, auth):
+    w = world
+    action = propose(app, w.member, w, owner=f"organisation:{w.org.id}")
+    auth.login(w.org_admin)
+    page = client.get(f"/actions/{action.id}").get_data(as_text=True)
+    assert 'id="decline-reason"' in page
+    db.session.execute(delete(Membership).where(Membership.user_id == w.org_admin.id))
+    db.session.commit()
+    page = client.get(f"/actions/{action.id}").get_data(as_text=True)
+    assert 'id="decline-reason"' not in page
+    response = client.post(f"/actions/{action.id}/decline", data={"reason": "nej"})
+    assert response.status_code == 403
+    db.session.expire_all()
+    assert not db.session.get(Action, action.id).declined

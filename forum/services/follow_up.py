@@ -571,8 +571,9 @@ def redact_action_title(
     the history keeps the replaced title for admins only; notifications that quoted it
     quote the new one."""
     user, action = _moderated(user, action_id)
-    text = clean_text(replacement, "replacement", max_length=MAX_TITLE, single_line=True,
-                      required=False)
+    text = clean_text(
+        replacement, "replacement", max_length=MAX_TITLE, single_line=True, required=False
+    )
     if not text:
         with force_locale(current_app.config.get("BABEL_DEFAULT_LOCALE", "sv")):
             text = _("[Personal data removed by a moderator]")

@@ -219,7 +219,7 @@ def new():
     ), status
 
 
-def _action_page(  # noqa: PLR0913
+def _action_page(
     action_id: int,
     status: int = 200,
     change=None,  # noqa: ANN001
