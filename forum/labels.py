@@ -27,6 +27,9 @@ TOKEN_SCOPES = {  # an API token's permissions (models.api_tokens.SCOPES)
 }
 
 AUDIT_EVENTS = {
+    "action.hidden": _l("Action hidden"),
+    "action.unhidden": _l("Action shown again"),
+    "action.redacted": _l("Personal data redacted from an action's title"),
     "appeal.submitted": _l("Appeal submitted"),
     "appeal.upheld": _l("Appeal decided: the decision stands"),
     "appeal.reversed": _l("Appeal decided: the decision was reversed"),

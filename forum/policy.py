@@ -319,14 +319,22 @@ def _can_view_round_thread(
 # --- follow-up actions -------------------------------------------------------
 
 
-def can_view_action(user: User | None, action: Action) -> bool:
-    """Public, unless it came from a thread the user may not read."""
-    if action.source_thread_id is None:
-        return True
+def _action_thread(action: Action) -> Thread | None:
     from .models import Thread
 
-    thread = db.session.get(Thread, action.source_thread_id)
-    return thread is not None and can_view_thread(user, thread)
+    if action.source_thread_id is None:
+        return None
+    return db.session.get(Thread, action.source_thread_id)
+
+
+def can_view_action(user: User | None, action: Action) -> bool:
+    """Public, unless it came from a thread the user may not read; a hidden one only to
+    those who may hide it (they see it marked hidden)."""
+    if action.source_thread_id is not None:
+        thread = _action_thread(action)
+        if thread is None or not can_view_thread(user, thread):
+            return False
+    return action.hidden_at is None or can_hide_action(user, action)
 
 
 def can_propose_action(user: User | None, thread: Thread | None) -> bool:
@@ -348,16 +356,32 @@ def is_action_owner_side(user: User | None, action: Action) -> bool:
 
 
 def can_accept_action(user: User | None, action: Action) -> bool:
-    return not action.accepted and is_action_owner_side(user, action)
+    """Take a proposal on: the owner's side, while it is neither declined nor hidden."""
+    return action.awaiting and action.hidden_at is None and is_action_owner_side(user, action)
+
+
+def can_decline_action(user: User | None, action: Action) -> bool:
+    """Say no to a proposal, with a reason: whoever may accept it (and only while they may)."""
+    return can_accept_action(user, action)
 
 
 def can_change_action(user: User | None, action: Action) -> bool:
-    """Change status and progress, post updates: the owner's side, once accepted."""
-    return action.accepted and is_action_owner_side(user, action)
+    """Change status and progress, post updates: the owner's side, once accepted (not while
+    a moderator has it hidden)."""
+    return action.accepted and action.hidden_at is None and is_action_owner_side(user, action)
 
 
 def can_follow_action(user: User | None, action: Action) -> bool:
     return _logged_in(user) and can_view_action(user, action)
+
+
+def can_hide_action(user: User | None, action: Action) -> bool:
+    """Hide, show again or redact the title of an action, in any state: site moderators and
+    admins, and the moderators of the forum it came from."""
+    if is_site_moderator(user):
+        return True
+    thread = _action_thread(action)
+    return thread is not None and is_forum_moderator(user, thread.forum)
 
 
 # --- moderation --------------------------------------------------------------

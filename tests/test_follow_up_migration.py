@@ -1,4 +1,5 @@
-"""The e25actions migration on a database that already has follow-up actions.
+"""The e25actions and e26actiondecline migrations on a database that already has follow-up
+actions.
 
 SQLite connections run with foreign keys on (forum/__init__.py), the migrations' too: a
 migration that rebuilds `actions` (drop the table, rename a copy) fails there as soon as a
@@ -136,12 +137,21 @@ def test_actions_with_followers_and_updates_upgrade_and_downgrade(database_url):
             assert _rows() == before
             assert "form_token" in _columns("actions")
             assert "form_token" in _columns("action_updates")
+            # e26actiondecline: declined and hidden, and the history's admin-only rows
+            assert {"declined_at", "decline_reason", "hidden_at", "hidden_reason"} <= _columns(
+                "actions"
+            )
+            with db.engine.connect() as connection:
+                flags = connection.execute(text("SELECT admin_only FROM action_history")).all()
+            assert [bool(row[0]) for row in flags] == [False]  # an old row is public
             assert _leftovers() == set()
 
             flask_migrate.downgrade(revision="e24asked")
             assert _rows() == before
             assert "form_token" not in _columns("actions")
             assert "form_token" not in _columns("action_updates")
+            assert "declined_at" not in _columns("actions")
+            assert "admin_only" not in _columns("action_history")
             assert _leftovers() == set()
 
             flask_migrate.upgrade()
@@ -149,7 +159,7 @@ def test_actions_with_followers_and_updates_upgrade_and_downgrade(database_url):
             assert "form_token" in _columns("actions")
             with db.engine.connect() as connection:
                 version = connection.scalar(text("SELECT version_num FROM alembic_version"))
-            assert version == "e25actions"
+            assert version == "e26actiondecline"
         finally:
             db.session.remove()
             db.engine.dispose()

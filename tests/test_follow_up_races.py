@@ -217,3 +217,44 @@ def test_an_update_posted_twice_at_once_is_one_update(app, make, db):
     assert count(db, ActionUpdate.action_id == action_id) == 1
     told = count(db, Notification.user_id == follower.id, Notification.kind == "action_update")
     assert told == 1
+
+
+def test_accept_and_decline_at_once_give_one_answer(app, make, db):
+    """One official accepts while another declines: the row lock lets one win, the other
+    hears it (a Conflict); the action is accepted or declined, never both, and the
+    proposer is told once."""
+    one, two = make.user("official"), make.user("official")
+    member = make.user()
+    message_id = a_message(make, one, member)
+    action = propose(app, member, f"department:{dept(db).id}", message_id=message_id)
+    action_id, ids = action.id, [one.id, two.id]
+    db.session.commit()
+    ready = threading.Barrier(2, timeout=10)
+
+    def answer(i: int) -> str:
+        user = _db.session.get(User, ids[i])
+        ready.wait()
+        if i == 0:
+            service.accept_action(user, action_id)
+        else:
+            service.decline_action(user, action_id, "Ingen budget")
+        return "ok"
+
+    outcomes = at_once(app, answer, 2)
+    assert outcomes.count("ok") == 1, outcomes
+    assert [type(o).__name__ for o in outcomes if o != "ok"] == ["Conflict"]
+    db.session.expire_all()
+    final = db.session.get(Action, action_id)
+    assert final.accepted != final.declined
+    answers = count(
+        db,
+        ActionHistory.action_id == action_id,
+        ActionHistory.field.in_(["accepted", "declined"]),
+    )
+    assert answers == 1
+    told = count(
+        db,
+        Notification.user_id == member.id,
+        Notification.kind.in_(["action_accepted", "action_declined"]),
+    )
+    assert told == 1

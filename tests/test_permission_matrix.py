@@ -206,6 +206,10 @@ def build_world(app, make, needs: frozenset[str]) -> World:
         w.action_for_org = propose(author, f"organisation:{w.org.id}", w.others)
         w.accepted_action = propose(official, department)
         w.hidden_action = propose(forum_moderator, department, invite_message)
+        # one a moderator hid (from the public thread): only moderators still see it
+        w.moderated_action = propose(author, department, w.others)
+        with app.test_request_context():
+            follow_up.hide_action(w.people["moderator"], w.moderated_action, "Spam")
 
     # last: the suspension (the suspended person's cookie stays in their browser)
     w.people["suspended"].suspended_until = utcnow() + timedelta(hours=1)
@@ -536,6 +540,33 @@ EXPECTED: dict[str, Rule] = {
         post("/actions/{w.action_for_org}/accept"),
         lambda w: fresh(Action, w.action_for_org).accepted,
     ),
+    "decline an action for the department": Rule(
+        frozenset({"official", "admin"}),
+        post("/actions/{w.action_for_department}/decline", reason="Ingen budget"),
+        lambda w: fresh(Action, w.action_for_department).declined,
+    ),
+    "decline an action for the organisation": Rule(
+        frozenset({"org_admin", "admin"}),
+        post("/actions/{w.action_for_org}/decline", reason="Inte vår fråga"),
+        lambda w: fresh(Action, w.action_for_org).declined,
+    ),
+    "hide an action": Rule(
+        MODERATORS,
+        post("/actions/{w.action_for_department}/hide", reason="Spam"),
+        lambda w: fresh(Action, w.action_for_department).hidden,
+    ),
+    "see a hidden action": Rule(
+        MODERATORS,
+        page("/actions/{w.moderated_action}"),
+        seen,
+        refused="not_found",
+        http_refusals={"visitor": "not_found", "suspended": "not_found"},
+    ),
+    "redact an action's title": Rule(
+        MODERATORS,
+        post("/actions/{w.action_for_department}/redact", replacement="Utan namn"),
+        lambda w: fresh(Action, w.action_for_department).title == "Utan namn",
+    ),
     "change an accepted action": Rule(
         frozenset({"official", "admin"}),
         lambda w: (
@@ -641,6 +672,11 @@ NEEDS = {
     "accept an action for the department": {"actions"},
     "accept an action for the organisation": {"actions"},
     "change an accepted action": {"actions"},
+    "decline an action for the department": {"actions"},
+    "decline an action for the organisation": {"actions"},
+    "hide an action": {"actions"},
+    "see a hidden action": {"actions"},
+    "redact an action's title": {"actions"},
     "follow an action": {"actions"},
     "see a redacted message's original text": {"moderation"},
     "decide an appeal": {"moderation"},
@@ -786,6 +822,8 @@ def test_the_table_covers_every_role_and_every_policy_rule():
         "is_action_owner_side": "accept an action for the organisation",
         "can_accept_action": "accept an action for the department",
         "can_change_action": "change an accepted action",
+        "can_decline_action": "decline an action for the department",
+        "can_hide_action": "hide an action",
         "can_follow_action": "follow an action",
         "can_use_moderation": "open the review queue",
         "can_flag_message": "flag a message",

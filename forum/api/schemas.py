@@ -224,6 +224,8 @@ class Action(Base):
     description_html = fields.Str(required=True)
     status = fields.Str(required=True)
     accepted = fields.Bool(required=True)
+    declined = fields.Bool(required=True)
+    decline_reason = fields.Str(required=True, allow_none=True)
     progress = fields.Int(required=True)
     due_date = fields.Str(required=True, metadata={"format": "date"})
     owner_department = fields.Str(required=True, allow_none=True)

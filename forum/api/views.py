@@ -320,6 +320,8 @@ def action_dict(a: Action) -> dict[str, Any]:
         "description_html": a.description_html,
         "status": a.status.value,
         "accepted": a.accepted_at is not None,
+        "declined": a.declined_at is not None,
+        "decline_reason": a.decline_reason,
         "progress": a.progress,
         "due_date": a.due_date.isoformat(),
         "owner_department": a.owner_department.name if a.owner_department else None,

@@ -1,4 +1,5 @@
-"""Demo follow-up: actions in different states, with updates, from the demo dialogue."""
+"""Demo follow-up: actions in different states (one declined, with its reason), with updates,
+from the demo dialogue."""
 
 from __future__ import annotations
 
@@ -16,7 +17,8 @@ def _ids(*slugs: str) -> list[int]:
 
 
 def seed_demo_actions(users: dict[str, User], org: Organisation, messages: list[Message]) -> None:
-    """Proposed, in progress, done, dropped and overdue actions, owned by either side."""
+    """Proposed, declined, in progress, done, dropped and overdue actions, owned by either
+    side."""
     official = users["tjansteperson"]
     department = f"department:{official.department_id}"
     today = follow_up.today()
@@ -79,6 +81,22 @@ def seed_demo_actions(users: dict[str, User], org: Organisation, messages: list[
     )
     follow_up.change_action(
         official, guide.id, "dropped", 0, "Ersätts av den här webbplatsen, som alla kan läsa."
+    )
+    # declined, with the reason the department gives: a newcomer sees a "no" is answered
+    parking = propose(
+        users["medlem"],
+        "Gratis parkering för alla föreningsaktiva vid mötesplatsen",
+        department,
+        60,
+        ["starka-sociala-ekonomins-forutsattningar"],
+        messages[1] if len(messages) > 1 else None,
+        "Föreningarnas volontärer ska kunna parkera gratis när de har aktiviteter.",
+    )
+    follow_up.decline_action(
+        official,
+        parking.id,
+        "Parkeringen sköts av trafiknämnden, inte av oss. Vi tar gärna upp frågan med dem "
+        "på nästa dialogmöte.",
     )
     propose(
         official,

@@ -83,6 +83,14 @@ class Action(Model):
     # The one-time token of the form it was proposed with (none from elsewhere): the same
     # form posted again by the same person finds this row instead of making another.
     form_token: Mapped[str | None] = mapped_column(String(64))
+    # Declined by the owner's side instead of accepted: final (a new proposal is a new
+    # action). Who declined is the actor of the history's "declined" row.
+    declined_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    decline_reason: Mapped[str | None] = mapped_column(Text)
+    # Hidden by a moderator: seen by moderators only, counted nowhere; reversible (unhiding
+    # clears both). Who hid it, when and why stays in the audit log.
+    hidden_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    hidden_reason: Mapped[str | None] = mapped_column(Text)
 
     source_feedback: Mapped[ConsultationFeedback | None] = relationship()
     owner_department: Mapped[Department | None] = relationship()
@@ -95,6 +103,19 @@ class Action(Model):
     @property
     def accepted(self) -> bool:
         return self.accepted_at is not None
+
+    @property
+    def declined(self) -> bool:
+        return self.declined_at is not None
+
+    @property
+    def hidden(self) -> bool:
+        return self.hidden_at is not None
+
+    @property
+    def awaiting(self) -> bool:
+        """Proposed and neither accepted nor declined yet."""
+        return self.accepted_at is None and self.declined_at is None
 
     @property
     def owner_name(self) -> str:
@@ -139,6 +160,8 @@ class ActionHistory(Model):
     old_value: Mapped[str] = mapped_column(Text, default="")
     new_value: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # the row keeps text a moderator took out (a redacted title): shown to admins only
+    admin_only: Mapped[bool] = mapped_column(default=False)
 
     actor: Mapped[User | None] = relationship()
 

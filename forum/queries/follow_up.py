@@ -111,12 +111,14 @@ def _source_readable(user: User | None) -> ColumnElement[bool]:
 
 
 def _counted(user: User | None, year: int, department_id: int | None) -> list[ColumnElement[bool]]:
-    """The actions the dashboard counts for `user`: accepted, proposed in `year`, from a
-    source the user may read, owned by the department when one is chosen. The report's
-    list of overdue actions uses the same conditions, so the count and the list agree."""
+    """The actions the dashboard counts for `user`: accepted, not hidden (not even for a
+    moderator: the figures are the public ones), proposed in `year`, from a source the user
+    may read, owned by the department when one is chosen. The report's list of overdue
+    actions uses the same conditions, so the count and the list agree."""
     start, end = _year_bounds(year)
     conditions = [
         Action.accepted_at.is_not(None),
+        Action.hidden_at.is_(None),
         Action.created_at >= start,
         Action.created_at < end,
         _source_readable(user),
@@ -136,10 +138,23 @@ def _overdue(today: date) -> list[ColumnElement[bool]]:
 
 
 def _visible(user: User | None, actions: list[Action]) -> list[Action]:
-    """Drop actions from threads the user may not read (one query for the threads)."""
+    """Drop actions from threads the user may not read (one query for the threads), and
+    hidden ones unless the user may hide them (policy.can_hide_action: site moderators,
+    or the moderators of the forum it came from; one more query, only for those)."""
     thread_ids = {a.source_thread_id for a in actions if a.source_thread_id is not None}
-    readable = {t.id for t in readable_threads(user, thread_ids)}
-    return [a for a in actions if a.source_thread_id is None or a.source_thread_id in readable]
+    readable = {t.id: t.forum_id for t in readable_threads(user, thread_ids)}
+    shown = [a for a in actions if a.source_thread_id is None or a.source_thread_id in readable]
+    if not any(a.hidden_at is not None for a in shown):
+        return shown
+    moderated = policy.moderated_forum_ids(user)  # None: every forum
+
+    def may_see(action: Action) -> bool:
+        if action.hidden_at is None or moderated is None:
+            return True
+        forum_id = readable.get(action.source_thread_id) if action.source_thread_id else None
+        return forum_id is not None and forum_id in moderated
+
+    return [a for a in shown if may_see(a)]
 
 
 def list_actions(
@@ -154,7 +169,9 @@ def list_actions(
     """Actions the user may see, soonest due first, with the list page's filters."""
     query = _action_query().order_by(Action.due_date, Action.id)
     if status == "proposed":
-        query = query.where(Action.accepted_at.is_(None))
+        query = query.where(Action.accepted_at.is_(None), Action.declined_at.is_(None))
+    elif status == "declined":
+        query = query.where(Action.declined_at.is_not(None))
     elif status is not None and status in ActionStatus.__members__:
         query = query.where(Action.status == ActionStatus(status), Action.accepted_at.is_not(None))
     if department_id:
@@ -206,7 +223,13 @@ def actions_of(user: User, limit: int = 8) -> tuple[list[Action], set[int]]:
     actions = list(
         db.session.scalars(
             _action_query()
-            .where(mine, Action.status.in_(OPEN_STATUSES), _source_readable(user))
+            .where(
+                mine,
+                Action.status.in_(OPEN_STATUSES),
+                Action.declined_at.is_(None),  # a declined proposal is nobody's to do
+                Action.hidden_at.is_(None),
+                _source_readable(user),
+            )
             .order_by(Action.due_date, Action.id)
             .limit(limit)
         )

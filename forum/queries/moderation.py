@@ -38,7 +38,7 @@ QUEUE_LIMIT = 50
 AUDIT_PAGE = 100
 CONTEXT_BEFORE = 2
 CONTEXT_AFTER = 1
-MODERATION_PREFIXES = ("message.", "thread.", "flags.", "user.", "appeal.")
+MODERATION_PREFIXES = ("message.", "thread.", "flags.", "user.", "appeal.", "action.")
 
 
 @dataclass

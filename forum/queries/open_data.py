@@ -139,7 +139,8 @@ def actions(user: User | None, after: int | None, limit: int) -> Page:
             or_(
                 Action.source_thread_id.is_(None),
                 exists().where(thread.id == Action.source_thread_id, thread_readable(user, thread)),
-            )
+            ),
+            Action.hidden_at.is_(None),  # hidden by a moderator: in no API answer at all
         )
     )
     return keyset(query, Action.id, after, limit)

@@ -284,6 +284,7 @@ def _readable(user: Who, now: Any) -> ColumnElement[bool]:
             entry.kind == "action",
             exists().where(
                 action.id == entry.object_id,
+                action.hidden_at.is_(None),  # hidden by a moderator: not found by anyone
                 or_(
                     action.source_thread_id.is_(None),
                     exists().where(

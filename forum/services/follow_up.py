@@ -1,4 +1,5 @@
-"""Follow-up actions: propose, accept, change status and progress, post updates, remind."""
+"""Follow-up actions: propose, accept or decline, change status and progress, post updates,
+remind; moderators hide them and redact their titles."""
 
 from __future__ import annotations
 
@@ -8,8 +9,10 @@ from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from flask import current_app
+from flask_babel import force_locale
 from flask_babel import gettext as _
-from sqlalchemy import delete, func, or_, select
+from markupsafe import escape
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from .. import policy
@@ -29,8 +32,10 @@ from ..models import (
     MemberRole,
     Membership,
     MembershipStatus,
+    Notification,
     Organisation,
     OrganisationStatus,
+    OutboxMail,
     Thread,
     User,
 )
@@ -38,7 +43,7 @@ from ..models.base import utcnow
 from ..models.follow_up import OPEN_STATUSES
 from ..queries.follow_up import get_action, source_message
 from ..text import excerpt
-from . import moderation, throttle
+from . import audit, moderation, throttle
 from .notifications import notify_people
 from .rendering import render_body
 from .transaction import insert_on_conflict
@@ -354,14 +359,45 @@ def accept_action(user: User | None, action_id: int) -> Action:
     user = policy.require_login(user)
     # locked: of owners accepting at once, one accepts and the others hear it already is
     action = get_action(user, action_id, lock=True)
-    if action.accepted:
-        raise Conflict(_("The action is already accepted."))
+    _require_awaiting(action)
     policy.require(
         policy.can_accept_action(user, action),
         _("Only the owner's side accepts an action."),
     )
     _accept(action, user)
     _tell(_followers(action), "action_accepted", _url(action), action.title, action, actor=user)
+    db.session.commit()
+    return action
+
+
+def _require_awaiting(action: Action) -> None:
+    """A proposal still waiting for its owner's answer, read under the row lock: of an
+    accept and a decline at once (or a double click) the second hears what the first did."""
+    if action.accepted:
+        raise Conflict(_("The action is already accepted."))
+    if action.declined:
+        raise Conflict(_("The action was declined by its owner's side."))
+    if action.hidden:
+        raise Conflict(_("A moderator has hidden this action."))
+
+
+def decline_action(user: User | None, action_id: int, reason: str | None) -> Action:
+    """The owner's side says no to a proposal, with a reason; the proposer and followers
+    are told as of an acceptance. Final: a declined action is neither accepted nor changed
+    (the proposer may propose it again, as a new action)."""
+    user = policy.require_login(user)
+    action = get_action(user, action_id, lock=True)  # as accept_action: one answer wins
+    _require_awaiting(action)
+    policy.require(
+        policy.can_decline_action(user, action),
+        _("Only the owner's side declines an action."),
+    )
+    text = clean_text(reason, "reason", max_length=MAX_REASON)
+    action.declined_at = utcnow()
+    action.decline_reason = text
+    action.updated_at = action.declined_at
+    _log(action, user, "declined", "", text)
+    _tell(_followers(action), "action_declined", _url(action), action.title, action, actor=user)
     db.session.commit()
     return action
 
@@ -382,6 +418,7 @@ def change_action(
     """
     user = policy.require_login(user)
     action = get_action(user, action_id, lock=True)
+    _require_changeable(action)
     policy.require(
         policy.can_change_action(user, action),
         _("Only the owner's side changes an action's status and progress."),
@@ -444,6 +481,7 @@ def post_update(
                 "press the button again to post this one as a new update."
             )
         )
+    _require_changeable(action)
     policy.require(
         policy.can_change_action(user, action),
         _("Only the owner's side posts updates."),
@@ -470,6 +508,128 @@ def post_update(
     )
     db.session.commit()
     return update
+
+
+def _require_changeable(action: Action) -> None:
+    if action.declined:
+        raise Conflict(_("The action was declined by its owner's side."))
+    if action.hidden:
+        raise Conflict(_("A moderator has hidden this action."))
+
+
+# --- moderation: hide, show again, redact the title ----------------------------------
+
+
+def _moderated(user: User | None, action_id: int) -> tuple[User, Action]:
+    user = policy.require_login(user)
+    action = get_action(user, action_id, lock=True)
+    policy.require(
+        policy.can_hide_action(user, action),
+        _("Only moderators can do that."),
+    )
+    return user, action
+
+
+def _forum_id(action: Action) -> int | None:
+    """The forum an action came from: its moderators find the entry in their audit log."""
+    if action.source_thread_id is None:
+        return None
+    thread = db.session.get(Thread, action.source_thread_id)
+    return thread.forum_id if thread is not None else None
+
+
+def hide_action(user: User | None, action_id: int, reason: str | None) -> Action:
+    """Hide an action (in any state) with a reason: then only moderators see it, marked
+    hidden, and no list, count, export or API has it. Logged; undone by unhide_action."""
+    user, action = _moderated(user, action_id)
+    if action.hidden:
+        raise Conflict(_("This action is already hidden."))
+    text = clean_text(reason, "reason", max_length=MAX_REASON)
+    action.hidden_at = utcnow()
+    action.hidden_reason = text
+    audit.record(user, "action.hidden", "action", action.id, text, forum_id=_forum_id(action))
+    db.session.commit()
+    return action
+
+
+def unhide_action(user: User | None, action_id: int) -> Action:
+    """Show a hidden action again, as it was (nothing was removed); logged."""
+    user, action = _moderated(user, action_id)
+    if not action.hidden:
+        raise Conflict(_("This action is not hidden."))
+    action.hidden_at = None
+    action.hidden_reason = None
+    audit.record(user, "action.unhidden", "action", action.id, forum_id=_forum_id(action))
+    db.session.commit()
+    return action
+
+
+def redact_action_title(
+    user: User | None, action_id: int, replacement: str | None, note: str | None = ""
+) -> Action:
+    """Replace an action's title (personal data copied from the message it came from):
+    the history keeps the replaced title for admins only; notifications that quoted it
+    quote the new one."""
+    user, action = _moderated(user, action_id)
+    text = clean_text(
+        replacement, "replacement", max_length=MAX_TITLE, single_line=True, required=False
+    )
+    if not text:
+        with force_locale(current_app.config.get("BABEL_DEFAULT_LOCALE", "sv")):
+            text = _("[Personal data removed by a moderator]")
+    if text == action.title:
+        raise Invalid(_("Change the text to remove the personal data."), field="replacement")
+    why = clean_text(note, "note", max_length=MAX_REASON, required=False)
+    old = action.title
+    # the history's earlier rows that hold a title (as proposed, as redacted before) are
+    # for admins only from now on, as a redacted message's revisions are
+    db.session.execute(
+        update(ActionHistory)
+        .where(
+            ActionHistory.action_id == action.id,
+            ActionHistory.field.in_(["created", "title_redacted"]),
+        )
+        .values(admin_only=True)
+    )
+    db.session.add(
+        ActionHistory(
+            action_id=action.id,
+            actor_id=user.id,
+            field="title_redacted",
+            old_value=old,
+            new_value=text,
+            admin_only=True,
+        )
+    )
+    action.title = text
+    action.updated_at = utcnow()
+    _requote(action, old, text)
+    audit.record(user, "action.redacted", "action", action.id, why, forum_id=_forum_id(action))
+    db.session.commit()
+    return action
+
+
+def _requote(action: Action, old: str, new: str) -> None:
+    """Notices about the action (and their mail not yet sent) quote the new title."""
+    url = _url(action)
+    notes = db.session.scalars(
+        select(Notification).where(
+            or_(Notification.url == url, Notification.url.startswith(url + "#"))
+        )
+    ).all()
+    for note in notes:
+        note.excerpt = note.excerpt.replace(old, new)[:300]
+    if not notes:
+        return
+    for mail in db.session.scalars(
+        select(OutboxMail).where(
+            OutboxMail.notification_id.in_([n.id for n in notes]), OutboxMail.sent_at.is_(None)
+        )
+    ):
+        mail.subject = mail.subject.replace(old, new)[:300]
+        mail.body = mail.body.replace(old, new)
+        if mail.html_body:
+            mail.html_body = mail.html_body.replace(str(escape(old)), str(escape(new)))
 
 
 def set_following(user: User | None, action_id: int, follow: bool) -> bool:
@@ -522,6 +682,7 @@ def remind(now: datetime | None = None) -> int:
     candidates = db.session.scalars(
         select(Action).where(
             Action.accepted_at.is_not(None),
+            Action.hidden_at.is_(None),
             Action.status.in_(OPEN_STATUSES),
             Action.due_date <= day + REMIND_BEFORE,
         )

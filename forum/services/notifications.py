@@ -65,6 +65,7 @@ KINDS = {
     "action_awaiting": _l("An action waits for your side's acceptance"),
     "action_update": _l("An update on an action you follow"),
     "action_accepted": _l("An action you follow is accepted"),
+    "action_declined": _l("An action you follow is declined"),
     "action_reminder": _l("An action your side owns is due"),
     "moderation_flag": _l("A message is flagged in a forum you moderate"),
     "moderation_appeal": _l("An appeal arrives in a forum you moderate"),
@@ -584,7 +585,9 @@ def notify_person(
 
 # --- follow-up actions ---------------------------------------------------------
 
-ACTION_KINDS = frozenset({"action_update", "action_accepted", "action_reminder", "action_awaiting"})
+ACTION_KINDS = frozenset(
+    {"action_update", "action_accepted", "action_declined", "action_reminder", "action_awaiting"}
+)
 
 
 def describe_action(kind: str, actor: str) -> str:
@@ -592,6 +595,7 @@ def describe_action(kind: str, actor: str) -> str:
     sentences = {
         "action_update": _("%(actor)s posted an update on an action you follow", actor=actor),
         "action_accepted": _("An action you follow was accepted by its owner"),
+        "action_declined": _("An action you follow was declined by its owner"),
         "action_reminder": _("Reminder: an action your side owns is due soon"),
         "action_awaiting": _("An action waits for your side to accept it"),
     }

@@ -1,4 +1,5 @@
-"""Follow-up: actions (list, propose, detail, accept, change, updates) and the dashboard."""
+"""Follow-up: actions (list, propose, detail, accept or decline, change, updates, hide and
+redact) and the dashboard."""
 
 from __future__ import annotations
 
@@ -42,6 +43,8 @@ FIELD_LABELS = {
     "due_date": _l("Due date"),
     "drop_reason": _l("Reason for dropping"),
     "update": _l("Update posted"),
+    "declined": _l("Declined by the owner"),
+    "title_redacted": _l("Title redacted by a moderator"),
 }
 
 
@@ -79,6 +82,19 @@ class ChangeForm(FlaskForm):
 class UpdateForm(FlaskForm):
     body = TextAreaField(_l("Progress update (markdown)"), validators=[InputRequired()])
     form_token = HiddenField("Form Token")  # as ProposeForm's: posted twice, posted once
+
+
+class DeclineForm(FlaskForm):
+    reason = TextAreaField(_l("Why your side declines it"), id="decline-reason")
+
+
+class HideForm(FlaskForm):
+    reason = TextAreaField(_l("Reason for hiding (moderators see it)"), id="hide-reason")
+
+
+class RedactForm(FlaskForm):
+    replacement = StringField(_l("New title"), id="redact-replacement")
+    note = TextAreaField(_l("Note for the audit log (optional)"), id="redact-note")
 
 
 def _fresh_token(form: ProposeForm | UpdateForm, used: bool = False) -> None:
@@ -203,9 +219,18 @@ def new():
     ), status
 
 
-def _action_page(action_id: int, status: int = 200, change=None, update=None):  # noqa: ANN001
+def _action_page(
+    action_id: int,
+    status: int = 200,
+    change=None,  # noqa: ANN001
+    update=None,  # noqa: ANN001
+    decline: DeclineForm | None = None,
+    hide: HideForm | None = None,
+    redact: RedactForm | None = None,
+):
     user = viewer()
     action = fq.get_action(user, action_id)
+    history = fq.history_of(action.id)
     if change is None:
         change = ChangeForm(
             formdata=None,
@@ -222,13 +247,20 @@ def _action_page(action_id: int, status: int = 200, change=None, update=None):  
         action=action,
         today=service.today(),
         updates=fq.updates_of(action.id),
-        history=fq.history_of(action.id),
+        history=history,
+        decliner=next((h.actor for h in history if h.field == "declined"), None),
         change=change,
         update=update,
+        decline=decline or DeclineForm(formdata=None),
+        hide=hide or HideForm(formdata=None),
+        redact=redact or RedactForm(formdata=None, replacement=action.title),
         button=ButtonForm(),
         following=bool(following),
         can_change=policy.can_change_action(user, action),
         can_accept=policy.can_accept_action(user, action),
+        can_decline=policy.can_decline_action(user, action),
+        can_hide=policy.can_hide_action(user, action),
+        see_original=policy.can_see_redacted_original(user),
         can_follow=policy.can_follow_action(user, action),
         field_labels=FIELD_LABELS,
     ), status
@@ -250,6 +282,81 @@ def accept(action_id: int):
         _("The action is accepted."),
         url_for("follow_up.show", action_id=action_id),
         lambda status: _action_page(action_id, status),
+    )
+
+
+def _post_form(action_id: int, form: FlaskForm, name: str, run, success: str):  # noqa: ANN001
+    """Post one of the action page's forms to a service: a refusal is the field's error (or
+    a flash), re-rendered with the form's text kept; a missing right or record is the error
+    page; success flashes and goes back to the action."""
+    if not form.validate_on_submit():
+        return _action_page(action_id, 400, **{name: form})
+    try:
+        run(form)
+    except DomainError as err:
+        if err.status in (401, 403, 404):
+            raise
+        discard_changes()
+        form_error(form, err)
+        return _action_page(action_id, err.status, **{name: form})
+    flash(success, "success")
+    return redirect(url_for("follow_up.show", action_id=action_id))
+
+
+@bp.post("/actions/<int:action_id>/decline")
+@login_required
+def decline(action_id: int):
+    """The owner's side declines a proposed action, with a reason; followers are told."""
+    fq.get_action(viewer(), action_id)
+    return _post_form(
+        action_id,
+        DeclineForm(),
+        "decline",
+        lambda form: service.decline_action(current_user, action_id, form.reason.data or ""),
+        _("The action is declined. Its proposer and followers are told why."),
+    )
+
+
+@bp.post("/actions/<int:action_id>/hide")
+@login_required
+def hide(action_id: int):
+    """A moderator hides an action (from everyone but moderators), with a reason."""
+    fq.get_action(viewer(), action_id)
+    return _post_form(
+        action_id,
+        HideForm(),
+        "hide",
+        lambda form: service.hide_action(current_user, action_id, form.reason.data or ""),
+        _("The action is hidden. Only moderators see it now."),
+    )
+
+
+@bp.post("/actions/<int:action_id>/unhide")
+@login_required
+def unhide(action_id: int):
+    """A moderator shows a hidden action again."""
+    fq.get_action(viewer(), action_id)
+    return act(
+        lambda: service.unhide_action(current_user, action_id),
+        _("The action is shown again."),
+        url_for("follow_up.show", action_id=action_id),
+        lambda status: _action_page(action_id, status),
+    )
+
+
+@bp.post("/actions/<int:action_id>/redact")
+@login_required
+def redact(action_id: int):
+    """A moderator replaces the title (personal data); admins keep the original."""
+    fq.get_action(viewer(), action_id)
+    return _post_form(
+        action_id,
+        RedactForm(),
+        "redact",
+        lambda form: service.redact_action_title(
+            current_user, action_id, form.replacement.data or "", form.note.data or ""
+        ),
+        _("The title is redacted."),
     )
 
 
@@ -427,6 +534,8 @@ def commitment_actions(commitment: Commitment):
 @bp.app_template_global()
 def action_status(action) -> str:  # noqa: ANN001
     """The action's status as words in the reader's language ('proposed' before acceptance)."""
+    if action.declined:
+        return _("Declined by the owner")
     if not action.accepted:
         return _("Proposed, awaiting the owner")
     return str(STATUS_LABELS[action.status])
