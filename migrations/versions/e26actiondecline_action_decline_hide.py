@@ -1,7 +1,7 @@
 """action decline and hide: the owner's side declines a proposal, a moderator hides one
 
 Revision ID: e26actiondecline
-Revises: e25actions
+Revises: e26hidden
 Create Date: 2026-12-06 05:30:00
 
 A proposed action could only wait for acceptance: the side it was proposed to could not
@@ -22,7 +22,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = "e26actiondecline"
-down_revision = "e25actions"
+down_revision = "e26hidden"
 branch_labels = None
 depends_on = None
 
