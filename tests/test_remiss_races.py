@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import threading
 
+import pytest
 from consultation_support import make_round, respond
 from sqlalchemy import func, select
 from support import at_once
@@ -60,35 +61,17 @@ def test_the_same_round_document_uploaded_at_once_is_stored_once(app, make, db):
     assert count(db, Document.round_id == round_id, Document.response_id.is_(None)) == 1
 
 
-def test_the_same_response_document_uploaded_at_once_is_stored_once(app, make, db):
+@pytest.mark.parametrize("row_exists", [True, False], ids=["response-row", "no-response-row"])
+def test_the_same_response_document_uploaded_at_once_is_stored_once(app, make, db, row_exists):
+    """With the response row there, or not yet (the uploads make it, one row by its unique
+    pair, and then one document)."""
     admin, member = make.user(), make.user()
     org = make.organisation(admin=admin, members=[member])
     round_ = make_round(app, make, make.user("official"))
-    respond(app, admin, round_, org, submit=False)  # the response row exists
+    if row_exists:
+        respond(app, admin, round_, org, submit=False)
     round_id, org_id, ids = round_.id, org.id, [admin.id, member.id, admin.id]
     data = simple_pdf(["Brev"])
-    db.session.commit()
-    ready = threading.Barrier(WORKERS, timeout=10)
-
-    def upload(i: int) -> str:
-        user = _db.session.get(User, ids[i])
-        ready.wait()
-        return documents.add_response_document(
-            user, round_id, org_id, f"Brev {i}.pdf", data
-        ).filename
-
-    _one_stored_others_refused(at_once(app, upload, WORKERS), "Brev")
-    assert count(db, Document.response_id.is_not(None)) == 1
-
-
-def test_the_first_response_document_uploaded_at_once_is_stored_once(app, make, db):
-    """No response row yet: the uploads make it (one row, by its unique pair) and then one
-    document."""
-    admin, member = make.user(), make.user()
-    org = make.organisation(admin=admin, members=[member])
-    round_ = make_round(app, make, make.user("official"))
-    round_id, org_id, ids = round_.id, org.id, [admin.id, member.id, member.id]
-    data = simple_pdf(["Första brevet"])
     db.session.commit()
     ready = threading.Barrier(WORKERS, timeout=10)
 
