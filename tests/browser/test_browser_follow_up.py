@@ -6,7 +6,7 @@ import re
 
 import pytest
 from browsing import assert_accessible, login, screenshot
-from form_states import check_widths
+from form_states import check_summary, check_widths
 from playwright.sync_api import expect
 
 pytestmark = pytest.mark.browser
@@ -136,3 +136,44 @@ def test_used_follow_up_forms_and_offline_keep_the_text(world, new_page):
         official.context.set_offline(False)
         official.locator("#post-update").click()
         expect(official.locator(".updates")).to_contain_text("Andra uppdateringen")
+
+
+def test_declined_and_hidden_actions(world, new_page):
+    """The owner's side declines a proposal (an empty reason first: the field's error), a
+    moderator hides it; each state passes axe at desktop and 375 px in both languages, and
+    the hidden action is gone for the member who proposed it."""
+    for lang in ("sv", "en"):
+        alice, official, moderator = new_page(lang), new_page(lang), new_page(lang)
+        login(alice, world, world.alice_email)
+        login(official, world, world.official_email)
+        login(moderator, world, world.moderator_email)
+        alice.goto(f"{world.url}/actions/new?message={world.message_id}")
+        alice.fill("#title", f"Gratis parkering vid kulturhuset ({lang})")
+        alice.fill("#description", "Alla besökare parkerar gratis.")
+        alice.select_option("#owner", label="Kulturnämnden")
+        alice.fill("#due_date", "2031-06-30")
+        alice.locator("form.stack button[type=submit]").click()
+        alice.wait_for_url(re.compile(r"/actions/\d+$"))
+        action_url = alice.url
+
+        official.goto(action_url)
+        official.locator("#decline-action").click()
+        check_summary(official, f"decline without a reason ({lang})", {"decline-reason": ""})
+        check_widths(official, f"decline without a reason ({lang})")
+        official.fill("#decline-reason", f"Parkeringen sköts av en annan nämnd. {LONG}")
+        official.locator("#decline-action").click()
+        expect(official.locator(".flash-success")).to_be_visible()
+        expect(official.locator("#action-decline-reason")).to_contain_text("annan nämnd")
+        expect(official.locator("#accept-action")).to_have_count(0)
+        check_widths(official, f"declined action ({lang})")
+
+        moderator.goto(action_url)
+        moderator.fill("#hide-reason", "Ett namn på en privatperson.")
+        moderator.locator("#hide-action").click()
+        expect(moderator.locator(".flash-success")).to_be_visible()
+        expect(moderator.locator("#unhide-action")).to_be_visible()
+        check_widths(moderator, f"hidden action, as a moderator ({lang})")
+
+        response = alice.goto(action_url)
+        assert response is not None and response.status == 404
+        assert_accessible(alice, f"hidden action, as its proposer ({lang})")
