@@ -416,8 +416,7 @@ def session_user(key: str | None, user_id: str | None) -> User | None:
     row, user = found
     if not session_is_live(row, now):
         if row.revoked_at is None:
-            row.revoked_at = now
-            db.session.commit()
+            _revoke([row])  # expired: its sockets close too, like a logout's
         return None
     if user.is_suspended(now):
         return None
@@ -462,6 +461,8 @@ def use_remember_token(
                 _revoke([row])
             return None  # anything else: knowing a session's key ends nothing
     if not session_is_live(row, now):
+        if row.revoked_at is None:
+            _revoke([row])  # expired: its sockets close too
         return None
     user = db.session.get(User, row.user_id)
     if user is None or user.is_suspended(now):
@@ -531,6 +532,40 @@ def _revoke(rows: list[UserSession]) -> None:
 
     for row in rows:
         disconnect_session(row.key)
+
+
+def _expired(now: datetime) -> Any:
+    """The condition for a session not yet revoked that `session_is_live` finds expired:
+    past the absolute age, or idle too long (without a remember-me token), or past its
+    remember-me token's expiry."""
+    remembered = UserSession.remember_hash.is_not(None) & UserSession.remember_expires_at.is_not(
+        None
+    )
+    return UserSession.revoked_at.is_(None) & (
+        (UserSession.created_at <= now - _max_age())
+        | (remembered & (UserSession.remember_expires_at <= now))
+        | (~remembered & (UserSession.last_seen_at <= now - _idle_limit()))
+    )
+
+
+def end_expired_sessions(now: datetime | None = None, batch: int = 500) -> int:
+    """Revoke every session past its idle or absolute limit and close its sockets (the
+    scheduler's tick, or `flask users end-expired-sessions` from cron): a browser that makes
+    no further request would otherwise keep hearing, on an open socket, the rooms its
+    session gave it. Returns how many ended."""
+    now = now or utcnow()
+    ended = 0
+    while True:
+        found = db.session.scalars(
+            select(UserSession).where(_expired(now)).order_by(UserSession.id).limit(batch)
+        ).all()
+        rows = [row for row in found if not session_is_live(row, now)]
+        if rows:
+            _revoke(rows)
+            ended += len(rows)
+        if len(found) < batch or not rows:
+            db.session.commit()
+            return ended
 
 
 def _live_rows(user_id: int) -> list[UserSession]:
