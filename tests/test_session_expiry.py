@@ -121,7 +121,12 @@ def test_the_sweep_leaves_live_sessions_alone(app, make, db):
     login(app, remembered, remember=True)
     age(db, remembered, last_seen_at=utcnow() - timedelta(days=3))
     login(app, ended)
-    age(db, ended, revoked_at=utcnow() - timedelta(days=1), last_seen_at=utcnow() - timedelta(days=9))
+    age(
+        db,
+        ended,
+        revoked_at=utcnow() - timedelta(days=1),
+        last_seen_at=utcnow() - timedelta(days=9),
+    )
     with app.test_request_context():
         assert accounts.end_expired_sessions() == 0
     assert sock.is_connected()

@@ -307,6 +307,25 @@ def _reserve_attempt(email: str, address: str | None) -> LoginAttempt:
     return attempt
 
 
+class Suspended(Invalid):
+    """The right password for a suspended account (only then is the suspension told):
+    `details["user_id"]` is whose, for the login page's appeal link."""
+
+
+def reserve_form_attempt(address: str | None) -> LoginAttempt:
+    """Count a post of an anonymous form that holds a secret (the appeal link's) with the
+    login attempts of its address: the same limit, FORUM_LOGIN_MAX_FAILURES in
+    FORUM_LOGIN_WINDOW_MINUTES, else RateLimited. A post that succeeds is forgotten
+    (`forget_attempt`), as a successful login is."""
+    address = (address or "unknown")[:64]
+    return _reserve_attempt(f"form:{address}", address)
+
+
+def forget_attempt(attempt: LoginAttempt) -> None:
+    db.session.delete(attempt)
+    db.session.commit()
+
+
 @cache
 def _dummy_hash(method: str) -> str:
     """A hash to check against when there is no account, so both cases take as long."""
@@ -334,11 +353,12 @@ def authenticate(email: str, password: str, address: str) -> User:
     if not correct or user is None:
         raise Invalid(_("Wrong email address or password."), field="password")
     if user.is_suspended(utcnow()):
-        raise Invalid(
+        raise Suspended(
             _(
                 "This account is suspended until %(time)s.",
                 time=local_datetime(user.suspended_until),
-            )
+            ),
+            user_id=user.id,
         )
     db.session.execute(delete(LoginAttempt).where(LoginAttempt.email == email))
     db.session.commit()
