@@ -12,6 +12,7 @@ from datetime import timedelta
 
 import pytest
 from sqlalchemy import select, update
+from test_delivery import postgres_url, redis_url  # noqa: F401 — fixtures
 
 from forum import scheduler
 from forum.extensions import socketio
@@ -167,3 +168,62 @@ def test_the_command_for_cron_ends_expired_sessions(app, make, db):
     assert result.exit_code == 0, result.output
     assert "1" in result.output
     assert not sock.is_connected()
+
+
+@pytest.mark.server
+@pytest.mark.redis
+@pytest.mark.postgres
+def test_the_cron_command_closes_a_socket_held_by_a_serving_process(postgres_url, redis_url):  # noqa: F811
+    """Production runs the sweep from cron, in a process of its own: the disconnect reaches,
+    through Redis, the serving process that holds the socket."""
+    import subprocess
+    import sys
+    import time
+
+    import psycopg
+    from serverproc import ROOT, ServerProcess
+    from test_access_lifetime import _fresh_database
+    from test_delivery import Client
+
+    from forum.extensions import db
+    from forum.services import forums
+
+    with _fresh_database(postgres_url):
+        owner = accounts.create_user_with_role(
+            "owner@se.se", "Owner SE", PASSWORD, "official", "Kulturnämnden"
+        )
+        guest = accounts.create_user_with_role("guest@se.se", "Guest SE", PASSWORD, "member")
+        closed = forums.create_forum(owner, "Inbjudna", "", "invite", [1], moderator_ids=[owner.id])
+        closed.members = [guest]
+        db.session.commit()
+        secret = forums.start_thread(owner, closed, "Bara inbjudna", [1]).id
+
+    server = ServerProcess(postgres_url, FORUM_REDIS_URL=redis_url)
+    with server:
+        listener = Client(server, type("U", (), {"email": "guest@se.se"})())
+        speaker = Client(server, type("U", (), {"email": "owner@se.se"})())
+        try:
+            assert listener.call("join", {"thread_id": secret})["ok"]
+            with psycopg.connect(postgres_url) as conn:
+                conn.execute(
+                    "UPDATE user_sessions SET last_seen_at = now() - interval '2 days' "
+                    "WHERE user_id = (SELECT id FROM users WHERE email = 'guest@se.se')"
+                )
+            done = subprocess.run(
+                [sys.executable, "-m", "flask", "--app", "forum", "users", "end-expired-sessions"],
+                cwd=ROOT,
+                env=server.env,
+                capture_output=True,
+                text=True,
+                timeout=60,
+            )
+            assert done.returncode == 0, done.stderr
+            assert "1 expired session(s) ended." in done.stdout
+            assert listener.disconnected.wait(2)
+            body = {"thread_id": secret, "body": "efter svepet", "client_id": "se-1"}
+            assert speaker.call("message:send", body)["ok"]
+            time.sleep(0.5)
+            assert listener.received("message:new") == []
+        finally:
+            listener.close()
+            speaker.close()
