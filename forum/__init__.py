@@ -446,13 +446,32 @@ def _invalid_field(err: Exception) -> dict[str, str] | None:
 
 
 def register_security_headers(app: Flask) -> None:
-    """CSP without inline script, nosniff, no framing, a strict referrer policy."""
+    """CSP without inline script, nosniff, no framing, a strict referrer policy; and no
+    caching of what a logged-in person is answered."""
 
     @app.after_request
     def add_headers(response):
         for name, value in security_headers(app):
             response.headers.setdefault(name, value)
         return response
+
+    @app.after_request
+    def keep_private_answers_out_of_caches(response):
+        """An answer to a browser that carries a login is `private, no-store`: on a shared
+        computer, the back button or the cache would show the next person the last one's
+        notifications, settings or invite-only threads. An answer that chose its own caching
+        (static files, documents) keeps it; a visitor's pages stay cacheable."""
+        if "Cache-Control" not in response.headers and _carries_login():
+            response.headers["Cache-Control"] = "private, no-store"
+        return response
+
+
+def _carries_login() -> bool:
+    """Whether this request comes with a login (a session naming a person, or a remember-me
+    cookie), judged without loading the person: that may fail, or cost a query, here."""
+    from .web.auth import REMEMBER_COOKIE
+
+    return "_user_id" in session or REMEMBER_COOKIE in request.cookies
 
 
 def register_template_helpers(app: Flask) -> None:

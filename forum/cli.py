@@ -184,6 +184,15 @@ def set_password(handle: str) -> None:
     click.echo(f"Password set for {user.display_name} (@{user.handle}, {user.email}).")
 
 
+@users_cli.command("end-expired-sessions")
+def end_expired_sessions() -> None:
+    """End the sessions past their idle or absolute limit and close their sockets (for cron;
+    through Redis, the sockets on every serving process)."""
+    from .services import accounts
+
+    click.echo(f"{accounts.end_expired_sessions()} expired session(s) ended.")
+
+
 @mail_cli.command("send")
 def send_mail() -> None:
     """Send waiting mail from the outbox (for cron)."""

@@ -16,6 +16,8 @@ from .errors import AuthRequired, Forbidden, Locked, NotFound
 from .extensions import db
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from .models import (
         Action,
         ApiToken,
@@ -24,6 +26,7 @@ if TYPE_CHECKING:
         Document,
         Forum,
         Message,
+        ModerationAction,
         Organisation,
         Thread,
         User,
@@ -456,6 +459,13 @@ def can_suspend(actor: User | None, person: User) -> bool:
 def can_appeal(user: User | None, subject_id: int) -> bool:
     """Only the person a decision concerns appeals it."""
     return _logged_in(user) and user.id == subject_id  # type: ignore[union-attr]
+
+
+def can_appeal_by_link(action: ModerationAction, now: datetime) -> bool:
+    """A signed link from the mail (or the login page) appeals a suspension while it is in
+    force: the one decision whose person cannot log in to appeal it. Once it has ended or
+    been lifted, the person logs in and appeals on the decision's page."""
+    return action.kind.value == "suspend" and action.in_force(now)
 
 
 def can_decide_appeal(

@@ -2,7 +2,7 @@
 
 Production runs the same jobs from cron or systemd timers instead
 (`flask --app forum mail send`, `consultations notices`, `notifications digest`,
-`exports run`)
+`exports run`, `users end-expired-sessions`)
 and leaves `FORUM_DIGEST_SCHEDULER` off; tests never start it.
 """
 
@@ -23,13 +23,15 @@ TICK_SECONDS = 300
 def run_due_jobs(app: Flask, last_digest: str | None, now: datetime) -> str | None:
     """One tick: send mail, due consultation notices, the day's digest once the hour comes,
     and "download my data": copies left waiting (a worker that died) are prepared, and
-    expired copies deleted as the privacy notice promises.
+    expired copies deleted as the privacy notice promises. Sessions past their idle or
+    absolute limit end first, and their open sockets close (within a tick of expiring).
 
     Returns the local date of the last digest run; that only spares a query each tick: the
     once-a-day guard that survives a restart is each person's claimed digest day
     (`send_digests`).
     """
     from .extensions import db
+    from .services.accounts import end_expired_sessions
     from .services.consultations import send_due_notices
     from .services.exports import run_pending_exports
     from .services.mail import deliver_pending
@@ -39,6 +41,11 @@ def run_due_jobs(app: Flask, last_digest: str | None, now: datetime) -> str | No
     today = local.date().isoformat()
     with app.app_context():
         try:
+            try:
+                end_expired_sessions(now)
+            except Exception:
+                db.session.rollback()
+                log.exception("ending expired sessions failed")
             try:
                 send_due_notices(now)
                 if local.hour >= app.config["FORUM_DIGEST_HOUR"] and last_digest != today:

@@ -845,6 +845,7 @@ def test_the_table_covers_every_role_and_every_policy_rule():
     tested_in = {
         "can_read_with_token": "test_api.py::test_a_token_without_the_read_scope_reads_as_a_visitor",
         "can_respond_with_token": "test_api.py::test_scopes_and_policy_limit_what_a_token_may_answer",
+        "can_appeal_by_link": "test_appeal_link.py::test_the_policy",
     }
     for where in tested_in.values():
         module, test = where.split("::")

@@ -307,6 +307,25 @@ def _reserve_attempt(email: str, address: str | None) -> LoginAttempt:
     return attempt
 
 
+class Suspended(Invalid):
+    """The right password for a suspended account (only then is the suspension told):
+    `details["user_id"]` is whose, for the login page's appeal link."""
+
+
+def reserve_form_attempt(address: str | None) -> LoginAttempt:
+    """Count a post of an anonymous form that holds a secret (the appeal link's) with the
+    login attempts of its address: the same limit, FORUM_LOGIN_MAX_FAILURES in
+    FORUM_LOGIN_WINDOW_MINUTES, else RateLimited. A post that succeeds is forgotten
+    (`forget_attempt`), as a successful login is."""
+    address = (address or "unknown")[:64]
+    return _reserve_attempt(f"form:{address}", address)
+
+
+def forget_attempt(attempt: LoginAttempt) -> None:
+    db.session.delete(attempt)
+    db.session.commit()
+
+
 @cache
 def _dummy_hash(method: str) -> str:
     """A hash to check against when there is no account, so both cases take as long."""
@@ -334,11 +353,12 @@ def authenticate(email: str, password: str, address: str) -> User:
     if not correct or user is None:
         raise Invalid(_("Wrong email address or password."), field="password")
     if user.is_suspended(utcnow()):
-        raise Invalid(
+        raise Suspended(
             _(
                 "This account is suspended until %(time)s.",
                 time=local_datetime(user.suspended_until),
-            )
+            ),
+            user_id=user.id,
         )
     db.session.execute(delete(LoginAttempt).where(LoginAttempt.email == email))
     db.session.commit()
@@ -416,8 +436,7 @@ def session_user(key: str | None, user_id: str | None) -> User | None:
     row, user = found
     if not session_is_live(row, now):
         if row.revoked_at is None:
-            row.revoked_at = now
-            db.session.commit()
+            _revoke([row])  # expired: its sockets close too, like a logout's
         return None
     if user.is_suspended(now):
         return None
@@ -462,6 +481,8 @@ def use_remember_token(
                 _revoke([row])
             return None  # anything else: knowing a session's key ends nothing
     if not session_is_live(row, now):
+        if row.revoked_at is None:
+            _revoke([row])  # expired: its sockets close too
         return None
     user = db.session.get(User, row.user_id)
     if user is None or user.is_suspended(now):
@@ -531,6 +552,40 @@ def _revoke(rows: list[UserSession]) -> None:
 
     for row in rows:
         disconnect_session(row.key)
+
+
+def _expired(now: datetime) -> Any:
+    """The condition for a session not yet revoked that `session_is_live` finds expired:
+    past the absolute age, or idle too long (without a remember-me token), or past its
+    remember-me token's expiry."""
+    remembered = UserSession.remember_hash.is_not(None) & UserSession.remember_expires_at.is_not(
+        None
+    )
+    return UserSession.revoked_at.is_(None) & (
+        (UserSession.created_at <= now - _max_age())
+        | (remembered & (UserSession.remember_expires_at <= now))
+        | (~remembered & (UserSession.last_seen_at <= now - _idle_limit()))
+    )
+
+
+def end_expired_sessions(now: datetime | None = None, batch: int = 500) -> int:
+    """Revoke every session past its idle or absolute limit and close its sockets (the
+    scheduler's tick, or `flask users end-expired-sessions` from cron): a browser that makes
+    no further request would otherwise keep hearing, on an open socket, the rooms its
+    session gave it. Returns how many ended."""
+    now = now or utcnow()
+    ended = 0
+    while True:
+        found = db.session.scalars(
+            select(UserSession).where(_expired(now)).order_by(UserSession.id).limit(batch)
+        ).all()
+        rows = [row for row in found if not session_is_live(row, now)]
+        if rows:
+            _revoke(rows)
+            ended += len(rows)
+        if len(found) < batch or not rows:
+            db.session.commit()
+            return ended
 
 
 def _live_rows(user_id: int) -> list[UserSession]:

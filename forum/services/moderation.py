@@ -630,7 +630,12 @@ def suspend_person(
     person.suspended_until = until
     action = _record_action(actor, ActionKind.suspend, person, text, until=until)
     audit.record(actor, "user.suspended", "user", person.id, f"{text} (until {iso_utc(until)})")
-    _tell(person, "moderation_suspended", text, action)
+    from .appeal_links import link_path, notice_text
+
+    # they cannot log in: the notice links to the decision by a signed link that appeals it
+    notifications.deliver(
+        [person], "moderation_suspended", lambda: notice_text(text), link_path(action)
+    )
     db.session.commit()
     from .accounts import end_all_sessions
 

@@ -44,7 +44,7 @@ from wtforms.validators import InputRequired, ValidationError
 
 from ..errors import DomainError, Invalid, NotFound, RateLimited
 from ..models import User
-from ..services import accounts
+from ..services import accounts, appeal_links
 from .navigation import safe_next
 
 bp = Blueprint("auth", __name__)
@@ -320,11 +320,17 @@ def login():
         return render_template("auth/login.html", form=form, problem=None)
     status = 400
     problem = None
+    suspended, appeal_url = False, None
     if form.validate_on_submit():
         try:
             user = accounts.authenticate(form.email.data, form.password.data, client_address())
         except RateLimited as err:
             problem, status = err.message, err.status
+        except accounts.Suspended as err:
+            # the password was right: how to appeal is theirs to know
+            problem, suspended = err.message, True
+            suspension = appeal_links.current_suspension(int(str(err.details["user_id"])))
+            appeal_url = appeal_links.link_path(suspension) if suspension else None
         except DomainError as err:
             problem = form_error(form, err)
         else:
@@ -332,7 +338,17 @@ def login():
             flash(_("You are logged in."), "success")
             return redirect(target or url_for("main.home"), 303)
     form.next.data = target or ""
-    return render_template("auth/login.html", form=form, problem=problem), status
+    page = render_template(
+        "auth/login.html",
+        form=form,
+        problem=problem,
+        suspended=suspended,
+        appeal_url=appeal_url,
+    )
+    response = current_app.make_response((page, status))
+    if suspended:  # the page holds a link that appeals: not for the next person at this computer
+        response.headers["Cache-Control"] = "private, no-store"
+    return response
 
 
 @bp.route("/register", methods=["GET", "POST"])

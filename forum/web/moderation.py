@@ -7,20 +7,31 @@ from __future__ import annotations
 import contextlib
 from datetime import date
 
-from flask import Blueprint, flash, g, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    current_app,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
 from flask_login import current_user, login_required
 
 from .. import policy
-from ..errors import DomainError, Invalid, NotFound
+from ..errors import DomainError, Invalid, NotFound, RateLimited
 from ..extensions import db
 from ..formatting import audit_reason
-from ..models import Appeal, FlagReason, Message, MessageState, Principle, User
+from ..models import Appeal, FlagReason, Message, MessageState, ModerationAction, Principle, User
+from ..models.base import utcnow
 from ..queries import agreement, payloads
 from ..queries import forums as forum_queries
 from ..queries import moderation as mq
+from ..services import accounts, appeal_links
 from ..services import moderation as service
 from .forms import ButtonForm
 from .navigation import safe_next
@@ -475,6 +486,69 @@ def appeal(action_id: int):
         return _action_page(action_id, {err.field or "form": err.message}, err.status)
     flash(_("Your appeal is sent. A moderator will look at it."), "success")
     return redirect(url_for("moderation.action", action_id=action_id))
+
+
+def _no_trace(response):
+    """The link's token is in the address: no Referer carries it on, no cache keeps the page."""
+    response.headers["Referrer-Policy"] = "no-referrer"
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
+def _link_page(
+    token: str,
+    action: ModerationAction | None,
+    errors: dict[str, str] | None = None,
+    status: int = 200,
+):
+    if action is None:  # the link does not work (forged, another decision's, expired)
+        page = render_template(
+            "moderation/appeal_link_invalid.html",
+            message=(errors or {}).get("form", ""),
+            expired=status == 410,
+            limited=status == 429,
+        )
+    else:
+        page = render_template(
+            "moderation/appeal_link.html",
+            token=token,
+            action=action,
+            appeal=appeal_links.appeal_of(action),
+            open=policy.can_appeal_by_link(action, utcnow()),
+            labels=ACTION_LABELS,
+            errors=errors or {},
+            values=request.form,
+        )
+    return _no_trace(current_app.make_response((page, status)))
+
+
+@bp.route("/moderation/appeal/<token>", methods=["GET", "POST"])
+def appeal_by_link(token: str):
+    """A suspended person reads the suspension and appeals it, once, through the signed link
+    of the suspension mail (or of the login page): no login, since they cannot log in.
+    A post counts with the address's login attempts (the same limit)."""
+    attempt = None
+    if request.method == "POST":
+        try:
+            attempt = accounts.reserve_form_attempt(request.remote_addr)
+        except RateLimited as err:
+            return _link_page(token, None, {"form": err.message}, err.status)
+    try:
+        action = appeal_links.decision_for(token)
+    except DomainError as err:
+        return _link_page(token, None, {"form": err.message}, err.status)
+    if request.method == "GET":
+        return _link_page(token, action)
+    try:
+        _checked()
+        appeal_links.appeal_by_link(token, request.form.get("body"))
+    except DomainError as err:
+        db.session.rollback()
+        return _link_page(token, action, {err.field or "form": err.message}, err.status)
+    assert attempt is not None
+    accounts.forget_attempt(attempt)
+    flash(_("Your appeal is sent. A moderator will look at it."), "success")
+    return redirect(url_for("moderation.appeal_by_link", token=token), 303)
 
 
 @bp.post("/moderation/appeals/<int:appeal_id>/decide")

@@ -12,6 +12,7 @@ from flask import (
     send_file,
     url_for,
 )
+from flask.wrappers import Response
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
@@ -49,13 +50,29 @@ def request_export():
     return redirect(url_for("auth.settings"), 303)
 
 
+def _not_kept(response: Response) -> Response:
+    """A download of personal or archived data: neither the browser nor a proxy keeps a copy
+    (send_file's own `no-cache` lets them store it); sent without validators (ETag,
+    Last-Modified) to revalidate a copy with."""
+    response.headers["Cache-Control"] = "private, no-store"
+    response.headers.pop("Last-Modified", None)  # send_file's, from the file (no ETag asked)
+    return response
+
+
 @bp.get("/integritet/export/<token>")
 @login_required
 def download_export(token: str):
     """The copy of one's data, through the link from the mail, until it expires."""
     path = exports.personal_export_file(current_user, token)
-    return send_file(
-        path, mimetype="application/zip", as_attachment=True, download_name="mina-data.zip"
+    return _not_kept(
+        send_file(
+            path,
+            mimetype="application/zip",
+            as_attachment=True,
+            download_name="mina-data.zip",
+            conditional=False,
+            etag=False,
+        )
     )
 
 
@@ -134,8 +151,10 @@ def archive():
             error = err
         else:
             # an anonymous temporary file: closed once sent, and then the system drops it
-            return send_file(
-                archive_file, mimetype="application/zip", as_attachment=True, download_name=name
+            return _not_kept(
+                send_file(
+                    archive_file, mimetype="application/zip", as_attachment=True, download_name=name
+                )
             )
     status = 400 if error else 200
     return render_template("exports/admin.html", error=error, form=PostForm()), status
