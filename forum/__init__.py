@@ -26,10 +26,10 @@ from werkzeug.routing import IntegerConverter, UnicodeConverter
 from .config import load_config, redis_client_options
 from .errors import DomainError, database_unreachable
 from .extensions import babel, csrf, db, login_manager, migrate, socketio
+from .formatting import LOCALES
 from .ids import MAX_ID
 
 ROOT = Path(__file__).resolve().parent.parent
-LOCALES = ("sv", "en")
 
 CONTENT_SECURITY_POLICY = "; ".join(
     [

@@ -18,6 +18,8 @@ from flask_babel import (
     to_user_timezone,
 )
 
+LOCALES = ("sv", "en")  # the interface's languages, Swedish first (the default)
+
 
 def translations() -> Any:
     """The current locale's catalogue for templates: Flask-Babel's own, remembered next to the

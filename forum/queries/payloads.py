@@ -16,7 +16,7 @@ from flask_babel import gettext as _
 from sqlalchemy import Table, bindparam, select
 
 from ..extensions import db
-from ..formatting import iso_utc
+from ..formatting import LOCALES, iso_utc
 from ..links import path_for
 from ..models import (
     Membership,
@@ -261,8 +261,6 @@ def hidden_reasons(principle: dict[str, str] | None, note: str | None) -> dict[s
     """Why a message is hidden, in each language of the interface: the principle's name in
     that language and the moderator's words (which stay as written), or, with neither, that
     flags hid it until a moderator looks."""
-    from .. import LOCALES  # noqa: PLC0415 (the package imports this module)
-
     reasons = {}
     for lang in LOCALES:
         if principle is not None:
