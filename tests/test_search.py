@@ -620,6 +620,17 @@ def test_search_page_pages_with_a_next_link(app, make, client):
         ("q=ord&order=random", "order"),
         ("q=ord&cursor=not-a-cursor", "cursor"),
         ("q=ord&cursor=WyJuZXdlc3QiLDEsMl0", "cursor"),
+        # ["newest","2026-01-01T00:00:00+00:00",true]: a bool is an int to Python
+        (
+            "q=ord&order=newest&cursor=WyJuZXdlc3QiLCIyMDI2LTAxLTAxVDAwOjAwOjAwKzAwOjAwIix0cnVlXQ",
+            "cursor",
+        ),
+        # ["relevance",true,5] and ["relevance",0.5,false]
+        ("q=ord&cursor=WyJyZWxldmFuY2UiLHRydWUsNV0", "cursor"),
+        ("q=ord&cursor=WyJyZWxldmFuY2UiLDAuNSxmYWxzZV0", "cursor"),
+        # ["relevance",NaN,5] and ["relevance",1e400,5] (infinity): nothing compares with them
+        ("q=ord&cursor=WyJyZWxldmFuY2UiLE5hTiw1XQ", "cursor"),
+        ("q=ord&cursor=WyJyZWxldmFuY2UiLDFlNDAwLDVd", "cursor"),
     ],
 )
 def test_bad_search_input_is_a_field_error(client, query, field):

@@ -387,13 +387,14 @@ def decode_cursor(cursor: str, order: str) -> tuple[Any, int]:
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         kind, key, entry_id = json.loads(base64.urlsafe_b64decode(padded.encode()))
-        if kind != order or not isinstance(entry_id, int):
+        # a bool is an int to Python (True == 1) but no id or score a cursor holds
+        if kind != order or not isinstance(entry_id, int) or isinstance(entry_id, bool):
             raise ValueError
         if order == "newest":
             key = datetime.fromisoformat(key)
             if key.tzinfo is None:
                 raise ValueError
-        elif not isinstance(key, int | float):
+        elif not isinstance(key, int | float) or isinstance(key, bool) or not math.isfinite(key):
             raise ValueError
         return key, entry_id
     except (ValueError, TypeError, binascii.Error, json.JSONDecodeError, UnicodeDecodeError):
