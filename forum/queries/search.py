@@ -27,10 +27,12 @@ from sqlalchemy import (
     Double,
     Integer,
     Select,
+    Text,
     and_,
     any_,
     bindparam,
     case,
+    cast,
     column,
     exists,
     false,
@@ -43,7 +45,7 @@ from sqlalchemy import (
     text,
     true,
 )
-from sqlalchemy.dialects.postgresql import ARRAY, aggregate_order_by
+from sqlalchemy.dialects.postgresql import ARRAY, TSQUERY, aggregate_order_by
 from sqlalchemy.dialects.sqlite.base import SQLiteCompiler
 from sqlalchemy.orm import aliased
 
@@ -415,9 +417,10 @@ CANDIDATES = 1000
 
 
 def _postgres_tsquery(terms: list[str]) -> ColumnElement[Any]:
-    return func.to_tsquery(
-        literal_column("'forum_swedish'::regconfig"), " & ".join(f"{t}:*" for t in terms)
-    )
+    """The prefixes as tsquery input, used as they are: to_tsquery('forum_swedish', ...)
+    stemmed the stems again and dropped a prefix that was a stop word ("våren" is "var",
+    and the query that was left matched everything)."""
+    return cast(bindparam("tsquery", stemming.tsquery(terms), type_=Text), TSQUERY)
 
 
 def _postgres_match(query: Select, terms: list[str]) -> Select:
