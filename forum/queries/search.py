@@ -399,7 +399,14 @@ def decode_cursor(cursor: str, order: str) -> tuple[Any, int]:
         elif not isinstance(key, int | float) or isinstance(key, bool) or not math.isfinite(key):
             raise ValueError
         return key, entry_id
-    except (ValueError, TypeError, binascii.Error, json.JSONDecodeError, UnicodeDecodeError):
+    except (
+        ValueError,
+        TypeError,
+        OverflowError,  # a score of 10**400 is no float
+        binascii.Error,
+        json.JSONDecodeError,
+        UnicodeDecodeError,
+    ):
         raise Invalid(
             _("The page link is not valid; start the search again."), field="cursor"
         ) from None
