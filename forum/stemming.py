@@ -67,13 +67,15 @@ def stem(word: str) -> str:
 def query_prefix(word: str) -> str:
     """The prefix a query word matches: its stem without a trailing joining -s, folded.
 
+    "mötesplatserna" stems to "motesplats" but "mötesplats" to "motesplat"; matching the
+    prefix "motesplat" finds both, and compounds that start with it ("mötesplatsträff"),
+    since Swedish inflections and compounds share their start.
+
     A definite plural in -ena is stemmed once more: Snowball only takes its "-a"
     ("områdena" -> "områden", which "områden" is indexed under), the second pass takes
     it to "områd", which "område" and "området" are indexed under. Snowball only strips
     endings, so the prefix is a prefix of the word's own stem: a query still finds the
-    form it was typed in. "mötesplatserna" stems to "motesplats" but "mötesplats" to "motesplat";
-    matching the prefix "motesplat" finds both, and compounds that start with it
-    ("mötesplatsträff"), since Swedish inflections and compounds share their start.
+    form it was typed in.
     """
     lowered = _lowered(word)
     if lowered is None:

@@ -65,7 +65,9 @@ class SearchEntry(Model):
 # PostgreSQL is given the terms, not the text (e27search): its own configuration (e15search's
 # forum_swedish, unaccent before the Swedish stemmer) folded before stemming and before the
 # stop-word list ("är" was indexed as "ar"), and its parser split words unlike SQLite's
-# ("mira.medlem" was one host name), so the two databases found different things.
+# ("mira.medlem" was one host name), so the two databases found different things. Python's
+# terms rather than a configuration that stems before unaccent: PostgreSQL cannot fold a stem
+# (a stemmer ends its dictionary chain) and its parser would still split words unlike SQLite.
 POSTGRES_DOCUMENT = [
     "ALTER TABLE search_entries ADD COLUMN document tsvector",
     "CREATE INDEX ix_search_entries_document ON search_entries USING gin (document)",
