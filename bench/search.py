@@ -3,8 +3,9 @@
 Builds a database per size (a temporary SQLite file, or the PostgreSQL database
 given by --postgres, which is EMPTIED: use your own), fills it with Swedish-looking
 messages in a handful of public threads (bulk inserts that write the same
-search_entries rows, and on SQLite the same FTS5 stems, as the app's index
-hook; on PostgreSQL one INSERT ... SELECT per table, the GIN index built after),
+search_entries rows, and the same terms (FTS5 rows, or the PostgreSQL document), as
+the app's index hook; on PostgreSQL one INSERT ... SELECT per table, the GIN index built
+after),
 then times `forum.queries.search.search()` for a visitor and prints p50/p95 per
 size and the ratio large/small.
 
@@ -93,10 +94,20 @@ LATERAL (
          generate_series(1, 6 + floor(random() * 25)::int + 0 * i)
 ) AS t
 """
+# The document holds the app's Python terms (forum/stemming.py) of each word, looked up in a
+# table of the generator's words (as written and capitalised): the same tsvector the app
+# writes for these plain words.
+PG_STEMS = "CREATE TEMPORARY TABLE bench_stems (word text PRIMARY KEY, term text NOT NULL)"
 PG_ENTRIES = """
 INSERT INTO search_entries (id, kind, object_id, title, body, forum_id, thread_id, author_id,
-                            created_at)
-SELECT id + :offset, 'message', id, '', body, 1, thread_id, 1, created_at FROM messages
+                            created_at, document)
+SELECT id + :offset, 'message', id, '', body, 1, thread_id, 1, created_at,
+       setweight(to_tsvector('simple', (
+           SELECT string_agg(s.term, ' ' ORDER BY t.n)
+           FROM regexp_split_to_table(rtrim(body, '.'), ' ') WITH ORDINALITY AS t(w, n)
+           JOIN bench_stems s ON s.word = t.w
+       )), 'B')
+FROM messages
 """
 
 
@@ -131,6 +142,18 @@ def fill(app, count: int) -> None:  # noqa: ANN001
                     "rare": RARE,
                     "rare_n": len(RARE),
                 },
+            )
+            from forum import stemming
+
+            db.session.execute(text(PG_STEMS))
+            vocabulary = {*WORDS, *RARE, *MIDDLING}
+            db.session.execute(
+                text("INSERT INTO bench_stems (word, term) VALUES (:word, :term)"),
+                [
+                    {"word": form, "term": stemming.index_text(word)}
+                    for word in vocabulary
+                    for form in {word, word.capitalize()}
+                ],
             )
             db.session.execute(text(PG_ENTRIES), {"offset": ENTRY_OFFSET})
             db.session.execute(

@@ -1,10 +1,13 @@
-"""Swedish words to search terms: lower case, accents folded, Snowball-stemmed.
+"""Swedish words to search terms: lower case, Snowball-stemmed, then accents folded.
 
-The same steps run when a text is indexed (SQLite) and when a query is parsed
-(both databases), so "föreningar" and "förening" meet at "forening". PostgreSQL
-indexes with its own `forum_swedish` configuration (unaccent + the same Snowball
-algorithm); queries there are prefix queries on these stems, which also absorbs
-the small differences between the two Snowball versions.
+One pipeline for both databases, in Python: the same steps make the terms a text is
+indexed under (SQLite's FTS5 table, PostgreSQL's `document` tsvector) and the
+prefixes a query matches, so "föreningar" and "förening" meet at "forening" on
+either. A word is stemmed as it is written (Snowball's Swedish rules know å, ä and
+ö: "samråd" and "samrådet" both stem to "samråd") and the stem folded afterwards,
+so a query typed without å/ä/ö ("samradet") still meets it; folding first made
+"samråd" "samr" but "samrådet" "samrad". Stop words are dropped here too, before
+folding ("är" is one, "ar" is not), never by the database.
 """
 
 from __future__ import annotations
@@ -38,33 +41,101 @@ def fold(word: str) -> str:
     return "".join(c for c in decomposed if not unicodedata.combining(c))
 
 
+# PostgreSQL's longest lexeme (bytes); a longer word is indexed on neither database.
+MAX_TERM_BYTES = 2047
+
+
+def _lowered(word: str) -> str | None:
+    """`word` composed and in lower case, None for a stop word."""
+    # NFKC: a decomposed "å" (a + ring) stems like the composed one, "𝐏" is "P"
+    lowered = unicodedata.normalize("NFKC", word).lower()
+    if lowered in stopwords() or fold(lowered) in stopwords():
+        return None
+    return lowered
+
+
 @lru_cache(maxsize=50_000)
 def stem(word: str) -> str:
-    """The indexed form of one word ('' for a stop word)."""
-    lowered = word.lower()
-    folded = fold(lowered)
-    if lowered in stopwords() or folded in stopwords():
+    """The indexed form of one word ('' for a stop word): stemmed as written, then folded."""
+    lowered = _lowered(word)
+    if lowered is None:
         return ""
-    return str(_stemmer.stemWord(folded))
+    return fold(str(_stemmer.stemWord(lowered)))
 
 
+@lru_cache(maxsize=10_000)
 def query_prefix(word: str) -> str:
-    """The prefix a query word matches: its stem without a trailing joining -s.
+    """The prefix a query word matches: its stem without a trailing joining -s, folded.
 
-    "mötesplatserna" stems to "motesplats" but "mötesplats" to "motesplat";
-    matching the prefix "motesplat" finds both, and compounds that start with it
-    ("mötesplatsträff"), since Swedish inflections and compounds share their start.
+    "mötesplatserna" stems to "motesplats" but "mötesplats" to "motesplat"; matching the
+    prefix "motesplat" finds both, and compounds that start with it ("mötesplatsträff"),
+    since Swedish inflections and compounds share their start.
+
+    A definite plural in -ena is stemmed once more: Snowball only takes its "-a"
+    ("områdena" -> "områden", which "områden" is indexed under), the second pass takes
+    it to "områd", which "område" and "området" are indexed under. Snowball only strips
+    endings, so the prefix is a prefix of the word's own stem: a query still finds the
+    form it was typed in.
     """
-    current = stem(word)
+    lowered = _lowered(word)
+    if lowered is None:
+        return ""
+    stemmed = str(_stemmer.stemWord(lowered))
+    if lowered.endswith("ena") and stemmed == lowered[:-1]:
+        stemmed = str(_stemmer.stemWord(stemmed))
+    current = fold(stemmed)
     if len(current) > 4 and current.endswith("s"):
         current = current[:-1]
     return current
 
 
+def _short_enough(term: str) -> bool:
+    return len(term) * 4 <= MAX_TERM_BYTES or len(term.encode()) <= MAX_TERM_BYTES
+
+
+def terms(text: str) -> list[str]:
+    """The terms of a text in order, stop words dropped (a folded word can fall apart:
+    "½" is "1⁄2", two terms)."""
+    return [
+        token for w in WORD.findall(text) for token in WORD.findall(stem(w)) if _short_enough(token)
+    ]
+
+
 def index_text(text: str) -> str:
-    """The stems of a text, space-separated, for the SQLite FTS5 table (a folded word can
-    fall apart: "½" is "1⁄2", two tokens)."""
-    return " ".join(token for w in WORD.findall(text) for token in WORD.findall(stem(w)))
+    """The terms of a text, space-separated, for the SQLite FTS5 table."""
+    return " ".join(terms(text))
+
+
+# PostgreSQL keeps at most 256 positions of a lexeme, each at most 16383.
+_MAX_POSITIONS = 256
+_MAX_POSITION = 16383
+
+
+def _lexeme(term: str) -> str:
+    return "'" + term.replace("\\", "\\\\").replace("'", "''") + "'"
+
+
+def tsvector(title: str, body: str) -> str:
+    """PostgreSQL's `document` of a title (weight A) and a body (weight B), as tsvector
+    input: the same terms as the SQLite index, at their positions, given to PostgreSQL as
+    they are (tsvector input applies no parser, dictionary or stop-word list of its own)."""
+    positions: dict[str, dict[int, str]] = {}
+    position = 0
+    for weight, text_ in (("A", title), ("B", body)):
+        for term in terms(text_):
+            position = min(position + 1, _MAX_POSITION)
+            seen = positions.setdefault(term, {})
+            if len(seen) < _MAX_POSITIONS:
+                seen.setdefault(position, weight)
+    return " ".join(
+        _lexeme(term) + ":" + ",".join(f"{p}{w}" for p, w in sorted(seen.items()))
+        for term, seen in positions.items()
+    )
+
+
+def tsquery(prefixes: list[str]) -> str:
+    """PostgreSQL's query for `query_terms`, as tsquery input: every prefix, as it is."""
+    return " & ".join(_lexeme(prefix) + ":*" for prefix in prefixes)
 
 
 def fts_tokens(stemmed: str) -> list[str]:
@@ -83,6 +154,6 @@ def query_terms(query: str) -> list[str]:
     out: list[str] = []
     for word in WORD.findall(query):
         for prefix in WORD.findall(query_prefix(word)):
-            if prefix not in out:
+            if prefix not in out and _short_enough(prefix):
                 out.append(prefix)
     return out[:MAX_QUERY_TERMS]

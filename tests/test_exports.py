@@ -868,3 +868,56 @@ def test_consultation_csv_is_offered_for_excel(app, make, client):
     assert "excel" in excel.headers["Content-Disposition"]
     header = excel.data.decode("utf-8-sig").splitlines()[0]
     assert header.count(";") >= 5
+
+
+@pytest.mark.parametrize("value", ["12,5", "100,50", "1,000", "12;5", '12"5', "1\n2"])
+@pytest.mark.parametrize("dialect", ["comma", "excel"])
+def test_a_cell_holding_the_delimiter_a_quote_or_a_line_break_stays_one_cell(value, dialect):
+    """A number-like answer with a decimal or thousands comma ("12,5") was written bare and
+    split into two cells, shifting the rest of its row, in both files."""
+    from forum.web.exports import csv_text
+
+    with create_app_context():
+        text_ = csv_text(["round", "answer", "version"], [[7, value, 1], [7, "0.75", 2]])
+        if dialect == "excel":
+            text_ = exports.excel_csv(text_).decode("utf-8-sig")
+    delimiter = ";" if dialect == "excel" else ","
+    rows = list(csv.reader(io.StringIO(text_.lstrip("\ufeff"), newline=""), delimiter=delimiter))
+    assert [len(row) for row in rows] == [3, 3, 3]
+    assert rows[1][1] == value
+    assert rows[2][1] == ("0,75" if dialect == "excel" else "0.75")
+
+
+def create_app_context():
+    """A request context of a throwaway app (csv_text translates nothing, but excel_csv's
+    header does)."""
+    from support import app_settings
+
+    from forum import create_app
+
+    return create_app(app_settings("sqlite://")).test_request_context("/")
+
+
+def test_an_answer_with_a_decimal_comma_keeps_its_row_in_both_exports(app, make, client, auth):
+    official, org_admin = make.user("official"), make.user()
+    org = make.organisation(admin=org_admin)
+    round_ = make_round(app, make, official)
+    answers = ["12,5", "1,000"]
+    with app.test_request_context():
+        consultation_service.save_response(
+            org_admin,
+            round_.id,
+            org.id,
+            {q.id: answers[n % 2] for n, q in enumerate(round_.questions)},
+            submit=True,
+        )
+        consultation_service.close_round(official, round_.id)
+    auth.login(official)
+    for suffix, delimiter in (("", ","), ("?format=excel", ";")):
+        response = client.get(f"/consultations/{round_.id}/export.csv{suffix}")
+        assert response.status_code == 200
+        text_ = response.data.decode("utf-8-sig")
+        rows = list(csv.reader(io.StringIO(text_, newline=""), delimiter=delimiter))
+        assert all(len(row) == len(rows[0]) for row in rows), rows
+        cells = {cell for row in rows[1:] for cell in row}
+        assert {"12,5", "1,000"} <= cells

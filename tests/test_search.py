@@ -6,6 +6,7 @@ PostgreSQL (tsvector + GIN): CI runs the suite on both.
 
 from __future__ import annotations
 
+import base64
 import re
 from datetime import UTC, datetime, timedelta
 
@@ -54,6 +55,58 @@ def test_swedish_word_forms_find_each_other(app, make, written, query):
     thread = make.thread(title="Samtal")
     make.message(thread, make.user(), written)
     assert kinds(None, query) == ["message"]
+
+
+# Each group: forms of one word. Every form finds every other, typed with or without
+# å/ä/ö or in capitals: the word is stemmed as written and the stem folded afterwards
+# (folding first made "samråd" "samr" but "samrådet" "samrad").
+FORMS = {
+    "samråd": ["samråd", "samrådet", "samråden", "samråds"],
+    "område": ["område", "området", "områdena", "områden"],
+    "förening": ["förening", "föreningen", "föreningarna", "föreningar"],
+}
+
+
+@pytest.mark.parametrize("word", list(FORMS))
+def test_every_form_of_a_word_finds_every_other_with_or_without_swedish_letters(app, make, word):
+    thread = make.thread(title="Samtal")
+    author = make.user()
+    forms = FORMS[word]
+    ids = {make.message(thread, author, f"Om {form} i staden").id for form in forms}
+    for form in forms:
+        for query in (form, stemming.fold(form), form.upper()):
+            hits = found(None, query)
+            assert {h.object_id for h in hits if h.kind == "message"} == ids, (query, hits)
+
+
+def test_stop_words_are_not_indexed_and_a_query_is_stemmed_once(app, make):
+    """The same answers on both databases: PostgreSQL folded "är" to "ar" before its
+    stop-word list (so "år" found "Det är bra"), stemmed the query's stems again and dropped
+    "var" ("våren") as a stop word (the query left matched everything), and read
+    "mira.medlem" as one host name."""
+    thread = make.thread(title="Jämförelse")
+    author = make.user()
+    docs = {
+        "är": "Det är bra att vi ses",
+        "året": "Förra året gick det bra",
+        "för": "Tack för i dag",
+        "våren": "Till våren öppnar vi igen",
+        "när": "Säg till när ni kan",
+        "efteråt": "Vi fikar efteråt",
+        "mention": "Tack @mira.medlem för hjälpen",
+    }
+    names = {make.message(thread, author, body).id: name for name, body in docs.items()}
+
+    def finds(query: str) -> set[str]:
+        return {names[h.object_id] for h in found(None, query) if h.kind == "message"}
+
+    assert finds("år") == {"året"}
+    assert finds("våren") == {"våren"}
+    assert finds("efteråt") == {"efteråt"}
+    assert finds("nå") == set()
+    assert finds("medlem") == {"mention"}
+    assert finds("mira") == {"mention"}
+    assert finds("är") == finds("för") == finds("när") == set()
 
 
 def test_all_words_must_match_and_stop_words_are_ignored(app, make):
@@ -611,6 +664,11 @@ def test_search_page_pages_with_a_next_link(app, make, client):
     assert "_method" not in link and "_anchor" not in link and "extra" not in link
 
 
+def _cursor(raw: str) -> str:
+    """A hand-made page cursor (base64 of JSON, as the page sends it back)."""
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
 @pytest.mark.parametrize(
     ("query", "field"),
     [
@@ -620,6 +678,22 @@ def test_search_page_pages_with_a_next_link(app, make, client):
         ("q=ord&order=random", "order"),
         ("q=ord&cursor=not-a-cursor", "cursor"),
         ("q=ord&cursor=WyJuZXdlc3QiLDEsMl0", "cursor"),
+        # ["newest","2026-01-01T00:00:00+00:00",true]: a bool is an int to Python
+        (
+            "q=ord&order=newest&cursor=" + _cursor('["newest","2026-01-01T00:00:00+00:00",true]'),
+            "cursor",
+        ),
+        # ["relevance",true,5] and ["relevance",0.5,false]
+        ("q=ord&cursor=" + _cursor('["relevance",true,5]'), "cursor"),
+        ("q=ord&cursor=" + _cursor('["relevance",0.5,false]'), "cursor"),
+        # ["relevance",NaN,5] and ["relevance",1e400,5] (infinity): nothing compares with them
+        ("q=ord&cursor=" + _cursor('["relevance",NaN,5]'), "cursor"),
+        ("q=ord&cursor=" + _cursor('["relevance",1e400,5]'), "cursor"),
+        # ["relevance",10**400,5]: an int too large for a float
+        (
+            "q=ord&cursor=" + _cursor('["relevance",1' + "0" * 400 + ",5]"),
+            "cursor",
+        ),
     ],
 )
 def test_bad_search_input_is_a_field_error(client, query, field):

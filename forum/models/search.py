@@ -1,9 +1,11 @@
 """The search index: one row per searchable thing, kept current in the writing transaction.
 
-The words live in `search_entries` on both databases. PostgreSQL adds a stored,
-generated `tsvector` column (`document`, the `forum_swedish` text search
-configuration: unaccent + Swedish Snowball stemmer) with a GIN index; SQLite adds
-an FTS5 table `search_fts` holding the Snowball stems of the same text, and
+The words live in `search_entries` on both databases, and both index the same terms,
+made in Python by forum/stemming.py (stemmed, then folded; stop words dropped), so
+the two find the same things. PostgreSQL adds a `tsvector` column (`document`, written
+with the entry from `stemming.tsvector`: tsvector input, which no parser, dictionary
+or stop-word list of PostgreSQL's touches) with a GIN index; SQLite adds
+an FTS5 table `search_fts` holding the same terms, and
 `search_terms`, every stem ever indexed: a query's prefix ("motesplat") is looked
 up there and matched as the few whole stems it stands for, because FTS5 answers a
 prefix query by merging every matching doclist first, which grows with the data.
@@ -60,39 +62,16 @@ class SearchEntry(Model):
 
 # --- database-specific parts (the migration runs the same statements) --------
 
-POSTGRES_SETUP = [
-    # unaccent is optional: without it the configuration is Swedish stemming alone.
-    """
-    DO $$
-    BEGIN
-        BEGIN
-            CREATE EXTENSION IF NOT EXISTS unaccent;
-        EXCEPTION WHEN OTHERS THEN
-            RAISE NOTICE 'unaccent is not available; searching without it';
-        END;
-        IF NOT EXISTS (SELECT 1 FROM pg_ts_config WHERE cfgname = 'forum_swedish') THEN
-            CREATE TEXT SEARCH CONFIGURATION forum_swedish (COPY = pg_catalog.swedish);
-            IF EXISTS (SELECT 1 FROM pg_ts_dict WHERE dictname = 'unaccent') THEN
-                ALTER TEXT SEARCH CONFIGURATION forum_swedish
-                    ALTER MAPPING FOR hword, hword_part, word WITH unaccent, swedish_stem;
-            END IF;
-        END IF;
-    END
-    $$
-    """,
-]
-
+# PostgreSQL is given the terms, not the text (e27search): its own configuration (e15search's
+# forum_swedish, unaccent before the Swedish stemmer) folded before stemming and before the
+# stop-word list ("är" was indexed as "ar"), and its parser split words unlike SQLite's
+# ("mira.medlem" was one host name), so the two databases found different things. Python's
+# terms rather than a configuration that stems before unaccent: PostgreSQL cannot fold a stem
+# (a stemmer ends its dictionary chain) and its parser would still split words unlike SQLite.
 POSTGRES_DOCUMENT = [
-    """
-    ALTER TABLE search_entries ADD COLUMN document tsvector GENERATED ALWAYS AS (
-        setweight(to_tsvector('forum_swedish'::regconfig, coalesce(title, '')), 'A') ||
-        setweight(to_tsvector('forum_swedish'::regconfig, coalesce(body, '')), 'B')
-    ) STORED
-    """,
+    "ALTER TABLE search_entries ADD COLUMN document tsvector",
     "CREATE INDEX ix_search_entries_document ON search_entries USING gin (document)",
 ]
-
-POSTGRES_TEARDOWN = ["DROP TEXT SEARCH CONFIGURATION IF EXISTS forum_swedish"]
 
 SQLITE_SETUP = [
     "CREATE VIRTUAL TABLE IF NOT EXISTS search_fts USING fts5("
@@ -109,8 +88,6 @@ SQLITE_TEARDOWN = [
 ]
 
 _table = SearchEntry.__table__
-for statement in POSTGRES_SETUP:
-    event.listen(_table, "before_create", DDL(statement).execute_if(dialect="postgresql"))
 for statement in POSTGRES_DOCUMENT:
     event.listen(_table, "after_create", DDL(statement).execute_if(dialect="postgresql"))
 for statement in SQLITE_SETUP:

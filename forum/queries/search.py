@@ -27,10 +27,12 @@ from sqlalchemy import (
     Double,
     Integer,
     Select,
+    Text,
     and_,
     any_,
     bindparam,
     case,
+    cast,
     column,
     exists,
     false,
@@ -43,7 +45,7 @@ from sqlalchemy import (
     text,
     true,
 )
-from sqlalchemy.dialects.postgresql import ARRAY, aggregate_order_by
+from sqlalchemy.dialects.postgresql import ARRAY, TSQUERY, aggregate_order_by
 from sqlalchemy.dialects.sqlite.base import SQLiteCompiler
 from sqlalchemy.orm import aliased
 
@@ -388,16 +390,24 @@ def decode_cursor(cursor: str, order: str) -> tuple[Any, int]:
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         kind, key, entry_id = json.loads(base64.urlsafe_b64decode(padded.encode()))
-        if kind != order or not isinstance(entry_id, int):
+        # a bool is an int to Python (True == 1) but no id or score a cursor holds
+        if kind != order or not isinstance(entry_id, int) or isinstance(entry_id, bool):
             raise ValueError
         if order == "newest":
             key = datetime.fromisoformat(key)
             if key.tzinfo is None:
                 raise ValueError
-        elif not isinstance(key, int | float):
+        elif not isinstance(key, int | float) or isinstance(key, bool) or not math.isfinite(key):
             raise ValueError
         return key, entry_id
-    except (ValueError, TypeError, binascii.Error, json.JSONDecodeError, UnicodeDecodeError):
+    except (
+        ValueError,
+        TypeError,
+        OverflowError,  # a score of 10**400 is no float
+        binascii.Error,
+        json.JSONDecodeError,
+        UnicodeDecodeError,
+    ):
         raise Invalid(
             _("The page link is not valid; start the search again."), field="cursor"
         ) from None
@@ -415,9 +425,10 @@ CANDIDATES = 1000
 
 
 def _postgres_tsquery(terms: list[str]) -> ColumnElement[Any]:
-    return func.to_tsquery(
-        literal_column("'forum_swedish'::regconfig"), " & ".join(f"{t}:*" for t in terms)
-    )
+    """The prefixes as tsquery input, used as they are: to_tsquery('forum_swedish', ...)
+    stemmed the stems again and dropped a prefix that was a stop word ("våren" is "var",
+    and the query that was left matched everything)."""
+    return cast(bindparam("tsquery", stemming.tsquery(terms), type_=Text), TSQUERY)
 
 
 def _postgres_match(query: Select, terms: list[str]) -> Select:

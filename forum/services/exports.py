@@ -678,22 +678,30 @@ def personal_export_file(user: User | None, raw: str) -> Path:
 
 # A cell holding either list separator, a quote or a line break is written in quotes, in
 # both files: a spreadsheet that splits the file at the other separator (Swedish Excel
-# opening our comma file at ";") keeps a cell whole when it begins with the quote. The text
+# opening our comma file at ";") keeps a cell whole when it begins with the quote. Only a
+# number with the other file's separator as its decimal comma ("12,5" in the ";" file) is
+# left bare, so that it stays a number; a cell holding the file's own delimiter, a quote or
+# a line break is always quoted ("12,5" bare in the comma file was two cells). The text
 # itself is never changed beyond the leading apostrophe on a formula-like cell.
 _NEEDS_QUOTES = re.compile(r'[,;"\r\n]')
+_ALWAYS_QUOTED = re.compile(r'["\r\n]')
 _NUMBER = re.compile(r"^-?\d+([.,]\d+)?$")
 _ISO_UTC = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d(:\d\d(\.\d+)?)?(Z|\+00:00)$")
 _DECIMAL = re.compile(r"^-?\d+\.\d+$")
 
 
+def _quoted(cell: str, delimiter: str) -> bool:
+    if delimiter in cell or _ALWAYS_QUOTED.search(cell):
+        return True
+    return bool(_NEEDS_QUOTES.search(cell)) and not _NUMBER.match(cell)
+
+
 def csv_line(cells: Iterable[str], delimiter: str) -> str:
     """One CSV row: a cell with a separator of either kind, a quote or a line break in
-    quotes (quotes doubled); numbers, a decimal comma one too, bare."""
+    quotes (quotes doubled); only a number whose decimal comma is not `delimiter` bare."""
     return (
         delimiter.join(
-            f'"{cell.replace(chr(34), chr(34) * 2)}"'
-            if _NEEDS_QUOTES.search(cell) and not _NUMBER.match(cell)
-            else cell
+            f'"{cell.replace(chr(34), chr(34) * 2)}"' if _quoted(cell, delimiter) else cell
             for cell in cells
         )
         + "\r\n"

@@ -2,8 +2,9 @@
 
 An ORM `after_flush` hook sees each new, changed or deleted message, thread,
 forum, round, response version (or a changed answer in one), feedback,
-organisation and action, whichever service wrote it, and rewrites its `search_entries` row (and, on SQLite, its
-FTS5 row) on the flush's own connection: the index commits or rolls back with
+organisation and action, whichever service wrote it, and rewrites its `search_entries` row
+(with its terms: the FTS5 row on SQLite, the `document` tsvector on PostgreSQL, both from
+forum/stemming.py) on the flush's own connection: the index commits or rolls back with
 the write. The text indexed is always taken from the stored, sanitised HTML.
 """
 
@@ -13,8 +14,22 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, delete, event, insert, select, text, update
+from sqlalchemy import (
+    Connection,
+    Text,
+    bindparam,
+    cast,
+    column,
+    delete,
+    event,
+    insert,
+    select,
+    table,
+    text,
+    update,
+)
 from sqlalchemy import inspect as sa_inspect
+from sqlalchemy.dialects.postgresql import TSVECTOR
 from sqlalchemy.orm import Session
 
 from .. import stemming
@@ -350,6 +365,16 @@ def _write_fts(conn: Connection, entry_id: int, title: str, body: str) -> None:
     write_terms(conn, stemmed["title"], stemmed["body"])
 
 
+_DOCUMENT_UPDATE = text(
+    "UPDATE search_entries SET document = CAST(:document AS tsvector) WHERE id = :id"
+)
+
+
+def write_document(conn: Connection, entry_id: int, title: str, body: str) -> None:
+    """PostgreSQL: the entry's `document`, the same terms as SQLite's FTS5 row (stemming.py)."""
+    conn.execute(_DOCUMENT_UPDATE, {"id": entry_id, "document": stemming.tsvector(title, body)})
+
+
 def rewrite_entry(conn: Connection, kind: str, object_id: int) -> None:
     """Make the entry of (kind, object_id) say what the object says now (or remove it)."""
     values = BUILDERS[kind](conn, object_id)
@@ -369,6 +394,8 @@ def rewrite_entry(conn: Connection, kind: str, object_id: int) -> None:
         entry_id = existing
     if conn.dialect.name == "sqlite":
         _write_fts(conn, entry_id, row["title"] or "", row["body"] or "")
+    else:
+        write_document(conn, entry_id, row["title"] or "", row["body"] or "")
 
 
 _MESSAGE_ENTRY_COLUMNS = (
@@ -380,28 +407,34 @@ _MESSAGE_ENTRY_COLUMNS = (
     "author_id",
     "created_at",
 )
-_message_entry_insert: Any = None
+_message_entry_insert: dict[str, Any] = {}
 
 
-def _message_entry_statement() -> Any:
+def _message_entry_statement(dialect: str) -> Any:
     """INSERT ... SELECT of a new message's entry, built once per process (building it cost more
-    than running it on the send path); parameters `e_<column>`."""
-    global _message_entry_insert
-    if _message_entry_insert is None:
+    than running it on the send path); parameters `e_<column>`, on PostgreSQL `e_document`
+    too (the tsvector, in the same statement)."""
+    if dialect not in _message_entry_insert:
         columns = SearchEntry.__table__.c
-        source = select(
+        names = [*_MESSAGE_ENTRY_COLUMNS, "forum_id"]
+        values: list[Any] = [
             *(
                 bindparam(f"e_{name}", type_=columns[name].type).label(name)
                 for name in _MESSAGE_ENTRY_COLUMNS
             ),
             Thread.forum_id,
-        ).where(Thread.id == bindparam("e_thread_id"))
-        _message_entry_insert = (
-            insert(SearchEntry)
-            .from_select([*_MESSAGE_ENTRY_COLUMNS, "forum_id"], source)
-            .returning(SearchEntry.id)
+        ]
+        target: Any = SearchEntry.__table__
+        if dialect == "postgresql":
+            # `document` is no model column (SQLite has none): the table as a plain clause
+            target = table("search_entries", *(column(n) for n in [*names, "document", "id"]))
+            names.append("document")
+            values.append(cast(bindparam("e_document", type_=Text), TSVECTOR).label("document"))
+        source = select(*values).where(Thread.id == bindparam("e_thread_id"))
+        _message_entry_insert[dialect] = (
+            insert(target).from_select(names, source).returning(target.c.id)
         )
-    return _message_entry_insert
+    return _message_entry_insert[dialect]
 
 
 def add_message_entry(conn: Connection, message: Message) -> None:
@@ -417,7 +450,9 @@ def add_message_entry(conn: Connection, message: Message) -> None:
         "e_author_id": message.author_id,
         "e_created_at": message.created_at,
     }
-    entry_id = conn.scalar(_message_entry_statement(), values)
+    if conn.dialect.name == "postgresql":
+        values["e_document"] = stemming.tsvector("", body)
+    entry_id = conn.scalar(_message_entry_statement(conn.dialect.name), values)
     if entry_id is not None and conn.dialect.name == "sqlite":
         stemmed = stemming.index_text(body)
         conn.execute(
