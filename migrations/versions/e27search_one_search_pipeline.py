@@ -1,7 +1,7 @@
 """one search pipeline: both databases index the terms forum/stemming.py makes
 
 Revision ID: e27search
-Revises: e26hidden
+Revises: e26actiondecline
 Create Date: 2026-12-06 07:00:00
 
 Words were folded (å→a) before they were stemmed, so "samråd" was indexed as "samr" but
@@ -30,7 +30,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = "e27search"
-down_revision = "e26hidden"
+down_revision = "e26actiondecline"
 branch_labels = None
 depends_on = None
 
