@@ -11,12 +11,12 @@ import re
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from difflib import SequenceMatcher
-from typing import Any
+from typing import Any, cast
 
 from flask import current_app
 from flask_babel import force_locale
 from flask_babel import gettext as _
-from sqlalchemy import func, select, update
+from sqlalchemy import Table, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from .. import policy
@@ -217,6 +217,41 @@ def _duration(minutes: object) -> timedelta:
 def _emit_message(event: str, message: Message) -> None:
     payload = {"message": payloads.room_message(message)}
     emit_after_commit(event, payload, thread_room(message.thread_id))
+    refresh_quotes(message)
+
+
+# The replies a change refreshes live, newest first; the others are caught up (their
+# `changed_at` moves) and a thread page rewrites its quotes from the quoted message itself.
+QUOTES_LIVE = 100
+
+
+def refresh_quotes(message: Message) -> None:
+    """The replies quoting `message` quote its text and state as they are now: call with
+    every change to what a reader sees of it (edit, deletion, hide, restore, redaction).
+
+    Their `changed_at` moves in this transaction, so a page catching up (join with
+    `changed_since`) gets them in `changed`, and after commit each is sent to the room as
+    `message:edited`: hidden or redacted text stays in no open page's quote. One UPDATE
+    when nothing replies; three more statements for the replies, however many."""
+    messages = cast(Table, Message.__table__)
+    db.session.flush()  # Core statements do not autoflush: the quotes read the change
+    ids = sorted(
+        db.session.execute(
+            update(messages)
+            .where(messages.c.reply_to_id == message.id)
+            .values(changed_at=utcnow())
+            .returning(messages.c.id)
+        ).scalars(),
+        reverse=True,
+    )
+    if not ids:
+        return
+    rows = db.session.execute(
+        payloads.message_rows_select().where(messages.c.id.in_(ids[:QUOTES_LIVE]))
+    ).all()
+    room = thread_room(message.thread_id)
+    for reply in payloads.messages_dicts([payloads.MessageRow(*row) for row in rows]):
+        emit_after_commit("message:edited", {"message": reply}, room)
 
 
 def _open_flags(message_id: int) -> list[Flag]:

@@ -1,8 +1,11 @@
-"""appeals against lifted decisions closed
+"""replies indexed by the message they quote; appeals against lifted decisions closed
 
 Revision ID: e28moderation
 Revises: e26hidden
 Create Date: 2026-12-06 06:00:00
+
+A change to a message (edit, deletion, hide, restore, redaction) now also moves the
+`changed_at` of the replies quoting it, found by `reply_to_id`: indexed.
 
 An appeal against a decision that was lifted meanwhile (the message restored, the mute
 lifted) stayed open, and deciding it "reversed" undid whatever stood on the message then.
@@ -22,6 +25,8 @@ depends_on = None
 
 
 def upgrade():
+    with op.batch_alter_table("messages", schema=None) as batch_op:
+        batch_op.create_index("ix_messages_reply_to", ["reply_to_id"])
     bind = op.get_bind()
     stale = bind.execute(
         sa.text(
@@ -59,3 +64,5 @@ def downgrade():
         " WHERE outcome = 'lapsed'"
     )
     # the log keeps what happened
+    with op.batch_alter_table("messages", schema=None) as batch_op:
+        batch_op.drop_index("ix_messages_reply_to")
