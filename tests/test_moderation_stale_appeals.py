@@ -157,6 +157,7 @@ def test_reversing_a_hide_lifts_that_decision_only(story, db, socket_for, make):
     """Should a message carry two hides in force (two moderators at once), reversing one
     on appeal keeps the message hidden under the other."""
     m1, m2, m3, _author, message, first, appeal = story
+    db.session.get(Message, message.id).hidden_reason = "första beslutet"
     other = ModerationAction(
         kind=ActionKind.hide,
         subject_id=message.author_id,
@@ -177,8 +178,13 @@ def test_reversing_a_hide_lifts_that_decision_only(story, db, socket_for, make):
 
     assert fresh(db, ModerationAction, first.id).reversed_by_id == m2.id
     assert fresh(db, ModerationAction, other.id).reversed_at is None
-    assert fresh(db, Message, message.id).state == MessageState.hidden
-    assert [e["name"] for e in watcher.get_received() if e["name"] == "message:restored"] == []
+    still = fresh(db, Message, message.id)
+    assert still.state == MessageState.hidden
+    assert still.hidden_reason == "samtidigt"  # the reason of the decision that stands
+    events = watcher.get_received()
+    assert [e["name"] for e in events if e["name"] == "message:restored"] == []
+    hidden = [e["args"][0]["message"] for e in events if e["name"] == "message:hidden"]
+    assert hidden[-1]["hidden_reason"] == "samtidigt"
     assert "message.restored" not in audit_actions(db)
 
 

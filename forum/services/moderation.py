@@ -1000,7 +1000,13 @@ def _reverse(actor: User, action: ModerationAction, item: Appeal) -> None:
     message = action.message
     _lift(actor, action, item)
     if action.kind == ActionKind.hide and message is not None:
-        if message.state == MessageState.hidden and not _active_hides(message.id):
+        standing = _active_hides(message.id)
+        if message.state == MessageState.hidden and standing:
+            # still hidden, by the other decision: its reason is the one shown
+            message.hidden_principle_id = standing[-1].principle_id
+            message.hidden_reason = standing[-1].reason or None
+            _emit_message("message:hidden", message)
+        elif message.state == MessageState.hidden:
             _show_again(message)
             # the message is restored: the transparency counts say so too
             audit.record(
