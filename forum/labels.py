@@ -33,6 +33,7 @@ AUDIT_EVENTS = {
     "appeal.submitted": _l("Appeal submitted"),
     "appeal.upheld": _l("Appeal decided: the decision stands"),
     "appeal.reversed": _l("Appeal decided: the decision was reversed"),
+    "appeal.lapsed": _l("Appeal closed: the decision had already been lifted"),
     "consultation.created": _l("Consultation round created"),
     "consultation.opened": _l("Consultation round opened"),
     "consultation.closed": _l("Consultation round closed"),
@@ -102,6 +103,7 @@ ENUMS: dict[type[Enum], dict[str, object]] = {
     AppealOutcome: {
         "upheld": _l("the decision stands"),
         "reversed": _l("the decision was reversed"),
+        "lapsed": _l("closed: the decision had already been lifted"),
     },
     ActionStatus: {
         "planned": _l("Planned"),

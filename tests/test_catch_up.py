@@ -172,3 +172,159 @@ def test_a_message_below_since_sent_after_the_cursor_comes_too(app, make, socket
     ack = join(socket_for(bob), thread.id, since=arrived.id, changed_since=cursor)
     assert in_flight.id in changed_by_id(ack)
     assert ack["messages"] == []
+
+
+# --- a reply's quote follows the message it quotes ------------------------------------
+#
+# Reply Y quotes X (`reply_quote` with an excerpt of X). When X was hidden, redacted,
+# edited or deleted only X's event went out, and a catch-up brought only X: Y's quote kept
+# the old text on every open page, visitors' included, until a reload. Now each change to
+# X moves the `changed_at` of the replies quoting it and sends them to the room too.
+
+
+def _hide(app, mod, alice, x, flaggers):
+    moderation.hide_message(mod, x.id, moderation.OTHER, "nej")
+
+
+def _restore(app, mod, alice, x, flaggers):
+    moderation.restore_message(mod, x.id)
+
+
+def _redact(app, mod, alice, x, flaggers):
+    moderation.redact_message(mod, x.id, "min adress är [borttagen]", "personuppgift")
+
+
+def _flag_hide(app, mod, alice, x, flaggers):
+    for person in flaggers:
+        moderation.flag_message(person, x.id, "other", "adress")
+
+
+def _edit(app, mod, alice, x, flaggers):
+    forums.edit_message(alice, x.id, "min adress är hemlig nu")
+
+
+def _delete(app, mod, alice, x, flaggers):
+    forums.delete_message(alice, x.id)
+
+
+# what Y's quote of X shows after each: (state, excerpt)
+QUOTE_AFTER = {
+    _hide: ("hidden", None),
+    _restore: ("visible", "min adress är Storgatan 12"),
+    _redact: ("visible", "min adress är [borttagen]"),
+    _flag_hide: ("hidden", None),
+    _edit: ("visible", "min adress är hemlig nu"),
+    _delete: ("deleted", None),
+}
+
+
+@pytest.fixture
+def quoted(app, make, socket_for, db):
+    """A visitor's page of a public thread: X, Y replying to X, Z replying to nothing."""
+    alice, bob = make.user(name="Alice A"), make.user(name="Bob B")
+    mod = make.user("official")
+    flaggers = [make.user() for _ in range(3)]
+    forum = make.forum(moderators=[mod])
+    thread = make.thread(forum=forum, author=alice)
+    x = make.message(thread, alice, "min adress är Storgatan 12")
+    y = make.message(thread, bob, "håller med", reply_to=x.id)
+    z = make.message(thread, bob, "något annat")
+    return alice, mod, flaggers, thread, x, y, z
+
+
+def _age(db, thread):
+    db.session.execute(
+        update(Message)
+        .where(Message.thread_id == thread.id)
+        .values(changed_at=utcnow() - 2 * forum_queries.CHANGE_MARGIN)
+    )
+    db.session.commit()
+
+
+@pytest.mark.parametrize("change", list(QUOTE_AFTER), ids=lambda f: f.__name__.strip("_"))
+def test_a_replys_quote_follows_the_quoted_message_live_and_on_catch_up(
+    app, socket_for, db, quoted, change
+):
+    alice, mod, flaggers, thread, x, y, z = quoted
+    if change is _restore:
+        moderation.hide_message(mod, x.id, moderation.OTHER, "nej")
+    _age(db, thread)
+    page = socket_for(None)  # a visitor's open page
+    first = join(page, thread.id)
+    assert [m["reply_quote"] for m in first["messages"] if m["id"] == y.id][0] is not None
+    page.get_received()
+
+    with app.test_request_context():
+        change(app, mod, alice, x, flaggers)
+
+    state, text = QUOTE_AFTER[change]
+    events = [
+        (e["name"], e["args"][0]["message"])
+        for e in page.get_received()
+        if e["name"].startswith("message:")
+    ]
+    assert [m["id"] for _n, m in events] == [x.id, y.id]  # X first, then its reply
+    name, live = events[1]
+    assert name == "message:edited"
+    assert live["reply_quote"]["state"] == state
+    assert live["reply_quote"]["excerpt"] == text
+    assert "Storgatan" not in str(live) or change is _restore
+
+    # a page that missed the events catches up on the reply too
+    ack = join(socket_for(None), thread.id, since=z.id, changed_since=first["cursor"])
+    changed = changed_by_id(ack)
+    assert set(changed) == {x.id, y.id}
+    assert changed[y.id]["reply_quote"]["excerpt"] == text
+    assert changed[y.id]["reply_quote"]["state"] == state
+    # and a fresh load agrees
+    fresh = join(socket_for(None), thread.id)
+    assert [m for m in fresh["messages"] if m["id"] == y.id][0] == changed[y.id]
+
+
+def test_a_change_with_no_replies_sends_the_message_only(app, socket_for, db, quoted):
+    alice, _mod, _flaggers, thread, _x, _y, z = quoted
+    _age(db, thread)
+    page = socket_for(None)
+    first = join(page, thread.id)
+    page.get_received()
+    with app.test_request_context():
+        forums.edit_message(z.author, z.id, "ändrat")
+    assert [e["args"][0]["message"]["id"] for e in page.get_received()] == [z.id]
+    ack = join(socket_for(None), thread.id, since=z.id, changed_since=first["cursor"])
+    assert set(changed_by_id(ack)) == {z.id}
+
+
+def test_a_failed_change_tells_nobody_about_the_replies(app, socket_for, db, quoted, monkeypatch):
+    """Nothing is sent before the commit: a change rolled back sends neither X nor Y."""
+    alice, _mod, _flaggers, thread, x, _y, _z = quoted
+    page = socket_for(None)
+    join(page, thread.id)
+    page.get_received()
+    from forum.services import notifications
+
+    def boom(message):
+        raise RuntimeError("the commit never comes")
+
+    monkeypatch.setattr(notifications, "sync_message_excerpts", boom)
+    with app.test_request_context(), pytest.raises(RuntimeError):
+        forums.edit_message(alice, x.id, "aldrig sparat")
+    db.session.rollback()
+    assert page.get_received() == []
+
+
+@pytest.mark.config(FORUM_MESSAGE_RATE_LIMIT=parse_rate_limit("off"))
+def test_an_edit_takes_as_many_statements_with_two_replies_as_with_twenty(
+    app, make, count_queries, db
+):
+    counts = []
+    for n in (2, 20):
+        alice = make.user()
+        thread = make.thread(author=alice)
+        x = make.message(thread, alice, "citerad")
+        for i in range(n):
+            make.message(thread, make.user(), f"svar {i}", reply_to=x.id)
+        db.session.expire_all()
+        with app.test_request_context(), count_queries() as counter:
+            forums.edit_message(db.session.get(type(alice), alice.id), x.id, f"ändrad {n}")
+        counts.append(counter.count)
+    assert counts[0] == counts[1], counts

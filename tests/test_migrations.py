@@ -316,3 +316,76 @@ def test_hidden_reasons_are_split_into_principle_and_note_and_joined_again(
         finally:
             db.session.remove()
             db.engine.dispose()
+
+
+def test_appeals_left_open_on_lifted_decisions_are_closed_and_opened_again(
+    sqlite_url, keep_logging
+):
+    """e28moderation: an appeal left open on a decision lifted since (the code before it
+    did not close it) is closed as lapsed, as of the lifting, by the one who lifted it,
+    and logged; going down opens the lapsed appeals again (that code knows no 'lapsed')."""
+    from sqlalchemy import select, text
+
+    from forum.models import ActionKind, ModerationAction, Thread, User
+    from forum.services import moderation
+
+    app = create_app(app_config(sqlite_url))
+    with app.app_context():
+        try:
+            flask_migrate.upgrade()
+            with app.test_request_context():
+                from conftest import Factory
+
+                from forum.services.agreement import seed_agreement
+
+                seed_agreement()
+                make = Factory(app)
+                mod, author = make.user("moderator"), make.user()
+                thread = make.thread(author=make.user())
+                hidden = make.message(thread, author, "dold")
+                standing = make.message(thread, author, "står kvar")
+                lifted = moderation.hide_message(mod, hidden.id, "other", "nej")
+                kept = moderation.hide_message(mod, standing.id, "other", "nej")
+                moderation.appeal(author, lifted.id, "fel")
+                moderation.appeal(author, kept.id, "fel")
+                lifted_id, kept_id = lifted.id, kept.id
+                forum_id = db.session.get(Thread, thread.id).forum_id
+                mod_id = mod.id
+            db.session.remove()
+            flask_migrate.downgrade(revision="e26hidden")
+            with db.engine.begin() as connection:  # lifted the old way: its appeal stays open
+                connection.execute(
+                    text(
+                        "UPDATE moderation_actions SET reversed_at = created_at, "
+                        "reversed_by_id = :by WHERE id = :id"
+                    ),
+                    {"by": mod_id, "id": lifted_id},
+                )
+
+            flask_migrate.upgrade()
+            appeals = "SELECT action_id, outcome, decided_by_id FROM appeals ORDER BY action_id"
+            with db.engine.connect() as connection:
+                rows = [tuple(r) for r in connection.execute(text(appeals))]
+                logged = connection.execute(
+                    text(
+                        "SELECT actor_id, target_id, forum_id FROM audit_log "
+                        "WHERE action = 'appeal.lapsed'"
+                    )
+                ).all()
+            assert rows == [(lifted_id, "lapsed", mod_id), (kept_id, None, None)]
+            assert [tuple(r) for r in logged] == [(mod_id, lifted_id, forum_id)]
+            assert (
+                db.session.scalar(
+                    select(ModerationAction.kind).where(ModerationAction.id == kept_id)
+                )
+                == ActionKind.hide
+            )
+            assert db.session.scalar(select(User.id).where(User.id == mod_id)) == mod_id
+
+            flask_migrate.downgrade(revision="e26hidden")
+            with db.engine.connect() as connection:
+                rows = [tuple(r) for r in connection.execute(text(appeals))]
+            assert rows == [(lifted_id, None, None), (kept_id, None, None)]
+        finally:
+            db.session.remove()
+            db.engine.dispose()

@@ -124,6 +124,8 @@ class Message(Model):
         Index("ix_messages_thread_id_id", "thread_id", "id"),
         Index("ix_messages_thread_author_created", "thread_id", "author_id", "created_at"),
         Index("ix_messages_thread_changed", "thread_id", "changed_at"),
+        # the replies quoting a message, whose quotes follow its changes
+        Index("ix_messages_reply_to", "reply_to_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

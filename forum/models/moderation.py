@@ -38,6 +38,7 @@ class ActionKind(enum.StrEnum):
 class AppealOutcome(enum.StrEnum):
     upheld = "upheld"
     reversed = "reversed"
+    lapsed = "lapsed"  # closed without a decision: the decision had been lifted meanwhile
 
 
 class Flag(Model):

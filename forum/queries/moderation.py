@@ -199,6 +199,12 @@ def appeal_forum_id(action: ModerationAction) -> int | None:
     return action.forum_id
 
 
+def _appeal_open() -> tuple[Any, ...]:
+    """An appeal waiting for a decision: undecided, against a decision still standing (one
+    lifted meanwhile closes its appeal; one left open before that did is not asked about)."""
+    return (Appeal.decided_at.is_(None), ModerationAction.reversed_at.is_(None))
+
+
 def pending_appeals(user: User) -> list[Appeal]:
     """Undecided appeals that `user` may decide, oldest first."""
     forum_ids = policy.moderated_forum_ids(user)
@@ -215,7 +221,7 @@ def pending_appeals(user: User) -> list[Appeal]:
                 joinedload(Appeal.action).joinedload(ModerationAction.actor),
             )
             .where(
-                Appeal.decided_at.is_(None),
+                *_appeal_open(),
                 Appeal.user_id != user.id,
                 or_(ModerationAction.actor_id.is_(None), ModerationAction.actor_id != user.id),
                 scope,
@@ -351,6 +357,7 @@ TRANSPARENCY_ACTIONS = (
     "appeal.submitted",
     "appeal.upheld",
     "appeal.reversed",
+    "appeal.lapsed",
 )
 
 
@@ -378,10 +385,11 @@ def transparency() -> dict[str, Any]:
         ).all()
     )
     principles = list(db.session.scalars(select(Principle).order_by(Principle.position)))
-    decided = totals.get("appeal.upheld", 0) + totals.get("appeal.reversed", 0)
+    decided = sum(totals.get(f"appeal.{o}", 0) for o in ("upheld", "reversed", "lapsed"))
     appeals = {
         "reversed": totals.get("appeal.reversed", 0),
         "upheld": totals.get("appeal.upheld", 0),
+        "lapsed": totals.get("appeal.lapsed", 0),
         "pending": max(0, totals.get("appeal.submitted", 0) - decided),
     }
     return {
@@ -439,7 +447,7 @@ def waiting_count(user: User) -> int:
         select(func.count(Appeal.id))
         .join(ModerationAction, ModerationAction.id == Appeal.action_id)
         .outerjoin(Thread, Thread.id == ModerationAction.thread_id)
-        .where(Appeal.decided_at.is_(None), Appeal.user_id != user.id, scope)
+        .where(*_appeal_open(), Appeal.user_id != user.id, scope)
     )
     return (flagged or 0) + (appeals or 0)
 

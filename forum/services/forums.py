@@ -424,6 +424,7 @@ def edit_message(user: User | None, message_id: int, body: object) -> Message:
     message.edited_at = utcnow()
     payload = {"message": payloads.room_message(message)}
     emit_after_commit("message:edited", payload, thread_room(message.thread_id))
+    moderation.refresh_quotes(message)
     notifications.sync_message_excerpts(message)
     db.session.commit()
     return message
@@ -440,6 +441,7 @@ def delete_message(user: User | None, message_id: int) -> Message:
         "message": payloads.room_message(message),
     }
     emit_after_commit("message:deleted", payload, thread_room(message.thread_id))
+    moderation.refresh_quotes(message)
     notifications.sync_message_excerpts(message)
     db.session.commit()
     return message

@@ -11,12 +11,12 @@ import re
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from difflib import SequenceMatcher
-from typing import Any
+from typing import Any, cast
 
 from flask import current_app
 from flask_babel import force_locale
 from flask_babel import gettext as _
-from sqlalchemy import func, select, update
+from sqlalchemy import Table, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from .. import policy
@@ -217,6 +217,41 @@ def _duration(minutes: object) -> timedelta:
 def _emit_message(event: str, message: Message) -> None:
     payload = {"message": payloads.room_message(message)}
     emit_after_commit(event, payload, thread_room(message.thread_id))
+    refresh_quotes(message)
+
+
+# The replies a change refreshes live, newest first; the others are caught up (their
+# `changed_at` moves) and a thread page rewrites its quotes from the quoted message itself.
+QUOTES_LIVE = 100
+
+
+def refresh_quotes(message: Message) -> None:
+    """The replies quoting `message` quote its text and state as they are now: call with
+    every change to what a reader sees of it (edit, deletion, hide, restore, redaction).
+
+    Their `changed_at` moves in this transaction, so a page catching up (join with
+    `changed_since`) gets them in `changed`, and after commit each is sent to the room as
+    `message:edited`: hidden or redacted text stays in no open page's quote. One UPDATE
+    when nothing replies; three more statements for the replies, however many."""
+    messages = cast(Table, Message.__table__)
+    db.session.flush()  # Core statements do not autoflush: the quotes read the change
+    ids = sorted(
+        db.session.execute(
+            update(messages)
+            .where(messages.c.reply_to_id == message.id)
+            .values(changed_at=utcnow())
+            .returning(messages.c.id)
+        ).scalars(),
+        reverse=True,
+    )
+    if not ids:
+        return
+    rows = db.session.execute(
+        payloads.message_rows_select().where(messages.c.id.in_(ids[:QUOTES_LIVE]))
+    ).all()
+    room = thread_room(message.thread_id)
+    for reply in payloads.messages_dicts([payloads.MessageRow(*row) for row in rows]):
+        emit_after_commit("message:edited", {"message": reply}, room)
 
 
 def _open_flags(message_id: int) -> list[Flag]:
@@ -437,35 +472,44 @@ def hide_message(
     return action
 
 
-def _show_again(actor: User, message: Message) -> None:
+def _active_hides(message_id: int) -> list[ModerationAction]:
+    return list(
+        db.session.scalars(
+            select(ModerationAction)
+            .where(
+                ModerationAction.message_id == message_id,
+                ModerationAction.kind == ActionKind.hide,
+                ModerationAction.reversed_at.is_(None),
+            )
+            .order_by(ModerationAction.id)
+        )
+    )
+
+
+def _show_again(message: Message) -> None:
+    """Show a hidden message again (its hides are lifted already), live."""
     message.state = MessageState.visible
     message.hidden_principle = None
     message.hidden_reason = None
-    for action in db.session.scalars(
-        select(ModerationAction).where(
-            ModerationAction.message_id == message.id,
-            ModerationAction.kind == ActionKind.hide,
-            ModerationAction.reversed_at.is_(None),
-        )
-    ):
-        action.reversed_at = utcnow()
-        action.reversed_by_id = actor.id
     _emit_message("message:restored", message)
     notifications.sync_message_excerpts(message)
 
 
 def restore_message(actor: User | None, message_id: int) -> Message:
-    """Show a hidden message again, live; its open flags are closed."""
+    """Show a hidden message again, live; its open flags are closed, the decisions that hid
+    it are lifted and an appeal still open against one of them is closed (lapsed)."""
     message = _moderated_message(actor, message_id)
     assert actor is not None
     if message.state != MessageState.hidden:
         raise Conflict(_("This message is not hidden."))
-    was_decided = _active_hide(message.id)
-    _show_again(actor, message)
+    hides = _active_hides(message.id)
+    _show_again(message)
     _resolve_flags(actor, message.id, "restored")
     audit.record(actor, "message.restored", "message", message.id, forum_id=message.thread.forum_id)
-    if was_decided is not None:
-        _tell(message.author, "moderation_restored", "", was_decided)
+    if hides:
+        _tell(message.author, "moderation_restored", "", hides[0])
+    for action in hides:
+        _lift(actor, action)
     db.session.commit()
     return message
 
@@ -643,11 +687,32 @@ def suspend_person(
     return action
 
 
-def _lift(actor: User, action: ModerationAction) -> None:
+def _lift(actor: User, action: ModerationAction, decided: Appeal | None = None) -> None:
+    """The decision `action` no longer stands. An appeal still open against it (other than
+    `decided`, the one reversing it) is closed without effect: there is nothing left to
+    decide, and deciding it later would act on whatever stands on the message then."""
     action.reversed_at = utcnow()
     action.reversed_by_id = actor.id
     if action.kind == ActionKind.suspend:
         action.subject.suspended_until = None
+    pending = db.session.scalar(
+        select(Appeal).where(Appeal.action_id == action.id, Appeal.decided_at.is_(None))
+    )
+    if pending is not None and pending is not decided:
+        _close_lapsed(actor, pending)
+
+
+def _close_lapsed(actor: User, item: Appeal) -> None:
+    """Close an appeal whose decision was lifted meanwhile: recorded, the appellant told,
+    out of the queue; nothing else changes."""
+    action = item.action
+    forum_id = appeal_forum_id(action)
+    item.outcome = AppealOutcome.lapsed
+    item.decided_at = utcnow()
+    item.decided_by_id = actor.id
+    audit.record(actor, "appeal.lapsed", "moderation_action", action.id, forum_id=forum_id)
+    _tell(action.subject, "appeal_lapsed", "", action)
+    notifications.recount_for_moderators(notifications.moderators_of(forum_id))
 
 
 def lift_restriction(actor: User | None, action_id: int) -> ModerationAction:
@@ -934,12 +999,20 @@ def _reverse_redaction(actor: User, action: ModerationAction, message: Message) 
         )
 
 
-def _reverse(actor: User, action: ModerationAction) -> None:
-    """Undo a decision after a successful appeal."""
+def _reverse(actor: User, action: ModerationAction, item: Appeal) -> None:
+    """Undo the decision `action` after its appeal `item` succeeded: that decision only. A
+    message hidden by it is shown again only if no other hide stands on it."""
     message = action.message
+    _lift(actor, action, item)
     if action.kind == ActionKind.hide and message is not None:
-        if message.state == MessageState.hidden:
-            _show_again(actor, message)
+        standing = _active_hides(message.id)
+        if message.state == MessageState.hidden and standing:
+            # still hidden, by the other decision: its reason is the one shown
+            message.hidden_principle_id = standing[-1].principle_id
+            message.hidden_reason = standing[-1].reason or None
+            _emit_message("message:hidden", message)
+        elif message.state == MessageState.hidden:
+            _show_again(message)
             # the message is restored: the transparency counts say so too
             audit.record(
                 actor,
@@ -951,8 +1024,6 @@ def _reverse(actor: User, action: ModerationAction) -> None:
             )
     elif action.kind == ActionKind.redact and message is not None:
         _reverse_redaction(actor, action, message)
-    if action.reversed_at is None:
-        _lift(actor, action)
 
 
 def may_decide_appeal(actor: User | None, item: Appeal) -> bool:
@@ -981,9 +1052,17 @@ def decide_appeal(
         result = AppealOutcome(outcome or "")
     except ValueError:
         raise Invalid(_("Choose an outcome."), field="outcome") from None
+    if result == AppealOutcome.lapsed:
+        raise Invalid(_("Choose an outcome."), field="outcome")
+    if action.reversed_at is not None:
+        # lifted since the appeal was made (left open before lifting closed it): nothing
+        # to decide, and reversing would undo whatever stands on the message now
+        _close_lapsed(actor, item)
+        db.session.commit()
+        return item
     text = _reason(note, required=False, field="note")
     if result == AppealOutcome.reversed:
-        _reverse(actor, action)
+        _reverse(actor, action, item)
     item.outcome = result
     item.decided_at = utcnow()
     item.decided_by_id = actor.id

@@ -539,6 +539,7 @@ MODERATION_KINDS = frozenset(
         "moderation_lifted",
         "appeal_upheld",
         "appeal_reversed",
+        "appeal_lapsed",
     }
 )
 
@@ -559,6 +560,7 @@ def describe_moderation(kind: str, thread: str) -> str:
         "moderation_lifted": _("A moderator lifted a restriction on your account"),
         "appeal_upheld": _("Your appeal was considered: the decision stands"),
         "appeal_reversed": _("Your appeal was considered: the decision is reversed"),
+        "appeal_lapsed": _("Your appeal is closed: the decision had already been lifted"),
     }
     return sentences[kind]
 

@@ -61,6 +61,33 @@ export function fillMessage(li, m, ctx) {
   });
 }
 
+// What a reply's quote shows of `m`: its words (as forum/text.py's excerpt(html, 160):
+// no tags, spaces collapsed, cut at 160 characters with "…"), or null when it is not
+// shown (hidden, deleted).
+const QUOTE_LENGTH = 160;
+
+export function quoteText(m) {
+  if (m.state !== "visible") return null;
+  const parsed = document.createElement("template"); // inert: nothing in it runs or loads
+  parsed.innerHTML = m.html;
+  const words = parsed.content.textContent.split(/\s+/).filter(Boolean).join(" ");
+  const chars = Array.from(words);
+  if (chars.length <= QUOTE_LENGTH) return words;
+  return `${chars.slice(0, QUOTE_LENGTH - 1).join("").trimEnd()}…`;
+}
+
+// Every quote of `m` under `root` shows `m` as it is now: a hidden, redacted, edited or
+// deleted message keeps its old words in no reply on the page. The server also sends the
+// replies themselves (up to a bound), whose quotes it writes; this covers the rest.
+export function refreshQuotes(root, m, ctx) {
+  const text = quoteText(m);
+  root.querySelectorAll(`a[data-slot="quote-link"][href="#m${m.id}"]`).forEach((link) => {
+    const quote = link.closest('[data-slot="quote"]');
+    const el = quote && quote.querySelector('[data-slot="quote-text"]');
+    if (el) el.textContent = text ?? ctx.notShown;
+  });
+}
+
 // Show a message's reactions: [{emoji, count, people, mine?}]. `mine` comes only in this
 // person's own acks and page; a broadcast has none, so `mineOf(messageId, emoji)` (the page's
 // memory of its own reactions) decides then.

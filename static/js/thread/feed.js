@@ -2,7 +2,7 @@
 // (filled from the page's <template>), keeps outgoing ones at the end, loads
 // older pages when scrolled to the top without moving what is on screen,
 // pauses live updates on request and moves the reader's unread marker.
-import { fillMessage, renderMessage } from "../message.js";
+import { fillMessage, refreshQuotes, renderMessage } from "../message.js";
 import { format } from "../live.js";
 
 export function createFeed({ socket, threadId, viewerId, ctx, S, say, isJoined }) {
@@ -56,6 +56,7 @@ export function createFeed({ socket, threadId, viewerId, ctx, S, say, isJoined }
     const existing = document.getElementById(`m${m.id}`);
     if (existing) {
       fillMessage(existing, m, ctx);
+      refreshQuotes(feed, m, ctx);
       return false;
     }
     const stick = nearBottom();
