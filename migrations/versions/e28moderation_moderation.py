@@ -1,7 +1,7 @@
 """replies indexed by the message they quote; appeals against lifted decisions closed
 
 Revision ID: e28moderation
-Revises: e26hidden
+Revises: e27search
 Create Date: 2026-12-06 06:00:00
 
 A change to a message (edit, deletion, hide, restore, redaction) now also moves the
@@ -19,7 +19,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = "e28moderation"
-down_revision = "e26hidden"
+down_revision = "e27search"
 branch_labels = None
 depends_on = None
 
