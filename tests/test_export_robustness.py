@@ -419,3 +419,37 @@ def test_archive_command_refuses_an_impossible_id_with_a_usage_error(app, make, 
     assert result.exit_code == 2, result.output
     assert "Invalid value" in result.output
     assert not out.exists()
+
+
+def test_a_hide_under_a_principle_names_it_in_the_archive_and_on_the_moderators_pages(
+    app, make, client, auth
+):
+    """The principle is kept apart from the note (e26hidden): the archive, the message's
+    decisions and the appeals queue name it, also with no note and after the hide is lifted."""
+    from sqlalchemy import select
+
+    from forum.extensions import db
+    from forum.models import ModerationAction, Principle
+
+    admin, moderator, author = make.user("admin"), make.user("moderator"), make.user()
+    thread = make.thread(author=author)
+    message = make.message(thread, author, "Ett inlägg")
+    principle = db.session.scalar(select(Principle).order_by(Principle.position))
+    with app.test_request_context():
+        action = moderation.hide_message(moderator, message.id, principle.slug, "")
+        moderation.appeal(author, action.id, "Jag bröt inte mot något.")
+    both = f"{principle.name_sv} ({principle.name_en})"
+
+    auth.login(admin)
+    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "sv"
+    queue = client.get("/moderation").get_data(as_text=True)
+    assert f"{principle.name_sv}</p>" in queue  # "Reason given: <principle>"
+    decisions = client.get(f"/moderation/messages/{message.id}").get_data(as_text=True)
+    assert f"— {principle.name_sv}" in decisions
+
+    with app.test_request_context():
+        moderation.restore_message(moderator, message.id)
+    assert db.session.get(ModerationAction, action.id).reversed_at is not None
+    record, _page = thread_archive(app, admin, thread.id)
+    (entry,) = record["messages"]
+    assert [(a["kind"], a["reason"]) for a in entry["moderation"]][0] == ("hide", both)

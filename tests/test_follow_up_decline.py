@@ -343,6 +343,42 @@ def test_a_moderator_redacts_the_title_and_admins_keep_the_original(app, world, 
         run(app, service.redact_action_title, w.moderator, action.id, "Kvällsöppet", "")
 
 
+def test_notices_of_a_hidden_action_stop_quoting_its_title_until_it_is_shown(app, world, db):
+    """The owner's side was told of the proposal (stored, and mail waiting to go): hidden, the
+    notice and the mail quote a placeholder, not the title a moderator hid; shown again,
+    the title is back."""
+    from forum.models import OutboxMail
+
+    w = world
+    action = propose(app, w.member, w)
+    title = action.title
+
+    def quoted() -> tuple[str, list[str]]:
+        note = db.session.scalar(
+            select(Notification).where(
+                Notification.user_id == w.official.id, Notification.kind == "action_awaiting"
+            )
+        )
+        mails = db.session.scalars(
+            select(OutboxMail.body).where(
+                OutboxMail.notification_id == note.id, OutboxMail.sent_at.is_(None)
+            )
+        ).all()
+        return note.excerpt, list(mails)
+
+    excerpt, mails = quoted()
+    assert title in excerpt and mails and all(title in body for body in mails)
+    run(app, service.hide_action, w.moderator, action.id, "Kränkande rubrik")
+    db.session.expire_all()
+    excerpt, mails = quoted()
+    assert title not in excerpt and "[Åtgärden dold av en moderator]" in excerpt
+    assert mails and not any(title in body for body in mails)
+    run(app, service.unhide_action, w.moderator, action.id)
+    db.session.expire_all()
+    excerpt, mails = quoted()
+    assert title in excerpt and all(title in body for body in mails)
+
+
 def test_the_hide_form_needs_a_reason_over_http(app, world, client, auth):
     w = world
     action = propose(app, w.member, w)

@@ -12,6 +12,7 @@ from datetime import UTC, date, datetime
 
 import flask_migrate
 import pytest
+from alembic.script import ScriptDirectory
 from sqlalchemy import inspect, text
 from support import app_settings as app_config
 from test_migrations import keep_logging, postgres_url  # noqa: F401 - fixtures, used below
@@ -159,7 +160,9 @@ def test_actions_with_followers_and_updates_upgrade_and_downgrade(database_url):
             assert "form_token" in _columns("actions")
             with db.engine.connect() as connection:
                 version = connection.scalar(text("SELECT version_num FROM alembic_version"))
-            assert version == "e26actiondecline"
+            state = app.extensions["migrate"]
+            config = state.migrate.get_config(directory=state.directory)
+            assert version == ScriptDirectory.from_config(config).get_current_head()
         finally:
             db.session.remove()
             db.engine.dispose()

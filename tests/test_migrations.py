@@ -352,7 +352,7 @@ def test_appeals_left_open_on_lifted_decisions_are_closed_and_opened_again(
                 forum_id = db.session.get(Thread, thread.id).forum_id
                 mod_id = mod.id
             db.session.remove()
-            flask_migrate.downgrade(revision="e26hidden")
+            flask_migrate.downgrade(revision="e27search")
             with db.engine.begin() as connection:  # lifted the old way: its appeal stays open
                 connection.execute(
                     text(
@@ -382,10 +382,20 @@ def test_appeals_left_open_on_lifted_decisions_are_closed_and_opened_again(
             )
             assert db.session.scalar(select(User.id).where(User.id == mod_id)) == mod_id
 
-            flask_migrate.downgrade(revision="e26hidden")
+            flask_migrate.downgrade(revision="e27search")
             with db.engine.connect() as connection:
                 rows = [tuple(r) for r in connection.execute(text(appeals))]
             assert rows == [(lifted_id, None, None), (kept_id, None, None)]
+
+            # up again: closed again, and logged once (the transparency page counts log rows)
+            flask_migrate.upgrade()
+            with db.engine.connect() as connection:
+                rows = [tuple(r) for r in connection.execute(text(appeals))]
+                lapsed = connection.scalar(
+                    text("SELECT count(*) FROM audit_log WHERE action = 'appeal.lapsed'")
+                )
+            assert rows == [(lifted_id, "lapsed", mod_id), (kept_id, None, None)]
+            assert lapsed == 1
         finally:
             db.session.remove()
             db.engine.dispose()

@@ -219,6 +219,7 @@ def pending_appeals(user: User) -> list[Appeal]:
                 joinedload(Appeal.action).joinedload(ModerationAction.message),
                 joinedload(Appeal.action).joinedload(ModerationAction.forum),
                 joinedload(Appeal.action).joinedload(ModerationAction.actor),
+                joinedload(Appeal.action).joinedload(ModerationAction.principle),
             )
             .where(
                 *_appeal_open(),
@@ -273,7 +274,7 @@ def actions_for(message_id: int) -> list[ModerationAction]:
     return list(
         db.session.scalars(
             select(ModerationAction)
-            .options(joinedload(ModerationAction.actor))
+            .options(joinedload(ModerationAction.actor), joinedload(ModerationAction.principle))
             .where(ModerationAction.message_id == message_id)
             .order_by(ModerationAction.id.desc())
         )

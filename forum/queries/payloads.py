@@ -245,14 +245,19 @@ def message_dict(row: MessageRow, organisations: dict[int, str]) -> dict[str, An
     return item
 
 
+def decision_reason(principle: Principle | None, note: str | None) -> str:
+    """A moderator's reason for what is read in either language (the audit log, the
+    bilingual archive, a personal export): the principle's name in both, and the note."""
+    if principle is None:
+        return note or ""
+    name = f"{principle.name_sv} ({principle.name_en})"
+    return f"{name}: {note}" if note else name
+
+
 def hidden_reason_in_both(principle: Principle | None, note: str | None) -> str:
-    """Why a message is hidden, for what is read in either language (the audit log, the
-    bilingual archive): the principle's name in both, the note, or that flags hid it."""
-    if principle is not None:
-        name = f"{principle.name_sv} ({principle.name_en})"
-        return f"{name}: {note}" if note else name
-    if note:
-        return note
+    """Why a message is hidden, in both languages (`decision_reason`), or that flags hid it."""
+    if principle is not None or note:
+        return decision_reason(principle, note)
     flagged = hidden_reasons(None, None)
     return " / ".join(dict.fromkeys(flagged.values()))
 

@@ -114,7 +114,7 @@ def _thread_record(thread: Thread) -> dict[str, Any]:
         moderation.setdefault(a.message_id or 0, []).append(
             {
                 "kind": str(a.kind.value if hasattr(a.kind, "value") else a.kind),
-                "reason": a.reason,
+                "reason": payloads.decision_reason(a.principle, a.reason),
                 "actor_id": a.actor_id,
                 "created_at": iso_utc(a.created_at),
                 "reversed_at": iso_utc(a.reversed_at),

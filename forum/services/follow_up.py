@@ -547,9 +547,17 @@ def hide_action(user: User | None, action_id: int, reason: str | None) -> Action
     text = clean_text(reason, "reason", max_length=MAX_REASON)
     action.hidden_at = utcnow()
     action.hidden_reason = text
+    _requote(action, action.title, _hidden_title())
     audit.record(user, "action.hidden", "action", action.id, text, forum_id=_forum_id(action))
     db.session.commit()
     return action
+
+
+def _hidden_title() -> str:
+    """What notices about a hidden action (and their mail not yet sent) quote instead of its
+    title, until it is shown again."""
+    with force_locale(current_app.config.get("BABEL_DEFAULT_LOCALE", "sv")):
+        return _("[Action hidden by a moderator]")
 
 
 def unhide_action(user: User | None, action_id: int) -> Action:
@@ -559,6 +567,7 @@ def unhide_action(user: User | None, action_id: int) -> Action:
         raise Conflict(_("This action is not hidden."))
     action.hidden_at = None
     action.hidden_reason = None
+    _requote(action, _hidden_title(), action.title)
     audit.record(user, "action.unhidden", "action", action.id, forum_id=_forum_id(action))
     db.session.commit()
     return action

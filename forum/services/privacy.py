@@ -60,6 +60,7 @@ from ..models import (
 )
 from ..models.accounts import CLOSED_DOMAIN
 from ..models.forums import forum_members, forum_moderators
+from ..queries import payloads
 from ..text import HANDLE_CHARS, MENTION_RE
 from . import exports, search_index
 from .accounts import confirm_password
@@ -451,7 +452,7 @@ def personal_data(user: User) -> dict[str, Any]:
         "moderation_about_me": [
             {
                 "kind": str(a.kind),
-                "reason": a.reason,
+                "reason": payloads.decision_reason(a.principle, a.reason),
                 "created_at": iso_utc(a.created_at),
             }
             for a in db.session.scalars(

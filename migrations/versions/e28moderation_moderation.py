@@ -47,11 +47,14 @@ def upgrade():
             ),
             {"at": reversed_at, "by": reversed_by_id, "id": appeal_id},
         )
+        # once: after a downgrade (which keeps the log) and this upgrade again, the row
+        # is there already, and the transparency page counts log rows
         bind.execute(
             sa.text(
                 "INSERT INTO audit_log (actor_id, action, target_type, target_id, forum_id,"
-                " reason, created_at) VALUES (:by, 'appeal.lapsed', 'moderation_action',"
-                " :action_id, :forum_id, 'e28moderation', :at)"
+                " reason, created_at) SELECT :by, 'appeal.lapsed', 'moderation_action',"
+                " :action_id, :forum_id, 'e28moderation', :at WHERE NOT EXISTS (SELECT 1"
+                " FROM audit_log WHERE action = 'appeal.lapsed' AND target_id = :action_id)"
             ),
             {"by": reversed_by_id, "action_id": action_id, "forum_id": forum_id, "at": reversed_at},
         )
