@@ -9,7 +9,6 @@ and every table is emptied after each test.
 from __future__ import annotations
 
 import atexit
-import itertools
 import os
 import shutil
 import tempfile
@@ -33,7 +32,15 @@ os.environ.setdefault("FORUM_DIGEST_SCHEDULER", "0")  # server processes started
 # broadcasts, disconnects or presence. Tests that are about the prefix set their own.
 os.environ.setdefault("FORUM_REDIS_PREFIX", f"pytest-{os.getpid()}-{os.urandom(3).hex()}")
 
-from support import IN_CI, PASSWORD, Auth, app_settings, database_url, service_missing  # noqa: E402,F401
+from support import (  # noqa: E402,F401
+    IN_CI,
+    PASSWORD,
+    Auth,
+    Factory,
+    app_settings,
+    database_url,
+    service_missing,
+)
 
 from forum import create_app  # noqa: E402
 from forum.extensions import db as _db  # noqa: E402
@@ -128,141 +135,6 @@ def clients():
 @pytest.fixture
 def client(app):
     return app.test_client()
-
-
-_counter = itertools.count(1)
-
-
-class Factory:
-    """Build users, organisations, forums, threads and messages through the services."""
-
-    def __init__(self, app) -> None:
-        self.app = app
-
-    def user(
-        self,
-        role: str = "member",
-        name: str | None = None,
-        email: str | None = None,
-        department: str = "Social resursnämnd",
-    ):
-        from forum.errors import Invalid
-        from forum.services import accounts
-
-        for _attempt in range(5):
-            n = next(_counter)
-            chosen = name or f"{role.title()} Person{n}"
-            try:
-                with self.app.test_request_context():
-                    return accounts.create_user_with_role(
-                        email or f"{role}{n}@example.se",
-                        chosen,
-                        PASSWORD,
-                        role,
-                        department if role == "official" else None,
-                    )
-            except Invalid as err:
-                # A made-up name can look like an official's to the imitation check, which
-                # folds confusables ("Person4416" looks like "Person4410"): take the next.
-                if name is not None or err.field != "display_name":
-                    raise
-        raise AssertionError("no made-up name passed the imitation check")
-
-    def organisation(self, admin=None, verified: bool = True, name: str | None = None, members=()):
-        from forum.models import (
-            MemberRole,
-            Membership,
-            MembershipStatus,
-            Organisation,
-            OrganisationForm,
-            OrganisationStatus,
-        )
-
-        n = next(_counter)
-        org = Organisation(
-            slug=f"org-{n}",
-            name=name or f"Förening {n}",
-            form=OrganisationForm.forening,
-            org_number=f"{n:06d}-{n:04d}"[:11],
-            status=OrganisationStatus.verified if verified else OrganisationStatus.pending,
-        )
-        _db.session.add(org)
-        _db.session.flush()
-        if admin is not None:
-            _db.session.add(
-                Membership(
-                    organisation_id=org.id,
-                    user_id=admin.id,
-                    role=MemberRole.admin,
-                    status=MembershipStatus.approved,
-                )
-            )
-        for member in members:
-            _db.session.add(
-                Membership(
-                    organisation_id=org.id,
-                    user_id=member.id,
-                    role=MemberRole.member,
-                    status=MembershipStatus.approved,
-                )
-            )
-        _db.session.commit()
-        return org
-
-    def commitment_ids(self, count: int = 1) -> list[int]:
-        from sqlalchemy import select
-
-        from forum.models import Commitment
-
-        return list(
-            _db.session.scalars(select(Commitment.id).order_by(Commitment.position).limit(count))
-        )
-
-    def forum(
-        self,
-        owner=None,
-        visibility: str = "public",
-        title: str | None = None,
-        moderators=(),
-        members=(),
-    ):
-        from forum.services import forums
-
-        owner = owner or self.user("official")
-        n = next(_counter)
-        with self.app.test_request_context():
-            forum = forums.create_forum(
-                owner,
-                title or f"Forum {n}",
-                "Om *saken*.",
-                visibility,
-                self.commitment_ids(2),
-                moderator_ids=[m.id for m in moderators],
-            )
-            if members:
-                forum.members = [*forum.members, *members]
-                _db.session.commit()
-        return forum
-
-    def thread(self, forum=None, author=None, title: str | None = None):
-        from forum.services import forums
-
-        forum = forum or self.forum()
-        author = author or self.user()
-        with self.app.test_request_context():
-            thread = forums.start_thread(
-                author, forum, title or f"Tråd {next(_counter)}", self.commitment_ids(1)
-            )
-        return thread
-
-    def message(self, thread, author, body: str = "Hej!", reply_to=None):
-        from forum.services import forums
-
-        with self.app.test_request_context():
-            message, _created = forums.send_message(
-                author, thread.id, body, f"f-{next(_counter)}", reply_to
-            )
-        return message
 
 
 @pytest.fixture

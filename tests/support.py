@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
 from collections.abc import Callable
@@ -84,7 +85,6 @@ def csrf_tokens(page: str) -> set[str]:
 def at_once(app, work: Callable[[int], Any], n: int, timeout: float = 30) -> list[Any]:
     """Run `work(0)` … `work(n - 1)` in n threads, each in a request context of its own (so a
     session of its own, removed after); each one's result, or the exception it raised."""
-    from forum.extensions import db
 
     def run(i: int) -> Any:
         with app.test_request_context():
@@ -93,7 +93,7 @@ def at_once(app, work: Callable[[int], Any], n: int, timeout: float = 30) -> lis
             except BaseException as err:  # noqa: BLE001 — returned for the test to report
                 return err
             finally:
-                db.session.remove()
+                _session().remove()
 
     with ThreadPoolExecutor(n) as pool:
         return list(pool.map(run, range(n), timeout=timeout))
@@ -113,3 +113,146 @@ def without_csrf_tokens(page: str) -> str:
     """The page with its CSRF tokens blanked. Flask-WTF signs each token with the second it
     was made, so two renderings of the same page differ across a second boundary."""
     return CSRF_TOKEN.sub(r'\1"', page)
+
+
+# The factory is here, not in conftest.py, so a test that builds its own app (a migrated
+# database) can import it: "conftest" names tests/browser/conftest.py too.
+_counter = itertools.count(1)
+
+
+def _session() -> Any:
+    from forum.extensions import db  # noqa: PLC0415 (conftest sets the environment first)
+
+    return db.session
+
+
+class Factory:
+    """Build users, organisations, forums, threads and messages through the services."""
+
+    def __init__(self, app) -> None:
+        self.app = app
+
+    def user(
+        self,
+        role: str = "member",
+        name: str | None = None,
+        email: str | None = None,
+        department: str = "Social resursnämnd",
+    ):
+        from forum.errors import Invalid
+        from forum.services import accounts
+
+        for _attempt in range(5):
+            n = next(_counter)
+            chosen = name or f"{role.title()} Person{n}"
+            try:
+                with self.app.test_request_context():
+                    return accounts.create_user_with_role(
+                        email or f"{role}{n}@example.se",
+                        chosen,
+                        PASSWORD,
+                        role,
+                        department if role == "official" else None,
+                    )
+            except Invalid as err:
+                # A made-up name can look like an official's to the imitation check, which
+                # folds confusables ("Person4416" looks like "Person4410"): take the next.
+                if name is not None or err.field != "display_name":
+                    raise
+        raise AssertionError("no made-up name passed the imitation check")
+
+    def organisation(self, admin=None, verified: bool = True, name: str | None = None, members=()):
+        from forum.models import (
+            MemberRole,
+            Membership,
+            MembershipStatus,
+            Organisation,
+            OrganisationForm,
+            OrganisationStatus,
+        )
+
+        n = next(_counter)
+        org = Organisation(
+            slug=f"org-{n}",
+            name=name or f"Förening {n}",
+            form=OrganisationForm.forening,
+            org_number=f"{n:06d}-{n:04d}"[:11],
+            status=OrganisationStatus.verified if verified else OrganisationStatus.pending,
+        )
+        _session().add(org)
+        _session().flush()
+        if admin is not None:
+            _session().add(
+                Membership(
+                    organisation_id=org.id,
+                    user_id=admin.id,
+                    role=MemberRole.admin,
+                    status=MembershipStatus.approved,
+                )
+            )
+        for member in members:
+            _session().add(
+                Membership(
+                    organisation_id=org.id,
+                    user_id=member.id,
+                    role=MemberRole.member,
+                    status=MembershipStatus.approved,
+                )
+            )
+        _session().commit()
+        return org
+
+    def commitment_ids(self, count: int = 1) -> list[int]:
+        from sqlalchemy import select
+
+        from forum.models import Commitment
+
+        return list(
+            _session().scalars(select(Commitment.id).order_by(Commitment.position).limit(count))
+        )
+
+    def forum(
+        self,
+        owner=None,
+        visibility: str = "public",
+        title: str | None = None,
+        moderators=(),
+        members=(),
+    ):
+        from forum.services import forums
+
+        owner = owner or self.user("official")
+        n = next(_counter)
+        with self.app.test_request_context():
+            forum = forums.create_forum(
+                owner,
+                title or f"Forum {n}",
+                "Om *saken*.",
+                visibility,
+                self.commitment_ids(2),
+                moderator_ids=[m.id for m in moderators],
+            )
+            if members:
+                forum.members = [*forum.members, *members]
+                _session().commit()
+        return forum
+
+    def thread(self, forum=None, author=None, title: str | None = None):
+        from forum.services import forums
+
+        forum = forum or self.forum()
+        author = author or self.user()
+        with self.app.test_request_context():
+            thread = forums.start_thread(
+                author, forum, title or f"Tråd {next(_counter)}", self.commitment_ids(1)
+            )
+        return thread
+
+    def message(self, thread, author, body: str = "Hej!", reply_to=None):
+        from forum.services import forums
+
+        with self.app.test_request_context():
+            message, _created = forums.send_message(
+                author, thread.id, body, f"f-{next(_counter)}", reply_to
+            )
+        return message

@@ -334,7 +334,7 @@ def test_appeals_left_open_on_lifted_decisions_are_closed_and_opened_again(
         try:
             flask_migrate.upgrade()
             with app.test_request_context():
-                from conftest import Factory
+                from support import Factory
 
                 from forum.services.agreement import seed_agreement
 

@@ -25,7 +25,8 @@ def test_rounds_opened_before_keep_who_they_asked(database_url):
     """e24asked: an opened round's remiss list is filled from its audience and its responses."""
     from datetime import UTC, datetime
 
-    from sqlalchemy import text
+    from sqlalchemy import event, text
+    from sqlalchemy.orm import Session
 
     from forum.models import (
         Audience,
@@ -36,11 +37,15 @@ def test_rounds_opened_before_keep_who_they_asked(database_url):
         OrganisationStatus,
         RoundState,
     )
+    from forum.services import search_index
 
     app = create_app(app_config(database_url))
     with app.app_context():
         try:
             flask_migrate.upgrade(revision="e23notelang")
+            # the rows are written with today's models into the e23 schema: today's search
+            # hook writes `document`, which is a generated column until e27search
+            event.remove(Session, "after_flush", search_index._after_flush)
             orgs = {
                 name: Organisation(
                     slug=name,
@@ -85,6 +90,7 @@ def test_rounds_opened_before_keep_who_they_asked(database_url):
                 )
             )
             db.session.commit()
+            search_index.register()
             flask_migrate.upgrade()
             with db.engine.connect() as connection:
                 rows = connection.execute(
@@ -102,5 +108,6 @@ def test_rounds_opened_before_keep_who_they_asked(database_url):
             }
             assert draft not in asked
         finally:
+            search_index.register()  # again, if the test failed before it (once only)
             db.session.remove()
             db.engine.dispose()

@@ -102,7 +102,7 @@ def test_transparency_counts_agree_and_come_from_the_audit_log(app, make, db, cl
         second = make.user("moderator")
         moderation_service.decide_appeal(second, appeal.id, "reversed", "Fel av oss")
     stats = mq.transparency()
-    assert stats["appeals"] == {"reversed": 1, "upheld": 0, "pending": 0}
+    assert stats["appeals"] == {"reversed": 1, "upheld": 0, "lapsed": 0, "pending": 0}
     assert stats["totals"]["message.restored"] >= stats["appeals"]["reversed"]
     assert stats["totals"]["message.hidden"] == 1
     client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
