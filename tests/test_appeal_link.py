@@ -268,3 +268,17 @@ def db_get(app, action_id):
     from forum.extensions import db
 
     return db.session.get(ModerationAction, action_id)
+
+
+def test_an_appeal_that_lapsed_when_the_suspension_was_lifted_says_so(app, make, db, suspended):
+    """Appealed through the link, then lifted by another moderator: the appeal is closed as
+    lapsed, and the link's page says that, as the decision's own page does."""
+    _moderator, person, action_id = suspended
+    link = mailed_link(db, person)
+    c = client(app)
+    assert c.post(link, data={"body": "Jag vill överklaga."}).status_code == 303
+    with app.test_request_context():
+        mod.lift_restriction(make.user("moderator"), action_id)
+    text = c.get(link).get_data(as_text=True)
+    assert "The appeal is closed: the decision had already been lifted." in text
+    assert "The decision stands." not in text
