@@ -237,3 +237,14 @@ def count_queries(db):
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "config(**settings): extra app settings for the test")
     Path("test-artifacts").mkdir(exist_ok=True)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark `own_database` every test that does not use the suite's database (the `db_url`
+    fixture, FORUM_TEST_DATABASE_URL): it makes its own (a migration's scratch database, the
+    browser tests' server, a fresh PostgreSQL for two processes) or needs none. Such a test
+    does the same work whichever database the run is on, so CI runs it once: in the
+    PostgreSQL stage, and the browser tests in the SQLite stage (.ci/run)."""
+    for item in items:
+        if "db_url" not in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.own_database)
