@@ -56,6 +56,34 @@ def test_openapi_document_is_3_1_and_describes_every_route(client):
     )
 
 
+def test_the_document_is_written_once_and_whole_for_readers_at_once(app):
+    """The document is written on first reading (not when the app is made); readers that
+    come at once all wait for the whole of it, and every path of the API is in it."""
+    import threading
+
+    api = app.extensions["flask-smorest"]["apis"][""]["ext_obj"]
+    assert api._spec.to_dict()["paths"] == {}, "made with the app, not on first reading"
+    barrier = threading.Barrier(4)
+    seen: list[set[str]] = []
+
+    def read() -> None:
+        barrier.wait()
+        seen.append(set(api.spec.to_dict()["paths"]))
+
+    readers = [threading.Thread(target=read) for _ in range(4)]
+    for reader in readers:
+        reader.start()
+    for reader in readers:
+        reader.join(timeout=30)
+    routes = {
+        rule.rule.replace("<int:", "{").replace("<", "{").replace(">", "}")
+        for rule in app.url_map.iter_rules()
+        if rule.rule.startswith("/api/v1/")
+        and not rule.rule.startswith(("/api/v1/reference", "/api/v1/openapi"))
+    }
+    assert len(seen) == 4 and all(paths == routes for paths in seen), (seen, routes)
+
+
 def test_reference_page_lists_the_operations(client):
     page = client.get("/api/v1/reference/").get_data(as_text=True)
     assert "/api/v1/consultations/{round_id}/responses" in page and "openapi.json" in page

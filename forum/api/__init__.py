@@ -9,6 +9,8 @@ one shape, `{"error": {"code", "message", "field"?}}`.
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
 from typing import Any
 
 from flask import Flask, Response, current_app, request
@@ -23,9 +25,44 @@ API_PREFIX = "/api/v1"
 
 
 class OpenDataApi(Api):
-    """flask-smorest's Api without its app-wide error handlers (the app has its own)."""
+    """flask-smorest's Api without its app-wide error handlers (the app has its own), and
+    with its OpenAPI document written when it is first read rather than when the app is
+    made: describing every view took half of making an app, and most processes (and every
+    test's app) never serve the document."""
 
     ERROR_SCHEMA = schemas.Error
+
+    def __init__(self) -> None:
+        self._undocumented: list[Callable[[], None]] = []
+        self._documenting = threading.Lock()
+        self._spec: Any = None
+        super().__init__()
+
+    @property  # type: ignore[override]
+    def spec(self) -> Any:
+        """The APISpec, with every registered blueprint's views described in it."""
+        if self._undocumented:
+            with self._documenting:
+                while self._undocumented:  # taken off once described: others wait
+                    self._undocumented[0]()
+                    self._undocumented.pop(0)
+        return self._spec
+
+    @spec.setter
+    def spec(self, value: Any) -> None:
+        self._spec = value
+
+    def register_blueprint(self, blp: Any, *, parameters: Any = None, **options: Any) -> None:
+        """What Api.register_blueprint does, with the views described on first reading."""
+        name = options.get("name", blp.name)
+        self._app.extensions["flask-smorest"]["blp_name_to_api"][name] = self
+        self._app.register_blueprint(blp, **options)
+
+        def describe() -> None:
+            blp.register_views_in_doc(self, self._app, self._spec, name=name, parameters=parameters)
+            self._spec.tag({"name": name, "description": blp.description})
+
+        self._undocumented.append(describe)
 
     def _register_error_handlers(self) -> None:
         return None
