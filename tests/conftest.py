@@ -121,11 +121,17 @@ def db_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 def _empty_tables(keep: set[str]) -> None:
-    for table in reversed(_db.metadata.sorted_tables):
-        if table.name not in keep:
+    emptied = [table for table in reversed(_db.metadata.sorted_tables) if table.name not in keep]
+    if _db.engine.dialect.name == "postgresql":
+        # one round trip for every table (psycopg sends statements without parameters
+        # together), not one per table: a sixth of an empty test's time on PostgreSQL
+        preparer = _db.engine.dialect.identifier_preparer
+        names = [preparer.format_table(table) for table in emptied]  # the models', quoted
+        _db.session.execute(text("".join(f"DELETE FROM {name};" for name in names)))  # noqa: S608
+    else:
+        for table in emptied:
             _db.session.execute(delete(table))
-    if _db.engine.dialect.name == "sqlite":  # no model: the stems the FTS5 index has seen
-        _db.session.execute(text("DELETE FROM search_terms"))
+        _db.session.execute(text("DELETE FROM search_terms"))  # no model: FTS5's stems
     _db.session.commit()
 
 
