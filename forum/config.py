@@ -261,6 +261,10 @@ def load_config(instance_path: Path, env: dict[str, str] | None = None) -> dict[
         "FORUM_ASYNC_MODE": _async_mode(env),
         "FORUM_PROXY_COUNT": _count(env, "FORUM_PROXY_COUNT", 0),
         "FORUM_PRESENCE_TTL": max(3, _count(env, "FORUM_PRESENCE_TTL", 30)),
+        # at most this many messages (and as many changes) in one catch-up join's answer;
+        # the page joins again for the rest, so a phone back after a long absence gets
+        # the gap in answers of a size it can take
+        "FORUM_CATCH_UP_LIMIT": min(5000, max(20, _count(env, "FORUM_CATCH_UP_LIMIT", 1000))),
         "SQLALCHEMY_DATABASE_URI": database_url,
         "SQLALCHEMY_ENGINE_OPTIONS": engine_options,
         "FORUM_REDIS_URL": env.get("FORUM_REDIS_URL") or None,

@@ -136,6 +136,34 @@ def test_many_changes_page_by_their_cursor(app, make, socket_for, away):
     assert join(sock, thread.id, since=msgs[-1].id, changed_since=cursor)["has_more"] is False
 
 
+@pytest.mark.config(FORUM_CATCH_UP_LIMIT=20, FORUM_MESSAGE_RATE_LIMIT=parse_rate_limit("off"))
+def test_a_long_absence_comes_in_answers_of_the_configured_size(app, make, socket_for, away):
+    """FORUM_CATCH_UP_LIMIT bounds both lists of one catch-up answer; the page joins again
+    from where the answer stopped until has_more is false, and nothing is missed."""
+    alice, bob, _mod, thread, msgs, cursor = away
+    with app.test_request_context():
+        for m in msgs:
+            forums.edit_message(alice, m.id, f"again {m.id}")
+    new = [make.message(thread, alice, f"missed {i}").id for i in range(45)]
+    sock = socket_for(bob)
+    sizes, got, changed, since, changed_since = [], [], set(), msgs[-1].id, cursor
+    for _ in range(8):
+        ack = join(sock, thread.id, since=since, changed_since=changed_since)
+        sizes.append((len(ack["messages"]), len(ack["changed"])))
+        got += [m["id"] for m in ack["messages"]]
+        changed |= set(changed_by_id(ack)) & {m.id for m in msgs}
+        if not ack["has_more"]:
+            break
+        since, changed_since = got[-1], ack["cursor"]
+    assert not ack["has_more"], sizes
+    # the new messages in answers of 20; changes too (those inside the cursor's margin,
+    # the new ones among them, come again, which changes nothing)
+    assert [new_count for new_count, _ in sizes][:3] == [20, 20, 5], sizes
+    assert max(changed_count for _, changed_count in sizes) == 20, sizes
+    assert got == new
+    assert changed == {m.id for m in msgs}
+
+
 def _parse(value):
     from datetime import datetime
 

@@ -439,3 +439,16 @@ def test_users_create_official_needs_a_department(app):
     )
     assert result.exit_code != 0
     assert find_user("nodept@example.se") is None
+
+
+@pytest.mark.parametrize(
+    ("text", "limit"), [(None, 1000), ("200", 200), ("5", 20), ("99999", 5000)]
+)
+def test_the_catch_up_limit_is_kept_between_20_and_5000(tmp_path, text, limit):
+    env = {} if text is None else {"FORUM_CATCH_UP_LIMIT": text}
+    assert load_config(tmp_path, env)["FORUM_CATCH_UP_LIMIT"] == limit
+
+
+def test_a_catch_up_limit_that_is_no_number_is_refused(tmp_path):
+    with pytest.raises(ConfigError, match="FORUM_CATCH_UP_LIMIT"):
+        load_config(tmp_path, {"FORUM_CATCH_UP_LIMIT": "lots"})

@@ -187,13 +187,14 @@ def on_join(data: dict[str, Any]) -> dict[str, Any]:
     # with the joiner's roles in the forum, not its every member: a phone on a patchy
     # network joins again on every reconnect
     thread = forum_queries.visible_page_thread(_user(), thread_id)  # type: ignore[arg-type]
+    limit = int(current_app.config.get("FORUM_CATCH_UP_LIMIT", forum_queries.MAX_CATCH_UP))
     page = (
-        forum_queries.messages_after(thread.id, since)
+        forum_queries.messages_after(thread.id, since, limit)
         if since is not None
         else forum_queries.latest_page(thread.id)
     )
     changes = (
-        forum_queries.changed_messages(thread.id, since, changed_since, now)
+        forum_queries.changed_messages(thread.id, since, changed_since, now, limit)
         if since is not None and changed_since is not None
         else forum_queries.Changes([], forum_queries.change_cursor(now), False)
     )
