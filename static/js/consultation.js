@@ -47,6 +47,7 @@ function start(root) {
     }
     socket.emit("join", payload, (ack) => {
       if (!ack || !ack.ok) return;
+      root.dataset.live = "joined"; // in the thread's room: live from here on
       if (ack.cursor) cursor = ack.cursor;
       // the list keeps the newest five: older ones of a page would go at once
       ack.messages.slice(-5).forEach(show);
@@ -58,6 +59,7 @@ function start(root) {
     });
   }
   socket.on("connect", () => join());
+  socket.on("disconnect", () => { root.dataset.live = "offline"; });
   if (socket.connected) join();
   socket.on("resync", () => window.setTimeout(() => join(), Math.random() * 2000));
 

@@ -77,7 +77,8 @@ def browser():
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory):
+def world(tmp_path_factory, request):
+    """The module's server; settings of its own from the module's SERVER_ENV, if any."""
     path = tmp_path_factory.mktemp("browser") / "browser.sqlite3"
     url = f"sqlite:///{path}"
     from forum import create_app
@@ -160,7 +161,7 @@ def world(tmp_path_factory):
         db.session.remove()
         db.engine.dispose()
     with tempfile.TemporaryDirectory():
-        server = ServerProcess(url).start()
+        server = ServerProcess(url, **getattr(request.module, "SERVER_ENV", {})).start()
         try:
             yield World(server, *names)
         finally:
