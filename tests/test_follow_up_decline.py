@@ -379,6 +379,50 @@ def test_notices_of_a_hidden_action_stop_quoting_its_title_until_it_is_shown(app
     assert title in excerpt and all(title in body for body in mails)
 
 
+def test_the_proposer_is_told_of_a_hide_a_show_and_a_redaction_in_their_language(
+    app, world, db, client, auth
+):
+    """As a message's author is told of a moderator's step, an action's proposer is: with
+    the moderator's reason, not their name, and never the hidden title; the moderator
+    hiding an action of their own is not told."""
+    from flask_babel import force_locale
+
+    from forum.services.notifications import describe
+
+    w = world
+    w.member.locale = "en"
+    db.session.commit()
+    action = propose(app, w.member, w)
+    title = action.title
+    run(app, service.hide_action, w.moderator, action.id, "Kränkande rubrik")
+    run(app, service.unhide_action, w.moderator, action.id)
+    run(app, service.redact_action_title, w.moderator, action.id, "Kvällsöppet", "telefonnr")
+    told = db.session.scalars(
+        select(Notification)
+        .where(Notification.user_id == w.member.id, Notification.kind.like("moderation_%"))
+        .order_by(Notification.id)
+    ).all()
+    assert [(n.kind, n.excerpt) for n in told] == [
+        ("moderation_action_hidden", "Kränkande rubrik"),
+        ("moderation_action_shown", ""),
+        ("moderation_action_redacted", "telefonnr"),
+    ]
+    assert all(title not in n.excerpt and w.moderator.display_name not in n.excerpt for n in told)
+    assert told[0].url.endswith("/actions") and told[1].url.endswith(f"/actions/{action.id}")
+    auth.login(w.member)
+    page = client.get("/notifications", headers={"Accept-Language": "en"}).get_data(as_text=True)
+    assert "A moderator hid an action you proposed" in page
+    assert "A moderator removed personal data from the title of an action you proposed" in page
+    with app.test_request_context(), force_locale("sv"):
+        assert describe("moderation_action_hidden", "", "") == (
+            "En moderator har dolt en åtgärd som du föreslog"
+        )
+    own = propose(app, w.moderator, w)
+    before = notes(db, w.moderator, "moderation_action_hidden")
+    run(app, service.hide_action, w.moderator, own.id, "Fel forum")
+    assert notes(db, w.moderator, "moderation_action_hidden") == before
+
+
 def test_the_hide_form_needs_a_reason_over_http(app, world, client, auth):
     w = world
     action = propose(app, w.member, w)

@@ -44,7 +44,7 @@ from ..models.follow_up import OPEN_STATUSES
 from ..queries.follow_up import get_action, source_message
 from ..text import excerpt
 from . import audit, moderation, throttle
-from .notifications import notify_people
+from .notifications import notify_people, notify_person
 from .rendering import render_body
 from .transaction import insert_on_conflict
 from .validation import chosen_commitments, clean_text
@@ -549,8 +549,18 @@ def hide_action(user: User | None, action_id: int, reason: str | None) -> Action
     action.hidden_reason = text
     _requote(action, action.title, _hidden_title())
     audit.record(user, "action.hidden", "action", action.id, text, forum_id=_forum_id(action))
+    # the list of their actions, not the action's page: it is a 404 to them now
+    _tell_proposer(user, action, "moderation_action_hidden", text, path_for("follow_up.index"))
     db.session.commit()
     return action
+
+
+def _tell_proposer(user: User, action: Action, kind: str, reason: str, url: str) -> None:
+    """A moderator's step on an action is told to whoever proposed it (as a moderator's step
+    on a message is told to its author), with the moderator's reason but not their name."""
+    proposer = action.proposed_by
+    if proposer is not None and proposer.id != user.id:
+        notify_person(proposer, kind, reason, url)
 
 
 def _hidden_title() -> str:
@@ -569,6 +579,7 @@ def unhide_action(user: User | None, action_id: int) -> Action:
     action.hidden_reason = None
     _requote(action, _hidden_title(), action.title)
     audit.record(user, "action.unhidden", "action", action.id, forum_id=_forum_id(action))
+    _tell_proposer(user, action, "moderation_action_shown", "", _url(action))
     db.session.commit()
     return action
 
@@ -614,6 +625,7 @@ def redact_action_title(
     action.updated_at = utcnow()
     _requote(action, old, text)
     audit.record(user, "action.redacted", "action", action.id, why, forum_id=_forum_id(action))
+    _tell_proposer(user, action, "moderation_action_redacted", why, _url(action))
     db.session.commit()
     return action
 

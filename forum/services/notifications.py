@@ -540,6 +540,9 @@ MODERATION_KINDS = frozenset(
         "appeal_upheld",
         "appeal_reversed",
         "appeal_lapsed",
+        "moderation_action_hidden",
+        "moderation_action_shown",
+        "moderation_action_redacted",
     }
 )
 
@@ -561,6 +564,11 @@ def describe_moderation(kind: str, thread: str) -> str:
         "appeal_upheld": _("Your appeal was considered: the decision stands"),
         "appeal_reversed": _("Your appeal was considered: the decision is reversed"),
         "appeal_lapsed": _("Your appeal is closed: the decision had already been lifted"),
+        "moderation_action_hidden": _("A moderator hid an action you proposed"),
+        "moderation_action_shown": _("A moderator showed an action you proposed again"),
+        "moderation_action_redacted": _(
+            "A moderator removed personal data from the title of an action you proposed"
+        ),
     }
     return sentences[kind]
 
