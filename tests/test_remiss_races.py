@@ -121,3 +121,34 @@ def test_feedback_published_at_once_is_published_once(app, make, db):
     assert published == 1
     told = count(db, Notification.user_id == admin.id, Notification.kind == "consultation_feedback")
     assert told == 1
+
+
+def test_a_document_removed_twice_at_once_is_removed_and_logged_once(app, make, db):
+    """Two officials press "Remove" on the same document at once: one removal, one entry in
+    the audit log and the round's history; the other is told it is no longer there."""
+    from forum.errors import NotFound
+
+    official = make.user("official")
+    make.organisation(admin=make.user())
+    round_ = make_round(app, make, official)
+    with app.test_request_context():
+        document_id = documents.add_round_document(
+            official, round_.id, "Underlag.pdf", simple_pdf(["Underlag"])
+        ).id
+    official_id = official.id
+    db.session.commit()
+    ready = threading.Barrier(WORKERS, timeout=10)
+
+    def remove(_i: int) -> object:
+        user = _db.session.get(User, official_id)
+        _db.session.get(Document, document_id)  # the page's view of the document, first
+        ready.wait()
+        try:
+            return documents.remove_document(user, document_id).id
+        except NotFound as refused:
+            return refused
+
+    outcomes = at_once(app, remove, WORKERS)
+    assert outcomes.count(document_id) == 1, outcomes
+    assert sum(isinstance(o, NotFound) for o in outcomes) == WORKERS - 1, outcomes
+    assert count(db, AuditEntry.action == "consultation.document.removed") == 1

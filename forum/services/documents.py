@@ -359,7 +359,8 @@ def remove_document(user: User | None, document_id: int) -> Document:
     """Take a document off the round or the working response (submitted versions keep it)."""
     policy.require_login(user)
     assert user is not None
-    document = db.session.get(Document, document_id)
+    # locked and read afresh: of two removals at once, the second finds it removed
+    document = db.session.scalar(lock_for_check(select(Document).where(Document.id == document_id)))
     if document is None or document.removed_at is not None:
         raise NotFound(_("No such document."))
     round_ = _round_for(user, document.round_id)
