@@ -698,6 +698,17 @@ def sources_text(ids: Iterable[int]) -> str:
     return ",".join(str(i) for i in sorted(set(ids)))
 
 
+def publish_feedback(user: User | None, round_id: int) -> bool:
+    """Publish the saved feedback and tell the organisations: True when this call published
+    it, False when it already was (two officials confirming at once: the second waits for
+    the round's lock, then finds it published and tells nobody again)."""
+    if _managed(user, round_id).state == RoundState.published:
+        db.session.rollback()  # the lock goes with the transaction
+        return False
+    save_feedback(user, round_id, {}, publish=True)
+    return True
+
+
 def save_feedback(
     user: User | None,
     round_id: int,

@@ -855,13 +855,16 @@ def confirm_publish(round_id: int):
             flash(_("The feedback is already published."), "info")
             return redirect(url_for("consultations.show", round_id=round_id))
         try:
-            service.save_feedback(current_user, round_id, {}, publish=True)
+            published = service.publish_feedback(current_user, round_id)
         except DomainError as err:
             if err.status in (401, 403, 404):
                 raise
             flash(err.message, "error")
             return redirect(back)
-        flash(_("The feedback is published and the organisations are told."), "success")
+        if published:
+            flash(_("The feedback is published and the organisations are told."), "success")
+        else:  # another official's confirmation came first
+            flash(_("The feedback is already published."), "info")
         return redirect(url_for("consultations.show", round_id=round_id))
     if round_.state == RoundState.published:
         flash(_("The feedback is already published."), "info")
