@@ -9,6 +9,7 @@ replaced text kept for admins only).
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -421,6 +422,26 @@ def test_the_proposer_is_told_of_a_hide_a_show_and_a_redaction_in_their_language
     before = notes(db, w.moderator, "moderation_action_hidden")
     run(app, service.hide_action, w.moderator, own.id, "Fel forum")
     assert notes(db, w.moderator, "moderation_action_hidden") == before
+
+
+def test_the_transparency_page_counts_hidden_and_redacted_actions(app, world, client):
+    """Moderation in the open counts a moderator's steps on actions too, by month, without
+    names or titles (a hide shown again still counts: it happened)."""
+    w = world
+    first, second = propose(app, w.member, w), propose(app, w.member, w)
+    run(app, service.hide_action, w.moderator, first.id, "Kränkande rubrik")
+    run(app, service.unhide_action, w.moderator, first.id)
+    run(app, service.hide_action, w.moderator, second.id, "Spam")
+    run(app, service.redact_action_title, w.moderator, second.id, "Kvällsöppet", "telefonnr")
+    page = client.get("/moderation/transparency", headers={"Accept-Language": "en"})
+    html = page.get_data(as_text=True)
+    head = html[html.index('<table id="per-month">') : html.index("</thead>")]
+    columns = re.findall(r'<th scope="col">([^<]+)</th>', head)
+    row = html[html.index("<tbody>", html.index('id="per-month"')) :]
+    counts = [int(n) for n in re.findall(r"<td>(\d+)</td>", row[: row.index("</tr>")])]
+    assert counts[columns.index("Actions hidden") - 1] == 2
+    assert counts[columns.index("Action titles redacted") - 1] == 1
+    assert first.title not in html and w.moderator.display_name not in html
 
 
 def test_the_hide_form_needs_a_reason_over_http(app, world, client, auth):

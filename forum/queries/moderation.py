@@ -355,6 +355,8 @@ TRANSPARENCY_ACTIONS = (
     "user.muted",
     "user.suspended",
     "thread.locked",
+    "action.hidden",
+    "action.redacted",
     "appeal.submitted",
     "appeal.upheld",
     "appeal.reversed",
