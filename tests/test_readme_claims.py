@@ -587,6 +587,9 @@ def test_the_demo_has_what_the_readme_says(app, db):
         a.due_date < today() and a.status in (ActionStatus.planned, ActionStatus.in_progress)
         for a in actions
     )
+    # "an advert posing as one that a moderator hid"
+    (advert,) = [a for a in actions if a.hidden]
+    assert "konferenspaket" in advert.title and advert.hidden_reason.startswith("Reklam")
     # "the hidden advert was appealed; an admin (not the moderator who hid it) upheld it"
     (appeal,) = db.session.scalars(select(Appeal)).all()
     assert appeal.action_id == hide.id and appeal.outcome == AppealOutcome.upheld

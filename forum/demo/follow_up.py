@@ -98,6 +98,19 @@ def seed_demo_actions(users: dict[str, User], org: Organisation, messages: list[
         "Parkeringen sköts av trafiknämnden, inte av oss. Vi tar gärna upp frågan med dem "
         "på nästa dialogmöte.",
     )
+    # an advert posing as a proposal, hidden by the moderator: moderators see it marked,
+    # its proposer is told, and "Moderation in the open" counts it
+    advert = propose(
+        users["medlem"],
+        "Köp våra konferenspaket till rabatterat pris",
+        department,
+        20,
+        ["starka-sociala-ekonomins-forutsattningar"],
+        messages[0] if messages else None,
+    )
+    follow_up.hide_action(
+        users["moderator"], advert.id, "Reklam för ett företag, inte en åtgärd för samarbetet."
+    )
     propose(
         official,
         "Utvärdera lokalreglerna tillsammans med föreningarna",
