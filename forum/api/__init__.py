@@ -27,8 +27,8 @@ API_PREFIX = "/api/v1"
 class OpenDataApi(Api):
     """flask-smorest's Api without its app-wide error handlers (the app has its own), and
     with its OpenAPI document written when it is first read rather than when the app is
-    made: describing every view took half of making an app, and most processes (and every
-    test's app) never serve the document."""
+    made: describing every view was about two fifths of making an app, and most processes
+    (and every test's app) never serve the document."""
 
     ERROR_SCHEMA = schemas.Error
 
