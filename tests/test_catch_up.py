@@ -124,7 +124,7 @@ def test_many_changes_page_by_their_cursor(app, make, socket_for, away):
     sock = socket_for(bob)
     seen, since = {}, cursor
     for _ in range(5):
-        # a small page through the query itself: the socket pages by MAX_CATCH_UP
+        # a small page through the query itself: the socket pages by FORUM_CATCH_UP_LIMIT
         page = forum_queries.changed_messages(
             thread.id, msgs[-1].id, _parse(since), utcnow(), limit=2
         )

@@ -37,7 +37,6 @@ from .search import thread_readable
 
 PAGE_SIZE = 50
 MAX_PAGE_SIZE = 100
-MAX_CATCH_UP = 1000
 
 
 @dataclass
@@ -84,7 +83,7 @@ def messages_before(thread_id: int, before: int | None, limit: int = PAGE_SIZE) 
     return MessagePage(rows[:limit][::-1], has_more)
 
 
-def messages_after(thread_id: int, since: int, limit: int = MAX_CATCH_UP) -> MessagePage:
+def messages_after(thread_id: int, since: int, limit: int) -> MessagePage:
     """Messages with id > since, oldest first: what a reconnecting client missed."""
     rows = _message_rows("after", thread_id, since, limit)
     return MessagePage(rows[:limit], len(rows) > limit)
@@ -128,7 +127,7 @@ class Changes:
 
 
 def changed_messages(
-    thread_id: int, upto: int, changed_since: datetime, now: datetime, limit: int = MAX_CATCH_UP
+    thread_id: int, upto: int, changed_since: datetime, now: datetime, limit: int
 ) -> Changes:
     """What changed, from `changed_since` on, in messages a page already has (id <= upto):
     edits, deletions, hides, restores, redactions, reactions. One query."""

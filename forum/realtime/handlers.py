@@ -187,7 +187,7 @@ def on_join(data: dict[str, Any]) -> dict[str, Any]:
     # with the joiner's roles in the forum, not its every member: a phone on a patchy
     # network joins again on every reconnect
     thread = forum_queries.visible_page_thread(_user(), thread_id)  # type: ignore[arg-type]
-    limit = int(current_app.config.get("FORUM_CATCH_UP_LIMIT", forum_queries.MAX_CATCH_UP))
+    limit = current_app.config["FORUM_CATCH_UP_LIMIT"]  # missed and changed, each
     page = (
         forum_queries.messages_after(thread.id, since, limit)
         if since is not None
