@@ -181,21 +181,13 @@ class Factory:
         )
         _session().add(org)
         _session().flush()
-        if admin is not None:
+        roles = [(admin, MemberRole.admin)] if admin is not None else []
+        for person, role in [*roles, *((member, MemberRole.member) for member in members)]:
             _session().add(
                 Membership(
                     organisation_id=org.id,
-                    user_id=admin.id,
-                    role=MemberRole.admin,
-                    status=MembershipStatus.approved,
-                )
-            )
-        for member in members:
-            _session().add(
-                Membership(
-                    organisation_id=org.id,
-                    user_id=member.id,
-                    role=MemberRole.member,
+                    user_id=person.id,
+                    role=role,
                     status=MembershipStatus.approved,
                 )
             )
