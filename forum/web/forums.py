@@ -408,18 +408,23 @@ def delete_message(message_id: int):
 @bp.post("/messages/<int:message_id>/reactions")
 @login_required
 def react(message_id: int):
-    """Add or take back a reaction (the path without JavaScript; the page uses the socket)."""
+    """Add or take back a reaction (the path without JavaScript; the page uses the socket).
+
+    The message's reaction bar is one form: the button pressed is `add=<emoji>` or
+    `remove=<emoji>`. `emoji` with `action=add|remove` is what pages before that sent (a tab
+    left open over an upgrade), and is still understood."""
     message = _message_or_404(message_id)
     if not ButtonForm().validate_on_submit():
         flash(_("The form had expired or was not sent from this site. Try again."), "error")
     else:
+        form = request.form
+        if "emoji" in form:  # a page from before the one-form bar
+            emoji, remove = form.get("emoji"), form.get("action") == "remove"
+        else:
+            remove = "remove" in form
+            emoji = form.get("remove" if remove else "add")
         try:
-            reaction_service.react(
-                current_user,
-                message_id,
-                request.form.get("emoji"),
-                add=request.form.get("action") != "remove",
-            )
+            reaction_service.react(current_user, message_id, emoji, add=not remove)
         except DomainError as err:
             if err.status in (401, 403, 404):
                 raise

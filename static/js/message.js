@@ -52,7 +52,7 @@ export function fillMessage(li, m, ctx) {
   set("moderate-link", (el) => { el.href = `/moderation/messages/${m.id}`; });
   set("reactions", (el) => {
     el.hidden = m.state !== "visible";
-    el.querySelectorAll("form").forEach((form) => { form.action = `/messages/${m.id}/reactions`; });
+    el.action = `/messages/${m.id}/reactions`;
     if (m.reactions) applyReactions(li, m.reactions, ctx.mine);
   });
   set("history-link", (el) => {
@@ -96,21 +96,20 @@ export function applyReactions(li, reactions, mineOf) {
   if (!bar) return;
   const id = Number(li.dataset.id);
   const byEmoji = new Map(reactions.map((r) => [r.emoji, r]));
-  bar.querySelectorAll("form[data-reaction]").forEach((form) => {
-    const emoji = form.dataset.reaction;
+  bar.querySelectorAll("button[data-reaction]").forEach((button) => {
+    const emoji = button.dataset.reaction;
     const r = byEmoji.get(emoji);
     const n = r ? r.count : 0;
     const mine = r ? (r.mine ?? (mineOf ? mineOf(id, emoji) : false)) : false;
-    const button = form.querySelector("button");
-    form.hidden = n === 0 && document.activeElement !== button;
+    button.hidden = n === 0 && document.activeElement !== button;
+    button.name = mine ? "remove" : "add"; // what posting it does, with the emoji as value
     button.setAttribute("aria-pressed", mine ? "true" : "false");
     button.setAttribute(
       "aria-label",
       n === 1 ? button.dataset.labelOne : button.dataset.labelTwo.replace("2", String(n)),
     );
     button.title = r ? r.people.join(", ") : "";
-    form.querySelector("[data-reaction-count]").textContent = String(n);
-    form.querySelector("[data-reaction-action]").value = mine ? "remove" : "add";
+    button.querySelector("[data-reaction-count]").textContent = String(n);
   });
 }
 

@@ -154,8 +154,8 @@ def test_while_reconnecting_delete_asks_first_and_the_form_posts_go(world, new_p
     # Online, only the socket is down: a reaction goes as the plain form post
     with page.expect_navigation():
         page.locator(f"#m{second} [data-slot=reaction-picker] summary").click()
-        page.locator(f"#m{second} form[data-reaction-pick] button").first.click()
-    expect(page.locator(f"#m{second} form[data-reaction] button").first).to_have_attribute(
+        page.locator(f"#m{second} button[data-reaction-pick]").first.click()
+    expect(page.locator(f"#m{second} button[data-reaction]").first).to_have_attribute(
         "aria-pressed", "true"
     )
 
@@ -185,7 +185,7 @@ def test_offline_the_controls_stay_on_the_page_and_say_why(world, new_page, lang
 
     target = page.locator(f"#m{mine}")
     target.locator("[data-slot=reaction-picker] summary").click()
-    target.locator("form[data-reaction-pick] button").first.click()
+    target.locator("button[data-reaction-pick]").first.click()
     expect(page.locator("#announcer")).to_contain_text(NO_CONNECTION[lang])
     page.evaluate("document.getElementById('announcer').replaceChildren()")
     target.locator("[data-action=edit]").click()

@@ -1,30 +1,50 @@
-// Reactions on the live thread: the forms in the message partial post without JavaScript;
-// here they go over the socket (reaction:add / reaction:remove, with an ack), and every page
-// in the room redraws on reaction:updated. The page remembers which reactions are its
-// person's, because a broadcast never says whose they are.
+// Reactions on the live thread: each message's reaction bar is one form that posts without
+// JavaScript (the button pressed is add=<emoji> or remove=<emoji>); here it goes over the
+// socket (reaction:add / reaction:remove, with an ack), and every page in the room redraws on
+// reaction:updated. The page remembers which reactions are its person's, because a broadcast
+// never says whose they are.
 import { applyReactions } from "../message.js";
 import { fallBack } from "./fallback.js";
 
+// Post `form` the plain way as if `button` had sent it: form.submit() leaves out the
+// button's name and value, and requestSubmit() would come back through the handler below.
+function postWith(form, button) {
+  const chosen = document.createElement("input");
+  chosen.type = "hidden";
+  chosen.name = button.name;
+  chosen.value = button.value;
+  form.appendChild(chosen);
+  form.submit();
+}
+
 export function wireReactions({ socket, list, say, live }) {
   const mine = new Set();
-  list.querySelectorAll("form[data-reaction] button[aria-pressed='true']").forEach((button) => {
-    const li = button.closest("li.message");
-    mine.add(`${li.dataset.id}:${button.closest("form").dataset.reaction}`);
+  list.querySelectorAll("button[data-reaction][aria-pressed='true']").forEach((button) => {
+    mine.add(`${button.closest("li.message").dataset.id}:${button.dataset.reaction}`);
   });
   const mineOf = (id, emoji) => mine.has(`${id}:${emoji}`);
 
+  // The button that sent a form: event.submitter, or in browsers without it (Safari before
+  // 15.4, still on older phones) the submit button last clicked; a key press on one clicks it.
+  let clicked = null;
+  list.addEventListener("click", (event) => {
+    clicked = event.target.closest ? event.target.closest("button[type=submit]") : null;
+  }, true);
+
   list.addEventListener("submit", (event) => {
     const form = event.target;
-    const emoji = form.dataset.reaction || form.dataset.reactionPick;
-    if (!emoji) return;
+    if (form.dataset.slot !== "reactions") return;
+    const button = event.submitter || clicked;
+    if (!button || !form.contains(button) || !button.value) return;
     if (!live()) { // without a live socket the form posts the old way, if it can
-      fallBack(event, () => form.submit(), say);
+      fallBack(event, () => postWith(form, button), say);
       return;
     }
     event.preventDefault();
+    const emoji = button.value;
     const li = form.closest("li.message");
     const messageId = Number(li.dataset.id);
-    const remove = form.querySelector("input[name=action]").value === "remove";
+    const remove = button.name === "remove";
     socket.emit(
       remove ? "reaction:remove" : "reaction:add",
       { message_id: messageId, emoji },
@@ -36,11 +56,11 @@ export function wireReactions({ socket, list, say, live }) {
         if (remove) mine.delete(`${messageId}:${emoji}`);
         else mine.add(`${messageId}:${emoji}`);
         applyReactions(li, ack.reactions, mineOf);
-        const picker = form.closest("details");
+        const picker = button.closest("details");
         if (picker) {
           picker.open = false;
           // focus lands on the reaction just made, where it can be taken back
-          const made = li.querySelector(`form[data-reaction="${emoji}"] button`);
+          const made = form.querySelector(`button[data-reaction="${emoji}"]`);
           if (made) made.focus();
         }
       },
