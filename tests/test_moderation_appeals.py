@@ -60,7 +60,13 @@ def test_an_appeal_goes_to_the_moderators_of_the_forum_its_thread_moved_to(moved
     assert entry.forum_id == _thread.forum_id
 
     auth.login(mod_b)
-    assert "Titta en gång till" in text(client.get("/moderation"))
+    queue = text(client.get("/moderation"))
+    assert "Titta en gång till" in queue
+    # the decision appealed, in words in the page's language (it showed the code "hide")
+    link = f'<a href="/moderation/actions/{action.id}">'
+    assert f"{link}Hidden message</a>" in queue and f"{link}hide</a>" not in queue
+    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "sv"
+    assert f"Beslut: {link}Dolt meddelande</a>" in text(client.get("/moderation"))
     assert client.get(f"/moderation/actions/{action.id}").status_code == 200
 
 

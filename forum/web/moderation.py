@@ -182,6 +182,7 @@ def _queue_page(
         "moderation/queue.html",
         items=items,
         appeals=appeals,
+        labels=ACTION_LABELS,
         **_typed(refused),
         **_common(),
     ), status
