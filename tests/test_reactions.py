@@ -181,6 +181,8 @@ def test_the_page_shows_counts_names_and_pressed_state(make, client, auth, db):
     assert 'name="add" value="❤️" data-reaction="❤️" aria-pressed="false"' in item
     assert 'name="add" value="🎉" data-reaction-pick="🎉"' in item
     assert item.count("<form") == 2 and item.count('name="csrf_token"') == 2
+    # the words for 1 and n people, for the script, only on the <template>'s blank message
+    assert "data-label-one" not in item and page.count("data-label-one=") == 5
     auth.login(make.user())
     other = client.get(f"/threads/{thread.id}").get_data(as_text=True)
     assert 'aria-pressed="true"' not in other

@@ -91,6 +91,14 @@ export function refreshQuotes(root, m, ctx) {
 // Show a message's reactions: [{emoji, count, people, mine?}]. `mine` comes only in this
 // person's own acks and page; a broadcast has none, so `mineOf(messageId, emoji)` (the page's
 // memory of its own reactions) decides then.
+// The words for one person and for two (the script puts in n) with `emoji`: on the page's
+// blank message, the <template> every page with messages has, not on every message.
+function reactionLabels(emoji) {
+  const template = document.getElementById("message-template");
+  const source = template && template.content.querySelector(`button[data-reaction="${emoji}"]`);
+  return source ? source.dataset : {};
+}
+
 export function applyReactions(li, reactions, mineOf) {
   const bar = slot(li, "reactions");
   if (!bar) return;
@@ -104,10 +112,10 @@ export function applyReactions(li, reactions, mineOf) {
     button.hidden = n === 0 && document.activeElement !== button;
     button.name = mine ? "remove" : "add"; // what posting it does, with the emoji as value
     button.setAttribute("aria-pressed", mine ? "true" : "false");
-    button.setAttribute(
-      "aria-label",
-      n === 1 ? button.dataset.labelOne : button.dataset.labelTwo.replace("2", String(n)),
-    );
+    const { labelOne, labelTwo } = reactionLabels(emoji);
+    if (labelOne && labelTwo) {
+      button.setAttribute("aria-label", n === 1 ? labelOne : labelTwo.replace("2", String(n)));
+    }
     button.title = r ? r.people.join(", ") : "";
     button.querySelector("[data-reaction-count]").textContent = String(n);
   });
