@@ -482,6 +482,7 @@ def test_the_demo_has_what_the_readme_says(app, db):
         Visibility,
     )
     from forum.models.base import utcnow
+    from forum.queries.moderation import pending_appeals
     from forum.services.follow_up import today
 
     with app.test_request_context():
@@ -591,7 +592,7 @@ def test_the_demo_has_what_the_readme_says(app, db):
     (advert,) = [a for a in actions if a.hidden]
     assert "konferenspaket" in advert.title and advert.hidden_reason.startswith("Reklam")
     # "the hidden advert was appealed; an admin (not the moderator who hid it) upheld it"
-    (appeal,) = db.session.scalars(select(Appeal)).all()
+    appeal, waiting_appeal = db.session.scalars(select(Appeal).order_by(Appeal.id)).all()
     assert appeal.action_id == hide.id and appeal.outcome == AppealOutcome.upheld
     assert appeal.decided_by_id == by_email["admin@demo.dialogforum.se"].id != hide.actor_id
     # "an invite-only working group with members"
@@ -607,6 +608,13 @@ def test_the_demo_has_what_the_readme_says(app, db):
     )
     mute = db.session.scalar(select(ModerationAction).where(ModerationAction.kind == "mute"))
     assert mute is not None and mute.forum_id == public.id and mute.until > utcnow()
+    # "whose appeal waits in the admin's review queue (the moderator who muted her may not)"
+    assert waiting_appeal.action_id == mute.id and waiting_appeal.decided_at is None
+    assert waiting_appeal.user_id == mute.subject_id
+    assert [a.id for a in pending_appeals(by_email["admin@demo.dialogforum.se"])] == [
+        waiting_appeal.id
+    ]
+    assert pending_appeals(by_email["moderator@demo.dialogforum.se"]) == []
     # the last step marks the demo complete
     assert count(db, AuditEntry, AuditEntry.action == "demo.completed") == 1
     # and the demo is created once: a second run adds nothing

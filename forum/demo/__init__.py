@@ -277,7 +277,8 @@ def _seed_working_group(users: dict[str, User]) -> None:
 
 
 def _seed_mute(users: dict[str, User], thread) -> None:
-    """A person muted in the public forum for a week, with the reason they are told."""
+    """A person muted in the public forum for a week, with the reason they are told, and
+    her appeal, not yet decided."""
     karin = db.session.scalar(select(User).where(User.email == f"kooperativet@{DEMO_DOMAIN}"))
     if karin is None:
         return
@@ -288,13 +289,19 @@ def _seed_mute(users: dict[str, User], thread) -> None:
             "Kom till vårt kafé i Angered på lördag – alla bjuds på fika!",
             f"demo-cafe-{n}",
         )
-    moderation.mute_person(
+    mute = moderation.mute_person(
         users["moderator"],
         karin.id,
         thread.forum_id,
         7 * 24 * 60,
         "Samma inbjudan tre gånger i rad hör inte hemma i samtalet. Du kan läsa som vanligt "
         "och är välkommen att skriva igen om en vecka.",
+    )
+    # she appeals; it waits in the queue of a moderator who did not mute her (the admin)
+    moderation.appeal(
+        karin,
+        mute.id,
+        "Mobilen skickade samma rad tre gånger när nätet hackade. Jag menade bara en gång.",
     )
 
 
