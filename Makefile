@@ -6,7 +6,7 @@ ARGS ?=
 POSTGRES_URL ?= postgresql://postgres@127.0.0.1:5432/test
 
 .DEFAULT_GOAL := help
-.PHONY: help setup run test test-postgres lint bench screenshots clean
+.PHONY: help setup run test test-postgres lint translations bench screenshots clean
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-15s %s\n", $$1, $$2}'
@@ -27,6 +27,9 @@ lint: ## ruff check and mypy
 	./scripts/setup
 	.venv/bin/ruff check .
 	.venv/bin/mypy forum
+
+translations: ## Extract the interface strings into the Swedish catalogue (with references) and compile it
+	./scripts/translations
 
 screenshots: ## Retake the README's screenshots into docs/screenshots/ (browser tests, FORUM_SCREENSHOTS=1)
 	./scripts/screenshots $(ARGS)
