@@ -99,6 +99,7 @@ ENUMS: dict[type[Enum], dict[str, object]] = {
         "warn": _l("warning"),
         "mute": _l("mute in the forum"),
         "suspend": _l("suspend the account"),
+        "hide_action": _l("hide the follow-up action"),
     },
     AppealOutcome: {
         "upheld": _l("the decision stands"),

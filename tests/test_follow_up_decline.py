@@ -19,9 +19,13 @@ from forum.errors import Conflict, Forbidden, Invalid, NotFound
 from forum.models import (
     Action,
     ActionHistory,
+    ActionKind,
+    Appeal,
+    AppealOutcome,
     AuditEntry,
     Department,
     Membership,
+    ModerationAction,
     Notification,
 )
 from forum.models.base import utcnow
@@ -409,7 +413,12 @@ def test_the_proposer_is_told_of_a_hide_a_show_and_a_redaction_in_their_language
         ("moderation_action_redacted", "telefonnr"),
     ]
     assert all(title not in n.excerpt and w.moderator.display_name not in n.excerpt for n in told)
-    assert told[0].url.endswith("/actions") and told[1].url.endswith(f"/actions/{action.id}")
+    decision = db.session.scalar(
+        select(ModerationAction).where(ModerationAction.follow_up_action_id == action.id)
+    )
+    # the hide notice leads to the decision, where it can be appealed (the action is a 404)
+    assert told[0].url.endswith(f"/moderation/actions/{decision.id}")
+    assert told[1].url.endswith(f"/actions/{action.id}")
     auth.login(w.member)
     page = client.get("/notifications", headers={"Accept-Language": "en"}).get_data(as_text=True)
     assert "A moderator hid an action you proposed" in page
@@ -422,6 +431,116 @@ def test_the_proposer_is_told_of_a_hide_a_show_and_a_redaction_in_their_language
     before = notes(db, w.moderator, "moderation_action_hidden")
     run(app, service.hide_action, w.moderator, own.id, "Fel forum")
     assert notes(db, w.moderator, "moderation_action_hidden") == before
+
+
+def test_a_hidden_action_is_a_decision_its_proposer_can_appeal(app, world, db, client, auth):
+    """Hiding an action is recorded as a moderation decision about its proposer, as hiding
+    a message is: they see it (with their title), appeal it once, a moderator other than
+    the one who hid it decides, and a reversal shows the action again, logged."""
+    from forum.queries.moderation import pending_appeals
+
+    w = world
+    action = propose(app, w.member, w)
+    run(app, service.hide_action, w.moderator, action.id, "Kränkande rubrik")
+    decision = db.session.scalar(select(ModerationAction))
+    assert (decision.kind, decision.subject_id, decision.actor_id) == (
+        ActionKind.hide_action,
+        w.member.id,
+        w.moderator.id,
+    )
+    assert decision.follow_up_action_id == action.id and decision.reason == "Kränkande rubrik"
+    assert decision.forum_id == w.forum.id  # the forum the action came from
+
+    # someone else neither sees nor appeals it
+    auth.login(w.org_admin)
+    assert client.get(f"/moderation/actions/{decision.id}").status_code == 404
+    refused = client.post(f"/moderation/actions/{decision.id}/appeal", data={"body": "Nej"})
+    assert refused.status_code in (403, 404) and db.session.scalar(select(Appeal)) is None
+
+    auth.login(w.member)
+    page = client.get(f"/moderation/actions/{decision.id}").get_data(as_text=True)
+    assert "Hidden follow-up action" in page and "Kränkande rubrik" in page
+    assert action.title in page  # their own words, marked hidden
+    assert f'action="/moderation/actions/{decision.id}/appeal"' in page
+    empty = client.post(f"/moderation/actions/{decision.id}/appeal", data={"body": " "})
+    assert empty.status_code == 400 and db.session.scalar(select(Appeal)) is None
+    sent = client.post(
+        f"/moderation/actions/{decision.id}/appeal", data={"body": "Rubriken var saklig."}
+    )
+    assert sent.status_code == 302
+    appeal = db.session.scalar(select(Appeal))
+    assert appeal.action_id == decision.id and appeal.user_id == w.member.id
+
+    # not the moderator who hid it; the forum's moderator and the admin may decide
+    assert pending_appeals(w.moderator) == []
+    assert [a.id for a in pending_appeals(w.forum_moderator)] == [appeal.id]
+    assert [a.id for a in pending_appeals(w.admin)] == [appeal.id]
+    auth.login(w.moderator)
+    refused = client.post(
+        f"/moderation/appeals/{appeal.id}/decide", data={"outcome": "reversed", "note": "x"}
+    )
+    assert refused.status_code in (403, 404) and db.session.get(Action, action.id).hidden
+
+    auth.login(w.forum_moderator)
+    queue = client.get("/moderation").get_data(as_text=True)
+    assert "Rubriken var saklig." in queue and "Hidden follow-up action" in queue
+    shown_before = notes(db, w.member, "moderation_action_shown")
+    done = client.post(
+        f"/moderation/appeals/{appeal.id}/decide",
+        data={"outcome": "reversed", "note": "Rubriken var saklig."},
+    )
+    assert done.status_code == 302
+    db.session.expire_all()
+    assert not db.session.get(Action, action.id).hidden
+    assert db.session.get(ModerationAction, decision.id).reversed_at is not None
+    assert db.session.get(Appeal, appeal.id).outcome == AppealOutcome.reversed
+    logged = db.session.scalar(
+        select(AuditEntry).where(
+            AuditEntry.action == "action.unhidden", AuditEntry.target_id == action.id
+        )
+    )
+    assert logged.actor_id == w.forum_moderator.id and logged.reason == "appeal"
+    # told once, by the appeal's decision, not a second time as "shown again"
+    assert notes(db, w.member, "appeal_reversed") == 1
+    assert notes(db, w.member, "moderation_action_shown") == shown_before
+    auth.login(w.member)
+    assert client.get(f"/actions/{action.id}").status_code == 200
+
+
+def test_an_upheld_appeal_keeps_the_action_hidden_and_showing_it_closes_a_waiting_one(
+    app, world, db
+):
+    w = world
+    kept, shown = propose(app, w.member, w), propose(app, w.member, w)
+    own = propose(app, w.moderator, w)
+    for item in (kept, shown, own):
+        run(app, service.hide_action, w.moderator, item.id, "Reklam")
+    # hiding one's own proposal is no decision about anyone: nothing to appeal
+    assert (
+        db.session.scalar(
+            select(func.count()).where(ModerationAction.follow_up_action_id == own.id)
+        )
+        == 0
+    )
+    decisions = {
+        d.follow_up_action_id: d
+        for d in db.session.scalars(select(ModerationAction).order_by(ModerationAction.id))
+    }
+    from forum.services import moderation
+
+    first = run(app, moderation.appeal, w.member, decisions[kept.id].id, "Det var inte reklam.")
+    run(app, moderation.decide_appeal, w.admin, first.id, "upheld", "Det var reklam.")
+    assert db.session.get(Action, kept.id).hidden
+    assert decisions[kept.id].reversed_at is None
+    with pytest.raises(Conflict):  # once
+        run(app, moderation.appeal, w.member, decisions[kept.id].id, "Igen")
+
+    waiting = run(app, moderation.appeal, w.member, decisions[shown.id].id, "Titta igen.")
+    run(app, service.unhide_action, w.moderator, shown.id)
+    db.session.expire_all()
+    assert decisions[shown.id].reversed_at is not None
+    assert db.session.get(Appeal, waiting.id).outcome == AppealOutcome.lapsed
+    assert notes(db, w.member, "appeal_lapsed") == 1
 
 
 def test_the_transparency_page_counts_hidden_and_redacted_actions(app, world, client):

@@ -399,3 +399,78 @@ def test_appeals_left_open_on_lifted_decisions_are_closed_and_opened_again(
         finally:
             db.session.remove()
             db.engine.dispose()
+
+
+def test_actions_hidden_before_get_a_decision_to_appeal_and_lose_it_going_down(
+    sqlite_url, keep_logging
+):
+    """e29actionappeal: an action hidden before hiding was a decision gets one, by the
+    moderator the audit log names, with the action's reason and time; going down removes
+    these decisions and their appeals (that code cannot read them), the action stays hidden."""
+    from datetime import timedelta
+
+    from sqlalchemy import select, text
+
+    from forum.models import Action, ActionKind, ModerationAction, Thread
+    from forum.services import follow_up, moderation
+
+    app = create_app(app_config(sqlite_url))
+    with app.app_context():
+        try:
+            flask_migrate.upgrade()
+            with app.test_request_context():
+                from support import Factory
+
+                from forum.services.agreement import seed_agreement
+
+                seed_agreement()
+                make = Factory(app)
+                mod, proposer = make.user("moderator"), make.user()
+                official = make.user("official")
+                thread = make.thread(author=official)
+                message = make.message(thread, proposer, "Vi borde ha kvällsöppet.")
+                item = follow_up.propose_action(
+                    proposer,
+                    follow_up.ActionInput(
+                        title="Kvällsöppet",
+                        owner=f"department:{official.department_id}",
+                        due_date=(follow_up.today() + timedelta(days=30)).isoformat(),
+                        commitment_ids=[thread.commitments[0].id],
+                        message_id=message.id,
+                    ),
+                )
+                follow_up.hide_action(mod, item.id, "Reklam")
+                decision = db.session.scalar(select(ModerationAction))
+                moderation.appeal(proposer, decision.id, "Det var inte reklam.")
+                ids = (item.id, proposer.id, mod.id)
+                forum_id = db.session.get(Thread, thread.id).forum_id
+                hidden_at = db.session.get(Action, item.id).hidden_at
+            db.session.remove()
+
+            flask_migrate.downgrade(revision="e28moderation")
+            with db.engine.connect() as connection:
+                count = "SELECT count(*) FROM {} WHERE {}"
+                assert connection.scalar(text(count.format("moderation_actions", "1=1"))) == 0
+                assert connection.scalar(text(count.format("appeals", "1=1"))) == 0
+                assert (
+                    connection.scalar(text(count.format("actions", "hidden_at IS NOT NULL"))) == 1
+                )
+                assert (
+                    connection.scalar(
+                        text(count.format("audit_log", "action = 'appeal.submitted'"))
+                    )
+                    == 1
+                )
+
+            flask_migrate.upgrade()
+            made = db.session.scalars(select(ModerationAction)).all()
+            assert [
+                (d.kind, d.follow_up_action_id, d.subject_id, d.actor_id, d.forum_id, d.reason)
+                for d in made
+            ] == [(ActionKind.hide_action, *ids, forum_id, "Reklam")]
+            assert made[0].created_at == hidden_at and made[0].thread_id == thread.id
+            with app.test_request_context():  # appealable again
+                moderation.appeal(db.session.get(type(proposer), ids[1]), made[0].id, "fel")
+        finally:
+            db.session.remove()
+            db.engine.dispose()

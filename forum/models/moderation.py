@@ -1,4 +1,5 @@
-"""Moderation: flags on messages, moderation actions (hide, redact, warn, mute, suspend), appeals."""
+"""Moderation: flags on messages, moderation actions (hide, redact, warn, mute, suspend, hide
+a follow-up action), appeals."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from ..extensions import Model
 from .accounts import User
 from .agreement import Principle
 from .base import UTCDateTime, utcnow
+from .follow_up import Action
 from .forums import Forum, Message, Thread
 
 
@@ -33,6 +35,7 @@ class ActionKind(enum.StrEnum):
     warn = "warn"
     mute = "mute"
     suspend = "suspend"
+    hide_action = "hide_action"  # a follow-up action hidden; its proposer may appeal
 
 
 class AppealOutcome(enum.StrEnum):
@@ -81,6 +84,8 @@ class ModerationAction(Model):
     forum_id: Mapped[int | None] = mapped_column(ForeignKey("forums.id"), index=True)
     thread_id: Mapped[int | None] = mapped_column(ForeignKey("threads.id"))
     message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id"), index=True)
+    # the follow-up action a `hide_action` decision hid
+    follow_up_action_id: Mapped[int | None] = mapped_column(ForeignKey("actions.id"), index=True)
     principle_id: Mapped[int | None] = mapped_column(ForeignKey("principles.id"))
     reason_code: Mapped[str] = mapped_column(String(40), default="other")
     reason: Mapped[str] = mapped_column(Text, default="")
@@ -94,6 +99,7 @@ class ModerationAction(Model):
     forum: Mapped[Forum | None] = relationship()
     thread: Mapped[Thread | None] = relationship()
     message: Mapped[Message | None] = relationship()
+    follow_up_action: Mapped[Action | None] = relationship()
     principle: Mapped[Principle | None] = relationship()
 
     def in_force(self, now: datetime) -> bool:

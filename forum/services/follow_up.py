@@ -548,9 +548,14 @@ def hide_action(user: User | None, action_id: int, reason: str | None) -> Action
     action.hidden_at = utcnow()
     action.hidden_reason = text
     _requote(action, action.title, _hidden_title())
-    audit.record(user, "action.hidden", "action", action.id, text, forum_id=_forum_id(action))
-    # the list of their actions, not the action's page: it is a 404 to them now
-    _tell_proposer(user, action, "moderation_action_hidden", text, path_for("follow_up.index"))
+    forum_id = _forum_id(action)
+    audit.record(user, "action.hidden", "action", action.id, text, forum_id=forum_id)
+    decision = moderation.record_action_hidden(user, action, text, forum_id)
+    # the decision, where they can appeal it; not the action's page: a 404 to them now
+    if decision is not None:
+        _tell_proposer(
+            user, action, "moderation_action_hidden", text, moderation.action_url(decision)
+        )
     db.session.commit()
     return action
 
@@ -575,13 +580,23 @@ def unhide_action(user: User | None, action_id: int) -> Action:
     user, action = _moderated(user, action_id)
     if not action.hidden:
         raise Conflict(_("This action is not hidden."))
+    moderation.lift_action_hidden(user, action)
+    show_again(user, action)
+    db.session.commit()
+    return action
+
+
+def show_again(user: User, action: Action, *, on_appeal: bool = False) -> None:
+    """Show a hidden action again, logged (unhide_action's step, and an appeal's that
+    reversed the hiding: services.moderation; checked and committed by the caller). The
+    proposer is told, unless the appeal's own decision tells them."""
     action.hidden_at = None
     action.hidden_reason = None
     _requote(action, _hidden_title(), action.title)
-    audit.record(user, "action.unhidden", "action", action.id, forum_id=_forum_id(action))
-    _tell_proposer(user, action, "moderation_action_shown", "", _url(action))
-    db.session.commit()
-    return action
+    reason = "appeal" if on_appeal else ""
+    audit.record(user, "action.unhidden", "action", action.id, reason, forum_id=_forum_id(action))
+    if not on_appeal:
+        _tell_proposer(user, action, "moderation_action_shown", "", _url(action))
 
 
 def redact_action_title(

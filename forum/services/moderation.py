@@ -26,6 +26,7 @@ from ..extensions import db
 from ..formatting import iso_utc, local_datetime
 from ..links import path_for
 from ..models import (
+    Action,
     ActionKind,
     Appeal,
     AppealOutcome,
@@ -303,6 +304,7 @@ def _record_action(
     reason_code: str = OTHER,
     principle: Principle | None = None,
     message: Message | None = None,
+    follow_up: Action | None = None,
     forum_id: int | None = None,
     until: datetime | None = None,
 ) -> ModerationAction:
@@ -313,8 +315,9 @@ def _record_action(
         forum_id=forum_id
         if forum_id is not None
         else (message.thread.forum_id if message else None),
-        thread_id=message.thread_id if message else None,
+        thread_id=message.thread_id if message else (follow_up and follow_up.source_thread_id),
         message_id=message.id if message else None,
+        follow_up_action_id=follow_up.id if follow_up else None,
         principle_id=principle.id if principle else None,
         reason_code=reason_code,
         reason=reason,
@@ -739,6 +742,37 @@ def lift_restriction(actor: User | None, action_id: int) -> ModerationAction:
     return action
 
 
+# --- follow-up actions hidden -------------------------------------------------------
+
+
+def record_action_hidden(
+    actor: User, item: Action, reason: str, forum_id: int | None
+) -> ModerationAction | None:
+    """Record the hiding of follow-up action `item` (services.follow_up hides it) as a
+    decision its proposer may appeal, as hiding a message is; None when there is nobody to
+    appeal (no proposer any more, or the moderator proposed it)."""
+    proposer = item.proposed_by
+    if proposer is None or proposer.id == actor.id:
+        return None
+    return _record_action(
+        actor, ActionKind.hide_action, proposer, reason, follow_up=item, forum_id=forum_id
+    )
+
+
+def lift_action_hidden(actor: User, item: Action) -> None:
+    """Follow-up action `item` is shown again: its hiding no longer stands, and an appeal
+    waiting against it closes without effect."""
+    standing = db.session.scalars(
+        select(ModerationAction).where(
+            ModerationAction.kind == ActionKind.hide_action,
+            ModerationAction.follow_up_action_id == item.id,
+            ModerationAction.reversed_at.is_(None),
+        )
+    )
+    for decision in standing:
+        _lift(actor, decision)
+
+
 # --- thread controls -------------------------------------------------------------
 
 
@@ -1024,6 +1058,11 @@ def _reverse(actor: User, action: ModerationAction, item: Appeal) -> None:
             )
     elif action.kind == ActionKind.redact and message is not None:
         _reverse_redaction(actor, action, message)
+    elif action.kind == ActionKind.hide_action and action.follow_up_action is not None:
+        from . import follow_up  # noqa: PLC0415 (it calls this module; imported when needed)
+
+        if action.follow_up_action.hidden:
+            follow_up.show_again(actor, action.follow_up_action, on_appeal=True)
 
 
 def may_decide_appeal(actor: User | None, item: Appeal) -> bool:

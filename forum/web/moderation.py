@@ -58,6 +58,7 @@ ACTION_LABELS = {
     "warn": _l("Warning"),
     "mute": _l("Muted in a forum"),
     "suspend": _l("Suspended account"),
+    "hide_action": _l("Hidden follow-up action"),
     "message.auto_hidden": _l("Hidden automatically after flags"),
     "message.restored": _l("Restored message"),
     "thread.locked": _l("Locked thread"),

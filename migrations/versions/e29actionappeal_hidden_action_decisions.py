@@ -1,0 +1,65 @@
+"""hiding a follow-up action is a moderation decision its proposer can appeal
+
+Revision ID: e29actionappeal
+Revises: e28moderation
+Create Date: 2026-12-06 12:30:00
+
+A moderator's hiding of a follow-up action is now recorded as a moderation decision
+(`moderation_actions.kind = 'hide_action'`, `follow_up_action_id`), like hiding a message,
+so its proposer can appeal it. The actions hidden before get their decision here: by whoever
+the audit log says hid it, with the reason and time the action keeps.
+
+Downgrading removes these decisions and the appeals against them (the code before knows no
+such decision and could not read them); the audit log keeps that the action was hidden and
+appealed, and the action stays hidden.
+"""
+
+from alembic import op
+import sqlalchemy as sa
+
+
+# revision identifiers, used by Alembic.
+revision = "e29actionappeal"
+down_revision = "e28moderation"
+branch_labels = None
+depends_on = None
+
+
+def upgrade():
+    with op.batch_alter_table("moderation_actions", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("follow_up_action_id", sa.Integer(), nullable=True))
+        batch_op.create_index(
+            "ix_moderation_actions_follow_up_action_id", ["follow_up_action_id"]
+        )
+        batch_op.create_foreign_key(
+            "fk_moderation_actions_follow_up_action_id_actions",
+            "actions",
+            ["follow_up_action_id"],
+            ["id"],
+        )
+    op.execute(
+        "INSERT INTO moderation_actions (kind, subject_id, actor_id, forum_id, thread_id,"
+        " follow_up_action_id, reason_code, reason, created_at)"
+        " SELECT 'hide_action', actions.proposed_by_id,"
+        " (SELECT audit_log.actor_id FROM audit_log WHERE audit_log.action = 'action.hidden'"
+        "  AND audit_log.target_type = 'action' AND audit_log.target_id = actions.id"
+        "  ORDER BY audit_log.id DESC LIMIT 1),"
+        " threads.forum_id, actions.source_thread_id, actions.id, 'other',"
+        " COALESCE(actions.hidden_reason, ''), actions.hidden_at"
+        " FROM actions LEFT JOIN threads ON threads.id = actions.source_thread_id"
+        " WHERE actions.hidden_at IS NOT NULL AND actions.proposed_by_id IS NOT NULL"
+    )
+
+
+def downgrade():
+    op.execute(
+        "DELETE FROM appeals WHERE action_id IN"
+        " (SELECT id FROM moderation_actions WHERE kind = 'hide_action')"
+    )
+    op.execute("DELETE FROM moderation_actions WHERE kind = 'hide_action'")
+    with op.batch_alter_table("moderation_actions", schema=None) as batch_op:
+        batch_op.drop_constraint(
+            "fk_moderation_actions_follow_up_action_id_actions", type_="foreignkey"
+        )
+        batch_op.drop_index("ix_moderation_actions_follow_up_action_id")
+        batch_op.drop_column("follow_up_action_id")
