@@ -258,3 +258,45 @@ def test_accept_and_decline_at_once_give_one_answer(app, make, db):
         Notification.kind.in_(["action_accepted", "action_declined"]),
     )
     assert told == 1
+
+
+def test_showing_a_hidden_action_and_reversing_its_hiding_at_once_show_it_once(app, make, db):
+    """A moderator shows a hidden action again while another reverses its hiding on appeal:
+    both lock the action's row first (a deadlock before: the appeal locked its decision
+    first), so it is shown and logged once, and the appeal is closed once, whichever wins."""
+    from forum.models import Appeal, AppealOutcome, AuditEntry, ModerationAction
+    from forum.services import moderation
+
+    hider, shower = make.user("moderator"), make.user("moderator")
+    decider, official, member = make.user("admin"), make.user("official"), make.user()
+    message_id = a_message(make, official, member)
+    action = propose(app, member, f"department:{dept(db).id}", message_id=message_id)
+    with app.test_request_context():
+        service.hide_action(hider, action.id, "Reklam")
+        decision = db.session.scalar(select(ModerationAction))
+        appeal_id = moderation.appeal(member, decision.id, "Det var inte reklam.").id
+    action_id, ids = action.id, [shower.id, decider.id]
+    ready = threading.Barrier(2, timeout=10)
+
+    def act(i: int) -> str:
+        user = _db.session.get(User, ids[i])
+        ready.wait()
+        if i == 0:
+            service.unhide_action(user, action_id)
+        else:
+            moderation.decide_appeal(user, appeal_id, "reversed", "Saklig rubrik")
+        return "ok"
+
+    outcomes = at_once(app, act, 2)
+    # the second hears what the first did: "not hidden" or "already decided"
+    assert outcomes.count("ok") == 1, outcomes
+    assert [type(o).__name__ for o in outcomes if o != "ok"] == ["Conflict"]
+    closed = db.session.get(Appeal, appeal_id)
+    db.session.refresh(closed)
+    assert closed.outcome == (
+        AppealOutcome.reversed if outcomes[1] == "ok" else AppealOutcome.lapsed
+    )
+    db.session.expire_all()
+    assert not db.session.get(Action, action_id).hidden
+    shown = count(db, AuditEntry.action == "action.unhidden", AuditEntry.target_id == action_id)
+    assert shown == 1

@@ -48,6 +48,7 @@ from ..queries.moderation import appeal_forum_id, mute_in_force
 from ..text import excerpt
 from . import audit, notifications
 from .rendering import MAX_BODY, MAX_TITLE, replace_text
+from .transaction import lock_for_check
 from .validation import clean_text
 
 MAX_REASON = 1000
@@ -1061,7 +1062,7 @@ def _reverse(actor: User, action: ModerationAction, item: Appeal) -> None:
     elif action.kind == ActionKind.hide_action and action.follow_up_action is not None:
         from . import follow_up  # noqa: PLC0415 (it calls this module; imported when needed)
 
-        if action.follow_up_action.hidden:
+        if action.follow_up_action.hidden:  # read under decide_appeal's lock
             follow_up.show_again(actor, action.follow_up_action, on_appeal=True)
 
 
@@ -1084,6 +1085,14 @@ def decide_appeal(
     action = item.action
     policy.require(may_decide_appeal(actor, item), _("You may not decide on this appeal."))
     assert actor is not None
+    if action.kind == ActionKind.hide_action and action.follow_up_action_id is not None:
+        # Showing the action by hand locks it, then lifts this decision and closes this
+        # appeal: the same lock first (in that order: no deadlock), then what it did, read
+        # afresh, so the action is shown and logged once and the appeal closed once.
+        query = select(Action).where(Action.id == action.follow_up_action_id)
+        db.session.scalar(lock_for_check(query))
+        db.session.refresh(action)
+        db.session.refresh(item)
     forum_id = appeal_forum_id(action)
     if item.decided_at is not None:
         raise Conflict(_("This appeal has already been decided."))
