@@ -14,7 +14,8 @@ function postWith(form, button) {
   chosen.name = button.name;
   chosen.value = button.value;
   form.appendChild(chosen);
-  form.submit();
+  form.submit(); // the form's data is taken now: the input can go (a page restored later
+  chosen.remove(); // by Back would otherwise post it again beside the next button)
 }
 
 export function wireReactions({ socket, list, say, live }) {
