@@ -387,6 +387,15 @@ def can_hide_action(user: User | None, action: Action) -> bool:
     return thread is not None and is_forum_moderator(user, thread.forum)
 
 
+def can_show_action(user: User | None, action: Action, hidden_about: int | None) -> bool:
+    """Show a hidden action again: who may hide it, except the person its hiding is a
+    standing decision about (`hidden_about`): they appeal it, as nobody moderates their own
+    messages, and nobody lifts a decision about themselves."""
+    if not can_hide_action(user, action):
+        return False
+    return hidden_about is None or user.id != hidden_about  # type: ignore[union-attr]
+
+
 # --- moderation --------------------------------------------------------------
 
 

@@ -543,6 +543,35 @@ def test_an_upheld_appeal_keeps_the_action_hidden_and_showing_it_closes_a_waitin
     assert notes(db, w.member, "appeal_lapsed") == 1
 
 
+def test_the_person_a_hiding_is_about_cannot_show_it_again(app, world, db, client, auth):
+    """A forum moderator's own proposal hidden by a site moderator: the hiding is a decision
+    about them, which they appeal; they may not lift it by showing the action again (as
+    nobody moderates their own messages). Others who may hide it still may show it."""
+    from forum import policy
+
+    w = world
+    action = propose(app, w.forum_moderator, w)
+    run(app, service.hide_action, w.moderator, action.id, "Fel forum")
+    assert policy.can_hide_action(w.forum_moderator, action)
+    assert not policy.can_show_action(w.forum_moderator, action, w.forum_moderator.id)
+    assert policy.can_show_action(w.forum_moderator, action, None)  # no decision about them
+    assert policy.can_show_action(w.admin, action, w.forum_moderator.id)
+    assert not policy.can_show_action(w.member, action, None)
+    with pytest.raises(Forbidden):
+        run(app, service.unhide_action, w.forum_moderator, action.id)
+    auth.login(w.forum_moderator)
+    page = client.get(f"/actions/{action.id}").get_data(as_text=True)
+    assert 'id="unhide-action"' not in page and 'id="hidden-about-you"' in page
+    assert client.post(f"/actions/{action.id}/unhide").status_code == 403
+    db.session.expire_all()
+    assert db.session.get(Action, action.id).hidden
+    auth.login(w.admin)
+    assert 'id="unhide-action"' in client.get(f"/actions/{action.id}").get_data(as_text=True)
+    assert client.post(f"/actions/{action.id}/unhide").status_code == 302
+    db.session.expire_all()
+    assert not db.session.get(Action, action.id).hidden
+
+
 def test_the_transparency_page_counts_hidden_and_redacted_actions(app, world, client):
     """Moderation in the open counts a moderator's steps on actions too, by month, without
     names or titles (a hide shown again still counts: it happened)."""

@@ -405,8 +405,9 @@ def test_actions_hidden_before_get_a_decision_to_appeal_and_lose_it_going_down(
     sqlite_url, keep_logging
 ):
     """e29actionappeal: an action hidden before hiding was a decision gets one, by the
-    moderator the audit log names, with the action's reason and time; going down removes
-    these decisions and their appeals (that code cannot read them), the action stays hidden."""
+    moderator the audit log names, with the action's reason and time (none when they hid
+    their own proposal); going down removes these decisions and their appeals (that code
+    cannot read them; a waiting one is logged as lapsed), the action stays hidden."""
     from datetime import timedelta
 
     from sqlalchemy import select, text
@@ -441,6 +442,17 @@ def test_actions_hidden_before_get_a_decision_to_appeal_and_lose_it_going_down(
                 )
                 follow_up.hide_action(mod, item.id, "Reklam")
                 decision = db.session.scalar(select(ModerationAction))
+                own = follow_up.propose_action(
+                    mod,
+                    follow_up.ActionInput(
+                        title="Fel forum",
+                        owner=f"department:{official.department_id}",
+                        due_date=(follow_up.today() + timedelta(days=30)).isoformat(),
+                        commitment_ids=[thread.commitments[0].id],
+                        message_id=message.id,
+                    ),
+                )
+                follow_up.hide_action(mod, own.id, "Fel forum")  # their own: no decision
                 moderation.appeal(proposer, decision.id, "Det var inte reklam.")
                 ids = (item.id, proposer.id, mod.id)
                 forum_id = db.session.get(Thread, thread.id).forum_id
@@ -453,7 +465,7 @@ def test_actions_hidden_before_get_a_decision_to_appeal_and_lose_it_going_down(
                 assert connection.scalar(text(count.format("moderation_actions", "1=1"))) == 0
                 assert connection.scalar(text(count.format("appeals", "1=1"))) == 0
                 assert (
-                    connection.scalar(text(count.format("actions", "hidden_at IS NOT NULL"))) == 1
+                    connection.scalar(text(count.format("actions", "hidden_at IS NOT NULL"))) == 2
                 )
                 assert (
                     connection.scalar(
@@ -463,6 +475,11 @@ def test_actions_hidden_before_get_a_decision_to_appeal_and_lose_it_going_down(
                 )
 
             flask_migrate.upgrade()
+            # the appeal the downgrade removed was logged as lapsed: none counts as waiting
+            from forum.queries.moderation import transparency
+
+            with app.test_request_context():
+                assert transparency()["appeals"]["pending"] == 0
             made = db.session.scalars(select(ModerationAction)).all()
             assert [
                 (d.kind, d.follow_up_action_id, d.subject_id, d.actor_id, d.forum_id, d.reason)

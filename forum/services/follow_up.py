@@ -580,6 +580,10 @@ def unhide_action(user: User | None, action_id: int) -> Action:
     user, action = _moderated(user, action_id)
     if not action.hidden:
         raise Conflict(_("This action is not hidden."))
+    policy.require(
+        policy.can_show_action(user, action, moderation.hidden_about(action)),
+        _("Hiding this action is a decision about you: appeal it instead."),
+    )
     moderation.lift_action_hidden(user, action)
     show_again(user, action)
     db.session.commit()

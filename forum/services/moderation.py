@@ -760,17 +760,25 @@ def record_action_hidden(
     )
 
 
+def _standing_hides(item: Action) -> Any:
+    """The decisions that hid follow-up action `item` and still stand (one at most)."""
+    return select(ModerationAction).where(
+        ModerationAction.kind == ActionKind.hide_action,
+        ModerationAction.follow_up_action_id == item.id,
+        ModerationAction.reversed_at.is_(None),
+    )
+
+
+def hidden_about(item: Action) -> int | None:
+    """Whom the standing decision that hid follow-up action `item` is about, if one does."""
+    decision = db.session.scalar(_standing_hides(item))
+    return decision.subject_id if decision is not None else None
+
+
 def lift_action_hidden(actor: User, item: Action) -> None:
     """Follow-up action `item` is shown again: its hiding no longer stands, and an appeal
     waiting against it closes without effect."""
-    standing = db.session.scalars(
-        select(ModerationAction).where(
-            ModerationAction.kind == ActionKind.hide_action,
-            ModerationAction.follow_up_action_id == item.id,
-            ModerationAction.reversed_at.is_(None),
-        )
-    )
-    for decision in standing:
+    for decision in db.session.scalars(_standing_hides(item)):
         _lift(actor, decision)
 
 

@@ -23,6 +23,7 @@ from ..queries import agreement
 from ..queries import follow_up as fq
 from ..queries import organisations as org_queries
 from ..services import follow_up as service
+from ..services import moderation as moderation_service
 from ..services.transaction import discard_changes
 from . import exports
 from .forms import ButtonForm, MultiCheckboxField, act, form_error
@@ -260,6 +261,8 @@ def _action_page(
         can_accept=policy.can_accept_action(user, action),
         can_decline=policy.can_decline_action(user, action),
         can_hide=policy.can_hide_action(user, action),
+        can_show=action.hidden
+        and policy.can_show_action(user, action, moderation_service.hidden_about(action)),
         see_original=policy.can_see_redacted_original(user),
         can_follow=policy.can_follow_action(user, action),
         field_labels=FIELD_LABELS,

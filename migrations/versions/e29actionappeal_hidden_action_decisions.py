@@ -11,7 +11,8 @@ the audit log says hid it, with the reason and time the action keeps.
 
 Downgrading removes these decisions and the appeals against them (the code before knows no
 such decision and could not read them); the audit log keeps that the action was hidden and
-appealed, and the action stays hidden.
+appealed, an appeal still waiting is logged as lapsed, and the action stays hidden. A
+moderator who hid their own proposal gets no decision (nobody to appeal), as in the code.
 """
 
 from alembic import op
@@ -37,21 +38,36 @@ def upgrade():
             ["follow_up_action_id"],
             ["id"],
         )
+    # not when the moderator hid their own proposal: nobody to appeal (as the code does)
     op.execute(
         "INSERT INTO moderation_actions (kind, subject_id, actor_id, forum_id, thread_id,"
         " follow_up_action_id, reason_code, reason, created_at)"
-        " SELECT 'hide_action', actions.proposed_by_id,"
-        " (SELECT audit_log.actor_id FROM audit_log WHERE audit_log.action = 'action.hidden'"
-        "  AND audit_log.target_type = 'action' AND audit_log.target_id = actions.id"
-        "  ORDER BY audit_log.id DESC LIMIT 1),"
-        " threads.forum_id, actions.source_thread_id, actions.id, 'other',"
-        " COALESCE(actions.hidden_reason, ''), actions.hidden_at"
-        " FROM actions LEFT JOIN threads ON threads.id = actions.source_thread_id"
-        " WHERE actions.hidden_at IS NOT NULL AND actions.proposed_by_id IS NOT NULL"
+        " SELECT 'hide_action', hidden.proposed_by_id, hidden.actor_id, hidden.forum_id,"
+        " hidden.source_thread_id, hidden.id, 'other', hidden.reason, hidden.hidden_at"
+        " FROM (SELECT actions.id, actions.proposed_by_id, actions.source_thread_id,"
+        "  actions.hidden_at, COALESCE(actions.hidden_reason, '') AS reason,"
+        "  threads.forum_id AS forum_id,"
+        "  (SELECT audit_log.actor_id FROM audit_log WHERE audit_log.action = 'action.hidden'"
+        "   AND audit_log.target_type = 'action' AND audit_log.target_id = actions.id"
+        "   ORDER BY audit_log.id DESC LIMIT 1) AS actor_id"
+        "  FROM actions LEFT JOIN threads ON threads.id = actions.source_thread_id"
+        "  WHERE actions.hidden_at IS NOT NULL AND actions.proposed_by_id IS NOT NULL) AS hidden"
+        " WHERE hidden.actor_id IS NULL OR hidden.actor_id <> hidden.proposed_by_id"
     )
 
 
 def downgrade():
+    # an appeal still waiting ends here without a decision: logged as lapsed, so the
+    # transparency page (submitted minus decided, from the log) counts none still waiting
+    op.execute(
+        "INSERT INTO audit_log (actor_id, action, target_type, target_id, forum_id, reason,"
+        " created_at) SELECT NULL, 'appeal.lapsed', 'moderation_action', appeals.action_id,"
+        " COALESCE(threads.forum_id, moderation_actions.forum_id), 'e29actionappeal',"
+        " CURRENT_TIMESTAMP FROM appeals JOIN moderation_actions"
+        " ON moderation_actions.id = appeals.action_id"
+        " LEFT JOIN threads ON threads.id = moderation_actions.thread_id"
+        " WHERE moderation_actions.kind = 'hide_action' AND appeals.decided_at IS NULL"
+    )
     op.execute(
         "DELETE FROM appeals WHERE action_id IN"
         " (SELECT id FROM moderation_actions WHERE kind = 'hide_action')"
