@@ -228,9 +228,11 @@ def test_polling_clients_stick_to_one_process_through_nginx(stack, clients):
     for i, client in enumerate(clients):
         for j in range(3):
             assert send(client, thread_id, f"poll {i}.{j}", f"poll-{i}-{j}")["ok"]
-    wait_until(
-        lambda: all(len(c.message_ids()) >= 12 for c in clients), 20, what="polled deliveries"
-    )
+    try:
+        wait_until(lambda: all(len(c.message_ids()) >= 12 for c in clients), 30, what="polls")
+    except AssertionError as err:  # which client fell behind, and whether it was dropped
+        state = [(len(c.message_ids()), c.sio.connected, c.connects) for c in clients]
+        raise AssertionError(f"{err}: (received, connected, connects) per client {state}") from None
     assert all(c.sio.connected for c in clients)
     assert all(c.connects == 1 for c in clients), "a polling client had to reconnect"
 
