@@ -339,7 +339,10 @@ class Client:
             reconnection_delay=0.2,
             reconnection_delay_max=1,
             randomization_factor=0,
-            request_timeout=5,
+            # a polling client's POSTs (its events) give up after this and drop the client:
+            # 5 s can pass on a 2-core machine running both CI stages; a server that does not
+            # know the session still answers 400 at once, which is what the tests look for
+            request_timeout=15 if polling else 5,
             websocket_extra_options=FreshSocketOptions(self.source, ("127.0.0.1", stack.port)),
             # polling: every request from the same source address, through the login session
             http_session=self.http,
