@@ -12,6 +12,7 @@ import logging
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import flask_migrate
@@ -20,8 +21,8 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect
 from sqlalchemy.engine import make_url
+from support import Factory, service_missing
 from support import app_settings as app_config
-from support import service_missing
 
 from forum import create_app
 from forum.extensions import db
@@ -123,6 +124,24 @@ def table_names() -> set[str]:
     return set(inspect(db.engine).get_table_names())
 
 
+@contextmanager
+def at_head(url: str) -> Iterator[Any]:
+    """An app on `url` migrated to the newest revision, with the agreement seeded, in its
+    app context; the session and the engine go with it."""
+    from forum.services.agreement import seed_agreement
+
+    app = create_app(app_config(url))
+    with app.app_context():
+        try:
+            flask_migrate.upgrade()
+            with app.test_request_context():
+                seed_agreement()
+            yield app
+        finally:
+            db.session.remove()
+            db.engine.dispose()
+
+
 def check_round_trip(url: str) -> None:
     app = create_app(app_config(url))
     with app.app_context():
@@ -206,37 +225,27 @@ def test_a_populated_sqlite_database_migrates_down_and_up_again(sqlite_url, keep
     from sqlalchemy import text
 
     from forum.demo import seed_demo
-    from forum.services.agreement import seed_agreement
 
-    app = create_app(app_config(sqlite_url))
-    with app.app_context():
-        try:
-            flask_migrate.upgrade()
-            with app.test_request_context():
-                seed_agreement()
-                seed_demo()
-            counted = "SELECT (SELECT count(*) FROM users), (SELECT count(*) FROM messages)"
-            before = tuple(db.session.execute(text(counted)).one())
-            db.session.remove()
+    with at_head(sqlite_url) as app:
+        with app.test_request_context():
+            seed_demo()
+        counted = "SELECT (SELECT count(*) FROM users), (SELECT count(*) FROM messages)"
+        before = tuple(db.session.execute(text(counted)).one())
+        db.session.remove()
 
-            flask_migrate.downgrade(revision="e19outboxclaim")
-            with db.engine.connect() as connection:
-                version = connection.scalar(text("SELECT version_num FROM alembic_version"))
-                assert version == "e19outboxclaim"
-                assert tuple(connection.execute(text(counted)).one()) == before
-                assert connection.scalar(text("PRAGMA foreign_keys")) == 1  # back on
-            assert "changed_at" not in {
-                c["name"] for c in inspect(db.engine).get_columns("messages")
-            }
-            assert not {name for name in table_names() if name.startswith("_alembic")}
+        flask_migrate.downgrade(revision="e19outboxclaim")
+        with db.engine.connect() as connection:
+            version = connection.scalar(text("SELECT version_num FROM alembic_version"))
+            assert version == "e19outboxclaim"
+            assert tuple(connection.execute(text(counted)).one()) == before
+            assert connection.scalar(text("PRAGMA foreign_keys")) == 1  # back on
+        assert "changed_at" not in {c["name"] for c in inspect(db.engine).get_columns("messages")}
+        assert not {name for name in table_names() if name.startswith("_alembic")}
 
-            flask_migrate.upgrade()
-            assert schema_diff(app) == []
-            with db.engine.connect() as connection:
-                assert tuple(connection.execute(text(counted)).one()) == before
-        finally:
-            db.session.remove()
-            db.engine.dispose()
+        flask_migrate.upgrade()
+        assert schema_diff(app) == []
+        with db.engine.connect() as connection:
+            assert tuple(connection.execute(text(counted)).one()) == before
 
 
 def test_hidden_reasons_are_split_into_principle_and_note_and_joined_again(
@@ -250,72 +259,62 @@ def test_hidden_reasons_are_split_into_principle_and_note_and_joined_again(
     from forum.demo import seed_demo
     from forum.models import Message, MessageState, ModerationAction, Principle, User
     from forum.services import moderation
-    from forum.services.agreement import seed_agreement
 
-    app = create_app(app_config(sqlite_url))
-    with app.app_context():
-        try:
-            flask_migrate.upgrade()
-            with app.test_request_context():
-                seed_agreement()
-                seed_demo()
-                admin = db.session.scalar(select(User).where(User.is_admin.is_(True)))
-                visible = db.session.scalars(
-                    select(Message)
-                    .where(Message.state == MessageState.visible, Message.author_id != admin.id)
-                    .order_by(Message.id)
-                ).all()
-                principle = db.session.scalar(select(Principle).order_by(Principle.position))
-                by_principle = moderation.hide_message(
-                    admin, visible[0].id, principle.slug, "Adress"
-                )
-                moderation.hide_message(admin, visible[1].id, "other", "Reklam för en firma")
-                flagged = visible[2].id
-                db.session.execute(
-                    text("UPDATE messages SET state = 'hidden' WHERE id = :id"), {"id": flagged}
-                )
-                db.session.commit()
-                action_id = by_principle.id
-                ids = (visible[0].id, visible[1].id, flagged)
-                name = f"{principle.name_sv} ({principle.name_en})"
-            db.session.remove()
-            reasons = "SELECT hidden_reason FROM messages WHERE id IN (:a, :b, :c) ORDER BY id"
-            bound = dict(zip("abc", sorted(ids), strict=True))
-            order = sorted(range(3), key=lambda n: ids[n])
+    with at_head(sqlite_url) as app:
+        with app.test_request_context():
+            seed_demo()
+            admin = db.session.scalar(select(User).where(User.is_admin.is_(True)))
+            visible = db.session.scalars(
+                select(Message)
+                .where(Message.state == MessageState.visible, Message.author_id != admin.id)
+                .order_by(Message.id)
+            ).all()
+            principle = db.session.scalar(select(Principle).order_by(Principle.position))
+            by_principle = moderation.hide_message(admin, visible[0].id, principle.slug, "Adress")
+            moderation.hide_message(admin, visible[1].id, "other", "Reklam för en firma")
+            flagged = visible[2].id
+            db.session.execute(
+                text("UPDATE messages SET state = 'hidden' WHERE id = :id"), {"id": flagged}
+            )
+            db.session.commit()
+            action_id = by_principle.id
+            ids = (visible[0].id, visible[1].id, flagged)
+            name = f"{principle.name_sv} ({principle.name_en})"
+        db.session.remove()
+        reasons = "SELECT hidden_reason FROM messages WHERE id IN (:a, :b, :c) ORDER BY id"
+        bound = dict(zip("abc", sorted(ids), strict=True))
+        order = sorted(range(3), key=lambda n: ids[n])
 
-            flask_migrate.downgrade(revision="e25actions")
-            with db.engine.connect() as connection:
-                stored = connection.scalars(text(reasons), bound).all()
-                action = connection.scalar(
-                    text("SELECT reason FROM moderation_actions WHERE id = :id"), {"id": action_id}
-                )
-            old = [
-                f"{name}: Adress",
-                "Reklam för en firma",
-                "Flaggat av flera personer. Väntar på en moderator.",
-            ]
-            assert stored == [old[n] for n in order]
-            assert action == f"{name}: Adress"
+        flask_migrate.downgrade(revision="e25actions")
+        with db.engine.connect() as connection:
+            stored = connection.scalars(text(reasons), bound).all()
+            action = connection.scalar(
+                text("SELECT reason FROM moderation_actions WHERE id = :id"), {"id": action_id}
+            )
+        old = [
+            f"{name}: Adress",
+            "Reklam för en firma",
+            "Flaggat av flera personer. Väntar på en moderator.",
+        ]
+        assert stored == [old[n] for n in order]
+        assert action == f"{name}: Adress"
 
-            flask_migrate.upgrade()
-            with db.engine.connect() as connection:
-                rows = connection.execute(
-                    text(
-                        "SELECT hidden_principle_id, hidden_reason FROM messages "
-                        "WHERE id IN (:a, :b, :c) ORDER BY id"
-                    ),
-                    bound,
-                ).all()
-                action = connection.scalar(
-                    text("SELECT reason FROM moderation_actions WHERE id = :id"), {"id": action_id}
-                )
-            new = [(principle.id, "Adress"), (None, "Reklam för en firma"), (None, None)]
-            assert [tuple(r) for r in rows] == [new[n] for n in order]
-            assert action == "Adress"
-            assert db.session.get(ModerationAction, action_id).principle_id == principle.id
-        finally:
-            db.session.remove()
-            db.engine.dispose()
+        flask_migrate.upgrade()
+        with db.engine.connect() as connection:
+            rows = connection.execute(
+                text(
+                    "SELECT hidden_principle_id, hidden_reason FROM messages "
+                    "WHERE id IN (:a, :b, :c) ORDER BY id"
+                ),
+                bound,
+            ).all()
+            action = connection.scalar(
+                text("SELECT reason FROM moderation_actions WHERE id = :id"), {"id": action_id}
+            )
+        new = [(principle.id, "Adress"), (None, "Reklam för en firma"), (None, None)]
+        assert [tuple(r) for r in rows] == [new[n] for n in order]
+        assert action == "Adress"
+        assert db.session.get(ModerationAction, action_id).principle_id == principle.id
 
 
 def test_appeals_left_open_on_lifted_decisions_are_closed_and_opened_again(
@@ -329,76 +328,63 @@ def test_appeals_left_open_on_lifted_decisions_are_closed_and_opened_again(
     from forum.models import ActionKind, ModerationAction, Thread, User
     from forum.services import moderation
 
-    app = create_app(app_config(sqlite_url))
-    with app.app_context():
-        try:
-            flask_migrate.upgrade()
-            with app.test_request_context():
-                from support import Factory
-
-                from forum.services.agreement import seed_agreement
-
-                seed_agreement()
-                make = Factory(app)
-                mod, author = make.user("moderator"), make.user()
-                thread = make.thread(author=make.user())
-                hidden = make.message(thread, author, "dold")
-                standing = make.message(thread, author, "står kvar")
-                lifted = moderation.hide_message(mod, hidden.id, "other", "nej")
-                kept = moderation.hide_message(mod, standing.id, "other", "nej")
-                moderation.appeal(author, lifted.id, "fel")
-                moderation.appeal(author, kept.id, "fel")
-                lifted_id, kept_id = lifted.id, kept.id
-                forum_id = db.session.get(Thread, thread.id).forum_id
-                mod_id = mod.id
-            db.session.remove()
-            flask_migrate.downgrade(revision="e27search")
-            with db.engine.begin() as connection:  # lifted the old way: its appeal stays open
-                connection.execute(
-                    text(
-                        "UPDATE moderation_actions SET reversed_at = created_at, "
-                        "reversed_by_id = :by WHERE id = :id"
-                    ),
-                    {"by": mod_id, "id": lifted_id},
-                )
-
-            flask_migrate.upgrade()
-            appeals = "SELECT action_id, outcome, decided_by_id FROM appeals ORDER BY action_id"
-            with db.engine.connect() as connection:
-                rows = [tuple(r) for r in connection.execute(text(appeals))]
-                logged = connection.execute(
-                    text(
-                        "SELECT actor_id, target_id, forum_id FROM audit_log "
-                        "WHERE action = 'appeal.lapsed'"
-                    )
-                ).all()
-            assert rows == [(lifted_id, "lapsed", mod_id), (kept_id, None, None)]
-            assert [tuple(r) for r in logged] == [(mod_id, lifted_id, forum_id)]
-            assert (
-                db.session.scalar(
-                    select(ModerationAction.kind).where(ModerationAction.id == kept_id)
-                )
-                == ActionKind.hide
+    with at_head(sqlite_url) as app:
+        with app.test_request_context():
+            make = Factory(app)
+            mod, author = make.user("moderator"), make.user()
+            thread = make.thread(author=make.user())
+            hidden = make.message(thread, author, "dold")
+            standing = make.message(thread, author, "står kvar")
+            lifted = moderation.hide_message(mod, hidden.id, "other", "nej")
+            kept = moderation.hide_message(mod, standing.id, "other", "nej")
+            moderation.appeal(author, lifted.id, "fel")
+            moderation.appeal(author, kept.id, "fel")
+            lifted_id, kept_id = lifted.id, kept.id
+            forum_id = db.session.get(Thread, thread.id).forum_id
+            mod_id = mod.id
+        db.session.remove()
+        flask_migrate.downgrade(revision="e27search")
+        with db.engine.begin() as connection:  # lifted the old way: its appeal stays open
+            connection.execute(
+                text(
+                    "UPDATE moderation_actions SET reversed_at = created_at, "
+                    "reversed_by_id = :by WHERE id = :id"
+                ),
+                {"by": mod_id, "id": lifted_id},
             )
-            assert db.session.scalar(select(User.id).where(User.id == mod_id)) == mod_id
 
-            flask_migrate.downgrade(revision="e27search")
-            with db.engine.connect() as connection:
-                rows = [tuple(r) for r in connection.execute(text(appeals))]
-            assert rows == [(lifted_id, None, None), (kept_id, None, None)]
-
-            # up again: closed again, and logged once (the transparency page counts log rows)
-            flask_migrate.upgrade()
-            with db.engine.connect() as connection:
-                rows = [tuple(r) for r in connection.execute(text(appeals))]
-                lapsed = connection.scalar(
-                    text("SELECT count(*) FROM audit_log WHERE action = 'appeal.lapsed'")
+        flask_migrate.upgrade()
+        appeals = "SELECT action_id, outcome, decided_by_id FROM appeals ORDER BY action_id"
+        with db.engine.connect() as connection:
+            rows = [tuple(r) for r in connection.execute(text(appeals))]
+            logged = connection.execute(
+                text(
+                    "SELECT actor_id, target_id, forum_id FROM audit_log "
+                    "WHERE action = 'appeal.lapsed'"
                 )
-            assert rows == [(lifted_id, "lapsed", mod_id), (kept_id, None, None)]
-            assert lapsed == 1
-        finally:
-            db.session.remove()
-            db.engine.dispose()
+            ).all()
+        assert rows == [(lifted_id, "lapsed", mod_id), (kept_id, None, None)]
+        assert [tuple(r) for r in logged] == [(mod_id, lifted_id, forum_id)]
+        assert (
+            db.session.scalar(select(ModerationAction.kind).where(ModerationAction.id == kept_id))
+            == ActionKind.hide
+        )
+        assert db.session.scalar(select(User.id).where(User.id == mod_id)) == mod_id
+
+        flask_migrate.downgrade(revision="e27search")
+        with db.engine.connect() as connection:
+            rows = [tuple(r) for r in connection.execute(text(appeals))]
+        assert rows == [(lifted_id, None, None), (kept_id, None, None)]
+
+        # up again: closed again, and logged once (the transparency page counts log rows)
+        flask_migrate.upgrade()
+        with db.engine.connect() as connection:
+            rows = [tuple(r) for r in connection.execute(text(appeals))]
+            lapsed = connection.scalar(
+                text("SELECT count(*) FROM audit_log WHERE action = 'appeal.lapsed'")
+            )
+        assert rows == [(lifted_id, "lapsed", mod_id), (kept_id, None, None)]
+        assert lapsed == 1
 
 
 def test_actions_hidden_before_get_a_decision_to_appeal_and_lose_it_going_down(
@@ -415,79 +401,59 @@ def test_actions_hidden_before_get_a_decision_to_appeal_and_lose_it_going_down(
     from forum.models import Action, ActionKind, ModerationAction, Thread
     from forum.services import follow_up, moderation
 
-    app = create_app(app_config(sqlite_url))
-    with app.app_context():
-        try:
-            flask_migrate.upgrade()
-            with app.test_request_context():
-                from support import Factory
+    with at_head(sqlite_url) as app:
+        with app.test_request_context():
+            make = Factory(app)
+            mod, proposer = make.user("moderator"), make.user()
+            official = make.user("official")
+            thread = make.thread(author=official)
+            message = make.message(thread, proposer, "Vi borde ha kvällsöppet.")
 
-                from forum.services.agreement import seed_agreement
-
-                seed_agreement()
-                make = Factory(app)
-                mod, proposer = make.user("moderator"), make.user()
-                official = make.user("official")
-                thread = make.thread(author=official)
-                message = make.message(thread, proposer, "Vi borde ha kvällsöppet.")
-                item = follow_up.propose_action(
-                    proposer,
+            def propose(user, title: str) -> Action:
+                return follow_up.propose_action(
+                    user,
                     follow_up.ActionInput(
-                        title="Kvällsöppet",
+                        title=title,
                         owner=f"department:{official.department_id}",
                         due_date=(follow_up.today() + timedelta(days=30)).isoformat(),
                         commitment_ids=[thread.commitments[0].id],
                         message_id=message.id,
                     ),
                 )
-                follow_up.hide_action(mod, item.id, "Reklam")
-                decision = db.session.scalar(select(ModerationAction))
-                own = follow_up.propose_action(
-                    mod,
-                    follow_up.ActionInput(
-                        title="Fel forum",
-                        owner=f"department:{official.department_id}",
-                        due_date=(follow_up.today() + timedelta(days=30)).isoformat(),
-                        commitment_ids=[thread.commitments[0].id],
-                        message_id=message.id,
-                    ),
-                )
-                follow_up.hide_action(mod, own.id, "Fel forum")  # their own: no decision
-                moderation.appeal(proposer, decision.id, "Det var inte reklam.")
-                ids = (item.id, proposer.id, mod.id)
-                forum_id = db.session.get(Thread, thread.id).forum_id
-                hidden_at = db.session.get(Action, item.id).hidden_at
-            db.session.remove()
 
-            flask_migrate.downgrade(revision="e28moderation")
-            with db.engine.connect() as connection:
-                count = "SELECT count(*) FROM {} WHERE {}"
-                assert connection.scalar(text(count.format("moderation_actions", "1=1"))) == 0
-                assert connection.scalar(text(count.format("appeals", "1=1"))) == 0
-                assert (
-                    connection.scalar(text(count.format("actions", "hidden_at IS NOT NULL"))) == 2
-                )
-                assert (
-                    connection.scalar(
-                        text(count.format("audit_log", "action = 'appeal.submitted'"))
-                    )
-                    == 1
-                )
+            item = propose(proposer, "Kvällsöppet")
+            follow_up.hide_action(mod, item.id, "Reklam")
+            decision = db.session.scalar(select(ModerationAction))
+            own = propose(mod, "Fel forum")
+            follow_up.hide_action(mod, own.id, "Fel forum")  # their own: no decision
+            moderation.appeal(proposer, decision.id, "Det var inte reklam.")
+            ids = (item.id, proposer.id, mod.id)
+            forum_id = db.session.get(Thread, thread.id).forum_id
+            hidden_at = db.session.get(Action, item.id).hidden_at
+        db.session.remove()
 
-            flask_migrate.upgrade()
-            # the appeal the downgrade removed was logged as lapsed: none counts as waiting
-            from forum.queries.moderation import transparency
+        flask_migrate.downgrade(revision="e28moderation")
+        with db.engine.connect() as connection:
+            count = "SELECT count(*) FROM {} WHERE {}"
+            assert connection.scalar(text(count.format("moderation_actions", "1=1"))) == 0
+            assert connection.scalar(text(count.format("appeals", "1=1"))) == 0
+            assert connection.scalar(text(count.format("actions", "hidden_at IS NOT NULL"))) == 2
+            assert (
+                connection.scalar(text(count.format("audit_log", "action = 'appeal.submitted'")))
+                == 1
+            )
 
-            with app.test_request_context():
-                assert transparency()["appeals"]["pending"] == 0
-            made = db.session.scalars(select(ModerationAction)).all()
-            assert [
-                (d.kind, d.follow_up_action_id, d.subject_id, d.actor_id, d.forum_id, d.reason)
-                for d in made
-            ] == [(ActionKind.hide_action, *ids, forum_id, "Reklam")]
-            assert made[0].created_at == hidden_at and made[0].thread_id == thread.id
-            with app.test_request_context():  # appealable again
-                moderation.appeal(db.session.get(type(proposer), ids[1]), made[0].id, "fel")
-        finally:
-            db.session.remove()
-            db.engine.dispose()
+        flask_migrate.upgrade()
+        # the appeal the downgrade removed was logged as lapsed: none counts as waiting
+        from forum.queries.moderation import transparency
+
+        with app.test_request_context():
+            assert transparency()["appeals"]["pending"] == 0
+        made = db.session.scalars(select(ModerationAction)).all()
+        assert [
+            (d.kind, d.follow_up_action_id, d.subject_id, d.actor_id, d.forum_id, d.reason)
+            for d in made
+        ] == [(ActionKind.hide_action, *ids, forum_id, "Reklam")]
+        assert made[0].created_at == hidden_at and made[0].thread_id == thread.id
+        with app.test_request_context():  # appealable again
+            moderation.appeal(db.session.get(type(proposer), ids[1]), made[0].id, "fel")

@@ -316,7 +316,9 @@ def _record_action(
         forum_id=forum_id
         if forum_id is not None
         else (message.thread.forum_id if message else None),
-        thread_id=message.thread_id if message else (follow_up and follow_up.source_thread_id),
+        thread_id=message.thread_id
+        if message
+        else (follow_up.source_thread_id if follow_up else None),
         message_id=message.id if message else None,
         follow_up_action_id=follow_up.id if follow_up else None,
         principle_id=principle.id if principle else None,

@@ -88,9 +88,6 @@ export function refreshQuotes(root, m, ctx) {
   });
 }
 
-// Show a message's reactions: [{emoji, count, people, mine?}]. `mine` comes only in this
-// person's own acks and page; a broadcast has none, so `mineOf(messageId, emoji)` (the page's
-// memory of its own reactions) decides then.
 // The words for one person and for two (the script puts in n) with `emoji`: on the page's
 // blank message, the <template> every page with messages has, not on every message.
 function reactionLabels(emoji) {
@@ -99,6 +96,9 @@ function reactionLabels(emoji) {
   return source ? source.dataset : {};
 }
 
+// Show a message's reactions: [{emoji, count, people, mine?}]. `mine` comes only in this
+// person's own acks and page; a broadcast has none, so `mineOf(messageId, emoji)` (the page's
+// memory of its own reactions) decides then.
 export function applyReactions(li, reactions, mineOf) {
   const bar = slot(li, "reactions");
   if (!bar) return;
