@@ -4,7 +4,8 @@ the API saves with the same check as the web form, so nobody's text is overwritt
 The client reads its organisation's working response (each answer with its digest), sends
 each digest back as the answer's `base`; an answer someone else changed meanwhile, and this
 client changed too, is a 409 that names it and carries the stored text, and nothing of the
-request is saved. An answer sent without a base is written as before (documented).
+request is saved. An answer sent without a base is checked as read empty: it fills an
+unanswered question and never overwrites a colleague's text.
 """
 
 from __future__ import annotations
@@ -167,27 +168,39 @@ def test_an_answer_the_client_did_not_change_leaves_the_colleagues_text(app, cli
     assert stored() == {q1: "Ett, ändrat av skriptet", q2: "Bos ändrade två"}
 
 
-def test_without_a_base_an_answer_is_written_as_before(app, client, setting):
-    """Backwards compatible: an answer sent without `base` is written whatever is stored
-    (the reference and the README say so). Answers with a base in the same request are
-    still checked."""
+def test_without_a_base_an_answer_is_taken_as_read_empty(app, client, setting):
+    """An answer sent without `base` fills a question nobody has answered, and where a
+    colleague has written something it is a 409 like any conflict: a client that never read
+    the response cannot overwrite Bo's text. Sending his text back unchanged is not a
+    conflict, and neither is an empty answer (nothing changed here)."""
     s = setting
     q1, q2 = s["q"]
-    browser_save(app, s, {q1: "Bos text", q2: "Bos två"}, {q1: EMPTY, q2: EMPTY})
-    plain = {"answers": [{"question_id": q1, "text": "Skrivet över"}]}
-    assert client.post(s["save"], json=plain, headers=bearer(s["token"])).status_code == 200
-    assert stored() == {q1: "Skrivet över", q2: "Bos två"}
-    mixed = {
+    browser_save(app, s, {q1: "Bos text"}, {q1: EMPTY})
+    fill = {"answers": [{"question_id": q2, "text": "Skriptets två"}]}
+    assert client.post(s["save"], json=fill, headers=bearer(s["token"])).status_code == 200
+    assert stored() == {q1: "Bos text", q2: "Skriptets två"}
+
+    over = {
         "answers": [
-            {"question_id": q1, "text": "Utan bas"},
-            {"question_id": q2, "text": "Med gammal bas", "base": EMPTY},
+            {"question_id": q1, "text": "Skrivet över"},
+            {
+                "question_id": q2,
+                "text": "Skriptets två, ändrad",
+                "base": digests(own(client, s))[q2],
+            },
         ]
     }
     error = assert_error(
-        client.post(s["save"], json=mixed, headers=bearer(s["token"])), 409, "conflict"
+        client.post(s["save"], json=over, headers=bearer(s["token"])), 409, "conflict"
     )
-    assert [c["question_id"] for c in error["conflicts"]] == [q2]
-    assert stored() == {q1: "Skrivet över", q2: "Bos två"}
+    assert error["conflicts"] == [
+        {"question_id": q1, "current": "Bos text", "digest": service.text_digest("Bos text")}
+    ]
+    assert stored() == {q1: "Bos text", q2: "Skriptets två"}  # nothing of the request saved
+
+    same = {"answers": [{"question_id": q1, "text": "Bos text"}, {"question_id": q2, "text": ""}]}
+    assert client.post(s["save"], json=same, headers=bearer(s["token"])).status_code == 200
+    assert stored() == {q1: "Bos text", q2: "Skriptets två"}
 
 
 @pytest.mark.parametrize(

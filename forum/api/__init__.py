@@ -119,8 +119,8 @@ def init_api(app: Flask) -> None:
                     "`respond` scope, saves its organisation's consultation response. "
                     "Send each answer's `digest` (from GET .../responses/own) back as its "
                     "`base`: an answer someone else changed meanwhile is then a 409 "
-                    "`conflict` and nothing is saved; an answer without a base is written "
-                    "whatever is stored, as before bases existed."
+                    "`conflict` and nothing is saved. An answer without a base is taken as "
+                    "written on an empty answer, so it never overwrites a colleague's text."
                 ),
                 "license": {"name": "CC0-1.0", "identifier": "CC0-1.0"},
             },

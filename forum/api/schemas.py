@@ -324,8 +324,8 @@ class AnswerInput(Base):
                 "stays); changed, it is written if the stored text is still its base, and "
                 "if someone else changed it meanwhile the request is a 409 `conflict` that "
                 "lists the stored text and nothing is saved. Without a base the answer is "
-                "written whatever is stored (as before bases existed): it may overwrite a "
-                "colleague's text unseen, so send one."
+                "taken as written on an empty one: it fills an unanswered question, and "
+                "where a colleague has written something it is a 409 too."
             )
         },
     )

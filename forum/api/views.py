@@ -623,8 +623,9 @@ def own_response(round_id: int):
     409,
     schema=schemas.Error,
     description=(
-        "An answer sent with a `base` was changed by someone else since (and is changed "
-        "here too): nothing is saved; `error.conflicts` lists each such answer's stored "
+        "An answer was changed by someone else since its `base` (the empty answer when "
+        "none is sent), and is changed here too: nothing is saved; `error.conflicts` lists "
+        "each such answer's stored "
         "text and its digest. Merge, and send again with that digest as the base. Also: "
         "the round is not open."
     ),
@@ -634,14 +635,14 @@ def save_response(data, round_id: int):
     """Save (and with `submit`, file) the token's organisation's response: needs `respond`.
 
     An answer with a `base` (its digest as read from GET .../responses/own) is checked as
-    the web form checks it, and a 409 saves nothing; an answer without one is written
-    whatever is stored (the behaviour before bases), which can overwrite a colleague's
-    text unseen."""
+    the web form checks it, and a 409 saves nothing. An answer without one is checked as
+    if its base were the empty answer: it fills a question nobody has answered and is a
+    409 where a colleague has written something, so nobody's text is overwritten unseen."""
     token = _responding_token(round_id)
     organisation = token.organisation
     assert organisation is not None
     answers = {a["question_id"]: a["text"] for a in data["answers"]}
-    loaded = {a["question_id"]: a["base"] for a in data["answers"] if "base" in a}
+    loaded = {a["question_id"]: a.get("base") for a in data["answers"]}  # none: read empty
     try:
         response = consultation_service.save_response(
             token.user,
@@ -649,7 +650,7 @@ def save_response(data, round_id: int):
             organisation.id,
             answers,
             submit=data["submit"],
-            loaded=loaded or None,
+            loaded=loaded,
         )
     except consultation_service.EditConflict as err:
         discard_changes()

@@ -564,8 +564,9 @@ def save_response(
     With `loaded` (the digest of each answer as the form showed it, see text_digest) only the
     answers the person changed are written, and an answer someone else changed meanwhile is
     an EditConflict (fields named answer-<question id>): nothing of the post is saved.
-    Without it every answer given is written; so is an answer whose question is not a key of
-    `loaded` (an API client that sent no base for it; the web form has a key for each).
+    Without it every answer given is written (the demo's own saves); with it, an answer whose
+    question is not a key of `loaded` is written too (the web form and the API give a key for
+    each, None for an answer read empty).
     """
     policy.require_login(user)
     assert user is not None
