@@ -162,7 +162,9 @@ def _moderated_message(actor: User | None, message_id: int) -> Message:
         policy.can_moderate_message(actor, message),
         _("Only this forum's moderators can do that."),
     )
-    return message
+    # Read afresh under the message's lock: two moderators (or a decision on an appeal, see
+    # decide_appeal) acting on it at once take turns, and the second sees what the first did.
+    return db.session.scalar(lock_for_check(select(Message).where(Message.id == message.id)))
 
 
 def _thread(actor: User | None, thread_id: int) -> Thread:
@@ -708,6 +710,12 @@ def _lift(actor: User, action: ModerationAction, decided: Appeal | None = None) 
         _close_lapsed(actor, pending)
 
 
+def _lock_decision(action: ModerationAction) -> None:
+    """Lock decision `action`'s row until commit and read it afresh (see lock_for_check)."""
+    query = select(ModerationAction).where(ModerationAction.id == action.id)
+    db.session.scalar(lock_for_check(query))
+
+
 def _close_lapsed(actor: User, item: Appeal) -> None:
     """Close an appeal whose decision was lifted meanwhile: recorded, the appellant told,
     out of the queue; nothing else changes."""
@@ -735,6 +743,7 @@ def lift_restriction(actor: User | None, action_id: int) -> ModerationAction:
     )
     policy.require(allowed, _("You may not lift this."))
     assert actor is not None
+    _lock_decision(action)  # deciding its appeal takes the same lock
     if not action.in_force(utcnow()):
         raise Conflict(_("This has already ended."))
     _lift(actor, action)
@@ -1095,14 +1104,19 @@ def decide_appeal(
     action = item.action
     policy.require(may_decide_appeal(actor, item), _("You may not decide on this appeal."))
     assert actor is not None
+    # Whatever else changes what this decides takes the same locks in the same order (so no
+    # deadlock): showing a hidden action again locks the action, hiding, showing and
+    # redacting a message lock the message, lifting a mute or suspension locks the decision.
+    # Then what they did is read afresh: the second of two at once hears it, and the
+    # decision, its log entry and the person's notice happen once.
     if action.kind == ActionKind.hide_action and action.follow_up_action_id is not None:
-        # Showing the action by hand locks it, then lifts this decision and closes this
-        # appeal: the same lock first (in that order: no deadlock), then what it did, read
-        # afresh, so the action is shown and logged once and the appeal closed once.
-        query = select(Action).where(Action.id == action.follow_up_action_id)
-        db.session.scalar(lock_for_check(query))
-        db.session.refresh(action)
-        db.session.refresh(item)
+        db.session.scalar(
+            lock_for_check(select(Action).where(Action.id == action.follow_up_action_id))
+        )
+    elif action.message_id is not None:
+        db.session.scalar(lock_for_check(select(Message).where(Message.id == action.message_id)))
+    _lock_decision(action)  # and a second moderator deciding this appeal waits here
+    db.session.refresh(item)
     forum_id = appeal_forum_id(action)
     if item.decided_at is not None:
         raise Conflict(_("This appeal has already been decided."))
