@@ -18,7 +18,6 @@ from flask import (
     request,
     session,
 )
-from flask_babel import get_locale
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from werkzeug.routing import IntegerConverter, UnicodeConverter
@@ -26,7 +25,7 @@ from werkzeug.routing import IntegerConverter, UnicodeConverter
 from .config import load_config, redis_client_options
 from .errors import DomainError, database_unreachable
 from .extensions import babel, csrf, db, login_manager, migrate, socketio
-from .formatting import LOCALES
+from .formatting import LOCALES, page_language
 from .ids import MAX_ID
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -520,7 +519,7 @@ def register_template_helpers(app: Flask) -> None:
 
         return {
             "policy": policy,
-            "lang": str(get_locale() or "sv"),
+            "lang": page_language(),
             "moderation_waiting": moderation_waiting,
             "header_facts": header_facts,
         }

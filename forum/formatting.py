@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from functools import lru_cache
-from typing import Any
+from typing import Any, Protocol
 
 from babel import dates
-from flask import g
+from flask import current_app, g
 from flask_babel import (
+    force_locale,
     get_locale,
     get_timezone,
     get_translations,
@@ -19,6 +21,37 @@ from flask_babel import (
 )
 
 LOCALES = ("sv", "en")  # the interface's languages, Swedish first (the default)
+
+
+class Reader(Protocol):
+    """Someone written to outside their own request: a person, with the language they chose."""
+
+    locale: str | None
+
+
+def default_locale() -> str:
+    """The site's language (`BABEL_DEFAULT_LOCALE`, Swedish unless set): what people who
+    chose none are written to in, and what texts shown to everyone are written in."""
+    return current_app.config.get("BABEL_DEFAULT_LOCALE", LOCALES[0])
+
+
+def language_of(person: Reader | None) -> str:
+    """The language to write to `person` in: the one they chose, else the site's."""
+    return (person.locale if person is not None else None) or default_locale()
+
+
+def page_language() -> str:
+    """The language of the page being answered ("sv" or "en"), the site's outside a request."""
+    locale = get_locale()
+    return str(locale) if locale is not None else default_locale()
+
+
+@contextmanager
+def in_language_of(person: Reader | None = None) -> Iterator[None]:
+    """`force_locale` for a text written to `person` (a mail, a notice), or with None for
+    everyone (a placeholder stored in place of removed text): not the request's language."""
+    with force_locale(language_of(person)):
+        yield
 
 
 def translations() -> Any:

@@ -13,7 +13,6 @@ from typing import Any
 
 from email_validator import EmailNotValidError, validate_email
 from flask import current_app
-from flask_babel import force_locale
 from flask_babel import gettext as _
 from sqlalchemy import String, bindparam, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
@@ -21,7 +20,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from ..errors import Conflict, Invalid, NotFound, RateLimited
 from ..extensions import db
-from ..formatting import local_datetime
+from ..formatting import in_language_of, local_datetime
 from ..ids import whole_id
 from ..links import url_for_mail
 from ..models import Department, LoginAttempt, PasswordReset, User, UserSession
@@ -211,7 +210,7 @@ def _sent_again(owner: User, password: str) -> bool:
 def _mail_account(user: User, registered: bool) -> None:
     login = url_for_mail("auth.login")
     reset = url_for_mail("auth.forgot_password")
-    with force_locale(user.locale or "sv"):
+    with in_language_of(user):
         if registered:
             subject = _("Welcome to Dialogforum")
             body = _(
@@ -696,7 +695,7 @@ def request_password_reset(email: str) -> None:
         )
     )
     link = url_for_mail("auth.reset_password", token=token)
-    with force_locale(user.locale or "sv"):
+    with in_language_of(user):
         subject = _("Reset your Dialogforum password")
         body = _(
             "Hello %(name)s,\n\nOpen this link within %(minutes)d minutes to choose a new "

@@ -9,7 +9,6 @@ from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from flask import current_app
-from flask_babel import force_locale
 from flask_babel import gettext as _
 from markupsafe import escape
 from sqlalchemy import delete, func, or_, select, update
@@ -18,6 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from .. import policy
 from ..errors import Conflict, Invalid, RateLimited
 from ..extensions import db
+from ..formatting import in_language_of
 from ..ids import whole_id
 from ..links import path_for
 from ..models import (
@@ -571,7 +571,7 @@ def _tell_proposer(user: User, action: Action, kind: str, reason: str, url: str)
 def _hidden_title() -> str:
     """What notices about a hidden action (and their mail not yet sent) quote instead of its
     title, until it is shown again."""
-    with force_locale(current_app.config.get("BABEL_DEFAULT_LOCALE", "sv")):
+    with in_language_of():
         return _("[Action hidden by a moderator]")
 
 
@@ -614,7 +614,7 @@ def redact_action_title(
         replacement, "replacement", max_length=MAX_TITLE, single_line=True, required=False
     )
     if not text:
-        with force_locale(current_app.config.get("BABEL_DEFAULT_LOCALE", "sv")):
+        with in_language_of():
             text = _("[Personal data removed by a moderator]")
     if text == action.title:
         raise Invalid(_("Change the text to remove the personal data."), field="replacement")

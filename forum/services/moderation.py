@@ -14,7 +14,6 @@ from difflib import SequenceMatcher
 from typing import Any, cast
 
 from flask import current_app
-from flask_babel import force_locale
 from flask_babel import gettext as _
 from sqlalchemy import Table, func, select, update
 from sqlalchemy.exc import IntegrityError
@@ -23,7 +22,7 @@ from .. import policy
 from ..errors import Conflict, Invalid, Muted, NotFound, RateLimited
 from ..events import emit_after_commit, recheck_access_after_commit, thread_room
 from ..extensions import db
-from ..formatting import iso_utc, local_datetime
+from ..formatting import in_language_of, iso_utc, local_datetime
 from ..links import path_for
 from ..models import (
     Action,
@@ -198,10 +197,6 @@ def _principle_or_other(code: str | None, note: str) -> tuple[Principle | None, 
     if principle is None:
         raise Invalid(_("Choose a principle or “other reason”."), field="reason")
     return principle, principle.slug
-
-
-def _default_locale() -> str:
-    return current_app.config.get("BABEL_DEFAULT_LOCALE", "sv")
 
 
 def hidden_reason_now(message: Message) -> str:
@@ -532,7 +527,7 @@ def redact_message(
         raise Conflict(_("The author has already deleted this message."))
     text = clean_text(replacement, "replacement", max_length=MAX_BODY, required=False)
     if not text:
-        with force_locale(_default_locale()):
+        with in_language_of():
             text = _("[Personal data removed by a moderator]")
     if text == message.body:
         raise Invalid(_("Change the text to remove the personal data."), field="replacement")

@@ -27,6 +27,7 @@ from .. import policy
 from ..errors import Invalid
 from ..events import emit_after_commit, user_room
 from ..extensions import db
+from ..formatting import in_language_of, language_of
 from ..links import absolute, path_for
 from ..models import (
     ConsultationRound,
@@ -229,7 +230,7 @@ def _mail_parts(user: User, kind: str, subject: str, text: str, url: str) -> tup
     stop = absolute(
         path_for("notification_settings.unsubscribe", token=unsubscribe_token(user.id, kind))
     )
-    with force_locale(user.locale or "sv"):
+    with in_language_of(user):
         kind_label = str(KINDS.get(preference_kind(kind), ""))
         footer = _("Stop these mails (%(kind)s): %(link)s", kind=kind_label, link=stop)
         parts = [subject, text, link]
@@ -293,7 +294,7 @@ def deliver(
         mode = modes[user.id]
         if mode == IMMEDIATE and _mail_held(user, kind, now):
             mode = DIGEST  # held for the first digest after the suspension
-        lang = user.locale or "sv"
+        lang = language_of(user)
         with force_locale(lang):
             text = excerpt_text() if callable(excerpt_text) else excerpt_text
             subject = describe(kind, name, title)
@@ -409,7 +410,7 @@ def _claim_digest_day(user: User, day: date) -> bool:
 
 def _queue_digest(user: User, notes: list[Notification]) -> None:
     """One mail listing the notifications, each line named as the notifications page names it."""
-    with force_locale(user.locale or "sv"):
+    with in_language_of(user):
         subject = ngettext(
             "Your daily summary: %(num)d notification",
             "Your daily summary: %(num)d notifications",
@@ -507,7 +508,7 @@ def sync_message_excerpts(message: Message) -> None:
         if reader is None:
             db.session.delete(mail)  # what they may no longer read is not mailed to them
             continue
-        with force_locale(reader.locale or "sv"):
+        with in_language_of(reader):
             subject = describe(note.kind, message.author.display_name, thread.title)
         mail.body, mail.html_body, _stop = _mail_parts(reader, note.kind, subject, text, note.url)
 

@@ -7,7 +7,6 @@ import re
 from collections.abc import Callable
 from urllib.parse import urlsplit
 
-from flask_babel import force_locale
 from flask_babel import gettext as _
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
@@ -16,6 +15,7 @@ from .. import policy
 from ..errors import Conflict, Invalid, NotFound
 from ..events import recheck_access_after_commit
 from ..extensions import db
+from ..formatting import in_language_of
 from ..links import url_for_mail
 from ..models import (
     MemberRole,
@@ -238,7 +238,7 @@ def _tell_organisation(org: Organisation, compose: Callable[[str], tuple[str, st
     ).all()
     link = url_for_mail("organisations.show", slug=org.slug)
     for person in people:
-        with force_locale(person.locale or "sv"):
+        with in_language_of(person):
             subject, body = compose(link)
         queue_mail(person.email, subject, body)
 

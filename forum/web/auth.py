@@ -24,9 +24,9 @@ from flask import (
     session,
     url_for,
 )
-from flask_babel import get_locale, refresh
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_babel import refresh
 from flask_login import current_user, login_required, login_user, logout_user
 from flask_wtf import FlaskForm
 from werkzeug.exceptions import HTTPException
@@ -43,6 +43,7 @@ from wtforms import (
 from wtforms.validators import InputRequired, ValidationError
 
 from ..errors import DomainError, Invalid, NotFound, RateLimited
+from ..formatting import page_language
 from ..models import User
 from ..services import accounts, appeal_links
 from .navigation import safe_next
@@ -369,7 +370,7 @@ def register():
                 form.email.data,
                 form.display_name.data,
                 form.password.data,
-                locale=str(get_locale() or "sv"),  # the page's language: the mails' too
+                locale=page_language(),  # the page's language: the mails' too
             )
         except DomainError as err:
             problem = form_error(form, err)

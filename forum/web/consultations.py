@@ -18,7 +18,6 @@ from flask import (
     request,
     url_for,
 )
-from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
@@ -29,7 +28,7 @@ from wtforms.validators import InputRequired
 from .. import formatting, policy
 from ..errors import DomainError, Invalid, NotFound
 from ..extensions import csrf
-from ..formatting import iso_utc
+from ..formatting import iso_utc, page_language
 from ..ids import whole_id
 from ..models import (
     Audience,
@@ -93,10 +92,6 @@ def viewer() -> User | None:
     return current_user if current_user.is_authenticated else None
 
 
-def lang() -> str:
-    return str(get_locale() or "sv")
-
-
 class RoundForm(FlaskForm):
     title = StringField(_l("Title"), validators=[InputRequired()])
     problem = TextAreaField(_l("Problem formulation (markdown)"))
@@ -133,7 +128,7 @@ def _ids(values: list[str] | None, name: str) -> list[int]:
 
 def _setup_choices(form: RoundForm) -> None:
     form.commitments.choices = [
-        SelectChoice(str(c.id), c.title(lang())) for c in agreement.commitments()
+        SelectChoice(str(c.id), c.title(page_language())) for c in agreement.commitments()
     ]
     form.invited.choices = [
         SelectChoice(str(o.id), o.name) for o in org_queries.verified_organisations()

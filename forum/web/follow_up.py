@@ -6,7 +6,6 @@ from __future__ import annotations
 import uuid
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
-from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
@@ -16,6 +15,7 @@ from wtforms.validators import InputRequired
 
 from .. import policy
 from ..errors import Conflict, DomainError, Invalid, NotFound
+from ..formatting import page_language
 from ..ids import whole_id
 from ..models import ActionStatus, Commitment, ConsultationFeedback, User
 from ..models.base import utcnow
@@ -51,10 +51,6 @@ FIELD_LABELS = {
 
 def viewer() -> User | None:
     return current_user if current_user.is_authenticated else None
-
-
-def lang() -> str:
-    return str(get_locale() or "sv")
 
 
 class ProposeForm(FlaskForm):
@@ -178,7 +174,7 @@ def new():
     status = 400 if request.method == "POST" else 200
     form.owner.choices = _owner_choices()
     form.commitments.choices = [
-        SelectChoice(str(c.id), c.title(lang())) for c in agreement.commitments()
+        SelectChoice(str(c.id), c.title(page_language())) for c in agreement.commitments()
     ]
     if request.method == "GET":
         if message is not None:
@@ -449,7 +445,7 @@ def _dashboard_args():
 
 def _charts(board: fq.Dashboard) -> list[dict[str, object]]:
     def chart(key: str, title: str, value) -> dict[str, object]:  # noqa: ANN001
-        data = [(c.title(lang()), float(value(ind))) for c, ind in board.rows]
+        data = [(c.title(page_language()), float(value(ind))) for c, ind in board.rows]
         return {"id": key, "title": title, **exports.chart(data)}
 
     return [
@@ -514,7 +510,7 @@ def export_csv():
         _("Overdue actions"),
     ]
     return exports.csv_response(
-        f"uppfoljning-{board.year}.csv", header, fq.dashboard_rows(board, lang())
+        f"uppfoljning-{board.year}.csv", header, fq.dashboard_rows(board, page_language())
     )
 
 

@@ -15,7 +15,7 @@ from wtforms.validators import InputRequired
 
 from .. import policy
 from ..errors import DomainError, Invalid
-from ..formatting import iso_utc
+from ..formatting import iso_utc, page_language
 from ..ids import whole_id
 from ..models import Message, User
 from ..queries import agreement, payloads
@@ -34,9 +34,7 @@ def viewer() -> User | None:
 
 
 def commitment_choices() -> list[SelectChoice]:
-    from flask_babel import get_locale
-
-    lang = str(get_locale() or "sv")
+    lang = page_language()
     return [SelectChoice(str(c.id), c.title(lang)) for c in agreement.commitments()]
 
 

@@ -14,11 +14,10 @@ from flask import (
     session,
     url_for,
 )
-from flask_babel import get_locale
 from flask_babel import gettext as _
 
 from ..agreement_content import VISION_EN, VISION_SV
-from ..formatting import days_until, long_date
+from ..formatting import days_until, long_date, page_language
 from ..models.base import utcnow
 from ..queries import agreement as agreement_queries
 from ..queries import forums as forum_queries
@@ -28,10 +27,6 @@ from .navigation import safe_next
 
 bp = Blueprint("main", __name__)
 bp.add_app_template_global(days_until, "days_until")
-
-
-def locale() -> str:
-    return str(get_locale() or "sv")
 
 
 @bp.get("/")
@@ -49,7 +44,7 @@ def home():
         forums=forum_queries.visible_forums(None)[:6],
         start=start_queries.public(now),
         now=now,
-        vision=VISION_EN if locale() == "en" else VISION_SV,
+        vision=VISION_EN if page_language() == "en" else VISION_SV,
     )
 
 
@@ -110,7 +105,7 @@ def manifest():
         "name": "Dialogforum",
         "short_name": "Dialogforum",
         "description": _("Dialogue and early consultation between the city and civil society."),
-        "lang": locale(),
+        "lang": page_language(),
         "start_url": url_for("main.home"),
         "scope": "/",
         "display": "standalone",

@@ -5,13 +5,13 @@ from __future__ import annotations
 from datetime import date
 
 from flask import Blueprint, render_template, request
-from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy import select
 
 from ..errors import Invalid
 from ..extensions import db
+from ..formatting import page_language
 from ..ids import whole_id
 from ..models import Commitment, Department, Organisation, OrganisationStatus
 from ..queries import forums as forum_queries
@@ -119,5 +119,5 @@ def index():
             .where(Organisation.status == OrganisationStatus.verified)
             .order_by(Organisation.name)
         ).all(),
-        lang=str(get_locale() or "sv"),
+        lang=page_language(),
     ), status
