@@ -183,3 +183,27 @@ def test_lifting_a_mute_while_its_appeal_is_decided_ends_it_once(app, world):
     )
     assert told(member, "moderation_lifted") + told(member, "appeal_reversed") == 1
     assert _db.session.get(ModerationAction, mute.id).reversed_at is not None
+
+
+def test_readers_flagging_at_once_tell_the_moderators_once_and_hide_at_the_threshold(app, make):
+    """A spam message in a busy room: readers flag it in the same moment. Each counted only
+    the flags committed before it, so two first flags told the moderators twice, and the
+    flags that made the threshold together left it showing."""
+    moderator, author = make.user(), make.user()
+    readers = [make.user() for _ in range(5)]
+    thread = make.thread(forum=make.forum(moderators=[moderator]), author=author)
+    first = make.message(thread, author, "Köp billiga klockor").id
+    flag = [lambda u: moderation.flag_message(u, first, "spam")] * 2
+    assert both(app, flag, [readers[0].id, readers[1].id]) == ["ok", "ok"]
+    assert told(moderator, "moderation_flag") == 1
+
+    second = make.message(thread, author, "Köp billiga klockor igen").id
+    moderation.flag_message(readers[2], second, "spam")
+    flag = [lambda u: moderation.flag_message(u, second, "spam")] * 2
+    with app.app_context():  # the threshold is 3: the second and third flags at once
+        assert moderation.flag_threshold() == 3
+    assert both(app, flag, [readers[3].id, readers[4].id]) == ["ok", "ok"]
+    _db.session.expire_all()
+    assert _db.session.get(Message, second).state == MessageState.hidden
+    hidden = AuditEntry.action == "message.auto_hidden", AuditEntry.target_id == second
+    assert count(*hidden) == 1
