@@ -29,6 +29,7 @@ from ..text import slugify
 from . import audit
 from .mail import queue_mail
 from .names import check_not_imitating, check_visible
+from .transaction import lock_for_check
 from .validation import check_characters
 
 MIN_PASSWORD_LENGTH = 10
@@ -677,6 +678,11 @@ def request_password_reset(email: str) -> None:
     user = db.session.scalar(select(User).where(User.email == email))
     if user is None:
         return
+    # The person's row is locked before the count, so parallel requests are counted one
+    # after another: each counted the others' links as not there yet, and eight at once
+    # mailed five (a way to flood someone's mailbox). Only the id is selected: a User
+    # comes with its department outer-joined, which PostgreSQL will not lock.
+    db.session.scalar(lock_for_check(select(User.id).where(User.id == user.id)))
     recent = db.session.scalar(
         select(func.count()).where(
             PasswordReset.user_id == user.id,
@@ -684,6 +690,7 @@ def request_password_reset(email: str) -> None:
         )
     )
     if recent and recent >= MAX_RESETS_PER_WINDOW:
+        db.session.commit()  # nothing to store: the lock ends now, not with the request
         return  # enough links are on their way; don't let anyone flood a mailbox
     token = secrets.token_urlsafe(32)
     minutes = current_app.config["FORUM_RESET_TOKEN_MINUTES"]
@@ -708,17 +715,45 @@ def request_password_reset(email: str) -> None:
     db.session.commit()
 
 
+def _invalid_link() -> NotFound:
+    return NotFound(_("This reset link is invalid, used or expired. Ask for a new one."))
+
+
 def _valid_reset(token: str) -> PasswordReset:
     token_hash = _token_hash(token or "")
     reset = db.session.scalar(select(PasswordReset).where(PasswordReset.token_hash == token_hash))
     if reset is None or reset.used_at is not None or reset.expires_at < utcnow():
-        raise NotFound(_("This reset link is invalid, used or expired. Ask for a new one."))
+        raise _invalid_link()
     return reset
 
 
 def check_reset_token(token: str) -> None:
     """Raise NotFound unless the token can still be used."""
     _valid_reset(token)
+
+
+def _claim_reset(token: str) -> int:
+    """Use the link up now, if it is still open and unexpired: whose it is, else NotFound.
+
+    One statement checks and marks it, so of two requests with the same link (a leaked
+    link racing its owner) only one sets a password: on PostgreSQL the second waits for
+    the first's row, then finds it used; SQLite has one writer at a time. Read first and
+    marked after, both found it unused and the second password replaced the first."""
+    now = utcnow()
+    user_id = db.session.scalar(
+        update(PasswordReset)
+        .where(
+            PasswordReset.token_hash == _token_hash(token or ""),
+            PasswordReset.used_at.is_(None),
+            PasswordReset.expires_at >= now,  # as _valid_reset: expired only once past
+        )
+        .values(used_at=now)
+        .returning(PasswordReset.user_id)
+        .execution_options(synchronize_session="fetch")
+    )
+    if user_id is None:
+        raise _invalid_link()
+    return user_id
 
 
 def _use_up_resets(user: User) -> None:
@@ -735,12 +770,15 @@ def _use_up_resets(user: User) -> None:
 def reset_password(token: str, new_password: str) -> User:
     """Use a reset token once: set the password and end every other session.
 
-    The account's failed logins are forgotten, so a locked-out owner can log in.
+    The account's failed logins are forgotten, so a locked-out owner can log in. A used
+    or expired link is told before the password is judged, and a weak password leaves
+    the link usable.
     """
-    reset = _valid_reset(token)
-    user = db.session.get(User, reset.user_id)
+    _valid_reset(token)
+    check_password_strength(new_password)
+    user = db.session.get(User, _claim_reset(token))
     assert user is not None
-    set_password(user, new_password)
+    _replace_password(user, new_password)
     return user
 
 
@@ -749,6 +787,11 @@ def set_password(user: User, new_password: str) -> None:
     `flask users set-password`): checked like the registration form's; every open reset link
     is used up, the failed logins forgotten and every session ends."""
     check_password_strength(new_password)
+    _replace_password(user, new_password)
+
+
+def _replace_password(user: User, new_password: str) -> None:
+    """`set_password` after the password is checked."""
     _use_up_resets(user)
     user.password_hash = hash_password(new_password)
     db.session.execute(delete(LoginAttempt).where(LoginAttempt.email == user.email))

@@ -42,6 +42,7 @@ from ..models.base import utcnow
 from ..queries.payloads import notification_dict
 from ..text import excerpt
 from .mail import queue_mail
+from .transaction import insert_on_conflict
 
 STOCKHOLM = ZoneInfo("Europe/Stockholm")
 IN_APP, IMMEDIATE, DIGEST = "in_app", "immediate", "digest"
@@ -183,11 +184,24 @@ def set_preference(user: User, kind: str, mode: str) -> None:
         raise Invalid(_("Unknown kind of notification."), field="kind")
     if mode not in MODES:
         raise Invalid(_("Choose how you want to be told."), field=kind)
-    row = db.session.get(NotificationPreference, (user.id, kind))
-    if row is None:
-        db.session.add(NotificationPreference(user_id=user.id, kind=kind, mode=mode))
-    else:
-        row.mode = mode
+    # One statement decides, not a read before the insert: a mail client's one-click
+    # unsubscribe and the person's own click (or two tabs) arrive at once, and both would
+    # read "no choice yet" and insert one.
+    table = NotificationPreference.__table__
+    stmt = insert_on_conflict(table, db.session.get_bind().dialect.name).values(
+        user_id=user.id, kind=kind, mode=mode
+    )
+    db.session.execute(
+        stmt.on_conflict_do_update(
+            index_elements=[table.c.user_id, table.c.kind], set_={"mode": stmt.excluded.mode}
+        )
+    )
+    # the row loaded in this session, if any, is read afresh when next used
+    loaded = db.session.identity_map.get(
+        db.session.identity_key(NotificationPreference, (user.id, kind))
+    )
+    if loaded is not None:
+        db.session.expire(loaded, ["mode"])
 
 
 def save_preferences(user: User | None, choices: dict[str, str]) -> None:
