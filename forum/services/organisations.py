@@ -27,12 +27,12 @@ from ..models import (
     User,
 )
 from ..models.base import utcnow
-from ..queries.organisations import get_organisation
 from ..text import slugify
 from . import audit, consultations
 from .mail import queue_mail
 from .names import check_visible
 from .slugs import free_slug
+from .transaction import lock_for_check
 from .validation import clean_text
 
 MAX_NAME = 200
@@ -116,10 +116,19 @@ def _number_taken(org_number: str) -> bool:
 
 
 def _locked(org_id: int) -> Organisation:
-    """Load and lock the organisation row, so membership changes happen one at a time."""
-    org = db.session.scalar(select(Organisation).where(Organisation.id == org_id).with_for_update())
+    """Load and lock the organisation row, so its review and membership changes happen one
+    at a time.
+
+    Read afresh (lock_for_check): a request that waited here decides on what the one before
+    it committed, not on the copy its page loaded first (get_by_slug). The memberships it
+    loaded are read again when next used, for the same reason: the checks after the lock
+    (whose role, which request still pending, who is an admin) decide on the stored rows."""
+    org = db.session.scalar(lock_for_check(select(Organisation).where(Organisation.id == org_id)))
     if org is None:
         raise NotFound(_("No such organisation."))
+    for loaded in list(db.session.identity_map.values()):
+        if isinstance(loaded, Membership):
+            db.session.expire(loaded)
     return org
 
 
@@ -152,14 +161,25 @@ def _is_last_admin(org: Organisation, membership: Membership) -> bool:
 
 
 def organisations_led_alone(user: User) -> list[str]:
-    """Names of the organisations whose only approved admin is `user`."""
-    led = db.session.scalars(
-        select(Membership).where(
-            Membership.user_id == user.id,
-            Membership.role == MemberRole.admin,
-            Membership.status == MembershipStatus.approved,
-        )
+    """Names of the organisations whose only approved admin is `user`.
+
+    Each organisation `user` is an admin of is locked first (until commit), as a membership
+    change locks it, so the answer holds until the caller commits: otherwise two admins
+    closing their accounts, or one closing while the other leaves, each count the other and
+    both go. In ascending id order, so two callers wait for each other rather than deadlock
+    (the membership changes lock a single organisation)."""
+    admin_of = (
+        Membership.user_id == user.id,
+        Membership.role == MemberRole.admin,
+        Membership.status == MembershipStatus.approved,
+    )
+    org_ids = db.session.scalars(
+        select(Membership.organisation_id).where(*admin_of).order_by(Membership.organisation_id)
     ).all()
+    for org_id in org_ids:
+        _locked(org_id)
+    # read after the locks: an admin who left (or was made one) meanwhile is counted right
+    led = db.session.scalars(select(Membership).where(*admin_of)).all()
     return sorted(m.organisation.name for m in led if _is_last_admin(m.organisation, m))
 
 
@@ -246,7 +266,9 @@ def _tell_organisation(org: Organisation, compose: Callable[[str], tuple[str, st
 def verify_organisation(actor: User | None, org_id: int) -> Organisation:
     """An admin confirms the organisation is real: its members may then act for it."""
     policy.require_login(actor)
-    org = get_organisation(org_id)
+    # locked before the status is read: of two clicks, or two admins deciding at once, the
+    # second waits and sees the first's decision (no second log entry, mail or round asking)
+    org = _locked(org_id)
     policy.require(
         policy.can_review_organisation(actor, org), _("Only admins can verify organisations.")
     )
@@ -275,7 +297,7 @@ def verify_organisation(actor: User | None, org_id: int) -> Organisation:
 def reject_organisation(actor: User | None, org_id: int, reason: str) -> Organisation:
     """An admin turns the registration down, with a reason the organisation is told."""
     policy.require_login(actor)
-    org = get_organisation(org_id)
+    org = _locked(org_id)  # before the status is read, as in verify_organisation
     policy.require(
         policy.can_review_organisation(actor, org), _("Only admins can reject organisations.")
     )

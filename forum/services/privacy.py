@@ -66,6 +66,7 @@ from . import exports, search_index
 from .accounts import confirm_password
 from .audit import record as audit
 from .organisations import organisations_led_alone
+from .transaction import lock_for_check
 
 
 def pseudonym(user_id: int) -> str:
@@ -91,7 +92,8 @@ def close_account(
         raise Forbidden(_("You may not do that."))
     elif user.is_admin:
         raise Forbidden(_("Remove the admin role before closing an admin's account."))
-    led = organisations_led_alone(user)
+    _lock_account(user_id)
+    led = organisations_led_alone(user)  # locks the organisations they are an admin of
     if led:
         raise Conflict(
             _(
@@ -124,6 +126,24 @@ def close_account(
     exports.remove_export_files(list(copies))
     disconnect_user(user.id)
     return user
+
+
+def _lock_account(user_id: int) -> None:
+    """Lock the person's row until commit and read it afresh, so a second click on "close my
+    account" (or an admin closing it meanwhile) waits, then finds it closed.
+
+    After the password check, which commits (it counts the attempt), and before the
+    organisations are locked (organisations_led_alone): the membership changes and reviews
+    lock one organisation and no person, so the two orders cannot meet in a cycle. FOR NO KEY
+    UPDATE, not FOR UPDATE: a row written that refers to the person (the log entry of them
+    leaving an organisation in another tab, a notice to them) takes a key-share lock on their
+    row, and FOR UPDATE would make that writer wait for this closing while this closing waits
+    for the writer's organisation: PostgreSQL would end one of them as a deadlock."""
+    locked = lock_for_check(select(User).where(User.id == user_id))
+    # OF users: the person's department comes by an outer join, which cannot be locked
+    user = db.session.scalar(locked.with_for_update(key_share=True, of=User))
+    if user is None or user.is_closed:
+        raise NotFound(_("No such account."))
 
 
 # Stored text that can @mention someone: (model, markdown column, HTML column).
