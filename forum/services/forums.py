@@ -8,7 +8,7 @@ from typing import Any, cast
 
 from flask import current_app
 from flask_babel import gettext as _
-from sqlalchemy import Table, bindparam, case, func, literal_column, select, update
+from sqlalchemy import Table, bindparam, case, delete, func, literal_column, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
 from sqlalchemy.orm.attributes import set_committed_value
@@ -33,13 +33,14 @@ from ..models import (
     Visibility,
 )
 from ..models.base import utcnow
+from ..models.forums import forum_members, forum_moderators
 from ..queries import forums as forum_queries
 from ..queries import payloads
 from ..text import Rendered, slugify
 from . import audit, moderation, notifications, throttle
 from .rendering import MAX_BODY, MAX_DESCRIPTION, MAX_TITLE, render_body, replace_text
 from .slugs import free_slug
-from .transaction import insert_on_conflict
+from .transaction import insert_on_conflict, lock_for_check
 from .validation import check_characters, chosen_commitments, clean_text
 
 MAX_CLIENT_ID = 64
@@ -56,6 +57,13 @@ def _visibility(value: str | None) -> Visibility:
         raise Invalid(_("Choose who can read the forum."), field="visibility") from None
 
 
+SLUG_ATTEMPTS = 5  # forums opened with one title at the same moment, one after another
+
+
+def _slug_taken(slug: str) -> bool:
+    return db.session.scalar(select(Forum.id).where(Forum.slug == slug)) is not None
+
+
 def create_forum(
     user: User | None,
     title: str,
@@ -70,27 +78,42 @@ def create_forum(
     title = clean_text(title, "title", max_length=MAX_TITLE, single_line=True)
     description = clean_text(description, "description", max_length=MAX_DESCRIPTION, required=False)
     vis = _visibility(visibility)
-    slug = free_slug(  # a slug whose page is the forum's ("New" is not /forums/new)
-        slugify(title, "forum"),
-        "forums.forum",
-        lambda taken: db.session.scalar(select(Forum.id).where(Forum.slug == taken)) is not None,
+    commitments = chosen_commitments(commitment_ids)
+    moderators = (
+        list(db.session.scalars(select(User).where(User.id.in_(moderator_ids))))
+        if moderator_ids
+        else []
     )
-    forum = Forum(
-        slug=slug,
-        title=title,
-        description=description,
-        description_html=render_body(description).html if description else "",
-        visibility=vis,
-        created_by_id=user.id,  # type: ignore[union-attr]
-    )
-    forum.commitments = chosen_commitments(commitment_ids)
-    if moderator_ids:
-        forum.moderators = list(db.session.scalars(select(User).where(User.id.in_(moderator_ids))))
-    if vis == Visibility.invite:
-        forum.members = [user]  # type: ignore[list-item]
-    db.session.add(forum)
-    db.session.commit()
-    return forum
+    description_html = render_body(description).html if description else ""
+    attempts = 1
+    while True:
+        slug = free_slug(  # a slug whose page is the forum's ("New" is not /forums/new)
+            slugify(title, "forum"), "forums.forum", _slug_taken
+        )
+        forum = Forum(
+            slug=slug,
+            title=title,
+            description=description,
+            description_html=description_html,
+            visibility=vis,
+            created_by_id=user.id,  # type: ignore[union-attr]
+        )
+        forum.commitments = list(commitments)
+        forum.moderators = list(moderators)
+        if vis == Visibility.invite:
+            forum.members = [user]  # type: ignore[list-item]
+        try:
+            with db.session.begin_nested():
+                db.session.add(forum)
+        except IntegrityError:
+            # Another forum took the slug between the look-up and the insert (the same title
+            # sent twice, a double click): the unique constraint decided; choose again.
+            if not _slug_taken(slug) or attempts == SLUG_ATTEMPTS:
+                raise
+            attempts += 1
+            continue
+        db.session.commit()
+        return forum
 
 
 def start_thread(
@@ -409,9 +432,14 @@ def _own_message(user: User | None, message_id: int) -> Message:
         policy.require(False, _("You can only change your own messages."))
     policy.require_can_send(user, message.thread)
     moderation.check_not_muted(user, message.thread)  # type: ignore[arg-type]
-    if message.state != MessageState.visible:
+    # Read the state afresh under the message's lock, the one a moderator's hide takes first:
+    # without it an edit that read "visible" just before a hide committed wrote its text over
+    # the hidden message (shown live again, quoted in notifications), and an edit in one tab
+    # wrote over a delete in another. Now the later request waits, then sees the change.
+    locked = db.session.scalar(lock_for_check(select(Message).where(Message.id == message.id)))
+    if locked is None or locked.state != MessageState.visible:
         raise Invalid(_("This message can no longer be changed."))
-    return message
+    return locked
 
 
 def edit_message(user: User | None, message_id: int, body: object) -> Message:
@@ -494,6 +522,9 @@ def _person_by_email(email: str) -> User:
     return user
 
 
+_PEOPLE_LINKS: dict[str, Table] = {"member": forum_members, "moderator": forum_moderators}
+
+
 def change_forum_people(actor: User | None, forum: Forum, email: str, role: str, add: bool) -> User:
     """Add or remove an invited member (`role="member"`) or a forum moderator."""
     policy.require_login(actor)
@@ -502,23 +533,32 @@ def change_forum_people(actor: User | None, forum: Forum, email: str, role: str,
         _("Only admins and the forum's owner manage its people."),
     )
     person = _person_by_email(email)
-    people = (
-        forum.members if role == "member" else forum.moderators if role == "moderator" else None
-    )
-    if people is None:
+    links = _PEOPLE_LINKS.get(role)
+    if links is None:
         raise Invalid(_("Unknown role."), field="role")
-    present = any(p.id == person.id for p in people)
-    if add and not present:
-        people.append(person)
-    elif not add and present:
-        people.remove(person)
+    # One statement on the link table, not "already there?" read before a change to the
+    # loaded list: two requests at once (a double click, two tabs) would both pass that
+    # read, and the second insert break the primary key or the second delete match no row.
+    # The row decides: the second request changes nothing and logs nothing.
+    if add:
+        statement = (
+            insert_on_conflict(links, db.session.get_bind().dialect.name)
+            .values(forum_id=forum.id, user_id=person.id)
+            .on_conflict_do_nothing()
+        )
     else:
-        return person
-    action = f"forum.{role}.{'added' if add else 'removed'}"
-    audit.record(actor, action, "forum", forum.id, audit.person(person))
-    if not add:
-        recheck_access_after_commit(forum_ids=[forum.id], user_ids=[person.id])
-    db.session.commit()
+        statement = delete(links).where(links.c.forum_id == forum.id, links.c.user_id == person.id)
+    # RETURNING, not rowcount: SQLAlchemy leaves an INSERT's rowcount unset (-1) on psycopg
+    changed = db.session.execute(statement.returning(links.c.user_id)).first() is not None
+    if forum in db.session:
+        # the list loaded for the permission check or the page no longer says who is there
+        db.session.expire(forum, [f"{role}s"])
+    if changed:
+        action = f"forum.{role}.{'added' if add else 'removed'}"
+        audit.record(actor, action, "forum", forum.id, audit.person(person))
+        if not add:
+            recheck_access_after_commit(forum_ids=[forum.id], user_ids=[person.id])
+    db.session.commit()  # also when nothing changed: SQLite's write lock is not kept
     return person
 
 

@@ -1,0 +1,259 @@
+"""Two requests on one forum or message at the same moment: a double click, two tabs, or the
+author and a moderator acting on the same message.
+
+Each worker waits at a barrier (bounded by a timeout) so the requests really overlap. SQLite
+has one writer at a time and no row locks, so the races (marked postgres) run on PostgreSQL
+only (set FORUM_TEST_DATABASE_URL), as the other race tests do; the same changes made one after
+the other run on both. The second request ends as a no-op or a refusal the page can show (a
+DomainError), never a 500, and what was done is logged once.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+
+import pytest
+from sqlalchemy import event, func, select
+from support import at_once
+
+from forum.errors import Invalid
+from forum.extensions import db as _db
+from forum.models import (
+    AuditEntry,
+    Forum,
+    Message,
+    MessageRevision,
+    MessageState,
+    Notification,
+    User,
+)
+from forum.models.forums import forum_members, forum_moderators
+from forum.services import forums, moderation
+
+
+@pytest.fixture(autouse=True)
+def _postgres_only(request, db_url):
+    if request.node.get_closest_marker("postgres") and not db_url.startswith("postgresql"):
+        pytest.skip("SQLite has no row locks (FOR UPDATE) and one writer at a time")
+
+
+def both(
+    app,
+    steps: list[Callable[[User], object]],
+    people: list[int],
+    first_holds_lock: bool = False,
+) -> list[object]:
+    """Step i run by person i, the two at once: each one's "ok" or the exception raised.
+
+    `first_holds_lock`: step 1 starts only once step 0 has locked the message's row (its
+    SELECT ... FOR UPDATE, or an UPDATE of the row where nothing locks it first), and step 0
+    then pauses a moment before going on. So step 1 reads the message while step 0's change
+    is not yet committed, every time, rather than when the threads happen to interleave so."""
+    ready = threading.Barrier(2, timeout=10)
+    locked = threading.Event()
+    first: list[int] = []
+
+    def pause_once_locked(_conn, _cursor, statement: str, *_args) -> None:
+        takes_row = "FOR UPDATE" in statement or statement.startswith("UPDATE messages")
+        if first and threading.get_ident() == first[0] and takes_row and not locked.is_set():
+            locked.set()
+            time.sleep(0.05)  # holding the lock: step 1 reads and queues meanwhile
+
+    def act(i: int) -> object:
+        user = _db.session.get(User, people[i])
+        ready.wait()
+        if i == 0:
+            first.append(threading.get_ident())
+        elif first_holds_lock:
+            assert locked.wait(10), "step 0 never locked the message"
+        steps[i](user)
+        return "ok"
+
+    if not first_holds_lock:
+        return at_once(app, act, 2)
+    event.listen(_db.engine, "after_cursor_execute", pause_once_locked)
+    try:
+        return at_once(app, act, 2)
+    finally:
+        event.remove(_db.engine, "after_cursor_execute", pause_once_locked)
+
+
+def count(*where) -> int:
+    _db.session.expire_all()
+    return _db.session.scalar(select(func.count()).where(*where))
+
+
+@pytest.fixture
+def invite_only(make):
+    owner, guest = make.user("official"), make.user()
+    forum = make.forum(owner=owner, visibility="invite")
+    return owner, guest, forum.id
+
+
+LINKS = {"member": forum_members, "moderator": forum_moderators}
+
+
+def linked(role: str, forum_id: int, person: User) -> int:
+    links = LINKS[role]
+    return count(links.c.forum_id == forum_id, links.c.user_id == person.id)
+
+
+def logged(role: str, done: str, forum_id: int) -> int:
+    return count(AuditEntry.action == f"forum.{role}.{done}", AuditEntry.target_id == forum_id)
+
+
+def change(forum_id: int, email: str, role: str, add: bool) -> Callable[[User], object]:
+    return lambda u: forums.change_forum_people(
+        u, _db.session.get(Forum, forum_id), email, role, add
+    )
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("role", ["member", "moderator"])
+def test_adding_a_person_twice_at_once_adds_them_once(app, invite_only, role):
+    """A double click on "add": both read "not there yet" and inserted, and the second
+    insert broke the link table's primary key (a 500). Now the second is a no-op."""
+    owner, guest, forum_id = invite_only
+    outcomes = both(app, [change(forum_id, guest.email, role, True)] * 2, [owner.id] * 2)
+    assert outcomes == ["ok", "ok"]
+    assert linked(role, forum_id, guest) == 1
+    assert logged(role, "added", forum_id) == 1
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("role", ["member", "moderator"])
+def test_removing_a_person_twice_at_once_removes_them_once(app, invite_only, role):
+    """Two tabs on "remove": both read "there" and deleted, and the second delete matched
+    no row (StaleDataError, a 500). Now the second is a no-op."""
+    owner, guest, forum_id = invite_only
+    with app.test_request_context():
+        change(forum_id, guest.email, role, True)(_db.session.get(User, owner.id))
+    outcomes = both(app, [change(forum_id, guest.email, role, False)] * 2, [owner.id] * 2)
+    assert outcomes == ["ok", "ok"]
+    assert linked(role, forum_id, guest) == 0
+    assert logged(role, "removed", forum_id) == 1
+
+
+@pytest.mark.parametrize("role", ["member", "moderator"])
+def test_adding_or_removing_again_changes_nothing_and_the_loaded_list_follows(
+    app, invite_only, role
+):
+    """One after the other, on either database: the forum's list loaded for the page (or the
+    permission check) is read again after each change, not kept as it was before it; a
+    second add or remove is a no-op with no second log entry."""
+    owner, guest, forum_id = invite_only
+    with app.test_request_context():
+        actor, forum = _db.session.get(User, owner.id), _db.session.get(Forum, forum_id)
+        people = lambda: [p.id for p in getattr(forum, f"{role}s")]  # noqa: E731
+        assert guest.id not in people()
+        for add in (True, True, False, False):
+            forums.change_forum_people(actor, forum, guest.email, role, add)
+            assert people().count(guest.id) == (1 if add else 0)
+    assert linked(role, forum_id, guest) == 0
+    assert logged(role, "added", forum_id) == 1
+    assert logged(role, "removed", forum_id) == 1
+
+
+@pytest.mark.postgres
+def test_creating_a_forum_twice_at_once_opens_two_with_their_own_slugs(app, make):
+    """A double click on "open the forum": both found the slug free, and the second insert
+    broke its unique constraint (a 500). The form has no one-time token (as the action
+    form's), so each submission opens a forum; the second takes the next free slug."""
+    owner = make.user("official")
+    ids = make.commitment_ids(2)
+    step = lambda u: forums.create_forum(u, "Trygghet i parken", "", "public", ids)  # noqa: E731
+    outcomes = both(app, [step, step], [owner.id] * 2)
+    assert outcomes == ["ok", "ok"]
+    _db.session.expire_all()
+    slugs = _db.session.scalars(select(Forum.slug).where(Forum.title == "Trygghet i parken"))
+    assert sorted(slugs) == ["trygghet-i-parken", "trygghet-i-parken-2"]
+
+
+@pytest.fixture
+def posted(make):
+    """A moderator, and an author's abusive message mentioning a reader (who is notified)."""
+    mod, author, reader = make.user(), make.user(), make.user()
+    thread = make.thread(forum=make.forum(moderators=[mod]), author=author)
+    body = f"@{reader.handle} du är en idiot"
+    message = make.message(thread, author, body)
+    return {"mod": mod, "author": author, "reader": reader, "id": message.id, "body": body}
+
+
+@pytest.fixture
+def room_events(monkeypatch) -> list[tuple[str, str]]:
+    """The message events queued for the thread's room, with the state each one shows."""
+    sent: list[tuple[str, str]] = []
+
+    def spy(name: str, payload: dict, room: str) -> None:
+        if name.startswith("message:"):
+            sent.append((name, payload["message"]["state"]))
+
+    monkeypatch.setattr(forums, "emit_after_commit", spy)
+    monkeypatch.setattr(moderation, "emit_after_commit", spy)
+    return sent
+
+
+def stored(message_id: int) -> Message:
+    _db.session.expire_all()
+    return _db.session.get(Message, message_id)
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("author_does", ["edit", "delete"])
+def test_the_authors_change_after_a_hide_is_refused(app, posted, room_events, author_does):
+    """A moderator hides the message while its author edits (or deletes) it. The author's
+    request read "visible" before the hide committed and wrote after it: the abusive text
+    came back live (message:edited, visible, after message:hidden) and into the reader's
+    notice, or the hidden message became "deleted". Now the author's request waits for the
+    moderator's lock, reads the message hidden, and is refused as for any hidden message."""
+    message_id, reader = posted["id"], posted["reader"]
+    worse = f"@{reader.handle} du är en riktig idiot"
+    authors = {
+        "edit": lambda u: forums.edit_message(u, message_id, worse),
+        "delete": lambda u: forums.delete_message(u, message_id),
+    }
+    outcomes = both(
+        app,
+        [
+            lambda u: moderation.hide_message(u, message_id, "other", "Personangrepp"),
+            authors[author_does],
+        ],
+        [posted["mod"].id, posted["author"].id],
+        first_holds_lock=True,
+    )
+    assert outcomes[0] == "ok"
+    assert isinstance(outcomes[1], Invalid), outcomes
+    message = stored(message_id)
+    assert message.state == MessageState.hidden
+    assert message.body == posted["body"]
+    assert count(MessageRevision.message_id == message_id) == 0
+    assert room_events == [("message:hidden", "hidden")]
+    excerpts = _db.session.scalars(
+        select(Notification.excerpt).where(Notification.message_id == message_id)
+    ).all()
+    assert excerpts and not any("riktig" in (e or "") for e in excerpts)
+
+
+@pytest.mark.postgres
+def test_an_edit_in_one_tab_after_a_delete_in_another_is_refused(app, posted, room_events):
+    """The author deletes in one tab and edits in another: the edit wrote new text into the
+    deleted message (the text kept on record) and broadcast it as visible."""
+    message_id, author = posted["id"], posted["author"]
+    outcomes = both(
+        app,
+        [
+            lambda u: forums.delete_message(u, message_id),
+            lambda u: forums.edit_message(u, message_id, "Ångrar mig, ny text"),
+        ],
+        [author.id, author.id],
+        first_holds_lock=True,
+    )
+    assert outcomes[0] == "ok"
+    assert isinstance(outcomes[1], Invalid), outcomes
+    message = stored(message_id)
+    assert message.state == MessageState.deleted
+    assert message.body == posted["body"]
+    assert count(MessageRevision.message_id == message_id) == 0
+    assert room_events == [("message:deleted", "deleted")]
