@@ -480,3 +480,64 @@ def test_only_the_owner_and_admins_change_who_can_read_a_forum(client, make, aut
     assert db.session.get(Forum, forum.id).visibility == "public"
     auth.login(make.user("admin"))
     assert client.get(f"/forums/{forum.slug}/visibility").status_code == 200
+
+
+def test_a_thread_form_sent_again_answers_with_the_thread_it_started(client, make, auth, db):
+    """The same form sent twice (a double tap, or again after the answer was lost on a patchy
+    network) starts one thread: the second answer leads to the first's thread. Other words,
+    or the same ones after REPEAT_WINDOW, start another."""
+    from datetime import timedelta
+
+    from forum.models.base import utcnow
+    from forum.services import forums as forum_service
+
+    member = make.user()
+    forum = make.forum()
+    auth.login(member)
+    cid = str(make.commitment_ids(1)[0])
+    data = {"title": "Ny tråd", "commitments": [cid], "body": "Första inlägget"}
+    first = client.post(f"/forums/{forum.slug}", data=data)
+    second = client.post(f"/forums/{forum.slug}", data=data)
+    assert first.status_code == second.status_code == 302
+    assert first.headers["Location"] == second.headers["Location"]
+    threads = lambda: db.session.scalar(select(func.count()).select_from(Thread))  # noqa: E731
+    assert threads() == 1
+    thread = db.session.scalar(select(Thread))
+    assert thread.message_count == 1
+
+    other = client.post(f"/forums/{forum.slug}", data={**data, "body": "Ett annat inlägg"})
+    bare = client.post(f"/forums/{forum.slug}", data={**data, "body": ""})
+    assert threads() == 3
+    assert (
+        len({first.headers["Location"], other.headers["Location"], bare.headers["Location"]}) == 3
+    )
+    # an empty first message is a repeat of the thread without one, not of the others
+    assert (
+        client.post(f"/forums/{forum.slug}", data={**data, "body": ""}).headers["Location"]
+        == bare.headers["Location"]
+    )
+
+    thread.created_at = utcnow() - forum_service.REPEAT_WINDOW - timedelta(seconds=1)
+    db.session.commit()
+    later = client.post(f"/forums/{forum.slug}", data=data)
+    assert later.headers["Location"] != first.headers["Location"] and threads() == 4
+
+
+def test_a_forum_form_sent_again_opens_one_forum(make, db):
+    """Opening a forum twice with the same words is one forum; another description, or
+    another person, opens another."""
+    from forum.services import forums as forum_service
+
+    official, colleague = make.user("official"), make.user("official")
+    ids = make.commitment_ids(1)
+    first = forum_service.create_forum(official, "Trygghet", "Om parken", "public", ids)
+    again = forum_service.create_forum(official, "Trygghet", "Om parken", "public", ids)
+    assert again.id == first.id
+    other = forum_service.create_forum(official, "Trygghet", "Om torget", "public", ids)
+    theirs = forum_service.create_forum(colleague, "Trygghet", "Om parken", "public", ids)
+    assert len({first.id, other.id, theirs.id}) == 3
+    assert sorted(f.slug for f in (first, other, theirs)) == [
+        "trygghet",
+        "trygghet-2",
+        "trygghet-3",
+    ]

@@ -27,6 +27,7 @@ from forum.models import (
     MessageRevision,
     MessageState,
     Notification,
+    Thread,
     User,
 )
 from forum.models.forums import forum_members, forum_moderators
@@ -157,18 +158,52 @@ def test_adding_or_removing_again_changes_nothing_and_the_loaded_list_follows(
 
 
 @pytest.mark.postgres
-def test_creating_a_forum_twice_at_once_opens_two_with_their_own_slugs(app, make):
+def test_opening_a_forum_twice_at_once_opens_it_once(app, make):
     """A double click on "open the forum": both found the slug free, and the second insert
-    broke its unique constraint (a 500). The form has no one-time token (as the action
-    form's), so each submission opens a forum; the second takes the next free slug."""
+    broke its unique constraint (a 500). The second submission now waits for the first and
+    is answered with the forum it opened."""
     owner = make.user("official")
     ids = make.commitment_ids(2)
+    opened: list[int] = []
+
+    def step(user: User) -> None:
+        opened.append(forums.create_forum(user, "Trygghet i parken", "", "public", ids).id)
+
+    assert both(app, [step, step], [owner.id] * 2) == ["ok", "ok"]
+    assert len(opened) == 2 and opened[0] == opened[1]
+    assert count(Forum.title == "Trygghet i parken") == 1
+
+
+@pytest.mark.postgres
+def test_two_people_opening_forums_with_one_title_at_once_get_their_own_slugs(app, make):
+    """Two officials open a forum with the same title in the same moment: both look the slug
+    up free, the constraint refuses the second insert, and it chooses the next free slug."""
+    first, second = make.user("official"), make.user("official")
+    ids = make.commitment_ids(2)
     step = lambda u: forums.create_forum(u, "Trygghet i parken", "", "public", ids)  # noqa: E731
-    outcomes = both(app, [step, step], [owner.id] * 2)
-    assert outcomes == ["ok", "ok"]
+    assert both(app, [step, step], [first.id, second.id]) == ["ok", "ok"]
     _db.session.expire_all()
     slugs = _db.session.scalars(select(Forum.slug).where(Forum.title == "Trygghet i parken"))
     assert sorted(slugs) == ["trygghet-i-parken", "trygghet-i-parken-2"]
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("body", ["", "Hur gör vi kvällarna tryggare?"])
+def test_starting_a_thread_twice_at_once_starts_it_once(app, make, body):
+    """A double tap on "start the thread" on a slow phone: two threads with the same words.
+    The second now waits for the first under the person's lock and gets its thread."""
+    author = make.user()
+    forum_id, ids = make.forum().id, make.commitment_ids(1)
+    started: list[int] = []
+
+    def step(user: User) -> None:
+        forum = _db.session.get(Forum, forum_id)
+        started.append(forums.start_thread(user, forum, "Belysning i parken", ids, body).id)
+
+    assert both(app, [step, step], [author.id] * 2) == ["ok", "ok"]
+    assert len(started) == 2 and started[0] == started[1]
+    assert count(Thread.title == "Belysning i parken") == 1
+    assert count(Message.thread_id == started[0]) == (1 if body else 0)
 
 
 @pytest.fixture

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 from functools import cache
 from typing import Any, cast
 
 from flask import current_app
 from flask_babel import gettext as _
-from sqlalchemy import Table, bindparam, case, delete, func, literal_column, select, update
+from sqlalchemy import String, Table, bindparam, case, delete, func, literal_column, select, update
+from sqlalchemy import cast as sa_cast
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import joinedload
+from sqlalchemy.orm import aliased, joinedload
 from sqlalchemy.orm.attributes import set_committed_value
 
 from .. import policy
@@ -40,7 +42,7 @@ from ..text import Rendered, slugify
 from . import audit, moderation, notifications, throttle
 from .rendering import MAX_BODY, MAX_DESCRIPTION, MAX_TITLE, render_body, replace_text
 from .slugs import free_slug
-from .transaction import insert_on_conflict, lock_for_check
+from .transaction import insert_on_conflict, lock_for_check, lock_person
 from .validation import check_characters, chosen_commitments, clean_text
 
 MAX_CLIENT_ID = 64
@@ -58,6 +60,10 @@ def _visibility(value: str | None) -> Visibility:
 
 
 SLUG_ATTEMPTS = 5  # forums opened with one title at the same moment, one after another
+# A forum or thread started again by the same person with the same words within this time
+# is the same form sent twice (a double tap, a retry after the answer was lost on a patchy
+# network), not a second one: the first is the answer.
+REPEAT_WINDOW = timedelta(minutes=10)
 
 
 def _slug_taken(slug: str) -> bool:
@@ -85,6 +91,12 @@ def create_forum(
         else []
     )
     description_html = render_body(description).html if description else ""
+    author_id: int = user.id  # type: ignore[union-attr]
+    lock_person(author_id)  # the same form sent twice at once waits here
+    again = _forum_just_opened(author_id, title, description, vis)
+    if again is not None:
+        db.session.commit()
+        return again
     attempts = 1
     while True:
         slug = free_slug(  # a slug whose page is the forum's ("New" is not /forums/new)
@@ -96,7 +108,7 @@ def create_forum(
             description=description,
             description_html=description_html,
             visibility=vis,
-            created_by_id=user.id,  # type: ignore[union-attr]
+            created_by_id=author_id,
         )
         forum.commitments = list(commitments)
         forum.moderators = list(moderators)
@@ -116,6 +128,25 @@ def create_forum(
         return forum
 
 
+def _forum_just_opened(
+    author_id: int, title: str, description: str, visibility: Visibility
+) -> Forum | None:
+    """The forum this person opened within REPEAT_WINDOW with these words, if there is one."""
+    query = (
+        select(Forum)
+        .where(
+            Forum.created_by_id == author_id,
+            Forum.title == title,
+            Forum.description == description,
+            Forum.visibility == visibility,
+            Forum.created_at > utcnow() - REPEAT_WINDOW,
+        )
+        .order_by(Forum.id.desc())
+        .limit(1)
+    )
+    return db.session.scalar(query)
+
+
 def start_thread(
     user: User | None, forum: Forum, title: str, commitment_ids: list[int], body: str = ""
 ) -> Thread:
@@ -131,6 +162,11 @@ def start_thread(
         raise Invalid(_("At most %(n)d characters.", n=MAX_BODY), field="body")
     thread = Thread(forum_id=forum.id, title=title, author_id=user.id)  # type: ignore[union-attr]
     moderation.check_not_muted(user, thread)  # type: ignore[arg-type]  # a thread is a post too
+    lock_person(user.id)  # type: ignore[union-attr]  # the same form sent twice at once waits here
+    again = _thread_just_started(user, forum, title, body)  # type: ignore[arg-type]
+    if again is not None:
+        db.session.commit()
+        return again
     thread.forum = forum
     thread.commitments = chosen_commitments(commitment_ids)
     db.session.add(thread)
@@ -139,6 +175,31 @@ def start_thread(
         _insert_message(user, thread, body, f"thread-{thread.id}-first", None, _LOOK_UP)  # type: ignore[arg-type]
     db.session.commit()
     return thread
+
+
+def _thread_just_started(user: User, forum: Forum, title: str, body: str) -> Thread | None:
+    """The thread `user` started in `forum` within REPEAT_WINDOW with this title and first
+    message (none, if `body` is empty), if there is one."""
+    first = aliased(Message)
+    query = (
+        select(Thread)
+        .outerjoin(
+            first,
+            (first.thread_id == Thread.id)
+            & (first.author_id == user.id)
+            & (first.client_id == "thread-" + sa_cast(Thread.id, String) + "-first"),
+        )
+        .where(
+            Thread.forum_id == forum.id,
+            Thread.author_id == user.id,
+            Thread.title == title,
+            Thread.created_at > utcnow() - REPEAT_WINDOW,
+            first.body == body if body else first.id.is_(None),
+        )
+        .order_by(Thread.id.desc())
+        .limit(1)
+    )
+    return db.session.scalar(query)
 
 
 def check_typing(user: User | None, thread_id: int) -> Thread:

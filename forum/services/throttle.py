@@ -12,12 +12,11 @@ from functools import cache
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import update
 
 from ..config import DEFAULT_REDIS_TIMEOUT, RateLimit, redis_client_options
 from ..extensions import db
-from ..models import User
 from ..models.base import utcnow
+from .transaction import lock_person
 
 log = logging.getLogger(__name__)
 
@@ -62,11 +61,6 @@ def take(
     allowed = redis_hit(name, key, limit.count, limit.seconds)
     if allowed is not None:
         return allowed
-    db.session.execute(
-        update(User)
-        .where(User.id == person_id)
-        .values(id=User.id)
-        .execution_options(synchronize_session=False)
-    )
+    lock_person(person_id)
     count = db.session.scalar(recent(utcnow() - timedelta(seconds=limit.seconds)))
     return (count or 0) < limit.count

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import update
+
 from ..extensions import db
+from ..models import User
 
 
 def discard_changes() -> None:
@@ -36,8 +39,19 @@ def lock_for_check(statement: Any) -> Any:
     database's write lock now, so what is read after it in this transaction cannot change
     before its commit. Call it before the check, not between the check and the write."""
     if db.session.get_bind().dialect.name == "sqlite":
-        from sqlalchemy import update
-
         table = statement.column_descriptions[0]["entity"].__table__
         db.session.execute(update(table).where(statement.whereclause).values(id=table.c.id))
     return statement.with_for_update().execution_options(populate_existing=True)
+
+
+def lock_person(person_id: int) -> None:
+    """Lock a person's row until commit, so that what one person sends twice at once (a
+    double tap on a slow phone, a form sent again after its answer was lost) is handled one
+    after the other: an UPDATE that changes nothing, a row lock on PostgreSQL (not a key
+    lock: rows that refer to the person can still be written) and the write lock on SQLite."""
+    db.session.execute(
+        update(User)
+        .where(User.id == person_id)
+        .values(id=User.id)
+        .execution_options(synchronize_session=False)
+    )
