@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from support import csrf_tokens, without_csrf_tokens
 
 from forum.models import Forum, Message, Notification, OutboxMail, Thread
@@ -517,10 +517,17 @@ def test_a_thread_form_sent_again_answers_with_the_thread_it_started(client, mak
         == bare.headers["Location"]
     )
 
-    thread.created_at = utcnow() - forum_service.REPEAT_WINDOW - timedelta(seconds=1)
+    # its author deleted the first message: sending the same words again posts them again
+    first_message = db.session.scalar(select(Message).where(Message.thread_id == thread.id))
+    forum_service.delete_message(member, first_message.id)
+    renewed = client.post(f"/forums/{forum.slug}", data=data)
+    assert renewed.headers["Location"] != first.headers["Location"] and threads() == 4
+
+    long_ago = utcnow() - forum_service.REPEAT_WINDOW - timedelta(seconds=1)
+    db.session.execute(update(Thread).values(created_at=long_ago))
     db.session.commit()
     later = client.post(f"/forums/{forum.slug}", data=data)
-    assert later.headers["Location"] != first.headers["Location"] and threads() == 4
+    assert later.headers["Location"] != renewed.headers["Location"] and threads() == 5
 
 
 def test_a_forum_form_sent_again_opens_one_forum(make, db):

@@ -972,3 +972,16 @@ def test_messages_are_never_deleted_by_moderation(scene, db):
     moderation.hide_message(scene.forum_moderator, scene.message.id, "other", "x")
     moderation.redact_message(scene.forum_moderator, scene.message.id, "", "y")
     assert count(db, Message) == 3
+
+
+def test_a_flag_leaves_the_messages_changed_at_alone(make, db):
+    """Flagging locks the message (on SQLite an UPDATE that sets its key to itself): the lock
+    must not stamp `changed_at`, which sends the message to every page that reconnects as
+    changed, though nothing a reader sees changed."""
+    author, reader = make.user(), make.user()
+    message = make.message(make.thread(author=author), author, "Köp klockor")
+    db.session.refresh(message)
+    before = message.changed_at
+    moderation.flag_message(reader, message.id, "spam")
+    db.session.expire_all()
+    assert db.session.get(Message, message.id).changed_at == before

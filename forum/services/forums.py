@@ -162,13 +162,14 @@ def start_thread(
         raise Invalid(_("At most %(n)d characters.", n=MAX_BODY), field="body")
     thread = Thread(forum_id=forum.id, title=title, author_id=user.id)  # type: ignore[union-attr]
     moderation.check_not_muted(user, thread)  # type: ignore[arg-type]  # a thread is a post too
+    commitments = chosen_commitments(commitment_ids)  # refused before the lock, not under it
     lock_person(user.id)  # type: ignore[union-attr]  # the same form sent twice at once waits here
     again = _thread_just_started(user, forum, title, body)  # type: ignore[arg-type]
     if again is not None:
         db.session.commit()
         return again
     thread.forum = forum
-    thread.commitments = chosen_commitments(commitment_ids)
+    thread.commitments = commitments
     db.session.add(thread)
     db.session.flush()
     if body:
@@ -194,7 +195,10 @@ def _thread_just_started(user: User, forum: Forum, title: str, body: str) -> Thr
             Thread.author_id == user.id,
             Thread.title == title,
             Thread.created_at > utcnow() - REPEAT_WINDOW,
-            first.body == body if body else first.id.is_(None),
+            # a first message its author deleted since is not what this form would post
+            (first.body == body) & (first.state != MessageState.deleted)
+            if body
+            else first.id.is_(None),
         )
         .order_by(Thread.id.desc())
         .limit(1)
@@ -508,6 +512,7 @@ def edit_message(user: User | None, message_id: int, body: object) -> Message:
     message = _own_message(user, message_id)
     text = _validate_body(body)
     if text == message.body:
+        db.session.commit()  # nothing to change: the message's lock ends now
         return message
     replace_text(message, text)
     message.edited_at = utcnow()

@@ -358,17 +358,17 @@ def flag_message(
     if message.author_id == user.id:
         raise Invalid(_("You cannot flag your own message."))
     policy.require(policy.can_flag_message(user, message), _("You may not flag this message."))
+    try:
+        kind = FlagReason(reason or "")
+    except ValueError:
+        raise Invalid(_("Choose why you flag the message."), field="reason") from None
+    text = clean_text(note, "note", max_length=MAX_FLAG_NOTE, required=kind == FlagReason.other)
     # Under the message's lock, as moderators take it: readers flagging a message at once
     # take turns, so each counts the flags before it (the moderators are told once, and the
     # flag that reaches the threshold hides it), and a hide or restore is not crossed.
     message = db.session.scalar(lock_for_check(select(Message).where(Message.id == message.id)))
     if message.state != MessageState.visible:
         raise Conflict(_("This message is already hidden or deleted."))
-    try:
-        kind = FlagReason(reason or "")
-    except ValueError:
-        raise Invalid(_("Choose why you flag the message."), field="reason") from None
-    text = clean_text(note, "note", max_length=MAX_FLAG_NOTE, required=kind == FlagReason.other)
     flag = Flag(message_id=message.id, user_id=user.id, reason=kind, note=text)
     db.session.add(flag)
     try:

@@ -40,7 +40,7 @@ def lock_for_check(statement: Any) -> Any:
     before its commit. Call it before the check, not between the check and the write."""
     if db.session.get_bind().dialect.name == "sqlite":
         table = statement.column_descriptions[0]["entity"].__table__
-        db.session.execute(update(table).where(statement.whereclause).values(id=table.c.id))
+        db.session.execute(update(table).where(statement.whereclause).values(_unchanged(table)))
     return statement.with_for_update().execution_options(populate_existing=True)
 
 
@@ -49,9 +49,12 @@ def lock_person(person_id: int) -> None:
     double tap on a slow phone, a form sent again after its answer was lost) is handled one
     after the other: an UPDATE that changes nothing, a row lock on PostgreSQL (not a key
     lock: rows that refer to the person can still be written) and the write lock on SQLite."""
-    db.session.execute(
-        update(User)
-        .where(User.id == person_id)
-        .values(id=User.id)
-        .execution_options(synchronize_session=False)
-    )
+    users: Any = User.__table__
+    db.session.execute(update(users).where(users.c.id == person_id).values(_unchanged(users)))
+
+
+def _unchanged(table: Any) -> dict[str, Any]:
+    """The values of an UPDATE that changes nothing: the key set to itself, and so is every
+    column that an UPDATE would otherwise stamp (`onupdate`, such as a message's
+    `changed_at`, which tells a reconnecting page what to fetch again)."""
+    return {c.name: c for c in table.c if c.primary_key or c.onupdate is not None}

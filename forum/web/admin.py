@@ -14,6 +14,7 @@ from ..ids import whole_id
 from ..queries import admin as admin_queries
 from ..services import admin as admin_service
 from ..services import organisations as org_service
+from ..services.transaction import discard_changes
 from .forms import ButtonForm
 from .organisations import FORM_LABELS
 
@@ -81,6 +82,7 @@ def _refused(err: DomainError, input_id: str | None, values: dict[str, str] | No
     """Show a refused action on the admin page: next to its input, or as a message."""
     if err.status in (401, 403, 404):
         raise err
+    discard_changes()  # the refused call's changes and locks end before the page is built
     if input_id is None:
         flash(err.message, "error")
         return _page(status=err.status)

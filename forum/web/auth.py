@@ -46,6 +46,7 @@ from ..errors import DomainError, Invalid, NotFound, RateLimited
 from ..formatting import page_language
 from ..models import User
 from ..services import accounts, appeal_links
+from ..services.transaction import discard_changes
 from .navigation import safe_next
 
 bp = Blueprint("auth", __name__)
@@ -58,7 +59,9 @@ KEPT_ON_ROTATION = ("lang",)
 
 
 def form_error(form: FlaskForm, err: DomainError) -> str | None:
-    """Attach a service error to the field it names; return it if no field fits."""
+    """Attach a service error to the field it names; return it if no field fits. What the
+    refused call left in the session (and the locks it took) is discarded first."""
+    discard_changes()
     field = getattr(form, err.field, None) if err.field else None
     if field is None:
         return err.message

@@ -66,7 +66,12 @@ class ButtonForm(FlaskForm):
 
 
 def form_error(form: FlaskForm, err: DomainError) -> None:
-    """Attach a service error to the form field it names (or the form as a whole)."""
+    """Attach a service error to the form field it names (or the form as a whole).
+
+    What the refused call left in the session is discarded first, so the page rendered next
+    shows the stored state, and a lock the call took (a message's, a person's; SQLite's one
+    write lock) ends now, not after the page."""
+    discard_changes()
     field = getattr(form, err.field, None) if err.field else None
     if field is not None:
         field.errors = (

@@ -33,6 +33,7 @@ from ..queries import forums as forum_queries
 from ..queries import moderation as mq
 from ..services import accounts, appeal_links
 from ..services import moderation as service
+from ..services.transaction import discard_changes
 from .forms import ButtonForm
 from .navigation import safe_next
 
@@ -140,6 +141,7 @@ def flag(message_id: int):
         except DomainError as err:
             if err.status in (401, 403, 404):
                 raise
+            discard_changes()  # the message's lock ends before the page is built
             errors[err.field or "form"] = err.message
             status = err.status
         else:
@@ -250,6 +252,7 @@ def _refused(
     the refused form (named as _typed does) filled in with what the moderator typed."""
     if err.status in (401, 403, 404):
         raise err
+    discard_changes()  # the refused call's changes and locks end before the page is built
     flash(err.message, "error")
     if message_id is not None and request.form.get("from") == "message":
         return _message_page(message_id, err.status, refused)

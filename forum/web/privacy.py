@@ -23,6 +23,7 @@ from ..extensions import db
 from ..ids import whole_id
 from ..models import User
 from ..services import exports, privacy
+from ..services.transaction import discard_changes
 from .auth import client_address, end_session
 
 bp = Blueprint("privacy", __name__)
@@ -88,6 +89,7 @@ def close_account():
             current_user, current_user.id, request.form.get("password"), client_address()
         )
     except DomainError as err:
+        discard_changes()  # the person's and organisations' locks end before the page
         return render_template("privacy/close_failed.html", message=err.message), 400
     end_session()
     flash(
