@@ -240,6 +240,14 @@ def count_queries(db):
     return lambda: QueryCounter(db.engine)
 
 
+@pytest.fixture
+def row_locks(db_url: str) -> None:
+    """For a test of requests at the same moment: skipped on SQLite, which has no row locks
+    and one writer at a time (they run in CI's PostgreSQL stage)."""
+    if not db_url.startswith("postgresql"):
+        pytest.skip("SQLite has no row locks (FOR UPDATE) and one writer at a time")
+
+
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "config(**settings): extra app settings for the test")
     Path("test-artifacts").mkdir(exist_ok=True)

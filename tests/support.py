@@ -5,6 +5,8 @@ from __future__ import annotations
 import itertools
 import os
 import re
+import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -97,6 +99,67 @@ def at_once(app, work: Callable[[int], Any], n: int, timeout: float = 30) -> lis
 
     with ThreadPoolExecutor(n) as pool:
         return list(pool.map(run, range(n), timeout=timeout))
+
+
+def steps_at_once(
+    app,
+    steps: list[Callable[..., object]],
+    people: list[int] | None = None,
+    pause_after: str | None = None,
+) -> list[object]:
+    """The steps run at once, each in a request of its own, released together by a barrier
+    (bounded in time); each one's "ok" or the exception it raised. With `people` (user ids),
+    step i is called with person i, loaded in its own session.
+
+    `pause_after` (a pattern of SQL): the other steps start only once step 0 has run a
+    statement it matches, and step 0 pauses a moment right after it. So they come while
+    step 0 is between that statement (a lock, a read) and its commit, every time, not only
+    when the threads happen to interleave so."""
+    from sqlalchemy import event  # noqa: PLC0415
+
+    from forum.models import User  # noqa: PLC0415 (conftest sets the environment first)
+
+    ready = threading.Barrier(len(steps), timeout=10)
+    reached = threading.Event()
+    first: list[int] = []
+
+    def pause_once(_conn, _cursor, statement: str, *_args) -> None:
+        mine = first and threading.get_ident() == first[0]
+        if mine and re.search(pause_after or "", statement) and not reached.is_set():
+            reached.set()
+            time.sleep(0.05)  # the other steps read (or wait for the lock) meanwhile
+
+    def act(i: int) -> object:
+        person = _session().get(User, people[i]) if people is not None else None
+        ready.wait()
+        if i == 0:
+            first.append(threading.get_ident())
+        elif pause_after is not None:
+            assert reached.wait(10), f"step 0 never ran {pause_after!r}"
+        if person is None:
+            steps[i]()
+        else:
+            steps[i](person)
+        return "ok"
+
+    if pause_after is None:
+        return at_once(app, act, len(steps))
+    engine = _session().get_bind()
+    event.listen(engine, "after_cursor_execute", pause_once)
+    try:
+        return at_once(app, act, len(steps))
+    finally:
+        event.remove(engine, "after_cursor_execute", pause_once)
+
+
+def stored_count(*where: Any) -> int:
+    """How many rows match `where`, read afresh: what the threads committed, not the copies
+    this session holds."""
+    from sqlalchemy import func, select  # noqa: PLC0415
+
+    session = _session()
+    session.expire_all()
+    return session.scalar(select(func.count()).where(*where))
 
 
 def form_login(client, user) -> None:

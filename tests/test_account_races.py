@@ -9,12 +9,10 @@ FORUM_TEST_DATABASE_URL), as the other race tests do.
 from __future__ import annotations
 
 import re
-import threading
-from collections.abc import Callable
 
 import pytest
-from sqlalchemy import func, select
-from support import at_once
+from sqlalchemy import select
+from support import steps_at_once, stored_count
 from werkzeug.security import check_password_hash
 
 from forum.errors import NotFound
@@ -22,32 +20,9 @@ from forum.extensions import db as _db
 from forum.models import NotificationPreference, OutboxMail, PasswordReset, User
 from forum.services import accounts, notifications
 
-pytestmark = pytest.mark.postgres
+pytestmark = [pytest.mark.postgres, pytest.mark.usefixtures("row_locks")]
 
 ROUNDS = 3  # each race is run a few times: one overlap may miss the window by chance
-
-
-@pytest.fixture(autouse=True)
-def _postgres_only(db_url):
-    if not db_url.startswith("postgresql"):
-        pytest.skip("SQLite has no row locks (FOR UPDATE) and one writer at a time")
-
-
-def together(app, steps: list[Callable[[], object]]) -> list[object]:
-    """The steps run at once, each in a request of its own: each one's "ok" or the exception."""
-    ready = threading.Barrier(len(steps), timeout=10)
-
-    def act(i: int) -> object:
-        ready.wait()
-        steps[i]()
-        return "ok"
-
-    return at_once(app, act, len(steps))
-
-
-def count(*where) -> int:
-    _db.session.expire_all()
-    return _db.session.scalar(select(func.count()).where(*where))
 
 
 def stored_modes(user: User) -> list[tuple[str, str]]:
@@ -76,7 +51,7 @@ def test_unsubscribing_twice_at_once_stores_one_choice(app, make):
         user = make.user()
         with app.test_request_context():
             token = notifications.unsubscribe_token(user.id, kind)
-        outcomes = together(app, [lambda t=token: notifications.unsubscribe(t)] * 2)
+        outcomes = steps_at_once(app, [lambda t=token: notifications.unsubscribe(t)] * 2)
         assert outcomes == ["ok", "ok"], outcomes
         assert stored_modes(user) == [(kind, notifications.IN_APP)]
 
@@ -87,7 +62,7 @@ def test_saving_preferences_in_two_tabs_at_once_keeps_one_of_them(app, make):
         user = make.user()
         user_id = user.id  # each request loads the person in its own session
         asked = [notifications.DIGEST, notifications.IN_APP]
-        outcomes = together(
+        outcomes = steps_at_once(
             app,
             [
                 lambda mode=mode, uid=user_id: notifications.save_preferences(
@@ -124,7 +99,7 @@ def test_one_reset_link_sent_twice_at_once_sets_one_password(app, make):
         user = make.user()
         token = reset_token(app, user)
         passwords = ["first new password 1", "second new password 2"]
-        outcomes = together(
+        outcomes = steps_at_once(
             app, [lambda p=p, t=token: accounts.reset_password(t, p) for p in passwords]
         )
         assert outcomes.count("ok") == 1, outcomes
@@ -135,7 +110,7 @@ def test_one_reset_link_sent_twice_at_once_sets_one_password(app, make):
         stored = _db.session.get(User, user.id).password_hash
         assert check_password_hash(stored, winner)
         assert not check_password_hash(stored, loser)
-        assert count(PasswordReset.user_id == user.id, PasswordReset.used_at.is_(None)) == 0
+        assert stored_count(PasswordReset.user_id == user.id, PasswordReset.used_at.is_(None)) == 0
 
 
 def test_many_forgot_password_requests_at_once_mail_at_most_the_limit(app, make):
@@ -143,7 +118,7 @@ def test_many_forgot_password_requests_at_once_mail_at_most_the_limit(app, make)
     at once made five links and five mails (a way to flood someone's mailbox)."""
     user = make.user()
     email = user.email
-    outcomes = together(app, [lambda: accounts.request_password_reset(email)] * 8)
+    outcomes = steps_at_once(app, [lambda: accounts.request_password_reset(email)] * 8)
     assert outcomes == ["ok"] * 8, outcomes
-    assert count(PasswordReset.user_id == user.id) == accounts.MAX_RESETS_PER_WINDOW
-    assert count(OutboxMail.to_address == email) == accounts.MAX_RESETS_PER_WINDOW
+    assert stored_count(PasswordReset.user_id == user.id) == accounts.MAX_RESETS_PER_WINDOW
+    assert stored_count(OutboxMail.to_address == email) == accounts.MAX_RESETS_PER_WINDOW

@@ -26,13 +26,7 @@ from forum.models import (
 )
 from forum.services import follow_up as service
 
-pytestmark = pytest.mark.postgres
-
-
-@pytest.fixture(autouse=True)
-def _postgres_only(db_url):
-    if not db_url.startswith("postgresql"):
-        pytest.skip("SQLite has no row locks (FOR UPDATE) and one writer at a time")
+pytestmark = [pytest.mark.postgres, pytest.mark.usefixtures("row_locks")]
 
 
 def dept(db) -> Department:

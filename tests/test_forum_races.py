@@ -10,13 +10,11 @@ DomainError), never a 500, and what was done is logged once.
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Callable
 
 import pytest
-from sqlalchemy import event, func, select
-from support import at_once
+from sqlalchemy import select
+from support import steps_at_once, stored_count
 
 from forum.errors import Invalid
 from forum.extensions import db as _db
@@ -33,57 +31,15 @@ from forum.models import (
 from forum.models.forums import forum_members, forum_moderators
 from forum.services import forums, moderation
 
+# a statement that locks the message: its SELECT ... FOR UPDATE, or an UPDATE of the row
+# where nothing locks it first
+LOCKS_THE_MESSAGE = r"FOR UPDATE|^UPDATE messages"
+
 
 @pytest.fixture(autouse=True)
-def _postgres_only(request, db_url):
-    if request.node.get_closest_marker("postgres") and not db_url.startswith("postgresql"):
-        pytest.skip("SQLite has no row locks (FOR UPDATE) and one writer at a time")
-
-
-def both(
-    app,
-    steps: list[Callable[[User], object]],
-    people: list[int],
-    first_holds_lock: bool = False,
-) -> list[object]:
-    """Step i run by person i, the two at once: each one's "ok" or the exception raised.
-
-    `first_holds_lock`: step 1 starts only once step 0 has locked the message's row (its
-    SELECT ... FOR UPDATE, or an UPDATE of the row where nothing locks it first), and step 0
-    then pauses a moment before going on. So step 1 reads the message while step 0's change
-    is not yet committed, every time, rather than when the threads happen to interleave so."""
-    ready = threading.Barrier(2, timeout=10)
-    locked = threading.Event()
-    first: list[int] = []
-
-    def pause_once_locked(_conn, _cursor, statement: str, *_args) -> None:
-        takes_row = "FOR UPDATE" in statement or statement.startswith("UPDATE messages")
-        if first and threading.get_ident() == first[0] and takes_row and not locked.is_set():
-            locked.set()
-            time.sleep(0.05)  # holding the lock: step 1 reads and queues meanwhile
-
-    def act(i: int) -> object:
-        user = _db.session.get(User, people[i])
-        ready.wait()
-        if i == 0:
-            first.append(threading.get_ident())
-        elif first_holds_lock:
-            assert locked.wait(10), "step 0 never locked the message"
-        steps[i](user)
-        return "ok"
-
-    if not first_holds_lock:
-        return at_once(app, act, 2)
-    event.listen(_db.engine, "after_cursor_execute", pause_once_locked)
-    try:
-        return at_once(app, act, 2)
-    finally:
-        event.remove(_db.engine, "after_cursor_execute", pause_once_locked)
-
-
-def count(*where) -> int:
-    _db.session.expire_all()
-    return _db.session.scalar(select(func.count()).where(*where))
+def _postgres_only(request):
+    if request.node.get_closest_marker("postgres"):
+        request.getfixturevalue("row_locks")
 
 
 @pytest.fixture
@@ -98,11 +54,13 @@ LINKS = {"member": forum_members, "moderator": forum_moderators}
 
 def linked(role: str, forum_id: int, person: User) -> int:
     links = LINKS[role]
-    return count(links.c.forum_id == forum_id, links.c.user_id == person.id)
+    return stored_count(links.c.forum_id == forum_id, links.c.user_id == person.id)
 
 
 def logged(role: str, done: str, forum_id: int) -> int:
-    return count(AuditEntry.action == f"forum.{role}.{done}", AuditEntry.target_id == forum_id)
+    return stored_count(
+        AuditEntry.action == f"forum.{role}.{done}", AuditEntry.target_id == forum_id
+    )
 
 
 def change(forum_id: int, email: str, role: str, add: bool) -> Callable[[User], object]:
@@ -117,7 +75,7 @@ def test_adding_a_person_twice_at_once_adds_them_once(app, invite_only, role):
     """A double click on "add": both read "not there yet" and inserted, and the second
     insert broke the link table's primary key (a 500). Now the second is a no-op."""
     owner, guest, forum_id = invite_only
-    outcomes = both(app, [change(forum_id, guest.email, role, True)] * 2, [owner.id] * 2)
+    outcomes = steps_at_once(app, [change(forum_id, guest.email, role, True)] * 2, [owner.id] * 2)
     assert outcomes == ["ok", "ok"]
     assert linked(role, forum_id, guest) == 1
     assert logged(role, "added", forum_id) == 1
@@ -131,7 +89,7 @@ def test_removing_a_person_twice_at_once_removes_them_once(app, invite_only, rol
     owner, guest, forum_id = invite_only
     with app.test_request_context():
         change(forum_id, guest.email, role, True)(_db.session.get(User, owner.id))
-    outcomes = both(app, [change(forum_id, guest.email, role, False)] * 2, [owner.id] * 2)
+    outcomes = steps_at_once(app, [change(forum_id, guest.email, role, False)] * 2, [owner.id] * 2)
     assert outcomes == ["ok", "ok"]
     assert linked(role, forum_id, guest) == 0
     assert logged(role, "removed", forum_id) == 1
@@ -169,9 +127,9 @@ def test_opening_a_forum_twice_at_once_opens_it_once(app, make):
     def step(user: User) -> None:
         opened.append(forums.create_forum(user, "Trygghet i parken", "", "public", ids).id)
 
-    assert both(app, [step, step], [owner.id] * 2) == ["ok", "ok"]
+    assert steps_at_once(app, [step, step], [owner.id] * 2) == ["ok", "ok"]
     assert len(opened) == 2 and opened[0] == opened[1]
-    assert count(Forum.title == "Trygghet i parken") == 1
+    assert stored_count(Forum.title == "Trygghet i parken") == 1
 
 
 @pytest.mark.postgres
@@ -181,7 +139,7 @@ def test_two_people_opening_forums_with_one_title_at_once_get_their_own_slugs(ap
     first, second = make.user("official"), make.user("official")
     ids = make.commitment_ids(2)
     step = lambda u: forums.create_forum(u, "Trygghet i parken", "", "public", ids)  # noqa: E731
-    assert both(app, [step, step], [first.id, second.id]) == ["ok", "ok"]
+    assert steps_at_once(app, [step, step], [first.id, second.id]) == ["ok", "ok"]
     _db.session.expire_all()
     slugs = _db.session.scalars(select(Forum.slug).where(Forum.title == "Trygghet i parken"))
     assert sorted(slugs) == ["trygghet-i-parken", "trygghet-i-parken-2"]
@@ -200,10 +158,10 @@ def test_starting_a_thread_twice_at_once_starts_it_once(app, make, body):
         forum = _db.session.get(Forum, forum_id)
         started.append(forums.start_thread(user, forum, "Belysning i parken", ids, body).id)
 
-    assert both(app, [step, step], [author.id] * 2) == ["ok", "ok"]
+    assert steps_at_once(app, [step, step], [author.id] * 2) == ["ok", "ok"]
     assert len(started) == 2 and started[0] == started[1]
-    assert count(Thread.title == "Belysning i parken") == 1
-    assert count(Message.thread_id == started[0]) == (1 if body else 0)
+    assert stored_count(Thread.title == "Belysning i parken") == 1
+    assert stored_count(Message.thread_id == started[0]) == (1 if body else 0)
 
 
 @pytest.fixture
@@ -249,21 +207,21 @@ def test_the_authors_change_after_a_hide_is_refused(app, posted, room_events, au
         "edit": lambda u: forums.edit_message(u, message_id, worse),
         "delete": lambda u: forums.delete_message(u, message_id),
     }
-    outcomes = both(
+    outcomes = steps_at_once(
         app,
         [
             lambda u: moderation.hide_message(u, message_id, "other", "Personangrepp"),
             authors[author_does],
         ],
         [posted["mod"].id, posted["author"].id],
-        first_holds_lock=True,
+        pause_after=LOCKS_THE_MESSAGE,
     )
     assert outcomes[0] == "ok"
     assert isinstance(outcomes[1], Invalid), outcomes
     message = stored(message_id)
     assert message.state == MessageState.hidden
     assert message.body == posted["body"]
-    assert count(MessageRevision.message_id == message_id) == 0
+    assert stored_count(MessageRevision.message_id == message_id) == 0
     assert room_events == [("message:hidden", "hidden")]
     excerpts = _db.session.scalars(
         select(Notification.excerpt).where(Notification.message_id == message_id)
@@ -276,19 +234,19 @@ def test_an_edit_in_one_tab_after_a_delete_in_another_is_refused(app, posted, ro
     """The author deletes in one tab and edits in another: the edit wrote new text into the
     deleted message (the text kept on record) and broadcast it as visible."""
     message_id, author = posted["id"], posted["author"]
-    outcomes = both(
+    outcomes = steps_at_once(
         app,
         [
             lambda u: forums.delete_message(u, message_id),
             lambda u: forums.edit_message(u, message_id, "Ångrar mig, ny text"),
         ],
         [author.id, author.id],
-        first_holds_lock=True,
+        pause_after=LOCKS_THE_MESSAGE,
     )
     assert outcomes[0] == "ok"
     assert isinstance(outcomes[1], Invalid), outcomes
     message = stored(message_id)
     assert message.state == MessageState.deleted
     assert message.body == posted["body"]
-    assert count(MessageRevision.message_id == message_id) == 0
+    assert stored_count(MessageRevision.message_id == message_id) == 0
     assert room_events == [("message:deleted", "deleted")]

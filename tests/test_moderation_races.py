@@ -8,12 +8,8 @@ what it did (a Conflict), and the decision, its log entry and the person's notic
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable
-
 import pytest
-from sqlalchemy import func, select
-from support import at_once
+from support import steps_at_once, stored_count
 
 from forum.extensions import db as _db
 from forum.models import (
@@ -28,13 +24,7 @@ from forum.models import (
 )
 from forum.services import moderation
 
-pytestmark = pytest.mark.postgres
-
-
-@pytest.fixture(autouse=True)
-def _postgres_only(db_url):
-    if not db_url.startswith("postgresql"):
-        pytest.skip("SQLite has no row locks (FOR UPDATE) and one writer at a time")
+pytestmark = [pytest.mark.postgres, pytest.mark.usefixtures("row_locks")]
 
 
 @pytest.fixture
@@ -55,37 +45,19 @@ def world(make):
     }
 
 
-def both(app, steps: list[Callable[[User], object]], mods: list[int]) -> list[object]:
-    """Step i run by moderator i, the two at once: each one's "ok" or the exception raised."""
-    ready = threading.Barrier(2, timeout=10)
-
-    def act(i: int) -> object:
-        user = _db.session.get(User, mods[i])
-        ready.wait()
-        steps[i](user)
-        return "ok"
-
-    return at_once(app, act, 2)
-
-
 def one_won(outcomes: list[object]) -> None:
     assert outcomes.count("ok") == 1, outcomes
     assert [type(o).__name__ for o in outcomes if o != "ok"] == ["Conflict"], outcomes
 
 
-def count(*where) -> int:
-    _db.session.expire_all()
-    return _db.session.scalar(select(func.count()).where(*where))
-
-
 def told(member: User, kind: str) -> int:
-    return count(Notification.user_id == member.id, Notification.kind == kind)
+    return stored_count(Notification.user_id == member.id, Notification.kind == kind)
 
 
 def test_two_moderators_hiding_one_message_at_once_hide_it_once(app, world):
     """Both read "not hidden yet" before: two decisions, the author told twice."""
     message_id = world["message"].id
-    outcomes = both(
+    outcomes = steps_at_once(
         app,
         [
             lambda u: moderation.hide_message(u, message_id, "other", "Reklam"),
@@ -94,8 +66,10 @@ def test_two_moderators_hiding_one_message_at_once_hide_it_once(app, world):
         world["mods"],
     )
     one_won(outcomes)
-    assert count(ModerationAction.message_id == message_id) == 1
-    assert count(AuditEntry.action == "message.hidden", AuditEntry.target_id == message_id) == 1
+    assert stored_count(ModerationAction.message_id == message_id) == 1
+    assert (
+        stored_count(AuditEntry.action == "message.hidden", AuditEntry.target_id == message_id) == 1
+    )
     assert told(world["member"], "moderation_hidden") == 1
     assert _db.session.get(Message, message_id).state == MessageState.hidden
 
@@ -108,7 +82,7 @@ def test_two_moderators_deciding_one_appeal_at_once_decide_it_once(app, world, o
     member, message_id = world["member"], world["message"].id
     action = moderation.hide_message(world["hider"], message_id, "other", "Reklam")
     appeal_id = moderation.appeal(member, action.id, "Det var ingen reklam.").id
-    outcomes = both(
+    outcomes = steps_at_once(
         app,
         [
             lambda u, o=o: moderation.decide_appeal(u, appeal_id, o, "Prövat")
@@ -121,14 +95,14 @@ def test_two_moderators_deciding_one_appeal_at_once_decide_it_once(app, world, o
     _db.session.expire_all()
     decided = _db.session.get(Appeal, appeal_id)
     assert decided.outcome == AppealOutcome(winner)
-    assert count(AuditEntry.action.like("appeal.%"), AuditEntry.target_id == action.id) == 2
+    assert stored_count(AuditEntry.action.like("appeal.%"), AuditEntry.target_id == action.id) == 2
     assert told(member, f"appeal_{winner}") == 1
     assert told(member, "appeal_upheld") + told(member, "appeal_reversed") == 1
     shown = winner == "reversed"
     state = _db.session.get(Message, message_id).state
     assert state == (MessageState.visible if shown else MessageState.hidden)
     restored = AuditEntry.action == "message.restored", AuditEntry.target_id == message_id
-    assert count(*restored) == (1 if shown else 0)
+    assert stored_count(*restored) == (1 if shown else 0)
 
 
 def test_showing_a_message_again_while_its_appeal_is_reversed_shows_it_once(app, world):
@@ -138,7 +112,7 @@ def test_showing_a_message_again_while_its_appeal_is_reversed_shows_it_once(app,
     member, message_id = world["member"], world["message"].id
     action = moderation.hide_message(world["hider"], message_id, "other", "Reklam")
     appeal_id = moderation.appeal(member, action.id, "Det var ingen reklam.").id
-    outcomes = both(
+    outcomes = steps_at_once(
         app,
         [
             lambda u: moderation.restore_message(u, message_id),
@@ -150,12 +124,12 @@ def test_showing_a_message_again_while_its_appeal_is_reversed_shows_it_once(app,
     _db.session.expire_all()
     assert _db.session.get(Message, message_id).state == MessageState.visible
     restored = AuditEntry.action == "message.restored", AuditEntry.target_id == message_id
-    assert count(*restored) == 1
+    assert stored_count(*restored) == 1
     closed = _db.session.get(Appeal, appeal_id)
     assert closed.outcome == (
         AppealOutcome.reversed if outcomes[1] == "ok" else AppealOutcome.lapsed
     )
-    assert count(AuditEntry.action.like("appeal.%"), AuditEntry.target_id == action.id) == 2
+    assert stored_count(AuditEntry.action.like("appeal.%"), AuditEntry.target_id == action.id) == 2
 
 
 def test_lifting_a_mute_while_its_appeal_is_decided_ends_it_once(app, world):
@@ -164,7 +138,7 @@ def test_lifting_a_mute_while_its_appeal_is_decided_ends_it_once(app, world):
     member, forum = world["member"], world["forum"]
     mute = moderation.mute_person(world["hider"], member.id, forum.id, 60, "Lugna ner dig")
     appeal_id = moderation.appeal(member, mute.id, "Jag var lugn.").id
-    outcomes = both(
+    outcomes = steps_at_once(
         app,
         [
             lambda u: moderation.lift_restriction(u, mute.id),
@@ -178,7 +152,7 @@ def test_lifting_a_mute_while_its_appeal_is_decided_ends_it_once(app, world):
     assert closed.outcome == (
         AppealOutcome.reversed if outcomes[1] == "ok" else AppealOutcome.lapsed
     )
-    assert count(AuditEntry.action == "user.unmuted", AuditEntry.target_id == member.id) == (
+    assert stored_count(AuditEntry.action == "user.unmuted", AuditEntry.target_id == member.id) == (
         1 if outcomes[0] == "ok" else 0
     )
     assert told(member, "moderation_lifted") + told(member, "appeal_reversed") == 1
@@ -194,7 +168,7 @@ def test_readers_flagging_at_once_tell_the_moderators_once_and_hide_at_the_thres
     thread = make.thread(forum=make.forum(moderators=[moderator]), author=author)
     first = make.message(thread, author, "Köp billiga klockor").id
     flag = [lambda u: moderation.flag_message(u, first, "spam")] * 2
-    assert both(app, flag, [readers[0].id, readers[1].id]) == ["ok", "ok"]
+    assert steps_at_once(app, flag, [readers[0].id, readers[1].id]) == ["ok", "ok"]
     assert told(moderator, "moderation_flag") == 1
 
     second = make.message(thread, author, "Köp billiga klockor igen").id
@@ -202,8 +176,8 @@ def test_readers_flagging_at_once_tell_the_moderators_once_and_hide_at_the_thres
     flag = [lambda u: moderation.flag_message(u, second, "spam")] * 2
     with app.app_context():  # the threshold is 3: the second and third flags at once
         assert moderation.flag_threshold() == 3
-    assert both(app, flag, [readers[3].id, readers[4].id]) == ["ok", "ok"]
+    assert steps_at_once(app, flag, [readers[3].id, readers[4].id]) == ["ok", "ok"]
     _db.session.expire_all()
     assert _db.session.get(Message, second).state == MessageState.hidden
     hidden = AuditEntry.action == "message.auto_hidden", AuditEntry.target_id == second
-    assert count(*hidden) == 1
+    assert stored_count(*hidden) == 1

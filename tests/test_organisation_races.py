@@ -11,14 +11,9 @@ and an organisation keeps an admin.
 
 from __future__ import annotations
 
-import re
-import threading
-import time
-from collections.abc import Callable
-
 import pytest
-from sqlalchemy import event, func, select
-from support import PASSWORD, at_once
+from sqlalchemy import select
+from support import PASSWORD, steps_at_once, stored_count
 
 from forum.errors import Conflict, Invalid, NotFound
 from forum.extensions import db as _db
@@ -34,62 +29,11 @@ from forum.models import (
 )
 from forum.services import organisations, privacy
 
-pytestmark = pytest.mark.postgres
-
-
-@pytest.fixture(autouse=True)
-def _postgres_only(db_url):
-    if not db_url.startswith("postgresql"):
-        pytest.skip("SQLite has no row locks (FOR UPDATE) and one writer at a time")
-
-
-def both(
-    app,
-    steps: list[Callable[[User], object]],
-    people: list[int],
-    pause_after: str | None = None,
-) -> list[object]:
-    """Step i run by person i, the two at once: each one's "ok" or the exception raised.
-
-    `pause_after`: step 1 starts only once step 0 has run a statement this pattern matches,
-    and step 0 pauses a moment right after it. So step 1 comes while step 0 is between that
-    read and its commit, every time, not only when the threads happen to interleave so."""
-    ready = threading.Barrier(2, timeout=10)
-    reached = threading.Event()
-    first: list[int] = []
-
-    def pause_once(_conn, _cursor, statement: str, *_args) -> None:
-        mine = first and threading.get_ident() == first[0]
-        if mine and re.search(pause_after, statement) and not reached.is_set():
-            reached.set()
-            time.sleep(0.05)  # step 1 reads (or waits for the lock) meanwhile
-
-    def act(i: int) -> object:
-        user = _db.session.get(User, people[i])
-        ready.wait()
-        if i == 0:
-            first.append(threading.get_ident())
-        elif pause_after is not None:
-            assert reached.wait(10), f"step 0 never ran {pause_after!r}"
-        steps[i](user)
-        return "ok"
-
-    if pause_after is None:
-        return at_once(app, act, 2)
-    event.listen(_db.engine, "after_cursor_execute", pause_once)
-    try:
-        return at_once(app, act, 2)
-    finally:
-        event.remove(_db.engine, "after_cursor_execute", pause_once)
-
-
-def count(*where) -> int:
-    _db.session.expire_all()
-    return _db.session.scalar(select(func.count()).where(*where))
+pytestmark = [pytest.mark.postgres, pytest.mark.usefixtures("row_locks")]
 
 
 def admins(org_id: int) -> int:
-    return count(
+    return stored_count(
         Membership.organisation_id == org_id,
         Membership.role == MemberRole.admin,
         Membership.status == MembershipStatus.approved,
@@ -135,10 +79,12 @@ def test_a_double_click_on_a_review_decides_it_once(app, make, verdict):
     admin, lead = make.user("admin"), make.user()
     org_id = make.organisation(admin=lead, verified=False).id
     step = REVIEW[verdict](org_id)
-    outcomes = both(app, [step, step], [admin.id, admin.id], pause_after="FROM organisations")
+    outcomes = steps_at_once(
+        app, [step, step], [admin.id, admin.id], pause_after="FROM organisations"
+    )
     assert outcomes.count("ok") == 1, outcomes
     assert [type(o) for o in outcomes if o != "ok"] == [Conflict], outcomes
-    assert count(AuditEntry.action == DONE[verdict], AuditEntry.target_id == org_id) == 1
+    assert stored_count(AuditEntry.action == DONE[verdict], AuditEntry.target_id == org_id) == 1
     assert len(mails_to(lead)) == 1
     assert _db.session.get(Organisation, org_id).status == STATUS[verdict]
 
@@ -153,11 +99,11 @@ def test_two_admins_reviewing_at_once_decide_one_after_the_other(app, make, orde
     first, second, lead = make.user("admin"), make.user("admin"), make.user()
     org_id = make.organisation(admin=lead, verified=False).id
     steps = [REVIEW[verdict](org_id) for verdict in order]
-    outcomes = both(app, steps, [first.id, second.id], pause_after="FROM organisations")
+    outcomes = steps_at_once(app, steps, [first.id, second.id], pause_after="FROM organisations")
     assert outcomes == ["ok", "ok"]
     assert _db.session.get(Organisation, org_id).status == STATUS[order[1]]
     for verdict in order:
-        assert count(AuditEntry.action == DONE[verdict], AuditEntry.target_id == org_id) == 1
+        assert stored_count(AuditEntry.action == DONE[verdict], AuditEntry.target_id == org_id) == 1
     told = mails_to(lead)
     assert len(told) == 2
     assert ["Finns inte" in body for body in told] == [v == "reject" for v in order]
@@ -176,10 +122,10 @@ def test_asking_to_join_while_the_organisation_is_rejected_is_refused(app, make)
         assert page_copy is not None
 
     steps = [REVIEW["reject"](org_id), join]
-    outcomes = both(app, steps, [admin.id, asker.id], pause_after="FROM organisations")
+    outcomes = steps_at_once(app, steps, [admin.id, asker.id], pause_after="FROM organisations")
     assert outcomes[0] == "ok", outcomes
     assert isinstance(outcomes[1], NotFound), outcomes
-    assert count(Membership.user_id == asker.id) == 0
+    assert stored_count(Membership.user_id == asker.id) == 0
 
 
 def test_two_admins_approving_one_request_at_once_approve_it_once(app, make):
@@ -195,12 +141,15 @@ def test_two_admins_approving_one_request_at_once_approve_it_once(app, make):
         organisations.approve_member(user, org_id, request_id)
         assert page_copy is not None
 
-    outcomes = both(
+    outcomes = steps_at_once(
         app, [approve, approve], [first.id, second.id], pause_after="FROM organisations"
     )
     assert outcomes[0] == "ok", outcomes
     assert isinstance(outcomes[1], Conflict), outcomes
-    assert count(AuditEntry.action == "membership.approved", AuditEntry.target_id == org_id) == 1
+    assert (
+        stored_count(AuditEntry.action == "membership.approved", AuditEntry.target_id == org_id)
+        == 1
+    )
 
 
 # --- organisation admins leaving and closing their accounts ------------------------------
@@ -220,7 +169,7 @@ def test_an_admin_leaving_while_the_other_closes_their_account_leaves_one_admin(
     B waits for A's closing and is refused, as an organisation's last admin is."""
     first, second, org_id = two_admins(make)
     leave = lambda u: organisations.leave_organisation(u, org_id)  # noqa: E731
-    outcomes = both(app, [close, leave], [first.id, second.id], pause_after=CLOSING)
+    outcomes = steps_at_once(app, [close, leave], [first.id, second.id], pause_after=CLOSING)
     assert outcomes[0] == "ok", outcomes
     assert isinstance(outcomes[1], Conflict), outcomes
     assert admins(org_id) == 1
@@ -229,11 +178,11 @@ def test_an_admin_leaving_while_the_other_closes_their_account_leaves_one_admin(
 def test_two_admins_closing_their_accounts_at_once_leave_one_admin(app, make):
     """The second is refused as an organisation's last admin is: it appoints another first."""
     first, second, org_id = two_admins(make)
-    outcomes = both(app, [close, close], [first.id, second.id], pause_after=CLOSING)
+    outcomes = steps_at_once(app, [close, close], [first.id, second.id], pause_after=CLOSING)
     assert outcomes[0] == "ok", outcomes
     assert isinstance(outcomes[1], Conflict), outcomes
     assert admins(org_id) == 1
-    assert count(AuditEntry.action == "account.close") == 1
+    assert stored_count(AuditEntry.action == "account.close") == 1
 
 
 def test_a_double_click_on_close_my_account_closes_it_once(app, make):
@@ -241,25 +190,28 @@ def test_a_double_click_on_close_my_account_closes_it_once(app, make):
     The second now finds the account closed (or, if it comes later still, the password no
     longer matches): either way it is refused."""
     person = make.user()
-    outcomes = both(app, [close, close], [person.id, person.id], pause_after="DELETE FROM")
+    outcomes = steps_at_once(app, [close, close], [person.id, person.id], pause_after="DELETE FROM")
     assert outcomes.count("ok") == 1, outcomes
     (refused,) = [o for o in outcomes if o != "ok"]
     assert isinstance(refused, NotFound | Invalid), outcomes
-    assert count(AuditEntry.action == "account.close", AuditEntry.target_id == person.id) == 1
+    assert (
+        stored_count(AuditEntry.action == "account.close", AuditEntry.target_id == person.id) == 1
+    )
 
 
 def test_leaving_an_organisation_while_closing_the_account_in_another_tab(app, make):
     """Closing locks the person's row, then waits for their organisation's; leaving holds the
     organisation's row and logs who left, which refers to the person's row. With FOR UPDATE on
-    the person's row each waited for the other and PostgreSQL ended one as a deadlock; with
-    FOR NO KEY UPDATE the log entry need not wait. Both go through and the other admin stays."""
+    the person's row each waited for the other and PostgreSQL ended one as a deadlock; the
+    person's lock (lock_person: an UPDATE that changes no key, FOR NO KEY UPDATE's lock) lets
+    the log entry through. Both go through and the other admin stays."""
     person, _, org_id = two_admins(make)
     leave = lambda u: organisations.leave_organisation(u, org_id)  # noqa: E731
-    outcomes = both(
+    outcomes = steps_at_once(
         app,
         [close, leave],
         [person.id, person.id],
-        pause_after=r"(?s)FROM users .*FOR (NO KEY )?UPDATE",
+        pause_after=r"^UPDATE users SET",  # closing has taken the person's lock
     )
     assert outcomes == ["ok", "ok"]
     assert admins(org_id) == 1

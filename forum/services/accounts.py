@@ -29,7 +29,7 @@ from ..text import slugify
 from . import audit
 from .mail import queue_mail
 from .names import check_not_imitating, check_visible
-from .transaction import lock_for_check
+from .transaction import lock_person
 from .validation import check_characters
 
 MIN_PASSWORD_LENGTH = 10
@@ -680,9 +680,8 @@ def request_password_reset(email: str) -> None:
         return
     # The person's row is locked before the count, so parallel requests are counted one
     # after another: each counted the others' links as not there yet, and eight at once
-    # mailed five (a way to flood someone's mailbox). Only the id is selected: a User
-    # comes with its department outer-joined, which PostgreSQL will not lock.
-    db.session.scalar(lock_for_check(select(User.id).where(User.id == user.id)))
+    # mailed five (a way to flood someone's mailbox).
+    lock_person(user.id)
     recent = db.session.scalar(
         select(func.count()).where(
             PasswordReset.user_id == user.id,

@@ -54,7 +54,7 @@ from ..queries.organisations import get_organisation
 from . import audit
 from .notifications import deliver
 from .rendering import render_body
-from .transaction import lock_for_check
+from .transaction import lock_for_check, lock_row
 from .validation import chosen_commitments, clean_text
 
 STOCKHOLM = ZoneInfo("Europe/Stockholm")
@@ -271,9 +271,7 @@ def _managed(user: User | None, round_id: int) -> ConsultationRound:
     policy.require_login(user)
     # locked and read afresh: a page that read the round before (the confirmation of
     # publishing) must not decide on its copy; of two requests the second sees the first's
-    round_ = db.session.scalar(
-        lock_for_check(select(ConsultationRound).where(ConsultationRound.id == round_id))
-    )
+    round_ = lock_row(ConsultationRound, round_id)
     if round_ is None or not policy.can_view_round(user, round_):
         raise NotFound(_("No such consultation round."))
     policy.require(

@@ -45,7 +45,7 @@ from ..queries.organisations import get_organisation
 from . import audit
 from .consultations import _require_open, _response_row, record_document_change, tell_drafted
 from .storage import storage
-from .transaction import lock_for_check
+from .transaction import lock_row
 
 MAX_ZIP_ENTRIES = 2_000
 MAX_ZIP_UNCOMPRESSED = 200 * 1024 * 1024
@@ -305,9 +305,7 @@ def add_round_document(user: User | None, round_id: int, filename: str, data: by
 
     def lock() -> None:
         # the round's row: one upload (or publication of the feedback) at a time
-        db.session.scalar(
-            lock_for_check(select(ConsultationRound).where(ConsultationRound.id == round_id))
-        )
+        lock_row(ConsultationRound, round_id)
         _require_round_documents_open(round_)
         _count_check(count)
 
@@ -360,7 +358,7 @@ def remove_document(user: User | None, document_id: int) -> Document:
     policy.require_login(user)
     assert user is not None
     # locked and read afresh: of two removals at once, the second finds it removed
-    document = db.session.scalar(lock_for_check(select(Document).where(Document.id == document_id)))
+    document = lock_row(Document, document_id)
     if document is None or document.removed_at is not None:
         raise NotFound(_("No such document."))
     round_ = _round_for(user, document.round_id)

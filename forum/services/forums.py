@@ -42,7 +42,7 @@ from ..text import Rendered, slugify
 from . import audit, moderation, notifications, throttle
 from .rendering import MAX_BODY, MAX_DESCRIPTION, MAX_TITLE, render_body, replace_text
 from .slugs import free_slug
-from .transaction import insert_on_conflict, lock_for_check, lock_person
+from .transaction import insert_on_conflict, lock_person, lock_row
 from .validation import check_characters, chosen_commitments, clean_text
 
 MAX_CLIENT_ID = 64
@@ -501,7 +501,7 @@ def _own_message(user: User | None, message_id: int) -> Message:
     # without it an edit that read "visible" just before a hide committed wrote its text over
     # the hidden message (shown live again, quoted in notifications), and an edit in one tab
     # wrote over a delete in another. Now the later request waits, then sees the change.
-    locked = db.session.scalar(lock_for_check(select(Message).where(Message.id == message.id)))
+    locked = lock_row(Message, message.id)
     if locked is None or locked.state != MessageState.visible:
         raise Invalid(_("This message can no longer be changed."))
     return locked

@@ -47,7 +47,7 @@ from ..queries.moderation import appeal_forum_id, mute_in_force
 from ..text import excerpt
 from . import audit, notifications
 from .rendering import MAX_BODY, MAX_TITLE, replace_text
-from .transaction import lock_for_check
+from .transaction import lock_row
 from .validation import clean_text
 
 MAX_REASON = 1000
@@ -163,7 +163,7 @@ def _moderated_message(actor: User | None, message_id: int) -> Message:
     )
     # Read afresh under the message's lock: two moderators (or a decision on an appeal, see
     # decide_appeal) acting on it at once take turns, and the second sees what the first did.
-    return db.session.scalar(lock_for_check(select(Message).where(Message.id == message.id)))
+    return lock_row(Message, message.id)  # type: ignore[return-value]  # it was just read
 
 
 def _thread(actor: User | None, thread_id: int) -> Thread:
@@ -366,7 +366,7 @@ def flag_message(
     # Under the message's lock, as moderators take it: readers flagging a message at once
     # take turns, so each counts the flags before it (the moderators are told once, and the
     # flag that reaches the threshold hides it), and a hide or restore is not crossed.
-    message = db.session.scalar(lock_for_check(select(Message).where(Message.id == message.id)))
+    message = lock_row(Message, message.id)  # type: ignore[assignment]  # it was just read
     if message.state != MessageState.visible:
         raise Conflict(_("This message is already hidden or deleted."))
     flag = Flag(message_id=message.id, user_id=user.id, reason=kind, note=text)
@@ -709,12 +709,6 @@ def _lift(actor: User, action: ModerationAction, decided: Appeal | None = None) 
         _close_lapsed(actor, pending)
 
 
-def _lock_decision(action: ModerationAction) -> None:
-    """Lock decision `action`'s row until commit and read it afresh (see lock_for_check)."""
-    query = select(ModerationAction).where(ModerationAction.id == action.id)
-    db.session.scalar(lock_for_check(query))
-
-
 def _close_lapsed(actor: User, item: Appeal) -> None:
     """Close an appeal whose decision was lifted meanwhile: recorded, the appellant told,
     out of the queue; nothing else changes."""
@@ -742,7 +736,7 @@ def lift_restriction(actor: User | None, action_id: int) -> ModerationAction:
     )
     policy.require(allowed, _("You may not lift this."))
     assert actor is not None
-    _lock_decision(action)  # deciding its appeal takes the same lock
+    lock_row(ModerationAction, action.id)  # deciding its appeal takes the same lock
     if not action.in_force(utcnow()):
         raise Conflict(_("This has already ended."))
     _lift(actor, action)
@@ -1109,12 +1103,10 @@ def decide_appeal(
     # Then what they did is read afresh: the second of two at once hears it, and the
     # decision, its log entry and the person's notice happen once.
     if action.kind == ActionKind.hide_action and action.follow_up_action_id is not None:
-        db.session.scalar(
-            lock_for_check(select(Action).where(Action.id == action.follow_up_action_id))
-        )
+        lock_row(Action, action.follow_up_action_id)
     elif action.message_id is not None:
-        db.session.scalar(lock_for_check(select(Message).where(Message.id == action.message_id)))
-    _lock_decision(action)  # and a second moderator deciding this appeal waits here
+        lock_row(Message, action.message_id)
+    lock_row(ModerationAction, action.id)  # and a second moderator deciding this appeal waits here
     db.session.refresh(item)
     forum_id = appeal_forum_id(action)
     if item.decided_at is not None:

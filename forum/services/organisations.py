@@ -32,7 +32,7 @@ from . import audit, consultations
 from .mail import queue_mail
 from .names import check_visible
 from .slugs import free_slug
-from .transaction import lock_for_check
+from .transaction import lock_row
 from .validation import clean_text
 
 MAX_NAME = 200
@@ -123,7 +123,7 @@ def _locked(org_id: int) -> Organisation:
     it committed, not on the copy its page loaded first (get_by_slug). The memberships it
     loaded are read again when next used, for the same reason: the checks after the lock
     (whose role, which request still pending, who is an admin) decide on the stored rows."""
-    org = db.session.scalar(lock_for_check(select(Organisation).where(Organisation.id == org_id)))
+    org = lock_row(Organisation, org_id)
     if org is None:
         raise NotFound(_("No such organisation."))
     for loaded in list(db.session.identity_map.values()):

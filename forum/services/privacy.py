@@ -66,7 +66,7 @@ from . import exports, search_index
 from .accounts import confirm_password
 from .audit import record as audit
 from .organisations import organisations_led_alone
-from .transaction import lock_for_check
+from .transaction import lock_person
 
 
 def pseudonym(user_id: int) -> str:
@@ -92,7 +92,7 @@ def close_account(
         raise Forbidden(_("You may not do that."))
     elif user.is_admin:
         raise Forbidden(_("Remove the admin role before closing an admin's account."))
-    _lock_account(user_id)
+    _lock_account(user)
     led = organisations_led_alone(user)  # locks the organisations they are an admin of
     if led:
         raise Conflict(
@@ -128,21 +128,21 @@ def close_account(
     return user
 
 
-def _lock_account(user_id: int) -> None:
+def _lock_account(user: User) -> None:
     """Lock the person's row until commit and read it afresh, so a second click on "close my
     account" (or an admin closing it meanwhile) waits, then finds it closed.
 
     After the password check, which commits (it counts the attempt), and before the
     organisations are locked (organisations_led_alone): the membership changes and reviews
-    lock one organisation and no person, so the two orders cannot meet in a cycle. FOR NO KEY
-    UPDATE, not FOR UPDATE: a row written that refers to the person (the log entry of them
-    leaving an organisation in another tab, a notice to them) takes a key-share lock on their
-    row, and FOR UPDATE would make that writer wait for this closing while this closing waits
-    for the writer's organisation: PostgreSQL would end one of them as a deadlock."""
-    locked = lock_for_check(select(User).where(User.id == user_id))
-    # OF users: the person's department comes by an outer join, which cannot be locked
-    user = db.session.scalar(locked.with_for_update(key_share=True, of=User))
-    if user is None or user.is_closed:
+    lock one organisation and no person, so the two orders cannot meet in a cycle. The
+    person's lock (lock_person) is not a key lock: a row written that refers to the person
+    (the log entry of them leaving an organisation in another tab, a notice to them) takes a
+    key-share lock on their row, and SELECT ... FOR UPDATE would make that writer wait for
+    this closing while this closing waits for the writer's organisation: PostgreSQL would
+    end one of them as a deadlock."""
+    lock_person(user.id)
+    db.session.refresh(user)
+    if user.is_closed:
         raise NotFound(_("No such account."))
 
 

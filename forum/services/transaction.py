@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import update
+from sqlalchemy import inspect, select, update
 
 from ..extensions import db
 from ..models import User
+
+Row = TypeVar("Row")
 
 
 def discard_changes() -> None:
@@ -42,6 +44,13 @@ def lock_for_check(statement: Any) -> Any:
         table = statement.column_descriptions[0]["entity"].__table__
         db.session.execute(update(table).where(statement.whereclause).values(_unchanged(table)))
     return statement.with_for_update().execution_options(populate_existing=True)
+
+
+def lock_row(model: type[Row], row_id: int) -> Row | None:
+    """The row of `model` whose id is `row_id`, locked until commit and read afresh
+    (lock_for_check); None if there is none."""
+    key = inspect(model).primary_key[0]
+    return db.session.scalar(lock_for_check(select(model).where(key == row_id)))
 
 
 def lock_person(person_id: int) -> None:

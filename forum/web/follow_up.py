@@ -24,7 +24,6 @@ from ..queries import follow_up as fq
 from ..queries import organisations as org_queries
 from ..services import follow_up as service
 from ..services import moderation as moderation_service
-from ..services.transaction import discard_changes
 from . import exports
 from .forms import ButtonForm, MultiCheckboxField, act, form_error
 
@@ -295,8 +294,7 @@ def _post_form(action_id: int, form: FlaskForm, name: str, run, success: str):  
     except DomainError as err:
         if err.status in (401, 403, 404):
             raise
-        discard_changes()
-        form_error(form, err)
+        form_error(form, err)  # discards what the refused call left
         return _action_page(action_id, err.status, **{name: form})
     flash(success, "success")
     return redirect(url_for("follow_up.show", action_id=action_id))
@@ -379,8 +377,7 @@ def change(action_id: int):
     except DomainError as err:
         if err.status in (401, 403, 404):
             raise
-        discard_changes()
-        form_error(form, err)
+        form_error(form, err)  # discards what the refused call left
         return _action_page(action_id, err.status, change=form)
     flash(_("The action is changed."), "success")
     return redirect(url_for("follow_up.show", action_id=action_id))
@@ -401,8 +398,7 @@ def post_update(action_id: int):
     except DomainError as err:
         if err.status in (401, 403, 404):
             raise
-        discard_changes()
-        form_error(form, err)
+        form_error(form, err)  # discards what the refused call left
         _fresh_token(form, used=isinstance(err, Conflict))
         return _action_page(action_id, err.status, update=form)
     flash(_("The update is posted and followers are told."), "success")
