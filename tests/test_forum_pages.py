@@ -6,6 +6,7 @@ from sqlalchemy import func, select, update
 from support import csrf_tokens, without_csrf_tokens
 
 from forum.models import Forum, Message, Notification, OutboxMail, Thread
+from forum.services import forums as forum_service
 
 
 def text(response):
@@ -62,6 +63,40 @@ def test_official_creates_a_forum(client, make, auth, db):
     forum = db.session.scalar(select(Forum).where(Forum.title == "Lokaler"))
     assert forum.visibility == "members" and forum.description_html == "<p>Om <em>lokaler</em></p>"
     assert len(forum.commitments) == 2
+
+
+def test_a_forum_that_keeps_losing_its_slug_is_a_field_error_not_a_500(
+    client, make, auth, db, monkeypatch
+):
+    """Opening a forum chooses a free slug, and chooses again when another forum takes it
+    between the look-up and the insert. One that loses SLUG_ATTEMPTS times in a row (forums
+    with this title opened at the same moment, over and over) is told on the title field and
+    nothing is stored; it was a 500."""
+    official = make.user("official")
+    taken = make.forum(title="Lokaler", owner=official).slug
+    chosen: list[str] = []
+
+    def always_taken(base, endpoint, is_taken):
+        chosen.append(base)
+        return taken  # as if another forum took each free slug just before the insert
+
+    monkeypatch.setattr(forum_service, "free_slug", always_taken)
+    auth.login(official)
+    cid = str(make.commitment_ids(1)[0])
+    data = {
+        "title": "Lokaler",
+        "description": "Ett andra",
+        "visibility": "public",
+        "commitments": [cid],
+    }
+    response = client.post("/forums/new", data=data)
+    assert response.status_code == 400
+    page = text(response)
+    # beside the title field and in the summary above the form
+    assert page.count("Andra forum med den här titeln öppnas just nu. Försök igen.") == 2
+    assert '<p class="error" id="title-error">' in page
+    assert len(chosen) == forum_service.SLUG_ATTEMPTS
+    assert db.session.scalar(select(func.count()).select_from(Forum)) == 1
 
 
 def test_member_cannot_create_a_forum(client, make, auth, db):

@@ -120,8 +120,13 @@ def create_forum(
         except IntegrityError:
             # Another forum took the slug between the look-up and the insert (the same title
             # sent twice, a double click): the unique constraint decided; choose again.
-            if not _slug_taken(slug) or attempts == SLUG_ATTEMPTS:
+            if not _slug_taken(slug):
                 raise
+            if attempts == SLUG_ATTEMPTS:  # still losing: say so on the form, not with a 500
+                raise Conflict(
+                    _("Other forums with this title are being opened right now. Try again."),
+                    field="title",
+                ) from None
             attempts += 1
             continue
         db.session.commit()
