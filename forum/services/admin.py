@@ -13,6 +13,7 @@ from ..models import Department, User
 from ..queries.admin import has_role
 from ..queries.organisations import departments
 from . import audit
+from .transaction import lock_person
 
 ROLES = ("official", "moderator", "admin")
 MAX_DEPARTMENT = 200
@@ -25,10 +26,18 @@ def _require_admin(actor: User | None) -> User:
 
 
 def _target(actor: User, user_id: int) -> User:
+    """The person whose roles change, locked until commit and read afresh: a second click
+    on the same button, or a second admin at the same moment, waits and then decides on what
+    the first stored (it was granted and logged twice), and a role is not given to an account
+    closed meanwhile."""
     user = db.session.get(User, user_id)
-    if user is None:
+    if user is None or user.is_closed:
         raise NotFound(_("No such person."))
     policy.require(policy.can_change_roles(actor, user), _("Nobody can change their own roles."))
+    lock_person(user.id)
+    db.session.refresh(user)
+    if user.is_closed:
+        raise NotFound(_("No such person."))
     return user
 
 

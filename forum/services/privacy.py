@@ -90,9 +90,9 @@ def close_account(
         confirm_password(user, password, address, field="password")
     elif not policy.is_admin(actor):
         raise Forbidden(_("You may not do that."))
-    elif user.is_admin:
-        raise Forbidden(_("Remove the admin role before closing an admin's account."))
     _lock_account(user)
+    if actor.id != user.id and user.is_admin:  # read under the lock: made an admin meanwhile
+        raise Forbidden(_("Remove the admin role before closing an admin's account."))
     led = organisations_led_alone(user)  # locks the organisations they are an admin of
     if led:
         raise Conflict(
