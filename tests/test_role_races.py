@@ -36,9 +36,7 @@ def test_two_admins_granting_one_role_at_once_grant_it_once(app, make):
     for the first and is told the person already has the role."""
     first, second, person = make.user("admin"), make.user("admin"), make.user()
     grant = lambda actor: admin.grant_role(actor, person.id, "moderator")  # noqa: E731
-    outcomes = steps_at_once(
-        app, [grant, grant], [first.id, second.id], pause_after=LOGGED
-    )
+    outcomes = steps_at_once(app, [grant, grant], [first.id, second.id], pause_after=LOGGED)
     assert outcomes.count("ok") == 1, outcomes
     assert any(isinstance(o, Conflict) for o in outcomes), outcomes
     assert granted(person, "moderator") == 1
@@ -54,9 +52,7 @@ def test_closing_an_account_while_another_admin_makes_it_an_admin_does_one_of_th
     closer, granter, person = make.user("admin"), make.user("admin"), make.user()
     close = lambda actor: privacy.close_account(actor, person.id)  # noqa: E731
     grant = lambda actor: admin.grant_role(actor, person.id, "admin")  # noqa: E731
-    outcomes = steps_at_once(
-        app, [close, grant], [closer.id, granter.id], pause_after=LOGGED
-    )
+    outcomes = steps_at_once(app, [close, grant], [closer.id, granter.id], pause_after=LOGGED)
     assert outcomes.count("ok") == 1, outcomes
     (refused,) = [o for o in outcomes if o != "ok"]
     assert isinstance(refused, Forbidden | NotFound), outcomes
