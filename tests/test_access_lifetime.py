@@ -7,6 +7,7 @@ receiving a thread after its person lost access to it.
 
 from __future__ import annotations
 
+import threading
 import time
 from contextlib import contextmanager
 from datetime import timedelta
@@ -16,6 +17,7 @@ import pytest
 from sqlalchemy import func, select, update
 from test_delivery import postgres_url, redis_url  # noqa: F401 — fixtures
 
+from forum.extensions import db as _db
 from forum.extensions import socketio
 from forum.models import UserSession
 from forum.models.base import utcnow
@@ -502,6 +504,104 @@ def test_a_member_removed_from_an_invite_only_forum_leaves_its_rooms(app, make, 
     assert ack["error"]["code"] == "not_found"
 
 
+def meanwhile(monkeypatch, module, name: str, app, change) -> None:
+    """The first call of `module.name` is followed, before it returns, by `change` made as
+    another request on another thread and committed: something that happens while a socket
+    event is being handled."""
+    original = getattr(module, name)
+    done: list[bool] = []
+
+    def then_the_change(*args, **kwargs):
+        result = original(*args, **kwargs)
+        if not done:
+            done.append(True)
+            failed: list[BaseException] = []
+
+            def other_request() -> None:
+                try:
+                    with app.test_request_context():
+                        change()
+                except BaseException as err:  # noqa: BLE001 — reported on the test's thread
+                    failed.append(err)
+
+            worker = threading.Thread(target=other_request)
+            worker.start()
+            worker.join(timeout=30)
+            assert not worker.is_alive() and not failed, failed
+        return result
+
+    monkeypatch.setattr(module, name, then_the_change)
+
+
+@pytest.mark.parametrize(
+    "during",
+    [
+        "visible_page_thread",  # after join's access check, before the socket is in the room
+        "latest_page",  # after it is in the room, while the page of messages is read
+    ],
+)
+def test_a_member_removed_while_their_join_is_handled_does_not_hear_the_thread(
+    app, make, socket_for, monkeypatch, during
+):
+    """join checked access and read the messages, then entered the room: a removal committed
+    in between rechecked the person's sockets while this one was in no room, and it then
+    entered and heard the invite-only thread until it closed. It enters the room first now
+    and checks again: refused, or found in the room by the removal's recheck."""
+    from forum.queries import forums as forum_queries
+    from forum.services import forums
+
+    owner = make.user("official")
+    guest, stays = make.user(), make.user()
+    forum = make.forum(owner=owner, visibility="invite", members=[guest, stays])
+    thread = make.thread(forum, author=stays)
+    speaker, guest_sock = socket_for(stays), socket_for(guest)
+    joined(speaker, thread)
+
+    def remove() -> None:
+        forums.change_forum_people(owner, forum, guest.email, "member", add=False)
+
+    meanwhile(monkeypatch, forum_queries, during, app, remove)
+    ack = guest_sock.emit("join", {"thread_id": thread.id}, callback=True)
+    if during == "visible_page_thread":
+        assert ack["ok"] is False and ack["error"]["code"] == "not_found", ack
+    else:  # the acknowledgement was read before the removal; the recheck then found it
+        assert ack["ok"], ack
+        assert events(guest_sock, "thread:revoked") == [{"thread_id": thread.id}]
+    say(speaker, thread, "only for the members now", "after-removal")
+    speaker.emit("typing", {"thread_id": thread.id}, callback=True)
+    names = {e["name"] for e in guest_sock.get_received()}
+    assert not names & {"message:new", "typing", "presence"}, names
+
+
+def test_a_message_sent_while_a_join_is_handled_reaches_the_joining_page(
+    app, make, socket_for, monkeypatch
+):
+    """join read the page of messages, then entered the room: a message committed in between
+    was neither in the acknowledgement nor heard live, and the page never got it (the next
+    live message moved its `since` past it). In the room first, it hears what commits after
+    it entered and reads what committed before."""
+    from forum.queries import forums as forum_queries
+    from forum.services import forums
+
+    author, reader = make.user(), make.user()
+    thread = make.thread(author=author)
+    make.message(thread, author, "before the join")
+    sent: list[int] = []
+
+    def send() -> None:
+        message, _created = forums.send_message(
+            _db.session.get(type(author), author.id), thread.id, "while joining", "m-join"
+        )
+        sent.append(message.id)
+
+    meanwhile(monkeypatch, forum_queries, "latest_page", app, send)
+    sock = socket_for(reader)
+    ack = sock.emit("join", {"thread_id": thread.id}, callback=True)
+    assert ack["ok"], ack
+    heard = [e["message"]["id"] for e in events(sock, "message:new")]
+    assert sent and sent[0] in [m["id"] for m in ack["messages"]] + heard, (ack, heard)
+
+
 def test_the_forum_list_stops_hearing_of_a_forum_the_person_left(app, make, socket_for):
     """The forum list's live counts (which thread is active, who wrote) follow access too."""
     owner = make.user("official")
@@ -522,6 +622,32 @@ def test_the_forum_list_stops_hearing_of_a_forum_the_person_left(app, make, sock
     say(speaker, thread, "only for the members now", "forum-room-1")
     assert events(guest_list, "forum:activity") == []
     assert [e["thread_id"] for e in events(stays_list, "forum:activity")] == [thread.id]
+
+
+def test_a_member_removed_while_their_watch_is_handled_does_not_hear_the_forum(
+    app, make, socket_for, monkeypatch
+):
+    """watch asked which forums the person may see, then entered their rooms: removed in
+    between, the socket was in no room when the recheck looked, entered, and kept hearing
+    which threads were active and who wrote. It asks again once in the rooms."""
+    from forum.queries import forums as forum_queries
+    from forum.services import forums
+
+    owner = make.user("official")
+    guest, stays = make.user(), make.user()
+    forum = make.forum(owner=owner, visibility="invite", members=[guest, stays])
+    thread = make.thread(forum, author=stays)
+    speaker, guest_list = socket_for(stays), socket_for(guest)
+    joined(speaker, thread)
+
+    def remove() -> None:
+        forums.change_forum_people(owner, forum, guest.email, "member", add=False)
+
+    meanwhile(monkeypatch, forum_queries, "visible_forums", app, remove)
+    ack = guest_list.emit("watch", {"forum_ids": [forum.id]}, callback=True)
+    assert ack == {"ok": True, "forums": []}
+    say(speaker, thread, "only for the members now", "watch-removal")
+    assert events(guest_list, "forum:activity") == []
 
 
 def test_a_forum_closed_to_visitors_drops_their_sockets(app, make, socket_for):

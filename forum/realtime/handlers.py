@@ -30,6 +30,7 @@ from ..events import (
 )
 from ..extensions import db, socketio
 from ..formatting import iso_utc
+from ..models import Thread
 from ..models.base import utcnow
 from ..queries import forums as forum_queries
 from ..queries import mentions, payloads
@@ -175,6 +176,27 @@ def _time_field(data: dict[str, Any], name: str) -> datetime | None:
         ) from None
 
 
+def _enter_thread_room(thread_id: int) -> Thread:
+    """The thread, with this socket in its room, checked before and after entering.
+
+    In the room first, then everything the acknowledgement carries is read: a message, an
+    edit or a hide committed from then on reaches the socket live, and an access change's
+    recheck (access.recheck) finds the socket in the room; what was committed before is in
+    what is read. Read first and entered after, a message committed in between reached
+    neither the acknowledgement nor the page, and a person removed in between was in no
+    room when the recheck looked, then entered it and kept hearing the thread. The check
+    before entering keeps a socket that may not read the thread from hearing it at all."""
+    user = _user()
+    thread = forum_queries.visible_page_thread(user, thread_id)
+    room = thread_room(thread.id)
+    join_room(room)
+    try:
+        return forum_queries.visible_page_thread(user, thread_id)  # read afresh
+    except DomainError:
+        leave_room(room)
+        raise
+
+
 @acknowledged
 def on_join(data: dict[str, Any]) -> dict[str, Any]:
     """Sent by clients entering a thread (or rejoining after a reconnect with `since`, and
@@ -183,10 +205,11 @@ def on_join(data: dict[str, Any]) -> dict[str, Any]:
     thread_id = int_field(data, "thread_id")
     since = int_field(data, "since", required=False, minimum=0)
     changed_since = _time_field(data, "changed_since")
-    now = utcnow()
     # with the joiner's roles in the forum, not its every member: a phone on a patchy
     # network joins again on every reconnect
-    thread = forum_queries.visible_page_thread(_user(), thread_id)  # type: ignore[arg-type]
+    assert thread_id is not None
+    thread = _enter_thread_room(thread_id)
+    now = utcnow()
     limit = current_app.config["FORUM_CATCH_UP_LIMIT"]  # missed and changed, each
     page = (
         forum_queries.messages_after(thread.id, since, limit)
@@ -198,7 +221,6 @@ def on_join(data: dict[str, Any]) -> dict[str, Any]:
         if since is not None and changed_since is not None
         else forum_queries.Changes([], forum_queries.change_cursor(now), False)
     )
-    join_room(thread_room(thread.id))
     presence.enter(thread.id, request.sid, _person())  # type: ignore[attr-defined]
     socketio.emit("presence", presence.snapshot(thread.id), to=thread_room(thread.id))
     # one look-up of organisations and reactions for both lists
@@ -346,10 +368,15 @@ def on_watch(data: dict[str, Any]) -> dict[str, Any]:
     ):
         raise Invalid(_("forum_ids must be a list of forum ids."), field="forum_ids")
     visible = {f.id for f in forum_queries.visible_forums(_user())}
-    watched = sorted(set(raw) & visible)
+    watched = set(raw) & visible
     for forum_id in watched:
         join_room(forum_room(forum_id))
-    return {"forums": watched}
+    # In the rooms, asked again (as join does, _enter_thread_room): a person removed from a
+    # forum in between was in no room when its recheck looked, then entered and kept hearing.
+    still = {f.id for f in forum_queries.visible_forums(_user())}
+    for forum_id in watched - still:
+        leave_room(forum_room(forum_id))
+    return {"forums": sorted(watched & still)}
 
 
 EVENTS: dict[str, Callable[..., Any]] = {
