@@ -356,3 +356,33 @@ def test_an_edit_takes_as_many_statements_with_two_replies_as_with_twenty(
             forums.edit_message(db.session.get(type(alice), alice.id), x.id, f"ändrad {n}")
         counts.append(counter.count)
     assert counts[0] == counts[1], counts
+
+
+@pytest.mark.config(FORUM_CATCH_UP_LIMIT=20, FORUM_MESSAGE_RATE_LIMIT=parse_rate_limit("off"))
+def test_more_changes_at_one_moment_than_an_answer_holds_still_end(app, make, socket_for, db):
+    """Hiding a message stamps it and every reply quoting it with one time. With more of them
+    than FORUM_CATCH_UP_LIMIT, each answer started again at that time, sent the same first
+    ones with has_more, and the page joined again until the server refused it as a flood
+    (and never resent what it had queued meanwhile). An answer now ends with the whole
+    group, and the next one starts after it."""
+    alice, bob, mod = make.user(name="Alice A"), make.user(name="Bob B"), make.user("official")
+    thread = make.thread(forum=make.forum(moderators=[mod]), author=alice)
+    quoted = make.message(thread, alice, "det citerade")
+    replies = [make.message(thread, bob, f"svar {i}", reply_to=quoted.id) for i in range(25)]
+    _age(db, thread)
+    sock = socket_for(bob)
+    cursor = join(sock, thread.id, since=replies[-1].id)["cursor"]
+    with app.test_request_context():
+        moderation.hide_message(mod, quoted.id, moderation.OTHER, "olämpligt")
+    seen: dict[int, dict] = {}
+    for _ in range(4):  # what static/js/thread/connection.js does while has_more
+        ack = join(sock, thread.id, since=replies[-1].id, changed_since=cursor)
+        assert ack["ok"], ack
+        seen.update(changed_by_id(ack))
+        cursor = ack["cursor"]
+        if not ack["has_more"]:
+            break
+    assert not ack["has_more"]
+    assert set(seen) == {quoted.id, *(r.id for r in replies)}
+    assert seen[quoted.id]["state"] == "hidden"
+    assert all(seen[r.id]["reply_quote"]["state"] == "hidden" for r in replies)

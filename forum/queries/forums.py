@@ -96,27 +96,38 @@ def messages_after(thread_id: int, since: int, limit: int) -> MessagePage:
 CHANGE_MARGIN = timedelta(seconds=60)
 
 
+# The smallest step both databases store (microseconds): the time just after another.
+TIME_STEP = timedelta(microseconds=1)
+
+
 def change_cursor(now: datetime | None = None) -> datetime:
     """A cursor for a page (or join ack) read now: changes from it on are sent again."""
     return (now or utcnow()) - CHANGE_MARGIN
 
 
 @cache
-def _changed_statement() -> Any:
+def _changed_statement(kind: str) -> Any:
     """Built once per process: the messages of `thread_id` with id <= `upto` whose
-    `changed_at` is at or after `changed_since`, oldest change first, at most `limit`."""
+    `changed_at` is at or after `changed_since`, oldest change first, at most `limit`;
+    or (`kind="tied"`) those changed exactly at `changed_at` with an id above `after`."""
     messages = cast(Table, Message.__table__)
-    return (
+    statement = (
         message_rows_select()
         .add_columns(messages.c.changed_at)
         .where(
             messages.c.thread_id == bindparam("thread_id", type_=Integer),
             messages.c.id <= bindparam("upto", type_=Integer),
-            messages.c.changed_at >= bindparam("changed_since", type_=UTCDateTime),
         )
         .order_by(messages.c.changed_at, messages.c.id)
-        .limit(bindparam("limit", type_=Integer))
     )
+    if kind == "tied":
+        return statement.where(
+            messages.c.changed_at == bindparam("changed_at", type_=UTCDateTime),
+            messages.c.id > bindparam("after", type_=Integer),
+        )
+    return statement.where(
+        messages.c.changed_at >= bindparam("changed_since", type_=UTCDateTime)
+    ).limit(bindparam("limit", type_=Integer))
 
 
 @dataclass
@@ -137,11 +148,18 @@ def changed_messages(
         "changed_since": changed_since,
         "limit": limit + 1,
     }
-    rows = db.session.execute(_changed_statement(), params).all()
-    if len(rows) > limit:
-        # The next page starts at the last change returned (that one comes again).
-        return Changes([MessageRow(*row[:-1]) for row in rows[:limit]], rows[limit - 1][-1], True)
-    return Changes([MessageRow(*row[:-1]) for row in rows], change_cursor(now), False)
+    rows = db.session.execute(_changed_statement("page"), params).all()
+    if len(rows) <= limit:
+        return Changes([MessageRow(*row[:-1]) for row in rows], change_cursor(now), False)
+    # A page ends with every change made at its last change's time, and the next starts
+    # just after that time. One write stamps many messages with one time (a hidden
+    # message's replies, whose quotes follow it), and a page that stopped inside such a
+    # group started the next at the same time again: more of them than `limit` and the
+    # page never moved on, and the client asked again and again.
+    last = rows[limit - 1]
+    tied = {"thread_id": thread_id, "upto": upto, "changed_at": last[-1], "after": last[0]}
+    page = [*rows[:limit], *db.session.execute(_changed_statement("tied"), tied)]
+    return Changes([MessageRow(*row[:-1]) for row in page], last[-1] + TIME_STEP, True)
 
 
 def get_thread(thread_id: int) -> Thread | None:
