@@ -153,7 +153,8 @@ def init_api(app: Flask) -> None:
 
 
 def _api_headers(response: Response) -> Response:
-    """CORS for reads, and an ETag with If-None-Match answered by 304."""
+    """CORS for reads, and an ETag with If-None-Match answered by 304 (for GET and HEAD:
+    a HEAD is answered with the headers its GET would have, the ETag too)."""
     if not request.path.startswith(API_PREFIX + "/") or request.path.startswith(
         API_PREFIX + "/reference"
     ):
@@ -165,7 +166,7 @@ def _api_headers(response: Response) -> Response:
             "ETag, Retry-After, X-RateLimit-Limit, X-RateLimit-Remaining, X-RateLimit-Reset"
         )
         response.headers["Vary"] = "Authorization"
-    if request.method == "GET" and response.status_code == 200 and response.is_json:
+    if request.method in ("GET", "HEAD") and response.status_code == 200 and response.is_json:
         response.add_etag()
         response.make_conditional(request)
     return response

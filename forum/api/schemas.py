@@ -5,12 +5,18 @@ from __future__ import annotations
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
 
 from ..ids import MAX_ID
+from ..services.consultations import MAX_ANSWER
 
 
 def no_nul(value: str) -> None:
-    """Text with a NUL character cannot be stored (PostgreSQL refuses it)."""
+    """Text that cannot be stored: a NUL character (PostgreSQL refuses it) or a lone
+    surrogate (no UTF-8 encoding exists for it). A 422 naming the field, not a 500."""
     if "\x00" in value:
         raise ValidationError("The text contains a NUL character.")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValidationError("The text contains a character that is not valid Unicode.") from None
 
 
 class Base(Schema):
@@ -308,11 +314,16 @@ DIGEST_PATTERN = r"^[0-9a-f]{32}$"
 
 
 class AnswerInput(Base):
-    question_id = fields.Int(required=True, validate=validate.Range(min=1, max=MAX_ID))
+    # strict: 1.9 is not an id (a lenient Int would truncate it to another question's)
+    question_id = fields.Int(strict=True, required=True, validate=validate.Range(min=1, max=MAX_ID))
     text = fields.Str(
         required=True,
-        validate=[validate.Length(max=20_000), validate.Regexp(TEXT_PATTERN), no_nul],
-        metadata={"description": "markdown; no NUL characters and no lone surrogates"},
+        # the service's own limit, so the document promises what is accepted
+        validate=[validate.Length(max=MAX_ANSWER), validate.Regexp(TEXT_PATTERN), no_nul],
+        metadata={
+            "description": f"markdown, at most {MAX_ANSWER} characters; no NUL characters "
+            "and no lone surrogates"
+        },
     )
     base = fields.Str(
         validate=validate.Regexp(DIGEST_PATTERN),

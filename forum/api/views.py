@@ -102,9 +102,10 @@ def _bearer_token() -> ApiToken | None:
     header = request.headers.get("Authorization", "")
     if not header:
         return None
-    if not header.startswith("Bearer "):
+    scheme, space, credentials = header.partition(" ")
+    if scheme.lower() != "bearer" or not space:  # the scheme is case-insensitive (RFC 7235)
         raise AuthRequired(_("Send the token as 'Authorization: Bearer <token>'."))
-    return api_tokens.authenticate(header.removeprefix("Bearer ").strip())
+    return api_tokens.authenticate(credentials.strip())
 
 
 def valid_token() -> ApiToken | None:

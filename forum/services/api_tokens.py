@@ -16,6 +16,7 @@ from ..models import ApiToken, Organisation, User
 from ..models.api_tokens import SCOPES
 from ..models.base import utcnow
 from .audit import record as audit
+from .transaction import lock_person
 
 TOKEN_PREFIX = "dfp_"  # noqa: S105 - marks our tokens, not a secret
 MAX_ACTIVE = 20
@@ -45,6 +46,9 @@ def create_token(
         raise Invalid(
             _("A token that answers consultations needs an organisation."), field="organisation"
         )
+    # The person's lock before counting: two requests at once would both count 19 and
+    # both insert (a 21st active token); the second now waits and counts the first's.
+    lock_person(user.id)
     active = db.session.scalars(
         select(ApiToken.id).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
     ).all()
