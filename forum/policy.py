@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from flask_babel import gettext as _
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from .errors import AuthRequired, Forbidden, Locked, NotFound
 from .extensions import db
@@ -282,7 +282,10 @@ def can_read_document(
     """A round's documents: whoever sees the round (removed ones: its officials only).
 
     A response's documents: the organisation's members always; once part of a
-    submitted version, the round's officials, and everyone when the round has closed.
+    submitted version, the round's officials; and, when the round has closed, everyone,
+    but only while the document is part of the response's latest submitted version (what
+    the round's pages, exports and the API publish): one the organisation took out
+    before submitting again stays with its members and the round's officials.
     """
     from .models import Phase, ResponseVersion, version_documents
     from .models.base import utcnow
@@ -293,16 +296,26 @@ def can_read_document(
         return document.removed_at is None or can_manage_round(user, round_)
     if can_act_for_organisation(user, response.organisation):
         return True
-    submitted = db.session.scalar(
-        select(ResponseVersion.id)
-        .join(version_documents, version_documents.c.version_id == ResponseVersion.id)
-        .where(version_documents.c.document_id == document.id)
-        .limit(1)
+    in_versions = set(
+        db.session.scalars(
+            select(ResponseVersion.number)
+            .join(version_documents, version_documents.c.version_id == ResponseVersion.id)
+            .where(
+                ResponseVersion.response_id == response.id,
+                version_documents.c.document_id == document.id,
+            )
+        )
     )
-    if submitted is None:
+    if not in_versions:
         return False
-    public = round_.phase(utcnow()) in (Phase.closed, Phase.published)
-    return public or can_manage_round(user, round_)
+    if can_manage_round(user, round_):
+        return True
+    if round_.phase(utcnow()) not in (Phase.closed, Phase.published):
+        return False
+    latest = db.session.scalar(
+        select(func.max(ResponseVersion.number)).where(ResponseVersion.response_id == response.id)
+    )
+    return latest in in_versions
 
 
 def _can_view_round_thread(

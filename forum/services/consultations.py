@@ -55,7 +55,13 @@ from . import audit
 from .notifications import deliver
 from .rendering import render_body
 from .transaction import lock_for_check, lock_row
-from .validation import chosen_commitments, clean_text
+from .validation import (
+    check_characters,
+    check_no_bidi_controls,
+    chosen_commitments,
+    clean_text,
+    normalise_line_breaks,
+)
 
 STOCKHOLM = ZoneInfo("Europe/Stockholm")
 MAX_TITLE = 200
@@ -163,10 +169,26 @@ def _invited(ids: Iterable[int]) -> list[Organisation]:
     return found
 
 
+def _question_text(value: str | None, n: int, *, bidi: bool) -> str:
+    """A question's text or guidance, trimmed with LF line breaks; NUL, lone surrogates and
+    (in the question itself, shown inline in headings, labels and lists) bidi controls
+    refused on the `questions` field, naming the question."""
+    value = normalise_line_breaks(value or "").strip()
+    name = _("Question %(n)s", n=n)
+    try:
+        check_characters(value, name)
+        if bidi:
+            check_no_bidi_controls(value, name)
+    except Invalid as err:
+        raise Invalid(err.message, field="questions") from None
+    return value
+
+
 def _questions(items: list[tuple[str, str]]) -> list[tuple[str, str]]:
     cleaned = []
     for n, (text, guidance) in enumerate(items, start=1):
-        text, guidance = (text or "").strip(), (guidance or "").strip()
+        text = _question_text(text, n, bidi=True)
+        guidance = _question_text(guidance, n, bidi=False)
         if not text and not guidance:
             continue
         if not text:

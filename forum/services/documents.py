@@ -49,6 +49,8 @@ from .transaction import lock_row
 
 MAX_ZIP_ENTRIES = 2_000
 MAX_ZIP_UNCOMPRESSED = 200 * 1024 * 1024
+MAX_MIMETYPE_ENTRY = 200  # ODF's `mimetype` entry holds one short line (about 40 bytes)
+MAX_CONTENT_TYPES_ENTRY = 1_000_000
 MAX_NAME = 150
 PREVIEW_TIMEOUT = 20
 
@@ -97,6 +99,18 @@ def _refuse() -> Invalid:
     )
 
 
+def _read_entry(archive: zipfile.ZipFile, entry: zipfile.ZipInfo, limit: int) -> bytes:
+    """The entry's bytes, refused when it declares or unpacks to more than `limit`: never
+    more than `limit` + 1 bytes are inflated, whatever its header says."""
+    if entry.file_size > limit:
+        raise _refuse()
+    with archive.open(entry) as stream:
+        data = stream.read(limit + 1)
+    if len(data) > limit:
+        raise _refuse()
+    return data
+
+
 def _zip_kind(data: bytes) -> Kind:
     """ODT, DOCX or XLSX by what the archive declares inside; bombs and others refused."""
     try:
@@ -111,12 +125,16 @@ def _zip_kind(data: bytes) -> Kind:
     names = {e.filename: e for e in entries}
     try:
         if entries and entries[0].filename == "mimetype":
-            declared = archive.read(entries[0]).decode("ascii", "replace").strip()
+            mimetype = _read_entry(archive, entries[0], MAX_MIMETYPE_ENTRY)
+            declared = mimetype.decode("ascii", "replace").strip()
             if declared == ODT.mimetype:
                 return ODT
             raise _refuse()
-        if "[Content_Types].xml" in names and names["[Content_Types].xml"].file_size < 1_000_000:
-            types = archive.read("[Content_Types].xml").decode("utf-8", "replace")
+        if "[Content_Types].xml" in names:
+            content_types = names["[Content_Types].xml"]
+            types = _read_entry(archive, content_types, MAX_CONTENT_TYPES_ENTRY).decode(
+                "utf-8", "replace"
+            )
             for main in re.findall(r'ContentType="([^"]+)"', types):
                 if main in OOXML_MAIN:
                     return OOXML_MAIN[main]

@@ -246,6 +246,7 @@ def new():
             if err.status in (401, 403):
                 raise
             _show_error(form, err, errors)
+            discard_changes()  # nothing half-made is flushed while the page is built
         else:
             flash(_("The draft is saved. Preview it, then open it."), "success")
             return redirect(url_for("consultations.show", round_id=round_.id))
@@ -284,6 +285,8 @@ def edit(round_id: int):
             if err.status in (401, 403, 404):
                 raise
             _show_error(form, err, errors)
+            discard_changes()  # the round as stored, with what was typed kept in the form
+            round_ = cq.get_round(viewer(), round_id)
         else:
             flash(_("The draft is saved."), "success")
             return redirect(url_for("consultations.show", round_id=round_id))
