@@ -13,7 +13,7 @@ import flask_babel
 import pytest
 from consultation_support import english, local, make_round, respond
 from sqlalchemy import func, select
-from support import at_once
+from support import at_once, csrf_tokens
 
 from forum.demo.pdf import simple_pdf
 from forum.errors import Conflict, Forbidden, Invalid
@@ -664,6 +664,52 @@ def test_published_round_opens_with_the_feedback(app, client, make, people):
     page = text(client.get(f"/consultations/{round_.id}"))
     assert page.index('id="feedback"') < page.index('id="responses"')
     assert page.index('id="feedback"') < page.index('id="problem-heading"')
+
+
+def test_changing_published_feedback_is_on_the_record(app, client, auth, make, people):
+    """Published feedback can still be corrected, shown at once and nobody told again; but
+    the change is on the round's record, with what it said before, who changed it and
+    when, as a change to an open round is: what the city said it will do was rewritten
+    without a trace."""
+    official, chair, member, org = people
+    round_ = make_round(app, make, official, "open")
+    respond(app, chair, round_, org)
+    q = round_.questions[0]
+    with app.test_request_context():
+        service.close_round(official, round_.id)
+        service.save_feedback(
+            official,
+            round_.id,
+            {q.id: service.FeedbackInput(heard="Kvällar", action="Öppnar längre")},
+            publish=True,
+        )
+    told = kinds_for(chair).count("consultation_feedback")
+    assert count(RoundRevision) == 0  # writing and publishing are not changes
+    auth.login(official)
+    form = text(client.get(f"/consultations/{round_.id}/feedback"))
+    assert "listed among the round's changes" in form
+    digests = dict(re.findall(r'name="(loaded-[a-z]+-\d+)" value="([0-9a-f]*)"', form))
+    saved = client.post(
+        f"/consultations/{round_.id}/feedback",
+        data={
+            "csrf_token": next(iter(csrf_tokens(form))),
+            "action": "save",
+            f"heard-{q.id}": "Kvällar",  # unchanged: not a revision
+            f"action-{q.id}": "Öppnar längre, från mars",
+            **digests,
+        },
+    )
+    assert saved.status_code == 302
+    revisions = _db.session.scalars(select(RoundRevision)).all()
+    assert [(r.part, r.before, r.after, r.changed_by_id) for r in revisions] == [
+        (f"action-{q.id}", "Öppnar längre", "Öppnar längre, från mars", official.id)
+    ]
+    assert kinds_for(chair).count("consultation_feedback") == told  # nobody told again
+    visitor = english(app.test_client())
+    page = text(visitor.get(f"/consultations/{round_.id}"))
+    changes = page[page.index('id="changes"') :]
+    assert "What the city will do" in changes and "Öppnar längre, från mars" in changes
+    assert "Öppnar längre</p>" in changes  # what it said before
 
 
 def test_a_round_that_opens_later_says_so(app, client, make, people):

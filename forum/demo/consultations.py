@@ -165,6 +165,19 @@ def seed_demo_rounds(users: dict[str, User], org: Organisation) -> None:
         },
         publish=True,
     )
+    # a correction after publishing: shown at once and kept on the round's record
+    consultations.save_feedback(
+        official,
+        done.id,
+        {
+            first: consultations.FeedbackInput(
+                heard="Behovet är störst på vardagskvällar och helger, och kök efterfrågas.",
+                action="Från april bokas skolornas lokaler kvällstid genom föreningsbokningen "
+                "(mars hann skolorna inte förbereda).",
+                source_ids=[gemenskap, coop_response.id],
+            ),
+        },
+    )
 
     current = consultations.create_round(
         official,

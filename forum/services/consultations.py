@@ -797,6 +797,8 @@ def save_feedback(
                     ids = [int(i) for i in text.split(",") if i]
                     conflicts[name] = ", ".join(names.get(i, "?") for i in ids)
             raise EditConflict(_conflict_message(), conflicts, digests)
+    if round_.state == RoundState.published:
+        _record_feedback_changes(round_, user, items, posted, existing, write, submitted)
     for question_id, item in items.items():
         fields = {f"{part}-{question_id}" for part in ("heard", "action", "sources")}
         if not fields & write:
@@ -835,6 +837,41 @@ def save_feedback(
         _announce(round_, "feedback", now)
     db.session.commit()
     return round_
+
+
+def _record_feedback_changes(
+    round_: ConsultationRound,
+    user: User | None,
+    items: Mapping[int, FeedbackInput],
+    posted: Mapping[str, str],
+    existing: Mapping[int, ConsultationFeedback],
+    write: set[str],
+    submitted: Mapping[int, ConsultationResponse],
+) -> None:
+    """Published feedback changed: each changed part goes on the round's record (part
+    `heard-<question>`, `action-<question>` or `sources-<question>`, before and after), as a
+    change to an open round does, so what the city said it would do is not rewritten
+    without a trace. It is shown at once and nobody is told again (the form says so)."""
+
+    def names(ids: Iterable[int]) -> str:
+        return ", ".join(submitted[i].organisation.name for i in sorted(set(ids)) if i in submitted)
+
+    for question_id, item in items.items():
+        kept = existing.get(question_id)
+        before = {
+            "heard": kept.heard if kept else "",
+            "action": kept.action if kept else "",
+            "sources": names(r.id for r in kept.sources) if kept else "",
+        }
+        after = {
+            "heard": posted[f"heard-{question_id}"],
+            "action": posted[f"action-{question_id}"],
+            "sources": names(item.source_ids),
+        }
+        for part in ("heard", "action", "sources"):
+            name = f"{part}-{question_id}"
+            if name in write and before[part] != after[part]:
+                _revision(round_, user, name, before[part], after[part], "")  # type: ignore[arg-type]
 
 
 # --- reminders ---------------------------------------------------------------

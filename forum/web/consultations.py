@@ -83,6 +83,10 @@ CHANGE_LABELS = {
     "question-removed": _l("Question removed"),
     "document-added": _l("Document added"),
     "document-removed": _l("Document removed"),
+    # published feedback corrected: `<part>-<question id>`
+    "heard": _l("What we heard"),
+    "action": _l("What the city will do"),
+    "sources": _l("Draws on the responses of"),
 }
 EMPTY_QUESTION_SLOTS = 2
 ANSWER_FIELD = re.compile(r"answer-(\d{1,9})")
