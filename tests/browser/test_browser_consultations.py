@@ -109,6 +109,18 @@ def test_the_whole_consultation_loop(world, new_page):
     official.evaluate("window.scrollTo(0, 0)")
     screenshot(official, "consultation")
 
+    # a correction after publishing is shown at once and listed among the round's changes
+    official.goto(f"{world.url}/consultations/{round_id}/feedback")
+    official.locator("textarea[name^=action-]").first.fill(
+        "Vi öppnar **Kulturhuset** på kvällar från april."
+    )
+    official.locator("button[name=action][value=save]").click()
+    expect(official.locator(".flash-success")).to_be_visible()
+    official.goto(f"{world.url}/consultations/{round_id}")
+    expect(official.locator("#feedback")).to_contain_text("från april")
+    expect(official.locator("#changes")).to_contain_text("What the city will do")
+    assert_accessible(official, "published round with a correction (en)")
+
 
 @pytest.mark.parametrize("lang", ["sv", "en"])
 def test_every_consultation_page_is_accessible(world, new_page, lang):
