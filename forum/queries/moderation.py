@@ -67,6 +67,25 @@ def _message_options():
     )
 
 
+def _flags_for(user: User, forum_ids: set[int] | None) -> tuple[Any, ...]:
+    """Open flags `user` may decide: in the forums they moderate (`forum_ids`, None: all),
+    never on their own messages (nor are the flaggers shown to the author)."""
+    return (
+        Flag.resolved_at.is_(None),
+        _forum_filter(Thread.forum_id, forum_ids),
+        Message.author_id != user.id,
+    )
+
+
+def _appeals_for(user: User) -> tuple[Any, ...]:
+    """Open appeals `user` may decide: not their own, nor against their own decision."""
+    return (
+        *_appeal_open(),
+        Appeal.user_id != user.id,
+        or_(ModerationAction.actor_id.is_(None), ModerationAction.actor_id != user.id),
+    )
+
+
 def queue(user: User, limit: int = QUEUE_LIMIT) -> list[QueueItem]:
     """Messages with open flags in the forums `user` moderates: personal data first,
     then the most flags, then the oldest."""
@@ -81,7 +100,7 @@ def queue(user: User, limit: int = QUEUE_LIMIT) -> list[QueueItem]:
         )
         .join(Message, Message.id == Flag.message_id)
         .join(Thread, Thread.id == Message.thread_id)
-        .where(Flag.resolved_at.is_(None), _forum_filter(Thread.forum_id, forum_ids))
+        .where(*_flags_for(user, forum_ids))
         .group_by(Flag.message_id)
         .order_by(personal.desc(), func.count(Flag.id).desc(), func.min(Flag.created_at))
         .limit(limit)
@@ -221,12 +240,7 @@ def pending_appeals(user: User) -> list[Appeal]:
                 joinedload(Appeal.action).joinedload(ModerationAction.actor),
                 joinedload(Appeal.action).joinedload(ModerationAction.principle),
             )
-            .where(
-                *_appeal_open(),
-                Appeal.user_id != user.id,
-                or_(ModerationAction.actor_id.is_(None), ModerationAction.actor_id != user.id),
-                scope,
-            )
+            .where(*_appeals_for(user), scope)
             .order_by(Appeal.created_at)
             .limit(QUEUE_LIMIT)
         ).unique()
@@ -443,14 +457,14 @@ def waiting_count(user: User) -> int:
         select(func.count(func.distinct(Flag.message_id)))
         .join(Message, Message.id == Flag.message_id)
         .join(Thread, Thread.id == Message.thread_id)
-        .where(Flag.resolved_at.is_(None), _forum_filter(Thread.forum_id, forum_ids))
+        .where(*_flags_for(user, forum_ids))
     )
     scope = _appeal_scope(forum_ids)
     appeals = db.session.scalar(
         select(func.count(Appeal.id))
         .join(ModerationAction, ModerationAction.id == Appeal.action_id)
         .outerjoin(Thread, Thread.id == ModerationAction.thread_id)
-        .where(*_appeal_open(), Appeal.user_id != user.id, scope)
+        .where(*_appeals_for(user), scope)
     )
     return (flagged or 0) + (appeals or 0)
 

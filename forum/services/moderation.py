@@ -407,6 +407,7 @@ def flag_message(
             actor=user,
             thread=message.thread,
             message_id=message.id,
+            barred_id=message.author_id,  # nobody moderates their own message
         )
     db.session.commit()
     return flag, True
@@ -701,7 +702,17 @@ def _lift(actor: User, action: ModerationAction, decided: Appeal | None = None) 
     action.reversed_at = utcnow()
     action.reversed_by_id = actor.id
     if action.kind == ActionKind.suspend:
-        action.subject.suspended_until = None
+        # What still suspends the person after this one is lifted: a suspension made later
+        # (after this one ran out, appealed only now) stays in force to its own end.
+        action.subject.suspended_until = db.session.scalar(
+            select(func.max(ModerationAction.until)).where(
+                ModerationAction.subject_id == action.subject_id,
+                ModerationAction.kind == ActionKind.suspend,
+                ModerationAction.reversed_at.is_(None),
+                ModerationAction.id != action.id,
+                ModerationAction.until > utcnow(),
+            )
+        )
     pending = db.session.scalar(
         select(Appeal).where(Appeal.action_id == action.id, Appeal.decided_at.is_(None))
     )
@@ -910,7 +921,12 @@ def appeal(user: User | None, action_id: int, body: str | None) -> Appeal:
     forum_id = appeal_forum_id(action)  # its thread's forum now: the thread may have moved
     audit.record(user, "appeal.submitted", "moderation_action", action.id, forum_id=forum_id)
     notifications.tell_moderators(
-        forum_id, "moderation_appeal", text[:300], path_for("moderation.queue"), actor=user
+        forum_id,
+        "moderation_appeal",
+        text[:300],
+        path_for("moderation.queue"),
+        actor=user,
+        barred_id=action.actor_id,  # another moderator decides an appeal
     )
     db.session.commit()
     return item

@@ -205,6 +205,8 @@ def _moderated_message(message_id: int) -> Message:
         policy.is_forum_moderator(current_user, message.thread.forum),
         _("Only this forum's moderators can see this page."),
     )
+    # nobody moderates their own message, nor sees who flagged it
+    policy.require(policy.can_moderate_message(current_user, message), _("You may not do that."))
     return message
 
 
