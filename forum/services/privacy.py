@@ -20,7 +20,7 @@ from .. import policy
 from ..errors import Conflict, Forbidden, NotFound
 from ..events import disconnect_user
 from ..extensions import db
-from ..formatting import iso_utc
+from ..formatting import in_language_of, iso_utc
 from ..links import path_for
 from ..models import (
     Action,
@@ -61,6 +61,7 @@ from ..models import (
 from ..models.accounts import CLOSED_DOMAIN
 from ..models.forums import forum_members, forum_moderators
 from ..queries import payloads
+from ..queries.search import thread_readable
 from ..text import HANDLE_CHARS, MENTION_RE
 from . import exports, search_index
 from .accounts import confirm_password
@@ -396,7 +397,7 @@ def personal_data(user: User) -> dict[str, Any]:
             }
             for m in memberships
         ],
-        **_forum_data(uid),
+        **_forum_data(user),
         "messages": [
             {
                 "id": m.id,
@@ -410,7 +411,7 @@ def personal_data(user: User) -> dict[str, Any]:
             for m in messages
         ],
         **_consultation_data(user),
-        **_follow_up_data(uid),
+        **_follow_up_data(user),
         "flags": [
             {
                 "message_id": f.message_id,
@@ -495,8 +496,13 @@ def personal_data(user: User) -> dict[str, Any]:
     }
 
 
-def _forum_data(uid: int) -> dict[str, list[dict[str, Any]]]:
-    """The person's forums, threads, reactions and reading places (not their messages)."""
+def _forum_data(user: User) -> dict[str, list[dict[str, Any]]]:
+    """The person's forums, threads, reactions and reading places (not their messages).
+
+    A thread they started and may no longer read (removed from its invite-only forum, or
+    the thread moved into one) is listed without its title and forum, as their notices
+    name it: both may have been changed since by people the person no longer reads."""
+    uid = user.id
 
     def forums(table: Any) -> list[dict[str, Any]]:
         rows = db.session.scalars(
@@ -508,6 +514,13 @@ def _forum_data(uid: int) -> dict[str, list[dict[str, Any]]]:
         return [{"forum_id": f.id, "forum": f.title} for f in rows]
 
     threads = select(Thread).where(Thread.author_id == uid).order_by(Thread.id)
+    readable = set(
+        db.session.scalars(
+            select(Thread.id).where(Thread.author_id == uid, thread_readable(user, Thread))
+        )
+    )
+    with in_language_of(user):
+        unreadable = _("a thread you can no longer read")
     reactions = (
         select(MessageReaction).where(MessageReaction.user_id == uid).order_by(MessageReaction.id)
     )
@@ -530,9 +543,9 @@ def _forum_data(uid: int) -> dict[str, list[dict[str, Any]]]:
         "threads_started": [
             {
                 "id": t.id,
-                "title": t.title,
-                "forum_id": t.forum_id,
-                "forum": t.forum.title,
+                "title": t.title if t.id in readable else unreadable,
+                "forum_id": t.forum_id if t.id in readable else None,
+                "forum": t.forum.title if t.id in readable else None,
                 "created_at": iso_utc(t.created_at),
             }
             for t in db.session.scalars(threads)
@@ -640,8 +653,13 @@ def _consultation_data(user: User) -> dict[str, list[dict[str, Any]]]:
     }
 
 
-def _follow_up_data(uid: int) -> dict[str, list[dict[str, Any]]]:
-    """The actions the person proposed, accepted, updated, changed and follows."""
+def _follow_up_data(user: User) -> dict[str, list[dict[str, Any]]]:
+    """The actions the person proposed, accepted, updated, changed and follows.
+
+    An action a moderator hid that the person only follows is named by the placeholder its
+    notices show; a title a moderator redacted is not in the changes (the original is kept
+    for admins, as a redacted message's text is)."""
+    uid = user.id
 
     def actions(column: Any) -> list[dict[str, Any]]:
         rows = db.session.scalars(select(Action).where(column == uid).order_by(Action.id))
@@ -650,17 +668,27 @@ def _follow_up_data(uid: int) -> dict[str, list[dict[str, Any]]]:
         ]
 
     followed = (
-        select(ActionFollower, Action.title)
+        select(ActionFollower, Action.title, Action.hidden_at)
         .join(Action, Action.id == ActionFollower.action_id)
         .where(ActionFollower.user_id == uid)
         .order_by(ActionFollower.action_id)
     )
     updates = select(ActionUpdate).where(ActionUpdate.author_id == uid).order_by(ActionUpdate.id)
-    history = select(ActionHistory).where(ActionHistory.actor_id == uid).order_by(ActionHistory.id)
+    history = (
+        select(ActionHistory)
+        .where(ActionHistory.actor_id == uid, ActionHistory.admin_only.is_(False))
+        .order_by(ActionHistory.id)
+    )
+    with in_language_of(user):
+        hidden = _("[Action hidden by a moderator]")  # what its notices quote
     return {
         "actions_followed": [
-            {"action_id": f.action_id, "title": title, "since": iso_utc(f.created_at)}
-            for f, title in db.session.execute(followed)
+            {
+                "action_id": f.action_id,
+                "title": title if hidden_at is None else hidden,
+                "since": iso_utc(f.created_at),
+            }
+            for f, title, hidden_at in db.session.execute(followed)
         ],
         "actions_proposed": actions(Action.proposed_by_id),
         "actions_accepted": actions(Action.accepted_by_id),
