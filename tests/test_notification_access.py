@@ -321,3 +321,39 @@ def test_turning_mail_off_in_the_settings_stops_every_mail(app, make, db, client
     assert [n.kind for n in notes_of(db, member)] == ["action_update", "mention"]
     page = client.get("/notifications/settings").get_data(as_text=True)
     assert "Mail is turned off in your settings" in page or "E-post är avstängd" in page
+
+
+def test_the_daily_summarys_one_click_unsubscribe_stops_the_summary(app, make, db):
+    """The summary's List-Unsubscribe header named the settings page, which needs a login and
+    a form: a mail client's one-click post (RFC 8058, no cookie) was sent to the login page,
+    changed nothing, and the client told the person they were unsubscribed. It is a signed
+    link now that moves every kind sent in the summary to the app, and nothing else."""
+    from forum.services import notifications
+    from forum.services.mail import build_message
+
+    person, other = make.user(), make.user()
+    with app.test_request_context():
+        notifications.save_preferences(
+            person, {"action_update": "digest", "mention": "digest", "reply": "immediate"}
+        )
+        notifications.deliver([person], "action_update", "Uppdatering", "/actions/1", actor=other)
+        db.session.commit()
+        assert notifications.send_digests() == 1
+    [summary] = mails_to(db, person)
+    header = build_message(summary, "forum@example.se")["List-Unsubscribe"]
+    assert header == f"<{summary.unsubscribe_url}>"
+    path = summary.unsubscribe_url.removeprefix("http://localhost")
+    visitor = app.test_client()  # the mail client: no session, no CSRF token
+    visitor.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
+    assert visitor.get(path).status_code == 200  # a link followed changes nothing
+    with app.test_request_context():
+        assert notifications.preferences(person)["mention"] == "digest"
+    done = visitor.post(path, data={"List-Unsubscribe": "One-Click"})
+    assert done.status_code == 200 and "Daily digest" in done.get_data(as_text=True)
+    with app.test_request_context():
+        chosen = notifications.preferences(person)
+    assert (chosen["action_update"], chosen["mention"], chosen["reply"]) == (
+        "in_app",
+        "in_app",
+        "immediate",
+    )

@@ -222,17 +222,27 @@ def unsubscribe_token(user_id: int, kind: str) -> str:
 
 
 def unsubscribe(token: str) -> tuple[User, str]:
-    """One click from a mail: that kind stays in the app from now on."""
+    """One click from a mail: that kind stays in the app from now on. The daily summary's
+    link (kind DIGEST) moves every kind the person chose the summary for to the app."""
     try:
         user_id, kind = _serializer().loads(token)
     except (BadSignature, ValueError, TypeError):
         raise Invalid(_("This unsubscribe link is not valid.")) from None
     user = db.session.get(User, user_id)
-    if user is None or kind not in KINDS:
+    if user is None or (kind not in KINDS and kind != DIGEST):
         raise Invalid(_("This unsubscribe link is not valid."))
-    set_preference(user, kind, IN_APP)
+    chosen = preferences(user)
+    for stopped in (
+        [k for k, mode in chosen.items() if mode == DIGEST] if kind == DIGEST else [kind]
+    ):
+        set_preference(user, stopped, IN_APP)
     db.session.commit()
     return user, kind
+
+
+def stopped_label(kind: str) -> str:
+    """What an unsubscribe link stopped, for its page: a kind, or the daily summary."""
+    return str(MODE_LABELS[DIGEST] if kind == DIGEST else KINDS[kind])
 
 
 # --- delivery --------------------------------------------------------------------
@@ -445,7 +455,11 @@ def _queue_digest(user: User, notes: list[Notification]) -> None:
         )
     mail = queue_mail(user.email, subject, body)
     mail.html_body = html
-    mail.unsubscribe_url = settings
+    # the header's one-click link (RFC 8058): the mail client posts to it without a login,
+    # so it is a signed link that stops the summary, not the settings page
+    mail.unsubscribe_url = absolute(
+        path_for("notification_settings.unsubscribe", token=unsubscribe_token(user.id, DIGEST))
+    )
 
 
 def _digest_line(note: Notification) -> str:

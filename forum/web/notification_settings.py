@@ -61,4 +61,6 @@ def unsubscribe(token: str):
         _user, kind = service.unsubscribe(token)
     except Invalid as err:
         return render_template("notifications/unsubscribe.html", token=None, error=err.message), 400
-    return render_template("notifications/unsubscribe.html", token=None, done=service.KINDS[kind])
+    return render_template(
+        "notifications/unsubscribe.html", token=None, done=service.stopped_label(kind)
+    )
