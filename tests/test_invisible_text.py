@@ -325,6 +325,44 @@ def test_single_line_text_keeps_emoji_sequences_and_multi_line_text_is_unchanged
         assert clean_text(body, "body", max_length=200) == body
 
 
+@pytest.mark.parametrize("value", [*INVISIBLE, "\u200b", "\u202e", "\u200b \u2800\n\u3164"])
+def test_a_required_text_of_nothing_visible_is_refused(app, value):
+    """A required text (a reason for declining or dropping an action, hiding a message, a
+    title, a message) made only of characters drawn as nothing was stored, and the action
+    was declined with a reason nobody can read."""
+    from forum.services.validation import clean_text
+
+    with app.test_request_context(), pytest.raises(Invalid) as err:
+        clean_text(value, "reason", max_length=200)
+    assert err.value.field == "reason"
+    with app.test_request_context():  # optional: stored as given, whatever it is
+        assert clean_text(value, "reason", max_length=200, required=False) == value.strip()
+        assert clean_text("\u2764\ufe0f", "reason", max_length=200) == "\u2764\ufe0f"  # ❤️
+
+
+def test_declining_an_action_with_an_invisible_reason_is_a_field_error(client, make, auth, db):
+    """Over HTTP, where the reviewer found it: the decline kept the action proposed."""
+    from test_follow_up import World, propose  # noqa: PLC0415
+
+    from forum.models import Action, Department  # noqa: PLC0415
+
+    w = World()
+    w.official, w.member = make.user("official"), make.user()
+    w.forum = make.forum(owner=w.official)
+    w.thread = make.thread(forum=w.forum, author=w.official)
+    w.message = make.message(w.thread, w.member, "Vi kan ordna kvällsöppet.")
+    w.dept = db.session.scalar(select(Department).where(Department.name == "Social resursnämnd"))
+    action = propose(client.application, w.member, w)
+    before = (action.status, action.declined_at, action.decline_reason)
+    auth.login(w.official)
+    response = client.post(f"/actions/{action.id}/decline", data={"reason": "\u200b"})
+    assert response.status_code == 400
+    assert "This field is required." in text(response)
+    db.session.expire_all()
+    stored = db.session.get(Action, action.id)
+    assert (stored.status, stored.declined_at, stored.decline_reason) == before
+
+
 def test_the_title_error_is_in_swedish_on_a_swedish_page(client, make, auth, db):
     client.environ_base.pop("HTTP_ACCEPT_LANGUAGE", None)  # a Swedish browser
     forum = make.forum()

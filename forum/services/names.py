@@ -114,8 +114,17 @@ def check_visible(name: str, field: str = "display_name") -> None:
                 ),
                 field=field,
             )
-    if name.strip() and not any(unicodedata.category(c)[0] in "LNPS" for c in name):
+    if name.strip() and not shows_something(name):
         raise Invalid(_("The name has no visible character."), field=field)
+
+
+def shows_something(text: str) -> bool:
+    """Does `text` have a character that is drawn: a letter, digit, punctuation or symbol,
+    not one that shows nothing (U+2800 blank braille, U+3164 the Hangul filler, ...)?"""
+    return any(
+        unicodedata.category(c)[0] in "LNPS" and ord(c) not in BLANK and not is_default_ignorable(c)
+        for c in text
+    )
 
 
 @cache

@@ -13,6 +13,7 @@ from ..errors import Invalid
 from ..extensions import db
 from ..ids import MAX_ID
 from ..models import Commitment
+from .names import shows_something
 
 
 def check_characters(value: str, name: str) -> str:
@@ -145,7 +146,7 @@ def clean_text(
     value = check_characters(value, name)
     if single_line:
         check_no_bidi_controls(value, name)
-    if required and not value:
+    if required and not shows_something(value):  # empty, or only what is drawn as nothing
         raise Invalid(_("This field is required."), field=name)
     if len(value) > max_length:
         raise Invalid(_("At most %(n)d characters.", n=max_length), field=name)
