@@ -43,13 +43,19 @@ class Rendered:
     mentioned_user_ids: set[int] = field(default_factory=set)
 
 
+# Characters before an "@" that make it part of a web address, not a mention.
+_IN_URL = frozenset("/:=?&#%+~")
+
+
 def _mention_rule(state: StateInline, silent: bool) -> bool:
     """Inline rule: `@handle` becomes a mention link when the handle is known."""
     pos = state.pos
     if state.src[pos] != "@":
         return False
-    if pos > 0 and HANDLE_CHARS.match(state.src[pos - 1]):
-        return False  # part of an email address or a word
+    if state.linkLevel > 0:
+        return False  # inside a link's text: a link in a link is none (axe: no name)
+    if pos > 0 and (HANDLE_CHARS.match(state.src[pos - 1]) or state.src[pos - 1] in _IN_URL):
+        return False  # part of an email address, a word or a web address (youtube.com/@x)
     match = MENTION_RE.match(state.src, pos)
     if not match:
         return False

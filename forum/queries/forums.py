@@ -360,7 +360,9 @@ def _unread_statement(by: str) -> Any:
     return (
         select(Thread.forum_id, func.sum(unread))
         .outerjoin(ReadMarker, marker)
-        .where(Thread.forum_id.in_(ids), unread > 0)
+        # an archived thread is not on its forum's page: what it holds unread is not the
+        # forum's news, and nothing there would let the reader clear it
+        .where(Thread.forum_id.in_(ids), Thread.archived.is_(False), unread > 0)
         .group_by(Thread.forum_id)
     )
 

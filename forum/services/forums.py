@@ -40,6 +40,7 @@ from ..queries import forums as forum_queries
 from ..queries import payloads
 from ..text import Rendered, slugify
 from . import audit, moderation, notifications, throttle
+from .names import shows_something
 from .rendering import MAX_BODY, MAX_DESCRIPTION, MAX_TITLE, render_body, replace_text
 from .slugs import free_slug
 from .transaction import insert_on_conflict, lock_person, lock_row
@@ -163,6 +164,8 @@ def start_thread(
     moderation.check_not_muted_in(user, forum.id)  # type: ignore[arg-type]
     title = clean_text(title, "title", max_length=MAX_TITLE, single_line=True)
     body = (body or "").strip()
+    if body and not shows_something(body):  # optional, but not a message nobody can see
+        raise Invalid(_("Write something first."), field="body")
     if len(body) > MAX_BODY:
         raise Invalid(_("At most %(n)d characters.", n=MAX_BODY), field="body")
     thread = Thread(forum_id=forum.id, title=title, author_id=user.id)  # type: ignore[union-attr]
@@ -246,7 +249,7 @@ def _validate_body(body: object) -> str:
     if not isinstance(body, str):
         raise Invalid(_("The message must be text."), field="body")
     check_characters(body, "body")
-    if not body.strip():
+    if not shows_something(body):  # empty, or only characters drawn as nothing
         raise Invalid(_("Write something first."), field="body")
     if len(body) > MAX_BODY:
         raise Invalid(_("A message can be at most %(n)d characters.", n=MAX_BODY), field="body")
@@ -607,6 +610,10 @@ def change_forum_people(actor: User | None, forum: Forum, email: str, role: str,
     links = _PEOPLE_LINKS.get(role)
     if links is None:
         raise Invalid(_("Unknown role."), field="role")
+    if not add and role == "member" and person.id == forum.created_by_id:
+        # an invite-only forum is read by its members: without it, the owner could no
+        # longer open the forum, nor its people and visibility pages, to undo this
+        raise Invalid(_("The forum's owner stays one of its members."), field="email")
     # One statement on the link table, not "already there?" read before a change to the
     # loaded list: two requests at once (a double click, two tabs) would both pass that
     # read, and the second insert break the primary key or the second delete match no row.
@@ -650,6 +657,15 @@ def set_forum_visibility(actor: User | None, forum: Forum, visibility: str | Non
     if vis == forum.visibility:
         return forum
     old, forum.visibility = forum.visibility, vis
+    if vis == Visibility.invite and forum.created_by_id is not None:
+        # invite-only is read by its members: the owner is one, as when it is opened so,
+        # or the owner's own forum would answer them "no such forum" from now on
+        db.session.execute(
+            insert_on_conflict(forum_members, db.session.get_bind().dialect.name)
+            .values(forum_id=forum.id, user_id=forum.created_by_id)
+            .on_conflict_do_nothing()
+        )
+        db.session.expire(forum, ["members"])
     audit.record(actor, "forum.visibility", "forum", forum.id, f"{old.value} → {vis.value}")
     recheck_access_after_commit(forum_ids=[forum.id])
     db.session.commit()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from typing import cast
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -39,10 +40,10 @@ def commitment_choices() -> list[SelectChoice]:
 
 
 def _ids(values: list[str]) -> list[int]:
-    try:
-        return [int(v) for v in values]
-    except (TypeError, ValueError):
-        raise Invalid(_("Unknown commitment."), field="commitments") from None
+    ids = [whole_id(v) for v in values]  # a stale or altered form: a field error, not a 404
+    if None in ids:
+        raise Invalid(_("Unknown commitment."), field="commitments")
+    return cast(list[int], ids)
 
 
 VISIBILITY_CHOICES = [
