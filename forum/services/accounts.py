@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import ipaddress
 import secrets
 from datetime import datetime, timedelta
 from functools import cache
@@ -27,6 +28,7 @@ from ..models import Department, LoginAttempt, PasswordReset, User, UserSession
 from ..models.base import utcnow
 from ..text import slugify
 from . import audit
+from .api_tokens import revoke_all_tokens
 from .mail import queue_mail
 from .names import check_not_imitating, check_visible
 from .transaction import lock_person
@@ -189,9 +191,27 @@ def register_member(
     if owner is None:
         hash_password(password)  # the same work as creating an account
     elif not _sent_again(owner, password):
-        _mail_account(owner, registered=False)
-        db.session.commit()
+        _tell_owner(owner)
     return None
+
+
+def _tell_owner(owner: User) -> None:
+    """Mail `owner` that someone tried to register with their address: at most
+    MAX_RESETS_PER_WINDOW such mails in the throttle window, as reset links, so nobody can
+    flood a mailbox by registering with it again and again. The requester hears the same
+    either way. Each mail is noted in the throttle's table (key "register:<id>"), counted
+    under the person's lock, so parallel requests are counted one after another."""
+    key = f"register:{owner.id}"
+    lock_person(owner.id)
+    recent = db.session.scalar(
+        select(func.count()).where(
+            LoginAttempt.email == key, LoginAttempt.at > utcnow() - _throttle_window()
+        )
+    )
+    if not recent or recent < MAX_RESETS_PER_WINDOW:
+        db.session.add(LoginAttempt(email=key, address=key))
+        _mail_account(owner, registered=False)
+    db.session.commit()  # also when nothing is stored: the lock ends now
 
 
 REGISTRATION_GRACE = timedelta(minutes=10)
@@ -275,35 +295,73 @@ def _throttle_window() -> timedelta:
     return timedelta(minutes=current_app.config["FORUM_LOGIN_WINDOW_MINUTES"])
 
 
-def _reserve_attempt(email: str, address: str | None) -> LoginAttempt:
+def _address_key(address: str | None) -> str:
+    """The address as the throttle counts it: an IPv6 address by its /64, the block one
+    household or machine is given (anyone holding one can use 2^64 addresses in it, which
+    would otherwise each be a fresh address); anything else as it is."""
+    address = (address or "unknown")[:64]
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is None:
+        return str(ipaddress.IPv6Network((ip, 64), strict=False))
+    return address
+
+
+def _too_many_attempts() -> RateLimited:
+    return RateLimited(
+        _(
+            "Too many failed attempts. Wait %(minutes)d minutes and try again, "
+            "or reset your password.",
+            minutes=current_app.config["FORUM_LOGIN_WINDOW_MINUTES"],
+        )
+    )
+
+
+def _reserve_attempt(key: str, address: str | None) -> LoginAttempt:
     """Record this attempt *before* the password is checked, then count: atomic throttling.
 
-    The attempt is committed first and the count includes it, so of any number of
-    parallel attempts at most FORUM_LOGIN_MAX_FAILURES get a password check (each one
-    counts at least every attempt committed before it). A success forgets the
-    account's attempts; a failure's record stays as the failure.
+    `key` is what is guessed at (an account's email), `address` who guesses (the
+    `_address_key` of the client). Within FORUM_LOGIN_WINDOW_MINUTES, with `limit` =
+    FORUM_LOGIN_MAX_FAILURES:
+
+    * an address gets at most `limit` password checks, whatever accounts it tries;
+    * an account that more than `limit` failures came to (from any addresses) is under
+      attack: then an address gets one check on it and no more, until the window has
+      passed or the password is reset. So guessing from many addresses is slowed to one
+      guess per address, and the owner's right password from an address that has not
+      failed on the account still gets through (strangers' failures cannot lock them out);
+    * with `address` None (a logged-in person confirming their own password, where `key`
+      is the person) only the key's own failures count: at most `limit` checks.
+
+    A refused attempt is not recorded: it is no failure, and one request every few minutes
+    cannot keep a lock on forever. The attempt is committed first and each count includes
+    it, so of any number of parallel attempts from one address (or on one key without an
+    address) at most `limit` get a password check: the last of them to count sees every
+    other's row. A success forgets the account's attempts; a failure's record stays as the
+    failure.
     """
-    attempt = LoginAttempt(email=email, address=(address or "unknown")[:64])
+    attempt = LoginAttempt(email=key, address=address or "")
     db.session.add(attempt)
     db.session.commit()
-    since = utcnow() - _throttle_window()
+    recent = LoginAttempt.at > utcnow() - _throttle_window()
     limit = current_app.config["FORUM_LOGIN_MAX_FAILURES"]
-    checks = [(LoginAttempt.email, email)]
-    if address is not None:
-        checks.append((LoginAttempt.address, address))
-    for column, value in checks:
-        attempts = db.session.scalar(
-            select(func.count()).where(column == value, LoginAttempt.at > since)
+
+    def attempts(*where: Any) -> int:
+        return db.session.scalar(select(func.count()).where(recent, *where)) or 0
+
+    if address is None:
+        refused = attempts(LoginAttempt.email == key) > limit
+    else:
+        refused = attempts(LoginAttempt.address == address) > limit or (
+            attempts(LoginAttempt.email == key) > limit
+            and attempts(LoginAttempt.email == key, LoginAttempt.address == address) > 1
         )
-        if attempts and attempts > limit:
-            minutes = current_app.config["FORUM_LOGIN_WINDOW_MINUTES"]
-            raise RateLimited(
-                _(
-                    "Too many failed attempts. Wait %(minutes)d minutes and try again, "
-                    "or reset your password.",
-                    minutes=minutes,
-                )
-            )
+    if refused:
+        db.session.delete(attempt)
+        db.session.commit()
+        raise _too_many_attempts()
     return attempt
 
 
@@ -317,7 +375,7 @@ def reserve_form_attempt(address: str | None) -> LoginAttempt:
     login attempts of its address: the same limit, FORUM_LOGIN_MAX_FAILURES in
     FORUM_LOGIN_WINDOW_MINUTES, else RateLimited. A post that succeeds is forgotten
     (`forget_attempt`), as a successful login is."""
-    address = (address or "unknown")[:64]
+    address = _address_key(address)
     return _reserve_attempt(f"form:{address}", address)
 
 
@@ -333,7 +391,8 @@ def _dummy_hash(method: str) -> str:
 
 
 def authenticate(email: str, password: str, address: str) -> User:
-    """Check credentials; throttled per account and per address without revealing accounts.
+    """Check credentials; throttled per address and per account (`_reserve_attempt`)
+    without revealing accounts.
 
     A successful login forgets the account's earlier failures (the address's
     failures for other accounts still count).
@@ -342,8 +401,7 @@ def authenticate(email: str, password: str, address: str) -> User:
         email = normalise_email(email)
     except Invalid:
         email = (email or "").strip().lower()[:254]
-    address = (address or "unknown")[:64]
-    _reserve_attempt(email, address)
+    _reserve_attempt(email, _address_key(address))
     user = db.session.scalar(select(User).where(User.email == email))
     stored = user.password_hash if user else _dummy_hash(current_app.config["FORUM_PASSWORD_HASH"])
     try:
@@ -657,12 +715,21 @@ def end_session_by_id(user: User, session_id: int) -> UserSession:
 
 
 def end_all_sessions(user: User, keep: str | None = None) -> None:
-    """ "Log out everywhere": every session, remember-me token and socket (but `keep`) ends."""
+    """Every session, remember-me token and socket (but `keep`) ends: after a new password
+    and a suspension. The API tokens stay (`log_out_everywhere` ends them too)."""
     _revoke([row for row in _live_rows(user.id) if row.key != keep])
     from ..events import disconnect_user
 
     if keep is None:
         disconnect_user(user.id)
+
+
+def log_out_everywhere(user: User) -> None:
+    """The settings page's "log out everywhere": every session ends (`end_all_sessions`)
+    and every API token is revoked, so nothing made with the account keeps working."""
+    revoke_all_tokens(user, user, "log out everywhere")
+    db.session.commit()
+    end_all_sessions(user)
 
 
 def _token_hash(token: str) -> str:
@@ -777,23 +844,31 @@ def reset_password(token: str, new_password: str) -> User:
     check_password_strength(new_password)
     user = db.session.get(User, _claim_reset(token))
     assert user is not None
-    _replace_password(user, new_password)
+    _replace_password(user, new_password, user, "password reset")
     return user
 
 
 def set_password(user: User, new_password: str) -> None:
     """A new password chosen without the old one (a reset link, or an operator's
     `flask users set-password`): checked like the registration form's; every open reset link
-    is used up, the failed logins forgotten and every session ends."""
+    is used up, the failed logins forgotten, every session ends and every API token is
+    revoked."""
     check_password_strength(new_password)
-    _replace_password(user, new_password)
+    _replace_password(user, new_password, None, "password set without the old one")
 
 
-def _replace_password(user: User, new_password: str) -> None:
-    """`set_password` after the password is checked."""
+def _replace_password(user: User, new_password: str, actor: User | None, why: str) -> None:
+    """`set_password` after the password is checked. Whoever chose it may have taken the
+    account over (the link was in their mailbox) or be shutting someone out of it, so
+    nothing made with the old password goes on working: sessions end and the person's API
+    tokens are revoked (audited, by `actor`, with `why`). The account's failed logins and
+    the person's failed confirmations are forgotten, so a locked-out owner can log in."""
     _use_up_resets(user)
     user.password_hash = hash_password(new_password)
-    db.session.execute(delete(LoginAttempt).where(LoginAttempt.email == user.email))
+    db.session.execute(
+        delete(LoginAttempt).where(LoginAttempt.email.in_([user.email, _confirm_key(user)]))
+    )
+    revoke_all_tokens(user, actor, why)
     db.session.commit()
     end_all_sessions(user)
 
@@ -822,10 +897,14 @@ def confirm_password(
 ) -> None:
     """Check a logged-in person's password before a grave step (Invalid on `field` if wrong).
 
-    A wrong password counts as a failed login (per account and, when given, per address),
-    so a borrowed session cannot be used to guess it; a right one is not a failure.
+    Throttled on its own, per person: a wrong password counts against this person's own
+    confirmations (FORUM_LOGIN_MAX_FAILURES in the window), so a borrowed session cannot
+    be used to guess it; a right one is not a failure. Failed logins on the person's
+    email, which anyone can cause, do not count here: a stranger cannot stop the owner
+    changing their password or closing their account. (`address` is not needed: the
+    session, not the address, says who is guessing.)
     """
-    attempt = _reserve_attempt(user.email, (address or "unknown")[:64] if address else None)
+    attempt = _reserve_attempt(_confirm_key(user), None)
     try:
         correct = check_password_hash(user.password_hash, password or "")
     except UnicodeEncodeError:
@@ -834,6 +913,11 @@ def confirm_password(
         raise Invalid(_("The current password is wrong."), field=field)
     db.session.delete(attempt)
     db.session.commit()
+
+
+def _confirm_key(user: User) -> str:
+    """The throttle's key for `user`'s own password confirmations."""
+    return f"confirm:{user.id}"
 
 
 def change_password(

@@ -83,6 +83,22 @@ def revoke_token(user: User | None, token_id: int) -> ApiToken:
     return token
 
 
+def revoke_all_tokens(user: User, actor: User | None, why: str) -> int:
+    """Revoke every active token of `user` (a password reset, "log out everywhere"), in the
+    caller's transaction: the rows stay, revoked, each audited as revoked by `actor` (None:
+    an operator) with `why`. The person's lock first, so a token being made at this moment
+    is either revoked here or made after. Returns how many were revoked."""
+    lock_person(user.id)
+    active = db.session.scalars(
+        select(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
+    ).all()
+    now = utcnow()
+    for token in active:
+        token.revoked_at = now
+        audit(actor, "api_token.revoke", "api_token", token.id, f"{token.name} ({why})")
+    return len(active)
+
+
 def tokens_of(user: User) -> list[ApiToken]:
     return list(
         db.session.scalars(

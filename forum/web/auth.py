@@ -483,12 +483,13 @@ def change_password():
 @bp.post("/settings/logout-everywhere")
 @login_required
 def logout_everywhere():
-    """End every session of this account: all browsers, remember-me cookies and sockets."""
+    """End every session of this account (all browsers, remember-me cookies and sockets)
+    and revoke its API tokens."""
     form = LogoutEverywhereForm()
     if not form.validate_on_submit():  # only fails on a bad CSRF token, normally caught earlier
         return _settings_page(problem=_("The form had expired. Try again."), status=400)
     message = _("You are logged out on all your devices.")
-    accounts.end_all_sessions(current_user._get_current_object())
+    accounts.log_out_everywhere(current_user._get_current_object())
     end_session()
     flash(message, "success")
     return redirect(url_for("main.home"), 303)
