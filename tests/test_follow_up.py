@@ -316,7 +316,8 @@ def test_pages_and_forms(app, world, client, auth, db):
 
 
 def test_overdue_is_marked(app, world, client):
-    action = propose(app, world.official, world, due_date="2020-01-01")
+    yesterday = (service.today() - timedelta(days=1)).isoformat()  # a due date is recent
+    action = propose(app, world.official, world, due_date=yesterday)
     page = client.get(f"/actions/{action.id}").get_data(as_text=True)
     assert "Overdue" in page
     assert action.title in client.get("/actions?overdue=1").get_data(as_text=True)

@@ -477,7 +477,7 @@ class EditConflict(Conflict):
         self.digests = digests
 
 
-def _changed_fields(
+def changed_fields(
     posted: Mapping[str, str], stored: Mapping[str, str], loaded: Mapping[str, str | None]
 ) -> tuple[set[str], dict[str, str]]:
     """Which posted texts to write, and which conflict (field name -> the stored text).
@@ -609,7 +609,7 @@ def save_response(
     response = _response_row(round_, org)
     current = {a.question_id: a for a in response.answers}
     if loaded is not None:
-        write, conflicts = _changed_fields(
+        write, conflicts = changed_fields(
             {f"answer-{q}": t for q, t in cleaned.items() if q in loaded},
             {f"answer-{q}": a.body for q, a in current.items()},
             {f"answer-{q}": d for q, d in loaded.items()},
@@ -788,7 +788,7 @@ def save_feedback(
             stored[f"heard-{question_id}"] = kept.heard
             stored[f"action-{question_id}"] = kept.action
             stored[f"sources-{question_id}"] = sources_text(r.id for r in kept.sources)
-        write, conflicts = _changed_fields(posted, stored, loaded)
+        write, conflicts = changed_fields(posted, stored, loaded)
         if conflicts:
             digests = {name: text_digest(text) for name, text in conflicts.items()}
             names = {r.id: r.organisation.name for r in submitted.values()}

@@ -4,6 +4,7 @@ remind; moderators hide them and redact their titles."""
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -44,6 +45,7 @@ from ..models.follow_up import OPEN_STATUSES
 from ..queries.follow_up import get_action, source_message
 from ..text import excerpt
 from . import audit, moderation, throttle
+from .consultations import EditConflict, changed_fields, text_digest
 from .notifications import notify_people, notify_person
 from .rendering import render_body
 from .transaction import insert_on_conflict
@@ -64,14 +66,50 @@ def today(now: datetime | None = None) -> date:
 # --- parsing -----------------------------------------------------------------
 
 
-def parse_due_date(value: str | None) -> date:
+DUE_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+DUE_YEARS_AHEAD = 10
+
+
+def parse_due_date(value: str | None, *, plausible: bool = True) -> date:
+    """A due date written YYYY-MM-DD (not an ISO week or ordinal date, nor digits run
+    together), and with `plausible` within due_date_range."""
     text = (value or "").strip()
     if not text:
         raise Invalid(_("Enter the due date."), field="due_date")
+    if not DUE_DATE.fullmatch(text):
+        raise Invalid(_("Write the date as YYYY-MM-DD."), field="due_date")
     try:
-        return date.fromisoformat(text)
+        day = date.fromisoformat(text)
     except ValueError:
         raise Invalid(_("Write the date as YYYY-MM-DD."), field="due_date") from None
+    if plausible:
+        check_due_date(day)
+    return day
+
+
+def due_date_range(now: datetime | None = None) -> tuple[date, date]:
+    """The due dates a person may set: from the start of last year (an action written down
+    late) to ten years ahead."""
+    day = today(now)
+    try:
+        last = day.replace(year=day.year + DUE_YEARS_AHEAD)
+    except ValueError:  # 29 February, and no such day ten years on
+        last = day.replace(year=day.year + DUE_YEARS_AHEAD, day=28)
+    return date(day.year - 1, 1, 1), last
+
+
+def check_due_date(day: date) -> None:
+    """Refuse a due date outside due_date_range (a typo such as year 0001 or 9999)."""
+    first, last = due_date_range()
+    if not first <= day <= last:
+        raise Invalid(
+            _(
+                "Choose a date from %(first)s to %(last)s.",
+                first=first.isoformat(),
+                last=last.isoformat(),
+            ),
+            field="due_date",
+        )
 
 
 def parse_progress(value: object) -> int:
@@ -170,7 +208,7 @@ def _same_proposal(action: Action, data: ActionInput) -> bool:
             data.description, "description", max_length=MAX_TEXT, required=False
         )
         department, organisation = parse_owner(data.owner)
-        due = parse_due_date(data.due_date)
+        due = parse_due_date(data.due_date, plausible=False)  # checked when it was stored
         commitments = {c.id for c in chosen_commitments(data.commitment_ids)}
     except Invalid:
         return False
@@ -402,6 +440,20 @@ def decline_action(user: User | None, action_id: int, reason: str | None) -> Act
     return action
 
 
+CHANGE_FIELDS = ("status", "progress", "due_date", "drop_reason")
+
+
+def change_values(action: Action) -> dict[str, str]:
+    """The change form's fields as stored, as text (the digest of each is what a form that
+    shows them carries as loaded, see text_digest)."""
+    return {
+        "status": action.status.value,
+        "progress": str(action.progress),
+        "due_date": action.due_date.isoformat(),
+        "drop_reason": action.drop_reason or "",
+    }
+
+
 def change_action(
     user: User | None,
     action_id: int,
@@ -409,12 +461,20 @@ def change_action(
     progress: object,
     drop_reason: str = "",
     due_date: str | None = None,
+    loaded: Mapping[str, str | None] | None = None,
 ) -> Action:
     """Change status and progress (and the due date): the owner's side and admins only.
 
     Progress is 100 exactly when the status is done; dropping needs a reason. The action's
     row is locked first, so of two changes at once the second starts from the first's values
     (and its history says so).
+
+    With `loaded` (the digest of each field as the form showed it, by name: status,
+    progress, due_date, drop_reason; see text_digest) only the fields this person changed
+    are written, so a form loaded before someone else's change does not undo it; a field
+    they changed that someone else changed meanwhile is an EditConflict: nothing is saved.
+    A field not in `loaded` is written as posted. A due date is checked against
+    due_date_range only when it is written: one stored earlier may stay as it is.
     """
     user = policy.require_login(user)
     action = get_action(user, action_id, lock=True)
@@ -430,15 +490,41 @@ def change_action(
     if new_status == ActionStatus.done and str(progress).strip() == "":
         progress = 100
     new_progress = parse_progress(progress)
+    reason = clean_text(drop_reason, "drop_reason", max_length=MAX_REASON, required=False)
+    new_due = parse_due_date(due_date, plausible=False) if due_date is not None else action.due_date
+    stored = change_values(action)
+    posted = {
+        "status": new_status.value,
+        "progress": str(new_progress),
+        "due_date": new_due.isoformat(),
+        "drop_reason": reason,
+    }
+    if loaded is not None:
+        write, conflicts = changed_fields(
+            {name: text for name, text in posted.items() if name in loaded}, stored, loaded
+        )
+        if conflicts:
+            digests = {name: text_digest(text) for name, text in conflicts.items()}
+            raise EditConflict(_change_conflict_message(), conflicts, digests)
+        write |= {name for name in posted if name not in loaded}
+        if "status" not in write:
+            new_status = action.status
+        if "progress" not in write:
+            new_progress = action.progress
+        if "due_date" not in write:
+            new_due = action.due_date
+        if "drop_reason" not in write:
+            reason = stored["drop_reason"]
     if (new_status == ActionStatus.done) != (new_progress == 100):
         raise Invalid(_("Progress is 100 % exactly when the action is done."), field="progress")
     reason = clean_text(
-        drop_reason,
+        reason,
         "drop_reason",
         max_length=MAX_REASON,
         required=new_status == ActionStatus.dropped,
     )
-    new_due = parse_due_date(due_date) if due_date is not None else action.due_date
+    if new_due != action.due_date:
+        check_due_date(new_due)
     _log(action, user, "status", action.status.value, new_status.value)
     _log(action, user, "progress", action.progress, new_progress)
     _log(action, user, "due_date", action.due_date.isoformat(), new_due.isoformat())
@@ -451,6 +537,13 @@ def change_action(
     action.updated_at = utcnow()
     db.session.commit()
     return action
+
+
+def _change_conflict_message() -> str:
+    return _(
+        "Someone else changed this action after you opened the form, so nothing was saved. "
+        "What you chose is kept: check the marked fields and save again."
+    )
 
 
 def post_update(

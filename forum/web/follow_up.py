@@ -4,6 +4,7 @@ redact) and the dashboard."""
 from __future__ import annotations
 
 import uuid
+from datetime import date
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -14,10 +15,10 @@ from wtforms import HiddenField, SelectChoice, SelectField, StringField, TextAre
 from wtforms.validators import InputRequired
 
 from .. import policy
-from ..errors import Conflict, DomainError, Invalid, NotFound
-from ..formatting import page_language
+from ..errors import Conflict, DomainError, Invalid, Muted, NotFound
+from ..formatting import long_date, page_language
 from ..ids import whole_id
-from ..models import ActionStatus, Commitment, ConsultationFeedback, User
+from ..models import Action, ActionStatus, Commitment, ConsultationFeedback, User
 from ..models.base import utcnow
 from ..queries import agreement
 from ..queries import follow_up as fq
@@ -73,6 +74,12 @@ class ChangeForm(FlaskForm):
     )
     due_date = StringField(_l("Due date"), render_kw={"type": "date"})
     drop_reason = TextAreaField(_l("Reason for dropping (needed when dropped)"))
+    # the digest of each field as the form showed it (services.follow_up.change_action):
+    # only what this person changed is saved, so an older page undoes no one else's change
+    loaded_status = HiddenField()
+    loaded_progress = HiddenField()
+    loaded_due_date = HiddenField()
+    loaded_drop_reason = HiddenField()
 
 
 class UpdateForm(FlaskForm):
@@ -169,6 +176,10 @@ def new():
         policy.can_propose_action(current_user, message.thread if message else None),
         _("You may not propose an action here."),
     )
+    if message is not None and request.method == "GET":
+        # as propose_action refuses: no form to fill in for nothing (a post is refused on
+        # the form, with the text kept: the mute may have begun after the form was shown)
+        moderation_service.check_not_muted(current_user, message.thread)
     form = ProposeForm()
     status = 400 if request.method == "POST" else 200
     form.owner.choices = _owner_choices()
@@ -198,10 +209,10 @@ def new():
                 ),
             )
         except DomainError as err:
-            if err.status in (401, 403, 404):
+            if err.status in (401, 403, 404) and not isinstance(err, Muted):
                 raise
             form_error(form, err)
-            status = err.status  # 400, 429 past the rate limit, 409 a used form
+            status = err.status  # 400, 403 muted, 429 past the rate limit, 409 a used form
             _fresh_token(form, used=isinstance(err, Conflict))
         else:
             if action.accepted:
@@ -228,12 +239,11 @@ def _action_page(
     action = fq.get_action(user, action_id)
     history = fq.history_of(action.id)
     if change is None:
+        stored = service.change_values(action)
         change = ChangeForm(
             formdata=None,
-            status=action.status.value,
-            progress=str(action.progress),
-            due_date=action.due_date.isoformat(),
-            drop_reason=action.drop_reason or "",
+            **stored,
+            **{f"loaded_{name}": service.text_digest(text) for name, text in stored.items()},
         )
     following = fq.is_following(action, user)
     update = update or UpdateForm(formdata=None)
@@ -360,11 +370,19 @@ def redact(action_id: int):
 @bp.post("/actions/<int:action_id>/change")
 @login_required
 def change(action_id: int):
-    """Change status, progress and due date (the owner's side)."""
+    """Change status, progress and due date (the owner's side): only the fields this person
+    changed since the form was loaded; one someone else changed meanwhile too is a conflict
+    shown on the form, with what they chose kept."""
     fq.get_action(viewer(), action_id)
     form = ChangeForm()
     if not form.validate_on_submit():
         return _action_page(action_id, 400, change=form)
+    # a page from before the form carried them (or a script) has none: written as posted
+    loaded = {
+        name: getattr(form, f"loaded_{name}").data
+        for name in service.CHANGE_FIELDS
+        if getattr(form, f"loaded_{name}").data
+    }
     try:
         service.change_action(
             current_user,
@@ -373,7 +391,12 @@ def change(action_id: int):
             form.progress.data or "",
             form.drop_reason.data or "",
             form.due_date.data or "",
+            loaded=loaded or None,
         )
+    except service.EditConflict as err:
+        form_error(form, err)  # discards what the refused call left; says nothing was saved
+        _show_conflicts(form, fq.get_action(viewer(), action_id), err)
+        return _action_page(action_id, err.status, change=form)
     except DomainError as err:
         if err.status in (401, 403, 404):
             raise
@@ -381,6 +404,39 @@ def change(action_id: int):
         return _action_page(action_id, err.status, change=form)
     flash(_("The action is changed."), "success")
     return redirect(url_for("follow_up.show", action_id=action_id))
+
+
+def _stored_label(name: str, text: str) -> str:
+    """A stored value of the change form as the reader knows it."""
+    if not text:
+        return _("(The text is now empty.)")
+    if name == "status":
+        return str(STATUS_LABELS[ActionStatus(text)])
+    if name == "progress":
+        return f"{text} %"
+    if name == "due_date":
+        return long_date(date.fromisoformat(text))
+    return text
+
+
+def _show_conflicts(form: ChangeForm, action: Action, err: service.EditConflict) -> None:
+    """The change form shown again after a conflict: each field changed by both has its
+    error with the value saved now, what this person chose kept (saving again is taken as
+    their decision); a field only someone else changed shows the value saved now."""
+    stored = service.change_values(action)
+    for name in service.CHANGE_FIELDS:
+        field, loaded = getattr(form, name), getattr(form, f"loaded_{name}")
+        if name in err.current:
+            message = _(
+                "Someone else changed this after you opened the form. Saved now: %(value)s. "
+                "What you chose is kept here: check it and save again.",
+                value=_stored_label(name, err.current[name]),
+            )
+            field.errors = [*field.errors, message]
+            loaded.data = err.digests[name]
+        elif loaded.data and service.text_digest(field.data) == loaded.data:
+            field.data = stored[name]  # not changed here: the value saved now
+            loaded.data = service.text_digest(stored[name])
 
 
 @bp.post("/actions/<int:action_id>/updates")
