@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
+import flask_babel
 from sqlalchemy import select
 
 from forum.extensions import db
@@ -15,6 +18,17 @@ def english(client):
     """Ask for English pages, so the assertions survive the Swedish translation."""
     client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
     return client
+
+
+@contextlib.contextmanager
+def in_english(app) -> Iterator[None]:
+    """A request context in English, for the messages of errors raised by services."""
+    with app.test_request_context(headers={"Accept-Language": "en"}):
+        flask_babel.refresh()  # the fixture's app context may have cached Swedish
+        try:
+            yield
+        finally:
+            flask_babel.refresh()
 
 
 def local(delta: timedelta) -> str:

@@ -453,6 +453,14 @@ def test_a_socket_event_after_revocation_is_refused(app, make, db):
 # --- rooms follow access (one process; the Redis test below covers two) -------------
 
 
+def invite_only_with_a_guest(make):
+    """An invite-only forum with a thread: its owner, a guest and a member who stays."""
+    owner = make.user("official")
+    guest, stays = make.user(), make.user()
+    forum = make.forum(owner=owner, visibility="invite", members=[guest, stays])
+    return owner, guest, stays, forum, make.thread(forum, author=stays)
+
+
 def joined(sock, thread) -> None:
     ack = sock.emit("join", {"thread_id": thread.id}, callback=True)
     assert ack["ok"], ack
@@ -484,10 +492,7 @@ def assert_still_in(sock, thread, speaker) -> None:
 
 
 def test_a_member_removed_from_an_invite_only_forum_leaves_its_rooms(app, make, socket_for):
-    owner = make.user("official")
-    guest, stays = make.user(), make.user()
-    forum = make.forum(owner=owner, visibility="invite", members=[guest, stays])
-    thread = make.thread(forum, author=stays)
+    owner, guest, stays, forum, thread = invite_only_with_a_guest(make)
     guest_sock, stays_sock, owner_sock = socket_for(guest), socket_for(stays), socket_for(owner)
     for sock in (guest_sock, stays_sock, owner_sock):
         joined(sock, thread)
@@ -533,6 +538,18 @@ def meanwhile(monkeypatch, module, name: str, app, change) -> None:
     monkeypatch.setattr(module, name, then_the_change)
 
 
+def removed_meanwhile(app, monkeypatch, query: str, owner, forum, guest) -> None:
+    """The owner removes the guest, as another request, right after the next call of the
+    read-side query `query` (forum.queries.forums)."""
+    from forum.queries import forums as forum_queries
+    from forum.services import forums
+
+    def remove() -> None:
+        forums.change_forum_people(owner, forum, guest.email, "member", add=False)
+
+    meanwhile(monkeypatch, forum_queries, query, app, remove)
+
+
 @pytest.mark.parametrize(
     "during",
     [
@@ -547,20 +564,10 @@ def test_a_member_removed_while_their_join_is_handled_does_not_hear_the_thread(
     in between rechecked the person's sockets while this one was in no room, and it then
     entered and heard the invite-only thread until it closed. It enters the room first now
     and checks again: refused, or found in the room by the removal's recheck."""
-    from forum.queries import forums as forum_queries
-    from forum.services import forums
-
-    owner = make.user("official")
-    guest, stays = make.user(), make.user()
-    forum = make.forum(owner=owner, visibility="invite", members=[guest, stays])
-    thread = make.thread(forum, author=stays)
+    owner, guest, stays, forum, thread = invite_only_with_a_guest(make)
     speaker, guest_sock = socket_for(stays), socket_for(guest)
     joined(speaker, thread)
-
-    def remove() -> None:
-        forums.change_forum_people(owner, forum, guest.email, "member", add=False)
-
-    meanwhile(monkeypatch, forum_queries, during, app, remove)
+    removed_meanwhile(app, monkeypatch, during, owner, forum, guest)
     ack = guest_sock.emit("join", {"thread_id": thread.id}, callback=True)
     if during == "visible_page_thread":
         assert ack["ok"] is False and ack["error"]["code"] == "not_found", ack
@@ -604,10 +611,7 @@ def test_a_message_sent_while_a_join_is_handled_reaches_the_joining_page(
 
 def test_the_forum_list_stops_hearing_of_a_forum_the_person_left(app, make, socket_for):
     """The forum list's live counts (which thread is active, who wrote) follow access too."""
-    owner = make.user("official")
-    guest, stays = make.user(), make.user()
-    forum = make.forum(owner=owner, visibility="invite", members=[guest, stays])
-    thread = make.thread(forum, author=stays)
+    owner, guest, stays, forum, thread = invite_only_with_a_guest(make)
     guest_list, stays_list, speaker = socket_for(guest), socket_for(stays), socket_for(stays)
     for sock in (guest_list, stays_list):
         ack = sock.emit("watch", {"forum_ids": [forum.id]}, callback=True)
@@ -630,20 +634,10 @@ def test_a_member_removed_while_their_watch_is_handled_does_not_hear_the_forum(
     """watch asked which forums the person may see, then entered their rooms: removed in
     between, the socket was in no room when the recheck looked, entered, and kept hearing
     which threads were active and who wrote. It asks again once in the rooms."""
-    from forum.queries import forums as forum_queries
-    from forum.services import forums
-
-    owner = make.user("official")
-    guest, stays = make.user(), make.user()
-    forum = make.forum(owner=owner, visibility="invite", members=[guest, stays])
-    thread = make.thread(forum, author=stays)
+    owner, guest, stays, forum, thread = invite_only_with_a_guest(make)
     speaker, guest_list = socket_for(stays), socket_for(guest)
     joined(speaker, thread)
-
-    def remove() -> None:
-        forums.change_forum_people(owner, forum, guest.email, "member", add=False)
-
-    meanwhile(monkeypatch, forum_queries, "visible_forums", app, remove)
+    removed_meanwhile(app, monkeypatch, "visible_forums", owner, forum, guest)
     ack = guest_list.emit("watch", {"forum_ids": [forum.id]}, callback=True)
     assert ack == {"ok": True, "forums": []}
     say(speaker, thread, "only for the members now", "watch-removal")

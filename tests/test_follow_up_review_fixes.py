@@ -11,8 +11,9 @@ from html.parser import HTMLParser
 import pytest
 from sqlalchemy import func, select
 from support import Auth
+from test_follow_up import world  # noqa: F401 — the follow-up world fixture
 
-from forum.models import Action, ActionHistory, Department
+from forum.models import Action, ActionHistory
 from forum.services import follow_up as service
 from forum.services import moderation
 
@@ -22,23 +23,11 @@ def _english(client):
     client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
 
 
-class World:
-    pass
-
-
 @pytest.fixture
-def world(app, make, db):
-    w = World()
-    w.official = make.user("official")  # Social resursnämnd
-    w.official2 = make.user("official")  # the same department
-    w.member = make.user()
-    w.moderator = make.user("moderator")
-    w.forum = make.forum(owner=w.official)
-    w.thread = make.thread(forum=w.forum, author=w.official)
-    w.message = make.message(w.thread, w.member, "Vi kan ordna kvällsöppet.")
-    w.dept = db.session.scalar(select(Department).where(Department.name == "Social resursnämnd"))
-    db.session.commit()
-    return w
+def team(world, make):  # noqa: F811 — test_follow_up's world, with a colleague and a moderator
+    world.official2 = make.user("official")  # the same department as world.official
+    world.moderator = make.user("moderator")
+    return world
 
 
 def _accepted_action(app, w) -> int:
@@ -131,8 +120,8 @@ def _field_error(page: str, name: str) -> str:
 # --- 1. the change form saves only what its sender changed --------------------------
 
 
-def test_status_change_from_an_older_page_keeps_anothers_new_due_date(app, world, db, client, auth):
-    w = world
+def test_status_change_from_an_older_page_keeps_anothers_new_due_date(app, team, db, client, auth):
+    w = team
     action_id = _accepted_action(app, w)
     auth.login(w.official)
     mine = _load(client, action_id)  # A opens the action
@@ -162,8 +151,8 @@ def test_status_change_from_an_older_page_keeps_anothers_new_due_date(app, world
     assert reverts == 0
 
 
-def test_both_changing_the_due_date_is_a_conflict_shown_on_the_form(app, world, db, client, auth):
-    w = world
+def test_both_changing_the_due_date_is_a_conflict_shown_on_the_form(app, team, db, client, auth):
+    w = team
     action_id = _accepted_action(app, w)
     auth.login(w.official)
     mine = _load(client, action_id)
@@ -207,9 +196,9 @@ def test_both_changing_the_due_date_is_a_conflict_shown_on_the_form(app, world, 
 
 
 def test_progress_changed_by_both_is_a_conflict_and_others_fields_show_the_saved_values(
-    app, world, db, client, auth
+    app, team, db, client, auth
 ):
-    w = world
+    w = team
     action_id = _accepted_action(app, w)
     auth.login(w.official)
     mine = _load(client, action_id)
@@ -233,9 +222,9 @@ def test_progress_changed_by_both_is_a_conflict_and_others_fields_show_the_saved
 
 
 def test_muted_member_is_refused_the_form_and_keeps_the_text_when_refused_on_sending(
-    app, world, db, client, auth
+    app, team, db, client, auth
 ):
-    w = world
+    w = team
     auth.login(w.member)
     url = f"/actions/new?message={w.message.id}"
     assert client.get(url).status_code == 200  # not muted: the form
@@ -312,10 +301,10 @@ def _due(kind: str) -> str:
     ]
     + [(d, "Write the date as YYYY-MM-DD.") for d in ["2026-W01-1", "20261231", "2026-001"]],
 )
-def test_implausible_or_odd_due_dates_are_the_fields_error(world, db, client, auth, due, message):
+def test_implausible_or_odd_due_dates_are_the_fields_error(team, db, client, auth, due, message):
     due = _due(due)
-    auth.login(world.official)
-    response = _propose(client, world, due)
+    auth.login(team.official)
+    response = _propose(client, team, due)
     assert response.status_code == 400
     page = response.get_data(as_text=True)
     assert message in _field_error(page, "due_date")
@@ -323,17 +312,17 @@ def test_implausible_or_odd_due_dates_are_the_fields_error(world, db, client, au
     assert db.session.scalar(select(func.count()).select_from(Action)) == 0
 
 
-def test_due_dates_at_the_ends_of_the_range_are_taken(world, db, client, auth):
-    auth.login(world.official)
+def test_due_dates_at_the_ends_of_the_range_are_taken(team, db, client, auth):
+    auth.login(team.official)
     first, last = _plausible_range()
     for day in (first, last):
-        assert _propose(client, world, day.isoformat(), once=f"t{day}").status_code == 302
+        assert _propose(client, team, day.isoformat(), once=f"t{day}").status_code == 302
     assert sorted(db.session.scalars(select(Action.due_date))) == [first, last]
 
 
-def test_change_form_refuses_an_implausible_due_date(app, world, db, client, auth):
-    action_id = _accepted_action(app, world)
-    auth.login(world.official)
+def test_change_form_refuses_an_implausible_due_date(app, team, db, client, auth):
+    action_id = _accepted_action(app, team)
+    auth.login(team.official)
     before = _stored(db, action_id).due_date
     response = client.post(
         f"/actions/{action_id}/change", data={**_load(client, action_id), "due_date": "9999-12-31"}
@@ -345,12 +334,12 @@ def test_change_form_refuses_an_implausible_due_date(app, world, db, client, aut
     assert _stored(db, action_id).due_date == before
 
 
-def test_an_action_with_an_older_stored_date_stays_editable(app, world, db, client, auth):
-    action_id = _accepted_action(app, world)
+def test_an_action_with_an_older_stored_date_stays_editable(app, team, db, client, auth):
+    action_id = _accepted_action(app, team)
     old = date(service.today().year - 5, 3, 1)
     db.session.execute(Action.__table__.update().values(due_date=old))
     db.session.commit()
-    auth.login(world.official)
+    auth.login(team.official)
     form = _load(client, action_id)
     assert form["due_date"] == old.isoformat()
     response = client.post(

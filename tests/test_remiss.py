@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import contextlib
 import io
 import re
 import threading
 import zipfile
 from datetime import UTC, datetime, timedelta
 
-import flask_babel
 import pytest
-from consultation_support import english, local, make_round, respond
+from consultation_support import english, in_english, local, make_round, respond
 from sqlalchemy import func, select
 from support import at_once, csrf_tokens
 
@@ -92,17 +90,6 @@ def people(make):
 
 def text(response) -> str:
     return response.get_data(as_text=True)
-
-
-@contextlib.contextmanager
-def in_english(app):
-    """A request context in English, for messages of errors raised by services."""
-    with app.test_request_context(headers={"Accept-Language": "en"}):
-        flask_babel.refresh()  # the fixture's app context may have cached Swedish
-        try:
-            yield
-        finally:
-            flask_babel.refresh()
 
 
 # --- documents: types by content ------------------------------------------------------

@@ -5,16 +5,14 @@ inflated whole; a NUL or bidi control in a round's question is a field error on 
 
 from __future__ import annotations
 
-import contextlib
 import html
 import io
 import tracemalloc
 import zipfile
 from datetime import timedelta
 
-import flask_babel
 import pytest
-from consultation_support import english, local, make_round
+from consultation_support import english, in_english, local, make_round
 from sqlalchemy import func, select
 
 from forum.demo.pdf import simple_pdf
@@ -33,17 +31,6 @@ ODT_MIMETYPE = b"application/vnd.oasis.opendocument.text"
 def _setup(app, client, tmp_path):
     english(client)
     app.extensions["forum_storage"] = DiskStorage(tmp_path / "documents")
-
-
-@contextlib.contextmanager
-def in_english(app):
-    """A request context in English, for the messages of errors raised by services."""
-    with app.test_request_context(headers={"Accept-Language": "en"}):
-        flask_babel.refresh()  # the fixture's app context may have cached Swedish
-        try:
-            yield
-        finally:
-            flask_babel.refresh()
 
 
 # --- a superseded response document ---------------------------------------------------
