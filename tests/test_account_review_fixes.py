@@ -10,21 +10,14 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 from support import steps_at_once, stored_count
+from test_accounts import NEW_PASSWORD, PASSWORD, WRONG, english
 
 from forum.extensions import db as _db
 from forum.models import ApiToken, AuditEntry, LoginAttempt, OutboxMail, User
 from forum.services import accounts, api_tokens
 
-PASSWORD = "correct horse battery"  # the `make` factory's
-NEW_PASSWORD = "purple elephant umbrella"
-WRONG = "wrong horse battery"
 ATTACKER = "203.0.113.9"
 OWNER = "198.51.100.7"
-
-
-def english(client):
-    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
-    return client
 
 
 def login(client, email, password=PASSWORD, address=ATTACKER):

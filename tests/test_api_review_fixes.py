@@ -7,34 +7,15 @@ from __future__ import annotations
 import json
 
 import pytest
-from consultation_support import make_round
 from sqlalchemy import func, select
+from test_api import answering, assert_error, token_for
 
 from forum.config import parse_rate_limit
 from forum.extensions import db
 from forum.models import ConsultationAnswer, ConsultationResponse
-from forum.services import api_tokens
 from forum.services.consultations import MAX_ANSWER
 
 pytestmark = pytest.mark.config(FORUM_MESSAGE_RATE_LIMIT=parse_rate_limit("off"))
-
-
-def token_for(app, user, scopes=("read",), organisation=None) -> str:
-    with app.test_request_context():
-        _token, raw = api_tokens.create_token(
-            user, "test", scopes, organisation.id if organisation else None
-        )
-    return raw
-
-
-def answering(app, make):
-    """An open round, a `read`+`respond` token of an organisation's admin, and the round's
-    responses URL."""
-    admin = make.user()
-    organisation = make.organisation(admin=admin)
-    round_ = make_round(app, make, make.user("official"))
-    raw = token_for(app, admin, ("read", "respond"), organisation)
-    return round_, raw, f"/api/v1/consultations/{round_.id}/responses"
 
 
 def post_json(client, url: str, raw: str, body: str):
@@ -48,9 +29,7 @@ def post_json(client, url: str, raw: str, body: str):
 
 
 def assert_invalid(response, field: str) -> None:
-    assert response.status_code == 422, response.get_data(as_text=True)
-    assert response.get_json()["error"]["code"] == "invalid"
-    assert response.get_json()["error"]["field"] == field
+    assert_error(response, 422, "invalid", field)
 
 
 def responses_stored() -> int:
