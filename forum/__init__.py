@@ -22,7 +22,7 @@ from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from werkzeug.routing import IntegerConverter, UnicodeConverter
 
-from .config import load_config, redis_client_options
+from .config import ConfigError, load_config, redis_client_options
 from .errors import DomainError, database_unreachable
 from .extensions import babel, csrf, db, login_manager, migrate, socketio
 from .formatting import LOCALES, page_language
@@ -82,7 +82,14 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.url_map.converters["int"] = IdConverter
     app.url_map.converters["default"] = app.url_map.converters["string"] = TextConverter
     app.before_request(refuse_nul_in_query)
-    app.config.from_mapping(load_config(Path(app.instance_path)))
+    try:
+        settings = load_config(Path(app.instance_path))
+    except ConfigError as err:
+        from .cli import config_error_for_command_line
+
+        # under a `flask` command: the message and exit status 1, not a traceback
+        raise config_error_for_command_line(err) from None
+    app.config.from_mapping(settings)
     if config:
         app.config.update(config)
     configure_logging(app.config)
@@ -561,7 +568,7 @@ def register_realtime(app: Flask) -> None:
     url = app.config["FORUM_REDIS_URL"]
     channel = events.socketio_channel(app.config["FORUM_REDIS_PREFIX"])
     queue: dict[str, Any] = {"message_queue": url, "channel": channel}
-    if url and url.startswith(("redis://", "rediss://")):
+    if url:  # redis:// or rediss:// (forum/config.py refuses anything else, so never Kombu)
         # publishing bounded by FORUM_REDIS_TIMEOUT, listening blocking (forum/message_queue.py)
         manager = BoundedRedisManager(url, channel, app.config["FORUM_REDIS_TIMEOUT"])
         queue = {"message_queue": url, "client_manager": manager}

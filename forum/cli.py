@@ -13,11 +13,23 @@ from flask.cli import AppGroup
 from flask_migrate import upgrade
 from sqlalchemy import inspect
 
+from .config import ConfigError
 from .errors import DomainError
 from .extensions import db, socketio
 from .ids import MAX_ID
 
 users_cli = AppGroup("users", help="Manage accounts.")
+
+
+def config_error_for_command_line(err: ConfigError) -> Exception:
+    """What create_app raises for a refused setting: under a `flask` command (a click
+    context is current) click's own error, its message on standard error and exit status 1
+    instead of a traceback; anywhere else (gunicorn's worker, tests) the ConfigError."""
+    if click.get_current_context(silent=True) is None:
+        return err
+    return click.ClickException(str(err))
+
+
 mail_cli = AppGroup("mail", help="The mail outbox.")
 
 
@@ -98,7 +110,7 @@ def gunicorn_command(host: str, port: int) -> list[str]:
 
 @click.command("serve")
 @click.option("--host", default="127.0.0.1")
-@click.option("--port", default=5000, type=int)
+@click.option("--port", default=5000, type=click.IntRange(1, 65535))
 def serve_command(host: str, port: int) -> None:
     """Serve HTTP and Socket.IO in one process: for one machine (see ./scripts/production)."""
     config = current_app.config
@@ -205,7 +217,7 @@ consultations_cli = AppGroup("consultations", help="Consultation rounds.")
 
 
 @consultations_cli.command("remind")
-@click.option("--days", default=3, show_default=True, type=click.IntRange(min=0))
+@click.option("--days", default=3, show_default=True, type=click.IntRange(0, 3650))
 def remind_consultations(days: int) -> None:
     """Remind organisations that have not answered a round closing within N days (for cron)."""
     from .services.consultations import remind
@@ -266,7 +278,9 @@ exports_cli = AppGroup("exports", help="Personal-data exports.")
 @export_cli.command("archive")
 @click.argument("kind", type=click.Choice(["forum", "thread", "round"]))
 @click.argument("object_id", type=click.IntRange(1, MAX_ID))
-@click.option("--out", "out", type=click.Path(dir_okay=False), help="Where to write the zip.")
+@click.option(
+    "--out", "out", type=click.Path(dir_okay=False, writable=True), help="Where to write the zip."
+)
 @click.option("--admin", "admin_email", required=True, help="The admin on whose behalf (logged).")
 def export_archive_command(kind: str, object_id: int, out: str | None, admin_email: str) -> None:
     """Export a forum, thread or round as a self-contained zip (JSON, HTML, manifest)."""
@@ -276,6 +290,11 @@ def export_archive_command(kind: str, object_id: int, out: str | None, admin_ema
     from .services import exports
 
     admin = db.session.scalar(select(User).where(User.email == admin_email.strip().lower()))
+    if admin is None:
+        raise click.BadParameter(
+            f"no account with the email {admin_email.strip()!r}.", param_hint="--admin"
+        )
+    _check_writable_file(out or ".")  # the default: the archive's own name, right here
     try:
         with current_app.test_request_context():
             name, archive_file = exports.build_archive(admin, kind, object_id)
@@ -286,6 +305,16 @@ def export_archive_command(kind: str, object_id: int, out: str | None, admin_ema
         shutil.copyfileobj(archive_file, f)
         size = f.tell()
     click.echo(f"Archive written to {path} ({size} bytes).")
+
+
+def _check_writable_file(path: str) -> None:
+    """Refuse an --out whose folder is missing or not writable before anything is built
+    (building logs the export in the audit log)."""
+    folder = Path(path).parent
+    if not folder.is_dir():
+        raise click.BadParameter(f"the folder {str(folder)!r} does not exist.", param_hint="--out")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise click.BadParameter(f"the folder {str(folder)!r} is not writable.", param_hint="--out")
 
 
 @exports_cli.command("run")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import secrets
@@ -38,13 +39,51 @@ def parse_rate_limit(text: str, name: str = "FORUM_MESSAGE_RATE_LIMIT") -> RateL
     return RateLimit(int(match.group(1)), int(match.group(2)))
 
 
-def _count(env: dict[str, str], name: str, default: int) -> int:
-    text = (env.get(name) or "").strip()
+def parse_number(
+    name: str,
+    text: str | None,
+    default: float,
+    minimum: float,
+    maximum: float,
+    *,
+    whole: bool = True,
+    above: bool = False,
+) -> float:
+    """A number setting: empty or spaces give `default`; anything but plain ASCII digits
+    (with a decimal point unless `whole`), or a value outside `minimum`..`maximum` (above
+    `minimum` with `above`), is a ConfigError naming `name` and the range."""
+    text = (text or "").strip()
     if not text:
         return default
-    if not (text.isascii() and text.isdigit()):
-        raise ConfigError(f"{name} must be a whole number, not {text!r}")
-    return int(text)
+    pattern = r"[+-]?\d{1,15}" if whole else r"[+-]?(?:\d{1,15}(?:\.\d{0,15})?|\.\d{1,15})"
+    value = None
+    if re.fullmatch(pattern, text, flags=re.ASCII):
+        value = int(text) if whole else float(text)
+    if value is None or value > maximum or value < minimum or (above and value == minimum):
+        kind = "a whole number" if whole else "a number"
+        low, high = (
+            (f"{int(minimum)}", f"{int(maximum)}") if whole else (f"{minimum:g}", f"{maximum:g}")
+        )
+        bounds = f"more than {low} and at most {high}" if above else f"from {low} to {high}"
+        raise ConfigError(f"{name} must be {kind} {bounds}, not {text!r}")
+    return value
+
+
+def _whole(env: Mapping[str, str], name: str, default: int, minimum: int, maximum: int) -> int:
+    """A whole-number FORUM_* setting between `minimum` and `maximum` (parse_number)."""
+    return int(parse_number(name, env.get(name), default, minimum, maximum))
+
+
+def _real(
+    env: Mapping[str, str], name: str, default: float, minimum: float, maximum: float
+) -> float:
+    """A FORUM_* setting that may have decimals, between `minimum` and `maximum`."""
+    return float(parse_number(name, env.get(name), default, minimum, maximum, whole=False))
+
+
+def _count(env: dict[str, str], name: str, default: int) -> int:
+    """A count the caller bounds itself (0 to a million)."""
+    return _whole(env, name, default, 0, 1_000_000)
 
 
 def _flag(value: str | None, default: bool) -> bool:
@@ -111,7 +150,7 @@ def _check_production(env: dict[str, str], database_url: str) -> None:
             "FLASK_DEBUG is set with FORUM_ENV=production: the debugger would let anyone run "
             "code on the server. Unset FLASK_DEBUG."
         )
-    if len(env.get("FORUM_SECRET_KEY", "").encode()) < MIN_SECRET_KEY_BYTES:
+    if len(env.get("FORUM_SECRET_KEY", "").strip().encode()) < MIN_SECRET_KEY_BYTES:
         raise ConfigError(
             f"FORUM_SECRET_KEY must be at least {MIN_SECRET_KEY_BYTES} bytes in production, e.g. "
             "FORUM_SECRET_KEY=$(python -c 'import secrets; print(secrets.token_hex(32))')"
@@ -128,7 +167,20 @@ def _check_production(env: dict[str, str], database_url: str) -> None:
             "FORUM_ENV=production needs FORUM_DATABASE_URL (PostgreSQL); the SQLite file is "
             "for one machine. Set FORUM_ALLOW_SQLITE=1 to use SQLite anyway."
         )
+    if not (env.get("FORUM_PROXY_COUNT") or "").strip():
+        raise ConfigError(
+            "FORUM_PROXY_COUNT is not set: it says how many proxies in front of the app are "
+            "trusted for the client's address. Set 1 behind nginx, 0 if nothing is in front "
+            "(unset, every client behind nginx would be 127.0.0.1, and five wrong logins "
+            "would lock everyone out)."
+        )
     _check_base_url(env)
+    base_url = (env.get("FORUM_BASE_URL") or "").strip().lower()
+    if base_url.startswith("https://") and not _flag(env.get("FORUM_HTTPS"), True):
+        raise ConfigError(
+            "FORUM_HTTPS=0 with an https FORUM_BASE_URL: the cookies would not be Secure and "
+            "would travel over plain HTTP too. Unset FORUM_HTTPS (on in production)."
+        )
 
 
 LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1", "0.0.0.0"}  # noqa: S104 — names, not a bind
@@ -198,16 +250,88 @@ DEFAULT_REDIS_TIMEOUT = 2.0
 
 def parse_seconds(name: str, text: str | None, default: float) -> float:
     """A timeout setting in seconds, more than 0 and at most 60 (`default` when unset)."""
-    text = (text or "").strip()
+    return float(parse_number(name, text, default, 0, 60, whole=False, above=True))
+
+
+def _database_url(env: Mapping[str, str], instance_path: Path) -> str:
+    """FORUM_DATABASE_URL without surrounding spaces, postgres:// and postgresql:// on the
+    psycopg driver; one that SQLAlchemy cannot read is refused (never echoed: it may hold
+    a password)."""
+    text = (env.get("FORUM_DATABASE_URL") or "").strip()
     if not text:
-        return default
+        return f"sqlite:///{instance_path / 'forum.sqlite3'}"
+    for scheme in ("postgres://", "postgresql://"):
+        if text.startswith(scheme):
+            text = "postgresql+psycopg://" + text.removeprefix(scheme)
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
     try:
-        seconds = float(text)
+        make_url(text).get_dialect()
+    except (ArgumentError, ValueError) as err:
+        reason = "unknown database type" if "Can't load plugin" in str(err) else "cannot be read"
+        raise ConfigError(
+            f"FORUM_DATABASE_URL is not a database address ({reason}); it looks like "
+            "postgresql://user:password@host:5432/dialogforum"
+        ) from None
+    return text
+
+
+def _redis_url(env: Mapping[str, str]) -> str | None:
+    """FORUM_REDIS_URL without surrounding spaces: a redis:// or rediss:// address."""
+    text = (env.get("FORUM_REDIS_URL") or "").strip()
+    if not text:
+        return None
+    example = "e.g. redis://127.0.0.1:6379/0 (rediss:// with TLS)"
+    if text.lower().startswith("unix:"):
+        raise ConfigError(
+            "FORUM_REDIS_URL: a Unix socket (unix://) is not supported (the Socket.IO message "
+            f"queue and the API's rate limiter need a TCP address); use {example}"
+        )
+    from redis.connection import parse_url
+
+    try:
+        parse_url(text)
+    except ValueError as err:
+        raise ConfigError(f"FORUM_REDIS_URL is not a Redis address ({err}); {example}") from None
+    return text
+
+
+def _rate_limit_text(env: Mapping[str, str], name: str, default: str) -> str:
+    """An API limit in the limits package's notation ('120 per minute', '10/second;1000/day')."""
+    text = (env.get(name) or "").strip() or default
+    from limits import parse_many
+
+    try:
+        if not parse_many(text):
+            raise ValueError(text)
     except ValueError:
-        seconds = 0.0
-    if not 0 < seconds <= 60:
-        raise ConfigError(f"{name} must be seconds between 0 and 60, not {text!r}")
-    return seconds
+        raise ConfigError(
+            f"{name} must be a limit such as '120 per minute' or '10/second;1000/day', not {text!r}"
+        ) from None
+    return text
+
+
+@functools.lru_cache(maxsize=8)
+def _password_hash_works(method: str) -> bool:
+    from werkzeug.security import generate_password_hash
+
+    try:
+        generate_password_hash("check", method)
+    except (ValueError, TypeError, OverflowError, MemoryError, AttributeError):
+        return False
+    return True
+
+
+def _password_hash(env: Mapping[str, str]) -> str:
+    """FORUM_PASSWORD_HASH: a Werkzeug method, checked now rather than at the first login."""
+    method = (env.get("FORUM_PASSWORD_HASH") or "").strip() or "scrypt"
+    if not _password_hash_works(method):
+        raise ConfigError(
+            "FORUM_PASSWORD_HASH must be a Werkzeug password hash method such as 'scrypt' or "
+            f"'pbkdf2:sha256:600000', not {method!r}"
+        )
+    return method
 
 
 def redis_client_options(config: Mapping[str, Any]) -> dict[str, Any]:
@@ -230,26 +354,27 @@ def load_config(instance_path: Path, env: dict[str, str] | None = None) -> dict[
     env = dict(os.environ if env is None else env)
     environment = _environment(env)
     production = environment == "production"
-    database_url = env.get("FORUM_DATABASE_URL") or f"sqlite:///{instance_path / 'forum.sqlite3'}"
+    database_url = _database_url(env, instance_path)
     secret_key = _secret_key(env, instance_path, production)
     if production:
         _check_production(env, database_url)
-    if database_url.startswith("postgresql://"):
-        database_url = "postgresql+psycopg://" + database_url.removeprefix("postgresql://")
     https = _flag(env.get("FORUM_HTTPS"), production)
     origins = [o.strip() for o in env.get("FORUM_ALLOWED_ORIGINS", "").split(",") if o.strip()]
     # pool_pre_ping replaces connections a database restart broke; connect_timeout bounds
     # how long a request waits for a database that does not answer.
     engine_options: dict[str, object] = {
         "pool_pre_ping": True,
-        "connect_args": {"connect_timeout": int(env.get("FORUM_DATABASE_CONNECT_TIMEOUT", "3"))},
+        # at least 1: psycopg takes 0 for "wait forever"
+        "connect_args": {
+            "connect_timeout": _whole(env, "FORUM_DATABASE_CONNECT_TIMEOUT", 3, 1, 300)
+        },
     }
     if database_url.startswith("sqlite"):
         engine_options = {"connect_args": {"timeout": 30, "check_same_thread": False}}
     redis_timeout = parse_seconds(
         "FORUM_REDIS_TIMEOUT", env.get("FORUM_REDIS_TIMEOUT"), DEFAULT_REDIS_TIMEOUT
     )
-    document_max_mb = max(1, int(env.get("FORUM_DOCUMENT_MAX_MB", "20")))
+    document_max_mb = _whole(env, "FORUM_DOCUMENT_MAX_MB", 20, 1, 1024)
     document_storage = env.get("FORUM_DOCUMENT_STORAGE", "disk").strip().lower()
     if document_storage not in {"disk", "s3"}:
         raise ConfigError("FORUM_DOCUMENT_STORAGE must be 'disk' or 's3'")
@@ -259,15 +384,15 @@ def load_config(instance_path: Path, env: dict[str, str] | None = None) -> dict[
         "FORUM_ENV": environment,
         "SECRET_KEY": secret_key,
         "FORUM_ASYNC_MODE": _async_mode(env),
-        "FORUM_PROXY_COUNT": _count(env, "FORUM_PROXY_COUNT", 0),
-        "FORUM_PRESENCE_TTL": max(3, _count(env, "FORUM_PRESENCE_TTL", 30)),
+        "FORUM_PROXY_COUNT": _whole(env, "FORUM_PROXY_COUNT", 0, 0, 10),
+        "FORUM_PRESENCE_TTL": max(3, _whole(env, "FORUM_PRESENCE_TTL", 30, 0, 86400)),
         # at most this many messages (and as many changes) in one catch-up join's answer;
         # the page joins again for the rest, so a phone back after a long absence gets
         # the gap in answers of a size it can take
         "FORUM_CATCH_UP_LIMIT": min(5000, max(20, _count(env, "FORUM_CATCH_UP_LIMIT", 1000))),
         "SQLALCHEMY_DATABASE_URI": database_url,
         "SQLALCHEMY_ENGINE_OPTIONS": engine_options,
-        "FORUM_REDIS_URL": env.get("FORUM_REDIS_URL") or None,
+        "FORUM_REDIS_URL": _redis_url(env),
         "FORUM_REDIS_PREFIX": parse_redis_prefix(env.get("FORUM_REDIS_PREFIX")),
         "FORUM_REDIS_TIMEOUT": redis_timeout,
         # /healthz reports the database down when a round trip takes longer than this
@@ -283,34 +408,44 @@ def load_config(instance_path: Path, env: dict[str, str] | None = None) -> dict[
         "FORUM_ALLOWED_ORIGINS": origins,
         "FORUM_DEMO": _flag(env.get("FORUM_DEMO"), True) and not production,
         "FORUM_BASE_URL": env.get("FORUM_BASE_URL", "http://127.0.0.1:5000").rstrip("/"),
-        "FORUM_MESSAGE_RATE_LIMIT": parse_rate_limit(env.get("FORUM_MESSAGE_RATE_LIMIT", "10/10s")),
+        "FORUM_MESSAGE_RATE_LIMIT": parse_rate_limit(
+            (env.get("FORUM_MESSAGE_RATE_LIMIT") or "").strip() or "10/10s"
+        ),
         # proposals awaiting another side's acceptance, per person (each tells that side)
         "FORUM_ACTION_RATE_LIMIT": parse_rate_limit(
-            env.get("FORUM_ACTION_RATE_LIMIT", "10/3600s"), "FORUM_ACTION_RATE_LIMIT"
+            (env.get("FORUM_ACTION_RATE_LIMIT") or "").strip() or "10/3600s",
+            "FORUM_ACTION_RATE_LIMIT",
         ),
-        "FORUM_SOCKET_EVENTS_PER_SECOND": float(env.get("FORUM_SOCKET_EVENTS_PER_SECOND", "10")),
-        "FORUM_SOCKET_BURST": float(env.get("FORUM_SOCKET_BURST", "40")),
-        "FORUM_SOCKET_REFUSALS_BEFORE_DISCONNECT": float(
-            env.get("FORUM_SOCKET_REFUSALS_BEFORE_DISCONNECT", "100")
+        # 0 events per second turns the budget off
+        "FORUM_SOCKET_EVENTS_PER_SECOND": _real(
+            env, "FORUM_SOCKET_EVENTS_PER_SECOND", 10, 0, 10000
         ),
-        "FORUM_SOCKET_FLOOD_COOLDOWN_SECONDS": float(
-            env.get("FORUM_SOCKET_FLOOD_COOLDOWN_SECONDS", "30")
+        "FORUM_SOCKET_BURST": _real(env, "FORUM_SOCKET_BURST", 40, 1, 100000),
+        "FORUM_SOCKET_REFUSALS_BEFORE_DISCONNECT": _real(
+            env, "FORUM_SOCKET_REFUSALS_BEFORE_DISCONNECT", 100, 1, 100000
         ),
-        "FORUM_TYPING_INTERVAL_SECONDS": float(env.get("FORUM_TYPING_INTERVAL_SECONDS", "2")),
-        "FORUM_LOGIN_MAX_FAILURES": int(env.get("FORUM_LOGIN_MAX_FAILURES", "5")),
-        "FORUM_LOGIN_WINDOW_MINUTES": int(env.get("FORUM_LOGIN_WINDOW_MINUTES", "15")),
-        "FORUM_SESSION_IDLE_MINUTES": max(1, int(env.get("FORUM_SESSION_IDLE_MINUTES", "720"))),
-        "FORUM_SESSION_MAX_DAYS": max(1, int(env.get("FORUM_SESSION_MAX_DAYS", "31"))),
-        "FORUM_RESET_TOKEN_MINUTES": int(env.get("FORUM_RESET_TOKEN_MINUTES", "60")),
-        "FORUM_FLAG_THRESHOLD": max(1, int(env.get("FORUM_FLAG_THRESHOLD", "3"))),
-        "FORUM_API_RATE_LIMIT": env.get("FORUM_API_RATE_LIMIT", "120 per minute"),
-        "FORUM_API_TOKEN_RATE_LIMIT": env.get("FORUM_API_TOKEN_RATE_LIMIT", "600 per minute"),
-        "FORUM_PASSWORD_HASH": env.get("FORUM_PASSWORD_HASH", "scrypt"),
+        "FORUM_SOCKET_FLOOD_COOLDOWN_SECONDS": _real(
+            env, "FORUM_SOCKET_FLOOD_COOLDOWN_SECONDS", 30, 0, 86400
+        ),
+        "FORUM_TYPING_INTERVAL_SECONDS": _real(env, "FORUM_TYPING_INTERVAL_SECONDS", 2, 0, 3600),
+        # at least 1 each: 0 failures locked everyone out, a 0 window turned throttling off;
+        # the maxima keep the dates computed from them within what datetime can hold
+        "FORUM_LOGIN_MAX_FAILURES": _whole(env, "FORUM_LOGIN_MAX_FAILURES", 5, 1, 1000),
+        "FORUM_LOGIN_WINDOW_MINUTES": _whole(env, "FORUM_LOGIN_WINDOW_MINUTES", 15, 1, 10080),
+        "FORUM_SESSION_IDLE_MINUTES": _whole(env, "FORUM_SESSION_IDLE_MINUTES", 720, 1, 525600),
+        "FORUM_SESSION_MAX_DAYS": _whole(env, "FORUM_SESSION_MAX_DAYS", 31, 1, 3650),
+        "FORUM_RESET_TOKEN_MINUTES": _whole(env, "FORUM_RESET_TOKEN_MINUTES", 60, 1, 10080),
+        "FORUM_FLAG_THRESHOLD": _whole(env, "FORUM_FLAG_THRESHOLD", 3, 1, 1000),
+        "FORUM_API_RATE_LIMIT": _rate_limit_text(env, "FORUM_API_RATE_LIMIT", "120 per minute"),
+        "FORUM_API_TOKEN_RATE_LIMIT": _rate_limit_text(
+            env, "FORUM_API_TOKEN_RATE_LIMIT", "600 per minute"
+        ),
+        "FORUM_PASSWORD_HASH": _password_hash(env),
         "FORUM_MAIL_FROM": env.get("FORUM_MAIL_FROM", "dialogforum@localhost"),
         # Where the accessibility statement tells people to report problems (default: MAIL_FROM).
         "FORUM_ACCESSIBILITY_CONTACT": env.get("FORUM_ACCESSIBILITY_CONTACT", ""),
         "FORUM_SMTP_HOST": env.get("FORUM_SMTP_HOST") or None,
-        "FORUM_SMTP_PORT": int(env.get("FORUM_SMTP_PORT", "587")),
+        "FORUM_SMTP_PORT": _whole(env, "FORUM_SMTP_PORT", 587, 1, 65535),
         "FORUM_SMTP_USER": env.get("FORUM_SMTP_USER") or None,
         "FORUM_SMTP_PASSWORD": env.get("FORUM_SMTP_PASSWORD") or None,
         "FORUM_SMTP_STARTTLS": _flag(env.get("FORUM_SMTP_STARTTLS"), True),
@@ -327,7 +462,7 @@ def load_config(instance_path: Path, env: dict[str, str] | None = None) -> dict[
         # Uploads: documents are the largest thing a form sends.
         "MAX_CONTENT_LENGTH": (document_max_mb + 1) * 1024 * 1024,
         "FORUM_DOCUMENT_MAX_MB": document_max_mb,
-        "FORUM_DOCUMENT_MAX_COUNT": max(1, int(env.get("FORUM_DOCUMENT_MAX_COUNT", "10"))),
+        "FORUM_DOCUMENT_MAX_COUNT": _whole(env, "FORUM_DOCUMENT_MAX_COUNT", 10, 1, 100),
         "FORUM_DOCUMENT_STORAGE": document_storage,
         "FORUM_DOCUMENT_DIR": env.get("FORUM_DOCUMENT_DIR") or str(instance_path / "documents"),
         "FORUM_S3_BUCKET": env.get("FORUM_S3_BUCKET") or None,
@@ -336,5 +471,5 @@ def load_config(instance_path: Path, env: dict[str, str] | None = None) -> dict[
         "FORUM_S3_PREFIX": env.get("FORUM_S3_PREFIX", ""),
         # The daily digest: run in-process in the embedded default, by cron in production.
         "FORUM_DIGEST_SCHEDULER": _flag(env.get("FORUM_DIGEST_SCHEDULER"), not production),
-        "FORUM_DIGEST_HOUR": min(23, max(0, int(env.get("FORUM_DIGEST_HOUR", "7")))),
+        "FORUM_DIGEST_HOUR": _whole(env, "FORUM_DIGEST_HOUR", 7, 0, 23),
     }

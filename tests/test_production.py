@@ -29,6 +29,7 @@ PRODUCTION = {
     "FORUM_SECRET_KEY": LONG_KEY,
     "FORUM_DATABASE_URL": PG,
     "FORUM_BASE_URL": "https://forum.example.se",
+    "FORUM_PROXY_COUNT": "1",  # production refuses to start without it
 }
 REAL_REDIS = "redis://127.0.0.1:6379/0"
 

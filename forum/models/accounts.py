@@ -128,6 +128,8 @@ class OutboxMail(Model):
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
     attempts: Mapped[int] = mapped_column(default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
+    # Given up on (a permanent 5xx refusal, or too many attempts): kept, never tried again.
+    failed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # A sender has taken it until then (services.mail): two senders never send it both.
     claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # The notification it tells of: moderation rewrites the excerpt of a mail not yet sent.

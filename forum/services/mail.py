@@ -47,19 +47,50 @@ def queue_mail(
     return mail
 
 
+# A mail that failed this many times (or was refused for good, a 5xx) is marked failed.
+MAX_ATTEMPTS = 5
+
+
+class ServerUnavailable(Exception):
+    """The SMTP server could not be reached or would not let us in (connect, TLS, login):
+    no mail's fault, so no attempt is counted, and the run stops (the next mail would wait
+    as long for the same answer)."""
+
+
+def _permanent(exc: BaseException) -> bool:
+    """The server refused this mail for good: a 5xx answer to it, or to its recipient."""
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        codes = [code for code, _message in exc.recipients.values()]
+        return bool(codes) and all(500 <= code < 600 for code in codes)
+    return isinstance(exc, smtplib.SMTPResponseException) and 500 <= exc.smtp_code < 600
+
+
+def _connection_lost(exc: BaseException) -> bool:
+    """The connection failed while sending (dropped, timed out): not an answer about this
+    mail, so the run stops rather than wait on every other mail too."""
+    answered = (smtplib.SMTPResponseException, smtplib.SMTPRecipientsRefused)
+    return isinstance(exc, OSError) and not isinstance(exc, answered)
+
+
+def _describe(exc: BaseException) -> str:
+    return one_line(f"{type(exc).__name__}: {exc}").replace("\x00", "")[:2000]
+
+
 def deliver_pending(limit: int = 100) -> int:
     """Send waiting mail: by SMTP when configured, else written to the log. Returns sent count.
 
     Each mail is committed as it goes: a sent one is never sent again because a later
-    one (or the process) failed. A mail that fails, for whatever reason, keeps its own
-    count of attempts and its last error, is logged, and is tried again next run; mail
-    tried fewer times goes first, so a mail that keeps failing holds up no other. Each
-    mail is claimed before it is sent (`_claim`), so of two senders running at once only
-    one sends it.
+    one (or the process) failed. A mail that fails keeps its own count of attempts and its
+    last error, is logged, and is tried again next run; mail tried fewer times goes first,
+    so a mail that keeps failing holds up no other. A mail refused for good (a 5xx answer)
+    or failed MAX_ATTEMPTS times is marked failed (`failed_at`, an error in the log) and
+    kept, never tried again. A server that cannot be reached, or a connection lost while
+    sending, ends the run at once (the rest wait for the next run). Each mail is claimed
+    before it is sent (`_claim`), so of two senders running at once only one sends it.
     """
     pending = db.session.scalars(
         select(OutboxMail.id)
-        .where(OutboxMail.sent_at.is_(None))
+        .where(OutboxMail.sent_at.is_(None), OutboxMail.failed_at.is_(None))
         .order_by(OutboxMail.attempts, OutboxMail.id)
         .limit(limit)
     ).all()
@@ -70,29 +101,54 @@ def deliver_pending(limit: int = 100) -> int:
         mail = db.session.get(OutboxMail, mail_id)
         if mail is None:
             continue
-        mail.attempts += 1
         try:
             _send(mail)
-        except Exception as exc:  # one bad mail must not stop the others
-            mail.last_error = one_line(f"{type(exc).__name__}: {exc}").replace("\x00", "")[:2000]
-            expected = isinstance(exc, OSError)  # the server or network (SMTPException too)
-            log.log(
-                logging.WARNING if expected else logging.ERROR,
-                "mail %s to %s not sent (attempt %s): %s",
-                mail.id,
-                one_line(mail.to_address),
-                mail.attempts,
-                mail.last_error,
-                exc_info=not expected,
-            )
+        except ServerUnavailable as exc:
+            reason = exc.__cause__ or exc
+            mail.last_error = _describe(reason)
             mail.claimed_until = None  # free for the next run
+            db.session.commit()
+            log.warning(
+                "SMTP server unavailable (%s); this run stops, waiting mail goes in a later run",
+                mail.last_error,
+            )
+            break
+        except Exception as exc:  # one bad mail must not stop the others
+            mail.attempts += 1
+            mail.last_error = _describe(exc)
+            mail.claimed_until = None  # free for the next run
+            lost = _connection_lost(exc)
+            if _permanent(exc) or mail.attempts >= MAX_ATTEMPTS:
+                mail.failed_at = utcnow()
+                log.error(
+                    "mail %s to %s failed for good after %s attempt(s), not tried again: %s",
+                    mail.id,
+                    one_line(mail.to_address),
+                    mail.attempts,
+                    mail.last_error,
+                )
+            else:
+                expected = isinstance(exc, OSError)  # the server or network (SMTPException too)
+                log.log(
+                    logging.WARNING if expected else logging.ERROR,
+                    "mail %s to %s not sent (attempt %s): %s",
+                    mail.id,
+                    one_line(mail.to_address),
+                    mail.attempts,
+                    mail.last_error,
+                    exc_info=not expected,
+                )
+            db.session.commit()
+            if lost:
+                break
         else:
+            mail.attempts += 1
             mail.sent_at = utcnow()
             mail.last_error = None
             if mail.secret:
                 mail.body = SENT_BODY
             sent += 1
-        db.session.commit()
+            db.session.commit()
     return sent
 
 
@@ -104,6 +160,7 @@ def _claim(mail_id: int, now: datetime) -> bool:
         .where(
             OutboxMail.id == mail_id,
             OutboxMail.sent_at.is_(None),
+            OutboxMail.failed_at.is_(None),
             or_(OutboxMail.claimed_until.is_(None), OutboxMail.claimed_until <= now),
         )
         .values(claimed_until=now + CLAIM)
@@ -143,9 +200,16 @@ def _send(mail: OutboxMail) -> None:
         )
         return
     message = build_message(mail, config["FORUM_MAIL_FROM"])
-    with smtplib.SMTP(host, config["FORUM_SMTP_PORT"], timeout=15) as smtp:
-        if config["FORUM_SMTP_STARTTLS"]:
-            smtp.starttls()
-        if config["FORUM_SMTP_USER"]:
-            smtp.login(config["FORUM_SMTP_USER"], config["FORUM_SMTP_PASSWORD"] or "")
+    try:
+        smtp = smtplib.SMTP(host, config["FORUM_SMTP_PORT"], timeout=15)
+    except Exception as exc:  # refused, unknown host, timed out, a 4xx/5xx greeting
+        raise ServerUnavailable(f"cannot connect to {host}") from exc
+    with smtp:
+        try:
+            if config["FORUM_SMTP_STARTTLS"]:
+                smtp.starttls()
+            if config["FORUM_SMTP_USER"]:
+                smtp.login(config["FORUM_SMTP_USER"], config["FORUM_SMTP_PASSWORD"] or "")
+        except Exception as exc:  # TLS or the login failed: the settings, not this mail
+            raise ServerUnavailable(f"{host} refused TLS or the login") from exc
         smtp.send_message(message)
