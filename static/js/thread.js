@@ -54,12 +54,29 @@ function start(root) {
   composer = createComposer({ socket, threadId, S, outbox, feedApi, live, typed, say });
   ctx.mine = wireReactions({ socket, list: document.getElementById("feed"), say, live });
 
+  let composerClosed = false; // disabled (not hidden) by the thread closing: see applyThread
   function applyThread(thread) {
     const closed = Boolean(thread.locked || thread.archived);
     const wasClosed = !status.hidden;
     status.hidden = !closed;
     status.querySelector("strong").textContent = thread.archived ? S.archived : S.locked;
-    if (composerSection) composerSection.hidden = closed;
+    if (composerSection) {
+      // Closed while the person is writing (text in the box, or the focus in it): the box
+      // stays, disabled, with its text to copy and the reason beside it, and the focus goes
+      // to the notice that says why; hidden under them, the text and their place were lost.
+      const box = document.getElementById("body");
+      const inUse = Boolean(box && (box.value.trim() || composerSection.contains(document.activeElement)));
+      if (closed && inUse && !composerSection.hidden) {
+        composer.setEnabled(false, status.textContent.trim());
+        composerClosed = true;
+        status.tabIndex = -1;
+        status.focus();
+      } else {
+        composerSection.hidden = closed;
+        if (!closed && composerClosed) composer.setEnabled(true);
+        composerClosed = closed && composerClosed;
+      }
+    }
     feedApi.setLocked(closed);
     if (slowMode) {
       const seconds = Number(thread.slow_mode_seconds || 0);

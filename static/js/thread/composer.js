@@ -12,6 +12,13 @@ import { wireMentions } from "./mentions.js";
 // is not a mistake to point out.
 const REPEAT_SUBMIT_MS = 1000;
 
+// Enter sends: requestSubmit where there is one; Safari before 16 (iPhones that stay on
+// iOS 15) has none, and its submit event is what the form's own handler listens for.
+function submit(form) {
+  if (form.requestSubmit) form.requestSubmit();
+  else form.dispatchEvent(new Event("submit", { cancelable: true }));
+}
+
 export function createComposer({ socket, threadId, S, outbox, feedApi, live, typed, say }) {
   // Per person, like the outbox: on a shared computer whoever logs in next in this tab
   // never finds the last person's draft, even when that session ended without the Log out
@@ -120,7 +127,7 @@ export function createComposer({ socket, threadId, S, outbox, feedApi, live, typ
     body.addEventListener("keydown", (event) => {
       if (event.key === "Enter" && !event.shiftKey && !event.isComposing && !event.defaultPrevented) {
         event.preventDefault();
-        form.requestSubmit();
+        submit(form);
       }
     });
     body.addEventListener("input", () => {
@@ -148,6 +155,11 @@ export function createComposer({ socket, threadId, S, outbox, feedApi, live, typ
       setReply(id, slot(li, "author").textContent);
       body.focus();
     } else if (action.dataset.action === "edit") {
+      if (li.dataset.body === undefined) {
+        // Its markdown is not on the page: the edit page (the link) has it. Editing the
+        // text as shown would save it without its formatting.
+        return;
+      }
       if (live()) {
         event.preventDefault();
         startEdit(li, id);
@@ -190,7 +202,7 @@ export function createComposer({ socket, threadId, S, outbox, feedApi, live, typ
     hint.textContent = S.editHint;
     const area = document.createElement("textarea");
     area.id = `edit-${id}`;
-    area.value = li.dataset.body || bodyEl.textContent.trim();
+    area.value = li.dataset.body;
     area.setAttribute("aria-describedby", hint.id);
     const error = document.createElement("p");
     error.className = "error";
@@ -242,7 +254,7 @@ export function createComposer({ socket, threadId, S, outbox, feedApi, live, typ
         close();
       } else if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
         event.preventDefault();
-        editor.requestSubmit();
+        submit(editor);
       }
     });
     editor.addEventListener("submit", (event) => {

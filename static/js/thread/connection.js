@@ -37,11 +37,21 @@ export function connectThread({ socket, threadId, S, lastId, cursorAtLoad, on })
     socket.emit("join", payload, (ack) => {
       if (!ack) return;
       if (!ack.ok) {
-        if (ack.error && (ack.error.code === "forbidden" || ack.error.code === "not_found")) {
+        const code = ack.error && ack.error.code;
+        if (code === "forbidden" || code === "not_found") {
           revoke();
+        } else if (code === "auth_required") {
+          end(); // the session expired (a phone asleep past it): reloading logs in again
+          on.changed();
+        } else {
+          // The socket is still connected, so no new "connect" comes to join again: the
+          // database was away, or too many joins at once. Try again, later each time.
+          show("reconnecting");
+          joinLater(ack.error && ack.error.retry_after);
         }
         return;
       }
+      retryDelay = 0;
       joined = true;
       show("connected");
       if (ack.cursor) cursor = ack.cursor;
@@ -53,6 +63,17 @@ export function connectThread({ socket, threadId, S, lastId, cursorAtLoad, on })
     });
   }
 
+  let retryTimer = 0;
+  let retryDelay = 0; // ms; doubles from 2 s to 30 s while joins are refused
+  function joinLater(seconds) {
+    window.clearTimeout(retryTimer);
+    retryDelay = seconds > 0 ? seconds * 1000 : Math.min(30_000, retryDelay ? retryDelay * 2 : 2000);
+    retryTimer = window.setTimeout(() => {
+      retryTimer = 0;
+      if (socket.connected && !joined && !ended && !revoked) join();
+    }, retryDelay);
+  }
+
   function revoke() {
     if (revoked) return;
     revoked = true;
@@ -61,7 +82,7 @@ export function connectThread({ socket, threadId, S, lastId, cursorAtLoad, on })
     on.revoked();
   }
 
-  socket.on("connect", join);
+  socket.on("connect", () => { window.clearTimeout(retryTimer); retryTimer = 0; join(); });
   if (socket.connected) join();
   socket.on("disconnect", (reason) => {
     joined = false;

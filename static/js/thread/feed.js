@@ -172,6 +172,8 @@ export function createFeed({ socket, threadId, viewerId, ctx, S, say, isJoined }
       const li = el.closest("li.message");
       el.hidden = locked || !li || Number(li.dataset.authorId) !== viewerId;
     });
+    // nothing to reply with while closed (the page drawn for a closed thread has no links)
+    feed.querySelectorAll("[data-action=reply]").forEach((el) => { el.hidden = locked; });
   }
 
   updateNewestLink();

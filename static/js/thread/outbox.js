@@ -22,6 +22,8 @@ export function createOutbox({ socket, threadId, viewerId, feedApi, S, say, canS
   const attempts = new Map(); // client_id -> attempt number, so a late answer is ignored
   let inFlight = null; // the client_id being sent now
   let ended = false; // the session ended: nothing is sent or kept any more
+  let closed = ""; // why nothing can be sent here any more (access ended), once it is so
+  let waitTimer = 0; // slow mode or the message rate said wait: the next try is then
 
   function save() {
     if (ended) return;
@@ -59,7 +61,7 @@ export function createOutbox({ socket, threadId, viewerId, feedApi, S, say, canS
     quote.textContent = item.reply_name ? item.reply_label : "";
     const offline = item.state === "sending" && !canSend();
     slot(li, "status").textContent = item.state === "failed" ? S.failed
-      : offline ? (ended ? S.endedUnsent : S.queued) : S.sending;
+      : offline ? (ended ? S.endedUnsent : S.queued) : item.waiting || S.sending;
     const error = slot(li, "error");
     error.textContent = item.error || "";
     error.hidden = !item.error;
@@ -74,6 +76,18 @@ export function createOutbox({ socket, threadId, viewerId, feedApi, S, say, canS
     if (li) li.remove();
     save();
   }
+  // Sent: the row gives way to the stored message. Focus that was in the row (on its
+  // status after "Try again") moves to the message, not to the top of the page.
+  function settle(clientId, message) {
+    const li = row(clientId);
+    const hadFocus = Boolean(li && li.contains(document.activeElement));
+    drop(clientId);
+    if (message) feedApi.upsert(message);
+    if (hadFocus) {
+      const shown = message && document.getElementById(`m${message.id}`);
+      (shown || document.getElementById("body") || feed).focus();
+    }
+  }
 
   function payload(item) {
     const p = { thread_id: threadId, body: item.body, client_id: item.client_id };
@@ -83,7 +97,7 @@ export function createOutbox({ socket, threadId, viewerId, feedApi, S, say, canS
 
   // One message in flight at a time, oldest first, so they arrive in the order written.
   function pump() {
-    if (inFlight || !canSend()) return;
+    if (inFlight || waitTimer || !canSend()) return;
     const item = Array.from(items.values()).find((i) => i.state === "sending");
     if (!item) return;
     const n = (attempts.get(item.client_id) || 0) + 1;
@@ -97,12 +111,20 @@ export function createOutbox({ socket, threadId, viewerId, feedApi, S, say, canS
         pump();
         return;
       }
+      const error = ack.error || {};
       if (ack.ok) {
-        drop(item.client_id);
-        feedApi.upsert(ack.message);
+        settle(item.client_id, ack.message);
+      } else if (error.code === "rate_limited" && error.retry_after > 0 && items.has(item.client_id)) {
+        // Slow mode or the message rate (a queue sent at once after a reconnect): it waits
+        // its turn and goes then, saying so; no "Try again" to press for each.
+        item.waiting = error.message || S.sending;
+        draw(item);
+        waitTimer = window.setTimeout(() => { waitTimer = 0; pump(); }, error.retry_after * 1000);
+        return;
       } else if (items.has(item.client_id)) {
         item.state = "failed";
-        item.error = (ack.error && ack.error.message) || S.failed;
+        item.error = error.message || S.failed;
+        item.waiting = "";
         save();
         draw(item);
         say(`${S.failed}: ${item.error}`, { urgent: true });
@@ -125,7 +147,7 @@ export function createOutbox({ socket, threadId, viewerId, feedApi, S, say, canS
   // The server's broadcast of our own message can arrive before our ack.
   function confirm(message) {
     if (message.client_id && items.has(message.client_id)) {
-      drop(message.client_id);
+      settle(message.client_id, message);
       pump();
     }
   }
@@ -141,6 +163,7 @@ export function createOutbox({ socket, threadId, viewerId, feedApi, S, say, canS
   }
   // Access ended: nothing more can be sent; keep the text where the person can see it.
   function failAll(reason) {
+    closed = reason;
     items.forEach((item) => {
       item.state = "failed";
       item.error = reason;
@@ -157,6 +180,7 @@ export function createOutbox({ socket, threadId, viewerId, feedApi, S, say, canS
     if (!item) return;
     const action = button.dataset.outbox;
     if (action === "retry") {
+      if (closed) { say(closed, { urgent: true }); return; } // it would wait for ever
       item.state = "sending";
       item.error = "";
       save();
