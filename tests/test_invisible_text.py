@@ -357,7 +357,7 @@ def test_declining_an_action_with_an_invisible_reason_is_a_field_error(client, m
     auth.login(w.official)
     response = client.post(f"/actions/{action.id}/decline", data={"reason": "\u200b"})
     assert response.status_code == 400
-    assert "This field is required." in text(response)
+    assert "Contains an invisible or control character (U+200B)." in text(response)
     db.session.expire_all()
     stored = db.session.get(Action, action.id)
     assert (stored.status, stored.declined_at, stored.decline_reason) == before

@@ -146,7 +146,16 @@ def clean_text(
     value = check_characters(value, name)
     if single_line:
         check_no_bidi_controls(value, name)
-    if required and not shows_something(value):  # empty, or only what is drawn as nothing
+    if required and not shows_something(value):
+        if value:  # something, but nothing that is drawn: say which character it is
+            shown = next(char for char in value if not char.isspace())
+            raise Invalid(
+                _(
+                    "Contains an invisible or control character (%(code)s).",
+                    code=f"U+{ord(shown):04X}",
+                ),
+                field=name,
+            )
         raise Invalid(_("This field is required."), field=name)
     if len(value) > max_length:
         raise Invalid(_("At most %(n)d characters.", n=max_length), field=name)
