@@ -39,7 +39,13 @@ def find_users(actor: User | None, query: str | None) -> list[User]:
     """People whose email, name or handle contains `query`; without one, those holding roles."""
     _require_admin(actor)
     needle = " ".join((query or "").split())[:MAX_QUERY]
-    stmt = select(User).order_by(func.lower(User.display_name), User.id).limit(SEARCH_LIMIT)
+    # a closed account is a pseudonym with nothing to appoint or revoke
+    stmt = (
+        select(User)
+        .where(~User.is_closed)
+        .order_by(func.lower(User.display_name), User.id)
+        .limit(SEARCH_LIMIT)
+    )
     if needle:
         pattern = f"%{_escape_like(needle)}%"
         stmt = stmt.where(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from flask_babel import gettext as _
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import joinedload
 
 from .. import policy
@@ -59,6 +59,11 @@ def listed_organisations(viewer: User | None) -> tuple[list[Organisation], list[
                 .where(
                     Membership.user_id == viewer.id,
                     Organisation.status != OrganisationStatus.verified,
+                    # a request to join shows a pending organisation, not its rejection
+                    or_(
+                        Organisation.status == OrganisationStatus.pending,
+                        Membership.status == MembershipStatus.approved,
+                    ),
                 )
                 .order_by(func.lower(Organisation.name))
             )

@@ -52,6 +52,7 @@ from sqlalchemy.orm import aliased
 from .. import policy, stemming
 from ..errors import Invalid
 from ..extensions import db
+from ..ids import MAX_ID
 from ..links import path_for
 from ..models import (
     Action,
@@ -393,10 +394,13 @@ def decode_cursor(cursor: str, order: str) -> tuple[Any, int]:
         # a bool is an int to Python (True == 1) but no id or score a cursor holds
         if kind != order or not isinstance(entry_id, int) or isinstance(entry_id, bool):
             raise ValueError
+        if not 0 < entry_id <= MAX_ID:  # beyond the id column: a 404 from the database
+            raise ValueError
         if order == "newest":
             key = datetime.fromisoformat(key)
             if key.tzinfo is None:
                 raise ValueError
+            key = key.astimezone(UTC)  # a time no UTC date holds (0001-01-01+14:00) is refused
         elif not isinstance(key, int | float) or isinstance(key, bool) or not math.isfinite(key):
             raise ValueError
         return key, entry_id

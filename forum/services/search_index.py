@@ -77,6 +77,7 @@ def affected_keys(session: Session) -> tuple[set[Key], set[Key], dict[int, int]]
     remove: set[Key] = set()
     moved: dict[int, int] = {}
     changed_versions: set[int] = set()
+    retitled_rounds: set[int] = set()  # a response's entry is titled by its round
     for obj in session.new:
         kind = WATCHED.get(type(obj))
         if kind is not None:
@@ -91,6 +92,12 @@ def affected_keys(session: Session) -> tuple[set[Key], set[Key], dict[int, int]]
             rewrite.add((kind[0], obj.id))
             if isinstance(obj, Thread) and _changed(obj, ("forum_id",)):
                 moved[obj.id] = obj.forum_id
+            if isinstance(obj, ConsultationRound) and _changed(obj, ("title",)):
+                retitled_rounds.add(obj.id)
+        elif isinstance(obj, ConsultationRound) and _changed(obj, ("questions",)):
+            # a question taken out of the round's list: an orphan the flush deletes, which
+            # is in no list of deleted objects this hook sees
+            rewrite.add(("round", obj.id))
         elif isinstance(obj, ConsultationQuestion) and _changed(obj, ("text",)):
             rewrite.add(("round", obj.round_id))
         elif isinstance(obj, VersionAnswer) and _changed(obj, ("html",)):
@@ -101,12 +108,21 @@ def affected_keys(session: Session) -> tuple[set[Key], set[Key], dict[int, int]]
             select(ResponseVersion.response_id).where(ResponseVersion.id.in_(changed_versions))
         )
         rewrite.update(("response", response_id) for response_id in responses)
+    if retitled_rounds:
+        responses = session.connection().scalars(
+            select(ConsultationResponse.id).where(
+                ConsultationResponse.round_id.in_(retitled_rounds)
+            )
+        )
+        rewrite.update(("response", response_id) for response_id in responses)
     for obj in session.deleted:
         kind = WATCHED.get(type(obj))
         if kind is not None:
             remove.add((kind[0], obj.id))
         elif isinstance(obj, ConsultationResponse):
             remove.add(("response", obj.id))
+        elif isinstance(obj, ConsultationQuestion):  # deleted by itself
+            rewrite.add(("round", obj.round_id))
     return rewrite - remove, remove, moved
 
 
