@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
+from test_mail_robustness import FakeSMTP
 
 from forum import create_app
 from forum.cli import GUNICORN_CONFIG
@@ -357,36 +358,17 @@ def test_command_line_numbers_are_bounded(app, args):
 # --- 9. mail ------------------------------------------------------------------------------
 
 
-class Server:
-    """Stands in for smtplib.SMTP; `answer(to)` raises what the server does for `to`."""
+class Server(FakeSMTP):
+    """test_mail_robustness's stand-in for smtplib.SMTP (`failing[to]` is what the server
+    raises for `to`), counting connections, and refusing them with `refuse_connection`."""
 
     connections = 0
-    sent: list[str]
     refuse_connection: BaseException | None = None
-    answers: dict[str, BaseException]
 
     def __init__(self, *_args, **_kwargs) -> None:
         type(self).connections += 1
         if self.refuse_connection is not None:
             raise self.refuse_connection
-
-    def __enter__(self) -> Server:
-        return self
-
-    def __exit__(self, *_exc) -> bool:
-        return False
-
-    def starttls(self) -> None:
-        pass
-
-    def login(self, *_args) -> None:
-        pass
-
-    def send_message(self, message) -> None:
-        to = message["To"]
-        if to in self.answers:
-            raise self.answers[to]
-        self.sent.append(to)
 
 
 @pytest.fixture
@@ -394,7 +376,7 @@ def server(app, monkeypatch) -> type[Server]:
     app.config["FORUM_SMTP_HOST"] = "smtp.invalid"
     monkeypatch.setattr(Server, "connections", 0)
     monkeypatch.setattr(Server, "sent", [], raising=False)
-    monkeypatch.setattr(Server, "answers", {}, raising=False)
+    monkeypatch.setattr(Server, "failing", {}, raising=False)
     monkeypatch.setattr(Server, "refuse_connection", None)
     monkeypatch.setattr(mail_service.smtplib, "SMTP", Server)
     return Server
@@ -413,7 +395,7 @@ def _row(address: str) -> OutboxMail:
 
 def test_a_mail_refused_for_good_is_marked_failed_and_never_tried_again(app, server, caplog):
     _queue("gone@example.se", "anna@example.se")
-    server.answers["gone@example.se"] = smtplib.SMTPRecipientsRefused(
+    server.failing["gone@example.se"] = smtplib.SMTPRecipientsRefused(
         {"gone@example.se": (550, b"no such user")}
     )
     assert deliver_pending() == 1
@@ -428,8 +410,8 @@ def test_a_mail_refused_for_good_is_marked_failed_and_never_tried_again(app, ser
 
 def test_a_data_refusal_5xx_fails_at_once_but_a_4xx_is_retried(app, server):
     _queue("big@example.se", "busy@example.se")
-    server.answers["big@example.se"] = smtplib.SMTPDataError(552, b"too big")
-    server.answers["busy@example.se"] = smtplib.SMTPDataError(451, b"try later")
+    server.failing["big@example.se"] = smtplib.SMTPDataError(552, b"too big")
+    server.failing["busy@example.se"] = smtplib.SMTPDataError(451, b"try later")
     deliver_pending()
     assert _row("big@example.se").failed_at is not None
     busy = _row("busy@example.se")
@@ -438,7 +420,7 @@ def test_a_data_refusal_5xx_fails_at_once_but_a_4xx_is_retried(app, server):
 
 def test_a_mail_that_keeps_failing_is_given_up_after_max_attempts(app, server):
     _queue("odd@example.se")
-    server.answers["odd@example.se"] = ValueError("cannot encode")
+    server.failing["odd@example.se"] = ValueError("cannot encode")
     for _run in range(MAX_ATTEMPTS + 2):
         deliver_pending()
     row = _row("odd@example.se")
@@ -461,7 +443,7 @@ def test_an_unreachable_server_stops_the_run_at_the_first_mail(app, server):
 
 def test_a_connection_lost_while_sending_stops_the_run(app, server):
     _queue("a@example.se", "b@example.se", "c@example.se")
-    server.answers["a@example.se"] = smtplib.SMTPServerDisconnected("gone")
+    server.failing["a@example.se"] = smtplib.SMTPServerDisconnected("gone")
     assert deliver_pending() == 0
     assert server.connections == 1
     assert _row("a@example.se").attempts == 1 and _row("b@example.se").attempts == 0
