@@ -12,9 +12,10 @@ from sqlalchemy import func, select
 from support import steps_at_once, stored_count
 from test_accounts import NEW_PASSWORD, PASSWORD, WRONG, english
 
+from forum.errors import Invalid
 from forum.extensions import db as _db
 from forum.models import ApiToken, AuditEntry, LoginAttempt, OutboxMail, User
-from forum.services import accounts, api_tokens
+from forum.services import accounts, api_tokens, privacy
 
 ATTACKER = "203.0.113.9"
 OWNER = "198.51.100.7"
@@ -59,6 +60,21 @@ def test_registering_with_a_taken_address_again_and_again_mails_the_owner_a_few_
     time_passes(db, app.config["FORUM_LOGIN_WINDOW_MINUTES"] + 1)
     register(client, "victim@example.se", "Hemligt-lösen-later")
     assert len(mails_to(db, "victim@example.se")) == accounts.MAX_RESETS_PER_WINDOW + 1
+
+
+def test_closing_the_account_removes_its_throttle_rows_under_every_key(app, client, make, db):
+    """The rows counting the person's own confirmations and the mails about registrations
+    with their address were kept after the account closed (only its email's were removed)."""
+    person = make.user(email="stanger@example.se")
+    register(client, person.email, "Hemligt-lösen-001x")
+    with app.test_request_context():
+        with pytest.raises(Invalid):
+            accounts.confirm_password(person, WRONG, None)
+        keys = accounts.throttle_keys(person)
+        rows = select(func.count()).where(LoginAttempt.email.in_(keys))
+        assert db.session.scalar(rows) == 2
+        privacy.close_account(person, person.id, PASSWORD, None)
+    assert db.session.scalar(rows) == 0
 
 
 # --- 2. strangers' failures and the owner ----------------------------------------------

@@ -201,7 +201,7 @@ def _tell_owner(owner: User) -> None:
     flood a mailbox by registering with it again and again. The requester hears the same
     either way. Each mail is noted in the throttle's table (key "register:<id>"), counted
     under the person's lock, so parallel requests are counted one after another."""
-    key = f"register:{owner.id}"
+    key = _register_key(owner)
     lock_person(owner.id)
     recent = db.session.scalar(
         select(func.count()).where(
@@ -918,6 +918,16 @@ def confirm_password(
 def _confirm_key(user: User) -> str:
     """The throttle's key for `user`'s own password confirmations."""
     return f"confirm:{user.id}"
+
+
+def _register_key(user: User) -> str:
+    """The throttle's key for the mails telling `user` someone registered with their address."""
+    return f"register:{user.id}"
+
+
+def throttle_keys(user: User) -> list[str]:
+    """Every key the throttle counts `user`'s rows under (closing the account removes them)."""
+    return [user.email, _confirm_key(user), _register_key(user)]
 
 
 def change_password(

@@ -64,7 +64,7 @@ from ..queries import payloads
 from ..queries.search import thread_readable
 from ..text import HANDLE_CHARS, MENTION_RE
 from . import exports, search_index
-from .accounts import confirm_password
+from .accounts import confirm_password, throttle_keys
 from .audit import record as audit
 from .organisations import organisations_led_alone
 from .transaction import lock_person
@@ -254,7 +254,7 @@ def _delete_personal_rows(user: User, email: str, names: set[str]) -> None:
             or_(OutboxMail.to_address == email, OutboxMail.notification_id.in_(notifications))
         ),
         delete(Membership).where(Membership.user_id == user_id),
-        delete(LoginAttempt).where(LoginAttempt.email == email),
+        delete(LoginAttempt).where(LoginAttempt.email.in_(throttle_keys(user))),  # still its email
         delete(PasswordReset).where(PasswordReset.user_id == user_id),
         delete(Notification).where(Notification.user_id == user_id),
         delete(NotificationPreference).where(NotificationPreference.user_id == user_id),
