@@ -628,6 +628,36 @@ def test_the_forum_list_stops_hearing_of_a_forum_the_person_left(app, make, sock
     assert [e["thread_id"] for e in events(stays_list, "forum:activity")] == [thread.id]
 
 
+def test_a_refused_rejoin_leaves_the_room_a_missed_recheck_left_it_in(make, socket_for):
+    """A removal's recheck reaches every process through Redis; one that missed a socket
+    (Redis away at that moment) left it in the room. Its next join (a reconnect, a resync)
+    is refused, and it now leaves the room too: it heard the thread until it closed. The
+    forum list's watch, asked again, leaves the forum's room the same way."""
+    from sqlalchemy import delete
+
+    from forum.models.forums import forum_members
+
+    owner, guest, stays, forum, thread = invite_only_with_a_guest(make)
+    speaker, guest_sock = socket_for(stays), socket_for(guest)
+    joined(speaker, thread)
+    joined(guest_sock, thread)
+    guest_list = socket_for(guest)  # the forum list, watching from before
+    assert guest_list.emit("watch", {"forum_ids": [forum.id]}, callback=True)["ok"]
+    _db.session.execute(  # removed with no recheck, as on a process the recheck missed
+        delete(forum_members).where(
+            forum_members.c.forum_id == forum.id, forum_members.c.user_id == guest.id
+        )
+    )
+    _db.session.commit()
+    refused = guest_sock.emit("join", {"thread_id": thread.id, "since": 0}, callback=True)
+    assert refused["ok"] is False and refused["error"]["code"] == "not_found"
+    assert guest_list.emit("watch", {"forum_ids": [forum.id]}, callback=True)["forums"] == []
+    guest_list.get_received()
+    say(speaker, thread, "only for the members now", "after-missed-recheck")
+    assert events(guest_sock, "message:new") == []
+    assert events(guest_list, "forum:activity") == []
+
+
 def test_a_member_removed_while_their_watch_is_handled_does_not_hear_the_forum(
     app, make, socket_for, monkeypatch
 ):

@@ -185,14 +185,17 @@ def _enter_thread_room(thread_id: int) -> Thread:
     what is read. Read first and entered after, a message committed in between reached
     neither the acknowledgement nor the page, and a person removed in between was in no
     room when the recheck looked, then entered it and kept hearing the thread. The check
-    before entering keeps a socket that may not read the thread from hearing it at all."""
+    before entering keeps a socket that may not read the thread from hearing it at all; a
+    refused join leaves the room."""
     user = _user()
-    thread = forum_queries.visible_page_thread(user, thread_id)
-    room = thread_room(thread.id)
-    join_room(room)
+    room = thread_room(thread_id)
     try:
+        forum_queries.visible_page_thread(user, thread_id)
+        join_room(room)
         return forum_queries.visible_page_thread(user, thread_id)  # read afresh
     except DomainError:
+        # refused before or after entering; also out of a room it was in from an earlier
+        # join, should an access change's recheck have missed it (Redis away meanwhile)
         leave_room(room)
         raise
 
@@ -373,8 +376,9 @@ def on_watch(data: dict[str, Any]) -> dict[str, Any]:
         join_room(forum_room(forum_id))
     # In the rooms, asked again (as join does, _enter_thread_room): a person removed from a
     # forum in between was in no room when its recheck looked, then entered and kept hearing.
+    # Any asked for and not visible is left too (in it from before, a recheck missed it).
     still = {f.id for f in forum_queries.visible_forums(_user())}
-    for forum_id in watched - still:
+    for forum_id in set(raw) - still:
         leave_room(forum_room(forum_id))
     return {"forums": sorted(watched & still)}
 
