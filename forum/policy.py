@@ -194,6 +194,14 @@ def can_start_thread(user: User | None, forum: Forum) -> bool:
     return can_post_in_forum(user, forum) and forum.slug != CONSULTATION_FORUM_SLUG
 
 
+def muted_here(forum: Forum) -> bool:
+    """Whether the viewer the forum was loaded for is muted in it now (the pages' queries
+    load `Forum.viewer_muted_until`; elsewhere it is None). The pages then offer no way to
+    speak there: no composer, reply, reaction, edit, proposal or new thread. The services
+    refuse each of those themselves while a mute lasts (services.moderation.check_not_muted)."""
+    return forum.viewer_muted_until is not None
+
+
 def can_view_thread(
     user: User | None, thread: Thread, rounds: dict[int, ConsultationRound] | None = None
 ) -> bool:

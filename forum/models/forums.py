@@ -79,6 +79,9 @@ class Forum(Model):
     # so policy can answer without loading every moderator and member. Expired on commit.
     viewer_id: Mapped[int | None] = query_expression()
     viewer_roles: Mapped[int | None] = query_expression()
+    # ... and when that person's mute in this forum ends (None: not muted, or not loaded):
+    # the thread page and a forum's page offer no way to speak while it lasts.
+    viewer_muted_until: Mapped[datetime | None] = query_expression()
 
 
 ROLE_MODERATOR = 1

@@ -187,6 +187,9 @@ def _page_thread_statement() -> Any:
             contains_eager(Thread.forum).with_expression(
                 Forum.viewer_roles, _viewer_roles_expr(user_id)
             ),
+            contains_eager(Thread.forum).with_expression(
+                Forum.viewer_muted_until, _viewer_muted_expr(user_id)
+            ),
             # Joined, not a second query: a thread has one or a few commitments.
             joinedload(Thread.commitments),
         )
@@ -199,7 +202,7 @@ def thread_for_page(user: User | None, thread_id: int) -> Thread | None:
     """A thread with its forum, its commitments and the viewer's roles in the forum (what
     policy asks on the thread page) instead of every moderator and member, which the page
     does not show: one query, however many people the forum has."""
-    params = {"user_id": user.id if user is not None else None, "thread_id": thread_id}
+    params = {"user_id": _viewer_id(user), "thread_id": thread_id, "now": utcnow()}
     return db.session.scalars(_page_thread_statement(), params).unique().one_or_none()
 
 
@@ -218,6 +221,15 @@ def _viewer_param() -> Any:
     # expressions without our parameters; then they load "no viewer" and policy falls
     # back to the forum's people.
     return bindparam("user_id", None, type_=Integer)
+
+
+def _viewer_muted_expr(user_id: Any) -> Any:
+    """When the mute in force for the person `user_id` in the forum being selected ends
+    (NULL: none). `now` defaults to NULL like `user_id`: a refresh then loads "not muted"
+    (the services check the mute themselves before anything is said)."""
+    from .moderation import mute_until_expr
+
+    return mute_until_expr(user_id, Forum.id, bindparam("now", None, type_=UTCDateTime))
 
 
 def _viewer_roles_expr(user_id: Any) -> Any:
@@ -296,9 +308,10 @@ def _forums_statement(kind: str) -> Any:
         joinedload(Forum.commitments),
     )
     if kind == "one":
-        statement = statement.options(selectinload(Forum.moderators)).where(
-            Forum.slug == bindparam("slug", type_=String)
-        )
+        statement = statement.options(
+            selectinload(Forum.moderators),
+            with_expression(Forum.viewer_muted_until, _viewer_muted_expr(user_id)),
+        ).where(Forum.slug == bindparam("slug", type_=String))
     else:
         statement = statement.order_by(Forum.title)
     return statement.execution_options(populate_existing=True)
@@ -310,7 +323,7 @@ def _viewer_id(user: User | None) -> int | None:
 
 def get_forum(slug: str, user: User | None = None) -> Forum | None:
     """The forum behind `slug`, with its moderators, commitments and `user`'s roles in it."""
-    params = {"slug": slug, "user_id": _viewer_id(user)}
+    params = {"slug": slug, "user_id": _viewer_id(user), "now": utcnow()}
     return db.session.scalars(_forums_statement("one"), params).unique().one_or_none()
 
 

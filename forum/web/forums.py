@@ -15,7 +15,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired
 
 from .. import policy
-from ..errors import DomainError, Invalid
+from ..errors import DomainError, Invalid, Muted
 from ..formatting import iso_utc, page_language
 from ..ids import whole_id
 from ..models import Message, User
@@ -212,6 +212,7 @@ def forum(slug: str):
     form.commitments.choices = commitment_choices()
     status = 200
     if request.method == "POST":
+        status = 400
         if form.validate_on_submit():
             try:
                 thread = forum_service.start_thread(
@@ -222,12 +223,13 @@ def forum(slug: str):
                     form.body.data,
                 )
             except DomainError as err:
-                if err.status in (401, 403):
+                # muted since the page was shown: the form again, with the reason and the text
+                if err.status in (401, 403) and not isinstance(err, Muted):
                     raise
                 form_error(form, err)
+                status = err.status
             else:
                 return redirect(url_for("forums.thread", thread_id=thread.id))
-        status = 400
     threads = forum_queries.forum_threads(item)
     unread = forum_queries.unread_by_thread(viewer(), [t.id for t in threads])
     return render_template(
@@ -281,10 +283,12 @@ def _thread_page(thread, form: MessageForm, status: int = 200):
         form.client_id.data = uuid.uuid4().hex
     form.reply_to.data = str(reply_to.id) if reply_to else ""
     # Decided before marking read: its commit expires the forum with the viewer's roles.
+    muted = policy.muted_here(thread.forum)
     allowed = {
-        "can_send": policy.can_send_message(user, thread),
+        "can_send": policy.can_send_message(user, thread) and not muted,
         # A member of a locked thread gets the composer hidden, so an unlock can show it live.
-        "can_take_part": policy.can_post_in_forum(user, thread.forum),
+        "can_take_part": policy.can_post_in_forum(user, thread.forum) and not muted,
+        "muted_until": thread.forum.viewer_muted_until,
         "can_moderate": policy.is_forum_moderator(user, thread.forum),
         "move_targets": _move_targets(user, thread),
     }
@@ -356,7 +360,8 @@ def post_message(thread_id: int):
             current_user, thread_id, form.body.data or "", form.client_id.data or "", reply_to
         )
     except DomainError as err:
-        if err.status in (401, 403, 404):
+        # muted since the page was shown: the page again, with the reason and the text
+        if err.status in (401, 403, 404) and not isinstance(err, Muted):
             raise
         form_error(form, err)
         return _thread_page(item, form, err.status)
@@ -376,22 +381,25 @@ def edit_message(message_id: int):
         policy.can_edit_message(current_user, message), _("You can only change your own messages.")
     )
     form = EditForm()
+    status = 200
     if request.method == "GET":
         form.body.data = message.body
     elif form.validate_on_submit():
         try:
             forum_service.edit_message(current_user, message_id, form.body.data or "")
         except DomainError as err:
-            if err.status in (401, 403, 404):
+            # muted since the page was shown: the form again, with the reason and the text
+            if err.status in (401, 403, 404) and not isinstance(err, Muted):
                 raise
             form_error(form, err)
+            status = err.status
         else:
             return redirect(
                 url_for("forums.thread", thread_id=message.thread_id, _anchor=f"m{message.id}")
             )
-    return render_template(
-        "forums/edit_message.html", form=form, message=message
-    ), 400 if form.errors else 200
+    if form.errors:
+        status = max(status, 400)
+    return render_template("forums/edit_message.html", form=form, message=message), status
 
 
 @bp.post("/messages/<int:message_id>/delete")
@@ -425,7 +433,7 @@ def react(message_id: int):
         try:
             reaction_service.react(current_user, message_id, emoji, add=not remove)
         except DomainError as err:
-            if err.status in (401, 403, 404):
+            if err.status in (401, 403, 404) and not isinstance(err, Muted):
                 raise
             flash(err.message, "error")
     return redirect(url_for("forums.thread", thread_id=message.thread_id, _anchor=f"m{message.id}"))
