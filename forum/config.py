@@ -86,10 +86,39 @@ def _count(env: dict[str, str], name: str, default: int) -> int:
     return _whole(env, name, default, 0, 1_000_000)
 
 
-def _flag(value: str | None, default: bool) -> bool:
-    if value is None or value == "":
+YES = frozenset({"1", "true", "yes", "on"})
+NO = frozenset({"0", "false", "no", "off"})
+# Every yes/no setting, checked whether or not this environment reads it: a typo is refused
+# with its name (it was taken for "yes": FORUM_ALLOW_SQLITE=nope allowed SQLite).
+FLAGS = (
+    "FORUM_ALLOW_SQLITE",
+    "FORUM_HTTPS",
+    "FORUM_ALLOW_LOOPBACK_BASE_URL",
+    "FORUM_DEMO",
+    "FORUM_SMTP_STARTTLS",
+    "FORUM_DIGEST_SCHEDULER",
+)
+
+
+def _flag(env: Mapping[str, str], name: str, default: bool) -> bool:
+    value = (env.get(name) or "").strip().lower()
+    if not value:
         return default
-    return value.strip().lower() not in {"0", "false", "no", "off"}
+    if value in YES:
+        return True
+    if value in NO:
+        return False
+    raise ConfigError(
+        f"{name}={env[name]!r} is neither yes nor no: use one of "
+        f"{', '.join(sorted(YES))} or {', '.join(sorted(NO))}."
+    )
+
+
+def _flask_debug(env: Mapping[str, str]) -> bool:
+    """FLASK_DEBUG as Flask itself reads it (flask.helpers.get_debug_flag): on for anything
+    but '0', 'false' and 'no'; 'off' and ' 0' turn its debug mode on."""
+    value = env.get("FLASK_DEBUG")
+    return bool(value and value.lower() not in {"0", "false", "no"})
 
 
 ENVIRONMENTS = ("development", "production")
@@ -145,7 +174,7 @@ def _environment(env: dict[str, str]) -> str:
 def _check_production(env: dict[str, str], database_url: str) -> None:
     """What production refuses: the debugger, a short or placeholder secret, SQLite unless
     allowed, a missing or loopback FORUM_BASE_URL unless allowed."""
-    if _flag(env.get("FLASK_DEBUG"), False):
+    if _flask_debug(env):
         raise ConfigError(
             "FLASK_DEBUG is set with FORUM_ENV=production: the debugger would let anyone run "
             "code on the server. Unset FLASK_DEBUG."
@@ -162,7 +191,7 @@ def _check_production(env: dict[str, str], database_url: str) -> None:
             "sign sessions. Set FORUM_SECRET_KEY=$(python -c 'import secrets; "
             "print(secrets.token_hex(32))')"
         )
-    if database_url.startswith("sqlite") and not _flag(env.get("FORUM_ALLOW_SQLITE"), False):
+    if database_url.startswith("sqlite") and not _flag(env, "FORUM_ALLOW_SQLITE", False):
         raise ConfigError(
             "FORUM_ENV=production needs FORUM_DATABASE_URL (PostgreSQL); the SQLite file is "
             "for one machine. Set FORUM_ALLOW_SQLITE=1 to use SQLite anyway."
@@ -176,7 +205,7 @@ def _check_production(env: dict[str, str], database_url: str) -> None:
         )
     _check_base_url(env)
     base_url = (env.get("FORUM_BASE_URL") or "").strip().lower()
-    if base_url.startswith("https://") and not _flag(env.get("FORUM_HTTPS"), True):
+    if base_url.startswith("https://") and not _flag(env, "FORUM_HTTPS", True):
         raise ConfigError(
             "FORUM_HTTPS=0 with an https FORUM_BASE_URL: the cookies would not be Secure and "
             "would travel over plain HTTP too. Unset FORUM_HTTPS (on in production)."
@@ -204,7 +233,7 @@ def _check_base_url(env: dict[str, str]) -> None:
         )
     host = parts.hostname.lower()
     loopback = host in LOOPBACK_HOSTS or host.startswith("127.") or host.endswith(".localhost")
-    if loopback and not _flag(env.get("FORUM_ALLOW_LOOPBACK_BASE_URL"), False):
+    if loopback and not _flag(env, "FORUM_ALLOW_LOOPBACK_BASE_URL", False):
         raise ConfigError(
             f"FORUM_BASE_URL={text} is this machine only: links in mail would not reach anyone. "
             "Set the public address, or FORUM_ALLOW_LOOPBACK_BASE_URL=1 to rehearse locally."
@@ -354,11 +383,13 @@ def load_config(instance_path: Path, env: dict[str, str] | None = None) -> dict[
     env = dict(os.environ if env is None else env)
     environment = _environment(env)
     production = environment == "production"
+    for name in FLAGS:
+        _flag(env, name, False)
     database_url = _database_url(env, instance_path)
     secret_key = _secret_key(env, instance_path, production)
     if production:
         _check_production(env, database_url)
-    https = _flag(env.get("FORUM_HTTPS"), production)
+    https = _flag(env, "FORUM_HTTPS", production)
     origins = [o.strip() for o in env.get("FORUM_ALLOWED_ORIGINS", "").split(",") if o.strip()]
     # pool_pre_ping replaces connections a database restart broke; connect_timeout bounds
     # how long a request waits for a database that does not answer.
@@ -406,7 +437,7 @@ def load_config(instance_path: Path, env: dict[str, str] | None = None) -> dict[
         "RATELIMIT_SWALLOW_ERRORS": True,
         "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,
         "FORUM_ALLOWED_ORIGINS": origins,
-        "FORUM_DEMO": _flag(env.get("FORUM_DEMO"), True) and not production,
+        "FORUM_DEMO": _flag(env, "FORUM_DEMO", True) and not production,
         "FORUM_BASE_URL": env.get("FORUM_BASE_URL", "http://127.0.0.1:5000").rstrip("/"),
         "FORUM_MESSAGE_RATE_LIMIT": parse_rate_limit(
             (env.get("FORUM_MESSAGE_RATE_LIMIT") or "").strip() or "10/10s"
@@ -448,7 +479,7 @@ def load_config(instance_path: Path, env: dict[str, str] | None = None) -> dict[
         "FORUM_SMTP_PORT": _whole(env, "FORUM_SMTP_PORT", 587, 1, 65535),
         "FORUM_SMTP_USER": env.get("FORUM_SMTP_USER") or None,
         "FORUM_SMTP_PASSWORD": env.get("FORUM_SMTP_PASSWORD") or None,
-        "FORUM_SMTP_STARTTLS": _flag(env.get("FORUM_SMTP_STARTTLS"), True),
+        "FORUM_SMTP_STARTTLS": _flag(env, "FORUM_SMTP_STARTTLS", True),
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": https,
@@ -470,6 +501,6 @@ def load_config(instance_path: Path, env: dict[str, str] | None = None) -> dict[
         "FORUM_S3_REGION": env.get("FORUM_S3_REGION") or None,
         "FORUM_S3_PREFIX": env.get("FORUM_S3_PREFIX", ""),
         # The daily digest: run in-process in the embedded default, by cron in production.
-        "FORUM_DIGEST_SCHEDULER": _flag(env.get("FORUM_DIGEST_SCHEDULER"), not production),
+        "FORUM_DIGEST_SCHEDULER": _flag(env, "FORUM_DIGEST_SCHEDULER", not production),
         "FORUM_DIGEST_HOUR": _whole(env, "FORUM_DIGEST_HOUR", 7, 0, 23),
     }
