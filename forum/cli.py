@@ -199,10 +199,12 @@ def set_password(handle: str) -> None:
 @users_cli.command("end-expired-sessions")
 def end_expired_sessions() -> None:
     """End the sessions past their idle or absolute limit and close their sockets (for cron;
-    through Redis, the sockets on every serving process)."""
+    through Redis, the sockets on every serving process), and forget the throttle's records
+    of failed logins that no window counts any more."""
     from .services import accounts
 
     click.echo(f"{accounts.end_expired_sessions()} expired session(s) ended.")
+    click.echo(f"{accounts.forget_old_attempts()} old throttle record(s) forgotten.")
 
 
 @mail_cli.command("send")

@@ -442,6 +442,11 @@ def load_config(instance_path: Path, env: dict[str, str] | None = None) -> dict[
         "FORUM_MESSAGE_RATE_LIMIT": parse_rate_limit(
             (env.get("FORUM_MESSAGE_RATE_LIMIT") or "").strip() or "10/10s"
         ),
+        # accounts registered from one address (an IPv6 /64): each mails a welcome
+        "FORUM_REGISTER_RATE_LIMIT": parse_rate_limit(
+            (env.get("FORUM_REGISTER_RATE_LIMIT") or "").strip() or "10/3600s",
+            "FORUM_REGISTER_RATE_LIMIT",
+        ),
         # proposals awaiting another side's acceptance, per person (each tells that side)
         "FORUM_ACTION_RATE_LIMIT": parse_rate_limit(
             (env.get("FORUM_ACTION_RATE_LIMIT") or "").strip() or "10/3600s",

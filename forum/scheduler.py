@@ -24,14 +24,15 @@ def run_due_jobs(app: Flask, last_digest: str | None, now: datetime) -> str | No
     """One tick: send mail, due consultation notices, the day's digest once the hour comes,
     and "download my data": copies left waiting (a worker that died) are prepared, and
     expired copies deleted as the privacy notice promises. Sessions past their idle or
-    absolute limit end first, and their open sockets close (within a tick of expiring).
+    absolute limit end first, and their open sockets close (within a tick of expiring);
+    the throttle's records of failed logins are forgotten once no window counts them.
 
     Returns the local date of the last digest run; that only spares a query each tick: the
     once-a-day guard that survives a restart is each person's claimed digest day
     (`send_digests`).
     """
     from .extensions import db
-    from .services.accounts import end_expired_sessions
+    from .services.accounts import end_expired_sessions, forget_old_attempts
     from .services.consultations import send_due_notices
     from .services.exports import run_pending_exports
     from .services.mail import deliver_pending
@@ -43,6 +44,7 @@ def run_due_jobs(app: Flask, last_digest: str | None, now: datetime) -> str | No
         try:
             try:
                 end_expired_sessions(now)
+                forget_old_attempts(now)
             except Exception:
                 db.session.rollback()
                 log.exception("ending expired sessions failed")

@@ -6,6 +6,7 @@ import base64
 import hashlib
 import hmac
 import ipaddress
+import math
 import secrets
 from datetime import datetime, timedelta
 from functools import cache
@@ -27,7 +28,7 @@ from ..links import url_for_mail
 from ..models import Department, LoginAttempt, PasswordReset, User, UserSession
 from ..models.base import utcnow
 from ..text import slugify
-from . import audit
+from . import audit, throttle
 from .api_tokens import revoke_all_tokens
 from .mail import queue_mail
 from .names import check_not_imitating, check_visible
@@ -160,7 +161,11 @@ def register_user(email: str, display_name: str, password: str, locale: str | No
 
 
 def register_member(
-    email: str, display_name: str, password: str, locale: str | None = None
+    email: str,
+    display_name: str,
+    password: str,
+    locale: str | None = None,
+    address: str | None = None,
 ) -> User | None:
     """Registration from the web: the answer never tells whether the address has an account.
 
@@ -169,12 +174,14 @@ def register_member(
     to register with your address"), unless the account was made moments ago with this
     same password: a double-clicked or resent form, whose welcome is on its way.
     Returns the new user, or None. Both paths hash the password (or check it, the same
-    work), so they take as long.
+    work), so they take as long. `address` (the client's) registers at most
+    FORUM_REGISTER_RATE_LIMIT accounts (`_reserve_registration`).
     """
     email = normalise_email(email)
     name = clean_display_name(display_name)
     check_not_imitating(name)
     check_password_strength(password)
+    _reserve_registration(address)  # before the address is looked up: it tells nobody
     owner = db.session.scalar(select(User).where(func.lower(User.email) == email))
     if owner is None:
         try:
@@ -193,6 +200,58 @@ def register_member(
     elif not _sent_again(owner, password):
         _tell_owner(owner)
     return None
+
+
+def _reserve_registration(address: str | None) -> None:
+    """Count a registration from `address` (`_address_key`: an IPv6 address by its /64)
+    against FORUM_REGISTER_RATE_LIMIT, else RateLimited. Each account mails a welcome to
+    the address asked for, greeting it with the name given: without a limit, one client
+    could send the city's mail to anyone, in words of its choosing. Redis's moving window
+    when there is one; else a row in the throttle's table is committed first and counted
+    after, so of parallel requests at most the limit pass (the last to count sees every
+    other's row). A refused request is not recorded, so waiting is enough."""
+    limit = current_app.config["FORUM_REGISTER_RATE_LIMIT"]
+    if not limit.enabled:
+        return
+    key = f"register-from:{_address_key(address)}"
+    allowed = throttle.redis_hit("register", key, limit.count, limit.seconds)
+    if allowed is None:
+        row = LoginAttempt(email=key, address="")
+        db.session.add(row)
+        db.session.commit()
+        since = utcnow() - timedelta(seconds=limit.seconds)
+        counted = db.session.scalar(
+            select(func.count()).where(LoginAttempt.email == key, LoginAttempt.at > since)
+        )
+        allowed = (counted or 0) <= limit.count
+        if not allowed:
+            db.session.delete(row)
+            db.session.commit()
+    if not allowed:
+        raise RateLimited(
+            _(
+                "Too many accounts were registered from your network in a short time. "
+                "Wait %(minutes)d minutes and try again.",
+                minutes=max(1, math.ceil(limit.seconds / 60)),
+            ),
+            retry_after=limit.seconds,
+        )
+
+
+def forget_old_attempts(now: datetime | None = None) -> int:
+    """Delete the throttle's rows (failed logins with the address they came from, counted
+    registrations and mails) that no window looks at any more: the privacy notice
+    promises failed logins are kept for a short time. Returns how many went."""
+    longest = max(
+        _throttle_window(),
+        timedelta(seconds=current_app.config["FORUM_REGISTER_RATE_LIMIT"].seconds),
+    )
+    result = db.session.execute(
+        delete(LoginAttempt).where(LoginAttempt.at < (now or utcnow()) - longest)
+    )
+    gone: int = result.rowcount or 0  # type: ignore[attr-defined]  # a DELETE's CursorResult
+    db.session.commit()
+    return gone
 
 
 def _tell_owner(owner: User) -> None:

@@ -367,6 +367,8 @@ def register():
         form.next.data = target or ""
         return render_template("auth/register.html", form=form, problem=None)
     problem = None
+    status = 400
+    headers: dict[str, str] = {}
     if form.validate_on_submit():
         try:
             accounts.register_member(
@@ -374,9 +376,13 @@ def register():
                 form.display_name.data,
                 form.password.data,
                 locale=page_language(),  # the page's language: the mails' too
+                address=client_address(),
             )
         except DomainError as err:
             problem = form_error(form, err)
+            if isinstance(err, RateLimited):
+                status = err.status
+                headers["Retry-After"] = str(err.details.get("retry_after", 60))
         else:
             flash(
                 _(
@@ -388,7 +394,7 @@ def register():
             )
             return redirect(url_for("auth.login", next=target or url_for("forums.index")), 303)
     form.next.data = target or ""
-    return render_template("auth/register.html", form=form, problem=problem), 400
+    return render_template("auth/register.html", form=form, problem=problem), status, headers
 
 
 @bp.post("/logout")
