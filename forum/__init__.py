@@ -270,11 +270,13 @@ def register_error_handlers(app: Flask) -> None:
     def on_domain_error(err: DomainError):
         db.session.rollback()
         details = {"field": err.field} if err.field else None
-        response, status = error_response(err.status, err.code, err.message, details)
+        # a response object for the HTML page too (render_template gives a str), so that a
+        # RateLimited page says when to come back as the JSON answer does
+        response = app.make_response(error_response(err.status, err.code, err.message, details))
         retry = err.details.get("retry_after")
-        if retry is not None and hasattr(response, "headers"):
+        if retry is not None:
             response.headers["Retry-After"] = str(retry)
-        return response, status
+        return response
 
     @app.errorhandler(CSRFError)
     def on_csrf_error(err: CSRFError):

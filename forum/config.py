@@ -447,6 +447,11 @@ def load_config(instance_path: Path, env: dict[str, str] | None = None) -> dict[
             (env.get("FORUM_REGISTER_RATE_LIMIT") or "").strip() or "10/3600s",
             "FORUM_REGISTER_RATE_LIMIT",
         ),
+        # PDF renders per address (seconds of CPU each; a PDF already made costs none)
+        "FORUM_PDF_RATE_LIMIT": parse_rate_limit(
+            (env.get("FORUM_PDF_RATE_LIMIT") or "").strip() or "20/600s",
+            "FORUM_PDF_RATE_LIMIT",
+        ),
         # proposals awaiting another side's acceptance, per person (each tells that side)
         "FORUM_ACTION_RATE_LIMIT": parse_rate_limit(
             (env.get("FORUM_ACTION_RATE_LIMIT") or "").strip() or "10/3600s",

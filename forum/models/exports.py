@@ -12,7 +12,12 @@ from .base import UTCDateTime, utcnow
 
 
 class PersonalExport(Model):
-    """One "download my data" request; only the link token's hash is stored."""
+    """One "download my data" request; only the link token's hash is stored.
+
+    `status`: pending → running → ready, or failed (given up after MAX_BUILD_ATTEMPTS
+    failed builds; the person's page says so). A ready copy whose link is no longer
+    offered (replaced, its file gone) has `expires_at` in the past until it is removed.
+    """
 
     __tablename__ = "personal_exports"
     __table_args__ = (
@@ -37,3 +42,6 @@ class PersonalExport(Model):
     # While `running`: until when the worker that took it holds it; a worker that died
     # (killed mid-build) leaves a claim that runs out, and the copy is taken up again.
     claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Builds that failed (an error, not a worker that died): one copy that cannot be built
+    # is tried a few times, then given up, instead of on every run forever.
+    attempts: Mapped[int] = mapped_column(default=0, server_default="0")

@@ -203,7 +203,7 @@ def register_member(
 
 
 def _reserve_registration(address: str | None) -> None:
-    """Count a registration from `address` (`_address_key`: an IPv6 address by its /64)
+    """Count a registration from `address` (`address_key`: an IPv6 address by its /64)
     against FORUM_REGISTER_RATE_LIMIT, else RateLimited. Each account mails a welcome to
     the address asked for, greeting it with the name given: without a limit, one client
     could send the city's mail to anyone, in words of its choosing. Redis's moving window
@@ -213,7 +213,7 @@ def _reserve_registration(address: str | None) -> None:
     limit = current_app.config["FORUM_REGISTER_RATE_LIMIT"]
     if not limit.enabled:
         return
-    key = f"register-from:{_address_key(address)}"
+    key = f"register-from:{address_key(address)}"
     allowed = throttle.redis_hit("register", key, limit.count, limit.seconds)
     if allowed is None:
         row = LoginAttempt(email=key, address="")
@@ -354,7 +354,7 @@ def _throttle_window() -> timedelta:
     return timedelta(minutes=current_app.config["FORUM_LOGIN_WINDOW_MINUTES"])
 
 
-def _address_key(address: str | None) -> str:
+def address_key(address: str | None) -> str:
     """The address as the throttle counts it: an IPv6 address by its /64, the block one
     household or machine is given (anyone holding one can use 2^64 addresses in it, which
     would otherwise each be a fresh address); anything else as it is."""
@@ -382,7 +382,7 @@ def _reserve_attempt(key: str, address: str | None) -> LoginAttempt:
     """Record this attempt *before* the password is checked, then count: atomic throttling.
 
     `key` is what is guessed at (an account's email), `address` who guesses (the
-    `_address_key` of the client). Within FORUM_LOGIN_WINDOW_MINUTES, with `limit` =
+    `address_key` of the client). Within FORUM_LOGIN_WINDOW_MINUTES, with `limit` =
     FORUM_LOGIN_MAX_FAILURES:
 
     * an address gets at most `limit` password checks, whatever accounts it tries;
@@ -434,7 +434,7 @@ def reserve_form_attempt(address: str | None) -> LoginAttempt:
     login attempts of its address: the same limit, FORUM_LOGIN_MAX_FAILURES in
     FORUM_LOGIN_WINDOW_MINUTES, else RateLimited. A post that succeeds is forgotten
     (`forget_attempt`), as a successful login is."""
-    address = _address_key(address)
+    address = address_key(address)
     return _reserve_attempt(f"form:{address}", address)
 
 
@@ -460,7 +460,7 @@ def authenticate(email: str, password: str, address: str) -> User:
         email = normalise_email(email)
     except Invalid:
         email = (email or "").strip().lower()[:254]
-    _reserve_attempt(email, _address_key(address))
+    _reserve_attempt(email, address_key(address))
     user = db.session.scalar(select(User).where(User.email == email))
     stored = user.password_hash if user else _dummy_hash(current_app.config["FORUM_PASSWORD_HASH"])
     try:

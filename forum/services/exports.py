@@ -12,6 +12,7 @@ import csv
 import hashlib
 import io
 import json
+import logging
 import re
 import secrets
 import tempfile
@@ -26,7 +27,7 @@ from zoneinfo import ZoneInfo
 
 from flask import Flask, current_app, render_template
 from flask_babel import gettext as _
-from sqlalchemy import ColumnElement, and_, or_, select, update
+from sqlalchemy import ColumnElement, and_, case, delete, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
 
@@ -58,8 +59,16 @@ from . import documents
 from .audit import record as audit
 from .mail import queue_mail
 
+log = logging.getLogger(__name__)
+
 STOCKHOLM = ZoneInfo("Europe/Stockholm")
 EXPORT_DAYS = 7
+# A ready copy younger than this is the answer to asking again: nothing is built or mailed.
+# After it, a new copy is made, and once ready it replaces the old one.
+KEEP_READY = timedelta(hours=1)
+# A copy whose build failed this many times is given up (status "failed"): the person's
+# page says so and they may ask again; the job goes on with everyone else's.
+MAX_BUILD_ATTEMPTS = 3
 # How long a worker holds a copy it prepares; a claim that runs out (the worker died) frees it.
 CLAIM = timedelta(minutes=15)
 ARCHIVE_KINDS = ("forum", "thread", "round")
@@ -381,8 +390,9 @@ def archive_record(kind: str, object_id: int) -> dict[str, Any]:
     raise NotFound(_("Nothing here."))
 
 
-def _document_files(record: dict[str, Any]) -> list[tuple[str, Callable[[], bytes]]]:
-    """Every document a round's archive lists, under its `path`, read when it is written."""
+def _document_files(record: dict[str, Any]) -> list[tuple[str, Callable[[], bytes | None]]]:
+    """Every document a round's archive lists, under its `path`, read when it is written
+    (one whose bytes storage no longer has is marked missing in `record` instead)."""
     round_ = record.get("round")
     if round_ is None:
         return []
@@ -393,18 +403,49 @@ def _document_files(record: dict[str, Any]) -> list[tuple[str, Callable[[], byte
             select(Document).where(Document.id.in_([d["id"] for d in listed]))
         )
     }
-    return [(d["path"], partial(documents.content, found[d["id"]])) for d in listed]
+    return [(d["path"], partial(_document_bytes, found[d["id"]], d)) for d in listed]
+
+
+def _document_bytes(document: Document, listed: dict[str, Any]) -> bytes | None:
+    """The document's bytes; None, and `listed` marked missing, when storage has none for
+    it (deleted, a restore without it): the archive says so rather than failing. Any other
+    failure of the storage (down, refused) fails the export, so present is never missing."""
+    try:
+        return documents.content(document)
+    except (FileNotFoundError, NotFound):
+        pass
+    except Exception as err:
+        if not _no_such_object(err):
+            raise
+    log.warning("document %s is listed but missing from storage", document.id)
+    listed["missing"] = True
+    return None
+
+
+def _no_such_object(err: Exception) -> bool:
+    """Whether an S3 client's error says the object is not there (boto3's ClientError)."""
+    answer = getattr(err, "response", None)
+    code = answer.get("Error", {}).get("Code") if isinstance(answer, dict) else None
+    return code in ("NoSuchKey", "404", "NotFound")
 
 
 def _write_zip(
-    target: IO[bytes], files: Iterable[tuple[str, Callable[[], bytes]]], meta: dict[str, Any]
+    target: IO[bytes],
+    files: Iterable[tuple[str, Callable[[], bytes | None]]],
+    meta: dict[str, Any],
 ) -> None:
     """Write the zip into `target` one file at a time (only one document is ever in memory),
-    hashing each while it is written, and the manifest of those hashes last."""
+    hashing each while it is written, and the manifest of those hashes last. A file whose
+    `load` gives None is not there to write: the manifest lists it under `missing`."""
     hashes: dict[str, str] = {}
+    missing: list[str] = []
     with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as archive:
         for name, load in files:
-            data = memoryview(load())
+            loaded = load()
+            if loaded is None:
+                missing.append(name)
+                continue
+            data = memoryview(loaded)
             digest = hashlib.sha256()
             with archive.open(name, "w", force_zip64=len(data) >= zipfile.ZIP64_LIMIT) as out:
                 for start in range(0, len(data), CHUNK):
@@ -412,8 +453,10 @@ def _write_zip(
                     digest.update(piece)
                     out.write(piece)
             hashes[name] = digest.hexdigest()
-            del data
+            del data, loaded
         manifest = {**meta, "files": dict(sorted(hashes.items()))}
+        if missing:
+            manifest["missing"] = missing
         archive.writestr("manifest.json", json.dumps(manifest, indent=2, ensure_ascii=False))
 
 
@@ -422,27 +465,33 @@ def _given(data: bytes) -> Callable[[], bytes]:
 
 
 def build_archive(actor: User | None, kind: str, object_id: int) -> tuple[str, IO[bytes]]:
-    """(file name, the zip) of an archive export; admins only, and it is logged.
+    """(file name, the zip) of an archive export; admins only, and logged once it is built.
 
     The zip is an anonymous temporary file, rewound: the system removes it when it is closed
-    (sending it as the response closes it), so no archive is ever held in memory whole.
+    (sending it as the response closes it), so no archive is ever held in memory whole. The
+    documents go in first, so that data.json and index.html, written after them, can say
+    which of them storage no longer had.
     """
     policy.require(policy.can_administer(actor))
     record = archive_record(kind, object_id)
     created = utcnow()
-    data = json.dumps(record, indent=2, ensure_ascii=False).encode()
-    html = render_template(
-        "exports/archive.html", record=record, kind=kind, created_at=iso_utc(created)
-    ).encode()
-    audit(actor, "archive.export", kind, object_id)
-    db.session.commit()
+
+    def data() -> bytes:
+        return json.dumps(record, indent=2, ensure_ascii=False).encode()
+
+    def html() -> bytes:
+        return render_template(
+            "exports/archive.html", record=record, kind=kind, created_at=iso_utc(created)
+        ).encode()
+
     meta = {"kind": kind, "id": object_id, "created_at": iso_utc(created), "format": 1}
-    files = [("data.json", _given(data)), ("index.html", _given(html)), *_document_files(record)]
-    del record
+    files = [*_document_files(record), ("data.json", data), ("index.html", html)]
     target = tempfile.TemporaryFile()  # noqa: SIM115 — the caller closes it (sending it)
     try:
         _write_zip(target, files, meta)
         target.seek(0)
+        audit(actor, "archive.export", kind, object_id)
+        db.session.commit()
     except BaseException:
         target.close()
         raise
@@ -470,15 +519,56 @@ def _waiting(now: datetime) -> ColumnElement[bool]:
     )
 
 
+def ready_copy(user_id: int) -> PersonalExport | None:
+    """The person's ready copy whose link still works: unexpired, its file on this host."""
+    export = db.session.scalar(
+        select(PersonalExport)
+        .where(
+            PersonalExport.user_id == user_id,
+            PersonalExport.status == "ready",
+            PersonalExport.expires_at > utcnow(),
+        )
+        .order_by(PersonalExport.id.desc())
+        .limit(1)
+    )
+    if export is None or not export.file_name:
+        return None
+    return export if (exports_dir() / export.file_name).is_file() else None
+
+
+def latest_copy(user_id: int) -> PersonalExport | None:
+    """What the person's settings page tells of their copy: one being prepared after their
+    ready one (they asked anew), else the ready one, else the newest given up. An expired
+    or replaced copy is nothing to tell."""
+    newest = db.session.scalar(
+        select(PersonalExport)
+        .where(
+            PersonalExport.user_id == user_id,
+            PersonalExport.status.in_(("pending", "running", "failed")),
+        )
+        .order_by(PersonalExport.id.desc())
+        .limit(1)
+    )
+    ready = ready_copy(user_id)
+    if ready is None or (newest is not None and newest.id > ready.id and newest.status != "failed"):
+        return newest
+    return ready
+
+
 def request_personal_export(user: User | None) -> PersonalExport:
     """Ask for "download my data"; it is prepared in the background and mailed as a link.
 
-    Asking again while a copy is prepared gets that one: the database holds one pending or
-    running copy a person (a partial unique index), so requests at once (a double click)
-    make one copy and one mail. A copy whose worker died is pending again.
+    A ready copy made less than KEEP_READY ago is returned as it is (status "ready"):
+    nothing is built or mailed again, whoever asks how often. Asking again while a copy is
+    prepared gets that one: the database holds one pending or running copy a person (a
+    partial unique index), so requests at once (a double click) make one copy and one
+    mail. A copy whose worker died is pending again; one given up is forgotten.
     """
     user = policy.require_login(user)
     user_id = user.id
+    recent = ready_copy(user_id)
+    if recent is not None and recent.ready_at and recent.ready_at > utcnow() - KEEP_READY:
+        return recent
     for _attempt in range(3):
         waiting = db.session.scalar(
             select(PersonalExport).where(
@@ -498,6 +588,11 @@ def request_personal_export(user: User | None) -> PersonalExport:
             )
             db.session.commit()
             return waiting
+        db.session.execute(
+            delete(PersonalExport).where(
+                PersonalExport.user_id == user_id, PersonalExport.status == "failed"
+            )
+        )
         export = PersonalExport(user_id=user_id)
         db.session.add(export)
         try:
@@ -531,20 +626,42 @@ def _claim(export_id: int) -> bool:
 
 
 def prepare_personal_export(export_id: int) -> str | None:
-    """Build the zip, store it, mail the expiring link; returns the link's secret (tests)."""
+    """Build the zip, store it, mail the expiring link; returns the link's secret (tests).
+
+    A build that raises counts as a failed attempt (given up after MAX_BUILD_ATTEMPTS);
+    one stopped from outside (the worker killed, the process ending) does not.
+    """
     if not _claim(export_id):
         return None
     try:
         return _build_personal_export(export_id)
-    except BaseException:
-        db.session.rollback()  # let the next run try again
-        db.session.execute(
-            update(PersonalExport)
-            .where(PersonalExport.id == export_id)
-            .values(status="pending", claimed_until=None)
-        )
-        db.session.commit()
+    except Exception:
+        _release(export_id, failed=True)
         raise
+    except BaseException:
+        _release(export_id, failed=False)
+        raise
+
+
+def _release(export_id: int, failed: bool) -> None:
+    """Hand a copy whose build stopped back: pending for the next run, or given up (status
+    "failed", kept EXPORT_DAYS for the person's page to say so) after its last attempt."""
+    db.session.rollback()
+    attempts = PersonalExport.attempts + (1 if failed else 0)
+    db.session.execute(
+        update(PersonalExport)
+        .where(PersonalExport.id == export_id)
+        .values(
+            attempts=attempts,
+            status=case((attempts >= MAX_BUILD_ATTEMPTS, "failed"), else_="pending"),
+            expires_at=case(
+                (attempts >= MAX_BUILD_ATTEMPTS, utcnow() + timedelta(days=EXPORT_DAYS)),
+                else_=None,
+            ),
+            claimed_until=None,
+        )
+    )
+    db.session.commit()
 
 
 def _build_personal_export(export_id: int) -> str:
@@ -585,7 +702,19 @@ def _build_personal_export(export_id: int) -> str:
 
 
 def _record_ready(export: PersonalExport, user: User, name: str, raw: str) -> None:
+    """Mark the copy ready and mail its link; the person's older ready copies expire with
+    it (files deleted once that is committed), so nobody holds two."""
     now = utcnow()
+    replaced = db.session.scalars(
+        select(PersonalExport).where(
+            PersonalExport.user_id == user.id,
+            PersonalExport.id != export.id,
+            PersonalExport.status == "ready",
+            PersonalExport.expires_at > now,
+        )
+    ).all()
+    for old in replaced:
+        old.expires_at = now
     export.status = "ready"
     export.claimed_until = None
     export.file_name = name
@@ -603,15 +732,26 @@ def _record_ready(export: PersonalExport, user: User, name: str, raw: str) -> No
         ),
     )
     db.session.commit()
+    for old in replaced:
+        if old.file_name:
+            (exports_dir() / old.file_name).unlink(missing_ok=True)
 
 
 def run_pending_exports() -> int:
-    """Prepare every waiting export (the background job; also `flask exports run`)."""
+    """Prepare every waiting export, oldest first (the background job; also `flask exports
+    run`); returns how many were prepared. A copy that fails is logged and left for the
+    next run (until given up), and the others are prepared all the same."""
     remove_expired_exports()  # first: a copy that fails to build must not keep these
-    ids = db.session.scalars(select(PersonalExport.id).where(_waiting(utcnow()))).all()
+    ids = db.session.scalars(
+        select(PersonalExport.id).where(_waiting(utcnow())).order_by(PersonalExport.id)
+    ).all()
+    prepared = 0
     for export_id in ids:
-        prepare_personal_export(export_id)
-    return len(ids)
+        try:
+            prepared += prepare_personal_export(export_id) is not None
+        except Exception:
+            log.exception("personal export %s could not be prepared", export_id)
+    return prepared
 
 
 def remove_expired_exports() -> int:
@@ -658,11 +798,14 @@ def start_in_background(app: Flask) -> None:
     threading.Thread(target=work, name="personal-exports", daemon=True).start()
 
 
-def personal_export_file(user: User | None, raw: str) -> Path:
-    """The file behind a link: the owner's, not expired; NotFound otherwise."""
+def personal_export_file(user: User | None, raw: str) -> IO[bytes]:
+    """The file behind a link, opened (the caller sends and closes it): the owner's, not
+    expired; NotFound otherwise. A copy whose file is gone (deleted, or built on another
+    host) is answered the same, and expires: it is not offered again."""
     user = policy.require_login(user)
     digest = hashlib.sha256((raw or "").encode()).hexdigest()
     export = db.session.scalar(select(PersonalExport).where(PersonalExport.token_hash == digest))
+    gone = NotFound(_("This link has expired or is not yours. Ask for a new copy."))
     if (
         export is None
         or export.user_id != user.id
@@ -670,8 +813,14 @@ def personal_export_file(user: User | None, raw: str) -> Path:
         or export.expires_at <= utcnow()
         or not export.file_name
     ):
-        raise NotFound(_("This link has expired or is not yours. Ask for a new copy."))
-    return exports_dir() / export.file_name
+        raise gone
+    try:
+        return (exports_dir() / export.file_name).open("rb")
+    except FileNotFoundError:
+        log.warning("personal export %s has no file here; marked expired", export.id)
+        export.expires_at = utcnow()
+        db.session.commit()
+        raise gone from None
 
 
 # --- CSV for Swedish Excel and LibreOffice ------------------------------------------

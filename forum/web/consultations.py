@@ -10,7 +10,6 @@ from datetime import date
 
 from flask import (
     Blueprint,
-    Response,
     current_app,
     flash,
     redirect,
@@ -944,15 +943,9 @@ def compilation(round_id: int):
 
 @bp.get("/consultations/<int:round_id>/compilation.pdf")
 def compilation_pdf(round_id: int):
-    """The compilation as PDF for the city's records (WeasyPrint)."""
-    body = pdf.render_pdf(_compilation(round_id, for_pdf=True))
-    if body is None:
-        raise NotFound(_("PDF is not available on this server; print the page instead."))
-    return Response(
-        body,
-        mimetype="application/pdf",
-        headers={"Content-Disposition": f'attachment; filename="remisslista-{round_id}.pdf"'},
-    )
+    """The compilation as PDF for the city's records (WeasyPrint; rendered once per version
+    of the page, and anyone may ask once the round is closed: see web/pdf.py)."""
+    return pdf.pdf_response(_compilation(round_id, for_pdf=True), f"remisslista-{round_id}.pdf")
 
 
 # --- pieces other pages include ----------------------------------------------

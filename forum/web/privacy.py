@@ -20,8 +20,9 @@ from flask_wtf import FlaskForm
 from .. import policy
 from ..errors import DomainError, Invalid, NotFound
 from ..extensions import db
+from ..formatting import local_datetime
 from ..ids import whole_id
-from ..models import User
+from ..models import PersonalExport, User
 from ..services import exports, privacy
 from ..services.transaction import discard_changes
 from .auth import client_address, end_session
@@ -42,13 +43,34 @@ def notice():
 @bp.post("/integritet/export")
 @login_required
 def request_export():
-    """Ask for a copy of one's data; it is prepared in the background and mailed."""
+    """Ask for a copy of one's data; it is prepared in the background and mailed (unless
+    a copy made within the hour is ready: that one is the answer, nothing is sent)."""
     if PostForm().validate_on_submit():
-        exports.request_personal_export(current_user)
+        export = exports.request_personal_export(current_user)
+        if export.status == "ready" and export.expires_at is not None:
+            flash(
+                _(
+                    "Your copy, made less than an hour ago, is ready: use the link in the "
+                    "email we sent. It works until %(when)s. You can ask for a new copy "
+                    "after an hour.",
+                    when=local_datetime(export.expires_at),
+                ),
+                "success",
+            )
+            return redirect(url_for("auth.settings"), 303)
         if not current_app.testing:
             exports.start_in_background(current_app._get_current_object())  # type: ignore[attr-defined]
         flash(_("We are preparing your data and will email you a link."), "success")
     return redirect(url_for("auth.settings"), 303)
+
+
+@bp.app_template_global()
+def my_data_copy() -> PersonalExport | None:
+    """For the settings page: the person's copy of their data (ready, being prepared, or
+    given up), or None."""
+    if not current_user.is_authenticated:
+        return None
+    return exports.latest_copy(current_user.id)
 
 
 def _not_kept(response: Response) -> Response:
@@ -64,10 +86,10 @@ def _not_kept(response: Response) -> Response:
 @login_required
 def download_export(token: str):
     """The copy of one's data, through the link from the mail, until it expires."""
-    path = exports.personal_export_file(current_user, token)
+    opened = exports.personal_export_file(current_user, token)
     return _not_kept(
         send_file(
-            path,
+            opened,
             mimetype="application/zip",
             as_attachment=True,
             download_name="mina-data.zip",

@@ -13,12 +13,12 @@ from typing import Any
 
 from flask import current_app
 
-# HTML, or HTML in pieces (to be joined by something that differs per page)
-Rendered = str | tuple[str, ...]
+# HTML, or HTML in pieces (to be joined by something that differs per page), or a PDF
+Rendered = str | bytes | tuple[str, ...]
 
 
 def _chars(html: Rendered) -> int:
-    return len(html) if isinstance(html, str) else sum(map(len, html))
+    return len(html) if isinstance(html, str | bytes) else sum(map(len, html))
 
 
 class Remembered:
