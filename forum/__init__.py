@@ -494,9 +494,10 @@ def register_template_helpers(app: Flask) -> None:
     app.jinja_env.filters["isotime"] = formatting.iso_utc
     app.jinja_env.globals["locales"] = LOCALES
     app.jinja_env.globals["describe"] = describe
-    from .labels import REACTION_NAMES, audit_label, enum_label, target_label
+    from .labels import REACTION_NAMES, audit_label, audit_reason, enum_label, target_label
 
     app.jinja_env.globals["audit_label"] = audit_label
+    app.jinja_env.globals["audit_reason"] = audit_reason
     app.jinja_env.globals["enum_label"] = enum_label
     app.jinja_env.globals["target_label"] = target_label
     app.jinja_env.globals["reaction_names"] = REACTION_NAMES

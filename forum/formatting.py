@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from functools import lru_cache
@@ -16,7 +15,6 @@ from flask_babel import (
     get_locale,
     get_timezone,
     get_translations,
-    gettext,
     to_user_timezone,
 )
 
@@ -172,38 +170,3 @@ def percent(value: object) -> str:
     if value is None:
         return "–"
     return str(format_percent(value))
-
-
-_ISO = r"\d{4}-\d\d-\d\dT[\d:.]+Z"
-# Audit details the services store as finished English fragments: the fixed words and the
-# time are put in the reader's language when shown, the stored rows stay as they are.
-_AUDIT_DETAILS: dict[str, list[tuple[re.Pattern[str], Callable[[re.Match[str]], str]]]] = {
-    "role.granted": [
-        (
-            re.compile(r"(?P<role>\w+) \(command line\)"),
-            lambda m: gettext("%(role)s (command line)", role=m["role"]),
-        )
-    ],
-    "thread.moved": [
-        (re.compile(r"from (?P<x>.+)", re.S), lambda m: gettext("from %(forum)s", forum=m["x"])),
-        (re.compile(r"to (?P<x>.+)", re.S), lambda m: gettext("to %(forum)s", forum=m["x"])),
-    ],
-}
-_UNTIL = (
-    re.compile(rf"(?P<reason>.*) \(until (?P<until>{_ISO})\)", re.S),
-    lambda m: gettext(
-        "%(reason)s (until %(time)s)", reason=m["reason"], time=local_from_iso(m["until"])
-    ),
-)
-_AUDIT_DETAILS["user.suspended"] = _AUDIT_DETAILS["user.muted"] = [_UNTIL]
-
-
-def audit_reason(action: str, reason: str) -> str:
-    """An audit entry's reason for the reader: a detail the app wrote in English words
-    ("admin (command line)", "… (until 2026-12-05T23:58:36Z)") in the page's language and
-    local time; what a person wrote is shown as written."""
-    for pattern, words in _AUDIT_DETAILS.get(action, []):
-        match = pattern.fullmatch(reason or "")
-        if match:
-            return words(match)
-    return reason or ""

@@ -1,24 +1,29 @@
 """Words for codes: the one place where every audit event, target type and enum
-value gets the label a person reads (templates call `audit_label`,
-`target_label` and `enum_label`). A base module: imports only models.
+value gets the label a person reads (templates call `audit_label`, `audit_reason`,
+`target_label` and `enum_label`). A base module: imports only models and formatting.
 
 A code without a label here is shown as a neutral "other event" rather than
-as the raw code, and tests/test_interface_language.py fails on raw codes in
-any demo page.
+as the raw code; tests/test_i18n_review_fixes.py fails on a code the app records
+without a label, and tests/test_interface_language.py on raw codes in any demo page.
 """
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
 from enum import Enum
 
+from flask_babel import gettext, ngettext
 from flask_babel import lazy_gettext as _l
 
+from .formatting import local_from_iso
 from .models import (
     ActionKind,
     ActionStatus,
     AppealOutcome,
     FlagReason,
     MessageState,
+    Visibility,
 )
 
 TOKEN_SCOPES = {  # an API token's permissions (models.api_tokens.SCOPES)
@@ -27,6 +32,10 @@ TOKEN_SCOPES = {  # an API token's permissions (models.api_tokens.SCOPES)
 }
 
 AUDIT_EVENTS = {
+    "account.close": _l("Account closed"),
+    "api_token.create": _l("API token created"),
+    "api_token.revoke": _l("API token revoked"),
+    "archive.export": _l("Exported for the archive"),
     "action.hidden": _l("Action hidden"),
     "action.unhidden": _l("Action shown again"),
     "action.redacted": _l("Personal data redacted from an action's title"),
@@ -39,8 +48,17 @@ AUDIT_EVENTS = {
     "consultation.closed": _l("Consultation round closed"),
     "consultation.response.submitted": _l("Consultation response submitted"),
     "consultation.feedback.published": _l("Consultation feedback published"),
+    "consultation.deadline.changed": _l("Consultation deadline changed"),
+    "consultation.revised": _l("Consultation round corrected"),
+    "consultation.question.removed": _l("Consultation question removed"),
+    "consultation.document.added": _l("Consultation document added"),
+    "consultation.document.removed": _l("Consultation document removed"),
+    "consultation.invited": _l("Organisations invited to a consultation round"),
+    "consultation.reminded": _l("Consultation reminder sent"),
+    "consultation.response.declined": _l("Consultation declined by an organisation"),
     "demo.completed": _l("Demo created"),
     "flags.dismissed": _l("Flags dismissed"),
+    "forum.visibility": _l("Who can read the forum changed"),
     "forum.member.added": _l("Forum member added"),
     "account.renamed": _l("Display name changed"),
     "forum.member.removed": _l("Forum member removed"),
@@ -90,6 +108,7 @@ TARGET_TYPES = {
     "moderation_action": _l("moderation decision"),
     "appeal": _l("appeal"),
     "action": _l("action"),
+    "api_token": _l("API token"),
 }
 
 ENUMS: dict[type[Enum], dict[str, object]] = {
@@ -120,6 +139,20 @@ ENUMS: dict[type[Enum], dict[str, object]] = {
         "other": _l("Other"),
     },
     MessageState: {"visible": _l("visible"), "hidden": _l("hidden"), "deleted": _l("deleted")},
+    Visibility: {  # the words of the forum list's badges
+        "public": _l("Public"),
+        "members": _l("For logged-in members"),
+        "invite": _l("Invite only"),
+    },
+}
+
+# The roles an audit reason names (services.admin.ROLES, and "member" from the command line),
+# in the words of the admin page.
+ROLE_NAMES = {
+    "official": _l("Official"),
+    "moderator": _l("Site moderator"),
+    "admin": _l("Admin"),
+    "member": _l("Member"),
 }
 
 
@@ -157,3 +190,78 @@ REACTION_NAMES = {
     "❓": _l("question"),
     "✅": _l("done"),
 }
+
+
+_ISO = r"\d{4}-\d\d-\d\dT[\d:.]+Z"
+# Audit details the services store as finished English fragments: the fixed words and the
+# time are put in the reader's language when shown, the stored rows stay as they are.
+_AUDIT_DETAILS: dict[str, list[tuple[re.Pattern[str], Callable[[re.Match[str]], str]]]] = {
+    "role.granted": [
+        (
+            re.compile(r"(?P<role>\w+) \(command line\)"),
+            lambda m: gettext("%(role)s (command line)", role=_role(m["role"])),
+        ),
+        # an official's department is a name, shown as written
+        (re.compile(r"official \((?P<x>.+)\)", re.S), lambda m: f"{_role('official')} ({m['x']})"),
+        (re.compile(r"\w+"), lambda m: _role(m[0])),
+    ],
+    "thread.moved": [
+        (re.compile(r"from (?P<x>.+)", re.S), lambda m: gettext("from %(forum)s", forum=m["x"])),
+        (re.compile(r"to (?P<x>.+)", re.S), lambda m: gettext("to %(forum)s", forum=m["x"])),
+    ],
+}
+_UNTIL = (
+    re.compile(rf"(?P<reason>.*) \(until (?P<until>{_ISO})\)", re.S),
+    lambda m: gettext(
+        "%(reason)s (until %(time)s)", reason=m["reason"], time=local_from_iso(m["until"])
+    ),
+)
+_AUDIT_DETAILS["user.suspended"] = _AUDIT_DETAILS["user.muted"] = [_UNTIL]
+_AUDIT_DETAILS["role.revoked"] = _AUDIT_DETAILS["role.granted"]
+_AUDIT_DETAILS["forum.visibility"] = [
+    (
+        re.compile(r"(?P<old>\w+) → (?P<new>\w+)"),
+        lambda m: f"{enum_label(m['old'], Visibility)} → {enum_label(m['new'], Visibility)}",
+    )
+]
+# who closed the account (services.privacy.close_account)
+_CLOSED_BY = {"self": _l("by the person themselves"), "admin": _l("by an admin")}
+_AUDIT_DETAILS["account.close"] = [
+    (re.compile(r"self|admin"), lambda m: str(_CLOSED_BY[m[0]])),
+]
+# why a token was revoked with all of its owner's (services.accounts, revoke_all_tokens)
+_REVOKED_BECAUSE = {
+    "log out everywhere": _l("logged out everywhere"),
+    "password reset": _l("password reset"),
+    "password set without the old one": _l("password set without the old one"),
+}
+_AUDIT_DETAILS["api_token.revoke"] = [
+    (
+        re.compile(rf"(?P<name>.*) \((?P<why>{'|'.join(_REVOKED_BECAUSE)})\)", re.S),
+        lambda m: f"{m['name']} ({_REVOKED_BECAUSE[m['why']]})",
+    )
+]
+_AUDIT_DETAILS["consultation.reminded"] = [
+    (
+        re.compile(r"\d+"),
+        lambda m: ngettext(
+            "%(num)d organisation reminded", "%(num)d organisations reminded", int(m[0])
+        ),
+    )
+]
+
+
+def _role(code: str) -> str:
+    name = ROLE_NAMES.get(code)
+    return str(name) if name is not None else code
+
+
+def audit_reason(action: str, reason: str) -> str:
+    """An audit entry's reason for the reader: a detail the app wrote in English words
+    ("admin (command line)", "… (until 2026-12-05T23:58:36Z)") in the page's language and
+    local time; what a person wrote is shown as written."""
+    for pattern, words in _AUDIT_DETAILS.get(action, []):
+        match = pattern.fullmatch(reason or "")
+        if match:
+            return words(match)
+    return reason or ""

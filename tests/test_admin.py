@@ -400,7 +400,7 @@ def test_role_changes_appear_in_the_audit_log(client, make, auth, db):
     )
     page = client.get("/admin").get_data(as_text=True)
     assert 'data-event="role.granted"' in page
-    assert "official (Idrotts- och föreningsnämnden)" in page
+    assert "Official (Idrotts- och föreningsnämnden)" in page  # the role in words
     assert db.session.scalar(select(User).where(User.id == person.id)).is_official
 
 

@@ -290,7 +290,7 @@ def test_a_refused_slow_mode_is_told_beside_its_field_in_words(client, auth, mak
 
 @pytest.mark.parametrize(
     ("lang", "words", "until"),
-    [("sv", "member (kommandoraden)", "(till "), ("en", "member (command line)", "(until ")],
+    [("sv", "Medlem (kommandoraden)", "(till "), ("en", "Member (command line)", "(until ")],
 )
 @pytest.mark.parametrize("path", ["/moderation/audit", "/admin"])
 def test_the_audit_log_shows_the_apps_words_and_times_in_the_readers_language(

@@ -41,7 +41,7 @@ def test_thread_page_has_the_outbox_and_states_for_the_script(client, make, auth
     assert '<template id="outgoing-template">' in page
     assert 'id="thread-revoked" hidden' in page
     assert 'id="slow-mode" hidden' in page
-    assert 'href="#body">' in page  # skip link to the composer
+    assert 'href="#body" id="skip-to-box">' in page  # skip link to the composer, shown
     assert 'id="skip-newest"' in page
 
 

@@ -182,8 +182,10 @@ def _person(user_id: int) -> User:
     return person
 
 
-def _reason(text: str | None, *, required: bool = True, field: str = "reason") -> str:
-    return clean_text(text, field, max_length=MAX_REASON, required=required)
+def _reason(
+    text: str | None, *, required: bool = True, field: str = "reason", missing: str | None = None
+) -> str:
+    return clean_text(text, field, max_length=MAX_REASON, required=required, missing=missing)
 
 
 def _principle_or_other(code: str | None, note: str) -> tuple[Principle | None, str]:
@@ -591,7 +593,7 @@ def warn_person(
         policy.can_moderate_person(actor, person, forum),
         _("You may not warn this person here."),
     )
-    text = _reason(reason)
+    text = _reason(reason, missing=_("Write the warning to the person."))
     action = _record_action(
         actor,
         ActionKind.warn,
@@ -631,7 +633,7 @@ def mute_person(
         _("You may not mute this person here."),
     )
     length = _duration(minutes)
-    text = _reason(reason)
+    text = _reason(reason, missing=_("Write the reason for the mute."))
     current = active_mute(person.id, forum.id)
     if current is not None:
         raise Conflict(
@@ -665,7 +667,7 @@ def check_suspension(
     person = _person(person_id)
     policy.require(policy.can_suspend(actor, person), _("You may not suspend this person."))
     length = _duration(minutes)
-    text = _reason(reason)
+    text = _reason(reason, missing=_("Write the reason for the suspension."))
     if person.is_suspended(utcnow()):
         raise Conflict(_("%(name)s is already suspended.", name=person.display_name))
     return person, length, text

@@ -261,6 +261,7 @@ def _mail_parts(user: User, kind: str, subject: str, text: str, url: str) -> tup
         body = "\n\n".join(part for part in parts if part) + f"\n\n-- \n{footer}\n"
         html = render_template(
             "mail/notification.html",
+            lang=language_of(user),
             subject=subject,
             items=[(subject, text, link)],
             unsubscribe=stop,
@@ -448,6 +449,7 @@ def _queue_digest(user: User, notes: list[Notification]) -> None:
         body += f"\n\n-- \n{footer}\n"
         html = render_template(
             "mail/notification.html",
+            lang=language_of(user),
             subject=subject,
             items=items,
             unsubscribe=settings,

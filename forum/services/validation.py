@@ -132,8 +132,11 @@ def clean_text(
     max_length: int,
     required: bool = True,
     single_line: bool = False,
+    missing: str | None = None,
 ) -> str:
     """Trim a form text; refuse empty (when required) and overlong, never truncate.
+    `missing` says what to write when it is empty, where the field's label alone does not
+    (an error shown away from it, or a box whose label names no text: "Warning to Anna").
 
     Every line break is stored as LF: browsers send a textarea's as CR LF (an old client
     may send a lone CR), and whatever splits a text into paragraphs or lines looks for
@@ -156,7 +159,7 @@ def clean_text(
                 ),
                 field=name,
             )
-        raise Invalid(_("This field is required."), field=name)
+        raise Invalid(missing or _("This field is required."), field=name)
     if len(value) > max_length:
         raise Invalid(_("At most %(n)d characters.", n=max_length), field=name)
     return value

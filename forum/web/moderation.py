@@ -25,7 +25,6 @@ from flask_login import current_user, login_required
 from .. import policy
 from ..errors import DomainError, Invalid, NotFound, RateLimited
 from ..extensions import db
-from ..formatting import audit_reason
 from ..models import Appeal, FlagReason, Message, MessageState, ModerationAction, Principle, User
 from ..models.base import utcnow
 from ..queries import agreement, payloads
@@ -71,8 +70,6 @@ def _checked() -> None:
     if not ButtonForm().validate_on_submit():
         raise Invalid(_("The form had expired or was not sent from this site. Try again."))
 
-
-bp.add_app_template_global(audit_reason, "audit_reason")
 
 # What the forms call their number fields, for an error (never the form's own key).
 FIELD_LABELS = {
@@ -169,6 +166,7 @@ def _queue_page(
     refused: str = "",
     message_id: int | None = None,
     appeal_id: int | None = None,
+    field_error: tuple[str, str] | None = None,
 ):
     """The queue; after a refused form, the message or appeal it was for stays on the page
     with what was typed, also when it has just left the queue (another moderator hid the
@@ -186,7 +184,7 @@ def _queue_page(
         items=items,
         appeals=appeals,
         labels=ACTION_LABELS,
-        **_typed(refused),
+        **_typed(refused, field_error),
         **_common(),
     ), status
 
@@ -219,7 +217,12 @@ def _decidable_appeals(appeal_id: int) -> list[Appeal]:
     return []
 
 
-def _message_page(message_id: int, status: int = 200, refused: str = ""):
+def _message_page(
+    message_id: int,
+    status: int = 200,
+    refused: str = "",
+    field_error: tuple[str, str] | None = None,
+):
     message = _moderated_message(message_id)
     originals = []
     if policy.can_see_redacted_original(current_user):
@@ -229,7 +232,7 @@ def _message_page(message_id: int, status: int = 200, refused: str = ""):
         item=mq.items_for([message.id])[0],
         actions=mq.actions_for(message.id),
         originals=originals,
-        **_typed(refused),
+        **_typed(refused, field_error),
         **_common(),
     ), status
 
@@ -241,24 +244,47 @@ def message(message_id: int):
     return _message_page(message_id)
 
 
-def _typed(refused: str) -> dict:
-    """What a page needs to give a refused form back as it was sent: the values, and which
-    form they belong to ("hide-7", "decide-3", "mute"), so that only that form is filled in."""
-    return {"values": request.form if refused else {}, "refused": refused}
+def _typed(refused: str, field_error: tuple[str, str] | None = None) -> dict:
+    """What a page needs to give a refused form back as it was sent: the values, which
+    form they belong to ("hide-7", "decide-3", "mute"), so that only that form is filled in,
+    and the refused field's input id with the error to show beside it ("hide-note-7", ...)."""
+    return {
+        "values": request.form if refused else {},
+        "refused": refused,
+        "field_error": field_error,
+    }
+
+
+# A review form's fields, by the name a service's error gives them, and the id of each one's
+# input on the queue and the message page (with "-<message or appeal id>" after it). The
+# warning's and the mute's text is the services' "reason"; the form sends it as "note".
+REVIEW_FIELDS = {
+    "hide": {"reason": "hide-reason", "note": "hide-note"},
+    "redact": {"replacement": "redact-text", "note": "redact-note"},
+    "warn": {"reason": "warn-note", "note": "warn-note"},
+    "mute": {"minutes": "mute-minutes", "reason": "mute-note", "note": "mute-note"},
+    "decide": {"note": "appeal-note"},
+}
 
 
 def _refused(
     err: DomainError, refused: str, message_id: int | None = None, appeal_id: int | None = None
 ):
     """Show why an action was refused on the page it came from, with the error's status and
-    the refused form (named as _typed does) filled in with what the moderator typed."""
+    the refused form (named as _typed does) filled in with what the moderator typed. An
+    error about one field is shown beside it and marks it invalid (header.js moves the
+    focus there), as the thread page's controls do; any other is flashed."""
     if err.status in (401, 403, 404):
         raise err
     discard_changes()  # the refused call's changes and locks end before the page is built
-    flash(err.message, "error")
+    form, _sep, number = refused.partition("-")
+    field = REVIEW_FIELDS.get(form, {}).get(err.field or "")
+    field_error = (f"{field}-{number}", err.message) if field else None
+    if field_error is None:
+        flash(err.message, "error")
     if message_id is not None and request.form.get("from") == "message":
-        return _message_page(message_id, err.status, refused)
-    return _queue_page(err.status, refused, message_id, appeal_id)
+        return _message_page(message_id, err.status, refused, field_error)
+    return _queue_page(err.status, refused, message_id, appeal_id, field_error)
 
 
 MESSAGE_ACTIONS = {

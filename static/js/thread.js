@@ -41,6 +41,7 @@ function start(root) {
   const slowMode = document.getElementById("slow-mode");
   const revokedBanner = document.getElementById("thread-revoked");
   const composerSection = document.getElementById("composer");
+  const skipToBox = document.getElementById("skip-to-box"); // shown while the box can be used
 
   let conn = null;
   const live = () => Boolean(conn && conn.live());
@@ -76,6 +77,8 @@ function start(root) {
         if (!closed && composerClosed) composer.setEnabled(true);
         composerClosed = closed && composerClosed;
       }
+      // a box that is hidden, or kept only to copy its text from, is nowhere to skip to
+      if (skipToBox) skipToBox.hidden = closed;
     }
     feedApi.setLocked(closed);
     if (slowMode) {
@@ -119,6 +122,7 @@ function start(root) {
       revoked() {
         revokedBanner.hidden = false;
         composer.setEnabled(false);
+        if (skipToBox) skipToBox.hidden = true;
         outbox.failAll(S.revoked);
         feedApi.setLocked(true);
         say(S.revoked, { urgent: true });
