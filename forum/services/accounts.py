@@ -32,7 +32,7 @@ from . import audit, throttle
 from .api_tokens import revoke_all_tokens
 from .mail import queue_mail
 from .names import check_not_imitating, check_visible
-from .transaction import lock_person
+from .transaction import lock_name, lock_person
 from .validation import check_characters
 
 MIN_PASSWORD_LENGTH = 10
@@ -207,26 +207,28 @@ def _reserve_registration(address: str | None) -> None:
     against FORUM_REGISTER_RATE_LIMIT, else RateLimited. Each account mails a welcome to
     the address asked for, greeting it with the name given: without a limit, one client
     could send the city's mail to anyone, in words of its choosing. Redis's moving window
-    when there is one; else a row in the throttle's table is committed first and counted
-    after, so of parallel requests at most the limit pass (the last to count sees every
-    other's row). A refused request is not recorded, so waiting is enough."""
+    when there is one; else a row in the throttle's table, stored and counted under a lock
+    on the address (`lock_name`; SQLite's write lock, taken by the insert), so parallel
+    requests are counted one after another: exactly the limit pass. A refused request is
+    not recorded, so waiting is enough."""
     limit = current_app.config["FORUM_REGISTER_RATE_LIMIT"]
     if not limit.enabled:
         return
     key = f"register-from:{address_key(address)}"
     allowed = throttle.redis_hit("register", key, limit.count, limit.seconds)
     if allowed is None:
-        row = LoginAttempt(email=key, address="")
-        db.session.add(row)
-        db.session.commit()
+        lock_name(key)
+        db.session.add(LoginAttempt(email=key, address=""))
+        db.session.flush()
         since = utcnow() - timedelta(seconds=limit.seconds)
         counted = db.session.scalar(
             select(func.count()).where(LoginAttempt.email == key, LoginAttempt.at > since)
         )
         allowed = (counted or 0) <= limit.count
-        if not allowed:
-            db.session.delete(row)
+        if allowed:
             db.session.commit()
+        else:
+            db.session.rollback()
     if not allowed:
         raise RateLimited(
             _(

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any, TypeVar
 
-from sqlalchemy import inspect, select, update
+from sqlalchemy import func, inspect, select, update
 
 from ..extensions import db
 from ..models import User
@@ -60,6 +61,16 @@ def lock_person(person_id: int) -> None:
     lock: rows that refer to the person can still be written) and the write lock on SQLite."""
     users: Any = User.__table__
     db.session.execute(update(users).where(users.c.id == person_id).values(_unchanged(users)))
+
+
+def lock_name(name: str) -> None:
+    """Hold a lock called `name` until this transaction ends, for a count that has no row
+    of its own to lock (registrations from one address): PostgreSQL's transaction-level
+    advisory lock on the name's hash. SQLite has one writer at a time: the caller's first
+    write in this transaction takes the lock there, so write before counting."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        number = int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
+        db.session.execute(select(func.pg_advisory_xact_lock(number)))
 
 
 def _unchanged(table: Any) -> dict[str, Any]:
