@@ -718,9 +718,10 @@ def action(action_id: int):
 def indicators(args):
     """The follow-up dashboard's figures for one year (this year by default)."""
     now = utcnow()
-    year = args["year"] or now.year
+    today = follow_up_service.today(now)
+    year = args["year"] or today.year  # the city's year, as the pages and the figures count it
     # the figures of what the token's owner may read, as the pages and the action list
-    board = follow_up_queries.dashboard(year, follow_up_service.today(), now, user=reader())
+    board = follow_up_queries.dashboard(year, today, now, user=reader())
     return {
         "year": board.year,
         "commitments": [

@@ -121,9 +121,12 @@ def list_rounds(
     return list(db.session.scalars(query.order_by(*order)))
 
 
-def open_rounds_for(user: User, now: datetime, limit: int = 8) -> list[ConsultationRound]:
+def open_rounds_for(
+    user: User, now: datetime, limit: int = 8
+) -> tuple[list[ConsultationRound], int]:
     """Open rounds that ask one of the person's verified organisations (or that their
-    department runs), closing soonest first; one query whatever the number of rounds."""
+    department runs), closing soonest first, and how many there are in all (the start page
+    says how many more there are); one query whatever the number of rounds."""
     own_orgs = (
         select(Membership.organisation_id)
         .join(Organisation, Organisation.id == Membership.organisation_id)
@@ -139,15 +142,15 @@ def open_rounds_for(user: User, now: datetime, limit: int = 8) -> list[Consultat
     )
     if user.department_id is not None:
         asked = or_(asked, ConsultationRound.department_id == user.department_id)
-    return list(
-        db.session.scalars(
-            select(ConsultationRound)
-            .options(joinedload(ConsultationRound.department))
-            .where(_still_open(now), asked)
-            .order_by(ConsultationRound.closes_at, ConsultationRound.id)
-            .limit(limit)
-        )
-    )
+    # the count of them all comes with each row (a window over the rows before the limit)
+    rows = db.session.execute(
+        select(ConsultationRound, func.count().over())
+        .options(joinedload(ConsultationRound.department))
+        .where(_still_open(now), asked)
+        .order_by(ConsultationRound.closes_at, ConsultationRound.id)
+        .limit(limit)
+    ).all()
+    return [round_ for round_, _total in rows], rows[0][1] if rows else 0
 
 
 def open_rounds(now: datetime, limit: int = 5) -> list[ConsultationRound]:

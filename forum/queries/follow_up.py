@@ -10,9 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from statistics import median
+from typing import Any
+from zoneinfo import ZoneInfo
 
 from flask_babel import gettext as _
-from sqlalchemy import ColumnElement, and_, exists, func, or_, select
+from sqlalchemy import ColumnElement, Select, and_, exists, func, or_, select, true
 from sqlalchemy.orm import aliased, selectinload
 
 from .. import policy
@@ -40,9 +42,11 @@ from ..models import (
 )
 from ..models.consultations import round_commitments
 from ..models.follow_up import OPEN_STATUSES, action_commitments
-from ..models.forums import thread_commitments
-from .forums import readable_threads, visible_message
+from ..models.forums import forum_moderators, thread_commitments
+from .forums import visible_message
 from .search import thread_readable
+
+STOCKHOLM = ZoneInfo("Europe/Stockholm")
 
 # --- loaders: get by id, check visibility, else NotFound --------------------------
 
@@ -137,27 +141,45 @@ def _overdue(today: date) -> list[ColumnElement[bool]]:
     ]
 
 
-def _visible(user: User | None, actions: list[Action]) -> list[Action]:
-    """Drop actions from threads the user may not read (one query for the threads), and
-    hidden ones unless the user may hide them (policy.can_hide_action: site moderators,
-    or the moderators of the forum it came from; one more query, only for those)."""
-    thread_ids = {a.source_thread_id for a in actions if a.source_thread_id is not None}
-    readable = {t.id: t.forum_id for t in readable_threads(user, thread_ids)}
-    shown = [a for a in actions if a.source_thread_id is None or a.source_thread_id in readable]
-    if not any(a.hidden_at is not None for a in shown):
-        return shown
-    moderated = policy.moderated_forum_ids(user)  # None: every forum
-
-    def may_see(action: Action) -> bool:
-        if action.hidden_at is None or moderated is None:
-            return True
-        forum_id = readable.get(action.source_thread_id) if action.source_thread_id else None
-        return forum_id is not None and forum_id in moderated
-
-    return [a for a in shown if may_see(a)]
+def _hidden_shown(user: User | None) -> ColumnElement[bool]:
+    """SQL for the hidden half of policy.can_view_action: not hidden, or hidden and the user
+    may hide it (site moderators and admins; the moderators of the forum it came from)."""
+    if policy.is_site_moderator(user):
+        return true()
+    if user is None or not user.is_authenticated:
+        return Action.hidden_at.is_(None)
+    moderated = (
+        select(Thread.id)
+        .join(forum_moderators, forum_moderators.c.forum_id == Thread.forum_id)
+        .where(forum_moderators.c.user_id == user.id)
+    )
+    return or_(Action.hidden_at.is_(None), Action.source_thread_id.in_(moderated))
 
 
-def list_actions(
+def _mine(user: User) -> ColumnElement[bool]:
+    """Actions the person owns (their department's, their approved organisations') or
+    follows: the start page's list and the action list's filter."""
+    followed = select(ActionFollower.action_id).where(ActionFollower.user_id == user.id)
+    own_orgs = select(Membership.organisation_id).where(
+        Membership.user_id == user.id, Membership.status == MembershipStatus.approved
+    )
+    mine = or_(Action.id.in_(followed), Action.owner_organisation_id.in_(own_orgs))
+    if user.department_id is not None:
+        mine = or_(mine, Action.owner_department_id == user.department_id)
+    return mine
+
+
+ACTIONS_PAGE = 50  # actions on a page of the list; the next page starts after the last one
+
+
+@dataclass
+class ActionPage:
+    items: list[Action]
+    # the (due date, id) the next page starts after; None on the last page
+    next_after: tuple[date, int] | None = None
+
+
+def _list_query(
     user: User | None,
     status: str | None = None,
     department_id: int | None = None,
@@ -165,13 +187,17 @@ def list_actions(
     commitment_slug: str | None = None,
     overdue_only: bool = False,
     today: date | None = None,
-) -> list[Action]:
-    """Actions the user may see, soonest due first, with the list page's filters."""
-    query = _action_query().order_by(Action.due_date, Action.id)
+    mine: bool = False,
+) -> Select[Any]:
+    """The actions the user may see, soonest due first, with the list page's filters (see
+    list_actions): readability is part of the query, so a page of it is never short."""
+    query = _action_query().where(_source_readable(user), _hidden_shown(user))
     if status == "proposed":
         query = query.where(Action.accepted_at.is_(None), Action.declined_at.is_(None))
     elif status == "declined":
         query = query.where(Action.declined_at.is_not(None))
+    elif status == "open":
+        query = query.where(Action.status.in_(OPEN_STATUSES), Action.declined_at.is_(None))
     elif status is not None and status in ActionStatus.__members__:
         query = query.where(Action.status == ActionStatus(status), Action.accepted_at.is_not(None))
     if department_id:
@@ -182,7 +208,60 @@ def list_actions(
         query = query.where(Action.commitments.any(Commitment.slug == commitment_slug))
     if overdue_only and today is not None:
         query = query.where(*_overdue(today))
-    return _visible(user, list(db.session.scalars(query)))
+    if mine and user is not None and user.is_authenticated:
+        query = query.where(_mine(user))
+    return query.order_by(Action.due_date, Action.id)
+
+
+def list_actions(
+    user: User | None,
+    status: str | None = None,
+    department_id: int | None = None,
+    organisation_id: int | None = None,
+    commitment_slug: str | None = None,
+    overdue_only: bool = False,
+    today: date | None = None,
+    *,
+    mine: bool = False,
+) -> list[Action]:
+    """Actions the user may see, soonest due first, with the list page's filters. `status`
+    "open" is what is still to be done (proposed, planned or in progress); `mine` those the
+    user owns or follows (the start page's list)."""
+    return list(
+        db.session.scalars(
+            _list_query(
+                user,
+                status,
+                department_id,
+                organisation_id,
+                commitment_slug,
+                overdue_only,
+                today,
+                mine,
+            )
+        )
+    )
+
+
+def action_page(
+    user: User | None,
+    after: tuple[date, int] | None = None,
+    limit: int = ACTIONS_PAGE,
+    **filters: Any,
+) -> ActionPage:
+    """A page of list_actions (the same `filters`): `limit` actions after the (due date, id)
+    `after`, paged by those (keyset), so a page is one query for the actions however many
+    there are; readability is part of that query, so no page comes up short."""
+    query = _list_query(user, **filters)
+    if after is not None:
+        due, last_id = after
+        query = query.where(
+            or_(Action.due_date > due, and_(Action.due_date == due, Action.id > last_id))
+        )
+    rows = list(db.session.scalars(query.limit(limit + 1)))
+    items = rows[:limit]
+    more = len(rows) > limit
+    return ActionPage(items, (items[-1].due_date, items[-1].id) if more else None)
 
 
 def overdue_actions(
@@ -207,37 +286,33 @@ def overdue_actions(
     return list(db.session.scalars(query))
 
 
-def actions_of(user: User, limit: int = 8) -> tuple[list[Action], set[int]]:
+def actions_of(user: User, limit: int = 8) -> tuple[list[Action], set[int], int]:
     """Open actions the person owns (their department's, their organisations') or follows
-    and may read, soonest due first, and the ids of those they follow; a fixed number of
-    queries."""
+    and may read, soonest due first, the ids of those they follow, and how many there are
+    in all (the start page links to the rest: the action list's `mine` and "open"
+    filters); a fixed number of queries."""
     followed = select(ActionFollower.action_id).where(ActionFollower.user_id == user.id)
-    own_orgs = select(Membership.organisation_id).where(
-        Membership.user_id == user.id, Membership.status == MembershipStatus.approved
-    )
-    mine = or_(Action.id.in_(followed), Action.owner_organisation_id.in_(own_orgs))
-    if user.department_id is not None:
-        mine = or_(mine, Action.owner_department_id == user.department_id)
     # readability is part of the query, so the limit counts only actions the person may
-    # read (one from a forum they were taken out of would otherwise take a place)
-    actions = list(
-        db.session.scalars(
-            _action_query()
-            .where(
-                mine,
-                Action.status.in_(OPEN_STATUSES),
-                Action.declined_at.is_(None),  # a declined proposal is nobody's to do
-                Action.hidden_at.is_(None),
-                _source_readable(user),
-            )
-            .order_by(Action.due_date, Action.id)
-            .limit(limit)
+    # read (one from a forum they were taken out of would otherwise take a place); the
+    # count of them all comes with each row (a window over the rows before the limit)
+    rows = db.session.execute(
+        _action_query()
+        .add_columns(func.count().over())
+        .where(
+            _mine(user),
+            Action.status.in_(OPEN_STATUSES),
+            Action.declined_at.is_(None),  # a declined proposal is nobody's to do
+            Action.hidden_at.is_(None),
+            _source_readable(user),
         )
-    )
+        .order_by(Action.due_date, Action.id)
+        .limit(limit)
+    ).all()
+    actions = [action for action, _total in rows]
     following = set(
         db.session.scalars(followed.where(ActionFollower.action_id.in_([a.id for a in actions])))
     )
-    return actions, following
+    return actions, following, rows[0][1] if rows else 0
 
 
 def actions_for_commitment(user: User | None, commitment: Commitment) -> list[Action]:
@@ -310,7 +385,12 @@ class Dashboard:
 
 
 def _year_bounds(year: int) -> tuple[datetime, datetime]:
-    return datetime(year, 1, 1, tzinfo=UTC), datetime(year + 1, 1, 1, tzinfo=UTC)
+    """The city's calendar year: from midnight on New Year's Day in Stockholm to the next,
+    in UTC as the rows store it (a message at 00:30 on 1 January is the new year's)."""
+    return (
+        datetime(year, 1, 1, tzinfo=STOCKHOLM).astimezone(UTC),
+        datetime(year + 1, 1, 1, tzinfo=STOCKHOLM).astimezone(UTC),
+    )
 
 
 def dashboard(
@@ -438,7 +518,7 @@ def dashboard(
                 ind.feedback_published += 1
                 ind.feedback_days.append((published_at - closes_at).total_seconds() / 86400)
             if decision_date is not None:
-                closing_day = closes_at.date()
+                closing_day = closes_at.astimezone(STOCKHOLM).date()  # the city's day
                 ind.decision_weeks.append((decision_date - closing_day).days / 7)
 
     action_query = (

@@ -21,8 +21,10 @@ class PersonalStart:
     unread: list[forums.UnreadThread]
     unread_total: int
     rounds: list[ConsultationRound]
+    rounds_total: int  # all of them: the page says how many more there are
     actions: list[Action]
     following: set[int]
+    actions_total: int  # as rounds_total
     notifications: list[Notification]
     notification_titles: dict[int, str]
 
@@ -40,14 +42,17 @@ LATEST_NOTIFICATIONS = 5
 
 def personal(user: User, now: datetime) -> PersonalStart:
     unread, unread_total = forums.unread_threads(user)
-    actions, following = follow_up.actions_of(user)
+    actions, following, actions_total = follow_up.actions_of(user)
+    rounds, rounds_total = consultations.open_rounds_for(user, now)
     notes, titles = forums.notifications_page(user, limit=LATEST_NOTIFICATIONS)
     return PersonalStart(
         unread=unread,
         unread_total=unread_total,
-        rounds=consultations.open_rounds_for(user, now),
+        rounds=rounds,
+        rounds_total=rounds_total,
         actions=actions,
         following=following,
+        actions_total=actions_total,
         notifications=notes,
         notification_titles=titles,
     )

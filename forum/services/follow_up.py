@@ -11,7 +11,6 @@ from zoneinfo import ZoneInfo
 
 from flask import current_app
 from flask_babel import gettext as _
-from markupsafe import escape
 from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
@@ -36,7 +35,6 @@ from ..models import (
     Notification,
     Organisation,
     OrganisationStatus,
-    OutboxMail,
     Thread,
     User,
 )
@@ -46,7 +44,7 @@ from ..queries.follow_up import get_action, source_message
 from ..text import excerpt
 from . import audit, moderation, throttle
 from .consultations import EditConflict, changed_fields, text_digest
-from .notifications import notify_people, notify_person
+from .notifications import ACTION_KINDS, notify_people, notify_person, requote
 from .rendering import render_body
 from .transaction import insert_on_conflict
 from .validation import chosen_commitments, clean_text
@@ -595,7 +593,7 @@ def post_update(
         _followers(action),
         "action_update",
         _url(action) + f"#update-{update.id}",
-        f"{action.title}: {excerpt(update.html)}",
+        _update_text(action, update),
         action,
         actor=user,
     )
@@ -640,7 +638,7 @@ def hide_action(user: User | None, action_id: int, reason: str | None) -> Action
     text = clean_text(reason, "reason", max_length=MAX_REASON)
     action.hidden_at = utcnow()
     action.hidden_reason = text
-    _requote(action, action.title, _hidden_title())
+    _requote(action)
     forum_id = _forum_id(action)
     audit.record(user, "action.hidden", "action", action.id, text, forum_id=forum_id)
     decision = moderation.record_action_hidden(user, action, text, forum_id)
@@ -659,13 +657,6 @@ def _tell_proposer(user: User, action: Action, kind: str, reason: str, url: str)
     proposer = action.proposed_by
     if proposer is not None and proposer.id != user.id:
         notify_person(proposer, kind, reason, url)
-
-
-def _hidden_title() -> str:
-    """What notices about a hidden action (and their mail not yet sent) quote instead of its
-    title, until it is shown again."""
-    with in_language_of():
-        return _("[Action hidden by a moderator]")
 
 
 def unhide_action(user: User | None, action_id: int) -> Action:
@@ -689,7 +680,7 @@ def show_again(user: User, action: Action, *, on_appeal: bool = False) -> None:
     proposer is told, unless the appeal's own decision tells them."""
     action.hidden_at = None
     action.hidden_reason = None
-    _requote(action, _hidden_title(), action.title)
+    _requote(action)
     reason = "appeal" if on_appeal else ""
     audit.record(user, "action.unhidden", "action", action.id, reason, forum_id=_forum_id(action))
     if not on_appeal:
@@ -735,34 +726,71 @@ def redact_action_title(
     )
     action.title = text
     action.updated_at = utcnow()
-    _requote(action, old, text)
+    _requote(action)
     audit.record(user, "action.redacted", "action", action.id, why, forum_id=_forum_id(action))
     _tell_proposer(user, action, "moderation_action_redacted", why, _url(action))
     db.session.commit()
     return action
 
 
-def _requote(action: Action, old: str, new: str) -> None:
-    """Notices about the action (and their mail not yet sent) quote the new title."""
+def _update_text(action: Action, update: ActionUpdate) -> str:
+    """What a notice of a progress update quotes: the action's title and the update."""
+    return f"{action.title}: {excerpt(update.html)}"
+
+
+def _reminder_text(action: Action, due: date) -> str:
+    """What a reminder quotes: the action's title and the due date it reminded of."""
+    return f"{action.title} ({due.isoformat()})"
+
+
+UPDATE_ANCHOR = re.compile(r"#update-(\d{1,9})$")
+
+
+def _requote(action: Action) -> None:
+    """Notices about the action (and their mail not yet sent) quote it as it is now, as a
+    message's notices do (notifications.sync_message_excerpts): nothing while it is hidden
+    (hiding is the moderators' tool for personal data, in the title or in an update; where
+    the notice is shown it says the action is hidden, in the reader's language), else its
+    title, with the update's text or the due date reminded of. Everything quoted is written
+    again from the action, its updates and its reminders, so showing it again brings the
+    text back, with a title redacted in between. Runs in the caller's transaction."""
     url = _url(action)
     notes = db.session.scalars(
-        select(Notification).where(
-            or_(Notification.url == url, Notification.url.startswith(url + "#"))
+        select(Notification)
+        .where(
+            or_(Notification.url == url, Notification.url.startswith(url + "#")),
+            # not a moderator's notice to the proposer: that quotes the moderator's reason
+            Notification.kind.in_(ACTION_KINDS),
         )
+        .order_by(Notification.id)
     ).all()
-    for note in notes:
-        note.excerpt = note.excerpt.replace(old, new)[:300]
     if not notes:
         return
-    for mail in db.session.scalars(
-        select(OutboxMail).where(
-            OutboxMail.notification_id.in_([n.id for n in notes]), OutboxMail.sent_at.is_(None)
-        )
-    ):
-        mail.subject = mail.subject.replace(old, new)[:300]
-        mail.body = mail.body.replace(old, new)
-        if mail.html_body:
-            mail.html_body = mail.html_body.replace(str(escape(old)), str(escape(new)))
+    updates = {
+        u.id: u
+        for u in db.session.scalars(select(ActionUpdate).where(ActionUpdate.action_id == action.id))
+    }
+    reminded = db.session.execute(
+        select(ActionReminder.sent_at, ActionReminder.due_date)
+        .where(ActionReminder.action_id == action.id)
+        .order_by(ActionReminder.sent_at)
+    ).all()
+
+    def text_of(note: Notification) -> str:
+        if action.hidden:
+            return ""
+        if note.kind == "action_update":
+            found = UPDATE_ANCHOR.search(note.url)
+            update = updates.get(int(found[1])) if found else None
+            return _update_text(action, update) if update is not None else action.title
+        if note.kind == "action_reminder":
+            # the due date of the reminder sent with the notice (the action's may have moved)
+            # (stored in the same transaction: a minute's leeway, reminders are days apart)
+            dues = [due for sent, due in reminded if sent <= note.created_at + timedelta(minutes=1)]
+            return _reminder_text(action, dues[-1] if dues else action.due_date)
+        return action.title
+
+    requote(notes, text_of)
 
 
 def set_following(user: User | None, action_id: int, follow: bool) -> bool:
@@ -833,7 +861,7 @@ def remind(now: datetime | None = None) -> int:
         if done is not None:
             continue
         db.session.add(ActionReminder(action_id=action.id, kind=kind, due_date=action.due_date))
-        text = f"{action.title} ({action.due_date.isoformat()})"
+        text = _reminder_text(action, action.due_date)
         _tell(owner_people(action), "action_reminder", _url(action), text, action)
         try:
             db.session.commit()

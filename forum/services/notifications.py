@@ -12,7 +12,7 @@ unsubscribe link for its kind (also as List-Unsubscribe headers).
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
@@ -21,7 +21,7 @@ from flask_babel import force_locale, ngettext
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from itsdangerous import BadSignature, URLSafeSerializer
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import delete, func, or_, select, update
 
 from .. import policy
 from ..errors import Invalid
@@ -30,6 +30,7 @@ from ..extensions import db
 from ..formatting import in_language_of, language_of
 from ..links import absolute, path_for
 from ..models import (
+    Action,
     ConsultationRound,
     Message,
     Notification,
@@ -146,12 +147,14 @@ def unread_counts(user_ids: list[int]) -> dict[int, int]:
 # --- preferences -----------------------------------------------------------------
 
 
-def default_mode(user: User) -> str:
-    return IMMEDIATE if user.email_notifications else IN_APP
+# How a kind nobody chose for reaches a person with mail on. Mail off in the settings is
+# not a choice per kind (_modes): the preferences page shows what applies once it is on.
+DEFAULT_MODE = IMMEDIATE
 
 
 def preferences(user: User) -> dict[str, str]:
-    """The person's mode for every kind (their stored choice, else the default)."""
+    """The person's mode for every kind (their stored choice, else the default), as it
+    applies while mail is on."""
     stored = dict(
         db.session.execute(
             select(NotificationPreference.kind, NotificationPreference.mode).where(
@@ -159,7 +162,7 @@ def preferences(user: User) -> dict[str, str]:
             )
         ).all()
     )
-    return {kind: stored.get(kind, default_mode(user)) for kind in KINDS}
+    return {kind: stored.get(kind, DEFAULT_MODE) for kind in KINDS}
 
 
 def _modes(users: list[User], kind: str) -> dict[int, str]:
@@ -174,7 +177,7 @@ def _modes(users: list[User], kind: str) -> dict[int, str]:
         ).all()
     )
     return {
-        u.id: stored.get(u.id, default_mode(u)) if u.email_notifications else IN_APP for u in users
+        u.id: stored.get(u.id, DEFAULT_MODE) if u.email_notifications else IN_APP for u in users
     }
 
 
@@ -209,7 +212,15 @@ def save_preferences(user: User | None, choices: dict[str, str]) -> None:
     policy.require_login(user)
     assert user is not None
     for kind, mode in choices.items():
-        set_preference(user, kind, mode)
+        if mode == DEFAULT_MODE and kind in KINDS:
+            # the default is not stored as a choice: a later change of the default applies
+            db.session.execute(
+                delete(NotificationPreference).where(
+                    NotificationPreference.user_id == user.id, NotificationPreference.kind == kind
+                )
+            )
+        else:
+            set_preference(user, kind, mode)
     db.session.commit()
 
 
@@ -399,13 +410,31 @@ RESPONSE_URL = re.compile(
 )
 
 
+ACTION_URL = re.compile(r"/actions/(\d{1,9})(?:#|$)")
+
+
 def _still_readable(user: User, note: Notification) -> bool:
     thread = db.session.get(Thread, note.thread_id) if note.thread_id is not None else None
     if thread is not None and not policy.can_view_thread(user, thread):
         return False
     if note.kind.startswith("consultation_response_"):
         return _still_acts_for(user, note.url or "")
+    if note.kind in ACTION_KINDS:
+        return _action_still_shown(user, note.url or "")
     return True
+
+
+def _action_still_shown(user: User, url: str) -> bool:
+    """A notice about an action a moderator has hid since is not mailed (not even to a
+    moderator who follows it: its excerpt was blanked, services.follow_up._requote), nor
+    one the person may no longer open."""
+    match = ACTION_URL.search(url)
+    if match is None:
+        return True
+    action = db.session.get(Action, int(match[1]))
+    if action is None:
+        return True  # actions are never removed: no such action has nothing to keep back
+    return action.hidden_at is None and policy.can_view_action(user, action)
 
 
 def _still_acts_for(user: User, url: str) -> bool:
@@ -540,6 +569,45 @@ def sync_message_excerpts(message: Message) -> None:
             continue
         with in_language_of(reader):
             subject = describe(note.kind, message.author.display_name, thread.title)
+        mail.body, mail.html_body, _stop = _mail_parts(reader, note.kind, subject, text, note.url)
+
+
+def shown_excerpt(note: Notification) -> str:
+    """What a notice quotes where it is shown (the notifications page, a mail not yet sent),
+    in the current language. A notice about an action a moderator hid keeps no text of it
+    (services.follow_up._requote blanks it until the action is shown again): it says so,
+    in the reader's language, rather than storing the words in one language for all."""
+    if not note.excerpt and note.kind in ACTION_KINDS:
+        return _("[Action hidden by a moderator]")
+    return note.excerpt
+
+
+def requote(notes: Sequence[Notification], text_of: Callable[[Notification], str]) -> None:
+    """Notices whose quoted text changed (an action hidden, shown again or with its title
+    redacted): each stores `text_of(note)` ("" for none), and its mail not yet sent is
+    written again from it in the reader's language. Runs in the caller's transaction."""
+    from ..models import OutboxMail
+
+    for note in notes:
+        note.excerpt = text_of(note)[:300]
+    if not notes:
+        return
+    by_id = {note.id: note for note in notes}
+    for mail in db.session.scalars(
+        select(OutboxMail).where(
+            OutboxMail.notification_id.in_(list(by_id)), OutboxMail.sent_at.is_(None)
+        )
+    ):
+        note = by_id[mail.notification_id]  # type: ignore[index]
+        reader = db.session.get(User, note.user_id)
+        if reader is None:
+            continue
+        thread = db.session.get(Thread, note.thread_id) if note.thread_id is not None else None
+        actor = note.actor.display_name if note.actor is not None else ""
+        with in_language_of(reader):
+            subject = describe(note.kind, actor, thread.title if thread is not None else "")
+            text = shown_excerpt(note)
+        mail.subject = subject[:300]
         mail.body, mail.html_body, _stop = _mail_parts(reader, note.kind, subject, text, note.url)
 
 

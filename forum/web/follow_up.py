@@ -3,6 +3,7 @@ redact) and the dashboard."""
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import date
 
@@ -129,25 +130,71 @@ def _ids(values: list[str] | None) -> list[int]:
 # --- actions -----------------------------------------------------------------
 
 
+AFTER = re.compile(r"(\d{4}-\d{2}-\d{2})\.(\d{1,10})")
+
+
+def _after(raw: str | None) -> tuple[date, int] | None:
+    """Where a page of the action list starts: after the (due date, id) "YYYY-MM-DD.id" of
+    the previous page's last action. Anything else names no page (404), not a 500."""
+    if not raw:
+        return None
+    found = AFTER.fullmatch(raw)
+    action_id = whole_id(found[2]) if found else None
+    try:
+        due = date.fromisoformat(found[1]) if found else None
+    except ValueError:
+        due = None
+    if due is None or action_id is None:
+        raise NotFound(_("No such page of actions."))
+    return due, action_id
+
+
+def cursor(after: tuple[date, int]) -> str:
+    """The next page's `after`, as _after reads it."""
+    return f"{after[0].isoformat()}.{after[1]}"
+
+
 @bp.get("/actions")
 def index():
-    """All actions the visitor may see, filtered by status, owner, commitment, overdue."""
+    """The actions the visitor may see, filtered by status, owner, commitment, overdue and
+    (logged in) their own or followed ones; a page at a time, soonest due first."""
     status = request.args.get("status") or None
     department_id = request.args.get("department", type=int)
     commitment = request.args.get("commitment") or None
     overdue = request.args.get("overdue") == "1"
+    mine = request.args.get("mine") == "1" and current_user.is_authenticated
+    after = _after(request.args.get("after"))
     today = service.today()
-    actions = fq.list_actions(
-        viewer(), status, department_id, None, commitment, overdue_only=overdue, today=today
+    page = fq.action_page(
+        viewer(),
+        after,
+        status=status,
+        department_id=department_id,
+        commitment_slug=commitment,
+        overdue_only=overdue,
+        today=today,
+        mine=mine,
     )
+    # the filters, as every page link keeps them
+    filters = {
+        "status": status,
+        "department": department_id,
+        "commitment": commitment,
+        "overdue": 1 if overdue else None,
+        "mine": 1 if mine else None,
+    }
     return render_template(
         "follow_up/index.html",
-        actions=actions,
+        actions=page.items,
+        next_after=cursor(page.next_after) if page.next_after else None,
+        first_page=after is None,
+        filters=filters,
         today=today,
         status=status,
         department_id=department_id,
         commitment=commitment,
         overdue=overdue,
+        mine=mine,
         departments=org_queries.departments(),
         commitments=agreement.commitments(),
     )
@@ -480,7 +527,7 @@ def follow(action_id: int):
 
 
 def _dashboard_args():
-    this_year = utcnow().year
+    this_year = service.today().year  # the city's year, as the figures count it
     year = request.args.get("year", type=int) or this_year
     if not 2000 <= year <= this_year + 1:
         raise NotFound(_("There are no figures for that year."))
@@ -600,7 +647,6 @@ def today_local():
 @bp.app_template_global()
 def commitment_indicators(commitment: Commitment) -> fq.Indicators:
     """This year's figures for one commitment, for its page (the dashboard's own query)."""
-    board = fq.dashboard(
-        utcnow().year, service.today(), utcnow(), None, commitment.id, user=viewer()
-    )
+    today = service.today()  # the year the page's heading names (today_local)
+    board = fq.dashboard(today.year, today, utcnow(), None, commitment.id, user=viewer())
     return board.rows[0][1] if board.rows else board.total

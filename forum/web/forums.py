@@ -465,7 +465,11 @@ def notifications():
     unread_only = request.args.get("show") == "unread"
     page = forum_queries.notification_list(current_user, before, unread_only)
     return render_template(
-        "forums/notifications.html", page=page, unread_only=unread_only, first_page=not raw
+        "forums/notifications.html",
+        page=page,
+        unread_only=unread_only,
+        first_page=not raw,
+        shown_excerpt=notification_service.shown_excerpt,
     )
 
 
