@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from flask_babel import gettext as _
 from sqlalchemy import and_, func, or_, select, true
@@ -85,8 +86,10 @@ def list_rounds(
     department_id: int | None = None,
     commitment_slug: str | None = None,
     now: datetime | None = None,
+    for_me: bool = False,
 ) -> list[ConsultationRound]:
-    """Rounds the user may see, filtered by phase, department and commitment; newest first."""
+    """Rounds the user may see, filtered by phase, department, commitment and, with
+    `for_me`, to those that concern a logged-in user (`asked_of`); newest first."""
     now = now or utcnow()
     query = (
         select(ConsultationRound)
@@ -117,16 +120,15 @@ def list_rounds(
         query = query.where(ConsultationRound.department_id == department_id)
     if commitment_slug:
         query = query.where(ConsultationRound.commitments.any(Commitment.slug == commitment_slug))
+    if for_me and user is not None and user.is_authenticated:
+        query = query.where(asked_of(user))
     order = (ConsultationRound.closes_at.desc(), ConsultationRound.id.desc())
     return list(db.session.scalars(query.order_by(*order)))
 
 
-def open_rounds_for(
-    user: User, now: datetime, limit: int = 8
-) -> tuple[list[ConsultationRound], int]:
-    """Open rounds that ask one of the person's verified organisations (or that their
-    department runs), closing soonest first, and how many there are in all (the start page
-    says how many more there are); one query whatever the number of rounds."""
+def asked_of(user: User) -> Any:
+    """The rounds that concern the person: those that ask one of their verified
+    organisations, and those their department runs (the start page's "for you")."""
     own_orgs = (
         select(Membership.organisation_id)
         .join(Organisation, Organisation.id == Membership.organisation_id)
@@ -142,6 +144,16 @@ def open_rounds_for(
     )
     if user.department_id is not None:
         asked = or_(asked, ConsultationRound.department_id == user.department_id)
+    return asked
+
+
+def open_rounds_for(
+    user: User, now: datetime, limit: int = 8
+) -> tuple[list[ConsultationRound], int]:
+    """Open rounds that ask one of the person's verified organisations (or that their
+    department runs), closing soonest first, and how many there are in all (the start page
+    says how many more there are); one query whatever the number of rounds."""
+    asked = asked_of(user)
     # the count of them all comes with each row (a window over the rows before the limit)
     rows = db.session.execute(
         select(ConsultationRound, func.count().over())

@@ -16,6 +16,7 @@ from typing import Any
 from email_validator import EmailNotValidError, validate_email
 from flask import current_app
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from sqlalchemy import String, bindparam, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from werkzeug.security import check_password_hash, generate_password_hash
@@ -231,10 +232,12 @@ def _reserve_registration(address: str | None) -> None:
             db.session.rollback()
     if not allowed:
         raise RateLimited(
-            _(
+            ngettext(
                 "Too many accounts were registered from your network in a short time. "
-                "Wait %(minutes)d minutes and try again.",
-                minutes=max(1, math.ceil(limit.seconds / 60)),
+                "Wait %(num)d minute and try again.",
+                "Too many accounts were registered from your network in a short time. "
+                "Wait %(num)d minutes and try again.",
+                max(1, math.ceil(limit.seconds / 60)),
             ),
             retry_after=limit.seconds,
         )
@@ -372,10 +375,10 @@ def address_key(address: str | None) -> str:
 
 def _too_many_attempts() -> RateLimited:
     return RateLimited(
-        _(
-            "Too many failed attempts. Wait %(minutes)d minutes and try again, "
-            "or reset your password.",
-            minutes=current_app.config["FORUM_LOGIN_WINDOW_MINUTES"],
+        ngettext(
+            "Too many failed attempts. Wait %(num)d minute and try again, or reset your password.",
+            "Too many failed attempts. Wait %(num)d minutes and try again, or reset your password.",
+            current_app.config["FORUM_LOGIN_WINDOW_MINUTES"],
         )
     )
 

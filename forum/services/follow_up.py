@@ -46,7 +46,7 @@ from . import audit, moderation, throttle
 from .consultations import EditConflict, changed_fields, text_digest
 from .notifications import ACTION_KINDS, notify_people, notify_person, requote
 from .rendering import render_body
-from .transaction import insert_on_conflict
+from .transaction import insert_on_conflict, lock_row
 from .validation import chosen_commitments, clean_text
 
 STOCKHOLM = ZoneInfo("Europe/Stockholm")
@@ -841,7 +841,7 @@ def remind(now: datetime | None = None) -> int:
     """Remind owners a week before and on the due date, once each. Returns reminders sent."""
     day = today(now)
     candidates = db.session.scalars(
-        select(Action).where(
+        select(Action.id).where(
             Action.accepted_at.is_not(None),
             Action.hidden_at.is_(None),
             Action.status.in_(OPEN_STATUSES),
@@ -849,7 +849,20 @@ def remind(now: datetime | None = None) -> int:
         )
     ).all()
     sent = 0
-    for action in candidates:
+    for action_id in candidates:
+        # Read again under the row's lock, the one a moderator's hide takes: a hide that
+        # committed since the list was read is seen here (the reminder would quote the
+        # hidden title, after the hide had blanked the notices), and one that comes later
+        # waits for this commit, then blanks this reminder's notice with the others.
+        action = lock_row(Action, action_id)
+        if (
+            action is None
+            or action.hidden_at is not None
+            or action.status not in OPEN_STATUSES
+            or action.due_date > day + REMIND_BEFORE
+        ):
+            db.session.rollback()  # the lock ends
+            continue
         kind = "due" if action.due_date <= day else "week"
         done = db.session.scalar(
             select(ActionReminder.id).where(
@@ -859,6 +872,7 @@ def remind(now: datetime | None = None) -> int:
             )
         )
         if done is not None:
+            db.session.rollback()  # the lock ends
             continue
         db.session.add(ActionReminder(action_id=action.id, kind=kind, due_date=action.due_date))
         text = _reminder_text(action, action.due_date)

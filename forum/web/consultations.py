@@ -214,10 +214,12 @@ def index():
     phase = request.args.get("phase") if request.args.get("phase") in cq.FILTERS else None
     department_id = request.args.get("department", type=int)
     commitment = request.args.get("commitment") or None
-    rounds = cq.list_rounds(viewer(), phase, department_id, commitment)
+    for_me = request.args.get("for") == "me" and current_user.is_authenticated
+    rounds = cq.list_rounds(viewer(), phase, department_id, commitment, for_me=for_me)
     return render_template(
         "consultations/index.html",
         rounds=rounds,
+        for_me=for_me,
         counts=cq.response_counts([r.id for r in rounds]),
         now=utcnow(),
         phase=phase,
