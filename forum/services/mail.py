@@ -6,6 +6,8 @@ import logging
 import smtplib
 from datetime import datetime, timedelta
 from email.message import EmailMessage
+from email.utils import formatdate
+from urllib.parse import urlsplit
 
 from flask import current_app
 from sqlalchemy import or_, select, update
@@ -65,6 +67,14 @@ def _permanent(exc: BaseException) -> bool:
     return isinstance(exc, smtplib.SMTPResponseException) and 500 <= exc.smtp_code < 600
 
 
+def _try_later(exc: BaseException) -> bool:
+    """The server said "not now" to the session (a 4xx to the sender or the data: 421
+    closing, 451 rate limited, 452 out of room): every mail after this one would get the
+    same answer and use up an attempt, so the run stops. A 4xx about one recipient (their
+    mailbox full for now) is that mail's alone."""
+    return isinstance(exc, smtplib.SMTPResponseException) and 400 <= exc.smtp_code < 500
+
+
 def _connection_lost(exc: BaseException) -> bool:
     """The connection failed while sending (dropped, timed out): not an answer about this
     mail, so the run stops rather than wait on every other mail too."""
@@ -101,6 +111,13 @@ def deliver_pending(limit: int = 100) -> int:
         mail = db.session.get(OutboxMail, mail_id)
         if mail is None:
             continue
+        if not _still_for_its_reader(mail):
+            # the reader lost access to what it quotes since it was queued (removed from
+            # the forum or the organisation): withdrawn, as the digest leaves such lines out
+            log.info("mail %s withdrawn: its reader may no longer read what it quotes", mail.id)
+            db.session.delete(mail)
+            db.session.commit()
+            continue
         try:
             _send(mail)
         except ServerUnavailable as exc:
@@ -117,7 +134,7 @@ def deliver_pending(limit: int = 100) -> int:
             mail.attempts += 1
             mail.last_error = _describe(exc)
             mail.claimed_until = None  # free for the next run
-            lost = _connection_lost(exc)
+            lost = _connection_lost(exc) or _try_later(exc)
             if _permanent(exc) or mail.attempts >= MAX_ATTEMPTS:
                 mail.failed_at = utcnow()
                 log.error(
@@ -152,6 +169,19 @@ def deliver_pending(limit: int = 100) -> int:
     return sent
 
 
+def _still_for_its_reader(mail: OutboxMail) -> bool:
+    """Whether a notice's mail may still go: its reader may still read what it quotes
+    (the digest's own check at send time, notifications._still_readable)."""
+    if mail.notification_id is None:
+        return True
+    from ..models import Notification, User
+    from .notifications import _still_readable
+
+    note = db.session.get(Notification, mail.notification_id)
+    reader = db.session.get(User, note.user_id) if note is not None else None
+    return note is None or reader is None or _still_readable(reader, note)
+
+
 def _claim(mail_id: int, now: datetime) -> bool:
     """Take a waiting mail for this sender until `now + CLAIM`: a conditional UPDATE,
     committed before sending, so a second sender reading the same row takes nothing."""
@@ -178,6 +208,10 @@ def build_message(mail: OutboxMail, sender: str) -> EmailMessage:
     message["From"] = one_line(sender)
     message["To"] = one_line(mail.to_address)
     message["Subject"] = one_line(mail.subject)
+    # RFC 5322 asks for both (some receivers refuse mail without a Message-ID); the id is
+    # the outbox row's, so a mail sent again after a lost connection is the same message
+    message["Date"] = formatdate(usegmt=True)
+    message["Message-ID"] = _message_id(mail)
     message.set_content(mail.body)
     if mail.html_body:
         message.add_alternative(mail.html_body, subtype="html")
@@ -186,6 +220,12 @@ def build_message(mail: OutboxMail, sender: str) -> EmailMessage:
         message["List-Unsubscribe"] = f"<{mail.unsubscribe_url}>"
         message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     return message
+
+
+def _message_id(mail: OutboxMail) -> str:
+    host = urlsplit(current_app.config.get("FORUM_BASE_URL") or "").hostname or "dialogforum"
+    made = mail.created_at or utcnow()
+    return f"<outbox.{mail.id}.{int(made.timestamp())}@{host}>"
 
 
 def _send(mail: OutboxMail) -> None:
