@@ -11,7 +11,7 @@ import click
 from flask import Flask, current_app
 from flask.cli import AppGroup
 from flask_migrate import upgrade
-from sqlalchemy import inspect
+from sqlalchemy import inspect, select
 
 from .config import ConfigError
 from .errors import DomainError
@@ -75,11 +75,18 @@ def setup_command() -> None:
     seed_agreement()
     if not current_app.config["FORUM_DEMO"]:
         return
-    if new_database:
+    # new: never migrated, or migrated (`db upgrade` first) with nobody in it yet
+    if new_database or (demo_state() == "absent" and _nobody_yet()):
         _print_demo_accounts(seed_demo())
     elif demo_state() == "incomplete":
         # the server still starts (./scripts/run), with the warning in front of it
         click.echo(f"Warning: {DemoIncomplete()}", err=True)
+
+
+def _nobody_yet() -> bool:
+    from .models import User
+
+    return db.session.scalar(select(User.id).limit(1)) is None
 
 
 GUNICORN_CONFIG = Path(__file__).resolve().parent.parent / "deploy" / "gunicorn.conf.py"

@@ -322,8 +322,10 @@ def create_user_with_role(
     email: str, name: str, password: str, role: str, department: str | None = None
 ) -> User:
     """Create an account with a role, from the command line (the first admin comes this way)."""
-    if role == "official" and not department:
+    if role == "official" and not " ".join((department or "").split()):
         raise Invalid(_("An official needs a department."), field="department")
+    if role == "official":
+        _department_name(department or "")  # refused before the account is made, not after
     user = register_user(email, name, password)
     _apply_role(user, role, department)
     audit.record(None, "role.granted", "user", user.id, f"{role} (command line)")
@@ -331,10 +333,15 @@ def create_user_with_role(
     return user
 
 
-def _department(name: str) -> Department:
+def _department_name(name: str) -> str:
     name = " ".join(name.split())
     if not name or len(name) > 200:
         raise Invalid(_("Enter a department name."), field="department")
+    return name
+
+
+def _department(name: str) -> Department:
+    name = _department_name(name)
     dept = db.session.scalar(select(Department).where(Department.name == name))
     if dept is None:
         dept = Department(name=name)

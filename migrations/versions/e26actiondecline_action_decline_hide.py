@@ -39,6 +39,23 @@ def upgrade():
 
 
 def downgrade():
+    # The code before this knows no hidden, declined or redacted action: dropping the
+    # columns would show a hidden action (personal data a moderator took out of view) and
+    # reopen a declined proposal, and upgrading again would not bring either back. So the
+    # downgrade refuses while any is recorded, and says why.
+    kept = op.get_bind().execute(
+        sa.text(
+            "SELECT (SELECT COUNT(*) FROM actions WHERE hidden_at IS NOT NULL "
+            "OR declined_at IS NOT NULL) + "
+            "(SELECT COUNT(*) FROM action_history WHERE admin_only)"
+        )
+    ).scalar()
+    if kept:
+        raise RuntimeError(
+            f"e26actiondecline cannot be undone: {kept} hidden or declined action(s) or "
+            "redacted title(s) would become visible and could not be restored by upgrading "
+            "again. Restore a backup taken before the upgrade instead."
+        )
     op.drop_column("action_history", "admin_only")
     op.drop_column("actions", "hidden_reason")
     op.drop_column("actions", "hidden_at")
