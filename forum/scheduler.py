@@ -25,6 +25,7 @@ def run_due_jobs(app: Flask, last_digest: str | None, now: datetime) -> str | No
     and "download my data": copies left waiting (a worker that died) are prepared, and
     expired copies deleted as the privacy notice promises. Sessions past their idle or
     absolute limit end first, and their open sockets close (within a tick of expiring);
+    follow-up actions' owners are reminded a week before and on the due date;
     the throttle's records of failed logins are forgotten once no window counts them.
 
     Returns the local date of the last digest run; that only spares a query each tick: the
@@ -35,6 +36,7 @@ def run_due_jobs(app: Flask, last_digest: str | None, now: datetime) -> str | No
     from .services.accounts import end_expired_sessions, forget_old_attempts
     from .services.consultations import send_due_notices
     from .services.exports import run_pending_exports
+    from .services.follow_up import remind
     from .services.mail import deliver_pending
     from .services.notifications import send_digests
 
@@ -56,6 +58,11 @@ def run_due_jobs(app: Flask, last_digest: str | None, now: datetime) -> str | No
             except Exception:  # a failed tick must not stop the clock
                 db.session.rollback()
                 log.exception("scheduled notices or digest failed")
+            try:
+                remind(now)  # a week before and on the due date, once each
+            except Exception:
+                db.session.rollback()
+                log.exception("scheduled action reminders failed")
             try:
                 run_pending_exports()  # and removes the expired copies
             except Exception:

@@ -9,9 +9,11 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from consultation_support import make_round
+from flask_babel import force_locale
 from sqlalchemy import select
 
 from forum.config import parse_rate_limit
+from forum.formatting import long_date
 from forum.models import (
     Commitment,
     Department,
@@ -492,7 +494,8 @@ def test_a_reminder_shown_again_quotes_the_due_date_it_reminded_of(app, make, db
         )
     )
     quoted = note.excerpt
-    assert action.due_date.isoformat() in quoted
+    with app.test_request_context(), force_locale(note.excerpt_lang):  # the date in words
+        assert long_date(action.due_date) in quoted
     action.due_date += timedelta(days=30)
     db.session.commit()
     run(app, service.hide_action, moderator, action.id, "Personuppgifter")

@@ -34,7 +34,7 @@ from sqlalchemy.orm import joinedload
 from .. import policy
 from ..errors import NotFound
 from ..extensions import db
-from ..formatting import iso_utc
+from ..formatting import in_language_of, iso_utc
 from ..links import url_for_mail
 from ..models import (
     ActionKind,
@@ -722,15 +722,16 @@ def _record_ready(export: PersonalExport, user: User, name: str, raw: str) -> No
     export.ready_at = now
     export.expires_at = now + timedelta(days=EXPORT_DAYS)
     link = url_for_mail("privacy.download_export", token=raw)
-    queue_mail(
-        user.email,
-        _("Your data from Dialogforum"),
-        _(
+    # in the person's language, not the job's: the background thread, `flask exports run`
+    # and the scheduler write in the site's, a request in the page's
+    with in_language_of(user):
+        subject = _("Your data from Dialogforum")
+        body = _(
             "The copy of your data is ready. Download it within %(days)d days (log in first):\n\n%(link)s",
             days=EXPORT_DAYS,
             link=link,
-        ),
-    )
+        )
+    queue_mail(user.email, subject, body)
     db.session.commit()
     for old in replaced:
         if old.file_name:

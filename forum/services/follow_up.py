@@ -4,12 +4,14 @@ remind; moderators hide them and redact their titles."""
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from functools import partial
 from zoneinfo import ZoneInfo
 
 from flask import current_app
+from flask_babel import force_locale
 from flask_babel import gettext as _
 from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
@@ -17,7 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from .. import policy
 from ..errors import Conflict, Invalid, RateLimited
 from ..extensions import db
-from ..formatting import in_language_of
+from ..formatting import in_language_of, language_of, long_date
 from ..ids import whole_id
 from ..links import path_for
 from ..models import (
@@ -247,7 +249,12 @@ def _followers(action: Action) -> list[User]:
 
 
 def _tell(
-    people: list[User], kind: str, url: str, text: str, action: Action, actor: User | None = None
+    people: list[User],
+    kind: str,
+    url: str,
+    text: str | Callable[[], str],
+    action: Action,
+    actor: User | None = None,
 ) -> None:
     """Notify about an action, tied to the thread it came from (so a digest can check it)."""
     source = db.session.get(Thread, action.source_thread_id) if action.source_thread_id else None
@@ -739,11 +746,13 @@ def _update_text(action: Action, update: ActionUpdate) -> str:
 
 
 def _reminder_text(action: Action, due: date) -> str:
-    """What a reminder quotes: the action's title and the due date it reminded of."""
-    return f"{action.title} ({due.isoformat()})"
+    """What a reminder quotes, in the current language: the action's title and the due date
+    it reminded of, in words as the action's page writes it ("1 May 2027", "1 maj 2027")."""
+    return _("%(title)s (due %(date)s)", title=action.title, date=long_date(due))
 
 
 UPDATE_ANCHOR = re.compile(r"#update-(\d{1,9})$")
+REMINDER_KINDS = ("action_reminder", "action_due")  # a week before, and on the due date
 
 
 def _requote(action: Action) -> None:
@@ -783,11 +792,15 @@ def _requote(action: Action) -> None:
             found = UPDATE_ANCHOR.search(note.url)
             update = updates.get(int(found[1])) if found else None
             return _update_text(action, update) if update is not None else action.title
-        if note.kind == "action_reminder":
+        if note.kind in REMINDER_KINDS:
             # the due date of the reminder sent with the notice (the action's may have moved)
             # (stored in the same transaction: a minute's leeway, reminders are days apart)
             dues = [due for sent, due in reminded if sent <= note.created_at + timedelta(minutes=1)]
-            return _reminder_text(action, dues[-1] if dues else action.due_date)
+            # in the language it was written in for the person (one from before the
+            # language was kept: theirs now, and kept from now on)
+            note.excerpt_lang = note.excerpt_lang or language_of(db.session.get(User, note.user_id))
+            with force_locale(note.excerpt_lang):
+                return _reminder_text(action, dues[-1] if dues else action.due_date)
         return action.title
 
     requote(notes, text_of)
@@ -875,8 +888,13 @@ def remind(now: datetime | None = None) -> int:
             db.session.rollback()  # the lock ends
             continue
         db.session.add(ActionReminder(action_id=action.id, kind=kind, due_date=action.due_date))
-        text = _reminder_text(action, action.due_date)
-        _tell(owner_people(action), "action_reminder", _url(action), text, action)
+        _tell(
+            owner_people(action),
+            "action_due" if kind == "due" else "action_reminder",
+            _url(action),
+            partial(_reminder_text, action, action.due_date),  # in each person's language
+            action,
+        )
         try:
             db.session.commit()
         except IntegrityError:  # another run sent it at the same moment

@@ -77,8 +77,11 @@ KINDS = {
 
 
 def preference_kind(kind: str) -> str:
-    """The kind a preference is stored under (the moderation notices share one)."""
-    return "moderation" if kind in MODERATION_KINDS else kind
+    """The kind a preference is stored under (the moderation notices share one, and an
+    action's reminders, a week before and on the due date, are one choice)."""
+    if kind in MODERATION_KINDS:
+        return "moderation"
+    return "action_reminder" if kind == "action_due" else kind
 
 
 def describe(kind: str, actor: str, thread: str) -> str:
@@ -290,11 +293,19 @@ def _mail(user: User, kind: str, subject: str, text: str, url: str, note: Notifi
     mail.unsubscribe_url = stop
 
 
-def _mail_held(user: User, kind: str, now: datetime) -> bool:
-    """A suspended person's mail waits for the suspension to end, except the moderation
-    notices (why they are suspended, an appeal's outcome): they cannot log in to act on the
-    rest, and mail is the only way those notices reach them now."""
-    return user.is_suspended(now) and kind not in MODERATION_KINDS
+def _mode_while_suspended(user: User, kind: str, mode: str, now: datetime) -> str:
+    """How a notice reaches a suspended person. Their mail waits for the suspension to end
+    (the first digest after it): they cannot log in to act on it. Not the moderation notices
+    (why they are suspended, an appeal's outcome): mail is the only way those reach them
+    now, so one they chose the digest for goes at once, as the digest skips them while
+    suspended and the suspension's reason and the link that appeals it would arrive when
+    there is nothing left to appeal. "In the app only" and mail turned off stay without
+    mail: the settings promise "not by mail at all"."""
+    if not user.is_suspended(now):
+        return mode
+    if kind in MODERATION_KINDS:
+        return IMMEDIATE if mode == DIGEST else mode
+    return DIGEST if mode == IMMEDIATE else mode  # held for the first digest after it
 
 
 def deliver(
@@ -327,9 +338,7 @@ def deliver(
     made: list[tuple[User, Notification, str, str]] = []
     now = utcnow()
     for user in people.values():
-        mode = modes[user.id]
-        if mode == IMMEDIATE and _mail_held(user, kind, now):
-            mode = DIGEST  # held for the first digest after the suspension
+        mode = _mode_while_suspended(user, kind, modes[user.id], now)
         lang = language_of(user)
         with force_locale(lang):
             text = excerpt_text() if callable(excerpt_text) else excerpt_text
@@ -378,7 +387,7 @@ def send_digests(now: datetime | None = None) -> int:
         .where(
             Notification.mail_state == DIGEST,
             ~User.is_closed,
-            # a suspended person's digest waits until the suspension ends (_mail_held)
+            # a suspended person's digest waits until the suspension ends (_mode_while_suspended)
             or_(User.suspended_until.is_(None), User.suspended_until <= now),
             or_(User.last_digest_on.is_(None), User.last_digest_on < day),
         )
@@ -695,7 +704,14 @@ def notify_person(
 # --- follow-up actions ---------------------------------------------------------
 
 ACTION_KINDS = frozenset(
-    {"action_update", "action_accepted", "action_declined", "action_reminder", "action_awaiting"}
+    {
+        "action_update",
+        "action_accepted",
+        "action_declined",
+        "action_reminder",  # a week before the due date
+        "action_due",  # on the due date (or after it, for one accepted late)
+        "action_awaiting",
+    }
 )
 
 
@@ -706,6 +722,7 @@ def describe_action(kind: str, actor: str) -> str:
         "action_accepted": _("An action you follow was accepted by its owner"),
         "action_declined": _("An action you follow was declined by its owner"),
         "action_reminder": _("Reminder: an action your side owns is due soon"),
+        "action_due": _("Reminder: an action your side owns has reached its due date"),
         "action_awaiting": _("An action waits for your side to accept it"),
     }
     return sentences[kind]
@@ -715,14 +732,14 @@ def notify_people(
     users: list[User],
     kind: str,
     url: str,
-    excerpt_text: str,
+    excerpt_text: str | Callable[[], str],
     actor: User | None = None,
     thread: Thread | None = None,
 ) -> None:
     """Tell each person (not the actor): stored, pushed live after commit, mailed if wanted.
 
     `thread` is where an action came from: a digest leaves the notice out for someone who
-    may no longer read it.
+    may no longer read it. A function as `excerpt_text` is called in each person's language.
     """
     deliver(users, kind, excerpt_text, url, actor=actor, thread=thread)
 
