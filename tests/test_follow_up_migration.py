@@ -15,19 +15,12 @@ import pytest
 from alembic.script import ScriptDirectory
 from sqlalchemy import inspect, text
 from support import app_settings as app_config
-from test_migrations import keep_logging, postgres_url  # noqa: F401 - fixtures, used below
+from test_migrations import database_url, keep_logging, postgres_url  # noqa: F401 - fixtures
 
 from forum import create_app
 from forum.extensions import db
 
 pytestmark = pytest.mark.filterwarnings("ignore:'get_engine' is deprecated:DeprecationWarning")
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def database_url(request, tmp_path) -> str:
-    if request.param == "postgres":
-        return request.getfixturevalue("postgres_url")
-    return f"sqlite:///{tmp_path / 'migrations.sqlite3'}"
 
 
 def _rows() -> dict[str, list[tuple]]:
@@ -55,7 +48,7 @@ def _leftovers() -> set[str]:
 
 
 @pytest.mark.usefixtures("keep_logging")
-def test_actions_with_followers_and_updates_upgrade_and_downgrade(database_url):
+def test_actions_with_followers_and_updates_upgrade_and_downgrade(database_url):  # noqa: F811
     """e25actions on a database with an action that has a follower, an update, a commitment
     and history: the rows stay, the token columns come, and down and up again works."""
     from forum.models import Commitment, Department, User

@@ -8,6 +8,7 @@ import smtplib
 
 import pytest
 from sqlalchemy import func, select
+from test_mail_robustness import FakeSMTP
 
 from forum.extensions import db
 from forum.models import Membership, OutboxMail
@@ -17,27 +18,13 @@ from forum.services import notifications, organisations
 from forum.services.mail import deliver_pending, queue_mail
 
 
-class Relay:
-    """An SMTP server stand-in: takes `per_run` mails, then answers `answer` (a 4xx)."""
+class Relay(FakeSMTP):
+    """test_mail_robustness's SMTP stand-in that takes `per_run` mails, then answers
+    `answer` (a 4xx), as a relay with a rate limit does."""
 
     per_run = 10**6
     answer: tuple[int, bytes] = (451, b"4.7.0 Rate limit exceeded, try again later")
     taken: list = []
-
-    def __init__(self, *_args, **_kwargs) -> None:
-        pass
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *_exc) -> bool:
-        return False
-
-    def starttls(self) -> None:
-        pass
-
-    def login(self, *_args) -> None:
-        pass
 
     def send_message(self, message) -> None:
         if len(Relay.taken) >= Relay.per_run:

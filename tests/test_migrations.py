@@ -73,6 +73,14 @@ def postgres_url() -> Iterator[str]:
             )
 
 
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def database_url(request, tmp_path) -> str:
+    """A test on a fresh SQLite file and on a fresh PostgreSQL database (`postgres_url`)."""
+    if request.param == "postgres":
+        return request.getfixturevalue("postgres_url")
+    return f"sqlite:///{tmp_path / 'migrations.sqlite3'}"
+
+
 @pytest.fixture
 def keep_logging() -> Iterator[None]:
     """migrations/env.py runs logging.fileConfig, which disables every existing logger:

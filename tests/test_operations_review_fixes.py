@@ -8,7 +8,7 @@ import flask_migrate
 import pytest
 from sqlalchemy import func, select, text
 from support import app_settings as app_config
-from test_migrations import keep_logging, postgres_url  # noqa: F401 - fixtures, used below
+from test_migrations import database_url, keep_logging, postgres_url  # noqa: F401 - fixtures
 
 from forum import create_app
 from forum.extensions import db as _db
@@ -17,15 +17,8 @@ from forum.models import User
 pytestmark = pytest.mark.filterwarnings("ignore:'get_engine' is deprecated:DeprecationWarning")
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def database_url(request, tmp_path) -> str:
-    if request.param == "postgres":
-        return request.getfixturevalue("postgres_url")
-    return f"sqlite:///{tmp_path / 'migrations.sqlite3'}"
-
-
 @pytest.mark.usefixtures("keep_logging")
-def test_undoing_hide_and_decline_refuses_while_an_action_is_hidden(database_url):
+def test_undoing_hide_and_decline_refuses_while_an_action_is_hidden(database_url):  # noqa: F811
     """Downgrading past e26actiondecline dropped hidden_at and declined_at: a hidden action
     (personal data out of view) was shown again, and upgrading again did not hide it."""
     app = create_app(app_config(database_url, FORUM_DEMO=True))

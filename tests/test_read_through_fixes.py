@@ -15,7 +15,7 @@ from consultation_support import make_round
 from sqlalchemy import event, select, text
 from support import PASSWORD
 from support import app_settings as app_config
-from test_migrations import keep_logging, postgres_url  # noqa: F401 - fixtures, used below
+from test_migrations import database_url, keep_logging, postgres_url  # noqa: F401 - fixtures
 
 from forum import create_app
 from forum.config import parse_rate_limit
@@ -91,16 +91,9 @@ def test_a_reminder_is_sent_as_before_when_nothing_races_it(app, make, db):
     assert excerpts and all(e.startswith("Öppet hus (") for e in excerpts)
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def database_url(request, tmp_path) -> str:
-    if request.param == "postgres":
-        return request.getfixturevalue("postgres_url")
-    return f"sqlite:///{tmp_path / 'migrations.sqlite3'}"
-
-
 @pytest.mark.usefixtures("keep_logging")
 def test_notices_of_actions_hidden_before_the_change_are_blanked_by_the_migration(
-    database_url,
+    database_url,  # noqa: F811
 ):
     """e32hiddennotices: the notices of an action hidden under the old code still quoted
     its update after the placeholder; they are emptied, and no other notice changes."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import flask_migrate
 import pytest
 from support import app_settings as app_config
-from test_migrations import keep_logging, postgres_url  # noqa: F401 - fixtures, used below
+from test_migrations import database_url, keep_logging, postgres_url  # noqa: F401 - fixtures
 
 from forum import create_app
 from forum.extensions import db
@@ -13,15 +13,8 @@ from forum.extensions import db
 pytestmark = pytest.mark.filterwarnings("ignore:'get_engine' is deprecated:DeprecationWarning")
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def database_url(request, tmp_path) -> str:
-    if request.param == "postgres":
-        return request.getfixturevalue("postgres_url")
-    return f"sqlite:///{tmp_path / 'migrations.sqlite3'}"
-
-
 @pytest.mark.usefixtures("keep_logging")
-def test_rounds_opened_before_keep_who_they_asked(database_url):
+def test_rounds_opened_before_keep_who_they_asked(database_url):  # noqa: F811
     """e24asked: an opened round's remiss list is filled from its audience and its responses."""
     from datetime import UTC, datetime
 
