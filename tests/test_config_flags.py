@@ -9,24 +9,9 @@ debug mode on, but the production check took it for "off" and let it start.
 from __future__ import annotations
 
 import pytest
+from test_config_review_fixes import PRODUCTION
 
-from forum.config import ConfigError, load_config
-
-PRODUCTION = {
-    "FORUM_ENV": "production",
-    "FORUM_SECRET_KEY": "k" * 48,
-    "FORUM_DATABASE_URL": "postgresql://forum@db.example/forum",
-    "FORUM_BASE_URL": "https://forum.example.se",
-    "FORUM_PROXY_COUNT": "1",
-}
-FLAGS = [
-    "FORUM_ALLOW_SQLITE",
-    "FORUM_HTTPS",
-    "FORUM_ALLOW_LOOPBACK_BASE_URL",
-    "FORUM_DEMO",
-    "FORUM_SMTP_STARTTLS",
-    "FORUM_DIGEST_SCHEDULER",
-]
+from forum.config import FLAGS, ConfigError, load_config
 
 
 @pytest.mark.parametrize("name", FLAGS)

@@ -433,6 +433,11 @@ def test_the_paged_action_list_queries_do_not_grow(app, make, db, client, count_
 
 
 @pytest.mark.config(FORUM_ACTION_RATE_LIMIT=parse_rate_limit("off"))
+def start_section(page: str, name: str) -> str:
+    """The start page's section `name` ("actions", "rounds"), as HTML."""
+    return page.split(f'id="start-{name}"')[1].split("</section>")[0]
+
+
 def test_the_start_page_links_to_all_the_actions_it_leaves_out(app, make, db, client, auth):
     client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
     person = make.user()
@@ -440,7 +445,7 @@ def test_the_start_page_links_to_all_the_actions_it_leaves_out(app, make, db, cl
     many_actions(app, make, db, 2)  # not theirs
     auth.login(person)
     page = client.get("/").get_data(as_text=True)
-    section = page.split('id="start-actions"')[1].split("</section>")[0]
+    section = start_section(page, "actions")
     assert section.count('class="action-item"') == 8
     link = re.search(r'<a href="(/actions\?[^"]+)">2 more actions you own or follow', section)
     assert link, section
@@ -455,7 +460,7 @@ def test_the_start_page_says_nothing_more_when_nothing_is_left_out(app, make, db
     many_actions(app, make, db, 8, follower=person)
     auth.login(person)
     page = client.get("/").get_data(as_text=True)
-    section = page.split('id="start-actions"')[1].split("</section>")[0]
+    section = start_section(page, "actions")
     assert section.count('class="action-item"') == 8 and "more action" not in section
 
 
@@ -467,7 +472,7 @@ def test_the_start_page_links_to_the_open_rounds_it_leaves_out(app, make, db, cl
     rounds = [make_round(app, make, official) for _ in range(10)]
     auth.login(person)
     page = client.get("/").get_data(as_text=True)
-    section = page.split('id="start-rounds"')[1].split("</section>")[0]
+    section = start_section(page, "rounds")
     assert section.count("<li>") == 8
     link = re.search(r'<a href="(/consultations\?[^"]+)">2 more open rounds for you', section)
     assert link, section

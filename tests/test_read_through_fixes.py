@@ -15,6 +15,7 @@ from consultation_support import make_round
 from sqlalchemy import event, select, text
 from support import PASSWORD
 from support import app_settings as app_config
+from test_dashboard_review_fixes import start_section
 from test_migrations import database_url, keep_logging, postgres_url  # noqa: F401 - fixtures
 
 from forum import create_app
@@ -187,7 +188,7 @@ def test_more_rounds_for_you_lead_to_the_rounds_that_ask_you(app, make, client, 
     ]
     auth.login(person)
     page = client.get("/").get_data(as_text=True)
-    section = page.split('id="start-rounds"')[1].split("</section>")[0]
+    section = start_section(page, "rounds")
     link = re.search(r'<a href="(/consultations\?[^"]+)">1 more open round for you', section)
     assert link, section
     listed = client.get(link.group(1).replace("&amp;", "&")).get_data(as_text=True)

@@ -37,6 +37,14 @@ def open_thread(page, world, thread_id: int | None = None) -> None:
     expect(page.locator("#connection")).to_have_attribute("data-state", "connected")
 
 
+def toggle_lock(moderator, world, thread_id: int) -> None:
+    """Lock or unlock the thread as a moderator does, from the thread page's controls."""
+    moderator.goto(f"{world.url}/threads/{thread_id}")
+    moderator.locator("#thread-controls summary").click()
+    moderator.locator("#toggle-lock").click()
+    expect(moderator.locator(".flash")).to_be_visible()
+
+
 def send(page, text: str) -> None:
     """Type `text` into the composer and send it with Enter."""
     page.fill("#body", text)

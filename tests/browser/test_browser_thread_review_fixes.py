@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from browsing import login, message, open_thread, send
+from browsing import login, message, open_thread, send, toggle_lock
 from playwright.sync_api import expect
 from test_browser_catch_up import _write_while_away
 from test_browser_outbox import go_offline
@@ -107,13 +107,7 @@ def test_a_thread_locked_while_someone_writes_keeps_their_text_and_place(world, 
     open_thread(bob, world, thread_id)
     bob.fill("#body", "Halvskrivet svar")
 
-    def toggle_lock() -> None:  # as a moderator does, from the thread page
-        moderator.goto(f"{world.url}/threads/{thread_id}")
-        moderator.locator("#thread-controls summary").click()
-        moderator.locator("#toggle-lock").click()
-        expect(moderator.locator(".flash")).to_be_visible()
-
-    toggle_lock()
+    toggle_lock(moderator, world, thread_id)
     expect(bob.locator("#thread-status")).to_be_visible()
     expect(bob.locator("#composer")).to_be_visible()
     expect(bob.locator("#body")).to_be_disabled()
@@ -121,7 +115,7 @@ def test_a_thread_locked_while_someone_writes_keeps_their_text_and_place(world, 
     expect(bob.locator("#send-error")).to_contain_text("locked")
     expect(bob.locator("#thread-status")).to_be_focused()
     expect(bob.locator("[data-action=reply]:visible")).to_have_count(0)
-    toggle_lock()
+    toggle_lock(moderator, world, thread_id)
     expect(bob.locator("#body")).to_be_enabled()
     expect(bob.locator("#body")).to_have_value("Halvskrivet svar")
     expect(bob.locator("[data-action=reply]:visible")).not_to_have_count(0)

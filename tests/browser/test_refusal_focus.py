@@ -6,7 +6,7 @@ while the box is (a locked thread hid the box and kept the link, also after a li
 from __future__ import annotations
 
 import pytest
-from browsing import assert_accessible, login, open_thread
+from browsing import assert_accessible, login, open_thread, toggle_lock
 from playwright.sync_api import expect
 from test_browser_catch_up import _write_while_away
 
@@ -112,17 +112,11 @@ def test_the_skip_link_goes_and_comes_back_with_a_live_lock(world, new_page):
     expect(link).to_have_attribute("href", "#body")
     expect(link).not_to_have_attribute("hidden", "")
 
-    def toggle_lock() -> None:  # as a moderator does, from the thread page
-        moderator.goto(f"{world.url}/threads/{thread_id}")
-        moderator.locator("#thread-controls summary").click()
-        moderator.locator("#toggle-lock").click()
-        expect(moderator.locator(".flash")).to_be_visible()
-
-    toggle_lock()
+    toggle_lock(moderator, world, thread_id)
     expect(bob.locator("#thread-status")).to_be_visible()
     expect(bob.locator("#composer")).to_be_hidden()
     expect(link).to_have_attribute("hidden", "")
-    toggle_lock()
+    toggle_lock(moderator, world, thread_id)
     expect(bob.locator("#composer")).to_be_visible()
     expect(link).not_to_have_attribute("hidden", "")
     link.focus()
