@@ -18,7 +18,7 @@ from test_mail_robustness import FakeSMTP
 
 from forum import create_app
 from forum.cli import GUNICORN_CONFIG
-from forum.config import ConfigError, load_config
+from forum.config import ConfigError, RateLimit, load_config
 from forum.extensions import db
 from forum.models import AuditEntry, OutboxMail
 from forum.services import mail as mail_service
@@ -140,11 +140,31 @@ def test_the_connect_timeout_is_at_least_one_second_on_postgresql(tmp_path):
         load_config(tmp_path, {**env, "FORUM_DATABASE_CONNECT_TIMEOUT": "0"})
 
 
-@pytest.mark.parametrize(
-    ("name", "value"), [("FORUM_MESSAGE_RATE_LIMIT", " "), ("FORUM_ACTION_RATE_LIMIT", "")]
-)
+# Every `n/Ns` limit the configuration loads; the first test keeps this list complete.
+RATE_LIMITS = [
+    "FORUM_MESSAGE_RATE_LIMIT",
+    "FORUM_REGISTER_RATE_LIMIT",
+    "FORUM_PDF_RATE_LIMIT",
+    "FORUM_ACTION_RATE_LIMIT",
+]
+
+
+def test_every_rate_limit_is_in_the_list(tmp_path):
+    loaded = {k for k, v in load_config(tmp_path, {}).items() if isinstance(v, RateLimit)}
+    assert loaded == set(RATE_LIMITS)
+
+
+@pytest.mark.parametrize("name", RATE_LIMITS)
+@pytest.mark.parametrize("value", [" ", ""])
 def test_an_empty_rate_limit_means_the_default(tmp_path, name, value):
     assert load_config(tmp_path, {name: value})[name].enabled
+
+
+@pytest.mark.parametrize("name", RATE_LIMITS)
+@pytest.mark.parametrize("value", ["lots", "20/10m", "-1/60s", "20/0s"])
+def test_a_malformed_rate_limit_is_refused_by_its_name(tmp_path, name, value):
+    with pytest.raises(ConfigError, match=name):
+        load_config(tmp_path, {name: value})
 
 
 # --- 3., 4. the API limits and the hash method ---------------------------------------------
