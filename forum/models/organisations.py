@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import Enum, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import Enum, ForeignKey, Index, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..extensions import Model
@@ -43,6 +43,17 @@ class Organisation(Model):
     """An association, cooperative, foundation or social enterprise."""
 
     __tablename__ = "organisations"
+    __table_args__ = (
+        # one registration a number, but a rejected one gives it up: after an impostor's or
+        # a mistyped registration is rejected, the real organisation can still register
+        Index(
+            "ux_organisations_org_number",
+            "org_number",
+            unique=True,
+            postgresql_where=text("status != 'rejected'"),
+            sqlite_where=text("status != 'rejected'"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     slug: Mapped[str] = mapped_column(String(120), unique=True)
@@ -50,7 +61,7 @@ class Organisation(Model):
     form: Mapped[OrganisationForm] = mapped_column(
         Enum(OrganisationForm, native_enum=False, length=20)
     )
-    org_number: Mapped[str] = mapped_column(String(11), unique=True)
+    org_number: Mapped[str] = mapped_column(String(11))
     description: Mapped[str] = mapped_column(Text, default="")
     website: Mapped[str | None] = mapped_column(String(300))
     status: Mapped[OrganisationStatus] = mapped_column(

@@ -58,7 +58,11 @@ def luhn_valid(digits: str) -> bool:
 
 
 def normalise_org_number(raw: str | None) -> str:
-    """Accept NNNNNN-NNNN or NNNNNNNNNN with a valid check digit; return NNNNNN-NNNN."""
+    """Accept NNNNNN-NNNN or NNNNNNNNNN with a valid check digit; return NNNNNN-NNNN.
+
+    A legal person's number has a third digit of 2 or more (its "month" is 20 or more); a
+    personnummer or samordningsnummer has a month 01-12 there. Such a number is refused: the
+    organisation number is shown on the public page and in the open-data API."""
     value = (raw or "").strip()
     if not value:
         raise Invalid(_("Enter the organisation number."), field="org_number")
@@ -70,6 +74,14 @@ def normalise_org_number(raw: str | None) -> str:
     if not luhn_valid(match[1] + match[2]):
         raise Invalid(
             _("That is not a valid organisation number: check the digits."), field="org_number"
+        )
+    if match[1][2] < "2":
+        raise Invalid(
+            _(
+                "This looks like a personal identity number, and the number is shown publicly. "
+                "Enter the organisation's own number: associations get one from Skatteverket."
+            ),
+            field="org_number",
         )
     return f"{match[1]}-{match[2]}"
 
@@ -110,9 +122,26 @@ def _unique_slug(name: str) -> str:
     return free_slug(base, "organisations.show", taken.__contains__)
 
 
+def _number_holder(org_number: str) -> Organisation | None:
+    """The organisation registered with the number; a rejected registration holds none (the
+    unique index on the number leaves rejected ones out too), so the real one can register."""
+    return db.session.scalar(
+        select(Organisation)
+        .where(
+            Organisation.org_number == org_number,
+            Organisation.status != OrganisationStatus.rejected,
+        )
+        .limit(1)
+    )
+
+
 def _number_taken(org_number: str) -> bool:
-    found = db.session.scalar(select(Organisation.id).where(Organisation.org_number == org_number))
-    return found is not None
+    return _number_holder(org_number) is not None
+
+
+def _number_held_by(holder: Organisation) -> str:
+    """Why a rejected organisation cannot be verified now (told to the admin)."""
+    return _("Another organisation with this number is registered: %(name)s.", name=holder.name)
 
 
 def _locked(org_id: int) -> Organisation:
@@ -274,9 +303,22 @@ def verify_organisation(actor: User | None, org_id: int) -> Organisation:
     )
     if org.status == OrganisationStatus.verified:
         raise Conflict(_("The organisation is already verified."))
+    # a rejected registration gave up its number: another may have registered it since
+    number = org.org_number
+    holder = _number_holder(number) if org.status == OrganisationStatus.rejected else None
+    if holder is not None:
+        raise Conflict(_number_held_by(holder))
     org.status = OrganisationStatus.verified
     org.rejection_reason = None
     org.reviewed_at = utcnow()
+    try:
+        db.session.flush()  # the number's unique index: one registered at this very moment
+    except IntegrityError:
+        db.session.rollback()
+        holder = _number_holder(number)
+        if holder is None:
+            raise
+        raise Conflict(_number_held_by(holder)) from None
     audit.record(actor, "organisation.verified", "organisation", org.id, org.name)
     consultations.ask_newly_verified(org)  # the open rounds that ask every verified one
     _tell_organisation(
