@@ -31,6 +31,7 @@ from forum.models import (
     Flag,
     Forum,
     Message,
+    Notification,
     Organisation,
     OutboxMail,
     ResponseStatus,
@@ -512,6 +513,18 @@ def test_the_demo_has_what_the_readme_says(app, db):
         ).value
         == "admin"
     )
+    # "a newcomer whose request to join Föreningen Gemenskap waits for its admin, who was
+    # told of it"
+    (request,) = db.session.scalars(
+        select(Membership).where(
+            Membership.organisation_id == org.id, Membership.status == "pending"
+        )
+    )
+    assert request.user.display_name == "Sam Sökande"
+    (told,) = db.session.scalars(
+        select(Notification).where(Notification.kind == "membership_request")
+    )
+    assert told.user_id == chair.id
     # "a public forum about early consultation with a live conversation (a reply, a mention)"
     public = db.session.scalar(select(Forum).where(Forum.visibility == Visibility.public))
     assert public is not None and "samråd" in public.title.lower()

@@ -34,6 +34,7 @@ from ..services import (
     forums,
     moderation,
     notifications,
+    organisations,
     reactions,
 )
 from .consultations import seed_demo_rounds
@@ -242,6 +243,7 @@ def seed_demo() -> list[DemoAccount]:
     seed_demo_actions(users, org, made)
     _seed_mute(users, thread)
     _seed_news_for_the_member(users, thread, forum_iop)
+    _seed_join_request(org)
     # the last step: from now on the demo is complete
     audit.record(None, COMPLETED, "demo", None, DEMO_DOMAIN)
     db.session.commit()
@@ -274,6 +276,16 @@ def _seed_working_group(users: dict[str, User]) -> None:
         "Tisdagar passar oss. Mira och jag kan vara där från klockan fem.",
         "demo-group-1",
     )
+
+
+def _seed_join_request(org: Organisation) -> None:
+    """Someone new asks to join the organisation: its admin (Olle) is told, and answers on
+    the organisation's page. Sam has no password to log in with; the demo shows the admin's
+    side."""
+    newcomer = accounts.create_user_with_role(
+        f"sam.sokande@{DEMO_DOMAIN}", "Sam Sökande", secrets.token_urlsafe(24), "member", None
+    )
+    organisations.request_membership(newcomer, org.id)
 
 
 def _seed_mute(users: dict[str, User], thread) -> None:

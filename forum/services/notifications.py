@@ -73,6 +73,8 @@ KINDS = {
     "moderation_flag": _l("A message is flagged in a forum you moderate"),
     "moderation_appeal": _l("An appeal arrives in a forum you moderate"),
     "moderation": _l("A moderator acts on your message or account"),
+    "membership_request": _l("Someone asks to join an organisation you administer"),
+    "membership": _l("An organisation answers your request to join, or removes you"),
 }
 
 
@@ -81,6 +83,8 @@ def preference_kind(kind: str) -> str:
     action's reminders, a week before and on the due date, are one choice)."""
     if kind in MODERATION_KINDS:
         return "moderation"
+    if kind in MEMBERSHIP_KINDS:
+        return "membership"
     return "action_reminder" if kind == "action_due" else kind
 
 
@@ -96,6 +100,8 @@ def describe(kind: str, actor: str, thread: str) -> str:
         return describe_moderation(kind, thread)
     if kind in ACTION_KINDS:
         return describe_action(kind, actor)
+    if kind in MEMBERSHIP_KINDS or kind == "membership_request":
+        return describe_membership(kind, actor)
     if kind == "moderation_flag":
         return _("A message was flagged in “%(thread)s”", thread=thread)
     if kind == "moderation_appeal":
@@ -419,6 +425,7 @@ RESPONSE_URL = re.compile(
 )
 
 
+ORGANISATION_URL = re.compile(r"/organisations/([^/?#]+)")
 ACTION_URL = re.compile(r"/actions/(\d{1,9})(?:#|$)")
 
 
@@ -430,7 +437,21 @@ def _still_readable(user: User, note: Notification) -> bool:
         return _still_acts_for(user, note.url or "")
     if note.kind in ACTION_KINDS:
         return _action_still_shown(user, note.url or "")
+    if note.kind == "membership_request":
+        return _still_manages(user, note.url or "")
     return True
+
+
+def _still_manages(user: User, url: str) -> bool:
+    """A request to join names who asked: it is for those who still administer the
+    organisation (an admin demoted or removed since is not mailed it)."""
+    match = ORGANISATION_URL.search(url)
+    org = (
+        db.session.scalar(select(Organisation).where(Organisation.slug == match[1]))
+        if match is not None
+        else None
+    )
+    return org is None or policy.can_manage_organisation(user, org)
 
 
 def _action_still_shown(user: User, url: str) -> bool:
@@ -724,6 +745,25 @@ def describe_action(kind: str, actor: str) -> str:
         "action_reminder": _("Reminder: an action your side owns is due soon"),
         "action_due": _("Reminder: an action your side owns has reached its due date"),
         "action_awaiting": _("An action waits for your side to accept it"),
+    }
+    return sentences[kind]
+
+
+# --- organisations: requests to join and their answers -------------------------------
+
+# what the person who asked (or a member) is told; one choice ("membership") for them all
+MEMBERSHIP_KINDS = frozenset({"membership_approved", "membership_declined", "membership_removed"})
+
+
+def describe_membership(kind: str, actor: str) -> str:
+    """The sentence for a membership notice (the excerpt names the organisation)."""
+    sentences = {
+        "membership_request": _(
+            "%(actor)s asked to join an organisation you administer", actor=actor
+        ),
+        "membership_approved": _("Your request to join an organisation was approved"),
+        "membership_declined": _("Your request to join an organisation was declined"),
+        "membership_removed": _("You were removed from an organisation"),
     }
     return sentences[kind]
 

@@ -16,7 +16,7 @@ from ..errors import Conflict, Invalid, NotFound
 from ..events import recheck_access_after_commit
 from ..extensions import db
 from ..formatting import in_language_of
-from ..links import url_for_mail
+from ..links import path_for, url_for_mail
 from ..models import (
     MemberRole,
     Membership,
@@ -28,7 +28,7 @@ from ..models import (
 )
 from ..models.base import utcnow
 from ..text import slugify
-from . import audit, consultations
+from . import audit, consultations, notifications
 from .mail import queue_mail
 from .names import check_visible
 from .slugs import free_slug
@@ -161,8 +161,13 @@ def _locked(org_id: int) -> Organisation:
     return org
 
 
-def _membership(org: Organisation, membership_id: int) -> Membership:
+def _membership(org: Organisation, membership_id: int, gone: str | None = None) -> Membership:
+    """The membership or request `membership_id` of `org`. With `gone`, one that no longer
+    exists is a Conflict with that message, not "not found": the second of a double click,
+    or a form sent again after its answer was lost, finds the first one's work done."""
     membership = db.session.get(Membership, membership_id)
+    if membership is None and gone is not None:
+        raise Conflict(gone)
     if membership is None or membership.organisation_id != org.id:
         raise NotFound(_("No such member."))
     return membership
@@ -395,8 +400,31 @@ def request_membership(user: User | None, org_id: int) -> Membership:
         db.session.rollback()
         raise Conflict(_("You are already a member or have asked to join.")) from None
     audit.record(user, "membership.requested", "organisation", org.id, audit.person(user))
+    # the page promises an answer: the admins are told (in the app, and by mail as they chose)
+    notifications.deliver(
+        consultations.org_admins([org.id]),
+        "membership_request",
+        org.name,
+        _requests_link(org),
+        actor=user,
+    )
     db.session.commit()
     return membership
+
+
+def _requests_link(org: Organisation) -> str:
+    return path_for("organisations.show", slug=org.slug, _anchor="requests-heading")
+
+
+def _tell_member(actor: User | None, membership: Membership, org: Organisation, kind: str) -> None:
+    """Tell the person a request or membership is about what an admin decided."""
+    notifications.deliver(
+        [membership.user],
+        kind,
+        org.name,
+        path_for("organisations.show", slug=org.slug),
+        actor=actor,
+    )
 
 
 def _require_manager(actor: User | None, org: Organisation) -> None:
@@ -418,6 +446,7 @@ def approve_member(actor: User | None, org_id: int, membership_id: int) -> Membe
     audit.record(
         actor, "membership.approved", "organisation", org.id, audit.person(membership.user)
     )
+    _tell_member(actor, membership, org, "membership_approved")
     db.session.commit()
     return membership
 
@@ -425,13 +454,15 @@ def approve_member(actor: User | None, org_id: int, membership_id: int) -> Membe
 def reject_member(actor: User | None, org_id: int, membership_id: int) -> None:
     """An organisation admin declines a request to join."""
     org = _locked(org_id)
-    membership = _membership(org, membership_id)
     _require_manager(actor, org)
+    answered = _("That request was already answered.")
+    membership = _membership(org, membership_id, gone=answered)
     if membership.status != MembershipStatus.pending:
-        raise Conflict(_("That request was already answered."))
+        raise Conflict(answered)
     audit.record(
         actor, "membership.rejected", "organisation", org.id, audit.person(membership.user)
     )
+    _tell_member(actor, membership, org, "membership_declined")
     db.session.delete(membership)
     recheck_access_after_commit(user_ids=[membership.user_id])
     db.session.commit()
@@ -440,13 +471,14 @@ def reject_member(actor: User | None, org_id: int, membership_id: int) -> None:
 def remove_member(actor: User | None, org_id: int, membership_id: int) -> None:
     """An organisation admin removes a member; the last admin stays."""
     org = _locked(org_id)
-    membership = _membership(org, membership_id)
     _require_manager(actor, org)
+    membership = _membership(org, membership_id, gone=_("That person is no longer a member."))
     if membership.status != MembershipStatus.approved:
         raise Conflict(_("That person is not a member yet."))
     if _is_last_admin(org, membership):
         raise Conflict(_("The organisation's last admin cannot be removed. Appoint another first."))
     audit.record(actor, "membership.removed", "organisation", org.id, audit.person(membership.user))
+    _tell_member(actor, membership, org, "membership_removed")
     db.session.delete(membership)
     recheck_access_after_commit(user_ids=[membership.user_id])
     db.session.commit()
@@ -480,8 +512,9 @@ def set_member_role(actor: User | None, org_id: int, membership_id: int, role: s
     return membership
 
 
-def leave_organisation(user: User | None, org_id: int) -> None:
-    """Leave an organisation, or withdraw a request to join; the last admin cannot leave."""
+def leave_organisation(user: User | None, org_id: int) -> bool:
+    """Leave an organisation, or withdraw a request to join (then true); the last admin
+    cannot leave."""
     policy.require_login(user)
     assert user is not None
     org = _locked(org_id)
@@ -496,7 +529,9 @@ def leave_organisation(user: User | None, org_id: int) -> None:
         raise Conflict(
             _("You are the organisation's last admin. Appoint another admin before you leave.")
         )
+    withdrawn = membership.status == MembershipStatus.pending
     audit.record(user, "membership.left", "organisation", org.id, audit.person(user))
     db.session.delete(membership)
     recheck_access_after_commit(user_ids=[user.id])
     db.session.commit()
+    return withdrawn

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
@@ -133,7 +134,7 @@ def show(slug: str):
 def _button(
     slug: str,
     run: Callable[[Organisation], object],
-    success: str,
+    success: str | Callable[[Any], str],
     form: FlaskForm | None = None,
 ):
     """A membership button on the organisation's page (see forms.act)."""
@@ -165,7 +166,11 @@ def leave(slug: str):
     return _button(
         slug,
         lambda org: org_service.leave_organisation(current_user, org.id),
-        _("You are no longer a member."),
+        lambda withdrawn: (
+            _("Your request to join is withdrawn.")
+            if withdrawn
+            else _("You are no longer a member.")
+        ),
     )
 
 
