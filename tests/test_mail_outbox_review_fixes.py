@@ -94,7 +94,9 @@ def test_a_draft_mail_is_not_sent_after_the_reader_left_the_organisation(app, ma
         membership = db.session.scalar(select(Membership).where(Membership.user_id == admin_b.id))
         organisations.remove_member(admin_a, org.id, membership.id)
     deliver_pending()
-    assert sent_to(admin_b.email) == []
+    # told of the removal itself, but not of the draft
+    assert [m.subject for m in sent_to(admin_b.email)] == ["Du togs bort ur en organisation"]
+    assert not any("HEMLIGT" in m.body for m in sent_to(admin_b.email))
 
 
 def test_a_relay_that_says_later_ends_the_run_and_every_mail_goes_in_the_end(app, relay):
