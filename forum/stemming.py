@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Iterable
 from functools import lru_cache
 from pathlib import Path
 
@@ -49,7 +50,8 @@ def _lowered(word: str) -> str | None:
     """`word` composed and in lower case, None for a stop word."""
     # NFKC: a decomposed "å" (a + ring) stems like the composed one, "𝐏" is "P"
     lowered = unicodedata.normalize("NFKC", word).lower()
-    if lowered in stopwords() or fold(lowered) in stopwords():
+    # as written, not folded: "män" and "hår" are nouns, only folded are they "man" and "har"
+    if lowered in stopwords():
         return None
     return lowered
 
@@ -61,6 +63,66 @@ def stem(word: str) -> str:
     if lowered is None:
         return ""
     return fold(str(_stemmer.stemWord(lowered)))
+
+
+class QueryTerm(str):
+    """A query's prefix (the string itself), and the whole stems it also matches (`whole`,
+    none of which starts with the prefix)."""
+
+    whole: tuple[str, ...] = ()
+
+    @classmethod
+    def of(cls, prefix: str, whole: Iterable[str] = ()) -> QueryTerm:
+        term = cls(prefix)
+        term.whole = tuple(
+            sorted(
+                {
+                    w
+                    for w in whole
+                    if WORD.fullmatch(w) and _short_enough(w) and not w.startswith(prefix)
+                }
+            )
+        )
+        return term
+
+
+def whole_stems(term: str) -> tuple[str, ...]:
+    """The whole stems a query term matches besides its prefix (none for a plain string)."""
+    return term.whole if isinstance(term, QueryTerm) else ()
+
+
+# Endings Snowball leaves on a short word (before its R1) or does not know, and what the
+# base form ends in instead: "frågan" is "fråga", "året" "år", "landet" "land", "åren" "år".
+_LEFT_ENDINGS = (("an", "a"), ("et", ""), ("en", ""))
+
+
+def _base_stems(lowered: str, stemmed: str) -> set[str]:
+    """The stems the base forms of a word are indexed under, when its own stem is not their
+    prefix: Snowball shortens "kurs" to "kur" but "kursen" and "kurser" only to "kurs", and
+    leaves "frågan", "året" and "landet" as they are."""
+    out = set()
+    again = str(_stemmer.stemWord(stemmed))
+    if again == stemmed[:-1] == stemmed.removesuffix("s"):  # "kurs" -> "kur", "dans" -> "dan"
+        out.add(again)
+    if stemmed == lowered:
+        for ending, base in _LEFT_ENDINGS:
+            form = lowered[: -len(ending)] + base
+            # not a stop word: "hanen" (the cock) is no form of "han"
+            if lowered.endswith(ending) and len(form) >= 2 and form not in stopwords():
+                out.add(str(_stemmer.stemWord(form)))
+    return {fold(stem) for stem in out}
+
+
+@lru_cache(maxsize=10_000)
+def query_term(word: str) -> QueryTerm:
+    """A query word's prefix (`query_prefix`) and the whole stems of its base forms that the
+    prefix misses: "kursen" matches "kurs"* and "kur" (what "kurs" is indexed under), not
+    "kur"* ("kurator")."""
+    prefix = query_prefix(word)
+    lowered = _lowered(word)
+    if not prefix or lowered is None:
+        return QueryTerm.of(prefix)
+    return QueryTerm.of(prefix, _base_stems(lowered, str(_stemmer.stemWord(lowered))))
 
 
 @lru_cache(maxsize=10_000)
@@ -134,8 +196,15 @@ def tsvector(title: str, body: str) -> str:
 
 
 def tsquery(prefixes: list[str]) -> str:
-    """PostgreSQL's query for `query_terms`, as tsquery input: every prefix, as it is."""
-    return " & ".join(_lexeme(prefix) + ":*" for prefix in prefixes)
+    """PostgreSQL's query for `query_terms`, as tsquery input: every prefix, as it is, or
+    one of the whole stems it also stands for."""
+
+    def one(term: str) -> str:
+        matched = _lexeme(term) + ":*"
+        whole = whole_stems(term)
+        return "(" + " | ".join([matched, *map(_lexeme, whole)]) + ")" if whole else matched
+
+    return " & ".join(one(prefix) for prefix in prefixes)
 
 
 def fts_tokens(stemmed: str) -> list[str]:
@@ -153,7 +222,11 @@ def query_terms(query: str) -> list[str]:
     """The distinct prefixes of a user's query, in order, stop words dropped."""
     out: list[str] = []
     for word in WORD.findall(query):
-        for prefix in WORD.findall(query_prefix(word)):
+        prefixes = WORD.findall(query_prefix(word))
+        if len(prefixes) == 1 and prefixes[0] not in out and _short_enough(prefixes[0]):
+            out.append(query_term(word))  # a prefix of one piece also stands for its base forms
+            continue
+        for prefix in prefixes:
             if prefix not in out and _short_enough(prefix):
                 out.append(prefix)
     return out[:MAX_QUERY_TERMS]

@@ -64,6 +64,13 @@ FORMS = {
     "samråd": ["samråd", "samrådet", "samråden", "samråds"],
     "område": ["område", "området", "områdena", "områden"],
     "förening": ["förening", "föreningen", "föreningarna", "föreningar"],
+    # short words, whose base form Snowball stems shorter ("kurs": "kur") or whose ending it
+    # leaves on ("frågan", "året", "landet"): the query also matches the base form's stem
+    "fråga": ["fråga", "frågan", "frågor", "frågorna"],
+    "kurs": ["kurs", "kursen", "kurser", "kurserna"],
+    "år": ["år", "året"],
+    "land": ["land", "landet"],
+    "dans": ["dans", "dansen", "danser"],
 }
 
 

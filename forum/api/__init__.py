@@ -154,11 +154,18 @@ def init_api(app: Flask) -> None:
 
 def _api_headers(response: Response) -> Response:
     """CORS for reads, and an ETag with If-None-Match answered by 304 (for GET and HEAD:
-    a HEAD is answered with the headers its GET would have, the ETag too)."""
+    a HEAD is answered with the headers its GET would have, the ETag too). An answer to a
+    valid token is `private, no-cache`: it may hold what only the token's owner may read
+    (an invite-only forum), which no shared cache may keep; its ETag still saves the body.
+    A visitor's answers are the same for everyone and stay cacheable."""
     if not request.path.startswith(API_PREFIX + "/") or request.path.startswith(
         API_PREFIX + "/reference"
     ):
         return response
+    from .views import valid_token
+
+    if valid_token() is not None:
+        response.headers["Cache-Control"] = "private, no-cache"
     if request.method in ("GET", "HEAD", "OPTIONS"):
         response.headers["Access-Control-Allow-Origin"] = "*"
         response.headers["Access-Control-Allow-Headers"] = "Authorization, If-None-Match"

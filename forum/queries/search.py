@@ -381,18 +381,44 @@ def _dates(params: SearchParams) -> list[ColumnElement[bool]]:
 # --- cursors -----------------------------------------------------------------
 
 
-def encode_cursor(order: str, key: float | str, entry_id: int) -> str:
-    raw = json.dumps([order, key, entry_id], separators=(",", ":")).encode()
+def encode_cursor(
+    order: str, key: float | str, entry_id: int, stats: list[float] | None = None
+) -> str:
+    """A cursor after (key, entry id); `stats`: what the scores were computed with (SQLite's
+    best match: the average length and the terms' weights), for the next pages to use."""
+    raw = json.dumps(
+        [order, key, entry_id, *([stats] if stats else [])], separators=(",", ":")
+    ).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _number(value: Any) -> bool:
+    # a bool is an int to Python (True == 1) but no score a cursor holds
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def cursor_stats(cursor: str) -> list[float] | None:
+    """The `stats` a (valid) cursor carries, if any."""
+    padded = cursor + "=" * (-len(cursor) % 4)
+    _kind, _key, _entry_id, *rest = json.loads(base64.urlsafe_b64decode(padded.encode()))
+    return [float(value) for value in rest[0]] if rest else None
 
 
 def decode_cursor(cursor: str, order: str) -> tuple[Any, int]:
     """(sort key, entry id) from a cursor this module made; Invalid for anything else."""
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
-        kind, key, entry_id = json.loads(base64.urlsafe_b64decode(padded.encode()))
+        kind, key, entry_id, *rest = json.loads(base64.urlsafe_b64decode(padded.encode()))
         # a bool is an int to Python (True == 1) but no id or score a cursor holds
         if kind != order or not isinstance(entry_id, int) or isinstance(entry_id, bool):
+            raise ValueError
+        if rest and (
+            len(rest) > 1
+            or order != "relevance"
+            or not isinstance(rest[0], list)
+            or not 0 < len(rest[0]) <= stemming.MAX_QUERY_TERMS + 1
+            or not all(_number(value) and value > 0 for value in rest[0])
+        ):
             raise ValueError
         if not 0 < entry_id <= MAX_ID:  # beyond the id column: a 404 from the database
             raise ValueError
@@ -401,7 +427,7 @@ def decode_cursor(cursor: str, order: str) -> tuple[Any, int]:
             if key.tzinfo is None:
                 raise ValueError
             key = key.astimezone(UTC)  # a time no UTC date holds (0001-01-01+14:00) is refused
-        elif not isinstance(key, int | float) or isinstance(key, bool) or not math.isfinite(key):
+        elif not _number(key):
             raise ValueError
         return key, entry_id
     except (
@@ -581,8 +607,9 @@ def _rows(
     visible: ColumnElement[bool],
     values: dict[str, Any],
     limit: int,
-) -> list[Any]:
-    """The page's (entry, score) rows, plus one to tell whether there is a next page."""
+) -> tuple[list[Any], list[float] | None]:
+    """The page's (entry, score) rows, plus one to tell whether there is a next page, and
+    the statistics the scores were computed with, for the next page's cursor (SQLite)."""
     if db.engine.dialect.name == "sqlite":
         return _sqlite_rows(terms, params, visible, values, limit)
     conditions = [visible, *_dates(params), *_filters(params)]
@@ -616,7 +643,8 @@ def _rows(
             if complete or enough:
                 break
         rows, _enough = run(None)
-    return [(row[0], row[1]) for row in rows]
+    # ts_rank_cd scores a document by itself: the next page compares the same numbers
+    return [(row[0], row[1]) for row in rows], None
 
 
 # --- SQLite: FTS5 without its two costs that grow with the data ---------------------
@@ -641,19 +669,30 @@ BM25_K1, BM25_B, TITLE_WEIGHT = 1.2, 0.75, 10.0
 SORT_COST, COLLECT_COST, STEP_COST, STEMS_COST = 3.0, 0.5, 1.5, 8.0
 
 
+_WHOLE_STEMS = text("SELECT term FROM search_terms WHERE term IN :terms ORDER BY term").bindparams(
+    bindparam("terms", expanding=True)
+)
+
+
 def _sqlite_groups(terms: list[str]) -> list[str] | None:
-    """Each term as an FTS5 query of the stems it stands for; None when one matches nothing."""
+    """Each term as an FTS5 query of the stems it stands for (those with its prefix, and
+    the whole stems of its base forms); None when one matches nothing."""
     groups = []
     for term in terms:
         stems = db.session.scalars(
             _STEMS, {"low": term, "high": term + "\U0010ffff", "n": MAX_STEMS_PER_TERM + 1}
         ).all()
-        if not stems:
+        whole = stemming.whole_stems(term)
+        found = db.session.scalars(_WHOLE_STEMS, {"terms": list(whole)}).all() if whole else []
+        if not stems and not found:
             return None
+        quoted = [stemming.fts_quoted(stem) for stem in [*stems, *found]]
         if len(stems) > MAX_STEMS_PER_TERM:
-            groups.append(stemming.fts_quoted(term) + "*")
-        else:
-            groups.append("(" + " OR ".join(stemming.fts_quoted(stem) for stem in stems) + ")")
+            quoted = [stemming.fts_quoted(term) + "*", *quoted[len(stems) :]]
+            if len(quoted) == 1:
+                groups.append(quoted[0])
+                continue
+        groups.append("(" + " OR ".join(quoted) + ")")
     return groups
 
 
@@ -690,10 +729,21 @@ def _estimated_matches(expression: str, newest_id: int) -> tuple[int, float]:
     return round(share * newest_id), share
 
 
-def _contains(title: str, body: str, starts: list[str]) -> bool:
-    """Whether FTS5 would match the stems: each of `starts` (" " + a term) starts one."""
-    stems = " " + " ".join(stemming.fts_tokens(title) + stemming.fts_tokens(body))
-    return all(start in stems for start in starts)
+def _occurrences(joined: str, stems: list[str], term: str) -> int:
+    """How many of `stems` (`joined`: " " + the stems, space-separated) `term` matches:
+    those that start with it, and its whole stems."""
+    # counting " term" in " stem stem ..." counts the stems that start with the term
+    count = joined.count(" " + term)
+    for whole in stemming.whole_stems(term):
+        count += stems.count(whole)
+    return count
+
+
+def _contains(title: str, body: str, terms: list[str]) -> bool:
+    """Whether FTS5 would match the stems: each term starts one or is one of its whole stems."""
+    stems = stemming.fts_tokens(title) + stemming.fts_tokens(body)
+    joined = " " + " ".join(stems)
+    return all(_occurrences(joined, stems, term) for term in terms)
 
 
 def _newest_first(query: Select, where: list[ColumnElement[bool]], walk: bool = False) -> Select:
@@ -722,9 +772,8 @@ def _walked_matches(
     entries = select(SearchEntry.id, SEARCH_FTS.c.title, SEARCH_FTS.c.body).join(
         SEARCH_FTS, SEARCH_FTS.c.rowid == SearchEntry.id
     )
-    starts = [" " + term for term in terms]
     for part in _streamed(_newest_first(entries, where, walk=True)):
-        yield from (entry_id for entry_id, title, body in part if _contains(title, body, starts))
+        yield from (entry_id for entry_id, title, body in part if _contains(title, body, terms))
 
 
 def _sorted_matches(
@@ -881,19 +930,26 @@ def _idf(expression: str, newest_id: int) -> float:
 
 
 def bm25_scores(
-    terms: list[str], weights: list[float], documents: list[tuple[str, str]]
+    terms: list[str],
+    weights: list[float],
+    documents: list[tuple[str, str]],
+    average: float | None = None,
 ) -> list[float]:
     """Okapi BM25 of each (title stems, body stems) document for the query prefixes `terms`,
-    each weighted by its inverse document frequency; the average length is the documents'."""
-    starts = [" " + term for term in terms]
+    each weighted by its inverse document frequency; the average length is `average`, or
+    the documents' (`average_length`)."""
     counted = []
     for title, body in documents:
         title_stems, body_stems = stemming.fts_tokens(title), stemming.fts_tokens(body)
-        # counting " term" in " stem stem ..." counts the stems that start with the term
         title, body = " " + " ".join(title_stems), " " + " ".join(body_stems)
-        hits = [TITLE_WEIGHT * title.count(start) + body.count(start) for start in starts]
+        hits = [
+            TITLE_WEIGHT * _occurrences(title, title_stems, term)
+            + _occurrences(body, body_stems, term)
+            for term in terms
+        ]
         counted.append((hits, len(title_stems) + len(body_stems)))
-    average = max(sum(n for _h, n in counted) / len(counted), 1.0) if counted else 1.0
+    if average is None:
+        average = average_length(documents)
     scores = []
     for hits, length in counted:
         norm = BM25_K1 * (1 - BM25_B + BM25_B * length / average)
@@ -901,6 +957,15 @@ def bm25_scores(
             sum(w * h * (BM25_K1 + 1) / (h + norm) for w, h in zip(weights, hits, strict=True))
         )
     return scores
+
+
+def average_length(documents: list[tuple[str, str]]) -> float:
+    """The average number of stems of (title stems, body stems) documents (at least 1)."""
+    lengths = [
+        len(stemming.fts_tokens(title)) + len(stemming.fts_tokens(body))
+        for title, body in documents
+    ]
+    return max(sum(lengths) / len(lengths), 1.0) if lengths else 1.0
 
 
 def _sqlite_best(
@@ -912,11 +977,17 @@ def _sqlite_best(
     visible: ColumnElement[bool],
     values: dict[str, Any],
     limit: int,
-) -> list[tuple[int, float]]:
+) -> tuple[list[tuple[int, float]], list[float]]:
     """(entry id, score) of a page, best match first among the CANDIDATES newest readable
-    matches, ranked by `bm25_scores`. The candidates come from FTS5 walked in descending
+    matches, ranked by `bm25_scores`, and the statistics they were scored with (the average
+    length, each term's weight). The candidates come from FTS5 walked in descending
     rowid order (streamed, the visibility, dates and filters applied), or, when filters
-    would leave few of those, from the time index walked like newest first."""
+    would leave few of those, from the time index walked like newest first.
+
+    A next page scores with its cursor's statistics: computed again, they would change
+    with every new entry (a new match changes the average, any entry the weights), so the
+    scores would no longer be those the cursor's score was compared with, and the results
+    between the old and the new score of the page's last one would be skipped or repeated."""
     expression = " AND ".join(groups)
     fts_columns = select(SearchEntry.id, SEARCH_FTS.c.title, SEARCH_FTS.c.body).join(
         SEARCH_FTS, SEARCH_FTS.c.rowid == SearchEntry.id
@@ -943,16 +1014,20 @@ def _sqlite_best(
             .limit(CANDIDATES),
             values,
         ).all()
-    weights = [1.0] * len(terms)
-    if len(terms) > 1 and candidates:  # one word: its weight changes no order
-        newest_id = _newest_entry_id()
-        weights = [_idf(group, newest_id) for group in groups]
-    scores = bm25_scores(terms, weights, [(row.title, row.body) for row in candidates])
+    documents = [(row.title, row.body) for row in candidates]
+    stats = cursor_stats(cursor) if cursor else None
+    if stats is None or len(stats) != len(terms) + 1:  # a first page (or another query's)
+        weights = [1.0] * len(terms)
+        if len(terms) > 1 and candidates:  # one word: its weight changes no order
+            newest_id = _newest_entry_id()
+            weights = [_idf(group, newest_id) for group in groups]
+        stats = [average_length(documents), *weights]
+    scores = bm25_scores(terms, stats[1:], documents, stats[0])
     ranked = sorted(zip(scores, (row.id for row in candidates), strict=True), reverse=True)
     if cursor:
         best, entry_id = decode_cursor(cursor, "relevance")
         ranked = [(s, i) for s, i in ranked if s < best or (s == best and i < entry_id)]
-    return [(entry_id, score) for score, entry_id in ranked[: limit + 1]]
+    return [(entry_id, score) for score, entry_id in ranked[: limit + 1]], stats
 
 
 def _sqlite_rows(
@@ -961,18 +1036,21 @@ def _sqlite_rows(
     visible: ColumnElement[bool],
     values: dict[str, Any],
     limit: int,
-) -> list[Any]:
+) -> tuple[list[Any], list[float] | None]:
     groups = _sqlite_groups(terms)
     if groups is None:
-        return []
+        return [], None
     filters = _filters(params)
+    stats = None
     if params.order == "newest":
         bounds = [*_dates(params), *([_after_newest(params.cursor)] if params.cursor else [])]
         page = _sqlite_newest(terms, groups, bounds, filters, visible, values, limit)
     else:
         dates = _dates(params)
-        page = _sqlite_best(terms, groups, params.cursor, dates, filters, visible, values, limit)
-    return _with_entries(page)
+        page, stats = _sqlite_best(
+            terms, groups, params.cursor, dates, filters, visible, values, limit
+        )
+    return _with_entries(page), stats
 
 
 def search(user: User | None, params: SearchParams, now: datetime | None = None) -> SearchPage:
@@ -988,7 +1066,7 @@ def search(user: User | None, params: SearchParams, now: datetime | None = None)
         decode_cursor(params.cursor, params.order)  # a bad one is the field's error, found or not
     limit = max(1, min(params.limit, MAX_PAGE_SIZE))
     visible, values = readable_params(user, now or utcnow())
-    rows = _rows(terms, params, visible, values, limit)
+    rows, stats = _rows(terms, params, visible, values, limit)
     page = SearchPage(terms=terms)
     thread_ids = {e.thread_id for e, _v in rows[:limit] if e.kind == "message" and e.thread_id}
     titles = dict(
@@ -1010,7 +1088,7 @@ def search(user: User | None, params: SearchParams, now: datetime | None = None)
         key: float | str = (
             last_entry.created_at.isoformat() if params.order == "newest" else float(last_score)
         )
-        page.next_cursor = encode_cursor(params.order, key, last_entry.id)
+        page.next_cursor = encode_cursor(params.order, key, last_entry.id, stats)
     return page
 
 
@@ -1019,7 +1097,10 @@ def search(user: User | None, params: SearchParams, now: datetime | None = None)
 
 def _matches(word: str, terms: list[str]) -> bool:
     stem = stemming.stem(word) or stemming.fold(word)
-    return any(stem.startswith(t) or stemming.fold(word).startswith(t) for t in terms)
+    return any(
+        stem.startswith(t) or stemming.fold(word).startswith(t) or stem in stemming.whole_stems(t)
+        for t in terms
+    )
 
 
 def highlight(text: str, terms: list[str], length: int | None = None) -> Markup:

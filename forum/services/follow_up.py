@@ -48,7 +48,7 @@ from . import audit, moderation, throttle
 from .consultations import EditConflict, changed_fields, text_digest
 from .notifications import ACTION_KINDS, notify_people, notify_person, requote
 from .rendering import render_body
-from .transaction import insert_on_conflict, lock_row
+from .transaction import insert_on_conflict, lock_name, lock_row
 from .validation import chosen_commitments, clean_text
 
 STOCKHOLM = ZoneInfo("Europe/Stockholm")
@@ -370,6 +370,9 @@ def propose_action(user: User | None, data: ActionInput) -> Action:
     try:
         if not owner_side:
             _check_rate(user)
+        # ids in commit order (PostgreSQL): the API pages actions by id, so one committed
+        # after a larger id would never reach a client that asks for those after it
+        lock_name("actions")
         db.session.add(action)
         db.session.flush()
         _log(action, user, "created", "", title)

@@ -43,7 +43,7 @@ from . import audit, moderation, notifications, throttle
 from .names import shows_something
 from .rendering import MAX_BODY, MAX_DESCRIPTION, MAX_TITLE, render_body, replace_text
 from .slugs import free_slug
-from .transaction import insert_on_conflict, lock_person, lock_row
+from .transaction import insert_on_conflict, lock_name, lock_person, lock_row
 from .validation import check_characters, chosen_commitments, clean_text
 
 MAX_CLIENT_ID = 64
@@ -98,6 +98,9 @@ def create_forum(
     if again is not None:
         db.session.commit()
         return again
+    # ids in commit order (PostgreSQL): the API pages forums by id, so a forum committed
+    # after a larger id would never reach a client that asks for those after it
+    lock_name("forums")
     attempts = 1
     while True:
         slug = free_slug(  # a slug whose page is the forum's ("New" is not /forums/new)
@@ -178,12 +181,25 @@ def start_thread(
         return again
     thread.forum = forum
     thread.commitments = commitments
+    lock_forum_for_thread(forum.id)
     db.session.add(thread)
     db.session.flush()
     if body:
         _insert_message(user, thread, body, f"thread-{thread.id}-first", None, _LOOK_UP)  # type: ignore[arg-type]
     db.session.commit()
     return thread
+
+
+def lock_forum_for_thread(forum_id: int) -> None:
+    """Hold the forum's row until commit before a thread's INSERT draws its id (PostgreSQL),
+    as a message's id is drawn under its thread's row: the API pages a forum's threads by
+    id, so a thread committed after a larger id would never reach a client that asks for
+    those after it. FOR NO KEY UPDATE: rows that point at the forum can still be written.
+    SQLite has one writer at a time: its ids follow commit order already."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        db.session.execute(
+            select(Forum.id).where(Forum.id == forum_id).with_for_update(key_share=True)
+        )
 
 
 def _thread_just_started(user: User, forum: Forum, title: str, body: str) -> Thread | None:

@@ -32,7 +32,7 @@ from . import audit, consultations, notifications
 from .mail import queue_mail
 from .names import check_visible
 from .slugs import free_slug
-from .transaction import lock_row
+from .transaction import lock_name, lock_row
 from .validation import clean_text
 
 MAX_NAME = 200
@@ -251,6 +251,9 @@ def register_organisation(
         status=OrganisationStatus.pending,
         created_by_id=user.id,
     )
+    # ids in commit order (PostgreSQL): the API pages organisations by id, so one committed
+    # after a larger id would never reach a client that asks for those after it
+    lock_name("organisations")
     db.session.add(org)
     try:
         db.session.flush()
