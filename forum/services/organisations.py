@@ -31,6 +31,7 @@ from ..text import slugify
 from . import audit, consultations, notifications
 from .mail import queue_mail
 from .names import check_visible
+from .forums import REPEAT_WINDOW
 from .slugs import free_slug
 from .transaction import lock_name, lock_row
 from .validation import clean_text
@@ -238,6 +239,9 @@ def register_organisation(
     number = normalise_org_number(org_number)
     description = clean_text(description, "description", max_length=MAX_DESCRIPTION, required=False)
     site = clean_website(website)
+    again = _registration_just_made(user, name, form, number, description, site)
+    if again is not None:
+        return again  # the form sent again (a lost answer, a double tap): what it made
     duplicate = _("An organisation with that number is already registered.")
     if _number_taken(number):
         raise Conflict(duplicate, field="org_number")
@@ -275,6 +279,32 @@ def register_organisation(
     audit.record(user, "organisation.registered", "organisation", org.id, org.name)
     db.session.commit()
     return org
+
+
+def _registration_just_made(
+    user: User,
+    name: str,
+    form: OrganisationForm,
+    number: str,
+    description: str,
+    website: str | None,
+) -> Organisation | None:
+    """The registration this person made within REPEAT_WINDOW with these very details, still
+    waiting for review, if there is one (as a thread or forum sent twice is made once)."""
+    return db.session.scalar(
+        select(Organisation)
+        .where(
+            Organisation.created_by_id == user.id,
+            Organisation.status == OrganisationStatus.pending,
+            Organisation.org_number == number,
+            Organisation.name == name,
+            Organisation.form == form,
+            Organisation.description == description,
+            Organisation.website == website,
+            Organisation.created_at > utcnow() - REPEAT_WINDOW,
+        )
+        .limit(1)
+    )
 
 
 def _tell_organisation(org: Organisation, compose: Callable[[str], tuple[str, str]]) -> None:

@@ -309,6 +309,13 @@ class LogoutEverywhereForm(FlaskForm):
     """Only the CSRF token."""
 
 
+class CloseAccountForm(FlaskForm):
+    """The password that confirms closing one's account (checked by the service, which names
+    this field when it is wrong)."""
+
+    password = PasswordField(_l("Your password, to confirm"), id="close-password")
+
+
 # --- log in, register, log out -------------------------------------------------
 
 
@@ -420,17 +427,19 @@ def _settings_form() -> SettingsForm:
     )
 
 
-def _settings_page(
+def settings_page(
     settings_form: SettingsForm | None = None,
     password_form: PasswordForm | None = None,
     problem: str | None = None,
     status: int = 200,
+    close_form: CloseAccountForm | None = None,
 ):
     return render_template(
         "auth/settings.html",
         form=settings_form or _settings_form(),
         password_form=password_form or PasswordForm(formdata=None),
         everywhere_form=LogoutEverywhereForm(formdata=None),
+        close_form=close_form or CloseAccountForm(formdata=None),
         sessions=accounts.active_sessions(current_user),
         current_session=session.get("nonce"),
         device_label=accounts.device_label,
@@ -443,7 +452,7 @@ def _settings_page(
 def settings():
     """Display name, language and email notifications (the password has its own form)."""
     if request.method == "GET":
-        return _settings_page()
+        return settings_page()
     form = SettingsForm()
     problem = None
     if form.validate_on_submit():
@@ -460,7 +469,7 @@ def settings():
             refresh()  # the confirmation in the language just chosen
             flash(_("Your settings are saved."), "success")
             return redirect(url_for("auth.settings"), 303)
-    return _settings_page(settings_form=form, problem=problem, status=400)
+    return settings_page(settings_form=form, problem=problem, status=400)
 
 
 @bp.post("/settings/password")
@@ -483,7 +492,7 @@ def change_password():
             start_session(user, remember=has_remember_cookie())
             flash(_("Your password is changed. You were logged out everywhere else."), "success")
             return redirect(url_for("auth.settings"), 303)
-    return _settings_page(password_form=form, problem=problem, status=status)
+    return settings_page(password_form=form, problem=problem, status=status)
 
 
 @bp.post("/settings/logout-everywhere")
@@ -493,7 +502,7 @@ def logout_everywhere():
     and revoke its API tokens."""
     form = LogoutEverywhereForm()
     if not form.validate_on_submit():  # only fails on a bad CSRF token, normally caught earlier
-        return _settings_page(problem=_("The form had expired. Try again."), status=400)
+        return settings_page(problem=_("The form had expired. Try again."), status=400)
     message = _("You are logged out on all your devices.")
     accounts.log_out_everywhere(current_user._get_current_object())
     end_session()
@@ -507,7 +516,7 @@ def end_one_session(session_id: int):
     """End one of the person's sessions (a lost phone, a shared computer); its sockets close."""
     form = LogoutEverywhereForm()
     if not form.validate_on_submit():
-        return _settings_page(problem=_("The form had expired. Try again."), status=400)
+        return settings_page(problem=_("The form had expired. Try again."), status=400)
     try:
         row = accounts.end_session_by_id(current_user._get_current_object(), session_id)
     except NotFound:

@@ -25,7 +25,7 @@ from ..ids import whole_id
 from ..models import PersonalExport, User
 from ..services import exports, privacy
 from ..services.transaction import discard_changes
-from .auth import client_address, end_session
+from .auth import CloseAccountForm, client_address, end_session, settings_page
 
 bp = Blueprint("privacy", __name__)
 
@@ -103,16 +103,21 @@ def download_export(token: str):
 @login_required
 def close_account():
     """Close one's own account (the password confirms it)."""
-    form = PostForm()
+    form = CloseAccountForm()
     if not form.validate_on_submit():
         return redirect(url_for("auth.settings"), 303)
     try:
-        privacy.close_account(
-            current_user, current_user.id, request.form.get("password"), client_address()
-        )
+        privacy.close_account(current_user, current_user.id, form.password.data, client_address())
     except DomainError as err:
+        # the settings page again, the error at its field (a wrong password: the box to try
+        # again in) or at the top (the organisations it must hand over first)
         discard_changes()  # the person's and organisations' locks end before the page
-        return render_template("privacy/close_failed.html", message=err.message), 400
+        problem = None
+        if err.field == "password":
+            form.password.errors = [err.message]
+        else:
+            problem = err.message
+        return settings_page(close_form=form, problem=problem, status=400)
     end_session()
     flash(
         _("Your account is closed. Your posts stay as public records under a pseudonym."), "success"
