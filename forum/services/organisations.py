@@ -29,9 +29,9 @@ from ..models import (
 from ..models.base import utcnow
 from ..text import slugify
 from . import audit, consultations, notifications
+from .forums import REPEAT_WINDOW
 from .mail import queue_mail
 from .names import check_visible
-from .forums import REPEAT_WINDOW
 from .slugs import free_slug
 from .transaction import lock_name, lock_row
 from .validation import clean_text
