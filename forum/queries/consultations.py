@@ -28,6 +28,7 @@ from ..models import (
     MembershipStatus,
     Organisation,
     OrganisationStatus,
+    Phase,
     ResponseStatus,
     ResponseVersion,
     RoundNotice,
@@ -392,10 +393,15 @@ class InputOutcome:
     round: ConsultationRound
     response: ConsultationResponse
     feedback: list[ConsultationFeedback]
+    still_open: bool = False  # taking responses: listed for the organisation's members only
 
 
-def outcomes_for(organisation: Organisation) -> list[InputOutcome]:
-    """Every round the organisation submitted a response to, with the feedback (fixed queries)."""
+def outcomes_for(organisation: Organisation, user: User | None = None) -> list[InputOutcome]:
+    """Every round the organisation submitted a response to, with the feedback (fixed queries).
+
+    Who has responded to a round is public once it closes (as the round's page, the remiss
+    list, the exports and the API have it); a round still open is listed only for the
+    organisation's own members (`user`)."""
     responses = list(
         db.session.scalars(
             select(ConsultationResponse)
@@ -424,7 +430,19 @@ def outcomes_for(organisation: Organisation) -> list[InputOutcome]:
             .where(ConsultationFeedback.round_id.in_(published))
         ):
             feedback[item.round_id].append(item)
-    out = [InputOutcome(rounds[r.round_id], r, feedback[r.round_id]) for r in responses]
+    members = policy.organisation_role(user, organisation) in {"member", "admin"}
+    now = utcnow()
+    public = (Phase.closed, Phase.published)
+    out = [
+        InputOutcome(
+            rounds[r.round_id],
+            r,
+            feedback[r.round_id],
+            still_open=rounds[r.round_id].phase(now) not in public,
+        )
+        for r in responses
+        if members or rounds[r.round_id].phase(now) in public
+    ]
     out.sort(key=lambda o: o.round.closes_at, reverse=True)
     return out
 

@@ -52,6 +52,7 @@ from ..models.base import utcnow
 from ..queries.consultations import audience_orgs, get_round
 from ..queries.organisations import get_organisation
 from . import audit
+from .names import shows_something
 from .notifications import deliver
 from .rendering import render_body
 from .transaction import lock_for_check, lock_row
@@ -169,10 +170,11 @@ def _invited(ids: Iterable[int]) -> list[Organisation]:
     return found
 
 
-def _question_text(value: str | None, n: int, *, bidi: bool) -> str:
+def _question_text(value: str | None, n: int, *, bidi: bool, field: str = "questions") -> str:
     """A question's text or guidance, trimmed with LF line breaks; NUL, lone surrogates and
     (in the question itself, shown inline in headings, labels and lists) bidi controls
-    refused on the `questions` field, naming the question."""
+    refused on `field` (the round form's `questions`, a correction's `text`), naming the
+    question. Lengths are for the caller to check, on the text as returned."""
     value = normalise_line_breaks(value or "").strip()
     name = _("Question %(n)s", n=n)
     try:
@@ -180,8 +182,15 @@ def _question_text(value: str | None, n: int, *, bidi: bool) -> str:
         if bidi:
             check_no_bidi_controls(value, name)
     except Invalid as err:
-        raise Invalid(err.message, field="questions") from None
+        raise Invalid(err.message, field=field) from None
     return value
+
+
+def _require_visible(text: str, n: int, field: str) -> None:
+    """A question must show something: one of only invisible characters (U+200B, ...) would
+    be a blank heading and label on every page that asks it."""
+    if not shows_something(text):
+        raise Invalid(_("Question %(n)d has no visible text.", n=n), field=field)
 
 
 def _questions(items: list[tuple[str, str]]) -> list[tuple[str, str]]:
@@ -193,6 +202,7 @@ def _questions(items: list[tuple[str, str]]) -> list[tuple[str, str]]:
             continue
         if not text:
             raise Invalid(_("Question %(n)d has guidance but no question.", n=n), field="questions")
+        _require_visible(text, n, "questions")
         if len(text) > MAX_QUESTION or len(guidance) > MAX_QUESTION:
             raise Invalid(_("At most %(n)d characters.", n=MAX_QUESTION), field="questions")
         cleaned.append((text, guidance))
@@ -323,11 +333,110 @@ def create_round(user: User | None, data: RoundInput) -> ConsultationRound:
     return round_
 
 
-def update_round(user: User | None, round_id: int, data: RoundInput) -> ConsultationRound:
-    """Change a draft round (once open, its questions and audience are fixed)."""
+QUESTION_SLOTS = ("question-", "guidance-")
+
+
+def _ids_text(ids: Iterable[int]) -> str:
+    return ",".join(str(i) for i in sorted(set(ids)))
+
+
+def round_texts(round_: ConsultationRound) -> dict[str, str]:
+    """Each field of a draft round's edit form as text, by field name (question-<n> and
+    guidance-<n> by slot): what the form's `loaded-<field>` digests are of."""
+    texts = {
+        "title": round_.title,
+        "problem": round_.problem,
+        "background": round_.background,
+        "stage": round_.stage.value,
+        "decision_date": round_.decision_date.isoformat() if round_.decision_date else "",
+        "audience": round_.audience.value,
+        "invited": _ids_text(o.id for o in round_.invited),
+        "commitments": _ids_text(c.id for c in round_.commitments),
+        "opens_at": local_input(round_.opens_at),
+        "closes_at": local_input(round_.closes_at),
+        "department_id": str(round_.department_id or ""),
+    }
+    for n, question in enumerate(round_.questions, start=1):
+        texts[f"question-{n}"] = question.text
+        texts[f"guidance-{n}"] = question.guidance
+    return texts
+
+
+def _input_texts(data: RoundInput) -> dict[str, str]:
+    texts = {
+        "title": data.title,
+        "problem": data.problem,
+        "background": data.background,
+        "stage": data.stage,
+        "decision_date": data.decision_date,
+        "audience": data.audience,
+        "invited": _ids_text(data.invited_ids),
+        "commitments": _ids_text(data.commitment_ids),
+        "opens_at": data.opens_at,
+        "closes_at": data.closes_at,
+        "department_id": str(data.department_id or ""),
+    }
+    for n, (text, guidance) in enumerate(data.questions, start=1):
+        texts[f"question-{n}"] = text
+        texts[f"guidance-{n}"] = guidance
+    return texts
+
+
+def _merged_input(
+    round_: ConsultationRound, data: RoundInput, loaded: Mapping[str, str | None]
+) -> RoundInput:
+    """What to write of a form loaded earlier: the fields it changed, the stored round for the
+    rest (a colleague's save in between stays); a field both changed is an EditConflict."""
+    posted = _input_texts(data)
+    stored = round_texts(round_)
+    checked = {name: text for name, text in posted.items() if name in loaded}
+    write, conflicts = changed_fields(checked, stored, loaded)
+    if conflicts:
+        digests = {name: text_digest(text) for name, text in conflicts.items()}
+        raise EditConflict(_conflict_message(), conflicts, digests)
+    take = {
+        name: posted[name] if name in write or name not in loaded else stored.get(name, "")
+        for name in {*posted, *stored}
+    }
+    slots = max([0, *(int(n.split("-")[1]) for n in take if n.startswith(QUESTION_SLOTS))])
+    department = take["department_id"]
+    return RoundInput(
+        title=take["title"],
+        problem=take["problem"],
+        background=take["background"],
+        stage=take["stage"],
+        decision_date=take["decision_date"],
+        audience=take["audience"],
+        invited_ids=[int(i) for i in take["invited"].split(",") if i],
+        commitment_ids=[int(i) for i in take["commitments"].split(",") if i],
+        opens_at=take["opens_at"],
+        closes_at=take["closes_at"],
+        questions=[
+            (take.get(f"question-{n}", ""), take.get(f"guidance-{n}", ""))
+            for n in range(1, slots + 1)
+        ],
+        department_id=int(department) if department else None,
+    )
+
+
+def update_round(
+    user: User | None,
+    round_id: int,
+    data: RoundInput,
+    loaded: Mapping[str, str | None] | None = None,
+) -> ConsultationRound:
+    """Change a draft round (once open, its questions and audience are fixed).
+
+    With `loaded` (the digest of each field as the form showed it, by field name as in
+    round_texts) only the fields the official changed are written, and one another official
+    changed meanwhile is an EditConflict: nothing is saved. A field without a digest is
+    written as given.
+    """
     round_ = _managed(user, round_id)
     if round_.state != RoundState.draft:
         raise Conflict(_("Only a draft can be changed."))
+    if loaded is not None:
+        data = _merged_input(round_, data, loaded)
     _apply(round_, user, data)  # type: ignore[arg-type]
     thread = db.session.get(Thread, round_.thread_id) if round_.thread_id else None
     if thread is not None:
@@ -448,7 +557,9 @@ def _clean_answers(round_: ConsultationRound, answers: Mapping[int, str]) -> dic
     for question_id, body in answers.items():
         if question_id not in known:
             raise Invalid(_("Unknown question."), field="answers")
-        text = (body or "").strip()
+        # the line breaks as LF before the length is counted: a browser's textarea counts a
+        # line break as one character against its maxlength and sends it as CR LF (two)
+        text = normalise_line_breaks(body or "").strip()
         if len(text) > MAX_ANSWER:
             raise Invalid(
                 _("An answer can be at most %(n)d characters.", n=MAX_ANSWER),
@@ -509,6 +620,19 @@ def _conflict_message() -> str:
         "Someone else changed this after you opened the form, so nothing was saved. "
         "Their text is shown below yours: merge what you need and save again."
     )
+
+
+def draft_fingerprint(answers: Mapping[int, str], document_ids: Iterable[int] = ()) -> str:
+    """What a confirmation showed of a draft (answers and documents): submitting refuses a
+    draft changed since then."""
+    text = "\x1f".join(f"{qid}\x1e{body}" for qid, body in sorted(answers.items()))
+    text += "\x1d" + ",".join(str(i) for i in sorted(document_ids))
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+class DraftChanged(Conflict):
+    """The draft is not the one the person confirmed (someone saved or attached meanwhile):
+    nothing is submitted; they are to read it again."""
 
 
 def _response_row(round_: ConsultationRound, org: Organisation) -> ConsultationResponse:
@@ -578,8 +702,13 @@ def save_response(
     answers: Mapping[int, str],
     submit: bool = False,
     loaded: Mapping[int, str | None] | None = None,
+    confirmed: str | None = None,
 ) -> ConsultationResponse:
     """Save the organisation's draft answers; with `submit`, an admin files them as a version.
+
+    With `confirmed` (the draft_fingerprint of the draft a confirmation showed) the draft is
+    compared under the response's lock: one changed since (a colleague's save or document
+    that came after the page was read) is a DraftChanged and nothing is written.
 
     With `loaded` (the digest of each answer as the form showed it, see text_digest) only the
     answers the person changed are written, and an answer someone else changed meanwhile is
@@ -608,6 +737,13 @@ def save_response(
         raise Invalid(_("Answer at least one question before you submit."), field="answers")
     response = _response_row(round_, org)
     current = {a.question_id: a for a in response.answers}
+    if confirmed is not None:
+        stored = {q: a.body for q, a in current.items()}
+        documents = [d.id for d in _current_documents(response)]
+        if draft_fingerprint(stored, documents) != confirmed:
+            raise DraftChanged(
+                _("The draft changed after you were asked. Check it and confirm again.")
+            )
     if loaded is not None:
         write, conflicts = changed_fields(
             {f"answer-{q}": t for q, t in cleaned.items() if q in loaded},
@@ -1166,11 +1302,17 @@ def revise_text(user: User | None, round_id: int, part: str, text: str, reason: 
     elif part in ("problem", "background"):
         new = clean_text(text, "text", max_length=MAX_TEXT, required=part == "problem")
     else:
-        new = (text or "").strip()
+        # as when the round was made: line breaks as LF before the length is counted, and
+        # the question itself without bidi controls and with something to show
+        assert question is not None
+        asked = part.startswith("question")
+        new = _question_text(text, question.position, bidi=asked, field="text")
         if len(new) > MAX_QUESTION:
             raise Invalid(_("At most %(n)d characters.", n=MAX_QUESTION), field="text")
-        if part.startswith("question") and not new:
+        if asked and not new:
             raise Invalid(_("A question cannot be empty."), field="text")
+        if asked:
+            _require_visible(new, question.position, "text")
     if question is not None:
         attribute = "text" if part.startswith("question") else "guidance"
         old = getattr(question, attribute)

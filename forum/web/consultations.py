@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import re
 from collections.abc import Iterable
 from datetime import date
@@ -193,7 +192,14 @@ def _show_error(form: FlaskForm, err: DomainError, errors: dict[str, str]) -> No
         flash(err.message, "error")
 
 
-def _round_form_page(form: RoundForm, round_: ConsultationRound | None, status: int, errors):
+def _round_form_page(
+    form: RoundForm,
+    round_: ConsultationRound | None,
+    status: int,
+    errors,  # noqa: ANN001
+    digests: dict[str, str] | None = None,
+    conflicts: dict[str, str] | None = None,
+):
     questions = _posted_questions() if request.method == "POST" else []
     if not questions and round_ is not None:
         questions = [(q.text, q.guidance) for q in round_.questions]
@@ -204,8 +210,54 @@ def _round_form_page(form: RoundForm, round_: ConsultationRound | None, status: 
         round=round_,
         questions=questions,
         errors=errors,
+        digests=digests,
+        empty_digest=service.text_digest(""),
+        conflicts=conflicts or {},
         choose_department=policy.is_admin(current_user),
     ), status
+
+
+ROUND_FORM_FIELDS = (
+    "title",
+    "problem",
+    "background",
+    "stage",
+    "decision_date",
+    "audience",
+    "invited",
+    "commitments",
+    "opens_at",
+    "closes_at",
+    "department_id",
+)
+
+
+def _posted_round_digests() -> dict[str, str]:
+    """The `loaded-<field>` digests the edit form carries (those it has)."""
+    return {
+        key.removeprefix("loaded-"): value
+        for key, value in request.form.items()
+        if key.startswith("loaded-") and value
+    }
+
+
+def _round_conflict(form: RoundForm, err: service.EditConflict) -> dict[str, str]:
+    """A field another official saved after this form was loaded: the saved value under the
+    field, in words (a choice by its label); the question slots' are shown by the template."""
+    slots = {}
+    for name, current in err.current.items():
+        field = getattr(form, name, None) if name in ROUND_FORM_FIELDS else None
+        if field is None:
+            slots[name] = current
+            continue
+        labels = {str(c.value): str(c.label) for c in getattr(field, "choices", None) or []}
+        shown = ", ".join(labels.get(v, v) for v in current.split(",") if v) if labels else current
+        message = _(
+            "Someone else changed this after you opened the form. Saved now: %(text)s",
+            text=shown or "–",
+        )
+        field.errors = [*field.errors, message] if isinstance(field.errors, list) else [message]
+    return slots
 
 
 @bp.get("/consultations")
@@ -274,6 +326,9 @@ def edit(round_id: int):
     form = RoundForm(obj=None if request.method == "POST" else round_)
     _setup_choices(form)
     errors: dict[str, str] = {}
+    # the digest of each field as the form showed it: a colleague's save in between is kept
+    digests = {name: service.text_digest(t) for name, t in service.round_texts(round_).items()}
+    conflicts: dict[str, str] = {}
     if request.method == "GET":
         form.stage.data = round_.stage.value
         form.audience.data = round_.audience.value
@@ -283,20 +338,35 @@ def edit(round_id: int):
         form.decision_date.data = round_.decision_date.isoformat() if round_.decision_date else ""
         form.opens_at.data = service.local_input(round_.opens_at)
         form.closes_at.data = service.local_input(round_.closes_at)
-    elif form.validate_on_submit():
-        try:
-            service.update_round(current_user, round_id, _round_input(form))
-        except DomainError as err:
-            if err.status in (401, 403, 404):
-                raise
-            _show_error(form, err, errors)
-            discard_changes()  # the round as stored, with what was typed kept in the form
-            round_ = cq.get_round(viewer(), round_id)
-        else:
-            flash(_("The draft is saved."), "success")
-            return redirect(url_for("consultations.show", round_id=round_id))
-    status = 400 if request.method == "POST" else 200
-    return _round_form_page(form, round_, status, errors)
+    else:
+        loaded = _posted_round_digests()
+        if loaded:  # the text shown again is what was typed: so is the base it was typed on
+            empty = service.text_digest("")
+            digests = {name: loaded.get(name, empty) for name in digests} | loaded
+        status = 400
+        if form.validate_on_submit():
+            try:
+                service.update_round(
+                    current_user, round_id, _round_input(form), loaded=loaded or None
+                )
+            except service.EditConflict as err:
+                discard_changes()
+                flash(err.message, "error")
+                status = err.status
+                conflicts = _round_conflict(form, err)
+                digests.update(err.digests)  # saving again is taken as the merge
+                round_ = cq.get_round(viewer(), round_id)
+            except DomainError as err:
+                if err.status in (401, 403, 404):
+                    raise
+                _show_error(form, err, errors)
+                discard_changes()  # the round as stored, with what was typed kept in the form
+                round_ = cq.get_round(viewer(), round_id)
+            else:
+                flash(_("The draft is saved."), "success")
+                return redirect(url_for("consultations.show", round_id=round_id))
+        return _round_form_page(form, round_, status, errors, digests, conflicts)
+    return _round_form_page(form, round_, 200, errors, digests, conflicts)
 
 
 def _round_page(round_: ConsultationRound, status: int = 200):
@@ -692,12 +762,7 @@ def respond(round_id: int):
     ), status
 
 
-def draft_fingerprint(answers: dict[int, str], document_ids: Iterable[int] = ()) -> str:
-    """What the confirmation showed (answers and documents): submitting refuses a draft
-    changed since then."""
-    text = "\x1f".join(f"{qid}\x1e{body}" for qid, body in sorted(answers.items()))
-    text += "\x1d" + ",".join(str(i) for i in sorted(document_ids))
-    return hashlib.sha256(text.encode()).hexdigest()
+draft_fingerprint = service.draft_fingerprint
 
 
 @bp.route("/consultations/<int:round_id>/response/submit", methods=["GET", "POST"])
@@ -720,13 +785,19 @@ def confirm_submit(round_id: int):
         if not form.validate_on_submit():
             flash(_("The form had expired or was not sent from this site. Try again."), "error")
             return redirect(back)
+        again = url_for("consultations.confirm_submit", round_id=round_id, organisation=org.id)
         if request.form.get("fingerprint") != fingerprint:
             flash(_("The draft changed after you were asked. Check it and confirm again."), "error")
-            return redirect(
-                url_for("consultations.confirm_submit", round_id=round_id, organisation=org.id)
-            )
+            return redirect(again)
         try:
-            service.save_response(current_user, round_id, org.id, saved, submit=True)
+            # the draft read above is checked again under the response's lock: a colleague's
+            # save that came in between is never overwritten by this (older) copy of it
+            service.save_response(
+                current_user, round_id, org.id, saved, submit=True, confirmed=fingerprint
+            )
+        except service.DraftChanged as err:
+            flash(err.message, "error")
+            return redirect(again)
         except DomainError as err:
             if err.status in (401, 403, 404):
                 raise
@@ -783,6 +854,7 @@ def feedback(round_id: int):
     loaded: dict[str, str | None] = {}
     conflicts: dict[str, str] = {}
     conflict_message = ""
+    error_field: tuple[str | None, str] | None = None
     if request.method == "POST":
         publish = request.form.get("action") == "publish"
         loaded = _loaded(names)
@@ -804,7 +876,10 @@ def feedback(round_id: int):
             except DomainError as err:
                 if err.status in (401, 403, 404):
                     raise
-                flash(err.message, "error")
+                if err.field in names:  # a box's error: in the summary and under the box
+                    error_field = (err.field, err.message)
+                else:
+                    flash(err.message, "error")
                 status = err.status
             else:
                 if publish and round_.state != RoundState.published:
@@ -835,6 +910,7 @@ def feedback(round_id: int):
         digests=digests,
         conflicts=conflicts,
         conflict_message=conflict_message,
+        error_field=error_field,
         form=form,
     ), status
 
@@ -955,8 +1031,9 @@ def compilation_pdf(round_id: int):
 
 @bp.app_template_global()
 def consultation_outcomes(org: Organisation):
-    """For the organisation page: the rounds it answered and what happened with its input."""
-    return cq.outcomes_for(org)
+    """For the organisation page: the rounds it answered and what happened with its input
+    (a round still open only for the organisation's members)."""
+    return cq.outcomes_for(org, viewer())
 
 
 @bp.app_template_global()

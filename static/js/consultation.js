@@ -1,5 +1,6 @@
 // Live round page: joins the round's discussion thread room and shows phase changes,
-// submissions, reminders, feedback and new discussion messages as they happen.
+// submissions, reminders, feedback, changes to the round and new discussion messages as
+// they happen.
 // Messages are filled into the same server-rendered <template> as on the thread
 // page (templates/forums/_message.html), so the author's organisation and every
 // other part of a message look the same in both places.
@@ -92,6 +93,8 @@ function start(root) {
     }
     root.dataset.phase = event.phase;
     if (countEl && typeof event.responded === "number") countEl.textContent = String(event.responded);
+    // words per event (opened, closed, submitted, reminder, feedback, changed) in
+    // #consultation-strings, shown with the reload link and said in the live region
     const text = S[event.event] || "";
     if (text) {
       changedText.textContent = text;
