@@ -498,13 +498,21 @@ def can_appeal_by_link(action: ModerationAction, now: datetime) -> bool:
     return action.kind.value == "suspend" and action.in_force(now)
 
 
-def can_decide_appeal(
-    user: User | None, subject_id: int, forum: Forum | None, decided_by: int | None = None
-) -> bool:
-    """A moderator with the decision's scope, who is neither the person appealing nor the
-    one who made the decision (admins are site moderators: they decide when no other can)."""
-    if not _logged_in(user) or user.id in (subject_id, decided_by):  # type: ignore[union-attr]
+# The decisions about a person (not about a message or an action): who may make one, or
+# reverse it on appeal, is ranked (can_moderate_person).
+DECISIONS_ABOUT_PERSONS = frozenset({"warn", "mute", "suspend"})
+
+
+def can_decide_appeal(user: User | None, action: ModerationAction, forum: Forum | None) -> bool:
+    """A moderator who could have made the decision `action` in `forum` (the forum its thread
+    is in now, None for a site-wide one), who is neither the person appealing nor the one
+    who made it (admins are site moderators: they decide when no other can). A warning,
+    mute or suspension is reversed only by whom may impose and lift it: a forum moderator
+    decides no appeal about a fellow moderator, a site moderator none about an admin."""
+    if not _logged_in(user) or user.id in (action.subject_id, action.actor_id):  # type: ignore[union-attr]
         return False
+    if action.kind.value in DECISIONS_ABOUT_PERSONS:
+        return can_moderate_person(user, action.subject, forum)
     return is_forum_moderator(user, forum) if forum is not None else is_site_moderator(user)
 
 

@@ -7,7 +7,7 @@ messages or threads in it (tests count them).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from functools import cache
 from typing import Any
 
@@ -63,7 +63,9 @@ def _forum_filter(column, forum_ids: set[int] | None):
 def _message_options():
     return (
         joinedload(Message.author),
-        joinedload(Message.thread).joinedload(Thread.forum),
+        # the forum's moderators: whether the reader may warn or mute each author (the
+        # ranks of policy.can_moderate_person), in one more query however many forums
+        joinedload(Message.thread).joinedload(Thread.forum).selectinload(Forum.moderators),
     )
 
 
@@ -78,36 +80,113 @@ def _flags_for(user: User, forum_ids: set[int] | None) -> tuple[Any, ...]:
 
 
 def _appeals_for(user: User) -> tuple[Any, ...]:
-    """Open appeals `user` may decide: not their own, nor against their own decision."""
+    """Open appeals `user` may decide: not their own, nor against their own decision, nor
+    against a warning, mute or suspension they could not have made (policy.can_decide_appeal).
+    Needs Thread outer-joined on ModerationAction.thread_id (with _appeal_scope)."""
     return (
         *_appeal_open(),
         Appeal.user_id != user.id,
         or_(ModerationAction.actor_id.is_(None), ModerationAction.actor_id != user.id),
+        _outranked_by(user),
     )
+
+
+def _outranked_by(user: User) -> Any:
+    """In SQL, policy.can_moderate_person's ranks for the decisions about a person: an admin
+    is moderated by admins only, a forum's moderator (a site moderator is one everywhere)
+    by site moderators only. The forum is the appeal's (_appeal_forum_column)."""
+    if policy.is_admin(user):
+        return true()
+    above: Any = User.is_admin.is_(True)
+    if not policy.is_site_moderator(user):
+        above = or_(above, User.is_moderator.is_(True))
+    ranked: Any = select(User.id).where(User.id == ModerationAction.subject_id, above).exists()
+    if not policy.is_site_moderator(user):
+        from ..models.forums import forum_moderators
+
+        ranked = or_(
+            ranked,
+            select(forum_moderators.c.user_id)
+            .where(
+                forum_moderators.c.user_id == ModerationAction.subject_id,
+                forum_moderators.c.forum_id == _appeal_forum_column(),
+            )
+            .exists(),
+        )
+    about_persons = [ActionKind(kind) for kind in sorted(policy.DECISIONS_ABOUT_PERSONS)]
+    return or_(ModerationAction.kind.not_in(about_persons), ~ranked)
 
 
 def queue(user: User, limit: int = QUEUE_LIMIT) -> list[QueueItem]:
     """Messages with open flags in the forums `user` moderates: personal data first,
-    then the most flags, then the oldest."""
+    then the most flags, then the oldest (the first page of queue_page)."""
+    return queue_page(user, limit=limit)[0]
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def queue_page(
+    user: User, after: str | None = None, limit: int = QUEUE_LIMIT
+) -> tuple[list[QueueItem], str | None]:
+    """A page of the queue: the messages ranked after the cursor `after` (a previous page's
+    cursor; None, or one that does not parse, for the first page), and the cursor of the
+    next page (None on the last). Keyset paging on the ranking itself (personal data, the
+    number of flags, the first flag's time, the message's id), so it costs the same on
+    every page, and a message decided meanwhile moves none of the others to another page."""
     forum_ids = policy.moderated_forum_ids(user)
     personal = func.max(case((Flag.reason == FlagReason.personal_data, 1), else_=0))
+    flags = func.count(Flag.id)
+    first = func.min(Flag.created_at)
     ranked = (
         select(
             Flag.message_id,
             personal.label("personal"),
-            func.count(Flag.id).label("flags"),
-            func.min(Flag.created_at).label("first"),
+            flags.label("flags"),
+            first.label("first"),
         )
         .join(Message, Message.id == Flag.message_id)
         .join(Thread, Thread.id == Message.thread_id)
         .where(*_flags_for(user, forum_ids))
         .group_by(Flag.message_id)
-        .order_by(personal.desc(), func.count(Flag.id).desc(), func.min(Flag.created_at))
-        .limit(limit)
+        .order_by(personal.desc(), flags.desc(), first, Flag.message_id)
+        .limit(limit + 1)
     )
+    key = _queue_key(after)
+    if key is not None:
+        p, n, at, message_id = key
+        ranked = ranked.having(
+            or_(
+                personal < p,
+                and_(personal == p, flags < n),
+                and_(personal == p, flags == n, first > at),
+                and_(personal == p, flags == n, first == at, Flag.message_id > message_id),
+            )
+        )
     rows = db.session.execute(ranked).all()
+    more = len(rows) > limit
+    rows = rows[:limit]
     ids = [row.message_id for row in rows]
-    return items_for(ids, {row.message_id: bool(row.personal) for row in rows})
+    items = items_for(ids, {row.message_id: bool(row.personal) for row in rows})
+    if not more:
+        return items, None
+    last = rows[-1]
+    at = last.first if last.first.tzinfo is not None else last.first.replace(tzinfo=UTC)
+    micro = (at - _EPOCH) // timedelta(microseconds=1)
+    return items, f"{int(last.personal)}.{int(last.flags)}.{micro}.{last.message_id}"
+
+
+def _queue_key(cursor: str | None) -> tuple[int, int, datetime, int] | None:
+    """(personal, flags, first flag's time, message id) from a queue page's cursor."""
+    parts = (cursor or "").split(".")
+    if len(parts) != 4 or not all(p.isdigit() and len(p) < 19 for p in parts):
+        return None
+    personal, flags, micro, message_id = (int(p) for p in parts)
+    try:
+        at = _EPOCH + timedelta(microseconds=micro)
+    except OverflowError:
+        return None
+    return personal, flags, at, message_id
 
 
 def items_for(ids: list[int], personal: dict[int, bool] | None = None) -> list[QueueItem]:
@@ -225,10 +304,19 @@ def _appeal_open() -> tuple[Any, ...]:
 
 
 def pending_appeals(user: User) -> list[Appeal]:
-    """Undecided appeals that `user` may decide, oldest first."""
+    """Undecided appeals that `user` may decide, oldest first (the first page)."""
+    return pending_appeals_page(user)[0]
+
+
+def pending_appeals_page(
+    user: User, after: int | None = None, limit: int = QUEUE_LIMIT
+) -> tuple[list[Appeal], int | None]:
+    """A page of the undecided appeals `user` may decide, oldest first: those after the
+    appeal `after` (None: from the first), and where the next page starts (None: none)."""
     forum_ids = policy.moderated_forum_ids(user)
     scope = _appeal_scope(forum_ids)
-    return list(
+    since = true() if after is None else Appeal.id > after
+    found = list(
         db.session.scalars(
             select(Appeal)
             .join(ModerationAction, ModerationAction.id == Appeal.action_id)
@@ -240,11 +328,13 @@ def pending_appeals(user: User) -> list[Appeal]:
                 joinedload(Appeal.action).joinedload(ModerationAction.actor),
                 joinedload(Appeal.action).joinedload(ModerationAction.principle),
             )
-            .where(*_appeals_for(user), scope)
-            .order_by(Appeal.created_at)
-            .limit(QUEUE_LIMIT)
+            .where(*_appeals_for(user), scope, since)
+            .order_by(Appeal.id)  # ids are drawn in the order appeals are made
+            .limit(limit + 1)
         ).unique()
     )
+    more = len(found) > limit
+    return found[:limit], found[limit - 1].id if more else None
 
 
 def active_restrictions(user: User) -> list[ModerationAction]:
@@ -262,7 +352,11 @@ def active_restrictions(user: User) -> list[ModerationAction]:
     return list(
         db.session.scalars(
             select(ModerationAction)
-            .options(joinedload(ModerationAction.subject), joinedload(ModerationAction.forum))
+            .options(
+                joinedload(ModerationAction.subject),
+                # who may lift each mute (policy.can_moderate_person), in one more query
+                joinedload(ModerationAction.forum).selectinload(Forum.moderators),
+            )
             .where(
                 ModerationAction.kind.in_([ActionKind.mute, ActionKind.suspend]),
                 ModerationAction.reversed_at.is_(None),
@@ -353,10 +447,25 @@ def _day_start(day: date) -> datetime:
 # --- transparency -------------------------------------------------------------------
 
 
+STOCKHOLM = "Europe/Stockholm"
+
+
 def _month(column):
+    """The Stockholm month of a time, "YYYY-MM", in SQL; on SQLite (which knows no time
+    zones) the UTC hour, "YYYY-MM-DD HH", which _stockholm_month turns into one: Stockholm
+    is whole hours off UTC, so every UTC hour lies in one Stockholm month."""
     if db.engine.dialect.name == "sqlite":
-        return func.strftime("%Y-%m", column)
-    return func.to_char(func.timezone("UTC", column), "YYYY-MM")
+        return func.strftime("%Y-%m-%d %H", column)
+    return func.to_char(func.timezone(STOCKHOLM, column), "YYYY-MM")
+
+
+def _stockholm_month(bucket: str) -> str:
+    if len(bucket) == len("YYYY-MM"):
+        return bucket
+    from zoneinfo import ZoneInfo
+
+    hour = datetime.strptime(bucket, "%Y-%m-%d %H").replace(tzinfo=UTC)
+    return hour.astimezone(ZoneInfo(STOCKHOLM)).strftime("%Y-%m")
 
 
 # The audit actions the transparency page counts, per month; appeals from the same rows.
@@ -392,7 +501,8 @@ def transparency() -> dict[str, Any]:
         .where(AuditEntry.action.in_(TRANSPARENCY_ACTIONS))
         .group_by(month, AuditEntry.action)
     ):
-        by_month.setdefault(row.month, {})[row.action] = row[2]
+        counts = by_month.setdefault(_stockholm_month(row.month), {})
+        counts[row.action] = counts.get(row.action, 0) + row[2]
         totals[row.action] = totals.get(row.action, 0) + row[2]
     reasons = dict(
         db.session.execute(
@@ -473,8 +583,8 @@ def waiting_count(user: User) -> int:
 
 
 def get_action(user: User | None, action_id: int) -> ModerationAction:
-    """A moderation decision, for the person it concerns or a moderator who may decide on
-    it; else NotFound."""
+    """A moderation decision, for the person it concerns or a moderator of its forum (site
+    moderators for one without a forum); else NotFound."""
     policy.require_login(user)
     action = db.session.get(ModerationAction, action_id)
     if action is None:
@@ -487,8 +597,7 @@ def get_action(user: User | None, action_id: int) -> ModerationAction:
             raise NotFound(_("No such forum."))
     if not (
         policy.can_appeal(user, action.subject_id)
-        or policy.can_decide_appeal(user, action.subject_id, forum)
-        or (forum is None and policy.is_site_moderator(user))
+        or (policy.is_forum_moderator(user, forum) if forum else policy.is_site_moderator(user))
     ):
         raise NotFound(_("No such decision."))
     return action

@@ -10,7 +10,7 @@ ordinary one (`moderation.appeal`): once per decision, and into the moderators' 
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from flask import current_app
 from flask_babel import gettext as _
@@ -20,6 +20,7 @@ from sqlalchemy import select
 from .. import policy
 from ..errors import Conflict, DomainError, NotFound
 from ..extensions import db
+from ..formatting import local_datetime
 from ..links import path_for
 from ..models import ActionKind, Appeal, ModerationAction, User
 from ..models.base import utcnow
@@ -46,10 +47,12 @@ def link_path(action: ModerationAction) -> str:
     return path_for("moderation.appeal_by_link", token=token)
 
 
-def notice_text(reason: str) -> str:
-    """The suspension notice's text (in the current language): the reason, and what the link
-    after it is for."""
+def notice_text(reason: str, until: datetime | None = None) -> str:
+    """The suspension notice's text (in the current language and Stockholm time): when it
+    ends, the reason, and what the link after it is for."""
     days = LINK_MAX_AGE.days
+    if until is not None:
+        reason = _("Until %(time)s: %(reason)s", time=local_datetime(until), reason=reason)
     return _(
         "%(reason)s\n\nYou cannot log in while the suspension lasts. At the link below you can "
         "read the decision and appeal it, once, without logging in. The link works for "

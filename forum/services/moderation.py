@@ -15,7 +15,7 @@ from typing import Any, cast
 
 from flask import current_app
 from flask_babel import gettext as _
-from sqlalchemy import Table, func, select, update
+from sqlalchemy import Table, and_, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from .. import policy
@@ -47,7 +47,7 @@ from ..queries.moderation import appeal_forum_id, mute_in_force
 from ..text import excerpt
 from . import audit, notifications
 from .rendering import MAX_BODY, MAX_TITLE, replace_text
-from .transaction import lock_row
+from .transaction import lock_person, lock_row
 from .validation import clean_text
 
 MAX_REASON = 1000
@@ -583,7 +583,9 @@ def warn_person(
     forum_id: int | None = None,
     message_id: int | None = None,
 ) -> ModerationAction:
-    """Send a person a written warning (about a message, in a forum, or site-wide)."""
+    """Send a person a written warning (about a message, in a forum, or site-wide). The same
+    warning sent again by the same moderator soon after (a double tap, a form sent again
+    after its answer was lost) is the first one: no second notice or log entry."""
     policy.require_login(actor)
     assert actor is not None
     message = _message(actor, message_id) if message_id is not None else None
@@ -594,6 +596,11 @@ def warn_person(
         _("You may not warn this person here."),
     )
     text = _reason(reason, missing=_("Write the warning to the person."))
+    lock_person(person.id)  # two of the same warning at once: the second finds the first
+    again = _warning_just_sent(actor, person, text, message, forum)
+    if again is not None:
+        db.session.commit()
+        return again
     action = _record_action(
         actor,
         ActionKind.warn,
@@ -608,6 +615,38 @@ def warn_person(
     _tell(person, "moderation_warned", text, action)
     db.session.commit()
     return action
+
+
+def _warning_just_sent(
+    actor: User, person: User, text: str, message: Message | None, forum: Forum | None
+) -> ModerationAction | None:
+    """This warning, if `actor` sent it to `person` about the same message (or in the same
+    forum, or site-wide) within forums.REPEAT_WINDOW."""
+    from .forums import REPEAT_WINDOW  # noqa: PLC0415 (services.forums imports this module)
+
+    where = (
+        ModerationAction.message_id == message.id
+        if message is not None
+        else and_(
+            ModerationAction.message_id.is_(None),
+            ModerationAction.forum_id == forum.id
+            if forum is not None
+            else ModerationAction.forum_id.is_(None),
+        )
+    )
+    return db.session.scalar(
+        select(ModerationAction)
+        .where(
+            ModerationAction.kind == ActionKind.warn,
+            ModerationAction.actor_id == actor.id,
+            ModerationAction.subject_id == person.id,
+            ModerationAction.reason == text,
+            ModerationAction.created_at > utcnow() - REPEAT_WINDOW,
+            where,
+        )
+        .order_by(ModerationAction.id)
+        .limit(1)
+    )
 
 
 def _forum(forum_id: int | None) -> Forum | None:
@@ -634,6 +673,7 @@ def mute_person(
     )
     length = _duration(minutes)
     text = _reason(reason, missing=_("Write the reason for the mute."))
+    lock_person(person.id)  # two mutes at once: the second finds the first in force
     current = active_mute(person.id, forum.id)
     if current is not None:
         raise Conflict(
@@ -653,7 +693,7 @@ def mute_person(
         f"{text} (until {iso_utc(until)})",
         forum_id=forum.id,
     )
-    _tell(person, "moderation_muted", f"{forum.title}: {text}", action)
+    _tell(person, "moderation_muted", lambda: mute_notice(forum, until, text), action)
     db.session.commit()
     return action
 
@@ -679,6 +719,10 @@ def suspend_person(
     """Suspend an account for a time: no login, and every open socket is closed."""
     person, length, text = check_suspension(actor, person_id, minutes, reason)
     assert actor is not None
+    lock_person(person.id)  # confirmed twice at once: the second finds the first in force
+    db.session.refresh(person)
+    if person.is_suspended(utcnow()):
+        raise Conflict(_("%(name)s is already suspended.", name=person.display_name))
     now = utcnow()
     until = now + length
     person.suspended_until = until
@@ -688,7 +732,7 @@ def suspend_person(
 
     # they cannot log in: the notice links to the decision by a signed link that appeals it
     notifications.deliver(
-        [person], "moderation_suspended", lambda: notice_text(text), link_path(action)
+        [person], "moderation_suspended", lambda: notice_text(text, until), link_path(action)
     )
     db.session.commit()
     from .accounts import end_all_sessions
@@ -755,9 +799,34 @@ def lift_restriction(actor: User | None, action_id: int) -> ModerationAction:
     _lift(actor, action)
     name = "user.unsuspended" if action.kind == ActionKind.suspend else "user.unmuted"
     audit.record(actor, name, "user", action.subject_id, forum_id=action.forum_id)
-    _tell(action.subject, "moderation_lifted", "", action)
+    _tell(action.subject, "moderation_lifted", lambda: lifted_notice(action), action)
     db.session.commit()
     return action
+
+
+def mute_notice(forum: Forum, until: datetime, reason: str) -> str:
+    """A mute's notice, in the current language (`notifications.deliver` calls it in each
+    recipient's) and Stockholm time: where, until when, why."""
+    return _(
+        "%(forum)s, until %(time)s: %(reason)s",
+        forum=forum.title,
+        time=local_datetime(until),
+        reason=reason,
+    )
+
+
+def lifted_notice(action: ModerationAction) -> str:
+    """A lifted mute's or suspension's notice, in the current language: what was lifted."""
+    if action.kind == ActionKind.suspend:
+        return _(
+            "Your suspension until %(time)s is lifted: you can log in again.",
+            time=local_datetime(action.until),
+        )
+    return _(
+        "Your mute in %(forum)s until %(time)s is lifted: you can post there again.",
+        forum=action.forum.title if action.forum is not None else "",
+        time=local_datetime(action.until),
+    )
 
 
 # --- follow-up actions hidden -------------------------------------------------------
@@ -1100,8 +1169,7 @@ def may_decide_appeal(actor: User | None, item: Appeal) -> bool:
     """Whether `actor` may decide the appeal: the moderators of the forum the thread is in
     now decide, not those of where it was (NotFound if that forum is gone)."""
     action = item.action
-    forum = _forum(appeal_forum_id(action))
-    return policy.can_decide_appeal(actor, action.subject_id, forum, decided_by=action.actor_id)
+    return policy.can_decide_appeal(actor, action, _forum(appeal_forum_id(action)))
 
 
 def decide_appeal(

@@ -564,6 +564,8 @@ def sync_message_excerpts(message: Message) -> None:
     who may no longer read the thread (removed from an invite-only forum) gets no new text:
     their excerpt stays as it was (blank if the message is hidden or deleted) and their mail
     not yet sent is dropped. Digests are written from the stored excerpt when they go out.
+    The author's moderation notices about the message are left alone (and their mail): they
+    quote the decision's reason, a warning's or an appeal's words, never the message.
     Runs in the caller's transaction.
     """
     from ..models import MessageState, OutboxMail
@@ -571,7 +573,10 @@ def sync_message_excerpts(message: Message) -> None:
     visible = message.state == MessageState.visible
     text = excerpt(message.html) if visible else ""
     notes = db.session.scalars(
-        select(Notification).where(Notification.message_id == message.id)
+        select(Notification).where(
+            Notification.message_id == message.id,
+            Notification.kind.not_in(MODERATION_KINDS),
+        )
     ).all()
     if not notes:
         return

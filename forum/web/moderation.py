@@ -172,17 +172,26 @@ def _queue_page(
     with what was typed, also when it has just left the queue (another moderator hid the
     message or decided the appeal a moment earlier)."""
     _require_moderation()
-    items = mq.queue(current_user)
+    # a page further on: ?after= (the flagged messages') and ?appeals_after= (the appeals')
+    after = request.args.get("after")
+    items, more_items = mq.queue_page(current_user, after)
     if message_id is not None and message_id not in {i.message.id for i in items}:
         with contextlib.suppress(DomainError):
             items = mq.items_for([_moderated_message(message_id).id]) + items
-    appeals = mq.pending_appeals(current_user)
+    appeals_after = request.args.get("appeals_after", "")
+    appeals, more_appeals = mq.pending_appeals_page(
+        current_user,
+        int(appeals_after) if appeals_after.isdigit() and len(appeals_after) < 19 else None,
+    )
     if appeal_id is not None and appeal_id not in {a.id for a in appeals}:
         appeals = _decidable_appeals(appeal_id) + appeals
     return render_template(
         "moderation/queue.html",
         items=items,
         appeals=appeals,
+        more_items=more_items,
+        more_appeals=more_appeals,
+        paged=bool(after or appeals_after),
         labels=ACTION_LABELS,
         **_typed(refused, field_error),
         **_common(),
