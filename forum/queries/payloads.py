@@ -13,7 +13,7 @@ from typing import Any, NamedTuple, cast
 
 from flask_babel import force_locale, get_locale
 from flask_babel import gettext as _
-from sqlalchemy import Table, bindparam, select
+from sqlalchemy import Table, bindparam, inspect, select
 
 from ..extensions import db
 from ..formatting import LOCALES, iso_utc
@@ -30,6 +30,7 @@ from ..models import (
     Thread,
     User,
 )
+from ..models.base import utcnow
 from ..text import excerpt
 
 
@@ -114,6 +115,7 @@ class MessageRow(NamedTuple):
     reply_author_name: str | None
     reply_html: str | None
     reply_state: MessageState | None
+    changed_at: datetime | None
 
 
 def message_rows_select() -> Any:
@@ -145,6 +147,7 @@ def message_rows_select() -> Any:
             reply_author.c.display_name.label("reply_author_name"),
             reply.c.html.label("reply_html"),
             reply.c.state.label("reply_state"),
+            messages.c.changed_at,
         )
         .select_from(messages)
         .join(users, users.c.id == messages.c.author_id)
@@ -182,7 +185,17 @@ def payload_row(message: Message) -> MessageRow:
         reply.author.display_name if reply is not None else None,
         reply.html if reply is not None else None,
         reply.state if reply is not None else None,
+        _version(message),
     )
+
+
+def _version(message: Message) -> datetime | None:
+    """The message's `changed_at` as its payload's version: with changes not yet flushed
+    (an edit, a hide: the payload is built before the flush stamps it), now, which the
+    flush's stamp is at or after; a state read before it is older either way."""
+    if inspect(message).modified:
+        return utcnow()
+    return message.changed_at
 
 
 def message_dict(row: MessageRow, organisations: dict[int, str]) -> dict[str, Any]:
@@ -207,6 +220,7 @@ def message_dict(row: MessageRow, organisations: dict[int, str]) -> dict[str, An
         reply_author_name,
         reply_html,
         reply_state,
+        changed_at,
     ) = row
     visible = state == MessageState.visible
     quote = None
@@ -232,6 +246,9 @@ def message_dict(row: MessageRow, organisations: dict[int, str]) -> dict[str, An
         "state": state.value,
         "hidden_reason": None,
         "hidden_reasons": None,
+        # the state's version: a page shows no state older than the one it shows (an
+        # acknowledgement read before a change that reached the page live)
+        "changed_at": iso_utc(changed_at),
     }
     if state == MessageState.hidden:
         principle = None

@@ -122,12 +122,25 @@ def _flooder() -> str:
     return f"session:{key}" if key else f"address:{request.remote_addr}"
 
 
+def _ended_login() -> bool:
+    """Whether the session cookie names a login that no longer loads: the session ended
+    (idle, suspended, logged out everywhere) while this browser was away, and its socket
+    comes back with the old cookie."""
+    return "_user_id" in session and not current_user.is_authenticated
+
+
 def on_connect(auth: Any = None) -> bool:
     """Sent by every client when it connects; visitors may connect to read public threads.
-    A session disconnected for flooding is refused until its cool-off ends."""
+    A session disconnected for flooding is refused until its cool-off ends. A socket that
+    comes back with the cookie of a session that ended meanwhile is told `session:ended`
+    (as an open one is before it is closed) and stays connected as a visitor's: a page
+    drawn for the person stops offering to write, and one drawn for a visitor (the cookie
+    outlives the session) goes on reading public threads live."""
     if budget.cooling_off(_flooder()):
         return False
     fresh_user()
+    if _ended_login():
+        socketio.emit("session:ended", {}, to=request.sid)  # type: ignore[attr-defined]
     if current_app.config["FORUM_REDIS_URL"]:
         start_listener(current_app.config["FORUM_REDIS_URL"])
         presence.watch()  # resync and kept disconnects after a Redis outage

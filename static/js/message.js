@@ -7,6 +7,24 @@ export function slot(li, name) {
   return li.querySelector(`[data-slot="${name}"]`);
 }
 
+// A message's `changed_at` (ISO 8601 UTC to the microsecond, as forum/formatting.py's
+// iso_utc writes it) in microseconds since 1970; null when missing or unreadable.
+function version(changedAt) {
+  if (!changedAt) return null;
+  const [whole, fraction = ""] = String(changedAt).replace(/Z$/, "").split(".");
+  const ms = Date.parse(`${whole}Z`);
+  const micro = Number(fraction.padEnd(6, "0").slice(0, 6));
+  return Number.isFinite(ms) && Number.isFinite(micro) ? ms * 1000 + micro : null;
+}
+
+// Whether the state `m` is older than the one of `changedAt` (what a page shows or keeps):
+// an acknowledgement built from rows read before a change that reached the page live.
+export function olderThan(m, changedAt) {
+  const a = version(m.changed_at);
+  const b = version(changedAt);
+  return a !== null && b !== null && a < b;
+}
+
 // ctx: {viewerId, canModerate, notShown, timeFormat}
 export function fillMessage(li, m, ctx) {
   const mine = ctx.viewerId !== 0 && m.author.id === ctx.viewerId;
@@ -14,6 +32,7 @@ export function fillMessage(li, m, ctx) {
   li.dataset.id = String(m.id);
   li.dataset.authorId = String(m.author.id);
   li.dataset.state = m.state;
+  li.dataset.changedAt = m.changed_at || "";
   li.dataset.body = m.body || "";
   if (mine && m.client_id) li.dataset.clientId = m.client_id;
   const author = slot(li, "author");

@@ -97,20 +97,16 @@ function start(root) {
   }
 
   conn = connectThread({
-    socket, threadId, S, lastId: feedApi.lastId, cursorAtLoad: root.dataset.cursor,
+    socket, threadId, viewerId, S, lastId: feedApi.lastId, cursorAtLoad: root.dataset.cursor,
     on: {
       joined(ack) {
         ack.messages.forEach((m) => { feedApi.receive(m); outbox.confirm(m); });
         // edited, deleted, hidden, restored, redacted or reacted to while away: the
-        // current state of those this page shows; and one sent just before the page
-        // lost its connection whose broadcast never arrived (below `since`)
-        const oldest = document.querySelector("#feed li.message[data-id]");
-        const from = oldest ? Number(oldest.dataset.id) : 0;
+        // current state of those this page shows (or keeps behind "Show n new"); and one
+        // sent just before the page lost its connection whose broadcast never arrived
+        // (below `since`)
         (ack.changed || []).forEach((m) => {
-          if (m.id > from || document.getElementById(`m${m.id}`)) {
-            feedApi.receive(m);
-            outbox.confirm(m);
-          }
+          if (feedApi.change(m)) outbox.confirm(m);
         });
         applyThread(ack.thread);
         if (!ack.has_more) outbox.resendAll(); // once caught up (more pages follow)
@@ -134,9 +130,10 @@ function start(root) {
     outbox.confirm(message);
     feedApi.receive(message, { announce: true });
   });
+  // as a catch-up's `changed`: never past a pause, never above the oldest message loaded
   ["message:edited", "message:deleted", "message:hidden", "message:restored"].forEach((name) => {
     socket.on(name, (payload) => {
-      if (payload && payload.message) feedApi.upsert(payload.message);
+      if (payload && payload.message) feedApi.change(payload.message);
     });
   });
 

@@ -1,7 +1,7 @@
 // The thread's connection: joins the room (catching up by id and change cursor
 // after a reconnect), shows the connection state, and reports the server's thread
 // events (updated, revoked) to whoever listens.
-export function connectThread({ socket, threadId, S, lastId, cursorAtLoad, on }) {
+export function connectThread({ socket, threadId, viewerId, S, lastId, cursorAtLoad, on }) {
   const el = document.getElementById("connection");
   let ended = false;
   let revoked = false;
@@ -53,7 +53,7 @@ export function connectThread({ socket, threadId, S, lastId, cursorAtLoad, on })
       }
       retryDelay = 0;
       joined = true;
-      show("connected");
+      show(ended ? "ended" : "connected"); // a visitor's socket now: it reads, never sends
       if (ack.cursor) cursor = ack.cursor;
       on.joined(ack);
       if (ack.has_more && socket.connected) {
@@ -102,7 +102,14 @@ export function connectThread({ socket, threadId, S, lastId, cursorAtLoad, on })
     show("ended");
     if (first) document.dispatchEvent(new CustomEvent("thread:ended"));
   }
-  socket.on("session:ended", () => { end(); on.changed(); });
+  // Also told on connecting with the cookie of a session that ended while this page was
+  // away (asleep, offline); a page drawn for a visitor, whose cookie may still name that
+  // session, has no session to end and reads on.
+  socket.on("session:ended", () => {
+    if (!viewerId) return;
+    end();
+    on.changed();
+  });
   socket.io.on("reconnect_attempt", () => { if (!ended && !revoked) show("reconnecting"); });
   socket.on("thread:revoked", (event) => {
     if (event && Number(event.thread_id) === threadId) revoke();

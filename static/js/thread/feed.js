@@ -2,7 +2,7 @@
 // (filled from the page's <template>), keeps outgoing ones at the end, loads
 // older pages when scrolled to the top without moving what is on screen,
 // pauses live updates on request and moves the reader's unread marker.
-import { fillMessage, refreshQuotes, renderMessage } from "../message.js";
+import { fillMessage, olderThan, refreshQuotes, renderMessage } from "../message.js";
 import { format } from "../live.js";
 
 export function createFeed({ socket, threadId, viewerId, ctx, S, say, isJoined }) {
@@ -55,6 +55,7 @@ export function createFeed({ socket, threadId, viewerId, ctx, S, say, isJoined }
     if (m.thread_id !== threadId) return false;
     const existing = document.getElementById(`m${m.id}`);
     if (existing) {
+      if (olderThan(m, existing.dataset.changedAt)) return false; // a newer one is shown
       fillMessage(existing, m, ctx);
       refreshQuotes(feed, m, ctx);
       return false;
@@ -80,14 +81,36 @@ export function createFeed({ socket, threadId, viewerId, ctx, S, say, isJoined }
     return true;
   }
 
-  // A message from the server while paused waits behind the "Show n new" button.
+  // A message from the server while paused waits behind the "Show n new" button; a newer
+  // state of one waiting there (edited, hidden, deleted) replaces the waiting copy, so that
+  // "Show n new" shows it as it is now, not as it was sent.
   function receive(m, { announce = false } = {}) {
+    if (m.thread_id !== threadId) return;
+    const waiting = queued.findIndex((q) => q.id === m.id);
+    if (waiting >= 0) {
+      if (!olderThan(m, queued[waiting].changed_at)) queued[waiting] = m;
+      return;
+    }
     if (paused && m.author.id !== viewerId && !document.getElementById(`m${m.id}`)) {
-      if (!queued.some((q) => q.id === m.id)) queued.push(m);
+      queued.push(m);
       updateShowNew();
       return;
     }
     upsert(m, { announce });
+  }
+
+  // A change to a message (edited, deleted, hidden, restored; live or in a catch-up's
+  // `changed`): the copy on the page or waiting behind "Show n new" takes it, and one newer
+  // than the page comes in as a new one would. One older than the oldest loaded is left to
+  // "Show older messages": put at the top, it would become the page's first and the older
+  // pages would be asked for from it, skipping those between. Returns whether it was taken.
+  function change(m) {
+    if (m.thread_id !== threadId) return false;
+    const oldest = firstId();
+    const known = document.getElementById(`m${m.id}`) || queued.some((q) => q.id === m.id);
+    if (!known && oldest && m.id < oldest) return false;
+    receive(m);
+    return true;
   }
 
   function updateShowNew() {
@@ -177,5 +200,5 @@ export function createFeed({ socket, threadId, viewerId, ctx, S, say, isJoined }
   }
 
   updateNewestLink();
-  return { feed, upsert, receive, lastId, openAtStart, setLocked, toBottom, updateNewestLink };
+  return { feed, upsert, receive, change, lastId, openAtStart, setLocked, toBottom, updateNewestLink };
 }
