@@ -195,6 +195,24 @@ def test_a_forum_moderator_cannot_reverse_a_site_moderators_mute_of_a_fellow_mod
     )
 
 
+def test_an_appeal_is_told_only_to_those_who_may_decide_it(scene, app):
+    """The colleague's queue does not show the appeal of a fellow moderator's mute: neither
+    does a notice arrive for it (nor a live count that moves)."""
+    with app.test_request_context():
+        action = moderation.mute_person(
+            scene["site_mod"], scene["fmod"].id, scene["forum"].id, 60, "Tonen"
+        )
+        moderation.appeal(scene["fmod"], action.id, "Orättvist")
+    told = set(
+        _db.session.scalars(
+            select(Notification.user_id).where(Notification.kind == "moderation_appeal")
+        )
+    )
+    assert scene["colleague"].id not in told  # may not decide it
+    assert scene["site_mod"].id not in told  # made the decision
+    assert scene["admin"].id in told
+
+
 @pytest.mark.config(FORUM_MESSAGE_RATE_LIMIT=parse_rate_limit("off"))
 def test_the_queue_with_appeals_a_moderator_may_not_decide_costs_the_same_queries(
     make, app, client, auth, count_queries

@@ -991,6 +991,7 @@ def appeal(user: User | None, action_id: int, body: str | None) -> Appeal:
         raise Conflict(_("You have already appealed this decision.")) from None
     forum_id = appeal_forum_id(action)  # its thread's forum now: the thread may have moved
     audit.record(user, "appeal.submitted", "moderation_action", action.id, forum_id=forum_id)
+    forum = db.session.get(Forum, forum_id) if forum_id is not None else None
     notifications.tell_moderators(
         forum_id,
         "moderation_appeal",
@@ -998,6 +999,9 @@ def appeal(user: User | None, action_id: int, body: str | None) -> Appeal:
         path_for("moderation.queue"),
         actor=user,
         barred_id=action.actor_id,  # another moderator decides an appeal
+        # only those who could have made the decision (not a fellow forum moderator of
+        # the person muted): the others' queue does not show it
+        may_decide=lambda moderator: policy.can_decide_appeal(moderator, action, forum),
     )
     db.session.commit()
     return item

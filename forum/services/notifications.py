@@ -812,14 +812,20 @@ def tell_moderators(
     thread: Thread | None = None,
     message_id: int | None = None,
     barred_id: int | None = None,
+    may_decide: Callable[[User], bool] | None = None,
 ) -> None:
     """A flag or an appeal arrived: its moderators are told, and their header count moves live.
     With `message_id` the notice is tied to the message, so a later redaction or hiding
     rewrites its excerpt and its unsent mail as for every other notice of it. `barred_id`
     is a moderator who may not decide it (the flagged message's author, the appealed
-    decision's moderator): not told, as their queue does not show it."""
+    decision's moderator), and `may_decide` tells who may: the others are not told, as
+    their queue does not show it."""
     left_out = {actor.id if actor is not None else None, barred_id} - {None}
-    people = [u for u in moderators_of(forum_id) if u.id not in left_out]
+    people = [
+        u
+        for u in moderators_of(forum_id)
+        if u.id not in left_out and (may_decide is None or may_decide(u))
+    ]
     deliver(people, kind, excerpt_text, url, thread=thread, message_id=message_id)
     recount_for_moderators(people)
 
