@@ -73,6 +73,23 @@ def test_a_socket_back_with_an_ended_sessions_cookie_is_told_it_ended(app, make,
     again.disconnect()
 
 
+def test_the_first_page_after_the_session_ended_forgets_the_login(app, make, db):
+    """The cookie the next page sets no longer names the ended login, so this browser's
+    sockets are a visitor's from then on and are not told again that a session ended."""
+    alice, admin = make.user(name="Alice A"), make.user("admin")
+    thread = make.thread(author=make.user())
+    browser = _logged_in(app, alice)
+    _end(app, db, "suspended", alice, admin)
+    page = browser.get(f"/threads/{thread.id}")
+    assert page.status_code == 200 and "session=" in page.headers.get("Set-Cookie", "")
+    with browser.session_transaction() as kept:
+        assert "_user_id" not in kept and "nonce" not in kept
+    sock = socketio.test_client(app, flask_test_client=browser)
+    assert _told(sock) == []
+    assert sock.emit("join", {"thread_id": thread.id}, callback=True)["ok"]
+    sock.disconnect()
+
+
 def test_visitors_and_live_sessions_are_not_told_a_session_ended(app, make, socket_for):
     alice = make.user(name="Alice A")
     thread = make.thread(author=make.user())

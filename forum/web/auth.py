@@ -129,9 +129,22 @@ def _remember_cookie(value: str | None) -> None:
     g.remember_cookie = value if value is not None else ""
 
 
+def _is_socket(req) -> bool:  # noqa: ANN001 — a request or the socket's
+    return getattr(req, "sid", None) is not None or req.path.startswith("/socket.io")
+
+
 def load_user(user_id: str) -> User | None:
-    """Flask-Login's loader: the signed cookie names a server-side session that must be live."""
-    return accounts.session_user(session.get("nonce"), user_id)
+    """Flask-Login's loader: the signed cookie names a server-side session that must be live.
+
+    One that ended (idle, suspended, logged out everywhere) is forgotten by the cookie this
+    answer sets: the browser is a visitor's from now on, as its pages already are, and its
+    socket is not told again on every connect that a session ended (a socket cannot set a
+    cookie, and keeps the login it came with to be told so: realtime.handlers)."""
+    user = accounts.session_user(session.get("nonce"), user_id)
+    if user is None and not _is_socket(request):
+        for key in ("_user_id", "_fresh", "nonce"):
+            session.pop(key, None)
+    return user
 
 
 def load_user_from_remember_cookie(req) -> User | None:  # noqa: ANN001 — Flask-Login signature
@@ -139,7 +152,7 @@ def load_user_from_remember_cookie(req) -> User | None:  # noqa: ANN001 — Flas
     value = req.cookies.get(REMEMBER_COOKIE)
     if not value:
         return None
-    is_socket = getattr(req, "sid", None) is not None or req.path.startswith("/socket.io")
+    is_socket = _is_socket(req)
     found = accounts.use_remember_token(value, rotate=not is_socket)
     if found is None:
         if not is_socket:
