@@ -369,6 +369,23 @@ def test_two_officials_changing_different_fields_of_a_draft_keep_both(two_offici
     ]
 
 
+def test_questions_a_colleague_added_beyond_the_forms_empty_slots_are_kept(two_officials):
+    """The colleague added three questions (saving twice: a form has two empty slots); the
+    second official's form from before knows none of them and changes only the title."""
+    round_, (a, b), (form_a, form_b) = two_officials
+    url = f"/consultations/{round_.id}/edit"
+    form_a["question-3"], form_a["question-4"] = "Tredje?", "Fjärde?"
+    assert a.post(url, data=form_a).status_code == 302
+    again = edit_form(text(a.get(url)))
+    again["question-5"] = "Femte?"
+    assert a.post(url, data=again).status_code == 302
+    form_b["title"] = "Mötesplatser för unga 2027"
+    assert b.post(url, data=form_b).status_code == 302
+    stored = stored_round(round_.id)
+    assert stored.title == "Mötesplatser för unga 2027"
+    assert [q.text for q in stored.questions][2:] == ["Tredje?", "Fjärde?", "Femte?"]
+
+
 def test_two_officials_changing_the_same_question_is_a_conflict_that_keeps_both(two_officials):
     round_, (a, b), (form_a, form_b) = two_officials
     url = f"/consultations/{round_.id}/edit"

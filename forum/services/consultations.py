@@ -394,8 +394,13 @@ def _merged_input(
     if conflicts:
         digests = {name: text_digest(text) for name, text in conflicts.items()}
         raise EditConflict(_conflict_message(), conflicts, digests)
+    # the posted value where this form changed it, or where it is a field the form did not
+    # load (one without a digest: an older client); the stored one for the rest, questions a
+    # colleague added beyond this form's slots included
     take = {
-        name: posted[name] if name in write or name not in loaded else stored.get(name, "")
+        name: posted[name]
+        if name in write or (name in posted and name not in loaded)
+        else stored.get(name, "")
         for name in {*posted, *stored}
     }
     slots = max([0, *(int(n.split("-")[1]) for n in take if n.startswith(QUESTION_SLOTS))])
