@@ -17,10 +17,11 @@ from __future__ import annotations
 import re
 
 from sqlalchemy import func, select
-from support import PASSWORD
+from support import PASSWORD, steps_at_once, stored_count
 from test_organisations import registration
 
 from forum.models import Organisation, User
+from forum.services import organisations
 
 
 def text(response) -> str:
@@ -82,6 +83,25 @@ def test_a_registration_sent_again_leads_to_what_the_first_made(client, auth, ma
     changed = client.post("/organisations/new", data=registration(name="Ett annat namn"))
     assert changed.status_code == 400
     assert db.session.scalar(select(func.count()).select_from(Organisation)) == 1
+
+
+def test_a_registration_sent_twice_at_once_makes_one(app, make):
+    """A double tap: both requests found nothing made yet, and the second's insert broke the
+    number's unique index and answered "already registered". The second now waits for the
+    first (the person's row is locked first) and is answered with what it made."""
+    person = make.user()
+    made: list[int] = []
+
+    def step(user: User) -> None:
+        made.append(
+            organisations.register_organisation(
+                user, "Föreningen Dubbeltryck", "forening", "802456-1238"
+            ).id
+        )
+
+    assert steps_at_once(app, [step, step], [person.id] * 2) == ["ok", "ok"]
+    assert len(made) == 2 and made[0] == made[1]
+    assert stored_count(Organisation.name == "Föreningen Dubbeltryck") == 1
 
 
 def test_a_summary_link_to_a_group_goes_to_its_first_option(client, auth, make):

@@ -33,7 +33,7 @@ from .forums import REPEAT_WINDOW
 from .mail import queue_mail
 from .names import check_visible
 from .slugs import free_slug
-from .transaction import lock_name, lock_row
+from .transaction import lock_name, lock_person, lock_row
 from .validation import clean_text
 
 MAX_NAME = 200
@@ -239,6 +239,9 @@ def register_organisation(
     number = normalise_org_number(org_number)
     description = clean_text(description, "description", max_length=MAX_DESCRIPTION, required=False)
     site = clean_website(website)
+    # one registration of a person's at a time: of a form sent twice at once, the second
+    # waits here and then finds what the first made
+    lock_person(user.id)
     again = _registration_just_made(user, name, form, number, description, site)
     if again is not None:
         return again  # the form sent again (a lost answer, a double tap): what it made
