@@ -102,15 +102,13 @@ def _rewrite(before: Callable[[str], str], after: Callable[[str], str]) -> None:
                 sa.text("INSERT INTO search_fts (rowid, title, body) VALUES (:id, :title, :body)"),
                 values,
             )
-            conn.execute(
-                sa.text("INSERT OR IGNORE INTO search_terms (term) VALUES (:term)"),
-                [
-                    {"term": term}
-                    for term in sorted(
-                        {t for v in values for t in f"{v['title']} {v['body']}".split()}
-                    )
-                ],
-            )
+            # none, when every changed entry is only such words on the way down ("Hår!")
+            terms = sorted({t for v in values for t in f"{v['title']} {v['body']}".split()})
+            if terms:
+                conn.execute(
+                    sa.text("INSERT OR IGNORE INTO search_terms (term) VALUES (:term)"),
+                    [{"term": term} for term in terms],
+                )
 
 
 def _as_written(text: str) -> str:
