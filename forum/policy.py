@@ -486,6 +486,14 @@ def can_suspend(actor: User | None, person: User) -> bool:
     return can_moderate_person(actor, person, None)
 
 
+def can_lift(actor: User | None, action: ModerationAction) -> bool:
+    """End a mute or a suspension before its time: whoever may impose it (a suspension, site
+    moderators and admins; a mute, also the forum's moderators, not on a fellow moderator)."""
+    if action.kind.value == "suspend":
+        return can_suspend(actor, action.subject)
+    return can_moderate_person(actor, action.subject, action.forum)
+
+
 def can_appeal(user: User | None, subject_id: int) -> bool:
     """Only the person a decision concerns appeals it."""
     return _logged_in(user) and user.id == subject_id  # type: ignore[union-attr]

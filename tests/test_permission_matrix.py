@@ -622,6 +622,11 @@ EXPECTED: dict[str, Rule] = {
         ),
         lambda w: count(ModerationAction, ModerationAction.subject_id == w.author.id) == 1,
     ),
+    "lift a mute": Rule(
+        MODERATORS,  # the forum moderator who made it, and anyone who may mute the person
+        post("/moderation/actions/{w.mute}/lift"),
+        lambda w: fresh(ModerationAction, w.mute).reversed_at is not None,
+    ),
     "suspend an account": Rule(
         frozenset({"moderator", "admin"}),
         post(
@@ -831,6 +836,7 @@ def test_the_table_covers_every_role_and_every_policy_rule():
         "can_moderate_message": "hide a message",
         "can_moderate_person": "mute someone in the forum",
         "can_suspend": "suspend an account",
+        "can_lift": "lift a mute",
         "can_appeal": "appeal a decision",
         "can_decide_appeal": "decide an appeal",
         "can_see_redacted_original": "see a redacted message's original text",

@@ -785,13 +785,7 @@ def lift_restriction(actor: User | None, action_id: int) -> ModerationAction:
     action = db.session.get(ModerationAction, action_id)
     if action is None or action.kind not in (ActionKind.mute, ActionKind.suspend):
         raise NotFound(_("No such mute or suspension."))
-    forum = _forum(action.forum_id)
-    allowed = (
-        policy.can_suspend(actor, action.subject)
-        if action.kind == ActionKind.suspend
-        else policy.can_moderate_person(actor, action.subject, forum)
-    )
-    policy.require(allowed, _("You may not lift this."))
+    policy.require(policy.can_lift(actor, action), _("You may not lift this."))
     assert actor is not None
     lock_row(ModerationAction, action.id)  # deciding its appeal takes the same lock
     if not action.in_force(utcnow()):
