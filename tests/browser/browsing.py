@@ -37,6 +37,13 @@ def open_thread(page, world, thread_id: int | None = None) -> None:
     expect(page.locator("#connection")).to_have_attribute("data-state", "connected")
 
 
+def wait_until_live(page) -> None:
+    """Wait until the page's socket is connected (and so in the person's own room): a page
+    with no thread shows no connection state, and what is sent before it connects is not
+    announced on it (a loaded machine may take seconds)."""
+    page.wait_for_function("() => import('/static/js/live.js').then((m) => m.socket.connected)")
+
+
 def toggle_lock(moderator, world, thread_id: int) -> None:
     """Lock or unlock the thread as a moderator does, from the thread page's controls."""
     moderator.goto(f"{world.url}/threads/{thread_id}")

@@ -4,7 +4,7 @@ and that a live message's time reads as the server writes it."""
 from __future__ import annotations
 
 import pytest
-from browsing import login, open_thread, send
+from browsing import login, open_thread, send, wait_until_live
 from playwright.sync_api import expect
 
 pytestmark = pytest.mark.browser
@@ -47,6 +47,7 @@ def test_a_burst_of_messages_is_one_line_and_a_mention_here_is_read_once(world, 
     expect(bob.locator("#notify-announcer")).to_have_text("")
     # elsewhere the notification is what tells him
     bob.goto(f"{world.url}/forums")
+    wait_until_live(bob)
     send(alice, "Och nu, @bob.berg?")
     expect(bob.locator("#notify-announcer")).to_contain_text("Alice Andersson")
 
