@@ -53,7 +53,9 @@ function start(root) {
   });
   const typed = showPresence({ socket, threadId, S });
   composer = createComposer({ socket, threadId, S, outbox, feedApi, live, typed, say });
-  ctx.mine = wireReactions({ socket, list: document.getElementById("feed"), say, live });
+  ctx.mine = wireReactions({
+    socket, list: document.getElementById("feed"), say, live, waiting: feedApi.reacted,
+  });
 
   let composerClosed = false; // disabled (not hidden) by the thread closing: see applyThread
   function applyThread(thread) {

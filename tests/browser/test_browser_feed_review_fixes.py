@@ -196,3 +196,33 @@ def test_a_state_older_than_the_one_shown_is_not_shown_over_it(world, new_page):
     bob.evaluate(HEAR, ["message:restored", {"message": restored}])
     expect(item).to_have_attribute("data-state", "visible")
     expect(item.locator("[data-slot=body]")).to_have_text("Tillbaka")
+
+
+def test_a_reaction_to_a_message_waiting_behind_show_new_is_shown_with_it(world, new_page):
+    """Bob has paused the feed; Alice writes, and the moderator reacts to it on his page.
+    "Show new" shows the message with its reaction, not the counts it was sent with."""
+    thread_id, _ = _thread(world, "Pausat flöde och reaktioner")
+    alice, bob, mod = new_page("en"), new_page("en"), new_page("en")
+    login(alice, world, world.alice_email)
+    login(bob, world, world.bob_email)
+    login(mod, world, world.moderator_email)
+    for page in (alice, bob, mod):
+        open_thread(page, world, thread_id)
+    bob.click("#pause")
+    send(alice, "Reagera medan Bob pausar")
+    expect(message(bob, "Reagera medan Bob pausar")).to_have_count(0)
+    expect(bob.locator("#show-new")).to_be_visible()
+
+    theirs = message(mod, "Reagera medan Bob pausar", stored=True)
+    theirs.locator("[data-slot=reaction-picker] summary").click()
+    theirs.locator("button[data-reaction-pick='👍']").click()
+    expect(theirs.locator("button[data-reaction='👍']")).to_have_attribute("aria-pressed", "true")
+    # a message sent after the reaction: once it waits too, the reaction has reached Bob
+    send(alice, "Efter reaktionen")
+    expect(bob.locator("#show-new")).to_contain_text("2")
+
+    bob.click("#show-new")
+    thumbs = message(bob, "Reagera medan Bob pausar").locator("button[data-reaction='👍']")
+    expect(thumbs).to_be_visible()
+    expect(thumbs).to_have_attribute("aria-pressed", "false")  # the moderator's, not Bob's
+    expect(thumbs.locator("[data-reaction-count]")).to_have_text("1")

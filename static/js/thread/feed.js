@@ -113,6 +113,14 @@ export function createFeed({ socket, threadId, viewerId, ctx, S, say, isJoined }
     return true;
   }
 
+  // New reaction counts for a message waiting behind "Show n new": its copy takes them, so
+  // it shows them when shown (a broadcast's counts say nothing of whose they are: `mine`
+  // is the page's own memory, as for the messages on the page).
+  function reacted(id, reactions) {
+    const waiting = queued.find((q) => q.id === id);
+    if (waiting) waiting.reactions = reactions;
+  }
+
   function updateShowNew() {
     showNew.hidden = queued.length === 0;
     const n = queued.length;
@@ -200,5 +208,5 @@ export function createFeed({ socket, threadId, viewerId, ctx, S, say, isJoined }
   }
 
   updateNewestLink();
-  return { feed, upsert, receive, change, lastId, openAtStart, setLocked, toBottom, updateNewestLink };
+  return { feed, upsert, receive, change, reacted, lastId, openAtStart, setLocked, toBottom, updateNewestLink };
 }

@@ -18,7 +18,7 @@ function postWith(form, button) {
   chosen.remove(); // by Back would otherwise post it again beside the next button)
 }
 
-export function wireReactions({ socket, list, say, live }) {
+export function wireReactions({ socket, list, say, live, waiting = null }) {
   const mine = new Set();
   list.querySelectorAll("button[data-reaction][aria-pressed='true']").forEach((button) => {
     mine.add(`${button.closest("li.message").dataset.id}:${button.dataset.reaction}`);
@@ -71,6 +71,7 @@ export function wireReactions({ socket, list, say, live }) {
   socket.on("reaction:updated", ({ message_id: id, reactions }) => {
     const li = list.querySelector(`li.message[data-id="${id}"]`);
     if (li) applyReactions(li, reactions, mineOf);
+    else if (waiting) waiting(Number(id), reactions); // behind "Show n new"
   });
   return mineOf;
 }
