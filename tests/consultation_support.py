@@ -36,6 +36,20 @@ def local(delta: timedelta) -> str:
     return service.local_input(datetime.now(UTC) + delta)
 
 
+def consultation_people(make, locale: str | None = None) -> tuple:
+    """(an official, the organisation's admin, a member, the organisation): the cast of the
+    consultation tests; with `locale`, the three read their notices and mail in it."""
+    official = make.user("official")
+    chair = make.user(name="Olle Ordförande")
+    member = make.user(name="Mira Medlem")
+    org = make.organisation(admin=chair, members=[member], name="Föreningen Gemenskap")
+    if locale is not None:
+        for person in (official, chair, member):
+            person.locale = locale
+        db.session.commit()
+    return official, chair, member, org
+
+
 def round_input(make, **overrides) -> service.RoundInput:
     data = {
         "title": "Mötesplatser för unga",

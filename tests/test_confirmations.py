@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from consultation_support import english, make_round, respond
+from consultation_support import consultation_people, english, make_round, respond
 from sqlalchemy import func, select
 
 from forum.extensions import db
@@ -36,11 +36,7 @@ def _english(client):
 
 @pytest.fixture
 def people(make):
-    official = make.user("official")
-    chair = make.user(name="Olle Ordförande")
-    member = make.user(name="Mira Medlem")
-    org = make.organisation(admin=chair, members=[member], name="Föreningen Gemenskap")
-    return official, chair, member, org
+    return consultation_people(make)
 
 
 # --- submitting a formal response ------------------------------------------------------------

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from consultation_support import (
+    consultation_people,
     english,
     expire_deadline,
     local,
@@ -43,11 +44,7 @@ def _english(client):
 
 @pytest.fixture
 def people(make):
-    official = make.user("official")
-    chair = make.user(name="Olle Ordförande")
-    member = make.user(name="Mira Medlem")
-    org = make.organisation(admin=chair, members=[member], name="Föreningen Gemenskap")
-    return official, chair, member, org
+    return consultation_people(make)
 
 
 def text(response) -> str:

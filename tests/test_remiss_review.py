@@ -8,7 +8,7 @@ import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from consultation_support import english, local, make_round, respond
+from consultation_support import consultation_people, english, local, make_round, respond
 from sqlalchemy import select
 from support import Auth
 
@@ -28,14 +28,8 @@ def _setup(app, client, tmp_path):
 
 @pytest.fixture
 def people(make):
-    official = make.user("official")
-    chair = make.user(name="Olle Ordförande")
-    member = make.user(name="Mira Medlem")
-    org = make.organisation(admin=chair, members=[member], name="Föreningen Gemenskap")
-    for person in (official, chair, member):
-        person.locale = "en"
-    _db.session.commit()
-    return official, chair, member, org
+    # notices and mail in English, so the assertions read plainly
+    return consultation_people(make, "en")
 
 
 def text(response) -> str:

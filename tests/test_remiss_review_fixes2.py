@@ -11,7 +11,7 @@ import re
 from pathlib import Path
 
 import pytest
-from consultation_support import english, in_english, make_round, respond
+from consultation_support import consultation_people, english, in_english, make_round, respond
 from sqlalchemy import select
 from support import Auth, at_once
 
@@ -30,11 +30,7 @@ def _english(client):
 @pytest.fixture
 def people(make):
     """(official, the organisation's admin, a member, the organisation)."""
-    official = make.user("official")
-    chair = make.user(name="Olle Ordförande")
-    member = make.user(name="Mira Medlem")
-    org = make.organisation(admin=chair, members=[member], name="Föreningen Gemenskap")
-    return official, chair, member, org
+    return consultation_people(make)
 
 
 def text(response) -> str:
