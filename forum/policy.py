@@ -369,13 +369,16 @@ def can_propose_action(user: User | None, thread: Thread | None) -> bool:
 
 
 def is_action_owner_side(user: User | None, action: Action) -> bool:
-    """Officials of the owning department, admins of the owning organisation, site admins."""
+    """Officials of the owning department, admins of the owning organisation while it is
+    verified (a rejected one speaks for nothing, as in can_act_for_organisation), site
+    admins."""
     if is_admin(user):
         return True
     if action.owner_department_id is not None:
         return is_official(user) and user.department_id == action.owner_department_id  # type: ignore[union-attr]
-    if action.owner_organisation is not None:
-        return organisation_role(user, action.owner_organisation) == "admin"
+    org = action.owner_organisation
+    if org is not None:
+        return org.is_verified and organisation_role(user, org) == "admin"
     return False
 
 

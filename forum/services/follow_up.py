@@ -837,9 +837,12 @@ def owner_people(action: Action) -> list[User]:
 
 
 def _owner_side(action: Action) -> list[User]:
-    """The department's officials, or the organisation's admins."""
+    """The department's officials, or the organisation's admins (none while it is not
+    verified: they may not act for it, so they are not reminded or asked either)."""
     if action.owner_department_id is not None:
         query = select(User).where(User.department_id == action.owner_department_id)
+    elif action.owner_organisation is None or not action.owner_organisation.is_verified:
+        return []
     else:
         query = (
             select(User)
