@@ -755,6 +755,14 @@ def save_response(
             {f"answer-{q}": a.body for q, a in current.items()},
             {f"answer-{q}": d for q, d in loaded.items()},
         )
+        if submit:
+            # what is filed is what the sender has read: an answer someone else changed
+            # since (which the sender left as it was) would otherwise go out unseen
+            for q, text in cleaned.items():
+                stored_text = current[q].body if q in current else ""
+                unseen = text_digest(stored_text) != (loaded.get(q) or text_digest(""))
+                if q in loaded and unseen and text_digest(text) != text_digest(stored_text):
+                    conflicts.setdefault(f"answer-{q}", stored_text)
         if conflicts:
             digests = {name: text_digest(text) for name, text in conflicts.items()}
             raise EditConflict(_conflict_message(), conflicts, digests)
@@ -762,6 +770,9 @@ def save_response(
         if not cleaned and not submit:  # saved again unchanged: nothing to tell anyone
             db.session.commit()
             return response
+    if submit and not any(({q: a.body for q, a in current.items()} | cleaned).values()):
+        # every answer blank once this post is merged (a colleague cleared the one it left)
+        raise Invalid(_("Answer at least one question before you submit."), field="answers")
     for question_id, text in cleaned.items():
         if question_id in current:
             current[question_id].body = text

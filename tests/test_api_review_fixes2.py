@@ -1,0 +1,99 @@
+"""The API's `respond` side, as a review found it: a submit filed a colleague's text that
+the client had never read (it sent its own, unchanged from what it had read), and a submit
+whose answers a colleague had meanwhile cleared filed a blank response, which the web
+refuses ("Answer at least one question")."""
+
+from __future__ import annotations
+
+import pytest
+from consultation_support import make_round
+from sqlalchemy import func, select
+
+from forum.config import parse_rate_limit
+from forum.extensions import db
+from forum.models import ResponseVersion
+from forum.services import api_tokens
+from forum.services import consultations as service
+
+pytestmark = pytest.mark.config(FORUM_MESSAGE_RATE_LIMIT=parse_rate_limit("off"))
+
+
+@pytest.fixture
+def scene(app, make):
+    """A round, the organisation's admin with a read+respond token, and a member (Bo) who
+    works on the same draft in the browser; the client has saved its answer to question 1."""
+    admin, bo = make.user(), make.user()
+    org = make.organisation(admin=admin, members=[bo])
+    round_ = make_round(app, make, make.user("official"))
+    with app.test_request_context():
+        _token, raw = api_tokens.create_token(admin, "system", ("read", "respond"), org.id)
+    return {
+        "app": app,
+        "bo": bo,
+        "org": org,
+        "round": round_,
+        "headers": {"Authorization": f"Bearer {raw}"},
+        "url": f"/api/v1/consultations/{round_.id}/responses",
+        "question": round_.questions[0].id,
+    }
+
+
+def save(client, w, text: str, **extra) -> dict:
+    body = {"answers": [{"question_id": w["question"], "text": text, **extra}]}
+    answer = client.post(w["url"], json=body, headers=w["headers"])
+    assert answer.status_code == 200, answer.get_data(as_text=True)
+    return {a["question_id"]: a["digest"] for a in answer.get_json()["answers"]}
+
+
+def bo_writes(w, text: str, digest: str) -> None:
+    with w["app"].test_request_context():
+        service.save_response(
+            w["bo"],
+            w["round"].id,
+            w["org"].id,
+            {w["question"]: text},
+            loaded={w["question"]: digest},
+        )
+
+
+def versions() -> int:
+    db.session.expire_all()
+    return db.session.scalar(select(func.count()).select_from(ResponseVersion))
+
+
+def submit(client, w, text: str, base: str):
+    body = {"answers": [{"question_id": w["question"], "text": text, "base": base}], "submit": True}
+    return client.post(w["url"], json=body, headers=w["headers"])
+
+
+def test_a_submit_does_not_file_a_colleagues_text_the_client_never_read(client, scene):
+    w = scene
+    digest = save(client, w, "Vårt svar")[w["question"]]
+    bo_writes(w, "Bos helt andra text", digest)
+    refused = submit(client, w, "Vårt svar", digest)
+    assert refused.status_code == 409
+    error = refused.get_json()["error"]
+    assert error["code"] == "conflict"
+    assert "Bos helt andra text" in str(error["conflicts"])  # what to read before filing
+    assert versions() == 0
+    # having read it (its digest as the base), the client files it
+    current = client.get(w["url"] + "/own", headers=w["headers"]).get_json()
+    now = {a["question_id"]: a["digest"] for a in current["answers"]}[w["question"]]
+    assert submit(client, w, "Bos helt andra text", now).status_code == 200
+    assert versions() == 1
+
+
+def test_a_submit_of_answers_a_colleague_cleared_files_nothing(client, scene):
+    w = scene
+    digest = save(client, w, "Vårt svar")[w["question"]]
+    bo_writes(w, "", digest)
+    refused = submit(client, w, "Vårt svar", digest)
+    assert refused.status_code in (409, 422)
+    assert versions() == 0
+
+
+def test_an_unchanged_draft_the_client_read_is_filed(client, scene):
+    w = scene
+    digest = save(client, w, "Vårt svar")[w["question"]]
+    assert submit(client, w, "Vårt svar", digest).status_code == 200
+    assert versions() == 1
