@@ -97,3 +97,25 @@ def test_an_unchanged_draft_the_client_read_is_filed(client, scene):
     digest = save(client, w, "Vårt svar")[w["question"]]
     assert submit(client, w, "Vårt svar", digest).status_code == 200
     assert versions() == 1
+
+
+def test_the_tokens_page_says_which_organisation_a_token_acts_for(app, make, client, auth):
+    """Someone in two organisations could not tell which token answers for which."""
+    person = make.user()
+    first = make.organisation(admin=person, name="Läxhjälpen")
+    second = make.organisation(admin=person, name="Språkcaféet")
+    with app.test_request_context():
+        api_tokens.create_token(person, "ärenden", ("read", "respond"), first.id)
+        api_tokens.create_token(person, "statistik", ("read",), None)
+        api_tokens.create_token(person, "svar", ("respond",), second.id)
+    auth.login(person)
+    table = client.get("/settings/tokens").get_data(as_text=True).split('id="list-heading"')[1]
+    rows = [row.split("</tr>")[0] for row in table.split("<tr>")[2:]]
+    acts_for = {
+        name: row
+        for name in ("ärenden", "statistik", "svar")
+        for row in rows
+        if f"<td>{name}</td>" in row
+    }
+    assert "Läxhjälpen" in acts_for["ärenden"] and "Språkcaféet" in acts_for["svar"]
+    assert "Läxhjälpen" not in acts_for["statistik"] and "Språkcaféet" not in acts_for["statistik"]

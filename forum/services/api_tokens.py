@@ -8,6 +8,7 @@ from collections.abc import Iterable
 
 from flask_babel import gettext as _
 from sqlalchemy import select
+from sqlalchemy.orm import joinedload
 
 from .. import policy
 from ..errors import AuthRequired, Invalid, NotFound
@@ -102,7 +103,10 @@ def revoke_all_tokens(user: User, actor: User | None, why: str) -> int:
 def tokens_of(user: User) -> list[ApiToken]:
     return list(
         db.session.scalars(
-            select(ApiToken).where(ApiToken.user_id == user.id).order_by(ApiToken.id.desc())
+            select(ApiToken)
+            .where(ApiToken.user_id == user.id)
+            .options(joinedload(ApiToken.organisation))  # named in the list, in one query
+            .order_by(ApiToken.id.desc())
         )
     )
 
