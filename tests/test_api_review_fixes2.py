@@ -119,3 +119,17 @@ def test_the_tokens_page_says_which_organisation_a_token_acts_for(app, make, cli
     }
     assert "Läxhjälpen" in acts_for["ärenden"] and "Språkcaféet" in acts_for["svar"]
     assert "Läxhjälpen" not in acts_for["statistik"] and "Språkcaféet" not in acts_for["statistik"]
+
+
+def test_an_answer_with_crlf_line_breaks_is_counted_as_the_form_counts_it(client, scene):
+    """A Windows script's CR LF line breaks counted twice: an answer the web form and the
+    service take was a 422 from the API. One longer than the limit is still refused."""
+    w = scene
+    text = ("a" * 98 + "\r\n") * (service.MAX_ANSWER // 99)
+    text += "a" * (service.MAX_ANSWER - len(text.replace("\r\n", "\n")))
+    assert len(text) > service.MAX_ANSWER == len(text.replace("\r\n", "\n"))
+    save(client, w, text)
+    too_long = {"answers": [{"question_id": w["question"], "text": text + "b"}]}
+    refused = client.post(w["url"], json=too_long, headers=w["headers"])
+    assert refused.status_code == 422
+    assert refused.get_json()["error"]["field"] == "answers.0.text"

@@ -6,6 +6,13 @@ from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
 
 from ..ids import MAX_ID
 from ..services.consultations import MAX_ANSWER
+from ..services.validation import normalise_line_breaks
+
+
+def answer_length(value: str) -> None:
+    """An answer's length as the service and the web form's box count it."""
+    if len(normalise_line_breaks(value).strip()) > MAX_ANSWER:
+        raise ValidationError(f"Longer than {MAX_ANSWER} characters.")
 
 
 def no_nul(value: str) -> None:
@@ -318,11 +325,20 @@ class AnswerInput(Base):
     question_id = fields.Int(strict=True, required=True, validate=validate.Range(min=1, max=MAX_ID))
     text = fields.Str(
         required=True,
-        # the service's own limit, so the document promises what is accepted
-        validate=[validate.Length(max=MAX_ANSWER), validate.Regexp(TEXT_PATTERN), no_nul],
+        # the service's own limit, counted as the service counts it (a CR LF line break is
+        # one character, the outer whitespace is trimmed), so the document promises what is
+        # accepted; the raw text can be at most twice that (every character a CR LF)
+        validate=[
+            validate.Length(max=2 * MAX_ANSWER),
+            answer_length,
+            validate.Regexp(TEXT_PATTERN),
+            no_nul,
+        ],
         metadata={
-            "description": f"markdown, at most {MAX_ANSWER} characters; no NUL characters "
-            "and no lone surrogates"
+            "description": f"markdown, at most {MAX_ANSWER} characters, a line break counted "
+            "as one and the outer whitespace not at all; no NUL characters and no lone "
+            "surrogates",
+            "maxLength": MAX_ANSWER,  # what to aim for (a CR LF text may be longer raw)
         },
     )
     base = fields.Str(
