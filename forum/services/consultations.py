@@ -770,9 +770,6 @@ def save_response(
         if not cleaned and not submit:  # saved again unchanged: nothing to tell anyone
             db.session.commit()
             return response
-    if submit and not any(({q: a.body for q, a in current.items()} | cleaned).values()):
-        # every answer blank once this post is merged (a colleague cleared the one it left)
-        raise Invalid(_("Answer at least one question before you submit."), field="answers")
     for question_id, text in cleaned.items():
         if question_id in current:
             current[question_id].body = text

@@ -992,9 +992,8 @@ def appeal(user: User | None, action_id: int, body: str | None) -> Appeal:
         text[:300],
         path_for("moderation.queue"),
         actor=user,
-        barred_id=action.actor_id,  # another moderator decides an appeal
-        # only those who could have made the decision (not a fellow forum moderator of
-        # the person muted): the others' queue does not show it
+        # only those who could have made the decision, not the one who made it (nor a
+        # fellow forum moderator of the person muted): the others' queue does not show it
         may_decide=lambda moderator: policy.can_decide_appeal(moderator, action, forum),
     )
     db.session.commit()
