@@ -143,6 +143,8 @@ def iso_utc(value: datetime | None) -> str | None:
     """ISO 8601 UTC with a Z, as the socket protocol carries times."""
     if value is None:
         return None
+    if value.tzinfo is None:  # a UTC time that lost its zone (SQLite's max() of a column)
+        value = value.replace(tzinfo=UTC)
     return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 

@@ -15,6 +15,7 @@ from support import Auth, at_once
 
 from forum.config import parse_rate_limit
 from forum.errors import Invalid, RateLimited
+from forum.formatting import iso_utc
 from forum.models import (
     Appeal,
     AuditEntry,
@@ -638,6 +639,40 @@ def test_muting_twice_is_a_conflict_and_lifting_ends_it(scene, client, auth, db,
     assert client.post(f"/moderation/actions/{mute.id}/lift").status_code == 302
     assert client.post(f"/moderation/actions/{mute.id}/lift").status_code == 409
     assert send(socket_for(scene.author), scene.thread)["ok"]
+
+
+def test_a_mute_and_its_lifting_reach_the_persons_open_pages(
+    scene, make, client, auth, db, socket_for
+):
+    """A thread page open when the mute is imposed learns it at once (its box goes), and
+    one open when it is lifted learns that (its box comes back); a join says it too, for a
+    page that was away when it happened. Nobody else is told."""
+    person = socket_for(scene.author)
+    joined = person.emit("join", {"thread_id": scene.thread.id}, callback=True)
+    assert joined["ok"] and joined["muted_until"] is None
+    bystander = socket_for(make.user())
+    assert bystander.emit("join", {"thread_id": scene.thread.id}, callback=True)["ok"]
+    person.get_received()
+    bystander.get_received()
+    auth.login(scene.forum_moderator)
+    data = {"person": scene.author.handle, "forum_id": scene.forum.id, "minutes": 60, "reason": "x"}
+
+    assert client.post("/moderation/people/mute", data=data).status_code == 302
+    mute = db.session.scalar(select(ModerationAction))
+    told = received(person, "mute:changed")
+    assert told == [{"forum_id": scene.forum.id, "until": iso_utc(mute.until)}]
+    assert received(bystander, "mute:changed") == []
+    again = person.emit("join", {"thread_id": scene.thread.id, "since": 0}, callback=True)
+    assert again["muted_until"] == iso_utc(mute.until)
+    # a second mute is refused: nothing is said
+    assert client.post("/moderation/people/mute", data=data).status_code == 409
+    assert received(person, "mute:changed") == []
+
+    assert client.post(f"/moderation/actions/{mute.id}/lift").status_code == 302
+    assert received(person, "mute:changed") == [{"forum_id": scene.forum.id, "until": None}]
+    assert received(bystander, "mute:changed") == []
+    again = person.emit("join", {"thread_id": scene.thread.id, "since": 0}, callback=True)
+    assert again["muted_until"] is None
 
 
 def test_suspension_ends_sessions_sockets_and_logins(make, client, auth, socket_for, db, app):

@@ -248,6 +248,9 @@ def on_join(data: dict[str, Any]) -> dict[str, Any]:
         "cursor": iso_utc(changes.cursor),
         "has_more": page.has_more or changes.has_more,
         "read_marker": forum_queries.read_marker(_user(), thread.id),
+        # the joiner's mute in the thread's forum (None: may write), also after a reconnect
+        # that missed its `mute:changed`
+        "muted_until": iso_utc(thread.forum.viewer_muted_until),
     }
 
 

@@ -20,7 +20,7 @@ from sqlalchemy.exc import IntegrityError
 
 from .. import policy
 from ..errors import Conflict, Invalid, Muted, NotFound, RateLimited
-from ..events import emit_after_commit, recheck_access_after_commit, thread_room
+from ..events import emit_after_commit, recheck_access_after_commit, thread_room, user_room
 from ..extensions import db
 from ..formatting import in_language_of, iso_utc, local_datetime
 from ..links import path_for
@@ -105,6 +105,16 @@ def _refuse_while_muted(muted_until: Any) -> None:
             ),
             until=iso_utc(muted_until),
         )
+
+
+def tell_mute_state(person_id: int, forum_id: int) -> None:
+    """The person's open pages learn, once this commits, whether they may write in the forum:
+    `mute:changed {forum_id, until}` to their own room (`until` None: not muted, or the end
+    of a mute still in force after another was lifted). A page opened before a mute takes
+    its composer away; one drawn while muted offers it again when the mute is lifted."""
+    mute = active_mute(person_id, forum_id)
+    payload = {"forum_id": forum_id, "until": iso_utc(mute.until) if mute is not None else None}
+    emit_after_commit("mute:changed", payload, user_room(person_id))
 
 
 def check_slow_mode(user: User, thread: Thread, *, serialised: bool = False) -> None:
@@ -694,6 +704,7 @@ def mute_person(
         forum_id=forum.id,
     )
     _tell(person, "moderation_muted", lambda: mute_notice(forum, until, text), action)
+    tell_mute_state(person.id, forum.id)
     db.session.commit()
     return action
 
@@ -764,6 +775,8 @@ def _lift(actor: User, action: ModerationAction, decided: Appeal | None = None) 
     )
     if pending is not None and pending is not decided:
         _close_lapsed(actor, pending)
+    if action.kind == ActionKind.mute and action.forum_id is not None:
+        tell_mute_state(action.subject_id, action.forum_id)
 
 
 def _close_lapsed(actor: User, item: Appeal) -> None:

@@ -286,8 +286,9 @@ def _thread_page(thread, form: MessageForm, status: int = 200):
     muted = policy.muted_here(thread.forum)
     allowed = {
         "can_send": policy.can_send_message(user, thread) and not muted,
-        # A member of a locked thread gets the composer hidden, so an unlock can show it live.
-        "can_take_part": policy.can_post_in_forum(user, thread.forum) and not muted,
+        # A member of a locked thread, or muted in its forum, gets the composer hidden, so
+        # an unlock or the mute's end can show it live (thread.js).
+        "can_take_part": policy.can_post_in_forum(user, thread.forum),
         "muted_until": thread.forum.viewer_muted_until,
         "can_moderate": policy.is_forum_moderator(user, thread.forum),
         "move_targets": _move_targets(user, thread),

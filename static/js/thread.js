@@ -50,6 +50,7 @@ function start(root) {
   const outbox = createOutbox({
     socket, threadId, viewerId, feedApi, S, say, canSend: live,
     onEdit: (item) => composer && composer.takeBack(item),
+    onMuted: (until) => applyMute(until),
   });
   const typed = showPresence({ socket, threadId, S });
   composer = createComposer({ socket, threadId, S, outbox, feedApi, live, typed, say });
@@ -57,32 +58,48 @@ function start(root) {
     socket, list: document.getElementById("feed"), say, live, waiting: feedApi.reacted,
   });
 
-  let composerClosed = false; // disabled (not hidden) by the thread closing: see applyThread
-  function applyThread(thread) {
-    const closed = Boolean(thread.locked || thread.archived);
-    const wasClosed = !status.hidden;
-    status.hidden = !closed;
-    status.querySelector("strong").textContent = thread.archived ? S.archived : S.locked;
+  // The box, the replies and the own messages' controls follow whether the person may
+  // write here: the thread open (not locked or archived) and no mute in its forum.
+  const mutedNotice = document.getElementById("muted-notice");
+  let threadClosed = !status.hidden; // as the page was drawn
+  let mutedUntil = null; // a Date while muted here
+  let muteTimer = 0;
+  let forumId = Number(root.dataset.forumId || 0);
+  let composerClosed = false; // disabled (not hidden) by closing while in use: see applyAccess
+
+  // `notice`: the element saying why, should the box close now.
+  function applyAccess(notice) {
+    const closed = threadClosed || Boolean(mutedUntil);
     if (composerSection) {
       // Closed while the person is writing (text in the box, or the focus in it): the box
       // stays, disabled, with its text to copy and the reason beside it, and the focus goes
       // to the notice that says why; hidden under them, the text and their place were lost.
       const box = document.getElementById("body");
       const inUse = Boolean(box && (box.value.trim() || composerSection.contains(document.activeElement)));
-      if (closed && inUse && !composerSection.hidden) {
-        composer.setEnabled(false, status.textContent.trim());
+      if (closed && inUse && !composerSection.hidden && !composerClosed) {
+        composer.setEnabled(false, notice.textContent.trim());
         composerClosed = true;
-        status.tabIndex = -1;
-        status.focus();
-      } else {
+        notice.tabIndex = -1;
+        notice.focus();
+      } else if (!(closed && composerClosed)) {
         composerSection.hidden = closed;
         if (!closed && composerClosed) composer.setEnabled(true);
-        composerClosed = closed && composerClosed;
+        composerClosed = false;
       }
       // a box that is hidden, or kept only to copy its text from, is nowhere to skip to
       if (skipToBox) skipToBox.hidden = closed;
     }
     feedApi.setLocked(closed);
+  }
+
+  function applyThread(thread) {
+    const closed = Boolean(thread.locked || thread.archived);
+    const wasClosed = threadClosed;
+    threadClosed = closed;
+    status.hidden = !closed;
+    status.querySelector("strong").textContent = thread.archived ? S.archived : S.locked;
+    if (thread.forum && thread.forum.id) forumId = thread.forum.id;
+    applyAccess(status);
     if (slowMode) {
       const seconds = Number(thread.slow_mode_seconds || 0);
       slowMode.hidden = !seconds;
@@ -98,6 +115,31 @@ function start(root) {
     if (closed !== wasClosed) say(closed ? status.textContent.trim() : S.unlocked);
   }
 
+  // A mute in this forum (`until`, ISO 8601; null when there is none): imposed or lifted
+  // while the page is open (`mute:changed`), found at a join, or given as a send's refusal.
+  // It ends by itself at its time; a send the server still refuses says so again.
+  function applyMute(until, { quiet = false } = {}) {
+    const at = until ? Date.parse(until) : NaN;
+    const next = Number.isFinite(at) && at > Date.now() ? new Date(at) : null;
+    const was = mutedUntil;
+    if ((was && was.getTime()) === (next && next.getTime())) return;
+    mutedUntil = next;
+    window.clearTimeout(muteTimer);
+    const wait = next ? next.getTime() - Date.now() : 0;
+    if (next && wait < 2 ** 31 - 1000) muteTimer = window.setTimeout(() => applyMute(null), wait + 500);
+    if (!mutedNotice) return;
+    mutedNotice.hidden = !next;
+    if (next) mutedNotice.querySelector("strong").textContent = format(S.muted, { time: ctx.timeFormat.format(next) });
+    applyAccess(mutedNotice);
+    if (!quiet && Boolean(next) !== Boolean(was)) {
+      say(next ? mutedNotice.textContent.trim() : S.unmuted, { urgent: Boolean(next) });
+    }
+  }
+  applyMute(root.dataset.mutedUntil || null, { quiet: true });
+  socket.on("mute:changed", (event) => {
+    if (event && Number(event.forum_id) === forumId) applyMute(event.until);
+  });
+
   conn = connectThread({
     socket, threadId, viewerId, S, lastId: feedApi.lastId, cursorAtLoad: root.dataset.cursor,
     on: {
@@ -111,6 +153,7 @@ function start(root) {
           if (feedApi.change(m)) outbox.confirm(m);
         });
         applyThread(ack.thread);
+        applyMute(ack.muted_until);
         if (!ack.has_more) outbox.resendAll(); // once caught up (more pages follow)
       },
       changed() {

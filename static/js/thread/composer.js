@@ -276,7 +276,7 @@ export function createComposer({ socket, threadId, S, outbox, feedApi, live, typ
 
   // Locked or access ended: the composer stays visible but cannot send; text is kept.
   function setEnabled(enabled, reason) {
-    if (!form) return;
+    if (!form || (enabled && ended)) return; // an ended session's box stays closed
     body.disabled = !enabled;
     form.querySelectorAll("button").forEach((b) => { b.disabled = !enabled; });
     if (!enabled && reason) showError(reason);

@@ -15,7 +15,7 @@ function storageKey(viewerId, threadId) {
   return keptKey("outbox", viewerId, threadId);
 }
 
-export function createOutbox({ socket, threadId, viewerId, feedApi, S, say, canSend, onEdit }) {
+export function createOutbox({ socket, threadId, viewerId, feedApi, S, say, canSend, onEdit, onMuted }) {
   const feed = feedApi.feed;
   const template = document.getElementById("outgoing-template");
   const items = new Map(); // client_id -> {client_id, body, reply_to, reply_name, state, error}
@@ -122,6 +122,8 @@ export function createOutbox({ socket, threadId, viewerId, feedApi, S, say, canS
         waitTimer = window.setTimeout(() => { waitTimer = 0; pump(); }, error.retry_after * 1000);
         return;
       } else if (items.has(item.client_id)) {
+        // muted since the page learnt otherwise (its `mute:changed` missed): the box closes too
+        if (error.code === "muted" && onMuted) onMuted(error.until);
         item.state = "failed";
         item.error = error.message || S.failed;
         item.waiting = "";

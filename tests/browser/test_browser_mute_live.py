@@ -1,0 +1,85 @@
+"""A mute imposed or lifted while the person's thread page is open, in the browser.
+
+The page went on offering the box, Reply and the own messages' controls after a mute until
+it was reloaded (each send then refused), and a page drawn while muted had no box to
+offer when the mute was lifted. Now the page follows `mute:changed` as it follows a lock:
+the box goes (or, with text in it, stays disabled with the text and the reason), and comes
+back when the mute is lifted or its time is up."""
+
+from __future__ import annotations
+
+import pytest
+from browsing import assert_accessible, login, open_thread
+from playwright.sync_api import expect
+from test_browser_thread_review_fixes import _new_thread
+
+pytestmark = pytest.mark.browser
+
+
+def _mute(moderator, world, forum_title: str, email: str) -> None:
+    moderator.goto(world.url + "/moderation/people")
+    moderator.fill("#mute-person", email)
+    moderator.select_option("#mute-forum_id", label=forum_title)
+    moderator.fill("#mute-reason", "Upprepade personangrepp")
+    moderator.locator("form:has(#mute-person) [type=submit]").click()
+    expect(moderator.locator(".flash-success")).to_be_visible()
+
+
+def _lift(moderator, world, forum_title: str) -> None:
+    moderator.goto(world.url + "/moderation/people")
+    moderator.locator("tbody tr", has_text=forum_title).get_by_role("button").click()
+    expect(moderator.locator(".flash-success")).to_be_visible()
+
+
+def test_a_mute_takes_the_box_away_live_and_its_lifting_gives_it_back(world, new_page):
+    title = "Tystas medan sidan är öppen"
+    thread_id, _ = _new_thread(world, title, written="Något att svara på")
+    bob, moderator = new_page("en"), new_page("en")
+    login(bob, world, world.bob_email)
+    login(moderator, world, world.moderator_email)
+    open_thread(bob, world, thread_id)
+    expect(bob.locator("#composer")).to_be_visible()
+    expect(bob.locator("#muted-notice")).to_be_hidden()
+
+    _mute(moderator, world, f"Forum: {title}", world.bob_email)
+    expect(bob.locator("#muted-notice")).to_be_visible()
+    expect(bob.locator("#muted-notice")).to_contain_text("You are muted in this forum until")
+    expect(bob.locator("#composer")).to_be_hidden()
+    expect(bob.locator("#skip-to-box")).to_be_hidden()
+    expect(bob.locator("[data-action=reply]:visible")).to_have_count(0)
+    expect(bob.locator("#announcer")).to_contain_text("You are muted in this forum until")
+    assert_accessible(bob, "thread page muted live (en)")
+
+    # drawn while muted: the box is there, hidden, and the lifting shows it
+    open_thread(bob, world, thread_id)
+    expect(bob.locator("#muted-notice")).to_be_visible()
+    expect(bob.locator("#composer")).to_be_hidden()
+    _lift(moderator, world, f"Forum: {title}")
+    expect(bob.locator("#muted-notice")).to_be_hidden()
+    expect(bob.locator("#composer")).to_be_visible()
+    expect(bob.locator("#body")).to_be_enabled()
+    expect(bob.locator("#announcer")).to_contain_text("Your mute here has ended")
+
+
+def test_a_mute_while_someone_writes_keeps_their_text_and_place(world, new_page):
+    title = "Tystas mitt i ett svar"
+    thread_id, _ = _new_thread(world, title, written="Något att svara på")
+    bob, moderator = new_page("sv"), new_page("en")
+    login(bob, world, world.bob_email)
+    login(moderator, world, world.moderator_email)
+    open_thread(bob, world, thread_id)
+    bob.fill("#body", "Halvskrivet svar")
+
+    _mute(moderator, world, f"Forum: {title}", world.bob_email)
+    expect(bob.locator("#muted-notice")).to_be_visible()
+    expect(bob.locator("#muted-notice")).to_be_focused()
+    expect(bob.locator("#composer")).to_be_visible()
+    expect(bob.locator("#body")).to_be_disabled()
+    expect(bob.locator("#body")).to_have_value("Halvskrivet svar")
+    expect(bob.locator("#send-error")).to_contain_text("Du är tystad i det här forumet till")
+
+    _lift(moderator, world, f"Forum: {title}")
+    expect(bob.locator("#muted-notice")).to_be_hidden()
+    expect(bob.locator("#body")).to_be_enabled()
+    expect(bob.locator("#body")).to_have_value("Halvskrivet svar")
+    expect(bob.locator("[data-action=reply]:visible")).not_to_have_count(0)
