@@ -477,7 +477,7 @@ def register_security_headers(app: Flask) -> None:
 def _carries_login() -> bool:
     """Whether this request comes with a login (a session naming a person, or a remember-me
     cookie), judged without loading the person: that may fail, or cost a query, here."""
-    from .web.auth import REMEMBER_COOKIE
+    from .config import REMEMBER_COOKIE
 
     return "_user_id" in session or REMEMBER_COOKIE in request.cookies
 

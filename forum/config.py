@@ -11,6 +11,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+# The remember-me cookie: web.auth sets and rotates it; a socket only checks it, and is
+# told `session:ended` when the login it names has ended (realtime.handlers).
+REMEMBER_COOKIE = "forum_remember"
+
 
 class ConfigError(RuntimeError):
     """The configuration cannot work; the message says what to set."""

@@ -19,8 +19,9 @@ from test_delivery import postgres_url, redis_url  # noqa: F401 — fixtures
 
 from forum.extensions import db as _db
 from forum.extensions import socketio
-from forum.models import UserSession
+from forum.models import User, UserSession
 from forum.models.base import utcnow
+from forum.services import accounts
 
 PASSWORD = "correct horse battery"
 REMEMBER = "forum_remember"
@@ -290,8 +291,6 @@ def test_a_replacement_that_lost_a_race_stores_nothing(app, make, db):
     """A process that read the row before others replaced its token twice stores nothing
     (the generation never goes back) and answers with the next generation's token, which
     is still taken: the one just before the current."""
-    from forum.services import accounts
-
     user, browser, token = remembering(app, make)
     stale = sessions_of(db, user)[0]  # read at generation 0, as the slower process did
     db.session.expunge(stale)
@@ -313,8 +312,6 @@ def test_a_replacement_that_lost_a_race_stores_nothing(app, make, db):
 
 
 def test_a_replacement_after_the_session_ended_stores_nothing(app, make, db):
-    from forum.services import accounts
-
     user = make.user()
     browser = new_client(app)
     login(browser, user.email, remember=True)
@@ -346,6 +343,31 @@ def test_a_socket_takes_the_replaced_token_within_the_grace_time_only(app, make,
     ack = late.emit("join", {"thread_id": thread.id}, callback=True)
     assert ack["ok"] is False
     assert sessions_of(db, user)[0].revoked_at is not None
+
+
+def test_a_socket_back_with_only_the_remember_cookie_of_an_ended_login_is_told_so(app, make, db):
+    """A browser restarted with its tabs restored has lost its session cookie; the tab
+    shows a page drawn for the person, whose socket connects with the remember-me cookie
+    alone. When that login ended meanwhile (logged out everywhere from another device),
+    the socket is a visitor's and is told `session:ended`, as one with the old session
+    cookie is, so the page stops offering to write. A live one is told nothing."""
+    user, _browser, value = remembering(app, make)
+    live = socket_with(app, remembered(app, value))
+    assert events(live, "session:ended") == []
+    live.disconnect()
+    with app.test_request_context():
+        accounts.log_out_everywhere(db.session.get(User, user.id))
+
+    restored = socket_with(app, remembered(app, value))
+    assert restored.is_connected()
+    assert events(restored, "session:ended") == [{}]
+    refused = restored.emit(
+        "message:send", {"thread_id": 1, "body": "Hej", "client_id": "c-1"}, callback=True
+    )
+    assert refused["error"]["code"] == "auth_required"
+    restored.disconnect()
+    visitor = socket_with(app, new_client(app))  # no cookie at all: nothing to end
+    assert events(visitor, "session:ended") == []
 
 
 def test_the_remember_token_expires_after_the_maximum_age(app, make, db):
@@ -1384,7 +1406,6 @@ def test_nul_in_a_form_field_is_the_fields_error(app, make):
 )
 def test_display_names_refuse_bidi_controls_and_zero_width_characters(app, make, name):
     from forum.errors import Invalid
-    from forum.services import accounts
 
     with app.test_request_context(), pytest.raises(Invalid) as err:
         accounts.register_user("bidi@example.se", name, PASSWORD)
@@ -1407,7 +1428,6 @@ def test_display_names_refuse_bidi_controls_and_zero_width_characters(app, make,
 )
 def test_names_imitating_an_official_are_refused(app, make, imitation):
     from forum.errors import Invalid
-    from forum.services import accounts
 
     make.user("official", name="Eva Official")
     make.user("admin", name="Ada Admin")
@@ -1420,7 +1440,6 @@ def test_names_imitating_an_official_are_refused(app, make, imitation):
 
 
 def test_ordinary_and_swedish_names_are_fine(app, make):
-    from forum.services import accounts
 
     make.user("official", name="Eva Official")
     with app.test_request_context():

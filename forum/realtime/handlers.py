@@ -18,6 +18,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from flask_socketio import disconnect, join_room, leave_room
 
+from ..config import REMEMBER_COOKIE
 from ..errors import DomainError, Invalid, database_unreachable, is_out_of_range
 from ..events import (
     forum_room,
@@ -123,10 +124,14 @@ def _flooder() -> str:
 
 
 def _ended_login() -> bool:
-    """Whether the session cookie names a login that no longer loads: the session ended
-    (idle, suspended, logged out everywhere) while this browser was away, and its socket
-    comes back with the old cookie."""
-    return "_user_id" in session and not current_user.is_authenticated
+    """Whether the cookies name a login that no longer loads: the session ended (idle,
+    suspended, logged out everywhere) while this browser was away, and its socket comes back
+    with the old session cookie, or with only the remember-me cookie (a browser restarted
+    with its tabs restored drops the session cookie; the page the tab shows was drawn for
+    the person)."""
+    if current_user.is_authenticated:
+        return False
+    return "_user_id" in session or bool(request.cookies.get(REMEMBER_COOKIE))
 
 
 def on_connect(auth: Any = None) -> bool:

@@ -42,6 +42,7 @@ from wtforms import (
 )
 from wtforms.validators import InputRequired, ValidationError
 
+from ..config import REMEMBER_COOKIE
 from ..errors import DomainError, Invalid, NotFound, RateLimited
 from ..formatting import page_language
 from ..models import User
@@ -119,9 +120,6 @@ def return_target(raw_next: str | None) -> str | None:
             if back and parts.path not in own and answers_get(back):
                 return back
     return None
-
-
-REMEMBER_COOKIE = "forum_remember"
 
 
 def _remember_cookie(value: str | None) -> None:
