@@ -21,6 +21,7 @@ from forum.extensions import db as _db
 from forum.extensions import socketio
 from forum.models import User, UserSession
 from forum.models.base import utcnow
+from forum.realtime import presence
 from forum.services import accounts
 
 PASSWORD = "correct horse battery"
@@ -653,7 +654,8 @@ def test_the_forum_list_stops_hearing_of_a_forum_the_person_left(app, make, sock
 def test_a_refused_rejoin_leaves_the_room_a_missed_recheck_left_it_in(make, socket_for):
     """A removal's recheck reaches every process through Redis; one that missed a socket
     (Redis away at that moment) left it in the room. Its next join (a reconnect, a resync)
-    is refused, and it now leaves the room too: it heard the thread until it closed. The
+    is refused, and it now leaves the room too (it heard the thread until it closed) and
+    the room's "here now" (it was listed until it disconnected). The
     forum list's watch, asked again, leaves the forum's room the same way."""
     from sqlalchemy import delete
 
@@ -671,8 +673,13 @@ def test_a_refused_rejoin_leaves_the_room_a_missed_recheck_left_it_in(make, sock
         )
     )
     _db.session.commit()
+    speaker.get_received()
     refused = guest_sock.emit("join", {"thread_id": thread.id, "since": 0}, callback=True)
     assert refused["ok"] is False and refused["error"]["code"] == "not_found"
+    # and out of "here now": the others' pages no longer list the guest
+    here = events(speaker, "presence")
+    assert here and guest.id not in [p["id"] for p in here[-1]["users"]]
+    assert guest.id not in [p["id"] for p in presence.snapshot(thread.id)["users"]]
     assert guest_list.emit("watch", {"forum_ids": [forum.id]}, callback=True)["forums"] == []
     guest_list.get_received()
     say(speaker, thread, "only for the members now", "after-missed-recheck")

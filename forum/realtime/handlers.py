@@ -213,8 +213,11 @@ def _enter_thread_room(thread_id: int) -> Thread:
         return forum_queries.visible_page_thread(user, thread_id)  # read afresh
     except DomainError:
         # refused before or after entering; also out of a room it was in from an earlier
-        # join, should an access change's recheck have missed it (Redis away meanwhile)
+        # join, should an access change's recheck have missed it (Redis away meanwhile),
+        # and out of the room's "here now"
         leave_room(room)
+        if presence.leave_if_present(thread_id, request.sid):  # type: ignore[attr-defined]
+            socketio.emit("presence", presence.snapshot(thread_id), to=room)
         raise
 
 

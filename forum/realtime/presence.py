@@ -135,6 +135,16 @@ def leave(thread_id: int, sid: str) -> None:
     _delete([(thread_id, sid)])
 
 
+def leave_if_present(thread_id: int, sid: str) -> bool:
+    """Forget the socket in this thread if it is there (this process knows its own
+    sockets: nothing is asked of Redis otherwise); returns whether it was."""
+    with _lock:
+        present = sid in _rooms.get(thread_id, {})
+    if present:
+        leave(thread_id, sid)
+    return present
+
+
 def leave_all(sid: str) -> list[int]:
     """Forget a disconnected socket; returns the threads it was in."""
     with _lock:
