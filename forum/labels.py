@@ -251,6 +251,42 @@ _AUDIT_DETAILS["consultation.reminded"] = [
 ]
 
 
+# What a correction of a consultation round changed (its revisions' `part`; a question's
+# and published feedback's parts carry an id: `question-12`): the round page's history and
+# the audit log's reasons name it so.
+CHANGE_LABELS = {
+    "closes_at": _l("Deadline"),
+    "title": _l("Title"),
+    "problem": _l("The problem"),
+    "background": _l("Background"),
+    "question": _l("Question"),
+    "guidance": _l("Guidance for a question"),
+    "invited": _l("Invited organisations"),
+    "question-removed": _l("Question removed"),
+    "document-added": _l("Document added"),
+    "document-removed": _l("Document removed"),
+    # published feedback corrected: `<part>-<question id>`
+    "heard": _l("What we heard"),
+    "action": _l("What the city will do"),
+    "sources": _l("Draws on the responses of"),
+}
+
+
+def change_label(part: str) -> str:
+    """The words for a revision's part, `question-12` as `question`; an unknown one as is."""
+    label = CHANGE_LABELS.get(part) or CHANGE_LABELS.get(part.split("-")[0])
+    return str(label) if label is not None else part
+
+
+# a round's text corrected (services.consultations.revise_text): "<part>: <why>"
+_AUDIT_DETAILS["consultation.revised"] = [
+    (
+        re.compile(r"(?P<part>[a-z_]+(?:-\d+)?): (?P<why>.*)", re.S),
+        lambda m: f"{change_label(m['part'])}: {m['why']}",
+    )
+]
+
+
 def _role(code: str) -> str:
     name = ROLE_NAMES.get(code)
     return str(name) if name is not None else code

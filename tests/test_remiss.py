@@ -426,6 +426,25 @@ def test_shortening_after_a_response_is_refused_with_the_reason(app, client, aut
     assert count(RoundRevision) == 0
 
 
+@pytest.mark.parametrize(
+    "lang, question, title", [("en", "Question", "Title"), ("sv", "Fråga", "Rubrik")]
+)
+def test_the_audit_log_names_the_part_a_correction_changed(
+    app, client, auth, make, people, lang, question, title
+):
+    """The audit log gave a correction's reason as stored: "question-12: Stavfel"."""
+    official, _chair, _member, _org = people
+    round_ = make_round(app, make, official, "open")
+    q = round_.questions[0]
+    with app.test_request_context():
+        service.revise_text(official, round_.id, f"question-{q.id}", "Vad saknas?!", "Stavfel")
+        service.revise_text(official, round_.id, "title", "En ny rubrik", "Kortare")
+    auth.login(make.user("admin"))
+    page = text(client.get("/moderation/audit", headers={"Accept-Language": lang}))
+    assert f"{question}: Stavfel" in page and f"{title}: Kortare" in page
+    assert f"question-{q.id}" not in page and "title: Kortare" not in page
+
+
 def test_text_correction_keeps_the_history(app, client, auth, make, people):
     official, chair, member, org = people
     round_ = make_round(app, make, official, "open")

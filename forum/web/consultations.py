@@ -28,6 +28,7 @@ from ..errors import DomainError, Invalid, NotFound
 from ..extensions import csrf
 from ..formatting import iso_utc, page_language
 from ..ids import whole_id
+from ..labels import change_label
 from ..models import (
     Audience,
     Commitment,
@@ -69,22 +70,6 @@ FILTER_LABELS = {
     "closing": _l("Closing within a week"),
     "awaiting": _l("Closed, awaiting feedback"),
     "published": _l("Feedback published"),
-}
-CHANGE_LABELS = {
-    "closes_at": _l("Deadline"),
-    "title": _l("Title"),
-    "problem": _l("The problem"),
-    "background": _l("Background"),
-    "question": _l("Question"),
-    "guidance": _l("Guidance for a question"),
-    "invited": _l("Invited organisations"),
-    "question-removed": _l("Question removed"),
-    "document-added": _l("Document added"),
-    "document-removed": _l("Document removed"),
-    # published feedback corrected: `<part>-<question id>`
-    "heard": _l("What we heard"),
-    "action": _l("What the city will do"),
-    "sources": _l("Draws on the responses of"),
 }
 EMPTY_QUESTION_SLOTS = 2
 ANSWER_FIELD = re.compile(r"answer-(\d{1,9})")
@@ -396,7 +381,7 @@ def _round_page(round_: ConsultationRound, status: int = 200):
         overview=cq.overview(round_) if can_manage else [],
         documents=cq.round_documents(round_.id),
         revisions=cq.revisions_of(round_.id),
-        change_labels=CHANGE_LABELS,
+        change_label=change_label,
         accept=document_service.ACCEPT,
         max_mb=current_app.config["FORUM_DOCUMENT_MAX_MB"],
         responders=responders,
