@@ -66,22 +66,27 @@ function start(root) {
   let muteTimer = 0;
   let forumId = Number(root.dataset.forumId || 0);
   let composerClosed = false; // disabled (not hidden) by closing while in use: see applyAccess
+  let stopped = false; // the session ended or access to the thread did: nothing reopens the box
+  document.addEventListener("thread:ended", () => { stopped = true; window.clearTimeout(muteTimer); });
 
-  // `notice`: the element saying why, should the box close now.
-  function applyAccess(notice) {
+  function applyAccess() {
     const closed = threadClosed || Boolean(mutedUntil);
-    if (composerSection) {
+    const notice = threadClosed ? status : mutedNotice; // what says why, while it is closed
+    if (composerSection && closed && composerClosed) {
+      // still closed, perhaps for the other reason now: the kept box says which
+      composer.setEnabled(false, notice.textContent.trim());
+    } else if (composerSection) {
       // Closed while the person is writing (text in the box, or the focus in it): the box
       // stays, disabled, with its text to copy and the reason beside it, and the focus goes
       // to the notice that says why; hidden under them, the text and their place were lost.
       const box = document.getElementById("body");
       const inUse = Boolean(box && (box.value.trim() || composerSection.contains(document.activeElement)));
-      if (closed && inUse && !composerSection.hidden && !composerClosed) {
+      if (closed && inUse && !composerSection.hidden) {
         composer.setEnabled(false, notice.textContent.trim());
         composerClosed = true;
         notice.tabIndex = -1;
         notice.focus();
-      } else if (!(closed && composerClosed)) {
+      } else {
         composerSection.hidden = closed;
         if (!closed && composerClosed) composer.setEnabled(true);
         composerClosed = false;
@@ -98,8 +103,12 @@ function start(root) {
     threadClosed = closed;
     status.hidden = !closed;
     status.querySelector("strong").textContent = thread.archived ? S.archived : S.locked;
-    if (thread.forum && thread.forum.id) forumId = thread.forum.id;
-    applyAccess(status);
+    if (thread.forum && thread.forum.id && thread.forum.id !== forumId) {
+      // moved: whether the person is muted there comes with a join's answer
+      if (forumId && conn) conn.rejoin();
+      forumId = thread.forum.id;
+    }
+    applyAccess();
     if (slowMode) {
       const seconds = Number(thread.slow_mode_seconds || 0);
       slowMode.hidden = !seconds;
@@ -112,13 +121,15 @@ function start(root) {
       forumLink.href = `/forums/${encodeURIComponent(thread.forum.slug)}`;
       say(format(S.moved, { forum: thread.forum.title })); // a "$&" in a title stays as written
     }
-    if (closed !== wasClosed) say(closed ? status.textContent.trim() : S.unlocked);
+    // open again, but still muted: nothing to write with yet, so no "you can write"
+    if (closed !== wasClosed && (closed || !mutedUntil)) say(closed ? status.textContent.trim() : S.unlocked);
   }
 
   // A mute in this forum (`until`, ISO 8601; null when there is none): imposed or lifted
   // while the page is open (`mute:changed`), found at a join, or given as a send's refusal.
   // It ends by itself at its time; a send the server still refuses says so again.
   function applyMute(until, { quiet = false } = {}) {
+    if (stopped) return; // a visitor's join now, or none: it says nothing of the mute
     const at = until ? Date.parse(until) : NaN;
     const next = Number.isFinite(at) && at > Date.now() ? new Date(at) : null;
     const was = mutedUntil;
@@ -130,8 +141,9 @@ function start(root) {
     if (!mutedNotice) return;
     mutedNotice.hidden = !next;
     if (next) mutedNotice.querySelector("strong").textContent = format(S.muted, { time: ctx.timeFormat.format(next) });
-    applyAccess(mutedNotice);
-    if (!quiet && Boolean(next) !== Boolean(was)) {
+    applyAccess();
+    // lifted, but the thread is locked: nothing to write with yet, so no "you can write"
+    if (!quiet && Boolean(next) !== Boolean(was) && (next || !threadClosed)) {
       say(next ? mutedNotice.textContent.trim() : S.unmuted, { urgent: Boolean(next) });
     }
   }
@@ -161,6 +173,8 @@ function start(root) {
       },
       thread: applyThread,
       revoked() {
+        stopped = true;
+        window.clearTimeout(muteTimer);
         revokedBanner.hidden = false;
         composer.setEnabled(false);
         if (skipToBox) skipToBox.hidden = true;

@@ -9,7 +9,7 @@ back when the mute is lifted or its time is up."""
 from __future__ import annotations
 
 import pytest
-from browsing import assert_accessible, login, open_thread
+from browsing import assert_accessible, login, open_thread, send
 from playwright.sync_api import expect
 from test_browser_thread_review_fixes import _new_thread
 
@@ -34,10 +34,12 @@ def _lift(moderator, world, forum_title: str) -> None:
 def test_a_mute_takes_the_box_away_live_and_its_lifting_gives_it_back(world, new_page):
     title = "Tystas medan sidan är öppen"
     thread_id, _ = _new_thread(world, title, written="Något att svara på")
-    bob, moderator = new_page("en"), new_page("en")
+    bob, moderator, alice = new_page("en"), new_page("en"), new_page("en")
     login(bob, world, world.bob_email)
     login(moderator, world, world.moderator_email)
+    login(alice, world, world.alice_email)
     open_thread(bob, world, thread_id)
+    open_thread(alice, world, thread_id)
     expect(bob.locator("#composer")).to_be_visible()
     expect(bob.locator("#muted-notice")).to_be_hidden()
 
@@ -46,8 +48,12 @@ def test_a_mute_takes_the_box_away_live_and_its_lifting_gives_it_back(world, new
     expect(bob.locator("#muted-notice")).to_contain_text("You are muted in this forum until")
     expect(bob.locator("#composer")).to_be_hidden()
     expect(bob.locator("#skip-to-box")).to_be_hidden()
-    expect(bob.locator("[data-action=reply]:visible")).to_have_count(0)
     expect(bob.locator("#announcer")).to_contain_text("You are muted in this forum until")
+    # no way to speak on any message, one that arrives after the mute included
+    send(alice, "Skrivet efter tystnaden")
+    expect(bob.locator("li.message", has_text="Skrivet efter tystnaden")).to_be_visible()
+    for speaking in ("[data-action=reply]", ".reaction-picker", "[data-slot=action-link]"):
+        expect(bob.locator(f"#feed {speaking}:visible")).to_have_count(0)
     assert_accessible(bob, "thread page muted live (en)")
 
     # drawn while muted: the box is there, hidden, and the lifting shows it
@@ -83,3 +89,46 @@ def test_a_mute_while_someone_writes_keeps_their_text_and_place(world, new_page)
     expect(bob.locator("#body")).to_be_enabled()
     expect(bob.locator("#body")).to_have_value("Halvskrivet svar")
     expect(bob.locator("[data-action=reply]:visible")).not_to_have_count(0)
+
+
+def test_a_thread_moved_out_of_the_forum_of_the_mute_opens_the_box_again(world, new_page):
+    title = "Flyttas ut ur ett forum där man är tystad"
+    thread_id, _ = _new_thread(world, title, written="Något att svara på")
+    bob, moderator = new_page("en"), new_page("en")
+    login(bob, world, world.bob_email)
+    login(moderator, world, world.moderator_email)
+    open_thread(bob, world, thread_id)
+    _mute(moderator, world, f"Forum: {title}", world.bob_email)
+    expect(bob.locator("#composer")).to_be_hidden()
+    moderator.goto(f"{world.url}/threads/{thread_id}")
+    moderator.locator("#thread-controls summary").click()
+    moderator.select_option("#move-forum", label="Kultur i stadsdelarna")
+    moderator.locator("form:has(#move-forum) [type=submit]").click()
+    expect(bob.locator("#thread-forum")).to_have_text("Kultur i stadsdelarna")
+    expect(bob.locator("#muted-notice")).to_be_hidden()
+    expect(bob.locator("#composer")).to_be_visible()
+
+
+def test_a_page_whose_session_ended_does_not_say_the_mute_ended(world, new_page):
+    """Back with the cookie of an ended login, the page joins as a visitor's, whose answer
+    says no mute: it said "your mute has ended" and showed the box again."""
+    from test_browser_composer_states import log_out_everywhere
+    from test_browser_outbox import go_offline
+
+    title = "Tystad när sessionen tar slut"
+    thread_id, _ = _new_thread(world, title, written="Något att svara på")
+    bob, bob_elsewhere, moderator = new_page("en"), new_page("en"), new_page("en")
+    login(bob, world, world.bob_email)
+    login(bob_elsewhere, world, world.bob_email)
+    login(moderator, world, world.moderator_email)
+    _mute(moderator, world, f"Forum: {title}", world.bob_email)
+    open_thread(bob, world, thread_id)
+    expect(bob.locator("#muted-notice")).to_be_visible()
+    go_offline(bob)
+    log_out_everywhere(bob_elsewhere, world)
+    bob.context.set_offline(False)
+    expect(bob.locator("#connection")).to_have_attribute("data-state", "ended")
+    bob.wait_for_timeout(1000)  # the visitor's join answered meanwhile
+    expect(bob.locator("#muted-notice")).to_be_visible()
+    expect(bob.locator("#composer")).to_be_hidden()
+    expect(bob.locator("#announcer")).not_to_contain_text("mute here has ended")

@@ -126,6 +126,8 @@ export function connectThread({ socket, threadId, viewerId, S, lastId, cursorAtL
   return {
     // Sending makes sense only in the room, on a live socket, with access.
     live: () => joined && socket.connected && !ended && !revoked,
+    // ask again what the page was told at its join (the thread moved to another forum)
+    rejoin: () => { if (joined && socket.connected && !ended && !revoked) join(); },
     joined: () => joined,
     revoked: () => revoked,
   };

@@ -199,6 +199,7 @@ export function createFeed({ socket, threadId, viewerId, ctx, S, say, isJoined }
   }
 
   function setLocked(locked) {
+    feed.toggleAttribute("data-closed", locked); // also hides them on messages still to come
     feed.querySelectorAll("[data-own-only]").forEach((el) => {
       const li = el.closest("li.message");
       el.hidden = locked || !li || Number(li.dataset.authorId) !== viewerId;
