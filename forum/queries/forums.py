@@ -575,6 +575,9 @@ class NotificationList:
     titles: dict[int, str]
     older: int | None  # the `before` of the next, older page; None on the last page
     unread: int  # the person's unread notifications, on every page (the header's count)
+    # the newest of them when the page was read: "Mark all as read" marks none newer, which
+    # the person never saw on it (one that arrived live while the page was open)
+    newest_unread: int | None = None
 
 
 def notification_list(
@@ -596,10 +599,13 @@ def notification_list(
     )
     items = rows[:NOTIFICATIONS_PAGE]
     older = items[-1].id if len(rows) > NOTIFICATIONS_PAGE else None
-    unread = db.session.scalar(
-        select(func.count()).where(Notification.user_id == user.id, Notification.read_at.is_(None))
-    )
-    return NotificationList(items, notification_titles(user, items), older, unread or 0)
+    unread, newest_unread = db.session.execute(
+        select(func.count(), func.max(Notification.id)).where(
+            Notification.user_id == user.id, Notification.read_at.is_(None)
+        )
+    ).one()
+    titles = notification_titles(user, items)
+    return NotificationList(items, titles, older, unread or 0, newest_unread)
 
 
 def own_notification(user: User, notification_id: int) -> Notification:

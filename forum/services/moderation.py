@@ -1003,7 +1003,7 @@ def appeal(user: User | None, action_id: int, body: str | None) -> Appeal:
         forum_id,
         "moderation_appeal",
         text[:300],
-        path_for("moderation.queue"),
+        f"{path_for('moderation.queue')}#appeal-{item.id}",  # the digest asks who may decide it
         actor=user,
         # only those who could have made the decision, not the one who made it (nor a
         # fellow forum moderator of the person muted): the others' queue does not show it

@@ -31,7 +31,9 @@ from ..formatting import in_language_of, language_of
 from ..links import absolute, path_for
 from ..models import (
     Action,
+    Appeal,
     ConsultationRound,
+    Forum,
     Message,
     Notification,
     NotificationPreference,
@@ -40,6 +42,7 @@ from ..models import (
     User,
 )
 from ..models.base import utcnow
+from ..queries.moderation import appeal_forum_id
 from ..queries.payloads import notification_dict
 from ..text import excerpt
 from .mail import queue_mail
@@ -439,7 +442,28 @@ def _still_readable(user: User, note: Notification) -> bool:
         return _action_still_shown(user, note.url or "")
     if note.kind == "membership_request":
         return _still_manages(user, note.url or "")
+    # who flagged what, and what an appeal says, are for those who may still act on them
+    if note.kind == "moderation_flag":
+        return thread is None or policy.is_forum_moderator(user, thread.forum)
+    if note.kind == "moderation_appeal":
+        return _still_decides(user, note.url or "")
     return True
+
+
+APPEAL_URL = re.compile(r"#appeal-(\d{1,9})$")
+
+
+def _still_decides(user: User, url: str) -> bool:
+    """An appeal's notice (its link names the appeal: services.moderation.appeal) is for
+    those who may still decide it: not a moderator removed since, nor one of a forum its
+    thread has moved out of. An older notice without the appeal's id: still a moderator."""
+    match = APPEAL_URL.search(url)
+    item = db.session.get(Appeal, int(match[1])) if match is not None else None
+    if item is None:
+        return policy.can_use_moderation(user)
+    forum_id = appeal_forum_id(item.action)
+    forum = db.session.get(Forum, forum_id) if forum_id is not None else None
+    return policy.can_decide_appeal(user, item.action, forum)
 
 
 def _still_manages(user: User, url: str) -> bool:
@@ -646,13 +670,18 @@ def requote(notes: Sequence[Notification], text_of: Callable[[Notification], str
         mail.body, mail.html_body, _stop = _mail_parts(reader, note.kind, subject, text, note.url)
 
 
-def mark_read(user: User, notification_ids: list[int] | None = None) -> int:
-    """Mark some (or all) of the user's notifications read; returns the unread count."""
+def mark_read(
+    user: User, notification_ids: list[int] | None = None, upto: int | None = None
+) -> int:
+    """Mark some (or all, with `upto` all up to that id) of the user's notifications read;
+    returns the unread count."""
     query = update(Notification).where(
         Notification.user_id == user.id, Notification.read_at.is_(None)
     )
     if notification_ids is not None:
         query = query.where(Notification.id.in_(notification_ids))
+    if upto is not None:
+        query = query.where(Notification.id <= upto)
     db.session.execute(query.values(read_at=utcnow()))
     count = unread_count(user.id)
     emit_after_commit("notification:count", {"unread": count}, user_room(user.id))

@@ -485,7 +485,12 @@ def notifications_read():
         if one is None:
             abort(400)
         ids = [one]
-    notification_service.mark_read(current_user, ids)
+    # "Mark all": up to the newest unread the page knew of (a form from before has none)
+    raw_upto = request.form.get("upto")
+    upto = whole_id(raw_upto) if raw_upto else None
+    if raw_upto and upto is None:
+        abort(400)
+    notification_service.mark_read(current_user, ids, upto=upto)
     # back to the page the button was on (whatever is not a page is the first page)
     show = "unread" if request.form.get("show") == "unread" else None
     before = whole_id(request.form.get("before"))
