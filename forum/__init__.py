@@ -12,11 +12,15 @@ from flask import (
     Flask,
     Response,
     current_app,
+    flash,
+    g,
     has_request_context,
     jsonify,
+    redirect,
     render_template,
     request,
     session,
+    url_for,
 )
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
@@ -188,6 +192,7 @@ def register_extensions(app: Flask) -> None:
     from flask_babel import lazy_gettext
 
     login_manager.login_message = lazy_gettext("Please log in to see this page.")
+    login_manager.unauthorized_handler(_unauthorized)
     with app.app_context():
         if db.engine.dialect.name == "sqlite":
             _configure_sqlite(db.engine)
@@ -198,6 +203,18 @@ def register_extensions(app: Flask) -> None:
 
     if not event.contains(Session, "before_flush", check_model_text):
         event.listen(Session, "before_flush", check_model_text)
+
+
+def _unauthorized() -> Any:
+    """Flask-Login's answer to a visitor on a page that needs a login: the login page, then
+    back (its own default); a form sent after the login ended gives back what was written."""
+    from flask_login.utils import login_url
+
+    page = logged_out_page()
+    if page is not None:
+        return page
+    flash(str(login_manager.login_message), login_manager.login_message_category)
+    return redirect(login_url(login_manager.login_view, next_url=request.url))
 
 
 def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -269,6 +286,10 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(DomainError)
     def on_domain_error(err: DomainError):
         db.session.rollback()
+        if err.status == 401:  # a form sent after its login ended: give the text back
+            page = logged_out_page()
+            if page is not None:
+                return page
         details = {"field": err.field} if err.field else None
         # a response object for the HTML page too (render_template gives a str), so that a
         # RateLimited page says when to come back as the JSON answer does
@@ -381,6 +402,31 @@ def typed_texts(form: Any) -> list[str]:
         if text not in found:
             found.append(text)
     return found[:20]
+
+
+def logged_out_page() -> Any:
+    """A form sent after its login ended (idle too long, logged out on another device): it
+    did nothing, and would otherwise go to the login page or a 401 page with what was
+    written lost. This page says so and gives the text back, with a link to log in again
+    and return to the form. None when there is nothing written to give back."""
+    from flask_babel import gettext
+
+    if request.method != "POST" or wants_json() or not g.get("login_ended"):
+        return None
+    typed = typed_texts(request.form)
+    if not typed:
+        return None
+    back = same_site_referrer()
+    again = back[len(request.host_url) - 1 :] if back else request.path
+    message = gettext("Your login ended before this was sent: log in again.")
+    page = render_template(
+        "form_expired.html",
+        message=message,
+        typed=typed,
+        back=back,
+        login=url_for("auth.login", next=again),
+    )
+    return page, 401
 
 
 def same_site_referrer() -> str | None:

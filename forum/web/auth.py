@@ -142,6 +142,7 @@ def load_user(user_id: str) -> User | None:
     if user is None and not _is_socket(request):
         for key in ("_user_id", "_fresh", "nonce"):
             session.pop(key, None)
+        g.login_ended = True  # a form sent now gets its text back (forum.logged_out_page)
     return user
 
 
@@ -155,6 +156,7 @@ def load_user_from_remember_cookie(req) -> User | None:  # noqa: ANN001 — Flas
     if found is None:
         if not is_socket:
             _remember_cookie(None)
+            g.login_ended = True
         return None
     user, row, token = found
     g.session_key = row.key  # a socket restored this way joins its session's room

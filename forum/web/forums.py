@@ -207,6 +207,8 @@ def forum(slug: str):
     """A forum: description, commitments, moderators, threads, and a form to start one."""
     item = _forum_or_login(slug)
     if item is None:
+        if request.method == "POST":  # written while the login ended: the text comes back
+            policy.require_login(None)
         return redirect(url_for("auth.login", next=request.path))
     form = ThreadForm()
     form.commitments.choices = commitment_choices()
