@@ -230,7 +230,7 @@ def test_admin_appoints_roles(client, make, auth, db, data, check):
         ({"role": "official"}, "department"),
         ({"role": "official", "department_id": "999999"}, "department"),
         ({"role": "official", "department_id": "abc"}, "department"),
-        ({"role": "official", "department_name": "x" * 201}, "department"),
+        ({"role": "official", "department_name": "x" * 201}, "department-name"),  # its own box
         ({"role": "owner"}, "role"),
         ({"role": ""}, "role"),
     ],

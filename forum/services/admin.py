@@ -54,7 +54,7 @@ def resolve_department(department_id: int | None, new_name: str | None) -> Depar
     name = " ".join((new_name or "").split())
     if name:
         if len(name) > MAX_DEPARTMENT:
-            raise Invalid(_("At most %(n)d characters.", n=MAX_DEPARTMENT), field="department")
+            raise Invalid(_("At most %(n)d characters.", n=MAX_DEPARTMENT), field="department_name")
         # Compared in Python: SQLite's lower() folds ASCII only ("Ä" stays "Ä").
         wanted = name.casefold()
         dept = next((d for d in departments() if d.name.casefold() == wanted), None)

@@ -178,7 +178,7 @@ def _question_text(value: str | None, n: int, *, bidi: bool, field: str = "quest
     value = normalise_line_breaks(value or "").strip()
     name = _("Question %(n)s", n=n)
     try:
-        check_characters(value, name)
+        check_characters(value, field, label=name)
         if bidi:
             check_no_bidi_controls(value, name)
     except Invalid as err:

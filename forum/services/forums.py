@@ -68,6 +68,10 @@ REPEAT_WINDOW = timedelta(minutes=10)
 
 
 def _slug_taken(slug: str) -> bool:
+    """Taken by a forum, or kept for the consultation forum (made with the first round: a
+    forum titled "Tidigt samråd" before then would have become it)."""
+    if slug == policy.CONSULTATION_FORUM_SLUG:
+        return True
     return db.session.scalar(select(Forum.id).where(Forum.slug == slug)) is not None
 
 

@@ -16,16 +16,26 @@ from ..models import Commitment
 from .names import shows_something
 
 
-def check_characters(value: str, name: str) -> str:
-    """Refuse NUL and lone surrogates (no database stores them): `invalid`, naming the field."""
+def check_characters(value: str, name: str, label: str | None = None) -> str:
+    """Refuse NUL and lone surrogates (no database stores them): `invalid` on the field
+    `name`. The message is shown beside the field, so it names it only by a `label` in the
+    reader's words (a form's "title" read "title innehåller ett NUL-tecken")."""
     if "\x00" in value:
-        raise Invalid(_("%(field)s contains a NUL character.", field=name), field=name)
+        message = (
+            _("%(field)s contains a NUL character.", field=label)
+            if label
+            else _("The text contains a NUL character, which cannot be stored. Remove it.")
+        )
+        raise Invalid(message, field=name)
     try:
         value.encode("utf-8")
     except UnicodeEncodeError:
-        raise Invalid(
-            _("%(field)s contains a character that is not valid Unicode.", field=name), field=name
-        ) from None
+        message = (
+            _("%(field)s contains a character that is not valid Unicode.", field=label)
+            if label
+            else _("The text contains a character that is not valid Unicode. Remove it.")
+        )
+        raise Invalid(message, field=name) from None
     return value
 
 

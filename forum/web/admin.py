@@ -153,9 +153,11 @@ def grant(user_id: int):
             form.department_name.data,
         )
     except DomainError as err:
-        field = {"department": f"department-{user_id}", "role": f"role-{user_id}"}.get(
-            err.field or ""
-        )
+        field = {
+            "department": f"department-{user_id}",
+            "department_name": f"department-name-{user_id}",  # the new name typed
+            "role": f"role-{user_id}",
+        }.get(err.field or "")
         values = {
             f"department-{user_id}": form.department_id.data or "",
             f"department-name-{user_id}": form.department_name.data or "",
