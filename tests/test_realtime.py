@@ -438,4 +438,7 @@ def test_mention_and_reply_notify_live_in_the_user_room(make, socket_for, db):
     assert len(notes) == 1  # mention and reply to the same person: one notification
     assert notes[0]["notification"]["kind"] == "mention"
     assert notes[0]["unread"] == 1
+    # what it is, for the page's live region, in Bob's language (Swedish by default)
+    assert notes[0]["notification"]["summary"].startswith("Alice Notify nämnde dig")
+    assert notes[0]["notification"]["lang"] == "sv"
     assert f'href="/people/{bob.handle}"' in ack["message"]["html"]

@@ -369,10 +369,12 @@ def deliver(
     db.session.flush()  # one flush and one count for everyone told, however many they are
     unread = unread_counts(list(people))
     for user, note, subject, text in made:
+        # `summary`: what it is, in the person's language (`lang`: a page in the other one
+        # marks it so), for the live region to read: a notice without an actor or excerpt,
+        # a moderator's, was read as "New notification : "
+        payload = {**notification_dict(note, name, title), "summary": subject, "lang": lang}
         emit_after_commit(
-            "notification",
-            {"notification": notification_dict(note, name, title), "unread": unread[user.id]},
-            user_room(user.id),
+            "notification", {"notification": payload, "unread": unread[user.id]}, user_room(user.id)
         )
         if modes[user.id] == IMMEDIATE:
             _mail(user, kind, subject, text, url, note)

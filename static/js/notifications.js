@@ -20,7 +20,12 @@ socket.on("notification", (payload) => {
   if (announcer && note && !seenHere) {
     announcer.textContent = "";
     window.setTimeout(() => {
-      announcer.textContent = `${announcer.dataset.prefix || ""} ${payload.notification.actor}: ${payload.notification.excerpt}`;
+      // what it is ("Alice mentioned you in …", in the language of the person's notices,
+      // marked when the page is in the other one), then what it quotes
+      const said = document.createElement("span");
+      said.textContent = note.summary || note.actor;
+      if (note.lang && note.lang !== document.documentElement.lang) said.lang = note.lang;
+      announcer.replaceChildren(`${announcer.dataset.prefix || ""}: `, said, note.excerpt ? `: ${note.excerpt}` : "");
     }, 50);
   }
 });

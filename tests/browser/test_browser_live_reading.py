@@ -49,7 +49,12 @@ def test_a_burst_of_messages_is_one_line_and_a_mention_here_is_read_once(world, 
     bob.goto(f"{world.url}/forums")
     wait_until_live(bob)
     send(alice, "Och nu, @bob.berg?")
-    expect(bob.locator("#notify-announcer")).to_contain_text("Alice Andersson")
+    # what it is, in the language of Bob's notices (Swedish: he chose none), marked as such
+    # on his English page, then what it quotes
+    said = bob.locator("#notify-announcer span[lang=sv]")
+    expect(said).to_have_text("Alice Andersson nämnde dig i ”Lokaler för repetition”")
+    expect(bob.locator("#notify-announcer")).to_contain_text("New notification: ")
+    expect(bob.locator("#notify-announcer")).to_contain_text("Och nu")
 
 
 def test_a_refused_login_moves_focus_to_the_error_summary(world, new_page):
