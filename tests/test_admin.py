@@ -430,3 +430,15 @@ def test_registered_organisation_then_verified_end_to_end(client, make, auth, db
     assert "Stiftelsen Öppen" in listing
     [mail] = db.session.scalars(select(OutboxMail)).all()
     assert mail.to_address == "grundare@example.se"
+
+
+def test_a_refused_form_with_a_nul_in_its_search_redraws_the_page(client, make, auth):
+    """A refused appointment draws the page again, searching with the form's `q`: with a
+    NUL in it, PostgreSQL could not run the search (a 500)."""
+    person = make.user(name="Tove Test")
+    auth.login(make.user("admin"))
+    response = client.post(
+        f"/admin/users/{person.id}/roles/grant", data={"role": "", "q": "Tove\x00"}
+    )
+    assert response.status_code == 400
+    assert "Tove Test" in response.get_data(as_text=True)

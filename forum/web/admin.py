@@ -56,7 +56,9 @@ def _page(
 ):
     """The admin page; `errors` maps an input's id to its message, `values` keeps typed text."""
     policy.require(policy.can_administer(current_user), _("Only admins can see this page."))
-    query = (request.values.get("q") or "").strip()
+    # a refused form's page searches again with the form's q: a NUL in it is none that
+    # PostgreSQL can compare (the query string's are refused before: refuse_nul_in_query)
+    query = (request.values.get("q") or "").replace("\x00", "").strip()
     return render_template(
         "admin/index.html",
         pending=admin_queries.pending_organisations(current_user),
