@@ -104,3 +104,17 @@ def test_an_overlong_new_department_name_is_marked_on_its_own_box(client, make, 
     assert "X" * 201 in box  # what was typed stays
     listing = re.search(rf'<select[^>]*id="department-{target.id}"[^>]*>', page).group(0)
     assert "aria-invalid" not in listing
+
+
+def test_the_people_page_offers_no_remove_for_the_owner_of_an_invite_only_forum(client, make, auth):
+    """Its Remove was always refused ("the forum's owner stays one of its members")."""
+    owner, guest = make.user("official", name="Olga Owner"), make.user(name="Gustav Guest")
+    forum = make.forum(owner=owner, visibility="invite", members=[guest])
+    auth.login(owner)
+    page = text(client.get(f"/forums/{forum.slug}/people", headers={"Accept-Language": "en"}))
+    removable = re.findall(
+        r'name="email" value="([^"]+)">\s*<input type="hidden" name="role" value="member">\s*<input type="hidden" name="action" value="remove"',
+        page,
+    )
+    assert guest.email in removable and owner.email not in removable
+    assert "the forum&#39;s owner" in page or "the forum's owner" in page
