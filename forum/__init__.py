@@ -275,6 +275,9 @@ def json_error(code: str, message: str, details: dict | None = None) -> Response
     return jsonify(body)
 
 
+GIVE_BACK = (403, 404, 409, 423)  # refusals of a form whose text a page gives back
+
+
 def register_error_handlers(app: Flask) -> None:
     """Domain errors and HTTP errors become a page or a JSON body, never a stack trace."""
 
@@ -286,10 +289,15 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(DomainError)
     def on_domain_error(err: DomainError):
         db.session.rollback()
-        if err.status == 401:  # a form sent after its login ended: give the text back
+        # A form refused where its view does not show it again (sent after its login
+        # ended, to a thread moved out of reach, for a message hidden meanwhile): what was
+        # written comes back with the reason, not lost behind an error page.
+        if err.status == 401:
             page = logged_out_page()
-            if page is not None:
-                return page
+        else:
+            page = given_back_page(err.message, err.status) if err.status in GIVE_BACK else None
+        if page is not None:
+            return page
         details = {"field": err.field} if err.field else None
         # a response object for the HTML page too (render_template gives a str), so that a
         # RateLimited page says when to come back as the JSON answer does
@@ -411,22 +419,31 @@ def logged_out_page() -> Any:
     and return to the form. None when there is nothing written to give back."""
     from flask_babel import gettext
 
-    if request.method != "POST" or wants_json() or not g.get("login_ended"):
+    if not g.get("login_ended"):
+        return None
+    message = gettext("Your login ended before this was sent: log in again.")
+    return given_back_page(message, 401, login=True)
+
+
+def given_back_page(message: str, status: int, *, login: bool = False) -> Any:
+    """A refused form's text, given back on a page of its own with the reason (and with
+    `login`, a link to log in and return to the form), when the view did not show the form
+    again itself; None when it is no form post or nothing was written in it."""
+    if request.method != "POST" or wants_json():
         return None
     typed = typed_texts(request.form)
     if not typed:
         return None
     back = same_site_referrer()
     again = back[len(request.host_url) - 1 :] if back else request.path
-    message = gettext("Your login ended before this was sent: log in again.")
     page = render_template(
         "form_expired.html",
         message=message,
         typed=typed,
         back=back,
-        login=url_for("auth.login", next=again),
+        login=url_for("auth.login", next=again) if login else None,
     )
-    return page, 401
+    return page, status
 
 
 def same_site_referrer() -> str | None:

@@ -83,6 +83,16 @@ def messages_before(thread_id: int, before: int | None, limit: int = PAGE_SIZE) 
     return MessagePage(rows[:limit][::-1], has_more)
 
 
+def on_latest_page(message: Message) -> bool:
+    """Whether the thread's newest page (the latest PAGE_SIZE messages) shows `message`."""
+    newer = db.session.scalar(
+        select(func.count(Message.id)).where(
+            Message.thread_id == message.thread_id, Message.id > message.id
+        )
+    )
+    return (newer or 0) < PAGE_SIZE
+
+
 def messages_after(thread_id: int, since: int, limit: int) -> MessagePage:
     """Messages with id > since, oldest first: what a reconnecting client missed."""
     rows = _message_rows("after", thread_id, since, limit)

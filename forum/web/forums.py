@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from typing import cast
+from urllib.parse import parse_qs, urlsplit
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -15,10 +16,10 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired
 
 from .. import policy
-from ..errors import DomainError, Invalid, Muted
+from ..errors import DomainError, Invalid, Muted, RateLimited
 from ..formatting import iso_utc, page_language
 from ..ids import whole_id
-from ..models import Message, User
+from ..models import Message, MessageState, User
 from ..queries import agreement, payloads
 from ..queries import forums as forum_queries
 from ..services import forums as forum_service
@@ -254,6 +255,8 @@ def _thread_page(thread, form: MessageForm, status: int = 200):
     # taken before the page is read: the script's first join asks what changed since
     cursor = forum_queries.change_cursor()
     before = request.args.get("before", type=int)
+    if before is not None and before < 1:  # nothing is older than the first message
+        before = None
     marker = forum_queries.read_marker(user, thread.id)
     if before is not None:
         page = forum_queries.messages_before(thread.id, before)
@@ -366,6 +369,8 @@ def post_message(thread_id: int):
         # muted since the page was shown: the page again, with the reason and the text
         if err.status in (401, 403, 404) and not isinstance(err, Muted):
             raise
+        if err.field is None and isinstance(err, RateLimited):
+            err.field = "body"  # slow mode or the message rate: said beside the box
         form_error(form, err)
         return _thread_page(item, form, err.status)
     return redirect(url_for("forums.thread", thread_id=thread_id, _anchor=f"m{message.id}"))
@@ -380,9 +385,11 @@ def _message_or_404(message_id: int) -> Message:
 def edit_message(message_id: int):
     """Edit one's own message without JavaScript."""
     message = _message_or_404(message_id)
-    policy.require(
-        policy.can_edit_message(current_user, message), _("You can only change your own messages.")
-    )
+    if request.method == "GET" or message.author_id != current_user.id:
+        policy.require(
+            policy.can_edit_message(current_user, message),
+            _("You can only change your own messages."),
+        )
     form = EditForm()
     status = 200
     if request.method == "GET":
@@ -391,15 +398,14 @@ def edit_message(message_id: int):
         try:
             forum_service.edit_message(current_user, message_id, form.body.data or "")
         except DomainError as err:
-            # muted since the page was shown: the form again, with the reason and the text
-            if err.status in (401, 403, 404) and not isinstance(err, Muted):
+            # muted, hidden, deleted or locked since the page was shown: the form again,
+            # with the reason and the text (the service says which)
+            if err.status == 401:
                 raise
             form_error(form, err)
             status = err.status
         else:
-            return redirect(
-                url_for("forums.thread", thread_id=message.thread_id, _anchor=f"m{message.id}")
-            )
+            return redirect(_back_to_message(message))
     if form.errors:
         status = max(status, 400)
     return render_template("forums/edit_message.html", form=form, message=message), status
@@ -410,9 +416,11 @@ def edit_message(message_id: int):
 def delete_message(message_id: int):
     """Withdraw one's own message; a placeholder stays."""
     message = _message_or_404(message_id)
-    forum_service.delete_message(current_user, message_id)
+    deleted_before = message.state == MessageState.deleted and message.author_id == current_user.id
+    if not deleted_before:  # a second tap (no confirmation without JavaScript) finds it done
+        forum_service.delete_message(current_user, message_id)
     flash(_("Your message was deleted."), "success")
-    return redirect(url_for("forums.thread", thread_id=message.thread_id, _anchor=f"m{message.id}"))
+    return redirect(_back_to_message(message))
 
 
 @bp.post("/messages/<int:message_id>/reactions")
@@ -436,10 +444,30 @@ def react(message_id: int):
         try:
             reaction_service.react(current_user, message_id, emoji, add=not remove)
         except DomainError as err:
-            if err.status in (401, 403, 404) and not isinstance(err, Muted):
+            # hidden or deleted since the page was drawn (a page without JavaScript is not
+            # told): back to the thread, saying so, not to a "no such message" page
+            if err.status in (401, 403) and not isinstance(err, Muted):
                 raise
             flash(err.message, "error")
-    return redirect(url_for("forums.thread", thread_id=message.thread_id, _anchor=f"m{message.id}"))
+    return redirect(_back_to_message(message))
+
+
+def _back_to_message(message: Message) -> str:
+    """The thread page that shows the message, at the message: the page the form was sent
+    from (an older page, `?before=`, keeps its place), else the newest page when the message
+    is on it, else the older page that ends with it (an edit, sent from its own page)."""
+    path = f"/threads/{message.thread_id}"
+    came_from = urlsplit(request.referrer or "")
+    before = None
+    if came_from.netloc == request.host and came_from.path == path:
+        before = whole_id(parse_qs(came_from.query).get("before", [""])[0])
+        if before is not None and before <= message.id:
+            before = None  # not a page that shows it
+    if before is None and not forum_queries.on_latest_page(message):
+        before = message.id + 1
+    return url_for(
+        "forums.thread", thread_id=message.thread_id, before=before, _anchor=f"m{message.id}"
+    )
 
 
 @bp.get("/messages/<int:message_id>/revisions")
