@@ -170,14 +170,24 @@ def skeleton(name: str) -> str:
     name = "".join(c for c in name if not is_default_ignorable(c) and ord(c) not in BLANK)
     text = unicodedata.normalize("NFKD", name)
     text = "".join(c for c in text if not unicodedata.combining(c))
+    # punctuation and symbols tell nothing apart either ("Tove Tjänsteperson." beside her)
+    text = "".join(c for c in text if not unicodedata.category(c).startswith(("P", "S")))
     text = " ".join(text.casefold().split())
     text = "".join(table.get(c, c) for c in text)
     return "".join(table.get(c, c) for c in text.casefold())
 
 
+CLOSED_ACCOUNT_NAME = "Före detta användare"  # services.privacy.pseudonym: "… <id>"
+
+
 def check_not_imitating(name: str, user_id: int | None = None) -> None:
-    """Refuse a name that looks like another official's or admin's name."""
+    """Refuse a name that looks like another official's or admin's name, or like the name
+    closed accounts' public posts keep (someone could post as if they were one)."""
     target = skeleton(name)
+    if target.startswith(skeleton(CLOSED_ACCOUNT_NAME)):
+        raise Invalid(
+            _("That name is the one closed accounts are shown under."), field="display_name"
+        )
     rows = db.session.execute(
         select(User.id, User.display_name).where(
             or_(User.is_admin.is_(True), User.department_id.is_not(None))

@@ -66,13 +66,14 @@ from ..text import HANDLE_CHARS, MENTION_RE
 from . import exports, search_index
 from .accounts import confirm_password, throttle_keys
 from .audit import record as audit
+from .names import CLOSED_ACCOUNT_NAME
 from .organisations import organisations_led_alone
 from .transaction import lock_person
 
 
 def pseudonym(user_id: int) -> str:
     """The name a closed account's public posts keep (Swedish, as the records are)."""
-    return f"Före detta användare {user_id}"
+    return f"{CLOSED_ACCOUNT_NAME} {user_id}"
 
 
 def close_account(
@@ -110,6 +111,7 @@ def close_account(
     names = names_used(user)
     _delete_personal_rows(user, old_email, names)
     _unname_others_mail(names, old_handle, old_email, pseudonym(user.id))
+    _unname_others_notices(user.id, names, pseudonym(user.id))
     _pseudonymise_mentions(user.handle, pseudonym(user.id))
     user.email = f"closed-{user.id}@{CLOSED_DOMAIN}"
     user.handle = f"fd-{user.id}"
@@ -243,6 +245,23 @@ def _unname_others_mail(names: set[str], handle: str, email: str, name: str) -> 
         mail.body = unname(mail.body, plain)
         if mail.html_body:
             mail.html_body = unname(mail.html_body, marked)
+
+
+def _unname_others_notices(user_id: int, names: set[str], name: str) -> None:
+    """Others' notices of what the person did quote their name in the excerpt ("Mira Medlem
+    saved a draft…", "… attached a file"): under the pseudonym now, as the mail, whole
+    words only."""
+    words = sorted((n for n in names if n), key=len, reverse=True)
+    if not words:
+        return
+    plain = re.compile(r"(?<!\w)(?:" + "|".join(map(re.escape, words)) + r")(?!\w)")
+    for note in db.session.scalars(
+        select(Notification).where(
+            Notification.actor_id == user_id, Notification.user_id != user_id
+        )
+    ):
+        if note.excerpt:
+            note.excerpt = plain.sub(name, note.excerpt)
 
 
 def _delete_personal_rows(user: User, email: str, names: set[str]) -> None:

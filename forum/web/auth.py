@@ -205,9 +205,11 @@ def start_session(user: User, remember: bool) -> None:
         _remember_cookie(None)  # an older remember-me cookie must not outlive this login
 
 
-def end_session() -> None:
-    """Log out here: revoke the server-side session (its sockets close), forget the cookie."""
-    locale = current_user.locale if current_user.is_authenticated else None
+def end_session(locale: str | None = None) -> None:
+    """Log out here: revoke the server-side session (its sockets close), forget the cookie.
+    The pages after it stay in the person's language (`locale`: as it was before their
+    account was closed, which forgets it)."""
+    locale = locale or (current_user.locale if current_user.is_authenticated else None)
     accounts.revoke_session(session.get("nonce"))
     session.clear()
     logout_user()
@@ -326,7 +328,12 @@ class CloseAccountForm(FlaskForm):
     """The password that confirms closing one's account (checked by the service, which names
     this field when it is wrong)."""
 
-    password = PasswordField(_l("Your password, to confirm"), id="close-password")
+    password = PasswordField(
+        _l("Your password, to confirm"),
+        id="close-password",
+        # blank is no wrong guess: asked for, not counted against the person's attempts
+        validators=[InputRequired(_l("Enter your password."))],
+    )
 
 
 # --- log in, register, log out -------------------------------------------------

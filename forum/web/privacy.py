@@ -104,8 +104,9 @@ def download_export(token: str):
 def close_account():
     """Close one's own account (the password confirms it)."""
     form = CloseAccountForm()
-    if not form.validate_on_submit():
-        return redirect(url_for("auth.settings"), 303)
+    if not form.validate_on_submit():  # the password box left blank: said beside it
+        return settings_page(close_form=form, status=400)
+    chosen = current_user.locale  # closing forgets it; the page after is still in it
     try:
         privacy.close_account(current_user, current_user.id, form.password.data, client_address())
     except DomainError as err:
@@ -118,7 +119,7 @@ def close_account():
         else:
             problem = err.message
         return settings_page(close_form=form, problem=problem, status=400)
-    end_session()
+    end_session(chosen)
     flash(
         _("Your account is closed. Your posts stay as public records under a pseudonym."), "success"
     )
