@@ -302,7 +302,8 @@ def actions_of(user: User, limit: int = 8) -> tuple[list[Action], set[int], int]
             _mine(user),
             Action.status.in_(OPEN_STATUSES),
             Action.declined_at.is_(None),  # a declined proposal is nobody's to do
-            Action.hidden_at.is_(None),
+            # as the list it links to: a hidden one only for whom may hide it (marked so)
+            _hidden_shown(user),
             _source_readable(user),
         )
         .order_by(Action.due_date, Action.id)

@@ -443,13 +443,20 @@ def dismiss_flags(actor: User | None, message_id: int) -> int:
         forum_id=message.thread.forum_id,
     )
     if message.state == MessageState.hidden and _active_hide(message.id) is None:
-        message.state = MessageState.visible
-        message.hidden_principle = None
-        message.hidden_reason = None
-        _emit_message("message:restored", message)
+        _show_again_after_flags(actor, message)
         notifications.sync_message_excerpts(message)
     db.session.commit()
     return count
+
+
+def _show_again_after_flags(actor: User | None, message: Message) -> None:
+    """A message flags hid is shown again (its flags dismissed, or a redaction took out what
+    they were about): logged as a restore, so the transparency page's month counts it."""
+    message.state = MessageState.visible
+    message.hidden_principle = None
+    message.hidden_reason = None
+    audit.record(actor, "message.restored", "message", message.id, forum_id=message.thread.forum_id)
+    _emit_message("message:restored", message)
 
 
 def hide_message(
@@ -571,10 +578,7 @@ def redact_message(
         actor, "message.redacted", "message", message.id, reason, forum_id=message.thread.forum_id
     )
     if message.state == MessageState.hidden and _active_hide(message.id) is None:
-        message.state = MessageState.visible
-        message.hidden_principle = None
-        message.hidden_reason = None
-        _emit_message("message:restored", message)
+        _show_again_after_flags(actor, message)
     else:
         _emit_message("message:edited", message)
     notifications.sync_message_excerpts(message)
