@@ -443,7 +443,9 @@ def given_back_page(message: str, status: int, *, login: bool = False) -> Any:
         back=back,
         login=url_for("auth.login", next=again) if login else None,
     )
-    return page, status
+    # what the person wrote: never kept by a cache (the login that would mark it so may
+    # be the one that just ended)
+    return page, status, {"Cache-Control": "private, no-store"}
 
 
 def same_site_referrer() -> str | None:

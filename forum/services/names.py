@@ -170,8 +170,14 @@ def skeleton(name: str) -> str:
     name = "".join(c for c in name if not is_default_ignorable(c) and ord(c) not in BLANK)
     text = unicodedata.normalize("NFKD", name)
     text = "".join(c for c in text if not unicodedata.combining(c))
-    # punctuation and symbols tell nothing apart either ("Tove Tjänsteperson." beside her)
-    text = "".join(c for c in text if not unicodedata.category(c).startswith(("P", "S")))
+    # punctuation and symbols tell nothing apart either ("Tove Tjänsteperson." beside her),
+    # but for those that pass for a letter or digit ("|nga" beside "Inga"): folded below
+    text = "".join(
+        c
+        for c in text
+        if not unicodedata.category(c).startswith(("P", "S"))
+        or any(x.isalnum() for x in table.get(c, c) + table.get(c.casefold(), ""))
+    )
     text = " ".join(text.casefold().split())
     text = "".join(table.get(c, c) for c in text)
     return "".join(table.get(c, c) for c in text.casefold())

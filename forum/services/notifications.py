@@ -344,7 +344,7 @@ def deliver(
     modes = _modes(list(people.values()), kind)
     name = actor_name if actor_name is not None else (actor.display_name if actor else "")
     title = title or (thread.title if thread is not None else "")
-    made: list[tuple[User, Notification, str, str]] = []
+    made: list[tuple[User, Notification, str, str, str]] = []
     now = utcnow()
     for user in people.values():
         mode = _mode_while_suspended(user, kind, modes[user.id], now)
@@ -365,10 +365,10 @@ def deliver(
         )
         db.session.add(note)
         modes[user.id] = mode
-        made.append((user, note, subject, text))
+        made.append((user, note, subject, text, lang))
     db.session.flush()  # one flush and one count for everyone told, however many they are
     unread = unread_counts(list(people))
-    for user, note, subject, text in made:
+    for user, note, subject, text, lang in made:
         # `summary`: what it is, in the person's language (`lang`: a page in the other one
         # marks it so), for the live region to read: a notice without an actor or excerpt,
         # a moderator's, was read as "New notification : "
@@ -378,7 +378,7 @@ def deliver(
         )
         if modes[user.id] == IMMEDIATE:
             _mail(user, kind, subject, text, url, note)
-    return [note for _user, note, _subject, _text in made]
+    return [note for _user, note, _subject, _text, _lang in made]
 
 
 def send_digests(now: datetime | None = None) -> int:
