@@ -6,6 +6,7 @@ language; and the page giving back a form written as the login ended could be ca
 from __future__ import annotations
 
 import pytest
+from test_login_ended_forms import idle_overnight
 
 PASSWORD = "correct horse battery"
 
@@ -64,22 +65,6 @@ def test_live_notice_lang_is_each_readers_language(app, make, db, socket_for):
 LONG = "Vi vill föreslå kvällsöppet på mötesplatsen, minst två kvällar i veckan."
 
 
-def _idle_overnight(db, user) -> None:
-    from datetime import timedelta
-
-    from sqlalchemy import update
-
-    from forum.models import UserSession
-    from forum.models.base import utcnow
-
-    db.session.execute(
-        update(UserSession)
-        .where(UserSession.user_id == user.id)
-        .values(last_seen_at=utcnow() - timedelta(hours=13))
-    )
-    db.session.commit()
-
-
 def test_logged_out_page_with_the_typed_text_is_kept_out_of_caches(client, make, db):
     """The page that gives back what was written (here to a members-only thread) after the
     login ended is `private, no-store`, as every page showing a person's writing is (the
@@ -92,7 +77,7 @@ def test_logged_out_page_with_the_typed_text_is_kept_out_of_caches(client, make,
     form_login(client, member)
     path = f"/threads/{thread.id}"
     assert client.get(path).headers.get("Cache-Control") == "private, no-store"
-    _idle_overnight(db, member)
+    idle_overnight(db, member)
     response = client.post(
         f"{path}/messages",
         data={"body": LONG, "client_id": "c1"},
