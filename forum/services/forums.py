@@ -170,7 +170,8 @@ def start_thread(
     policy.require(policy.can_start_thread(user, forum), _("You may not start threads here."))
     moderation.check_not_muted_in(user, forum.id)  # type: ignore[arg-type]
     title = clean_text(title, "title", max_length=MAX_TITLE, single_line=True)
-    body = (body or "").strip()
+    # checked before the repeat look-up compares it (PostgreSQL compares no NUL: a 500)
+    body = check_characters((body or "").strip(), "body")
     if body and not shows_something(body):  # optional, but not a message nobody can see
         raise Invalid(_("Write something first."), field="body")
     if len(body) > MAX_BODY:
