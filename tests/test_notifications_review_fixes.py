@@ -131,3 +131,36 @@ def test_mark_all_as_read_leaves_a_notice_that_arrived_while_the_page_was_open(
     assert client.post("/notifications/read", data={"upto": "x1"}).status_code == 400
     assert client.post("/notifications/read", data={}).status_code == 302
     assert notification_service.unread_count(person.id) == 0
+
+
+def test_the_appeals_link_lands_on_the_appeal_when_the_queue_has_more_than_a_page(
+    app, make, db, client, auth
+):
+    """An appeal made when a page of older appeals waits: its notice's link opens the page of
+    the queue that shows it, not the first page (where the anchor found nothing)."""
+    from forum.queries.moderation import QUEUE_LIMIT
+
+    anna, mover = make.user(name="Anna Amod"), make.user(name="Mona Mover")
+    forum = make.forum(moderators=[anna, mover])
+    thread = make.thread(forum=forum)
+    with app.test_request_context():
+        for n in range(QUEUE_LIMIT + 1):
+            author = make.user()
+            message = make.message(thread, author, f"Text {n}")
+            action = moderation.hide_message(mover, message.id, "other", "Spam")
+            moderation.appeal(author, action.id, f"Överklagan {n}")
+    last = db.session.scalar(select(Appeal).order_by(Appeal.id.desc()))
+    note = db.session.scalar(
+        select(Notification)
+        .where(Notification.kind == "moderation_appeal", Notification.user_id == anna.id)
+        .order_by(Notification.id.desc())
+    )
+    assert note is not None
+    auth.login(anna)
+    first = client.get("/moderation").get_data(as_text=True)
+    assert f'id="appeal-{last.id}"' not in first  # the queue's first page is full
+    path, anchor = note.url.split("#")
+    assert anchor == f"appeal-{last.id}"
+    page = client.get(path).get_data(as_text=True)
+    assert f'id="appeal-{last.id}"' in page
+    assert "Back to the start of the queue" in page

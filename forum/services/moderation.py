@@ -1007,7 +1007,10 @@ def appeal(user: User | None, action_id: int, body: str | None) -> Appeal:
         forum_id,
         "moderation_appeal",
         text[:300],
-        f"{path_for('moderation.queue')}#appeal-{item.id}",  # the digest asks who may decide it
+        # the queue's page that starts at this appeal (appeals are listed oldest first, so on
+        # the first page it could be past the page's end); the digest reads whose it is from
+        # the anchor (notifications.APPEAL_URL)
+        path_for("moderation.queue", f"appeal-{item.id}", appeals_after=item.id - 1),
         actor=user,
         # only those who could have made the decision, not the one who made it (nor a
         # fellow forum moderator of the person muted): the others' queue does not show it
