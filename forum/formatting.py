@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 from typing import Any, Protocol
+from zoneinfo import ZoneInfo
 
 from babel import dates
 from flask import current_app, g
@@ -135,8 +136,24 @@ def long_date(value: date) -> str:
 
 
 def days_until(value: datetime, now: datetime) -> int:
-    """Calendar days from `now` to `value` in Europe/Stockholm (0: today, 1: tomorrow)."""
-    return (to_user_timezone(value).date() - to_user_timezone(now).date()).days
+    """Calendar days from `now` to the deadline `value` in Europe/Stockholm (0: today,
+    1: tomorrow), counted to its last moment: a deadline at 00:00 is the day before's."""
+    last = value - timedelta(microseconds=1)
+    return (to_user_timezone(last).date() - to_user_timezone(now).date()).days
+
+
+STOCKHOLM = ZoneInfo("Europe/Stockholm")
+
+
+def stockholm_day_start(day: date, later: int = 0) -> datetime | None:
+    """When the Stockholm day `later` days after `day` starts, in UTC; None when that is
+    outside what a datetime holds (the day after 9999-12-31, or 0001-01-01 in UTC), where
+    a range of days has no bound: every stored time is inside it."""
+    try:
+        start = datetime.combine(day + timedelta(days=later), time.min, tzinfo=STOCKHOLM)
+        return start.astimezone(UTC)
+    except OverflowError:
+        return None
 
 
 def iso_utc(value: datetime | None) -> str | None:

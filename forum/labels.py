@@ -9,6 +9,7 @@ without a label, and tests/test_interface_language.py on raw codes in any demo p
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Callable
 from enum import Enum
@@ -276,6 +277,20 @@ def change_label(part: str) -> str:
     """The words for a revision's part, `question-12` as `question`; an unknown one as is."""
     label = CHANGE_LABELS.get(part) or CHANGE_LABELS.get(part.split("-")[0])
     return str(label) if label is not None else part
+
+
+# parts whose before and after are times, stored as ISO 8601 UTC (older ones as the text
+# the official saw)
+_TIME_PARTS = frozenset({"closes_at"})
+
+
+def change_value(part: str, value: str | None) -> str:
+    """A revision's before or after as the reader reads it: a time in their language and
+    zone, anything else as written."""
+    if value and part in _TIME_PARTS:
+        with contextlib.suppress(ValueError):
+            return local_from_iso(value)
+    return value or ""
 
 
 # a round's text corrected (services.consultations.revise_text): "<part>: <why>"

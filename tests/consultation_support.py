@@ -56,7 +56,7 @@ def round_input(make, **overrides) -> service.RoundInput:
         "problem": "Hur ska **mötesplatserna** utvecklas?",
         "background": "Stadsdelarna har olika behov.",
         "stage": "problem",
-        "decision_date": "2027-03-01",
+        "decision_date": (datetime.now(UTC) + timedelta(days=90)).date().isoformat(),
         "audience": "all_verified",
         "invited_ids": [],
         "commitment_ids": make.commitment_ids(2),

@@ -156,7 +156,7 @@ def test_whole_loop_over_http(app, client, auth, make, people, db):
             "problem": "Hur delar vi **lokaler**? <script>alert(1)</script>",
             "background": "",
             "stage": "options",
-            "decision_date": "2027-02-01",
+            "decision_date": (datetime.now(UTC) + timedelta(days=60)).date().isoformat(),
             "audience": "all_verified",
             "commitments": commitments,
             "opens_at": local(-timedelta(minutes=5)),

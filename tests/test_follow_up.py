@@ -390,7 +390,7 @@ def test_an_official_turns_published_feedback_into_an_action(app, client, make, 
         data={
             "title": "Kvällsöppet på prov",
             "owner": f"department:{official.department_id}",
-            "due_date": "2027-03-01",
+            "due_date": (service.today() + timedelta(days=90)).isoformat(),
             "commitments": [str(round_.commitments[0].id)],
         },
     )

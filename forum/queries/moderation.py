@@ -7,7 +7,7 @@ messages or threads in it (tests count them).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, timedelta
 from functools import cache
 from typing import Any
 
@@ -18,6 +18,7 @@ from sqlalchemy.orm import joinedload
 from .. import policy
 from ..errors import NotFound
 from ..extensions import db
+from ..formatting import stockholm_day_start
 from ..models import (
     ActionKind,
     Appeal,
@@ -428,20 +429,17 @@ def audit_entries(
         query = query.where(AuditEntry.action == filters.action)
     if filters.forum_id is not None:
         query = query.where(AuditEntry.forum_id == filters.forum_id)
-    if filters.since is not None:
-        query = query.where(AuditEntry.created_at >= _day_start(filters.since))
-    if filters.until is not None:
-        query = query.where(AuditEntry.created_at < _day_start(filters.until) + timedelta(days=1))
+    # a day the date picker allows but a datetime cannot hold (9999-12-31, 0001-01-01): no bound
+    since = stockholm_day_start(filters.since) if filters.since is not None else None
+    if since is not None:
+        query = query.where(AuditEntry.created_at >= since)
+    until = stockholm_day_start(filters.until, later=1) if filters.until is not None else None
+    if until is not None:
+        query = query.where(AuditEntry.created_at < until)
     if filters.before is not None:
         query = query.where(AuditEntry.id < filters.before)
     rows = list(db.session.scalars(query.order_by(AuditEntry.id.desc()).limit(limit + 1)).unique())
     return rows[:limit], len(rows) > limit
-
-
-def _day_start(day: date) -> datetime:
-    from zoneinfo import ZoneInfo
-
-    return datetime.combine(day, time.min, tzinfo=ZoneInfo("Europe/Stockholm"))
 
 
 # --- transparency -------------------------------------------------------------------

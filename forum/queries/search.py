@@ -15,10 +15,9 @@ import math
 from collections.abc import Generator, Sequence
 from contextlib import closing
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime
 from functools import lru_cache
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from flask_babel import gettext as _
 from markupsafe import Markup, escape
@@ -52,6 +51,7 @@ from sqlalchemy.orm import aliased
 from .. import policy, stemming
 from ..errors import Invalid
 from ..extensions import db
+from ..formatting import stockholm_day_start
 from ..ids import MAX_ID
 from ..links import path_for
 from ..models import (
@@ -78,7 +78,6 @@ from ..models.follow_up import action_commitments
 from ..models.forums import forum_commitments, forum_members, forum_moderators, thread_commitments
 from ..models.search import KINDS
 
-STOCKHOLM = ZoneInfo("Europe/Stockholm")
 PAGE_SIZE = 20
 MAX_PAGE_SIZE = 100
 ORDERS = ("relevance", "newest")
@@ -303,17 +302,6 @@ def _readable(user: Who, now: Any) -> ColumnElement[bool]:
 # --- filters -----------------------------------------------------------------
 
 
-def _local_day_start(day: date, later: int = 0) -> datetime | None:
-    """When the Stockholm day `later` days after `day` starts, in UTC; None when that is
-    outside what a datetime holds (the day after 9999-12-31, or 0001-01-01 in UTC), where
-    the range has no bound: every stored time is inside it."""
-    try:
-        start = datetime.combine(day + timedelta(days=later), time.min, tzinfo=STOCKHOLM)
-        return start.astimezone(UTC)
-    except OverflowError:
-        return None
-
-
 def _commitment_filter(commitment_id: int) -> ColumnElement[bool]:
     entry = SearchEntry
     return or_(
@@ -369,10 +357,10 @@ def _filters(params: SearchParams) -> list[ColumnElement[bool]]:
 def _dates(params: SearchParams) -> list[ColumnElement[bool]]:
     """The date range, a range of the (created_at, id) index."""
     out: list[ColumnElement[bool]] = []
-    start = _local_day_start(params.date_from) if params.date_from else None
+    start = stockholm_day_start(params.date_from) if params.date_from else None
     if start is not None:
         out.append(SearchEntry.created_at >= start)
-    end = _local_day_start(params.date_to, later=1) if params.date_to else None
+    end = stockholm_day_start(params.date_to, later=1) if params.date_to else None
     if end is not None:
         out.append(SearchEntry.created_at < end)
     return out

@@ -17,7 +17,7 @@ from .. import policy
 from ..errors import Conflict, Invalid, NotFound
 from ..events import emit_after_commit, recheck_access_after_commit, thread_room
 from ..extensions import db
-from ..formatting import local_datetime
+from ..formatting import iso_utc, local_datetime
 from ..links import path_for
 from ..models import (
     Audience,
@@ -59,6 +59,7 @@ from .transaction import lock_for_check, lock_row
 from .validation import (
     check_characters,
     check_no_bidi_controls,
+    check_plausible_date,
     chosen_commitments,
     clean_text,
     normalise_line_breaks,
@@ -223,6 +224,10 @@ def _apply(round_: ConsultationRound, user: User, data: RoundInput) -> None:
     except ValueError:
         raise Invalid(_("Choose the stage of the city's process."), field="stage") from None
     decision_date = _parse_date(data.decision_date)
+    if decision_date is not None and decision_date != round_.decision_date:
+        # a typo (0206 for 2026) would show on the round and skew the public dashboard's
+        # weeks to decision; one stored earlier may stay as it is
+        check_plausible_date(decision_date, utcnow().astimezone(STOCKHOLM).date(), "decision_date")
     try:
         audience = Audience(data.audience)
     except ValueError:
@@ -1252,7 +1257,8 @@ def change_deadline(user: User | None, round_id: int, closes_at: str, reason: st
     if new <= max(utcnow(), round_.opens_at):
         raise Invalid(_("The round must close after it opens."), field="closes_at")
     round_.closes_at = new
-    _revision(round_, user, "closes_at", local_datetime(old), local_datetime(new), why)
+    # ISO times, shown in each reader's language and zone (labels.change_value)
+    _revision(round_, user, "closes_at", iso_utc(old) or "", iso_utc(new) or "", why)
     # the reminders count from the new deadline
     db.session.execute(
         delete(RoundNotice).where(

@@ -49,7 +49,12 @@ from .consultations import EditConflict, changed_fields, text_digest
 from .notifications import ACTION_KINDS, notify_people, notify_person, requote
 from .rendering import render_body
 from .transaction import insert_on_conflict, lock_name, lock_row
-from .validation import chosen_commitments, clean_text
+from .validation import (
+    check_plausible_date,
+    chosen_commitments,
+    clean_text,
+    plausible_date_range,
+)
 
 STOCKHOLM = ZoneInfo("Europe/Stockholm")
 MAX_TITLE = 200
@@ -67,7 +72,6 @@ def today(now: datetime | None = None) -> date:
 
 
 DUE_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
-DUE_YEARS_AHEAD = 10
 
 
 def parse_due_date(value: str | None, *, plausible: bool = True) -> date:
@@ -88,28 +92,13 @@ def parse_due_date(value: str | None, *, plausible: bool = True) -> date:
 
 
 def due_date_range(now: datetime | None = None) -> tuple[date, date]:
-    """The due dates a person may set: from the start of last year (an action written down
-    late) to ten years ahead."""
-    day = today(now)
-    try:
-        last = day.replace(year=day.year + DUE_YEARS_AHEAD)
-    except ValueError:  # 29 February, and no such day ten years on
-        last = day.replace(year=day.year + DUE_YEARS_AHEAD, day=28)
-    return date(day.year - 1, 1, 1), last
+    """The due dates a person may set (validation.plausible_date_range)."""
+    return plausible_date_range(today(now))
 
 
 def check_due_date(day: date) -> None:
     """Refuse a due date outside due_date_range (a typo such as year 0001 or 9999)."""
-    first, last = due_date_range()
-    if not first <= day <= last:
-        raise Invalid(
-            _(
-                "Choose a date from %(first)s to %(last)s.",
-                first=first.isoformat(),
-                last=last.isoformat(),
-            ),
-            field="due_date",
-        )
+    check_plausible_date(day, today(), "due_date")
 
 
 def parse_progress(value: object) -> int:

@@ -4,6 +4,7 @@ the commitments a forum, thread, round or action links to."""
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import date
 from typing import Any
 
 from flask_babel import gettext as _
@@ -185,3 +186,31 @@ def chosen_commitments(ids: Iterable[int]) -> list[Commitment]:
     if len(found) != len(wanted):
         raise Invalid(_("Unknown commitment."), field="commitments")
     return found
+
+
+PLAUSIBLE_YEARS_AHEAD = 10
+
+
+def plausible_date_range(today: date) -> tuple[date, date]:
+    """The dates a person may plan for (a due date, a planned decision), seen from the
+    Stockholm day `today`: from the start of last year (one written down late) to ten years
+    ahead. Outside it, a date is a typo such as year 0001, 0206 or 9999."""
+    try:
+        last = today.replace(year=today.year + PLAUSIBLE_YEARS_AHEAD)
+    except ValueError:  # 29 February, and no such day ten years on
+        last = today.replace(year=today.year + PLAUSIBLE_YEARS_AHEAD, day=28)
+    return date(today.year - 1, 1, 1), last
+
+
+def check_plausible_date(day: date, today: date, field: str) -> None:
+    """Refuse `day` outside plausible_date_range, beside the form's `field`."""
+    first, last = plausible_date_range(today)
+    if not first <= day <= last:
+        raise Invalid(
+            _(
+                "Choose a date from %(first)s to %(last)s.",
+                first=first.isoformat(),
+                last=last.isoformat(),
+            ),
+            field=field,
+        )

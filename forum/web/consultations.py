@@ -28,7 +28,7 @@ from ..errors import DomainError, Invalid, NotFound
 from ..extensions import csrf
 from ..formatting import iso_utc, page_language
 from ..ids import whole_id
-from ..labels import change_label
+from ..labels import change_label, change_value
 from ..models import (
     Audience,
     Commitment,
@@ -382,6 +382,7 @@ def _round_page(round_: ConsultationRound, status: int = 200):
         documents=cq.round_documents(round_.id),
         revisions=cq.revisions_of(round_.id),
         change_label=change_label,
+        change_value=change_value,
         accept=document_service.ACCEPT,
         max_mb=current_app.config["FORUM_DOCUMENT_MAX_MB"],
         responders=responders,

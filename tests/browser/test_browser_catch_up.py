@@ -99,7 +99,7 @@ def _open_round(world) -> dict[str, int]:
                 problem="Hur?",
                 background="Bakgrund",
                 stage="problem",
-                decision_date="2027-03-01",
+                decision_date=(now + timedelta(days=90)).date().isoformat(),
                 audience="all_verified",
                 commitment_ids=[1, 2],
                 opens_at=service.local_input(now - timedelta(hours=1)),
