@@ -152,6 +152,53 @@ def steps_at_once(
         event.remove(engine, "after_cursor_execute", pause_once)
 
 
+def one_inside_the_other(
+    app,
+    first: Callable[..., object],
+    second: Callable[..., object],
+    people: list[int],
+    after: str,
+    patience: float = 10,
+) -> list[object]:
+    """`first` (as person people[0]) runs until it has executed SQL matching `after`, then
+    waits while `second` (as people[1]) runs to its end, commit included; then `first` goes
+    on. Each in a request of its own, as two server processes would: the one interleaving
+    that a race needs, every time. If `first` holds a lock that `second` waits for, `first`
+    goes on after `patience` seconds and `second` once `first` commits (bounded)."""
+    from sqlalchemy import event  # noqa: PLC0415
+
+    from forum.models import User  # noqa: PLC0415
+
+    paused, finished = threading.Event(), threading.Event()
+    owner: list[int] = []
+
+    def hold(_conn, _cursor, statement: str, *_args) -> None:
+        mine = owner and threading.get_ident() == owner[0]
+        if mine and not paused.is_set() and re.search(after, statement):
+            paused.set()
+            finished.wait(patience)
+
+    def act(i: int) -> object:
+        person = _session().get(User, people[i])
+        if i == 0:
+            owner.append(threading.get_ident())
+            first(person)
+            return "ok"
+        assert paused.wait(10), f"the first step never ran {after!r}"
+        try:
+            second(person)
+        finally:
+            finished.set()
+        return "ok"
+
+    engine = _session().get_bind()
+    event.listen(engine, "after_cursor_execute", hold)
+    try:
+        return at_once(app, act, 2)
+    finally:
+        event.remove(engine, "after_cursor_execute", hold)
+
+
 def stored_count(*where: Any) -> int:
     """How many rows match `where`, read afresh: what the threads committed, not the copies
     this session holds."""

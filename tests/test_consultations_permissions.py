@@ -46,12 +46,14 @@ def world(app, make, client):
     unverified = make.organisation(admin=people["member"], verified=False)
     invited = make.organisation(admin=people["org_admin"], members=[people["audience_member"]])
     make.organisation(admin=make.user())  # verified, but not invited
+    # each its own title: the same draft sent again within minutes is made once
+    asked = {"audience": "invited", "invited_ids": [invited.id]}
     rounds = {
-        state: make_round(app, make, official, state, audience="invited", invited_ids=[invited.id])
+        state: make_round(app, make, official, state, title=f"Runda: {state}", **asked)
         for state in ("draft", "open", "closed")
     }
     # the closed round has a response, so there is something to give feedback on
-    reopened = make_round(app, make, official, "open", audience="invited", invited_ids=[invited.id])
+    reopened = make_round(app, make, official, "open", title="Runda med svar", **asked)
     respond(app, people["org_admin"], reopened, invited)
     from forum.extensions import db
     from forum.services import consultations as service

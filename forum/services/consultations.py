@@ -52,10 +52,11 @@ from ..models.base import utcnow
 from ..queries.consultations import audience_orgs, get_round
 from ..queries.organisations import get_organisation
 from . import audit
+from .forums import REPEAT_WINDOW
 from .names import shows_something
 from .notifications import deliver
 from .rendering import render_body
-from .transaction import lock_for_check, lock_row
+from .transaction import lock_for_check, lock_name, lock_person, lock_row
 from .validation import (
     check_characters,
     check_no_bidi_controls,
@@ -290,11 +291,13 @@ def discussion_forum() -> Forum:
     commitment = db.session.scalar(select(Commitment).where(Commitment.slug == FORUM_COMMITMENT))
     if commitment is not None:
         forum.commitments = [commitment]
-    db.session.add(forum)
     try:
+        # added inside the savepoint, so that its rollback also takes the forum back out of
+        # the session (added before it, the look-up below flushed the same INSERT again)
         with db.session.begin_nested():
+            db.session.add(forum)
             db.session.flush()
-    except IntegrityError:
+    except IntegrityError:  # another official's first round made it a moment ago
         found = db.session.scalar(select(Forum).where(Forum.slug == FORUM_SLUG))
         assert found is not None
         return found
@@ -327,6 +330,11 @@ def create_round(user: User | None, data: RoundInput) -> ConsultationRound:
     assert user is not None
     round_ = ConsultationRound(created_by_id=user.id, state=RoundState.draft)
     _apply(round_, user, data)
+    lock_person(user.id)  # the same form sent twice at once waits here
+    again = _round_just_drafted(user, round_)
+    if again is not None:  # a double tap, or the form sent again after its answer was lost
+        db.session.commit()
+        return again
     forum = discussion_forum()
     thread = Thread(forum_id=forum.id, title=round_.title, author_id=user.id, archived=True)
     thread.forum = forum
@@ -336,6 +344,27 @@ def create_round(user: User | None, data: RoundInput) -> ConsultationRound:
     audit.record(user, "consultation.created", "consultation", round_.id, round_.title)
     db.session.commit()
     return round_
+
+
+def _round_just_drafted(user: User, round_: ConsultationRound) -> ConsultationRound | None:
+    """The draft `user` made within REPEAT_WINDOW with the same words and times as `round_`
+    (not yet added), if there is one: a form sent twice makes one draft, as a thread does."""
+    r = ConsultationRound
+    return db.session.scalar(
+        select(r)
+        .where(
+            r.created_by_id == user.id,
+            r.state == RoundState.draft,
+            r.title == round_.title,
+            r.problem == round_.problem,
+            r.background == round_.background,
+            r.opens_at == round_.opens_at,
+            r.closes_at == round_.closes_at,
+            r.created_at > utcnow() - REPEAT_WINDOW,
+        )
+        .order_by(r.id.desc())
+        .limit(1)
+    )
 
 
 QUESTION_SLOTS = ("question-", "guidance-")
@@ -483,11 +512,17 @@ def _audience_size(round_: ConsultationRound) -> int:
     )
 
 
+AUDIENCE_LOCK = "consultation-audience"
+
+
 def open_round(user: User | None, round_id: int) -> ConsultationRound:
     """Open a draft: it becomes public and every member of the audience is told."""
     round_ = _managed(user, round_id)
     if round_.state != RoundState.draft:
         raise Conflict(_("The round is already open."))
+    # an organisation verified at this moment is either in the list read below or finds this
+    # round open (ask_newly_verified takes the same lock), never neither
+    lock_name(AUDIENCE_LOCK)
     now = utcnow()
     if not round_.questions:
         raise Invalid(_("Ask at least one question."), field="questions")
@@ -645,6 +680,14 @@ class DraftChanged(Conflict):
     nothing is submitted; they are to read it again."""
 
 
+def _lock_round_for_answers(round_id: int) -> None:
+    """Share-lock the round's row until commit and forget its questions as loaded before."""
+    query = select(ConsultationRound).where(ConsultationRound.id == round_id)
+    locked = db.session.scalar(lock_for_check(query, shared=True))
+    if locked is not None:
+        db.session.expire(locked, ["questions"])
+
+
 def _response_row(round_: ConsultationRound, org: Organisation) -> ConsultationResponse:
     """The organisation's one response to the round, made on first save (a unique pair)."""
     query = (
@@ -729,6 +772,10 @@ def save_response(
     """
     policy.require_login(user)
     assert user is not None
+    # the round's row share-locked, its questions read after: a question the official
+    # removes at this moment is either gone from what is checked below ("Unknown question")
+    # or still there, and then remove_question waits and finds this response (refused)
+    _lock_round_for_answers(round_id)
     round_ = get_round(user, round_id)
     org = get_organisation(organisation_id)
     policy.require(
@@ -1435,6 +1482,7 @@ def ask_newly_verified(org: Organisation) -> int:
     (every verified organisation, or it was invited): it is added to their remiss lists, so
     the list, who may answer and who is reminded agree, and its members are told, as invited
     ones are. Not a round whose deadline has passed. The caller commits; returns how many."""
+    lock_name(AUDIENCE_LOCK)  # a round opening at this moment: see open_round
     now = utcnow()
     rounds = db.session.scalars(
         select(ConsultationRound)

@@ -43,7 +43,7 @@ from . import audit, moderation, notifications, throttle
 from .names import shows_something
 from .rendering import MAX_BODY, MAX_DESCRIPTION, MAX_TITLE, render_body, replace_text
 from .slugs import free_slug
-from .transaction import insert_on_conflict, lock_name, lock_person, lock_row
+from .transaction import insert_on_conflict, lock_for_check, lock_name, lock_person, lock_row
 from .validation import check_characters, chosen_commitments, clean_text
 
 MAX_CLIENT_ID = 64
@@ -580,32 +580,44 @@ def mark_read(user: User | None, thread_id: int, message_id: int) -> int:
     assert user is not None
     context = forum_queries.thread_for_sending(thread_id, user, None, utcnow())
     thread = policy.require_thread_visible(user, context.thread if context else None)
-    last = thread.last_message_id or 0
-    target = min(message_id, last)
+    target = min(message_id, thread.last_message_id or 0)
     if target <= 0:
         return forum_queries.read_marker(user, thread_id)
-    if target >= last:
-        count = thread.message_count
-    else:
-        old = db.session.get(ReadMarker, (user.id, thread_id))
-        if old is not None and old.last_read_id >= target:
-            return old.last_read_id
-        base_id, base_count = (old.last_read_id, old.read_count) if old else (0, 0)
-        count = base_count + (
-            db.session.scalar(
-                select(func.count()).where(
-                    Message.thread_id == thread_id,
-                    Message.id > base_id,
-                    Message.id <= target,
-                    Message.state == MessageState.visible,
-                )
-            )
-            or 0
-        )
+    old = db.session.get(ReadMarker, (user.id, thread_id))
+    if old is not None and old.last_read_id >= target:  # a marker only moves forward
+        return old.last_read_id
     with serial_writes():
+        # the counts are read with the thread's row share-locked: a message hidden or
+        # deleted at the same moment moves the thread's count and the markers past it after
+        # this marker is stored, not between this read and its write (the marker would
+        # count the hidden message, and every unread badge be one too low from then on)
+        thread = db.session.scalars(
+            lock_for_check(select(Thread).where(Thread.id == thread_id), shared=True)
+        ).one()
+        count = _visible_count_upto(user, thread, min(target, thread.last_message_id or 0))
         _store_marker(user.id, thread_id, target, count)
         db.session.commit()
     return forum_queries.read_marker(user, thread_id)
+
+
+def _visible_count_upto(user: User, thread: Thread, target: int) -> int:
+    """How many visible messages of `thread` there are up to the message `target`: the
+    thread's count at its end, else counted on from the reader's marker."""
+    if target >= (thread.last_message_id or 0):
+        return thread.message_count
+    old = db.session.get(ReadMarker, (user.id, thread.id), populate_existing=True)
+    base_id, base_count = (old.last_read_id, old.read_count) if old else (0, 0)
+    return base_count + (
+        db.session.scalar(
+            select(func.count()).where(
+                Message.thread_id == thread.id,
+                Message.id > base_id,
+                Message.id <= target,
+                Message.state == MessageState.visible,
+            )
+        )
+        or 0
+    )
 
 
 def _person_by_email(email: str) -> User:

@@ -182,7 +182,9 @@ def _thread(actor: User | None, thread_id: int) -> Thread:
     policy.require(
         policy.can_moderate_thread(actor, thread), _("Only this forum's moderators can do that.")
     )
-    return thread
+    # read afresh under the thread's lock, as a message is: two moderators locking it at once
+    # take turns, and the second is told it is locked already (not a second "locked" logged)
+    return lock_row(Thread, thread.id)  # type: ignore[return-value]  # it was just read
 
 
 def _person(user_id: int) -> User:

@@ -31,7 +31,7 @@ def insert_on_conflict(table: Any, dialect: str) -> Any:
     return sqlite_insert(table)
 
 
-def lock_for_check(statement: Any) -> Any:
+def lock_for_check(statement: Any, *, shared: bool = False) -> Any:
     """`statement` (a SELECT of one model's rows) to run when what is read decides a write:
     the rows are locked until commit and read afresh, so a check made after it ("already
     attached?", "already published?") cannot be passed by two requests at once.
@@ -40,11 +40,14 @@ def lock_for_check(statement: Any) -> Any:
     the first commits, then reads what it committed. SQLite has no row locks but one writer
     at a time: a write that changes nothing (the same rows' ids set to themselves) takes the
     database's write lock now, so what is read after it in this transaction cannot change
-    before its commit. Call it before the check, not between the check and the write."""
+    before its commit. Call it before the check, not between the check and the write.
+
+    `shared`: on PostgreSQL a share lock (FOR SHARE), for a read that others may make at
+    the same time but no writer may change before this commits."""
     if db.session.get_bind().dialect.name == "sqlite":
         table = statement.column_descriptions[0]["entity"].__table__
         db.session.execute(update(table).where(statement.whereclause).values(_unchanged(table)))
-    return statement.with_for_update().execution_options(populate_existing=True)
+    return statement.with_for_update(read=shared).execution_options(populate_existing=True)
 
 
 def lock_row(model: type[Row], row_id: int) -> Row | None:
