@@ -19,7 +19,7 @@ import flask_migrate
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import inspect
+from sqlalchemy import inspect, text
 from sqlalchemy.engine import make_url
 from support import Factory, service_missing
 from support import app_settings as app_config
@@ -478,3 +478,39 @@ def test_actions_hidden_before_get_a_decision_to_appeal_and_lose_it_going_down(
         assert made[0].created_at == hidden_at and made[0].thread_id == thread.id
         with app.test_request_context():  # appealable again
             moderation.appeal(db.session.get(type(proposer), ids[1]), made[0].id, "fel")
+
+
+def test_an_installation_whose_e17_lacked_the_previous_hash_gets_it(database_url, keep_logging):
+    """e17remember gained remember_previous_hash after it was released: an installation
+    migrated in between had no such column after upgrading, and nobody could log in."""
+    from forum.models import UserSession
+    from forum.services import accounts
+
+    app = create_app(app_config(database_url))
+    with app.app_context():
+        try:
+            flask_migrate.upgrade(revision="e34searchstops")
+            with db.engine.begin() as connection:  # as e17remember was before 25a00d4
+                connection.execute(
+                    text("ALTER TABLE user_sessions DROP COLUMN remember_previous_hash")
+                )
+            flask_migrate.upgrade()
+            columns = {c["name"] for c in inspect(db.engine).get_columns("user_sessions")}
+            assert "remember_previous_hash" in columns
+            assert schema_diff(app) == []
+            with app.test_request_context():
+                from forum.services.agreement import seed_agreement
+
+                seed_agreement()
+                person = accounts.register_user(
+                    "sessions@example.se", "Sessions Test", "lagom långt lösenord 42"
+                )
+                row, token = accounts.open_session(person, "test", remember=True)
+                db.session.expire_all()  # a login reads every column of its session
+                assert db.session.get(UserSession, row.id).remember_hash is not None
+                assert token
+            flask_migrate.downgrade(revision="e34searchstops")  # the column stays: e17's
+            flask_migrate.upgrade()
+        finally:
+            db.session.remove()
+            db.engine.dispose()
