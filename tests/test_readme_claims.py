@@ -754,3 +754,21 @@ def test_the_api_root_lists_its_resources(client):
     assert client.get("/api/v1").status_code in (301, 308)  # to /api/v1/
     spec = client.get("/api/v1/openapi.json").get_json()
     assert "/api/v1/" in spec["paths"]
+
+
+def test_a_demo_made_before_its_completion_marks_is_taken_as_complete(app, db, monkeypatch):
+    """Demos made from 29 November to 5 December have neither the completion entry nor the
+    last message that later demos end with; they end with the official's proposed action.
+    After an upgrade, `seed --demo` and `setup` (./scripts/run) called them half-made and
+    told the operator to delete the database."""
+    import forum.demo as demo
+    from forum.demo import demo_state, seed_demo
+
+    with app.test_request_context():
+        seed_demo()
+    # the demo as those versions left it: no marker of the later kinds
+    monkeypatch.setattr(demo, "COMPLETED", "demo.marker-not-yet-written")
+    monkeypatch.setattr(demo, "_LEGACY_LAST_MESSAGE", "message-not-yet-written")
+    assert demo_state() == "complete"
+    result = app.test_cli_runner().invoke(args=["seed", "--demo"])
+    assert result.exit_code == 0 and "never finished" not in result.output

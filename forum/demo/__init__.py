@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from ..extensions import db
 from ..models import (
+    Action,
     AuditEntry,
     Commitment,
     Forum,
@@ -49,6 +50,9 @@ API_TOKEN_LABEL = "API token"  # noqa: S105 - a label, not a secret
 COMPLETED = "demo.completed"
 # the last message of demos made before the marker existed: they finished
 _LEGACY_LAST_MESSAGE = "demo-news-ordforande"
+# the last step of demos made before that message (29 November to 5 December): the
+# official's proposed action
+_LEGACY_LAST_ACTION = "Utvärdera lokalreglerna tillsammans med föreningarna"
 
 
 class DemoIncomplete(Exception):
@@ -80,6 +84,15 @@ def demo_state() -> str:
             Message.client_id == _LEGACY_LAST_MESSAGE,
         )
     )
+    if legacy is None:
+        legacy = db.session.scalar(
+            select(Action.id)
+            .join(User, User.id == Action.proposed_by_id)
+            .where(
+                User.email == f"tjansteperson@{DEMO_DOMAIN}",
+                Action.title == _LEGACY_LAST_ACTION,
+            )
+        )
     return "complete" if legacy is not None else "incomplete"
 
 
