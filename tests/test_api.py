@@ -171,7 +171,7 @@ def test_rounds_drafts_and_published_responses(app, make, client):
     official = make.user("official")
     admin = make.user()
     org = make.organisation(admin=admin)
-    draft = make_round(app, make, official, state="draft")
+    draft = make_round(app, make, official, state="draft", title="Utkast till runda")
     open_round = make_round(app, make, official)
     respond(app, admin, open_round, org, text="Vårt svar")
     assert_error(client.get(f"/api/v1/consultations/{draft.id}"), 404, "not_found")
@@ -222,7 +222,7 @@ def test_documents_of_drafts_and_unpublished_responses_stay_hidden(app, make, cl
     official, submitter, drafter = make.user("official"), make.user(), make.user()
     org = make.organisation(admin=submitter)
     other = make.organisation(admin=drafter)
-    draft = make_round(app, make, official, state="draft")
+    draft = make_round(app, make, official, state="draft", title="Utkast till runda")
     round_ = make_round(app, make, official)
     with app.test_request_context():
         secret = documents.add_round_document(official, draft.id, "Utkast.pdf", simple_pdf(["x"]))

@@ -167,12 +167,12 @@ def build_world(app, make, needs: frozenset[str]) -> World:
             w.appeal = moderation.appeal(w.people["muted"], warning.id, "Jag höll tonen").id
 
     if "rounds" in needs:  # of the official's department, asking every verified organisation
-        w.draft_round = make_round(app, make, official, "draft")
+        w.draft_round = make_round(app, make, official, "draft", title="Utkast till runda")
         with app.test_request_context():
             w.draft_document = documents.add_round_document(
                 official, w.draft_round.id, "Underlag.pdf", simple_pdf(["Underlag"])
             ).id
-        w.open_round = make_round(app, make, official, "open")
+        w.open_round = make_round(app, make, official, "open", title="Öppen runda")
         if "draft" in needs:  # the organisation's saved draft, waiting to be submitted
             with app.test_request_context():
                 consultations.save_response(
