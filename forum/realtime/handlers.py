@@ -141,6 +141,8 @@ def on_connect(auth: Any = None) -> bool:
     (as an open one is before it is closed) and stays connected as a visitor's: a page
     drawn for the person stops offering to write, and one drawn for a visitor (the cookie
     outlives the session) goes on reading public threads live."""
+    if _sent_as_an_event():
+        return on_unknown("connect")  # type: ignore[return-value]  # an ack to a client's event
     if budget.cooling_off(_flooder()):
         return False
     fresh_user()
@@ -161,12 +163,24 @@ def on_connect(auth: Any = None) -> bool:
     return True
 
 
-def on_disconnect(*_args: Any) -> None:
+def on_disconnect(*_args: Any) -> dict[str, Any] | None:
     """Sent when a client goes away: update presence in the threads it was in."""
+    if _sent_as_an_event():
+        return on_unknown("disconnect")
     access.forget_socket(request.sid)  # type: ignore[attr-defined]
     budget.forget(request.sid)  # type: ignore[attr-defined]
     for thread_id in presence.leave_all(request.sid):  # type: ignore[attr-defined]
         socketio.emit("presence", presence.snapshot(thread_id), to=thread_room(thread_id))
+
+
+def _sent_as_an_event() -> bool:
+    """Whether "connect" or "disconnect" came as a client's own event, not from the server:
+    python-socketio hands a client event of those names to their handlers. The server calls
+    them while the socket is still connecting or already going; a client's event comes on a
+    connected socket. Run, it dropped the socket from the access rechecks (a member removed
+    from an invite-only forum kept hearing its thread) and refilled its flood budget."""
+    manager = socketio.server.manager
+    return bool(manager.is_connected(request.sid, request.namespace or "/"))  # type: ignore[attr-defined]
 
 
 def _person() -> dict[str, Any] | None:
