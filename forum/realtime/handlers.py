@@ -171,6 +171,7 @@ def on_disconnect(*_args: Any) -> dict[str, Any] | None:
     budget.forget(request.sid)  # type: ignore[attr-defined]
     for thread_id in presence.leave_all(request.sid):  # type: ignore[attr-defined]
         socketio.emit("presence", presence.snapshot(thread_id), to=thread_room(thread_id))
+    return None
 
 
 def _sent_as_an_event() -> bool:
