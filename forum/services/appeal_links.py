@@ -79,7 +79,8 @@ def current_suspension(user_id: int) -> ModerationAction | None:
 
 def decision_for(token: str) -> ModerationAction:
     """The suspension a link names; NotFound for a forged link or one naming anything else
-    (another kind of decision, another person), LinkExpired for one past its age."""
+    (another kind of decision, another person, an account closed since), LinkExpired for
+    one past its age."""
     invalid = NotFound(_("This link does not work. Check that you copied all of it."))
     try:
         payload = _serializer().loads(token, max_age=int(LINK_MAX_AGE.total_seconds()))
@@ -101,6 +102,9 @@ def decision_for(token: str) -> ModerationAction:
     action_id, subject_id = payload
     action = db.session.get(ModerationAction, action_id) if 0 < action_id < 2**63 else None
     if action is None or action.kind != ActionKind.suspend or action.subject_id != subject_id:
+        raise invalid
+    subject = db.session.get(User, subject_id)
+    if subject is None or subject.is_closed:  # nothing is written in a closed account's name
         raise invalid
     return action
 

@@ -14,7 +14,7 @@ from typing import Any
 
 from flask_babel import gettext as _
 from markupsafe import Markup, escape
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import and_, delete, func, or_, select, update
 
 from .. import policy
 from ..errors import Conflict, Forbidden, NotFound
@@ -110,7 +110,7 @@ def close_account(
     ).all()
     names = names_used(user)
     _delete_personal_rows(user, old_email, names)
-    _unname_others_mail(names, old_handle, old_email, pseudonym(user.id))
+    _unname_others_mail(user.id, names, old_handle, old_email, pseudonym(user.id))
     _unname_others_notices(user.id, names, pseudonym(user.id))
     _pseudonymise_mentions(user.handle, pseudonym(user.id))
     user.email = f"closed-{user.id}@{CLOSED_DOMAIN}"
@@ -199,10 +199,14 @@ def _pseudonymise_mentions(handle: str, name: str) -> None:
         ):
             setattr(row, text_column, _unmention(getattr(row, text_column), handle, name))
     # others' notifications quote the text that mentioned the person (plain text)
+    # (a handle is matched whatever its case, as a mention links: "@Mira.Medlem" too)
     for note in db.session.scalars(
-        select(Notification).where(Notification.excerpt.contains("@" + handle, autoescape=True))
+        select(Notification).where(Notification.excerpt.icontains("@" + handle, autoescape=True))
     ):
-        note.excerpt = _unmention(note.excerpt, handle, name)
+        note.excerpt = _unmention(note.excerpt, handle, name)[:EXCERPT_LENGTH]
+
+
+EXCERPT_LENGTH: int = Notification.__table__.c.excerpt.type.length  # type: ignore[attr-defined]  # 300
 
 
 def _unmention(source: str, handle: str, name: str) -> str:
@@ -218,7 +222,7 @@ def _unmention(source: str, handle: str, name: str) -> str:
     return MENTION_RE.sub(swap, source)
 
 
-def _unname_others_mail(names: set[str], handle: str, email: str, name: str) -> None:
+def _unname_others_mail(user_id: int, names: set[str], handle: str, email: str, name: str) -> None:
     """Others' mail, sent or still to go, tells its news under the pseudonym.
 
     A mail that names the person ("Ture Brevsson nämnde dig i …") tells of a post that stays
@@ -226,11 +230,28 @@ def _unname_others_mail(names: set[str], handle: str, email: str, name: str) -> 
     mail still goes out, saying what the site now says; a sent mail's copy in the outbox
     keeps what it told, not who the person was. Their names, address and @mentions become
     the pseudonym, as whole words only ("Anna" in "Annika" stays).
+
+    Only mail about the person: one telling of their notice, a digest to someone told of
+    something they did, or one with their address or an @mention of them (a handle in any
+    case). Another "Anna Berg", or the "Kim" in "Tack Kim!", is someone else.
     """
-    forms = {*names, email, "@" + handle}
-    forms |= {str(escape(form)) for form in forms}
     columns = (OutboxMail.subject, OutboxMail.body, OutboxMail.html_body)
-    found = or_(*(c.contains(form, autoescape=True) for c in columns for form in sorted(forms)))
+
+    def holding(forms: set[str]) -> Any:
+        forms = forms | {str(escape(form)) for form in forms}
+        return or_(*(c.icontains(form, autoescape=True) for c in columns for form in sorted(forms)))
+
+    theirs = select(Notification.id).where(Notification.actor_id == user_id)
+    told = select(User.email).join(Notification, Notification.user_id == User.id)
+    found = or_(
+        OutboxMail.notification_id.in_(theirs),
+        and_(
+            OutboxMail.notification_id.is_(None),
+            OutboxMail.to_address.in_(told.where(Notification.actor_id == user_id)),
+            holding(set(names)),
+        ),
+        holding({email, "@" + handle}),
+    )
     words = sorted({*names, email}, key=len, reverse=True)
     plain = re.compile(r"(?<!\w)(?:" + "|".join(map(re.escape, words)) + r")(?!\w)")
     marked = re.compile(
@@ -261,7 +282,8 @@ def _unname_others_notices(user_id: int, names: set[str], name: str) -> None:
         )
     ):
         if note.excerpt:
-            note.excerpt = plain.sub(name, note.excerpt)
+            # the pseudonym may be longer than the name: cut to the column's length again
+            note.excerpt = plain.sub(name, note.excerpt)[:EXCERPT_LENGTH]
 
 
 def _delete_personal_rows(user: User, email: str, names: set[str]) -> None:
