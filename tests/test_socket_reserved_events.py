@@ -83,14 +83,14 @@ def test_a_client_sent_disconnect_event_is_answered_as_an_unknown_event(app, mak
     thread = make.thread(author=user)
     sock = socket_for(user)
     assert sock.emit("join", {"thread_id": thread.id}, callback=True)["ok"]
-    assert [p["id"] for p in presence.snapshot(thread.id)["users"]] == [user.id]
+    assert user.id in {p["id"] for p in presence.snapshot(thread.id)["users"]}
 
     for name in ("disconnect", "connect"):
         ack = sock.emit(name, {"x": 1}, callback=True)
         assert isinstance(ack, dict) and ack.get("ok") is False, (name, ack)
         assert ack["error"]["code"] == "invalid"
     assert sock.is_connected()
-    assert [p["id"] for p in presence.snapshot(thread.id)["users"]] == [user.id]
+    assert user.id in {p["id"] for p in presence.snapshot(thread.id)["users"]}
 
 
 def test_over_a_real_server_a_disconnect_event_keeps_a_removed_member_in_the_room(
