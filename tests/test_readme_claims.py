@@ -12,7 +12,7 @@ import email.policy
 import logging
 import re
 import threading
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -769,6 +769,25 @@ def test_a_demo_made_before_its_completion_marks_is_taken_as_complete(app, db, m
     # the demo as those versions left it: no marker of the later kinds
     monkeypatch.setattr(demo, "COMPLETED", "demo.marker-not-yet-written")
     monkeypatch.setattr(demo, "_LEGACY_LAST_MESSAGE", "message-not-yet-written")
+    assert demo_state() == "incomplete"  # made today: it ends with more than the action
+    admin = db.session.scalar(select(User).where(User.email == "admin@demo.dialogforum.se"))
+    admin.created_at = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
+    db.session.commit()
     assert demo_state() == "complete"
     result = app.test_cli_runner().invoke(args=["seed", "--demo"])
     assert result.exit_code == 0 and "never finished" not in result.output
+
+
+def test_a_demo_seed_that_stopped_after_its_actions_is_incomplete(app, db, monkeypatch):
+    """The older demos' last step is made before today's last steps: a seed stopped after it
+    (killed while telling the member the news) is still reported half-made."""
+    import forum.demo as demo
+
+    def stop(*_args, **_kwargs):
+        raise RuntimeError("the seed stopped here")
+
+    monkeypatch.setattr(demo, "_seed_news_for_the_member", stop)
+    with app.test_request_context(), pytest.raises(RuntimeError):
+        demo.seed_demo()
+    db.session.rollback()
+    assert demo.demo_state() == "incomplete"

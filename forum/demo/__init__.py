@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from sqlalchemy import select
 
@@ -51,8 +52,10 @@ COMPLETED = "demo.completed"
 # the last message of demos made before the marker existed: they finished
 _LEGACY_LAST_MESSAGE = "demo-news-ordforande"
 # the last step of demos made before that message (29 November to 5 December): the
-# official's proposed action
+# official's proposed action. Demos made since make it too, before their last steps, so
+# it counts only for a demo whose accounts were made before the message was added.
 _LEGACY_LAST_ACTION = "Utvärdera lokalreglerna tillsammans med föreningarna"
+_LEGACY_UNTIL = datetime(2026, 12, 5, 8, 31, tzinfo=UTC)
 
 
 class DemoIncomplete(Exception):
@@ -73,7 +76,7 @@ def demo_state() -> str:
     """ "absent", "complete" or "incomplete" (accounts made, last step never reached)."""
     if db.session.scalar(select(AuditEntry.id).where(AuditEntry.action == COMPLETED)):
         return "complete"
-    admin = db.session.scalar(select(User.id).where(User.email == f"admin@{DEMO_DOMAIN}"))
+    admin = db.session.scalar(select(User).where(User.email == f"admin@{DEMO_DOMAIN}"))
     if admin is None:
         return "absent"
     legacy = db.session.scalar(
@@ -84,7 +87,7 @@ def demo_state() -> str:
             Message.client_id == _LEGACY_LAST_MESSAGE,
         )
     )
-    if legacy is None:
+    if legacy is None and admin.created_at < _LEGACY_UNTIL:
         legacy = db.session.scalar(
             select(Action.id)
             .join(User, User.id == Action.proposed_by_id)

@@ -347,23 +347,40 @@ def create_round(user: User | None, data: RoundInput) -> ConsultationRound:
 
 
 def _round_just_drafted(user: User, round_: ConsultationRound) -> ConsultationRound | None:
-    """The draft `user` made within REPEAT_WINDOW with the same words and times as `round_`
-    (not yet added), if there is one: a form sent twice makes one draft, as a thread does."""
+    """The draft `user` made within REPEAT_WINDOW with everything the form sets the same as
+    `round_` (not yet added), if there is one: a form sent twice makes one draft, as a
+    thread does. Sent again with anything changed (who is asked, a question), it is a
+    second draft: the first is not silently kept for it."""
     r = ConsultationRound
-    return db.session.scalar(
+    candidates = db.session.scalars(
         select(r)
         .where(
             r.created_by_id == user.id,
             r.state == RoundState.draft,
             r.title == round_.title,
-            r.problem == round_.problem,
-            r.background == round_.background,
-            r.opens_at == round_.opens_at,
-            r.closes_at == round_.closes_at,
             r.created_at > utcnow() - REPEAT_WINDOW,
         )
         .order_by(r.id.desc())
-        .limit(1)
+    )
+    wanted = _drafted(round_)
+    return next((found for found in candidates if _drafted(found) == wanted), None)
+
+
+def _drafted(round_: ConsultationRound) -> tuple:
+    """Everything the round's form sets (services.consultations._apply), comparable."""
+    return (
+        round_.title,
+        round_.problem,
+        round_.background,
+        round_.stage,
+        round_.decision_date,
+        round_.audience,
+        sorted(o.id for o in round_.invited),
+        sorted(c.id for c in round_.commitments),
+        [(q.text, q.guidance) for q in sorted(round_.questions, key=lambda q: q.position)],
+        round_.opens_at,
+        round_.closes_at,
+        round_.department_id,
     )
 
 

@@ -77,7 +77,16 @@ def lock_name(name: str) -> None:
 
 
 def _unchanged(table: Any) -> dict[str, Any]:
-    """The values of an UPDATE that changes nothing: the key set to itself, and so is every
-    column that an UPDATE would otherwise stamp (`onupdate`, such as a message's
-    `changed_at`, which tells a reconnecting page what to fetch again)."""
-    return {c.name: c for c in table.c if c.primary_key or c.onupdate is not None}
+    """The values of an UPDATE that changes nothing: a plain column set to itself, and so is
+    every column that an UPDATE would otherwise stamp (`onupdate`, such as a message's
+    `changed_at`, which tells a reconnecting page what to fetch again).
+
+    Not the key: SQLite checks every table that refers to a row whose key is set, even to
+    itself, and `notifications` or `read_markers` have no index on `thread_id` (a full scan
+    of each, under the write lock, on every thread read). Nor a foreign key (a look-up)."""
+    values = {c.name: c for c in table.c if c.onupdate is not None}
+    plain = next((c for c in table.c if not c.primary_key and not c.foreign_keys), None)
+    key = next(c for c in table.c if c.primary_key)
+    chosen = plain if plain is not None else key
+    values[chosen.name] = chosen
+    return values
