@@ -281,6 +281,18 @@ def can_submit_response(user: User | None, round_: ConsultationRound, org: Organ
     return in_round_audience(round_, org) and organisation_role(user, org) == "admin"
 
 
+def document_withdrawn(document: Document, round_: ConsultationRound, in_versions: bool) -> bool:
+    """A removed document that nobody outside the uploader's side ever saw: a round's basis
+    removed before the round opened, or a response's letter removed before any submitted
+    version held it (`in_versions`). Its file is deleted (services.documents) and nobody
+    reads it any more: a member list attached by mistake is not left for later members."""
+    if document.removed_at is None:
+        return False
+    if document.response_id is None:
+        return round_.opened_at is None or document.removed_at < round_.opened_at
+    return not in_versions
+
+
 def can_read_document(
     user: User | None,
     round_: ConsultationRound,
@@ -301,9 +313,9 @@ def can_read_document(
     if not can_view_round(user, round_):
         return False
     if response is None:
+        if document_withdrawn(document, round_, False):
+            return False
         return document.removed_at is None or can_manage_round(user, round_)
-    if can_act_for_organisation(user, response.organisation):
-        return True
     in_versions = set(
         db.session.scalars(
             select(ResponseVersion.number)
@@ -314,6 +326,10 @@ def can_read_document(
             )
         )
     )
+    if document_withdrawn(document, round_, bool(in_versions)):
+        return False
+    if can_act_for_organisation(user, response.organisation):
+        return True
     if not in_versions:
         return False
     if can_manage_round(user, round_):

@@ -40,6 +40,7 @@ from ..models import (
     User,
 )
 from ..models.base import utcnow
+from ..models.documents import version_documents
 from ..queries.consultations import get_round
 from ..queries.organisations import get_organisation
 from . import audit
@@ -146,6 +147,10 @@ def _zip_kind(data: bytes) -> Kind:
 def sniff(data: bytes) -> Kind:
     """The accepted kind the bytes are, by their content; else Invalid."""
     if data.startswith(b"%PDF-"):
+        # a PDF ends with %%EOF (within its last 1024 bytes, as readers look for it): a copy
+        # cut off half-way, or another file that begins so, is refused, not published broken
+        if b"%%EOF" not in data[-1024:]:
+            raise _refuse()
         return PDF
     if data.startswith(b"\x89PNG\r\n\x1a\n"):
         return PNG
@@ -385,6 +390,9 @@ def remove_document(user: User | None, document_id: int) -> Document:
             policy.can_manage_round(user, round_),
             _("Only officials of the round's department can do that."),
         )
+        # the round's row, read afresh: as for an upload, the feedback published at this
+        # moment makes the documents final before or after this, not during it
+        lock_row(ConsultationRound, round_.id)
         _require_round_documents_open(round_)
         audit.record(
             user, "consultation.document.removed", "consultation", round_.id, document.filename
@@ -413,8 +421,29 @@ def remove_document(user: User | None, document_id: int) -> Document:
             ),
         )
     document.removed_at = utcnow()
+    # nobody else ever saw it: a draft round's basis, or a letter in no submitted version
+    gone = (
+        [document.storage_key, document.preview_key]
+        if policy.document_withdrawn(document, round_, _in_versions(document))
+        else []
+    )
     db.session.commit()
+    for key in filter(None, gone):  # after the commit: never a listed file without its bytes
+        try:
+            storage().delete(key)
+        except Exception:  # noqa: BLE001 - the removal stands; the bytes are unreadable anyway
+            current_app.logger.exception("could not delete the removed document's file %s", key)
     return document
+
+
+def _in_versions(document: Document) -> bool:
+    """Whether a submitted version of a response holds the document."""
+    found = db.session.scalar(
+        select(version_documents.c.version_id)
+        .where(version_documents.c.document_id == document.id)
+        .limit(1)
+    )
+    return found is not None
 
 
 # --- reading ------------------------------------------------------------------

@@ -45,12 +45,17 @@ class DiskStorage:
         self.root.mkdir(parents=True, exist_ok=True)
         target = self.root / _check(key)
         partial = target.with_name(target.name + ".part")
-        with open(partial, "wb") as out:
-            out.write(data)
-            out.flush()
-            os.fsync(out.fileno())
-        partial.chmod(0o600)
-        partial.replace(target)
+        try:
+            with open(partial, "wb") as out:
+                out.write(data)
+                out.flush()
+                os.fsync(out.fileno())
+            partial.chmod(0o600)
+            partial.replace(target)
+        except BaseException:
+            # a full disk, say: the bytes written so far go, not left to fill it further
+            partial.unlink(missing_ok=True)
+            raise
 
     def get(self, key: str) -> bytes:
         return (self.root / _check(key)).read_bytes()
