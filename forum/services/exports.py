@@ -8,6 +8,7 @@ marked, with their moderation record: hidden is not destroyed.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import hashlib
 import io
@@ -48,6 +49,7 @@ from ..models import (
     MessageState,
     ModerationAction,
     PersonalExport,
+    RoundState,
     Thread,
     User,
     Visibility,
@@ -313,7 +315,10 @@ def _document_record(document: Document) -> dict[str, Any]:
 
 
 def _round_record(round_: ConsultationRound) -> dict[str, Any]:
-    feedback = consultation_queries.feedback_by_question(round_.id)
+    # the city's feedback once published, as on the round's page, its CSV and the API: a
+    # draft saved but not published is not the round's feedback
+    published = round_.state == RoundState.published
+    feedback = consultation_queries.feedback_by_question(round_.id) if published else {}
     return {
         "id": round_.id,
         "title": round_.title,
@@ -858,11 +863,13 @@ def csv_line(cells: Iterable[str], delimiter: str) -> str:
     )
 
 
-def excel_cell(value: str) -> str:
-    """A cell as Swedish Excel reads it: local time, decimal comma."""
-    if _ISO_UTC.match(value):
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-        return moment.astimezone(STOCKHOLM).strftime("%Y-%m-%d %H:%M")
+def excel_cell(value: str, time: bool = False) -> str:
+    """A cell as Swedish Excel reads it: local time (in a column of the app's own times,
+    `time`: not an answer that only looks like one), decimal comma."""
+    if time and _ISO_UTC.match(value):
+        with contextlib.suppress(ValueError):  # 2025-02-29T10:00Z stays as written
+            moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+            return moment.astimezone(STOCKHOLM).strftime("%Y-%m-%d %H:%M")
     if _DECIMAL.match(value):
         return value.replace(".", ",")
     return value
@@ -871,9 +878,12 @@ def excel_cell(value: str) -> str:
 def excel_csv(text: str) -> bytes:
     """Our comma CSV as UTF-8 with BOM, semicolons, decimal commas and local times."""
     lines = []
+    times: set[int] = set()  # the columns of the app's own times: "Submitted (UTC)"
     for number, row in enumerate(csv.reader(io.StringIO(text.lstrip("\ufeff")))):
         if number == 0:
+            times = {i for i, c in enumerate(row) if "(UTC)" in c}
             lines.append(csv_line([c.replace("(UTC)", _("(Swedish time)")) for c in row], ";"))
         else:
-            lines.append(csv_line([excel_cell(cell) for cell in row], ";"))
+            cells = [excel_cell(cell, i in times) for i, cell in enumerate(row)]
+            lines.append(csv_line(cells, ";"))
     return ("\ufeff" + "".join(lines)).encode("utf-8")

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import mimetypes
+import re
 import warnings
 from functools import cache
 from pathlib import Path
@@ -71,11 +72,44 @@ def _static_only(url: str) -> dict[str, Any]:
     }
 
 
+# A run of this many characters without a space gets a zero-width space after each such
+# stretch in the PDF: WeasyPrint lays out one long word (a pasted blob, a key held down)
+# under `hyphens: auto` and `overflow-wrap` in time that grows with its cube (2,000
+# characters: 15 s, more than a worker may take), and with places to break, in a moment.
+LONGEST_UNBROKEN = 24
+_TAG = re.compile(r"(<[^>]*>)")
+_RUN = re.compile(r"[^\s<>&\u200b]{" + str(LONGEST_UNBROKEN + 1) + ",}")
+_RAW = re.compile(r"<(/?)(script|style)\b", re.IGNORECASE)
+
+
+def breakable(html: str) -> str:
+    """`html` with a zero-width space in every LONGEST_UNBROKEN characters of a run without
+    a space, in its text only (not in tags, nor in a style or script element's content)."""
+    out, raw = [], False
+    for part in _TAG.split(html):
+        if part.startswith("<"):
+            found = _RAW.match(part)
+            if found is not None:
+                raw = not found[1]
+        elif not raw:
+            part = _RUN.sub(_break_run, part)
+        out.append(part)
+    return "".join(out)
+
+
+def _break_run(match: re.Match[str]) -> str:
+    run = match.group(0)
+    return "\u200b".join(
+        run[i : i + LONGEST_UNBROKEN] for i in range(0, len(run), LONGEST_UNBROKEN)
+    )
+
+
 def render_pdf(html: str) -> bytes | None:
     """The page as PDF bytes, or None where WeasyPrint cannot run."""
     weasyprint = _weasyprint()
     if weasyprint is None:
         return None
+    html = breakable(html)
     urls = weasyprint.urls
     if hasattr(urls, "URLFetcherResponse"):  # WeasyPrint 68 and later: a fetcher object
 
