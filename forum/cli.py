@@ -336,8 +336,22 @@ def exports_run_command() -> None:
     click.echo(f"{count} personal exports prepared.")
 
 
+def refuse_flask_run(app: Flask) -> None:
+    """Flask's own `flask run` (Werkzeug's development server) loads the app inside its
+    command: in production it stops there, as `flask serve` does, instead of serving a
+    development server with a versioned Server header behind the city's address."""
+    context = click.get_current_context(silent=True)
+    if app.config["FORUM_ENV"] == "production" and context is not None:
+        if context.info_name == "run":
+            raise click.ClickException(
+                "FORUM_ENV=production will not run the development server (flask run). "
+                "Use ./scripts/production or the files in deploy/ (gunicorn behind nginx)."
+            )
+
+
 def register(app: Flask) -> None:
     """Attach the commands to the app's CLI."""
+    refuse_flask_run(app)
     for command in (seed_command, setup_command, serve_command, users_cli, mail_cli):
         app.cli.add_command(command)
     app.cli.add_command(consultations_cli)

@@ -145,6 +145,37 @@ def test_serve_refuses_the_development_server_in_production(app, monkeypatch):
     assert "scripts/production" in result.output
 
 
+def test_flask_run_refuses_the_development_server_in_production(tmp_path):
+    """Flask's own `flask run` started Werkzeug's development server in production, with a
+    versioned Server header; it stops as `flask serve` does (exit 1, the way to run it)."""
+    import os
+    import secrets
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("FORUM_", "FLASK_"))}
+    env.update(
+        FORUM_ENV="production",
+        FORUM_SECRET_KEY=secrets.token_hex(32),
+        FORUM_DATABASE_URL=f"sqlite:///{tmp_path / 'forum.sqlite3'}",
+        FORUM_ALLOW_SQLITE="1",
+        FORUM_BASE_URL="https://forum.example.se",
+        FORUM_PROXY_COUNT="1",
+        FORUM_DOCUMENT_DIR=str(tmp_path / "documents"),
+    )
+    done = subprocess.run(  # bounded: it would otherwise serve until killed
+        [sys.executable, "-m", "flask", "--app", "forum", "run", "--port", "1"],
+        cwd=Path(__file__).resolve().parent.parent,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 1, done.stderr[-500:]
+    assert "development server" in done.stderr and "scripts/production" in done.stderr
+
+
 def test_embedded_werkzeug_server_names_no_versions_and_disables_nagle():
     import socket
     import threading
