@@ -292,6 +292,15 @@ class FreshSocketOptions(dict):
         super().__init__(socket=None)
         self.source = source
         self.target = target
+        # every socket handed out: a reconnection that failed after connecting (a killed
+        # process) leaves its socket to the garbage collector, whose ResourceWarning then
+        # fails whichever later test it lands in; Client.close closes them
+        self.made: list[socket.socket] = []
+
+    def close_all(self) -> None:
+        for sock in self.made:
+            sock.close()
+        self.made.clear()
 
     def __iter__(self):
         return iter(["socket"])
@@ -304,6 +313,7 @@ class FreshSocketOptions(dict):
             return super().__getitem__(key)
         sock = socket.create_connection(self.target, timeout=10, source_address=(self.source, 0))
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.made.append(sock)
         return sock
 
 
@@ -334,6 +344,7 @@ class Client:
         self.events: list[tuple[str, Any]] = []
         self.lock = threading.Lock()
         self.connects = 0
+        self.sockets = FreshSocketOptions(self.source, ("127.0.0.1", stack.port))
         self.sio = sio_client.Client(
             reconnection=reconnect,
             reconnection_delay=0.2,
@@ -343,7 +354,7 @@ class Client:
             # 5 s can pass on a 2-core machine running both CI stages; a server that does not
             # know the session still answers 400 at once, which is what the tests look for
             request_timeout=15 if polling else 5,
-            websocket_extra_options=FreshSocketOptions(self.source, ("127.0.0.1", stack.port)),
+            websocket_extra_options=self.sockets,
             # polling: every request from the same source address, through the login session
             http_session=self.http,
         )
@@ -376,11 +387,16 @@ class Client:
         return [m["message"]["id"] for m in self.received("message:new")]
 
     def close(self) -> None:
-        if self.sio.connected:
-            threading.Thread(
-                target=self.sio.eio.disconnect, kwargs={"abort": True}, daemon=True
-            ).start()
         self.sio.reconnection = False
+        closing = None
+        if self.sio.connected:
+            closing = threading.Thread(
+                target=self.sio.eio.disconnect, kwargs={"abort": True}, daemon=True
+            )
+            closing.start()
+            closing.join(5)
+        if closing is None or not closing.is_alive():  # none in use now: close what is left
+            self.sockets.close_all()
         self.http.close()
 
 

@@ -205,7 +205,7 @@ def test_round_archive_is_built_without_holding_its_documents_in_memory(
     size, count = 4 * 1024 * 1024, 5
     with app.test_request_context():
         for i in range(count):
-            pdf = simple_pdf([f"Underlag {i}"]) + os.urandom(size)
+            pdf = simple_pdf([f"Underlag {i}"]) + os.urandom(size) + b"\n%%EOF\n"
             documents.add_round_document(official, round_.id, f"Underlag {i}.pdf", pdf)
 
     tracemalloc.start()
