@@ -272,14 +272,7 @@ class Factory:
         raise AssertionError("no made-up name passed the imitation check")
 
     def organisation(self, admin=None, verified: bool = True, name: str | None = None, members=()):
-        from forum.models import (
-            MemberRole,
-            Membership,
-            MembershipStatus,
-            Organisation,
-            OrganisationForm,
-            OrganisationStatus,
-        )
+        from forum.models import MemberRole, Organisation, OrganisationForm, OrganisationStatus
 
         n = next(_counter)
         org = Organisation(
@@ -293,16 +286,22 @@ class Factory:
         _session().flush()
         roles = [(admin, MemberRole.admin)] if admin is not None else []
         for person, role in [*roles, *((member, MemberRole.member) for member in members)]:
-            _session().add(
-                Membership(
-                    organisation_id=org.id,
-                    user_id=person.id,
-                    role=role,
-                    status=MembershipStatus.approved,
-                )
-            )
-        _session().commit()
+            self.member(org, person, role)
         return org
+
+    def member(self, org, person, role=None):
+        """An approved membership of `person` in `org`: a member, or `role`."""
+        from forum.models import MemberRole, Membership, MembershipStatus
+
+        _session().add(
+            Membership(
+                organisation_id=org.id,
+                user_id=person.id,
+                role=role or MemberRole.member,
+                status=MembershipStatus.approved,
+            )
+        )
+        _session().commit()
 
     def commitment_ids(self, count: int = 1) -> list[int]:
         from sqlalchemy import select

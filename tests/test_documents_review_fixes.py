@@ -61,17 +61,7 @@ def test_a_draft_letter_removed_before_any_submit_is_deleted(app, client, make, 
     with app.test_request_context():
         service.close_round(official, round_.id)
     later_member = make.user(name="Ny Medlem")
-    from forum.models import MemberRole, Membership, MembershipStatus
-
-    _db.session.add(
-        Membership(
-            organisation_id=org.id,
-            user_id=later_member.id,
-            role=MemberRole.member,
-            status=MembershipStatus.approved,
-        )
-    )
-    _db.session.commit()
+    make.member(org, later_member)
     Auth(client).login(later_member)  # joined after the letter was removed
     assert client.get(link).status_code == 404
     assert not (store / key).exists()

@@ -8,6 +8,7 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import select
 
@@ -79,24 +80,23 @@ def demo_state() -> str:
     admin = db.session.scalar(select(User).where(User.email == f"admin@{DEMO_DOMAIN}"))
     if admin is None:
         return "absent"
-    legacy = db.session.scalar(
-        select(Message.id)
-        .join(User, User.id == Message.author_id)
-        .where(
-            User.email == f"ordforande@{DEMO_DOMAIN}",
-            Message.client_id == _LEGACY_LAST_MESSAGE,
-        )
+    legacy = _made_by(
+        "ordforande", Message.id, Message.author_id, Message.client_id == _LEGACY_LAST_MESSAGE
     )
     if legacy is None and admin.created_at < _LEGACY_UNTIL:
-        legacy = db.session.scalar(
-            select(Action.id)
-            .join(User, User.id == Action.proposed_by_id)
-            .where(
-                User.email == f"tjansteperson@{DEMO_DOMAIN}",
-                Action.title == _LEGACY_LAST_ACTION,
-            )
+        legacy = _made_by(
+            "tjansteperson", Action.id, Action.proposed_by_id, Action.title == _LEGACY_LAST_ACTION
         )
     return "complete" if legacy is not None else "incomplete"
+
+
+def _made_by(account: str, row_id: Any, author_id: Any, *where: Any) -> int | None:
+    """The id of a row the demo account `account` made that matches `where`, if any."""
+    return db.session.scalar(
+        select(row_id)
+        .join(User, User.id == author_id)
+        .where(User.email == f"{account}@{DEMO_DOMAIN}", *where)
+    )
 
 
 @dataclass
