@@ -19,6 +19,7 @@ from flask_babel import (
     to_user_timezone,
 )
 
+STOCKHOLM = ZoneInfo("Europe/Stockholm")  # the city's time: deadlines, days, due dates
 LOCALES = ("sv", "en")  # the interface's languages, Swedish first (the default)
 
 
@@ -140,9 +141,6 @@ def days_until(value: datetime, now: datetime) -> int:
     1: tomorrow), counted to its last moment: a deadline at 00:00 is the day before's."""
     last = value - timedelta(microseconds=1)
     return (to_user_timezone(last).date() - to_user_timezone(now).date()).days
-
-
-STOCKHOLM = ZoneInfo("Europe/Stockholm")
 
 
 def stockholm_day_start(day: date, later: int = 0) -> datetime | None:

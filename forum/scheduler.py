@@ -11,12 +11,12 @@ from __future__ import annotations
 import logging
 import threading
 from datetime import datetime
-from zoneinfo import ZoneInfo
 
 from flask import Flask
 
+from .formatting import STOCKHOLM
+
 log = logging.getLogger("forum.scheduler")
-STOCKHOLM = ZoneInfo("Europe/Stockholm")
 TICK_SECONDS = 300
 
 

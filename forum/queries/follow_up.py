@@ -11,7 +11,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from statistics import median
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from flask_babel import gettext as _
 from sqlalchemy import ColumnElement, Select, and_, exists, func, or_, select, true
@@ -20,6 +19,7 @@ from sqlalchemy.orm import aliased, selectinload
 from .. import policy
 from ..errors import NotFound
 from ..extensions import db
+from ..formatting import STOCKHOLM
 from ..models import (
     Action,
     ActionFollower,
@@ -45,8 +45,6 @@ from ..models.follow_up import OPEN_STATUSES, action_commitments
 from ..models.forums import forum_moderators, thread_commitments
 from .forums import visible_message
 from .search import thread_readable
-
-STOCKHOLM = ZoneInfo("Europe/Stockholm")
 
 # --- loaders: get by id, check visibility, else NotFound --------------------------
 

@@ -6,7 +6,6 @@ import hashlib
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from zoneinfo import ZoneInfo
 
 from flask_babel import gettext as _
 from sqlalchemy import delete, select
@@ -17,7 +16,7 @@ from .. import policy
 from ..errors import Conflict, Invalid, NotFound
 from ..events import emit_after_commit, recheck_access_after_commit, thread_room
 from ..extensions import db
-from ..formatting import iso_utc, local_datetime
+from ..formatting import STOCKHOLM, iso_utc, local_datetime
 from ..links import path_for
 from ..models import (
     Audience,
@@ -64,9 +63,9 @@ from .validation import (
     chosen_commitments,
     clean_text,
     normalise_line_breaks,
+    stockholm_today,
 )
 
-STOCKHOLM = ZoneInfo("Europe/Stockholm")
 MAX_TITLE = 200
 MAX_TEXT = 20_000
 MAX_QUESTION = 2_000
@@ -228,7 +227,7 @@ def _apply(round_: ConsultationRound, user: User, data: RoundInput) -> None:
     if decision_date is not None and decision_date != round_.decision_date:
         # a typo (0206 for 2026) would show on the round and skew the public dashboard's
         # weeks to decision; one stored earlier may stay as it is
-        check_plausible_date(decision_date, utcnow().astimezone(STOCKHOLM).date(), "decision_date")
+        check_plausible_date(decision_date, stockholm_today(), "decision_date")
     try:
         audience = Audience(data.audience)
     except ValueError:

@@ -424,7 +424,9 @@ def remove_document(user: User | None, document_id: int) -> Document:
     # nobody else ever saw it: a draft round's basis, or a letter in no submitted version
     gone = (
         [document.storage_key, document.preview_key]
-        if policy.document_withdrawn(document, round_, _in_versions(document))
+        if policy.document_withdrawn(
+            document, round_, document.response_id is not None and _in_versions(document)
+        )
         else []
     )
     db.session.commit()

@@ -24,7 +24,6 @@ from datetime import datetime, timedelta
 from functools import partial
 from pathlib import Path
 from typing import IO, Any
-from zoneinfo import ZoneInfo
 
 from flask import Flask, current_app, render_template
 from flask_babel import gettext as _
@@ -35,7 +34,7 @@ from sqlalchemy.orm import joinedload
 from .. import policy
 from ..errors import NotFound
 from ..extensions import db
-from ..formatting import in_language_of, iso_utc
+from ..formatting import STOCKHOLM, in_language_of, iso_utc
 from ..links import url_for_mail
 from ..models import (
     ActionKind,
@@ -63,7 +62,6 @@ from .mail import queue_mail
 
 log = logging.getLogger(__name__)
 
-STOCKHOLM = ZoneInfo("Europe/Stockholm")
 EXPORT_DAYS = 7
 # A ready copy younger than this is the answer to asking again: nothing is built or mailed.
 # After it, a new copy is made, and once ready it replaces the old one.

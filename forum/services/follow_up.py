@@ -8,7 +8,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from functools import partial
-from zoneinfo import ZoneInfo
 
 from flask import current_app
 from flask_babel import force_locale
@@ -54,18 +53,16 @@ from .validation import (
     chosen_commitments,
     clean_text,
     plausible_date_range,
+    stockholm_today,
 )
 
-STOCKHOLM = ZoneInfo("Europe/Stockholm")
 MAX_TITLE = 200
 MAX_TEXT = 10_000
 MAX_REASON = 2_000
 REMIND_BEFORE = timedelta(days=7)
 
 
-def today(now: datetime | None = None) -> date:
-    """The calendar day in Stockholm (due dates are Stockholm days)."""
-    return (now or utcnow()).astimezone(STOCKHOLM).date()
+today = stockholm_today  # due dates are Stockholm days
 
 
 # --- parsing -----------------------------------------------------------------

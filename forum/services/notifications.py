@@ -14,7 +14,6 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Sequence
 from datetime import date, datetime
-from zoneinfo import ZoneInfo
 
 from flask import current_app, render_template
 from flask_babel import force_locale, ngettext
@@ -27,7 +26,7 @@ from .. import policy
 from ..errors import Invalid
 from ..events import emit_after_commit, user_room
 from ..extensions import db
-from ..formatting import in_language_of, language_of
+from ..formatting import STOCKHOLM, in_language_of, language_of
 from ..links import absolute, path_for
 from ..models import (
     Action,
@@ -48,7 +47,6 @@ from ..text import excerpt
 from .mail import queue_mail
 from .transaction import insert_on_conflict
 
-STOCKHOLM = ZoneInfo("Europe/Stockholm")
 IN_APP, IMMEDIATE, DIGEST = "in_app", "immediate", "digest"
 MODES = (IN_APP, IMMEDIATE, DIGEST)
 MODE_LABELS = {

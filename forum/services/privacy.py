@@ -149,6 +149,9 @@ def _lock_account(user: User) -> None:
         raise NotFound(_("No such account."))
 
 
+# a notice's excerpt, rewritten under the pseudonym, is cut to its column again
+EXCERPT_LENGTH: int = Notification.__table__.c.excerpt.type.length  # type: ignore[attr-defined]  # 300
+
 # Stored text that can @mention someone: (model, markdown column, HTML column).
 MENTIONING = (
     (Message, "body", "html"),
@@ -204,9 +207,6 @@ def _pseudonymise_mentions(handle: str, name: str) -> None:
         select(Notification).where(Notification.excerpt.icontains("@" + handle, autoescape=True))
     ):
         note.excerpt = _unmention(note.excerpt, handle, name)[:EXCERPT_LENGTH]
-
-
-EXCERPT_LENGTH: int = Notification.__table__.c.excerpt.type.length  # type: ignore[attr-defined]  # 300
 
 
 def _unmention(source: str, handle: str, name: str) -> str:

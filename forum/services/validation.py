@@ -4,7 +4,7 @@ the commitments a forum, thread, round or action links to."""
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from flask_babel import gettext as _
@@ -12,8 +12,10 @@ from sqlalchemy import select
 
 from ..errors import Invalid
 from ..extensions import db
+from ..formatting import STOCKHOLM
 from ..ids import MAX_ID
 from ..models import Commitment
+from ..models.base import utcnow
 from .names import shows_something
 
 
@@ -189,6 +191,11 @@ def chosen_commitments(ids: Iterable[int]) -> list[Commitment]:
 
 
 PLAUSIBLE_YEARS_AHEAD = 10
+
+
+def stockholm_today(now: datetime | None = None) -> date:
+    """The calendar day in Stockholm (due dates and planned decisions are Stockholm days)."""
+    return (now or utcnow()).astimezone(STOCKHOLM).date()
 
 
 def plausible_date_range(today: date) -> tuple[date, date]:
