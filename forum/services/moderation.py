@@ -22,7 +22,7 @@ from .. import policy
 from ..errors import Conflict, Invalid, Muted, NotFound, RateLimited
 from ..events import emit_after_commit, recheck_access_after_commit, thread_room, user_room
 from ..extensions import db
-from ..formatting import in_language_of, iso_utc, local_datetime
+from ..formatting import STOCKHOLM, in_language_of, iso_utc, local_datetime
 from ..links import path_for
 from ..models import (
     Action,
@@ -225,6 +225,17 @@ def _duration(minutes: object) -> timedelta:
     if minutes <= 0 or minutes > MAX_DURATION_MINUTES:
         raise Invalid(_("The time must be between one minute and one year."), field="minutes")
     return timedelta(minutes=minutes)
+
+
+def _ends(start: datetime, length: timedelta) -> datetime:
+    """When a mute or suspension of `length` from `start` ends. Whole days are counted on
+    Stockholm's clock, as the moderator and the person read them: a week's mute given at
+    14:00 ends at 14:00 a week later, also across a change to or from summer time (counted
+    in UTC it would end at 13:00 or 15:00)."""
+    if length % timedelta(days=1):
+        return start + length
+    local = start.astimezone(STOCKHOLM) + length  # an aware datetime adds on its own clock
+    return local.astimezone(start.tzinfo)
 
 
 def _emit_message(event: str, message: Message) -> None:
@@ -699,7 +710,7 @@ def mute_person(
                 time=local_datetime(current.until),
             )
         )
-    until = utcnow() + length
+    until = _ends(utcnow(), length)
     action = _record_action(actor, ActionKind.mute, person, text, forum_id=forum.id, until=until)
     audit.record(
         actor,
@@ -741,7 +752,7 @@ def suspend_person(
     if person.is_suspended(utcnow()):
         raise Conflict(_("%(name)s is already suspended.", name=person.display_name))
     now = utcnow()
-    until = now + length
+    until = _ends(now, length)
     person.suspended_until = until
     action = _record_action(actor, ActionKind.suspend, person, text, until=until)
     audit.record(actor, "user.suspended", "user", person.id, f"{text} (until {iso_utc(until)})")
