@@ -85,11 +85,6 @@ def _real(
     return float(parse_number(name, env.get(name), default, minimum, maximum, whole=False))
 
 
-def _count(env: dict[str, str], name: str, default: int) -> int:
-    """A count the caller bounds itself (0 to a million)."""
-    return _whole(env, name, default, 0, 1_000_000)
-
-
 YES = frozenset({"1", "true", "yes", "on"})
 NO = frozenset({"0", "false", "no", "off"})
 # Every yes/no setting, checked whether or not this environment reads it: a typo is refused
@@ -420,11 +415,13 @@ def load_config(instance_path: Path, env: dict[str, str] | None = None) -> dict[
         "SECRET_KEY": secret_key,
         "FORUM_ASYNC_MODE": _async_mode(env),
         "FORUM_PROXY_COUNT": _whole(env, "FORUM_PROXY_COUNT", 0, 0, 10),
-        "FORUM_PRESENCE_TTL": max(3, _whole(env, "FORUM_PRESENCE_TTL", 30, 0, 86400)),
+        # below 3 s a live process's own refresh could not keep its people present
+        "FORUM_PRESENCE_TTL": _whole(env, "FORUM_PRESENCE_TTL", 30, 3, 86400),
         # at most this many messages (and as many changes) in one catch-up join's answer;
         # the page joins again for the rest, so a phone back after a long absence gets
-        # the gap in answers of a size it can take
-        "FORUM_CATCH_UP_LIMIT": min(5000, max(20, _count(env, "FORUM_CATCH_UP_LIMIT", 1000))),
+        # the gap in answers of a size it can take. Out of range is refused with the range, as
+        # every number setting is, not quietly raised or lowered to it.
+        "FORUM_CATCH_UP_LIMIT": _whole(env, "FORUM_CATCH_UP_LIMIT", 1000, 20, 5000),
         "SQLALCHEMY_DATABASE_URI": database_url,
         "SQLALCHEMY_ENGINE_OPTIONS": engine_options,
         "FORUM_REDIS_URL": _redis_url(env),

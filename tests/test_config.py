@@ -443,13 +443,36 @@ def test_users_create_official_needs_a_department(app):
 
 
 @pytest.mark.parametrize(
-    ("text", "limit"), [(None, 1000), ("200", 200), ("5", 20), ("99999", 5000)]
+    ("text", "limit"), [(None, 1000), ("200", 200), ("20", 20), ("5000", 5000), (" ", 1000)]
 )
-def test_the_catch_up_limit_is_kept_between_20_and_5000(tmp_path, text, limit):
+def test_the_catch_up_limit_is_between_20_and_5000(tmp_path, text, limit):
     env = {} if text is None else {"FORUM_CATCH_UP_LIMIT": text}
     assert load_config(tmp_path, env)["FORUM_CATCH_UP_LIMIT"] == limit
 
 
-def test_a_catch_up_limit_that_is_no_number_is_refused(tmp_path):
-    with pytest.raises(ConfigError, match="FORUM_CATCH_UP_LIMIT"):
-        load_config(tmp_path, {"FORUM_CATCH_UP_LIMIT": "lots"})
+@pytest.mark.parametrize(
+    ("name", "text"),
+    [
+        ("FORUM_CATCH_UP_LIMIT", "lots"),
+        # out of range is refused with the range, not quietly raised or lowered to it:
+        # an operator who wrote 5 or 99999 learns it is not what runs
+        ("FORUM_CATCH_UP_LIMIT", "5"),
+        ("FORUM_CATCH_UP_LIMIT", "19"),
+        ("FORUM_CATCH_UP_LIMIT", "5001"),
+        ("FORUM_CATCH_UP_LIMIT", "99999"),
+        ("FORUM_PRESENCE_TTL", "0"),
+        ("FORUM_PRESENCE_TTL", "2"),
+        ("FORUM_PRESENCE_TTL", "86401"),
+    ],
+)
+def test_a_setting_out_of_its_range_is_refused_with_the_range(tmp_path, name, text):
+    with pytest.raises(ConfigError, match=name) as refused:
+        load_config(tmp_path, {name: text})
+    assert repr(text) in str(refused.value)
+    if text.isdigit():
+        assert "from " in str(refused.value)
+
+
+def test_the_presence_ttl_at_its_ends_is_taken(tmp_path):
+    assert load_config(tmp_path, {"FORUM_PRESENCE_TTL": "3"})["FORUM_PRESENCE_TTL"] == 3
+    assert load_config(tmp_path, {"FORUM_PRESENCE_TTL": "86400"})["FORUM_PRESENCE_TTL"] == 86400
