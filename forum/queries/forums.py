@@ -99,6 +99,24 @@ def messages_after(thread_id: int, since: int, limit: int) -> MessagePage:
     return MessagePage(rows[:limit], len(rows) > limit)
 
 
+def others_wrote_between(thread_id: int, user_id: int, after: int, before: int) -> bool:
+    """Whether someone else's message (or its placeholder) came between ids `after` and
+    `before`: the page would mark it new, as `first_unread` does."""
+    return (
+        db.session.scalar(
+            select(Message.id)
+            .where(
+                Message.thread_id == thread_id,
+                Message.id > after,
+                Message.id < before,
+                Message.author_id != user_id,
+            )
+            .limit(1)
+        )
+        is not None
+    )
+
+
 # How far back a change cursor reaches: a change's time is taken when its row is written,
 # and its transaction commits a little later (or, with several processes, on a clock a
 # little apart). A page asks again for what changed in this margin before its cursor;

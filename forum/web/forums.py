@@ -74,6 +74,9 @@ class MessageForm(FlaskForm):
     # each request, and the thread page builds this form on every view.
     client_id = HiddenField("Client Id")
     reply_to = HiddenField("Reply To")
+    # the newest message the page showed: a message posted without JavaScript moves the
+    # poster's read marker past what others wrote while they typed, which they have not seen
+    seen = HiddenField("Seen")
 
 
 class EditForm(FlaskForm):
@@ -258,14 +261,19 @@ def _thread_page(thread, form: MessageForm, status: int = 200):
     if before is not None and before < 1:  # nothing is older than the first message
         before = None
     marker = forum_queries.read_marker(user, thread.id)
+    # back from posting without JavaScript: what came after the page the post was written
+    # on is new, though sending moved the marker past it (post_message)
+    seen = _seen(request.args.get("seen"))
+    shown_from = min(marker, seen) if seen is not None and before is None else marker
     if before is not None:
         page = forum_queries.messages_before(thread.id, before)
     else:
         page = forum_queries.latest_page(thread.id)
-        if user is not None and marker and page.messages and marker < page.messages[0].id - 1:
-            catch_up = forum_queries.messages_after(thread.id, marker, limit=200)
+        first_shown = page.messages[0].id if page.messages else 0
+        if user is not None and shown_from and page.messages and shown_from < first_shown - 1:
+            catch_up = forum_queries.messages_after(thread.id, shown_from, limit=200)
             if not catch_up.has_more:
-                older = forum_queries.messages_before(thread.id, marker + 1, limit=5)
+                older = forum_queries.messages_before(thread.id, shown_from + 1, limit=5)
                 page = forum_queries.MessagePage(older.messages + catch_up.messages, older.has_more)
     messages = payloads.messages_dicts(page.messages, user.id if user is not None else None)
     first_unread = (
@@ -273,7 +281,7 @@ def _thread_page(thread, form: MessageForm, status: int = 200):
             (
                 m["id"]
                 for m in messages
-                if m["id"] > marker and (user is None or m["author"]["id"] != user.id)
+                if m["id"] > shown_from and (user is None or m["author"]["id"] != user.id)
             ),
             None,
         )
@@ -287,6 +295,8 @@ def _thread_page(thread, form: MessageForm, status: int = 200):
     if not form.client_id.data or status == 200:
         form.client_id.data = uuid.uuid4().hex
     form.reply_to.data = str(reply_to.id) if reply_to else ""
+    # what this page shows is read once it is shown (below), a failed post's page too
+    form.seen.data = str(messages[-1]["id"] if messages and before is None else marker)
     # Decided before marking read: its commit expires the forum with the viewer's roles.
     muted = policy.muted_here(thread.forum)
     allowed = {
@@ -373,7 +383,21 @@ def post_message(thread_id: int):
             err.field = "body"  # slow mode or the message rate: said beside the box
         form_error(form, err)
         return _thread_page(item, form, err.status)
+    seen = _seen(form.seen.data)
+    if seen is not None and forum_queries.others_wrote_between(
+        thread_id, current_user.id, seen, message.id
+    ):
+        # others wrote while this was typed: the page marks their messages new and opens
+        # at the first of them (the new message follows them)
+        return redirect(
+            url_for("forums.thread", thread_id=thread_id, seen=seen, _anchor="first-unread")
+        )
     return redirect(url_for("forums.thread", thread_id=thread_id, _anchor=f"m{message.id}"))
+
+
+def _seen(raw: str | None) -> int | None:
+    """The newest message id a page showed, as its form or link sends it (0: none yet)."""
+    return 0 if raw == "0" else whole_id(raw)
 
 
 def _message_or_404(message_id: int) -> Message:
