@@ -284,7 +284,7 @@ def _mail_parts(user: User, kind: str, subject: str, text: str, url: str) -> tup
             "mail/notification.html",
             lang=language_of(user),
             subject=subject,
-            items=[(subject, text, link)],
+            items=[(subject, text, link, None)],  # the excerpt written in this language
             unsubscribe=stop,
             kind_label=kind_label,
         )
@@ -524,15 +524,26 @@ def _queue_digest(user: User, notes: list[Notification]) -> None:
             "Your daily summary: %(num)d notifications",
             len(notes),
         )
-        items = [(_digest_line(note), note.excerpt, absolute(note.url or "/")) for note in notes]
+        lang = language_of(user)
+        items = [
+            (
+                _digest_line(note),
+                shown_excerpt(note),
+                absolute(note.url or "/"),
+                # written by the app in the language the person had then: marked when it
+                # is not the mail's (a screen reader would read it with the wrong voice)
+                note.excerpt_lang if note.excerpt and note.excerpt_lang != lang else None,
+            )
+            for note in notes
+        ]
         settings = absolute(path_for("notification_settings.settings"))
         footer = _("Choose what you are told, and how: %(link)s", link=settings)
         body = subject + "\n\n"
-        body += "\n\n".join(f"- {s}\n  {t}\n  {link}" for s, t, link in items)
+        body += "\n\n".join(f"- {s}\n  {t}\n  {link}" for s, t, link, _lang in items)
         body += f"\n\n-- \n{footer}\n"
         html = render_template(
             "mail/notification.html",
-            lang=language_of(user),
+            lang=lang,
             subject=subject,
             items=items,
             unsubscribe=settings,
