@@ -19,15 +19,15 @@ import secrets
 import tempfile
 import threading
 import zipfile
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime, timedelta
 from functools import partial
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, TypeVar
 
 from flask import Flask, current_app, render_template
 from flask_babel import gettext as _
-from sqlalchemy import ColumnElement, and_, case, delete, or_, select, update
+from sqlalchemy import ColumnElement, Select, and_, case, delete, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
 
@@ -79,24 +79,55 @@ FLAG_ACTIONS = ("message.auto_hidden", "flags.dismissed")
 MESSAGE_ACTIONS = (ActionKind.hide, ActionKind.redact)
 # What the audit log records of moderators changing a thread itself.
 THREAD_ACTIONS = ("thread.renamed", "thread.locked", "thread.unlocked", "thread.moved")
+# How many rows of a forum's archive are fetched at a time (its messages above all).
+ROWS_AT_A_TIME = 1000
+
+Row = TypeVar("Row")
 
 
 # --- archives of public records ---------------------------------------------------
 
 
-def _thread_record(thread: Thread) -> dict[str, Any]:
-    messages = db.session.scalars(
-        select(Message)
-        .options(joinedload(Message.author))
-        .where(Message.thread_id == thread.id)
-        .order_by(Message.id)
+def _thread_records(which: ColumnElement[bool]) -> list[dict[str, Any]]:
+    """The archive's record of every thread `which` selects (a forum's, or one thread), in
+    the same number of queries however many threads, messages and moves there are: each
+    kind of row is read for all the threads at once (through a subquery of their ids, not a
+    list of them) and grouped here by thread and message."""
+    threads = db.session.scalars(
+        select(Thread).options(joinedload(Thread.forum)).where(which).order_by(Thread.id)
     ).all()
-    ids = [m.id for m in messages] or [0]
+    if not threads:
+        return []
+    thread_ids = select(Thread.id).where(which)
+    message_ids = select(Message.id).where(Message.thread_id.in_(thread_ids))
+    revisions = _revisions(message_ids)
+    moderation = _message_moderation(message_ids)
+    flags = _flags(message_ids)
+    changes = _thread_moderation(threads, thread_ids)
+    # last: the messages are streamed, and nothing else is read while they are
+    messages = _messages(thread_ids, revisions, moderation, flags)
+    return [
+        {
+            "id": thread.id,
+            "title": thread.title,
+            "forum_id": thread.forum_id,
+            "created_at": iso_utc(thread.created_at),
+            "locked": thread.locked,
+            "archived": thread.archived,
+            "moderation": changes[thread.id],
+            "messages": messages.get(thread.id, []),
+        }
+        for thread in threads
+    ]
+
+
+def _revisions(message_ids: Select[int]) -> dict[int, list[dict[str, Any]]]:
+    """Each message's earlier versions, oldest first."""
     revisions: dict[int, list[dict[str, Any]]] = {}
-    for r in db.session.scalars(
+    for r in _streamed(
         select(MessageRevision)
         .where(
-            MessageRevision.message_id.in_(ids),
+            MessageRevision.message_id.in_(message_ids),
             # a moderator's redaction keeps the original for admins only, not for the record
             MessageRevision.admin_only.is_(False),
         )
@@ -109,11 +140,18 @@ def _thread_record(thread: Thread) -> dict[str, Any]:
                 "replaced_at": iso_utc(r.replaced_at),
             }
         )
+    return revisions
+
+
+def _message_moderation(message_ids: Select[int]) -> dict[int, list[dict[str, Any]]]:
+    """Each message's moderation record, in time order: moderators' decisions about it, and
+    what the audit log holds of flags hiding it."""
     moderation: dict[int, list[dict[str, Any]]] = {}
-    for a in db.session.scalars(
+    for a in _streamed(
         select(ModerationAction)
+        .options(joinedload(ModerationAction.principle))
         .where(
-            ModerationAction.message_id.in_(ids),
+            ModerationAction.message_id.in_(message_ids),
             # decisions about the message itself; a warning, mute or suspension naming it
             # is addressed to the person, privately, and is no part of the public record
             ModerationAction.kind.in_(MESSAGE_ACTIONS),
@@ -132,11 +170,11 @@ def _thread_record(thread: Thread) -> dict[str, Any]:
     # Flags hide a message with no moderator's action: the log holds that step (and a
     # moderator's dismissing of the flags), and the flags say why, as reason codes only
     # (who flagged and their notes are not part of the public record).
-    for e in db.session.scalars(
+    for e in _streamed(
         select(AuditEntry)
         .where(
             AuditEntry.target_type == "message",
-            AuditEntry.target_id.in_(ids),
+            AuditEntry.target_id.in_(message_ids),
             AuditEntry.action.in_(FLAG_ACTIONS),
         )
         .order_by(AuditEntry.id)
@@ -152,8 +190,13 @@ def _thread_record(thread: Thread) -> dict[str, Any]:
         )
     for entries in moderation.values():
         entries.sort(key=lambda entry: entry["created_at"] or "")
+    return moderation
+
+
+def _flags(message_ids: Select[int]) -> dict[int, list[dict[str, Any]]]:
+    """Each message's flags: the reason codes and what became of them, not who or why."""
     flags: dict[int, list[dict[str, Any]]] = {}
-    for f in db.session.scalars(select(Flag).where(Flag.message_id.in_(ids)).order_by(Flag.id)):
+    for f in _streamed(select(Flag).where(Flag.message_id.in_(message_ids)).order_by(Flag.id)):
         flags.setdefault(f.message_id, []).append(
             {
                 "reason": f.reason.value,
@@ -162,15 +205,26 @@ def _thread_record(thread: Thread) -> dict[str, Any]:
                 "resolution": f.resolution,
             }
         )
-    return {
-        "id": thread.id,
-        "title": thread.title,
-        "forum_id": thread.forum_id,
-        "created_at": iso_utc(thread.created_at),
-        "locked": thread.locked,
-        "archived": thread.archived,
-        "moderation": _thread_moderation(thread),
-        "messages": [
+    return flags
+
+
+def _messages(
+    thread_ids: Select[int],
+    revisions: dict[int, list[dict[str, Any]]],
+    moderation: dict[int, list[dict[str, Any]]],
+    flags: dict[int, list[dict[str, Any]]],
+) -> dict[int, list[dict[str, Any]]]:
+    """Each thread's messages as the archive writes them, in order, with their revisions,
+    moderation and flags. The rows are streamed: a forum's many messages are never held
+    as rows beside the records made of them."""
+    messages: dict[int, list[dict[str, Any]]] = {}
+    for m in _streamed(
+        select(Message)
+        .options(joinedload(Message.author), joinedload(Message.hidden_principle))
+        .where(Message.thread_id.in_(thread_ids))
+        .order_by(Message.thread_id, Message.id)
+    ):
+        messages.setdefault(m.thread_id, []).append(
             {
                 "id": m.id,
                 "author": {"id": m.author_id, "display_name": m.author.display_name},
@@ -187,9 +241,21 @@ def _thread_record(thread: Thread) -> dict[str, Any]:
                 "moderation": moderation.get(m.id, []),
                 "flags": flags.get(m.id, []),
             }
-            for m in messages
-        ],
-    }
+        )
+    return messages
+
+
+def _streamed(query: Select[Row]) -> Iterator[Row]:
+    """The rows of `query`, fetched ROWS_AT_A_TIME at a time (a server-side cursor on
+    PostgreSQL), so that only the records made of them pile up, not the rows as well."""
+    return iter(db.session.scalars(query.execution_options(yield_per=ROWS_AT_A_TIME)))
+
+
+def _forums(ids: set[int]) -> dict[int, Forum]:
+    """The forums of these ids that exist, in one query (none for no ids)."""
+    if not ids:
+        return {}
+    return {f.id: f for f in db.session.scalars(select(Forum).where(Forum.id.in_(ids)))}
 
 
 def _names_other(archived: Forum, other: Forum | None) -> bool:
@@ -218,19 +284,40 @@ def _renamed_to(entries: list[AuditEntry], title: str) -> dict[int, str]:
     return out
 
 
-def _thread_moderation(thread: Thread) -> list[dict[str, Any]]:
-    """Moderators' changes to the thread itself, as the audit log recorded them: a rename with
-    the new title only, a move with the forum's title only when the archive's readers can all
-    read that forum (otherwise its id)."""
-    entries = db.session.scalars(
+def _thread_moderation(
+    threads: Sequence[Thread], thread_ids: Select[int]
+) -> dict[int, list[dict[str, Any]]]:
+    """Each thread's moderators' changes to the thread itself, as the audit log recorded
+    them (`_thread_changes`), read for all the threads at once."""
+    entries: dict[int, list[AuditEntry]] = {thread.id: [] for thread in threads}
+    for entry in db.session.scalars(
         select(AuditEntry)
         .where(
             AuditEntry.target_type == "thread",
-            AuditEntry.target_id == thread.id,
+            AuditEntry.target_id.in_(thread_ids),
             AuditEntry.action.in_(THREAD_ACTIONS),
         )
         .order_by(AuditEntry.id)
-    ).all()
+    ):
+        if entry.target_id in entries:
+            entries[entry.target_id].append(entry)
+    moved_to = _forums(
+        {
+            e.forum_id
+            for listed in entries.values()
+            for e in listed
+            if e.action == "thread.moved" and e.forum_id
+        }
+    )
+    return {thread.id: _thread_changes(thread, entries[thread.id], moved_to) for thread in threads}
+
+
+def _thread_changes(
+    thread: Thread, entries: list[AuditEntry], forums: dict[int, Forum]
+) -> list[dict[str, Any]]:
+    """A thread's changes by moderators: a rename with the new title only, a move with the
+    forum's title only when the archive's readers can all read that forum (otherwise its
+    id). `forums` holds every forum a move names that still exists."""
     new_titles = _renamed_to([e for e in entries if e.action == "thread.renamed"], thread.title)
     out: list[dict[str, Any]] = []
     for e in entries:
@@ -244,7 +331,7 @@ def _thread_moderation(thread: Thread) -> list[dict[str, Any]]:
             record["reason"], record["title"] = "", new_titles[e.id]
         elif e.action == "thread.moved":
             record["forum_id"] = e.forum_id
-            other = db.session.get(Forum, e.forum_id) if e.forum_id else None
+            other = forums.get(e.forum_id) if e.forum_id else None
             if not _names_other(thread.forum, other):
                 record["reason"] = ""
         out.append(record)
@@ -256,10 +343,12 @@ def _moved_out(forum: Forum, present: set[int]) -> list[dict[str, Any]]:
     Into a forum some of this one's readers cannot read: the ids and the time only.
 
     A move is logged as two entries in a row: under the old forum ("from …"), then under the
-    new one ("to …"); the latest move out of this forum of each thread is listed.
+    new one ("to …"); the latest move out of this forum of each thread is listed. The moves
+    come with the threads' titles, and their destinations are read together.
     """
-    moves = db.session.scalars(
-        select(AuditEntry)
+    moves = db.session.execute(
+        select(AuditEntry, Thread.title)
+        .outerjoin(Thread, Thread.id == AuditEntry.target_id)
         .where(
             AuditEntry.target_type == "thread",
             AuditEntry.action == "thread.moved",
@@ -272,23 +361,26 @@ def _moved_out(forum: Forum, present: set[int]) -> list[dict[str, Any]]:
         .order_by(AuditEntry.id)
     ).all()
     by_thread: dict[int, list[AuditEntry]] = {}
-    for entry in moves:
+    titles: dict[int, str | None] = {}
+    for entry, title in moves:
         if entry.target_id is not None and entry.target_id not in present:
             by_thread.setdefault(entry.target_id, []).append(entry)
-    out: list[dict[str, Any]] = []
+            titles[entry.target_id] = title
+    last_moves: list[tuple[int, AuditEntry, AuditEntry]] = []
     for thread_id, entries in sorted(by_thread.items()):
         pairs = list(zip(entries[::2], entries[1::2], strict=False))
         last = next((p for p in reversed(pairs) if p[0].forum_id == forum.id), None)
-        if last is None:
-            continue
-        moved, to = last
-        thread = db.session.get(Thread, thread_id)
-        destination = db.session.get(Forum, to.forum_id) if to.forum_id else None
+        if last is not None:
+            last_moves.append((thread_id, *last))
+    destinations = _forums({to.forum_id for _id, _moved, to in last_moves if to.forum_id})
+    out: list[dict[str, Any]] = []
+    for thread_id, moved, to in last_moves:
+        destination = destinations.get(to.forum_id) if to.forum_id else None
         named = _names_other(forum, destination)
         out.append(
             {
                 "id": thread_id,
-                "title": thread.title if thread is not None and named else "",
+                "title": (titles[thread_id] or "") if named else "",  # None: the thread is gone
                 "moved_at": iso_utc(moved.created_at),
                 "to_forum": {
                     "id": to.forum_id,
@@ -356,24 +448,22 @@ def _round_record(round_: ConsultationRound) -> dict[str, Any]:
 
 
 def _discussion(thread_id: int | None) -> dict[str, Any] | None:
-    thread = db.session.get(Thread, thread_id) if thread_id else None
-    return _thread_record(thread) if thread is not None else None
+    records = _thread_records(Thread.id == thread_id) if thread_id else []
+    return records[0] if records else None
 
 
 def archive_record(kind: str, object_id: int) -> dict[str, Any]:
     """The archive's data for a forum, a thread or a round."""
     if kind == "thread":
-        thread = db.session.get(Thread, object_id)
-        if thread is None:
+        records = _thread_records(Thread.id == object_id)
+        if not records:
             raise NotFound(_("No such thread."))
-        return {"thread": _thread_record(thread)}
+        return {"thread": records[0]}
     if kind == "forum":
         forum = db.session.get(Forum, object_id)
         if forum is None:
             raise NotFound(_("No such forum."))
-        threads = db.session.scalars(
-            select(Thread).where(Thread.forum_id == forum.id).order_by(Thread.id)
-        ).all()
+        threads = _thread_records(Thread.forum_id == forum.id)
         return {
             "forum": {
                 "id": forum.id,
@@ -381,8 +471,8 @@ def archive_record(kind: str, object_id: int) -> dict[str, Any]:
                 "title": forum.title,
                 "description_html": forum.description_html,
                 "visibility": forum.visibility.value,
-                "threads": [_thread_record(t) for t in threads],
-                "moved_out": _moved_out(forum, {t.id for t in threads}),
+                "threads": threads,
+                "moved_out": _moved_out(forum, {t["id"] for t in threads}),
             }
         }
     if kind == "round":
