@@ -577,6 +577,44 @@ def test_logout_keeps_the_users_language(client, make, db):
     assert '<html lang="sv">' in text(client.get("/", headers={"Accept-Language": "en"}))
 
 
+@pytest.mark.parametrize("before_login", ["visitor's choice", "someone else logged out"])
+def test_the_language_of_my_browser_is_the_browsers_after_login(client, make, db, before_login):
+    """A visitor's choice of English, or the language kept from the last person to log out
+    in this browser, outranked a user's own setting "the language of my browser"."""
+    if before_login == "visitor's choice":
+        client.post("/language", data={"lang": "en", "next": "/"})
+    else:
+        other = make.user(name="Eng Lish")
+        db.session.get(User, other.id).locale = "en"
+        db.session.commit()
+        login(client, other.email)
+        client.post("/logout")
+    assert '<html lang="en">' in text(client.get("/", headers={"Accept-Language": "sv"}))
+    user = make.user()
+    db.session.get(User, user.id).locale = None  # "the language of my browser"
+    db.session.commit()
+    login(client, user.email)
+    assert '<html lang="sv">' in text(client.get("/", headers={"Accept-Language": "sv"}))
+    assert '<html lang="en">' in text(client.get("/", headers={"Accept-Language": "en"}))
+    # a choice made while logged in still holds (the header offers none, but a page open
+    # from before the login may post it)
+    client.post("/language", data={"lang": "en", "next": "/"})
+    assert '<html lang="en">' in text(client.get("/", headers={"Accept-Language": "sv"}))
+
+
+def test_a_remembered_login_with_the_browsers_language_drops_a_visitors_choice(app, make, db):
+    user = make.user()
+    db.session.get(User, user.id).locale = None
+    db.session.commit()
+    first = new_client(app)
+    login(first, user.email, remember=True)
+    browser = client_with_only(app, first, REMEMBER)  # restarted: the session cookie is gone
+    with browser.session_transaction() as session:
+        session["lang"] = "en"  # chosen as a visitor before the remembered login took over
+    page = text(browser.get("/", headers={"Accept-Language": "sv"}))
+    assert '<html lang="sv">' in page and logged_in(browser)
+
+
 # --- CSRF ----------------------------------------------------------------------
 
 

@@ -56,6 +56,17 @@ bp = Blueprint("auth", __name__)
 KEPT_ON_ROTATION = ("lang",)
 
 
+def _rotate_session(user: User) -> None:
+    """Empty the session for `user`'s login, keeping only KEPT_ON_ROTATION. Not the language
+    chosen as a visitor (or kept from the last person to log out in this browser): once
+    logged in, the person's own setting decides, and "the language of my browser" means
+    the browser's, not that choice."""
+    kept = {key: session[key] for key in KEPT_ON_ROTATION if key in session}
+    session.clear()
+    if user.locale is not None:  # their language wins anyway; kept for the database's absence
+        session.update(kept)
+
+
 # --- helpers -----------------------------------------------------------------
 
 
@@ -161,9 +172,7 @@ def load_user_from_remember_cookie(req) -> User | None:  # noqa: ANN001 — Flas
     user, row, token = found
     g.session_key = row.key  # a socket restored this way joins its session's room
     if not is_socket:
-        kept = {key: session[key] for key in KEPT_ON_ROTATION if key in session}
-        session.clear()
-        session.update(kept)
+        _rotate_session(user)
         session["nonce"] = row.key
         session["_user_id"] = user.get_id()
         session["_fresh"] = False
@@ -193,9 +202,7 @@ def _write_remember_cookie(response):  # noqa: ANN001, ANN202
 
 def start_session(user: User, remember: bool) -> None:
     """Log `user` in on a fresh server-side session: rotation, only the language choice survives."""
-    kept = {key: session[key] for key in KEPT_ON_ROTATION if key in session}
-    session.clear()
-    session.update(kept)
+    _rotate_session(user)
     row, token = accounts.open_session(user, request.headers.get("User-Agent"), remember)
     session["nonce"] = row.key
     login_user(user, remember=False)
