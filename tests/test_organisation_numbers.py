@@ -256,6 +256,13 @@ def _insert(name: str, status: str, number: str = NUMBER) -> None:
     _db.session.commit()
 
 
+def _about_organisations(difference) -> bool:
+    """A difference between models and schema in the organisations table (the revisions
+    after e33orgnumber change other tables)."""
+    shown = repr(difference)
+    return "table=<organisations>" in shown or "'organisations'" in shown
+
+
 @pytest.mark.usefixtures("keep_logging")
 def test_the_migration_frees_rejected_numbers_and_refuses_to_go_down_while_shared(
     database_url,  # noqa: F811
@@ -274,7 +281,7 @@ def test_the_migration_frees_rejected_numbers_and_refuses_to_go_down_while_share
             _db.session.rollback()
 
             flask_migrate.upgrade(revision="e33orgnumber")
-            assert schema_diff(app) == []
+            assert [d for d in schema_diff(app) if _about_organisations(d)] == []  # later: others
             _insert("real", "pending")
             with pytest.raises(IntegrityError):
                 _insert("second", "verified")

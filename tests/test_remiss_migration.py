@@ -24,7 +24,6 @@ def test_rounds_opened_before_keep_who_they_asked(database_url):  # noqa: F811
     from forum.models import (
         Audience,
         ConsultationResponse,
-        ConsultationRound,
         Department,
         Organisation,
         OrganisationStatus,
@@ -61,18 +60,32 @@ def test_rounds_opened_before_keep_who_they_asked(database_url):  # noqa: F811
             when = datetime(2026, 1, 1, tzinfo=UTC)
 
             def round_(state, audience, invited=()):
-                made = ConsultationRound(
-                    department_id=department.id,
-                    title=f"{state} {audience}",
-                    opens_at=when,
-                    closes_at=when,
-                    state=state,
-                    audience=audience,
-                    invited=list(invited),
+                # in SQL: the model has columns the e23 schema has not (changed_at)
+                db.session.execute(
+                    text(
+                        "INSERT INTO consultation_rounds (department_id, title, problem,"
+                        " problem_html, background, background_html, stage, audience, state,"
+                        " opens_at, closes_at, created_at) VALUES (:department, :title, '',"
+                        " '', '', '', 'problem', :audience, :state, :when, :when, :when)"
+                    ),
+                    {
+                        "department": department.id,
+                        "title": f"{state} {audience}",
+                        "audience": audience.value,
+                        "state": state.value,
+                        "when": when,
+                    },
                 )
-                db.session.add(made)
-                db.session.flush()
-                return made.id
+                made = db.session.scalar(text("SELECT max(id) FROM consultation_rounds"))
+                for org in invited:
+                    db.session.execute(
+                        text(
+                            "INSERT INTO consultation_invitations (round_id, organisation_id)"
+                            " VALUES (:round, :org)"
+                        ),
+                        {"round": made, "org": org.id},
+                    )
+                return made
 
             invited = round_(RoundState.closed, Audience.invited, [orgs["invited"]])
             everyone = round_(RoundState.open, Audience.all_verified)

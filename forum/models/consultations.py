@@ -123,6 +123,10 @@ class ConsultationRound(Model):
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     feedback_published_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     revised_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # When what a reader of the round can see last changed by a write (services.consultations
+    # marks it): the open-data API's changed_since. See public_changed_at for the changes
+    # that come with time alone.
+    changed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     manual_reminder_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     department: Mapped[Department] = relationship()
@@ -153,6 +157,16 @@ class ConsultationRound(Model):
         if now < self.opens_at:
             return Phase.scheduled
         return Phase.open
+
+    def public_changed_at(self, now: datetime) -> datetime:
+        """When what a reader sees of the round last changed, as of `now` (UTC): the last
+        change written (`changed_at`), or, for an open round, the opening or the deadline
+        if that came later and has passed: the phase turns scheduled, open, closed (and
+        the responses public) with no write. open_data.round_changed_since is this in SQL."""
+        moments = [self.changed_at]
+        if self.state == RoundState.open:
+            moments += [t for t in (self.opens_at, self.closes_at) if t <= now]
+        return max(moments)
 
 
 class ConsultationQuestion(Model):

@@ -79,7 +79,9 @@ class Action(Model):
     accepted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     accepted_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # When what a reader sees of it last changed (services.follow_up._changed): the open-data
+    # API's changed_since. Indexed for that filter.
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
     # The one-time token of the form it was proposed with (none from elsewhere): the same
     # form posted again by the same person finds this row instead of making another.
     form_token: Mapped[str | None] = mapped_column(String(64))

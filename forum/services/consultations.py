@@ -266,6 +266,15 @@ def _apply(round_: ConsultationRound, user: User, data: RoundInput) -> None:
             )
     for question in existing[len(questions) :]:
         round_.questions.remove(question)
+    mark_changed(round_)  # a draft: seen by its officials only, until it opens
+
+
+def mark_changed(round_: ConsultationRound, now: datetime | None = None) -> None:
+    """What a reader of the round can see changed (its text, questions, documents, deadline,
+    phase, feedback, record of changes): stamped, so that the open-data API's
+    `changed_since` finds it again. Every such write calls this, in its transaction; the
+    changes that come with time alone are ConsultationRound.public_changed_at's."""
+    round_.changed_at = now or utcnow()
 
 
 # --- the system forum and the discussion thread ------------------------------
@@ -551,6 +560,7 @@ def open_round(user: User | None, round_id: int) -> ConsultationRound:
         )
     round_.state = RoundState.open
     round_.opened_at = now
+    mark_changed(round_, now)
     round_.asked = audience_orgs(round_)  # the remiss list: who was asked, as of today
     thread = db.session.get(Thread, round_.thread_id) if round_.thread_id else None
     if thread is not None:
@@ -582,6 +592,7 @@ def close_round(user: User | None, round_id: int) -> ConsultationRound:
         )
     round_.state = RoundState.closed
     round_.closed_at = now
+    mark_changed(round_, now)
     if round_.closes_at > now:
         round_.closes_at = now
     audit.record(user, "consultation.closed", "consultation", round_.id, round_.title)
@@ -1036,11 +1047,14 @@ def save_feedback(
             feedback.sources = [submitted[sid] for sid in dict.fromkeys(item.source_ids)]
         feedback.updated_at = now
         feedback.updated_by_id = user.id  # type: ignore[union-attr]
+        if round_.state == RoundState.published:  # published feedback, changed where it shows
+            mark_changed(round_, now)
     if publish and round_.state != RoundState.published:
         if not any(f.heard or f.action for f in existing.values()):
             raise Invalid(_("Write feedback on at least one question first."), field="feedback")
         round_.state = RoundState.published
         round_.feedback_published_at = now
+        mark_changed(round_, now)
         responders = {r.organisation_id for r in submitted.values()}
         people = [(u, org_id) for u, org_id in audience_members(round_) if org_id in responders]
         _notify(
@@ -1278,6 +1292,7 @@ def _revision(
     )
     db.session.add(revision)
     round_.revised_at = revision.changed_at
+    mark_changed(round_, revision.changed_at)  # the change itself, and the public record of it
     return revision
 
 
@@ -1427,6 +1442,7 @@ def record_document_change(
     """A basis document added to or removed from an opened round: on the record as a revision,
     and the organisations asked are told, as for a corrected text (the caller commits)."""
     if round_.state == RoundState.draft:
+        mark_changed(round_)  # for its officials, the only ones who see it
         return
     part = "document-added" if added else "document-removed"
     _revision(round_, user, part, "" if added else filename, filename if added else "", "")

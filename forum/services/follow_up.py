@@ -378,10 +378,17 @@ def propose_action(user: User | None, data: ActionInput) -> Action:
     return action
 
 
+def mark_changed(action: Action, now: datetime | None = None) -> None:
+    """What a reader sees of the action changed (accepted, declined, its status, progress,
+    due date, an update, its title, hidden or shown again): `updated_at` is stamped, so that
+    the open-data API's `changed_since` finds it again. Every such write calls this."""
+    action.updated_at = now or utcnow()
+
+
 def _accept(action: Action, user: User) -> None:
     action.accepted_at = utcnow()
     action.accepted_by_id = user.id
-    action.updated_at = action.accepted_at
+    mark_changed(action, action.accepted_at)
     _log(action, user, "accepted", "", "yes")
     _follow(action, user)
 
@@ -427,7 +434,7 @@ def decline_action(user: User | None, action_id: int, reason: str | None) -> Act
     text = clean_text(reason, "reason", max_length=MAX_REASON)
     action.declined_at = utcnow()
     action.decline_reason = text
-    action.updated_at = action.declined_at
+    mark_changed(action, action.declined_at)
     _log(action, user, "declined", "", text)
     _tell(_followers(action), "action_declined", _url(action), action.title, action, actor=user)
     db.session.commit()
@@ -528,7 +535,7 @@ def change_action(
     action.progress = new_progress
     action.due_date = new_due
     action.drop_reason = new_reason
-    action.updated_at = utcnow()
+    mark_changed(action)
     db.session.commit()
     return action
 
@@ -584,7 +591,7 @@ def post_update(
     db.session.add(update)
     db.session.flush()
     _log(action, user, "update", "", str(update.id))
-    action.updated_at = utcnow()
+    mark_changed(action)
     _tell(
         _followers(action),
         "action_update",
@@ -634,6 +641,7 @@ def hide_action(user: User | None, action_id: int, reason: str | None) -> Action
     text = clean_text(reason, "reason", max_length=MAX_REASON)
     action.hidden_at = utcnow()
     action.hidden_reason = text
+    mark_changed(action, action.hidden_at)
     _requote(action)
     forum_id = _forum_id(action)
     audit.record(user, "action.hidden", "action", action.id, text, forum_id=forum_id)
@@ -676,6 +684,7 @@ def show_again(user: User, action: Action, *, on_appeal: bool = False) -> None:
     proposer is told, unless the appeal's own decision tells them."""
     action.hidden_at = None
     action.hidden_reason = None
+    mark_changed(action)  # back in every list: a reader who synced meanwhile must find it
     _requote(action)
     reason = "appeal" if on_appeal else ""
     audit.record(user, "action.unhidden", "action", action.id, reason, forum_id=_forum_id(action))
@@ -721,7 +730,7 @@ def redact_action_title(
         )
     )
     action.title = text
-    action.updated_at = utcnow()
+    mark_changed(action)
     _requote(action)
     audit.record(user, "action.redacted", "action", action.id, why, forum_id=_forum_id(action))
     _tell_proposer(user, action, "moderation_action_redacted", why, _url(action))

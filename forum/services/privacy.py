@@ -63,7 +63,7 @@ from ..models.forums import forum_members, forum_moderators
 from ..queries import payloads
 from ..queries.search import thread_readable
 from ..text import HANDLE_CHARS, MENTION_RE
-from . import exports, search_index
+from . import consultations, exports, follow_up, search_index
 from .accounts import confirm_password, throttle_keys
 from .audit import record as audit
 from .names import CLOSED_ACCOUNT_NAME
@@ -195,18 +195,50 @@ def _pseudonymise_mentions(handle: str, name: str) -> None:
         for row in db.session.scalars(select(model).where(column.contains(f'href="{path}"'))):
             setattr(row, html, link.sub(lambda _m: str(shown), getattr(row, html)))
             setattr(row, source, _unmention(getattr(row, source) or "", handle, name))
+            _shown_changed(row)
     for text_model, text_column in MENTIONING_TEXT:
         column = getattr(text_model, text_column)
         for row in db.session.scalars(
             select(text_model).where(column.icontains("@" + handle, autoescape=True))
         ):
             setattr(row, text_column, _unmention(getattr(row, text_column), handle, name))
+            _shown_changed(row)
     # others' notifications quote the text that mentioned the person (plain text)
     # (a handle is matched whatever its case, as a mention links: "@Mira.Medlem" too)
     for note in db.session.scalars(
         select(Notification).where(Notification.excerpt.icontains("@" + handle, autoescape=True))
     ):
         note.excerpt = _unmention(note.excerpt, handle, name)[:EXCERPT_LENGTH]
+
+
+def _shown_changed(row: Any) -> None:
+    """A text rewritten here shows on a round or an action (its own, a response's, the
+    feedback's, the record of changes, an update): that item changed for its readers, and
+    the open-data API's `changed_since` must give it again."""
+    if isinstance(row, Action | ActionUpdate):
+        action = row if isinstance(row, Action) else db.session.get(Action, row.action_id)
+        if action is not None:
+            follow_up.mark_changed(action)
+        return
+    round_ = _round_showing(row)
+    if round_ is not None:
+        consultations.mark_changed(round_)
+
+
+def _round_showing(row: Any) -> ConsultationRound | None:
+    """The round whose pages show `row`, if any (a working answer is shown to nobody else)."""
+    if isinstance(row, ConsultationRound):
+        return row
+    if isinstance(row, ConsultationFeedback | RoundRevision):
+        return db.session.get(ConsultationRound, row.round_id)
+    if isinstance(row, VersionAnswer):
+        return db.session.scalar(
+            select(ConsultationRound)
+            .join(ConsultationResponse, ConsultationResponse.round_id == ConsultationRound.id)
+            .join(ResponseVersion, ResponseVersion.response_id == ConsultationResponse.id)
+            .where(ResponseVersion.id == row.version_id)
+        )
+    return None
 
 
 def _unmention(source: str, handle: str, name: str) -> str:
