@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
 
 from ..ids import MAX_ID
@@ -69,6 +71,47 @@ class PageArgs(Base):
         metadata={"description": "return items whose id is greater than this (from `next`)"},
     )
     limit = fields.Int(load_default=50, validate=validate.Range(min=1, max=100))
+
+
+# A time a sync can mean: written with a year from the epoch to the dashboard's last (0001
+# or 9999 is a typo, and one near either end with an offset would not even convert to UTC).
+SYNC_YEARS = range(1970, 2101)
+# what Python's ISO reading takes of RFC 3339 (no lowercase z, no leap second), as documented
+SYNC_TIME_PATTERN = (
+    r"^(19[7-9][0-9]|20[0-9][0-9]|2100)-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}"
+    r"(:[0-5][0-9](\.[0-9]+)?)?(Z|[+-][0-9]{2}:[0-9]{2})$"
+)
+
+
+def sync_year(value: datetime) -> None:
+    """The year as written, within SYNC_YEARS."""
+    if value.year not in SYNC_YEARS:
+        raise ValidationError(f"A year from {SYNC_YEARS[0]} to {SYNC_YEARS[-1]}.")
+
+
+def sync_time(description: str) -> fields.AwareDateTime:
+    """An ISO 8601 date-time argument with its zone (a naive one is a 422, not a guess)."""
+    return fields.AwareDateTime(
+        format="iso",
+        load_default=None,
+        validate=sync_year,
+        metadata={"description": description, "pattern": SYNC_TIME_PATTERN},
+    )
+
+
+class ChangesPageArgs(PageArgs):
+    """A page of a list that can be synchronised: by id, optionally only what changed."""
+
+    changed_since = sync_time(
+        "only the items whose public state changed at or after this time (their "
+        "`changed_at`), still paged by id: follow `next`. ISO 8601 with a zone, between 1970 "
+        "and 2100, e.g. 2026-12-07T08:00:00Z (a `+` offset is sent as %2B). Send the `as_of` "
+        "of your last complete walk of the list: it catches every change since, some twice."
+    )
+    as_of = sync_time(
+        "set by `next` links (you need not send it): the first page's `as_of`, carried so "
+        "that every page of one walk answers the same one"
+    )
 
 
 class YearArgs(Base):
@@ -186,6 +229,15 @@ class Round(Base):
     opens_at = fields.Str(required=True, metadata={"format": "date-time"})
     closes_at = fields.Str(required=True, metadata={"format": "date-time"})
     decision_date = fields.Str(required=True, allow_none=True, metadata={"format": "date"})
+    changed_at = fields.Str(
+        required=True,
+        metadata={
+            "format": "date-time",
+            "description": "when what is public of the round last changed: opened, closed, "
+            "its deadline reached or moved, its text, questions or documents changed, "
+            "feedback published or changed (what `changed_since` compares)",
+        },
+    )
     questions = fields.List(fields.Nested(Question), required=True)
     documents = fields.List(fields.Nested(Document), required=True)
     commitments = fields.List(fields.Nested(CommitmentRef), required=True)
@@ -246,6 +298,15 @@ class Action(Base):
     source_thread = fields.Nested(Ref, required=True, allow_none=True)
     commitments = fields.List(fields.Nested(CommitmentRef), required=True)
     created_at = fields.Str(required=True, metadata={"format": "date-time"})
+    changed_at = fields.Str(
+        required=True,
+        metadata={
+            "format": "date-time",
+            "description": "when what is public of the action last changed: proposed, "
+            "accepted or declined, its status, progress or due date, an update, its title, "
+            "shown again after a moderator hid it (what `changed_since` compares)",
+        },
+    )
     url = fields.Str(required=True)
     html_url = fields.Str(required=True)
 
@@ -275,24 +336,34 @@ class Indicators(Base):
     total = fields.Nested(IndicatorFigures, required=True)
 
 
-def page_of(item: type[Schema], name: str) -> type[Schema]:
-    """A keyset page: `items` and the `next` page's URL (null on the last page)."""
-    return type(
-        name,
-        (Base,),
-        {
-            "items": fields.List(fields.Nested(item), required=True),
-            "next": fields.Str(required=True, allow_none=True),
-        },
-    )
+def page_of(item: type[Schema], name: str, *, synced: bool = False) -> type[Schema]:
+    """A keyset page: `items` and the `next` page's URL (null on the last page); `synced`,
+    a list that takes `changed_since`, and its answers say `as_of`."""
+    shape: dict[str, fields.Field] = {
+        "items": fields.List(fields.Nested(item), required=True),
+        "next": fields.Str(required=True, allow_none=True),
+    }
+    if synced:
+        shape["as_of"] = fields.Str(
+            required=True,
+            metadata={
+                "format": "date-time",
+                "description": "the `changed_since` to send next time, once you have "
+                "followed `next` to the last page: a few minutes before this answer (a "
+                "change still being saved now is not missed), in whole minutes; every page "
+                "of one walk has the first page's. Changes of those minutes come again: "
+                "take an item you have as its new state, by id.",
+            },
+        )
+    return type(name, (Base,), shape)
 
 
 ForumPage = page_of(Forum, "ForumPage")
 ThreadPage = page_of(Thread, "ThreadPage")
 MessagePage = page_of(Message, "MessagePage")
-RoundPage = page_of(Round, "RoundPage")
+RoundPage = page_of(Round, "RoundPage", synced=True)
 OrganisationPage = page_of(Organisation, "OrganisationPage")
-ActionPage = page_of(Action, "ActionPage")
+ActionPage = page_of(Action, "ActionPage", synced=True)
 
 
 class Commitments(Base):

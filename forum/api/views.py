@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import datetime
 from typing import Any, NoReturn
 
 from flask import Request, jsonify, request, url_for
@@ -164,6 +165,18 @@ def _page(page: open_data.Page, items: list[dict[str, Any]], endpoint: str, **va
     return {"items": items, "next": following}
 
 
+def _changes_page(
+    page: open_data.Page, items: list[dict[str, Any]], endpoint: str, args: dict, now: datetime
+):
+    """A page of a list a consumer can synchronise: its `next` keeps the `changed_since`
+    filter and the first page's `as_of` (open_data.sync_point), and the answer says it."""
+    as_of = iso_utc(open_data.sync_point(now, args["as_of"]))
+    since = iso_utc(args["changed_since"])
+    body = _page(page, items, endpoint, as_of=as_of, **({"changed_since": since} if since else {}))
+    body["as_of"] = as_of
+    return body
+
+
 def commitment_dict(c) -> dict[str, Any]:  # noqa: ANN001
     return {
         "id": c.id,
@@ -269,19 +282,20 @@ def round_documents(rounds: list[ConsultationRound]) -> dict[int, list[Document]
 
 
 def round_dict(
-    r: ConsultationRound, user: User | None, documents: list[Document]
+    r: ConsultationRound, user: User | None, documents: list[Document], now: datetime
 ) -> dict[str, Any]:
     return {
         "id": r.id,
         "title": r.title,
         "department": r.department.name,
-        "phase": r.phase(utcnow()).value,
+        "phase": r.phase(now).value,
         "stage": r.stage.value,
         "problem_html": r.problem_html,
         "background_html": r.background_html,
         "opens_at": iso_utc(r.opens_at),
         "closes_at": iso_utc(r.closes_at),
         "decision_date": r.decision_date.isoformat() if r.decision_date else None,
+        "changed_at": iso_utc(r.public_changed_at(now)),
         "questions": [
             {"id": q.id, "position": q.position, "text": q.text, "guidance": q.guidance}
             for q in r.questions
@@ -334,6 +348,7 @@ def action_dict(a: Action) -> dict[str, Any]:
         ),
         "commitments": _commitment_refs(a.commitments),
         "created_at": iso_utc(a.created_at),
+        "changed_at": iso_utc(a.updated_at),
         "url": _api("action", action_id=a.id),
         "html_url": url_for("follow_up.show", action_id=a.id, _external=True),
     }
@@ -490,14 +505,20 @@ def thread_messages(args, thread_id: int):
 
 
 @bp.get("/consultations")
-@bp.arguments(schemas.PageArgs, location="query")
+@bp.arguments(schemas.ChangesPageArgs, location="query")
 @bp.response(200, schemas.RoundPage)
 def rounds(args):
-    """Consultation rounds (drafts only for their officials), by id."""
+    """Consultation rounds (drafts only for their officials), by id.
+
+    With `changed_since`, only those whose public state changed at or after it: opened,
+    closed or past their deadline, deadline moved, text, questions or documents changed,
+    feedback published or changed."""
     user = reader()
-    page = open_data.rounds(user, args["after"], args["limit"])
+    now = utcnow()
+    page = open_data.rounds(user, args["after"], args["limit"], args["changed_since"], now)
     documents = round_documents(page.items)
-    return _page(page, [round_dict(r, user, documents[r.id]) for r in page.items], "rounds")
+    items = [round_dict(r, user, documents[r.id], now) for r in page.items]
+    return _changes_page(page, items, "rounds", args, now)
 
 
 @bp.get("/consultations/<int:round_id>")
@@ -506,7 +527,7 @@ def consultation_round(round_id: int):
     """One round with its questions and documents."""
     user = reader()
     found = _found(open_data.round_(user, round_id))
-    return round_dict(found, user, round_documents([found])[found.id])
+    return round_dict(found, user, round_documents([found])[found.id], utcnow())
 
 
 @bp.get("/consultations/<int:round_id>/responses")
@@ -697,12 +718,17 @@ def organisation(slug: str):
 
 
 @bp.get("/actions")
-@bp.arguments(schemas.PageArgs, location="query")
+@bp.arguments(schemas.ChangesPageArgs, location="query")
 @bp.response(200, schemas.ActionPage)
 def actions(args):
-    """Follow-up actions, by id."""
-    page = open_data.actions(reader(), args["after"], args["limit"])
-    return _page(page, [action_dict(a) for a in page.items], "actions")
+    """Follow-up actions, by id.
+
+    With `changed_since`, only those whose public state changed at or after it: proposed,
+    accepted or declined, status, progress or due date changed, an update posted, shown
+    again after a moderator hid it."""
+    now = utcnow()
+    page = open_data.actions(reader(), args["after"], args["limit"], args["changed_since"])
+    return _changes_page(page, [action_dict(a) for a in page.items], "actions", args, now)
 
 
 @bp.get("/actions/<int:action_id>")

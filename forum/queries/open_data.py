@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, exists, or_, select
+from sqlalchemy import ColumnElement, Select, and_, exists, or_, select
 from sqlalchemy.orm import aliased, joinedload, selectinload
 
 from ..extensions import db
@@ -31,6 +31,9 @@ from ..models import (
 from ..models.base import utcnow
 from .search import forum_readable, round_readable, thread_readable
 
+# How far a list's `as_of` lags the moment of the answer (see sync_point).
+SYNC_MARGIN = timedelta(minutes=5)
+
 
 @dataclass
 class Page:
@@ -46,6 +49,26 @@ def keyset(query: Select, id_column: Any, after: int | None, limit: int) -> Page
     more = len(rows) > limit
     rows = rows[:limit]
     return Page(rows, rows[-1].id if more and rows else None)
+
+
+def sync_point(now: datetime, carried: datetime | None = None) -> datetime:
+    """The `changed_since` a consumer can send next time after reading a list at `now`:
+    SYNC_MARGIN earlier, in whole minutes, or the `as_of` a `next` link carried if earlier.
+
+    A change is stamped (`changed_at`) inside its transaction, but readers see it only once
+    that commits, a moment later: longer when it tells hundreds of people, waits for a lock
+    or for Redis. Asked next time for the changes since the moment of this answer, the list
+    would leave out one stamped just before it and committed just after, for ever. Lagging
+    by far more than any transaction takes (and any difference between the app servers'
+    clocks) puts such a change in the next answer; the price is that the last minutes'
+    changes come twice, which a consumer that takes an item as its new state by id does not
+    notice. Whole minutes keep an answer, and its ETag, the same for a minute.
+
+    A `next` link carries the first page's value: a change to an item on a page already
+    read, made while the consumer walks the later ones, is after it, so in the next sync.
+    """
+    point = (now - SYNC_MARGIN).replace(second=0, microsecond=0)
+    return min(point, carried) if carried is not None else point
 
 
 def forums(user: User | None, after: int | None, limit: int) -> Page:
@@ -88,7 +111,31 @@ def messages(thread_id: int, after: int | None, limit: int) -> Page:
     return keyset(query, Message.id, after, limit)
 
 
-def rounds(user: User | None, after: int | None, limit: int) -> Page:
+def round_changed_since(since: datetime, now: datetime) -> ColumnElement[bool]:
+    """SQL for `ConsultationRound.public_changed_at(now) >= since`: the latest of its times
+    is at or after `since` exactly when one of them is."""
+    r = ConsultationRound
+    return or_(
+        r.changed_at >= since,
+        and_(
+            r.state == RoundState.open,
+            or_(
+                and_(r.opens_at >= since, r.opens_at <= now),
+                and_(r.closes_at >= since, r.closes_at <= now),
+            ),
+        ),
+    )
+
+
+def rounds(
+    user: User | None,
+    after: int | None,
+    limit: int,
+    changed_since: datetime | None = None,
+    now: datetime | None = None,
+) -> Page:
+    """The rounds `user` may read, by id; with `changed_since`, those whose public state
+    changed at or after it (as of `now`, the time their `changed_at` is shown for)."""
     round_ = ConsultationRound
     query = (
         select(round_)
@@ -99,6 +146,8 @@ def rounds(user: User | None, after: int | None, limit: int) -> Page:
         )
         .where(round_readable(user, round_))
     )
+    if changed_since is not None:
+        query = query.where(round_changed_since(changed_since, now or utcnow()))
     return keyset(query, round_.id, after, limit)
 
 
@@ -126,7 +175,11 @@ def organisation(slug: str) -> Organisation | None:
     )
 
 
-def actions(user: User | None, after: int | None, limit: int) -> Page:
+def actions(
+    user: User | None, after: int | None, limit: int, changed_since: datetime | None = None
+) -> Page:
+    """The actions `user` may read, by id; with `changed_since`, those whose public state
+    changed at or after it (services.follow_up.mark_changed stamps `updated_at`)."""
     thread = aliased(Thread)
     query = (
         select(Action)
@@ -143,6 +196,8 @@ def actions(user: User | None, after: int | None, limit: int) -> Page:
             Action.hidden_at.is_(None),  # hidden by a moderator: in no API answer at all
         )
     )
+    if changed_since is not None:
+        query = query.where(Action.updated_at >= changed_since)
     return keyset(query, Action.id, after, limit)
 
 
