@@ -328,6 +328,25 @@ def test_bad_tokens_are_refused(app, make, client):
             assert_error(client.get(path, headers=bearer(odd)), 401, "auth_required")
 
 
+def test_the_openapi_document_refuses_a_token_that_is_not_valid(app, make, client):
+    """It answered 200 to a made-up or revoked token, where every endpoint says 401: a
+    script reading the document first did not learn its token was wrong."""
+    assert client.get("/api/v1/openapi.json").status_code == 200
+    user = make.user()
+    raw = token_for(app, user)
+    assert client.get("/api/v1/openapi.json", headers=bearer(raw)).status_code == 200
+    token = db.session.scalar(select(ApiToken).where(ApiToken.user_id == user.id))
+    with app.test_request_context():
+        api_tokens.revoke_token(user, token.id)
+    for odd in (raw, "dfp_nope", "dfp_" + "x" * 5000, "dfp_åäö"):
+        assert_error(client.get("/api/v1/openapi.json", headers=bearer(odd)), 401, "auth_required")
+    assert_error(
+        client.get("/api/v1/openapi.json", headers={"Authorization": "Basic eA=="}),
+        401,
+        "auth_required",
+    )
+
+
 # --- answering a consultation through the API -----------------------------------------
 
 
