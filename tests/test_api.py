@@ -369,7 +369,10 @@ def test_respond_scope_saves_and_submits_through_the_service(app, make, client):
     saved = client.post(url, json=_answers(round_), headers=bearer(raw))
     assert saved.status_code == 200, saved.get_data(as_text=True)
     assert saved.get_json()["status"] == "draft"
-    filed = client.post(url, json={**_answers(round_), "submit": True}, headers=bearer(raw))
+    draft = saved.get_json()["draft"]
+    filed = client.post(
+        url, json={**_answers(round_), "submit": True, "draft": draft}, headers=bearer(raw)
+    )
     assert filed.get_json()["status"] == "submitted" and filed.get_json()["version_count"] == 1
 
 
@@ -387,7 +390,11 @@ def test_scopes_and_policy_limit_what_a_token_may_answer(app, make, client):
     members_token = token_for(app, member, ("respond",), org)
     assert client.post(url, json=_answers(round_), headers=bearer(members_token)).status_code == 200
     assert_error(
-        client.post(url, json={**_answers(round_), "submit": True}, headers=bearer(members_token)),
+        client.post(
+            url,
+            json={**_answers(round_), "submit": True, "draft": "0" * 64},
+            headers=bearer(members_token),
+        ),
         403,
         "forbidden",
     )

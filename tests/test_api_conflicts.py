@@ -136,7 +136,10 @@ def test_an_answer_changed_by_both_is_a_409_and_nothing_is_saved(app, client, se
     ]
     assert stored() == {q1: "Bos nya text"}  # nothing of the request, answer 2 neither
     # submitting is refused alike: no version is made
-    refused = client.post(s["save"], json={**sent, "submit": True}, headers=bearer(s["token"]))
+    # the answer's conflict is told before the draft's (it names what to merge)
+    refused = client.post(
+        s["save"], json={**sent, "submit": True, "draft": "0" * 64}, headers=bearer(s["token"])
+    )
     assert_error(refused, 409, "conflict")
     assert db.session.scalar(select(func.count()).select_from(ResponseVersion)) == 0
     # merged, on the base the 409 gave: saved

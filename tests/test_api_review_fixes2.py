@@ -62,7 +62,14 @@ def versions() -> int:
 
 
 def submit(client, w, text: str, base: str):
-    body = {"answers": [{"question_id": w["question"], "text": text, "base": base}], "submit": True}
+    """Submit, with the whole draft's digest as the client reads it now (the answer's own
+    `base` is what these tests are about)."""
+    draft = client.get(w["url"] + "/own", headers=w["headers"]).get_json()["draft"]
+    body = {
+        "answers": [{"question_id": w["question"], "text": text, "base": base}],
+        "submit": True,
+        "draft": draft,
+    }
     return client.post(w["url"], json=body, headers=w["headers"])
 
 

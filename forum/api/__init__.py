@@ -129,7 +129,9 @@ def init_api(app: Flask) -> None:
                     "Send each answer's `digest` (from GET .../responses/own) back as its "
                     "`base`: an answer someone else changed meanwhile is then a 409 "
                     "`conflict` and nothing is saved. An answer without a base is taken as "
-                    "written on an empty answer, so it never overwrites a colleague's text."
+                    "written on an empty answer, so it never overwrites a colleague's text. "
+                    "A submit files the whole draft: send the `draft` digest you read with "
+                    "it, and a draft changed since is a 409 `draft_changed`."
                 ),
                 "license": {"name": "CC0-1.0", "identifier": "CC0-1.0"},
             },

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
+from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate, validates_schema
 
 from ..ids import MAX_ID
 from ..services.consultations import MAX_ANSWER
@@ -389,6 +389,18 @@ TEXT_PATTERN = r"^[^\u0000]*$"
 
 
 DIGEST_PATTERN = r"^[0-9a-f]{32}$"
+DRAFT_PATTERN = r"^[0-9a-f]{64}$"
+
+
+def draft_field() -> fields.Str:
+    return fields.Str(
+        required=True,
+        metadata={
+            "description": "the digest of the whole draft (every answer and document): send "
+            "it as `draft` with `submit`"
+        },
+    )
+
 
 
 class AnswerInput(Base):
@@ -443,8 +455,32 @@ class ResponseInput(Base):
     )
     submit = fields.Bool(
         load_default=False,
-        metadata={"description": "file the answers as the organisation's response (admins)"},
+        metadata={
+            "description": "file the draft as the organisation's response (admins): the "
+            "answers sent here and every other answer and document of the draft; needs `draft`"
+        },
     )
+    draft = fields.Str(
+        validate=validate.Regexp(DRAFT_PATTERN),
+        metadata={
+            "description": (
+                "with `submit`, required: the `draft` of GET .../responses/own (or of the "
+                "last save) that the client has read. Submitting files the whole draft, "
+                "answers and documents it did not send included; if any of them changed "
+                "since (a colleague's save or document), the request is a 409 "
+                "`draft_changed` and nothing is saved: read it again"
+            )
+        },
+    )
+
+    @validates_schema
+    def _draft_with_submit(self, data: dict, **_kwargs: object) -> None:
+        """What is filed is what the sender has read, as the web form's confirmation checks."""
+        if data.get("submit") and not data.get("draft"):
+            raise ValidationError(
+                "Send the draft's digest (`draft` from GET .../responses/own) to submit.",
+                field_name="draft",
+            )
 
 
 class OwnAnswer(Base):
@@ -468,6 +504,7 @@ class ResponseSaved(Base):
         required=True,
         metadata={"description": "every answer as now stored, with the digest to send next"},
     )
+    draft = draft_field()
 
 
 class OwnResponse(Base):
@@ -482,3 +519,4 @@ class OwnResponse(Base):
     version_count = fields.Int(required=True)
     updated_at = fields.Str(required=True, allow_none=True, metadata={"format": "date-time"})
     answers = fields.List(fields.Nested(OwnAnswer), required=True)
+    draft = draft_field()

@@ -635,6 +635,7 @@ def own_response(round_id: int):
         "version_count": response.version_count if response else 0,
         "updated_at": iso_utc(response.updated_at) if response else None,
         "answers": _own_answers(round_, response),
+        "draft": consultation_service.stored_fingerprint(response),
     }
 
 
@@ -648,8 +649,10 @@ def own_response(round_id: int):
         "An answer was changed by someone else since its `base` (the empty answer when "
         "none is sent), and is changed here too: nothing is saved; `error.conflicts` lists "
         "each such answer's stored "
-        "text and its digest. Merge, and send again with that digest as the base. Also: "
-        "the round is not open."
+        "text and its digest. Merge, and send again with that digest as the base. "
+        "`draft_changed`: with `submit`, the draft is no longer the `draft` sent (an "
+        "answer or document changed since it was read); nothing is saved. Also: the "
+        "round is not open."
     ),
 )
 @bp.doc(security=[{"token": []}])
@@ -673,6 +676,7 @@ def save_response(data, round_id: int):
             answers,
             submit=data["submit"],
             loaded=loaded,
+            confirmed=data.get("draft") if data["submit"] else None,
         )
     except consultation_service.EditConflict as err:
         discard_changes()
@@ -695,6 +699,7 @@ def save_response(data, round_id: int):
         "status": response.status.value,
         "version_count": response.version_count,
         "answers": _own_answers(round_, response),
+        "draft": consultation_service.stored_fingerprint(response),
     }
 
 

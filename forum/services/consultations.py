@@ -48,7 +48,7 @@ from ..models import (
     Visibility,
 )
 from ..models.base import utcnow
-from ..queries.consultations import audience_orgs, get_round
+from ..queries.consultations import audience_orgs, get_round, response_documents
 from ..queries.organisations import get_organisation
 from . import audit
 from .forums import REPEAT_WINDOW
@@ -706,6 +706,8 @@ class DraftChanged(Conflict):
     """The draft is not the one the person confirmed (someone saved or attached meanwhile):
     nothing is submitted; they are to read it again."""
 
+    code = "draft_changed"
+
 
 def _lock_round_for_answers(round_id: int) -> None:
     """Share-lock the round's row until commit and forget its questions as loaded before."""
@@ -743,13 +745,15 @@ def _response_row(round_: ConsultationRound, org: Organisation) -> ConsultationR
 
 
 def _current_documents(response: ConsultationResponse) -> list[Document]:
-    return list(
-        db.session.scalars(
-            select(Document)
-            .where(Document.response_id == response.id, Document.removed_at.is_(None))
-            .order_by(Document.id)
-        )
-    )
+    return response_documents(response.id)
+
+
+def stored_fingerprint(response: ConsultationResponse | None) -> str:
+    """The draft_fingerprint of a response's draft as it is stored (None: no draft yet)."""
+    if response is None:
+        return draft_fingerprint({})
+    answers = {a.question_id: a.body for a in response.answers}
+    return draft_fingerprint(answers, [d.id for d in _current_documents(response)])
 
 
 def _same_as_latest_version(round_: ConsultationRound, response: ConsultationResponse) -> bool:
@@ -817,17 +821,8 @@ def save_response(
     now = utcnow()
     _require_open(round_, now)
     cleaned = _clean_answers(round_, answers)
-    if submit and not any(cleaned.values()):
-        raise Invalid(_("Answer at least one question before you submit."), field="answers")
     response = _response_row(round_, org)
     current = {a.question_id: a for a in response.answers}
-    if confirmed is not None:
-        stored = {q: a.body for q, a in current.items()}
-        documents = [d.id for d in _current_documents(response)]
-        if draft_fingerprint(stored, documents) != confirmed:
-            raise DraftChanged(
-                _("The draft changed after you were asked. Check it and confirm again.")
-            )
     if loaded is not None:
         write, conflicts = changed_fields(
             {f"answer-{q}": t for q, t in cleaned.items() if q in loaded},
@@ -849,6 +844,13 @@ def save_response(
         if not cleaned and not submit:  # saved again unchanged: nothing to tell anyone
             db.session.commit()
             return response
+    # after the answers' own conflicts, which name what to merge: the draft as a whole
+    # (answers not sent, documents) is what the sender read before it is filed
+    if confirmed is not None and stored_fingerprint(response) != confirmed:
+        raise DraftChanged(_("The draft changed after you were asked. Check it and confirm again."))
+    if submit and not any({**{q: a.body for q, a in current.items()}, **cleaned}.values()):
+        # the draft as it would be filed: answers saved earlier count, blanked ones do not
+        raise Invalid(_("Answer at least one question before you submit."), field="answers")
     for question_id, text in cleaned.items():
         if question_id in current:
             current[question_id].body = text
