@@ -27,7 +27,7 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.routing import IntegerConverter, UnicodeConverter
 
 from .config import ConfigError, load_config, redis_client_options
-from .errors import DomainError, database_unreachable
+from .errors import DomainError, database_busy, database_unreachable
 from .extensions import babel, csrf, db, login_manager, migrate, socketio
 from .formatting import LOCALES, page_language
 from .ids import MAX_ID
@@ -195,7 +195,10 @@ def register_extensions(app: Flask) -> None:
     login_manager.unauthorized_handler(_unauthorized)
     with app.app_context():
         if db.engine.dialect.name == "sqlite":
-            _configure_sqlite(db.engine)
+            from . import sqlite
+
+            options = app.config.get("SQLALCHEMY_ENGINE_OPTIONS") or {}
+            sqlite.configure(db.engine, options.get("connect_args", {}).get("timeout", 30))
     from sqlalchemy import event
     from sqlalchemy.orm import Session
 
@@ -215,26 +218,6 @@ def _unauthorized() -> Any:
         return page
     flash(str(login_manager.login_message), login_manager.login_message_category)
     return redirect(login_url(login_manager.login_view, next_url=request.url))
-
-
-def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    # In WAL mode NORMAL syncs at checkpoints, not at every commit: a commit survives
-    # a crash of the application, the last ones may be lost if the machine loses power.
-    cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA busy_timeout=30000")
-    cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.close()
-
-
-def _configure_sqlite(engine: Any) -> None:
-    """WAL, a busy timeout and no fsync per commit, so concurrent writers wait briefly instead of failing.
-    Once per engine: an engine shared by several apps (the tests share one) is set up once."""
-    from sqlalchemy import event
-
-    if not event.contains(engine, "connect", _sqlite_on_connect):
-        event.listen(engine, "connect", _sqlite_on_connect)
 
 
 def register_blueprints(app: Flask) -> None:
@@ -369,6 +352,9 @@ def register_error_handlers(app: Flask) -> None:
             db.session.rollback()
         except DBAPIError:
             pass
+        if database_busy(err):
+            app.logger.warning("database busy: %s", err.orig)
+            return unavailable_response(busy=True)
         if not database_unreachable(err):
             return on_unexpected(err)
         app.logger.warning("database unavailable: %s", type(err.orig).__name__)
@@ -487,13 +473,18 @@ def security_headers(app: Flask) -> list[tuple[str, str]]:
     return headers
 
 
-def unavailable_response():
-    """503 without the database: no user, no notification count, the language from the request."""
+def unavailable_response(busy: bool = False):
+    """503 without the database: no user, no notification count, the language from the request.
+    `busy`: it is there, but another writer held it for longer than a request waits."""
     from flask_babel import force_locale, gettext
 
     locale = request.accept_languages.best_match(LOCALES) or "sv"
     with force_locale(locale):
-        message = gettext("The database cannot be reached right now. Try again in a minute.")
+        message = (
+            gettext("The site is busy right now. Try again in a minute.")
+            if busy
+            else gettext("The database cannot be reached right now. Try again in a minute.")
+        )
         if wants_json():
             response = json_error("unavailable", message)
         else:

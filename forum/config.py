@@ -400,7 +400,12 @@ def load_config(instance_path: Path, env: dict[str, str] | None = None) -> dict[
         },
     }
     if database_url.startswith("sqlite"):
-        engine_options = {"connect_args": {"timeout": 30, "check_same_thread": False}}
+        # how long a write waits for SQLite's lock (another process's writer) before the
+        # request is answered "busy, try again" (forum.sqlite)
+        busy = parse_seconds(
+            "FORUM_SQLITE_BUSY_TIMEOUT", env.get("FORUM_SQLITE_BUSY_TIMEOUT"), 30.0
+        )
+        engine_options = {"connect_args": {"timeout": busy, "check_same_thread": False}}
     redis_timeout = parse_seconds(
         "FORUM_REDIS_TIMEOUT", env.get("FORUM_REDIS_TIMEOUT"), DEFAULT_REDIS_TIMEOUT
     )

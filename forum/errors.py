@@ -92,6 +92,14 @@ def is_out_of_range(exc: BaseException) -> bool:
     return isinstance(exc, DataError) and getattr(exc.orig, "sqlstate", None) == "22003"
 
 
+def database_busy(err: BaseException) -> bool:
+    """SQLite's "database is locked" once the busy timeout is spent: another writer (a
+    `flask` command, another process) held the lock. The database is there; try again."""
+    from sqlalchemy.exc import OperationalError
+
+    return isinstance(err, OperationalError) and "database is locked" in str(err.orig)
+
+
 def database_unreachable(err: BaseException) -> bool:
     """True for errors meaning the database is down or unreachable (not a bad query)."""
     from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError

@@ -402,7 +402,6 @@ def draft_field() -> fields.Str:
     )
 
 
-
 class AnswerInput(Base):
     # strict: 1.9 is not an id (a lenient Int would truncate it to another question's)
     question_id = fields.Int(strict=True, required=True, validate=validate.Range(min=1, max=MAX_ID))

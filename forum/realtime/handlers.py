@@ -19,7 +19,13 @@ from flask_login import current_user
 from flask_socketio import disconnect, join_room, leave_room
 
 from ..config import REMEMBER_COOKIE
-from ..errors import DomainError, Invalid, database_unreachable, is_out_of_range
+from ..errors import (
+    DomainError,
+    Invalid,
+    database_busy,
+    database_unreachable,
+    is_out_of_range,
+)
 from ..events import (
     forum_room,
     session_room,
@@ -83,6 +89,10 @@ def acknowledged(fn: Handler) -> Callable[..., dict[str, Any]]:
                     "ok": False,
                     "error": {"code": "invalid", "message": _("A number is out of range.")},
                 }
+            if database_busy(err):
+                log.warning("socket handler %s: database busy", fn.__name__)
+                message = _("The site is busy right now. Try again in a minute.")
+                return {"ok": False, "error": {"code": "unavailable", "message": message}}
             if database_unreachable(err):
                 log.warning("socket handler %s: database unavailable", fn.__name__)
                 message = _("The database cannot be reached right now. Try again in a minute.")
