@@ -590,6 +590,15 @@ def _posted_answers() -> dict[int, str]:
     return answers
 
 
+def _typed_unsaved(typed: dict[int, str], round_id: int, org_id: int) -> bool:
+    """Whether any box holds text other than the saved draft's (line ends and outer
+    whitespace as saving would leave them)."""
+    response = cq.own_response(round_id, org_id)
+    saved = {a.question_id: a.body for a in response.answers} if response else {}
+    digest = service.text_digest
+    return any(digest(text) != digest(saved.get(qid, "")) for qid, text in typed.items())
+
+
 def _loaded(names: Iterable[str]) -> dict[str, str | None]:
     """The digests the form carries of each text as it was loaded (`loaded-<field>`)."""
     return {name: request.form.get(f"loaded-{name}") or None for name in names}
@@ -635,7 +644,11 @@ def respond(round_id: int):
     if request.method == "POST":
         typed = _posted_answers()
         loaded = _loaded(f"answer-{qid}" for qid in typed)
-        action = request.form.get("action", "")
+        # the documents' and the decline's buttons send the answers' boxes too (form=), so
+        # what was typed and not yet saved is shown again, not lost, after them
+        action = "remove_document" if "remove_document" in request.form else request.form.get(
+            "action", ""
+        )
         submit = action == "submit"
         if not form.validate_on_submit():
             _expired_form_kept()
@@ -646,17 +659,17 @@ def respond(round_id: int):
             demoted = submit and not policy.can_submit_response(current_user, round_, org)
             try:
                 if action == "upload":
-                    typed = None
                     document_service.add_response_document(
                         current_user, round_id, org.id, *_uploaded()
                     )
                 elif action == "remove_document":
-                    typed = None
+                    document = request.form.get("remove_document") or request.form.get(
+                        "document_id", ""
+                    )
                     document_service.remove_document(
-                        current_user, _ids([request.form.get("document_id", "")], "document")[0]
+                        current_user, _ids([document], "document")[0]
                     )
                 elif action == "decline":
-                    typed = None
                     service.decline(
                         current_user, round_id, org.id, request.form.get("decline_reason", "")
                     )
@@ -706,9 +719,15 @@ def respond(round_id: int):
                 }
                 if not demoted:
                     flash(done.get(action, _("The draft is saved.")), "success")
-                    return redirect(
-                        url_for("consultations.respond", round_id=round_id, organisation=org.id)
-                    )
+                    if action in done and _typed_unsaved(typed, round_id, org.id):
+                        # the page again (not a redirect, which would lose the boxes' text)
+                        flash(_("Your answers are not saved yet: save the draft."), "info")
+                    else:
+                        return redirect(
+                            url_for(
+                                "consultations.respond", round_id=round_id, organisation=org.id
+                            )
+                        )
         discard_changes()
         round_ = cq.get_round(viewer(), round_id)
     response = cq.own_response(round_id, org.id)
