@@ -158,3 +158,30 @@ def test_no_page_scrolls_sideways_at_320_px(world, browser, lang):
         context.close()
         if official is not None:
             official.context.close()
+
+
+CODE_LINE = "    https://goteborg.se/protokoll/social-resursnamnd/bilaga-3-lokalregler-" + "x" * 60
+
+
+def test_a_code_block_wraps_in_a_message_and_in_an_actions_progress(world, new_page):
+    """A code block (markdown: an indented line) with a long line: in a message it scrolled
+    sideways inside a region a keyboard could not reach (axe: scrollable-region-focusable),
+    and in an action's progress report it widened the whole page at 375 px."""
+    from browsing import assert_accessible, message, open_thread, send
+
+    page = new_page("sv", phone=True)
+    login(page, world, world.official_email)
+    open_thread(page, world)
+    send(page, "Kör så här:\n\n" + CODE_LINE)
+    expect(message(page, "bilaga-3", stored=True)).to_have_count(1)
+    page.reload()
+    expect(page.locator("#connection")).to_have_attribute("data-state", "connected")
+    assert page.evaluate("document.scrollingElement.scrollWidth") <= 375
+    assert_accessible(page, "thread with a long code line, phone")
+    action_id = an_action(page, world)
+    page.fill("#body", "Protokollet finns här:\n\n" + CODE_LINE)
+    page.locator("#post-update").click()
+    expect(page.locator(".updates pre")).to_be_visible()
+    page.goto(f"{world.url}/actions/{action_id}")
+    assert page.evaluate("document.scrollingElement.scrollWidth") <= 375
+    assert_accessible(page, "an action's progress with a long code line, phone")
