@@ -242,6 +242,10 @@ _AUDIT_DETAILS["api_token.revoke"] = [
         lambda m: f"{m['name']} ({_REVOKED_BECAUSE[m['why']]})",
     )
 ]
+# a decision reversed on appeal (services.moderation.decide_appeal, follow_up.unhide_action)
+_AUDIT_DETAILS["message.restored"] = _AUDIT_DETAILS["action.unhidden"] = [
+    (re.compile(r"appeal"), lambda m: gettext("on appeal")),
+]
 _AUDIT_DETAILS["consultation.reminded"] = [
     (
         re.compile(r"\d+"),

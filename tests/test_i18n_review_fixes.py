@@ -279,6 +279,31 @@ def test_the_audit_log_names_events_and_reasons_the_app_records(
     ]
 
 
+@pytest.mark.parametrize(("lang", "words"), [("sv", "efter överklagande"), ("en", "on appeal")])
+def test_a_restore_on_appeal_says_so_in_the_readers_language(
+    app, client, auth, make, db, lang, words
+):
+    """The audit log's "Message restored" row gave its reason as the code word "appeal",
+    in English on Swedish pages too."""
+    from forum.models import Appeal
+
+    hider, decider = make.user(name="Maja Moderator"), make.user(name="Alva Admin")
+    forum = make.forum(moderators=[hider, decider])
+    author = make.user(name="Mira Medlem")
+    message = make.message(make.thread(forum=forum, author=author), author, "070-123 45 67")
+    with app.test_request_context():
+        action = moderation_service.hide_message(hider, message.id, "other", "Personuppgifter")
+        moderation_service.appeal(author, action.id, "Det var föreningens nummer")
+        appeal = db.session.scalar(select(Appeal))
+        moderation_service.decide_appeal(decider, appeal.id, "reversed", "Du har rätt.")
+    auth.login(decider)
+    text = page_of(client.get("/moderation/audit", headers={"Accept-Language": lang}))
+    rows = [r for r in _audit_rows(text) if len(r) >= 6]
+    restored = [r for r in rows if r[2] in ("Meddelande återställt", "Message restored")]
+    assert restored and restored[0][5] == words, rows
+    assert not [r for r in rows if r[5] == "appeal"]
+
+
 # Codes built at run time (an f-string), with every code they can make. A new f-string code
 # fails the test below until it is listed here, with a label for each code it makes.
 BUILT_CODES = {
