@@ -646,8 +646,10 @@ def respond(round_id: int):
         loaded = _loaded(f"answer-{qid}" for qid in typed)
         # the documents' and the decline's buttons send the answers' boxes too (form=), so
         # what was typed and not yet saved is shown again, not lost, after them
-        action = "remove_document" if "remove_document" in request.form else request.form.get(
-            "action", ""
+        action = (
+            "remove_document"
+            if "remove_document" in request.form
+            else request.form.get("action", "")
         )
         submit = action == "submit"
         if not form.validate_on_submit():
@@ -666,9 +668,7 @@ def respond(round_id: int):
                     document = request.form.get("remove_document") or request.form.get(
                         "document_id", ""
                     )
-                    document_service.remove_document(
-                        current_user, _ids([document], "document")[0]
-                    )
+                    document_service.remove_document(current_user, _ids([document], "document")[0])
                 elif action == "decline":
                     service.decline(
                         current_user, round_id, org.id, request.form.get("decline_reason", "")
@@ -724,9 +724,7 @@ def respond(round_id: int):
                         flash(_("Your answers are not saved yet: save the draft."), "info")
                     else:
                         return redirect(
-                            url_for(
-                                "consultations.respond", round_id=round_id, organisation=org.id
-                            )
+                            url_for("consultations.respond", round_id=round_id, organisation=org.id)
                         )
         discard_changes()
         round_ = cq.get_round(viewer(), round_id)
