@@ -153,3 +153,43 @@ def test_response_notifications_name_their_round_and_mark_the_language_of_their_
     auth.login(chair)
     page = client.get("/notifications").get_data(as_text=True)
     assert re.search(r'<span class="meta" data-stored-text lang="sv">Mira Medlem sparade', page)
+
+
+def _mark_form(page: str, note_id: int) -> dict[str, str]:
+    """The fields of the "Mark as read" form of one notice, as the browser sends them."""
+    form = re.search(
+        rf'<form[^>]*>(?:(?!</form>).)*name="id" value="{note_id}"(?:(?!</form>).)*</form>',
+        page,
+        re.S,
+    ).group(0)
+    return dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', form))
+
+
+@pytest.mark.parametrize("show", ["", "unread"])
+def test_marking_one_read_comes_back_at_the_next_notice(app, make, db, client, auth, show):
+    """'Mark as read' came back to the top of the page, focus on the body: a keyboard or
+    screen-reader user working down 28 notices tabbed through the header for each."""
+    person = make.user()
+    newest, middle, oldest = notify(app, db, person, 3)
+    auth.login(person)
+    url = "/notifications" + ("?show=unread" if show else "")
+    page = client.get(url).get_data(as_text=True)
+    for note in (newest, middle, oldest):
+        assert f'id="note-{note}" tabindex="-1"' in page
+    done = client.post("/notifications/read", data=_mark_form(page, newest))
+    assert done.headers["Location"].endswith(f"#note-{middle}")
+    # the last one: itself in the full list, the one before it in the unread list (it goes)
+    page = client.get(url).get_data(as_text=True)
+    done = client.post("/notifications/read", data=_mark_form(page, oldest))
+    assert done.headers["Location"].endswith(f"#note-{middle if show else oldest}")
+    again = client.get(done.headers["Location"].split("#")[0]).get_data(as_text=True)
+    assert (f'id="note-{oldest}"' in again) is (not show)
+
+
+@pytest.mark.parametrize("then", ["x", "-1", "0", "9" * 40, "²"])
+def test_a_mark_with_a_place_that_is_no_id_goes_to_the_top(app, make, db, client, auth, then):
+    person = make.user()
+    note = notify(app, db, person, 1)[0]
+    auth.login(person)
+    done = client.post("/notifications/read", data={"id": note, "then": then})
+    assert done.status_code == 302 and "#" not in done.headers["Location"]

@@ -548,7 +548,10 @@ def notifications_read():
     # back to the page the button was on (whatever is not a page is the first page)
     show = "unread" if request.form.get("show") == "unread" else None
     before = whole_id(request.form.get("before"))
-    return redirect(url_for("forums.notifications", show=show, before=before))
+    # at the notice the reader goes on with (the next one), not at the top of the page
+    then = whole_id(request.form.get("then"))
+    anchor = f"note-{then}" if then is not None else None
+    return redirect(url_for("forums.notifications", show=show, before=before, _anchor=anchor))
 
 
 @bp.get("/notifications/<int:notification_id>/open")
