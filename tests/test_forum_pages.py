@@ -22,6 +22,19 @@ def test_visitor_sees_public_forums_only(client, make):
     assert "Medlemsforum" not in page and "Inbjudna" not in page
 
 
+def test_a_visitor_gets_no_unread_column_a_member_does(client, make, auth):
+    """The forum's threads table had an "Unread" column that was always 0 for a visitor."""
+    forum = make.forum(title="Öppet forum")
+    make.thread(forum=forum)
+    headers = {"Accept-Language": "en"}
+    page = text(client.get(f"/forums/{forum.slug}", headers=headers))
+    assert ">Messages</th>" in page and ">Unread</th>" not in page
+    assert "data-unread-thread" not in page
+    auth.login(make.user())
+    page = text(client.get(f"/forums/{forum.slug}", headers=headers))
+    assert ">Unread</th>" in page and "data-unread-thread" in page
+
+
 def test_members_forum_needs_login_and_invite_forum_needs_membership(client, make, auth):
     members = make.forum(visibility="members")
     invite = make.forum(visibility="invite")
