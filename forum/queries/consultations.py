@@ -378,7 +378,9 @@ def versions_of(response_id: int) -> list[ResponseVersion]:
         db.session.scalars(
             select(ResponseVersion)
             .options(
-                joinedload(ResponseVersion.submitted_by), selectinload(ResponseVersion.documents)
+                joinedload(ResponseVersion.submitted_by),
+                selectinload(ResponseVersion.documents),
+                selectinload(ResponseVersion.answers),  # what each version said (the page shows it)
             )
             .where(ResponseVersion.response_id == response_id)
             .order_by(ResponseVersion.number.desc())
