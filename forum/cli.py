@@ -275,8 +275,7 @@ def search_reindex_command() -> None:
     """Rebuild every search entry from the stored rows (after an upgrade or a restore)."""
     from .services import search_index
 
-    count = search_index.reindex_all(db.session.connection())
-    db.session.commit()
+    count = search_index.reindex_all(db.session)
     click.echo(f"Search index rebuilt: {count} entries written.")
 
 

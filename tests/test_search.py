@@ -789,6 +789,27 @@ def test_a_closed_accounts_handle_leaves_the_responses_that_mentioned_it(app, ma
         assert stemming.stem("annasokbarhandle") not in terms
 
 
+def test_a_reindex_commits_in_batches_so_other_writers_go_in_between(app, make, monkeypatch):
+    """One transaction held SQLite's write lock for the whole rebuild (minutes on a big
+    site): the running server's every write waited behind it until it gave up."""
+    from forum.services import search_index
+
+    thread = make.thread(title="Batchar")
+    person = make.user()
+    for n in range(5):
+        make.message(thread, person, f"batchord{n}")
+    db.session.execute(SearchEntry.__table__.delete())
+    db.session.commit()
+    commits = []
+    real_commit = db.session.commit
+    monkeypatch.setattr(db.session, "commit", lambda: (commits.append(1), real_commit()))
+    written = search_index.reindex_all(db.session, batch=2)
+    monkeypatch.undo()
+    assert written >= 7  # five messages, the thread, its forum
+    assert len(commits) >= 5  # 3 batches of messages, then the thread's and the forum's
+    assert sorted(kinds(None, f"batchord{n}")[0] for n in range(5)) == ["message"] * 5
+
+
 def test_reindex_command_rebuilds_a_lost_index(app, make):
     make.message(make.thread(title="Återställd"), make.user(), "snöskottning")
     db.session.execute(SearchEntry.__table__.delete())

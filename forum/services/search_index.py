@@ -509,8 +509,17 @@ def register() -> None:
         event.listen(Session, "after_flush", _after_flush)
 
 
-def reindex_all(conn: Connection) -> int:
-    """Rebuild every entry from the stored rows (after a migration or a restore)."""
+# How many entries a reindex writes per transaction.
+REINDEX_BATCH = 500
+
+
+def reindex_all(session: Session, batch: int = REINDEX_BATCH) -> int:
+    """Rebuild every entry from the stored rows (after a migration or a restore), committing
+    every `batch` entries. In one transaction a big site's reindex held SQLite's write lock
+    for minutes, and every write of the running server waited behind it until it gave up;
+    in batches the server's writes go in between. Each entry is written from its row as it
+    is then, and a change made meanwhile rewrites its own entry (after_flush), so the index
+    is whole at the end whichever comes first."""
     sources = {
         "message": Message,
         "thread": Thread,
@@ -523,7 +532,11 @@ def reindex_all(conn: Connection) -> int:
     }
     count = 0
     for kind, model in sources.items():
-        for object_id in conn.scalars(select(model.id).order_by(model.id)):  # type: ignore[attr-defined]
-            rewrite_entry(conn, kind, object_id)
-            count += 1
+        ids = session.scalars(select(model.id).order_by(model.id)).all()  # type: ignore[attr-defined]
+        for start in range(0, len(ids), batch):
+            conn = session.connection()
+            for object_id in ids[start : start + batch]:
+                rewrite_entry(conn, kind, object_id)
+                count += 1
+            session.commit()
     return count
