@@ -30,7 +30,7 @@ from sqlalchemy import (
 )
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.dialects.postgresql import TSVECTOR
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, scoped_session
 
 from .. import stemming
 from ..models import (
@@ -513,7 +513,7 @@ def register() -> None:
 REINDEX_BATCH = 500
 
 
-def reindex_all(session: Session, batch: int = REINDEX_BATCH) -> int:
+def reindex_all(session: Session | scoped_session[Any], batch: int = REINDEX_BATCH) -> int:
     """Rebuild every entry from the stored rows (after a migration or a restore), committing
     every `batch` entries. In one transaction a big site's reindex held SQLite's write lock
     for minutes, and every write of the running server waited behind it until it gave up;

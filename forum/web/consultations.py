@@ -719,7 +719,7 @@ def respond(round_id: int):
                 }
                 if not demoted:
                     flash(done.get(action, _("The draft is saved.")), "success")
-                    if action in done and _typed_unsaved(typed, round_id, org.id):
+                    if action in done and _typed_unsaved(typed or {}, round_id, org.id):
                         # the page again (not a redirect, which would lose the boxes' text)
                         flash(_("Your answers are not saved yet: save the draft."), "info")
                     else:
