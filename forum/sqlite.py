@@ -12,7 +12,9 @@ timeout allows. With threads SQLite's own handler waits, which blocks only its t
 
 Retrying one statement is safe here: the driver starts a transaction just before the first
 INSERT, UPDATE or DELETE (reads before it hold no snapshot), a refused statement changes
-nothing, and once the lock is had no later statement of the transaction waits for it.
+nothing, and once the lock is had no later statement of the transaction waits for it. A
+transaction that did read a snapshot first (a SAVEPOINT) is refused with BUSY_SNAPSHOT when
+another writer went ahead: that is not waited for (is_busy).
 """
 
 from __future__ import annotations
@@ -66,8 +68,15 @@ def gevent_patched() -> bool:
 
 
 def is_busy(err: BaseException) -> bool:
-    """SQLite's "database is locked": another connection holds the write lock."""
-    return isinstance(err, sqlite3.OperationalError) and "database is locked" in str(err)
+    """SQLite's "database is locked" because another connection holds the write lock: worth
+    waiting for. Not SQLITE_BUSY_SNAPSHOT, worded the same: the transaction read a snapshot
+    (after a SAVEPOINT) that another writer has since moved past, and no retry of the
+    statement can succeed until the transaction rolls back; it goes up at once."""
+    return (
+        isinstance(err, sqlite3.OperationalError)
+        and "database is locked" in str(err)
+        and getattr(err, "sqlite_errorcode", sqlite3.SQLITE_BUSY) != sqlite3.SQLITE_BUSY_SNAPSHOT
+    )
 
 
 def _waiting(run: Any, budget: float) -> Any:

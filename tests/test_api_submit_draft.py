@@ -142,3 +142,26 @@ def test_the_openapi_document_describes_the_draft(client):
     assert "draft" in schemas["ResponseSaved"]["required"]
     assert "draft_changed" in str(spec["paths"])
     assert "draft" in schemas["ResponseInput"]["properties"]
+
+
+def test_a_submit_sent_again_after_its_answer_was_lost_is_answered_as_done(client, scene):  # noqa: F811
+    """The draft it carries is the one before its own first submit: that is no colleague's
+    change, and the same request again files nothing new (as a double click on the web)."""
+    w = scene
+    digests = save(client, w, "Vårt svar")
+    read = own(client, w)
+    sent = [{"question_id": w["question"], "text": "Vårt svar", "base": digests[w["question"]]}]
+    first = file(client, w, sent, read["draft"])
+    assert first.status_code == 200 and first.get_json()["version_count"] == 1
+    again = file(client, w, sent, read["draft"])
+    assert again.status_code == 200, again.get_data(as_text=True)
+    assert again.get_json()["version_count"] == 1
+    assert versions() == 1
+    # a colleague's change since is still refused
+    with w["app"].test_request_context():
+        service.save_response(
+            w["bo"], w["round"].id, w["org"].id, {second_question(w): "Bos svar"}, loaded={}
+        )
+    refused = file(client, w, sent, read["draft"])
+    assert refused.status_code == 409
+    assert refused.get_json()["error"]["code"] == "draft_changed"

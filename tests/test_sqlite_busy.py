@@ -192,3 +192,26 @@ def test_a_busy_database_is_unavailable_to_a_socket(make, socket_for, monkeypatc
         "message:send", {"thread_id": thread.id, "body": "Hej", "client_id": "b2"}, callback=True
     )
     assert ack["ok"] is False and ack["error"]["code"] == "unavailable"
+
+
+def test_a_stale_snapshot_is_not_waited_for(tmp_path):
+    """SQLITE_BUSY_SNAPSHOT reads "database is locked" too, but the transaction read a
+    snapshot another writer has moved past: no retry can succeed until it rolls back, so
+    waiting spent the whole busy timeout before the same error."""
+    path = str(tmp_path / "snapshot.sqlite3")
+    first = sqlite3.connect(path, timeout=0)
+    first.execute("PRAGMA journal_mode=WAL")
+    first.execute("CREATE TABLE t (x)")
+    first.commit()
+    other = sqlite3.connect(path, timeout=0, isolation_level=None)
+    first.execute("SAVEPOINT s")
+    list(first.execute("SELECT * FROM t"))  # the snapshot
+    other.execute("INSERT INTO t VALUES (1)")  # another writer goes ahead
+    execute = sqlite_module._waiting(lambda c, s, p, _ctx: c.execute(s, p), 30.0)
+    started = time.monotonic()
+    with pytest.raises(sqlite3.OperationalError) as refused:
+        execute(first.cursor(), "INSERT INTO t VALUES (?)", (2,), None)
+    assert refused.value.sqlite_errorcode == sqlite3.SQLITE_BUSY_SNAPSHOT
+    assert time.monotonic() - started < 1
+    first.close()
+    other.close()

@@ -756,8 +756,13 @@ def stored_fingerprint(response: ConsultationResponse | None) -> str:
     return draft_fingerprint(answers, [d.id for d in _current_documents(response)])
 
 
-def _same_as_latest_version(round_: ConsultationRound, response: ConsultationResponse) -> bool:
-    """The draft (answers and documents) is what the latest submitted version holds."""
+def _same_as_latest_version(
+    round_: ConsultationRound,
+    response: ConsultationResponse,
+    drafted: Mapping[int, str] | None = None,
+) -> bool:
+    """The draft (answers and documents) is what the latest submitted version holds;
+    `drafted`: the answers as they would be filed (the stored ones by default)."""
     if response.version_count == 0 or response.status != ResponseStatus.submitted:
         return False
     latest = db.session.scalar(
@@ -770,7 +775,8 @@ def _same_as_latest_version(round_: ConsultationRound, response: ConsultationRes
     )
     if latest is None:
         return False
-    drafted = {a.question_id: a.body for a in response.answers}
+    if drafted is None:
+        drafted = {a.question_id: a.body for a in response.answers}
     submitted = {a.question_id: a.body for a in latest.answers}
     same_answers = all(drafted.get(q.id, "") == submitted.get(q.id, "") for q in round_.questions)
     same_documents = [d.id for d in latest.documents] == [
@@ -844,21 +850,27 @@ def save_response(
         if not cleaned and not submit:  # saved again unchanged: nothing to tell anyone
             db.session.commit()
             return response
-    # after the answers' own conflicts, which name what to merge: the draft as a whole
-    # (answers not sent, documents) is what the sender read before it is filed
-    if confirmed is not None and stored_fingerprint(response) != confirmed:
-        raise DraftChanged(_("The draft changed after you were asked. Check it and confirm again."))
-    if submit and not any({**{q: a.body for q, a in current.items()}, **cleaned}.values()):
-        # the draft as it would be filed: answers saved earlier count, blanked ones do not
-        raise Invalid(_("Answer at least one question before you submit."), field="answers")
+    # the draft as it would be filed: the answers saved earlier, with this request's
+    merged = {**{q: a.body for q, a in current.items()}, **cleaned}
+    # Sent twice (a double click, a resent form or API call whose answer was lost): the
+    # first made the version and told the officials; this one files nothing new. Its
+    # `confirmed` draft is the one before its own first submit, so it is not checked.
+    again = submit and _same_as_latest_version(round_, response, merged)
+    if not again:
+        # after the answers' own conflicts, which name what to merge: the draft as a whole
+        # (answers not sent, documents) is what the sender read before it is filed
+        if confirmed is not None and stored_fingerprint(response) != confirmed:
+            raise DraftChanged(
+                _("The draft changed after you were asked. Check it and confirm again.")
+            )
+        if submit and not any(merged.values()):  # saved answers count, blanked ones not
+            raise Invalid(_("Answer at least one question before you submit."), field="answers")
     for question_id, text in cleaned.items():
         if question_id in current:
             current[question_id].body = text
         else:
             response.answers.append(ConsultationAnswer(question_id=question_id, body=text))
-    if submit and _same_as_latest_version(round_, response):
-        # sent twice (a double click, a resent form): the first made the version and told
-        # the officials; this one answers the same and changes nothing
+    if again:
         db.session.commit()
         return response
     response.updated_at = now
