@@ -15,6 +15,10 @@ STOCKHOLM = ZoneInfo("Europe/Stockholm")
 DAY = 24 * 60
 
 
+def _local(*when: int) -> datetime:
+    return datetime(*when, tzinfo=STOCKHOLM)
+
+
 def _at(monkeypatch, local: datetime) -> None:
     now = local.astimezone(UTC)
     monkeypatch.setattr(moderation, "utcnow", lambda: now)
@@ -24,31 +28,11 @@ def _at(monkeypatch, local: datetime) -> None:
     "given, minutes, ends",
     [
         # a week across the change to summer time (29 March 2026) and back (25 October)
-        (
-            datetime(2026, 3, 25, 14, 0, tzinfo=STOCKHOLM),
-            7 * DAY,
-            datetime(2026, 4, 1, 14, 0, tzinfo=STOCKHOLM),
-        ),
-        (
-            datetime(2026, 10, 21, 14, 0, tzinfo=STOCKHOLM),
-            7 * DAY,
-            datetime(2026, 10, 28, 14, 0, tzinfo=STOCKHOLM),
-        ),
-        (
-            datetime(2026, 3, 28, 9, 30, tzinfo=STOCKHOLM),
-            DAY,
-            datetime(2026, 3, 29, 9, 30, tzinfo=STOCKHOLM),
-        ),
-        (
-            datetime(2026, 10, 10, 8, 0, tzinfo=STOCKHOLM),
-            30 * DAY,
-            datetime(2026, 11, 9, 8, 0, tzinfo=STOCKHOLM),
-        ),
-        (
-            datetime(2026, 3, 1, 12, 0, tzinfo=STOCKHOLM),
-            365 * DAY,
-            datetime(2027, 3, 1, 12, 0, tzinfo=STOCKHOLM),
-        ),
+        (_local(2026, 3, 25, 14, 0), 7 * DAY, _local(2026, 4, 1, 14, 0)),
+        (_local(2026, 10, 21, 14, 0), 7 * DAY, _local(2026, 10, 28, 14, 0)),
+        (_local(2026, 3, 28, 9, 30), DAY, _local(2026, 3, 29, 9, 30)),
+        (_local(2026, 10, 10, 8, 0), 30 * DAY, _local(2026, 11, 9, 8, 0)),
+        (_local(2026, 3, 1, 12, 0), 365 * DAY, _local(2027, 3, 1, 12, 0)),
     ],
 )
 def test_whole_days_end_at_the_same_time_of_day_in_stockholm(
@@ -69,11 +53,11 @@ def test_whole_days_end_at_the_same_time_of_day_in_stockholm(
 def test_a_suspension_of_a_week_ends_at_the_same_time_of_day(app, make, monkeypatch):
     admin = make.user("admin")
     person = make.user(name="Arne Author")
-    given = datetime(2026, 10, 21, 14, 0, tzinfo=STOCKHOLM)
+    given = _local(2026, 10, 21, 14, 0)
     _at(monkeypatch, given)
     with app.test_request_context():
         action = moderation.suspend_person(admin, person.id, 7 * DAY, "Hot")
-    until = datetime(2026, 10, 28, 14, 0, tzinfo=STOCKHOLM)
+    until = _local(2026, 10, 28, 14, 0)
     assert action.until == until
     assert person.suspended_until == until
     # by the clock of UTC one hour more than 7 × 24 h: the hour the clocks went back

@@ -120,30 +120,23 @@ def test_uploading_a_letter_keeps_the_typed_answers(client, scene):
     assert _saved(org) == {round_.questions[0].id: TYPED}
 
 
+def upload(client, url, data: bytes, **fields):
+    """Choose a file and press "Upload" on the page as it is now."""
+    page = client.get(url).get_data(as_text=True)
+    document = {"file": (io.BytesIO(data), "Brev.pdf")}
+    return press(client, url, page, _button(page, value="upload"), **document, **fields)
+
+
 def test_a_refused_upload_keeps_the_typed_answers(client, scene):
     round_, org, url, box = scene
-    page = client.get(url).get_data(as_text=True)
-    answer = press(
-        client,
-        url,
-        page,
-        _button(page, value="upload"),
-        **{box: TYPED, "file": (io.BytesIO(b"not a document"), "Brev.pdf")},
-    )
+    answer = upload(client, url, b"not a document", **{box: TYPED})
     assert answer.status_code == 400
     assert TYPED in answer.get_data(as_text=True)
 
 
 def test_removing_a_document_keeps_the_typed_answers(app, client, scene):
     round_, org, url, box = scene
-    page = client.get(url).get_data(as_text=True)
-    press(
-        client,
-        url,
-        page,
-        _button(page, value="upload"),
-        **{"file": (io.BytesIO(simple_pdf(["Brev"])), "Brev.pdf")},
-    )
+    upload(client, url, simple_pdf(["Brev"]))
     page = client.get(url).get_data(as_text=True)
     letter = db.session.scalar(select(Document))
     remove = _button(page, name="remove_document")
@@ -165,14 +158,7 @@ def test_declining_without_a_reason_keeps_the_typed_answers(client, scene):
 
 def test_with_nothing_typed_an_upload_lands_on_the_page_as_before(client, scene):
     round_, org, url, box = scene
-    page = client.get(url).get_data(as_text=True)
-    answer = press(
-        client,
-        url,
-        page,
-        _button(page, value="upload"),
-        **{"file": (io.BytesIO(simple_pdf(["Brev"])), "Brev.pdf")},
-    )
+    answer = upload(client, url, simple_pdf(["Brev"]))
     assert answer.status_code == 302  # nothing to keep: the page as saved, by a redirect
 
 
