@@ -18,6 +18,11 @@ for (const form of document.querySelectorAll("form[data-offline]")) {
   form.addEventListener("submit", (event) => {
     if (navigator.onLine) return;
     event.preventDefault();
+    // beside the button pressed: one tied to the form from elsewhere on the page (form=,
+    // the response page's upload and decline) has it by itself, not at the form's end
+    const button = event.submitter;
+    if (button && !form.contains(button)) button.after(note);
+    else form.append(note);
     note.hidden = false;
     note.textContent = form.dataset.offline;
   });

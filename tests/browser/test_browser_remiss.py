@@ -207,6 +207,14 @@ def test_conflicts_the_submit_confirmation_and_a_year_error_in_both_languages(wo
     expect(note).to_be_visible()
     expect(page.locator(f"#{box_id}")).to_have_value("Sammanslaget: kvällar och helger")
     assert page.url.startswith(url)
+    # an upload offline (its button is the answers form's from the documents' section):
+    # the page and the text stay, and the note is beside the button pressed
+    page.set_input_files("#response-file", pdf_file(LETTER, "Remissvar"))
+    page.locator("button[name=action][value=upload]").click()
+    expect(page.locator("button[name=action][value=upload] + .offline-note")).to_be_visible()
+    expect(page.locator(f"#{box_id}")).to_have_value("Sammanslaget: kvällar och helger")
+    assert page.url.startswith(url)
+    note = page.locator(".offline-note")
     page.context.set_offline(False)
     expect(note).to_be_hidden()
     page.locator("button[name=action][value=save]").click()
