@@ -782,7 +782,7 @@ def confirm_submit(round_id: int):
     response = cq.own_response(round_id, org.id)
     saved = {a.question_id: a.body for a in response.answers} if response else {}
     documents = cq.response_documents(response.id) if response else []
-    fingerprint = service.stored_fingerprint(response)
+    fingerprint = draft_fingerprint(saved, [d.id for d in documents])  # as read for the page
     form = ButtonForm()
     if request.method == "POST":
         if not form.validate_on_submit():
