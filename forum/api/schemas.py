@@ -336,9 +336,12 @@ class Indicators(Base):
     total = fields.Nested(IndicatorFigures, required=True)
 
 
-def page_of(item: type[Schema], name: str, *, synced: bool = False) -> type[Schema]:
+def page_of(
+    item: type[Schema], name: str, *, synced: bool = False, removals: bool = False
+) -> type[Schema]:
     """A keyset page: `items` and the `next` page's URL (null on the last page); `synced`,
-    a list that takes `changed_since`, and its answers say `as_of`."""
+    a list that takes `changed_since`, and its answers say `as_of`; `removals`, one whose
+    items can leave a reader's view, and its answers say which did (`removed`)."""
     shape: dict[str, fields.Field] = {
         "items": fields.List(fields.Nested(item), required=True),
         "next": fields.Str(required=True, allow_none=True),
@@ -355,6 +358,19 @@ def page_of(item: type[Schema], name: str, *, synced: bool = False) -> type[Sche
                 "take an item you have as its new state, by id.",
             },
         )
+    if removals:
+        shape["removed"] = fields.List(
+            fields.Int(),
+            required=True,
+            metadata={
+                "description": "with `changed_since`: the ids, in this page's range, of "
+                "items you could read and no longer can since then (hidden by a moderator, "
+                "or their thread moved or its forum closed to you): delete them from your "
+                "copy. Without `changed_since`, empty: a whole walk lists what there is. "
+                "Access you lose yourself (leaving a forum) is not listed: walk the whole "
+                "list again after such a change."
+            },
+        )
     return type(name, (Base,), shape)
 
 
@@ -363,7 +379,7 @@ ThreadPage = page_of(Thread, "ThreadPage")
 MessagePage = page_of(Message, "MessagePage")
 RoundPage = page_of(Round, "RoundPage", synced=True)
 OrganisationPage = page_of(Organisation, "OrganisationPage")
-ActionPage = page_of(Action, "ActionPage", synced=True)
+ActionPage = page_of(Action, "ActionPage", synced=True, removals=True)
 
 
 class Commitments(Base):

@@ -730,10 +730,13 @@ def actions(args):
 
     With `changed_since`, only those whose public state changed at or after it: proposed,
     accepted or declined, status, progress or due date changed, an update posted, shown
-    again after a moderator hid it."""
+    again after a moderator hid it, its thread moved or its forum's visibility changed;
+    and, in `removed`, the ids of those you could read and no longer can since then."""
     now = utcnow()
     page = open_data.actions(reader(), args["after"], args["limit"], args["changed_since"])
-    return _changes_page(page, [action_dict(a) for a in page.items], "actions", args, now)
+    body = _changes_page(page, [action_dict(a) for a in page.items], "actions", args, now)
+    body["removed"] = list(page.removed)
+    return body
 
 
 @bp.get("/actions/<int:action_id>")

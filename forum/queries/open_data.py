@@ -39,6 +39,9 @@ SYNC_MARGIN = timedelta(minutes=5)
 class Page:
     items: Sequence[Any]
     next_after: int | None
+    # with changed_since, the ids in this page's range of what the reader could read and no
+    # longer can (see actions)
+    removed: Sequence[int] = ()
 
 
 def keyset(query: Select, id_column: Any, after: int | None, limit: int) -> Page:
@@ -175,30 +178,52 @@ def organisation(slug: str) -> Organisation | None:
     )
 
 
+def _action_source_readable(user: User | None) -> ColumnElement[bool]:
+    thread = aliased(Thread)
+    return or_(
+        Action.source_thread_id.is_(None),
+        exists().where(thread.id == Action.source_thread_id, thread_readable(user, thread)),
+    )
+
+
 def actions(
     user: User | None, after: int | None, limit: int, changed_since: datetime | None = None
 ) -> Page:
     """The actions `user` may read, by id; with `changed_since`, those whose public state
-    changed at or after it (services.follow_up.mark_changed stamps `updated_at`)."""
-    thread = aliased(Thread)
-    query = (
-        select(Action)
-        .options(
-            selectinload(Action.commitments),
-            joinedload(Action.owner_department),
-            joinedload(Action.owner_organisation),
-        )
-        .where(
-            or_(
-                Action.source_thread_id.is_(None),
-                exists().where(thread.id == Action.source_thread_id, thread_readable(user, thread)),
-            ),
-            Action.hidden_at.is_(None),  # hidden by a moderator: in no API answer at all
-        )
+    changed at or after it (services.follow_up.mark_changed stamps `updated_at`), and, as
+    `removed`, the ids of those the reader could read and no longer can since then.
+
+    Gone since is: hidden by a moderator since (of an action whose thread the reader may
+    read: one never readable to them is not named), or its thread moved or its forum's
+    visibility changed since (`access_changed_at`; only the id is said, which the ids'
+    gaps tell anyway). Access the reader lost by leaving a forum is not among them: after a
+    change of one's own access, walk the whole list again."""
+    source_readable = _action_source_readable(user)
+    readable = and_(source_readable, Action.hidden_at.is_(None))  # hidden: in no answer
+    query = select(Action, readable.label("readable")).options(
+        selectinload(Action.commitments),
+        joinedload(Action.owner_department),
+        joinedload(Action.owner_organisation),
     )
-    if changed_since is not None:
-        query = query.where(Action.updated_at >= changed_since)
-    return keyset(query, Action.id, after, limit)
+    if changed_since is None:
+        query = query.where(readable)
+    else:
+        # hiding and access changes stamp `updated_at` too (follow_up.mark_changed)
+        gone_since = or_(
+            and_(Action.hidden_at >= changed_since, source_readable),
+            Action.access_changed_at >= changed_since,
+        )
+        query = query.where(Action.updated_at >= changed_since, or_(readable, gone_since))
+    if after is not None:
+        query = query.where(Action.id > after)
+    rows = db.session.execute(query.order_by(Action.id).limit(limit + 1)).unique().all()
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return Page(
+        [a for a, shown in rows if shown],
+        rows[-1][0].id if more and rows else None,
+        [a.id for a, shown in rows if not shown],
+    )
 
 
 def action(user: User | None, action_id: int) -> Action | None:

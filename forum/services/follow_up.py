@@ -12,7 +12,7 @@ from functools import partial
 from flask import current_app
 from flask_babel import force_locale
 from flask_babel import gettext as _
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import ColumnElement, delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from .. import policy
@@ -383,6 +383,19 @@ def mark_changed(action: Action, now: datetime | None = None) -> None:
     due date, an update, its title, hidden or shown again): `updated_at` is stamped, so that
     the open-data API's `changed_since` finds it again. Every such write calls this."""
     action.updated_at = now or utcnow()
+
+
+def mark_access_changed(threads: ColumnElement[bool]) -> None:
+    """Who may read the threads where `threads` holds changed: they moved to
+    another forum, or their forum's visibility changed. The actions they are the source of
+    are stamped, so the open-data API's `changed_since` lists them again: in `items` for a
+    reader who can read them now, in `removed` for one who no longer can."""
+    now = utcnow()
+    db.session.execute(
+        update(Action)
+        .where(Action.source_thread_id.in_(select(Thread.id).where(threads)))
+        .values(updated_at=now, access_changed_at=now)
+    )
 
 
 def _accept(action: Action, user: User) -> None:

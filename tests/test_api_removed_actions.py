@@ -1,0 +1,346 @@
+"""The open-data API's actions list tells a syncing consumer which actions left its view.
+
+With `changed_since`, `GET /api/v1/actions` lists what changed; an action a moderator hid,
+or whose thread moved to a forum the consumer cannot read (or whose forum closed), was only
+missing, and a consumer that synced kept it for ever. Its page's `removed` names those ids.
+An action whose thread moved to a forum the consumer can read kept its old time, so it never
+came: the move stamps it.
+"""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, datetime, timedelta
+
+import flask_migrate
+import pytest
+from sqlalchemy import select, text
+from support import app_settings as app_config
+from test_api import bearer, token_for
+from test_api_changed_since import (
+    ACTIONS,
+    _department,
+    _times,
+    long_ago,
+    official_of,
+    propose,
+    run,
+    synced,
+)
+from test_migrations import database_url, keep_logging, postgres_url  # noqa: F401 - fixtures
+
+from forum import create_app
+from forum.config import parse_rate_limit
+from forum.extensions import db
+from forum.models import Action
+from forum.services import follow_up, forums, moderation
+
+pytestmark = pytest.mark.config(FORUM_MESSAGE_RATE_LIMIT=parse_rate_limit("off"))
+
+
+def walk(client, headers=None, **params) -> tuple[list[int], list[int]]:
+    """Every page of the actions list from its first: the items' ids and the removed ids."""
+    response = client.get(ACTIONS, query_string=params, headers=headers)
+    ids: list[int] = []
+    removed: list[int] = []
+    while True:
+        assert response.status_code == 200, response.get_data(as_text=True)
+        body = response.get_json()
+        ids += [item["id"] for item in body["items"]]
+        removed += body["removed"]
+        if body["next"] is None:
+            return ids, removed
+        response = client.get(body["next"], headers=headers)
+
+
+def from_thread(app, make, official, thread, title: str):
+    """An action proposed from a message of `thread`."""
+    message = make.message(thread, official, "Vi borde göra något åt det här.")
+    return run(
+        app,
+        follow_up.propose_action,
+        official,
+        follow_up.ActionInput(
+            title=title,
+            owner=f"department:{_department().id}",
+            due_date=follow_up.today().replace(year=follow_up.today().year + 1).isoformat(),
+            commitment_ids=make.commitment_ids(1),
+            message_id=message.id,
+        ),
+    )
+
+
+def test_an_action_hidden_after_a_sync_is_named_removed(app, make, client):
+    official, moderator = official_of(make), make.user("moderator")
+    hidden = propose(app, make, official, "Kvällsöppet på mötesplatsen")
+    kept = propose(app, make, official, "Fler bänkar i parken")
+    long_ago(hidden, kept)
+    as_of = synced(client, ACTIONS)
+
+    run(app, follow_up.hide_action, moderator, hidden.id, "Personuppgifter i titeln")
+
+    assert walk(client, changed_since=as_of) == ([], [hidden.id])
+    # a whole walk lists what there is: nothing is "removed" there
+    assert walk(client) == ([kept.id], [])
+    assert client.get(f"{ACTIONS}/{hidden.id}").status_code == 404
+
+
+def test_an_action_hidden_before_the_sync_is_not_named_again(app, make, client):
+    official, moderator = official_of(make), make.user("moderator")
+    hidden = propose(app, make, official, "Kvällsöppet på mötesplatsen")
+    run(app, follow_up.hide_action, moderator, hidden.id, "Personuppgifter i titeln")
+    hidden.hidden_at = hidden.updated_at = datetime(2026, 1, 1, tzinfo=UTC)
+    db.session.commit()
+    as_of = synced(client, ACTIONS)
+
+    assert walk(client, changed_since=as_of) == ([], [])
+
+
+def test_a_thread_moved_out_of_reach_takes_its_action_away_and_back(app, make, client):
+    official, moderator, member = official_of(make), make.user("moderator"), make.user()
+    public = make.forum(moderators=[moderator])
+    members = make.forum(visibility="members", moderators=[moderator])
+    thread = make.thread(public, author=official)
+    action = from_thread(app, make, official, thread, "Lånecyklar vid biblioteket")
+    long_ago(action)
+    as_of = synced(client, ACTIONS)
+    member_sees = bearer(token_for(app, member))
+
+    run(app, moderation.move_thread, moderator, thread.id, members.id)
+
+    assert walk(client, changed_since=as_of) == ([], [action.id])  # a visitor lost it
+    assert walk(client, member_sees, changed_since=as_of) == ([action.id], [])  # still reads it
+    assert walk(client) == ([], [])
+
+    as_of = synced(client, ACTIONS)
+    long_ago(action)
+    run(app, moderation.move_thread, moderator, thread.id, public.id)
+
+    assert walk(client, changed_since=as_of) == ([action.id], [])  # a visitor has it again
+
+
+def test_a_forum_closed_or_opened_names_its_threads_actions(app, make, client):
+    official = official_of(make)
+    owner = make.user("official")
+    forum = make.forum(owner=owner)
+    thread = make.thread(forum, author=official)
+    action = from_thread(app, make, official, thread, "Lånecyklar vid biblioteket")
+    elsewhere = propose(app, make, official, "Fler bänkar i parken")
+    long_ago(action, elsewhere)
+    as_of = synced(client, ACTIONS)
+
+    run(app, forums.set_forum_visibility, owner, forum, "members")
+
+    assert walk(client, changed_since=as_of) == ([], [action.id])
+
+    as_of = synced(client, ACTIONS)
+    long_ago(action)
+    run(app, forums.set_forum_visibility, owner, forum, "public")
+
+    assert walk(client, changed_since=as_of) == ([action.id], [])
+
+
+def test_an_action_the_reader_never_could_read_is_not_named(app, make, client):
+    """Hidden in a forum a visitor cannot read: nothing they had, nothing to name."""
+    official, moderator = official_of(make), make.user("moderator")
+    closed = make.forum(visibility="members")
+    action = from_thread(app, make, official, make.thread(closed, author=official), "Lånecyklar")
+    long_ago(action)
+    as_of = synced(client, ACTIONS)
+
+    run(app, follow_up.hide_action, moderator, action.id, "Personuppgifter i titeln")
+
+    assert walk(client, changed_since=as_of) == ([], [])
+
+
+def test_removed_ids_are_paged_by_id_with_the_items(app, make, client):
+    official, moderator = official_of(make), make.user("moderator")
+    actions = [propose(app, make, official, f"Åtgärd {n}") for n in range(4)]
+    long_ago(*actions)
+    as_of = synced(client, ACTIONS)
+    for gone in (actions[0], actions[2]):
+        run(app, follow_up.hide_action, moderator, gone.id, "Fel forum")
+    run(app, follow_up.change_action, official, actions[3].id, "in_progress", 10)
+
+    first = client.get(ACTIONS, query_string={"changed_since": as_of, "limit": 2}).get_json()
+    assert first["items"] == [] and first["removed"] == [actions[0].id, actions[2].id]
+    assert "changed_since" in first["next"]
+    second = client.get(first["next"]).get_json()
+    assert [i["id"] for i in second["items"]] == [actions[3].id] and second["removed"] == []
+    assert walk(client, changed_since=as_of, limit=1) == (
+        [actions[3].id],
+        [actions[0].id, actions[2].id],
+    )
+
+
+def test_the_openapi_document_describes_removed(client):
+    schemas = client.get("/api/v1/openapi.json").get_json()["components"]["schemas"]
+    assert "removed" in schemas["ActionPage"]["required"]
+    assert "changed_since" in schemas["ActionPage"]["properties"]["removed"]["description"]
+    assert "removed" not in schemas["RoundPage"]["properties"]  # a round never leaves
+
+
+@pytest.mark.usefixtures("keep_logging")
+def test_the_migration_fills_access_changed_at_from_the_audit_log(database_url):  # noqa: F811
+    """An action takes the latest move of its thread, or visibility change of its forum."""
+    app = create_app(app_config(database_url))
+    times = {n: datetime(2026, 11, n, 12, tzinfo=UTC) for n in range(1, 10)}
+    with app.app_context():
+        try:
+            flask_migrate.upgrade(revision="e36roundchanges")
+            with db.engine.begin() as connection:
+                connection.execute(text("INSERT INTO departments (id, name) VALUES (1, 'Kultur')"))
+                connection.execute(
+                    text(
+                        "INSERT INTO forums (id, slug, title, description, description_html,"
+                        " visibility, created_at) VALUES (1, 'f', 'F', '', '', 'public', :t),"
+                        " (2, 'g', 'G', '', '', 'public', :t)"
+                    ),
+                    {"t": times[1]},
+                )
+                connection.execute(
+                    text(
+                        "INSERT INTO threads (id, forum_id, title, created_at, locked, pinned,"
+                        " archived, slow_mode_seconds, message_count) VALUES"
+                        " (1, 1, 'Moved', :t, :no, :no, :no, 0, 0),"
+                        " (2, 2, 'In a closed forum', :t, :no, :no, :no, 0, 0),"
+                        " (3, 2, 'Both', :t, :no, :no, :no, 0, 0),"
+                        " (4, 1, 'Neither', :t, :no, :no, :no, 0, 0)"
+                    ),
+                    {"t": times[1], "no": False},
+                )
+                connection.execute(
+                    text(
+                        "INSERT INTO audit_log (action, target_type, target_id, reason,"
+                        " created_at) VALUES ('thread.moved', 'thread', 1, '', :a),"
+                        " ('thread.moved', 'thread', 1, '', :b),"
+                        " ('forum.visibility', 'forum', 2, '', :c),"
+                        " ('thread.moved', 'thread', 3, '', :d),"
+                        " ('thread.renamed', 'thread', 4, '', :d)"
+                    ),
+                    {"a": times[2], "b": times[3], "c": times[4], "d": times[5]},
+                )
+                for aid, thread_id in ((1, 1), (2, 2), (3, 3), (4, 4), (5, None)):
+                    connection.execute(
+                        text(
+                            "INSERT INTO actions (id, title, description, description_html,"
+                            " owner_department_id, due_date, status, progress, created_at,"
+                            " updated_at, source_thread_id) VALUES (:id, 'A', '', '', 1, :due,"
+                            " 'planned', 0, :made, :made, :thread)"
+                        ),
+                        {"id": aid, "due": times[9].date(), "made": times[1], "thread": thread_id},
+                    )
+
+            flask_migrate.upgrade()
+
+            assert _times(
+                "SELECT id, access_changed_at FROM actions WHERE access_changed_at IS NOT NULL"
+            ) == {1: times[3], 2: times[4], 3: times[5]}
+
+            flask_migrate.downgrade(revision="e36roundchanges")
+            flask_migrate.upgrade()
+        finally:
+            db.session.remove()
+
+
+# --- a consumer's copy -----------------------------------------------------------------
+
+
+def full(client, headers=None) -> dict[int, dict]:
+    """The actions a reader reads now, by a whole walk."""
+    items: dict[int, dict] = {}
+    response = client.get(ACTIONS, headers=headers)
+    while True:
+        body = response.get_json()
+        items |= {item["id"]: item for item in body["items"]}
+        if body["next"] is None:
+            return items
+        response = client.get(body["next"], headers=headers)
+
+
+def sync(client, copy: dict[int, dict], since: str, headers=None) -> str:
+    """Bring `copy` up to date as a consumer does: each item as its new state, each removed
+    id deleted; the as_of to send next time."""
+    response = client.get(
+        ACTIONS, query_string={"changed_since": since, "limit": 3}, headers=headers
+    )
+    while True:
+        body = response.get_json()
+        copy |= {item["id"]: item for item in body["items"]}
+        for gone in body["removed"]:
+            copy.pop(gone, None)
+        if body["next"] is None:
+            return body["as_of"]
+        response = client.get(body["next"], headers=headers)
+
+
+def state(items: dict[int, dict]) -> dict[int, dict]:
+    """The items without their times, which _later moves."""
+    return {
+        key: {k: v for k, v in item.items() if k not in ("changed_at", "created_at")}
+        for key, item in items.items()
+    }
+
+
+def _later(hours: int = 1) -> None:
+    """Everything stored so far happened an hour earlier: the next sync's changes are
+    only those made after the last one (the margin would otherwise bring all again)."""
+    for action in db.session.scalars(select(Action)):
+        for column in ("created_at", "updated_at", "hidden_at", "access_changed_at"):
+            if (moment := getattr(action, column)) is not None:
+                setattr(action, column, moment - timedelta(hours=hours))
+    db.session.commit()
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_a_copy_kept_by_changed_since_is_the_whole_list(app, make, client, seed):
+    """Random moves, visibility changes, hidings and updates, with a sync after each:
+    the copy a visitor and a member keep from the changes equals a whole walk's."""
+    chance = random.Random(seed)
+    official, moderator, admin = official_of(make), make.user("moderator"), make.user("admin")
+    member = make.user()
+    # the owner's side (the official) reads every forum, whatever it becomes; the member
+    # is invited to the last only
+    forums_ = [
+        make.forum(owner=admin, members=[official]),
+        make.forum(owner=admin, members=[official]),
+        make.forum(owner=admin, visibility="members", members=[official]),
+        make.forum(owner=admin, visibility="invite", members=[official, member]),
+    ]
+    threads = [make.thread(f, author=official) for f in forums_[:2] + forums_[2:3]]
+    threads.append(make.thread(forums_[3], author=member))
+    actions = [propose(app, make, official, "Utan tråd")]
+    # proposed by a site moderator: one who reads every forum, whatever it becomes
+    actions += [from_thread(app, make, moderator, t, f"Från {t.title}") for t in threads]
+    readers = [None, bearer(token_for(app, member))]
+    copies = [full(client, headers) for headers in readers]
+    marks = [synced(client, ACTIONS, headers) for headers in readers]
+
+    for _step in range(12):
+        _later()
+        kind = chance.choice(["move", "visibility", "hide", "change", "propose"])
+        if kind == "move":
+            thread = chance.choice(threads)
+            target = chance.choice([f for f in forums_ if f.id != thread.forum_id])
+            run(app, moderation.move_thread, moderator, thread.id, target.id)
+        elif kind == "visibility":
+            forum = chance.choice(forums_)
+            choices = [v for v in ("public", "members", "invite") if v != forum.visibility.value]
+            run(app, forums.set_forum_visibility, admin, forum, chance.choice(choices))
+        elif kind == "hide":
+            action = chance.choice(actions)
+            if action.hidden:
+                run(app, follow_up.unhide_action, moderator, action.id)
+            else:
+                run(app, follow_up.hide_action, moderator, action.id, "Fel forum")
+        elif kind == "change":
+            action = chance.choice([a for a in actions if not a.hidden])
+            if action.awaiting:
+                run(app, follow_up.accept_action, official, action.id)
+            else:
+                run(app, follow_up.post_update, official, action.id, f"Steg {_step}.")
+        else:
+            actions.append(from_thread(app, make, moderator, chance.choice(threads), f"Ny {_step}"))
+        for n, headers in enumerate(readers):
+            marks[n] = sync(client, copies[n], marks[n], headers)
+            assert state(copies[n]) == state(full(client, headers)), (kind, n)
