@@ -6,7 +6,7 @@ import uuid
 from typing import cast
 from urllib.parse import parse_qs, urlsplit
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
@@ -262,15 +262,19 @@ def _thread_page(thread, form: MessageForm, status: int = 200):
         before = None
     marker = forum_queries.read_marker(user, thread.id)
     # back from posting without JavaScript: what came after the page the post was written
-    # on is new, though sending moved the marker past it (post_message)
-    seen = _seen(request.args.get("seen"))
+    # on is new, though sending moved the marker past it (post_message); once, so a reload
+    # is the plain page
+    seen = _landing(thread.id)
     shown_from = min(marker, seen) if seen is not None and before is None else marker
     if before is not None:
         page = forum_queries.messages_before(thread.id, before)
     else:
         page = forum_queries.latest_page(thread.id)
         first_shown = page.messages[0].id if page.messages else 0
-        if user is not None and shown_from and page.messages and shown_from < first_shown - 1:
+        # from where the reader left off; a first visit (nothing read) starts at the latest
+        # page, but a landing from a post written on an empty page at the first message
+        resumed = bool(shown_from) or seen is not None
+        if user is not None and resumed and page.messages and shown_from < first_shown - 1:
             catch_up = forum_queries.messages_after(thread.id, shown_from, limit=200)
             if not catch_up.has_more:
                 older = forum_queries.messages_before(thread.id, shown_from + 1, limit=5)
@@ -388,16 +392,32 @@ def post_message(thread_id: int):
         thread_id, current_user.id, seen, message.id
     ):
         # others wrote while this was typed: the page marks their messages new and opens
-        # at the first of them (the new message follows them)
-        return redirect(
-            url_for("forums.thread", thread_id=thread_id, seen=seen, _anchor="first-unread")
-        )
+        # at the first of them (the new message follows them). Kept in the session for the
+        # thread's next page, not in its address: a reload, a bookmark or a shared link of
+        # it would mark the same messages new again.
+        session[_landing_key(thread_id)] = seen
+        return redirect(url_for("forums.thread", thread_id=thread_id, _anchor="first-unread"))
     return redirect(url_for("forums.thread", thread_id=thread_id, _anchor=f"m{message.id}"))
 
 
 def _seen(raw: str | None) -> int | None:
-    """The newest message id a page showed, as its form or link sends it (0: none yet)."""
+    """The newest message id a page showed, as its form sends it (0: none yet)."""
     return 0 if raw == "0" else whole_id(raw)
+
+
+def _landing_key(thread_id: int) -> str:
+    return f"seen:{thread_id}"
+
+
+def _landing(thread_id: int) -> int | None:
+    """The newest message id the page a post was written on showed, if that post's landing
+    is still to come on this thread (post_message), taken out of the session: it counts
+    once. An address's old ?seen= is ignored for the same reason."""
+    key = _landing_key(thread_id)
+    if key not in session:  # a plain view: the session is neither read further nor written
+        return None
+    seen = session.pop(key)
+    return seen if type(seen) is int and seen >= 0 else None
 
 
 def _message_or_404(message_id: int) -> Message:
