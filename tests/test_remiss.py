@@ -9,6 +9,7 @@ import zipfile
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from botocore.exceptions import ClientError
 from consultation_support import (
     consultation_people,
     english,
@@ -375,6 +376,26 @@ def test_s3_backend_round_trip(app):
         assert "Contents" not in client.list_objects_v2(Bucket="dokument")
         with pytest.raises(ValueError):
             store.get("../etc/passwd")
+
+
+class NoSuchKeyClient:
+    """An S3-compatible service that answers a delete of a missing object with 404."""
+
+    def __init__(self, code: str) -> None:
+        self.code = code
+
+    def delete_object(self, **_kwargs):
+        raise ClientError({"Error": {"Code": self.code, "Message": "x"}}, "DeleteObject")
+
+
+def test_deleting_an_object_that_is_not_there_is_done_on_s3():
+    """AWS answers 204 either way; other S3-compatible services answer 404 NoSuchKey. A
+    file deleted already (by another run, say) is done, not an error tried on every run."""
+    S3Storage("dokument", client=NoSuchKeyClient("NoSuchKey")).delete("abcdefghijklmnopqrstuvwx")
+    with pytest.raises(ClientError, match="AccessDenied"):
+        S3Storage("dokument", client=NoSuchKeyClient("AccessDenied")).delete(
+            "abcdefghijklmnopqrstuvwx"
+        )
 
 
 # --- changing an open round, on the record ---------------------------------------------

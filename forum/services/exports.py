@@ -59,6 +59,7 @@ from ..queries import payloads
 from . import documents
 from .audit import record as audit
 from .mail import queue_mail
+from .storage import no_such_object
 
 log = logging.getLogger(__name__)
 
@@ -508,18 +509,11 @@ def _document_bytes(document: Document, listed: dict[str, Any]) -> bytes | None:
     except (FileNotFoundError, NotFound):
         pass
     except Exception as err:
-        if not _no_such_object(err):
+        if not no_such_object(err):
             raise
     log.warning("document %s is listed but missing from storage", document.id)
     listed["missing"] = True
     return None
-
-
-def _no_such_object(err: Exception) -> bool:
-    """Whether an S3 client's error says the object is not there (boto3's ClientError)."""
-    answer = getattr(err, "response", None)
-    code = answer.get("Error", {}).get("Code") if isinstance(answer, dict) else None
-    return code in ("NoSuchKey", "404", "NotFound")
 
 
 def _write_zip(

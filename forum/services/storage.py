@@ -26,7 +26,16 @@ class Storage(Protocol):
 
     def get(self, key: str) -> bytes: ...
 
-    def delete(self, key: str) -> None: ...
+    def delete(self, key: str) -> None:
+        """Delete the key's bytes; a key that is not there is done (no error)."""
+        ...
+
+
+def no_such_object(err: Exception) -> bool:
+    """Whether an S3 client's error says the object is not there (boto3's ClientError)."""
+    answer = getattr(err, "response", None)
+    code = answer.get("Error", {}).get("Code") if isinstance(answer, dict) else None
+    return code in ("NoSuchKey", "404", "NotFound")
 
 
 def _check(key: str) -> str:
@@ -89,7 +98,12 @@ class S3Storage:
         return bytes(reply["Body"].read())
 
     def delete(self, key: str) -> None:
-        self.client.delete_object(Bucket=self.bucket, Key=self._name(key))
+        # AWS answers 204 for a missing object; some S3-compatible services answer 404
+        try:
+            self.client.delete_object(Bucket=self.bucket, Key=self._name(key))
+        except Exception as err:
+            if not no_such_object(err):
+                raise
 
 
 def storage() -> Storage:
