@@ -279,6 +279,21 @@ def search_reindex_command() -> None:
     click.echo(f"Search index rebuilt: {count} entries written.")
 
 
+documents_cli = AppGroup("documents", help="Documents of consultation rounds.")
+
+
+@documents_cli.command("delete-files")
+def documents_delete_files() -> None:
+    """Delete the stored files of withdrawn documents that storage could not delete at the
+    time, a bounded number each run (for cron)."""
+    from .services.documents import delete_pending_files
+
+    deleted, failed = delete_pending_files()
+    click.echo(f"{deleted} stored file(s) deleted.")
+    if failed:
+        click.echo(f"{failed} could not be deleted; they are tried again next run.", err=True)
+
+
 export_cli = AppGroup("export", help="Archive exports for the city's archive.")
 exports_cli = AppGroup("exports", help="Personal-data exports.")
 
@@ -356,6 +371,7 @@ def register(app: Flask) -> None:
     app.cli.add_command(consultations_cli)
     app.cli.add_command(actions_cli)
     app.cli.add_command(search_cli)
+    app.cli.add_command(documents_cli)
     app.cli.add_command(export_cli)
     app.cli.add_command(exports_cli)
     app.cli.add_command(notifications_cli)

@@ -2,7 +2,7 @@
 
 Production runs the same jobs from cron or systemd timers instead
 (`flask --app forum mail send`, `consultations notices`, `notifications digest`,
-`exports run`, `users end-expired-sessions`)
+`exports run`, `users end-expired-sessions`, `documents delete-files`)
 and leaves `FORUM_DIGEST_SCHEDULER` off; tests never start it.
 """
 
@@ -26,7 +26,8 @@ def run_due_jobs(app: Flask, last_digest: str | None, now: datetime) -> str | No
     expired copies deleted as the privacy notice promises. Sessions past their idle or
     absolute limit end first, and their open sockets close (within a tick of expiring);
     follow-up actions' owners are reminded a week before and on the due date;
-    the throttle's records of failed logins are forgotten once no window counts them.
+    the throttle's records of failed logins are forgotten once no window counts them;
+    withdrawn documents' files that storage could not delete at the time are tried again.
 
     Returns the local date of the last digest run; that only spares a query each tick: the
     once-a-day guard that survives a restart is each person's claimed digest day
@@ -35,6 +36,7 @@ def run_due_jobs(app: Flask, last_digest: str | None, now: datetime) -> str | No
     from .extensions import db
     from .services.accounts import end_expired_sessions, forget_old_attempts
     from .services.consultations import send_due_notices
+    from .services.documents import delete_pending_files
     from .services.exports import run_pending_exports
     from .services.follow_up import remind
     from .services.mail import deliver_pending
@@ -68,6 +70,11 @@ def run_due_jobs(app: Flask, last_digest: str | None, now: datetime) -> str | No
             except Exception:
                 db.session.rollback()
                 log.exception("scheduled personal exports failed")
+            try:
+                delete_pending_files()  # a bounded number each tick
+            except Exception:
+                db.session.rollback()
+                log.exception("scheduled deletion of stored files failed")
             try:
                 deliver_pending()  # waiting mail (a password reset) goes even so
             except Exception:

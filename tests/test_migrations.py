@@ -514,3 +514,62 @@ def test_an_installation_whose_e17_lacked_the_previous_hash_gets_it(database_url
         finally:
             db.session.remove()
             db.engine.dispose()
+
+
+def test_files_of_documents_withdrawn_before_e38_are_listed_for_deletion(
+    database_url, keep_logging, tmp_path, caplog
+):
+    """e38filedeletions: a delete that failed before it left the file for good; the files of
+    every document withdrawn by then (policy.document_withdrawn) are listed, and the job
+    deletes them. Documents still on the record (removed from an open round, a letter a
+    submitted version holds) and live ones are not listed."""
+    from consultation_support import consultation_people, make_round, respond
+
+    from forum.demo.pdf import simple_pdf
+    from forum.models import Document
+    from forum.services import documents
+    from forum.services.storage import DiskStorage
+
+    with at_head(database_url) as app:
+        folder = tmp_path / "documents"
+        app.extensions["forum_storage"] = DiskStorage(folder)
+        make = Factory(app)
+        official, chair, member, org = consultation_people(make)
+        draft = make_round(app, make, official, "draft")
+        open_ = make_round(app, make, official, "open", title="Parkerna i centrum")
+
+        def attach(name, round_=open_, response=False):
+            data = simple_pdf([name])
+            with app.test_request_context():
+                if response:
+                    made = documents.add_response_document(member, round_.id, org.id, name, data)
+                else:
+                    made = documents.add_round_document(official, round_.id, name, data)
+            return made.id
+
+        withdrawn = [attach("utkast.pdf", draft)]
+        on_record = [attach("underlag.pdf"), attach("skickat.pdf", response=True)]
+        live = attach("kvar.pdf")
+        respond(app, chair, open_, org)  # the version holds skickat.pdf
+        withdrawn.append(attach("aldrig.pdf", response=True))
+        with app.test_request_context():
+            for document_id in withdrawn + on_record:
+                documents.remove_document(
+                    official if document_id in (withdrawn[0], on_record[0]) else member,
+                    document_id,
+                )
+        keys = {i: db.session.get(Document, i).storage_key for i in [*withdrawn, *on_record, live]}
+        db.session.remove()
+
+        flask_migrate.downgrade(revision="e37actionaccess")
+        assert "file_deletions" not in table_names()
+        flask_migrate.upgrade()
+        assert schema_diff(app) == []
+        with db.engine.connect() as connection:
+            listed = connection.scalars(text("SELECT storage_key FROM file_deletions")).all()
+        assert sorted(listed) == sorted(keys[i] for i in withdrawn)
+
+        with caplog.at_level(logging.WARNING):
+            assert documents.delete_pending_files() == (2, 0)  # deleted at the time: no error
+        assert "uses it" not in caplog.text
+        assert {p.name for p in folder.iterdir()} == {keys[i] for i in [*on_record, live]}

@@ -20,7 +20,7 @@ from .consultations import (
     Stage,
     VersionAnswer,
 )
-from .documents import Document, version_documents
+from .documents import Document, FileDeletion, version_documents
 from .exports import PersonalExport
 from .follow_up import (
     Action,
@@ -79,6 +79,7 @@ __all__ = [
     "Stage",
     "VersionAnswer",
     "Document",
+    "FileDeletion",
     "version_documents",
     "NotificationPreference",
     "RoundNotice",

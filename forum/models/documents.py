@@ -45,3 +45,21 @@ class Document(Model):
     removed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     uploaded_by: Mapped[User | None] = relationship()
+
+
+class FileDeletion(Model):
+    """A stored file to delete: a withdrawn document's file or preview (policy.
+    document_withdrawn), or the bytes of an upload refused after they were stored.
+
+    Listed in the transaction that lets go of the file and deleted after its commit; a file
+    storage could not delete then (down, a permission refused) stays listed, and
+    `services.documents.delete_pending_files` (the scheduler's tick, `flask documents
+    delete-files`) tries again until it is gone, `attempts` counting the failures.
+    """
+
+    __tablename__ = "file_deletions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    storage_key: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    attempts: Mapped[int] = mapped_column(default=0, server_default="0")

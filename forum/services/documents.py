@@ -20,13 +20,13 @@ import tempfile
 import unicodedata
 import zipfile
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from pathlib import Path
 
 from flask import current_app
 from flask_babel import gettext as _
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, or_, select, update
 
 from .. import policy
 from ..errors import Conflict, DomainError, Invalid, NotFound
@@ -35,6 +35,7 @@ from ..models import (
     ConsultationResponse,
     ConsultationRound,
     Document,
+    FileDeletion,
     Phase,
     RoundState,
     User,
@@ -54,6 +55,7 @@ MAX_MIMETYPE_ENTRY = 200  # ODF's `mimetype` entry holds one short line (about 4
 MAX_CONTENT_TYPES_ENTRY = 1_000_000
 MAX_NAME = 150
 PREVIEW_TIMEOUT = 20
+FILE_DELETIONS_PER_RUN = 100
 
 
 @dataclass(frozen=True)
@@ -276,9 +278,12 @@ def _store(
         lock()
         _refuse_duplicate(round_, response_id, data)
     except DomainError:
-        for stored in (key, preview_key):
-            if stored is not None:
-                storage().delete(stored)
+        # refused: nothing of the upload is kept (as the caller's rollback would), and the
+        # bytes just stored are listed and deleted, or deleted later if storage fails now
+        db.session.rollback()
+        stored = _list_for_deletion([key, preview_key])
+        db.session.commit()
+        _delete_now(stored)
         raise
     document = Document(
         round_id=round_.id,
@@ -421,20 +426,15 @@ def remove_document(user: User | None, document_id: int) -> Document:
             ),
         )
     document.removed_at = utcnow()
-    # nobody else ever saw it: a draft round's basis, or a letter in no submitted version
+    # nobody else ever saw it: a draft round's basis, or a letter in no submitted version;
+    # its files are listed with the removal, so a delete that fails is tried again
     gone = (
-        [document.storage_key, document.preview_key]
-        if policy.document_withdrawn(
-            document, round_, document.response_id is not None and _in_versions(document)
-        )
+        _list_for_deletion([document.storage_key, document.preview_key])
+        if _withdrawn(document, round_)
         else []
     )
     db.session.commit()
-    for key in filter(None, gone):  # after the commit: never a listed file without its bytes
-        try:
-            storage().delete(key)
-        except Exception:  # noqa: BLE001 - the removal stands; the bytes are unreadable anyway
-            current_app.logger.exception("could not delete the removed document's file %s", key)
+    _delete_now(gone)  # after the commit: never a listed document without its bytes
     return document
 
 
@@ -446,6 +446,92 @@ def _in_versions(document: Document) -> bool:
         .limit(1)
     )
     return found is not None
+
+
+def _withdrawn(document: Document, round_: ConsultationRound) -> bool:
+    """policy.document_withdrawn, with whether a submitted version holds the document."""
+    in_versions = document.response_id is not None and _in_versions(document)
+    return policy.document_withdrawn(document, round_, in_versions)
+
+
+# --- deleting stored files ------------------------------------------------------
+
+
+def _list_for_deletion(keys: list[str | None]) -> list[str]:
+    """List the files of `keys` (None: none) for deletion, in the caller's transaction."""
+    listed = [key for key in keys if key is not None]
+    db.session.add_all([FileDeletion(storage_key=key) for key in listed])
+    return listed
+
+
+def _delete_now(keys: list[str]) -> None:
+    """Delete the files just listed (committed): at once, or, if that fails, at a later run
+    of delete_pending_files. Never an error: what the caller did is committed."""
+    if not keys:
+        return
+    try:
+        delete_pending_files(keys=keys)
+    except Exception:  # noqa: BLE001 - the listing stands; the job deletes them later
+        db.session.rollback()
+        current_app.logger.exception("could not delete the stored files %s now", keys)
+
+
+def _still_used(key: str) -> bool:
+    """Whether a document that is not withdrawn (live, kept on the record, or held by a
+    submitted version) has the key as its file or its preview."""
+    users = db.session.scalars(
+        select(Document).where(or_(Document.storage_key == key, Document.preview_key == key))
+    ).all()
+    for document in users:
+        round_ = db.session.get(ConsultationRound, document.round_id)
+        if round_ is None or not _withdrawn(document, round_):
+            return True
+    return False
+
+
+def delete_pending_files(
+    limit: int = FILE_DELETIONS_PER_RUN, keys: Collection[str] | None = None
+) -> tuple[int, int]:
+    """Delete the listed files (FileDeletion), at most `limit` a run, those tried fewest
+    times first, so a file that keeps failing holds up no other; `keys`: only these.
+    Returns (deleted, failed). A delete that fails is logged and counted, and the file stays
+    listed for the next run (the scheduler's tick, `flask documents delete-files`). A file a
+    document still uses is never deleted: its listing is dropped, with an error in the log.
+    Two runs at once delete a file twice at worst (deleting is idempotent)."""
+    query = select(FileDeletion).order_by(FileDeletion.attempts, FileDeletion.id).limit(limit)
+    if keys is not None:
+        query = query.where(FileDeletion.storage_key.in_(keys))
+    rows = [(row.id, row.storage_key) for row in db.session.scalars(query)]
+    done: list[int] = []
+    failed: list[int] = []
+    deleted = 0
+    for row_id, key in rows:
+        if _still_used(key):
+            current_app.logger.error(
+                "the stored file %s is listed for deletion but a document uses it: kept", key
+            )
+            done.append(row_id)
+            continue
+        try:
+            storage().delete(key)
+        except Exception as err:  # noqa: BLE001 - one file's failure must not stop the others
+            current_app.logger.warning(
+                "could not delete the stored file %s (tried again later): %r", key, err
+            )
+            failed.append(row_id)
+        else:
+            done.append(row_id)
+            deleted += 1
+    if done:
+        db.session.execute(delete(FileDeletion).where(FileDeletion.id.in_(done)))
+    if failed:
+        db.session.execute(
+            update(FileDeletion)
+            .where(FileDeletion.id.in_(failed))
+            .values(attempts=FileDeletion.attempts + 1)
+        )
+    db.session.commit()
+    return deleted, len(failed)
 
 
 # --- reading ------------------------------------------------------------------
