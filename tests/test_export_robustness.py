@@ -456,3 +456,76 @@ def test_a_hide_under_a_principle_names_it_in_the_archive_and_on_the_moderators_
     record, _page = thread_archive(app, admin, thread.id)
     (entry,) = record["messages"]
     assert [(a["kind"], a["reason"]) for a in entry["moderation"]][0] == ("hide", both)
+
+
+# --- a copy's file that cannot be deleted (a permission refused) ---------------------------
+
+
+def ready_copy(app, owner) -> PersonalExport:
+    export = exports.request_personal_export(owner)
+    with app.test_request_context():
+        exports.prepare_personal_export(export.id)
+    db.session.refresh(export)
+    return export
+
+
+def refuse_unlink(monkeypatch, name: str) -> None:
+    """Deleting the file called `name` is refused, as a wrong owner or mode would."""
+    unlink = Path.unlink
+
+    def refusing(path: Path, missing_ok: bool = False) -> None:
+        if path.name == name:
+            raise PermissionError(13, "Permission denied", str(path))
+        unlink(path, missing_ok=missing_ok)
+
+    monkeypatch.setattr(Path, "unlink", refusing)
+
+
+def test_an_expired_copy_whose_file_cannot_be_deleted_holds_up_no_other(app, make, monkeypatch):
+    """One expired copy's file could not be deleted: the error ended the run before its
+    commit, so every run since removed no expired copy and prepared no waiting one. Now it
+    is logged and kept for the next run, and the others go on."""
+    stuck, gone = ready_copy(app, make.user()), ready_copy(app, make.user())
+    stuck_path = exports.exports_dir() / stuck.file_name
+    gone_path = exports.exports_dir() / gone.file_name
+    stuck_id, gone_id = stuck.id, gone.id
+    db.session.execute(update(PersonalExport).values(expires_at=utcnow() - timedelta(days=1)))
+    db.session.commit()
+    waiting_id = exports.request_personal_export(make.user()).id
+    refuse_unlink(monkeypatch, stuck_path.name)
+
+    with app.test_request_context():
+        assert exports.run_pending_exports() == 1
+    db.session.expire_all()
+    assert db.session.get(PersonalExport, waiting_id).status == "ready"
+    assert db.session.get(PersonalExport, gone_id) is None and not gone_path.exists()
+    assert db.session.get(PersonalExport, stuck_id) is not None and stuck_path.exists()
+
+    monkeypatch.undo()
+    with app.test_request_context():
+        exports.run_pending_exports()
+    db.session.expire_all()
+    assert db.session.get(PersonalExport, stuck_id) is None and not stuck_path.exists()
+
+
+def test_closing_an_account_whose_copy_cannot_be_deleted_closes_it_and_a_later_run_deletes_it(
+    app, make, monkeypatch
+):
+    """The copy's file is deleted after the closing's commit: a failure there was an error
+    (a 500 for a closed account, its sockets left open). The closing stands, and the next
+    run of the exports deletes the file, whose row is gone."""
+    from forum.services import privacy
+
+    admin, person = make.user("admin"), make.user()
+    path = exports.exports_dir() / ready_copy(app, person).file_name
+    refuse_unlink(monkeypatch, path.name)
+    with app.test_request_context():
+        privacy.close_account(admin, person.id)
+    db.session.expire_all()
+    assert db.session.get(User, person.id).is_closed
+    assert path.exists()
+
+    monkeypatch.undo()
+    with app.test_request_context():
+        exports.run_pending_exports()
+    assert not path.exists()

@@ -783,7 +783,7 @@ def _build_personal_export(export_id: int) -> str:
             )
         _record_ready(export, user, name, raw)
     except BaseException:
-        path.unlink(missing_ok=True)  # e.g. the account was closed meanwhile: no copy outlives it
+        _unlink(path)  # e.g. the account was closed meanwhile: no copy outlives it
         raise
     return raw
 
@@ -822,7 +822,7 @@ def _record_ready(export: PersonalExport, user: User, name: str, raw: str) -> No
     db.session.commit()
     for old in replaced:
         if old.file_name:
-            (exports_dir() / old.file_name).unlink(missing_ok=True)
+            _unlink(exports_dir() / old.file_name)  # else expired: the next run tries again
 
 
 def run_pending_exports() -> int:
@@ -844,21 +844,37 @@ def run_pending_exports() -> int:
 
 def remove_expired_exports() -> int:
     """Delete the files and rows of copies whose link has expired, and any file whose row is
-    gone (a closed account's, or one a crash left behind)."""
+    gone (a closed account's, or one a crash left behind); returns how many copies went. A
+    file that cannot be deleted is logged and tried again next run (its expired row kept),
+    and holds up no other."""
     expired = db.session.scalars(
         select(PersonalExport).where(PersonalExport.expires_at <= utcnow())
     ).all()
+    removed = 0
     for export in expired:
-        if export.file_name:
-            (exports_dir() / export.file_name).unlink(missing_ok=True)
+        if export.file_name and not _unlink(exports_dir() / export.file_name):
+            continue
         db.session.delete(export)
+        removed += 1
     db.session.commit()
     known = set(db.session.scalars(select(PersonalExport.id)))
     for path in exports_dir().glob("personal-*.zip"):
         export_id = _export_id(path)
         if export_id is not None and export_id not in known:
-            path.unlink(missing_ok=True)
-    return len(expired)
+            _unlink(path)
+    return removed
+
+
+def _unlink(path: Path) -> bool:
+    """Delete a copy's file (one not there is done); False, and logged, when it cannot be
+    deleted now (a permission refused): what is kept makes remove_expired_exports try again
+    (an expired row, or a file whose row is gone)."""
+    try:
+        path.unlink(missing_ok=True)
+    except OSError as err:
+        log.warning("could not delete %s (tried again next run): %s", path.name, err)
+        return False
+    return True
 
 
 def _export_id(path: Path) -> int | None:
@@ -872,7 +888,7 @@ def remove_export_files(export_ids: list[int]) -> None:
     wanted = set(export_ids)
     for path in exports_dir().glob("personal-*.zip"):
         if _export_id(path) in wanted:
-            path.unlink(missing_ok=True)
+            _unlink(path)  # else its row is gone: remove_expired_exports tries again
 
 
 def start_in_background(app: Flask) -> None:
