@@ -33,6 +33,7 @@ from forum import create_app
 from forum.config import parse_rate_limit
 from forum.extensions import db
 from forum.models import Action
+from forum.models import ThreadAccessChange as Change
 from forum.services import follow_up, forums, moderation
 
 pytestmark = pytest.mark.config(FORUM_MESSAGE_RATE_LIMIT=parse_rate_limit("off"))
@@ -153,6 +154,30 @@ def test_an_action_the_reader_never_could_read_is_not_named(app, make, client):
     assert walk(client, changed_since=as_of) == ([], [])
 
 
+def test_a_move_or_a_change_between_forums_the_reader_cannot_read_names_nothing(app, make, client):
+    """Moved from one invite-only forum to another, or an invite-only forum made
+    members-only: a visitor could read neither before nor after, and learns nothing, not
+    even ids and a time; an invited member who could read the first learns it is gone."""
+    official, moderator, member = official_of(make), make.user("moderator"), make.user()
+    first = make.forum(visibility="invite", members=[official, member], moderators=[moderator])
+    second = make.forum(visibility="invite", members=[official], moderators=[moderator])
+    threads = [make.thread(first, author=official) for _ in range(2)]
+    actions = [from_thread(app, make, official, t, f"Åtgärd i {t.title}") for t in threads]
+    long_ago(*actions)
+    as_of = synced(client, ACTIONS)
+    member_sees = bearer(token_for(app, member))
+    member_as_of = synced(client, ACTIONS, member_sees)
+
+    run(app, moderation.move_thread, moderator, threads[0].id, second.id)
+    run(app, forums.set_forum_visibility, make.user("admin"), first, "members")
+
+    assert walk(client, changed_since=as_of) == ([], [])
+    assert walk(client, member_sees, changed_since=member_as_of) == (
+        [actions[1].id],  # still readable: its forum is members-only now
+        [actions[0].id],  # moved to a forum the member is not invited to
+    )
+
+
 def test_removed_ids_are_paged_by_id_with_the_items(app, make, client):
     official, moderator = official_of(make), make.user("moderator")
     actions = [propose(app, make, official, f"Åtgärd {n}") for n in range(4)]
@@ -181,20 +206,20 @@ def test_the_openapi_document_describes_removed(client):
 
 
 @pytest.mark.usefixtures("keep_logging")
-def test_the_migration_fills_access_changed_at_from_the_audit_log(database_url):  # noqa: F811
-    """An action takes the latest move of its thread, or visibility change of its forum."""
+def test_the_migration_keeps_the_access_changes_on_record(database_url):  # noqa: F811
+    """A forum's visibility changes, for the threads in it, with the old visibility from the
+    entry's reason; a thread's moves, from the entry's forum, with its visibility now."""
     app = create_app(app_config(database_url))
     times = {n: datetime(2026, 11, n, 12, tzinfo=UTC) for n in range(1, 10)}
     with app.app_context():
         try:
             flask_migrate.upgrade(revision="e36roundchanges")
             with db.engine.begin() as connection:
-                connection.execute(text("INSERT INTO departments (id, name) VALUES (1, 'Kultur')"))
                 connection.execute(
                     text(
                         "INSERT INTO forums (id, slug, title, description, description_html,"
                         " visibility, created_at) VALUES (1, 'f', 'F', '', '', 'public', :t),"
-                        " (2, 'g', 'G', '', '', 'public', :t)"
+                        " (2, 'g', 'G', '', '', 'members', :t)"
                     ),
                     {"t": times[1]},
                 )
@@ -202,40 +227,42 @@ def test_the_migration_fills_access_changed_at_from_the_audit_log(database_url):
                     text(
                         "INSERT INTO threads (id, forum_id, title, created_at, locked, pinned,"
                         " archived, slow_mode_seconds, message_count) VALUES"
-                        " (1, 1, 'Moved', :t, :no, :no, :no, 0, 0),"
-                        " (2, 2, 'In a closed forum', :t, :no, :no, :no, 0, 0),"
-                        " (3, 2, 'Both', :t, :no, :no, :no, 0, 0),"
-                        " (4, 1, 'Neither', :t, :no, :no, :no, 0, 0)"
+                        " (1, 1, 'Moved out of G', :t, :no, :no, :no, 0, 0),"
+                        " (2, 2, 'In G', :t, :no, :no, :no, 0, 0),"
+                        " (3, 2, 'Also in G', :t, :no, :no, :no, 0, 0)"
                     ),
                     {"t": times[1], "no": False},
                 )
                 connection.execute(
                     text(
-                        "INSERT INTO audit_log (action, target_type, target_id, reason,"
-                        " created_at) VALUES ('thread.moved', 'thread', 1, '', :a),"
-                        " ('thread.moved', 'thread', 1, '', :b),"
-                        " ('forum.visibility', 'forum', 2, '', :c),"
-                        " ('thread.moved', 'thread', 3, '', :d),"
-                        " ('thread.renamed', 'thread', 4, '', :d)"
+                        "INSERT INTO audit_log (action, target_type, target_id, forum_id, reason,"
+                        " created_at) VALUES ('thread.moved', 'thread', 1, 2, 'from G', :a),"
+                        " ('forum.visibility', 'forum', 2, NULL, 'public → members', :b),"
+                        " ('forum.visibility', 'forum', 1, NULL, 'odd', :b),"
+                        " ('thread.renamed', 'thread', 3, 2, 'x → y', :c)"
                     ),
-                    {"a": times[2], "b": times[3], "c": times[4], "d": times[5]},
+                    {"a": times[2], "b": times[4], "c": times[5]},
                 )
-                for aid, thread_id in ((1, 1), (2, 2), (3, 3), (4, 4), (5, None)):
-                    connection.execute(
-                        text(
-                            "INSERT INTO actions (id, title, description, description_html,"
-                            " owner_department_id, due_date, status, progress, created_at,"
-                            " updated_at, source_thread_id) VALUES (:id, 'A', '', '', 1, :due,"
-                            " 'planned', 0, :made, :made, :thread)"
-                        ),
-                        {"id": aid, "due": times[9].date(), "made": times[1], "thread": thread_id},
-                    )
 
             flask_migrate.upgrade()
 
-            assert _times(
-                "SELECT id, access_changed_at FROM actions WHERE access_changed_at IS NOT NULL"
-            ) == {1: times[3], 2: times[4], 3: times[5]}
+            with db.engine.connect() as connection:
+                rows = connection.execute(
+                    text(
+                        "SELECT thread_id, forum_id, visibility FROM thread_access_changes"
+                        " ORDER BY thread_id"
+                    )
+                ).all()
+            assert [tuple(r) for r in rows] == [
+                (1, 2, "members"),  # moved out of G, which is members-only now
+                (2, 2, "public"),  # G was public before its change
+                (3, 2, "public"),
+            ]
+            assert _times("SELECT thread_id, changed_at FROM thread_access_changes") == {
+                1: times[2],
+                2: times[4],
+                3: times[4],
+            }
 
             flask_migrate.downgrade(revision="e36roundchanges")
             flask_migrate.upgrade()
@@ -258,19 +285,21 @@ def full(client, headers=None) -> dict[int, dict]:
         response = client.get(body["next"], headers=headers)
 
 
-def sync(client, copy: dict[int, dict], since: str, headers=None) -> str:
+def sync(client, copy: dict[int, dict], since: str, headers=None) -> tuple[str, set[int]]:
     """Bring `copy` up to date as a consumer does: each item as its new state, each removed
-    id deleted; the as_of to send next time."""
+    id deleted; the as_of to send next time, and the ids named removed."""
     response = client.get(
         ACTIONS, query_string={"changed_since": since, "limit": 3}, headers=headers
     )
+    removed: set[int] = set()
     while True:
         body = response.get_json()
         copy |= {item["id"]: item for item in body["items"]}
         for gone in body["removed"]:
             copy.pop(gone, None)
+            removed.add(gone)
         if body["next"] is None:
-            return body["as_of"]
+            return body["as_of"], removed
         response = client.get(body["next"], headers=headers)
 
 
@@ -285,10 +314,10 @@ def state(items: dict[int, dict]) -> dict[int, dict]:
 def _later(hours: int = 1) -> None:
     """Everything stored so far happened an hour earlier: the next sync's changes are
     only those made after the last one (the margin would otherwise bring all again)."""
-    for action in db.session.scalars(select(Action)):
-        for column in ("created_at", "updated_at", "hidden_at", "access_changed_at"):
-            if (moment := getattr(action, column)) is not None:
-                setattr(action, column, moment - timedelta(hours=hours))
+    for row in [*db.session.scalars(select(Action)), *db.session.scalars(select(Change))]:
+        for column in ("created_at", "updated_at", "hidden_at", "changed_at"):
+            if (moment := getattr(row, column, None)) is not None:
+                setattr(row, column, moment - timedelta(hours=hours))
     db.session.commit()
 
 
@@ -342,5 +371,9 @@ def test_a_copy_kept_by_changed_since_is_the_whole_list(app, make, client, seed)
         else:
             actions.append(from_thread(app, make, moderator, chance.choice(threads), f"Ny {_step}"))
         for n, headers in enumerate(readers):
-            marks[n] = sync(client, copies[n], marks[n], headers)
-            assert state(copies[n]) == state(full(client, headers)), (kind, n)
+            before = set(copies[n])
+            marks[n], removed = sync(client, copies[n], marks[n], headers)
+            now = full(client, headers)
+            assert state(copies[n]) == state(now), (kind, n)
+            # one change a step: what is named removed was readable before it, nothing else
+            assert removed <= before, (kind, n, removed - before)

@@ -561,7 +561,7 @@ def test_files_of_documents_withdrawn_before_e38_are_listed_for_deletion(
         keys = {i: db.session.get(Document, i).storage_key for i in [*withdrawn, *on_record, live]}
         db.session.remove()
 
-        flask_migrate.downgrade(revision="e37actionaccess")
+        flask_migrate.downgrade(revision="e37threadaccess")
         assert "file_deletions" not in table_names()
         flask_migrate.upgrade()
         assert schema_diff(app) == []

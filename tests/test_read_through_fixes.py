@@ -105,7 +105,7 @@ def test_notices_of_actions_hidden_before_the_change_are_blanked_by_the_migratio
     with app.app_context():
         try:
             # the data made by today's services, then the schema taken back to before the
-            # migration (what it drops later, e.g. actions.access_changed_at, is empty here)
+            # migration (what later ones add, e.g. thread_access_changes, is empty here)
             flask_migrate.upgrade()
             with app.test_request_context():
                 seed_agreement()

@@ -38,6 +38,7 @@ from .forums import (
     MessageState,
     ReadMarker,
     Thread,
+    ThreadAccessChange,
     Visibility,
 )
 from .moderation import ActionKind, Appeal, AppealOutcome, Flag, FlagReason, ModerationAction
@@ -106,6 +107,7 @@ __all__ = [
     "ReadMarker",
     "SearchEntry",
     "Thread",
+    "ThreadAccessChange",
     "User",
     "UserSession",
     "Visibility",

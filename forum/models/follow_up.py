@@ -93,11 +93,6 @@ class Action(Model):
     # clears both). Who hid it, when and why stays in the audit log.
     hidden_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     hidden_reason: Mapped[str | None] = mapped_column(Text)
-    # When who may read it last changed for a reason outside it: its source thread moved to
-    # another forum, or that forum's visibility changed (services.follow_up.
-    # mark_access_changed). A consumer of the API's changed_since that can no longer read it
-    # learns it is gone (its page's `removed`); one that now can finds it by `updated_at`.
-    access_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     source_feedback: Mapped[ConsultationFeedback | None] = relationship()
     owner_department: Mapped[Department | None] = relationship()

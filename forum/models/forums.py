@@ -118,6 +118,21 @@ class Thread(Model):
         return not (self.locked or self.archived)
 
 
+class ThreadAccessChange(Model):
+    """Who may read a thread changed: it moved to another forum, or its forum's visibility
+    changed (services.follow_up.mark_access_changed). Kept with who could read it before
+    (the forum it was in, and that forum's visibility then), so the open-data API names an
+    action from the thread as removed only to a reader who could read it before."""
+
+    __tablename__ = "thread_access_changes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    thread_id: Mapped[int] = mapped_column(ForeignKey("threads.id"), index=True)
+    changed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    forum_id: Mapped[int] = mapped_column(ForeignKey("forums.id"))
+    visibility: Mapped[Visibility] = mapped_column(Enum(Visibility, native_enum=False, length=20))
+
+
 class Message(Model):
     """A chat message: markdown source plus HTML sanitised once at write time."""
 

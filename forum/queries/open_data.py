@@ -26,10 +26,11 @@ from ..models import (
     OrganisationStatus,
     RoundState,
     Thread,
+    ThreadAccessChange,
     User,
 )
 from ..models.base import utcnow
-from .search import forum_readable, round_readable, thread_readable
+from .search import forum_readable, readable_as_forum, round_readable, thread_readable
 
 # How far a list's `as_of` lags the moment of the answer (see sync_point).
 SYNC_MARGIN = timedelta(minutes=5)
@@ -195,9 +196,10 @@ def actions(
 
     Gone since is: hidden by a moderator since (of an action whose thread the reader may
     read: one never readable to them is not named), or its thread moved or its forum's
-    visibility changed since (`access_changed_at`; only the id is said, which the ids'
-    gaps tell anyway). Access the reader lost by leaving a forum is not among them: after a
-    change of one's own access, walk the whole list again."""
+    visibility changed since, where the reader could read the thread before such a change
+    (ThreadAccessChange; one they could never read is not named). Access the reader lost
+    by leaving a forum is not among them: after a change of one's own access, walk the
+    whole list again."""
     source_readable = _action_source_readable(user)
     readable = and_(source_readable, Action.hidden_at.is_(None))  # hidden: in no answer
     query = select(Action, readable.label("readable")).options(
@@ -208,10 +210,19 @@ def actions(
     if changed_since is None:
         query = query.where(readable)
     else:
+        change = aliased(ThreadAccessChange)
         # hiding and access changes stamp `updated_at` too (follow_up.mark_changed)
         gone_since = or_(
             and_(Action.hidden_at >= changed_since, source_readable),
-            Action.access_changed_at >= changed_since,
+            and_(
+                # hidden already then: not in the reader's copy
+                or_(Action.hidden_at.is_(None), Action.hidden_at >= changed_since),
+                exists().where(
+                    change.thread_id == Action.source_thread_id,
+                    change.changed_at >= changed_since,
+                    readable_as_forum(user, change.forum_id, change.visibility),
+                ),
+            ),
         )
         query = query.where(Action.updated_at >= changed_since, or_(readable, gone_since))
     if after is not None:

@@ -160,16 +160,24 @@ def _as_who(user: User | Who | None) -> Who:
 
 def forum_readable(user: User | Who | None, forum: Any) -> ColumnElement[bool]:
     """SQL for policy.can_view_forum on the forums alias `forum`."""
+    return readable_as_forum(user, forum.id, forum.visibility)
+
+
+def readable_as_forum(
+    user: User | Who | None, forum_id: Any, visibility: Any
+) -> ColumnElement[bool]:
+    """SQL for policy.can_view_forum of the forum `forum_id` were it of `visibility` (columns):
+    a forum's own, or the one kept of a thread's forum before it changed."""
     w = _as_who(user)
     if w.site_moderator:
         return true()
     if not w.logged_in:
-        return forum.visibility == Visibility.public
+        return visibility == Visibility.public
     return or_(
-        forum.visibility.in_([Visibility.public, Visibility.members]),
-        exists().where(forum_members.c.forum_id == forum.id, forum_members.c.user_id == w.user_id),
+        visibility.in_([Visibility.public, Visibility.members]),
+        exists().where(forum_members.c.forum_id == forum_id, forum_members.c.user_id == w.user_id),
         exists().where(
-            forum_moderators.c.forum_id == forum.id, forum_moderators.c.user_id == w.user_id
+            forum_moderators.c.forum_id == forum_id, forum_moderators.c.user_id == w.user_id
         ),
     )
 

@@ -12,7 +12,7 @@ from functools import partial
 from flask import current_app
 from flask_babel import force_locale
 from flask_babel import gettext as _
-from sqlalchemy import ColumnElement, delete, func, or_, select, update
+from sqlalchemy import ColumnElement, delete, func, insert, literal, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from .. import policy
@@ -37,9 +37,11 @@ from ..models import (
     Organisation,
     OrganisationStatus,
     Thread,
+    ThreadAccessChange,
     User,
+    Visibility,
 )
-from ..models.base import utcnow
+from ..models.base import UTCDateTime, utcnow
 from ..models.follow_up import OPEN_STATUSES
 from ..queries.follow_up import get_action, source_message
 from ..text import excerpt
@@ -385,16 +387,30 @@ def mark_changed(action: Action, now: datetime | None = None) -> None:
     action.updated_at = now or utcnow()
 
 
-def mark_access_changed(threads: ColumnElement[bool]) -> None:
-    """Who may read the threads where `threads` holds changed: they moved to
-    another forum, or their forum's visibility changed. The actions they are the source of
+def mark_access_changed(
+    threads: ColumnElement[bool], forum_id: int, visibility: Visibility
+) -> None:
+    """Who may read the threads where `threads` holds changed: they moved to another forum,
+    or their forum's visibility changed; before, they were in forum `forum_id`, then of
+    `visibility`. That is kept (ThreadAccessChange), and the actions they are the source of
     are stamped, so the open-data API's `changed_since` lists them again: in `items` for a
-    reader who can read them now, in `removed` for one who no longer can."""
+    reader who can read them now, in `removed` for one who could before and no longer can."""
     now = utcnow()
+    db.session.execute(
+        insert(ThreadAccessChange).from_select(
+            ["thread_id", "changed_at", "forum_id", "visibility"],
+            select(
+                Thread.id,
+                literal(now, UTCDateTime),
+                literal(forum_id),
+                literal(visibility.value),
+            ).where(threads),
+        )
+    )
     db.session.execute(
         update(Action)
         .where(Action.source_thread_id.in_(select(Thread.id).where(threads)))
-        .values(updated_at=now, access_changed_at=now)
+        .values(updated_at=now)
     )
 
 

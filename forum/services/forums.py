@@ -701,7 +701,7 @@ def set_forum_visibility(actor: User | None, forum: Forum, visibility: str | Non
         db.session.expire(forum, ["members"])
     from . import follow_up  # noqa: PLC0415 (it imports this module, through consultations)
 
-    follow_up.mark_access_changed(Thread.forum_id == forum.id)
+    follow_up.mark_access_changed(Thread.forum_id == forum.id, forum.id, old)
     audit.record(actor, "forum.visibility", "forum", forum.id, f"{old.value} → {vis.value}")
     recheck_access_after_commit(forum_ids=[forum.id])
     db.session.commit()

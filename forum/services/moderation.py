@@ -963,11 +963,11 @@ def move_thread(actor: User | None, thread_id: int, forum_id: int | None) -> Thr
         _("You can only move threads to forums you moderate."),
     )
     old = thread.forum
-    thread.forum_id = target.id
-    thread.forum = target
     from . import follow_up  # noqa: PLC0415 (it calls this module; imported when needed)
 
-    follow_up.mark_access_changed(Thread.id == thread.id)
+    follow_up.mark_access_changed(Thread.id == thread.id, thread.forum_id, thread.forum.visibility)
+    thread.forum_id = target.id
+    thread.forum = target
     recheck_access_after_commit(thread_ids=[thread.id])
     audit.record(actor, "thread.moved", "thread", thread.id, f"from {old.title}", forum_id=old.id)
     _thread_changed(actor, thread, "thread.moved", f"to {target.title}")  # type: ignore[arg-type]

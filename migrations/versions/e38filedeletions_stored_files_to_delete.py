@@ -1,7 +1,7 @@
 """file_deletions: the stored files still to delete, tried again until they are gone
 
 Revision ID: e38filedeletions
-Revises: e37actionaccess
+Revises: e37threadaccess
 Create Date: 2026-12-07 12:00:00
 
 A withdrawn document's file and preview were deleted once, after the removal's commit; when
@@ -24,7 +24,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = "e38filedeletions"
-down_revision = "e37actionaccess"
+down_revision = "e37threadaccess"
 branch_labels = None
 depends_on = None
 
