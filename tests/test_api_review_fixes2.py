@@ -29,6 +29,7 @@ def scene(app, make):
         _token, raw = api_tokens.create_token(admin, "system", ("read", "respond"), org.id)
     return {
         "app": app,
+        "admin": admin,
         "bo": bo,
         "org": org,
         "round": round_,

@@ -11,6 +11,7 @@ from test_api_review_fixes2 import bo_writes, save, scene, versions  # noqa: F40
 from forum.demo.pdf import simple_pdf
 from forum.extensions import db
 from forum.models import ResponseVersion
+from forum.queries.consultations import own_response
 from forum.services import consultations as service
 from forum.services import documents
 
@@ -166,3 +167,35 @@ def test_a_submit_sent_again_after_its_answer_was_lost_is_answered_as_done(clien
     refused = file(client, w, [{**sent[0], "base": base}], service.stored_fingerprint(None))
     assert refused.status_code == 409
     assert refused.get_json()["error"]["code"] == "draft_changed"
+
+
+def test_a_stale_submit_is_not_told_done_when_a_colleague_filed_another_draft(client, scene):  # noqa: F811
+    """The script read the draft; Bo answered question 2 and an admin filed the draft in the
+    browser. The script's submit of its unchanged answer equals the version filed, but the
+    draft it read is not the one filed: it is refused, not answered as its own submit."""
+    w = scene
+    digests = save(client, w, "Vårt svar")
+    read = own(client, w)
+    with w["app"].test_request_context():
+        service.save_response(
+            w["bo"], w["round"].id, w["org"].id, {second_question(w): "Bos svar"}, loaded={}
+        )
+        response = own_response(w["round"].id, w["org"].id)
+        service.save_response(
+            w["admin"],
+            w["round"].id,
+            w["org"].id,
+            {},
+            submit=True,
+            confirmed=service.stored_fingerprint(response),
+        )
+    assert versions() == 1
+    sent = [{"question_id": w["question"], "text": "Vårt svar", "base": digests[w["question"]]}]
+    refused = file(client, w, sent, read["draft"])
+    assert refused.status_code == 409, refused.get_data(as_text=True)
+    assert refused.get_json()["error"]["code"] == "draft_changed"
+    assert versions() == 1
+    # read again, it is what was filed: submitting it is done, and files nothing new
+    done = file(client, w, sent, own(client, w)["draft"])
+    assert done.status_code == 200 and done.get_json()["version_count"] == 1
+    assert versions() == 1

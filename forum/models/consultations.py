@@ -232,6 +232,10 @@ class ResponseVersion(Model):
     number: Mapped[int]
     submitted_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     submitted_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    # The draft_fingerprint of the draft its submitter had read (services.consultations.
+    # save_response's `confirmed`; None: not given, or filed before it was kept). The same
+    # submit sent again carries it; another sender's stale one does not.
+    confirmed_fingerprint: Mapped[str | None] = mapped_column(String(64))
 
     submitted_by: Mapped[User | None] = relationship()
     answers: Mapped[list[VersionAnswer]] = relationship(

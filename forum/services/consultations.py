@@ -763,8 +763,17 @@ def _same_as_latest_version(
 ) -> bool:
     """The draft (answers and documents) is what the latest submitted version holds;
     `drafted`: the answers as they would be filed (the stored ones by default)."""
+    return _latest_version_if_same(round_, response, drafted) is not None
+
+
+def _latest_version_if_same(
+    round_: ConsultationRound,
+    response: ConsultationResponse,
+    drafted: Mapping[int, str] | None = None,
+) -> ResponseVersion | None:
+    """The latest submitted version, if the draft is what it holds (_same_as_latest_version)."""
     if response.version_count == 0 or response.status != ResponseStatus.submitted:
-        return False
+        return None
     latest = db.session.scalar(
         select(ResponseVersion)
         .where(
@@ -774,7 +783,7 @@ def _same_as_latest_version(
         .options(selectinload(ResponseVersion.answers), selectinload(ResponseVersion.documents))
     )
     if latest is None:
-        return False
+        return None
     if drafted is None:
         drafted = {a.question_id: a.body for a in response.answers}
     submitted = {a.question_id: a.body for a in latest.answers}
@@ -782,7 +791,7 @@ def _same_as_latest_version(
     same_documents = [d.id for d in latest.documents] == [
         d.id for d in _current_documents(response)
     ]
-    return same_answers and same_documents
+    return latest if same_answers and same_documents else None
 
 
 def save_response(
@@ -854,17 +863,21 @@ def save_response(
     merged = {**{q: a.body for q, a in current.items()}, **cleaned}
     # Sent twice (a double click, a resent form or API call whose answer was lost): the
     # first made the version and told the officials; this one files nothing new. Its
-    # `confirmed` draft is the one before its own first submit, so it is not checked.
-    again = submit and _same_as_latest_version(round_, response, merged)
-    if not again:
-        # after the answers' own conflicts, which name what to merge: the draft as a whole
-        # (answers not sent, documents) is what the sender read before it is filed
-        if confirmed is not None and stored_fingerprint(response) != confirmed:
-            raise DraftChanged(
-                _("The draft changed after you were asked. Check it and confirm again.")
-            )
-        if submit and not any(merged.values()):  # saved answers count, blanked ones not
-            raise Invalid(_("Answer at least one question before you submit."), field="answers")
+    # `confirmed` draft is the one before its own first submit, which the version keeps;
+    # or it read the draft as filed. Another's stale one, from before a colleague changed
+    # the draft and filed it, is not told that what it never read was filed for it.
+    latest = _latest_version_if_same(round_, response, merged) if submit else None
+    again = latest is not None
+    # after the answers' own conflicts, which name what to merge: the draft as a whole
+    # (answers not sent, documents) is what the sender read before it is filed
+    if (
+        confirmed is not None
+        and (latest is None or confirmed != latest.confirmed_fingerprint)
+        and confirmed != stored_fingerprint(response)
+    ):
+        raise DraftChanged(_("The draft changed after you were asked. Check it and confirm again."))
+    if submit and not again and not any(merged.values()):  # saved answers count, blanked not
+        raise Invalid(_("Answer at least one question before you submit."), field="answers")
     for question_id, text in cleaned.items():
         if question_id in current:
             current[question_id].body = text
@@ -883,6 +896,7 @@ def save_response(
             number=response.version_count,
             submitted_at=now,
             submitted_by_id=user.id,
+            confirmed_fingerprint=confirmed,
         )
         for question in round_.questions:
             body = bodies.get(question.id, "")
