@@ -276,6 +276,12 @@ def test_as_of_lags_the_present_and_a_next_link_carries_the_first_pages(app, mak
         "1969-12-31T23:59:59Z",
         "2026-12-01T10:00:00 01:00",  # a '+' sent unencoded arrives as a space
         "2" * 100_000,
+        # Python reads these too, but the documented pattern (RFC 3339) does not allow them
+        "2026-W01-1T00:00:00Z",
+        "20260101T000000Z",
+        "2026-01-01T00:00:00+00:00:30",
+        "2026-01-01T00:00:00 Z",
+        "2026-01-01t00:00:00z",
     ],
 )
 def test_a_bad_time_is_a_422_naming_the_field(client, path, field, value):
@@ -310,6 +316,25 @@ def test_a_round_and_an_action_whose_text_named_a_closed_account_come_again(app,
 
     assert walk(client, ROUNDS, changed_since=since[ROUNDS])[0] == [round_.id]
     assert walk(client, ACTIONS, changed_since=since[ACTIONS])[0] == [action.id]
+
+
+def test_a_closed_account_named_only_in_text_not_yet_public_moves_no_round(app, make, client):
+    """A submitted response is public once the round closes: while it is open, rewriting a
+    mention in it changes nothing a visitor reads, and a changed round would tell them that
+    a response named the person who just left, and when. Once public, it comes again."""
+    official, admin, chair, mira = official_of(make), make.user("admin"), make.user(), make.user()
+    org = make.organisation(admin=chair)
+    open_round = make_round(app, make, official, title="Öppen")
+    closed_round = make_round(app, make, official, title="Stängd")
+    for round_ in (open_round, closed_round):
+        respond(app, chair, round_, org, text=f"Som @{mira.handle} sa:")
+    run(app, service.close_round, official, closed_round.id)
+    long_ago(open_round, closed_round)
+    since = synced(client, ROUNDS)
+
+    run(app, privacy.close_account, admin, mira.id)
+
+    assert walk(client, ROUNDS, changed_since=since)[0] == [closed_round.id]
 
 
 # --- actions -------------------------------------------------------------------------

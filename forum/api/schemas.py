@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
+from typing import Any
 
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate, validates_schema
 
@@ -76,7 +78,8 @@ class PageArgs(Base):
 # A time a sync can mean: written with a year from the epoch to the dashboard's last (0001
 # or 9999 is a typo, and one near either end with an offset would not even convert to UTC).
 SYNC_YEARS = range(1970, 2101)
-# what Python's ISO reading takes of RFC 3339 (no lowercase z, no leap second), as documented
+# RFC 3339 as Python's ISO reading takes it (no lowercase z, no leap second), as documented
+# and checked (SyncTime): Python also reads week dates, basic formats and odd offsets
 SYNC_TIME_PATTERN = (
     r"^(19[7-9][0-9]|20[0-9][0-9]|2100)-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}"
     r"(:[0-5][0-9](\.[0-9]+)?)?(Z|[+-][0-9]{2}:[0-9]{2})$"
@@ -89,9 +92,20 @@ def sync_year(value: datetime) -> None:
         raise ValidationError(f"A year from {SYNC_YEARS[0]} to {SYNC_YEARS[-1]}.")
 
 
+class SyncTime(fields.AwareDateTime):
+    """An AwareDateTime written as the OpenAPI document's pattern says."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> datetime:
+        if not isinstance(value, str) or not re.fullmatch(SYNC_TIME_PATTERN, value):
+            raise ValidationError(
+                "A time as in RFC 3339, with its zone: for example 2026-12-07T08:00:00Z."
+            )
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
 def sync_time(description: str) -> fields.AwareDateTime:
     """An ISO 8601 date-time argument with its zone (a naive one is a 422, not a guess)."""
-    return fields.AwareDateTime(
+    return SyncTime(
         format="iso",
         load_default=None,
         validate=sync_year,

@@ -53,6 +53,7 @@ from ..models import (
     ReadMarker,
     ResponseVersion,
     RoundRevision,
+    RoundState,
     Thread,
     User,
     UserSession,
@@ -61,6 +62,7 @@ from ..models import (
 from ..models.accounts import CLOSED_DOMAIN
 from ..models.forums import forum_members, forum_moderators
 from ..queries import payloads
+from ..queries.open_data import responses_are_public
 from ..queries.search import thread_readable
 from ..text import HANDLE_CHARS, MENTION_RE
 from . import consultations, exports, follow_up, search_index
@@ -226,18 +228,24 @@ def _shown_changed(row: Any) -> None:
 
 
 def _round_showing(row: Any) -> ConsultationRound | None:
-    """The round whose pages show `row`, if any (a working answer is shown to nobody else)."""
+    """The round whose public pages show `row`, if any: a working answer is shown to nobody
+    else, a submitted one once the responses are published, the feedback once it is (before,
+    a changed round would tell a visitor that a response or the feedback named the person)."""
     if isinstance(row, ConsultationRound):
         return row
-    if isinstance(row, ConsultationFeedback | RoundRevision):
+    if isinstance(row, RoundRevision):
         return db.session.get(ConsultationRound, row.round_id)
+    if isinstance(row, ConsultationFeedback):
+        round_ = db.session.get(ConsultationRound, row.round_id)
+        return round_ if round_ is not None and round_.state == RoundState.published else None
     if isinstance(row, VersionAnswer):
-        return db.session.scalar(
+        round_ = db.session.scalar(
             select(ConsultationRound)
             .join(ConsultationResponse, ConsultationResponse.round_id == ConsultationRound.id)
             .join(ResponseVersion, ResponseVersion.response_id == ConsultationResponse.id)
             .where(ResponseVersion.id == row.version_id)
         )
+        return round_ if round_ is not None and responses_are_public(round_) else None
     return None
 
 
