@@ -2,7 +2,7 @@
 
 Production runs the same jobs from cron or systemd timers instead
 (`flask --app forum mail send`, `consultations notices`, `notifications digest`,
-`exports run`, `users end-expired-sessions`, `documents delete-files`)
+`actions remind`, `exports run`, `users end-expired-sessions`, `documents delete-files`)
 and leaves `FORUM_DIGEST_SCHEDULER` off; tests never start it.
 """
 
