@@ -344,7 +344,10 @@ def _department() -> Department:
     return db.session.scalar(select(Department).where(Department.name == "Social resursnämnd"))
 
 
-def propose(app, make, official, title: str, description: str = "") -> Action:
+def propose(
+    app, make, official, title: str, description: str = "", message_id: int | None = None
+) -> Action:
+    """An action owned by the department, proposed by `official` (from a message: its id)."""
     return run(
         app,
         follow_up.propose_action,
@@ -355,6 +358,7 @@ def propose(app, make, official, title: str, description: str = "") -> Action:
             owner=f"department:{_department().id}",
             due_date=(follow_up.today() + timedelta(days=60)).isoformat(),
             commitment_ids=make.commitment_ids(1),
+            message_id=message_id,
         ),
     )
 

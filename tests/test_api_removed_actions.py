@@ -19,7 +19,6 @@ from support import app_settings as app_config
 from test_api import bearer, token_for
 from test_api_changed_since import (
     ACTIONS,
-    _department,
     _times,
     long_ago,
     official_of,
@@ -57,18 +56,7 @@ def walk(client, headers=None, **params) -> tuple[list[int], list[int]]:
 def from_thread(app, make, official, thread, title: str):
     """An action proposed from a message of `thread`."""
     message = make.message(thread, official, "Vi borde göra något åt det här.")
-    return run(
-        app,
-        follow_up.propose_action,
-        official,
-        follow_up.ActionInput(
-            title=title,
-            owner=f"department:{_department().id}",
-            due_date=follow_up.today().replace(year=follow_up.today().year + 1).isoformat(),
-            commitment_ids=make.commitment_ids(1),
-            message_id=message.id,
-        ),
-    )
+    return propose(app, make, official, title, message_id=message.id)
 
 
 def test_an_action_hidden_after_a_sync_is_named_removed(app, make, client):
