@@ -9,6 +9,7 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,6 +23,17 @@ def service_missing(what: str) -> None:
     if IN_CI:
         pytest.fail(f"{what} is required under CI but is not available")
     pytest.skip(f"{what} not available")
+
+
+def unit_settings(path: Path) -> dict[str, list[str]]:
+    """A systemd unit's settings, each key with its values in order (ExecStart= repeats)."""
+    settings: dict[str, list[str]] = {}
+    for line in path.read_text().splitlines():
+        line = line.strip()
+        if line and not line.startswith(("#", ";", "[")) and "=" in line:
+            key, value = line.split("=", 1)
+            settings.setdefault(key.strip(), []).append(value.strip())
+    return settings
 
 
 def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from flask_babel import force_locale
 from sqlalchemy import select
+from support import unit_settings
 
 from forum.config import load_config
 from forum.extensions import db
@@ -85,17 +86,6 @@ def cli_commands() -> dict[str, set[str]]:
                 name = f"{groups[decorator.func.value.id]} {decorator.args[0].value}"
                 commands[name] = _calls(node)
     return commands
-
-
-def unit_settings(path: Path) -> dict[str, list[str]]:
-    """A systemd unit's settings, each key with its values in order (ExecStart= repeats)."""
-    settings: dict[str, list[str]] = {}
-    for line in path.read_text().splitlines():
-        line = line.strip()
-        if line and not line.startswith(("#", ";", "[")) and "=" in line:
-            key, value = line.split("=", 1)
-            settings.setdefault(key.strip(), []).append(value.strip())
-    return settings
 
 
 def timed_units() -> dict[str, Path]:

@@ -1,0 +1,156 @@
+"""What an operations review of deploy/ and the README's production steps found: the servers
+started beside the migration and after a failed one; the hardened unit could not write the
+access log that deploy/logrotate rotates; that logrotate file named the nginx logs Debian's
+own already rotates, so logrotate skipped Debian's block and exited 1 every day; one failed
+run at 07:00 lost the day's digest; the install steps failed when followed literally (no
+npm, no Pango, no poppler, a password the database role never got, no first admin, no way
+to run a command with the root-only settings); static scripts without a version in their
+address were cached an hour past an upgrade; and nothing said how to upgrade or back up.
+The rehearsal's mail (scripts/production) is in test_production_stack.py."""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from support import unit_settings
+
+ROOT = Path(__file__).resolve().parent.parent
+DEPLOY = ROOT / "deploy"
+SYSTEMD = DEPLOY / "systemd"
+README = (ROOT / "README.md").read_text()
+
+
+def _section(title: str) -> str:
+    """A README section, from its heading to the next heading of its level or above."""
+    match = re.search(rf"^(#+) {re.escape(title)}\n(.*?)(?=^#{{1,3}} |\Z)", README, re.M | re.S)
+    assert match is not None, title
+    return match.group(2)
+
+
+def _words(settings: dict[str, list[str]], key: str) -> set[str]:
+    return {word for value in settings.get(key, []) for word in value.split()}
+
+
+# --- 1. the migration before the servers ------------------------------------------------------
+
+
+def test_no_server_starts_beside_the_migration_or_after_a_failed_one():
+    server = unit_settings(SYSTEMD / "forum@.service")
+    assert "forum-migrate.service" in _words(server, "Requires")
+    assert "forum-migrate.service" in _words(server, "After")
+    migrate = unit_settings(SYSTEMD / "forum-migrate.service")
+    # a oneshot that stays active: one server's start or restart does not migrate again...
+    assert migrate["Type"] == ["oneshot"] and migrate["RemainAfterExit"] == ["yes"]
+    assert "Restart" not in migrate
+    # ...and that stops with forum.target, so the start after an upgrade migrates again
+    assert migrate["PartOf"] == ["forum.target"] and "forum.target" in _words(migrate, "Before")
+    # the timers' jobs never run against a schema being migrated
+    for name in ("forum-jobs.service", "forum-daily.service"):
+        jobs = unit_settings(SYSTEMD / name)
+        assert "forum-migrate.service" in _words(jobs, "Requisite"), name
+        assert "forum-migrate.service" in _words(jobs, "After"), name
+
+
+def test_systemd_reads_every_unit_without_a_complaint(tmp_path):
+    analyze = shutil.which("systemd-analyze")
+    if analyze is None:
+        pytest.skip("needs systemd-analyze")
+    for unit in SYSTEMD.iterdir():
+        shutil.copy(unit, tmp_path / unit.name)
+    shutil.copy(SYSTEMD / "forum@.service", tmp_path / "forum@8001.service")
+    units = [f"./{p.name}" for p in sorted(tmp_path.iterdir()) if p.name != "forum@.service"]
+    result = subprocess.run(
+        [analyze, "verify", "--man=no", *units],
+        capture_output=True, text=True, timeout=60, cwd=tmp_path,
+    )  # fmt: skip
+    # /srv/dialogforum is not on this machine: only that may be missing
+    complaints = [
+        line
+        for line in (result.stdout + result.stderr).splitlines()
+        if line.strip() and "is not executable: No such file or directory" not in line
+    ]
+    assert complaints == []
+
+
+# --- 2. the access log: writable, and rotated without touching nginx's logs --------------------
+
+
+def test_the_servers_may_write_the_access_log_logrotate_rotates():
+    server = unit_settings(SYSTEMD / "forum@.service")
+    assert server["ProtectSystem"] == ["strict"]
+    [logs] = server["LogsDirectory"]
+    writable = [Path(p) for p in _words(server, "ReadWritePaths")] + [Path("/var/log") / logs]
+    example = (DEPLOY / "forum.env.example").read_text()
+    found = re.search(r"^#\s*FORUM_ACCESS_LOG=(\S+)$", example, re.M)
+    assert found is not None
+    access_log = Path(found.group(1))
+    assert any(access_log.is_relative_to(folder) for folder in writable), access_log
+    patterns = re.findall(r"^(/\S+) \{$", (DEPLOY / "logrotate" / "dialogforum").read_text(), re.M)
+    assert patterns and all(Path(p).parent == Path("/var/log") / logs for p in patterns)
+    assert any(fnmatch.fnmatch(str(access_log), p) for p in patterns)
+
+
+DEBIAN_NGINX_LOGROTATE = """/var/log/nginx/*.log {
+\tdaily
+\tmissingok
+\trotate 14
+\tcompress
+\tdelaycompress
+\tnotifempty
+\tcreate 0640 www-data adm
+\tsharedscripts
+\tpostrotate
+\t\tinvoke-rc.d nginx rotate >/dev/null 2>&1
+\tendscript
+}
+"""
+
+
+def test_logrotate_keeps_debians_nginx_block_and_rotates_the_access_log(tmp_path):
+    """Beside Debian's /etc/logrotate.d/nginx, as installed: no duplicate entry (logrotate
+    would skip Debian's whole block and exit 1), and every log still has its rotation."""
+    import grp
+    import pwd
+
+    logrotate = shutil.which("logrotate") or "/usr/sbin/logrotate"
+    if not Path(logrotate).exists():
+        pytest.skip("needs logrotate")
+    nginx_conf = Path("/etc/logrotate.d/nginx")
+    debian = nginx_conf.read_text() if nginx_conf.exists() else DEBIAN_NGINX_LOGROTATE
+    logs = tmp_path / "log"
+    confs = tmp_path / "logrotate.d"
+    confs.mkdir()
+    owner = pwd.getpwuid(os.getuid()).pw_name, grp.getgrgid(os.getgid()).gr_name
+    shipped = (DEPLOY / "logrotate" / "dialogforum").read_text()
+    ours = shipped.replace("su dialogforum dialogforum", "su {} {}".format(*owner))
+    (confs / "dialogforum").write_text(ours.replace("/var/log/", f"{logs}/"))
+    (confs / "nginx").write_text(debian.replace("/var/log/", f"{logs}/"))
+    site = (DEPLOY / "nginx" / "dialogforum.conf").read_text()
+    nginx_logs = re.findall(r"^\s*(?:access|error)_log (/var/log/\S+?)[ ;]", site, re.M)
+    assert len(nginx_logs) == 2
+    written = [
+        logs / "nginx" / "access.log",
+        *(logs / Path(p).relative_to("/var/log") for p in nginx_logs),
+        logs / "dialogforum" / "access.log",
+    ]
+    for path in written:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("a line\n")
+    result = subprocess.run(
+        [logrotate, "-d", "-s", str(tmp_path / "state"), str(confs)],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output
+    assert "duplicate" not in output and "error:" not in output, output
+    for path in written:
+        assert f"considering log {path}\n" in output, path
+    # rotated as the service user, who owns the folder (logrotate as root in a folder another
+    # user may write is open to a symlink swapped in)
+    assert "su dialogforum dialogforum" in shipped
