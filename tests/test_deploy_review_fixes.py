@@ -15,10 +15,15 @@ import os
 import re
 import shutil
 import subprocess
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 from support import unit_settings
+
+from forum.config import load_config
+from forum.models import OutboxMail
 
 ROOT = Path(__file__).resolve().parent.parent
 DEPLOY = ROOT / "deploy"
@@ -154,3 +159,83 @@ def test_logrotate_keeps_debians_nginx_block_and_rotates_the_access_log(tmp_path
     # rotated as the service user, who owns the folder (logrotate as root in a folder another
     # user may write is open to a symlink swapped in)
     assert "su dialogforum dialogforum" in shipped
+
+
+# --- 3. the daily jobs: again each hour until noon, one digest a person a day ------------------
+
+
+def _daily_runs(day: str) -> list[datetime]:
+    """The times forum-daily.timer starts its service on `day` (YYYY-MM-DD), in UTC."""
+    [calendar] = unit_settings(SYSTEMD / "forum-daily.timer")["OnCalendar"]
+    match = re.fullmatch(r"\*-\*-\* (\d\d)\.\.(\d\d):00:00 Europe/Stockholm", calendar)
+    assert match is not None, calendar
+    from forum.formatting import STOCKHOLM
+
+    first, last = int(match[1]), int(match[2])
+    local = datetime.fromisoformat(day).replace(tzinfo=STOCKHOLM)
+    return [(local + timedelta(hours=h)).astimezone(UTC) for h in range(first, last + 1)]
+
+
+def test_the_daily_jobs_run_from_the_digest_hour_each_hour_until_noon():
+    """One run at 07:00 lost the day's digest and reminders whenever it failed (the database
+    away); the later runs make it good, and stop at noon."""
+    from forum.formatting import STOCKHOLM
+
+    hour = load_config(ROOT / "instance", {})["FORUM_DIGEST_HOUR"]
+    runs = _daily_runs("2026-12-07")
+    local = [run.astimezone(STOCKHOLM).hour for run in runs]
+    assert local[0] == hour and local[-1] == 12 and len(runs) > 1
+    timer = unit_settings(SYSTEMD / "forum-daily.timer")
+    assert timer["Persistent"] == ["true"]
+    analyze = shutil.which("systemd-analyze")
+    if analyze is not None:  # systemd reads it as meant
+        result = subprocess.run(
+            [analyze, "calendar", "--iterations=30", timer["OnCalendar"][0]],
+            capture_output=True, text=True, timeout=30, env={**os.environ, "TZ": "UTC"},
+        )  # fmt: skip
+        assert result.returncode == 0, result.stderr
+        elapses = re.findall(r"\w{3} (\d{4}-\d\d-\d\d \d\d:\d\d:\d\d) UTC", result.stdout)
+        assert len(elapses) == 30
+        hours = {
+            datetime.fromisoformat(e).replace(tzinfo=UTC).astimezone(STOCKHOLM).hour
+            for e in elapses
+        }
+        assert hours == set(range(hour, 13))
+
+
+def test_runs_each_hour_of_the_morning_send_each_person_one_digest_a_day(app, make, db):
+    """Safe to run every hour: each person's Stockholm day is claimed once. Whoever had a
+    digest at 07:00 gets nothing more that day (later notices wait for the next morning);
+    someone whose first notice comes at 08:30 gets the day's digest at 09:00, once."""
+    from forum.services import notifications
+
+    early, late = make.user(), make.user()
+    actor = make.user()
+
+    def tell(person, text: str) -> None:
+        with app.test_request_context():
+            notifications.deliver([person], "action_update", text, "/actions/1", actor=actor)
+            db.session.commit()
+
+    def mails(person) -> list[OutboxMail]:
+        return list(
+            db.session.scalars(select(OutboxMail).where(OutboxMail.to_address == person.email))
+        )
+
+    with app.test_request_context():
+        for person in (early, late):
+            notifications.save_preferences(person, {"action_update": "digest"})
+    runs = _daily_runs("2026-12-07")
+    tell(early, "före sju")
+    for n, run in enumerate(runs):
+        if n == 1:  # between the first and the second run
+            tell(early, "efter sju")
+            tell(late, "första för dagen")
+        with app.test_request_context():
+            notifications.send_digests(run + timedelta(seconds=5))
+    assert [("före sju" in m.body, "efter sju" in m.body) for m in mails(early)] == [(True, False)]
+    assert len(mails(late)) == 1 and "första för dagen" in mails(late)[0].body
+    with app.test_request_context():
+        notifications.send_digests(_daily_runs("2026-12-08")[0] + timedelta(seconds=5))
+    assert len(mails(early)) == 2 and "efter sju" in mails(early)[1].body
+    assert len(mails(late)) == 1
