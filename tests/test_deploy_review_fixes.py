@@ -15,6 +15,7 @@ import os
 import re
 import shutil
 import subprocess
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -239,3 +240,74 @@ def test_runs_each_hour_of_the_morning_send_each_person_one_digest_a_day(app, ma
         notifications.send_digests(_daily_runs("2026-12-08")[0] + timedelta(seconds=5))
     assert len(mails(early)) == 2 and "efter sju" in mails(early)[1].body
     assert len(mails(late)) == 1
+
+
+# --- 6. static files revalidated, not cached an hour past an upgrade -------------------------
+
+
+def test_nginx_has_static_files_revalidated(tmp_path):
+    """Their addresses carry no version: with `expires 1h` a browser ran the last release's
+    scripts against the upgraded server for up to an hour. Now each use asks (a 304 while
+    unchanged, by ETag or Last-Modified) and gets a changed file at once."""
+    import socket
+
+    import requests
+
+    site = (DEPLOY / "nginx" / "dialogforum.conf").read_text()
+    static = re.search(r"location /static/ \{(.*?)\n    \}", site, re.S)
+    assert static is not None
+    assert "expires" not in static.group(1)
+    assert 'add_header Cache-Control "no-cache";' in static.group(1)
+    nginx = shutil.which("nginx") or "/usr/sbin/nginx"
+    if not Path(nginx).exists():
+        pytest.skip("needs nginx")
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    files = tmp_path / "static"
+    (files / "js").mkdir(parents=True)
+    script = files / "js" / "thread.js"
+    script.write_text("export const release = 1;\n")
+    body = static.group(1).replace("/srv/dialogforum/static/", f"{files}/")
+    temp = "".join(
+        f" {kind}_temp_path {tmp_path}/{kind};\n"
+        for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
+    )
+    (tmp_path / "nginx.conf").write_text(
+        ""
+        # as root, workers run as `nobody`, who may not read the test's folder
+        + ("user root;\n" if os.geteuid() == 0 else "")
+        + f"pid {tmp_path}/nginx.pid;\nerror_log {tmp_path}/error.log;\ndaemon off;\n"
+        "events {}\nhttp {\n types { application/javascript js; }\n access_log off;\n"
+        f"{temp} server {{\n  listen 127.0.0.1:{port};\n  location /static/ {{{body}\n  }}\n }}\n}}\n"
+    )
+    server = subprocess.Popen(
+        [nginx, "-e", f"{tmp_path}/error.log", "-c", f"{tmp_path}/nginx.conf", "-p", str(tmp_path)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        url = f"http://127.0.0.1:{port}/static/js/thread.js"
+        first = None
+        for _ in range(100):
+            try:
+                first = requests.get(url, timeout=5)
+                break
+            except requests.ConnectionError:
+                if server.poll() is not None:
+                    pytest.fail(server.stderr.read().decode())
+                time.sleep(0.05)
+        assert first is not None and first.status_code == 200
+        assert first.headers["Cache-Control"] == "no-cache"
+        assert "Expires" not in first.headers
+        again = requests.get(url, headers={"If-None-Match": first.headers["ETag"]}, timeout=5)
+        assert again.status_code == 304
+        since = {"If-Modified-Since": first.headers["Last-Modified"]}
+        assert requests.get(url, headers=since, timeout=5).status_code == 304
+        script.write_text("export const release = 2;\n")  # the upgrade
+        os.utime(script, (script.stat().st_atime, script.stat().st_mtime + 5))
+        upgraded = requests.get(url, headers={"If-None-Match": first.headers["ETag"]}, timeout=5)
+        assert upgraded.status_code == 200 and "release = 2" in upgraded.text
+    finally:
+        server.terminate()
+        server.wait(10)
+        server.stderr.close()
