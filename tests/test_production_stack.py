@@ -22,6 +22,7 @@ import psycopg
 import pytest
 import requests
 from production_stack import (
+    ROOT,
     Client,
     PostgresCluster,
     RedisServer,
@@ -502,8 +503,6 @@ def test_nginx_gzips_static_css_and_javascript(stack):
 
 
 def _a_script() -> str:
-    from production_stack import ROOT
-
     return sorted(p.name for p in (ROOT / "static" / "js").glob("*.js"))[0]
 
 
@@ -536,3 +535,71 @@ def test_a_hung_redis_leaves_sends_api_and_healthz_answering_in_seconds(
         os.kill(redis_server.proc.pid, signal.SIGCONT)
     wait_until(lambda: health(stack.url)[0] == 200, 20, what="/healthz after SIGCONT")
     assert stored_client_ids(stack.env["FORUM_DATABASE_URL"], thread_id) == ["hung-1"]
+
+
+# --- the rehearsal's scheduled jobs -------------------------------------------------------------
+
+
+def _queue_mail(database_url: str, subject: str) -> None:
+    """A mail waiting in the outbox (as a password reset leaves one), through the service."""
+    from support import app_settings
+
+    from forum import create_app
+    from forum.extensions import db
+    from forum.services.mail import queue_mail
+
+    app = create_app(app_settings(database_url))
+    with app.app_context():
+        try:
+            queue_mail("glomsk@prod.se", subject, "Länken: http://x/reset/abc", secret=True)
+            db.session.commit()
+        finally:
+            db.session.remove()
+            db.engine.dispose()
+
+
+def test_the_rehearsal_sends_mail_from_its_first_process_only(stack, tmp_path, redis_server):
+    """Production leaves the scheduled jobs to systemd timers, which ./scripts/production
+    has not: it ran none, and a password reset's mail stayed in the outbox for good. Its
+    first process now runs them (FORUM_DIGEST_SCHEDULER=1 for it alone), so a mail waiting
+    when it starts is sent, to that process's log without SMTP, and the other sends none;
+    with FORUM_DIGEST_SCHEDULER=0 (as the stack above runs) it says no mail is sent."""
+    assert "no mail is sent" in stack.log_path.read_text()
+    base_name = urlsplit(TEST_DATABASE).path.lstrip("/") or "test"
+    name = f"{base_name}_mail_{uuid.uuid4().hex[:6]}"
+    admin = psycopg.connect(TEST_DATABASE, autocommit=True, connect_timeout=5)
+    admin.execute(f'CREATE DATABASE "{name}"')
+    database = _with_database(TEST_DATABASE, name)
+    rehearsal = Stack(tmp_path / "run", database, redis_server.url)
+    rehearsal.env.pop("FORUM_DIGEST_SCHEDULER", None)
+    try:
+        migrate = subprocess.run(
+            [str(ROOT / ".venv" / "bin" / "python"), "-m", "flask", "--app", "forum", "setup"],
+            env={**rehearsal.env, "FORUM_DEMO": "0"}, cwd=ROOT,
+            capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+        assert migrate.returncode == 0, migrate.stderr
+        subject = f"Återställ lösenordet {uuid.uuid4().hex[:8]}"
+        _queue_mail(database, subject)
+        rehearsal.start()
+        from forum.scheduler import TICK_SECONDS
+
+        said = rehearsal.log_path.read_text()
+        assert (
+            f"run in server process 1 at its start and every {TICK_SECONDS // 60} minutes" in said
+        )
+
+        def sent() -> bool:
+            with psycopg.connect(database, connect_timeout=5) as conn:
+                row = conn.execute(
+                    "SELECT sent_at FROM outbox_mail WHERE subject = %s", (subject,)
+                ).fetchone()
+            return row is not None and row[0] is not None
+
+        wait_until(sent, 60, interval=0.5, what="the waiting mail sent")
+        logs = [(tmp_path / "run" / f"server-{i}.log").read_text() for i in (1, 2)]
+        assert subject in logs[0] and subject not in logs[1]
+    finally:
+        rehearsal.stop()
+        admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+        admin.close()
