@@ -15,6 +15,7 @@ import os
 import re
 import shutil
 import subprocess
+import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -240,6 +241,158 @@ def test_runs_each_hour_of_the_morning_send_each_person_one_digest_a_day(app, ma
         notifications.send_digests(_daily_runs("2026-12-08")[0] + timedelta(seconds=5))
     assert len(mails(early)) == 2 and "efter sju" in mails(early)[1].body
     assert len(mails(late)) == 1
+
+
+# --- 4. running a command by hand: deploy/forum-cli --------------------------------------------
+
+
+def _fake_checkout(folder: Path) -> None:
+    """deploy/forum-cli in a checkout whose flask prints who runs it, where, and with what;
+    readable by everyone (the command runs as another user)."""
+    folder.chmod(0o755)
+    (folder / "deploy").mkdir()
+    shutil.copy(DEPLOY / "forum-cli", folder / "deploy" / "forum-cli")
+    (folder / ".venv" / "bin").mkdir(parents=True)
+    flask = folder / ".venv" / "bin" / "flask"
+    flask.write_text(
+        '#!/bin/sh\necho "user=$(id -un) cwd=$(pwd)"\nfor a; do echo "arg=$a"; done\nenv\nexit 3\n'
+    )
+    for path in (folder / "deploy", folder / ".venv", folder / ".venv" / "bin"):
+        path.chmod(0o755)
+    flask.chmod(0o755)
+
+
+def test_forum_cli_runs_a_command_as_the_service_user_with_the_settings_file_only():
+    import pwd
+
+    if os.geteuid() != 0:
+        pytest.skip("runs the command as another user: needs root")
+    # not pytest's tmp_path: its parents are root's alone, and the command runs as nobody
+    folder = Path(tempfile.mkdtemp(prefix="forum-cli-"))
+    try:
+        _fake_checkout(folder)
+        settings = folder / "forum.env"
+        settings.write_text(
+            "# a comment\n; another\nFORUM_ENV=production\n"
+            "  FORUM_SECRET_KEY=ab$HOME`id`cd  \n"
+            'FORUM_SMTP_PASSWORD="two words"\n'
+            "FORUM_MAIL_FROM='quoted@example.se'\r\n"
+            "not a setting\nFORUM_LAST=no-newline"
+        )
+        settings.chmod(0o600)
+        result = subprocess.run(
+            [str(folder / "deploy" / "forum-cli"), "users", "create", "a@example.se", "--name", "A B"],
+            env={"PATH": os.environ["PATH"], "FORUM_ENV_FILE": str(settings),
+                 "FORUM_SERVICE_USER": "nobody", "LEAKED_FROM_ROOT": "1"},
+            capture_output=True, text=True, timeout=30, cwd="/",
+        )  # fmt: skip
+        assert result.returncode == 3, result.stderr  # the command's own status
+        lines = result.stdout.splitlines()
+        assert lines[0] == f"user=nobody cwd={folder}"
+        assert [line for line in lines if line.startswith("arg=")] == [
+            "arg=--app", "arg=forum", "arg=users", "arg=create", "arg=a@example.se",
+            "arg=--name", "arg=A B",
+        ]  # fmt: skip
+        env = dict(
+            line.split("=", 1)
+            for line in lines
+            if "=" in line and not line.startswith(("user=", "arg="))
+        )
+        assert env["FORUM_ENV"] == "production"
+        assert env["FORUM_SECRET_KEY"] == "ab$HOME`id`cd"  # nothing expanded, nothing run
+        assert env["FORUM_SMTP_PASSWORD"] == "two words"
+        assert env["FORUM_MAIL_FROM"] == "quoted@example.se"
+        assert env["FORUM_LAST"] == "no-newline"
+        assert "LEAKED_FROM_ROOT" not in env
+        assert not [name for name in env if name.startswith("FORUM_") and name not in {
+            "FORUM_ENV", "FORUM_SECRET_KEY", "FORUM_SMTP_PASSWORD", "FORUM_MAIL_FROM", "FORUM_LAST"
+        }]  # fmt: skip
+        # as anyone but root it refuses, saying why, and runs nothing
+        refused = subprocess.run(
+            ["setpriv", "--reuid=nobody", f"--regid={pwd.getpwnam('nobody').pw_gid}", "--clear-groups",
+             str(folder / "deploy" / "forum-cli"), "search", "reindex"],
+            env={"PATH": os.environ["PATH"], "FORUM_ENV_FILE": str(settings)},
+            capture_output=True, text=True, timeout=30, cwd="/",
+        )  # fmt: skip
+        assert refused.returncode == 2 and "as root" in refused.stderr
+        assert "user=" not in refused.stdout
+    finally:
+        shutil.rmtree(folder)
+
+
+def test_forum_cli_is_executable_and_documented():
+    runner = DEPLOY / "forum-cli"
+    assert runner.stat().st_mode & 0o111, "deploy/forum-cli is not executable"
+    install = _section("Production and scale-out")
+    assert "deploy/forum-cli users create" in install and "--role admin" in install
+
+
+# --- 5. the README's install steps, followed literally ----------------------------------------
+
+
+def _apt_packages() -> set[str]:
+    """The packages of the install steps' `apt-get install` (with its continued lines)."""
+    install = _section("Production and scale-out").split("**Install it for real**", 1)[1]
+    lines = iter(install.splitlines())
+    for line in lines:
+        if "apt-get install" in line:
+            command = line.split("apt-get install", 1)[1]
+            while command.endswith("\\"):
+                command = command[:-1] + next(lines)
+            return set(command.split())
+    raise AssertionError("no apt-get install in the install steps")
+
+
+def test_the_install_steps_install_what_setup_pdfs_and_previews_need():
+    packages = _apt_packages()
+    # scripts/setup fetches the socket.io client with npm (static/vendor is not in git)
+    assert "static/vendor/" in (ROOT / ".gitignore").read_text()
+    assert {"nodejs", "npm"} <= packages
+    # WeasyPrint (the PDF downloads) loads Pango; without it they are quietly left out
+    assert "import weasyprint" in (ROOT / "forum" / "web" / "pdf.py").read_text()
+    assert {"libpango-1.0-0", "libpangoft2-1.0-0"} <= packages
+    # the previews use poppler-utils' pdfinfo and pdftoppm
+    documents = (ROOT / "forum" / "services" / "documents.py").read_text()
+    assert 'shutil.which("pdfinfo")' in documents and 'shutil.which("pdftoppm")' in documents
+    assert "poppler-utils" in packages
+    assert {"git", "sudo", "python3-venv", "postgresql", "redis-server"} <= packages
+
+
+def test_the_readme_and_setup_ask_for_the_same_node():
+    setup = re.search(r"Node\.js (\d+) or newer", (ROOT / "scripts" / "setup").read_text())
+    assert setup is not None
+    versions = set(re.findall(r"Node(?:\.js)? (\d+) or newer", README))
+    assert versions == {setup.group(1)}
+
+
+def test_the_database_role_and_address_in_the_install_steps_agree():
+    """`createuser dialogforum` gives the role no password: the example's address reaches
+    PostgreSQL by its socket (peer authentication), and the app takes that address."""
+    install = _section("Production and scale-out")
+    assert "sudo -u postgres createuser dialogforum\n" in install
+    example = (DEPLOY / "forum.env.example").read_text()
+    [url] = re.findall(r"^FORUM_DATABASE_URL=(\S+)$", example, re.M)
+    assert url == "postgresql:///dialogforum?host=/var/run/postgresql" and url in install
+    assert "createuser --pwprompt" in install  # the other machine's way
+    config = load_config(
+        ROOT / "instance",
+        {"FORUM_ENV": "production", "FORUM_SECRET_KEY": "0123456789abcdef" * 4,
+         "FORUM_PROXY_COUNT": "1", "FORUM_BASE_URL": "https://forum.example.se",
+         "FORUM_DATABASE_URL": url},
+    )  # fmt: skip
+    assert config["SQLALCHEMY_DATABASE_URI"] == (
+        "postgresql+psycopg:///dialogforum?host=/var/run/postgresql"
+    )
+
+
+def test_every_deploy_file_the_readme_names_is_shipped():
+    names = set(re.findall(r"deploy/[\w./@-]+[\w@]", README))
+    units = set(re.findall(r"[`/](forum[\w@-]*\.(?:service|timer|target))`", README))
+    assert {"forum@.service", "forum-migrate.service", "forum-jobs.timer"} <= units
+    for name in names:
+        assert (ROOT / name).exists(), name
+    for unit in units:
+        assert (SYSTEMD / unit).exists(), unit
 
 
 # --- 6. static files revalidated, not cached an hour past an upgrade -------------------------
