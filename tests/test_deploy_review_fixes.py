@@ -14,8 +14,10 @@ import fnmatch
 import os
 import re
 import shutil
+import sqlite3
 import subprocess
 import tempfile
+import threading
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -464,3 +466,87 @@ def test_nginx_has_static_files_revalidated(tmp_path):
         server.terminate()
         server.wait(10)
         server.stderr.close()
+
+
+# --- 7. backups: the README's SQLite copy is whole while the forum writes -------------------
+
+
+def test_vacuum_into_copies_the_live_wal_database_whole_and_private(tmp_path):
+    """README: never `cp` the live SQLite file; VACUUM INTO under umask 077 writes one
+    consistent moment, readable by its owner only, while another process goes on writing."""
+    live = tmp_path / "forum.sqlite3"
+    writer = sqlite3.connect(live, isolation_level=None, check_same_thread=False)
+    assert writer.execute("PRAGMA journal_mode=WAL").fetchone()[0] == "wal"
+    writer.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, body TEXT NOT NULL)")
+    writer.execute("BEGIN")
+    writer.executemany("INSERT INTO t (body) VALUES (?)", [("x" * 200,)] * 20000)
+    writer.execute("COMMIT")
+    stop = threading.Event()
+
+    def write() -> None:
+        while not stop.is_set():
+            writer.execute("BEGIN")
+            writer.execute("INSERT INTO t (body) VALUES ('a')")
+            writer.execute("INSERT INTO t (body) VALUES ('b')")  # in pairs, always
+            writer.execute("COMMIT")
+
+    thread = threading.Thread(target=write)
+    thread.start()
+    copy = tmp_path / "backup" / "forum-copy.sqlite3"
+    copy.parent.mkdir()
+    old_umask = os.umask(0o077)
+    try:
+        reader = sqlite3.connect(live, isolation_level=None)
+        reader.execute("VACUUM INTO ?", (str(copy),))
+        reader.close()
+    finally:
+        os.umask(old_umask)
+        stop.set()
+        thread.join(10)
+        writer.close()
+    assert copy.stat().st_mode & 0o777 == 0o600
+    backup = sqlite3.connect(copy)
+    assert backup.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    a, b = (
+        backup.execute("SELECT count(*) FROM t WHERE body = ?", (k,)).fetchone()[0] for k in "ab"
+    )
+    assert a == b  # no half of a transaction
+    backup.close()
+
+
+def test_the_upgrade_stops_everything_migrates_then_starts():
+    upgrade = _section("Upgrading and backups").split("**Backups.**", 1)[0]
+    steps = [
+        "systemctl stop forum.target",
+        "git pull",
+        "./scripts/setup --no-test",
+        "systemctl start forum-migrate",
+        "systemctl start\n   forum.target",
+    ]
+    places = [upgrade.find(step) for step in steps]
+    assert -1 not in places and places == sorted(places), list(zip(steps, places, strict=True))
+    assert upgrade.find("Take a backup") < places[0]
+
+
+def test_the_readmes_statement_after_a_restore_ends_every_session(app, make, db):
+    """A restore brings back sessions logged out since the backup; no command ends them all,
+    so the README gives the statement, for each database, and it does end them."""
+    from sqlalchemy import text
+
+    from forum.models.base import utcnow
+    from forum.services import accounts
+
+    restore = _section("Upgrading and backups").split("**Restoring.**", 1)[1]
+    statements = {
+        "postgresql" if "now()" in found else "sqlite": found.replace("\n", " ")
+        for found in re.findall(r'"(UPDATE user_sessions SET revoked_at = [^"]+)"', restore)
+    }
+    assert set(statements) == {"postgresql", "sqlite"}
+    person = make.user()
+    rows = [accounts.open_session(person, "test", remember=remember)[0] for remember in (0, 1)]
+    db.session.commit()
+    assert all(accounts.session_is_live(row, utcnow()) for row in rows)
+    db.session.execute(text(statements[db.engine.dialect.name]))
+    db.session.commit()
+    db.session.expire_all()
+    assert not any(accounts.session_is_live(row, utcnow()) for row in rows)
