@@ -214,6 +214,18 @@ def end_expired_sessions() -> None:
     click.echo(f"{accounts.forget_old_attempts()} old throttle record(s) forgotten.")
 
 
+@users_cli.command("end-all-sessions")
+@click.option("--yes", is_flag=True, help="Do not ask first.")
+def end_all_sessions(yes: bool) -> None:
+    """End every session of every account and close their sockets: everyone logs in again.
+    For after restoring a backup, which brings back the sessions ended since it was made."""
+    from .services import accounts
+
+    if not yes:
+        click.confirm("Log everyone out?", abort=True)
+    click.echo(f"{accounts.end_every_session()} session(s) ended.")
+
+
 @mail_cli.command("send")
 def send_mail() -> None:
     """Send waiting mail from the outbox (for cron)."""

@@ -170,6 +170,34 @@ def test_the_command_for_cron_ends_expired_sessions(app, make, db):
     assert not sock.is_connected()
 
 
+def test_after_a_restore_one_command_logs_everyone_out(app, make, db):
+    """A restored backup brings back the sessions ended since it was made: the command ends
+    every live one, in batches, and closes their sockets; asked first, it can be declined."""
+    guest, _speaker, _thread, browser, sock = listening(app, make)
+    others = [make.user() for _ in range(3)]
+    for person in others:
+        with app.test_request_context():
+            accounts.open_session(person, "pytest", remember=True)
+    runner = app.test_cli_runner()
+
+    declined = runner.invoke(args=["users", "end-all-sessions"], input="n\n")
+    assert declined.exit_code == 1 and sock.is_connected()
+    assert all(row.revoked_at is None for p in [guest, *others] for row in rows_of(db, p))
+
+    with app.test_request_context():
+        assert accounts.end_every_session(batch=2) == 4
+    assert all(row.revoked_at is not None for p in [guest, *others] for row in rows_of(db, p))
+    assert not sock.is_connected()
+    assert browser.get("/settings/tokens").status_code in (302, 303)  # logged out
+
+    with app.test_request_context():
+        accounts.open_session(others[0], "pytest", remember=False)
+    done = runner.invoke(args=["users", "end-all-sessions", "--yes"])
+    assert done.exit_code == 0, done.output
+    assert "1 session(s) ended" in done.output
+    assert all(row.revoked_at is not None for row in rows_of(db, others[0]))
+
+
 @pytest.mark.server
 @pytest.mark.redis
 @pytest.mark.postgres

@@ -717,6 +717,22 @@ def end_expired_sessions(now: datetime | None = None, batch: int = 500) -> int:
             return ended
 
 
+def end_every_session(batch: int = 500) -> int:
+    """Every session of everyone ends and its sockets close: after restoring a backup, which
+    brings back the sessions ended since it was made (`flask users end-all-sessions`).
+    Everyone logs in again. Returns how many ended."""
+    ended = 0
+    while rows := db.session.scalars(
+        select(UserSession)
+        .where(UserSession.revoked_at.is_(None))
+        .order_by(UserSession.id)
+        .limit(batch)
+    ).all():
+        _revoke(list(rows))  # commits each batch: a lock held briefly, never the whole table
+        ended += len(rows)
+    return ended
+
+
 def _live_rows(user_id: int) -> list[UserSession]:
     return list(
         db.session.scalars(
