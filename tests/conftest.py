@@ -40,6 +40,7 @@ from support import (  # noqa: E402,F401
     Auth,
     Factory,
     app_settings,
+    create_schema,
     database_url,
     service_missing,
 )
@@ -110,7 +111,7 @@ def db_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     app = create_app(app_settings(url))
     with app.app_context():
         _db.drop_all()
-        _db.create_all()
+        create_schema()
         from forum.services.agreement import seed_agreement
 
         seed_agreement()

@@ -908,7 +908,7 @@ def _post_form(http, server, page: str, path: str, data: dict) -> None:
 def _fresh_database(url: str):
     """An app context on a new database with the schema and the agreement; the setup
     inside runs with a request context, and the connections are closed afterwards."""
-    from support import app_settings
+    from support import app_settings, create_schema
 
     from forum import create_app
     from forum.extensions import db
@@ -916,7 +916,7 @@ def _fresh_database(url: str):
 
     app = create_app(app_settings(url))
     with app.app_context(), app.test_request_context():
-        db.create_all()
+        create_schema()
         agreement.seed_agreement()
         yield
         db.session.remove()
@@ -1649,7 +1649,7 @@ def test_the_message_limit_holds_across_two_processes_through_redis(postgres_url
 
     import redis
     from serverproc import ServerProcess
-    from support import app_settings
+    from support import app_settings, create_schema
     from test_delivery import Client
 
     from forum import create_app
@@ -1658,7 +1658,7 @@ def test_the_message_limit_holds_across_two_processes_through_redis(postgres_url
 
     app = create_app(app_settings(postgres_url))
     with app.app_context(), app.test_request_context():
-        db.create_all()
+        create_schema()
         agreement.seed_agreement()
         official = accounts.create_user_with_role(
             "off@rl.se", "Off RL", PASSWORD, "official", "Kulturnämnden"

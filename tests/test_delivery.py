@@ -13,7 +13,7 @@ import redis
 import socketio as sio_client
 from serverproc import ServerProcess, cookie_header
 from sqlalchemy import func, select
-from support import PASSWORD, app_settings, service_missing
+from support import PASSWORD, app_settings, create_schema, service_missing
 
 from forum.models import Message
 
@@ -290,7 +290,7 @@ def test_two_processes_share_rooms_through_redis(postgres_url, redis_url):
 
     app = create_app(app_settings(postgres_url))
     with app.app_context(), app.test_request_context():
-        db.create_all()
+        create_schema()
         agreement.seed_agreement()
         alice = accounts.create_user_with_role("alice@mq.se", "Alice MQ", PASSWORD, "member")
         bob = accounts.create_user_with_role("bob@mq.se", "Bob MQ", PASSWORD, "member")

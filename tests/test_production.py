@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 import redis
-from support import app_settings, service_missing
+from support import app_settings, create_schema, service_missing
 
 from forum import create_app, events
 from forum.cli import GUNICORN_CONFIG, gunicorn_command
@@ -704,6 +704,8 @@ def test_healthz_reports_a_hung_database_down_in_seconds(tmp_path):
     try:
         cluster.start()
         application = create_app(app_settings(cluster.url))
+        with application.app_context():
+            create_schema()  # /healthz answers 200 at the migrations' head only
         client = application.test_client()
         assert client.get("/healthz").status_code == 200  # a pooled connection now
         postmaster = int((cluster.data / "db" / "postmaster.pid").read_text().split()[0])

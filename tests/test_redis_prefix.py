@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import redis
 from serverproc import ServerProcess
-from support import PASSWORD, app_settings, service_missing
+from support import PASSWORD, app_settings, create_schema, service_missing
 from test_delivery import Client, _logout
 
 from forum.config import ConfigError, load_config, parse_redis_prefix
@@ -98,7 +98,7 @@ def _installation(path: Path) -> tuple[str, int, str, str]:
     url = f"sqlite:///{path}"
     app = create_app(app_settings(url))
     with app.app_context(), app.test_request_context():
-        db.create_all()
+        create_schema()
         agreement.seed_agreement()
         alice = accounts.create_user_with_role("alice@prefix.se", "Alice", PASSWORD, "member")
         bob = accounts.create_user_with_role("bob@prefix.se", "Bob", PASSWORD, "member")

@@ -1,18 +1,21 @@
 """Health checks for the proxy, systemd and monitoring.
 
 `/healthz` reports the database, Redis (when configured) and this process's open
-sockets as JSON, with 503 when a dependency is down; `/healthz/live` answers as long
-as the process serves requests, whatever the dependencies do.
+sockets as JSON, with 503 when a dependency is down or the database's schema is not
+the one this code was written for (`flask db upgrade` not run yet); `/healthz/live`
+answers as long as the process serves requests, whatever the dependencies do.
 """
 
 from __future__ import annotations
 
+import functools
 import os
 import threading
 import weakref
+from collections.abc import Sequence
 
 from flask import Blueprint, current_app, jsonify
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, inspect, text
 
 from ..config import redis_client_options
 from ..extensions import db, socketio
@@ -31,8 +34,41 @@ _pending: weakref.WeakKeyDictionary[Engine, threading.Thread] = weakref.WeakKeyD
 _pending_lock = threading.Lock()
 
 
-def database_status(timeout: float) -> str:
-    """ "ok", or "down: ..." when the database fails or does not answer within `timeout` s.
+SCHEMA_BEHIND = "schema behind: run flask db upgrade"
+VERSION_TABLE = "alembic_version"  # Alembic's default, which migrations/env.py keeps
+
+
+@functools.lru_cache(maxsize=4)
+def code_revisions(directory: str) -> tuple[frozenset[str], frozenset[str]]:
+    """The migration heads of the code in `directory`, and every revision it knows: read
+    once per process (the scripts do not change under a running process)."""
+    from alembic.script import ScriptDirectory
+
+    script = ScriptDirectory(directory)
+    known = frozenset(revision.revision for revision in script.walk_revisions())
+    return frozenset(script.get_heads()), known
+
+
+def schema_status(current: Sequence[str], directory: str) -> str:
+    """ "ok" when the database's alembic_version (`current`) is the code's head(s), else why
+    not: behind (an older revision, or never migrated), or ahead (a revision this code does
+    not know: the database was migrated by newer code)."""
+    heads, known = code_revisions(directory)
+    if set(current) == heads:
+        return "ok"
+    unknown = sorted(set(current) - known)
+    if unknown:
+        return (
+            f"schema ahead: the database is at {', '.join(unknown)}, which this code does "
+            "not know (run the code that migrated it)"
+        )
+    return SCHEMA_BEHIND
+
+
+def database_status(timeout: float, migrations: str | None = None) -> str:
+    """ "ok", or "down: ..." when the database fails or does not answer within `timeout` s,
+    or "schema ...: ..." when its schema (alembic_version) is not the head(s) of the
+    migrations in `migrations` (None: not checked).
 
     The round trip runs in a thread of its own (a greenlet under gevent), so a database
     that hangs (stopped, or a network partition) with a pooled connection open cannot hold
@@ -40,7 +76,7 @@ def database_status(timeout: float) -> str:
     ping while the first still waits.
     """
     engine = db.engine
-    outcome: list[BaseException | None] = []
+    outcome: list[BaseException | tuple[str, ...]] = []
     with _pending_lock:
         waiting = _pending.get(engine)
         if waiting is not None and waiting.is_alive():
@@ -53,18 +89,24 @@ def database_status(timeout: float) -> str:
     worker.join(timeout)
     if worker.is_alive() or not outcome:
         return "down: Timeout"
-    error = outcome[0]
-    return "ok" if error is None else f"down: {type(error).__name__}"
+    answer = outcome[0]
+    if isinstance(answer, BaseException):
+        return f"down: {type(answer).__name__}"
+    return "ok" if migrations is None else schema_status(answer, migrations)
 
 
-def _ping(engine: Engine, outcome: list[BaseException | None]) -> None:
+def _ping(engine: Engine, outcome: list[BaseException | tuple[str, ...]]) -> None:
+    """The schema's revision(s), as a database that answers tells them: whether Alembic's
+    version table is there, then its rows (none: a database never migrated)."""
     try:
         with engine.connect() as connection:
-            connection.execute(text("SELECT 1"))
+            versions: tuple[str, ...] = ()
+            if inspect(connection).has_table(VERSION_TABLE):
+                query = text(f"SELECT version_num FROM {VERSION_TABLE}")  # noqa: S608 — ours
+                versions = tuple(connection.scalars(query))
+            outcome.append(versions)
     except Exception as exc:  # noqa: BLE001 — report, don't crash
         outcome.append(exc)
-    else:
-        outcome.append(None)
 
 
 def redis_status(url: str | None) -> str:
@@ -85,8 +127,10 @@ def redis_status(url: str | None) -> str:
 
 @bp.get("/healthz")
 def healthz():
-    """Readiness: 200 when the database and (if configured) Redis answer, else 503."""
-    database = database_status(current_app.config["FORUM_HEALTH_TIMEOUT"])
+    """Readiness: 200 when the database answers with the schema this code needs and (if
+    configured) Redis answers, else 503 (`database` says why)."""
+    migrations = current_app.extensions["migrate"].directory
+    database = database_status(current_app.config["FORUM_HEALTH_TIMEOUT"], migrations)
     queue = redis_status(current_app.config["FORUM_REDIS_URL"])
     up = database == "ok" and queue in ("ok", "none")
     body = {

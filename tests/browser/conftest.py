@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 from serverproc import ServerProcess
-from support import PASSWORD, app_settings, service_missing
+from support import PASSWORD, app_settings, create_schema, service_missing
 
 CHROMIUM = os.environ.get("FORUM_CHROMIUM", "/usr/bin/chromium")
 # Every wait is on a condition (expect(...), wait_for_url, a page's load event); this is
@@ -95,7 +95,7 @@ def world(tmp_path_factory, request):
 
     app = create_app(app_settings(url))
     with app.app_context(), app.test_request_context():
-        db.create_all()
+        create_schema()
         agreement.seed_agreement()
         admin = accounts.create_user_with_role(
             "admin@browser.se", "Astrid Admin", PASSWORD, "admin"
