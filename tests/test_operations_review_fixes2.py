@@ -3,16 +3,24 @@ its fix; each test's name says what now holds."""
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from botocore.exceptions import ClientError
+from consultation_support import english, make_round
 from flask import current_app
 from sqlalchemy import text
 from support import app_settings, create_schema
 from test_migrations import database_url, postgres_url  # noqa: F401 - fixtures
 
 from forum import create_app
+from forum.demo.pdf import simple_pdf
 from forum.extensions import db
+from forum.models import Document
+from forum.services import documents
+from forum.services.storage import DiskStorage, S3Storage
 from forum.web import health
 
 PRODUCTION = {
@@ -96,3 +104,73 @@ def test_the_code_head_is_read_once_per_process_not_per_request(client, monkeypa
     for _ in range(3):
         assert client.get("/healthz").status_code == 200
     assert len(made) == 1
+
+
+# --- 2. a document whose file storage lost --------------------------------------------------
+
+
+@pytest.fixture
+def stored(app, make, client, tmp_path):
+    """A readable round document, its bytes on disk (the local storage)."""
+    english(client)
+    app.extensions["forum_storage"] = DiskStorage(tmp_path / "documents")
+    official = make.user("official")
+    make.organisation(admin=make.user())  # someone to ask
+    round_ = make_round(app, make, official, "open")
+    with app.test_request_context():
+        document = documents.add_round_document(official, round_.id, "Karta.pdf", PDF)
+    return db.session.get(Document, document.id)
+
+
+PDF = simple_pdf(["Karta över stadsdelen"])
+
+
+def document_url(document: Document) -> str:
+    return f"/documents/{document.id}/{document.filename}"
+
+
+def test_a_document_missing_from_disk_is_a_404_with_a_warning(stored, client, tmp_path, caplog):
+    assert client.get(document_url(stored)).data == PDF
+    (tmp_path / "documents" / stored.storage_key).unlink()  # a restore without it
+    with caplog.at_level(logging.WARNING):
+        response = client.get(document_url(stored))
+    assert response.status_code == 404
+    assert "No such document." in response.get_data(as_text=True)
+    warned = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert any(str(stored.id) in line and stored.storage_key in line for line in warned)
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+
+
+def test_a_preview_missing_from_storage_is_a_404(stored, client, tmp_path, caplog):
+    key = "p" * 24 + ".png"
+    stored.preview_key = key
+    db.session.commit()
+    (tmp_path / "documents" / key).write_bytes(b"\x89PNG\r\n\x1a\n")
+    preview = f"/documents/{stored.id}/preview/first-page.png"
+    assert client.get(preview).status_code == 200
+    (tmp_path / "documents" / key).unlink()
+    with caplog.at_level(logging.WARNING):
+        response = client.get(preview)
+    assert response.status_code == 404
+    assert any(key in r.getMessage() for r in caplog.records if r.levelno == logging.WARNING)
+
+
+def test_a_document_missing_from_s3_is_a_404_and_a_failing_s3_still_an_error(app, stored, client):
+    moto = pytest.importorskip("moto")
+    import boto3
+
+    with moto.mock_aws():
+        s3 = boto3.client("s3", region_name="us-east-1")
+        s3.create_bucket(Bucket="dokument")
+        app.extensions["forum_storage"] = S3Storage("dokument", "forum/", client=s3)
+        response = client.get(document_url(stored))  # never put there: NoSuchKey
+    assert response.status_code == 404
+
+    class Refusing:
+        def get_object(self, **_kwargs):
+            raise ClientError({"Error": {"Code": "AccessDenied", "Message": "x"}}, "GetObject")
+
+    app.extensions["forum_storage"] = S3Storage("dokument", client=Refusing())
+    with pytest.raises(ClientError):  # a storage that fails is no missing document
+        with app.test_request_context():
+            documents.content(stored)

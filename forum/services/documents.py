@@ -46,7 +46,7 @@ from ..queries.consultations import get_round
 from ..queries.organisations import get_organisation
 from . import audit
 from .consultations import _require_open, _response_row, record_document_change, tell_drafted
-from .storage import storage
+from .storage import no_such_object, storage
 from .transaction import lock_row
 
 MAX_ZIP_ENTRIES = 2_000
@@ -554,10 +554,27 @@ def readable(user: User | None, document_id: int) -> Document:
 
 
 def content(document: Document, preview: bool = False) -> bytes:
+    """The document's bytes (or its preview's). NotFound, with a warning in the log, when
+    storage has none under its key (a partial restore, a lost disk or bucket): a "no such
+    document" page, not a 500 on every request for it. Any other failure of the storage
+    (down, refused) is an error."""
     key = document.preview_key if preview else document.storage_key
     if key is None:
         raise NotFound(_("No such document."))
-    return storage().get(key)
+    try:
+        return storage().get(key)
+    except FileNotFoundError:
+        pass
+    except Exception as err:
+        if not no_such_object(err):
+            raise
+    current_app.logger.warning(
+        "document %s: its %s %s is missing from storage",
+        document.id,
+        "preview" if preview else "file",
+        key,
+    )
+    raise NotFound(_("No such document."))
 
 
 def is_public_phase(round_: ConsultationRound) -> bool:
