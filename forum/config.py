@@ -96,6 +96,7 @@ FLAGS = (
     "FORUM_DEMO",
     "FORUM_SMTP_STARTTLS",
     "FORUM_DIGEST_SCHEDULER",
+    "FORUM_MAIL_TO_LOG",
 )
 
 
@@ -172,7 +173,8 @@ def _environment(env: dict[str, str]) -> str:
 
 def _check_production(env: dict[str, str], database_url: str) -> None:
     """What production refuses: the debugger, a short or placeholder secret, SQLite unless
-    allowed, a missing or loopback FORUM_BASE_URL unless allowed."""
+    allowed, a missing or loopback FORUM_BASE_URL unless allowed, no SMTP host unless mail
+    to the log is asked for."""
     if _flask_debug(env):
         raise ConfigError(
             "FLASK_DEBUG is set with FORUM_ENV=production: the debugger would let anyone run "
@@ -203,6 +205,15 @@ def _check_production(env: dict[str, str], database_url: str) -> None:
             "would lock everyone out)."
         )
     _check_base_url(env)
+    if not (env.get("FORUM_SMTP_HOST") or "").strip() and not _flag(
+        env, "FORUM_MAIL_TO_LOG", False
+    ):
+        raise ConfigError(
+            "FORUM_SMTP_HOST is not set: production would write every mail to the log, "
+            "message text included, instead of sending it. Set FORUM_SMTP_HOST, or "
+            "FORUM_MAIL_TO_LOG=1 to write mail to the log on purpose (a mail with a "
+            "password-reset link is logged without its text even then)."
+        )
     base_url = (env.get("FORUM_BASE_URL") or "").strip().lower()
     if base_url.startswith("https://") and not _flag(env, "FORUM_HTTPS", True):
         raise ConfigError(
@@ -491,7 +502,7 @@ def load_config(instance_path: Path, env: dict[str, str] | None = None) -> dict[
         "FORUM_MAIL_FROM": env.get("FORUM_MAIL_FROM", "dialogforum@localhost"),
         # Where the accessibility statement tells people to report problems (default: MAIL_FROM).
         "FORUM_ACCESSIBILITY_CONTACT": env.get("FORUM_ACCESSIBILITY_CONTACT", ""),
-        "FORUM_SMTP_HOST": env.get("FORUM_SMTP_HOST") or None,
+        "FORUM_SMTP_HOST": (env.get("FORUM_SMTP_HOST") or "").strip() or None,
         "FORUM_SMTP_PORT": _whole(env, "FORUM_SMTP_PORT", 587, 1, 65535),
         "FORUM_SMTP_USER": env.get("FORUM_SMTP_USER") or None,
         "FORUM_SMTP_PASSWORD": env.get("FORUM_SMTP_PASSWORD") or None,

@@ -31,6 +31,7 @@ PRODUCTION = {
     "FORUM_DATABASE_URL": PG,
     "FORUM_BASE_URL": "https://forum.example.se",
     "FORUM_PROXY_COUNT": "1",  # production refuses to start without it
+    "FORUM_SMTP_HOST": "smtp.example.se",  # or FORUM_MAIL_TO_LOG=1
 }
 CLOSED_REDIS = "redis://127.0.0.1:1/0"
 STRONG_PASSWORD = "a-long-password-123"

@@ -32,6 +32,7 @@ PRODUCTION = {
     "FORUM_DATABASE_URL": "postgresql://forum@db.example/forum",
     "FORUM_BASE_URL": "https://forum.example.se",
     "FORUM_PROXY_COUNT": "1",
+    "FORUM_SMTP_HOST": "smtp.example.se",  # or FORUM_MAIL_TO_LOG=1
 }
 
 

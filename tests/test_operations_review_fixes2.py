@@ -16,10 +16,13 @@ from support import app_settings, create_schema
 from test_migrations import database_url, postgres_url  # noqa: F401 - fixtures
 
 from forum import create_app
+from forum.cli import GUNICORN_CONFIG
+from forum.config import ConfigError, load_config
 from forum.demo.pdf import simple_pdf
 from forum.extensions import db
-from forum.models import Document
+from forum.models import Document, OutboxMail
 from forum.services import documents
+from forum.services.mail import deliver_pending, queue_mail
 from forum.services.storage import DiskStorage, S3Storage
 from forum.web import health
 
@@ -174,3 +177,46 @@ def test_a_document_missing_from_s3_is_a_404_and_a_failing_s3_still_an_error(app
     with pytest.raises(ClientError):  # a storage that fails is no missing document
         with app.test_request_context():
             documents.content(stored)
+
+
+# --- 3. mail without SMTP -------------------------------------------------------------------
+
+
+def test_production_without_an_smtp_host_is_refused_unless_mail_to_the_log_is_asked_for(
+    tmp_path,
+):
+    settings = {k: v for k, v in PRODUCTION.items() if k != "FORUM_SMTP_HOST"}
+    for host in (None, "", "  "):
+        env = settings if host is None else {**settings, "FORUM_SMTP_HOST": host}
+        with pytest.raises(ConfigError, match=r"FORUM_SMTP_HOST is not set.*FORUM_MAIL_TO_LOG=1"):
+            load_config(tmp_path, env)
+    with pytest.raises(ConfigError, match="FORUM_SMTP_HOST"):
+        load_config(tmp_path, {**settings, "FORUM_MAIL_TO_LOG": "0"})
+    with pytest.raises(ConfigError, match="FORUM_MAIL_TO_LOG='perhaps' is neither yes nor no"):
+        load_config(tmp_path, {**settings, "FORUM_MAIL_TO_LOG": "perhaps"})
+    config = load_config(tmp_path, {**settings, "FORUM_MAIL_TO_LOG": "1"})
+    assert config["FORUM_SMTP_HOST"] is None
+    assert load_config(tmp_path, PRODUCTION)["FORUM_SMTP_HOST"] == "smtp.example.se"
+    assert load_config(tmp_path, {})["FORUM_SMTP_HOST"] is None  # development logs mail
+
+
+def test_a_secret_mail_written_to_the_log_has_its_body_withheld(app, caplog):
+    app.config["FORUM_SMTP_HOST"] = None
+    with app.test_request_context():
+        queue_mail("glomsk@example.se", "Nytt lösenord", "https://x.se/reset/HEMLIG", secret=True)
+        queue_mail("svar@example.se", "Ett svar", "Någon svarade: hej då")
+        db.session.commit()
+        with caplog.at_level(logging.INFO, logger="forum.mail"):
+            assert deliver_pending() == 2
+    logged = "\n".join(r.getMessage() for r in caplog.records if r.name == "forum.mail")
+    assert "to=glomsk@example.se subject=Nytt lösenord" in logged
+    assert "HEMLIG" not in logged and "/reset/" not in logged
+    assert "[body withheld: it holds a single-use link]" in logged
+    assert "Någon svarade: hej då" in logged  # not secret: the text, as before
+    assert db.session.query(OutboxMail).filter(OutboxMail.sent_at.is_(None)).count() == 0
+
+
+def test_the_example_settings_name_the_mail_opt_in():
+    example = (GUNICORN_CONFIG.parent / "forum.env.example").read_text()
+    assert "FORUM_SMTP_HOST=smtp.example.se" in example
+    assert "# FORUM_MAIL_TO_LOG=0" in example

@@ -30,6 +30,7 @@ PRODUCTION = {
     "FORUM_DATABASE_URL": PG,
     "FORUM_BASE_URL": "https://forum.example.se",
     "FORUM_PROXY_COUNT": "1",  # production refuses to start without it
+    "FORUM_SMTP_HOST": "smtp.example.se",  # or FORUM_MAIL_TO_LOG=1
 }
 REAL_REDIS = "redis://127.0.0.1:6379/0"
 
@@ -161,6 +162,7 @@ def test_flask_run_refuses_the_development_server_in_production(tmp_path):
         FORUM_ALLOW_SQLITE="1",
         FORUM_BASE_URL="https://forum.example.se",
         FORUM_PROXY_COUNT="1",
+        FORUM_SMTP_HOST="smtp.example.se",
         FORUM_DOCUMENT_DIR=str(tmp_path / "documents"),
     )
     done = subprocess.run(  # bounded: it would otherwise serve until killed

@@ -160,7 +160,8 @@ def _flask(tmp_path, *args: str, input: str | None = None):  # noqa: A002
 
 def test_without_smtp_mail_is_written_to_the_log(tmp_path):
     """ "Without FORUM_SMTP_HOST, mail is written to the log": `flask mail send` (what cron
-    and the embedded clock run) prints the queued reset mail, link and all, on stderr."""
+    and the embedded clock run) prints each queued mail on stderr, its text too, except
+    the text of a mail with a single-use link (a password reset), which is withheld."""
     assert _flask(tmp_path, "setup").returncode == 0
     created = _flask(
         tmp_path,
@@ -171,17 +172,23 @@ def test_without_smtp_mail_is_written_to_the_log(tmp_path):
     asked = _flask(
         tmp_path,
         "shell",
-        input="from forum.services import accounts\n"
-        "accounts.request_password_reset('glomsk@example.se')\n",
+        input="from forum.extensions import db\n"
+        "from forum.services import accounts\n"
+        "from forum.services.mail import queue_mail\n"
+        "accounts.request_password_reset('glomsk@example.se')\n"
+        "queue_mail('glomsk@example.se', 'Ett svar', 'Någon svarade i tråden.')\n"
+        "db.session.commit()\n",
     )
     assert asked.returncode == 0, asked.stderr
     sent = _flask(tmp_path, "mail", "send")
     assert sent.returncode == 0, sent.stderr
-    assert "Sent 1 mail(s)." in sent.stdout
+    assert "Sent 2 mail(s)." in sent.stdout
     assert "to=glomsk@example.se" in sent.stderr
-    assert re.search(r"/reset/[A-Za-z0-9_\-]{20,}", sent.stderr), sent.stderr
+    assert "Någon svarade i tråden." in sent.stderr
+    assert "/reset/" not in sent.stderr, sent.stderr
+    assert "[body withheld: it holds a single-use link]" in sent.stderr
     # logged once, not once per handler
-    assert sent.stderr.count("to=glomsk@example.se") == 1
+    assert sent.stderr.count("to=glomsk@example.se") == 2
 
 
 def test_app_logging_leaves_configured_logging_alone():

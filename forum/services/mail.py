@@ -21,6 +21,9 @@ log = logging.getLogger("forum.mail")
 
 
 SENT_BODY = "[sent; the single-use link it held is not kept]"
+# What the log shows of a secret mail written there for want of SMTP: its link would be in
+# the journal for anyone who reads it (development, or production with FORUM_MAIL_TO_LOG).
+WITHHELD_BODY = "[body withheld: it holds a single-use link]"
 # How long a sender holds a mail it took: a sender that dies mid-send leaves the claim
 # to lapse, and the mail goes in a later run.
 CLAIM = timedelta(minutes=10)
@@ -236,7 +239,7 @@ def _send(mail: OutboxMail) -> None:
             "mail (no SMTP configured) to=%s subject=%s\n%s",
             one_line(mail.to_address),
             one_line(mail.subject),
-            mail.body,
+            WITHHELD_BODY if mail.secret else mail.body,
         )
         return
     message = build_message(mail, config["FORUM_MAIL_FROM"])
