@@ -36,12 +36,19 @@ def _settings_module():  # noqa: ANN202 — forum/config.py as a module of its o
 _settings = _settings_module()
 
 
-def _whole(name: str, default: int, minimum: int, maximum: int) -> int:
+def _checked(parse, *args):  # noqa: ANN001, ANN002, ANN202 — a forum/config.py parser
+    """What `parse` makes of the arguments; a refused setting is its message and exit 1."""
     try:
-        return int(_settings.parse_number(name, os.environ.get(name), default, minimum, maximum))
+        return parse(*args)
     except _settings.ConfigError as err:
         sys.stderr.write(f"Error: {err}\n")
         sys.exit(1)
+
+
+def _whole(name: str, default: int, minimum: int, maximum: int) -> int:
+    return int(
+        _checked(_settings.parse_number, name, os.environ.get(name), default, minimum, maximum)
+    )
 
 
 bind = [os.environ.get("FORUM_BIND", "127.0.0.1:8000")]
@@ -60,7 +67,7 @@ control_socket_disable = True
 keepalive = 5
 accesslog = os.environ.get("FORUM_ACCESS_LOG") or None
 errorlog = "-"
-loglevel = os.environ.get("FORUM_LOG_LEVEL", "info")
+loglevel = _checked(_settings.parse_log_level, os.environ.get("FORUM_LOG_LEVEL"))
 proc_name = os.environ.get("FORUM_PROC_NAME", "dialogforum")
 
 
@@ -107,7 +114,7 @@ def post_fork(server, worker):  # noqa: ANN001, ANN201, ARG001 — gunicorn's ho
         return
     for handler in logging.getLogger("gunicorn.error").handlers:
         forum_log.addHandler(handler)
-    forum_log.setLevel(logging.getLevelNamesMapping().get(loglevel.strip().upper(), logging.INFO))
+    forum_log.setLevel(logging.getLevelNamesMapping()[loglevel.upper()])
     forum_log.propagate = False  # gunicorn's handlers already have the line
 
 

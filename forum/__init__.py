@@ -26,7 +26,7 @@ from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from werkzeug.routing import IntegerConverter, UnicodeConverter
 
-from .config import ConfigError, load_config, redis_client_options
+from .config import ConfigError, load_config, parse_log_level, redis_client_options
 from .errors import DomainError, database_busy, database_unreachable
 from .extensions import babel, csrf, db, login_manager, migrate, socketio
 from .formatting import LOCALES, page_language
@@ -121,8 +121,9 @@ def configure_logging(config: Any) -> None:
     forum_log = logging.getLogger("forum")
     if forum_log.handlers or logging.getLogger().handlers:
         return
-    name = str(config.get("FORUM_LOG_LEVEL") or os.environ.get("FORUM_LOG_LEVEL") or "info")
-    level = logging.getLevelNamesMapping().get(name.strip().upper(), logging.INFO)
+    # an unknown level is refused (load_config has refused one from the environment)
+    name = parse_log_level(config.get("FORUM_LOG_LEVEL") or os.environ.get("FORUM_LOG_LEVEL"))
+    level = logging.getLevelNamesMapping()[name.upper()]
     handler = logging.StreamHandler()  # stderr
     handler.setFormatter(logging.Formatter(LOG_FORMAT))
     forum_log.addHandler(handler)
@@ -374,10 +375,34 @@ def register_error_handlers(app: Flask) -> None:
 
         if is_out_of_range(err):  # an id no row can have: the same as a missing one
             return error_response(404, "not_found", gettext("There is no page at this address."))
-        app.logger.exception("unhandled error")
-        from flask_babel import gettext
-
+        who = current_user.get_id() if current_user.is_authenticated else "-"
+        app.logger.exception("unhandled error in %s (user %s)", request_for_log(), who)
         return error_response(500, "internal", gettext("Something went wrong on our side."))
+
+
+# a path part in a route whose value is a capability (a reset, unsubscribe or appeal token)
+_ROUTE_PART = re.compile(r"<(?:[^:>]+:)?(\w+)>")
+
+
+def request_for_log() -> str:
+    """This request's method and path for a log line, without what could let a reader of
+    the log in: a path part named like a secret (`<token>`) is shown as its name, and the
+    query string by its parameters' names only (a value may be a token, or a search)."""
+    path = request.path
+    rule, args = request.url_rule, request.view_args or {}
+    if rule is not None and any(_SECRET_FIELD.search(name) for name in args):
+
+        def part(match: re.Match[str]) -> str:
+            name = match.group(1)
+            secret = _SECRET_FIELD.search(name) or name not in args
+            return f"<{name}>" if secret else str(args[name])
+
+        path = _ROUTE_PART.sub(part, rule.rule)
+    names = sorted(set(request.args))
+    query = "?" + "&".join(f"{name}=…" for name in names) if names else ""
+    from .services.validation import one_line
+
+    return one_line(f"{request.method} {path}{query}")[:500]  # what a client sent: one line
 
 
 # Form fields that are not what a person wrote: tokens, ids, choices; and never a password.

@@ -270,6 +270,18 @@ def _secret_key(env: dict[str, str], instance_path: Path, production: bool) -> s
     return key
 
 
+LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
+
+
+def parse_log_level(text: str | None) -> str:
+    """FORUM_LOG_LEVEL, lower case (`info` when unset): one of LOG_LEVELS, which both the
+    app's logger and gunicorn's error log take; anything else is refused with the list."""
+    level = (text or "").strip().lower() or "info"
+    if level not in LOG_LEVELS:
+        raise ConfigError(f"FORUM_LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}, not {text!r}")
+    return level
+
+
 DEFAULT_REDIS_PREFIX = "dialogforum"
 
 
@@ -417,6 +429,10 @@ def load_config(instance_path: Path, env: dict[str, str] | None = None) -> dict[
             "FORUM_SQLITE_BUSY_TIMEOUT", env.get("FORUM_SQLITE_BUSY_TIMEOUT"), 30.0
         )
         engine_options = {"connect_args": {"timeout": busy, "check_same_thread": False}}
+    if production:
+        # an error's log line without its bound values (addresses, password hashes,
+        # session keys); development and tests keep them to debug with
+        engine_options["hide_parameters"] = True
     redis_timeout = parse_seconds(
         "FORUM_REDIS_TIMEOUT", env.get("FORUM_REDIS_TIMEOUT"), DEFAULT_REDIS_TIMEOUT
     )
@@ -503,6 +519,7 @@ def load_config(instance_path: Path, env: dict[str, str] | None = None) -> dict[
         # Where the accessibility statement tells people to report problems (default: MAIL_FROM).
         "FORUM_ACCESSIBILITY_CONTACT": env.get("FORUM_ACCESSIBILITY_CONTACT", ""),
         "FORUM_SMTP_HOST": (env.get("FORUM_SMTP_HOST") or "").strip() or None,
+        "FORUM_LOG_LEVEL": parse_log_level(env.get("FORUM_LOG_LEVEL")),
         "FORUM_SMTP_PORT": _whole(env, "FORUM_SMTP_PORT", 587, 1, 65535),
         "FORUM_SMTP_USER": env.get("FORUM_SMTP_USER") or None,
         "FORUM_SMTP_PASSWORD": env.get("FORUM_SMTP_PASSWORD") or None,

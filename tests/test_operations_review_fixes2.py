@@ -4,6 +4,7 @@ its fix; each test's name says what now holds."""
 from __future__ import annotations
 
 import logging
+import runpy
 
 import pytest
 from alembic.migration import MigrationContext
@@ -15,7 +16,7 @@ from sqlalchemy import text
 from support import app_settings, create_schema
 from test_migrations import database_url, postgres_url  # noqa: F401 - fixtures
 
-from forum import create_app
+from forum import configure_logging, create_app
 from forum.cli import GUNICORN_CONFIG
 from forum.config import ConfigError, load_config
 from forum.demo.pdf import simple_pdf
@@ -220,3 +221,137 @@ def test_the_example_settings_name_the_mail_opt_in():
     example = (GUNICORN_CONFIG.parent / "forum.env.example").read_text()
     assert "FORUM_SMTP_HOST=smtp.example.se" in example
     assert "# FORUM_MAIL_TO_LOG=0" in example
+
+
+# --- 4. FORUM_LOG_LEVEL ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("value", ["verbose", "trace", "20", "warn ing", "notset"])
+def test_an_unknown_log_level_is_refused_with_the_allowed_ones(tmp_path, value):
+    with pytest.raises(ConfigError) as refused:
+        load_config(tmp_path, {"FORUM_LOG_LEVEL": value})
+    message = str(refused.value)
+    assert message.startswith("FORUM_LOG_LEVEL must be one of debug, info, warning, error, ")
+    assert repr(value) in message
+
+
+@pytest.mark.parametrize(
+    "value, level", [("", "info"), ("DEBUG", "debug"), (" warning ", "warning"), ("error", "error")]
+)
+def test_known_log_levels_are_taken(tmp_path, value, level):
+    assert load_config(tmp_path, {"FORUM_LOG_LEVEL": value})["FORUM_LOG_LEVEL"] == level
+
+
+def test_the_app_and_gunicorn_refuse_an_unknown_log_level(monkeypatch, capsys):
+    monkeypatch.setenv("FORUM_LOG_LEVEL", "verbose")
+    with pytest.raises(ConfigError, match="FORUM_LOG_LEVEL"):
+        create_app()
+    with pytest.raises(ConfigError, match="FORUM_LOG_LEVEL"):
+        _configure_without_handlers({"FORUM_LOG_LEVEL": "verbose"})
+    with pytest.raises(SystemExit) as stopped:
+        runpy.run_path(str(GUNICORN_CONFIG))
+    assert stopped.value.code == 1
+    assert "Error: FORUM_LOG_LEVEL must be one of" in capsys.readouterr().err
+    monkeypatch.setenv("FORUM_LOG_LEVEL", "Warning")
+    assert runpy.run_path(str(GUNICORN_CONFIG))["loglevel"] == "warning"
+
+
+def _configure_without_handlers(config: dict) -> None:
+    """configure_logging as it runs where nobody configured logging (pytest has)."""
+    forum_log, root = logging.getLogger("forum"), logging.getLogger()
+    saved = (forum_log.handlers[:], forum_log.level, root.handlers[:])
+    try:
+        forum_log.handlers.clear()
+        root.handlers.clear()
+        configure_logging(config)
+    finally:
+        forum_log.handlers[:], root.handlers[:] = saved[0], saved[2]
+        forum_log.setLevel(saved[1])
+
+
+# --- 5. what a 500 logs ---------------------------------------------------------------------
+
+
+def test_a_500_logs_the_request_and_who_asked_but_no_token(app, make, auth, client, monkeypatch):
+    from forum.services import notifications
+
+    def broken(*_args, **_kwargs):
+        raise RuntimeError("the signing went wrong")
+
+    monkeypatch.setattr(notifications, "unsubscribe", broken)
+    user = make.user()
+    auth.login(user)
+    records: list[logging.LogRecord] = []
+    handler = logging.Handler()
+    handler.emit = records.append  # type: ignore[method-assign]
+    app.logger.addHandler(handler)
+    try:
+        response = client.post("/notifications/unsubscribe/SECRET-TOKEN-123?from=SECRET-Q")
+    finally:
+        app.logger.removeHandler(handler)
+    assert response.status_code == 500
+    [record] = [r for r in records if r.levelno == logging.ERROR]
+    line = record.getMessage()
+    assert line == (
+        f"unhandled error in POST /notifications/unsubscribe/<token>?from=… (user {user.id})"
+    )
+    assert record.exc_info is not None  # the traceback as before
+    assert "SECRET" not in line
+
+
+def test_a_500_logs_the_path_of_a_route_without_secrets_and_a_visitor(
+    app, make, client, monkeypatch
+):
+    forum = make.forum()
+
+    def broken(*_args, **_kwargs):
+        raise RuntimeError("no")
+
+    monkeypatch.setattr("forum.web.forums.render_template", broken)
+    records: list[logging.LogRecord] = []
+    handler = logging.Handler()
+    handler.emit = records.append  # type: ignore[method-assign]
+    app.logger.addHandler(handler)
+    try:
+        response = client.get(f"/forums/{forum.slug}?page=2&q=namn%0Aforged")
+    finally:
+        app.logger.removeHandler(handler)
+    assert response.status_code == 500
+    [record] = [r for r in records if r.levelno == logging.ERROR]
+    assert record.getMessage() == (
+        f"unhandled error in GET /forums/{forum.slug}?page=…&q=… (user -)"
+    )
+
+
+# --- 5b. SQL errors' values in production ---------------------------------------------------
+
+
+def test_production_logs_database_errors_without_their_values(tmp_path):
+    production = load_config(tmp_path, PRODUCTION)["SQLALCHEMY_ENGINE_OPTIONS"]
+    assert production["hide_parameters"] is True
+    sqlite_production = load_config(
+        tmp_path,
+        {**PRODUCTION, "FORUM_DATABASE_URL": "sqlite:///x.db", "FORUM_ALLOW_SQLITE": "1"},
+    )["SQLALCHEMY_ENGINE_OPTIONS"]
+    assert sqlite_production["hide_parameters"] is True
+    development = load_config(tmp_path, {"FORUM_DATABASE_URL": PRODUCTION["FORUM_DATABASE_URL"]})
+    assert "hide_parameters" not in development["SQLALCHEMY_ENGINE_OPTIONS"]
+
+
+def test_a_production_engine_hides_the_values_of_a_failed_statement(tmp_path):
+    from sqlalchemy import create_engine
+    from sqlalchemy.exc import IntegrityError
+
+    options = load_config(
+        tmp_path,
+        {**PRODUCTION, "FORUM_DATABASE_URL": "sqlite:///x.db", "FORUM_ALLOW_SQLITE": "1"},
+    )["SQLALCHEMY_ENGINE_OPTIONS"]
+    engine = create_engine(f"sqlite:///{tmp_path / 'x.db'}", **options)
+    with engine.begin() as connection:
+        connection.execute(text("CREATE TABLE t (email TEXT UNIQUE)"))
+        connection.execute(text("INSERT INTO t VALUES (:e)"), {"e": "hemlig@example.se"})
+    with pytest.raises(IntegrityError) as failed, engine.begin() as connection:
+        connection.execute(text("INSERT INTO t VALUES (:e)"), {"e": "hemlig@example.se"})
+    assert "hemlig@example.se" not in str(failed.value)
+    assert "hidden due to hide_parameters" in str(failed.value)
+    engine.dispose()
