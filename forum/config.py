@@ -400,6 +400,22 @@ def redis_client_options(config: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
+# libpq's TCP settings for a PostgreSQL connection whose peer stopped answering (its
+# machine gone, a network path that drops everything): a request waiting on it fails
+# within about 30 s instead of the kernel's many minutes. Keepalives probe a connection
+# that has received nothing for 10 s, every 5 s, 3 times; tcp_user_timeout ends one whose
+# sent data or probes go unacknowledged for 30 s (Linux then takes it for the keepalives'
+# limit too). A server process that is stopped while its machine still answers TCP is no
+# dead peer to these: the health check's own timeout covers that.
+POSTGRESQL_DEAD_PEER = {
+    "keepalives": 1,
+    "keepalives_idle": 10,
+    "keepalives_interval": 5,
+    "keepalives_count": 3,
+    "tcp_user_timeout": 30_000,  # milliseconds
+}
+
+
 def load_config(instance_path: Path, env: dict[str, str] | None = None) -> dict[str, object]:
     """Build the Flask config from the environment (FORUM_* variables)."""
     env = dict(os.environ if env is None else env)
@@ -417,9 +433,10 @@ def load_config(instance_path: Path, env: dict[str, str] | None = None) -> dict[
     # how long a request waits for a database that does not answer.
     engine_options: dict[str, object] = {
         "pool_pre_ping": True,
-        # at least 1: psycopg takes 0 for "wait forever"
         "connect_args": {
-            "connect_timeout": _whole(env, "FORUM_DATABASE_CONNECT_TIMEOUT", 3, 1, 300)
+            # at least 1: psycopg takes 0 for "wait forever"
+            "connect_timeout": _whole(env, "FORUM_DATABASE_CONNECT_TIMEOUT", 3, 1, 300),
+            **POSTGRESQL_DEAD_PEER,
         },
     }
     if database_url.startswith("sqlite"):

@@ -355,3 +355,37 @@ def test_a_production_engine_hides_the_values_of_a_failed_statement(tmp_path):
     assert "hemlig@example.se" not in str(failed.value)
     assert "hidden due to hide_parameters" in str(failed.value)
     engine.dispose()
+
+
+# --- 6. TCP keepalives to PostgreSQL --------------------------------------------------------
+
+
+def test_postgresql_connections_detect_a_dead_peer_within_about_30_seconds(tmp_path):
+    args = load_config(tmp_path, PRODUCTION)["SQLALCHEMY_ENGINE_OPTIONS"]["connect_args"]
+    assert args["keepalives"] == 1
+    assert args["keepalives_idle"] + args["keepalives_interval"] * args["keepalives_count"] <= 30
+    assert args["tcp_user_timeout"] <= 30_000  # milliseconds
+    assert args["connect_timeout"] == 3
+    # SQLite takes none of them
+    sqlite = load_config(tmp_path, {})["SQLALCHEMY_ENGINE_OPTIONS"]["connect_args"]
+    assert "keepalives" not in sqlite
+
+
+def test_the_keepalives_reach_libpq(tmp_path, db_url):
+    """A connection made with the production engine's options has them in libpq."""
+    if not db_url.startswith("postgresql"):
+        pytest.skip("PostgreSQL only (FORUM_TEST_DATABASE_URL)")
+    from sqlalchemy import create_engine
+
+    options = load_config(tmp_path, {**PRODUCTION, "FORUM_DATABASE_URL": db_url})
+    engine = create_engine(
+        options["SQLALCHEMY_DATABASE_URI"], **options["SQLALCHEMY_ENGINE_OPTIONS"]
+    )
+    try:
+        with engine.connect() as connection:
+            taken = connection.connection.dbapi_connection.info.get_parameters()
+    finally:
+        engine.dispose()
+    assert taken["keepalives"] == "1"
+    assert (taken["keepalives_idle"], taken["keepalives_interval"]) == ("10", "5")
+    assert (taken["keepalives_count"], taken["tcp_user_timeout"]) == ("3", "30000")
