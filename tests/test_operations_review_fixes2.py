@@ -4,6 +4,7 @@ its fix; each test's name says what now holds."""
 from __future__ import annotations
 
 import logging
+import re
 import runpy
 
 import pytest
@@ -389,3 +390,60 @@ def test_the_keepalives_reach_libpq(tmp_path, db_url):
     assert taken["keepalives"] == "1"
     assert (taken["keepalives_idle"], taken["keepalives_interval"]) == ("10", "5")
     assert (taken["keepalives_count"], taken["tcp_user_timeout"]) == ("3", "30000")
+
+
+# --- 7. every setting documented -------------------------------------------------------------
+
+ROOT = GUNICORN_CONFIG.parent.parent
+
+
+def settings_read() -> set[str]:
+    """The FORUM_* names forum/config.py, the app's logging and deploy/gunicorn.conf.py read."""
+    sources = ("forum/config.py", "forum/__init__.py", "deploy/gunicorn.conf.py")
+    found: set[str] = set()
+    for source in sources:
+        found |= set(re.findall(r"\bFORUM_[A-Z0-9_]*[A-Z0-9]\b", (ROOT / source).read_text()))
+    return found
+
+
+def test_every_setting_is_in_the_readme_configuration_table():
+    readme = (ROOT / "README.md").read_text()
+    section = readme[readme.index("## Configuration") : readme.index("### Production and scale")]
+    documented: set[str] = set()
+    for line in section.splitlines():
+        if line.startswith("| `"):
+            documented |= set(re.findall(r"`(FORUM_[A-Z0-9_]+)`", line.split("|")[1]))
+    assert {"FORUM_ACCESSIBILITY_CONTACT", "FORUM_PROC_NAME"} <= settings_read()
+    assert settings_read() - documented == set()
+
+
+def test_the_example_settings_name_documents_s3_and_where_its_credentials_go():
+    example = (ROOT / "deploy" / "forum.env.example").read_text()
+    commented = dict(
+        line.removeprefix("# ").split("=", 1)
+        for line in example.splitlines()
+        if re.fullmatch(r"# (FORUM|AWS)_[A-Z0-9_]+=.*", line)
+    )
+    for name in (
+        "FORUM_ACCESSIBILITY_CONTACT",
+        "FORUM_PROC_NAME",
+        "FORUM_DOCUMENT_STORAGE",
+        "FORUM_DOCUMENT_DIR",
+        "FORUM_S3_BUCKET",
+        "FORUM_S3_ENDPOINT_URL",
+        "FORUM_S3_REGION",
+        "FORUM_S3_PREFIX",
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+    ):
+        assert name in commented, name
+    assert "ProtectHome=yes" in example and "~/.aws" in example
+    # the example's own lines with its commented ones taken in (the last of a name wins:
+    # object storage) are settings production starts with
+    settings = dict(
+        line.split("=", 1) for line in example.splitlines() if line and not line.startswith("#")
+    )
+    settings.update(commented, FORUM_SECRET_KEY="0123456789abcdef" * 4)
+    config = load_config(ROOT / "instance", settings)
+    assert config["FORUM_DOCUMENT_STORAGE"] == "s3" and config["FORUM_S3_BUCKET"]
+    assert config["FORUM_ACCESSIBILITY_CONTACT"] == "tillganglighet@example.se"
