@@ -380,6 +380,7 @@ def test_the_database_role_and_address_in_the_install_steps_agree():
         ROOT / "instance",
         {"FORUM_ENV": "production", "FORUM_SECRET_KEY": "0123456789abcdef" * 4,
          "FORUM_PROXY_COUNT": "1", "FORUM_BASE_URL": "https://forum.example.se",
+         "FORUM_SMTP_HOST": "smtp.example.se",
          "FORUM_DATABASE_URL": url},
     )  # fmt: skip
     assert config["SQLALCHEMY_DATABASE_URI"] == (
