@@ -212,6 +212,8 @@ def test_a_double_clicked_send_sends_once_without_an_error(world, new_page):
     page.locator("#composer-form [type=submit]").dblclick()
     expect(message(page, "Dubbelklickat", stored=True)).to_have_count(1)
     expect(page.locator("#send-error")).to_be_hidden()
+    # ready for the next message: the second click took the focus to the button and left it
+    expect(page.locator("#body")).to_be_focused()
     # Once the box was typed in again, a Send on it empty is pointed out
     page.fill("#body", "x")
     page.fill("#body", "")
@@ -219,3 +221,20 @@ def test_a_double_clicked_send_sends_once_without_an_error(world, new_page):
     expect(page.locator("#send-error")).to_have_text("Skriv ett meddelande först.")
     page.reload()
     expect(message(page, "Dubbelklickat", stored=True)).to_have_count(1)
+
+
+def test_a_double_tapped_send_leaves_the_focus_in_the_box(world, new_page):
+    """On a phone the second tap left the focus on Send, and the keyboard went away."""
+    page = new_page("sv", phone=True)
+    login(page, world, world.alice_email)
+    open_thread(page, world)
+    send_button = page.locator("#composer-form [type=submit]")
+    page.locator("#body").tap()
+    page.keyboard.type("Dubbeltryckt")
+    send_button.tap()
+    send_button.tap()
+    expect(message(page, "Dubbeltryckt", stored=True)).to_have_count(1)
+    expect(page.locator("#body")).to_be_focused()
+    expect(page.locator("#send-error")).to_be_hidden()
+    page.keyboard.type("Nästa")
+    expect(page.locator("#body")).to_have_value("Nästa")

@@ -3,6 +3,8 @@ message, a refused message, drafts, and the keyboard-only journeys."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from browsing import assert_accessible, login, message, open_thread
 from playwright.sync_api import expect
@@ -401,3 +403,41 @@ def test_access_that_ends_disables_the_composer_and_keeps_the_text(world, new_pa
     expect(failed).to_have_attribute("data-state", "failed")
     expect(failed.locator("[data-slot=body]")).to_have_text("Skrivet precis innan")
     assert_accessible(bob, f"thread after access ended ({lang})")
+
+
+def test_a_draft_meets_what_was_typed_before_the_script_and_both_stay(world, new_page):
+    """On a slow phone the box is there before the script: what was typed into it then was
+    kept and the saved draft silently lost at the next key press."""
+    alice = new_page("sv")
+    login(alice, world, world.alice_email)
+    open_thread(alice, world)
+    alice.fill("#body", "Mitt sparade utkast")
+    key = alice.evaluate(
+        "Object.keys(sessionStorage).find((k) => k.startsWith('dialogforum:draft:'))"
+    )
+    # The thread script is held back on the way, as a slow link does
+    held = []
+    alice.route("**/static/js/thread.js", lambda route: held.append(route))
+    alice.reload(wait_until="commit")
+    alice.wait_for_selector("#body")
+    alice.fill("#body", "Skrivet innan skriptet")
+    assert held
+    for route in held:
+        route.continue_()
+    alice.unroute("**/static/js/thread.js")
+    expect(alice.locator("#connection")).to_have_attribute("data-state", "connected")
+
+    both = "Mitt sparade utkast\n\nSkrivet innan skriptet"
+    expect(alice.locator("#body")).to_have_value(both)
+    note = alice.locator("#draft-note")
+    expect(note).to_be_visible()
+    expect(note).to_have_text("Ditt sparade utkast finns i rutan igen, ovanför det du just skrev.")
+    expect(alice.locator("#body")).to_have_accessible_description(re.compile("Ditt sparade utkast"))
+    expect(alice.locator("#announcer")).to_contain_text("Ditt sparade utkast finns i rutan igen")
+    assert "Skrivet innan skriptet" in alice.evaluate("(k) => sessionStorage.getItem(k)", key)
+    assert_accessible(alice, "a saved draft put back above what was typed (sv)")
+    alice.press("#body", "Enter")
+    expect(message(alice, "Skrivet innan skriptet", stored=True)).to_contain_text(
+        "Mitt sparade utkast"
+    )
+    expect(note).to_be_hidden()

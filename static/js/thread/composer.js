@@ -76,17 +76,39 @@ export function createComposer({ socket, threadId, S, outbox, feedApi, live, typ
       draft = null;
     }
     if (!draft) return;
-    if (!body.value && typeof draft.body === "string") body.value = draft.body;
+    if (typeof draft.body === "string" && draft.body && !body.value.includes(draft.body)) {
+      // Typed in before this script ran (a slow phone), or put back by the browser: both
+      // stay, the saved draft first, and the person is told, or the next key press would
+      // have saved over the draft without a word.
+      const hadText = body.value.trim() !== "";
+      prepend(draft.body);
+      if (hadText) showDraftNote(true);
+    }
     if (!replyInput.value && draft.reply_to && /^\d+$/.test(draft.reply_to)) {
       setReply(Number(draft.reply_to), draft.reply_name || "");
     }
+    saveDraft();
+  }
+  // The note under the box that says its saved draft was put above what was typed there.
+  function showDraftNote(shown) {
+    const note = document.getElementById("draft-note");
+    if (!note || note.hidden === !shown) return;
+    note.hidden = !shown;
+    const described = (body.getAttribute("aria-describedby") || "").split(" ").filter((id) => id && id !== note.id);
+    if (shown) described.push(note.id);
+    body.setAttribute("aria-describedby", described.join(" "));
+    if (shown) say(note.textContent.trim());
+  }
+  // `text` above what the box holds, a blank line between
+  function prepend(text) {
+    body.value = body.value.trim() ? `${text}\n\n${body.value}` : text;
+    fit();
   }
 
   // Put text back into the composer (a refused message the person edits).
   function takeBack(item) {
     if (item) {
-      body.value = body.value.trim() ? `${item.body}\n\n${body.value}` : item.body;
-      fit();
+      prepend(item.body);
       if (item.reply_to && !replyInput.value) setReply(item.reply_to, item.reply_name);
       saveDraft();
     }
@@ -103,7 +125,10 @@ export function createComposer({ socket, threadId, S, outbox, feedApi, live, typ
       if (body.disabled) return;
       const text = body.value;
       if (!text.trim()) {
-        if (Date.now() - sentAt < REPEAT_SUBMIT_MS) return;
+        if (Date.now() - sentAt < REPEAT_SUBMIT_MS) {
+          body.focus(); // the second tap of a double tap took it to the button
+          return;
+        }
         showError(S.empty);
         body.focus();
         return;
@@ -120,6 +145,7 @@ export function createComposer({ socket, threadId, S, outbox, feedApi, live, typ
       body.value = "";
       sentAt = Date.now();
       fit();
+      showDraftNote(false);
       setReply(null);
       saveDraft();
       body.focus();
