@@ -160,6 +160,8 @@ export function timeFormatter() {
 // typing in `busyEl`, so they neither talk over the keystrokes nor queue one line per
 // message: the new messages of a burst become one line, `burst(messages)` (each message
 // {name, text, line}; one alone is read as its own `line`). Urgent ones go at once.
+// Read out in a hidden tab, new messages would be heard by no one: they wait, and the
+// person hears them on coming back, as one line.
 const QUIET_MS = 1000;
 
 export function announcer(region, busyEl, { burst } = {}) {
@@ -179,14 +181,15 @@ export function announcer(region, busyEl, { burst } = {}) {
     timer = null;
     if (typing()) { timer = window.setTimeout(drain, QUIET_MS); return; }
     const lines = waiting.slice(-2);
-    if (messages.length) {
+    if (messages.length && !document.hidden) {
       lines.push(messages.length > 1 && burst ? burst(messages) : messages[messages.length - 1].line);
+      messages = [];
     }
     waiting = [];
-    messages = [];
     lines.forEach(put);
   }
   const later = () => { if (!timer) timer = window.setTimeout(drain, QUIET_MS); };
+  document.addEventListener("visibilitychange", () => { if (!document.hidden && messages.length) later(); });
   function say(text, { urgent = false } = {}) {
     if (urgent) { put(text); return; }
     waiting.push(text);

@@ -155,8 +155,14 @@ function start(root) {
   conn = connectThread({
     socket, threadId, viewerId, S, lastId: feedApi.lastId, cursorAtLoad: root.dataset.cursor,
     on: {
-      joined(ack) {
-        ack.messages.forEach((m) => { feedApi.receive(m); outbox.confirm(m); });
+      joined(ack, { rejoin }) {
+        // What came while the page was away is news as a live message is: read out (a burst
+        // as one line), and behind "Show n new" for a reader who is not at the bottom. The
+        // first join only fills the moment between the page's drawing and its socket.
+        ack.messages.forEach((m) => {
+          feedApi.receive(m, { announce: rejoin, hold: rejoin });
+          outbox.confirm(m);
+        });
         // edited, deleted, hidden, restored, redacted or reacted to while away: the
         // current state of those this page shows (or keeps behind "Show n new"); and one
         // sent just before the page lost its connection whose broadcast never arrived

@@ -7,7 +7,7 @@ import uuid
 from types import SimpleNamespace
 
 import pytest
-from browsing import login
+from browsing import assert_accessible, login
 from playwright.sync_api import expect
 
 pytestmark = pytest.mark.browser
@@ -209,3 +209,135 @@ def test_the_round_page_shows_the_newest_after_a_long_absence(world, new_page):
     expect(recent).to_contain_text(f"Missat {CATCH_UP_LIMIT + 9}.", timeout=20_000)
     expect(recent.locator("li.message")).to_have_count(5)
     expect(recent).not_to_contain_text("Första")
+
+
+# --- what a reconnect brings is told, and the connection's loss and return -----------
+
+# Every line the page ever puts in a live region, with the page's time (before its scripts).
+SAID = """
+window.__said = [];
+new MutationObserver((records) => {
+  for (const r of records) for (const n of r.addedNodes) {
+    const region = n.parentElement && n.parentElement.closest("[aria-live]");
+    if (region && region.id === "announcer") window.__said.push([Date.now(), n.textContent]);
+  }
+}).observe(document, { childList: true, subtree: true });
+"""
+
+
+def said(page, since: float = 0) -> list[str]:
+    return page.evaluate("(t) => window.__said.filter((s) => s[0] >= t).map((s) => s[1])", since)
+
+
+def _thread_with(world, title: str, n: int) -> int:
+    """A new thread in the world's forum with `n` messages of Alice's; returns its id."""
+    from sqlalchemy import select
+
+    from forum.extensions import db
+    from forum.models import Forum
+    from forum.services import forums
+
+    made: dict[str, int] = {}
+
+    def start(users):
+        forum = db.session.scalar(select(Forum).where(Forum.slug == world.forum_slug))
+        thread = forums.start_thread(users[world.official_email], forum, title, [3], "Början")
+        for i in range(n):
+            text = f"Rad {i} " + "ord " * 20
+            forums.send_message(users[world.alice_email], thread.id, text, f"{title}-{i}")
+        made["thread"] = thread.id
+
+    _write_while_away(world, start)
+    return made["thread"]
+
+
+def _write(world, thread_id: int, texts: list[str]) -> list[int]:
+    """Alice's messages, written while the page is away (no broadcast reaches it)."""
+    from forum.services import forums
+
+    ids: list[int] = []
+
+    def away(users):
+        for text in texts:
+            message, _ = forums.send_message(
+                users[world.alice_email], thread_id, text, uuid.uuid4().hex
+            )
+            ids.append(message.id)
+
+    _write_while_away(world, away)
+    return ids
+
+
+def test_what_a_reconnect_brings_is_read_out_and_waits_for_a_reader_above(world, new_page):
+    """The messages a rejoin caught up came in silently: not read out, and for a reader
+    scrolled up, below them with nothing saying so."""
+    thread_id = _thread_with(world, "Ikapp", 30)
+    bob = new_page("sv")
+    bob.add_init_script(SAID)
+    login(bob, world, world.bob_email)
+    bob.goto(f"{world.url}/threads/{thread_id}")
+    expect(bob.locator("#connection")).to_have_attribute("data-state", "connected")
+    feed = bob.locator("#feed")
+    # Bob reads further up
+    feed.evaluate("(f) => { f.scrollTop = 0; }")
+    bob.context.set_offline(True)
+    expect(bob.locator("#connection")).to_have_attribute("data-state", "reconnecting")
+    first, _, last = _write(world, thread_id, ["Ett", "Två", "Tre"])
+    bob.context.set_offline(False)
+    expect(bob.locator("#connection")).to_have_attribute("data-state", "connected")
+
+    # One line for the three, and they wait behind "Show 3 new" instead of coming unseen
+    show_new = bob.locator("#show-new")
+    expect(show_new).to_have_text("Visa 3 nya meddelanden")
+    expect(bob.locator("#announcer")).to_contain_text(
+        "3 nya meddelanden; det senaste från Alice Andersson: Tre"
+    )
+    expect(bob.locator(f"#m{first}")).to_have_count(0)
+    assert feed.evaluate("(f) => f.scrollTop") == 0  # nothing moved under the reader
+    assert_accessible(bob, "thread with caught-up messages waiting (sv)")
+    show_new.click()
+    expect(bob.locator(f"#m{first}")).to_be_focused()
+    expect(bob.locator(f"#m{last}")).to_be_visible()
+    expect(show_new).to_be_hidden()
+
+    # At the bottom they come straight in, read out as a live one is
+    bob.context.set_offline(True)
+    expect(bob.locator("#connection")).to_have_attribute("data-state", "reconnecting")
+    (alone,) = _write(world, thread_id, ["Fyra"])
+    bob.context.set_offline(False)
+    expect(bob.locator(f"#m{alone}")).to_be_visible()
+    expect(bob.locator("#announcer")).to_contain_text("Nytt meddelande från Alice Andersson: Fyra")
+    expect(show_new).to_be_hidden()
+    lines = said(bob)
+    assert sum("Fyra" in line for line in lines) == 1, lines
+
+
+def test_what_came_while_the_tab_was_hidden_is_one_line_on_coming_back(
+    world, new_page, alice_socket
+):
+    """Read out while the tab was hidden, new messages reached no one."""
+    thread_id = _thread_with(world, "Dold flik", 0)
+    bob = new_page("en")
+    bob.add_init_script(SAID)
+    login(bob, world, world.bob_email)
+    bob.goto(f"{world.url}/threads/{thread_id}")
+    expect(bob.locator("#connection")).to_have_attribute("data-state", "connected")
+    visibility = """(hidden) => {
+      Object.defineProperty(document, "hidden", { value: hidden, configurable: true });
+      Object.defineProperty(document, "visibilityState", {
+        value: hidden ? "hidden" : "visible", configurable: true });
+      document.dispatchEvent(new Event("visibilitychange"));
+    }"""
+    bob.evaluate(visibility, True)
+    first = _send(alice_socket, thread_id, "Medan fliken var dold")
+    last = _send(alice_socket, thread_id, "Och en till")
+    expect(bob.locator(f"#m{first}")).to_be_attached()
+    expect(bob.locator(f"#m{last}")).to_be_attached()
+    bob.wait_for_timeout(1500)  # past the announcer's second of quiet
+    assert said(bob) == []
+    back = bob.evaluate("Date.now()")
+    bob.evaluate(visibility, False)
+    expect(bob.locator("#announcer p")).to_have_text(
+        "2 new messages; the latest from Alice Andersson: Och en till"
+    )
+    assert said(bob, back) == ["2 new messages; the latest from Alice Andersson: Och en till"]

@@ -6,6 +6,7 @@ export function connectThread({ socket, threadId, viewerId, S, lastId, cursorAtL
   let ended = false;
   let revoked = false;
   let joined = false;
+  let caughtUp = false; // the first join's catch-up is done: later ones bring what was missed
 
   function show(state) {
     el.hidden = false;
@@ -55,7 +56,8 @@ export function connectThread({ socket, threadId, viewerId, S, lastId, cursorAtL
       joined = true;
       show(ended ? "ended" : "connected"); // a visitor's socket now: it reads, never sends
       if (ack.cursor) cursor = ack.cursor;
-      on.joined(ack);
+      on.joined(ack, { rejoin: caughtUp });
+      if (!ack.has_more) caughtUp = true;
       if (ack.has_more && socket.connected) {
         const got = ack.messages.length ? ack.messages[ack.messages.length - 1].id : since;
         join(Math.max(got, since));

@@ -71,29 +71,38 @@ export function createFeed({ socket, threadId, viewerId, ctx, S, say, isJoined }
     const empty = document.getElementById("empty");
     if (empty) empty.remove();
     if (stick || m.author.id === viewerId) toBottom();
-    if (announce && m.author.id !== viewerId) {
-      const text = li.querySelector("[data-slot=body]").textContent.trim().slice(0, 140);
-      const name = m.author.display_name;
-      say.message({ name, text, line: `${format(S.newMessage, { name })}: ${text}` });
-    }
+    if (announce) tell(m, li);
     updateNewestLink();
     scheduleRead();
     return true;
   }
 
+  // Read out a new message of someone else's (`li`, its rendering): one still to be read,
+  // not one hidden or deleted before it reached the page.
+  function tell(m, li) {
+    if (m.author.id === viewerId || m.state !== "visible") return;
+    const text = li.querySelector("[data-slot=body]").textContent.trim().slice(0, 140);
+    const name = m.author.display_name;
+    say.message({ name, text, line: `${format(S.newMessage, { name })}: ${text}` });
+  }
+
   // A message from the server while paused waits behind the "Show n new" button; a newer
   // state of one waiting there (edited, hidden, deleted) replaces the waiting copy, so that
-  // "Show n new" shows it as it is now, not as it was sent.
-  function receive(m, { announce = false } = {}) {
+  // "Show n new" shows it as it is now, not as it was sent. With `hold` (what a reconnect
+  // caught up) it waits there too when the reader is not at the bottom, where it would
+  // come unseen, below them; and while any wait, the next ones wait behind them, in order.
+  function receive(m, { announce = false, hold = false } = {}) {
     if (m.thread_id !== threadId) return;
     const waiting = queued.findIndex((q) => q.id === m.id);
     if (waiting >= 0) {
       if (!olderThan(m, queued[waiting].changed_at)) queued[waiting] = m;
       return;
     }
-    if (paused && m.author.id !== viewerId && !document.getElementById(`m${m.id}`)) {
+    const wait = paused || queued.length > 0 || (hold && !nearBottom());
+    if (wait && m.author.id !== viewerId && !document.getElementById(`m${m.id}`)) {
       queued.push(m);
       updateShowNew();
+      if (announce && !paused) tell(m, renderMessage(template, m, ctx));
       return;
     }
     upsert(m, { announce });
@@ -183,8 +192,16 @@ export function createFeed({ socket, threadId, viewerId, ctx, S, say, isJoined }
     if (s === feed) return feed.scrollTop < 40;
     return feed.getBoundingClientRect().top > -40;
   };
-  feed.addEventListener("scroll", () => { if (nearTop()) loadOlder(); });
-  window.addEventListener("scroll", () => { if (scroller() !== feed && nearTop()) loadOlder(); }, { passive: true });
+  // Not paused, the reader who scrolls down to the end finds there what waited for them.
+  const showAtBottom = () => { if (!paused && queued.length && nearBottom()) flush(); };
+  feed.addEventListener("scroll", () => {
+    if (nearTop()) loadOlder();
+    showAtBottom();
+  });
+  window.addEventListener("scroll", () => {
+    if (scroller() !== feed && nearTop()) loadOlder();
+    showAtBottom();
+  }, { passive: true });
 
   // Open at the first unread message, else at the newest.
   function openAtStart() {
