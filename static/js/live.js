@@ -3,6 +3,14 @@ import { io } from "../vendor/socket.io.esm.min.js";
 
 export const socket = io({ transports: ["websocket", "polling"] });
 
+// The network is back: connect now, not when socket.io's backoff next tries (up to 5 s
+// later). While its reconnection timer is pending connect() alone waits for that timer,
+// so the wait is ended first (disconnect() drops the timer; nothing was connected, so no
+// "disconnect" is told). A socket the server ended (inactive) stays ended.
+window.addEventListener("online", () => {
+  if (socket.active && !socket.connected) socket.disconnect().connect();
+});
+
 // Ids for idempotent sends: crypto.randomUUID needs a secure context; fall back.
 export function newClientId() {
   if (window.crypto && typeof window.crypto.randomUUID === "function") {

@@ -153,7 +153,7 @@ function start(root) {
   });
 
   conn = connectThread({
-    socket, threadId, viewerId, S, lastId: feedApi.lastId, cursorAtLoad: root.dataset.cursor,
+    socket, threadId, viewerId, S, say, lastId: feedApi.lastId, cursorAtLoad: root.dataset.cursor,
     on: {
       joined(ack, { rejoin }) {
         // What came while the page was away is news as a live message is: read out (a burst

@@ -341,3 +341,55 @@ def test_what_came_while_the_tab_was_hidden_is_one_line_on_coming_back(
         "2 new messages; the latest from Alice Andersson: Och en till"
     )
     assert said(bob, back) == ["2 new messages; the latest from Alice Andersson: Och en till"]
+
+
+def test_a_lost_connection_is_read_out_and_so_is_its_return_but_not_a_blip(world, new_page):
+    """The connection state only changed its text: a screen reader heard nothing of it."""
+    bob = new_page("sv")
+    bob.add_init_script(SAID)
+    bob.clock.install()  # the 4 seconds before a loss is said pass at the test's word
+    login(bob, world, world.bob_email)
+    bob.goto(f"{world.url}/threads/{world.thread_id}")
+    expect(bob.locator("#connection")).to_have_attribute("data-state", "connected")
+    lost, back = "Anslutningen bröts, ansluter igen …", "Anslutningen är tillbaka."
+
+    # A blip: closed and back at once (the browser says it is online again) is not said
+    start = bob.evaluate("Date.now()")
+    bob.evaluate(
+        """() => import("/static/js/live.js").then(({ socket }) => {
+          socket.io.engine.close();
+          window.dispatchEvent(new Event("online"));
+        })"""
+    )
+    expect(bob.locator("#connection")).to_have_attribute("data-state", "connected")
+    bob.clock.fast_forward(10_000)
+    bob.clock.fast_forward(2_000)  # and the announcer's second
+    assert said(bob, start) == []
+
+    # Down for longer: said after a while, and its return too
+    bob.context.set_offline(True)
+    expect(bob.locator("#connection")).to_have_attribute("data-state", "reconnecting")
+    assert said(bob, start) == []
+    bob.clock.fast_forward(5_000)
+    expect(bob.locator("#announcer")).to_contain_text(lost)
+    bob.context.set_offline(False)
+    expect(bob.locator("#connection")).to_have_attribute("data-state", "connected")
+    expect(bob.locator("#announcer")).to_contain_text(back)
+    assert said(bob, start) == [lost, back]
+
+
+def test_the_network_back_connects_at_once(world, new_page):
+    """socket.io waits out its backoff (up to 5 s) before it tries again; the browser's
+    `online` is the moment to try."""
+    bob = new_page("sv")
+    bob.clock.install()
+    login(bob, world, world.bob_email)
+    bob.goto(f"{world.url}/threads/{world.thread_id}")
+    expect(bob.locator("#connection")).to_have_attribute("data-state", "connected")
+    bob.context.set_offline(True)
+    expect(bob.locator("#connection")).to_have_attribute("data-state", "reconnecting")
+    # time stands still in the page: socket.io's next try never comes by itself
+    bob.clock.pause_at(bob.evaluate("Date.now()") + 1000)
+    bob.context.set_offline(False)
+    expect(bob.locator("#connection")).to_have_attribute("data-state", "connected", timeout=10_000)
+    bob.clock.resume()

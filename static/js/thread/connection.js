@@ -1,12 +1,19 @@
 // The thread's connection: joins the room (catching up by id and change cursor
 // after a reconnect), shows the connection state, and reports the server's thread
 // events (updated, revoked) to whoever listens.
-export function connectThread({ socket, threadId, viewerId, S, lastId, cursorAtLoad, on }) {
+
+// A connection down this long is said in the live region (and its return then too); a
+// shorter loss only shows, so that a flapping link does not keep talking.
+const LOSS_SAID_AFTER_MS = 4000;
+
+export function connectThread({ socket, threadId, viewerId, S, say, lastId, cursorAtLoad, on }) {
   const el = document.getElementById("connection");
   let ended = false;
   let revoked = false;
   let joined = false;
   let caughtUp = false; // the first join's catch-up is done: later ones bring what was missed
+  let lossTimer = 0;
+  let lossSaid = false;
 
   function show(state) {
     el.hidden = false;
@@ -15,6 +22,21 @@ export function connectThread({ socket, threadId, viewerId, S, lastId, cursorAtL
       : state === "ended" ? S.ended
       : state === "revoked" ? S.revoked
       : S.reconnecting;
+    if (state === "reconnecting") {
+      // only a page that was live loses its connection; one still opening has none yet
+      if (!lossTimer && !lossSaid && caughtUp) {
+        lossTimer = window.setTimeout(() => {
+          lossTimer = 0;
+          lossSaid = true;
+          say(S.reconnecting);
+        }, LOSS_SAID_AFTER_MS);
+      }
+      return;
+    }
+    window.clearTimeout(lossTimer);
+    lossTimer = 0;
+    if (state === "connected" && lossSaid) say(S.connectionBack);
+    lossSaid = false; // ended and revoked say so themselves
   }
 
   // Catch-up: the messages above the newest this page has, and (from `cursor`, the
