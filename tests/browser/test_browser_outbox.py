@@ -22,6 +22,17 @@ new MutationObserver((records) => {
 """
 
 
+# Every line put in the page's live region.
+SAID = """
+window.__said = [];
+new MutationObserver((records) => {
+  for (const r of records) for (const n of r.addedNodes) {
+    if (n.parentElement && n.parentElement.id === "announcer") window.__said.push(n.textContent);
+  }
+}).observe(document, { childList: true, subtree: true });
+"""
+
+
 def outbox_storage(page) -> dict[str, str]:
     return page.evaluate(
         """Object.fromEntries(Object.keys(sessionStorage)
@@ -441,3 +452,25 @@ def test_a_draft_meets_what_was_typed_before_the_script_and_both_stay(world, new
         "Mitt sparade utkast"
     )
     expect(note).to_be_hidden()
+
+
+def test_waiting_for_the_connection_is_said_once_an_outage(world, new_page):
+    """Said again for every message sent while offline: three sent, three times."""
+    alice = new_page("en")
+    alice.add_init_script(SAID)
+    login(alice, world, world.alice_email)
+    open_thread(alice, world)
+    waiting = "Waiting for the connection; it will be sent when the connection is back."
+    for outage in range(2):
+        go_offline(alice)
+        for n in range(3):
+            alice.fill("#body", f"Offline {outage}.{n}")
+            alice.press("#body", "Enter")
+        expect(alice.locator("li.outgoing")).to_have_count(3)
+        alice.wait_for_function(
+            "([line, n]) => window.__said.filter((s) => s === line).length >= n",
+            arg=[waiting, outage + 1],
+        )
+        alice.context.set_offline(False)
+        expect(alice.locator("li.outgoing")).to_have_count(0)
+        assert alice.evaluate("window.__said").count(waiting) == outage + 1

@@ -24,6 +24,7 @@ export function createOutbox({ socket, threadId, viewerId, feedApi, S, say, canS
   let ended = false; // the session ended: nothing is sent or kept any more
   let closed = ""; // why nothing can be sent here any more (access ended), once it is so
   let waitTimer = 0; // slow mode or the message rate said wait: the next try is then
+  let queuedSaid = false; // "waiting for the connection" is said once while it is down
 
   function save() {
     if (ended) return;
@@ -142,7 +143,10 @@ export function createOutbox({ socket, threadId, viewerId, feedApi, S, say, canS
     save();
     draw(item);
     feedApi.toBottom();
-    if (!canSend()) say(S.queued);
+    if (!canSend() && !queuedSaid) {
+      queuedSaid = true; // each row says it too
+      say(S.queued);
+    }
     pump();
   }
 
@@ -157,6 +161,7 @@ export function createOutbox({ socket, threadId, viewerId, feedApi, S, say, canS
   // After a (re)join: whatever was in flight on the old connection is sent again.
   function resendAll() {
     inFlight = null;
+    queuedSaid = false;
     items.forEach((item) => { attempts.delete(item.client_id); draw(item); });
     pump();
   }
