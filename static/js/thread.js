@@ -51,6 +51,7 @@ function start(root) {
     socket, threadId, viewerId, feedApi, S, say, canSend: live,
     onEdit: (item) => composer && composer.takeBack(item),
     onMuted: (until) => applyMute(until),
+    onDead: () => conn && conn.drop(),
   });
   const typed = showPresence({ socket, threadId, S });
   composer = createComposer({ socket, threadId, S, outbox, feedApi, live, typed, say });

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from browsing import assert_accessible, login, message, open_thread
+from browsing import assert_accessible, login, message, open_thread, send
 from playwright.sync_api import expect
 
 pytestmark = pytest.mark.browser
@@ -30,6 +30,17 @@ new MutationObserver((records) => {
     if (n.parentElement && n.parentElement.id === "announcer") window.__said.push(n.textContent);
   }
 }).observe(document, { childList: true, subtree: true });
+"""
+# Every connection state the page shows, in order, a repeat once.
+STATES = """
+window.__states = [];
+new MutationObserver(() => {
+  const el = document.getElementById("connection");
+  const state = el && el.dataset.state;
+  if (state && state !== "offline" && window.__states[window.__states.length - 1] !== state) {
+    window.__states.push(state);
+  }
+}).observe(document, { attributes: true, attributeFilter: ["data-state"], subtree: true });
 """
 
 
@@ -474,3 +485,60 @@ def test_waiting_for_the_connection_is_said_once_an_outage(world, new_page):
         alice.context.set_offline(False)
         expect(alice.locator("li.outgoing")).to_have_count(0)
         assert alice.evaluate("window.__said").count(waiting) == outage + 1
+
+
+def test_a_dead_link_that_never_closed_is_left_after_two_unanswered_sends(world, new_page):
+    """With the packets lost and no close, the page said "Live" for some 45 s and sent the
+    message again and again into the same dead socket. One unanswered send alone may be a
+    slow link: the page keeps its connection then."""
+    alice = new_page("sv")
+    alice.clock.install()  # the send timeouts (10 s each) pass at the test's word
+    alice.add_init_script(STATES)
+    sockets = []
+    state = {"lose_sends": 0, "dead_below": 0}  # connections numbered below it are dead
+
+    def route(ws):
+        number = len(sockets)
+        sockets.append(ws)
+        server = ws.connect_to_server()
+
+        def up(frame):
+            if number < state["dead_below"]:
+                return  # the tunnel: nothing gets through, nothing closes
+            if '"message:send"' in str(frame) and state["lose_sends"]:
+                state["lose_sends"] -= 1
+                return
+            server.send(frame)
+
+        ws.on_message(up)
+        server.on_message(lambda frame: None if number < state["dead_below"] else ws.send(frame))
+
+    alice.route_web_socket(re.compile(r"/socket\.io/"), route)
+    login(alice, world, world.alice_email)
+    open_thread(alice, world)
+    connections = len(sockets)
+
+    # One send lost: tried again on the same connection, which stays
+    state["lose_sends"] = 1
+    send(alice, "En gång förlorad")
+    expect(alice.locator("li.outgoing")).to_have_count(1)
+    alice.clock.fast_forward(10_000)
+    expect(message(alice, "En gång förlorad", stored=True)).to_have_count(1)
+    expect(alice.locator("li.outgoing")).to_have_count(0)
+    assert len(sockets) == connections
+    assert alice.evaluate("window.__states") == ["connected"]
+
+    # The link dies: two unanswered sends, then not live any more, and a new connection
+    state["dead_below"] = len(sockets)
+    send(alice, "Skickat i tunneln")
+    expect(alice.locator("li.outgoing")).to_have_count(1)
+    alice.clock.fast_forward(10_000)
+    expect(alice.locator("li.outgoing [data-slot=status]")).to_have_text("Skickar …")
+    assert alice.evaluate("window.__states") == ["connected"]
+    alice.clock.fast_forward(10_000)
+    expect(message(alice, "Skickat i tunneln", stored=True)).to_have_count(1)
+    expect(alice.locator("li.outgoing")).to_have_count(0)
+    assert alice.evaluate("window.__states") == ["connected", "reconnecting", "connected"]
+    assert len(sockets) == connections + 1
+    alice.reload()
+    expect(message(alice, "Skickat i tunneln", stored=True)).to_have_count(1)

@@ -154,5 +154,8 @@ export function connectThread({ socket, threadId, viewerId, S, say, lastId, curs
     rejoin: () => { if (joined && socket.connected && !ended && !revoked) join(); },
     joined: () => joined,
     revoked: () => revoked,
+    // The link is dead though nothing closed it (sends go unanswered): close it, so that
+    // the page shows it and socket.io connects again (the outbox resends after the join).
+    drop: () => { if (socket.connected && socket.io.engine) socket.io.engine.close(); },
   };
 }

@@ -8,6 +8,10 @@ import { slot } from "../message.js";
 import { keptKey } from "../tab-storage.js";
 
 const SEND_TIMEOUT = 10000;
+// Sends gone unanswered one after the other on a connection that says it is up: the link
+// is dead though nothing closed it (a phone in a tunnel), and would say "live" until
+// socket.io's own ping gives up (45 s). One alone may be a slow link; two close it.
+const DEAD_AFTER_TIMEOUTS = 2;
 
 // Per person and thread: on a shared computer the next person to log in in this tab
 // never sees, let alone sends, what the previous one left unsent (logout also clears it).
@@ -15,7 +19,7 @@ function storageKey(viewerId, threadId) {
   return keptKey("outbox", viewerId, threadId);
 }
 
-export function createOutbox({ socket, threadId, viewerId, feedApi, S, say, canSend, onEdit, onMuted }) {
+export function createOutbox({ socket, threadId, viewerId, feedApi, S, say, canSend, onEdit, onMuted, onDead }) {
   const feed = feedApi.feed;
   const template = document.getElementById("outgoing-template");
   const items = new Map(); // client_id -> {client_id, body, reply_to, reply_name, state, error}
@@ -24,6 +28,7 @@ export function createOutbox({ socket, threadId, viewerId, feedApi, S, say, canS
   let ended = false; // the session ended: nothing is sent or kept any more
   let closed = ""; // why nothing can be sent here any more (access ended), once it is so
   let waitTimer = 0; // slow mode or the message rate said wait: the next try is then
+  let unanswered = 0; // sends timed out in a row on this connection
   let queuedSaid = false; // "waiting for the connection" is said once while it is down
 
   function save() {
@@ -105,10 +110,16 @@ export function createOutbox({ socket, threadId, viewerId, feedApi, S, say, canS
     attempts.set(item.client_id, n);
     inFlight = item.client_id;
     socket.timeout(SEND_TIMEOUT).emit("message:send", payload(item), (err, ack) => {
+      if (ack) unanswered = 0; // the link carries answers
       if (attempts.get(item.client_id) !== n) return; // dropped, or a newer attempt owns it
       inFlight = null;
       if (err || !ack) {
         // No answer: stays "sending" and is tried again (now if connected, else on reconnect).
+        if (err && socket.connected && ++unanswered >= DEAD_AFTER_TIMEOUTS && onDead) {
+          unanswered = 0;
+          onDead(); // the page shows it is not live, connects again and resends after the join
+          return;
+        }
         pump();
         return;
       }
@@ -161,6 +172,7 @@ export function createOutbox({ socket, threadId, viewerId, feedApi, S, say, canS
   // After a (re)join: whatever was in flight on the old connection is sent again.
   function resendAll() {
     inFlight = null;
+    unanswered = 0;
     queuedSaid = false;
     items.forEach((item) => { attempts.delete(item.client_id); draw(item); });
     pump();
