@@ -26,6 +26,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT / "bench"))
 
+from common import fresh_schema  # noqa: E402
 from fanout import PASSWORD, prepare_database, run_round  # noqa: E402
 from serverproc import ServerProcess, cookie_header  # noqa: E402
 
@@ -46,8 +47,7 @@ def prepare(url: str | None, folder: Path) -> tuple[str, int]:
         }
     )
     with app.app_context(), app.test_request_context():
-        db.drop_all()
-        db.create_all()
+        fresh_schema()
         agreement.seed_agreement()
         sender = accounts.create_user_with_role(
             "sender@bench.se", "Sender", PASSWORD, "official", "Kulturnämnden"
