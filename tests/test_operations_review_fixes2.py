@@ -15,6 +15,7 @@ from consultation_support import english, make_round
 from flask import current_app
 from sqlalchemy import text
 from support import app_settings, create_schema
+from test_config_review_fixes import PRODUCTION
 from test_migrations import database_url, postgres_url  # noqa: F401 - fixtures
 
 from forum import configure_logging, create_app
@@ -27,16 +28,6 @@ from forum.services import documents
 from forum.services.mail import deliver_pending, queue_mail
 from forum.services.storage import DiskStorage, S3Storage
 from forum.web import health
-
-PRODUCTION = {
-    "FORUM_ENV": "production",
-    "FORUM_SECRET_KEY": "k" * 48,
-    "FORUM_DATABASE_URL": "postgresql://forum@db.example/forum",
-    "FORUM_BASE_URL": "https://forum.example.se",
-    "FORUM_PROXY_COUNT": "1",
-    "FORUM_SMTP_HOST": "smtp.example.se",
-}
-
 
 # --- 1. /healthz and the schema's revision --------------------------------------------------
 

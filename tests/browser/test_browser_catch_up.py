@@ -268,15 +268,24 @@ def _write(world, thread_id: int, texts: list[str]) -> list[int]:
     return ids
 
 
+def _bob_listening(world, new_page, lang: str, thread_id: int, clock: bool = False):
+    """Bob logged in, on the thread's page, live, what the page says recorded (SAID); with
+    `clock`, the page's timers on Playwright's clock."""
+    bob = new_page(lang)
+    bob.add_init_script(SAID)
+    if clock:
+        bob.clock.install()
+    login(bob, world, world.bob_email)
+    bob.goto(f"{world.url}/threads/{thread_id}")
+    expect(bob.locator("#connection")).to_have_attribute("data-state", "connected")
+    return bob
+
+
 def test_what_a_reconnect_brings_is_read_out_and_waits_for_a_reader_above(world, new_page):
     """The messages a rejoin caught up came in silently: not read out, and for a reader
     scrolled up, below them with nothing saying so."""
     thread_id = _thread_with(world, "Ikapp", 30)
-    bob = new_page("sv")
-    bob.add_init_script(SAID)
-    login(bob, world, world.bob_email)
-    bob.goto(f"{world.url}/threads/{thread_id}")
-    expect(bob.locator("#connection")).to_have_attribute("data-state", "connected")
+    bob = _bob_listening(world, new_page, "sv", thread_id)
     feed = bob.locator("#feed")
     # Bob reads further up
     feed.evaluate("(f) => { f.scrollTop = 0; }")
@@ -317,11 +326,7 @@ def test_what_came_while_the_tab_was_hidden_is_one_line_on_coming_back(
 ):
     """Read out while the tab was hidden, new messages reached no one."""
     thread_id = _thread_with(world, "Dold flik", 0)
-    bob = new_page("en")
-    bob.add_init_script(SAID)
-    login(bob, world, world.bob_email)
-    bob.goto(f"{world.url}/threads/{thread_id}")
-    expect(bob.locator("#connection")).to_have_attribute("data-state", "connected")
+    bob = _bob_listening(world, new_page, "en", thread_id)
     visibility = """(hidden) => {
       Object.defineProperty(document, "hidden", { value: hidden, configurable: true });
       Object.defineProperty(document, "visibilityState", {
@@ -345,12 +350,8 @@ def test_what_came_while_the_tab_was_hidden_is_one_line_on_coming_back(
 
 def test_a_lost_connection_is_read_out_and_so_is_its_return_but_not_a_blip(world, new_page):
     """The connection state only changed its text: a screen reader heard nothing of it."""
-    bob = new_page("sv")
-    bob.add_init_script(SAID)
-    bob.clock.install()  # the 4 seconds before a loss is said pass at the test's word
-    login(bob, world, world.bob_email)
-    bob.goto(f"{world.url}/threads/{world.thread_id}")
-    expect(bob.locator("#connection")).to_have_attribute("data-state", "connected")
+    # the 4 seconds before a loss is said pass at the test's word
+    bob = _bob_listening(world, new_page, "sv", world.thread_id, clock=True)
     lost, back = "Anslutningen bröts, ansluter igen …", "Anslutningen är tillbaka."
 
     # A blip: closed and back at once (the browser says it is online again) is not said
