@@ -426,7 +426,7 @@ def archive_entries() -> int:
 
 
 def test_an_archive_lists_a_document_missing_from_storage_instead_of_failing(
-    app, make, client, auth, tmp_path
+    app, make, client, auth, tmp_path, caplog
 ):
     store = DiskStorage(tmp_path / "documents")
     app.extensions["forum_storage"] = store
@@ -457,6 +457,10 @@ def test_an_archive_lists_a_document_missing_from_storage_instead_of_failing(
     assert "Borta.pdf" in page and "missing from storage" in page
     assert f'href="{by_name["Borta.pdf"]["path"]}"' not in page
     assert archive_entries() == 1
+    # one warning for the one missing file, naming the document and its key
+    warned = [r.getMessage() for r in caplog.records if "missing from storage" in r.getMessage()]
+    assert len(warned) == 1, warned
+    assert str(lost.id) in warned[0] and lost.storage_key in warned[0]
 
 
 def test_an_archive_that_cannot_be_built_is_not_logged_as_exported(app, make, monkeypatch):

@@ -59,7 +59,6 @@ from ..queries import payloads
 from . import documents
 from .audit import record as audit
 from .mail import queue_mail
-from .storage import no_such_object
 
 log = logging.getLogger(__name__)
 
@@ -502,18 +501,14 @@ def _document_files(record: dict[str, Any]) -> list[tuple[str, Callable[[], byte
 
 def _document_bytes(document: Document, listed: dict[str, Any]) -> bytes | None:
     """The document's bytes; None, and `listed` marked missing, when storage has none for
-    it (deleted, a restore without it): the archive says so rather than failing. Any other
-    failure of the storage (down, refused) fails the export, so present is never missing."""
+    it (deleted, a restore without it; `documents.content` logs it): the archive says so
+    rather than failing. Any other failure of the storage (down, refused) fails the
+    export, so present is never missing."""
     try:
         return documents.content(document)
-    except (FileNotFoundError, NotFound):
-        pass
-    except Exception as err:
-        if not no_such_object(err):
-            raise
-    log.warning("document %s is listed but missing from storage", document.id)
-    listed["missing"] = True
-    return None
+    except NotFound:
+        listed["missing"] = True
+        return None
 
 
 def _write_zip(
