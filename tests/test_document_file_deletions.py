@@ -226,3 +226,28 @@ def test_an_upload_refused_at_the_last_moment_lists_its_file_when_storage_fails(
     with app.test_request_context():
         assert documents.delete_pending_files() == (1, 0)
     assert stored(folder) == set()
+
+
+@pytest.mark.parametrize("listed", [2, 6])
+def test_a_run_asks_the_same_queries_however_many_files_it_deletes(
+    app, make, folder, count_queries, listed
+):
+    """Whether a listed file is still used is one question for the run's keys, not one per
+    key: the job's queries do not grow with the files it deletes."""
+    official, *_ = consultation_people(make)
+    round_ = make_round(app, make, official, "draft")
+    use(app, Refusing(folder))  # the removals' own deletes fail: the files stay listed
+    with app.test_request_context():
+        for n in range(listed):
+            document = documents.add_round_document(official, round_.id, f"fel{n}.pdf", LETTER)
+            documents.remove_document(official, document.id)
+    keys = pending()
+    assert len(keys) == listed and set(keys) <= stored(folder)
+
+    use(app, DiskStorage(folder))
+    with app.test_request_context(), count_queries() as counter:
+        assert documents.delete_pending_files() == (listed, 0)
+    assert pending() == [] and not set(keys) & stored(folder)
+    selects = [s for s in counter.statements if s.lstrip().upper().startswith("SELECT")]
+    # the listing, the documents with those keys, their round
+    assert len(selects) <= 3, selects

@@ -476,17 +476,20 @@ def _delete_now(keys: list[str]) -> None:
         current_app.logger.exception("could not delete the stored files %s now", keys)
 
 
-def _still_used(key: str) -> bool:
-    """Whether a document that is not withdrawn (live, kept on the record, or held by a
-    submitted version) has the key as its file or its preview."""
+def _still_used(keys: Collection[str]) -> set[str]:
+    """Those of `keys` that a document not withdrawn (live, kept on the record, or held by
+    a submitted version) has as its file or its preview: one query for all the keys."""
+    if not keys:
+        return set()
     users = db.session.scalars(
-        select(Document).where(or_(Document.storage_key == key, Document.preview_key == key))
+        select(Document).where(or_(Document.storage_key.in_(keys), Document.preview_key.in_(keys)))
     ).all()
+    used: set[str] = set()
     for document in users:
         round_ = db.session.get(ConsultationRound, document.round_id)
         if round_ is None or not _withdrawn(document, round_):
-            return True
-    return False
+            used.update(k for k in (document.storage_key, document.preview_key) if k and k in keys)
+    return used
 
 
 def delete_pending_files(
@@ -502,11 +505,12 @@ def delete_pending_files(
     if keys is not None:
         query = query.where(FileDeletion.storage_key.in_(keys))
     rows = [(row.id, row.storage_key) for row in db.session.scalars(query)]
+    used = _still_used({key for _id, key in rows})
     done: list[int] = []
     failed: list[int] = []
     deleted = 0
     for row_id, key in rows:
-        if _still_used(key):
+        if key in used:
             current_app.logger.error(
                 "the stored file %s is listed for deletion but a document uses it: kept", key
             )
