@@ -591,6 +591,9 @@ def register_template_helpers(app: Flask) -> None:
     app.jinja_env.globals["fragment"] = fragment
     app.jinja_env.filters["decimal"] = formatting.decimal
     app.jinja_env.filters["percent"] = formatting.percent
+    from .text import lang_attribute
+
+    app.jinja_env.filters["lang_attr"] = lang_attribute
 
     @app.context_processor
     def inject() -> dict[str, Any]:

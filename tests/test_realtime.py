@@ -212,6 +212,7 @@ def test_reply_carries_the_quote(make, socket_for):
         "id": question.id,
         "author_name": "Alice Ask",
         "excerpt": "Vad tycker ni?",
+        "lang": "sv",
         "state": "visible",
     }
 

@@ -31,7 +31,7 @@ from ..models import (
     User,
 )
 from ..models.base import utcnow
-from ..text import excerpt
+from ..text import content_language, excerpt
 
 
 def _organisation_names() -> Any:
@@ -230,6 +230,11 @@ def message_dict(row: MessageRow, organisations: dict[int, str]) -> dict[str, An
             "id": reply_id,
             "author_name": reply_author_name,
             "excerpt": excerpt(reply_html, 160) if reply_state == MessageState.visible else None,
+            "lang": (
+                content_language(reply_html, html=True)
+                if reply_state == MessageState.visible
+                else None
+            ),
             "state": reply_state.value,
         }
     item: dict[str, Any] = {
@@ -238,6 +243,8 @@ def message_dict(row: MessageRow, organisations: dict[int, str]) -> dict[str, An
         "author": _author(author_id, author_name, author_handle, organisations),
         "html": html if visible else "",
         "body": body if visible else "",
+        # the language it is written in (forum.text.content_language), for its `lang`
+        "lang": content_language(body) if visible else None,
         "created_at": iso_utc(created_at),
         "edited_at": iso_utc(edited_at),
         "reply_to": reply_to_id,

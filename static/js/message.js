@@ -49,11 +49,14 @@ export function fillMessage(li, m, ctx) {
   if (m.reply_quote) {
     slot(li, "quote-link").href = `#m${m.reply_quote.id}`;
     slot(li, "quote-author").textContent = m.reply_quote.author_name;
-    slot(li, "quote-text").textContent = m.reply_quote.excerpt ?? ctx.notShown;
+    const quoteTextEl = slot(li, "quote-text");
+    quoteTextEl.textContent = m.reply_quote.excerpt ?? ctx.notShown;
+    setLang(quoteTextEl, m.reply_quote.excerpt == null ? null : m.reply_quote.lang);
   }
   const bodyEl = slot(li, "body");
   // m.html was sanitised once, on the server, by forum/text.py.
   bodyEl.innerHTML = m.html;
+  setLang(bodyEl, m.lang);
   bodyEl.hidden = m.state !== "visible";
   slot(li, "deleted").hidden = m.state !== "deleted";
   slot(li, "hidden").hidden = m.state !== "hidden";
@@ -103,8 +106,17 @@ export function refreshQuotes(root, m, ctx) {
   root.querySelectorAll(`a[data-slot="quote-link"][href="#m${m.id}"]`).forEach((link) => {
     const quote = link.closest('[data-slot="quote"]');
     const el = quote && quote.querySelector('[data-slot="quote-text"]');
-    if (el) el.textContent = text ?? ctx.notShown;
+    if (!el) return;
+    el.textContent = text ?? ctx.notShown;
+    setLang(el, text == null ? null : m.lang);
   });
+}
+
+// The language a person's text is written in (the payload's `lang`, "sv" or "en"), on its
+// element, so a screen reader reads it in that language; none: the page's.
+function setLang(el, lang) {
+  if (lang) el.lang = lang;
+  else el.removeAttribute("lang");
 }
 
 // The words for one person and for two (the script puts in n) with `emoji`: on the page's

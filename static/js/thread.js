@@ -115,7 +115,11 @@ function start(root) {
       slowMode.hidden = !seconds;
       slowMode.textContent = seconds ? format(S.slowMode, { n: seconds }) : "";
     }
-    if (thread.title) document.getElementById("thread-title").textContent = thread.title;
+    if (thread.title) {
+      const title = document.getElementById("thread-title");
+      title.textContent = thread.title;
+      title.removeAttribute("lang"); // the page's language: the new title's is not known here
+    }
     const forumLink = document.getElementById("thread-forum");
     if (thread.forum && forumLink && forumLink.textContent !== thread.forum.title) {
       forumLink.textContent = thread.forum.title;
