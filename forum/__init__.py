@@ -37,7 +37,7 @@ ROOT = Path(__file__).resolve().parent.parent
 CONTENT_SECURITY_POLICY = "; ".join(
     [
         "default-src 'self'",
-        "script-src 'self'",
+        "script-src 'self'",  # and the import map's hash (content_security_policy)
         "style-src 'self'",
         "img-src 'self' data:",
         "connect-src 'self'",
@@ -48,6 +48,17 @@ CONTENT_SECURITY_POLICY = "; ".join(
         "frame-ancestors 'none'",
     ]
 )
+
+
+def content_security_policy() -> str:
+    """CONTENT_SECURITY_POLICY with base.html's import map allowed by its hash (the one inline
+    script: forum/web/static_files.py); as it is outside a request (Socket.IO's responses)."""
+    from .web.static_files import script_source
+
+    source = script_source()
+    if source is None:
+        return CONTENT_SECURITY_POLICY
+    return CONTENT_SECURITY_POLICY.replace("script-src 'self'", f"script-src 'self' {source}", 1)
 
 
 class IdConverter(IntegerConverter):
@@ -99,6 +110,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     configure_logging(app.config)
     register_extensions(app)
     register_blueprints(app)
+    register_static_files(app)
     register_error_handlers(app)
     register_security_headers(app)
     register_template_helpers(app)
@@ -242,6 +254,14 @@ def register_blueprints(app: Flask) -> None:
 
     app.register_blueprint(documents.bp)
     app.register_blueprint(notification_settings.bp)
+
+
+def register_static_files(app: Flask) -> None:
+    """Static addresses with their content's version (`?v=`), cached a year when current."""
+    from .web import static_files
+
+    static_files.register(app)
+    app.jinja_env.globals["import_map"] = static_files.import_map_element
 
 
 def wants_json() -> bool:
@@ -488,7 +508,7 @@ def _path_exists(methods: Any) -> bool:
 def security_headers(app: Flask) -> list[tuple[str, str]]:
     """The headers every response carries, pages and Socket.IO alike."""
     headers = [
-        ("Content-Security-Policy", CONTENT_SECURITY_POLICY),
+        ("Content-Security-Policy", content_security_policy()),
         ("X-Content-Type-Options", "nosniff"),
         ("X-Frame-Options", "DENY"),
         ("Referrer-Policy", "strict-origin-when-cross-origin"),

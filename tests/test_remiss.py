@@ -7,6 +7,7 @@ import re
 import threading
 import zipfile
 from datetime import UTC, datetime, timedelta
+from urllib.parse import urlsplit
 
 import pytest
 from botocore.exceptions import ClientError
@@ -821,7 +822,7 @@ def test_the_demo_has_a_round_document_and_a_response_letter(app, client):
     assert client.get(f"/documents/{letter.id}/{letter.filename}").status_code == 200
 
 
-def test_compilation_as_pdf(app, client, make, people):
+def test_compilation_as_pdf(app, client, make, people, monkeypatch):
     from forum.web import pdf
 
     if not pdf.available():  # WeasyPrint missing, or its Pango libraries
@@ -833,8 +834,15 @@ def test_compilation_as_pdf(app, client, make, people):
         service.close_round(official, round_.id)
     page = text(client.get(f"/consultations/{round_.id}/compilation"))
     assert f'href="/consultations/{round_.id}/compilation.pdf"' in page
+    fetched = []
+    static_only = pdf._static_only
+    monkeypatch.setattr(pdf, "_static_only", lambda url: fetched.append(url) or static_only(url))
     got = client.get(f"/consultations/{round_.id}/compilation.pdf")
     assert got.status_code == 200 and got.data.startswith(b"%PDF-")
+    # its stylesheets by their versioned addresses (?v=), found as the files they name
+    sheets = {urlsplit(url).path: urlsplit(url).query for url in fetched}
+    assert {"/static/css/site.css", "/static/css/consultation.css"} <= set(sheets)
+    assert all(query.startswith("v=") for query in sheets.values()), fetched
     assert got.headers["Content-Disposition"].startswith("attachment;")
     draft = make_round(app, make, official, "draft")
     assert client.get(f"/consultations/{draft.id}/compilation.pdf").status_code == 404
@@ -845,6 +853,8 @@ def test_pdf_fetches_only_the_apps_static_files(app):
 
     css = pdf._static_only("http://localhost/static/css/consultation.css")
     assert css["mime_type"] == "text/css" and b"@media print" in css["string"]
+    versioned = pdf._static_only("http://localhost/static/css/consultation.css?v=0123456789ab")
+    assert versioned == css
     for url in (
         "http://169.254.169.254/latest/meta-data",
         "file:///etc/passwd",

@@ -9,7 +9,8 @@ only changes with the language. In a template:
 renders the body the first time and remembers its HTML by the call site (the compiled
 template's code for this block), the arguments, and what every body may depend on without
 naming it: the language, the time zone and where the app is mounted (`request.script_root`,
-which `url_for` puts in front of every path). A body reads nothing else: only `_`,
+which `url_for` puts in front of every path), and, where static files are watched (`flask run
+--debug`), how often one changed (its address's `?v=`, forum/web/static_files.py). A body reads nothing else: only `_`,
 `gettext`, `ngettext`, `url_for`, `lang` and exactly the expressions passed as arguments
 (tests/test_page_caches.py checks every template). Never a CSRF token, the user or the request:
 those stay outside, between fragments.
@@ -25,6 +26,7 @@ from markupsafe import Markup, escape
 
 from ..formatting import locale_zone
 from .remembered import Remembered, app_store
+from .static_files import fragment_generation
 
 # What a fragment's body may read besides its arguments (the test holds templates to it).
 ALLOWED_NAMES = frozenset({"_", "gettext", "ngettext", "url_for", "lang"})
@@ -52,7 +54,7 @@ def fragment(
     there, and each request's values are escaped into the remembered HTML in one pass."""
     assert fill is None or all(_FILL_NAME.fullmatch(name) for name in fill), fill
     site = caller._func.__code__  # type: ignore[attr-defined]  # one per block and template
-    full = (site, key, *locale_zone(), request.script_root)
+    full = (site, key, *locale_zone(), request.script_root, fragment_generation())
     cache = remembered()
     html = cache.get(full)
     if html is None:
