@@ -401,10 +401,11 @@ def test_every_deploy_file_the_readme_names_is_shipped():
 # --- 6. static files revalidated, not cached an hour past an upgrade -------------------------
 
 
-def test_nginx_has_static_files_revalidated(tmp_path):
-    """Their addresses carry no version: with `expires 1h` a browser ran the last release's
-    scripts against the upgraded server for up to an hour. Now each use asks (a 304 while
-    unchanged, by ETag or Last-Modified) and gets a changed file at once."""
+def test_nginx_keeps_versioned_static_files_and_revalidates_the_rest(tmp_path):
+    """With `expires 1h` a browser ran the last release's scripts against the upgraded server
+    for up to an hour. A plain address is asked for at each use (a 304 while unchanged, by
+    ETag or Last-Modified) and a changed file comes at once; an address with a version
+    (`?v=`, 12 hex: what the app's pages name) is kept a year, immutable."""
     import socket
 
     import requests
@@ -413,7 +414,9 @@ def test_nginx_has_static_files_revalidated(tmp_path):
     static = re.search(r"location /static/ \{(.*?)\n    \}", site, re.S)
     assert static is not None
     assert "expires" not in static.group(1)
-    assert 'add_header Cache-Control "no-cache";' in static.group(1)
+    assert "add_header Cache-Control $dialogforum_static_cache;" in static.group(1)
+    versions = re.search(r"^map \$arg_v \$dialogforum_static_cache \{.*?^\}", site, re.S | re.M)
+    assert versions is not None  # at the top: the http context
     nginx = shutil.which("nginx") or "/usr/sbin/nginx"
     if not Path(nginx).exists():
         pytest.skip("needs nginx")
@@ -435,6 +438,7 @@ def test_nginx_has_static_files_revalidated(tmp_path):
         + ("user root;\n" if os.geteuid() == 0 else "")
         + f"pid {tmp_path}/nginx.pid;\nerror_log {tmp_path}/error.log;\ndaemon off;\n"
         "events {}\nhttp {\n types { application/javascript js; }\n access_log off;\n"
+        f"{versions.group(0)}\n"
         f"{temp} server {{\n  listen 127.0.0.1:{port};\n  location /static/ {{{body}\n  }}\n }}\n}}\n"
     )
     server = subprocess.Popen(
@@ -463,6 +467,17 @@ def test_nginx_has_static_files_revalidated(tmp_path):
         os.utime(script, (script.stat().st_atime, script.stat().st_mtime + 5))
         upgraded = requests.get(url, headers={"If-None-Match": first.headers["ETag"]}, timeout=5)
         assert upgraded.status_code == 200 and "release = 2" in upgraded.text
+        for query, expected in [
+            ("?v=0123456789ab", "public, max-age=31536000, immutable"),
+            ("?v=0123456789ab&x=1", "public, max-age=31536000, immutable"),
+            ("?x=1", "no-cache"),
+            ("?v=", "no-cache"),
+            ("?v=0123456789abc", "no-cache"),  # not a version the app writes
+            ("?v=../../etc", "no-cache"),
+        ]:
+            answer = requests.get(url + query, timeout=5)
+            assert answer.status_code == 200 and "release = 2" in answer.text
+            assert answer.headers["Cache-Control"] == expected, query
     finally:
         server.terminate()
         server.wait(10)

@@ -532,6 +532,27 @@ def test_nginx_gzips_pages_and_api_answers_but_not_socket_io(stack):
     assert "Content-Encoding" not in polling.headers
 
 
+def test_nginx_passes_on_the_apps_caching_of_static_files(stack):
+    """./scripts/production's nginx hands /static/ to the app: the versioned address a page
+    names is kept a year, a plain one or an old version is asked for again."""
+    import re
+
+    page = requests.get(stack.url + "/forums", timeout=10).text
+    sheet = re.search(r'href="(/static/css/site\.css\?v=[0-9a-f]{12})"', page)
+    assert sheet is not None
+    for address, expected in [
+        (sheet.group(1), "public, max-age=31536000, immutable"),
+        ("/static/css/site.css", "no-cache"),
+        ("/static/css/site.css?v=0123456789ab", "no-cache"),
+    ]:
+        response = requests.get(
+            stack.url + address, headers={"Accept-Encoding": "gzip"}, timeout=10
+        )
+        assert response.status_code == 200
+        assert response.headers["Cache-Control"] == expected, address
+        assert response.headers.get("Content-Encoding") == "gzip", address
+
+
 def _a_script() -> str:
     """The largest script (one below nginx's gzip_min_length, 1 KB, is sent as it is)."""
     return max((ROOT / "static" / "js").glob("*.js"), key=lambda p: p.stat().st_size).name
