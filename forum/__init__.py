@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import re
@@ -58,6 +59,11 @@ def content_security_policy() -> str:
     source = script_source()
     if source is None:
         return CONTENT_SECURITY_POLICY
+    return _policy_with(source)
+
+
+@functools.lru_cache(maxsize=8)
+def _policy_with(source: str) -> str:
     return CONTENT_SECURITY_POLICY.replace("script-src 'self'", f"script-src 'self' {source}", 1)
 
 

@@ -61,7 +61,10 @@ def test_a_version_is_computed_once_unless_files_are_watched(tmp_path):
     assert watched.generation == 1 and kept.generation == 0
     script.unlink()
     assert watched.version("js/a.js", watch=True) is None
-    assert kept.version("js/missing.js") is None and "js/missing.js" not in str(kept.known)
+    # nothing is kept of a name that is no file, nor of another spelling of one (a request's
+    # path: anyone may send many): what is kept is bounded by the files
+    assert kept.version("js/missing.js") is None and kept.version("js/./a.js") == first
+    assert list(kept.named) == ["js/a.js"] and len(kept.known) == 1
 
 
 @pytest.mark.parametrize(

@@ -33,6 +33,8 @@ VERSION_LENGTH = 12
 IMMUTABLE = "public, max-age=31536000, immutable"
 # The folders under static/ whose .js files are ES modules the import map names.
 MODULE_FOLDERS = ("js", "vendor")
+# Import maps kept, one per mount point (request.script_root): one in any installation.
+MOUNT_POINTS = 8
 
 
 class StaticVersions:
@@ -40,15 +42,17 @@ class StaticVersions:
 
     def __init__(self, folder: str) -> None:
         self.folder = folder
-        # path -> ((mtime_ns, size), version); only files that exist
+        # path -> ((mtime_ns, size), version), of files that exist; and the plain name of
+        # each (js/live.js) -> its path, which url_for's many calls find without a join
         self.known: dict[str, tuple[tuple[int, int], str]] = {}
+        self.named: dict[str, str] = {}
         self.lock = threading.Lock()
         self.generation = 0  # how often a known file changed (only where files are watched)
         self.maps: dict[str, tuple[str, str]] = {}  # script root -> (map text, CSP source)
 
     def version(self, filename: str, watch: bool = False) -> str | None:
         """The file's version, or None when there is no such file under the folder."""
-        path = safe_join(self.folder, filename)
+        path = self.named.get(filename) or safe_join(self.folder, filename)
         if path is None:
             return None
         found = self.known.get(path)
@@ -69,6 +73,8 @@ class StaticVersions:
             if found is not None and found[1] != version:
                 self.generation += 1
             self.known[path] = (mark, version)
+            if path == os.path.join(self.folder, filename):  # not js/./live.js: bounded
+                self.named[filename] = path
         return version
 
     def modules(self) -> list[str]:
@@ -102,7 +108,9 @@ class StaticVersions:
             return g.static_import_map
         found = self.maps.get(request.script_root)
         if found is None:
-            found = self.maps.setdefault(request.script_root, self.build_import_map())
+            found = self.build_import_map()
+            if len(self.maps) < MOUNT_POINTS:
+                found = self.maps.setdefault(request.script_root, found)
         return found
 
     def build_import_map(self) -> tuple[str, str]:
