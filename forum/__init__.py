@@ -28,7 +28,7 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.routing import IntegerConverter, UnicodeConverter
 
 from .config import ConfigError, load_config, parse_log_level, redis_client_options
-from .errors import DomainError, database_busy, database_unreachable
+from .errors import DomainError, busy_reason, database_busy, database_unreachable
 from .extensions import babel, csrf, db, login_manager, migrate, socketio
 from .formatting import LOCALES, page_language
 from .ids import MAX_ID
@@ -371,6 +371,7 @@ def register_error_handlers(app: Flask) -> None:
         return response
 
     from sqlalchemy.exc import DBAPIError
+    from sqlalchemy.exc import TimeoutError as PoolTimeout
 
     @app.errorhandler(DBAPIError)
     def on_database_error(err: DBAPIError):
@@ -380,12 +381,21 @@ def register_error_handlers(app: Flask) -> None:
         except DBAPIError:
             pass
         if database_busy(err):
-            app.logger.warning("database busy: %s", err.orig)
-            return unavailable_response(busy=True)
+            return on_database_busy(err)
         if not database_unreachable(err):
             return on_unexpected(err)
         app.logger.warning("database unavailable: %s", type(err.orig).__name__)
         return unavailable_response()
+
+    @app.errorhandler(PoolTimeout)
+    def on_database_busy(err: Exception):
+        """A database there but too busy to take the request in time: 503, try again."""
+        try:
+            db.session.rollback()
+        except DBAPIError:
+            pass
+        app.logger.warning("database busy: %s", busy_reason(err))
+        return unavailable_response(busy=True)
 
     @app.errorhandler(Exception)
     def on_unexpected(err: Exception):

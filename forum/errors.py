@@ -93,11 +93,25 @@ def is_out_of_range(exc: BaseException) -> bool:
 
 
 def database_busy(err: BaseException) -> bool:
-    """SQLite's "database is locked" once the busy timeout is spent: another writer (a
-    `flask` command, another process) held the lock. The database is there; try again."""
+    """The database is there but could not take the request in time; try again: SQLite's
+    "database is locked" once the busy timeout is spent (another writer, a `flask` command
+    or another process, held the lock), or every connection of the process's pool in use
+    for the pool's timeout (slow queries, a database that stopped answering)."""
     from sqlalchemy.exc import OperationalError
+    from sqlalchemy.exc import TimeoutError as PoolTimeout
 
+    if isinstance(err, PoolTimeout):
+        return True
     return isinstance(err, OperationalError) and "database is locked" in str(err.orig)
+
+
+def busy_reason(err: BaseException) -> str:
+    """What a busy database's log line says (database_busy(err))."""
+    from sqlalchemy.exc import TimeoutError as PoolTimeout
+
+    if isinstance(err, PoolTimeout):
+        return "every database connection is in use (the pool's timeout passed)"
+    return f"SQLite's write lock held too long ({getattr(err, 'orig', err)})"
 
 
 def database_unreachable(err: BaseException) -> bool:

@@ -22,6 +22,7 @@ from ..config import REMEMBER_COOKIE
 from ..errors import (
     DomainError,
     Invalid,
+    busy_reason,
     database_busy,
     database_unreachable,
     is_out_of_range,
@@ -90,7 +91,7 @@ def acknowledged(fn: Handler) -> Callable[..., dict[str, Any]]:
                     "error": {"code": "invalid", "message": _("A number is out of range.")},
                 }
             if database_busy(err):
-                log.warning("socket handler %s: database busy", fn.__name__)
+                log.warning("socket handler %s: database busy: %s", fn.__name__, busy_reason(err))
                 message = _("The site is busy right now. Try again in a minute.")
                 return {"ok": False, "error": {"code": "unavailable", "message": message}}
             if database_unreachable(err):
