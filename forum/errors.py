@@ -73,6 +73,14 @@ class Muted(DomainError):
     status = 403
 
 
+class SyncExpired(DomainError):
+    """A `changed_since` from before a change of what the reader may read: the changes
+    since then do not bring the reader's copy up to date; walk the whole list again."""
+
+    code = "resync"
+    status = 410
+
+
 class RateLimited(DomainError):
     """Too many attempts in a short time."""
 

@@ -507,6 +507,15 @@ def thread_messages(args, thread_id: int):
 @bp.get("/consultations")
 @bp.arguments(schemas.ChangesPageArgs, location="query")
 @bp.response(200, schemas.RoundPage)
+@bp.alt_response(
+    410,
+    schema=schemas.Error,
+    description=(
+        "`resync`: what the token's owner may read changed since `changed_since` by a "
+        "change of their own (a forum's members or moderators, a role, a department): "
+        "walk the whole list again, without `changed_since`."
+    ),
+)
 def rounds(args):
     """Consultation rounds (drafts only for their officials), by id.
 
@@ -725,6 +734,15 @@ def organisation(slug: str):
 @bp.get("/actions")
 @bp.arguments(schemas.ChangesPageArgs, location="query")
 @bp.response(200, schemas.ActionPage)
+@bp.alt_response(
+    410,
+    schema=schemas.Error,
+    description=(
+        "`resync`: what the token's owner may read changed since `changed_since` by a "
+        "change of their own (a forum's members or moderators, a role, a department): "
+        "walk the whole list again, without `changed_since`."
+    ),
+)
 def actions(args):
     """Follow-up actions, by id.
 

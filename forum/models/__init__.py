@@ -1,6 +1,13 @@
 """SQLAlchemy models, one module per domain, importable from one place (Alembic needs them registered): may import only base modules (extensions, errors, ...)."""
 
-from .accounts import LoginAttempt, OutboxMail, PasswordReset, User, UserSession
+from .accounts import (
+    LoginAttempt,
+    OutboxMail,
+    PasswordReset,
+    ReadingChange,
+    User,
+    UserSession,
+)
 from .activity import AuditEntry, Notification, NotificationPreference
 from .agreement import Commitment, Department, Principle
 from .api_tokens import ApiToken
@@ -110,5 +117,6 @@ __all__ = [
     "ThreadAccessChange",
     "User",
     "UserSession",
+    "ReadingChange",
     "Visibility",
 ]

@@ -59,6 +59,18 @@ class User(UserMixin, Model):
         return f"<User {self.id} {self.handle}>"
 
 
+class ReadingChange(Model):
+    """When what a person may read last changed by a change of their own: a forum's members
+    or moderators, a role, a department (accounts.reading_changed). The open-data API then
+    answers a `changed_since` from before it "walk the whole list again" (open_data
+    .check_sync): such a change touches no item, so the changes since cannot say it."""
+
+    __tablename__ = "reading_changes"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    changed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
 class UserSession(Model):
     """One login on one device: checked on every request and socket event, revoked at logout.
 

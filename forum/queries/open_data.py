@@ -11,9 +11,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from flask_babel import gettext as _
 from sqlalchemy import ColumnElement, Select, and_, exists, or_, select
 from sqlalchemy.orm import aliased, joinedload, selectinload
 
+from ..errors import SyncExpired
 from ..extensions import db
 from ..ids import MAX_ID
 from ..models import (
@@ -24,6 +26,7 @@ from ..models import (
     Message,
     Organisation,
     OrganisationStatus,
+    ReadingChange,
     RoundState,
     Thread,
     ThreadAccessChange,
@@ -73,6 +76,29 @@ def sync_point(now: datetime, carried: datetime | None = None) -> datetime:
     """
     point = (now - SYNC_MARGIN).replace(second=0, microsecond=0)
     return min(point, carried) if carried is not None else point
+
+
+def check_sync(user: User | None, changed_since: datetime | None) -> None:
+    """SyncExpired when what `user` may read changed by a change of their own (a forum's
+    members or moderators, a role, a department: accounts.reading_changed) after the walk
+    whose `as_of` is `changed_since`: such a change touches no item, so the changes since
+    cannot bring the copy up to date. That walk ran SYNC_MARGIN (up to a minute more) after
+    its `as_of`; a change before it is in the copy already, so a walk made just after a
+    change is not refused again for the margin's five minutes (less a minute, for commits)."""
+    if changed_since is None or user is None:
+        return
+    changed = db.session.scalar(
+        select(ReadingChange.changed_at).where(ReadingChange.user_id == user.id)
+    )
+    if changed is None:
+        return
+    if changed >= changed_since + SYNC_MARGIN - timedelta(minutes=1):
+        raise SyncExpired(
+            _(
+                "What you may read has changed since then: walk the whole list again, "
+                "without changed_since."
+            )
+        )
 
 
 def forums(user: User | None, after: int | None, limit: int) -> Page:
@@ -140,6 +166,7 @@ def rounds(
 ) -> Page:
     """The rounds `user` may read, by id; with `changed_since`, those whose public state
     changed at or after it (as of `now`, the time their `changed_at` is shown for)."""
+    check_sync(user, changed_since)
     round_ = ConsultationRound
     query = (
         select(round_)
@@ -197,9 +224,10 @@ def actions(
     Gone since is: hidden by a moderator since (of an action whose thread the reader may
     read: one never readable to them is not named), or its thread moved or its forum's
     visibility changed since, where the reader could read the thread before such a change
-    (ThreadAccessChange; one they could never read is not named). Access the reader lost
-    by leaving a forum is not among them: after a change of one's own access, walk the
-    whole list again."""
+    (ThreadAccessChange; one they could never read is not named). Access the reader gained
+    or lost by a change of their own (a forum's members, a role) is not among them: after
+    one, a `changed_since` from before it is refused (check_sync), to walk the whole list."""
+    check_sync(user, changed_since)
     source_readable = _action_source_readable(user)
     readable = and_(source_readable, Action.hidden_at.is_(None))  # hidden: in no answer
     query = select(Action, readable.label("readable")).options(

@@ -26,14 +26,14 @@ from ..extensions import db
 from ..formatting import in_language_of, local_datetime
 from ..ids import whole_id
 from ..links import url_for_mail
-from ..models import Department, LoginAttempt, PasswordReset, User, UserSession
+from ..models import Department, LoginAttempt, PasswordReset, ReadingChange, User, UserSession
 from ..models.base import utcnow
 from ..text import slugify
 from . import audit, throttle
 from .api_tokens import revoke_all_tokens
 from .mail import queue_mail
 from .names import check_not_imitating, check_visible
-from .transaction import lock_name, lock_person
+from .transaction import insert_on_conflict, lock_name, lock_person
 from .validation import check_characters
 
 MIN_PASSWORD_LENGTH = 10
@@ -1028,3 +1028,16 @@ def change_password(
     _use_up_resets(user)
     db.session.commit()
     end_all_sessions(user)
+
+
+def reading_changed(user: User) -> None:
+    """What `user` may read changed by a change of their own (a forum's members or
+    moderators, a role, a department), in the caller's transaction: the open-data API
+    answers a `changed_since` from before it "walk the whole list again" (the changes
+    since then cannot say what the person gained or lost)."""
+    now = utcnow()
+    db.session.execute(
+        insert_on_conflict(ReadingChange, db.session.get_bind().dialect.name)
+        .values(user_id=user.id, changed_at=now)
+        .on_conflict_do_update(index_elements=["user_id"], set_={"changed_at": now})
+    )

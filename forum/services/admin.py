@@ -13,6 +13,7 @@ from ..models import Department, User
 from ..queries.admin import has_role
 from ..queries.organisations import departments
 from . import audit
+from .accounts import reading_changed
 from .transaction import lock_person
 
 ROLES = ("official", "moderator", "admin")
@@ -90,6 +91,7 @@ def grant_role(
             recheck_access_after_commit(user_ids=[user.id])
         user.department = dept
         user.department_id = dept.id
+        reading_changed(user)  # the department's drafts
         detail = f"official ({dept.name})"
     else:
         if has_role(user, role):
@@ -98,6 +100,7 @@ def grant_role(
             user.is_admin = True
         else:
             user.is_moderator = True
+        reading_changed(user)  # every forum, every draft
         detail = role
     audit.record(admin, "role.granted", "user", user.id, detail)
     db.session.commit()
@@ -120,6 +123,7 @@ def revoke_role(actor: User | None, user_id: int, role: str) -> User:
         user.is_admin = False
     else:
         user.is_moderator = False
+    reading_changed(user)
     audit.record(admin, "role.revoked", "user", user.id, detail)
     recheck_access_after_commit(user_ids=[user.id])
     db.session.commit()

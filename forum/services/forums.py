@@ -665,6 +665,9 @@ def change_forum_people(actor: User | None, forum: Forum, email: str, role: str,
         # the list loaded for the permission check or the page no longer says who is there
         db.session.expire(forum, [f"{role}s"])
     if changed:
+        from .accounts import reading_changed  # noqa: PLC0415 - as _person_by_email
+
+        reading_changed(person)
         action = f"forum.{role}.{'added' if add else 'removed'}"
         audit.record(actor, action, "forum", forum.id, audit.person(person))
         if not add:

@@ -50,6 +50,7 @@ from ..models import (
     OutboxMail,
     PasswordReset,
     PersonalExport,
+    ReadingChange,
     ReadMarker,
     ResponseVersion,
     RoundRevision,
@@ -340,6 +341,7 @@ def _delete_personal_rows(user: User, email: str, names: set[str]) -> None:
         delete(Notification).where(Notification.user_id == user_id),
         delete(NotificationPreference).where(NotificationPreference.user_id == user_id),
         delete(ReadMarker).where(ReadMarker.user_id == user_id),
+        delete(ReadingChange).where(ReadingChange.user_id == user_id),
         delete(ApiToken).where(ApiToken.user_id == user_id),
         delete(UserSession).where(UserSession.user_id == user_id),  # ends every login too
         delete(ActionFollower).where(ActionFollower.user_id == user_id),
@@ -426,6 +428,9 @@ def names_used(user: User) -> set[str]:
 #   personal_exports                   -> out: the copies of this very export
 #   login_attempts, outbox (by address, no reference) -> out: throttling counters and the
 #                                         mail already sent to the person
+#   reading_changes                    -> out: only when what the person may read last
+#                                         changed (the open-data API's sync), deleted on
+#                                         closing; the changes themselves are in the audit log
 
 
 def personal_data(user: User) -> dict[str, Any]:
