@@ -127,7 +127,7 @@ def test_a_message_hidden_by_flags_keeps_its_moderation_record_in_the_archive(ap
     assert "Min granne Kalle" not in files["data.json"].decode()
     page = files["index.html"].decode()
     assert "message.auto_hidden" in page
-    assert page.count("Flaggning / flag: other") == 3  # the page a person opens says it too
+    assert page.count("Anmälan / flag: other") == 3  # the page a person opens says it too
     assert "Min granne Kalle" not in page
     (record,) = json.loads(open_zip(dismissed)["data.json"])["thread"]["messages"]
     assert [a["kind"] for a in record["moderation"]] == ["message.auto_hidden", "flags.dismissed"]

@@ -249,7 +249,7 @@ def _audit_rows(page: str) -> list[list[str]]:
     ("lang", "other", "visibility", "closed"),
     [
         ("en", "Other event", "Public → Invite only", "by an admin"),
-        ("sv", "Annan händelse", "Öppet för alla → Endast inbjudna", None),
+        ("sv", "Annan händelse", "Öppet för alla → Bara inbjudna", None),
     ],
 )
 def test_the_audit_log_names_events_and_reasons_the_app_records(

@@ -71,7 +71,7 @@ def test_a_message_written_while_the_login_ended_is_given_back(client, make, db)
     )
     assert response.status_code == 401
     page = text(response)
-    assert "Din inloggning tog slut innan det här skickades" in page and LONG in page
+    assert "Din inloggning gick ut innan det här skickades" in page and LONG in page
     assert ">Logga in</a>" in page
     assert db.session.scalar(select(Message.id).order_by(Message.id.desc()).limit(1)) == before
 

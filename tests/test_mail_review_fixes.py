@@ -386,7 +386,7 @@ def test_the_due_day_reminder_in_swedish_and_on_the_notifications_page(app, make
     assert "snart" not in mail.subject
     auth.login(official)
     page = client.get("/notifications").get_data(as_text=True)  # in their language, Swedish
-    assert "Påminnelse: en åtgärd som din sida äger har nått sitt slutdatum" in page
+    assert "Påminnelse: en åtgärd som er sida äger har nått sitt slutdatum" in page
     assert f"Öppna kvällstid (klar senast {_long(day, 'sv')})" in page
     # read in English (the person changed language), the stored sentence keeps the
     # language it was written in, and says which

@@ -146,7 +146,7 @@ def test_three_flags_hide_the_message_live_pending_review(scene, client, auth, s
     assert payload["html"] == "" and payload["body"] == ""
     # hidden by flags, with no moderator's words: the sentence in each reader's language
     assert payload["hidden_reasons"] == {
-        "sv": "Flaggat av flera personer. Väntar på en moderator.",
+        "sv": "Anmält av flera personer. Väntar på en moderator.",
         "en": "Flagged by several people; waiting for a moderator.",
     }
     assert payload["hidden_reason"] == payload["hidden_reasons"]["en"]  # the flagger's language

@@ -179,7 +179,7 @@ def test_a_busy_database_is_a_503_to_try_again_not_a_500(client, make, auth, mon
     )
     assert answer.status_code == 503
     assert answer.headers["Retry-After"]
-    assert "upptagen" in answer.get_data(as_text=True)
+    assert "hårt belastad" in answer.get_data(as_text=True)
 
 
 def test_a_busy_database_is_unavailable_to_a_socket(make, socket_for, monkeypatch):

@@ -286,8 +286,8 @@ def discussion_forum() -> Forum:
     if forum is not None:
         return forum
     description = (
-        "Diskussioner om stadens samrådsrundor. Varje runda har en egen tråd; "
-        "svaren lämnas på samrådets sida."
+        "Diskussioner om stadens samrådsomgångar. Varje samrådsomgång har en egen tråd. "
+        "Svaren lämnas på samrådsomgångens sida."
     )
     forum = Forum(
         slug=FORUM_SLUG,

@@ -114,7 +114,7 @@ def test_a_session_ended_elsewhere_disables_the_composer_and_forgets_the_tab(wor
         "Anslutningen avslutades. Ladda om sidan eller logga in igen."
     )
     expect(row.locator("[data-slot=status]")).to_have_text(
-        "Inte skickat: sessionen avslutades innan det hann skickas."
+        "Inte skickat: inloggningen avslutades innan det hann skickas."
     )
     # The tab keeps nothing of the ended session for whoever comes next
     assert page.evaluate(KEPT) == []

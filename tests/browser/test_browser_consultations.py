@@ -56,7 +56,7 @@ def test_the_whole_consultation_loop(world, new_page):
     answers.nth(1).fill("Vi kan dela vår scen på söndagar.")
     alice.locator("button[name=action][value=submit]").click()
     # submitting asks first (a page of its own: works without JavaScript), showing what goes in
-    expect(alice.locator("h1")).to_have_text("Lämna in svaret?")
+    expect(alice.locator("h1")).to_have_text("Vill du skicka in svaret?")
     expect(alice.locator("main")).to_contain_text("Vi kan dela vår scen på söndagar.")
     assert_accessible(alice, "confirm submitting (sv)")
     alice.locator("#confirm").click()

@@ -42,7 +42,7 @@ def test_flags_hide_live_and_the_queue_restores_live(world, new_page):
     expect(item).to_have_attribute("data-state", "hidden")
     expect(item.locator("[data-slot=hidden]")).to_be_visible()
     expect(item.locator("[data-slot=hidden-reason]")).to_have_text(
-        "Flaggat av flera personer. Väntar på en moderator."
+        "Anmält av flera personer. Väntar på en moderator."
     )
     expect(item.locator("[data-slot=body]")).to_be_hidden()
 
