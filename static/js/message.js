@@ -25,8 +25,27 @@ export function olderThan(m, changedAt) {
   return a !== null && b !== null && a < b;
 }
 
+// Run `change`, which may hide what has the focus under `root` (a message's controls when
+// it is hidden or deleted, the replies when the thread is locked): the focus then goes to
+// the message it was in (li.message has tabindex=-1), not to <body>, from where the next
+// Tab starts again at the top of the page. Returns whether the focus was in `root`.
+export function keepFocus(root, change) {
+  const focused = document.activeElement;
+  const inside = Boolean(focused && focused !== document.body && root.contains(focused));
+  change();
+  if (inside && !(focused.isConnected && focused.getClientRects().length)) {
+    const li = focused.closest("li.message");
+    if (li && li.isConnected) li.focus();
+  }
+  return inside;
+}
+
 // ctx: {viewerId, canModerate, notShown, timeFormat}
 export function fillMessage(li, m, ctx) {
+  return keepFocus(li, () => fill(li, m, ctx));
+}
+
+function fill(li, m, ctx) {
   const mine = ctx.viewerId !== 0 && m.author.id === ctx.viewerId;
   li.id = `m${m.id}`;
   li.dataset.id = String(m.id);

@@ -52,6 +52,16 @@ def toggle_lock(moderator, world, thread_id: int) -> None:
     expect(moderator.locator(".flash")).to_be_visible()
 
 
+def hide_message(moderator, world, message_id, note: str = "Personuppgifter") -> None:
+    """The moderator hides a message from its moderation page (reason "other", `note`)."""
+    moderator.goto(f"{world.url}/moderation/messages/{message_id}")
+    moderator.locator("details.review-form summary").first.click()
+    moderator.select_option(f"#hide-reason-{message_id}", "other")
+    moderator.fill(f"#hide-note-{message_id}", note)
+    moderator.locator(f"form[action$='/{message_id}/hide'] [type=submit]").click()
+    expect(moderator.locator(".flash-success")).to_be_visible()
+
+
 def send(page, text: str) -> None:
     """Type `text` into the composer and send it with Enter."""
     page.fill("#body", text)

@@ -281,19 +281,25 @@ def _bob_listening(world, new_page, lang: str, thread_id: int, clock: bool = Fal
     return bob
 
 
+def away_while_reading_above(world, page, thread_id: int, texts: list[str]) -> list[int]:
+    """The reader scrolls to the top of the feed and loses the connection; Alice writes
+    `texts` meanwhile; the page is back online and connected. Returns their ids."""
+    page.locator("#feed").evaluate("(f) => { f.scrollTop = 0; }")
+    page.context.set_offline(True)
+    expect(page.locator("#connection")).to_have_attribute("data-state", "reconnecting")
+    ids = _write(world, thread_id, texts)
+    page.context.set_offline(False)
+    expect(page.locator("#connection")).to_have_attribute("data-state", "connected")
+    return ids
+
+
 def test_what_a_reconnect_brings_is_read_out_and_waits_for_a_reader_above(world, new_page):
     """The messages a rejoin caught up came in silently: not read out, and for a reader
     scrolled up, below them with nothing saying so."""
     thread_id = _thread_with(world, "Ikapp", 30)
     bob = _bob_listening(world, new_page, "sv", thread_id)
     feed = bob.locator("#feed")
-    # Bob reads further up
-    feed.evaluate("(f) => { f.scrollTop = 0; }")
-    bob.context.set_offline(True)
-    expect(bob.locator("#connection")).to_have_attribute("data-state", "reconnecting")
-    first, _, last = _write(world, thread_id, ["Ett", "Två", "Tre"])
-    bob.context.set_offline(False)
-    expect(bob.locator("#connection")).to_have_attribute("data-state", "connected")
+    first, _, last = away_while_reading_above(world, bob, thread_id, ["Ett", "Två", "Tre"])
 
     # One line for the three, and they wait behind "Show 3 new" instead of coming unseen
     show_new = bob.locator("#show-new")

@@ -8,7 +8,7 @@ the one shown (a join acknowledgement read before a live hide) was shown over it
 from __future__ import annotations
 
 import pytest
-from browsing import login, message, open_thread, send
+from browsing import hide_message, login, message, open_thread, send
 from playwright.sync_api import expect
 from test_browser_catch_up import _write_while_away
 from test_browser_outbox import go_offline
@@ -54,12 +54,7 @@ def test_a_message_hidden_while_the_feed_is_paused_shows_no_text(world, new_page
     message_id = stored.get_attribute("data-id")
     expect(bob.locator("#show-new")).to_be_visible()
 
-    mod.goto(f"{world.url}/moderation/messages/{message_id}")
-    mod.locator("details.review-form summary").first.click()
-    mod.select_option(f"#hide-reason-{message_id}", "other")
-    mod.fill(f"#hide-note-{message_id}", "Personuppgifter")
-    mod.locator(f"form[action$='/{message_id}/hide'] [type=submit]").click()
-    expect(mod.locator(".flash-success")).to_be_visible()
+    hide_message(mod, world, message_id)
     # a message sent after the hide: once it waits too, the hide has reached Bob's page
     send(alice, "Efter döljandet")
     expect(message(alice, "Efter döljandet", stored=True)).to_have_count(1)

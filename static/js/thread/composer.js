@@ -115,6 +115,16 @@ export function createComposer({ socket, threadId, S, outbox, feedApi, live, typ
     body.focus();
   }
 
+  // On a phone the composer sticks to the bottom of the screen: what takes the focus is
+  // scrolled clear of it by its height (site.css, scroll-padding-bottom), which changes
+  // with the text, an error, a reply, the screen's width, and is 0 while it is hidden.
+  const section = document.getElementById("composer");
+  if (section && window.ResizeObserver) {
+    new ResizeObserver(() => {
+      document.documentElement.style.setProperty("--composer-height", `${section.offsetHeight}px`);
+    }).observe(section);
+  }
+
   if (form) {
     restoreDraft();
     fit(); // also text the browser itself put back into the box

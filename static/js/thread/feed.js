@@ -2,7 +2,7 @@
 // (filled from the page's <template>), keeps outgoing ones at the end, loads
 // older pages when scrolled to the top without moving what is on screen,
 // pauses live updates on request and moves the reader's unread marker.
-import { fillMessage, olderThan, refreshQuotes, renderMessage } from "../message.js";
+import { fillMessage, keepFocus, olderThan, refreshQuotes, renderMessage } from "../message.js";
 import { format } from "../live.js";
 
 export function createFeed({ socket, threadId, viewerId, ctx, S, say, isJoined }) {
@@ -56,7 +56,13 @@ export function createFeed({ socket, threadId, viewerId, ctx, S, say, isJoined }
     const existing = document.getElementById(`m${m.id}`);
     if (existing) {
       if (olderThan(m, existing.dataset.changedAt)) return false; // a newer one is shown
-      fillMessage(existing, m, ctx);
+      const was = existing.dataset.state;
+      // the focus in it stays on it (message.js); the person is told why its controls went
+      // (a deletion of one's own is told by composer.js, which made it)
+      const told = m.state === "hidden" || m.author.id !== viewerId;
+      if (fillMessage(existing, m, ctx) && was === "visible" && m.state !== "visible" && told) {
+        say(m.state === "hidden" ? S.messageHidden : S.messageDeleted);
+      }
       refreshQuotes(feed, m, ctx);
       return false;
     }
@@ -135,16 +141,22 @@ export function createFeed({ socket, threadId, viewerId, ctx, S, say, isJoined }
     const n = queued.length;
     showNew.textContent = format(n === 1 ? S.showNewOne : S.showNew, { n });
   }
+  // Show what waited. The button goes with it: had it the focus (what waited came in as
+  // the reader scrolled to the end, or on resuming), the first of them takes it.
   function flush() {
     const batch = queued;
+    const focused = document.activeElement === showNew;
     queued = [];
     batch.forEach((m) => upsert(m));
     updateShowNew();
+    const first = focused && batch.length && document.getElementById(`m${batch[0].id}`);
+    if (first) first.focus();
   }
+  // A toggle: its label stays, aria-pressed says whether it is on (and the style shows it).
+  // A label that changed as well was read as "Resume live updates, pressed".
   pauseButton.addEventListener("click", () => {
     paused = !paused;
     pauseButton.setAttribute("aria-pressed", String(paused));
-    pauseButton.textContent = paused ? S.resume : S.pause;
     if (!paused) flush();
   });
   showNew.addEventListener("click", () => {
@@ -215,14 +227,17 @@ export function createFeed({ socket, threadId, viewerId, ctx, S, say, isJoined }
     }
   }
 
+  // A control in focus that goes (Reply, Edit, React) leaves the focus on its message.
   function setLocked(locked) {
-    feed.toggleAttribute("data-closed", locked); // also hides them on messages still to come
-    feed.querySelectorAll("[data-own-only]").forEach((el) => {
-      const li = el.closest("li.message");
-      el.hidden = locked || !li || Number(li.dataset.authorId) !== viewerId;
+    keepFocus(feed, () => {
+      feed.toggleAttribute("data-closed", locked); // also hides them on messages still to come
+      feed.querySelectorAll("[data-own-only]").forEach((el) => {
+        const li = el.closest("li.message");
+        el.hidden = locked || !li || Number(li.dataset.authorId) !== viewerId;
+      });
+      // nothing to reply with while closed (the page drawn for a closed thread has no links)
+      feed.querySelectorAll("[data-action=reply]").forEach((el) => { el.hidden = locked; });
     });
-    // nothing to reply with while closed (the page drawn for a closed thread has no links)
-    feed.querySelectorAll("[data-action=reply]").forEach((el) => { el.hidden = locked; });
   }
 
   updateNewestLink();

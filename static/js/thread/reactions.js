@@ -18,7 +18,80 @@ function postWith(form, button) {
   chosen.remove(); // by Back would otherwise post it again beside the next button)
 }
 
+// Who reacted, beside a count button while it has the focus or the pointer: one tooltip for
+// the page that describes the button (aria-describedby), stays while the pointer moves onto
+// it, and goes with Escape (WCAG 1.4.13). The names come in the button's title, which a page
+// without this script shows; here it would be a second tooltip, so they move to data-people.
+function wirePeople(list) {
+  const tip = document.createElement("span");
+  tip.id = "reaction-people";
+  tip.className = "reaction-tip";
+  tip.setAttribute("role", "tooltip");
+  tip.hidden = true;
+  let owner = null;
+  let leaving = 0;
+  function hide() {
+    window.clearTimeout(leaving);
+    tip.hidden = true;
+    if (owner) owner.removeAttribute("aria-describedby");
+    owner = null;
+  }
+  function show(button) {
+    window.clearTimeout(leaving);
+    if (button.hasAttribute("title")) {
+      button.dataset.people = button.title;
+      button.removeAttribute("title");
+    }
+    if (!button.dataset.people || !button.form) { hide(); return; }
+    if (owner && owner !== button) owner.removeAttribute("aria-describedby");
+    owner = button;
+    tip.textContent = button.dataset.people;
+    button.form.appendChild(tip); // the bar is its offset parent
+    tip.hidden = false;
+    const room = button.form.clientWidth - tip.offsetWidth;
+    tip.style.left = `${Math.max(0, Math.min(button.offsetLeft, room))}px`;
+    tip.style.top = `${button.offsetTop + button.offsetHeight + 2}px`;
+    button.setAttribute("aria-describedby", tip.id);
+  }
+  const countButton = (el) => (el && el.closest ? el.closest("button[data-reaction]") : null);
+  const onIt = (el) => Boolean(el && owner && (owner.contains(el) || tip.contains(el)));
+  list.addEventListener("focusin", (event) => {
+    const button = countButton(event.target);
+    if (button) show(button);
+  });
+  list.addEventListener("focusout", (event) => { if (event.target === owner) hide(); });
+  list.addEventListener("mouseover", (event) => {
+    const button = countButton(event.target);
+    if (button) show(button);
+    else if (onIt(event.target)) window.clearTimeout(leaving);
+  });
+  list.addEventListener("mouseout", (event) => {
+    if (onIt(event.target) && !onIt(event.relatedTarget) && document.activeElement !== owner) {
+      window.clearTimeout(leaving);
+      leaving = window.setTimeout(hide, 300); // time to reach the tooltip
+    }
+  });
+  document.addEventListener("keydown", (event) => {
+    if (event.key === "Escape" && owner) hide();
+  });
+  // The names on `li` changed: the tooltip shown follows, and `pressed` (the button in
+  // focus that changed them) shows its own again even after an Escape.
+  return (li, pressed = null) => {
+    const button = owner || (pressed && document.activeElement === pressed ? pressed : null);
+    if (button && li.contains(button)) show(button);
+  };
+}
+
 export function wireReactions({ socket, list, say, live, waiting = null }) {
+  const refreshPeople = wirePeople(list);
+  // Escape in the picker closes it, back to its summary (a <details> has no key of its own)
+  list.addEventListener("keydown", (event) => {
+    const picker = event.key === "Escape" && event.target.closest("details.reaction-picker[open]");
+    if (!picker) return;
+    event.preventDefault();
+    picker.open = false;
+    picker.querySelector("summary").focus();
+  });
   const mine = new Set();
   list.querySelectorAll("button[data-reaction][aria-pressed='true']").forEach((button) => {
     mine.add(`${button.closest("li.message").dataset.id}:${button.dataset.reaction}`);
@@ -57,6 +130,7 @@ export function wireReactions({ socket, list, say, live, waiting = null }) {
         if (remove) mine.delete(`${messageId}:${emoji}`);
         else mine.add(`${messageId}:${emoji}`);
         applyReactions(li, ack.reactions, mineOf);
+        refreshPeople(li, button);
         const picker = button.closest("details");
         if (picker) {
           picker.open = false;
@@ -70,8 +144,10 @@ export function wireReactions({ socket, list, say, live, waiting = null }) {
 
   socket.on("reaction:updated", ({ message_id: id, reactions }) => {
     const li = list.querySelector(`li.message[data-id="${id}"]`);
-    if (li) applyReactions(li, reactions, mineOf);
-    else if (waiting) waiting(Number(id), reactions); // behind "Show n new"
+    if (li) {
+      applyReactions(li, reactions, mineOf);
+      refreshPeople(li);
+    } else if (waiting) waiting(Number(id), reactions); // behind "Show n new"
   });
   return mineOf;
 }
