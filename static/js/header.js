@@ -37,3 +37,30 @@ const refused =
 if (refused && (document.activeElement === document.body || !document.activeElement)) {
   refused.focus();
 }
+
+// After a form is sent and accepted the next page opens with its confirmation at the top
+// ("Your settings are saved."): the region says it (role=status), but a screen reader does
+// not read out what a page opens with, and the keyboard started from the top of the page
+// with no word said. The confirmation takes focus, as a refusal does (above and in
+// posted-form.js), so it is read and Tab goes on from there. A confirmation is flashed only
+// by a form's own post (a notice from a page that was merely opened is "info" and left as
+// it is). When the page opens at what was acted on (…#m12, the message flagged), the focus
+// stays there and the region says the words again instead, which a screen reader reads out.
+const confirmed = document.querySelector(".flashes .flash-success");
+if (
+  confirmed &&
+  !refused &&
+  !document.querySelector(".flashes .flash-error") &&
+  (document.activeElement === document.body || !document.activeElement)
+) {
+  const region = confirmed.parentElement;
+  const target = location.hash.length > 1 && document.getElementById(location.hash.slice(1));
+  if (target) {
+    const said = [...region.childNodes];
+    region.replaceChildren();
+    setTimeout(() => region.append(...said), 150);
+  } else {
+    region.tabIndex = -1;
+    region.focus();
+  }
+}

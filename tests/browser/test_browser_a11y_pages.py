@@ -1,14 +1,16 @@
-"""In Chromium, what a WCAG review found on the round page and the follow-up dashboard: at
-320 px a round's facts broke their words letter by letter and, with the text spacing of WCAG
-1.4.12, widened the page (1.4.10); the dashboard's figure tables shrank to a letter a line and
-split 13 into 1 over 3 instead of scrolling in their region."""
+"""In Chromium, what a WCAG review found on the round page, the follow-up dashboard and after a
+saved form: at 320 px a round's facts broke their words letter by letter and, with the text
+spacing of WCAG 1.4.12, widened the page (1.4.10); the dashboard's figure tables shrank to a
+letter a line and split 13 into 1 over 3 instead of scrolling in their region; and a
+confirmation after a post ("Your settings are saved.") was on the page, unread, with the
+focus nowhere (4.1.3)."""
 
 from __future__ import annotations
 
 import re
 
 import pytest
-from browsing import draft_consultation, login
+from browsing import assert_accessible, draft_consultation, login
 from playwright.sync_api import expect
 from test_browser_catch_up import _write_while_away
 from test_browser_reflow import OVERFLOWING
@@ -151,3 +153,56 @@ def test_the_dashboards_figure_tables_scroll_instead_of_breaking_numbers(world, 
             page.wait_for_function("(r) => r.scrollLeft > 0", arg=region.element_handle())
         finally:
             context.close()
+
+
+SAVED = {"sv": "Dina inställningar är sparade.", "en": "Your settings are saved."}
+
+
+@pytest.mark.parametrize("lang", ["sv", "en"])
+def test_a_saved_setting_puts_the_focus_on_its_confirmation(world, new_page, lang):
+    page = new_page(lang)
+    email = world.member_emails[0 if lang == "sv" else 1]
+    page.goto(f"{world.url}/settings")  # not logged in: a notice, not the result of a post
+    page.wait_for_url("**/login**")
+    login(page, world, email)
+    page.goto(f"{world.url}/settings")
+    assert page.evaluate("document.activeElement === document.body")
+    page.fill("#display_name", f"Ny Namnsson {lang}")
+    page.locator("button[name=save_settings]").click()
+    page.wait_for_load_state("load")
+    flashes = page.locator(".flashes")
+    expect(flashes).to_contain_text(SAVED[lang])
+    expect(flashes).to_be_focused()
+    expect(flashes).to_have_attribute("role", "status")
+    assert_accessible(page, f"settings saved ({lang})")
+    # Tab goes on from the confirmation into the page, not back to the top
+    page.keyboard.press("Tab")
+    assert page.evaluate("!!document.activeElement.closest('main')")
+    # opened again, nothing is said and nothing takes the focus
+    page.goto(f"{world.url}/settings")
+    expect(page.locator(".flashes")).to_have_count(0)
+    assert page.evaluate("document.activeElement === document.body")
+
+
+def test_a_notice_on_a_page_merely_opened_leaves_the_focus(world, new_page):
+    """Sent to the log-in page by a page that needs it: its notice is not the result of
+    anything the person sent, and the page opens as any page does."""
+    page = new_page("en")
+    page.goto(f"{world.url}/settings")
+    page.wait_for_url("**/login**")
+    expect(page.locator(".flashes")).to_be_visible()
+    assert page.evaluate("document.activeElement === document.body")
+
+
+def test_a_confirmation_on_a_page_opened_at_what_was_acted_on_keeps_the_place(world, new_page):
+    """Flagging a message goes back to it in the thread (…#m12): the focus is not taken to
+    the top of the page, and the confirmation is said again in its region."""
+    page = new_page("en")
+    login(page, world, world.member_emails[2])
+    page.goto(f"{world.url}/messages/{world.message_id}/flag")
+    page.locator("input[name=reason]").first.check()
+    page.locator("main form button[type=submit]").click()
+    page.wait_for_url(f"**/threads/{world.thread_id}#m{world.message_id}")
+    flashes = page.locator(".flashes")
+    expect(flashes.locator(".flash-success")).to_be_visible()
+    assert not page.evaluate("document.activeElement.closest('.flashes')")
