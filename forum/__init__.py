@@ -625,6 +625,9 @@ def register_template_helpers(app: Flask) -> None:
     from .web.fragments import fragment
 
     app.jinja_env.globals["fragment"] = fragment
+    from .web.forms import shows_refusal
+
+    app.jinja_env.globals["shows_refusal"] = shows_refusal
     app.jinja_env.filters["decimal"] = formatting.decimal
     app.jinja_env.filters["percent"] = formatting.percent
     from .text import lang_attribute

@@ -1583,7 +1583,12 @@ def decline(user: User | None, round_id: int, organisation_id: int, reason: str)
     )
     now = utcnow()
     _require_open(round_, now)
-    why = clean_text(reason, "decline_reason", max_length=1_000)
+    why = clean_text(
+        reason,
+        "decline_reason",
+        max_length=1_000,
+        missing=_("Write why the organisation declines to respond."),
+    )
     response = _response_row(round_, org)
     if response.version_count > 0:
         raise Conflict(_("Your organisation has already responded; revise the response instead."))

@@ -604,6 +604,12 @@ def _loaded(names: Iterable[str]) -> dict[str, str | None]:
     return {name: request.form.get(f"loaded-{name}") or None for name in names}
 
 
+def _in_a_box(field: str | None) -> bool:
+    """Whether a refused response names one of the page's boxes (an answer, the reason for
+    declining): its error goes in the error summary and beside the box, not in a flash."""
+    return field is not None and (field.startswith("answer-") or field == "decline_reason")
+
+
 def _organisation_arg() -> int:
     org_id = whole_id(request.form.get("organisation_id") or request.args.get("organisation"))
     if org_id is None:
@@ -691,7 +697,7 @@ def respond(round_id: int):
             except DomainError as err:
                 if err.status in (401, 403, 404):
                     raise
-                if not (err.field or "").startswith("answer-"):  # a box's is in the summary
+                if not _in_a_box(err.field):  # a box's is in the summary and beside it
                     flash(err.message, "error")
                 status = err.status
                 error_field = (err.field, err.message)
@@ -761,6 +767,8 @@ def respond(round_id: int):
         max_mb=current_app.config["FORUM_DOCUMENT_MAX_MB"],
         max_answer=service.MAX_ANSWER,
         error_field=error_field,
+        # a refused decline shows its reason again (none is kept once it is accepted)
+        decline_reason=request.form.get("decline_reason", "") if error_field else "",
         form=form,
     ), status
 
@@ -914,6 +922,8 @@ def feedback(round_id: int):
         conflicts=conflicts,
         conflict_message=conflict_message,
         error_field=error_field,
+        # a refused decline shows its reason again (none is kept once it is accepted)
+        decline_reason=request.form.get("decline_reason", "") if error_field else "",
         form=form,
     ), status
 

@@ -7,12 +7,15 @@ import hashlib
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from flask import flash, redirect
+from flask import flash, get_flashed_messages, redirect
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_wtf import FlaskForm
+from jinja2 import pass_context
+from jinja2.runtime import Context
 from markupsafe import Markup
 from wtforms import SelectMultipleField
+from wtforms.form import BaseForm
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from ..errors import DomainError
@@ -59,6 +62,25 @@ class MultiCheckboxField(SelectMultipleField):
 
 def _attributes(values: Mapping[str, Any] | None) -> tuple[tuple[str, str], ...]:
     return tuple(sorted((name, repr(value)) for name, value in (values or {}).items()))
+
+
+# What views and templates call a refusal that a page shows in an error summary of its own
+# (log-in's `problem`, the admin page's `errors`, a response's `conflicts`); a template that
+# decides it itself sets `refusal`.
+REFUSALS = ("refusal", "problem", "error", "errors", "conflicts")
+
+
+@pass_context
+def shows_refusal(context: Context) -> bool:
+    """Whether the page says that what was sent was refused: a form with errors (what the
+    error_summary macro shows), a refusal named as above, or an error message flashed.
+    base.html then puts "Error:" before the page's title, the first thing a screen reader
+    reads of the page that comes back (WCAG 2.4.2, as the response form did on its own)."""
+    if any(context.get(name) for name in REFUSALS):
+        return True
+    if any(isinstance(value, BaseForm) and value.errors for value in context.get_all().values()):
+        return True
+    return bool(get_flashed_messages(category_filter=["error"]))
 
 
 class ButtonForm(FlaskForm):
