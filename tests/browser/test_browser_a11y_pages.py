@@ -86,6 +86,7 @@ def _check_round_facts(world, page, lang: str) -> None:
         )
         assert page.evaluate(BROKEN_WORDS, ".facts dd") == [], label
         assert page.evaluate(BROKEN_WORDS, ".facts dt") == [], label
+    assert_accessible(page, f"round page at 320 px ({lang})")
     # on a wide screen the label is still beside its value
     page.set_viewport_size({"width": 1100, "height": 900})
     page.goto(f"{world.url}/consultations/{round_id}")
@@ -145,6 +146,7 @@ def test_the_dashboards_figure_tables_scroll_instead_of_breaking_numbers(world, 
                 assert region.get_attribute("tabindex") == "0"
                 named = region.get_attribute("aria-labelledby")
                 assert named and page.locator(f"#{named}").inner_text().strip()
+            assert_accessible(page, f"dashboard, {label}")
             region = page.locator("#figures-dialogue").locator("xpath=..")
             assert region.evaluate("(r) => r.scrollWidth > r.clientWidth"), label
             region.focus()
