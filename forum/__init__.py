@@ -374,28 +374,21 @@ def register_error_handlers(app: Flask) -> None:
     from sqlalchemy.exc import TimeoutError as PoolTimeout
 
     @app.errorhandler(DBAPIError)
-    def on_database_error(err: DBAPIError):
-        """A database that does not answer is a 503 page, rendered without touching it."""
+    @app.errorhandler(PoolTimeout)
+    def on_database_error(err: Exception):
+        """A database that does not answer, or is too busy to take the request in time (its
+        lock held, every connection in use), is a 503 page, rendered without touching it."""
         try:
             db.session.rollback()
         except DBAPIError:
             pass
         if database_busy(err):
-            return on_database_busy(err)
+            app.logger.warning("database busy: %s", busy_reason(err))
+            return unavailable_response(busy=True)
         if not database_unreachable(err):
             return on_unexpected(err)
-        app.logger.warning("database unavailable: %s", type(err.orig).__name__)
+        app.logger.warning("database unavailable: %s", type(getattr(err, "orig", err)).__name__)
         return unavailable_response()
-
-    @app.errorhandler(PoolTimeout)
-    def on_database_busy(err: Exception):
-        """A database there but too busy to take the request in time: 503, try again."""
-        try:
-            db.session.rollback()
-        except DBAPIError:
-            pass
-        app.logger.warning("database busy: %s", busy_reason(err))
-        return unavailable_response(busy=True)
 
     @app.errorhandler(Exception)
     def on_unexpected(err: Exception):

@@ -501,13 +501,8 @@ def thread_messages(args, thread_id: int):
     )
 
 
-# --- consultations ---------------------------------------------------------------
-
-
-@bp.get("/consultations")
-@bp.arguments(schemas.ChangesPageArgs, location="query")
-@bp.response(200, schemas.RoundPage)
-@bp.alt_response(
+# The sync lists' answer to a `changed_since` from before a change of the reader's own access
+RESYNC = bp.alt_response(
     410,
     schema=schemas.Error,
     description=(
@@ -516,6 +511,15 @@ def thread_messages(args, thread_id: int):
         "walk the whole list again, without `changed_since`."
     ),
 )
+
+
+# --- consultations ---------------------------------------------------------------
+
+
+@bp.get("/consultations")
+@bp.arguments(schemas.ChangesPageArgs, location="query")
+@bp.response(200, schemas.RoundPage)
+@RESYNC
 def rounds(args):
     """Consultation rounds (drafts only for their officials), by id.
 
@@ -734,15 +738,7 @@ def organisation(slug: str):
 @bp.get("/actions")
 @bp.arguments(schemas.ChangesPageArgs, location="query")
 @bp.response(200, schemas.ActionPage)
-@bp.alt_response(
-    410,
-    schema=schemas.Error,
-    description=(
-        "`resync`: what the token's owner may read changed since `changed_since` by a "
-        "change of their own (a forum's members or moderators, a role, a department): "
-        "walk the whole list again, without `changed_since`."
-    ),
-)
+@RESYNC
 def actions(args):
     """Follow-up actions, by id.
 
