@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from sqlalchemy import func, select
 
@@ -186,6 +188,14 @@ def test_the_page_shows_counts_names_and_pressed_state(make, client, auth, db):
     auth.login(make.user())
     other = client.get(f"/threads/{thread.id}").get_data(as_text=True)
     assert 'aria-pressed="true"' not in other
+    # a visitor may not react, but reaches who did: the counts take the focus, unavailable
+    auth.logout()
+    visitor = client.get(f"/threads/{thread.id}").get_data(as_text=True)
+    count = re.search(
+        r'<button[^>]*data-reaction="👍"[^>]*>', visitor.split(f'id="m{message.id}"')[1]
+    )
+    assert 'aria-disabled="true"' in count[0] and " disabled" not in count[0]
+    assert 'title="Alice A, Bob B"' in count[0] and "data-reaction-pick" not in visitor
 
 
 def test_reacting_without_javascript(make, client, auth, db):

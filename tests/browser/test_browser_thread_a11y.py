@@ -254,3 +254,59 @@ def test_who_reacted_is_shown_on_focus_and_hover_and_goes_with_escape(world, new
     expect(tip).to_be_visible()
     bob.mouse.move(0, 0)
     expect(tip).to_be_hidden()
+
+
+@pytest.mark.parametrize("lang", ["sv", "en"])
+def test_who_reacted_reaches_a_visitor_by_keyboard_and_by_tap(world, new_page, lang):
+    """A visitor may not react, so the count buttons were `disabled`: they took no focus and
+    a tap on a phone neither focuses nor hovers, so the names were out of reach but for a
+    mouse. Now they say they are unavailable (aria-disabled) and still take the focus, and
+    pressing or tapping one shows the names and sends nothing."""
+    thread_id, (only,) = _thread(world, f"Besökaren ser vem {lang}", messages=1)
+    alice = new_page(lang)
+    login(alice, world, world.alice_email)
+    open_thread(alice, world, thread_id)
+    mine = alice.locator(f"#m{only}")
+    mine.locator("[data-slot=reaction-picker] summary").click()
+    mine.locator("button[data-reaction-pick='👍']").click()
+    expect(mine.locator("button[data-reaction='👍'] [data-reaction-count]")).to_have_text("1")
+
+    for phone in (False, True):
+        visitor = new_page(lang, phone=phone)
+        open_thread(visitor, world, thread_id)
+        thumbs = visitor.locator(f"#m{only} button[data-reaction='👍']")
+        tip = visitor.locator("[role=tooltip]")
+        expect(thumbs).to_have_attribute("aria-disabled", "true")
+        expect(visitor.locator(f"#m{only} [data-slot=reaction-picker]")).to_have_count(0)
+        if phone:
+            # Playwright will not tap an aria-disabled control; a finger does
+            thumbs.tap(force=True)
+            expect(tip).to_be_visible()
+            expect(tip).to_have_text("Alice Andersson")
+            visitor.locator(f"#m{only} [data-slot=body]").tap()  # elsewhere: it goes
+            expect(tip).to_be_hidden()
+        else:
+            for _ in range(40):  # by keyboard alone
+                visitor.keyboard.press("Tab")
+                if thumbs.evaluate("(b) => b === document.activeElement"):
+                    break
+            expect(thumbs).to_be_focused()
+            expect(tip).to_be_visible()
+            expect(thumbs).to_have_accessible_description("Alice Andersson")
+            assert_accessible(visitor, f"a visitor's reaction names ({lang})")
+            visitor.keyboard.press("Enter")
+            expect(tip).to_be_visible()
+        assert visitor.url.endswith(f"/threads/{thread_id}")  # no form was sent
+        expect(thumbs.locator("[data-reaction-count]")).to_have_text("1")
+        expect(thumbs).to_have_attribute("aria-pressed", "false")
+
+    # a member's tap on a phone reacts, and shows the names with theirs though a tap on
+    # iOS neither focuses nor hovers the button (Chromium's tap does both: a bare click)
+    bob = new_page(lang, phone=True)
+    login(bob, world, world.bob_email)
+    open_thread(bob, world, thread_id)
+    thumbs = bob.locator(f"#m{only} button[data-reaction='👍']")
+    thumbs.evaluate("(b) => b.click()")
+    expect(thumbs).not_to_be_focused()
+    expect(thumbs).to_have_attribute("aria-pressed", "true")
+    expect(bob.locator("[role=tooltip]")).to_have_text("Alice Andersson, Bob Berg")

@@ -74,10 +74,24 @@ function wirePeople(list) {
   document.addEventListener("keydown", (event) => {
     if (event.key === "Escape" && owner) hide();
   });
-  // The names on `li` changed: the tooltip shown follows, and `pressed` (the button in
-  // focus that changed them) shows its own again even after an Escape.
+  // A count its person may not press (a visitor's, a muted person's: aria-disabled, so it
+  // still takes the focus) shows its names when pressed, a tap included: a tap on a phone
+  // neither focuses a button nor hovers it.
+  list.addEventListener("click", (event) => {
+    const button = countButton(event.target);
+    if (!button || button.getAttribute("aria-disabled") !== "true") return;
+    event.preventDefault(); // no form is sent
+    show(button);
+  });
+  // A touch anywhere else takes the tooltip away (a phone has no pointer leaving, no Escape).
+  document.addEventListener("pointerdown", (event) => {
+    if (owner && !onIt(event.target) && document.activeElement !== owner) hide();
+  });
+  // The names on `li` changed: the tooltip shown follows, and `pressed` (the button just
+  // pressed, which changed them) shows its own, with or without the focus (a tap does not
+  // focus) and even after an Escape.
   return (li, pressed = null) => {
-    const button = owner || (pressed && document.activeElement === pressed ? pressed : null);
+    const button = owner || (pressed && pressed.isConnected ? pressed : null);
     if (button && li.contains(button)) show(button);
   };
 }
