@@ -164,7 +164,10 @@ def run(args: argparse.Namespace) -> list[dict]:
                 servers[label] = stack.enter_context(
                     HelloServer(database, root, FORUM_MESSAGE_RATE_LIMIT="off")
                 )
-            cookie = settled_cookie(next(iter(servers.values())).url, cookie)
+            # a visitor's browser holds a cookie too once a page gave it a form's CSRF token
+            cookie = settled_cookie(
+                next(iter(servers.values())).url, "" if args.visitor else cookie
+            )
             for server in servers.values():
                 for path in urls.values():
                     response = requests.get(
@@ -181,7 +184,7 @@ def run(args: argparse.Namespace) -> list[dict]:
                             load(server.url + path, cookie, args.seconds, args.connections)
                         )
         for label, found in rates.items():
-            rows += _rows(label, found)
+            rows += _rows(("visitor, " if args.visitor else "") + label, found)
     return rows
 
 
@@ -211,6 +214,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--connections", type=int, default=4)
     p.add_argument("--rounds", type=int, default=1)
     p.add_argument("--against", help="another checkout to serve too, rounds alternating")
+    p.add_argument("--visitor", action="store_true", help="logged out (no session cookie)")
     return p
 
 
