@@ -623,9 +623,9 @@ def register_template_helpers(app: Flask) -> None:
     app.jinja_env.globals["shows_refusal"] = shows_refusal
     app.jinja_env.filters["decimal"] = formatting.decimal
     app.jinja_env.filters["percent"] = formatting.percent
-    from .text import lang_attribute
+    from .text import text_attributes
 
-    app.jinja_env.filters["lang_attr"] = lang_attribute
+    app.jinja_env.filters["text_attrs"] = text_attributes
 
     @app.context_processor
     def inject() -> dict[str, Any]:

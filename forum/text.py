@@ -176,19 +176,36 @@ _COMMON_WORDS = {
         olemme ovat""".split()
     ),
 }
+# Somali, written in Latin letters by many of the city's associations: its common words
+# are none of the others'.
+_COMMON_WORDS["so"] = frozenset(
+    """iyo waa waxaa ayaa oo ku ka ee waxay ugu laga lagu sida haddii hadii kale inay
+    wuxuu ayuu soo noo kuwa dadka waxaan ayaan uu ay aad mahadsanid""".split()
+)
 # Swedish words with å, ä or ö; Finnish has ä and ö too, with long vowels written twice
 _SWEDISH_LETTERS = re.compile(r"[åäö]")
 _FINNISH_VOWELS = re.compile(r"ää|öö|aa|uu|yy|ii|oo|ee")
 _WORDS = re.compile(r"[^\W\d_]+(?:'[^\W\d_]+)?")
+_LETTERS = re.compile(r"[^\W\d_]")
+_ARABIC_LETTERS = re.compile("[\u0620-\u064a\u066e-\u06d3\u06d5\u06fa-\u06ff\u0750-\u077f]")
+# Letters Arabic has not, each language's own (in this order: Kurdish and Urdu write
+# Persian's letters too).
+_ARABIC_SCRIPT_LANGUAGES = (
+    ("ckb", re.compile("[\u0695\u06b5\u06c6\u06ce\u06d5]")),  # ڕ ڵ ۆ ێ ە
+    ("ur", re.compile("[\u0679\u0688\u0691\u06ba\u06be\u06d2]")),  # ٹ ڈ ڑ ں ھ ے
+    ("fa", re.compile("[\u067e\u0686\u0698\u06af\u06a9\u06cc]")),  # پ چ ژ گ ک ی
+)
 _TAGS = re.compile(r"<[^>]*>")
 
 
 def content_language(text: str, html: bool = False) -> str | None:
-    """The language a person wrote in ("sv", "en" or "fi") when the text plainly is one,
-    else None (too short to tell, mixed, another language): the `lang` its container
-    gets, so a screen reader reads Swedish words as Swedish on an English page (WCAG
-    3.1.2). By common words, and letters: at least two such words, three times as many as
-    of any other. `html`: the text is sanitised HTML (its tags are not words)."""
+    """The language a person wrote in when the text plainly is one, else None (too short
+    to tell, mixed, another language): the `lang` its container gets, so a screen reader
+    reads Swedish words as Swedish on an English page, and Arabic in an Arabic voice (WCAG
+    3.1.2). Swedish, English, Finnish and Somali by common words, and letters: at least two
+    such words, three times as many as of any other. A text in Arabic letters by the
+    letters each language adds: Sorani Kurdish, Urdu, Persian (Dari too), else Arabic.
+    `html`: the text is sanitised HTML (its tags are not words)."""
     if len(text) > EXCERPT_REMEMBERED_UP_TO:
         return _content_language(text[:EXCERPT_REMEMBERED_UP_TO], html)
     return _remembered_language(text, html)
@@ -197,6 +214,16 @@ def content_language(text: str, html: bool = False) -> str | None:
 def _content_language(text: str, html: bool) -> str | None:
     if html:
         text = unescape(_TAGS.sub(" ", text))
+    arabic = len(_ARABIC_LETTERS.findall(text))
+    if arabic:  # at least two words, three times as many of its letters as of others
+        others = len(_LETTERS.findall(text)) - arabic
+        words = sum(1 for word in _WORDS.findall(text) if _ARABIC_LETTERS.match(word))
+        if words < 2 or arabic < 3 * others:
+            return None
+        for lang, letters in _ARABIC_SCRIPT_LANGUAGES:
+            if letters.search(text):
+                return lang
+        return "ar"
     counts = dict.fromkeys(_COMMON_WORDS, 0)
     for word in _WORDS.findall(text.lower()):
         for lang, words in _COMMON_WORDS.items():
@@ -214,18 +241,20 @@ def _content_language(text: str, html: bool) -> str | None:
 _remembered_language = lru_cache(maxsize=4096)(_content_language)
 
 
-def lang_attribute(text: str | None) -> Markup:
-    """The template filter `lang_attr`: ` lang="sv"` (or "en", "fi") for the container of a
-    person's text (sanitised HTML or plain), when content_language can tell; nothing
-    otherwise (the container reads in the page's language)."""
+def text_attributes(text: str | None) -> Markup:
+    """The template filter `text_attrs`, for the container of a person's text (sanitised
+    HTML or plain): ` dir="auto"`, so a text in Arabic, Persian, Kurdish or Urdu reads right
+    to left on a Swedish page (its first letter decides), and ` lang="sv"` (or another
+    language content_language can tell; none: it reads in the page's language)."""
     lang = content_language(text, html=True) if text else None
-    return _LANG_ATTRIBUTES[lang]
+    return _TEXT_ATTRIBUTES[lang]
 
 
-# the only markup lang_attr gives: constants, nothing of the text in them
-_LANG_ATTRIBUTES = {None: Markup("")} | {
-    lang: Markup(f' lang="{lang}"')  # noqa: S704 - a constant of _COMMON_WORDS
-    for lang in _COMMON_WORDS
+LANGUAGES = (*_COMMON_WORDS, *(lang for lang, _ in _ARABIC_SCRIPT_LANGUAGES), "ar")
+# the only markup text_attrs gives: constants, nothing of the text in them
+_TEXT_ATTRIBUTES = {None: Markup(' dir="auto"')} | {
+    lang: Markup(f' dir="auto" lang="{lang}"')  # noqa: S704 - a constant of LANGUAGES
+    for lang in LANGUAGES
 }
 
 

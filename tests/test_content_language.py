@@ -39,6 +39,17 @@ ENGLISH = "We should do something about the premises before the autumn, I think.
         ("", None),
         # mixed: neither three times the other
         ("Vi kan ta det på mötet, the agenda is attached and we will discuss", None),
+        # Somali, in Latin letters
+        ("Waxaan rabnaa in aan ka hadalno xarunta dhalinyarada iyo waxa ay u baahan yihiin", "so"),
+        ("Mahadsanid, waa fikrad wanaagsan", "so"),
+        # Arabic letters: Arabic, and the languages that add letters of their own to them
+        ("نحتاج إلى مكان للقاء الشباب في المساء", "ar"),
+        ("ما به یک مکان برای دیدار جوانان در شب نیاز داریم", "fa"),
+        ("ئێمە پێویستمان بە شوێنێک هەیە بۆ گەنجان", "ckb"),
+        ("ہمیں نوجوانوں کے لیے ایک جگہ کی ضرورت ہے", "ur"),
+        ("سلام", None),  # too short to tell which
+        ("Mötet i Angered: نحتاج إلى مكان للقاء الشباب", None),  # mixed
+        ("نحتاج إلى مكان – OK", "ar"),
     ],
 )
 def test_the_language_is_told_only_when_the_words_plainly_say_it(text, lang):
@@ -80,7 +91,7 @@ def test_a_thread_page_marks_each_message_in_its_language(make, client, auth):
     assert 'lang="en"' in body_of(page, english_.id)
     assert "lang=" not in body_of(page, short.id)  # read in the page's language
     item = page[page.index(f'id="m{reply.id}"') :]
-    assert re.search(r'<span data-slot="quote-text" lang="en">', item)
+    assert re.search(r'<span data-slot="quote-text" dir="auto" lang="en">', item)
 
 
 def test_a_hidden_message_has_no_language_and_its_quotes_none(make, client, auth, app):
@@ -99,7 +110,7 @@ def test_a_hidden_message_has_no_language_and_its_quotes_none(make, client, auth
 
     assert "lang=" not in body_of(page, hidden.id)
     item = page[page.index(f'id="m{reply.id}"') :]
-    assert re.search(r'<span data-slot="quote-text">', item)
+    assert re.search(r'<span data-slot="quote-text" dir="auto">', item)
 
 
 def test_the_socket_payload_carries_the_language(make, socket_for):
@@ -137,11 +148,13 @@ def test_a_round_page_marks_its_texts_and_questions(app, make, client):
 
     page = client.get(f"/consultations/{round_.id}").get_data(as_text=True)
 
-    assert re.search(r'<h1 lang="sv">Mötesplatser för unga i stadsdelen</h1>', page)
-    assert re.search(r'<div class="prose" lang="en"><p>How should', page)
-    assert re.search(r'<p class="question-text" lang="sv">Vad saknas i dag för de unga\?</p>', page)
+    assert re.search(r'<h1 dir="auto" lang="sv">Mötesplatser för unga i stadsdelen</h1>', page)
+    assert re.search(r'<div class="prose" dir="auto" lang="en"><p>How should', page)
+    assert re.search(
+        r'<p class="question-text" dir="auto" lang="sv">Vad saknas i dag för de unga\?</p>', page
+    )
     # too short to tell: the page's language
-    assert '<p class="question-text">Vem kan driva?</p>' in page
+    assert '<p class="question-text" dir="auto">Vem kan driva?</p>' in page
 
 
 def test_a_forum_description_is_marked(app, make, client):
@@ -159,4 +172,25 @@ def test_a_forum_description_is_marked(app, make, client):
     listing = client.get("/forums").get_data(as_text=True)
     own = client.get(f"/forums/{forum.slug}").get_data(as_text=True)
     for page in (listing, own):
-        assert re.search(r'<div class="prose" lang="sv"><p>Här pratar vi', page)
+        assert re.search(r'<div class="prose" dir="auto" lang="sv"><p>Här pratar vi', page)
+
+
+def test_every_container_of_a_persons_text_takes_its_direction_from_it(make, client, auth):
+    """An Arabic message on a Swedish page was laid out left to right: its full stop at
+    the wrong end and a reply's words out of order. What shows a person's text (the
+    message, its author, a quote, a title) has dir="auto", so its first letter decides."""
+    alice, bob = make.user(name="أحمد علي"), make.user()
+    thread = make.thread(author=alice, title="مكان للقاء الشباب")
+    arabic = make.message(thread, alice, "نحتاج إلى مكان للقاء الشباب في المساء.")
+    reply = make.message(thread, bob, "Håller med dig helt.", reply_to=arabic.id)
+    auth.login(bob)
+
+    page = client.get(f"/threads/{thread.id}").get_data(as_text=True)
+
+    assert re.search(r'<div class="message-body prose" data-slot="body" dir="auto" lang="ar"', page)
+    assert re.search(r'data-slot="author" dir="auto">أحمد علي</a>', page)
+    assert re.search(r'<h1 id="thread-title" dir="auto" lang="ar">', page)
+    item = page[page.index(f'id="m{reply.id}"') :]
+    assert re.search(r'<span data-slot="quote-text" dir="auto" lang="ar">', item)
+    listing = client.get(f"/forums/{thread.forum.slug}").get_data(as_text=True)
+    assert re.search(r'<a href="/threads/\d+" dir="auto">مكان للقاء الشباب</a>', listing)

@@ -26,7 +26,7 @@ def test_consultation_page_renders_messages_from_the_thread_partial(app, client,
     page = text(client.get(f"/consultations/{round_.id}"))
     recent = page.split('id="recent-messages"', 1)[1].split("</ol>", 1)[0]
     # The same partial as the thread page: slots the script fills, and the organisation
-    assert 'data-slot="organisation">Föreningen Gemenskap<' in recent
+    assert 'data-slot="organisation" dir="auto">Föreningen Gemenskap<' in recent
     assert "<em>kvällar</em>" in recent
     assert re.search(r"<template id=\"message-template\">\s*<li class=\"message\"", page)
     assert 'data-not-shown="' in page

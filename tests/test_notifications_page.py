@@ -152,7 +152,9 @@ def test_response_notifications_name_their_round_and_mark_the_language_of_their_
         assert "Lokaler för föreningslivet" in links[0], (kind, links)  # the newest
     auth.login(chair)
     page = client.get("/notifications").get_data(as_text=True)
-    assert re.search(r'<span class="meta" data-stored-text lang="sv">Mira Medlem sparade', page)
+    assert re.search(
+        r'<span class="meta" data-stored-text dir="auto" lang="sv">Mira Medlem sparade', page
+    )
 
 
 def _mark_form(page: str, note_id: int) -> dict[str, str]:

@@ -17,7 +17,9 @@ def text(response):
 
 def quote_of(page: str) -> str:
     """The texts of the page's quotes (the blank message <template>'s is empty)."""
-    return " | ".join(re.findall(r'data-slot="quote-text"(?: lang="\w+")?>([^<]*)<', page))
+    return " | ".join(
+        re.findall(r'data-slot="quote-text" dir="auto"(?: lang="\w+")?>([^<]*)<', page)
+    )
 
 
 @pytest.mark.config(FORUM_MESSAGE_RATE_LIMIT=parse_rate_limit("off"))

@@ -38,6 +38,7 @@ from forum.models import (
     RoundState,
     User,
 )
+from forum.text import content_language
 
 
 def text(response) -> str:
@@ -540,6 +541,7 @@ def test_the_demo_has_what_the_readme_says(app, db):
     ).all()
     assert any(m.reply_to_id for m in messages)
     assert any('href="/people/' in m.html for m in messages)
+    assert [m for m in messages if content_language(m.body) == "ar"]  # "a message in Arabic"
     # "a members-only forum about IOP"
     members = db.session.scalars(select(Forum).where(Forum.visibility == Visibility.members)).all()
     assert [f.title for f in members if "IOP" in f.title]

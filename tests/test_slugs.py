@@ -32,4 +32,4 @@ def test_a_forum_called_new_gets_a_page_of_its_own(client, make):
     assert forum.slug == "new-2"
     page = client.get(f"/forums/{forum.slug}")
     assert page.status_code == 200
-    assert "<h1>New</h1>" in page.get_data(as_text=True)
+    assert '<h1 dir="auto">New</h1>' in page.get_data(as_text=True)

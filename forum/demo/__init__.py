@@ -232,6 +232,14 @@ def seed_demo() -> list[DemoAccount]:
         "Vi bjuder in till en mötesplatsträff för föreningsledare i stadsdelen i mars.",
         "demo-compounds",
     )
+    # a member writes in Arabic (the association runs a language café): the message reads
+    # right to left, in an Arabic voice, on the Swedish page (forum.text.text_attributes)
+    forums.send_message(
+        users["medlem"],
+        thread.id,
+        "نقدم أيضًا مقهى لغة مساء كل خميس، والجميع مرحب بهم. يمكن أن يكون مكانًا للشباب أيضًا.",
+        "demo-arabic",
+    )
     # the organisation's system reads and answers through the API with this token
     _token, raw_token = api_tokens.create_token(
         users["ordforande"], "Föreningens ärendesystem (demo)", ["read", "respond"], org.id

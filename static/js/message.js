@@ -131,8 +131,9 @@ export function refreshQuotes(root, m, ctx) {
   });
 }
 
-// The language a person's text is written in (the payload's `lang`, "sv" or "en"), on its
-// element, so a screen reader reads it in that language; none: the page's.
+// The language a person's text is written in (the payload's `lang`: "sv", "en", "ar"...,
+// forum/text.py), on its element, so a screen reader reads it in that language; none: the
+// page's. Its direction is the element's own dir="auto" (_message.html).
 function setLang(el, lang) {
   if (lang) el.lang = lang;
   else el.removeAttribute("lang");

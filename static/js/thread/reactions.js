@@ -27,6 +27,7 @@ function wirePeople(list) {
   tip.id = "reaction-people";
   tip.className = "reaction-tip";
   tip.setAttribute("role", "tooltip");
+  tip.dir = "auto"; // names in Arabic letters read right to left
   tip.hidden = true;
   let owner = null;
   let leaving = 0;
