@@ -458,3 +458,23 @@ def register() -> None:
     for name, handler in EVENTS.items():
         socketio.on_event(name, handler)
     socketio.on_event("*", on_unknown)
+    _route_odd_names_to_the_catch_all(socketio.server)
+
+
+def _route_odd_names_to_the_catch_all(server: Any) -> None:
+    """A client's event named "*", or whose name is not text, goes to on_unknown with its
+    name, as any other unknown event does. python-socketio found the catch-all's own key
+    for "*" and called it without the name, so Flask-SocketIO took the payload for the
+    socket's id: with another socket's id it ran the event as THAT socket (spent its flood
+    budget until it was disconnected and its login cooled off), else it raised. A list or
+    object as the name raised too (unhashable in the handlers' dict)."""
+    find = server._get_event_handler
+
+    def event_handler(event: Any, namespace: str, args: tuple[Any, ...]) -> Any:
+        if event == "*" or not isinstance(event, str):
+            catch_all = server.handlers.get(namespace, {}).get("*")
+            if catch_all is not None:
+                return catch_all, (event, *args)
+        return find(event, namespace, args)
+
+    server._get_event_handler = event_handler
