@@ -382,6 +382,23 @@ def test_presence_lists_people_in_the_thread(make, socket_for):
     assert [u["display_name"] for u in received(a, "presence")[-1]["users"]] == ["Alice P"]
 
 
+def test_leaving_a_thread_one_never_joined_tells_the_room_nothing(make, socket_for):
+    """`leave` broadcast the thread's presence to its room whether or not the socket was in
+    it: anyone, a visitor too, could make the server send every reader of any thread (an
+    invite-only one included) a presence event per `leave`, none of them a change."""
+    owner, guest = make.user("official"), make.user()
+    forum = make.forum(owner=owner, visibility="invite", members=[guest])
+    thread = make.thread(forum, author=guest)
+    inside = socket_for(guest)
+    assert inside.emit("join", {"thread_id": thread.id}, callback=True)["ok"]
+    inside.get_received()
+
+    for stranger in (socket_for(None), socket_for(make.user())):
+        assert stranger.emit("leave", {"thread_id": thread.id}, callback=True)["ok"] is True
+
+    assert received(inside, "presence") == []
+
+
 def test_read_moves_the_marker_forward_only(make, socket_for, db):
     alice, bob = make.user(), make.user()
     thread = make.thread(author=alice)

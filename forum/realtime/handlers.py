@@ -290,12 +290,13 @@ def on_join(data: dict[str, Any]) -> dict[str, Any]:
 
 @acknowledged
 def on_leave(data: dict[str, Any]) -> dict[str, Any]:
-    """Sent by clients leaving a thread."""
+    """Sent by clients leaving a thread. The room hears the new presence only when this
+    socket was in it: a `leave` of any other thread (anyone may send one) changes nothing."""
     thread_id = int_field(data, "thread_id")
     assert thread_id is not None
     leave_room(thread_room(thread_id))
-    presence.leave(thread_id, request.sid)  # type: ignore[attr-defined]
-    socketio.emit("presence", presence.snapshot(thread_id), to=thread_room(thread_id))
+    if presence.leave_if_present(thread_id, request.sid):  # type: ignore[attr-defined]
+        socketio.emit("presence", presence.snapshot(thread_id), to=thread_room(thread_id))
     return {}
 
 
