@@ -95,30 +95,37 @@ NOT_OBJECTS: dict[str, Any] = {
     "bytes": b"\x00\x01",
     "NUL str": "\x00",
 }
-UNKNOWN_NAMES: dict[str, Any] = {
-    "made-up": "nosuch:event",
-    "NUL": "join\x00",
-    "NUL only": "\x00",
-    "100k chars": "e" * 100_000,
-    "empty": "",
-    "lone surrogate": "\ud800",
-    "JOIN": "JOIN",
-    "join with space": "join ",
-    "message": "message",
-    "json": "json",
-    "error": "error",
-    "connect_error": "connect_error",
-    "disconnecting": "disconnecting",
-    "newListener": "newListener",
-    "removeListener": "removeListener",
-    "ping": "ping",
-    "*": "*",
-    "number": 12,
-    "None": None,
-    "list": ["join"],
-    "object": {"event": "join"},
-    "bool": True,
-    "float": 1.5,
+# Event names no handler of its own takes, in groups (one test, one world each).
+UNKNOWN_NAMES: dict[str, dict[str, Any]] = {
+    "made up": {
+        "made-up": "nosuch:event",
+        "NUL": "join\x00",
+        "NUL only": "\x00",
+        "100k chars": "e" * 100_000,
+        "empty": "",
+        "lone surrogate": "\ud800",
+        "JOIN": "JOIN",
+        "join with space": "join ",
+    },
+    "reserved": {
+        "message": "message",
+        "json": "json",
+        "error": "error",
+        "connect_error": "connect_error",
+        "disconnecting": "disconnecting",
+        "newListener": "newListener",
+        "removeListener": "removeListener",
+        "ping": "ping",
+        "*": "*",
+    },
+    "not text": {
+        "number": 12,
+        "None": None,
+        "list": ["join"],
+        "object": {"event": "join"},
+        "bool": True,
+        "float": 1.5,
+    },
 }
 
 
@@ -252,6 +259,21 @@ def build_world(make, socket_for, db) -> World:
         "invite": make.message(db.session.get(Thread, threads["invite"]), author, "I").id,
         "locked": make.message(db.session.get(Thread, threads["locked"]), author, "L").id,
     }
+    # more states a thread can be in: archived, slow mode, a draft consultation round's
+    # and a closed one's discussion, and a forum where the member is muted
+    from consultation_support import make_round
+
+    make.organisation(admin=author)  # a verified organisation for the rounds to ask
+    for state in ("draft", "closed"):
+        round_ = make_round(make.app, make, owner, state=state, title=f"Samråd ({state})")
+        if round_.thread_id is not None:
+            threads[f"{state} round"] = round_.thread_id
+    threads["archived"] = make.thread(public, author=author).id
+    threads["slow"] = make.thread(public, author=author).id
+    threads["muted"] = make.thread(members, author=author).id
+    for name in ("archived", "slow", "muted", "closed round"):
+        if name in threads:
+            messages[name] = make.message(db.session.get(Thread, threads[name]), author, name).id
     own = {}
     for role, user in users.items():
         if user is not None:
@@ -262,6 +284,9 @@ def build_world(make, socket_for, db) -> World:
         moderation.hide_message(admin, messages["hidden"], "other", "Fuzz")
         forum_service.delete_message(author, messages["deleted"])
         moderation.lock_thread(admin, threads["locked"])
+        moderation.archive_thread(admin, threads["archived"])
+        moderation.set_slow_mode(admin, threads["slow"], 3600)
+        moderation.mute_person(admin, users["member"].id, members.id, 60, "Fuzz")
     observer = socket_for(watcher)
     for thread_id in threads.values():
         assert observer.emit("join", {"thread_id": thread_id}, callback=True)["ok"]
@@ -660,15 +685,14 @@ def _generic_cases(every_shape: bool = True) -> list[Case]:
     return out
 
 
-@pytest.mark.parametrize("label", list(UNKNOWN_NAMES))
+@pytest.mark.parametrize("group", list(UNKNOWN_NAMES))
 def test_unknown_and_reserved_event_names_are_refused(
-    label, make, socket_for, db, error_records, writes
+    group, make, socket_for, db, error_records, writes
 ):
     """Made-up names, names with NUL, very long or reserved ones: `invalid`, nothing else."""
-    name = UNKNOWN_NAMES[label]
     world = build_world(make, socket_for, db)
     run = Run(world, db, error_records, writes)
-    for role in ROLES:
+    for (label, name), role in itertools.product(UNKNOWN_NAMES[group].items(), ROLES):
         for case in _generic_cases(every_shape=False):
             case.label = f"(name {label}) {case.label}"
             ack = run.emit(role, world.sockets[role], name, case)
@@ -750,10 +774,16 @@ def test_the_world_is_as_the_cases_assume(make, socket_for, db):
         assert isinstance(ack, dict) and ack.get("ok") is True, (name, ack)
     heard = {e["name"] for e in world.observer.get_received()}
     assert {"message:new", "message:edited", "reaction:updated", "typing"} <= heard
-    public = {world.threads[k] for k in ("public", "locked", "quiet")}
-    assert world.readable["visitor"] == {f"thread:{t}" for t in public} | {
-        f"forum:{world.forums['public']}"
-    }
+    assert {"draft round", "closed round"} <= set(world.threads), world.threads
+    assert world.threads["draft round"] != world.threads["closed round"]
+    for thread, code in (("muted", "muted"), ("archived", "locked"), ("locked", "locked")):
+        ack = sock.emit("typing", {"thread_id": world.threads[thread]}, callback=True)
+        assert ack["ok"] is False and ack["error"]["code"] == code, (thread, ack)
+    visitor = world.readable["visitor"]
+    assert {f"thread:{world.threads[k]}" for k in ("public", "locked", "quiet")} <= visitor
+    assert f"forum:{world.forums['public']}" in visitor
+    for closed in ("members", "invite", "muted", "draft round"):
+        assert f"thread:{world.threads[closed]}" not in visitor, closed
     assert f"thread:{world.threads['invite']}" not in world.readable["member"]
     assert f"thread:{world.threads['members']}" in world.readable["member"]
     assert sock.emit("join", {"thread_id": world.threads["members"]}, callback=True)["ok"]
