@@ -18,13 +18,21 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
+from consultation_support import make_round
 from sqlalchemy import event
+from support import Auth, app_settings
 
+from forum import create_app, policy
 from forum.config import parse_rate_limit
+from forum.errors import Invalid
+from forum.events import forum_room, thread_room
 from forum.extensions import socketio
 from forum.ids import MAX_ID
 from forum.models import Thread
+from forum.queries import forums as forum_queries
 from forum.queries import reactions as reaction_queries
+from forum.services import forums as forum_service
+from forum.services import moderation
 
 # The flood budget and the message rate limit would refuse most of a run's hundreds of
 # events before their payload is read: lifted, so every case reaches the handler's checks.
@@ -36,7 +44,6 @@ pytestmark = pytest.mark.config(
 )
 
 ROLES = ("visitor", "member", "moderator", "admin")
-MISSING = object()  # a field left out of the payload
 REFUSE, ANY = "refuse", "any"  # what the ack must say: ok false, or either (well formed)
 
 # Values of every JSON type (and bytes, which Socket.IO sends as a binary attachment).
@@ -204,10 +211,6 @@ SPECIAL = {"connect", "disconnect", "*"}
 
 def registered_events() -> set[str]:
     """Every event name the Socket.IO server has a handler for in the default namespace."""
-    from support import app_settings
-
-    from forum import create_app
-
     create_app(app_settings("sqlite://"))  # registers the handlers on the shared server
     return set(socketio.server.handlers.get("/", {}))
 
@@ -228,9 +231,6 @@ def build_world(make, socket_for, db) -> World:
     """Public, members-only and invite-only forums; threads (one locked); messages of each
     role and of others, one hidden, one deleted; a logged-in socket per role, a visitor's,
     and an observer's (an admin in every room) that must hear nothing of a refused event."""
-    from forum.services import forums as forum_service
-    from forum.services import moderation
-
     owner = make.user("official")
     author = make.user(name="Xena Författare")
     users = {
@@ -261,8 +261,6 @@ def build_world(make, socket_for, db) -> World:
     }
     # more states a thread can be in: archived, slow mode, a draft consultation round's
     # and a closed one's discussion, and a forum where the member is muted
-    from consultation_support import make_round
-
     make.organisation(admin=author)  # a verified organisation for the rounds to ask
     for state in ("draft", "closed"):
         round_ = make_round(make.app, make, owner, state=state, title=f"Samråd ({state})")
@@ -290,7 +288,7 @@ def build_world(make, socket_for, db) -> World:
     observer = socket_for(watcher)
     for thread_id in threads.values():
         assert observer.emit("join", {"thread_id": thread_id}, callback=True)["ok"]
-    forum_ids = [public.id, members.id, invite.id]
+    forum_ids = [f.id for f in forum_queries.visible_forums(watcher)]
     assert observer.emit("watch", {"forum_ids": forum_ids}, callback=True)["ok"]
     world = World(
         users=users,
@@ -300,10 +298,6 @@ def build_world(make, socket_for, db) -> World:
         forums={"public": public.id, "members": members.id, "invite": invite.id},
         own=own,
     )
-    from forum import policy
-    from forum.events import forum_room, thread_room
-    from forum.queries import forums as forum_queries
-
     for role, user in users.items():
         world.sockets[role] = socket_for(user)
         world.readable[role] = {forum_room(f.id) for f in forum_queries.visible_forums(user)} | {
@@ -736,8 +730,6 @@ def test_connecting_with_any_auth_payload_works(app, make, db, error_records):
     failures = []
     user = make.user()
     thread = make.thread(author=user)
-    from support import Auth
-
     for who in ("visitor", "member"):
         for label, auth in CONNECT_AUTH.items():
             http = app.test_client()
@@ -795,10 +787,6 @@ def test_the_checks_catch_a_handler_that_crashes_writes_or_tells(
 ):
     """The fuzz itself: a handler that fails, one that writes or broadcasts and then
     refuses, and one that lets a socket into a room it may not read, each make a failure."""
-    from forum.errors import Invalid
-    from forum.events import thread_room
-    from forum.services import forums as forum_service
-
     world = build_world(make, socket_for, db)
     run = Run(world, db, error_records, writes)
     sock = world.sockets["member"]
