@@ -217,8 +217,8 @@ def _content_language(text: str, html: bool) -> str | None:
     arabic = len(_ARABIC_LETTERS.findall(text))
     if arabic:  # at least two words, three times as many of its letters as of others
         others = len(_LETTERS.findall(text)) - arabic
-        words = sum(1 for word in _WORDS.findall(text) if _ARABIC_LETTERS.match(word))
-        if words < 2 or arabic < 3 * others:
+        written = sum(1 for word in _WORDS.findall(text) if _ARABIC_LETTERS.match(word))
+        if written < 2 or arabic < 3 * others:
             return None
         for lang, letters in _ARABIC_SCRIPT_LANGUAGES:
             if letters.search(text):
@@ -243,17 +243,20 @@ _remembered_language = lru_cache(maxsize=4096)(_content_language)
 
 def text_attributes(text: str | None) -> Markup:
     """The template filter `text_attrs`, for the container of a person's text (sanitised
-    HTML or plain): ` dir="auto"`, so a text in Arabic, Persian, Kurdish or Urdu reads right
-    to left on a Swedish page (its first letter decides), and ` lang="sv"` (or another
-    language content_language can tell; none: it reads in the page's language)."""
+    HTML or plain): its direction, so a text in Arabic, Persian, Kurdish or Urdu reads right
+    to left on a Swedish page, and ` lang="sv"` (or another language content_language can
+    tell; none: it reads in the page's language). The direction is `rtl` for a text in
+    those languages (WeasyPrint's PDFs know no `auto`), else `auto` (its first letter
+    decides: a short Arabic text too)."""
     lang = content_language(text, html=True) if text else None
     return _TEXT_ATTRIBUTES[lang]
 
 
-LANGUAGES = (*_COMMON_WORDS, *(lang for lang, _ in _ARABIC_SCRIPT_LANGUAGES), "ar")
+RIGHT_TO_LEFT = (*(lang for lang, _ in _ARABIC_SCRIPT_LANGUAGES), "ar")
+LANGUAGES = (*_COMMON_WORDS, *RIGHT_TO_LEFT)
 # the only markup text_attrs gives: constants, nothing of the text in them
 _TEXT_ATTRIBUTES = {None: Markup(' dir="auto"')} | {
-    lang: Markup(f' dir="auto" lang="{lang}"')  # noqa: S704 - a constant of LANGUAGES
+    lang: Markup(' dir="%s" lang="%s"') % ("rtl" if lang in RIGHT_TO_LEFT else "auto", lang)
     for lang in LANGUAGES
 }
 

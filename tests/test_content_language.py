@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from consultation_support import consultation_people, english, make_round
+from consultation_support import consultation_people, english, make_round, respond
 from test_realtime import received, send
 
 from forum.text import EXCERPT_REMEMBERED_UP_TO, content_language
@@ -189,8 +189,29 @@ def test_every_container_of_a_persons_text_takes_its_direction_from_it(make, cli
 
     assert re.search(r'<div class="message-body prose" data-slot="body" dir="auto" lang="ar"', page)
     assert re.search(r'data-slot="author" dir="auto">أحمد علي</a>', page)
-    assert re.search(r'<h1 id="thread-title" dir="auto" lang="ar">', page)
+    assert re.search(r'<h1 id="thread-title" dir="rtl" lang="ar">', page)
     item = page[page.index(f'id="m{reply.id}"') :]
     assert re.search(r'<span data-slot="quote-text" dir="auto" lang="ar">', item)
     listing = client.get(f"/forums/{thread.forum.slug}").get_data(as_text=True)
     assert re.search(r'<a href="/threads/\d+" dir="auto">مكان للقاء الشباب</a>', listing)
+
+
+def test_a_compilation_gives_an_arabic_answer_its_direction_for_the_pdf(app, make, client, auth):
+    """The compilation is also the city's PDF, and WeasyPrint ignores dir="auto" (an Arabic
+    answer came out left to right, its full stop first): a text the letters tell is in a
+    right-to-left language says so outright."""
+    from forum.services import consultations
+    from forum.text import text_attributes
+
+    assert text_attributes("نحتاج إلى مكان للقاء الشباب") == ' dir="rtl" lang="ar"'
+    assert text_attributes("ما به یک مکان برای دیدار نیاز داریم") == ' dir="rtl" lang="fa"'
+    assert text_attributes(SWEDISH) == ' dir="auto" lang="sv"'
+    assert text_attributes("سلام") == ' dir="auto"'  # too short to tell: its letters decide
+    official, chair, _member, org = consultation_people(make)
+    round_ = make_round(app, make, official, "open")
+    respond(app, chair, round_, org, text="نحتاج إلى مكان للقاء الشباب في المساء")
+    with app.test_request_context():
+        consultations.close_round(official, round_.id)
+    auth.login(official)
+    page = client.get(f"/consultations/{round_.id}/compilation").get_data(as_text=True)
+    assert '<div class="prose" dir="rtl" lang="ar"><p>نحتاج إلى مكان' in page
