@@ -85,8 +85,10 @@ class TextConverter(UnicodeConverter):
 
 
 def refuse_nul_in_query() -> None:
-    """A query string with a NUL is no question any page can ask the database: 400."""
-    if any("\x00" in value for value in request.args.values()):
+    """A query string with a NUL is no question any page can ask the database: 400. Every
+    value of a repeated name counts, and the names too (a view that reads them all, or
+    passes them on into a link, would otherwise meet one)."""
+    if any("\x00" in name + value for name, value in request.args.items(multi=True)):
         from werkzeug.exceptions import BadRequest
 
         raise BadRequest()

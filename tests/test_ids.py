@@ -74,6 +74,11 @@ def test_a_count_in_the_environment_is_plain_digits(tmp_path):
         ("get", "/admin?q=%00", 400),
         ("get", "/search?q=a%00b", 400),
         ("get", "/api/v1/forums?after=%00", 400),
+        # every value of a repeated name, and the names: only each name's first value was
+        # checked, so a NUL after it (or in a name) went on to the view
+        ("get", "/search?q=ok&q=a%00b", 400),
+        ("get", "/admin?q=ok&%00=1", 400),
+        ("get", "/api/v1/forums?limit=5&limit=%00", 400),
     ],
 )
 def test_a_nul_in_a_path_or_query_never_reaches_the_database(
