@@ -170,6 +170,19 @@ def db(app):
     return _db
 
 
+@pytest.fixture(autouse=True)
+def _as_without_pdf_tools(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch):
+    """Every test runs as on a machine without poppler-utils (pdfinfo, pdftoppm), whatever
+    this one has: an uploaded PDF gets no page count and no first-page image. With them
+    installed, as production's README suggests, seven tests of stored files found a preview
+    file they did not expect, and every upload ran two programs. A test about previews says
+    `pdf_tools` (it fakes the programs) or sets its own `pdf_preview`."""
+    if request.node.get_closest_marker("pdf_tools") is None:
+        from forum.services import documents
+
+        monkeypatch.setattr(documents, "pdf_preview", lambda _data: (None, None))
+
+
 @pytest.fixture
 def clients():
     """Socket.IO clients of a real server process (test_delivery.Client) that a test opens;

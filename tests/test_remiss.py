@@ -892,6 +892,7 @@ def test_round_page_and_remiss_list_queries_do_not_grow(app, client, make, count
     assert counts["list"][0] == counts["list"][1], counts
 
 
+@pytest.mark.pdf_tools
 def test_pdf_preview_when_poppler_tools_are_present(
     app, client, make, people, tmp_path, monkeypatch
 ):
