@@ -625,9 +625,10 @@ def register_template_helpers(app: Flask) -> None:
     app.jinja_env.globals["shows_refusal"] = shows_refusal
     app.jinja_env.filters["decimal"] = formatting.decimal
     app.jinja_env.filters["percent"] = formatting.percent
-    from .text import text_attributes
+    from .text import language_attributes, text_attributes
 
     app.jinja_env.filters["text_attrs"] = text_attributes
+    app.jinja_env.filters["lang_attrs"] = language_attributes
 
     @app.context_processor
     def inject() -> dict[str, Any]:

@@ -252,6 +252,17 @@ def text_attributes(text: str | None) -> Markup:
     return _TEXT_ATTRIBUTES[lang]
 
 
+def language_attributes(lang: str | None) -> Markup:
+    """The template filter `lang_attrs`: what `text_attrs` gives a text content_language
+    found to be in `lang`, for a text whose language was stored with it (a message's
+    payload, a notification's excerpt), so its direction follows the same rule. The thread
+    page's JavaScript gives a live message the same (static/js/message.js, setLang)."""
+    attributes = _TEXT_ATTRIBUTES.get(lang)
+    if attributes is None:  # not a language content_language tells: none but the direction
+        return _TEXT_ATTRIBUTES[None]
+    return attributes
+
+
 RIGHT_TO_LEFT = (*(lang for lang, _ in _ARABIC_SCRIPT_LANGUAGES), "ar")
 LANGUAGES = (*_COMMON_WORDS, *RIGHT_TO_LEFT)
 # the only markup text_attrs gives: constants, nothing of the text in them

@@ -178,7 +178,8 @@ def test_a_forum_description_is_marked(app, make, client):
 def test_every_container_of_a_persons_text_takes_its_direction_from_it(make, client, auth):
     """An Arabic message on a Swedish page was laid out left to right: its full stop at
     the wrong end and a reply's words out of order. What shows a person's text (the
-    message, its author, a quote, a title) has dir="auto", so its first letter decides."""
+    message, its author, a quote, a title) has dir="auto", so its first letter decides, or
+    dir="rtl" when the letters tell a language written right to left."""
     alice, bob = make.user(name="أحمد علي"), make.user()
     thread = make.thread(author=alice, title="مكان للقاء الشباب")
     arabic = make.message(thread, alice, "نحتاج إلى مكان للقاء الشباب في المساء.")
@@ -187,11 +188,11 @@ def test_every_container_of_a_persons_text_takes_its_direction_from_it(make, cli
 
     page = client.get(f"/threads/{thread.id}").get_data(as_text=True)
 
-    assert re.search(r'<div class="message-body prose" data-slot="body" dir="auto" lang="ar"', page)
+    assert re.search(r'<div class="message-body prose" data-slot="body" dir="rtl" lang="ar"', page)
     assert re.search(r'data-slot="author" dir="auto">أحمد علي</a>', page)
     assert re.search(r'<h1 id="thread-title" dir="rtl" lang="ar">', page)
     item = page[page.index(f'id="m{reply.id}"') :]
-    assert re.search(r'<span data-slot="quote-text" dir="auto" lang="ar">', item)
+    assert re.search(r'<span data-slot="quote-text" dir="rtl" lang="ar">', item)
     listing = client.get(f"/forums/{thread.forum.slug}").get_data(as_text=True)
     assert re.search(r'<a href="/threads/\d+" dir="auto">مكان للقاء الشباب</a>', listing)
 
@@ -215,3 +216,26 @@ def test_a_compilation_gives_an_arabic_answer_its_direction_for_the_pdf(app, mak
     auth.login(official)
     page = client.get(f"/consultations/{round_.id}/compilation").get_data(as_text=True)
     assert '<div class="prose" dir="rtl" lang="ar"><p>نحتاج إلى مكان' in page
+
+
+def test_a_stored_language_gives_the_direction_the_text_would():
+    """A message's body and quote take their direction from the language that came with
+    them: lang_attrs on a page the server writes, setLang in the thread's script
+    (static/js/message.js) from the payload. They had a fixed dir="auto", so an Arabic
+    message that begins with a Latin word ("OK، ...") read left to right there, and right
+    to left everywhere text_attrs decides."""
+    from pathlib import Path
+
+    from forum.text import LANGUAGES, RIGHT_TO_LEFT, language_attributes, text_attributes
+
+    starts_latin = "OK، نحتاج إلى مكان للقاء الشباب في المساء."
+    assert content_language(starts_latin) == "ar"
+    assert language_attributes("ar") == text_attributes(starts_latin) == ' dir="rtl" lang="ar"'
+    for lang in LANGUAGES:
+        direction = "rtl" if lang in RIGHT_TO_LEFT else "auto"
+        assert language_attributes(lang) == f' dir="{direction}" lang="{lang}"'
+    assert language_attributes(None) == ' dir="auto"'
+    assert language_attributes('x" onclick="') == ' dir="auto"'  # nothing of it on the page
+    script = (Path(__file__).parents[1] / "static/js/message.js").read_text()
+    [listed] = re.findall(r"const RIGHT_TO_LEFT = new Set\(\[([^\]]*)\]\)", script)
+    assert set(re.findall(r'"([a-z]+)"', listed)) == set(RIGHT_TO_LEFT)

@@ -131,12 +131,17 @@ export function refreshQuotes(root, m, ctx) {
   });
 }
 
+// The languages written right to left that forum/text.py tells (RIGHT_TO_LEFT).
+const RIGHT_TO_LEFT = new Set(["ckb", "ur", "fa", "ar"]);
+
 // The language a person's text is written in (the payload's `lang`: "sv", "en", "ar"...,
-// forum/text.py), on its element, so a screen reader reads it in that language; none: the
-// page's. Its direction is the element's own dir="auto" (_message.html).
+// forum/text.py), on its element, so a screen reader reads it in that language (none: the
+// page's), and its direction: right to left for those languages, else its first letter's
+// ("auto"), as the filter lang_attrs gives it on a page the server writes.
 function setLang(el, lang) {
   if (lang) el.lang = lang;
   else el.removeAttribute("lang");
+  el.dir = RIGHT_TO_LEFT.has(lang) ? "rtl" : "auto";
 }
 
 // The words for one person and for two (the script puts in n) with `emoji`: on the page's

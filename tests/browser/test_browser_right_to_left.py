@@ -15,6 +15,7 @@ pytestmark = pytest.mark.browser
 
 ARABIC = "نحتاج إلى مكان للقاء الشباب في المساء."
 SWEDISH = "Vi behöver en mötesplats för unga på kvällarna."
+STARTS_LATIN = "OK، نحن نتفق على الموعد ونأتي مع الشباب."
 
 # Which edge of its paragraph the text is drawn against: "right", "left" or "both" (a
 # line that fills it).
@@ -43,6 +44,7 @@ def test_an_arabic_message_reads_right_to_left_live_and_after_a_reload(world, ne
     )
     alice.press("#body", "Enter")
     send(alice, SWEDISH)
+    send(alice, STARTS_LATIN)
 
     for page in (bob, alice):
         for reload in (False, True):
@@ -56,4 +58,9 @@ def test_an_arabic_message_reads_right_to_left_live_and_after_a_reload(world, ne
             assert swedish.evaluate("(b) => b.matches(':dir(ltr)')")
             assert arabic.evaluate(EDGE) == "right", (page, reload)
             assert swedish.evaluate(EDGE) == "left", (page, reload)
+            # Arabic that begins with a Latin word: its language decides, not that word
+            latin_first = message(page, "OK،", stored=True).locator("[data-slot=body]")
+            expect(latin_first).to_have_attribute("lang", "ar")
+            assert latin_first.evaluate(EDGE) == "right", (page, reload)
     assert_accessible(bob, f"a thread with an Arabic message ({lang})")
+
