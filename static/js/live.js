@@ -25,3 +25,25 @@ export function newClientId() {
 export function format(template, values) {
   return template.replace(/\{(\w+)\}/g, (_m, key) => (key in values ? String(values[key]) : ""));
 }
+
+// The nodes of format(template, values) with each value isolated in a <bdi>: people's names
+// in a sentence ("Här nu: أحمد علي, Mira"), so a name in Arabic letters reads right to left
+// without taking the sentence's words and commas with it. An array is its items, each
+// isolated, joined by ", ".
+export function formatIsolated(template, values) {
+  const nodes = [];
+  template.split(/(\{\w+\})/).forEach((piece) => {
+    const key = /^\{(\w+)\}$/.exec(piece)?.[1];
+    if (!key) {
+      if (piece) nodes.push(piece);
+      return;
+    }
+    [].concat(key in values ? values[key] : []).forEach((value, i) => {
+      if (i) nodes.push(", ");
+      const bdi = document.createElement("bdi");
+      bdi.textContent = String(value); // text, never HTML
+      nodes.push(bdi);
+    });
+  });
+  return nodes;
+}

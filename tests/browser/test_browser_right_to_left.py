@@ -9,6 +9,8 @@ from __future__ import annotations
 import pytest
 from browsing import assert_accessible, login, message, open_thread, send
 from playwright.sync_api import expect
+from support import PASSWORD
+from test_browser_catch_up import _write_while_away
 from test_browser_feed_review_fixes import _thread
 
 pytestmark = pytest.mark.browser
@@ -64,3 +66,44 @@ def test_an_arabic_message_reads_right_to_left_live_and_after_a_reload(world, ne
             assert latin_first.evaluate(EDGE) == "right", (page, reload)
     assert_accessible(bob, f"a thread with an Arabic message ({lang})")
 
+
+ARABIC_NAME = "أحمد علي"
+# a name in the page's sentence is its own run: isolated, and right to left for Arabic
+ISOLATED_RTL = "(n) => n.matches(':dir(rtl)') && getComputedStyle(n).unicodeBidi === 'isolate'"
+
+
+def test_a_name_in_arabic_letters_stands_apart_where_people_are_listed(world, new_page):
+    """Who is here, who is typing and the mention suggestions put people's names in a
+    sentence or a list; a name in Arabic letters took the sentence's commas and the words
+    after it into its own right-to-left run. Each name is now isolated (<bdi>, dir="auto")."""
+    from forum.services import accounts, forums
+
+    email = "ahmad@browser.se"
+    thread_id, _ = _thread(world, "Namn som läses från höger")
+
+    def work(users):
+        ahmad = users.get(email) or accounts.create_user_with_role(
+            email, ARABIC_NAME, PASSWORD, "member"
+        )
+        forums.send_message(ahmad, thread_id, "مرحبا بالجميع في النقاش", f"ahmad-{thread_id}")
+
+    _write_while_away(world, work)
+    ahmad, bob = new_page("sv"), new_page("sv", phone=True)
+    login(ahmad, world, email)
+    login(bob, world, world.bob_email)
+    open_thread(bob, world, thread_id)
+    open_thread(ahmad, world, thread_id)
+
+    here = bob.locator("#presence bdi", has_text=ARABIC_NAME)
+    expect(here).to_have_count(1)
+    assert here.evaluate(ISOLATED_RTL)
+    expect(bob.locator("#presence")).to_contain_text("Här nu:")
+    ahmad.fill("#body", "أكتب")  # typing is told to the others
+    typing = bob.locator("#typing bdi", has_text=ARABIC_NAME)
+    expect(typing).to_have_count(1)
+    assert typing.evaluate(ISOLATED_RTL)
+    bob.locator("#body").press_sequentially("@")  # those who took part come first
+    suggested = bob.locator("#mention-list .mention-name", has_text=ARABIC_NAME)
+    expect(suggested).to_have_count(1)
+    assert suggested.evaluate(ISOLATED_RTL)
+    assert_accessible(bob, "a thread with a name in Arabic letters (sv)")

@@ -73,6 +73,7 @@ export function wireMentions({
         const name = document.createElement("span");
         name.className = "mention-name";
         name.textContent = person.display_name; // text, never HTML
+        name.dir = "auto"; // a name in Arabic letters reads right to left
         const handle = document.createElement("span");
         handle.className = "mention-handle";
         handle.textContent = `@${person.handle}`;

@@ -1,6 +1,6 @@
 // Who is here and who is typing, from the room's `presence` and `typing` events;
 // and this person's own typing signal, sent at most every 2.5 seconds.
-import { format } from "../live.js";
+import { format, formatIsolated } from "../live.js";
 
 export function showPresence({ socket, threadId, S }) {
   const presenceEl = document.getElementById("presence");
@@ -10,16 +10,23 @@ export function showPresence({ socket, threadId, S }) {
   socket.on("disconnect", () => { presenceEl.hidden = true; });
   socket.on("presence", (p) => {
     if (p.thread_id !== threadId) return;
-    const names = p.users.map((u) => u.display_name).join(", ");
-    let text = names ? format(S.here, { names }) : "";
-    if (p.visitors) text += ` ${format(p.visitors === 1 ? S.visitorsOne : S.visitors, { n: p.visitors })}`;
-    presenceEl.textContent = text.trim();
-    presenceEl.hidden = !text.trim();
+    const names = p.users.map((u) => u.display_name);
+    const nodes = names.length ? formatIsolated(S.here, { names }) : [];
+    if (p.visitors) {
+      const visitors = format(p.visitors === 1 ? S.visitorsOne : S.visitors, { n: p.visitors });
+      nodes.push(nodes.length ? ` ${visitors}` : visitors);
+    }
+    presenceEl.replaceChildren(...nodes);
+    presenceEl.hidden = nodes.length === 0;
   });
 
   function showTyping() {
-    typingEl.textContent = Array.from(typingPeople.keys())
-      .map((name) => format(S.typing, { name })).join(" ");
+    typingEl.replaceChildren(
+      ...Array.from(typingPeople.keys()).flatMap((name, i) => [
+        ...(i ? [" "] : []),
+        ...formatIsolated(S.typing, { name }),
+      ]),
+    );
   }
   socket.on("typing", ({ thread_id: tid, user }) => {
     if (tid !== threadId || !user) return;
