@@ -226,10 +226,10 @@ def test_logout_disconnects_that_sessions_sockets_within_a_second(server, make, 
     alice = make.user()
     a = new_client(clients, server, alice)
     other_session = new_client(clients, server, alice)
-    started = time.monotonic()
     _logout(a, "/logout")
+    # within a second of the logout's answer (not of its request: CI failed when a loaded
+    # machine took two seconds to answer the settings page and the logout)
     assert a.disconnected.wait(1.0), "socket still open after logout"
-    assert time.monotonic() - started < 1.5
     time.sleep(0.3)
     assert other_session.sio.connected  # another browser of the same person stays
 
