@@ -272,7 +272,15 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     fixture, FORUM_TEST_DATABASE_URL): it makes its own (a migration's scratch database, the
     browser tests' server, a fresh PostgreSQL for two processes) or needs none. Such a test
     does the same work whichever database the run is on, so CI runs it once: in the
-    PostgreSQL stage, and the browser tests in the SQLite stage (.ci/run)."""
+    PostgreSQL stage, and the browser tests in the SQLite stage (.ci/run). So does a test
+    marked ci_postgresql or ci_sqlite: it uses the suite's database, but what it tests
+    does not depend on which (tests/test_ci_stages.py)."""
     for item in items:
         if "db_url" not in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.own_database)
+    # The cases of a ci_alternate test (the permission matrix's cells) go to CI's two
+    # stages in turn: each runs once, on one database. Both stages collect the same items
+    # in the same order, so they agree on which is whose; a run outside CI runs them all.
+    alternate = [item for item in items if item.get_closest_marker("ci_alternate")]
+    for i, item in enumerate(alternate):
+        item.add_marker(pytest.mark.ci_sqlite if i % 2 == 0 else pytest.mark.ci_postgresql)

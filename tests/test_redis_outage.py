@@ -22,7 +22,12 @@ from production_stack import RedisServer, wait_until
 from serverproc import ServerProcess
 from test_delivery import Client, _logout
 
-pytestmark = pytest.mark.skipif(shutil.which("redis-server") is None, reason="no redis-server")
+# Redis going away under serving processes: what the database is does not matter here, so
+# CI runs these once, in its PostgreSQL stage (the production path).
+pytestmark = [
+    pytest.mark.skipif(shutil.which("redis-server") is None, reason="no redis-server"),
+    pytest.mark.ci_postgresql,
+]
 
 
 @pytest.fixture
