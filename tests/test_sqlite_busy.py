@@ -79,7 +79,8 @@ def test_a_write_waiting_for_the_lock_does_not_stop_the_server(app, db_url, db):
         time.sleep(0.8)  # the login is waiting for the lock now
         started = time.monotonic()
         assert requests.get(server.url + "/healthz", timeout=10).status_code == 200
-        assert time.monotonic() - started < 1.5  # it was 3+ s: the whole process waited
+        # it was 3+ s (the whole process waited for the lock); 2.5 leaves a loaded machine room
+        assert time.monotonic() - started < 2.5
         assert writer.is_alive()  # still waiting, not refused
         holder.join()
         writer.join(20)
