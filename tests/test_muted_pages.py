@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -65,10 +66,20 @@ def test_the_thread_page_offers_a_muted_person_no_way_to_speak(muted, client, au
     assert not shown(html, "composer") and not shown(html, "skip-to-box")
     until = re.search(r'data-muted-until="([^"]+)"', html)
     assert until and until.group(1).endswith("Z")
-    assert "Make this an action" not in html
-    assert 'data-slot="reply-link"' not in html
-    assert 'data-slot="reaction-picker"' not in html
-    assert f'href="/messages/{own.id}/edit"' not in html  # editing is refused too
+    # Reply, React, "Make this an action" and Edit: the same, hidden by the feed's
+    # data-closed (site.css), and the counts cannot be pressed; a page drawn while muted
+    # had none of them when the mute ended (test_browser_mute_live.py)
+    assert "data-closed" in opening_tag(html, "feed")
+    feed = html[html.index('id="feed"') : html.index('id="message-template"')]
+    for control in ("reply-link", "reaction-picker", "action-link", "edit-link"):
+        assert f'data-slot="{control}"' in feed, control
+    assert f'href="/messages/{own.id}/edit"' in feed  # editing is refused too
+    counts = re.findall(r"<button[^>]*data-reaction=[^>]*>", feed)
+    assert counts and all('aria-disabled="true"' in tag for tag in counts)
+    css = (Path(__file__).parents[1] / "static/css/site.css").read_text()
+    rule = re.search(r"(#feed\[data-closed\][^{]*)\{ display: none; \}", css)
+    for control in ("slot=reaction-picker", "slot=action-link", "action=reply", "own-only"):
+        assert f"#feed[data-closed] [data-{control}]" in rule.group(1), control
     # reading is untouched
     assert "Mitt inlägg" in html and "Ett svar" in html
 
@@ -102,7 +113,20 @@ def test_when_the_mute_ends_the_pages_offer_it_all_again(muted, client, auth, db
     auth.login(person)
     html = page(client, f"/threads/{thread.id}")
     assert shown(html, "composer") and not shown(html, "muted-notice")
+    assert "data-closed" not in opening_tag(html, "feed")
+    assert 'aria-disabled="true"' not in html[html.index('id="feed"') :]
     assert "Start a thread" in page(client, f"/forums/{forum.slug}")
+
+
+def test_a_visitor_is_offered_nothing_to_speak_with_and_counts_to_read(muted, client):
+    _person, _forum, thread, _own = muted
+    html = page(client, f"/threads/{thread.id}")
+    tag = opening_tag(html, "feed")
+    assert "data-takes-part" not in tag and "data-closed" not in tag
+    for control in ("reply-link", "reaction-picker", "action-link", "edit-link"):
+        assert f'data-slot="{control}"' not in html, control
+    counts = re.findall(r"<button[^>]*data-reaction=[^>]*>", html)
+    assert counts and all('aria-disabled="true"' in tag for tag in counts)
 
 
 def test_a_post_refused_by_a_mute_that_began_after_the_page_keeps_the_text(muted, client, auth, db):

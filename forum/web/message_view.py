@@ -143,16 +143,24 @@ class MessageRenderer:
     page and worked out once. A rendering is kept split at its CSRF slots, and the page's token
     is joined in (no search through the HTML per message)."""
 
-    def __init__(self, viewer_id: int, can_send: bool, can_moderate: bool, thread_open: bool):
+    def __init__(
+        self,
+        viewer_id: int,
+        can_send: bool,
+        can_moderate: bool,
+        thread_open: bool,
+        takes_part: bool = False,
+    ):
         self.app = current_app._get_current_object()  # type: ignore[attr-defined]
         self.rendered: Remembered = app_store("forum_message_html", _RENDERED_LIMIT)
-        self.args = (viewer_id, can_send, can_moderate, thread_open)
+        self.args = (viewer_id, can_send, can_moderate, thread_open, takes_part)
         locale, zone = locale_zone()
         self.page_key = (
             bool(viewer_id),
             bool(can_send),
             bool(can_moderate),
             bool(thread_open),
+            bool(takes_part),
             locale,
             zone,
             request.script_root,

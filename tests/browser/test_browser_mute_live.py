@@ -4,7 +4,9 @@ The page went on offering the box, Reply and the own messages' controls after a 
 it was reloaded (each send then refused), and a page drawn while muted had no box to
 offer when the mute was lifted. Now the page follows `mute:changed` as it follows a lock:
 the box goes (or, with text in it, stays disabled with the text and the reason), and comes
-back when the mute is lifted or its time is up."""
+back when the mute is lifted or its time is up. So do Reply, React and "Make this an
+action" on every message, and the reaction counts are pressed only while the person may
+write (a page drawn while muted had none of them until a reload)."""
 
 from __future__ import annotations
 
@@ -54,6 +56,9 @@ def test_a_mute_takes_the_box_away_live_and_its_lifting_gives_it_back(world, new
     expect(bob.locator("li.message", has_text="Skrivet efter tystnaden")).to_be_visible()
     for speaking in ("[data-action=reply]", ".reaction-picker", "[data-slot=action-link]"):
         expect(bob.locator(f"#feed {speaking}:visible")).to_have_count(0)
+    # the counts say they cannot be pressed (they still show who reacted)
+    expect(bob.locator("#feed button[data-reaction]")).not_to_have_count(0)
+    expect(bob.locator("#feed button[data-reaction]:not([aria-disabled=true])")).to_have_count(0)
     assert_accessible(bob, "thread page muted live (en)")
 
     # drawn while muted: the box is there, hidden, and the lifting shows it
@@ -65,6 +70,20 @@ def test_a_mute_takes_the_box_away_live_and_its_lifting_gives_it_back(world, new
     expect(bob.locator("#composer")).to_be_visible()
     expect(bob.locator("#body")).to_be_enabled()
     expect(bob.locator("#announcer")).to_contain_text("Your mute here has ended")
+    # and what a page drawn while muted lacked until a reload: Reply, React and the counts
+    for speaking in ("[data-action=reply]", ".reaction-picker", "[data-slot=action-link]"):
+        expect(bob.locator(f"#feed li.message {speaking}").first).to_be_visible()
+    first = bob.locator("#feed li.message", has_text="Något att svara på")
+    first.locator("[data-slot=reaction-picker] summary").click()
+    first.locator("button[data-reaction-pick='👍']").click()
+    count = first.locator("button[data-reaction='👍']")
+    expect(count).to_have_attribute("aria-pressed", "true")
+    expect(count).to_contain_text("1")
+    expect(bob.locator("#feed button[data-reaction][aria-disabled]")).to_have_count(0)
+    send(alice, "Skrivet efter att tystnaden hävdes")  # a new message's counts too
+    later = bob.locator("li.message", has_text="Skrivet efter att tystnaden hävdes")
+    expect(later.locator("[data-slot=reply-link]")).to_be_visible()
+    expect(later.locator("button[data-reaction][aria-disabled]")).to_have_count(0)
 
 
 def test_a_mute_while_someone_writes_keeps_their_text_and_place(world, new_page):

@@ -7,6 +7,7 @@ import { format } from "../live.js";
 
 export function createFeed({ socket, threadId, viewerId, ctx, S, say, isJoined }) {
   const feed = document.getElementById("feed");
+  const takesPart = feed.hasAttribute("data-takes-part"); // may write here, if not now
   const template = document.getElementById("message-template");
   const showNew = document.getElementById("show-new");
   const pauseButton = document.getElementById("pause");
@@ -68,6 +69,7 @@ export function createFeed({ socket, threadId, viewerId, ctx, S, say, isJoined }
     }
     const stick = nearBottom();
     const li = renderMessage(template, m, ctx);
+    markCounts(li);
     const after = ids().filter((id) => id > m.id);
     if (after.length) {
       feed.insertBefore(li, document.getElementById(`m${Math.min(...after)}`));
@@ -190,7 +192,10 @@ export function createFeed({ socket, threadId, viewerId, ctx, S, say, isJoined }
       const top = s.scrollTop;
       const first = feed.querySelector("li.message[data-id]") || feed.firstElementChild;
       ack.messages.forEach((m) => {
-        if (!document.getElementById(`m${m.id}`)) feed.insertBefore(renderMessage(template, m, ctx), first);
+        if (document.getElementById(`m${m.id}`)) return;
+        const li = renderMessage(template, m, ctx);
+        markCounts(li);
+        feed.insertBefore(li, first);
       });
       s.scrollTop = top + (s.scrollHeight - height);
       hasOlder = ack.has_more;
@@ -228,9 +233,22 @@ export function createFeed({ socket, threadId, viewerId, ctx, S, say, isJoined }
   }
 
   // A control in focus that goes (Reply, Edit, React) leaves the focus on its message.
+  // A count is pressed to react only by someone who takes part here, while the thread is
+  // open to them; otherwise it says it is unavailable (aria-disabled), and still takes the
+  // focus and shows who reacted (reactions.js). `root`: the feed, or a message just drawn
+  // from the page's <template>, which was drawn as things stood when the page loaded.
+  function markCounts(root) {
+    const off = !takesPart || feed.hasAttribute("data-closed");
+    root.querySelectorAll("button[data-reaction]").forEach((button) => {
+      if (off) button.setAttribute("aria-disabled", "true");
+      else button.removeAttribute("aria-disabled");
+    });
+  }
+
   function setLocked(locked) {
     keepFocus(feed, () => {
       feed.toggleAttribute("data-closed", locked); // also hides them on messages still to come
+      markCounts(feed);
       feed.querySelectorAll("[data-own-only]").forEach((el) => {
         const li = el.closest("li.message");
         el.hidden = locked || !li || Number(li.dataset.authorId) !== viewerId;
