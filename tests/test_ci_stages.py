@@ -62,3 +62,21 @@ def test_every_test_runs_in_a_stage_and_the_database_free_ones_in_one_only():
     assert on_both and on_both <= first
     own = "tests/test_permission_matrix.py::test_the_table_covers_every_role_and_every_policy_rule"
     assert own in rest - first  # needs no database (own_database)
+
+
+def test_a_test_marked_for_neither_stage_stops_the_run():
+    import pytest
+    from conftest import check_ci_stages
+
+    class Item:
+        def __init__(self, *marks: str) -> None:
+            self.nodeid, self.marks = "tests/test_x.py::test_x", marks
+
+        def get_closest_marker(self, name: str):
+            return name if name in self.marks else None
+
+    for fine in [(), ("ci_sqlite",), ("ci_postgresql", "own_database"), ("browser", "ci_sqlite")]:
+        check_ci_stages([Item(*fine)])
+    for neither in [("ci_sqlite", "own_database"), ("ci_sqlite", "ci_postgresql")]:
+        with pytest.raises(pytest.UsageError, match="neither"):
+            check_ci_stages([Item(*neither)])

@@ -191,6 +191,8 @@ def test_every_container_of_a_persons_text_takes_its_direction_from_it(make, cli
     assert re.search(r'<div class="message-body prose" data-slot="body" dir="rtl" lang="ar"', page)
     assert re.search(r'data-slot="author" dir="auto">أحمد علي</a>', page)
     assert re.search(r'<h1 id="thread-title" dir="rtl" lang="ar">', page)
+    # a message on its way (the outbox's) takes its direction from its first letter too
+    assert re.search(r'<div class="message-body outgoing-body" data-slot="body" dir="auto">', page)
     item = page[page.index(f'id="m{reply.id}"') :]
     assert re.search(r'<span data-slot="quote-text" dir="rtl" lang="ar">', item)
     listing = client.get(f"/forums/{thread.forum.slug}").get_data(as_text=True)

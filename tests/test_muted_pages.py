@@ -66,13 +66,14 @@ def test_the_thread_page_offers_a_muted_person_no_way_to_speak(muted, client, au
     assert not shown(html, "composer") and not shown(html, "skip-to-box")
     until = re.search(r'data-muted-until="([^"]+)"', html)
     assert until and until.group(1).endswith("Z")
-    # Reply, React, "Make this an action" and Edit: the same, hidden by the feed's
-    # data-closed (site.css), and the counts cannot be pressed; a page drawn while muted
-    # had none of them when the mute ended (test_browser_mute_live.py)
+    # Reply, React, "Make this an action", Edit and Delete: the same, hidden (and by the
+    # feed's data-closed in site.css), and the counts cannot be pressed; a page drawn while
+    # muted had none of them when the mute ended (test_browser_mute_live.py)
     assert "data-closed" in opening_tag(html, "feed")
     feed = html[html.index('id="feed"') : html.index('id="message-template"')]
-    for control in ("reply-link", "reaction-picker", "action-link", "edit-link"):
-        assert f'data-slot="{control}"' in feed, control
+    for control in ("reply-link", "reaction-picker", "action-link", "edit-link", "delete-form"):
+        tags = re.findall(rf'<[a-z]+[^>]* data-slot="{control}"[^>]*>', feed)
+        assert tags and all(re.search(r"\shidden[\s>]", tag) for tag in tags), control
     assert f'href="/messages/{own.id}/edit"' in feed  # editing is refused too
     counts = re.findall(r"<button[^>]*data-reaction=[^>]*>", feed)
     assert counts and all('aria-disabled="true"' in tag for tag in counts)
@@ -115,6 +116,8 @@ def test_when_the_mute_ends_the_pages_offer_it_all_again(muted, client, auth, db
     assert shown(html, "composer") and not shown(html, "muted-notice")
     assert "data-closed" not in opening_tag(html, "feed")
     assert 'aria-disabled="true"' not in html[html.index('id="feed"') :]
+    reply = re.search(r'<a [^>]*data-slot="reply-link"[^>]*>', html).group(0)
+    assert not re.search(r"\shidden[\s>]", reply)
     assert "Start a thread" in page(client, f"/forums/{forum.slug}")
 
 

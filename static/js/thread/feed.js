@@ -8,6 +8,7 @@ import { format } from "../live.js";
 export function createFeed({ socket, threadId, viewerId, ctx, S, say, isJoined }) {
   const feed = document.getElementById("feed");
   const takesPart = feed.hasAttribute("data-takes-part"); // may write here, if not now
+  const SPEAKING = "[data-action=reply], [data-slot=reaction-picker], [data-slot=action-link]";
   const template = document.getElementById("message-template");
   const showNew = document.getElementById("show-new");
   const pauseButton = document.getElementById("pause");
@@ -69,7 +70,7 @@ export function createFeed({ socket, threadId, viewerId, ctx, S, say, isJoined }
     }
     const stick = nearBottom();
     const li = renderMessage(template, m, ctx);
-    markCounts(li);
+    markClosed(li);
     const after = ids().filter((id) => id > m.id);
     if (after.length) {
       feed.insertBefore(li, document.getElementById(`m${Math.min(...after)}`));
@@ -194,7 +195,7 @@ export function createFeed({ socket, threadId, viewerId, ctx, S, say, isJoined }
       ack.messages.forEach((m) => {
         if (document.getElementById(`m${m.id}`)) return;
         const li = renderMessage(template, m, ctx);
-        markCounts(li);
+        markClosed(li);
         feed.insertBefore(li, first);
       });
       s.scrollTop = top + (s.scrollHeight - height);
@@ -233,14 +234,16 @@ export function createFeed({ socket, threadId, viewerId, ctx, S, say, isJoined }
   }
 
   // A control in focus that goes (Reply, Edit, React) leaves the focus on its message.
-  // A count is pressed to react only by someone who takes part here, while the thread is
-  // open to them; otherwise it says it is unavailable (aria-disabled), and still takes the
-  // focus and shows who reacted (reactions.js). `root`: the feed, or a message just drawn
-  // from the page's <template>, which was drawn as things stood when the page loaded.
-  function markCounts(root) {
-    const off = !takesPart || feed.hasAttribute("data-closed");
+  // The ways to speak on a message (Reply, React, "Make this an action") are there while the
+  // thread is open to this person, and a count is pressed to react only then; otherwise it
+  // says it is unavailable (aria-disabled), and still takes the focus and shows who reacted
+  // (reactions.js). `root`: the feed, or a message just drawn from the page's <template>,
+  // which was drawn as things stood when the page loaded.
+  function markClosed(root) {
+    const closed = feed.hasAttribute("data-closed");
+    root.querySelectorAll(SPEAKING).forEach((el) => { el.hidden = closed; });
     root.querySelectorAll("button[data-reaction]").forEach((button) => {
-      if (off) button.setAttribute("aria-disabled", "true");
+      if (closed || !takesPart) button.setAttribute("aria-disabled", "true");
       else button.removeAttribute("aria-disabled");
     });
   }
@@ -248,13 +251,11 @@ export function createFeed({ socket, threadId, viewerId, ctx, S, say, isJoined }
   function setLocked(locked) {
     keepFocus(feed, () => {
       feed.toggleAttribute("data-closed", locked); // also hides them on messages still to come
-      markCounts(feed);
+      markClosed(feed);
       feed.querySelectorAll("[data-own-only]").forEach((el) => {
         const li = el.closest("li.message");
         el.hidden = locked || !li || Number(li.dataset.authorId) !== viewerId;
       });
-      // nothing to reply with while closed (the page drawn for a closed thread has no links)
-      feed.querySelectorAll("[data-action=reply]").forEach((el) => { el.hidden = locked; });
     });
   }
 
