@@ -40,6 +40,7 @@ from support import (  # noqa: E402,F401
     Auth,
     Factory,
     app_settings,
+    check_ci_stages,
     create_schema,
     database_url,
     service_missing,
@@ -293,16 +294,3 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for i, item in enumerate(alternate):
         item.add_marker(pytest.mark.ci_sqlite if i % 2 == 0 else pytest.mark.ci_postgresql)
     check_ci_stages(items)
-
-
-def check_ci_stages(items) -> None:
-    """A test CI would run in neither stage is an error: stage 2 leaves out ci_sqlite, and
-    stage 1 own_database and ci_postgresql, but for the browser tests (.ci/run)."""
-    for item in items:
-        marked = {
-            name
-            for name in ("ci_sqlite", "own_database", "ci_postgresql", "browser")
-            if item.get_closest_marker(name)
-        }
-        if "ci_sqlite" in marked and "browser" not in marked and len(marked) > 1:
-            raise pytest.UsageError(f"{item.nodeid} would run in neither of CI's stages")

@@ -387,3 +387,16 @@ class Factory:
                 author, thread.id, body, f"f-{next(_counter)}", reply_to
             )
         return message
+
+
+def check_ci_stages(items) -> None:
+    """A test CI would run in neither stage is an error: stage 2 leaves out ci_sqlite, and
+    stage 1 own_database and ci_postgresql, but for the browser tests (.ci/run)."""
+    for item in items:
+        marked = {
+            name
+            for name in ("ci_sqlite", "own_database", "ci_postgresql", "browser")
+            if item.get_closest_marker(name)
+        }
+        if "ci_sqlite" in marked and "browser" not in marked and len(marked) > 1:
+            raise pytest.UsageError(f"{item.nodeid} would run in neither of CI's stages")

@@ -67,7 +67,7 @@ def test_every_test_runs_in_a_stage_and_the_database_free_ones_in_one_only():
 
 def test_a_test_marked_for_neither_stage_stops_the_run():
     import pytest
-    from conftest import check_ci_stages
+    from support import check_ci_stages  # (not conftest: tests/browser has one too)
 
     class Item:
         def __init__(self, *marks: str) -> None:
