@@ -23,10 +23,10 @@ from serverproc import ServerProcess
 from test_delivery import Client, _logout
 
 # Redis going away under serving processes: what the database is does not matter here, so
-# CI runs these once, in its SQLite stage (the PostgreSQL stage is the longer one).
+# CI runs these once, in its PostgreSQL stage (the production path).
 pytestmark = [
     pytest.mark.skipif(shutil.which("redis-server") is None, reason="no redis-server"),
-    pytest.mark.ci_sqlite,
+    pytest.mark.ci_postgresql,
 ]
 
 
