@@ -257,10 +257,8 @@ def language_attributes(lang: str | None) -> Markup:
     found to be in `lang`, for a text whose language was stored with it (a message's
     payload, a notification's excerpt), so its direction follows the same rule. The thread
     page's JavaScript gives a live message the same (static/js/message.js, setLang)."""
-    attributes = _TEXT_ATTRIBUTES.get(lang)
-    if attributes is None:  # not a language content_language tells: none but the direction
-        return _TEXT_ATTRIBUTES[None]
-    return attributes
+    # a language content_language does not tell: the direction alone
+    return _TEXT_ATTRIBUTES.get(lang, _TEXT_ATTRIBUTES[None])
 
 
 RIGHT_TO_LEFT = (*(lang for lang, _ in _ARABIC_SCRIPT_LANGUAGES), "ar")

@@ -233,7 +233,6 @@ export function createFeed({ socket, threadId, viewerId, ctx, S, say, isJoined }
     }
   }
 
-  // A control in focus that goes (Reply, Edit, React) leaves the focus on its message.
   // The ways to speak on a message (Reply, React, "Make this an action") are there while the
   // thread is open to this person, and a count is pressed to react only then; otherwise it
   // says it is unavailable (aria-disabled), and still takes the focus and shows who reacted
@@ -248,6 +247,7 @@ export function createFeed({ socket, threadId, viewerId, ctx, S, say, isJoined }
     });
   }
 
+  // A control in focus that goes (Reply, Edit, React) leaves the focus on its message.
   function setLocked(locked) {
     keepFocus(feed, () => {
       feed.toggleAttribute("data-closed", locked); // also hides them on messages still to come
