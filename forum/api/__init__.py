@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from flask import Flask, Response, current_app, request
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_smorest import Api
+from flask_smorest.spec import openapi_cli
 
 from ..extensions import csrf
 from . import schemas
@@ -26,31 +28,45 @@ API_PREFIX = "/api/v1"
 
 class OpenDataApi(Api):
     """flask-smorest's Api without its app-wide error handlers (the app has its own), and
-    with its OpenAPI document written when it is first read rather than when the app is
-    made: describing every view was about two fifths of making an app, and most processes
-    (and every test's app) never serve the document."""
+    with its OpenAPI document made when it is first read rather than when the app is made:
+    describing every view was about two fifths of making an app, and the document's standard
+    parts (a response for each of the sixty HTTP statuses) a third of what was left. Most
+    processes (and every test's app) never serve the document."""
 
     ERROR_SCHEMA = schemas.Error
 
     def __init__(self) -> None:
         self._undocumented: list[Callable[[], None]] = []
-        self._documenting = threading.Lock()
+        # re-entered by the thread making the document (flask-smorest reads `spec` while it
+        # makes it); other threads wait until it is whole
+        self._documenting = threading.RLock()
+        self._describing = False
         self._spec: Any = None
         super().__init__()
 
     @property  # type: ignore[override]
     def spec(self) -> Any:
-        """The APISpec, with every registered blueprint's views described in it."""
+        """The APISpec, made, with every registered blueprint's views described in it."""
         if self._undocumented:
             with self._documenting:
-                while self._undocumented:  # taken off once described: others wait
-                    self._undocumented[0]()
-                    self._undocumented.pop(0)
+                while self._undocumented and not self._describing:
+                    self._describing = True
+                    try:
+                        self._undocumented[0]()
+                    finally:
+                        self._describing = False
+                    self._undocumented.pop(0)  # taken off once done
         return self._spec
 
     @spec.setter
     def spec(self, value: Any) -> None:
         self._spec = value
+
+    def _init_spec(self, **options: Any) -> None:
+        """flask-smorest's, deferred to the document's first reading (before any view is
+        described in it); only its `flask openapi` commands are added at once."""
+        self._app.cli.add_command(openapi_cli)
+        self._undocumented.insert(0, partial(super()._init_spec, **options))
 
     def register_blueprint(self, blp: Any, *, parameters: Any = None, **options: Any) -> None:
         """What Api.register_blueprint does, with the views described on first reading."""
