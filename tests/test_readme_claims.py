@@ -331,9 +331,13 @@ def try_connect(server: ServerProcess, origin: str) -> bool:
 
 @pytest.mark.server
 def test_allowed_origins(db_url, app):
-    with ServerProcess(db_url) as server:
+    # started as the README says, `flask --app forum serve` (the other tests' servers skip
+    # its first step): it replaces itself with gunicorn and its gevent worker
+    with ServerProcess(db_url, through_flask=True) as server:
         assert try_connect(server, server.url)
         assert not try_connect(server, "https://elsewhere.example")
+        log = server.log_path.read_text()
+        assert "Dialogforum on http" in log and "Using worker: gevent" in log, log
     partner = "https://partner.example"
     with ServerProcess(db_url, FORUM_ALLOWED_ORIGINS=f"{partner}, https://b.example") as server:
         assert try_connect(server, partner)
