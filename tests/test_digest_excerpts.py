@@ -1,6 +1,8 @@
 """The daily summary quotes each notice as the notifications page does: a notice about an
 action a moderator hid says so (it quoted nothing), and an excerpt the app wrote in the
-language the person had then is marked with that language when the mail is in another."""
+language the person had then is marked with that language when the mail is in another.
+Every excerpt carries its direction, explicit where it is known (a mail client may not
+know dir="auto"): a person's words in Arabic read right to left."""
 
 from __future__ import annotations
 
@@ -48,9 +50,9 @@ def test_an_excerpt_in_the_language_the_person_had_is_marked_with_it(app, make):
     mail = _send(app, reader)
     assert re.search(r'<html lang="([^"]*)"', mail.html_body).group(1) == "en"
     items = _items(mail)
-    assert any('<span lang="sv">Logga in</span>' in item for item in items), items
-    # a person's own words: no language the app could know, so none is claimed
-    assert any("<span>Användarens egna ord</span>" in item for item in items), items
+    assert any('<span dir="auto" lang="sv">Logga in</span>' in item for item in items), items
+    # a person's own words, too few for the app to tell their language: none is claimed
+    assert any('<span dir="auto">Användarens egna ord</span>' in item for item in items), items
 
 
 def test_an_excerpt_in_the_mails_language_is_not_marked(app, make):
@@ -59,7 +61,7 @@ def test_an_excerpt_in_the_mails_language_is_not_marked(app, make):
     db.session.commit()
     _digest(app, reader, [lambda: _("Log in"), "Second"])
     mail = _send(app, reader)
-    assert "<span>Log in</span>" in mail.html_body
+    assert '<span dir="auto">Log in</span>' in mail.html_body
     assert 'lang="sv"' not in mail.html_body
 
 
@@ -79,3 +81,28 @@ def test_a_notice_about_a_hidden_action_says_so_in_the_summary(app, make):
     assert "Åtgärdens titel" not in mail.body + mail.html_body
     assert "[Action hidden by a moderator]" in mail.body
     assert "[Action hidden by a moderator]" in mail.html_body
+
+
+ARABIC = "OK، نحتاج إلى قاعة للتدريب"  # a Latin word first: dir="auto" would read it left to right
+
+
+def test_a_persons_words_in_arabic_read_right_to_left_in_the_summary(app, make):
+    reader = make.user()
+    reader.locale = "sv"
+    db.session.commit()
+    _digest(app, reader, [ARABIC, "Andra ord"])
+    items = _items(_send(app, reader))
+    assert any(f'<span dir="rtl" lang="ar">{ARABIC}</span>' in item for item in items), items
+
+
+def test_a_persons_words_in_arabic_read_right_to_left_in_a_mail_of_their_own(app, make):
+    reader = make.user()
+    reader.locale = "sv"
+    db.session.commit()
+    with app.test_request_context():
+        notifications.deliver([reader], "action_update", ARABIC, "/actions/1")
+        db.session.commit()
+    mail = db.session.scalar(select(OutboxMail).where(OutboxMail.to_address == reader.email))
+    assert mail is not None and mail.html_body
+    assert f'<p dir="rtl" lang="ar">{ARABIC}</p>' in mail.html_body, mail.html_body
+    assert re.search(r'<html lang="([^"]*)"', mail.html_body).group(1) == "sv"
