@@ -118,11 +118,13 @@ _PARSED: dict[tuple, tuple] = {}
 def _shared_compile(self: Rule) -> None:
     """Werkzeug also parses every rule of every app into the parts its matcher walks (a
     third of making a test app once the builders were shared). The parts and converters
-    depend only on the rule's text and host part and on its map's options and converter
-    classes, and a converter keeps nothing but its arguments, so the run parses each rule
-    once; its builders come from `_shared_builder` as before."""
+    depend only on the rule's class, text and host part and on its map's options and
+    converter classes, so the run parses each rule once; its builders come from
+    `_shared_builder` as before. A converter is then shared by the apps: it keeps its
+    arguments and the first app's map, which no converter of ours or Werkzeug's reads."""
     url_map = self.map
     key = (
+        type(self),
         self.rule,
         self.subdomain,
         self.host,

@@ -35,7 +35,7 @@ def free_port() -> int:
 
 
 class ServerProcess:
-    """One `flask --app forum serve` process on 127.0.0.1."""
+    """One server process on 127.0.0.1, as `flask --app forum serve` runs it."""
 
     def __init__(self, db_url: str, *, through_flask: bool = False, **env: str) -> None:
         self.through_flask = through_flask
