@@ -11,7 +11,8 @@ write (a page drawn while muted had none of them until a reload)."""
 from __future__ import annotations
 
 import pytest
-from browsing import assert_accessible, login, open_thread, send
+from browsing import login, open_thread, send
+from form_states import check_widths
 from playwright.sync_api import expect
 from test_browser_thread_review_fixes import _new_thread
 
@@ -59,7 +60,7 @@ def test_a_mute_takes_the_box_away_live_and_its_lifting_gives_it_back(world, new
     # the counts say they cannot be pressed (they still show who reacted)
     expect(bob.locator("#feed button[data-reaction]")).not_to_have_count(0)
     expect(bob.locator("#feed button[data-reaction]:not([aria-disabled=true])")).to_have_count(0)
-    assert_accessible(bob, "thread page muted live (en)")
+    check_widths(bob, "thread page muted live (en)")  # axe at desktop and 375 px
 
     # drawn while muted: the box is there, hidden, and the lifting shows it
     open_thread(bob, world, thread_id)
@@ -84,6 +85,23 @@ def test_a_mute_takes_the_box_away_live_and_its_lifting_gives_it_back(world, new
     later = bob.locator("li.message", has_text="Skrivet efter att tystnaden hävdes")
     expect(later.locator("[data-slot=reply-link]")).to_be_visible()
     expect(later.locator("button[data-reaction][aria-disabled]")).to_have_count(0)
+
+
+def test_a_page_drawn_muted_in_swedish_passes_axe_at_both_widths(world, new_page):
+    """The notice instead of the box, and the hidden controls, on a page drawn while muted
+    (the server's HTML, not the script's change): axe at desktop width and at 375 px, with
+    nothing wider than the phone's screen."""
+    title = "Tystad när sidan ritas"
+    thread_id, _ = _new_thread(world, title, written="Något att läsa")
+    bob, moderator = new_page("sv"), new_page("en")
+    login(bob, world, world.bob_email)
+    login(moderator, world, world.moderator_email)
+    _mute(moderator, world, f"Forum: {title}", world.bob_email)
+    open_thread(bob, world, thread_id)
+    expect(bob.locator("#muted-notice")).to_contain_text("Du är tystad i det här forumet till")
+    expect(bob.locator("#composer")).to_be_hidden()
+    expect(bob.locator("#feed [data-action=reply]:visible")).to_have_count(0)
+    check_widths(bob, "thread page drawn muted (sv)")
 
 
 def test_a_mute_while_someone_writes_keeps_their_text_and_place(world, new_page):
