@@ -92,36 +92,18 @@ class _SharedTemplateCode(BytecodeCache):
 
 
 _TEMPLATE_CODE = _SharedTemplateCode()
-_compile_builder = Rule._compile_builder
-_BUILDERS: dict[tuple, object] = {}
-
-
-def _shared_builder(self: Rule, append_unknown: bool = True):
-    """Werkzeug compiles two URL builders for every rule of every app (about half of making
-    a test app). A builder's code depends only on the rule's text, its parts and the names
-    of its defaults, so the run compiles each once. A default standing in for a part of the
-    URL is built into the code: such rules are compiled as before."""
-    defaults = self.defaults or {}
-    if any(dynamic and part in defaults for dynamic, part in self._trace):
-        return _compile_builder(self, append_unknown)
-    key = (append_unknown, self.rule, tuple(self._trace), tuple(map(str, defaults)))
-    if key not in _BUILDERS:
-        _BUILDERS[key] = _compile_builder(self, append_unknown)
-    return _BUILDERS[key]
-
-
-Rule._compile_builder = _shared_builder  # type: ignore[method-assign]
 _compile_rule = Rule.compile
-_PARSED: dict[tuple, tuple] = {}
+_COMPILED: dict[tuple, tuple] = {}
 
 
 def _shared_compile(self: Rule) -> None:
-    """Werkzeug also parses every rule of every app into the parts its matcher walks (a
-    third of making a test app once the builders were shared). The parts and converters
-    depend only on the rule's class, text and host part and on its map's options and
-    converter classes, so the run parses each rule once; its builders come from
-    `_shared_builder` as before. A converter is then shared by the apps: it keeps its
-    arguments and the first app's map, which no converter of ours or Werkzeug's reads."""
+    """Werkzeug parses every rule of every app into the parts its matcher walks and compiles
+    two URL builders for it: together about three quarters of making a test app. What it
+    makes depends only on the rule's class, text, host part and the names of its defaults,
+    and on its map's options and converter classes, so the run makes each once. A default
+    standing in for a part of the URL is built into the builders' code: such rules are
+    compiled as before. A converter is then shared by the apps: it keeps its arguments and
+    the first app's map, which no converter of ours or Werkzeug's reads."""
     url_map = self.map
     key = (
         type(self),
@@ -129,18 +111,23 @@ def _shared_compile(self: Rule) -> None:
         self.subdomain,
         self.host,
         self.merge_slashes,
+        tuple(map(str, self.defaults or {})),
         url_map.host_matching,
         tuple(url_map.converters.items()),
     )
-    if key not in _PARSED:
+    made = _COMPILED.get(key)
+    if made is None:
         _compile_rule(self)
-        _PARSED[key] = (tuple(self._parts), tuple(self._trace), dict(self._converters))
+        defaults = self.defaults or {}
+        if not any(dynamic and part in defaults for dynamic, part in self._trace):
+            builders = (self._build.__func__, self._build_unknown.__func__)  # type: ignore[attr-defined]
+            _COMPILED[key] = (tuple(self._parts), tuple(self._trace), self._converters, *builders)
         return
-    parts, trace, converters = _PARSED[key]
+    parts, trace, converters, build, build_unknown = made
     self._parts, self._trace, self._converters = list(parts), list(trace), dict(converters)
     self.arguments.update(converters)
-    self._build = self._compile_builder(False).__get__(self, None)
-    self._build_unknown = self._compile_builder(True).__get__(self, None)
+    self._build = build.__get__(self, None)
+    self._build_unknown = build_unknown.__get__(self, None)
 
 
 Rule.compile = _shared_compile  # type: ignore[method-assign]
