@@ -106,3 +106,21 @@ def test_a_persons_words_in_arabic_read_right_to_left_in_a_mail_of_their_own(app
     assert mail is not None and mail.html_body
     assert f'<p dir="rtl" lang="ar">{ARABIC}</p>' in mail.html_body, mail.html_body
     assert re.search(r'<html lang="([^"]*)"', mail.html_body).group(1) == "sv"
+
+
+def test_markup_in_a_persons_words_stays_text_in_the_mail_and_its_attributes(app, make):
+    """What decides an excerpt's attributes reads the words but writes only constants: a
+    person's markup is text in a mail of its own and in the summary."""
+    written = '"><script>alert(1)</script> <b dir="ltr">fet</b>'
+    reader = make.user()
+    reader.locale = "sv"
+    db.session.commit()
+    with app.test_request_context():
+        notifications.deliver([reader], "action_update", written, "/actions/1")
+        db.session.commit()
+    own = db.session.scalar(select(OutboxMail).where(OutboxMail.to_address == reader.email))
+    assert own is not None and own.html_body
+    for html in (own.html_body, _send(app, _digest(app, make.user(), [written, "x"])).html_body):
+        assert "<script>" not in html and "<b " not in html, html
+        assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html, html
+        assert re.search(r'<(p|span) dir="auto">&#34;&gt;&lt;script&gt;', html), html
