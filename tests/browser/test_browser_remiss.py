@@ -6,7 +6,7 @@ import re
 from datetime import timedelta
 
 import pytest
-from browsing import assert_accessible, local, login
+from browsing import assert_accessible, local, login, wait_until_live
 from form_states import check_summary, check_widths
 from playwright.sync_api import expect
 
@@ -42,6 +42,8 @@ def test_official_and_org_admin_run_a_remiss_with_documents(world, new_page):
     official, alice = new_page("en"), new_page("sv")
     login(official, world, world.official_email)
     login(alice, world, world.alice_email)
+    alice.goto(world.url + "/")  # her start page is open while the round opens
+    wait_until_live(alice)
 
     # the official attaches the basis to the draft, then opens the round
     round_id = draft_round(official, world, "Biblioteken på kvällstid")
