@@ -32,7 +32,7 @@ def login(page, world, email: str) -> None:
     user agent and its session cookie handed to the context, not filled in on screen: a new
     context's first pages (the login page, then the start page it leads to) cost about a
     second each, the most of many tests. The form itself is driven by keyboard in
-    test_browser_foundation.py; a test about logging in uses `login_on_screen`."""
+    test_browser_foundation.py."""
     jar = http.cookiejar.CookieJar()
     opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
     opener.addheaders = [("User-Agent", page.evaluate("navigator.userAgent"))]
@@ -56,15 +56,6 @@ def login(page, world, email: str) -> None:
             for cookie in jar
         ]
     )
-
-
-def login_on_screen(page, world, email: str) -> None:
-    """Log in through the login form, as a person does (the page ends on where it leads)."""
-    page.goto(world.url + "/login")
-    page.fill("input[name=email]", email)
-    page.fill("input[name=password]", PASSWORD)
-    page.locator("form:has(input[name=password]) [type=submit]").click()
-    page.wait_for_url(lambda url: "/login" not in url)
 
 
 def open_thread(page, world, thread_id: int | None = None) -> None:
