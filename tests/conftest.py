@@ -52,8 +52,11 @@ from forum.extensions import socketio  # noqa: E402
 
 # One engine per database and engine options for the whole run, not one per test app:
 # an engine keeps the SQL it has compiled (a fresh one compiled every statement of every
-# test again, about a sixth of a test's time). Each test still disposes of its pooled
-# connections at teardown, so no connection outlives its test.
+# test again, about a sixth of a test's time). Its pooled connections outlive a test, as
+# they outlive a request in a server: the pool rolls each one back when it is returned, and
+# pre-pings PostgreSQL's (app_settings). A fresh connection for every test (SQLite's
+# PRAGMAs and WAL set-up, a new PostgreSQL backend with empty caches) was a fifth of the
+# time of the tests of rounds and organisations. A test that needs fresh ones disposes.
 _ENGINES: dict[str, object] = {}
 _make_engine = SQLAlchemy._make_engine
 
@@ -193,7 +196,6 @@ def app(db_url: str, request: pytest.FixtureRequest, tmp_path: Path):
     _db.session.rollback()
     _empty_tables({"principles", "commitments", "departments"})
     _db.session.remove()
-    _db.engine.dispose()
     ctx.pop()
 
 
