@@ -1,7 +1,7 @@
 """CI's two stages (.ci/run) between them run every test, and the ones that do the same
 work on either database only once: the permission matrix's cells in turn on SQLite and on
-PostgreSQL, the route fuzz's roles the same way, the demo's words on SQLite, as a test
-that needs no database. Checked with pytest's own selection, on the marker expressions
+PostgreSQL, the route fuzz's roles the same way, the demo's words on SQLite (ci_sqlite),
+a test that needs no database on PostgreSQL. Checked with pytest's own selection, on the marker expressions
 .ci/run passes."""
 
 from __future__ import annotations

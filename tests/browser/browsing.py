@@ -6,6 +6,7 @@ from __future__ import annotations
 import http.cookiejar
 import os
 import re
+import urllib.error
 import urllib.parse
 import urllib.request
 from datetime import UTC, datetime, timedelta
@@ -23,6 +24,10 @@ SCREENSHOTS = (
     ROOT / "docs" / "screenshots" if README_SCREENSHOTS else ROOT / "test-artifacts" / "screenshots"
 )
 WCAG_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
+# Every wait is on a condition (expect(...), wait_for_url, a page's load event); this is
+# only how long a condition may take before the test fails. A loaded machine makes pages
+# slow, not wrong, so the ceiling is generous: a passing test never waits it out.
+TIMEOUT_MS = int(os.environ.get("FORUM_BROWSER_TIMEOUT_MS", "60000"))
 STOCKHOLM = ZoneInfo("Europe/Stockholm")
 
 
@@ -36,14 +41,20 @@ def login(page, world, email: str) -> None:
     jar = http.cookiejar.CookieJar()
     opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
     opener.addheaders = [("User-Agent", page.evaluate("navigator.userAgent"))]
-    form_page = opener.open(world.url + "/login", timeout=30).read().decode()
+    timeout = TIMEOUT_MS / 1000
+    form_page = opener.open(world.url + "/login", timeout=timeout).read().decode()
     token = re.search(r'name="csrf_token"[^>]*value="([^"]*)"', form_page)
-    fields = {"email": email, "password": PASSWORD, "csrf_token": token.group(1) if token else ""}
-    with opener.open(
-        world.url + "/login", urllib.parse.urlencode(fields).encode(), timeout=30
-    ) as answer:
-        # redirected to the start page, which shows (and so uses up) "You are logged in."
-        assert urllib.parse.urlsplit(answer.url).path != "/login", f"{email} was not logged in"
+    assert token, "the login page has no CSRF token"
+    fields = {"email": email, "password": PASSWORD, "csrf_token": token.group(1)}
+    try:
+        with opener.open(
+            world.url + "/login", urllib.parse.urlencode(fields).encode(), timeout=timeout
+        ) as answer:
+            # redirected to the start page, which shows (and so uses up) "You are logged in."
+            landed = urllib.parse.urlsplit(answer.url).path
+    except urllib.error.HTTPError as refused:  # 400: refused, 429: throttled
+        raise AssertionError(f"{email} was not logged in: {refused.code}") from refused
+    assert landed != "/login", f"{email} was not logged in"
     page.context.add_cookies(
         [
             {

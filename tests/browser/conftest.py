@@ -13,14 +13,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from browsing import TIMEOUT_MS
 from serverproc import ServerProcess
 from support import PASSWORD, app_settings, create_schema, service_missing
 
 CHROMIUM = os.environ.get("FORUM_CHROMIUM", "/usr/bin/chromium")
-# Every wait is on a condition (expect(...), wait_for_url, a page's load event); this is
-# only how long a condition may take before the test fails. A loaded machine makes pages
-# slow, not wrong, so the ceiling is generous: a passing test never waits it out.
-TIMEOUT_MS = int(os.environ.get("FORUM_BROWSER_TIMEOUT_MS", "60000"))
 LOCALES = {"sv": "sv-SE", "en": "en-GB"}
 PHONE = {"width": 375, "height": 740}
 
