@@ -104,17 +104,22 @@ class ServerProcess:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
-    def login(self, email: str, password: str) -> requests.Session:
-        """Log in through the real form; the session's cookies authenticate a socket."""
+    def login(
+        self, email: str, password: str, user_agent: str | None = None, timeout: float = 5
+    ) -> requests.Session:
+        """Log in through the real form (as `user_agent`, if given); the session's cookies
+        authenticate a socket, or a browser (tests/browser/browsing.py)."""
         http = requests.Session()
-        page = http.get(self.url + "/login", timeout=5).text
+        if user_agent:
+            http.headers["User-Agent"] = user_agent
+        page = http.get(self.url + "/login", timeout=timeout).text
         token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page)
         data = {"email": email, "password": password}
         if token:
             data["csrf_token"] = token.group(1)
-        response = http.post(self.url + "/login", data=data, timeout=5, allow_redirects=False)
-        if response.status_code not in (302, 303):
-            raise RuntimeError(f"login failed with {response.status_code}")
+        response = http.post(self.url + "/login", data=data, timeout=timeout, allow_redirects=False)
+        if response.status_code not in (302, 303):  # 400: refused, 429: throttled
+            raise RuntimeError(f"login of {email} failed with {response.status_code}")
         return http
 
 

@@ -3,12 +3,8 @@ take screenshots."""
 
 from __future__ import annotations
 
-import http.cookiejar
 import os
 import re
-import urllib.error
-import urllib.parse
-import urllib.request
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -34,27 +30,15 @@ STOCKHOLM = ZoneInfo("Europe/Stockholm")
 def login(page, world, email: str) -> None:
     """Log `email` in on the page's browser context, as the login form does, and leave the
     page where it was (blank for a new page). The form is posted over HTTP with the browser's
-    user agent and its session cookie handed to the context, not filled in on screen: a new
-    context's first pages (the login page, then the start page it leads to) cost about a
-    second each, the most of many tests. The form itself is driven by keyboard in
-    test_browser_foundation.py."""
-    jar = http.cookiejar.CookieJar()
-    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
-    opener.addheaders = [("User-Agent", page.evaluate("navigator.userAgent"))]
+    user agent (ServerProcess.login) and the session's cookie handed to the context, not
+    filled in on screen: a new context's first pages (the login page, then the start page it
+    leads to) cost about a second each, the most of many tests. The form itself is driven by
+    keyboard in test_browser_foundation.py."""
     timeout = TIMEOUT_MS / 1000
-    form_page = opener.open(world.url + "/login", timeout=timeout).read().decode()
-    token = re.search(r'name="csrf_token"[^>]*value="([^"]*)"', form_page)
-    assert token, "the login page has no CSRF token"
-    fields = {"email": email, "password": PASSWORD, "csrf_token": token.group(1)}
-    try:
-        with opener.open(
-            world.url + "/login", urllib.parse.urlencode(fields).encode(), timeout=timeout
-        ) as answer:
-            # redirected to the start page, which shows (and so uses up) "You are logged in."
-            landed = urllib.parse.urlsplit(answer.url).path
-    except urllib.error.HTTPError as refused:  # 400: refused, 429: throttled
-        raise AssertionError(f"{email} was not logged in: {refused.code}") from refused
-    assert landed != "/login", f"{email} was not logged in"
+    user_agent = page.evaluate("navigator.userAgent")
+    http = world.server.login(email, PASSWORD, user_agent, timeout)
+    # the start page the form leads to shows, and so uses up, "You are logged in."
+    http.get(world.url + "/", timeout=timeout).raise_for_status()
     page.context.add_cookies(
         [
             {
@@ -64,7 +48,7 @@ def login(page, world, email: str) -> None:
                 "httpOnly": cookie.has_nonstandard_attr("HttpOnly"),
                 "sameSite": "Lax",
             }
-            for cookie in jar
+            for cookie in http.cookies
         ]
     )
 
