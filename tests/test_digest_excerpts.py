@@ -12,11 +12,11 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 
 from forum.extensions import db
-from forum.models import Notification, OutboxMail
+from forum.models import Notification, OutboxMail, User
 from forum.services import notifications
 
 
-def _digest(app, reader, deliveries) -> OutboxMail:
+def _digest(app, reader, deliveries) -> User:
     with app.test_request_context():
         notifications.save_preferences(reader, {"action_update": "digest"})
         for excerpt in deliveries:
@@ -28,6 +28,16 @@ def _digest(app, reader, deliveries) -> OutboxMail:
 def _send(app, reader) -> OutboxMail:
     with app.test_request_context():
         assert notifications.send_digests() == 1
+    mail = db.session.scalar(select(OutboxMail).where(OutboxMail.to_address == reader.email))
+    assert mail is not None and mail.html_body
+    return mail
+
+
+def _mail_of_its_own(app, reader, excerpt: str) -> OutboxMail:
+    """The mail `reader` gets at once for a notice quoting `excerpt`."""
+    with app.test_request_context():
+        notifications.deliver([reader], "action_update", excerpt, "/actions/1")
+        db.session.commit()
     mail = db.session.scalar(select(OutboxMail).where(OutboxMail.to_address == reader.email))
     assert mail is not None and mail.html_body
     return mail
@@ -99,11 +109,7 @@ def test_a_persons_words_in_arabic_read_right_to_left_in_a_mail_of_their_own(app
     reader = make.user()
     reader.locale = "sv"
     db.session.commit()
-    with app.test_request_context():
-        notifications.deliver([reader], "action_update", ARABIC, "/actions/1")
-        db.session.commit()
-    mail = db.session.scalar(select(OutboxMail).where(OutboxMail.to_address == reader.email))
-    assert mail is not None and mail.html_body
+    mail = _mail_of_its_own(app, reader, ARABIC)
     assert f'<p dir="rtl" lang="ar">{ARABIC}</p>' in mail.html_body, mail.html_body
     assert re.search(r'<html lang="([^"]*)"', mail.html_body).group(1) == "sv"
 
@@ -115,11 +121,7 @@ def test_markup_in_a_persons_words_stays_text_in_the_mail_and_its_attributes(app
     reader = make.user()
     reader.locale = "sv"
     db.session.commit()
-    with app.test_request_context():
-        notifications.deliver([reader], "action_update", written, "/actions/1")
-        db.session.commit()
-    own = db.session.scalar(select(OutboxMail).where(OutboxMail.to_address == reader.email))
-    assert own is not None and own.html_body
+    own = _mail_of_its_own(app, reader, written)
     for html in (own.html_body, _send(app, _digest(app, make.user(), [written, "x"])).html_body):
         assert "<script>" not in html and "<b " not in html, html
         assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html, html

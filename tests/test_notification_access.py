@@ -230,9 +230,9 @@ def test_a_digest_goes_out_once_a_day_across_restarts_and_the_cli(app, make, db,
         assert notifications.send_digests(morning + timedelta(hours=3)) == 0  # as the CLI runs
     # the command itself, on its own clock, later the same day (the real clock made this
     # test fail from the day after the date above)
-    monkeypatch.setattr(notifications, "utcnow", lambda: morning + timedelta(hours=4))
-    assert app.test_cli_runner().invoke(args=["notifications", "digest"]).exit_code == 0
-    monkeypatch.undo()
+    with monkeypatch.context() as clock:
+        clock.setattr(notifications, "utcnow", lambda: morning + timedelta(hours=4))
+        assert app.test_cli_runner().invoke(args=["notifications", "digest"]).exit_code == 0
     assert len(mails_to(db, person)) == 1
     next_day = morning + timedelta(days=1)
     with app.test_request_context():

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from browsing import assert_accessible, login, screenshot
 from playwright.sync_api import expect
@@ -120,3 +122,16 @@ def test_login_page_is_usable_in_english_when_the_browser_asks(world, new_page):
     page.fill("input[name=password]", PASSWORD)
     page.locator("main form [type=submit]").click()
     expect(page.locator("header")).to_contain_text("Bob Berg")
+
+
+@pytest.mark.parametrize("email", ["nobody@browser.se", "", "x" * 5000])
+def test_the_login_helper_stops_at_a_refused_login_and_names_the_person(world, new_page, email):
+    """The helper every browser test logs in with never leaves a page logged out in
+    silence: a login the form refuses is an error naming who, and hands the browser no
+    session (the page still asks who you are)."""
+    page = new_page("sv")
+    with pytest.raises(RuntimeError, match=f"login of {email[:40]}.* failed with 4"):
+        login(page, world, email)
+    assert page.context.cookies() == []
+    page.goto(world.url + "/settings")
+    expect(page).to_have_url(re.compile(r"/login\?next="))
