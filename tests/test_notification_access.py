@@ -361,3 +361,68 @@ def test_the_daily_summarys_one_click_unsubscribe_stops_the_summary(app, make, d
         "in_app",
         "immediate",
     )
+
+
+@pytest.mark.parametrize("mode", ["digest", "immediate"])
+@pytest.mark.parametrize("change", [None, "role revoked", "moved to another department"])
+def test_a_round_s_officials_notice_reaches_only_who_still_manages_the_round(
+    app, make, db, mode, change
+):
+    """Who has answered an open round is for its officials: an official whose role was
+    revoked, or who moved to another department, after the response came is neither sent
+    the waiting mail nor the digest line that names the organisation."""
+    from consultation_support import consultation_people, make_round, respond
+
+    from forum.services import admin as admin_service
+    from forum.services import mail, notifications
+
+    admin = make.user("admin")
+    official, chair, _member, org = consultation_people(make)
+    with app.test_request_context():
+        notifications.save_preferences(official, {"consultation_response_submitted": mode})
+    round_ = make_round(app, make, official)
+    before = {m.id for m in mails_to(db, official)}
+    respond(app, chair, round_, org, submit=True)
+    with app.test_request_context():
+        if change == "role revoked":
+            admin_service.revoke_role(admin, official.id, "official")
+        elif change == "moved to another department":
+            admin_service.grant_role(
+                admin, official.id, "official", department_name="Kulturnämnden"
+            )
+        notifications.send_digests()
+        mail.deliver_pending()
+    told = [m for m in mails_to(db, official) if m.id not in before and m.sent_at is not None]
+    naming = [m for m in told if "Föreningen Gemenskap" in m.body]
+    if change is None:
+        assert len(naming) == 1
+    else:
+        assert naming == []
+    notes = [n for n in notes_of(db, official) if n.kind == "consultation_response_submitted"]
+    assert len(notes) == 1  # kept in the app either way: it was theirs when it came
+
+
+@pytest.mark.parametrize("change", [None, "role revoked"])
+def test_a_passed_deadline_is_mailed_only_to_who_still_manages_the_round(app, make, db, change):
+    from consultation_support import consultation_people, expire_deadline, make_round
+
+    from forum.services import admin as admin_service
+    from forum.services import consultations, mail, notifications
+
+    admin = make.user("admin")
+    official, *_asked = consultation_people(make)
+    with app.test_request_context():
+        notifications.save_preferences(official, {"consultation_deadline_passed": "digest"})
+    round_ = make_round(app, make, official)
+    expire_deadline(round_)
+    db.session.commit()
+    before = {m.id for m in mails_to(db, official)}
+    with app.test_request_context():
+        consultations.send_due_notices()
+        if change == "role revoked":
+            admin_service.revoke_role(admin, official.id, "official")
+        notifications.send_digests()
+        mail.deliver_pending()
+    told = [m for m in mails_to(db, official) if m.id not in before and m.sent_at is not None]
+    about = [m for m in told if "Mötesplatser för unga" in m.body]
+    assert len(about) == (1 if change is None else 0)

@@ -429,6 +429,12 @@ RESPONSE_URL = re.compile(
 
 
 ORGANISATION_URL = re.compile(r"/organisations/([^/?#]+)")
+ROUND_URL = re.compile(r"/consultations/(\d{1,9})(?:[/?#]|$)")
+# the notices to a round's officials: which organisations have answered an open round, and
+# that its deadline has passed, are theirs to act on (policy.can_manage_round)
+ROUND_MANAGERS_KINDS = frozenset(
+    {"consultation_response_submitted", "consultation_deadline_passed"}
+)
 ACTION_URL = re.compile(r"/actions/(\d{1,9})(?:#|$)")
 
 
@@ -436,6 +442,8 @@ def _still_readable(user: User, note: Notification) -> bool:
     thread = db.session.get(Thread, note.thread_id) if note.thread_id is not None else None
     if thread is not None and not policy.can_view_thread(user, thread):
         return False
+    if note.kind in ROUND_MANAGERS_KINDS:
+        return _still_manages_round(user, note.url or "")
     if note.kind.startswith("consultation_response_"):
         return _still_acts_for(user, note.url or "")
     if note.kind in ACTION_KINDS:
@@ -489,6 +497,15 @@ def _action_still_shown(user: User, url: str) -> bool:
     if action is None:
         return True  # actions are never removed: no such action has nothing to keep back
     return action.hidden_at is None and policy.can_view_action(user, action)
+
+
+def _still_manages_round(user: User, url: str) -> bool:
+    """An officials' notice about a round is for those who still manage it: not an official
+    whose role was revoked, or who moved to another department, since it was written (it
+    names the organisation that answered, while the responses are not yet public)."""
+    match = ROUND_URL.search(url)
+    round_ = db.session.get(ConsultationRound, int(match[1])) if match is not None else None
+    return round_ is not None and policy.can_manage_round(user, round_)
 
 
 def _still_acts_for(user: User, url: str) -> bool:
