@@ -19,7 +19,7 @@ from test_delivery import postgres_url, redis_url  # noqa: F401 — fixtures
 
 from forum.extensions import db as _db
 from forum.extensions import socketio
-from forum.models import User, UserSession
+from forum.models import AuditEntry, User, UserSession
 from forum.models.base import utcnow
 from forum.realtime import presence
 from forum.services import accounts
@@ -344,6 +344,38 @@ def test_a_socket_takes_the_replaced_token_within_the_grace_time_only(app, make,
     ack = late.emit("join", {"thread_id": thread.id}, callback=True)
     assert ack["ok"] is False
     assert sessions_of(db, user)[0].revoked_at is not None
+
+
+def test_a_socket_that_came_on_the_remember_cookie_outlives_its_token_being_replaced(app, make, db):
+    """A restored tab's socket connects with the remember-me cookie alone, while its token is
+    current. Another tab of the browser then loads a page, which replaces the token. The
+    socket's events later on are the session's, not the old token's: they go on working long
+    after the grace time, nothing is taken for a stolen token, and the session still ends
+    for the socket when the person logs out everywhere."""
+    user, _browser, value = remembering(app, make)
+    thread = make.thread(make.forum(visibility="invite", members=[user]), author=user)
+    message = make.message(thread, user, "Hej")
+    sock = socket_with(app, remembered(app, value))
+    assert sock.emit("join", {"thread_id": thread.id}, callback=True)["ok"]
+    other_tab = remembered(app, value)
+    assert logged_in(other_tab)
+    assert other_tab.get_cookie(REMEMBER).value != value  # replaced
+    rotated_minutes_ago(db, 60)
+
+    for _ in range(2):
+        read = {"thread_id": thread.id, "message_id": message.id}
+        assert sock.emit("read", read, callback=True)["ok"]
+        assert sock.emit("join", {"thread_id": thread.id}, callback=True)["ok"]
+    assert sessions_of(db, user)[0].revoked_at is None
+    assert logged_in(other_tab)
+    reused = db.session.scalars(
+        select(AuditEntry).where(AuditEntry.action == "session.token_reused")
+    ).all()
+    assert reused == []
+
+    with app.test_request_context():
+        accounts.log_out_everywhere(db.session.get(User, user.id))
+    assert not sock.is_connected()
 
 
 def test_a_socket_back_with_only_the_remember_cookie_of_an_ended_login_is_told_so(app, make, db):

@@ -168,7 +168,7 @@ def on_connect(auth: Any = None) -> bool:
     )
     if current_user.is_authenticated:
         join_room(user_room(current_user.id))
-        nonce = session.get("nonce") or g.get("session_key")
+        nonce = session.get("nonce")
         if nonce:
             join_room(session_room(nonce))
     return True

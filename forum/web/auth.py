@@ -170,13 +170,16 @@ def load_user_from_remember_cookie(req) -> User | None:  # noqa: ANN001 — Flas
             g.login_ended = True
         return None
     user, row, token = found
-    g.session_key = row.key  # a socket restored this way joins its session's room
     if not is_socket:
         _rotate_session(user)
-        session["nonce"] = row.key
-        session["_user_id"] = user.get_id()
-        session["_fresh"] = False
         _remember_cookie(f"{row.key}.{token}")
+    # The login is the session's from now on. A page's cookie carries it; a socket keeps it
+    # in its own session (Flask-SocketIO's, one per socket), so its later events are checked
+    # against the session row, as a page's are, and not against the token it connected
+    # with: another tab replaces that token, and five minutes on it would read as stolen.
+    session["nonce"] = row.key
+    session["_user_id"] = user.get_id()
+    session["_fresh"] = False
     return user
 
 
