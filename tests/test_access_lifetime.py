@@ -463,6 +463,95 @@ def test_settings_list_the_active_sessions_and_end_one(app, make, db):
     assert "Android" not in laptop.get("/settings").get_data(as_text=True)
 
 
+def _meanwhile(monkeypatch, module, name, step):
+    """Run `step` just before the first call of `module.name` (what another request kept
+    while this one was checking a password)."""
+    original = getattr(module, name)
+    steps = [step]
+
+    def racing(*args, **kwargs):
+        if steps:
+            steps.pop()()
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(module, name, racing)
+
+
+@pytest.mark.parametrize("meanwhile", ["password reset", "account closed", "suspended"])
+def test_a_login_whose_password_check_a_reset_or_a_closing_overtook_opens_no_session(
+    app, make, db, monkeypatch, meanwhile
+):
+    """The login checks the password, then opens its session. A reset (or the owner closing
+    the account, or a moderator suspending it) kept in between ended every session there
+    was: the login must not then open one more with the old password."""
+    from forum.services import moderation, privacy
+
+    user = make.user()
+    moderator = make.user("moderator")
+    user_id = user.id
+
+    def step():
+        person = db.session.get(User, user_id)
+        with app.test_request_context():
+            if meanwhile == "password reset":
+                accounts.set_password(person, "a brand new passphrase 42")
+            elif meanwhile == "account closed":
+                privacy.close_account(person, user_id, PASSWORD, "10.0.0.9")
+            else:
+                moderation.suspend_person(moderator, user_id, 60, "Hot mot andra.")
+
+    _meanwhile(monkeypatch, accounts, "open_session", step)
+    browser = new_client(app)
+    response = browser.post("/login", data={"email": user.email, "password": PASSWORD})
+    assert response.status_code == 400
+    monkeypatch.undo()
+    assert not logged_in(browser)
+    assert all(row.revoked_at is not None for row in sessions_of(db, user))
+
+
+def test_a_login_that_comes_first_is_ended_by_the_reset(app, make, db):
+    """The other order: the session opened before the new password is one it ends."""
+    user = make.user()
+    browser = new_client(app)
+    login(browser, user.email)
+    with app.test_request_context():
+        accounts.set_password(db.session.get(User, user.id), "a brand new passphrase 42")
+    assert not logged_in(browser)
+
+
+def test_a_token_asked_for_by_a_login_that_ended_meanwhile_is_not_made(app, make, db, monkeypatch):
+    """ "Log out everywhere" (or a new password) kept while the token form was being handled
+    revoked every token and session there was: no token is made after it with that login."""
+    from forum.models import ApiToken
+    from forum.services import api_tokens
+
+    user = make.user()
+    browser = new_client(app)
+    login(browser, user.email)
+
+    def step():
+        with app.test_request_context():
+            accounts.log_out_everywhere(db.session.get(User, user.id))
+
+    _meanwhile(monkeypatch, api_tokens, "lock_person", step)
+    response = browser.post("/settings/tokens", data={"name": "Skript", "scopes": ["read"]})
+    monkeypatch.undo()
+    assert response.status_code in (302, 303, 400)
+    db.session.rollback()
+    assert db.session.scalars(select(ApiToken).where(ApiToken.user_id == user.id)).all() == []
+
+
+def test_a_token_asked_for_by_a_live_login_is_made(app, make, db):
+    from forum.models import ApiToken
+
+    user = make.user()
+    browser = new_client(app)
+    login(browser, user.email)
+    response = browser.post("/settings/tokens", data={"name": "Skript", "scopes": ["read"]})
+    assert response.status_code == 201
+    assert len(db.session.scalars(select(ApiToken).where(ApiToken.user_id == user.id)).all()) == 1
+
+
 def test_nobody_ends_another_persons_session(app, make, db):
     owner, other = make.user(), make.user()
     mine, theirs = new_client(app), new_client(app)

@@ -461,9 +461,10 @@ def _dummy_hash(method: str) -> str:
     return generate_password_hash(secrets.token_urlsafe(16), method=method)
 
 
-def authenticate(email: str, password: str, address: str) -> User:
+def authenticate(email: str, password: str, address: str) -> tuple[User, str]:
     """Check credentials; throttled per address and per account (`_reserve_attempt`)
-    without revealing accounts.
+    without revealing accounts. Returns the person and the password hash the password was
+    checked against, for `open_session` to find unchanged.
 
     A successful login forgets the account's earlier failures (the address's
     failures for other accounts still count).
@@ -480,7 +481,18 @@ def authenticate(email: str, password: str, address: str) -> User:
     except UnicodeEncodeError:  # a lone surrogate cannot be any password
         correct = False
     if not correct or user is None:
-        raise Invalid(_("Wrong email address or password."), field="password")
+        raise _wrong_credentials()
+    _check_not_suspended(user)
+    db.session.execute(delete(LoginAttempt).where(LoginAttempt.email == email))
+    db.session.commit()
+    return user, stored
+
+
+def _wrong_credentials() -> Invalid:
+    return Invalid(_("Wrong email address or password."), field="password")
+
+
+def _check_not_suspended(user: User) -> None:
     if user.is_suspended(utcnow()):
         raise Suspended(
             _(
@@ -489,9 +501,6 @@ def authenticate(email: str, password: str, address: str) -> User:
             ),
             user_id=user.id,
         )
-    db.session.execute(delete(LoginAttempt).where(LoginAttempt.email == email))
-    db.session.commit()
-    return user
 
 
 # --- server-side sessions -------------------------------------------------------
@@ -520,9 +529,26 @@ def session_is_live(row: UserSession, now: datetime) -> bool:
 
 
 def open_session(
-    user: User, user_agent: str | None, remember: bool
+    user: User, user_agent: str | None, remember: bool, password_hash: str | None = None
 ) -> tuple[UserSession, str | None]:
-    """Record a new login; returns the row and, with remember-me, the token for the cookie."""
+    """Record a new login; returns the row and, with remember-me, the token for the cookie.
+
+    Under the person's lock, and only for an account still open and not suspended, whose
+    password is still the one checked (`password_hash`, from `authenticate`): a new password
+    (a reset, a change) or a closing that was kept while the password was being checked
+    ended every session there was then, and must not be followed by one more made with the
+    old password. Those take the same lock, so either this session is one they end, or it
+    finds what they changed."""
+    lock_person(user.id)
+    db.session.refresh(user)
+    if user.is_closed or (password_hash is not None and user.password_hash != password_hash):
+        db.session.rollback()
+        raise _wrong_credentials()
+    try:
+        _check_not_suspended(user)
+    except Suspended:
+        db.session.rollback()
+        raise
     now = utcnow()
     row = UserSession(
         key=secrets.token_urlsafe(24),
@@ -567,7 +593,7 @@ def session_user(key: str | None, user_id: str | None) -> User | None:
         if row.revoked_at is None:
             _revoke([row])  # expired: its sockets close too, like a logout's
         return None
-    if user.is_suspended(now):
+    if user.is_suspended(now) or user.is_closed:
         return None
     if now - row.last_seen_at >= TOUCH_EVERY:
         row.last_seen_at = now
@@ -614,7 +640,7 @@ def use_remember_token(
             _revoke([row])  # expired: its sockets close too
         return None
     user = db.session.get(User, row.user_id)
-    if user is None or user.is_suspended(now):
+    if user is None or user.is_suspended(now) or user.is_closed:
         return None
     new_token = None
     if rotate and not current:  # answered with the current token, made again
@@ -815,8 +841,7 @@ def log_out_everywhere(user: User) -> None:
     """The settings page's "log out everywhere": every session ends (`end_all_sessions`)
     and every API token is revoked, so nothing made with the account keeps working."""
     revoke_all_tokens(user, user, "log out everywhere")
-    db.session.commit()
-    end_all_sessions(user)
+    end_all_sessions(user)  # one commit with the tokens (revoke_all_tokens)
 
 
 def _token_hash(token: str) -> str:
@@ -955,9 +980,8 @@ def _replace_password(user: User, new_password: str, actor: User | None, why: st
     db.session.execute(
         delete(LoginAttempt).where(LoginAttempt.email.in_([user.email, _confirm_key(user)]))
     )
-    revoke_all_tokens(user, actor, why)
-    db.session.commit()
-    end_all_sessions(user)
+    revoke_all_tokens(user, actor, why)  # takes the person's lock, held to the commit
+    end_all_sessions(user)  # commits it all at once: no token or session made in between
 
 
 def update_settings(
@@ -1024,10 +1048,11 @@ def change_password(
     reset link asked for before end."""
     confirm_password(user, current_password, address, field="current_password")
     check_password_strength(new_password, field="new_password")
-    user.password_hash = hash_password(new_password)
+    new_hash = hash_password(new_password)  # (slow: before the lock)
+    lock_person(user.id)  # a login checking the old password meanwhile (open_session)
+    user.password_hash = new_hash
     _use_up_resets(user)
-    db.session.commit()
-    end_all_sessions(user)
+    end_all_sessions(user)  # commits the new password with the ended sessions
 
 
 def reading_changed(user: User) -> None:

@@ -13,7 +13,7 @@ from sqlalchemy.orm import joinedload
 from .. import policy
 from ..errors import AuthRequired, Invalid, NotFound
 from ..extensions import db
-from ..models import ApiToken, Organisation, User
+from ..models import ApiToken, Organisation, User, UserSession
 from ..models.api_tokens import SCOPES
 from ..models.base import utcnow
 from .audit import record as audit
@@ -28,9 +28,17 @@ def hash_token(raw: str) -> str:
 
 
 def create_token(
-    user: User | None, name: str, scopes: Iterable[str], organisation_id: int | None = None
+    user: User | None,
+    name: str,
+    scopes: Iterable[str],
+    organisation_id: int | None = None,
+    session_key: str | None = None,
 ) -> tuple[ApiToken, str]:
-    """A new token for `user`; the secret is returned once and only its hash is kept."""
+    """A new token for `user`; the secret is returned once and only its hash is kept.
+
+    `session_key`: the login asking, which must still be live under the person's lock: a
+    new password or "log out everywhere" kept while this request waited revoked every token
+    and session there was, and must not be followed by a token made with the old login."""
     user = policy.require_login(user)
     name = (name or "").strip()
     if not name or len(name) > 80:
@@ -50,6 +58,8 @@ def create_token(
     # The person's lock before counting: two requests at once would both count 19 and
     # both insert (a 21st active token); the second now waits and counts the first's.
     lock_person(user.id)
+    if session_key is not None and not _session_live(user, session_key):
+        raise AuthRequired(_("Your login ended before this was sent: log in again."))
     active = db.session.scalars(
         select(ApiToken.id).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
     ).all()
@@ -82,6 +92,20 @@ def revoke_token(user: User | None, token_id: int) -> ApiToken:
         audit(user, "api_token.revoke", "api_token", token.id, token.name)
         db.session.commit()
     return token
+
+
+def _session_live(user: User, key: str) -> bool:
+    """Whether the person's login `key` was not ended (read under the person's lock)."""
+    return (
+        db.session.scalar(
+            select(UserSession.id).where(
+                UserSession.key == key,
+                UserSession.user_id == user.id,
+                UserSession.revoked_at.is_(None),
+            )
+        )
+        is not None
+    )
 
 
 def revoke_all_tokens(user: User, actor: User | None, why: str) -> int:

@@ -203,10 +203,14 @@ def _write_remember_cookie(response):  # noqa: ANN001, ANN202
     return response
 
 
-def start_session(user: User, remember: bool) -> None:
-    """Log `user` in on a fresh server-side session: rotation, only the language choice survives."""
+def start_session(user: User, remember: bool, password_hash: str | None = None) -> None:
+    """Log `user` in on a fresh server-side session: rotation, only the language choice
+    survives. `password_hash`: the one the login checked (accounts.open_session refuses the
+    session if it changed meanwhile; the browser's session is left as it was)."""
+    row, token = accounts.open_session(
+        user, request.headers.get("User-Agent"), remember, password_hash
+    )
     _rotate_session(user)
-    row, token = accounts.open_session(user, request.headers.get("User-Agent"), remember)
     session["nonce"] = row.key
     login_user(user, remember=False)
     if token is not None:
@@ -364,7 +368,10 @@ def login():
     suspended, appeal_url = False, None
     if form.validate_on_submit():
         try:
-            user = accounts.authenticate(form.email.data, form.password.data, client_address())
+            user, checked = accounts.authenticate(
+                form.email.data, form.password.data, client_address()
+            )
+            start_session(user, remember=bool(form.remember.data), password_hash=checked)
         except RateLimited as err:
             problem, status = err.message, err.status
         except accounts.Suspended as err:
@@ -375,7 +382,6 @@ def login():
         except DomainError as err:
             problem = form_error(form, err)
         else:
-            start_session(user, remember=bool(form.remember.data))
             flash(_("You are logged in."), "success")
             return redirect(target or url_for("main.home"), 303)
     form.next.data = target or ""

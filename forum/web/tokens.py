@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, render_template, url_for
+from flask import Blueprint, flash, redirect, render_template, session, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
@@ -95,6 +95,7 @@ def create():
                 form.name.data or "",
                 form.scopes.data or [],
                 whole_id(organisation),
+                session_key=session.get("nonce"),
             )
         except DomainError as err:
             form_error(form, err)
