@@ -342,6 +342,27 @@ def can_read_document(
     return latest in in_versions
 
 
+def can_read_latest_version_documents(
+    user: User | None, round_: ConsultationRound, response: ConsultationResponse
+) -> bool:
+    """can_read_document for every document of the response's latest submitted version at
+    once, with no query per document (what the round's pages, exports and the API list).
+
+    Such a document is in a submitted version (so never withdrawn) and in the latest one,
+    so the rule comes down to: whoever sees the round, if they manage it, if it has closed,
+    or if they act for the organisation (asked last: the only check that reads the
+    database, and one per response at most).
+    """
+    from .models import Phase
+    from .models.base import utcnow
+
+    if not can_view_round(user, round_):
+        return False
+    if can_manage_round(user, round_) or round_.phase(utcnow()) in (Phase.closed, Phase.published):
+        return True
+    return can_act_for_organisation(user, response.organisation)
+
+
 def _can_view_round_thread(
     user: User | None, thread: Thread, rounds: dict[int, ConsultationRound] | None = None
 ) -> bool:

@@ -562,7 +562,10 @@ def round_responses(round_id: int):
                 "answers": [
                     {"question_id": qid, "html": html} for qid, html in sorted(p.answers.items())
                 ],
-                "documents": readable_documents(user, found, p.response, p.version.documents),
+                # the latest version's documents: one decision for all of them, no query each
+                "documents": [document_dict(d) for d in p.version.documents]
+                if policy.can_read_latest_version_documents(user, found, p.response)
+                else [],
             }
             for p in consultation_queries.latest_versions(found.id)
         ]
