@@ -172,23 +172,47 @@ def index_text(text: str) -> str:
 _MAX_POSITIONS = 256
 _MAX_POSITION = 16383
 
+# A tsvector holds at most 1,048,575 bytes (PostgreSQL's MAXSTRPOS): every lexeme's bytes,
+# padded to an even count, 2 for its number of positions and 2 for each position. More is
+# refused ("string is too long for tsvector") and the write with it: 15 answers of 8,000
+# characters of distinct Hangul words (a syllable folds into three jamo, 9 bytes) are more.
+# The document stops short of a budget below the limit, with room to spare should a later
+# PostgreSQL count a little more: what follows stays stored and shown, only search on
+# PostgreSQL does not find it.
+_MAX_TSVECTOR_BYTES = 1_000_000
+
 
 def _lexeme(term: str) -> str:
     return "'" + term.replace("\\", "\\\\").replace("'", "''") + "'"
 
 
+def _lexeme_bytes(term: str) -> int:
+    """What a lexeme takes in a tsvector before its positions (2 bytes each)."""
+    size = len(term.encode())
+    return size + size % 2 + 2
+
+
 def tsvector(title: str, body: str) -> str:
     """PostgreSQL's `document` of a title (weight A) and a body (weight B), as tsvector
     input: the same terms as the SQLite index, at their positions, given to PostgreSQL as
-    they are (tsvector input applies no parser, dictionary or stop-word list of its own)."""
+    they are (tsvector input applies no parser, dictionary or stop-word list of its own).
+    Only as far as _MAX_TSVECTOR_BYTES holds: the terms after that are left out."""
     positions: dict[str, dict[int, str]] = {}
-    position = 0
-    for weight, text_ in (("A", title), ("B", body)):
-        for term in terms(text_):
-            position = min(position + 1, _MAX_POSITION)
-            seen = positions.setdefault(term, {})
-            if len(seen) < _MAX_POSITIONS:
-                seen.setdefault(position, weight)
+    position = size = 0
+    weighted = (
+        (weight, term) for weight, text_ in (("A", title), ("B", body)) for term in terms(text_)
+    )
+    for weight, term in weighted:
+        position = min(position + 1, _MAX_POSITION)
+        seen = positions.get(term, {})
+        added = len(seen) < _MAX_POSITIONS and position not in seen
+        grows = (0 if term in positions else _lexeme_bytes(term)) + (2 if added else 0)
+        if size + grows > _MAX_TSVECTOR_BYTES:
+            break  # the rest of the text is not indexed
+        size += grows
+        positions[term] = seen
+        if added:
+            seen[position] = weight
     return " ".join(
         _lexeme(term) + ":" + ",".join(f"{p}{w}" for p, w in sorted(seen.items()))
         for term, seen in positions.items()
