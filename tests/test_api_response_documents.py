@@ -1,4 +1,4 @@
-"""Review fixes 9, the API: the published responses of a round list their documents with a
+"""The API: the published responses of a round list their documents with a
 fixed number of queries, however many responses and documents (no check per document),
 and each reader is given the same documents as before."""
 

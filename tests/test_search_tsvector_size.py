@@ -1,4 +1,4 @@
-"""Review fixes 9, search: PostgreSQL's `document` stays within the 1,048,575 bytes a
+"""Search: PostgreSQL's `document` stays within the 1,048,575 bytes a
 tsvector holds. A response of 15 long answers of distinct Hangul words (a syllable folds
 into three jamo, 9 bytes) made one larger, and its submission answered 500 ("string is too
 long for tsvector"); the index now stops before the limit, the text is stored whole."""
