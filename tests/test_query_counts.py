@@ -93,6 +93,43 @@ def test_telling_many_people_takes_the_same_queries_as_telling_a_few(app, make, 
     assert counts[0] == counts[1], counts
 
 
+@pytest.mark.config(FORUM_MESSAGE_RATE_LIMIT=parse_rate_limit("off"))
+@pytest.mark.parametrize("step", ["edit", "hide"])
+def test_editing_or_hiding_a_message_that_mentions_many_takes_the_same_queries(
+    app, make, count_queries, db, step
+):
+    """The notices of a message follow what it shows (notifications.sync_message_excerpts):
+    a message can mention hundreds, and each of them was read again, one query apiece,
+    while the message was locked."""
+    from forum.models import Message, User
+    from forum.services import forums as forum_service
+    from forum.services import moderation
+
+    author, moderator = make.user(), make.user("moderator")
+    forum = make.forum()
+    counts = []
+    for n in (2, 2, 30):  # the first warms what a process builds once
+        named = [make.user() for _ in range(n)]
+        thread = make.thread(forum=forum, author=author)
+        body = " ".join(f"@{p.handle}" for p in named)
+        message = make.message(thread, author, body)
+        db.session.expire_all()
+        with app.test_request_context(), count_queries() as counter:
+            if step == "edit":
+                forum_service.edit_message(
+                    db.session.get(User, author.id), message.id, "Rättat: " + body
+                )
+            else:
+                moderation.hide_message(
+                    db.session.get(User, moderator.id), message.id, "other", "Nej."
+                )
+        assert db.session.get(Message, message.id).state.value == (
+            "visible" if step == "edit" else "hidden"
+        )
+        counts.append(counter.count)
+    assert counts[1] == counts[2], counts
+
+
 def build_start(app, make, n):
     """A member with `n` unread threads, open rounds, followed actions and notifications."""
     from datetime import timedelta

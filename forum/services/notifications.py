@@ -633,9 +633,13 @@ def sync_message_excerpts(message: Message) -> None:
     if not notes:
         return
     thread = message.thread
+    people = {  # in one query: a message can mention hundreds
+        u.id: u
+        for u in db.session.scalars(select(User).where(User.id.in_({n.user_id for n in notes})))
+    }
     readers: dict[int, User] = {}
     for note in notes:
-        user = db.session.get(User, note.user_id)
+        user = people.get(note.user_id)
         if user is not None and policy.can_view_thread(user, thread):
             readers[note.id] = user
             note.excerpt = text
