@@ -15,6 +15,7 @@ from support import Auth, at_once
 
 from forum.config import parse_rate_limit
 from forum.errors import Invalid, RateLimited
+from forum.extensions import socketio
 from forum.formatting import iso_utc
 from forum.models import (
     Appeal,
@@ -699,8 +700,9 @@ def test_suspension_ends_sessions_sockets_and_logins(make, client, auth, socket_
     assert response.status_code == 302
     assert not sock.is_connected()
     assert client.get("/notifications").status_code == 302  # the session is gone
-    fresh = socket_for(member)
+    fresh = socketio.test_client(app, flask_test_client=client)  # the ended session's cookie
     assert send(fresh, thread)["error"]["code"] == "auth_required"
+    fresh.disconnect()
     login = client.post("/login", data={"email": member.email, "password": "correct horse battery"})
     assert login.status_code == 400 and "suspended" in text(login)
     mail = db.session.scalar(select(OutboxMail).where(OutboxMail.to_address == member.email))

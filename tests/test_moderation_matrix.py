@@ -202,6 +202,7 @@ def test_appeals_are_made_by_the_person_concerned_only(world, client, auth, db, 
 def test_socket_refusals(world, socket_for, db, state, code):
     people, forum, thread, message = world
     member = people["member"]
+    sock = socket_for(member)  # logged in before: a suspended person cannot log in
     if state == "muted":
         moderation.mute_person(people["forum_moderator"], member.id, forum.id, 60, "x")
     elif state == "suspended":
@@ -209,7 +210,6 @@ def test_socket_refusals(world, socket_for, db, state, code):
         db.session.commit()
     elif state == "locked":
         moderation.lock_thread(people["forum_moderator"], thread.id)
-    sock = socket_for(member)
     ack = sock.emit(
         "message:send",
         {"thread_id": thread.id, "body": "hej", "client_id": f"s-{state}"},
