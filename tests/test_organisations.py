@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import func, select
 
 from forum import policy
-from forum.errors import Invalid
+from forum.errors import Conflict, Invalid
 from forum.models import (
     AuditEntry,
     MemberRole,
@@ -524,6 +524,43 @@ def test_last_admin_stays(client, make, auth, db, how):
     kept = membership(db, org, admin)
     assert (kept.role, kept.status) == (MemberRole.admin, MembershipStatus.approved)
     assert org_audit(db) == []
+
+
+@pytest.mark.parametrize("how", ["leave", "close the account", "an admin closes it"])
+def test_the_last_admin_of_a_rejected_organisation_may_go(app, client, make, auth, db, how):
+    """A rejected organisation takes no members, so nobody could take the role over: its
+    admin may leave it, and close their account (or have an admin close it), where before
+    every way out was refused until they appointed another admin."""
+    from support import PASSWORD
+
+    from forum.models import User
+    from forum.services import privacy
+
+    person, site_admin = make.user(), make.user("admin")
+    org = make.organisation(admin=person, verified=False)
+    with app.test_request_context():
+        org_service.reject_organisation(site_admin, org.id, "Inte en förening.")
+    if how == "leave":
+        auth.login(person)
+        assert client.post(f"/organisations/{org.slug}/leave").status_code == 302
+        assert membership(db, org, person) is None
+        return
+    actor = person if how == "close the account" else site_admin
+    with app.test_request_context():
+        privacy.close_account(actor, person.id, PASSWORD if actor is person else None, "10.0.0.9")
+    assert db.session.get(User, person.id).is_closed
+
+
+def test_the_last_admin_of_a_verified_organisation_still_hands_over_before_closing(app, make):
+    from support import PASSWORD
+
+    from forum.services import privacy
+
+    person = make.user()
+    org = make.organisation(admin=person, members=[make.user()])
+    with app.test_request_context(), pytest.raises(Conflict) as refused:
+        privacy.close_account(person, person.id, PASSWORD, "10.0.0.9")
+    assert org.name in refused.value.message
 
 
 def test_an_admin_may_leave_once_another_admin_exists(client, make, auth, db):

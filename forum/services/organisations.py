@@ -188,8 +188,13 @@ def _admin_count(org: Organisation) -> int:
 
 
 def _is_last_admin(org: Organisation, membership: Membership) -> bool:
+    """Whether `membership` is the organisation's only approved admin, who hands the role
+    over before leaving. Not in a rejected organisation: it takes no members, so there is
+    nobody to hand it to, and its admin could otherwise never leave it or close their
+    account (an admin closing it on their request neither)."""
     return (
-        membership.role == MemberRole.admin
+        org.status != OrganisationStatus.rejected
+        and membership.role == MemberRole.admin
         and membership.status == MembershipStatus.approved
         and _admin_count(org) <= 1
     )
