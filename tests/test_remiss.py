@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import re
 import threading
+import time
 import zipfile
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
@@ -359,6 +360,55 @@ def test_two_submits_at_once_make_one_version(app, make, people, db_url):
     assert failures == []
     assert count(ResponseVersion) == 1
     assert kinds_for(official).count("consultation_response_submitted") == 1
+
+
+def test_a_letter_removed_while_the_response_is_submitted(
+    app, make, people, db_url, tmp_path, monkeypatch
+):
+    """The admin submits the draft while a member takes a letter off it: the submission holds
+    the response's row when the removal starts. The removal locked the letter first and then
+    waited for the response's row, while the submission, listing the letter into its
+    version, waited for the letter: PostgreSQL ended one of them as a deadlock (a 500). The
+    removal now waits for the response's row first; the version keeps the letter, and its
+    file (PostgreSQL; SQLite has one writer at a time)."""
+    if not db_url.startswith("postgresql"):
+        pytest.skip("SQLite has no row locks (FOR UPDATE): one writer at a time orders them")
+    store = DiskStorage(tmp_path / "documents")
+    app.extensions["forum_storage"] = store
+    official, chair, member, org = people
+    round_ = make_round(app, make, official, "open")
+    respond(app, member, round_, org, submit=False)
+    with app.test_request_context():
+        letter = documents.add_response_document(member, round_.id, org.id, "Brev.pdf", PDF)
+    ids = {"round": round_.id, "org": org.id, "letter": letter.id}
+    ids.update(member=member.id, chair=chair.id)
+    submission_holds_the_row = threading.Event()
+    locked = service._response_row
+
+    def lock_then_pause(*args, **kwargs):
+        row = locked(*args, **kwargs)
+        submission_holds_the_row.set()
+        time.sleep(0.5)  # the removal starts meanwhile
+        return row
+
+    monkeypatch.setattr(service, "_response_row", lock_then_pause)
+
+    def step(i: int) -> None:
+        if i == 0:
+            draft = cq.own_response(ids["round"], ids["org"])
+            saved = {a.question_id: a.body for a in draft.answers}
+            chair_ = _db.session.get(User, ids["chair"])
+            service.save_response(chair_, ids["round"], ids["org"], saved, submit=True)
+            return
+        assert submission_holds_the_row.wait(10)
+        documents.remove_document(_db.session.get(User, ids["member"]), ids["letter"])
+
+    assert [out for out in at_once(app, step, 2) if out is not None] == []
+    _db.session.expire_all()
+    (version,) = _db.session.scalars(select(ResponseVersion)).all()
+    assert [d.id for d in version.documents] == [ids["letter"]]
+    assert store.get(version.documents[0].storage_key) == PDF  # kept: a version holds it
+    assert _db.session.get(Document, ids["letter"]).removed_at is not None  # off the draft
 
 
 def test_s3_backend_round_trip(app):

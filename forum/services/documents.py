@@ -385,6 +385,14 @@ def remove_document(user: User | None, document_id: int) -> Document:
     """Take a document off the round or the working response (submitted versions keep it)."""
     policy.require_login(user)
     assert user is not None
+    # A response's letter: the response's row first, as a submission takes it before it
+    # lists the letters into its version. The other order (the letter, then the response's
+    # row for its `updated_at`) met a submission holding the row and waiting for the letter:
+    # PostgreSQL ended one of them as a deadlock. Now the removal comes after the
+    # submission's commit and finds the letter in its version (its file kept), or before.
+    found = db.session.get(Document, document_id)
+    if found is not None and found.response_id is not None:
+        lock_row(ConsultationResponse, found.response_id)
     # locked and read afresh: of two removals at once, the second finds it removed
     document = lock_row(Document, document_id)
     if document is None or document.removed_at is not None:
