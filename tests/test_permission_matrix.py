@@ -863,6 +863,12 @@ def test_the_table_covers_every_role_and_every_policy_rule():
         "can_read_with_token": "test_api.py::test_a_token_without_the_read_scope_reads_as_a_visitor",
         "can_respond_with_token": "test_api.py::test_scopes_and_policy_limit_what_a_token_may_answer",
         "can_appeal_by_link": "test_appeal_link.py::test_the_policy",
+        # can_read_document for a whole latest version at once: the two agree for every
+        # reader and every phase of the round
+        "can_read_latest_version_documents": (
+            "test_api_response_documents.py::"
+            "test_the_batch_rule_is_the_per_document_rule_for_the_latest_version"
+        ),
         # who the hiding is a decision about, beyond the roles of "hide an action"
         "can_show_action": (
             "test_follow_up_decline.py::test_the_person_a_hiding_is_about_cannot_show_it_again"

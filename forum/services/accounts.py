@@ -533,22 +533,24 @@ def open_session(
 ) -> tuple[UserSession, str | None]:
     """Record a new login; returns the row and, with remember-me, the token for the cookie.
 
-    Under the person's lock, and only for an account still open and not suspended, whose
-    password is still the one checked (`password_hash`, from `authenticate`): a new password
-    (a reset, a change) or a closing that was kept while the password was being checked
+    Under the person's lock, and only for an account still open. A login by password gives
+    the hash `authenticate` checked (`password_hash`), and what that checked is checked again
+    here: the password is still that one, and no suspension came since. A new password (a
+    reset, a change), a closing or a suspension kept while the password was being checked
     ended every session there was then, and must not be followed by one more made with the
-    old password. Those take the same lock, so either this session is one they end, or it
+    old password. They take the same lock, so either this session is one they end, or it
     finds what they changed."""
     lock_person(user.id)
     db.session.refresh(user)
     if user.is_closed or (password_hash is not None and user.password_hash != password_hash):
         db.session.rollback()
         raise _wrong_credentials()
-    try:
-        _check_not_suspended(user)
-    except Suspended:
-        db.session.rollback()
-        raise
+    if password_hash is not None:
+        try:
+            _check_not_suspended(user)
+        except Suspended:
+            db.session.rollback()
+            raise
     now = utcnow()
     row = UserSession(
         key=secrets.token_urlsafe(24),
