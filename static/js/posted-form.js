@@ -16,6 +16,7 @@ for (const form of document.querySelectorAll("form[data-offline]")) {
   form.append(note);
   notes.push(note);
   form.addEventListener("submit", (event) => {
+    if (fileTooLarge(form, event)) return;
     if (navigator.onLine) return;
     event.preventDefault();
     // beside the button pressed: one tied to the form from elsewhere on the page (form=,
@@ -26,6 +27,40 @@ for (const form of document.querySelectorAll("form[data-offline]")) {
     note.hidden = false;
     note.textContent = form.dataset.offline;
   });
+}
+
+// A file over the size limit (data-file-max-bytes, the server's FORUM_DOCUMENT_MAX_MB; the
+// response page's upload) is refused before it is sent: sent, it met the server's bare "too
+// large" page, and the answers not yet saved were lost with it. The server's words
+// (data-file-too-large) go beside the file box, tied to it, and it takes the focus.
+function fileTooLarge(form, event) {
+  const max = Number(form.dataset.fileMaxBytes || 0);
+  const button = event.submitter;
+  const enctype = (button && button.getAttribute("formenctype")) || form.getAttribute("enctype");
+  if (!max || enctype !== "multipart/form-data") return false; // no file goes with this button
+  const input = Array.from(form.elements).find((el) => el.type === "file" && el.files && el.files.length);
+  if (!input || input.files[0].size <= max) return false;
+  event.preventDefault();
+  const id = `${input.id}-too-large`;
+  let error = document.getElementById(id);
+  if (!error) {
+    error = document.createElement("p");
+    error.className = "error";
+    error.id = id;
+    input.after(error);
+    const described = (input.getAttribute("aria-describedby") || "").split(" ").filter(Boolean);
+    input.setAttribute("aria-describedby", [...described, id].join(" "));
+    // another file chosen: the error goes until it is sent
+    input.addEventListener("change", () => {
+      error.remove();
+      input.removeAttribute("aria-invalid");
+      input.setAttribute("aria-describedby", described.join(" "));
+    }, { once: true });
+  }
+  error.textContent = form.dataset.fileTooLarge;
+  input.setAttribute("aria-invalid", "true");
+  input.focus();
+  return true;
 }
 
 window.addEventListener("online", () => {
