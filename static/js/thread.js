@@ -187,7 +187,7 @@ function start(root) {
         stopped = true;
         window.clearTimeout(muteTimer);
         revokedBanner.hidden = false;
-        composer.setEnabled(false);
+        composer.setEnabled(false, "", revokedBanner);
         if (skipToBox) skipToBox.hidden = true;
         outbox.failAll(S.revoked);
         feedApi.setLocked(true);

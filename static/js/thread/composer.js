@@ -37,10 +37,24 @@ export function createComposer({ socket, threadId, S, outbox, feedApi, live, typ
   let sentAt = 0; // when the last message went to the outbox, until the box is typed in again
   let ended = false; // the session ended: nothing more is kept for it
 
-  function showError(text) {
+  // The send error is tied to the box while it shows (aria-describedby); one about what was
+  // typed (`invalid`: nothing to send) also marks the box invalid. A refusal the server
+  // wrote beside the box (#body-error) stays its own.
+  let markedInvalid = false;
+  function showError(text, { invalid = false } = {}) {
     if (!sendError) return;
     sendError.textContent = text;
     sendError.hidden = !text;
+    const described = (body.getAttribute("aria-describedby") || "").split(" ").filter((id) => id && id !== sendError.id);
+    if (text) described.push(sendError.id);
+    body.setAttribute("aria-describedby", described.join(" "));
+    if (text && invalid) {
+      if (!body.hasAttribute("aria-invalid")) markedInvalid = true; // else the server's
+      body.setAttribute("aria-invalid", "true");
+    } else if (markedInvalid) {
+      markedInvalid = false;
+      body.removeAttribute("aria-invalid");
+    }
   }
   function setReply(id, name) {
     replyInput.value = id ? String(id) : "";
@@ -139,7 +153,7 @@ export function createComposer({ socket, threadId, S, outbox, feedApi, live, typ
           body.focus(); // the second tap of a double tap took it to the button
           return;
         }
-        showError(S.empty);
+        showError(S.empty, { invalid: true });
         body.focus();
         return;
       }
@@ -311,8 +325,14 @@ export function createComposer({ socket, threadId, S, outbox, feedApi, live, typ
   }
 
   // Locked or access ended: the composer stays visible but cannot send; text is kept.
-  function setEnabled(enabled, reason) {
+  // `notice`, what says why: it takes the focus from the box or its buttons, which would
+  // otherwise drop it to the top of the page as they are disabled.
+  function setEnabled(enabled, reason, notice) {
     if (!form || (enabled && ended)) return; // an ended session's box stays closed
+    if (!enabled && notice && section && section.contains(document.activeElement)) {
+      notice.tabIndex = -1;
+      notice.focus();
+    }
     body.disabled = !enabled;
     form.querySelectorAll("button").forEach((b) => { b.disabled = !enabled; });
     if (!enabled && reason) showError(reason);
@@ -323,7 +343,7 @@ export function createComposer({ socket, threadId, S, outbox, feedApi, live, typ
   // back, so nothing written now could be sent. The text stays in the box to be copied.
   document.addEventListener("thread:ended", () => {
     ended = true;
-    setEnabled(false, S.ended);
+    setEnabled(false, S.ended, document.getElementById("connection")); // it says so now
   });
 
   return { takeBack, setEnabled, body };

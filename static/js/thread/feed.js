@@ -5,6 +5,9 @@
 import { fillMessage, keepFocus, olderThan, refreshQuotes, renderMessage } from "../message.js";
 import { format } from "../live.js";
 
+// How long "Show older messages" waits for the server's answer before it may be asked again.
+const HISTORY_TIMEOUT = 10000;
+
 export function createFeed({ socket, threadId, viewerId, ctx, S, say, isJoined }) {
   const feed = document.getElementById("feed");
   const takesPart = feed.hasAttribute("data-takes-part"); // may write here, if not now
@@ -181,30 +184,43 @@ export function createFeed({ socket, threadId, viewerId, ctx, S, say, isJoined }
   }
   document.addEventListener("visibilitychange", scheduleRead);
 
-  // Older messages: prepend, then scroll by the added height so nothing jumps.
+  // Older messages: prepend, then scroll by the added height so nothing jumps. The answer
+  // is awaited with a timeout: socket.io forgets a plain acknowledgement when the connection
+  // drops, and "Show older messages" would then wait for it until the page was reloaded.
+  // Returns whether it asked (not in the room: the link's own ?before= page is there).
   function loadOlder() {
-    if (!hasOlder || loadingOlder || !isJoined()) return;
+    if (!hasOlder || !isJoined()) return false;
+    if (loadingOlder) return true;
     loadingOlder = true;
-    socket.emit("history", { thread_id: threadId, before: firstId(), limit: 50 }, (ack) => {
+    socket.timeout(HISTORY_TIMEOUT).emit("history", { thread_id: threadId, before: firstId(), limit: 50 }, (err, ack) => {
       loadingOlder = false;
-      if (!ack || !ack.ok) return;
+      if (err || !ack || !ack.ok) return;
       const s = scroller();
       const height = s.scrollHeight;
       const top = s.scrollTop;
       const first = feed.querySelector("li.message[data-id]") || feed.firstElementChild;
+      let oldest = null;
       ack.messages.forEach((m) => {
         if (document.getElementById(`m${m.id}`)) return;
         const li = renderMessage(template, m, ctx);
         markClosed(li);
         feed.insertBefore(li, first);
+        if (!oldest) oldest = li;
       });
       s.scrollTop = top + (s.scrollHeight - height);
       hasOlder = ack.has_more;
-      if (!hasOlder && olderWrap) olderWrap.remove();
+      if (!hasOlder && olderWrap) {
+        // the link had the focus (pressed from the keyboard): it goes to the oldest message,
+        // where the link was in the reading order, not to the top of the page
+        const focused = olderWrap.contains(document.activeElement);
+        olderWrap.remove();
+        if (focused) (oldest || feed.querySelector("li.message[data-id]") || feed).focus();
+      }
     });
+    return true;
   }
   const older = document.getElementById("older");
-  if (older) older.addEventListener("click", (event) => { event.preventDefault(); loadOlder(); });
+  if (older) older.addEventListener("click", (event) => { if (loadOlder()) event.preventDefault(); });
   const nearTop = () => {
     const s = scroller();
     if (s === feed) return feed.scrollTop < 40;
