@@ -148,26 +148,31 @@ function setLang(el, lang) {
 // blank message, the <template> every page with messages has, not on every message.
 function reactionLabels(emoji) {
   const template = document.getElementById("message-template");
-  const source = template && template.content.querySelector(`button[data-reaction="${emoji}"]`);
+  const source = template && template.content.querySelector(
+    `button[data-reaction="${emoji}"], [data-reaction-count-of="${emoji}"]`,
+  );
   return source ? source.dataset : {};
 }
 
 // Show a message's reactions: [{emoji, count, people, mine?}]. `mine` comes only in this
 // person's own acks and page; a broadcast has none, so `mineOf(messageId, emoji)` (the page's
-// memory of its own reactions) decides then.
+// memory of its own reactions) decides then. A page that offers no reacting (a round's
+// latest messages) has each count as text ([data-reaction-count-of]), not a button.
 export function applyReactions(li, reactions, mineOf) {
   const bar = slot(li, "reactions");
   if (!bar) return;
   const id = Number(li.dataset.id);
   const byEmoji = new Map(reactions.map((r) => [r.emoji, r]));
-  bar.querySelectorAll("button[data-reaction]").forEach((button) => {
-    const emoji = button.dataset.reaction;
+  bar.querySelectorAll("button[data-reaction], [data-reaction-count-of]").forEach((button) => {
+    const emoji = button.dataset.reaction || button.dataset.reactionCountOf;
     const r = byEmoji.get(emoji);
     const n = r ? r.count : 0;
-    const mine = r ? (r.mine ?? (mineOf ? mineOf(id, emoji) : false)) : false;
     button.hidden = n === 0 && document.activeElement !== button;
-    button.name = mine ? "remove" : "add"; // what posting it does, with the emoji as value
-    button.setAttribute("aria-pressed", mine ? "true" : "false");
+    if (button.tagName === "BUTTON") {
+      const mine = r ? (r.mine ?? (mineOf ? mineOf(id, emoji) : false)) : false;
+      button.name = mine ? "remove" : "add"; // what posting it does, with the emoji as value
+      button.setAttribute("aria-pressed", mine ? "true" : "false");
+    }
     const { labelOne, labelTwo } = reactionLabels(emoji);
     if (labelOne && labelTwo) {
       button.setAttribute("aria-label", n === 1 ? labelOne : labelTwo.replace("2", String(n)));
