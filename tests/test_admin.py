@@ -248,6 +248,25 @@ def test_bad_appointments_are_refused(client, make, auth, db, data, input_id):
     assert entries(db, "role.") == []
 
 
+def test_a_new_department_named_by_two_admins_at_once_is_one_department(app, make, db, monkeypatch):
+    """The second of two admins appointing an official to the same new department read the
+    list before the first's department was committed, and its insert met the unique name (a
+    500). It now takes the department the first made."""
+    from forum.services import accounts
+    from forum.services import admin as admin_service
+
+    admin, first, second = make.user("admin"), make.user(), make.user()
+    with app.test_request_context():
+        admin_service.grant_role(admin, first.id, "official", department_name="Stadsbyggnad")
+    for module in (accounts, admin_service):  # the list read before it was there
+        monkeypatch.setattr(module, "departments", lambda: [], raising=False)
+    with app.test_request_context():
+        admin_service.grant_role(admin, second.id, "official", department_name="Stadsbyggnad")
+    named = db.session.scalars(select(Department).where(Department.name == "Stadsbyggnad")).all()
+    assert len(named) == 1
+    assert reload(db, first).department_id == reload(db, second).department_id == named[0].id
+
+
 def test_granting_a_role_twice_is_refused(client, make, auth, db):
     person = make.user("moderator")
     auth.login(make.user("admin"))

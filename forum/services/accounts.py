@@ -28,6 +28,7 @@ from ..ids import whole_id
 from ..links import url_for_mail
 from ..models import Department, LoginAttempt, PasswordReset, ReadingChange, User, UserSession
 from ..models.base import utcnow
+from ..queries.organisations import departments
 from ..text import slugify
 from . import audit, throttle
 from .api_tokens import revoke_all_tokens
@@ -341,13 +342,27 @@ def _department_name(name: str) -> str:
 
 
 def _department(name: str) -> Department:
-    name = _department_name(name)
-    dept = db.session.scalar(select(Department).where(Department.name == name))
-    if dept is None:
-        dept = Department(name=name)
-        db.session.add(dept)
-        db.session.flush()
-    return dept
+    return department_named(_department_name(name))
+
+
+def department_named(name: str) -> Department:
+    """The department called `name` (whatever its case: SQLite's lower() folds ASCII only, so
+    compared in Python), made when there is none. Made with INSERT ... ON CONFLICT DO
+    NOTHING: two admins naming the same new department at once both get the one row (the
+    second insert met the unique name and failed the request)."""
+    wanted = name.casefold()
+    found = next((d for d in departments() if d.name.casefold() == wanted), None)
+    if found is not None:
+        return found
+    table: Any = Department.__table__
+    db.session.execute(
+        insert_on_conflict(table, db.session.get_bind().dialect.name)
+        .values(name=name)
+        .on_conflict_do_nothing(index_elements=["name"])
+    )
+    made = db.session.scalar(select(Department).where(Department.name == name))
+    assert made is not None
+    return made
 
 
 def _apply_role(user: User, role: str, department: str | None) -> None:

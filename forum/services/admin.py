@@ -11,9 +11,8 @@ from ..events import recheck_access_after_commit
 from ..extensions import db
 from ..models import Department, User
 from ..queries.admin import has_role
-from ..queries.organisations import departments
 from . import audit
-from .accounts import reading_changed
+from .accounts import department_named, reading_changed
 from .transaction import lock_person
 
 ROLES = ("official", "moderator", "admin")
@@ -56,14 +55,7 @@ def resolve_department(department_id: int | None, new_name: str | None) -> Depar
     if name:
         if len(name) > MAX_DEPARTMENT:
             raise Invalid(_("At most %(n)d characters.", n=MAX_DEPARTMENT), field="department_name")
-        # Compared in Python: SQLite's lower() folds ASCII only ("Ä" stays "Ä").
-        wanted = name.casefold()
-        dept = next((d for d in departments() if d.name.casefold() == wanted), None)
-        if dept is None:
-            dept = Department(name=name)
-            db.session.add(dept)
-            db.session.flush()
-        return dept
+        return department_named(name)
     if department_id is not None:
         dept = db.session.get(Department, department_id)
         if dept is None:
