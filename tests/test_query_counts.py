@@ -94,23 +94,30 @@ def test_telling_many_people_takes_the_same_queries_as_telling_a_few(app, make, 
 
 
 @pytest.mark.config(FORUM_MESSAGE_RATE_LIMIT=parse_rate_limit("off"))
+@pytest.mark.parametrize("where", ["forum", "round"])
 @pytest.mark.parametrize("step", ["edit", "hide"])
 def test_editing_or_hiding_a_message_that_mentions_many_takes_the_same_queries(
-    app, make, count_queries, db, step
+    app, make, count_queries, db, step, where
 ):
     """The notices of a message follow what it shows (notifications.sync_message_excerpts):
-    a message can mention hundreds, and each of them was read again, one query apiece,
-    while the message was locked."""
-    from forum.models import Message, User
+    a message can mention hundreds, and each of them was read again, one query apiece
+    (and in a round's discussion its round too), while the message was locked."""
+    from consultation_support import make_round
+
+    from forum.models import Message, Thread, User
     from forum.services import forums as forum_service
     from forum.services import moderation
 
-    author, moderator = make.user(), make.user("moderator")
+    author, moderator = make.user("official"), make.user("moderator")
     forum = make.forum()
+    make.organisation(admin=make.user())  # a round asks someone
     counts = []
     for n in (2, 2, 30):  # the first warms what a process builds once
         named = [make.user() for _ in range(n)]
-        thread = make.thread(forum=forum, author=author)
+        if where == "forum":
+            thread = make.thread(forum=forum, author=author)
+        else:
+            thread = db.session.get(Thread, make_round(app, make, author).thread_id)
         body = " ".join(f"@{p.handle}" for p in named)
         message = make.message(thread, author, body)
         db.session.expire_all()

@@ -596,7 +596,7 @@ def notify_message(
     recipients = db.session.scalars(select(User).where(User.id.in_(kinds))).all()
     url = path_for("forums.thread", thread_id=thread.id, _anchor=f"m{message.id}")
     text = excerpt(message.html)
-    allowed = [u for u in recipients if policy.can_view_thread(u, thread)]
+    allowed = thread_readers(recipients, thread)
     for kind in ("mention", "reply"):
         deliver(
             [u for u in allowed if kinds[u.id] == kind],
@@ -607,6 +607,19 @@ def notify_message(
             thread=thread,
             message_id=message.id,
         )
+
+
+def thread_readers(people: Iterable[User], thread: Thread) -> list[User]:
+    """Those of `people` who may read `thread` (policy.can_view_thread), its round (if it is a
+    round's discussion) read once for them all, not once each."""
+    rounds = {
+        r.thread_id: r
+        for r in db.session.scalars(
+            select(ConsultationRound).where(ConsultationRound.thread_id == thread.id)
+        )
+        if r.thread_id is not None
+    }
+    return [person for person in people if policy.can_view_thread(person, thread, rounds)]
 
 
 def sync_message_excerpts(message: Message) -> None:
@@ -633,14 +646,13 @@ def sync_message_excerpts(message: Message) -> None:
     if not notes:
         return
     thread = message.thread
-    people = {  # in one query: a message can mention hundreds
-        u.id: u
-        for u in db.session.scalars(select(User).where(User.id.in_({n.user_id for n in notes})))
-    }
+    # in one query each: a message can mention hundreds
+    people = db.session.scalars(select(User).where(User.id.in_({n.user_id for n in notes})))
+    may_read = {u.id: u for u in thread_readers(people, thread)}
     readers: dict[int, User] = {}
     for note in notes:
-        user = people.get(note.user_id)
-        if user is not None and policy.can_view_thread(user, thread):
+        user = may_read.get(note.user_id)
+        if user is not None:
             readers[note.id] = user
             note.excerpt = text
         elif not visible:
