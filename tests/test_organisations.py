@@ -551,6 +551,20 @@ def test_the_last_admin_of_a_rejected_organisation_may_go(app, client, make, aut
     assert db.session.get(User, person.id).is_closed
 
 
+def test_the_last_admin_of_a_rejected_organisation_with_members_hands_over_first(
+    app, client, make, auth, db
+):
+    """Members from before the rejection stay, and the organisation may be verified again:
+    one of them takes the role over, as in any organisation."""
+    person, site_admin, member = make.user(), make.user("admin"), make.user()
+    org = make.organisation(admin=person, members=[member], verified=False)
+    with app.test_request_context():
+        org_service.reject_organisation(site_admin, org.id, "Inte en förening.")
+    auth.login(person)
+    assert client.post(f"/organisations/{org.slug}/leave").status_code == 409
+    assert membership(db, org, person).role == MemberRole.admin
+
+
 def test_the_last_admin_of_a_verified_organisation_still_hands_over_before_closing(app, make):
     from support import PASSWORD
 

@@ -187,17 +187,31 @@ def _admin_count(org: Organisation) -> int:
     )
 
 
+def _approved_count(org: Organisation) -> int:
+    return (
+        db.session.scalar(
+            select(func.count()).where(
+                Membership.organisation_id == org.id,
+                Membership.status == MembershipStatus.approved,
+            )
+        )
+        or 0
+    )
+
+
 def _is_last_admin(org: Organisation, membership: Membership) -> bool:
     """Whether `membership` is the organisation's only approved admin, who hands the role
-    over before leaving. Not in a rejected organisation: it takes no members, so there is
-    nobody to hand it to, and its admin could otherwise never leave it or close their
-    account (an admin closing it on their request neither)."""
-    return (
-        org.status != OrganisationStatus.rejected
-        and membership.role == MemberRole.admin
+    over before leaving. Not the only member of a rejected organisation: it takes no new
+    members, so there is nobody to hand the role to, and they could otherwise never leave
+    it or close their account (nor an admin close it on their request). With members from
+    before the rejection, one of them takes it over, as it would be verified again."""
+    if not (
+        membership.role == MemberRole.admin
         and membership.status == MembershipStatus.approved
         and _admin_count(org) <= 1
-    )
+    ):
+        return False
+    return org.status != OrganisationStatus.rejected or _approved_count(org) > 1
 
 
 def organisations_led_alone(user: User) -> list[str]:
