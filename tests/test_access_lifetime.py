@@ -509,6 +509,26 @@ def test_a_login_whose_password_check_a_reset_or_a_closing_overtook_opens_no_ses
     assert all(row.revoked_at is not None for row in sessions_of(db, user))
 
 
+def test_a_password_change_that_a_reset_overtook_keeps_no_session(app, make, db, monkeypatch):
+    """The settings page changes the password, then opens the session that goes on. A reset
+    by mail kept in between ended every session, this one's too: the new one is not opened
+    with the password the reset replaced."""
+    user = make.user()
+    browser = new_client(app)
+    login(browser, user.email)
+
+    def step():
+        with app.test_request_context():
+            accounts.set_password(db.session.get(User, user.id), "the owner's own reset 77")
+
+    _meanwhile(monkeypatch, accounts, "open_session", step)
+    data = {"current_password": PASSWORD, "new_password": "a hijacker's choice 1234"}
+    assert browser.post("/settings/password", data=data).status_code == 400
+    monkeypatch.undo()
+    assert not logged_in(browser)
+    assert all(row.revoked_at is not None for row in sessions_of(db, user))
+
+
 def test_a_login_that_comes_first_is_ended_by_the_reset(app, make, db):
     """The other order: the session opened before the new password is one it ends."""
     user = make.user()

@@ -1060,16 +1060,20 @@ def throttle_keys(user: User) -> list[str]:
 
 def change_password(
     user: User, current_password: str, new_password: str, address: str | None = None
-) -> None:
+) -> str:
     """Change the password after checking the current one; other sessions and every
-    reset link asked for before end."""
+    reset link asked for before end. Returns the new hash, for the session that goes on
+    (`open_session`: a reset kept in between ended this one too)."""
     confirm_password(user, current_password, address, field="current_password")
     check_password_strength(new_password, field="new_password")
-    new_hash = hash_password(new_password)  # (slow: before the lock)
+    new_hash = hash_password(new_password)  # (slow: before the locks)
+    # the reset links' rows, then the person's: the order a reset takes them (_claim_reset,
+    # then _replace_password), so the two cannot wait for each other
+    _use_up_resets(user)
     lock_person(user.id)  # a login checking the old password meanwhile (open_session)
     user.password_hash = new_hash
-    _use_up_resets(user)
     end_all_sessions(user)  # commits the new password with the ended sessions
+    return new_hash
 
 
 def reading_changed(user: User) -> None:

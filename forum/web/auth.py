@@ -517,15 +517,15 @@ def change_password():
     if form.validate_on_submit():
         user = current_user._get_current_object()
         try:
-            accounts.change_password(
+            changed = accounts.change_password(
                 user, form.current_password.data, form.new_password.data, client_address()
             )
+            start_session(user, remember=has_remember_cookie(), password_hash=changed)
         except DomainError as err:
             problem = form_error(form, err)
             if isinstance(err, RateLimited):
                 status = err.status
         else:
-            start_session(user, remember=has_remember_cookie())
             flash(_("Your password is changed. You were logged out everywhere else."), "success")
             return redirect(url_for("auth.settings"), 303)
     return settings_page(password_form=form, problem=problem, status=status)
