@@ -267,6 +267,40 @@ def test_a_new_department_named_by_two_admins_at_once_is_one_department(app, mak
     assert reload(db, first).department_id == reload(db, second).department_id == named[0].id
 
 
+@pytest.mark.parametrize("change", ["revoke", "grant"])
+def test_an_admin_demoted_while_their_change_is_handled_changes_nothing(
+    app, make, db, monkeypatch, change
+):
+    """Admins A and B revoke each other's role at the same moment: B's request, handled after
+    A's was kept, finds B no longer an admin. Both succeeded, and no admin was left (or the
+    demoted admin's grant still made someone an admin)."""
+    from forum.errors import Forbidden
+    from forum.services import admin as admin_service
+
+    first, second, member = make.user("admin"), make.user("admin"), make.user()
+    ids = (first.id, second.id, member.id)
+    original = admin_service.lock_person
+    steps = ["A revokes B"]
+
+    def a_first(person_id):
+        if steps:
+            steps.pop()
+            with app.test_request_context():
+                admin_service.revoke_role(db.session.get(User, ids[0]), ids[1], "admin")
+        original(person_id)
+
+    monkeypatch.setattr(admin_service, "lock_person", a_first)
+    with app.test_request_context(), pytest.raises(Forbidden):
+        b = db.session.get(User, ids[1])
+        if change == "revoke":
+            admin_service.revoke_role(b, ids[0], "admin")
+        else:
+            admin_service.grant_role(b, ids[2], "admin")
+    db.session.rollback()
+    admins = db.session.scalars(select(User.id).where(User.is_admin)).all()
+    assert admins == [ids[0]]
+
+
 def test_granting_a_role_twice_is_refused(client, make, auth, db):
     person = make.user("moderator")
     auth.login(make.user("admin"))

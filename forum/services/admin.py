@@ -29,13 +29,21 @@ def _target(actor: User, user_id: int) -> User:
     """The person whose roles change, locked until commit and read afresh: a second click
     on the same button, or a second admin at the same moment, waits and then decides on what
     the first stored (it was granted and logged twice), and a role is not given to an account
-    closed meanwhile."""
+    closed meanwhile.
+
+    The admin acting is locked and read afresh too, the two rows in id order (so two admins
+    changing each other's roles wait for each other, not deadlock): an admin whose own role
+    was taken away meanwhile changes nothing more. Two admins revoking each other at the same
+    moment both succeeded, and left the installation with no admin."""
     user = db.session.get(User, user_id)
     if user is None or user.is_closed:
         raise NotFound(_("No such person."))
     policy.require(policy.can_change_roles(actor, user), _("Nobody can change their own roles."))
-    lock_person(user.id)
+    for person_id in sorted({actor.id, user.id}):
+        lock_person(person_id)
+    db.session.refresh(actor)
     db.session.refresh(user)
+    _require_admin(actor)
     if user.is_closed:
         raise NotFound(_("No such person."))
     return user
