@@ -62,6 +62,7 @@ AUDIT_EVENTS = {
     "forum.visibility": _l("Who can read the forum changed"),
     "forum.member.added": _l("Forum member added"),
     "account.renamed": _l("Display name changed"),
+    "account.password_set": _l("Password set by the operators"),
     "forum.member.removed": _l("Forum member removed"),
     "forum.moderator.added": _l("Forum moderator appointed"),
     "forum.moderator.removed": _l("Forum moderator removed"),

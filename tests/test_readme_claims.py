@@ -264,6 +264,19 @@ def test_set_password_from_the_command_line(app, make, db, client):
         args=["users", "set-password", "BORTA@example.se"], input=f"{new}x\n{new}x\n"
     )
     assert result.exit_code == 0, result.output
+    # each time logged, and the person told (a weak password changed nothing, told nothing)
+    from forum.models import AuditEntry, OutboxMail
+
+    logged = db.session.scalars(
+        select(AuditEntry).where(AuditEntry.action == "account.password_set")
+    ).all()
+    assert [(e.actor_id, e.target_id, e.reason) for e in logged] == [
+        (None, user.id, "command line")
+    ] * 2
+    told = db.session.scalars(select(OutboxMail).where(OutboxMail.to_address == user.email)).all()
+    told = [m for m in told if "lösenord" in m.subject.lower()]
+    assert len(told) == 2 and "driftansvariga" in told[0].body
+    assert new not in told[0].body
 
 
 # --- "only http, https and mailto links, all with rel="nofollow noopener ugc", no raw

@@ -978,11 +978,23 @@ def reset_password(token: str, new_password: str) -> User:
 
 
 def set_password(user: User, new_password: str) -> None:
-    """A new password chosen without the old one (a reset link, or an operator's
-    `flask users set-password`): checked like the registration form's; every open reset link
-    is used up, the failed logins forgotten, every session ends and every API token is
-    revoked."""
+    """A new password chosen without the old one (an operator's `flask users set-password`):
+    checked like the registration form's; every open reset link is used up, the failed
+    logins forgotten, every session ends and every API token is revoked. It is logged, and
+    the person is told by mail: whoever runs the command could otherwise take an account
+    over without a trace."""
     check_password_strength(new_password)
+    audit.record(None, "account.password_set", "user", user.id, "command line")
+    with in_language_of(user):
+        subject = _("Your Dialogforum password was set")
+        body = _(
+            "Hello %(name)s,\n\nThe password of your Dialogforum account was set by the "
+            "service's operators, and you were logged out everywhere. If you did not ask "
+            "for this, tell them. To choose a password of your own:\n%(reset)s",
+            name=user.display_name,
+            reset=url_for_mail("auth.forgot_password"),
+        )
+    queue_mail(user.email, subject, body)
     _replace_password(user, new_password, None, "password set without the old one")
 
 
