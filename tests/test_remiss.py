@@ -968,3 +968,23 @@ def test_pdf_preview_when_poppler_tools_are_present(
     assert got.headers["X-Content-Type-Options"] == "nosniff"
     page = text(client.get(f"/consultations/{round_.id}"))
     assert "3 pages" in page and f"/documents/{document.id}/preview/first-page.png" in page
+
+
+@pytest.mark.parametrize("answer", ["\u2067\u2069", "\u200b \u200b", "\u202e"])
+def test_an_answer_of_nothing_visible_is_refused_not_counted_as_given(app, make, people, answer):
+    """An answer made only of characters drawn as nothing (bidi controls, zero-width
+    spaces) counted as answered for the submission; the officials read a blank. Refused
+    on its question's field, naming the character; an answer with text around such a
+    character is kept."""
+    official, chair, _member, org = people
+    round_ = make_round(app, make, official, "open")
+    first = round_.questions[0]
+    with app.test_request_context(), pytest.raises(Invalid) as refused:
+        service.save_response(chair, round_.id, org.id, {first.id: answer}, submit=False)
+    assert refused.value.field == f"answer-{first.id}"
+    assert "U+" in refused.value.message
+    with app.test_request_context():
+        kept = service.save_response(
+            chair, round_.id, org.id, {first.id: f"Ja{answer}tack"}, submit=False
+        )
+    assert {a.body for a in kept.answers} == {f"Ja{answer}tack"}
