@@ -678,12 +678,14 @@ def register_api(app: Flask) -> None:
 def register_realtime(app: Flask) -> None:
     """Socket.IO in the configured async mode (never eventlet), Redis as message queue when set."""
     from . import events
+    from .config import socket_origins
     from .message_queue import BoundedRedisManager
     from .realtime import handlers, presence
 
-    # None: engine.io allows the app's own origin only; extra origins come on top of it
+    # None: engine.io allows the app's own origin only; extra origins come on top of it,
+    # each as a browser's Origin header spells it (engine.io compares exact strings)
     extra = app.config["FORUM_ALLOWED_ORIGINS"]
-    origins: Any = [app.config["FORUM_BASE_URL"], *extra] if extra else None
+    origins: Any = socket_origins(app.config["FORUM_BASE_URL"], extra) if extra else None
     # The SocketIO object is process-wide: forget a queue an earlier app configured.
     socketio.server_options.pop("client_manager", None)
     socketio.server_options.pop("channel", None)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import ipaddress
 import os
 import re
 import secrets
@@ -10,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 # The remember-me cookie: web.auth sets and rotates it; a socket only checks it, and is
 # told `session:ended` when the login it names has ended (realtime.handlers).
@@ -227,8 +229,6 @@ LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1", "0.0.0.0"}  # noqa: S104 — 
 
 def _check_base_url(env: dict[str, str]) -> None:
     """Production's public address: mail links and the socket origin check are built from it."""
-    from urllib.parse import urlsplit
-
     text = (env.get("FORUM_BASE_URL") or "").strip()
     if not text:
         raise ConfigError(
@@ -248,6 +248,68 @@ def _check_base_url(env: dict[str, str]) -> None:
             f"FORUM_BASE_URL={text} is this machine only: links in mail would not reach anyone. "
             "Set the public address, or FORUM_ALLOW_LOOPBACK_BASE_URL=1 to rehearse locally."
         )
+
+
+DEFAULT_PORTS = {"http": 80, "https": 443}
+ORIGIN_HOST = re.compile(r"[a-z0-9_.-]+", flags=re.ASCII)
+
+
+def parse_origin(name: str, text: str, *, path_allowed: bool = False) -> str:
+    """The origin a browser sends for `text` (scheme://host[:port]): scheme and host in
+    lower case (a non-ASCII host as its xn-- form), no default port, no trailing slash;
+    python-engineio compares origins as exact strings. Anything but an http(s) address
+    of a host, or one with a path (unless `path_allowed`: the base URL's site prefix),
+    query, fragment or user name, is a ConfigError naming `name` and the value."""
+    value = text.strip()
+    example = "such as https://partner.example or http://localhost:8080"
+    try:
+        parts = urlsplit(value)
+        port = parts.port
+    except ValueError:
+        raise ConfigError(f"{name} has {value!r}, which is not an address {example}") from None
+    scheme = parts.scheme.lower()
+    host = parts.hostname or ""
+    if scheme not in DEFAULT_PORTS or not host or parts.username is not None:
+        raise ConfigError(
+            f"{name} has {value!r}: an origin is an http:// or https:// address of a host, "
+            f"{example}"
+        )
+    if (parts.path.strip("/") and not path_allowed) or "?" in value or "#" in value:
+        raise ConfigError(
+            f"{name} has {value!r}: an origin has no "
+            f"{'query or fragment' if path_allowed else 'path, query or fragment'}; "
+            f"write it as scheme://host[:port], {example}"
+        )
+    try:
+        host = str(ipaddress.ip_address(host))
+        host = f"[{host}]" if ":" in host else host
+    except ValueError:
+        try:
+            host = host.encode("idna").decode("ascii").lower()
+        except UnicodeError:
+            host = ""
+        if not ORIGIN_HOST.fullmatch(host):
+            raise ConfigError(
+                f"{name} has {value!r}, whose host is not a host name {example}"
+            ) from None
+    if port is None or port == DEFAULT_PORTS[scheme]:
+        return f"{scheme}://{host}"
+    return f"{scheme}://{host}:{port}"
+
+
+def parse_allowed_origins(text: str | None) -> list[str]:
+    """FORUM_ALLOWED_ORIGINS: comma-separated origins, each normalised (parse_origin)."""
+    origins = [
+        parse_origin("FORUM_ALLOWED_ORIGINS", o) for o in (text or "").split(",") if o.strip()
+    ]
+    return list(dict.fromkeys(origins))
+
+
+def socket_origins(base_url: str, extra: list[str]) -> list[str]:
+    """The origins allowed to open a socket when extra ones are set: the app's own (the
+    origin of FORUM_BASE_URL, whose path is its site prefix) and the extra ones."""
+    own = parse_origin("FORUM_BASE_URL", base_url, path_allowed=True)
+    return list(dict.fromkeys([own, *(parse_origin("FORUM_ALLOWED_ORIGINS", o) for o in extra)]))
 
 
 def _secret_key(env: dict[str, str], instance_path: Path, production: bool) -> str:
@@ -428,7 +490,10 @@ def load_config(instance_path: Path, env: dict[str, str] | None = None) -> dict[
     if production:
         _check_production(env, database_url)
     https = _flag(env, "FORUM_HTTPS", production)
-    origins = [o.strip() for o in env.get("FORUM_ALLOWED_ORIGINS", "").split(",") if o.strip()]
+    origins = parse_allowed_origins(env.get("FORUM_ALLOWED_ORIGINS"))
+    base_url = env.get("FORUM_BASE_URL", "http://127.0.0.1:5000").rstrip("/")
+    if origins:  # engine.io then takes the base URL's origin from the list, not the request
+        socket_origins(base_url, origins)
     # pool_pre_ping replaces connections a database restart broke; connect_timeout bounds
     # how long a request waits for a database that does not answer.
     engine_options: dict[str, object] = {
@@ -488,7 +553,7 @@ def load_config(instance_path: Path, env: dict[str, str] | None = None) -> dict[
         "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,
         "FORUM_ALLOWED_ORIGINS": origins,
         "FORUM_DEMO": _flag(env, "FORUM_DEMO", True) and not production,
-        "FORUM_BASE_URL": env.get("FORUM_BASE_URL", "http://127.0.0.1:5000").rstrip("/"),
+        "FORUM_BASE_URL": base_url,
         "FORUM_MESSAGE_RATE_LIMIT": parse_rate_limit(
             (env.get("FORUM_MESSAGE_RATE_LIMIT") or "").strip() or "10/10s"
         ),
