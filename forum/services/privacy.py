@@ -52,6 +52,7 @@ from ..models import (
     PersonalExport,
     ReadingChange,
     ReadMarker,
+    ResponseStatus,
     ResponseVersion,
     RoundRevision,
     RoundState,
@@ -64,7 +65,7 @@ from ..models.accounts import CLOSED_DOMAIN
 from ..models.forums import forum_members, forum_moderators
 from ..queries import payloads
 from ..queries.open_data import responses_are_public
-from ..queries.search import thread_readable
+from ..queries.search import round_readable, thread_readable
 from ..text import HANDLE_CHARS, MENTION_RE
 from . import consultations, exports, follow_up, search_index
 from .accounts import confirm_password, throttle_keys
@@ -413,9 +414,11 @@ def names_used(user: User) -> set[str]:
 #     .reversed_by_id                  -> out: about another person (audit_entries_by_me)
 #   appeals.user_id                    -> appeals
 #   appeals.decided_by_id              -> out: another person's appeal (audit_entries_by_me)
-#   consultation_rounds.created_by_id  -> rounds_created
+#   consultation_rounds.created_by_id  -> rounds_created (a draft they may no longer read
+#                                         without its title)
 #   consultation_responses.updated_by_id -> responses_edited (with the working copy's text;
-#                                         earlier drafters' text was overwritten, not kept)
+#                                         earlier drafters' text was overwritten, not kept;
+#                                         and the reason when their edit was the decline)
 #   consultation_response_versions.submitted_by_id -> response_versions_submitted (the text)
 #   consultation_feedback.updated_by_id -> feedback_edited
 #   consultation_round_revisions.changed_by_id -> round_changes
@@ -652,7 +655,9 @@ def _consultation_data(user: User) -> dict[str, list[dict[str, Any]]]:
 
     A working copy is the organisation's, written by colleagues too: its text only while
     the person may still draft it (a member who left gets the response without answers).
-    A submitted version's text only when they submitted it themselves."""
+    A submitted version's text only when they submitted it themselves. A round they set up
+    and may no longer read (a draft of a department they left) is not named: colleagues
+    may have renamed it since. A decline's reason is theirs when they declined."""
     uid = user.id
     questions = dict(
         db.session.execute(select(ConsultationQuestion.id, ConsultationQuestion.text)).all()
@@ -673,12 +678,25 @@ def _consultation_data(user: User) -> dict[str, list[dict[str, Any]]]:
         .order_by(ResponseVersion.id)
     )
     rounds = select(ConsultationRound).where(ConsultationRound.created_by_id == uid)
+    readable = set(
+        db.session.scalars(
+            select(ConsultationRound.id).where(
+                ConsultationRound.created_by_id == uid, round_readable(user, ConsultationRound)
+            )
+        )
+    )
+    with in_language_of(user):
+        unreadable = _("a round you can no longer read")
     feedback = select(ConsultationFeedback).where(ConsultationFeedback.updated_by_id == uid)
     changes = select(RoundRevision).where(RoundRevision.changed_by_id == uid)
     documents = select(Document).where(Document.uploaded_by_id == uid).order_by(Document.id)
     return {
         "rounds_created": [
-            {"id": r.id, "title": r.title, "created_at": iso_utc(r.created_at)}
+            {
+                "id": r.id,
+                "title": r.title if r.id in readable else unreadable,
+                "created_at": iso_utc(r.created_at),
+            }
             for r in db.session.scalars(rounds.order_by(ConsultationRound.id))
         ],
         # the working copies they saved last (the text as it stands, submitted or not)
@@ -689,6 +707,12 @@ def _consultation_data(user: User) -> dict[str, list[dict[str, Any]]]:
                 "organisation": r.organisation.name,
                 "status": r.status.value,
                 "updated_at": iso_utc(r.updated_at),
+                # declined, and the last to touch it: the decline (and its reason) was theirs
+                **(
+                    {"decline_reason": r.decline_reason}
+                    if r.status == ResponseStatus.declined
+                    else {}
+                ),
                 **(
                     {"answers": answers(r.answers)}
                     if policy.can_draft_response(user, round_, r.organisation)
