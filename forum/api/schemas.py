@@ -422,6 +422,20 @@ DIGEST_PATTERN = r"^[0-9a-f]{32}$"
 DRAFT_PATTERN = r"^[0-9a-f]{64}$"
 
 
+class FullMatch(validate.Regexp):
+    """A Regexp that must match the whole value: Python's `$` also matches before a final
+    line break, which JSON Schema's does not. The OpenAPI document shows the pattern as is."""
+
+    def __init__(self, regex: str) -> None:
+        super().__init__(regex)
+        self.whole = re.compile(regex)
+
+    def __call__(self, value: Any) -> Any:
+        if not isinstance(value, str) or self.whole.fullmatch(value) is None:
+            raise ValidationError(self._format_error(value))
+        return value
+
+
 def draft_field() -> fields.Str:
     return fields.Str(
         required=True,
@@ -454,7 +468,7 @@ class AnswerInput(Base):
         },
     )
     base = fields.Str(
-        validate=validate.Regexp(DIGEST_PATTERN),
+        validate=FullMatch(DIGEST_PATTERN),
         metadata={
             "description": (
                 "the `digest` of this answer as the client read it (GET .../responses/own, "
@@ -490,7 +504,7 @@ class ResponseInput(Base):
         },
     )
     draft = fields.Str(
-        validate=validate.Regexp(DRAFT_PATTERN),
+        validate=FullMatch(DRAFT_PATTERN),
         metadata={
             "description": (
                 "with `submit`, required: the `draft` of GET .../responses/own (or of the "
