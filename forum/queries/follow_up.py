@@ -186,11 +186,16 @@ def _list_query(
     overdue_only: bool = False,
     today: date | None = None,
     mine: bool = False,
+    year: int | None = None,
 ) -> Select[Any]:
     """The actions the user may see, soonest due first, with the list page's filters (see
-    list_actions): readability is part of the query, so a page of it is never short."""
+    list_actions): readability is part of the query, so a page of it is never short.
+    `status` "accepted" and a `year` (proposed in it, as the dashboard counts them) give
+    the actions behind a dashboard row's figures."""
     query = _action_query().where(_source_readable(user), _hidden_shown(user))
-    if status == "proposed":
+    if status == "accepted":
+        query = query.where(Action.accepted_at.is_not(None))
+    elif status == "proposed":
         query = query.where(Action.accepted_at.is_(None), Action.declined_at.is_(None))
     elif status == "declined":
         query = query.where(Action.declined_at.is_not(None))
@@ -208,6 +213,9 @@ def _list_query(
         query = query.where(*_overdue(today))
     if mine and user is not None and user.is_authenticated:
         query = query.where(_mine(user))
+    if year is not None:
+        start, end = _year_bounds(year)
+        query = query.where(Action.created_at >= start, Action.created_at < end)
     return query.order_by(Action.due_date, Action.id)
 
 

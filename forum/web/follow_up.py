@@ -130,6 +130,11 @@ def _ids(values: list[str] | None) -> list[int]:
 # --- actions -----------------------------------------------------------------
 
 
+# the action list's status filter: "accepted" (what the dashboard counts), "open" (still to
+# be done), "proposed", "declined" and the statuses of accepted actions
+LIST_STATUSES = ("accepted", "open", "proposed", "declined", *(s.value for s in ActionStatus))
+FIRST_YEAR = 2000  # the first year the dashboard and the action list offer
+
 AFTER = re.compile(r"(\d{4}-\d{2}-\d{2})\.(\d{1,10})")
 
 
@@ -154,11 +159,36 @@ def cursor(after: tuple[date, int]) -> str:
     return f"{after[0].isoformat()}.{after[1]}"
 
 
+def _list_year(raw: str | None, this_year: int) -> tuple[int | None, str | None]:
+    """The action list's `year` (proposed in it, as the dashboard counts), and an error for
+    the page when it names no year the dashboard has (then the list is of every year)."""
+    if not raw:
+        return None, None
+    year = int(raw) if raw.isascii() and raw.isdigit() and len(raw) == 4 else None
+    if year is None or not FIRST_YEAR <= year <= this_year + 1:
+        return None, _("There are no figures for that year: the list shows every year.")
+    return year, None
+
+
+def _years(this_year: int, chosen: int | None = None) -> list[int]:
+    """The years a filter offers, newest first (and the chosen one, if older)."""
+    years = list(range(this_year, this_year - 6, -1))
+    if chosen is not None and chosen not in years:
+        years = sorted([*years, chosen], reverse=True)
+    return years
+
+
 @bp.get("/actions")
 def index():
-    """The actions the visitor may see, filtered by status, owner, commitment, overdue and
-    (logged in) their own or followed ones; a page at a time, soonest due first."""
+    """The actions the visitor may see, filtered by status, owner, commitment, year
+    proposed, overdue and (logged in) their own or followed ones; a page at a time, soonest
+    due first. A dashboard row links here with its year, department and commitment and
+    status "accepted": the list of the actions its figures count."""
     status = request.args.get("status") or None
+    if status not in LIST_STATUSES:
+        status = None  # one the list has no filter for lists every action, as before
+    this_year = service.today().year
+    year, year_error = _list_year(request.args.get("year"), this_year)
     department_id = request.args.get("department", type=int)
     commitment = request.args.get("commitment") or None
     overdue = request.args.get("overdue") == "1"
@@ -174,9 +204,11 @@ def index():
         overdue_only=overdue,
         today=today,
         mine=mine,
+        year=year,
     )
     # the filters, as every page link keeps them
     filters = {
+        "year": year,
         "status": status,
         "department": department_id,
         "commitment": commitment,
@@ -191,6 +223,9 @@ def index():
         filters=filters,
         today=today,
         status=status,
+        year=year,
+        year_error=year_error,
+        years=_years(this_year, year),
         department_id=department_id,
         commitment=commitment,
         overdue=overdue,
@@ -529,7 +564,7 @@ def follow(action_id: int):
 def _dashboard_args():
     this_year = service.today().year  # the city's year, as the figures count it
     year = request.args.get("year", type=int) or this_year
-    if not 2000 <= year <= this_year + 1:
+    if not FIRST_YEAR <= year <= this_year + 1:
         raise NotFound(_("There are no figures for that year."))
     department_id = request.args.get("department", type=int)
     commitment_slug = request.args.get("commitment") or None
@@ -562,7 +597,7 @@ def _dashboard_context():
         "board": board,
         "department_id": department_id,
         "commitment": commitment,
-        "years": list(range(this_year, this_year - 6, -1)),
+        "years": _years(this_year, board.year),
         "departments": org_queries.departments(),
         "commitments": agreement.commitments(),
         "statuses": STATUS_LABELS,
