@@ -388,12 +388,14 @@ def _action_thread(action: Action) -> Thread | None:
     return db.session.get(Thread, action.source_thread_id)
 
 
-def can_view_action(user: User | None, action: Action) -> bool:
+def can_view_action(
+    user: User | None, action: Action, rounds: dict[int, ConsultationRound] | None = None
+) -> bool:
     """Public, unless it came from a thread the user may not read; a hidden one only to
-    those who may hide it (they see it marked hidden)."""
+    those who may hide it (they see it marked hidden). `rounds` as for can_view_thread."""
     if action.source_thread_id is not None:
         thread = _action_thread(action)
-        if thread is None or not can_view_thread(user, thread):
+        if thread is None or not can_view_thread(user, thread, rounds):
             return False
     return action.hidden_at is None or can_hide_action(user, action)
 

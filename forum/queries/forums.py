@@ -6,6 +6,7 @@ messages, authors or replies (tests count them).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache
@@ -468,14 +469,21 @@ def readable_threads(user: User | None, thread_ids: set[int]) -> list[Thread]:
         )
         .where(Thread.id.in_(thread_ids))
     ).all()
-    rounds = {
+    rounds = rounds_by_thread(thread_ids)
+    return [t for t in threads if policy.can_view_thread(user, t, rounds)]
+
+
+def rounds_by_thread(thread_ids: Iterable[int]) -> dict[int, ConsultationRound]:
+    """The rounds whose discussions the threads are, by thread id, in one query: the
+    `rounds` policy.can_view_thread takes, so that deciding for many threads or many people
+    does not read a thread's round once each."""
+    return {
         r.thread_id: r
         for r in db.session.scalars(
-            select(ConsultationRound).where(ConsultationRound.thread_id.in_(thread_ids))
+            select(ConsultationRound).where(ConsultationRound.thread_id.in_(list(thread_ids)))
         )
         if r.thread_id is not None
     }
-    return [t for t in threads if policy.can_view_thread(user, t, rounds)]
 
 
 def forum_threads(forum: Forum) -> list[Thread]:

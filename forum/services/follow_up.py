@@ -4,7 +4,7 @@ remind; moderators hide them and redact their titles."""
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from functools import partial
@@ -44,6 +44,7 @@ from ..models import (
 from ..models.base import UTCDateTime, utcnow
 from ..models.follow_up import OPEN_STATUSES
 from ..queries.follow_up import get_action, source_message
+from ..queries.forums import rounds_by_thread
 from ..text import excerpt
 from . import audit, moderation, throttle
 from .consultations import EditConflict, changed_fields, text_digest
@@ -233,7 +234,18 @@ def _followers(action: Action) -> list[User]:
         .join(ActionFollower, ActionFollower.user_id == User.id)
         .where(ActionFollower.action_id == action.id)
     )
-    return [person for person in people if policy.can_view_action(person, action)]
+    return _action_readers(people, action)
+
+
+def _action_readers(people: Iterable[User], action: Action) -> list[User]:
+    """Those of `people` who may open the action (policy.can_view_action): the round of the
+    thread it came from (if a round's discussion) read once for them all, not once each."""
+    thread_id = action.source_thread_id
+    # the thread held here: the policy's look-ups of it and of its forum find it in the
+    # session (which holds rows weakly) instead of reading it again for each person
+    thread = db.session.get(Thread, thread_id) if thread_id is not None else None
+    rounds = rounds_by_thread([thread.id] if thread is not None else [])
+    return [person for person in people if policy.can_view_action(person, action, rounds)]
 
 
 def _tell(
@@ -857,7 +869,7 @@ def set_following(user: User | None, action_id: int, follow: bool) -> bool:
 def owner_people(action: Action) -> list[User]:
     """Who acts for the owner and may open the action: the department's officials, or the
     organisation's admins, less those who may not read the thread it came from."""
-    return [person for person in _owner_side(action) if policy.can_view_action(person, action)]
+    return _action_readers(_owner_side(action), action)
 
 
 def _owner_side(action: Action) -> list[User]:

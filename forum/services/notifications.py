@@ -41,6 +41,7 @@ from ..models import (
     User,
 )
 from ..models.base import utcnow
+from ..queries.forums import rounds_by_thread
 from ..queries.moderation import appeal_forum_id
 from ..queries.payloads import notification_dict
 from ..text import excerpt
@@ -612,13 +613,7 @@ def notify_message(
 def thread_readers(people: Iterable[User], thread: Thread) -> list[User]:
     """Those of `people` who may read `thread` (policy.can_view_thread), its round (if it is a
     round's discussion) read once for them all, not once each."""
-    rounds = {
-        r.thread_id: r
-        for r in db.session.scalars(
-            select(ConsultationRound).where(ConsultationRound.thread_id == thread.id)
-        )
-        if r.thread_id is not None
-    }
+    rounds = rounds_by_thread([thread.id])
     return [person for person in people if policy.can_view_thread(person, thread, rounds)]
 
 
