@@ -969,8 +969,11 @@ def reset_password(token: str, new_password: str) -> User:
     or expired link is told before the password is judged, and a weak password leaves
     the link usable.
     """
-    _valid_reset(token)
+    person_id = _valid_reset(token).user_id
     check_password_strength(new_password)
+    # the person's row before the link's: the order a password change and a closing take
+    # them (the person, then their reset links), so none of the three waits for another
+    lock_person(person_id)
     user = db.session.get(User, _claim_reset(token))
     assert user is not None
     _replace_password(user, new_password, user, "password reset")
@@ -1079,10 +1082,9 @@ def change_password(
     confirm_password(user, current_password, address, field="current_password")
     check_password_strength(new_password, field="new_password")
     new_hash = hash_password(new_password)  # (slow: before the locks)
-    # the reset links' rows, then the person's: the order a reset takes them (_claim_reset,
-    # then _replace_password), so the two cannot wait for each other
-    _use_up_resets(user)
+    # the person's row, then their reset links': the order a reset and a closing take them
     lock_person(user.id)  # a login checking the old password meanwhile (open_session)
+    _use_up_resets(user)
     user.password_hash = new_hash
     end_all_sessions(user)  # commits the new password with the ended sessions
     return new_hash
