@@ -63,6 +63,7 @@ from .validation import (
     chosen_commitments,
     clean_text,
     normalise_line_breaks,
+    refuse_invisible,
     stockholm_today,
 )
 
@@ -632,15 +633,7 @@ def _clean_answers(round_: ConsultationRound, answers: Mapping[int, str]) -> dic
         # the line breaks as LF before the length is counted: a browser's textarea counts a
         # line break as one character against its maxlength and sends it as CR LF (two)
         text = normalise_line_breaks(body or "").strip()
-        if text and not shows_something(text):  # not an answer nobody can see, counted given
-            shown = next(char for char in text if not char.isspace())
-            raise Invalid(
-                _(
-                    "Contains an invisible or control character (%(code)s).",
-                    code=f"U+{ord(shown):04X}",
-                ),
-                field=f"answer-{question_id}",
-            )
+        refuse_invisible(text, f"answer-{question_id}")  # not one nobody can see, counted given
         if len(text) > MAX_ANSWER:
             raise Invalid(
                 _("An answer can be at most %(n)d characters.", n=MAX_ANSWER),

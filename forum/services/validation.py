@@ -133,6 +133,17 @@ def check_no_bidi_controls(value: str, name: str) -> str:
     return value
 
 
+def refuse_invisible(value: str, name: str) -> None:
+    """Refuse a text that is something but shows nothing (bidi controls, zero-width spaces),
+    naming the first such character: `invalid` on the field `name`."""
+    if value and not shows_something(value):
+        shown = next(char for char in value if not char.isspace())
+        raise Invalid(
+            _("Contains an invisible or control character (%(code)s).", code=f"U+{ord(shown):04X}"),
+            field=name,
+        )
+
+
 def normalise_line_breaks(value: str) -> str:
     """Every CR LF pair and lone CR as one LF."""
     return value.replace("\r\n", "\n").replace("\r", "\n")
@@ -163,15 +174,7 @@ def clean_text(
     if single_line:
         check_no_bidi_controls(value, name)
     if required and not shows_something(value):
-        if value:  # something, but nothing that is drawn: say which character it is
-            shown = next(char for char in value if not char.isspace())
-            raise Invalid(
-                _(
-                    "Contains an invisible or control character (%(code)s).",
-                    code=f"U+{ord(shown):04X}",
-                ),
-                field=name,
-            )
+        refuse_invisible(value, name)
         raise Invalid(missing or _("This field is required."), field=name)
     if len(value) > max_length:
         raise Invalid(_("At most %(n)d characters.", n=max_length), field=name)
