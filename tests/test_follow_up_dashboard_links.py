@@ -46,7 +46,7 @@ def listed(page: str) -> set[int]:
 
 
 @pytest.mark.config(FORUM_ACTION_RATE_LIMIT=parse_rate_limit("off"))
-def test_a_rows_link_lists_exactly_the_actions_its_figures_count(app, make, db, client):
+def test_a_rows_link_lists_exactly_the_actions_its_figures_count(app, make, db, client, auth):
     client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
     official, member = make.user("official"), make.user()
     thread = make.thread(forum=make.forum(owner=official), author=official)
@@ -78,6 +78,18 @@ def test_a_rows_link_lists_exactly_the_actions_its_figures_count(app, make, db, 
         assert "Filters in use:" in text and f"Year proposed: {year}" in text
         assert 'href="/actions">Show all actions</a>' in text
 
+    # a moderator's list, which shows hidden actions marked, leaves one out of the row's too
+    hidden = propose(app, official, social, thread, message, "Dold av en moderator")
+    moderator = make.user("moderator")
+    with app.test_request_context():
+        service.hide_action(moderator, hidden.id, "Personuppgifter.")
+    auth.login(moderator)
+    board = client.get(f"/uppfoljning?department={social.id}").get_data(as_text=True)
+    href, figures = row_link(board, commitment.slug)
+    assert listed(client.get(href).get_data(as_text=True)) == {counted.id} and figures == 1
+    assert hidden.id in listed(client.get("/actions").get_data(as_text=True))
+    auth.logout()
+
     everything = listed(client.get("/actions").get_data(as_text=True))
     assert {counted.id, waiting.id, declined.id, earlier.id} <= everything
     assert "Filters in use:" not in client.get("/actions").get_data(as_text=True)
@@ -102,3 +114,5 @@ def test_bad_list_filters_give_the_page(app, client, query):
     assert response.status_code == 200, query
     text = response.get_data(as_text=True)
     assert "There are no figures for that year" in text
+    # the error is the year box's: in it, and said with it
+    assert 'aria-describedby="filter-year-error"' in text and 'id="filter-year-error"' in text

@@ -193,8 +193,8 @@ def _list_query(
     `status` "accepted" and a `year` (proposed in it, as the dashboard counts them) give
     the actions behind a dashboard row's figures."""
     query = _action_query().where(_source_readable(user), _hidden_shown(user))
-    if status == "accepted":
-        query = query.where(Action.accepted_at.is_not(None))
+    if status == "accepted":  # as the dashboard counts: accepted and not hidden
+        query = query.where(Action.accepted_at.is_not(None), Action.hidden_at.is_(None))
     elif status == "proposed":
         query = query.where(Action.accepted_at.is_(None), Action.declined_at.is_(None))
     elif status == "declined":
