@@ -523,8 +523,11 @@ def test_a_password_change_that_a_reset_overtook_keeps_no_session(app, make, db,
 
     _meanwhile(monkeypatch, accounts, "open_session", step)
     data = {"current_password": PASSWORD, "new_password": "a hijacker's choice 1234"}
-    assert browser.post("/settings/password", data=data).status_code == 400
+    changed = browser.post("/settings/password", data=data)
+    assert changed.status_code == 303 and changed.headers["Location"].endswith("/login")
     monkeypatch.undo()
+    told = browser.get("/login").get_data(as_text=True)
+    assert "Your password was changed, and then your login ended: log in again." in told
     assert not logged_in(browser)
     assert all(row.revoked_at is not None for row in sessions_of(db, user))
 

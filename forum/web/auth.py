@@ -520,12 +520,18 @@ def change_password():
             changed = accounts.change_password(
                 user, form.current_password.data, form.new_password.data, client_address()
             )
-            start_session(user, remember=has_remember_cookie(), password_hash=changed)
         except DomainError as err:
             problem = form_error(form, err)
             if isinstance(err, RateLimited):
                 status = err.status
         else:
+            try:
+                start_session(user, remember=has_remember_cookie(), password_hash=changed)
+            except DomainError:
+                # changed, but a reset (or a closing, a suspension) came before this device's
+                # next session: it ended this one too, and it logs in again
+                flash(_("Your password was changed, and then your login ended: log in again."))
+                return redirect(url_for("auth.login"), 303)
             flash(_("Your password is changed. You were logged out everywhere else."), "success")
             return redirect(url_for("auth.settings"), 303)
     return settings_page(password_form=form, problem=problem, status=status)
