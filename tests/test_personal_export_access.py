@@ -125,3 +125,11 @@ def test_the_reason_of_a_decline_is_in_the_decliners_export(app, make):
         "Vi har inte resurser just nu.",
     )
     assert exported(app, member)["responses_edited"] == []
+    # a member who saves the draft after the decline (the status stays declined) is the last
+    # to touch it, but the reason is not theirs
+    with app.test_request_context():
+        consultations.save_response(
+            member, round_.id, org.id, {round_.questions[0].id: "Ett utkast"}
+        )
+    (saved,) = exported(app, member)["responses_edited"]
+    assert saved["status"] == "declined" and "decline_reason" not in saved

@@ -687,6 +687,14 @@ def _consultation_data(user: User) -> dict[str, list[dict[str, Any]]]:
     )
     with in_language_of(user):
         unreadable = _("a round you can no longer read")
+    declined = {
+        (round_id, name)
+        for round_id, name in db.session.execute(
+            select(AuditEntry.target_id, AuditEntry.reason).where(
+                AuditEntry.actor_id == uid, AuditEntry.action == "consultation.response.declined"
+            )
+        )
+    }
     feedback = select(ConsultationFeedback).where(ConsultationFeedback.updated_by_id == uid)
     changes = select(RoundRevision).where(RoundRevision.changed_by_id == uid)
     documents = select(Document).where(Document.uploaded_by_id == uid).order_by(Document.id)
@@ -707,10 +715,12 @@ def _consultation_data(user: User) -> dict[str, list[dict[str, Any]]]:
                 "organisation": r.organisation.name,
                 "status": r.status.value,
                 "updated_at": iso_utc(r.updated_at),
-                # declined, and the last to touch it: the decline (and its reason) was theirs
+                # the reason, when the decline was theirs (the log says who declined: a
+                # colleague may have saved the draft since, the status still declined)
                 **(
                     {"decline_reason": r.decline_reason}
                     if r.status == ResponseStatus.declined
+                    and (r.round_id, r.organisation.name) in declined
                     else {}
                 ),
                 **(
