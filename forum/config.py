@@ -13,6 +13,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import idna
+
 # The remember-me cookie: web.auth sets and rotates it; a socket only checks it, and is
 # told `session:ended` when the login it names has ended (realtime.handlers).
 REMEMBER_COOKIE = "forum_remember"
@@ -284,9 +286,9 @@ def parse_origin(name: str, text: str, *, path_allowed: bool = False) -> str:
         host = str(ipaddress.ip_address(host))
         host = f"[{host}]" if ":" in host else host
     except ValueError:
-        try:
-            host = host.encode("idna").decode("ascii").lower()
-        except UnicodeError:
+        try:  # UTS 46 (IDNA 2008), as browsers: "straße" is xn--strae-oqa, not "strasse"
+            host = idna.encode(host, uts46=True).decode("ascii")
+        except (idna.IDNAError, UnicodeError):
             host = ""
         if not ORIGIN_HOST.fullmatch(host):
             raise ConfigError(

@@ -31,6 +31,7 @@ HANDSHAKE = "/socket.io/?EIO=4&transport=polling"
         ("http://Partner.Example:8080/", ["http://partner.example:8080"]),
         ("https://[0:0::1]:8443/", ["https://[::1]:8443"]),
         ("https://Åre.example", ["https://xn--re-xia.example"]),
+        ("https://straße.example", ["https://xn--strae-oqa.example"]),  # IDNA 2008
         (
             " https://a.example/ , https://A.example:443,https://b.example ",
             ["https://a.example", "https://b.example"],
