@@ -239,6 +239,26 @@ def stored_count(*where: Any) -> int:
     return session.scalar(select(func.count()).where(*where))
 
 
+def propose_from_message(app, user, department, message, title: str = "Kvällsöppet") -> Any:
+    """An action `user` proposes from `message`, owned by `department`, due in 60 days, on
+    its thread's first commitment (accepted at once when `user` is one of its officials)."""
+    from datetime import timedelta
+
+    from forum.services import follow_up
+
+    with app.test_request_context():
+        return follow_up.propose_action(
+            user,
+            follow_up.ActionInput(
+                title=title,
+                owner=f"department:{department.id}",
+                due_date=(follow_up.today() + timedelta(days=60)).isoformat(),
+                commitment_ids=[message.thread.commitments[0].id],
+                message_id=message.id,
+            ),
+        )
+
+
 def form_login(client, user) -> None:
     """Log in through the login form with its CSRF token (tests with WTF_CSRF_ENABLED)."""
     page = client.get("/login").get_data(as_text=True)

@@ -6,28 +6,15 @@ status filters take any value without a 500."""
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import select
+from support import propose_from_message
 
 from forum.config import parse_rate_limit
-from forum.models import Action, Department
+from forum.models import Department
 from forum.services import follow_up as service
-
-
-def propose(app, user, department, thread, message, title: str) -> Action:
-    with app.test_request_context():
-        return service.propose_action(
-            user,
-            service.ActionInput(
-                title=title,
-                owner=f"department:{department.id}",
-                due_date=(service.today() + timedelta(days=60)).isoformat(),
-                commitment_ids=[thread.commitments[0].id],
-                message_id=message.id,
-            ),
-        )
 
 
 def row_link(page: str, slug: str) -> tuple[str, int]:
@@ -55,10 +42,12 @@ def test_a_rows_link_lists_exactly_the_actions_its_figures_count(app, make, db, 
     social = db.session.scalar(select(Department).where(Department.name == "Social resursnämnd"))
     this_year = service.today().year
 
-    counted = propose(app, official, social, thread, message, "Godkänd i år")  # accepted at once
-    waiting = propose(app, member, social, thread, message, "Väntar på ägaren")
-    declined = propose(app, member, social, thread, message, "Avböjd")
-    earlier = propose(app, official, social, thread, message, "Godkänd i fjol")
+    counted = propose_from_message(
+        app, official, social, message, "Godkänd i år"
+    )  # accepted at once
+    waiting = propose_from_message(app, member, social, message, "Väntar på ägaren")
+    declined = propose_from_message(app, member, social, message, "Avböjd")
+    earlier = propose_from_message(app, official, social, message, "Godkänd i fjol")
     with app.test_request_context():
         service.decline_action(official, declined.id, "Inte vår sak.")
     earlier = db.session.merge(earlier)
@@ -79,7 +68,7 @@ def test_a_rows_link_lists_exactly_the_actions_its_figures_count(app, make, db, 
         assert 'href="/actions">Show all actions</a>' in text
 
     # a moderator's list, which shows hidden actions marked, leaves one out of the row's too
-    hidden = propose(app, official, social, thread, message, "Dold av en moderator")
+    hidden = propose_from_message(app, official, social, message, "Dold av en moderator")
     moderator = make.user("moderator")
     with app.test_request_context():
         service.hide_action(moderator, hidden.id, "Personuppgifter.")

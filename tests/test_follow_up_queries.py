@@ -3,11 +3,10 @@ not once per person (the thread of a consultation round's discussion)."""
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 import pytest
 from consultation_support import make_round
 from sqlalchemy import select
+from support import propose_from_message
 
 from forum.config import parse_rate_limit
 from forum.models import Department, Thread
@@ -24,17 +23,8 @@ def round_action(app, make, db, n_followers: int, department: str = "Social resu
     department = db.session.scalar(
         select(Department).where(Department.id == official.department_id)
     )
+    action = propose_from_message(app, official, department, message)
     with app.test_request_context():
-        action = service.propose_action(
-            official,
-            service.ActionInput(
-                title="Kvällsöppet",
-                owner=f"department:{department.id}",
-                due_date=(service.today() + timedelta(days=60)).isoformat(),
-                commitment_ids=[thread.commitments[0].id],
-                message_id=message.id,
-            ),
-        )
         for _ in range(n_followers):
             service.set_following(make.user(), action.id, True)
     return official, action
