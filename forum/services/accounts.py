@@ -557,15 +557,14 @@ def open_session(
     finds what they changed."""
     lock_person(user.id)
     db.session.refresh(user)
-    if user.is_closed or (password_hash is not None and user.password_hash != password_hash):
-        db.session.rollback()
-        raise _wrong_credentials()
-    if password_hash is not None:
-        try:
-            _check_not_suspended(user)
-        except Suspended:
-            db.session.rollback()
-            raise
+    try:
+        if user.is_closed or (password_hash is not None and user.password_hash != password_hash):
+            raise _wrong_credentials()
+        if password_hash is not None:
+            _check_not_suspended(user)  # (Suspended is an Invalid)
+    except Invalid:
+        db.session.rollback()  # the person's lock
+        raise
     now = utcnow()
     row = UserSession(
         key=secrets.token_urlsafe(24),
